@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: MIT
+# vmcisim: one build. `make` (binary at ./vmcisim), `make test`, `make asan`, `make bench`,
+# `make run`, `make clean`. Dependencies come through pkg-config (scripts/install-deps).
+
+PKGS      := lua5.4 sqlite3 cunit libxxhash
+CC        ?= cc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs lua5.4 sqlite3 libxxhash 2>/dev/null)
+CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
+
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -g -I. $(PKG_CFLAGS)
+OPT         ?= -O2
+BUILD       ?= build
+CFLAGS_ALL  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
+LDLIBS_ALL  := $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+
+LIB_SRCS  := $(wildcard sim/engine/*.c sim/trace/*.c vmci/*.c vsock/*.c sim/lua/*.c)
+CLI_SRCS  := $(wildcard sim/cli/*.c)
+TEST_SRCS := $(wildcard tests/unit/*.c)
+BENCH_SRCS := $(wildcard bench/*.c)
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
+DEPS       := $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)
+
+.PHONY: all test asan bench run clean check-deps
+all: vmcisim
+
+check-deps:
+	@pkg-config --exists $(PKGS) || { echo "missing build dependencies ($(PKGS)): run scripts/install-deps as root" >&2; exit 1; }
+
+$(BUILD)/%.o: %.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libvmcisim.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vmcisim: $(CLI_OBJS) $(BUILD)/libvmcisim.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL)
+
+vmcisim: $(BUILD)/vmcisim
+	cp $< $@
+
+$(BUILD)/unit_tests: $(TEST_OBJS) $(BUILD)/libvmcisim.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL) $(CUNIT_LIBS)
+
+$(BUILD)/bench: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL)
+
+# The test runner prints CUnit's summary, then the script tests, then one closing line
+# "tests: N passed, N failed"; it exits non-zero on any failure.
+test: $(BUILD)/unit_tests $(BUILD)/vmcisim vmcisim
+	scripts/run-tests $(BUILD)/unit_tests $(BUILD)/vmcisim
+
+# ASan+UBSan build of the same tests in its own build directory.
+asan:
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -fno-omit-frame-pointer" \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \
+	    build/asan/unit_tests build/asan/vmcisim
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    scripts/run-tests build/asan/unit_tests build/asan/vmcisim
+
+bench: $(BUILD)/bench vmcisim
+	$(BUILD)/bench
+
+run: vmcisim
+	./vmcisim run scenarios/hello.lua
+
+clean:
+	rm -rf build vmcisim
+
+-include $(DEPS)

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/error.h: the engine's error codes.
+ *
+ * Engine functions return 0 or a negative SIM_E* code; the engine keeps a
+ * message for the last error (sim_engine_error_message) that names the limit
+ * or the object involved, so the CLI can print something a user can act on.
+ */
+#ifndef SIM_ENGINE_ERROR_H
+#define SIM_ENGINE_ERROR_H
+
+enum sim_error {
+    SIM_OK = 0,
+    SIM_ELIMIT = -1,     /* a named limit was exceeded; the message names it */
+    SIM_EINVAL = -2,     /* bad argument from a caller (e.g. a name too long) */
+    SIM_ENOMEM = -3,     /* the host ran out of memory */
+    SIM_ENOENT = -4,     /* no such event / process */
+    SIM_ESTATE = -5,     /* the object is in the wrong state for this call */
+    SIM_EKILLED = -6,    /* the calling process was killed while blocked */
+    SIM_ENOPROC = -7,    /* a blocking call made with no process context */
+    SIM_ESINK = -8,      /* a trace sink failed (e.g. disk full); the message says why */
+};
+
+const char *sim_error_name(int code);
+
+#endif /* SIM_ENGINE_ERROR_H */

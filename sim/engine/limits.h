@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/limits.h: the named limits of a world.
+ *
+ * Every table, queue and loop of the engine is bounded by one of these. A
+ * scenario may override the world-level ones with sim.world{ limits = {...} };
+ * exceeding one is an error whose message names the limit (SIM_ELIMIT).
+ * Defaults are documented in docs/limits.md; each says how it was derived.
+ */
+#ifndef SIM_ENGINE_LIMITS_H
+#define SIM_ENGINE_LIMITS_H
+
+#include <stdint.h>
+
+/* Guest contexts per world: the design's scale goal is 1 000 VMs. */
+#define SIM_VMS_MAX_DEFAULT             1024u
+/* Live simulated processes (Lua coroutines and C fibers) per world. */
+#define SIM_PROCESSES_MAX_DEFAULT       4096u
+/* Pending events; each VM needs a handful (device, driver, timers) plus one per process. */
+#define SIM_EVENTS_PENDING_MAX_DEFAULT  (1u << 20)
+/* Open sockets per world (enforced by vsock/). */
+#define SIM_SOCKETS_MAX_DEFAULT         16384u
+/* Trace events per run: 100 M events is about 10 GB of SQLite trace. */
+#define SIM_TRACE_EVENTS_MAX_DEFAULT    100000000ull
+/* Queue-pair memory per VM (reference section 11, VMCI_MAX_GUEST_QP_MEMORY). */
+#define SIM_QP_MEMORY_BYTES_MAX_DEFAULT (128ull * 1024 * 1024)
+
+/* Hard ceilings a scenario cannot raise: they keep indexes within 32 bits. */
+#define SIM_VMS_CEILING                 (1u << 20)
+#define SIM_PROCESSES_CEILING           (1u << 22)
+#define SIM_EVENTS_PENDING_CEILING      (1u << 28)
+
+/* Fixed engine limits (not overridable). */
+#define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
+#define SIM_WAITQ_NAME_BYTES_MAX        64u
+#define SIM_TRACE_FIELDS_MAX            8u      /* typed fields per trace event */
+#define SIM_TRACE_SINKS_MAX             4u      /* digest + SQLite + room for tools */
+#define SIM_TRACE_STRING_BYTES_MAX      4096u   /* a longer string field is an error, not cut */
+#define SIM_TRACE_BYTES_MAX             (1u << 20) /* a bytes field (payload) */
+#define SIM_FIBER_STACK_BYTES_DEFAULT   (256u * 1024)
+#define SIM_FIBER_STACK_BYTES_MIN       (64u * 1024)
+#define SIM_ERROR_MESSAGE_BYTES_MAX     512u
+
+_Static_assert(SIM_EVENTS_PENDING_MAX_DEFAULT >= 16u * SIM_VMS_MAX_DEFAULT,
+               "each VM needs room for device, driver and timer events");
+_Static_assert(SIM_EVENTS_PENDING_MAX_DEFAULT >= SIM_PROCESSES_MAX_DEFAULT,
+               "every blocked process may hold one deadline event");
+
+/* World-level limits a scenario may override. Field names are the Lua names + _max. */
+struct sim_limits {
+    uint32_t vms_max;
+    uint32_t processes_max;
+    uint32_t events_pending_max;
+    uint32_t sockets_max;
+    uint64_t trace_events_max;
+    uint64_t qp_memory_bytes_max;
+};
+
+struct sim_limits sim_limits_default(void);
+
+#endif /* SIM_ENGINE_LIMITS_H */

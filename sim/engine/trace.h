@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/trace.h: the trace sink API.
+ *
+ * Every layer reports what happened as typed events: (sequence, simulated time,
+ * context id, process id, layer, kind, up to SIM_TRACE_FIELDS_MAX typed fields).
+ * The engine stamps sequence and time and hands each event to every attached
+ * sink whose level admits the event's layer. The digest sink sees every layer
+ * whatever the level (architecture.md, "Traces").
+ *
+ * The engine knows no kinds: a kind is a short string owned by the layer that
+ * emits it ("log", "proc_spawn", "dg_route", ...). Field names and kind strings
+ * must be string literals or otherwise outlive the run; string and bytes values
+ * are borrowed only for the duration of the emit call.
+ */
+#ifndef SIM_ENGINE_TRACE_H
+#define SIM_ENGINE_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+/* Layers from the top; a trace level L admits layers <= L. */
+enum sim_layer {
+    SIM_LAYER_OFF = 0,      /* only as a level: nothing is written */
+    SIM_LAYER_API = 1,      /* socket and process calls, sim.log, expect */
+    SIM_LAYER_TRANSPORT = 2,/* vSockets control packets, notifications, socket QP operations */
+    SIM_LAYER_VMCI = 3,     /* hypervisor routing, datagram hops, events, broker, doorbells */
+    SIM_LAYER_DEVICE = 4,   /* register accesses and interrupts */
+};
+#define SIM_LAYER_COUNT 5
+
+const char *sim_layer_name(enum sim_layer layer);
+/* Returns the layer for "off", "api", "transport", "vmci", "device"; -1 if unknown. */
+int sim_layer_parse(const char *name);
+
+enum sim_field_type {
+    SIM_FIELD_U64 = 1,
+    SIM_FIELD_I64 = 2,
+    SIM_FIELD_STR = 3,      /* text, length-counted, at most SIM_TRACE_STRING_BYTES_MAX */
+    SIM_FIELD_BYTES = 4,    /* payload; the digest covers its XXH3-64, the trace stores it */
+};
+
+struct sim_trace_field {
+    const char *name;               /* static */
+    enum sim_field_type type;
+    union {
+        uint64_t u64;
+        int64_t i64;
+        struct {
+            const void *data;       /* borrowed for the emit call */
+            uint32_t size_bytes;
+        } blob;                     /* STR and BYTES */
+    } value;
+};
+
+struct sim_trace_event {
+    uint64_t seq;                   /* stamped by the engine: 0, 1, 2, ... per run */
+    uint64_t time_ns;               /* stamped by the engine: the current simulated time */
+    uint32_t ctx;                   /* context id (2 host, guest CIDs, 0 hypervisor) */
+    uint32_t pid;                   /* process id, 0 when no process is involved */
+    enum sim_layer layer;
+    const char *kind;               /* static, [a-z0-9_]+, at most 63 bytes */
+    uint32_t field_count;
+    struct sim_trace_field fields[SIM_TRACE_FIELDS_MAX];
+};
+
+/* A sink receives admitted events in sequence order. `emit` returns 0, or a negative
+ * SIM_E* code that stops the run (e.g. the trace file's disk is full); on failure the
+ * sink writes a message into `message` (SIM_ERROR_MESSAGE_BYTES_MAX bytes). */
+struct sim_trace_sink {
+    const char *name;
+    enum sim_layer level;           /* admits layers <= level */
+    int (*emit)(void *state, const struct sim_trace_event *event, char *message);
+    void *state;                    /* borrowed: owned by whoever attached the sink */
+};
+
+/* Builders used by emitters: they fill event->fields[event->field_count++]. */
+void sim_trace_field_u64(struct sim_trace_event *event, const char *name, uint64_t value);
+void sim_trace_field_i64(struct sim_trace_event *event, const char *name, int64_t value);
+void sim_trace_field_str(struct sim_trace_event *event, const char *name, const char *text);
+void sim_trace_field_strn(struct sim_trace_event *event, const char *name, const char *text,
+                          uint32_t size_bytes);
+void sim_trace_field_bytes(struct sim_trace_event *event, const char *name, const void *data,
+                           uint32_t size_bytes);
+
+/* The digest: XXH3-128 over the canonical encoding documented in docs/trace-schema.md. */
+struct sim_digest;
+struct sim_digest *sim_digest_create(void);
+void sim_digest_destroy(struct sim_digest *digest);
+void sim_digest_add(struct sim_digest *digest, const struct sim_trace_event *event);
+/* Writes 32 lowercase hex digits and a NUL into hex (33 bytes). */
+void sim_digest_hex(const struct sim_digest *digest, char hex[33]);
+/* The canonical encoding of one event, for tests and tools. Returns the bytes needed;
+ * writes at most capacity_bytes into out. */
+size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size_t capacity_bytes);
+/* A sink that feeds `digest` (level DEVICE: every layer). */
+struct sim_trace_sink sim_digest_sink(struct sim_digest *digest);
+
+#endif /* SIM_ENGINE_TRACE_H */

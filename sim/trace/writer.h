@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/trace/writer.h: the SQLite trace writer (schema v1, docs/trace-schema.md).
+ *
+ * A run's trace database holds its metadata (schema version, simulator version,
+ * seed, options; never a wall-clock time), the text of every Lua file the run
+ * loaded, and its events. The writer is a trace sink (sim/engine/trace.h): the
+ * engine hands it admitted events in sequence order and it inserts them with a
+ * prepared statement in batched transactions.
+ */
+#ifndef SIM_TRACE_WRITER_H
+#define SIM_TRACE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/engine/trace.h"
+
+#define SIM_TRACE_SCHEMA_VERSION 1
+/* Events per transaction: large enough that commit cost is amortised (measured in
+ * docs/trace-schema.md), small enough that a crash loses at most this many events. */
+#define SIM_TRACE_BATCH_EVENTS 4096u
+
+struct sim_trace_writer;
+
+/* Creates (or truncates) the database at `path` and its schema. Returns 0 and a writer
+ * in *out, or a negative SIM_E* code with a message naming the path and SQLite's error.
+ * Ownership: returns a new writer owned by the caller; free with sim_trace_writer_close(). */
+int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* Stores one metadata row (key unique; a second call for a key replaces the value). */
+int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, const char *value,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* Stores one loaded Lua file: path, full text and its XXH3-128 hash (hex). Borrows text. */
+int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, const char *text,
+                          size_t text_bytes, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* A sink that inserts events of layers <= level. The sink borrows the writer. */
+struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level);
+
+/* Events written so far. */
+uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer);
+
+/* Commits what is pending, finalises statements and closes the database. Always frees
+ * the writer; returns 0 or a negative SIM_E* code with a message. */
+int sim_trace_writer_close(struct sim_trace_writer *writer,
+                           char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+#endif /* SIM_TRACE_WRITER_H */

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/suites.h: the one list of CUnit suites.
+ *
+ * Each tests/unit/<module>_test.c defines one `<module>_suite_add()` that adds
+ * its suite to the registry and returns a CUnit error code. test_main.c calls
+ * them in this order.
+ */
+#ifndef TESTS_UNIT_SUITES_H
+#define TESTS_UNIT_SUITES_H
+
+#include <CUnit/CUnit.h>
+
+#define TEST_SUITES(X) \
+    X(rng)             \
+    X(evq)             \
+    X(process)         \
+    X(fiber)           \
+    X(digest)          \
+    X(trace_writer)    \
+    X(lua_runtime)
+
+#define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
+TEST_SUITES(TEST_SUITE_DECLARE)
+#undef TEST_SUITE_DECLARE
+
+#endif /* TESTS_UNIT_SUITES_H */
