@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench.h: the benchmark list and the one output format.
+ *
+ * Every figure is printed as one line:
+ *   bench <name> <value> <unit> ref <reference-value> ratio <r> target <t>
+ * so that tools can track it across versions. Wall time is read here and only
+ * here (benchmarks measure the simulator; they never feed the simulation).
+ */
+#ifndef BENCH_BENCH_H
+#define BENCH_BENCH_H
+
+#include <stdint.h>
+
+#define BENCHES(X) \
+    X(engine)      \
+    X(trace)
+
+#define BENCH_DECLARE(name) void bench_##name(void);
+BENCHES(BENCH_DECLARE)
+#undef BENCH_DECLARE
+
+/* Monotonic wall-clock seconds (benchmarks only). */
+double bench_now_seconds(void);
+/* Prints the fixed-form line; value and reference in the same unit. */
+void bench_report(const char *name, double value, const char *unit, double reference,
+                  double target);
+/* Keeps the optimiser from discarding a computed value. */
+void bench_sink_u64(uint64_t value);
+
+#endif /* BENCH_BENCH_H */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench_main.c: `make bench` runs every benchmark of bench.h in order.
+ * Usage: bench [NAME]  (no argument: all). Figures are printed, never asserted.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+
+static volatile uint64_t bench_sink_value;
+
+double bench_now_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+void bench_report(const char *name, double value, const char *unit, double reference,
+                  double target)
+{
+    double ratio = reference > 0 ? value / reference : 0.0;
+    printf("bench %s %.3e %s ref %.3e ratio %.2f target %.2f\n", name, value, unit, reference,
+           ratio, target);
+    fflush(stdout);
+}
+
+void bench_sink_u64(uint64_t value)
+{
+    bench_sink_value ^= value;
+}
+
+int main(int argc, char **argv)
+{
+#define BENCH_RUN(name)                                  \
+    if (argc < 2 || strcmp(argv[1], #name) == 0)         \
+        bench_##name();
+    BENCHES(BENCH_RUN)
+#undef BENCH_RUN
+    return 0;
+}

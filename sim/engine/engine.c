@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/engine.c: the world's clock, event loop, random streams and trace
+ * dispatch.
+ *
+ * Invariants:
+ *   EN1  now_ns never decreases; an event runs at exactly its time.
+ *   EN2  Trace events are stamped with seq 0, 1, 2, ... in emission order and the
+ *        current time, and every sink sees them in that order.
+ *   EN3  The run stops after the event during which abort_code was set.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t seed)
+{
+    assert(limits != NULL);
+    assert(limits->events_pending_max > 0);
+    assert(limits->events_pending_max <= SIM_EVENTS_PENDING_CEILING);
+    struct sim_engine *engine = calloc(1, sizeof(*engine));
+    if (engine == NULL)
+        return NULL;
+    engine->limits = *limits;
+    engine->seed = seed;
+    engine->pid_next = 1;
+    engine->queue = sim_evq_create(limits->events_pending_max);
+    if (engine->queue == NULL) {
+        free(engine);
+        return NULL;
+    }
+    return engine;
+}
+
+void sim_engine_destroy(struct sim_engine *engine)
+{
+    if (engine == NULL)
+        return;
+    /* Processes still live belong to owners that should have destroyed them; free what
+     * is left so a failed run does not leak. */
+    while (engine->live_head != NULL) {
+        struct sim_process *process = engine->live_head;
+        engine->live_head = process->live_next;
+        if (process->ops->release != NULL)
+            process->ops->release(process);
+        free(process);
+    }
+    sim_evq_destroy(engine->queue);
+    free(engine);
+}
+
+uint64_t sim_engine_now(const struct sim_engine *engine)
+{
+    return engine->now_ns;
+}
+
+uint64_t sim_engine_seed(const struct sim_engine *engine)
+{
+    return engine->seed;
+}
+
+const struct sim_limits *sim_engine_limits(const struct sim_engine *engine)
+{
+    return &engine->limits;
+}
+
+const char *sim_engine_error_message(const struct sim_engine *engine)
+{
+    return engine->error_message;
+}
+
+int sim_engine_fail(struct sim_engine *engine, int code, const char *format, ...)
+{
+    assert(engine != NULL);
+    assert(code < 0);
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(engine->error_message, sizeof(engine->error_message), format, arguments);
+    va_end(arguments);
+    return code;
+}
+
+void sim_engine_abort(struct sim_engine *engine, int code)
+{
+    assert(code < 0);
+    if (engine->abort_code == 0)
+        engine->abort_code = code;
+}
+
+int sim_engine_abort_code(const struct sim_engine *engine)
+{
+    return engine->abort_code;
+}
+
+int sim_engine_schedule_at(struct sim_engine *engine, uint64_t time_ns, sim_event_fn fn,
+                           void *arg, uint64_t data, sim_event_id *id_out)
+{
+    assert(engine != NULL);
+    assert(time_ns >= engine->now_ns);      /* EN1 */
+    int rc = sim_evq_push(engine->queue, time_ns, fn, arg, data, id_out);
+    if (rc == SIM_ELIMIT)
+        return sim_engine_fail(engine, rc, "limit events_pending_max (%u) exceeded",
+                               engine->limits.events_pending_max);
+    if (rc == SIM_ENOMEM)
+        return sim_engine_fail(engine, rc, "out of memory growing the event queue");
+    return rc;
+}
+
+int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_event_fn fn,
+                              void *arg, uint64_t data, sim_event_id *id_out)
+{
+    uint64_t time_ns = engine->now_ns + delay_ns;
+    if (time_ns < engine->now_ns)
+        return sim_engine_fail(engine, SIM_EINVAL, "delay of %llu ns overflows simulated time",
+                               (unsigned long long)delay_ns);
+    return sim_engine_schedule_at(engine, time_ns, fn, arg, data, id_out);
+}
+
+int sim_engine_cancel(struct sim_engine *engine, sim_event_id id)
+{
+    return sim_evq_cancel(engine->queue, id);
+}
+
+uint32_t sim_engine_events_pending(const struct sim_engine *engine)
+{
+    return sim_evq_pending(engine->queue);
+}
+
+uint64_t sim_engine_events_run(const struct sim_engine *engine)
+{
+    return engine->events_run;
+}
+
+struct sim_rng *sim_engine_rng(struct sim_engine *engine, const char *name)
+{
+    assert(engine != NULL);
+    assert(name != NULL);
+    if (strlen(name) >= SIM_RNG_STREAM_NAME_BYTES_MAX)
+        return NULL;
+    for (uint32_t index = 0; index < engine->stream_count; index++) {
+        if (strcmp(engine->streams[index].name, name) == 0)
+            return &engine->streams[index].rng;
+    }
+    if (engine->stream_count >= SIM_RNG_STREAMS_MAX)
+        return NULL;
+    struct rng_stream *stream = &engine->streams[engine->stream_count++];
+    snprintf(stream->name, sizeof(stream->name), "%s", name);
+    sim_rng_init_stream(&stream->rng, engine->seed, name);
+    return &stream->rng;
+}
+
+int sim_engine_sink_attach(struct sim_engine *engine, struct sim_trace_sink sink)
+{
+    assert(sink.emit != NULL);
+    if (engine->sink_count >= SIM_TRACE_SINKS_MAX)
+        return sim_engine_fail(engine, SIM_ELIMIT, "limit SIM_TRACE_SINKS_MAX (%u) exceeded",
+                               SIM_TRACE_SINKS_MAX);
+    engine->sinks[engine->sink_count++] = sink;
+    return SIM_OK;
+}
+
+void sim_engine_sinks_detach(struct sim_engine *engine)
+{
+    engine->sink_count = 0;
+}
+
+void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer, const char *kind,
+                          uint32_t ctx, uint32_t pid)
+{
+    assert(event != NULL);
+    assert(layer > SIM_LAYER_OFF && layer < SIM_LAYER_COUNT);
+    assert(kind != NULL);
+    memset(event, 0, offsetof(struct sim_trace_event, fields));
+    event->layer = layer;
+    event->kind = kind;
+    event->ctx = ctx;
+    event->pid = pid;
+}
+
+int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
+{
+    assert(engine != NULL);
+    assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
+    if (engine->trace_seq_next >= engine->limits.trace_events_max) {
+        sim_engine_abort(engine, SIM_ELIMIT);
+        return sim_engine_fail(engine, SIM_ELIMIT, "limit trace_events_max (%llu) exceeded",
+                               (unsigned long long)engine->limits.trace_events_max);
+    }
+    event->seq = engine->trace_seq_next++;      /* EN2 */
+    event->time_ns = engine->now_ns;
+    for (uint32_t index = 0; index < engine->sink_count; index++) {
+        struct sim_trace_sink *sink = &engine->sinks[index];
+        if (event->layer > sink->level)
+            continue;
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        int rc = sink->emit(sink->state, event, message);
+        if (rc < 0) {
+            sim_engine_abort(engine, rc);
+            return sim_engine_fail(engine, rc, "trace sink %s: %s", sink->name, message);
+        }
+    }
+    return SIM_OK;
+}
+
+uint64_t sim_engine_trace_events(const struct sim_engine *engine)
+{
+    return engine->trace_seq_next;
+}
+
+const char *sim_stop_name(enum sim_stop stop)
+{
+    switch (stop) {
+    case SIM_STOP_IDLE: return "idle";
+    case SIM_STOP_UNTIL: return "until";
+    case SIM_STOP_MAX_EVENTS: return "max_events";
+    case SIM_STOP_DEADLOCK: return "deadlock";
+    case SIM_STOP_ERROR: return "error";
+    }
+    return "?";
+}
+
+static enum sim_stop stop_when_empty(struct sim_engine *engine)
+{
+    bool deadlock = false;
+    sim__process_deadlock_scan(engine, &deadlock);
+    return deadlock ? SIM_STOP_DEADLOCK : SIM_STOP_IDLE;
+}
+
+void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_events,
+                    struct sim_run_result *result)
+{
+    assert(engine != NULL);
+    assert(result != NULL);
+    assert(engine->current == NULL);        /* no nested runs from inside a process */
+    uint64_t events_run = 0;
+    enum sim_stop stopped = SIM_STOP_IDLE;
+    for (;;) {
+        if (engine->abort_code != 0) {
+            stopped = SIM_STOP_ERROR;
+            break;
+        }
+        if (sim_evq_pending(engine->queue) == 0) {
+            stopped = stop_when_empty(engine);
+            break;
+        }
+        if (sim_evq_peek_time(engine->queue) > until_ns) {
+            if (until_ns > engine->now_ns)
+                engine->now_ns = until_ns;
+            stopped = SIM_STOP_UNTIL;
+            break;
+        }
+        if (max_events != 0 && events_run >= max_events) {
+            stopped = SIM_STOP_MAX_EVENTS;
+            break;
+        }
+        struct sim_evq_entry entry;
+        bool popped = sim_evq_pop(engine->queue, &entry);
+        assert(popped);
+        assert(entry.time_ns >= engine->now_ns);    /* EN1 */
+        engine->now_ns = entry.time_ns;
+        engine->events_run++;
+        events_run++;
+        entry.fn(engine, entry.arg, entry.data);
+    }
+    result->stopped = stopped;
+    result->now_ns = engine->now_ns;
+    result->events_run = events_run;
+}
+
+struct sim_process *sim_engine_current(const struct sim_engine *engine)
+{
+    return engine->current;
+}

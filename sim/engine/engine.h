@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/engine.h: one simulated world's engine.
+ *
+ * The engine owns simulated time (uint64_t ns; nothing reads the wall clock),
+ * the event queue, the named random streams, the processes and the trace sinks.
+ * It knows nothing of Lua, VMCI or sockets. A run is a pure function of what the
+ * layers above schedule and the seed.
+ *
+ * Every event runs to completion; a handler that wants something to happen
+ * "now" elsewhere schedules an event at the current time, which runs after all
+ * events already scheduled for that instant (no re-entrant delivery).
+ */
+#ifndef SIM_ENGINE_ENGINE_H
+#define SIM_ENGINE_ENGINE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "evq.h"
+#include "limits.h"
+#include "rng.h"
+#include "trace.h"
+
+#define SIM_TIME_NEVER UINT64_MAX
+/* Named random streams per world ("lua", "vmci", ...). */
+#define SIM_RNG_STREAMS_MAX 32u
+#define SIM_RNG_STREAM_NAME_BYTES_MAX 32u
+
+struct sim_engine;
+struct sim_process;
+
+/* Ownership: returns a new engine owned by the caller; free with sim_engine_destroy().
+ * NULL when out of memory. `limits` is copied. */
+struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t seed);
+void sim_engine_destroy(struct sim_engine *engine);
+
+uint64_t sim_engine_now(const struct sim_engine *engine);
+uint64_t sim_engine_seed(const struct sim_engine *engine);
+const struct sim_limits *sim_engine_limits(const struct sim_engine *engine);
+
+/* Error reporting: the message of the last error (names the limit or object). */
+const char *sim_engine_error_message(const struct sim_engine *engine);
+/* Records a message for `code` and returns `code` (for `return sim_engine_fail(...)`). */
+int sim_engine_fail(struct sim_engine *engine, int code, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A fatal error stops the current run after the running event (e.g. a sink failed). */
+void sim_engine_abort(struct sim_engine *engine, int code);
+int sim_engine_abort_code(const struct sim_engine *engine);
+
+/* Schedules fn(engine, arg, data). time_ns must not be in the past. SIM_ELIMIT names
+ * events_pending_max in the engine's message. */
+int sim_engine_schedule_at(struct sim_engine *engine, uint64_t time_ns, sim_event_fn fn,
+                           void *arg, uint64_t data, sim_event_id *id_out);
+int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_event_fn fn,
+                              void *arg, uint64_t data, sim_event_id *id_out);
+int sim_engine_cancel(struct sim_engine *engine, sim_event_id id);
+uint32_t sim_engine_events_pending(const struct sim_engine *engine);
+/* Events run since the engine was created. */
+uint64_t sim_engine_events_run(const struct sim_engine *engine);
+
+/* The stream `name` (created on first use, derived from (seed, name); rng.h).
+ * NULL when SIM_RNG_STREAMS_MAX streams exist or the name is too long. */
+struct sim_rng *sim_engine_rng(struct sim_engine *engine, const char *name);
+
+/* Trace. Sinks are called in attach order. */
+int sim_engine_sink_attach(struct sim_engine *engine, struct sim_trace_sink sink);
+void sim_engine_sinks_detach(struct sim_engine *engine);
+/* Zeroes `event` and fills layer, kind, ctx, pid. */
+void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer, const char *kind,
+                          uint32_t ctx, uint32_t pid);
+/* Stamps seq and time, hands the event to the admitting sinks. Returns 0, or SIM_ELIMIT
+ * (trace_events_max) / SIM_ESINK, which also abort the run (sim_engine_abort). */
+int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event);
+uint64_t sim_engine_trace_events(const struct sim_engine *engine);
+
+/* Running. */
+enum sim_stop {
+    SIM_STOP_IDLE = 0,      /* nothing left to do */
+    SIM_STOP_UNTIL,         /* reached until_ns */
+    SIM_STOP_MAX_EVENTS,    /* ran max_events events */
+    SIM_STOP_DEADLOCK,      /* no events, non-daemon processes blocked forever */
+    SIM_STOP_ERROR,         /* aborted: a limit or a sink failure (message says which) */
+};
+const char *sim_stop_name(enum sim_stop stop);
+
+struct sim_run_result {
+    enum sim_stop stopped;
+    uint64_t now_ns;
+    uint64_t events_run;    /* during this call */
+};
+
+/* Runs events with time <= until_ns (SIM_TIME_NEVER: no bound), at most max_events
+ * (0: no bound). With SIM_STOP_UNTIL the clock is left at until_ns. May be called
+ * again to continue. */
+void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_events,
+                    struct sim_run_result *result);
+
+/* The process whose code is running now, or NULL (event handlers, plain test code). */
+struct sim_process *sim_engine_current(const struct sim_engine *engine);
+
+#endif /* SIM_ENGINE_ENGINE_H */

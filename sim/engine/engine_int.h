@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/engine_int.h: the engine's state, shared by engine.c and process.c
+ * only. Nothing outside sim/engine includes this file.
+ */
+#ifndef SIM_ENGINE_ENGINE_INT_H
+#define SIM_ENGINE_ENGINE_INT_H
+
+#include "engine.h"
+#include "process.h"
+
+struct rng_stream {
+    char name[SIM_RNG_STREAM_NAME_BYTES_MAX];
+    struct sim_rng rng;
+};
+
+struct sim_engine {
+    struct sim_limits limits;
+    uint64_t seed;
+    uint64_t now_ns;
+    uint64_t events_run;
+    struct sim_evq *queue;
+    struct rng_stream streams[SIM_RNG_STREAMS_MAX];   /* in creation order */
+    uint32_t stream_count;
+    struct sim_trace_sink sinks[SIM_TRACE_SINKS_MAX];
+    uint32_t sink_count;
+    uint64_t trace_seq_next;        /* the one counter of trace event sequence numbers */
+    struct sim_process *current;    /* the process running now, or NULL */
+    struct sim_process *live_head;  /* live processes, creation order */
+    struct sim_process *live_tail;
+    uint32_t live_count;
+    uint32_t pid_next;
+    int abort_code;                 /* non-zero: stop the run after the current event */
+    char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
+};
+
+/* process.c */
+void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);
+
+#endif /* SIM_ENGINE_ENGINE_INT_H */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/evq.h: the event queue, ordered by (time_ns, seq).
+ *
+ * seq comes from one counter per queue, assigned at push, so two events for the
+ * same instant run in the order they were scheduled. An event is named by a
+ * sim_event_id (slot + generation): cancelling an event that already ran or was
+ * cancelled is detected (SIM_ENOENT), never a use-after-free. Push, pop and
+ * cancel are O(log n) (indexed binary heap; docs/architecture.md gives the
+ * measurement behind the choice).
+ */
+#ifndef SIM_ENGINE_EVQ_H
+#define SIM_ENGINE_EVQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* 0 never names an event. */
+typedef uint64_t sim_event_id;
+#define SIM_EVENT_NONE ((sim_event_id)0)
+
+typedef void (*sim_event_fn)(void *context, void *arg, uint64_t data);
+
+struct sim_evq_entry {
+    uint64_t time_ns;
+    uint64_t seq;
+    sim_event_fn fn;
+    void *arg;
+    uint64_t data;
+};
+
+struct sim_evq;
+
+/* Ownership: returns a new queue owned by the caller; free with sim_evq_destroy().
+ * Memory grows with use, up to pending_max events. NULL when out of memory. */
+struct sim_evq *sim_evq_create(uint32_t pending_max);
+void sim_evq_destroy(struct sim_evq *queue);
+
+/* Schedules fn(context, arg, data) at time_ns. Returns 0, SIM_ELIMIT when pending_max
+ * events are pending, or SIM_ENOMEM. *id_out (may be NULL) names the event. */
+int sim_evq_push(struct sim_evq *queue, uint64_t time_ns, sim_event_fn fn, void *arg,
+                 uint64_t data, sim_event_id *id_out);
+/* Removes a pending event. Returns 0, or SIM_ENOENT if it already ran or was cancelled. */
+int sim_evq_cancel(struct sim_evq *queue, sim_event_id id);
+/* True and the earliest event in *entry (removed), or false when empty. */
+bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry);
+/* Time of the earliest event; the queue must not be empty. */
+uint64_t sim_evq_peek_time(const struct sim_evq *queue);
+uint32_t sim_evq_pending(const struct sim_evq *queue);
+uint32_t sim_evq_pending_max(const struct sim_evq *queue);
+/* Whole-structure check (heap order, index back-links); O(n), for tests and asserts. */
+bool sim_evq_check(const struct sim_evq *queue);
+
+#endif /* SIM_ENGINE_EVQ_H */

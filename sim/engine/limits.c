@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/limits.c: default values of the world's named limits.
+ */
+#include "limits.h"
+
+struct sim_limits sim_limits_default(void)
+{
+    struct sim_limits limits = {
+        .vms_max = SIM_VMS_MAX_DEFAULT,
+        .processes_max = SIM_PROCESSES_MAX_DEFAULT,
+        .events_pending_max = SIM_EVENTS_PENDING_MAX_DEFAULT,
+        .sockets_max = SIM_SOCKETS_MAX_DEFAULT,
+        .trace_events_max = SIM_TRACE_EVENTS_MAX_DEFAULT,
+        .qp_memory_bytes_max = SIM_QP_MEMORY_BYTES_MAX_DEFAULT,
+    };
+    return limits;
+}

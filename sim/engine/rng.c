@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/rng.c: xoshiro256** streams seeded through SplitMix64 (see rng.h).
+ */
+#include <assert.h>
+#include <stddef.h>
+
+#include "rng.h"
+
+uint64_t sim_splitmix64_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint64_t sim_splitmix64_next(uint64_t *state)
+{
+    assert(state != NULL);
+    *state += 0x9E3779B97F4A7C15ull;
+    return sim_splitmix64_mix(*state);
+}
+
+uint64_t sim_fnv1a64(const char *name)
+{
+    assert(name != NULL);
+    uint64_t hash = 0xCBF29CE484222325ull;
+    for (const unsigned char *cursor = (const unsigned char *)name; *cursor != 0; cursor++) {
+        hash ^= *cursor;
+        hash *= 0x100000001B3ull;
+    }
+    return hash;
+}
+
+void sim_rng_init_state(struct sim_rng *rng, const uint64_t state[4])
+{
+    assert(rng != NULL);
+    assert((state[0] | state[1] | state[2] | state[3]) != 0);
+    for (int index = 0; index < 4; index++)
+        rng->state[index] = state[index];
+}
+
+void sim_rng_init_stream(struct sim_rng *rng, uint64_t seed, const char *name)
+{
+    assert(rng != NULL);
+    assert(name != NULL);
+    uint64_t key = seed ^ sim_fnv1a64(name);
+    uint64_t state[4];
+    for (int index = 0; index < 4; index++)
+        state[index] = sim_splitmix64_next(&key);
+    sim_rng_init_state(rng, state);
+}
+
+static inline uint64_t rotate_left(uint64_t value, int bits)
+{
+    return (value << bits) | (value >> (64 - bits));
+}
+
+uint64_t sim_rng_next(struct sim_rng *rng)
+{
+    assert(rng != NULL);
+    uint64_t *s = rng->state;
+    uint64_t result = rotate_left(s[1] * 5, 7) * 9;
+    uint64_t shifted = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= shifted;
+    s[3] = rotate_left(s[3], 45);
+    return result;
+}
+
+uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound)
+{
+    assert(bound > 0);
+    /* Rejection sampling: draws at or above the largest multiple of bound are redrawn.
+     * Each draw is rejected with probability < 1/2, so 128 rounds fail with p < 2^-128. */
+    uint64_t limit = UINT64_MAX - (UINT64_MAX % bound);
+    for (int round = 0; round < 128; round++) {
+        uint64_t draw = sim_rng_next(rng);
+        if (draw < limit)
+            return draw % bound;
+    }
+    assert(!"sim_rng_below: 128 rejections");
+    return 0;
+}
+
+double sim_rng_unit(struct sim_rng *rng)
+{
+    return (double)(sim_rng_next(rng) >> 11) * 0x1.0p-53;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/rng.h: the world's seeded generators.
+ *
+ * Generator: xoshiro256** 1.0 (Blackman & Vigna), seeded through SplitMix64.
+ * Each component draws from its own named stream, so drawing more from "vmci"
+ * never changes a number drawn from "lua". A stream's state is derived from
+ * (world seed, stream name) alone (docs/architecture.md, "Random streams"):
+ *   key  = world_seed XOR FNV-1a-64(name bytes)
+ *   s[i] = the i-th output (i = 0..3) of SplitMix64 started at key
+ * (an all-zero state, which SplitMix64 cannot produce for 4 consecutive outputs,
+ * is nevertheless asserted against).
+ */
+#ifndef SIM_ENGINE_RNG_H
+#define SIM_ENGINE_RNG_H
+
+#include <stdint.h>
+
+struct sim_rng {
+    uint64_t state[4];
+};
+
+/* SplitMix64: advances *state and returns the next output. */
+uint64_t sim_splitmix64_next(uint64_t *state);
+/* The SplitMix64 finaliser alone (also used by sim.pattern). */
+uint64_t sim_splitmix64_mix(uint64_t z);
+/* FNV-1a 64-bit of a NUL-terminated name. */
+uint64_t sim_fnv1a64(const char *name);
+
+/* Seeds `rng` with the raw xoshiro256** state (for the published test vectors). */
+void sim_rng_init_state(struct sim_rng *rng, const uint64_t state[4]);
+/* Derives the stream `name` of world `seed` as documented above. */
+void sim_rng_init_stream(struct sim_rng *rng, uint64_t seed, const char *name);
+
+uint64_t sim_rng_next(struct sim_rng *rng);
+/* Uniform in [0, bound) without modulo bias; bound > 0. */
+uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound);
+/* Uniform double in [0, 1) with 53 random bits. */
+double sim_rng_unit(struct sim_rng *rng);
+
+#endif /* SIM_ENGINE_RNG_H */
