@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/run.c: `vmcisim run SCENARIO.lua [options] [-- scenario args]`.
+ *
+ * Arguments after the first "--" belong to the scenario (`arg` in Lua); the
+ * rest is parsed with getopt_long, so options may come before or after the
+ * scenario path. The trace file gets its metadata and the loaded files after
+ * the run (they are known only then); never a wall-clock time.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/cli/cli.h"
+#include "sim/engine/duration.h"
+#include "sim/engine/engine.h"
+#include "sim/lua/runtime.h"
+#include "sim/trace/writer.h"
+#include "sim/version.h"
+
+struct run_options {
+    const char *scenario_path;
+    uint64_t seed;
+    const char *trace_path;
+    enum sim_layer trace_level;
+    const char *trace_level_text;
+    const char *until_text;
+    uint64_t until_ns;
+    int digest;
+    int quiet;
+    int verbose;
+    int arg_count;
+    char **args;
+};
+
+static int parse_seed(const char *text, uint64_t *seed_out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (text[0] == '-') {
+        long long value = strtoll(text, &end, 0);
+        *seed_out = (uint64_t)value;
+    } else {
+        unsigned long long value = strtoull(text, &end, 0);
+        *seed_out = (uint64_t)value;
+    }
+    return (end == text || *end != '\0' || errno != 0) ? -1 : 0;
+}
+
+static int parse_option(int option, const char *value, struct run_options *options)
+{
+    switch (option) {
+    case 's':
+        if (parse_seed(value, &options->seed) < 0)
+            return cli_usage_error("--seed: '%s' is not an integer", value);
+        return 0;
+    case 't':
+        options->trace_path = value;
+        return 0;
+    case 'l': {
+        int level = sim_layer_parse(value);
+        if (level < 0)
+            return cli_usage_error("--trace-level: '%s' is not one of off, api, transport, "
+                                   "vmci, device", value);
+        options->trace_level = (enum sim_layer)level;
+        options->trace_level_text = value;
+        return 0;
+    }
+    case 'u':
+        if (sim_duration_parse(value, &options->until_ns) < 0)
+            return cli_usage_error("--until: '%s' is not a duration (e.g. 250ms, 1.5ms, 3s)",
+                                   value);
+        options->until_text = value;
+        return 0;
+    case 'q':
+        options->quiet = 1;
+        return 0;
+    case 'v':
+        options->verbose = 1;
+        return 0;
+    default:
+        return cli_usage_error("%s", "unknown or incomplete option");
+    }
+}
+
+/* Fills `options` from argv. Returns -1 when the caller should print help and exit 0,
+ * 0 on success, or 2 (a usage error, already reported). */
+static int parse_arguments(int argc, char **argv, struct run_options *options)
+{
+    static const struct option long_options[] = {
+        { "seed", required_argument, NULL, 's' },
+        { "trace", required_argument, NULL, 't' },
+        { "trace-level", required_argument, NULL, 'l' },
+        { "until", required_argument, NULL, 'u' },
+        { "digest", no_argument, NULL, 'd' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int own_count = argc;
+    for (int index = 1; index < argc; index++) {
+        if (strcmp(argv[index], "--") == 0) {
+            own_count = index;
+            options->arg_count = argc - index - 1;
+            options->args = argv + index + 1;
+            break;
+        }
+    }
+    opterr = 0;
+    optind = 1;
+    int option;
+    while ((option = getopt_long(own_count, argv, "qvh", long_options, NULL)) != -1) {
+        if (option == 'h')
+            return -1;
+        if (option == 'd') {
+            options->digest = 1;
+            continue;
+        }
+        if (option == '?') {
+            const char *shown = argv[optind - 1];
+            return cli_usage_error("unknown option or missing value: '%s'", shown);
+        }
+        if (parse_option(option, optarg, options) != 0)
+            return 2;
+    }
+    if (optind >= own_count)
+        return cli_usage_error("%s", "run: missing SCENARIO.lua");
+    if (optind + 1 < own_count)
+        return cli_usage_error("run: unexpected argument '%s' (scenario arguments go after --)",
+                               argv[optind + 1]);
+    options->scenario_path = argv[optind];
+    return 0;
+}
+
+/* -v: one line per trace event on stderr, every layer. */
+static int verbose_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)state;
+    (void)message;
+    char time_text[32];
+    sim_time_format(event->time_ns, time_text, sizeof(time_text));
+    fprintf(stderr, "#%" PRIu64 " [%s] ctx %" PRIu32 " pid %" PRIu32 " %s %s", event->seq,
+            time_text, event->ctx, event->pid, sim_layer_name(event->layer), event->kind);
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        switch (field->type) {
+        case SIM_FIELD_U64:
+            fprintf(stderr, " %s=%" PRIu64, field->name, field->value.u64);
+            break;
+        case SIM_FIELD_I64:
+            fprintf(stderr, " %s=%" PRId64, field->name, field->value.i64);
+            break;
+        case SIM_FIELD_STR:
+            fprintf(stderr, " %s=\"%.*s\"", field->name, (int)field->value.blob.size_bytes,
+                    (const char *)field->value.blob.data);
+            break;
+        case SIM_FIELD_BYTES:
+            fprintf(stderr, " %s=<%" PRIu32 " bytes>", field->name, field->value.blob.size_bytes);
+            break;
+        }
+    }
+    fputc('\n', stderr);
+    return 0;
+}
+
+static int write_metadata(struct sim_trace_writer *writer, const struct run_options *options,
+                          const struct simlua_outcome *outcome, const char *digest_hex,
+                          char *message)
+{
+    char seed_text[32];
+    char until_text[32];
+    snprintf(seed_text, sizeof(seed_text), "%" PRIu64, outcome->seed);
+    snprintf(until_text, sizeof(until_text), "%" PRIu64, options->until_ns);
+    const char *pairs[][2] = {
+        { "simulator_version", VMCISIM_VERSION },
+        { "scenario", options->scenario_path },
+        { "seed", seed_text },
+        { "product", outcome->product },
+        { "trace_level", options->trace_level_text },
+        { "until_ns", options->until_text != NULL ? until_text : "" },
+        { "digest", digest_hex },
+    };
+    for (size_t index = 0; index < sizeof(pairs) / sizeof(pairs[0]); index++) {
+        int rc = sim_trace_writer_meta(writer, pairs[index][0], pairs[index][1], message);
+        if (rc < 0)
+            return rc;
+    }
+    char name[32];
+    for (int index = 0; index < options->arg_count; index++) {
+        snprintf(name, sizeof(name), "arg.%d", index + 1);
+        int rc = sim_trace_writer_meta(writer, name, options->args[index], message);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int finish_trace(struct sim_trace_writer *writer, const struct run_options *options,
+                        const struct simlua_outcome *outcome, struct simlua_runtime *runtime,
+                        const char *digest_hex)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    int rc = write_metadata(writer, options, outcome, digest_hex, message);
+    for (uint32_t index = 0; rc == 0 && index < simlua_file_count(runtime); index++) {
+        const struct simlua_file *file = simlua_file(runtime, index);
+        rc = sim_trace_writer_file(writer, file->path, file->text, file->text_bytes, message);
+    }
+    char close_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    int close_rc = sim_trace_writer_close(writer, close_message);
+    if (rc < 0 || close_rc < 0) {
+        fprintf(stderr, "vmcisim: trace %s: %s\n", options->trace_path,
+                rc < 0 ? message : close_message);
+        return 1;
+    }
+    return 0;
+}
+
+static void print_summary(const struct simlua_outcome *outcome)
+{
+    char time_text[32];
+    sim_time_format(outcome->now_ns, time_text, sizeof(time_text));
+    printf("run: %s at %ss, %" PRIu64 " events, %" PRIu64 " trace events, %" PRIu32
+           " failures -> %s\n",
+           outcome->stopped[0] != '\0' ? outcome->stopped : "no world", time_text,
+           outcome->events_run, outcome->trace_events, outcome->failure_count,
+           outcome->exit_code == 0 ? "pass" : "FAIL");
+}
+
+static int run_scenario(const struct run_options *options)
+{
+    struct sim_digest *digest = sim_digest_create();
+    if (digest == NULL)
+        return 1;
+    struct sim_trace_sink sinks[3];
+    uint32_t sink_count = 0;
+    sinks[sink_count++] = sim_digest_sink(digest);
+    struct sim_trace_writer *writer = NULL;
+    if (options->trace_path != NULL) {
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        if (sim_trace_writer_open(options->trace_path, &writer, message) < 0) {
+            fprintf(stderr, "vmcisim: %s\n", message);
+            sim_digest_destroy(digest);
+            return 1;
+        }
+        if (options->trace_level != SIM_LAYER_OFF)
+            sinks[sink_count++] = sim_trace_writer_sink(writer, options->trace_level);
+    }
+    if (options->verbose)
+        sinks[sink_count++] = (struct sim_trace_sink){ .name = "verbose",
+                                                       .level = SIM_LAYER_DEVICE,
+                                                       .emit = verbose_emit };
+    struct simlua_options lua_options = {
+        .scenario_path = options->scenario_path, .seed = options->seed,
+        .until_ns = options->until_ns, .quiet = options->quiet, .verbose = options->verbose,
+        .arg_count = options->arg_count, .args = options->args, .sinks = sinks,
+        .sink_count = sink_count,
+    };
+    struct simlua_runtime *runtime = simlua_create(&lua_options);
+    if (runtime == NULL) {
+        fprintf(stderr, "vmcisim: out of memory\n");
+        return 1;
+    }
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    fflush(stdout);
+    char digest_hex[33];
+    sim_digest_hex(digest, digest_hex);
+    int status = (int)outcome.exit_code;
+    if (writer != NULL && finish_trace(writer, options, &outcome, runtime, digest_hex) != 0 &&
+        status == 0)
+        status = 1;
+    simlua_destroy(runtime);
+    sim_digest_destroy(digest);
+    if (!options->quiet)
+        print_summary(&outcome);
+    if (options->digest)
+        printf("digest %s\n", digest_hex);
+    return status;
+}
+
+int cli_run(int argc, char **argv)
+{
+    struct run_options options = {
+        .seed = 1, .trace_level = SIM_LAYER_DEVICE, .trace_level_text = "device",
+        .until_ns = SIM_TIME_NEVER,
+    };
+    int rc = parse_arguments(argc, argv, &options);
+    if (rc == -1) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    return run_scenario(&options);
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/engine/duration.h: parsing and printing simulated durations.
+ *
+ * "250ms", "1.5ms", "3s", "1500us", "42ns" or a bare number of ns; decimals are
+ * rounded to the nearest ns (half away from zero) with integer arithmetic, so
+ * the same text gives the same time on every machine.
+ */
+#ifndef SIM_ENGINE_DURATION_H
+#define SIM_ENGINE_DURATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns 0 and the duration in *out_ns, or SIM_EINVAL (not a duration, negative,
+ * or more than UINT64_MAX - 1 ns). */
+int sim_duration_parse(const char *text, uint64_t *out_ns);
+/* Writes "<seconds>.<9 digits>" (e.g. "0.001500000") into buffer. */
+void sim_time_format(uint64_t time_ns, char *buffer, size_t buffer_bytes);
+
+#endif /* SIM_ENGINE_DURATION_H */

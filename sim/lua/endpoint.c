@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/lua/endpoint.c: the host and VM endpoints (w:host(), w:vm{}, ep:spawn).
+ *
+ * Until the VMCI layer owns the context table, CIDs are assigned here by the
+ * reference's rules: the host is CID 2 (R7); a VM takes vmci0.id (D15: decimal
+ * 32-bit, negative taken modulo 2^32, < 16 or 0xFFFFFFFF or not a number is a
+ * configuration error), moved to the next free value on a collision (R8:
+ * cid = max(cid, 15) + 1, wrapping to 16, traced), or is generated from the
+ * world's "vmci" stream uniformly in [16, 2^31), skipping CIDs in use.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_int.h"
+#include "sim/engine/rng.h"
+
+/* Bounds the collision walks of R8 and of generation (the table holds at most
+ * vms_max + 1 contexts, so a free CID is found well within this). */
+#define ENDPOINT_CID_TRIES_MAX (SIM_VMS_CEILING + 2u)
+#define ENDPOINT_HW_VERSION_DEFAULT 13u     /* ESXi 6.5's virtual hardware */
+#define ENDPOINT_HW_VERSION_MAX 64u
+
+struct endpoint_handle {
+    struct simlua_world *world;     /* borrowed */
+    uint32_t index;
+};
+
+static struct simlua_endpoint *check_endpoint(lua_State *L, int index, struct simlua_world **world)
+{
+    struct endpoint_handle *handle = luaL_checkudata(L, index, SIMLUA_ENDPOINT_META);
+    assert(handle->index < handle->world->endpoint_count);
+    if (world != NULL)
+        *world = handle->world;
+    return &handle->world->endpoints[handle->index];
+}
+
+int simlua__endpoint_push(lua_State *L, struct simlua_world *world, uint32_t index)
+{
+    assert(index < world->endpoint_count);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, world->endpoints[index].userdata_ref);
+    return 1;
+}
+
+static bool cid_in_use(const struct simlua_world *world, uint32_t cid)
+{
+    for (uint32_t index = 0; index < world->endpoint_count; index++) {
+        if (world->endpoints[index].cid == cid)
+            return true;
+    }
+    return false;
+}
+
+/* R8: the next free CID after `cid`. */
+static uint32_t cid_next_free(lua_State *L, const struct simlua_world *world, uint32_t cid)
+{
+    for (uint32_t tries = 0; tries < ENDPOINT_CID_TRIES_MAX; tries++) {
+        if (!cid_in_use(world, cid))
+            return cid;
+        cid = (cid < 15 ? 15 : cid) + 1;
+        if (cid == 0xFFFFFFFFu)
+            cid = 16;
+    }
+    luaL_error(L, "w:vm: no free CID found");
+    return 0;
+}
+
+static uint32_t cid_generate(lua_State *L, struct simlua_world *world)
+{
+    struct sim_rng *rng = sim_engine_rng(world->engine, "vmci");
+    assert(rng != NULL);
+    for (uint32_t tries = 0; tries < ENDPOINT_CID_TRIES_MAX; tries++) {
+        uint32_t cid = 16u + (uint32_t)sim_rng_below(rng, (1u << 31) - 16u);
+        if (!cid_in_use(world, cid))
+            return cid;
+    }
+    luaL_error(L, "w:vm: no free CID found");
+    return 0;
+}
+
+/* D15: parses vmci0.id. Returns false (and a message) when it is a configuration error. */
+static bool cid_parse(const char *text, uint32_t *cid_out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || value < INT32_MIN || value > UINT32_MAX)
+        return false;
+    uint32_t cid = (uint32_t)(value & 0xFFFFFFFFll);
+    if (cid < SIMLUA_CID_RESERVED_LIMIT || cid == 0xFFFFFFFFu)
+        return false;
+    *cid_out = cid;
+    return true;
+}
+
+/* Appends an endpoint and its userdata (left on the stack). Raises on a limit. */
+static struct simlua_endpoint *endpoint_append(lua_State *L, struct simlua_world *world)
+{
+    const struct sim_limits *limits = sim_engine_limits(world->engine);
+    if (world->endpoint_count >= limits->vms_max + 1u)
+        luaL_error(L, "w:vm: limit vms_max (%d) exceeded", (int)limits->vms_max);
+    struct endpoint_handle *handle = lua_newuserdatauv(L, sizeof(*handle), 0);
+    handle->world = world;
+    handle->index = world->endpoint_count;
+    luaL_setmetatable(L, SIMLUA_ENDPOINT_META);
+    if (world->endpoint_count == world->endpoint_capacity) {
+        uint32_t capacity = world->endpoint_capacity == 0 ? 8 : world->endpoint_capacity * 2;
+        struct simlua_endpoint *grown = realloc(world->endpoints, capacity * sizeof(*grown));
+        if (grown == NULL)
+            luaL_error(L, "w:vm: out of memory");
+        world->endpoints = grown;
+        world->endpoint_capacity = capacity;
+    }
+    struct simlua_endpoint *endpoint = &world->endpoints[world->endpoint_count];
+    memset(endpoint, 0, sizeof(*endpoint));
+    endpoint->vmx_ref = LUA_NOREF;
+    lua_pushvalue(L, -1);
+    endpoint->userdata_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    world->endpoint_count++;
+    return endpoint;
+}
+
+static void trace_endpoint(struct simlua_world *world, const struct simlua_endpoint *endpoint)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, endpoint->is_host ? "host_create" : "vm_create",
+                         endpoint->cid, 0);
+    sim_trace_field_str(&event, "name", endpoint->name);
+    sim_trace_field_u64(&event, "cid", endpoint->cid);
+    if (!endpoint->is_host)
+        sim_trace_field_u64(&event, "hw_version", endpoint->hw_version);
+    (void)sim_engine_emit(world->engine, &event);
+}
+
+void simlua__host_create(lua_State *L, struct simlua_world *world)
+{
+    assert(world->endpoint_count == 0);
+    struct simlua_endpoint *host = endpoint_append(L, world);
+    snprintf(host->name, sizeof(host->name), "host");
+    host->cid = SIMLUA_CID_HOST;
+    host->is_host = true;
+    snprintf(host->os, sizeof(host->os), "%s", world->host_os);
+    snprintf(host->user, sizeof(host->user), "user");
+    lua_pop(L, 1);
+    trace_endpoint(world, host);
+}
+
+int simlua__world_host(lua_State *L)
+{
+    struct simlua_world *world = simlua__check_world(L, 1);
+    return simlua__endpoint_push(L, world, 0);
+}
+
+/* Copies the vmx table (string keys; string, number or boolean values as VMX text). */
+static int vmx_copy(lua_State *L, int source)
+{
+    lua_newtable(L);
+    simlua__sorted_keys(L, source);
+    for (lua_Integer position = 1; lua_rawgeti(L, -1, position) != LUA_TNIL; position++) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "w:vm: vmx keys must be strings");
+        lua_pushvalue(L, -1);
+        lua_gettable(L, source);
+        if (lua_type(L, -1) == LUA_TBOOLEAN) {
+            lua_pushstring(L, lua_toboolean(L, -1) ? "TRUE" : "FALSE");
+            lua_replace(L, -2);
+        } else if (!lua_isstring(L, -1)) {
+            luaL_error(L, "w:vm: vmx value of '%s' must be a string", lua_tostring(L, -2));
+        } else {
+            lua_tostring(L, -1);        /* numbers become their text */
+        }
+        lua_setfield(L, -4, lua_tostring(L, -2));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static const char *vmx_get(lua_State *L, int vmx, const char *key)
+{
+    if (lua_getfield(L, vmx, key) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    const char *value = lua_tostring(L, -1);
+    lua_pop(L, 1);      /* the vmx table keeps it alive */
+    return value;
+}
+
+static uint32_t vm_hw_version(lua_State *L, int options)
+{
+    uint32_t hw_version = ENDPOINT_HW_VERSION_DEFAULT;
+    if (lua_getfield(L, options, "hw_version") != LUA_TNIL) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            lua_tointeger(L, -1) > ENDPOINT_HW_VERSION_MAX)
+            luaL_error(L, "w:vm: hw_version must be an integer in 1..%d",
+                       (int)ENDPOINT_HW_VERSION_MAX);
+        hw_version = (uint32_t)lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    return hw_version;
+}
+
+static void copy_name(lua_State *L, char *target, size_t target_bytes, const char *value,
+                      const char *field)
+{
+    size_t length = strlen(value);
+    if (length == 0 || length >= target_bytes)
+        luaL_error(L, "w:vm: %s must be 1..%d bytes", field, (int)target_bytes - 1);
+    memcpy(target, value, length + 1);
+}
+
+static const char *string_field(lua_State *L, int options, const char *field)
+{
+    int type = lua_getfield(L, options, field);
+    if (type != LUA_TNIL && type != LUA_TSTRING)
+        luaL_error(L, "w:vm: %s must be a string", field);
+    const char *value = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return value;
+}
+
+/* Resolves the VM's CID (D15, R8); traces a reassignment. */
+static uint32_t vm_cid(lua_State *L, struct simlua_world *world, const char *requested_text,
+                       const char *name)
+{
+    if (requested_text == NULL)
+        return cid_generate(L, world);
+    uint32_t requested = 0;
+    if (!cid_parse(requested_text, &requested))
+        luaL_error(L, "w:vm: %s: vmci0.id = \"%s\" is not a valid CID (a decimal 32-bit "
+                      "integer, not below 16 and not 0xFFFFFFFF; decision D15)", name,
+                   requested_text);
+    uint32_t cid = cid_next_free(L, world, requested);
+    if (cid != requested) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_VMCI, "cid_reassigned", cid, 0);
+        sim_trace_field_str(&event, "vm", name);
+        sim_trace_field_u64(&event, "requested", requested);
+        sim_trace_field_u64(&event, "assigned", cid);
+        (void)sim_engine_emit(world->engine, &event);
+    }
+    return cid;
+}
+
+int simlua__world_vm(lua_State *L)
+{
+    struct simlua_world *world = simlua__check_world(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const allowed[] = { "name", "os", "hw_version", "vmx", "user", NULL };
+    simlua__check_options(L, 2, allowed, "w:vm");
+    const char *name = string_field(L, 2, "name");
+    if (name == NULL)
+        return luaL_error(L, "w:vm: name is required");
+    for (uint32_t index = 0; index < world->endpoint_count; index++) {
+        if (strcmp(world->endpoints[index].name, name) == 0)
+            return luaL_error(L, "w:vm: an endpoint named '%s' already exists", name);
+    }
+    const char *os = string_field(L, 2, "os");
+    const char *user = string_field(L, 2, "user");
+    uint32_t hw_version = vm_hw_version(L, 2);
+    int vmx_type = lua_getfield(L, 2, "vmx");
+    if (vmx_type != LUA_TNIL && vmx_type != LUA_TTABLE)
+        return luaL_error(L, "w:vm: vmx must be a table of VMX keys");
+    if (vmx_type == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+    }
+    int vmx_ref = vmx_copy(L, lua_gettop(L));
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vmx_ref);
+    int vmx = lua_gettop(L);
+    const char *present = vmx_get(L, vmx, "vmci0.present");
+    if (hw_version < 7 && present != NULL && strcasecmp(present, "TRUE") == 0)
+        return luaL_error(L, "w:vm: %s: vmci0.present = \"TRUE\" needs virtual hardware >= 7 "
+                             "(hw_version = %d has no VMCI device; decision D7)", name,
+                          (int)hw_version);
+    char name_copy[SIMLUA_NAME_BYTES_MAX];
+    copy_name(L, name_copy, sizeof(name_copy), name, "name");
+    uint32_t cid = vm_cid(L, world, vmx_get(L, vmx, "vmci0.id"), name_copy);
+    struct simlua_endpoint *endpoint = endpoint_append(L, world);
+    memcpy(endpoint->name, name_copy, sizeof(name_copy));
+    endpoint->cid = cid;
+    endpoint->hw_version = hw_version;
+    snprintf(endpoint->os, sizeof(endpoint->os), "%s", os != NULL ? os : "linux");
+    snprintf(endpoint->user, sizeof(endpoint->user), "%s", user != NULL ? user : "user");
+    endpoint->vmx_ref = vmx_ref;
+    char cid_text[16];
+    snprintf(cid_text, sizeof(cid_text), "%u", cid);
+    lua_pushstring(L, cid_text);            /* R8: the chosen CID is written back */
+    lua_setfield(L, vmx, "vmci0.id");
+    trace_endpoint(world, endpoint);
+    return 1;
+}
+
+int simlua__world_vms(lua_State *L)
+{
+    struct simlua_world *world = simlua__check_world(L, 1);
+    lua_createtable(L, (int)world->endpoint_count - 1, 0);
+    for (uint32_t index = 1; index < world->endpoint_count; index++) {
+        simlua__endpoint_push(L, world, index);
+        lua_rawseti(L, -2, index);
+    }
+    return 1;
+}
+
+static int endpoint_spawn(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, &world);
+    return simlua__process_spawn(L, world, (uint32_t)(endpoint - world->endpoints), 2, 3, 4);
+}
+
+static int endpoint_vmx(lua_State *L)
+{
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, NULL);
+    const char *key = luaL_checkstring(L, 2);
+    if (endpoint->vmx_ref == LUA_NOREF)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    lua_getfield(L, -1, key);
+    return 1;
+}
+
+static int endpoint_index(lua_State *L)
+{
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, NULL);
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "name") == 0)
+        lua_pushstring(L, endpoint->name);
+    else if (strcmp(key, "cid") == 0)
+        lua_pushinteger(L, endpoint->cid);
+    else if (strcmp(key, "is_host") == 0)
+        lua_pushboolean(L, endpoint->is_host);
+    else if (strcmp(key, "os") == 0)
+        lua_pushstring(L, endpoint->os);
+    else if (strcmp(key, "user") == 0)
+        lua_pushstring(L, endpoint->user);
+    else if (strcmp(key, "hw_version") == 0 && !endpoint->is_host)
+        lua_pushinteger(L, endpoint->hw_version);
+    else if (strcmp(key, "state") == 0 && !endpoint->is_host)
+        lua_pushliteral(L, "powered_on");
+    else {
+        luaL_getmetafield(L, 1, "methods");
+        lua_getfield(L, -1, key);
+    }
+    return 1;
+}
+
+static int endpoint_tostring(lua_State *L)
+{
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, NULL);
+    if (endpoint->is_host)
+        lua_pushfstring(L, "host (cid %d)", (int)endpoint->cid);
+    else
+        lua_pushfstring(L, "vm %s (cid %I)", endpoint->name, (lua_Integer)endpoint->cid);
+    return 1;
+}
+
+void simlua__endpoint_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "spawn", endpoint_spawn }, { "vmx", endpoint_vmx }, { NULL, NULL },
+    };
+    luaL_newmetatable(L, SIMLUA_ENDPOINT_META);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "methods");
+    lua_pushcfunction(L, endpoint_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, endpoint_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/lua/lua_int.h: state shared by the files of sim/lua (not for other layers).
+ *
+ * Object model: the world, each endpoint and each process is a full userdata
+ * with a named metatable ("vmcisim.world", "vmcisim.endpoint",
+ * "vmcisim.process"). The world's C state is owned by the runtime (it must
+ * outlive every process); endpoints are indexes into it; a process userdata
+ * holds its C state and stays anchored in the registry while the process is
+ * live, so the engine's `owner` pointer never dangles.
+ */
+#ifndef SIM_LUA_LUA_INT_H
+#define SIM_LUA_LUA_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "runtime.h"
+#include "sim/engine/engine.h"
+#include "sim/engine/process.h"
+
+#define SIMLUA_WORLD_META "vmcisim.world"
+#define SIMLUA_ENDPOINT_META "vmcisim.endpoint"
+#define SIMLUA_PROCESS_META "vmcisim.process"
+
+#define SIMLUA_NAME_BYTES_MAX 64u          /* endpoint, user and product names */
+#define SIMLUA_PATTERN_BYTES_MAX (256u * 1024 * 1024)
+#define SIMLUA_FAILURES_MAX 10000u         /* failures kept for the result; more are counted */
+#define SIMLUA_CID_HOST 2u
+#define SIMLUA_CID_RESERVED_LIMIT 16u      /* CIDs 0..15 are never a VM's (R8) */
+
+struct simlua_endpoint {
+    char name[SIMLUA_NAME_BYTES_MAX];
+    uint32_t cid;
+    bool is_host;
+    uint32_t hw_version;
+    char os[SIMLUA_NAME_BYTES_MAX];
+    char user[SIMLUA_NAME_BYTES_MAX];
+    int vmx_ref;                        /* registry ref of the vmx table (LUA_NOREF: none) */
+    int userdata_ref;                   /* registry ref of its userdata (one per endpoint) */
+};
+
+struct simlua_failure {
+    uint64_t time_ns;
+    char vm[SIMLUA_NAME_BYTES_MAX];     /* "" when not in a process */
+    char process[SIM_PROCESS_NAME_BYTES_MAX];
+    char *message;                      /* owned */
+};
+
+struct simlua_world {
+    struct sim_engine *engine;          /* owned */
+    struct simlua_runtime *runtime;     /* borrowed */
+    char product[SIMLUA_NAME_BYTES_MAX];
+    char host_os[SIMLUA_NAME_BYTES_MAX];
+    struct simlua_endpoint *endpoints;  /* [0] is the host; grows up to vms_max + 1 */
+    uint32_t endpoint_count;
+    uint32_t endpoint_capacity;
+    bool run_called;
+    bool running;                       /* inside sim_engine_run */
+    enum sim_stop last_stop;
+    bool has_run;
+};
+
+enum simlua_cap {
+    SIMLUA_CAP_NET_BIND_SERVICE = 1u << 0,
+    SIMLUA_CAP_NET_ADMIN = 1u << 1,
+};
+
+struct simlua_process {
+    struct sim_process *process;        /* borrowed from the engine; NULL once finished */
+    struct simlua_world *world;         /* borrowed */
+    lua_State *thread;                  /* the coroutine; anchored by thread_ref */
+    int thread_ref;
+    int self_ref;                       /* anchors the userdata while live */
+    int fn_ref;
+    uint32_t endpoint_index;
+    uint32_t pid;
+    char name[SIM_PROCESS_NAME_BYTES_MAX];
+    uint32_t caps;
+    bool trusted;
+    bool daemon;
+    bool started;
+    char user[SIMLUA_NAME_BYTES_MAX];
+    const char *exit_status;            /* "running", "done", "failed", "killed" */
+};
+
+struct simlua_runtime {
+    struct simlua_options options;
+    lua_State *L;
+    struct simlua_world *world;         /* owned; NULL until sim.world{} */
+    char scenario_dir[4096];
+    struct simlua_file files[SIMLUA_FILES_MAX];
+    uint32_t file_count;
+    bool load_failed;                   /* a scenario or required file could not be loaded */
+    struct simlua_failure *failures;
+    uint32_t failure_count;             /* recorded in `failures` */
+    uint32_t failure_capacity;
+    uint32_t failures_dropped;          /* beyond SIMLUA_FAILURES_MAX: counted, reported */
+    bool run_failed;                    /* deadlock, limit, chunk error */
+    uint64_t memory_bytes;
+    uint64_t instructions;              /* since the current step began */
+    uint64_t object_id_next;            /* per-run ids for tostring and key order */
+};
+
+/* runtime.c */
+struct simlua_runtime *simlua__runtime(lua_State *L);
+int simlua__file_record(struct simlua_runtime *runtime, const char *path, const char *text,
+                        size_t text_bytes);
+void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,
+                     const char *message);
+void simlua__step_begin(struct simlua_runtime *runtime);
+/* Loads a Lua file as text (records it for the trace). Pushes the chunk or an error. */
+int simlua__load_file(lua_State *L, const char *path);
+const char *simlua__current_endpoint_name(struct simlua_runtime *runtime);
+struct simlua_process *simlua__current_process(struct simlua_runtime *runtime);
+/* lua_pcall with a traceback handler; on error leaves the message + traceback. */
+int simlua__pcall_traceback(lua_State *L, int argument_count, int result_count);
+
+/* sandbox.c */
+void simlua__sandbox_open(lua_State *L);
+/* The sandbox's tostring of the value at index (never an address); pushes it. */
+const char *simlua__tostring(lua_State *L, int index, size_t *length_out);
+/* Replaces table[field] with a function that raises "<shown> is not available". */
+void simlua__sandbox_set_absent(lua_State *L, int table_index, const char *field,
+                                const char *shown);
+
+/* Pushes a sequence of the keys of the table at index, in the sandbox's order. */
+void simlua__sorted_keys(lua_State *L, int index);
+/* Raises "<what>: unknown option 'k' (known: ...)" for a key not in `allowed` (NULL-ended);
+ * the table may be nil. Keys are checked in the sandbox order, so the message is stable. */
+void simlua__check_options(lua_State *L, int index, const char *const allowed[], const char *what);
+
+/* sandbox_lib.c: the replaced parts of math, os, string, io and package. */
+void simlua__sandbox_random_open(lua_State *L);
+void simlua__sandbox_os_open(lua_State *L);
+void simlua__sandbox_string_open(lua_State *L);
+void simlua__sandbox_package_open(lua_State *L);
+
+/* world.c */
+int simlua__open_module(lua_State *L);
+struct simlua_world *simlua__check_world(lua_State *L, int index);
+int simlua__world_run(struct simlua_world *world, uint64_t until_ns, uint64_t max_events,
+                      lua_State *L);
+void simlua__world_destroy(struct simlua_world *world);
+/* Records a failure of the current process (or of the world): trace event `kind`, stderr. */
+void simlua__report_failure(lua_State *L, const char *kind, const char *text, size_t length);
+
+/* endpoint.c */
+void simlua__endpoint_register(lua_State *L);
+int simlua__endpoint_push(lua_State *L, struct simlua_world *world, uint32_t index);
+void simlua__host_create(lua_State *L, struct simlua_world *world);
+int simlua__world_host(lua_State *L);
+int simlua__world_vm(lua_State *L);
+int simlua__world_vms(lua_State *L);
+
+/* process.c */
+void simlua__process_register(lua_State *L);
+int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t endpoint_index,
+                          int name_index, int fn_index, int options_index);
+/* Raises unless L is the running process's own coroutine; `method` names the call. */
+struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method);
+
+#endif /* SIM_LUA_LUA_INT_H */

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/lua/process.c: Lua processes (ep:spawn, p:sleep, p:kill, ...).
+ *
+ * A process is a Lua coroutine driven by the engine: the engine's resume event
+ * calls lua_resume; a blocking call parks the engine process on a wait queue
+ * (sim_process_block) and yields; the one event that wakes it resumes the
+ * coroutine. Only the process's own coroutine may block: a blocking call from
+ * the main chunk, a w:at callback or a coroutine the scenario created is an
+ * error naming the method (the engine could not resume it correctly).
+ *
+ * Lifetime: while the process is live its userdata, coroutine and function are
+ * anchored in the registry (so the engine's owner pointer stays valid); when it
+ * ends they are released and `process` is set to NULL.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lua_int.h"
+
+static void process_resume(struct sim_process *process, enum sim_wake_reason reason);
+static void process_release(struct sim_process *process);
+
+static const struct sim_process_ops lua_process_ops = {
+    .resume = process_resume,
+    .release = process_release,
+};
+
+struct simlua_process *simlua__current_process(struct simlua_runtime *runtime)
+{
+    if (runtime->world == NULL)
+        return NULL;
+    struct sim_process *process = sim_engine_current(runtime->world->engine);
+    if (process == NULL || process->ops != &lua_process_ops)
+        return NULL;
+    return process->owner;
+}
+
+const char *simlua__current_endpoint_name(struct simlua_runtime *runtime)
+{
+    struct simlua_process *current = simlua__current_process(runtime);
+    if (current == NULL)
+        return "world";
+    return runtime->world->endpoints[current->endpoint_index].name;
+}
+
+static struct simlua_process *check_process(lua_State *L, int index)
+{
+    return luaL_checkudata(L, index, SIMLUA_PROCESS_META);
+}
+
+/* Ends the process: the engine forgets it, the coroutine is closed, anchors dropped. */
+static void process_end(struct simlua_process *self, bool failed)
+{
+    lua_State *L = self->world->runtime->L;
+    struct sim_process *process = self->process;
+    assert(process != NULL);
+    self->exit_status = failed ? "failed" : process->kill_requested ? "killed" : "done";
+    sim_process_finish(process, failed);
+    sim_process_destroy(process);
+    self->process = NULL;
+    lua_resetthread(self->thread);
+    luaL_unref(L, LUA_REGISTRYINDEX, self->fn_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, self->thread_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, self->self_ref);   /* last: may let GC take self */
+}
+
+static void process_failed(struct simlua_process *self, lua_State *thread)
+{
+    lua_State *L = self->world->runtime->L;
+    size_t length = 0;
+    const char *message = simlua__tostring(thread, -1, &length);
+    luaL_traceback(L, thread, message, 0);
+    lua_pushfstring(L, "error: %s", lua_tostring(L, -1));
+    message = lua_tolstring(L, -1, &length);
+    simlua__report_failure(L, "proc_error", message, length);
+    lua_pop(L, 2);
+    process_end(self, true);
+}
+
+static void process_resume(struct sim_process *process, enum sim_wake_reason reason)
+{
+    struct simlua_process *self = process->owner;
+    assert(self->process == process);
+    lua_State *L = self->world->runtime->L;
+    lua_State *thread = self->thread;
+    if (reason == SIM_WAKE_KILLED) {
+        process_end(self, false);
+        return;
+    }
+    int argument_count = 0;
+    if (!self->started) {
+        self->started = true;
+        lua_rawgeti(thread, LUA_REGISTRYINDEX, self->fn_ref);
+        lua_rawgeti(thread, LUA_REGISTRYINDEX, self->self_ref);
+        argument_count = 1;
+    }
+    simlua__step_begin(self->world->runtime);
+    int result_count = 0;
+    int status = lua_resume(thread, L, argument_count, &result_count);
+    if (status == LUA_YIELD) {
+        lua_pop(thread, result_count);
+        if (process->kill_requested)
+            process_end(self, false);           /* p:kill() on itself */
+        else if (process->state != SIM_PROCESS_BLOCKED) {
+            lua_pushliteral(thread, "coroutine.yield() in a process body: a process waits "
+                                    "only through blocking calls such as p:sleep");
+            process_failed(self, thread);
+        }
+        return;
+    }
+    if (status == LUA_OK) {
+        lua_pop(thread, result_count);
+        process_end(self, false);
+        return;
+    }
+    process_failed(self, thread);
+}
+
+static void process_release(struct sim_process *process)
+{
+    /* The Lua state is closed after the engine; the userdata owns no C memory. */
+    struct simlua_process *self = process->owner;
+    self->process = NULL;
+}
+
+static uint32_t parse_caps(lua_State *L, int options)
+{
+    uint32_t caps = 0;
+    if (lua_getfield(L, options, "caps") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "spawn: caps must be a list such as { \"net_bind_service\" }");
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer position = 1; position <= count; position++) {
+        lua_rawgeti(L, -1, position);
+        const char *cap = lua_tostring(L, -1);
+        if (cap != NULL && strcmp(cap, "net_bind_service") == 0)
+            caps |= SIMLUA_CAP_NET_BIND_SERVICE;
+        else if (cap != NULL && strcmp(cap, "net_admin") == 0)
+            caps |= SIMLUA_CAP_NET_ADMIN;
+        else
+            luaL_error(L, "spawn: unknown capability '%s' (known: net_bind_service, net_admin)",
+                       cap != NULL ? cap : luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return caps;
+}
+
+static bool optional_boolean(lua_State *L, int options, const char *field, bool absent)
+{
+    int type = lua_getfield(L, options, field);
+    if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+        luaL_error(L, "spawn: %s must be a boolean", field);
+    bool value = type == LUA_TNIL ? absent : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return value;
+}
+
+/* Reads and checks spawn's options into `self` (raises before anything is acquired). */
+static void parse_spawn_options(lua_State *L, int options, const struct simlua_endpoint *endpoint,
+                                struct simlua_process *self)
+{
+    static const char *const allowed[] = { "caps", "trusted", "user", "daemon", NULL };
+    simlua__check_options(L, options, allowed, "spawn");
+    snprintf(self->user, sizeof(self->user), "user");
+    self->trusted = endpoint->is_host;      /* D1; the profile refines it (VMCI layer) */
+    if (lua_isnoneornil(L, options))
+        return;
+    self->caps = parse_caps(L, options);
+    self->daemon = optional_boolean(L, options, "daemon", false);
+    if (lua_getfield(L, options, "trusted") != LUA_TNIL && !endpoint->is_host)
+        luaL_error(L, "spawn: trusted applies to host processes only (D1)");
+    lua_pop(L, 1);
+    self->trusted = optional_boolean(L, options, "trusted", self->trusted);
+    int type = lua_getfield(L, options, "user");
+    if (type != LUA_TNIL) {
+        size_t length = 0;
+        const char *user = lua_tolstring(L, -1, &length);
+        if (type != LUA_TSTRING || length == 0 || length >= sizeof(self->user))
+            luaL_error(L, "spawn: user must be a string of 1..%d bytes",
+                       (int)sizeof(self->user) - 1);
+        memcpy(self->user, user, length + 1);
+    }
+    lua_pop(L, 1);
+}
+
+int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t endpoint_index,
+                          int name_index, int fn_index, int options_index)
+{
+    assert(options_index > fn_index && fn_index > name_index);
+    lua_settop(L, options_index);       /* the options slot exists (nil when absent) */
+    size_t name_bytes = 0;
+    const char *name = luaL_checklstring(L, name_index, &name_bytes);
+    luaL_argcheck(L, name_bytes > 0 && name_bytes < SIM_PROCESS_NAME_BYTES_MAX, name_index,
+                  "process name must be 1..63 bytes");
+    luaL_checktype(L, fn_index, LUA_TFUNCTION);
+    struct simlua_process *self = lua_newuserdatauv(L, sizeof(*self), 0);
+    memset(self, 0, sizeof(*self));
+    self->thread_ref = self->self_ref = self->fn_ref = LUA_NOREF;
+    luaL_setmetatable(L, SIMLUA_PROCESS_META);
+    int userdata = lua_gettop(L);
+    const struct simlua_endpoint *endpoint = &world->endpoints[endpoint_index];
+    parse_spawn_options(L, options_index, endpoint, self);
+    self->world = world;
+    self->endpoint_index = endpoint_index;
+    self->exit_status = "running";
+    memcpy(self->name, name, name_bytes + 1);
+    self->thread = lua_newthread(L);
+    self->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, fn_index);
+    self->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, userdata);
+    self->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    int rc = sim_process_create(world->engine, endpoint->cid, self->name, &lua_process_ops, self,
+                                self->daemon, sim_engine_now(world->engine), &self->process);
+    if (rc < 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, self->thread_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, self->fn_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, self->self_ref);
+        self->exit_status = "failed";
+        return luaL_error(L, "spawn %s: %s", self->name, sim_engine_error_message(world->engine));
+    }
+    self->pid = self->process->pid;
+    lua_settop(L, userdata);
+    return 1;
+}
+
+struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method)
+{
+    struct simlua_process *self = check_process(L, index);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_process *current = simlua__current_process(runtime);
+    if (current == NULL)
+        luaL_error(L, "%s: blocking call outside a process (from the main chunk or a w:at "
+                      "callback)", method);
+    if (current != self)
+        luaL_error(L, "%s: called on process '%s' from process '%s' (a process may only "
+                      "block itself)", method, self->name, current->name);
+    if (L != self->thread)
+        luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
+                      "process's own coroutine may block)", method);
+    assert(self->process != NULL);
+    return self;
+}
+
+static int process_sleep(lua_State *L)
+{
+    struct simlua_process *self = simlua__check_blocking(L, 1, "p:sleep");
+    lua_Integer delay_ns = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, delay_ns >= 0, 2, "delay must be >= 0 ns");
+    struct sim_engine *engine = self->world->engine;
+    uint64_t now_ns = sim_engine_now(engine);
+    if ((uint64_t)delay_ns > UINT64_MAX - 1 - now_ns)
+        return luaL_error(L, "p:sleep: delay overflows simulated time");
+    int rc = sim_process_block(self->process, NULL, now_ns + (uint64_t)delay_ns);
+    if (rc == SIM_EKILLED)
+        return lua_yield(L, 0);         /* the runtime ends a killed process */
+    if (rc < 0)
+        return luaL_error(L, "p:sleep: %s", sim_engine_error_message(engine));
+    return lua_yield(L, 0);
+}
+
+static int process_kill(lua_State *L)
+{
+    struct simlua_process *self = check_process(L, 1);
+    if (self->process == NULL) {
+        lua_pushboolean(L, 0);          /* already ended */
+        return 1;
+    }
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_process *current = simlua__current_process(runtime);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, "proc_kill",
+                         self->world->endpoints[self->endpoint_index].cid,
+                         current != NULL ? current->pid : 0);
+    sim_trace_field_u64(&event, "target_pid", self->pid);
+    (void)sim_engine_emit(self->world->engine, &event);
+    if (current == self) {
+        if (L != self->thread)
+            return luaL_error(L, "p:kill: a process kills itself only from its own coroutine");
+        sim_process_kill(self->process);
+        return lua_yield(L, 0);
+    }
+    sim_process_kill(self->process);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int process_local_cid(lua_State *L)
+{
+    struct simlua_process *self = check_process(L, 1);
+    lua_pushinteger(L, self->world->endpoints[self->endpoint_index].cid);
+    return 1;
+}
+
+static int process_state(lua_State *L)
+{
+    struct simlua_process *self = check_process(L, 1);
+    if (self->process == NULL)
+        lua_pushstring(L, self->exit_status);
+    else
+        lua_pushstring(L, sim_process_state_name(self->process->state));
+    return 1;
+}
+
+static int process_index(lua_State *L)
+{
+    struct simlua_process *self = check_process(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "name") == 0)
+        lua_pushstring(L, self->name);
+    else if (strcmp(key, "pid") == 0)
+        lua_pushinteger(L, self->pid);
+    else if (strcmp(key, "endpoint") == 0)
+        simlua__endpoint_push(L, self->world, self->endpoint_index);
+    else if (strcmp(key, "user") == 0)
+        lua_pushstring(L, self->user);
+    else if (strcmp(key, "trusted") == 0)
+        lua_pushboolean(L, self->trusted);
+    else {
+        luaL_getmetafield(L, 1, "methods");
+        lua_getfield(L, -1, key);
+    }
+    return 1;
+}
+
+static int process_tostring(lua_State *L)
+{
+    struct simlua_process *self = check_process(L, 1);
+    lua_pushfstring(L, "process %s/%s (pid %d)", self->world->endpoints[self->endpoint_index].name,
+                    self->name, (int)self->pid);
+    return 1;
+}
+
+void simlua__process_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "sleep", process_sleep }, { "kill", process_kill },
+        { "local_cid", process_local_cid }, { "state", process_state }, { NULL, NULL },
+    };
+    luaL_newmetatable(L, SIMLUA_PROCESS_META);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "methods");
+    lua_pushcfunction(L, process_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, process_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+}

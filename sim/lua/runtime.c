@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/lua/runtime.c: the Lua state of one run, its limits, the files it loads,
+ * the failures it records, and the top-level run (chunk, then the world).
+ *
+ * The allocator bounds the state's memory (SIMLUA_MEMORY_BYTES_MAX) and a count
+ * hook bounds each step's instructions (SIMLUA_INSTRUCTIONS_PER_STEP_MAX), so a
+ * runaway scenario ends with an error naming the limit. Both are deterministic:
+ * the hook fires at fixed instruction counts.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "lua_int.h"
+#include "sim/engine/duration.h"
+
+static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
+{
+    struct simlua_runtime *runtime = state;
+    if (pointer == NULL)
+        old_bytes = 0;      /* old_bytes is a type tag for new blocks */
+    if (new_bytes == 0) {
+        free(pointer);
+        runtime->memory_bytes -= old_bytes;
+        return NULL;
+    }
+    if (new_bytes > old_bytes &&
+        runtime->memory_bytes + (new_bytes - old_bytes) > SIMLUA_MEMORY_BYTES_MAX)
+        return NULL;
+    void *resized = realloc(pointer, new_bytes);
+    if (resized != NULL)
+        runtime->memory_bytes = runtime->memory_bytes - old_bytes + new_bytes;
+    return resized;
+}
+
+struct simlua_runtime *simlua__runtime(lua_State *L)
+{
+    void *state = NULL;
+    lua_getallocf(L, &state);
+    assert(state != NULL);
+    return state;
+}
+
+static void runtime_hook(lua_State *L, lua_Debug *debug)
+{
+    (void)debug;
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    runtime->instructions += SIMLUA_HOOK_INSTRUCTIONS;
+    if (runtime->instructions > SIMLUA_INSTRUCTIONS_PER_STEP_MAX)
+        luaL_error(L, "limit SIMLUA_INSTRUCTIONS_PER_STEP_MAX (%llu Lua instructions without "
+                      "blocking) exceeded: an endless loop?",
+                   (unsigned long long)SIMLUA_INSTRUCTIONS_PER_STEP_MAX);
+}
+
+void simlua__step_begin(struct simlua_runtime *runtime)
+{
+    runtime->instructions = 0;
+}
+
+struct simlua_runtime *simlua_create(const struct simlua_options *options)
+{
+    assert(options != NULL);
+    assert(options->scenario_path != NULL);
+    struct simlua_runtime *runtime = calloc(1, sizeof(*runtime));
+    if (runtime == NULL)
+        return NULL;
+    runtime->options = *options;
+    runtime->L = lua_newstate(runtime_alloc, runtime);
+    if (runtime->L == NULL) {
+        free(runtime);
+        return NULL;
+    }
+    lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
+    const char *slash = strrchr(options->scenario_path, '/');
+    if (slash == NULL)
+        snprintf(runtime->scenario_dir, sizeof(runtime->scenario_dir), ".");
+    else
+        snprintf(runtime->scenario_dir, sizeof(runtime->scenario_dir), "%.*s",
+                 (int)(slash - options->scenario_path), options->scenario_path);
+    return runtime;
+}
+
+void simlua_destroy(struct simlua_runtime *runtime)
+{
+    if (runtime == NULL)
+        return;
+    /* The engine first: live processes are released without touching Lua. */
+    if (runtime->world != NULL)
+        simlua__world_destroy(runtime->world);
+    runtime->world = NULL;
+    lua_close(runtime->L);
+    for (uint32_t index = 0; index < runtime->file_count; index++) {
+        free(runtime->files[index].path);
+        free(runtime->files[index].text);
+    }
+    for (uint32_t index = 0; index < runtime->failure_count; index++)
+        free(runtime->failures[index].message);
+    free(runtime->failures);
+    free(runtime);
+}
+
+uint32_t simlua_file_count(const struct simlua_runtime *runtime)
+{
+    return runtime->file_count;
+}
+
+const struct simlua_file *simlua_file(const struct simlua_runtime *runtime, uint32_t index)
+{
+    assert(index < runtime->file_count);
+    return &runtime->files[index];
+}
+
+int simlua__file_record(struct simlua_runtime *runtime, const char *path, const char *text,
+                        size_t text_bytes)
+{
+    if (runtime->file_count >= SIMLUA_FILES_MAX)
+        return SIM_ELIMIT;
+    struct simlua_file *file = &runtime->files[runtime->file_count];
+    file->path = strdup(path);
+    file->text = malloc(text_bytes + 1);
+    if (file->path == NULL || file->text == NULL) {
+        free(file->path);
+        free(file->text);
+        return SIM_ENOMEM;
+    }
+    memcpy(file->text, text, text_bytes);
+    file->text[text_bytes] = '\0';
+    file->text_bytes = text_bytes;
+    runtime->file_count++;
+    return SIM_OK;
+}
+
+/* Reads a whole file into a malloc'd buffer. Returns NULL and a message on failure. */
+static char *read_file(const char *path, size_t *size_out, char *message, size_t message_bytes)
+{
+    FILE *stream = fopen(path, "rb");
+    if (stream == NULL) {
+        snprintf(message, message_bytes, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(SIMLUA_FILE_BYTES_MAX + 1);
+    size_t size = text == NULL ? 0 : fread(text, 1, SIMLUA_FILE_BYTES_MAX + 1, stream);
+    bool failed = text == NULL || ferror(stream);
+    fclose(stream);
+    if (failed) {
+        snprintf(message, message_bytes, "cannot read %s", path);
+        free(text);
+        return NULL;
+    }
+    if (size > SIMLUA_FILE_BYTES_MAX) {
+        snprintf(message, message_bytes, "%s is larger than SIMLUA_FILE_BYTES_MAX (%u bytes)",
+                 path, SIMLUA_FILE_BYTES_MAX);
+        free(text);
+        return NULL;
+    }
+    *size_out = size;
+    return text;
+}
+
+int simlua__load_file(lua_State *L, const char *path)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    size_t size = 0;
+    char *text = read_file(path, &size, message, sizeof(message));
+    if (text == NULL) {
+        runtime->load_failed = true;
+        lua_pushstring(L, message);
+        return LUA_ERRFILE;
+    }
+    int rc = simlua__file_record(runtime, path, text, size);
+    if (rc < 0) {
+        free(text);
+        runtime->load_failed = true;
+        lua_pushfstring(L, "cannot load %s: limit SIMLUA_FILES_MAX (%d files) exceeded", path,
+                        (int)SIMLUA_FILES_MAX);
+        return LUA_ERRFILE;
+    }
+    lua_pushfstring(L, "@%s", path);
+    rc = luaL_loadbufferx(L, text, size, lua_tostring(L, -1), "t");
+    free(text);
+    lua_remove(L, -2);  /* drop the chunk name below the chunk or the message */
+    if (rc != LUA_OK)
+        runtime->load_failed = true;
+    return rc;
+}
+
+void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,
+                     const char *message)
+{
+    uint64_t now_ns = runtime->world != NULL ? sim_engine_now(runtime->world->engine) : 0;
+    char time_text[32];
+    sim_time_format(now_ns, time_text, sizeof(time_text));
+    fprintf(stderr, "[%s] %s%s%s: %s\n", time_text, vm[0] ? vm : "world", process[0] ? "/" : "",
+            process, message);
+    if (runtime->failure_count >= SIMLUA_FAILURES_MAX) {
+        runtime->failures_dropped++;
+        return;
+    }
+    if (runtime->failure_count == runtime->failure_capacity) {
+        uint32_t capacity = runtime->failure_capacity == 0 ? 16 : runtime->failure_capacity * 2;
+        struct simlua_failure *grown = realloc(runtime->failures, capacity * sizeof(*grown));
+        if (grown == NULL) {
+            runtime->failures_dropped++;
+            return;
+        }
+        runtime->failures = grown;
+        runtime->failure_capacity = capacity;
+    }
+    struct simlua_failure *failure = &runtime->failures[runtime->failure_count];
+    failure->time_ns = now_ns;
+    snprintf(failure->vm, sizeof(failure->vm), "%s", vm);
+    snprintf(failure->process, sizeof(failure->process), "%s", process);
+    failure->message = strdup(message);
+    if (failure->message == NULL) {
+        runtime->failures_dropped++;
+        return;
+    }
+    runtime->failure_count++;
+}
+
+static int traceback_handler(lua_State *L)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    size_t length = 0;
+    const char *message = simlua__tostring(L, 1, &length);
+    if (runtime->memory_bytes + 4096 > SIMLUA_MEMORY_BYTES_MAX)
+        message = "limit SIMLUA_MEMORY_BYTES_MAX exceeded (Lua memory)";
+    luaL_traceback(L, L, message, 1);
+    return 1;
+}
+
+int simlua__pcall_traceback(lua_State *L, int argument_count, int result_count)
+{
+    int base = lua_gettop(L) - argument_count;
+    lua_pushcfunction(L, traceback_handler);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, argument_count, result_count, base);
+    lua_remove(L, base);
+    return rc;
+}
+
+static void push_arg_table(struct simlua_runtime *runtime)
+{
+    lua_State *L = runtime->L;
+    lua_createtable(L, runtime->options.arg_count, 1);
+    lua_pushstring(L, runtime->options.scenario_path);
+    lua_rawseti(L, -2, 0);
+    for (int index = 0; index < runtime->options.arg_count; index++) {
+        lua_pushstring(L, runtime->options.args[index]);
+        lua_rawseti(L, -2, index + 1);
+    }
+    lua_setglobal(L, "arg");
+}
+
+static void run_chunk(struct simlua_runtime *runtime)
+{
+    lua_State *L = runtime->L;
+    simlua__sandbox_open(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, simlua__open_module);
+    lua_setfield(L, -2, "vmcisim");
+    lua_pop(L, 1);
+    push_arg_table(runtime);
+    if (simlua__load_file(L, runtime->options.scenario_path) != LUA_OK) {
+        fprintf(stderr, "vmcisim: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        runtime->run_failed = true;
+        return;
+    }
+    simlua__step_begin(runtime);
+    for (int index = 0; index < runtime->options.arg_count; index++)
+        lua_pushstring(L, runtime->options.args[index]);
+    if (simlua__pcall_traceback(L, runtime->options.arg_count, 0) != LUA_OK) {
+        fprintf(stderr, "vmcisim: error: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        runtime->run_failed = true;
+        return;
+    }
+    struct simlua_world *world = runtime->world;
+    if (world != NULL && !world->run_called) {
+        if (simlua__world_run(world, SIM_TIME_NEVER, 0, L) < 0)
+            runtime->run_failed = true;
+    }
+}
+
+void simlua_run(struct simlua_runtime *runtime, struct simlua_outcome *outcome)
+{
+    assert(runtime != NULL);
+    assert(outcome != NULL);
+    memset(outcome, 0, sizeof(*outcome));
+    run_chunk(runtime);
+    struct simlua_world *world = runtime->world;
+    outcome->world_created = world != NULL;
+    outcome->seed = world != NULL ? sim_engine_seed(world->engine) : runtime->options.seed;
+    outcome->stopped = "";
+    if (world != NULL) {
+        snprintf(outcome->product, sizeof(outcome->product), "%s", world->product);
+        outcome->now_ns = sim_engine_now(world->engine);
+        outcome->events_run = sim_engine_events_run(world->engine);
+        outcome->trace_events = sim_engine_trace_events(world->engine);
+        outcome->stopped = world->has_run ? sim_stop_name(world->last_stop) : "";
+    }
+    outcome->failure_count = runtime->failure_count + runtime->failures_dropped;
+    /* A load failure that the scenario caught (pcall(require, ...)) and survived is not
+     * a failure of the run; one that made the run fail is reported as exit 3. */
+    bool failed = runtime->run_failed || outcome->failure_count > 0;
+    if (runtime->load_failed && failed)
+        outcome->exit_code = SIMLUA_EXIT_LOAD;
+    else if (failed)
+        outcome->exit_code = SIMLUA_EXIT_FAIL;
+    else
+        outcome->exit_code = SIMLUA_EXIT_PASS;
+}
