@@ -144,7 +144,7 @@ int sim_fiber_wait(struct sim_engine *engine, struct sim_waitq *queue, uint64_t 
 int sim_fiber_sleep(struct sim_engine *engine, uint64_t delay_ns)
 {
     uint64_t deadline_ns = sim_engine_now(engine) + delay_ns;
-    if (deadline_ns < delay_ns)
+    if (deadline_ns < delay_ns || deadline_ns == SIM_TIME_NEVER)    /* NEVER: no deadline */
         return SIM_EINVAL;
     int rc = sim_fiber_wait(engine, NULL, deadline_ns);
     return rc < 0 ? rc : SIM_OK;

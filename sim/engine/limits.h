@@ -32,7 +32,7 @@
 
 /* Fixed engine limits (not overridable). */
 #define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
-#define SIM_WAITQ_NAME_BYTES_MAX        64u
+#define SIM_WAITQ_NAME_BYTES_MAX        128u    /* "join:" + a process name, "accept:" + an address */
 #define SIM_TRACE_FIELDS_MAX            8u      /* typed fields per trace event */
 #define SIM_TRACE_SINKS_MAX             4u      /* digest + SQLite + room for tools */
 #define SIM_TRACE_STRING_BYTES_MAX      4096u   /* a longer string field is an error, not cut */

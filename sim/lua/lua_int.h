@@ -85,6 +85,7 @@ struct simlua_process {
     bool started;
     char user[SIMLUA_NAME_BYTES_MAX];
     const char *exit_status;            /* "running", "done", "failed", "killed" */
+    struct sim_waitq joiners;           /* processes in p:join() on this one */
 };
 
 struct simlua_runtime {

@@ -60,6 +60,7 @@ static void process_end(struct simlua_process *self, bool failed)
     sim_process_finish(process, failed);
     sim_process_destroy(process);
     self->process = NULL;
+    sim_waitq_wake_all(&self->joiners);
     lua_resetthread(self->thread);
     luaL_unref(L, LUA_REGISTRYINDEX, self->fn_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->thread_ref);
@@ -210,6 +211,9 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     self->endpoint_index = endpoint_index;
     self->exit_status = "running";
     memcpy(self->name, name, name_bytes + 1);
+    char joiners_name[SIM_WAITQ_NAME_BYTES_MAX];
+    snprintf(joiners_name, sizeof(joiners_name), "join:%s", self->name);
+    sim_waitq_init(&self->joiners, joiners_name);
     self->thread = lua_newthread(L);
     self->thread_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, fn_index);
@@ -291,6 +295,55 @@ static int process_kill(lua_State *L)
     return 1;
 }
 
+/* p:join(other [, timeout_ns]) -> true once `other` has ended, or nil, "ETIMEDOUT", 110.
+ * Re-checks after every wake-up, so it is a continuation (lua_yieldk). */
+static int join_continue(lua_State *L, int status, lua_KContext context)
+{
+    (void)status;
+    (void)context;
+    struct simlua_process *self = luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    struct simlua_process *other = luaL_checkudata(L, 2, SIMLUA_PROCESS_META);
+    if (other->process == NULL) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (self->process->wake_reason == SIM_WAKE_TIMED_OUT) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "ETIMEDOUT");
+        lua_pushinteger(L, 110);
+        return 3;
+    }
+    lua_pushboolean(L, 0);      /* not reached: joiners are woken only when other ends */
+    return 1;
+}
+
+static int process_join(lua_State *L)
+{
+    struct simlua_process *self = simlua__check_blocking(L, 1, "p:join");
+    struct simlua_process *other = check_process(L, 2);
+    luaL_argcheck(L, other != self, 2, "a process cannot join itself");
+    uint64_t deadline_ns = SIM_TIME_NEVER;
+    struct sim_engine *engine = self->world->engine;
+    if (!lua_isnoneornil(L, 3)) {
+        lua_Integer timeout_ns = luaL_checkinteger(L, 3);
+        luaL_argcheck(L, timeout_ns >= 0, 3, "timeout must be >= 0 ns");
+        uint64_t now_ns = sim_engine_now(engine);
+        deadline_ns = (uint64_t)timeout_ns > UINT64_MAX - 1 - now_ns ? SIM_TIME_NEVER
+                                                                      : now_ns + (uint64_t)timeout_ns;
+    }
+    lua_settop(L, 2);
+    if (other->process == NULL) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    int rc = sim_process_block(self->process, &other->joiners, deadline_ns);
+    if (rc == SIM_EKILLED)
+        return lua_yield(L, 0);
+    if (rc < 0)
+        return luaL_error(L, "p:join: %s", sim_engine_error_message(engine));
+    return lua_yieldk(L, 0, 0, join_continue);
+}
+
 static int process_local_cid(lua_State *L)
 {
     struct simlua_process *self = check_process(L, 1);
@@ -340,7 +393,7 @@ static int process_tostring(lua_State *L)
 void simlua__process_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "sleep", process_sleep }, { "kill", process_kill },
+        { "sleep", process_sleep }, { "kill", process_kill }, { "join", process_join },
         { "local_cid", process_local_cid }, { "state", process_state }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_PROCESS_META);

@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/trace/writer.c: the SQLite trace writer (schema v1, docs/trace-schema.md).
+ *
+ * One writer owns one database connection and five prepared statements. Events
+ * arrive through the sink in sequence order; each is encoded as one `events` row
+ * (fields as compact JSON, the first bytes field in `payload`) and inserted inside
+ * a transaction that is committed every SIM_TRACE_BATCH_EVENTS events and at close.
+ *
+ * The database runs in WAL mode with synchronous=OFF, and the two `events`
+ * indexes are built at close (measurements and crash semantics in
+ * docs/trace-schema.md): a process crash keeps every committed batch and leaves
+ * a consistent file; a power loss may not.
+ *
+ * Invariants (asserted below):
+ *   W1  0 <= batch_events < SIM_TRACE_BATCH_EVENTS between calls; batch_events > 0
+ *       only while a transaction is open (SQLite may roll one back on an I/O error:
+ *       the next emit notices and starts a new batch).
+ *   W2  Stored events have strictly increasing seq (the engine's order).
+ *   W3  An event's JSON never exceeds json_bound_bytes() of that event.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <xxhash.h>
+
+#include "sim/engine/error.h"
+#include "sim/trace/writer.h"
+
+#define STRINGIFY(x) #x
+#define STRINGIFY_VALUE(x) STRINGIFY(x)
+
+/* The JSON buffer starts small and doubles up to the largest event the limits allow
+ * (8 fields of 1 MiB bytes as hex is about 16 MiB). */
+#define JSON_BYTES_INITIAL 1024u
+
+/* Run once at open, in one transaction (the journal mode cannot change inside one). */
+static const char schema_sql[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=OFF;"
+    "BEGIN;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
+    " ctx INTEGER NOT NULL, pid INTEGER NOT NULL, layer TEXT NOT NULL, kind TEXT NOT NULL,"
+    " fields TEXT NOT NULL, payload BLOB);"
+    "INSERT INTO meta(key, value) VALUES('schema_version', '"
+    STRINGIFY_VALUE(SIM_TRACE_SCHEMA_VERSION) "');"
+    "COMMIT;";
+
+/* Run at close: building the indexes once is 1.5x faster than maintaining them per row. */
+static const char index_sql[] =
+    "CREATE INDEX IF NOT EXISTS events_time_ns ON events(time_ns);"
+    "CREATE INDEX IF NOT EXISTS events_kind ON events(kind);";
+
+static const char event_insert_sql[] =
+    "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char meta_insert_sql[] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)";
+/* A second store of the same path succeeds only with the same text (changes() == 1). */
+static const char file_insert_sql[] =
+    "INSERT INTO files(path, text, hash) VALUES(?1, ?2, ?3)"
+    " ON CONFLICT(path) DO UPDATE SET text = excluded.text WHERE files.hash = excluded.hash";
+
+struct sim_trace_writer {
+    sqlite3 *db;
+    char *path;                     /* owned copy, named in every message */
+    sqlite3_stmt *event_insert;
+    sqlite3_stmt *meta_insert;
+    sqlite3_stmt *file_insert;
+    sqlite3_stmt *batch_begin;
+    sqlite3_stmt *batch_commit;
+    enum sim_layer level;           /* set by sim_trace_writer_sink() */
+    uint32_t batch_events;          /* W1 */
+    uint64_t committed_events;
+    uint64_t last_seq;              /* W2: valid when committed_events + batch_events > 0 */
+    char *json;                     /* owned: the fields text of the event being inserted */
+    size_t json_capacity_bytes;
+};
+
+/* ---- Messages ---------------------------------------------------------------------- */
+
+/* Messages are cut to SIM_ERROR_MESSAGE_BYTES_MAX; a long path may push the cause out. */
+__attribute__((format(printf, 2, 3)))
+static void message_format(char *message, const char *format, ...)
+{
+    assert(message != NULL);
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, format, arguments);
+    va_end(arguments);
+}
+
+static int sqlite_fail(const struct sim_trace_writer *writer, const char *what, char *message)
+{
+    assert(writer != NULL);
+    assert(what != NULL);
+    message_format(message, "trace database %s: %s: %s", writer->path, what,
+                   sqlite3_errmsg(writer->db));
+    return SIM_ESINK;
+}
+
+/* Runs a statement that returns no rows and resets it; the message is taken before the
+ * reset so that it is the step's. */
+static int step_done(const struct sim_trace_writer *writer, sqlite3_stmt *stmt,
+                     const char *what, char *message)
+{
+    assert(stmt != NULL);
+    int rc = sqlite3_step(stmt);
+    int result = 0;
+    if (rc != SQLITE_DONE)
+        result = sqlite_fail(writer, what, message);
+    sqlite3_reset(stmt);
+    return result;
+}
+
+/* ---- Opening and closing ----------------------------------------------------------- */
+
+/* "Creates (or truncates)": removes the old database and any journal beside it, since a
+ * stale -wal file would otherwise be replayed into the new database. */
+static int remove_old_files(const char *path, char *message)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char name[PATH_MAX + 16];
+    if (strlen(path) >= PATH_MAX) {
+        message_format(message, "trace database %.200s...: path longer than PATH_MAX (%d)",
+                       path, PATH_MAX);
+        return SIM_EINVAL;
+    }
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
+        if (unlink(name) != 0 && errno != ENOENT) {
+            message_format(message, "trace database %s: cannot remove the old %s%s: %s",
+                           path, path, suffixes[i], strerror(errno));
+            return SIM_ESINK;
+        }
+    }
+    return 0;
+}
+
+static int prepare(struct sim_trace_writer *writer, const char *sql, sqlite3_stmt **stmt,
+                   char *message)
+{
+    assert(*stmt == NULL);
+    if (sqlite3_prepare_v3(writer->db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) !=
+        SQLITE_OK)
+        return sqlite_fail(writer, "prepare", message);
+    assert(*stmt != NULL);
+    return 0;
+}
+
+static int prepare_all(struct sim_trace_writer *writer, char *message)
+{
+    int rc = prepare(writer, event_insert_sql, &writer->event_insert, message);
+    if (rc == 0)
+        rc = prepare(writer, meta_insert_sql, &writer->meta_insert, message);
+    if (rc == 0)
+        rc = prepare(writer, file_insert_sql, &writer->file_insert, message);
+    if (rc == 0)
+        rc = prepare(writer, "BEGIN", &writer->batch_begin, message);
+    if (rc == 0)
+        rc = prepare(writer, "COMMIT", &writer->batch_commit, message);
+    return rc;
+}
+
+/* Finalises the statements, closes the connection and frees the writer. Returns 0, or
+ * SIM_ESINK with a message if SQLite could not close the file. */
+static int writer_destroy(struct sim_trace_writer *writer, char *message)
+{
+    assert(writer != NULL);
+    int result = 0;
+    sqlite3_finalize(writer->event_insert);
+    sqlite3_finalize(writer->meta_insert);
+    sqlite3_finalize(writer->file_insert);
+    sqlite3_finalize(writer->batch_begin);
+    sqlite3_finalize(writer->batch_commit);
+    if (writer->db != NULL && sqlite3_close(writer->db) != SQLITE_OK) {
+        result = sqlite_fail(writer, "close", message);
+        sqlite3_close_v2(writer->db);   /* frees it once whatever holds it lets go */
+    }
+    free(writer->json);
+    free(writer->path);
+    free(writer);
+    return result;
+}
+
+static struct sim_trace_writer *writer_alloc(const char *path)
+{
+    struct sim_trace_writer *writer = calloc(1, sizeof *writer);
+    if (writer == NULL)
+        return NULL;
+    writer->path = strdup(path);
+    writer->json = malloc(JSON_BYTES_INITIAL);
+    if (writer->path == NULL || writer->json == NULL) {
+        free(writer->path);
+        free(writer->json);
+        free(writer);
+        return NULL;
+    }
+    writer->json_capacity_bytes = JSON_BYTES_INITIAL;
+    writer->level = SIM_LAYER_OFF;
+    return writer;
+}
+
+int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(path != NULL);
+    assert(out != NULL);
+    assert(message != NULL);
+    *out = NULL;
+    int rc = remove_old_files(path, message);
+    if (rc < 0)
+        return rc;
+    struct sim_trace_writer *writer = writer_alloc(path);
+    if (writer == NULL) {
+        message_format(message, "trace database %s: out of memory", path);
+        return SIM_ENOMEM;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &writer->db, flags, NULL) != SQLITE_OK) {
+        rc = sqlite_fail(writer, "open", message);   /* db is set unless out of memory */
+        goto fail;
+    }
+    sqlite3_extended_result_codes(writer->db, 1);
+    if (sqlite3_exec(writer->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sqlite_fail(writer, "create schema", message);
+        goto fail;
+    }
+    rc = prepare_all(writer, message);
+    if (rc < 0)
+        goto fail;
+    *out = writer;
+    return 0;
+fail:;
+    char destroy_message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    writer_destroy(writer, destroy_message);    /* the first message is the one to report */
+    return rc;
+}
+
+int sim_trace_writer_close(struct sim_trace_writer *writer,
+                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL);
+    assert(message != NULL);
+    assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+    int rc = 0;
+    if (!sqlite3_get_autocommit(writer->db))
+        rc = step_done(writer, writer->batch_commit, "commit the last batch", message);
+    if (rc == 0) {
+        writer->committed_events += writer->batch_events;
+        writer->batch_events = 0;
+        if (sqlite3_exec(writer->db, index_sql, NULL, NULL, NULL) != SQLITE_OK)
+            rc = sqlite_fail(writer, "create indexes", message);
+    }
+    /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
+     * would do it too, but silently. */
+    if (rc == 0 && sqlite3_wal_checkpoint_v2(writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                             NULL, NULL) != SQLITE_OK)
+        rc = sqlite_fail(writer, "checkpoint", message);
+    char close_message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    int close_rc = writer_destroy(writer, close_message);
+    if (rc == 0 && close_rc < 0) {
+        memcpy(message, close_message, SIM_ERROR_MESSAGE_BYTES_MAX);
+        rc = close_rc;
+    }
+    return rc;
+}
+
+/* ---- Metadata and files ------------------------------------------------------------ */
+
+int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, const char *value,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL);
+    assert(key != NULL);
+    assert(value != NULL);
+    assert(message != NULL);
+    sqlite3_stmt *stmt = writer->meta_insert;
+    if (sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(stmt);
+        return sqlite_fail(writer, "bind meta", message);
+    }
+    return step_done(writer, stmt, "insert meta", message);
+}
+
+/* XXH3-128 as 32 lowercase hex digits, most significant byte first (canonical form). */
+static void hash_hex(const char *text, size_t text_bytes, char hex[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(text, text_bytes));
+    for (size_t i = 0; i < sizeof canonical.digest; i++) {
+        hex[2 * i] = digits[canonical.digest[i] >> 4];
+        hex[2 * i + 1] = digits[canonical.digest[i] & 0x0f];
+    }
+    hex[32] = '\0';
+}
+
+int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, const char *text,
+                          size_t text_bytes, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL);
+    assert(path != NULL);
+    assert(text != NULL || text_bytes == 0);
+    assert(message != NULL);
+    char hex[33];
+    hash_hex(text, text_bytes, hex);
+    sqlite3_stmt *stmt = writer->file_insert;
+    /* An empty text is bound as "" (a NULL pointer would bind SQL NULL). */
+    if (sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text64(stmt, 2, text_bytes > 0 ? text : "", text_bytes, SQLITE_STATIC,
+                            SQLITE_UTF8) != SQLITE_OK ||
+        sqlite3_bind_text(stmt, 3, hex, 32, SQLITE_TRANSIENT) != SQLITE_OK) {
+        sqlite3_reset(stmt);
+        return sqlite_fail(writer, "bind file", message);
+    }
+    int rc = step_done(writer, stmt, "insert file", message);
+    if (rc == 0 && sqlite3_changes(writer->db) != 1) {
+        message_format(message, "trace database %s: file %s stored twice with different text",
+                       writer->path, path);
+        rc = SIM_EINVAL;
+    }
+    return rc;
+}
+
+/* ---- Field encoding (docs/trace-schema.md, "fields") ------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), 0 if ill-formed. */
+static size_t utf8_sequence_bytes(const uint8_t *s, size_t available_bytes)
+{
+    assert(available_bytes > 0);
+    uint8_t lead = s[0];
+    size_t length = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2
+                  : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (length == 0 || length > available_bytes)
+        return 0;
+    if (length == 1)
+        return 1;
+    /* The second byte's range excludes overlongs, surrogates and code points > U+10FFFF. */
+    uint8_t low = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
+    uint8_t high = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
+    if (s[1] < low || s[1] > high)
+        return 0;
+    for (size_t i = 2; i < length; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return length;
+}
+
+static char *put_u4_escape(char *out, unsigned code)
+{
+    static const char digits[] = "0123456789abcdef";
+    assert(code <= 0xffff);
+    *out++ = '\\';
+    *out++ = 'u';
+    for (int shift = 12; shift >= 0; shift -= 4)
+        *out++ = digits[(code >> shift) & 0xf];
+    return out;
+}
+
+/* An ASCII byte that cannot appear as itself: quote, backslash, C0 controls, DEL. */
+static char *put_ascii_escape(char *out, uint8_t c)
+{
+    assert(c < 0x80);
+    char short_escape = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n'
+                      : c == '\t' ? 't' : c == '\r' ? 'r' : 0;
+    if (short_escape == 0)
+        return put_u4_escape(out, c);
+    *out++ = '\\';
+    *out++ = short_escape;
+    return out;
+}
+
+/* A JSON string: at most 2 + 6 * size_bytes characters. Well-formed UTF-8 is copied;
+ * an ill-formed byte B becomes \udcBB (a lone low surrogate, as Python's
+ * "surrogateescape"), so no two inputs give the same text. */
+static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
+{
+    assert(s != NULL || size_bytes == 0);
+    *out++ = '"';
+    size_t i = 0;
+    while (i < size_bytes) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            i++;
+        } else if (c < 0x80) {
+            out = put_ascii_escape(out, c);
+            i++;
+        } else {
+            size_t length = utf8_sequence_bytes(s + i, size_bytes - i);
+            if (length == 0) {
+                out = put_u4_escape(out, 0xdc00u + c);
+                length = 1;
+            } else {
+                memcpy(out, s + i, length);
+                out += length;
+            }
+            i += length;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+static char *put_u64(char *out, uint64_t value)
+{
+    char digits[20];
+    size_t count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    assert(count <= sizeof digits);
+    while (count > 0)
+        *out++ = digits[--count];
+    return out;
+}
+
+/* U64 above INT64_MAX is a decimal string: SQLite's JSON functions would read the bare
+ * integer as a REAL and lose its low digits. */
+static char *put_u64_field(char *out, uint64_t value)
+{
+    bool quoted = value > (uint64_t)INT64_MAX;
+    if (quoted)
+        *out++ = '"';
+    out = put_u64(out, value);
+    if (quoted)
+        *out++ = '"';
+    return out;
+}
+
+static char *put_i64(char *out, int64_t value)
+{
+    if (value >= 0)
+        return put_u64(out, (uint64_t)value);
+    *out++ = '-';
+    return put_u64(out, (uint64_t)(-(value + 1)) + 1);   /* INT64_MIN has no positive */
+}
+
+static char *put_literal(char *out, const char *text)
+{
+    size_t length = strlen(text);
+    memcpy(out, text, length);
+    return out + length;
+}
+
+/* {"bytes":N}; a later bytes field also carries its content: {"bytes":N,"hex":"..."}. */
+static char *put_bytes_field(char *out, const struct sim_trace_field *field, bool in_payload)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *data = field->value.blob.data;
+    out = put_literal(out, "{\"bytes\":");
+    out = put_u64(out, field->value.blob.size_bytes);
+    if (!in_payload) {
+        out = put_literal(out, ",\"hex\":\"");
+        for (uint32_t i = 0; i < field->value.blob.size_bytes; i++) {
+            *out++ = digits[data[i] >> 4];
+            *out++ = digits[data[i] & 0x0f];
+        }
+        *out++ = '"';
+    }
+    *out++ = '}';
+    return out;
+}
+
+/* W3: an upper bound of the JSON text of `event`, NUL included. */
+static size_t json_bound_bytes(const struct sim_trace_event *event)
+{
+    size_t bound = 3;   /* braces and NUL */
+    for (uint32_t i = 0; i < event->field_count; i++) {
+        const struct sim_trace_field *field = &event->fields[i];
+        bound += 1 + 2 + 6 * strlen(field->name) + 1;   /* comma, quoted name, colon */
+        if (field->type == SIM_FIELD_STR)
+            bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
+        else if (field->type == SIM_FIELD_BYTES)
+            bound += 32 + 2 * (size_t)field->value.blob.size_bytes;
+        else
+            bound += 22;    /* sign or quotes, 20 digits */
+    }
+    return bound;
+}
+
+/* Writes the fields object into writer->json; returns its length in bytes and the index
+ * of the first bytes field in *payload_field (field_count if none). */
+static size_t json_encode(struct sim_trace_writer *writer, const struct sim_trace_event *event,
+                          uint32_t *payload_field)
+{
+    char *out = writer->json;
+    *payload_field = event->field_count;
+    *out++ = '{';
+    for (uint32_t i = 0; i < event->field_count; i++) {
+        const struct sim_trace_field *field = &event->fields[i];
+        if (i > 0)
+            *out++ = ',';
+        out = put_string(out, (const uint8_t *)field->name, strlen(field->name));
+        *out++ = ':';
+        switch (field->type) {
+        case SIM_FIELD_U64: out = put_u64_field(out, field->value.u64); break;
+        case SIM_FIELD_I64: out = put_i64(out, field->value.i64); break;
+        case SIM_FIELD_STR:
+            out = put_string(out, field->value.blob.data, field->value.blob.size_bytes);
+            break;
+        case SIM_FIELD_BYTES:
+            out = put_bytes_field(out, field, *payload_field == event->field_count);
+            if (*payload_field == event->field_count)
+                *payload_field = i;
+            break;
+        }
+    }
+    *out++ = '}';
+    *out = '\0';
+    size_t length = (size_t)(out - writer->json);
+    assert(length < json_bound_bytes(event));  /* W3 */
+    return length;
+}
+
+/* ---- Events ------------------------------------------------------------------------ */
+
+static bool field_has_blob(const struct sim_trace_field *field)
+{
+    return field->type == SIM_FIELD_STR || field->type == SIM_FIELD_BYTES;
+}
+
+/* Operating errors of one event: limits a release build of the emitter did not check,
+ * and a time SQLite cannot hold. Programmer errors are asserted instead. */
+static int event_check(const struct sim_trace_writer *writer,
+                       const struct sim_trace_event *event, char *message)
+{
+    if (event->time_ns > (uint64_t)INT64_MAX) {
+        message_format(message,
+                       "trace database %s: event %" PRIu64 ": time_ns %" PRIu64
+                       " exceeds SQLite's INTEGER range", writer->path, event->seq,
+                       event->time_ns);
+        return SIM_ESINK;
+    }
+    for (uint32_t i = 0; i < event->field_count; i++) {
+        const struct sim_trace_field *field = &event->fields[i];
+        assert(field->name != NULL);
+        assert(field->type >= SIM_FIELD_U64 && field->type <= SIM_FIELD_BYTES);
+        if (!field_has_blob(field))
+            continue;
+        assert(field->value.blob.data != NULL || field->value.blob.size_bytes == 0);
+        bool is_str = field->type == SIM_FIELD_STR;
+        uint32_t limit = is_str ? SIM_TRACE_STRING_BYTES_MAX : SIM_TRACE_BYTES_MAX;
+        if (field->value.blob.size_bytes > limit) {
+            message_format(message,
+                           "trace database %s: event %" PRIu64 " field %s: %" PRIu32
+                           " bytes exceed %s (%" PRIu32 ")", writer->path, event->seq,
+                           field->name, field->value.blob.size_bytes,
+                           is_str ? "SIM_TRACE_STRING_BYTES_MAX" : "SIM_TRACE_BYTES_MAX", limit);
+            return SIM_ELIMIT;
+        }
+    }
+    return 0;
+}
+
+static int json_reserve(struct sim_trace_writer *writer, size_t bytes, char *message)
+{
+    if (bytes <= writer->json_capacity_bytes)
+        return 0;
+    size_t capacity_bytes = writer->json_capacity_bytes;
+    while (capacity_bytes < bytes)
+        capacity_bytes *= 2;    /* bounded: bytes <= json_bound_bytes() of a legal event */
+    char *json = realloc(writer->json, capacity_bytes);
+    if (json == NULL) {
+        message_format(message, "trace database %s: out of memory", writer->path);
+        return SIM_ENOMEM;
+    }
+    writer->json = json;
+    writer->json_capacity_bytes = capacity_bytes;
+    return 0;
+}
+
+static int event_bind(struct sim_trace_writer *writer, const struct sim_trace_event *event,
+                      size_t json_bytes, uint32_t payload_field)
+{
+    sqlite3_stmt *stmt = writer->event_insert;
+    int rc = sqlite3_bind_int64(stmt, 1, (sqlite3_int64)event->seq);
+    rc |= sqlite3_bind_int64(stmt, 2, (sqlite3_int64)event->time_ns);
+    rc |= sqlite3_bind_int64(stmt, 3, event->ctx);
+    rc |= sqlite3_bind_int64(stmt, 4, event->pid);
+    rc |= sqlite3_bind_text(stmt, 5, sim_layer_name(event->layer), -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(stmt, 6, event->kind, -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text64(stmt, 7, writer->json, json_bytes, SQLITE_STATIC, SQLITE_UTF8);
+    if (payload_field == event->field_count) {
+        rc |= sqlite3_bind_null(stmt, 8);
+    } else {
+        const struct sim_trace_field *field = &event->fields[payload_field];
+        if (field->value.blob.size_bytes == 0)      /* an empty blob, not NULL */
+            rc |= sqlite3_bind_zeroblob(stmt, 8, 0);
+        else
+            rc |= sqlite3_bind_blob(stmt, 8, field->value.blob.data,
+                                    (int)field->value.blob.size_bytes, SQLITE_STATIC);
+    }
+    return rc;  /* SQLITE_OK is 0: any failure leaves bits set */
+}
+
+/* Inserts one event, beginning a batch first and committing it when full (W1). */
+static int event_insert(struct sim_trace_writer *writer, const struct sim_trace_event *event,
+                        size_t json_bytes, uint32_t payload_field, char *message)
+{
+    if (sqlite3_get_autocommit(writer->db)) {
+        writer->batch_events = 0;   /* none open, or SQLite rolled it back after an error */
+        int rc = step_done(writer, writer->batch_begin, "begin a batch", message);
+        if (rc < 0)
+            return rc;
+    }
+    if (event_bind(writer, event, json_bytes, payload_field) != SQLITE_OK) {
+        sqlite3_reset(writer->event_insert);
+        return sqlite_fail(writer, "bind event", message);
+    }
+    int rc = step_done(writer, writer->event_insert, "insert event", message);
+    if (rc < 0)
+        return rc;
+    writer->batch_events++;
+    writer->last_seq = event->seq;
+    if (writer->batch_events < SIM_TRACE_BATCH_EVENTS)
+        return 0;
+    rc = step_done(writer, writer->batch_commit, "commit a batch", message);
+    if (rc < 0)
+        return rc;
+    writer->committed_events += writer->batch_events;
+    writer->batch_events = 0;
+    return 0;
+}
+
+static int writer_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    struct sim_trace_writer *writer = state;
+    assert(writer != NULL);
+    assert(event != NULL);
+    assert(message != NULL);
+    assert(event->layer >= SIM_LAYER_API && event->layer <= SIM_LAYER_DEVICE);
+    assert(event->kind != NULL);
+    assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
+    assert(event->seq <= (uint64_t)INT64_MAX);
+    assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+    if (event->layer > writer->level)
+        return 0;   /* the engine filters too; a sink must not rely on it */
+    assert(sim_trace_writer_event_count(writer) == 0 || event->seq > writer->last_seq); /* W2 */
+    int rc = event_check(writer, event, message);
+    if (rc < 0)
+        return rc;
+    rc = json_reserve(writer, json_bound_bytes(event), message);
+    if (rc < 0)
+        return rc;
+    uint32_t payload_field;
+    size_t json_bytes = json_encode(writer, event, &payload_field);
+    rc = event_insert(writer, event, json_bytes, payload_field, message);
+    assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+    return rc;
+}
+
+struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level)
+{
+    assert(writer != NULL);
+    assert(level >= SIM_LAYER_OFF && level <= SIM_LAYER_DEVICE);
+    writer->level = level;  /* one sink per writer: the last call sets the level */
+    return (struct sim_trace_sink){
+        .name = "sqlite",
+        .level = level,
+        .emit = writer_emit,
+        .state = writer,
+    };
+}
+
+uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer)
+{
+    assert(writer != NULL);
+    return writer->committed_events + writer->batch_events;
+}
