@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/lua_runtime_test.c: the Lua runner (sim/lua) through its C API.
+ *
+ * Method: each test writes a small scenario to a temporary file and runs it with
+ * simlua_run. Scenarios check what only Lua can see with sim.expect; the C side
+ * asserts the exit code and that no expectation failed, and computes reference
+ * values (the sim.pattern formula, XXH3-64) independently of the runtime.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <xxhash.h>
+
+#include "sim/engine/duration.h"
+#include "sim/engine/engine.h"
+#include "sim/lua/runtime.h"
+#include "suites.h"
+
+/* Runs `source` as a scenario (quiet). Returns the outcome. */
+static struct simlua_outcome run_source(const char *source)
+{
+    char path[] = "/tmp/vmcisim-lua-test-XXXXXX.lua";
+    int descriptor = mkstemps(path, 4);
+    CU_ASSERT_FATAL(descriptor >= 0);
+    size_t length = strlen(source);
+    CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
+    close(descriptor);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_FATAL(runtime != NULL);
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    simlua_destroy(runtime);
+    unlink(path);
+    return outcome;
+}
+
+#define ASSERT_PASSES(source)                                    \
+    do {                                                         \
+        struct simlua_outcome outcome_ = run_source(source);     \
+        CU_ASSERT_EQUAL(outcome_.failure_count, 0);              \
+        CU_ASSERT_EQUAL(outcome_.exit_code, SIMLUA_EXIT_PASS);   \
+    } while (0)
+
+/* The pattern formula of scenario-api.md, written out again here. */
+static uint8_t pattern_byte(uint64_t seed, uint64_t index)
+{
+    uint64_t z = seed + (index / 8) * 0x9E3779B97F4A7C15ull;
+    z ^= z >> 30;
+    z *= 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 27;
+    z *= 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (uint8_t)(z >> (8 * (index % 8)));
+}
+
+static void test_pattern_first_bytes_match_formula(void)
+{
+    char source[1024];
+    int used = snprintf(source, sizeof(source),
+                        "local sim = require('vmcisim')\nlocal expected = '");
+    for (uint64_t index = 0; index < 16; index++)
+        used += snprintf(source + used, sizeof(source) - (size_t)used, "\\x%02x",
+                         pattern_byte(1, index));
+    snprintf(source + used, sizeof(source) - (size_t)used,
+             "'\nsim.world{}\nsim.expect(sim.pattern(1, 0, 16) == expected, 'formula')\n");
+    ASSERT_PASSES(source);
+}
+
+static void test_pattern_slices_periods_and_seeds(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\nsim.world{}\n"
+        "local whole = sim.pattern(7, 0, 5000)\n"
+        "for _, cut in ipairs({ {0, 1}, {1, 7}, {3, 13}, {8, 8}, {4093, 907}, {4999, 1} }) do\n"
+        "  local o, n = cut[1], cut[2]\n"
+        "  sim.expect(sim.pattern(7, o, n) == whole:sub(o + 1, o + n), 'slice ' .. o)\n"
+        "end\n"
+        "for period = 1, 1024 do\n"
+        "  sim.expect(whole:sub(1, 256) ~= whole:sub(period + 1, period + 256), 'period ' .. period)\n"
+        "end\n"
+        "sim.expect(sim.pattern(8, 0, 64) ~= sim.pattern(7, 0, 64), 'seeds differ')\n"
+        "sim.expect(sim.pattern(7, 0, 0) == '', 'empty')\n");
+}
+
+static void test_checksum_is_xxh3_64_hex(void)
+{
+    char source[512];
+    const char *text = "vmcisim checksum";
+    snprintf(source, sizeof(source),
+             "local sim = require('vmcisim')\nsim.world{}\n"
+             "sim.expect(sim.checksum('%s') == '%016llx', 'xxh3-64')\n"
+             "local bytes = sim.pattern(3, 0, 4096)\n"
+             "local swapped = bytes:sub(1, 99) .. bytes:sub(101, 101) .. bytes:sub(100, 100) .. bytes:sub(102)\n"
+             "sim.expect(bytes ~= swapped, 'the swap changes the bytes')\n"
+             "sim.expect(sim.checksum(bytes) ~= sim.checksum(swapped), 'swap changes checksum')\n"
+             "sim.expect(#sim.checksum('') == 16, '16 hex digits')\n",
+             text, (unsigned long long)XXH3_64bits(text, strlen(text)));
+    ASSERT_PASSES(source);
+}
+
+static void test_sandbox_pairs_order_and_tostring(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\nsim.world{}\n"
+        "local t = { b = 1, a = 2, [3] = 'x', [-1] = 'y', [true] = 'z', [2.5] = 'w' }\n"
+        "local seen = {}\n"
+        "for k in pairs(t) do seen[#seen + 1] = tostring(k) end\n"
+        "sim.expect(table.concat(seen, ' ') == '-1 3 a b true 2.5', table.concat(seen, ' '))\n"
+        "local k1 = next(t)\n"
+        "sim.expect(k1 == -1, 'next starts at the first key in order')\n"
+        "sim.expect(next(t, 'b') == true, 'next follows the order')\n"
+        "local s = tostring({})\n"
+        "sim.expect(s:match('^table: #%d+$') ~= nil, s)\n"
+        "sim.expect(not tostring(print):find('0x'), 'no address for functions')\n"
+        "sim.expect(not string.format('%s', {}):find('0x'), 'no address via %s')\n"
+        "local ok, err = pcall(string.format, '%p', {})\n"
+        "sim.expect(not ok and err:find('%%p'), 'percent-p refused')\n");
+}
+
+static void test_sandbox_removes_nondeterministic_doors(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\n"
+        "local ok, err = pcall(math.random)\n"
+        "sim.expect(not ok and err:find('needs a world'), 'random before world')\n"
+        "local w = sim.world{}\n"
+        "for _, name in ipairs({ 'getenv', 'execute', 'exit', 'remove', 'tmpname' }) do\n"
+        "  local ok2, err2 = pcall(os[name], 'x')\n"
+        "  sim.expect(not ok2 and err2:find('not available'), 'os.' .. name)\n"
+        "end\n"
+        "sim.expect(io.read == nil and io.open == nil and io.write ~= nil, 'io.write only')\n"
+        "sim.expect(not pcall(dofile, 'x') and not pcall(loadfile, 'x'), 'no dofile/loadfile')\n"
+        "sim.expect(load(string.dump(function() end)) == nil, 'no binary chunks')\n"
+        "sim.expect(load('return 1 + 1')() == 2, 'text chunks load')\n"
+        "sim.expect(not pcall(math.randomseed, 1), 'randomseed refused')\n"
+        "sim.expect(os.time() == 0 and os.clock() == 0, 'os time is simulated')\n"
+        "sim.expect(os.date('%Y-%m-%d', 86400) == '1970-01-02', 'os.date in UTC')\n"
+        "w:host():spawn('p', function(p) p:sleep(sim.s(2)); sim.expect(os.time() == 2, 'os.time') end)\n");
+}
+
+static void test_random_is_deterministic_and_in_range(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\nsim.world{ seed = 99 }\n"
+        "for i = 1, 1000 do local x = math.random(3, 5); sim.expect(x >= 3 and x <= 5, 'range') end\n"
+        "for i = 1, 100 do local x = math.random(); sim.expect(x >= 0 and x < 1, 'unit') end\n"
+        "sim.expect(not pcall(math.random, 5, 3), 'empty interval')\n");
+}
+
+static void test_time_helpers_round_to_ns(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\n"
+        "sim.expect(sim.ns(5) == 5 and sim.us(3) == 3000 and sim.ms(1.5) == 1500000, 'units')\n"
+        "sim.expect(sim.s(2) == 2000000000 and sim.us(0.0004) == 0 and sim.us(0.0006) == 1, 'round')\n"
+        "sim.expect(math.type(sim.ms(1.5)) == 'integer', 'integers')\n"
+        "sim.expect(not pcall(sim.ms, -1), 'negative refused')\n");
+}
+
+static void test_world_options_are_checked(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\n"
+        "local function fails(pattern, f, ...)\n"
+        "  local ok, err = pcall(f, ...)\n"
+        "  sim.expect(not ok and tostring(err):find(pattern, 1, true), pattern .. ' / ' .. tostring(err))\n"
+        "end\n"
+        "fails(\"unknown option 'sed'\", sim.world, { sed = 1 })\n"
+        "fails(\"unknown product 'esxi-9'\", sim.world, { product = 'esxi-9' })\n"
+        "fails('host_os applies to hosted products only', sim.world, { host_os = 'linux' })\n"
+        "fails('does not run on host_os', sim.world, { product = 'fusion-4', host_os = 'windows' })\n"
+        "fails(\"unknown option 'vms_max'\", sim.world, { limits = { vms_max = 3 } })\n"
+        "fails('limits.processes must be a positive integer', sim.world, { limits = { processes = 0 } })\n"
+        "fails(\"unknown option 'hypercall_ns'\", sim.world, { timing = { hypercall_ns = 5 } })\n"
+        "local w = sim.world{ product = 'workstation-7', host_os = 'windows' }\n"
+        "sim.expect(w.product == 'workstation-7' and w.host_os == 'windows', 'accepted')\n"
+        "fails('one world per run', sim.world, {})\n");
+}
+
+static void test_vm_cids_follow_D15_and_R8(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+        "local function fails(pattern, f, ...)\n"
+        "  local ok, err = pcall(f, ...)\n"
+        "  sim.expect(not ok and tostring(err):find(pattern, 1, true), pattern .. ' / ' .. tostring(err))\n"
+        "end\n"
+        "local a = w:vm{ name = 'a', vmx = { ['vmci0.id'] = '100' } }\n"
+        "local b = w:vm{ name = 'b', vmx = { ['vmci0.id'] = '100' } }\n"
+        "sim.expect(a.cid == 100 and b.cid == 101, 'R8: next free CID')\n"
+        "sim.expect(b:vmx('vmci0.id') == '101', 'R8: written back')\n"
+        "local c = w:vm{ name = 'c', vmx = { ['vmci0.id'] = '-2' } }\n"
+        "sim.expect(c.cid == 4294967294, 'D15: negative modulo 2^32')\n"
+        "local d = w:vm{ name = 'd' }\n"
+        "sim.expect(d.cid >= 16 and d.cid < 2147483648, 'D15: generated range')\n"
+        "fails('not a valid CID', w.vm, w, { name = 'e', vmx = { ['vmci0.id'] = '15' } })\n"
+        "fails('not a valid CID', w.vm, w, { name = 'e', vmx = { ['vmci0.id'] = '-1' } })\n"
+        "fails('not a valid CID', w.vm, w, { name = 'e', vmx = { ['vmci0.id'] = '12abc' } })\n"
+        "fails('needs virtual hardware >= 7', w.vm, w, { name = 'e', hw_version = 6, vmx = { ['vmci0.present'] = 'TRUE' } })\n"
+        "fails(\"named 'a' already exists\", w.vm, w, { name = 'a' })\n"
+        "sim.expect(#w:vms() == 4 and w:vms()[1] == a, 'vms in creation order')\n"
+        "sim.expect(w:host().cid == 2 and w:host() == w:host(), 'host is CID 2')\n");
+}
+
+static void test_limits_name_themselves(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\n"
+        "local w = sim.world{ limits = { processes = 2, vms = 1 } }\n"
+        "local h = w:host()\n"
+        "h:spawn('one', function(p) end)\nh:spawn('two', function(p) end)\n"
+        "local ok, err = pcall(h.spawn, h, 'three', function(p) end)\n"
+        "sim.expect(not ok and err:find('processes_max'), tostring(err))\n"
+        "w:vm{ name = 'only' }\n"
+        "ok, err = pcall(w.vm, w, { name = 'second' })\n"
+        "sim.expect(not ok and err:find('vms_max'), tostring(err))\n");
+    /* A limit hit makes the run fail even when the scenario catches the error; the one
+     * deliberate failure at the end proves the checks before it ran. */
+    struct simlua_outcome caught = run_source(
+        "local sim = require('vmcisim')\n"
+        "local w = sim.world{ limits = { trace_events = 40 } }\n"
+        "w:host():spawn('chatty', function(p) for i = 1, 100 do sim.log('line %d', i) end end)\n"
+        "local ok, err = pcall(w.run, w)\n"
+        "sim.expect(not ok and err:find('trace_events_max'), tostring(err))\n"
+        "sim.expect(false, 'marker: the end was reached')\n");
+    CU_ASSERT_EQUAL(caught.failure_count, 1);
+    CU_ASSERT_EQUAL(caught.exit_code, SIMLUA_EXIT_FAIL);
+    CU_ASSERT_STRING_EQUAL(caught.stopped, "error");
+}
+
+static void test_process_kill_join_and_misuse(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\nlocal w = sim.world{}\nlocal h = w:host()\n"
+        "local reached = false\n"
+        "local victim = h:spawn('victim', function(p) p:sleep(sim.s(10)); reached = true end)\n"
+        "local self_killer = h:spawn('self', function(p) p:sleep(5); p:kill(); reached = true end)\n"
+        "h:spawn('killer', function(p)\n"
+        "  p:sleep(sim.ms(1))\n"
+        "  sim.expect(victim:kill() == true, 'kill returns true')\n"
+        "  sim.expect(p:join(victim) == true, 'join a killed process')\n"
+        "  sim.expect(w.now == sim.ms(1), 'the kill takes effect at once')\n"
+        "  sim.expect(victim:state() == 'killed' and self_killer:state() == 'killed', 'states')\n"
+        "  local sleeper = h:spawn('sleeper', function(q) q:sleep(sim.ms(5)) end)\n"
+        "  local ok, name, code = p:join(sleeper, sim.ms(1))\n"
+        "  sim.expect(ok == nil and name == 'ETIMEDOUT' and code == 110, 'join timeout')\n"
+        "  sim.expect(p:join(sleeper) == true and w.now == sim.ms(6), 'join waits for the end')\n"
+        "  local co = coroutine.wrap(function() p:sleep(1) end)\n"
+        "  local ok2, err = pcall(co)\n"
+        "  sim.expect(not ok2 and err:find('inside a coroutine the scenario created'), tostring(err))\n"
+        "  local ok3, err3 = pcall(victim.sleep, victim, 1)\n"
+        "  sim.expect(not ok3 and err3:find('p:sleep'), tostring(err3))\n"
+        "end)\n"
+        "local r = w:run()\n"
+        "sim.expect(not reached, 'killed processes did not continue')\n"
+        "sim.expect(r.stopped == 'idle', r.stopped)\n");
+    struct simlua_outcome yielded = run_source(
+        "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+        "w:host():spawn('yielder', function(p) coroutine.yield() end)\n");
+    CU_ASSERT_EQUAL(yielded.exit_code, SIMLUA_EXIT_FAIL);
+    CU_ASSERT_EQUAL(yielded.failure_count, 1);
+}
+
+static void test_run_without_explicit_run_and_without_world(void)
+{
+    struct simlua_outcome outcome = run_source(
+        "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+        "w:host():spawn('p', function(p) p:sleep(sim.ms(3)) end)\n");
+    CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_EQUAL(outcome.now_ns, 3000000u);
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+    struct simlua_outcome empty = run_source("local x = 1 + 1\n");
+    CU_ASSERT_EQUAL(empty.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_FALSE(empty.world_created);
+}
+
+static void test_duration_parse(void)
+{
+    uint64_t ns = 0;
+    CU_ASSERT_EQUAL(sim_duration_parse("250ms", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 250000000u);
+    CU_ASSERT_EQUAL(sim_duration_parse("1.5ms", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 1500000u);
+    CU_ASSERT_EQUAL(sim_duration_parse("3s", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 3000000000u);
+    CU_ASSERT_EQUAL(sim_duration_parse("1500us", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 1500000u);
+    CU_ASSERT_EQUAL(sim_duration_parse("42", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 42u);
+    CU_ASSERT_EQUAL(sim_duration_parse("0.0000000015s", &ns), 0);   /* 1.5 ns rounds to 2 */
+    CU_ASSERT_EQUAL(ns, 2u);
+    CU_ASSERT_EQUAL(sim_duration_parse("1.0000000004s", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 1000000000u);
+    CU_ASSERT_EQUAL(sim_duration_parse(".5us", &ns), 0);
+    CU_ASSERT_EQUAL(ns, 500u);
+    const char *bad[] = { "", "ms", "-1ms", "1.ms", "5parsecs", "1e3", "1 ms",
+                          "99999999999999999999s", "18446744073709551615" };
+    for (size_t index = 0; index < sizeof(bad) / sizeof(bad[0]); index++)
+        CU_ASSERT_EQUAL(sim_duration_parse(bad[index], &ns), SIM_EINVAL);
+    char text[32];
+    sim_time_format(1500000, text, sizeof(text));
+    CU_ASSERT_STRING_EQUAL(text, "0.001500000");
+}
+
+CU_ErrorCode lua_runtime_suite_add(void)
+{
+    CU_pSuite suite = CU_add_suite("lua_runtime", NULL, NULL);
+    if (suite == NULL)
+        return CU_get_error();
+    static const struct { const char *name; CU_TestFunc function; } tests[] = {
+        { "pattern_first_bytes_match_formula", test_pattern_first_bytes_match_formula },
+        { "pattern_slices_periods_and_seeds", test_pattern_slices_periods_and_seeds },
+        { "checksum_is_xxh3_64_hex", test_checksum_is_xxh3_64_hex },
+        { "sandbox_pairs_order_and_tostring", test_sandbox_pairs_order_and_tostring },
+        { "sandbox_removes_nondeterministic_doors", test_sandbox_removes_nondeterministic_doors },
+        { "random_is_deterministic_and_in_range", test_random_is_deterministic_and_in_range },
+        { "time_helpers_round_to_ns", test_time_helpers_round_to_ns },
+        { "world_options_are_checked", test_world_options_are_checked },
+        { "vm_cids_follow_D15_and_R8", test_vm_cids_follow_D15_and_R8 },
+        { "limits_name_themselves", test_limits_name_themselves },
+        { "process_kill_join_and_misuse", test_process_kill_join_and_misuse },
+        { "run_without_explicit_run_and_without_world",
+          test_run_without_explicit_run_and_without_world },
+        { "duration_parse", test_duration_parse },
+    };
+    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
+        if (CU_add_test(suite, tests[index].name, tests[index].function) == NULL)
+            return CU_get_error();
+    }
+    return CUE_SUCCESS;
+}
