@@ -48,7 +48,7 @@ vmcisim: $(BUILD)/vmcisim
 $(BUILD)/unit_tests: $(TEST_OBJS) $(BUILD)/libvmcisim.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL) $(CUNIT_LIBS)
 
-$(BUILD)/bench: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
+$(BUILD)/bench_runner: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL)
 
 # The test runner prints CUnit's summary, then the script tests, then one closing line
@@ -65,8 +65,8 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    scripts/run-tests build/asan/unit_tests build/asan/vmcisim
 
-bench: $(BUILD)/bench vmcisim
-	$(BUILD)/bench
+bench: $(BUILD)/bench_runner vmcisim
+	$(BUILD)/bench_runner
 
 run: vmcisim
 	./vmcisim run scenarios/hello.lua

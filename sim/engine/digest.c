@@ -28,9 +28,15 @@
     (8 + 8 + 4 + 4 + 1 + 1 + DIGEST_NAME_BYTES_MAX + 1 + \
      SIM_TRACE_FIELDS_MAX * (1 + DIGEST_NAME_BYTES_MAX + 1 + 8 + 4))
 
+/* One encoded event: strings are bounded (SIM_TRACE_STRING_BYTES_MAX each). Kept in the
+ * digest, not on the stack, because events are emitted from fiber stacks too. */
+#define DIGEST_BUFFER_BYTES \
+    (DIGEST_EVENT_FIXED_BYTES_MAX + SIM_TRACE_FIELDS_MAX * SIM_TRACE_STRING_BYTES_MAX)
+
 struct sim_digest {
     XXH3_state_t *state;
     uint64_t events_added;
+    uint8_t buffer[DIGEST_BUFFER_BYTES];
 };
 
 struct encoder {
@@ -142,12 +148,10 @@ void sim_digest_add(struct sim_digest *digest, const struct sim_trace_event *eve
 {
     assert(digest != NULL);
     assert(event != NULL);
-    /* Strings are bounded (SIM_TRACE_STRING_BYTES_MAX each), so one stack buffer fits all. */
-    uint8_t buffer[DIGEST_EVENT_FIXED_BYTES_MAX + SIM_TRACE_FIELDS_MAX * SIM_TRACE_STRING_BYTES_MAX];
     assert(event_strings_bytes(event) <= SIM_TRACE_FIELDS_MAX * SIM_TRACE_STRING_BYTES_MAX);
-    size_t size_bytes = sim_digest_encode(event, buffer, sizeof(buffer));
-    assert(size_bytes <= sizeof(buffer));
-    XXH3_128bits_update(digest->state, buffer, size_bytes);
+    size_t size_bytes = sim_digest_encode(event, digest->buffer, sizeof(digest->buffer));
+    assert(size_bytes <= sizeof(digest->buffer));
+    XXH3_128bits_update(digest->state, digest->buffer, size_bytes);
     digest->events_added++;
 }
 

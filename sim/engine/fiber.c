@@ -128,6 +128,8 @@ int sim_fiber_wait(struct sim_engine *engine, struct sim_waitq *queue, uint64_t 
 {
     if (!sim_fiber_is_current(engine))
         return SIM_ENOPROC;
+    if (queue == NULL && deadline_ns == SIM_TIME_NEVER)
+        return SIM_EINVAL;      /* nothing could ever wake it */
     struct sim_process *process = sim_engine_current(engine);
     struct fiber *fiber = process->owner;
     int rc = sim_process_block(process, queue, deadline_ns);

@@ -28,12 +28,14 @@ int sim_fiber_spawn(struct sim_engine *engine, uint32_t ctx, const char *name, s
 /* True when the running process is a fiber (blocking calls may wait). */
 bool sim_fiber_is_current(const struct sim_engine *engine);
 
-/* Inside a fiber: waits on `queue` (may be NULL) until woken or deadline_ns
- * (SIM_TIME_NEVER: none). Returns the wake reason (SIM_WAKE_WOKEN or
- * SIM_WAKE_TIMED_OUT) or a negative code: SIM_ENOPROC outside a fiber,
- * SIM_EKILLED when the process was killed (its code should return), SIM_ELIMIT. */
+/* Inside a fiber: waits on `queue` (NULL: only the deadline, which is then required)
+ * until woken or deadline_ns (SIM_TIME_NEVER: none). Returns the wake reason
+ * (SIM_WAKE_WOKEN or SIM_WAKE_TIMED_OUT) or a negative code: SIM_ENOPROC outside a
+ * fiber, SIM_EINVAL for no queue and no deadline, SIM_EKILLED when the process was
+ * killed (its code should return), SIM_ELIMIT. */
 int sim_fiber_wait(struct sim_engine *engine, struct sim_waitq *queue, uint64_t deadline_ns);
-/* Inside a fiber: sleeps delay_ns. Returns 0 or a negative code as above. */
+/* Inside a fiber: sleeps delay_ns. Returns 0 or a negative code as above (SIM_EINVAL
+ * when now + delay_ns reaches SIM_TIME_NEVER). */
 int sim_fiber_sleep(struct sim_engine *engine, uint64_t delay_ns);
 
 #endif /* SIM_ENGINE_FIBER_H */

@@ -5,7 +5,7 @@
  * Generator: xoshiro256** 1.0 (Blackman & Vigna), seeded through SplitMix64.
  * Each component draws from its own named stream, so drawing more from "vmci"
  * never changes a number drawn from "lua". A stream's state is derived from
- * (world seed, stream name) alone (docs/architecture.md, "Random streams"):
+ * (world seed, stream name) alone (docs/rng.md gives the vectors):
  *   key  = world_seed XOR FNV-1a-64(name bytes)
  *   s[i] = the i-th output (i = 0..3) of SplitMix64 started at key
  * (an all-zero state, which SplitMix64 cannot produce for 4 consecutive outputs,

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/digest_test.c: the run digest (sim/engine/digest.c).
+ *
+ * Two runs are the same run iff their digests are equal, so the canonical
+ * encoding is pinned byte for byte: a vector written out here from the format
+ * documented in digest.c's header (and in docs/digest-vectors.md) must equal
+ * sim_digest_encode's output, and the digest of a fixed 3-event sequence is a
+ * literal. Then: the digest is XXH3-128 of the concatenated encodings, and it
+ * changes when any one thing about the events changes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <xxhash.h>
+
+#include "sim/engine/engine.h"
+#include "sim/engine/trace.h"
+#include "suites.h"
+
+#define ASSERT_U64_EQ(actual, expected)                                                   \
+    do {                                                                                  \
+        uint64_t actual_ = (uint64_t)(actual);                                            \
+        uint64_t expected_ = (uint64_t)(expected);                                        \
+        if (actual_ != expected_)                                                         \
+            fprintf(stderr, "%s:%d: %s is %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
+                    __LINE__, #actual, actual_, expected_);                               \
+        CU_assertImplementation(actual_ == expected_, __LINE__,                           \
+                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__,    \
+                                "", CU_FALSE);                                            \
+    } while (0)
+
+/* ---- The fixed vector ----------------------------------------------------------------- */
+
+static const uint8_t vector_payload[4] = { 0xde, 0xad, 0xbe, 0xef };
+
+/* Every fixed-width value has distinct bytes, so a byte-order mistake shows. */
+static void vector_event(struct sim_trace_event *event)
+{
+    sim_trace_event_init(event, SIM_LAYER_VMCI, "dg_route", 0x21222324u, 0x31323334u);
+    event->seq = 0x0102030405060708ull;
+    event->time_ns = 0x1112131415161718ull;
+    sim_trace_field_u64(event, "size", 0x4142434445464748ull);
+    sim_trace_field_i64(event, "delta", -2);
+    sim_trace_field_str(event, "name", "ab");
+    sim_trace_field_bytes(event, "payload", vector_payload, sizeof(vector_payload));
+}
+
+/* The encoding of vector_event, written out from the documented format. The last 8
+ * bytes are XXH3-64(de ad be ef) little-endian, filled in by the test. */
+static const uint8_t vector_bytes[] = {
+    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,     /* u64 seq */
+    0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,     /* u64 time_ns */
+    0x24, 0x23, 0x22, 0x21,                             /* u32 ctx */
+    0x34, 0x33, 0x32, 0x31,                             /* u32 pid */
+    0x03,                                               /* u8 layer: vmci */
+    0x08, 'd', 'g', '_', 'r', 'o', 'u', 't', 'e',       /* u8 kind_len, kind */
+    0x04,                                               /* u8 field_count */
+    0x04, 's', 'i', 'z', 'e', 0x01,                     /* "size", U64 */
+    0x48, 0x47, 0x46, 0x45, 0x44, 0x43, 0x42, 0x41,
+    0x05, 'd', 'e', 'l', 't', 'a', 0x02,                /* "delta", I64 */
+    0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* -2, two's complement */
+    0x04, 'n', 'a', 'm', 'e', 0x03,                     /* "name", STR */
+    0x02, 0x00, 0x00, 0x00, 'a', 'b',                   /* u32 length, bytes */
+    0x07, 'p', 'a', 'y', 'l', 'o', 'a', 'd', 0x04,      /* "payload", BYTES */
+    0x04, 0x00, 0x00, 0x00,                             /* u32 length */
+    0, 0, 0, 0, 0, 0, 0, 0,                             /* XXH3-64 of the bytes, LE */
+};
+
+/* The documented value of XXH3-64(de ad be ef) (docs/digest-vectors.md). */
+#define VECTOR_PAYLOAD_XXH3_64 0xc5a6ab5effcd7451ull
+
+/* sim_digest_encode of the vector event equals the hand-written bytes; the payload is
+ * covered by its XXH3-64 (computed here with XXH3_64bits and pinned). */
+static void test_encoding_matches_documented_vector(void)
+{
+    uint8_t expected[sizeof(vector_bytes)];
+    memcpy(expected, vector_bytes, sizeof(expected));
+    uint64_t payload_hash = XXH3_64bits(vector_payload, sizeof(vector_payload));
+    ASSERT_U64_EQ(payload_hash, VECTOR_PAYLOAD_XXH3_64);
+    for (unsigned index = 0; index < 8; index++)
+        expected[sizeof(expected) - 8 + index] = (uint8_t)(payload_hash >> (8 * index));
+    struct sim_trace_event event;
+    vector_event(&event);
+    uint8_t actual[sizeof(vector_bytes) + 16];
+    memset(actual, 0xAA, sizeof(actual));
+    size_t size_bytes = sim_digest_encode(&event, actual, sizeof(actual));
+    ASSERT_U64_EQ(size_bytes, sizeof(expected));
+    CU_ASSERT_EQUAL(memcmp(actual, expected, sizeof(expected)), 0);
+    for (size_t index = 0; index < sizeof(expected); index++) {
+        if (actual[index] != expected[index])
+            fprintf(stderr, "digest vector: byte %zu is 0x%02x, expected 0x%02x\n", index,
+                    actual[index], expected[index]);
+    }
+    CU_ASSERT_EQUAL(actual[sizeof(expected)], 0xAA);
+}
+
+/* A short buffer: the size needed is still returned and nothing past capacity is written;
+ * capacity 0 with no buffer only measures. */
+static void test_encode_with_short_buffer_reports_size_and_stays_in_bounds(void)
+{
+    struct sim_trace_event event;
+    vector_event(&event);
+    ASSERT_U64_EQ(sim_digest_encode(&event, NULL, 0), sizeof(vector_bytes));
+    uint8_t buffer[40];
+    memset(buffer, 0xAA, sizeof(buffer));
+    ASSERT_U64_EQ(sim_digest_encode(&event, buffer, 30), sizeof(vector_bytes));
+    CU_ASSERT_EQUAL(memcmp(buffer, vector_bytes, 26), 0);    /* through kind_len */
+    int written_past = 0;
+    for (size_t index = 30; index < sizeof(buffer); index++)
+        written_past += buffer[index] != 0xAA;
+    CU_ASSERT_EQUAL(written_past, 0);
+}
+
+/* Boundaries of the encoding: no fields; an empty string; empty bytes (XXH3-64 of no
+ * bytes); I64 minimum and U64 maximum. */
+static void test_encoding_of_empty_and_extreme_values(void)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, "k", 0, 0);
+    uint8_t buffer[128];
+    ASSERT_U64_EQ(sim_digest_encode(&event, buffer, sizeof(buffer)), 8 + 8 + 4 + 4 + 1 + 2 + 1);
+    CU_ASSERT_EQUAL(buffer[24], SIM_LAYER_API);
+    CU_ASSERT_EQUAL(buffer[26], 'k');
+    CU_ASSERT_EQUAL(buffer[27], 0);
+    sim_trace_field_str(&event, "s", "");
+    sim_trace_field_bytes(&event, "b", NULL, 0);
+    sim_trace_field_i64(&event, "i", INT64_MIN);
+    sim_trace_field_u64(&event, "u", UINT64_MAX);
+    size_t size_bytes = sim_digest_encode(&event, buffer, sizeof(buffer));
+    ASSERT_U64_EQ(size_bytes, 28 + (3 + 4) + (3 + 4 + 8) + (3 + 8) + (3 + 8));
+    CU_ASSERT_EQUAL(buffer[27], 4);
+    static const uint8_t empty_string[] = { 1, 's', 3, 0, 0, 0, 0 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 28, empty_string, sizeof(empty_string)), 0);
+    uint64_t empty_hash = 0;
+    for (unsigned index = 0; index < 8; index++)
+        empty_hash |= (uint64_t)buffer[35 + 7 + index] << (8 * index);
+    ASSERT_U64_EQ(empty_hash, XXH3_64bits(NULL, 0));
+    static const uint8_t int64_min[] = { 1, 'i', 2, 0, 0, 0, 0, 0, 0, 0, 0x80 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 50, int64_min, sizeof(int64_min)), 0);
+    static const uint8_t uint64_max[] = { 1, 'u', 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                          0xff };
+    CU_ASSERT_EQUAL(memcmp(buffer + 61, uint64_max, sizeof(uint64_max)), 0);
+}
+
+/* ---- A sequence of events ------------------------------------------------------------- */
+
+static const uint8_t hello[5] = { 'h', 'e', 'l', 'l', 'o' };
+
+/* The pinned 3-event sequence (docs/digest-vectors.md). `variant` changes one thing:
+ * 0 none, 1 a field value, 2 a time, 3 a kind, 4 a layer, 5 a ctx, 6 a payload bit,
+ * 7 a field name, 8 a seq. */
+static void sequence_event(struct sim_trace_event *event, int index, int variant)
+{
+    static const struct {
+        enum sim_layer layer;
+        const char *kind;
+        uint32_t ctx;
+        uint32_t pid;
+        uint64_t time_ns;
+    } heads[3] = {
+        { SIM_LAYER_API, "proc_spawn", 2, 1, 0 },
+        { SIM_LAYER_TRANSPORT, "pkt", 2, 1, 10 },
+        { SIM_LAYER_DEVICE, "irq", 3, 0, 10 },
+    };
+    static const uint8_t hellp[5] = { 'h', 'e', 'l', 'l', 'p' };    /* one bit from hello */
+    sim_trace_event_init(event, variant == 4 && index == 1 ? SIM_LAYER_VMCI : heads[index].layer,
+                         variant == 3 && index == 1 ? "pkq" : heads[index].kind,
+                         variant == 5 && index == 2 ? 4 : heads[index].ctx, heads[index].pid);
+    event->seq = (uint64_t)index + (variant == 8 && index == 2 ? 1 : 0);
+    event->time_ns = heads[index].time_ns + (variant == 2 && index == 1 ? 1 : 0);
+    if (index == 0) {
+        sim_trace_field_str(event, "name", "a");
+    } else if (index == 1) {
+        sim_trace_field_u64(event, variant == 7 ? "sizf" : "size", variant == 1 ? 65 : 64);
+        sim_trace_field_i64(event, "credit", -1);
+    } else {
+        sim_trace_field_bytes(event, "payload", variant == 6 ? hellp : hello, sizeof(hello));
+    }
+}
+
+/* Digest of the 3 events in `order` (indexes into the sequence), with `variant`. */
+static void sequence_digest(const int order[3], int variant, char hex[33])
+{
+    struct sim_digest *digest = sim_digest_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(digest);
+    for (int position = 0; position < 3; position++) {
+        struct sim_trace_event event;
+        sequence_event(&event, order[position], variant);
+        sim_digest_add(digest, &event);
+    }
+    sim_digest_hex(digest, hex);
+    sim_digest_destroy(digest);
+}
+
+static const int in_order[3] = { 0, 1, 2 };
+#define SEQUENCE_DIGEST "a4b5737b2e0f945ab89d0825bb7de6a4"
+
+/* The 3-event sequence has its pinned digest, and that digest is XXH3-128 of the three
+ * encodings concatenated, printed as canonical (big-endian) hex. */
+static void test_sequence_digest_is_pinned(void)
+{
+    char hex[33];
+    sequence_digest(in_order, 0, hex);
+    CU_ASSERT_STRING_EQUAL(hex, SEQUENCE_DIGEST);
+    if (strcmp(hex, SEQUENCE_DIGEST) != 0)
+        fprintf(stderr, "sequence digest is %s, expected %s\n", hex, SEQUENCE_DIGEST);
+
+    uint8_t stream[512];
+    size_t stream_bytes = 0;
+    for (int index = 0; index < 3; index++) {
+        struct sim_trace_event event;
+        sequence_event(&event, index, 0);
+        stream_bytes += sim_digest_encode(&event, stream + stream_bytes,
+                                          sizeof(stream) - stream_bytes);
+    }
+    CU_ASSERT_FATAL(stream_bytes <= sizeof(stream));
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(stream, stream_bytes));
+    char expected[33];
+    for (int index = 0; index < 16; index++)
+        snprintf(expected + 2 * index, 3, "%02x", canonical.digest[index]);
+    CU_ASSERT_STRING_EQUAL(hex, expected);
+}
+
+/* Changing any one thing (a field value or name, a time, a kind, a layer, a ctx, a payload
+ * bit, a seq, or the order of two events) changes the digest; nothing changed, nothing does.
+ * All ten digests differ from each other. */
+static void test_digest_changes_with_any_single_change(void)
+{
+    char digests[10][33];
+    for (int variant = 0; variant <= 8; variant++)
+        sequence_digest(in_order, variant, digests[variant]);
+    static const int swapped[3] = { 0, 2, 1 };
+    sequence_digest(swapped, 0, digests[9]);
+    char again[33];
+    sequence_digest(in_order, 0, again);
+    CU_ASSERT_STRING_EQUAL(again, digests[0]);
+    int collisions = 0;
+    for (int left = 0; left < 10; left++) {
+        for (int right = left + 1; right < 10; right++)
+            collisions += strcmp(digests[left], digests[right]) == 0;
+    }
+    CU_ASSERT_EQUAL(collisions, 0);
+}
+
+/* Lengths are encoded, so moving a byte from one string field to the next (or from the
+ * kind into a field) is a different stream. */
+static void test_digest_separates_adjacent_strings(void)
+{
+    char hex[2][33];
+    static const char *const splits[2][2] = { { "ab", "c" }, { "a", "bc" } };
+    for (int split = 0; split < 2; split++) {
+        struct sim_digest *digest = sim_digest_create();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(digest);
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_API, "log", 2, 1);
+        sim_trace_field_str(&event, "x", splits[split][0]);
+        sim_trace_field_str(&event, "y", splits[split][1]);
+        sim_digest_add(digest, &event);
+        sim_digest_hex(digest, hex[split]);
+        sim_digest_destroy(digest);
+    }
+    CU_ASSERT_STRING_NOT_EQUAL(hex[0], hex[1]);
+}
+
+/* The digest sink admits every layer: fed through an engine, events of all four layers
+ * give the digest of the same events added by hand (seq 0..3, time 0). A digest of no
+ * events is XXH3-128 of nothing. */
+static void test_digest_sink_admits_every_layer(void)
+{
+    struct sim_digest *through_engine = sim_digest_create();
+    struct sim_digest *by_hand = sim_digest_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(through_engine);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(by_hand);
+    char empty[33];
+    sim_digest_hex(through_engine, empty);
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(NULL, 0));
+    CU_ASSERT_EQUAL(empty[0], "0123456789abcdef"[canonical.digest[0] >> 4]);
+    struct sim_trace_sink sink = sim_digest_sink(through_engine);
+    CU_ASSERT_EQUAL(sink.level, SIM_LAYER_DEVICE);
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, 9);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, sink), SIM_OK);
+    for (int layer = SIM_LAYER_API; layer <= SIM_LAYER_DEVICE; layer++) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, (enum sim_layer)layer, "k", 2, 0);
+        sim_trace_field_u64(&event, "layer", (uint64_t)layer);
+        CU_ASSERT_EQUAL(sim_engine_emit(engine, &event), SIM_OK);
+        event.seq = (uint64_t)layer - 1;
+        event.time_ns = 0;
+        sim_digest_add(by_hand, &event);
+    }
+    char engine_hex[33];
+    char hand_hex[33];
+    sim_digest_hex(through_engine, engine_hex);
+    sim_digest_hex(by_hand, hand_hex);
+    CU_ASSERT_STRING_EQUAL(engine_hex, hand_hex);
+    CU_ASSERT_STRING_NOT_EQUAL(engine_hex, empty);
+    sim_engine_destroy(engine);
+    sim_digest_destroy(through_engine);
+    sim_digest_destroy(by_hand);
+}
+
+CU_ErrorCode digest_suite_add(void)
+{
+    CU_pSuite suite = CU_add_suite("digest", NULL, NULL);
+    if (suite == NULL)
+        return CU_get_error();
+    struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+#define TEST_ENTRY(fn) { #fn, fn }
+        TEST_ENTRY(test_encoding_matches_documented_vector),
+        TEST_ENTRY(test_encode_with_short_buffer_reports_size_and_stays_in_bounds),
+        TEST_ENTRY(test_encoding_of_empty_and_extreme_values),
+        TEST_ENTRY(test_sequence_digest_is_pinned),
+        TEST_ENTRY(test_digest_changes_with_any_single_change),
+        TEST_ENTRY(test_digest_separates_adjacent_strings),
+        TEST_ENTRY(test_digest_sink_admits_every_layer),
+#undef TEST_ENTRY
+    };
+    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
+        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
+            return CU_get_error();
+    }
+    return CUE_SUCCESS;
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/evq_test.c: the event queue (sim/engine/evq.h).
+ *
+ * Order is (time_ns, seq) with seq assigned at push, so equal times pop in push
+ * order (style.md "Event order"). Cancel is by id (slot + generation): an id that
+ * already ran, was cancelled or was reused is SIM_ENOENT. pending_max bounds the
+ * pending events, and cancelled events stop counting at once. The randomised test
+ * compares every pop with a plain model (a linear scan for the minimum) and runs
+ * sim_evq_check (EQ1..EQ3) after every operation.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <CUnit/CUnit.h>
+
+#include "sim/engine/error.h"
+#include "sim/engine/evq.h"
+#include "sim/engine/rng.h"
+#include "suites.h"
+
+#define ASSERT_U64_EQ(actual, expected)                                                   \
+    do {                                                                                  \
+        uint64_t actual_ = (uint64_t)(actual);                                            \
+        uint64_t expected_ = (uint64_t)(expected);                                        \
+        if (actual_ != expected_)                                                         \
+            fprintf(stderr, "%s:%d: %s is %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
+                    __LINE__, #actual, actual_, expected_);                               \
+        CU_assertImplementation(actual_ == expected_, __LINE__,                           \
+                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__,    \
+                                "", CU_FALSE);                                            \
+    } while (0)
+
+static int marker;      /* its address is the `arg` of every pushed event */
+
+static void event_noop(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    (void)arg;
+    (void)data;
+}
+
+/* A second callback with a different body, so the two can never be folded into one. */
+static void event_other(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    *(int *)arg += (int)data;
+}
+
+static struct sim_evq *evq_fixture(uint32_t pending_max)
+{
+    struct sim_evq *queue = sim_evq_create(pending_max);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(queue);
+    return queue;
+}
+
+/* Pops must come out by time, carry the pushed fn/arg/data, and the empty queue says so. */
+static void test_evq_pops_in_time_order(void)
+{
+    struct sim_evq *queue = evq_fixture(16);
+    static const uint64_t times[] = { 50, 10, 40, 0, 30, 20, UINT64_MAX };
+    for (uint64_t index = 0; index < 7; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, times[index], index % 2 ? event_other : event_noop,
+                                     &marker, index, NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 7);
+    ASSERT_U64_EQ(sim_evq_peek_time(queue), 0);
+    static const uint64_t order[] = { 3, 1, 5, 4, 2, 0, 6 };
+    for (int index = 0; index < 7; index++) {
+        struct sim_evq_entry entry;
+        CU_ASSERT_FATAL(sim_evq_pop(queue, &entry));
+        ASSERT_U64_EQ(entry.data, order[index]);
+        ASSERT_U64_EQ(entry.time_ns, times[order[index]]);
+        ASSERT_U64_EQ(entry.seq, order[index]);
+        CU_ASSERT(entry.fn == (order[index] % 2 ? event_other : event_noop));
+        CU_ASSERT_PTR_EQUAL(entry.arg, &marker);
+        CU_ASSERT(sim_evq_check(queue));
+    }
+    struct sim_evq_entry entry;
+    CU_ASSERT_FALSE(sim_evq_pop(queue, &entry));
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 0);
+    sim_evq_destroy(queue);
+}
+
+/* 1000 events at one instant pop in push order (the seq counter), across heap growth. */
+static void test_evq_equal_time_is_fifo(void)
+{
+    struct sim_evq *queue = evq_fixture(1000);
+    for (uint64_t index = 0; index < 1000; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, 77, event_noop, NULL, index, NULL), SIM_OK);
+    CU_ASSERT(sim_evq_check(queue));
+    int out_of_order = 0;
+    for (uint64_t index = 0; index < 1000; index++) {
+        struct sim_evq_entry entry;
+        CU_ASSERT_FATAL(sim_evq_pop(queue, &entry));
+        out_of_order += entry.data != index || entry.seq != index || entry.time_ns != 77;
+    }
+    CU_ASSERT_EQUAL(out_of_order, 0);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 0);
+    sim_evq_destroy(queue);
+}
+
+/* The model of the randomised test: one record per push, indexed by the event's data. */
+struct model_event {
+    uint64_t time_ns;
+    uint64_t seq;
+    sim_event_id id;
+    bool pending;
+};
+
+#define MODEL_PUSHES_MAX 6000u
+
+struct model {
+    struct model_event events[MODEL_PUSHES_MAX];
+    uint32_t pushed;
+    uint32_t pending;
+};
+
+/* Index of the pending model event with the smallest (time, seq), or -1. */
+static int model_min(const struct model *model)
+{
+    int best = -1;
+    for (uint32_t index = 0; index < model->pushed; index++) {
+        const struct model_event *event = &model->events[index];
+        if (!event->pending)
+            continue;
+        if (best < 0 || event->time_ns < model->events[best].time_ns ||
+            (event->time_ns == model->events[best].time_ns && event->seq < model->events[best].seq))
+            best = (int)index;
+    }
+    return best;
+}
+
+static void model_push(struct sim_evq *queue, struct model *model, uint64_t time_ns)
+{
+    struct model_event *event = &model->events[model->pushed];
+    CU_ASSERT_EQUAL_FATAL(sim_evq_push(queue, time_ns, event_noop, NULL, model->pushed,
+                                       &event->id), SIM_OK);
+    CU_ASSERT_NOT_EQUAL(event->id, SIM_EVENT_NONE);
+    event->time_ns = time_ns;
+    event->seq = model->pushed;     /* no push failed, so seq counts the pushes */
+    event->pending = true;
+    model->pushed++;
+    model->pending++;
+}
+
+/* Pops one event and checks it is the model's minimum. Returns false on a mismatch; the
+ * model always drops the event that did pop, so it stays in step with the queue. */
+static bool model_pop(struct sim_evq *queue, struct model *model)
+{
+    int expected = model_min(model);
+    struct sim_evq_entry entry;
+    if (!sim_evq_pop(queue, &entry))
+        return expected < 0;
+    if (entry.data >= model->pushed || !model->events[entry.data].pending)
+        return false;
+    struct model_event *event = &model->events[entry.data];
+    event->pending = false;
+    model->pending--;
+    return entry.data == (uint64_t)expected && entry.time_ns == event->time_ns &&
+           entry.seq == event->seq;
+}
+
+/* Cancels the pending model event at or after `start`, if any. */
+static bool model_cancel(struct sim_evq *queue, struct model *model, uint32_t start)
+{
+    for (uint32_t index = start; index < model->pushed; index++) {
+        struct model_event *event = &model->events[index];
+        if (!event->pending)
+            continue;
+        event->pending = false;
+        model->pending--;
+        return sim_evq_cancel(queue, event->id) == SIM_OK;
+    }
+    return true;
+}
+
+/* Random pushes (times in a narrow window, so ties are common), pops and cancels from a
+ * seeded stream: every pop is the model's (time, seq) minimum, EQ1..EQ3 hold after every
+ * operation, and the queue drains to exactly the model's pending count. */
+static void test_evq_random_operations_pop_sorted_by_time_then_seq(void)
+{
+    static struct model model;
+    model = (struct model){ 0 };
+    struct sim_evq *queue = evq_fixture(MODEL_PUSHES_MAX);
+    struct sim_rng rng;
+    sim_rng_init_stream(&rng, 2024, "evq_test");
+    int bad_pops = 0, bad_cancels = 0, bad_checks = 0;
+    uint64_t now_ns = 0;
+    for (uint32_t round = 0; model.pushed < MODEL_PUSHES_MAX && round < 4 * MODEL_PUSHES_MAX;
+         round++) {
+        uint64_t action = sim_rng_below(&rng, 10);
+        if (action < 6)
+            model_push(queue, &model, now_ns + sim_rng_below(&rng, 40));
+        else if (action < 9)
+            bad_pops += !model_pop(queue, &model);
+        else if (model.pushed > 0)
+            bad_cancels += !model_cancel(queue, &model,
+                                         (uint32_t)sim_rng_below(&rng, model.pushed));
+        bad_checks += !sim_evq_check(queue);
+        bad_checks += sim_evq_pending(queue) != model.pending;
+        now_ns += sim_rng_below(&rng, 3);
+    }
+    for (uint32_t round = 0; model.pending > 0 && round < MODEL_PUSHES_MAX; round++) {
+        bad_pops += !model_pop(queue, &model);
+        bad_checks += !sim_evq_check(queue);
+    }
+    CU_ASSERT_EQUAL(model.pushed, MODEL_PUSHES_MAX);
+    CU_ASSERT_EQUAL(bad_pops, 0);
+    CU_ASSERT_EQUAL(bad_cancels, 0);
+    CU_ASSERT_EQUAL(bad_checks, 0);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 0);
+    sim_evq_destroy(queue);
+}
+
+#define LIMIT_EVENTS 1000u
+
+/* Pops everything; returns the number of pops out of (time, seq) order or with an odd
+ * data value (odd = cancelled), and stores the pop count. */
+static int drain_checking_order(struct sim_evq *queue, uint32_t *pops_out)
+{
+    int bad = 0;
+    uint32_t pops = 0;
+    uint64_t last_time = 0, last_seq = 0;
+    struct sim_evq_entry entry;
+    while (pops <= LIMIT_EVENTS * 2 && sim_evq_pop(queue, &entry)) {
+        if (pops > 0 && (entry.time_ns < last_time ||
+                         (entry.time_ns == last_time && entry.seq <= last_seq)))
+            bad++;
+        if (entry.data % 2 == 1 && entry.data < LIMIT_EVENTS)
+            bad++;
+        last_time = entry.time_ns;
+        last_seq = entry.seq;
+        pops++;
+    }
+    *pops_out = pops;
+    return bad;
+}
+
+/* pending_max: the 1001st push is SIM_ELIMIT; cancelling every other event frees exactly
+ * 500 places (cancelled events stop counting at once), 500 more pushes fit and the next
+ * is SIM_ELIMIT again; no cancelled event ever pops and the order holds. */
+static void test_evq_cancel_frees_room_under_pending_limit(void)
+{
+    struct sim_evq *queue = evq_fixture(LIMIT_EVENTS);
+    static sim_event_id ids[LIMIT_EVENTS];
+    for (uint32_t index = 0; index < LIMIT_EVENTS; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, (index * 7919u) % 1000u, event_noop, NULL, index,
+                                     &ids[index]), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 1, event_noop, NULL, 0, NULL), SIM_ELIMIT);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), LIMIT_EVENTS);
+    CU_ASSERT_EQUAL(sim_evq_pending_max(queue), LIMIT_EVENTS);
+    for (uint32_t index = 1; index < LIMIT_EVENTS; index += 2)
+        CU_ASSERT_EQUAL(sim_evq_cancel(queue, ids[index]), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), LIMIT_EVENTS / 2);
+    CU_ASSERT(sim_evq_check(queue));
+    for (uint32_t index = 0; index < LIMIT_EVENTS / 2; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, index, event_noop, NULL, LIMIT_EVENTS + index, NULL),
+                        SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 1, event_noop, NULL, 0, NULL), SIM_ELIMIT);
+    CU_ASSERT(sim_evq_check(queue));
+    uint32_t pops = 0;
+    CU_ASSERT_EQUAL(drain_checking_order(queue, &pops), 0);
+    CU_ASSERT_EQUAL(pops, LIMIT_EVENTS);
+    sim_evq_destroy(queue);
+}
+
+/* The smallest queue: one pending event; a second push is SIM_ELIMIT until it pops. */
+static void test_evq_pending_max_one_holds_one_event(void)
+{
+    struct sim_evq *queue = evq_fixture(1);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 5, event_noop, NULL, 0, NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 4, event_noop, NULL, 0, NULL), SIM_ELIMIT);
+    struct sim_evq_entry entry;
+    CU_ASSERT(sim_evq_pop(queue, &entry));
+    ASSERT_U64_EQ(entry.time_ns, 5);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 4, event_noop, NULL, 0, NULL), SIM_OK);
+    CU_ASSERT(sim_evq_check(queue));
+    sim_evq_destroy(queue);
+}
+
+/* Cancel after the event ran, a second cancel, SIM_EVENT_NONE and ids the queue never
+ * issued are all SIM_ENOENT and change nothing. */
+static void test_evq_cancel_of_finished_or_unknown_event_is_enoent(void)
+{
+    struct sim_evq *queue = evq_fixture(8);
+    sim_event_id ran, cancelled, kept;
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 1, event_noop, NULL, 1, &ran), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 2, event_noop, NULL, 2, &cancelled), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 3, event_noop, NULL, 3, &kept), SIM_OK);
+    struct sim_evq_entry entry;
+    CU_ASSERT(sim_evq_pop(queue, &entry));
+    ASSERT_U64_EQ(entry.data, 1);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, ran), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, cancelled), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, cancelled), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, SIM_EVENT_NONE), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, (sim_event_id)1000), SIM_ENOENT);       /* slot 999 */
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, (sim_event_id)1 << 32), SIM_ENOENT);    /* slot -1 */
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, kept + ((sim_event_id)1 << 32)), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 1);
+    CU_ASSERT(sim_evq_pop(queue, &entry));
+    ASSERT_U64_EQ(entry.data, 3);
+    CU_ASSERT(sim_evq_check(queue));
+    sim_evq_destroy(queue);
+}
+
+/* A slot is reused after its event pops (same slot number), yet the old id stays dead:
+ * cancelling it is SIM_ENOENT and leaves the new event pending (the generation). */
+static void test_evq_stale_id_after_slot_reuse_is_enoent(void)
+{
+    struct sim_evq *queue = evq_fixture(4);
+    sim_event_id old_id, new_id;
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 10, event_noop, NULL, 1, &old_id), SIM_OK);
+    struct sim_evq_entry entry;
+    CU_ASSERT(sim_evq_pop(queue, &entry));
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 20, event_noop, NULL, 2, &new_id), SIM_OK);
+    CU_ASSERT_EQUAL(old_id & 0xFFFFFFFFu, new_id & 0xFFFFFFFFu);    /* the same slot */
+    CU_ASSERT_NOT_EQUAL(old_id, new_id);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, old_id), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 1);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, new_id), SIM_OK);
+    /* Reused again after a cancel: both older ids are dead. */
+    sim_event_id third_id;
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 30, event_noop, NULL, 3, &third_id), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, new_id), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, old_id), SIM_ENOENT);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 1);
+    CU_ASSERT(sim_evq_pop(queue, &entry));
+    ASSERT_U64_EQ(entry.data, 3);
+    sim_evq_destroy(queue);
+}
+
+/* Cancelling the earliest, the latest and a middle event keeps the rest in order. */
+static void test_evq_cancel_keeps_order_of_the_rest(void)
+{
+    struct sim_evq *queue = evq_fixture(64);
+    sim_event_id ids[40];
+    for (uint64_t index = 0; index < 40; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, 100 - index, event_noop, NULL, index, &ids[index]),
+                        SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, ids[39]), SIM_OK);   /* earliest, time 61 */
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, ids[0]), SIM_OK);    /* latest, time 100 */
+    CU_ASSERT_EQUAL(sim_evq_cancel(queue, ids[20]), SIM_OK);
+    CU_ASSERT(sim_evq_check(queue));
+    ASSERT_U64_EQ(sim_evq_peek_time(queue), 62);
+    int bad = 0;
+    uint64_t expected = 38;
+    struct sim_evq_entry entry;
+    while (sim_evq_pop(queue, &entry)) {
+        bad += entry.data != expected;
+        expected -= expected == 21 ? 2 : 1;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    ASSERT_U64_EQ(expected, 0);
+    sim_evq_destroy(queue);
+}
+
+CU_ErrorCode evq_suite_add(void)
+{
+    CU_pSuite suite = CU_add_suite("evq", NULL, NULL);
+    if (suite == NULL)
+        return CU_get_error();
+    struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+#define TEST_ENTRY(fn) { #fn, fn }
+        TEST_ENTRY(test_evq_pops_in_time_order),
+        TEST_ENTRY(test_evq_equal_time_is_fifo),
+        TEST_ENTRY(test_evq_random_operations_pop_sorted_by_time_then_seq),
+        TEST_ENTRY(test_evq_cancel_frees_room_under_pending_limit),
+        TEST_ENTRY(test_evq_pending_max_one_holds_one_event),
+        TEST_ENTRY(test_evq_cancel_of_finished_or_unknown_event_is_enoent),
+        TEST_ENTRY(test_evq_stale_id_after_slot_reuse_is_enoent),
+        TEST_ENTRY(test_evq_cancel_keeps_order_of_the_rest),
+#undef TEST_ENTRY
+    };
+    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
+        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
+            return CU_get_error();
+    }
+    return CUE_SUCCESS;
+}
