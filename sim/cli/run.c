@@ -107,6 +107,12 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
             own_count = index;
             options->arg_count = argc - index - 1;
             options->args = argv + index + 1;
+            if (options->arg_count > (int)SIMLUA_ARGS_MAX) {
+                char limit[16];
+                snprintf(limit, sizeof(limit), "%u", SIMLUA_ARGS_MAX);
+                return cli_usage_error("run: more than SIMLUA_ARGS_MAX (%s) scenario arguments",
+                                       limit);
+            }
             break;
         }
     }
