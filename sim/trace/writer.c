@@ -10,7 +10,8 @@
  * The database runs in WAL mode with synchronous=OFF, and the two `events`
  * indexes are built at close (measurements and crash semantics in
  * docs/trace-schema.md): a process crash keeps every committed batch and leaves
- * a consistent file; a power loss may not.
+ * a consistent file; a power loss may not. A writer is used by one thread (the
+ * connection is opened with SQLITE_OPEN_NOMUTEX).
  *
  * Invariants (asserted below):
  *   W1  0 <= batch_events < SIM_TRACE_BATCH_EVENTS between calls; batch_events > 0

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench_trace.c: rows per second of the SQLite trace writer.
+ *
+ * Writes 1 000 000 events of a realistic mix (3 fields each: two u64 and a third
+ * that is a u64, a short string every 3rd event, or a 56-byte payload every 10th)
+ * through the writer's sink, and the same rows through the least code that can
+ * insert them: one prepared INSERT, the same open flags, pragmas, schema, batch size
+ * and indexes built at close, with the JSON text made before the clock starts. So the
+ * ratio is the writer's whole cost (encoding included) against SQLite's alone. Both
+ * timings cover open to close. Each runs twice, alternating; the better run counts.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "bench.h"
+#include "sim/engine/error.h"
+#include "sim/trace/writer.h"
+
+#define EVENTS 1000000u
+#define RUNS 2u
+#define NAMES 64u
+
+static const char *const kinds[12] = {
+    "dg_route", "dg_send", "dg_recv", "qp_alloc", "qp_enqueue", "qp_dequeue",
+    "doorbell", "proc_spawn", "log", "reg_write", "reg_read", "irq",
+};
+static char names[NAMES][16];
+static uint8_t payload[56];
+static char *reference_json;            /* EVENTS texts, one after the other */
+static uint32_t *reference_json_end;    /* EVENTS end offsets into reference_json */
+
+/* Must match sim/trace/writer.c: pragmas, tables, statement, indexes. */
+static const char reference_schema_sql[] =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
+    " ctx INTEGER NOT NULL, pid INTEGER NOT NULL, layer TEXT NOT NULL, kind TEXT NOT NULL,"
+    " fields TEXT NOT NULL, payload BLOB);"
+    "INSERT INTO meta(key, value) VALUES('schema_version', '1'); COMMIT;";
+static const char reference_index_sql[] =
+    "CREATE INDEX events_time_ns ON events(time_ns); CREATE INDEX events_kind ON events(kind);";
+static const char *const reference_layers[5] = {"off", "api", "transport", "vmci", "device"};
+
+static uint64_t event_time_ns(uint32_t i)
+{
+    return (uint64_t)i * 350 + (i % 7) * 100;   /* non-decreasing, as the engine's */
+}
+
+static void event_fill(uint32_t i, struct sim_trace_event *event)
+{
+    event->seq = i;
+    event->time_ns = event_time_ns(i);
+    event->ctx = 3 + i % 1000;
+    event->pid = i % 64;
+    event->layer = (enum sim_layer)(1 + i % 4);
+    event->kind = kinds[i % 12];
+    event->field_count = 0;
+    sim_trace_field_u64(event, "src", 3 + i % 1000);
+    sim_trace_field_u64(event, "dst", 1024 + i % 50);
+    if (i % 10 == 0)
+        sim_trace_field_bytes(event, "data", payload, sizeof payload);
+    else if (i % 3 == 0)
+        sim_trace_field_str(event, "name", names[i % NAMES]);
+    else
+        sim_trace_field_u64(event, "size", i % 65536);
+}
+
+static double run_writer(const char *path)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    struct sim_trace_writer *writer = NULL;
+    double start_s = bench_now_seconds();
+    if (sim_trace_writer_open(path, &writer, message) < 0) {
+        fprintf(stderr, "bench trace: %s\n", message);
+        return 0;
+    }
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event;
+    memset(&event, 0, sizeof event);
+    for (uint32_t i = 0; i < EVENTS; i++) {
+        event_fill(i, &event);
+        if (sink.emit(sink.state, &event, message) < 0) {
+            fprintf(stderr, "bench trace: %s\n", message);
+            break;
+        }
+    }
+    bench_sink_u64(sim_trace_writer_event_count(writer));
+    if (sim_trace_writer_close(writer, message) < 0) {
+        fprintf(stderr, "bench trace: %s\n", message);
+        return 0;
+    }
+    return EVENTS / (bench_now_seconds() - start_s);
+}
+
+static int reference_fields(uint32_t i, char *json, size_t capacity_bytes)
+{
+    uint32_t src = 3 + i % 1000;
+    uint32_t dst = 1024 + i % 50;
+    if (i % 10 == 0)
+        return snprintf(json, capacity_bytes,
+                        "{\"src\":%" PRIu32 ",\"dst\":%" PRIu32 ",\"data\":{\"bytes\":56}}",
+                        src, dst);
+    if (i % 3 == 0)
+        return snprintf(json, capacity_bytes,
+                        "{\"src\":%" PRIu32 ",\"dst\":%" PRIu32 ",\"name\":\"%s\"}", src, dst,
+                        names[i % NAMES]);
+    return snprintf(json, capacity_bytes,
+                    "{\"src\":%" PRIu32 ",\"dst\":%" PRIu32 ",\"size\":%" PRIu32 "}", src, dst,
+                    i % 65536);
+}
+
+/* Makes the reference's JSON texts (untimed). Returns 0, or -1 if out of memory. */
+static int reference_json_create(void)
+{
+    enum { JSON_BYTES_MAX = 96 };
+    reference_json = malloc((size_t)EVENTS * JSON_BYTES_MAX);
+    reference_json_end = malloc(EVENTS * sizeof *reference_json_end);
+    if (reference_json == NULL || reference_json_end == NULL)
+        return -1;
+    uint32_t offset = 0;
+    for (uint32_t i = 0; i < EVENTS; i++) {
+        int json_bytes = reference_fields(i, reference_json + offset, JSON_BYTES_MAX);
+        if (json_bytes < 0 || json_bytes >= JSON_BYTES_MAX)
+            return -1;
+        offset += (uint32_t)json_bytes;
+        reference_json_end[i] = offset;
+    }
+    return 0;
+}
+
+static void reference_insert(sqlite3_stmt *insert, uint32_t i)
+{
+    uint32_t json_start = i == 0 ? 0 : reference_json_end[i - 1];
+    const char *json = reference_json + json_start;
+    int json_bytes = (int)(reference_json_end[i] - json_start);
+    sqlite3_bind_int64(insert, 1, i);
+    sqlite3_bind_int64(insert, 2, (sqlite3_int64)event_time_ns(i));
+    sqlite3_bind_int64(insert, 3, 3 + i % 1000);
+    sqlite3_bind_int64(insert, 4, i % 64);
+    sqlite3_bind_text(insert, 5, reference_layers[1 + i % 4], -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 6, kinds[i % 12], -1, SQLITE_STATIC);
+    sqlite3_bind_text(insert, 7, json, json_bytes, SQLITE_STATIC);
+    if (i % 10 == 0)
+        sqlite3_bind_blob(insert, 8, payload, sizeof payload, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(insert, 8);
+    if (sqlite3_step(insert) != SQLITE_DONE)
+        fprintf(stderr, "bench trace: reference insert: %s\n",
+                sqlite3_errmsg(sqlite3_db_handle(insert)));
+    sqlite3_reset(insert);
+}
+
+static double run_reference(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *insert = NULL;
+    double start_s = bench_now_seconds();
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, reference_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields,"
+                           " payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1, &insert,
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench trace: reference: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 0;
+    }
+    for (uint32_t i = 0; i < EVENTS; i++) {
+        if (i % SIM_TRACE_BATCH_EVENTS == 0)
+            sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        reference_insert(insert, i);
+        if (i % SIM_TRACE_BATCH_EVENTS == SIM_TRACE_BATCH_EVENTS - 1 || i == EVENTS - 1)
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    sqlite3_finalize(insert);
+    if (sqlite3_exec(db, reference_index_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+        fprintf(stderr, "bench trace: reference: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return EVENTS / (bench_now_seconds() - start_s);
+}
+
+static void remove_database(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char name[256];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(name, sizeof name, "%.200s%s", path, suffixes[i]);
+        unlink(name);
+    }
+}
+
+void bench_trace(void)
+{
+    char dir[] = "/tmp/bench_trace.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        perror("bench trace: mkdtemp");
+        return;
+    }
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/trace.db", dir);
+    for (uint32_t i = 0; i < NAMES; i++)
+        snprintf(names[i], sizeof names[i], "process-%" PRIu32, i);
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 37 + 11);
+    if (reference_json_create() < 0) {
+        fprintf(stderr, "bench trace: out of memory\n");
+        goto done;
+    }
+    double writer_best = 0;
+    double reference_best = 0;
+    for (uint32_t run = 0; run < RUNS; run++) {
+        remove_database(path);
+        double reference = run_reference(path);
+        remove_database(path);
+        double writer = run_writer(path);
+        reference_best = reference > reference_best ? reference : reference_best;
+        writer_best = writer > writer_best ? writer : writer_best;
+    }
+    remove_database(path);
+    bench_report("trace_writer_rows", writer_best, "rows/s", reference_best, 0.7);
+done:
+    free(reference_json);
+    free(reference_json_end);
+    reference_json = NULL;
+    reference_json_end = NULL;
+    rmdir(dir);
+}

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/trace_writer_test.c: the SQLite trace writer (sim/trace/writer.h).
+ *
+ * Each test writes a database under one mkdtemp directory, closes the writer, and
+ * reads the file back with plain SQLite: what a user's query would see. Field values
+ * are read with json_extract, the way docs/trace-schema.md tells users to.
+ */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <sqlite3.h>
+#include <xxhash.h>
+
+#include "sim/engine/error.h"
+#include "sim/trace/writer.h"
+#include "suites.h"
+
+static char temp_dir[64];
+
+/* ---- Fixtures ---------------------------------------------------------------------- */
+
+static const char *temp_path(const char *name)
+{
+    static char path[sizeof temp_dir + 256 + 1];     /* d_name is at most 255 bytes */
+    snprintf(path, sizeof path, "%s/%s", temp_dir, name);
+    return path;
+}
+
+static struct sim_trace_event event_make(uint64_t seq, enum sim_layer layer, const char *kind)
+{
+    struct sim_trace_event event;
+    memset(&event, 0, sizeof event);
+    event.seq = seq;
+    event.time_ns = 1000 * seq + 7;
+    event.ctx = (uint32_t)(seq % 5) + 2;
+    event.pid = (uint32_t)(seq % 3);
+    event.layer = layer;
+    event.kind = kind;
+    return event;
+}
+
+static struct sim_trace_writer *writer_open_fixture(const char *name)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = NULL;
+    int rc = sim_trace_writer_open(temp_path(name), &writer, message);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(writer);
+    return writer;
+}
+
+static void writer_close_fixture(struct sim_trace_writer *writer)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL(sim_trace_writer_close(writer, message), 0);
+    CU_ASSERT_STRING_EQUAL(message, "");
+}
+
+static int emit(struct sim_trace_sink *sink, const struct sim_trace_event *event)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    return sink->emit(sink->state, event, message);
+}
+
+static sqlite3 *db_open(const char *name)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(temp_path(name), &db, SQLITE_OPEN_READONLY, NULL);
+    CU_ASSERT_EQUAL_FATAL(rc, SQLITE_OK);
+    return db;
+}
+
+/* Prepares `sql` with one optional text parameter and steps to its first row. */
+static sqlite3_stmt *db_row(sqlite3 *db, const char *sql, const char *parameter)
+{
+    sqlite3_stmt *stmt = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    if (parameter != NULL)
+        sqlite3_bind_text(stmt, 1, parameter, -1, SQLITE_TRANSIENT);
+    CU_ASSERT_EQUAL(sqlite3_step(stmt), SQLITE_ROW);
+    return stmt;
+}
+
+static int64_t db_int(sqlite3 *db, const char *sql, const char *parameter)
+{
+    sqlite3_stmt *stmt = db_row(db, sql, parameter);
+    int64_t value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+}
+
+/* True if column 0 of the first row is exactly `size_bytes` bytes equal to `expected`. */
+static bool db_bytes_equal(sqlite3 *db, const char *sql, const char *parameter,
+                           const void *expected, size_t size_bytes)
+{
+    sqlite3_stmt *stmt = db_row(db, sql, parameter);
+    const void *data = sqlite3_column_blob(stmt, 0);
+    size_t got_bytes = (size_t)sqlite3_column_bytes(stmt, 0);
+    bool equal = got_bytes == size_bytes &&
+                 (size_bytes == 0 || memcmp(data, expected, size_bytes) == 0);
+    sqlite3_finalize(stmt);
+    return equal;
+}
+
+static bool db_text_equal(sqlite3 *db, const char *sql, const char *parameter,
+                          const char *expected)
+{
+    return db_bytes_equal(db, sql, parameter, expected, strlen(expected));
+}
+
+static void hash_hex(const char *text, size_t text_bytes, char hex[33])
+{
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(text, text_bytes));
+    for (size_t i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", canonical.digest[i]);
+}
+
+/* ---- Tests ------------------------------------------------------------------------- */
+
+/* Every column of every emitted event reads back: fields via json_extract in emission
+ * order, the first bytes field as the payload blob, byte for byte. */
+static void test_every_event_is_stored_with_its_fields(void)
+{
+    static const uint8_t payload[56] = {0, 1, 2, 0xff, 0x80, 'a', 0, 9};
+    struct sim_trace_writer *writer = writer_open_fixture("all.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_API, "proc_spawn");
+    sim_trace_field_u64(&event, "pid", 42);
+    sim_trace_field_i64(&event, "delta", INT64_MIN);
+    sim_trace_field_str(&event, "name", "client");
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    event = event_make(1, SIM_LAYER_DEVICE, "reg_write");
+    sim_trace_field_u64(&event, "reg", 0x10);
+    sim_trace_field_bytes(&event, "data", payload, sizeof payload);
+    sim_trace_field_bytes(&event, "more", "\x01\xab", 2);
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    event = event_make(5, SIM_LAYER_VMCI, "dg_route");
+    sim_trace_field_bytes(&event, "empty", NULL, 0);
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    event = event_make(6, SIM_LAYER_TRANSPORT, "no_fields");
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_event_count(writer), 4);
+    writer_close_fixture(writer);
+
+    sqlite3 *db = db_open("all.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), 4);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 0", NULL,
+                                 "{\"pid\":42,\"delta\":-9223372036854775808,"
+                                 "\"name\":\"client\"}"));
+    CU_ASSERT_EQUAL(db_int(db, "SELECT time_ns FROM events WHERE seq = 0", NULL), 7);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT layer || ' ' || kind || ' ' || ctx || ' ' || pid"
+                                 " FROM events WHERE seq = 1", NULL, "device reg_write 3 1"));
+    CU_ASSERT_EQUAL(db_int(db, "SELECT json_extract(fields, '$.delta') FROM events"
+                           " WHERE seq = 0", NULL), INT64_MIN);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT json_extract(fields, '$.name') FROM events"
+                                 " WHERE kind = ?1", "proc_spawn", "client"));
+    CU_ASSERT_EQUAL(db_int(db, "SELECT payload IS NULL FROM events WHERE seq = 0", NULL), 1);
+    CU_ASSERT_TRUE(db_bytes_equal(db, "SELECT payload FROM events WHERE seq = 1", NULL,
+                                  payload, sizeof payload));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 1", NULL,
+                                 "{\"reg\":16,\"data\":{\"bytes\":56},"
+                                 "\"more\":{\"bytes\":2,\"hex\":\"01ab\"}}"));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT typeof(payload) || length(payload) || fields"
+                                 " FROM events WHERE seq = 5", NULL,
+                                 "blob0{\"empty\":{\"bytes\":0}}"));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 6", NULL, "{}"));
+    sqlite3_close(db);
+}
+
+/* A sink at level L stores layers <= L only, even if the engine hands it more. */
+static void test_level_stores_only_layers_up_to_level(void)
+{
+    static const enum sim_layer levels[] = {SIM_LAYER_OFF, SIM_LAYER_TRANSPORT,
+                                            SIM_LAYER_DEVICE};
+    static const int64_t expected_rows[] = {0, 2, 4};
+    static const char *const expected_layers[] = {"", "api,transport",
+                                                  "api,transport,vmci,device"};
+    for (size_t i = 0; i < 3; i++) {
+        struct sim_trace_writer *writer = writer_open_fixture("level.db");
+        struct sim_trace_sink sink = sim_trace_writer_sink(writer, levels[i]);
+        CU_ASSERT_EQUAL(sink.level, levels[i]);
+        for (uint64_t seq = 0; seq < 4; seq++) {
+            struct sim_trace_event event = event_make(seq, (enum sim_layer)(seq + 1), "any");
+            CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+        }
+        CU_ASSERT_EQUAL(sim_trace_writer_event_count(writer), (uint64_t)expected_rows[i]);
+        writer_close_fixture(writer);
+        sqlite3 *db = db_open("level.db");
+        CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), expected_rows[i]);
+        CU_ASSERT_TRUE(db_text_equal(db, "SELECT group_concat(layer) FROM"
+                                     " (SELECT layer FROM events ORDER BY seq)", NULL,
+                                     expected_layers[i]));
+        sqlite3_close(db);
+    }
+}
+
+/* 10 000 events span two full batches and a partial one. A second connection sees
+ * nothing until the first batch is full, then whole batches only; after close it sees
+ * every row, seqs contiguous. */
+static void test_batches_commit_every_batch_and_the_rest_at_close(void)
+{
+    enum { EVENTS = 10000 };
+    _Static_assert(EVENTS > 2 * SIM_TRACE_BATCH_EVENTS, "spans two full batches");
+    struct sim_trace_writer *writer = writer_open_fixture("batch.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    sqlite3 *db = db_open("batch.db");
+    for (uint64_t seq = 0; seq < EVENTS; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "dg_route");
+        sim_trace_field_u64(&event, "index", seq);
+        CU_ASSERT_EQUAL_FATAL(emit(&sink, &event), 0);
+        uint64_t emitted = seq + 1;
+        uint64_t in_batch = emitted % SIM_TRACE_BATCH_EVENTS;
+        if (in_batch <= 1 || in_batch == SIM_TRACE_BATCH_EVENTS - 1 || emitted == EVENTS) {
+            int64_t committed = (int64_t)(emitted - in_batch);
+            CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), committed);
+        }
+    }
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL(sim_trace_writer_event_count(writer), EVENTS);
+    writer_close_fixture(writer);
+
+    db = db_open("batch.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), EVENTS);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT min(seq) FROM events", NULL), 0);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT max(seq) FROM events", NULL), EVENTS - 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events"
+                           " WHERE json_extract(fields, '$.index') <> seq", NULL), 0);
+    sqlite3_close(db);
+}
+
+/* Close builds the indexes the schema names, and leaves no -wal file beside the trace;
+ * the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
+static void test_close_builds_indexes_and_checkpoints(void)
+{
+    struct sim_trace_writer *writer = writer_open_fixture("index.db");
+    writer_close_fixture(writer);
+    char wal[sizeof temp_dir + 300];
+    snprintf(wal, sizeof wal, "%s-wal", temp_path("index.db"));
+    CU_ASSERT_NOT_EQUAL(access(wal, F_OK), 0);
+    sqlite3 *db = db_open("index.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                           " AND tbl_name = 'events' AND name IN ('events_time_ns', 'events_kind')",
+                           NULL), 2);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM pragma_index_info('events_kind')"
+                           " WHERE name = 'kind'", NULL), 1);
+    CU_ASSERT_TRUE(db_text_equal(db, "PRAGMA journal_mode", NULL, "wal"));
+    sqlite3_close(db);
+}
+
+/* meta keeps one value per key (the last); files keeps the exact text and its
+ * XXH3-128; the same path with other text is refused. */
+static void test_meta_and_files_are_stored_exactly(void)
+{
+    static const char text[] = "-- scenario\nsim.log(\"h\\xc3\\xa9\")\n\0tail\xff";
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    char hex[33];
+    struct sim_trace_writer *writer = writer_open_fixture("meta.db");
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "seed", "1", message), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "seed", "42", message), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_file(writer, "main.lua", text, sizeof text - 1, message), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_file(writer, "main.lua", text, sizeof text - 1, message), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_file(writer, "empty.lua", NULL, 0, message), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_file(writer, "main.lua", text, 4, message), SIM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "main.lua"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, temp_path("meta.db")));
+    writer_close_fixture(writer);
+
+    sqlite3 *db = db_open("meta.db");
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = ?1", "seed", "42"));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = ?1", "schema_version",
+                                 "1"));
+    CU_ASSERT_TRUE(db_bytes_equal(db, "SELECT text FROM files WHERE path = ?1", "main.lua",
+                                  text, sizeof text - 1));
+    hash_hex(text, sizeof text - 1, hex);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT hash FROM files WHERE path = ?1", "main.lua", hex));
+    hash_hex("", 0, hex);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT hash FROM files WHERE path = ?1", "empty.lua", hex));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT text FROM files WHERE path = ?1", "empty.lua", ""));
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM files", NULL), 2);
+    sqlite3_close(db);
+}
+
+/* Strings come back byte for byte through json_extract: quote, backslash, newline, tab,
+ * CR, control bytes, DEL, UTF-8. An ill-formed byte is escaped as \udcXX, distinct from
+ * the well-formed character of the same value, and the JSON stays valid. */
+static void test_string_escaping_round_trips_through_json_extract(void)
+{
+    static const char tricky[] = "q\"b\\n\nt\tr\rc\x01\x1f del\x7f \xc3\xa9 \xf0\x9f\x98\x80 /";
+    static const char ill_formed[] = "\xff\xc3\x28\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf\xe0";
+    struct sim_trace_writer *writer = writer_open_fixture("escape.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_API, "log");
+    sim_trace_field_str(&event, "text", tricky);
+    sim_trace_field_str(&event, "bad", ill_formed);
+    sim_trace_field_str(&event, "y_umlaut", "\xc3\xbf");
+    sim_trace_field_strn(&event, "raw_ff", "\xff", 1);
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    writer_close_fixture(writer);
+
+    sqlite3 *db = db_open("escape.db");
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT json_extract(fields, '$.text') FROM events", NULL,
+                                 tricky));
+    CU_ASSERT_EQUAL(db_int(db, "SELECT json_valid(fields) FROM events", NULL), 1);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT json_extract(fields, '$.y_umlaut') FROM events",
+                                 NULL, "\xc3\xbf"));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT json_extract(fields, '$.raw_ff') FROM events",
+                                 NULL, "\xed\xb3\xbf"));   /* U+DCFF, not U+00FF */
+    CU_ASSERT_EQUAL(db_int(db, "SELECT instr(fields, '\"bad\":\"\\udcff\\udcc3(\\udced"
+                           "\\udca0\\udc80\\udcf4\\udc90\\udc80\\udc80\\udcc0\\udcaf\\udce0\"')"
+                           " > 0 FROM events", NULL), 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT instr(fields, '\\u007f') > 0 FROM events", NULL), 1);
+    sqlite3_close(db);
+}
+
+/* A string of exactly SIM_TRACE_STRING_BYTES_MAX bytes is stored; one byte more is
+ * refused with SIM_ELIMIT naming the limit (built by hand: the builder asserts). */
+static void test_string_limit_boundary(void)
+{
+    static char text[SIM_TRACE_STRING_BYTES_MAX + 1];
+    memset(text, '"', sizeof text);
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture("limit.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_API, "log");
+    sim_trace_field_strn(&event, "text", text, SIM_TRACE_STRING_BYTES_MAX);
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), 0);
+    event = event_make(1, SIM_LAYER_API, "log");
+    event.fields[0] = (struct sim_trace_field){
+        .name = "text", .type = SIM_FIELD_STR,
+        .value.blob = {.data = text, .size_bytes = SIM_TRACE_STRING_BYTES_MAX + 1}};
+    event.field_count = 1;
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), SIM_ELIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "SIM_TRACE_STRING_BYTES_MAX"));
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("limit.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT length(json_extract(fields, '$.text')) FROM events",
+                           NULL), SIM_TRACE_STRING_BYTES_MAX);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), 1);
+    sqlite3_close(db);
+}
+
+/* U64 up to INT64_MAX is a JSON integer; above it a decimal string, so that UINT64_MAX
+ * reads back exactly (SQLite would read a bare integer that large as a REAL). */
+static void test_u64_boundaries_round_trip(void)
+{
+    static const uint64_t values[] = {0, 1, INT64_MAX, (uint64_t)INT64_MAX + 1, UINT64_MAX};
+    static const char *const types[] = {"integer", "integer", "integer", "text", "text"};
+    struct sim_trace_writer *writer = writer_open_fixture("u64.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    for (uint64_t seq = 0; seq < 5; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "value");
+        sim_trace_field_u64(&event, "v", values[seq]);
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("u64.db");
+    sqlite3_stmt *stmt = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, "SELECT json_type(fields, '$.v'),"
+                                             " json_extract(fields, '$.v') FROM events"
+                                             " ORDER BY seq", -1, &stmt, NULL), SQLITE_OK);
+    for (size_t i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL_FATAL(sqlite3_step(stmt), SQLITE_ROW);
+        CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(stmt, 0), types[i]);
+        const char *text = (const char *)sqlite3_column_text(stmt, 1);
+        CU_ASSERT_EQUAL(strtoull(text, NULL, 10), values[i]);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+/* time_ns above INT64_MAX cannot be an SQLite INTEGER: SIM_ESINK, nothing stored. */
+static void test_time_above_int64_max_is_refused(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture("time.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_API, "tick");
+    event.time_ns = INT64_MAX;
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), 0);
+    event = event_make(1, SIM_LAYER_API, "tick");
+    event.time_ns = (uint64_t)INT64_MAX + 1;
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), SIM_ESINK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "time_ns"));
+    CU_ASSERT_EQUAL(sim_trace_writer_event_count(writer), 1);
+    writer_close_fixture(writer);
+}
+
+/* A path in a missing directory fails at open with SIM_ESINK and a message that names
+ * the path and SQLite's reason; no writer is returned. */
+static void test_open_in_missing_directory_names_the_path(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = (struct sim_trace_writer *)&message;
+    const char *path = temp_path("no_such_dir/trace.db");
+    CU_ASSERT_EQUAL(sim_trace_writer_open(path, &writer, message), SIM_ESINK);
+    CU_ASSERT_PTR_NULL(writer);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "unable to open"));
+}
+
+/* Opening a path that holds an old trace and a stale -wal starts an empty trace. */
+static void test_open_truncates_an_old_trace(void)
+{
+    struct sim_trace_writer *writer = writer_open_fixture("old.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_API, "old");
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    writer_close_fixture(writer);
+    char wal[sizeof temp_dir + 300];
+    snprintf(wal, sizeof wal, "%s-wal", temp_path("old.db"));
+    FILE *stale = fopen(wal, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stale);
+    fputs("not a wal", stale);
+    fclose(stale);
+    writer = writer_open_fixture("old.db");
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("old.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), 0);
+    sqlite3_close(db);
+}
+
+/* When SQLite fails (another connection holds the write lock), emit returns SIM_ESINK
+ * with the path and SQLite's message; once the lock is gone the writer goes on. */
+static void test_sqlite_failure_returns_esink_naming_path(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture("busy.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    sqlite3 *other = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(temp_path("busy.db"), &other), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_API, "blocked");
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), SIM_ESINK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, temp_path("busy.db")));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "database is locked"));
+    CU_ASSERT_EQUAL(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    event = event_make(1, SIM_LAYER_API, "after");
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), 0);
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("busy.db");
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT group_concat(kind) FROM events", NULL, "after"));
+    sqlite3_close(db);
+}
+
+static bool file_equal(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb");
+    FILE *fb = fopen(b, "rb");
+    bool equal = fa != NULL && fb != NULL;
+    for (long i = 0; equal && i < (1L << 24); i++) {
+        int ca = fgetc(fa);
+        equal = ca == fgetc(fb);
+        if (ca == EOF)
+            break;
+    }
+    if (fa != NULL)
+        fclose(fa);
+    if (fb != NULL)
+        fclose(fb);
+    return equal;
+}
+
+static void write_same_run(const char *name)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture(name);
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "seed", "7", message), 0);
+    for (uint64_t seq = 0; seq < 5000; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_API, "x");
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    writer_close_fixture(writer);
+}
+
+/* meta holds only what callers put there (schema_version from the writer, no time of
+ * day), and two identical runs give byte-identical trace files. */
+static void test_meta_has_no_wall_clock_value(void)
+{
+    write_same_run("same_a.db");
+    sleep(1);   /* a second apart: any time-of-day value would differ */
+    write_same_run("same_b.db");
+    CU_ASSERT_TRUE(file_equal(temp_path("same_a.db"), temp_path("same_b.db")));
+    sqlite3 *db = db_open("same_a.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta", NULL), 2);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta"
+                           " WHERE key NOT IN ('schema_version', 'seed')", NULL), 0);
+    int64_t now_s = (int64_t)time(NULL);
+    char since[32];
+    snprintf(since, sizeof since, "%" PRId64, now_s - 366 * 86400);
+    /* No value that reads as seconds, ms, us or ns since the epoch within the last year,
+     * nor as a date. */
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta WHERE CAST(value AS INTEGER)"
+                           " >= CAST(?1 AS INTEGER) OR value GLOB '*[0-9]-[0-9][0-9]-*'",
+                           since), 0);
+    sqlite3_close(db);
+}
+
+/* ---- Suite ------------------------------------------------------------------------- */
+
+static int suite_init(void)
+{
+    snprintf(temp_dir, sizeof temp_dir, "/tmp/trace_writer_test.XXXXXX");
+    return mkdtemp(temp_dir) == NULL ? 1 : 0;
+}
+
+static int suite_cleanup(void)
+{
+    DIR *dir = opendir(temp_dir);
+    if (dir == NULL)
+        return 1;
+    struct dirent *entry;
+    for (int i = 0; i < 1000 && (entry = readdir(dir)) != NULL; i++) {
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+            unlink(temp_path(entry->d_name));
+    }
+    closedir(dir);
+    return rmdir(temp_dir) == 0 ? 0 : 1;
+}
+
+CU_ErrorCode trace_writer_suite_add(void)
+{
+    CU_pSuite suite = CU_add_suite("trace_writer", suite_init, suite_cleanup);
+    if (suite == NULL)
+        return CU_get_error();
+#define ADD(test) if (CU_add_test(suite, #test, test) == NULL) return CU_get_error()
+    ADD(test_every_event_is_stored_with_its_fields);
+    ADD(test_level_stores_only_layers_up_to_level);
+    ADD(test_batches_commit_every_batch_and_the_rest_at_close);
+    ADD(test_close_builds_indexes_and_checkpoints);
+    ADD(test_meta_and_files_are_stored_exactly);
+    ADD(test_string_escaping_round_trips_through_json_extract);
+    ADD(test_string_limit_boundary);
+    ADD(test_u64_boundaries_round_trip);
+    ADD(test_time_above_int64_max_is_refused);
+    ADD(test_open_in_missing_directory_names_the_path);
+    ADD(test_open_truncates_an_old_trace);
+    ADD(test_sqlite_failure_returns_esink_naming_path);
+    ADD(test_meta_has_no_wall_clock_value);
+#undef ADD
+    return CUE_SUCCESS;
+}
