@@ -132,3 +132,6 @@ check "--trace-level api writes only api events" $? "$layers"
 run run $F/require_ok.lua --trace /nonexistent-dir/x.db
 [ "$status" -eq 1 ] && grep -q "/nonexistent-dir/x.db" "$work/err"
 check "an unwritable trace path is a clear error" $? "$status $err"
+g=$(digest_of $F/determinism.lua --seed 11 --progress)
+[ "$a" = "$g" ]
+check "--progress is accepted and never changes the digest" $?

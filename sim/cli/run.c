@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sim/cli/cli.h"
 #include "sim/engine/duration.h"
@@ -32,6 +34,7 @@ struct run_options {
     int digest;
     int quiet;
     int verbose;
+    int progress;           /* -1 auto (stderr is a terminal), 0 off, 1 on */
     int arg_count;
     char **args;
 };
@@ -99,6 +102,8 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
+        { "progress", no_argument, NULL, 'p' },
+        { "no-progress", no_argument, NULL, 'P' },
         { NULL, 0, NULL, 0 },
     };
     int own_count = argc;
@@ -122,8 +127,11 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
     while ((option = getopt_long(own_count, argv, "qvh", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'd') {
-            options->digest = 1;
+        if (option == 'd' || option == 'p' || option == 'P') {
+            if (option == 'd')
+                options->digest = 1;
+            else
+                options->progress = option == 'p';
             continue;
         }
         if (option == '?') {
@@ -171,6 +179,39 @@ static int verbose_emit(void *state, const struct sim_trace_event *event, char *
     }
     fputc('\n', stderr);
     return 0;
+}
+
+/* Progress on long runs: wall time appears here and nowhere near the trace. */
+#define PROGRESS_EVERY_EVENTS (1u << 20)
+#define PROGRESS_INTERVAL_SECONDS 2.0
+
+struct progress {
+    double started_seconds;
+    double last_seconds;
+    uint64_t last_events;
+};
+
+static double wall_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+static void progress_report(void *state, uint64_t now_ns, uint64_t events_run)
+{
+    struct progress *progress = state;
+    double now_seconds = wall_seconds();
+    if (now_seconds - progress->last_seconds < PROGRESS_INTERVAL_SECONDS)
+        return;
+    double rate = (double)(events_run - progress->last_events) /
+                  (now_seconds - progress->last_seconds);
+    char time_text[32];
+    sim_time_format(now_ns, time_text, sizeof(time_text));
+    fprintf(stderr, "progress: simulated %ss, %" PRIu64 " events, %.2e events/s, %.0f s wall\n",
+            time_text, events_run, rate, now_seconds - progress->started_seconds);
+    progress->last_seconds = now_seconds;
+    progress->last_events = events_run;
 }
 
 static int write_metadata(struct sim_trace_writer *writer, const struct run_options *options,
@@ -259,7 +300,13 @@ static int run_scenario(const struct run_options *options)
         sinks[sink_count++] = (struct sim_trace_sink){ .name = "verbose",
                                                        .level = SIM_LAYER_DEVICE,
                                                        .emit = verbose_emit };
+    struct progress progress = { .started_seconds = wall_seconds() };
+    progress.last_seconds = progress.started_seconds;
+    bool progress_on = options->progress == 1 ||
+                       (options->progress == -1 && !options->quiet && isatty(STDERR_FILENO));
     struct simlua_options lua_options = {
+        .progress_fn = progress_on ? progress_report : NULL, .progress_state = &progress,
+        .progress_every_events = progress_on ? PROGRESS_EVERY_EVENTS : 0,
         .scenario_path = options->scenario_path, .seed = options->seed,
         .until_ns = options->until_ns, .quiet = options->quiet, .verbose = options->verbose,
         .arg_count = options->arg_count, .args = options->args, .sinks = sinks,
@@ -292,7 +339,7 @@ int cli_run(int argc, char **argv)
 {
     struct run_options options = {
         .seed = 1, .trace_level = SIM_LAYER_DEVICE, .trace_level_text = "device",
-        .until_ns = SIM_TIME_NEVER,
+        .until_ns = SIM_TIME_NEVER, .progress = -1,
     };
     int rc = parse_arguments(argc, argv, &options);
     if (rc == -1) {

@@ -264,10 +264,23 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->events_run++;
         events_run++;
         entry.fn(engine, entry.arg, entry.data);
+        if (engine->progress_every_events != 0 &&
+            engine->events_run % engine->progress_every_events == 0)
+            engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);
     }
     result->stopped = stopped;
     result->now_ns = engine->now_ns;
     result->events_run = events_run;
+}
+
+void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void *state,
+                             uint64_t every_events)
+{
+    assert(engine != NULL);
+    assert(fn != NULL || every_events == 0);
+    engine->progress_fn = fn;
+    engine->progress_state = state;
+    engine->progress_every_events = every_events;
 }
 
 struct sim_process *sim_engine_current(const struct sim_engine *engine)

@@ -98,6 +98,13 @@ struct sim_run_result {
 void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_events,
                     struct sim_run_result *result);
 
+/* Progress reports for long runs: fn(state, now_ns, events_run) every `every_events`
+ * events (0 turns it off). The callback must not touch the simulation: it is for
+ * output only (the CLI prints wall-clock rates there, never into the trace). */
+typedef void (*sim_progress_fn)(void *state, uint64_t now_ns, uint64_t events_run);
+void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void *state,
+                             uint64_t every_events);
+
 /* The process whose code is running now, or NULL (event handlers, plain test code). */
 struct sim_process *sim_engine_current(const struct sim_engine *engine);
 

@@ -30,6 +30,9 @@ struct sim_engine {
     struct sim_process *live_tail;
     uint32_t live_count;
     uint32_t pid_next;
+    sim_progress_fn progress_fn;    /* output only; never feeds the simulation */
+    void *progress_state;
+    uint64_t progress_every_events;
     int abort_code;                 /* non-zero: stop the run after the current event */
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sim/engine/engine.h"
 #include "sim/engine/trace.h"
 
 /* Files one run may load (the scenario plus everything it requires). */
@@ -47,6 +48,9 @@ struct simlua_options {
     char **args;
     const struct sim_trace_sink *sinks;     /* attached when the world is created */
     uint32_t sink_count;
+    sim_progress_fn progress_fn;            /* optional, output only (engine.h) */
+    void *progress_state;
+    uint64_t progress_every_events;
 };
 
 struct simlua_file {

@@ -153,6 +153,10 @@ static struct simlua_world *world_allocate(lua_State *L, const struct sim_limits
         free(world);
         luaL_error(L, "sim.world: out of memory");
     }
+    if (runtime->options.progress_fn != NULL)
+        sim_engine_set_progress(world->engine, runtime->options.progress_fn,
+                                runtime->options.progress_state,
+                                runtime->options.progress_every_events);
     for (uint32_t index = 0; index < runtime->options.sink_count; index++) {
         int rc = sim_engine_sink_attach(world->engine, runtime->options.sinks[index]);
         assert(rc == SIM_OK);
