@@ -88,3 +88,22 @@ void sim_trace_field_bytes(struct sim_trace_event *event, const char *name, cons
     field->value.blob.data = data;
     field->value.blob.size_bytes = size_bytes;
 }
+
+static int null_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)state;
+    (void)message;
+    assert(event != NULL);
+    return 0;
+}
+
+struct sim_trace_sink sim_trace_null_sink(void)
+{
+    struct sim_trace_sink sink = {
+        .name = "null",
+        .level = SIM_LAYER_DEVICE,
+        .emit = null_emit,
+        .state = NULL,
+    };
+    return sink;
+}

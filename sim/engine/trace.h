@@ -85,6 +85,10 @@ void sim_trace_field_strn(struct sim_trace_event *event, const char *name, const
 void sim_trace_field_bytes(struct sim_trace_event *event, const char *name, const void *data,
                            uint32_t size_bytes);
 
+/* A sink that discards every event: what unit tests attach when they only need the engine
+ * to run (an engine with no sink at all behaves the same). */
+struct sim_trace_sink sim_trace_null_sink(void);
+
 /* The digest: XXH3-128 over the canonical encoding documented in docs/trace-schema.md. */
 struct sim_digest;
 struct sim_digest *sim_digest_create(void);

@@ -757,6 +757,21 @@ static void test_sink_level_admits_layers_up_to_level(void)
     sim_engine_destroy(engine);
 }
 
+/* The null sink admits every layer and keeps nothing; emitting through it still numbers
+ * events, so a run with it behaves as one with no sink at all. */
+static void test_null_sink_discards_but_events_are_numbered(void)
+{
+    struct sim_engine *engine = engine_fixture(NULL);
+    struct sim_trace_sink sink = sim_trace_null_sink();
+    CU_ASSERT_EQUAL(sink.level, SIM_LAYER_DEVICE);
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, sink), SIM_OK);
+    for (int layer = SIM_LAYER_API; layer <= SIM_LAYER_DEVICE; layer++)
+        CU_ASSERT_EQUAL(emit_simple(engine, (enum sim_layer)layer, "k"), SIM_OK);
+    ASSERT_U64_EQ(sim_engine_trace_events(engine), 4);
+    CU_ASSERT_EQUAL(sim_engine_abort_code(engine), 0);
+    sim_engine_destroy(engine);
+}
+
 /* ---- Stop conditions ------------------------------------------------------------------ */
 
 /* Two non-daemon processes blocked forever on named queues (and a daemon): the run stops
@@ -926,6 +941,7 @@ CU_ErrorCode process_suite_add(void)
         TEST_ENTRY(test_trace_events_max_stops_the_run),
         TEST_ENTRY(test_sink_failure_stops_run_with_its_message),
         TEST_ENTRY(test_sink_level_admits_layers_up_to_level),
+        TEST_ENTRY(test_null_sink_discards_but_events_are_numbered),
         TEST_ENTRY(test_blocked_processes_without_events_are_a_deadlock),
         TEST_ENTRY(test_daemon_blocked_alone_is_idle),
         TEST_ENTRY(test_until_runs_events_at_until_and_stops_there),
