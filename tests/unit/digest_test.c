@@ -9,7 +9,7 @@
  * literal. Then: the digest is XXH3-128 of the concatenated encodings, and it
  * changes when any one thing about the events changes.
  */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,18 +19,7 @@
 #include "sim/engine/engine.h"
 #include "sim/engine/trace.h"
 #include "suites.h"
-
-#define ASSERT_U64_EQ(actual, expected)                                                   \
-    do {                                                                                  \
-        uint64_t actual_ = (uint64_t)(actual);                                            \
-        uint64_t expected_ = (uint64_t)(expected);                                        \
-        if (actual_ != expected_)                                                         \
-            fprintf(stderr, "%s:%d: %s is %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
-                    __LINE__, #actual, actual_, expected_);                               \
-        CU_assertImplementation(actual_ == expected_, __LINE__,                           \
-                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__,    \
-                                "", CU_FALSE);                                            \
-    } while (0)
+#include "test_support.h"
 
 /* ---- The fixed vector ----------------------------------------------------------------- */
 
@@ -308,14 +297,7 @@ static void test_digest_sink_admits_every_layer(void)
 
 CU_ErrorCode digest_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("digest", NULL, NULL);
-    if (suite == NULL)
-        return CU_get_error();
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define TEST_ENTRY(fn) { #fn, fn }
+    static const struct test_entry tests[] = {
         TEST_ENTRY(test_encoding_matches_documented_vector),
         TEST_ENTRY(test_encode_with_short_buffer_reports_size_and_stays_in_bounds),
         TEST_ENTRY(test_encoding_of_empty_and_extreme_values),
@@ -323,11 +305,6 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_digest_changes_with_any_single_change),
         TEST_ENTRY(test_digest_separates_adjacent_strings),
         TEST_ENTRY(test_digest_sink_admits_every_layer),
-#undef TEST_ENTRY
     };
-    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
-        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
-            return CU_get_error();
-    }
-    return CUE_SUCCESS;
+    return test_suite_register("digest", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -9,8 +9,7 @@
  * compares every pop with a plain model (a linear scan for the minimum) and runs
  * sim_evq_check (EQ1..EQ3) after every operation.
  */
-#include <inttypes.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <CUnit/CUnit.h>
@@ -19,18 +18,7 @@
 #include "sim/engine/evq.h"
 #include "sim/engine/rng.h"
 #include "suites.h"
-
-#define ASSERT_U64_EQ(actual, expected)                                                   \
-    do {                                                                                  \
-        uint64_t actual_ = (uint64_t)(actual);                                            \
-        uint64_t expected_ = (uint64_t)(expected);                                        \
-        if (actual_ != expected_)                                                         \
-            fprintf(stderr, "%s:%d: %s is %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
-                    __LINE__, #actual, actual_, expected_);                               \
-        CU_assertImplementation(actual_ == expected_, __LINE__,                           \
-                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__,    \
-                                "", CU_FALSE);                                            \
-    } while (0)
+#include "test_support.h"
 
 static int marker;      /* its address is the `arg` of every pushed event */
 
@@ -358,14 +346,7 @@ static void test_evq_cancel_keeps_order_of_the_rest(void)
 
 CU_ErrorCode evq_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("evq", NULL, NULL);
-    if (suite == NULL)
-        return CU_get_error();
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define TEST_ENTRY(fn) { #fn, fn }
+    static const struct test_entry tests[] = {
         TEST_ENTRY(test_evq_pops_in_time_order),
         TEST_ENTRY(test_evq_equal_time_is_fifo),
         TEST_ENTRY(test_evq_random_operations_pop_sorted_by_time_then_seq),
@@ -374,11 +355,6 @@ CU_ErrorCode evq_suite_add(void)
         TEST_ENTRY(test_evq_cancel_of_finished_or_unknown_event_is_enoent),
         TEST_ENTRY(test_evq_stale_id_after_slot_reuse_is_enoent),
         TEST_ENTRY(test_evq_cancel_keeps_order_of_the_rest),
-#undef TEST_ENTRY
     };
-    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
-        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
-            return CU_get_error();
-    }
-    return CUE_SUCCESS;
+    return test_suite_register("evq", tests, sizeof(tests) / sizeof(tests[0]));
 }

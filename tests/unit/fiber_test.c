@@ -9,7 +9,7 @@
  * blocked at the end (run under ASan/LSan by `make asan`), the stack-size bound,
  * and that a world of fibers is deterministic (two runs, one digest).
  */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,18 +19,7 @@
 #include "sim/engine/fiber.h"
 #include "sim/engine/process.h"
 #include "suites.h"
-
-#define ASSERT_U64_EQ(actual, expected)                                                   \
-    do {                                                                                  \
-        uint64_t actual_ = (uint64_t)(actual);                                            \
-        uint64_t expected_ = (uint64_t)(expected);                                        \
-        if (actual_ != expected_)                                                         \
-            fprintf(stderr, "%s:%d: %s is %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
-                    __LINE__, #actual, actual_, expected_);                               \
-        CU_assertImplementation(actual_ == expected_, __LINE__,                           \
-                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__,    \
-                                "", CU_FALSE);                                            \
-    } while (0)
+#include "test_support.h"
 
 static struct sim_engine *engine_fixture(void)
 {
@@ -477,14 +466,7 @@ static void test_fiber_world_twice_gives_same_digest(void)
 
 CU_ErrorCode fiber_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("fiber", NULL, NULL);
-    if (suite == NULL)
-        return CU_get_error();
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define TEST_ENTRY(fn) { #fn, fn }
+    static const struct test_entry tests[] = {
         TEST_ENTRY(test_fiber_consumer_sees_value_when_producer_wakes_it),
         TEST_ENTRY(test_fiber_sleep_returns_at_exactly_now_plus_delay),
         TEST_ENTRY(test_fiber_wait_outside_a_fiber_is_enoproc),
@@ -497,11 +479,6 @@ CU_ErrorCode fiber_suite_add(void)
         TEST_ENTRY(test_fiber_spawn_beyond_processes_max_is_elimit),
         TEST_ENTRY(test_fiber_sleep_to_end_of_time_is_einval),
         TEST_ENTRY(test_fiber_world_twice_gives_same_digest),
-#undef TEST_ENTRY
     };
-    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
-        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
-            return CU_get_error();
-    }
-    return CUE_SUCCESS;
+    return test_suite_register("fiber", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -19,6 +19,7 @@
 #include "sim/engine/engine.h"
 #include "sim/lua/runtime.h"
 #include "suites.h"
+#include "test_support.h"
 
 /* Runs `source` as a scenario (quiet). Returns the outcome. */
 static struct simlua_outcome run_source(const char *source)
@@ -311,10 +312,8 @@ static void test_duration_parse(void)
 
 CU_ErrorCode lua_runtime_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("lua_runtime", NULL, NULL);
-    if (suite == NULL)
-        return CU_get_error();
-    static const struct { const char *name; CU_TestFunc function; } tests[] = {
+    /* Reported without the test_ prefix, so not TEST_ENTRY. */
+    static const struct test_entry tests[] = {
         { "pattern_first_bytes_match_formula", test_pattern_first_bytes_match_formula },
         { "pattern_slices_periods_and_seeds", test_pattern_slices_periods_and_seeds },
         { "checksum_is_xxh3_64_hex", test_checksum_is_xxh3_64_hex },
@@ -330,9 +329,5 @@ CU_ErrorCode lua_runtime_suite_add(void)
           test_run_without_explicit_run_and_without_world },
         { "duration_parse", test_duration_parse },
     };
-    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
-        if (CU_add_test(suite, tests[index].name, tests[index].function) == NULL)
-            return CU_get_error();
-    }
-    return CUE_SUCCESS;
+    return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -11,7 +11,7 @@
  * stop conditions of sim_engine_run. A collecting trace sink checks what the
  * engine reports.
  */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,29 +20,7 @@
 #include "sim/engine/engine.h"
 #include "sim/engine/process.h"
 #include "suites.h"
-
-#define ASSERT_U64_EQ(actual, expected)                                                   \
-    do {                                                                                  \
-        uint64_t actual_ = (uint64_t)(actual);                                            \
-        uint64_t expected_ = (uint64_t)(expected);                                        \
-        if (actual_ != expected_)                                                         \
-            fprintf(stderr, "%s:%d: %s is %" PRIu64 ", expected %" PRIu64 "\n", __FILE__, \
-                    __LINE__, #actual, actual_, expected_);                               \
-        CU_assertImplementation(actual_ == expected_, __LINE__,                           \
-                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__,    \
-                                "", CU_FALSE);                                            \
-    } while (0)
-
-#define ASSERT_STR_CONTAINS(text, part)                                                   \
-    do {                                                                                  \
-        const char *text_ = (text);                                                       \
-        if (strstr(text_, (part)) == NULL)                                                \
-            fprintf(stderr, "%s:%d: \"%s\" lacks \"%s\"\n", __FILE__, __LINE__, text_,    \
-                    (part));                                                              \
-        CU_assertImplementation(strstr(text_, (part)) != NULL, __LINE__,                  \
-                                "ASSERT_STR_CONTAINS(" #text ", " #part ")", __FILE__,    \
-                                "", CU_FALSE);                                            \
-    } while (0)
+#include "test_support.h"
 
 /* ---- The scripted test process ---------------------------------------------------- */
 
@@ -916,14 +894,7 @@ static void test_schedule_after_is_relative_and_rejects_overflow(void)
 
 CU_ErrorCode process_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("process", NULL, NULL);
-    if (suite == NULL)
-        return CU_get_error();
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define TEST_ENTRY(fn) { #fn, fn }
+    static const struct test_entry tests[] = {
         TEST_ENTRY(test_wake_before_deadline_resumes_woken_and_cancels_deadline),
         TEST_ENTRY(test_unwoken_process_times_out_at_exactly_deadline),
         TEST_ENTRY(test_wake_at_deadline_scheduled_first_wins_as_woken),
@@ -947,11 +918,6 @@ CU_ErrorCode process_suite_add(void)
         TEST_ENTRY(test_until_runs_events_at_until_and_stops_there),
         TEST_ENTRY(test_max_events_stops_after_that_many_events),
         TEST_ENTRY(test_schedule_after_is_relative_and_rejects_overflow),
-#undef TEST_ENTRY
     };
-    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
-        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
-            return CU_get_error();
-    }
-    return CUE_SUCCESS;
+    return test_suite_register("process", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -9,7 +9,7 @@
  * implementations written in this file, so a change to rng.c that still agrees
  * with itself is caught. The pinned stream vectors are those of docs/rng.md.
  */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,20 +18,7 @@
 #include "sim/engine/engine.h"
 #include "sim/engine/rng.h"
 #include "suites.h"
-
-/* Prints both values on failure, then records the assertion with CUnit. */
-#define ASSERT_U64_EQ(actual, expected)                                                      \
-    do {                                                                                     \
-        uint64_t actual_ = (actual);                                                         \
-        uint64_t expected_ = (expected);                                                     \
-        if (actual_ != expected_)                                                            \
-            fprintf(stderr, "%s:%d: %s is %" PRIu64 " (0x%016" PRIx64 "), expected %" PRIu64 \
-                    " (0x%016" PRIx64 ")\n", __FILE__, __LINE__, #actual, actual_, actual_,  \
-                    expected_, expected_);                                                   \
-        CU_assertImplementation(actual_ == expected_, __LINE__,                              \
-                                "ASSERT_U64_EQ(" #actual ", " #expected ")", __FILE__, "",   \
-                                CU_FALSE);                                                   \
-    } while (0)
+#include "test_support.h"
 
 /* Reference implementations, written from the published algorithms. */
 
@@ -377,14 +364,7 @@ static void test_rng_unit_is_in_unit_interval(void)
 
 CU_ErrorCode rng_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("rng", NULL, NULL);
-    if (suite == NULL)
-        return CU_get_error();
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-#define TEST_ENTRY(fn) { #fn, fn }
+    static const struct test_entry tests[] = {
         TEST_ENTRY(test_xoshiro256ss_matches_published_vectors),
         TEST_ENTRY(test_splitmix64_matches_published_vectors),
         TEST_ENTRY(test_fnv1a64_matches_published_vectors),
@@ -397,11 +377,6 @@ CU_ErrorCode rng_suite_add(void)
         TEST_ENTRY(test_rng_below_stays_under_bound),
         TEST_ENTRY(test_rng_below_redraws_the_incomplete_last_multiple),
         TEST_ENTRY(test_rng_unit_is_in_unit_interval),
-#undef TEST_ENTRY
     };
-    for (size_t index = 0; index < sizeof(tests) / sizeof(tests[0]); index++) {
-        if (CU_add_test(suite, tests[index].name, tests[index].fn) == NULL)
-            return CU_get_error();
-    }
-    return CUE_SUCCESS;
+    return test_suite_register("rng", tests, sizeof(tests) / sizeof(tests[0]));
 }

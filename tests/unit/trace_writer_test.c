@@ -22,6 +22,7 @@
 #include "sim/engine/error.h"
 #include "sim/trace/writer.h"
 #include "suites.h"
+#include "test_support.h"
 
 static char temp_dir[64];
 
@@ -530,23 +531,21 @@ static int suite_cleanup(void)
 
 CU_ErrorCode trace_writer_suite_add(void)
 {
-    CU_pSuite suite = CU_add_suite("trace_writer", suite_init, suite_cleanup);
-    if (suite == NULL)
-        return CU_get_error();
-#define ADD(test) if (CU_add_test(suite, #test, test) == NULL) return CU_get_error()
-    ADD(test_every_event_is_stored_with_its_fields);
-    ADD(test_level_stores_only_layers_up_to_level);
-    ADD(test_batches_commit_every_batch_and_the_rest_at_close);
-    ADD(test_close_builds_indexes_and_checkpoints);
-    ADD(test_meta_and_files_are_stored_exactly);
-    ADD(test_string_escaping_round_trips_through_json_extract);
-    ADD(test_string_limit_boundary);
-    ADD(test_u64_boundaries_round_trip);
-    ADD(test_time_above_int64_max_is_refused);
-    ADD(test_open_in_missing_directory_names_the_path);
-    ADD(test_open_truncates_an_old_trace);
-    ADD(test_sqlite_failure_returns_esink_naming_path);
-    ADD(test_meta_has_no_wall_clock_value);
-#undef ADD
-    return CUE_SUCCESS;
+    static const struct test_entry tests[] = {
+        TEST_ENTRY(test_every_event_is_stored_with_its_fields),
+        TEST_ENTRY(test_level_stores_only_layers_up_to_level),
+        TEST_ENTRY(test_batches_commit_every_batch_and_the_rest_at_close),
+        TEST_ENTRY(test_close_builds_indexes_and_checkpoints),
+        TEST_ENTRY(test_meta_and_files_are_stored_exactly),
+        TEST_ENTRY(test_string_escaping_round_trips_through_json_extract),
+        TEST_ENTRY(test_string_limit_boundary),
+        TEST_ENTRY(test_u64_boundaries_round_trip),
+        TEST_ENTRY(test_time_above_int64_max_is_refused),
+        TEST_ENTRY(test_open_in_missing_directory_names_the_path),
+        TEST_ENTRY(test_open_truncates_an_old_trace),
+        TEST_ENTRY(test_sqlite_failure_returns_esink_naming_path),
+        TEST_ENTRY(test_meta_has_no_wall_clock_value),
+    };
+    return test_suite_register_with_fixtures("trace_writer", suite_init, suite_cleanup, tests,
+                                             sizeof(tests) / sizeof(tests[0]));
 }
