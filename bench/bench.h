@@ -14,7 +14,8 @@
 
 #define BENCHES(X) \
     X(engine)      \
-    X(trace)
+    X(trace)       \
+    X(queue_pair)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
 BENCHES(BENCH_DECLARE)

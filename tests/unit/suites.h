@@ -18,7 +18,8 @@
     X(fiber)           \
     X(digest)          \
     X(trace_writer)    \
-    X(lua_runtime)
+    X(lua_runtime)     \
+    X(queue_pair)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/queue_pair.c: queue-pair memory and ring arithmetic (reference 5.1, 5.2).
+ *
+ * The header bytes (R80) are the only copy of the pointers. Every operation reads
+ * producer_tail and consumer_head from them once into a `struct ring`, validates
+ * those values (R82), computes free/ready from the same values, copies, and only
+ * then writes its one pointer back. Nothing is cached elsewhere, so a hostile peer
+ * that rewrites a header (vmci_queue_set_*) is seen by the next call and can at
+ * worst make it return VMCI_ERROR_INVALID_SIZE; it can never steer a copy outside
+ * the ring.
+ *
+ * Where a queue's pointers live (R80): the tail of the queue an endpoint produces
+ * into is in that queue's header; its head is in the header of the endpoint's
+ * consume queue, written by the peer that consumes it. For one endpoint's view:
+ *   produce ring: tail in view.produce->header, head in view.consume->header
+ *   consume ring: tail in view.consume->header, head in view.produce->header
+ * so enqueue and dequeue both write only view.produce->header.
+ *
+ * Invariants (queue_pair.h), asserted in pairs:
+ *   QP1  on read: free + ready == N - 1 after validation (ring_load callers);
+ *        on write: the new ready (ring_reload) is still <= N - 1.
+ *   QP2  the tail is written after the copy, and a re-read shows ready grown by
+ *        exactly the copied count; dequeue shows it shrunk by the same count.
+ *   QP3  ring_load() returns INVALID_SIZE before any caller can copy.
+ *
+ * A zero-sized queue (R77 allows P = 0 or C = 0) has no ring; its only valid pointer
+ * value is 0 and free = ready = 0, so enqueue is NOSPACE and dequeue NODATA (the
+ * header's contract). A 1-byte queue holds 0 bytes (R83): same results.
+ */
+#include "queue_pair.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Byte offsets inside the 24-byte header (R80). */
+#define HEADER_HANDLE_CONTEXT_OFFSET 0u
+#define HEADER_HANDLE_RESOURCE_OFFSET 4u
+#define HEADER_PRODUCER_TAIL_OFFSET 8u
+#define HEADER_CONSUMER_HEAD_OFFSET 16u
+
+_Static_assert(HEADER_CONSUMER_HEAD_OFFSET + 8u == VMCI_QUEUE_HEADER_BYTES,
+               "R80: handle (8) + producer_tail (8) + consumer_head (8)");
+
+/* One ring's pointers as read once from the header bytes, so the values validated
+ * (R82) are the values used for the copy (QP3). */
+struct ring {
+    struct vmci_queue *queue;   /* borrowed: whose ring and producer_tail */
+    uint64_t tail;
+    uint64_t head;
+};
+
+/* ---- Header bytes (R80) -------------------------------------------------------------- */
+
+uint64_t vmci_queue_producer_tail(const struct vmci_queue *queue)
+{
+    assert(queue != NULL);
+    return vmci_read_u64(queue->header + HEADER_PRODUCER_TAIL_OFFSET);
+}
+
+uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue)
+{
+    assert(queue != NULL);
+    return vmci_read_u64(queue->header + HEADER_CONSUMER_HEAD_OFFSET);
+}
+
+struct vmci_handle vmci_queue_handle(const struct vmci_queue *queue)
+{
+    assert(queue != NULL);
+    return (struct vmci_handle){
+        .context = vmci_read_u32(queue->header + HEADER_HANDLE_CONTEXT_OFFSET),
+        .resource = vmci_read_u32(queue->header + HEADER_HANDLE_RESOURCE_OFFSET),
+    };
+}
+
+void vmci_queue_set_producer_tail(struct vmci_queue *queue, uint64_t value)
+{
+    assert(queue != NULL);
+    vmci_write_u64(queue->header + HEADER_PRODUCER_TAIL_OFFSET, value);
+    assert(vmci_queue_producer_tail(queue) == value);
+}
+
+void vmci_queue_set_consumer_head(struct vmci_queue *queue, uint64_t value)
+{
+    assert(queue != NULL);
+    vmci_write_u64(queue->header + HEADER_CONSUMER_HEAD_OFFSET, value);
+    assert(vmci_queue_consumer_head(queue) == value);
+}
+
+/* R81: {handle, 0, 0}. */
+static void queue_header_init(struct vmci_queue *queue, struct vmci_handle handle)
+{
+    vmci_write_u32(queue->header + HEADER_HANDLE_CONTEXT_OFFSET, handle.context);
+    vmci_write_u32(queue->header + HEADER_HANDLE_RESOURCE_OFFSET, handle.resource);
+    vmci_queue_set_producer_tail(queue, 0);
+    vmci_queue_set_consumer_head(queue, 0);
+    assert(vmci_handle_equal(vmci_queue_handle(queue), handle));
+}
+
+/* ---- Memory (R77, R81) --------------------------------------------------------------- */
+
+/* R77: at least one size non-zero; the sum fits the limit without overflowing. */
+static int qp_sizes_check(uint64_t produce_size_bytes, uint64_t consume_size_bytes)
+{
+    if (produce_size_bytes == 0 && consume_size_bytes == 0)
+        return VMCI_ERROR_INVALID_ARGS;
+    if (produce_size_bytes > VMCI_MAX_GUEST_QP_MEMORY)
+        return VMCI_ERROR_NO_RESOURCES;
+    if (consume_size_bytes > VMCI_MAX_GUEST_QP_MEMORY - produce_size_bytes)
+        return VMCI_ERROR_NO_RESOURCES;    /* also catches a sum that would overflow */
+    return VMCI_SUCCESS;
+}
+
+/* Allocates exactly size_bytes of zeroed ring; a zero-sized queue gets none. */
+static int queue_ring_alloc(struct vmci_queue *queue, uint64_t size_bytes)
+{
+    assert(queue->ring == NULL);
+    assert(size_bytes <= VMCI_MAX_GUEST_QP_MEMORY);
+    queue->size_bytes = size_bytes;
+    if (size_bytes == 0)
+        return VMCI_SUCCESS;
+    queue->ring = calloc((size_t)size_bytes, 1);
+    return queue->ring != NULL ? VMCI_SUCCESS : VMCI_ERROR_NO_MEM;
+}
+
+int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes,
+                          uint64_t consume_size_bytes, struct vmci_qp_memory **out)
+{
+    assert(out != NULL);
+    *out = NULL;
+    int rc = qp_sizes_check(produce_size_bytes, consume_size_bytes);
+    if (rc < 0)
+        return rc;
+    struct vmci_qp_memory *memory = calloc(1, sizeof(*memory));
+    if (memory == NULL)
+        return VMCI_ERROR_NO_MEM;
+    memory->handle = handle;
+    rc = queue_ring_alloc(&memory->queues[0], produce_size_bytes);
+    if (rc < 0)
+        goto fail_memory;
+    rc = queue_ring_alloc(&memory->queues[1], consume_size_bytes);
+    if (rc < 0)
+        goto fail_produce;
+    queue_header_init(&memory->queues[0], handle);
+    queue_header_init(&memory->queues[1], handle);
+    assert(memory->queues[0].size_bytes + memory->queues[1].size_bytes <=
+           VMCI_MAX_GUEST_QP_MEMORY);
+    *out = memory;
+    return VMCI_SUCCESS;
+fail_produce:
+    free(memory->queues[0].ring);
+fail_memory:
+    free(memory);
+    return rc;
+}
+
+void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
+{
+    if (memory == NULL)
+        return;
+    free(memory->queues[1].ring);
+    free(memory->queues[0].ring);
+    free(memory);
+}
+
+struct vmci_qp_view vmci_qp_view_creator(struct vmci_qp_memory *memory)
+{
+    assert(memory != NULL);
+    return (struct vmci_qp_view){ .produce = &memory->queues[0],
+                                  .consume = &memory->queues[1] };
+}
+
+struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory)
+{
+    assert(memory != NULL);
+    return (struct vmci_qp_view){ .produce = &memory->queues[1],
+                                  .consume = &memory->queues[0] };
+}
+
+/* ---- Ring arithmetic (R82-R85) ------------------------------------------------------- */
+
+/* R82. For a zero-sized queue the only valid value is 0 (there is no ring). */
+static bool ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
+{
+    return size_bytes == 0 ? pointer == 0 : pointer < size_bytes;
+}
+
+static bool ring_valid(const struct ring *ring)
+{
+    return ring_pointer_valid(ring->tail, ring->queue->size_bytes) &&
+           ring_pointer_valid(ring->head, ring->queue->size_bytes);
+}
+
+/* R83. */
+static uint64_t ring_free_bytes(const struct ring *ring)
+{
+    assert(ring_valid(ring));
+    uint64_t size_bytes = ring->queue->size_bytes;
+    if (size_bytes == 0)
+        return 0;
+    uint64_t free_bytes = ring->tail >= ring->head
+                              ? size_bytes - (ring->tail - ring->head) - 1
+                              : ring->head - ring->tail - 1;
+    assert(free_bytes <= size_bytes - 1);   /* QP1 */
+    return free_bytes;
+}
+
+/* R84. */
+static uint64_t ring_ready_bytes(const struct ring *ring)
+{
+    uint64_t size_bytes = ring->queue->size_bytes;
+    if (size_bytes == 0)
+        return 0;
+    uint64_t ready_bytes = size_bytes - ring_free_bytes(ring) - 1;
+    assert(ready_bytes <= size_bytes - 1);   /* QP1 */
+    return ready_bytes;
+}
+
+/* R85: p advanced by k, 0 < k <= N - 1. */
+static uint64_t ring_advance(uint64_t pointer, uint64_t step_bytes, uint64_t size_bytes)
+{
+    assert(pointer < size_bytes);
+    assert(step_bytes > 0);
+    assert(step_bytes <= size_bytes - 1);
+    uint64_t next = pointer >= size_bytes - step_bytes ? pointer + step_bytes - size_bytes
+                                                       : pointer + step_bytes;
+    assert(next < size_bytes);
+    return next;
+}
+
+/* Reads the pointers of `queue` (tail from its own header, head from `head_holder`'s,
+ * R80) and validates them (R82, QP3). Returns 0 or VMCI_ERROR_INVALID_SIZE. */
+static int64_t ring_load(struct vmci_queue *queue, const struct vmci_queue *head_holder,
+                         struct ring *ring)
+{
+    assert(queue != NULL);
+    assert(head_holder != NULL);
+    assert(queue != head_holder);
+    assert((queue->ring == NULL) == (queue->size_bytes == 0));
+    ring->queue = queue;
+    ring->tail = vmci_queue_producer_tail(queue);
+    ring->head = vmci_queue_consumer_head(head_holder);
+    if (!ring_valid(ring))
+        return VMCI_ERROR_INVALID_SIZE;
+    assert(queue->size_bytes == 0 ||
+           ring_free_bytes(ring) + ring_ready_bytes(ring) == queue->size_bytes - 1); /* QP1 */
+    return VMCI_SUCCESS;
+}
+
+static int64_t produce_ring_load(struct vmci_qp_view view, struct ring *ring)
+{
+    return ring_load(view.produce, view.consume, ring);
+}
+
+static int64_t consume_ring_load(struct vmci_qp_view view, struct ring *ring)
+{
+    return ring_load(view.consume, view.produce, ring);
+}
+
+/* Copies size_bytes into the ring from `offset`, wrapping at N: at most two pieces. */
+static void ring_copy_in(struct vmci_queue *queue, uint64_t offset, const uint8_t *source,
+                         uint64_t size_bytes)
+{
+    assert(offset < queue->size_bytes);
+    assert(size_bytes <= queue->size_bytes - 1);
+    uint64_t first_bytes = queue->size_bytes - offset;
+    if (first_bytes > size_bytes)
+        first_bytes = size_bytes;
+    memcpy(queue->ring + offset, source, (size_t)first_bytes);
+    if (size_bytes > first_bytes)
+        memcpy(queue->ring, source + first_bytes, (size_t)(size_bytes - first_bytes));
+}
+
+/* Copies size_bytes out of the ring from `offset`, wrapping at N: at most two pieces. */
+static void ring_copy_out(const struct vmci_queue *queue, uint64_t offset, uint8_t *target,
+                          uint64_t size_bytes)
+{
+    assert(offset < queue->size_bytes);
+    assert(size_bytes <= queue->size_bytes - 1);
+    uint64_t first_bytes = queue->size_bytes - offset;
+    if (first_bytes > size_bytes)
+        first_bytes = size_bytes;
+    memcpy(target, queue->ring + offset, (size_t)first_bytes);
+    if (size_bytes > first_bytes)
+        memcpy(target + first_bytes, queue->ring, (size_t)(size_bytes - first_bytes));
+}
+
+/* ---- Enqueue, dequeue, peek (R86-R88) ------------------------------------------------ */
+
+static void view_check(struct vmci_qp_view view)
+{
+    assert(view.produce != NULL);
+    assert(view.consume != NULL);
+    assert(view.produce != view.consume);
+    (void)view;
+}
+
+int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t size_bytes)
+{
+    view_check(view);
+    assert(source != NULL || size_bytes == 0);
+    struct ring ring;
+    int64_t rc = produce_ring_load(view, &ring);
+    if (rc < 0)
+        return rc;   /* R82: nothing copied, nothing written */
+    uint64_t free_bytes = ring_free_bytes(&ring);
+    if (free_bytes == 0)
+        return VMCI_ERROR_QUEUEPAIR_NOSPACE;
+    uint64_t copied_bytes = size_bytes < free_bytes ? size_bytes : free_bytes;
+    if (copied_bytes == 0)
+        return 0;
+    uint64_t ready_before = ring_ready_bytes(&ring);
+    ring_copy_in(ring.queue, ring.tail, source, copied_bytes);
+    /* QP2: publish only after the copy. */
+    vmci_queue_set_producer_tail(view.produce,
+                                 ring_advance(ring.tail, copied_bytes, ring.queue->size_bytes));
+
+    struct ring after;
+    rc = produce_ring_load(view, &after);
+    assert(rc == VMCI_SUCCESS);
+    assert(ring_ready_bytes(&after) == ready_before + copied_bytes);   /* QP1, QP2 */
+    (void)rc;
+    (void)after;
+    (void)ready_before;
+    return (int64_t)copied_bytes;
+}
+
+/* R87/R88: copies min(size, ready) bytes; moves consumer_head only if `advance`. */
+static int64_t consume(struct vmci_qp_view view, void *target, uint64_t size_bytes,
+                       bool advance)
+{
+    view_check(view);
+    assert(target != NULL || size_bytes == 0);
+    struct ring ring;
+    int64_t rc = consume_ring_load(view, &ring);
+    if (rc < 0)
+        return rc;   /* R82: nothing copied, nothing written */
+    uint64_t ready_bytes = ring_ready_bytes(&ring);
+    if (ready_bytes == 0)
+        return VMCI_ERROR_QUEUEPAIR_NODATA;
+    uint64_t copied_bytes = size_bytes < ready_bytes ? size_bytes : ready_bytes;
+    if (copied_bytes == 0)
+        return 0;
+    ring_copy_out(ring.queue, ring.head, target, copied_bytes);
+    if (advance)
+        vmci_queue_set_consumer_head(view.produce, ring_advance(ring.head, copied_bytes,
+                                                                ring.queue->size_bytes));
+
+    struct ring after;
+    rc = consume_ring_load(view, &after);
+    assert(rc == VMCI_SUCCESS);
+    assert(ring_ready_bytes(&after) == ready_bytes - (advance ? copied_bytes : 0)); /* QP1 */
+    assert(after.tail == ring.tail);
+    (void)rc;
+    (void)after;
+    return (int64_t)copied_bytes;
+}
+
+int64_t vmci_qp_dequeue(struct vmci_qp_view view, void *target, uint64_t size_bytes)
+{
+    return consume(view, target, size_bytes, true);
+}
+
+int64_t vmci_qp_peek(struct vmci_qp_view view, void *target, uint64_t size_bytes)
+{
+    return consume(view, target, size_bytes, false);
+}
+
+/* ---- Queries (R89) ------------------------------------------------------------------- */
+
+int64_t vmci_qp_produce_free_space(struct vmci_qp_view view)
+{
+    view_check(view);
+    struct ring ring;
+    int64_t rc = produce_ring_load(view, &ring);
+    return rc < 0 ? rc : (int64_t)ring_free_bytes(&ring);
+}
+
+int64_t vmci_qp_produce_buf_ready(struct vmci_qp_view view)
+{
+    view_check(view);
+    struct ring ring;
+    int64_t rc = produce_ring_load(view, &ring);
+    return rc < 0 ? rc : (int64_t)ring_ready_bytes(&ring);
+}
+
+int64_t vmci_qp_consume_free_space(struct vmci_qp_view view)
+{
+    view_check(view);
+    struct ring ring;
+    int64_t rc = consume_ring_load(view, &ring);
+    return rc < 0 ? rc : (int64_t)ring_free_bytes(&ring);
+}
+
+int64_t vmci_qp_consume_buf_ready(struct vmci_qp_view view)
+{
+    view_check(view);
+    struct ring ring;
+    int64_t rc = consume_ring_load(view, &ring);
+    return rc < 0 ? rc : (int64_t)ring_ready_bytes(&ring);
+}

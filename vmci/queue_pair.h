@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/queue_pair.h: queue-pair memory and ring arithmetic (reference 5.1, 5.2).
+ * For vmci/ only; vsock/ reaches queue pairs through vmci/vmci.h.
+ *
+ * A queue pair is two queues. Each queue is a 24-byte header (R80: handle,
+ * u64 producer_tail, u64 consumer_head, little-endian, stored as bytes exactly
+ * as in the shared page) and a ring of size_bytes. queues[0] is the creator's
+ * produce queue, queues[1] the creator's consume queue; the attacher sees them
+ * the other way round. Per R80 the header of the queue an endpoint produces into
+ * holds that endpoint's producer_tail for it AND that endpoint's consumer_head
+ * for the other queue; each endpoint writes only its own produce header.
+ *
+ * Invariants (checked on write and again on read):
+ *   QP1  0 <= ready bytes <= size_bytes - 1 for both rings (one byte stays free, R83).
+ *   QP2  A consumer sees only bytes the producer published (tail advanced after copy).
+ *   QP3  Pointers read from a header are validated (R82) before any copy.
+ */
+#ifndef VMCI_QUEUE_PAIR_H
+#define VMCI_QUEUE_PAIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "defs.h"
+
+#define VMCI_QUEUE_HEADER_BYTES 24u
+
+struct vmci_queue {
+    uint8_t header[VMCI_QUEUE_HEADER_BYTES];   /* the shared header page's first bytes */
+    uint8_t *ring;                             /* size_bytes of data, owned by the memory */
+    uint64_t size_bytes;
+};
+
+struct vmci_qp_memory {
+    struct vmci_handle handle;
+    struct vmci_queue queues[2];    /* [0] creator's produce, [1] creator's consume */
+};
+
+/* One endpoint's view: the queue it produces into and the queue it consumes from. */
+struct vmci_qp_view {
+    struct vmci_queue *produce;
+    struct vmci_queue *consume;
+};
+
+/* Creates the memory of a queue pair with the creator's sizes; both headers are
+ * {handle, 0, 0} (R81). Sizes: at least one non-zero (else VMCI_ERROR_INVALID_ARGS),
+ * produce + consume <= VMCI_MAX_GUEST_QP_MEMORY and no overflow (else
+ * VMCI_ERROR_NO_RESOURCES), R77. A zero-sized queue has no ring: every enqueue into it
+ * is NOSPACE and every dequeue NODATA. Ownership: returns new memory owned by the caller;
+ * free with vmci_qp_memory_destroy(). Returns 0 or a negative VMCI_ERROR_*. */
+int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes,
+                          uint64_t consume_size_bytes, struct vmci_qp_memory **out);
+void vmci_qp_memory_destroy(struct vmci_qp_memory *memory);
+
+struct vmci_qp_view vmci_qp_view_creator(struct vmci_qp_memory *memory);
+struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory);
+
+/* R86: copies min(size, free) bytes into the produce ring (wrapping), then advances the
+ * producer tail. Returns bytes copied (> 0 unless size_bytes == 0), or
+ * VMCI_ERROR_QUEUEPAIR_NOSPACE (free = 0) or VMCI_ERROR_INVALID_SIZE (corrupt header, R82). */
+int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t size_bytes);
+/* R87: copies min(size, ready) bytes out of the consume ring, then advances the consumer
+ * head. Returns bytes copied, VMCI_ERROR_QUEUEPAIR_NODATA or VMCI_ERROR_INVALID_SIZE. */
+int64_t vmci_qp_dequeue(struct vmci_qp_view view, void *target, uint64_t size_bytes);
+/* R88: dequeue without advancing. */
+int64_t vmci_qp_peek(struct vmci_qp_view view, void *target, uint64_t size_bytes);
+
+/* R89: free space / ready bytes of each queue as seen by this endpoint (R83, R84), or
+ * VMCI_ERROR_INVALID_SIZE when a pointer is >= the queue size (R82). */
+int64_t vmci_qp_produce_free_space(struct vmci_qp_view view);
+int64_t vmci_qp_produce_buf_ready(struct vmci_qp_view view);
+int64_t vmci_qp_consume_free_space(struct vmci_qp_view view);
+int64_t vmci_qp_consume_buf_ready(struct vmci_qp_view view);
+
+/* Raw header access (the bytes of R80), for tests and the hostile-guest model. */
+uint64_t vmci_queue_producer_tail(const struct vmci_queue *queue);
+uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue);
+struct vmci_handle vmci_queue_handle(const struct vmci_queue *queue);
+void vmci_queue_set_producer_tail(struct vmci_queue *queue, uint64_t value);
+void vmci_queue_set_consumer_head(struct vmci_queue *queue, uint64_t value);
+
+#endif /* VMCI_QUEUE_PAIR_H */
