@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/guest_driver.c: what a guest kernel's VMCI driver does with its device
+ * (reference 3.3-3.6): probe and bring-up, sending a datagram through DATA_OUT,
+ * and the interrupt handler (ICR, DATA_IN, dispatch, notification bitmap).
+ *
+ * The driver only touches its device through registers, like the Linux driver;
+ * it never reads hypervisor tables. Bring-up runs as simulated events (D4): the
+ * kernel is ready once the last step's register costs have elapsed.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmci_int.h"
+
+/* The DATA_IN receive buffer: the largest datagram plus the page read before it. */
+#define DRIVER_RECEIVE_BUFFER_BYTES (VMCI_MAX_DG_SIZE + VMCI_PAGE_SIZE)
+
+static struct vmci_device *device_of(struct vmci_kernel *kernel)
+{
+    assert(!kernel->is_host);
+    assert(kernel->context->device != NULL);
+    return kernel->context->device;
+}
+
+int64_t vmci__guest_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes,
+                         uint64_t *cost_ns)
+{
+    struct vmci_device *device = device_of(kernel);
+    const struct vmci_cost *cost = &kernel->hypervisor->cost;
+    vmci_device_write_data_out(device, bytes, size_bytes);                      /* R36 */
+    int32_t result = (int32_t)vmci_device_read(device, VMCI_RESULT_LOW_ADDR);
+    if (cost_ns != NULL)
+        *cost_ns += 2 * cost->register_access_ns + cost->hypercall_ns +
+                    vmci_cost_copy_ns(cost, size_bytes);
+    return result;
+}
+
+/* A hypercall with a small payload, during bring-up. */
+static int64_t hypercall(struct vmci_kernel *kernel, uint32_t rid, const uint8_t *payload,
+                         uint32_t payload_bytes, uint64_t *cost_ns)
+{
+    uint8_t bytes[VMCI_DG_HEADERSIZE + 16] = { 0 };
+    assert(payload_bytes <= 16);
+    struct vmci_datagram_header header = {
+        .dst = { VMCI_HYPERVISOR_CONTEXT_ID, rid },
+        .src = VMCI_INVALID_HANDLE,
+        .payload_size = payload_bytes,
+    };
+    vmci_header_encode(bytes, &header);
+    memcpy(bytes + VMCI_DG_HEADERSIZE, payload, payload_bytes);
+    return vmci__guest_send(kernel, bytes, VMCI_DG_HEADERSIZE + payload_bytes, cost_ns);
+}
+
+static void driver_loaded_event(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    (void)data;
+    struct vmci_kernel *kernel = arg;
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->cid, 0);
+    vmci__trace(kernel->hypervisor, &event);
+    vmci__kernel_ready(kernel);
+}
+
+static void driver_fail(struct vmci_kernel *kernel, const char *reason)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_fail", kernel->cid, 0);
+    sim_trace_field_str(&event, "reason", reason);
+    vmci__trace(kernel->hypervisor, &event);
+}
+
+/* 3.3, in order. Returns the simulated time the bring-up took, or 0 on failure. */
+static uint64_t bring_up(struct vmci_kernel *kernel)
+{
+    struct vmci_device *device = device_of(kernel);
+    const struct vmci_cost *cost = &kernel->hypervisor->cost;
+    uint64_t cost_ns = 0;
+    uint32_t caps = vmci_device_read(device, VMCI_CAPS_ADDR);
+    if (!(caps & VMCI_CAPS_DATAGRAM)) {
+        driver_fail(kernel, "no VMCI_CAPS_DATAGRAM (ENXIO)");                   /* R29 */
+        return 0;
+    }
+    uint32_t in_use = caps & (VMCI_CAPS_DATAGRAM | VMCI_CAPS_NOTIFICATIONS | VMCI_CAPS_PPN64);
+    vmci_device_write(device, VMCI_CAPS_ADDR, in_use);
+    cost_ns += 2 * cost->register_access_ns;
+    if (in_use & VMCI_CAPS_NOTIFICATIONS) {
+        uint8_t ppn[8];
+        vmci_write_u64(ppn, 0x1000u + kernel->cid);     /* any page number: not modelled */
+        int64_t rc = hypercall(kernel, VMCI_SET_NOTIFY_BITMAP, ppn,
+                               (in_use & VMCI_CAPS_PPN64) ? 8 : 4, &cost_ns);
+        if (rc < VMCI_SUCCESS) {
+            driver_fail(kernel, "VMCI_SET_NOTIFY_BITMAP failed (ENXIO)");
+            return 0;
+        }
+    }
+    uint8_t query[12] = { 0 };
+    vmci_write_u32(query, 1);
+    vmci_write_u32(query + 8, VMCI_GET_CONTEXT_ID);
+    if (hypercall(kernel, VMCI_RESOURCES_QUERY, query, sizeof(query), &cost_ns) != 0x1) {
+        driver_fail(kernel, "VMCI_GET_CONTEXT_ID not offered (ENXIO)");
+        return 0;
+    }
+    uint32_t mask = VMCI_IMR_DATAGRAM | ((in_use & VMCI_CAPS_NOTIFICATIONS) ? VMCI_IMR_NOTIFICATION : 0);
+    vmci_device_write(device, VMCI_IMR_ADDR, mask);
+    vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_INT_ENABLE);
+    return cost_ns + 2 * cost->register_access_ns;
+}
+
+static void driver_probe_event(void *context, void *arg, uint64_t data)
+{
+    (void)data;
+    struct sim_engine *engine = context;
+    struct vmci_kernel *kernel = arg;
+    if (kernel->receive_buffer == NULL)
+        kernel->receive_buffer = malloc(DRIVER_RECEIVE_BUFFER_BYTES);
+    if (kernel->receive_buffer == NULL) {
+        driver_fail(kernel, "out of memory");
+        return;
+    }
+    uint64_t took_ns = bring_up(kernel);
+    if (took_ns == 0)
+        return;
+    if (sim_engine_schedule_after(engine, took_ns, driver_loaded_event, kernel, 0, NULL) < 0)
+        driver_fail(kernel, "limit events_pending_max");
+}
+
+void vmci__guest_driver_start(struct vmci_kernel *kernel)
+{
+    struct sim_engine *engine = kernel->hypervisor->engine;
+    if (sim_engine_schedule_after(engine, 0, driver_probe_event, kernel, 0, NULL) < 0)
+        driver_fail(kernel, "limit events_pending_max");
+}
+
+/* Reads DATA_IN until the 0xFF filler and dispatches every datagram (R40-R42). The
+ * buffer holds [start, end) of unread stream bytes. */
+static void drain_datagrams(struct vmci_kernel *kernel)
+{
+    struct vmci_device *device = device_of(kernel);
+    uint8_t *buffer = kernel->receive_buffer;
+    uint64_t start = 0;
+    uint64_t end = 0;
+    for (uint32_t count = 0; count < VMCI_DRIVER_DATAGRAMS_PER_INTERRUPT_MAX; count++) {
+        if (end - start < VMCI_DG_HEADERSIZE) {
+            memmove(buffer, buffer + start, end - start);
+            end -= start;
+            start = 0;
+            vmci_device_read_data_in(device, buffer + end, VMCI_DRIVER_FIRST_READ_BYTES);
+            end += VMCI_DRIVER_FIRST_READ_BYTES;
+        }
+        struct vmci_datagram_header header;
+        vmci_header_decode(buffer + start, &header);
+        if (header.dst.resource == VMCI_INVALID_ID)
+            return;                                         /* the filler: nothing more */
+        if (header.payload_size > VMCI_MAX_DG_PAYLOAD_SIZE)
+            return;                                         /* corrupt stream: stop (R41) */
+        uint64_t size_bytes = VMCI_DG_HEADERSIZE + header.payload_size;
+        uint64_t slot_bytes = vmci_dg_size_aligned(size_bytes);
+        if (end - start < slot_bytes) {                     /* read the rest of this one */
+            memmove(buffer, buffer + start, end - start);
+            end -= start;
+            start = 0;
+            vmci_device_read_data_in(device, buffer + end, slot_bytes - end);
+            end = slot_bytes;
+        }
+        vmci__kernel_dispatch(kernel, buffer + start, size_bytes);
+        start += slot_bytes;
+    }
+}
+
+static void interrupt(void *state, uint32_t cid)
+{
+    struct vmci_hypervisor *hypervisor = state;
+    struct vmci_kernel *kernel = vmci_hypervisor_guest(hypervisor, cid);
+    if (kernel == NULL || kernel->receive_buffer == NULL)
+        return;                                 /* no driver yet: the cause stays pending */
+    struct vmci_device *device = device_of(kernel);
+    uint32_t causes = vmci_device_read(device, VMCI_ICR_ADDR);                  /* R31 */
+    if (causes & VMCI_ICR_DATAGRAM)
+        drain_datagrams(kernel);
+    if (causes & VMCI_ICR_NOTIFICATION) {
+        uint8_t *bitmap = vmci_device_bitmap(device);
+        if (bitmap != NULL)
+            vmci__kernel_doorbells_scan(kernel, bitmap);                        /* R46 */
+    }
+}
+
+static int64_t datagram_out(void *state, uint32_t cid, const uint8_t *datagram,
+                            uint64_t size_bytes)
+{
+    return vmci__route(state, cid, datagram, size_bytes);
+}
+
+static void device_reset(void *state, uint32_t cid)
+{
+    struct vmci_hypervisor *hypervisor = state;
+    struct vmci_context *context = vmci__context_find(hypervisor, cid);
+    if (context == NULL)
+        return;
+    vmci__broker_detach_all(hypervisor, context);                              /* R34 */
+    context->link_count = 0;
+}
+
+const struct vmci_device_ops vmci__device_ops = {
+    .datagram_out = datagram_out,
+    .interrupt = interrupt,
+    .reset = device_reset,
+};

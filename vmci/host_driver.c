@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/host_driver.c: the host kernel's path (CID 2): a send goes straight to the
+ * hypervisor's router; a datagram for a host handle is delivered in an engine
+ * event route_ns later, so no receiver runs inside its sender's call.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmci_int.h"
+
+int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes,
+                        uint64_t *cost_ns)
+{
+    assert(kernel->is_host);
+    struct vmci_hypervisor *hypervisor = kernel->hypervisor;
+    if (cost_ns != NULL)
+        *cost_ns += hypervisor->cost.hypercall_ns + vmci_cost_copy_ns(&hypervisor->cost, size_bytes);
+    return vmci__route(hypervisor, kernel->cid, bytes, size_bytes);
+}
+
+static void delivery_unlink(struct vmci_hypervisor *hypervisor, struct vmci_delivery *delivery)
+{
+    if (delivery->prev != NULL)
+        delivery->prev->next = delivery->next;
+    else
+        hypervisor->deliveries = delivery->next;
+    if (delivery->next != NULL)
+        delivery->next->prev = delivery->prev;
+    else
+        hypervisor->deliveries_tail = delivery->prev;
+    assert(hypervisor->delivery_count > 0);
+    hypervisor->delivery_count--;
+}
+
+static void deliver_event(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    (void)data;
+    struct vmci_hypervisor *hypervisor = arg;
+    struct vmci_delivery *delivery = hypervisor->deliveries;    /* FIFO: R59 */
+    assert(delivery != NULL);
+    delivery_unlink(hypervisor, delivery);
+    vmci__kernel_dispatch(vmci_hypervisor_host(hypervisor), delivery->bytes, delivery->size_bytes);
+    free(delivery);
+}
+
+int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
+                             uint64_t size_bytes)
+{
+    assert(size_bytes >= VMCI_DG_HEADERSIZE && size_bytes <= VMCI_MAX_DG_SIZE);
+    if (hypervisor->delivery_count >= VMCI_HOST_DELIVERIES_MAX)
+        return VMCI_ERROR_NO_RESOURCES;
+    struct vmci_delivery *delivery = malloc(sizeof(*delivery) + size_bytes);
+    if (delivery == NULL)
+        return VMCI_ERROR_NO_MEM;
+    /* Every delivery has the same latency, so events fire in append order and the
+     * event handler can always take the oldest. */
+    if (sim_engine_schedule_after(hypervisor->engine, hypervisor->cost.route_ns, deliver_event,
+                                  hypervisor, 0, NULL) < 0) {
+        free(delivery);
+        return VMCI_ERROR_NO_RESOURCES;
+    }
+    delivery->size_bytes = size_bytes;
+    memcpy(delivery->bytes, bytes, size_bytes);
+    delivery->next = NULL;
+    delivery->prev = hypervisor->deliveries_tail;
+    if (hypervisor->deliveries_tail != NULL)
+        hypervisor->deliveries_tail->next = delivery;
+    else
+        hypervisor->deliveries = delivery;
+    hypervisor->deliveries_tail = delivery;
+    hypervisor->delivery_count++;
+    return VMCI_SUCCESS;
+}
+
+void vmci__host_deliveries_free(struct vmci_hypervisor *hypervisor)
+{
+    uint32_t freed = 0;
+    while (hypervisor->deliveries != NULL) {
+        struct vmci_delivery *delivery = hypervisor->deliveries;
+        hypervisor->deliveries = delivery->next;
+        free(delivery);
+        freed++;
+    }
+    assert(freed == hypervisor->delivery_count);
+    hypervisor->deliveries_tail = NULL;
+    hypervisor->delivery_count = 0;
+}

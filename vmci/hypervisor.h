@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/hypervisor.h: the VMCI hypervisor of one simulated host (reference
+ * section 4). For vmci/ and for the world that builds VMs (sim/lua); sockets use
+ * vmci/vmci.h instead.
+ *
+ * The hypervisor owns the context table (CID 0 itself, CID 2 the host, one
+ * context per powered-on VM with its device and guest kernel), routes every
+ * datagram with the permission rules of the active profile (R51-R58, R197, D5),
+ * runs the hypervisor services (4.6), brokers queue pairs (5.3), links and rings
+ * doorbells (R43-R46) and sends events (4.5). It checks the source context of
+ * every datagram (R37).
+ */
+#ifndef VMCI_HYPERVISOR_H
+#define VMCI_HYPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cost.h"
+#include "defs.h"
+#include "profile.h"
+#include "sim/engine/engine.h"
+
+/* Named limits of the hypervisor (docs/limits.md). */
+#define VMCI_HOST_HANDLES_MAX 65536u        /* host datagram handles */
+#define VMCI_GUEST_HANDLES_MAX 65536u       /* datagram handles in one guest kernel */
+#define VMCI_QUEUE_PAIRS_MAX (1u << 20)     /* broker entries per host */
+#define VMCI_EVENT_SUBSCRIPTIONS_MAX 4096u  /* per kernel */
+#define VMCI_NAME_BYTES_MAX 64u
+
+struct vmci_hypervisor;
+struct vmci_kernel;
+
+/* Who created an endpoint, for the trust rules (R50, D1, D10). */
+struct vmci_identity {
+    bool trusted;               /* trusted toward every VM */
+    bool owner_rule;            /* same-user profiles: trusted toward VMs owned by `user` */
+    char user[VMCI_NAME_BYTES_MAX];
+};
+
+struct vmci_vm_config {
+    const char *name;
+    uint32_t requested_cid;     /* VMCI_INVALID_ID: generate (D15) */
+    uint32_t hw_version;
+    bool unrestricted;          /* vmci0.unrestricted = "TRUE" */
+    const char *domain;         /* vmci0.domain, "" by default */
+    const char *owner;          /* the VM's owner (D14: "user") */
+};
+
+/* Ownership: returns a new hypervisor owned by the caller; free with
+ * vmci_hypervisor_destroy(). The profile and cost are copied. NULL when out of memory. */
+struct vmci_hypervisor *vmci_hypervisor_create(struct sim_engine *engine,
+                                               const struct vmci_profile *profile,
+                                               const struct vmci_cost *cost);
+void vmci_hypervisor_destroy(struct vmci_hypervisor *hypervisor);
+struct vmci_cost *vmci_hypervisor_cost(struct vmci_hypervisor *hypervisor);
+const struct vmci_profile *vmci_hypervisor_profile(const struct vmci_hypervisor *hypervisor);
+
+/* The host's kernel (CID 2), created with the hypervisor. */
+struct vmci_kernel *vmci_hypervisor_host(struct vmci_hypervisor *hypervisor);
+
+/* Powers a VM on (R203): creates its context with CID per R8/D15 (a collision is
+ * reassigned and traced), its device if hw_version >= 7 (D7) and its guest kernel, and
+ * schedules the guest driver's bring-up (3.3) as simulated events. Returns 0 and the
+ * guest kernel, or a negative VMCI_ERROR_* / SIM_E* with a message in the engine. */
+int vmci_hypervisor_vm_power_on(struct vmci_hypervisor *hypervisor,
+                                const struct vmci_vm_config *config, struct vmci_kernel **out);
+
+/* Looks a live context up. */
+bool vmci_hypervisor_context_live(const struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* R49: a context's privilege flags (RESTRICTED for an unknown context). */
+uint32_t vmci_hypervisor_context_flags(const struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* The owner of VM `cid` ("" for the host or an unknown context). */
+const char *vmci_hypervisor_context_owner(const struct vmci_hypervisor *hypervisor,
+                                          uint32_t cid);
+/* R50/R51 for a host endpoint with `identity` toward context `cid`. */
+bool vmci_hypervisor_trusted_toward(const struct vmci_hypervisor *hypervisor,
+                                    const struct vmci_identity *identity, uint32_t cid);
+/* The guest kernel of a live VM, or NULL. */
+struct vmci_kernel *vmci_hypervisor_guest(struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* Whole-hypervisor invariant check (tests, the hostile-guest test). */
+bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor);
+
+#endif /* VMCI_HYPERVISOR_H */

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/kernel.c: one kernel's VMCI state behind vmci/vmci.h: datagram handles,
+ * event subscriptions, dispatch of received datagrams (R42, R66), the queries the
+ * transport needs. Host and guest kernels share this file; how a datagram leaves
+ * (host_driver.c, guest_driver.c) is the only difference.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmci_int.h"
+
+#define KERNEL_TABLE_INITIAL 8u
+
+struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
+                                        struct vmci_context *context, bool is_host)
+{
+    struct vmci_kernel *kernel = calloc(1, sizeof(*kernel));
+    if (kernel == NULL)
+        return NULL;
+    kernel->hypervisor = hypervisor;
+    kernel->context = context;
+    kernel->cid = context->cid;
+    kernel->is_host = is_host;
+    kernel->driver_loaded = is_host;        /* the host kernel talks to the hypervisor directly */
+    kernel->rid_next = VMCI_RESERVED_RESOURCE_ID_MAX + 1u;                      /* R23 */
+    kernel->subscription_id_next = 1;
+    return kernel;
+}
+
+void vmci__kernel_destroy(struct vmci_kernel *kernel)
+{
+    if (kernel == NULL)
+        return;
+    free(kernel->handles);
+    free(kernel->subscriptions);
+    free(kernel->doorbells);
+    free(kernel->receive_buffer);
+    free(kernel);
+}
+
+uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel) { return kernel->cid; }
+bool vmci_kernel_is_host(const struct vmci_kernel *kernel) { return kernel->is_host; }
+bool vmci_kernel_ready(const struct vmci_kernel *kernel) { return kernel->driver_loaded; }
+struct vmci_hypervisor *vmci_kernel_hypervisor(struct vmci_kernel *kernel)
+{
+    return kernel->hypervisor;
+}
+
+bool vmci_kernel_has_device(const struct vmci_kernel *kernel)
+{
+    return kernel->is_host || kernel->context->device != NULL;
+}
+
+void vmci_kernel_on_ready(struct vmci_kernel *kernel, vmci_ready_fn fn, void *state)
+{
+    assert(fn != NULL);
+    if (kernel->driver_loaded || !vmci_kernel_has_device(kernel)) {
+        fn(state, kernel);                  /* D4: nothing to wait for */
+        return;
+    }
+    assert(kernel->ready_count < VMCI_READY_CALLBACKS_MAX);
+    kernel->ready[kernel->ready_count].fn = fn;
+    kernel->ready[kernel->ready_count].state = state;
+    kernel->ready_count++;
+}
+
+void vmci__kernel_ready(struct vmci_kernel *kernel)
+{
+    kernel->driver_loaded = true;
+    uint32_t count = kernel->ready_count;
+    kernel->ready_count = 0;
+    for (uint32_t index = 0; index < count; index++)
+        kernel->ready[index].fn(kernel->ready[index].state, kernel);
+}
+
+/* R16/R61 matching: equal RIDs and equal contexts, or either context ANY. */
+static bool handle_matches(struct vmci_handle a, struct vmci_handle b)
+{
+    return a.resource == b.resource &&
+           (a.context == b.context || a.context == VMCI_INVALID_ID || b.context == VMCI_INVALID_ID);
+}
+
+struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
+                                               struct vmci_handle handle)
+{
+    for (uint32_t index = 0; index < kernel->handle_count; index++) {
+        struct vmci_dg_entry *entry = &kernel->handles[index];
+        if (entry->live && handle_matches(entry->handle, handle))
+            return entry;
+    }
+    return NULL;
+}
+
+/* R23: the next free RID of this kernel, from 1024, wrapping, at most one full cycle. */
+static int rid_allocate(struct vmci_kernel *kernel, uint32_t flags, uint32_t *rid_out)
+{
+    uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->cid;
+    uint32_t limit = kernel->handle_count + 1u;    /* a free RID exists within this many tries */
+    for (uint32_t tries = 0; tries <= limit; tries++) {
+        uint32_t rid = kernel->rid_next;
+        kernel->rid_next = rid == VMCI_INVALID_ID - 1u ? VMCI_RESERVED_RESOURCE_ID_MAX + 1u
+                                                       : rid + 1u;
+        struct vmci_handle candidate = { context, rid };
+        if (vmci__kernel_handle_find(kernel, candidate) == NULL) {
+            *rid_out = rid;
+            return VMCI_SUCCESS;
+        }
+    }
+    return VMCI_ERROR_NO_HANDLE;
+}
+
+static struct vmci_dg_entry *handle_slot(struct vmci_kernel *kernel)
+{
+    for (uint32_t index = 0; index < kernel->handle_count; index++) {
+        if (!kernel->handles[index].live)
+            return &kernel->handles[index];
+    }
+    uint32_t limit = kernel->is_host ? VMCI_HOST_HANDLES_MAX : VMCI_GUEST_HANDLES_MAX;
+    if (kernel->handle_count >= limit)
+        return NULL;
+    if (kernel->handle_count == kernel->handle_capacity) {
+        uint32_t capacity = kernel->handle_capacity == 0 ? KERNEL_TABLE_INITIAL
+                                                         : kernel->handle_capacity * 2;
+        struct vmci_dg_entry *grown = realloc(kernel->handles, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        kernel->handles = grown;
+        kernel->handle_capacity = capacity;
+    }
+    return &kernel->handles[kernel->handle_count++];
+}
+
+static void trace_handle(struct vmci_kernel *kernel, const char *kind, struct vmci_handle handle,
+                         int result)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->cid,
+                         vmci__current_pid(kernel->hypervisor));
+    sim_trace_field_u64(&event, "context", handle.context);
+    sim_trace_field_u64(&event, "rid", handle.resource);
+    sim_trace_field_i64(&event, "result", result);
+    vmci__trace(kernel->hypervisor, &event);
+}
+
+int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
+                   const struct vmci_identity *identity, vmci_dg_recv_fn fn, void *state,
+                   struct vmci_handle *handle_out)
+{
+    assert(kernel != NULL && fn != NULL && handle_out != NULL);
+    if ((flags & VMCI_FLAG_WELLKNOWN_DG_HND) ||
+        (flags & ~(uint32_t)(VMCI_FLAG_ANYCID_DG_HND | VMCI_FLAG_DG_DELAYED_CB)))
+        return VMCI_ERROR_INVALID_ARGS;                                         /* R60 */
+    if (!kernel->driver_loaded)
+        return VMCI_ERROR_UNAVAILABLE;
+    if (identity != NULL && !kernel->is_host && (identity->trusted || identity->owner_rule))
+        return VMCI_ERROR_NO_ACCESS;                /* R60: only host kernels are trusted */
+    uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->cid;
+    if (rid == VMCI_INVALID_ID) {
+        int rc = rid_allocate(kernel, flags, &rid);
+        if (rc < 0)
+            return rc;
+    }
+    struct vmci_handle handle = { context, rid };
+    if (vmci__kernel_handle_find(kernel, handle) != NULL) {
+        trace_handle(kernel, "dg_create", handle, VMCI_ERROR_ALREADY_EXISTS);
+        return VMCI_ERROR_ALREADY_EXISTS;                                       /* R61 */
+    }
+    struct vmci_dg_entry *entry = handle_slot(kernel);
+    if (entry == NULL)
+        return VMCI_ERROR_NO_RESOURCES;
+    memset(entry, 0, sizeof(*entry));
+    entry->handle = handle;
+    entry->flags = flags;
+    entry->live = true;
+    entry->has_identity = identity != NULL;
+    if (identity != NULL)
+        entry->identity = *identity;
+    entry->fn = fn;
+    entry->state = state;
+    trace_handle(kernel, "dg_create", handle, VMCI_SUCCESS);
+    *handle_out = handle;
+    return VMCI_SUCCESS;
+}
+
+int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle)
+{
+    for (uint32_t index = 0; index < kernel->handle_count; index++) {
+        struct vmci_dg_entry *entry = &kernel->handles[index];
+        if (entry->live && vmci_handle_equal(entry->handle, handle)) {
+            entry->live = false;
+            trace_handle(kernel, "dg_destroy", handle, VMCI_SUCCESS);
+            return VMCI_SUCCESS;
+        }
+    }
+    return VMCI_ERROR_NOT_FOUND;                                                /* R62 */
+}
+
+int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,
+                     const void *payload, uint64_t *cost_ns)
+{
+    assert(kernel != NULL && header != NULL);
+    assert(payload != NULL || header->payload_size == 0);
+    if (header->payload_size > VMCI_MAX_DG_PAYLOAD_SIZE)
+        return VMCI_ERROR_INVALID_ARGS;                                         /* R52 */
+    if (!kernel->driver_loaded)
+        return VMCI_ERROR_UNAVAILABLE;
+    uint64_t size_bytes = VMCI_DG_HEADERSIZE + header->payload_size;
+    uint8_t *bytes = malloc(size_bytes);
+    if (bytes == NULL)
+        return VMCI_ERROR_NO_MEM;
+    vmci_header_encode(bytes, header);
+    if (header->payload_size > 0)
+        memcpy(bytes + VMCI_DG_HEADERSIZE, payload, header->payload_size);
+    int64_t result = kernel->is_host ? vmci__host_send(kernel, bytes, size_bytes, cost_ns)
+                                     : vmci__guest_send(kernel, bytes, size_bytes, cost_ns);
+    free(bytes);
+    return result;
+}
+
+int vmci_event_subscribe(struct vmci_kernel *kernel, uint32_t event, vmci_event_fn fn,
+                         void *state, uint32_t *subscription_out)
+{
+    assert(kernel != NULL && fn != NULL && subscription_out != NULL);
+    if (event >= VMCI_EVENT_MAX || event == VMCI_EVENT_MEM_ACCESS_ON ||
+        event == VMCI_EVENT_MEM_ACCESS_OFF)
+        return VMCI_ERROR_INVALID_ARGS;                                         /* R65 */
+    struct vmci_subscription *entry = NULL;
+    for (uint32_t index = 0; index < kernel->subscription_count && entry == NULL; index++) {
+        if (!kernel->subscriptions[index].live)
+            entry = &kernel->subscriptions[index];          /* reuse a dead slot */
+    }
+    if (entry == NULL && kernel->subscription_count >= VMCI_EVENT_SUBSCRIPTIONS_MAX)
+        return VMCI_ERROR_NO_RESOURCES;
+    if (entry == NULL && kernel->subscription_count == kernel->subscription_capacity) {
+        uint32_t capacity = kernel->subscription_capacity == 0 ? KERNEL_TABLE_INITIAL
+                                                               : kernel->subscription_capacity * 2;
+        struct vmci_subscription *grown = realloc(kernel->subscriptions,
+                                                  capacity * sizeof(*grown));
+        if (grown == NULL)
+            return VMCI_ERROR_NO_MEM;
+        kernel->subscriptions = grown;
+        kernel->subscription_capacity = capacity;
+    }
+    if (entry == NULL)
+        entry = &kernel->subscriptions[kernel->subscription_count++];
+    entry->id = kernel->subscription_id_next++;
+    entry->event = event;
+    entry->live = true;
+    entry->fn = fn;
+    entry->state = state;
+    *subscription_out = entry->id;
+    return VMCI_SUCCESS;
+}
+
+int vmci_event_unsubscribe(struct vmci_kernel *kernel, uint32_t subscription)
+{
+    for (uint32_t index = 0; index < kernel->subscription_count; index++) {
+        struct vmci_subscription *entry = &kernel->subscriptions[index];
+        if (entry->live && entry->id == subscription) {
+            entry->live = false;
+            return VMCI_SUCCESS;
+        }
+    }
+    return VMCI_ERROR_NOT_FOUND;
+}
+
+static void trace_delivery(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,
+                           const char *kind, const char *rule)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->cid, 0);
+    sim_trace_field_u64(&event, "src_cid", header->src.context);
+    sim_trace_field_u64(&event, "src_rid", header->src.resource);
+    sim_trace_field_u64(&event, "dst_rid", header->dst.resource);
+    sim_trace_field_u64(&event, "size", VMCI_DG_HEADERSIZE + header->payload_size);
+    if (rule != NULL)
+        sim_trace_field_str(&event, "rule", rule);
+    vmci__trace(kernel->hypervisor, &event);
+}
+
+/* 4.5: an event datagram goes to every live subscriber of its type (R66); CTX_ID_UPDATE
+ * first updates the kernel's cached CID (R70). */
+static bool dispatch_event(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,
+                           const uint8_t *payload)
+{
+    if (header->payload_size < 8) {
+        trace_delivery(kernel, header, "dg_drop", "R64");
+        return false;
+    }
+    uint32_t event = vmci_read_u32(payload);
+    if (event >= VMCI_EVENT_MAX || event == VMCI_EVENT_MEM_ACCESS_ON ||
+        event == VMCI_EVENT_MEM_ACCESS_OFF) {
+        trace_delivery(kernel, header, "dg_drop", "R65");
+        return false;
+    }
+    if (event == VMCI_EVENT_CTX_ID_UPDATE && header->payload_size >= 12 && !kernel->is_host)
+        kernel->cid = vmci_read_u32(payload + 8);
+    trace_delivery(kernel, header, "event_deliver", NULL);
+    uint32_t count = kernel->subscription_count;
+    for (uint32_t index = 0; index < count && index < kernel->subscription_count; index++) {
+        struct vmci_subscription entry = kernel->subscriptions[index];  /* callbacks may grow */
+        if (entry.live && entry.event == event)
+            entry.fn(entry.state, event, payload + 8, header->payload_size - 8);
+    }
+    return true;
+}
+
+bool vmci__kernel_dispatch(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes)
+{
+    assert(size_bytes >= VMCI_DG_HEADERSIZE);
+    struct vmci_datagram_header header;
+    vmci_header_decode(bytes, &header);
+    assert(header.payload_size == size_bytes - VMCI_DG_HEADERSIZE);
+    const uint8_t *payload = bytes + VMCI_DG_HEADERSIZE;
+    if (header.src.context == VMCI_HYPERVISOR_CONTEXT_ID &&
+        header.src.resource == VMCI_CONTEXT_RESOURCE_ID &&
+        header.dst.resource == VMCI_EVENT_HANDLER)
+        return dispatch_event(kernel, &header, payload);                        /* R42 */
+    struct vmci_dg_entry *entry = vmci__kernel_handle_find(kernel, header.dst);
+    if (entry == NULL) {
+        trace_delivery(kernel, &header, "dg_drop", "R42");
+        return false;
+    }
+    vmci_dg_recv_fn fn = entry->fn;
+    void *state = entry->state;
+    trace_delivery(kernel, &header, "dg_deliver", NULL);
+    fn(state, &header, payload);
+    return true;
+}
+
+uint32_t vmci_peer_flags(const struct vmci_kernel *kernel, uint32_t cid)
+{
+    return vmci_hypervisor_context_flags(kernel->hypervisor, cid);
+}
+
+const char *vmci_peer_owner(const struct vmci_kernel *kernel, uint32_t cid)
+{
+    return vmci_hypervisor_context_owner(kernel->hypervisor, cid);
+}
+
+const struct vmci_profile *vmci_kernel_profile(const struct vmci_kernel *kernel)
+{
+    return vmci_hypervisor_profile(kernel->hypervisor);
+}
+
+bool vmci_trusted_toward(const struct vmci_kernel *kernel, const struct vmci_identity *identity,
+                         uint32_t cid)
+{
+    return kernel->is_host && vmci_hypervisor_trusted_toward(kernel->hypervisor, identity, cid);
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/qpair.c: queue pairs as a kernel sees them (vmci.h): alloc/attach through
+ * the broker (a hypercall for guests, a direct call for the host and for LOCAL
+ * pairs, R95), detach, and the data operations on the shared memory.
+ *
+ * A struct vmci_qpair holds only the handle: every operation looks the broker
+ * entry up again and checks that this side is still attached, so a side detached
+ * by a device reset (R34) or power-off can never touch freed memory.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmci_int.h"
+
+static int alloc_hypercall(struct vmci_kernel *kernel, struct vmci_handle handle,
+                           uint64_t produce, uint64_t consume, uint32_t peer, uint32_t flags,
+                           uint64_t *cost_ns)
+{
+    /* R78: one header page plus the data pages of each queue; PPN values are not modelled. */
+    uint64_t pages = produce / VMCI_PAGE_SIZE + (produce % VMCI_PAGE_SIZE != 0) + 1 +
+                     consume / VMCI_PAGE_SIZE + (consume % VMCI_PAGE_SIZE != 0) + 1;
+    bool ppn64 = (vmci_device_caps_in_use(kernel->context->device) & VMCI_CAPS_PPN64) != 0;
+    uint64_t payload_bytes = 40u + pages * (ppn64 ? 8u : 4u);
+    if (VMCI_DG_HEADERSIZE + payload_bytes > VMCI_MAX_DG_SIZE)
+        return VMCI_ERROR_NO_RESOURCES;         /* more pages than one datagram can name */
+    uint8_t *bytes = calloc(1, VMCI_DG_HEADERSIZE + payload_bytes);
+    if (bytes == NULL)
+        return VMCI_ERROR_NO_MEM;
+    struct vmci_datagram_header header = {
+        .dst = { VMCI_HYPERVISOR_CONTEXT_ID, VMCI_QUEUEPAIR_ALLOC },
+        .src = { kernel->cid, VMCI_CONTEXT_RESOURCE_ID },
+        .payload_size = payload_bytes,
+    };
+    vmci_header_encode(bytes, &header);
+    uint8_t *payload = bytes + VMCI_DG_HEADERSIZE;
+    vmci_write_u32(payload, handle.context);
+    vmci_write_u32(payload + 4, handle.resource);
+    vmci_write_u32(payload + 8, peer);
+    vmci_write_u32(payload + 12, flags);
+    vmci_write_u64(payload + 16, produce);
+    vmci_write_u64(payload + 24, consume);
+    vmci_write_u64(payload + 32, pages);
+    int64_t rc = vmci__guest_send(kernel, bytes, VMCI_DG_HEADERSIZE + payload_bytes, cost_ns);
+    free(bytes);
+    return rc < 0 ? (int)rc : VMCI_SUCCESS;
+}
+
+static int detach_hypercall(struct vmci_kernel *kernel, struct vmci_handle handle,
+                            uint64_t *cost_ns)
+{
+    uint8_t bytes[VMCI_DG_HEADERSIZE + 8];
+    struct vmci_datagram_header header = {
+        .dst = { VMCI_HYPERVISOR_CONTEXT_ID, VMCI_QUEUEPAIR_DETACH },
+        .src = { kernel->cid, VMCI_CONTEXT_RESOURCE_ID },
+        .payload_size = 8,
+    };
+    vmci_header_encode(bytes, &header);
+    vmci_write_u32(bytes + VMCI_DG_HEADERSIZE, handle.context);
+    vmci_write_u32(bytes + VMCI_DG_HEADERSIZE + 4, handle.resource);
+    int64_t rc = vmci__guest_send(kernel, bytes, sizeof(bytes), cost_ns);
+    return rc < 0 ? (int)rc : VMCI_SUCCESS;
+}
+
+static bool direct(const struct vmci_kernel *kernel, uint32_t flags)
+{
+    return kernel->is_host || (flags & VMCI_QPFLAG_LOCAL) != 0;
+}
+
+int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
+                     uint64_t produce_size_bytes, uint64_t consume_size_bytes, uint32_t peer,
+                     uint32_t flags, const struct vmci_identity *identity,
+                     struct vmci_qpair **out, uint64_t *cost_ns)
+{
+    assert(kernel != NULL && handle != NULL && out != NULL);
+    if (flags & (VMCI_QPFLAG_NONBLOCK | VMCI_QPFLAG_PINNED))
+        return VMCI_ERROR_INVALID_ARGS;                                         /* R91 */
+    if (!kernel->driver_loaded)
+        return VMCI_ERROR_UNAVAILABLE;
+    bool creating = vmci_handle_is_invalid(*handle);
+    if (creating) {                                                             /* R92 */
+        handle->context = kernel->cid;
+        handle->resource = kernel->rid_next;
+        kernel->rid_next = kernel->rid_next == VMCI_INVALID_ID - 1u
+                               ? VMCI_RESERVED_RESOURCE_ID_MAX + 1u : kernel->rid_next + 1u;
+    }
+    struct vmci_qpair *qpair = calloc(1, sizeof(*qpair));
+    if (qpair == NULL)
+        return VMCI_ERROR_NO_MEM;
+    int rc;
+    bool created = false;
+    if (direct(kernel, flags)) {
+        struct vmci_qp_entry *entry = NULL;
+        if (cost_ns != NULL)
+            *cost_ns += kernel->hypervisor->cost.hypercall_ns;
+        rc = vmci__broker_alloc(kernel->hypervisor, kernel->context, identity, *handle, peer,
+                                flags, produce_size_bytes, consume_size_bytes, &entry, &created);
+    } else {
+        struct vmci_qp_entry *before = vmci__broker_find(kernel->hypervisor, *handle);
+        rc = alloc_hypercall(kernel, *handle, produce_size_bytes, consume_size_bytes, peer, flags,
+                             cost_ns);
+        created = before == NULL;
+    }
+    if (rc < 0) {
+        free(qpair);
+        return rc;
+    }
+    qpair->kernel = kernel;
+    qpair->handle = *handle;
+    qpair->is_creator = created;
+    *out = qpair;
+    return VMCI_SUCCESS;
+}
+
+/* The entry and this side's view, or NULL when this side is no longer attached. */
+static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
+{
+    struct vmci_qp_entry *entry = vmci__broker_find(qpair->kernel->hypervisor, qpair->handle);
+    if (entry == NULL || qpair->detached)
+        return NULL;
+    uint32_t cid = qpair->kernel->context->cid;
+    bool ours = qpair->is_creator ? entry->creator_attached && entry->creator_cid == cid
+                                  : entry->attacher_attached && entry->attacher_cid == cid;
+    if (!ours)
+        return NULL;
+    *view = qpair->is_creator ? vmci_qp_view_creator(entry->memory)
+                              : vmci_qp_view_attacher(entry->memory);
+    return entry;
+}
+
+int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns)
+{
+    assert(qpair != NULL);
+    struct vmci_kernel *kernel = qpair->kernel;
+    struct vmci_qp_view view;
+    struct vmci_qp_entry *entry = side(qpair, &view);
+    int rc = VMCI_SUCCESS;
+    if (entry != NULL && (kernel->is_host || entry->local)) {
+        if (cost_ns != NULL)
+            *cost_ns += kernel->hypervisor->cost.hypercall_ns;
+        rc = vmci__broker_detach(kernel->hypervisor, kernel->context, qpair->handle);
+    } else if (entry != NULL) {
+        rc = detach_hypercall(kernel, qpair->handle, cost_ns);
+    }
+    free(qpair);            /* detached already (reset, power-off) is not an error here */
+    return rc;
+}
+
+struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair)
+{
+    return qpair->handle;
+}
+
+int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
+                           uint64_t *cost_ns)
+{
+    struct vmci_qp_view view;
+    if (side(qpair, &view) == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
+    if (rc > 0 && cost_ns != NULL)
+        *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
+    return rc;
+}
+
+static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_bytes, bool peek,
+                       uint64_t *cost_ns)
+{
+    struct vmci_qp_view view;
+    if (side(qpair, &view) == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
+                      : vmci_qp_dequeue(view, target, size_bytes);
+    if (rc > 0 && cost_ns != NULL)
+        *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
+    return rc;
+}
+
+int64_t vmci_qpair_dequeue(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
+                           uint64_t *cost_ns)
+{
+    return consume(qpair, target, size_bytes, false, cost_ns);
+}
+
+int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
+                        uint64_t *cost_ns)
+{
+    return consume(qpair, target, size_bytes, true, cost_ns);
+}
+
+int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
+{
+    struct vmci_qp_view view;
+    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_produce_free_space(view);
+}
+
+int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair)
+{
+    struct vmci_qp_view view;
+    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_produce_buf_ready(view);
+}
+
+int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair)
+{
+    struct vmci_qp_view view;
+    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_consume_free_space(view);
+}
+
+int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair)
+{
+    struct vmci_qp_view view;
+    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_consume_buf_ready(view);
+}

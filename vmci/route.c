@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/route.c: the datagram router (reference 4.2, R37, R51-R58, R197, D5, D8).
+ *
+ * Every datagram a guest writes to DATA_OUT and every datagram the host kernel
+ * sends comes through vmci__route, which decides its result synchronously: a
+ * guest-bound datagram is copied into the destination device's queue here (the
+ * interrupt follows after the cost model's latency); a host-bound one is handed
+ * to the host kernel in an event after route_ns, never inside the sender's call.
+ * Every decision is one "dg_route" trace event; a denial names its rule.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmci_int.h"
+
+struct route {
+    struct vmci_hypervisor *hypervisor;
+    struct vmci_context *source;
+    struct vmci_datagram_header header;
+    const uint8_t *bytes;
+    uint64_t size_bytes;
+    const char *rule;           /* the rule that decided, for the trace */
+    uint8_t *rewritten;         /* owned: a copy with the source filled in (R37), or NULL */
+};
+
+static int64_t decide(struct route *route, int64_t result, const char *rule)
+{
+    route->rule = rule;
+    return result;
+}
+
+/* R51: interaction denied iff one side is RESTRICTED and the other is not TRUSTED. A
+ * host endpoint's trust is its creator's, toward this particular peer (R50, D10). */
+static bool denied(const struct vmci_hypervisor *hypervisor, uint32_t cid_a,
+                   const struct vmci_identity *host_identity_a, uint32_t cid_b,
+                   const struct vmci_identity *host_identity_b)
+{
+    uint32_t flags_a = vmci_hypervisor_context_flags(hypervisor, cid_a);
+    uint32_t flags_b = vmci_hypervisor_context_flags(hypervisor, cid_b);
+    bool trusted_a = vmci_hypervisor_trusted_toward(hypervisor, host_identity_a, cid_b);
+    bool trusted_b = vmci_hypervisor_trusted_toward(hypervisor, host_identity_b, cid_a);
+    if (cid_a == VMCI_HYPERVISOR_CONTEXT_ID || cid_b == VMCI_HYPERVISOR_CONTEXT_ID)
+        return false;
+    return ((flags_a & VMCI_PRIVILEGE_FLAG_RESTRICTED) && !trusted_b) ||
+           ((flags_b & VMCI_PRIVILEGE_FLAG_RESTRICTED) && !trusted_a);
+}
+
+/* D5: on profiles that honour domains, only equal domains meet (hosts are in ""). */
+static bool domains_differ(const struct vmci_hypervisor *hypervisor, uint32_t cid_a, uint32_t cid_b)
+{
+    if (!hypervisor->profile.domain_honoured)
+        return false;
+    const struct vmci_context *a = vmci__context_find(hypervisor, cid_a);
+    const struct vmci_context *b = vmci__context_find(hypervisor, cid_b);
+    const char *domain_a = a != NULL ? a->domain : "";
+    const char *domain_b = b != NULL ? b->domain : "";
+    return strcmp(domain_a, domain_b) != 0;
+}
+
+/* The identity of the host handle that sent a host datagram (NULL for guests). */
+static const struct vmci_identity *source_identity(struct route *route)
+{
+    if (route->source->cid != VMCI_HOST_CONTEXT_ID)
+        return NULL;
+    struct vmci_dg_entry *entry = vmci__kernel_handle_find(route->source->kernel, route->header.src);
+    return entry != NULL && entry->has_identity ? &entry->identity : NULL;
+}
+
+static int64_t to_host(struct route *route)
+{
+    struct vmci_hypervisor *hypervisor = route->hypervisor;
+    uint32_t source_cid = route->source->cid;
+    struct vmci_kernel *host = vmci_hypervisor_host(hypervisor);
+    struct vmci_handle target = { VMCI_HOST_CONTEXT_ID, route->header.dst.resource };
+    struct vmci_dg_entry *entry = vmci__kernel_handle_find(host, target);
+    if (entry == NULL)
+        return decide(route, VMCI_ERROR_INVALID_RESOURCE, "R55");
+    if (domains_differ(hypervisor, source_cid, VMCI_HOST_CONTEXT_ID))
+        return decide(route, VMCI_ERROR_NO_ACCESS, "D5");
+    const struct vmci_identity *identity = entry->has_identity ? &entry->identity : NULL;
+    if (source_cid != VMCI_HOST_CONTEXT_ID &&
+        denied(hypervisor, source_cid, NULL, VMCI_HOST_CONTEXT_ID, identity))
+        return decide(route, VMCI_ERROR_NO_ACCESS, "R51");
+    int rc = vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
+    if (rc < 0)
+        return decide(route, rc, "R58");
+    return decide(route, (int64_t)route->size_bytes, "R55");
+}
+
+static int64_t to_vm(struct route *route)
+{
+    struct vmci_hypervisor *hypervisor = route->hypervisor;
+    uint32_t source_cid = route->source->cid;
+    uint32_t target_cid = route->header.dst.context;
+    struct vmci_context *target = vmci__context_find(hypervisor, target_cid);
+    if (target == NULL || target->device == NULL)
+        return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R56");
+    if (source_cid != target_cid) {                                     /* D8: self is fine */
+        if (domains_differ(hypervisor, source_cid, target_cid))
+            return decide(route, VMCI_ERROR_NO_ACCESS, "D5");
+        if (denied(hypervisor, source_cid, source_identity(route), target_cid, NULL))
+            return decide(route, VMCI_ERROR_NO_ACCESS, "R51");
+        if (vmci_context_is_vm(source_cid) && !hypervisor->profile.guest_to_guest)
+            return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R197");
+    }
+    int rc = vmci_device_enqueue(target->device, route->bytes, route->size_bytes, false);
+    if (rc < 0)
+        return decide(route, rc, "R58");
+    return decide(route, (int64_t)route->size_bytes, "R56");
+}
+
+/* R37: a guest sends as itself, or anonymously toward the hypervisor only; a source of
+ * {ANY, rid} is filled in with the guest's CID. Rewrites the header bytes. */
+static int64_t check_source(struct route *route, uint8_t *header_bytes)
+{
+    uint32_t own = route->source->cid;
+    struct vmci_handle *source = &route->header.src;
+    if (own == VMCI_HOST_CONTEXT_ID || source->context == own)
+        return VMCI_SUCCESS;
+    if (vmci_handle_is_invalid(*source))
+        return route->header.dst.context == VMCI_HYPERVISOR_CONTEXT_ID
+                   ? VMCI_SUCCESS : decide(route, VMCI_ERROR_NO_ACCESS, "R37");
+    if (source->context == VMCI_INVALID_ID) {
+        source->context = own;
+        vmci_write_u32(header_bytes + 8, own);
+        return VMCI_SUCCESS;
+    }
+    return decide(route, VMCI_ERROR_NO_ACCESS, "R37");
+}
+
+static int64_t dispatch(struct route *route, uint8_t *header_bytes)
+{
+    if (route->header.payload_size > VMCI_MAX_DG_SIZE ||
+        route->size_bytes > VMCI_MAX_DG_SIZE || route->size_bytes < VMCI_DG_HEADERSIZE ||
+        route->header.payload_size != route->size_bytes - VMCI_DG_HEADERSIZE)
+        return decide(route, VMCI_ERROR_INVALID_ARGS, "R52");
+    int64_t rc = check_source(route, header_bytes);
+    if (rc < 0)
+        return rc;
+    if (memcmp(header_bytes, route->bytes, VMCI_DG_HEADERSIZE) != 0) {
+        route->rewritten = malloc(route->size_bytes);
+        if (route->rewritten == NULL)
+            return decide(route, VMCI_ERROR_NO_MEM, "R37");
+        memcpy(route->rewritten, route->bytes, route->size_bytes);
+        memcpy(route->rewritten, header_bytes, VMCI_DG_HEADERSIZE);
+        route->bytes = route->rewritten;
+    }
+    uint32_t target = route->header.dst.context;
+    if (target == VMCI_INVALID_ID)
+        return decide(route, VMCI_ERROR_INVALID_ARGS, "R53");
+    if (target == VMCI_HYPERVISOR_CONTEXT_ID) {
+        if (route->source->cid == VMCI_HOST_CONTEXT_ID)
+            return decide(route, VMCI_ERROR_DEVICE_NOT_FOUND, "R54");
+        route->rule = "R54";
+        return vmci__service(route->hypervisor, route->source, route->bytes, route->size_bytes);
+    }
+    if (target == VMCI_HOST_CONTEXT_ID)
+        return to_host(route);
+    if (!vmci_context_is_vm(target) || target < VMCI_RESERVED_CID_LIMIT)
+        return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R57");
+    return to_vm(route);
+}
+
+static void trace_route(struct route *route, int64_t result)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "dg_route", route->source->cid,
+                         vmci__current_pid(route->hypervisor));
+    sim_trace_field_u64(&event, "src_cid", route->header.src.context);
+    sim_trace_field_u64(&event, "src_rid", route->header.src.resource);
+    sim_trace_field_u64(&event, "dst_cid", route->header.dst.context);
+    sim_trace_field_u64(&event, "dst_rid", route->header.dst.resource);
+    sim_trace_field_u64(&event, "size", route->size_bytes);
+    sim_trace_field_i64(&event, "result", result);
+    sim_trace_field_str(&event, "rule", route->rule != NULL ? route->rule : "");
+    vmci__trace(route->hypervisor, &event);
+}
+
+int64_t vmci__route(struct vmci_hypervisor *hypervisor, uint32_t src_cid, const uint8_t *bytes,
+                    uint64_t size_bytes)
+{
+    assert(hypervisor != NULL);
+    assert(bytes != NULL || size_bytes == 0);
+    struct route route = { .hypervisor = hypervisor, .bytes = bytes, .size_bytes = size_bytes };
+    route.source = vmci__context_find(hypervisor, src_cid);
+    assert(route.source != NULL);           /* only live contexts can send */
+    if (size_bytes < VMCI_DG_HEADERSIZE) {
+        route.rule = "R52";
+        trace_route(&route, VMCI_ERROR_INVALID_ARGS);
+        return VMCI_ERROR_INVALID_ARGS;
+    }
+    uint8_t header_bytes[VMCI_DG_HEADERSIZE];
+    memcpy(header_bytes, bytes, sizeof(header_bytes));
+    vmci_header_decode(header_bytes, &route.header);
+    int64_t result = dispatch(&route, header_bytes);
+    trace_route(&route, result);
+    free(route.rewritten);
+    return result;
+}

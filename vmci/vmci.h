@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/vmci.h: the VMCI driver API, the only header of vmci/ that vsock/ includes.
+ *
+ * What a real vSockets transport uses of VMCI: datagram handles, send and receive
+ * callbacks, queue pairs, doorbells, event subscription, and the queries it needs
+ * to apply the rules it owns (local CID, a peer's privilege flags and owner, the
+ * profile's capabilities, whether the device and driver are there). The same
+ * functions serve the host and every guest; underneath, a guest kernel goes
+ * through its device (DATA_OUT, interrupts, DATA_IN) and the host kernel calls
+ * the hypervisor directly.
+ *
+ * Costs: calls that do work a process pays for add it to *cost_ns (may be NULL);
+ * the caller's process sleeps that long before the call returns to it.
+ * Results: 0 or positive on success, a negative VMCI_ERROR_* otherwise.
+ */
+#ifndef VMCI_VMCI_H
+#define VMCI_VMCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "defs.h"
+#include "hypervisor.h"
+#include "profile.h"
+
+struct vmci_kernel;
+struct vmci_qpair;
+
+/* Queries. */
+uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel);
+bool vmci_kernel_is_host(const struct vmci_kernel *kernel);
+/* A guest without a device (hw < 7) or whose driver has not loaded is not ready (R203). */
+bool vmci_kernel_has_device(const struct vmci_kernel *kernel);
+bool vmci_kernel_ready(const struct vmci_kernel *kernel);
+struct vmci_hypervisor *vmci_kernel_hypervisor(struct vmci_kernel *kernel);
+/* Called once the guest driver has loaded (D4); host kernels are ready at once. */
+typedef void (*vmci_ready_fn)(void *state, struct vmci_kernel *kernel);
+void vmci_kernel_on_ready(struct vmci_kernel *kernel, vmci_ready_fn fn, void *state);
+
+/* Datagram handles. The callback runs in an engine event (never inside the sender's
+ * call); the payload is borrowed for the call. */
+typedef void (*vmci_dg_recv_fn)(void *state, const struct vmci_datagram_header *header,
+                                const uint8_t *payload);
+/* Creates a handle {own CID (ANY with VMCI_FLAG_ANYCID_DG_HND), rid}; rid VMCI_INVALID_ID
+ * allocates one (R23). `identity` (host kernels only, may be NULL) asks for TRUSTED
+ * privileges (R60). Errors: INVALID_ARGS (bad flags), ALREADY_EXISTS (R61), NO_HANDLE,
+ * NO_RESOURCES (VMCI_*_HANDLES_MAX), UNAVAILABLE (driver not loaded). */
+int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
+                   const struct vmci_identity *identity, vmci_dg_recv_fn fn, void *state,
+                   struct vmci_handle *handle_out);
+int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle);
+/* Sends header + payload (header->payload_size bytes). Returns the result of R39: the
+ * datagram size, or a negative VMCI_ERROR_*. */
+int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,
+                     const void *payload, uint64_t *cost_ns);
+
+/* Events (4.5): local subscriptions of this kernel (R66). The payload is the event
+ * datagram's payload after the event number. */
+typedef void (*vmci_event_fn)(void *state, uint32_t event, const uint8_t *payload,
+                              uint64_t payload_bytes);
+int vmci_event_subscribe(struct vmci_kernel *kernel, uint32_t event, vmci_event_fn fn,
+                         void *state, uint32_t *subscription_out);
+int vmci_event_unsubscribe(struct vmci_kernel *kernel, uint32_t subscription);
+
+/* Queue pairs (5.3). *handle: VMCI_INVALID_HANDLE to create (a new handle is chosen,
+ * R92), or the handle to attach to. Sizes are this endpoint's produce/consume sizes. */
+int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
+                     uint64_t produce_size_bytes, uint64_t consume_size_bytes, uint32_t peer,
+                     uint32_t flags, const struct vmci_identity *identity,
+                     struct vmci_qpair **out, uint64_t *cost_ns);
+int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns);
+struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair);
+int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
+                           uint64_t *cost_ns);
+int64_t vmci_qpair_dequeue(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
+                           uint64_t *cost_ns);
+int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
+                        uint64_t *cost_ns);
+int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair);
+int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair);
+int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair);
+int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair);
+
+/* Doorbells (R43-R46). The callback runs when the owner's bitmap byte is seen set. */
+typedef void (*vmci_doorbell_fn)(void *state);
+int vmci_doorbell_create(struct vmci_kernel *kernel, vmci_doorbell_fn fn, void *state,
+                         struct vmci_handle *handle_out, uint64_t *cost_ns);
+int vmci_doorbell_destroy(struct vmci_kernel *kernel, struct vmci_handle handle,
+                          uint64_t *cost_ns);
+int vmci_doorbell_notify(struct vmci_kernel *kernel, struct vmci_handle handle,
+                         uint64_t *cost_ns);
+
+/* Rules the transport applies itself. */
+uint32_t vmci_peer_flags(const struct vmci_kernel *kernel, uint32_t cid);
+const char *vmci_peer_owner(const struct vmci_kernel *kernel, uint32_t cid);
+const struct vmci_profile *vmci_kernel_profile(const struct vmci_kernel *kernel);
+bool vmci_trusted_toward(const struct vmci_kernel *kernel, const struct vmci_identity *identity,
+                         uint32_t cid);
+
+#endif /* VMCI_VMCI_H */

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmci/vmci_int.h: state shared by the files of vmci/ (never included above it).
+ *
+ * Ownership: the hypervisor owns its contexts; a context owns its kernel (the
+ * host driver or a guest driver's state), a VM context owns its device. Kernels
+ * own their datagram handles, event subscriptions and doorbells; the broker owns
+ * queue-pair entries and their memory; a struct vmci_qpair is one endpoint's
+ * attachment, owned by the kernel that allocated it.
+ *
+ * Invariants (vmci_hypervisor_check):
+ *   HV1  Contexts are sorted by CID, CIDs unique, 0 and 2 always present.
+ *   HV2  A VM context's qp_memory_bytes equals the sum of P + C of the queue pairs it
+ *        created (R79) and is <= VMCI_MAX_GUEST_QP_MEMORY.
+ *   HV3  Every device passes vmci_device_check.
+ */
+#ifndef VMCI_VMCI_INT_H
+#define VMCI_VMCI_INT_H
+
+#include "device.h"
+#include "hypervisor.h"
+#include "queue_pair.h"
+#include "vmci.h"
+
+#define VMCI_READY_CALLBACKS_MAX 8u
+/* Datagrams in flight to the host kernel at once (the host's receive queue). */
+#define VMCI_HOST_DELIVERIES_MAX 65536u
+#define VMCI_CONTEXTS_INITIAL 16u
+/* One DATA_IN read of the guest driver (vmci_guest.c reads a page first, R41). */
+#define VMCI_DRIVER_FIRST_READ_BYTES VMCI_PAGE_SIZE
+/* Datagrams one interrupt may dispatch before the driver re-arms (bounds the ISR loop;
+ * R33's re-raise brings it back for the rest). */
+#define VMCI_DRIVER_DATAGRAMS_PER_INTERRUPT_MAX 4096u
+
+struct vmci_dg_entry {
+    struct vmci_handle handle;
+    uint32_t flags;
+    bool live;
+    struct vmci_identity identity;  /* host handles: who created it (trust) */
+    bool has_identity;
+    vmci_dg_recv_fn fn;
+    void *state;
+};
+
+struct vmci_subscription {
+    uint32_t id;
+    uint32_t event;
+    bool live;
+    vmci_event_fn fn;
+    void *state;
+};
+
+struct vmci_doorbell_entry {
+    struct vmci_handle handle;
+    uint32_t notify_index;
+    bool live;
+    vmci_doorbell_fn fn;
+    void *state;
+};
+
+struct vmci_kernel {
+    struct vmci_hypervisor *hypervisor;     /* borrowed */
+    struct vmci_context *context;           /* borrowed: the context that owns us */
+    uint32_t cid;                           /* the kernel's cached CID (R70) */
+    bool is_host;
+    bool driver_loaded;
+    uint32_t rid_next;                      /* R23, per kernel (D13) */
+    struct vmci_dg_entry *handles;
+    uint32_t handle_count;
+    uint32_t handle_capacity;
+    struct vmci_subscription *subscriptions;
+    uint32_t subscription_count;
+    uint32_t subscription_capacity;
+    uint32_t subscription_id_next;
+    struct vmci_doorbell_entry *doorbells;
+    uint32_t doorbell_count;
+    uint32_t doorbell_capacity;
+    struct {
+        vmci_ready_fn fn;
+        void *state;
+    } ready[VMCI_READY_CALLBACKS_MAX];
+    uint32_t ready_count;
+    uint8_t *receive_buffer;                /* guests: VMCI_MAX_DG_SIZE + a page, at load */
+};
+
+struct vmci_link {                          /* a doorbell link in the hypervisor (R44) */
+    struct vmci_handle handle;
+    uint32_t notify_index;
+};
+
+struct vmci_context {
+    uint32_t cid;
+    uint32_t privilege_flags;               /* R49: 0 or RESTRICTED for VMs */
+    char name[VMCI_NAME_BYTES_MAX];
+    char domain[VMCI_NAME_BYTES_MAX];
+    char owner[VMCI_NAME_BYTES_MAX];
+    uint32_t hw_version;
+    struct vmci_device *device;             /* owned; NULL for CID 0, 2 and hw < 7 */
+    struct vmci_kernel *kernel;             /* owned; NULL for CID 0 */
+    uint64_t qp_memory_bytes;               /* R79 */
+    uint32_t qp_count;
+    struct vmci_link *links;                /* doorbell links of this context */
+    uint32_t link_count;
+    uint32_t link_capacity;
+};
+
+enum vmci_qp_state {
+    VMCI_QP_CREATED_NO_PEER = 1,
+    VMCI_QP_ATTACHED,
+    VMCI_QP_SHUTDOWN,                       /* one side detached: no new attach (R96) */
+};
+
+struct vmci_qp_entry {
+    struct vmci_handle handle;
+    uint32_t peer;                          /* as given by the creator (ANY allowed) */
+    uint32_t flags;
+    uint64_t produce_size_bytes;            /* creator's view */
+    uint64_t consume_size_bytes;
+    uint32_t creator_cid;
+    uint32_t attacher_cid;                  /* VMCI_INVALID_ID until attached */
+    bool creator_attached;
+    bool attacher_attached;
+    bool created_by_trusted;
+    bool require_trusted_attach;
+    enum vmci_qp_state state;
+    struct vmci_qp_memory *memory;          /* owned */
+    uint32_t charged_cid;                   /* the VM whose quota pays (R79), or INVALID */
+    bool local;                             /* R95 / D9: both ends in one context */
+};
+
+struct vmci_qpair {
+    struct vmci_kernel *kernel;             /* borrowed */
+    struct vmci_handle handle;
+    bool is_creator;
+    bool detached;
+    struct vmci_qp_view view;
+};
+
+/* A datagram on its way to the host kernel (delivered after route_ns). */
+struct vmci_delivery {
+    struct vmci_delivery *next;
+    struct vmci_delivery *prev;
+    uint64_t size_bytes;
+    uint8_t bytes[];
+};
+
+struct vmci_hypervisor {
+    struct sim_engine *engine;              /* borrowed */
+    struct vmci_profile profile;
+    struct vmci_cost cost;
+    struct vmci_context **contexts;         /* sorted by CID (HV1) */
+    uint32_t context_count;
+    uint32_t context_capacity;
+    struct vmci_qp_entry **queue_pairs;     /* creation order */
+    uint32_t queue_pair_count;
+    uint32_t queue_pair_capacity;
+    struct vmci_delivery *deliveries;       /* in flight to the host, oldest first */
+    struct vmci_delivery *deliveries_tail;
+    uint32_t delivery_count;                /* <= VMCI_HOST_DELIVERIES_MAX */
+};
+
+/* hypervisor.c */
+struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid);
+void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
+uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
+/* Sends event `event` with `data` to context `cid` (4.5). */
+void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
+                      const uint8_t *data, uint32_t data_bytes);
+
+/* route.c: routes one datagram whose sender is context `src_cid` (R37, R52-R58). `bytes`
+ * is the whole datagram (header + payload). Returns the result of R39. */
+int64_t vmci__route(struct vmci_hypervisor *hypervisor, uint32_t src_cid, const uint8_t *bytes,
+                    uint64_t size_bytes);
+
+/* services.c: a guest's hypercall to {0, rid} (4.6). */
+int64_t vmci__service(struct vmci_hypervisor *hypervisor, struct vmci_context *caller,
+                      const uint8_t *bytes, uint64_t size_bytes);
+
+/* kernel.c */
+struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
+                                        struct vmci_context *context, bool is_host);
+void vmci__kernel_destroy(struct vmci_kernel *kernel);
+/* Delivers one received datagram inside the kernel (R42): events to subscribers, others
+ * to the matching handle; returns false when dropped. */
+bool vmci__kernel_dispatch(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes);
+struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
+                                               struct vmci_handle handle);
+void vmci__kernel_ready(struct vmci_kernel *kernel);
+void vmci__kernel_doorbells_scan(struct vmci_kernel *kernel, uint8_t *bitmap);
+
+/* guest_driver.c */
+void vmci__guest_driver_start(struct vmci_kernel *kernel);
+int64_t vmci__guest_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes,
+                         uint64_t *cost_ns);
+extern const struct vmci_device_ops vmci__device_ops;
+
+/* host_driver.c */
+int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes,
+                        uint64_t *cost_ns);
+/* Returns 0 or VMCI_ERROR_NO_RESOURCES (VMCI_HOST_DELIVERIES_MAX) / NO_MEM. */
+int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
+                             uint64_t size_bytes);
+void vmci__host_deliveries_free(struct vmci_hypervisor *hypervisor);
+
+/* broker.c */
+int vmci__broker_alloc(struct vmci_hypervisor *hypervisor, struct vmci_context *caller,
+                       const struct vmci_identity *identity, struct vmci_handle handle,
+                       uint32_t peer, uint32_t flags, uint64_t produce_size_bytes,
+                       uint64_t consume_size_bytes, struct vmci_qp_entry **entry_out,
+                       bool *created_out);
+int vmci__broker_detach(struct vmci_hypervisor *hypervisor, struct vmci_context *caller,
+                        struct vmci_handle handle);
+void vmci__broker_detach_all(struct vmci_hypervisor *hypervisor, struct vmci_context *context);
+struct vmci_qp_entry *vmci__broker_find(const struct vmci_hypervisor *hypervisor,
+                                        struct vmci_handle handle);
+void vmci__broker_destroy_all(struct vmci_hypervisor *hypervisor);
+
+/* doorbell.c (hypervisor side, R44, R45) */
+int vmci__doorbell_link(struct vmci_context *context, struct vmci_handle handle,
+                        uint64_t notify_index);
+int vmci__doorbell_unlink(struct vmci_context *context, struct vmci_handle handle);
+int vmci__doorbell_notify(struct vmci_hypervisor *hypervisor, struct vmci_context *source,
+                          struct vmci_handle handle);
+
+#endif /* VMCI_VMCI_INT_H */
