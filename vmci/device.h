@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmci/device.h: the VMCI virtual PCI device of one VM (reference section 3).
- * For vmci/ only.
+ * For vmci/, and for the raw-register binding (vm:device()) with which a
+ * scenario plays a hostile or buggy guest kernel; sockets never use it.
  *
  * The guest side sees a register file (vmci_device_read/write, and byte-stream
  * transfers for DATA_OUT and DATA_IN); the hypervisor side appends datagrams
@@ -77,7 +78,7 @@ void vmci_device_read_data_in(struct vmci_device *device, uint8_t *target, size_
 uint8_t *vmci_device_bitmap(struct vmci_device *device);
 
 /* Hypervisor side. Appends a datagram to the pending queue (R58 limits; from_hypervisor
- * selects the larger event limit). Returns 0 or VMCI_ERROR_NO_RESOURCES. Sets ICR
+ * selects the larger event limit). Returns 0, VMCI_ERROR_NO_RESOURCES or VMCI_ERROR_NO_MEM. Sets ICR
  * DATAGRAM when the queue was empty (R33). */
 int vmci_device_enqueue(struct vmci_device *device, const uint8_t *datagram,
                         uint64_t size_bytes, bool from_hypervisor);

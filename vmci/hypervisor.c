@@ -349,3 +349,20 @@ bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor)
     }
     return true;
 }
+
+struct vmci_device *vmci_hypervisor_device(struct vmci_hypervisor *hypervisor, uint32_t cid)
+{
+    struct vmci_context *context = vmci__context_find(hypervisor, cid);
+    return context != NULL && vmci_context_is_vm(cid) ? context->device : NULL;
+}
+
+bool vmci_hypervisor_qp_sizes(const struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
+                              uint64_t *produce_size_bytes, uint64_t *consume_size_bytes)
+{
+    const struct vmci_qp_entry *entry = vmci__broker_find(hypervisor, handle);
+    if (entry == NULL)
+        return false;
+    *produce_size_bytes = entry->produce_size_bytes;
+    *consume_size_bytes = entry->consume_size_bytes;
+    return true;
+}

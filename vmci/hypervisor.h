@@ -31,6 +31,7 @@
 
 struct vmci_hypervisor;
 struct vmci_kernel;
+struct vmci_device;
 
 /* Who created an endpoint, for the trust rules (R50, D1, D10). */
 struct vmci_identity {
@@ -79,6 +80,12 @@ bool vmci_hypervisor_trusted_toward(const struct vmci_hypervisor *hypervisor,
                                     const struct vmci_identity *identity, uint32_t cid);
 /* The guest kernel of a live VM, or NULL. */
 struct vmci_kernel *vmci_hypervisor_guest(struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* The device of a live VM (NULL without one): for the raw-register binding of
+ * scenarios that play a hostile or buggy guest kernel (vm:device()). */
+struct vmci_device *vmci_hypervisor_device(struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* Sizes of queue pair `handle` as its creator sees them; false when there is none. */
+bool vmci_hypervisor_qp_sizes(const struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
+                              uint64_t *produce_size_bytes, uint64_t *consume_size_bytes);
 /* Whole-hypervisor invariant check (tests, the hostile-guest test). */
 bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor);
 

@@ -148,3 +148,28 @@ bool vmci_profile_has_trusted_endpoints(const struct vmci_profile *profile)
 {
     return profile->trust != VMCI_TRUST_NONE;
 }
+
+void vmci_profile_host_identity(const struct vmci_profile *profile, bool trusted_option,
+                                bool user_given, bool net_admin, bool *trusted, bool *owner_rule)
+{
+    assert(profile != NULL && trusted != NULL && owner_rule != NULL);
+    bool linux_admin = net_admin && profile->host_os == VMCI_HOST_LINUX;
+    *owner_rule = false;
+    switch (profile->trust) {
+    case VMCI_TRUST_NONE:
+        *trusted = false;
+        break;
+    case VMCI_TRUST_ESX_PRIVILEGE:
+        *trusted = trusted_option;
+        break;
+    case VMCI_TRUST_NET_ADMIN:
+        *trusted = trusted_option || linux_admin;
+        break;
+    case VMCI_TRUST_SAME_USER:
+        /* D1: by default the process acts as the owner of every VM; a named user is
+         * trusted exactly for that user's VMs (R50), plus CAP_NET_ADMIN on Linux. */
+        *owner_rule = user_given && trusted_option;
+        *trusted = (!user_given && trusted_option) || linux_admin;
+        break;
+    }
+}

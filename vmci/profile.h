@@ -48,6 +48,12 @@ int vmci_profile_lookup(const char *id, const char *host_os, struct vmci_profile
 const char *vmci_host_os_name(enum vmci_host_os host_os);
 /* Whether the profile can make any trusted host endpoint (D1's default trust). */
 bool vmci_profile_has_trusted_endpoints(const struct vmci_profile *profile);
+/* D1, R50: the identity of a host process under this profile. trusted_option is the
+ * spawn option (default true), user_given says whether a `user` was named, net_admin
+ * whether the process holds CAP_NET_ADMIN. Returns false in *trusted and *owner_rule
+ * where the profile makes no trusted endpoint. */
+void vmci_profile_host_identity(const struct vmci_profile *profile, bool trusted_option,
+                                bool user_given, bool net_admin, bool *trusted, bool *owner_rule);
 /* Product ids in D2 order, NULL-terminated. */
 extern const char *const vmci_profile_ids[];
 

@@ -16,11 +16,7 @@
 #include <string.h>
 
 #include "lua_int.h"
-#include "sim/engine/rng.h"
 
-/* Bounds the collision walks of R8 and of generation (the table holds at most
- * vms_max + 1 contexts, so a free CID is found well within this). */
-#define ENDPOINT_CID_TRIES_MAX (SIM_VMS_CEILING + 2u)
 #define ENDPOINT_HW_VERSION_DEFAULT 13u     /* ESXi 6.5's virtual hardware */
 #define ENDPOINT_HW_VERSION_MAX 64u
 
@@ -43,42 +39,6 @@ int simlua__endpoint_push(lua_State *L, struct simlua_world *world, uint32_t ind
     assert(index < world->endpoint_count);
     lua_rawgeti(L, LUA_REGISTRYINDEX, world->endpoints[index].userdata_ref);
     return 1;
-}
-
-static bool cid_in_use(const struct simlua_world *world, uint32_t cid)
-{
-    for (uint32_t index = 0; index < world->endpoint_count; index++) {
-        if (world->endpoints[index].cid == cid)
-            return true;
-    }
-    return false;
-}
-
-/* R8: the next free CID after `cid`. */
-static uint32_t cid_next_free(lua_State *L, const struct simlua_world *world, uint32_t cid)
-{
-    for (uint32_t tries = 0; tries < ENDPOINT_CID_TRIES_MAX; tries++) {
-        if (!cid_in_use(world, cid))
-            return cid;
-        cid = (cid < 15 ? 15 : cid) + 1;
-        if (cid == 0xFFFFFFFFu)
-            cid = 16;
-    }
-    luaL_error(L, "w:vm: no free CID found");
-    return 0;
-}
-
-static uint32_t cid_generate(lua_State *L, struct simlua_world *world)
-{
-    struct sim_rng *rng = sim_engine_rng(world->engine, "vmci");
-    assert(rng != NULL);
-    for (uint32_t tries = 0; tries < ENDPOINT_CID_TRIES_MAX; tries++) {
-        uint32_t cid = 16u + (uint32_t)sim_rng_below(rng, (1u << 31) - 16u);
-        if (!cid_in_use(world, cid))
-            return cid;
-    }
-    luaL_error(L, "w:vm: no free CID found");
-    return 0;
 }
 
 /* D15: parses vmci0.id. Returns false (and a message) when it is a configuration error. */
@@ -142,6 +102,7 @@ void simlua__host_create(lua_State *L, struct simlua_world *world)
     snprintf(host->name, sizeof(host->name), "host");
     host->cid = SIMLUA_CID_HOST;
     host->is_host = true;
+    host->kernel = vmci_hypervisor_host(world->hypervisor);
     snprintf(host->os, sizeof(host->os), "%s", world->host_os);
     snprintf(host->user, sizeof(host->user), "user");
     lua_pop(L, 1);
@@ -223,27 +184,50 @@ static const char *string_field(lua_State *L, int options, const char *field)
     return value;
 }
 
-/* Resolves the VM's CID (D15, R8); traces a reassignment. */
-static uint32_t vm_cid(lua_State *L, struct simlua_world *world, const char *requested_text,
-                       const char *name)
+static void driver_ready(void *state, struct vmci_kernel *kernel)
 {
-    if (requested_text == NULL)
-        return cid_generate(L, world);
-    uint32_t requested = 0;
-    if (!cid_parse(requested_text, &requested))
+    (void)kernel;
+    sim_waitq_wake_all(state);          /* D4: the VM's processes may start now */
+}
+
+/* Allocates the endpoint's driver wait queue (D4); raises when out of memory. */
+static struct sim_waitq *driver_waitq_create(lua_State *L, const char *name)
+{
+    struct sim_waitq *queue = malloc(sizeof(*queue));
+    if (queue == NULL)
+        luaL_error(L, "w:vm: out of memory");
+    char queue_name[SIM_WAITQ_NAME_BYTES_MAX];
+    snprintf(queue_name, sizeof(queue_name), "driver:%s", name);
+    sim_waitq_init(queue, queue_name);
+    return queue;
+}
+
+static bool vmx_true(const char *value)
+{
+    return value != NULL && strcasecmp(value, "TRUE") == 0;
+}
+
+/* Powers the VM on in the hypervisor (R8/D15 CIDs, D7 device, R196/R198 flags). */
+static struct vmci_kernel *vm_power_on(lua_State *L, struct simlua_world *world, int vmx,
+                                       const char *name, uint32_t hw_version, const char *owner)
+{
+    const char *requested_text = vmx_get(L, vmx, "vmci0.id");
+    uint32_t requested = VMCI_INVALID_ID;
+    if (requested_text != NULL && !cid_parse(requested_text, &requested))
         luaL_error(L, "w:vm: %s: vmci0.id = \"%s\" is not a valid CID (a decimal 32-bit "
                       "integer, not below 16 and not 0xFFFFFFFF; decision D15)", name,
                    requested_text);
-    uint32_t cid = cid_next_free(L, world, requested);
-    if (cid != requested) {
-        struct sim_trace_event event;
-        sim_trace_event_init(&event, SIM_LAYER_VMCI, "cid_reassigned", cid, 0);
-        sim_trace_field_str(&event, "vm", name);
-        sim_trace_field_u64(&event, "requested", requested);
-        sim_trace_field_u64(&event, "assigned", cid);
-        (void)sim_engine_emit(world->engine, &event);
-    }
-    return cid;
+    const char *domain = vmx_get(L, vmx, "vmci0.domain");
+    struct vmci_vm_config config = {
+        .name = name, .requested_cid = requested, .hw_version = hw_version,
+        .unrestricted = vmx_true(vmx_get(L, vmx, "vmci0.unrestricted")),
+        .domain = domain != NULL ? domain : "", .owner = owner,
+    };
+    struct vmci_kernel *kernel = NULL;
+    int rc = vmci_hypervisor_vm_power_on(world->hypervisor, &config, &kernel);
+    if (rc < 0)
+        luaL_error(L, "w:vm: %s: power-on failed: %s", name, vmci_error_name(rc));
+    return kernel;
 }
 
 int simlua__world_vm(lua_State *L)
@@ -280,10 +264,18 @@ int simlua__world_vm(lua_State *L)
                           (int)hw_version);
     char name_copy[SIMLUA_NAME_BYTES_MAX];
     copy_name(L, name_copy, sizeof(name_copy), name, "name");
-    uint32_t cid = vm_cid(L, world, vmx_get(L, vmx, "vmci0.id"), name_copy);
+    const struct sim_limits *limits = sim_engine_limits(world->engine);
+    if (world->endpoint_count >= limits->vms_max + 1u)
+        return luaL_error(L, "w:vm: limit vms_max (%d) exceeded", (int)limits->vms_max);
+    struct vmci_kernel *kernel = vm_power_on(L, world, vmx, name_copy, hw_version,
+                                             user != NULL ? user : "user");
+    uint32_t cid = vmci_kernel_cid(kernel);
     struct simlua_endpoint *endpoint = endpoint_append(L, world);
     memcpy(endpoint->name, name_copy, sizeof(name_copy));
     endpoint->cid = cid;
+    endpoint->kernel = kernel;
+    endpoint->driver_waitq = driver_waitq_create(L, name_copy);
+    vmci_kernel_on_ready(kernel, driver_ready, endpoint->driver_waitq);
     endpoint->hw_version = hw_version;
     snprintf(endpoint->os, sizeof(endpoint->os), "%s", os != NULL ? os : "linux");
     snprintf(endpoint->user, sizeof(endpoint->user), "%s", user != NULL ? user : "user");
@@ -312,6 +304,13 @@ static int endpoint_spawn(lua_State *L)
     struct simlua_world *world = NULL;
     struct simlua_endpoint *endpoint = check_endpoint(L, 1, &world);
     return simlua__process_spawn(L, world, (uint32_t)(endpoint - world->endpoints), 2, 3, 4);
+}
+
+static int endpoint_device(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, &world);
+    return simlua__device_push(L, world, (uint32_t)(endpoint - world->endpoints));
 }
 
 static int endpoint_vmx(lua_State *L)
@@ -363,7 +362,7 @@ static int endpoint_tostring(lua_State *L)
 void simlua__endpoint_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "spawn", endpoint_spawn }, { "vmx", endpoint_vmx }, { NULL, NULL },
+        { "spawn", endpoint_spawn }, { "vmx", endpoint_vmx }, { "device", endpoint_device }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_ENDPOINT_META);
     luaL_newlib(L, methods);

@@ -21,6 +21,8 @@
 #include "runtime.h"
 #include "sim/engine/engine.h"
 #include "sim/engine/process.h"
+#include "vmci/hypervisor.h"
+#include "vmci/vmci.h"
 
 #define SIMLUA_WORLD_META "vmcisim.world"
 #define SIMLUA_ENDPOINT_META "vmcisim.endpoint"
@@ -41,6 +43,8 @@ struct simlua_endpoint {
     char user[SIMLUA_NAME_BYTES_MAX];
     int vmx_ref;                        /* registry ref of the vmx table (LUA_NOREF: none) */
     int userdata_ref;                   /* registry ref of its userdata (one per endpoint) */
+    struct vmci_kernel *kernel;         /* borrowed: owned by the hypervisor */
+    struct sim_waitq *driver_waitq;     /* owned: processes waiting for the driver (D4) */
 };
 
 struct simlua_failure {
@@ -52,6 +56,7 @@ struct simlua_failure {
 
 struct simlua_world {
     struct sim_engine *engine;          /* owned */
+    struct vmci_hypervisor *hypervisor; /* owned; destroyed before the engine */
     struct simlua_runtime *runtime;     /* borrowed */
     char product[SIMLUA_NAME_BYTES_MAX];
     char host_os[SIMLUA_NAME_BYTES_MAX];
@@ -84,6 +89,8 @@ struct simlua_process {
     bool daemon;
     bool started;
     char user[SIMLUA_NAME_BYTES_MAX];
+    bool user_given;
+    struct vmci_identity identity;      /* host processes: trust under the profile (D1) */
     const char *exit_status;            /* "running", "done", "failed", "killed" */
     struct sim_waitq joiners;           /* processes in p:join() on this one */
 };
@@ -156,6 +163,13 @@ void simlua__host_create(lua_State *L, struct simlua_world *world);
 int simlua__world_host(lua_State *L);
 int simlua__world_vm(lua_State *L);
 int simlua__world_vms(lua_State *L);
+
+/* vmci_binding.c */
+void simlua__vmci_register(lua_State *L);
+/* vm:device(): pushes the raw-register object, or nil and a message (no device). */
+int simlua__device_push(lua_State *L, struct simlua_world *world, uint32_t endpoint_index);
+/* p:vmci(): pushes the driver-API object of the process at process_index. */
+int simlua__vmci_push(lua_State *L, int process_index);
 
 /* process.c */
 void simlua__process_register(lua_State *L);

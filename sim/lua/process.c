@@ -91,6 +91,15 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
         return;
     }
     int argument_count = 0;
+    const struct simlua_endpoint *endpoint = &self->world->endpoints[self->endpoint_index];
+    if (!self->started && !vmci_kernel_ready(endpoint->kernel) &&
+        vmci_kernel_has_device(endpoint->kernel) && endpoint->driver_waitq != NULL) {
+        /* D4: a guest process starts once the VMCI driver has loaded. */
+        if (sim_process_block(process, endpoint->driver_waitq, SIM_TIME_NEVER) == SIM_OK)
+            return;
+        process_end(self, false);
+        return;
+    }
     if (!self->started) {
         self->started = true;
         lua_rawgeti(thread, LUA_REGISTRYINDEX, self->fn_ref);
@@ -186,8 +195,23 @@ static void parse_spawn_options(lua_State *L, int options, const struct simlua_e
             luaL_error(L, "spawn: user must be a string of 1..%d bytes",
                        (int)sizeof(self->user) - 1);
         memcpy(self->user, user, length + 1);
+        self->user_given = true;
     }
     lua_pop(L, 1);
+}
+
+/* D1, R50: what the process's endpoints carry into the hypervisor's trust checks. */
+static void identity_compute(struct simlua_world *world, const struct simlua_endpoint *endpoint,
+                             struct simlua_process *self)
+{
+    memset(&self->identity, 0, sizeof(self->identity));
+    snprintf(self->identity.user, sizeof(self->identity.user), "%s", self->user);
+    if (!endpoint->is_host)
+        return;
+    vmci_profile_host_identity(vmci_hypervisor_profile(world->hypervisor), self->trusted,
+                               self->user_given, (self->caps & SIMLUA_CAP_NET_ADMIN) != 0,
+                               &self->identity.trusted, &self->identity.owner_rule);
+    self->trusted = self->identity.trusted || self->identity.owner_rule;
 }
 
 int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t endpoint_index,
@@ -209,6 +233,7 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     parse_spawn_options(L, options_index, endpoint, self);
     self->world = world;
     self->endpoint_index = endpoint_index;
+    identity_compute(world, endpoint, self);
     self->exit_status = "running";
     memcpy(self->name, name, name_bytes + 1);
     char joiners_name[SIM_WAITQ_NAME_BYTES_MAX];
@@ -344,11 +369,18 @@ static int process_join(lua_State *L)
     return lua_yieldk(L, 0, 0, join_continue);
 }
 
+/* VMCISock_GetLocalCID(): the kernel's current CID (R2, R70). */
 static int process_local_cid(lua_State *L)
 {
     struct simlua_process *self = check_process(L, 1);
-    lua_pushinteger(L, self->world->endpoints[self->endpoint_index].cid);
+    lua_pushinteger(L, vmci_kernel_cid(self->world->endpoints[self->endpoint_index].kernel));
     return 1;
+}
+
+static int process_vmci(lua_State *L)
+{
+    check_process(L, 1);
+    return simlua__vmci_push(L, 1);
 }
 
 static int process_state(lua_State *L)
@@ -394,7 +426,8 @@ void simlua__process_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         { "sleep", process_sleep }, { "kill", process_kill }, { "join", process_join },
-        { "local_cid", process_local_cid }, { "state", process_state }, { NULL, NULL },
+        { "local_cid", process_local_cid }, { "state", process_state },
+        { "vmci", process_vmci }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_PROCESS_META);
     luaL_newlib(L, methods);

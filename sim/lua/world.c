@@ -18,13 +18,9 @@
 #include "lua_int.h"
 #include "sim/engine/duration.h"
 #include "sim/version.h"
+#include "vmci/cost.h"
+#include "vmci/profile.h"
 
-static const char *const product_ids[] = {
-    "esxi-4.0", "esxi-4.1", "esxi-5.0", "esxi-5.1", "esxi-5.5", "esxi-6.0", "esxi-6.5",
-    "workstation-6.5", "workstation-7", "workstation-8", "workstation-9", "server-2.0",
-    "player-2.5", "player-3", "player-4", "player-5", "fusion-3", "fusion-4", "fusion-5",
-    NULL,
-};
 
 struct simlua_world *simlua__check_world(lua_State *L, int index)
 {
@@ -33,27 +29,21 @@ struct simlua_world *simlua__check_world(lua_State *L, int index)
     return *slot;
 }
 
-static void check_product(lua_State *L, const char *product, const char *host_os)
+/* Resolves (product, host_os) to a profile (D2, section 9); raises on an unknown pair. */
+static struct vmci_profile check_product(lua_State *L, const char *product, const char *host_os)
 {
-    bool known = false;
-    for (size_t index = 0; product_ids[index] != NULL && !known; index++)
-        known = strcmp(product, product_ids[index]) == 0;
-    if (!known)
-        luaL_error(L, "sim.world: unknown product '%s' (known: esxi-4.0 ... esxi-6.5, "
-                      "workstation-6.5 ... workstation-9, server-2.0, player-2.5 ... player-5, "
-                      "fusion-3 ... fusion-5; docs/scenario-api.md)", product);
-    bool hosted = strncmp(product, "esxi-", 5) != 0;
-    if (host_os == NULL)
-        return;
-    if (!hosted)
+    struct vmci_profile profile;
+    char message[128];
+    if (host_os != NULL && strncmp(product, "esxi-", 5) == 0)
         luaL_error(L, "sim.world: host_os applies to hosted products only, not '%s'", product);
-    if (strcmp(host_os, "linux") != 0 && strcmp(host_os, "windows") != 0 &&
-        strcmp(host_os, "mac") != 0)
-        luaL_error(L, "sim.world: host_os must be \"linux\", \"windows\" or \"mac\", not '%s'",
-                   host_os);
-    bool fusion = strncmp(product, "fusion-", 7) == 0;
-    if (fusion != (strcmp(host_os, "mac") == 0))
-        luaL_error(L, "sim.world: %s does not run on host_os \"%s\"", product, host_os);
+    int rc = vmci_profile_lookup(product, host_os, &profile, message, sizeof(message));
+    if (rc == -1)
+        luaL_error(L, "sim.world: %s (known: esxi-4.0 ... esxi-6.5, workstation-6.5 ... "
+                      "workstation-9, server-2.0, player-2.5 ... player-5, fusion-3 ... fusion-5; "
+                      "docs/scenario-api.md)", message);
+    if (rc < 0)
+        luaL_error(L, "sim.world: %s", message);
+    return profile;
 }
 
 static uint64_t limit_field(lua_State *L, int table, const char *name, uint64_t value,
@@ -97,11 +87,25 @@ static struct sim_limits read_limits(lua_State *L, int options)
     return limits;
 }
 
-/* No cost-model parameter exists before the VMCI layer: every name is unknown. */
-static void check_timing(lua_State *L, int index, const char *what)
+/* Applies a timing table (cost-model parameters by name, docs/cost-model.md) to `cost`.
+ * Checks every name and value before changing anything. */
+static void apply_timing(lua_State *L, int index, const char *what, struct vmci_cost *cost)
 {
-    static const char *const allowed[] = { NULL };
-    simlua__check_options(L, index, allowed, what);
+    if (lua_isnoneornil(L, index))
+        return;
+    simlua__check_options(L, index, vmci_cost_names, what);
+    struct vmci_cost updated = *cost;
+    for (size_t name = 0; vmci_cost_names[name] != NULL; name++) {
+        if (lua_getfield(L, index, vmci_cost_names[name]) != LUA_TNIL) {
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+                luaL_error(L, "%s: %s must be an integer >= 0", what, vmci_cost_names[name]);
+            int rc = vmci_cost_set(&updated, vmci_cost_names[name], (uint64_t)lua_tointeger(L, -1));
+            assert(rc == 0);
+            (void)rc;
+        }
+        lua_pop(L, 1);
+    }
+    *cost = updated;
 }
 
 static const char *optional_string(lua_State *L, int table, const char *field, const char *what)
@@ -135,23 +139,31 @@ void simlua__world_destroy(struct simlua_world *world)
 {
     if (world == NULL)
         return;
+    vmci_hypervisor_destroy(world->hypervisor);
     sim_engine_destroy(world->engine);
+    for (uint32_t index = 0; index < world->endpoint_count; index++)
+        free(world->endpoints[index].driver_waitq);
     free(world->endpoints);
     free(world);
 }
 
+/* Returns NULL when out of memory (the caller raises). */
 static struct simlua_world *world_allocate(lua_State *L, const struct sim_limits *limits,
-                                           uint64_t seed)
+                                           uint64_t seed, const struct vmci_profile *profile,
+                                           const struct vmci_cost *cost)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
     struct simlua_world *world = calloc(1, sizeof(*world));
     if (world == NULL)
-        luaL_error(L, "sim.world: out of memory");
+        return NULL;
     world->runtime = runtime;
     world->engine = sim_engine_create(limits, seed);
-    if (world->engine == NULL) {
+    world->hypervisor = world->engine != NULL
+                            ? vmci_hypervisor_create(world->engine, profile, cost) : NULL;
+    if (world->hypervisor == NULL) {
+        sim_engine_destroy(world->engine);
         free(world);
-        luaL_error(L, "sim.world: out of memory");
+        return NULL;
     }
     if (runtime->options.progress_fn != NULL)
         sim_engine_set_progress(world->engine, runtime->options.progress_fn,
@@ -181,21 +193,21 @@ static int sim_world(lua_State *L)
     const char *host_os = optional_string(L, 1, "host_os", "sim.world");
     if (product == NULL)
         product = "esxi-6.5";
-    check_product(L, product, host_os);
+    struct vmci_profile profile = check_product(L, product, host_os);
+    struct vmci_cost cost = vmci_cost_default();
     lua_getfield(L, 1, "timing");
-    check_timing(L, -1, "sim.world timing");
+    apply_timing(L, lua_gettop(L), "sim.world timing", &cost);
     lua_pop(L, 1);
     struct sim_limits limits = read_limits(L, 1);
     struct simlua_world **slot = lua_newuserdatauv(L, sizeof(*slot), 0);
     *slot = NULL;
     luaL_setmetatable(L, SIMLUA_WORLD_META);
     /* Everything that can raise is done; from here nothing does until the world is owned. */
-    struct simlua_world *world = world_allocate(L, &limits, seed);
+    struct simlua_world *world = world_allocate(L, &limits, seed, &profile, &cost);
+    if (world == NULL)
+        return luaL_error(L, "sim.world: out of memory");
     snprintf(world->product, sizeof(world->product), "%s", product);
-    bool hosted = strncmp(product, "esxi-", 5) != 0;
-    snprintf(world->host_os, sizeof(world->host_os), "%s",
-             host_os != NULL ? host_os : !hosted ? "esxi"
-                                       : strncmp(product, "fusion-", 7) == 0 ? "mac" : "linux");
+    snprintf(world->host_os, sizeof(world->host_os), "%s", vmci_host_os_name(profile.host_os));
     runtime->world = world;
     *slot = world;
     struct sim_trace_event event;
@@ -569,9 +581,9 @@ static int world_run(lua_State *L)
 
 static int world_timing(lua_State *L)
 {
-    simlua__check_world(L, 1);
+    struct simlua_world *world = simlua__check_world(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    check_timing(L, 2, "w:timing");
+    apply_timing(L, 2, "w:timing", vmci_hypervisor_cost(world->hypervisor));
     return 0;
 }
 
@@ -624,6 +636,7 @@ int simlua__open_module(lua_State *L)
     register_world(L);
     simlua__endpoint_register(L);
     simlua__process_register(L);
+    simlua__vmci_register(L);
     static const luaL_Reg functions[] = {
         { "world", sim_world }, { "ns", sim_ns }, { "us", sim_us }, { "ms", sim_ms },
         { "s", sim_s }, { "expect", sim_expect }, { "pattern", sim_pattern },

@@ -179,7 +179,7 @@ static void test_world_options_are_checked(void)
         "fails('does not run on host_os', sim.world, { product = 'fusion-4', host_os = 'windows' })\n"
         "fails(\"unknown option 'vms_max'\", sim.world, { limits = { vms_max = 3 } })\n"
         "fails('limits.processes must be a positive integer', sim.world, { limits = { processes = 0 } })\n"
-        "fails(\"unknown option 'hypercall_ns'\", sim.world, { timing = { hypercall_ns = 5 } })\n"
+        "fails(\"unknown option 'no_such_cost'\", sim.world, { timing = { no_such_cost = 5 } })\n"
         "local w = sim.world{ product = 'workstation-7', host_os = 'windows' }\n"
         "sim.expect(w.product == 'workstation-7' and w.host_os == 'windows', 'accepted')\n"
         "fails('one world per run', sim.world, {})\n");

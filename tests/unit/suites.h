@@ -19,7 +19,8 @@
     X(digest)          \
     X(trace_writer)    \
     X(lua_runtime)     \
-    X(queue_pair)
+    X(queue_pair)      \
+    X(device)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
