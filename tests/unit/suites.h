@@ -21,9 +21,7 @@
     X(lua_runtime)     \
     X(queue_pair)      \
     X(vmci_routing)    \
-    X(device)          \
-    X(vmci_broker)     \
-    X(vmci_hostile)
+    X(device)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
