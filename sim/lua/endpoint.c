@@ -95,6 +95,40 @@ static void trace_endpoint(struct simlua_world *world, const struct simlua_endpo
     (void)sim_engine_emit(world->engine, &event);
 }
 
+void simlua__net_start(struct simlua_net *net, struct vmci_kernel *kernel)
+{
+    struct simlua_world *world = net->world;
+    const struct vmci_profile *profile = vmci_hypervisor_profile(world->hypervisor);
+    bool host = vmci_kernel_is_host(kernel);
+    const struct vsock_transport_ops *stream_ops =
+        host && !profile->host_stream_sockets ? NULL : &vsock_vmci_stream_ops;
+    vsock_stack_init(&net->stack, world->engine, stream_ops, NULL, &net->vmci, host,
+                     &world->socket_count, sim_engine_limits(world->engine)->sockets_max);
+    net->ready = vsock_vmci_start(&net->vmci, kernel, &net->stack) == VMCI_SUCCESS;
+}
+
+static void driver_ready(void *state, struct vmci_kernel *kernel)
+{
+    struct simlua_net *net = state;
+    simlua__net_start(net, kernel);     /* R203: the stack's control handle {ANY, 1} */
+    sim_waitq_wake_all(&net->driver_waitq);     /* D4: the VM's processes may start now */
+}
+
+/* Allocates the endpoint's network state (D4 wait queue, stack); raises when out of memory. */
+static struct simlua_net *net_create(lua_State *L, struct simlua_world *world, uint32_t index,
+                                     const char *name)
+{
+    struct simlua_net *net = calloc(1, sizeof(*net));
+    if (net == NULL)
+        luaL_error(L, "out of memory");
+    char queue_name[SIM_WAITQ_NAME_BYTES_MAX];
+    snprintf(queue_name, sizeof(queue_name), "driver:%s", name);
+    sim_waitq_init(&net->driver_waitq, queue_name);
+    net->world = world;
+    net->endpoint_index = index;
+    return net;
+}
+
 void simlua__host_create(lua_State *L, struct simlua_world *world)
 {
     assert(world->endpoint_count == 0);
@@ -103,6 +137,9 @@ void simlua__host_create(lua_State *L, struct simlua_world *world)
     host->cid = SIMLUA_CID_HOST;
     host->is_host = true;
     host->kernel = vmci_hypervisor_host(world->hypervisor);
+    host->net = net_create(L, world, 0, "host");
+    host->driver_waitq = &host->net->driver_waitq;
+    simlua__net_start(host->net, host->kernel);
     snprintf(host->os, sizeof(host->os), "%s", world->host_os);
     snprintf(host->user, sizeof(host->user), "user");
     lua_pop(L, 1);
@@ -184,24 +221,6 @@ static const char *string_field(lua_State *L, int options, const char *field)
     return value;
 }
 
-static void driver_ready(void *state, struct vmci_kernel *kernel)
-{
-    (void)kernel;
-    sim_waitq_wake_all(state);          /* D4: the VM's processes may start now */
-}
-
-/* Allocates the endpoint's driver wait queue (D4); raises when out of memory. */
-static struct sim_waitq *driver_waitq_create(lua_State *L, const char *name)
-{
-    struct sim_waitq *queue = malloc(sizeof(*queue));
-    if (queue == NULL)
-        luaL_error(L, "w:vm: out of memory");
-    char queue_name[SIM_WAITQ_NAME_BYTES_MAX];
-    snprintf(queue_name, sizeof(queue_name), "driver:%s", name);
-    sim_waitq_init(queue, queue_name);
-    return queue;
-}
-
 static bool vmx_true(const char *value)
 {
     return value != NULL && strcasecmp(value, "TRUE") == 0;
@@ -274,8 +293,9 @@ int simlua__world_vm(lua_State *L)
     memcpy(endpoint->name, name_copy, sizeof(name_copy));
     endpoint->cid = cid;
     endpoint->kernel = kernel;
-    endpoint->driver_waitq = driver_waitq_create(L, name_copy);
-    vmci_kernel_on_ready(kernel, driver_ready, endpoint->driver_waitq);
+    endpoint->net = net_create(L, world, world->endpoint_count - 1, name_copy);
+    endpoint->driver_waitq = &endpoint->net->driver_waitq;
+    vmci_kernel_on_ready(kernel, driver_ready, endpoint->net);
     endpoint->hw_version = hw_version;
     snprintf(endpoint->os, sizeof(endpoint->os), "%s", os != NULL ? os : "linux");
     snprintf(endpoint->user, sizeof(endpoint->user), "%s", user != NULL ? user : "user");

@@ -23,6 +23,8 @@
 #include "sim/engine/process.h"
 #include "vmci/hypervisor.h"
 #include "vmci/vmci.h"
+#include "vsock/core.h"
+#include "vsock/vmci_transport.h"
 
 #define SIMLUA_WORLD_META "vmcisim.world"
 #define SIMLUA_ENDPOINT_META "vmcisim.endpoint"
@@ -44,7 +46,18 @@ struct simlua_endpoint {
     int vmx_ref;                        /* registry ref of the vmx table (LUA_NOREF: none) */
     int userdata_ref;                   /* registry ref of its userdata (one per endpoint) */
     struct vmci_kernel *kernel;         /* borrowed: owned by the hypervisor */
-    struct sim_waitq *driver_waitq;     /* owned: processes waiting for the driver (D4) */
+    struct sim_waitq *driver_waitq;     /* borrowed: &net->driver_waitq */
+    struct simlua_net *net;             /* owned: the kernel's vSockets stack */
+};
+
+/* One kernel's vSockets stack, made when its VMCI driver is ready (D4, R203). */
+struct simlua_net {
+    struct sim_waitq driver_waitq;      /* processes waiting for the driver (D4) */
+    struct vsock_stack stack;
+    struct vsock_vmci vmci;
+    bool ready;                         /* stack usable: sockets may be created */
+    struct simlua_world *world;         /* borrowed */
+    uint32_t endpoint_index;
 };
 
 struct simlua_failure {
@@ -65,6 +78,7 @@ struct simlua_world {
     uint32_t endpoint_capacity;
     bool run_called;
     bool running;                       /* inside sim_engine_run */
+    uint32_t socket_count;              /* every stack's sockets (limit sockets) */
     enum sim_stop last_stop;
     bool has_run;
 };
@@ -93,6 +107,7 @@ struct simlua_process {
     struct vmci_identity identity;      /* host processes: trust under the profile (D1) */
     const char *exit_status;            /* "running", "done", "failed", "killed" */
     struct sim_waitq joiners;           /* processes in p:join() on this one */
+    int sockets_ref;                    /* registry table of its sockets, creation order */
 };
 
 struct simlua_runtime {
@@ -157,6 +172,8 @@ void simlua__world_destroy(struct simlua_world *world);
 void simlua__report_failure(lua_State *L, const char *kind, const char *text, size_t length);
 
 /* endpoint.c */
+/* Creates the endpoint's vSockets stack once its kernel is ready. */
+void simlua__net_start(struct simlua_net *net, struct vmci_kernel *kernel);
 void simlua__endpoint_register(lua_State *L);
 int simlua__endpoint_push(lua_State *L, struct simlua_world *world, uint32_t index);
 void simlua__host_create(lua_State *L, struct simlua_world *world);
@@ -170,6 +187,11 @@ void simlua__vmci_register(lua_State *L);
 int simlua__device_push(lua_State *L, struct simlua_world *world, uint32_t endpoint_index);
 /* p:vmci(): pushes the driver-API object of the process at process_index. */
 int simlua__vmci_push(lua_State *L, int process_index);
+
+/* socket.c */
+void simlua__socket_register(lua_State *L);
+int simlua__process_socket(lua_State *L);
+void simlua__sockets_close(lua_State *L, struct simlua_process *process);
 
 /* process.c */
 void simlua__process_register(lua_State *L);

@@ -57,6 +57,7 @@ static void process_end(struct simlua_process *self, bool failed)
     struct sim_process *process = self->process;
     assert(process != NULL);
     self->exit_status = failed ? "failed" : process->kill_requested ? "killed" : "done";
+    simlua__sockets_close(L, self);     /* in creation order, before the process is gone */
     sim_process_finish(process, failed);
     sim_process_destroy(process);
     self->process = NULL;
@@ -226,7 +227,7 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     luaL_checktype(L, fn_index, LUA_TFUNCTION);
     struct simlua_process *self = lua_newuserdatauv(L, sizeof(*self), 0);
     memset(self, 0, sizeof(*self));
-    self->thread_ref = self->self_ref = self->fn_ref = LUA_NOREF;
+    self->thread_ref = self->self_ref = self->fn_ref = self->sockets_ref = LUA_NOREF;
     luaL_setmetatable(L, SIMLUA_PROCESS_META);
     int userdata = lua_gettop(L);
     const struct simlua_endpoint *endpoint = &world->endpoints[endpoint_index];
@@ -427,7 +428,7 @@ void simlua__process_register(lua_State *L)
     static const luaL_Reg methods[] = {
         { "sleep", process_sleep }, { "kill", process_kill }, { "join", process_join },
         { "local_cid", process_local_cid }, { "state", process_state },
-        { "vmci", process_vmci }, { NULL, NULL },
+        { "vmci", process_vmci }, { "socket", simlua__process_socket }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_PROCESS_META);
     luaL_newlib(L, methods);

@@ -139,10 +139,15 @@ void simlua__world_destroy(struct simlua_world *world)
 {
     if (world == NULL)
         return;
+    for (uint32_t index = 0; index < world->endpoint_count; index++) {
+        struct simlua_net *net = world->endpoints[index].net;
+        if (net != NULL && net->ready)
+            vsock_stack_destroy(&net->stack);   /* before the hypervisor: memory only */
+    }
     vmci_hypervisor_destroy(world->hypervisor);
     sim_engine_destroy(world->engine);
     for (uint32_t index = 0; index < world->endpoint_count; index++)
-        free(world->endpoints[index].driver_waitq);
+        free(world->endpoints[index].net);
     free(world->endpoints);
     free(world);
 }
@@ -637,6 +642,7 @@ int simlua__open_module(lua_State *L)
     simlua__endpoint_register(L);
     simlua__process_register(L);
     simlua__vmci_register(L);
+    simlua__socket_register(L);
     static const luaL_Reg functions[] = {
         { "world", sim_world }, { "ns", sim_ns }, { "us", sim_us }, { "ms", sim_ms },
         { "s", sim_s }, { "expect", sim_expect }, { "pattern", sim_pattern },

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/lua/socket.c: Lua sockets (scenario-api.md, "Process p" and "Socket s").
+ *
+ * A socket userdata wraps a struct vsock_sock of its endpoint's stack. Blocking
+ * methods run a step of the core call; when the core answers -EAGAIN with a
+ * wait queue, the process parks on it (with the call's deadline) and the method
+ * resumes as a continuation that runs the step again. The progress of a send or
+ * recv lives in a state userdata on the Lua stack, which survives the yield.
+ * The cost the transport reports is slept before the method returns.
+ *
+ * Failures return nil, "ENAME", errno; a closed socket fails every method with
+ * EBADF. Sockets are closed when their process ends, in creation order.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_int.h"
+
+#define SIMLUA_SOCKET_META "vmcisim.socket"
+#define SIMLUA_OP_STATE_META "vmcisim.socket_op"
+/* Bytes one recv may ask for (a Lua string is built of them). */
+#define SIMLUA_RECV_BYTES_MAX (64u * 1024 * 1024)
+
+struct lua_socket {
+    struct vsock_sock *sock;            /* borrowed from the stack; NULL once closed */
+    struct simlua_world *world;         /* borrowed */
+    uint32_t endpoint_index;
+};
+
+enum op_kind { OP_CONNECT = 1, OP_ACCEPT, OP_SEND, OP_RECV };
+
+/* What a blocking operation keeps across yields (a userdata at stack index OP_STATE). */
+struct op_state {
+    enum op_kind kind;
+    uint64_t progress;                  /* bytes sent or received so far */
+    uint64_t cost_ns;                   /* accumulated, slept before returning */
+    bool charged;                       /* the cost sleep is in progress */
+    bool timed_out;
+    struct vsock_addr addr;
+    uint32_t flags;
+    bool has_to;                        /* sendto: addr is the destination */
+    bool want_from;                     /* recvfrom: also cid, port, truncated */
+    int result_count;
+};
+
+#define ARG_TOP 4           /* methods take at most 3 arguments after the socket */
+#define OP_STATE 5
+#define OP_BUFFER 6
+
+static int push_errno(lua_State *L, int error)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, vsock_errno_name(error));
+    lua_pushinteger(L, error < 0 ? -error : error);
+    return 3;
+}
+
+static struct lua_socket *check_socket(lua_State *L)
+{
+    return luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
+}
+
+static struct vsock_credentials credentials_of(const struct simlua_process *process)
+{
+    struct vsock_credentials credentials = {
+        .trusted = process->identity.trusted, .owner_rule = process->identity.owner_rule,
+        .net_bind_service = (process->caps & SIMLUA_CAP_NET_BIND_SERVICE) != 0,
+        .pid = process->pid,
+    };
+    memcpy(credentials.user, process->user, sizeof(credentials.user));
+    return credentials;
+}
+
+/* Registers the socket at the top of the stack with the process (closed at its end). */
+static void remember(lua_State *L, struct simlua_process *process)
+{
+    if (process->sockets_ref == LUA_NOREF || process->sockets_ref == 0) {
+        lua_newtable(L);
+        process->sockets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+static void push_socket(lua_State *L, struct vsock_sock *sock, struct simlua_world *world,
+                        uint32_t endpoint_index, struct simlua_process *process)
+{
+    struct lua_socket *ls = lua_newuserdatauv(L, sizeof(*ls), 0);
+    ls->sock = sock;
+    ls->world = world;
+    ls->endpoint_index = endpoint_index;
+    luaL_setmetatable(L, SIMLUA_SOCKET_META);
+    if (process != NULL)
+        remember(L, process);
+}
+
+/* p:socket("stream" | "dgram") */
+int simlua__process_socket(lua_State *L)
+{
+    struct simlua_process *process = luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    static const char *const types[] = { "stream", "dgram", "seqpacket", NULL };
+    int type = luaL_checkoption(L, 2, NULL, types);
+    if (process->process == NULL)
+        return luaL_error(L, "p:socket: process %s has ended", process->name);
+    struct simlua_world *world = process->world;
+    struct simlua_endpoint *endpoint = &world->endpoints[process->endpoint_index];
+    if (endpoint->net == NULL || !endpoint->net->ready)
+        return push_errno(L, -EAFNOSUPPORT);                        /* R26, R203 */
+    struct vsock_credentials credentials = credentials_of(process);
+    struct vsock_sock *sock = NULL;
+    int linux_type = type == 0 ? VSOCK_TYPE_STREAM : type == 1 ? VSOCK_TYPE_DGRAM : 5;
+    int rc = vsock_socket(&endpoint->net->stack, linux_type, 0, &credentials, &sock);
+    if (rc < 0)
+        return push_errno(L, rc);
+    push_socket(L, sock, world, process->endpoint_index, process);
+    return 1;
+}
+
+static struct vsock_sock *open_socket(lua_State *L, struct lua_socket *ls, int *error)
+{
+    *error = ls->sock == NULL ? -EBADF : 0;
+    (void)L;
+    return ls->sock;
+}
+
+static struct vsock_addr check_addr(lua_State *L, int cid_index, int port_index)
+{
+    lua_Integer cid = luaL_checkinteger(L, cid_index);
+    lua_Integer port = luaL_checkinteger(L, port_index);
+    luaL_argcheck(L, cid >= 0 && cid <= 0xFFFFFFFF, cid_index, "CID must fit 32 bits");
+    luaL_argcheck(L, port >= 0 && port <= 0xFFFFFFFF, port_index, "port must fit 32 bits");
+    struct vsock_addr addr = { (uint32_t)cid, (uint32_t)port };
+    return addr;
+}
+
+static int socket_bind(lua_State *L)
+{
+    int error;
+    struct vsock_sock *sock = open_socket(L, check_socket(L), &error);
+    struct vsock_addr addr = check_addr(L, 2, 3);
+    if (sock == NULL)
+        return push_errno(L, error);
+    int rc = vsock_bind(sock, &addr);
+    if (rc < 0)
+        return push_errno(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int socket_listen(lua_State *L)
+{
+    int error;
+    struct vsock_sock *sock = open_socket(L, check_socket(L), &error);
+    lua_Integer backlog = luaL_optinteger(L, 2, 16);
+    if (sock == NULL)
+        return push_errno(L, error);
+    int rc = vsock_listen(sock, backlog < INT32_MIN ? INT32_MIN
+                                : backlog > INT32_MAX ? INT32_MAX : (int)backlog);
+    if (rc < 0)
+        return push_errno(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* The running process that may block for a socket method, or a raised error. */
+static struct simlua_process *blocking_process(lua_State *L, const char *method)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_process *current = simlua__current_process(runtime);
+    if (current == NULL)
+        luaL_error(L, "%s: blocking call outside a process (from the main chunk or a w:at "
+                      "callback)", method);
+    if (L != current->thread)
+        luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
+                      "process's own coroutine may block)", method);
+    return current;
+}
+
+static int op_step(lua_State *L, struct op_state *state, struct vsock_call *call);
+static int op_continue(lua_State *L, int status, lua_KContext context);
+
+/* Runs the operation until it finishes (then sleeps its cost) or must wait. */
+static int op_run(lua_State *L)
+{
+    struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
+    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
+    assert(process != NULL);
+    struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
+    int count = op_step(L, state, &call);
+    state->cost_ns += call.cost_ns;
+    struct sim_engine *engine = process->world->engine;
+    if (count >= 0) {
+        if (state->cost_ns == 0)
+            return count;
+        state->charged = true;
+        state->result_count = count;
+        uint64_t deadline_ns = sim_engine_now(engine) + state->cost_ns;
+        int rc = sim_process_block(process->process, NULL, deadline_ns);
+        if (rc < 0 && rc != SIM_EKILLED)
+            return luaL_error(L, "%s", sim_engine_error_message(engine));
+        return lua_yieldk(L, 0, 0, op_continue);
+    }
+    assert(call.wait != NULL);
+    int rc = sim_process_block(process->process, call.wait, call.deadline_ns);
+    if (rc < 0 && rc != SIM_EKILLED)
+        return luaL_error(L, "%s", sim_engine_error_message(engine));
+    return lua_yieldk(L, 0, 0, op_continue);
+}
+
+static int op_continue(lua_State *L, int status, lua_KContext context)
+{
+    (void)status;
+    (void)context;
+    struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
+    if (state->charged)
+        return state->result_count;             /* the results sit on top of the stack */
+    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
+    state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
+    return op_run(L);
+}
+
+static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *method)
+{
+    blocking_process(L, method);
+    lua_settop(L, ARG_TOP);
+    struct op_state *state = lua_newuserdatauv(L, sizeof(*state), 0);
+    memset(state, 0, sizeof(*state));
+    state->kind = kind;
+    luaL_setmetatable(L, SIMLUA_OP_STATE_META);
+    assert(lua_gettop(L) == OP_STATE);
+    return state;
+}
+
+static uint32_t check_flags(lua_State *L, int index)
+{
+    uint32_t flags = 0;
+    if (lua_isnoneornil(L, index))
+        return 0;
+    static const struct { const char *name; uint32_t bit; } known[] = {
+        { "peek", VSOCK_MSG_PEEK }, { "dontwait", VSOCK_MSG_DONTWAIT },
+        { "waitall", VSOCK_MSG_WAITALL },
+    };
+    int count = lua_istable(L, index) ? (int)lua_rawlen(L, index) : 1;
+    for (int position = 1; position <= count; position++) {
+        if (lua_istable(L, index))
+            lua_rawgeti(L, index, position);
+        else
+            lua_pushvalue(L, index);
+        const char *name = luaL_checkstring(L, -1);
+        bool found = false;
+        for (size_t entry = 0; entry < sizeof(known) / sizeof(known[0]) && !found; entry++) {
+            if (strcmp(name, known[entry].name) == 0) {
+                flags |= known[entry].bit;
+                found = true;
+            }
+        }
+        if (!found)
+            luaL_error(L, "unknown flag '%s' (peek, dontwait, waitall)", name);
+        lua_pop(L, 1);
+    }
+    return flags;
+}
+
+static int step_connect(lua_State *L, struct op_state *state, struct vsock_call *call)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    int rc = vsock_connect(ls->sock, &state->addr, state->progress > 0, call);
+    state->progress = 1;
+    if (rc == -EAGAIN && call->wait != NULL)
+        return -1;
+    if (rc < 0)
+        return push_errno(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int step_accept(lua_State *L, struct op_state *state, struct vsock_call *call)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    if (state->timed_out)
+        return push_errno(L, -EAGAIN);                                          /* R107 */
+    struct vsock_sock *child = NULL;
+    int rc = vsock_accept(ls->sock, &child, call);
+    if (rc == -EAGAIN && call->wait != NULL)
+        return -1;
+    if (rc < 0)
+        return push_errno(L, rc);
+    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
+    push_socket(L, child, ls->world, ls->endpoint_index, process);
+    lua_pushinteger(L, child->remote.cid);                                      /* R108 */
+    lua_pushinteger(L, child->remote.port);
+    return 3;
+}
+
+static int step_send(lua_State *L, struct op_state *state, struct vsock_call *call)
+{
+    struct lua_socket *ls = check_socket(L);
+    size_t size_bytes = 0;
+    const char *bytes = lua_tolstring(L, 2, &size_bytes);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    if (state->timed_out) {                                                     /* R117 */
+        if (state->progress > 0) {
+            lua_pushinteger(L, (lua_Integer)state->progress);
+            return 1;
+        }
+        return push_errno(L, -EAGAIN);
+    }
+    const struct vsock_addr *to = state->has_to ? &state->addr : NULL;
+    int64_t rc = vsock_send(ls->sock, bytes, size_bytes, state->flags, to, &state->progress, call);
+    if (rc == -EAGAIN && call->wait != NULL)
+        return -1;
+    if (rc < 0)
+        return push_errno(L, (int)rc);
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
+static int step_recv(lua_State *L, struct op_state *state, struct vsock_call *call)
+{
+    struct lua_socket *ls = check_socket(L);
+    size_t capacity = lua_rawlen(L, OP_BUFFER);
+    uint8_t *buffer = lua_touserdata(L, OP_BUFFER);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    struct vsock_addr from = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
+    bool truncated = false;
+    int64_t rc;
+    if (state->timed_out)
+        rc = state->progress > 0 ? (int64_t)state->progress : -EAGAIN;          /* R121 */
+    else
+        rc = vsock_recv(ls->sock, buffer, capacity, state->flags, &from, &truncated,
+                        &state->progress, call);
+    if (rc == -EAGAIN && call->wait != NULL)
+        return -1;
+    if (rc < 0)
+        return push_errno(L, (int)rc);
+    lua_pushlstring(L, (const char *)buffer, (size_t)rc);
+    if (!state->want_from)
+        return 1;
+    if (ls->sock->type == VSOCK_TYPE_STREAM)
+        from = ls->sock->remote;
+    lua_pushinteger(L, from.cid);
+    lua_pushinteger(L, from.port);
+    lua_pushboolean(L, truncated);
+    return 4;
+}
+
+static int op_step(lua_State *L, struct op_state *state, struct vsock_call *call)
+{
+    switch (state->kind) {
+    case OP_CONNECT: return step_connect(L, state, call);
+    case OP_ACCEPT: return step_accept(L, state, call);
+    case OP_SEND: return step_send(L, state, call);
+    case OP_RECV: return step_recv(L, state, call);
+    }
+    return luaL_error(L, "unknown socket operation");
+}
+
+static int socket_connect(lua_State *L)
+{
+    check_socket(L);
+    struct vsock_addr addr = check_addr(L, 2, 3);
+    struct op_state *state = op_begin(L, OP_CONNECT, "s:connect");
+    state->addr = addr;
+    return op_run(L);
+}
+
+static int socket_accept(lua_State *L)
+{
+    check_socket(L);
+    op_begin(L, OP_ACCEPT, "s:accept");
+    return op_run(L);
+}
+
+static int socket_send(lua_State *L)
+{
+    check_socket(L);
+    luaL_checkstring(L, 2);
+    uint32_t flags = check_flags(L, 3);
+    struct op_state *state = op_begin(L, OP_SEND, "s:send");
+    state->flags = flags;
+    return op_run(L);
+}
+
+static int socket_sendto(lua_State *L)
+{
+    check_socket(L);
+    luaL_checkstring(L, 2);
+    struct vsock_addr addr = check_addr(L, 3, 4);
+    struct op_state *state = op_begin(L, OP_SEND, "s:sendto");
+    state->addr = addr;
+    state->has_to = true;
+    return op_run(L);
+}
+
+static int socket_recv_common(lua_State *L, const char *method, int results)
+{
+    check_socket(L);
+    lua_Integer size_bytes = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
+                  "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
+    uint32_t flags = check_flags(L, 3);
+    struct op_state *state = op_begin(L, OP_RECV, method);
+    state->flags = flags;
+    state->want_from = results > 1;
+    lua_newuserdatauv(L, (size_t)size_bytes, 0);
+    assert(lua_gettop(L) == OP_BUFFER);
+    return op_run(L);
+}
+
+static int socket_recv(lua_State *L) { return socket_recv_common(L, "s:recv", 1); }
+static int socket_recvfrom(lua_State *L) { return socket_recv_common(L, "s:recvfrom", 4); }
+
+static int socket_shutdown(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    static const char *const modes[] = { "r", "w", "rw", NULL };
+    int how = luaL_checkoption(L, 2, NULL, modes);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
+    int rc = vsock_shutdown(ls->sock, how, &call);
+    if (rc < 0)
+        return push_errno(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static void close_socket(struct lua_socket *ls)
+{
+    if (ls->sock == NULL)
+        return;
+    struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
+    struct vsock_sock *sock = ls->sock;
+    ls->sock = NULL;
+    vsock_close(sock, &call);       /* R126: never blocks; the cost is the kernel's */
+}
+
+static int socket_close(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    close_socket(ls);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Called when a process ends: its sockets close in creation order. */
+void simlua__sockets_close(lua_State *L, struct simlua_process *process)
+{
+    if (process->sockets_ref == LUA_NOREF || process->sockets_ref == 0)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer position = 1; position <= count; position++) {
+        lua_rawgeti(L, -1, position);
+        close_socket(luaL_checkudata(L, -1, SIMLUA_SOCKET_META));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    process->sockets_ref = LUA_NOREF;
+}
+
+static int push_address(lua_State *L, const struct vsock_addr *addr)
+{
+    lua_pushinteger(L, addr->cid);
+    lua_pushinteger(L, addr->port);
+    return 2;
+}
+
+static int socket_getsockname(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    struct vsock_addr addr;
+    vsock_getsockname(ls->sock, &addr);
+    return push_address(L, &addr);
+}
+
+static int socket_getpeername(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    struct vsock_addr addr;
+    int rc = vsock_getpeername(ls->sock, &addr);
+    return rc < 0 ? push_errno(L, rc) : push_address(L, &addr);
+}
+
+static int socket_setblocking(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    luaL_checktype(L, 2, LUA_TBOOLEAN);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    ls->sock->nonblocking = !lua_toboolean(L, 2);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* scenario-api.md's simplified view of the state table (6.1). */
+static int socket_state(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    const struct vsock_sock *sock = ls->sock;
+    const char *name;
+    if (sock == NULL)
+        name = "closed";
+    else if (sock->tcp == VSOCK_TCP_LISTEN)
+        name = "listening";
+    else if (sock->state == VSOCK_SS_CONNECTING && sock->tcp == VSOCK_TCP_SYN_SENT)
+        name = "connecting";
+    else if (sock->state == VSOCK_SS_CONNECTED && sock->tcp == VSOCK_TCP_ESTABLISHED &&
+             sock->shutdown == 0 && sock->peer_shutdown == 0 && !sock->done)
+        name = "connected";
+    else if (sock->state == VSOCK_SS_CONNECTED || sock->state == VSOCK_SS_DISCONNECTING)
+        name = "disconnecting";
+    else
+        name = "unconnected";
+    lua_pushstring(L, name);
+    return 1;
+}
+
+static int socket_tostring(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL) {
+        lua_pushliteral(L, "socket (closed)");
+        return 1;
+    }
+    lua_pushfstring(L, "socket %s %I:%I", ls->sock->type == VSOCK_TYPE_STREAM ? "stream" : "dgram",
+                    (lua_Integer)ls->sock->local.cid, (lua_Integer)ls->sock->local.port);
+    return 1;
+}
+
+void simlua__socket_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "bind", socket_bind }, { "listen", socket_listen }, { "accept", socket_accept },
+        { "connect", socket_connect }, { "send", socket_send }, { "recv", socket_recv },
+        { "sendto", socket_sendto }, { "recvfrom", socket_recvfrom },
+        { "shutdown", socket_shutdown }, { "close", socket_close },
+        { "getsockname", socket_getsockname }, { "getpeername", socket_getpeername },
+        { "setblocking", socket_setblocking }, { "state", socket_state }, { NULL, NULL },
+    };
+    luaL_newmetatable(L, SIMLUA_SOCKET_META);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, socket_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, SIMLUA_OP_STATE_META);
+    lua_pop(L, 1);
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vsock/core_io.c: connect, send and receive (reference 6.4, 6.5, R185-R191).
+ *
+ * Blocking calls are re-entered: a call that must wait returns -EAGAIN with
+ * call->wait set, and the caller calls again after the wake-up with the same
+ * progress counter, so bytes already moved are never moved twice.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "core_int.h"
+
+static void connect_timeout(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    (void)data;
+    struct vsock_sock *sock = arg;
+    sock->connect_timer = SIM_EVENT_NONE;
+    if (sock->tcp == VSOCK_TCP_SYN_SENT)
+        vsock_connect_failed(sock, ETIMEDOUT);                                  /* R113 */
+}
+
+void vsock_connect_failed(struct vsock_sock *sock, int error)
+{
+    assert(error > 0);
+    if (sock->connect_timer != SIM_EVENT_NONE) {
+        sim_engine_cancel(sock->stack->engine, sock->connect_timer);
+        sock->connect_timer = SIM_EVENT_NONE;
+    }
+    sock->tcp = VSOCK_TCP_CLOSE;
+    sock->error = error;
+    vsock_sock_wake(sock);
+}
+
+void vsock_connect_established(struct vsock_sock *sock)
+{
+    if (sock->connect_timer != SIM_EVENT_NONE) {
+        sim_engine_cancel(sock->stack->engine, sock->connect_timer);
+        sock->connect_timer = SIM_EVENT_NONE;
+    }
+    sock->tcp = VSOCK_TCP_ESTABLISHED;                                          /* R159 */
+    sock->state = VSOCK_SS_CONNECTED;
+    vsock_sock_wake(sock);
+}
+
+/* The outcome of a handshake a blocking connect() waits for (R112). */
+static int connect_outcome(struct vsock_sock *sock, struct vsock_call *call)
+{
+    if (sock->tcp == VSOCK_TCP_ESTABLISHED && sock->state == VSOCK_SS_CONNECTED)
+        return 0;
+    if (sock->error != 0) {
+        int error = sock->error;
+        sock->error = 0;                        /* simulator choice: connect may be retried */
+        sock->tcp = VSOCK_TCP_CLOSE;
+        sock->state = VSOCK_SS_UNCONNECTED;
+        return -error;
+    }
+    return vsock__wait(sock, call, 0);          /* the connect timer bounds the wait */
+}
+
+static int dgram_connect(struct vsock_sock *sock, const struct vsock_addr *addr)
+{
+    if (sock->local.port == VSOCK_PORT_ANY) {
+        struct vsock_addr any = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
+        int rc = vsock_bind(sock, &any);                                        /* R19 */
+        if (rc < 0)
+            return rc;
+    }
+    if (addr->cid == VSOCK_CID_HYPERVISOR && addr->port != 14u)
+        return -EINVAL;                                                         /* R11 */
+    sock->remote = *addr;                                                       /* R191 */
+    sock->state = VSOCK_SS_CONNECTED;
+    return 0;
+}
+
+int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool retry,
+                  struct vsock_call *call)
+{
+    assert(sock != NULL && addr != NULL && call != NULL);
+    if (sock->type == VSOCK_TYPE_DGRAM)
+        return dgram_connect(sock, addr);
+    if (retry && sock->state == VSOCK_SS_CONNECTING)
+        return connect_outcome(sock, call);
+    if (retry && sock->state == VSOCK_SS_CONNECTED)
+        return 0;
+    if (sock->state == VSOCK_SS_CONNECTED)
+        return -EISCONN;                                                        /* R111 */
+    if (sock->state == VSOCK_SS_DISCONNECTING)
+        return -EINVAL;
+    if (sock->state == VSOCK_SS_CONNECTING)
+        return sock->nonblocking ? -EALREADY : connect_outcome(sock, call);
+    if (sock->tcp == VSOCK_TCP_LISTEN)
+        return -EINVAL;
+    if (addr->cid == VSOCK_CID_LOCAL)
+        return -ENETUNREACH;                                                    /* R10 */
+    if (sock->local.port == VSOCK_PORT_ANY) {
+        struct vsock_addr any = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
+        int rc = vsock_bind(sock, &any);                                        /* R19 */
+        if (rc < 0)
+            return rc;
+    }
+    sock->remote = *addr;
+    sock->error = 0;
+    sock->state = VSOCK_SS_CONNECTING;
+    sock->tcp = VSOCK_TCP_SYN_SENT;
+    int rc = sock->ops->connect(sock, call);                                    /* R155 */
+    if (rc < 0) {
+        sock->tcp = VSOCK_TCP_CLOSE;
+        sock->state = VSOCK_SS_UNCONNECTED;
+        return rc;
+    }
+    if (sock->tcp == VSOCK_TCP_SYN_SENT &&
+        sim_engine_schedule_after(sock->stack->engine, sock->connect_timeout_ns, connect_timeout,
+                                  sock, 0, &sock->connect_timer) < 0)
+        return -ENOBUFS;
+    if (sock->nonblocking)
+        return -EINPROGRESS;                                                    /* R113 */
+    return connect_outcome(sock, call);
+}
+
+static int64_t stream_send(struct vsock_sock *sock, const uint8_t *source, uint64_t size_bytes,
+                           uint32_t flags, uint64_t *progress, struct vsock_call *call)
+{
+    bool wait_allowed = !sock->nonblocking && !(flags & VSOCK_MSG_DONTWAIT);
+    for (uint32_t round = 0; *progress < size_bytes; round++) {
+        assert(round <= size_bytes);            /* each round moves >= 1 byte or returns */
+        if (sock->error != 0)
+            return *progress > 0 ? (int64_t)*progress : -sock->error;           /* R117 */
+        if ((sock->shutdown & VSOCK_SEND_SHUTDOWN) || (sock->peer_shutdown & VSOCK_RCV_SHUTDOWN) ||
+            sock->done)
+            return *progress > 0 ? (int64_t)*progress : -EPIPE;
+        int64_t written = sock->ops->stream_enqueue(sock, source + *progress,
+                                                    size_bytes - *progress, call);
+        if (written < 0)
+            return *progress > 0 ? (int64_t)*progress : written;
+        if (written == 0) {
+            if (!wait_allowed)
+                return *progress > 0 ? (int64_t)*progress : -EAGAIN;
+            if (sock->ops->notify_send_pre_block != NULL)
+                sock->ops->notify_send_pre_block(sock, call);
+            return vsock__wait(sock, call, sock->sndtimeo_ns);
+        }
+        *progress += (uint64_t)written;
+        if (sock->ops->notify_send_post_enqueue != NULL)
+            sock->ops->notify_send_post_enqueue(sock, (uint64_t)written, call);
+    }
+    return (int64_t)*progress;
+}
+
+static int64_t dgram_send(struct vsock_sock *sock, const uint8_t *source, uint64_t size_bytes,
+                          const struct vsock_addr *to, struct vsock_call *call)
+{
+    if (sock->local.port == VSOCK_PORT_ANY) {
+        struct vsock_addr any = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
+        int rc = vsock_bind(sock, &any);                                        /* R19 */
+        if (rc < 0)
+            return rc;
+    }
+    struct vsock_addr target;
+    if (to != NULL)
+        target = *to;
+    else if (sock->state == VSOCK_SS_CONNECTED)
+        target = sock->remote;
+    else
+        return -EINVAL;                                                         /* R185 */
+    if (target.cid == VSOCK_CID_ANY)
+        target.cid = vsock_stack_local_cid(sock->stack);
+    if (target.port == VSOCK_PORT_ANY)
+        return -EINVAL;
+    if (target.cid == VSOCK_CID_HYPERVISOR && target.port != 14u)
+        return -EINVAL;                                                         /* R11 */
+    return sock->ops->dgram_enqueue(sock, &target, source, size_bytes, call);
+}
+
+int64_t vsock_send(struct vsock_sock *sock, const void *source, uint64_t size_bytes,
+                   uint32_t flags, const struct vsock_addr *to, uint64_t *progress_bytes,
+                   struct vsock_call *call)
+{
+    assert(sock != NULL && (source != NULL || size_bytes == 0));
+    assert(progress_bytes != NULL && call != NULL);
+    if (flags & VSOCK_MSG_OOB)
+        return -EOPNOTSUPP;                                                     /* R116 */
+    if (sock->type == VSOCK_TYPE_DGRAM)
+        return dgram_send(sock, source, size_bytes, to, call);
+    if (to != NULL)
+        return sock->tcp == VSOCK_TCP_ESTABLISHED ? -EISCONN : -EOPNOTSUPP;
+    if ((sock->shutdown & VSOCK_SEND_SHUTDOWN) || (sock->peer_shutdown & VSOCK_RCV_SHUTDOWN))
+        return *progress_bytes > 0 ? (int64_t)*progress_bytes : -EPIPE;
+    if (sock->tcp != VSOCK_TCP_ESTABLISHED || sock->local.port == VSOCK_PORT_ANY) {
+        if (sock->done || sock->state == VSOCK_SS_CONNECTED)
+            return *progress_bytes > 0 ? (int64_t)*progress_bytes : -EPIPE;     /* R171 */
+        return -ENOTCONN;
+    }
+    if (sock->remote.port == VSOCK_PORT_ANY)
+        return -EDESTADDRREQ;
+    return stream_send(sock, source, size_bytes, flags, progress_bytes, call);
+}
+
+/* R120: the number of bytes a recv waits for. */
+static uint64_t recv_target(const struct vsock_sock *sock, uint64_t size_bytes, uint32_t flags)
+{
+    uint64_t target = (flags & VSOCK_MSG_WAITALL) ? size_bytes
+                      : (sock->rcvlowat < size_bytes ? sock->rcvlowat : size_bytes);
+    return target == 0 ? 1 : target;
+}
+
+static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint64_t size_bytes,
+                           uint32_t flags, uint64_t *progress, struct vsock_call *call)
+{
+    uint64_t target = recv_target(sock, size_bytes, flags);
+    if (target >= sock->ops->stream_rcvhiwat(sock))
+        return -ENOMEM;                                                         /* R120 */
+    bool peek = (flags & VSOCK_MSG_PEEK) != 0;
+    bool wait_allowed = !sock->nonblocking && !(flags & VSOCK_MSG_DONTWAIT);
+    for (uint32_t round = 0; round <= size_bytes; round++) {
+        int64_t ready = sock->ops->stream_has_data(sock);
+        if (ready < 0)
+            return *progress > 0 ? (int64_t)*progress : -EIO;
+        if (ready > 0) {
+            uint64_t want = size_bytes - *progress;
+            int64_t copied = sock->ops->stream_dequeue(sock, target_bytes + *progress,
+                                                       (uint64_t)ready < want ? (uint64_t)ready : want,
+                                                       peek, call);
+            if (copied < 0)
+                return *progress > 0 ? (int64_t)*progress : -EIO;
+            if (sock->ops->notify_recv_post_dequeue != NULL)
+                sock->ops->notify_recv_post_dequeue(sock, (uint64_t)copied, peek, call);
+            *progress += (uint64_t)copied;
+            if (peek || *progress >= target)                                    /* R121 */
+                return (int64_t)*progress;
+            continue;
+        }
+        if (sock->error != 0)
+            return *progress > 0 ? (int64_t)*progress : -sock->error;
+        if ((sock->shutdown & VSOCK_RCV_SHUTDOWN) || (sock->peer_shutdown & VSOCK_SEND_SHUTDOWN) ||
+            sock->done)
+            return (int64_t)*progress;                                          /* 0 = EOF */
+        if (!wait_allowed)
+            return *progress > 0 ? (int64_t)*progress : -EAGAIN;
+        if (sock->ops->notify_recv_pre_block != NULL)
+            sock->ops->notify_recv_pre_block(sock, target, call);
+        return vsock__wait(sock, call, sock->rcvtimeo_ns);
+    }
+    return (int64_t)*progress;
+}
+
+static int64_t dgram_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint64_t size_bytes,
+                          uint32_t flags, struct vsock_addr *from, bool *truncated,
+                          struct vsock_call *call)
+{
+    if (flags & VSOCK_MSG_ERRQUEUE)
+        return -EOPNOTSUPP;                                                     /* R188 */
+    if (sock->ops->dgram_has_data(sock))
+        return sock->ops->dgram_dequeue(sock, target_bytes, size_bytes, flags, from, truncated);
+    if (sock->shutdown & VSOCK_RCV_SHUTDOWN)
+        return 0;
+    if (sock->nonblocking || (flags & VSOCK_MSG_DONTWAIT))
+        return -EAGAIN;
+    return vsock__wait(sock, call, sock->rcvtimeo_ns);
+}
+
+int64_t vsock_recv(struct vsock_sock *sock, void *target, uint64_t size_bytes, uint32_t flags,
+                   struct vsock_addr *from, bool *truncated, uint64_t *progress_bytes,
+                   struct vsock_call *call)
+{
+    assert(sock != NULL && (target != NULL || size_bytes == 0));
+    assert(progress_bytes != NULL && call != NULL);
+    if (sock->type == VSOCK_TYPE_DGRAM) {
+        if (flags & VSOCK_MSG_OOB)
+            return -EOPNOTSUPP;
+        return dgram_recv(sock, target, size_bytes, flags, from, truncated, call);
+    }
+    if (sock->tcp != VSOCK_TCP_ESTABLISHED)                                     /* R119 */
+        return (sock->done || (sock->state == VSOCK_SS_CONNECTED && sock->tcp != VSOCK_TCP_SYN_SENT))
+                   ? (int64_t)*progress_bytes : -ENOTCONN;
+    if (flags & VSOCK_MSG_OOB)
+        return -EOPNOTSUPP;
+    if (sock->shutdown & VSOCK_RCV_SHUTDOWN)
+        return (int64_t)*progress_bytes;
+    if (size_bytes == 0)
+        return 0;
+    if (from != NULL)
+        *from = sock->remote;
+    return stream_recv(sock, target, size_bytes, flags, progress_bytes, call);
+}
+
+const char *vsock_errno_name(int error)
+{
+    switch (error < 0 ? -error : error) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EINTR: return "EINTR";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EPIPE: return "EPIPE";
+    case ERANGE: return "ERANGE";
+    case EDESTADDRREQ: return "EDESTADDRREQ";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EPROTOTYPE: return "EPROTOTYPE";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ENETUNREACH: return "ENETUNREACH";
+    case ECONNRESET: return "ECONNRESET";
+    case ENOBUFS: return "ENOBUFS";
+    case EISCONN: return "EISCONN";
+    case ENOTCONN: return "ENOTCONN";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case EALREADY: return "EALREADY";
+    case EINPROGRESS: return "EINPROGRESS";
+    case EPROTO: return "EPROTO";
+    default: return "EUNKNOWN";
+    }
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vsock/vmci_packet.c: control packets of the VMCI stream transport (7.1) and
+ * the error mapping of R63. Packets are built and parsed field by field
+ * (little-endian), every one traced at the transport layer.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include "vmci_stream_int.h"
+
+const char *vsock_packet_type_name(uint32_t type)
+{
+    static const char *const names[VSOCK_PACKET_MAX] = {
+        "INVALID", "REQUEST", "NEGOTIATE", "OFFER", "ATTACH", "WROTE", "READ", "RST",
+        "SHUTDOWN", "WAITING_WRITE", "WAITING_READ", "REQUEST2", "NEGOTIATE2",
+    };
+    return type < VSOCK_PACKET_MAX ? names[type] : "UNKNOWN";
+}
+
+int vsock_vmci_error_to_errno(int64_t vmci_error)
+{
+    switch (vmci_error) {                                                       /* R63 */
+    case VMCI_ERROR_NO_MEM: return -ENOMEM;
+    case VMCI_ERROR_DUPLICATE_ENTRY: case VMCI_ERROR_ALREADY_EXISTS: return -EADDRINUSE;
+    case VMCI_ERROR_NO_ACCESS: return -EPERM;
+    case VMCI_ERROR_NO_RESOURCES: return -ENOBUFS;
+    case VMCI_ERROR_INVALID_RESOURCE: return -EHOSTUNREACH;
+    default: return -EINVAL;
+    }
+}
+
+void vsock__packet_encode(uint8_t bytes[VSOCK_PACKET_BYTES], const struct vsock_packet *packet)
+{
+    memset(bytes, 0, VSOCK_PACKET_BYTES);
+    struct vmci_datagram_header header = {
+        .dst = packet->dst, .src = packet->src, .payload_size = VSOCK_PACKET_PAYLOAD_BYTES,
+    };
+    vmci_header_encode(bytes, &header);
+    uint8_t *payload = bytes + VMCI_DG_HEADERSIZE;
+    payload[0] = VSOCK_PACKET_VERSION;                                          /* R147 */
+    payload[1] = (uint8_t)packet->type;
+    payload[2] = (uint8_t)packet->proto;
+    payload[3] = (uint8_t)(packet->proto >> 8);
+    vmci_write_u32(payload + 4, packet->src_port);
+    vmci_write_u32(payload + 8, packet->dst_port);
+    vmci_write_u64(payload + 16, packet->u0);
+    vmci_write_u64(payload + 24, packet->u1);
+}
+
+void vsock__packet_decode(const struct vmci_datagram_header *header, const uint8_t *payload,
+                          struct vsock_packet *packet)
+{
+    memset(packet, 0, sizeof(*packet));
+    packet->dst = header->dst;
+    packet->src = header->src;
+    packet->type = payload[1];
+    packet->proto = (uint16_t)(payload[2] | (payload[3] << 8));
+    packet->src_port = vmci_read_u32(payload + 4);
+    packet->dst_port = vmci_read_u32(payload + 8);
+    packet->u0 = vmci_read_u64(payload + 16);
+    packet->u1 = vmci_read_u64(payload + 24);
+}
+
+static void trace_packet(struct vsock_vmci *transport, const char *kind,
+                         const struct vsock_packet *packet, int64_t result, uint32_t pid)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, kind, vmci_kernel_cid(transport->kernel), pid);
+    sim_trace_field_str(&event, "type", vsock_packet_type_name(packet->type));
+    sim_trace_field_u64(&event, "src", ((uint64_t)packet->src.context << 32) | packet->src_port);
+    sim_trace_field_u64(&event, "dst", ((uint64_t)packet->dst.context << 32) | packet->dst_port);
+    sim_trace_field_u64(&event, "u0", packet->u0);
+    sim_trace_field_u64(&event, "proto", packet->proto);
+    if (result != 0)
+        sim_trace_field_i64(&event, "result", result);
+    (void)sim_engine_emit(transport->stack->engine, &event);
+}
+
+void vsock__packet_trace_received(struct vsock_vmci *transport, const struct vsock_packet *packet)
+{
+    trace_packet(transport, "pkt_recv", packet, 0, 0);
+}
+
+int64_t vsock__packet_send(struct vsock_vmci *transport, struct vsock_packet *packet,
+                           uint64_t *cost_ns, uint32_t pid)
+{
+    uint32_t local_cid = vmci_kernel_cid(transport->kernel);
+    packet->src.context = local_cid;
+    packet->src.resource = VMCI_TRANSPORT_PACKET_RID;                           /* R22 */
+    packet->dst.resource = packet->dst.context == VMCI_HYPERVISOR_CONTEXT_ID
+                               ? VMCI_TRANSPORT_HYPERVISOR_PACKET_RID : VMCI_TRANSPORT_PACKET_RID;
+    uint8_t bytes[VSOCK_PACKET_BYTES];
+    vsock__packet_encode(bytes, packet);
+    struct vmci_datagram_header header = {
+        .dst = packet->dst, .src = packet->src, .payload_size = VSOCK_PACKET_PAYLOAD_BYTES,
+    };
+    int64_t result = vmci_dg_send(transport->kernel, &header, bytes + VMCI_DG_HEADERSIZE, cost_ns);
+    trace_packet(transport, "pkt_send", packet, result < 0 ? result : 0, pid);
+    return result;
+}

@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vsock/vmci_stream.c: the VMCI stream transport (reference section 7).
+ *
+ * Control packets travel as VMCI datagrams between the stacks' control handles
+ * {ANY, 1}; data travels only through the queue pair the client creates and the
+ * server attaches (R158, R166). Incoming packets arrive in engine events (the
+ * VMCI layer never delivers inside a sender's call), are matched to a socket
+ * (R149) and handled by its state: listening, connecting (client), half-open
+ * child (server), established. Notifications follow the protocol negotiated:
+ * queue state (R176-R179) or packets (R180-R183).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmci_stream_int.h"
+
+static struct vsock_vmci *transport_of(const struct vsock_sock *sock)
+{
+    return sock->stack->transport;
+}
+
+static struct vsock_stream *stream_of(const struct vsock_sock *sock)
+{
+    return sock->transport;
+}
+
+static int64_t reply(struct vsock_vmci *transport, const struct vsock_packet *incoming,
+                     uint32_t type, uint64_t u0)
+{
+    struct vsock_packet packet = {
+        .dst = { incoming->src.context, VMCI_TRANSPORT_PACKET_RID },
+        .type = type, .src_port = incoming->dst_port, .dst_port = incoming->src_port, .u0 = u0,
+    };
+    return vsock__packet_send(transport, &packet, NULL, 0);
+}
+
+/* R150: RST in reply, never to an RST. */
+static void reply_rst(struct vsock_vmci *transport, const struct vsock_packet *incoming)
+{
+    if (incoming->type != VSOCK_PACKET_RST)
+        reply(transport, incoming, VSOCK_PACKET_RST, 0);
+}
+
+static int64_t send_to_peer(struct vsock_sock *sock, uint32_t type, uint64_t u0, uint16_t proto,
+                            struct vsock_call *call)
+{
+    struct vsock_packet packet = {
+        .dst = { sock->remote.cid, VMCI_TRANSPORT_PACKET_RID }, .type = type, .proto = proto,
+        .src_port = sock->local.port, .dst_port = sock->remote.port, .u0 = u0,
+    };
+    return vsock__packet_send(transport_of(sock), &packet, call != NULL ? &call->cost_ns : NULL,
+                              sock->credentials.pid);
+}
+
+/* A notification "with retry" (7.5): up to MAX_RESENDS tries while the peer still reads. */
+static void send_with_retry(struct vsock_sock *sock, uint32_t type, struct vsock_call *call)
+{
+    for (uint32_t attempt = 0; attempt < VSOCK_MAX_DGRAM_RESENDS; attempt++) {
+        if (sock->peer_shutdown & VSOCK_RCV_SHUTDOWN)
+            return;
+        if (send_to_peer(sock, type, 0, 0, call) >= 0)
+            return;
+    }
+}
+
+static void trace_rule(struct vsock_sock *sock, const char *kind, const char *rule)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, kind, vsock_stack_local_cid(sock->stack),
+                         sock->credentials.pid);
+    sim_trace_field_str(&event, "rule", rule);
+    sim_trace_field_u64(&event, "port", sock->local.port);
+    (void)sim_engine_emit(sock->stack->engine, &event);
+}
+
+/* R153: may this socket exchange packets with CID `cid`? */
+static bool allow_cid(const struct vsock_sock *sock, uint32_t cid)
+{
+    struct vsock_vmci *transport = transport_of(sock);
+    if (cid == VMCI_HYPERVISOR_CONTEXT_ID || sock->credentials.trusted)
+        return true;
+    if (sock->credentials.owner_rule && vmci_context_is_vm(cid) &&
+        strcmp(vmci_peer_owner(transport->kernel, cid), sock->credentials.user) == 0)
+        return true;                                                            /* D10 */
+    return (vmci_peer_flags(transport->kernel, cid) & VMCI_PRIVILEGE_FLAG_RESTRICTED) == 0;
+}
+
+static struct vmci_identity identity_of(const struct vsock_sock *sock)
+{
+    struct vmci_identity identity = { .trusted = sock->credentials.trusted,
+                                      .owner_rule = sock->credentials.owner_rule };
+    memcpy(identity.user, sock->credentials.user, sizeof(identity.user));
+    return identity;
+}
+
+/* R171 / R161: the peer detached from our queue pair. */
+static void peer_detached(void *state, uint32_t event, const uint8_t *payload,
+                          uint64_t payload_bytes)
+{
+    (void)event;
+    struct vsock_sock *sock = state;
+    struct vsock_stream *stream = stream_of(sock);
+    if (payload_bytes < 12 || stream->qpair == NULL)
+        return;
+    struct vmci_handle handle = { vmci_read_u32(payload), vmci_read_u32(payload + 4) };
+    if (!vmci_handle_equal(handle, stream->qp_handle))
+        return;
+    if (sock->tcp == VSOCK_TCP_SYN_SENT && !sock->child) {
+        vsock_connect_failed(sock, ECONNRESET);                                 /* R161 */
+        return;
+    }
+    sock->done = true;                                                          /* R171 */
+    sock->peer_shutdown = VSOCK_SHUTDOWN_MASK;
+    int64_t ready = vmci_qpair_consume_buf_ready(stream->qpair);
+    if (sock->stack->is_host || ready <= 0)
+        sock->tcp = VSOCK_TCP_CLOSE;
+    trace_rule(sock, "peer_detach", "R171");
+    vsock_sock_wake(sock);
+}
+
+static int subscribe_detach(struct vsock_sock *sock)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    int rc = vmci_event_subscribe(transport_of(sock)->kernel, VMCI_EVENT_QP_PEER_DETACH,
+                                  peer_detached, sock, &stream->detach_subscription);
+    if (rc == VMCI_SUCCESS)
+        stream->detach_subscribed = true;
+    return rc;
+}
+
+static void negotiated(struct vsock_stream *stream, uint64_t size, enum vsock_notify_protocol protocol)
+{
+    stream->queue_size = size;
+    stream->protocol = protocol;
+    stream->write_notify_window = size;                                         /* 7.5 */
+    stream->write_notify_min_window = size < VSOCK_NOTIFY_WINDOW_STEP ? size
+                                                                       : VSOCK_NOTIFY_WINDOW_STEP;
+}
+
+/* R158: the client's side of NEGOTIATE/NEGOTIATE2. Returns 0 or an errno (RST sent). */
+static int client_negotiate(struct vsock_sock *sock, const struct vsock_packet *packet)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    struct vsock_vmci *transport = transport_of(sock);
+    if (packet->u0 == 0 || packet->src.context != sock->remote.cid ||
+        packet->src_port != sock->remote.port || stream->qpair != NULL)
+        return EPROTO;
+    stream->sent_request2 = false;
+    stream->ignore_next_rst = false;
+    if (packet->u0 < sock->buffer_min_size || packet->u0 > sock->buffer_max_size)
+        return EINVAL;
+    sock->local.cid = packet->dst.context;                                      /* R154 */
+    enum vsock_notify_protocol protocol = VSOCK_NOTIFY_PKT;
+    if (packet->type == VSOCK_PACKET_NEGOTIATE2) {
+        if (packet->proto != VSOCK_PROTO_PKT_ON_NOTIFY)
+            return EINVAL;
+        protocol = VSOCK_NOTIFY_QSTATE;
+    }
+    negotiated(stream, packet->u0, protocol);
+    if (subscribe_detach(sock) < 0)
+        return ENOMEM;
+    uint32_t flags = sock->remote.cid == vmci_kernel_cid(transport->kernel) ? VMCI_QPFLAG_LOCAL : 0;
+    struct vmci_identity identity = identity_of(sock);
+    struct vmci_handle handle = VMCI_INVALID_HANDLE;
+    int rc = vmci_qpair_alloc(transport->kernel, &handle, packet->u0, packet->u0,
+                              sock->remote.cid, flags, &identity, &stream->qpair, NULL);
+    if (rc < 0)
+        return -vsock_vmci_error_to_errno(rc);
+    stream->qp_handle = handle;
+    uint64_t encoded = (uint64_t)handle.context | ((uint64_t)handle.resource << 32);
+    if (send_to_peer(sock, VSOCK_PACKET_OFFER, encoded, 0, NULL) < 0)
+        return EINVAL;
+    return 0;
+}
+
+/* R156-R160: a packet for a client in TCP_SYN_SENT. */
+static void recv_connecting_client(struct vsock_sock *sock, const struct vsock_packet *packet)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    int error = 0;
+    switch (packet->type) {
+    case VSOCK_PACKET_INVALID:
+        if (stream->sent_request2) {                                            /* R156 */
+            stream->sent_request2 = false;
+            stream->ignore_next_rst = true;
+            send_to_peer(sock, VSOCK_PACKET_REQUEST, sock->buffer_size, 0, NULL);
+        }
+        return;
+    case VSOCK_PACKET_RST:
+        if (stream->ignore_next_rst) {                                          /* R157 */
+            stream->ignore_next_rst = false;
+            return;
+        }
+        vsock_connect_failed(sock, ECONNRESET);
+        return;
+    case VSOCK_PACKET_NEGOTIATE:
+    case VSOCK_PACKET_NEGOTIATE2:
+        error = client_negotiate(sock, packet);
+        break;
+    case VSOCK_PACKET_ATTACH: {
+        uint64_t ours = (uint64_t)stream->qp_handle.context |
+                        ((uint64_t)stream->qp_handle.resource << 32);
+        if (stream->qpair != NULL && packet->u0 == ours) {
+            vsock_connect_established(sock);                                    /* R159 */
+            return;
+        }
+        error = EPROTO;
+        break;
+    }
+    default:
+        error = EPROTO;                                                         /* R160 */
+        break;
+    }
+    if (error != 0) {
+        send_to_peer(sock, VSOCK_PACKET_RST, 0, 0, NULL);
+        vsock_connect_failed(sock, error);
+    }
+}
+
+/* R162-R165: a REQUEST/REQUEST2 for a listener. */
+static void recv_listen(struct vsock_sock *listener, const struct vsock_packet *packet)
+{
+    struct vsock_vmci *transport = transport_of(listener);
+    if ((packet->type != VSOCK_PACKET_REQUEST && packet->type != VSOCK_PACKET_REQUEST2) ||
+        packet->u0 == 0) {
+        reply_rst(transport, packet);                                           /* R162 */
+        return;
+    }
+    struct vsock_addr local = { packet->dst.context, packet->dst_port };
+    struct vsock_addr remote = { packet->src.context, packet->src_port };
+    struct vsock_sock *child = NULL;
+    if (vsock_child_create(listener, &local, &remote, &child) < 0) {
+        trace_rule(listener, "backlog_full", "R106");
+        reply_rst(transport, packet);
+        return;
+    }
+    struct vsock_stream *stream = stream_of(child);
+    uint64_t size = packet->u0 >= child->buffer_min_size && packet->u0 <= child->buffer_max_size
+                        ? packet->u0 : child->buffer_size;                      /* R163 */
+    int64_t rc;
+    if (packet->type == VSOCK_PACKET_REQUEST) {                                 /* R164 */
+        negotiated(stream, size, VSOCK_NOTIFY_PKT);
+        rc = reply(transport, packet, VSOCK_PACKET_NEGOTIATE, size);
+    } else if ((packet->proto & VSOCK_PROTO_PKT_ON_NOTIFY) == 0) {
+        rc = -1;
+    } else {
+        negotiated(stream, size, VSOCK_NOTIFY_QSTATE);
+        struct vsock_packet answer = {
+            .dst = { packet->src.context, VMCI_TRANSPORT_PACKET_RID },
+            .type = VSOCK_PACKET_NEGOTIATE2, .proto = VSOCK_PROTO_PKT_ON_NOTIFY,
+            .src_port = packet->dst_port, .dst_port = packet->src_port, .u0 = size,
+        };
+        rc = vsock__packet_send(transport, &answer, NULL, 0);
+    }
+    if (rc < 0) {
+        reply_rst(transport, packet);
+        vsock_child_drop(child);
+    }
+}
+
+/* R166, R167: a packet for a half-open child. */
+static void recv_connecting_server(struct vsock_sock *child, const struct vsock_packet *packet)
+{
+    struct vsock_vmci *transport = transport_of(child);
+    struct vsock_stream *stream = stream_of(child);
+    struct vmci_handle handle = { (uint32_t)packet->u0, (uint32_t)(packet->u0 >> 32) };
+    if (packet->type != VSOCK_PACKET_OFFER || vmci_handle_is_invalid(handle)) {
+        reply_rst(transport, packet);                                           /* R167 */
+        vsock_child_drop(child);
+        return;
+    }
+    uint32_t flags = VMCI_QPFLAG_ATTACH_ONLY;
+    if (child->remote.cid == vmci_kernel_cid(transport->kernel))
+        flags |= VMCI_QPFLAG_LOCAL;
+    struct vmci_identity identity = identity_of(child);
+    int rc = subscribe_detach(child);
+    if (rc == VMCI_SUCCESS)
+        rc = vmci_qpair_alloc(transport->kernel, &handle, stream->queue_size, stream->queue_size,
+                              child->remote.cid, flags, &identity, &stream->qpair, NULL);
+    if (rc < 0) {
+        trace_rule(child, "attach_failed", vmci_error_name(rc));
+        reply_rst(transport, packet);                                           /* R166 */
+        vsock_child_drop(child);
+        return;
+    }
+    stream->qp_handle = handle;
+    vsock_child_established(child);
+    if (send_to_peer(child, VSOCK_PACKET_ATTACH, packet->u0, 0, NULL) < 0) {
+        /* R166: the child is already in the accept queue; it sees the reset as a peer. */
+        send_to_peer(child, VSOCK_PACKET_RST, 0, 0, NULL);
+        child->done = true;
+        child->peer_shutdown = VSOCK_SHUTDOWN_MASK;
+    }
+}
+
+static void notify_wake_readers(struct vsock_sock *sock);
+
+/* R169-R175: a packet for an established socket. */
+static void recv_connected(struct vsock_sock *sock, const struct vsock_packet *packet)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    switch (packet->type) {
+    case VSOCK_PACKET_SHUTDOWN:
+        if (packet->u0 != 0) {                                                  /* R169 */
+            sock->peer_shutdown |= (uint32_t)packet->u0 & VSOCK_SHUTDOWN_MASK;
+            vsock_sock_wake(sock);
+        }
+        return;
+    case VSOCK_PACKET_RST: {                                                    /* R170 */
+        sock->done = true;
+        sock->peer_shutdown = VSOCK_SHUTDOWN_MASK;
+        int64_t ready = stream->qpair != NULL ? vmci_qpair_consume_buf_ready(stream->qpair) : 0;
+        if (ready <= 0)
+            sock->tcp = VSOCK_TCP_CLOSING;
+        vsock_sock_wake(sock);
+        return;
+    }
+    case VSOCK_PACKET_WROTE:                                                    /* R179, R183 */
+        stream->sent_waiting_read = false;
+        notify_wake_readers(sock);
+        return;
+    case VSOCK_PACKET_READ:
+        stream->sent_waiting_write = false;
+        stream->window_reduced = false;
+        vsock_sock_wake(sock);
+        return;
+    case VSOCK_PACKET_WAITING_READ:                                             /* R181 */
+        if (stream->protocol == VSOCK_NOTIFY_PKT) {
+            stream->peer_waiting_read = true;
+            if (stream->qpair != NULL && vmci_qpair_produce_buf_ready(stream->qpair) > 0) {
+                send_with_retry(sock, VSOCK_PACKET_WROTE, NULL);
+                stream->peer_waiting_read = false;
+            }
+        }
+        return;
+    case VSOCK_PACKET_WAITING_WRITE:                                            /* R182 */
+        if (stream->protocol == VSOCK_NOTIFY_PKT)
+            stream->peer_waiting_write = true;
+        return;
+    default:
+        return;                                             /* R172, R175: ignored */
+    }
+}
+
+static void notify_wake_readers(struct vsock_sock *sock)
+{
+    vsock_sock_wake(sock);
+}
+
+static void deliver(struct vsock_vmci *transport, const struct vsock_packet *packet)
+{
+    struct vsock_addr local = { packet->dst.context, packet->dst_port };
+    struct vsock_addr remote = { packet->src.context, packet->src_port };
+    struct vsock_sock *sock = vsock_find_connected(transport->stack, &local, &remote);
+    if (sock == NULL)
+        sock = vsock_find_bound(transport->stack, VSOCK_TYPE_STREAM, &local);   /* R149 */
+    if (sock == NULL) {
+        reply_rst(transport, packet);                                           /* R150 */
+        return;
+    }
+    if (!allow_cid(sock, packet->src.context)) {
+        trace_rule(sock, "packet_denied", "R153");                              /* R152 */
+        return;
+    }
+    if (packet->type >= VSOCK_PACKET_MAX) {
+        reply(transport, packet, VSOCK_PACKET_INVALID, 0);                      /* R151 */
+        return;
+    }
+    if (sock->local.cid == VSOCK_CID_ANY || sock->tcp != VSOCK_TCP_LISTEN)
+        sock->local.cid = packet->dst.context;                                  /* R154 */
+    switch (sock->tcp) {
+    case VSOCK_TCP_LISTEN:
+        recv_listen(sock, packet);
+        return;
+    case VSOCK_TCP_SYN_SENT:
+        if (sock->child)
+            recv_connecting_server(sock, packet);
+        else
+            recv_connecting_client(sock, packet);
+        return;
+    case VSOCK_TCP_ESTABLISHED:
+        recv_connected(sock, packet);
+        return;
+    default:
+        reply_rst(transport, packet);                                           /* R172, R173 */
+        return;
+    }
+}
+
+/* The control handle's receive callback (an engine event, never inside the sender). */
+static void recv_control(void *state, const struct vmci_datagram_header *header,
+                         const uint8_t *payload)
+{
+    struct vsock_vmci *transport = state;
+    if (header->payload_size < VSOCK_PACKET_PAYLOAD_BYTES)
+        return;                                                                 /* R148 */
+    uint32_t expected_rid = header->src.context == VMCI_HYPERVISOR_CONTEXT_ID
+                                ? VMCI_TRANSPORT_HYPERVISOR_PACKET_RID : VMCI_TRANSPORT_PACKET_RID;
+    if (header->src.context == VMCI_WELL_KNOWN_CONTEXT_ID || header->src.resource != expected_rid)
+        return;
+    struct vsock_packet packet;
+    vsock__packet_decode(header, payload, &packet);
+    vsock__packet_trace_received(transport, &packet);
+    deliver(transport, &packet);
+}
+
+int vsock_vmci_start(struct vsock_vmci *transport, struct vmci_kernel *kernel,
+                     struct vsock_stack *stack)
+{
+    memset(transport, 0, sizeof(*transport));
+    transport->kernel = kernel;
+    transport->stack = stack;
+    /* The transport itself applies R153 per socket, so the host's control handle is a
+     * kernel (trusted) endpoint; a guest's cannot be (R60). */
+    struct vmci_identity kernel_identity = { .trusted = true };
+    int rc = vmci_dg_create(kernel, VMCI_TRANSPORT_PACKET_RID, VMCI_FLAG_ANYCID_DG_HND,
+                            vmci_kernel_is_host(kernel) ? &kernel_identity : NULL, recv_control,
+                            transport, &transport->control);
+    transport->control_open = rc == VMCI_SUCCESS;
+    return rc;
+}
+
+/* ---- Notifications (7.5) ---------------------------------------------------------------- */
+
+/* R177/R182: the consumer decides whether the waiting writer gets a READ now. */
+static void read_test(struct vsock_sock *sock, struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (!stream->peer_waiting_write || stream->qpair == NULL)
+        return;
+    if (!stream->window_reduced) {                                              /* R178 */
+        stream->window_reduced = true;
+        if (stream->write_notify_window < VSOCK_NOTIFY_WINDOW_STEP)
+            stream->write_notify_window = stream->write_notify_min_window;
+        else if (stream->write_notify_window - VSOCK_NOTIFY_WINDOW_STEP <
+                 stream->write_notify_min_window)
+            stream->write_notify_window = stream->write_notify_min_window;
+        else
+            stream->write_notify_window -= VSOCK_NOTIFY_WINDOW_STEP;
+    }
+    int64_t free_bytes = vmci_qpair_consume_free_space(stream->qpair);
+    if (free_bytes > 0 &&
+        (uint64_t)free_bytes > stream->queue_size - stream->write_notify_window) {
+        send_with_retry(sock, VSOCK_PACKET_READ, call);
+        stream->peer_waiting_write = false;
+        stream->window_reduced = false;
+    }
+}
+
+static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written,
+                                     struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    int64_t ready = vmci_qpair_produce_buf_ready(stream->qpair);
+    if (stream->protocol == VSOCK_NOTIFY_QSTATE) {
+        if (ready == (int64_t)written)                                          /* R176 */
+            send_with_retry(sock, VSOCK_PACKET_WROTE, call);
+        return;
+    }
+    if (stream->peer_waiting_read && ready > 0) {                               /* R181 */
+        send_with_retry(sock, VSOCK_PACKET_WROTE, call);
+        stream->peer_waiting_read = false;
+    }
+}
+
+static void notify_recv_post_dequeue(struct vsock_sock *sock, uint64_t copied, bool peek,
+                                     struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (peek || copied == 0)
+        return;
+    if (stream->protocol == VSOCK_NOTIFY_QSTATE &&
+        vmci_qpair_consume_free_space(stream->qpair) == (int64_t)copied)
+        stream->peer_waiting_write = true;                                      /* R177 */
+    read_test(sock, call);
+}
+
+static void window_grow(struct vsock_stream *stream)
+{
+    stream->write_notify_window += VSOCK_NOTIFY_WINDOW_STEP;                    /* R178 */
+    if (stream->write_notify_window > stream->queue_size)
+        stream->write_notify_window = stream->queue_size;
+}
+
+static void notify_recv_pre_block(struct vsock_sock *sock, uint64_t target, struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    window_grow(stream);
+    if (target >= stream->write_notify_min_window) {
+        stream->write_notify_min_window = target + 1;
+        if (stream->write_notify_window < stream->write_notify_min_window)
+            stream->write_notify_window = stream->write_notify_min_window;
+    }
+    read_test(sock, call);
+    if (stream->protocol == VSOCK_NOTIFY_PKT && !stream->sent_waiting_read) {   /* R180 */
+        stream->sent_waiting_read = true;
+        send_to_peer(sock, VSOCK_PACKET_WAITING_READ, 0, 0, call);
+    }
+}
+
+static void notify_send_pre_block(struct vsock_sock *sock, struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (stream->protocol == VSOCK_NOTIFY_PKT && !stream->sent_waiting_write) {  /* R180 */
+        stream->sent_waiting_write = true;
+        send_to_peer(sock, VSOCK_PACKET_WAITING_WRITE, 0, 0, call);
+    }
+}
+
+static void notify_poll_in(struct vsock_sock *sock)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair == NULL || vmci_qpair_consume_buf_ready(stream->qpair) != 0)
+        return;
+    window_grow(stream);                                                        /* R178 */
+    if (stream->protocol == VSOCK_NOTIFY_PKT && !stream->sent_waiting_read) {
+        stream->sent_waiting_read = true;
+        send_to_peer(sock, VSOCK_PACKET_WAITING_READ, 0, 0, NULL);
+    }
+}
+
+/* ---- The operations table ------------------------------------------------------------------ */
+
+static int stream_init(struct vsock_sock *sock, struct vsock_sock *parent)
+{
+    (void)parent;
+    struct vsock_stream *stream = calloc(1, sizeof(*stream));
+    if (stream == NULL)
+        return -ENOMEM;
+    stream->qp_handle = VMCI_INVALID_HANDLE;
+    stream->write_notify_window = VSOCK_NOTIFY_WINDOW_STEP;
+    stream->write_notify_min_window = VSOCK_NOTIFY_WINDOW_STEP;
+    sock->transport = stream;
+    return 0;
+}
+
+static void stream_release(struct vsock_sock *sock, struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    struct vsock_vmci *transport = transport_of(sock);
+    if (stream->detach_subscribed) {
+        vmci_event_unsubscribe(transport->kernel, stream->detach_subscription);
+        stream->detach_subscribed = false;
+    }
+    if (stream->qpair != NULL) {
+        vmci_qpair_detach(stream->qpair, &call->cost_ns);                       /* R126 */
+        stream->qpair = NULL;
+    }
+}
+
+/* Memory only: at world teardown the hypervisor frees queue pairs itself. */
+static void stream_destruct(struct vsock_sock *sock)
+{
+    free(sock->transport);
+    sock->transport = NULL;
+}
+
+static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    bool version1 = transport_of(sock)->force_v1;
+    stream->sent_request2 = !version1;                                          /* R155 */
+    int64_t rc = send_to_peer(sock, version1 ? VSOCK_PACKET_REQUEST : VSOCK_PACKET_REQUEST2,
+                              sock->buffer_size, version1 ? 0 : VSOCK_PROTO_PKT_ON_NOTIFY, call);
+    return rc < 0 ? vsock_vmci_error_to_errno(rc) : 0;
+}
+
+static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint64_t size_bytes,
+                              struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair == NULL)
+        return -ENOTCONN;
+    int64_t rc = vmci_qpair_enqueue(stream->qpair, source, size_bytes, &call->cost_ns);
+    if (rc == VMCI_ERROR_QUEUEPAIR_NOSPACE)
+        return 0;
+    return rc < 0 ? -EIO : rc;
+}
+
+static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t size_bytes, bool peek,
+                              struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair == NULL)
+        return -ENOTCONN;
+    int64_t rc = peek ? vmci_qpair_peek(stream->qpair, target, size_bytes, &call->cost_ns)
+                      : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
+    if (rc == VMCI_ERROR_QUEUEPAIR_NODATA)
+        return 0;
+    return rc < 0 ? -EIO : rc;
+}
+
+static int64_t stream_has_data(const struct vsock_sock *sock)
+{
+    const struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair == NULL)
+        return 0;
+    int64_t ready = vmci_qpair_consume_buf_ready(stream->qpair);
+    /* R171: a host-side socket loses unread data when its peer detaches. */
+    if (ready == VMCI_ERROR_NOT_FOUND || (sock->done && sock->stack->is_host &&
+                                          sock->tcp == VSOCK_TCP_CLOSE))
+        return 0;
+    return ready;
+}
+
+static int64_t stream_has_space(const struct vsock_sock *sock)
+{
+    const struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair == NULL)
+        return 0;
+    int64_t space = vmci_qpair_produce_free_space(stream->qpair);
+    return space == VMCI_ERROR_NOT_FOUND ? 0 : space;
+}
+
+static uint64_t stream_rcvhiwat(const struct vsock_sock *sock)
+{
+    const struct vsock_stream *stream = stream_of(sock);
+    return stream->queue_size != 0 ? stream->queue_size : sock->buffer_size;
+}
+
+static bool stream_is_active(const struct vsock_sock *sock)
+{
+    return stream_of(sock)->qpair != NULL;
+}
+
+static int stream_shutdown(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call)
+{
+    int64_t rc = send_to_peer(sock, VSOCK_PACKET_SHUTDOWN, mode, 0, call);      /* R174 */
+    return rc < 0 ? vsock_vmci_error_to_errno(rc) : 0;
+}
+
+static uint32_t local_cid(const struct vsock_stack *stack)
+{
+    const struct vsock_vmci *transport = stack->transport;
+    return vmci_kernel_cid(transport->kernel);
+}
+
+const struct vsock_transport_ops vsock_vmci_stream_ops = {
+    .name = "vmci_stream",
+    .init = stream_init,
+    .release = stream_release,
+    .destruct = stream_destruct,
+    .allow_cid = allow_cid,
+    .connect = stream_connect,
+    .stream_enqueue = stream_enqueue,
+    .stream_dequeue = stream_dequeue,
+    .stream_has_data = stream_has_data,
+    .stream_has_space = stream_has_space,
+    .stream_rcvhiwat = stream_rcvhiwat,
+    .stream_is_active = stream_is_active,
+    .shutdown = stream_shutdown,
+    .notify_recv_pre_block = notify_recv_pre_block,
+    .notify_recv_post_dequeue = notify_recv_post_dequeue,
+    .notify_send_post_enqueue = notify_send_post_enqueue,
+    .notify_send_pre_block = notify_send_pre_block,
+    .notify_poll_in = notify_poll_in,
+    .local_cid = local_cid,
+};

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* vsock/vmci_stream_int.h: shared by the files of the VMCI transports only. */
+#ifndef VSOCK_VMCI_STREAM_INT_H
+#define VSOCK_VMCI_STREAM_INT_H
+
+#include "vmci_transport.h"
+
+struct vsock_packet {
+    struct vmci_handle dst;
+    struct vmci_handle src;
+    uint32_t type;
+    uint16_t proto;
+    uint32_t src_port;
+    uint32_t dst_port;
+    uint64_t u0;        /* size, mode, handle (context | resource << 32) or generation */
+    uint64_t u1;        /* wait offset */
+};
+
+enum vsock_notify_protocol { VSOCK_NOTIFY_QSTATE = 1, VSOCK_NOTIFY_PKT = 2 };
+
+/* Per-socket stream transport state. */
+struct vsock_stream {
+    struct vmci_qpair *qpair;               /* NULL until the handshake made one */
+    struct vmci_handle qp_handle;
+    uint64_t queue_size;                    /* negotiated Q */
+    bool sent_request2;                     /* R156 */
+    bool ignore_next_rst;
+    bool detach_subscribed;
+    uint32_t detach_subscription;
+    enum vsock_notify_protocol protocol;
+    bool peer_waiting_write;                /* R177 */
+    bool peer_waiting_read;                 /* R181 */
+    bool sent_waiting_read;                 /* R180 */
+    bool sent_waiting_write;
+    bool window_reduced;                    /* R178: since the last READ */
+    uint64_t write_notify_window;           /* W */
+    uint64_t write_notify_min_window;       /* Wmin */
+};
+
+void vsock__packet_encode(uint8_t bytes[VSOCK_PACKET_BYTES], const struct vsock_packet *packet);
+void vsock__packet_decode(const struct vmci_datagram_header *header, const uint8_t *payload,
+                          struct vsock_packet *packet);
+int64_t vsock__packet_send(struct vsock_vmci *transport, struct vsock_packet *packet,
+                           uint64_t *cost_ns, uint32_t pid);
+void vsock__packet_trace_received(struct vsock_vmci *transport, const struct vsock_packet *packet);
+
+#endif /* VSOCK_VMCI_STREAM_INT_H */
