@@ -370,6 +370,8 @@ void vsock_child_drop(struct vsock_sock *child)
 void vsock_sock_wake(struct vsock_sock *sock)
 {
     sim_waitq_wake_all(&sock->waitq);
+    if (sock->stack->poll_waitq != NULL)
+        sim_waitq_wake_all(sock->stack->poll_waitq);    /* p:poll re-evaluates */
 }
 
 static void close_children(struct vsock_sock *listener, struct vsock_call *call)

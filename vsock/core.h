@@ -202,6 +202,7 @@ struct vsock_stack {
     uint32_t *world_socket_count;           /* shared by every stack of the world */
     uint32_t sockets_max;                   /* the world's sockets limit */
     uint64_t buffer_size_default;           /* R211 flavour */
+    struct sim_waitq *poll_waitq;           /* borrowed, may be NULL: woken on any change */
 };
 
 /* Stack. Ownership: the caller owns the stack; vsock_stack_destroy frees its sockets. */

@@ -79,6 +79,7 @@ struct simlua_world {
     bool run_called;
     bool running;                       /* inside sim_engine_run */
     uint32_t socket_count;              /* every stack's sockets (limit sockets) */
+    struct sim_waitq poll_waitq;        /* p:poll sleeps here; any socket change wakes it */
     enum sim_stop last_stop;
     bool has_run;
 };
@@ -191,6 +192,7 @@ int simlua__vmci_push(lua_State *L, int process_index);
 /* socket.c */
 void simlua__socket_register(lua_State *L);
 int simlua__process_socket(lua_State *L);
+int simlua__process_poll(lua_State *L);
 void simlua__sockets_close(lua_State *L, struct simlua_process *process);
 
 /* process.c */

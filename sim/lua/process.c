@@ -428,7 +428,8 @@ void simlua__process_register(lua_State *L)
     static const luaL_Reg methods[] = {
         { "sleep", process_sleep }, { "kill", process_kill }, { "join", process_join },
         { "local_cid", process_local_cid }, { "state", process_state },
-        { "vmci", process_vmci }, { "socket", simlua__process_socket }, { NULL, NULL },
+        { "vmci", process_vmci }, { "socket", simlua__process_socket },
+        { "poll", simlua__process_poll }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_PROCESS_META);
     luaL_newlib(L, methods);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lua_int.h"
+#include "vsock/options.h"
 
 #define SIMLUA_SOCKET_META "vmcisim.socket"
 #define SIMLUA_OP_STATE_META "vmcisim.socket_op"
@@ -546,6 +547,141 @@ static int socket_tostring(lua_State *L)
     return 1;
 }
 
+static const struct {
+    const char *name;
+    enum vsock_option option;
+} option_names[] = {
+    { "buffer_size", VSOCK_OPTION_BUFFER_SIZE }, { "buffer_min_size", VSOCK_OPTION_BUFFER_MIN_SIZE },
+    { "buffer_max_size", VSOCK_OPTION_BUFFER_MAX_SIZE },
+    { "connect_timeout", VSOCK_OPTION_CONNECT_TIMEOUT },
+    { "peer_host_vm_id", VSOCK_OPTION_PEER_HOST_VM_ID }, { "trusted", VSOCK_OPTION_TRUSTED },
+    { "rcvlowat", VSOCK_OPTION_RCVLOWAT }, { "rcvtimeo", VSOCK_OPTION_RCVTIMEO },
+    { "sndtimeo", VSOCK_OPTION_SNDTIMEO }, { "rcvbuf", VSOCK_OPTION_RCVBUF },
+    { "error", VSOCK_OPTION_ERROR },
+};
+
+static enum vsock_option check_option(lua_State *L, int index)
+{
+    const char *name = luaL_checkstring(L, index);
+    for (size_t entry = 0; entry < sizeof(option_names) / sizeof(option_names[0]); entry++) {
+        if (strcmp(name, option_names[entry].name) == 0)
+            return option_names[entry].option;
+    }
+    luaL_error(L, "unknown socket option '%s' (buffer_size, buffer_min_size, buffer_max_size, "
+                  "connect_timeout, peer_host_vm_id, trusted, rcvlowat, rcvtimeo, sndtimeo, "
+                  "rcvbuf, error)", name);
+    return VSOCK_OPTION_ERROR;
+}
+
+static int socket_setsockopt(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    enum vsock_option option = check_option(L, 2);
+    lua_Integer value = option == VSOCK_OPTION_TRUSTED ? lua_toboolean(L, 3)
+                                                       : luaL_checkinteger(L, 3);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    if (value < 0)
+        return push_errno(L, option == VSOCK_OPTION_CONNECT_TIMEOUT ? -ERANGE : -EINVAL);
+    int rc = option == VSOCK_OPTION_ERROR ? -ENOPROTOOPT
+                                          : vsock_setsockopt(ls->sock, option, (uint64_t)value);
+    if (rc < 0)
+        return push_errno(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int socket_getsockopt(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    enum vsock_option option = check_option(L, 2);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    uint64_t value = 0;
+    int rc = vsock_getsockopt(ls->sock, option, &value);
+    if (rc < 0)
+        return push_errno(L, rc);
+    if (option == VSOCK_OPTION_ERROR) {
+        if (value == 0)
+            lua_pushnil(L);
+        else
+            lua_pushstring(L, vsock_errno_name((int)value));
+    } else if (option == VSOCK_OPTION_TRUSTED) {
+        lua_pushboolean(L, value != 0);
+    } else {
+        lua_pushinteger(L, (lua_Integer)value);
+    }
+    return 1;
+}
+
+/* p:poll({ {s, "r"|"w"|"rw"}, ... }, timeout_ns): pushes the ready list; returns false
+ * when nothing is ready. Letters in the order r, w, h, e (scenario-api.md). */
+static bool poll_collect(lua_State *L, int list_index)
+{
+    lua_newtable(L);
+    lua_Integer ready = 0;
+    lua_Integer count = (lua_Integer)lua_rawlen(L, list_index);
+    for (lua_Integer position = 1; position <= count; position++) {
+        lua_rawgeti(L, list_index, position);
+        lua_rawgeti(L, -1, 1);
+        struct lua_socket *ls = luaL_checkudata(L, -1, SIMLUA_SOCKET_META);
+        lua_rawgeti(L, -2, 2);
+        const char *wanted = luaL_optstring(L, -1, "r");
+        uint32_t mask = ls->sock != NULL ? vsock_poll(ls->sock) : VSOCK_POLLERR;
+        char letters[5];
+        int used = 0;
+        if (strchr(wanted, 'r') != NULL && (mask & VSOCK_POLLIN))
+            letters[used++] = 'r';
+        if (strchr(wanted, 'w') != NULL && (mask & VSOCK_POLLOUT))
+            letters[used++] = 'w';
+        if (mask & VSOCK_POLLHUP)
+            letters[used++] = 'h';
+        if (mask & VSOCK_POLLERR)
+            letters[used++] = 'e';
+        if (used > 0) {
+            lua_createtable(L, 2, 0);
+            lua_pushvalue(L, -3);                       /* the socket */
+            lua_rawseti(L, -2, 1);
+            lua_pushlstring(L, letters, (size_t)used);
+            lua_rawseti(L, -2, 2);
+            lua_rawseti(L, -5, ++ready);
+        }
+        lua_pop(L, 3);
+    }
+    return ready > 0;
+}
+
+static int poll_continue(lua_State *L, int status, lua_KContext deadline)
+{
+    (void)status;
+    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
+    struct sim_engine *engine = process->world->engine;
+    lua_settop(L, 3);
+    if (poll_collect(L, 2) || sim_engine_now(engine) >= (uint64_t)deadline)
+        return 1;
+    lua_pop(L, 1);
+    int rc = sim_process_block(process->process, &process->world->poll_waitq, (uint64_t)deadline);
+    if (rc < 0 && rc != SIM_EKILLED)
+        return luaL_error(L, "p:poll: %s", sim_engine_error_message(engine));
+    return lua_yieldk(L, 0, deadline, poll_continue);
+}
+
+int simlua__process_poll(lua_State *L)
+{
+    luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    struct simlua_process *process = blocking_process(L, "p:poll");
+    uint64_t deadline_ns = SIM_TIME_NEVER;
+    if (!lua_isnoneornil(L, 3)) {
+        lua_Integer timeout_ns = luaL_checkinteger(L, 3);
+        luaL_argcheck(L, timeout_ns >= 0, 3, "timeout must be >= 0 ns");
+        uint64_t now_ns = sim_engine_now(process->world->engine);
+        deadline_ns = (uint64_t)timeout_ns > SIM_TIME_NEVER - 1 - now_ns
+                          ? SIM_TIME_NEVER : now_ns + (uint64_t)timeout_ns;
+    }
+    return poll_continue(L, LUA_OK, (lua_KContext)deadline_ns);
+}
+
 void simlua__socket_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -554,7 +690,8 @@ void simlua__socket_register(lua_State *L)
         { "sendto", socket_sendto }, { "recvfrom", socket_recvfrom },
         { "shutdown", socket_shutdown }, { "close", socket_close },
         { "getsockname", socket_getsockname }, { "getpeername", socket_getpeername },
-        { "setblocking", socket_setblocking }, { "state", socket_state }, { NULL, NULL },
+        { "setblocking", socket_setblocking }, { "state", socket_state },
+        { "setsockopt", socket_setsockopt }, { "getsockopt", socket_getsockopt }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_SOCKET_META);
     lua_newtable(L);

@@ -162,6 +162,7 @@ static struct simlua_world *world_allocate(lua_State *L, const struct sim_limits
     if (world == NULL)
         return NULL;
     world->runtime = runtime;
+    sim_waitq_init(&world->poll_waitq, "poll");
     world->engine = sim_engine_create(limits, seed);
     world->hypervisor = world->engine != NULL
                             ? vmci_hypervisor_create(world->engine, profile, cost) : NULL;

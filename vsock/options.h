@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vsock/options.h: socket options (reference 6.9, R136-R146, R213/R214).
+ *
+ * Options are named by one enum covering the vSockets level (AF_VSOCK = 40: the
+ * buffer sizes, connect timeout, trusted, peer host VM id) and the socket level
+ * (SO_RCVLOWAT, SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVBUF, SO_ERROR). Times are ns.
+ */
+#ifndef VSOCK_OPTIONS_H
+#define VSOCK_OPTIONS_H
+
+#include <stdint.h>
+
+#include "core.h"
+
+enum vsock_option {
+    /* Level AF_VSOCK; the numbers are the uapi's (R214). */
+    VSOCK_OPTION_BUFFER_SIZE = 0,
+    VSOCK_OPTION_BUFFER_MIN_SIZE = 1,
+    VSOCK_OPTION_BUFFER_MAX_SIZE = 2,
+    VSOCK_OPTION_PEER_HOST_VM_ID = 3,
+    VSOCK_OPTION_TRUSTED = 5,
+    VSOCK_OPTION_CONNECT_TIMEOUT = 6,
+    VSOCK_OPTION_NONBLOCK_TXRX = 7,
+    /* Socket level. */
+    VSOCK_OPTION_RCVLOWAT = 100,
+    VSOCK_OPTION_RCVTIMEO,
+    VSOCK_OPTION_SNDTIMEO,
+    VSOCK_OPTION_RCVBUF,
+    VSOCK_OPTION_ERROR,
+};
+
+/* Returns 0 or a negative errno (EOPNOTSUPP for vSockets options on datagram sockets,
+ * ENOPROTOOPT for read-only or unknown ones, ERANGE, EINVAL). */
+int vsock_setsockopt(struct vsock_sock *sock, enum vsock_option option, uint64_t value);
+/* Returns 0 and *value, or a negative errno. VSOCK_OPTION_ERROR clears the error. */
+int vsock_getsockopt(struct vsock_sock *sock, enum vsock_option option, uint64_t *value);
+/* R140: the longest connect timeout, as Linux's timer allows (LONG_MAX / HZ - 1 s). */
+#define VSOCK_CONNECT_TIMEOUT_NS_MAX (UINT64_MAX - VSOCK_TICK_NS)
+
+#endif /* VSOCK_OPTIONS_H */
