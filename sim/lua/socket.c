@@ -38,7 +38,8 @@ struct op_state {
     enum op_kind kind;
     uint64_t progress;                  /* bytes sent or received so far */
     uint64_t cost_ns;                   /* accumulated, slept before returning */
-    bool charged;                       /* the cost sleep is in progress */
+    bool charged;                       /* the final cost sleep is in progress */
+    bool paying;                        /* sleeping the cost before waiting */
     bool timed_out;
     struct vsock_addr addr;
     uint32_t flags;
@@ -207,6 +208,16 @@ static int op_run(lua_State *L)
         return lua_yieldk(L, 0, 0, op_continue);
     }
     assert(call.wait != NULL);
+    if (state->cost_ns > 0) {
+        /* The work done so far takes its time before the process starts waiting. */
+        state->paying = true;
+        uint64_t deadline_ns = sim_engine_now(engine) + state->cost_ns;
+        state->cost_ns = 0;
+        int rc = sim_process_block(process->process, NULL, deadline_ns);
+        if (rc < 0 && rc != SIM_EKILLED)
+            return luaL_error(L, "%s", sim_engine_error_message(engine));
+        return lua_yieldk(L, 0, 0, op_continue);
+    }
     int rc = sim_process_block(process->process, call.wait, call.deadline_ns);
     if (rc < 0 && rc != SIM_EKILLED)
         return luaL_error(L, "%s", sim_engine_error_message(engine));
@@ -221,7 +232,10 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
     if (state->charged)
         return state->result_count;             /* the results sit on top of the stack */
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
-    state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
+    if (state->paying)
+        state->paying = false;          /* the cost sleep ended: not a timeout */
+    else
+        state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
     return op_run(L);
 }
 

@@ -601,6 +601,8 @@ static int world_index(lua_State *L)
         lua_pushinteger(L, (lua_Integer)sim_engine_now(world->engine));
     else if (strcmp(key, "seed") == 0)
         lua_pushinteger(L, (lua_Integer)sim_engine_seed(world->engine));
+    else if (strcmp(key, "events") == 0)
+        lua_pushinteger(L, (lua_Integer)sim_engine_events_run(world->engine));
     else if (strcmp(key, "product") == 0)
         lua_pushstring(L, world->product);
     else if (strcmp(key, "host_os") == 0)
