@@ -184,6 +184,19 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
     return VMCI_SUCCESS;
 }
 
+int vmci_dg_set_filter(struct vmci_kernel *kernel, struct vmci_handle handle,
+                       vmci_dg_filter_fn filter)
+{
+    for (uint32_t index = 0; index < kernel->handle_count; index++) {
+        struct vmci_dg_entry *entry = &kernel->handles[index];
+        if (entry->live && vmci_handle_equal(entry->handle, handle)) {
+            entry->filter = kernel->is_host ? filter : NULL;
+            return kernel->is_host ? VMCI_SUCCESS : VMCI_ERROR_INVALID_ARGS;
+        }
+    }
+    return VMCI_ERROR_NOT_FOUND;
+}
+
 int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle)
 {
     for (uint32_t index = 0; index < kernel->handle_count; index++) {

@@ -83,6 +83,11 @@ static int64_t to_host(struct route *route)
     if (source_cid != VMCI_HOST_CONTEXT_ID &&
         denied(hypervisor, source_cid, NULL, VMCI_HOST_CONTEXT_ID, identity))
         return decide(route, VMCI_ERROR_NO_ACCESS, "R51");
+    if (entry->filter != NULL) {
+        int verdict = entry->filter(entry->state, &route->header, route->bytes + VMCI_DG_HEADERSIZE);
+        if (verdict < 0)
+            return decide(route, verdict, "R55");       /* the host handle refused it */
+    }
     int rc = vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
     if (rc < 0)
         return decide(route, rc, "R58");

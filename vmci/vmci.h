@@ -50,6 +50,13 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
                    const struct vmci_identity *identity, vmci_dg_recv_fn fn, void *state,
                    struct vmci_handle *handle_out);
 int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle);
+/* A host handle's synchronous check (R55: the host callback's negative result reaches the
+ * sender; R152, R190). It runs inside the sender's call, so it must only read state and
+ * return 0 or a negative VMCI_ERROR_*; delivery itself still happens route_ns later. */
+typedef int (*vmci_dg_filter_fn)(void *state, const struct vmci_datagram_header *header,
+                                 const uint8_t *payload);
+int vmci_dg_set_filter(struct vmci_kernel *kernel, struct vmci_handle handle,
+                       vmci_dg_filter_fn filter);
 /* Sends header + payload (header->payload_size bytes). Returns the result of R39: the
  * datagram size, or a negative VMCI_ERROR_*. */
 int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,

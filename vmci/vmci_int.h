@@ -39,6 +39,7 @@ struct vmci_dg_entry {
     struct vmci_identity identity;  /* host handles: who created it (trust) */
     bool has_identity;
     vmci_dg_recv_fn fn;
+    vmci_dg_filter_fn filter;       /* host handles: synchronous check, may be NULL */
     void *state;
 };
 

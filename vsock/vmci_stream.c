@@ -76,24 +76,15 @@ static void trace_rule(struct vsock_sock *sock, const char *kind, const char *ru
     (void)sim_engine_emit(sock->stack->engine, &event);
 }
 
-/* R153: may this socket exchange packets with CID `cid`? */
+/* R153: may this socket exchange packets with CID `cid`? (shared with datagrams) */
 static bool allow_cid(const struct vsock_sock *sock, uint32_t cid)
 {
-    struct vsock_vmci *transport = transport_of(sock);
-    if (cid == VMCI_HYPERVISOR_CONTEXT_ID || sock->credentials.trusted)
-        return true;
-    if (sock->credentials.owner_rule && vmci_context_is_vm(cid) &&
-        strcmp(vmci_peer_owner(transport->kernel, cid), sock->credentials.user) == 0)
-        return true;                                                            /* D10 */
-    return (vmci_peer_flags(transport->kernel, cid) & VMCI_PRIVILEGE_FLAG_RESTRICTED) == 0;
+    return vsock__vmci_allow_cid(sock, cid);
 }
 
 static struct vmci_identity identity_of(const struct vsock_sock *sock)
 {
-    struct vmci_identity identity = { .trusted = sock->credentials.trusted,
-                                      .owner_rule = sock->credentials.owner_rule };
-    memcpy(identity.user, sock->credentials.user, sizeof(identity.user));
-    return identity;
+    return vsock__vmci_identity_of(sock);
 }
 
 /* R171 / R161: the peer detached from our queue pair. */
@@ -407,6 +398,27 @@ static void recv_control(void *state, const struct vmci_datagram_header *header,
     deliver(transport, &packet);
 }
 
+/* R152 on the host, where delivery is deferred: refuse at once, in the sender's call, a
+ * packet the target socket's R153 check would drop, so a guest's connect to an untrusted
+ * host listener fails with EPERM (R199). Reads state only. */
+static int control_filter(void *state, const struct vmci_datagram_header *header,
+                          const uint8_t *payload)
+{
+    struct vsock_vmci *transport = state;
+    if (header->payload_size < VSOCK_PACKET_PAYLOAD_BYTES)
+        return VMCI_SUCCESS;
+    struct vsock_packet packet;
+    vsock__packet_decode(header, payload, &packet);
+    struct vsock_addr local = { packet.dst.context, packet.dst_port };
+    struct vsock_addr remote = { packet.src.context, packet.src_port };
+    struct vsock_sock *sock = vsock_find_connected(transport->stack, &local, &remote);
+    if (sock == NULL)
+        sock = vsock_find_bound(transport->stack, VSOCK_TYPE_STREAM, &local);
+    if (sock != NULL && !allow_cid(sock, packet.src.context))
+        return VMCI_ERROR_NO_ACCESS;
+    return VMCI_SUCCESS;
+}
+
 int vsock_vmci_start(struct vsock_vmci *transport, struct vmci_kernel *kernel,
                      struct vsock_stack *stack)
 {
@@ -420,6 +432,8 @@ int vsock_vmci_start(struct vsock_vmci *transport, struct vmci_kernel *kernel,
                             vmci_kernel_is_host(kernel) ? &kernel_identity : NULL, recv_control,
                             transport, &transport->control);
     transport->control_open = rc == VMCI_SUCCESS;
+    if (rc == VMCI_SUCCESS && vmci_kernel_is_host(kernel))
+        rc = vmci_dg_set_filter(kernel, transport->control, control_filter);
     return rc;
 }
 
