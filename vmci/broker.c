@@ -236,14 +236,18 @@ static int attach(struct vmci_hypervisor *hypervisor, struct request *request,
     return refuse(request, VMCI_SUCCESS, "R94");
 }
 
+/* R67, R68; a LOCAL pair's events stay inside the guest kernel (R68). */
 static void send_peer_event(struct vmci_hypervisor *hypervisor, uint32_t target, uint32_t event,
-                            struct vmci_handle handle, uint32_t peer)
+                            struct vmci_handle handle, uint32_t peer, bool local)
 {
     uint8_t data[16] = { 0 };
     vmci_write_u32(data, handle.context);
     vmci_write_u32(data + 4, handle.resource);
     vmci_write_u32(data + 8, peer);
-    vmci__event_send(hypervisor, target, event, data, sizeof(data));
+    if (local)
+        vmci__event_send_local(hypervisor, target, event, data, sizeof(data));
+    else
+        vmci__event_send(hypervisor, target, event, data, sizeof(data));
 }
 
 static void trace_broker(struct vmci_hypervisor *hypervisor, const char *kind,
@@ -293,7 +297,7 @@ int vmci__broker_alloc(struct vmci_hypervisor *hypervisor, struct vmci_context *
         return rc;
     if (!*created_out && !entry->local)
         send_peer_event(hypervisor, entry->creator_cid, VMCI_EVENT_QP_PEER_ATTACH, handle,
-                        caller->cid);                                           /* R67 */
+                        caller->cid, false);                                    /* R67 */
     *entry_out = entry;
     return rc;
 }
@@ -321,7 +325,7 @@ int vmci__broker_detach(struct vmci_hypervisor *hypervisor, struct vmci_context 
     if (entry->creator_attached || entry->attacher_attached) {
         entry->state = VMCI_QP_SHUTDOWN;
         send_peer_event(hypervisor, remaining, VMCI_EVENT_QP_PEER_DETACH, handle,
-                        caller->cid);                                           /* R68 */
+                        caller->cid, entry->local);                             /* R68 */
         return VMCI_SUCCESS;
     }
     entry_remove(hypervisor, entry);

@@ -42,12 +42,22 @@ static void deliver_event(void *context, void *arg, uint64_t data)
     struct vmci_delivery *delivery = hypervisor->deliveries;    /* FIFO: R59 */
     assert(delivery != NULL);
     delivery_unlink(hypervisor, delivery);
-    vmci__kernel_dispatch(vmci_hypervisor_host(hypervisor), delivery->bytes, delivery->size_bytes);
+    struct vmci_kernel *kernel = delivery->target_cid == VMCI_HOST_CONTEXT_ID
+                                     ? vmci_hypervisor_host(hypervisor)
+                                     : vmci_hypervisor_guest(hypervisor, delivery->target_cid);
+    if (kernel != NULL)                         /* the VM may be gone meanwhile */
+        vmci__kernel_dispatch(kernel, delivery->bytes, delivery->size_bytes);
     free(delivery);
 }
 
 int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
                              uint64_t size_bytes)
+{
+    return vmci__deliver_later(hypervisor, VMCI_HOST_CONTEXT_ID, bytes, size_bytes);
+}
+
+int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const uint8_t *bytes,
+                        uint64_t size_bytes)
 {
     assert(size_bytes >= VMCI_DG_HEADERSIZE && size_bytes <= VMCI_MAX_DG_SIZE);
     if (hypervisor->delivery_count >= VMCI_HOST_DELIVERIES_MAX)
@@ -62,6 +72,7 @@ int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *
         free(delivery);
         return VMCI_ERROR_NO_RESOURCES;
     }
+    delivery->target_cid = cid;
     delivery->size_bytes = size_bytes;
     memcpy(delivery->bytes, bytes, size_bytes);
     delivery->next = NULL;

@@ -293,12 +293,13 @@ int vmci_hypervisor_vm_power_on(struct vmci_hypervisor *hypervisor,
     return VMCI_SUCCESS;
 }
 
-void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
-                      const uint8_t *data, uint32_t data_bytes)
+/* R64: the event datagram {0,0} -> {cid, 0}; returns its size. */
+static uint64_t event_build(uint8_t bytes[VMCI_DG_HEADERSIZE + 8 + 16], uint32_t cid,
+                            uint32_t event, const uint8_t *data, uint32_t data_bytes)
 {
     assert(event < VMCI_EVENT_MAX);
     assert(data_bytes <= 16u);
-    uint8_t bytes[VMCI_DG_HEADERSIZE + 8 + 16] = { 0 };
+    memset(bytes, 0, VMCI_DG_HEADERSIZE + 8 + 16);
     struct vmci_datagram_header header = {
         .dst = { cid, VMCI_EVENT_HANDLER },
         .src = { VMCI_HYPERVISOR_CONTEXT_ID, VMCI_CONTEXT_RESOURCE_ID },
@@ -308,18 +309,40 @@ void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t
     vmci_write_u32(bytes + VMCI_DG_HEADERSIZE, event);
     if (data_bytes > 0)
         memcpy(bytes + VMCI_DG_HEADERSIZE + 8, data, data_bytes);
-    uint64_t size_bytes = VMCI_DG_HEADERSIZE + 8u + data_bytes;
+    return VMCI_DG_HEADERSIZE + 8u + data_bytes;
+}
+
+static void trace_event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
+                             int rc, bool local)
+{
+    struct sim_trace_event trace;
+    sim_trace_event_init(&trace, SIM_LAYER_VMCI, local ? "event_local" : "event_send", cid, 0);
+    sim_trace_field_u64(&trace, "event", event);
+    sim_trace_field_i64(&trace, "result", rc);
+    vmci__trace(hypervisor, &trace);
+}
+
+void vmci__event_send_local(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
+                            const uint8_t *data, uint32_t data_bytes)
+{
+    uint8_t bytes[VMCI_DG_HEADERSIZE + 8 + 16];
+    uint64_t size_bytes = event_build(bytes, cid, event, data, data_bytes);
+    int rc = vmci__deliver_later(hypervisor, cid, bytes, size_bytes);
+    trace_event_send(hypervisor, cid, event, rc, true);
+}
+
+void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
+                      const uint8_t *data, uint32_t data_bytes)
+{
+    uint8_t bytes[VMCI_DG_HEADERSIZE + 8 + 16];
+    uint64_t size_bytes = event_build(bytes, cid, event, data, data_bytes);
     struct vmci_context *context = vmci__context_find(hypervisor, cid);
     int rc = VMCI_ERROR_DST_UNREACHABLE;
     if (context != NULL && context->device != NULL)
         rc = vmci_device_enqueue(context->device, bytes, size_bytes, true);      /* R72 */
     else if (cid == VMCI_HOST_CONTEXT_ID)
         rc = vmci__host_deliver_later(hypervisor, bytes, size_bytes);
-    struct sim_trace_event trace;
-    sim_trace_event_init(&trace, SIM_LAYER_VMCI, "event_send", cid, 0);
-    sim_trace_field_u64(&trace, "event", event);
-    sim_trace_field_i64(&trace, "result", rc);
-    vmci__trace(hypervisor, &trace);
+    trace_event_send(hypervisor, cid, event, rc, false);
 }
 
 bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor)

@@ -137,10 +137,12 @@ struct vmci_qpair {
     struct vmci_qp_view view;
 };
 
-/* A datagram on its way to the host kernel (delivered after route_ns). */
+/* A datagram on its way to a kernel without passing a device: to the host kernel, or an
+ * event a guest kernel generates for itself (R68, LOCAL queue pairs); after route_ns. */
 struct vmci_delivery {
     struct vmci_delivery *next;
     struct vmci_delivery *prev;
+    uint32_t target_cid;
     uint64_t size_bytes;
     uint8_t bytes[];
 };
@@ -167,6 +169,9 @@ uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
 /* Sends event `event` with `data` to context `cid` (4.5). */
 void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
                       const uint8_t *data, uint32_t data_bytes);
+/* An event a guest kernel raises for its own subscribers (R68 for LOCAL pairs). */
+void vmci__event_send_local(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
+                            const uint8_t *data, uint32_t data_bytes);
 
 /* route.c: routes one datagram whose sender is context `src_cid` (R37, R52-R58). `bytes`
  * is the whole datagram (header + payload). Returns the result of R39. */
@@ -201,6 +206,9 @@ int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64
 /* Returns 0 or VMCI_ERROR_NO_RESOURCES (VMCI_HOST_DELIVERIES_MAX) / NO_MEM. */
 int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
                              uint64_t size_bytes);
+/* Delivers to the kernel of `cid` (host or guest) route_ns later, bypassing any device. */
+int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const uint8_t *bytes,
+                        uint64_t size_bytes);
 void vmci__host_deliveries_free(struct vmci_hypervisor *hypervisor);
 
 /* broker.c */
