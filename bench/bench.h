@@ -15,7 +15,8 @@
 #define BENCHES(X) \
     X(engine)      \
     X(trace)       \
-    X(queue_pair)
+    X(queue_pair)  \
+    X(vmci)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
 BENCHES(BENCH_DECLARE)

@@ -21,7 +21,9 @@
     X(lua_runtime)     \
     X(queue_pair)      \
     X(vmci_routing)    \
-    X(device)
+    X(device)          \
+    X(vmci_broker)     \
+    X(vmci_hostile)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
