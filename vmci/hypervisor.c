@@ -389,3 +389,18 @@ bool vmci_hypervisor_qp_sizes(const struct vmci_hypervisor *hypervisor, struct v
     *consume_size_bytes = entry->consume_size_bytes;
     return true;
 }
+
+int vmci_hypervisor_vm_memory_access(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                                     bool accessible)
+{
+    struct vmci_context *context = vmci__context_find(hypervisor, cid);
+    if (context == NULL || !vmci_context_is_vm(cid))
+        return VMCI_ERROR_NOT_FOUND;
+    context->memory_inaccessible = !accessible;
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "mem_access", cid, 0);
+    sim_trace_field_u64(&event, "event",
+                        accessible ? VMCI_EVENT_MEM_ACCESS_ON : VMCI_EVENT_MEM_ACCESS_OFF);
+    vmci__trace(hypervisor, &event);
+    return VMCI_SUCCESS;
+}

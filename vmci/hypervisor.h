@@ -86,6 +86,11 @@ struct vmci_device *vmci_hypervisor_device(struct vmci_hypervisor *hypervisor, u
 /* Sizes of queue pair `handle` as its creator sees them; false when there is none. */
 bool vmci_hypervisor_qp_sizes(const struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
                               uint64_t *produce_size_bytes, uint64_t *consume_size_bytes);
+/* The hypervisor's internal MEM_ACCESS_OFF / _ON for a VM (R90; the hooks suspend and
+ * vMotion use): while off, the host's operations on that VM's queue pairs fail with
+ * VMCI_ERROR_QUEUEPAIR_NOT_READY. Events 5/6 are never delivered to anyone (R65). */
+int vmci_hypervisor_vm_memory_access(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                                     bool accessible);
 /* Whole-hypervisor invariant check (tests, the hostile-guest test). */
 bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor);
 

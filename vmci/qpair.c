@@ -129,6 +129,26 @@ static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp
     return entry;
 }
 
+/* R90: the host cannot touch a queue pair whose VM's memory is inaccessible. */
+static bool peer_memory_off(const struct vmci_qpair *qpair, const struct vmci_qp_entry *entry)
+{
+    if (!qpair->kernel->is_host)
+        return false;
+    uint32_t peer = entry->creator_cid == VMCI_HOST_CONTEXT_ID ? entry->attacher_cid
+                                                               : entry->creator_cid;
+    const struct vmci_context *context = vmci__context_find(qpair->kernel->hypervisor, peer);
+    return context != NULL && context->memory_inaccessible;
+}
+
+/* side() plus the R90 check; returns 0, VMCI_ERROR_NOT_FOUND or QUEUEPAIR_NOT_READY. */
+static int usable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
+{
+    struct vmci_qp_entry *entry = side(qpair, view);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    return peer_memory_off(qpair, entry) ? VMCI_ERROR_QUEUEPAIR_NOT_READY : VMCI_SUCCESS;
+}
+
 int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns)
 {
     assert(qpair != NULL);
@@ -156,8 +176,9 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
                            uint64_t *cost_ns)
 {
     struct vmci_qp_view view;
-    if (side(qpair, &view) == NULL)
-        return VMCI_ERROR_NOT_FOUND;
+    int state = usable(qpair, &view);
+    if (state < 0)
+        return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
@@ -168,8 +189,9 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
                        uint64_t *cost_ns)
 {
     struct vmci_qp_view view;
-    if (side(qpair, &view) == NULL)
-        return VMCI_ERROR_NOT_FOUND;
+    int state = usable(qpair, &view);
+    if (state < 0)
+        return state;
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
                       : vmci_qp_dequeue(view, target, size_bytes);
     if (rc > 0 && cost_ns != NULL)
@@ -192,23 +214,27 @@ int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_by
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_produce_free_space(view);
+    int state = usable(qpair, &view);
+    return state < 0 ? state : vmci_qp_produce_free_space(view);
 }
 
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_produce_buf_ready(view);
+    int state = usable(qpair, &view);
+    return state < 0 ? state : vmci_qp_produce_buf_ready(view);
 }
 
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_consume_free_space(view);
+    int state = usable(qpair, &view);
+    return state < 0 ? state : vmci_qp_consume_free_space(view);
 }
 
 int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    return side(qpair, &view) == NULL ? VMCI_ERROR_NOT_FOUND : vmci_qp_consume_buf_ready(view);
+    int state = usable(qpair, &view);
+    return state < 0 ? state : vmci_qp_consume_buf_ready(view);
 }

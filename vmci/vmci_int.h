@@ -96,6 +96,7 @@ struct vmci_context {
     char domain[VMCI_NAME_BYTES_MAX];
     char owner[VMCI_NAME_BYTES_MAX];
     uint32_t hw_version;
+    bool memory_inaccessible;               /* between MEM_ACCESS_OFF and _ON (R90) */
     struct vmci_device *device;             /* owned; NULL for CID 0, 2 and hw < 7 */
     struct vmci_kernel *kernel;             /* owned; NULL for CID 0 */
     uint64_t qp_memory_bytes;               /* R79 */

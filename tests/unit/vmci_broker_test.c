@@ -1181,6 +1181,38 @@ static void test_R44_link_twice_and_unlink_unknown_raw(void)
     world_close(w);
 }
 
+/* R90: while a VM's memory is inaccessible (the hypervisor's MEM_ACCESS_OFF during suspend
+ * or vMotion), the host's operations on that VM's queue pairs fail with
+ * QUEUEPAIR_NOT_READY; the guest's own side keeps working; access back, the host resumes. */
+static void test_R90_host_queue_pair_access_while_memory_off(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct vmci_handle handle;
+    struct vmci_qpair *guest_side = NULL;
+    struct vmci_qpair *host_side = NULL;
+    ASSERT_U64_EQ(qp_new(w, a, 4096, 4096, VMCI_HOST_CONTEXT_ID, 0, NULL, &handle, &guest_side),
+                  VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, w->host, &handle, 4096, 4096, CID_A, 0, &w->trusted, &host_side),
+                  VMCI_SUCCESS);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(guest_side, "abc", 3, NULL), 3);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_memory_access(w->hv, CID_A, false), VMCI_SUCCESS);
+    char buffer[8];
+    ASSERT_U64_EQ(vmci_qpair_dequeue(host_side, buffer, sizeof(buffer), NULL),
+                  (uint64_t)(int64_t)VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(host_side, "x", 1, NULL),
+                  (uint64_t)(int64_t)VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(host_side),
+                  (uint64_t)(int64_t)VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(guest_side), 3);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_memory_access(w->hv, VMCI_HOST_CONTEXT_ID, false),
+                  (uint64_t)(int64_t)VMCI_ERROR_NOT_FOUND);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_memory_access(w->hv, CID_A, true), VMCI_SUCCESS);
+    ASSERT_U64_EQ(vmci_qpair_dequeue(host_side, buffer, sizeof(buffer), NULL), 3);
+    CU_ASSERT_EQUAL(memcmp(buffer, "abc", 3), 0);
+    world_close(w);
+}
+
 CU_ErrorCode vmci_broker_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1213,6 +1245,7 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R45_R46_host_rings_guest_doorbell_and_rings_coalesce),
         TEST_ENTRY(test_R45_notify_errors),
         TEST_ENTRY(test_R44_link_twice_and_unlink_unknown_raw),
+        TEST_ENTRY(test_R90_host_queue_pair_access_while_memory_off),
     };
     return test_suite_register("vmci_broker", tests, sizeof(tests) / sizeof(tests[0]));
 }
