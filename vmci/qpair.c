@@ -238,3 +238,18 @@ int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair)
     int state = usable(qpair, &view);
     return state < 0 ? state : vmci_qp_consume_buf_ready(view);
 }
+
+int64_t vmci_qpair_produce_tail(const struct vmci_qpair *qpair)
+{
+    struct vmci_qp_view view;
+    int state = usable(qpair, &view);
+    return state < 0 ? state : (int64_t)vmci_queue_producer_tail(view.produce);
+}
+
+int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair)
+{
+    struct vmci_qp_view view;
+    int state = usable(qpair, &view);
+    /* R80: our consumer head for the consume queue lives in our produce queue's header. */
+    return state < 0 ? state : (int64_t)vmci_queue_consumer_head(view.produce);
+}

@@ -88,6 +88,10 @@ int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair);
+/* The ring positions in the shared headers (R80), for traces: this endpoint's producer
+ * tail in its produce queue and its consumer head in its consume queue. */
+int64_t vmci_qpair_produce_tail(const struct vmci_qpair *qpair);
+int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair);
 
 /* Doorbells (R43-R46). The callback runs when the owner's bitmap byte is seen set. */
 typedef void (*vmci_doorbell_fn)(void *state);

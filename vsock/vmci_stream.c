@@ -582,6 +582,17 @@ static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
     return rc < 0 ? vsock_vmci_error_to_errno(rc) : 0;
 }
 
+static void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved, int64_t position)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, kind, vsock_stack_local_cid(sock->stack),
+                         sock->credentials.pid);
+    sim_trace_field_u64(&event, "port", sock->local.port);
+    sim_trace_field_i64(&event, "bytes", moved);
+    sim_trace_field_i64(&event, "position", position);   /* tail or head after the move */
+    (void)sim_engine_emit(sock->stack->engine, &event);
+}
+
 static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint64_t size_bytes,
                               struct vsock_call *call)
 {
@@ -589,6 +600,8 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
     if (stream->qpair == NULL)
         return -ENOTCONN;
     int64_t rc = vmci_qpair_enqueue(stream->qpair, source, size_bytes, &call->cost_ns);
+    if (rc > 0)
+        trace_ring(sock, "qp_enqueue", rc, vmci_qpair_produce_tail(stream->qpair));
     if (rc == VMCI_ERROR_QUEUEPAIR_NOSPACE)
         return 0;
     return rc < 0 ? -EIO : rc;
@@ -602,6 +615,9 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
         return -ENOTCONN;
     int64_t rc = peek ? vmci_qpair_peek(stream->qpair, target, size_bytes, &call->cost_ns)
                       : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
+    if (rc > 0)
+        trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc,
+                   vmci_qpair_consume_head(stream->qpair));
     if (rc == VMCI_ERROR_QUEUEPAIR_NODATA)
         return 0;
     return rc < 0 ? -EIO : rc;

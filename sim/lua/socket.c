@@ -60,6 +60,24 @@ static int push_errno(lua_State *L, int error)
     return 3;
 }
 
+/* api layer: one event per socket call as the scenario sees it, with its result (the count,
+ * 0, or a negative errno). */
+static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *sock,
+                       int64_t result)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_process *process = simlua__current_process(runtime);
+    if (runtime->world == NULL)
+        return;
+    struct sim_trace_event event;
+    uint32_t cid = sock != NULL ? vsock_stack_local_cid(sock->stack) : VSOCK_CID_HOST;
+    sim_trace_event_init(&event, SIM_LAYER_API, kind, cid, process != NULL ? process->pid : 0);
+    if (sock != NULL)
+        sim_trace_field_u64(&event, "socket", sock->id);
+    sim_trace_field_i64(&event, "result", result);
+    (void)sim_engine_emit(runtime->world->engine, &event);
+}
+
 static struct lua_socket *check_socket(lua_State *L)
 {
     return luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
@@ -117,6 +135,7 @@ int simlua__process_socket(lua_State *L)
     struct vsock_sock *sock = NULL;
     int linux_type = type == 0 ? VSOCK_TYPE_STREAM : type == 1 ? VSOCK_TYPE_DGRAM : 5;
     int rc = vsock_socket(&endpoint->net->stack, linux_type, 0, &credentials, &sock);
+    trace_call(L, "sock_socket", sock, rc);
     if (rc < 0)
         return push_errno(L, rc);
     push_socket(L, sock, world, process->endpoint_index, process);
@@ -148,6 +167,7 @@ static int socket_bind(lua_State *L)
     if (sock == NULL)
         return push_errno(L, error);
     int rc = vsock_bind(sock, &addr);
+    trace_call(L, "sock_bind", sock, rc);
     if (rc < 0)
         return push_errno(L, rc);
     lua_pushboolean(L, 1);
@@ -163,6 +183,7 @@ static int socket_listen(lua_State *L)
         return push_errno(L, error);
     int rc = vsock_listen(sock, backlog < INT32_MIN ? INT32_MIN
                                 : backlog > INT32_MAX ? INT32_MAX : (int)backlog);
+    trace_call(L, "sock_listen", sock, rc);
     if (rc < 0)
         return push_errno(L, rc);
     lua_pushboolean(L, 1);
@@ -197,6 +218,13 @@ static int op_run(lua_State *L)
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
     if (count >= 0) {
+        static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
+                                             "sock_recv" };
+        struct lua_socket *ls = luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
+        int64_t result = lua_isinteger(L, -count) ? lua_tointeger(L, -count)
+                         : lua_type(L, -count) == LUA_TSTRING ? (int64_t)lua_rawlen(L, -count)
+                         : lua_isnil(L, -count) ? -lua_tointeger(L, -count + 2) : 0;
+        trace_call(L, kinds[state->kind], ls->sock, result);
         if (state->cost_ns == 0)
             return count;
         state->charged = true;
@@ -445,6 +473,7 @@ static int socket_shutdown(lua_State *L)
         return push_errno(L, -EBADF);
     struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
     int rc = vsock_shutdown(ls->sock, how, &call);
+    trace_call(L, "sock_shutdown", ls->sock, rc);
     if (rc < 0)
         return push_errno(L, rc);
     lua_pushboolean(L, 1);
@@ -466,6 +495,7 @@ static int socket_close(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
         return push_errno(L, -EBADF);
+    trace_call(L, "sock_close", ls->sock, 0);
     close_socket(ls);
     lua_pushboolean(L, 1);
     return 1;
