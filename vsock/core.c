@@ -37,7 +37,7 @@ void vsock_stack_init(struct vsock_stack *stack, struct sim_engine *engine,
 
 uint32_t vsock_stack_local_cid(const struct vsock_stack *stack)
 {
-    return stack->stream_ops->local_cid(stack);
+    return (stack->stream_ops != NULL ? stack->stream_ops : stack->dgram_ops)->local_cid(stack);
 }
 
 static void stack_link(struct vsock_stack *stack, struct vsock_sock *sock)

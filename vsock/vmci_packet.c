@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vsock/vmci_packet.c: control packets of the VMCI stream transport (7.1) and
- * the error mapping of R63. Packets are built and parsed field by field
- * (little-endian), every one traced at the transport layer.
+ * what both VMCI transports share: the error mapping of R63, the peer rule of
+ * R153 and the identity a socket's VMCI endpoints carry (R50). Packets are built
+ * and parsed field by field (little-endian), every one traced at the transport layer.
  */
 #include <assert.h>
 #include <errno.h>
@@ -29,6 +30,28 @@ int vsock_vmci_error_to_errno(int64_t vmci_error)
     case VMCI_ERROR_INVALID_RESOURCE: return -EHOSTUNREACH;
     default: return -EINVAL;
     }
+}
+
+/* R153: a socket may exchange packets or datagrams with CID `cid` iff cid is the
+ * hypervisor, the socket is trusted, its owner owns VM `cid` (D10), or `cid` is not
+ * RESTRICTED. */
+bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid)
+{
+    const struct vsock_vmci *transport = sock->stack->transport;
+    if (cid == VMCI_HYPERVISOR_CONTEXT_ID || sock->credentials.trusted)
+        return true;
+    if (sock->credentials.owner_rule && vmci_context_is_vm(cid) &&
+        strcmp(vmci_peer_owner(transport->kernel, cid), sock->credentials.user) == 0)
+        return true;                                                            /* D10 */
+    return (vmci_peer_flags(transport->kernel, cid) & VMCI_PRIVILEGE_FLAG_RESTRICTED) == 0;
+}
+
+struct vmci_identity vsock__vmci_identity_of(const struct vsock_sock *sock)
+{
+    struct vmci_identity identity = { .trusted = sock->credentials.trusted,
+                                      .owner_rule = sock->credentials.owner_rule };
+    memcpy(identity.user, sock->credentials.user, sizeof(identity.user));
+    return identity;
 }
 
 void vsock__packet_encode(uint8_t bytes[VSOCK_PACKET_BYTES], const struct vsock_packet *packet)
@@ -96,7 +119,9 @@ int64_t vsock__packet_send(struct vsock_vmci *transport, struct vsock_packet *pa
     struct vmci_datagram_header header = {
         .dst = packet->dst, .src = packet->src, .payload_size = VSOCK_PACKET_PAYLOAD_BYTES,
     };
+    trace_packet(transport, "pkt_send", packet, 0, pid);   /* before the hops it causes */
     int64_t result = vmci_dg_send(transport->kernel, &header, bytes + VMCI_DG_HEADERSIZE, cost_ns);
-    trace_packet(transport, "pkt_send", packet, result < 0 ? result : 0, pid);
+    if (result < 0)
+        trace_packet(transport, "pkt_send_failed", packet, result, pid);
     return result;
 }

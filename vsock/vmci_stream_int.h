@@ -37,6 +37,10 @@ struct vsock_stream {
     uint64_t write_notify_min_window;       /* Wmin */
 };
 
+/* Shared by both VMCI transports (vmci_packet.c). */
+bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid);           /* R153 */
+struct vmci_identity vsock__vmci_identity_of(const struct vsock_sock *sock);       /* R50 */
+
 void vsock__packet_encode(uint8_t bytes[VSOCK_PACKET_BYTES], const struct vsock_packet *packet);
 void vsock__packet_decode(const struct vmci_datagram_header *header, const uint8_t *payload,
                           struct vsock_packet *packet);

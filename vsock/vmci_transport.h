@@ -18,6 +18,17 @@
 #define VSOCK_MAX_DGRAM_RESENDS 10u
 #define VSOCK_NOTIFY_WINDOW_STEP 4096u
 
+/* Datagram receive queues (R189). Each datagram counts as header + payload. */
+#define VSOCK_DGRAM_ENTRY_OVERHEAD_BYTES 24u    /* VMCI_DG_HEADERSIZE, as R189 counts */
+/* Bounds one socket's queue whatever SO_RCVBUF says: 78 times the default 212992, above
+ * what Linux lets an unprivileged SO_RCVBUF reach (2 * rmem_max = 425984). */
+#define VSOCK_DGRAM_QUEUE_BYTES_MAX (16u * 1024u * 1024u)
+/* Zero-length datagrams cost 24 bytes each: 16 MiB / 24 < 2^20. */
+#define VSOCK_DGRAM_QUEUE_DATAGRAMS_MAX (1u << 20)
+_Static_assert(VSOCK_DGRAM_QUEUE_BYTES_MAX / VSOCK_DGRAM_ENTRY_OVERHEAD_BYTES <
+                   VSOCK_DGRAM_QUEUE_DATAGRAMS_MAX,
+               "the byte limit binds before the datagram count");
+
 enum vsock_packet_type {
     VSOCK_PACKET_INVALID = 0,
     VSOCK_PACKET_REQUEST = 1,
