@@ -34,12 +34,15 @@ int vsock_vmci_error_to_errno(int64_t vmci_error)
 
 /* R153: a socket may exchange packets or datagrams with CID `cid` iff cid is the
  * hypervisor, the socket is trusted, its owner owns VM `cid` (D10), or `cid` is not
- * RESTRICTED. */
+ * RESTRICTED. Restriction governs traffic between contexts: a kernel may always talk to
+ * itself (D8). */
 bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid)
 {
     const struct vsock_vmci *transport = sock->stack->transport;
     if (cid == VMCI_HYPERVISOR_CONTEXT_ID || sock->credentials.trusted)
         return true;
+    if (cid == vmci_kernel_cid(transport->kernel))
+        return true;                                                            /* D8 */
     if (sock->credentials.owner_rule && vmci_context_is_vm(cid) &&
         strcmp(vmci_peer_owner(transport->kernel, cid), sock->credentials.user) == 0)
         return true;                                                            /* D10 */

@@ -102,8 +102,8 @@ void simlua__net_start(struct simlua_net *net, struct vmci_kernel *kernel)
     bool host = vmci_kernel_is_host(kernel);
     const struct vsock_transport_ops *stream_ops =
         host && !profile->host_stream_sockets ? NULL : &vsock_vmci_stream_ops;
-    vsock_stack_init(&net->stack, world->engine, stream_ops, NULL, &net->vmci, host,
-                     &world->socket_count, sim_engine_limits(world->engine)->sockets_max);
+    vsock_stack_init(&net->stack, world->engine, stream_ops, &vsock_vmci_dgram_ops, &net->vmci,
+                     host, &world->socket_count, sim_engine_limits(world->engine)->sockets_max);
     net->stack.poll_waitq = &world->poll_waitq;
     net->ready = vsock_vmci_start(&net->vmci, kernel, &net->stack) == VMCI_SUCCESS;
 }
