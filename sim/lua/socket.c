@@ -490,6 +490,21 @@ static void close_socket(struct lua_socket *ls)
     vsock_close(sock, &call);       /* R126: never blocks; the cost is the kernel's */
 }
 
+/* s:disconnect(): a datagram socket's connect() with AF_UNSPEC (R192). */
+static int socket_disconnect(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    if (ls->sock == NULL)
+        return push_errno(L, -EBADF);
+    if (ls->sock->type != VSOCK_TYPE_DGRAM)
+        return push_errno(L, -EINVAL);
+    ls->sock->remote = (struct vsock_addr){ VSOCK_CID_ANY, VSOCK_PORT_ANY };
+    ls->sock->state = VSOCK_SS_UNCONNECTED;
+    trace_call(L, "sock_disconnect", ls->sock, 0);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int socket_close(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
@@ -566,6 +581,9 @@ static int socket_state(lua_State *L)
         name = "closed";
     else if (sock->tcp == VSOCK_TCP_LISTEN)
         name = "listening";
+    else if (sock->type == VSOCK_TYPE_DGRAM)
+        name = sock->state == VSOCK_SS_CONNECTED && sock->shutdown == 0 ? "connected"
+               : sock->state == VSOCK_SS_UNCONNECTED ? "unconnected" : "disconnecting";
     else if (sock->state == VSOCK_SS_CONNECTING && sock->tcp == VSOCK_TCP_SYN_SENT)
         name = "connecting";
     else if (sock->state == VSOCK_SS_CONNECTED && sock->tcp == VSOCK_TCP_ESTABLISHED &&
@@ -735,7 +753,8 @@ void simlua__socket_register(lua_State *L)
         { "shutdown", socket_shutdown }, { "close", socket_close },
         { "getsockname", socket_getsockname }, { "getpeername", socket_getpeername },
         { "setblocking", socket_setblocking }, { "state", socket_state },
-        { "setsockopt", socket_setsockopt }, { "getsockopt", socket_getsockopt }, { NULL, NULL },
+        { "setsockopt", socket_setsockopt }, { "getsockopt", socket_getsockopt },
+        { "disconnect", socket_disconnect }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_SOCKET_META);
     lua_newtable(L);
