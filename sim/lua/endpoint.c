@@ -105,7 +105,10 @@ void simlua__net_start(struct simlua_net *net, struct vmci_kernel *kernel)
     vsock_stack_init(&net->stack, world->engine, stream_ops, &vsock_vmci_dgram_ops, &net->vmci,
                      host, &world->socket_count, sim_engine_limits(world->engine)->sockets_max);
     net->stack.poll_waitq = &world->poll_waitq;
+    if (net->buffer_size_default != 0)
+        net->stack.buffer_size_default = net->buffer_size_default;             /* R211 */
     net->ready = vsock_vmci_start(&net->vmci, kernel, &net->stack) == VMCI_SUCCESS;
+    net->vmci.force_v1 = net->force_v1;
 }
 
 static void driver_ready(void *state, struct vmci_kernel *kernel)
@@ -334,6 +337,37 @@ static int endpoint_device(lua_State *L)
     return simlua__device_push(L, world, (uint32_t)(endpoint - world->endpoints));
 }
 
+/* ep:vsock{ protocol = 1|2, flavour = "vmware"|"linux" }: the kernel's vSockets stack.
+ * protocol 1 makes its clients send REQUEST (v1) and so use the packet-based notification
+ * protocol (R180); flavour "linux" makes 262144 the default buffer size (R211). Applies to
+ * sockets created afterwards. */
+static int endpoint_vsock(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, &world);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const allowed[] = { "protocol", "flavour", NULL };
+    simlua__check_options(L, 2, allowed, "ep:vsock");
+    struct simlua_net *net = endpoint->net;
+    if (lua_getfield(L, 2, "protocol") != LUA_TNIL) {
+        lua_Integer protocol = lua_tointeger(L, -1);
+        if (!lua_isinteger(L, -1) || (protocol != 1 && protocol != 2))
+            return luaL_error(L, "ep:vsock: protocol must be 1 or 2");
+        net->force_v1 = protocol == 1;
+        net->vmci.force_v1 = net->force_v1;
+    }
+    if (lua_getfield(L, 2, "flavour") != LUA_TNIL) {
+        const char *flavour = luaL_checkstring(L, -1);
+        if (strcmp(flavour, "vmware") != 0 && strcmp(flavour, "linux") != 0)
+            return luaL_error(L, "ep:vsock: flavour must be \"vmware\" or \"linux\"");
+        net->buffer_size_default = strcmp(flavour, "linux") == 0 ? VSOCK_BUFFER_SIZE_LINUX
+                                                                  : VSOCK_BUFFER_SIZE_VMWARE;
+        if (net->ready)
+            net->stack.buffer_size_default = net->buffer_size_default;
+    }
+    return 0;
+}
+
 static int endpoint_vmx(lua_State *L)
 {
     struct simlua_endpoint *endpoint = check_endpoint(L, 1, NULL);
@@ -383,7 +417,8 @@ static int endpoint_tostring(lua_State *L)
 void simlua__endpoint_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "spawn", endpoint_spawn }, { "vmx", endpoint_vmx }, { "device", endpoint_device }, { NULL, NULL },
+        { "spawn", endpoint_spawn }, { "vmx", endpoint_vmx }, { "device", endpoint_device },
+        { "vsock", endpoint_vsock }, { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_ENDPOINT_META);
     luaL_newlib(L, methods);

@@ -56,6 +56,8 @@ struct simlua_net {
     struct vsock_stack stack;
     struct vsock_vmci vmci;
     bool ready;                         /* stack usable: sockets may be created */
+    bool force_v1;                      /* ep:vsock{ protocol = 1 } (7.2: REQUEST, pkt notify) */
+    uint64_t buffer_size_default;       /* ep:vsock{ flavour = ... } (R211); 0: vmware */
     struct simlua_world *world;         /* borrowed */
     uint32_t endpoint_index;
 };
