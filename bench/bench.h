@@ -16,7 +16,8 @@
     X(engine)      \
     X(trace)       \
     X(queue_pair)  \
-    X(vmci)
+    X(vmci)        \
+    X(vsock)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
 BENCHES(BENCH_DECLARE)

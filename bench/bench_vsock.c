@@ -1,0 +1,626 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/bench_vsock.c: vSockets stream throughput and connection rate, run as Lua
+ * scenarios through the runtime (sim/lua/runtime.h), the way users run them.
+ *
+ * Workloads (scenario texts below, written to a temporary directory):
+ *   stream: one esxi-6.5 world, a host process listens, a guest process connects; both
+ *           set buffer_size 256 KiB. The host sends STREAM_BYTES of sim.pattern in 64 KiB
+ *           send() calls, the guest recv()s 64 KiB at a time until the end of stream and
+ *           checks byte count and sim.checksum of everything against the XXH3-64 that this
+ *           file computes from the pattern's published definition (scenario-api.md), so a
+ *           run that moved wrong bytes fails instead of counting.
+ *   conn:   a host listener accepts and closes CONNECTIONS connections; one guest process
+ *           opens, connect()s and closes them one after another, reading w.now around each
+ *           connect() and sim.log()ging "connect_ns COUNT TOTAL MIN MAX" at the end, which a
+ *           sink at the api level catches (the only sink of that run).
+ *
+ * Figures:
+ *   stream_h2g_64k         simulated bytes per wall second, trace off (no sink), best of
+ *                          RUNS; reference: an AF_UNIX socketpair moving the same bytes in
+ *                          64 KiB writes (writer thread, reader hashing what it reads, the
+ *                          hash checked), best of RUNS, in the same process; target 1.
+ *   stream_h2g_64k_traced  the same with the SQLite writer at "device" plus the digest, the
+ *                          timing including the writer's metadata, files and close; reference
+ *                          = the trace-off figure, target 0.75.
+ *   stream_integrity_64m_s wall seconds of scenarios/stream_integrity.lua -- 67108864 (the
+ *                          path is relative to the working directory: run from the project
+ *                          root, as `make bench` does); ref = itself.
+ *   connections_per_s      connect+accept+close per wall second (whole run, world set-up
+ *                          included), best of RUNS; reference: loopback TCP on 127.0.0.1,
+ *                          connect+accept+close in one thread, best of RUNS; target 0.1.
+ *   connect_sim_ns         mean simulated time from connect() call to its return (a property
+ *                          of the cost model); ref = itself.
+ *
+ * Any failed check prints "bench ERROR <figure>: <why>" on stdout; a figure whose bytes or
+ * outcome could not be verified is reported as 0 (stream_integrity_64m_s keeps its time).
+ * After any error the runner exits 1 (an atexit handler, since bench_main ignores outcomes).
+ * Never opens an AF_VSOCK socket.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "bench/bench.h"
+#include "sim/engine/engine.h"
+#include "sim/lua/runtime.h"
+#include "sim/trace/writer.h"
+
+#define STREAM_BYTES (64u * 1024 * 1024)
+#define STREAM_CHUNK_BYTES 65536u
+#define STREAM_BUFFER_BYTES 262144u
+#define STREAM_SEED 4242u
+#define CONNECTIONS 20000u
+#define TCP_CONNECTIONS 4000u
+#define RUNS 3u
+#define INTEGRITY_SCENARIO "scenarios/stream_integrity.lua"
+#define INTEGRITY_ARG "67108864"
+
+static const char stream_lua[] =
+    "-- bench_vsock stream: host -> guest, args TOTAL CHUNK BUFFER SEED EXPECTED_CHECKSUM\n"
+    "local sim = require(\"vmcisim\")\n"
+    "local w = sim.world{}\n"
+    "local host, guest = w:host(), w:vm{ name = \"guest1\" }\n"
+    "local total, chunk, buffer = tonumber(arg[1]), tonumber(arg[2]), tonumber(arg[3])\n"
+    "local seed, expected, PORT = tonumber(arg[4]), arg[5], 5000\n"
+    "local ready, got, sum = false, 0, nil\n"
+    "host:spawn(\"sender\", function(p)\n"
+    "  local l = assert(p:socket(\"stream\"))\n"
+    "  assert(l:setsockopt(\"buffer_size\", buffer))\n"
+    "  assert(l:bind(sim.CID_ANY, PORT)); assert(l:listen(1))\n"
+    "  ready = true\n"
+    "  local c = assert(l:accept())\n"
+    "  local sent = 0\n"
+    "  while sent < total do\n"
+    "    sent = sent + assert(c:send(sim.pattern(seed, sent, math.min(chunk, total - sent))))\n"
+    "  end\n"
+    "  c:close(); l:close()\n"
+    "end)\n"
+    "guest:spawn(\"receiver\", function(p)\n"
+    "  while not ready do p:sleep(sim.us(10)) end\n"
+    "  local s = assert(p:socket(\"stream\"))\n"
+    "  assert(s:setsockopt(\"buffer_size\", buffer))\n"
+    "  assert(s:connect(sim.CID_HOST, PORT))\n"
+    "  local parts = {}\n"
+    "  while true do\n"
+    "    local data = assert(s:recv(chunk))\n"
+    "    if #data == 0 then break end\n"
+    "    parts[#parts + 1] = data\n"
+    "    got = got + #data\n"
+    "  end\n"
+    "  sum = sim.checksum(table.concat(parts))\n"
+    "  s:close()\n"
+    "end)\n"
+    "local r = w:run()\n"
+    "sim.expect(r.stopped == \"idle\", \"finished: \" .. r.stopped)\n"
+    "sim.expect(got == total, \"received \" .. got .. \" of \" .. total .. \" bytes\")\n"
+    "sim.expect(sum == expected, \"checksum \" .. tostring(sum) .. \", expected \" .. expected)\n";
+
+static const char conn_lua[] =
+    "-- bench_vsock conn: COUNT sequential guest -> host connections, arg COUNT\n"
+    "local sim = require(\"vmcisim\")\n"
+    "local w = sim.world{}\n"
+    "local host, guest = w:host(), w:vm{ name = \"guest1\" }\n"
+    "local count, PORT = tonumber(arg[1]), 5000\n"
+    "local ready, accepted, connected = false, 0, 0\n"
+    "host:spawn(\"server\", function(p)\n"
+    "  local l = assert(p:socket(\"stream\"))\n"
+    "  assert(l:bind(sim.CID_ANY, PORT)); assert(l:listen(16))\n"
+    "  ready = true\n"
+    "  for _ = 1, count do\n"
+    "    local c = assert(l:accept())\n"
+    "    accepted = accepted + 1\n"
+    "    c:close()\n"
+    "  end\n"
+    "  l:close()\n"
+    "end)\n"
+    "local total_ns, min_ns, max_ns = 0, math.maxinteger, 0\n"
+    "guest:spawn(\"client\", function(p)\n"
+    "  while not ready do p:sleep(sim.us(10)) end\n"
+    "  for _ = 1, count do\n"
+    "    local s = assert(p:socket(\"stream\"))\n"
+    "    local t0 = w.now\n"
+    "    assert(s:connect(sim.CID_HOST, PORT))\n"
+    "    local dt = w.now - t0\n"
+    "    connected = connected + 1\n"
+    "    total_ns = total_ns + dt\n"
+    "    if dt < min_ns then min_ns = dt end\n"
+    "    if dt > max_ns then max_ns = dt end\n"
+    "    s:close()\n"
+    "  end\n"
+    "end)\n"
+    "local r = w:run()\n"
+    "sim.expect(r.stopped == \"idle\", \"finished: \" .. r.stopped)\n"
+    "sim.expect(accepted == count and connected == count,\n"
+    "           \"accepted \" .. accepted .. \", connected \" .. connected .. \" of \" .. count)\n"
+    "sim.log(\"connect_ns %d %d %d %d\", connected, total_ns, min_ns, max_ns)\n";
+
+static int vsock_errors;
+
+static void exit_status_on_error(void)
+{
+    if (vsock_errors != 0) {
+        fflush(NULL);
+        _exit(1);
+    }
+}
+
+static void bench_error(const char *figure, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void bench_error(const char *figure, const char *format, ...)
+{
+    if (vsock_errors++ == 0)
+        atexit(exit_status_on_error);
+    va_list args;
+    va_start(args, format);
+    printf("bench ERROR %s: ", figure);
+    vprintf(format, args);
+    printf("\n");
+    fflush(stdout);
+    va_end(args);
+}
+
+/* ---- the pattern and its checksum, from scenario-api.md (independent of sim/lua) ---- */
+
+static uint64_t splitmix_mix(uint64_t z)
+{
+    z ^= z >> 30;
+    z *= 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 27;
+    z *= 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z;
+}
+
+static void pattern_fill(uint8_t *out, uint64_t seed, size_t length)
+{
+    for (size_t index = 0; index < length; index++) {
+        uint64_t word = splitmix_mix(seed + (uint64_t)(index / 8) * 0x9E3779B97F4A7C15ull);
+        out[index] = (uint8_t)(word >> (8 * (index % 8)));
+    }
+}
+
+/* ---- running one scenario ---- */
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "w");
+    if (file == NULL)
+        return -1;
+    size_t length = strlen(text);
+    int rc = fwrite(text, 1, length, file) == length ? 0 : -1;
+    if (fclose(file) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Runs `path` with the given arguments and sinks; when `writer` is given (one of the
+ * sinks), finishes the trace as `vmcisim run --trace` does: metadata, loaded files, close.
+ * Returns the wall seconds of create + run (+ trace finish) + destroy; fills *outcome. */
+static double run_scenario(const char *path, int arg_count, char **args,
+                           const struct sim_trace_sink *sinks, uint32_t sink_count,
+                           struct sim_trace_writer *writer, struct sim_digest *digest,
+                           struct simlua_outcome *outcome, bool *trace_ok)
+{
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+        .arg_count = arg_count, .args = args, .sinks = sinks, .sink_count = sink_count,
+    };
+    memset(outcome, 0, sizeof(*outcome));
+    outcome->exit_code = SIMLUA_EXIT_FAIL;
+    double start_s = bench_now_seconds();
+    struct simlua_runtime *runtime = simlua_create(&options);
+    if (runtime == NULL)
+        return bench_now_seconds() - start_s;
+    simlua_run(runtime, outcome);
+    if (writer != NULL) {
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        char digest_hex[33] = "", seed_text[32];
+        if (digest != NULL)
+            sim_digest_hex(digest, digest_hex);
+        snprintf(seed_text, sizeof(seed_text), "%llu", (unsigned long long)outcome->seed);
+        int rc = sim_trace_writer_meta(writer, "scenario", path, message);
+        if (rc == 0)
+            rc = sim_trace_writer_meta(writer, "seed", seed_text, message);
+        if (rc == 0)
+            rc = sim_trace_writer_meta(writer, "trace_level", "device", message);
+        if (rc == 0)
+            rc = sim_trace_writer_meta(writer, "digest", digest_hex, message);
+        for (uint32_t index = 0; rc == 0 && index < simlua_file_count(runtime); index++) {
+            const struct simlua_file *file = simlua_file(runtime, index);
+            rc = sim_trace_writer_file(writer, file->path, file->text, file->text_bytes, message);
+        }
+        bench_sink_u64(sim_trace_writer_event_count(writer));
+        char close_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        int close_rc = sim_trace_writer_close(writer, close_message);
+        if (rc < 0 || close_rc < 0) {
+            fprintf(stderr, "bench vsock: trace: %s\n", rc < 0 ? message : close_message);
+            *trace_ok = false;
+        }
+    }
+    simlua_destroy(runtime);
+    return bench_now_seconds() - start_s;
+}
+
+static bool outcome_passed(const struct simlua_outcome *outcome)
+{
+    return outcome->exit_code == SIMLUA_EXIT_PASS && outcome->failure_count == 0;
+}
+
+static void remove_database(const char *path)
+{
+    static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+    char name[512];
+    for (size_t index = 0; index < sizeof(suffixes) / sizeof(suffixes[0]); index++) {
+        snprintf(name, sizeof(name), "%s%s", path, suffixes[index]);
+        unlink(name);
+    }
+}
+
+/* ---- stream through the simulator ---- */
+
+struct stream_args {
+    char total[24], chunk[24], buffer[24], seed[24], checksum[24];
+    char *argv[5];
+};
+
+static void stream_args_init(struct stream_args *a, const char *checksum_hex)
+{
+    snprintf(a->total, sizeof(a->total), "%u", STREAM_BYTES);
+    snprintf(a->chunk, sizeof(a->chunk), "%u", STREAM_CHUNK_BYTES);
+    snprintf(a->buffer, sizeof(a->buffer), "%u", STREAM_BUFFER_BYTES);
+    snprintf(a->seed, sizeof(a->seed), "%u", STREAM_SEED);
+    snprintf(a->checksum, sizeof(a->checksum), "%s", checksum_hex);
+    a->argv[0] = a->total;
+    a->argv[1] = a->chunk;
+    a->argv[2] = a->buffer;
+    a->argv[3] = a->seed;
+    a->argv[4] = a->checksum;
+}
+
+/* Trace off: best of RUNS. Returns simulated bytes per wall second, 0 on failure. */
+static double stream_untraced(const char *path, const char *checksum_hex)
+{
+    struct stream_args a;
+    stream_args_init(&a, checksum_hex);
+    double best_s = 0.0;
+    for (unsigned run = 0; run < RUNS; run++) {
+        struct simlua_outcome outcome;
+        bool trace_ok = true;
+        double wall_s = run_scenario(path, 5, a.argv, NULL, 0, NULL, NULL, &outcome, &trace_ok);
+        if (!outcome_passed(&outcome)) {
+            bench_error("stream_h2g_64k", "run %u: scenario exit %d, %u failures (stopped %s)",
+                        run, (int)outcome.exit_code, outcome.failure_count,
+                        outcome.stopped != NULL ? outcome.stopped : "?");
+            return 0.0;
+        }
+        if (best_s == 0.0 || wall_s < best_s)
+            best_s = wall_s;
+    }
+    return (double)STREAM_BYTES / best_s;
+}
+
+/* Full trace (writer at device + digest): best of RUNS, the trace file removed after each. */
+static double stream_traced(const char *path, const char *dir, const char *checksum_hex)
+{
+    struct stream_args a;
+    stream_args_init(&a, checksum_hex);
+    char db_path[512];
+    snprintf(db_path, sizeof(db_path), "%s/stream_trace.db", dir);
+    double best_s = 0.0;
+    for (unsigned run = 0; run < RUNS; run++) {
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        struct sim_trace_writer *writer = NULL;
+        struct sim_digest *digest = sim_digest_create();
+        double open_start_s = bench_now_seconds();
+        if (digest == NULL || sim_trace_writer_open(db_path, &writer, message) < 0) {
+            bench_error("stream_h2g_64k_traced", "cannot open the trace: %s", message);
+            sim_digest_destroy(digest);
+            remove_database(db_path);
+            return 0.0;
+        }
+        double open_s = bench_now_seconds() - open_start_s;
+        struct sim_trace_sink sinks[2] = {
+            sim_trace_writer_sink(writer, SIM_LAYER_DEVICE),
+            sim_digest_sink(digest),
+        };
+        struct simlua_outcome outcome;
+        bool trace_ok = true;
+        double wall_s = open_s + run_scenario(path, 5, a.argv, sinks, 2, writer, digest,
+                                              &outcome, &trace_ok);
+        sim_digest_destroy(digest);
+        remove_database(db_path);
+        if (!outcome_passed(&outcome) || !trace_ok) {
+            bench_error("stream_h2g_64k_traced",
+                        "run %u: scenario exit %d, %u failures (stopped %s)%s", run,
+                        (int)outcome.exit_code, outcome.failure_count,
+                        outcome.stopped != NULL ? outcome.stopped : "?",
+                        trace_ok ? "" : ", the trace could not be written");
+            return 0.0;
+        }
+        if (outcome.trace_events == 0) {
+            bench_error("stream_h2g_64k_traced", "run %u: no trace events", run);
+            return 0.0;
+        }
+        if (best_s == 0.0 || wall_s < best_s)
+            best_s = wall_s;
+    }
+    return (double)STREAM_BYTES / best_s;
+}
+
+/* ---- stream through an AF_UNIX socketpair ---- */
+
+struct pair_writer {
+    int fd;
+    const uint8_t *data;
+    size_t length;
+    int error;
+};
+
+static void *pair_writer_main(void *state)
+{
+    struct pair_writer *w = state;
+    size_t sent = 0;
+    while (sent < w->length) {
+        size_t chunk = w->length - sent < STREAM_CHUNK_BYTES ? w->length - sent
+                                                              : STREAM_CHUNK_BYTES;
+        ssize_t n = write(w->fd, w->data + sent, chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            w->error = errno != 0 ? errno : EIO;
+            break;
+        }
+        sent += (size_t)n;
+    }
+    close(w->fd);
+    return NULL;
+}
+
+/* Best of RUNS; returns bytes per wall second, 0 on failure. */
+static double stream_socketpair(const uint8_t *data, uint64_t expected_hash)
+{
+    uint8_t *buffer = malloc(STREAM_CHUNK_BYTES);
+    XXH3_state_t *hash = XXH3_createState();
+    double best_s = 0.0;
+    for (unsigned run = 0; buffer != NULL && hash != NULL && run < RUNS; run++) {
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) {
+            bench_error("stream_h2g_64k", "socketpair: %s", strerror(errno));
+            best_s = 0.0;
+            break;
+        }
+        XXH3_64bits_reset(hash);
+        struct pair_writer w = { .fd = fds[0], .data = data, .length = STREAM_BYTES };
+        pthread_t thread;
+        double start_s = bench_now_seconds();
+        if (pthread_create(&thread, NULL, pair_writer_main, &w) != 0) {
+            bench_error("stream_h2g_64k", "pthread_create failed");
+            close(fds[0]);
+            close(fds[1]);
+            best_s = 0.0;
+            break;
+        }
+        uint64_t got = 0;
+        int read_error = 0;
+        for (;;) {
+            ssize_t n = read(fds[1], buffer, STREAM_CHUNK_BYTES);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                read_error = errno;
+            if (n <= 0)
+                break;
+            XXH3_64bits_update(hash, buffer, (size_t)n);
+            got += (uint64_t)n;
+        }
+        uint64_t digest = XXH3_64bits_digest(hash);
+        pthread_join(thread, NULL);
+        double wall_s = bench_now_seconds() - start_s;
+        close(fds[1]);
+        if (w.error != 0 || read_error != 0 || got != STREAM_BYTES || digest != expected_hash) {
+            bench_error("stream_h2g_64k", "socketpair reference run %u: %llu of %u bytes, "
+                        "hash %016llx (expected %016llx), write %s, read %s", run,
+                        (unsigned long long)got, STREAM_BYTES, (unsigned long long)digest,
+                        (unsigned long long)expected_hash, strerror(w.error),
+                        strerror(read_error));
+            best_s = 0.0;
+            break;
+        }
+        if (best_s == 0.0 || wall_s < best_s)
+            best_s = wall_s;
+    }
+    XXH3_freeState(hash);
+    free(buffer);
+    return best_s > 0.0 ? (double)STREAM_BYTES / best_s : 0.0;
+}
+
+/* ---- connections ---- */
+
+struct connect_capture {
+    bool found;
+    unsigned long long count, total_ns, min_ns, max_ns;
+};
+
+static int capture_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    struct connect_capture *capture = state;
+    if (strcmp(event->kind, "log") != 0)
+        return 0;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        if (field->type != SIM_FIELD_STR || strcmp(field->name, "text") != 0)
+            continue;
+        char text[128];
+        uint32_t size = field->value.blob.size_bytes < sizeof(text) - 1
+                            ? field->value.blob.size_bytes : (uint32_t)sizeof(text) - 1;
+        memcpy(text, field->value.blob.data, size);
+        text[size] = '\0';
+        struct connect_capture parsed;
+        if (sscanf(text, "connect_ns %llu %llu %llu %llu", &parsed.count, &parsed.total_ns,
+                   &parsed.min_ns, &parsed.max_ns) == 4) {
+            parsed.found = true;
+            *capture = parsed;
+        }
+    }
+    return 0;
+}
+
+/* Best of RUNS; returns connections per wall second (0 on failure), *sim_ns_out the mean
+ * simulated connect() time. */
+static double connections_sim(const char *path, double *sim_ns_out)
+{
+    char count_text[24];
+    snprintf(count_text, sizeof(count_text), "%u", CONNECTIONS);
+    char *argv[1] = { count_text };
+    double best_s = 0.0;
+    *sim_ns_out = 0.0;
+    for (unsigned run = 0; run < RUNS; run++) {
+        struct connect_capture capture = { .found = false };
+        struct sim_trace_sink sink = {
+            .name = "bench_connect_ns", .level = SIM_LAYER_API, .emit = capture_emit,
+            .state = &capture,
+        };
+        struct simlua_outcome outcome;
+        bool trace_ok = true;
+        double wall_s = run_scenario(path, 1, argv, &sink, 1, NULL, NULL, &outcome, &trace_ok);
+        if (!outcome_passed(&outcome) || !capture.found || capture.count != CONNECTIONS) {
+            bench_error("connections_per_s", "run %u: scenario exit %d, %u failures (stopped "
+                        "%s), %llu connections logged of %u", run, (int)outcome.exit_code,
+                        outcome.failure_count, outcome.stopped != NULL ? outcome.stopped : "?",
+                        capture.found ? capture.count : 0ull, CONNECTIONS);
+            return 0.0;
+        }
+        *sim_ns_out = (double)capture.total_ns / (double)capture.count;
+        if (best_s == 0.0 || wall_s < best_s)
+            best_s = wall_s;
+    }
+    return (double)CONNECTIONS / best_s;
+}
+
+/* Loopback TCP: connect + accept + close of both ends, one thread, best of RUNS. The
+ * accepted end closes first so TIME_WAIT stays on the listener's port (no ephemeral
+ * port pile-up). Returns connections per wall second, 0 on failure. */
+static double connections_tcp(void)
+{
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = 0 };
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+        listen(listener, 128) < 0 ||
+        getsockname(listener, (struct sockaddr *)&address, &length) < 0) {
+        bench_error("connections_per_s", "loopback TCP listener: %s", strerror(errno));
+        if (listener >= 0)
+            close(listener);
+        return 0.0;
+    }
+    double best_s = 0.0;
+    for (unsigned run = 0; run < RUNS; run++) {
+        double start_s = bench_now_seconds();
+        unsigned done = 0;
+        for (; done < TCP_CONNECTIONS; done++) {
+            int client = socket(AF_INET, SOCK_STREAM, 0);
+            if (client < 0)
+                break;
+            if (connect(client, (struct sockaddr *)&address, sizeof(address)) < 0) {
+                close(client);
+                break;
+            }
+            int server = accept(listener, NULL, NULL);
+            if (server < 0) {
+                close(client);
+                break;
+            }
+            close(server);
+            close(client);
+        }
+        double wall_s = bench_now_seconds() - start_s;
+        if (done != TCP_CONNECTIONS) {
+            bench_error("connections_per_s", "loopback TCP run %u: %u of %u connections (%s)",
+                        run, done, TCP_CONNECTIONS, strerror(errno));
+            best_s = 0.0;
+            break;
+        }
+        if (best_s == 0.0 || wall_s < best_s)
+            best_s = wall_s;
+    }
+    close(listener);
+    return best_s > 0.0 ? (double)TCP_CONNECTIONS / best_s : 0.0;
+}
+
+/* ---- stream_integrity.lua ---- */
+
+static void integrity(void)
+{
+    char arg_text[] = INTEGRITY_ARG;
+    char *argv[1] = { arg_text };
+    if (access(INTEGRITY_SCENARIO, R_OK) != 0) {
+        bench_error("stream_integrity_64m_s", "%s not readable (run from the project root): %s",
+                    INTEGRITY_SCENARIO, strerror(errno));
+        return;
+    }
+    struct simlua_outcome outcome;
+    bool trace_ok = true;
+    double wall_s = run_scenario(INTEGRITY_SCENARIO, 1, argv, NULL, 0, NULL, NULL, &outcome,
+                                 &trace_ok);
+    bench_report("stream_integrity_64m_s", wall_s, "s", wall_s, 1.0);
+    if (!outcome_passed(&outcome))
+        bench_error("stream_integrity_64m_s", "%s -- %s did not pass: exit %d, %u failures "
+                    "(stopped %s)", INTEGRITY_SCENARIO, INTEGRITY_ARG, (int)outcome.exit_code,
+                    outcome.failure_count, outcome.stopped != NULL ? outcome.stopped : "?");
+}
+
+void bench_vsock(void)
+{
+    char dir[] = "/tmp/bench_vsock.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        bench_error("vsock", "mkdtemp: %s", strerror(errno));
+        return;
+    }
+    char stream_path[sizeof(dir) + 32], conn_path[sizeof(dir) + 32];
+    snprintf(stream_path, sizeof(stream_path), "%s/stream.lua", dir);
+    snprintf(conn_path, sizeof(conn_path), "%s/conn.lua", dir);
+    uint8_t *data = malloc(STREAM_BYTES);
+    if (data == NULL || write_file(stream_path, stream_lua) < 0 ||
+        write_file(conn_path, conn_lua) < 0) {
+        bench_error("vsock", "cannot set up %s", dir);
+    } else {
+        /* Expected bytes from the published definition, before any clock starts. */
+        pattern_fill(data, STREAM_SEED, STREAM_BYTES);
+        uint64_t expected_hash = XXH3_64bits(data, STREAM_BYTES);
+        char checksum_hex[24];
+        snprintf(checksum_hex, sizeof(checksum_hex), "%016llx",
+                 (unsigned long long)expected_hash);
+
+        double socketpair_rate = stream_socketpair(data, expected_hash);
+        double untraced = stream_untraced(stream_path, checksum_hex);
+        bench_report("stream_h2g_64k", untraced, "bytes/s", socketpair_rate, 1.0);
+        double traced = stream_traced(stream_path, dir, checksum_hex);
+        bench_report("stream_h2g_64k_traced", traced, "bytes/s", untraced, 0.75);
+
+        integrity();
+
+        double tcp_rate = connections_tcp();
+        double connect_ns = 0.0;
+        double connection_rate = connections_sim(conn_path, &connect_ns);
+        bench_report("connections_per_s", connection_rate, "connections/s", tcp_rate, 0.1);
+        bench_report("connect_sim_ns", connect_ns, "ns", connect_ns, 1.0);
+    }
+    free(data);
+    unlink(stream_path);
+    unlink(conn_path);
+    rmdir(dir);
+}
