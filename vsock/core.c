@@ -460,9 +460,7 @@ static uint32_t poll_stream(struct vsock_sock *sock)
             else if (space > 0)
                 mask |= VSOCK_POLLOUT | VSOCK_POLLWRNORM;
         } else if (sock->tcp == VSOCK_TCP_CLOSE || sock->tcp == VSOCK_TCP_CLOSING) {
-            if (!listening && sock->local.port != VSOCK_PORT_ANY &&
-                (sock->state != VSOCK_SS_UNCONNECTED || sock->error != 0 || sock->done))
-                mask |= VSOCK_POLLOUT | VSOCK_POLLWRNORM;
+            mask |= VSOCK_POLLOUT | VSOCK_POLLWRNORM;   /* a send() reveals the state, R133 */
         }
     }
     return mask;

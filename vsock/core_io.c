@@ -18,8 +18,10 @@ static void connect_timeout(void *context, void *arg, uint64_t data)
     (void)data;
     struct vsock_sock *sock = arg;
     sock->connect_timer = SIM_EVENT_NONE;
-    if (sock->tcp == VSOCK_TCP_SYN_SENT)
+    if (sock->tcp == VSOCK_TCP_SYN_SENT) {
         vsock_connect_failed(sock, ETIMEDOUT);                                  /* R113 */
+        sock->state = VSOCK_SS_UNCONNECTED;     /* a timed-out connect may be started anew */
+    }
 }
 
 void vsock_connect_failed(struct vsock_sock *sock, int error)
@@ -81,7 +83,7 @@ int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool r
     assert(sock != NULL && addr != NULL && call != NULL);
     if (sock->type == VSOCK_TYPE_DGRAM)
         return dgram_connect(sock, addr);
-    if (retry && sock->state == VSOCK_SS_CONNECTING)
+    if (retry && (sock->state == VSOCK_SS_CONNECTING || sock->error != 0))
         return connect_outcome(sock, call);
     if (retry && sock->state == VSOCK_SS_CONNECTED)
         return 0;

@@ -23,7 +23,8 @@
     X(vmci_routing)    \
     X(device)          \
     X(vmci_broker)     \
-    X(vmci_hostile)
+    X(vmci_hostile)    \
+    X(vsock_stream)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
