@@ -350,3 +350,12 @@ void vmci__broker_detach_all(struct vmci_hypervisor *hypervisor, struct vmci_con
         }
     }
 }
+
+void vmci__broker_uncharge_all(struct vmci_hypervisor *hypervisor, uint32_t cid)
+{
+    for (uint32_t index = 0; index < hypervisor->queue_pair_count; index++) {
+        struct vmci_qp_entry *entry = hypervisor->queue_pairs[index];
+        if (entry->charged_cid == cid)
+            uncharge(hypervisor, entry);
+    }
+}

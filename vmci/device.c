@@ -488,6 +488,23 @@ void vmci_device_write_data_out(struct vmci_device *device, const uint8_t *bytes
     assert(done == size_bytes);
 }
 
+/* ---- Lifecycle hooks (R205-R207) -------------------------------------------------- */
+
+void vmci_device_discard_pending(struct vmci_device *device)
+{
+    assert(device != NULL);
+    irq_cancel(device);
+    pending_clear(device);
+    device->in_offset = 0;
+    device->icr &= ~(uint32_t)VMCI_ICR_DATAGRAM;
+}
+
+void vmci_device_set_cid(struct vmci_device *device, uint32_t cid)
+{
+    assert(device != NULL);
+    device->cid = cid;
+}
+
 /* ---- Reset (R34) ------------------------------------------------------------------ */
 
 static void device_reset(struct vmci_device *device)

@@ -45,7 +45,7 @@ struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor
     return NULL;
 }
 
-static int context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context)
+int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context)
 {
     assert(vmci__context_find(hypervisor, context->cid) == NULL);
     if (hypervisor->context_count == hypervisor->context_capacity) {
@@ -67,7 +67,7 @@ static int context_insert(struct vmci_hypervisor *hypervisor, struct vmci_contex
     return VMCI_SUCCESS;
 }
 
-static void context_free(struct vmci_context *context)
+void vmci__context_free(struct vmci_context *context)
 {
     if (context == NULL)
         return;
@@ -101,8 +101,8 @@ struct vmci_hypervisor *vmci_hypervisor_create(struct sim_engine *engine,
     hypervisor->cost = *cost;
     struct vmci_context *self = context_new(VMCI_HYPERVISOR_CONTEXT_ID, "hypervisor");
     struct vmci_context *host = context_new(VMCI_HOST_CONTEXT_ID, "host");
-    if (self == NULL || host == NULL || context_insert(hypervisor, self) < 0 ||
-        context_insert(hypervisor, host) < 0) {
+    if (self == NULL || host == NULL || vmci__context_insert(hypervisor, self) < 0 ||
+        vmci__context_insert(hypervisor, host) < 0) {
         free(self);
         free(host);
         vmci_hypervisor_destroy(hypervisor);
@@ -123,9 +123,23 @@ void vmci_hypervisor_destroy(struct vmci_hypervisor *hypervisor)
     vmci__broker_destroy_all(hypervisor);
     vmci__host_deliveries_free(hypervisor);
     for (uint32_t index = 0; index < hypervisor->context_count; index++)
-        context_free(hypervisor->contexts[index]);
+        vmci__context_free(hypervisor->contexts[index]);
+    for (uint32_t index = 0; index < hypervisor->suspended_count; index++)
+        vmci__context_free(hypervisor->suspended[index]);
+    free(hypervisor->suspended);
     free(hypervisor->contexts);
     free(hypervisor);
+}
+
+void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_context *context)
+{
+    uint32_t index = 0;
+    while (index < hypervisor->context_count && hypervisor->contexts[index] != context)
+        index++;
+    assert(index < hypervisor->context_count);
+    memmove(&hypervisor->contexts[index], &hypervisor->contexts[index + 1],
+            (hypervisor->context_count - index - 1) * sizeof(context));
+    hypervisor->context_count--;
 }
 
 struct vmci_cost *vmci_hypervisor_cost(struct vmci_hypervisor *hypervisor)
@@ -184,8 +198,7 @@ struct vmci_kernel *vmci_hypervisor_guest(struct vmci_hypervisor *hypervisor, ui
 }
 
 /* R8: the next free CID after `cid` (max(cid, 15) + 1, wrapping to 16). */
-static int cid_next_free(const struct vmci_hypervisor *hypervisor, uint32_t cid,
-                         uint32_t *cid_out)
+int vmci__cid_next_free(const struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t *cid_out)
 {
     for (uint32_t tries = 0; tries < VMCI_CID_TRIES_MAX; tries++) {
         if (cid >= VMCI_RESERVED_CID_LIMIT && cid != VMCI_INVALID_ID &&
@@ -221,7 +234,7 @@ static int vm_cid(struct vmci_hypervisor *hypervisor, const struct vmci_vm_confi
 {
     if (config->requested_cid == VMCI_INVALID_ID)
         return cid_generate(hypervisor, cid_out);
-    int rc = cid_next_free(hypervisor, config->requested_cid, cid_out);
+    int rc = vmci__cid_next_free(hypervisor, config->requested_cid, cid_out);
     if (rc == VMCI_SUCCESS && *cid_out != config->requested_cid) {
         struct sim_trace_event event;
         sim_trace_event_init(&event, SIM_LAYER_VMCI, "cid_reassigned", *cid_out, 0);
@@ -282,8 +295,8 @@ int vmci_hypervisor_vm_power_on(struct vmci_hypervisor *hypervisor,
     }
     context->kernel = vmci__kernel_create(hypervisor, context, false);
     if ((config->hw_version >= 7 && context->device == NULL) || context->kernel == NULL ||
-        context_insert(hypervisor, context) < 0) {
-        context_free(context);
+        vmci__context_insert(hypervisor, context) < 0) {
+        vmci__context_free(context);
         return VMCI_ERROR_NO_MEM;
     }
     trace_context_create(hypervisor, context);

@@ -91,6 +91,20 @@ bool vmci_hypervisor_qp_sizes(const struct vmci_hypervisor *hypervisor, struct v
  * VMCI_ERROR_QUEUEPAIR_NOT_READY. Events 5/6 are never delivered to anyone (R65). */
 int vmci_hypervisor_vm_memory_access(struct vmci_hypervisor *hypervisor, uint32_t cid,
                                      bool accessible);
+/* Lifecycle hooks (reference 10), for the VM lifecycle layer above:
+ * suspend (R205): memory access off, the VM's queue pairs detached (peers get
+ *   QP_PEER_DETACH), its queued datagrams lost, its context off the table (the host gets
+ *   CTX_REMOVED); the guest kernel and device are kept, frozen.
+ * resume (R206): the context comes back with its CID, or the next free one if taken (R8);
+ *   the guest then receives CTX_ID_UPDATE (if the CID changed) and QP_RESUMED.
+ * power_off (R204): like suspend, then the context, device and guest kernel are freed; the
+ *   caller must have released everything that uses that kernel first.
+ * Return 0 or VMCI_ERROR_NOT_FOUND (no such live / suspended VM, or a VM whose driver is
+ * still loading) / NO_MEM. */
+int vmci_hypervisor_vm_suspend(struct vmci_hypervisor *hypervisor, uint32_t cid);
+int vmci_hypervisor_vm_resume(struct vmci_hypervisor *hypervisor, uint32_t suspended_cid,
+                              uint32_t *cid_out);
+int vmci_hypervisor_vm_power_off(struct vmci_hypervisor *hypervisor, uint32_t cid);
 /* Whole-hypervisor invariant check (tests, the hostile-guest test). */
 bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor);
 

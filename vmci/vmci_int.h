@@ -158,12 +158,19 @@ struct vmci_hypervisor {
     struct vmci_qp_entry **queue_pairs;     /* creation order */
     uint32_t queue_pair_count;
     uint32_t queue_pair_capacity;
+    struct vmci_context **suspended;        /* VM contexts off the table (R205), owned */
+    uint32_t suspended_count;
+    uint32_t suspended_capacity;
     struct vmci_delivery *deliveries;       /* in flight to the host, oldest first */
     struct vmci_delivery *deliveries_tail;
     uint32_t delivery_count;                /* <= VMCI_HOST_DELIVERIES_MAX */
 };
 
 /* hypervisor.c */
+int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context);
+void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_context *context);
+void vmci__context_free(struct vmci_context *context);
+int vmci__cid_next_free(const struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t *cid_out);
 struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid);
 void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
 uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
@@ -224,6 +231,9 @@ void vmci__broker_detach_all(struct vmci_hypervisor *hypervisor, struct vmci_con
 struct vmci_qp_entry *vmci__broker_find(const struct vmci_hypervisor *hypervisor,
                                         struct vmci_handle handle);
 void vmci__broker_destroy_all(struct vmci_hypervisor *hypervisor);
+/* A context leaves the table: entries charged to it stop counting against it (the memory
+ * stays while the other side still maps it, QP3). */
+void vmci__broker_uncharge_all(struct vmci_hypervisor *hypervisor, uint32_t cid);
 
 /* doorbell.c (hypervisor side, R44, R45) */
 int vmci__doorbell_link(struct vmci_context *context, struct vmci_handle handle,

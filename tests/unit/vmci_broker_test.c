@@ -1213,6 +1213,85 @@ static void test_R90_host_queue_pair_access_while_memory_off(void)
     world_close(w);
 }
 
+/* The CID an 8-byte context event carries (R64: {u32 context_id; u32 pad}). */
+struct context_event_log {
+    uint32_t count;
+    uint32_t event[8];
+    uint32_t cid[8];
+};
+
+static void context_event_record(void *state, uint32_t event, const uint8_t *payload,
+                                 uint64_t payload_bytes)
+{
+    struct context_event_log *log = state;
+    if (log->count < 8) {
+        log->event[log->count] = event;
+        log->cid[log->count] = payload_bytes >= 4 ? vmci_read_u32(payload) : VMCI_INVALID_ID;
+    }
+    log->count++;
+}
+
+/* R204-R206, R69-R71: suspend detaches the VM's queue pairs (the host peer gets
+ * QP_PEER_DETACH) and removes its context (the host gets CTX_REMOVED with the CID; datagrams
+ * to it are DST_UNREACHABLE); another VM may take the CID meanwhile; resume brings the VM
+ * back with the next free CID and the guest receives CTX_ID_UPDATE, then QP_RESUMED, and its
+ * kernel reports the new CID; power-off removes the context for good. */
+static void test_R204_R205_R206_suspend_resume_power_off(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct context_event_log host_log = { 0 };
+    struct context_event_log guest_log = { 0 };
+    struct event_log detach_log = { 0 };
+    uint32_t subscription = 0;
+    CU_ASSERT_FATAL(vmci_event_subscribe(w->host, VMCI_EVENT_CTX_REMOVED, context_event_record,
+                                         &host_log, &subscription) == VMCI_SUCCESS);
+    CU_ASSERT_FATAL(vmci_event_subscribe(a, VMCI_EVENT_CTX_ID_UPDATE, context_event_record,
+                                         &guest_log, &subscription) == VMCI_SUCCESS);
+    CU_ASSERT_FATAL(vmci_event_subscribe(a, VMCI_EVENT_QP_RESUMED, context_event_record,
+                                         &guest_log, &subscription) == VMCI_SUCCESS);
+    subscribe(w->host, VMCI_EVENT_QP_PEER_DETACH, &detach_log);
+    struct vmci_handle handle;
+    struct vmci_qpair *host_side = NULL;
+    ASSERT_U64_EQ(qp_new(w, a, 4096, 4096, VMCI_HOST_CONTEXT_ID, 0, NULL, &handle, NULL),
+                  VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, w->host, &handle, 4096, 4096, CID_A, 0, &w->trusted, &host_side),
+                  VMCI_SUCCESS);
+    world_run(w);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_suspend(w->hv, CID_A), VMCI_SUCCESS);
+    CU_ASSERT_FALSE(vmci_hypervisor_context_live(w->hv, CID_A));
+    CU_ASSERT_TRUE(vmci_hypervisor_check(w->hv));
+    world_run(w);
+    ASSERT_U64_EQ(detach_log.count, 1);
+    ASSERT_U64_EQ(detach_log.peer[0], CID_A);
+    ASSERT_U64_EQ(host_log.count, 1);
+    ASSERT_U64_EQ(host_log.event[0], VMCI_EVENT_CTX_REMOVED);
+    ASSERT_U64_EQ(host_log.cid[0], CID_A);
+    struct vmci_kernel *b = vm_on(w, CID_A, false);            /* takes the free CID */
+    ASSERT_U64_EQ(vmci_kernel_cid(b), CID_A);
+    uint32_t resumed_cid = 0;
+    ASSERT_U64_EQ(vmci_hypervisor_vm_resume(w->hv, CID_A, &resumed_cid), VMCI_SUCCESS);
+    ASSERT_U64_EQ(resumed_cid, CID_A + 1);                      /* R8: the next free one */
+    world_run(w);
+    ASSERT_U64_EQ(guest_log.count, 2);
+    ASSERT_U64_EQ(guest_log.event[0], VMCI_EVENT_CTX_ID_UPDATE);
+    ASSERT_U64_EQ(guest_log.cid[0], CID_A + 1);
+    ASSERT_U64_EQ(guest_log.event[1], VMCI_EVENT_QP_RESUMED);
+    ASSERT_U64_EQ(vmci_kernel_cid(a), CID_A + 1);                /* R70 */
+    CU_ASSERT_TRUE(vmci_hypervisor_check(w->hv));
+    ASSERT_U64_EQ(vmci_hypervisor_vm_resume(w->hv, CID_A, NULL),
+                  (uint64_t)(int64_t)VMCI_ERROR_NOT_FOUND);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_power_off(w->hv, CID_A), VMCI_SUCCESS);   /* b */
+    CU_ASSERT_FALSE(vmci_hypervisor_context_live(w->hv, CID_A));
+    ASSERT_U64_EQ(vmci_hypervisor_vm_power_off(w->hv, CID_A),
+                  (uint64_t)(int64_t)VMCI_ERROR_NOT_FOUND);
+    world_run(w);
+    ASSERT_U64_EQ(host_log.count, 2);
+    ASSERT_U64_EQ(host_log.cid[1], CID_A);
+    CU_ASSERT_TRUE(vmci_hypervisor_check(w->hv));
+    world_close(w);
+}
+
 CU_ErrorCode vmci_broker_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1246,6 +1325,7 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R45_notify_errors),
         TEST_ENTRY(test_R44_link_twice_and_unlink_unknown_raw),
         TEST_ENTRY(test_R90_host_queue_pair_access_while_memory_off),
+        TEST_ENTRY(test_R204_R205_R206_suspend_resume_power_off),
     };
     return test_suite_register("vmci_broker", tests, sizeof(tests) / sizeof(tests[0]));
 }
