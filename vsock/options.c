@@ -72,6 +72,11 @@ int vsock_setsockopt(struct vsock_sock *sock, enum vsock_option option, uint64_t
     case VSOCK_OPTION_RCVBUF:
         sock->rcvbuf = value;
         return 0;
+    case VSOCK_OPTION_SNDBUF:
+    case VSOCK_OPTION_KEEPALIVE:
+    case VSOCK_OPTION_LINGER:           /* close() never lingers (R126, R222) */
+    case VSOCK_OPTION_REUSEADDR:
+        return 0;                                                               /* R146 */
     default:
         return -ENOPROTOOPT;
     }

@@ -28,6 +28,11 @@ enum vsock_option {
     VSOCK_OPTION_SNDTIMEO,
     VSOCK_OPTION_RCVBUF,
     VSOCK_OPTION_ERROR,
+    /* Accepted and without effect on vSockets (R146). */
+    VSOCK_OPTION_SNDBUF,
+    VSOCK_OPTION_KEEPALIVE,
+    VSOCK_OPTION_LINGER,
+    VSOCK_OPTION_REUSEADDR,
 };
 
 /* Returns 0 or a negative errno (EOPNOTSUPP for vSockets options on datagram sockets,

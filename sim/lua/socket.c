@@ -619,7 +619,9 @@ static const struct {
     { "peer_host_vm_id", VSOCK_OPTION_PEER_HOST_VM_ID }, { "trusted", VSOCK_OPTION_TRUSTED },
     { "rcvlowat", VSOCK_OPTION_RCVLOWAT }, { "rcvtimeo", VSOCK_OPTION_RCVTIMEO },
     { "sndtimeo", VSOCK_OPTION_SNDTIMEO }, { "rcvbuf", VSOCK_OPTION_RCVBUF },
-    { "error", VSOCK_OPTION_ERROR },
+    { "error", VSOCK_OPTION_ERROR }, { "sndbuf", VSOCK_OPTION_SNDBUF },
+    { "keepalive", VSOCK_OPTION_KEEPALIVE }, { "linger", VSOCK_OPTION_LINGER },
+    { "reuseaddr", VSOCK_OPTION_REUSEADDR },
 };
 
 static enum vsock_option check_option(lua_State *L, int index)
@@ -631,7 +633,7 @@ static enum vsock_option check_option(lua_State *L, int index)
     }
     luaL_error(L, "unknown socket option '%s' (buffer_size, buffer_min_size, buffer_max_size, "
                   "connect_timeout, peer_host_vm_id, trusted, rcvlowat, rcvtimeo, sndtimeo, "
-                  "rcvbuf, error)", name);
+                  "rcvbuf, error, sndbuf, keepalive, linger, reuseaddr)", name);
     return VSOCK_OPTION_ERROR;
 }
 
@@ -639,8 +641,10 @@ static int socket_setsockopt(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     enum vsock_option option = check_option(L, 2);
-    lua_Integer value = option == VSOCK_OPTION_TRUSTED ? lua_toboolean(L, 3)
-                                                       : luaL_checkinteger(L, 3);
+    bool flag_option = option == VSOCK_OPTION_TRUSTED || option == VSOCK_OPTION_KEEPALIVE ||
+                       option == VSOCK_OPTION_REUSEADDR ||
+                       (option == VSOCK_OPTION_LINGER && lua_isboolean(L, 3));
+    lua_Integer value = flag_option ? lua_toboolean(L, 3) : luaL_checkinteger(L, 3);
     if (ls->sock == NULL)
         return push_errno(L, -EBADF);
     if (value < 0)
