@@ -4,9 +4,8 @@
 -- it guards against was in exactly this path for VMCI: vsock_linger() called the
 -- transport's unsent_bytes(), which VMCI does not provide. The reference makes SO_LINGER
 -- accepted and ignored (R146) and close() never block or linger (R126, R222).
--- Limitation: the Lua API has no spelling for SO_LINGER (scenario-api.md lists the
--- options), so this port cannot set it; it checks what the option must not change: the
--- close costs no waiting, and the peer sees the detach as a peer shutdown (R171).
+-- The option is accepted (s:setsockopt("linger", ...)) and changes nothing: the close
+-- costs no waiting, and the peer sees the detach as a peer shutdown (R171).
 -- Ported with the server on the host and the client in a guest, and the other way round.
 local sim = require("vmcisim")
 local w = sim.world{ product = "esxi-6.5" }
@@ -41,7 +40,7 @@ local function run_case(server_ep, client_ep, port)
     wait_until(p, function() return listening end, "LISTENING")
     local s = assert(p:socket("stream"))
     assert(s:connect(server_ep.cid, port))
-    -- enable_so_linger(fd, 1): no Lua spelling; SO_LINGER is accepted and ignored (R146).
+    assert(s:setsockopt("linger", sim.s(1)))       -- enable_so_linger(fd, 1): accepted (R146)
     local started = w.now
     s:close()
     sim.expect(w.now - started < sim.ms(1), tag .. ": close returns at once, no lingering (R126): "
