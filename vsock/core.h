@@ -228,6 +228,9 @@ int64_t vsock_recv(struct vsock_sock *sock, void *target, uint64_t size_bytes, u
                    struct vsock_addr *from, bool *truncated, uint64_t *progress_bytes,
                    struct vsock_call *call);
 int vsock_shutdown(struct vsock_sock *sock, int how, struct vsock_call *call);
+/* R192: a datagram socket's connect() with AF_UNSPEC: no default destination any more.
+ * Returns 0, or -EINVAL for a stream socket. */
+int vsock_dgram_disconnect(struct vsock_sock *sock);
 void vsock_close(struct vsock_sock *sock, struct vsock_call *call);
 int vsock_getsockname(const struct vsock_sock *sock, struct vsock_addr *addr);
 int vsock_getpeername(const struct vsock_sock *sock, struct vsock_addr *addr);

@@ -77,6 +77,16 @@ static int dgram_connect(struct vsock_sock *sock, const struct vsock_addr *addr)
     return 0;
 }
 
+int vsock_dgram_disconnect(struct vsock_sock *sock)
+{
+    assert(sock != NULL);
+    if (sock->type != VSOCK_TYPE_DGRAM)
+        return -EINVAL;
+    sock->remote = (struct vsock_addr){ VSOCK_CID_ANY, VSOCK_PORT_ANY };        /* R192 */
+    sock->state = VSOCK_SS_UNCONNECTED;
+    return 0;
+}
+
 int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool retry,
                   struct vsock_call *call)
 {

@@ -488,10 +488,9 @@ static int dgram_connect(struct vs_context *context, struct vs_fd *entry,
     struct vsock_sock *sock = entry->sock;
     if (cast == -EAFNOSUPPORT && ((const struct sockaddr_vm *)(const void *)addr)->svm_family ==
                                      AF_UNSPEC) {
-        sock->remote = (struct vsock_addr){ VSOCK_CID_ANY, VSOCK_PORT_ANY };    /* R192 */
-        sock->state = VSOCK_SS_UNCONNECTED;
-        trace_call(context, "sock_disconnect", sock, 0);
-        return 0;
+        int rc = vsock_dgram_disconnect(sock);                                  /* R192 */
+        trace_call(context, "sock_disconnect", sock, rc);
+        return rc < 0 ? fail(-rc) : 0;
     }
     if (cast < 0)
         return fail(EINVAL);                                                    /* R191 */

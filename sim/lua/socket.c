@@ -496,11 +496,10 @@ static int socket_disconnect(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
         return push_errno(L, -EBADF);
-    if (ls->sock->type != VSOCK_TYPE_DGRAM)
-        return push_errno(L, -EINVAL);
-    ls->sock->remote = (struct vsock_addr){ VSOCK_CID_ANY, VSOCK_PORT_ANY };
-    ls->sock->state = VSOCK_SS_UNCONNECTED;
-    trace_call(L, "sock_disconnect", ls->sock, 0);
+    int rc = vsock_dgram_disconnect(ls->sock);
+    trace_call(L, "sock_disconnect", ls->sock, rc);
+    if (rc < 0)
+        return push_errno(L, rc);
     lua_pushboolean(L, 1);
     return 1;
 }
