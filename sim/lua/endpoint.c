@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lua_int.h"
+#include "vmci/device.h"
 
 #define ENDPOINT_HW_VERSION_DEFAULT 13u     /* ESXi 6.5's virtual hardware */
 #define ENDPOINT_HW_VERSION_MAX 64u
@@ -368,6 +369,110 @@ static int endpoint_vsock(lua_State *L)
     return 0;
 }
 
+/* ---- VM lifecycle (reference 10) -------------------------------------------------------- */
+
+static struct simlua_endpoint *check_vm(lua_State *L, struct simlua_world **world,
+                                        const char *method)
+{
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, world);
+    if (endpoint->is_host)
+        luaL_error(L, "%s: the host has no lifecycle", method);
+    struct simlua_process *current = simlua__current_process((*world)->runtime);
+    if (current != NULL && (*world)->endpoints + current->endpoint_index == endpoint)
+        luaL_error(L, "%s: called from a process of %s itself", method, endpoint->name);
+    return endpoint;
+}
+
+static void trace_lifecycle(struct simlua_world *world, const struct simlua_endpoint *endpoint,
+                            const char *kind)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, kind, endpoint->cid, 0);
+    sim_trace_field_str(&event, "vm", endpoint->name);
+    (void)sim_engine_emit(world->engine, &event);
+}
+
+/* R204, D4: the VM's processes are killed (their sockets closed first, so their peers see
+ * the detach), its p:vmci() objects closed, its stack and context destroyed. */
+static int endpoint_power_off(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_vm(L, &world, "vm:power_off");
+    if (endpoint->powered_off)
+        return luaL_error(L, "vm:power_off: %s is already powered off", endpoint->name);
+    if (endpoint->kernel != NULL && vmci_kernel_has_device(endpoint->kernel) &&
+        !vmci_kernel_ready(endpoint->kernel))
+        return luaL_error(L, "vm:power_off: %s is still powering on (its VMCI driver is "
+                             "loading)", endpoint->name);
+    uint32_t index = (uint32_t)(endpoint - world->endpoints);
+    uint32_t live = sim_engine_processes_live(world->engine);
+    struct sim_process *process = sim_engine_processes_first(world->engine);
+    for (uint32_t visited = 0; process != NULL && visited < live; visited++) {
+        struct sim_process *next = process->live_next;
+        struct simlua_process *owner = simlua__process_of(process);
+        if (owner != NULL && owner->endpoint_index == index) {
+            simlua__sockets_close(L, owner);
+            sim_process_kill(process);
+        }
+        process = next;
+    }
+    simlua__vmci_objects_close(L, endpoint);
+    struct simlua_net *net = endpoint->net;
+    if (net->ready)
+        vsock_stack_destroy(&net->stack);
+    net->ready = false;
+    int rc = vmci_hypervisor_vm_power_off(world->hypervisor, endpoint->cid);
+    if (rc < 0 && rc != VMCI_ERROR_NOT_FOUND)
+        return luaL_error(L, "vm:power_off: %s", vmci_error_name(rc));
+    endpoint->kernel = NULL;
+    endpoint->powered_off = true;
+    trace_lifecycle(world, endpoint, "vm_power_off");
+    return 0;
+}
+
+/* R203, D4: a new context (the CID of vmci0.id again, R8), the driver loads, processes
+ * spawned meanwhile start once it has. */
+static int endpoint_power_on(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_vm(L, &world, "vm:power_on");
+    if (!endpoint->powered_off)
+        return luaL_error(L, "vm:power_on: %s is already powered on", endpoint->name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    int vmx = lua_gettop(L);
+    struct vmci_kernel *kernel = vm_power_on(L, world, vmx, endpoint->name,
+                                             endpoint->hw_version, endpoint->user);
+    endpoint->kernel = kernel;
+    endpoint->cid = vmci_kernel_cid(kernel);
+    endpoint->powered_off = false;
+    char cid_text[16];
+    snprintf(cid_text, sizeof(cid_text), "%u", endpoint->cid);
+    lua_pushstring(L, cid_text);
+    lua_setfield(L, vmx, "vmci0.id");
+    trace_lifecycle(world, endpoint, "vm_power_on");
+    vmci_kernel_on_ready(kernel, driver_ready, endpoint->net);
+    return 0;
+}
+
+/* R34, R209: what a guest kernel does with CONTROL_RESET. */
+static int endpoint_reset_device(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, &world);
+    struct vmci_device *device = endpoint->is_host || endpoint->powered_off ? NULL
+                                 : vmci_hypervisor_device(world->hypervisor, endpoint->cid);
+    if (device == NULL)
+        return luaL_error(L, "vm:reset_device: %s has no live VMCI device", endpoint->name);
+    vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_RESET);
+    return 0;
+}
+
+static int endpoint_not_yet(lua_State *L)
+{
+    return luaL_error(L, "vm:%s is not implemented yet in this version (docs/scenario-api.md, "
+                         "status table)", lua_tostring(L, lua_upvalueindex(1)));
+}
+
 static int endpoint_vmx(lua_State *L)
 {
     struct simlua_endpoint *endpoint = check_endpoint(L, 1, NULL);
@@ -396,7 +501,7 @@ static int endpoint_index(lua_State *L)
     else if (strcmp(key, "hw_version") == 0 && !endpoint->is_host)
         lua_pushinteger(L, endpoint->hw_version);
     else if (strcmp(key, "state") == 0 && !endpoint->is_host)
-        lua_pushliteral(L, "powered_on");
+        lua_pushstring(L, endpoint->powered_off ? "powered_off" : "powered_on");
     else {
         luaL_getmetafield(L, 1, "methods");
         lua_getfield(L, -1, key);
@@ -418,10 +523,19 @@ void simlua__endpoint_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         { "spawn", endpoint_spawn }, { "vmx", endpoint_vmx }, { "device", endpoint_device },
-        { "vsock", endpoint_vsock }, { NULL, NULL },
+        { "vsock", endpoint_vsock }, { "power_off", endpoint_power_off },
+        { "power_on", endpoint_power_on }, { "reset_device", endpoint_reset_device },
+        { NULL, NULL },
     };
     luaL_newmetatable(L, SIMLUA_ENDPOINT_META);
     luaL_newlib(L, methods);
+    static const char *const later[] = { "suspend", "resume", "vmotion", "ft", "freeze", "thaw",
+                                         NULL };
+    for (size_t index = 0; later[index] != NULL; index++) {
+        lua_pushstring(L, later[index]);
+        lua_pushcclosure(L, endpoint_not_yet, 1);
+        lua_setfield(L, -2, later[index]);
+    }
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, endpoint_index);
     lua_setfield(L, -2, "__index");

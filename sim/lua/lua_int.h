@@ -48,6 +48,10 @@ struct simlua_endpoint {
     struct vmci_kernel *kernel;         /* borrowed: owned by the hypervisor */
     struct sim_waitq *driver_waitq;     /* borrowed: &net->driver_waitq */
     struct simlua_net *net;             /* owned: the kernel's vSockets stack */
+    bool powered_off;                   /* vm:power_off() until vm:power_on() */
+    int vmci_objects_ref;               /* p:vmci() handles and queue pairs made here, in
+                                         * creation order (closed at power-off) */
+    uint32_t hw_version_config;         /* kept for vm:power_on() */
 };
 
 /* One kernel's vSockets stack, made when its VMCI driver is ready (D4, R203). */
@@ -185,6 +189,8 @@ int simlua__world_vm(lua_State *L);
 int simlua__world_vms(lua_State *L);
 
 /* vmci_binding.c */
+/* Closes every p:vmci() datagram handle and queue pair of the endpoint (power-off). */
+void simlua__vmci_objects_close(lua_State *L, struct simlua_endpoint *endpoint);
 void simlua__vmci_register(lua_State *L);
 /* vm:device(): pushes the raw-register object, or nil and a message (no device). */
 int simlua__device_push(lua_State *L, struct simlua_world *world, uint32_t endpoint_index);
@@ -201,6 +207,8 @@ void simlua__sockets_close(lua_State *L, struct simlua_process *process);
 void simlua__process_register(lua_State *L);
 int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t endpoint_index,
                           int name_index, int fn_index, int options_index);
+/* The Lua process behind an engine process, or NULL (a C fiber). */
+struct simlua_process *simlua__process_of(struct sim_process *process);
 /* Raises unless L is the running process's own coroutine; `method` names the call. */
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method);
 

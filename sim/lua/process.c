@@ -27,6 +27,11 @@ static const struct sim_process_ops lua_process_ops = {
     .release = process_release,
 };
 
+struct simlua_process *simlua__process_of(struct sim_process *process)
+{
+    return process != NULL && process->ops == &lua_process_ops ? process->owner : NULL;
+}
+
 struct simlua_process *simlua__current_process(struct simlua_runtime *runtime)
 {
     if (runtime->world == NULL)
@@ -93,8 +98,10 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
     }
     int argument_count = 0;
     const struct simlua_endpoint *endpoint = &self->world->endpoints[self->endpoint_index];
-    if (!self->started && !vmci_kernel_ready(endpoint->kernel) &&
-        vmci_kernel_has_device(endpoint->kernel) && endpoint->driver_waitq != NULL) {
+    bool driver_missing = endpoint->kernel == NULL ||            /* powered off: wait for on */
+                          (!vmci_kernel_ready(endpoint->kernel) &&
+                           vmci_kernel_has_device(endpoint->kernel));
+    if (!self->started && driver_missing && endpoint->driver_waitq != NULL) {
         /* D4: a guest process starts once the VMCI driver has loaded. */
         if (sim_process_block(process, endpoint->driver_waitq, SIM_TIME_NEVER) == SIM_OK)
             return;
@@ -374,7 +381,8 @@ static int process_join(lua_State *L)
 static int process_local_cid(lua_State *L)
 {
     struct simlua_process *self = check_process(L, 1);
-    lua_pushinteger(L, vmci_kernel_cid(self->world->endpoints[self->endpoint_index].kernel));
+    const struct simlua_endpoint *endpoint = &self->world->endpoints[self->endpoint_index];
+    lua_pushinteger(L, endpoint->kernel != NULL ? vmci_kernel_cid(endpoint->kernel) : endpoint->cid);
     return 1;
 }
 

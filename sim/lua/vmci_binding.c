@@ -171,6 +171,20 @@ int simlua__device_push(lua_State *L, struct simlua_world *world, uint32_t endpo
 
 /* ---- p:vmci(): datagram handles -------------------------------------------------------- */
 
+/* Appends the userdata on top of the stack to its endpoint's objects (power-off closes them). */
+static void remember_object(lua_State *L, struct simlua_process *owner)
+{
+    struct simlua_endpoint *endpoint = &owner->world->endpoints[owner->endpoint_index];
+    if (endpoint->vmci_objects_ref == LUA_NOREF || endpoint->vmci_objects_ref == 0) {
+        lua_newtable(L);
+        endpoint->vmci_objects_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmci_objects_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
 struct vmci_object {
     struct simlua_process *owner;   /* borrowed: kept alive by process_ref */
     int process_ref;                /* the process userdata */
@@ -270,6 +284,7 @@ static int vmci_datagram_create(lua_State *L)
     lua_pushvalue(L, -1);
     datagram->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     datagram->owner_ref = process_reference(L);
+    remember_object(L, owner);
     return 1;
 }
 
@@ -428,6 +443,8 @@ static int queue_pair_open(lua_State *L, struct vmci_handle handle, uint64_t pro
     uint64_t cost_ns = 0;
     int rc = vmci_qpair_alloc(owner_kernel(owner), &handle, produce, consume, peer, flags,
                               owner_identity(owner), &pair->qpair, &cost_ns);
+    if (rc >= 0)
+        remember_object(L, owner);
     int count = rc < 0 ? push_vmci_error(L, rc) : 1;
     return charge(L, owner, cost_ns, count);
 }
@@ -549,6 +566,31 @@ static int vmci_local_cid(lua_State *L)
 {
     lua_pushinteger(L, vmci_kernel_cid(owner_kernel(check_vmci(L))));
     return 1;
+}
+
+void simlua__vmci_objects_close(lua_State *L, struct simlua_endpoint *endpoint)
+{
+    if (endpoint->vmci_objects_ref == LUA_NOREF || endpoint->vmci_objects_ref == 0)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmci_objects_ref);
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer position = 1; position <= count; position++) {
+        lua_rawgeti(L, -1, position);
+        struct datagram *datagram = luaL_testudata(L, -1, SIMLUA_DATAGRAM_META);
+        struct queue_pair *pair = luaL_testudata(L, -1, SIMLUA_QUEUE_PAIR_META);
+        if (datagram != NULL && datagram->open) {
+            lua_pushcfunction(L, datagram_close);
+            lua_pushvalue(L, -2);
+            lua_call(L, 1, 0);
+        } else if (pair != NULL && pair->qpair != NULL) {
+            vmci_qpair_detach(pair->qpair, NULL);
+            pair->qpair = NULL;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, endpoint->vmci_objects_ref);
+    endpoint->vmci_objects_ref = LUA_NOREF;
 }
 
 int simlua__vmci_push(lua_State *L, int process_index)
