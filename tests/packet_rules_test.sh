@@ -42,3 +42,13 @@ check "R148: a datagram shorter than 56 bytes gets no reply" $? "$got"
 got=$(host_replies "R150")
 [ "$got" = "" ]
 check "R150: an RST to a port without socket is not answered" $? "$got"
+
+# R156/R157 (tests/fixtures/fallback_v1.lua): INVALID makes the client re-send a v1 REQUEST
+# of the same size; the RST that follows is ignored (its connect then times out instead).
+db2="$work/f.db"
+"$vmcisim" run tests/fixtures/fallback_v1.lua --trace "$db2" -q >/dev/null 2>&1
+check "fallback_v1.lua passes (connect ETIMEDOUT, not ECONNRESET: R157)" $?
+sent=$(sqlite3 "$db2" "SELECT group_concat(json_extract(fields, '\$.type') || ':' ||
+       json_extract(fields, '\$.u0'), ' ') FROM events WHERE kind = 'pkt_send' AND ctx = 2")
+[ "$sent" = "REQUEST2:65536 REQUEST:65536" ]
+check "R156: after INVALID the client re-sends its request as a v1 REQUEST, same size" $? "$sent"
