@@ -24,7 +24,8 @@
     X(device)          \
     X(vmci_broker)     \
     X(vmci_hostile)    \
-    X(vsock_stream)
+    X(vsock_stream)    \
+    X(vsock_dgram)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
