@@ -38,6 +38,7 @@
 #include "test_support.h"
 #include "vsock/vmci_sockets.h"
 #include "vsock/vs_world.h"
+#include "vsock_test_support.h"
 
 #define CID_A 100u
 #define CID_B 200u
@@ -52,43 +53,12 @@
 #define RCVTIMEO_NS 500000000ull
 #define ORDER_COUNT 100u                        /* R194: datagrams per sender */
 
-#define SA(addr) ((struct sockaddr *)&(addr))
-
 _Static_assert(VSOCK_MSG_TRUNC == MSG_TRUNC, "the core's MSG_TRUNC is Linux's");
 _Static_assert(2 * (HEADER_BYTES + MAX_PAYLOAD) == GUEST_QUEUE_LIMIT,
                "R58: two maximal datagrams reach the guest queue limit");
 _Static_assert(8 * (HEADER_BYTES + 26600) == RCVBUF_DEFAULT,
                "R189: eight 26600-byte datagrams reach the default limit");
 
-/* Asserts that `call` failed with -1 and errno `expected`; prints both names if not. */
-#define ASSERT_FAILS(call, expected)                                                     \
-    do {                                                                                 \
-        errno = 0;                                                                       \
-        long long rc_ = (long long)(call);                                               \
-        int errno_ = errno;                                                              \
-        if (rc_ != -1 || errno_ != (expected))                                           \
-            fprintf(stderr, "%s:%d: %s returned %lld, errno %s; expected -1, %s\n",      \
-                    __FILE__, __LINE__, #call, rc_, vsock_errno_name(errno_),            \
-                    vsock_errno_name(expected));                                         \
-        CU_assertImplementation(rc_ == -1 && errno_ == (expected), __LINE__,             \
-                                "ASSERT_FAILS(" #call ", " #expected ")", __FILE__, "",  \
-                                CU_FALSE);                                               \
-    } while (0)
-
-/* Asserts that `call` returned `expected` (a count or 0); prints errno if not. */
-#define ASSERT_RETURNS(call, expected)                                                   \
-    do {                                                                                 \
-        errno = 0;                                                                       \
-        long long rc_ = (long long)(call);                                               \
-        int errno_ = errno;                                                              \
-        if (rc_ != (long long)(expected))                                                \
-            fprintf(stderr, "%s:%d: %s returned %lld (errno %s), expected %lld\n",       \
-                    __FILE__, __LINE__, #call, rc_, rc_ < 0 ? vsock_errno_name(errno_)   \
-                    : "-", (long long)(expected));                                       \
-        CU_assertImplementation(rc_ == (long long)(expected), __LINE__,                  \
-                                "ASSERT_RETURNS(" #call ", " #expected ")", __FILE__,    \
-                                "", CU_FALSE);                                           \
-    } while (0)
 
 /* ---- The world ------------------------------------------------------------------------- */
 

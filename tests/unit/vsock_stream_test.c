@@ -34,6 +34,7 @@
 #include "vmci/device.h"
 #include "vsock/vmci_sockets.h"
 #include "vsock/vs_world.h"
+#include "vsock_test_support.h"
 
 #define CID_A 100u
 #define CID_B 200u
@@ -46,38 +47,8 @@
 #define CONNECT_TIMEOUT_NS 2000000000ull        /* R114 */
 #define TIMEOUT_EVENTS_MAX 40u                  /* "a few dozen" events during that wait */
 
-#define SA(addr) ((struct sockaddr *)&(addr))
 #define POLL_ALL (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLRDHUP)
 
-/* Asserts that `call` failed with -1 and errno `expected`; prints both names if not. */
-#define ASSERT_FAILS(call, expected)                                                     \
-    do {                                                                                 \
-        errno = 0;                                                                       \
-        long long rc_ = (long long)(call);                                               \
-        int errno_ = errno;                                                              \
-        if (rc_ != -1 || errno_ != (expected))                                           \
-            fprintf(stderr, "%s:%d: %s returned %lld, errno %s; expected -1, %s\n",      \
-                    __FILE__, __LINE__, #call, rc_, vsock_errno_name(errno_),            \
-                    vsock_errno_name(expected));                                         \
-        CU_assertImplementation(rc_ == -1 && errno_ == (expected), __LINE__,             \
-                                "ASSERT_FAILS(" #call ", " #expected ")", __FILE__, "",  \
-                                CU_FALSE);                                               \
-    } while (0)
-
-/* Asserts that `call` returned `expected` (a count or 0); prints errno if not. */
-#define ASSERT_RETURNS(call, expected)                                                   \
-    do {                                                                                 \
-        errno = 0;                                                                       \
-        long long rc_ = (long long)(call);                                               \
-        int errno_ = errno;                                                              \
-        if (rc_ != (long long)(expected))                                                \
-            fprintf(stderr, "%s:%d: %s returned %lld (errno %s), expected %lld\n",       \
-                    __FILE__, __LINE__, #call, rc_, rc_ < 0 ? vsock_errno_name(errno_)   \
-                    : "-", (long long)(expected));                                       \
-        CU_assertImplementation(rc_ == (long long)(expected), __LINE__,                  \
-                                "ASSERT_RETURNS(" #call ", " #expected ")", __FILE__,    \
-                                "", CU_FALSE);                                           \
-    } while (0)
 
 /* ---- Control packets seen at the transport layer --------------------------------------- */
 
