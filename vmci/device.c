@@ -343,26 +343,41 @@ static size_t data_in_step(struct vmci_device *device, uint8_t *target, size_t s
     return take;
 }
 
-static void data_in_fill(struct vmci_device *device, uint8_t *target, size_t size_bytes)
+/* Fills `target` from the pending slots; returns how many bytes at its end are the 0xFF
+ * filler of an empty queue (the filler is only ever a suffix: R40). */
+static size_t data_in_fill(struct vmci_device *device, uint8_t *target, size_t size_bytes)
 {
     size_t done = 0;
+    size_t filler_bytes = 0;
     for (size_t step = 0; step < size_bytes && done < size_bytes; step++) {
         if (device->pending_head == NULL) {
-            memset(target + done, 0xFF, size_bytes - done);    /* R40: nothing pending */
+            filler_bytes = size_bytes - done;
+            memset(target + done, 0xFF, filler_bytes);    /* R40: nothing pending */
             done = size_bytes;
             break;
         }
         done += data_in_step(device, target + done, size_bytes - done);
     }
     assert(done == size_bytes);
+    assert(filler_bytes <= size_bytes);
+    return filler_bytes;
 }
 
-/* One traced DATA_IN transfer; R33: a read that leaves datagrams pending re-raises. */
+/* One traced DATA_IN transfer; R33: a read that leaves datagrams pending re-raises.
+ * The trace keeps the bytes before the filler and counts the filler (`fill`): a driver
+ * reads a page per interrupt for a 56-byte packet, and storing 4 KiB of 0xFF per
+ * packet was most of a device-level trace's bytes. The transfer is still exact:
+ * `bytes` followed by `fill` times 0xFF is what the guest got. */
 static void data_in_transfer(struct vmci_device *device, uint8_t *target, size_t size_bytes)
 {
     assert(size_bytes <= VMCI_DEVICE_TRANSFER_BYTES_MAX);
-    data_in_fill(device, target, size_bytes);
-    trace_transfer(device, "data_in", target, size_bytes);
+    size_t filler_bytes = data_in_fill(device, target, size_bytes);
+    struct sim_trace_event event;
+    trace_begin(device, &event, "data_in");
+    sim_trace_field_u64(&event, "size", size_bytes);
+    sim_trace_field_u64(&event, "fill", filler_bytes);
+    sim_trace_field_bytes(&event, "bytes", target, (uint32_t)(size_bytes - filler_bytes));
+    trace_end(device, &event);
     if (device->pending_head != NULL)
         icr_set(device, VMCI_ICR_DATAGRAM);
 }

@@ -973,6 +973,23 @@ static void expect_transfer_event(const struct collector *collector, uint32_t in
         CU_ASSERT_EQUAL(memcmp(bytes->blob, first4, 4), 0);
 }
 
+/* A data_in event: `size` is the whole transfer, `fill` its trailing 0xFF filler (an
+ * empty queue), and `bytes` what came before the filler. */
+static void expect_data_in_event(const struct collector *collector, uint32_t index,
+                                 uint32_t size_bytes, uint32_t filler_bytes,
+                                 const uint8_t *first4)
+{
+    CU_ASSERT_FATAL(index < collector->count && index < COLLECT_EVENTS_MAX);
+    CU_ASSERT_STRING_EQUAL(collector->events[index].kind, "data_in");
+    ASSERT_U64_EQ(collector->events[index].field_count, 3);
+    ASSERT_U64_EQ(field_of(collector, index, "size", SIM_FIELD_U64)->u64, size_bytes);
+    ASSERT_U64_EQ(field_of(collector, index, "fill", SIM_FIELD_U64)->u64, filler_bytes);
+    const struct collected_field *bytes = field_of(collector, index, "bytes", SIM_FIELD_BYTES);
+    ASSERT_U64_EQ(bytes->size_bytes, size_bytes - filler_bytes);
+    if (first4 != NULL)
+        CU_ASSERT_EQUAL(memcmp(bytes->blob, first4, 4), 0);
+}
+
 /* Traces: one event per register access (reg_read/reg_write with reg, offset, value;
  * "0x3c" for an unknown offset), one per DATA_OUT/DATA_IN transfer (a DATA_OUT write
  * and a DATA_IN read count as 4-byte transfers, a zero-length call as one empty one),
@@ -1007,8 +1024,7 @@ static void test_trace_one_event_per_access_and_transfer(void)
     expect_register_event(trace, 2, "reg_read", "0x3c", 0x3C, 0);
     expect_register_event(trace, 3, "reg_write", "CONTROL", VMCI_CONTROL_ADDR, 2);
     expect_transfer_event(trace, 4, "data_out", 4, header);
-    static const uint8_t filler[4] = { 0xFF, 0xFF, 0xFF, 0xFF };
-    expect_transfer_event(trace, 5, "data_in", 4, filler);
+    expect_data_in_event(trace, 5, 4, 4, NULL);                     /* all filler */
     expect_transfer_event(trace, 6, "data_out", 20, header + 4);
     CU_ASSERT_STRING_EQUAL(trace->events[7].kind, "dg_result");
     ASSERT_U64_EQ(field_of(trace, 7, "result", SIM_FIELD_I64)->i64, 77);
@@ -1017,10 +1033,10 @@ static void test_trace_one_event_per_access_and_transfer(void)
     ASSERT_U64_EQ(trace->events[8].time_ns, TEST_INTERRUPT_NS);
     ASSERT_U64_EQ(field_of(trace, 8, "icr", SIM_FIELD_U64)->u64, VMCI_ICR_DATAGRAM);
     ASSERT_U64_EQ(field_of(trace, 8, "imr", SIM_FIELD_U64)->u64, 0x7);
-    expect_transfer_event(trace, 9, "data_in", 40, datagram);
+    expect_data_in_event(trace, 9, 40, 40 - size, datagram);        /* then filler */
     expect_register_event(trace, 10, "reg_write", "CONTROL", VMCI_CONTROL_ADDR, 1);
     CU_ASSERT_STRING_EQUAL(trace->events[11].kind, "reset");
-    expect_transfer_event(trace, 12, "data_in", 0, NULL);
+    expect_data_in_event(trace, 12, 0, 0, NULL);
     uint32_t wrong_ids = 0;
     for (uint32_t index = 0; index < 13; index++)
         wrong_ids += trace->events[index].ctx != TEST_CID || trace->events[index].pid != 0;
