@@ -18,7 +18,7 @@
  *       only while a transaction is open (SQLite may roll one back on an I/O error:
  *       the next emit notices and starts a new batch).
  *   W2  Stored events have strictly increasing seq (the engine's order).
- *   W3  An event's JSON never exceeds json_bound_bytes() of that event.
+ *   W3  An event's JSON never exceeds its bound (sim/trace/fields_json.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -35,6 +35,7 @@
 #include <xxhash.h>
 
 #include "sim/engine/error.h"
+#include "sim/trace/fields_json.h"
 #include "sim/trace/writer.h"
 
 #define STRINGIFY(x) #x
@@ -335,199 +336,6 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     return rc;
 }
 
-/* ---- Field encoding (docs/trace-schema.md, "fields") ------------------------------- */
-
-/* Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), 0 if ill-formed. */
-static size_t utf8_sequence_bytes(const uint8_t *s, size_t available_bytes)
-{
-    assert(available_bytes > 0);
-    uint8_t lead = s[0];
-    size_t length = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2
-                  : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
-    if (length == 0 || length > available_bytes)
-        return 0;
-    if (length == 1)
-        return 1;
-    /* The second byte's range excludes overlongs, surrogates and code points > U+10FFFF. */
-    uint8_t low = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
-    uint8_t high = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
-    if (s[1] < low || s[1] > high)
-        return 0;
-    for (size_t i = 2; i < length; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return length;
-}
-
-static char *put_u4_escape(char *out, unsigned code)
-{
-    static const char digits[] = "0123456789abcdef";
-    assert(code <= 0xffff);
-    *out++ = '\\';
-    *out++ = 'u';
-    for (int shift = 12; shift >= 0; shift -= 4)
-        *out++ = digits[(code >> shift) & 0xf];
-    return out;
-}
-
-/* An ASCII byte that cannot appear as itself: quote, backslash, C0 controls, DEL. */
-static char *put_ascii_escape(char *out, uint8_t c)
-{
-    assert(c < 0x80);
-    char short_escape = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n'
-                      : c == '\t' ? 't' : c == '\r' ? 'r' : 0;
-    if (short_escape == 0)
-        return put_u4_escape(out, c);
-    *out++ = '\\';
-    *out++ = short_escape;
-    return out;
-}
-
-/* A JSON string: at most 2 + 6 * size_bytes characters. Well-formed UTF-8 is copied;
- * an ill-formed byte B becomes \udcBB (a lone low surrogate, as Python's
- * "surrogateescape"), so no two inputs give the same text. */
-static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
-{
-    assert(s != NULL || size_bytes == 0);
-    *out++ = '"';
-    size_t i = 0;
-    while (i < size_bytes) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            *out++ = (char)c;
-            i++;
-        } else if (c < 0x80) {
-            out = put_ascii_escape(out, c);
-            i++;
-        } else {
-            size_t length = utf8_sequence_bytes(s + i, size_bytes - i);
-            if (length == 0) {
-                out = put_u4_escape(out, 0xdc00u + c);
-                length = 1;
-            } else {
-                memcpy(out, s + i, length);
-                out += length;
-            }
-            i += length;
-        }
-    }
-    *out++ = '"';
-    return out;
-}
-
-static char *put_u64(char *out, uint64_t value)
-{
-    char digits[20];
-    size_t count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    assert(count <= sizeof digits);
-    while (count > 0)
-        *out++ = digits[--count];
-    return out;
-}
-
-/* U64 above INT64_MAX is a decimal string: SQLite's JSON functions would read the bare
- * integer as a REAL and lose its low digits. */
-static char *put_u64_field(char *out, uint64_t value)
-{
-    bool quoted = value > (uint64_t)INT64_MAX;
-    if (quoted)
-        *out++ = '"';
-    out = put_u64(out, value);
-    if (quoted)
-        *out++ = '"';
-    return out;
-}
-
-static char *put_i64(char *out, int64_t value)
-{
-    if (value >= 0)
-        return put_u64(out, (uint64_t)value);
-    *out++ = '-';
-    return put_u64(out, (uint64_t)(-(value + 1)) + 1);   /* INT64_MIN has no positive */
-}
-
-static char *put_literal(char *out, const char *text)
-{
-    size_t length = strlen(text);
-    memcpy(out, text, length);
-    return out + length;
-}
-
-/* {"bytes":N}; a later bytes field also carries its content: {"bytes":N,"hex":"..."}. */
-static char *put_bytes_field(char *out, const struct sim_trace_field *field, bool in_payload)
-{
-    static const char digits[] = "0123456789abcdef";
-    const uint8_t *data = field->value.blob.data;
-    out = put_literal(out, "{\"bytes\":");
-    out = put_u64(out, field->value.blob.size_bytes);
-    if (!in_payload) {
-        out = put_literal(out, ",\"hex\":\"");
-        for (uint32_t i = 0; i < field->value.blob.size_bytes; i++) {
-            *out++ = digits[data[i] >> 4];
-            *out++ = digits[data[i] & 0x0f];
-        }
-        *out++ = '"';
-    }
-    *out++ = '}';
-    return out;
-}
-
-/* W3: an upper bound of the JSON text of `event`, NUL included. */
-static size_t json_bound_bytes(const struct sim_trace_event *event)
-{
-    size_t bound = 3;   /* braces and NUL */
-    for (uint32_t i = 0; i < event->field_count; i++) {
-        const struct sim_trace_field *field = &event->fields[i];
-        bound += 1 + 2 + 6 * strlen(field->name) + 1;   /* comma, quoted name, colon */
-        if (field->type == SIM_FIELD_STR)
-            bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
-        else if (field->type == SIM_FIELD_BYTES)
-            bound += 32 + 2 * (size_t)field->value.blob.size_bytes;
-        else
-            bound += 22;    /* sign or quotes, 20 digits */
-    }
-    return bound;
-}
-
-/* Writes the fields object into writer->json; returns its length in bytes and the index
- * of the first bytes field in *payload_field (field_count if none). */
-static size_t json_encode(struct sim_trace_writer *writer, const struct sim_trace_event *event,
-                          uint32_t *payload_field)
-{
-    char *out = writer->json;
-    *payload_field = event->field_count;
-    *out++ = '{';
-    for (uint32_t i = 0; i < event->field_count; i++) {
-        const struct sim_trace_field *field = &event->fields[i];
-        if (i > 0)
-            *out++ = ',';
-        out = put_string(out, (const uint8_t *)field->name, strlen(field->name));
-        *out++ = ':';
-        switch (field->type) {
-        case SIM_FIELD_U64: out = put_u64_field(out, field->value.u64); break;
-        case SIM_FIELD_I64: out = put_i64(out, field->value.i64); break;
-        case SIM_FIELD_STR:
-            out = put_string(out, field->value.blob.data, field->value.blob.size_bytes);
-            break;
-        case SIM_FIELD_BYTES:
-            out = put_bytes_field(out, field, *payload_field == event->field_count);
-            if (*payload_field == event->field_count)
-                *payload_field = i;
-            break;
-        }
-    }
-    *out++ = '}';
-    *out = '\0';
-    size_t length = (size_t)(out - writer->json);
-    assert(length < json_bound_bytes(event));  /* W3 */
-    return length;
-}
-
 /* ---- Events ------------------------------------------------------------------------ */
 
 static bool field_has_blob(const struct sim_trace_field *field)
@@ -655,11 +463,11 @@ static int writer_emit(void *state, const struct sim_trace_event *event, char *m
     int rc = event_check(writer, event, message);
     if (rc < 0)
         return rc;
-    rc = json_reserve(writer, json_bound_bytes(event), message);
+    rc = json_reserve(writer, sim_trace_fields_json_bound_bytes(event), message);
     if (rc < 0)
         return rc;
     uint32_t payload_field;
-    size_t json_bytes = json_encode(writer, event, &payload_field);
+    size_t json_bytes = sim_trace_fields_json(writer->json, event, &payload_field);
     rc = event_insert(writer, event, json_bytes, payload_field, message);
     assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
     return rc;
