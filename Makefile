@@ -12,7 +12,7 @@ CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -Wall -Wextra -Wer
 OPT         ?= -O2
 BUILD       ?= build
 CFLAGS_ALL  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
-LDLIBS_ALL  := $(PKG_LIBS) -lm $(EXTRA_LDFLAGS)
+LDLIBS_ALL  := $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
 
 LIB_SRCS  := $(wildcard sim/engine/*.c sim/trace/*.c vmci/*.c vsock/*.c sim/lua/*.c)
 CLI_SRCS  := $(wildcard sim/cli/*.c)

@@ -3,9 +3,12 @@
  * sim/trace/writer.c: the SQLite trace writer (schema v1, docs/trace-schema.md).
  *
  * One writer owns one database connection and five prepared statements. Events
- * arrive through the sink in sequence order; each is encoded as one `events` row
- * (fields as compact JSON, the first bytes field in `payload`) and inserted inside
- * a transaction that is committed every SIM_TRACE_BATCH_EVENTS events and at close.
+ * arrive through the sink in sequence order; each is encoded on the run's thread
+ * (fields as compact JSON, the first bytes field as the payload) into a batch of at
+ * most SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES bytes, and a worker
+ * thread inserts each batch as one transaction while the run goes on (sim/trace/batch.h:
+ * SQLite's insert costs about twice the simulation of the event). Metadata, files and
+ * close first drain the batches, so only one thread uses the connection at a time.
  *
  * The database runs in WAL mode with synchronous=OFF, and the two `events`
  * indexes are built at close (measurements and crash semantics in
@@ -14,9 +17,7 @@
  * connection is opened with SQLITE_OPEN_NOMUTEX).
  *
  * Invariants (asserted below):
- *   W1  0 <= batch_events < SIM_TRACE_BATCH_EVENTS between calls; batch_events > 0
- *       only while a transaction is open (SQLite may roll one back on an I/O error:
- *       the next emit notices and starts a new batch).
+ *   W1  The batch being filled holds < SIM_TRACE_BATCH_EVENTS events between calls.
  *   W2  Stored events have strictly increasing seq (the engine's order).
  *   W3  An event's JSON never exceeds its bound (sim/trace/fields_json.c).
  */
@@ -35,15 +36,12 @@
 #include <xxhash.h>
 
 #include "sim/engine/error.h"
+#include "sim/trace/batch.h"
 #include "sim/trace/fields_json.h"
 #include "sim/trace/writer.h"
 
 #define STRINGIFY(x) #x
 #define STRINGIFY_VALUE(x) STRINGIFY(x)
-
-/* The JSON buffer starts small and doubles up to the largest event the limits allow
- * (8 fields of 1 MiB bytes as hex is about 16 MiB). */
-#define JSON_BYTES_INITIAL 1024u
 
 /* Run once at open, in one transaction (the journal mode cannot change inside one). */
 static const char schema_sql[] =
@@ -82,12 +80,12 @@ struct sim_trace_writer {
     sqlite3_stmt *batch_begin;
     sqlite3_stmt *batch_commit;
     enum sim_layer level;           /* set by sim_trace_writer_sink() */
-    uint32_t batch_events;          /* W1 */
-    uint64_t committed_events;
-    uint64_t last_seq;              /* W2: valid when committed_events + batch_events > 0 */
-    char *json;                     /* owned: the fields text of the event being inserted */
-    size_t json_capacity_bytes;
+    struct trace_batches *batches;  /* owned; NULL once stopped */
+    uint64_t stored_events;         /* by the worker, read after a drain */
+    uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
+
+static int batch_store(void *state, const struct trace_batch *batch, char *message);
 
 /* ---- Messages ---------------------------------------------------------------------- */
 
@@ -189,7 +187,8 @@ static int writer_destroy(struct sim_trace_writer *writer, char *message)
         result = sqlite_fail(writer, "close", message);
         sqlite3_close_v2(writer->db);   /* frees it once whatever holds it lets go */
     }
-    free(writer->json);
+    if (writer->batches != NULL)
+        trace_batches_destroy(writer->batches);     /* first: the worker uses the statements */
     free(writer->path);
     free(writer);
     return result;
@@ -201,14 +200,10 @@ static struct sim_trace_writer *writer_alloc(const char *path)
     if (writer == NULL)
         return NULL;
     writer->path = strdup(path);
-    writer->json = malloc(JSON_BYTES_INITIAL);
-    if (writer->path == NULL || writer->json == NULL) {
-        free(writer->path);
-        free(writer->json);
+    if (writer->path == NULL) {
         free(writer);
         return NULL;
     }
-    writer->json_capacity_bytes = JSON_BYTES_INITIAL;
     writer->level = SIM_LAYER_OFF;
     return writer;
 }
@@ -239,6 +234,9 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
         goto fail;
     }
     rc = prepare_all(writer, message);
+    if (rc == 0)
+        rc = trace_batches_create(&writer->batches, SIM_TRACE_BATCH_EVENTS,
+                                  SIM_TRACE_BATCH_BYTES, batch_store, writer, message);
     if (rc < 0)
         goto fail;
     *out = writer;
@@ -254,16 +252,12 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 {
     assert(writer != NULL);
     assert(message != NULL);
-    assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
-    int rc = 0;
-    if (!sqlite3_get_autocommit(writer->db))
-        rc = step_done(writer, writer->batch_commit, "commit the last batch", message);
-    if (rc == 0) {
-        writer->committed_events += writer->batch_events;
-        writer->batch_events = 0;
-        if (sqlite3_exec(writer->db, index_sql, NULL, NULL, NULL) != SQLITE_OK)
-            rc = sqlite_fail(writer, "create indexes", message);
-    }
+    int rc = trace_batches_drain(writer->batches, message);
+    assert(rc < 0 || writer->stored_events == sim_trace_writer_event_count(writer));
+    trace_batches_destroy(writer->batches);
+    writer->batches = NULL;
+    if (rc == 0 && sqlite3_exec(writer->db, index_sql, NULL, NULL, NULL) != SQLITE_OK)
+        rc = sqlite_fail(writer, "create indexes", message);
     /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
      * would do it too, but silently. */
     if (rc == 0 && sqlite3_wal_checkpoint_v2(writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
@@ -287,6 +281,9 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
     assert(key != NULL);
     assert(value != NULL);
     assert(message != NULL);
+    int rc = trace_batches_drain(writer->batches, message);    /* the connection is ours */
+    if (rc < 0)
+        return rc;
     sqlite3_stmt *stmt = writer->meta_insert;
     if (sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC) != SQLITE_OK) {
@@ -316,6 +313,9 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     assert(path != NULL);
     assert(text != NULL || text_bytes == 0);
     assert(message != NULL);
+    int rc = trace_batches_drain(writer->batches, message);    /* the connection is ours */
+    if (rc < 0)
+        return rc;
     char hex[33];
     hash_hex(text, text_bytes, hex);
     sqlite3_stmt *stmt = writer->file_insert;
@@ -327,7 +327,7 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
         sqlite3_reset(stmt);
         return sqlite_fail(writer, "bind file", message);
     }
-    int rc = step_done(writer, stmt, "insert file", message);
+    rc = step_done(writer, stmt, "insert file", message);
     if (rc == 0 && sqlite3_changes(writer->db) != 1) {
         message_format(message, "trace database %s: file %s stored twice with different text",
                        writer->path, path);
@@ -376,73 +376,55 @@ static int event_check(const struct sim_trace_writer *writer,
     return 0;
 }
 
-static int json_reserve(struct sim_trace_writer *writer, size_t bytes, char *message)
+static int record_bind(sqlite3_stmt *stmt, const struct trace_record *record)
 {
-    if (bytes <= writer->json_capacity_bytes)
-        return 0;
-    size_t capacity_bytes = writer->json_capacity_bytes;
-    while (capacity_bytes < bytes)
-        capacity_bytes *= 2;    /* bounded: bytes <= json_bound_bytes() of a legal event */
-    char *json = realloc(writer->json, capacity_bytes);
-    if (json == NULL) {
-        message_format(message, "trace database %s: out of memory", writer->path);
-        return SIM_ENOMEM;
-    }
-    writer->json = json;
-    writer->json_capacity_bytes = capacity_bytes;
-    return 0;
-}
-
-static int event_bind(struct sim_trace_writer *writer, const struct sim_trace_event *event,
-                      size_t json_bytes, uint32_t payload_field)
-{
-    sqlite3_stmt *stmt = writer->event_insert;
-    int rc = sqlite3_bind_int64(stmt, 1, (sqlite3_int64)event->seq);
-    rc |= sqlite3_bind_int64(stmt, 2, (sqlite3_int64)event->time_ns);
-    rc |= sqlite3_bind_int64(stmt, 3, event->ctx);
-    rc |= sqlite3_bind_int64(stmt, 4, event->pid);
-    rc |= sqlite3_bind_text(stmt, 5, sim_layer_name(event->layer), -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(stmt, 6, event->kind, -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text64(stmt, 7, writer->json, json_bytes, SQLITE_STATIC, SQLITE_UTF8);
-    if (payload_field == event->field_count) {
+    int rc = sqlite3_bind_int64(stmt, 1, (sqlite3_int64)record->seq);
+    rc |= sqlite3_bind_int64(stmt, 2, (sqlite3_int64)record->time_ns);
+    rc |= sqlite3_bind_int64(stmt, 3, record->ctx);
+    rc |= sqlite3_bind_int64(stmt, 4, record->pid);
+    rc |= sqlite3_bind_text(stmt, 5, sim_layer_name(record->layer), -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(stmt, 6, record->kind, (int)record->kind_bytes, SQLITE_STATIC);
+    rc |= sqlite3_bind_text64(stmt, 7, record->json, record->json_bytes, SQLITE_STATIC,
+                              SQLITE_UTF8);
+    if (!record->has_payload)
         rc |= sqlite3_bind_null(stmt, 8);
-    } else {
-        const struct sim_trace_field *field = &event->fields[payload_field];
-        if (field->value.blob.size_bytes == 0)      /* an empty blob, not NULL */
-            rc |= sqlite3_bind_zeroblob(stmt, 8, 0);
-        else
-            rc |= sqlite3_bind_blob(stmt, 8, field->value.blob.data,
-                                    (int)field->value.blob.size_bytes, SQLITE_STATIC);
-    }
+    else if (record->payload_bytes == 0)            /* an empty blob, not NULL */
+        rc |= sqlite3_bind_zeroblob(stmt, 8, 0);
+    else
+        rc |= sqlite3_bind_blob(stmt, 8, record->payload, (int)record->payload_bytes,
+                                SQLITE_STATIC);
     return rc;  /* SQLITE_OK is 0: any failure leaves bits set */
 }
 
-/* Inserts one event, beginning a batch first and committing it when full (W1). */
-static int event_insert(struct sim_trace_writer *writer, const struct sim_trace_event *event,
-                        size_t json_bytes, uint32_t payload_field, char *message)
+/* The batches' store callback, on the worker thread: one batch, one transaction. The
+ * run's thread does not touch the connection meanwhile (batch.h). */
+static int batch_store(void *state, const struct trace_batch *batch, char *message)
 {
-    if (sqlite3_get_autocommit(writer->db)) {
-        writer->batch_events = 0;   /* none open, or SQLite rolled it back after an error */
-        int rc = step_done(writer, writer->batch_begin, "begin a batch", message);
-        if (rc < 0)
-            return rc;
+    struct sim_trace_writer *writer = state;
+    int rc = step_done(writer, writer->batch_begin, "begin a batch", message);
+    size_t offset = 0;
+    struct trace_record record;
+    uint32_t stored = 0;
+    while (rc == 0 && trace_batch_next(batch, &offset, &record)) {
+        assert(writer->stored_events + stored == 0 || record.seq > writer->last_seq);  /* W2 */
+        if (record_bind(writer->event_insert, &record) != SQLITE_OK) {
+            sqlite3_reset(writer->event_insert);
+            rc = sqlite_fail(writer, "bind event", message);
+            break;
+        }
+        rc = step_done(writer, writer->event_insert, "insert event", message);
+        writer->last_seq = record.seq;
+        stored++;
     }
-    if (event_bind(writer, event, json_bytes, payload_field) != SQLITE_OK) {
-        sqlite3_reset(writer->event_insert);
-        return sqlite_fail(writer, "bind event", message);
+    if (rc == 0)
+        rc = step_done(writer, writer->batch_commit, "commit a batch", message);
+    if (rc < 0) {
+        if (!sqlite3_get_autocommit(writer->db))
+            sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
     }
-    int rc = step_done(writer, writer->event_insert, "insert event", message);
-    if (rc < 0)
-        return rc;
-    writer->batch_events++;
-    writer->last_seq = event->seq;
-    if (writer->batch_events < SIM_TRACE_BATCH_EVENTS)
-        return 0;
-    rc = step_done(writer, writer->batch_commit, "commit a batch", message);
-    if (rc < 0)
-        return rc;
-    writer->committed_events += writer->batch_events;
-    writer->batch_events = 0;
+    assert(stored == trace_batch_events(batch));
+    writer->stored_events += stored;
     return 0;
 }
 
@@ -456,20 +438,16 @@ static int writer_emit(void *state, const struct sim_trace_event *event, char *m
     assert(event->kind != NULL);
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
     assert(event->seq <= (uint64_t)INT64_MAX);
-    assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+    assert(trace_batches_filling(writer->batches) < SIM_TRACE_BATCH_EVENTS);  /* W1 */
     if (event->layer > writer->level)
         return 0;   /* the engine filters too; a sink must not rely on it */
-    assert(sim_trace_writer_event_count(writer) == 0 || event->seq > writer->last_seq); /* W2 */
     int rc = event_check(writer, event, message);
-    if (rc < 0)
+    if (rc == 0)
+        rc = trace_batches_append(writer->batches, event, message);
+    if (rc == SIM_ENOMEM || rc == SIM_ESINK)
         return rc;
-    rc = json_reserve(writer, sim_trace_fields_json_bound_bytes(event), message);
-    if (rc < 0)
-        return rc;
-    uint32_t payload_field;
-    size_t json_bytes = sim_trace_fields_json(writer->json, event, &payload_field);
-    rc = event_insert(writer, event, json_bytes, payload_field, message);
-    assert(writer->batch_events < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+    assert(rc == 0 || rc == SIM_ELIMIT);
+    assert(trace_batches_filling(writer->batches) < SIM_TRACE_BATCH_EVENTS);  /* W1 */
     return rc;
 }
 
@@ -489,5 +467,5 @@ struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enu
 uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer)
 {
     assert(writer != NULL);
-    return writer->committed_events + writer->batch_events;
+    return trace_batches_appended(writer->batches);
 }

@@ -20,6 +20,9 @@
 /* Events per transaction: large enough that commit cost is amortised (measured in
  * docs/trace-schema.md), small enough that a crash loses at most this many events. */
 #define SIM_TRACE_BATCH_EVENTS 4096u
+/* A batch also ends at this many encoded bytes, so that events with large payloads do
+ * not make batches (of which three exist, sim/trace/batch.h) grow without bound. */
+#define SIM_TRACE_BATCH_BYTES (4u * 1024u * 1024u)
 
 struct sim_trace_writer;
 

@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 #include "sim/engine/error.h"
+#include "sim/trace/batch.h"
 #include "sim/trace/writer.h"
 #include "suites.h"
 #include "test_support.h"
@@ -204,9 +205,10 @@ static void test_level_stores_only_layers_up_to_level(void)
     }
 }
 
-/* 10 000 events span two full batches and a partial one. A second connection sees
- * nothing until the first batch is full, then whole batches only; after close it sees
- * every row, seqs contiguous. */
+/* 10 000 events span two full batches and a partial one. Batches are stored by the
+ * writer's worker thread while emitting goes on, so a second connection sees whole
+ * batches only, never more than were handed over; metadata drains the batches, so after
+ * sim_trace_writer_meta it sees every event; after close every row, seqs contiguous. */
 static void test_batches_commit_every_batch_and_the_rest_at_close(void)
 {
     enum { EVENTS = 10000 };
@@ -221,10 +223,14 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
         uint64_t emitted = seq + 1;
         uint64_t in_batch = emitted % SIM_TRACE_BATCH_EVENTS;
         if (in_batch <= 1 || in_batch == SIM_TRACE_BATCH_EVENTS - 1 || emitted == EVENTS) {
-            int64_t committed = (int64_t)(emitted - in_batch);
-            CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), committed);
+            int64_t stored = db_int(db, "SELECT count(*) FROM events", NULL);
+            CU_ASSERT_EQUAL(stored % SIM_TRACE_BATCH_EVENTS, 0);
+            CU_ASSERT(stored <= (int64_t)(emitted - in_batch));
         }
     }
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "drained", "yes", message), 0);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), EVENTS);
     sqlite3_close(db);
     CU_ASSERT_EQUAL(sim_trace_writer_event_count(writer), EVENTS);
     writer_close_fixture(writer);
@@ -429,8 +435,11 @@ static void test_open_truncates_an_old_trace(void)
     sqlite3_close(db);
 }
 
-/* When SQLite fails (another connection holds the write lock), emit returns SIM_ESINK
- * with the path and SQLite's message; once the lock is gone the writer goes on. */
+/* SQLite failing (another connection holds the write lock, so "database is locked") is
+ * found by the worker when it stores the batch; the next call that waits for the worker
+ * (here sim_trace_writer_meta) returns SIM_ESINK naming the path and SQLite's message.
+ * A writer that failed stays failed: later events and close return the same error, and
+ * the events of the failed batch are not in the file. */
 static void test_sqlite_failure_returns_esink_naming_path(void)
 {
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
@@ -440,16 +449,21 @@ static void test_sqlite_failure_returns_esink_naming_path(void)
     CU_ASSERT_EQUAL_FATAL(sqlite3_open(temp_path("busy.db"), &other), SQLITE_OK);
     CU_ASSERT_EQUAL_FATAL(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     struct sim_trace_event event = event_make(0, SIM_LAYER_API, "blocked");
-    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), SIM_ESINK);
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), 0);     /* only queued */
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "k", "v", message), SIM_ESINK);
     CU_ASSERT_PTR_NOT_NULL(strstr(message, temp_path("busy.db")));
     CU_ASSERT_PTR_NOT_NULL(strstr(message, "database is locked"));
     CU_ASSERT_EQUAL(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
+    message[0] = '\0';
     event = event_make(1, SIM_LAYER_API, "after");
-    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), 0);
-    writer_close_fixture(writer);
+    CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), SIM_ESINK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "database is locked"));
+    message[0] = '\0';
+    CU_ASSERT_EQUAL(sim_trace_writer_close(writer, message), SIM_ESINK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "database is locked"));
     sqlite3 *db = db_open("busy.db");
-    CU_ASSERT_TRUE(db_text_equal(db, "SELECT group_concat(kind) FROM events", NULL, "after"));
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), 0);
     sqlite3_close(db);
 }
 
@@ -529,6 +543,118 @@ static int suite_cleanup(void)
     return rmdir(temp_dir) == 0 ? 0 : 1;
 }
 
+/* ---- The batches behind the writer (sim/trace/batch.h) ------------------------------- */
+
+#define STORE_BATCHES_MAX 64u
+
+/* What the store callback saw; read by the test only after a drain. */
+struct store_log {
+    uint32_t batch_events[STORE_BATCHES_MAX];
+    uint32_t batch_count;
+    uint64_t next_seq;                  /* the seq each record must have, in order */
+    uint32_t wrong_records;
+    int fail_at_batch;                  /* -1: never fail */
+};
+
+/* Events 0..9 carry seq payload bytes, later ones 650 (two fill a 1000-byte batch). */
+static uint32_t payload_size_of(uint64_t seq)
+{
+    return seq < 10 ? (uint32_t)seq : 650u;
+}
+
+static int store_logged(void *state, const struct trace_batch *batch, char *message)
+{
+    struct store_log *log = state;
+    if ((int)log->batch_count == log->fail_at_batch) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "test store refuses batch %u",
+                 log->batch_count);
+        return SIM_ESINK;
+    }
+    size_t offset = 0;
+    struct trace_record record;
+    uint32_t count = 0;
+    while (trace_batch_next(batch, &offset, &record)) {
+        char kind[16];
+        snprintf(kind, sizeof kind, "k%" PRIu64, record.seq % 7);
+        bool right = record.seq == log->next_seq && record.time_ns == 1000 * record.seq + 7 &&
+                     record.kind_bytes == strlen(kind) &&
+                     memcmp(record.kind, kind, record.kind_bytes) == 0 &&
+                     record.has_payload && record.payload_bytes == payload_size_of(record.seq) &&
+                     (record.payload_bytes == 0 || record.payload[0] == (uint8_t)record.seq) &&
+                     record.json_bytes > 0 && record.json[0] == '{';
+        log->wrong_records += !right;
+        log->next_seq++;
+        count++;
+    }
+    CU_ASSERT_EQUAL(count, trace_batch_events(batch));
+    if (log->batch_count < STORE_BATCHES_MAX)
+        log->batch_events[log->batch_count] = count;
+    log->batch_count++;
+    return 0;
+}
+
+static int append_numbered(struct trace_batches *batches, uint64_t seq, uint8_t *payload)
+{
+    static char kinds[7][4] = { "k0", "k1", "k2", "k3", "k4", "k5", "k6" };
+    struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, kinds[seq % 7]);
+    memset(payload, (int)(uint8_t)seq, 700);
+    sim_trace_field_u64(&event, "n", seq);
+    sim_trace_field_bytes(&event, "bytes", payload, payload_size_of(seq));
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    return trace_batches_append(batches, &event, message);
+}
+
+/* A batch ends at events_max events or at bytes_max encoded bytes, whichever comes first;
+ * the worker sees every record in order with the kind, time and payload written (B3);
+ * drain hands over the partial batch. */
+static void test_batches_end_at_event_or_byte_bound_and_keep_order(void)
+{
+    struct store_log log = { .fail_at_batch = -1 };
+    struct trace_batches *batches = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_batches_create(&batches, 4, 1000, store_logged, &log,
+                                               message), 0);
+    uint8_t payload[700];
+    for (uint64_t seq = 0; seq < 10; seq++)             /* small: 4, 4, then 2 at the drain */
+        CU_ASSERT_EQUAL(append_numbered(batches, seq, payload), 0);
+    CU_ASSERT_EQUAL(trace_batches_filling(batches), 2);
+    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), 0);
+    for (uint64_t seq = 10; seq < 18; seq++)            /* 650-byte payloads: 2 per batch */
+        CU_ASSERT_EQUAL(append_numbered(batches, seq, payload), 0);
+    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), 0);
+    ASSERT_U64_EQ(trace_batches_appended(batches), 18);
+    trace_batches_destroy(batches);
+    static const uint32_t expected[7] = { 4, 4, 2, 2, 2, 2, 2 };
+    ASSERT_U64_EQ(log.batch_count, 7);
+    for (uint32_t index = 0; index < 7 && index < log.batch_count; index++)
+        ASSERT_U64_EQ(log.batch_events[index], expected[index]);
+    ASSERT_U64_EQ(log.wrong_records, 0);
+    ASSERT_U64_EQ(log.next_seq, 18);
+}
+
+/* A failing store fails the batches for good: the next append or drain returns its code
+ * and message; later batches reach no store. */
+static void test_batches_failure_is_sticky_and_reported(void)
+{
+    struct store_log log = { .fail_at_batch = 1 };
+    struct trace_batches *batches = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_batches_create(&batches, 2, 1u << 20, store_logged, &log,
+                                               message), 0);
+    uint8_t payload[700];
+    for (uint64_t seq = 0; seq < 4; seq++)
+        CU_ASSERT_EQUAL(append_numbered(batches, seq, payload), 0);
+    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), SIM_ESINK);
+    ASSERT_STR_CONTAINS(message, "test store refuses batch 1");
+    message[0] = '\0';
+    CU_ASSERT_EQUAL(append_numbered(batches, 4, payload), SIM_ESINK);
+    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), SIM_ESINK);
+    ASSERT_STR_CONTAINS(message, "test store refuses batch 1");
+    trace_batches_destroy(batches);
+    ASSERT_U64_EQ(log.batch_count, 1);      /* batch 0 stored, batch 1 refused, no more */
+    ASSERT_U64_EQ(log.wrong_records, 0);
+}
+
 CU_ErrorCode trace_writer_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -545,6 +671,8 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_open_truncates_an_old_trace),
         TEST_ENTRY(test_sqlite_failure_returns_esink_naming_path),
         TEST_ENTRY(test_meta_has_no_wall_clock_value),
+        TEST_ENTRY(test_batches_end_at_event_or_byte_bound_and_keep_order),
+        TEST_ENTRY(test_batches_failure_is_sticky_and_reported),
     };
     return test_suite_register_with_fixtures("trace_writer", suite_init, suite_cleanup, tests,
                                              sizeof(tests) / sizeof(tests[0]));
