@@ -21,24 +21,11 @@
 #include "suites.h"
 #include "test_support.h"
 
-/* Runs `source` as a scenario (quiet). Returns the outcome. */
+/* Runs `source` as a quiet scenario (seed 1) and returns the outcome. */
 static struct simlua_outcome run_source(const char *source)
 {
-    char path[] = "/tmp/vmcisim-lua-test-XXXXXX.lua";
-    int descriptor = mkstemps(path, 4);
-    CU_ASSERT_FATAL(descriptor >= 0);
-    size_t length = strlen(source);
-    CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
-    close(descriptor);
-    struct simlua_options options = {
-        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
-    };
-    struct simlua_runtime *runtime = simlua_create(&options);
-    CU_ASSERT_FATAL(runtime != NULL);
     struct simlua_outcome outcome;
-    simlua_run(runtime, &outcome);
-    simlua_destroy(runtime);
-    unlink(path);
+    test_run_lua_source(source, &outcome);
     return outcome;
 }
 

@@ -1,12 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/test_support.c: suite registration shared by the CUnit suites.
+ * tests/unit/test_support.c: suite registration shared by the CUnit suites, and running
+ * a Lua scenario given as text.
  *
  * Every tests/unit/<module>_test.c lists its tests as a table of struct test_entry;
  * the loop that adds the suite and each test to the CUnit registry lives here once
  * instead of in each file (see test_support.h).
  */
 #include "test_support.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sim/lua/runtime.h"
+
+void test_run_lua_source(const char *source, struct simlua_outcome *outcome)
+{
+    char path[] = "/tmp/vmcisim-unit-test-XXXXXX.lua";
+    int descriptor = mkstemps(path, 4);
+    CU_ASSERT_FATAL(descriptor >= 0);
+    size_t length = strlen(source);
+    CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
+    close(descriptor);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_FATAL(runtime != NULL);
+    simlua_run(runtime, outcome);
+    simlua_destroy(runtime);
+    unlink(path);
+}
 
 CU_ErrorCode test_suite_register(const char *suite_name, const struct test_entry *tests,
                                  size_t test_count)

@@ -47,6 +47,12 @@
                                 "", CU_FALSE);                                            \
     } while (0)
 
+struct simlua_outcome;
+
+/* Writes `source` to a temporary .lua file, runs it as a quiet scenario with seed 1
+ * (sim/lua/runtime.h), removes the file and returns the outcome in *outcome. */
+void test_run_lua_source(const char *source, struct simlua_outcome *outcome);
+
 /* One test of a suite: the name CUnit reports and the function it runs. */
 struct test_entry {
     const char *name;

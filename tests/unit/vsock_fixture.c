@@ -144,6 +144,21 @@ int stream_socket(struct vs_context *context)
     return fd;
 }
 
+int dgram_socket(struct vs_context *context)
+{
+    int fd = vs_socket(context, AF_VSOCK, SOCK_DGRAM, 0);
+    CU_ASSERT_FATAL(fd >= VS_FD_FIRST);
+    return fd;
+}
+
+int dgram_bound(struct vs_context *context, uint32_t port)
+{
+    int fd = dgram_socket(context);
+    struct sockaddr_vm addr = vm_addr(VMADDR_CID_ANY, port);
+    ASSERT_RETURNS(vs_bind(context, fd, SA(addr), sizeof(addr)), 0);
+    return fd;
+}
+
 /* A stream socket bound to {ANY, port} and listening. */
 int listener(struct vs_context *context, uint32_t port, int backlog)
 {

@@ -87,6 +87,9 @@ enum sim_stop run_idle(struct fixture *f);
 
 struct sockaddr_vm vm_addr(uint32_t cid, uint32_t port);
 int stream_socket(struct vs_context *context);
+int dgram_socket(struct vs_context *context);
+/* A datagram socket bound to {ANY, port}. */
+int dgram_bound(struct vs_context *context, uint32_t port);
 /* A stream socket bound to {ANY, port} and listening. */
 int listener(struct vs_context *context, uint32_t port, int backlog);
 /* A plain-code connect (see above). Returns 0 or the errno of the second call. */
