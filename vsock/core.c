@@ -234,11 +234,15 @@ static uint64_t deadline_after(const struct vsock_sock *sock, uint64_t timeout_n
     return timeout_ns > SIM_TIME_NEVER - 1 - now_ns ? SIM_TIME_NEVER : now_ns + timeout_ns;
 }
 
-/* Asks the caller to wait on the socket's queue (until deadline_ns) and call again. */
+/* Asks the caller to wait on the socket's queue (until deadline_ns) and call again. A
+ * deadline the caller brought from an earlier wait of the same call stands: a timeout
+ * (SO_RCVTIMEO, SO_SNDTIMEO) bounds the whole call, as Linux counts the remaining time
+ * down across wake-ups, instead of restarting at each wake-up that did not finish it. */
 int vsock__wait(struct vsock_sock *sock, struct vsock_call *call, uint64_t timeout_ns)
 {
     call->wait = &sock->waitq;
-    call->deadline_ns = deadline_after(sock, timeout_ns);
+    if (call->deadline_ns == SIM_TIME_NEVER)
+        call->deadline_ns = deadline_after(sock, timeout_ns);
     return -EAGAIN;
 }
 
@@ -249,20 +253,26 @@ int vsock_accept(struct vsock_sock *sock, struct vsock_sock **child, struct vsoc
         return -EOPNOTSUPP;                                                     /* R107 */
     if (sock->tcp != VSOCK_TCP_LISTEN)
         return -EINVAL;
+    struct vsock_sock *first = sock->accept_head;
+    if (first == NULL && sock->error == 0)
+        return sock->nonblocking ? -EAGAIN : vsock__wait(sock, call, sock->rcvtimeo_ns);
+    if (first != NULL) {
+        sock->accept_head = first->queue_next;                                  /* R108 */
+        if (sock->accept_head == NULL)
+            sock->accept_tail = NULL;
+        sock->accept_count--;
+        first->queue_next = NULL;
+        first->listener = NULL;
+    }
     if (sock->error != 0) {
+        /* R107 (af_vsock.c vsock_accept): a listener's sk_err is returned, and the child
+         * dequeued with it, if any, is rejected: closed, so its peer sees the detach. */
         int error = sock->error;
         sock->error = 0;
+        if (first != NULL)
+            vsock_close(first, call);
         return -error;
     }
-    struct vsock_sock *first = sock->accept_head;
-    if (first == NULL)
-        return sock->nonblocking ? -EAGAIN : vsock__wait(sock, call, sock->rcvtimeo_ns);
-    sock->accept_head = first->queue_next;                                      /* R108 */
-    if (sock->accept_head == NULL)
-        sock->accept_tail = NULL;
-    sock->accept_count--;
-    first->queue_next = NULL;
-    first->listener = NULL;
     *child = first;
     return 0;
 }
@@ -504,10 +514,13 @@ struct vsock_sock *vsock_find_connected(struct vsock_stack *stack, const struct 
 struct vsock_sock *vsock_find_bound(struct vsock_stack *stack, enum vsock_type type,
                                     const struct vsock_addr *local)
 {
+    /* R149: every bound socket, whatever its state: a packet from a stranger reaches a
+     * connecting or connected socket through its binding (R158's source check, R172), as
+     * in Linux's bound table. A listener's children are found by connection only, and
+     * an unbound socket (port ANY) is not bound (R13). */
     for (struct vsock_sock *sock = stack->sockets_head; sock != NULL; sock = sock->stack_next) {
-        if (sock->type == type && !sock->child && local_matches(&sock->local, local) &&
-            (type == VSOCK_TYPE_DGRAM || sock->remote.port == VSOCK_PORT_ANY ||
-             sock->tcp == VSOCK_TCP_LISTEN))
+        if (sock->type == type && !sock->child && sock->local.port != VSOCK_PORT_ANY &&
+            local_matches(&sock->local, local))
             return sock;
     }
     return NULL;

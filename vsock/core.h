@@ -101,7 +101,10 @@ struct vsock_sock;
 struct vsock_call {
     uint64_t cost_ns;
     struct sim_waitq *wait;     /* set with -EAGAIN: sleep here, then call again */
-    uint64_t deadline_ns;       /* SIM_TIME_NEVER or when the wait should end (timeouts) */
+    /* In: SIM_TIME_NEVER, or the deadline an earlier wait of the same call returned (the
+     * caller carries it over, so a timeout bounds the whole call). Out, with wait: when
+     * the wait should end. */
+    uint64_t deadline_ns;
 };
 
 /* The transport operations table: the core calls transports only through it. A

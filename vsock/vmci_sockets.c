@@ -289,6 +289,7 @@ struct op {
     uint64_t progress;                  /* bytes moved so far (R117, R121) */
     bool retry;                         /* connect: the request is already out */
     bool timed_out;                     /* the last wait ended at its deadline */
+    uint64_t deadline_ns;               /* of the call's first wait, kept for the next */
     bool pending;                       /* connect ended before its outcome was known */
     struct vsock_sock *child;
     struct vsock_addr from;
@@ -339,6 +340,7 @@ static int64_t op_wait(struct vs_context *context, struct op *op, const struct v
     if (!sim_fiber_is_current(context->engine))
         return op_stopped(op, -EAGAIN);         /* plain code never waits (architecture.md) */
     int wake = sim_fiber_wait(context->engine, call->wait, call->deadline_ns);
+    op->deadline_ns = call->deadline_ns;        /* the call's timeout keeps running */
     if (wake < 0)
         return op_stopped(op, wake == SIM_EKILLED ? -ECANCELED : -ENOBUFS);
     if (op->entry->sock == NULL || op->entry->generation != op->generation)
@@ -393,8 +395,9 @@ static int64_t op_run(struct vs_context *context, struct op *op)
     uint64_t cost_ns = 0;
     int64_t rc = -EIO;
     op->generation = op->entry->generation;
+    op->deadline_ns = SIM_TIME_NEVER;
     for (uint64_t wakeups = 0; wakeups < VS_CALL_WAKEUPS_MAX; wakeups++) {
-        struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
+        struct vsock_call call = { .deadline_ns = op->deadline_ns };
         rc = op_step(op, &call);
         cost_ns += call.cost_ns;
         if (rc != -EAGAIN || call.wait == NULL)
@@ -783,6 +786,12 @@ static const struct option_spec option_table[] = {
     { SOL_SOCKET, SO_KEEPALIVE, VSOCK_OPTION_ERROR, VALUE_IGNORED },
     { SOL_SOCKET, SO_LINGER, VSOCK_OPTION_ERROR, VALUE_IGNORED },
     { SOL_SOCKET, SO_REUSEADDR, VSOCK_OPTION_ERROR, VALUE_IGNORED },
+    /* R146's "other generic options": ones Linux's sock_setsockopt accepts from any
+     * process (SO_PRIORITY 0-6 needs no capability); they mean nothing to vSockets. */
+    { SOL_SOCKET, SO_DONTROUTE, VSOCK_OPTION_ERROR, VALUE_IGNORED },
+    { SOL_SOCKET, SO_BROADCAST, VSOCK_OPTION_ERROR, VALUE_IGNORED },
+    { SOL_SOCKET, SO_OOBINLINE, VSOCK_OPTION_ERROR, VALUE_IGNORED },
+    { SOL_SOCKET, SO_PRIORITY, VSOCK_OPTION_ERROR, VALUE_IGNORED },
 };
 
 /* The option (level, optname), or NULL when unknown (ENOPROTOOPT, R144). */
@@ -919,12 +928,15 @@ int vs_getsockopt(struct vs_context *context, int fd, int level, int optname, vo
         value = (uint64_t)sock->type;
     } else if (spec == NULL || spec->kind == VALUE_IGNORED) {
         return fail(ENOPROTOOPT);                                               /* R144 */
-    } else if (level == VMCI_SOCKETS_AF_VALUE && *optlen < value_bytes(spec->kind)) {
-        return fail(EINVAL);                                                    /* R137 */
     } else {
+        /* The option's own errors (ENOPROTOOPT for NONBLOCK_TXRX, R143; ENOTCONN, R142)
+         * come before the length check, as in Linux, whose option switch returns before
+         * comparing lengths. Level-40 reads have no side effects, so reading first is safe. */
         int rc = vsock_getsockopt(sock, spec->option, &value);
         if (rc < 0)
             return fail(-rc);
+        if (level == VMCI_SOCKETS_AF_VALUE && *optlen < value_bytes(spec->kind))
+            return fail(EINVAL);                                                /* R137 */
     }
     uint8_t bytes[sizeof(struct vs_timeval64)];
     size_t size = get_value(spec, value, bytes);

@@ -211,7 +211,8 @@ int vs_getpeername(struct vs_context *context, int fd, struct sockaddr *addr,
 int vs_poll(struct vs_context *context, struct pollfd *fds, nfds_t nfds, int timeout_ms);
 /* Levels AF_VSOCK (options above; u64 values, timevals for the connect timeout) and
  * SOL_SOCKET (SO_RCVLOWAT, SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVBUF, SO_ERROR (get), SO_TYPE
- * (get); SO_SNDBUF, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR are accepted and ignored, R146). */
+ * (get); SO_SNDBUF, SO_KEEPALIVE, SO_LINGER, SO_REUSEADDR, SO_DONTROUTE, SO_BROADCAST,
+ * SO_OOBINLINE, SO_PRIORITY are accepted and ignored, R146). */
 int vs_setsockopt(struct vs_context *context, int fd, int level, int optname,
                   const void *optval, socklen_t optlen);
 int vs_getsockopt(struct vs_context *context, int fd, int level, int optname, void *optval,

@@ -278,16 +278,19 @@ static void recv_connecting_server(struct vsock_sock *child, const struct vsock_
         return;
     }
     stream->qp_handle = handle;
-    vsock_child_established(child);
+    /* R166: the child reaches the accept queue only once its ATTACH is out; a failed send
+     * drops it after an RST (vmci_transport.c recv_connecting_server). Delivery is never
+     * inside the sender's call, so nothing can look the child up in between. */
     if (send_to_peer(child, VSOCK_PACKET_ATTACH, packet->u0, 0, NULL) < 0) {
-        /* R166: the child is already in the accept queue; it sees the reset as a peer. */
         send_to_peer(child, VSOCK_PACKET_RST, 0, 0, NULL);
-        child->done = true;
-        child->peer_shutdown = VSOCK_SHUTDOWN_MASK;
+        vsock_child_drop(child);
+        return;
     }
+    vsock_child_established(child);
 }
 
 static void notify_wake_readers(struct vsock_sock *sock);
+static void read_test(struct vsock_sock *sock, struct vsock_call *call);
 
 /* R169-R175: a packet for an established socket. */
 static void recv_connected(struct vsock_sock *sock, const struct vsock_packet *packet)
@@ -328,8 +331,13 @@ static void recv_connected(struct vsock_sock *sock, const struct vsock_packet *p
         }
         return;
     case VSOCK_PACKET_WAITING_WRITE:                                            /* R182 */
-        if (stream->protocol == VSOCK_NOTIFY_PKT)
+        if (stream->protocol == VSOCK_NOTIFY_PKT) {
             stream->peer_waiting_write = true;
+            /* R182: the window test is applied at once, as notify.c's
+             * handle_waiting_write does: a reader that already freed enough space sends
+             * READ now instead of leaving the writer blocked until its next dequeue. */
+            read_test(sock, NULL);
+        }
         return;
     default:
         return;                                             /* R172, R175: ignored */
@@ -405,8 +413,14 @@ static int control_filter(void *state, const struct vmci_datagram_header *header
                           const uint8_t *payload)
 {
     struct vsock_vmci *transport = state;
+    /* R148 with R55: the host callback's refusals reach the sender, source first (as in
+     * vmci_transport.c recv_stream_cb); recv_control drops the same packets later. */
+    uint32_t expected_rid = header->src.context == VMCI_HYPERVISOR_CONTEXT_ID
+                                ? VMCI_TRANSPORT_HYPERVISOR_PACKET_RID : VMCI_TRANSPORT_PACKET_RID;
+    if (header->src.context == VMCI_WELL_KNOWN_CONTEXT_ID || header->src.resource != expected_rid)
+        return VMCI_ERROR_NO_ACCESS;
     if (header->payload_size < VSOCK_PACKET_PAYLOAD_BYTES)
-        return VMCI_SUCCESS;
+        return VMCI_ERROR_INVALID_ARGS;
     struct vsock_packet packet;
     vsock__packet_decode(header, payload, &packet);
     struct vsock_addr local = { packet.dst.context, packet.dst_port };

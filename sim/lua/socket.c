@@ -41,6 +41,7 @@ struct op_state {
     bool charged;                       /* the final cost sleep is in progress */
     bool paying;                        /* sleeping the cost before waiting */
     bool timed_out;
+    uint64_t deadline_ns;               /* of the call's first wait, kept for the next */
     struct vsock_addr addr;
     uint32_t flags;
     bool has_to;                        /* sendto: addr is the destination */
@@ -213,7 +214,7 @@ static int op_run(lua_State *L)
     struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     assert(process != NULL);
-    struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
+    struct vsock_call call = { .deadline_ns = state->deadline_ns };
     int count = op_step(L, state, &call);
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
@@ -246,6 +247,7 @@ static int op_run(lua_State *L)
             return luaL_error(L, "%s", sim_engine_error_message(engine));
         return lua_yieldk(L, 0, 0, op_continue);
     }
+    state->deadline_ns = call.deadline_ns;      /* the call's timeout keeps running */
     int rc = sim_process_block(process->process, call.wait, call.deadline_ns);
     if (rc < 0 && rc != SIM_EKILLED)
         return luaL_error(L, "%s", sim_engine_error_message(engine));
@@ -274,6 +276,7 @@ static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *me
     struct op_state *state = lua_newuserdatauv(L, sizeof(*state), 0);
     memset(state, 0, sizeof(*state));
     state->kind = kind;
+    state->deadline_ns = SIM_TIME_NEVER;
     luaL_setmetatable(L, SIMLUA_OP_STATE_META);
     assert(lua_gettop(L) == OP_STATE);
     return state;

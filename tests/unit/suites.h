@@ -25,7 +25,12 @@
     X(vmci_broker)     \
     X(vmci_hostile)    \
     X(vsock_stream)    \
-    X(vsock_dgram)
+    X(vsock_dgram)     \
+    X(vsock_address_rules) \
+    X(vsock_core_rules) \
+    X(vsock_options_rules) \
+    X(vsock_handshake_rules) \
+    X(vsock_notify_rules)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
