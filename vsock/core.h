@@ -130,7 +130,10 @@ struct vsock_transport_ops {
     uint64_t (*stream_rcvhiwat)(const struct vsock_sock *sock);
     bool (*stream_is_active)(const struct vsock_sock *sock);
     int (*shutdown)(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call);
-    /* Notification hooks (R176-R183); may be NULL. */
+    /* Notification hooks (R176-R183); may be NULL. recv_init runs at the start of every
+     * stream recv with its target (it may run again when the recv resumes after a wait,
+     * so it must be idempotent within one recv). */
+    void (*notify_recv_init)(struct vsock_sock *sock, uint64_t target);
     void (*notify_recv_pre_block)(struct vsock_sock *sock, uint64_t target,
                                   struct vsock_call *call);
     void (*notify_recv_post_dequeue)(struct vsock_sock *sock, uint64_t copied, bool peek,

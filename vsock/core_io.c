@@ -224,6 +224,8 @@ static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint6
     uint64_t target = recv_target(sock, size_bytes, flags);
     if (target >= sock->ops->stream_rcvhiwat(sock))
         return -ENOMEM;                                                         /* R120 */
+    if (sock->ops->notify_recv_init != NULL)
+        sock->ops->notify_recv_init(sock, target);                              /* R178 */
     bool peek = (flags & VSOCK_MSG_PEEK) != 0;
     bool wait_allowed = !sock->nonblocking && !(flags & VSOCK_MSG_DONTWAIT);
     for (uint32_t round = 0; round <= size_bytes; round++) {

@@ -98,6 +98,7 @@ static void trace_packet(struct vsock_vmci *transport, const char *kind,
     sim_trace_field_u64(&event, "src", ((uint64_t)packet->src.context << 32) | packet->src_port);
     sim_trace_field_u64(&event, "dst", ((uint64_t)packet->dst.context << 32) | packet->dst_port);
     sim_trace_field_u64(&event, "u0", packet->u0);
+    sim_trace_field_u64(&event, "u1", packet->u1);
     sim_trace_field_u64(&event, "proto", packet->proto);
     if (result != 0)
         sim_trace_field_i64(&event, "result", result);

@@ -55,6 +55,57 @@ static int64_t send_to_peer(struct vsock_sock *sock, uint32_t type, uint64_t u0,
                               sock->credentials.pid);
 }
 
+/* R180: WAITING_READ / WAITING_WRITE carry {generation, offset} in the union: the ring
+ * position the reader waits to see filled, or the writer waits to see freed. */
+static void send_waiting(struct vsock_sock *sock, uint32_t type, uint64_t generation,
+                         uint64_t offset, struct vsock_call *call)
+{
+    struct vsock_packet packet = {
+        .dst = { sock->remote.cid, VMCI_TRANSPORT_PACKET_RID }, .type = type,
+        .src_port = sock->local.port, .dst_port = sock->remote.port,
+        .u0 = generation, .u1 = offset,
+    };
+    (void)vsock__packet_send(transport_of(sock), &packet, call != NULL ? &call->cost_ns : NULL,
+                             sock->credentials.pid);
+}
+
+/* A reader that needs `room_needed` more bytes names the consume-queue position they end
+ * at: past the end of the ring, it is in the next generation (notify.c send_waiting_read). */
+static void send_waiting_read(struct vsock_sock *sock, uint64_t room_needed,
+                              struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    int64_t head = vmci_qpair_consume_head(stream->qpair);
+    if (head < 0)
+        return;
+    uint64_t room_left = stream->queue_size - (uint64_t)head;
+    if (room_needed >= room_left)
+        send_waiting(sock, VSOCK_PACKET_WAITING_READ, stream->consume_generation + 1,
+                     room_needed - room_left, call);
+    else
+        send_waiting(sock, VSOCK_PACKET_WAITING_READ, stream->consume_generation,
+                     (uint64_t)head + room_needed, call);
+}
+
+/* A writer that needs one byte of room names the produce-queue position that must become
+ * free (notify.c send_waiting_write: one past the byte it wants to write, so one
+ * generation back while that position is still ahead of the tail in this lap). */
+static void send_waiting_write(struct vsock_sock *sock, struct vsock_call *call)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    int64_t tail = vmci_qpair_produce_tail(stream->qpair);
+    if (tail < 0)
+        return;
+    uint64_t room_needed = 1;
+    uint64_t room_left = stream->queue_size - (uint64_t)tail;
+    if (room_needed + 1 >= room_left)
+        send_waiting(sock, VSOCK_PACKET_WAITING_WRITE, stream->produce_generation,
+                     room_needed + 1 - room_left, call);
+    else
+        send_waiting(sock, VSOCK_PACKET_WAITING_WRITE, stream->produce_generation - 1,
+                     (uint64_t)tail + room_needed + 1, call);
+}
+
 /* A notification "with retry" (7.5): up to MAX_RESENDS tries while the peer still reads. */
 static void send_with_retry(struct vsock_sock *sock, uint32_t type, struct vsock_call *call)
 {
@@ -513,19 +564,33 @@ static void window_grow(struct vsock_stream *stream)
         stream->write_notify_window = stream->queue_size;
 }
 
+/* R178: a recv whose target reaches Wmin raises Wmin to target + 1 (so the writer is told
+ * about enough free space for this reader's target); a W below it is raised too, and the
+ * READ test is then due once more before the reader blocks. Idempotent within one recv:
+ * after the first call target < Wmin, and W never drops below Wmin. */
+static void notify_recv_init(struct vsock_sock *sock, uint64_t target)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (target < stream->write_notify_min_window)
+        return;
+    stream->write_notify_min_window = target + 1;
+    if (stream->write_notify_window < stream->write_notify_min_window) {
+        stream->write_notify_window = stream->write_notify_min_window;
+        stream->read_test_on_block = true;
+    }
+}
+
 static void notify_recv_pre_block(struct vsock_sock *sock, uint64_t target, struct vsock_call *call)
 {
     struct vsock_stream *stream = stream_of(sock);
     window_grow(stream);
-    if (target >= stream->write_notify_min_window) {
-        stream->write_notify_min_window = target + 1;
-        if (stream->write_notify_window < stream->write_notify_min_window)
-            stream->write_notify_window = stream->write_notify_min_window;
+    if (stream->read_test_on_block) {
+        stream->read_test_on_block = false;
+        read_test(sock, call);
     }
-    read_test(sock, call);
     if (stream->protocol == VSOCK_NOTIFY_PKT && !stream->sent_waiting_read) {   /* R180 */
         stream->sent_waiting_read = true;
-        send_to_peer(sock, VSOCK_PACKET_WAITING_READ, 0, 0, call);
+        send_waiting_read(sock, target, call);
     }
 }
 
@@ -534,7 +599,7 @@ static void notify_send_pre_block(struct vsock_sock *sock, struct vsock_call *ca
     struct vsock_stream *stream = stream_of(sock);
     if (stream->protocol == VSOCK_NOTIFY_PKT && !stream->sent_waiting_write) {  /* R180 */
         stream->sent_waiting_write = true;
-        send_to_peer(sock, VSOCK_PACKET_WAITING_WRITE, 0, 0, call);
+        send_waiting_write(sock, call);
     }
 }
 
@@ -546,7 +611,7 @@ static void notify_poll_in(struct vsock_sock *sock)
     window_grow(stream);                                                        /* R178 */
     if (stream->protocol == VSOCK_NOTIFY_PKT && !stream->sent_waiting_read) {
         stream->sent_waiting_read = true;
-        send_to_peer(sock, VSOCK_PACKET_WAITING_READ, 0, 0, NULL);
+        send_waiting_read(sock, 1, NULL);
     }
 }
 
@@ -613,9 +678,13 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
     struct vsock_stream *stream = stream_of(sock);
     if (stream->qpair == NULL)
         return -ENOTCONN;
+    int64_t tail_before = vmci_qpair_produce_tail(stream->qpair);
     int64_t rc = vmci_qpair_enqueue(stream->qpair, source, size_bytes, &call->cost_ns);
-    if (rc > 0)
+    if (rc > 0) {
         trace_ring(sock, "qp_enqueue", rc, vmci_qpair_produce_tail(stream->qpair));
+        if (tail_before >= 0 && (uint64_t)rc >= stream->queue_size - (uint64_t)tail_before)
+            stream->produce_generation++;                                       /* R180 */
+    }
     if (rc == VMCI_ERROR_QUEUEPAIR_NOSPACE)
         return 0;
     return rc < 0 ? -EIO : rc;
@@ -627,11 +696,16 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
     struct vsock_stream *stream = stream_of(sock);
     if (stream->qpair == NULL)
         return -ENOTCONN;
+    int64_t head_before = vmci_qpair_consume_head(stream->qpair);
     int64_t rc = peek ? vmci_qpair_peek(stream->qpair, target, size_bytes, &call->cost_ns)
                       : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
-    if (rc > 0)
+    if (rc > 0) {
         trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc,
                    vmci_qpair_consume_head(stream->qpair));
+        if (!peek && head_before >= 0 &&
+            (uint64_t)rc >= stream->queue_size - (uint64_t)head_before)
+            stream->consume_generation++;                                       /* R180 */
+    }
     if (rc == VMCI_ERROR_QUEUEPAIR_NODATA)
         return 0;
     return rc < 0 ? -EIO : rc;
@@ -696,6 +770,7 @@ const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .stream_rcvhiwat = stream_rcvhiwat,
     .stream_is_active = stream_is_active,
     .shutdown = stream_shutdown,
+    .notify_recv_init = notify_recv_init,
     .notify_recv_pre_block = notify_recv_pre_block,
     .notify_recv_post_dequeue = notify_recv_post_dequeue,
     .notify_send_post_enqueue = notify_send_post_enqueue,

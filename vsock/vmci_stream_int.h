@@ -33,6 +33,11 @@ struct vsock_stream {
     bool sent_waiting_read;                 /* R180 */
     bool sent_waiting_write;
     bool window_reduced;                    /* R178: since the last READ */
+    bool read_test_on_block;                /* R178: a recv raised W to a new Wmin */
+    /* R180: wrap-arounds of each ring, counted as enqueues and dequeues cross its end;
+     * WAITING_* name a position as {generation, offset}. */
+    uint64_t produce_generation;
+    uint64_t consume_generation;
     uint64_t write_notify_window;           /* W */
     uint64_t write_notify_min_window;       /* Wmin */
 };

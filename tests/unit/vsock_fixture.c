@@ -48,6 +48,8 @@ int packet_log_emit(void *state, const struct sim_trace_event *event, char *mess
             packet->dst = field->value.u64;
         } else if (strcmp(field->name, "u0") == 0) {
             packet->u0 = field->value.u64;
+        } else if (strcmp(field->name, "u1") == 0) {
+            packet->u1 = field->value.u64;
         }
     }
     return 0;

@@ -51,6 +51,7 @@ struct packet {
     uint64_t src;                       /* cid << 32 | port */
     uint64_t dst;
     uint64_t u0;
+    uint64_t u1;
 };
 
 struct packet_log {

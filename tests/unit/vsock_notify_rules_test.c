@@ -574,6 +574,34 @@ static void test_R177_R178_read_after_full_queue_with_shrinking_window(void)
     notify_world_close(&w);
 }
 
+/* R178: Wmin is raised at the start of every recv whose target reaches it, not only when
+ * a reader blocks. A recv of 60000 bytes with MSG_WAITALL that finds them queued (no
+ * block) makes Wmin 60001; the first full-queue cycle reduces W to Q - 4096 as usual, but
+ * the second stops at Wmin (60001) instead of Q - 8192, so its READ comes at 5536 free
+ * bytes (> Q - 60001), where W = Q - 8192 would wait for 8193. */
+static void test_R178_recv_start_raises_wmin_without_blocking(void)
+{
+    struct notify_world w = notify_world_open(false);
+    struct fixture *f = w.f;
+    int writer, reader;
+    connected_pair(f, &f->guest_a, &f->host, 9105, &writer, &reader);
+    enum { TARGET_BYTES = 60000 };
+    fill_queue(f, &f->guest_a, writer);
+    uint32_t mark = w.sent->count;
+    static uint8_t bytes[QUEUE_BYTES];
+    ASSERT_RETURNS(vs_recv(&f->host, reader, bytes, TARGET_BYTES, MSG_WAITALL), TARGET_BYTES);
+    run_idle(f);
+    ASSERT_U64_EQ(packets_count(w.sent, mark, CID_HOST, "READ"), 1);         /* W = Q - 4096 */
+    read_now(f, &f->host, reader, QUEUE_USABLE_BYTES - TARGET_BYTES);         /* empty */
+    fill_queue(f, &f->guest_a, writer);
+    mark = w.sent->count;
+    read_now(f, &f->host, reader, QUEUE_BYTES - (TARGET_BYTES + 1));          /* = Q - Wmin */
+    ASSERT_U64_EQ(packets_count(w.sent, mark, CID_HOST, "READ"), 0);
+    read_now(f, &f->host, reader, 1);
+    ASSERT_U64_EQ(packets_count(w.sent, mark, CID_HOST, "READ"), 1);
+    notify_world_close(&w);
+}
+
 /* Empties the reader's consume queue without blocking (the data is there). */
 static void drain(struct fixture *f, struct vs_context *context, int fd)
 {
@@ -691,6 +719,8 @@ static void test_R180_R181_R183_blocked_reader_waiting_read_once_until_wrote(voi
     ASSERT_U64_EQ(blocks_of(w.seen, f->guest_a.process_pid), 2);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_READ");
     ASSERT_U64_EQ(w.sent->packets[mark].dst, address_of(CID_HOST, 9200));
+    ASSERT_U64_EQ(w.sent->packets[mark].u0, 0);             /* {generation 0, head 0 + 1} */
+    ASSERT_U64_EQ(w.sent->packets[mark].u1, 1);
     ASSERT_POLL(&f->guest_a, client_fd, POLLOUT | POLLWRNORM);      /* polling: still once */
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_READ");
     ASSERT_RETURNS(vs_send(&f->host, server_fd, "x", 1, 0), 1);
@@ -701,12 +731,47 @@ static void test_R180_R181_R183_blocked_reader_waiting_read_once_until_wrote(voi
     struct io_job again = { .fd = client_fd, .size_bytes = 1 };
     io_job_start(f, &f->guest_a, &again);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_READ 2:WROTE 100:WAITING_READ");
+    ASSERT_U64_EQ(w.sent->packets[mark + 2].u0, 0);         /* head 1 now: {0, 2} */
+    ASSERT_U64_EQ(w.sent->packets[mark + 2].u1, 2);
     ASSERT_RETURNS(vs_send(&f->host, server_fd, "y", 1, 0), 1);
     run_idle(f);
     ASSERT_RETURNS(again.rc, 1);
     ASSERT_RETURNS(vs_send(&f->host, server_fd, "z", 1, 0), 1);     /* nobody waits */
     run_idle(f);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_READ 2:WROTE 100:WAITING_READ 2:WROTE");
+    notify_world_close(&w);
+}
+
+/* R180: each side counts the wrap-arounds of its consume ring: a reader whose head stands
+ * at Q - 1 and needs 10 bytes names position 9 of the next lap {1, 9}; after it has read
+ * across the end (generation 1, head 9), needing 1 byte names {1, 10}. */
+static void test_R180_waiting_read_names_positions_across_the_ring_end(void)
+{
+    struct notify_world w = notify_world_open(true);
+    struct fixture *f = w.f;
+    int client_fd, server_fd;
+    connected_pair(f, &f->guest_a, &f->host, 9205, &client_fd, &server_fd);
+    fill_queue(f, &f->host, server_fd);
+    read_now(f, &f->guest_a, client_fd, QUEUE_USABLE_BYTES);        /* head Q - 1, gen 0 */
+    uint32_t mark = w.sent->count;
+    struct io_job wide = { .fd = client_fd, .size_bytes = 10, .flags = MSG_WAITALL };
+    io_job_start(f, &f->guest_a, &wide);
+    ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_READ");
+    ASSERT_U64_EQ(w.sent->packets[mark].u0, 1);
+    ASSERT_U64_EQ(w.sent->packets[mark].u1, 9);
+    static uint8_t bytes[10];
+    ASSERT_RETURNS(vs_send(&f->host, server_fd, bytes, sizeof(bytes), 0), 10);
+    run_idle(f);
+    ASSERT_RETURNS(wide.rc, 10);                                    /* head 9, gen 1 */
+    mark = w.sent->count;
+    struct io_job narrow = { .fd = client_fd, .size_bytes = 1 };
+    io_job_start(f, &f->guest_a, &narrow);
+    ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_READ");
+    ASSERT_U64_EQ(w.sent->packets[mark].u0, 1);
+    ASSERT_U64_EQ(w.sent->packets[mark].u1, 10);
+    ASSERT_RETURNS(vs_send(&f->host, server_fd, "n", 1, 0), 1);
+    run_idle(f);
+    ASSERT_RETURNS(narrow.rc, 1);
     notify_world_close(&w);
 }
 
@@ -757,6 +822,9 @@ static void test_R180_R182_R183_blocked_writer_waiting_write_until_read(void)
     ASSERT_U64_EQ(blocks_of(w.seen, f->guest_a.process_pid), 2);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_WRITE");
     ASSERT_U64_EQ(w.sent->packets[mark].dst, address_of(CID_HOST, 9220));
+    /* tail Q - 1: one byte of room needs position 1 of the next lap: {generation 0, 1} */
+    ASSERT_U64_EQ(w.sent->packets[mark].u0, 0);
+    ASSERT_U64_EQ(w.sent->packets[mark].u1, 1);
     read_now(f, &f->host, server_fd, WINDOW_STEP_BYTES);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_WRITE");
     read_now(f, &f->host, server_fd, 1);
@@ -766,6 +834,9 @@ static void test_R180_R182_R183_blocked_writer_waiting_write_until_read(void)
     struct io_job again = { .send = true, .fd = client_fd, .size_bytes = 1 };
     io_job_start(f, &f->guest_a, &again);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_WRITE 2:READ 100:WAITING_WRITE");
+    /* the tail wrapped (produce generation 1) and stands at 4096: {1 - 1, 4096 + 2} */
+    ASSERT_U64_EQ(w.sent->packets[mark + 2].u0, 0);
+    ASSERT_U64_EQ(w.sent->packets[mark + 2].u1, WINDOW_STEP_BYTES + 2);
     read_now(f, &f->host, server_fd, QUEUE_USABLE_BYTES);
     ASSERT_RETURNS(again.rc, 1);
     ASSERT_SEQUENCE(w.sent, mark, "100:WAITING_WRITE 2:READ 100:WAITING_WRITE 2:READ");
@@ -850,8 +921,10 @@ CU_ErrorCode vsock_notify_rules_suite_add(void)
         TEST_ENTRY(test_R175_unexpected_types_ignored_when_established),
         TEST_ENTRY(test_R177_R178_read_after_full_queue_with_shrinking_window),
         TEST_ENTRY(test_R178_window_grows_when_reader_blocks_or_polls),
+        TEST_ENTRY(test_R178_recv_start_raises_wmin_without_blocking),
         TEST_ENTRY(test_R179_wrote_wakes_reader_read_wakes_writer_queues_unchanged),
         TEST_ENTRY(test_R180_R181_R183_blocked_reader_waiting_read_once_until_wrote),
+        TEST_ENTRY(test_R180_waiting_read_names_positions_across_the_ring_end),
         TEST_ENTRY(test_R181_waiting_read_answered_at_once_when_data_queued),
         TEST_ENTRY(test_R180_R182_R183_blocked_writer_waiting_write_until_read),
         TEST_ENTRY(test_R182_read_only_for_waiting_writer_and_at_once_on_waiting_write),
