@@ -49,6 +49,7 @@ void sim_engine_destroy(struct sim_engine *engine)
         free(process);
     }
     sim_evq_destroy(engine->queue);
+    free(engine->parked);
     free(engine);
 }
 
@@ -99,8 +100,20 @@ int sim_engine_schedule_at(struct sim_engine *engine, uint64_t time_ns, sim_even
                            void *arg, uint64_t data, sim_event_id *id_out)
 {
     assert(engine != NULL);
+    return sim_engine_schedule_at_in(engine, engine->current_domain, time_ns, fn, arg, data,
+                                     id_out);
+}
+
+int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64_t time_ns,
+                              sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out)
+{
+    assert(engine != NULL);
     assert(time_ns >= engine->now_ns);      /* EN1 */
-    int rc = sim_evq_push(engine->queue, time_ns, fn, arg, data, id_out);
+    assert(domain < SIM_DOMAINS_MAX);
+    if (time_ns >= SIM_TIME_PARKED)
+        return sim_engine_fail(engine, SIM_EINVAL, "event time %llu ns is past the end of "
+                               "simulated time", (unsigned long long)time_ns);
+    int rc = sim_evq_push_in(engine->queue, domain, time_ns, fn, arg, data, id_out);
     if (rc == SIM_ELIMIT)
         return sim_engine_fail(engine, rc, "limit events_pending_max (%u) exceeded",
                                engine->limits.events_pending_max);
@@ -112,11 +125,24 @@ int sim_engine_schedule_at(struct sim_engine *engine, uint64_t time_ns, sim_even
 int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_event_fn fn,
                               void *arg, uint64_t data, sim_event_id *id_out)
 {
+    return sim_engine_schedule_after_in(engine, engine->current_domain, delay_ns, fn, arg, data,
+                                        id_out);
+}
+
+int sim_engine_schedule_after_in(struct sim_engine *engine, uint32_t domain, uint64_t delay_ns,
+                                 sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out)
+{
     uint64_t time_ns = engine->now_ns + delay_ns;
     if (time_ns < engine->now_ns)
         return sim_engine_fail(engine, SIM_EINVAL, "delay of %llu ns overflows simulated time",
                                (unsigned long long)delay_ns);
-    return sim_engine_schedule_at(engine, time_ns, fn, arg, data, id_out);
+    return sim_engine_schedule_at_in(engine, domain, time_ns, fn, arg, data, id_out);
+}
+
+uint32_t sim_engine_current_domain(const struct sim_engine *engine)
+{
+    assert(engine != NULL);
+    return engine->current_domain;
 }
 
 int sim_engine_cancel(struct sim_engine *engine, sim_event_id id)
@@ -242,14 +268,21 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             stopped = SIM_STOP_ERROR;
             break;
         }
-        if (sim_evq_pending(engine->queue) == 0) {
-            stopped = stop_when_empty(engine);
+        if (sim_evq_pending(engine->queue) == 0 ||
+            sim_evq_peek_time(engine->queue) == SIM_TIME_PARKED) {
+            stopped = stop_when_empty(engine);      /* nothing left but frozen domains' */
             break;
         }
         if (sim_evq_peek_time(engine->queue) > until_ns) {
             if (until_ns > engine->now_ns)
                 engine->now_ns = until_ns;
             stopped = SIM_STOP_UNTIL;
+            break;
+        }
+        if (sim__domain_park_top(engine))
+            continue;                   /* a frozen domain's event came due: it waits */
+        if (engine->abort_code != 0) {
+            stopped = SIM_STOP_ERROR;
             break;
         }
         if (max_events != 0 && events_run >= max_events) {
@@ -263,7 +296,9 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->now_ns = entry.time_ns;
         engine->events_run++;
         events_run++;
+        engine->current_domain = entry.domain;
         entry.fn(engine, entry.arg, entry.data);
+        engine->current_domain = 0;
         if (engine->progress_every_events != 0 &&
             engine->events_run % engine->progress_every_events == 0)
             engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);

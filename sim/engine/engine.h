@@ -25,6 +25,8 @@
 #include "trace.h"
 
 #define SIM_TIME_NEVER UINT64_MAX
+/* Domains (below): ids 1 .. SIM_DOMAINS_MAX - 1 can be frozen; 0 is never frozen. */
+#define SIM_DOMAINS_MAX 4096u
 /* Named random streams per world ("lua", "vmci", ...). */
 #define SIM_RNG_STREAMS_MAX 32u
 #define SIM_RNG_STREAM_NAME_BYTES_MAX 32u
@@ -57,6 +59,32 @@ int sim_engine_schedule_at(struct sim_engine *engine, uint64_t time_ns, sim_even
 int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_event_fn fn,
                               void *arg, uint64_t data, sim_event_id *id_out);
 int sim_engine_cancel(struct sim_engine *engine, sim_event_id id);
+
+/* Domains: every event runs for a domain, a group of simulated activity that can be
+ * frozen as a whole (a VM's guest: its processes, its kernel's timers, its interrupt
+ * handler). Domain 0 (the host, the hypervisor, the scenario) is never frozen. An event
+ * scheduled with sim_engine_schedule_at/_after runs for the domain of the event that
+ * scheduled it (0 outside events); _in names the domain, for work that crosses over (a
+ * device interrupt raised by the host's send runs the guest's handler).
+ *
+ * While a domain is frozen its events do not run: one that comes due is parked, keeping
+ * its id (cancel still works). Thawing re-schedules each parked event at max(its time,
+ * now), in the order they came due, before events scheduled later for the same instant:
+ * the guest "catches up" at once, as a resumed guest's clock does. Events not yet due
+ * keep their time. A frozen domain's processes are never reported as deadlocked. */
+int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64_t time_ns,
+                              sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out);
+int sim_engine_schedule_after_in(struct sim_engine *engine, uint32_t domain, uint64_t delay_ns,
+                                 sim_event_fn fn, void *arg, uint64_t data,
+                                 sim_event_id *id_out);
+uint32_t sim_engine_current_domain(const struct sim_engine *engine);
+/* Return 0, or SIM_EINVAL for domain 0 / out of range, or SIM_ENOMEM. Freezing a frozen
+ * domain or thawing a running one is a no-op. */
+int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain);
+int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain);
+bool sim_engine_domain_frozen(const struct sim_engine *engine, uint32_t domain);
+/* Events parked now (all domains). */
+uint32_t sim_engine_events_parked(const struct sim_engine *engine);
 uint32_t sim_engine_events_pending(const struct sim_engine *engine);
 /* Events run since the engine was created. */
 uint64_t sim_engine_events_run(const struct sim_engine *engine);

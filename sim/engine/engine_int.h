@@ -14,6 +14,16 @@ struct rng_stream {
     struct sim_rng rng;
 };
 
+/* An event of a frozen domain that came due (domain.c). */
+struct sim_parked {
+    sim_event_id id;
+    uint32_t domain;
+    uint64_t time_ns;               /* when it was due: thawing never runs it earlier */
+};
+
+/* Parked events wait at this time, after every real one (SIM_TIME_NEVER is "none"). */
+#define SIM_TIME_PARKED (SIM_TIME_NEVER - 1)
+
 struct sim_engine {
     struct sim_limits limits;
     uint64_t seed;
@@ -33,9 +43,17 @@ struct sim_engine {
     sim_progress_fn progress_fn;    /* output only; never feeds the simulation */
     void *progress_state;
     uint64_t progress_every_events;
+    uint32_t current_domain;        /* of the event running now; 0 between events */
+    uint8_t frozen[SIM_DOMAINS_MAX / 8];    /* bit per domain */
+    struct sim_parked *parked;      /* owned: parked events, in the order they came due */
+    uint32_t parked_count;
+    uint32_t parked_capacity;
     int abort_code;                 /* non-zero: stop the run after the current event */
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };
+
+/* domain.c: parks the earliest event if its domain is frozen; true if it did. */
+bool sim__domain_park_top(struct sim_engine *engine);
 
 /* process.c */
 void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);

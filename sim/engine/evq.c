@@ -31,6 +31,7 @@ struct slot {
     sim_event_fn fn;
     void *arg;
     uint64_t data;
+    uint32_t domain;        /* who the event runs for (engine.h, "Domains") */
     uint32_t heap_index;    /* SLOT_FREE when not pending */
     uint32_t generation;    /* bumped at every reuse, so stale ids are detected */
     uint32_t next_free;
@@ -143,6 +144,12 @@ static inline sim_event_id make_id(uint32_t slot, uint32_t generation)
 int sim_evq_push(struct sim_evq *queue, uint64_t time_ns, sim_event_fn fn, void *arg,
                  uint64_t data, sim_event_id *id_out)
 {
+    return sim_evq_push_in(queue, 0, time_ns, fn, arg, data, id_out);
+}
+
+int sim_evq_push_in(struct sim_evq *queue, uint32_t domain, uint64_t time_ns, sim_event_fn fn,
+                    void *arg, uint64_t data, sim_event_id *id_out)
+{
     assert(queue != NULL);
     assert(fn != NULL);
     if (queue->pending >= queue->pending_max)
@@ -159,6 +166,7 @@ int sim_evq_push(struct sim_evq *queue, uint64_t time_ns, sim_event_fn fn, void 
     slot->fn = fn;
     slot->arg = arg;
     slot->data = data;
+    slot->domain = domain;
     struct heap_node node = { .time_ns = time_ns, .seq = queue->seq_next++, .slot = slot_index };
     queue->heap[queue->pending] = node;
     queue->pending++;
@@ -193,22 +201,64 @@ static void remove_at(struct sim_evq *queue, uint32_t index)
         sift_down(queue, index);
 }
 
-int sim_evq_cancel(struct sim_evq *queue, sim_event_id id)
+/* The pending slot `id` names, or NULL (ran, cancelled, never existed). */
+static struct slot *slot_of(const struct sim_evq *queue, sim_event_id id, uint32_t *index_out)
 {
-    assert(queue != NULL);
     if (id == SIM_EVENT_NONE)
-        return SIM_ENOENT;
+        return NULL;
     uint32_t slot_index = (uint32_t)(id & 0xFFFFFFFFu) - 1;
     uint32_t generation = (uint32_t)(id >> 32);
     if (slot_index >= queue->capacity)
-        return SIM_ENOENT;
+        return NULL;
     struct slot *slot = &queue->slots[slot_index];
     if (slot->generation != generation || slot->heap_index == SLOT_FREE)
-        return SIM_ENOENT;
+        return NULL;
     assert(queue->heap[slot->heap_index].slot == slot_index);   /* EQ2 */
+    *index_out = slot_index;
+    return slot;
+}
+
+int sim_evq_cancel(struct sim_evq *queue, sim_event_id id)
+{
+    assert(queue != NULL);
+    uint32_t slot_index = 0;
+    struct slot *slot = slot_of(queue, id, &slot_index);
+    if (slot == NULL)
+        return SIM_ENOENT;
     remove_at(queue, slot->heap_index);
     release_slot(queue, slot_index);
     return SIM_OK;
+}
+
+int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns)
+{
+    assert(queue != NULL);
+    uint32_t slot_index = 0;
+    struct slot *slot = slot_of(queue, id, &slot_index);
+    if (slot == NULL)
+        return SIM_ENOENT;
+    uint32_t index = slot->heap_index;
+    struct heap_node node = queue->heap[index];
+    node.time_ns = time_ns;                     /* seq kept: ties keep their first order */
+    place(queue, index, node);
+    if (index > 0 && node_less(&node, &queue->heap[(index - 1) / 2]))
+        sift_up(queue, index);
+    else
+        sift_down(queue, index);
+    assert(queue->heap[queue->slots[slot_index].heap_index].time_ns == time_ns);
+    return SIM_OK;
+}
+
+void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *domain,
+                  sim_event_id *id)
+{
+    assert(queue != NULL);
+    assert(queue->pending > 0);
+    const struct heap_node *top = &queue->heap[0];
+    const struct slot *slot = &queue->slots[top->slot];
+    *time_ns = top->time_ns;
+    *domain = slot->domain;
+    *id = make_id(top->slot, slot->generation);
 }
 
 bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
@@ -224,6 +274,7 @@ bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
     entry->fn = slot->fn;
     entry->arg = slot->arg;
     entry->data = slot->data;
+    entry->domain = slot->domain;
     remove_at(queue, 0);
     release_slot(queue, top.slot);
     return true;

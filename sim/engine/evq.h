@@ -27,6 +27,7 @@ struct sim_evq_entry {
     sim_event_fn fn;
     void *arg;
     uint64_t data;
+    uint32_t domain;
 };
 
 struct sim_evq;
@@ -40,6 +41,16 @@ void sim_evq_destroy(struct sim_evq *queue);
  * events are pending, or SIM_ENOMEM. *id_out (may be NULL) names the event. */
 int sim_evq_push(struct sim_evq *queue, uint64_t time_ns, sim_event_fn fn, void *arg,
                  uint64_t data, sim_event_id *id_out);
+/* sim_evq_push for `domain` (push itself uses domain 0). The queue only stores the
+ * domain; the engine decides what it means (engine.h, "Domains"). */
+int sim_evq_push_in(struct sim_evq *queue, uint32_t domain, uint64_t time_ns, sim_event_fn fn,
+                    void *arg, uint64_t data, sim_event_id *id_out);
+/* Moves a pending event to time_ns, keeping its id and its seq (so among events of one
+ * instant it keeps its place). Returns 0, or SIM_ENOENT. */
+int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns);
+/* The earliest event's time, domain and id, left in place; the queue must not be empty. */
+void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *domain,
+                  sim_event_id *id);
 /* Removes a pending event. Returns 0, or SIM_ENOENT if it already ran or was cancelled. */
 int sim_evq_cancel(struct sim_evq *queue, sim_event_id id);
 /* True and the earliest event in *entry (removed), or false when empty. */

@@ -82,6 +82,13 @@ static void fiber_release(struct sim_process *process)
 int sim_fiber_spawn(struct sim_engine *engine, uint32_t ctx, const char *name, sim_fiber_fn fn,
                     void *arg, uint32_t stack_bytes, bool daemon, struct sim_process **out)
 {
+    return sim_fiber_spawn_in(engine, 0, ctx, name, fn, arg, stack_bytes, daemon, out);
+}
+
+int sim_fiber_spawn_in(struct sim_engine *engine, uint32_t domain, uint32_t ctx, const char *name,
+                       sim_fiber_fn fn, void *arg, uint32_t stack_bytes, bool daemon,
+                       struct sim_process **out)
+{
     assert(engine != NULL);
     assert(fn != NULL);
     if (stack_bytes == 0)
@@ -107,8 +114,8 @@ int sim_fiber_spawn(struct sim_engine *engine, uint32_t ctx, const char *name, s
     uintptr_t pointer = (uintptr_t)fiber;
     makecontext(&fiber->fiber_context, (void (*)(void))fiber_trampoline, 2,
                 (unsigned int)(pointer >> 16 >> 16), (unsigned int)(pointer & 0xFFFFFFFFu));
-    rc = sim_process_create(engine, ctx, name, &fiber_ops, fiber, daemon,
-                            sim_engine_now(engine), &fiber->process);
+    rc = sim_process_create_in(engine, domain, ctx, name, &fiber_ops, fiber, daemon,
+                               sim_engine_now(engine), &fiber->process);
     if (rc < 0) {
         fiber_free(fiber);
         return rc;

@@ -25,6 +25,11 @@ typedef void (*sim_fiber_fn)(struct sim_engine *engine, void *arg);
 int sim_fiber_spawn(struct sim_engine *engine, uint32_t ctx, const char *name, sim_fiber_fn fn,
                     void *arg, uint32_t stack_bytes, bool daemon, struct sim_process **out);
 
+/* sim_fiber_spawn in an engine domain (engine.h, "Domains"). */
+int sim_fiber_spawn_in(struct sim_engine *engine, uint32_t domain, uint32_t ctx, const char *name,
+                       sim_fiber_fn fn, void *arg, uint32_t stack_bytes, bool daemon,
+                       struct sim_process **out);
+
 /* True when the running process is a fiber (blocking calls may wait). */
 bool sim_fiber_is_current(const struct sim_engine *engine);
 

@@ -112,15 +112,23 @@ static int schedule_resume(struct sim_process *process, enum sim_wake_reason rea
 {
     assert(process->resume_event == SIM_EVENT_NONE);
     process->state = SIM_PROCESS_RUNNABLE;
-    return sim_engine_schedule_at(process->engine, time_ns, resume_event, process,
-                                  (uint64_t)reason, &process->resume_event);
+    return sim_engine_schedule_at_in(process->engine, process->domain, time_ns, resume_event,
+                                     process, (uint64_t)reason, &process->resume_event);
 }
 
 int sim_process_create(struct sim_engine *engine, uint32_t ctx, const char *name,
                        const struct sim_process_ops *ops, void *owner, bool daemon,
                        uint64_t start_ns, struct sim_process **out)
 {
+    return sim_process_create_in(engine, 0, ctx, name, ops, owner, daemon, start_ns, out);
+}
+
+int sim_process_create_in(struct sim_engine *engine, uint32_t domain, uint32_t ctx,
+                          const char *name, const struct sim_process_ops *ops, void *owner,
+                          bool daemon, uint64_t start_ns, struct sim_process **out)
+{
     assert(engine != NULL);
+    assert(domain < SIM_DOMAINS_MAX);
     assert(ops != NULL && ops->resume != NULL);
     assert(out != NULL);
     size_t name_bytes = strlen(name);
@@ -136,6 +144,7 @@ int sim_process_create(struct sim_engine *engine, uint32_t ctx, const char *name
     memcpy(process->name, name, name_bytes + 1);
     process->pid = engine->pid_next;
     process->ctx = ctx;
+    process->domain = domain;
     process->daemon = daemon;
     process->deadline_ns = SIM_TIME_NEVER;
     process->ops = ops;
@@ -182,8 +191,8 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
         return SIM_EKILLED;
     if (deadline_ns != SIM_TIME_NEVER) {
         uint64_t at_ns = deadline_ns < engine->now_ns ? engine->now_ns : deadline_ns;
-        int rc = sim_engine_schedule_at(engine, at_ns, deadline_event, process, 0,
-                                        &process->deadline_event);
+        int rc = sim_engine_schedule_at_in(engine, process->domain, at_ns, deadline_event,
+                                           process, 0, &process->deadline_event);
         if (rc < 0)
             return rc;
     }
@@ -328,13 +337,16 @@ uint32_t sim_engine_processes_live(const struct sim_engine *engine)
 
 void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out)
 {
-    /* Called with an empty event queue: every live process is BLOCKED on a queue with no
-     * deadline (a deadline or a resume would be a pending event). */
+    /* Called when no event can run: every live process outside a frozen domain is BLOCKED
+     * on a queue with no deadline (a deadline or a resume would be a pending event). A
+     * frozen domain's processes wait for their thaw, not forever. */
     bool deadlock = false;
     uint32_t visited = 0;
     for (struct sim_process *process = engine->live_head; process != NULL;
          process = process->live_next) {
         assert(visited++ < engine->live_count);
+        if (sim_engine_domain_frozen(engine, process->domain))
+            continue;
         assert(process->state == SIM_PROCESS_BLOCKED);
         if (!process->daemon)
             deadlock = true;

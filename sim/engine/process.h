@@ -62,6 +62,7 @@ struct sim_process_ops {
 struct sim_process {
     uint32_t pid;                   /* 1, 2, 3 ... per world, in creation order */
     uint32_t ctx;                   /* context id of the endpoint it runs in */
+    uint32_t domain;                /* engine.h "Domains": its events run for this one */
     char name[SIM_PROCESS_NAME_BYTES_MAX];
     bool daemon;                    /* may stay blocked when the world runs out of events */
     bool kill_requested;
@@ -89,6 +90,11 @@ uint32_t sim_waitq_wake_all(struct sim_waitq *queue);
  * Returns 0 or SIM_ELIMIT (processes_max / events_pending_max), SIM_EINVAL (name
  * empty or too long), SIM_ENOMEM. Ownership: the engine owns the process until
  * sim_process_destroy(); the owner must not use it after. */
+/* sim_process_create in `domain` (sim_process_create uses 0): the process's resumes and
+ * deadlines run for that domain, so freezing it freezes the process. */
+int sim_process_create_in(struct sim_engine *engine, uint32_t domain, uint32_t ctx,
+                          const char *name, const struct sim_process_ops *ops, void *owner,
+                          bool daemon, uint64_t start_ns, struct sim_process **out);
 int sim_process_create(struct sim_engine *engine, uint32_t ctx, const char *name,
                        const struct sim_process_ops *ops, void *owner, bool daemon,
                        uint64_t start_ns, struct sim_process **out);

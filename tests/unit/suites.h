@@ -15,6 +15,7 @@
     X(rng)             \
     X(evq)             \
     X(process)         \
+    X(domain)          \
     X(fiber)           \
     X(digest)          \
     X(trace_writer)    \
