@@ -149,6 +149,11 @@ static int create(struct vmci_hypervisor *hypervisor, struct request *request,
         return refuse(request, VMCI_ERROR_NO_ACCESS, "R95");
     if (request->handle.context != caller && request->handle.context != request->peer)
         return refuse(request, VMCI_ERROR_NO_ACCESS, "R93");
+    if (!local && (vmci__ft_separates(hypervisor, caller, request->peer) ||
+                   (request->peer == VMCI_INVALID_ID &&
+                    vmci__ft_separates(hypervisor, caller, VMCI_HOST_CONTEXT_ID) &&
+                    caller != VMCI_HOST_CONTEXT_ID)))
+        return refuse(request, VMCI_ERROR_NO_ACCESS, "R208");
     int rc = local ? VMCI_SUCCESS : guest_to_guest(hypervisor, caller, request->peer);
     if (rc < 0)
         return refuse(request, rc, "R197");
@@ -206,6 +211,8 @@ static int attach(struct vmci_hypervisor *hypervisor, struct request *request,
         return refuse(request, VMCI_ERROR_ALREADY_EXISTS, "R94");
     if (entry->local && caller != entry->creator_cid)
         return refuse(request, VMCI_ERROR_NO_ACCESS, "R95");
+    if (!entry->local && vmci__ft_separates(hypervisor, caller, entry->creator_cid))
+        return refuse(request, VMCI_ERROR_NO_ACCESS, "R208");
     int rc = entry->local ? VMCI_SUCCESS : guest_to_guest(hypervisor, caller, entry->creator_cid);
     if (rc < 0)
         return refuse(request, rc, "R197");

@@ -73,6 +73,7 @@ struct vmci_device {
     const struct vmci_cost *cost;           /* borrowed: owned by the world */
     const struct vmci_device_ops *ops;      /* borrowed: static in the hypervisor */
     void *ops_state;                        /* borrowed */
+    uint32_t engine_domain;                 /* the guest's (device.h) */
     bool in_callback;                       /* inside ops->datagram_out or ops->reset */
 
     /* Registers (R28-R32). */
@@ -228,8 +229,9 @@ static void irq_update(struct vmci_device *device)
     if (!line_asserted(device) || device->irq_events_pending != 0)
         return;
     sim_event_id id = SIM_EVENT_NONE;
-    int rc = sim_engine_schedule_after(device->engine, device->cost->interrupt_ns, irq_deliver,
-                                       device, 0, &id);
+    /* The delivery runs the guest's handler: the guest's domain, whoever raised it. */
+    int rc = sim_engine_schedule_after_in(device->engine, device->engine_domain,
+                                          device->cost->interrupt_ns, irq_deliver, device, 0, &id);
     if (rc < 0) {
         sim_engine_abort(device->engine, rc);
         return;
@@ -727,6 +729,7 @@ struct vmci_device *vmci_device_create(const struct vmci_device_config *config)
     device->cost = config->cost;
     device->ops = config->ops;
     device->ops_state = config->ops_state;
+    device->engine_domain = config->engine_domain;
     device->irq_event = SIM_EVENT_NONE;
     assert(vmci_device_check(device));
     return device;

@@ -53,6 +53,7 @@ struct vmci_device_config {
     const struct vmci_cost *cost;   /* borrowed, may change between calls (w:timing) */
     const struct vmci_device_ops *ops;
     void *ops_state;
+    uint32_t engine_domain;         /* the guest's: interrupts run its handler there */
 };
 
 struct vmci_device;

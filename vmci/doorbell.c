@@ -86,9 +86,9 @@ int vmci__doorbell_notify(struct vmci_hypervisor *hypervisor, struct vmci_contex
         rc = VMCI_ERROR_NOT_FOUND;
     else if (target->device != NULL)
         rc = vmci_device_bitmap_set(target->device, link->notify_index);
-    else if (sim_engine_schedule_after(hypervisor->engine, hypervisor->cost.route_ns,
-                                       host_ring_event, target->kernel, link->notify_index,
-                                       NULL) < 0)
+    else if (sim_engine_schedule_after_in(hypervisor->engine, 0, hypervisor->cost.route_ns,
+                                          host_ring_event, target->kernel, link->notify_index,
+                                          NULL) < 0)
         rc = VMCI_ERROR_NO_RESOURCES;
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "doorbell_notify", source->cid,

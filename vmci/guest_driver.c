@@ -123,14 +123,16 @@ static void driver_probe_event(void *context, void *arg, uint64_t data)
     uint64_t took_ns = bring_up(kernel);
     if (took_ns == 0)
         return;
-    if (sim_engine_schedule_after(engine, took_ns, driver_loaded_event, kernel, 0, NULL) < 0)
+    if (sim_engine_schedule_after_in(engine, kernel->engine_domain, took_ns, driver_loaded_event,
+                                     kernel, 0, NULL) < 0)
         driver_fail(kernel, "limit events_pending_max");
 }
 
 void vmci__guest_driver_start(struct vmci_kernel *kernel)
 {
     struct sim_engine *engine = kernel->hypervisor->engine;
-    if (sim_engine_schedule_after(engine, 0, driver_probe_event, kernel, 0, NULL) < 0)
+    if (sim_engine_schedule_after_in(engine, kernel->engine_domain, 0, driver_probe_event,
+                                     kernel, 0, NULL) < 0)
         driver_fail(kernel, "limit events_pending_max");
 }
 

@@ -67,8 +67,9 @@ int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const 
         return VMCI_ERROR_NO_MEM;
     /* Every delivery has the same latency, so events fire in append order and the
      * event handler can always take the oldest. */
-    if (sim_engine_schedule_after(hypervisor->engine, hypervisor->cost.route_ns, deliver_event,
-                                  hypervisor, 0, NULL) < 0) {
+    /* The host's side, in the host's domain (0), whichever guest sent it. */
+    if (sim_engine_schedule_after_in(hypervisor->engine, 0, hypervisor->cost.route_ns,
+                                     deliver_event, hypervisor, 0, NULL) < 0) {
         free(delivery);
         return VMCI_ERROR_NO_RESOURCES;
     }

@@ -290,10 +290,13 @@ int vmci_hypervisor_vm_power_on(struct vmci_hypervisor *hypervisor,
         struct vmci_device_config device_config = {
             .cid = cid, .caps_offered = VMCI_CAPS_OFFERED_DEFAULT, .engine = hypervisor->engine,
             .cost = &hypervisor->cost, .ops = &vmci__device_ops, .ops_state = hypervisor,
+            .engine_domain = config->engine_domain,
         };
         context->device = vmci_device_create(&device_config);
     }
     context->kernel = vmci__kernel_create(hypervisor, context, false);
+    if (context->kernel != NULL)
+        context->kernel->engine_domain = config->engine_domain;
     if ((config->hw_version >= 7 && context->device == NULL) || context->kernel == NULL ||
         vmci__context_insert(hypervisor, context) < 0) {
         vmci__context_free(context);

@@ -47,6 +47,9 @@ struct vmci_vm_config {
     bool unrestricted;          /* vmci0.unrestricted = "TRUE" */
     const char *domain;         /* vmci0.domain, "" by default */
     const char *owner;          /* the VM's owner (D14: "user") */
+    /* The engine domain the guest runs in (engine.h, "Domains"): its interrupt handler and
+     * driver events run there, so freezing it freezes the guest. 0: never frozen. */
+    uint32_t engine_domain;
 };
 
 /* Ownership: returns a new hypervisor owned by the caller; free with
@@ -105,6 +108,10 @@ int vmci_hypervisor_vm_suspend(struct vmci_hypervisor *hypervisor, uint32_t cid)
 int vmci_hypervisor_vm_resume(struct vmci_hypervisor *hypervisor, uint32_t suspended_cid,
                               uint32_t *cid_out);
 int vmci_hypervisor_vm_power_off(struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* R208: fault-tolerance mode of a VM (live or suspended). While on, the router and the
+ * broker refuse every datagram and queue pair operation between the VM and any other
+ * context except the hypervisor with VMCI_ERROR_NO_ACCESS. Returns 0 or NOT_FOUND. */
+int vmci_hypervisor_vm_set_ft(struct vmci_hypervisor *hypervisor, uint32_t cid, bool on);
 /* Whole-hypervisor invariant check (tests, the hostile-guest test). */
 bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor);
 

@@ -42,6 +42,19 @@ static struct vmci_context *take_off(struct vmci_hypervisor *hypervisor, uint32_
     return context;
 }
 
+/* A suspended VM's context, by the CID it had; its index in *index_out. */
+static struct vmci_context *suspended_find(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                                           uint32_t *index_out)
+{
+    for (uint32_t index = 0; index < hypervisor->suspended_count; index++) {
+        if (hypervisor->suspended[index]->cid == cid) {
+            *index_out = index;
+            return hypervisor->suspended[index];
+        }
+    }
+    return NULL;
+}
+
 int vmci_hypervisor_vm_suspend(struct vmci_hypervisor *hypervisor, uint32_t cid)
 {
     if (hypervisor->suspended_count == hypervisor->suspended_capacity) {
@@ -65,12 +78,9 @@ int vmci_hypervisor_vm_resume(struct vmci_hypervisor *hypervisor, uint32_t suspe
                               uint32_t *cid_out)
 {
     uint32_t index = 0;
-    while (index < hypervisor->suspended_count &&
-           hypervisor->suspended[index]->cid != suspended_cid)
-        index++;
-    if (index == hypervisor->suspended_count)
+    struct vmci_context *context = suspended_find(hypervisor, suspended_cid, &index);
+    if (context == NULL)
         return VMCI_ERROR_NOT_FOUND;
-    struct vmci_context *context = hypervisor->suspended[index];
     uint32_t cid = 0;
     int rc = vmci__cid_next_free(hypervisor, suspended_cid, &cid);              /* R8, R206 */
     if (rc < 0)
@@ -99,10 +109,42 @@ int vmci_hypervisor_vm_resume(struct vmci_hypervisor *hypervisor, uint32_t suspe
 
 int vmci_hypervisor_vm_power_off(struct vmci_hypervisor *hypervisor, uint32_t cid)
 {
+    uint32_t index = 0;
+    struct vmci_context *suspended = suspended_find(hypervisor, cid, &index);
+    if (suspended != NULL) {
+        /* Powering off a suspended VM: its context already left the table (R205). */
+        hypervisor->suspended[index] = hypervisor->suspended[--hypervisor->suspended_count];
+        trace_lifecycle(hypervisor, "ctx_remove", cid, cid);
+        vmci__context_free(suspended);
+        return VMCI_SUCCESS;
+    }
     struct vmci_context *context = take_off(hypervisor, cid);
     if (context == NULL)
         return VMCI_ERROR_NOT_FOUND;
     trace_lifecycle(hypervisor, "ctx_remove", cid, cid);                        /* R204 */
     vmci__context_free(context);
     return VMCI_SUCCESS;
+}
+
+int vmci_hypervisor_vm_set_ft(struct vmci_hypervisor *hypervisor, uint32_t cid, bool on)
+{
+    uint32_t index = 0;
+    struct vmci_context *context = vmci__context_find(hypervisor, cid);
+    if (context == NULL || !vmci_context_is_vm(cid))
+        context = suspended_find(hypervisor, cid, &index);
+    if (context == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    context->ft_mode = on;
+    trace_lifecycle(hypervisor, on ? "ctx_ft_on" : "ctx_ft_off", cid, cid);     /* R208 */
+    return VMCI_SUCCESS;
+}
+
+bool vmci__ft_separates(const struct vmci_hypervisor *hypervisor, uint32_t cid_a, uint32_t cid_b)
+{
+    if (cid_a == cid_b || cid_a == VMCI_HYPERVISOR_CONTEXT_ID ||
+        cid_b == VMCI_HYPERVISOR_CONTEXT_ID)
+        return false;
+    const struct vmci_context *a = vmci__context_find((struct vmci_hypervisor *)hypervisor, cid_a);
+    const struct vmci_context *b = vmci__context_find((struct vmci_hypervisor *)hypervisor, cid_b);
+    return (a != NULL && a->ft_mode) || (b != NULL && b->ft_mode);
 }

@@ -109,6 +109,13 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
     qpair->kernel = kernel;
     qpair->handle = *handle;
     qpair->is_creator = created;
+    struct vmci_qp_entry *entry = vmci__broker_find(kernel->hypervisor, *handle);
+    if (!kernel->is_host && entry != NULL) {
+        qpair->memory = entry->memory;
+        vmci_qp_memory_ref(qpair->memory);
+        qpair->view = created ? vmci_qp_view_creator(entry->memory)
+                              : vmci_qp_view_attacher(entry->memory);
+    }
     *out = qpair;
     return VMCI_SUCCESS;
 }
@@ -163,6 +170,7 @@ int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns)
     } else if (entry != NULL) {
         rc = detach_hypercall(kernel, qpair->handle, cost_ns);
     }
+    vmci_qp_memory_destroy(qpair->memory);      /* our reference (NULL on the host) */
     free(qpair);            /* detached already (reset, power-off) is not an error here */
     return rc;
 }
@@ -185,11 +193,22 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
     return rc;
 }
 
+/* usable() for reading the consume queue: a guest whose endpoint the hypervisor detached
+ * (suspend, device reset) still reads its own pages, frozen as they were (R206, R209). */
+static int readable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
+{
+    int state = usable(qpair, view);
+    if (state != VMCI_ERROR_NOT_FOUND || qpair->memory == NULL || qpair->detached)
+        return state;
+    *view = qpair->view;
+    return VMCI_SUCCESS;
+}
+
 static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_bytes, bool peek,
                        uint64_t *cost_ns)
 {
     struct vmci_qp_view view;
-    int state = usable(qpair, &view);
+    int state = readable(qpair, &view);
     if (state < 0)
         return state;
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
@@ -228,14 +247,14 @@ int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair)
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    int state = usable(qpair, &view);
+    int state = readable(qpair, &view);
     return state < 0 ? state : vmci_qp_consume_free_space(view);
 }
 
 int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    int state = usable(qpair, &view);
+    int state = readable(qpair, &view);
     return state < 0 ? state : vmci_qp_consume_buf_ready(view);
 }
 
@@ -249,7 +268,7 @@ int64_t vmci_qpair_produce_tail(const struct vmci_qpair *qpair)
 int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    int state = usable(qpair, &view);
+    int state = readable(qpair, &view);
     /* R80: our consumer head for the consume queue lives in our produce queue's header. */
     return state < 0 ? state : (int64_t)vmci_queue_consumer_head(view.produce);
 }

@@ -136,6 +136,7 @@ int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes
     if (memory == NULL)
         return VMCI_ERROR_NO_MEM;
     memory->handle = handle;
+    memory->references = 1;
     rc = queue_ring_alloc(&memory->queues[0], produce_size_bytes);
     if (rc < 0)
         goto fail_memory;
@@ -155,9 +156,18 @@ fail_memory:
     return rc;
 }
 
+void vmci_qp_memory_ref(struct vmci_qp_memory *memory)
+{
+    assert(memory != NULL && memory->references > 0);
+    memory->references++;
+}
+
 void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
 {
     if (memory == NULL)
+        return;
+    assert(memory->references > 0);
+    if (--memory->references > 0)
         return;
     free(memory->queues[1].ring);
     free(memory->queues[0].ring);

@@ -34,6 +34,7 @@ struct vmci_queue {
 
 struct vmci_qp_memory {
     struct vmci_handle handle;
+    uint32_t references;            /* the broker entry, and each guest endpoint's qpair */
     struct vmci_queue queues[2];    /* [0] creator's produce, [1] creator's consume */
 };
 
@@ -52,6 +53,9 @@ struct vmci_qp_view {
 int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes,
                           uint64_t consume_size_bytes, struct vmci_qp_memory **out);
 void vmci_qp_memory_destroy(struct vmci_qp_memory *memory);
+/* One more holder of the memory; vmci_qp_memory_destroy() drops one and frees the memory
+ * with the last (a guest's pages outlive the hypervisor's detach: R206, R209). */
+void vmci_qp_memory_ref(struct vmci_qp_memory *memory);
 
 struct vmci_qp_view vmci_qp_view_creator(struct vmci_qp_memory *memory);
 struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory);

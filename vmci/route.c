@@ -161,6 +161,8 @@ static int64_t dispatch(struct route *route, uint8_t *header_bytes)
         route->rule = "R54";
         return vmci__service(route->hypervisor, route->source, route->bytes, route->size_bytes);
     }
+    if (vmci__ft_separates(route->hypervisor, route->source->cid, target))
+        return decide(route, VMCI_ERROR_NO_ACCESS, "R208");
     if (target == VMCI_HOST_CONTEXT_ID)
         return to_host(route);
     if (!vmci_context_is_vm(target) || target < VMCI_RESERVED_CID_LIMIT)

@@ -65,6 +65,7 @@ struct vmci_kernel {
     uint32_t cid;                           /* the kernel's cached CID (R70) */
     bool is_host;
     bool driver_loaded;
+    uint32_t engine_domain;                 /* the guest's (vmci_vm_config); host: 0 */
     uint32_t rid_next;                      /* R23, per kernel (D13) */
     struct vmci_dg_entry *handles;
     uint32_t handle_count;
@@ -89,6 +90,10 @@ struct vmci_link {                          /* a doorbell link in the hypervisor
     uint32_t notify_index;
 };
 
+/* R208: true when fault tolerance stands between contexts a and b (one of them is in FT
+ * mode, they differ, and neither is the hypervisor). */
+bool vmci__ft_separates(const struct vmci_hypervisor *hypervisor, uint32_t cid_a, uint32_t cid_b);
+
 struct vmci_context {
     uint32_t cid;
     uint32_t privilege_flags;               /* R49: 0 or RESTRICTED for VMs */
@@ -97,6 +102,7 @@ struct vmci_context {
     char owner[VMCI_NAME_BYTES_MAX];
     uint32_t hw_version;
     bool memory_inaccessible;               /* between MEM_ACCESS_OFF and _ON (R90) */
+    bool ft_mode;                           /* R208: fault tolerance on */
     struct vmci_device *device;             /* owned; NULL for CID 0, 2 and hw < 7 */
     struct vmci_kernel *kernel;             /* owned; NULL for CID 0 */
     uint64_t qp_memory_bytes;               /* R79 */
@@ -135,6 +141,10 @@ struct vmci_qpair {
     struct vmci_handle handle;
     bool is_creator;
     bool detached;
+    /* Guests only: the pages this endpoint mapped, kept (a reference) so that what was
+     * in its consume queue stays readable after the hypervisor detached it on the
+     * guest's behalf (suspend R206, device reset R209). NULL on the host. */
+    struct vmci_qp_memory *memory;
     struct vmci_qp_view view;
 };
 

@@ -138,6 +138,20 @@ static struct vmci_identity identity_of(const struct vsock_sock *sock)
     return vsock__vmci_identity_of(sock);
 }
 
+/* R171: the other end is gone; the guest keeps what it has not read yet (its pages), the
+ * host loses it (EOF at once). */
+static void connection_lost(struct vsock_sock *sock, const char *kind, const char *rule)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    sock->done = true;
+    sock->peer_shutdown = VSOCK_SHUTDOWN_MASK;
+    int64_t ready = vmci_qpair_consume_buf_ready(stream->qpair);
+    if (sock->stack->is_host || ready <= 0)
+        sock->tcp = VSOCK_TCP_CLOSE;
+    trace_rule(sock, kind, rule);
+    vsock_sock_wake(sock);
+}
+
 /* R171 / R161: the peer detached from our queue pair. */
 static void peer_detached(void *state, uint32_t event, const uint8_t *payload,
                           uint64_t payload_bytes)
@@ -154,13 +168,29 @@ static void peer_detached(void *state, uint32_t event, const uint8_t *payload,
         vsock_connect_failed(sock, ECONNRESET);                                 /* R161 */
         return;
     }
-    sock->done = true;                                                          /* R171 */
-    sock->peer_shutdown = VSOCK_SHUTDOWN_MASK;
-    int64_t ready = vmci_qpair_consume_buf_ready(stream->qpair);
-    if (sock->stack->is_host || ready <= 0)
-        sock->tcp = VSOCK_TCP_CLOSE;
-    trace_rule(sock, "peer_detach", "R171");
-    vsock_sock_wake(sock);
+    connection_lost(sock, "peer_detach", "R171");
+}
+
+/* R206: after a resume the guest's queue pairs are gone (the hypervisor detached them at
+ * the suspend): every established stream socket goes the way of a peer detach (what is
+ * in its consume queue stays readable, then EOF; send EPIPE). Connections still in their
+ * handshake are left to their timeouts; datagram sockets are untouched. */
+static void queue_pairs_resumed(void *state, uint32_t event, const uint8_t *payload,
+                                uint64_t payload_bytes)
+{
+    (void)event;
+    (void)payload;
+    (void)payload_bytes;
+    struct vsock_vmci *transport = state;
+    struct vsock_stack *stack = transport->stack;
+    uint32_t visited = 0;
+    for (struct vsock_sock *sock = stack->sockets_head; sock != NULL; sock = sock->stack_next) {
+        assert(visited++ <= stack->socket_count);
+        if (sock->type != VSOCK_TYPE_STREAM || sock->ops != &vsock_vmci_stream_ops ||
+            stream_of(sock)->qpair == NULL || sock->tcp != VSOCK_TCP_ESTABLISHED || sock->done)
+            continue;
+        connection_lost(sock, "qp_resumed", "R206");
+    }
 }
 
 static int subscribe_detach(struct vsock_sock *sock)
@@ -499,6 +529,10 @@ int vsock_vmci_start(struct vsock_vmci *transport, struct vmci_kernel *kernel,
     transport->control_open = rc == VMCI_SUCCESS;
     if (rc == VMCI_SUCCESS && vmci_kernel_is_host(kernel))
         rc = vmci_dg_set_filter(kernel, transport->control, control_filter);
+    uint32_t subscription = 0;
+    if (rc == VMCI_SUCCESS && !vmci_kernel_is_host(kernel))
+        rc = vmci_event_subscribe(kernel, VMCI_EVENT_QP_RESUMED, queue_pairs_resumed, transport,
+                                  &subscription);                               /* R206 */
     return rc;
 }
 

@@ -232,20 +232,26 @@ static bool vmx_true(const char *value)
 }
 
 /* Powers the VM on in the hypervisor (R8/D15 CIDs, D7 device, R196/R198 flags). */
+/* The VM's guest runs in engine domain `domain` (its endpoint index, engine.h "Domains"),
+ * so that suspend and freeze can stop it as a whole. */
 static struct vmci_kernel *vm_power_on(lua_State *L, struct simlua_world *world, int vmx,
-                                       const char *name, uint32_t hw_version, const char *owner)
+                                       const char *name, uint32_t hw_version, const char *owner,
+                                       uint32_t domain)
 {
+    if (domain == 0 || domain >= SIM_DOMAINS_MAX)
+        luaL_error(L, "w:vm: %s: more VMs than engine domains (%d)", name, (int)SIM_DOMAINS_MAX);
     const char *requested_text = vmx_get(L, vmx, "vmci0.id");
     uint32_t requested = VMCI_INVALID_ID;
     if (requested_text != NULL && !cid_parse(requested_text, &requested))
         luaL_error(L, "w:vm: %s: vmci0.id = \"%s\" is not a valid CID (a decimal 32-bit "
                       "integer, not below 16 and not 0xFFFFFFFF; decision D15)", name,
                    requested_text);
-    const char *domain = vmx_get(L, vmx, "vmci0.domain");
+    const char *vmci_domain = vmx_get(L, vmx, "vmci0.domain");
     struct vmci_vm_config config = {
         .name = name, .requested_cid = requested, .hw_version = hw_version,
         .unrestricted = vmx_true(vmx_get(L, vmx, "vmci0.unrestricted")),
-        .domain = domain != NULL ? domain : "", .owner = owner,
+        .domain = vmci_domain != NULL ? vmci_domain : "", .owner = owner,
+        .engine_domain = domain,
     };
     struct vmci_kernel *kernel = NULL;
     int rc = vmci_hypervisor_vm_power_on(world->hypervisor, &config, &kernel);
@@ -292,7 +298,7 @@ int simlua__world_vm(lua_State *L)
     if (world->endpoint_count >= limits->vms_max + 1u)
         return luaL_error(L, "w:vm: limit vms_max (%d) exceeded", (int)limits->vms_max);
     struct vmci_kernel *kernel = vm_power_on(L, world, vmx, name_copy, hw_version,
-                                             user != NULL ? user : "user");
+                                             user != NULL ? user : "user", world->endpoint_count);
     uint32_t cid = vmci_kernel_cid(kernel);
     struct simlua_endpoint *endpoint = endpoint_append(L, world);
     memcpy(endpoint->name, name_copy, sizeof(name_copy));
@@ -371,8 +377,8 @@ static int endpoint_vsock(lua_State *L)
 
 /* ---- VM lifecycle (reference 10) -------------------------------------------------------- */
 
-static struct simlua_endpoint *check_vm(lua_State *L, struct simlua_world **world,
-                                        const char *method)
+struct simlua_endpoint *simlua__check_vm(lua_State *L, struct simlua_world **world,
+                                         const char *method)
 {
     struct simlua_endpoint *endpoint = check_endpoint(L, 1, world);
     if (endpoint->is_host)
@@ -383,8 +389,8 @@ static struct simlua_endpoint *check_vm(lua_State *L, struct simlua_world **worl
     return endpoint;
 }
 
-static void trace_lifecycle(struct simlua_world *world, const struct simlua_endpoint *endpoint,
-                            const char *kind)
+void simlua__trace_lifecycle(struct simlua_world *world, const struct simlua_endpoint *endpoint,
+                             const char *kind)
 {
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, kind, endpoint->cid, 0);
@@ -397,7 +403,7 @@ static void trace_lifecycle(struct simlua_world *world, const struct simlua_endp
 static int endpoint_power_off(lua_State *L)
 {
     struct simlua_world *world = NULL;
-    struct simlua_endpoint *endpoint = check_vm(L, &world, "vm:power_off");
+    struct simlua_endpoint *endpoint = simlua__check_vm(L, &world, "vm:power_off");
     if (endpoint->powered_off)
         return luaL_error(L, "vm:power_off: %s is already powered off", endpoint->name);
     if (endpoint->kernel != NULL && vmci_kernel_has_device(endpoint->kernel) &&
@@ -405,6 +411,10 @@ static int endpoint_power_off(lua_State *L)
         return luaL_error(L, "vm:power_off: %s is still powering on (its VMCI driver is "
                              "loading)", endpoint->name);
     uint32_t index = (uint32_t)(endpoint - world->endpoints);
+    /* A suspended or frozen guest is let go first, so that its processes can die: what
+     * was parked for it runs (or is cancelled) with the rest of the power-off. */
+    (void)sim_engine_domain_thaw(world->engine, index);
+    endpoint->frozen = false;
     uint32_t live = sim_engine_processes_live(world->engine);
     struct sim_process *process = sim_engine_processes_first(world->engine);
     for (uint32_t visited = 0; process != NULL && visited < live; visited++) {
@@ -426,7 +436,9 @@ static int endpoint_power_off(lua_State *L)
         return luaL_error(L, "vm:power_off: %s", vmci_error_name(rc));
     endpoint->kernel = NULL;
     endpoint->powered_off = true;
-    trace_lifecycle(world, endpoint, "vm_power_off");
+    endpoint->suspended = false;
+    endpoint->ft_mode = false;
+    simlua__trace_lifecycle(world, endpoint, "vm_power_off");
     return 0;
 }
 
@@ -435,13 +447,14 @@ static int endpoint_power_off(lua_State *L)
 static int endpoint_power_on(lua_State *L)
 {
     struct simlua_world *world = NULL;
-    struct simlua_endpoint *endpoint = check_vm(L, &world, "vm:power_on");
+    struct simlua_endpoint *endpoint = simlua__check_vm(L, &world, "vm:power_on");
     if (!endpoint->powered_off)
         return luaL_error(L, "vm:power_on: %s is already powered on", endpoint->name);
     lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
     int vmx = lua_gettop(L);
     struct vmci_kernel *kernel = vm_power_on(L, world, vmx, endpoint->name,
-                                             endpoint->hw_version, endpoint->user);
+                                             endpoint->hw_version, endpoint->user,
+                                             (uint32_t)(endpoint - world->endpoints));
     endpoint->kernel = kernel;
     endpoint->cid = vmci_kernel_cid(kernel);
     endpoint->powered_off = false;
@@ -449,7 +462,7 @@ static int endpoint_power_on(lua_State *L)
     snprintf(cid_text, sizeof(cid_text), "%u", endpoint->cid);
     lua_pushstring(L, cid_text);
     lua_setfield(L, vmx, "vmci0.id");
-    trace_lifecycle(world, endpoint, "vm_power_on");
+    simlua__trace_lifecycle(world, endpoint, "vm_power_on");
     vmci_kernel_on_ready(kernel, driver_ready, endpoint->net);
     return 0;
 }
@@ -465,12 +478,6 @@ static int endpoint_reset_device(lua_State *L)
         return luaL_error(L, "vm:reset_device: %s has no live VMCI device", endpoint->name);
     vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_RESET);
     return 0;
-}
-
-static int endpoint_not_yet(lua_State *L)
-{
-    return luaL_error(L, "vm:%s is not implemented yet in this version (docs/scenario-api.md, "
-                         "status table)", lua_tostring(L, lua_upvalueindex(1)));
 }
 
 static int endpoint_vmx(lua_State *L)
@@ -501,7 +508,9 @@ static int endpoint_index(lua_State *L)
     else if (strcmp(key, "hw_version") == 0 && !endpoint->is_host)
         lua_pushinteger(L, endpoint->hw_version);
     else if (strcmp(key, "state") == 0 && !endpoint->is_host)
-        lua_pushstring(L, endpoint->powered_off ? "powered_off" : "powered_on");
+        lua_pushstring(L, simlua__vm_state(endpoint));
+    else if (strcmp(key, "fault_tolerant") == 0 && !endpoint->is_host)
+        lua_pushboolean(L, endpoint->ft_mode);
     else {
         luaL_getmetafield(L, 1, "methods");
         lua_getfield(L, -1, key);
@@ -529,13 +538,7 @@ void simlua__endpoint_register(lua_State *L)
     };
     luaL_newmetatable(L, SIMLUA_ENDPOINT_META);
     luaL_newlib(L, methods);
-    static const char *const later[] = { "suspend", "resume", "vmotion", "ft", "freeze", "thaw",
-                                         NULL };
-    for (size_t index = 0; later[index] != NULL; index++) {
-        lua_pushstring(L, later[index]);
-        lua_pushcclosure(L, endpoint_not_yet, 1);
-        lua_setfield(L, -2, later[index]);
-    }
+    simlua__lifecycle_methods(L);
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, endpoint_index);
     lua_setfield(L, -2, "__index");

@@ -49,6 +49,9 @@ struct simlua_endpoint {
     struct sim_waitq *driver_waitq;     /* borrowed: &net->driver_waitq */
     struct simlua_net *net;             /* owned: the kernel's vSockets stack */
     bool powered_off;                   /* vm:power_off() until vm:power_on() */
+    bool suspended;                     /* vm:suspend() until vm:resume() (R205, R206) */
+    bool frozen;                        /* vm:freeze() until vm:thaw() */
+    bool ft_mode;                       /* vm:ft(true) until vm:ft(false) (R208) */
     int vmci_objects_ref;               /* p:vmci() handles and queue pairs made here, in
                                          * creation order (closed at power-off) */
     uint32_t hw_version_config;         /* kept for vm:power_on() */
@@ -183,6 +186,17 @@ void simlua__report_failure(lua_State *L, const char *kind, const char *text, si
 void simlua__net_start(struct simlua_net *net, struct vmci_kernel *kernel);
 void simlua__endpoint_register(lua_State *L);
 int simlua__endpoint_push(lua_State *L, struct simlua_world *world, uint32_t index);
+/* The VM endpoint at stack index 1 for a lifecycle method; raises a Lua error for the
+ * host, or when called from a process of that VM itself. */
+struct simlua_endpoint *simlua__check_vm(lua_State *L, struct simlua_world **world,
+                                         const char *method);
+/* An api-layer event `kind` with field vm = the endpoint's name, ctx = its CID. */
+void simlua__trace_lifecycle(struct simlua_world *world, const struct simlua_endpoint *endpoint,
+                             const char *kind);
+/* lifecycle.c: vm:suspend, resume, vmotion, ft, freeze, thaw (methods table entries). */
+void simlua__lifecycle_methods(lua_State *L);
+/* The VM's state name for vm.state. */
+const char *simlua__vm_state(const struct simlua_endpoint *endpoint);
 void simlua__host_create(lua_State *L, struct simlua_world *world);
 int simlua__world_host(lua_State *L);
 int simlua__world_vm(lua_State *L);

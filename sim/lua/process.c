@@ -253,8 +253,12 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     self->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, userdata);
     self->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    int rc = sim_process_create(world->engine, endpoint->cid, self->name, &lua_process_ops, self,
-                                self->daemon, sim_engine_now(world->engine), &self->process);
+    /* A VM's processes run in its engine domain (its endpoint index; the host's is 0), so
+     * suspend and freeze stop them with the rest of the guest. */
+    uint32_t domain = (uint32_t)(endpoint - world->endpoints);
+    int rc = sim_process_create_in(world->engine, domain, endpoint->cid, self->name,
+                                   &lua_process_ops, self, self->daemon,
+                                   sim_engine_now(world->engine), &self->process);
     if (rc < 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, self->thread_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, self->fn_ref);
