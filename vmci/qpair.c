@@ -175,6 +175,14 @@ int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns)
     return rc;
 }
 
+void vmci_qpair_release(struct vmci_qpair *qpair)
+{
+    if (qpair == NULL)
+        return;
+    vmci_qp_memory_destroy(qpair->memory);      /* our reference, if a guest's */
+    free(qpair);
+}
+
 struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair)
 {
     return qpair->handle;

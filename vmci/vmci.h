@@ -77,6 +77,9 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
                      uint32_t flags, const struct vmci_identity *identity,
                      struct vmci_qpair **out, uint64_t *cost_ns);
 int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns);
+/* Frees this endpoint's handle without telling the hypervisor: for teardown, when the
+ * world goes away with the endpoint still attached (the broker frees its entries). */
+void vmci_qpair_release(struct vmci_qpair *qpair);
 struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
                            uint64_t *cost_ns);

@@ -678,9 +678,15 @@ static void stream_release(struct vsock_sock *sock, struct vsock_call *call)
     }
 }
 
-/* Memory only: at world teardown the hypervisor frees queue pairs itself. */
+/* Memory only: at world teardown the hypervisor frees queue pairs itself; a socket still
+ * attached (a daemon's, at the end of a run) frees just its handle. */
 static void stream_destruct(struct vsock_sock *sock)
 {
+    struct vsock_stream *stream = stream_of(sock);
+    if (stream != NULL && stream->qpair != NULL) {
+        vmci_qpair_release(stream->qpair);
+        stream->qpair = NULL;
+    }
     free(sock->transport);
     sock->transport = NULL;
 }
