@@ -241,7 +241,10 @@ int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_by
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
-    int state = usable(qpair, &view);
+    /* readable(): the free space of a detached guest endpoint is read from its own pages,
+     * as a Linux guest does, so a resumed guest's socket polls writable like any socket
+     * after a peer detach (R206 "as in R171", R133); enqueue itself still fails. */
+    int state = readable(qpair, &view);
     return state < 0 ? state : vmci_qp_produce_free_space(view);
 }
 

@@ -207,6 +207,7 @@ int vsock_bind(struct vsock_sock *sock, const struct vsock_addr *requested)
             return rc;
     }
     sock->local = addr;
+    sock->bound_any = addr.cid == VSOCK_CID_ANY;
     return 0;
 }
 
@@ -519,8 +520,11 @@ struct vsock_sock *vsock_find_bound(struct vsock_stack *stack, enum vsock_type t
      * in Linux's bound table. A listener's children are found by connection only, and
      * an unbound socket (port ANY) is not bound (R13). */
     for (struct vsock_sock *sock = stack->sockets_head; sock != NULL; sock = sock->stack_next) {
+        /* R207: a socket bound to ANY keeps matching after R154 set its local CID, so
+         * it still receives once the guest's CID has changed (the refresh of R154). */
         if (sock->type == type && !sock->child && sock->local.port != VSOCK_PORT_ANY &&
-            local_matches(&sock->local, local))
+            (local_matches(&sock->local, local) ||
+             (sock->bound_any && sock->local.port == local->port)))
             return sock;
     }
     return NULL;

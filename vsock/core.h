@@ -168,6 +168,7 @@ struct vsock_sock {
     bool closed;                            /* close() was called: no user reference */
     bool nonblocking;
     bool child;                             /* made by a listener: never in the bound table */
+    bool bound_any;                         /* bound to CID ANY (R207: keeps matching) */
     struct vsock_credentials credentials;
     uint64_t buffer_size;
     uint64_t buffer_min_size;

@@ -42,7 +42,13 @@ int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain)
 int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain)
 {
     assert(engine != NULL);
-    if (!domain_valid(domain))
+    return sim_engine_domain_thaw_at(engine, domain, engine->now_ns);
+}
+
+int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64_t at_ns)
+{
+    assert(engine != NULL);
+    if (!domain_valid(domain) || at_ns < engine->now_ns || at_ns >= SIM_TIME_PARKED)
         return SIM_EINVAL;
     engine->frozen[domain / 8] &= (uint8_t)~(1u << (domain % 8));
     uint32_t kept = 0;
@@ -52,8 +58,11 @@ int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain)
             engine->parked[kept++] = entry;
             continue;
         }
-        uint64_t at_ns = entry.time_ns > engine->now_ns ? entry.time_ns : engine->now_ns;
-        (void)sim_evq_reschedule(engine->queue, entry.id, at_ns);   /* ENOENT: cancelled */
+        /* Never before its own time (a run that stopped idle leaves the clock behind the
+         * parked events); a fresh seq puts it after what is already scheduled for that
+         * instant (a resumed guest's pending interrupt comes first). */
+        uint64_t time_ns = entry.time_ns > at_ns ? entry.time_ns : at_ns;
+        (void)sim_evq_move(engine->queue, entry.id, time_ns, true);     /* ENOENT: cancelled */
     }
     engine->parked_count = kept;
     assert(engine->parked_count <= engine->limits.events_pending_max);     /* DO2 */

@@ -68,10 +68,10 @@ int sim_engine_cancel(struct sim_engine *engine, sim_event_id id);
  * device interrupt raised by the host's send runs the guest's handler).
  *
  * While a domain is frozen its events do not run: one that comes due is parked, keeping
- * its id (cancel still works). Thawing re-schedules each parked event at max(its time,
- * now), in the order they came due, before events scheduled later for the same instant:
- * the guest "catches up" at once, as a resumed guest's clock does. Events not yet due
- * keep their time. A frozen domain's processes are never reported as deadlocked. */
+ * its id (cancel still works). Thawing re-schedules each parked event at the thaw time,
+ * in the order they came due, after the events already scheduled for that instant: the
+ * guest "catches up" at once, as a resumed guest's clock does. Events not yet due keep
+ * their time. A frozen domain's processes are never reported as deadlocked. */
 int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64_t time_ns,
                               sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out);
 int sim_engine_schedule_after_in(struct sim_engine *engine, uint32_t domain, uint64_t delay_ns,
@@ -82,6 +82,8 @@ uint32_t sim_engine_current_domain(const struct sim_engine *engine);
  * domain or thawing a running one is a no-op. */
 int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain);
 int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain);
+/* Thaw, with the parked events run at at_ns (>= now) instead of now. */
+int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64_t at_ns);
 bool sim_engine_domain_frozen(const struct sim_engine *engine, uint32_t domain);
 /* Events parked now (all domains). */
 uint32_t sim_engine_events_parked(const struct sim_engine *engine);

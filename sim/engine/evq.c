@@ -232,6 +232,11 @@ int sim_evq_cancel(struct sim_evq *queue, sim_event_id id)
 
 int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns)
 {
+    return sim_evq_move(queue, id, time_ns, false);
+}
+
+int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool last)
+{
     assert(queue != NULL);
     uint32_t slot_index = 0;
     struct slot *slot = slot_of(queue, id, &slot_index);
@@ -239,7 +244,9 @@ int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns)
         return SIM_ENOENT;
     uint32_t index = slot->heap_index;
     struct heap_node node = queue->heap[index];
-    node.time_ns = time_ns;                     /* seq kept: ties keep their first order */
+    node.time_ns = time_ns;
+    if (last)
+        node.seq = queue->seq_next++;           /* after everything already at time_ns */
     place(queue, index, node);
     if (index > 0 && node_less(&node, &queue->heap[(index - 1) / 2]))
         sift_up(queue, index);

@@ -48,6 +48,9 @@ int sim_evq_push_in(struct sim_evq *queue, uint32_t domain, uint64_t time_ns, si
 /* Moves a pending event to time_ns, keeping its id and its seq (so among events of one
  * instant it keeps its place). Returns 0, or SIM_ENOENT. */
 int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns);
+/* sim_evq_reschedule, or with `last` a fresh seq, as if pushed now: it runs after every
+ * event already scheduled for time_ns. */
+int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool last);
 /* The earliest event's time, domain and id, left in place; the queue must not be empty. */
 void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *domain,
                   sim_event_id *id);

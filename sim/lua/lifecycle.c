@@ -104,7 +104,12 @@ static void resume_now(lua_State *L, struct simlua_world *world,
     lua_pushstring(L, cid_text);                    /* R8: the CID in use is written back */
     lua_setfield(L, -2, "vmci0.id");
     lua_pop(L, 1);
-    (void)sim_engine_domain_thaw(world->engine, domain_of(world, endpoint));
+    /* The guest comes back by taking the interrupt the resume raised (CTX_ID_UPDATE,
+     * QP_RESUMED): what it parked runs after that, so no guest code sees the old CID or
+     * the queue pairs that are gone (R206, R210). */
+    uint64_t back_ns = sim_engine_now(world->engine) +
+                       vmci_hypervisor_cost(world->hypervisor)->interrupt_ns;
+    (void)sim_engine_domain_thaw_at(world->engine, domain_of(world, endpoint), back_ns);
 }
 
 static int vm_suspend(lua_State *L)

@@ -59,8 +59,9 @@ static enum sim_stop run_until(struct sim_engine *engine, uint64_t until_ns)
 }
 
 /* A frozen domain's events do not run; they wait (parked) while others run; thawing
- * runs those that came due at the thaw, in the order they came due, and leaves later
- * ones at their time. Domain 0 and unknown domains cannot be frozen. */
+ * runs those that came due at the thaw, in the order they came due and after what was
+ * already scheduled for that instant, and leaves later ones at their time. Domain 0 and
+ * unknown domains cannot be frozen. */
 static void test_frozen_domain_events_wait_and_catch_up_in_order(void)
 {
     struct sim_engine *engine = engine_fixture();
@@ -81,14 +82,14 @@ static void test_frozen_domain_events_wait_and_catch_up_in_order(void)
     CU_ASSERT_EQUAL(sim_engine_domain_thaw(engine, 3), 0);
     ASSERT_U64_EQ(sim_engine_events_parked(engine), 0);
     CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
-    static const uint64_t order[5] = { 3, 1, 2, 5, 4 };
+    static const uint64_t order[5] = { 3, 5, 1, 2, 4 };    /* 5 was at 500 already */
     static const uint64_t at_ns[5] = { 15, 500, 500, 500, 1000 };
     ASSERT_U64_EQ(log.count, 5);
     for (uint32_t index = 0; index < 5 && index < log.count; index++) {
         ASSERT_U64_EQ(log.data[index], order[index]);
         ASSERT_U64_EQ(log.time_ns[index], at_ns[index]);
     }
-    ASSERT_U64_EQ(log.domain[1], 3);
+    ASSERT_U64_EQ(log.domain[2], 3);                /* event 1, thawed */
     ASSERT_U64_EQ(log.domain[0], 0);
     sim_engine_destroy(engine);
 }
@@ -191,6 +192,33 @@ static void test_processes_freeze_with_their_domain(void)
     sim_engine_destroy(engine);
 }
 
+/* thaw_at: the parked events run at the given time (not before it, not now), after an
+ * event already scheduled for that time: how a resumed guest takes its pending interrupt
+ * before its own catching up. A time in the past is refused. */
+static void test_thaw_at_runs_parked_events_after_that_instant(void)
+{
+    struct sim_engine *engine = engine_fixture();
+    struct run_log log = { 0 };
+    CU_ASSERT_EQUAL(sim_engine_domain_freeze(engine, 4), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 10, record, &log, 1, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 0, 50, record, &log, 2, NULL), 0);
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    ASSERT_U64_EQ(sim_engine_now(engine), 50);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 52, record, &log, 3, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_at(engine, 4, 49), SIM_EINVAL);
+    CU_ASSERT(sim_engine_domain_frozen(engine, 4));
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_at(engine, 4, 52), 0);
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    static const uint64_t order[3] = { 2, 3, 1 };
+    static const uint64_t at_ns[3] = { 50, 52, 52 };
+    ASSERT_U64_EQ(log.count, 3);
+    for (uint32_t index = 0; index < 3 && index < log.count; index++) {
+        ASSERT_U64_EQ(log.data[index], order[index]);
+        ASSERT_U64_EQ(log.time_ns[index], at_ns[index]);
+    }
+    sim_engine_destroy(engine);
+}
+
 CU_ErrorCode domain_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -198,6 +226,7 @@ CU_ErrorCode domain_suite_add(void)
         TEST_ENTRY(test_events_inherit_the_running_domain),
         TEST_ENTRY(test_parked_event_can_be_cancelled),
         TEST_ENTRY(test_processes_freeze_with_their_domain),
+        TEST_ENTRY(test_thaw_at_runs_parked_events_after_that_instant),
     };
     return test_suite_register("domain", tests, sizeof(tests) / sizeof(tests[0]));
 }
