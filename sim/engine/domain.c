@@ -35,7 +35,10 @@ int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain)
     assert(engine != NULL);
     if (!domain_valid(domain))
         return SIM_EINVAL;
+    if (!sim_engine_domain_frozen(engine, domain))
+        engine->frozen_count++;
     engine->frozen[domain / 8] |= (uint8_t)(1u << (domain % 8));
+    assert(engine->frozen_count < SIM_DOMAINS_MAX);
     return SIM_OK;
 }
 
@@ -50,6 +53,10 @@ int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64
     assert(engine != NULL);
     if (!domain_valid(domain) || at_ns < engine->now_ns || at_ns >= SIM_TIME_PARKED)
         return SIM_EINVAL;
+    if (sim_engine_domain_frozen(engine, domain)) {
+        assert(engine->frozen_count > 0);
+        engine->frozen_count--;
+    }
     engine->frozen[domain / 8] &= (uint8_t)~(1u << (domain % 8));
     uint32_t kept = 0;
     for (uint32_t index = 0; index < engine->parked_count; index++) {
@@ -93,6 +100,8 @@ static int parked_reserve(struct sim_engine *engine)
 
 bool sim__domain_park_top(struct sim_engine *engine)
 {
+    if (engine->frozen_count == 0)
+        return false;                   /* the common case: nothing to look at */
     uint64_t time_ns = 0;
     uint32_t domain = 0;
     sim_event_id id = SIM_EVENT_NONE;

@@ -45,6 +45,7 @@ struct sim_engine {
     uint64_t progress_every_events;
     uint32_t current_domain;        /* of the event running now; 0 between events */
     uint8_t frozen[SIM_DOMAINS_MAX / 8];    /* bit per domain */
+    uint32_t frozen_count;          /* domains frozen now: 0 skips the park check per event */
     struct sim_parked *parked;      /* owned: parked events, in the order they came due */
     uint32_t parked_count;
     uint32_t parked_capacity;
