@@ -14,7 +14,7 @@ BUILD       ?= build
 CFLAGS_ALL  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDLIBS_ALL  := $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
 
-LIB_SRCS  := $(wildcard sim/engine/*.c sim/trace/*.c vmci/*.c vsock/*.c sim/lua/*.c)
+LIB_SRCS  := $(wildcard sim/engine/*.c sim/trace/*.c vmci/*.c vsock/*.c sim/lua/*.c sim/export/*.c)
 CLI_SRCS  := $(wildcard sim/cli/*.c)
 TEST_SRCS := $(wildcard tests/unit/*.c)
 BENCH_SRCS := $(wildcard bench/*.c)

@@ -11,5 +11,12 @@ void cli_usage(FILE *stream);
 int cli_usage_error(const char *format, const char *detail);
 /* `vmcisim run ...`; argv[0] is "run". Returns the exit status. */
 int cli_run(int argc, char **argv);
+/* `vmcisim replay FILE.db` (replay.c), `vmcisim inspect FILE.db [VIEW] ...` (inspect.c),
+ * `vmcisim export FILE.db --format F -o OUT` (export.c); argv[0] is the command name.
+ * Each returns the exit status: 0 success, 1 failure (a divergence, an unreadable or
+ * corrupt trace), 2 usage error. */
+int cli_replay(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+int cli_export(int argc, char **argv);
 
 #endif /* SIM_CLI_CLI_H */
