@@ -65,11 +65,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "run") == 0)
         return cli_run(argc - 1, argv + 1);
-    if (strcmp(command, "replay") == 0 || strcmp(command, "inspect") == 0 ||
-        strcmp(command, "export") == 0) {
-        fprintf(stderr, "vmcisim: '%s' is not available in version %s yet (see docs/cli.md)\n",
-                command, VMCISIM_VERSION);
-        return 2;
-    }
+    if (strcmp(command, "replay") == 0)
+        return cli_replay(argc - 1, argv + 1);
+    if (strcmp(command, "inspect") == 0)
+        return cli_inspect(argc - 1, argv + 1);
+    if (strcmp(command, "export") == 0)
+        return cli_export(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", command);
 }
