@@ -19,6 +19,7 @@ void cli_usage(FILE *stream)
 {
     fprintf(stream,
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
+            "       vmcisim replay FILE.db [-q]\n"
             "       vmcisim --help | --version\n"
             "\n"
             "run options:\n"
@@ -37,7 +38,11 @@ void cli_usage(FILE *stream)
             "\n"
             "Exit status of run: 0 passed, 1 failed (expect, error, deadlock, limit),\n"
             "2 usage error, 3 the scenario or a file it requires could not be loaded.\n"
-            "Not yet available: replay, inspect, export (docs/cli.md).\n");
+            "\n"
+            "replay re-runs a traced run from the trace (its scenario texts, seed, --until,\n"
+            "arguments) and checks every traced event and the digest: exit 0 identical,\n"
+            "1 the first divergence is printed (or the trace cannot be read), 2 usage.\n"
+            "Not yet available: inspect, export (docs/cli.md).\n");
 }
 
 int cli_usage_error(const char *format, const char *detail)

@@ -221,11 +221,14 @@ static int write_metadata(struct sim_trace_writer *writer, const struct run_opti
     char seed_text[32];
     char until_text[32];
     snprintf(seed_text, sizeof(seed_text), "%" PRIu64, outcome->seed);
+    char options_seed_text[32];                 /* --seed, for replay (seed: the world's) */
+    snprintf(options_seed_text, sizeof(options_seed_text), "%" PRIu64, options->seed);
     snprintf(until_text, sizeof(until_text), "%" PRIu64, options->until_ns);
     const char *pairs[][2] = {
         { "simulator_version", VMCISIM_VERSION },
         { "scenario", options->scenario_path },
         { "seed", seed_text },
+        { "options_seed", options_seed_text },
         { "product", outcome->product },
         { "trace_level", options->trace_level_text },
         { "until_ns", options->until_text != NULL ? until_text : "" },

@@ -147,6 +147,8 @@ void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char 
 void simlua__step_begin(struct simlua_runtime *runtime);
 /* Loads a Lua file as text (records it for the trace). Pushes the chunk or an error. */
 int simlua__load_file(lua_State *L, const char *path);
+/* Whether `path` can be loaded: on disk, or among the preloaded texts of a replay. */
+bool simlua__file_exists(const struct simlua_runtime *runtime, const char *path);
 const char *simlua__current_endpoint_name(struct simlua_runtime *runtime);
 struct simlua_process *simlua__current_process(struct simlua_runtime *runtime);
 /* lua_pcall with a traceback handler; on error leaves the message + traceback. */

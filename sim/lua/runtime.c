@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <lualib.h>
 
@@ -162,12 +163,52 @@ static char *read_file(const char *path, size_t *size_out, char *message, size_t
     return text;
 }
 
+/* The preloaded text of `path` (replay), or NULL. */
+static const struct simlua_file *preloaded_find(const struct simlua_runtime *runtime,
+                                                const char *path)
+{
+    for (uint32_t index = 0; index < runtime->options.preloaded_count; index++) {
+        if (strcmp(runtime->options.preloaded[index].path, path) == 0)
+            return &runtime->options.preloaded[index];
+    }
+    return NULL;
+}
+
+bool simlua__file_exists(const struct simlua_runtime *runtime, const char *path)
+{
+    if (runtime->options.preloaded != NULL)
+        return preloaded_find(runtime, path) != NULL;
+    struct stat status;
+    return stat(path, &status) == 0;
+}
+
+/* A copy of the preloaded text of `path`, or NULL and a message. */
+static char *read_preloaded(const struct simlua_runtime *runtime, const char *path,
+                            size_t *size_out, char *message, size_t message_bytes)
+{
+    const struct simlua_file *file = preloaded_find(runtime, path);
+    if (file == NULL) {
+        snprintf(message, message_bytes, "%s is not among the trace's files", path);
+        return NULL;
+    }
+    char *text = malloc(file->text_bytes + 1);
+    if (text == NULL) {
+        snprintf(message, message_bytes, "cannot read %s: out of memory", path);
+        return NULL;
+    }
+    memcpy(text, file->text, file->text_bytes);
+    *size_out = file->text_bytes;
+    return text;
+}
+
 int simlua__load_file(lua_State *L, const char *path)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
     size_t size = 0;
-    char *text = read_file(path, &size, message, sizeof(message));
+    char *text = runtime->options.preloaded != NULL
+                     ? read_preloaded(runtime, path, &size, message, sizeof(message))
+                     : read_file(path, &size, message, sizeof(message));
     if (text == NULL) {
         runtime->load_failed = true;
         lua_pushstring(L, message);

@@ -51,6 +51,11 @@ struct simlua_options {
     sim_progress_fn progress_fn;            /* optional, output only (engine.h) */
     void *progress_state;
     uint64_t progress_every_events;
+    /* Replay: the scenario and every file it requires come from these texts (by exact
+     * path, as the traced run loaded them), never from disk; a path not among them is a
+     * load error. NULL: from disk. Borrowed for the runtime's life. */
+    const struct simlua_file *preloaded;
+    uint32_t preloaded_count;
 };
 
 struct simlua_file {

@@ -194,8 +194,7 @@ static int scenario_searcher(lua_State *L)
     luaL_addstring(&buffer, ".lua");
     luaL_pushresult(&buffer);
     const char *path = lua_tostring(L, -1);
-    struct stat status;
-    if (stat(path, &status) != 0) {
+    if (!simlua__file_exists(runtime, path)) {
         runtime->load_failed = true;
         lua_pushfstring(L, "no file '%s'", path);
         return 1;

@@ -297,6 +297,39 @@ static void test_duration_parse(void)
     CU_ASSERT_STRING_EQUAL(text, "0.001500000");
 }
 
+/* Replay's loader: with preloaded texts the scenario and what it requires come from them
+ * (the paths need not exist on disk), and a path not among them is a load error (exit 3),
+ * never a read from disk. */
+static void test_preloaded_files_replace_the_disk(void)
+{
+    static char main_text[] = "local sim = require(\"vmcisim\")\n"
+                              "local lib = require(\"helper\")\n"
+                              "sim.expect(lib.value == 42, \"from the preloaded helper\")\n";
+    static char helper_text[] = "return { value = 42 }\n";
+    struct simlua_file files[2] = {
+        { "/nonexistent/dir/main.lua", main_text, sizeof(main_text) - 1 },
+        { "/nonexistent/dir/helper.lua", helper_text, sizeof(helper_text) - 1 },
+    };
+    struct simlua_options options = {
+        .scenario_path = "/nonexistent/dir/main.lua", .seed = 1, .until_ns = SIM_TIME_NEVER,
+        .quiet = true, .preloaded = files, .preloaded_count = 2,
+    };
+    struct simlua_outcome outcome;
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    simlua_run(runtime, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    ASSERT_U64_EQ(simlua_file_count(runtime), 2);
+    simlua_destroy(runtime);
+    options.preloaded_count = 1;                    /* the helper is not among them now */
+    runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    simlua_run(runtime, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_LOAD);
+    simlua_destroy(runtime);
+}
+
 CU_ErrorCode lua_runtime_suite_add(void)
 {
     /* Reported without the test_ prefix, so not TEST_ENTRY. */
@@ -315,6 +348,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "run_without_explicit_run_and_without_world",
           test_run_without_explicit_run_and_without_world },
         { "duration_parse", test_duration_parse },
+        { "preloaded_files_replace_the_disk", test_preloaded_files_replace_the_disk },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }

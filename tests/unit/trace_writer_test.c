@@ -21,6 +21,7 @@
 
 #include "sim/engine/error.h"
 #include "sim/trace/batch.h"
+#include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
 #include "suites.h"
 #include "test_support.h"
@@ -655,6 +656,77 @@ static void test_batches_failure_is_sticky_and_reported(void)
     ASSERT_U64_EQ(log.wrong_records, 0);
 }
 
+/* ---- Reading a trace back (sim/trace/reader.h) ------------------------------------------ */
+
+/* What the writer stored reads back through the reader: meta, files, and every event in
+ * seq order with its columns (fields text, payload or NULL). */
+static void test_reader_reads_back_what_the_writer_stored(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture("read.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    static const uint8_t bytes[3] = { 7, 8, 9 };
+    for (uint64_t seq = 0; seq < 5000; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "dg_route");
+        sim_trace_field_u64(&event, "n", seq);
+        if (seq % 2 == 0)
+            sim_trace_field_bytes(&event, "bytes", bytes, (uint32_t)(seq % 4));
+        CU_ASSERT_EQUAL_FATAL(emit(&sink, &event), 0);
+    }
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "seed", "7", message), 0);
+    CU_ASSERT_EQUAL(sim_trace_writer_file(writer, "a.lua", "return 1", 8, message), 0);
+    writer_close_fixture(writer);
+    struct sim_trace_reader *reader = NULL;
+    CU_ASSERT_EQUAL_FATAL(sim_trace_reader_open(temp_path("read.db"), &reader, message), 0);
+    CU_ASSERT_STRING_EQUAL(sim_trace_reader_meta(reader, "seed"), "7");
+    CU_ASSERT_PTR_NULL(sim_trace_reader_meta(reader, "absent"));
+    ASSERT_U64_EQ(sim_trace_reader_file_count(reader), 1);
+    struct sim_trace_file file = sim_trace_reader_file(reader, 0);
+    CU_ASSERT_STRING_EQUAL(file.path, "a.lua");
+    ASSERT_U64_EQ(file.text_bytes, 8);
+    ASSERT_U64_EQ(sim_trace_reader_event_count(reader), 5000);
+    struct sim_trace_row row;
+    uint64_t seen = 0;
+    uint32_t wrong = 0;
+    while (sim_trace_reader_next(reader, &row, message) == 1) {
+        char expected[64];
+        snprintf(expected, sizeof(expected), "{\"n\":%" PRIu64 "%s", seen,
+                 seen % 2 == 0 ? ",\"bytes\":{\"bytes\":" : "}");
+        wrong += row.seq != seen || row.time_ns != 1000 * seen + 7 ||
+                 strcmp(row.kind, "dg_route") != 0 || strcmp(row.layer, "vmci") != 0 ||
+                 strncmp(row.fields, expected, strlen(expected)) != 0 ||
+                 row.has_payload != (seen % 2 == 0) ||
+                 (row.has_payload && row.payload_bytes != seen % 4);
+        seen++;
+    }
+    ASSERT_U64_EQ(seen, 5000);
+    ASSERT_U64_EQ(wrong, 0);
+    sim_trace_reader_close(reader);
+}
+
+/* A missing file, a file that is not SQLite, and an SQLite file without our tables are
+ * refused at open with a message naming the file. */
+static void test_reader_refuses_what_is_not_a_trace(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_reader *reader = NULL;
+    CU_ASSERT_EQUAL(sim_trace_reader_open(temp_path("missing.db"), &reader, message), SIM_ESINK);
+    CU_ASSERT_PTR_NULL(reader);
+    ASSERT_STR_CONTAINS(message, "missing.db");
+    FILE *stream = fopen(temp_path("text.db"), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stream);
+    fputs("this is not a database, it is text\n", stream);
+    fclose(stream);
+    CU_ASSERT_EQUAL(sim_trace_reader_open(temp_path("text.db"), &reader, message), SIM_ESINK);
+    ASSERT_STR_CONTAINS(message, "not an SQLite database");
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(temp_path("other.db"), &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL(sim_trace_reader_open(temp_path("other.db"), &reader, message), SIM_ESINK);
+    ASSERT_STR_CONTAINS(message, "not a vmcisim trace");
+}
+
 CU_ErrorCode trace_writer_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -673,6 +745,8 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_meta_has_no_wall_clock_value),
         TEST_ENTRY(test_batches_end_at_event_or_byte_bound_and_keep_order),
         TEST_ENTRY(test_batches_failure_is_sticky_and_reported),
+        TEST_ENTRY(test_reader_reads_back_what_the_writer_stored),
+        TEST_ENTRY(test_reader_refuses_what_is_not_a_trace),
     };
     return test_suite_register_with_fixtures("trace_writer", suite_init, suite_cleanup, tests,
                                              sizeof(tests) / sizeof(tests[0]));

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/trace/reader.c: the trace database read back (sim/trace/reader.h).
+ *
+ * Metadata and files are read whole at open (both are small and bounded); events are
+ * stepped through one prepared statement, so a trace of any length is read in constant
+ * memory. The connection is SQLITE_OPEN_READONLY: reading never changes a trace.
+ *
+ * Invariant R1: rows come back in strictly increasing seq.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "sim/trace/reader.h"
+#include "sim/trace/writer.h"
+
+struct meta_entry {
+    char *key;
+    char *value;
+};
+
+struct file_entry {
+    char *path;
+    char *text;
+    size_t text_bytes;
+};
+
+struct sim_trace_reader {
+    sqlite3 *db;
+    char *path;
+    struct meta_entry meta[SIM_TRACE_READER_META_MAX];
+    uint32_t meta_count;
+    struct file_entry files[SIM_TRACE_READER_FILES_MAX];
+    uint32_t file_count;
+    uint64_t event_count;
+    sqlite3_stmt *events;
+    bool started;
+    uint64_t last_seq;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void message_format(char *message, const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, format, arguments);
+    va_end(arguments);
+}
+
+static int fail(const struct sim_trace_reader *reader, const char *what, char *message)
+{
+    message_format(message, "trace %s: %s: %s", reader->path, what, sqlite3_errmsg(reader->db));
+    return SIM_ESINK;
+}
+
+static char *copy_text(const unsigned char *text, size_t bytes)
+{
+    char *copy = malloc(bytes + 1);
+    if (copy == NULL)
+        return NULL;
+    if (bytes > 0)
+        memcpy(copy, text, bytes);
+    copy[bytes] = '\0';
+    return copy;
+}
+
+/* The schema must be ours: the three tables and our schema_version. */
+static int check_schema(struct sim_trace_reader *reader, char *message)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *sql = "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+                      " name IN ('meta', 'files', 'events')";
+    if (sqlite3_prepare_v2(reader->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return fail(reader, "not an SQLite database, or a corrupt one", message);
+    int rc = sqlite3_step(stmt);
+    int tables = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW)
+        return fail(reader, "not an SQLite database, or a corrupt one", message);
+    if (tables != 3) {
+        message_format(message, "trace %s: not a vmcisim trace (no meta, files and events "
+                       "tables)", reader->path);
+        return SIM_ESINK;
+    }
+    return 0;
+}
+
+static int load_meta(struct sim_trace_reader *reader, char *message)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(reader->db, "SELECT key, value FROM meta ORDER BY key", -1, &stmt,
+                           NULL) != SQLITE_OK)
+        return fail(reader, "reading meta", message);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (reader->meta_count >= SIM_TRACE_READER_META_MAX) {
+            sqlite3_finalize(stmt);
+            message_format(message, "trace %s: more than %u meta rows", reader->path,
+                           SIM_TRACE_READER_META_MAX);
+            return SIM_ELIMIT;
+        }
+        struct meta_entry *entry = &reader->meta[reader->meta_count];
+        entry->key = copy_text(sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+        entry->value = copy_text(sqlite3_column_text(stmt, 1),
+                                 (size_t)sqlite3_column_bytes(stmt, 1));
+        reader->meta_count++;
+        if (entry->key == NULL || entry->value == NULL) {
+            sqlite3_finalize(stmt);
+            message_format(message, "trace %s: out of memory", reader->path);
+            return SIM_ENOMEM;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? 0 : fail(reader, "reading meta", message);
+}
+
+static int file_store(struct sim_trace_reader *reader, sqlite3_stmt *stmt, char *message)
+{
+    size_t text_bytes = (size_t)sqlite3_column_bytes(stmt, 1);
+    if (reader->file_count >= SIM_TRACE_READER_FILES_MAX ||
+        text_bytes > SIM_TRACE_READER_FILE_BYTES_MAX) {
+        message_format(message, "trace %s: more than %u files, or a file over %u bytes",
+                       reader->path, SIM_TRACE_READER_FILES_MAX, SIM_TRACE_READER_FILE_BYTES_MAX);
+        return SIM_ELIMIT;
+    }
+    struct file_entry *entry = &reader->files[reader->file_count++];
+    entry->path = copy_text(sqlite3_column_text(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0));
+    entry->text = copy_text(sqlite3_column_text(stmt, 1), text_bytes);
+    entry->text_bytes = text_bytes;
+    if (entry->path == NULL || entry->text == NULL) {
+        message_format(message, "trace %s: out of memory", reader->path);
+        return SIM_ENOMEM;
+    }
+    return 0;
+}
+
+static int load_files(struct sim_trace_reader *reader, char *message)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(reader->db, "SELECT path, text FROM files ORDER BY path", -1, &stmt,
+                           NULL) != SQLITE_OK)
+        return fail(reader, "reading files", message);
+    int rc;
+    int stored = 0;
+    while (stored == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        stored = file_store(reader, stmt, message);
+    sqlite3_finalize(stmt);
+    if (stored < 0)
+        return stored;
+    return rc == SQLITE_DONE ? 0 : fail(reader, "reading files", message);
+}
+
+static int count_events(struct sim_trace_reader *reader, char *message)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(reader->db, "SELECT count(*) FROM events", -1, &stmt, NULL) !=
+        SQLITE_OK)
+        return fail(reader, "reading events", message);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        reader->event_count = (uint64_t)sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW)
+        return fail(reader, "reading events", message);
+    const char *sql = "SELECT seq, time_ns, ctx, pid, layer, kind, fields, payload FROM events"
+                      " ORDER BY seq";
+    if (sqlite3_prepare_v2(reader->db, sql, -1, &reader->events, NULL) != SQLITE_OK)
+        return fail(reader, "reading events", message);
+    return 0;
+}
+
+static int check_version(const struct sim_trace_reader *reader, char *message)
+{
+    const char *version = sim_trace_reader_meta(reader, "schema_version");
+    char expected[16];
+    snprintf(expected, sizeof(expected), "%d", SIM_TRACE_SCHEMA_VERSION);
+    if (version == NULL || strcmp(version, expected) != 0) {
+        message_format(message, "trace %s: schema version %s, this vmcisim reads %s",
+                       reader->path, version != NULL ? version : "(none)", expected);
+        return SIM_ESINK;
+    }
+    return 0;
+}
+
+int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(path != NULL && out != NULL && message != NULL);
+    *out = NULL;
+    struct sim_trace_reader *reader = calloc(1, sizeof(*reader));
+    if (reader == NULL || (reader->path = strdup(path)) == NULL) {
+        free(reader);
+        message_format(message, "trace %s: out of memory", path);
+        return SIM_ENOMEM;
+    }
+    int rc = 0;
+    if (sqlite3_open_v2(path, &reader->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        rc = fail(reader, "cannot open", message);
+    if (rc == 0)
+        rc = check_schema(reader, message);
+    if (rc == 0)
+        rc = load_meta(reader, message);
+    if (rc == 0)
+        rc = check_version(reader, message);
+    if (rc == 0)
+        rc = load_files(reader, message);
+    if (rc == 0)
+        rc = count_events(reader, message);
+    if (rc < 0) {
+        sim_trace_reader_close(reader);
+        return rc;
+    }
+    *out = reader;
+    return 0;
+}
+
+void sim_trace_reader_close(struct sim_trace_reader *reader)
+{
+    if (reader == NULL)
+        return;
+    sqlite3_finalize(reader->events);
+    sqlite3_close(reader->db);      /* NULL is fine; a failed open still allocated one */
+    for (uint32_t index = 0; index < reader->meta_count; index++) {
+        free(reader->meta[index].key);
+        free(reader->meta[index].value);
+    }
+    for (uint32_t index = 0; index < reader->file_count; index++) {
+        free(reader->files[index].path);
+        free(reader->files[index].text);
+    }
+    free(reader->path);
+    free(reader);
+}
+
+const char *sim_trace_reader_meta(const struct sim_trace_reader *reader, const char *key)
+{
+    assert(reader != NULL && key != NULL);
+    for (uint32_t index = 0; index < reader->meta_count; index++) {
+        if (strcmp(reader->meta[index].key, key) == 0)
+            return reader->meta[index].value;
+    }
+    return NULL;
+}
+
+uint32_t sim_trace_reader_file_count(const struct sim_trace_reader *reader)
+{
+    assert(reader != NULL);
+    return reader->file_count;
+}
+
+struct sim_trace_file sim_trace_reader_file(const struct sim_trace_reader *reader, uint32_t index)
+{
+    assert(reader != NULL && index < reader->file_count);
+    const struct file_entry *entry = &reader->files[index];
+    return (struct sim_trace_file){ entry->path, entry->text, entry->text_bytes };
+}
+
+uint64_t sim_trace_reader_event_count(const struct sim_trace_reader *reader)
+{
+    assert(reader != NULL);
+    return reader->event_count;
+}
+
+static const char *column_text(sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+    return text != NULL ? (const char *)text : "";
+}
+
+int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row *row,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(reader != NULL && row != NULL && message != NULL);
+    int rc = sqlite3_step(reader->events);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return fail(reader, "reading events", message);
+    sqlite3_stmt *stmt = reader->events;
+    row->seq = (uint64_t)sqlite3_column_int64(stmt, 0);
+    row->time_ns = (uint64_t)sqlite3_column_int64(stmt, 1);
+    row->ctx = (uint32_t)sqlite3_column_int64(stmt, 2);
+    row->pid = (uint32_t)sqlite3_column_int64(stmt, 3);
+    row->layer = column_text(stmt, 4);
+    row->kind = column_text(stmt, 5);
+    row->fields = column_text(stmt, 6);
+    row->fields_bytes = (size_t)sqlite3_column_bytes(stmt, 6);
+    row->has_payload = sqlite3_column_type(stmt, 7) != SQLITE_NULL;
+    row->payload = row->has_payload ? sqlite3_column_blob(stmt, 7) : NULL;
+    row->payload_bytes = row->has_payload ? (size_t)sqlite3_column_bytes(stmt, 7) : 0;
+    assert(!reader->started || row->seq > reader->last_seq);                 /* R1 */
+    reader->started = true;
+    reader->last_seq = row->seq;
+    return 1;
+}

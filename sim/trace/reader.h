@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/trace/reader.h: reading a trace database back (schema v1, docs/trace-schema.md):
+ * its metadata, the Lua files it recorded, and its events in sequence order.
+ *
+ * The file is opened read-only and checked before anything is returned: a missing file,
+ * a file that is not SQLite, an SQLite file without our tables, or another schema
+ * version are each a clear message, never a crash (the brief: "a corrupt trace file is
+ * reported, not crashed on"). Strings returned point into the reader or into the current
+ * row and stay valid until the next call that moves it.
+ */
+#ifndef SIM_TRACE_READER_H
+#define SIM_TRACE_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/engine/error.h"
+#include "sim/engine/limits.h"
+
+/* Bounds on what a reader accepts from a file (a hostile file must not exhaust memory). */
+#define SIM_TRACE_READER_META_MAX 256u          /* meta rows */
+#define SIM_TRACE_READER_FILES_MAX 256u         /* files rows (SIMLUA_FILES_MAX of a run) */
+#define SIM_TRACE_READER_FILE_BYTES_MAX (16u * 1024u * 1024u)
+
+struct sim_trace_reader;
+
+struct sim_trace_row {
+    uint64_t seq;
+    uint64_t time_ns;
+    uint32_t ctx;
+    uint32_t pid;
+    const char *layer;
+    const char *kind;
+    const char *fields;             /* the JSON text */
+    size_t fields_bytes;
+    bool has_payload;               /* false: SQL NULL */
+    const uint8_t *payload;
+    size_t payload_bytes;
+};
+
+struct sim_trace_file {
+    const char *path;
+    const char *text;
+    size_t text_bytes;
+};
+
+/* Opens and checks `path`. Returns 0 and a reader, or SIM_ESINK / SIM_ENOMEM /
+ * SIM_ELIMIT with a message naming the file. Ownership: free with
+ * sim_trace_reader_close(). */
+int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+void sim_trace_reader_close(struct sim_trace_reader *reader);
+
+/* The value of meta key `key`, or NULL when the trace has none. */
+const char *sim_trace_reader_meta(const struct sim_trace_reader *reader, const char *key);
+uint32_t sim_trace_reader_file_count(const struct sim_trace_reader *reader);
+struct sim_trace_file sim_trace_reader_file(const struct sim_trace_reader *reader, uint32_t index);
+uint64_t sim_trace_reader_event_count(const struct sim_trace_reader *reader);
+
+/* Events in seq order: the first call starts at the first event. Returns 1 and the row,
+ * 0 at the end, or SIM_ESINK with a message (a corrupt page met while reading). */
+int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row *row,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+#endif /* SIM_TRACE_READER_H */

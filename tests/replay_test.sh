@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/replay_test.sh: `vmcisim replay FILE.db` (scenario-api.md): a traced run replays as
+# identical (exit 0) at every trace level, with scenario arguments, --until and a require;
+# a changed event, payload, scenario text, a missing or extra event is a divergence
+# (exit 1, the first one printed); unreadable traces exit 1 with a message; usage exits 2.
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+
+traced() {   # traced NAME SCENARIO [run options...]: runs it with --trace into $work/NAME.db
+    local name=$1 scenario=$2
+    shift 2
+    "$vmcisim" run "$scenario" --trace "$work/$name.db" -q "$@" >/dev/null 2>&1
+}
+
+for scenario in scenarios/guide_stream.lua scenarios/guide_dgram.lua \
+                scenarios/lifecycle/suspend_resume_stream.lua scenarios/many_connections.lua; do
+    name=$(basename "$scenario" .lua)
+    traced "$name" "$scenario"
+    out=$("$vmcisim" replay "$work/$name.db" 2>&1)
+    rc=$?
+    [ $rc -eq 0 ] && echo "$out" | grep -q "^replay: identical: [0-9]* traced events compared"
+    check "$scenario replays as identical" $? "rc $rc: $out"
+done
+
+# The count of compared events is the trace's row count.
+rows=$(sqlite3 "$work/guide_stream.db" "SELECT count(*) FROM events")
+out=$("$vmcisim" replay "$work/guide_stream.db")
+echo "$out" | grep -q "identical: $rows traced events compared"
+check "replay compares every traced event ($rows)" $? "$out"
+
+# The digest printed is the run's.
+digest=$("$vmcisim" run scenarios/guide_stream.lua -q --digest | tail -n 1 | cut -d' ' -f2)
+echo "$out" | grep -q "digest $digest\$"
+check "replay prints the run's digest" $? "$digest vs $out"
+
+for level in off api vmci; do
+    traced "level_$level" scenarios/guide_stream.lua --trace-level "$level"
+    "$vmcisim" replay -q "$work/level_$level.db" >/dev/null 2>&1
+    check "a trace at level $level replays (events up to it, then the digest)" $?
+done
+
+traced args tests/fixtures/args.lua --seed 9 --until 5ms -- alpha 42
+"$vmcisim" replay -q "$work/args.db"
+check "seed, --until and scenario arguments come from the trace" $?
+
+traced req tests/fixtures/require_ok.lua --seed 3
+"$vmcisim" replay -q "$work/req.db"
+check "a required file's recorded text is used" $?
+
+diverged() {   # diverged NAME SQL PATTERN: replaying a copy changed by SQL prints PATTERN
+    cp "$work/guide_stream.db" "$work/$1.db"
+    sqlite3 "$work/$1.db" "$2"
+    out=$("$vmcisim" replay "$work/$1.db" 2>&1)
+    rc=$?
+    [ $rc -eq 1 ] && echo "$out" | grep -q "$3"
+}
+diverged time "UPDATE events SET time_ns = time_ns + 1 WHERE seq = 40" \
+    "first divergence after 40 identical events: the events differ"
+check "a changed time is the first divergence, at its seq" $? "$out"
+diverged fields "UPDATE events SET fields = replace(fields, '\"size\":56', '\"size\":57') WHERE kind = 'dg_route'" \
+    "the events differ"
+check "a changed field is a divergence" $? "$out"
+diverged payload "UPDATE events SET payload = zeroblob(length(payload)) WHERE kind = 'data_out' AND payload IS NOT NULL" \
+    "the payloads (bytes fields) differ"
+check "a changed payload is a divergence" $? "$out"
+diverged text "UPDATE files SET text = replace(text, '5000', '5001')" "differ"
+check "the recorded scenario text is what runs (a changed text diverges)" $? "$out"
+diverged fewer "DELETE FROM events WHERE seq > 100" "the re-run has more events than the trace"
+check "a trace cut short is a divergence" $? "$out"
+diverged more "INSERT INTO events SELECT seq + 100000, time_ns, ctx, pid, layer, kind, fields, payload FROM events WHERE seq = (SELECT max(seq) FROM events)" \
+    "the trace has more events than the re-run"
+check "an extra recorded event is a divergence" $? "$out"
+diverged digest "UPDATE meta SET value = '00000000000000000000000000000000' WHERE key = 'digest'" \
+    "the digests differ"
+check "a different digest is a divergence" $? "$out"
+
+head -c 3000 "$work/guide_stream.db" > "$work/cut.db"
+out=$("$vmcisim" replay "$work/cut.db" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "corrupt"
+check "a truncated trace is reported as corrupt (exit 1)" $? "$out"
+echo "not a database" > "$work/text.db"
+"$vmcisim" replay "$work/text.db" >/dev/null 2>&1
+check "a text file exits 1" $([ $? -eq 1 ]; echo $?)
+sqlite3 "$work/other.db" "CREATE TABLE t(x)"
+out=$("$vmcisim" replay "$work/other.db" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "not a vmcisim trace"
+check "an SQLite file without our tables exits 1" $? "$out"
+cp "$work/guide_stream.db" "$work/nometa.db"
+sqlite3 "$work/nometa.db" "DELETE FROM meta WHERE key = 'scenario'"
+out=$("$vmcisim" replay "$work/nometa.db" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "does not say how to re-run it"
+check "a trace without its scenario metadata exits 1" $? "$out"
+"$vmcisim" replay "$work/missing.db" >/dev/null 2>&1
+check "a missing file exits 1" $([ $? -eq 1 ]; echo $?)
+"$vmcisim" replay >/dev/null 2>&1
+check "no file is a usage error (exit 2)" $([ $? -eq 2 ]; echo $?)
+"$vmcisim" replay --bogus "$work/guide_stream.db" >/dev/null 2>&1
+check "an unknown option is a usage error (exit 2)" $([ $? -eq 2 ]; echo $?)
