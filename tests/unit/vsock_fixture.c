@@ -18,14 +18,27 @@
 #include "vmci/defs.h"
 #include "vmci/device.h"
 #include "vmci/hypervisor.h"
+
 /* ---- Control packets seen at the transport layer --------------------------------------- */
 
-
+/* A send that failed is traced right after its pkt_send as pkt_send_failed: the result
+ * goes to the packet just logged. */
+static void packet_log_failure(struct packet_log *log, const struct sim_trace_event *event)
+{
+    if (log->count == 0)
+        return;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        if (strcmp(event->fields[index].name, "result") == 0)
+            log->packets[log->count - 1].result = event->fields[index].value.i64;
+    }
+}
 
 int packet_log_emit(void *state, const struct sim_trace_event *event, char *message)
 {
     (void)message;
     struct packet_log *log = state;
+    if (event->layer == SIM_LAYER_TRANSPORT && strcmp(event->kind, "pkt_send_failed") == 0)
+        packet_log_failure(log, event);
     if (event->layer != SIM_LAYER_TRANSPORT || strcmp(event->kind, "pkt_send") != 0)
         return 0;
     if (log->count >= PACKETS_MAX) {
@@ -50,6 +63,7 @@ int packet_log_emit(void *state, const struct sim_trace_event *event, char *mess
             packet->u0 = field->value.u64;
         } else if (strcmp(field->name, "u1") == 0) {
             packet->u1 = field->value.u64;
+
         }
     }
     return 0;

@@ -52,6 +52,7 @@ struct packet {
     uint64_t dst;
     uint64_t u0;
     uint64_t u1;
+    int64_t result;                     /* 0, or the VMCI error (pkt_send_failed) */
 };
 
 struct packet_log {

@@ -505,6 +505,29 @@ static void test_R174_shutdown_after_peer_close_still_sends_shutdown(void)
     notify_world_close(&w);
 }
 
+/* R174: a SHUTDOWN whose send fails still shuts the socket down locally: the host's
+ * socket toward a suspended guest (its context is gone: DST_UNREACHABLE) sends the one
+ * packet, which fails, and the shutdown takes effect (recv "" at once, send EPIPE). */
+static void test_R174_failed_shutdown_send_still_shuts_down(void)
+{
+    struct notify_world w = notify_world_open(false);
+    struct fixture *f = w.f;
+    int client_fd, server_fd;
+    connected_pair(f, &f->guest_a, &f->host, 9043, &client_fd, &server_fd);
+    CU_ASSERT_EQUAL_FATAL(vmci_hypervisor_vm_suspend(f->world->hypervisor, CID_A), 0);
+    run_idle(f);
+    uint32_t mark = w.sent->count;
+    ASSERT_RETURNS(vs_shutdown(&f->host, server_fd, SHUT_RDWR), 0);
+    ASSERT_SEQUENCE(w.sent, mark, "2:SHUTDOWN");
+    ASSERT_U64_EQ(w.sent->packets[mark].u0, VSOCK_SHUTDOWN_MASK);
+    ASSERT_U64_EQ(w.sent->packets[mark].result, VMCI_ERROR_DST_UNREACHABLE);
+    ASSERT_U64_EQ(vs_socket_of(&f->host, server_fd)->shutdown, VSOCK_SHUTDOWN_MASK);
+    uint8_t byte = 0;
+    ASSERT_RETURNS(vs_recv(&f->host, server_fd, &byte, 1, 0), 0);
+    ASSERT_FAILS(vs_send(&f->host, server_fd, "x", 1, 0), EPIPE);
+    notify_world_close(&w);
+}
+
 /* R175: in the established state, packet types that are neither SHUTDOWN, RST nor a
  * notification are ignored: no reply, no change of state, data still flows. The
  * queue-state protocol takes only WROTE and READ, so WAITING_* are ignored as well. */
@@ -918,6 +941,7 @@ CU_ErrorCode vsock_notify_rules_suite_add(void)
         TEST_ENTRY(test_R173_packet_to_closing_or_closed_socket_gets_rst),
         TEST_ENTRY(test_R174_shutdown_sends_one_packet_with_the_mode),
         TEST_ENTRY(test_R174_shutdown_after_peer_close_still_sends_shutdown),
+        TEST_ENTRY(test_R174_failed_shutdown_send_still_shuts_down),
         TEST_ENTRY(test_R175_unexpected_types_ignored_when_established),
         TEST_ENTRY(test_R177_R178_read_after_full_queue_with_shrinking_window),
         TEST_ENTRY(test_R178_window_grows_when_reader_blocks_or_polls),
