@@ -589,6 +589,38 @@ static void test_R186_unreachable_destinations(void)
     fixture_destroy(f);
 }
 
+/* R186, R153, R196, R197: VM to VM through sockets. Where guest-to-guest datagrams are
+ * forbidden (esxi-6.5) the product also ignores vmci0.unrestricted, so both VMs are
+ * restricted and the socket's own check (R153) refuses first: EPERM, before the router
+ * could answer DST_UNREACHABLE (EINVAL). Where both are allowed (esxi-5.0, unrestricted
+ * VMs) the datagram arrives. So R186's EINVAL for a forbidden VM-to-VM datagram is
+ * reachable only below the socket layer (test_R197_guest_to_guest_matrix). */
+static void test_R186_R153_vm_to_vm_datagram_through_a_socket(void)
+{
+    static const struct vmci_vm_config open_vms[2] = {
+        { .name = "a", .requested_cid = CID_A, .hw_version = 13, .unrestricted = true,
+          .domain = "", .owner = "user" },
+        { .name = "b", .requested_cid = CID_B, .hw_version = 13, .unrestricted = true,
+          .domain = "", .owner = "user" },
+    };
+    static const char *const products[2] = { "esxi-6.5", "esxi-5.0" };
+    for (int index = 0; index < 2; index++) {
+        struct fixture *f = fixture_create_in(products[index], NULL, open_vms, NULL, 0);
+        int receiver = dgram_bound(&f->guest_b, 7300);
+        int sender = dgram_socket(&f->guest_a);
+        if (index == 0) {
+            ASSERT_FAILS(send_to(&f->guest_a, sender, "vm2vm", 5, CID_B, 7300), EPERM);
+        } else {
+            ASSERT_RETURNS(send_to(&f->guest_a, sender, "vm2vm", 5, CID_B, 7300), 5);
+            run_idle(f);
+            uint8_t buffer[8];
+            ASSERT_RETURNS(vs_recv(&f->guest_b, receiver, buffer, sizeof(buffer), 0), 5);
+            CU_ASSERT_EQUAL(memcmp(buffer, "vm2vm", 5), 0);
+        }
+        fixture_destroy(f);
+    }
+}
+
 /* R186, R42: a datagram to a guest port with no socket succeeds for the sender and is
  * dropped inside the guest: a socket bound to that port afterwards finds nothing, while
  * a datagram sent after it to a bound port arrives. */
@@ -1325,6 +1357,7 @@ CU_ErrorCode vsock_dgram_suite_add(void)
         TEST_ENTRY(test_R185_cid_any_is_the_local_cid),
         TEST_ENTRY(test_R185_unusable_address_means_the_connected_peer),
         TEST_ENTRY(test_R186_unreachable_destinations),
+        TEST_ENTRY(test_R186_R153_vm_to_vm_datagram_through_a_socket),
         TEST_ENTRY(test_R186_guest_port_without_socket_accepts_and_drops),
         TEST_ENTRY(test_R186_destination_vm_queue_full_is_enobufs),
         TEST_ENTRY(test_R186_privilege_denial_is_eperm),

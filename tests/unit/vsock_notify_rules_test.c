@@ -505,6 +505,33 @@ static void test_R174_shutdown_after_peer_close_still_sends_shutdown(void)
     notify_world_close(&w);
 }
 
+/* R171: a guest socket whose peer detached stays TCP_ESTABLISHED while it had unread
+ * data, also after draining it (recv then returns 0), and moves to TCP_CLOSE when it had
+ * none; the host's end is TCP_CLOSE either way (asserted in vsock_stream_test.c). */
+static void test_R171_guest_state_follows_unread_data(void)
+{
+    struct notify_world w = notify_world_open(false);
+    struct fixture *f = w.f;
+    int with_data, with_data_peer, without, without_peer;
+    connected_pair(f, &f->guest_a, &f->host, 9060, &with_data, &with_data_peer);
+    connected_pair(f, &f->guest_b, &f->host, 9061, &without, &without_peer);
+    ASSERT_RETURNS(vs_send(&f->host, with_data_peer, "tail", 4, 0), 4);
+    run_idle(f);
+    ASSERT_RETURNS(vs_close(&f->host, with_data_peer), 0);
+    ASSERT_RETURNS(vs_close(&f->host, without_peer), 0);
+    run_idle(f);
+    ASSERT_U64_EQ(vs_socket_of(&f->guest_a, with_data)->tcp, VSOCK_TCP_ESTABLISHED);
+    ASSERT_U64_EQ(vs_socket_of(&f->guest_b, without)->tcp, VSOCK_TCP_CLOSE);
+    uint8_t buffer[8];
+    ASSERT_RETURNS(vs_recv(&f->guest_a, with_data, buffer, sizeof(buffer), 0), 4);
+    ASSERT_RETURNS(vs_recv(&f->guest_a, with_data, buffer, sizeof(buffer), 0), 0);
+    ASSERT_U64_EQ(vs_socket_of(&f->guest_a, with_data)->tcp, VSOCK_TCP_ESTABLISHED);
+    ASSERT_U64_EQ(vs_socket_of(&f->guest_a, with_data)->peer_shutdown, VSOCK_SHUTDOWN_MASK);
+    ASSERT_FAILS(vs_send(&f->guest_a, with_data, "x", 1, 0), EPIPE);
+    ASSERT_FAILS(vs_send(&f->guest_b, without, "x", 1, 0), EPIPE);
+    notify_world_close(&w);
+}
+
 /* R174: a SHUTDOWN whose send fails still shuts the socket down locally: the host's
  * socket toward a suspended guest (its context is gone: DST_UNREACHABLE) sends the one
  * packet, which fails, and the shutdown takes effect (recv "" at once, send EPIPE). */
@@ -942,6 +969,7 @@ CU_ErrorCode vsock_notify_rules_suite_add(void)
         TEST_ENTRY(test_R174_shutdown_sends_one_packet_with_the_mode),
         TEST_ENTRY(test_R174_shutdown_after_peer_close_still_sends_shutdown),
         TEST_ENTRY(test_R174_failed_shutdown_send_still_shuts_down),
+        TEST_ENTRY(test_R171_guest_state_follows_unread_data),
         TEST_ENTRY(test_R175_unexpected_types_ignored_when_established),
         TEST_ENTRY(test_R177_R178_read_after_full_queue_with_shrinking_window),
         TEST_ENTRY(test_R178_window_grows_when_reader_blocks_or_polls),
