@@ -19,6 +19,7 @@ void cli_usage(FILE *stream)
 {
     fprintf(stream,
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
+            "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
             "       vmcisim --help | --version\n"
             "\n"
             "run options:\n"
@@ -37,7 +38,15 @@ void cli_usage(FILE *stream)
             "\n"
             "Exit status of run: 0 passed, 1 failed (expect, error, deadlock, limit),\n"
             "2 usage error, 3 the scenario or a file it requires could not be loaded.\n"
-            "Not yet available: replay, inspect, export (docs/cli.md).\n");
+            "\n"
+            "inspect views: summary (default) | timeline | connections | sockets | vms |\n"
+            "  errors | sql \"SELECT ...\" (read-only; tab-separated rows with a header)\n"
+            "  --vm NAME      events of that VM or host (following its CID changes)\n"
+            "  --from T, --to T  events from/up to that simulated time (T as for --until)\n"
+            "  --layer L      layers up to L: api < transport < vmci < device\n"
+            "Exit status of inspect: 0 printed, 1 missing, unreadable, corrupt or not a trace,\n"
+            "2 usage error.\n"
+            "Not yet available: replay, export (docs/cli.md).\n");
 }
 
 int cli_usage_error(const char *format, const char *detail)
