@@ -20,7 +20,8 @@ db="$work/mix.db"
 "$vmcisim" run tests/fixtures/inspect_mix.lua --trace "$db" -q >/dev/null 2>&1
 [ -s "$db" ]
 check "inspect_mix.lua writes a trace" $?
-G2=$(q "SELECT ctx FROM events WHERE kind = 'vm_create' AND json_extract(fields, '\$.name') = 'guest2'")
+G2=$(q "SELECT ctx FROM events
+    WHERE kind = 'vm_create' AND json_extract(fields, '\$.name') = 'guest2'")
 
 # summary
 run inspect "$db"
@@ -32,7 +33,8 @@ grep -q "^events       $events stored" "$work/out"
 check "summary counts the $events stored events" $? "$(grep '^events' "$work/out")"
 grep -qx "endpoints    2 VMs, 1 host, 12 processes, 13 sockets, 5 stream connections" "$work/out"
 check "summary counts VMs, processes, sockets and connections" $? "$(grep '^endpoints' "$work/out")"
-last=$(q "SELECT printf('%d.%09d', max(time_ns) / 1000000000, max(time_ns) % 1000000000) FROM events")
+last=$(q "SELECT printf('%d.%09d', max(time_ns) / 1000000000, max(time_ns) % 1000000000)
+    FROM events")
 grep -q "^run length   ${last}s" "$work/out"
 check "summary's run length is the last event's time ($last s)" $?
 api=$(q "SELECT count(*) FROM events WHERE layer = 'api'")
@@ -48,7 +50,8 @@ run inspect "$db" timeline
 [ "$status" -eq 0 ] && [ "$(($(wc -l <"$work/out") - 2))" -eq "$events" ] &&
     tail -n 1 "$work/out" | grep -qx "$events events"
 check "timeline prints every event, a header and a count line" $?
-grep -qE "^ +[0-9]+  0\.[0-9]{9}  [0-9]+/[0-9]+ +guest1/c100 +transport pkt_send +type=REQUEST2 src=[0-9]+:1024 dst=2:6000 " "$work/out"
+pattern="^ +[0-9]+  0\.[0-9]{9}  [0-9]+/[0-9]+ +guest1/c100 +transport pkt_send"
+grep -qE "$pattern +type=REQUEST2 src=[0-9]+:1024 dst=2:6000 " "$work/out"
 check "timeline shows who, layer, kind and packet addresses as cid:port" $?
 n=$(q "SELECT count(*) FROM events WHERE layer IN ('api', 'transport')")
 run inspect "$db" timeline --layer transport
@@ -97,13 +100,15 @@ check "sockets: 9 from socket() ($n in the trace) and 4 accepted children" $?
 check "sockets names the 4 children of the listener" $?
 grep -q "^guest1 socket 4  ?  .*calls socket 1, bind 1, close 1  errors bind EACCES x1$" "$work/out"
 check "sockets lists calls and errno names of a socket" $?
-[ "$(grep -c " dgram " "$work/out")" -eq 2 ] && grep -q "^host socket 1  stream .*accept 4" "$work/out"
+[ "$(grep -c " dgram " "$work/out")" -eq 2 ] &&
+    grep -q "^host socket 1  stream .*accept 4" "$work/out"
 check "sockets infers stream and dgram types" $?
 
 # errors
 run inspect "$db" errors
-n=$(q "SELECT count(*) FROM events WHERE (layer = 'api' AND (json_extract(fields, '\$.result') < 0
-    OR kind = 'expect_fail')) OR (layer = 'transport' AND json_extract(fields, '\$.rule') IS NOT NULL)")
+n=$(q "SELECT count(*) FROM events
+    WHERE (layer = 'api' AND (json_extract(fields, '\$.result') < 0 OR kind = 'expect_fail'))
+    OR (layer = 'transport' AND json_extract(fields, '\$.rule') IS NOT NULL)")
 [ "$status" -eq 0 ] && tail -n 1 "$work/out" | grep -qx "$n errors"
 check "errors lists the $n failed calls, failures and rule events" $?
 grep -q "sock_connect   socket=3 result=-104  (ECONNRESET)$" "$work/out" &&
@@ -131,7 +136,8 @@ check "--vm vmA follows its CID from 4000 to 4001 and skips vmB on 4000 ($n even
 db="$work/mix.db"
 
 # sql
-run inspect "$db" sql "SELECT kind, count(*) AS n FROM events WHERE layer = 'api' GROUP BY kind ORDER BY n DESC, kind LIMIT 2"
+run inspect "$db" sql "SELECT kind, count(*) AS n FROM events WHERE layer = 'api'
+    GROUP BY kind ORDER BY n DESC, kind LIMIT 2"
 printf 'kind\tn\nproc_resume\t%s\nproc_block\t%s\n' "$resumes" \
     "$(q "SELECT count(*) FROM events WHERE kind = 'proc_block'")" >"$work/expected"
 [ "$status" -eq 0 ] && cmp -s "$work/out" "$work/expected"
@@ -173,7 +179,8 @@ expect_exit "another schema_version" 1 "schema_version '9'" inspect "$work/v9.db
 expect_exit "a truncated trace" 1 "malformed|not a vmcisim trace" inspect "$work/truncated.db"
 expect_exit "a directory" 1 "not a regular file" inspect "$work"
 expect_exit "a bad view" 2 "unknown view 'bogus'" inspect "$db" bogus
-expect_exit "a bad duration" 2 "--from: '5parsecs' is not a duration" inspect "$db" timeline --from 5parsecs
+expect_exit "a bad duration" 2 "--from: '5parsecs' is not a duration" \
+    inspect "$db" timeline --from 5parsecs
 expect_exit "a bad layer" 2 "--layer: 'kernel'" inspect "$db" timeline --layer kernel
 expect_exit "--from after --to" 2 "later than --to" inspect "$db" --from 2ms --to 1ms
 expect_exit "an unknown VM" 2 "no VM or host named 'nobody'" inspect "$db" errors --vm nobody

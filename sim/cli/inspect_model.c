@@ -648,7 +648,8 @@ static void print_side(const struct model *model, const struct connection *conne
 static void print_connection_end(const struct connection *connection)
 {
     char time_text[32];
-    printf("      end: %s", connection->ended ? connection->end : "still open at the end of the trace");
+    printf("      end: %s",
+           connection->ended ? connection->end : "still open at the end of the trace");
     for (int side = 0; side < SIDE_COUNT; side++) {
         if (connection->shut[side])
             printf("; %s shutdown mode %" PRIu64, side_names[side],
