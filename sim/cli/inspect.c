@@ -1,17 +1,315 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/cli/inspect.c: `vmcisim inspect` (scenario-api.md, "Command line"). Not built yet: it
- * says so and exits 2, as before the command had its own file.
+ * sim/cli/inspect.c: `vmcisim inspect FILE.db [VIEW] [filters]` (docs/cli.md, "inspect").
+ *
+ * Parses the command line, opens the trace read-only, checks that it is a vmcisim trace of
+ * the schema this binary reads (docs/trace-schema.md), and runs one view. Exit status: 0 the
+ * view was printed, 1 the file is missing, not a trace, corrupt, or a query failed while
+ * running, 2 usage error. Nothing here writes to the database: it is opened with
+ * SQLITE_OPEN_READONLY, and the `sql` view also sets `PRAGMA query_only`.
  */
-#include <stdio.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "sim/cli/cli.h"
-#include "sim/version.h"
+#include "sim/cli/inspect_int.h"
+#include "sim/engine/duration.h"
+#include "sim/engine/trace.h"
+
+enum inspect_view {
+    VIEW_SUMMARY, VIEW_TIMELINE, VIEW_CONNECTIONS, VIEW_SOCKETS, VIEW_VMS, VIEW_ERRORS, VIEW_SQL,
+};
+
+static const char *const view_names[] = {
+    "summary", "timeline", "connections", "sockets", "vms", "errors", "sql",
+};
+
+struct inspect_arguments {
+    const char *path;
+    enum inspect_view view;
+    const char *query;
+    struct inspect_filter filter;
+};
+
+int inspect_fail(const struct inspect *inspect, const char *message)
+{
+    fprintf(stderr, "vmcisim: inspect %s: %s\n", inspect->path, message);
+    return 1;
+}
+
+sqlite3_stmt *inspect_prepare(const struct inspect *inspect, const char *sql)
+{
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2(inspect->db, sql, -1, &statement, NULL) != SQLITE_OK) {
+        inspect_fail(inspect, sqlite3_errmsg(inspect->db));
+        sqlite3_finalize(statement);
+        return NULL;
+    }
+    return statement;
+}
+
+int inspect_finish(const struct inspect *inspect, sqlite3_stmt *statement, int step_rc)
+{
+    int status = 0;
+    if (step_rc != SQLITE_DONE)
+        status = inspect_fail(inspect, sqlite3_errmsg(inspect->db));
+    sqlite3_finalize(statement);
+    return status;
+}
+
+const char *inspect_text(sqlite3_stmt *statement, int column)
+{
+    const unsigned char *text = sqlite3_column_text(statement, column);
+    return text != NULL ? (const char *)text : "";
+}
+
+uint64_t inspect_u64(sqlite3_stmt *statement, int column)
+{
+    if (sqlite3_column_type(statement, column) == SQLITE_INTEGER)
+        return (uint64_t)sqlite3_column_int64(statement, column);
+    return strtoull(inspect_text(statement, column), NULL, 10);
+}
+
+void inspect_time(uint64_t time_ns, char *buffer, size_t buffer_bytes)
+{
+    sim_time_format(time_ns, buffer, buffer_bytes);
+}
+
+static int parse_view(const char *text, enum inspect_view *view)
+{
+    for (size_t index = 0; index < sizeof(view_names) / sizeof(view_names[0]); index++) {
+        if (strcmp(text, view_names[index]) == 0) {
+            *view = (enum inspect_view)index;
+            return 0;
+        }
+    }
+    return cli_usage_error("inspect: unknown view '%s' (summary, timeline, connections, "
+                           "sockets, vms, errors, sql)", text);
+}
+
+static int parse_filter(int option, const char *value, struct inspect_filter *filter)
+{
+    switch (option) {
+    case 'm':
+        filter->vm_name = value;
+        return 0;
+    case 'f':
+        filter->has_from = 1;
+        if (sim_duration_parse(value, &filter->from_ns) < 0)
+            return cli_usage_error("inspect --from: '%s' is not a duration (e.g. 250ms, 3s)",
+                                   value);
+        return 0;
+    case 't':
+        filter->has_to = 1;
+        if (sim_duration_parse(value, &filter->to_ns) < 0)
+            return cli_usage_error("inspect --to: '%s' is not a duration (e.g. 250ms, 3s)",
+                                   value);
+        return 0;
+    case 'l':
+        filter->layer_max = sim_layer_parse(value);
+        if (filter->layer_max <= (int)SIM_LAYER_OFF)
+            return cli_usage_error("inspect --layer: '%s' is not one of api, transport, vmci, "
+                                   "device", value);
+        return 0;
+    default:
+        return cli_usage_error("%s", "inspect: unknown or incomplete option");
+    }
+}
+
+/* The positional arguments: FILE [VIEW [QUERY]]. */
+static int parse_positionals(int count, char **values, struct inspect_arguments *arguments)
+{
+    if (count < 1)
+        return cli_usage_error("%s", "inspect: missing FILE.db");
+    arguments->path = values[0];
+    if (count >= 2 && parse_view(values[1], &arguments->view) != 0)
+        return 2;
+    if (arguments->view == VIEW_SQL && count < 3)
+        return cli_usage_error("%s", "inspect sql: missing the query (\"SELECT ...\")");
+    int expected = arguments->view == VIEW_SQL ? 3 : 2;
+    if (count > expected)
+        return cli_usage_error("inspect: unexpected argument '%s'", values[expected]);
+    return 0;
+}
+
+/* Rejects filters that a view cannot honour instead of ignoring them silently. */
+static int check_filters(const struct inspect_arguments *arguments)
+{
+    const struct inspect_filter *filter = &arguments->filter;
+    if (filter->has_from && filter->has_to && filter->from_ns > filter->to_ns)
+        return cli_usage_error("%s", "inspect: --from is later than --to");
+    int any = filter->vm_name != NULL || filter->has_from || filter->has_to ||
+              filter->layer_max != 0;
+    if (arguments->view == VIEW_SQL && any)
+        return cli_usage_error("%s", "inspect sql: filters do not apply; write them in the query");
+    int layered = arguments->view == VIEW_CONNECTIONS || arguments->view == VIEW_SOCKETS ||
+                  arguments->view == VIEW_VMS;
+    if (layered && filter->layer_max != 0)
+        return cli_usage_error("inspect %s: --layer applies to summary, timeline and errors",
+                               view_names[arguments->view]);
+    return 0;
+}
+
+#define INSPECT_POSITIONALS_MAX 3u   /* FILE VIEW QUERY */
+
+/* Returns -1 for --help, 0 on success, 2 on a usage error (reported). */
+static int parse_arguments(int argc, char **argv, struct inspect_arguments *arguments)
+{
+    static const struct option long_options[] = {
+        { "vm", required_argument, NULL, 'm' },
+        { "from", required_argument, NULL, 'f' },
+        { "to", required_argument, NULL, 't' },
+        { "layer", required_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char *positionals[INSPECT_POSITIONALS_MAX];
+    int positional_count = 0;
+    optind = 1;
+    opterr = 0;     /* cli_usage_error says what is wrong */
+    /* "+" stops at the first positional; it is collected and parsing goes on, so options may
+     * come after FILE and VIEW while a query is never taken for options. */
+    for (int steps = 0; steps < argc && optind < argc; steps++) {
+        int option = getopt_long(argc, argv, "+h", long_options, NULL);
+        if (option == -1) {
+            if (optind >= argc)
+                break;
+            if (positional_count == (int)INSPECT_POSITIONALS_MAX)
+                return cli_usage_error("inspect: unexpected argument '%s'", argv[optind]);
+            positionals[positional_count++] = argv[optind++];
+            continue;
+        }
+        if (option == 'h')
+            return -1;
+        if (parse_filter(option, optarg, &arguments->filter) != 0)
+            return 2;
+    }
+    if (parse_positionals(positional_count, positionals, arguments) != 0)
+        return 2;
+    if (arguments->view == VIEW_SQL)
+        arguments->query = positionals[2];
+    return check_filters(arguments);
+}
+
+#define INSPECT_URI_BYTES_MAX 8192u   /* "file:" + a percent-encoded path + "?immutable=1" */
+
+/* "file:<path>?immutable=1" with the path percent-encoded; -1 when it does not fit. */
+static int immutable_uri(const char *path, char *uri, size_t uri_bytes)
+{
+    size_t length = (size_t)snprintf(uri, uri_bytes, "file:");
+    for (const char *cursor = path; *cursor != '\0'; cursor++) {
+        unsigned char c = (unsigned char)*cursor;
+        int plain = isalnum(c) || strchr("/._-~", c) != NULL;
+        if (length + 4 >= uri_bytes)
+            return -1;
+        length += (size_t)snprintf(uri + length, uri_bytes - length, plain ? "%c" : "%%%02X", c);
+    }
+    return length + sizeof("?immutable=1") <= uri_bytes
+               ? (snprintf(uri + length, uri_bytes - length, "?immutable=1"), 0) : -1;
+}
+
+/* A closed trace is one self-contained file (the writer checkpoints it), and opening a WAL
+ * database read-only the ordinary way leaves -wal and -shm files beside it; so without a
+ * -wal file the trace is opened immutable, which writes nothing. A -wal file means a run
+ * crashed or is still writing: then SQLite must read it, and may create -shm. */
+static int open_database(struct inspect *inspect)
+{
+    char wal_path[INSPECT_URI_BYTES_MAX];
+    char uri[INSPECT_URI_BYTES_MAX];
+    struct stat status;
+    snprintf(wal_path, sizeof(wal_path), "%s-wal", inspect->path);
+    int use_uri = stat(wal_path, &status) != 0 &&
+                  immutable_uri(inspect->path, uri, sizeof(uri)) == 0;
+    int flags = SQLITE_OPEN_READONLY | (use_uri ? SQLITE_OPEN_URI : 0);
+    if (sqlite3_open_v2(use_uri ? uri : inspect->path, &inspect->db, flags, NULL) != SQLITE_OK)
+        return inspect_fail(inspect, inspect->db != NULL ? sqlite3_errmsg(inspect->db)
+                                                         : "cannot open");
+    return 0;
+}
+
+/* Opens the file read-only and checks that it is a trace this binary reads; 0 or 1. */
+static int open_trace(struct inspect *inspect)
+{
+    struct stat status;
+    if (stat(inspect->path, &status) != 0)
+        return inspect_fail(inspect, strerror(errno));
+    if (!S_ISREG(status.st_mode))
+        return inspect_fail(inspect, "not a regular file");
+    if (open_database(inspect) != 0)
+        return 1;
+    sqlite3_stmt *statement = NULL;
+    const char *sql = "SELECT value FROM meta WHERE key = 'schema_version'";
+    if (sqlite3_prepare_v2(inspect->db, sql, -1, &statement, NULL) != SQLITE_OK) {
+        char message[512];
+        snprintf(message, sizeof(message), "not a vmcisim trace (%s)",
+                 sqlite3_errmsg(inspect->db));
+        sqlite3_finalize(statement);
+        return inspect_fail(inspect, message);
+    }
+    int rc = sqlite3_step(statement);
+    char version[32] = "";
+    if (rc == SQLITE_ROW)
+        snprintf(version, sizeof(version), "%s", inspect_text(statement, 0));
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return inspect_fail(inspect, sqlite3_errmsg(inspect->db));
+    if (rc == SQLITE_DONE)
+        return inspect_fail(inspect, "not a vmcisim trace (no schema_version in meta)");
+    if (strcmp(version, INSPECT_SCHEMA_VERSION) != 0) {
+        char message[128];
+        snprintf(message, sizeof(message), "trace schema_version '%s'; this vmcisim reads "
+                 INSPECT_SCHEMA_VERSION, version);
+        return inspect_fail(inspect, message);
+    }
+    statement = inspect_prepare(inspect, "SELECT seq, time_ns, ctx, pid, layer, kind, fields, "
+                                         "payload FROM events LIMIT 0");
+    if (statement == NULL)
+        return 1;
+    sqlite3_finalize(statement);
+    return 0;
+}
+
+static int run_view(struct inspect *inspect, const struct inspect_arguments *arguments)
+{
+    switch (arguments->view) {
+    case VIEW_SUMMARY: return inspect_view_summary(inspect);
+    case VIEW_TIMELINE: return inspect_view_timeline(inspect);
+    case VIEW_CONNECTIONS: return inspect_view_connections(inspect);
+    case VIEW_SOCKETS: return inspect_view_sockets(inspect);
+    case VIEW_VMS: return inspect_view_vms(inspect);
+    case VIEW_ERRORS: return inspect_view_errors(inspect);
+    case VIEW_SQL: return inspect_view_sql(inspect, arguments->query);
+    }
+    return 2;
+}
 
 int cli_inspect(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "vmcisim: '%s' is not available in version %s yet (see docs/cli.md)\n",
-            argv[0], VMCISIM_VERSION);
-    return 2;
+    struct inspect_arguments arguments = { .view = VIEW_SUMMARY };
+    int rc = parse_arguments(argc, argv, &arguments);
+    if (rc < 0) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    struct inspect inspect = { .path = arguments.path, .filter = arguments.filter };
+    int status = open_trace(&inspect);
+    if (status == 0 && arguments.view != VIEW_SQL)
+        status = inspect_names_load(&inspect);
+    if (status == 0 && arguments.view != VIEW_SQL)
+        status = inspect_where_build(&inspect);
+    if (status == 0)
+        status = run_view(&inspect, &arguments);
+    if (fflush(stdout) != 0 && status == 0)
+        status = inspect_fail(&inspect, "cannot write the output");
+    inspect_names_free(&inspect.names);
+    free(inspect.where);
+    sqlite3_close(inspect.db);
+    return status;
 }

@@ -20,6 +20,7 @@ void cli_usage(FILE *stream)
     fprintf(stream,
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
             "       vmcisim replay FILE.db [-q]\n"
+            "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
             "       vmcisim --help | --version\n"
             "\n"
             "run options:\n"
@@ -42,7 +43,15 @@ void cli_usage(FILE *stream)
             "replay re-runs a traced run from the trace (its scenario texts, seed, --until,\n"
             "arguments) and checks every traced event and the digest: exit 0 identical,\n"
             "1 the first divergence is printed (or the trace cannot be read), 2 usage.\n"
-            "Not yet available: inspect, export (docs/cli.md).\n");
+            "\n"
+            "inspect views: summary (default) | timeline | connections | sockets | vms |\n"
+            "  errors | sql \"SELECT ...\" (read-only; tab-separated rows with a header)\n"
+            "  --vm NAME      events of that VM or host (following its CID changes)\n"
+            "  --from T, --to T  events from/up to that simulated time (T as for --until)\n"
+            "  --layer L      layers up to L: api < transport < vmci < device\n"
+            "Exit status of inspect: 0 printed, 1 missing, unreadable, corrupt or not a trace,\n"
+            "2 usage error.\n"
+            "Not yet available: export (docs/cli.md).\n");
 }
 
 int cli_usage_error(const char *format, const char *detail)

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/inspect_int.h: what the files of `vmcisim inspect` share (inspect.c parses the
+ * command line and opens the trace; inspect_names.c maps CIDs and pids to names;
+ * inspect_views.c prints the event views; inspect_model.c rebuilds sockets and connections).
+ *
+ * Every view reads the trace in `seq` order and keeps its tables in arrays in order of first
+ * appearance, so the output depends only on the file's content.
+ */
+#ifndef SIM_CLI_INSPECT_INT_H
+#define SIM_CLI_INSPECT_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define INSPECT_SCHEMA_VERSION      "1"      /* the trace schema this reader understands */
+#define INSPECT_NAME_BYTES          64u      /* SIMLUA_NAME_BYTES_MAX, SIM_PROCESS_NAME_BYTES_MAX */
+#define INSPECT_WHO_BYTES           (2u * INSPECT_NAME_BYTES + 16u)
+#define INSPECT_BINDINGS_MAX        (1u << 20)  /* name <-> CID records (create, resume, ...) */
+#define INSPECT_NAMES_MAX           (1u << 16)  /* endpoint names (SIM_VMS_MAX + host) */
+#define INSPECT_PROCESSES_MAX       (1u << 22)  /* highest pid a trace may name */
+#define INSPECT_SOCKETS_MAX         (1u << 22)  /* sockets rebuilt by `connections`/`sockets` */
+#define INSPECT_CONNECTIONS_MAX     (1u << 22)
+#define INSPECT_SUMMARY_KINDS_SHOWN 25u      /* kinds listed by `summary`; the rest are counted */
+#define INSPECT_WHERE_BYTES_MAX     (1u << 20)  /* the SQL text of the filters */
+
+/* The filters of the command line; a zero field means "no filter". */
+struct inspect_filter {
+    const char *vm_name;        /* --vm NAME */
+    int has_from;
+    uint64_t from_ns;           /* --from T: events at T or later */
+    int has_to;
+    uint64_t to_ns;             /* --to T: events at T or earlier */
+    int layer_max;              /* --layer L: enum sim_layer of L, layers up to L; 0 all */
+};
+
+/* One "this name holds this CID from this seq on" record (vm_create, vm_resume, ...). */
+struct inspect_binding {
+    uint64_t seq;
+    uint32_t cid;
+    uint32_t name_index;
+};
+
+struct inspect_process {
+    char name[INSPECT_NAME_BYTES];  /* "" when the pid was never spawned */
+    uint32_t owner_index;           /* the endpoint it was spawned in */
+};
+
+/* Names of endpoints and processes over the whole trace, read once. */
+struct inspect_names {
+    char (*names)[INSPECT_NAME_BYTES];  /* index 0 is "" */
+    uint32_t name_count;
+    uint32_t name_capacity;
+    struct inspect_binding *bindings;   /* sorted by (cid, seq) once loaded */
+    uint32_t binding_count;
+    uint32_t binding_capacity;
+    struct inspect_process *processes;  /* indexed by pid */
+    uint32_t process_capacity;
+};
+
+struct inspect {
+    sqlite3 *db;                /* opened read-only */
+    const char *path;
+    struct inspect_filter filter;
+    struct inspect_names names;
+    char *where;                /* "" or " AND ..." for the filters, made by inspect_where_build */
+};
+
+/* inspect.c */
+/* Prints "vmcisim: inspect FILE: <message>" on stderr; returns exit status 1. */
+int inspect_fail(const struct inspect *inspect, const char *message);
+/* Prepares `sql`; on failure prints SQLite's message and returns NULL. */
+sqlite3_stmt *inspect_prepare(const struct inspect *inspect, const char *sql);
+/* Ends a statement's loop: 0 when stepping stopped at SQLITE_DONE, else prints, returns 1. */
+int inspect_finish(const struct inspect *inspect, sqlite3_stmt *statement, int step_rc);
+/* A column as text ("" for NULL) and as an integer (text digits too: U64 above 2^63). */
+const char *inspect_text(sqlite3_stmt *statement, int column);
+uint64_t inspect_u64(sqlite3_stmt *statement, int column);
+/* "<seconds>.<9 digits>" */
+void inspect_time(uint64_t time_ns, char *buffer, size_t buffer_bytes);
+
+/* inspect_names.c */
+/* Reads the names; 0 or 1 (reported). Ownership: free with inspect_names_free(). */
+int inspect_names_load(struct inspect *inspect);
+void inspect_names_free(struct inspect_names *names);
+/* Interns `name`; returns its index, or 0 when INSPECT_NAMES_MAX is reached. */
+uint32_t inspect_name_intern(struct inspect_names *names, const char *name);
+const char *inspect_name(const struct inspect_names *names, uint32_t index);
+/* The index of the endpoint that held `cid` at `seq` (0 if none ever did). */
+uint32_t inspect_owner(const struct inspect_names *names, uint32_t cid, uint64_t seq);
+/* "guest1/client", "host", "hypervisor" or "cid 5": who emitted an event. */
+void inspect_who(const struct inspect_names *names, uint32_t ctx, uint32_t pid, uint64_t seq,
+                 char *buffer, size_t buffer_bytes);
+/* Builds inspect->where from the filters (names must be loaded); 0, 1 or 2 (reported). */
+int inspect_where_build(struct inspect *inspect);
+
+/* inspect_views.c: each returns the exit status. */
+int inspect_view_summary(struct inspect *inspect);
+int inspect_view_timeline(struct inspect *inspect);
+int inspect_view_errors(struct inspect *inspect);
+int inspect_view_vms(struct inspect *inspect);
+int inspect_view_sql(struct inspect *inspect, const char *query);
+/* Prints the JSON object `fields` as "key=value key=value" (strings unquoted when they
+ * have no space, quote or escape; `src`/`dst` of pkt_* events as cid:port). Whole: no
+ * length limit. */
+void inspect_fields_print(FILE *stream, const char *kind, const char *fields);
+/* The errors view's condition on events, as SQL (also counted by `summary`). */
+extern const char inspect_errors_condition[];
+
+/* inspect_model.c */
+int inspect_view_connections(struct inspect *inspect);
+int inspect_view_sockets(struct inspect *inspect);
+/* Counts for `summary`: sockets and connections rebuilt from the whole trace. */
+int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *connections);
+
+#endif /* SIM_CLI_INSPECT_INT_H */

@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/inspect_model.c: sockets and stream connections rebuilt from a trace.
+ *
+ * One pass over the api and transport events (and vmci dg_route) in seq order:
+ *   - A connection starts at the client's REQUEST/REQUEST2 pkt_send; its endpoints are
+ *     (endpoint name, port) pairs so that a CID change does not split it. NEGOTIATE, OFFER
+ *     and ATTACH advance it; ATTACH marks it established. RST, a failed connect, the first
+ *     close, a peer_detach or a qp_resumed end it (the view prints each that happened).
+ *   - Sockets are (endpoint name, socket id). A stack numbers its sockets 1, 2, ... in
+ *     creation order, and a listener creates a child for each REQUEST it answers with
+ *     NEGOTIATE (vsock_child_create), so the child's id is the stack's next id then;
+ *     sock_socket events give the counter exactly and re-synchronise it.
+ *   - The client socket is the one whose sock_connect follows the REQUEST in the same
+ *     process. Bytes are the results of sock_send/sock_recv on the two linked sockets.
+ *   - A socket is "stream" when it listened, accepted, is a child, is linked to a
+ *     connection, or a call on it emitted transport events; "dgram" when a send on it
+ *     routed a VMCI datagram and emitted no transport event; "?" when the trace cannot say
+ *     (for instance a trace written with --trace-level api).
+ * Needs the transport layer in the trace for connections; with `--trace-level api` only
+ * sockets are rebuilt. Tables are arrays in order of first appearance (deterministic).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/cli/inspect_int.h"
+#include "vsock/core.h"
+
+#define ADDRESS_PORT_BITS   32u
+#define SOCKET_ERRORS_KEPT  8u          /* distinct (call, errno) pairs listed per socket */
+#define NONE                0u          /* table indexes are 1-based; 0 is "none" */
+
+enum call { CALL_SOCKET, CALL_BIND, CALL_LISTEN, CALL_CONNECT, CALL_ACCEPT, CALL_SEND,
+            CALL_RECV, CALL_SHUTDOWN, CALL_DISCONNECT, CALL_CLOSE, CALL_COUNT };
+static const char *const call_names[CALL_COUNT] = {
+    "socket", "bind", "listen", "connect", "accept", "send", "recv", "shutdown", "disconnect",
+    "close",
+};
+
+enum socket_type { TYPE_UNKNOWN, TYPE_STREAM, TYPE_DGRAM };
+
+struct socket_error {
+    uint8_t call;
+    int32_t result;
+    uint64_t count;
+};
+
+struct socket_record {
+    uint32_t owner, id;
+    uint32_t creator_pid;           /* 0 for a listener's child */
+    uint32_t listener_port;         /* a child's local port */
+    uint64_t created_ns, closed_ns;
+    int closed;
+    enum socket_type type;
+    uint32_t connection;            /* 1-based, NONE */
+    uint64_t calls[CALL_COUNT];
+    uint64_t bytes_sent, bytes_received;
+    struct socket_error errors[SOCKET_ERRORS_KEPT];
+    uint32_t error_count;
+    uint64_t errors_not_kept;
+};
+
+enum side { SIDE_CLIENT, SIDE_SERVER, SIDE_COUNT };
+static const char *const side_names[SIDE_COUNT] = { "client", "server" };
+
+struct connection {
+    uint32_t owner[SIDE_COUNT], cid[SIDE_COUNT], port[SIDE_COUNT], socket[SIDE_COUNT];
+    uint32_t pid[SIDE_COUNT];       /* the process that connected / first used the child */
+    uint64_t requested_ns, established_ns, ended_ns;
+    int established, ended;
+    uint64_t written[SIDE_COUNT], read[SIDE_COUNT];
+    int closed[SIDE_COUNT];
+    uint64_t closed_ns[SIDE_COUNT];
+    int detached[SIDE_COUNT];       /* peer_detach or qp_resumed seen by this side */
+    uint64_t detached_ns[SIDE_COUNT];
+    char detach_rule[SIDE_COUNT][16];
+    char end[96];                   /* the first thing that ended it */
+    int shut[SIDE_COUNT];
+    uint64_t shutdown_mode[SIDE_COUNT];
+};
+
+/* Open addressing from two 64-bit keys to a 1-based index; grows at half load. */
+struct index_map {
+    uint64_t *first, *second;
+    uint32_t *value;
+    uint32_t capacity, count;
+};
+
+/* What a process did since its last socket call (for type inference and connect links). */
+struct process_state {
+    int saw_transport, saw_datagram;
+    uint32_t requested;             /* connection whose REQUEST this process just sent */
+};
+
+struct model {
+    struct inspect *inspect;
+    struct socket_record *sockets;
+    uint32_t socket_count, socket_capacity;
+    struct connection *connections;
+    uint32_t connection_count, connection_capacity;
+    uint32_t first_open;            /* connections before it have all ended */
+    struct index_map socket_map, pair_map;
+    uint32_t *last_socket_id;       /* per endpoint name */
+    struct process_state *processes;
+    uint32_t process_capacity;
+};
+
+static uint32_t hash_keys(uint64_t first, uint64_t second, uint32_t capacity)
+{
+    uint64_t hash = first * 0x9e3779b97f4a7c15u ^ (second + 0x632be59bd9b4e019u) *
+                    0xbf58476d1ce4e5b9u;
+    hash ^= hash >> 31;
+    return (uint32_t)hash & (capacity - 1);
+}
+
+static uint32_t map_get(const struct index_map *map, uint64_t first, uint64_t second)
+{
+    if (map->capacity == 0)
+        return NONE;
+    uint32_t slot = hash_keys(first, second, map->capacity);
+    for (uint32_t probe = 0; probe < map->capacity; probe++) {
+        if (map->value[slot] == NONE)
+            return NONE;
+        if (map->first[slot] == first && map->second[slot] == second)
+            return map->value[slot];
+        slot = (slot + 1) & (map->capacity - 1);
+    }
+    return NONE;
+}
+
+static int map_put(struct index_map *map, uint64_t first, uint64_t second, uint32_t value);
+
+static int map_grow(struct index_map *map)
+{
+    struct index_map grown = { .capacity = map->capacity == 0 ? 1024u : map->capacity * 2 };
+    grown.first = calloc(grown.capacity, sizeof(uint64_t));
+    grown.second = calloc(grown.capacity, sizeof(uint64_t));
+    grown.value = calloc(grown.capacity, sizeof(uint32_t));
+    int rc = grown.first != NULL && grown.second != NULL && grown.value != NULL ? 0 : -1;
+    for (uint32_t slot = 0; rc == 0 && slot < map->capacity; slot++) {
+        if (map->value[slot] != NONE)
+            rc = map_put(&grown, map->first[slot], map->second[slot], map->value[slot]);
+    }
+    free(rc == 0 ? map->first : grown.first);
+    free(rc == 0 ? map->second : grown.second);
+    free(rc == 0 ? map->value : grown.value);
+    if (rc == 0)
+        *map = grown;
+    return rc;
+}
+
+/* Sets (first, second) -> value, replacing an older value. */
+static int map_put(struct index_map *map, uint64_t first, uint64_t second, uint32_t value)
+{
+    if ((map->count + 1) * 2 > map->capacity && map_grow(map) < 0)
+        return -1;
+    uint32_t slot = hash_keys(first, second, map->capacity);
+    for (uint32_t probe = 0; probe < map->capacity; probe++) {
+        if (map->value[slot] == NONE || (map->first[slot] == first &&
+                                         map->second[slot] == second)) {
+            map->count += map->value[slot] == NONE;
+            map->first[slot] = first;
+            map->second[slot] = second;
+            map->value[slot] = value;
+            return 0;
+        }
+        slot = (slot + 1) & (map->capacity - 1);
+    }
+    return -1;
+}
+
+static void map_free(struct index_map *map)
+{
+    free(map->first);
+    free(map->second);
+    free(map->value);
+}
+
+static uint64_t endpoint_key(uint32_t owner, uint32_t port)
+{
+    return (uint64_t)owner << ADDRESS_PORT_BITS | port;
+}
+
+/* The columns the pass reads, one row per event. */
+struct row {
+    uint64_t seq, time_ns;
+    uint32_t ctx, pid, owner;
+    const char *layer, *kind, *type, *rule;
+    uint64_t source, destination, port, socket, u0;
+    int has_socket, has_result;
+    int64_t result;
+};
+
+static const char model_query[] =
+    "SELECT seq, time_ns, ctx, pid, layer, kind, json_extract(fields, '$.type'), "
+    "json_extract(fields, '$.src'), json_extract(fields, '$.dst'), "
+    "json_extract(fields, '$.port'), json_extract(fields, '$.result'), "
+    "json_extract(fields, '$.socket'), json_extract(fields, '$.rule'), "
+    "json_extract(fields, '$.u0') FROM events "
+    "WHERE layer IN ('api', 'transport') OR (kind = 'dg_route' AND pid != 0) ORDER BY seq";
+
+static void read_row(const struct model *model, sqlite3_stmt *statement, struct row *row)
+{
+    row->seq = inspect_u64(statement, 0);
+    row->time_ns = inspect_u64(statement, 1);
+    row->ctx = (uint32_t)inspect_u64(statement, 2);
+    row->pid = (uint32_t)inspect_u64(statement, 3);
+    row->owner = inspect_owner(&model->inspect->names, row->ctx, row->seq);
+    row->layer = inspect_text(statement, 4);
+    row->kind = inspect_text(statement, 5);
+    row->type = inspect_text(statement, 6);
+    row->source = inspect_u64(statement, 7);
+    row->destination = inspect_u64(statement, 8);
+    row->port = inspect_u64(statement, 9);
+    row->has_result = sqlite3_column_type(statement, 10) == SQLITE_INTEGER;
+    row->result = sqlite3_column_int64(statement, 10);
+    row->has_socket = sqlite3_column_type(statement, 11) != SQLITE_NULL;
+    row->socket = inspect_u64(statement, 11);
+    row->rule = inspect_text(statement, 12);
+    row->u0 = inspect_u64(statement, 13);
+}
+
+/* Grows an array of records to hold `count + 1`; -1 past `limit`. */
+static int reserve(void **array, uint32_t *capacity, uint32_t count, size_t bytes,
+                   uint32_t limit)
+{
+    if (count < *capacity)
+        return 0;
+    if (count >= limit)
+        return -1;
+    uint32_t wanted = *capacity == 0 ? 256u : (*capacity > limit / 2 ? limit : *capacity * 2);
+    void *grown = realloc(*array, (size_t)wanted * bytes);
+    if (grown == NULL)
+        return -1;
+    memset((char *)grown + (size_t)*capacity * bytes, 0, (size_t)(wanted - *capacity) * bytes);
+    *array = grown;
+    *capacity = wanted;
+    return 0;
+}
+
+static struct process_state *process_of(struct model *model, uint32_t pid)
+{
+    void *array = model->processes;
+    if (reserve(&array, &model->process_capacity, pid, sizeof(struct process_state),
+                INSPECT_PROCESSES_MAX) < 0)
+        return NULL;
+    model->processes = array;
+    return &model->processes[pid];
+}
+
+/* The socket (owner, id), made on first sight. Returns its 1-based index or NONE. */
+static uint32_t socket_get(struct model *model, const struct row *row, uint32_t owner,
+                           uint32_t id)
+{
+    uint32_t index = map_get(&model->socket_map, endpoint_key(owner, id), 0);
+    if (index != NONE)
+        return index;
+    void *array = model->sockets;
+    if (reserve(&array, &model->socket_capacity, model->socket_count,
+                sizeof(struct socket_record), INSPECT_SOCKETS_MAX) < 0)
+        return NONE;
+    model->sockets = array;
+    struct socket_record *socket = &model->sockets[model->socket_count];
+    *socket = (struct socket_record){ .owner = owner, .id = id, .creator_pid = row->pid,
+                                      .created_ns = row->time_ns };
+    if (map_put(&model->socket_map, endpoint_key(owner, id), 0, model->socket_count + 1) < 0)
+        return NONE;
+    return ++model->socket_count;
+}
+
+static enum call call_of(const char *kind)
+{
+    for (int call = 0; call < CALL_COUNT; call++) {
+        if (strcmp(kind + strlen("sock_"), call_names[call]) == 0)
+            return (enum call)call;
+    }
+    return CALL_COUNT;
+}
+
+static void socket_note_error(struct socket_record *socket, enum call call, int64_t result)
+{
+    for (uint32_t index = 0; index < socket->error_count; index++) {
+        if (socket->errors[index].call == call && socket->errors[index].result == result) {
+            socket->errors[index].count++;
+            return;
+        }
+    }
+    if (socket->error_count == SOCKET_ERRORS_KEPT) {
+        socket->errors_not_kept++;
+        return;
+    }
+    socket->errors[socket->error_count++] =
+        (struct socket_error){ .call = (uint8_t)call, .result = (int32_t)result, .count = 1 };
+}
+
+static void connection_end(struct connection *connection, uint64_t time_ns, const char *why)
+{
+    if (connection->ended)
+        return;
+    connection->ended = 1;
+    connection->ended_ns = time_ns;
+    snprintf(connection->end, sizeof(connection->end), "%s", why);
+}
+
+static enum side side_of(const struct connection *connection, uint32_t socket_index)
+{
+    return connection->socket[SIDE_SERVER] == socket_index ? SIDE_SERVER : SIDE_CLIENT;
+}
+
+/* What a socket call tells about its connection: bytes, a failed connect, a close. */
+static void connection_note_call(struct model *model, struct socket_record *socket,
+                                 uint32_t socket_index, enum call call, const struct row *row)
+{
+    struct connection *connection = &model->connections[socket->connection - 1];
+    enum side side = side_of(connection, socket_index);
+    if (connection->pid[side] == 0)
+        connection->pid[side] = row->pid;
+    if (call == CALL_SEND && row->result > 0)
+        connection->written[side] += (uint64_t)row->result;
+    if (call == CALL_RECV && row->result > 0)
+        connection->read[side] += (uint64_t)row->result;
+    if (call == CALL_CONNECT && row->result < 0) {
+        char why[64];
+        snprintf(why, sizeof(why), "connect failed %s", vsock_errno_name((int)row->result));
+        connection_end(connection, row->time_ns, why);
+    }
+    if (call == CALL_CLOSE) {
+        connection->closed[side] = 1;
+        connection->closed_ns[side] = row->time_ns;
+        connection_end(connection, row->time_ns,
+                       side == SIDE_CLIENT ? "closed by client" : "closed by server");
+    }
+}
+
+static void socket_infer_type(struct socket_record *socket, enum call call,
+                              const struct process_state *process, const struct row *row)
+{
+    if (call == CALL_LISTEN || call == CALL_ACCEPT || socket->connection != NONE ||
+        (process != NULL && process->saw_transport))
+        socket->type = TYPE_STREAM;
+    else if (socket->type == TYPE_UNKNOWN && call == CALL_SEND && row->result >= 0 &&
+             process != NULL && process->saw_datagram)
+        socket->type = TYPE_DGRAM;
+}
+
+static int handle_socket_call(struct model *model, const struct row *row)
+{
+    enum call call = call_of(row->kind);
+    struct process_state *process = row->pid != 0 ? process_of(model, row->pid) : NULL;
+    if (call == CALL_COUNT || !row->has_socket)
+        return 0;                       /* a failed socket() names no socket */
+    uint32_t index = socket_get(model, row, row->owner, (uint32_t)row->socket);
+    if (index == NONE)
+        return -1;
+    struct socket_record *socket = &model->sockets[index - 1];
+    if (call == CALL_SOCKET && row->result >= 0 && row->owner < INSPECT_NAMES_MAX)
+        model->last_socket_id[row->owner] = (uint32_t)row->socket;
+    if (call == CALL_CONNECT && process != NULL && process->requested != NONE &&
+        socket->connection == NONE) {
+        socket->connection = process->requested;
+        model->connections[process->requested - 1].socket[SIDE_CLIENT] = index;
+    }
+    socket->calls[call]++;
+    if (row->result < 0)
+        socket_note_error(socket, call, row->result);
+    else if (call == CALL_SEND)
+        socket->bytes_sent += (uint64_t)row->result;
+    else if (call == CALL_RECV)
+        socket->bytes_received += (uint64_t)row->result;
+    if (call == CALL_CLOSE && !socket->closed) {
+        socket->closed = 1;
+        socket->closed_ns = row->time_ns;
+    }
+    socket_infer_type(socket, call, process, row);
+    if (socket->connection != NONE)
+        connection_note_call(model, socket, index, call, row);
+    if (process != NULL)
+        *process = (struct process_state){ 0 };
+    return 0;
+}
+
+static int is_finished(const struct connection *connection)
+{
+    if (connection->ended && !connection->established)
+        return 1;
+    for (int side = 0; side < SIDE_COUNT; side++) {
+        if (!connection->closed[side] && !connection->detached[side])
+            return 0;
+    }
+    return 1;
+}
+
+static void advance_first_open(struct model *model)
+{
+    while (model->first_open < model->connection_count &&
+           is_finished(&model->connections[model->first_open]))
+        model->first_open++;
+}
+
+struct address {
+    uint32_t owner, cid, port;
+};
+
+static struct address address_of(const struct model *model, uint64_t packed, uint64_t seq)
+{
+    struct address address = { .cid = (uint32_t)(packed >> ADDRESS_PORT_BITS),
+                               .port = (uint32_t)(packed & 0xffffffffu) };
+    address.owner = inspect_owner(&model->inspect->names, address.cid, seq);
+    if (address.owner == 0) {
+        char name[32];
+        snprintf(name, sizeof(name), "cid %" PRIu32, address.cid);
+        address.owner = inspect_name_intern(&model->inspect->names, name);
+    }
+    return address;
+}
+
+static uint32_t pair_get(const struct model *model, struct address client, struct address server)
+{
+    return map_get(&model->pair_map, endpoint_key(client.owner, client.port),
+                   endpoint_key(server.owner, server.port));
+}
+
+static int connection_start(struct model *model, const struct row *row, struct address client,
+                            struct address server)
+{
+    uint32_t index = pair_get(model, client, server);
+    if (index != NONE && !model->connections[index - 1].ended)
+        return 0;                               /* the same handshake, sent again */
+    void *array = model->connections;
+    if (reserve(&array, &model->connection_capacity, model->connection_count,
+                sizeof(struct connection), INSPECT_CONNECTIONS_MAX) < 0)
+        return -1;
+    model->connections = array;
+    struct connection *connection = &model->connections[model->connection_count++];
+    *connection = (struct connection){
+        .owner = { client.owner, server.owner }, .cid = { client.cid, server.cid },
+        .port = { client.port, server.port }, .pid = { row->pid, 0 },
+        .requested_ns = row->time_ns,
+    };
+    index = model->connection_count;
+    struct process_state *process = row->pid != 0 ? process_of(model, row->pid) : NULL;
+    if (process != NULL)
+        process->requested = index;
+    return map_put(&model->pair_map, endpoint_key(client.owner, client.port), 0, index) < 0 ||
+                   map_put(&model->pair_map, endpoint_key(client.owner, client.port),
+                           endpoint_key(server.owner, server.port), index) < 0
+               ? -1 : 0;
+}
+
+/* NEGOTIATE from the server: the listener made a child, the stack's next socket id. */
+static int connection_child(struct model *model, const struct row *row, uint32_t index,
+                            struct address server)
+{
+    struct connection *connection = &model->connections[index - 1];
+    if (connection->socket[SIDE_SERVER] != NONE || server.owner >= INSPECT_NAMES_MAX)
+        return 0;
+    uint32_t id = ++model->last_socket_id[server.owner];
+    uint32_t socket_index = socket_get(model, row, server.owner, id);
+    if (socket_index == NONE)
+        return -1;
+    struct socket_record *socket = &model->sockets[socket_index - 1];
+    socket->creator_pid = 0;
+    socket->listener_port = server.port;
+    socket->type = TYPE_STREAM;
+    socket->connection = index;
+    connection->socket[SIDE_SERVER] = socket_index;
+    return 0;
+}
+
+static void connection_reset(struct connection *connection, enum side sender, uint64_t time_ns)
+{
+    if (!connection->established)
+        connection_end(connection, time_ns, sender == SIDE_SERVER ? "refused (RST from server)"
+                                                                  : "RST from client");
+    else
+        connection_end(connection, time_ns, sender == SIDE_SERVER ? "reset by server (RST)"
+                                                                  : "reset by client (RST)");
+}
+
+static int handle_packet(struct model *model, const struct row *row)
+{
+    struct address source = address_of(model, row->source, row->seq);
+    struct address destination = address_of(model, row->destination, row->seq);
+    int sent = strcmp(row->kind, "pkt_send") == 0;
+    if (sent && (strcmp(row->type, "REQUEST") == 0 || strcmp(row->type, "REQUEST2") == 0))
+        return connection_start(model, row, source, destination);
+    enum side sender = SIDE_CLIENT;
+    uint32_t index = pair_get(model, source, destination);
+    if (index == NONE) {
+        sender = SIDE_SERVER;
+        index = pair_get(model, destination, source);
+    }
+    if (index == NONE || !sent)
+        return 0;                   /* each packet counts once, when its sender sends it */
+    struct connection *connection = &model->connections[index - 1];
+    if (strncmp(row->type, "NEGOTIATE", strlen("NEGOTIATE")) == 0 && sender == SIDE_SERVER)
+        return connection_child(model, row, index, source);
+    if (strcmp(row->type, "ATTACH") == 0 && !connection->established) {
+        connection->established = 1;
+        connection->established_ns = row->time_ns;
+    } else if (strcmp(row->type, "RST") == 0) {
+        connection_reset(connection, sender, row->time_ns);
+    } else if (strcmp(row->type, "SHUTDOWN") == 0 && !connection->shut[sender]) {
+        connection->shut[sender] = 1;
+        connection->shutdown_mode[sender] = row->u0;
+    }
+    return 0;
+}
+
+/* The connection a peer_detach or qp_resumed at (owner, port) is about: the client's own
+ * port names one; a server port is shared by the listener's children, so take the open one
+ * whose client closed first (detach notices arrive in that order), else the oldest. */
+static uint32_t detached_connection(struct model *model, uint32_t owner, uint32_t port,
+                                    enum side *side)
+{
+    uint32_t index = map_get(&model->pair_map, endpoint_key(owner, port), 0);
+    if (index != NONE && !model->connections[index - 1].detached[SIDE_CLIENT] &&
+        model->connections[index - 1].established) {
+        *side = SIDE_CLIENT;
+        return index;
+    }
+    uint32_t best = NONE;
+    for (uint32_t scan = model->first_open; scan < model->connection_count; scan++) {
+        const struct connection *connection = &model->connections[scan];
+        if (connection->owner[SIDE_SERVER] != owner || connection->port[SIDE_SERVER] != port ||
+            connection->detached[SIDE_SERVER] || connection->closed[SIDE_SERVER] ||
+            !connection->established)
+            continue;
+        const struct connection *kept = best != NONE ? &model->connections[best - 1] : NULL;
+        if (kept == NULL || (connection->closed[SIDE_CLIENT] &&
+                             (!kept->closed[SIDE_CLIENT] ||
+                              connection->closed_ns[SIDE_CLIENT] < kept->closed_ns[SIDE_CLIENT])))
+            best = scan + 1;
+    }
+    *side = SIDE_SERVER;
+    return best;
+}
+
+static void handle_detach(struct model *model, const struct row *row)
+{
+    enum side side = SIDE_CLIENT;
+    uint32_t index = detached_connection(model, row->owner, (uint32_t)row->port, &side);
+    if (index == NONE)
+        return;
+    struct connection *connection = &model->connections[index - 1];
+    connection->detached[side] = 1;
+    connection->detached_ns[side] = row->time_ns;
+    snprintf(connection->detach_rule[side], sizeof(connection->detach_rule[side]), "%s",
+             row->rule);
+    char why[96];
+    snprintf(why, sizeof(why), "%s %s seen by %s", row->kind, row->rule, side_names[side]);
+    connection_end(connection, row->time_ns, why);
+}
+
+static int handle_row(struct model *model, const struct row *row)
+{
+    int is_api = strcmp(row->layer, "api") == 0;
+    if (is_api)
+        return strncmp(row->kind, "sock_", 5) == 0 ? handle_socket_call(model, row) : 0;
+    struct process_state *process = row->pid != 0 ? process_of(model, row->pid) : NULL;
+    if (row->pid != 0 && process == NULL)
+        return -1;
+    if (strcmp(row->kind, "dg_route") == 0) {
+        process->saw_datagram = 1;
+        return 0;
+    }
+    if (process != NULL)
+        process->saw_transport = 1;
+    int rc = 0;
+    if (strcmp(row->kind, "pkt_send") == 0 || strcmp(row->kind, "pkt_recv") == 0)
+        rc = handle_packet(model, row);
+    else if (strcmp(row->kind, "peer_detach") == 0 || strcmp(row->kind, "qp_resumed") == 0)
+        handle_detach(model, row);
+    advance_first_open(model);
+    return rc;
+}
+
+static void model_free(struct model *model)
+{
+    free(model->sockets);
+    free(model->connections);
+    map_free(&model->socket_map);
+    map_free(&model->pair_map);
+    free(model->last_socket_id);
+    free(model->processes);
+}
+
+/* Reads the whole trace into `model`; 0 or 1 (reported). */
+static int model_build(struct inspect *inspect, struct model *model)
+{
+    *model = (struct model){ .inspect = inspect };
+    model->last_socket_id = calloc(INSPECT_NAMES_MAX, sizeof(uint32_t));
+    sqlite3_stmt *statement = inspect_prepare(inspect, model_query);
+    if (statement == NULL || model->last_socket_id == NULL) {
+        sqlite3_finalize(statement);
+        return statement == NULL ? 1 : inspect_fail(inspect, "out of memory");
+    }
+    int rc;
+    struct row row;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        read_row(model, statement, &row);
+        if (handle_row(model, &row) < 0) {
+            sqlite3_finalize(statement);
+            return inspect_fail(inspect, "out of memory, or more than INSPECT_SOCKETS_MAX "
+                                         "sockets or INSPECT_CONNECTIONS_MAX connections");
+        }
+    }
+    return inspect_finish(inspect, statement, rc);
+}
+
+/* The filters as they apply to things with a lifetime: --vm names one of its endpoints,
+ * and [from, to] overlaps [start, end] (end open while it lasts). */
+static int selected(const struct inspect *inspect, uint32_t owner_a, uint32_t owner_b,
+                    uint64_t start_ns, int has_end, uint64_t end_ns)
+{
+    const struct inspect_filter *filter = &inspect->filter;
+    if (filter->vm_name != NULL &&
+        strcmp(inspect_name(&inspect->names, owner_a), filter->vm_name) != 0 &&
+        strcmp(inspect_name(&inspect->names, owner_b), filter->vm_name) != 0)
+        return 0;
+    if (filter->has_to && start_ns > filter->to_ns)
+        return 0;
+    return !(filter->has_from && has_end && end_ns < filter->from_ns);
+}
+
+static void print_time_or_dash(const char *label, int has_time, uint64_t time_ns)
+{
+    char time_text[32] = "-";
+    if (has_time)
+        inspect_time(time_ns, time_text, sizeof(time_text));
+    printf("  %s %s", label, time_text);
+}
+
+static void print_side(const struct model *model, const struct connection *connection,
+                       enum side side)
+{
+    const struct inspect_names *names = &model->inspect->names;
+    uint32_t pid = connection->pid[side];
+    const char *process = pid != 0 && pid < names->process_capacity
+                              ? names->processes[pid].name : "";
+    printf("%s:%" PRIu32 " %s%s%s", inspect_name(names, connection->owner[side]),
+           connection->port[side], process[0] != '\0' ? "(" : "", process,
+           process[0] != '\0' ? ")" : "");
+    printf(" [cid %" PRIu32 "]", connection->cid[side]);
+}
+
+static void print_connection_end(const struct connection *connection)
+{
+    char time_text[32];
+    printf("      end: %s",
+           connection->ended ? connection->end : "still open at the end of the trace");
+    for (int side = 0; side < SIDE_COUNT; side++) {
+        if (connection->shut[side])
+            printf("; %s shutdown mode %" PRIu64, side_names[side],
+                   connection->shutdown_mode[side]);
+        if (connection->detached[side]) {
+            inspect_time(connection->detached_ns[side], time_text, sizeof(time_text));
+            printf("; %s saw detach %s at %s", side_names[side], connection->detach_rule[side],
+                   time_text);
+        }
+        if (connection->closed[side]) {
+            inspect_time(connection->closed_ns[side], time_text, sizeof(time_text));
+            printf("; %s closed at %s", side_names[side], time_text);
+        }
+    }
+    putchar('\n');
+}
+
+static void print_connection(const struct model *model, uint32_t number)
+{
+    const struct connection *connection = &model->connections[number - 1];
+    printf("#%" PRIu32 " ", number);
+    print_side(model, connection, SIDE_CLIENT);
+    printf(" -> ");
+    print_side(model, connection, SIDE_SERVER);
+    putchar('\n');
+    printf("     ");
+    print_time_or_dash("requested", 1, connection->requested_ns);
+    print_time_or_dash("established", connection->established, connection->established_ns);
+    print_time_or_dash("ended", connection->ended, connection->ended_ns);
+    putchar('\n');
+    printf("      bytes client->server %" PRIu64 " sent, %" PRIu64 " received; "
+           "server->client %" PRIu64 " sent, %" PRIu64 " received\n",
+           connection->written[SIDE_CLIENT], connection->read[SIDE_SERVER],
+           connection->written[SIDE_SERVER], connection->read[SIDE_CLIENT]);
+    print_connection_end(connection);
+}
+
+static int connection_selected(const struct model *model, const struct connection *connection)
+{
+    return selected(model->inspect, connection->owner[SIDE_CLIENT],
+                    connection->owner[SIDE_SERVER], connection->requested_ns, connection->ended,
+                    connection->ended_ns);
+}
+
+int inspect_view_connections(struct inspect *inspect)
+{
+    struct model model;
+    int status = model_build(inspect, &model);
+    uint64_t shown = 0;
+    for (uint32_t number = 1; status == 0 && number <= model.connection_count; number++) {
+        if (!connection_selected(&model, &model.connections[number - 1]))
+            continue;
+        print_connection(&model, number);
+        shown++;
+    }
+    if (status == 0)
+        printf("%" PRIu64 " stream connections (of %" PRIu32 " in the trace)\n", shown,
+               model.connection_count);
+    model_free(&model);
+    return status;
+}
+
+static void print_socket_calls(const struct socket_record *socket)
+{
+    int first = 1;
+    printf("  calls");
+    for (int call = 0; call < CALL_COUNT; call++) {
+        if (socket->calls[call] == 0)
+            continue;
+        printf("%s %s %" PRIu64, first ? "" : ",", call_names[call], socket->calls[call]);
+        if (call == CALL_SEND)
+            printf(" (%" PRIu64 " B)", socket->bytes_sent);
+        if (call == CALL_RECV)
+            printf(" (%" PRIu64 " B)", socket->bytes_received);
+        first = 0;
+    }
+    if (first)
+        printf(" none");
+    for (uint32_t index = 0; index < socket->error_count; index++) {
+        const struct socket_error *error = &socket->errors[index];
+        printf("%s %s %s x%" PRIu64, index == 0 ? "  errors" : ",", call_names[error->call],
+               vsock_errno_name(error->result), error->count);
+    }
+    if (socket->errors_not_kept > 0)
+        printf(", %" PRIu64 " more errors (over SOCKET_ERRORS_KEPT kinds)",
+               socket->errors_not_kept);
+}
+
+static void print_socket(const struct model *model, const struct socket_record *socket)
+{
+    static const char *const type_names[] = { "?", "stream", "dgram" };
+    const struct inspect_names *names = &model->inspect->names;
+    char time_text[32], who[INSPECT_WHO_BYTES];
+    inspect_time(socket->created_ns, time_text, sizeof(time_text));
+    printf("%s socket %" PRIu32 "  %-6s  created %s ", inspect_name(names, socket->owner),
+           socket->id, type_names[socket->type], time_text);
+    if (socket->creator_pid != 0) {
+        const char *process = socket->creator_pid < names->process_capacity
+                                  ? names->processes[socket->creator_pid].name : "";
+        snprintf(who, sizeof(who), "%s (pid %" PRIu32 ")", process, socket->creator_pid);
+        printf("by %s", who);
+    } else if (socket->listener_port != 0) {
+        printf("by the listener on port %" PRIu32, socket->listener_port);
+    } else {
+        printf("by the kernel");
+    }
+    if (socket->closed) {
+        inspect_time(socket->closed_ns, time_text, sizeof(time_text));
+        printf("  closed %s", time_text);
+    } else {
+        printf("  not closed");
+    }
+    if (socket->connection != NONE)
+        printf("  connection #%" PRIu32, socket->connection);
+    print_socket_calls(socket);
+    putchar('\n');
+}
+
+int inspect_view_sockets(struct inspect *inspect)
+{
+    struct model model;
+    int status = model_build(inspect, &model);
+    uint64_t shown = 0;
+    for (uint32_t index = 0; status == 0 && index < model.socket_count; index++) {
+        const struct socket_record *socket = &model.sockets[index];
+        if (!selected(inspect, socket->owner, socket->owner, socket->created_ns, socket->closed,
+                      socket->closed_ns))
+            continue;
+        print_socket(&model, socket);
+        shown++;
+    }
+    if (status == 0)
+        printf("%" PRIu64 " sockets (of %" PRIu32 " in the trace)\n", shown, model.socket_count);
+    model_free(&model);
+    return status;
+}
+
+int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *connections)
+{
+    struct model model;
+    int status = model_build(inspect, &model);
+    *sockets = 0;
+    *connections = 0;
+    for (uint32_t index = 0; status == 0 && index < model.socket_count; index++) {
+        const struct socket_record *socket = &model.sockets[index];
+        *sockets += (uint64_t)selected(inspect, socket->owner, socket->owner, socket->created_ns,
+                                       socket->closed, socket->closed_ns);
+    }
+    for (uint32_t index = 0; status == 0 && index < model.connection_count; index++)
+        *connections += (uint64_t)connection_selected(&model, &model.connections[index]);
+    model_free(&model);
+    return status;
+}

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/inspect_names.c: who is CID c at seq s, who is pid p, and the SQL of the filters.
+ *
+ * A CID names different endpoints over a run: a resumed VM may come back under a new CID,
+ * and another VM may meanwhile take the old one (docs/lifecycle.md, R207). Every event that
+ * gives a name a CID is a binding (host_create, vm_create, ctx_create, vm_power_on,
+ * vm_resume, ctx_resume, cid_reassigned); the owner of CID c at seq s is the name of the
+ * last binding of c at or before s, or of the first one after s when c has none yet (the
+ * world_create event comes before host_create). Pids are unique in a run (proc_spawn).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/cli/cli.h"
+#include "sim/cli/inspect_int.h"
+#include "sim/engine/trace.h"
+
+#define CID_HYPERVISOR 0u
+#define SUSPENDED_MAX  4096u      /* SIM_VMS_MAX: VMs suspended at one time */
+
+/* Grows `*array` (of `element_bytes` each) to hold index `needed`; 0 or -1 past `limit`. */
+static int grow(void **array, uint32_t *capacity, uint32_t needed, size_t element_bytes,
+                uint32_t limit)
+{
+    if (needed < *capacity)
+        return 0;
+    if (needed >= limit)
+        return -1;
+    uint32_t wanted = *capacity == 0 ? 64u : *capacity;
+    for (int doublings = 0; doublings < 32 && wanted <= needed; doublings++)
+        wanted = wanted > limit / 2 ? limit : wanted * 2;
+    void *grown = realloc(*array, (size_t)wanted * element_bytes);
+    if (grown == NULL)
+        return -1;
+    memset((char *)grown + (size_t)*capacity * element_bytes, 0,
+           (size_t)(wanted - *capacity) * element_bytes);
+    *array = grown;
+    *capacity = wanted;
+    return 0;
+}
+
+uint32_t inspect_name_intern(struct inspect_names *names, const char *name)
+{
+    for (uint32_t index = 1; index < names->name_count; index++) {
+        if (strncmp(names->names[index], name, INSPECT_NAME_BYTES - 1) == 0)
+            return index;
+    }
+    if (names->name_count == 0)
+        names->name_count = 1;                       /* index 0 stays "" */
+    void *array = names->names;
+    if (grow(&array, &names->name_capacity, names->name_count, INSPECT_NAME_BYTES,
+             INSPECT_NAMES_MAX) < 0)
+        return 0;
+    names->names = array;
+    snprintf(names->names[names->name_count], INSPECT_NAME_BYTES, "%s", name);
+    return names->name_count++;
+}
+
+const char *inspect_name(const struct inspect_names *names, uint32_t index)
+{
+    return index < names->name_count ? names->names[index] : "";
+}
+
+static int add_binding(struct inspect_names *names, uint64_t seq, uint32_t cid,
+                       uint32_t name_index)
+{
+    void *array = names->bindings;
+    if (name_index == 0 || grow(&array, &names->binding_capacity, names->binding_count,
+                                sizeof(struct inspect_binding), INSPECT_BINDINGS_MAX) < 0)
+        return -1;
+    names->bindings = array;
+    names->bindings[names->binding_count++] =
+        (struct inspect_binding){ .seq = seq, .cid = cid, .name_index = name_index };
+    return 0;
+}
+
+static int compare_bindings(const void *left, const void *right)
+{
+    const struct inspect_binding *a = left, *b = right;
+    if (a->cid != b->cid)
+        return a->cid < b->cid ? -1 : 1;
+    return a->seq < b->seq ? -1 : (a->seq > b->seq ? 1 : 0);
+}
+
+uint32_t inspect_owner(const struct inspect_names *names, uint32_t cid, uint64_t seq)
+{
+    /* Binary search for the first binding after (cid, seq). */
+    uint32_t low = 0, high = names->binding_count;
+    while (low < high) {
+        uint32_t middle = low + (high - low) / 2;
+        const struct inspect_binding *binding = &names->bindings[middle];
+        if (binding->cid < cid || (binding->cid == cid && binding->seq <= seq))
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low > 0 && names->bindings[low - 1].cid == cid)
+        return names->bindings[low - 1].name_index;
+    if (low < names->binding_count && names->bindings[low].cid == cid)
+        return names->bindings[low].name_index;
+    return 0;
+}
+
+/* The VM a ctx_resume brings back is the one the last ctx_suspend of that CID stopped. */
+struct suspended {
+    uint32_t cid[SUSPENDED_MAX];
+    uint32_t name_index[SUSPENDED_MAX];
+    uint32_t count;
+};
+
+static uint32_t suspended_take(struct suspended *suspended, uint32_t cid)
+{
+    for (uint32_t index = suspended->count; index-- > 0;) {
+        if (suspended->cid[index] == cid) {
+            uint32_t name_index = suspended->name_index[index];
+            suspended->cid[index] = suspended->cid[--suspended->count];
+            suspended->name_index[index] = suspended->name_index[suspended->count];
+            return name_index;
+        }
+    }
+    return 0;
+}
+
+/* The name of the endpoint that currently holds `cid`, among the bindings read so far
+ * (still in seq order, so the last one with that cid). */
+static uint32_t latest_owner(const struct inspect_names *names, uint32_t cid)
+{
+    for (uint32_t index = names->binding_count; index-- > 0;) {
+        if (names->bindings[index].cid == cid)
+            return names->bindings[index].name_index;
+    }
+    return 0;
+}
+
+static int read_binding(struct inspect_names *names, struct suspended *suspended,
+                        sqlite3_stmt *statement)
+{
+    uint64_t seq = inspect_u64(statement, 0);
+    uint32_t ctx = (uint32_t)inspect_u64(statement, 1);
+    const char *kind = inspect_text(statement, 2);
+    const char *name = inspect_text(statement, 3);
+    uint32_t field_cid = (uint32_t)inspect_u64(statement, 4);
+    if (strcmp(kind, "ctx_suspend") == 0) {
+        if (suspended->count < SUSPENDED_MAX) {
+            suspended->cid[suspended->count] = ctx;
+            suspended->name_index[suspended->count++] = latest_owner(names, ctx);
+        }
+        return 0;
+    }
+    if (strcmp(kind, "ctx_resume") == 0) {
+        uint32_t name_index = suspended_take(suspended, field_cid);
+        return name_index == 0 ? 0 : add_binding(names, seq, ctx, name_index);
+    }
+    if (strcmp(kind, "cid_reassigned") == 0)
+        ctx = (uint32_t)inspect_u64(statement, 5);
+    if (name[0] == '\0')
+        return 0;
+    return add_binding(names, seq, ctx, inspect_name_intern(names, name));
+}
+
+static int load_bindings(struct inspect *inspect)
+{
+    sqlite3_stmt *statement = inspect_prepare(inspect,
+        "SELECT seq, ctx, kind, coalesce(json_extract(fields, '$.name'), "
+        "json_extract(fields, '$.vm'), ''), json_extract(fields, '$.cid'), "
+        "json_extract(fields, '$.assigned') FROM events WHERE kind IN ('host_create', "
+        "'vm_create', 'ctx_create', 'vm_power_on', 'vm_resume', 'ctx_suspend', "
+        "'ctx_resume', 'cid_reassigned') ORDER BY seq");
+    if (statement == NULL)
+        return 1;
+    struct suspended *suspended = calloc(1, sizeof(*suspended));
+    if (suspended == NULL) {
+        sqlite3_finalize(statement);
+        return inspect_fail(inspect, "out of memory");
+    }
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        if (read_binding(&inspect->names, suspended, statement) < 0) {
+            free(suspended);
+            sqlite3_finalize(statement);
+            return inspect_fail(inspect, "more endpoints or CID changes than "
+                                         "INSPECT_BINDINGS_MAX/INSPECT_NAMES_MAX");
+        }
+    }
+    free(suspended);
+    qsort(inspect->names.bindings, inspect->names.binding_count,
+          sizeof(struct inspect_binding), compare_bindings);
+    return inspect_finish(inspect, statement, rc);
+}
+
+static int load_processes(struct inspect *inspect)
+{
+    struct inspect_names *names = &inspect->names;
+    sqlite3_stmt *statement = inspect_prepare(inspect,
+        "SELECT pid, ctx, seq, json_extract(fields, '$.name') FROM events "
+        "WHERE kind = 'proc_spawn' ORDER BY seq");
+    if (statement == NULL)
+        return 1;
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        uint64_t pid = inspect_u64(statement, 0);
+        void *array = names->processes;
+        if (pid >= INSPECT_PROCESSES_MAX ||
+            grow(&array, &names->process_capacity, (uint32_t)pid,
+                 sizeof(struct inspect_process), INSPECT_PROCESSES_MAX) < 0) {
+            sqlite3_finalize(statement);
+            return inspect_fail(inspect, "a pid above INSPECT_PROCESSES_MAX");
+        }
+        names->processes = array;
+        struct inspect_process *process = &names->processes[pid];
+        snprintf(process->name, sizeof(process->name), "%s", inspect_text(statement, 3));
+        process->owner_index = inspect_owner(names, (uint32_t)inspect_u64(statement, 1),
+                                             inspect_u64(statement, 2));
+    }
+    return inspect_finish(inspect, statement, rc);
+}
+
+int inspect_names_load(struct inspect *inspect)
+{
+    int status = load_bindings(inspect);
+    return status != 0 ? status : load_processes(inspect);
+}
+
+void inspect_names_free(struct inspect_names *names)
+{
+    free(names->names);
+    free(names->bindings);
+    free(names->processes);
+    memset(names, 0, sizeof(*names));
+}
+
+void inspect_who(const struct inspect_names *names, uint32_t ctx, uint32_t pid, uint64_t seq,
+                 char *buffer, size_t buffer_bytes)
+{
+    uint32_t owner = inspect_owner(names, ctx, seq);
+    char endpoint[INSPECT_NAME_BYTES + 16];
+    if (owner != 0)
+        snprintf(endpoint, sizeof(endpoint), "%s", inspect_name(names, owner));
+    else if (ctx == CID_HYPERVISOR)
+        snprintf(endpoint, sizeof(endpoint), "hypervisor");
+    else
+        snprintf(endpoint, sizeof(endpoint), "cid %" PRIu32, ctx);
+    if (pid != 0 && pid < names->process_capacity && names->processes[pid].name[0] != '\0')
+        snprintf(buffer, buffer_bytes, "%s/%s", endpoint, names->processes[pid].name);
+    else if (pid != 0)
+        snprintf(buffer, buffer_bytes, "%s/pid %" PRIu32, endpoint, pid);
+    else
+        snprintf(buffer, buffer_bytes, "%s", endpoint);
+}
+
+/* Appends to a bounded text; -1 when INSPECT_WHERE_BYTES_MAX would be passed. */
+struct where_text {
+    char *text;
+    size_t length;
+};
+
+static int where_append(struct where_text *where, const char *piece)
+{
+    size_t piece_length = strlen(piece);
+    if (where->length + piece_length + 1 > INSPECT_WHERE_BYTES_MAX)
+        return -1;
+    memcpy(where->text + where->length, piece, piece_length + 1);
+    where->length += piece_length;
+    return 0;
+}
+
+/* " AND ((ctx = c AND seq >= a AND seq < b) OR ...)": the seq ranges in which the VM named
+ * `name_index` held each of its CIDs. A range ends at the next binding of that CID. */
+static int where_vm(const struct inspect_names *names, uint32_t name_index,
+                    struct where_text *where)
+{
+    int rc = where_append(where, " AND (0");
+    for (uint32_t index = 0; rc == 0 && index < names->binding_count; index++) {
+        const struct inspect_binding *binding = &names->bindings[index];
+        if (binding->name_index != name_index)
+            continue;
+        const struct inspect_binding *next = index + 1 < names->binding_count
+                                                 ? &names->bindings[index + 1] : NULL;
+        int has_end = next != NULL && next->cid == binding->cid;
+        /* Events before the first binding of a CID belong to its first holder. */
+        int is_first = index == 0 || names->bindings[index - 1].cid != binding->cid;
+        char piece[160];
+        snprintf(piece, sizeof(piece), " OR (ctx = %" PRIu32 " AND seq >= %" PRIu64, binding->cid,
+                 is_first ? 0 : binding->seq);
+        rc = where_append(where, piece);
+        if (rc == 0 && has_end) {
+            snprintf(piece, sizeof(piece), " AND seq < %" PRIu64, next->seq);
+            rc = where_append(where, piece);
+        }
+        if (rc == 0)
+            rc = where_append(where, ")");
+    }
+    return rc == 0 ? where_append(where, ")") : rc;
+}
+
+static int where_filters(const struct inspect *inspect, uint32_t vm_index,
+                         struct where_text *where)
+{
+    const struct inspect_filter *filter = &inspect->filter;
+    char piece[160];
+    int rc = 0;
+    if (filter->has_from) {
+        snprintf(piece, sizeof(piece), " AND time_ns >= %" PRIu64, filter->from_ns);
+        rc = where_append(where, piece);
+    }
+    if (rc == 0 && filter->has_to) {
+        snprintf(piece, sizeof(piece), " AND time_ns <= %" PRIu64, filter->to_ns);
+        rc = where_append(where, piece);
+    }
+    if (rc == 0 && filter->layer_max != 0) {
+        rc = where_append(where, " AND layer IN (''");
+        for (int layer = SIM_LAYER_API; rc == 0 && layer <= filter->layer_max; layer++) {
+            snprintf(piece, sizeof(piece), ", '%s'", sim_layer_name((enum sim_layer)layer));
+            rc = where_append(where, piece);
+        }
+        rc = rc == 0 ? where_append(where, ")") : rc;
+    }
+    if (rc == 0 && vm_index != 0)
+        rc = where_vm(&inspect->names, vm_index, where);
+    return rc;
+}
+
+int inspect_where_build(struct inspect *inspect)
+{
+    uint32_t vm_index = 0;
+    if (inspect->filter.vm_name != NULL) {
+        for (uint32_t index = 0; index < inspect->names.binding_count; index++) {
+            uint32_t name_index = inspect->names.bindings[index].name_index;
+            if (strcmp(inspect_name(&inspect->names, name_index), inspect->filter.vm_name) == 0)
+                vm_index = name_index;
+        }
+        if (vm_index == 0)
+            return cli_usage_error("inspect --vm: no VM or host named '%s' in this trace "
+                                   "(`inspect FILE vms` lists them)", inspect->filter.vm_name);
+    }
+    struct where_text where = { .text = malloc(INSPECT_WHERE_BYTES_MAX), .length = 0 };
+    if (where.text == NULL)
+        return inspect_fail(inspect, "out of memory");
+    where.text[0] = '\0';
+    if (where_filters(inspect, vm_index, &where) < 0) {
+        free(where.text);
+        return inspect_fail(inspect, "the --vm filter needs more than INSPECT_WHERE_BYTES_MAX "
+                                     "of SQL (too many CID changes)");
+    }
+    inspect->where = where.text;
+    return 0;
+}

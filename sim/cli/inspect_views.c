@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/inspect_views.c: the views that read events one by one (summary, timeline,
+ * errors, vms) and `sql`. Each query orders by seq, the engine's order, and streams its rows:
+ * nothing is limited, so nothing is cut silently (summary's kind list says how many it leaves
+ * out).
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sim/cli/cli.h"
+#include "sim/cli/inspect_int.h"
+#include "sim/engine/trace.h"
+#include "vmci/defs.h"
+#include "vsock/core.h"
+
+#define PACKET_ADDRESS_PORT_BITS 32u     /* pkt src/dst are cid << 32 | port (docs/sockets.md) */
+#define SQL_TEXT_BYTES_MAX       8192u   /* the views' own queries plus the filters' text */
+
+const char inspect_errors_condition[] =
+    "((layer = 'api' AND (json_extract(fields, '$.result') < 0 OR kind IN ('expect_fail', "
+    "'proc_error', 'callback_error', 'deadlock'))) "
+    "OR (layer = 'transport' AND (json_extract(fields, '$.rule') IS NOT NULL "
+    "OR json_extract(fields, '$.result') < 0)) "
+    "OR (layer = 'vmci' AND (json_extract(fields, '$.result') < 0 OR kind = 'dg_drop')))";
+
+/* Makes "<prefix> WHERE 1<filters><suffix>" in a buffer the caller frees. */
+static char *query_with_filters(const struct inspect *inspect, const char *prefix,
+                                const char *condition, const char *suffix)
+{
+    size_t bytes = strlen(prefix) + strlen(condition) + strlen(inspect->where) + strlen(suffix) +
+                   32;
+    char *sql = malloc(bytes);
+    if (sql != NULL)
+        snprintf(sql, bytes, "%s WHERE %s%s %s", prefix, condition, inspect->where, suffix);
+    return sql;
+}
+
+static sqlite3_stmt *prepare_filtered(const struct inspect *inspect, const char *prefix,
+                                      const char *condition, const char *suffix)
+{
+    char *sql = query_with_filters(inspect, prefix, condition, suffix);
+    if (sql == NULL) {
+        inspect_fail(inspect, "out of memory");
+        return NULL;
+    }
+    sqlite3_stmt *statement = inspect_prepare(inspect, sql);
+    free(sql);
+    return statement;
+}
+
+/* Prints `length` bytes of a JSON value; src/dst of packets become cid:port. */
+static void print_value(FILE *stream, const char *kind, const char *key, size_t key_length,
+                        const char *value, size_t length)
+{
+    int is_address = strncmp(kind, "pkt_", 4) == 0 && key_length == 3 &&
+                     (strncmp(key, "src", 3) == 0 || strncmp(key, "dst", 3) == 0);
+    const char *digits = value[0] == '"' ? value + 1 : value;
+    if (is_address && isdigit((unsigned char)digits[0])) {
+        uint64_t address = strtoull(digits, NULL, 10);
+        fprintf(stream, "%" PRIu64 ":%" PRIu64, address >> PACKET_ADDRESS_PORT_BITS,
+                address & 0xffffffffu);
+        return;
+    }
+    int plain = value[0] == '"' && length > 2;
+    for (size_t index = 1; plain && index + 1 < length; index++)
+        plain = value[index] != ' ' && value[index] != '\\' && value[index] != '=';
+    if (plain)
+        fwrite(value + 1, 1, length - 2, stream);
+    else
+        fwrite(value, 1, length, stream);
+}
+
+/* The length of the JSON string at `text` (quotes included). */
+static size_t string_length(const char *text)
+{
+    size_t index = 1;
+    for (; text[index] != '\0' && text[index] != '"'; index++) {
+        if (text[index] == '\\' && text[index + 1] != '\0')
+            index++;
+    }
+    return text[index] == '"' ? index + 1 : index;
+}
+
+/* The length of the JSON value at `text`: a string, an object or array, or a scalar. */
+static size_t value_length(const char *text)
+{
+    if (text[0] == '"')
+        return string_length(text);
+    size_t index = 0;
+    int depth = 0;
+    for (; text[index] != '\0'; index++) {
+        char c = text[index];
+        if (c == '"') {
+            index += string_length(text + index) - 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return index;
+            if (--depth == 0)
+                return index + 1;
+        } else if (c == ',' && depth == 0) {
+            return index;
+        }
+    }
+    return index;
+}
+
+void inspect_fields_print(FILE *stream, const char *kind, const char *fields)
+{
+    const char *cursor = fields[0] == '{' ? fields + 1 : fields;
+    /* Each member takes at least 4 bytes ("k":1), so strlen bounds the loop. */
+    for (size_t members = 0; members <= strlen(fields) && *cursor == '"'; members++) {
+        const char *key = cursor + 1;
+        const char *key_end = strchr(key, '"');
+        if (key_end == NULL || key_end[1] != ':')
+            break;
+        const char *value = key_end + 2;
+        size_t length = value_length(value);
+        fprintf(stream, "%s%.*s=", members > 0 ? " " : "", (int)(key_end - key), key);
+        print_value(stream, kind, key, (size_t)(key_end - key), value, length);
+        cursor = value + length;
+        if (*cursor == ',')
+            cursor++;
+    }
+}
+
+static void print_result_name(FILE *stream, const char *layer, sqlite3_stmt *statement,
+                              int column)
+{
+    if (sqlite3_column_type(statement, column) != SQLITE_INTEGER)
+        return;
+    int64_t result = sqlite3_column_int64(statement, column);
+    if (result >= 0)
+        return;
+    if (strcmp(layer, "api") == 0 || strcmp(layer, "transport") == 0)
+        fprintf(stream, "  (%s)", vsock_errno_name((int)result));
+    else if (strcmp(layer, "vmci") == 0)
+        fprintf(stream, "  (%s)", vmci_error_name(result));
+}
+
+/* Columns: seq, time_ns, ctx, pid, layer, kind, fields, payload bytes, result. */
+#define EVENT_COLUMNS "SELECT seq, time_ns, ctx, pid, layer, kind, fields, length(payload), " \
+                      "json_extract(fields, '$.result') FROM events"
+
+static void print_event(const struct inspect *inspect, sqlite3_stmt *statement)
+{
+    uint64_t seq = inspect_u64(statement, 0);
+    char time_text[32], who[INSPECT_WHO_BYTES], ctx_pid[48];
+    inspect_time(inspect_u64(statement, 1), time_text, sizeof(time_text));
+    uint32_t ctx = (uint32_t)inspect_u64(statement, 2), pid = (uint32_t)inspect_u64(statement, 3);
+    snprintf(ctx_pid, sizeof(ctx_pid), "%" PRIu32 "/%" PRIu32, ctx, pid);
+    inspect_who(&inspect->names, ctx, pid, seq, who, sizeof(who));
+    const char *layer = inspect_text(statement, 4), *kind = inspect_text(statement, 5);
+    printf("%8" PRIu64 "  %s  %-13s %-18s %-9s %-14s ", seq, time_text, ctx_pid, who, layer,
+           kind);
+    inspect_fields_print(stdout, kind, inspect_text(statement, 6));
+    if (sqlite3_column_type(statement, 7) != SQLITE_NULL)
+        printf(" payload=%" PRIu64 "B", inspect_u64(statement, 7));
+    print_result_name(stdout, layer, statement, 8);
+    putchar('\n');
+}
+
+static int print_events(struct inspect *inspect, const char *condition, const char *noun)
+{
+    sqlite3_stmt *statement = prepare_filtered(inspect, EVENT_COLUMNS, condition,
+                                               "ORDER BY seq");
+    if (statement == NULL)
+        return 1;
+    printf("%8s  %-11s  %-13s %-18s %-9s %-14s %s\n", "seq", "time_s", "ctx/pid", "who",
+           "layer", "kind", "fields");
+    uint64_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        print_event(inspect, statement);
+        count++;
+    }
+    int status = inspect_finish(inspect, statement, rc);
+    if (status == 0)
+        printf("%" PRIu64 " %s\n", count, noun);
+    return status;
+}
+
+int inspect_view_timeline(struct inspect *inspect)
+{
+    return print_events(inspect, "1", "events");
+}
+
+int inspect_view_errors(struct inspect *inspect)
+{
+    return print_events(inspect, inspect_errors_condition, "errors");
+}
+
+/* Prints one meta value, or "-" when the trace has none. */
+static int print_meta(const struct inspect *inspect, const char *label, const char *key)
+{
+    sqlite3_stmt *statement = inspect_prepare(inspect, "SELECT value FROM meta WHERE key = ?");
+    if (statement == NULL)
+        return 1;
+    sqlite3_bind_text(statement, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(statement);
+    const char *value = rc == SQLITE_ROW ? inspect_text(statement, 0) : "";
+    printf("%-12s %s\n", label, value[0] != '\0' ? value : "-");
+    return inspect_finish(inspect, statement, rc == SQLITE_ROW ? SQLITE_DONE : rc);
+}
+
+/* The scenario arguments after `--` (meta arg.1, arg.2, ...), in order. */
+static int print_arguments(const struct inspect *inspect)
+{
+    sqlite3_stmt *statement = inspect_prepare(inspect,
+        "SELECT value FROM meta WHERE key LIKE 'arg.%' ORDER BY CAST(substr(key, 5) AS INTEGER)");
+    if (statement == NULL)
+        return 1;
+    printf("%-12s", "arguments");
+    uint64_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        printf(" '%s'", inspect_text(statement, 0));
+        count++;
+    }
+    printf("%s\n", count == 0 ? " -" : "");
+    return inspect_finish(inspect, statement, rc);
+}
+
+static int print_run(const struct inspect *inspect)
+{
+    sqlite3_stmt *statement = inspect_prepare(inspect,
+        "SELECT count(*), coalesce(max(time_ns), 0), coalesce(min(seq), 0), "
+        "coalesce(max(seq), 0) FROM events");
+    if (statement == NULL)
+        return 1;
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) {
+        char time_text[32];
+        inspect_time(inspect_u64(statement, 1), time_text, sizeof(time_text));
+        printf("%-12s %ss (time of the last stored event)\n", "run length", time_text);
+        printf("%-12s %" PRIu64 " stored (seq %" PRIu64 "..%" PRIu64 ")\n", "events",
+               inspect_u64(statement, 0), inspect_u64(statement, 2), inspect_u64(statement, 3));
+        rc = SQLITE_DONE;
+    }
+    return inspect_finish(inspect, statement, rc);
+}
+
+static void print_filters(const struct inspect *inspect)
+{
+    const struct inspect_filter *filter = &inspect->filter;
+    if (inspect->where[0] == '\0')
+        return;
+    char from_text[32] = "start", to_text[32] = "end";
+    if (filter->has_from)
+        inspect_time(filter->from_ns, from_text, sizeof(from_text));
+    if (filter->has_to)
+        inspect_time(filter->to_ns, to_text, sizeof(to_text));
+    printf("%-12s vm %s, time %s..%s, layers up to %s (counts below are filtered)\n", "filters",
+           filter->vm_name != NULL ? filter->vm_name : "any", from_text, to_text,
+           filter->layer_max != 0 ? sim_layer_name((enum sim_layer)filter->layer_max) : "device");
+}
+
+/* "layers  api 45  transport 19 ..." then the INSPECT_SUMMARY_KINDS_SHOWN commonest kinds. */
+static int print_counts(const struct inspect *inspect)
+{
+    sqlite3_stmt *statement = prepare_filtered(inspect,
+        "SELECT layer, count(*) FROM events", "1",
+        "GROUP BY layer ORDER BY CASE layer WHEN 'api' THEN 1 WHEN 'transport' THEN 2 "
+        "WHEN 'vmci' THEN 3 WHEN 'device' THEN 4 ELSE 5 END, layer");
+    if (statement == NULL)
+        return 1;
+    printf("%-12s", "layers");
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW)
+        printf(" %s %" PRIu64 "", inspect_text(statement, 0), inspect_u64(statement, 1));
+    putchar('\n');
+    if (inspect_finish(inspect, statement, rc) != 0)
+        return 1;
+    statement = prepare_filtered(inspect, "SELECT kind, layer, count(*) FROM events", "1",
+                                 "GROUP BY kind, layer ORDER BY 3 DESC, 1, 2");
+    if (statement == NULL)
+        return 1;
+    uint64_t shown = 0, hidden = 0, hidden_events = 0;
+    printf("kinds (commonest first):\n");
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        if (shown < INSPECT_SUMMARY_KINDS_SHOWN) {
+            printf("  %10" PRIu64 "  %-9s %s\n", inspect_u64(statement, 2),
+                   inspect_text(statement, 1), inspect_text(statement, 0));
+            shown++;
+        } else {
+            hidden++;
+            hidden_events += inspect_u64(statement, 2);
+        }
+    }
+    if (hidden > 0)
+        printf("  ... %" PRIu64 " more kinds with %" PRIu64 " events (not shown; "
+               "`inspect FILE sql` lists them all)\n", hidden, hidden_events);
+    return inspect_finish(inspect, statement, rc);
+}
+
+/* Counts events matching `condition` and the filters. */
+static int count_events(const struct inspect *inspect, const char *condition, uint64_t *count)
+{
+    sqlite3_stmt *statement = prepare_filtered(inspect, "SELECT count(*) FROM events",
+                                               condition, "");
+    if (statement == NULL)
+        return 1;
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) {
+        *count = inspect_u64(statement, 0);
+        rc = SQLITE_DONE;
+    }
+    return inspect_finish(inspect, statement, rc);
+}
+
+static int print_totals(struct inspect *inspect)
+{
+    uint64_t vms = 0, hosts = 0, processes = 0, errors = 0, failures = 0;
+    uint64_t sockets = 0, connections = 0;
+    int status = count_events(inspect, "kind = 'vm_create'", &vms);
+    status = status != 0 ? status : count_events(inspect, "kind = 'host_create'", &hosts);
+    status = status != 0 ? status : count_events(inspect, "kind = 'proc_spawn'", &processes);
+    status = status != 0 ? status : count_events(inspect, inspect_errors_condition, &errors);
+    status = status != 0 ? status : count_events(inspect, "layer = 'api' AND kind IN "
+        "('expect_fail', 'proc_error', 'callback_error', 'deadlock')", &failures);
+    status = status != 0 ? status : inspect_model_counts(inspect, &sockets, &connections);
+    if (status != 0)
+        return status;
+    printf("%-12s %" PRIu64 " VMs, %" PRIu64 " host, %" PRIu64 " processes, %" PRIu64
+           " sockets, %" PRIu64 " stream connections\n", "endpoints", vms, hosts, processes,
+           sockets, connections);
+    printf("%-12s %" PRIu64 " (expect_fail, proc_error, callback_error, deadlock)\n",
+           "failures", failures);
+    printf("%-12s %" PRIu64 " (`inspect FILE errors` lists them)\n", "errors", errors);
+    return 0;
+}
+
+int inspect_view_summary(struct inspect *inspect)
+{
+    static const char *const meta[][2] = {
+        { "trace", NULL }, { "scenario", "scenario" }, { "seed", "seed" },
+        { "simulator", "simulator_version" }, { "product", "product" },
+        { "trace level", "trace_level" }, { "until_ns", "until_ns" }, { "digest", "digest" },
+    };
+    printf("%-12s %s\n", meta[0][0], inspect->path);
+    int status = 0;
+    for (size_t index = 1; status == 0 && index < sizeof(meta) / sizeof(meta[0]); index++)
+        status = print_meta(inspect, meta[index][0], meta[index][1]);
+    status = status != 0 ? status : print_arguments(inspect);
+    status = status != 0 ? status : print_run(inspect);
+    if (status == 0)
+        print_filters(inspect);
+    status = status != 0 ? status : print_totals(inspect);
+    return status != 0 ? status : print_counts(inspect);
+}
+
+/* The state a lifecycle event leaves a VM in (docs/lifecycle.md). */
+static const char *state_after(const char *kind, const char *state)
+{
+    static const char *const states[][2] = {
+        { "vm_create", "powered_on" }, { "host_create", "running" },
+        { "vm_suspend", "suspended" }, { "vm_resume", "powered_on" },
+        { "vm_vmotion", "powered_on" }, { "vm_freeze", "frozen" }, { "vm_thaw", "powered_on" },
+        { "vm_power_off", "powered_off" }, { "vm_power_on", "powered_on" },
+    };
+    for (size_t index = 0; index < sizeof(states) / sizeof(states[0]); index++) {
+        if (strcmp(kind, states[index][0]) == 0)
+            return states[index][1];
+    }
+    return state;
+}
+
+/* Per endpoint name: its CID and state as the lifecycle events go. */
+struct vm_track {
+    uint32_t *cid;
+    const char **state;
+    uint32_t capacity;
+};
+
+static void print_lifecycle_event(struct inspect *inspect, struct vm_track *track,
+                                  sqlite3_stmt *statement)
+{
+    char time_text[32];
+    inspect_time(inspect_u64(statement, 1), time_text, sizeof(time_text));
+    uint32_t ctx = (uint32_t)inspect_u64(statement, 2);
+    const char *kind = inspect_text(statement, 3), *name = inspect_text(statement, 4);
+    uint32_t index = inspect_name_intern(&inspect->names, name);
+    if (index == 0 || index >= track->capacity)
+        index = 0;                                  /* unknown name: no CID history */
+    printf("%s  %8" PRIu64 "  %-16s %-14s cid %" PRIu32, time_text, inspect_u64(statement, 0),
+           name, kind, ctx);
+    if (index != 0 && track->cid[index] != 0 && track->cid[index] != ctx)
+        printf(" (was %" PRIu32 ")", track->cid[index]);
+    if (strcmp(kind, "vm_create") == 0)
+        printf(" hw_version %s", inspect_text(statement, 5));
+    if (index != 0) {
+        track->cid[index] = ctx;
+        track->state[index] = state_after(kind, track->state[index]);
+        printf(" -> %s", track->state[index]);
+    }
+    putchar('\n');
+}
+
+int inspect_view_vms(struct inspect *inspect)
+{
+    struct vm_track track = { .capacity = INSPECT_NAMES_MAX };
+    track.cid = calloc(track.capacity, sizeof(*track.cid));
+    track.state = calloc(track.capacity, sizeof(*track.state));
+    sqlite3_stmt *statement = prepare_filtered(inspect,
+        "SELECT seq, time_ns, ctx, kind, coalesce(json_extract(fields, '$.name'), "
+        "json_extract(fields, '$.vm'), ''), json_extract(fields, '$.hw_version') FROM events",
+        "layer = 'api' AND (kind IN ('host_create', 'vm_create') OR kind LIKE 'vm\\_%' "
+        "ESCAPE '\\')", "ORDER BY seq");
+    if (statement == NULL || track.cid == NULL || track.state == NULL) {
+        free(track.cid);
+        free(track.state);
+        sqlite3_finalize(statement);
+        return statement == NULL ? 1 : inspect_fail(inspect, "out of memory");
+    }
+    printf("%-11s  %8s  %-16s %-14s %s\n", "time_s", "seq", "name", "event", "cid -> state");
+    uint64_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        print_lifecycle_event(inspect, &track, statement);
+        count++;
+    }
+    int status = inspect_finish(inspect, statement, rc);
+    if (status == 0)
+        printf("%" PRIu64 " lifecycle events\n", count);
+    free(track.cid);
+    free(track.state);
+    return status;
+}
+
+/* A query is accepted when it is one statement that starts with SELECT or WITH and that
+ * SQLite says does not write (a WITH may end in DELETE). */
+static int starts_with_word(const char *text, const char *word)
+{
+    size_t length = strlen(word);
+    return strncasecmp(text, word, length) == 0 && !isalnum((unsigned char)text[length]) &&
+           text[length] != '_';
+}
+
+static void print_sql_value(sqlite3_stmt *statement, int column)
+{
+    int type = sqlite3_column_type(statement, column);
+    if (type == SQLITE_NULL) {
+        fputs("\\N", stdout);
+        return;
+    }
+    if (type == SQLITE_BLOB) {
+        const unsigned char *bytes = sqlite3_column_blob(statement, column);
+        int length = sqlite3_column_bytes(statement, column);
+        fputs("x'", stdout);
+        for (int index = 0; index < length; index++)
+            printf("%02x", bytes[index]);
+        putchar('\'');
+        return;
+    }
+    const unsigned char *text = sqlite3_column_text(statement, column);
+    int length = sqlite3_column_bytes(statement, column);
+    for (int index = 0; index < length; index++) {
+        unsigned char c = text[index];
+        if (c == '\t' || c == '\n' || c == '\r' || c == '\\')
+            printf("\\%c", c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\');
+        else
+            putchar(c);
+    }
+}
+
+static int check_query(struct inspect *inspect, const char *query, sqlite3_stmt **statement)
+{
+    const char *start = query;
+    for (size_t steps = 0; steps < strlen(query) && isspace((unsigned char)*start); steps++)
+        start++;
+    if (!starts_with_word(start, "SELECT") && !starts_with_word(start, "WITH"))
+        return cli_usage_error("inspect sql: only a SELECT or WITH query is run, not '%s'", query);
+    const char *tail = NULL;
+    if (sqlite3_prepare_v2(inspect->db, query, -1, statement, &tail) != SQLITE_OK)
+        return cli_usage_error("inspect sql: %s", sqlite3_errmsg(inspect->db));
+    for (size_t steps = 0; tail != NULL && *tail != '\0' && steps < strlen(query); steps++) {
+        if (!isspace((unsigned char)*tail) && *tail != ';')
+            return cli_usage_error("inspect sql: one statement only; extra text '%s'", tail);
+        tail++;
+    }
+    if (*statement == NULL || !sqlite3_stmt_readonly(*statement))
+        return cli_usage_error("inspect sql: the query must only read: '%s'", query);
+    return 0;
+}
+
+int inspect_view_sql(struct inspect *inspect, const char *query)
+{
+    if (sqlite3_exec(inspect->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK)
+        return inspect_fail(inspect, sqlite3_errmsg(inspect->db));
+    sqlite3_stmt *statement = NULL;
+    int status = check_query(inspect, query, &statement);
+    if (status != 0) {
+        sqlite3_finalize(statement);
+        return status;
+    }
+    int columns = sqlite3_column_count(statement);
+    for (int column = 0; column < columns; column++)
+        printf("%s%s", column > 0 ? "\t" : "", sqlite3_column_name(statement, column));
+    putchar('\n');
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        for (int column = 0; column < columns; column++) {
+            if (column > 0)
+                putchar('\t');
+            print_sql_value(statement, column);
+        }
+        putchar('\n');
+    }
+    return inspect_finish(inspect, statement, rc);
+}

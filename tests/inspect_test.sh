@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/inspect_test.sh: `vmcisim inspect` (docs/cli.md, "inspect") on traces of
+# tests/fixtures/inspect_mix.lua and scenarios/lifecycle/resume_cid_change.lua: each view's
+# content against counts taken from the database with sqlite3, the filters, `sql`, and the
+# error cases (exit 1 for files, 2 for arguments). Prints "ok - NAME" / "not ok - NAME".
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+
+run() {     # run ARGS...: sets status; output in $work/out and $work/err
+    "$vmcisim" "$@" >"$work/out" 2>"$work/err"
+    status=$?
+}
+q() { sqlite3 "$db" "$1"; }
+
+db="$work/mix.db"
+"$vmcisim" run tests/fixtures/inspect_mix.lua --trace "$db" -q >/dev/null 2>&1
+[ -s "$db" ]
+check "inspect_mix.lua writes a trace" $?
+G2=$(q "SELECT ctx FROM events
+    WHERE kind = 'vm_create' AND json_extract(fields, '\$.name') = 'guest2'")
+
+# summary
+run inspect "$db"
+[ "$status" -eq 0 ] && grep -qx "scenario     tests/fixtures/inspect_mix.lua" "$work/out" &&
+    grep -qx "digest       $(q "SELECT value FROM meta WHERE key = 'digest'")" "$work/out"
+check "summary (the default view) shows the scenario and the digest from meta" $?
+events=$(q "SELECT count(*) FROM events")
+grep -q "^events       $events stored" "$work/out"
+check "summary counts the $events stored events" $? "$(grep '^events' "$work/out")"
+grep -qx "endpoints    2 VMs, 1 host, 12 processes, 13 sockets, 5 stream connections" "$work/out"
+check "summary counts VMs, processes, sockets and connections" $? "$(grep '^endpoints' "$work/out")"
+last=$(q "SELECT printf('%d.%09d', max(time_ns) / 1000000000, max(time_ns) % 1000000000)
+    FROM events")
+grep -q "^run length   ${last}s" "$work/out"
+check "summary's run length is the last event's time ($last s)" $?
+api=$(q "SELECT count(*) FROM events WHERE layer = 'api'")
+resumes=$(q "SELECT count(*) FROM events WHERE kind = 'proc_resume'")
+grep -q "^layers       api $api transport" "$work/out" &&
+    grep -qE "^ +$resumes  api +proc_resume$" "$work/out"
+check "summary counts per layer (api $api) and per kind (proc_resume $resumes)" $?
+grep -qE "^  \.\.\. [0-9]+ more kinds with [0-9]+ events \(not shown" "$work/out"
+check "summary says how many kinds it leaves out" $?
+
+# timeline
+run inspect "$db" timeline
+[ "$status" -eq 0 ] && [ "$(($(wc -l <"$work/out") - 2))" -eq "$events" ] &&
+    tail -n 1 "$work/out" | grep -qx "$events events"
+check "timeline prints every event, a header and a count line" $?
+pattern="^ +[0-9]+  0\.[0-9]{9}  [0-9]+/[0-9]+ +guest1/c100 +transport pkt_send"
+grep -qE "$pattern +type=REQUEST2 src=[0-9]+:1024 dst=2:6000 " "$work/out"
+check "timeline shows who, layer, kind and packet addresses as cid:port" $?
+n=$(q "SELECT count(*) FROM events WHERE layer IN ('api', 'transport')")
+run inspect "$db" timeline --layer transport
+[ "$(($(wc -l <"$work/out") - 2))" -eq "$n" ] && ! grep -qE " (vmci|device) " "$work/out"
+check "--layer transport keeps api and transport events ($n)" $?
+n=$(q "SELECT count(*) FROM events WHERE time_ns BETWEEN 200000 AND 400000")
+run inspect "$db" timeline --from 200us --to 0.4ms
+[ "$(($(wc -l <"$work/out") - 2))" -eq "$n" ]
+check "--from 200us --to 0.4ms keeps the $n events in that window" $?
+n=$(q "SELECT count(*) FROM events WHERE ctx = $G2")
+run inspect "$db" timeline --vm guest2
+[ "$status" -eq 0 ] && [ "$(($(wc -l <"$work/out") - 2))" -eq "$n" ] &&
+    ! grep -qE "guest1|host/" "$work/out"
+check "--vm guest2 keeps the $n events of its CID" $?
+
+# connections
+run inspect "$db" connections
+[ "$status" -eq 0 ] && tail -n 1 "$work/out" | grep -qx "5 stream connections (of 5 in the trace)"
+check "connections finds the 5 connections (4 served, 1 refused)" $?
+for size in 100 200 300 400; do
+    grep -q "bytes client->server $size sent, $size received; server->client 3 sent, 3 received" \
+        "$work/out"
+    check "connections matches the $size-byte client with the handler that counted $size" $?
+done
+grep -A3 "^#5 guest1:1026 (failures)" "$work/out" | grep -q "established -" &&
+    grep -A3 "^#5 " "$work/out" | grep -q "end: refused (RST from server)"
+check "a connect to a port without listener ends refused by RST" $?
+grep -A3 "^#4 guest2:1025 (c400)" "$work/out" | grep -q "client saw detach R206" &&
+    grep -A3 "^#4 " "$work/out" | grep -q "end: peer_detach R171 seen by server"
+check "the suspend of guest2 ends #4 (host peer_detach R171, guest qp_resumed R206)" $?
+grep -A3 "^#1 guest1:1024 (c100)" "$work/out" | grep -q "end: closed by server"
+check "#1 ends when the server closes" $?
+run inspect "$db" connections --vm guest2
+tail -n 1 "$work/out" | grep -qx "2 stream connections (of 5 in the trace)"
+check "connections --vm guest2 keeps its 2 connections" $?
+run inspect "$db" connections --from 1ms
+tail -n 1 "$work/out" | grep -qx "2 stream connections (of 5 in the trace)"
+check "connections --from 1ms keeps those that last until then (#4, #5)" $?
+
+# sockets
+run inspect "$db" sockets
+n=$(q "SELECT count(*) FROM events WHERE kind = 'sock_socket'")
+[ "$status" -eq 0 ] && tail -n 1 "$work/out" | grep -qx "13 sockets (of 13 in the trace)"
+check "sockets: 9 from socket() ($n in the trace) and 4 accepted children" $?
+[ "$(grep -c "by the listener on port 6000" "$work/out")" -eq 4 ]
+check "sockets names the 4 children of the listener" $?
+grep -q "^guest1 socket 4  ?  .*calls socket 1, bind 1, close 1  errors bind EACCES x1$" "$work/out"
+check "sockets lists calls and errno names of a socket" $?
+[ "$(grep -c " dgram " "$work/out")" -eq 2 ] &&
+    grep -q "^host socket 1  stream .*accept 4" "$work/out"
+check "sockets infers stream and dgram types" $?
+
+# errors
+run inspect "$db" errors
+n=$(q "SELECT count(*) FROM events
+    WHERE (layer = 'api' AND (json_extract(fields, '\$.result') < 0 OR kind = 'expect_fail'))
+    OR (layer = 'transport' AND json_extract(fields, '\$.rule') IS NOT NULL)")
+[ "$status" -eq 0 ] && tail -n 1 "$work/out" | grep -qx "$n errors"
+check "errors lists the $n failed calls, failures and rule events" $?
+grep -q "sock_connect   socket=3 result=-104  (ECONNRESET)$" "$work/out" &&
+    grep -q "expect_fail    message=\"expect failed: tests/fixtures/inspect_mix.lua" "$work/out" &&
+    grep -q "qp_resumed     rule=R206 port=1025" "$work/out"
+check "errors names errnos, shows expect failures and rule events" $?
+run inspect "$db" errors --vm guest1 --layer api
+tail -n 1 "$work/out" | grep -qx "3 errors"
+check "errors --vm guest1 --layer api: ECONNRESET, EACCES and the expect" $?
+
+# vms
+cid_db="$work/cid.db"
+"$vmcisim" run scenarios/lifecycle/resume_cid_change.lua --trace "$cid_db" -q >/dev/null 2>&1
+run inspect "$cid_db" vms
+[ "$status" -eq 0 ] && grep -qE "vmA +vm_resume +cid 4001 \(was 4000\) -> powered_on" "$work/out" &&
+    grep -qE "vmB +vm_create +cid 4000 hw_version 13" "$work/out" &&
+    tail -n 1 "$work/out" | grep -qx "5 lifecycle events"
+check "vms shows creations, suspend and a resume under a new CID" $?
+db=$cid_db
+n=$(q "SELECT count(*) FROM events WHERE (ctx = 4000 AND seq < (SELECT seq FROM events
+    WHERE kind = 'ctx_create' AND json_extract(fields, '\$.vm') = 'vmB')) OR ctx = 4001")
+run inspect "$cid_db" timeline --vm vmA
+[ "$(($(wc -l <"$work/out") - 2))" -eq "$n" ] && ! grep -q " vmB" "$work/out"
+check "--vm vmA follows its CID from 4000 to 4001 and skips vmB on 4000 ($n events)" $?
+db="$work/mix.db"
+
+# sql
+run inspect "$db" sql "SELECT kind, count(*) AS n FROM events WHERE layer = 'api'
+    GROUP BY kind ORDER BY n DESC, kind LIMIT 2"
+printf 'kind\tn\nproc_resume\t%s\nproc_block\t%s\n' "$resumes" \
+    "$(q "SELECT count(*) FROM events WHERE kind = 'proc_block'")" >"$work/expected"
+[ "$status" -eq 0 ] && cmp -s "$work/out" "$work/expected"
+check "sql prints a header and tab-separated rows" $? "$(head -3 "$work/out")"
+run inspect "$db" sql "SELECT NULL AS a, x'00ff' AS b, 'x' || char(9) || 'y' AS c"
+printf 'a\tb\tc\n\\N\tx'"'"'00ff'"'"'\tx\\ty\n' | cmp -s - "$work/out"
+check "sql writes NULL as \\N, blobs as x'..', escapes tabs" $? "$(cat "$work/out")"
+before=$(md5sum <"$db")
+run inspect "$db" sql "DELETE FROM events"
+[ "$status" -eq 2 ] && [ "$(md5sum <"$db")" = "$before" ]
+check "sql refuses DELETE (exit 2) and the file is unchanged" $?
+run inspect "$db" sql "WITH x AS (SELECT 1) DELETE FROM events"
+[ "$status" -eq 2 ] && grep -q "must only read" "$work/err"
+check "sql refuses a WITH that writes" $?
+run inspect "$db" sql "SELECT 1; DROP TABLE meta"
+[ "$status" -eq 2 ] && grep -q "one statement only" "$work/err"
+check "sql refuses a second statement" $?
+ls "$work" | grep -q -- "-wal\|-shm"
+[ $? -ne 0 ]
+check "inspect leaves no -wal or -shm file beside a closed trace" $?
+
+# errors of files and arguments
+expect_exit() {  # expect_exit NAME CODE STDERR-PATTERN ARGS...
+    local name=$1 code=$2 pattern=$3
+    shift 3
+    run "$@"
+    [ "$status" -eq "$code" ] && grep -qE -- "$pattern" "$work/err"
+    check "$name exits $code and says why" $? "status $status: $(head -c 200 "$work/err")"
+}
+head -c 4096 /dev/urandom >"$work/garbage.db"
+sqlite3 "$work/other.db" "CREATE TABLE t(x)"
+cp "$db" "$work/v9.db"
+sqlite3 "$work/v9.db" "UPDATE meta SET value = '9' WHERE key = 'schema_version'"
+head -c 4096 "$db" >"$work/truncated.db"
+expect_exit "a missing file" 1 "no_such.db: No such file" inspect "$work/no_such.db"
+expect_exit "a garbage file" 1 "not a vmcisim trace" inspect "$work/garbage.db"
+expect_exit "an SQLite file without our tables" 1 "no such table: meta" inspect "$work/other.db"
+expect_exit "another schema_version" 1 "schema_version '9'" inspect "$work/v9.db"
+expect_exit "a truncated trace" 1 "malformed|not a vmcisim trace" inspect "$work/truncated.db"
+expect_exit "a directory" 1 "not a regular file" inspect "$work"
+expect_exit "a bad view" 2 "unknown view 'bogus'" inspect "$db" bogus
+expect_exit "a bad duration" 2 "--from: '5parsecs' is not a duration" \
+    inspect "$db" timeline --from 5parsecs
+expect_exit "a bad layer" 2 "--layer: 'kernel'" inspect "$db" timeline --layer kernel
+expect_exit "--from after --to" 2 "later than --to" inspect "$db" --from 2ms --to 1ms
+expect_exit "an unknown VM" 2 "no VM or host named 'nobody'" inspect "$db" errors --vm nobody
+expect_exit "no file" 2 "missing FILE.db" inspect
+expect_exit "sql without a query" 2 "missing the query" inspect "$db" sql
+expect_exit "filters with sql" 2 "filters do not apply" inspect "$db" sql "SELECT 1" --vm guest1
+expect_exit "an extra argument" 2 "unexpected argument 'more'" inspect "$db" timeline more
+expect_exit "a query with a syntax error" 2 "syntax error" inspect "$db" sql "SELECT FROM"
+
+# determinism: the same file gives the same output
+"$vmcisim" inspect "$db" connections >"$work/a" 2>&1
+"$vmcisim" inspect "$db" connections >"$work/b" 2>&1
+cmp -s "$work/a" "$work/b"
+check "inspect prints the same output twice" $?
