@@ -85,6 +85,9 @@ void export__json_string(FILE *out, const char *text)
         if (byte == '"' || byte == '\\') {
             fprintf(out, "\\%c", byte);
             cursor++;
+        } else if (byte == '\n' || byte == '\t' || byte == '\r') {
+            fprintf(out, "\\%c", byte == '\n' ? 'n' : byte == '\t' ? 't' : 'r');
+            cursor++;
         } else if (byte < 0x20 || byte == 0x7F) {
             fprintf(out, "\\u%04x", byte);
             cursor++;

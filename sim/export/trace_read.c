@@ -57,6 +57,8 @@ static void say_sqlite(char *message, const struct export__trace *trace, const c
     int code = sqlite3_errcode(trace->db);
     if (code == SQLITE_NOTADB)
         say(message, "%s is not a vmcisim trace: not an SQLite database", trace->path);
+    else if (strstr(sqlite3_errmsg(trace->db), "no such table") != NULL)
+        say(message, "%s is not a vmcisim trace (%s)", trace->path, sqlite3_errmsg(trace->db));
     else if (code == SQLITE_CORRUPT)
         say(message, "%s: the trace is corrupt (%s: %s)", trace->path, what,
             sqlite3_errmsg(trace->db));
