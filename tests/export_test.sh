@@ -62,11 +62,13 @@ else
           + (SELECT count(*) FROM events WHERE kind = 'dg_route'
                AND json_extract(fields, '$.result') >= 0
                AND json_extract(fields, '$.src_cid') != 0 AND json_extract(fields, '$.dst_cid') != 0
-               AND json_extract(fields, '$.src_rid') != 1 AND json_extract(fields, '$.dst_rid') != 1)")
+               AND json_extract(fields, '$.src_rid') != 1
+               AND json_extract(fields, '$.dst_rid') != 1)")
         tshark_read -r "$work/$name.pcap" >"$work/$name.tshark"
         rc=$?
         [ "$rc" -eq 0 ] && [ ! -s "$work/tshark.err2" ]
-        check "tshark reads $name.pcap without errors" $? "status $rc: $(head -c 300 "$work/tshark.err2")"
+        check "tshark reads $name.pcap without errors" $? \
+            "status $rc: $(head -c 300 "$work/tshark.err2")"
         got=$(wc -l <"$work/$name.tshark")
         [ "$expected" -gt 0 ] && [ "$got" -eq "$expected" ]
         check "tshark shows every packet of $name ($expected)" $? "got $got"
@@ -81,10 +83,12 @@ else
     cid=$(q "$S" "SELECT cid FROM (SELECT json_extract(fields, '$.cid') AS cid FROM events
                   WHERE kind = 'vm_create')")
     first=$(head -n 1 "$work/stream.fields")
-    [ "$first" = "$(printf '0.000007008\t%s\t1024\t2\t15000\t1\t64\t64\t' "$cid")010b010000040000983a00000000000000000100000000000000000000000000" ]
+    request2=010b010000040000983a00000000000000000100000000000000000000000000
+    [ "$first" = "$(printf '0.000007008\t%s\t1024\t2\t15000\t1\t64\t64\t' "$cid")$request2" ]
     check "first packet: REQUEST2 from the guest's 1024 to host:15000 at 7008 ns, re-encoded" $? \
         "$first"
-    [ "$(cut -f6 "$work/stream.fields" | sort | uniq -c | tr -s ' ' | tr '\n' ',')" = " 4 1, 2 3, 2 4," ]
+    ops=$(cut -f6 "$work/stream.fields" | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+    [ "$ops" = " 4 1, 2 3, 2 4," ]
     check "guide_stream: 4 CONNECT, 2 CONTROL (WROTE), 2 PAYLOAD records" $? \
         "$(cut -f6 "$work/stream.fields" | tr '\n' ' ')"
     grep -qP "^[0-9.]+\t2\t15000\t$cid\t1024\t4\t52\t32\t$" "$work/stream.fields"
@@ -134,7 +138,8 @@ print("|".join(sorted(e["args"]["name"] for e in events if e.get("name") == "pro
 print("|".join(sorted(e["args"]["name"] for e in events if e.get("name") == "thread_name")))
 EOF
 [ "$(sed -n 1p "$work/py.out")" = "guest1 (cid $cid)|host (cid 2)" ]
-check "perfetto guide_stream: a process per endpoint, named with its CID" $? "$(sed -n 1p "$work/py.out")"
+check "perfetto guide_stream: a process per endpoint, named with its CID" $? \
+    "$(sed -n 1p "$work/py.out")"
 [ "$(sed -n 2p "$work/py.out")" = "client (pid 2)|kernel|kernel|server (pid 1)" ]
 check "perfetto guide_stream: a thread per simulated process and a kernel thread" $? \
     "$(sed -n 2p "$work/py.out")"

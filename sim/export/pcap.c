@@ -85,6 +85,11 @@ static void put_u32(uint8_t *at, uint32_t value)
         at[index] = (uint8_t)(value >> (8 * index));
 }
 
+static uint32_t get_u32(const uint8_t *at)
+{
+    return (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 | (uint32_t)at[3] << 24;
+}
+
 static void put_u64(uint8_t *at, uint64_t value)
 {
     for (unsigned index = 0; index < 8; index++)
@@ -210,7 +215,8 @@ static void on_qp_enqueue(struct pcap_state *state, const struct export__event *
     int64_t moved = export__field_i64(event, EXPORT__F_BYTES);
     if (moved <= 0)
         return;                     /* a full ring or an error moved nothing */
-    uint64_t local = (uint64_t)event->ctx << 32 | (uint32_t)export__field_u64(event, EXPORT__F_PORT);
+    uint32_t port = (uint32_t)export__field_u64(event, EXPORT__F_PORT);
+    uint64_t local = (uint64_t)event->ctx << 32 | port;
     uint64_t peer = connection_peer(state, local);
     struct record record = {
         .time_ns = event->time_ns, .src_cid = event->ctx, .dst_cid = peer >> 32,
@@ -233,17 +239,15 @@ static void on_data_out(struct pcap_state *state, const struct export__event *ev
 }
 
 /* The routed datagram's bytes if the DATA_OUT just before it was that datagram, whole. */
-static const uint8_t *routed_bytes(const struct pcap_state *state, const struct export__event *event,
-                                   uint64_t size_bytes)
+static const uint8_t *routed_bytes(const struct pcap_state *state,
+                                   const struct export__event *event, uint64_t size_bytes)
 {
     const uint8_t *bytes = state->last_data_out;
     if (!state->have_data_out || state->last_data_out_ctx != event->ctx ||
         state->last_data_out_bytes != size_bytes || size_bytes < VMCI_DG_HEADERSIZE)
         return NULL;
-    uint32_t dst_cid = (uint32_t)(bytes[0] | bytes[1] << 8 | bytes[2] << 16 | (uint32_t)bytes[3] << 24);
-    uint32_t dst_rid = (uint32_t)(bytes[4] | bytes[5] << 8 | bytes[6] << 16 | (uint32_t)bytes[7] << 24);
-    if (dst_cid != export__field_u64(event, EXPORT__F_DST_CID) ||
-        dst_rid != export__field_u64(event, EXPORT__F_DST_RID))
+    if (get_u32(bytes) != export__field_u64(event, EXPORT__F_DST_CID) ||
+        get_u32(bytes + 4) != export__field_u64(event, EXPORT__F_DST_RID))
         return NULL;
     return bytes;
 }
@@ -254,7 +258,8 @@ bool export__dg_route_is_datagram(const struct export__event *event)
     uint64_t dst_cid = export__field_u64(event, EXPORT__F_DST_CID);
     uint64_t src_rid = export__field_u64(event, EXPORT__F_SRC_RID);
     uint64_t dst_rid = export__field_u64(event, EXPORT__F_DST_RID);
-    bool hypervisor = src_cid == VMCI_HYPERVISOR_CONTEXT_ID || dst_cid == VMCI_HYPERVISOR_CONTEXT_ID;
+    bool hypervisor =
+        src_cid == VMCI_HYPERVISOR_CONTEXT_ID || dst_cid == VMCI_HYPERVISOR_CONTEXT_ID;
     bool control = src_rid == VMCI_TRANSPORT_PACKET_RID || dst_rid == VMCI_TRANSPORT_PACKET_RID;
     return export__field_i64(event, EXPORT__F_RESULT) >= 0 && !hypervisor && !control &&
            export__field_u64(event, EXPORT__F_SIZE) >= VMCI_DG_HEADERSIZE;

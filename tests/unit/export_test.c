@@ -408,7 +408,8 @@ static void test_perfetto_names_stay_valid_json(void)
     size_t size = 0;
     char *out = (char *)export_format(fixture.path, EXPORT_FORMAT_PERFETTO, &size);
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
-    ASSERT_STR_CONTAINS(out, "\"name\":\"a\\\"b\\\\c\\nd\\ufffd\\ufffd\\ufffd\xc3\xa9 (cid 3000)\"");
+    ASSERT_STR_CONTAINS(out,
+                        "\"name\":\"a\\\"b\\\\c\\nd\\ufffd\\ufffd\\ufffd\xc3\xa9 (cid 3000)\"");
     CU_ASSERT_PTR_NULL(memchr(out, 0xff, size));
     free(out);
 }
