@@ -1,17 +1,124 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/cli/export.c: `vmcisim export` (scenario-api.md, "Command line"). Not built yet: it
- * says so and exits 2, as before the command had its own file.
+ * sim/cli/export.c: `vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT`
+ * (scenario-api.md, "Command line"; docs/cli.md, "export"). Parses the arguments and
+ * chooses the exit status; sim/export/ does the work.
+ * Exit status: 0 written; 1 the trace cannot be read (missing, corrupt, not a vmcisim
+ * trace) or the output cannot be written; 2 usage error.
  */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sim/cli/cli.h"
-#include "sim/version.h"
+#include "sim/engine/duration.h"
+#include "sim/export/export.h"
+
+struct export_arguments {
+    const char *trace_path;
+    const char *out_path;
+    bool have_format;
+    struct export_options options;
+};
+
+static int parse_count(const char *text, uint32_t *out)
+{
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || end == NULL || *end != '\0' || value == 0 ||
+        value > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)value;
+    return 0;
+}
+
+/* One option's value into `arguments`; returns 0 or 2 (reported usage error). */
+static int parse_option(int option, const char *value, struct export_arguments *arguments)
+{
+    struct export_options *options = &arguments->options;
+    switch (option) {
+    case 'f':
+        if (export_format_parse(value, &options->format) != 0)
+            return cli_usage_error("export: unknown format '%s' (pcap, perfetto or mermaid)",
+                                   value);
+        arguments->have_format = true;
+        return 0;
+    case 'o':
+        arguments->out_path = value;
+        return 0;
+    case 'F':
+        if (sim_duration_parse(value, &options->from_ns) != 0)
+            return cli_usage_error("export: --from: '%s' is not a duration", value);
+        return 0;
+    case 'T':
+        if (sim_duration_parse(value, &options->to_ns) != 0)
+            return cli_usage_error("export: --to: '%s' is not a duration", value);
+        return 0;
+    case 'm':
+        if (parse_count(value, &options->mermaid_messages_max) != 0)
+            return cli_usage_error("export: --max-messages: '%s' is not a count from 1", value);
+        return 0;
+    default:
+        return cli_usage_error("%s", "export: unknown or incomplete option");
+    }
+}
+
+/* Fills `arguments` from argv. Returns -1 for --help, 0 on success, 2 on a usage error. */
+static int parse_arguments(int argc, char **argv, struct export_arguments *arguments)
+{
+    static const struct option long_options[] = {
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "from", required_argument, NULL, 'F' },
+        { "to", required_argument, NULL, 'T' },
+        { "max-messages", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    opterr = 0;
+    optind = 1;
+    int option;
+    while ((option = getopt_long(argc, argv, "f:o:h", long_options, NULL)) != -1) {
+        if (option == 'h')
+            return -1;
+        if (option == '?')
+            return cli_usage_error("export: unknown option or missing value: '%s'",
+                                   argv[optind - 1]);
+        if (parse_option(option, optarg, arguments) != 0)
+            return 2;
+    }
+    if (optind >= argc)
+        return cli_usage_error("%s", "export: missing FILE.db");
+    if (optind + 1 < argc)
+        return cli_usage_error("export: unexpected argument '%s'", argv[optind + 1]);
+    arguments->trace_path = argv[optind];
+    if (!arguments->have_format)
+        return cli_usage_error("%s", "export: missing --format pcap|perfetto|mermaid");
+    if (arguments->out_path == NULL || arguments->out_path[0] == '\0')
+        return cli_usage_error("%s", "export: missing -o OUT");
+    if (arguments->options.from_ns > arguments->options.to_ns)
+        return cli_usage_error("%s", "export: --from is after --to");
+    return 0;
+}
 
 int cli_export(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "vmcisim: '%s' is not available in version %s yet (see docs/cli.md)\n",
-            argv[0], VMCISIM_VERSION);
-    return 2;
+    struct export_arguments arguments = { 0 };
+    export_options_default(&arguments.options);
+    int rc = parse_arguments(argc, argv, &arguments);
+    if (rc == -1) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (export_run(arguments.trace_path, arguments.out_path, &arguments.options, message) != 0) {
+        fprintf(stderr, "vmcisim: export: %s\n", message);
+        return 1;
+    }
+    return 0;
 }

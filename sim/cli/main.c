@@ -21,6 +21,7 @@ void cli_usage(FILE *stream)
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
             "       vmcisim replay FILE.db [-q]\n"
             "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
+            "       vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT [options]\n"
             "       vmcisim --help | --version\n"
             "\n"
             "run options:\n"
@@ -37,6 +38,12 @@ void cli_usage(FILE *stream)
             "                        (default: on when stderr is a terminal and not -q)\n"
             "  -h, --help            this text\n"
             "\n"
+            "export options:\n"
+            "  --format F, -f F      pcap (vsockmon link type) | perfetto (JSON) | mermaid\n"
+            "  -o OUT, --output OUT  the file to write (created or replaced)\n"
+            "  --from T, --to T      only events at simulated times from T to T (durations)\n"
+            "  --max-messages N      mermaid: at most N messages (default 2000), then a note\n"
+            "\n"
             "Exit status of run: 0 passed, 1 failed (expect, error, deadlock, limit),\n"
             "2 usage error, 3 the scenario or a file it requires could not be loaded.\n"
             "\n"
@@ -51,7 +58,8 @@ void cli_usage(FILE *stream)
             "  --layer L      layers up to L: api < transport < vmci < device\n"
             "Exit status of inspect: 0 printed, 1 missing, unreadable, corrupt or not a trace,\n"
             "2 usage error.\n"
-            "Not yet available: export (docs/cli.md).\n");
+            "Exit status of export: 0 written, 1 unreadable trace or unwritable output,\n"
+            "2 usage error.\n");
 }
 
 int cli_usage_error(const char *format, const char *detail)

@@ -32,7 +32,8 @@
     X(vsock_options_rules) \
     X(vsock_handshake_rules) \
     X(vsock_notify_rules) \
-    X(lifecycle)
+    X(lifecycle)       \
+    X(export)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

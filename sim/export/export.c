@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/export/export.c: `export_run`: open the trace, open the output, run one writer,
+ * and leave either a complete output file or none.
+ *
+ * The output is written in place (not to a temporary file renamed at the end) because
+ * OUT may be a device or a pipe (`-o /dev/stdout`); so on failure only a regular file
+ * that this call created or truncated is removed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export_int.h"
+
+void export_options_default(struct export_options *options)
+{
+    memset(options, 0, sizeof *options);
+    options->format = EXPORT_FORMAT_PCAP;
+    options->from_ns = 0;
+    options->to_ns = UINT64_MAX;
+    options->mermaid_messages_max = EXPORT_MERMAID_MESSAGES_MAX;
+}
+
+int export_format_parse(const char *name, enum export_format *format)
+{
+    static const struct {
+        const char *name;
+        enum export_format format;
+    } formats[] = {
+        { "pcap", EXPORT_FORMAT_PCAP },
+        { "perfetto", EXPORT_FORMAT_PERFETTO },
+        { "mermaid", EXPORT_FORMAT_MERMAID },
+    };
+    for (size_t index = 0; index < sizeof formats / sizeof formats[0]; index++) {
+        if (strcmp(name, formats[index].name) == 0) {
+            *format = formats[index].format;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Length of the well-formed UTF-8 sequence at `text` (Unicode table 3-7), 0 if ill-formed. */
+static size_t utf8_sequence_bytes(const unsigned char *text)
+{
+    unsigned char lead = text[0];
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF;       /* bounds of the second byte */
+    if (lead >= 0xC2 && lead <= 0xDF)
+        length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF)
+        length = 3;
+    else if (lead >= 0xF0 && lead <= 0xF4)
+        length = 4;
+    else
+        return 0;
+    if (lead == 0xE0)
+        low = 0xA0;
+    else if (lead == 0xED)
+        high = 0x9F;                              /* no surrogates */
+    else if (lead == 0xF0)
+        low = 0x90;
+    else if (lead == 0xF4)
+        high = 0x8F;                              /* nothing above U+10FFFF */
+    if (text[1] < low || text[1] > high)
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if (text[index] < 0x80 || text[index] > 0xBF)
+            return 0;
+    return length;
+}
+
+void export__json_string(FILE *out, const char *text)
+{
+    const unsigned char *cursor = (const unsigned char *)text;
+    fputc('"', out);
+    while (*cursor != '\0') {
+        unsigned char byte = *cursor;
+        if (byte == '"' || byte == '\\') {
+            fprintf(out, "\\%c", byte);
+            cursor++;
+        } else if (byte == '\n' || byte == '\t' || byte == '\r') {
+            fprintf(out, "\\%c", byte == '\n' ? 'n' : byte == '\t' ? 't' : 'r');
+            cursor++;
+        } else if (byte < 0x20 || byte == 0x7F) {
+            fprintf(out, "\\u%04x", byte);
+            cursor++;
+        } else if (byte < 0x80) {
+            fputc(byte, out);
+            cursor++;
+        } else {
+            size_t length = utf8_sequence_bytes(cursor);
+            if (length == 0) {
+                fputs("\\ufffd", out);
+                cursor++;
+            } else {
+                fwrite(cursor, 1, length, out);
+                cursor += length;
+            }
+        }
+    }
+    fputc('"', out);
+}
+
+bool export__grow(void **array, uint32_t *capacity, uint32_t count, size_t element_bytes,
+                  uint32_t max)
+{
+    if (count < *capacity)
+        return true;
+    if (count >= max)
+        return false;
+    uint32_t grown_capacity = *capacity == 0 ? 16u : *capacity * 2u;
+    if (grown_capacity > max)
+        grown_capacity = max;
+    void *grown = realloc(*array, (size_t)grown_capacity * element_bytes);
+    if (grown == NULL)
+        return false;
+    *array = grown;
+    *capacity = grown_capacity;
+    return true;
+}
+
+static void say(char *message, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, format, args);
+    va_end(args);
+}
+
+static int run_writer(struct export__trace *trace, FILE *out, const struct export_options *options,
+                      char *message)
+{
+    switch (options->format) {
+    case EXPORT_FORMAT_PCAP:
+        return export__pcap_write(trace, out, options, message);
+    case EXPORT_FORMAT_PERFETTO:
+        return export__perfetto_write(trace, out, options, message);
+    case EXPORT_FORMAT_MERMAID:
+        return export__mermaid_write(trace, out, options, message);
+    }
+    say(message, "unknown export format %d", (int)options->format);
+    return -1;
+}
+
+/* True when `out_path` names the trace file itself: writing it would destroy the input. */
+static bool same_file(const char *trace_path, const char *out_path)
+{
+    struct stat trace_info, out_info;
+    return stat(trace_path, &trace_info) == 0 && stat(out_path, &out_info) == 0 &&
+           trace_info.st_dev == out_info.st_dev && trace_info.st_ino == out_info.st_ino;
+}
+
+int export_run(const char *trace_path, const char *out_path, const struct export_options *options,
+               char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    message[0] = '\0';
+    struct export__trace *trace = NULL;
+    if (export__trace_open(trace_path, &trace, message) != 0)
+        return -1;
+    if (same_file(trace_path, out_path)) {
+        say(message, "cannot write %s: it is the trace being exported", out_path);
+        export__trace_close(trace);
+        return -1;
+    }
+    FILE *out = fopen(out_path, "wb");
+    if (out == NULL) {
+        say(message, "cannot write %s: %s", out_path, strerror(errno));
+        export__trace_close(trace);
+        return -1;
+    }
+    struct stat info;
+    bool regular = fstat(fileno(out), &info) == 0 && S_ISREG(info.st_mode);
+    int rc = run_writer(trace, out, options, message);
+    export__trace_close(trace);
+    int write_error = ferror(out) ? EIO : 0;
+    if (fclose(out) != 0 && write_error == 0)
+        write_error = errno != 0 ? errno : EIO;
+    if (rc == 0 && write_error != 0) {
+        say(message, "cannot write %s: %s", out_path, strerror(write_error));
+        rc = -1;
+    }
+    if (rc != 0 && regular)
+        unlink(out_path);
+    return rc;
+}

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/export/mermaid.c: a trace as a Mermaid sequence diagram (docs/cli.md).
+ *
+ * Participants are the host and the VMs by name (P1, P2 ... in order of first use, shown
+ * as "NAME (cid N)"). Messages, in trace order:
+ *   - an arrow per control packet sent (pkt_send): "TYPE sport to dport" at its time;
+ *   - an open arrow per datagram routed between endpoints (as pcap.c selects them);
+ *   - a note per socket call (sock_*: the process, the call, its socket and result), per
+ *     failed packet send, lost connection, and lifecycle event (vm_*, cid_reassigned).
+ * A diagram holds at most options->mermaid_messages_max messages: the rest are counted and
+ * a final note says how many were left out (--from/--to choose a window instead).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export_int.h"
+
+/* Participants a diagram may declare; more than the message bound could ever use twice. */
+#define MERMAID_PARTICIPANTS_MAX (2u * EXPORT_MERMAID_MESSAGES_MAX)
+/* Simulated process names remembered (proc_spawn) for the notes. */
+#define MERMAID_PROCESSES_MAX (1u << 20)
+#define MERMAID_TEXT_BYTES_MAX 256u
+
+struct participant {
+    char name[EXPORT__NAME_BYTES_MAX];
+};
+
+struct process_name {
+    uint32_t pid;
+    char name[EXPORT__NAME_BYTES_MAX];
+};
+
+struct mermaid_state {
+    FILE *out;
+    const struct export_options *options;
+    struct export__names *names;
+    struct participant *participants;
+    uint32_t participant_count;
+    uint32_t participant_capacity;
+    struct process_name *processes;         /* in spawn order; looked up only to write */
+    uint32_t process_count;
+    uint32_t process_capacity;
+    uint64_t written;
+    uint64_t left_out;
+};
+
+static const char *const mermaid_kinds[] = {
+    "host_create", "vm_create", "ctx_create", "cid_reassigned", "ctx_suspend", "ctx_resume",
+    "vm_suspend", "vm_resume", "vm_power_on", "vm_power_off", "vm_vmotion", "vm_freeze",
+    "vm_thaw", "vm_ft_on", "vm_ft_off", "proc_spawn", "pkt_send", "pkt_send_failed",
+    "peer_detach", "dg_route", "sock_listen", "sock_connect", "sock_accept", "sock_send",
+    "sock_recv", "sock_shutdown", "sock_close", NULL,
+};
+_Static_assert(sizeof mermaid_kinds / sizeof mermaid_kinds[0] <= EXPORT__SCAN_KINDS_MAX + 1,
+               "one scan names at most EXPORT__SCAN_KINDS_MAX kinds");
+
+/* Mermaid text ends a statement at ';' or a newline and reads '#' as an entity: keep a
+ * plain subset, replace the rest with '_'. */
+static void sanitize(char *text)
+{
+    for (char *cursor = text; *cursor != '\0'; cursor++) {
+        unsigned char byte = (unsigned char)*cursor;
+        bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                     (byte >= '0' && byte <= '9') || strchr(" _-.:()/=,", byte) != NULL;
+        if (!plain)
+            *cursor = '_';
+    }
+}
+
+/* The id (1-based) of the participant named `name`, declared on first use. */
+static uint32_t participant(struct mermaid_state *state, uint32_t ctx)
+{
+    const char *name = export__names_get(state->names, ctx);
+    for (uint32_t index = 0; index < state->participant_count; index++)
+        if (strcmp(state->participants[index].name, name) == 0)
+            return index + 1;
+    if (!export__grow((void **)&state->participants, &state->participant_capacity,
+                      state->participant_count, sizeof *state->participants,
+                      MERMAID_PARTICIPANTS_MAX))
+        return state->participant_count;
+    struct participant *slot = &state->participants[state->participant_count++];
+    snprintf(slot->name, sizeof slot->name, "%s", name);
+    char label[EXPORT__NAME_BYTES_MAX + 32];
+    if (strncmp(name, "cid ", 4) == 0)
+        snprintf(label, sizeof label, "%s", name);
+    else
+        snprintf(label, sizeof label, "%s (cid %u)", name, ctx);
+    sanitize(label);
+    fprintf(state->out, "    participant P%u as %s\n", state->participant_count, label);
+    return state->participant_count;
+}
+
+static const char *process_name(const struct mermaid_state *state, uint32_t pid)
+{
+    for (uint32_t index = state->process_count; index > 0; index--)
+        if (state->processes[index - 1].pid == pid)
+            return state->processes[index - 1].name;
+    return "";
+}
+
+static void remember_process(struct mermaid_state *state, const struct export__event *event)
+{
+    if (!export__grow((void **)&state->processes, &state->process_capacity,
+                      state->process_count, sizeof *state->processes, MERMAID_PROCESSES_MAX))
+        return;                     /* its notes say "pid N" only */
+    struct process_name *slot = &state->processes[state->process_count++];
+    slot->pid = event->pid;
+    snprintf(slot->name, sizeof slot->name, "%s", export__field_str(event, EXPORT__F_NAME));
+}
+
+/* Counts a message; true when the diagram still has room for it. */
+static bool admit(struct mermaid_state *state)
+{
+    if (state->written >= state->options->mermaid_messages_max) {
+        state->left_out++;
+        return false;
+    }
+    state->written++;
+    return true;
+}
+
+static void write_time(FILE *out, uint64_t time_ns)
+{
+    fprintf(out, " at %" PRIu64 ".%03uus", time_ns / 1000u, (unsigned)(time_ns % 1000u));
+}
+
+static void write_arrow(struct mermaid_state *state, uint32_t from_ctx, uint32_t to_ctx,
+                        const char *arrow, char *text, uint64_t time_ns)
+{
+    uint32_t from = participant(state, from_ctx);
+    uint32_t to = participant(state, to_ctx);
+    sanitize(text);
+    fprintf(state->out, "    P%u%sP%u: %s", from, arrow, to, text);
+    write_time(state->out, time_ns);
+    fputc('\n', state->out);
+}
+
+static void write_note(struct mermaid_state *state, uint32_t ctx, char *text, uint64_t time_ns)
+{
+    uint32_t over = participant(state, ctx);
+    sanitize(text);
+    fprintf(state->out, "    Note over P%u: %s", over, text);
+    write_time(state->out, time_ns);
+    fputc('\n', state->out);
+}
+
+static void on_packet(struct mermaid_state *state, const struct export__event *event)
+{
+    uint64_t src = export__field_u64(event, EXPORT__F_SRC);
+    uint64_t dst = export__field_u64(event, EXPORT__F_DST);
+    char text[MERMAID_TEXT_BYTES_MAX];
+    snprintf(text, sizeof text, "%.32s %u to %u", export__field_str(event, EXPORT__F_TYPE),
+             (uint32_t)src, (uint32_t)dst);
+    if (strcmp(event->kind, "pkt_send_failed") == 0) {
+        snprintf(text, sizeof text, "%.32s to %u:%u failed (%" PRId64 ")",
+                 export__field_str(event, EXPORT__F_TYPE), (uint32_t)(dst >> 32),
+                 (uint32_t)dst, export__field_i64(event, EXPORT__F_RESULT));
+        write_note(state, event->ctx, text, event->time_ns);
+        return;
+    }
+    write_arrow(state, (uint32_t)(src >> 32), (uint32_t)(dst >> 32), "->>", text,
+                event->time_ns);
+}
+
+static void on_datagram(struct mermaid_state *state, const struct export__event *event)
+{
+    uint64_t src_cid = export__field_u64(event, EXPORT__F_SRC_CID);
+    char text[MERMAID_TEXT_BYTES_MAX];
+    snprintf(text, sizeof text, "datagram %" PRIu64 " to %" PRIu64 ", %" PRIu64 " bytes",
+             export__field_u64(event, EXPORT__F_SRC_RID),
+             export__field_u64(event, EXPORT__F_DST_RID),
+             export__field_u64(event, EXPORT__F_SIZE) - 24u /* VMCI_DG_HEADERSIZE */);
+    write_arrow(state, src_cid == UINT32_MAX ? event->ctx : (uint32_t)src_cid,
+                (uint32_t)export__field_u64(event, EXPORT__F_DST_CID), "-)", text,
+                event->time_ns);
+}
+
+static void on_note(struct mermaid_state *state, const struct export__event *event)
+{
+    char text[MERMAID_TEXT_BYTES_MAX];
+    if (strncmp(event->kind, "sock_", 5) == 0) {
+        const char *name = process_name(state, event->pid);
+        snprintf(text, sizeof text, "%s%spid %u: %s socket %" PRIu64 " = %" PRId64, name,
+                 name[0] != '\0' ? " " : "", event->pid, event->kind + 5,
+                 export__field_u64(event, EXPORT__F_SOCKET),
+                 export__field_i64(event, EXPORT__F_RESULT));
+    } else if (strcmp(event->kind, "peer_detach") == 0) {
+        snprintf(text, sizeof text, "port %" PRIu64 ": peer detached",
+                 export__field_u64(event, EXPORT__F_PORT));
+    } else if (strcmp(event->kind, "cid_reassigned") == 0) {
+        snprintf(text, sizeof text, "cid_reassigned: %.63s gets cid %" PRIu64,
+                 export__field_str(event, EXPORT__F_VM),
+                 export__field_u64(event, EXPORT__F_ASSIGNED));
+    } else {
+        snprintf(text, sizeof text, "%s", event->kind);
+    }
+    write_note(state, event->ctx, text, event->time_ns);
+}
+
+static void on_event(struct mermaid_state *state, const struct export__event *event)
+{
+    export__names_update(state->names, event);
+    const char *kind = event->kind;
+    if (strcmp(kind, "proc_spawn") == 0) {
+        remember_process(state, event);
+        return;
+    }
+    if (strcmp(kind, "ctx_create") == 0 || strcmp(kind, "ctx_suspend") == 0 ||
+        strcmp(kind, "ctx_resume") == 0)
+        return;                     /* only for the names: the vm_* event that follows says it */
+    if (strcmp(kind, "dg_route") == 0 && !export__dg_route_is_datagram(event))
+        return;
+    if (!admit(state))
+        return;
+    if (strcmp(kind, "pkt_send") == 0 || strcmp(kind, "pkt_send_failed") == 0)
+        on_packet(state, event);
+    else if (strcmp(kind, "dg_route") == 0)
+        on_datagram(state, event);
+    else
+        on_note(state, event);
+}
+
+static int scan(struct mermaid_state *state, struct export__trace *trace, char *message)
+{
+    uint32_t fields = EXPORT__NAMES_FIELDS | EXPORT__DATAGRAM_FIELDS |
+        EXPORT__FIELD_BIT(EXPORT__F_TYPE) | EXPORT__FIELD_BIT(EXPORT__F_SRC) |
+        EXPORT__FIELD_BIT(EXPORT__F_DST) | EXPORT__FIELD_BIT(EXPORT__F_PORT) |
+        EXPORT__FIELD_BIT(EXPORT__F_SOCKET);
+    const struct export_options *options = state->options;
+    if (export__trace_scan(trace, options->from_ns, options->to_ns, mermaid_kinds, fields,
+                           message) != 0)
+        return -1;
+    fputs("sequenceDiagram\n", state->out);
+    struct export__event event;
+    int step;
+    while ((step = export__trace_next(trace, &event, message)) == 1)
+        on_event(state, &event);
+    if (step < 0)
+        return -1;
+    if (state->left_out > 0 && state->participant_count == 0)
+        participant(state, 2u);     /* a bound of 0: the note needs someone to stand over */
+    if (state->left_out > 0)
+        fprintf(state->out, "    Note over P1: %" PRIu64 " more messages left out (at most %u "
+                "in one diagram: export a window with --from and --to)\n", state->left_out,
+                options->mermaid_messages_max);
+    return 0;
+}
+
+int export__mermaid_write(struct export__trace *trace, FILE *out,
+                          const struct export_options *options, char *message)
+{
+    struct mermaid_state state = { .out = out, .options = options };
+    state.names = export__names_create();
+    int rc;
+    if (state.names == NULL) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "mermaid export: out of memory");
+        rc = -1;
+    } else {
+        rc = scan(&state, trace, message);
+    }
+    export__names_destroy(state.names);
+    free(state.participants);
+    free(state.processes);
+    return rc;
+}
