@@ -20,6 +20,7 @@
 #include "sim/cli/inspect_int.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/trace.h"
+#include "sim/trace/reader.h"
 
 enum inspect_view {
     VIEW_SUMMARY, VIEW_TIMELINE, VIEW_CONNECTIONS, VIEW_SOCKETS, VIEW_VMS, VIEW_ERRORS, VIEW_SQL,
@@ -196,37 +197,10 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
     return check_filters(arguments);
 }
 
-#define INSPECT_URI_BYTES_MAX 8192u   /* "file:" + a percent-encoded path + "?immutable=1" */
-
-/* "file:<path>?immutable=1" with the path percent-encoded; -1 when it does not fit. */
-static int immutable_uri(const char *path, char *uri, size_t uri_bytes)
-{
-    size_t length = (size_t)snprintf(uri, uri_bytes, "file:");
-    for (const char *cursor = path; *cursor != '\0'; cursor++) {
-        unsigned char c = (unsigned char)*cursor;
-        int plain = isalnum(c) || strchr("/._-~", c) != NULL;
-        if (length + 4 >= uri_bytes)
-            return -1;
-        length += (size_t)snprintf(uri + length, uri_bytes - length, plain ? "%c" : "%%%02X", c);
-    }
-    return length + sizeof("?immutable=1") <= uri_bytes
-               ? (snprintf(uri + length, uri_bytes - length, "?immutable=1"), 0) : -1;
-}
-
-/* A closed trace is one self-contained file (the writer checkpoints it), and opening a WAL
- * database read-only the ordinary way leaves -wal and -shm files beside it; so without a
- * -wal file the trace is opened immutable, which writes nothing. A -wal file means a run
- * crashed or is still writing: then SQLite must read it, and may create -shm. */
+/* Read-only, and no -wal/-shm files beside a closed trace (sim/trace/reader.h). */
 static int open_database(struct inspect *inspect)
 {
-    char wal_path[INSPECT_URI_BYTES_MAX];
-    char uri[INSPECT_URI_BYTES_MAX];
-    struct stat status;
-    snprintf(wal_path, sizeof(wal_path), "%s-wal", inspect->path);
-    int use_uri = stat(wal_path, &status) != 0 &&
-                  immutable_uri(inspect->path, uri, sizeof(uri)) == 0;
-    int flags = SQLITE_OPEN_READONLY | (use_uri ? SQLITE_OPEN_URI : 0);
-    if (sqlite3_open_v2(use_uri ? uri : inspect->path, &inspect->db, flags, NULL) != SQLITE_OK)
+    if (sim_trace_open_database(inspect->path, &inspect->db) != SQLITE_OK)
         return inspect_fail(inspect, inspect->db != NULL ? sqlite3_errmsg(inspect->db)
                                                          : "cannot open");
     return 0;

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "export_int.h"
+#include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
 
 /* Column of the first extracted field: after seq .. payload. */
@@ -24,7 +25,6 @@
 /* The scan's SQL: the fixed columns, one json_extract per field, the kind list. */
 #define SCAN_SQL_BYTES_MAX 4096u
 /* Trace paths opened without side files (open_database); longer ones open plainly. */
-#define TRACE_PATH_BYTES_MAX 4096u
 
 static const char *const field_names[EXPORT__F_COUNT] = {
     [EXPORT__F_TYPE] = "type", [EXPORT__F_SRC] = "src", [EXPORT__F_DST] = "dst",
@@ -103,47 +103,6 @@ static int check_schema(struct export__trace *trace, char *message)
     return 0;
 }
 
-/* Writes the "file:" URI of `path` opened immutable, percent-encoding what a URI may not
- * hold as is. Returns false when it does not fit. */
-static bool immutable_uri(const char *path, char *uri, size_t uri_bytes)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t used = (size_t)snprintf(uri, uri_bytes, "file:");
-    for (const unsigned char *cursor = (const unsigned char *)path; *cursor != '\0'; cursor++) {
-        unsigned char byte = *cursor;
-        bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-                     (byte >= '0' && byte <= '9') || strchr("/-_.~", byte) != NULL;
-        if (used + 4 >= uri_bytes)
-            return false;
-        if (plain) {
-            uri[used++] = (char)byte;
-        } else {
-            uri[used++] = '%';
-            uri[used++] = hex[byte >> 4];
-            uri[used++] = hex[byte & 15];
-        }
-    }
-    int written = snprintf(uri + used, uri_bytes - used, "?immutable=1");
-    return written > 0 && (size_t)written < uri_bytes - used;
-}
-
-/* Opens the database read-only without leaving files beside it. A closed trace is one
- * file (the writer checkpoints), but a read-only connection to a WAL database would
- * create -wal and -shm files it cannot remove; "immutable" opens it without them. Only
- * when a -wal is there (a run still going, or one that crashed) must SQLite read it, and
- * then the files exist already. */
-static int open_database(struct export__trace *trace, const char *path)
-{
-    char wal_path[TRACE_PATH_BYTES_MAX + 8];
-    struct stat info;
-    snprintf(wal_path, sizeof wal_path, "%s-wal", path);
-    char uri[3 * TRACE_PATH_BYTES_MAX + 32];
-    if (strlen(path) < TRACE_PATH_BYTES_MAX && stat(wal_path, &info) != 0 &&
-        immutable_uri(path, uri, sizeof uri))
-        return sqlite3_open_v2(uri, &trace->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
-    return sqlite3_open_v2(path, &trace->db, SQLITE_OPEN_READONLY, NULL);
-}
-
 int export__trace_open(const char *path, struct export__trace **out, char *message)
 {
     *out = NULL;
@@ -162,7 +121,7 @@ int export__trace_open(const char *path, struct export__trace **out, char *messa
         return -1;
     }
     trace->path = path;
-    if (open_database(trace, path) != SQLITE_OK) {
+    if (sim_trace_open_database(path, &trace->db) != SQLITE_OK) {
         say(message, "cannot open trace %s: %s", path,
             trace->db != NULL ? sqlite3_errmsg(trace->db) : "out of memory");
         export__trace_close(trace);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -42,6 +43,47 @@ struct sim_trace_reader {
     bool started;
     uint64_t last_seq;
 };
+
+#define READER_PATH_BYTES_MAX 4096u        /* longer paths are opened without the URI */
+
+/* Writes the "file:" URI of `path` opened immutable, percent-encoding what a URI may not
+ * hold as is. Returns false when it does not fit. */
+static bool immutable_uri(const char *path, char *uri, size_t uri_bytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t used = (size_t)snprintf(uri, uri_bytes, "file:");
+    for (const unsigned char *cursor = (const unsigned char *)path; *cursor != '\0'; cursor++) {
+        unsigned char byte = *cursor;
+        bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                     (byte >= '0' && byte <= '9') || strchr("/-_.~", byte) != NULL;
+        if (used + 4 >= uri_bytes)
+            return false;
+        if (plain) {
+            uri[used++] = (char)byte;
+        } else {
+            uri[used++] = '%';
+            uri[used++] = hex[byte >> 4];
+            uri[used++] = hex[byte & 15];
+        }
+    }
+    int written = snprintf(uri + used, uri_bytes - used, "?immutable=1");
+    return written > 0 && (size_t)written < uri_bytes - used;
+}
+
+int sim_trace_open_database(const char *path, sqlite3 **db)
+{
+    assert(path != NULL && db != NULL);
+    *db = NULL;
+    char wal_path[READER_PATH_BYTES_MAX + 8];
+    char uri[3 * READER_PATH_BYTES_MAX + 32];
+    struct stat info;
+    if (strlen(path) < READER_PATH_BYTES_MAX) {
+        snprintf(wal_path, sizeof wal_path, "%s-wal", path);
+        if (stat(wal_path, &info) != 0 && immutable_uri(path, uri, sizeof uri))
+            return sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    }
+    return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+}
 
 __attribute__((format(printf, 2, 3)))
 static void message_format(char *message, const char *format, ...)
@@ -199,7 +241,7 @@ int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
         return SIM_ENOMEM;
     }
     int rc = 0;
-    if (sqlite3_open_v2(path, &reader->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (sim_trace_open_database(path, &reader->db) != SQLITE_OK)
         rc = fail(reader, "cannot open", message);
     if (rc == 0)
         rc = check_schema(reader, message);

@@ -25,6 +25,16 @@
 #define SIM_TRACE_READER_FILE_BYTES_MAX (16u * 1024u * 1024u)
 
 struct sim_trace_reader;
+struct sqlite3;
+
+/* Opens `path` read-only for reading a trace without creating files beside it. A closed
+ * trace is one file (the writer checkpoints it), but an ordinary read-only connection to
+ * a WAL database leaves -wal and -shm files it cannot remove; so without a -wal file the
+ * trace is opened "immutable", which writes nothing. A -wal file means a run crashed or
+ * is still writing: then SQLite must read it (and may create -shm). Returns SQLite's
+ * result code; *db may be set even on failure (pass it to sqlite3_close). Shared by the
+ * reader, `inspect` and `export`. */
+int sim_trace_open_database(const char *path, struct sqlite3 **db);
 
 struct sim_trace_row {
     uint64_t seq;
