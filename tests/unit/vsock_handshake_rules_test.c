@@ -381,6 +381,232 @@ static void test_R147_every_control_packet_has_the_56_byte_layout(void)
     hs_destroy(&w);
 }
 
+/* ---- R147 byte by byte: the types the test above does not see -------------------------- */
+
+#define CONTROL_MAX 16u                 /* control datagrams one direction of a test keeps */
+#define UNION_FILL 0x1122334455667788ull /* union bytes 8..15 of hand-made triggers */
+
+/* Guest A's control datagrams (to RID 1) of one direction, in order. */
+struct control_list {
+    uint32_t count;
+    const uint8_t *bytes[CONTROL_MAX];
+    uint64_t size_bytes[CONTROL_MAX];
+};
+
+static void control_add(struct control_list *list, const uint8_t *bytes, uint64_t size_bytes)
+{
+    CU_ASSERT_FATAL(list->count < CONTROL_MAX);
+    list->bytes[list->count] = bytes;
+    list->size_bytes[list->count++] = size_bytes;
+}
+
+/* The datagrams to RID 1 guest A wrote to DATA_OUT (one per write) and read from DATA_IN
+ * (slots of aligned size, 0xFF filler to a read's end, R40). */
+static void control_datagrams(const struct event_log *log, struct control_list *out,
+                              struct control_list *in)
+{
+    memset(out, 0, sizeof(*out));
+    memset(in, 0, sizeof(*in));
+    for (uint32_t index = 0; index < log->out_count; index++) {
+        const struct raw_datagram *raw = &log->out[index];
+        if (raw->size_bytes >= VMCI_DG_HEADERSIZE &&
+            vmci_read_u32(raw->bytes + 4) == VMCI_TRANSPORT_PACKET_RID)
+            control_add(out, raw->bytes, raw->size_bytes);
+    }
+    for (uint32_t at = 0; at + VMCI_DG_HEADERSIZE <= log->in_bytes;) {
+        struct vmci_datagram_header header;
+        vmci_header_decode(log->in + at, &header);
+        if (header.dst.resource == VMCI_INVALID_ID) {
+            at++;
+            continue;
+        }
+        uint64_t size = VMCI_DG_HEADERSIZE + header.payload_size;
+        CU_ASSERT_FATAL(at + size <= log->in_bytes);
+        if (header.dst.resource == VMCI_TRANSPORT_PACKET_RID)
+            control_add(in, log->in + at, size);
+        at += (uint32_t)vmci_dg_size_aligned(size);
+    }
+}
+
+/* One control packet as the reference's table (7.1) describes it. */
+struct expected_packet {
+    uint32_t src_cid, src_port, dst_cid, dst_port;
+    uint8_t type;
+    uint16_t proto;
+    uint64_t u0, u1;                    /* union bytes 0..7 and 8..15 */
+};
+
+static void put_le(uint8_t *at, uint64_t value, uint32_t size_bytes)
+{
+    for (uint32_t index = 0; index < size_bytes; index++)
+        at[index] = (uint8_t)(value >> (8 * index));
+}
+
+/* R147: the 56 bytes of `packet`, little-endian at the table's offsets, written here
+ * without the simulator's encoders: header {dst cid, 1} <- {src cid, 1}, payload_size 32,
+ * version 1, type, proto, ports, _reserved2 0 (bytes 36..39), the union's two words. */
+static void expected_bytes(const struct expected_packet *packet,
+                           uint8_t out[VSOCK_PACKET_BYTES])
+{
+    memset(out, 0, VSOCK_PACKET_BYTES);
+    put_le(out + 0, packet->dst_cid, 4);
+    put_le(out + 4, 1, 4);
+    put_le(out + 8, packet->src_cid, 4);
+    put_le(out + 12, 1, 4);
+    put_le(out + 16, 32, 8);
+    out[24] = 1;
+    out[25] = packet->type;
+    put_le(out + 26, packet->proto, 2);
+    put_le(out + 28, packet->src_port, 4);
+    put_le(out + 32, packet->dst_port, 4);
+    put_le(out + 40, packet->u0, 8);
+    put_le(out + 48, packet->u1, 8);
+}
+
+/* R147: `list` is exactly `expected`, in order, each datagram 56 bytes equal to the
+ * table's; every differing byte is reported. */
+static void assert_control_bytes(const struct control_list *list,
+                                 const struct expected_packet *expected, uint32_t count,
+                                 const char *direction)
+{
+    ASSERT_U64_EQ(list->count, count);
+    for (uint32_t index = 0; index < count && index < list->count; index++) {
+        ASSERT_U64_EQ(list->size_bytes[index], VSOCK_PACKET_BYTES);
+        if (list->size_bytes[index] != VSOCK_PACKET_BYTES)
+            continue;
+        uint8_t want[VSOCK_PACKET_BYTES];
+        expected_bytes(&expected[index], want);
+        uint32_t wrong = 0;
+        for (uint32_t at = 0; at < VSOCK_PACKET_BYTES; at++) {
+            if (list->bytes[index][at] == want[at])
+                continue;
+            wrong++;
+            fprintf(stderr, "R147: %s packet %u (type %u): byte %u is 0x%02x, expected 0x%02x\n",
+                    direction, index, expected[index].type, at, list->bytes[index][at],
+                    want[at]);
+        }
+        ASSERT_U64_EQ(wrong, 0);
+    }
+}
+
+/* The v1 handshake of guest A (force_v1, 7.2) toward a host listener on HOST_PORT, then
+ * A as a blocked reader whose consume head stands at Q - 1 (WAITING_READ {1, 0}: the
+ * next lap's position 0, R180), the host's WROTE, A as a blocked writer whose tail
+ * stands at Q - 1 (WAITING_WRITE {0, 1}) and the host's READ. Plain calls: a recv or send
+ * that would block notifies the peer and fails with EAGAIN. Returns A's port. */
+static uint32_t v1_packet_protocol_exchange(struct fixture *f)
+{
+    static uint8_t bytes[QUEUE_BYTES];
+    vs_world_kernel(f->world, CID_A)->transport.force_v1 = true;
+    int client, server;
+    (void)connected_pair(f, &f->guest_a, &f->host, HOST_PORT, &client, &server);
+    ASSERT_RETURNS(vs_send(&f->host, server, bytes, QUEUE_BYTES, MSG_DONTWAIT),
+                   QUEUE_BYTES - 1);
+    run_idle(f);
+    ASSERT_RETURNS(vs_recv(&f->guest_a, client, bytes, QUEUE_BYTES, MSG_DONTWAIT),
+                   QUEUE_BYTES - 1);
+    ASSERT_FAILS(vs_recv(&f->guest_a, client, bytes, 1, 0), EAGAIN);   /* WAITING_READ */
+    run_idle(f);
+    ASSERT_RETURNS(vs_send(&f->host, server, bytes, 1, 0), 1);         /* WROTE */
+    run_idle(f);
+    ASSERT_RETURNS(vs_recv(&f->guest_a, client, bytes, 1, MSG_DONTWAIT), 1);
+    ASSERT_RETURNS(vs_send(&f->guest_a, client, bytes, QUEUE_BYTES, MSG_DONTWAIT),
+                   QUEUE_BYTES - 1);
+    ASSERT_FAILS(vs_send(&f->guest_a, client, bytes, 1, 0), EAGAIN);  /* WAITING_WRITE */
+    run_idle(f);
+    ASSERT_RETURNS(vs_recv(&f->host, server, bytes, QUEUE_BYTES, MSG_DONTWAIT),
+                   QUEUE_BYTES - 1);                                    /* READ */
+    run_idle(f);
+    return name_of(&f->guest_a, client, false).svm_port;
+}
+
+/* R147 for REQUEST and NEGOTIATE (size QUEUE_BYTES, proto 0), WAITING_READ and
+ * WAITING_WRITE (wait {generation, offset}), WROTE and READ (0): every byte of each
+ * control datagram guest A writes and reads in v1_packet_protocol_exchange. The OFFER's
+ * handle is taken from its own bytes (its value is R158's); the ATTACH must repeat it. */
+static void test_R147_v1_and_packet_protocol_packets_byte_by_byte(void)
+{
+    struct hs w = hs_create();
+    uint32_t port = v1_packet_protocol_exchange(w.f);
+    struct control_list out, in;
+    control_datagrams(w.log, &out, &in);
+    CU_ASSERT_FATAL(out.count >= 2 && out.size_bytes[1] >= VSOCK_PACKET_BYTES);
+    uint64_t handle = vmci_read_u64(out.bytes[1] + 40);
+    CU_ASSERT(handle != 0);
+    const struct expected_packet sent[] = {
+        { CID_A, port, CID_HOST, HOST_PORT, VSOCK_PACKET_REQUEST, 0, QUEUE_BYTES, 0 },
+        { CID_A, port, CID_HOST, HOST_PORT, VSOCK_PACKET_OFFER, 0, handle, 0 },
+        { CID_A, port, CID_HOST, HOST_PORT, VSOCK_PACKET_WAITING_READ, 0, 1, 0 },
+        { CID_A, port, CID_HOST, HOST_PORT, VSOCK_PACKET_WAITING_WRITE, 0, 0, 1 },
+    };
+    const struct expected_packet received[] = {
+        { CID_HOST, HOST_PORT, CID_A, port, VSOCK_PACKET_NEGOTIATE, 0, QUEUE_BYTES, 0 },
+        { CID_HOST, HOST_PORT, CID_A, port, VSOCK_PACKET_ATTACH, 0, handle, 0 },
+        { CID_HOST, HOST_PORT, CID_A, port, VSOCK_PACKET_WROTE, 0, 0, 0 },
+        { CID_HOST, HOST_PORT, CID_A, port, VSOCK_PACKET_READ, 0, 0, 0 },
+    };
+    assert_control_bytes(&out, sent, 4, "written");
+    assert_control_bytes(&in, received, 4, "read");
+    hs_destroy(&w);
+}
+
+/* A hand-made packet from {A, src_port} to {host, dst_port}, with a non-zero union (both
+ * words) and proto 1, so that a reply copying anything of it shows. */
+static void inject_trigger(struct fixture *f, uint8_t type, uint32_t src_port,
+                           uint32_t dst_port)
+{
+    struct injected_packet packet = injected_packet_make(CID_HOST, type, src_port, dst_port);
+    packet.u0 = QUEUE_BYTES;
+    packet.u1 = UNION_FILL;
+    packet.proto = 1;
+    ASSERT_U64_EQ(fixture_inject_packet(f, CID_A, &packet), PACKET_RESULT);
+    run_idle(f);
+}
+
+/* R147 for RST and INVALID (union 0, proto 0) in both directions, with listeners on
+ * {A, GUEST_PORT} and {host, HOST_PORT}: (1) the host kernel sends type 13 to A's
+ * listener, which answers INVALID (R151); the host has no socket on HOST_PORT + 1 and
+ * answers that with RST (R150), which A's listener drops; (2) a WROTE to A's free port
+ * GUEST_PORT + 1 gets A's RST; (3) A's kernel sends type 13 to the host listener: INVALID
+ * back, and A, with no socket on GUEST_PORT + 2, answers RST; (4) A's WROTE to the host's
+ * free port HOST_PORT + 3 gets the host's RST, never answered (R150). The hand-made
+ * packets are in the streams too and checked as written. */
+static void test_R147_rst_and_invalid_byte_by_byte(void)
+{
+    struct hs w = hs_create();
+    struct fixture *f = w.f;
+    (void)listener(&f->host, HOST_PORT, 4);
+    (void)listener(&f->guest_a, GUEST_PORT, 4);
+    ASSERT_U64_EQ(host_send(f, CID_A, 1, VSOCK_PACKET_MAX, HOST_PORT + 1, GUEST_PORT,
+                            QUEUE_BYTES, VSOCK_PACKET_PAYLOAD_BYTES), PACKET_RESULT);
+    run_idle(f);
+    ASSERT_U64_EQ(host_send(f, CID_A, 1, VSOCK_PACKET_WROTE, HOST_PORT + 2, GUEST_PORT + 1,
+                            QUEUE_BYTES, VSOCK_PACKET_PAYLOAD_BYTES), PACKET_RESULT);
+    run_idle(f);
+    inject_trigger(f, VSOCK_PACKET_MAX, GUEST_PORT + 2, HOST_PORT);
+    inject_trigger(f, VSOCK_PACKET_WROTE, GUEST_PORT + 3, HOST_PORT + 3);
+    struct control_list out, in;
+    control_datagrams(w.log, &out, &in);
+    const uint32_t h = HOST_PORT, g = GUEST_PORT;
+    const struct expected_packet sent[] = {
+        { CID_A, g, CID_HOST, h + 1, VSOCK_PACKET_INVALID, 0, 0, 0 },
+        { CID_A, g + 1, CID_HOST, h + 2, VSOCK_PACKET_RST, 0, 0, 0 },
+        { CID_A, g + 2, CID_HOST, h, VSOCK_PACKET_MAX, 1, QUEUE_BYTES, UNION_FILL },
+        { CID_A, g + 2, CID_HOST, h, VSOCK_PACKET_RST, 0, 0, 0 },
+        { CID_A, g + 3, CID_HOST, h + 3, VSOCK_PACKET_WROTE, 1, QUEUE_BYTES, UNION_FILL },
+    };
+    const struct expected_packet received[] = {
+        { CID_HOST, h + 1, CID_A, g, VSOCK_PACKET_MAX, 0, QUEUE_BYTES, 0 },
+        { CID_HOST, h + 1, CID_A, g, VSOCK_PACKET_RST, 0, 0, 0 },
+        { CID_HOST, h + 2, CID_A, g + 1, VSOCK_PACKET_WROTE, 0, QUEUE_BYTES, 0 },
+        { CID_HOST, h, CID_A, g + 2, VSOCK_PACKET_INVALID, 0, 0, 0 },
+        { CID_HOST, h + 3, CID_A, g + 3, VSOCK_PACKET_RST, 0, 0, 0 },
+    };
+    assert_control_bytes(&out, sent, 5, "written");
+    assert_control_bytes(&in, received, 5, "read");
+    hs_destroy(&w);
+}
+
 /* R148 on the host, whose control callback answers the sender at once (R55): a packet from
  * a source RID other than 1 is refused with VMCI_ERROR_NO_ACCESS, one shorter than 56 bytes
  * with VMCI_ERROR_INVALID_ARGS; neither reaches a socket (no pkt_recv) nor is answered,
@@ -1249,6 +1475,8 @@ CU_ErrorCode vsock_handshake_rules_suite_add(void)
 {
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_R147_every_control_packet_has_the_56_byte_layout),
+        TEST_ENTRY(test_R147_v1_and_packet_protocol_packets_byte_by_byte),
+        TEST_ENTRY(test_R147_rst_and_invalid_byte_by_byte),
         TEST_ENTRY(test_R148_host_refuses_wrong_source_rid_and_short_packets),
         TEST_ENTRY(test_R148_guest_drops_wrong_source_rid_and_short_packets),
         TEST_ENTRY(test_R149_connected_socket_before_bound_listener),
