@@ -57,14 +57,10 @@ struct vmci_identity vsock__vmci_identity_of(const struct vsock_sock *sock)
     return identity;
 }
 
-void vsock__packet_encode(uint8_t bytes[VSOCK_PACKET_BYTES], const struct vsock_packet *packet)
+void vsock__packet_encode(uint8_t payload[VSOCK_PACKET_PAYLOAD_BYTES],
+                          const struct vsock_packet *packet)
 {
-    memset(bytes, 0, VSOCK_PACKET_BYTES);
-    struct vmci_datagram_header header = {
-        .dst = packet->dst, .src = packet->src, .payload_size = VSOCK_PACKET_PAYLOAD_BYTES,
-    };
-    vmci_header_encode(bytes, &header);
-    uint8_t *payload = bytes + VMCI_DG_HEADERSIZE;
+    memset(payload, 0, VSOCK_PACKET_PAYLOAD_BYTES);
     payload[0] = VSOCK_PACKET_VERSION;                                          /* R147 */
     payload[1] = (uint8_t)packet->type;
     payload[2] = (uint8_t)packet->proto;
@@ -118,13 +114,13 @@ int64_t vsock__packet_send(struct vsock_vmci *transport, struct vsock_packet *pa
     packet->src.resource = VMCI_TRANSPORT_PACKET_RID;                           /* R22 */
     packet->dst.resource = packet->dst.context == VMCI_HYPERVISOR_CONTEXT_ID
                                ? VMCI_TRANSPORT_HYPERVISOR_PACKET_RID : VMCI_TRANSPORT_PACKET_RID;
-    uint8_t bytes[VSOCK_PACKET_BYTES];
-    vsock__packet_encode(bytes, packet);
+    uint8_t payload[VSOCK_PACKET_PAYLOAD_BYTES];
+    vsock__packet_encode(payload, packet);
     struct vmci_datagram_header header = {
         .dst = packet->dst, .src = packet->src, .payload_size = VSOCK_PACKET_PAYLOAD_BYTES,
     };
     trace_packet(transport, "pkt_send", packet, 0, pid);   /* before the hops it causes */
-    int64_t result = vmci_dg_send(transport->kernel, &header, bytes + VMCI_DG_HEADERSIZE, cost_ns);
+    int64_t result = vmci_dg_send(transport->kernel, &header, payload, cost_ns);
     if (result < 0)
         trace_packet(transport, "pkt_send_failed", packet, result, pid);
     return result;

@@ -46,7 +46,9 @@ struct vsock_stream {
 bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid);           /* R153 */
 struct vmci_identity vsock__vmci_identity_of(const struct vsock_sock *sock);       /* R50 */
 
-void vsock__packet_encode(uint8_t bytes[VSOCK_PACKET_BYTES], const struct vsock_packet *packet);
+/* The 32-byte payload of a control packet (R147); the datagram header is the sender's. */
+void vsock__packet_encode(uint8_t payload[VSOCK_PACKET_PAYLOAD_BYTES],
+                          const struct vsock_packet *packet);
 void vsock__packet_decode(const struct vmci_datagram_header *header, const uint8_t *payload,
                           struct vsock_packet *packet);
 int64_t vsock__packet_send(struct vsock_vmci *transport, struct vsock_packet *packet,
