@@ -44,15 +44,22 @@ static void reply_rst(struct vsock_vmci *transport, const struct vsock_packet *i
         reply(transport, incoming, VSOCK_PACKET_RST, 0);
 }
 
-static int64_t send_to_peer(struct vsock_sock *sock, uint32_t type, uint64_t u0, uint16_t proto,
-                            struct vsock_call *call)
+/* A control packet from this socket to its peer, with both union words. */
+static int64_t send_packet(struct vsock_sock *sock, uint32_t type, uint64_t u0, uint64_t u1,
+                           uint16_t proto, struct vsock_call *call)
 {
     struct vsock_packet packet = {
         .dst = { sock->remote.cid, VMCI_TRANSPORT_PACKET_RID }, .type = type, .proto = proto,
-        .src_port = sock->local.port, .dst_port = sock->remote.port, .u0 = u0,
+        .src_port = sock->local.port, .dst_port = sock->remote.port, .u0 = u0, .u1 = u1,
     };
     return vsock__packet_send(transport_of(sock), &packet, call != NULL ? &call->cost_ns : NULL,
                               sock->credentials.pid);
+}
+
+static int64_t send_to_peer(struct vsock_sock *sock, uint32_t type, uint64_t u0, uint16_t proto,
+                            struct vsock_call *call)
+{
+    return send_packet(sock, type, u0, 0, proto, call);
 }
 
 /* R180: WAITING_READ / WAITING_WRITE carry {generation, offset} in the union: the ring
@@ -60,13 +67,7 @@ static int64_t send_to_peer(struct vsock_sock *sock, uint32_t type, uint64_t u0,
 static void send_waiting(struct vsock_sock *sock, uint32_t type, uint64_t generation,
                          uint64_t offset, struct vsock_call *call)
 {
-    struct vsock_packet packet = {
-        .dst = { sock->remote.cid, VMCI_TRANSPORT_PACKET_RID }, .type = type,
-        .src_port = sock->local.port, .dst_port = sock->remote.port,
-        .u0 = generation, .u1 = offset,
-    };
-    (void)vsock__packet_send(transport_of(sock), &packet, call != NULL ? &call->cost_ns : NULL,
-                             sock->credentials.pid);
+    (void)send_packet(sock, type, generation, offset, 0, call);
 }
 
 /* A reader that needs `room_needed` more bytes names the consume-queue position they end
