@@ -68,8 +68,13 @@ asan:
 bench: $(BUILD)/bench_runner vmcisim
 	$(BUILD)/bench_runner
 
+# The first run: a host service and a guest client over vSockets, traced to hello.db, then
+# the two commands that look into that trace.
 run: vmcisim
-	./vmcisim run scenarios/hello.lua
+	./vmcisim run scenarios/hello.lua --trace hello.db
+	@echo "The trace is in hello.db. Look deeper:"
+	@echo "  ./vmcisim inspect hello.db connections"
+	@echo "  ./vmcisim export hello.db --format perfetto -o hello.json   (open in ui.perfetto.dev)"
 
 clean:
 	rm -rf build vmcisim
