@@ -849,6 +849,63 @@ static void test_R171_R126_R205_discards_are_traced_and_clean_closes_are_not(voi
     fixture_destroy(f);
 }
 
+/* R58, R34: a datagram refused by the guest's full device queue is traced as discarded
+ * (reason queue_full, at the destination) while its sender gets ENOBUFS; the datagrams
+ * still queued when the guest resets its device are traced with their count and bytes
+ * (reason device_reset). */
+static void test_R58_R34_device_queue_drops_are_traced(void)
+{
+    struct fixture *f = fixture_create();
+    struct discard_log log;
+    discard_log_attach(f, &log);
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    (void)dgram_bound(g, PORT_DGRAM);
+    int host_dgram = dgram_socket(h);
+    struct sockaddr_vm to = vm_addr(CID_A, PORT_DGRAM);
+    enum { PAYLOAD_BYTES = 60000 };
+    static uint8_t payload[PAYLOAD_BYTES];
+    /* Nothing runs between the sends, so the guest reads none: 2 fit under 139264 (R58). */
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, payload, PAYLOAD_BYTES, 0, SA(to), sizeof(to)),
+                   PAYLOAD_BYTES);
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, payload, PAYLOAD_BYTES, 0, SA(to), sizeof(to)),
+                   PAYLOAD_BYTES);
+    ASSERT_FAILS(vs_sendto(h, host_dgram, payload, PAYLOAD_BYTES, 0, SA(to), sizeof(to)),
+                 ENOBUFS);
+    ASSERT_U64_EQ(log.count, 1);
+    CU_ASSERT_STRING_EQUAL(log.reason[0], "queue_full");
+    ASSERT_U64_EQ(log.ctx[0], CID_A);
+    ASSERT_U64_EQ(log.bytes[0], VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel_of(f, CID_A)), VMCI_SUCCESS);
+    ASSERT_U64_EQ(log.count, 2);
+    CU_ASSERT_STRING_EQUAL(log.reason[1], "device_reset");
+    ASSERT_U64_EQ(log.ctx[1], CID_A);
+    ASSERT_U64_EQ(log.bytes[1], 2 * (VMCI_DG_HEADERSIZE + PAYLOAD_BYTES));
+    run_idle(f);
+    ASSERT_U64_EQ(log.count, 2);                /* the reload drops nothing more */
+    fixture_destroy(f);
+}
+
+/* R209 without D4: a raw CONTROL_RESET written behind the driver's back (a hostile or buggy
+ * kernel) still ends the guest's streams as after a peer detach, but the driver does not
+ * load again: interrupts stay off. */
+static void test_R209_raw_control_reset_ends_streams_without_reload(void)
+{
+    struct fixture *f = fixture_create();
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    int guest_fd, host_fd;
+    (void)connected_pair(f, g, h, PORT_STREAM, &guest_fd, &host_fd);
+    struct vmci_device *device = vmci_hypervisor_device(f->world->hypervisor, CID_A);
+    vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_RESET);
+    CU_ASSERT(vs_socket_of(g, guest_fd)->done);
+    ASSERT_U64_EQ(vs_socket_of(g, guest_fd)->tcp, VSOCK_TCP_CLOSE);
+    run_idle(f);
+    ASSERT_U64_EQ(vmci_device_read(device, VMCI_STATUS_ADDR), 0);
+    ASSERT_FAILS(vs_send(g, guest_fd, "x", 1, 0), EPIPE);
+    uint8_t buffer[8];
+    ASSERT_RETURNS(vs_recv(h, host_fd, buffer, sizeof(buffer), 0), 0);
+    fixture_destroy(f);
+}
+
 struct cid_probe {
     uint32_t cid;
 };
@@ -1094,6 +1151,8 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_R209_device_reset_ends_guest_stream_like_peer_detach),
     TEST_ENTRY(test_R209_D4_after_device_reset_new_traffic_works),
     TEST_ENTRY(test_R171_R126_R205_discards_are_traced_and_clean_closes_are_not),
+    TEST_ENTRY(test_R58_R34_device_queue_drops_are_traced),
+    TEST_ENTRY(test_R209_raw_control_reset_ends_streams_without_reload),
     TEST_ENTRY(test_R210_guest_adopts_new_cid_and_old_cid_bind_fails),
     TEST_ENTRY(test_R207_old_cid_listener_no_longer_matches_any_keeps_working),
     TEST_ENTRY(test_R207_used_any_listener_keeps_working_after_cid_change),
