@@ -108,9 +108,13 @@ check "sockets infers stream and dgram types" $?
 run inspect "$db" errors
 n=$(q "SELECT count(*) FROM events
     WHERE (layer = 'api' AND (json_extract(fields, '\$.result') < 0 OR kind = 'expect_fail'))
-    OR (layer = 'transport' AND json_extract(fields, '\$.rule') IS NOT NULL)")
+    OR (layer = 'transport' AND json_extract(fields, '\$.rule') IS NOT NULL
+        AND kind != 'peer_detach')
+    OR kind = 'data_discarded'")
 [ "$status" -eq 0 ] && tail -n 1 "$work/out" | grep -qx "$n errors"
-check "errors lists the $n failed calls, failures and rule events" $?
+check "errors lists the $n failed calls, failures, rule events and discards" $?
+! grep -q " peer_detach " "$work/out"
+check "errors leaves out peer_detach (a peer's close is not an error by itself)" $?
 grep -q "sock_connect   socket=3 result=-104  (ECONNRESET)$" "$work/out" &&
     grep -q "expect_fail    message=\"expect failed: tests/fixtures/inspect_mix.lua" "$work/out" &&
     grep -q "qp_resumed     rule=R206 port=1025" "$work/out"
@@ -118,6 +122,32 @@ check "errors names errnos, shows expect failures and rule events" $?
 run inspect "$db" errors --vm guest1 --layer api
 tail -n 1 "$work/out" | grep -qx "3 errors"
 check "errors --vm guest1 --layer api: ECONNRESET, EACCES and the expect" $?
+
+# what the model discards: the close hazard and its cure (scenarios/lifecycle/close_unread_hazard.lua)
+hazard_db="$work/hazard.db"
+"$vmcisim" run scenarios/lifecycle/close_unread_hazard.lua --trace "$hazard_db" >"$work/run" 2>&1
+grep -qx "discarded: 1 bytes in 1 data_discarded events (\`vmcisim inspect FILE errors\` lists them)" \
+    "$work/run"
+check "the run summary counts the byte the hazard lost" $? "$(tail -n 2 "$work/run")"
+run inspect "$hazard_db" connections
+grep -A3 "^#1 guest1:1024 (hazard_sender)" "$work/out" |
+    grep -q "; host lost 1 byte unread at guest1 close$"
+check "connections: the hazard's host lost 1 byte unread at guest1 close" $?
+! grep -A3 "^#2 guest1:1025 (cure_sender)" "$work/out" | grep -q "lost"
+check "connections: the cure loses nothing" $?
+run inspect "$hazard_db" errors
+grep -qE "transport data_discarded reason=peer_detach rule=R171 count=1 bytes=1 port=4300 peer=[0-9]+:1024$" \
+    "$work/out" && tail -n 1 "$work/out" | grep -qx "1 errors"
+check "errors: the one loss (reason, rule, bytes, the peer as cid:port), no clean close" $? \
+    "$(tail -n 3 "$work/out")"
+reset_db="$work/reset.db"
+"$vmcisim" run scenarios/lifecycle/device_reset_sockets.lua --trace "$reset_db" -q >/dev/null 2>&1
+run inspect "$reset_db" errors --vm guest1 --layer transport
+grep -q "transport device_reset   rule=R209 port=1024$" "$work/out"
+check "errors: the guest's device_reset (R209) ends its stream" $?
+run inspect "$reset_db" connections
+grep -A3 "^#1 guest1:1024 (client)" "$work/out" | grep -q "end: device_reset R209 seen by client"
+check "connections: the guest's device reset ends #1" $? "$(grep -A3 '^#1' "$work/out")"
 
 # vms
 cid_db="$work/cid.db"

@@ -275,7 +275,26 @@ static void pending_pop(struct vmci_device *device)
     free(head);
 }
 
-static void pending_clear(struct vmci_device *device)
+/* Nothing the model drops is silent: datagrams still queued for the guest when the queue
+ * is emptied on purpose are recorded as one vmci-layer `data_discarded` (reason, rule,
+ * count, bytes); an empty queue records nothing. */
+static void trace_discarded(struct vmci_device *device, const char *reason, const char *rule)
+{
+    if (device->pending_count == 0)
+        return;
+    const struct sim_process *process = sim_engine_current(device->engine);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "data_discarded", device->cid,
+                         process != NULL ? process->pid : 0);
+    sim_trace_field_str(&event, "reason", reason);
+    sim_trace_field_str(&event, "rule", rule);
+    sim_trace_field_u64(&event, "count", device->pending_count);
+    sim_trace_field_u64(&event, "bytes", device->pending_bytes);
+    trace_end(device, &event);
+}
+
+/* Memory only (teardown); pending_clear is the traced drop. */
+static void pending_free(struct vmci_device *device)
 {
     for (uint32_t step = 0; step <= VMCI_DEVICE_PENDING_DATAGRAMS_MAX; step++) {
         if (device->pending_head == NULL)
@@ -284,6 +303,13 @@ static void pending_clear(struct vmci_device *device)
     }
     assert(device->pending_head == NULL);
     assert(device->pending_bytes == 0);
+}
+
+static void pending_clear(struct vmci_device *device, const char *reason, const char *rule)
+{
+    assert(reason != NULL && rule != NULL);
+    trace_discarded(device, reason, rule);
+    pending_free(device);
 }
 
 int vmci_device_enqueue(struct vmci_device *device, const uint8_t *datagram,
@@ -507,11 +533,12 @@ void vmci_device_write_data_out(struct vmci_device *device, const uint8_t *bytes
 
 /* ---- Lifecycle hooks (R205-R207) -------------------------------------------------- */
 
-void vmci_device_discard_pending(struct vmci_device *device)
+void vmci_device_discard_pending(struct vmci_device *device, const char *reason,
+                                 const char *rule)
 {
     assert(device != NULL);
     irq_cancel(device);
-    pending_clear(device);
+    pending_clear(device, reason, rule);
     device->in_offset = 0;
     device->icr &= ~(uint32_t)VMCI_ICR_DATAGRAM;
 }
@@ -534,7 +561,7 @@ static void device_reset(struct vmci_device *device)
     device->result = 0;
     memset(device->dma_registers, 0, sizeof(device->dma_registers));
     device->guest_page_shift = 0;
-    pending_clear(device);
+    pending_clear(device, "device_reset", "R34");
     device->in_offset = 0;
     device->out_discard_bytes = 0;
     device->out_total = 0;
@@ -741,7 +768,7 @@ void vmci_device_destroy(struct vmci_device *device)
         return;
     assert(!device->in_callback);
     irq_cancel(device);
-    pending_clear(device);
+    pending_free(device);
     free(device->bitmap);
     free(device);
 }

@@ -91,9 +91,11 @@ int vmci_device_bitmap_register(struct vmci_device *device, uint64_t ppn);
 /* Sets bitmap byte `index` to 1 and raises NOTIFICATION (R45); VMCI_ERROR_UNAVAILABLE when
  * no bitmap is registered, VMCI_ERROR_INVALID_ARGS for an index >= 4096. */
 int vmci_device_bitmap_set(struct vmci_device *device, uint32_t index);
-/* Suspend (R205): the datagrams queued for the VM are lost and no interrupt is pending;
- * the register state stays (the guest resumes where it was). */
-void vmci_device_discard_pending(struct vmci_device *device);
+/* Suspend (R205), power-off (R204): the datagrams queued for the VM are lost (traced as
+ * `data_discarded` with `reason` and `rule`) and no interrupt is pending; the register
+ * state stays (the guest resumes where it was). */
+void vmci_device_discard_pending(struct vmci_device *device, const char *reason,
+                                 const char *rule);
 /* The VM came back with another CID (R206, R207). */
 void vmci_device_set_cid(struct vmci_device *device, uint32_t cid);
 /* Caps the guest wrote as "in use" (R30). */

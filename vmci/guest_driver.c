@@ -195,6 +195,44 @@ static int64_t datagram_out(void *state, uint32_t cid, const uint8_t *datagram,
     return vmci__route(state, cid, datagram, size_bytes);
 }
 
+/* The guest kernel whose engine domain is `domain` (a VM keeps its domain across CID
+ * changes), or NULL when the VM is not in the context table (suspended, powered off). */
+static struct vmci_kernel *guest_in_domain(struct vmci_hypervisor *hypervisor, uint32_t domain)
+{
+    for (uint32_t index = 0; index < hypervisor->context_count; index++) {
+        struct vmci_kernel *kernel = hypervisor->contexts[index]->kernel;
+        if (kernel != NULL && !kernel->is_host && kernel->engine_domain == domain)
+            return kernel;
+    }
+    return NULL;
+}
+
+/* D4 after R34: the driver runs its bring-up again, as a reload does, then its users may
+ * create handles again. The bring-up's register costs are not simulated time here. A VM
+ * suspended meanwhile runs this at its resume (the event is the guest's); one powered off
+ * meanwhile has a new kernel without reload_pending, and nothing happens. */
+static void driver_reload_event(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    struct vmci_kernel *kernel = guest_in_domain(arg, (uint32_t)data);
+    if (kernel == NULL || !kernel->reload_pending)
+        return;
+    kernel->reload_pending = false;
+    if (bring_up(kernel) == 0)
+        return;                                 /* driver_fail traced the reason */
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->cid, 0);
+    sim_trace_field_str(&event, "after", "device_reset");
+    vmci__trace(kernel->hypervisor, &event);
+    vmci__kernel_reset_notify(kernel, true);
+}
+
+/* R34, R209: the hypervisor detaches the VM's queue pairs (peers see QP_PEER_DETACH); the
+ * guest kernel, which wrote CONTROL_RESET itself, knows at once: its sockets end as after
+ * a peer detach. When the driver asked for the reset (vmci_kernel_reset_device) it loads
+ * again in the guest's next event; a raw register write (a hostile or buggy kernel behind
+ * the driver's back) leaves the device reset. Nothing here touches the device: this runs
+ * inside its reset callback. */
 static void device_reset(void *state, uint32_t cid)
 {
     struct vmci_hypervisor *hypervisor = state;
@@ -203,6 +241,29 @@ static void device_reset(void *state, uint32_t cid)
         return;
     vmci__broker_detach_all(hypervisor, context);                              /* R34 */
     context->link_count = 0;
+    struct vmci_kernel *kernel = context->kernel;
+    if (kernel == NULL || !kernel->driver_loaded)
+        return;                                 /* still in its first bring-up: it goes on */
+    vmci__kernel_reset_notify(kernel, false);                                   /* R209 */
+    if (!kernel->reload_pending)
+        return;
+    if (sim_engine_schedule_after_in(hypervisor->engine, kernel->engine_domain, 0,
+                                     driver_reload_event, hypervisor, kernel->engine_domain,
+                                     NULL) < 0) {
+        kernel->reload_pending = false;
+        driver_fail(kernel, "limit events_pending_max");
+    }
+}
+
+int vmci_kernel_reset_device(struct vmci_kernel *kernel)
+{
+    assert(kernel != NULL);
+    if (kernel->is_host || kernel->context->device == NULL || !kernel->driver_loaded ||
+        kernel->reload_pending)
+        return VMCI_ERROR_UNAVAILABLE;
+    kernel->reload_pending = true;              /* device_reset schedules the reload */
+    vmci_device_write(kernel->context->device, VMCI_CONTROL_ADDR, VMCI_CONTROL_RESET);
+    return VMCI_SUCCESS;
 }
 
 const struct vmci_device_ops vmci__device_ops = {

@@ -45,8 +45,17 @@ static void deliver_event(void *context, void *arg, uint64_t data)
     struct vmci_kernel *kernel = delivery->target_cid == VMCI_HOST_CONTEXT_ID
                                      ? vmci_hypervisor_host(hypervisor)
                                      : vmci_hypervisor_guest(hypervisor, delivery->target_cid);
-    if (kernel != NULL)                         /* the VM may be gone meanwhile */
+    if (kernel != NULL) {
         vmci__kernel_dispatch(kernel, delivery->bytes, delivery->size_bytes);
+    } else {                                    /* the VM left meanwhile (R204, R205) */
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_VMCI, "data_discarded", delivery->target_cid, 0);
+        sim_trace_field_str(&event, "reason", "destination_gone");
+        sim_trace_field_str(&event, "rule", "R204");
+        sim_trace_field_u64(&event, "count", 1);
+        sim_trace_field_u64(&event, "bytes", delivery->size_bytes);
+        vmci__trace(hypervisor, &event);
+    }
     free(delivery);
 }
 

@@ -75,6 +75,24 @@ void vmci__kernel_ready(struct vmci_kernel *kernel)
         kernel->ready[index].fn(kernel->ready[index].state, kernel);
 }
 
+int vmci_kernel_on_reset(struct vmci_kernel *kernel, vmci_reset_fn fn, void *state)
+{
+    assert(kernel != NULL && fn != NULL);
+    if (kernel->reset_count >= VMCI_RESET_CALLBACKS_MAX)
+        return VMCI_ERROR_NO_RESOURCES;
+    kernel->reset[kernel->reset_count].fn = fn;
+    kernel->reset[kernel->reset_count].state = state;
+    kernel->reset_count++;
+    return VMCI_SUCCESS;
+}
+
+void vmci__kernel_reset_notify(struct vmci_kernel *kernel, bool reloaded)
+{
+    assert(!kernel->is_host);
+    for (uint32_t index = 0; index < kernel->reset_count; index++)
+        kernel->reset[index].fn(kernel->reset[index].state, kernel, reloaded);
+}
+
 /* R16/R61 matching: equal RIDs and equal contexts, or either context ANY. */
 static bool handle_matches(struct vmci_handle a, struct vmci_handle b)
 {

@@ -19,8 +19,10 @@ static void trace_lifecycle(struct vmci_hypervisor *hypervisor, const char *kind
     vmci__trace(hypervisor, &event);
 }
 
-/* The common part of suspend and power-off: the VM leaves the table. */
-static struct vmci_context *take_off(struct vmci_hypervisor *hypervisor, uint32_t cid)
+/* The common part of suspend and power-off: the VM leaves the table. `reason` and `rule`
+ * name the cause in the trace of what is lost (queued datagrams, unread stream bytes). */
+static struct vmci_context *take_off(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                                     const char *reason, const char *rule)
 {
     struct vmci_context *context = vmci__context_find(hypervisor, cid);
     if (context == NULL || !vmci_context_is_vm(cid))
@@ -33,7 +35,7 @@ static struct vmci_context *take_off(struct vmci_hypervisor *hypervisor, uint32_
     vmci__broker_uncharge_all(hypervisor, cid);
     context->link_count = 0;
     if (context->device != NULL)
-        vmci_device_discard_pending(context->device);
+        vmci_device_discard_pending(context->device, reason, rule);
     vmci__context_remove(hypervisor, context);
     uint8_t data[8] = { 0 };
     vmci_write_u32(data, cid);
@@ -66,7 +68,7 @@ int vmci_hypervisor_vm_suspend(struct vmci_hypervisor *hypervisor, uint32_t cid)
         hypervisor->suspended = grown;
         hypervisor->suspended_capacity = capacity;
     }
-    struct vmci_context *context = take_off(hypervisor, cid);
+    struct vmci_context *context = take_off(hypervisor, cid, "suspend", "R205");
     if (context == NULL)
         return VMCI_ERROR_NOT_FOUND;
     hypervisor->suspended[hypervisor->suspended_count++] = context;
@@ -118,7 +120,7 @@ int vmci_hypervisor_vm_power_off(struct vmci_hypervisor *hypervisor, uint32_t ci
         vmci__context_free(suspended);
         return VMCI_SUCCESS;
     }
-    struct vmci_context *context = take_off(hypervisor, cid);
+    struct vmci_context *context = take_off(hypervisor, cid, "power_off", "R204");
     if (context == NULL)
         return VMCI_ERROR_NOT_FOUND;
     trace_lifecycle(hypervisor, "ctx_remove", cid, cid);                        /* R204 */

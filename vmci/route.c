@@ -31,6 +31,24 @@ static int64_t decide(struct route *route, int64_t result, const char *rule)
     return result;
 }
 
+/* R58: the destination's queue is full (or memory ran out): the sender is told, and the
+ * refused datagram is also one `data_discarded` (ctx = the destination) so that it counts
+ * with every other drop of the model. */
+static int64_t refuse_full(struct route *route, int64_t result, uint32_t target_cid)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "data_discarded", target_cid,
+                         vmci__current_pid(route->hypervisor));
+    sim_trace_field_str(&event, "reason",
+                        result == VMCI_ERROR_NO_RESOURCES ? "queue_full" : "out_of_memory");
+    sim_trace_field_str(&event, "rule", "R58");
+    sim_trace_field_u64(&event, "count", 1);
+    sim_trace_field_u64(&event, "bytes", route->size_bytes);
+    sim_trace_field_u64(&event, "src_cid", route->source->cid);
+    vmci__trace(route->hypervisor, &event);
+    return decide(route, result, "R58");
+}
+
 /* R51: interaction denied iff one side is RESTRICTED and the other is not TRUSTED. A
  * host endpoint's trust is its creator's, toward this particular peer (R50, D10). */
 static bool denied(const struct vmci_hypervisor *hypervisor, uint32_t cid_a,
@@ -90,7 +108,7 @@ static int64_t to_host(struct route *route)
     }
     int rc = vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
     if (rc < 0)
-        return decide(route, rc, "R58");
+        return refuse_full(route, rc, VMCI_HOST_CONTEXT_ID);
     return decide(route, (int64_t)route->size_bytes, "R55");
 }
 
@@ -112,7 +130,7 @@ static int64_t to_vm(struct route *route)
     }
     int rc = vmci_device_enqueue(target->device, route->bytes, route->size_bytes, false);
     if (rc < 0)
-        return decide(route, rc, "R58");
+        return refuse_full(route, rc, target_cid);
     return decide(route, (int64_t)route->size_bytes, "R56");
 }
 

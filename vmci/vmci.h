@@ -37,6 +37,16 @@ struct vmci_hypervisor *vmci_kernel_hypervisor(struct vmci_kernel *kernel);
 /* Called once the guest driver has loaded (D4); host kernels are ready at once. */
 typedef void (*vmci_ready_fn)(void *state, struct vmci_kernel *kernel);
 void vmci_kernel_on_ready(struct vmci_kernel *kernel, vmci_ready_fn fn, void *state);
+/* A guest's device was reset (R34, R209). `reloaded` false: at the reset, the hypervisor has
+ * just detached the kernel's queue pairs; true: the driver's bring-up has run again (D4,
+ * as after a driver reload) and the kernel may create handles again. Registrations last
+ * as long as the kernel; at most VMCI_RESET_CALLBACKS_MAX (else VMCI_ERROR_NO_RESOURCES). */
+typedef void (*vmci_reset_fn)(void *state, struct vmci_kernel *kernel, bool reloaded);
+int vmci_kernel_on_reset(struct vmci_kernel *kernel, vmci_reset_fn fn, void *state);
+/* The guest driver resets its own device (CONTROL_RESET, R34, R209) and then loads again
+ * (D4) in the guest's next event. VMCI_ERROR_UNAVAILABLE for the host, a guest without a
+ * device, a driver not loaded yet, or a reload still pending. */
+int vmci_kernel_reset_device(struct vmci_kernel *kernel);
 
 /* Datagram handles. The callback runs in an engine event (never inside the sender's
  * call); the payload is borrowed for the call. */

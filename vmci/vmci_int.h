@@ -23,6 +23,8 @@
 #include "vmci.h"
 
 #define VMCI_READY_CALLBACKS_MAX 8u
+/* Subscribers to a guest device reset (vmci_kernel_on_reset): the kernel's vSockets stack. */
+#define VMCI_RESET_CALLBACKS_MAX 4u
 /* Datagrams in flight to the host kernel at once (the host's receive queue). */
 #define VMCI_HOST_DELIVERIES_MAX 65536u
 #define VMCI_CONTEXTS_INITIAL 16u
@@ -82,6 +84,12 @@ struct vmci_kernel {
         void *state;
     } ready[VMCI_READY_CALLBACKS_MAX];
     uint32_t ready_count;
+    struct {
+        vmci_reset_fn fn;
+        void *state;
+    } reset[VMCI_RESET_CALLBACKS_MAX];
+    uint32_t reset_count;
+    bool reload_pending;                    /* reset done, bring-up not yet run again */
     uint8_t *receive_buffer;                /* guests: VMCI_MAX_DG_SIZE + a page, at load */
 };
 
@@ -210,6 +218,8 @@ bool vmci__kernel_dispatch(struct vmci_kernel *kernel, const uint8_t *bytes, uin
 struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
                                                struct vmci_handle handle);
 void vmci__kernel_ready(struct vmci_kernel *kernel);
+/* Tells the kernel's reset subscribers (vmci_kernel_on_reset). */
+void vmci__kernel_reset_notify(struct vmci_kernel *kernel, bool reloaded);
 void vmci__kernel_doorbells_scan(struct vmci_kernel *kernel, uint8_t *bitmap);
 
 /* guest_driver.c */

@@ -73,6 +73,23 @@ static void trace_rule(const struct vsock_sock *sock, const char *kind, const ch
     (void)sim_engine_emit(sock->stack->engine, &event);
 }
 
+/* A datagram this socket drops (R189's full queue, or no memory): silent for the sockets,
+ * never for the trace: one `data_discarded` with its reason (docs/sockets.md). */
+static void trace_discarded(const struct vsock_sock *sock, const char *reason, const char *rule,
+                            uint32_t peer_cid, uint32_t peer_port, uint64_t payload_bytes)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, "data_discarded",
+                         vsock_stack_local_cid(sock->stack), sock->credentials.pid);
+    sim_trace_field_str(&event, "reason", reason);
+    sim_trace_field_str(&event, "rule", rule);
+    sim_trace_field_u64(&event, "count", 1);
+    sim_trace_field_u64(&event, "bytes", payload_bytes);
+    sim_trace_field_u64(&event, "port", sock->local.port);
+    sim_trace_field_u64(&event, "peer", ((uint64_t)peer_cid << 32) | peer_port);
+    (void)sim_engine_emit(sock->stack->engine, &event);
+}
+
 /* The handle's receive callback (R189, R190): queue the datagram or drop it silently. */
 static void recv_dgram(void *state, const struct vmci_datagram_header *header,
                        const uint8_t *payload)
@@ -89,12 +106,14 @@ static void recv_dgram(void *state, const struct vmci_datagram_header *header,
     }
     if (dgram->queued_bytes >= queue_limit_bytes(sock) ||
         dgram->queued_datagrams >= VSOCK_DGRAM_QUEUE_DATAGRAMS_MAX) {
-        trace_rule(sock, "dgram_drop", "R189", src_cid, src_port, header->payload_size);
+        trace_discarded(sock, "receive_queue_full", "R189", src_cid, src_port,
+                        header->payload_size);
         return;
     }
     struct dgram_entry *entry = malloc(sizeof(*entry) + header->payload_size);
     if (entry == NULL) {
-        trace_rule(sock, "dgram_drop", "ENOMEM", src_cid, src_port, header->payload_size);
+        trace_discarded(sock, "out_of_memory", "ENOMEM", src_cid, src_port,
+                        header->payload_size);
         return;
     }
     entry->next = NULL;

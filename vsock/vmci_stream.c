@@ -139,8 +139,27 @@ static struct vmci_identity identity_of(const struct vsock_sock *sock)
     return vsock__vmci_identity_of(sock);
 }
 
+/* Nothing the model drops is silent: `bytes` of this stream socket's consume queue that
+ * nobody will read, as one transport-layer `data_discarded` (docs/sockets.md). */
+static void trace_discarded(struct vsock_sock *sock, int64_t bytes, const char *reason,
+                            const char *rule)
+{
+    assert(bytes > 0);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, "data_discarded",
+                         vsock_stack_local_cid(sock->stack), sock->credentials.pid);
+    sim_trace_field_str(&event, "reason", reason);
+    sim_trace_field_str(&event, "rule", rule);
+    sim_trace_field_u64(&event, "count", 1);    /* one stream's unread bytes */
+    sim_trace_field_i64(&event, "bytes", bytes);
+    sim_trace_field_u64(&event, "port", sock->local.port);
+    sim_trace_field_u64(&event, "peer",
+                        ((uint64_t)sock->remote.cid << 32) | sock->remote.port);
+    (void)sim_engine_emit(sock->stack->engine, &event);
+}
+
 /* R171: the other end is gone; the guest keeps what it has not read yet (its pages), the
- * host loses it (EOF at once). */
+ * host loses it (EOF at once): those bytes are traced as discarded after the detach. */
 static void connection_lost(struct vsock_sock *sock, const char *kind, const char *rule)
 {
     struct vsock_stream *stream = stream_of(sock);
@@ -150,6 +169,8 @@ static void connection_lost(struct vsock_sock *sock, const char *kind, const cha
     if (sock->stack->is_host || ready <= 0)
         sock->tcp = VSOCK_TCP_CLOSE;
     trace_rule(sock, kind, rule);
+    if (sock->stack->is_host && ready > 0)
+        trace_discarded(sock, ready, kind, rule);
     vsock_sock_wake(sock);
 }
 
@@ -515,6 +536,37 @@ static int control_filter(void *state, const struct vmci_datagram_header *header
     return VMCI_SUCCESS;
 }
 
+/* R209: the guest's own device reset detached its queue pairs; its established stream
+ * sockets end as after a peer detach (R171: what their consume queue holds stays readable,
+ * then EOF; send EPIPE) and the control handle goes with the driver. Once the driver has
+ * loaded again (D4) the control handle is created anew, so new connections work.
+ * Handshakes in progress are left to their timeouts and datagram sockets keep their
+ * handles, as after a resume (R206). */
+static void device_was_reset(void *state, struct vmci_kernel *kernel, bool reloaded)
+{
+    struct vsock_vmci *transport = state;
+    struct vsock_stack *stack = transport->stack;
+    assert(transport->kernel == kernel);
+    if (reloaded) {
+        if (!transport->control_open)
+            transport->control_open = vmci_dg_create(kernel, VMCI_TRANSPORT_PACKET_RID,
+                                                     VMCI_FLAG_ANYCID_DG_HND, NULL,
+                                                     recv_control, transport,
+                                                     &transport->control) == VMCI_SUCCESS;
+        return;
+    }
+    uint32_t visited = 0;
+    for (struct vsock_sock *sock = stack->sockets_head; sock != NULL; sock = sock->stack_next) {
+        assert(visited++ <= stack->socket_count);
+        if (sock->type != VSOCK_TYPE_STREAM || sock->ops != &vsock_vmci_stream_ops ||
+            stream_of(sock)->qpair == NULL || sock->tcp != VSOCK_TCP_ESTABLISHED || sock->done)
+            continue;
+        connection_lost(sock, "device_reset", "R209");
+    }
+    if (transport->control_open && vmci_dg_destroy(kernel, transport->control) == VMCI_SUCCESS)
+        transport->control_open = false;
+}
+
 int vsock_vmci_start(struct vsock_vmci *transport, struct vmci_kernel *kernel,
                      struct vsock_stack *stack)
 {
@@ -534,6 +586,8 @@ int vsock_vmci_start(struct vsock_vmci *transport, struct vmci_kernel *kernel,
     if (rc == VMCI_SUCCESS && !vmci_kernel_is_host(kernel))
         rc = vmci_event_subscribe(kernel, VMCI_EVENT_QP_RESUMED, queue_pairs_resumed, transport,
                                   &subscription);                               /* R206 */
+    if (rc == VMCI_SUCCESS && !vmci_kernel_is_host(kernel))
+        rc = vmci_kernel_on_reset(kernel, device_was_reset, transport);         /* R209 */
     return rc;
 }
 
@@ -665,10 +719,17 @@ static int stream_init(struct vsock_sock *sock, struct vsock_sock *parent)
     return 0;
 }
 
+static int64_t stream_has_data(const struct vsock_sock *sock);
+
 static void stream_release(struct vsock_sock *sock, struct vsock_call *call)
 {
     struct vsock_stream *stream = stream_of(sock);
     struct vsock_vmci *transport = transport_of(sock);
+    /* R126: close detaches at once; what this socket had not read is gone with it (a
+     * host socket whose peer detached lost its bytes then, and has none now). */
+    int64_t unread = stream_has_data(sock);
+    if (unread > 0)
+        trace_discarded(sock, unread, "closed_unread", "R126");
     if (stream->detach_subscribed) {
         vmci_event_unsubscribe(transport->kernel, stream->detach_subscription);
         stream->detach_subscribed = false;

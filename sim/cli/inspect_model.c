@@ -6,7 +6,10 @@
  *   - A connection starts at the client's REQUEST/REQUEST2 pkt_send; its endpoints are
  *     (endpoint name, port) pairs so that a CID change does not split it. NEGOTIATE, OFFER
  *     and ATTACH advance it; ATTACH marks it established. RST, a failed connect, the first
- *     close, a peer_detach or a qp_resumed end it (the view prints each that happened).
+ *     close, a peer_detach, a qp_resumed or a device_reset end it (the view prints each
+ *     that happened). A transport data_discarded right after a detach (the host's unread
+ *     bytes, R171) or right before a close (bytes the closer never read) is the loss of
+ *     that side of that connection.
  *   - Sockets are (endpoint name, socket id). A stack numbers its sockets 1, 2, ... in
  *     creation order, and a listener creates a child for each REQUEST it answers with
  *     NEGOTIATE (vsock_child_create), so the child's id is the stack's next id then;
@@ -75,6 +78,8 @@ struct connection {
     int detached[SIDE_COUNT];       /* peer_detach or qp_resumed seen by this side */
     uint64_t detached_ns[SIDE_COUNT];
     char detach_rule[SIDE_COUNT][16];
+    uint64_t lost_at_detach[SIDE_COUNT];    /* unread bytes lost when the peer detached */
+    uint64_t lost_at_close[SIDE_COUNT];     /* unread bytes this side closed with */
     char end[96];                   /* the first thing that ended it */
     int shut[SIDE_COUNT];
     uint64_t shutdown_mode[SIDE_COUNT];
@@ -91,6 +96,7 @@ struct index_map {
 struct process_state {
     int saw_transport, saw_datagram;
     uint32_t requested;             /* connection whose REQUEST this process just sent */
+    uint64_t closed_unread;         /* data_discarded closed_unread bytes before its close */
 };
 
 struct model {
@@ -102,6 +108,9 @@ struct model {
     uint32_t first_open;            /* connections before it have all ended */
     struct index_map socket_map, pair_map;
     uint32_t *last_socket_id;       /* per endpoint name */
+    uint32_t last_detach;           /* connection of the last detach row, its side, seq */
+    enum side last_detach_side;
+    uint64_t last_detach_seq;
     struct process_state *processes;
     uint32_t process_capacity;
 };
@@ -187,7 +196,8 @@ struct row {
     uint64_t seq, time_ns;
     uint32_t ctx, pid, owner;
     const char *layer, *kind, *type, *rule;
-    uint64_t source, destination, port, socket, u0;
+    uint64_t source, destination, port, socket, u0, bytes;
+    const char *reason;
     int has_socket, has_result;
     int64_t result;
 };
@@ -197,7 +207,8 @@ static const char model_query[] =
     "json_extract(fields, '$.src'), json_extract(fields, '$.dst'), "
     "json_extract(fields, '$.port'), json_extract(fields, '$.result'), "
     "json_extract(fields, '$.socket'), json_extract(fields, '$.rule'), "
-    "json_extract(fields, '$.u0') FROM events "
+    "json_extract(fields, '$.u0'), json_extract(fields, '$.bytes'), "
+    "json_extract(fields, '$.reason') FROM events "
     "WHERE layer IN ('api', 'transport') OR (kind = 'dg_route' AND pid != 0) ORDER BY seq";
 
 static void read_row(const struct model *model, sqlite3_stmt *statement, struct row *row)
@@ -219,6 +230,8 @@ static void read_row(const struct model *model, sqlite3_stmt *statement, struct 
     row->socket = inspect_u64(statement, 11);
     row->rule = inspect_text(statement, 12);
     row->u0 = inspect_u64(statement, 13);
+    row->bytes = inspect_u64(statement, 14);
+    row->reason = inspect_text(statement, 15);
 }
 
 /* Grows an array of records to hold `count + 1`; -1 past `limit`. */
@@ -325,6 +338,8 @@ static void connection_note_call(struct model *model, struct socket_record *sock
         snprintf(why, sizeof(why), "connect failed %s", vsock_errno_name((int)row->result));
         connection_end(connection, row->time_ns, why);
     }
+    if (call == CALL_CLOSE && process_of(model, row->pid) != NULL)
+        connection->lost_at_close[side] += process_of(model, row->pid)->closed_unread;
     if (call == CALL_CLOSE) {
         connection->closed[side] = 1;
         connection->closed_ns[side] = row->time_ns;
@@ -548,9 +563,30 @@ static void handle_detach(struct model *model, const struct row *row)
     connection->detached_ns[side] = row->time_ns;
     snprintf(connection->detach_rule[side], sizeof(connection->detach_rule[side]), "%s",
              row->rule);
+    model->last_detach = index;
+    model->last_detach_side = side;
+    model->last_detach_seq = row->seq;
     char why[96];
     snprintf(why, sizeof(why), "%s %s seen by %s", row->kind, row->rule, side_names[side]);
     connection_end(connection, row->time_ns, why);
+}
+
+/* A stream's data_discarded: right after the detach it follows (the host's unread bytes,
+ * R171), or before the same process's close (closed_unread, applied at the close). */
+static void handle_discarded(struct model *model, const struct row *row,
+                             struct process_state *process)
+{
+    if (strcmp(row->reason, "closed_unread") == 0) {
+        if (process != NULL)
+            process->closed_unread += row->bytes;
+        return;
+    }
+    if (model->last_detach == NONE || model->last_detach_seq + 1 != row->seq)
+        return;
+    struct connection *connection = &model->connections[model->last_detach - 1];
+    enum side side = model->last_detach_side;
+    if (connection->owner[side] == row->owner && connection->port[side] == row->port)
+        connection->lost_at_detach[side] += row->bytes;
 }
 
 static int handle_row(struct model *model, const struct row *row)
@@ -570,8 +606,11 @@ static int handle_row(struct model *model, const struct row *row)
     int rc = 0;
     if (strcmp(row->kind, "pkt_send") == 0 || strcmp(row->kind, "pkt_recv") == 0)
         rc = handle_packet(model, row);
-    else if (strcmp(row->kind, "peer_detach") == 0 || strcmp(row->kind, "qp_resumed") == 0)
+    else if (strcmp(row->kind, "peer_detach") == 0 || strcmp(row->kind, "qp_resumed") == 0 ||
+             strcmp(row->kind, "device_reset") == 0)
         handle_detach(model, row);
+    else if (strcmp(row->kind, "data_discarded") == 0)
+        handle_discarded(model, row, process);
     advance_first_open(model);
     return rc;
 }
@@ -645,7 +684,28 @@ static void print_side(const struct model *model, const struct connection *conne
     printf(" [cid %" PRIu32 "]", connection->cid[side]);
 }
 
-static void print_connection_end(const struct connection *connection)
+/* "; host lost 1 byte unread at guest1 close": what each side never got to read. */
+static void print_losses(const struct model *model, const struct connection *connection)
+{
+    const struct inspect_names *names = &model->inspect->names;
+    for (int side = 0; side < SIDE_COUNT; side++) {
+        int other = side == SIDE_CLIENT ? SIDE_SERVER : SIDE_CLIENT;
+        uint64_t lost = connection->lost_at_detach[side];
+        if (lost > 0)
+            printf("; %s lost %" PRIu64 " byte%s unread at %s %s",
+                   inspect_name(names, connection->owner[side]), lost, lost == 1 ? "" : "s",
+                   inspect_name(names, connection->owner[other]),
+                   connection->closed[other] &&
+                           connection->closed_ns[other] <= connection->detached_ns[side]
+                       ? "close" : "detach (suspend, power-off or device reset)");
+        lost = connection->lost_at_close[side];
+        if (lost > 0)
+            printf("; %s closed with %" PRIu64 " byte%s unread",
+                   inspect_name(names, connection->owner[side]), lost, lost == 1 ? "" : "s");
+    }
+}
+
+static void print_connection_end(const struct model *model, const struct connection *connection)
 {
     char time_text[32];
     printf("      end: %s",
@@ -664,6 +724,7 @@ static void print_connection_end(const struct connection *connection)
             printf("; %s closed at %s", side_names[side], time_text);
         }
     }
+    print_losses(model, connection);
     putchar('\n');
 }
 
@@ -684,7 +745,7 @@ static void print_connection(const struct model *model, uint32_t number)
            "server->client %" PRIu64 " sent, %" PRIu64 " received\n",
            connection->written[SIDE_CLIENT], connection->read[SIDE_SERVER],
            connection->written[SIDE_SERVER], connection->read[SIDE_CLIENT]);
-    print_connection_end(connection);
+    print_connection_end(model, connection);
 }
 
 static int connection_selected(const struct model *model, const struct connection *connection)

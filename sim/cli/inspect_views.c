@@ -20,12 +20,15 @@
 #define PACKET_ADDRESS_PORT_BITS 32u     /* pkt src/dst are cid << 32 | port (docs/sockets.md) */
 #define SQL_TEXT_BYTES_MAX       8192u   /* the views' own queries plus the filters' text */
 
+/* A peer_detach is how a stream learns of a clean close: not an error by itself (bytes it
+ * cost are their own data_discarded event). Every data_discarded, at any layer, is one. */
 const char inspect_errors_condition[] =
     "((layer = 'api' AND (json_extract(fields, '$.result') < 0 OR kind IN ('expect_fail', "
     "'proc_error', 'callback_error', 'deadlock'))) "
-    "OR (layer = 'transport' AND (json_extract(fields, '$.rule') IS NOT NULL "
-    "OR json_extract(fields, '$.result') < 0)) "
-    "OR (layer = 'vmci' AND (json_extract(fields, '$.result') < 0 OR kind = 'dg_drop')))";
+    "OR (layer = 'transport' AND ((json_extract(fields, '$.rule') IS NOT NULL "
+    "AND kind != 'peer_detach') OR json_extract(fields, '$.result') < 0)) "
+    "OR (layer = 'vmci' AND (json_extract(fields, '$.result') < 0 OR kind = 'dg_drop')) "
+    "OR kind = 'data_discarded')";
 
 /* Makes "<prefix> WHERE 1<filters><suffix>" in a buffer the caller frees. */
 static char *query_with_filters(const struct inspect *inspect, const char *prefix,
@@ -56,8 +59,10 @@ static sqlite3_stmt *prepare_filtered(const struct inspect *inspect, const char 
 static void print_value(FILE *stream, const char *kind, const char *key, size_t key_length,
                         const char *value, size_t length)
 {
-    int is_address = strncmp(kind, "pkt_", 4) == 0 && key_length == 3 &&
-                     (strncmp(key, "src", 3) == 0 || strncmp(key, "dst", 3) == 0);
+    int is_address = (strncmp(kind, "pkt_", 4) == 0 && key_length == 3 &&
+                      (strncmp(key, "src", 3) == 0 || strncmp(key, "dst", 3) == 0)) ||
+                     (key_length == 4 && strncmp(key, "peer", 4) == 0 &&
+                      (strncmp(kind, "dgram_", 6) == 0 || strcmp(kind, "data_discarded") == 0));
     const char *digits = value[0] == '"' ? value + 1 : value;
     if (is_address && isdigit((unsigned char)digits[0])) {
         uint64_t address = strtoull(digits, NULL, 10);

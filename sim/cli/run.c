@@ -269,7 +269,31 @@ static int finish_trace(struct sim_trace_writer *writer, const struct run_option
     return 0;
 }
 
-static void print_summary(const struct simlua_outcome *outcome)
+/* What the model discarded on purpose (every `data_discarded`, any layer), for the summary;
+ * it sees every event, as the digest sink does. */
+struct discarded {
+    uint64_t events, bytes;
+};
+
+static int discarded_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    struct discarded *discarded = state;
+    if (strcmp(event->kind, "data_discarded") != 0)
+        return 0;
+    discarded->events++;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        if (strcmp(field->name, "bytes") == 0 && field->type == SIM_FIELD_U64)
+            discarded->bytes += field->value.u64;
+        else if (strcmp(field->name, "bytes") == 0 && field->type == SIM_FIELD_I64 &&
+                 field->value.i64 > 0)
+            discarded->bytes += (uint64_t)field->value.i64;
+    }
+    return 0;
+}
+
+static void print_summary(const struct simlua_outcome *outcome, const struct discarded *discarded)
 {
     char time_text[32];
     sim_time_format(outcome->now_ns, time_text, sizeof(time_text));
@@ -278,6 +302,10 @@ static void print_summary(const struct simlua_outcome *outcome)
            outcome->stopped[0] != '\0' ? outcome->stopped : "no world", time_text,
            outcome->events_run, outcome->trace_events, outcome->failure_count,
            outcome->exit_code == 0 ? "pass" : "FAIL");
+    if (discarded->events > 0)
+        printf("discarded: %" PRIu64 " bytes in %" PRIu64 " data_discarded events "
+               "(`vmcisim inspect FILE errors` lists them)\n", discarded->bytes,
+               discarded->events);
 }
 
 static int run_scenario(const struct run_options *options)
@@ -285,9 +313,14 @@ static int run_scenario(const struct run_options *options)
     struct sim_digest *digest = sim_digest_create();
     if (digest == NULL)
         return 1;
-    struct sim_trace_sink sinks[3];
+    struct sim_trace_sink sinks[4];
     uint32_t sink_count = 0;
     sinks[sink_count++] = sim_digest_sink(digest);
+    struct discarded discarded = { 0 };
+    sinks[sink_count++] = (struct sim_trace_sink){ .name = "discarded",
+                                                   .level = SIM_LAYER_DEVICE,
+                                                   .emit = discarded_emit,
+                                                   .state = &discarded };
     struct sim_trace_writer *writer = NULL;
     if (options->trace_path != NULL) {
         char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
@@ -332,7 +365,7 @@ static int run_scenario(const struct run_options *options)
     simlua_destroy(runtime);
     sim_digest_destroy(digest);
     if (!options->quiet)
-        print_summary(&outcome);
+        print_summary(&outcome, &discarded);
     if (options->digest)
         printf("digest %s\n", digest_hex);
     return status;

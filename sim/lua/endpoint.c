@@ -476,7 +476,8 @@ static int endpoint_reset_device(lua_State *L)
                                  : vmci_hypervisor_device(world->hypervisor, endpoint->cid);
     if (device == NULL)
         return luaL_error(L, "vm:reset_device: %s has no live VMCI device", endpoint->name);
-    vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_RESET);
+    if (vmci_kernel_reset_device(endpoint->kernel) < 0)          /* the driver reloads (D4) */
+        return luaL_error(L, "vm:reset_device: %s's VMCI driver is not loaded", endpoint->name);
     return 0;
 }
 

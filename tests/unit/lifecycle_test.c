@@ -683,6 +683,229 @@ static void test_R206_dgram_socket_survives_and_new_connections_work(void)
     fixture_destroy(f);
 }
 
+/* ---- Socket level: device reset (R34, R209, D4) and what the model discards ------------- */
+
+#define DISCARDS_MAX 8u
+
+/* Every `data_discarded` event, any layer (docs/sockets.md): reason and bytes. */
+struct discard_log {
+    uint32_t count;
+    char reason[DISCARDS_MAX][32];
+    uint32_t ctx[DISCARDS_MAX];
+    uint64_t bytes[DISCARDS_MAX];
+};
+
+static int discard_log_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    struct discard_log *log = state;
+    if (strcmp(event->kind, "data_discarded") != 0 || log->count == DISCARDS_MAX)
+        return 0;
+    uint32_t index = log->count++;
+    log->ctx[index] = event->ctx;
+    for (uint32_t field = 0; field < event->field_count; field++) {
+        const struct sim_trace_field *f = &event->fields[field];
+        if (strcmp(f->name, "reason") == 0)
+            snprintf(log->reason[index], sizeof(log->reason[index]), "%.*s",
+                     (int)f->value.blob.size_bytes, (const char *)f->value.blob.data);
+        else if (strcmp(f->name, "bytes") == 0)
+            log->bytes[index] = f->type == SIM_FIELD_I64 ? (uint64_t)f->value.i64
+                                                         : f->value.u64;
+    }
+    return 0;
+}
+
+static void discard_log_attach(struct fixture *f, struct discard_log *log)
+{
+    memset(log, 0, sizeof(*log));
+    struct sim_trace_sink sink = { .name = "discards", .level = SIM_LAYER_DEVICE,
+                                   .emit = discard_log_emit, .state = log };
+    ASSERT_U64_EQ(sim_engine_sink_attach(f->world->engine, sink), 0);
+}
+
+static struct vmci_kernel *kernel_of(struct fixture *f, uint32_t cid)
+{
+    struct vs_kernel *kernel = vs_world_kernel(f->world, cid);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kernel);
+    return kernel->kernel;
+}
+
+/* R209 (R34): the guest resets its own device. Its stream socket ends as after a peer
+ * detach (R171): still ESTABLISHED with the unread bytes, which it reads, then EOF, and
+ * send gives EPIPE (not EIO); no error is pending. The host end reads EOF at once and
+ * loses the bytes the guest had sent (R171, traced as data_discarded peer_detach). */
+static void test_R209_device_reset_ends_guest_stream_like_peer_detach(void)
+{
+    struct fixture *f = fixture_create();
+    struct discard_log log;
+    discard_log_attach(f, &log);
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    int guest_fd, host_fd;
+    (void)connected_pair(f, g, h, PORT_STREAM, &guest_fd, &host_fd);
+    ASSERT_RETURNS(vs_send(h, host_fd, to_guest, sizeof(to_guest), 0), sizeof(to_guest));
+    ASSERT_RETURNS(vs_send(g, guest_fd, to_host, sizeof(to_host), 0), sizeof(to_host));
+    run_idle(f);
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel_of(f, CID_A)), VMCI_SUCCESS);
+    struct vsock_sock *sock = vs_socket_of(g, guest_fd);
+    CU_ASSERT(sock->done);                      /* at once: the guest kernel reset it */
+    ASSERT_U64_EQ(sock->peer_shutdown, VSOCK_SHUTDOWN_MASK);
+    ASSERT_U64_EQ(sock->tcp, VSOCK_TCP_ESTABLISHED);
+    run_idle(f);
+    uint8_t buffer[32];
+    ASSERT_RETURNS(vs_recv(g, guest_fd, buffer, sizeof(buffer), 0), sizeof(to_guest));
+    CU_ASSERT_EQUAL(memcmp(buffer, to_guest, sizeof(to_guest)), 0);
+    ASSERT_RETURNS(vs_recv(g, guest_fd, buffer, sizeof(buffer), 0), 0);
+    ASSERT_FAILS(vs_send(g, guest_fd, "x", 1, 0), EPIPE);
+    ASSERT_U64_EQ(socket_error(g, guest_fd), 0);
+    ASSERT_RETURNS(vs_recv(h, host_fd, buffer, sizeof(buffer), 0), 0);
+    ASSERT_FAILS(vs_send(h, host_fd, "x", 1, 0), EPIPE);
+    ASSERT_U64_EQ(vs_socket_of(h, host_fd)->tcp, VSOCK_TCP_CLOSE);
+    ASSERT_U64_EQ(log.count, 1);
+    CU_ASSERT_STRING_EQUAL(log.reason[0], "peer_detach");
+    ASSERT_U64_EQ(log.ctx[0], CID_HOST);
+    ASSERT_U64_EQ(log.bytes[0], sizeof(to_host));
+    fixture_destroy(f);
+}
+
+/* R209, D4: after the reset the driver loads again (a second reset is accepted only then),
+ * the stack's control handle is back, and new connections and datagrams work both ways;
+ * a guest stream with nothing unread ends in TCP_CLOSE at once. */
+static void test_R209_D4_after_device_reset_new_traffic_works(void)
+{
+    struct fixture *f = fixture_create();
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    int guest_fd, host_fd;
+    int listen_fd = connected_pair(f, g, h, PORT_STREAM, &guest_fd, &host_fd);
+    int guest_dgram = dgram_bound(g, PORT_DGRAM);
+    struct vmci_kernel *kernel = kernel_of(f, CID_A);
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel), VMCI_SUCCESS);
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel), VMCI_ERROR_UNAVAILABLE);    /* reloading */
+    ASSERT_U64_EQ(vs_socket_of(g, guest_fd)->tcp, VSOCK_TCP_CLOSE);
+    run_idle(f);
+    CU_ASSERT(vmci_kernel_ready(kernel));
+    ASSERT_U64_EQ(vmci_device_read(vmci_hypervisor_device(f->world->hypervisor, CID_A),
+                                   VMCI_STATUS_ADDR), VMCI_STATUS_INT_ON);   /* bring-up ran */
+    int host_dgram = dgram_socket(h);
+    struct sockaddr_vm to = vm_addr(CID_A, PORT_DGRAM);
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, "after", 5, 0, SA(to), sizeof(to)), 5);
+    run_idle(f);
+    uint8_t buffer[16];
+    ASSERT_RETURNS(vs_recv(g, guest_dgram, buffer, sizeof(buffer), 0), 5);
+    int again = stream_socket(g);
+    ASSERT_U64_EQ(plain_connect(f, g, again, CID_HOST, PORT_STREAM), 0);
+    int child = vs_accept(h, listen_fd, NULL, NULL);
+    CU_ASSERT(child >= VS_FD_FIRST);
+    ASSERT_RETURNS(vs_send(g, again, "ok", 2, 0), 2);
+    run_idle(f);
+    ASSERT_RETURNS(vs_recv(h, child, buffer, sizeof(buffer), 0), 2);
+    int guest_listen = listener(g, PORT_STREAM + 1, 4);
+    int host_client = stream_socket(h);
+    ASSERT_U64_EQ(plain_connect(f, h, host_client, CID_A, PORT_STREAM + 1), 0);
+    CU_ASSERT(vs_accept(g, guest_listen, NULL, NULL) >= VS_FD_FIRST);
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel), VMCI_SUCCESS);              /* again */
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel_of(f, CID_HOST)), VMCI_ERROR_UNAVAILABLE);
+    fixture_destroy(f);
+}
+
+/* A clean end is not a loss: the guest closes after the host has read everything, then
+ * the host closes, and nothing is discarded (R171 applies only to unread bytes). A guest
+ * that closes with unread bytes records them (closed_unread, R126); datagrams still queued
+ * for a VM when it is suspended are recorded with their bytes (R205). */
+static void test_R171_R126_R205_discards_are_traced_and_clean_closes_are_not(void)
+{
+    struct fixture *f = fixture_create();
+    struct discard_log log;
+    discard_log_attach(f, &log);
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    int guest_fd, host_fd;
+    (void)connected_pair(f, g, h, PORT_STREAM, &guest_fd, &host_fd);
+    ASSERT_RETURNS(vs_send(g, guest_fd, to_host, sizeof(to_host), 0), sizeof(to_host));
+    run_idle(f);
+    uint8_t buffer[32];
+    ASSERT_RETURNS(vs_recv(h, host_fd, buffer, sizeof(buffer), 0), sizeof(to_host));
+    ASSERT_RETURNS(vs_close(g, guest_fd), 0);
+    run_idle(f);
+    ASSERT_RETURNS(vs_close(h, host_fd), 0);
+    ASSERT_U64_EQ(log.count, 0);                 /* a clean close loses nothing */
+    (void)connected_pair(f, g, h, PORT_STREAM + 1, &guest_fd, &host_fd);
+    ASSERT_RETURNS(vs_send(h, host_fd, to_guest, sizeof(to_guest), 0), sizeof(to_guest));
+    run_idle(f);
+    ASSERT_RETURNS(vs_close(g, guest_fd), 0);
+    ASSERT_U64_EQ(log.count, 1);
+    CU_ASSERT_STRING_EQUAL(log.reason[0], "closed_unread");
+    ASSERT_U64_EQ(log.ctx[0], CID_A);
+    ASSERT_U64_EQ(log.bytes[0], sizeof(to_guest));
+    (void)dgram_bound(g, PORT_DGRAM);
+    int host_dgram = dgram_socket(h);
+    struct sockaddr_vm to = vm_addr(CID_A, PORT_DGRAM);
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, "lost", 4, 0, SA(to), sizeof(to)), 4);
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, "lost", 4, 0, SA(to), sizeof(to)), 4);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_suspend(f->world->hypervisor, CID_A), VMCI_SUCCESS);
+    run_idle(f);
+    ASSERT_U64_EQ(log.count, 2);
+    CU_ASSERT_STRING_EQUAL(log.reason[1], "suspend");
+    ASSERT_U64_EQ(log.ctx[1], CID_A);
+    ASSERT_U64_EQ(log.bytes[1], 2 * (VMCI_DG_HEADERSIZE + 4));
+    fixture_destroy(f);
+}
+
+/* R58, R34: a datagram refused by the guest's full device queue is traced as discarded
+ * (reason queue_full, at the destination) while its sender gets ENOBUFS; the datagrams
+ * still queued when the guest resets its device are traced with their count and bytes
+ * (reason device_reset). */
+static void test_R58_R34_device_queue_drops_are_traced(void)
+{
+    struct fixture *f = fixture_create();
+    struct discard_log log;
+    discard_log_attach(f, &log);
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    (void)dgram_bound(g, PORT_DGRAM);
+    int host_dgram = dgram_socket(h);
+    struct sockaddr_vm to = vm_addr(CID_A, PORT_DGRAM);
+    enum { PAYLOAD_BYTES = 60000 };
+    static uint8_t payload[PAYLOAD_BYTES];
+    /* Nothing runs between the sends, so the guest reads none: 2 fit under 139264 (R58). */
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, payload, PAYLOAD_BYTES, 0, SA(to), sizeof(to)),
+                   PAYLOAD_BYTES);
+    ASSERT_RETURNS(vs_sendto(h, host_dgram, payload, PAYLOAD_BYTES, 0, SA(to), sizeof(to)),
+                   PAYLOAD_BYTES);
+    ASSERT_FAILS(vs_sendto(h, host_dgram, payload, PAYLOAD_BYTES, 0, SA(to), sizeof(to)),
+                 ENOBUFS);
+    ASSERT_U64_EQ(log.count, 1);
+    CU_ASSERT_STRING_EQUAL(log.reason[0], "queue_full");
+    ASSERT_U64_EQ(log.ctx[0], CID_A);
+    ASSERT_U64_EQ(log.bytes[0], VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+    ASSERT_U64_EQ(vmci_kernel_reset_device(kernel_of(f, CID_A)), VMCI_SUCCESS);
+    ASSERT_U64_EQ(log.count, 2);
+    CU_ASSERT_STRING_EQUAL(log.reason[1], "device_reset");
+    ASSERT_U64_EQ(log.ctx[1], CID_A);
+    ASSERT_U64_EQ(log.bytes[1], 2 * (VMCI_DG_HEADERSIZE + PAYLOAD_BYTES));
+    run_idle(f);
+    ASSERT_U64_EQ(log.count, 2);                /* the reload drops nothing more */
+    fixture_destroy(f);
+}
+
+/* R209 without D4: a raw CONTROL_RESET written behind the driver's back (a hostile or buggy
+ * kernel) still ends the guest's streams as after a peer detach, but the driver does not
+ * load again: interrupts stay off. */
+static void test_R209_raw_control_reset_ends_streams_without_reload(void)
+{
+    struct fixture *f = fixture_create();
+    struct vs_context *g = &f->guest_a, *h = &f->host;
+    int guest_fd, host_fd;
+    (void)connected_pair(f, g, h, PORT_STREAM, &guest_fd, &host_fd);
+    struct vmci_device *device = vmci_hypervisor_device(f->world->hypervisor, CID_A);
+    vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_RESET);
+    CU_ASSERT(vs_socket_of(g, guest_fd)->done);
+    ASSERT_U64_EQ(vs_socket_of(g, guest_fd)->tcp, VSOCK_TCP_CLOSE);
+    run_idle(f);
+    ASSERT_U64_EQ(vmci_device_read(device, VMCI_STATUS_ADDR), 0);
+    ASSERT_FAILS(vs_send(g, guest_fd, "x", 1, 0), EPIPE);
+    uint8_t buffer[8];
+    ASSERT_RETURNS(vs_recv(h, host_fd, buffer, sizeof(buffer), 0), 0);
+    fixture_destroy(f);
+}
+
 struct cid_probe {
     uint32_t cid;
 };
@@ -925,6 +1148,11 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_R205_host_stream_to_suspended_guest_eof_then_epipe),
     TEST_ENTRY(test_R206_guest_stream_after_resume_reads_queued_then_eof_epipe),
     TEST_ENTRY(test_R206_dgram_socket_survives_and_new_connections_work),
+    TEST_ENTRY(test_R209_device_reset_ends_guest_stream_like_peer_detach),
+    TEST_ENTRY(test_R209_D4_after_device_reset_new_traffic_works),
+    TEST_ENTRY(test_R171_R126_R205_discards_are_traced_and_clean_closes_are_not),
+    TEST_ENTRY(test_R58_R34_device_queue_drops_are_traced),
+    TEST_ENTRY(test_R209_raw_control_reset_ends_streams_without_reload),
     TEST_ENTRY(test_R210_guest_adopts_new_cid_and_old_cid_bind_fails),
     TEST_ENTRY(test_R207_old_cid_listener_no_longer_matches_any_keeps_working),
     TEST_ENTRY(test_R207_used_any_listener_keeps_working_after_cid_change),
