@@ -2,10 +2,11 @@
 /*
  * vmci/defs.h: constants and wire structures of the VMCI platform.
  *
- * Values are the reference's (../shared/reference/vmci-vsock-spec.md, sections
- * 2.4, 3, 4, 5, 11), which match Linux include/linux/vmw_vmci_defs.h. Wire
- * structures are little-endian and naturally aligned; code reads and writes them
- * with the helpers at the end, never by casting a byte buffer.
+ * Values are the reference's (docs/reference/: addresses.md section 2.4, device.md,
+ * hypervisor.md, queue-pairs.md, limits.md), which match Linux
+ * include/linux/vmw_vmci_defs.h. Wire structures are little-endian and naturally
+ * aligned; code reads and writes them with the helpers at the end, never by casting
+ * a byte buffer.
  */
 #ifndef VMCI_DEFS_H
 #define VMCI_DEFS_H
