@@ -20,7 +20,8 @@ if setarch -R true >/dev/null 2>&1; then
     detcheck_b_aslr="off (setarch -R)"
 else
     detcheck_aslr_off=()
-    detcheck_b_aslr="as in A: setarch -R is refused here, so B differs by environment and argv sizes only"
+    detcheck_b_aslr="as in A: setarch -R is refused here, so B differs by environment"
+    detcheck_b_aslr="$detcheck_b_aslr and argv sizes only"
 fi
 
 # Prints the two conditions as comment lines (the runner counts only ok / not ok lines).
@@ -29,7 +30,8 @@ detcheck_describe() {
     randomize=$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null || echo '?')
     echo "# condition A: randomize_va_space=$randomize (2: full randomisation); environment: PATH" \
          "and the sanitizer options only; argv[0] ${#1} bytes"
-    echo "# condition B: randomisation $detcheck_b_aslr; environment + ${#detcheck_pad} bytes, argv[0] ${#detcheck_argv0} bytes"
+    echo "# condition B: randomisation $detcheck_b_aslr; environment + ${#detcheck_pad} bytes," \
+         "argv[0] ${#detcheck_argv0} bytes"
 }
 
 # detcheck_run_a ARGS...: vmcisim ARGS in condition A (the sanitizers' options kept).

@@ -65,7 +65,10 @@ else
         a=$("$normal" run "$file" -q --digest 2>/dev/null | tail -n 1)
         b=$("$sanitized" run "$file" -q --digest 2>/dev/null | tail -n 1)
         compared=$((compared + 1))
-        case "$a" in "digest "[0-9a-f]*) ;; *) differing="$differing $file(no digest)"; continue ;; esac
+        case "$a" in
+            "digest "[0-9a-f]*) ;;
+            *) differing="$differing $file(no digest)"; continue ;;
+        esac
         [ "$a" = "$b" ] || differing="$differing $file"
     done < <(find scenarios tests/fixtures/determinism -name '*.lua' -type f | LC_ALL=C sort)
     [ "$compared" -gt 0 ] && [ -z "$differing" ]

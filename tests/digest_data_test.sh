@@ -36,16 +36,19 @@ check "the digest covers the bytes whatever --trace-level says" $? "level $level
 "$vmcisim" run "$F" -q --trace "$work/t.db" -- AAAA dddd >/dev/null 2>&1
 q() { sqlite3 "$work/t.db" "$1"; }
 enqueued=$(q "SELECT json_extract(fields, '\$.hash') FROM events WHERE kind = 'qp_data'
-              AND json_extract(fields, '\$.op') = 'enqueue' AND json_extract(fields, '\$.bytes') = 4")
+              AND json_extract(fields, '\$.op') = 'enqueue'
+              AND json_extract(fields, '\$.bytes') = 4")
 dequeued=$(q "SELECT count(*) FROM events WHERE kind = 'qp_data' AND ctx = 2
-              AND json_extract(fields, '\$.op') = 'dequeue' AND json_extract(fields, '\$.bytes') = 4")
+              AND json_extract(fields, '\$.op') = 'dequeue'
+              AND json_extract(fields, '\$.bytes') = 4")
 printf 'local sim = require("vmcisim")\nsim.log("%%s", sim.checksum("AAAA"))\n' > "$work/sum.lua"
 expected=$("$vmcisim" run "$work/sum.lua" 2>&1 | grep -Eo '[0-9a-f]{16}' | head -n 1)
 [ -n "$expected" ] && [ "$enqueued" = "$expected" ] && [ "$dequeued" = 1 ]
 check "qp_data: the enqueue's hash is XXH3-64 of the bytes, the dequeue counts them" $? \
     "enqueue '$enqueued' expected '$expected', dequeues of 4 bytes on the host: $dequeued"
 routed=$(q "SELECT count(*) FROM events WHERE kind = 'dg_route'
-            AND json_extract(fields, '\$.hash') GLOB '[0-9a-f]*' AND length(json_extract(fields, '\$.hash')) = 16")
+            AND json_extract(fields, '\$.hash') GLOB '[0-9a-f]*'
+            AND length(json_extract(fields, '\$.hash')) = 16")
 all=$(q "SELECT count(*) FROM events WHERE kind = 'dg_route'")
 [ "$all" -gt 0 ] && [ "$routed" = "$all" ]
 check "every dg_route carries a 16-digit hash" $? "$routed of $all"
