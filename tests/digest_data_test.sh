@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # tests/digest_data_test.sh: the run digest tells apart runs that move different bytes
 # (docs/trace-schema.md, "Data bytes"). tests/fixtures/data_bytes.lua sends its first
-# argument over a stream socket (queue pair) and its second in a host-to-host datagram,
-# and logs only their lengths: equal lengths, different bytes must give different digests.
+# argument over a stream socket (queue pair), its second in a host-to-host datagram and its
+# third through a raw queue pair, and logs only their lengths: equal lengths, different
+# bytes must give different digests.
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
 work=$(mktemp -d)
@@ -16,6 +17,7 @@ aaaa=$(digest_of -- AAAA dddd)
 bbbb=$(digest_of -- BBBB dddd)
 again=$(digest_of -- AAAA dddd)
 eeee=$(digest_of -- AAAA eeee)
+rrrr=$(digest_of -- AAAA dddd rrrr)
 case "$aaaa" in "digest "[0-9a-f]*) true ;; *) false ;; esac
 check "data_bytes.lua runs and prints a digest" $? "$aaaa"
 [ "$aaaa" != "$bbbb" ]
@@ -24,6 +26,8 @@ check "stream bytes AAAA and BBBB give different digests" $?
 check "the same stream and datagram bytes give the same digest" $?
 [ "$aaaa" != "$eeee" ]
 check "datagram payloads dddd and eeee give different digests" $?
+[ "$aaaa" != "$rrrr" ]
+check "raw queue-pair bytes qqqq and rrrr give different digests" $?
 for level in off api transport vmci; do
     other=$(digest_of --trace "$work/$level.db" --trace-level "$level" -- AAAA dddd)
     [ "$other" = "$aaaa" ] || break
@@ -31,9 +35,10 @@ done
 [ "$other" = "$aaaa" ]
 check "the digest covers the bytes whatever --trace-level says" $? "level $level: $other"
 
-# The trace shows the running hash: the guest's enqueue of the 4 bytes carries XXH3-64 of
-# "AAAA" as sim.checksum computes it; the host's dequeue of them counts 4 bytes.
-"$vmcisim" run "$F" -q --trace "$work/t.db" -- AAAA dddd >/dev/null 2>&1
+# The trace shows the running hash: the guest's enqueue of the 4 stream bytes carries
+# XXH3-64 of "AAAA" as sim.checksum computes it; the host's dequeue of them counts 4 bytes
+# (the raw queue pair moves 5 bytes, so `bytes = 4` picks the stream's events).
+"$vmcisim" run "$F" -q --trace "$work/t.db" -- AAAA dddd qqqqq >/dev/null 2>&1
 q() { sqlite3 "$work/t.db" "$1"; }
 enqueued=$(q "SELECT json_extract(fields, '\$.hash') FROM events WHERE kind = 'qp_data'
               AND json_extract(fields, '\$.op') = 'enqueue'
