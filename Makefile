@@ -56,8 +56,9 @@ $(BUILD)/bench_runner: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
 test: $(BUILD)/unit_tests $(BUILD)/vmcisim vmcisim
 	scripts/run-tests $(BUILD)/unit_tests $(BUILD)/vmcisim
 
-# ASan+UBSan build of the same tests in its own build directory.
-asan:
+# ASan+UBSan build of the same tests in its own build directory. The normal binary is built
+# too: tests/determinism_test.sh compares the digests of both builds on every scenario.
+asan: $(BUILD)/vmcisim
 	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -fno-omit-frame-pointer" \
 	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \

@@ -4,7 +4,9 @@
  *
  * Every figure is printed as one line:
  *   bench <name> <value> <unit> ref <reference-value> ratio <r> target <t>
- * so that tools can track it across versions. Wall time is read here and only
+ * so that tools can track it across versions; a figure with no honest reference (a
+ * property of the cost model, a plain wall time) prints "ref none ratio none target none"
+ * rather than a ratio to itself. Wall time is read here and only
  * here (benchmarks measure the simulator; they never feed the simulation).
  */
 #ifndef BENCH_BENCH_H
@@ -28,6 +30,8 @@ double bench_now_seconds(void);
 /* Prints the fixed-form line; value and reference in the same unit. */
 void bench_report(const char *name, double value, const char *unit, double reference,
                   double target);
+/* The same line for a figure without a reference. */
+void bench_report_value(const char *name, double value, const char *unit);
 /* Keeps the optimiser from discarding a computed value. */
 void bench_sink_u64(uint64_t value);
 

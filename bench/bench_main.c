@@ -27,6 +27,12 @@ void bench_report(const char *name, double value, const char *unit, double refer
     fflush(stdout);
 }
 
+void bench_report_value(const char *name, double value, const char *unit)
+{
+    printf("bench %s %.3e %s ref none ratio none target none\n", name, value, unit);
+    fflush(stdout);
+}
+
 void bench_sink_u64(uint64_t value)
 {
     bench_sink_value ^= value;

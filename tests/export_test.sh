@@ -184,6 +184,9 @@ run export "$S" --format pcap -o "$work/window.pcap" --from 9us --to 10us
 if command -v tshark >/dev/null 2>&1; then
     [ "$(tshark -r "$work/window.pcap" 2>/dev/null | wc -l)" -eq 2 ]
     check "--from 9us --to 10us keeps OFFER and ATTACH only" $?
+else
+    check "--from 9us --to 10us keeps OFFER and ATTACH only (tshark reads the window)" 1 \
+        "tshark is not installed (scripts/install-deps installs it)"
 fi
 
 # ---- determinism ----------------------------------------------------------------------

@@ -14,8 +14,23 @@ db="$work/p.db"
 "$vmcisim" run tests/fixtures/injected_packets.lua --trace "$db" -q >/dev/null 2>&1
 check "injected_packets.lua runs" $?
 
-# The host's (CID 2) replies between the log line starting with $1 and the next log line.
+# The seq of the one log line starting with $1; empty when there is not exactly one.
+marker_seq() {
+    sqlite3 "$db" "SELECT CASE WHEN count(*) = 1 THEN max(seq) END FROM events
+        WHERE kind = 'log' AND json_extract(fields, '\$.text') LIKE '$1%'"
+}
+
+# The host's (CID 2) replies between the log line starting with $1 and the next log line;
+# "no marker $1" when that line or a later one is missing, so that an expected empty
+# answer cannot pass by accident.
 host_replies() {
+    local seq
+    seq=$(marker_seq "$1")
+    if [ -z "$seq" ] || [ -z "$(sqlite3 "$db" "SELECT min(seq) FROM events WHERE kind = 'log'
+                                               AND seq > $seq")" ]; then
+        echo "no marker $1"
+        return
+    fi
     sqlite3 "$db" "SELECT coalesce(group_concat(json_extract(fields, '\$.type'), ' '), '')
         FROM events WHERE kind = 'pkt_send' AND ctx = 2
         AND seq > (SELECT seq FROM events WHERE kind = 'log' AND json_extract(fields, '\$.text') LIKE '$1%')
@@ -31,6 +46,8 @@ check "R173: WROTE to a bound socket in TCP_CLOSE is answered with RST" $? "$got
 got=$(host_replies "R148: REQUEST2 from")
 [ "$got" = "" ]
 check "R148: a packet from a source RID other than 1 gets no reply" $? "$got"
+received="no marker R148 or R150"
+[ -n "$(marker_seq 'R148: REQUEST2 from')" ] && [ -n "$(marker_seq 'R150')" ] &&
 received=$(sqlite3 "$db" "SELECT count(*) FROM events WHERE kind = 'pkt_recv' AND ctx = 2
     AND seq > (SELECT seq FROM events WHERE json_extract(fields, '\$.text') LIKE 'R148: REQUEST2 from%')
     AND seq < (SELECT seq FROM events WHERE json_extract(fields, '\$.text') LIKE 'R150%')")

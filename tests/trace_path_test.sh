@@ -18,7 +18,8 @@ start=$(q "SELECT seq FROM events WHERE kind = 'log' AND json_extract(fields, '\
 end=$(q "SELECT min(seq) FROM events WHERE kind = 'sock_recv' AND seq > $start")
 kinds=$(q "SELECT group_concat(kind, ' ') FROM (SELECT kind FROM events WHERE seq > $start AND seq <= $end
           AND kind NOT IN ('proc_block', 'proc_resume') ORDER BY seq)")
-expected="qp_enqueue pkt_send dg_route sock_send interrupt reg_read data_in dg_deliver pkt_recv qp_dequeue sock_recv"
+expected="qp_data qp_enqueue pkt_send dg_route sock_send interrupt reg_read data_in dg_deliver"
+expected="$expected pkt_recv qp_data qp_dequeue sock_recv"
 [ "$kinds" = "$expected" ]
 check "the hops of one send, in order" $? "got: $kinds"
 woken=$(q "SELECT count(*) FROM events WHERE seq > (SELECT seq FROM events WHERE kind = 'pkt_recv' AND seq > $start)

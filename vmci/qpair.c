@@ -7,6 +7,10 @@
  * A struct vmci_qpair holds only the handle: every operation looks the broker
  * entry up again and checks that this side is still attached, so a side detached
  * by a device reset (R34) or power-off can never touch freed memory.
+ *
+ * Every operation that moves bytes emits one "qp_data" event (VMCI layer); an enqueue's
+ * carries the running XXH3-64 of every byte this endpoint has enqueued so far, so two runs
+ * that move different bytes have different digests (docs/trace-schema.md, "Data bytes").
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -63,6 +67,60 @@ static int detach_hypercall(struct vmci_kernel *kernel, struct vmci_handle handl
     return rc < 0 ? (int)rc : VMCI_SUCCESS;
 }
 
+static bool data_hashing = true;     /* vmci_data_hashing_set(): benchmarks only */
+
+void vmci_data_hashing_set(bool on)
+{
+    data_hashing = on;
+}
+
+static struct vmci_qpair *qpair_new(void)
+{
+    struct vmci_qpair *qpair = calloc(1, sizeof(*qpair));
+    if (qpair == NULL)
+        return NULL;
+    qpair->produced = sim_data_stream_create();
+    if (qpair->produced == NULL) {
+        free(qpair);
+        return NULL;
+    }
+    return qpair;
+}
+
+static void qpair_free(struct vmci_qpair *qpair)
+{
+    sim_data_stream_destroy(qpair->produced);
+    free(qpair);
+}
+
+/* One "qp_data" event: `moved` bytes went through this endpoint's side of the pair. An
+ * enqueue extends the running hash of everything this endpoint has produced and shows it;
+ * a dequeue or peek shows only the count: what a reader gets is fixed by the bytes written
+ * and the traced operations, so hashing it again would cost a second pass for nothing. */
+static void trace_data(struct vmci_qpair *qpair, const char *operation, const void *source,
+                       uint64_t moved)
+{
+    assert(moved > 0);
+    if (!data_hashing)
+        return;
+    char hash_text[SIM_DATA_HASH_TEXT_BYTES] = "";
+    if (source != NULL) {
+        sim_data_stream_update(qpair->produced, source, moved);
+        sim_data_hash_text(sim_data_stream_value(qpair->produced), hash_text);
+    }
+    struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "qp_data", qpair->kernel->cid,
+                         vmci__current_pid(hypervisor));
+    sim_trace_field_u64(&event, "context", qpair->handle.context);
+    sim_trace_field_u64(&event, "rid", qpair->handle.resource);
+    sim_trace_field_str(&event, "op", operation);
+    sim_trace_field_u64(&event, "bytes", moved);
+    if (source != NULL)
+        sim_trace_field_str(&event, "hash", hash_text);
+    vmci__trace(hypervisor, &event);
+}
+
 static bool direct(const struct vmci_kernel *kernel, uint32_t flags)
 {
     return kernel->is_host || (flags & VMCI_QPFLAG_LOCAL) != 0;
@@ -85,7 +143,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
         kernel->rid_next = kernel->rid_next == VMCI_INVALID_ID - 1u
                                ? VMCI_RESERVED_RESOURCE_ID_MAX + 1u : kernel->rid_next + 1u;
     }
-    struct vmci_qpair *qpair = calloc(1, sizeof(*qpair));
+    struct vmci_qpair *qpair = qpair_new();
     if (qpair == NULL)
         return VMCI_ERROR_NO_MEM;
     int rc;
@@ -103,7 +161,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
         created = before == NULL;
     }
     if (rc < 0) {
-        free(qpair);
+        qpair_free(qpair);
         return rc;
     }
     qpair->kernel = kernel;
@@ -171,7 +229,7 @@ int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns)
         rc = detach_hypercall(kernel, qpair->handle, cost_ns);
     }
     vmci_qp_memory_destroy(qpair->memory);      /* our reference (NULL on the host) */
-    free(qpair);            /* detached already (reset, power-off) is not an error here */
+    qpair_free(qpair);      /* detached already (reset, power-off) is not an error here */
     return rc;
 }
 
@@ -180,7 +238,7 @@ void vmci_qpair_release(struct vmci_qpair *qpair)
     if (qpair == NULL)
         return;
     vmci_qp_memory_destroy(qpair->memory);      /* our reference, if a guest's */
-    free(qpair);
+    qpair_free(qpair);
 }
 
 struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair)
@@ -196,6 +254,8 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
     if (state < 0)
         return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
+    if (rc > 0)
+        trace_data(qpair, "enqueue", source, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;
@@ -221,6 +281,8 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         return state;
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
                       : vmci_qp_dequeue(view, target, size_bytes);
+    if (rc > 0)
+        trace_data(qpair, peek ? "peek" : "dequeue", NULL, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;

@@ -7,7 +7,8 @@
  * guest-bound datagram is copied into the destination device's queue here (the
  * interrupt follows after the cost model's latency); a host-bound one is handed
  * to the host kernel in an event after route_ns, never inside the sender's call.
- * Every decision is one "dg_route" trace event; a denial names its rule.
+ * Every decision is one "dg_route" trace event; a denial names its rule, and its "hash"
+ * (XXH3-64 of the datagram) lets the digest tell different payloads apart.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -190,6 +191,9 @@ static int64_t dispatch(struct route *route, uint8_t *header_bytes)
 
 static void trace_route(struct route *route, int64_t result)
 {
+    /* The datagram's bytes as routed (source filled in, R37): what the digest covers. */
+    char hash_text[SIM_DATA_HASH_TEXT_BYTES];
+    sim_data_hash_text(sim_data_hash(route->bytes, route->size_bytes), hash_text);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "dg_route", route->source->cid,
                          vmci__current_pid(route->hypervisor));
@@ -200,6 +204,7 @@ static void trace_route(struct route *route, int64_t result)
     sim_trace_field_u64(&event, "size", route->size_bytes);
     sim_trace_field_i64(&event, "result", result);
     sim_trace_field_str(&event, "rule", route->rule != NULL ? route->rule : "");
+    sim_trace_field_str(&event, "hash", hash_text);
     vmci__trace(route->hypervisor, &event);
 }
 

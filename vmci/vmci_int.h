@@ -154,6 +154,9 @@ struct vmci_qpair {
      * guest's behalf (suspend R206, device reset R209). NULL on the host. */
     struct vmci_qp_memory *memory;
     struct vmci_qp_view view;
+    /* Running hash of the bytes this endpoint enqueued (owned): one per direction of the
+     * pair, shown in its "qp_data" events so that the digest covers the data. */
+    struct sim_data_stream *produced;
 };
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an

@@ -95,6 +95,12 @@ static int json_reserve(struct comparison *comparison, size_t bytes)
 static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
 {
     struct comparison *comparison = state;
+    /* The engine stops the run only after the current step, whose later events still
+     * come here: the first divergence is the one to report, and the reader is done. */
+    if (comparison->diverged) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
+        return SIM_ESINK;
+    }
     if (json_reserve(comparison, sim_trace_fields_json_bound_bytes(event)) < 0) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay: out of memory");
         return SIM_ENOMEM;

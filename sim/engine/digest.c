@@ -11,6 +11,9 @@
  *     STR:     u32 length LE, the bytes;
  *     BYTES:   u32 length LE, XXH3-64 of the bytes as u64 LE (payloads are
  *              covered by their hash, not copied: architecture.md "Traces").
+ *
+ * Also the running data hashes (struct sim_data_stream) that emitters put in their events
+ * so that the digest covers data bytes that no event carries (queue-pair rings).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -186,4 +189,59 @@ struct sim_trace_sink sim_digest_sink(struct sim_digest *digest)
         .state = digest,
     };
     return sink;
+}
+
+struct sim_data_stream {
+    XXH3_state_t *state;
+};
+
+struct sim_data_stream *sim_data_stream_create(void)
+{
+    struct sim_data_stream *stream = calloc(1, sizeof(*stream));
+    if (stream == NULL)
+        return NULL;
+    stream->state = XXH3_createState();
+    if (stream->state == NULL) {
+        free(stream);
+        return NULL;
+    }
+    XXH3_64bits_reset(stream->state);
+    return stream;
+}
+
+void sim_data_stream_destroy(struct sim_data_stream *stream)
+{
+    if (stream == NULL)
+        return;
+    XXH3_freeState(stream->state);
+    free(stream);
+}
+
+void sim_data_stream_update(struct sim_data_stream *stream, const void *data, size_t size_bytes)
+{
+    assert(stream != NULL);
+    assert(data != NULL || size_bytes == 0);
+    if (size_bytes > 0)
+        XXH3_64bits_update(stream->state, data, size_bytes);
+}
+
+uint64_t sim_data_stream_value(const struct sim_data_stream *stream)
+{
+    assert(stream != NULL);
+    return XXH3_64bits_digest(stream->state);
+}
+
+uint64_t sim_data_hash(const void *data, size_t size_bytes)
+{
+    assert(data != NULL || size_bytes == 0);
+    return XXH3_64bits(data, size_bytes);
+}
+
+void sim_data_hash_text(uint64_t hash, char text[SIM_DATA_HASH_TEXT_BYTES])
+{
+    assert(text != NULL);
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned index = 0; index < 16; index++)
+        text[index] = digits[(hash >> (60 - 4 * index)) & 0xF];
+    text[16] = '\0';
 }

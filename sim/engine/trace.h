@@ -102,4 +102,21 @@ size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size
 /* A sink that feeds `digest` (level DEVICE: every layer). */
 struct sim_trace_sink sim_digest_sink(struct sim_digest *digest);
 
+/* A running XXH3-64 (seed 0) over one stream of data bytes, e.g. one direction of a queue
+ * pair. Emitters put its value in an event field, so the digest covers the bytes that moved
+ * and not only how many (docs/trace-schema.md, "Data bytes"). An empty stream hashes to
+ * sim_data_hash(NULL, 0). Returns NULL when out of memory. */
+struct sim_data_stream;
+struct sim_data_stream *sim_data_stream_create(void);
+void sim_data_stream_destroy(struct sim_data_stream *stream);
+void sim_data_stream_update(struct sim_data_stream *stream, const void *data, size_t size_bytes);
+uint64_t sim_data_stream_value(const struct sim_data_stream *stream);
+/* XXH3-64 (seed 0) of one buffer, e.g. a datagram: the same function as the stream's. */
+uint64_t sim_data_hash(const void *data, size_t size_bytes);
+/* A data hash as events carry it: 16 lowercase hex digits, most significant first, and a
+ * NUL (a string field, so that SQL reads every value the same way: a U64 above 2^63-1 would
+ * be a JSON string and the others integers). */
+#define SIM_DATA_HASH_TEXT_BYTES 17u
+void sim_data_hash_text(uint64_t hash, char text[SIM_DATA_HASH_TEXT_BYTES]);
+
 #endif /* SIM_ENGINE_TRACE_H */

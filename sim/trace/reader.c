@@ -41,6 +41,7 @@ struct sim_trace_reader {
     uint64_t event_count;
     sqlite3_stmt *events;
     bool started;
+    bool finished;          /* the events statement returned SQLITE_DONE: stays at the end */
     uint64_t last_seq;
 };
 
@@ -318,9 +319,13 @@ int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row 
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
     assert(reader != NULL && row != NULL && message != NULL);
+    if (reader->finished)
+        return 0;           /* a step after DONE would start the query again */
     int rc = sqlite3_step(reader->events);
-    if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
+        reader->finished = true;
         return 0;
+    }
     if (rc != SQLITE_ROW)
         return fail(reader, "reading events", message);
     sqlite3_stmt *stmt = reader->events;

@@ -268,7 +268,10 @@ static void test_digest_sink_admits_every_layer(void)
     sim_digest_hex(through_engine, empty);
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, XXH3_128bits(NULL, 0));
-    CU_ASSERT_EQUAL(empty[0], "0123456789abcdef"[canonical.digest[0] >> 4]);
+    char expected_empty[33];
+    for (unsigned index = 0; index < 16; index++)
+        snprintf(expected_empty + 2 * index, 3, "%02x", canonical.digest[index]);
+    CU_ASSERT_STRING_EQUAL(empty, expected_empty);   /* all 32 digits, big-endian */
     struct sim_trace_sink sink = sim_digest_sink(through_engine);
     CU_ASSERT_EQUAL(sink.level, SIM_LAYER_DEVICE);
     struct sim_limits limits = sim_limits_default();
@@ -295,6 +298,52 @@ static void test_digest_sink_admits_every_layer(void)
     sim_digest_destroy(by_hand);
 }
 
+/* ---- Data streams ---------------------------------------------------------------------- */
+
+/* A running data hash is XXH3-64 of everything fed so far, however it was cut into pieces:
+ * 1 + 2 + ... bytes give the one-shot hash of the whole, and every prefix's value too. */
+static void test_data_stream_is_xxh3_of_the_bytes_so_far(void)
+{
+    uint8_t bytes[300];
+    for (size_t index = 0; index < sizeof(bytes); index++)
+        bytes[index] = (uint8_t)(index * 7 + 3);
+    struct sim_data_stream *stream = sim_data_stream_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stream);
+    CU_ASSERT_EQUAL(sim_data_stream_value(stream), XXH3_64bits(NULL, 0));
+    CU_ASSERT_EQUAL(sim_data_stream_value(stream), sim_data_hash(NULL, 0));
+    size_t fed = 0;
+    for (size_t piece = 1; fed + piece <= sizeof(bytes); piece++) {
+        sim_data_stream_update(stream, bytes + fed, piece);
+        fed += piece;
+        CU_ASSERT_EQUAL(sim_data_stream_value(stream), XXH3_64bits(bytes, fed));
+    }
+    CU_ASSERT(fed > 250);
+    sim_data_stream_update(stream, NULL, 0);            /* nothing moved: same value */
+    CU_ASSERT_EQUAL(sim_data_stream_value(stream), XXH3_64bits(bytes, fed));
+    CU_ASSERT_EQUAL(sim_data_hash(bytes, fed), XXH3_64bits(bytes, fed));
+    sim_data_stream_destroy(stream);
+}
+
+/* "AAAA" and "BBBB" (same length, the case byte counts cannot tell apart) give different
+ * values, and so do the same bytes in another order; equal bytes give equal values in two
+ * independent streams. */
+static void test_data_streams_tell_bytes_apart(void)
+{
+    static const char *const texts[3] = { "AAAA", "BBBB", "AAAA" };
+    uint64_t values[3];
+    for (int index = 0; index < 3; index++) {
+        struct sim_data_stream *stream = sim_data_stream_create();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(stream);
+        sim_data_stream_update(stream, texts[index], 2);
+        sim_data_stream_update(stream, texts[index] + 2, 2);
+        values[index] = sim_data_stream_value(stream);
+        sim_data_stream_destroy(stream);
+    }
+    CU_ASSERT_NOT_EQUAL(values[0], values[1]);
+    CU_ASSERT_EQUAL(values[0], values[2]);
+    CU_ASSERT_NOT_EQUAL(sim_data_hash("AB", 2), sim_data_hash("BA", 2));
+}
+
 CU_ErrorCode digest_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -305,6 +354,8 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_digest_changes_with_any_single_change),
         TEST_ENTRY(test_digest_separates_adjacent_strings),
         TEST_ENTRY(test_digest_sink_admits_every_layer),
+        TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
+        TEST_ENTRY(test_data_streams_tell_bytes_apart),
     };
     return test_suite_register("digest", tests, sizeof(tests) / sizeof(tests[0]));
 }
