@@ -31,6 +31,7 @@ struct comparison {
     struct sim_trace_reader *reader;
     uint64_t compared;
     bool diverged;
+    bool trace_ended;                           /* the re-run went past the last row */
     char report[4 * SIM_ERROR_MESSAGE_BYTES_MAX];
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
@@ -92,11 +93,36 @@ static int json_reserve(struct comparison *comparison, size_t bytes)
     return 0;
 }
 
+/* Which part of a mismatching event differs first, in the order a reader scans a row. */
+static const char *difference(const struct sim_trace_event *event, const char *json,
+                              size_t json_bytes, const struct sim_trace_row *row)
+{
+    if (event->seq != row->seq)
+        return "the events differ (seq)";
+    if (event->time_ns != row->time_ns)
+        return "the events differ (time)";
+    if (event->ctx != row->ctx || event->pid != row->pid)
+        return "the events differ (context or process)";
+    if (strcmp(sim_layer_name(event->layer), row->layer) != 0)
+        return "the events differ (layer)";
+    if (strcmp(event->kind, row->kind) != 0)
+        return "the events differ (kind)";
+    if (json_bytes != row->fields_bytes || memcmp(json, row->fields, json_bytes) != 0)
+        return "the events differ (fields)";
+    return "the payloads (bytes fields) differ";
+}
+
+/* The engine stops the re-run only after the current event, which may emit more: once a
+ * divergence is recorded, later calls change nothing, so the report names the first. */
 static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
 {
     struct comparison *comparison = state;
+    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
+    if (comparison->diverged)
+        return SIM_ESINK;
     if (json_reserve(comparison, sim_trace_fields_json_bound_bytes(event)) < 0) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay: out of memory");
+        diverge(comparison, "out of memory", "", "");
         return SIM_ENOMEM;
     }
     uint32_t payload_field = 0;
@@ -109,23 +135,18 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
     if (rc < 0) {
         diverge(comparison, "the trace could not be read on", reader_message, replayed);
     } else if (rc == 0) {
+        comparison->trace_ended = true;
         diverge(comparison, "the re-run has more events than the trace", "(end of trace)",
                 replayed);
     } else if (!same_event(event, comparison->json, json_bytes, payload_field, &row)) {
         char recorded[SIM_ERROR_MESSAGE_BYTES_MAX];
         describe_row(recorded, sizeof(recorded), &row);
-        bool heads_equal = event->seq == row.seq && event->time_ns == row.time_ns &&
-                           event->ctx == row.ctx && event->pid == row.pid &&
-                           strcmp(event->kind, row.kind) == 0;
-        bool texts_equal = json_bytes == row.fields_bytes &&
-                           memcmp(comparison->json, row.fields, json_bytes) == 0;
-        diverge(comparison, heads_equal && texts_equal ? "the payloads (bytes fields) differ"
-                                                       : "the events differ", recorded, replayed);
+        diverge(comparison, difference(event, comparison->json, json_bytes, &row), recorded,
+                replayed);
     } else {
         comparison->compared++;
         return 0;
     }
-    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
     return SIM_ESINK;               /* stops the re-run at the first difference */
 }
 
@@ -250,6 +271,29 @@ static void verify_end(struct comparison *comparison, const struct recorded_run 
                 "trace level differ)", run->digest, digest_hex);
 }
 
+/* Prints the verdict; returns the exit status. A trace without a digest is partial (its
+ * run was killed or its trace could not be closed): what it holds can still be checked,
+ * and the re-run stops where the trace ends. */
+static int report(const char *path, const struct recorded_run *run,
+                  const struct comparison *comparison, const char *digest_hex, bool quiet)
+{
+    bool partial = run->digest == NULL;
+    if (partial && (!comparison->diverged || comparison->trace_ended)) {
+        if (!quiet)
+            printf("replay: partial trace (its run did not finish; no digest to compare): the "
+                   "%" PRIu64 " recorded events are identical\n", comparison->compared);
+        return 0;
+    }
+    if (comparison->diverged) {
+        fprintf(stderr, "vmcisim replay: %s: %s\n", path, comparison->report);
+        return 1;
+    }
+    if (!quiet)
+        printf("replay: identical: %" PRIu64 " traced events compared, digest %s\n",
+               comparison->compared, digest_hex);
+    return 0;
+}
+
 static int replay_file(const char *path, bool quiet)
 {
     struct sim_trace_reader *reader = NULL;
@@ -276,12 +320,7 @@ static int replay_file(const char *path, bool quiet)
     rerun(&run, &comparison, digest_hex, &outcome);
     if (!comparison.diverged)
         verify_end(&comparison, &run, digest_hex);
-    int status = comparison.diverged ? 1 : 0;
-    if (comparison.diverged)
-        fprintf(stderr, "vmcisim replay: %s: %s\n", path, comparison.report);
-    else if (!quiet)
-        printf("replay: identical: %" PRIu64 " traced events compared, digest %s\n",
-               comparison.compared, digest_hex);
+    int status = report(path, &run, &comparison, digest_hex, quiet);
     free(comparison.json);
     free(run.files);
     sim_trace_reader_close(reader);

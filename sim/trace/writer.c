@@ -311,8 +311,10 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
 }
 
 /* XXH3-128 as 32 lowercase hex digits, most significant byte first (canonical form). */
-static void hash_hex(const char *text, size_t text_bytes, char hex[33])
+void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33])
 {
+    assert(text != NULL || text_bytes == 0);
+    assert(hex != NULL);
     static const char digits[] = "0123456789abcdef";
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, XXH3_128bits(text, text_bytes));
@@ -334,7 +336,7 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     if (rc < 0)
         return rc;
     char hex[33];
-    hash_hex(text, text_bytes, hex);
+    sim_trace_text_hash_hex(text, text_bytes, hex);
     sqlite3_stmt *stmt = writer->file_insert;
     /* An empty text is bound as "" (a NULL pointer would bind SQL NULL). */
     if (sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||

@@ -40,6 +40,10 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
 int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, const char *text,
                           size_t text_bytes, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
+/* XXH3-128 of a file's text as 32 lowercase hex digits, most significant byte first: the
+ * `files.hash` column (the reader checks texts against it). */
+void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33]);
+
 /* A sink that inserts events of layers <= level. The sink borrows the writer. */
 struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level);
 
