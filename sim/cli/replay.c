@@ -9,8 +9,13 @@
  * through a comparing sink at that level: each must equal the next recorded row in
  * seq, time, context, process, layer, kind, fields and payload; the first difference
  * stops the run and is printed. At the end, no recorded row may be left over, and the
- * re-run's digest (every layer, whatever the level) must equal the recorded one.
- * Exit status: 0 identical, 1 a divergence or an unreadable trace, 2 usage.
+ * re-run's digest (every layer, whatever the level) must equal the recorded one. The
+ * reader has checked the file first (sim_trace_check, the recorded texts against their
+ * hashes, seq order), so a hostile trace is an error message, never a crash or a hang.
+ * A trace without a digest is partial (its run did not finish): it is checked as far as
+ * it goes and the re-run stops where it ends.
+ * Exit status: 0 identical (or a partial trace identical as far as it goes), 1 a
+ * divergence or an unusable trace, 2 usage.
  */
 #include <inttypes.h>
 #include <stdio.h>
