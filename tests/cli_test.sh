@@ -157,7 +157,8 @@ summary_is "a failed expect" 1 "^run: idle at .*, 1 failures -> FAIL$" $F/expect
 summary_is "a deadlock" 1 "^run: deadlock at .*, 1 failures -> FAIL$" $F/deadlock.lua
 summary_is "an error after w:run()" 1 "^run: idle at 0.001000000s, .*, 1 failures -> FAIL$" \
     $F/error_after_run.lua
-summary_is "an error before sim.world" 1 "^run: scenario error, no world at .*, 1 failures -> FAIL$" \
+summary_is "an error before sim.world" 1 \
+    "^run: scenario error, no world at .*, 1 failures -> FAIL$" \
     $F/error_after_run.lua -- before
 summary_is "an error after sim.world, before w:run" 1 \
     "^run: world not run at .*, 1 failures -> FAIL$" $F/error_after_run.lua -- no-run
@@ -217,7 +218,8 @@ run run $F/require_ok.lua --trace "$work/empty.db" -q
 check "an empty file is replaced by the trace" $? "$status $err"
 run run scenarios/hello.lua --trace "$work/r.db" -q
 [ "$status" -eq 0 ] && [ ! -e "$work/r.db.partial" ] && [ ! -e "$work/r.db-wal" ] &&
-    [ "$(sqlite3 "$work/r.db" "SELECT value FROM meta WHERE key = 'scenario'")" = scenarios/hello.lua ]
+    [ "$(sqlite3 "$work/r.db" "SELECT value FROM meta WHERE key = 'scenario'")" = \
+      scenarios/hello.lua ]
 check "an existing trace is replaced at a clean close, no partial or -wal file left" $?
 
 cp "$work/r.db" "$work/old.db"
@@ -237,11 +239,13 @@ check "a killed run leaves the trace it was replacing untouched" $?
 check "a killed run leaves its committed events in PATH.partial" $? "rows $rows"
 out=$("$vmcisim" replay "$work/r.db.partial" 2>&1)
 rc=$?
-[ $rc -eq 0 ] && echo "$out" | grep -qE "^replay: partial trace \(its run did not finish; no digest to compare\): the [1-9][0-9]* recorded events are identical$"
+partial="^replay: partial trace \(its run did not finish; no digest to compare\): the"
+[ $rc -eq 0 ] && echo "$out" | grep -qE "$partial [1-9][0-9]* recorded events are identical$"
 check "a killed run's partial trace replays as far as it goes" $? "rc $rc: $out"
 "$vmcisim" inspect "$work/r.db.partial" | grep -qE "^scenario +tests/fixtures/long_run.lua$"
 check "a killed run's partial trace has its metadata (written at the start)" $?
-[ "$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM files WHERE path = '$F/long_run.lua'")" = 1 ]
+stored=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM files WHERE path = '$F/long_run.lua'")
+[ "$stored" = 1 ]
 check "a killed run's partial trace has its scenario text" $?
 
 "$vmcisim" run $F/long_run.lua --trace "$work/term.db" -q -- 100000000 >/dev/null 2>"$work/err" &
@@ -254,9 +258,11 @@ sleep 0.3
 kill -TERM $pid 2>/dev/null
 wait $pid
 status=$?
-[ "$status" -eq 143 ] && grep -q "interrupted; the trace so far is in $work/term.db.partial" "$work/err" &&
+[ "$status" -eq 143 ] &&
+    grep -q "interrupted; the trace so far is in $work/term.db.partial" "$work/err" &&
     [ ! -e "$work/term.db" ]
-check "SIGTERM names the partial trace and dies of the signal" $? "status $status: $(cat "$work/err")"
+check "SIGTERM names the partial trace and dies of the signal" $? \
+    "status $status: $(cat "$work/err")"
 
 # --progress prints at its interval: a run of 20001 events (far fewer than 2^20) that
 # lasts over 2.5 s of wall time prints at least one progress line (on a machine where it
@@ -265,7 +271,8 @@ started=$(date +%s%N)
 "$vmcisim" run $F/long_run.lua -q --progress -- 10000 20000 >/dev/null 2>"$work/err"
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 if [ "$elapsed_ms" -gt 2500 ]; then
-    grep -qE "^progress: simulated [0-9.]+s, [0-9]+ events, [0-9.e+]+ events/s, [0-9]+ s wall$" "$work/err"
+    line="^progress: simulated [0-9.]+s, [0-9]+ events, [0-9.e+]+ events/s, [0-9]+ s wall$"
+    grep -qE "$line" "$work/err"
     check "--progress prints during a ${elapsed_ms} ms run of 20001 events" $? "$(cat "$work/err")"
 else
     echo "ok - --progress interval check skipped: the run took only ${elapsed_ms} ms"

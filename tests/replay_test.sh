@@ -75,7 +75,8 @@ check "a recorded text edited without its hash is a corrupt trace (exit 1)" $? "
 mkdir -p "$work/scenarios"
 sed 's/5000/5001/g' scenarios/guide_stream.lua > "$work/scenarios/guide_stream.lua"
 vmcisim_path=$(readlink -f "$vmcisim")
-(cd "$work" && "$vmcisim_path" run scenarios/guide_stream.lua --trace changed_src.db -q >/dev/null 2>&1)
+(cd "$work" &&
+    "$vmcisim_path" run scenarios/guide_stream.lua --trace changed_src.db -q >/dev/null 2>&1)
 diverged rehashed "ATTACH '$work/changed_src.db' AS other;
     UPDATE files SET text = (SELECT text FROM other.files), hash = (SELECT hash FROM other.files)" \
     "first divergence after [0-9]* identical events: the events differ"
@@ -118,7 +119,8 @@ hostile duplicate_seq "CREATE TABLE copy AS SELECT * FROM events; DROP TABLE eve
     "corrupt trace (event seq '30' is not a non-negative integer above the one before)"
 check "a repeated seq is a corrupt trace (exit 1, no assertion)" $? "rc $rc: $out"
 hostile text_seq "CREATE TABLE copy AS SELECT * FROM events; DROP TABLE events;
-    ALTER TABLE copy RENAME TO events; UPDATE events SET seq = 'x' WHERE seq = (SELECT max(seq) FROM events)" \
+    ALTER TABLE copy RENAME TO events;
+    UPDATE events SET seq = 'x' WHERE seq = (SELECT max(seq) FROM events)" \
     "corrupt trace (event seq 'x'"
 check "a seq that is not an integer is refused (exit 1)" $? "rc $rc: $out"
 mkfifo "$work/fifo.db"

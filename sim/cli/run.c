@@ -361,6 +361,13 @@ static void interrupted_catch(const char *partial_path)
     signal(SIGHUP, interrupted);
 }
 
+static void interrupted_release(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+}
+
 /* How the run ended, as the summary's first words (docs/cli.md lists them). */
 static const char *ending(const struct simlua_outcome *outcome, const struct run_options *options)
 {
@@ -473,6 +480,8 @@ static int run_scenario(const struct run_options *options)
     if (files.writer != NULL && finish_trace(&files, options, &outcome, digest_hex) != 0 &&
         status == 0)
         status = 1;
+    if (options->trace_path != NULL)
+        interrupted_release();              /* the partial file is renamed or reported */
     if (!options->quiet)
         print_summary(&outcome, options);
     simlua_destroy(runtime);

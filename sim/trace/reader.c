@@ -262,8 +262,8 @@ static int file_store(struct sim_trace_reader *reader, sqlite3_stmt *stmt, char 
 static int load_files(struct sim_trace_reader *reader, char *message)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(reader->db, "SELECT path, text, hash FROM files ORDER BY path", -1, &stmt,
-                           NULL) != SQLITE_OK)
+    const char *sql = "SELECT path, text, hash FROM files ORDER BY path";
+    if (sqlite3_prepare_v2(reader->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return fail(reader, "reading files", message);
     int rc;
     int stored = 0;
