@@ -26,6 +26,12 @@ for scenario in scenarios/guide_stream.lua scenarios/guide_dgram.lua \
     check "$scenario replays as identical" $? "rc $rc: $out"
 done
 
+# The scenario's own output (print) is not shown: the verdict is the only line.
+traced hello scenarios/hello.lua
+out=$("$vmcisim" replay "$work/hello.db" 2>/dev/null)
+[ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "^replay: identical: "
+check "replay shows the verdict, not the scenario's print output" $? "$out"
+
 # The count of compared events is the trace's row count.
 rows=$(sqlite3 "$work/guide_stream.db" "SELECT count(*) FROM events")
 out=$("$vmcisim" replay "$work/guide_stream.db")

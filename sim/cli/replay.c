@@ -17,10 +17,12 @@
  * Exit status: 0 identical (or a partial trace identical as far as it goes), 1 a
  * divergence or an unusable trace, 2 usage.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/cli/cli.h"
 #include "sim/engine/duration.h"
@@ -223,6 +225,35 @@ static int recorded_files(struct sim_trace_reader *reader, struct recorded_run *
     return 0;
 }
 
+/* The scenario's own stdout (print; sim.log is quiet already) is not the replay's: it goes
+ * to /dev/null during the re-run. Returns the saved descriptor, or -1 (then nothing is
+ * hidden: output is noise, not an error). stderr stays, so failures and sanitizer
+ * reports are still seen. */
+static int stdout_silence(void)
+{
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    int null = open("/dev/null", O_WRONLY);
+    if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (null >= 0)
+            close(null);
+        return -1;
+    }
+    close(null);
+    return saved;
+}
+
+static void stdout_restore(int saved)
+{
+    if (saved < 0)
+        return;
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+}
+
 /* Re-runs; returns the re-run's digest in digest_hex. */
 static void rerun(const struct recorded_run *run, struct comparison *comparison,
                   char digest_hex[33], struct simlua_outcome *outcome)
@@ -246,7 +277,9 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
     struct simlua_runtime *runtime = digest != NULL ? simlua_create(&options) : NULL;
     memset(outcome, 0, sizeof(*outcome));
     if (runtime != NULL) {
+        int saved_stdout = stdout_silence();
         simlua_run(runtime, outcome);
+        stdout_restore(saved_stdout);
         simlua_destroy(runtime);
     }
     if (digest != NULL)
