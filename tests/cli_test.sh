@@ -77,8 +77,16 @@ check "-v prints every trace event on stderr" $?
 # --until caps the run; -- passes scenario arguments.
 # hello.lua checks itself, so stopping it before the exchange ends fails the run.
 run run scenarios/hello.lua --until 10us
-[ "$status" -eq 1 ] && grep -q "^run: until at 0.000010000s" "$work/out"
-check "--until 10us stops at 10 us" $? "$out"
+[ "$status" -eq 1 ] && grep -q "^run: stopped by --until (work left) at 0.000010000s" "$work/out"
+check "--until 10us stops at 10 us and the summary says so" $? "$out"
+run run $F/args.lua --until 5ms
+grep -q "^run: stopped by --until (work left) at 0.005000000s, .* 0 failures -> pass$" "$work/out"
+[ "$status" -eq 0 ] && ! grep -q "warning" "$work/err"
+check "--until with a unit: exit 0, no warning" $? "$status $err"
+run run $F/args.lua --until 5
+[ "$status" -eq 0 ] && grep -q "warning: --until 5 has no unit and is read as ns" "$work/err" &&
+    grep -q "^run: stopped by --until (work left) at 0.000000005s" "$work/out"
+check "a bare --until 5 is 5 ns, with a warning" $? "$status $out $err"
 
 # Golden digests: the event stream of fixed scenarios is pinned (make and make asan agree).
 while read -r scenario seed golden; do
@@ -147,3 +155,137 @@ check "an unwritable trace path is a clear error" $? "$status $err"
 g=$(digest_of $F/determinism.lua --seed 11 --progress)
 [ "$a" = "$g" ]
 check "--progress is accepted and never changes the digest" $?
+
+# Summary line of every ending (docs/cli.md): pass, failures, deadlock, --until, errors.
+summary_is() {   # summary_is NAME CODE PATTERN ARGS...: exit CODE, summary matches PATTERN
+    local name=$1 code=$2 pattern=$3
+    shift 3
+    run run "$@"
+    [ "$status" -eq "$code" ] && grep -qE -- "$pattern" "$work/out"
+    check "summary of $name" $? "status $status: $(tail -n 1 "$work/out")"
+}
+summary_is "a pass" 0 "^run: idle at .*, 0 failures -> pass$" scenarios/hello.lua
+summary_is "a failed expect" 1 "^run: idle at .*, 1 failures -> FAIL$" $F/expect_fail.lua
+summary_is "a deadlock" 1 "^run: deadlock at .*, 1 failures -> FAIL$" $F/deadlock.lua
+summary_is "an error after w:run()" 1 "^run: idle at 0.001000000s, .*, 1 failures -> FAIL$" \
+    $F/error_after_run.lua
+summary_is "an error before sim.world" 1 \
+    "^run: scenario error, no world at .*, 1 failures -> FAIL$" \
+    $F/error_after_run.lua -- before
+summary_is "an error after sim.world, before w:run" 1 \
+    "^run: world not run at .*, 1 failures -> FAIL$" $F/error_after_run.lua -- no-run
+summary_is "a syntax error" 3 "^run: scenario not loaded at .*, 0 failures -> FAIL$" \
+    $F/syntax_error.lua
+
+# An error of the top-level code after w:run() is a trace event (so in the digest),
+# counted by inspect's summary and errors view, and replays as identical.
+run run $F/error_after_run.lua --trace "$work/after.db" --digest
+grep -q "boom after the run" "$work/err"
+check "an error after w:run() is reported on stderr" $? "$err"
+kinds=$(sqlite3 "$work/after.db" "SELECT kind || ' ' || json_extract(fields, '\$.message')
+                                  FROM events WHERE seq = (SELECT max(seq) FROM events)")
+echo "$kinds" | grep -q "^scenario_error error: .*error_after_run.lua:[0-9]*: boom after the run"
+check "an error after w:run() is the trace's last event (scenario_error)" $? "$kinds"
+"$vmcisim" inspect "$work/after.db" errors | grep -q "^1 errors$"
+check "inspect errors counts the error after w:run()" $?
+"$vmcisim" inspect "$work/after.db" | grep -qE "^failures +1 "
+check "inspect summary counts the error after w:run() as a failure" $?
+"$vmcisim" replay -q "$work/after.db" 2>/dev/null
+check "a run with an error after w:run() replays as identical" $?
+passed_digest=$(digest_of $F/error_after_run.lua -- no-error)
+failed_digest=$(tail -n 1 "$work/out")
+[ -n "$passed_digest" ] && [ "$passed_digest" != "$failed_digest" ]
+check "the error after w:run() is in the digest" $? "$passed_digest $failed_digest"
+
+# --seed beyond 64 bits is out of range, not "not an integer".
+expect_exit "a seed beyond 64 bits" 2 "--seed: '18446744073709551616' does not fit in 64 bits" \
+    run $F/require_ok.lua --seed 18446744073709551616
+expect_exit "a seed below -2^63" 2 "does not fit in 64 bits" \
+    run $F/require_ok.lua --seed -9223372036854775809
+run run $F/require_ok.lua --seed 18446744073709551615 -q
+check "the largest 64-bit seed is accepted" $status
+
+# --trace never replaces what is not a trace; the trace is written beside its path and
+# renamed at a clean close; a killed run leaves the old trace and a readable partial one.
+cp $F/require_ok.lua "$work/victim.lua"
+expect_exit "--trace onto a Lua file" 2 \
+    "refusing to replace .*victim.lua: not a vmcisim trace \(not an SQLite database\)" \
+    run "$work/victim.lua" --trace "$work/victim.lua"
+cmp -s $F/require_ok.lua "$work/victim.lua" && [ ! -e "$work/victim.lua.partial" ]
+check "--trace onto a Lua file leaves it untouched" $?
+mkdir "$work/a_dir"
+expect_exit "--trace onto a directory" 2 "a_dir: not a vmcisim trace \(not a regular file\)" \
+    run $F/require_ok.lua --trace "$work/a_dir"
+sqlite3 "$work/foreign.db" "CREATE TABLE t(x); INSERT INTO t VALUES (42)"
+expect_exit "--trace onto another SQLite database" 2 "foreign.db: not a vmcisim trace" \
+    run $F/require_ok.lua --trace "$work/foreign.db"
+[ "$(sqlite3 "$work/foreign.db" "SELECT x FROM t")" = 42 ]
+check "--trace onto another SQLite database leaves it untouched" $?
+echo "precious" > "$work/busy.db.partial"
+expect_exit "--trace whose partial name holds a file" 2 "busy.db.partial: not a vmcisim trace" \
+    run $F/require_ok.lua --trace "$work/busy.db"
+: > "$work/empty.db"
+run run $F/require_ok.lua --trace "$work/empty.db" -q
+[ "$status" -eq 0 ] && "$vmcisim" replay -q "$work/empty.db"
+check "an empty file is replaced by the trace" $? "$status $err"
+run run scenarios/hello.lua --trace "$work/r.db" -q
+[ "$status" -eq 0 ] && [ ! -e "$work/r.db.partial" ] && [ ! -e "$work/r.db-wal" ] &&
+    [ "$(sqlite3 "$work/r.db" "SELECT value FROM meta WHERE key = 'scenario'")" = \
+      scenarios/hello.lua ]
+check "an existing trace is replaced at a clean close, no partial or -wal file left" $?
+
+cp "$work/r.db" "$work/old.db"
+"$vmcisim" run $F/long_run.lua --trace "$work/r.db" -q -- 100000000 >/dev/null 2>&1 &
+pid=$!
+rows=0
+for _ in $(seq 300); do
+    rows=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM events" 2>/dev/null)
+    [ "${rows:-0}" -gt 0 ] && break
+    sleep 0.1
+done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+cmp -s "$work/r.db" "$work/old.db"
+check "a killed run leaves the trace it was replacing untouched" $?
+[ "${rows:-0}" -gt 0 ] && [ -e "$work/r.db.partial" ]
+check "a killed run leaves its committed events in PATH.partial" $? "rows $rows"
+out=$("$vmcisim" replay "$work/r.db.partial" 2>&1)
+rc=$?
+partial="^replay: partial trace \(its run did not finish; no digest to compare\): the"
+[ $rc -eq 0 ] && echo "$out" | grep -qE "$partial [1-9][0-9]* recorded events are identical$"
+check "a killed run's partial trace replays as far as it goes" $? "rc $rc: $out"
+"$vmcisim" inspect "$work/r.db.partial" | grep -qE "^scenario +tests/fixtures/long_run.lua$"
+check "a killed run's partial trace has its metadata (written at the start)" $?
+stored=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM files WHERE path = '$F/long_run.lua'")
+[ "$stored" = 1 ]
+check "a killed run's partial trace has its scenario text" $?
+
+"$vmcisim" run $F/long_run.lua --trace "$work/term.db" -q -- 100000000 >/dev/null 2>"$work/err" &
+pid=$!
+for _ in $(seq 300); do
+    [ -e "$work/term.db.partial" ] && break
+    sleep 0.1
+done
+sleep 0.3
+kill -TERM $pid 2>/dev/null
+wait $pid
+status=$?
+[ "$status" -eq 143 ] &&
+    grep -q "interrupted; the trace so far is in $work/term.db.partial" "$work/err" &&
+    [ ! -e "$work/term.db" ]
+check "SIGTERM names the partial trace and dies of the signal" $? \
+    "status $status: $(cat "$work/err")"
+
+# --progress prints at its interval: a run of 20001 events (far fewer than 2^20) that
+# lasts over 2.5 s of wall time prints at least one progress line (on a machine where it
+# is shorter nothing can be said, and the check is skipped: no timing is asserted).
+started=$(date +%s%N)
+"$vmcisim" run $F/long_run.lua -q --progress -- 10000 20000 >/dev/null 2>"$work/err"
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+if [ "$elapsed_ms" -gt 2500 ]; then
+    line="^progress: simulated [0-9.]+s, [0-9]+ events, [0-9.e+]+ events/s, [0-9]+ s wall$"
+    grep -qE "$line" "$work/err"
+    check "--progress prints during a ${elapsed_ms} ms run of 20001 events" $? "$(cat "$work/err")"
+else
+    echo "ok - --progress interval check skipped: the run took only ${elapsed_ms} ms"
+fi

@@ -213,11 +213,11 @@ expect_exit() {  # expect_exit NAME CODE STDERR-PATTERN ARGS...
 echo "not a database at all, just some text that is long enough" >"$work/junk.db"
 sqlite3 "$work/foreign.db" "CREATE TABLE t(a)"
 head -c 8192 "$S" >"$work/truncated.db"
-expect_exit "missing trace" 1 "cannot open trace .*no_such.db: No such file" \
+expect_exit "missing trace" 1 "no_such.db: cannot open: No such file" \
     export "$work/no_such.db" --format pcap -o "$work/x.pcap"
-expect_exit "not a database" 1 "junk.db is not a vmcisim trace" \
+expect_exit "not a database" 1 "junk.db: not a vmcisim trace \(not an SQLite database\)" \
     export "$work/junk.db" --format perfetto -o "$work/x.json"
-expect_exit "foreign SQLite database" 1 "foreign.db is not a vmcisim trace" \
+expect_exit "foreign SQLite database" 1 "foreign.db: not a vmcisim trace \(no meta" \
     export "$work/foreign.db" --format mermaid -o "$work/x.mmd"
 expect_exit "truncated trace" 1 "truncated.db.*(corrupt|malformed|not a)" \
     export "$work/truncated.db" --format perfetto -o "$work/x.json"

@@ -202,10 +202,12 @@ sqlite3 "$work/other.db" "CREATE TABLE t(x)"
 cp "$db" "$work/v9.db"
 sqlite3 "$work/v9.db" "UPDATE meta SET value = '9' WHERE key = 'schema_version'"
 head -c 4096 "$db" >"$work/truncated.db"
-expect_exit "a missing file" 1 "no_such.db: No such file" inspect "$work/no_such.db"
+expect_exit "a missing file" 1 "no_such.db: cannot open: No such file" inspect "$work/no_such.db"
 expect_exit "a garbage file" 1 "not a vmcisim trace" inspect "$work/garbage.db"
 expect_exit "an SQLite file without our tables" 1 "no such table: meta" inspect "$work/other.db"
-expect_exit "another schema_version" 1 "schema_version '9'" inspect "$work/v9.db"
+expect_exit "another schema_version" 1 \
+    "not a vmcisim trace \(schema_version 9; this vmcisim reads 1\)" \
+    inspect "$work/v9.db"
 expect_exit "a truncated trace" 1 "malformed|not a vmcisim trace" inspect "$work/truncated.db"
 expect_exit "a directory" 1 "not a regular file" inspect "$work"
 expect_exit "a bad view" 2 "unknown view 'bogus'" inspect "$db" bogus

@@ -26,6 +26,12 @@ for scenario in scenarios/guide_stream.lua scenarios/guide_dgram.lua \
     check "$scenario replays as identical" $? "rc $rc: $out"
 done
 
+# The scenario's own output (print) is not shown: the verdict is the only line.
+traced hello scenarios/hello.lua
+out=$("$vmcisim" replay "$work/hello.db" 2>/dev/null)
+[ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "^replay: identical: "
+check "replay shows the verdict, not the scenario's print output" $? "$out"
+
 # The count of compared events is the trace's row count.
 rows=$(sqlite3 "$work/guide_stream.db" "SELECT count(*) FROM events")
 out=$("$vmcisim" replay "$work/guide_stream.db")
@@ -67,8 +73,33 @@ check "a changed field is a divergence" $? "$out"
 diverged payload "UPDATE events SET payload = zeroblob(length(payload)) WHERE kind = 'data_out' AND payload IS NOT NULL" \
     "the payloads (bytes fields) differ"
 check "a changed payload is a divergence" $? "$out"
-diverged text "UPDATE files SET text = replace(text, '5000', '5001')" "differ"
-check "the recorded scenario text is what runs (a changed text diverges)" $? "$out"
+diverged text "UPDATE files SET text = replace(text, '5000', '5001')" \
+    "corrupt trace (the recorded text of scenarios/guide_stream.lua does not match its stored hash)"
+check "a recorded text edited without its hash is a corrupt trace (exit 1)" $? "$out"
+# The recorded text (with a matching hash) is what runs, not the file on disk: give the
+# trace the text and hash of a changed copy of the scenario, traced under the same path.
+mkdir -p "$work/scenarios"
+sed 's/5000/5001/g' scenarios/guide_stream.lua > "$work/scenarios/guide_stream.lua"
+vmcisim_path=$(readlink -f "$vmcisim")
+(cd "$work" &&
+    "$vmcisim_path" run scenarios/guide_stream.lua --trace changed_src.db -q >/dev/null 2>&1)
+diverged rehashed "ATTACH '$work/changed_src.db' AS other;
+    UPDATE files SET text = (SELECT text FROM other.files), hash = (SELECT hash FROM other.files)" \
+    "first divergence after [0-9]* identical events: the events differ"
+check "the recorded scenario text is what runs (a changed text with its hash diverges)" $? "$out"
+diverged seed "UPDATE meta SET value = '99' WHERE key = 'options_seed'" \
+    "first divergence after 0 identical events: the events differ (fields)"
+check "a changed seed is reported at seq 0, the first event that differs" $? "$out"
+echo "$out" | grep -q "recorded: seq 0 " && echo "$out" | grep -q "replayed: seq 0 "
+check "the seed divergence shows seq 0 on both sides" $? "$out"
+diverged deleted "DELETE FROM events WHERE seq = 70" \
+    "first divergence after 70 identical events: the events differ (seq)"
+check "a deleted row 70 is reported at 70, not at a later mismatch" $? "$out"
+echo "$out" | grep -q "recorded: seq 71 " && echo "$out" | grep -q "replayed: seq 70 "
+check "the deleted-row report shows recorded seq 71 against replayed seq 70" $? "$out"
+diverged layer "UPDATE events SET layer = 'vmci' WHERE seq = 50 AND layer = 'device'" \
+    "first divergence after 50 identical events: the events differ (layer)"
+check "a difference only in the layer column is named as the layer" $? "$out"
 diverged fewer "DELETE FROM events WHERE seq > 100" "the re-run has more events than the trace"
 check "a trace cut short is a divergence" $? "$out"
 diverged more "INSERT INTO events SELECT seq + 100000, time_ns, ctx, pid, layer, kind, fields, payload FROM events WHERE seq = (SELECT max(seq) FROM events)" \
@@ -77,6 +108,65 @@ check "an extra recorded event is a divergence" $? "$out"
 diverged digest "UPDATE meta SET value = '00000000000000000000000000000000' WHERE key = 'digest'" \
     "the digests differ"
 check "a different digest is a divergence" $? "$out"
+
+# Hostile traces: a clear message and exit 1, never an assertion (134) or a hang.
+hostile() {   # hostile NAME SQL PATTERN: replaying a copy changed by SQL exits 1 with PATTERN
+    cp "$work/guide_stream.db" "$work/$1.db"
+    sqlite3 "$work/$1.db" "$2"
+    out=$(timeout 60 "$vmcisim" replay "$work/$1.db" 2>&1)
+    rc=$?
+    [ $rc -eq 1 ] && echo "$out" | grep -q -- "$3"
+}
+hostile negative_seq "UPDATE events SET seq = -1 WHERE seq = 60" \
+    "corrupt trace (event seq '-1' is not a non-negative integer above the one before)"
+check "a negative seq is a corrupt trace (exit 1, no assertion)" $? "rc $rc: $out"
+hostile duplicate_seq "CREATE TABLE copy AS SELECT * FROM events; DROP TABLE events;
+    ALTER TABLE copy RENAME TO events; INSERT INTO events SELECT * FROM events WHERE seq = 30" \
+    "corrupt trace (event seq '30' is not a non-negative integer above the one before)"
+check "a repeated seq is a corrupt trace (exit 1, no assertion)" $? "rc $rc: $out"
+hostile text_seq "CREATE TABLE copy AS SELECT * FROM events; DROP TABLE events;
+    ALTER TABLE copy RENAME TO events;
+    UPDATE events SET seq = 'x' WHERE seq = (SELECT max(seq) FROM events)" \
+    "corrupt trace (event seq 'x'"
+check "a seq that is not an integer is refused (exit 1)" $? "rc $rc: $out"
+mkfifo "$work/fifo.db"
+out=$(timeout 20 "$vmcisim" replay "$work/fifo.db" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "fifo.db: not a vmcisim trace (not a regular file)"
+check "replay refuses a FIFO at once (exit 1, no hang)" $? "rc $rc: $out"
+mkdir "$work/dir.db"
+out=$("$vmcisim" replay "$work/dir.db" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "dir.db: not a vmcisim trace (not a regular file)" &&
+    ! echo "$out" | grep -q "disk I/O"
+check "replay of a directory says it is not a regular file (not 'disk I/O error')" $? "$out"
+: > "$work/empty.db"
+# One wording of "not a trace" for replay, inspect and export.
+sqlite3 "$work/foreign.db" "CREATE TABLE t(x)"
+echo "not a database" > "$work/junk.db"
+for file in fifo.db dir.db empty.db foreign.db junk.db missing.db; do
+    for command in replay inspect export; do
+        extra=""
+        [ $command = export ] && extra="--format pcap -o $work/out.pcap"
+        timeout 20 "$vmcisim" $command "$work/$file" $extra > /dev/null 2> "$work/$command.err"
+        echo "rc $?" >> "$work/$command.err"
+        sed "s/^vmcisim $command: //" "$work/$command.err" > "$work/$command.cause"
+    done
+    cmp -s "$work/replay.cause" "$work/inspect.cause" &&
+        cmp -s "$work/replay.cause" "$work/export.cause" && grep -q "^rc 1$" "$work/replay.cause"
+    check "replay, inspect and export say the same of $file (exit 1)" $? \
+        "$(cat "$work/replay.err" "$work/inspect.err" "$work/export.err" | tr '\n' '|')"
+done
+
+# inspect of a trace with no events (no CID bindings to sort) prints every view.
+cp "$work/guide_stream.db" "$work/no_events.db"
+sqlite3 "$work/no_events.db" "DELETE FROM events"
+failed=""
+for view in summary timeline connections sockets vms errors; do
+    "$vmcisim" inspect "$work/no_events.db" $view > /dev/null 2>&1 || failed="$failed $view"
+done
+[ -z "$failed" ]
+check "inspect of a trace without events prints every view" $? "failed:$failed"
 
 head -c 3000 "$work/guide_stream.db" > "$work/cut.db"
 out=$("$vmcisim" replay "$work/cut.db" 2>&1)

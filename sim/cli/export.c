@@ -16,6 +16,7 @@
 #include "sim/cli/cli.h"
 #include "sim/engine/duration.h"
 #include "sim/export/export.h"
+#include "sim/trace/reader.h"
 
 struct export_arguments {
     const char *trace_path;
@@ -116,8 +117,12 @@ int cli_export(int argc, char **argv)
     if (rc != 0)
         return rc;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (sim_trace_check(arguments.trace_path, message) != SIM_TRACE_KIND_TRACE) {
+        fprintf(stderr, "vmcisim export: %s\n", message);     /* replay's and inspect's words */
+        return 1;
+    }
     if (export_run(arguments.trace_path, arguments.out_path, &arguments.options, message) != 0) {
-        fprintf(stderr, "vmcisim: export: %s\n", message);
+        fprintf(stderr, "vmcisim export: %s\n", message);
         return 1;
     }
     return 0;

@@ -39,7 +39,7 @@ struct inspect_arguments {
 
 int inspect_fail(const struct inspect *inspect, const char *message)
 {
-    fprintf(stderr, "vmcisim: inspect %s: %s\n", inspect->path, message);
+    fprintf(stderr, "vmcisim inspect: %s: %s\n", inspect->path, message);
     return 1;
 }
 
@@ -206,46 +206,16 @@ static int open_database(struct inspect *inspect)
     return 0;
 }
 
-/* Opens the file read-only and checks that it is a trace this binary reads; 0 or 1. */
+/* Checks that the file is a trace this binary reads (the wording replay and export share:
+ * sim_trace_check), then opens it read-only; 0 or 1. */
 static int open_trace(struct inspect *inspect)
 {
-    struct stat status;
-    if (stat(inspect->path, &status) != 0)
-        return inspect_fail(inspect, strerror(errno));
-    if (!S_ISREG(status.st_mode))
-        return inspect_fail(inspect, "not a regular file");
-    if (open_database(inspect) != 0)
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (sim_trace_check(inspect->path, message) != SIM_TRACE_KIND_TRACE) {
+        fprintf(stderr, "vmcisim inspect: %s\n", message);
         return 1;
-    sqlite3_stmt *statement = NULL;
-    const char *sql = "SELECT value FROM meta WHERE key = 'schema_version'";
-    if (sqlite3_prepare_v2(inspect->db, sql, -1, &statement, NULL) != SQLITE_OK) {
-        char message[512];
-        snprintf(message, sizeof(message), "not a vmcisim trace (%s)",
-                 sqlite3_errmsg(inspect->db));
-        sqlite3_finalize(statement);
-        return inspect_fail(inspect, message);
     }
-    int rc = sqlite3_step(statement);
-    char version[32] = "";
-    if (rc == SQLITE_ROW)
-        snprintf(version, sizeof(version), "%s", inspect_text(statement, 0));
-    sqlite3_finalize(statement);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return inspect_fail(inspect, sqlite3_errmsg(inspect->db));
-    if (rc == SQLITE_DONE)
-        return inspect_fail(inspect, "not a vmcisim trace (no schema_version in meta)");
-    if (strcmp(version, INSPECT_SCHEMA_VERSION) != 0) {
-        char message[128];
-        snprintf(message, sizeof(message), "trace schema_version '%s'; this vmcisim reads "
-                 INSPECT_SCHEMA_VERSION, version);
-        return inspect_fail(inspect, message);
-    }
-    statement = inspect_prepare(inspect, "SELECT seq, time_ns, ctx, pid, layer, kind, fields, "
-                                         "payload FROM events LIMIT 0");
-    if (statement == NULL)
-        return 1;
-    sqlite3_finalize(statement);
-    return 0;
+    return open_database(inspect);
 }
 
 static int run_view(struct inspect *inspect, const struct inspect_arguments *arguments)

@@ -24,7 +24,7 @@
  * cost are their own data_discarded event). Every data_discarded, at any layer, is one. */
 const char inspect_errors_condition[] =
     "((layer = 'api' AND (json_extract(fields, '$.result') < 0 OR kind IN ('expect_fail', "
-    "'proc_error', 'callback_error', 'deadlock'))) "
+    "'proc_error', 'callback_error', 'scenario_error', 'deadlock'))) "
     "OR (layer = 'transport' AND ((json_extract(fields, '$.rule') IS NOT NULL "
     "AND kind != 'peer_detach') OR json_extract(fields, '$.result') < 0)) "
     "OR (layer = 'vmci' AND (json_extract(fields, '$.result') < 0 OR kind = 'dg_drop')) "
@@ -327,14 +327,16 @@ static int print_totals(struct inspect *inspect)
     status = status != 0 ? status : count_events(inspect, "kind = 'proc_spawn'", &processes);
     status = status != 0 ? status : count_events(inspect, inspect_errors_condition, &errors);
     status = status != 0 ? status : count_events(inspect, "layer = 'api' AND kind IN "
-        "('expect_fail', 'proc_error', 'callback_error', 'deadlock')", &failures);
+        "('expect_fail', 'proc_error', 'callback_error', 'scenario_error', 'deadlock')",
+        &failures);
     status = status != 0 ? status : inspect_model_counts(inspect, &sockets, &connections);
     if (status != 0)
         return status;
     printf("%-12s %" PRIu64 " VMs, %" PRIu64 " host, %" PRIu64 " processes, %" PRIu64
            " sockets, %" PRIu64 " stream connections\n", "endpoints", vms, hosts, processes,
            sockets, connections);
-    printf("%-12s %" PRIu64 " (expect_fail, proc_error, callback_error, deadlock)\n",
+    printf("%-12s %" PRIu64 " (expect_fail, proc_error, callback_error, scenario_error, "
+           "deadlock)\n",
            "failures", failures);
     printf("%-12s %" PRIu64 " (`inspect FILE errors` lists them)\n", "errors", errors);
     return 0;

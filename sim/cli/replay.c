@@ -9,13 +9,20 @@
  * through a comparing sink at that level: each must equal the next recorded row in
  * seq, time, context, process, layer, kind, fields and payload; the first difference
  * stops the run and is printed. At the end, no recorded row may be left over, and the
- * re-run's digest (every layer, whatever the level) must equal the recorded one.
- * Exit status: 0 identical, 1 a divergence or an unreadable trace, 2 usage.
+ * re-run's digest (every layer, whatever the level) must equal the recorded one. The
+ * reader has checked the file first (sim_trace_check, the recorded texts against their
+ * hashes, seq order), so a hostile trace is an error message, never a crash or a hang.
+ * A trace without a digest is partial (its run did not finish): it is checked as far as
+ * it goes and the re-run stops where it ends.
+ * Exit status: 0 identical (or a partial trace identical as far as it goes), 1 a
+ * divergence or an unusable trace, 2 usage.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/cli/cli.h"
 #include "sim/engine/duration.h"
@@ -31,6 +38,7 @@ struct comparison {
     struct sim_trace_reader *reader;
     uint64_t compared;
     bool diverged;
+    bool trace_ended;                           /* the re-run went past the last row */
     char report[4 * SIM_ERROR_MESSAGE_BYTES_MAX];
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
@@ -92,17 +100,36 @@ static int json_reserve(struct comparison *comparison, size_t bytes)
     return 0;
 }
 
+/* Which part of a mismatching event differs first, in the order a reader scans a row. */
+static const char *difference(const struct sim_trace_event *event, const char *json,
+                              size_t json_bytes, const struct sim_trace_row *row)
+{
+    if (event->seq != row->seq)
+        return "the events differ (seq)";
+    if (event->time_ns != row->time_ns)
+        return "the events differ (time)";
+    if (event->ctx != row->ctx || event->pid != row->pid)
+        return "the events differ (context or process)";
+    if (strcmp(sim_layer_name(event->layer), row->layer) != 0)
+        return "the events differ (layer)";
+    if (strcmp(event->kind, row->kind) != 0)
+        return "the events differ (kind)";
+    if (json_bytes != row->fields_bytes || memcmp(json, row->fields, json_bytes) != 0)
+        return "the events differ (fields)";
+    return "the payloads (bytes fields) differ";
+}
+
+/* The engine stops the re-run only after the current event, which may emit more: once a
+ * divergence is recorded, later calls change nothing, so the report names the first. */
 static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
 {
     struct comparison *comparison = state;
-    /* The engine stops the run only after the current step, whose later events still
-     * come here: the first divergence is the one to report, and the reader is done. */
-    if (comparison->diverged) {
-        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
+    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
+    if (comparison->diverged)
         return SIM_ESINK;
-    }
     if (json_reserve(comparison, sim_trace_fields_json_bound_bytes(event)) < 0) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay: out of memory");
+        diverge(comparison, "out of memory", "", "");
         return SIM_ENOMEM;
     }
     uint32_t payload_field = 0;
@@ -115,23 +142,18 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
     if (rc < 0) {
         diverge(comparison, "the trace could not be read on", reader_message, replayed);
     } else if (rc == 0) {
+        comparison->trace_ended = true;
         diverge(comparison, "the re-run has more events than the trace", "(end of trace)",
                 replayed);
     } else if (!same_event(event, comparison->json, json_bytes, payload_field, &row)) {
         char recorded[SIM_ERROR_MESSAGE_BYTES_MAX];
         describe_row(recorded, sizeof(recorded), &row);
-        bool heads_equal = event->seq == row.seq && event->time_ns == row.time_ns &&
-                           event->ctx == row.ctx && event->pid == row.pid &&
-                           strcmp(event->kind, row.kind) == 0;
-        bool texts_equal = json_bytes == row.fields_bytes &&
-                           memcmp(comparison->json, row.fields, json_bytes) == 0;
-        diverge(comparison, heads_equal && texts_equal ? "the payloads (bytes fields) differ"
-                                                       : "the events differ", recorded, replayed);
+        diverge(comparison, difference(event, comparison->json, json_bytes, &row), recorded,
+                replayed);
     } else {
         comparison->compared++;
         return 0;
     }
-    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
     return SIM_ESINK;               /* stops the re-run at the first difference */
 }
 
@@ -203,6 +225,35 @@ static int recorded_files(struct sim_trace_reader *reader, struct recorded_run *
     return 0;
 }
 
+/* The scenario's own stdout (print; sim.log is quiet already) is not the replay's: it goes
+ * to /dev/null during the re-run. Returns the saved descriptor, or -1 (then nothing is
+ * hidden: output is noise, not an error). stderr stays, so failures and sanitizer
+ * reports are still seen. */
+static int stdout_silence(void)
+{
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    int null = open("/dev/null", O_WRONLY);
+    if (saved < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (null >= 0)
+            close(null);
+        return -1;
+    }
+    close(null);
+    return saved;
+}
+
+static void stdout_restore(int saved)
+{
+    if (saved < 0)
+        return;
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+}
+
 /* Re-runs; returns the re-run's digest in digest_hex. */
 static void rerun(const struct recorded_run *run, struct comparison *comparison,
                   char digest_hex[33], struct simlua_outcome *outcome)
@@ -226,7 +277,9 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
     struct simlua_runtime *runtime = digest != NULL ? simlua_create(&options) : NULL;
     memset(outcome, 0, sizeof(*outcome));
     if (runtime != NULL) {
+        int saved_stdout = stdout_silence();
         simlua_run(runtime, outcome);
+        stdout_restore(saved_stdout);
         simlua_destroy(runtime);
     }
     if (digest != NULL)
@@ -256,6 +309,29 @@ static void verify_end(struct comparison *comparison, const struct recorded_run 
                 "trace level differ)", run->digest, digest_hex);
 }
 
+/* Prints the verdict; returns the exit status. A trace without a digest is partial (its
+ * run was killed or its trace could not be closed): what it holds can still be checked,
+ * and the re-run stops where the trace ends. */
+static int report(const char *path, const struct recorded_run *run,
+                  const struct comparison *comparison, const char *digest_hex, bool quiet)
+{
+    bool partial = run->digest == NULL;
+    if (partial && (!comparison->diverged || comparison->trace_ended)) {
+        if (!quiet)
+            printf("replay: partial trace (its run did not finish; no digest to compare): the "
+                   "%" PRIu64 " recorded events are identical\n", comparison->compared);
+        return 0;
+    }
+    if (comparison->diverged) {
+        fprintf(stderr, "vmcisim replay: %s: %s\n", path, comparison->report);
+        return 1;
+    }
+    if (!quiet)
+        printf("replay: identical: %" PRIu64 " traced events compared, digest %s\n",
+               comparison->compared, digest_hex);
+    return 0;
+}
+
 static int replay_file(const char *path, bool quiet)
 {
     struct sim_trace_reader *reader = NULL;
@@ -282,12 +358,7 @@ static int replay_file(const char *path, bool quiet)
     rerun(&run, &comparison, digest_hex, &outcome);
     if (!comparison.diverged)
         verify_end(&comparison, &run, digest_hex);
-    int status = comparison.diverged ? 1 : 0;
-    if (comparison.diverged)
-        fprintf(stderr, "vmcisim replay: %s: %s\n", path, comparison.report);
-    else if (!quiet)
-        printf("replay: identical: %" PRIu64 " traced events compared, digest %s\n",
-               comparison.compared, digest_hex);
+    int status = report(path, &run, &comparison, digest_hex, quiet);
     free(comparison.json);
     free(run.files);
     sim_trace_reader_close(reader);

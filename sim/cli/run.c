@@ -4,12 +4,16 @@
  *
  * Arguments after the first "--" belong to the scenario (`arg` in Lua); the
  * rest is parsed with getopt_long, so options may come before or after the
- * scenario path. The trace file gets its metadata and the loaded files after
- * the run (they are known only then); never a wall-clock time.
+ * scenario path. The trace gets the metadata known before the run at open (so a
+ * killed run's partial trace can be replayed), each loaded file as soon as the next
+ * event shows it was loaded, and the world's seed, product and digest at close;
+ * never a wall-clock time. The trace is written beside its path and renamed at a
+ * clean close (sim/trace/writer.h); SIGINT/SIGTERM/SIGHUP name the partial file.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,7 @@ struct run_options {
     char **args;
 };
 
+/* Returns 0, -1 when the text is not an integer, or -2 when it is one beyond 64 bits. */
 static int parse_seed(const char *text, uint64_t *seed_out)
 {
     char *end = NULL;
@@ -50,16 +55,23 @@ static int parse_seed(const char *text, uint64_t *seed_out)
         unsigned long long value = strtoull(text, &end, 0);
         *seed_out = (uint64_t)value;
     }
-    return (end == text || *end != '\0' || errno != 0) ? -1 : 0;
+    if (end == text || *end != '\0')
+        return -1;
+    return errno == ERANGE ? -2 : (errno != 0 ? -1 : 0);
 }
 
 static int parse_option(int option, const char *value, struct run_options *options)
 {
     switch (option) {
-    case 's':
-        if (parse_seed(value, &options->seed) < 0)
+    case 's': {
+        int parsed = parse_seed(value, &options->seed);
+        if (parsed == -2)
+            return cli_usage_error("--seed: '%s' does not fit in 64 bits (from -2^63 to "
+                                   "2^64-1)", value);
+        if (parsed < 0)
             return cli_usage_error("--seed: '%s' is not an integer", value);
         return 0;
+    }
     case 't':
         options->trace_path = value;
         return 0;
@@ -77,6 +89,9 @@ static int parse_option(int option, const char *value, struct run_options *optio
             return cli_usage_error("--until: '%s' is not a duration (e.g. 250ms, 1.5ms, 3s)",
                                    value);
         options->until_text = value;
+        if (value[0] != '\0' && strchr("0123456789.", value[strlen(value) - 1]) != NULL)
+            fprintf(stderr, "vmcisim: warning: --until %s has no unit and is read as ns; "
+                    "write %sns, %sus, %sms or %ss\n", value, value, value, value, value);
         return 0;
     case 'q':
         options->quiet = 1;
@@ -181,8 +196,12 @@ static int verbose_emit(void *state, const struct sim_trace_event *event, char *
     return 0;
 }
 
-/* Progress on long runs: wall time appears here and nowhere near the trace. */
-#define PROGRESS_EVERY_EVENTS (1u << 20)
+/* Progress on long runs: wall time appears here and nowhere near the trace. The engine
+ * calls back every PROGRESS_EVERY_EVENTS events; the callback reads CLOCK_MONOTONIC (a
+ * vDSO call of tens of ns, so well under 1 ns per event) and prints once the interval has
+ * passed: a line comes at most 256 events late, even when each event costs a millisecond
+ * of Lua (a check every 2^20 events left a 43-second run silent). */
+#define PROGRESS_EVERY_EVENTS 256u
 #define PROGRESS_INTERVAL_SECONDS 2.0
 
 struct progress {
@@ -214,25 +233,21 @@ static void progress_report(void *state, uint64_t now_ns, uint64_t events_run)
     progress->last_events = events_run;
 }
 
-static int write_metadata(struct sim_trace_writer *writer, const struct run_options *options,
-                          const struct simlua_outcome *outcome, const char *digest_hex,
-                          char *message)
+/* Metadata known before the run: written at open, so a killed run's partial trace says
+ * how to replay it. */
+static int write_metadata_start(struct sim_trace_writer *writer,
+                                const struct run_options *options, char *message)
 {
-    char seed_text[32];
     char until_text[32];
-    snprintf(seed_text, sizeof(seed_text), "%" PRIu64, outcome->seed);
+    snprintf(until_text, sizeof(until_text), "%" PRIu64, options->until_ns);
     char options_seed_text[32];                 /* --seed, for replay (seed: the world's) */
     snprintf(options_seed_text, sizeof(options_seed_text), "%" PRIu64, options->seed);
-    snprintf(until_text, sizeof(until_text), "%" PRIu64, options->until_ns);
     const char *pairs[][2] = {
         { "simulator_version", VMCISIM_VERSION },
         { "scenario", options->scenario_path },
-        { "seed", seed_text },
         { "options_seed", options_seed_text },
-        { "product", outcome->product },
         { "trace_level", options->trace_level_text },
         { "until_ns", options->until_text != NULL ? until_text : "" },
-        { "digest", digest_hex },
     };
     for (size_t index = 0; index < sizeof(pairs) / sizeof(pairs[0]); index++) {
         int rc = sim_trace_writer_meta(writer, pairs[index][0], pairs[index][1], message);
@@ -249,21 +264,73 @@ static int write_metadata(struct sim_trace_writer *writer, const struct run_opti
     return 0;
 }
 
-static int finish_trace(struct sim_trace_writer *writer, const struct run_options *options,
-                        const struct simlua_outcome *outcome, struct simlua_runtime *runtime,
-                        const char *digest_hex)
+/* Metadata known at the end; `digest` is the last row written, so its absence marks a
+ * trace whose run did not finish. */
+static int write_metadata_end(struct sim_trace_writer *writer,
+                              const struct simlua_outcome *outcome, const char *digest_hex,
+                              char *message)
+{
+    char seed_text[32];
+    snprintf(seed_text, sizeof(seed_text), "%" PRIu64, outcome->seed);
+    const char *pairs[][2] = {
+        { "seed", seed_text },
+        { "product", outcome->product },
+        { "digest", digest_hex },
+    };
+    for (size_t index = 0; index < sizeof(pairs) / sizeof(pairs[0]); index++) {
+        int rc = sim_trace_writer_meta(writer, pairs[index][0], pairs[index][1], message);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Stores the files the runtime loaded that the trace does not hold yet. */
+struct trace_files {
+    struct sim_trace_writer *writer;
+    struct simlua_runtime *runtime;             /* set once created */
+    uint32_t stored;
+};
+
+static int files_store(struct trace_files *files, char *message)
+{
+    uint32_t count = files->runtime != NULL ? simlua_file_count(files->runtime) : 0;
+    for (; files->stored < count; files->stored++) {
+        const struct simlua_file *file = simlua_file(files->runtime, files->stored);
+        int rc = sim_trace_writer_file(files->writer, file->path, file->text, file->text_bytes,
+                                       message);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A sink that sees every api event only to notice new files: one comparison per event. */
+static int files_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)event;
+    struct trace_files *files = state;
+    if (files->runtime == NULL || simlua_file_count(files->runtime) == files->stored)
+        return 0;
+    return files_store(files, message) < 0 ? SIM_ESINK : 0;
+}
+
+static int finish_trace(struct trace_files *files, const struct run_options *options,
+                        const struct simlua_outcome *outcome, const char *digest_hex)
 {
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    int rc = write_metadata(writer, options, outcome, digest_hex, message);
-    for (uint32_t index = 0; rc == 0 && index < simlua_file_count(runtime); index++) {
-        const struct simlua_file *file = simlua_file(runtime, index);
-        rc = sim_trace_writer_file(writer, file->path, file->text, file->text_bytes, message);
+    int rc = files_store(files, message);
+    if (rc == 0)
+        rc = write_metadata_end(files->writer, outcome, digest_hex, message);
+    if (rc < 0) {
+        fprintf(stderr, "vmcisim: trace %s: %s (the unfinished trace is %s)\n",
+                options->trace_path, message, sim_trace_writer_partial_path(files->writer));
+        char ignored[SIM_ERROR_MESSAGE_BYTES_MAX];
+        sim_trace_writer_abandon(files->writer, ignored);
+        return 1;
     }
-    char close_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    int close_rc = sim_trace_writer_close(writer, close_message);
-    if (rc < 0 || close_rc < 0) {
-        fprintf(stderr, "vmcisim: trace %s: %s\n", options->trace_path,
-                rc < 0 ? message : close_message);
+    if (sim_trace_writer_close(files->writer, message) < 0) {
+        fprintf(stderr, "vmcisim: trace %s: %s\n", options->trace_path, message);
         return 1;
     }
     return 0;
@@ -293,27 +360,112 @@ static int discarded_emit(void *state, const struct sim_trace_event *event, char
     return 0;
 }
 
-static void print_summary(const struct simlua_outcome *outcome, const struct discarded *discarded)
+/* SIGINT, SIGTERM, SIGHUP: say where the committed part of the trace is, then die of the
+ * signal as before. Only async-signal-safe calls (write, signal, raise). */
+static char interrupted_message[512];
+static size_t interrupted_message_bytes;
+
+static void interrupted(int signal_number)
+{
+    if (interrupted_message_bytes > 0 &&
+        write(STDERR_FILENO, interrupted_message, interrupted_message_bytes) < 0)
+        interrupted_message_bytes = 0;      /* nothing else to do about it */
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+static void interrupted_catch(const char *partial_path)
+{
+    int written = snprintf(interrupted_message, sizeof(interrupted_message),
+                           "\nvmcisim: interrupted; the trace so far is in %s\n", partial_path);
+    interrupted_message_bytes = written > 0 && (size_t)written < sizeof(interrupted_message)
+                                    ? (size_t)written : 0;
+    signal(SIGINT, interrupted);
+    signal(SIGTERM, interrupted);
+    signal(SIGHUP, interrupted);
+}
+
+static void interrupted_release(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+}
+
+/* How the run ended, as the summary's first words (docs/cli.md lists them). */
+static const char *ending(const struct simlua_outcome *outcome, const struct run_options *options)
+{
+    if (!outcome->world_created) {
+        if (outcome->exit_code == SIMLUA_EXIT_LOAD)
+            return "scenario not loaded";
+        return outcome->exit_code == SIMLUA_EXIT_PASS ? "no world" : "scenario error, no world";
+    }
+    if (outcome->stopped[0] == '\0')
+        return "world not run";
+    if (strcmp(outcome->stopped, "until") == 0 && options->until_text != NULL &&
+        outcome->now_ns == options->until_ns)
+        return "stopped by --until (work left)";     /* events remain after until_ns */
+    return outcome->stopped;
+}
+
+/* A deadlock is a failure of the run (inspect counts its event among the failures), so
+ * the summary counts it too: never "0 failures -> FAIL" for a deadlock. */
+static void print_summary(const struct simlua_outcome *outcome, const struct run_options *options,
+                          const struct discarded *discarded)
 {
     char time_text[32];
     sim_time_format(outcome->now_ns, time_text, sizeof(time_text));
-    printf("run: %s at %ss, %" PRIu64 " events, %" PRIu64 " trace events, %" PRIu32
-           " failures -> %s\n",
-           outcome->stopped[0] != '\0' ? outcome->stopped : "no world", time_text,
-           outcome->events_run, outcome->trace_events, outcome->failure_count,
-           outcome->exit_code == 0 ? "pass" : "FAIL");
+    uint64_t failures = outcome->failure_count;
+    if (outcome->world_created && strcmp(outcome->stopped, "deadlock") == 0)
+        failures++;
+    printf("run: %s at %ss, %" PRIu64 " events, %" PRIu64 " trace events, %" PRIu64
+           " failures -> %s\n", ending(outcome, options), time_text, outcome->events_run,
+           outcome->trace_events, failures, outcome->exit_code == 0 ? "pass" : "FAIL");
     if (discarded->events > 0)
         printf("discarded: %" PRIu64 " bytes in %" PRIu64 " data_discarded events "
                "(`vmcisim inspect FILE errors` lists them)\n", discarded->bytes,
                discarded->events);
 }
 
+/* Opens the trace: refuses (exit 2) to replace what is not a trace; 0 or an exit status. */
+static int open_trace(const struct run_options *options, struct trace_files *files)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    int rc = sim_trace_writer_open(options->trace_path, &files->writer, message);
+    if (rc == SIM_EINVAL) {
+        fprintf(stderr, "vmcisim: --trace: %s\n", message);
+        return 2;
+    }
+    if (rc == 0 && write_metadata_start(files->writer, options, message) < 0) {
+        char ignored[SIM_ERROR_MESSAGE_BYTES_MAX];
+        sim_trace_writer_abandon(files->writer, ignored);
+        files->writer = NULL;
+        rc = SIM_ESINK;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "vmcisim: %s\n", message);
+        return 1;
+    }
+    interrupted_catch(sim_trace_writer_partial_path(files->writer));
+    return 0;
+}
+
 static int run_scenario(const struct run_options *options)
 {
     struct sim_digest *digest = sim_digest_create();
-    if (digest == NULL)
+    if (digest == NULL) {
+        fprintf(stderr, "vmcisim: out of memory\n");
         return 1;
-    struct sim_trace_sink sinks[4];
+    }
+    struct trace_files files = { 0 };
+    if (options->trace_path != NULL) {
+        int status = open_trace(options, &files);
+        if (status != 0) {
+            sim_digest_destroy(digest);
+            return status;
+        }
+    }
+    struct sim_trace_sink sinks[5];
     uint32_t sink_count = 0;
     sinks[sink_count++] = sim_digest_sink(digest);
     struct discarded discarded = { 0 };
@@ -321,16 +473,11 @@ static int run_scenario(const struct run_options *options)
                                                    .level = SIM_LAYER_DEVICE,
                                                    .emit = discarded_emit,
                                                    .state = &discarded };
-    struct sim_trace_writer *writer = NULL;
-    if (options->trace_path != NULL) {
-        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-        if (sim_trace_writer_open(options->trace_path, &writer, message) < 0) {
-            fprintf(stderr, "vmcisim: %s\n", message);
-            sim_digest_destroy(digest);
-            return 1;
-        }
+    if (files.writer != NULL) {
+        sinks[sink_count++] = (struct sim_trace_sink){ .name = "files", .level = SIM_LAYER_API,
+                                                       .emit = files_emit, .state = &files };
         if (options->trace_level != SIM_LAYER_OFF)
-            sinks[sink_count++] = sim_trace_writer_sink(writer, options->trace_level);
+            sinks[sink_count++] = sim_trace_writer_sink(files.writer, options->trace_level);
     }
     if (options->verbose)
         sinks[sink_count++] = (struct sim_trace_sink){ .name = "verbose",
@@ -351,21 +498,28 @@ static int run_scenario(const struct run_options *options)
     struct simlua_runtime *runtime = simlua_create(&lua_options);
     if (runtime == NULL) {
         fprintf(stderr, "vmcisim: out of memory\n");
+        char ignored[SIM_ERROR_MESSAGE_BYTES_MAX];
+        if (files.writer != NULL)
+            sim_trace_writer_abandon(files.writer, ignored);
+        sim_digest_destroy(digest);
         return 1;
     }
+    files.runtime = runtime;
     struct simlua_outcome outcome;
     simlua_run(runtime, &outcome);
     fflush(stdout);
     char digest_hex[33];
     sim_digest_hex(digest, digest_hex);
     int status = (int)outcome.exit_code;
-    if (writer != NULL && finish_trace(writer, options, &outcome, runtime, digest_hex) != 0 &&
+    if (files.writer != NULL && finish_trace(&files, options, &outcome, digest_hex) != 0 &&
         status == 0)
         status = 1;
+    if (options->trace_path != NULL)
+        interrupted_release();              /* the partial file is renamed or reported */
+    if (!options->quiet)
+        print_summary(&outcome, options, &discarded);
     simlua_destroy(runtime);
     sim_digest_destroy(digest);
-    if (!options->quiet)
-        print_summary(&outcome, &discarded);
     if (options->digest)
         printf("digest %s\n", digest_hex);
     return status;

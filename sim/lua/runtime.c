@@ -318,8 +318,13 @@ static void run_chunk(struct simlua_runtime *runtime)
     for (int index = 0; index < runtime->options.arg_count; index++)
         lua_pushstring(L, runtime->options.args[index]);
     if (simlua__pcall_traceback(L, runtime->options.arg_count, 0) != LUA_OK) {
-        fprintf(stderr, "vmcisim: error: %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
+        /* Traced (scenario_error, in the digest) when a world exists, and counted as a
+         * failure either way: an error after w:run() must not pass unseen. */
+        lua_pushfstring(L, "error: %s", lua_tostring(L, -1));
+        size_t length = 0;
+        const char *message = lua_tolstring(L, -1, &length);
+        simlua__report_failure(L, "scenario_error", message, length);
+        lua_pop(L, 2);
         runtime->run_failed = true;
         return;
     }

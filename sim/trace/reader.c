@@ -6,9 +6,16 @@
  * stepped through one prepared statement, so a trace of any length is read in constant
  * memory. The connection is SQLITE_OPEN_READONLY: reading never changes a trace.
  *
- * Invariant R1: rows come back in strictly increasing seq.
+ * sim_trace_check is the one place that decides whether a path is a trace: replay,
+ * inspect and export call it before opening anything (so a FIFO never blocks them and
+ * the three say "not a vmcisim trace" alike), and the writer calls it before it may
+ * replace a file.
+ *
+ * Invariant R1: rows come back in strictly increasing, non-negative seq; a file that
+ * breaks it (an edited trace) is an error, never an assertion.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +102,88 @@ static void message_format(char *message, const char *format, ...)
     va_end(arguments);
 }
 
+/* The columns every reader of a trace relies on; "no such table/column" means not ours. */
+static const char *const schema_probes[] = {
+    "SELECT key, value FROM meta LIMIT 0",
+    "SELECT path, text, hash FROM files LIMIT 0",
+    "SELECT seq, time_ns, ctx, pid, layer, kind, fields, payload FROM events LIMIT 0",
+};
+
+/* One failed SQLite call, worded as sim_trace_check promises. */
+static enum sim_trace_kind check_failed(const char *path, sqlite3 *db, char *message)
+{
+    int code = db != NULL ? sqlite3_errcode(db) : SQLITE_NOMEM;
+    const char *why = db != NULL ? sqlite3_errmsg(db) : "out of memory";
+    if (code == SQLITE_NOTADB)
+        message_format(message, "%s: not a vmcisim trace (not an SQLite database)", path);
+    else if (code == SQLITE_CORRUPT)
+        message_format(message, "%s: corrupt trace (%s)", path, why);
+    else if (strstr(why, "no such") != NULL)
+        message_format(message, "%s: not a vmcisim trace (no meta, files and events tables "
+                       "with the trace's columns: %s)", path, why);
+    else
+        message_format(message, "%s: cannot read the trace (%s)", path, why);
+    return SIM_TRACE_KIND_OTHER;
+}
+
+static enum sim_trace_kind check_schema_version(const char *path, sqlite3 *db, char *message)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+                           &stmt, NULL) != SQLITE_OK)
+        return check_failed(path, db, message);
+    int rc = sqlite3_step(stmt);
+    char version[32] = "";
+    if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
+        snprintf(version, sizeof version, "%s", (const char *)sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return check_failed(path, db, message);
+    char expected[16];
+    snprintf(expected, sizeof(expected), "%d", SIM_TRACE_SCHEMA_VERSION);
+    if (rc == SQLITE_DONE || strcmp(version, expected) != 0) {
+        message_format(message, "%s: not a vmcisim trace (schema_version %s; this vmcisim "
+                       "reads %s)", path, rc == SQLITE_DONE ? "missing" : version, expected);
+        return SIM_TRACE_KIND_OTHER;
+    }
+    return SIM_TRACE_KIND_TRACE;
+}
+
+enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(path != NULL && message != NULL);
+    message[0] = '\0';
+    struct stat info;
+    if (stat(path, &info) != 0) {
+        int error = errno;
+        message_format(message, "%s: cannot open: %s", path, strerror(error));
+        return error == ENOENT ? SIM_TRACE_KIND_ABSENT : SIM_TRACE_KIND_OTHER;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        message_format(message, "%s: not a vmcisim trace (not a regular file)", path);
+        return SIM_TRACE_KIND_OTHER;
+    }
+    if (info.st_size == 0) {
+        message_format(message, "%s: not a vmcisim trace (an empty file)", path);
+        return SIM_TRACE_KIND_EMPTY;
+    }
+    sqlite3 *db = NULL;
+    enum sim_trace_kind kind = SIM_TRACE_KIND_TRACE;
+    if (sim_trace_open_database(path, &db) != SQLITE_OK)
+        kind = check_failed(path, db, message);
+    for (size_t index = 0; kind == SIM_TRACE_KIND_TRACE &&
+                           index < sizeof schema_probes / sizeof schema_probes[0]; index++) {
+        sqlite3_stmt *stmt = NULL;
+        if (sqlite3_prepare_v2(db, schema_probes[index], -1, &stmt, NULL) != SQLITE_OK)
+            kind = check_failed(path, db, message);
+        sqlite3_finalize(stmt);
+    }
+    if (kind == SIM_TRACE_KIND_TRACE)
+        kind = check_schema_version(path, db, message);
+    sqlite3_close(db);
+    return kind;
+}
+
 static int fail(const struct sim_trace_reader *reader, const char *what, char *message)
 {
     message_format(message, "trace %s: %s: %s", reader->path, what, sqlite3_errmsg(reader->db));
@@ -110,27 +199,6 @@ static char *copy_text(const unsigned char *text, size_t bytes)
         memcpy(copy, text, bytes);
     copy[bytes] = '\0';
     return copy;
-}
-
-/* The schema must be ours: the three tables and our schema_version. */
-static int check_schema(struct sim_trace_reader *reader, char *message)
-{
-    sqlite3_stmt *stmt = NULL;
-    const char *sql = "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
-                      " name IN ('meta', 'files', 'events')";
-    if (sqlite3_prepare_v2(reader->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-        return fail(reader, "not an SQLite database, or a corrupt one", message);
-    int rc = sqlite3_step(stmt);
-    int tables = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_ROW)
-        return fail(reader, "not an SQLite database, or a corrupt one", message);
-    if (tables != 3) {
-        message_format(message, "trace %s: not a vmcisim trace (no meta, files and events "
-                       "tables)", reader->path);
-        return SIM_ESINK;
-    }
-    return 0;
 }
 
 static int load_meta(struct sim_trace_reader *reader, char *message)
@@ -179,14 +247,24 @@ static int file_store(struct sim_trace_reader *reader, sqlite3_stmt *stmt, char 
         message_format(message, "trace %s: out of memory", reader->path);
         return SIM_ENOMEM;
     }
+    /* Catches a damaged or carelessly edited text; a deliberate editor can fix the hash,
+     * so whoever runs the text must treat it as hostile anyway (the sandbox does). */
+    char hex[33];
+    sim_trace_text_hash_hex(entry->text, text_bytes, hex);
+    const unsigned char *stored = sqlite3_column_text(stmt, 2);
+    if (stored == NULL || strcmp((const char *)stored, hex) != 0) {
+        message_format(message, "%s: corrupt trace (the recorded text of %.200s does not "
+                       "match its stored hash)", reader->path, entry->path);
+        return SIM_ESINK;
+    }
     return 0;
 }
 
 static int load_files(struct sim_trace_reader *reader, char *message)
 {
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(reader->db, "SELECT path, text FROM files ORDER BY path", -1, &stmt,
-                           NULL) != SQLITE_OK)
+    const char *sql = "SELECT path, text, hash FROM files ORDER BY path";
+    if (sqlite3_prepare_v2(reader->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return fail(reader, "reading files", message);
     int rc;
     int stored = 0;
@@ -217,19 +295,6 @@ static int count_events(struct sim_trace_reader *reader, char *message)
     return 0;
 }
 
-static int check_version(const struct sim_trace_reader *reader, char *message)
-{
-    const char *version = sim_trace_reader_meta(reader, "schema_version");
-    char expected[16];
-    snprintf(expected, sizeof(expected), "%d", SIM_TRACE_SCHEMA_VERSION);
-    if (version == NULL || strcmp(version, expected) != 0) {
-        message_format(message, "trace %s: schema version %s, this vmcisim reads %s",
-                       reader->path, version != NULL ? version : "(none)", expected);
-        return SIM_ESINK;
-    }
-    return 0;
-}
-
 int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
@@ -242,14 +307,12 @@ int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
         return SIM_ENOMEM;
     }
     int rc = 0;
-    if (sim_trace_open_database(path, &reader->db) != SQLITE_OK)
+    if (sim_trace_check(path, message) != SIM_TRACE_KIND_TRACE)
+        rc = SIM_ESINK;             /* the message says why, in the shared wording */
+    if (rc == 0 && sim_trace_open_database(path, &reader->db) != SQLITE_OK)
         rc = fail(reader, "cannot open", message);
     if (rc == 0)
-        rc = check_schema(reader, message);
-    if (rc == 0)
         rc = load_meta(reader, message);
-    if (rc == 0)
-        rc = check_version(reader, message);
     if (rc == 0)
         rc = load_files(reader, message);
     if (rc == 0)
@@ -340,7 +403,12 @@ int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row 
     row->has_payload = sqlite3_column_type(stmt, 7) != SQLITE_NULL;
     row->payload = row->has_payload ? sqlite3_column_blob(stmt, 7) : NULL;
     row->payload_bytes = row->has_payload ? (size_t)sqlite3_column_bytes(stmt, 7) : 0;
-    assert(!reader->started || row->seq > reader->last_seq);                 /* R1 */
+    if (sqlite3_column_type(stmt, 0) != SQLITE_INTEGER || sqlite3_column_int64(stmt, 0) < 0 ||
+        (reader->started && row->seq <= reader->last_seq)) {                     /* R1 */
+        message_format(message, "%s: corrupt trace (event seq '%.40s' is not a non-negative "
+                       "integer above the one before)", reader->path, column_text(stmt, 0));
+        return SIM_ESINK;
+    }
     reader->started = true;
     reader->last_seq = row->seq;
     return 1;

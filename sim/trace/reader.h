@@ -27,6 +27,24 @@
 struct sim_trace_reader;
 struct sqlite3;
 
+/* What a path holds, as far as a trace is concerned (sim_trace_check). */
+enum sim_trace_kind {
+    SIM_TRACE_KIND_ABSENT,          /* no such file */
+    SIM_TRACE_KIND_EMPTY,           /* a regular file of 0 bytes: nothing to lose */
+    SIM_TRACE_KIND_TRACE,           /* a vmcisim trace this binary reads */
+    SIM_TRACE_KIND_OTHER,           /* anything else: not a trace, or one we cannot read */
+};
+
+/* Looks at `path` without changing it or blocking on it (a FIFO or a device is refused
+ * from its stat(), before any open) and says what it is. For everything but a trace the
+ * message says why, in the one wording replay, inspect, export and run share:
+ *   "PATH: cannot open: <errno text>"                     (missing, unreadable)
+ *   "PATH: not a vmcisim trace (<why>)"   why: not a regular file, an empty file, not an
+ *       SQLite database, no meta, files and events tables with the trace's columns,
+ *       schema_version N (this vmcisim reads 1)
+ *   "PATH: corrupt trace (<SQLite's message>)" */
+enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
 /* Opens `path` read-only for reading a trace without creating files beside it. A closed
  * trace is one file (the writer checkpoints it), but an ordinary read-only connection to
  * a WAL database leaves -wal and -shm files it cannot remove; so without a -wal file the
@@ -56,8 +74,9 @@ struct sim_trace_file {
     size_t text_bytes;
 };
 
-/* Opens and checks `path`. Returns 0 and a reader, or SIM_ESINK / SIM_ENOMEM /
- * SIM_ELIMIT with a message naming the file. Ownership: free with
+/* Opens and checks `path` (sim_trace_check, then every recorded file's text against its
+ * stored hash: a mismatch is a corrupt trace). Returns 0 and a reader, or SIM_ESINK /
+ * SIM_ENOMEM / SIM_ELIMIT with a message naming the file. Ownership: free with
  * sim_trace_reader_close(). */
 int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
@@ -70,7 +89,8 @@ struct sim_trace_file sim_trace_reader_file(const struct sim_trace_reader *reade
 uint64_t sim_trace_reader_event_count(const struct sim_trace_reader *reader);
 
 /* Events in seq order: the first call starts at the first event. Returns 1 and the row,
- * 0 at the end, or SIM_ESINK with a message (a corrupt page met while reading). */
+ * 0 at the end, or SIM_ESINK with a message (a corrupt page met while reading, or a seq
+ * that is negative or not above the previous one: an edited trace). */
 int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row *row,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 

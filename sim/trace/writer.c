@@ -10,6 +10,13 @@
  * SQLite's insert costs about twice the simulation of the event). Metadata, files and
  * close first drain the batches, so only one thread uses the connection at a time.
  *
+ * Replacing safely (docs/trace-schema.md, "Where the trace is written"): the database is
+ * written as PATH.partial beside PATH and renamed onto PATH only by a close that
+ * succeeded, so a killed run never leaves a half-file where a good trace was, and its
+ * committed batches stay readable in PATH.partial. Open refuses (SIM_EINVAL) when PATH
+ * or PATH.partial holds something that is not a vmcisim trace (sim_trace_check): a
+ * mistyped --trace must not destroy a scenario or any other file.
+ *
  * The database runs in WAL mode with synchronous=OFF, and the two `events`
  * indexes are built at close (measurements and crash semantics in
  * docs/trace-schema.md): a process crash keeps every committed batch and leaves
@@ -38,6 +45,7 @@
 #include "sim/engine/error.h"
 #include "sim/trace/batch.h"
 #include "sim/trace/fields_json.h"
+#include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
 
 #define STRINGIFY(x) #x
@@ -80,6 +88,7 @@ static const char file_insert_sql[] =
 struct sim_trace_writer {
     sqlite3 *db;
     char *path;                     /* owned copy, named in every message */
+    char *partial_path;             /* owned: path + SIM_TRACE_PARTIAL_SUFFIX, written */
     sqlite3_stmt *event_insert;
     sqlite3_stmt *event_insert_rows;    /* WRITER_ROWS_PER_INSERT rows at once */
     sqlite3_stmt *meta_insert;
@@ -132,8 +141,8 @@ static int step_done(const struct sim_trace_writer *writer, sqlite3_stmt *stmt,
 
 /* ---- Opening and closing ----------------------------------------------------------- */
 
-/* "Creates (or truncates)": removes the old database and any journal beside it, since a
- * stale -wal file would otherwise be replayed into the new database. */
+/* Removes the file at `path` and any journal beside it, since a stale -wal file would
+ * otherwise be replayed into the database that takes the name. */
 static int remove_old_files(const char *path, char *message)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
@@ -152,6 +161,17 @@ static int remove_old_files(const char *path, char *message)
         }
     }
     return 0;
+}
+
+/* A file may be replaced only when it is absent, empty or a vmcisim trace. */
+static int may_replace(const char *path, char *message)
+{
+    char why[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (sim_trace_check(path, why) != SIM_TRACE_KIND_OTHER)
+        return 0;
+    message_format(message, "refusing to replace %.3000s (only a vmcisim trace is replaced)",
+                   why);
+    return SIM_EINVAL;
 }
 
 static int prepare(struct sim_trace_writer *writer, const char *sql, sqlite3_stmt **stmt,
@@ -188,25 +208,38 @@ static int prepare_all(struct sim_trace_writer *writer, char *message)
     return rc;
 }
 
-/* Finalises the statements, closes the connection and frees the writer. Returns 0, or
- * SIM_ESINK with a message if SQLite could not close the file. */
-static int writer_destroy(struct sim_trace_writer *writer, char *message)
+/* Finalises the statements, closes the connection and stops the worker; may be called
+ * again (it then does nothing). Returns 0, or SIM_ESINK with a message if SQLite could
+ * not close the file. */
+static int writer_close_database(struct sim_trace_writer *writer, char *message)
 {
     assert(writer != NULL);
     int result = 0;
-    sqlite3_finalize(writer->event_insert);
-    sqlite3_finalize(writer->event_insert_rows);
-    sqlite3_finalize(writer->meta_insert);
-    sqlite3_finalize(writer->file_insert);
-    sqlite3_finalize(writer->batch_begin);
-    sqlite3_finalize(writer->batch_commit);
+    if (writer->batches != NULL)
+        trace_batches_destroy(writer->batches);     /* first: the worker uses the statements */
+    writer->batches = NULL;
+    sqlite3_stmt **statements[] = {
+        &writer->event_insert, &writer->event_insert_rows, &writer->meta_insert,
+        &writer->file_insert, &writer->batch_begin, &writer->batch_commit,
+    };
+    for (size_t index = 0; index < sizeof statements / sizeof statements[0]; index++) {
+        sqlite3_finalize(*statements[index]);
+        *statements[index] = NULL;
+    }
     if (writer->db != NULL && sqlite3_close(writer->db) != SQLITE_OK) {
         result = sqlite_fail(writer, "close", message);
         sqlite3_close_v2(writer->db);   /* frees it once whatever holds it lets go */
     }
-    if (writer->batches != NULL)
-        trace_batches_destroy(writer->batches);     /* first: the worker uses the statements */
+    writer->db = NULL;
+    return result;
+}
+
+/* Closes the database (if open) and frees the writer. */
+static int writer_destroy(struct sim_trace_writer *writer, char *message)
+{
+    int result = writer_close_database(writer, message);
     free(writer->path);
+    free(writer->partial_path);
     free(writer);
     return result;
 }
@@ -217,10 +250,15 @@ static struct sim_trace_writer *writer_alloc(const char *path)
     if (writer == NULL)
         return NULL;
     writer->path = strdup(path);
-    if (writer->path == NULL) {
+    size_t partial_bytes = strlen(path) + sizeof(SIM_TRACE_PARTIAL_SUFFIX);
+    writer->partial_path = malloc(partial_bytes);
+    if (writer->path == NULL || writer->partial_path == NULL) {
+        free(writer->path);
+        free(writer->partial_path);
         free(writer);
         return NULL;
     }
+    snprintf(writer->partial_path, partial_bytes, "%s%s", path, SIM_TRACE_PARTIAL_SUFFIX);
     writer->level = SIM_LAYER_OFF;
     return writer;
 }
@@ -232,16 +270,23 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
     assert(out != NULL);
     assert(message != NULL);
     *out = NULL;
-    int rc = remove_old_files(path, message);
-    if (rc < 0)
-        return rc;
     struct sim_trace_writer *writer = writer_alloc(path);
     if (writer == NULL) {
         message_format(message, "trace database %s: out of memory", path);
         return SIM_ENOMEM;
     }
+    int rc = may_replace(path, message);
+    if (rc == 0)
+        rc = may_replace(writer->partial_path, message);
+    if (rc == 0)
+        rc = remove_old_files(writer->partial_path, message);
+    if (rc < 0) {
+        char destroy_message[SIM_ERROR_MESSAGE_BYTES_MAX];
+        writer_destroy(writer, destroy_message);
+        return rc;
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &writer->db, flags, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(writer->partial_path, &writer->db, flags, NULL) != SQLITE_OK) {
         rc = sqlite_fail(writer, "open", message);   /* db is set unless out of memory */
         goto fail;
     }
@@ -264,6 +309,50 @@ fail:;
     return rc;
 }
 
+/* The closed PATH.partial becomes PATH: PATH's own journals go first (a stale -wal would
+ * be replayed into the new file), then one rename(2) swaps the file in. */
+static int put_in_place(const char *path, const char *partial_path, char *message)
+{
+    static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+    char name[PATH_MAX + 16];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
+        if (unlink(name) != 0 && errno != ENOENT) {
+            message_format(message, "trace database %s: cannot remove the old %s: %s (the "
+                           "finished trace is %s)", path, name, strerror(errno), partial_path);
+            return SIM_ESINK;
+        }
+    }
+    if (rename(partial_path, path) != 0) {
+        message_format(message, "trace database %s: cannot rename %s onto it: %s (the "
+                       "finished trace is %s)", path, partial_path, strerror(errno),
+                       partial_path);
+        return SIM_ESINK;
+    }
+    return 0;
+}
+
+int sim_trace_writer_abandon(struct sim_trace_writer *writer,
+                             char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL);
+    assert(message != NULL);
+    int rc = trace_batches_drain(writer->batches, message);
+    char close_message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    int close_rc = writer_destroy(writer, close_message);
+    if (rc == 0 && close_rc < 0) {
+        memcpy(message, close_message, SIM_ERROR_MESSAGE_BYTES_MAX);
+        rc = close_rc;
+    }
+    return rc;
+}
+
+const char *sim_trace_writer_partial_path(const struct sim_trace_writer *writer)
+{
+    assert(writer != NULL);
+    return writer->partial_path;
+}
+
 int sim_trace_writer_close(struct sim_trace_writer *writer,
                            char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
@@ -281,11 +370,20 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
                                              NULL, NULL) != SQLITE_OK)
         rc = sqlite_fail(writer, "checkpoint", message);
     char close_message[SIM_ERROR_MESSAGE_BYTES_MAX];
-    int close_rc = writer_destroy(writer, close_message);
+    int close_rc = writer_close_database(writer, close_message);
     if (rc == 0 && close_rc < 0) {
         memcpy(message, close_message, SIM_ERROR_MESSAGE_BYTES_MAX);
         rc = close_rc;
     }
+    if (rc == 0) {
+        rc = put_in_place(writer->path, writer->partial_path, message);
+    } else {
+        char cause[SIM_ERROR_MESSAGE_BYTES_MAX];
+        memcpy(cause, message, sizeof cause);
+        message_format(message, "%.1500s (the unfinished trace is %.1000s)", cause,
+                       writer->partial_path);
+    }
+    writer_destroy(writer, close_message);      /* the database is closed: frees only */
     return rc;
 }
 
@@ -311,8 +409,10 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
 }
 
 /* XXH3-128 as 32 lowercase hex digits, most significant byte first (canonical form). */
-static void hash_hex(const char *text, size_t text_bytes, char hex[33])
+void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33])
 {
+    assert(text != NULL || text_bytes == 0);
+    assert(hex != NULL);
     static const char digits[] = "0123456789abcdef";
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, XXH3_128bits(text, text_bytes));
@@ -334,7 +434,7 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     if (rc < 0)
         return rc;
     char hex[33];
-    hash_hex(text, text_bytes, hex);
+    sim_trace_text_hash_hex(text, text_bytes, hex);
     sqlite3_stmt *stmt = writer->file_insert;
     /* An empty text is bound as "" (a NULL pointer would bind SQL NULL). */
     if (sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||

@@ -24,10 +24,16 @@
  * not make batches (of which three exist, sim/trace/batch.h) grow without bound. */
 #define SIM_TRACE_BATCH_BYTES (4u * 1024u * 1024u)
 
+/* Appended to the path: the file being written until a successful close renames it. */
+#define SIM_TRACE_PARTIAL_SUFFIX ".partial"
+
 struct sim_trace_writer;
 
-/* Creates (or truncates) the database at `path` and its schema. Returns 0 and a writer
- * in *out, or a negative SIM_E* code with a message naming the path and SQLite's error.
+/* Creates the database as `path` + SIM_TRACE_PARTIAL_SUFFIX (replacing a trace left
+ * there) with its schema; a successful close renames it onto `path`. Refuses with
+ * SIM_EINVAL when `path` or the partial path holds anything but nothing, an empty file
+ * or a vmcisim trace (sim_trace_check). Returns 0 and a writer in *out, or a negative
+ * SIM_E* code with a message naming the path and the cause.
  * Ownership: returns a new writer owned by the caller; free with sim_trace_writer_close(). */
 int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
@@ -40,15 +46,30 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
 int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, const char *text,
                           size_t text_bytes, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
+/* XXH3-128 of a file's text as 32 lowercase hex digits, most significant byte first: the
+ * `files.hash` column (the reader checks texts against it). */
+void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33]);
+
 /* A sink that inserts events of layers <= level. The sink borrows the writer. */
 struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level);
 
 /* Events written so far. */
 uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer);
 
-/* Commits what is pending, finalises statements and closes the database. Always frees
- * the writer; returns 0 or a negative SIM_E* code with a message. */
+/* The file being written (path + SIM_TRACE_PARTIAL_SUFFIX): where a killed run leaves
+ * its committed batches. Borrowed from the writer. */
+const char *sim_trace_writer_partial_path(const struct sim_trace_writer *writer);
+
+/* Commits what is pending, builds the indexes, checkpoints, closes the database and
+ * renames the partial file onto the path. Always frees the writer; returns 0, or a
+ * negative SIM_E* code with a message that names the partial file left behind. */
 int sim_trace_writer_close(struct sim_trace_writer *writer,
                            char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* For a run whose trace cannot be finished: commits what is pending and closes the
+ * database, leaving it at the partial path (PATH itself is not touched). Always frees
+ * the writer; returns 0 or a negative SIM_E* code with a message. */
+int sim_trace_writer_abandon(struct sim_trace_writer *writer,
+                             char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
 #endif /* SIM_TRACE_WRITER_H */

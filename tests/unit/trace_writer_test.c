@@ -216,7 +216,7 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
     _Static_assert(EVENTS > 2 * SIM_TRACE_BATCH_EVENTS, "spans two full batches");
     struct sim_trace_writer *writer = writer_open_fixture("batch.db");
     struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
-    sqlite3 *db = db_open("batch.db");
+    sqlite3 *db = db_open("batch.db.partial");     /* the file being written */
     for (uint64_t seq = 0; seq < EVENTS; seq++) {
         struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "dg_route");
         sim_trace_field_u64(&event, "index", seq);
@@ -436,6 +436,130 @@ static void test_open_truncates_an_old_trace(void)
     sqlite3_close(db);
 }
 
+/* ---- Replacing safely (writer.h: PATH.partial, renamed at a clean close) ------------ */
+
+static void file_write(const char *name, const char *text)
+{
+    FILE *file = fopen(temp_path(name), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(file);
+    fputs(text, file);
+    fclose(file);
+}
+
+static bool file_holds(const char *name, const char *text)
+{
+    char buffer[256] = "";
+    FILE *file = fopen(temp_path(name), "r");
+    if (file == NULL)
+        return false;
+    size_t got = fread(buffer, 1, sizeof buffer - 1, file);
+    fclose(file);
+    return got == strlen(text) && memcmp(buffer, text, got) == 0;
+}
+
+/* A Lua file, any other file, a directory, or such a file at PATH.partial is never
+ * replaced: open refuses with SIM_EINVAL, names the path and leaves the file as it was. */
+static void test_open_refuses_to_replace_what_is_not_a_trace(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = NULL;
+    file_write("victim.lua", "print('precious')\n");
+    CU_ASSERT_EQUAL(sim_trace_writer_open(temp_path("victim.lua"), &writer, message),
+                    SIM_EINVAL);
+    CU_ASSERT_PTR_NULL(writer);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "refusing to replace"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "victim.lua: not a vmcisim trace (not an SQLite"));
+    CU_ASSERT_TRUE(file_holds("victim.lua", "print('precious')\n"));
+    CU_ASSERT_EQUAL(access(temp_path("victim.lua.partial"), F_OK), -1);
+
+    file_write("guarded.db.partial", "someone else's\n");
+    CU_ASSERT_EQUAL(sim_trace_writer_open(temp_path("guarded.db"), &writer, message),
+                    SIM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "guarded.db.partial: not a vmcisim trace"));
+    CU_ASSERT_TRUE(file_holds("guarded.db.partial", "someone else's\n"));
+    CU_ASSERT_EQUAL(access(temp_path("guarded.db"), F_OK), -1);
+
+    CU_ASSERT_EQUAL(sim_trace_writer_open(temp_dir, &writer, message), SIM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "(not a regular file)"));
+
+    file_write("empty.db", "");                     /* nothing to lose: replaced */
+    writer = writer_open_fixture("empty.db");
+    writer_close_fixture(writer);
+    CU_ASSERT_EQUAL(sim_trace_check(temp_path("empty.db"), message), SIM_TRACE_KIND_TRACE);
+}
+
+/* An old trace at PATH stays whole until close: the new one is PATH.partial meanwhile,
+ * and close renames it onto PATH, leaving no partial and no -wal file. */
+static void test_trace_is_written_beside_and_renamed_at_close(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture("swap.db");
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "generation", "1", message), 0);
+    writer_close_fixture(writer);
+
+    writer = writer_open_fixture("swap.db");
+    CU_ASSERT_STRING_EQUAL(sim_trace_writer_partial_path(writer), temp_path("swap.db.partial"));
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "generation", "2", message), 0);
+    sqlite3 *db = db_open("swap.db");
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = 'generation'", NULL,
+                                 "1"));
+    sqlite3_close(db);
+    db = db_open("swap.db.partial");
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = 'generation'", NULL,
+                                 "2"));
+    sqlite3_close(db);
+    writer_close_fixture(writer);
+    CU_ASSERT_EQUAL(access(temp_path("swap.db.partial"), F_OK), -1);
+    CU_ASSERT_EQUAL(access(temp_path("swap.db-wal"), F_OK), -1);
+    db = db_open("swap.db");
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = 'generation'", NULL,
+                                 "2"));
+    sqlite3_close(db);
+}
+
+/* abandon commits what was emitted and leaves it at PATH.partial, readable by the reader;
+ * PATH is not created. */
+static void test_abandon_leaves_a_readable_partial_trace(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = writer_open_fixture("left.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    for (uint64_t seq = 0; seq < 5; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_API, "kept");
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    CU_ASSERT_EQUAL(sim_trace_writer_abandon(writer, message), 0);
+    CU_ASSERT_EQUAL(access(temp_path("left.db"), F_OK), -1);
+    struct sim_trace_reader *reader = NULL;
+    CU_ASSERT_EQUAL_FATAL(sim_trace_reader_open(temp_path("left.db.partial"), &reader,
+                                                message), 0);
+    ASSERT_U64_EQ(sim_trace_reader_event_count(reader), 5);
+    sim_trace_reader_close(reader);
+}
+
+/* sim_trace_check tells the kinds apart without changing anything. */
+static void test_check_tells_absent_empty_trace_and_other(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL(sim_trace_check(temp_path("never.db"), message), SIM_TRACE_KIND_ABSENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "never.db: cannot open: No such file"));
+    file_write("zero.db", "");
+    CU_ASSERT_EQUAL(sim_trace_check(temp_path("zero.db"), message), SIM_TRACE_KIND_EMPTY);
+    file_write("words.db", "SQLite format 3 is not what this is\n");
+    CU_ASSERT_EQUAL(sim_trace_check(temp_path("words.db"), message), SIM_TRACE_KIND_OTHER);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "words.db: not a vmcisim trace ("));
+    struct sim_trace_writer *writer = writer_open_fixture("kind.db");
+    writer_close_fixture(writer);
+    CU_ASSERT_EQUAL(sim_trace_check(temp_path("kind.db"), message), SIM_TRACE_KIND_TRACE);
+    sqlite3 *db = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(temp_path("kind.db"), &db), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = "
+                                     "'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT_EQUAL(sim_trace_check(temp_path("kind.db"), message), SIM_TRACE_KIND_OTHER);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "(schema_version 2; this vmcisim reads 1)"));
+}
+
 /* SQLite failing (another connection holds the write lock, so "database is locked") is
  * found by the worker when it stores the batch; the next call that waits for the worker
  * (here sim_trace_writer_meta) returns SIM_ESINK naming the path and SQLite's message.
@@ -447,7 +571,7 @@ static void test_sqlite_failure_returns_esink_naming_path(void)
     struct sim_trace_writer *writer = writer_open_fixture("busy.db");
     struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
     sqlite3 *other = NULL;
-    CU_ASSERT_EQUAL_FATAL(sqlite3_open(temp_path("busy.db"), &other), SQLITE_OK);
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(temp_path("busy.db.partial"), &other), SQLITE_OK);
     CU_ASSERT_EQUAL_FATAL(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     struct sim_trace_event event = event_make(0, SIM_LAYER_API, "blocked");
     CU_ASSERT_EQUAL(sink.emit(sink.state, &event, message), 0);     /* only queued */
@@ -463,7 +587,10 @@ static void test_sqlite_failure_returns_esink_naming_path(void)
     message[0] = '\0';
     CU_ASSERT_EQUAL(sim_trace_writer_close(writer, message), SIM_ESINK);
     CU_ASSERT_PTR_NOT_NULL(strstr(message, "database is locked"));
-    sqlite3 *db = db_open("busy.db");
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "the unfinished trace is"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, temp_path("busy.db.partial")));
+    CU_ASSERT_EQUAL(access(temp_path("busy.db"), F_OK), -1);     /* never renamed */
+    sqlite3 *db = db_open("busy.db.partial");
     CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), 0);
     sqlite3_close(db);
 }
@@ -741,6 +868,10 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_time_above_int64_max_is_refused),
         TEST_ENTRY(test_open_in_missing_directory_names_the_path),
         TEST_ENTRY(test_open_truncates_an_old_trace),
+        TEST_ENTRY(test_open_refuses_to_replace_what_is_not_a_trace),
+        TEST_ENTRY(test_trace_is_written_beside_and_renamed_at_close),
+        TEST_ENTRY(test_abandon_leaves_a_readable_partial_trace),
+        TEST_ENTRY(test_check_tells_absent_empty_trace_and_other),
         TEST_ENTRY(test_sqlite_failure_returns_esink_naming_path),
         TEST_ENTRY(test_meta_has_no_wall_clock_value),
         TEST_ENTRY(test_batches_end_at_event_or_byte_bound_and_keep_order),
