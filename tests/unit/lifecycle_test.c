@@ -919,6 +919,57 @@ static void test_lifecycle_calls_follow_vm_state(void)
     assert_lua_passes(lua_states_source);
 }
 
+/* R195, R207, R208: vMotion and fault tolerance exist only in ESX/ESXi profiles. Under
+ * every other product vm:vmotion(), vm:ft(true) and vm:ft(false) are scenario errors that
+ * name the product, and change nothing (state, CID, FT flag); suspend and resume exist
+ * everywhere. Under the ESX/ESXi products all three work. */
+static const char lua_esx_only_format[] =
+    "local sim = require('vmcisim')\n"
+    "local product, esx = '%s', %s\n"
+    "local w = sim.world{ product = product }\n"
+    "local g = w:vm{ name = 'g' }\n"
+    "local ran = false\n"
+    "local function refused(what, pattern, f, ...)\n"
+    "  local ok, err = pcall(f, ...)\n"
+    "  sim.expect(not ok and tostring(err):find(pattern, 1, true) ~= nil,\n"
+    "             what .. ' under ' .. product .. ': ' .. tostring(err))\n"
+    "end\n"
+    "w:at(sim.ms(1), function()\n"
+    "  local cid = g.cid\n"
+    "  if esx then\n"
+    "    g:vmotion(); g:ft(true)\n"
+    "    sim.expect(g.fault_tolerant == true, 'ft on under ' .. product)\n"
+    "    g:ft(false)\n"
+    "  else\n"
+    "    refused('vmotion', 'vm:vmotion: ' .. product .. ' has no vMotion', g.vmotion, g)\n"
+    "    refused('ft(true)', 'vm:ft: ' .. product .. ' has no fault tolerance', g.ft, g, true)\n"
+    "    refused('ft(false)', 'vm:ft: ' .. product .. ' has no fault tolerance', g.ft, g, false)\n"
+    "  end\n"
+    "  sim.expect(g.state == 'powered_on' and g.fault_tolerant == false and g.cid == cid,\n"
+    "             'unchanged under ' .. product)\n"
+    "  g:suspend(); g:resume()\n"
+    "  sim.expect(g.state == 'powered_on', 'suspend and resume under ' .. product)\n"
+    "  ran = true\n"
+    "end)\n"
+    "w:run()\n"
+    "sim.expect(ran, 'the checks ran under ' .. product)\n";
+
+static void test_R195_R207_R208_vmotion_and_ft_only_on_esx_profiles(void)
+{
+    static const struct { const char *product; bool esx; } products[] = {
+        { "esxi-4.0", true }, { "esxi-5.0", true }, { "esxi-6.5", true },
+        { "workstation-6.5", false }, { "workstation-8", false }, { "workstation-9", false },
+        { "server-2.0", false }, { "player-3", false }, { "fusion-5", false },
+    };
+    for (size_t index = 0; index < sizeof(products) / sizeof(products[0]); index++) {
+        char source[sizeof(lua_esx_only_format) + 64];
+        int used = snprintf(source, sizeof(source), lua_esx_only_format,
+                            products[index].product, products[index].esx ? "true" : "false");
+        CU_ASSERT_FATAL(used > 0 && (size_t)used < sizeof(source));
+        assert_lua_passes(source);
+    }
+}
+
 /* ---- Registration -------------------------------------------------------------------------- */
 
 static const struct test_entry tests[] = {
@@ -940,6 +991,7 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_R208_ft_connect_and_sendto_fail_with_eperm),
     TEST_ENTRY(test_freeze_keeps_vmci_state_and_thaw_catches_up),
     TEST_ENTRY(test_lifecycle_calls_follow_vm_state),
+    TEST_ENTRY(test_R195_R207_R208_vmotion_and_ft_only_on_esx_profiles),
 };
 
 CU_ErrorCode lifecycle_suite_add(void)
