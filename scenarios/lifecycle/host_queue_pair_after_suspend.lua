@@ -22,6 +22,7 @@ guest:spawn("guest", function(p)
   local bytes, name = qp:dequeue(100)
   sim.expect(bytes == nil and name == "VMCI_ERROR_QUEUEPAIR_NODATA",
              "D20: nothing the host wrote after the suspend arrived: " .. tostring(bytes))
+  sim.expect(qp:detach() == true, "the guest's side still detaches")
 end)
 
 host:spawn("host", function(p)
