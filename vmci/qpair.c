@@ -246,11 +246,26 @@ struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair)
     return qpair->handle;
 }
 
+/* D20 (R97, R205): a guest's queue pair lives in the guest's pages, so once the guest's
+ * side is gone (detach, suspend, power-off, device reset) the host's side has no memory:
+ * its enqueue and dequeue fail, as Linux's qp_enqueue_locked / qp_dequeue_locked do, and
+ * nothing the host writes reaches a resumed guest. A host-local pair keeps its memory. */
+static bool host_memory_gone(const struct vmci_qpair *qpair)
+{
+    if (!qpair->kernel->is_host)
+        return false;
+    const struct vmci_qp_entry *entry = vmci__broker_find(qpair->kernel->hypervisor,
+                                                          qpair->handle);
+    return entry != NULL && !entry->local && entry->state == VMCI_QP_SHUTDOWN;
+}
+
 int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
                            uint64_t *cost_ns)
 {
     struct vmci_qp_view view;
     int state = usable(qpair, &view);
+    if (state == VMCI_SUCCESS && host_memory_gone(qpair))
+        state = VMCI_ERROR_QUEUEPAIR_NOT_READY;                                 /* D20 */
     if (state < 0)
         return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
@@ -277,6 +292,8 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
+    if (state == VMCI_SUCCESS && host_memory_gone(qpair))
+        state = VMCI_ERROR_QUEUEPAIR_NOT_READY;                                 /* D20 */
     if (state < 0)
         return state;
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)

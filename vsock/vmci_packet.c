@@ -35,7 +35,11 @@ int vsock_vmci_error_to_errno(int64_t vmci_error)
 /* R153: a socket may exchange packets or datagrams with CID `cid` iff cid is the
  * hypervisor, the socket is trusted, its owner owns VM `cid` (D10), or `cid` is not
  * RESTRICTED. Restriction governs traffic between contexts: a kernel may always talk to
- * itself (D8). */
+ * itself (D8). D17, R186: inside a guest the check sees no privilege flags of other
+ * contexts (Linux `vmci_context_get_priv_flags` returns none when no host code is
+ * active), so a guest socket never refuses here: a forbidden peer is refused by the
+ * hypervisor (R51/R56/R197: NO_ACCESS -> EPERM, a CID that is not live ->
+ * DST_UNREACHABLE -> EINVAL). */
 bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid)
 {
     const struct vsock_vmci *transport = sock->stack->transport;
@@ -46,7 +50,10 @@ bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid)
     if (sock->credentials.owner_rule && vmci_context_is_vm(cid) &&
         strcmp(vmci_peer_owner(transport->kernel, cid), sock->credentials.user) == 0)
         return true;                                                            /* D10 */
-    return (vmci_peer_flags(transport->kernel, cid) & VMCI_PRIVILEGE_FLAG_RESTRICTED) == 0;
+    uint32_t flags = vmci_kernel_is_host(transport->kernel)
+                         ? vmci_peer_flags(transport->kernel, cid)
+                         : VMCI_NO_PRIVILEGE_FLAGS;                             /* D17 */
+    return (flags & VMCI_PRIVILEGE_FLAG_RESTRICTED) == 0;
 }
 
 struct vmci_identity vsock__vmci_identity_of(const struct vsock_sock *sock)

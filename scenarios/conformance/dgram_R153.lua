@@ -9,6 +9,8 @@
 --                                        socket's handle, R199)
 --   unrestricted VM -> untrusted host    delivered
 --   restricted VM  -> itself             delivered (D8: restriction is between contexts)
+--   unrestricted VM -> restricted VM     EPERM (the hypervisor's R51 check: inside a guest
+--                                        R153 sees no other context's flags, D17)
 local sim = require("vmcisim")
 local w = sim.world{ product = "esxi-5.0" }
 local host = w:host()
@@ -63,6 +65,9 @@ open:spawn("sender", function(p)
   local s = assert(p:socket("dgram"))
   sim.expect(s:sendto("from open", sim.CID_HOST, 9300) == 9,
              "unrestricted VM to an untrusted host socket")
+  local ok, name = s:sendto("from open", restricted.cid, 9300)
+  sim.expect(ok == nil and name == "EPERM", "unrestricted VM to a restricted VM (R51, D17): "
+             .. tostring(name))
 end)
 
 restricted:spawn("loopback", function(p)

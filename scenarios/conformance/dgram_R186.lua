@@ -1,6 +1,8 @@
 -- scenarios/conformance/dgram_R186.lua: what a datagram send reports (R186, R63, R127).
 --   host port with no socket            -> EHOSTUNREACH (VMCI_ERROR_INVALID_RESOURCE, R55)
---   VM CID that does not exist          -> EINVAL (VMCI_ERROR_DST_UNREACHABLE, R56, R221)
+--   VM CID that does not exist          -> EINVAL (VMCI_ERROR_DST_UNREACHABLE, R56, R221),
+--                                          from the host and from a guest (a guest's own
+--                                          R153 check sees no other context's flags, D17)
 --   guest port with no socket           -> success for the sender, dropped in the guest (R42)
 --   destination VM's queue full (R58)   -> ENOBUFS (VMCI_ERROR_NO_RESOURCES)
 --   host socket closed (R127)           -> later datagrams to its port: EHOSTUNREACH
@@ -23,6 +25,9 @@ guest:spawn("guest", function(p)
 
   ok, name = s:sendto("hello?", sim.CID_HOST, 7999)
   sim.expect(ok == nil and name == "EHOSTUNREACH", "guest to a host port with no socket: "
+             .. tostring(name))
+  ok, name = s:sendto("dead?", 999999, 7000)
+  sim.expect(ok == nil and name == "EINVAL", "guest to a VM CID that does not exist (D17): "
              .. tostring(name))
   while not host_closed do p:sleep(sim.us(10)) end
   ok, name = s:sendto("after close", sim.CID_HOST, 7100)

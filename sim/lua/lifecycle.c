@@ -18,6 +18,7 @@
  *   ft (R208)       ft(true) drops the VM's connections as vmotion does, then the
  *                   hypervisor refuses every datagram and queue pair between the VM and
  *                   anyone but the hypervisor (EPERM at the socket); ft(false) lifts it;
+ *   (vmotion and ft exist only under ESX/ESXi products, R195: elsewhere a Lua error)
  *   freeze / thaw   the guest stops running but its VMCI device stays: datagrams queue
  *                   up (R58 bounds them), peers see no detach; thaw catches up. Not in
  *                   the reference: a stalled guest (a debugger, a long GC, a host under
@@ -59,6 +60,17 @@ static struct simlua_endpoint *check_running(lua_State *L, struct simlua_world *
         luaL_error(L, "%s: %s is still powering on (its VMCI driver is loading)", method,
                    endpoint->name);
     return endpoint;
+}
+
+/* R195, R207, R208: vMotion and fault tolerance exist only in ESX/ESXi products; under any
+ * other profile the call is a scenario error naming the product. */
+static void check_esx(lua_State *L, const struct simlua_world *world, const char *method,
+                      const char *feature)
+{
+    const struct vmci_profile *profile = vmci_hypervisor_profile(world->hypervisor);
+    if (!profile->esx)
+        luaL_error(L, "%s: %s has no %s (only ESX/ESXi products have it)", method, profile->id,
+                   feature);
 }
 
 static void suspend_now(lua_State *L, struct simlua_world *world,
@@ -136,6 +148,8 @@ static int vm_resume(lua_State *L)
 static int vm_vmotion(lua_State *L)
 {
     struct simlua_world *world = NULL;
+    (void)simlua__check_vm(L, &world, "vm:vmotion");
+    check_esx(L, world, "vm:vmotion", "vMotion");                               /* R195 */
     struct simlua_endpoint *endpoint = check_running(L, &world, "vm:vmotion");
     suspend_now(L, world, endpoint, "vm:vmotion");
     resume_now(L, world, endpoint, "vm:vmotion");
@@ -148,6 +162,8 @@ static int vm_ft(lua_State *L)
     struct simlua_world *world = NULL;
     luaL_checktype(L, 2, LUA_TBOOLEAN);
     bool on = lua_toboolean(L, 2);
+    (void)simlua__check_vm(L, &world, "vm:ft");
+    check_esx(L, world, "vm:ft", "fault tolerance");                            /* R195 */
     struct simlua_endpoint *endpoint = on ? check_running(L, &world, "vm:ft")
                                           : simlua__check_vm(L, &world, "vm:ft");
     if (endpoint->ft_mode == on)

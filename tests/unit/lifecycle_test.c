@@ -259,9 +259,10 @@ static void test_R205_datagrams_to_suspended_cid_unreachable_and_queued_lost(voi
 }
 
 /* R90: while the VM's memory is inaccessible (MEM_ACCESS_OFF, the first step of a suspend),
- * the host's operations on its queue pair fail with QUEUEPAIR_NOT_READY. R205/R97: once
- * the suspend has detached the VM, the host side is a queue pair whose peer is gone: it
- * still dequeues what the guest had written and still enqueues (nobody will read it). */
+ * the host's operations on its queue pair fail with QUEUEPAIR_NOT_READY. R205, D20: once
+ * the suspend has detached the VM, the host's side has no memory (the pages were the
+ * guest's): its dequeue, peek and enqueue keep failing with QUEUEPAIR_NOT_READY, and
+ * after the resume nothing the host tried to write has reached the guest. */
 static void test_R90_R205_host_queue_pair_ops_around_suspend(void)
 {
     struct bare_world *w = bare_open("esxi-6.5");
@@ -280,13 +281,19 @@ static void test_R90_R205_host_queue_pair_ops_around_suspend(void)
     ASSERT_U64_EQ(vmci_hypervisor_vm_memory_access(w->hv, CID_A, true), VMCI_SUCCESS);
     ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(host_qp), 4);
     ASSERT_U64_EQ(vmci_hypervisor_vm_suspend(w->hv, CID_A), VMCI_SUCCESS);
-    ASSERT_U64_EQ(vmci_qpair_dequeue(host_qp, buffer, sizeof(buffer), NULL), 4);   /* R97 */
-    CU_ASSERT_EQUAL(memcmp(buffer, "abcd", 4), 0);
-    ASSERT_U64_EQ(vmci_qpair_enqueue(host_qp, "xy", 2, NULL), 2);                  /* R97 */
     ASSERT_U64_EQ(vmci_qpair_dequeue(host_qp, buffer, sizeof(buffer), NULL),
-                  VMCI_ERROR_QUEUEPAIR_NODATA);
-    ASSERT_U64_EQ(vmci_qpair_detach(host_qp, NULL), VMCI_SUCCESS);
+                  VMCI_ERROR_QUEUEPAIR_NOT_READY);                              /* D20 */
+    ASSERT_U64_EQ(vmci_qpair_peek(host_qp, buffer, sizeof(buffer), NULL),
+                  VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(host_qp, "xy", 2, NULL), VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(buffer[0], 0);                        /* nothing was ever copied out */
+    uint32_t cid = 0;
+    ASSERT_U64_EQ(vmci_hypervisor_vm_resume(w->hv, CID_A, &cid), VMCI_SUCCESS);
+    bare_run(w);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(host_qp, "xy", 2, NULL), VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(guest_qp), 0);  /* the guest got nothing */
     ASSERT_U64_EQ(vmci_qpair_detach(guest_qp, NULL), VMCI_SUCCESS);
+    ASSERT_U64_EQ(vmci_qpair_detach(host_qp, NULL), VMCI_SUCCESS);
     bare_close(w);
 }
 
@@ -427,9 +434,11 @@ static void test_R204_power_off_of_suspended_vm_frees_context_and_cid(void)
     CU_ASSERT(vmci_hypervisor_check(w->hv));
     struct vmci_kernel *again = bare_vm(w, CID_A, false);
     ASSERT_U64_EQ(vmci_kernel_cid(again), CID_A);
+    /* D20: the host's side of the old VM's pair has no memory; the new VM shares none. */
     uint8_t buffer[4];
     ASSERT_U64_EQ(vmci_qpair_dequeue(host_qp, buffer, sizeof(buffer), NULL),
-                  VMCI_ERROR_QUEUEPAIR_NODATA);
+                  VMCI_ERROR_QUEUEPAIR_NOT_READY);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(host_qp, "x", 1, NULL), VMCI_ERROR_QUEUEPAIR_NOT_READY);
     ASSERT_U64_EQ(vmci_qpair_detach(host_qp, NULL), VMCI_SUCCESS);
     bare_close(w);
 }
@@ -1133,6 +1142,57 @@ static void test_lifecycle_calls_follow_vm_state(void)
     assert_lua_passes(lua_states_source);
 }
 
+/* R195, R207, R208: vMotion and fault tolerance exist only in ESX/ESXi profiles. Under
+ * every other product vm:vmotion(), vm:ft(true) and vm:ft(false) are scenario errors that
+ * name the product, and change nothing (state, CID, FT flag); suspend and resume exist
+ * everywhere. Under the ESX/ESXi products all three work. */
+static const char lua_esx_only_format[] =
+    "local sim = require('vmcisim')\n"
+    "local product, esx = '%s', %s\n"
+    "local w = sim.world{ product = product }\n"
+    "local g = w:vm{ name = 'g' }\n"
+    "local ran = false\n"
+    "local function refused(what, pattern, f, ...)\n"
+    "  local ok, err = pcall(f, ...)\n"
+    "  sim.expect(not ok and tostring(err):find(pattern, 1, true) ~= nil,\n"
+    "             what .. ' under ' .. product .. ': ' .. tostring(err))\n"
+    "end\n"
+    "w:at(sim.ms(1), function()\n"
+    "  local cid = g.cid\n"
+    "  if esx then\n"
+    "    g:vmotion(); g:ft(true)\n"
+    "    sim.expect(g.fault_tolerant == true, 'ft on under ' .. product)\n"
+    "    g:ft(false)\n"
+    "  else\n"
+    "    refused('vmotion', 'vm:vmotion: ' .. product .. ' has no vMotion', g.vmotion, g)\n"
+    "    refused('ft(true)', 'vm:ft: ' .. product .. ' has no fault tolerance', g.ft, g, true)\n"
+    "    refused('ft(false)', 'vm:ft: ' .. product .. ' has no fault tolerance', g.ft, g, false)\n"
+    "  end\n"
+    "  sim.expect(g.state == 'powered_on' and g.fault_tolerant == false and g.cid == cid,\n"
+    "             'unchanged under ' .. product)\n"
+    "  g:suspend(); g:resume()\n"
+    "  sim.expect(g.state == 'powered_on', 'suspend and resume under ' .. product)\n"
+    "  ran = true\n"
+    "end)\n"
+    "w:run()\n"
+    "sim.expect(ran, 'the checks ran under ' .. product)\n";
+
+static void test_R195_R207_R208_vmotion_and_ft_only_on_esx_profiles(void)
+{
+    static const struct { const char *product; bool esx; } products[] = {
+        { "esxi-4.0", true }, { "esxi-5.0", true }, { "esxi-6.5", true },
+        { "workstation-6.5", false }, { "workstation-8", false }, { "workstation-9", false },
+        { "server-2.0", false }, { "player-3", false }, { "fusion-5", false },
+    };
+    for (size_t index = 0; index < sizeof(products) / sizeof(products[0]); index++) {
+        char source[sizeof(lua_esx_only_format) + 64];
+        int used = snprintf(source, sizeof(source), lua_esx_only_format,
+                            products[index].product, products[index].esx ? "true" : "false");
+        CU_ASSERT_FATAL(used > 0 && (size_t)used < sizeof(source));
+        assert_lua_passes(source);
+    }
+}
+
 /* ---- Registration -------------------------------------------------------------------------- */
 
 static const struct test_entry tests[] = {
@@ -1159,6 +1219,7 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_R208_ft_connect_and_sendto_fail_with_eperm),
     TEST_ENTRY(test_freeze_keeps_vmci_state_and_thaw_catches_up),
     TEST_ENTRY(test_lifecycle_calls_follow_vm_state),
+    TEST_ENTRY(test_R195_R207_R208_vmotion_and_ft_only_on_esx_profiles),
 };
 
 CU_ErrorCode lifecycle_suite_add(void)

@@ -1024,9 +1024,74 @@ static void test_R77_sizes_above_128_mib(void)
 
 /* ---- R34 --------------------------------------------------------------------------------- */
 
-/* R34, R68, R97: CONTROL_RESET through the raw device returns it to power-on state and
+/* D20, R97: a guest's queue pair lives in the guest's pages, so once the guest's side has
+ * detached the host's side has no memory: its dequeue, peek and enqueue fail with
+ * QUEUEPAIR_NOT_READY, whether the guest created the pair or attached to the host's, and
+ * also with data still queued both ways. The host can still detach. */
+static void test_R97_D20_host_side_has_no_memory_once_the_guest_detaches(void)
+{
+    for (int guest_creates = 0; guest_creates < 2; guest_creates++) {
+        struct world *w = world_open("esxi-6.5", NULL);
+        struct vmci_kernel *a = vm_on(w, CID_A, false);
+        struct vmci_handle handle;
+        struct vmci_qpair *guest = NULL, *host = NULL;
+        if (guest_creates) {
+            ASSERT_U64_EQ(qp_new(w, a, 4096, 4096, VMCI_HOST_CONTEXT_ID, 0, NULL, &handle,
+                                 &guest), VMCI_SUCCESS);
+            ASSERT_U64_EQ(qp(w, w->host, &handle, 4096, 4096, CID_A, 0, &w->trusted, &host),
+                          VMCI_SUCCESS);
+        } else {
+            ASSERT_U64_EQ(qp_new(w, w->host, 4096, 4096, CID_A, 0, &w->trusted, &handle,
+                                 &host), VMCI_SUCCESS);
+            ASSERT_U64_EQ(qp(w, a, &handle, 4096, 4096, VMCI_HOST_CONTEXT_ID, 0, NULL,
+                             &guest), VMCI_SUCCESS);
+        }
+        CU_ASSERT_FATAL(guest != NULL && host != NULL);
+        ASSERT_U64_EQ(vmci_qpair_enqueue(guest, "to host", 7, NULL), 7);
+        ASSERT_U64_EQ(vmci_qpair_enqueue(host, "to guest", 8, NULL), 8);
+        ASSERT_U64_EQ(qp_detach(w, guest), VMCI_SUCCESS);
+        world_run(w);
+        uint8_t bytes[16] = { 0 };
+        ASSERT_U64_EQ(vmci_qpair_dequeue(host, bytes, sizeof(bytes), NULL),
+                      VMCI_ERROR_QUEUEPAIR_NOT_READY);
+        ASSERT_U64_EQ(vmci_qpair_peek(host, bytes, sizeof(bytes), NULL),
+                      VMCI_ERROR_QUEUEPAIR_NOT_READY);
+        ASSERT_U64_EQ(vmci_qpair_enqueue(host, "late", 4, NULL),
+                      VMCI_ERROR_QUEUEPAIR_NOT_READY);
+        ASSERT_U64_EQ(bytes[0], 0);                     /* nothing was copied out */
+        ASSERT_U64_EQ(qp_detach(w, host), VMCI_SUCCESS);
+        world_close(w);
+    }
+}
+
+/* R97, D20: the memory remains for a side that owns the pages: in a host-local pair (D9)
+ * the side left behind (the creator; the attacher leaves) still dequeues what was queued
+ * for it and still enqueues. */
+static void test_R97_host_local_pair_keeps_its_memory_after_a_detach(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_handle handle;
+    struct vmci_qpair *creator = NULL, *attacher = NULL;
+    ASSERT_U64_EQ(qp_new(w, w->host, 4096, 4096, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL,
+                         &w->trusted, &handle, &creator), VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, w->host, &handle, 4096, 4096, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL,
+                     &w->trusted, &attacher), VMCI_SUCCESS);
+    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(attacher, "kept", 4, NULL), 4);
+    ASSERT_U64_EQ(qp_detach(w, attacher), VMCI_SUCCESS);
+    world_run(w);
+    uint8_t bytes[8] = { 0 };
+    ASSERT_U64_EQ(vmci_qpair_dequeue(creator, bytes, sizeof(bytes), NULL), 4);
+    CU_ASSERT(memcmp(bytes, "kept", 4) == 0);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(creator, "xy", 2, NULL), 2);
+    ASSERT_U64_EQ(qp_detach(w, creator), VMCI_SUCCESS);
+    world_close(w);
+}
+
+/* R34, R68, D20: CONTROL_RESET through the raw device returns it to power-on state and
  * detaches the VM's queue pairs: the host peer gets QP_PEER_DETACH (peer_id = the VM)
- * and still reads what the guest had written; the VM's doorbell links are gone. */
+ * and, the pages having been the guest's, can no longer read what the guest had written
+ * (QUEUEPAIR_NOT_READY); the VM's doorbell links are gone. */
 static void test_R34_device_reset_detaches_queue_pairs(void)
 {
     struct world *w = world_open("workstation-8", "linux");    /* unrestricted: R51 allows */
@@ -1059,8 +1124,9 @@ static void test_R34_device_reset_detaches_queue_pairs(void)
     assert_handle(host_log.handle[0], CID_A, handle.resource);
     ASSERT_U64_EQ(host_log.peer[0], CID_A);
     uint8_t bytes[16] = { 0 };
-    ASSERT_U64_EQ(vmci_qpair_dequeue(host, bytes, sizeof(bytes), NULL), 12);
-    CU_ASSERT(memcmp(bytes, "before reset", 12) == 0);
+    ASSERT_U64_EQ(vmci_qpair_dequeue(host, bytes, sizeof(bytes), NULL),
+                  VMCI_ERROR_QUEUEPAIR_NOT_READY);                              /* D20 */
+    ASSERT_U64_EQ(bytes[0], 0);
     /* The CID is unchanged and the doorbell is no longer linked (R45: -21). */
     CU_ASSERT(vmci_hypervisor_context_live(w->hv, CID_A));
     CU_ASSERT(vmci_hypervisor_device(w->hv, CID_A) == device);
@@ -1313,6 +1379,8 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_D9_host_local_pairs_esx_only),
         TEST_ENTRY(test_R96_detach_by_non_attached_context_or_unknown_handle),
         TEST_ENTRY(test_R96_R97_peer_detach_keeps_data_and_blocks_attach),
+        TEST_ENTRY(test_R97_D20_host_side_has_no_memory_once_the_guest_detaches),
+        TEST_ENTRY(test_R97_host_local_pair_keeps_its_memory_after_a_detach),
         TEST_ENTRY(test_R67_peer_attach_event_to_creator),
         TEST_ENTRY(test_R68_peer_detach_event_to_remaining_side),
         TEST_ENTRY(test_R64_event_datagram_layout_and_size),

@@ -7,7 +7,8 @@
  *
  * World: esxi-6.5 (D2's default), the host and two restricted VMs with CIDs 100 and
  * 200 (vsock/vs_world.h). Host processes are trusted by default (D1), so host <->
- * guest datagrams flow; guest <-> guest datagrams are refused (R153, R197). Extra
+ * guest datagrams flow; guest <-> guest datagrams are refused by the hypervisor (R51,
+ * R197; a guest's own R153 check sees no other context's flags, D17). Extra
  * processes: a privileged one (net_bind_service, R12) on the host and in VM 100, and
  * an untrusted one on the host (D1's `trusted = false`).
  *
@@ -136,6 +137,78 @@ static void fixture_destroy(struct fixture *f)
     vs_context_destroy(&f->host);
     vs_world_destroy(f->world);
     free(f);
+}
+
+/* Who refused a datagram, read from the trace (D17): the last "dg_route" decision of the
+ * hypervisor's router and the socket layer's own "dgram_denied" refusals. Tests clear it
+ * with refusal_log_clear() before the send they look at. */
+#define RULE_BYTES 16u
+
+struct refusal_log {
+    uint32_t routes;                    /* dg_route events since the clear */
+    uint32_t route_ctx;                 /* the last one's sender context */
+    uint64_t route_dst_cid;
+    int64_t route_result;
+    char route_rule[RULE_BYTES];
+    uint32_t socket_denials;            /* dgram_denied events since the clear */
+    char socket_rule[RULE_BYTES];       /* the last one's rule */
+};
+
+static void copy_str_field(const struct sim_trace_field *field, char out[RULE_BYTES])
+{
+    snprintf(out, RULE_BYTES, "%.*s", (int)field->value.blob.size_bytes,
+             (const char *)field->value.blob.data);
+}
+
+static int refusal_log_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    struct refusal_log *log = state;
+    bool route = strcmp(event->kind, "dg_route") == 0;
+    bool denial = strcmp(event->kind, "dgram_denied") == 0;
+    if (!route && !denial)
+        return 0;
+    if (route) {
+        log->routes++;
+        log->route_ctx = event->ctx;
+    } else {
+        log->socket_denials++;
+    }
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        if (strcmp(field->name, "rule") == 0)
+            copy_str_field(field, route ? log->route_rule : log->socket_rule);
+        else if (route && strcmp(field->name, "result") == 0)
+            log->route_result = field->value.i64;
+        else if (route && strcmp(field->name, "dst_cid") == 0)
+            log->route_dst_cid = field->value.u64;
+    }
+    return 0;
+}
+
+static struct sim_trace_sink refusal_log_sink(struct refusal_log *log)
+{
+    struct sim_trace_sink sink = { .name = "refusals", .level = SIM_LAYER_VMCI,
+                                   .emit = refusal_log_emit, .state = log };
+    return sink;
+}
+
+static void refusal_log_clear(struct refusal_log *log)
+{
+    memset(log, 0, sizeof(*log));
+}
+
+/* D17: the last send from context `ctx` reached the router, which answered `result`
+ * under `rule`, and no socket check refused anything. */
+static void assert_refused_by_hypervisor(const struct refusal_log *log, uint32_t ctx,
+                                         uint64_t dst_cid, int64_t result, const char *rule)
+{
+    ASSERT_U64_EQ(log->socket_denials, 0);
+    ASSERT_U64_EQ(log->routes, 1);
+    ASSERT_U64_EQ(log->route_ctx, ctx);
+    ASSERT_U64_EQ(log->route_dst_cid, dst_cid);
+    ASSERT_U64_EQ((uint64_t)log->route_result, (uint64_t)result);
+    CU_ASSERT_STRING_EQUAL(log->route_rule, rule);
 }
 
 static void run_idle(struct fixture *f)
@@ -458,21 +531,34 @@ static void test_R185_no_usable_destination_is_einval_after_auto_bind(void)
 }
 
 /* R185's order past the destination: port ANY (EINVAL) and CID 0 with port != 14
- * (EINVAL) before the size (EMSGSIZE), the size before R153 (EPERM: guest 100 may not
- * reach restricted guest 200), R153 before the VMCI send; at 69608 bytes the VMCI
- * result is what counts (no host socket on 7999: EHOSTUNREACH, R186). */
+ * (EINVAL) before the size (EMSGSIZE), the size before R153, R153 before the VMCI send;
+ * at 69608 bytes the VMCI result is what counts (no host socket on 7999: EHOSTUNREACH,
+ * R186). R153 refuses on the host (the untrusted process toward restricted guest 100:
+ * EPERM, no datagram routed); inside a guest it sees no other context's flags (D17), so
+ * guest 100's datagram to restricted guest 200 is refused by the router (R51: EPERM). */
 static void test_R185_checks_in_order_port_cid0_size_r153_vmci(void)
 {
-    struct fixture *f = fixture_create();
+    struct refusal_log log;
+    struct sim_trace_sink sink = refusal_log_sink(&log);
+    struct fixture *f = fixture_create_with(&sink, 1);
     struct vs_context *g = &f->guest_a;
     int fd = dgram_socket(g);
     ASSERT_FAILS(send_to(g, fd, big_out, MAX_PAYLOAD + 1, CID_HOST, VMADDR_PORT_ANY), EINVAL);
     ASSERT_FAILS(send_to(g, fd, big_out, MAX_PAYLOAD + 1, VMADDR_CID_HYPERVISOR, 15), EINVAL);
     ASSERT_FAILS(send_to(g, fd, big_out, MAX_PAYLOAD + 1, CID_B, 6000), EMSGSIZE);
+    refusal_log_clear(&log);
     ASSERT_FAILS(send_to(g, fd, big_out, MAX_PAYLOAD, CID_B, 6000), EPERM);
-    ASSERT_FAILS(send_to(g, fd, "x", 1, CID_B, 6000), EPERM);
+    assert_refused_by_hypervisor(&log, CID_A, CID_B, VMCI_ERROR_NO_ACCESS, "R51");  /* D17 */
     ASSERT_FAILS(send_to(g, fd, big_out, MAX_PAYLOAD + 1, CID_HOST, 7999), EMSGSIZE);
     ASSERT_FAILS(send_to(g, fd, big_out, MAX_PAYLOAD, CID_HOST, 7999), EHOSTUNREACH);
+    struct vs_context *u = &f->host_untrusted;
+    int host_fd = dgram_socket(u);
+    ASSERT_FAILS(send_to(u, host_fd, big_out, MAX_PAYLOAD + 1, CID_A, 6000), EMSGSIZE);
+    refusal_log_clear(&log);
+    ASSERT_FAILS(send_to(u, host_fd, big_out, MAX_PAYLOAD, CID_A, 6000), EPERM);
+    ASSERT_U64_EQ(log.socket_denials, 1);                                       /* R153 */
+    CU_ASSERT_STRING_EQUAL(log.socket_rule, "R153");
+    ASSERT_U64_EQ(log.routes, 0);                       /* refused before the VMCI send */
     fixture_destroy(f);
 }
 
@@ -571,16 +657,23 @@ static void test_R185_unusable_address_means_the_connected_peer(void)
 /* ---- 8: what a send reports (R186) --------------------------------------------------------- */
 
 /* R186, R55, R56, R63, R127: a host port with no socket is EHOSTUNREACH (from a guest
- * and from the host); a CID no context has is EINVAL; after a host socket closed, its
- * port is EHOSTUNREACH again. */
+ * and from the host); a CID no context has is EINVAL, from the trusted host and, since a
+ * guest's R153 check sees no other context's flags (D17), from a guest too: the router
+ * answers DST_UNREACHABLE (R56); after a host socket closed, its port is EHOSTUNREACH
+ * again. */
 static void test_R186_unreachable_destinations(void)
 {
-    struct fixture *f = fixture_create();
+    struct refusal_log log;
+    struct sim_trace_sink sink = refusal_log_sink(&log);
+    struct fixture *f = fixture_create_with(&sink, 1);
     int guest = dgram_socket(&f->guest_a);
     int host = dgram_socket(&f->host);
     ASSERT_FAILS(send_to(&f->guest_a, guest, "x", 1, CID_HOST, 7999), EHOSTUNREACH);
     ASSERT_FAILS(send_to(&f->host, host, "x", 1, CID_HOST, 7999), EHOSTUNREACH);
     ASSERT_FAILS(send_to(&f->host, host, "x", 1, CID_MISSING, 7000), EINVAL);
+    refusal_log_clear(&log);
+    ASSERT_FAILS(send_to(&f->guest_a, guest, "x", 1, CID_MISSING, 7000), EINVAL);  /* D17 */
+    assert_refused_by_hypervisor(&log, CID_A, CID_MISSING, VMCI_ERROR_DST_UNREACHABLE, "R56");
     int closing = dgram_bound(&f->host, 7100);
     ASSERT_RETURNS(send_to(&f->guest_a, guest, "open", 4, CID_HOST, 7100), 4);
     ASSERT_RETURNS(vs_close(&f->host, closing), 0);
@@ -589,14 +682,17 @@ static void test_R186_unreachable_destinations(void)
     fixture_destroy(f);
 }
 
-/* R186, R153, R196, R197: VM to VM through sockets. Where guest-to-guest datagrams are
- * forbidden (esxi-6.5) the product also ignores vmci0.unrestricted, so both VMs are
- * restricted and the socket's own check (R153) refuses first: EPERM, before the router
- * could answer DST_UNREACHABLE (EINVAL). Where both are allowed (esxi-5.0, unrestricted
- * VMs) the datagram arrives. So R186's EINVAL for a forbidden VM-to-VM datagram is
- * reachable only below the socket layer (test_R197_guest_to_guest_matrix). */
+/* R186, R153, R196, R197, D17: VM to VM through sockets. Where guest-to-guest datagrams
+ * are forbidden (esxi-6.5) the product also ignores vmci0.unrestricted, so both VMs are
+ * restricted and the router's R51 check refuses first (the guest socket's own R153 check
+ * sees no other context's flags, D17): EPERM, before the router could answer
+ * DST_UNREACHABLE (EINVAL). Where both are allowed (esxi-5.0, unrestricted VMs) the
+ * datagram arrives. So R186's EINVAL for a forbidden VM-to-VM datagram is reachable only
+ * below the socket layer (test_R197_guest_to_guest_matrix). */
 static void test_R186_R153_vm_to_vm_datagram_through_a_socket(void)
 {
+    struct refusal_log log;
+    struct sim_trace_sink sink = refusal_log_sink(&log);
     static const struct vmci_vm_config open_vms[2] = {
         { .name = "a", .requested_cid = CID_A, .hw_version = 13, .unrestricted = true,
           .domain = "", .owner = "user" },
@@ -605,11 +701,13 @@ static void test_R186_R153_vm_to_vm_datagram_through_a_socket(void)
     };
     static const char *const products[2] = { "esxi-6.5", "esxi-5.0" };
     for (int index = 0; index < 2; index++) {
-        struct fixture *f = fixture_create_in(products[index], NULL, open_vms, NULL, 0);
+        struct fixture *f = fixture_create_in(products[index], NULL, open_vms, &sink, 1);
         int receiver = dgram_bound(&f->guest_b, 7300);
         int sender = dgram_socket(&f->guest_a);
         if (index == 0) {
+            refusal_log_clear(&log);
             ASSERT_FAILS(send_to(&f->guest_a, sender, "vm2vm", 5, CID_B, 7300), EPERM);
+            assert_refused_by_hypervisor(&log, CID_A, CID_B, VMCI_ERROR_NO_ACCESS, "R51");
         } else {
             ASSERT_RETURNS(send_to(&f->guest_a, sender, "vm2vm", 5, CID_B, 7300), 5);
             run_idle(f);
@@ -619,6 +717,42 @@ static void test_R186_R153_vm_to_vm_datagram_through_a_socket(void)
         }
         fixture_destroy(f);
     }
+}
+
+/* R186, D17, R56, R51: a guest's R153 check sees no privilege flags of other contexts,
+ * so the verdicts on a guest's datagrams come from the hypervisor: to a CID that is not
+ * live, DST_UNREACHABLE -> EINVAL (R56); from restricted VM 200 to restricted VM 100 and
+ * to an unknown CID alike, nothing is refused by the socket. On the host R153 applies as
+ * written: an untrusted process's datagram to an unknown CID (least-privilege flags:
+ * RESTRICTED) is refused by its own check with EPERM before any VMCI send, while the
+ * trusted one reaches the router (EINVAL). */
+static void test_R186_D17_guest_datagrams_are_judged_by_the_hypervisor(void)
+{
+    struct refusal_log log;
+    struct sim_trace_sink sink = refusal_log_sink(&log);
+    struct fixture *f = fixture_create_with(&sink, 1);
+    int receiver = dgram_bound(&f->guest_a, 7400);
+    int guest = dgram_socket(&f->guest_b);
+    refusal_log_clear(&log);
+    ASSERT_FAILS(send_to(&f->guest_b, guest, "dead", 4, CID_MISSING, 7400), EINVAL);
+    assert_refused_by_hypervisor(&log, CID_B, CID_MISSING, VMCI_ERROR_DST_UNREACHABLE, "R56");
+    refusal_log_clear(&log);
+    ASSERT_FAILS(send_to(&f->guest_b, guest, "vm", 2, CID_A, 7400), EPERM);
+    assert_refused_by_hypervisor(&log, CID_B, CID_A, VMCI_ERROR_NO_ACCESS, "R51");
+    int untrusted = dgram_socket(&f->host_untrusted);
+    refusal_log_clear(&log);
+    ASSERT_FAILS(send_to(&f->host_untrusted, untrusted, "dead", 4, CID_MISSING, 7400), EPERM);
+    ASSERT_U64_EQ(log.socket_denials, 1);
+    CU_ASSERT_STRING_EQUAL(log.socket_rule, "R153");
+    ASSERT_U64_EQ(log.routes, 0);
+    int trusted = dgram_socket(&f->host);
+    refusal_log_clear(&log);
+    ASSERT_FAILS(send_to(&f->host, trusted, "dead", 4, CID_MISSING, 7400), EINVAL);
+    assert_refused_by_hypervisor(&log, CID_HOST, CID_MISSING, VMCI_ERROR_DST_UNREACHABLE, "R56");
+    run_idle(f);
+    char buffer[8];
+    ASSERT_U64_EQ(-recv_msg(&f->guest_a, receiver, buffer, sizeof(buffer), 0).rc, EAGAIN);
+    fixture_destroy(f);
 }
 
 /* R186, R42: a datagram to a guest port with no socket succeeds for the sender and is
@@ -1358,6 +1492,7 @@ CU_ErrorCode vsock_dgram_suite_add(void)
         TEST_ENTRY(test_R185_unusable_address_means_the_connected_peer),
         TEST_ENTRY(test_R186_unreachable_destinations),
         TEST_ENTRY(test_R186_R153_vm_to_vm_datagram_through_a_socket),
+        TEST_ENTRY(test_R186_D17_guest_datagrams_are_judged_by_the_hypervisor),
         TEST_ENTRY(test_R186_guest_port_without_socket_accepts_and_drops),
         TEST_ENTRY(test_R186_destination_vm_queue_full_is_enobufs),
         TEST_ENTRY(test_R186_privilege_denial_is_eperm),
