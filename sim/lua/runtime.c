@@ -10,10 +10,11 @@
  *
  * Every block carries a 16-byte header: the creation number of tables, functions,
  * userdata and threads (the order pairs() and tostring use) and the size of Lua
- * objects, which paces the collector. The collector never runs by itself: full
- * collections happen at step starts and hook points once enough object bytes were
- * created, so what a weak table or collectgarbage("count") shows depends only on the
- * program. memory_bytes counts headers too.
+ * objects other than strings, which paces the collector. The collector never runs by
+ * itself: full collections happen at step starts and hook points once enough object
+ * bytes were created (or enough instructions ran), so what a weak table or
+ * collectgarbage("count") shows depends only on the program. memory_bytes counts
+ * headers too.
  */
 #include <assert.h>
 #include <errno.h>
@@ -31,15 +32,18 @@
  * block Lua sees keeps malloc's 16-byte alignment; realloc moves it along). */
 struct block_header {
     uint64_t creation;          /* creation number of a table, function, userdata or thread */
-    uint64_t object_bytes;      /* the block's size when it is a Lua object, else 0 */
+    uint64_t object_bytes;      /* the block's size when it is a paced object, else 0 */
 };
 _Static_assert(sizeof(struct block_header) == 16, "the header keeps 16-byte alignment");
 
 /* Lua calls the allocator with pointer == NULL and old_bytes == the object's type tag when
- * it creates a collectable object (0 for arrays, stacks and other buffers). */
-static bool tag_is_object(size_t tag)
+ * it creates a collectable object (0 for arrays, stacks and other buffers). Strings are
+ * left out of the collector's pace: lua_pushstring reuses a long string from a cache
+ * indexed by the C string's address, so how many strings get created can differ between
+ * two runs. Every other object is created exactly when the program says. */
+static bool tag_is_paced(size_t tag)
 {
-    return tag != 0;
+    return tag != 0 && tag != LUA_TSTRING;
 }
 
 static bool tag_is_numbered(size_t tag)
@@ -53,14 +57,16 @@ static void block_created(struct simlua_runtime *runtime, struct block_header *h
 {
     header->creation = 0;
     header->object_bytes = 0;
-    if (!tag_is_object(tag))
+    if (tag == 0)
+        return;
+    runtime->object_block_last = header + 1;
+    if (!tag_is_paced(tag))
         return;
     header->object_bytes = bytes;
     runtime->object_live_bytes += bytes;
     runtime->gc_object_bytes_since += bytes;
     if (tag_is_numbered(tag))
         header->creation = ++runtime->object_id_next;
-    runtime->object_block_last = header + 1;
 }
 
 static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
@@ -117,15 +123,20 @@ void simlua__gc_collect(lua_State *L)
     struct simlua_runtime *runtime = simlua__runtime(L);
     lua_gc(L, LUA_GCCOLLECT);
     runtime->gc_object_bytes_since = 0;
+    runtime->gc_instructions_since = 0;
     runtime->gc_threshold_bytes = runtime->object_live_bytes > SIMLUA_GC_OBJECT_BYTES_MIN
                                       ? runtime->object_live_bytes
                                       : SIMLUA_GC_OBJECT_BYTES_MIN;
     runtime->gc_collections++;
 }
 
+/* Due when the objects created since the last collection weigh as much as the live ones
+ * (at least SIMLUA_GC_OBJECT_BYTES_MIN), or after SIMLUA_GC_INSTRUCTIONS_MAX instructions
+ * (garbage made of strings only). */
 static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
 {
-    if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes)
+    if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes ||
+        runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX)
         simlua__gc_collect(L);
 }
 
@@ -134,6 +145,7 @@ static void runtime_hook(lua_State *L, lua_Debug *debug)
     (void)debug;
     struct simlua_runtime *runtime = simlua__runtime(L);
     runtime->instructions += SIMLUA_HOOK_INSTRUCTIONS;
+    runtime->gc_instructions_since += SIMLUA_HOOK_INSTRUCTIONS;
     if (runtime->instructions > runtime->instructions_per_step_max) {
         char value[32];
         snprintf(value, sizeof(value), "%llu",

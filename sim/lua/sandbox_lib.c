@@ -353,9 +353,9 @@ static int sandbox_traceback(lua_State *L)
     return 1;
 }
 
-/* collectgarbage: "collect" (a full collection now) and "count" (kilobytes of live Lua
- * objects since the last collection, which depends only on the program); the rest
- * would let a scenario change when the collector runs. */
+/* collectgarbage: "collect" (a full collection now) and "count" (kilobytes of Lua
+ * objects other than strings, not yet freed: a figure that depends only on the program);
+ * the rest would let a scenario change when the collector runs. */
 static int sandbox_collectgarbage(lua_State *L)
 {
     const char *option = luaL_optstring(L, 1, "collect");
