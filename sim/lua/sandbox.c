@@ -306,22 +306,27 @@ static void push_sorted_keys(lua_State *L, int index)
     lua_pop(L, 1);                                      /* the entries buffer */
 }
 
-/* Iterator closure: upvalues (table, sorted keys, next position). */
+/* Iterator closure: upvalues (table, keys in hash order, their sorted entries, next
+ * entry, entry count). Walking the entries saves building a sorted copy of the keys. */
 static int ordered_iterate(lua_State *L)
 {
-    lua_Integer position = lua_tointeger(L, lua_upvalueindex(3));
-    for (;;) {
-        if (lua_rawgeti(L, lua_upvalueindex(2), position) == LUA_TNIL)
-            return 0;
+    lua_Integer position = lua_tointeger(L, lua_upvalueindex(4));
+    lua_Integer count = lua_tointeger(L, lua_upvalueindex(5));
+    const struct key_entry *entries = lua_touserdata(L, lua_upvalueindex(3));
+    while (position < count) {
+        lua_rawgeti(L, lua_upvalueindex(2), entries[position].position);
         position++;
         lua_pushvalue(L, -1);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {   /* skip keys set to nil */
             lua_pushinteger(L, position);
-            lua_replace(L, lua_upvalueindex(3));
+            lua_replace(L, lua_upvalueindex(4));
             return 2;
         }
         lua_pop(L, 2);
     }
+    lua_pushinteger(L, count);
+    lua_replace(L, lua_upvalueindex(4));
+    return 0;
 }
 
 static int sandbox_pairs(lua_State *L)
@@ -333,10 +338,13 @@ static int sandbox_pairs(lua_State *L)
         return 3;
     }
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
     lua_pushvalue(L, 1);
-    push_sorted_keys(L, 1);
-    lua_pushinteger(L, 1);
-    lua_pushcclosure(L, ordered_iterate, 3);
+    struct key_entry *entries = NULL;
+    lua_Integer count = push_key_entries(L, 1, &entries);   /* keys, entries */
+    lua_pushinteger(L, 0);
+    lua_pushinteger(L, count);
+    lua_pushcclosure(L, ordered_iterate, 5);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
