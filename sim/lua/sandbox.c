@@ -142,9 +142,14 @@ const char *simlua__tostring(lua_State *L, int index, size_t *length_out)
         return lua_tolstring(L, -1, length_out);
     }
     switch (lua_type(L, index)) {
+    case LUA_TNUMBER:
+        if (!lua_isinteger(L, index) && lua_tonumber(L, index) != lua_tonumber(L, index)) {
+            lua_pushliteral(L, "nan");          /* the C library may print "-nan" */
+            return lua_tolstring(L, -1, length_out);
+        }
+        return luaL_tolstring(L, index, length_out);
     case LUA_TNIL:
     case LUA_TBOOLEAN:
-    case LUA_TNUMBER:
     case LUA_TSTRING:
         return luaL_tolstring(L, index, length_out);
     case LUA_TLIGHTUSERDATA:

@@ -133,6 +133,7 @@ static void test_tostring_shows_creation_numbers_never_addresses(void)
         "end\n"
         "sim.expect(tostring(print):match('^function: #%d+$'), tostring(print))\n"
         "sim.expect(not pcall(string.format, '%p', {}), 'no %p')\n"
+        "sim.expect(tostring(0/0) == 'nan' and tostring(-(0/0)) == 'nan', tostring(0/0))\n"
         "local ok, err = pcall(error, setmetatable({}, {}))\n"
         "sim.expect(tostring(err):match('^table: #%d+$'), 'error objects too')\n");
 }
