@@ -37,6 +37,8 @@
 #define SIMLUA_CID_RESERVED_LIMIT 16u      /* CIDs 0..15 are never a VM's (R8) */
 /* Objects created between two full collections, in bytes, at least (runtime.c). */
 #define SIMLUA_GC_OBJECT_BYTES_MIN (16u * 1024 * 1024)
+/* Strings at least this large (block bytes) count in the collector's pace (runtime.c). */
+#define SIMLUA_GC_STRING_BYTES_MIN 1024u
 /* Lua instructions between two full collections at most (a multiple of the hook's). */
 #define SIMLUA_GC_INSTRUCTIONS_MAX (64u * 1024 * 1024)
 /* User values a full userdata may have for the sandbox to find its creation number. */
@@ -144,11 +146,12 @@ struct simlua_runtime {
     uint64_t instructions_per_step_max;
     uint64_t object_id_next;            /* last creation number given (runtime.c allocator) */
     const void *object_block_last;      /* the last Lua object allocated (measurements) */
-    uint64_t object_live_bytes;         /* bytes of Lua objects but strings, not yet freed */
+    uint64_t object_live_bytes;         /* bytes of paced Lua objects not yet freed */
     uint64_t gc_object_bytes_since;     /* bytes of objects created since the last collection */
     uint64_t gc_threshold_bytes;        /* collect when gc_object_bytes_since reaches this */
     uint64_t gc_instructions_since;     /* Lua instructions since the last collection */
     uint64_t gc_collections;            /* full collections the runtime ran */
+    bool gc_refused;                    /* the allocator refused one block to make Lua collect */
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];

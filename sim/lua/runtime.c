@@ -10,7 +10,7 @@
  *
  * Every block carries a 16-byte header: the creation number of tables, functions,
  * userdata and threads (the order pairs() and tostring use) and the size of Lua
- * objects other than strings, which paces the collector. The collector never runs by
+ * objects other than small strings, which paces the collector. The collector never runs by
  * itself: full collections happen at step starts and hook points once enough object
  * bytes were created (or enough instructions ran), so what a weak table or
  * collectgarbage("count") shows depends only on the program. memory_bytes counts
@@ -37,13 +37,18 @@ struct block_header {
 _Static_assert(sizeof(struct block_header) == 16, "the header keeps 16-byte alignment");
 
 /* Lua calls the allocator with pointer == NULL and old_bytes == the object's type tag when
- * it creates a collectable object (0 for arrays, stacks and other buffers). Strings are
- * left out of the collector's pace: lua_pushstring reuses a long string from a cache
- * indexed by the C string's address, so how many strings get created can differ between
- * two runs. Every other object is created exactly when the program says. */
-static bool tag_is_paced(size_t tag)
+ * it creates a collectable object (0 for arrays, stacks and other buffers). Small strings
+ * are left out of the collector's pace: lua_pushstring (and lua_getfield/setfield) reuse
+ * a long string from a cache indexed by the C string's address, so how many of them get
+ * created can differ between two runs. Those are names and messages; strings of
+ * SIMLUA_GC_STRING_BYTES_MIN or more (payloads, patterns) are counted, or a loop making
+ * large strings would fill SIMLUA_MEMORY_BYTES_MAX before any collection. Every other
+ * object is created exactly when the program says. */
+static bool block_is_paced(size_t tag, size_t bytes)
 {
-    return tag != 0 && tag != LUA_TSTRING;
+    if (tag == LUA_TSTRING)
+        return bytes >= SIMLUA_GC_STRING_BYTES_MIN;
+    return tag != 0;
 }
 
 static bool tag_is_numbered(size_t tag)
@@ -60,13 +65,41 @@ static void block_created(struct simlua_runtime *runtime, struct block_header *h
     if (tag == 0)
         return;
     runtime->object_block_last = header + 1;
-    if (!tag_is_paced(tag))
+    if (!block_is_paced(tag, bytes))
         return;
     header->object_bytes = bytes;
     runtime->object_live_bytes += bytes;
     runtime->gc_object_bytes_since += bytes;
     if (tag_is_numbered(tag))
         header->creation = ++runtime->object_id_next;
+}
+
+static void gc_pace_restart(struct simlua_runtime *runtime)
+{
+    runtime->gc_object_bytes_since = 0;
+    runtime->gc_instructions_since = 0;
+    runtime->gc_threshold_bytes = runtime->object_live_bytes > SIMLUA_GC_OBJECT_BYTES_MIN
+                                      ? runtime->object_live_bytes
+                                      : SIMLUA_GC_OBJECT_BYTES_MIN;
+    runtime->gc_collections++;
+}
+
+/* The backstop for code that makes objects faster than the hook checks (a few
+ * instructions making large strings): at twice the pace, a new paced object is refused
+ * once; Lua then runs a full collection itself and asks again, and that second request
+ * restarts the pace. Both points depend only on the program. */
+static bool gc_refuse_for_collection(struct simlua_runtime *runtime, size_t tag, size_t bytes)
+{
+    if (runtime->gc_refused) {
+        runtime->gc_refused = false;
+        gc_pace_restart(runtime);
+        return false;
+    }
+    if (!block_is_paced(tag, bytes) ||
+        runtime->gc_object_bytes_since < 2 * runtime->gc_threshold_bytes)
+        return false;
+    runtime->gc_refused = true;
+    return true;
 }
 
 static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
@@ -86,6 +119,8 @@ static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t 
         runtime->memory_bytes -= old_total;
         return NULL;
     }
+    if (pointer == NULL && gc_refuse_for_collection(runtime, tag, new_bytes))
+        return NULL;
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
         runtime->memory_bytes + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
@@ -122,12 +157,8 @@ void simlua__gc_collect(lua_State *L)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
     lua_gc(L, LUA_GCCOLLECT);
-    runtime->gc_object_bytes_since = 0;
-    runtime->gc_instructions_since = 0;
-    runtime->gc_threshold_bytes = runtime->object_live_bytes > SIMLUA_GC_OBJECT_BYTES_MIN
-                                      ? runtime->object_live_bytes
-                                      : SIMLUA_GC_OBJECT_BYTES_MIN;
-    runtime->gc_collections++;
+    runtime->gc_refused = false;
+    gc_pace_restart(runtime);
 }
 
 /* Due when the objects created since the last collection weigh as much as the live ones
@@ -173,6 +204,7 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
     if (runtime == NULL)
         return NULL;
     runtime->options = *options;
+    runtime->gc_threshold_bytes = SIMLUA_GC_OBJECT_BYTES_MIN;
     runtime->L = lua_newstate(runtime_alloc, runtime);
     if (runtime->L == NULL) {
         free(runtime);
@@ -181,7 +213,6 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
     runtime->instructions_per_step_max = options->instructions_per_step_max != 0
                                              ? options->instructions_per_step_max
                                              : SIMLUA_INSTRUCTIONS_PER_STEP_MAX;
-    runtime->gc_threshold_bytes = SIMLUA_GC_OBJECT_BYTES_MIN;
     lua_gc(runtime->L, LUA_GCSTOP);
     lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
     const char *slash = strrchr(options->scenario_path, '/');

@@ -354,7 +354,8 @@ static int sandbox_traceback(lua_State *L)
 }
 
 /* collectgarbage: "collect" (a full collection now) and "count" (kilobytes of Lua
- * objects other than strings, not yet freed: a figure that depends only on the program);
+ * objects not yet freed, strings under SIMLUA_GC_STRING_BYTES_MIN left out: a figure
+ * that depends only on the program);
  * the rest would let a scenario change when the collector runs. */
 static int sandbox_collectgarbage(lua_State *L)
 {

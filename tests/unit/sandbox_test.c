@@ -216,6 +216,14 @@ static void test_collector_is_deterministic_or_refused(void)
         "weak[1] = {}\n"
         "for i = 1, 2000000 do local x = { i, i } end\n"
         "sim.expect(weak[1] == nil, 'collected during the step')\n");
+    /* Large strings made by few instructions (no hook point): the allocator's backstop
+     * makes Lua collect instead of growing to SIMLUA_MEMORY_BYTES_MAX. */
+    ASSERT_REACHES_END(
+        "local weak = setmetatable({}, { __mode = 'v' })\n"
+        "weak[1] = {}\n"
+        "for i = 1, 100 do local s = string.rep('x', 1 << 20) .. i end\n"
+        "sim.expect(weak[1] == nil, 'collected by the allocator backstop')\n"
+        "sim.expect(collectgarbage('count') < 64 * 1024, 'not every string kept')\n");
 }
 
 static void test_endless_loop_names_the_limit(void)
