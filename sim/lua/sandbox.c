@@ -274,7 +274,8 @@ static lua_Integer push_key_entries(lua_State *L, int index, struct key_entry **
     while (lua_next(L, index) != 0) {
         lua_pop(L, 1);
         if ((lua_Unsigned)count >= SANDBOX_KEYS_MAX)
-            luaL_error(L, "pairs: limit SANDBOX_KEYS_MAX (%d keys) exceeded", (int)SANDBOX_KEYS_MAX);
+            luaL_error(L, "pairs: limit SANDBOX_KEYS_MAX (%d keys) exceeded",
+                       (int)SANDBOX_KEYS_MAX);
         lua_pushvalue(L, -1);
         lua_rawseti(L, unsorted, ++count);
     }

@@ -199,19 +199,20 @@ void simlua__sandbox_string_open(lua_State *L)
 #define SANDBOX_SORT_ELEMENTS_MAX (1u << 26)
 
 /* Whether element `right` must come before element `left` (strictly less): the
- * comparator at stack index 2, or the < operator when there is none. */
+ * comparator at stack index 2, or the < operator when there is none. Positions are
+ * 0-based; the buffers hold them at position + 1 (their array parts). */
 static bool sort_less(lua_State *L, int buffer, lua_Integer right, lua_Integer left)
 {
     if (lua_isnil(L, 2)) {
-        lua_rawgeti(L, buffer, right);
-        lua_rawgeti(L, buffer, left);
+        lua_rawgeti(L, buffer, right + 1);
+        lua_rawgeti(L, buffer, left + 1);
         bool less = lua_compare(L, -2, -1, LUA_OPLT);
         lua_pop(L, 2);
         return less;
     }
     lua_pushvalue(L, 2);
-    lua_rawgeti(L, buffer, right);
-    lua_rawgeti(L, buffer, left);
+    lua_rawgeti(L, buffer, right + 1);
+    lua_rawgeti(L, buffer, left + 1);
     lua_call(L, 2, 1);
     bool less = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -228,8 +229,8 @@ static void sort_merge(lua_State *L, int from, int to, lua_Integer low, lua_Inte
     for (lua_Integer out = low; out < high; out++) {
         bool take_right = left >= middle ||
                           (right < high && sort_less(L, from, right, left));
-        lua_rawgeti(L, from, take_right ? right++ : left++);
-        lua_rawseti(L, to, out);
+        lua_rawgeti(L, from, (take_right ? right++ : left++) + 1);
+        lua_rawseti(L, to, out + 1);
     }
 }
 
@@ -243,14 +244,16 @@ static int sandbox_sort(lua_State *L)
         luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     lua_Integer count = luaL_len(L, 1);
-    if (count < 0 || (lua_Unsigned)count > SANDBOX_SORT_ELEMENTS_MAX)
+    if (count > (lua_Integer)SANDBOX_SORT_ELEMENTS_MAX)
         return luaL_error(L, "table.sort: limit SANDBOX_SORT_ELEMENTS_MAX (%d elements) "
                              "exceeded (%I elements)", (int)SANDBOX_SORT_ELEMENTS_MAX, count);
+    if (count < 2)
+        return 0;                                       /* as the stock sort: nothing to do */
     lua_createtable(L, (int)count, 0);                  /* 3: copy of the elements */
     lua_createtable(L, (int)count, 0);                  /* 4: merge buffer */
     for (lua_Integer index = 1; index <= count; index++) {
         lua_geti(L, 1, index);
-        lua_rawseti(L, 3, index - 1);
+        lua_rawseti(L, 3, index);
     }
     int from = 3;
     int to = 4;
@@ -265,7 +268,7 @@ static int sandbox_sort(lua_State *L)
         to = swap;
     }
     for (lua_Integer index = 1; index <= count; index++) {
-        lua_rawgeti(L, from, index - 1);
+        lua_rawgeti(L, from, index);
         lua_seti(L, 1, index);
     }
     return 0;
