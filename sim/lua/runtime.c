@@ -443,6 +443,11 @@ static int open_module_numbered(lua_State *L)
     lua_pushcfunction(L, simlua__open_module);
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
+    /* What require will store anyway, now, so that the walk reaches the module. */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "vmcisim");
+    lua_pop(L, 1);
     simlua__sandbox_number_builtins(L);
     return 1;
 }
