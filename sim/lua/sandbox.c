@@ -267,26 +267,29 @@ static void key_describe(lua_State *L, int index, struct key_entry *entry)
 static lua_Integer push_key_entries(lua_State *L, int index, struct key_entry **entries_out)
 {
     index = lua_absindex(L, index);
-    lua_newtable(L);                                    /* unsorted keys */
-    int unsorted = lua_gettop(L);
-    lua_Integer count = 0;
+    lua_Integer count = 0;                              /* first pass: size the buffers */
     lua_pushnil(L);
     while (lua_next(L, index) != 0) {
         lua_pop(L, 1);
         if ((lua_Unsigned)count >= SANDBOX_KEYS_MAX)
             luaL_error(L, "pairs: limit SANDBOX_KEYS_MAX (%d keys) exceeded",
                        (int)SANDBOX_KEYS_MAX);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, unsorted, ++count);
+        count++;
     }
+    lua_createtable(L, (int)count, 0);                  /* the keys, in hash order */
+    int keys = lua_gettop(L);
     struct key_entry *entries = lua_newuserdatauv(L, sizeof(*entries) * (size_t)(count + 1), 0);
     size_t unnumbered_count = 0;
-    for (lua_Integer position = 1; position <= count; position++) {
-        lua_rawgeti(L, unsorted, position);
-        key_describe(L, -1, &entries[position - 1]);
-        entries[position - 1].position = (int)position;
-        unnumbered_count += entries[position - 1].category == KEY_UNNUMBERED;
+    lua_Integer position = 0;
+    lua_pushnil(L);
+    while (lua_next(L, index) != 0) {
         lua_pop(L, 1);
+        assert(position < count);                       /* nothing ran between the passes */
+        key_describe(L, -1, &entries[position]);
+        unnumbered_count += entries[position].category == KEY_UNNUMBERED;
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, ++position);
+        entries[position - 1].position = (int)position;
     }
     if (unnumbered_count > 1)
         luaL_error(L, "pairs: the table has %d C functions as keys that the sandbox did not "
