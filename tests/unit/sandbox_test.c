@@ -251,6 +251,54 @@ static void test_endless_loop_names_the_limit(void)
     CU_ASSERT_EQUAL(process.failure_count, 1);
 }
 
+static void test_hostile_arguments_end_as_lua_errors(void)
+{
+    /* Each call must either work or raise a Lua error; the scenario counts both. */
+    ASSERT_REACHES_END(
+        "local calls = {\n"
+        "  function() return pairs() end, function() return pairs(nil) end,\n"
+        "  function() return pairs(setmetatable({}, { __pairs = 5 })) end,\n"
+        "  function() return next() end, function() return next(1) end,\n"
+        "  function() return next({ a = 1 }, 0/0) end,\n"
+        "  function() return next({ a = 1 }, {}) end,\n"
+        "  function() return next({ [1] = 1, [2.5] = 2 }, 2.5) end,\n"
+        "  function() return table.sort() end, function() return table.sort({}, 5) end,\n"
+        "  function() table.sort({ 3, 2, 1 }, function() error('in comparator') end) end,\n"
+        "  function() table.sort(setmetatable({}, { __len = function() return -5 end })) end,\n"
+        "  function() table.sort(setmetatable({}, { __len = function() return 1e15 end })) end,\n"
+        "  function() table.sort(setmetatable({}, { __len = function() return 3 end,\n"
+        "    __index = function() error('no index') end })) end,\n"
+        "  function() return debug.traceback(coroutine.create(print)) end,\n"
+        "  function() return debug.traceback('m', -5) end,\n"
+        "  function() return debug.traceback('m', 1e9) end,\n"
+        "  function() return debug.traceback({}) end,\n"
+        "  function() return debug.traceback(coroutine.running(), 'x', 'y') end,\n"
+        "  function() return collectgarbage({}) end, function() return collectgarbage(1) end,\n"
+        "  function() return setmetatable({}, 5) end, function() return setmetatable(5, {}) end,\n"
+        "  function() return setmetatable({}, setmetatable({}, { __index = { __gc = 1 } })) end,\n"
+        "  function() return load() end, function() return load(5) end,\n"
+        "  function() return load(function() return {} end) end,\n"
+        "  function() return load('return 1', 'name', 'b') end,\n"
+        "  function() return tostring() end,\n"
+        "  function()\n"
+        "    return tostring(setmetatable({}, { __tostring = function() return {} end }))\n"
+        "  end,\n"
+        "  function() return tostring(setmetatable({}, { __name = {} })) end,\n"
+        "  function() return string.format('%s', setmetatable({}, { __name = 'N' })) end,\n"
+        "  function() return string.format('%5p', 1) end, function() return string.format() end,\n"
+        "  function() return string.dump() end,\n"
+        "}\n"
+        "local worked, raised = 0, 0\n"
+        "for i, call in ipairs(calls) do\n"
+        "  local ok, err = pcall(call)\n"
+        "  if ok then worked = worked + 1 else raised = raised + 1 end\n"
+        "  sim.expect(ok or type(err) == 'string', 'call ' .. i .. ': a message')\n"
+        "  sim.expect(ok or not tostring(err):find('0x'), 'call ' .. i .. ': ' .. tostring(err))\n"
+        "end\n"
+        "sim.expect(worked + raised == #calls, 'every call returned')\n"
+        "sim.expect(raised >= 20, 'most of them are refused: ' .. raised)\n");
+}
+
 CU_ErrorCode sandbox_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -261,6 +309,7 @@ CU_ErrorCode sandbox_suite_add(void)
         TEST_ENTRY(test_debug_escapes_are_closed),
         TEST_ENTRY(test_collector_is_deterministic_or_refused),
         TEST_ENTRY(test_endless_loop_names_the_limit),
+        TEST_ENTRY(test_hostile_arguments_end_as_lua_errors),
     };
     return test_suite_register("sandbox", tests, sizeof(tests) / sizeof(tests[0]));
 }
