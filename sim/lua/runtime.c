@@ -233,6 +233,9 @@ void simlua_destroy(struct simlua_runtime *runtime)
         simlua__world_destroy(runtime->world);
     runtime->world = NULL;
     lua_close(runtime->L);
+    /* Every block came back: the accounting the limit and the collector rely on is exact. */
+    assert(runtime->memory_bytes == 0);
+    assert(runtime->object_live_bytes == 0);
     for (uint32_t index = 0; index < runtime->file_count; index++) {
         free(runtime->files[index].path);
         free(runtime->files[index].text);
