@@ -19,7 +19,8 @@
     X(trace)       \
     X(queue_pair)  \
     X(vmci)        \
-    X(vsock)
+    X(vsock)       \
+    X(lua)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
 BENCHES(BENCH_DECLARE)

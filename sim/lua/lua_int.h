@@ -35,6 +35,14 @@
 #define SIMLUA_FAILURES_MAX 10000u         /* failures kept for the result; more are counted */
 #define SIMLUA_CID_HOST 2u
 #define SIMLUA_CID_RESERVED_LIMIT 16u      /* CIDs 0..15 are never a VM's (R8) */
+/* Objects created between two full collections, in bytes, at least (runtime.c). */
+#define SIMLUA_GC_OBJECT_BYTES_MIN (16u * 1024 * 1024)
+/* Strings at least this large (block bytes) count in the collector's pace (runtime.c). */
+#define SIMLUA_GC_STRING_BYTES_MIN 1024u
+/* Lua instructions between two full collections at most (a multiple of the hook's). */
+#define SIMLUA_GC_INSTRUCTIONS_MAX (64u * 1024 * 1024)
+/* User values a full userdata may have for the sandbox to find its creation number. */
+#define SIMLUA_USER_VALUES_MAX 3
 
 struct simlua_endpoint {
     char name[SIMLUA_NAME_BYTES_MAX];
@@ -135,7 +143,18 @@ struct simlua_runtime {
     bool run_failed;                    /* deadlock, limit, chunk error */
     uint64_t memory_bytes;
     uint64_t instructions;              /* since the current step began */
-    uint64_t object_id_next;            /* per-run ids for tostring and key order */
+    uint64_t instructions_per_step_max;
+    uint64_t object_id_next;            /* last creation number given (runtime.c allocator) */
+    const void *object_block_last;      /* the last Lua object allocated (measurements) */
+    uint64_t object_live_bytes;         /* bytes of paced Lua objects not yet freed */
+    uint64_t gc_object_bytes_since;     /* bytes of objects created since the last collection */
+    uint64_t gc_threshold_bytes;        /* collect when gc_object_bytes_since reaches this */
+    uint64_t gc_instructions_since;     /* Lua instructions since the last collection */
+    uint64_t gc_collections;            /* full collections the runtime ran */
+    bool gc_refused;                    /* the allocator refused one block to make Lua collect */
+    /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
+    size_t thread_offset_bytes;
+    size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
 };
 
 /* runtime.c */
@@ -144,7 +163,12 @@ int simlua__file_record(struct simlua_runtime *runtime, const char *path, const 
                         size_t text_bytes);
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,
                      const char *message);
+/* Starts a step: resets the instruction count, collects garbage when it is due. */
 void simlua__step_begin(struct simlua_runtime *runtime);
+/* A full collection now (collectgarbage("collect")); restarts the collection pace. */
+void simlua__gc_collect(lua_State *L);
+/* The creation number stored in front of an object's block (0: not a numbered object). */
+uint64_t simlua__block_creation(const void *block);
 /* Loads a Lua file as text (records it for the trace). Pushes the chunk or an error. */
 int simlua__load_file(lua_State *L, const char *path);
 /* Whether `path` can be loaded: on disk, or among the preloaded texts of a replay. */
@@ -173,6 +197,16 @@ void simlua__sandbox_random_open(lua_State *L);
 void simlua__sandbox_os_open(lua_State *L);
 void simlua__sandbox_string_open(lua_State *L);
 void simlua__sandbox_package_open(lua_State *L);
+/* table.sort (stable merge sort) */
+void simlua__sandbox_table_open(lua_State *L);
+/* debug = { traceback }, collectgarbage ("collect" and "count" only) */
+void simlua__sandbox_debug_open(lua_State *L);
+/* Numbers every light C function reachable from the registry (sandbox.c); run again
+ * after a module adds functions (require "vmcisim"). */
+void simlua__sandbox_number_builtins(lua_State *L);
+/* Pushes a traceback of L1 from `level` with `message` first (NULL: none). Unlike
+ * luaL_traceback it never searches package.loaded for a name (hash order). */
+void simlua__traceback(lua_State *L, lua_State *L1, const char *message, int level);
 
 /* world.c */
 int simlua__open_module(lua_State *L);

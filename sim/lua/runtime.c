@@ -7,6 +7,14 @@
  * hook bounds each step's instructions (SIMLUA_INSTRUCTIONS_PER_STEP_MAX), so a
  * runaway scenario ends with an error naming the limit. Both are deterministic:
  * the hook fires at fixed instruction counts.
+ *
+ * Every block carries a 16-byte header: the creation number of tables, functions,
+ * userdata and threads (the order pairs() and tostring use) and the size of Lua
+ * objects other than small strings, which paces the collector. The collector never runs by
+ * itself: full collections happen at step starts and hook points once enough object
+ * bytes were created (or enough instructions ran), so what a weak table or
+ * collectgarbage("count") shows depends only on the program. memory_bytes counts
+ * headers too.
  */
 #include <assert.h>
 #include <errno.h>
@@ -20,23 +28,116 @@
 #include "lua_int.h"
 #include "sim/engine/duration.h"
 
+/* Every block the Lua state allocates starts with this header (16 bytes, so the
+ * block Lua sees keeps malloc's 16-byte alignment; realloc moves it along). */
+struct block_header {
+    uint64_t creation;          /* creation number of a table, function, userdata or thread */
+    uint64_t object_bytes;      /* the block's size when it is a paced object, else 0 */
+};
+_Static_assert(sizeof(struct block_header) == 16, "the header keeps 16-byte alignment");
+
+/* Lua calls the allocator with pointer == NULL and old_bytes == the object's type tag when
+ * it creates a collectable object (0 for arrays, stacks and other buffers). Small strings
+ * are left out of the collector's pace: lua_pushstring (and lua_getfield/setfield) reuse
+ * a long string from a cache indexed by the C string's address, so how many of them get
+ * created can differ between two runs. Those are names and messages; strings of
+ * SIMLUA_GC_STRING_BYTES_MIN or more (payloads, patterns) are counted, or a loop making
+ * large strings would fill SIMLUA_MEMORY_BYTES_MAX before any collection. Every other
+ * object is created exactly when the program says. */
+static bool block_is_paced(size_t tag, size_t bytes)
+{
+    if (tag == LUA_TSTRING)
+        return bytes >= SIMLUA_GC_STRING_BYTES_MIN;
+    return tag != 0;
+}
+
+static bool tag_is_numbered(size_t tag)
+{
+    return tag == LUA_TTABLE || tag == LUA_TFUNCTION || tag == LUA_TUSERDATA ||
+           tag == LUA_TTHREAD;
+}
+
+static void block_created(struct simlua_runtime *runtime, struct block_header *header,
+                          size_t tag, size_t bytes)
+{
+    header->creation = 0;
+    header->object_bytes = 0;
+    if (tag == 0)
+        return;
+    runtime->object_block_last = header + 1;
+    if (!block_is_paced(tag, bytes))
+        return;
+    header->object_bytes = bytes;
+    runtime->object_live_bytes += bytes;
+    runtime->gc_object_bytes_since += bytes;
+    if (tag_is_numbered(tag))
+        header->creation = ++runtime->object_id_next;
+}
+
+static void gc_pace_restart(struct simlua_runtime *runtime)
+{
+    runtime->gc_object_bytes_since = 0;
+    runtime->gc_instructions_since = 0;
+    runtime->gc_threshold_bytes = runtime->object_live_bytes > SIMLUA_GC_OBJECT_BYTES_MIN
+                                      ? runtime->object_live_bytes
+                                      : SIMLUA_GC_OBJECT_BYTES_MIN;
+    runtime->gc_collections++;
+}
+
+/* The backstop for code that makes objects faster than the hook checks (a few
+ * instructions making large strings): at twice the pace, a new paced object is refused
+ * once; Lua then runs a full collection itself and asks again, and that second request
+ * restarts the pace. Both points depend only on the program. */
+static bool gc_refuse_for_collection(struct simlua_runtime *runtime, size_t tag, size_t bytes)
+{
+    if (runtime->gc_refused) {
+        runtime->gc_refused = false;
+        gc_pace_restart(runtime);
+        return false;
+    }
+    if (!block_is_paced(tag, bytes) ||
+        runtime->gc_object_bytes_since < 2 * runtime->gc_threshold_bytes)
+        return false;
+    runtime->gc_refused = true;
+    return true;
+}
+
 static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
 {
     struct simlua_runtime *runtime = state;
-    if (pointer == NULL)
-        old_bytes = 0;      /* old_bytes is a type tag for new blocks */
+    size_t tag = 0;
+    if (pointer == NULL) {
+        tag = old_bytes;        /* old_bytes is a type tag for new blocks */
+        old_bytes = 0;
+    }
+    struct block_header *header = pointer == NULL ? NULL : (struct block_header *)pointer - 1;
+    uint64_t old_total = pointer == NULL ? 0 : old_bytes + sizeof(*header);
     if (new_bytes == 0) {
-        free(pointer);
-        runtime->memory_bytes -= old_bytes;
+        if (header != NULL)
+            runtime->object_live_bytes -= header->object_bytes;
+        free(header);
+        runtime->memory_bytes -= old_total;
         return NULL;
     }
-    if (new_bytes > old_bytes &&
-        runtime->memory_bytes + (new_bytes - old_bytes) > SIMLUA_MEMORY_BYTES_MAX)
+    if (pointer == NULL && gc_refuse_for_collection(runtime, tag, new_bytes))
         return NULL;
-    void *resized = realloc(pointer, new_bytes);
-    if (resized != NULL)
-        runtime->memory_bytes = runtime->memory_bytes - old_bytes + new_bytes;
-    return resized;
+    uint64_t new_total = new_bytes + sizeof(*header);
+    if (new_total > old_total &&
+        runtime->memory_bytes + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
+        return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    struct block_header *resized = realloc(header, new_total);
+    if (resized == NULL)
+        return NULL;
+    runtime->memory_bytes = runtime->memory_bytes - old_total + new_total;
+    if (pointer == NULL)
+        block_created(runtime, resized, tag, new_bytes);
+    return resized + 1;
+}
+
+uint64_t simlua__block_creation(const void *block)
+{
+    assert(block != NULL);
+    return ((const struct block_header *)block - 1)->creation;
 }
 
 struct simlua_runtime *simlua__runtime(lua_State *L)
@@ -47,20 +148,52 @@ struct simlua_runtime *simlua__runtime(lua_State *L)
     return state;
 }
 
+/* Full collections at points that depend only on the program: the collector never
+ * runs on its own (it is stopped in simlua_create), so weak tables, collectgarbage("count")
+ * and C finalizers see the same collections in every run. The pace is measured in bytes
+ * of new Lua objects, whose sizes depend only on the program (unlike table parts, whose
+ * growth depends on hash collisions). */
+void simlua__gc_collect(lua_State *L)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    lua_gc(L, LUA_GCCOLLECT);
+    runtime->gc_refused = false;
+    gc_pace_restart(runtime);
+}
+
+/* Due when the objects created since the last collection weigh as much as the live ones
+ * (at least SIMLUA_GC_OBJECT_BYTES_MIN), or after SIMLUA_GC_INSTRUCTIONS_MAX instructions
+ * (garbage made of strings only). */
+static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
+{
+    if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes ||
+        runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX)
+        simlua__gc_collect(L);
+}
+
 static void runtime_hook(lua_State *L, lua_Debug *debug)
 {
     (void)debug;
     struct simlua_runtime *runtime = simlua__runtime(L);
     runtime->instructions += SIMLUA_HOOK_INSTRUCTIONS;
-    if (runtime->instructions > SIMLUA_INSTRUCTIONS_PER_STEP_MAX)
-        luaL_error(L, "limit SIMLUA_INSTRUCTIONS_PER_STEP_MAX (%llu Lua instructions without "
-                      "blocking) exceeded: an endless loop?",
-                   (unsigned long long)SIMLUA_INSTRUCTIONS_PER_STEP_MAX);
+    runtime->gc_instructions_since += SIMLUA_HOOK_INSTRUCTIONS;
+    if (runtime->instructions > runtime->instructions_per_step_max) {
+        char value[32];
+        snprintf(value, sizeof(value), "%llu",
+                 (unsigned long long)runtime->instructions_per_step_max);
+        luaL_error(L, "limit SIMLUA_INSTRUCTIONS_PER_STEP_MAX (%s Lua instructions without "
+                      "blocking) exceeded: an endless loop? A process that must compute "
+                      "longer can block now and then (p:sleep(0)); the limit itself is "
+                      "raised in sim/lua/runtime.h",
+                   value);
+    }
+    gc_maybe(L, runtime);
 }
 
 void simlua__step_begin(struct simlua_runtime *runtime)
 {
     runtime->instructions = 0;
+    gc_maybe(runtime->L, runtime);
 }
 
 struct simlua_runtime *simlua_create(const struct simlua_options *options)
@@ -71,11 +204,16 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
     if (runtime == NULL)
         return NULL;
     runtime->options = *options;
+    runtime->gc_threshold_bytes = SIMLUA_GC_OBJECT_BYTES_MIN;
     runtime->L = lua_newstate(runtime_alloc, runtime);
     if (runtime->L == NULL) {
         free(runtime);
         return NULL;
     }
+    runtime->instructions_per_step_max = options->instructions_per_step_max != 0
+                                             ? options->instructions_per_step_max
+                                             : SIMLUA_INSTRUCTIONS_PER_STEP_MAX;
+    lua_gc(runtime->L, LUA_GCSTOP);
     lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
     const char *slash = strrchr(options->scenario_path, '/');
     if (slash == NULL)
@@ -95,6 +233,9 @@ void simlua_destroy(struct simlua_runtime *runtime)
         simlua__world_destroy(runtime->world);
     runtime->world = NULL;
     lua_close(runtime->L);
+    /* Every block came back: the accounting the limit and the collector rely on is exact. */
+    assert(runtime->memory_bytes == 0);
+    assert(runtime->object_live_bytes == 0);
     for (uint32_t index = 0; index < runtime->file_count; index++) {
         free(runtime->files[index].path);
         free(runtime->files[index].text);
@@ -272,7 +413,7 @@ static int traceback_handler(lua_State *L)
     const char *message = simlua__tostring(L, 1, &length);
     if (runtime->memory_bytes + 4096 > SIMLUA_MEMORY_BYTES_MAX)
         message = "limit SIMLUA_MEMORY_BYTES_MAX exceeded (Lua memory)";
-    luaL_traceback(L, L, message, 1);
+    simlua__traceback(L, L, message, 1);
     return 1;
 }
 
@@ -299,12 +440,27 @@ static void push_arg_table(struct simlua_runtime *runtime)
     lua_setglobal(L, "arg");
 }
 
+/* require "vmcisim": the module, then numbers for the C functions it brought. */
+static int open_module_numbered(lua_State *L)
+{
+    lua_pushcfunction(L, simlua__open_module);
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    /* What require will store anyway, now, so that the walk reaches the module. */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "vmcisim");
+    lua_pop(L, 1);
+    simlua__sandbox_number_builtins(L);
+    return 1;
+}
+
 static void run_chunk(struct simlua_runtime *runtime)
 {
     lua_State *L = runtime->L;
     simlua__sandbox_open(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, simlua__open_module);
+    lua_pushcfunction(L, open_module_numbered);
     lua_setfield(L, -2, "vmcisim");
     lua_pop(L, 1);
     push_arg_table(runtime);

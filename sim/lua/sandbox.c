@@ -4,17 +4,25 @@
  *
  * Lua 5.4 seeds its string hash from the clock and from addresses, so table
  * traversal order, and anything that prints an address, differs between two
- * runs of the same scenario. The sandbox replaces every such door:
+ * runs of the same scenario. The sandbox replaces every such door
+ * (docs/determinism.md has the whole list and the reasons):
  *   - pairs/next walk keys in a fixed order: integers ascending, strings in byte
  *     order, booleans (false, true), other numbers ascending, then tables,
- *     functions, userdata and threads by a per-run id given at first sight;
- *   - tostring/print/string.format("%s") show "table: #7", never an address;
- *     string.format("%p") is refused;
+ *     functions, userdata and threads by creation number (the allocator in
+ *     runtime.c numbers them as Lua creates them; light C functions get numbers
+ *     from a walk of the libraries in name order);
+ *   - tostring/print/string.format("%s") show "table: #N" with N the creation
+ *     number, never an address; string.format("%p") is refused;
  *   - math.random draws from the world's "lua" stream; os.time/clock/date read
- *     simulated time (os.date in UTC);
+ *     simulated time (os.date in UTC); table.sort is a stable merge sort;
+ *   - debug holds only an address-free traceback; string.dump, __gc on tables and
+ *     the collector's knobs are refused; the collector runs only full cycles at
+ *     points fixed by the program (runtime.c);
  *   - no os.getenv/execute/exit/remove/rename/tmpname, no io but io.write, no
  *     dofile/loadfile, load() of text only, require loads files relative to the
- *     scenario (and records them for the trace), no C modules.
+ *     scenario (and records them for the trace), no C modules;
+ *   - wrapped originals (load, setmetatable, string.format, os.date) live in static
+ *     storage, never in an upvalue a scenario could reach.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -25,29 +33,104 @@
 
 #include "lua_int.h"
 
-#define SANDBOX_IDS_KEY "vmcisim.ids"
+#define SANDBOX_BUILTINS_KEY "vmcisim.builtins"
 /* Keys a single pairs() may sort: bounded by Lua memory, stated for the reader. */
 #define SANDBOX_KEYS_MAX (1u << 26)
+/* How deep the walk that numbers built-in C functions goes from the registry. */
+#define SANDBOX_BUILTIN_DEPTH_MAX 5
 
-/* The per-run id of a reference value (table, function, userdata, thread). */
-static lua_Integer object_id(lua_State *L, int index)
+/* Whether the function at `index` is a light C function (no object, no allocation). */
+static bool is_light_function(lua_State *L, int index)
+{
+    if (!lua_iscfunction(L, index))
+        return false;
+    lua_CFunction function = lua_tocfunction(L, index);
+    return (uintptr_t)lua_topointer(L, index) == (uintptr_t)function;
+}
+
+/* The number a light C function got when the sandbox walked the libraries; 0: none. */
+static uint64_t builtin_number(lua_State *L, int index)
 {
     index = lua_absindex(L, index);
-    lua_getfield(L, LUA_REGISTRYINDEX, SANDBOX_IDS_KEY);
-    lua_pushvalue(L, index);
-    if (lua_rawget(L, -2) == LUA_TNUMBER) {
-        lua_Integer id = lua_tointeger(L, -1);
-        lua_pop(L, 2);
-        return id;
+    lua_getfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY);
+    uint64_t number = 0;
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, index);
+        if (lua_rawget(L, -2) == LUA_TNUMBER)
+            number = (uint64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    return number;
+}
+
+/* How many user values the full userdata at `index` has (lua_getiuservalue says when
+ * one is beyond the last); raises beyond SIMLUA_USER_VALUES_MAX. */
+static int user_value_count(lua_State *L, int index)
+{
+    for (int count = 0; count <= SIMLUA_USER_VALUES_MAX; count++) {
+        int type = lua_getiuservalue(L, index, count + 1);
+        lua_pop(L, 1);
+        if (type == LUA_TNONE)
+            return count;
+    }
+    luaL_error(L, "a userdata with more than SIMLUA_USER_VALUES_MAX (%d) user values has "
+                  "no creation number", SIMLUA_USER_VALUES_MAX);
+    return 0;
+}
+
+/* The creation number of a reference value (runtime.c numbers tables, functions,
+ * userdata and threads as the allocator creates them), the walk's number of a light C
+ * function, or 0 (a light C function the walk did not reach; any other type). */
+static uint64_t value_creation(lua_State *L, int index)
+{
     struct simlua_runtime *runtime = simlua__runtime(L);
-    lua_Integer id = (lua_Integer)++runtime->object_id_next;
-    lua_pushvalue(L, index);
-    lua_pushinteger(L, id);
-    lua_rawset(L, -3);
+    switch (lua_type(L, index)) {
+    case LUA_TTABLE:
+        return simlua__block_creation(lua_topointer(L, index));
+    case LUA_TFUNCTION:
+        if (is_light_function(L, index))
+            return builtin_number(L, index);
+        return simlua__block_creation(lua_topointer(L, index));
+    case LUA_TTHREAD:
+        return simlua__block_creation((const char *)lua_tothread(L, index) -
+                                      runtime->thread_offset_bytes);
+    case LUA_TUSERDATA: {
+        int values = user_value_count(L, index);
+        return simlua__block_creation((const char *)lua_touserdata(L, index) -
+                                      runtime->userdata_offset_bytes[values]);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Measures where the Lua API's pointer to a thread and to a full userdata (for each
+ * user-value count) sits in the object's block, instead of assuming Lua's layout. */
+static void measure_offsets(lua_State *L)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    lua_State *thread = lua_newthread(L);
+    runtime->thread_offset_bytes =
+        (size_t)((const char *)thread - (const char *)runtime->object_block_last);
     lua_pop(L, 1);
-    return id;
+    for (int values = 0; values <= SIMLUA_USER_VALUES_MAX; values++) {
+        const char *memory = lua_newuserdatauv(L, 1, values);
+        runtime->userdata_offset_bytes[values] =
+            (size_t)(memory - (const char *)runtime->object_block_last);
+        assert(runtime->userdata_offset_bytes[values] < 1024);
+        lua_pop(L, 1);
+    }
+    assert(runtime->thread_offset_bytes < 1024);
+    /* The main thread was the state's first object. */
+    lua_pushthread(L);
+    assert(value_creation(L, -1) == 1);
+    lua_pop(L, 1);
+}
+
+static lua_Integer object_id(lua_State *L, int index)
+{
+    return (lua_Integer)value_creation(L, index);
 }
 
 const char *simlua__tostring(lua_State *L, int index, size_t *length_out)
@@ -59,17 +142,28 @@ const char *simlua__tostring(lua_State *L, int index, size_t *length_out)
         return lua_tolstring(L, -1, length_out);
     }
     switch (lua_type(L, index)) {
+    case LUA_TNUMBER:
+        if (!lua_isinteger(L, index) && lua_tonumber(L, index) != lua_tonumber(L, index)) {
+            lua_pushliteral(L, "nan");          /* the C library may print "-nan" */
+            return lua_tolstring(L, -1, length_out);
+        }
+        return luaL_tolstring(L, index, length_out);
     case LUA_TNIL:
     case LUA_TBOOLEAN:
-    case LUA_TNUMBER:
     case LUA_TSTRING:
         return luaL_tolstring(L, index, length_out);
+    case LUA_TLIGHTUSERDATA:
+        lua_pushliteral(L, "userdata: light");
+        return lua_tolstring(L, -1, length_out);
     default: {
         int name_type = luaL_getmetafield(L, index, "__name");
         const char *kind = name_type == LUA_TSTRING ? lua_tostring(L, -1)
                                                     : luaL_typename(L, index);
         lua_Integer id = object_id(L, index);
-        lua_pushfstring(L, "%s: #%I", kind, id);
+        if (id == 0)
+            lua_pushfstring(L, "%s: builtin", kind);
+        else
+            lua_pushfstring(L, "%s: #%I", kind, id);
         if (name_type != LUA_TNIL)
             lua_remove(L, -2);
         return lua_tolstring(L, -1, length_out);
@@ -100,9 +194,19 @@ static int sandbox_print(lua_State *L)
     return 0;
 }
 
+/* The order of pairs(): categories first, then the value within one. */
+enum key_category {
+    KEY_INTEGER,
+    KEY_STRING,
+    KEY_BOOLEAN,
+    KEY_FLOAT,
+    KEY_OBJECT,             /* tables, functions, userdata, threads: creation order */
+    KEY_UNNUMBERED,         /* a C function the walk did not reach: at most one per table */
+};
+
 struct key_entry {
-    int category;           /* 0 integer, 1 string, 2 boolean, 3 float, 4 object */
-    lua_Integer integer;    /* integer value, boolean value or object id */
+    int category;           /* enum key_category */
+    lua_Integer integer;    /* integer value, boolean value or creation number */
     lua_Number number;
     const char *text;       /* borrowed: the key stays in the keys table */
     size_t length;
@@ -115,14 +219,14 @@ static int key_compare(const void *left_pointer, const void *right_pointer)
     const struct key_entry *right = right_pointer;
     if (left->category != right->category)
         return left->category < right->category ? -1 : 1;
-    if (left->category == 1) {
+    if (left->category == KEY_STRING) {
         size_t common = left->length < right->length ? left->length : right->length;
         int order = memcmp(left->text, right->text, common);
         if (order != 0)
             return order;
         return left->length < right->length ? -1 : left->length > right->length ? 1 : 0;
     }
-    if (left->category == 3)
+    if (left->category == KEY_FLOAT)
         return left->number < right->number ? -1 : left->number > right->number ? 1 : 0;
     return left->integer < right->integer ? -1 : left->integer > right->integer ? 1 : 0;
 }
@@ -132,51 +236,76 @@ static void key_describe(lua_State *L, int index, struct key_entry *entry)
     switch (lua_type(L, index)) {
     case LUA_TNUMBER:
         if (lua_isinteger(L, index)) {
-            entry->category = 0;
+            entry->category = KEY_INTEGER;
             entry->integer = lua_tointeger(L, index);
         } else {
-            entry->category = 3;
+            entry->category = KEY_FLOAT;
             entry->number = lua_tonumber(L, index);
         }
         break;
     case LUA_TSTRING:
-        entry->category = 1;
+        entry->category = KEY_STRING;
         entry->text = lua_tolstring(L, index, &entry->length);
         break;
     case LUA_TBOOLEAN:
-        entry->category = 2;
+        entry->category = KEY_BOOLEAN;
         entry->integer = lua_toboolean(L, index);
         break;
+    case LUA_TLIGHTUSERDATA:
+        luaL_error(L, "pairs: a light userdata key has no order in the vmcisim sandbox");
+        break;
     default:
-        entry->category = 4;
         entry->integer = object_id(L, index);
+        entry->category = entry->integer != 0 ? KEY_OBJECT : KEY_UNNUMBERED;
         break;
     }
+}
+
+/* Pushes the table's keys (a sequence, in hash order) and a userdata of their entries
+ * sorted in the sandbox order; returns the key count and the entries. The entries'
+ * strings are borrowed from the keys table, which must stay on the stack. */
+static lua_Integer push_key_entries(lua_State *L, int index, struct key_entry **entries_out)
+{
+    index = lua_absindex(L, index);
+    lua_Integer count = 0;                              /* first pass: size the buffers */
+    lua_pushnil(L);
+    while (lua_next(L, index) != 0) {
+        lua_pop(L, 1);
+        if ((lua_Unsigned)count >= SANDBOX_KEYS_MAX)
+            luaL_error(L, "pairs: limit SANDBOX_KEYS_MAX (%d keys) exceeded",
+                       (int)SANDBOX_KEYS_MAX);
+        count++;
+    }
+    lua_createtable(L, (int)count, 0);                  /* the keys, in hash order */
+    int keys = lua_gettop(L);
+    struct key_entry *entries = lua_newuserdatauv(L, sizeof(*entries) * (size_t)(count + 1), 0);
+    size_t unnumbered_count = 0;
+    lua_Integer position = 0;
+    lua_pushnil(L);
+    while (lua_next(L, index) != 0) {
+        lua_pop(L, 1);
+        assert(position < count);                       /* nothing ran between the passes */
+        key_describe(L, -1, &entries[position]);
+        unnumbered_count += entries[position].category == KEY_UNNUMBERED;
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, ++position);
+        entries[position - 1].position = (int)position;
+    }
+    if (unnumbered_count > 1)
+        luaL_error(L, "pairs: the table has %d C functions as keys that the sandbox did not "
+                      "number (docs/determinism.md): their order would not be reproducible",
+                   (int)unnumbered_count);
+    qsort(entries, (size_t)count, sizeof(*entries), key_compare);   /* keys are distinct */
+    *entries_out = entries;
+    return count;
 }
 
 /* Pushes a sequence of the keys of the table at `index`, in the sandbox order. */
 static void push_sorted_keys(lua_State *L, int index)
 {
-    index = lua_absindex(L, index);
-    lua_newtable(L);                                    /* unsorted keys */
-    int unsorted = lua_gettop(L);
-    lua_Integer count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, index) != 0) {
-        lua_pop(L, 1);
-        if ((lua_Unsigned)count >= SANDBOX_KEYS_MAX)
-            luaL_error(L, "pairs: limit SANDBOX_KEYS_MAX (%d keys) exceeded", (int)SANDBOX_KEYS_MAX);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, unsorted, ++count);
-    }
-    struct key_entry *entries = lua_newuserdatauv(L, sizeof(*entries) * (size_t)(count + 1), 0);
-    for (lua_Integer position = 1; position <= count; position++) {
-        lua_rawgeti(L, unsorted, position);
-        key_describe(L, -1, &entries[position - 1]);
-        entries[position - 1].position = (int)position;
-        lua_pop(L, 1);
-    }
-    qsort(entries, (size_t)count, sizeof(*entries), key_compare);
+    struct key_entry *entries = NULL;
+    lua_Integer count = push_key_entries(L, index, &entries);
+    int unsorted = lua_gettop(L) - 1;
     lua_createtable(L, (int)count, 0);
     for (lua_Integer position = 1; position <= count; position++) {
         lua_rawgeti(L, unsorted, entries[position - 1].position);
@@ -186,22 +315,27 @@ static void push_sorted_keys(lua_State *L, int index)
     lua_pop(L, 1);                                      /* the entries buffer */
 }
 
-/* Iterator closure: upvalues (table, sorted keys, next position). */
+/* Iterator closure: upvalues (table, keys in hash order, their sorted entries, next
+ * entry, entry count). Walking the entries saves building a sorted copy of the keys. */
 static int ordered_iterate(lua_State *L)
 {
-    lua_Integer position = lua_tointeger(L, lua_upvalueindex(3));
-    for (;;) {
-        if (lua_rawgeti(L, lua_upvalueindex(2), position) == LUA_TNIL)
-            return 0;
+    lua_Integer position = lua_tointeger(L, lua_upvalueindex(4));
+    lua_Integer count = lua_tointeger(L, lua_upvalueindex(5));
+    const struct key_entry *entries = lua_touserdata(L, lua_upvalueindex(3));
+    while (position < count) {
+        lua_rawgeti(L, lua_upvalueindex(2), entries[position].position);
         position++;
         lua_pushvalue(L, -1);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {   /* skip keys set to nil */
             lua_pushinteger(L, position);
-            lua_replace(L, lua_upvalueindex(3));
+            lua_replace(L, lua_upvalueindex(4));
             return 2;
         }
         lua_pop(L, 2);
     }
+    lua_pushinteger(L, count);
+    lua_replace(L, lua_upvalueindex(4));
+    return 0;
 }
 
 static int sandbox_pairs(lua_State *L)
@@ -213,43 +347,66 @@ static int sandbox_pairs(lua_State *L)
         return 3;
     }
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
     lua_pushvalue(L, 1);
-    push_sorted_keys(L, 1);
-    lua_pushinteger(L, 1);
-    lua_pushcclosure(L, ordered_iterate, 3);
+    struct key_entry *entries = NULL;
+    lua_Integer count = push_key_entries(L, 1, &entries);   /* keys, entries */
+    lua_pushinteger(L, 0);
+    lua_pushinteger(L, count);
+    lua_pushcclosure(L, ordered_iterate, 5);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
 
+/* next(t, k): the first key after k in the sandbox order, found by binary search, so
+ * next agrees with pairs and a key removed during the walk still has a successor. */
 static int sandbox_next(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    push_sorted_keys(L, 1);
-    lua_Integer position = 1;
+    struct key_entry *entries = NULL;
+    lua_Integer count = push_key_entries(L, 1, &entries);     /* keys at 3, entries at 4 */
+    lua_Integer low = 0;                                /* first entry after the key */
     if (!lua_isnil(L, 2)) {
-        for (;; position++) {
-            if (lua_rawgeti(L, 3, position) == LUA_TNIL)
-                return luaL_error(L, "invalid key to 'next'");
-            bool found = lua_rawequal(L, -1, 2);
-            lua_pop(L, 1);
-            if (found)
-                break;
+        struct key_entry wanted;
+        key_describe(L, 2, &wanted);
+        lua_Integer high = count;
+        while (low < high) {
+            lua_Integer middle = low + (high - low) / 2;
+            if (key_compare(&entries[middle], &wanted) <= 0)
+                low = middle + 1;
+            else
+                high = middle;
         }
-        position++;
     }
-    if (lua_rawgeti(L, 3, position) == LUA_TNIL)
+    if (low >= count) {
+        lua_pushnil(L);
         return 1;
+    }
+    lua_rawgeti(L, 3, entries[low].position);
     lua_pushvalue(L, -1);
     lua_rawget(L, 1);
     return 2;
 }
 
+/* Originals the sandbox wraps, kept in static storage rather than in upvalues so that
+ * nothing a scenario can reach leads back to them. The same for every state. */
+static lua_CFunction original_load;
+static lua_CFunction original_setmetatable;
+
+static lua_CFunction original_keep(lua_CFunction *slot, lua_CFunction function)
+{
+    assert(function != NULL);
+    assert(*slot == NULL || *slot == function);
+    *slot = function;
+    return function;
+}
+
 static int sandbox_load(lua_State *L)
 {
     int count = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));              /* the original load */
+    lua_pushcfunction(L, original_load);
     lua_pushvalue(L, 1);
     if (count >= 2)
         lua_pushvalue(L, 2);
@@ -260,6 +417,25 @@ static int sandbox_load(lua_State *L)
         lua_pushvalue(L, 4);
     lua_call(L, count >= 4 ? 4 : 3, LUA_MULTRET);
     return lua_gettop(L) - count;
+}
+
+/* setmetatable refuses __gc: a finalizer runs when the collector frees the table, at a
+ * point a scenario does not see, and possibly at teardown after the world is gone. */
+static int sandbox_setmetatable(lua_State *L)
+{
+    if (lua_istable(L, 2)) {
+        lua_pushliteral(L, "__gc");
+        bool has_finalizer = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has_finalizer)
+            return luaL_error(L, "setmetatable: __gc (finalizers) is not available in the "
+                                 "vmcisim sandbox; close resources explicitly");
+    }
+    int count = lua_gettop(L);
+    lua_pushcfunction(L, original_setmetatable);
+    lua_insert(L, 1);
+    lua_call(L, count, 1);
+    return 1;
 }
 
 static int sandbox_absent(lua_State *L)
@@ -282,14 +458,97 @@ static void open_library(lua_State *L, const char *name, lua_CFunction opener)
     lua_pop(L, 1);
 }
 
+static void number_table(lua_State *L, int table, int depth, int builtins, int visited);
+
+/* Numbers the value at `index` if it is a light C function, or walks into it. */
+static void number_value(lua_State *L, int index, int depth, int builtins, int visited)
+{
+    index = lua_absindex(L, index);
+    if (lua_type(L, index) == LUA_TFUNCTION && is_light_function(L, index)) {
+        lua_pushvalue(L, index);
+        if (lua_rawget(L, builtins) == LUA_TNIL) {
+            lua_pushvalue(L, index);
+            lua_pushinteger(L, (lua_Integer)++simlua__runtime(L)->object_id_next);
+            lua_rawset(L, builtins);
+        }
+        lua_pop(L, 1);
+        return;
+    }
+    if (depth >= SANDBOX_BUILTIN_DEPTH_MAX)
+        return;
+    if (lua_istable(L, index))
+        number_table(L, index, depth + 1, builtins, visited);
+    if (lua_getmetatable(L, index)) {
+        number_table(L, -1, depth + 1, builtins, visited);
+        lua_pop(L, 1);
+    }
+}
+
+/* Walks the string- and integer-keyed fields of a table in the sandbox order. */
+static void number_table(lua_State *L, int table, int depth, int builtins, int visited)
+{
+    table = lua_absindex(L, table);
+    luaL_checkstack(L, 8, "numbering built-in functions");
+    lua_pushvalue(L, table);
+    bool seen = lua_rawget(L, visited) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (seen)
+        return;
+    lua_pushvalue(L, table);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, visited);
+    push_sorted_keys(L, table);
+    int keys = lua_gettop(L);
+    for (lua_Integer position = 1; lua_rawgeti(L, keys, position) != LUA_TNIL; position++) {
+        int key_type = lua_type(L, -1);
+        if (key_type == LUA_TSTRING || key_type == LUA_TNUMBER) {
+            lua_rawget(L, table);
+            number_value(L, -1, depth, builtins, visited);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);                                      /* the nil, the keys */
+}
+
+/* Light C functions are not objects (no creation number). This gives each one reachable
+ * from the registry, the string metatable and the iterators the libraries return a
+ * number, in the sandbox order of the names that lead to it (first found wins). */
+void simlua__sandbox_number_builtins(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY);
+    }
+    int builtins = lua_gettop(L);
+    lua_newtable(L);
+    int visited = lua_gettop(L);
+    lua_pushvalue(L, builtins);                         /* never walk the numbers table */
+    lua_pushboolean(L, 1);
+    lua_rawset(L, visited);
+    number_table(L, LUA_REGISTRYINDEX, 0, builtins, visited);
+    lua_pushliteral(L, "");
+    number_value(L, -1, 0, builtins, visited);          /* the string metatable */
+    lua_pop(L, 1);
+    static const char *const iterators[] = {
+        "return ipairs({})",
+        "return utf8.codes('')",
+        "return utf8.codes('', true)",
+    };
+    for (size_t index = 0; index < sizeof(iterators) / sizeof(iterators[0]); index++) {
+        int rc = luaL_loadstring(L, iterators[index]);
+        assert(rc == LUA_OK);
+        lua_call(L, 0, 1);
+        number_value(L, -1, 0, builtins, visited);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+}
+
 void simlua__sandbox_open(lua_State *L)
 {
-    lua_newtable(L);                                    /* object -> id, weak keys */
-    lua_newtable(L);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, SANDBOX_IDS_KEY);
+    measure_offsets(L);
     open_library(L, LUA_GNAME, luaopen_base);
     open_library(L, LUA_COLIBNAME, luaopen_coroutine);
     open_library(L, LUA_TABLIBNAME, luaopen_table);
@@ -297,7 +556,6 @@ void simlua__sandbox_open(lua_State *L)
     open_library(L, LUA_MATHLIBNAME, luaopen_math);
     open_library(L, LUA_UTF8LIBNAME, luaopen_utf8);
     open_library(L, LUA_OSLIBNAME, luaopen_os);
-    open_library(L, LUA_DBLIBNAME, luaopen_debug);
     open_library(L, LUA_LOADLIBNAME, luaopen_package);
     lua_pushcfunction(L, sandbox_pairs);
     lua_setglobal(L, "pairs");
@@ -308,8 +566,15 @@ void simlua__sandbox_open(lua_State *L)
     lua_pushcfunction(L, sandbox_print);
     lua_setglobal(L, "print");
     lua_getglobal(L, "load");
-    lua_pushcclosure(L, sandbox_load, 1);
+    original_keep(&original_load, lua_tocfunction(L, -1));
+    lua_pop(L, 1);
+    lua_pushcfunction(L, sandbox_load);
     lua_setglobal(L, "load");
+    lua_getglobal(L, "setmetatable");
+    original_keep(&original_setmetatable, lua_tocfunction(L, -1));
+    lua_pop(L, 1);
+    lua_pushcfunction(L, sandbox_setmetatable);
+    lua_setglobal(L, "setmetatable");
     lua_pushglobaltable(L);
     set_absent(L, -1, "dofile", "dofile");
     set_absent(L, -1, "loadfile", "loadfile");
@@ -317,7 +582,10 @@ void simlua__sandbox_open(lua_State *L)
     simlua__sandbox_random_open(L);
     simlua__sandbox_os_open(L);
     simlua__sandbox_string_open(L);
+    simlua__sandbox_table_open(L);
+    simlua__sandbox_debug_open(L);
     simlua__sandbox_package_open(L);
+    simlua__sandbox_number_builtins(L);
 }
 
 void simlua__sandbox_set_absent(lua_State *L, int table_index, const char *field,
