@@ -292,6 +292,7 @@ void simlua__sandbox_open(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, SANDBOX_IDS_KEY);
     open_library(L, LUA_GNAME, luaopen_base);
     open_library(L, LUA_COLIBNAME, luaopen_coroutine);
+    simlua__coroutine_guard_open(L);    /* coroutines never cross processes */
     open_library(L, LUA_TABLIBNAME, luaopen_table);
     open_library(L, LUA_STRLIBNAME, luaopen_string);
     open_library(L, LUA_MATHLIBNAME, luaopen_math);

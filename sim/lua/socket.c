@@ -20,8 +20,6 @@
 #include "lua_int.h"
 #include "vsock/options.h"
 
-#define SIMLUA_SOCKET_META "vmcisim.socket"
-#define SIMLUA_OP_STATE_META "vmcisim.socket_op"
 /* Bytes one recv may ask for (a Lua string is built of them). */
 #define SIMLUA_RECV_BYTES_MAX (64u * 1024 * 1024)
 
@@ -81,7 +79,7 @@ static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *
 
 static struct lua_socket *check_socket(lua_State *L)
 {
-    return luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
+    return simlua__object_check(L, 1, SIMLUA_TYPE_SOCKET);
 }
 
 static struct vsock_credentials credentials_of(const struct simlua_process *process)
@@ -102,7 +100,7 @@ static void remember(lua_State *L, struct simlua_process *process)
         lua_newtable(L);
         process->sockets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    simlua__registry_table(L, process->sockets_ref);
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pop(L, 1);
@@ -111,11 +109,10 @@ static void remember(lua_State *L, struct simlua_process *process)
 static void push_socket(lua_State *L, struct vsock_sock *sock, struct simlua_world *world,
                         uint32_t endpoint_index, struct simlua_process *process)
 {
-    struct lua_socket *ls = lua_newuserdatauv(L, sizeof(*ls), 0);
+    struct lua_socket *ls = simlua__object_new(L, sizeof(*ls), SIMLUA_TYPE_SOCKET);
     ls->sock = sock;
     ls->world = world;
     ls->endpoint_index = endpoint_index;
-    luaL_setmetatable(L, SIMLUA_SOCKET_META);
     if (process != NULL)
         remember(L, process);
 }
@@ -123,7 +120,7 @@ static void push_socket(lua_State *L, struct vsock_sock *sock, struct simlua_wor
 /* p:socket("stream" | "dgram") */
 int simlua__process_socket(lua_State *L)
 {
-    struct simlua_process *process = luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    struct simlua_process *process = simlua__object_check(L, 1, SIMLUA_TYPE_PROCESS);
     static const char *const types[] = { "stream", "dgram", "seqpacket", NULL };
     int type = luaL_checkoption(L, 2, NULL, types);
     if (process->process == NULL)
@@ -211,7 +208,7 @@ static int op_continue(lua_State *L, int status, lua_KContext context);
 /* Runs the operation until it finishes (then sleeps its cost) or must wait. */
 static int op_run(lua_State *L)
 {
-    struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
+    struct op_state *state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     assert(process != NULL);
     struct vsock_call call = { .deadline_ns = state->deadline_ns };
@@ -221,7 +218,7 @@ static int op_run(lua_State *L)
     if (count >= 0) {
         static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
                                              "sock_recv" };
-        struct lua_socket *ls = luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
+        struct lua_socket *ls = check_socket(L);
         int64_t result = lua_isinteger(L, -count) ? lua_tointeger(L, -count)
                          : lua_type(L, -count) == LUA_TSTRING ? (int64_t)lua_rawlen(L, -count)
                          : lua_isnil(L, -count) ? -lua_tointeger(L, -count + 2) : 0;
@@ -258,7 +255,7 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
 {
     (void)status;
     (void)context;
-    struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
+    struct op_state *state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
     if (state->charged)
         return state->result_count;             /* the results sit on top of the stack */
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
@@ -273,11 +270,9 @@ static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *me
 {
     blocking_process(L, method);
     lua_settop(L, ARG_TOP);
-    struct op_state *state = lua_newuserdatauv(L, sizeof(*state), 0);
-    memset(state, 0, sizeof(*state));
+    struct op_state *state = simlua__object_new(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
     state->kind = kind;
     state->deadline_ns = SIM_TIME_NEVER;
-    luaL_setmetatable(L, SIMLUA_OP_STATE_META);
     assert(lua_gettop(L) == OP_STATE);
     return state;
 }
@@ -374,6 +369,8 @@ static int step_send(lua_State *L, struct op_state *state, struct vsock_call *ca
 static int step_recv(lua_State *L, struct op_state *state, struct vsock_call *call)
 {
     struct lua_socket *ls = check_socket(L);
+    if (lua_type(L, OP_BUFFER) != LUA_TUSERDATA)    /* kept across yields: re-checked */
+        return luaL_error(L, "s:recv: its buffer was replaced");
     size_t capacity = lua_rawlen(L, OP_BUFFER);
     uint8_t *buffer = lua_touserdata(L, OP_BUFFER);
     if (ls->sock == NULL)
@@ -523,11 +520,13 @@ void simlua__sockets_close(lua_State *L, struct simlua_process *process)
 {
     if (process->sockets_ref == LUA_NOREF || process->sockets_ref == 0)
         return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    simlua__registry_table(L, process->sockets_ref);
     lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer position = 1; position <= count; position++) {
         lua_rawgeti(L, -1, position);
-        close_socket(luaL_checkudata(L, -1, SIMLUA_SOCKET_META));
+        struct lua_socket *ls = simlua__object_test(L, -1, SIMLUA_TYPE_SOCKET);
+        if (ls != NULL)     /* the table is ours, but the registry is reachable */
+            close_socket(ls);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -690,9 +689,11 @@ static bool poll_collect(lua_State *L, int list_index)
     lua_Integer ready = 0;
     lua_Integer count = (lua_Integer)lua_rawlen(L, list_index);
     for (lua_Integer position = 1; position <= count; position++) {
-        lua_rawgeti(L, list_index, position);
+        if (lua_rawgeti(L, list_index, position) != LUA_TTABLE)
+            luaL_error(L, "p:poll: entry %d must be a table { socket, \"r\" | \"w\" | \"rw\" }",
+                       (int)position);
         lua_rawgeti(L, -1, 1);
-        struct lua_socket *ls = luaL_checkudata(L, -1, SIMLUA_SOCKET_META);
+        struct lua_socket *ls = simlua__object_check(L, -1, SIMLUA_TYPE_SOCKET);
         lua_rawgeti(L, -2, 2);
         const char *wanted = luaL_optstring(L, -1, "r");
         uint32_t mask = ls->sock != NULL ? vsock_poll(ls->sock) : VSOCK_POLLERR;
@@ -725,6 +726,7 @@ static int poll_continue(lua_State *L, int status, lua_KContext deadline)
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     struct sim_engine *engine = process->world->engine;
     lua_settop(L, 3);
+    luaL_checktype(L, 2, LUA_TTABLE);   /* again after a wake-up: debug.setlocal can reach it */
     if (poll_collect(L, 2) || sim_engine_now(engine) >= (uint64_t)deadline)
         return 1;
     lua_pop(L, 1);
@@ -736,7 +738,7 @@ static int poll_continue(lua_State *L, int status, lua_KContext deadline)
 
 int simlua__process_poll(lua_State *L)
 {
-    luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    simlua__object_check(L, 1, SIMLUA_TYPE_PROCESS);
     luaL_checktype(L, 2, LUA_TTABLE);
     struct simlua_process *process = blocking_process(L, "p:poll");
     uint64_t deadline_ns = SIM_TIME_NEVER;
@@ -762,13 +764,13 @@ void simlua__socket_register(lua_State *L)
         { "setsockopt", socket_setsockopt }, { "getsockopt", socket_getsockopt },
         { "disconnect", socket_disconnect }, { NULL, NULL },
     };
-    luaL_newmetatable(L, SIMLUA_SOCKET_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_SOCKET);
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, socket_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
-    luaL_newmetatable(L, SIMLUA_OP_STATE_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_SOCKET_OP);
     lua_pop(L, 1);
 }
