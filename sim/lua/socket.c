@@ -10,14 +10,18 @@
  * The cost the transport reports is slept before the method returns.
  *
  * Failures return nil, "ENAME", errno; a closed socket fails every method with
- * EBADF. Sockets are closed when their process ends, in creation order.
+ * EBADF plus a fourth value, a hint naming who closed it and when (also traced as
+ * sock_ebadf). Sockets are closed when their process ends, in creation order: a
+ * socket belongs to the process that created (or accepted) it.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lua_int.h"
+#include "sim/engine/duration.h"
 #include "vsock/options.h"
 
 /* Bytes one recv may ask for (a Lua string is built of them). */
@@ -27,6 +31,12 @@ struct lua_socket {
     struct vsock_sock *sock;            /* borrowed from the stack; NULL once closed */
     struct simlua_world *world;         /* borrowed */
     uint32_t endpoint_index;
+    uint64_t id;                        /* the core's socket id, kept after the close */
+    /* Who closed it, for the hint an EBADF carries (valid once sock is NULL). */
+    uint64_t closed_at_ns;
+    uint32_t closed_by_pid;             /* 0: closed outside any process */
+    bool closed_at_process_end;         /* false: by s:close() */
+    char closed_by[SIMLUA_NAME_BYTES_MAX + SIM_PROCESS_NAME_BYTES_MAX];    /* "vm/process" */
 };
 
 enum op_kind { OP_CONNECT = 1, OP_ACCEPT, OP_SEND, OP_RECV };
@@ -113,6 +123,7 @@ static void push_socket(lua_State *L, struct vsock_sock *sock, struct simlua_wor
     ls->sock = sock;
     ls->world = world;
     ls->endpoint_index = endpoint_index;
+    ls->id = sock->id;
     if (process != NULL)
         remember(L, process);
 }
@@ -140,11 +151,37 @@ int simlua__process_socket(lua_State *L)
     return 1;
 }
 
-static struct vsock_sock *open_socket(lua_State *L, struct lua_socket *ls, int *error)
+/* A method on a closed socket: nil, "EBADF", 9 and a hint saying who closed it and when
+ * (the same facts go to the trace as api event sock_ebadf). */
+static int push_closed(lua_State *L, const struct lua_socket *ls)
 {
-    *error = ls->sock == NULL ? -EBADF : 0;
-    (void)L;
-    return ls->sock;
+    assert(ls->sock == NULL);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_process *current = simlua__current_process(runtime);
+    if (runtime->world != NULL) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_API, "sock_ebadf",
+                             ls->world->endpoints[ls->endpoint_index].cid,
+                             current != NULL ? current->pid : 0);
+        sim_trace_field_u64(&event, "socket", ls->id);
+        sim_trace_field_u64(&event, "closed_at_ns", ls->closed_at_ns);
+        sim_trace_field_u64(&event, "closed_by_pid", ls->closed_by_pid);
+        sim_trace_field_str(&event, "closed_by", ls->closed_at_process_end ? "process_end"
+                                                                           : "close");
+        (void)sim_engine_emit(runtime->world->engine, &event);
+    }
+    char time_text[32];
+    sim_time_format(ls->closed_at_ns, time_text, sizeof(time_text));
+    push_errno(L, -EBADF);
+    if (ls->closed_at_process_end)
+        lua_pushfstring(L, "socket %I was closed at %s s when its process %s (pid %d) ended: a "
+                           "socket belongs to the process that created or accepted it "
+                           "(docs/sockets.md, \"Socket ownership\")", (lua_Integer)ls->id,
+                        time_text, ls->closed_by, (int)ls->closed_by_pid);
+    else
+        lua_pushfstring(L, "socket %I was closed at %s s by s:close() in %s", (lua_Integer)ls->id,
+                        time_text, ls->closed_by_pid != 0 ? ls->closed_by : "the world");
+    return 4;
 }
 
 static struct vsock_addr check_addr(lua_State *L, int cid_index, int port_index)
@@ -159,11 +196,11 @@ static struct vsock_addr check_addr(lua_State *L, int cid_index, int port_index)
 
 static int socket_bind(lua_State *L)
 {
-    int error;
-    struct vsock_sock *sock = open_socket(L, check_socket(L), &error);
+    struct lua_socket *ls = check_socket(L);
     struct vsock_addr addr = check_addr(L, 2, 3);
+    struct vsock_sock *sock = ls->sock;
     if (sock == NULL)
-        return push_errno(L, error);
+        return push_closed(L, ls);
     int rc = vsock_bind(sock, &addr);
     trace_call(L, "sock_bind", sock, rc);
     if (rc < 0)
@@ -174,11 +211,11 @@ static int socket_bind(lua_State *L)
 
 static int socket_listen(lua_State *L)
 {
-    int error;
-    struct vsock_sock *sock = open_socket(L, check_socket(L), &error);
+    struct lua_socket *ls = check_socket(L);
     lua_Integer backlog = luaL_optinteger(L, 2, 16);
+    struct vsock_sock *sock = ls->sock;
     if (sock == NULL)
-        return push_errno(L, error);
+        return push_closed(L, ls);
     int rc = vsock_listen(sock, backlog < INT32_MIN ? INT32_MIN
                                 : backlog > INT32_MAX ? INT32_MAX : (int)backlog);
     trace_call(L, "sock_listen", sock, rc);
@@ -311,7 +348,7 @@ static int step_connect(lua_State *L, struct op_state *state, struct vsock_call 
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     int rc = vsock_connect(ls->sock, &state->addr, state->progress > 0, call);
     state->progress = 1;
     if (rc == -EAGAIN && call->wait != NULL)
@@ -326,7 +363,7 @@ static int step_accept(lua_State *L, struct op_state *state, struct vsock_call *
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     if (state->timed_out)
         return push_errno(L, -EAGAIN);                                          /* R107 */
     struct vsock_sock *child = NULL;
@@ -348,7 +385,7 @@ static int step_send(lua_State *L, struct op_state *state, struct vsock_call *ca
     size_t size_bytes = 0;
     const char *bytes = lua_tolstring(L, 2, &size_bytes);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     if (state->timed_out) {                                                     /* R117 */
         if (state->progress > 0) {
             lua_pushinteger(L, (lua_Integer)state->progress);
@@ -374,7 +411,7 @@ static int step_recv(lua_State *L, struct op_state *state, struct vsock_call *ca
     size_t capacity = lua_rawlen(L, OP_BUFFER);
     uint8_t *buffer = lua_touserdata(L, OP_BUFFER);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_addr from = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
     bool truncated = false;
     int64_t rc;
@@ -470,7 +507,7 @@ static int socket_shutdown(lua_State *L)
     static const char *const modes[] = { "r", "w", "rw", NULL };
     int how = luaL_checkoption(L, 2, NULL, modes);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
     int rc = vsock_shutdown(ls->sock, how, &call);
     trace_call(L, "sock_shutdown", ls->sock, rc);
@@ -480,13 +517,22 @@ static int socket_shutdown(lua_State *L)
     return 1;
 }
 
-static void close_socket(struct lua_socket *ls)
+/* Closes the socket; `closer` (NULL: outside any process) and `at_process_end` are kept
+ * for the hint of a later EBADF. */
+static void close_socket(struct lua_socket *ls, const struct simlua_process *closer,
+                         bool at_process_end)
 {
     if (ls->sock == NULL)
         return;
     struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
     struct vsock_sock *sock = ls->sock;
     ls->sock = NULL;
+    ls->closed_at_ns = sim_engine_now(ls->world->engine);
+    ls->closed_at_process_end = at_process_end;
+    ls->closed_by_pid = closer != NULL ? closer->pid : 0;
+    if (closer != NULL)
+        snprintf(ls->closed_by, sizeof(ls->closed_by), "%s/%s",
+                 closer->world->endpoints[closer->endpoint_index].name, closer->name);
     vsock_close(sock, &call);       /* R126: never blocks; the cost is the kernel's */
 }
 
@@ -495,7 +541,7 @@ static int socket_disconnect(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     int rc = vsock_dgram_disconnect(ls->sock);
     trace_call(L, "sock_disconnect", ls->sock, rc);
     if (rc < 0)
@@ -508,9 +554,9 @@ static int socket_close(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     trace_call(L, "sock_close", ls->sock, 0);
-    close_socket(ls);
+    close_socket(ls, simlua__current_process(simlua__runtime(L)), false);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -526,7 +572,7 @@ void simlua__sockets_close(lua_State *L, struct simlua_process *process)
         lua_rawgeti(L, -1, position);
         struct lua_socket *ls = simlua__object_test(L, -1, SIMLUA_TYPE_SOCKET);
         if (ls != NULL)     /* the table is ours, but the registry is reachable */
-            close_socket(ls);
+            close_socket(ls, process, true);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -545,7 +591,7 @@ static int socket_getsockname(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_addr addr;
     vsock_getsockname(ls->sock, &addr);
     return push_address(L, &addr);
@@ -555,7 +601,7 @@ static int socket_getpeername(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_addr addr;
     int rc = vsock_getpeername(ls->sock, &addr);
     return rc < 0 ? push_errno(L, rc) : push_address(L, &addr);
@@ -566,7 +612,7 @@ static int socket_setblocking(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     luaL_checktype(L, 2, LUA_TBOOLEAN);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     ls->sock->nonblocking = !lua_toboolean(L, 2);
     lua_pushboolean(L, 1);
     return 1;
@@ -647,7 +693,7 @@ static int socket_setsockopt(lua_State *L)
                        (option == VSOCK_OPTION_LINGER && lua_isboolean(L, 3));
     lua_Integer value = flag_option ? lua_toboolean(L, 3) : luaL_checkinteger(L, 3);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     if (value < 0)
         return push_errno(L, option == VSOCK_OPTION_CONNECT_TIMEOUT ? -ERANGE : -EINVAL);
     int rc = option == VSOCK_OPTION_ERROR ? -ENOPROTOOPT
@@ -663,7 +709,7 @@ static int socket_getsockopt(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     enum vsock_option option = check_option(L, 2);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     uint64_t value = 0;
     int rc = vsock_getsockopt(ls->sock, option, &value);
     if (rc < 0)
