@@ -115,13 +115,25 @@ void *simlua__object_test(lua_State *L, int index, enum simlua_type type)
     return tag + 1;
 }
 
+/* What the value at index really is: one of our types by its tag (never by its
+ * metatable, which the scenario may have swapped), else its basic Lua type. */
+static const char *actual_type_name(lua_State *L, int index)
+{
+    for (int type = 1; type < SIMLUA_TYPE_COUNT; type++) {
+        if (simlua__object_test(L, index, (enum simlua_type)type) != NULL)
+            return type_names[type];
+    }
+    return luaL_typename(L, index);
+}
+
 void *simlua__object_check(lua_State *L, int index, enum simlua_type type)
 {
     const char *name = simlua__type_name(type);
     simlua__check_usable(L, name);
     void *payload = simlua__object_test(L, index, type);
     if (payload == NULL)
-        luaL_typeerror(L, index, name);
+        luaL_argerror(L, index, lua_pushfstring(L, "%s expected, got %s", name,
+                                                actual_type_name(L, index)));
     return payload;
 }
 

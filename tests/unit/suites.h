@@ -20,6 +20,7 @@
     X(digest)          \
     X(trace_writer)    \
     X(lua_runtime)     \
+    X(lua_hostile)     \
     X(queue_pair)      \
     X(vmci_routing)    \
     X(device)          \
