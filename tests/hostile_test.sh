@@ -52,6 +52,7 @@ expect resume_created_elsewhere.lua 1 \
 expect qp_never_detached.lua 0 "0 failures -> pass"
 expect socket_handoff.lua 1 \
     "worker saw: socket 2 was closed at 0.000009608 s when its process host/server (pid 1) ended"
+expect socket_give.lua 0 "hand-over done"
 
 # The failures above are each one recorded failure, not several.
 output=$("$vmcisim" run "$fixtures/resume_created_elsewhere.lua" 2>&1)

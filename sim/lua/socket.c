@@ -12,7 +12,8 @@
  * Failures return nil, "ENAME", errno; a closed socket fails every method with
  * EBADF plus a fourth value, a hint naming who closed it and when (also traced as
  * sock_ebadf). Sockets are closed when their process ends, in creation order: a
- * socket belongs to the process that created (or accepted) it.
+ * socket belongs to the process that created (or accepted) it, until s:give hands it
+ * to another live process of the same endpoint (each socket is in one owner's list).
  */
 #include <assert.h>
 #include <errno.h>
@@ -32,6 +33,7 @@ struct lua_socket {
     struct simlua_world *world;         /* borrowed */
     uint32_t endpoint_index;
     uint64_t id;                        /* the core's socket id, kept after the close */
+    uint32_t owner_pid;                 /* the process whose end closes it (0: none) */
     /* Who closed it, for the hint an EBADF carries (valid once sock is NULL). */
     uint64_t closed_at_ns;
     uint32_t closed_by_pid;             /* 0: closed outside any process */
@@ -124,8 +126,35 @@ static void push_socket(lua_State *L, struct vsock_sock *sock, struct simlua_wor
     ls->world = world;
     ls->endpoint_index = endpoint_index;
     ls->id = sock->id;
-    if (process != NULL)
+    if (process != NULL) {
+        ls->owner_pid = process->pid;
         remember(L, process);
+    }
+}
+
+/* Removes the socket at the top of the stack from the process's list (s:give). */
+static void forget(lua_State *L, struct simlua_process *process)
+{
+    if (process->sockets_ref == LUA_NOREF || process->sockets_ref == 0)
+        return;
+    simlua__registry_table(L, process->sockets_ref);
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    lua_Integer found = 0;
+    for (lua_Integer position = 1; position <= count && found == 0; position++) {
+        lua_rawgeti(L, -1, position);
+        if (lua_rawequal(L, -1, -3))
+            found = position;
+        lua_pop(L, 1);
+    }
+    for (lua_Integer position = found; found != 0 && position < count; position++) {
+        lua_rawgeti(L, -1, position + 1);       /* keep creation order: shift down */
+        lua_rawseti(L, -2, position);
+    }
+    if (found != 0) {
+        lua_pushnil(L);
+        lua_rawseti(L, -2, count);
+    }
+    lua_pop(L, 1);
 }
 
 /* p:socket("stream" | "dgram") */
@@ -550,6 +579,40 @@ static int socket_disconnect(lua_State *L)
     return 1;
 }
 
+/* s:give(process): the socket now closes when `process` ends instead of the caller (its
+ * owner, which must be running). The target must be live and on the same VM. */
+static int socket_give(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    struct simlua_process *target = simlua__object_check(L, 2, SIMLUA_TYPE_PROCESS);
+    lua_settop(L, 2);
+    if (ls->sock == NULL)
+        return push_closed(L, ls);
+    struct simlua_process *current = simlua__current_process(simlua__runtime(L));
+    if (current == NULL || current->pid != ls->owner_pid)
+        return luaL_error(L, "s:give: only the socket's owner (pid %d) may give it away",
+                          (int)ls->owner_pid);
+    if (target->process == NULL)
+        return luaL_error(L, "s:give: process %s has ended", target->name);
+    if (target->endpoint_index != ls->endpoint_index)
+        return luaL_error(L, "s:give: process %s runs on %s; the socket belongs to %s",
+                          target->name, ls->world->endpoints[target->endpoint_index].name,
+                          ls->world->endpoints[ls->endpoint_index].name);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, "sock_give", vsock_stack_local_cid(ls->sock->stack),
+                         current->pid);
+    sim_trace_field_u64(&event, "socket", ls->id);
+    sim_trace_field_u64(&event, "to_pid", target->pid);
+    (void)sim_engine_emit(ls->world->engine, &event);
+    lua_pushvalue(L, 1);
+    forget(L, current);
+    remember(L, target);
+    lua_pop(L, 1);
+    ls->owner_pid = target->pid;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int socket_close(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
@@ -808,7 +871,7 @@ void simlua__socket_register(lua_State *L)
         { "getsockname", socket_getsockname }, { "getpeername", socket_getpeername },
         { "setblocking", socket_setblocking }, { "state", socket_state },
         { "setsockopt", socket_setsockopt }, { "getsockopt", socket_getsockopt },
-        { "disconnect", socket_disconnect }, { NULL, NULL },
+        { "disconnect", socket_disconnect }, { "give", socket_give }, { NULL, NULL },
     };
     simlua__metatable_new(L, SIMLUA_TYPE_SOCKET);
     lua_newtable(L);
