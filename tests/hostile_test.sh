@@ -53,6 +53,8 @@ expect qp_never_detached.lua 0 "0 failures -> pass"
 expect socket_handoff.lua 1 \
     "worker saw: socket 2 was closed at 0.000009608 s when its process host/server (pid 1) ended"
 expect socket_give.lua 0 "hand-over done"
+expect close_handler_on_kill.lua 1 \
+    "close_handler_on_kill.lua:9: p:sleep: process 'a' is ending (a __close handler cannot block)"
 
 # The failures above are each one recorded failure, not several.
 output=$("$vmcisim" run "$fixtures/resume_created_elsewhere.lua" 2>&1)

@@ -112,6 +112,7 @@ struct simlua_process {
     bool trusted;
     bool daemon;
     bool started;
+    bool ending;                        /* process_end runs: no blocking call any more */
     char user[SIMLUA_NAME_BYTES_MAX];
     bool user_given;
     struct vmci_identity identity;      /* host processes: trust under the profile (D1) */

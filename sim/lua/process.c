@@ -66,12 +66,24 @@ static void process_end(struct simlua_process *self, bool failed)
     struct sim_process *process = self->process;
     assert(process != NULL);
     self->exit_status = failed ? "failed" : process->kill_requested ? "killed" : "done";
+    /* First the coroutine's pending to-be-closed values: their __close is scenario code,
+     * run while the engine process still exists (it is the engine's current one), with
+     * every blocking call refused (`ending`). A failed process's own error comes back
+     * from lua_resetthread; otherwise an error there is the handler's: recorded. */
+    self->ending = true;
+    if (lua_resetthread(self->thread) != LUA_OK && !failed) {
+        const char *why = lua_type(self->thread, -1) == LUA_TSTRING
+                              ? lua_tostring(self->thread, -1) : "(not a string)";
+        char text[SIM_ERROR_MESSAGE_BYTES_MAX];
+        snprintf(text, sizeof(text), "error in a __close handler as the process ended: %s",
+                 why);
+        simlua__report_failure(L, "proc_error", text, strlen(text));
+    }
     simlua__sockets_close(L, self);     /* in creation order, before the process is gone */
     sim_process_finish(process, failed);
     sim_process_destroy(process);
     self->process = NULL;
     sim_waitq_wake_all(&self->joiners);
-    lua_resetthread(self->thread);
     luaL_unref(L, LUA_REGISTRYINDEX, self->fn_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->thread_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->self_ref);   /* last: may let GC take self */
@@ -347,6 +359,9 @@ struct simlua_process *simlua__check_blocking(lua_State *L, int index, const cha
     if (L != self->thread)
         luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
                       "process's own coroutine may block)", method);
+    if (self->ending)
+        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
+                   self->name);
     assert(self->process != NULL);
     return self;
 }
@@ -371,8 +386,8 @@ static int process_sleep(lua_State *L)
 static int process_kill(lua_State *L)
 {
     struct simlua_process *self = check_process(L, 1);
-    if (self->process == NULL) {
-        lua_pushboolean(L, 0);          /* already ended */
+    if (self->process == NULL || self->ending) {
+        lua_pushboolean(L, 0);          /* already ended, or ending */
         return 1;
     }
     struct simlua_runtime *runtime = simlua__runtime(L);

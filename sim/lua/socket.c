@@ -265,6 +265,9 @@ static struct simlua_process *blocking_process(lua_State *L, const char *method)
     if (L != current->thread)
         luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
                       "process's own coroutine may block)", method);
+    if (current->ending)
+        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
+                   current->name);
     return current;
 }
 
