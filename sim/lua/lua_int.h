@@ -4,7 +4,8 @@
  *
  * Object model: the world, each endpoint and each process is a full userdata
  * with a named metatable ("vmcisim.world", "vmcisim.endpoint",
- * "vmcisim.process"). The world's C state is owned by the runtime (it must
+ * "vmcisim.process"); its type is known by a tag checked on every access, never
+ * by the metatable (object.c). The world's C state is owned by the runtime (it must
  * outlive every process); endpoints are indexes into it; a process userdata
  * holds its C state and stays anchored in the registry while the process is
  * live, so the engine's `owner` pointer never dangles.

@@ -218,6 +218,17 @@ static void test_metatables_are_hidden_and_objects_outlive_run(void)
         "sim.expect(w.now > 0 and g.name == 'g' and dev:read('STATUS') ~= nil, 'after w:run')\n");
 }
 
+/* The finalizer check must not mistake a stopped collector for a finalizer. */
+static void test_bindings_work_with_the_collector_stopped(void)
+{
+    ASSERT_PASSES(
+        "local sim = require('vmcisim')\n"
+        "collectgarbage('stop')\n"
+        "local w = sim.world{}\n"
+        "local dev = assert(w:vm{ name = 'g' }:device())\n"
+        "sim.expect(dev:read('STATUS') ~= nil and w.now == 0, 'bindings usable')\n");
+}
+
 /* s:close() then a method: EBADF with the closing process in the hint. */
 static void test_close_hint_names_the_closer(void)
 {
@@ -245,6 +256,7 @@ CU_ErrorCode lua_hostile_suite_add(void)
         TEST_ENTRY(test_coroutines_within_a_process_work),
         TEST_ENTRY(test_callback_cannot_resume_a_process),
         TEST_ENTRY(test_metatables_are_hidden_and_objects_outlive_run),
+        TEST_ENTRY(test_bindings_work_with_the_collector_stopped),
         TEST_ENTRY(test_close_hint_names_the_closer),
     };
     return test_suite_register("lua_hostile", tests, sizeof(tests) / sizeof(tests[0]));
