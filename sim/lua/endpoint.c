@@ -450,7 +450,7 @@ static int endpoint_power_on(lua_State *L)
     struct simlua_endpoint *endpoint = simlua__check_vm(L, &world, "vm:power_on");
     if (!endpoint->powered_off)
         return luaL_error(L, "vm:power_on: %s is already powered on", endpoint->name);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    simlua__registry_table(L, endpoint->vmx_ref);     /* a table even if replaced */
     int vmx = lua_gettop(L);
     struct vmci_kernel *kernel = vm_power_on(L, world, vmx, endpoint->name,
                                              endpoint->hw_version, endpoint->user,
@@ -486,7 +486,7 @@ static int endpoint_vmx(lua_State *L)
     const char *key = luaL_checkstring(L, 2);
     if (endpoint->vmx_ref == LUA_NOREF)
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    simlua__registry_table(L, endpoint->vmx_ref);
     lua_getfield(L, -1, key);
     return 1;
 }
