@@ -53,6 +53,7 @@ expect qp_never_detached.lua 0 "0 failures -> pass"
 expect socket_handoff.lua 1 \
     "worker saw: socket 2 was closed at 0.000009608 s when its process host/server (pid 1) ended"
 expect socket_give.lua 0 "hand-over done"
+expect method_fuzz.lua 0 "method fuzz after w:run: 33120 calls"
 expect close_handler_on_kill.lua 1 \
     "close_handler_on_kill.lua:9: p:sleep: process 'a' is ending (a __close handler cannot block)"
 
