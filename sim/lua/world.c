@@ -396,7 +396,17 @@ static void at_fire(void *context, void *arg, uint64_t data)
     sim_trace_event_init(&event, SIM_LAYER_API, "callback", SIMLUA_CID_HOST, 0);
     (void)sim_engine_emit(world->engine, &event);
     simlua__step_begin(world->runtime);
-    if (simlua__pcall_traceback(L, 0, 0) != LUA_OK) {
+    int status = simlua__pcall_traceback(L, 0, 0);
+    if (status == LUA_ERRMEM) {
+        /* Nothing more may be asked of the Lua state here (a raise would unwind through
+         * the engine): a fixed text, and the run stops as for a process (process.c). */
+        static const char text[] = "error in w:at callback: limit SIMLUA_MEMORY_BYTES_MAX "
+                                   "exceeded (Lua memory)";
+        simlua__report_failure(L, "callback_error", text, sizeof(text) - 1);
+        lua_pop(L, 1);
+        sim_engine_abort(world->engine, sim_engine_fail(world->engine, SIM_ELIMIT, "a w:at "
+                         "callback ran out of Lua memory (limit SIMLUA_MEMORY_BYTES_MAX)"));
+    } else if (status != LUA_OK) {
         size_t length = 0;
         const char *message = lua_tolstring(L, -1, &length);
         lua_pushfstring(L, "error in w:at callback: %s", message);

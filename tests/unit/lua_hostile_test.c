@@ -121,6 +121,26 @@ static void test_out_of_memory_in_tostring_falls_back(void)
     CU_ASSERT_STRING_EQUAL(outcome.stopped, "error");
 }
 
+/* The same in a w:at callback: never an error unwinding through the engine. */
+static void test_callback_out_of_memory_ends_the_run(void)
+{
+    struct simlua_outcome outcome;
+    char message[512];
+    run_limited("local sim = require('vmcisim')\n"
+                "local w = sim.world{}\n"
+                "w:at(5, function()\n"
+                "  local keep = {}\n"
+                "  for i = 1, 1e9 do keep[i] = string.rep('z', 4096) .. i end\n"
+                "end)\n"
+                "w:at(10, function() sim.log('later') end)\n",
+                &outcome, message, sizeof(message));
+    CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_FAIL);
+    CU_ASSERT_EQUAL(outcome.failure_count, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "SIMLUA_MEMORY_BYTES_MAX"));
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "error");
+    CU_ASSERT_EQUAL(outcome.now_ns, 5);
+}
+
 /* ---- what must keep working -------------------------------------------------------------- */
 
 /* A __tostring that works gives the failure its text (the protected path is not only a
@@ -252,6 +272,7 @@ CU_ErrorCode lua_hostile_suite_add(void)
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_process_out_of_memory_ends_the_run),
         TEST_ENTRY(test_out_of_memory_in_tostring_falls_back),
+        TEST_ENTRY(test_callback_out_of_memory_ends_the_run),
         TEST_ENTRY(test_error_object_tostring_is_used),
         TEST_ENTRY(test_coroutines_within_a_process_work),
         TEST_ENTRY(test_callback_cannot_resume_a_process),
