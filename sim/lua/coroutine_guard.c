@@ -143,28 +143,25 @@ static int guarded_wrap(lua_State *L)
     return 1;
 }
 
-/* Whether `co` is dead or suspended (the states coroutine.close accepts). */
-static bool closable(lua_State *L, lua_State *co)
+/* As Lua's auxstatus: "running", "normal" (it resumed another), or NULL when `co` is
+ * dead or suspended (the states coroutine.close accepts). */
+static const char *unclosable_state(lua_State *L, lua_State *co)
 {
     if (L == co)
-        return false;                                   /* running */
+        return "running";
     lua_Debug frame;
-    switch (lua_status(co)) {
-    case LUA_YIELD:
-        return true;
-    case LUA_OK:
-        return lua_getstack(co, 0, &frame) == 0;        /* not started, or dead */
-    default:
-        return true;                                    /* ended with an error */
-    }
+    if (lua_status(co) == LUA_OK && lua_getstack(co, 0, &frame) != 0)
+        return "normal";
+    return NULL;
 }
 
 static int guarded_close(lua_State *L)
 {
     lua_State *co = check_coroutine(L, 1);
     check_owner(L, co, "coroutine.close");
-    if (!closable(L, co))
-        return luaL_error(L, "cannot close a running or normal coroutine");
+    const char *state = unclosable_state(L, co);
+    if (state != NULL)
+        return luaL_error(L, "cannot close a %s coroutine", state);
     int status = lua_resetthread(co);
     if (status == LUA_OK) {
         lua_pushboolean(L, 1);
