@@ -103,14 +103,15 @@ static int failure_text(lua_State *L)
 }
 
 /* The fixed text that stands in when the failure text cannot be built. */
-static const char *failure_fallback(lua_State *L, int status, char *text, size_t text_bytes)
+/* `why` is the error of the attempt to build the text, or NULL. */
+static const char *failure_fallback(int status, const char *why, char *text, size_t text_bytes)
 {
     if (status == LUA_ERRMEM)
         snprintf(text, text_bytes, "error: limit SIMLUA_MEMORY_BYTES_MAX (%llu bytes of Lua "
                  "memory) exceeded", (unsigned long long)SIMLUA_MEMORY_BYTES_MAX);
     else
         snprintf(text, text_bytes, "error: (the error object could not be turned into text: "
-                 "%s)", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+                 "%s)", why != NULL ? why : "?");
     return text;
 }
 
@@ -125,7 +126,9 @@ static void process_failed(struct simlua_process *self, lua_State *thread, int s
     const char *text = NULL;
     size_t length = 0;
     int top = lua_gettop(L);
-    if (status != LUA_ERRMEM && lua_checkstack(L, 4) && lua_gettop(thread) > 0) {
+    const char *why = NULL;
+    if (status != LUA_ERRMEM && lua_checkstack(L, 4) && lua_checkstack(thread, 2) &&
+        lua_gettop(thread) > 0) {
         lua_pushcfunction(L, failure_text);
         lua_pushthread(thread);
         lua_xmove(thread, L, 1);                        /* the thread, as a value */
@@ -137,9 +140,11 @@ static void process_failed(struct simlua_process *self, lua_State *thread, int s
         status = lua_pcall(L, 2, 1, 0);
         if (status == LUA_OK)
             text = lua_tolstring(L, -1, &length);
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            why = lua_tostring(L, -1);
     }
     if (text == NULL) {
-        text = failure_fallback(L, status, fallback, sizeof(fallback));
+        text = failure_fallback(status, why, fallback, sizeof(fallback));
         length = strlen(text);
     }
     simlua__report_failure(L, "proc_error", text, length);

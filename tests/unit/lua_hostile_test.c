@@ -167,7 +167,8 @@ static void test_coroutines_within_a_process_work(void)
     ASSERT_PASSES(
         "local sim = require('vmcisim')\n"
         "local w = sim.world{}\n"
-        "local top = coroutine.create(function(a) local b = coroutine.yield(a + 1); return b * 2 end)\n"
+        "local top = coroutine.create(function(a)\n"
+        "  local b = coroutine.yield(a + 1); return b * 2 end)\n"
         "w:host():spawn('p', function(p)\n"
         "  local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)\n"
         "  sim.expect(gen() == 1 and gen() == 2 and gen() == 3, 'generator')\n"
@@ -261,7 +262,8 @@ static void test_close_hint_names_the_closer(void)
         "  assert(s:close())\n"
         "  local r, name, errno, hint = s:bind(sim.CID_ANY, 7)\n"
         "  sim.expect(r == nil and name == 'EBADF' and errno == 9, 'EBADF')\n"
-        "  sim.expect(hint == 'socket 1 was closed at 0.000000005 s by s:close() in host/p', hint)\n"
+        "  sim.expect(hint == 'socket 1 was closed at 0.000000005 s by s:close() in host/p',\n"
+        "             hint)\n"
         "  sim.expect(s:state() == 'closed', 'state')\n"
         "end)\n"
         "w:run()\n");
