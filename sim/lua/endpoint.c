@@ -28,7 +28,7 @@ struct endpoint_handle {
 
 static struct simlua_endpoint *check_endpoint(lua_State *L, int index, struct simlua_world **world)
 {
-    struct endpoint_handle *handle = luaL_checkudata(L, index, SIMLUA_ENDPOINT_META);
+    struct endpoint_handle *handle = simlua__object_check(L, index, SIMLUA_TYPE_ENDPOINT);
     assert(handle->index < handle->world->endpoint_count);
     if (world != NULL)
         *world = handle->world;
@@ -63,10 +63,10 @@ static struct simlua_endpoint *endpoint_append(lua_State *L, struct simlua_world
     const struct sim_limits *limits = sim_engine_limits(world->engine);
     if (world->endpoint_count >= limits->vms_max + 1u)
         luaL_error(L, "w:vm: limit vms_max (%d) exceeded", (int)limits->vms_max);
-    struct endpoint_handle *handle = lua_newuserdatauv(L, sizeof(*handle), 0);
+    struct endpoint_handle *handle = simlua__object_new(L, sizeof(*handle),
+                                                        SIMLUA_TYPE_ENDPOINT);
     handle->world = world;
     handle->index = world->endpoint_count;
-    luaL_setmetatable(L, SIMLUA_ENDPOINT_META);
     if (world->endpoint_count == world->endpoint_capacity) {
         uint32_t capacity = world->endpoint_capacity == 0 ? 8 : world->endpoint_capacity * 2;
         struct simlua_endpoint *grown = realloc(world->endpoints, capacity * sizeof(*grown));
@@ -450,7 +450,7 @@ static int endpoint_power_on(lua_State *L)
     struct simlua_endpoint *endpoint = simlua__check_vm(L, &world, "vm:power_on");
     if (!endpoint->powered_off)
         return luaL_error(L, "vm:power_on: %s is already powered on", endpoint->name);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    simlua__registry_table(L, endpoint->vmx_ref);     /* a table even if replaced */
     int vmx = lua_gettop(L);
     struct vmci_kernel *kernel = vm_power_on(L, world, vmx, endpoint->name,
                                              endpoint->hw_version, endpoint->user,
@@ -487,7 +487,7 @@ static int endpoint_vmx(lua_State *L)
     const char *key = luaL_checkstring(L, 2);
     if (endpoint->vmx_ref == LUA_NOREF)
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    simlua__registry_table(L, endpoint->vmx_ref);
     lua_getfield(L, -1, key);
     return 1;
 }
@@ -513,8 +513,8 @@ static int endpoint_index(lua_State *L)
     else if (strcmp(key, "fault_tolerant") == 0 && !endpoint->is_host)
         lua_pushboolean(L, endpoint->ft_mode);
     else {
-        luaL_getmetafield(L, 1, "methods");
-        lua_getfield(L, -1, key);
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));     /* the methods */
     }
     return 1;
 }
@@ -537,11 +537,10 @@ void simlua__endpoint_register(lua_State *L)
         { "power_on", endpoint_power_on }, { "reset_device", endpoint_reset_device },
         { NULL, NULL },
     };
-    luaL_newmetatable(L, SIMLUA_ENDPOINT_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_ENDPOINT);
     luaL_newlib(L, methods);
     simlua__lifecycle_methods(L);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, endpoint_index);
+    lua_pushcclosure(L, endpoint_index, 1);     /* methods as an upvalue: not in the metatable */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, endpoint_tostring);
     lua_setfield(L, -2, "__tostring");

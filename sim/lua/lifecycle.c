@@ -110,7 +110,7 @@ static void resume_now(lua_State *L, struct simlua_world *world,
     endpoint->cid = cid;
     endpoint->suspended = false;
     processes_follow_cid(world, domain_of(world, endpoint), cid);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmx_ref);
+    simlua__registry_table(L, endpoint->vmx_ref);     /* a table even if replaced */
     char cid_text[16];
     snprintf(cid_text, sizeof(cid_text), "%u", cid);
     lua_pushstring(L, cid_text);                    /* R8: the CID in use is written back */

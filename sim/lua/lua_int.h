@@ -4,7 +4,8 @@
  *
  * Object model: the world, each endpoint and each process is a full userdata
  * with a named metatable ("vmcisim.world", "vmcisim.endpoint",
- * "vmcisim.process"). The world's C state is owned by the runtime (it must
+ * "vmcisim.process"); its type is known by a tag checked on every access, never
+ * by the metatable (object.c). The world's C state is owned by the runtime (it must
  * outlive every process); endpoints are indexes into it; a process userdata
  * holds its C state and stays anchored in the registry while the process is
  * live, so the engine's `owner` pointer never dangles.
@@ -120,6 +121,7 @@ struct simlua_process {
     bool trusted;
     bool daemon;
     bool started;
+    bool ending;                        /* process_end runs: no blocking call any more */
     char user[SIMLUA_NAME_BYTES_MAX];
     bool user_given;
     struct vmci_identity identity;      /* host processes: trust under the profile (D1) */
@@ -156,6 +158,46 @@ struct simlua_runtime {
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
 };
+
+/* object.c: every scenario-visible userdata is made and checked here (a tag, never the
+ * metatable, says its type; see the file's header). */
+enum simlua_type {
+    SIMLUA_TYPE_WORLD = 1,
+    SIMLUA_TYPE_ENDPOINT,
+    SIMLUA_TYPE_PROCESS,
+    SIMLUA_TYPE_SOCKET,
+    SIMLUA_TYPE_SOCKET_OP,
+    SIMLUA_TYPE_DEVICE,
+    SIMLUA_TYPE_VMCI,
+    SIMLUA_TYPE_DATAGRAM,
+    SIMLUA_TYPE_QUEUE_PAIR,
+    SIMLUA_TYPE_COUNT,
+};
+const char *simlua__type_name(enum simlua_type type);
+/* Pushes a new zeroed object with its type's metatable; returns its payload. */
+void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type);
+/* The payload of the object at index, or raises (wrong type, inside a finalizer, or the
+ * world is gone). */
+void *simlua__object_check(lua_State *L, int index, enum simlua_type type);
+/* The payload, or NULL when the value is not such an object. Never raises. */
+void *simlua__object_test(lua_State *L, int index, enum simlua_type type);
+/* Creates the type's named metatable (protected by __metatable) and leaves it pushed. */
+void simlua__metatable_new(lua_State *L, enum simlua_type type);
+/* Whether Lua is running a __gc finalizer now (also during lua_close). */
+bool simlua__in_finalizer(lua_State *L);
+/* Raises unless bindings may run now: not in a finalizer, and the world still exists. */
+void simlua__check_usable(lua_State *L, const char *what);
+
+/* Pushes the table the runtime keeps at registry[reference] (a list of objects). The
+ * registry is reachable from a scenario with debug.getregistry, so a value found there
+ * that is not a table is replaced by an empty one (returns false then). */
+bool simlua__registry_table(lua_State *L, int reference);
+
+/* coroutine_guard.c: coroutines never cross simulated processes (see the file). */
+/* Replaces coroutine.create/resume/wrap/close with the guarded ones (sandbox opening). */
+void simlua__coroutine_guard_open(lua_State *L);
+/* Marks `thread` as the body of process `pid`: only the engine resumes it. */
+void simlua__coroutine_mark_fiber(lua_State *thread, uint32_t pid);
 
 /* runtime.c */
 struct simlua_runtime *simlua__runtime(lua_State *L);

@@ -19,6 +19,10 @@
 
 #include "lua_int.h"
 
+/* Lua instructions the text of a process's failure may take (the error object's
+ * __tostring is scenario code): a loop there ends with the instruction limit. */
+#define SIMLUA_FAILURE_TEXT_INSTRUCTIONS (16ull * SIMLUA_HOOK_INSTRUCTIONS)
+
 static void process_resume(struct sim_process *process, enum sim_wake_reason reason);
 static void process_release(struct sim_process *process);
 
@@ -52,7 +56,7 @@ const char *simlua__current_endpoint_name(struct simlua_runtime *runtime)
 
 static struct simlua_process *check_process(lua_State *L, int index)
 {
-    return luaL_checkudata(L, index, SIMLUA_PROCESS_META);
+    return simlua__object_check(L, index, SIMLUA_TYPE_PROCESS);
 }
 
 /* Ends the process: the engine forgets it, the coroutine is closed, anchors dropped. */
@@ -62,27 +66,95 @@ static void process_end(struct simlua_process *self, bool failed)
     struct sim_process *process = self->process;
     assert(process != NULL);
     self->exit_status = failed ? "failed" : process->kill_requested ? "killed" : "done";
+    /* First the coroutine's pending to-be-closed values: their __close is scenario code,
+     * run while the engine process still exists (it is the engine's current one), with
+     * every blocking call refused (`ending`). A failed process's own error comes back
+     * from lua_resetthread; otherwise an error there is the handler's: recorded. */
+    self->ending = true;
+    if (lua_resetthread(self->thread) != LUA_OK && !failed) {
+        const char *why = lua_type(self->thread, -1) == LUA_TSTRING
+                              ? lua_tostring(self->thread, -1) : "(not a string)";
+        char text[SIM_ERROR_MESSAGE_BYTES_MAX];
+        snprintf(text, sizeof(text), "error in a __close handler as the process ended: %s",
+                 why);
+        simlua__report_failure(L, "proc_error", text, strlen(text));
+    }
     simlua__sockets_close(L, self);     /* in creation order, before the process is gone */
     sim_process_finish(process, failed);
     sim_process_destroy(process);
     self->process = NULL;
     sim_waitq_wake_all(&self->joiners);
-    lua_resetthread(self->thread);
     luaL_unref(L, LUA_REGISTRYINDEX, self->fn_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->thread_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, self->self_ref);   /* last: may let GC take self */
 }
 
-static void process_failed(struct simlua_process *self, lua_State *thread)
+/* Builds "error: <message>\n<traceback>" on L. Runs under lua_pcall on the main thread:
+ * the error object's __tostring is scenario code, and may raise, yield or loop. */
+static int failure_text(lua_State *L)
 {
-    lua_State *L = self->world->runtime->L;
+    lua_State *thread = lua_tothread(L, 1);
+    assert(thread != NULL);
     size_t length = 0;
-    const char *message = simlua__tostring(thread, -1, &length);
-    luaL_traceback(L, thread, message, 0);
+    const char *message = simlua__tostring(L, 2, &length);
+    simlua__traceback(L, thread, message, 0);  /* no name lookup in hash order */
     lua_pushfstring(L, "error: %s", lua_tostring(L, -1));
-    message = lua_tolstring(L, -1, &length);
-    simlua__report_failure(L, "proc_error", message, length);
-    lua_pop(L, 2);
+    return 1;
+}
+
+/* The fixed text that stands in when the failure text cannot be built. */
+/* `why` is the error of the attempt to build the text, or NULL. */
+static const char *failure_fallback(int status, const char *why, char *text, size_t text_bytes)
+{
+    if (status == LUA_ERRMEM)
+        snprintf(text, text_bytes, "error: limit SIMLUA_MEMORY_BYTES_MAX (%llu bytes of Lua "
+                 "memory) exceeded", (unsigned long long)SIMLUA_MEMORY_BYTES_MAX);
+    else
+        snprintf(text, text_bytes, "error: (the error object could not be turned into text: "
+                 "%s)", why != NULL ? why : "?");
+    return text;
+}
+
+/* Records the failure of a process whose coroutine ended with `status` and the error
+ * object on its stack, then ends it. Never raises: the text is built in a protected
+ * call with a bounded instruction budget, and a fixed text stands in when that fails. */
+static void process_failed(struct simlua_process *self, lua_State *thread, int status)
+{
+    struct simlua_runtime *runtime = self->world->runtime;
+    lua_State *L = runtime->L;
+    char fallback[SIM_ERROR_MESSAGE_BYTES_MAX];
+    const char *text = NULL;
+    size_t length = 0;
+    int top = lua_gettop(L);
+    const char *why = NULL;
+    if (status != LUA_ERRMEM && lua_checkstack(L, 4) && lua_checkstack(thread, 2) &&
+        lua_gettop(thread) > 0) {
+        lua_pushcfunction(L, failure_text);
+        lua_pushthread(thread);
+        lua_xmove(thread, L, 1);                        /* the thread, as a value */
+        lua_pushvalue(thread, -1);
+        lua_xmove(thread, L, 1);                        /* the error object */
+        uint64_t budget_start = SIMLUA_INSTRUCTIONS_PER_STEP_MAX - SIMLUA_FAILURE_TEXT_INSTRUCTIONS;
+        if (runtime->instructions < budget_start)
+            runtime->instructions = budget_start;
+        status = lua_pcall(L, 2, 1, 0);
+        if (status == LUA_OK)
+            text = lua_tolstring(L, -1, &length);
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            why = lua_tostring(L, -1);
+    }
+    if (text == NULL) {
+        text = failure_fallback(status, why, fallback, sizeof(fallback));
+        length = strlen(text);
+    }
+    simlua__report_failure(L, "proc_error", text, length);
+    lua_settop(L, top);
+    if (status == LUA_ERRMEM) {     /* the whole Lua state is short of memory: stop the run */
+        struct sim_engine *engine = self->world->engine;
+        sim_engine_abort(engine, sim_engine_fail(engine, SIM_ELIMIT, "process %s ran out of "
+                                                 "Lua memory (limit SIMLUA_MEMORY_BYTES_MAX)",
+                                                 self->name));
+    }
     process_end(self, true);
 }
 
@@ -108,6 +180,14 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
         process_end(self, false);
         return;
     }
+    if (self->started && lua_status(thread) != LUA_YIELD) {
+        /* Only the engine resumes a process (coroutine_guard.c); should anything else
+         * have run or closed it, fail the process rather than resume a stranger. */
+        lua_pushliteral(thread, "the process's coroutine was resumed or closed outside "
+                                "the simulator");
+        process_failed(self, thread, LUA_ERRRUN);
+        return;
+    }
     if (!self->started) {
         self->started = true;
         lua_rawgeti(thread, LUA_REGISTRYINDEX, self->fn_ref);
@@ -124,7 +204,7 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
         else if (process->state != SIM_PROCESS_BLOCKED) {
             lua_pushliteral(thread, "coroutine.yield() in a process body: a process waits "
                                     "only through blocking calls such as p:sleep");
-            process_failed(self, thread);
+            process_failed(self, thread, LUA_ERRRUN);
         }
         return;
     }
@@ -133,7 +213,7 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
         process_end(self, false);
         return;
     }
-    process_failed(self, thread);
+    process_failed(self, thread, status);
 }
 
 static void process_release(struct sim_process *process)
@@ -232,10 +312,8 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     luaL_argcheck(L, name_bytes > 0 && name_bytes < SIM_PROCESS_NAME_BYTES_MAX, name_index,
                   "process name must be 1..63 bytes");
     luaL_checktype(L, fn_index, LUA_TFUNCTION);
-    struct simlua_process *self = lua_newuserdatauv(L, sizeof(*self), 0);
-    memset(self, 0, sizeof(*self));
+    struct simlua_process *self = simlua__object_new(L, sizeof(*self), SIMLUA_TYPE_PROCESS);
     self->thread_ref = self->self_ref = self->fn_ref = self->sockets_ref = LUA_NOREF;
-    luaL_setmetatable(L, SIMLUA_PROCESS_META);
     int userdata = lua_gettop(L);
     const struct simlua_endpoint *endpoint = &world->endpoints[endpoint_index];
     parse_spawn_options(L, options_index, endpoint, self);
@@ -267,6 +345,7 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
         return luaL_error(L, "spawn %s: %s", self->name, sim_engine_error_message(world->engine));
     }
     self->pid = self->process->pid;
+    simlua__coroutine_mark_fiber(self->thread, self->pid);
     lua_settop(L, userdata);
     return 1;
 }
@@ -285,6 +364,9 @@ struct simlua_process *simlua__check_blocking(lua_State *L, int index, const cha
     if (L != self->thread)
         luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
                       "process's own coroutine may block)", method);
+    if (self->ending)
+        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
+                   self->name);
     assert(self->process != NULL);
     return self;
 }
@@ -309,8 +391,8 @@ static int process_sleep(lua_State *L)
 static int process_kill(lua_State *L)
 {
     struct simlua_process *self = check_process(L, 1);
-    if (self->process == NULL) {
-        lua_pushboolean(L, 0);          /* already ended */
+    if (self->process == NULL || self->ending) {
+        lua_pushboolean(L, 0);          /* already ended, or ending */
         return 1;
     }
     struct simlua_runtime *runtime = simlua__runtime(L);
@@ -338,8 +420,8 @@ static int join_continue(lua_State *L, int status, lua_KContext context)
 {
     (void)status;
     (void)context;
-    struct simlua_process *self = luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
-    struct simlua_process *other = luaL_checkudata(L, 2, SIMLUA_PROCESS_META);
+    struct simlua_process *self = check_process(L, 1);
+    struct simlua_process *other = check_process(L, 2);
     if (other->process == NULL) {
         lua_pushboolean(L, 1);
         return 1;
@@ -421,8 +503,8 @@ static int process_index(lua_State *L)
     else if (strcmp(key, "trusted") == 0)
         lua_pushboolean(L, self->trusted);
     else {
-        luaL_getmetafield(L, 1, "methods");
-        lua_getfield(L, -1, key);
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));     /* the methods */
     }
     return 1;
 }
@@ -443,10 +525,9 @@ void simlua__process_register(lua_State *L)
         { "vmci", process_vmci }, { "socket", simlua__process_socket },
         { "poll", simlua__process_poll }, { NULL, NULL },
     };
-    luaL_newmetatable(L, SIMLUA_PROCESS_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_PROCESS);
     luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, process_index);
+    lua_pushcclosure(L, process_index, 1);      /* methods as an upvalue: not in the metatable */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, process_tostring);
     lua_setfield(L, -2, "__tostring");

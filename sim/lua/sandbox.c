@@ -38,6 +38,8 @@
 #define SANDBOX_KEYS_MAX (1u << 26)
 /* How deep the walk that numbers built-in C functions goes from the registry. */
 #define SANDBOX_BUILTIN_DEPTH_MAX 5
+/* Upvalues of one C closure the walk looks into (Lua allows 255). */
+#define SANDBOX_BUILTIN_UPVALUES_MAX 255
 
 /* Whether the function at `index` is a light C function (no object, no allocation). */
 static bool is_light_function(lua_State *L, int index)
@@ -478,6 +480,16 @@ static void number_value(lua_State *L, int index, int depth, int builtins, int v
         return;
     if (lua_istable(L, index))
         number_table(L, index, depth + 1, builtins, visited);
+    if (lua_iscfunction(L, index)) {
+        /* A C closure's upvalues (the bindings keep their method tables there, out of a
+         * scenario's reach) hold light C functions a scenario can still fetch by name. */
+        for (int upvalue = 1; upvalue <= SANDBOX_BUILTIN_UPVALUES_MAX; upvalue++) {
+            if (lua_getupvalue(L, index, upvalue) == NULL)
+                break;
+            number_value(L, -1, depth + 1, builtins, visited);
+            lua_pop(L, 1);
+        }
+    }
     if (lua_getmetatable(L, index)) {
         number_table(L, -1, depth + 1, builtins, visited);
         lua_pop(L, 1);
@@ -551,6 +563,7 @@ void simlua__sandbox_open(lua_State *L)
     measure_offsets(L);
     open_library(L, LUA_GNAME, luaopen_base);
     open_library(L, LUA_COLIBNAME, luaopen_coroutine);
+    simlua__coroutine_guard_open(L);    /* coroutines never cross processes */
     open_library(L, LUA_TABLIBNAME, luaopen_table);
     open_library(L, LUA_STRLIBNAME, luaopen_string);
     open_library(L, LUA_MATHLIBNAME, luaopen_math);

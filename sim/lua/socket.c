@@ -10,18 +10,21 @@
  * The cost the transport reports is slept before the method returns.
  *
  * Failures return nil, "ENAME", errno; a closed socket fails every method with
- * EBADF. Sockets are closed when their process ends, in creation order.
+ * EBADF plus a fourth value, a hint naming who closed it and when (also traced as
+ * sock_ebadf). Sockets are closed when their process ends, in creation order: a
+ * socket belongs to the process that created (or accepted) it, until s:give hands it
+ * to another live process of the same endpoint (each socket is in one owner's list).
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lua_int.h"
+#include "sim/engine/duration.h"
 #include "vsock/options.h"
 
-#define SIMLUA_SOCKET_META "vmcisim.socket"
-#define SIMLUA_OP_STATE_META "vmcisim.socket_op"
 /* Bytes one recv may ask for (a Lua string is built of them). */
 #define SIMLUA_RECV_BYTES_MAX (64u * 1024 * 1024)
 
@@ -29,6 +32,13 @@ struct lua_socket {
     struct vsock_sock *sock;            /* borrowed from the stack; NULL once closed */
     struct simlua_world *world;         /* borrowed */
     uint32_t endpoint_index;
+    uint64_t id;                        /* the core's socket id, kept after the close */
+    uint32_t owner_pid;                 /* the process whose end closes it (0: none) */
+    /* Who closed it, for the hint an EBADF carries (valid once sock is NULL). */
+    uint64_t closed_at_ns;
+    uint32_t closed_by_pid;             /* 0: closed outside any process */
+    bool closed_at_process_end;         /* false: by s:close() */
+    char closed_by[SIMLUA_NAME_BYTES_MAX + SIM_PROCESS_NAME_BYTES_MAX];    /* "vm/process" */
 };
 
 enum op_kind { OP_CONNECT = 1, OP_ACCEPT, OP_SEND, OP_RECV };
@@ -81,7 +91,7 @@ static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *
 
 static struct lua_socket *check_socket(lua_State *L)
 {
-    return luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
+    return simlua__object_check(L, 1, SIMLUA_TYPE_SOCKET);
 }
 
 static struct vsock_credentials credentials_of(const struct simlua_process *process)
@@ -102,7 +112,7 @@ static void remember(lua_State *L, struct simlua_process *process)
         lua_newtable(L);
         process->sockets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    simlua__registry_table(L, process->sockets_ref);
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pop(L, 1);
@@ -111,19 +121,46 @@ static void remember(lua_State *L, struct simlua_process *process)
 static void push_socket(lua_State *L, struct vsock_sock *sock, struct simlua_world *world,
                         uint32_t endpoint_index, struct simlua_process *process)
 {
-    struct lua_socket *ls = lua_newuserdatauv(L, sizeof(*ls), 0);
+    struct lua_socket *ls = simlua__object_new(L, sizeof(*ls), SIMLUA_TYPE_SOCKET);
     ls->sock = sock;
     ls->world = world;
     ls->endpoint_index = endpoint_index;
-    luaL_setmetatable(L, SIMLUA_SOCKET_META);
-    if (process != NULL)
+    ls->id = sock->id;
+    if (process != NULL) {
+        ls->owner_pid = process->pid;
         remember(L, process);
+    }
+}
+
+/* Removes the socket at the top of the stack from the process's list (s:give). */
+static void forget(lua_State *L, struct simlua_process *process)
+{
+    if (process->sockets_ref == LUA_NOREF || process->sockets_ref == 0)
+        return;
+    simlua__registry_table(L, process->sockets_ref);
+    lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+    lua_Integer found = 0;
+    for (lua_Integer position = 1; position <= count && found == 0; position++) {
+        lua_rawgeti(L, -1, position);
+        if (lua_rawequal(L, -1, -3))
+            found = position;
+        lua_pop(L, 1);
+    }
+    for (lua_Integer position = found; found != 0 && position < count; position++) {
+        lua_rawgeti(L, -1, position + 1);       /* keep creation order: shift down */
+        lua_rawseti(L, -2, position);
+    }
+    if (found != 0) {
+        lua_pushnil(L);
+        lua_rawseti(L, -2, count);
+    }
+    lua_pop(L, 1);
 }
 
 /* p:socket("stream" | "dgram") */
 int simlua__process_socket(lua_State *L)
 {
-    struct simlua_process *process = luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    struct simlua_process *process = simlua__object_check(L, 1, SIMLUA_TYPE_PROCESS);
     static const char *const types[] = { "stream", "dgram", "seqpacket", NULL };
     int type = luaL_checkoption(L, 2, NULL, types);
     if (process->process == NULL)
@@ -143,11 +180,37 @@ int simlua__process_socket(lua_State *L)
     return 1;
 }
 
-static struct vsock_sock *open_socket(lua_State *L, struct lua_socket *ls, int *error)
+/* A method on a closed socket: nil, "EBADF", 9 and a hint saying who closed it and when
+ * (the same facts go to the trace as api event sock_ebadf). */
+static int push_closed(lua_State *L, const struct lua_socket *ls)
 {
-    *error = ls->sock == NULL ? -EBADF : 0;
-    (void)L;
-    return ls->sock;
+    assert(ls->sock == NULL);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_process *current = simlua__current_process(runtime);
+    if (runtime->world != NULL) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_API, "sock_ebadf",
+                             ls->world->endpoints[ls->endpoint_index].cid,
+                             current != NULL ? current->pid : 0);
+        sim_trace_field_u64(&event, "socket", ls->id);
+        sim_trace_field_u64(&event, "closed_at_ns", ls->closed_at_ns);
+        sim_trace_field_u64(&event, "closed_by_pid", ls->closed_by_pid);
+        sim_trace_field_str(&event, "closed_by", ls->closed_at_process_end ? "process_end"
+                                                                           : "close");
+        (void)sim_engine_emit(runtime->world->engine, &event);
+    }
+    char time_text[32];
+    sim_time_format(ls->closed_at_ns, time_text, sizeof(time_text));
+    push_errno(L, -EBADF);
+    if (ls->closed_at_process_end)
+        lua_pushfstring(L, "socket %I was closed at %s s when its process %s (pid %d) ended: a "
+                           "socket belongs to the process that created or accepted it "
+                           "(docs/sockets.md, \"Socket ownership\")", (lua_Integer)ls->id,
+                        time_text, ls->closed_by, (int)ls->closed_by_pid);
+    else
+        lua_pushfstring(L, "socket %I was closed at %s s by s:close() in %s", (lua_Integer)ls->id,
+                        time_text, ls->closed_by_pid != 0 ? ls->closed_by : "the world");
+    return 4;
 }
 
 static struct vsock_addr check_addr(lua_State *L, int cid_index, int port_index)
@@ -162,11 +225,11 @@ static struct vsock_addr check_addr(lua_State *L, int cid_index, int port_index)
 
 static int socket_bind(lua_State *L)
 {
-    int error;
-    struct vsock_sock *sock = open_socket(L, check_socket(L), &error);
+    struct lua_socket *ls = check_socket(L);
     struct vsock_addr addr = check_addr(L, 2, 3);
+    struct vsock_sock *sock = ls->sock;
     if (sock == NULL)
-        return push_errno(L, error);
+        return push_closed(L, ls);
     int rc = vsock_bind(sock, &addr);
     trace_call(L, "sock_bind", sock, rc);
     if (rc < 0)
@@ -177,11 +240,11 @@ static int socket_bind(lua_State *L)
 
 static int socket_listen(lua_State *L)
 {
-    int error;
-    struct vsock_sock *sock = open_socket(L, check_socket(L), &error);
+    struct lua_socket *ls = check_socket(L);
     lua_Integer backlog = luaL_optinteger(L, 2, 16);
+    struct vsock_sock *sock = ls->sock;
     if (sock == NULL)
-        return push_errno(L, error);
+        return push_closed(L, ls);
     int rc = vsock_listen(sock, backlog < INT32_MIN ? INT32_MIN
                                 : backlog > INT32_MAX ? INT32_MAX : (int)backlog);
     trace_call(L, "sock_listen", sock, rc);
@@ -202,6 +265,9 @@ static struct simlua_process *blocking_process(lua_State *L, const char *method)
     if (L != current->thread)
         luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
                       "process's own coroutine may block)", method);
+    if (current->ending)
+        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
+                   current->name);
     return current;
 }
 
@@ -211,7 +277,7 @@ static int op_continue(lua_State *L, int status, lua_KContext context);
 /* Runs the operation until it finishes (then sleeps its cost) or must wait. */
 static int op_run(lua_State *L)
 {
-    struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
+    struct op_state *state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     assert(process != NULL);
     struct vsock_call call = { .deadline_ns = state->deadline_ns };
@@ -221,7 +287,7 @@ static int op_run(lua_State *L)
     if (count >= 0) {
         static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
                                              "sock_recv" };
-        struct lua_socket *ls = luaL_checkudata(L, 1, SIMLUA_SOCKET_META);
+        struct lua_socket *ls = check_socket(L);
         int64_t result = lua_isinteger(L, -count) ? lua_tointeger(L, -count)
                          : lua_type(L, -count) == LUA_TSTRING ? (int64_t)lua_rawlen(L, -count)
                          : lua_isnil(L, -count) ? -lua_tointeger(L, -count + 2) : 0;
@@ -258,7 +324,7 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
 {
     (void)status;
     (void)context;
-    struct op_state *state = luaL_checkudata(L, OP_STATE, SIMLUA_OP_STATE_META);
+    struct op_state *state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
     if (state->charged)
         return state->result_count;             /* the results sit on top of the stack */
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
@@ -273,11 +339,9 @@ static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *me
 {
     blocking_process(L, method);
     lua_settop(L, ARG_TOP);
-    struct op_state *state = lua_newuserdatauv(L, sizeof(*state), 0);
-    memset(state, 0, sizeof(*state));
+    struct op_state *state = simlua__object_new(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
     state->kind = kind;
     state->deadline_ns = SIM_TIME_NEVER;
-    luaL_setmetatable(L, SIMLUA_OP_STATE_META);
     assert(lua_gettop(L) == OP_STATE);
     return state;
 }
@@ -316,7 +380,7 @@ static int step_connect(lua_State *L, struct op_state *state, struct vsock_call 
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     int rc = vsock_connect(ls->sock, &state->addr, state->progress > 0, call);
     state->progress = 1;
     if (rc == -EAGAIN && call->wait != NULL)
@@ -331,7 +395,7 @@ static int step_accept(lua_State *L, struct op_state *state, struct vsock_call *
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     if (state->timed_out)
         return push_errno(L, -EAGAIN);                                          /* R107 */
     struct vsock_sock *child = NULL;
@@ -353,7 +417,7 @@ static int step_send(lua_State *L, struct op_state *state, struct vsock_call *ca
     size_t size_bytes = 0;
     const char *bytes = lua_tolstring(L, 2, &size_bytes);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     if (state->timed_out) {                                                     /* R117 */
         if (state->progress > 0) {
             lua_pushinteger(L, (lua_Integer)state->progress);
@@ -374,10 +438,12 @@ static int step_send(lua_State *L, struct op_state *state, struct vsock_call *ca
 static int step_recv(lua_State *L, struct op_state *state, struct vsock_call *call)
 {
     struct lua_socket *ls = check_socket(L);
+    if (lua_type(L, OP_BUFFER) != LUA_TUSERDATA)    /* kept across yields: re-checked */
+        return luaL_error(L, "s:recv: its buffer was replaced");
     size_t capacity = lua_rawlen(L, OP_BUFFER);
     uint8_t *buffer = lua_touserdata(L, OP_BUFFER);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_addr from = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
     bool truncated = false;
     int64_t rc;
@@ -473,7 +539,7 @@ static int socket_shutdown(lua_State *L)
     static const char *const modes[] = { "r", "w", "rw", NULL };
     int how = luaL_checkoption(L, 2, NULL, modes);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
     int rc = vsock_shutdown(ls->sock, how, &call);
     trace_call(L, "sock_shutdown", ls->sock, rc);
@@ -483,13 +549,22 @@ static int socket_shutdown(lua_State *L)
     return 1;
 }
 
-static void close_socket(struct lua_socket *ls)
+/* Closes the socket; `closer` (NULL: outside any process) and `at_process_end` are kept
+ * for the hint of a later EBADF. */
+static void close_socket(struct lua_socket *ls, const struct simlua_process *closer,
+                         bool at_process_end)
 {
     if (ls->sock == NULL)
         return;
     struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
     struct vsock_sock *sock = ls->sock;
     ls->sock = NULL;
+    ls->closed_at_ns = sim_engine_now(ls->world->engine);
+    ls->closed_at_process_end = at_process_end;
+    ls->closed_by_pid = closer != NULL ? closer->pid : 0;
+    if (closer != NULL)
+        snprintf(ls->closed_by, sizeof(ls->closed_by), "%s/%s",
+                 closer->world->endpoints[closer->endpoint_index].name, closer->name);
     vsock_close(sock, &call);       /* R126: never blocks; the cost is the kernel's */
 }
 
@@ -498,7 +573,7 @@ static int socket_disconnect(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     int rc = vsock_dgram_disconnect(ls->sock);
     trace_call(L, "sock_disconnect", ls->sock, rc);
     if (rc < 0)
@@ -507,13 +582,47 @@ static int socket_disconnect(lua_State *L)
     return 1;
 }
 
+/* s:give(process): the socket now closes when `process` ends instead of the caller (its
+ * owner, which must be running). The target must be live and on the same VM. */
+static int socket_give(lua_State *L)
+{
+    struct lua_socket *ls = check_socket(L);
+    struct simlua_process *target = simlua__object_check(L, 2, SIMLUA_TYPE_PROCESS);
+    lua_settop(L, 2);
+    if (ls->sock == NULL)
+        return push_closed(L, ls);
+    struct simlua_process *current = simlua__current_process(simlua__runtime(L));
+    if (current == NULL || current->pid != ls->owner_pid)
+        return luaL_error(L, "s:give: only the socket's owner (pid %d) may give it away",
+                          (int)ls->owner_pid);
+    if (target->process == NULL)
+        return luaL_error(L, "s:give: process %s has ended", target->name);
+    if (target->endpoint_index != ls->endpoint_index)
+        return luaL_error(L, "s:give: process %s runs on %s; the socket belongs to %s",
+                          target->name, ls->world->endpoints[target->endpoint_index].name,
+                          ls->world->endpoints[ls->endpoint_index].name);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, "sock_give", vsock_stack_local_cid(ls->sock->stack),
+                         current->pid);
+    sim_trace_field_u64(&event, "socket", ls->id);
+    sim_trace_field_u64(&event, "to_pid", target->pid);
+    (void)sim_engine_emit(ls->world->engine, &event);
+    lua_pushvalue(L, 1);
+    forget(L, current);
+    remember(L, target);
+    lua_pop(L, 1);
+    ls->owner_pid = target->pid;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int socket_close(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     trace_call(L, "sock_close", ls->sock, 0);
-    close_socket(ls);
+    close_socket(ls, simlua__current_process(simlua__runtime(L)), false);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -523,11 +632,13 @@ void simlua__sockets_close(lua_State *L, struct simlua_process *process)
 {
     if (process->sockets_ref == LUA_NOREF || process->sockets_ref == 0)
         return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, process->sockets_ref);
+    simlua__registry_table(L, process->sockets_ref);
     lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer position = 1; position <= count; position++) {
         lua_rawgeti(L, -1, position);
-        close_socket(luaL_checkudata(L, -1, SIMLUA_SOCKET_META));
+        struct lua_socket *ls = simlua__object_test(L, -1, SIMLUA_TYPE_SOCKET);
+        if (ls != NULL)     /* the table is ours, but the registry is reachable */
+            close_socket(ls, process, true);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -546,7 +657,7 @@ static int socket_getsockname(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_addr addr;
     vsock_getsockname(ls->sock, &addr);
     return push_address(L, &addr);
@@ -556,7 +667,7 @@ static int socket_getpeername(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     struct vsock_addr addr;
     int rc = vsock_getpeername(ls->sock, &addr);
     return rc < 0 ? push_errno(L, rc) : push_address(L, &addr);
@@ -567,7 +678,7 @@ static int socket_setblocking(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     luaL_checktype(L, 2, LUA_TBOOLEAN);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     ls->sock->nonblocking = !lua_toboolean(L, 2);
     lua_pushboolean(L, 1);
     return 1;
@@ -648,7 +759,7 @@ static int socket_setsockopt(lua_State *L)
                        (option == VSOCK_OPTION_LINGER && lua_isboolean(L, 3));
     lua_Integer value = flag_option ? lua_toboolean(L, 3) : luaL_checkinteger(L, 3);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     if (value < 0)
         return push_errno(L, option == VSOCK_OPTION_CONNECT_TIMEOUT ? -ERANGE : -EINVAL);
     int rc = option == VSOCK_OPTION_ERROR ? -ENOPROTOOPT
@@ -664,7 +775,7 @@ static int socket_getsockopt(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     enum vsock_option option = check_option(L, 2);
     if (ls->sock == NULL)
-        return push_errno(L, -EBADF);
+        return push_closed(L, ls);
     uint64_t value = 0;
     int rc = vsock_getsockopt(ls->sock, option, &value);
     if (rc < 0)
@@ -690,9 +801,11 @@ static bool poll_collect(lua_State *L, int list_index)
     lua_Integer ready = 0;
     lua_Integer count = (lua_Integer)lua_rawlen(L, list_index);
     for (lua_Integer position = 1; position <= count; position++) {
-        lua_rawgeti(L, list_index, position);
+        if (lua_rawgeti(L, list_index, position) != LUA_TTABLE)
+            luaL_error(L, "p:poll: entry %d must be a table { socket, \"r\" | \"w\" | \"rw\" }",
+                       (int)position);
         lua_rawgeti(L, -1, 1);
-        struct lua_socket *ls = luaL_checkudata(L, -1, SIMLUA_SOCKET_META);
+        struct lua_socket *ls = simlua__object_check(L, -1, SIMLUA_TYPE_SOCKET);
         lua_rawgeti(L, -2, 2);
         const char *wanted = luaL_optstring(L, -1, "r");
         uint32_t mask = ls->sock != NULL ? vsock_poll(ls->sock) : VSOCK_POLLERR;
@@ -725,6 +838,7 @@ static int poll_continue(lua_State *L, int status, lua_KContext deadline)
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     struct sim_engine *engine = process->world->engine;
     lua_settop(L, 3);
+    luaL_checktype(L, 2, LUA_TTABLE);   /* again after a wake-up: debug.setlocal can reach it */
     if (poll_collect(L, 2) || sim_engine_now(engine) >= (uint64_t)deadline)
         return 1;
     lua_pop(L, 1);
@@ -736,7 +850,7 @@ static int poll_continue(lua_State *L, int status, lua_KContext deadline)
 
 int simlua__process_poll(lua_State *L)
 {
-    luaL_checkudata(L, 1, SIMLUA_PROCESS_META);
+    simlua__object_check(L, 1, SIMLUA_TYPE_PROCESS);
     luaL_checktype(L, 2, LUA_TTABLE);
     struct simlua_process *process = blocking_process(L, "p:poll");
     uint64_t deadline_ns = SIM_TIME_NEVER;
@@ -760,15 +874,15 @@ void simlua__socket_register(lua_State *L)
         { "getsockname", socket_getsockname }, { "getpeername", socket_getpeername },
         { "setblocking", socket_setblocking }, { "state", socket_state },
         { "setsockopt", socket_setsockopt }, { "getsockopt", socket_getsockopt },
-        { "disconnect", socket_disconnect }, { NULL, NULL },
+        { "disconnect", socket_disconnect }, { "give", socket_give }, { NULL, NULL },
     };
-    luaL_newmetatable(L, SIMLUA_SOCKET_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_SOCKET);
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, socket_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
-    luaL_newmetatable(L, SIMLUA_OP_STATE_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_SOCKET_OP);
     lua_pop(L, 1);
 }

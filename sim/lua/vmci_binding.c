@@ -17,10 +17,6 @@
 #include "lua_int.h"
 #include "vmci/device.h"
 
-#define SIMLUA_DEVICE_META "vmcisim.device"
-#define SIMLUA_VMCI_META "vmcisim.vmci"
-#define SIMLUA_DATAGRAM_META "vmcisim.datagram"
-#define SIMLUA_QUEUE_PAIR_META "vmcisim.queue_pair"
 /* Datagrams a Lua datagram handle keeps until dg:recv() takes them; more are dropped
  * (and traced), like a full socket receive queue. */
 #define SIMLUA_DATAGRAM_QUEUE_MAX 256u
@@ -91,7 +87,7 @@ static int push_vmci_error(lua_State *L, int64_t code)
 
 static struct vmci_device *check_device(lua_State *L)
 {
-    struct device_handle *handle = luaL_checkudata(L, 1, SIMLUA_DEVICE_META);
+    struct device_handle *handle = simlua__object_check(L, 1, SIMLUA_TYPE_DEVICE);
     struct vmci_device *device = vmci_hypervisor_device(handle->world->hypervisor, handle->cid);
     if (device == NULL)
         luaL_error(L, "device of CID %d: the VM has no live device", (int)handle->cid);
@@ -162,10 +158,9 @@ int simlua__device_push(lua_State *L, struct simlua_world *world, uint32_t endpo
                         endpoint->is_host ? " (it is the host)" : " (hw_version < 7, D7)");
         return 2;
     }
-    struct device_handle *handle = lua_newuserdatauv(L, sizeof(*handle), 0);
+    struct device_handle *handle = simlua__object_new(L, sizeof(*handle), SIMLUA_TYPE_DEVICE);
     handle->world = world;
     handle->cid = endpoint->cid;
-    luaL_setmetatable(L, SIMLUA_DEVICE_META);
     return 1;
 }
 
@@ -179,7 +174,7 @@ static void remember_object(lua_State *L, struct simlua_process *owner)
         lua_newtable(L);
         endpoint->vmci_objects_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmci_objects_ref);
+    simlua__registry_table(L, endpoint->vmci_objects_ref);
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     lua_pop(L, 1);
@@ -192,14 +187,14 @@ struct vmci_object {
 
 static struct simlua_process *check_vmci(lua_State *L)
 {
-    struct vmci_object *object = luaL_checkudata(L, 1, SIMLUA_VMCI_META);
+    struct vmci_object *object = simlua__object_check(L, 1, SIMLUA_TYPE_VMCI);
     return object->owner;
 }
 
 /* A new registry reference to the process userdata of the vmci object at index 1. */
 static int process_reference(lua_State *L)
 {
-    struct vmci_object *object = luaL_checkudata(L, 1, SIMLUA_VMCI_META);
+    struct vmci_object *object = simlua__object_check(L, 1, SIMLUA_TYPE_VMCI);
     lua_rawgeti(L, LUA_REGISTRYINDEX, object->process_ref);
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
@@ -269,10 +264,8 @@ static int vmci_datagram_create(lua_State *L)
     luaL_argcheck(L, rid >= 0 && rid <= 0xFFFFFFFF, 2, "resource id must fit 32 bits");
     if (owner->process == NULL)
         return luaL_error(L, "v:datagram: process %s has ended", owner->name);
-    struct datagram *datagram = lua_newuserdatauv(L, sizeof(*datagram), 0);
-    memset(datagram, 0, sizeof(*datagram));
+    struct datagram *datagram = simlua__object_new(L, sizeof(*datagram), SIMLUA_TYPE_DATAGRAM);
     datagram->self_ref = datagram->owner_ref = LUA_NOREF;
-    luaL_setmetatable(L, SIMLUA_DATAGRAM_META);
     datagram->owner = owner;
     datagram->kernel = owner_kernel(owner);
     sim_waitq_init(&datagram->readers, "dg_recv");
@@ -290,7 +283,7 @@ static int vmci_datagram_create(lua_State *L)
 
 static struct datagram *check_datagram(lua_State *L, const char *method)
 {
-    struct datagram *datagram = luaL_checkudata(L, 1, SIMLUA_DATAGRAM_META);
+    struct datagram *datagram = simlua__object_check(L, 1, SIMLUA_TYPE_DATAGRAM);
     if (!datagram->open)
         luaL_error(L, "%s: the datagram handle is closed", method);
     return datagram;
@@ -379,7 +372,7 @@ static void datagram_free_queue(struct datagram *datagram)
 
 static int datagram_close(lua_State *L)
 {
-    struct datagram *datagram = luaL_checkudata(L, 1, SIMLUA_DATAGRAM_META);
+    struct datagram *datagram = simlua__object_check(L, 1, SIMLUA_TYPE_DATAGRAM);
     if (!datagram->open)
         return 0;
     datagram->open = false;
@@ -397,14 +390,15 @@ static int datagram_close(lua_State *L)
 /* __gc: memory only. The hypervisor may already be gone (world teardown). */
 static int datagram_gc(lua_State *L)
 {
-    struct datagram *datagram = luaL_checkudata(L, 1, SIMLUA_DATAGRAM_META);
-    datagram_free_queue(datagram);
+    struct datagram *datagram = simlua__object_test(L, 1, SIMLUA_TYPE_DATAGRAM);
+    if (datagram != NULL)       /* a foreign value given our __gc: nothing of ours */
+        datagram_free_queue(datagram);
     return 0;
 }
 
 static int datagram_handle(lua_State *L)
 {
-    struct datagram *datagram = luaL_checkudata(L, 1, SIMLUA_DATAGRAM_META);
+    struct datagram *datagram = simlua__object_check(L, 1, SIMLUA_TYPE_DATAGRAM);
     lua_pushinteger(L, datagram->handle.context);
     lua_pushinteger(L, datagram->handle.resource);
     return 2;
@@ -414,7 +408,7 @@ static int datagram_handle(lua_State *L)
 
 static struct queue_pair *check_queue_pair(lua_State *L, const char *method)
 {
-    struct queue_pair *pair = luaL_checkudata(L, 1, SIMLUA_QUEUE_PAIR_META);
+    struct queue_pair *pair = simlua__object_check(L, 1, SIMLUA_TYPE_QUEUE_PAIR);
     if (pair->qpair == NULL)
         luaL_error(L, "%s: the queue pair is detached", method);
     return pair;
@@ -435,11 +429,10 @@ static int queue_pair_open(lua_State *L, struct vmci_handle handle, uint64_t pro
     lua_rawgeti(L, LUA_REGISTRYINDEX, process_ref);
     owner = simlua__check_blocking(L, lua_gettop(L), method);
     lua_pop(L, 1);
-    struct queue_pair *pair = lua_newuserdatauv(L, sizeof(*pair), 0);
+    struct queue_pair *pair = simlua__object_new(L, sizeof(*pair), SIMLUA_TYPE_QUEUE_PAIR);
     pair->owner = owner;
     pair->qpair = NULL;
     pair->owner_ref = process_ref;
-    luaL_setmetatable(L, SIMLUA_QUEUE_PAIR_META);
     uint64_t cost_ns = 0;
     int rc = vmci_qpair_alloc(owner_kernel(owner), &handle, produce, consume, peer, flags,
                               owner_identity(owner), &pair->qpair, &cost_ns);
@@ -552,6 +545,18 @@ static int queue_pair_detach(lua_State *L)
     return charge(L, owner, cost_ns, count);
 }
 
+/* __gc: memory only (a pair never detached, freed at teardown). The hypervisor may
+ * already be gone, so this never reaches the broker; its own memory reference is all. */
+static int queue_pair_gc(lua_State *L)
+{
+    struct queue_pair *pair = simlua__object_test(L, 1, SIMLUA_TYPE_QUEUE_PAIR);
+    if (pair == NULL || pair->qpair == NULL)    /* foreign value, or detached already */
+        return 0;
+    vmci_qpair_release(pair->qpair);
+    pair->qpair = NULL;
+    return 0;
+}
+
 static int queue_pair_handle(lua_State *L)
 {
     struct vmci_handle handle = vmci_qpair_handle(check_queue_pair(L, "qp:handle")->qpair);
@@ -572,12 +577,12 @@ void simlua__vmci_objects_close(lua_State *L, struct simlua_endpoint *endpoint)
 {
     if (endpoint->vmci_objects_ref == LUA_NOREF || endpoint->vmci_objects_ref == 0)
         return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, endpoint->vmci_objects_ref);
+    simlua__registry_table(L, endpoint->vmci_objects_ref);
     lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer position = 1; position <= count; position++) {
         lua_rawgeti(L, -1, position);
-        struct datagram *datagram = luaL_testudata(L, -1, SIMLUA_DATAGRAM_META);
-        struct queue_pair *pair = luaL_testudata(L, -1, SIMLUA_QUEUE_PAIR_META);
+        struct datagram *datagram = simlua__object_test(L, -1, SIMLUA_TYPE_DATAGRAM);
+        struct queue_pair *pair = simlua__object_test(L, -1, SIMLUA_TYPE_QUEUE_PAIR);
         if (datagram != NULL && datagram->open) {
             lua_pushcfunction(L, datagram_close);
             lua_pushvalue(L, -2);
@@ -595,27 +600,29 @@ void simlua__vmci_objects_close(lua_State *L, struct simlua_endpoint *endpoint)
 
 int simlua__vmci_push(lua_State *L, int process_index)
 {
-    struct simlua_process *owner = luaL_checkudata(L, process_index, SIMLUA_PROCESS_META);
-    struct vmci_object *object = lua_newuserdatauv(L, sizeof(*object), 0);
+    struct simlua_process *owner = simlua__object_check(L, process_index, SIMLUA_TYPE_PROCESS);
+    struct vmci_object *object = simlua__object_new(L, sizeof(*object), SIMLUA_TYPE_VMCI);
     object->owner = owner;
+    object->process_ref = LUA_NOREF;
     lua_pushvalue(L, process_index);
     object->process_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    luaL_setmetatable(L, SIMLUA_VMCI_META);
     return 1;
 }
 
 static int vmci_object_gc(lua_State *L)
 {
-    struct vmci_object *object = luaL_checkudata(L, 1, SIMLUA_VMCI_META);
+    struct vmci_object *object = simlua__object_test(L, 1, SIMLUA_TYPE_VMCI);
+    if (object == NULL)         /* a foreign value given our __gc: nothing of ours */
+        return 0;
     luaL_unref(L, LUA_REGISTRYINDEX, object->process_ref);
     object->process_ref = LUA_NOREF;
     return 0;
 }
 
-static void register_type(lua_State *L, const char *name, const luaL_Reg *methods,
+static void register_type(lua_State *L, enum simlua_type type, const luaL_Reg *methods,
                           lua_CFunction gc)
 {
-    luaL_newmetatable(L, name);
+    simlua__metatable_new(L, type);
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
@@ -648,8 +655,8 @@ void simlua__vmci_register(lua_State *L)
         { "free_space", queue_pair_free_space }, { "detach", queue_pair_detach },
         { "handle", queue_pair_handle }, { NULL, NULL },
     };
-    register_type(L, SIMLUA_DEVICE_META, device_methods, NULL);
-    register_type(L, SIMLUA_VMCI_META, vmci_methods, vmci_object_gc);
-    register_type(L, SIMLUA_DATAGRAM_META, datagram_methods, datagram_gc);
-    register_type(L, SIMLUA_QUEUE_PAIR_META, queue_pair_methods, NULL);
+    register_type(L, SIMLUA_TYPE_DEVICE, device_methods, NULL);
+    register_type(L, SIMLUA_TYPE_VMCI, vmci_methods, vmci_object_gc);
+    register_type(L, SIMLUA_TYPE_DATAGRAM, datagram_methods, datagram_gc);
+    register_type(L, SIMLUA_TYPE_QUEUE_PAIR, queue_pair_methods, queue_pair_gc);
 }

@@ -24,7 +24,7 @@
 
 struct simlua_world *simlua__check_world(lua_State *L, int index)
 {
-    struct simlua_world **slot = luaL_checkudata(L, index, SIMLUA_WORLD_META);
+    struct simlua_world **slot = simlua__object_check(L, index, SIMLUA_TYPE_WORLD);
     luaL_argcheck(L, *slot != NULL, index, "the world has been destroyed");
     return *slot;
 }
@@ -186,6 +186,8 @@ static struct simlua_world *world_allocate(lua_State *L, const struct sim_limits
 static int sim_world(lua_State *L)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
+    if (simlua__in_finalizer(L))
+        return luaL_error(L, "sim.world: not available in a __gc finalizer");
     if (runtime->world != NULL)
         return luaL_error(L, "sim.world: one world per run (a world already exists)");
     if (lua_isnoneornil(L, 1))
@@ -205,9 +207,8 @@ static int sim_world(lua_State *L)
     apply_timing(L, lua_gettop(L), "sim.world timing", &cost);
     lua_pop(L, 1);
     struct sim_limits limits = read_limits(L, 1);
-    struct simlua_world **slot = lua_newuserdatauv(L, sizeof(*slot), 0);
+    struct simlua_world **slot = simlua__object_new(L, sizeof(*slot), SIMLUA_TYPE_WORLD);
     *slot = NULL;
-    luaL_setmetatable(L, SIMLUA_WORLD_META);
     /* Everything that can raise is done; from here nothing does until the world is owned. */
     struct simlua_world *world = world_allocate(L, &limits, seed, &profile, &cost);
     if (world == NULL)
@@ -395,7 +396,17 @@ static void at_fire(void *context, void *arg, uint64_t data)
     sim_trace_event_init(&event, SIM_LAYER_API, "callback", SIMLUA_CID_HOST, 0);
     (void)sim_engine_emit(world->engine, &event);
     simlua__step_begin(world->runtime);
-    if (simlua__pcall_traceback(L, 0, 0) != LUA_OK) {
+    int status = simlua__pcall_traceback(L, 0, 0);
+    if (status == LUA_ERRMEM) {
+        /* Nothing more may be asked of the Lua state here (a raise would unwind through
+         * the engine): a fixed text, and the run stops as for a process (process.c). */
+        static const char text[] = "error in w:at callback: limit SIMLUA_MEMORY_BYTES_MAX "
+                                   "exceeded (Lua memory)";
+        simlua__report_failure(L, "callback_error", text, sizeof(text) - 1);
+        lua_pop(L, 1);
+        sim_engine_abort(world->engine, sim_engine_fail(world->engine, SIM_ELIMIT, "a w:at "
+                         "callback ran out of Lua memory (limit SIMLUA_MEMORY_BYTES_MAX)"));
+    } else if (status != LUA_OK) {
         size_t length = 0;
         const char *message = lua_tolstring(L, -1, &length);
         lua_pushfstring(L, "error in w:at callback: %s", message);
@@ -608,8 +619,8 @@ static int world_index(lua_State *L)
     else if (strcmp(key, "host_os") == 0)
         lua_pushstring(L, world->host_os);
     else {
-        luaL_getmetafield(L, 1, "methods");
-        lua_getfield(L, -1, key);
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));     /* the methods */
     }
     return 1;
 }
@@ -629,10 +640,9 @@ static void register_world(lua_State *L)
         { "at", world_at }, { "after", world_after }, { "run", world_run },
         { "timing", world_timing }, { NULL, NULL },
     };
-    luaL_newmetatable(L, SIMLUA_WORLD_META);
+    simlua__metatable_new(L, SIMLUA_TYPE_WORLD);
     luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, world_index);
+    lua_pushcclosure(L, world_index, 1);    /* methods as an upvalue: not in the metatable */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, world_tostring);
     lua_setfield(L, -2, "__tostring");

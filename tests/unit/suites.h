@@ -21,6 +21,7 @@
     X(trace_writer)    \
     X(lua_runtime)     \
     X(sandbox)         \
+    X(lua_hostile)     \
     X(queue_pair)      \
     X(vmci_routing)    \
     X(device)          \
