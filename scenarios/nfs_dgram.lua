@@ -4,11 +4,12 @@
 -- file by checksum. Datagrams are unreliable by design: a datagram that arrives when the
 -- receiving socket's queue is full is dropped and its sender is not told (R189). The clients
 -- make that happen on purpose: each sets its receive queue limit (`rcvbuf`) to 4 KiB, room
--- for three replies, and sends a window of up to 16 requests back to back, so the replies
--- that come in while it is still sending overflow the queue. A client that waits 2 ms for a
--- reply in vain sends the unanswered requests again with the same transaction id (xid),
--- halves its window, and ignores a reply it already has (a late duplicate), as an NFS client
--- does. Reads are idempotent, so resending is always safe.
+-- for four 1 KiB replies (a datagram is taken while the queue holds less than the limit, and
+-- each counts 24 + 1029 bytes), and sends a window of up to 16 requests back to back, so the
+-- replies that come in while it is still sending overflow the queue. A client that waits
+-- 2 ms for a reply in vain sends the unanswered requests again with the same transaction id
+-- (xid), halves its window, and ignores a reply it already has (a late duplicate), as an NFS
+-- client does. Reads are idempotent, so resending is always safe.
 --
 -- Protocol (string.pack, big-endian): request = xid u32, op u8 (1 GETATTR, 2 READ), name
 -- (length-prefixed), offset u32, count u32; reply = xid u32, status u8 (0 ok, 2 ENOENT),

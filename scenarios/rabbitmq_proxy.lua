@@ -168,8 +168,16 @@ local function proxy(p)
 end
 
 local function client(p, g, c)
-  local s = assert(p:socket("stream"))
-  assert(s:connect(p:local_cid(), PORT))          -- guest-local vSockets (D8)
+  local s
+  for attempt = 1, 10 do                          -- guest-local vSockets (D8)
+    s = assert(p:socket("stream"))
+    local ok, err = s:connect(p:local_cid(), PORT)
+    if ok then break end
+    -- ECONNRESET: the proxy does not listen yet (only if it were scheduled after us)
+    assert(err == "ECONNRESET" and attempt < 10, "connect to the proxy: " .. tostring(err))
+    s:close()
+    p:sleep(sim.us(10))
+  end
   local function frame(kind, queue, body)
     return string.pack(">s4", string.pack(">B s1", string.byte(kind), queue) .. body)
   end
