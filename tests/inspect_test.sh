@@ -227,3 +227,11 @@ expect_exit "a query with a syntax error" 2 "syntax error" inspect "$db" sql "SE
 "$vmcisim" inspect "$db" connections >"$work/b" 2>&1
 cmp -s "$work/a" "$work/b"
 check "inspect prints the same output twice" $?
+
+# pkt_send_failed's result is a VMCI error code, named as one (not as an errno)
+"$vmcisim" run tests/fixtures/pkt_send_failed_result_name.lua -q --trace "$work/psf.db" \
+    >/dev/null 2>&1
+"$vmcisim" inspect "$work/psf.db" errors >"$work/psf.out" 2>&1
+grep -q 'pkt_send_failed .*result=-7  (VMCI_ERROR_NO_ACCESS)$' "$work/psf.out" &&
+    ! grep -q 'pkt_send_failed .*(EUNKNOWN)' "$work/psf.out"
+check "inspect names pkt_send_failed's result as a VMCI error" $? "$(grep pkt_send "$work/psf.out")"

@@ -134,15 +134,18 @@ void inspect_fields_print(FILE *stream, const char *kind, const char *fields)
     }
 }
 
-static void print_result_name(FILE *stream, const char *layer, sqlite3_stmt *statement,
-                              int column)
+/* A transport event's result is an errno, except pkt_send_failed's: the VMCI send's result. */
+static void print_result_name(FILE *stream, const char *layer, const char *kind,
+                              sqlite3_stmt *statement, int column)
 {
     if (sqlite3_column_type(statement, column) != SQLITE_INTEGER)
         return;
     int64_t result = sqlite3_column_int64(statement, column);
     if (result >= 0)
         return;
-    if (strcmp(layer, "api") == 0 || strcmp(layer, "transport") == 0)
+    if (strcmp(layer, "transport") == 0 && strcmp(kind, "pkt_send_failed") == 0)
+        fprintf(stream, "  (%s)", vmci_error_name(result));
+    else if (strcmp(layer, "api") == 0 || strcmp(layer, "transport") == 0)
         fprintf(stream, "  (%s)", vsock_errno_name((int)result));
     else if (strcmp(layer, "vmci") == 0)
         fprintf(stream, "  (%s)", vmci_error_name(result));
@@ -166,7 +169,7 @@ static void print_event(const struct inspect *inspect, sqlite3_stmt *statement)
     inspect_fields_print(stdout, kind, inspect_text(statement, 6));
     if (sqlite3_column_type(statement, 7) != SQLITE_NULL)
         printf(" payload=%" PRIu64 "B", inspect_u64(statement, 7));
-    print_result_name(stdout, layer, statement, 8);
+    print_result_name(stdout, layer, kind, statement, 8);
     putchar('\n');
 }
 
