@@ -57,12 +57,8 @@ static void *limited_alloc(void *state, void *pointer, size_t old_bytes, size_t 
 static void run_limited(const char *source, struct simlua_outcome *outcome, char *message,
                         size_t message_bytes)
 {
-    char path[] = "/tmp/vmcisim-hostile-test-XXXXXX.lua";
-    int descriptor = mkstemps(path, 4);
-    CU_ASSERT_FATAL(descriptor >= 0);
-    size_t length = strlen(source);
-    CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
-    close(descriptor);
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file(source, path);
     struct simlua_options options = {
         .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
     };

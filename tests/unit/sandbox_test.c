@@ -25,12 +25,8 @@
 /* Runs `source` (quiet, seed 1) with a per-step instruction limit (0: the default). */
 static struct simlua_outcome run_limited(const char *source, uint64_t instructions_max)
 {
-    char path[] = "/tmp/vmcisim-sandbox-test-XXXXXX.lua";
-    int descriptor = mkstemps(path, 4);
-    CU_ASSERT_FATAL(descriptor >= 0);
-    size_t length = strlen(source);
-    CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
-    close(descriptor);
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file(source, path);
     struct simlua_options options = {
         .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
         .instructions_per_step_max = instructions_max,

@@ -14,14 +14,20 @@
 
 #include "sim/lua/runtime.h"
 
-void test_run_lua_source(const char *source, struct simlua_outcome *outcome)
+void test_write_lua_file(const char *source, char path[TEST_LUA_PATH_BYTES])
 {
-    char path[] = "/tmp/vmcisim-unit-test-XXXXXX.lua";
+    snprintf(path, TEST_LUA_PATH_BYTES, "%s", "/tmp/vmcisim-unit-test-XXXXXX.lua");
     int descriptor = mkstemps(path, 4);
     CU_ASSERT_FATAL(descriptor >= 0);
     size_t length = strlen(source);
     CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
     close(descriptor);
+}
+
+void test_run_lua_source(const char *source, struct simlua_outcome *outcome)
+{
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file(source, path);
     struct simlua_options options = {
         .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
     };
