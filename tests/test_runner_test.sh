@@ -87,6 +87,29 @@ status=$?
 has "$out" "FAIL $fixtures/timeout/forever.lua seed 1: timed out after 1 s of wall time (killed)"
 check "'-- timeout: 1s' kills a run that does not end and fails it" \
     $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) "status $status: $out"
+out=$("$vmcisim" test "$fixtures/timeout" --timeout 600s 2>&1)
+has "$out" "forever.lua seed 1: timed out after 1 s of wall time (killed)"
+check "'-- timeout:' in the header wins over --timeout" $? "$out"
+mkdir -p "$work/headerless"
+grep -v '^-- timeout:' "$fixtures/timeout/forever.lua" > "$work/headerless/forever.lua"
+out=$("$vmcisim" test "$work/headerless" --timeout 500ms --once 2>&1)
+has "$out" "forever.lua seed 1: timed out after 0.5 s of wall time (killed)"
+check "--timeout limits a scenario without '-- timeout:'" $? "$out"
+mkdir -p "$work/loud"
+cat > "$work/loud/loud.lua" <<'LUA'
+-- prints 40 000 bytes on stdout, then fails
+for _ = 1, 400 do print(string.rep("z", 99)) end
+error("loud failure")
+LUA
+out=$("$vmcisim" test "$work/loud" --once 2>&1)
+has "$out" "loud failure" && has "$out" "more bytes not shown" &&
+    [ "$(count "$out" 'zzzz')" -lt 200 ]
+check "a run's output is shown up to its bound, and the cut is said" $? \
+    "$(printf '%s' "$out" | grep -v zzzz)"
+"$vmcisim" test "$fixtures/suite/pass.lua" --junit "$work/no-such-folder/j.xml" >/dev/null 2>&1
+status=$?
+check "an unwritable --junit file fails the run (exit 1)" $([ "$status" -eq 1 ]; echo $?) \
+    "status $status"
 for bad in "--seeds 5-1" "--seeds x" "-j 0" "--timeout banana" "--bogus" \
            "$fixtures/no-such-file.lua"; do
     # shellcheck disable=SC2086
