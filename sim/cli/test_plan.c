@@ -313,6 +313,10 @@ int test_plan_build(struct test_plan *plan, char **paths, int path_count,
             fprintf(stderr, "vmcisim test: %s: %s\n", paths[index], strerror(errno));
             return -1;
         }
+        if (!S_ISDIR(status.st_mode) && !S_ISREG(status.st_mode)) {
+            fprintf(stderr, "vmcisim test: %s: neither a file nor a folder\n", paths[index]);
+            return -1;
+        }
         int rc = S_ISDIR(status.st_mode) ? walk(plan, paths[index], 0)
                                          : add_scenario(plan, paths[index]);
         if (rc < 0)
