@@ -18,5 +18,9 @@ int cli_run(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_export(int argc, char **argv);
+/* `vmcisim test [PATHS...]` (test.c). Unlike the others it takes main's whole argv
+ * (argv[0] the program, argv[1] "test"): the program name goes into reproduction lines.
+ * Returns 0 all passed, 1 a failure, 2 usage error. */
+int cli_test(int argc, char **argv);
 
 #endif /* SIM_CLI_CLI_H */

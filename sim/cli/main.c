@@ -22,6 +22,7 @@ void cli_usage(FILE *stream)
             "       vmcisim replay FILE.db [-q]\n"
             "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
             "       vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT [options]\n"
+            "       vmcisim test [PATHS...] [options]   (vmcisim test --help)\n"
             "       vmcisim --help | --version\n"
             "\n"
             "run options:\n"
@@ -98,5 +99,7 @@ int main(int argc, char **argv)
         return cli_inspect(argc - 1, argv + 1);
     if (strcmp(command, "export") == 0)
         return cli_export(argc - 1, argv + 1);
+    if (strcmp(command, "test") == 0)
+        return cli_test(argc, argv);
     return cli_usage_error("unknown command '%s'", command);
 }

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/test_plan.c: what `vmcisim test` runs.
+ *
+ * Every *.lua under the given files and folders, found recursively and sorted by path
+ * (bytes, as `LC_ALL=C sort`), so the plan and the order of the reports are the same on
+ * every machine. Each scenario's leading comment block may hold directives:
+ *   -- expect: exit N        the run's exit status (default 0; 1 with expect-error)
+ *   -- expect-error: TEXT    the run's output must contain TEXT (several lines: all)
+ *   -- seeds: 1-20,25        the seeds it runs with (default: 1)
+ *   -- timeout: 30s          wall time per run before it is killed
+ *   -- until: 5s             simulated time: passed to `run --until`
+ *   -- slow                  skipped unless --slow
+ * A malformed directive is a failure of that scenario, not of the runner.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sim/cli/test_int.h"
+#include "sim/engine/duration.h"
+
+static int parse_u64(const char *text, const char *end, uint64_t *value_out)
+{
+    if (text == end || *text < '0' || *text > '9')
+        return -1;
+    uint64_t value = 0;
+    for (const char *cursor = text; cursor < end; cursor++) {
+        if (*cursor < '0' || *cursor > '9')
+            return -1;
+        unsigned digit = (unsigned)(*cursor - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            return -1;
+        value = value * 10 + digit;
+    }
+    *value_out = value;
+    return 0;
+}
+
+int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, size_t error_bytes)
+{
+    assert(text != NULL && seeds != NULL && error != NULL);
+    memset(seeds, 0, sizeof(*seeds));
+    const char *cursor = text;
+    while (*cursor != '\0') {
+        const char *end = strchr(cursor, ',');
+        if (end == NULL)
+            end = cursor + strlen(cursor);
+        const char *dash = memchr(cursor, '-', (size_t)(end - cursor));
+        struct test_seed_range range;
+        bool ok = dash == NULL
+                      ? parse_u64(cursor, end, &range.first) == 0
+                      : parse_u64(cursor, dash, &range.first) == 0 &&
+                            parse_u64(dash + 1, end, &range.last) == 0;
+        if (dash == NULL)
+            range.last = range.first;
+        if (!ok || range.last < range.first) {
+            snprintf(error, error_bytes, "'%s' is not a seed list (e.g. 1-20 or 1,5,9-12)",
+                     text);
+            return -1;
+        }
+        uint64_t size = range.last - range.first + 1;
+        if (seeds->range_count == TEST_SEED_RANGES_MAX || size == 0 ||
+            size > TEST_SEEDS_PER_SCENARIO_MAX ||
+            seeds->count + size > TEST_SEEDS_PER_SCENARIO_MAX) {
+            snprintf(error, error_bytes, "'%s': more than TEST_SEEDS_PER_SCENARIO_MAX (%u) seeds "
+                     "or TEST_SEED_RANGES_MAX (%u) ranges", text, TEST_SEEDS_PER_SCENARIO_MAX,
+                     TEST_SEED_RANGES_MAX);
+            return -1;
+        }
+        seeds->ranges[seeds->range_count++] = range;
+        seeds->count += size;
+        cursor = *end == ',' ? end + 1 : end;
+        if (*end == ',' && *cursor == '\0') {
+            snprintf(error, error_bytes, "'%s' ends with a comma", text);
+            return -1;
+        }
+    }
+    if (seeds->count == 0) {
+        snprintf(error, error_bytes, "an empty seed list");
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t test_seeds_at(const struct test_seeds *seeds, uint64_t index)
+{
+    assert(seeds != NULL && index < seeds->count);
+    for (uint32_t range_index = 0; range_index < seeds->range_count; range_index++) {
+        const struct test_seed_range *range = &seeds->ranges[range_index];
+        uint64_t size = range->last - range->first + 1;
+        if (index < size)
+            return range->first + index;
+        index -= size;
+    }
+    assert(!"seed index beyond the list");
+    return 0;
+}
+
+static char *trim(char *text)
+{
+    while (*text == ' ' || *text == '\t')
+        text++;
+    size_t length = strlen(text);
+    while (length > 0 && (text[length - 1] == ' ' || text[length - 1] == '\t' ||
+                          text[length - 1] == '\r' || text[length - 1] == '\n'))
+        text[--length] = '\0';
+    return text;
+}
+
+/* Returns the value after "KEY:" when the comment text starts with it, else NULL. */
+static char *directive_value(char *comment, const char *key)
+{
+    size_t key_length = strlen(key);
+    if (strncmp(comment, key, key_length) != 0 || comment[key_length] != ':')
+        return NULL;
+    return trim(comment + key_length + 1);
+}
+
+static int parse_directive(struct test_scenario *scenario, char *comment, char *error,
+                           size_t error_bytes)
+{
+    char *value;
+    if ((value = directive_value(comment, "expect")) != NULL) {
+        uint64_t status;
+        if (strncmp(value, "exit ", 5) != 0 || parse_u64(trim(value + 5),
+            trim(value + 5) + strlen(trim(value + 5)), &status) < 0 || status > 255) {
+            snprintf(error, error_bytes, "'-- expect: %s': write 'exit N' (0-255)", value);
+            return -1;
+        }
+        scenario->expected_exit = (int)status;
+        scenario->exit_declared = true;
+    } else if ((value = directive_value(comment, "expect-error")) != NULL) {
+        if (value[0] == '\0' || strlen(value) >= TEST_EXPECT_ERROR_BYTES_MAX ||
+            scenario->expect_error_count == TEST_EXPECT_ERRORS_MAX) {
+            snprintf(error, error_bytes, "'-- expect-error:' needs a text of 1 to %u bytes, "
+                     "at most TEST_EXPECT_ERRORS_MAX (%u) lines",
+                     TEST_EXPECT_ERROR_BYTES_MAX - 1, TEST_EXPECT_ERRORS_MAX);
+            return -1;
+        }
+        strcpy(scenario->expect_errors[scenario->expect_error_count++], value);
+    } else if ((value = directive_value(comment, "seeds")) != NULL) {
+        char seeds_error[256];
+        if (test_seeds_parse(value, &scenario->seeds, seeds_error, sizeof(seeds_error)) < 0) {
+            snprintf(error, error_bytes, "'-- seeds:': %s", seeds_error);
+            return -1;
+        }
+        scenario->has_seeds = true;
+    } else if ((value = directive_value(comment, "timeout")) != NULL) {
+        if (sim_duration_parse(value, &scenario->timeout_ns) < 0 ||
+            scenario->timeout_ns == 0) {
+            snprintf(error, error_bytes, "'-- timeout: %s' is not a duration (e.g. 30s)", value);
+            return -1;
+        }
+    } else if ((value = directive_value(comment, "until")) != NULL) {
+        uint64_t until_ns;
+        if (sim_duration_parse(value, &until_ns) < 0 ||
+            strlen(value) >= sizeof(scenario->until_text)) {
+            snprintf(error, error_bytes, "'-- until: %s' is not a duration (e.g. 5s)", value);
+            return -1;
+        }
+        strcpy(scenario->until_text, value);
+    } else if (strcmp(comment, "slow") == 0 || directive_value(comment, "slow") != NULL) {
+        scenario->slow = true;
+    }
+    return 0;
+}
+
+static bool is_directive(char *comment)
+{
+    static const char *const keys[] = { "expect", "expect-error", "seeds", "timeout", "until",
+                                        "slow" };
+    for (size_t key = 0; key < sizeof(keys) / sizeof(keys[0]); key++)
+        if (directive_value(comment, keys[key]) != NULL)
+            return true;
+    return strcmp(comment, "slow") == 0;
+}
+
+/* Reads the leading comment block (up to TEST_HEADER_LINES_MAX lines). */
+static void read_header(struct test_scenario *scenario)
+{
+    FILE *file = fopen(scenario->path, "r");
+    if (file == NULL)
+        return;                  /* the run reports the unreadable file (exit 3) */
+    char line[TEST_HEADER_LINE_BYTES_MAX];
+    char error[sizeof(scenario->header_error) - 64] = "";
+    for (uint32_t number = 1; number <= TEST_HEADER_LINES_MAX; number++) {
+        if (fgets(line, sizeof(line), file) == NULL)
+            break;
+        bool whole = strchr(line, '\n') != NULL || feof(file);
+        int skipped;
+        while (!whole && (skipped = fgetc(file)) != EOF && skipped != '\n')
+            continue;            /* the rest of a long comment line */
+        char *text = trim(line);
+        if (text[0] == '\0')
+            continue;
+        if (strncmp(text, "--", 2) != 0 || strncmp(text, "--[[", 4) == 0)
+            break;
+        char *comment = trim(text + 2);
+        if (!whole && is_directive(comment))
+            snprintf(error, sizeof(error), "a directive line longer than "
+                     "TEST_HEADER_LINE_BYTES_MAX (%u)", TEST_HEADER_LINE_BYTES_MAX);
+        else if (!whole)
+            continue;            /* a long plain comment */
+        if (!whole || parse_directive(scenario, comment, error, sizeof(error)) < 0) {
+            snprintf(scenario->header_error, sizeof(scenario->header_error),
+                     "header line %u: %s", number, error);
+            break;
+        }
+    }
+    fclose(file);
+    if (scenario->expect_error_count > 0 && !scenario->exit_declared)
+        scenario->expected_exit = 1;
+}
+
+static int add_scenario(struct test_plan *plan, const char *path)
+{
+    if (plan->count == TEST_SCENARIOS_MAX) {
+        fprintf(stderr, "vmcisim test: more than TEST_SCENARIOS_MAX (%u) scenarios\n",
+                TEST_SCENARIOS_MAX);
+        return -1;
+    }
+    if (strlen(path) >= TEST_PATH_BYTES_MAX) {
+        fprintf(stderr, "vmcisim test: path longer than TEST_PATH_BYTES_MAX (%u): %.80s...\n",
+                TEST_PATH_BYTES_MAX, path);
+        return -1;
+    }
+    struct test_scenario *scenario = &plan->scenarios[plan->count++];
+    memset(scenario, 0, sizeof(*scenario));
+    strcpy(scenario->path, path);
+    return 0;
+}
+
+static bool is_lua(const char *name)
+{
+    size_t length = strlen(name);
+    return length > 4 && strcmp(name + length - 4, ".lua") == 0;
+}
+
+static int walk(struct test_plan *plan, const char *folder, uint32_t depth)
+{
+    if (depth > TEST_DEPTH_MAX) {
+        fprintf(stderr, "vmcisim test: %s: folders nested deeper than TEST_DEPTH_MAX (%u)\n",
+                folder, TEST_DEPTH_MAX);
+        return -1;
+    }
+    DIR *directory = opendir(folder);
+    if (directory == NULL) {
+        fprintf(stderr, "vmcisim test: %s: %s\n", folder, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *entry;
+    char path[TEST_PATH_BYTES_MAX];
+    while (rc == 0 && (entry = readdir(directory)) != NULL) {
+        if (entry->d_name[0] == '.')
+            continue;            /* ., .. and hidden files */
+        int written = snprintf(path, sizeof(path), "%s%s%s", folder,
+                               folder[strlen(folder) - 1] == '/' ? "" : "/", entry->d_name);
+        if (written < 0 || (size_t)written >= sizeof(path)) {
+            fprintf(stderr, "vmcisim test: path longer than TEST_PATH_BYTES_MAX (%u) in %s\n",
+                    TEST_PATH_BYTES_MAX, folder);
+            rc = -1;
+            break;
+        }
+        struct stat status;
+        if (stat(path, &status) != 0)
+            continue;            /* a dangling link is not a scenario */
+        if (S_ISDIR(status.st_mode))
+            rc = walk(plan, path, depth + 1);
+        else if (S_ISREG(status.st_mode) && is_lua(entry->d_name))
+            rc = add_scenario(plan, path);
+    }
+    closedir(directory);
+    return rc;
+}
+
+static int compare_scenarios(const void *left, const void *right)
+{
+    return strcmp(((const struct test_scenario *)left)->path,
+                  ((const struct test_scenario *)right)->path);
+}
+
+const struct test_seeds *test_plan_seeds(const struct test_scenario *scenario,
+                                         const struct test_options *options)
+{
+    if (options->has_seeds)
+        return &options->seeds;
+    if (scenario->has_seeds)
+        return &scenario->seeds;
+    static struct test_seeds seed_one = { .ranges = { { 1, 1 } }, .range_count = 1, .count = 1 };
+    return &seed_one;
+}
+
+int test_plan_build(struct test_plan *plan, char **paths, int path_count,
+                    const struct test_options *options)
+{
+    assert(plan != NULL && paths != NULL && options != NULL);
+    memset(plan, 0, sizeof(*plan));
+    plan->scenarios = calloc(TEST_SCENARIOS_MAX, sizeof(*plan->scenarios));
+    if (plan->scenarios == NULL) {
+        fprintf(stderr, "vmcisim test: out of memory\n");
+        return -1;
+    }
+    for (int index = 0; index < path_count; index++) {
+        struct stat status;
+        uint32_t first = plan->count;
+        if (stat(paths[index], &status) != 0) {
+            fprintf(stderr, "vmcisim test: %s: %s\n", paths[index], strerror(errno));
+            return -1;
+        }
+        if (!S_ISDIR(status.st_mode) && !S_ISREG(status.st_mode)) {
+            fprintf(stderr, "vmcisim test: %s: neither a file nor a folder\n", paths[index]);
+            return -1;
+        }
+        int rc = S_ISDIR(status.st_mode) ? walk(plan, paths[index], 0)
+                                         : add_scenario(plan, paths[index]);
+        if (rc < 0)
+            return -1;
+        qsort(plan->scenarios + first, plan->count - first, sizeof(*plan->scenarios),
+              compare_scenarios);
+    }
+    for (uint32_t index = 0; index < plan->count; index++) {
+        read_header(&plan->scenarios[index]);
+        const struct test_scenario *scenario = &plan->scenarios[index];
+        plan->case_count += scenario->slow && !options->slow
+                                ? 1 : test_plan_seeds(scenario, options)->count;
+        if (plan->case_count > TEST_CASES_MAX) {
+            fprintf(stderr, "vmcisim test: more than TEST_CASES_MAX (%u) scenario and seed "
+                    "cases; use `vmcisim sweep` for long seed ranges\n", TEST_CASES_MAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void test_plan_free(struct test_plan *plan)
+{
+    free(plan->scenarios);
+    plan->scenarios = NULL;
+    plan->count = 0;
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/test_runner_test.sh: `vmcisim test`, the regression-suite runner, on the fixtures of
+# tests/fixtures/runner/: passing, failing, expect-exit, expect-error (present and missing),
+# seeds, slow, until, a malformed header (suite/); a wall-time timeout (timeout/); a run
+# whose digest differs between the two process conditions (flaky/, through the test-only
+# VMCISIM_TEST_EXEC hook and fake_runner.sh); failure text that XML must escape (escape/);
+# an empty folder (empty/). Checks the plain and TAP reports, the reproduction lines (and
+# runs one), the exit statuses, the JUnit XML as CI reporters read it (python3's parser),
+# and the conditions each run is given.
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+fixtures=tests/fixtures/runner
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+has() { printf '%s\n' "$1" | grep -qF -- "$2"; }   # has TEXT NEEDLE
+count() { printf '%s\n' "$1" | grep -cE -- "$2"; }  # count TEXT REGEX
+
+# ---- the suite, plain report ------------------------------------------------------------
+out=$("$vmcisim" test "$fixtures/suite" -j 3 2>&1)
+status=$?
+check "suite: exit 1 when a case fails" $([ "$status" -eq 1 ]; echo $?) "status $status"
+last=$(printf '%s\n' "$out" | tail -n 1)
+check "suite: the last line counts 6 passed, 4 failed" \
+    $([ "$last" = "tests: 6 passed, 4 failed" ]; echo $?) "$last"
+for name in pass.lua expect_exit.lua expect_error.lua until.lua; do
+    has "$out" "PASS $fixtures/suite/$name seed 1"
+    check "suite: $name passes" $? "$out"
+done
+has "$out" "FAIL $fixtures/suite/fail.lua seed 1: exit 1, expected 0"
+check "suite: a failed expectation fails with its exit status" $? "$out"
+has "$out" "arithmetic is broken on purpose"
+check "suite: a failure shows the run's stderr" $? "$out"
+has "$out" "FAIL $fixtures/suite/expect_error_missing.lua seed 1: the expected error text" \
+           "'ETIMEDOUT' is not in the output"
+check "suite: expect-error fails when the text is missing" $? "$out"
+has "$out" "FAIL $fixtures/suite/bad_header.lua seed 1: header line 2: '-- expect: banana'"
+check "suite: a malformed header directive fails that scenario, naming the line" $? "$out"
+has "$out" "PASS $fixtures/suite/seeds.lua seed 1" &&
+    has "$out" "FAIL $fixtures/suite/seeds.lua seed 2: exit 1, expected 0" &&
+    has "$out" "PASS $fixtures/suite/seeds.lua seed 3"
+check "suite: '-- seeds: 1-3' runs three seeds and names the failing one" $? "$out"
+has "$out" "SKIP $fixtures/suite/slow.lua: slow (--slow runs it)" &&
+    ! has "$out" "the slow fixture ran"
+check "suite: a slow scenario is skipped without --slow" $? "$out"
+fails=$(count "$out" '^FAIL ')
+reproduces=$(count "$out" '^  reproduce: ')
+check "suite: one reproduce line per failure ($fails failures)" \
+    $([ "$fails" -eq 4 ] && [ "$reproduces" -eq 4 ]; echo $?) "$reproduces reproduce lines"
+has "$out" "  reproduce: $vmcisim run $fixtures/suite/seeds.lua --seed 2 --trace fail-seeds-2.db"
+check "suite: the reproduce line is a run command with the seed and a trace" $? "$out"
+paths=$(printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) ' | awk '{print $2}' | tr -d :)
+printf '%s\n' "$paths" | LC_ALL=C sort -c 2>/dev/null
+check "suite: cases are reported in sorted path order" $? "$paths"
+again=$("$vmcisim" test "$fixtures/suite" -j 1 2>&1)
+check "suite: the report is the same with -j 1 and -j 3" $([ "$again" = "$out" ]; echo $?)
+
+# ---- running the reproduction line ------------------------------------------------------
+line=$(printf '%s\n' "$out" | grep -F "reproduce: $vmcisim run $fixtures/suite/seeds.lua" |
+       sed 's/^  reproduce: //')
+top=$(pwd)
+(cd "$work" && eval "$(printf '%s' "$line" | sed "s|^$vmcisim|\"$top/$vmcisim\"|; \
+    s| $fixtures/| $top/$fixtures/|")" >/dev/null 2>&1)
+status=$?
+check "the reproduction command fails the same way (exit 1) and writes its trace" \
+    $([ "$status" -eq 1 ] && [ -s "$work/fail-seeds-2.db" ]; echo $?) "status $status: $line"
+
+# ---- options ----------------------------------------------------------------------------
+out=$("$vmcisim" test "$fixtures/suite/slow.lua" --slow 2>&1)
+has "$out" "the slow fixture ran" && has "$out" "tests: 0 passed, 1 failed"
+check "--slow runs a slow scenario" $? "$out"
+out=$("$vmcisim" test "$fixtures/suite/seeds.lua" --seeds 1 2>&1)
+check "--seeds replaces the header's seeds" $([ "$(count "$out" '^(PASS|FAIL) ')" -eq 1 ] &&
+    has "$out" "tests: 1 passed, 0 failed"; echo $?) "$out"
+out=$("$vmcisim" test "$fixtures/suite/seeds.lua" --seeds 2,3 --once 2>&1)
+has "$out" "seeds.lua seed 2:" && has "$out" "PASS $fixtures/suite/seeds.lua seed 3" &&
+    has "$out" "tests: 1 passed, 1 failed"
+check "--seeds takes a list" $? "$out"
+out=$("$vmcisim" test "$fixtures/timeout/forever.lua" --until 10us 2>&1)
+status=$?
+check "--until stops a scenario that never ends (no header until)" \
+    $([ "$status" -eq 0 ]; echo $?) "status $status: $out"
+out=$("$vmcisim" test "$fixtures/timeout" 2>&1)
+status=$?
+has "$out" "FAIL $fixtures/timeout/forever.lua seed 1: timed out after 1 s of wall time (killed)"
+check "'-- timeout: 1s' kills a run that does not end and fails it" \
+    $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) "status $status: $out"
+out=$("$vmcisim" test "$fixtures/timeout" --timeout 600s 2>&1)
+has "$out" "forever.lua seed 1: timed out after 1 s of wall time (killed)"
+check "'-- timeout:' in the header wins over --timeout" $? "$out"
+mkdir -p "$work/headerless"
+grep -v '^-- timeout:' "$fixtures/timeout/forever.lua" > "$work/headerless/forever.lua"
+out=$("$vmcisim" test "$work/headerless" --timeout 500ms --once 2>&1)
+has "$out" "forever.lua seed 1: timed out after 0.5 s of wall time (killed)"
+check "--timeout limits a scenario without '-- timeout:'" $? "$out"
+mkdir -p "$work/loud"
+cat > "$work/loud/loud.lua" <<'LUA'
+-- prints 40 000 bytes on stdout, then fails
+for _ = 1, 400 do print(string.rep("z", 99)) end
+error("loud failure")
+LUA
+out=$("$vmcisim" test "$work/loud" --once 2>&1)
+has "$out" "loud failure" && has "$out" "more bytes not shown" &&
+    [ "$(count "$out" 'zzzz')" -lt 200 ]
+check "a run's output is shown up to its bound, and the cut is said" $? \
+    "$(printf '%s' "$out" | grep -v zzzz)"
+"$vmcisim" test "$fixtures/suite/pass.lua" --junit "$work/no-such-folder/j.xml" >/dev/null 2>&1
+status=$?
+check "an unwritable --junit file fails the run (exit 1)" $([ "$status" -eq 1 ]; echo $?) \
+    "status $status"
+for bad in "--seeds 5-1" "--seeds x" "-j 0" "--timeout banana" "--bogus" \
+           "$fixtures/no-such-file.lua" /dev/null; do
+    # shellcheck disable=SC2086
+    "$vmcisim" test $bad >/dev/null 2>&1
+    status=$?
+    check "usage error: 'vmcisim test $bad' exits 2" $([ "$status" -eq 2 ]; echo $?) \
+        "status $status"
+done
+out=$("$vmcisim" test --help)
+check "vmcisim test --help prints its usage (exit 0)" \
+    $([ $? -eq 0 ] && has "$out" "usage: vmcisim test"; echo $?)
+out=$("$vmcisim" test "$fixtures/empty" 2>&1)
+status=$?
+has "$out" "no scenarios found" && has "$out" "tests: 0 passed, 0 failed"
+check "a folder without scenarios fails (exit 1)" $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) \
+    "status $status: $out"
+
+# ---- TAP ----------------------------------------------------------------------------------
+out=$("$vmcisim" test "$fixtures/suite" --tap 2>&1)
+first_two=$(printf '%s\n' "$out" | head -n 2 | tr '\n' ' ')
+check "--tap: version and plan lines" $([ "$first_two" = "TAP version 13 1..11 " ]; echo $?) \
+    "$first_two"
+check "--tap: 11 numbered test lines, 4 of them not ok" \
+    $([ "$(count "$out" '^(not )?ok [0-9]+ - ')" -eq 11 ] &&
+      [ "$(count "$out" '^not ok [0-9]+ - ')" -eq 4 ]; echo $?) "$out"
+has "$out" "ok 10 - $fixtures/suite/slow.lua # SKIP slow" &&
+    has "$out" "# reproduce: $vmcisim run $fixtures/suite/fail.lua --seed 1"
+check "--tap: SKIP directive and reproduce comments" $? "$out"
+
+# ---- JUnit --------------------------------------------------------------------------------
+"$vmcisim" test "$fixtures/suite" "$fixtures/escape" --junit "$work/junit.xml" >/dev/null 2>&1
+junit=$(python3 - "$work/junit.xml" <<'EOF' 2>&1
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuites", root.tag
+suites = root.findall("testsuite")
+assert len(suites) == 1, suites
+suite = suites[0]
+cases = suite.findall("testcase")
+assert suite.get("tests") == "12" == str(len(cases)), (suite.attrib, len(cases))
+assert suite.get("failures") == "5" and suite.get("skipped") == "1", suite.attrib
+assert root.get("tests") == "12" and root.get("failures") == "5", root.attrib
+failed = [c for c in cases if c.find("failure") is not None]
+assert len(failed) == 5, len(failed)
+for case in cases:
+    assert case.get("name") and case.get("classname") and case.get("file"), case.attrib
+    float(case.get("time"))
+for case in failed:
+    failure = case.find("failure")
+    assert failure.get("message"), case.attrib
+    assert "reproduce: " in failure.text, failure.text
+    assert " run " + case.get("file") in failure.text, failure.text
+skipped = [c for c in cases if c.find("skipped") is not None]
+assert len(skipped) == 1 and skipped[0].get("file").endswith("slow.lua"), skipped
+markup = [c for c in failed if c.get("file").endswith("markup.lua")][0].find("failure").text
+assert "<b>&amp;</b> \"quoted\" 'single'" in markup and "\ufffd" in markup, markup
+print("junit ok")
+EOF
+)
+check "--junit: testsuites/testsuite/testcase/failure/skipped as reporters read them, escaped" \
+    $([ "$junit" = "junit ok" ]; echo $?) "$junit"
+
+# ---- the two process conditions and digest stability ------------------------------------
+mkdir -p "$work/flaky"
+cp "$fixtures/flaky/unstable.lua" "$work/flaky/unstable.lua"
+fake=$(pwd)/$fixtures/fake_runner.sh
+out=$(VMCISIM_TEST_EXEC=$fake "$vmcisim" test "$work/flaky" 2>&1)
+status=$?
+has "$out" "FAIL $work/flaky/unstable.lua seed 1: not reproducible: run B (other process" &&
+    has "$out" "run A: digest 00000000000000000000000000000a0a" &&
+    has "$out" "run B: digest 00000000000000000000000000000b0b" &&
+    has "$out" "reproduce: $vmcisim test $work/flaky/unstable.lua --seeds 1"
+check "a digest that differs between the two conditions fails the case (exit 1)" \
+    $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) "status $status: $out"
+conditions=$(cat "$work/flaky/unstable.lua.conditions" 2>/dev/null)
+run_a=$(printf '%s\n' "$conditions" | grep -v 'pad=yes')
+run_b=$(printf '%s\n' "$conditions" | grep 'pad=yes')
+has "$run_a" "args=run $work/flaky/unstable.lua --seed 1 -q --digest pad= " &&
+    [ "$(printf '%s\n' "$run_a" | sed 's/.* env=\([0-9]*\) .*/\1/')" -le 4 ]
+check "run A: the run command, and an environment of PATH and sanitizer options only" $? \
+    "$conditions"
+has "$run_b" "args=run $work/flaky/unstable.lua --seed 1 -q --digest pad=yes"
+check "run B: the same command with the padded environment" $? "$conditions"
+if setarch -R true >/dev/null 2>&1; then
+    persona_a=$(printf '%s\n' "$run_a" | sed 's/.*personality=//')
+    persona_b=$(printf '%s\n' "$run_b" | sed 's/.*personality=//')
+    [ $(( 0x$persona_b & 0x0040000 )) -ne 0 ] && [ $(( 0x$persona_a & 0x0040000 )) -eq 0 ]
+    check "run B has address-space randomisation off (ADDR_NO_RANDOMIZE), run A not" $? \
+        "A $persona_a, B $persona_b"
+else
+    echo "# setarch -R is refused here: run B keeps randomisation (not checked)"
+fi
+rm -f "$work/flaky/unstable.lua.conditions"
+out=$(VMCISIM_TEST_EXEC=$fake "$vmcisim" test "$work/flaky" --once 2>&1)
+check "--once runs a case once: no comparison" \
+    $([ $? -eq 0 ] && [ "$(wc -l < "$work/flaky/unstable.lua.conditions")" -eq 1 ]; echo $?) \
+    "$out"
