@@ -13,7 +13,8 @@
  *   resume (R206)   the context comes back (CID of vmci0.id, or the next free one,
  *                   written back); the guest gets CTX_ID_UPDATE if the CID changed, then
  *                   QP_RESUMED, and its established streams end as after a peer detach;
- *                   the guest runs again, catching up on what came due meanwhile;
+ *                   the guest runs again only once it has taken that interrupt (its
+ *                   domain is thawed behind it), then catches up on what came due;
  *   vmotion (R207)  suspend and resume at the same instant (one host: the CID is kept);
  *   ft (R208)       ft(true) drops the VM's connections as vmotion does, then the
  *                   hypervisor refuses every datagram and queue pair between the VM and

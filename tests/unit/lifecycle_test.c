@@ -1263,8 +1263,9 @@ static uint32_t trace_find(const struct trace_log *log, uint32_t from, const cha
 }
 
 /* In the trace: after the api event `resumed_kind` of the guest `cid`, the guest's next
- * event of any kind (but the scenario's vm_* calls) is its device interrupt, at resume + interrupt_ns, and its first
- * process event (proc_resume) after that comes after the transport's qp_resumed. */
+ * event of any kind (but the scenario's vm_* calls) is its device interrupt, at
+ * interrupt_at_ns, and its first process event (proc_resume) after that comes after the
+ * transport's qp_resumed. */
 static void assert_interrupt_first(const struct trace_log *log, const char *resumed_kind,
                                    uint32_t cid, uint64_t interrupt_at_ns)
 {
