@@ -1419,6 +1419,45 @@ static void test_R206_freeze_before_the_resume_interrupt_keeps_it_first(void)
     assert_interrupt_first(&log, "vm_vmotion", 3100, 1000000 + 5000);
 }
 
+/* R74, R210, D4: a device reset right after a resume to another CID, before the guest took
+ * the resume's interrupt, discards the queued CTX_ID_UPDATE; the reloading driver asks
+ * for its CID, so the guest still goes on with the new one (p:local_cid(), and the
+ * host sees a new connection come from it). */
+static const char lua_reset_after_resume_source[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{}\n"
+    "local host = w:host()\n"
+    "local a = w:vm{ name = 'a', vmx = { ['vmci0.id'] = '4000' } }\n"
+    "local done = {}\n"
+    "host:spawn('server', function(p)\n"
+    "  local l = assert(p:socket('stream'))\n"
+    "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1))\n"
+    "  local c, cid = assert(l:accept())\n"
+    "  sim.expect(cid == 4001, 'the connection comes from ' .. tostring(cid))\n"
+    "  done.host = true\n"
+    "end)\n"
+    "a:spawn('client', function(p)\n"
+    "  p:sleep(sim.ms(5) - w.now)\n"
+    "  sim.expect(p:local_cid() == 4001, 'local CID ' .. p:local_cid())\n"
+    "  local s = assert(p:socket('stream'))\n"
+    "  assert(s:connect(sim.CID_HOST, 5000))\n"
+    "  done.client = true\n"
+    "end)\n"
+    "w:run{ until_ns = sim.ms(1) }\n"
+    "a:suspend()\n"
+    "w:run{ until_ns = sim.ms(2) }\n"
+    "local b = w:vm{ name = 'b', vmx = { ['vmci0.id'] = '4000' } }\n"
+    "w:run{ until_ns = sim.ms(3) }\n"
+    "a:resume()\n"
+    "a:reset_device()\n"
+    "w:run()\n"
+    "sim.expect(done.host and done.client and b.cid == 4000, 'both ran')\n";
+
+static void test_R210_D4_reset_before_the_resume_interrupt_keeps_the_new_cid(void)
+{
+    assert_lua_passes(lua_reset_after_resume_source);
+}
+
 /* ---- Registration -------------------------------------------------------------------------- */
 
 static const struct test_entry tests[] = {
@@ -1449,6 +1488,7 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_R206_R207_no_guest_code_between_vmotion_and_its_interrupt),
     TEST_ENTRY(test_R206_R210_no_guest_code_between_resume_and_its_interrupt),
     TEST_ENTRY(test_R206_freeze_before_the_resume_interrupt_keeps_it_first),
+    TEST_ENTRY(test_R210_D4_reset_before_the_resume_interrupt_keeps_the_new_cid),
 };
 
 CU_ErrorCode lifecycle_suite_add(void)
