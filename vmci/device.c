@@ -543,6 +543,13 @@ void vmci_device_discard_pending(struct vmci_device *device, const char *reason,
     device->icr &= ~(uint32_t)VMCI_ICR_DATAGRAM;
 }
 
+sim_event_id vmci_device_interrupt_event(const struct vmci_device *device)
+{
+    assert(device != NULL);
+    assert((device->irq_events_pending == 0) == (device->irq_event == SIM_EVENT_NONE));
+    return device->irq_event;
+}
+
 void vmci_device_set_cid(struct vmci_device *device, uint32_t cid)
 {
     assert(device != NULL);

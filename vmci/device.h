@@ -98,6 +98,9 @@ void vmci_device_discard_pending(struct vmci_device *device, const char *reason,
                                  const char *rule);
 /* The VM came back with another CID (R206, R207). */
 void vmci_device_set_cid(struct vmci_device *device, uint32_t cid);
+/* The engine event of the interrupt delivery now pending (DV5: one at most), or
+ * SIM_EVENT_NONE. A resumed guest runs nothing before it (docs/lifecycle.md). */
+sim_event_id vmci_device_interrupt_event(const struct vmci_device *device);
 /* Caps the guest wrote as "in use" (R30). */
 uint32_t vmci_device_caps_in_use(const struct vmci_device *device);
 /* Bytes of datagrams pending (queued and not yet fully read). */

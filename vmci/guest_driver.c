@@ -220,6 +220,13 @@ static void driver_reload_event(void *context, void *arg, uint64_t data)
     kernel->reload_pending = false;
     if (bring_up(kernel) == 0)
         return;                                 /* driver_fail traced the reason */
+    /* A loading driver asks for its CID (R74) and keeps the result's low 32 bits, as the
+     * Linux driver does: a CTX_ID_UPDATE that the reset discarded (a resume just before
+     * it, its interrupt not yet taken) is not missed, so the reloaded guest never goes on
+     * with its old CID (R210). */
+    uint64_t cost_ns = 0;
+    uint8_t none[1] = { 0 };
+    kernel->cid = (uint32_t)hypercall(kernel, VMCI_GET_CONTEXT_ID, none, 0, &cost_ns);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->cid, 0);
     sim_trace_field_str(&event, "after", "device_reset");

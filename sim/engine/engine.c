@@ -50,6 +50,7 @@ void sim_engine_destroy(struct sim_engine *engine)
     }
     sim_evq_destroy(engine->queue);
     free(engine->parked);
+    free(engine->gates);
     free(engine);
 }
 
@@ -147,7 +148,10 @@ uint32_t sim_engine_current_domain(const struct sim_engine *engine)
 
 int sim_engine_cancel(struct sim_engine *engine, sim_event_id id)
 {
-    return sim_evq_cancel(engine->queue, id);
+    int rc = sim_evq_cancel(engine->queue, id);
+    if (rc == SIM_OK && engine->gate_count != 0)
+        sim__domain_cancelled(engine, id);      /* DO3: a gate is a pending event */
+    return rc;
 }
 
 uint32_t sim_engine_events_pending(const struct sim_engine *engine)
@@ -296,6 +300,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->now_ns = entry.time_ns;
         engine->events_run++;
         events_run++;
+        /* DO4: a domain that holds its events runs none (its gate opened it first). */
+        assert(!sim_engine_domain_frozen(engine, entry.domain));
         engine->current_domain = entry.domain;
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;

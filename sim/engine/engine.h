@@ -71,7 +71,15 @@ int sim_engine_cancel(struct sim_engine *engine, sim_event_id id);
  * its id (cancel still works). Thawing re-schedules each parked event at the thaw time,
  * in the order they came due, after the events already scheduled for that instant: the
  * guest "catches up" at once, as a resumed guest's clock does. Events not yet due keep
- * their time. A frozen domain's processes are never reported as deadlocked. */
+ * their time. A frozen domain's processes are never reported as deadlocked.
+ *
+ * Thawing *behind* one of the domain's pending events (thaw_after) makes that event the
+ * domain's gate: it runs at its time, and no other event of the domain runs before it;
+ * those that come due meanwhile are parked, and all parked ones run right after it, at
+ * its time, in the order they came due. This is how a resumed guest takes the resume's
+ * interrupt before any of its own code runs. The gate opens when its event runs or is
+ * cancelled (then at the cancel). Freezing a domain that waits for its gate and thawing
+ * it again keeps the gate; thaw_after replaces an earlier gate of the domain. */
 int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64_t time_ns,
                               sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out);
 int sim_engine_schedule_after_in(struct sim_engine *engine, uint32_t domain, uint64_t delay_ns,
@@ -82,8 +90,13 @@ uint32_t sim_engine_current_domain(const struct sim_engine *engine);
  * domain or thawing a running one is a no-op. */
 int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain);
 int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain);
-/* Thaw, with the parked events run at at_ns (>= now) instead of now. */
+/* Thaw behind `first` (above). SIM_EINVAL when `first` is not a pending event of `domain`. */
+int sim_engine_domain_thaw_after(struct sim_engine *engine, uint32_t domain, sim_event_id first);
+/* Thaw with nothing of the domain run before at_ns (>= now): behind an engine event at
+ * at_ns that does nothing, so the parked events and those due before at_ns (or at at_ns
+ * but scheduled earlier) run at at_ns, in the order they came due. at_ns == now: thaw. */
 int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64_t at_ns);
+/* True while the domain holds its events: frozen, or waiting for its gate. */
 bool sim_engine_domain_frozen(const struct sim_engine *engine, uint32_t domain);
 /* Events parked now (all domains). */
 uint32_t sim_engine_events_parked(const struct sim_engine *engine);

@@ -21,6 +21,12 @@ struct sim_parked {
     uint64_t time_ns;               /* when it was due: thawing never runs it earlier */
 };
 
+/* A domain thawed behind one of its events (domain.c, sim_engine_domain_thaw_after). */
+struct sim_gate {
+    uint32_t domain;
+    sim_event_id id;                /* the one event of `domain` that may run */
+};
+
 /* Parked events wait at this time, after every real one (SIM_TIME_NEVER is "none"). */
 #define SIM_TIME_PARKED (SIM_TIME_NEVER - 1)
 
@@ -49,12 +55,19 @@ struct sim_engine {
     struct sim_parked *parked;      /* owned: parked events, in the order they came due */
     uint32_t parked_count;
     uint32_t parked_capacity;
+    struct sim_gate *gates;         /* owned: domains waiting for one event, at most one each */
+    uint32_t gate_count;            /* 0 (the common case) skips the gate checks */
+    uint32_t gate_capacity;
     int abort_code;                 /* non-zero: stop the run after the current event */
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };
 
-/* domain.c: parks the earliest event if its domain is frozen; true if it did. */
+/* domain.c: parks the earliest event if its domain holds its events; true if it did.
+ * When the earliest event is its domain's gate, opens the gate (the domain's parked
+ * events follow it at its time) and returns false: it runs. */
 bool sim__domain_park_top(struct sim_engine *engine);
+/* domain.c: event `id` was cancelled; a domain waiting for it waits no more. */
+void sim__domain_cancelled(struct sim_engine *engine, sim_event_id id);
 
 /* process.c */
 void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);

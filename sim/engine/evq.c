@@ -256,6 +256,20 @@ int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool 
     return SIM_OK;
 }
 
+bool sim_evq_lookup(const struct sim_evq *queue, sim_event_id id, uint64_t *time_ns,
+                    uint32_t *domain)
+{
+    assert(queue != NULL);
+    assert(time_ns != NULL && domain != NULL);
+    uint32_t slot_index = 0;
+    const struct slot *slot = slot_of(queue, id, &slot_index);
+    if (slot == NULL)
+        return false;
+    *time_ns = queue->heap[slot->heap_index].time_ns;
+    *domain = slot->domain;
+    return true;
+}
+
 void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *domain,
                   sim_event_id *id)
 {

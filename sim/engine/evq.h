@@ -51,6 +51,10 @@ int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns)
 /* sim_evq_reschedule, or with `last` a fresh seq, as if pushed now: it runs after every
  * event already scheduled for time_ns. */
 int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool last);
+/* True and the time and domain of pending event `id`, or false (ran, cancelled, never
+ * existed). */
+bool sim_evq_lookup(const struct sim_evq *queue, sim_event_id id, uint64_t *time_ns,
+                    uint32_t *domain);
 /* The earliest event's time, domain and id, left in place; the queue must not be empty. */
 void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *domain,
                   sim_event_id *id);

@@ -13,7 +13,8 @@
  *   resume (R206)   the context comes back (CID of vmci0.id, or the next free one,
  *                   written back); the guest gets CTX_ID_UPDATE if the CID changed, then
  *                   QP_RESUMED, and its established streams end as after a peer detach;
- *                   the guest runs again, catching up on what came due meanwhile;
+ *                   the guest runs again only once it has taken that interrupt (its
+ *                   domain is thawed behind it), then catches up on what came due;
  *   vmotion (R207)  suspend and resume at the same instant (one host: the CID is kept);
  *   ft (R208)       ft(true) drops the VM's connections as vmotion does, then the
  *                   hypervisor refuses every datagram and queue pair between the VM and
@@ -30,6 +31,7 @@
 
 #include "lua_int.h"
 #include "sim/engine/process.h"
+#include "vmci/device.h"
 #include "vmci/hypervisor.h"
 
 static uint32_t domain_of(const struct simlua_world *world, const struct simlua_endpoint *endpoint)
@@ -117,11 +119,21 @@ static void resume_now(lua_State *L, struct simlua_world *world,
     lua_setfield(L, -2, "vmci0.id");
     lua_pop(L, 1);
     /* The guest comes back by taking the interrupt the resume raised (CTX_ID_UPDATE,
-     * QP_RESUMED): what it parked runs after that, so no guest code sees the old CID or
-     * the queue pairs that are gone (R206, R210). */
+     * QP_RESUMED): the domain is thawed behind it, so none of the guest's events runs
+     * before it, not even a timer due meanwhile, and no guest code sees the old CID or
+     * the queue pairs that are gone (R206, R210). A guest that masked its interrupts
+     * has none pending: it runs again interrupt_ns after the resume. */
+    uint32_t domain = domain_of(world, endpoint);
+    struct vmci_device *device = vmci_hypervisor_device(world->hypervisor, cid);
+    sim_event_id interrupt = device != NULL ? vmci_device_interrupt_event(device)
+                                            : SIM_EVENT_NONE;
+    if (interrupt != SIM_EVENT_NONE &&
+        sim_engine_domain_thaw_after(world->engine, domain, interrupt) == SIM_OK)
+        return;
     uint64_t back_ns = sim_engine_now(world->engine) +
                        vmci_hypervisor_cost(world->hypervisor)->interrupt_ns;
-    (void)sim_engine_domain_thaw_at(world->engine, domain_of(world, endpoint), back_ns);
+    if (sim_engine_domain_thaw_at(world->engine, domain, back_ns) < 0)
+        (void)sim_engine_domain_thaw(world->engine, domain);    /* never left frozen */
 }
 
 static int vm_suspend(lua_State *L)

@@ -192,10 +192,23 @@ static void test_processes_freeze_with_their_domain(void)
     sim_engine_destroy(engine);
 }
 
-/* thaw_at: the parked events run at the given time (not before it, not now), after an
- * event already scheduled for that time: how a resumed guest takes its pending interrupt
- * before its own catching up. A time in the past is refused. */
-static void test_thaw_at_runs_parked_events_after_that_instant(void)
+/* Asserts that `log` holds exactly the `count` events `order`, run at `at_ns`. */
+static void assert_log(const struct run_log *log, const uint64_t *order, const uint64_t *at_ns,
+                       uint32_t count)
+{
+    ASSERT_U64_EQ(log->count, count);
+    for (uint32_t index = 0; index < count && index < log->count; index++) {
+        ASSERT_U64_EQ(log->data[index], order[index]);
+        ASSERT_U64_EQ(log->time_ns[index], at_ns[index]);
+    }
+}
+
+/* thaw_at: nothing of the domain runs before the given time, not even an event that was
+ * never parked (due between the thaw and that time, or at that time but scheduled
+ * earlier): all of them run at that time, in the order they came due, after what the
+ * other domains had for that instant; later ones keep their time. A time in the past is
+ * refused and leaves the domain frozen. */
+static void test_thaw_at_runs_nothing_of_the_domain_before_that_instant(void)
 {
     struct sim_engine *engine = engine_fixture();
     struct run_log log = { 0 };
@@ -204,18 +217,116 @@ static void test_thaw_at_runs_parked_events_after_that_instant(void)
     CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 0, 50, record, &log, 2, NULL), 0);
     CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
     ASSERT_U64_EQ(sim_engine_now(engine), 50);
-    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 52, record, &log, 3, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 51, record, &log, 3, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 52, record, &log, 4, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 0, 52, record, &log, 5, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 60, record, &log, 6, NULL), 0);
     CU_ASSERT_EQUAL(sim_engine_domain_thaw_at(engine, 4, 49), SIM_EINVAL);
     CU_ASSERT(sim_engine_domain_frozen(engine, 4));
     CU_ASSERT_EQUAL(sim_engine_domain_thaw_at(engine, 4, 52), 0);
+    CU_ASSERT(sim_engine_domain_frozen(engine, 4));     /* until 52 */
     CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
-    static const uint64_t order[3] = { 2, 3, 1 };
-    static const uint64_t at_ns[3] = { 50, 52, 52 };
-    ASSERT_U64_EQ(log.count, 3);
-    for (uint32_t index = 0; index < 3 && index < log.count; index++) {
-        ASSERT_U64_EQ(log.data[index], order[index]);
-        ASSERT_U64_EQ(log.time_ns[index], at_ns[index]);
-    }
+    CU_ASSERT(!sim_engine_domain_frozen(engine, 4));
+    static const uint64_t order[6] = { 2, 5, 1, 3, 4, 6 };
+    static const uint64_t at_ns[6] = { 50, 52, 52, 52, 52, 60 };
+    assert_log(&log, order, at_ns, 6);
+    ASSERT_U64_EQ(sim_engine_events_parked(engine), 0);
+    sim_engine_destroy(engine);
+}
+
+/* thaw_after: the domain's gate runs first, at its own time; every other event of the
+ * domain due before it (parked while frozen, or due after the thaw, or due at its time
+ * but scheduled earlier) runs right after it, in the order they came due; the domain
+ * counts as frozen until then; other domains and later events are untouched. An id that
+ * is not a pending event of the domain is refused. */
+static void test_thaw_after_runs_the_gate_before_anything_of_its_domain(void)
+{
+    struct sim_engine *engine = engine_fixture();
+    struct run_log log = { 0 };
+    sim_event_id gate = SIM_EVENT_NONE;
+    sim_event_id other = SIM_EVENT_NONE;
+    CU_ASSERT_EQUAL(sim_engine_domain_freeze(engine, 4), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 10, record, &log, 1, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 0, 100, record, &log, 2, NULL), 0);
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    ASSERT_U64_EQ(sim_engine_events_parked(engine), 1);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 101, record, &log, 3, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 102, record, &log, 4, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 102, record, &log, 9, &gate), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 0, 101, record, &log, 5, &other), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 4, 150, record, &log, 6, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 4, other), SIM_EINVAL);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 4, SIM_EVENT_NONE), SIM_EINVAL);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 0, other), SIM_EINVAL);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 4, gate), 0);
+    CU_ASSERT(sim_engine_domain_frozen(engine, 4));     /* until the gate has run */
+    CU_ASSERT_EQUAL(run_until(engine, 101), SIM_STOP_UNTIL);
+    ASSERT_U64_EQ(log.count, 2);                    /* 5 ran; 3 (due at 101) waits */
+    ASSERT_U64_EQ(sim_engine_events_parked(engine), 2);
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, 4));
+    static const uint64_t order[7] = { 2, 5, 9, 1, 3, 4, 6 };
+    static const uint64_t at_ns[7] = { 100, 101, 102, 102, 102, 102, 150 };
+    assert_log(&log, order, at_ns, 7);
+    ASSERT_U64_EQ(log.domain[2], 4);                /* the gate runs for its domain */
+    sim_engine_destroy(engine);
+}
+
+/* A cancelled gate opens at the cancel: what waited for it runs then, not at the gate's
+ * time; a domain thawed behind an event that already ran (or never existed) is refused
+ * and stays as it was. */
+static void test_cancelled_gate_opens_at_the_cancel(void)
+{
+    struct sim_engine *engine = engine_fixture();
+    struct run_log log = { 0 };
+    sim_event_id gate = SIM_EVENT_NONE;
+    CU_ASSERT_EQUAL(sim_engine_domain_freeze(engine, 5), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 5, 10, record, &log, 1, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 5, 21, record, &log, 2, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 5, 30, record, &log, 3, &gate), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 5, 40, record, &log, 4, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 5, gate), 0);
+    CU_ASSERT_EQUAL(run_until(engine, 25), SIM_STOP_UNTIL);
+    ASSERT_U64_EQ(log.count, 0);
+    ASSERT_U64_EQ(sim_engine_events_parked(engine), 2);
+    CU_ASSERT_EQUAL(sim_engine_cancel(engine, gate), 0);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, 5));
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 5, gate), SIM_EINVAL);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, 5));
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    static const uint64_t order[3] = { 1, 2, 4 };
+    static const uint64_t at_ns[3] = { 25, 25, 40 };
+    assert_log(&log, order, at_ns, 3);
+    ASSERT_U64_EQ(sim_engine_events_pending(engine), 0);
+    sim_engine_destroy(engine);
+}
+
+/* Freezing a domain that waits for its gate parks the gate too; thawing it keeps the
+ * gate: the gate runs first at the thaw, then what came due before it, in order. */
+static void test_freeze_while_waiting_keeps_the_gate(void)
+{
+    struct sim_engine *engine = engine_fixture();
+    struct run_log log = { 0 };
+    sim_event_id gate = SIM_EVENT_NONE;
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 6, 50, record, &log, 1, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 6, 100, record, &log, 2, &gate), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 6, 120, record, &log, 3, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 0, 200, record, &log, 4, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw_after(engine, 6, gate), 0);
+    CU_ASSERT_EQUAL(run_until(engine, 60), SIM_STOP_UNTIL);
+    CU_ASSERT_EQUAL(sim_engine_domain_freeze(engine, 6), 0);
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    ASSERT_U64_EQ(sim_engine_now(engine), 200);
+    ASSERT_U64_EQ(log.count, 1);                    /* only domain 0's event */
+    ASSERT_U64_EQ(sim_engine_events_parked(engine), 3);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw(engine, 6), 0);
+    CU_ASSERT(sim_engine_domain_frozen(engine, 6));     /* it still waits for the gate */
+    ASSERT_U64_EQ(sim_engine_events_parked(engine), 2);
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    static const uint64_t order[4] = { 4, 2, 1, 3 };
+    static const uint64_t at_ns[4] = { 200, 200, 200, 200 };
+    assert_log(&log, order, at_ns, 4);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, 6));
     sim_engine_destroy(engine);
 }
 
@@ -226,7 +337,10 @@ CU_ErrorCode domain_suite_add(void)
         TEST_ENTRY(test_events_inherit_the_running_domain),
         TEST_ENTRY(test_parked_event_can_be_cancelled),
         TEST_ENTRY(test_processes_freeze_with_their_domain),
-        TEST_ENTRY(test_thaw_at_runs_parked_events_after_that_instant),
+        TEST_ENTRY(test_thaw_at_runs_nothing_of_the_domain_before_that_instant),
+        TEST_ENTRY(test_thaw_after_runs_the_gate_before_anything_of_its_domain),
+        TEST_ENTRY(test_cancelled_gate_opens_at_the_cancel),
+        TEST_ENTRY(test_freeze_while_waiting_keeps_the_gate),
     };
     return test_suite_register("domain", tests, sizeof(tests) / sizeof(tests[0]));
 }

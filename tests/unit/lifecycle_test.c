@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
@@ -37,6 +38,8 @@
 #define QP_BYTES 4096u
 #define EVENT_LOG_MAX 8u
 #define LUA_SOURCE_BYTES_MAX 4096u
+#define TRACE_LOG_MAX 2048u
+#define KIND_BYTES_MAX 64u
 
 /* What a kernel's subscriptions received, in order (4.5). */
 struct event_log {
@@ -1193,6 +1196,268 @@ static void test_R195_R207_R208_vmotion_and_ft_only_on_esx_profiles(void)
     }
 }
 
+/* ---- Lua level: no guest code before the resume's interrupt (docs/lifecycle.md) ----------- */
+
+/* The trace events of a run, in order (time, context, layer, kind). */
+struct trace_log {
+    uint32_t count;
+    bool overflowed;
+    uint64_t time_ns[TRACE_LOG_MAX];
+    uint32_t ctx[TRACE_LOG_MAX];
+    enum sim_layer layer[TRACE_LOG_MAX];
+    char kind[TRACE_LOG_MAX][KIND_BYTES_MAX];
+};
+
+static int trace_log_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    struct trace_log *log = state;
+    if (log->count == TRACE_LOG_MAX) {
+        log->overflowed = true;
+        return SIM_OK;
+    }
+    log->time_ns[log->count] = event->time_ns;
+    log->ctx[log->count] = event->ctx;
+    log->layer[log->count] = event->layer;
+    snprintf(log->kind[log->count], KIND_BYTES_MAX, "%s", event->kind);
+    log->count++;
+    return SIM_OK;
+}
+
+/* test_run_lua_source with every trace event recorded in *log; asserts that it passed. */
+static void assert_lua_passes_traced(const char *source, struct trace_log *log)
+{
+    char path[] = "/tmp/vmcisim-lifecycle-test-XXXXXX.lua";
+    int descriptor = mkstemps(path, 4);
+    CU_ASSERT_FATAL(descriptor >= 0);
+    size_t length = strlen(source);
+    CU_ASSERT_FATAL(write(descriptor, source, length) == (ssize_t)length);
+    close(descriptor);
+    struct sim_trace_sink sink = {
+        .name = "lifecycle_test", .level = SIM_LAYER_DEVICE, .emit = trace_log_emit,
+        .state = log,
+    };
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+        .sinks = &sink, .sink_count = 1,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_FATAL(runtime != NULL);
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    simlua_destroy(runtime);
+    unlink(path);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT(!log->overflowed);
+}
+
+/* The index of the first event from `from` on of `kind` with context `ctx`, or log->count. */
+static uint32_t trace_find(const struct trace_log *log, uint32_t from, const char *kind,
+                           uint32_t ctx)
+{
+    uint32_t index = from;
+    while (index < log->count && (log->ctx[index] != ctx || strcmp(log->kind[index], kind) != 0))
+        index++;
+    return index;
+}
+
+/* In the trace: after the api event `resumed_kind` of the guest `cid`, the guest's next
+ * event of any kind (but the scenario's vm_* calls) is its device interrupt, at
+ * interrupt_at_ns, and its first process event (proc_resume) after that comes after the
+ * transport's qp_resumed. */
+static void assert_interrupt_first(const struct trace_log *log, const char *resumed_kind,
+                                   uint32_t cid, uint64_t interrupt_at_ns)
+{
+    uint32_t resumed = trace_find(log, 0, resumed_kind, cid);
+    CU_ASSERT_FATAL(resumed < log->count);
+    uint32_t next = resumed + 1;                    /* the scenario's vm_* calls are not */
+    while (next < log->count &&                     /* the guest's: skip them */
+           (log->ctx[next] != cid || strncmp(log->kind[next], "vm_", 3) == 0))
+        next++;
+    CU_ASSERT_FATAL(next < log->count);
+    ASSERT_STR_CONTAINS(log->kind[next], "interrupt");
+    ASSERT_U64_EQ(log->layer[next], SIM_LAYER_DEVICE);
+    ASSERT_U64_EQ(log->time_ns[next], interrupt_at_ns);
+    uint32_t qp_resumed = trace_find(log, resumed, "qp_resumed", cid);
+    uint32_t woke = trace_find(log, resumed, "proc_resume", cid);
+    CU_ASSERT(qp_resumed < woke);
+    CU_ASSERT(woke < log->count);                   /* a guest process did run after it */
+}
+
+/* R206, R207 (reproduces a bug: a guest timer due between a vMotion and the interrupt it
+ * raised ran first, and its send on a stream whose queue pair was gone gave EIO): guest
+ * processes whose sleeps end 1 ns, 1 us, 1999 ns and exactly interrupt_ns (2 us) after
+ * the vMotion all run at the interrupt, after it: send gives EPIPE, then recv gives "".
+ * The trace shows no guest event between the vMotion and the guest's interrupt. */
+static const char lua_vmotion_interrupt_first_source[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{ product = 'esxi-6.5' }\n"
+    "local host = w:host()\n"
+    "local guest = w:vm{ name = 'g', vmx = { ['vmci0.id'] = '3100' } }\n"
+    "local AT, INTERRUPT_NS = sim.ms(1), 2000\n"
+    "local delays = { 1, 1000, 1999, 2000 }\n"
+    "local woke = 0\n"
+    "host:spawn('server', function(p)\n"
+    "  local l = assert(p:socket('stream'))\n"
+    "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(8))\n"
+    "  local held = {}\n"
+    "  for i = 1, #delays do held[i] = assert(l:accept()) end\n"
+    "  p:sleep(sim.ms(2) - w.now)\n"
+    "end)\n"
+    "for _, delay in ipairs(delays) do\n"
+    "  guest:spawn('client', function(p)\n"
+    "    local s = assert(p:socket('stream'))\n"
+    "    assert(s:connect(sim.CID_HOST, 5000))\n"
+    "    p:sleep(AT + delay - w.now)\n"
+    "    sim.expect(w.now == AT + INTERRUPT_NS, delay .. ': woke at ' .. w.now)\n"
+    "    local ok, name = s:send('x')\n"
+    "    sim.expect(ok == nil and name == 'EPIPE', delay .. ': send: ' .. tostring(name))\n"
+    "    sim.expect(s:recv(10) == '', delay .. ': end of stream')\n"
+    "    woke = woke + 1\n"
+    "  end)\n"
+    "end\n"
+    "w:at(AT, function() guest:vmotion() end)\n"
+    "w:run()\n"
+    "sim.expect(woke == #delays, 'every client ran: ' .. woke)\n";
+
+static void test_R206_R207_no_guest_code_between_vmotion_and_its_interrupt(void)
+{
+    static struct trace_log log;
+    memset(&log, 0, sizeof(log));
+    assert_lua_passes_traced(lua_vmotion_interrupt_first_source, &log);
+    assert_interrupt_first(&log, "vm_vmotion", 3100, 1000000 + 2000);
+}
+
+/* R206, R210 with the suspend and the resume apart, the CID changed meanwhile: a sleep
+ * that ended while the VM was suspended and one that ends 1 us after the resume both run
+ * at the resume's interrupt, after it, and already see the new CID; their sends give
+ * EPIPE. */
+static const char lua_resume_interrupt_first_source[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{}\n"
+    "local host = w:host()\n"
+    "local a = w:vm{ name = 'a', vmx = { ['vmci0.id'] = '4000' } }\n"
+    "local SUSPEND_AT, RESUME_AT, INTERRUPT_NS = sim.ms(1), sim.ms(3), 2000\n"
+    "local delays = { -sim.us(500), 1000 }\n"
+    "local woke = 0\n"
+    "host:spawn('server', function(p)\n"
+    "  local l = assert(p:socket('stream'))\n"
+    "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(8))\n"
+    "  local held = {}\n"
+    "  for i = 1, #delays do held[i] = assert(l:accept()) end\n"
+    "  p:sleep(sim.ms(5) - w.now)\n"
+    "end)\n"
+    "for _, delay in ipairs(delays) do\n"
+    "  a:spawn('client', function(p)\n"
+    "    local s = assert(p:socket('stream'))\n"
+    "    assert(s:connect(sim.CID_HOST, 5000))\n"
+    "    p:sleep(RESUME_AT + delay - w.now)\n"
+    "    sim.expect(w.now == RESUME_AT + INTERRUPT_NS, delay .. ': woke at ' .. w.now)\n"
+    "    sim.expect(p:local_cid() == 4001, delay .. ': CID ' .. p:local_cid())\n"
+    "    local ok, name = s:send('x')\n"
+    "    sim.expect(ok == nil and name == 'EPIPE', delay .. ': send: ' .. tostring(name))\n"
+    "    woke = woke + 1\n"
+    "  end)\n"
+    "end\n"
+    "w:run{ until_ns = SUSPEND_AT }\n"
+    "a:suspend()\n"
+    "w:run{ until_ns = sim.ms(2) }\n"
+    "local b = w:vm{ name = 'b', vmx = { ['vmci0.id'] = '4000' } }\n"
+    "w:run{ until_ns = RESUME_AT }\n"
+    "a:resume()\n"
+    "sim.expect(a.cid == 4001, 'new CID: ' .. a.cid)\n"
+    "w:run()\n"
+    "sim.expect(woke == #delays and b.cid == 4000, 'every client ran: ' .. woke)\n";
+
+static void test_R206_R210_no_guest_code_between_resume_and_its_interrupt(void)
+{
+    static struct trace_log log;
+    memset(&log, 0, sizeof(log));
+    assert_lua_passes_traced(lua_resume_interrupt_first_source, &log);
+    assert_interrupt_first(&log, "vm_resume", 4001, 3000000 + 2000);
+}
+
+/* A guest frozen after a vMotion but before the interrupt it raised, then thawed: at the
+ * thaw it takes that interrupt first, then what came due meanwhile runs (send EPIPE,
+ * never EIO), even a guest process that the host woke (it joined a host process that
+ * ended) before the interrupt was due: its resume was parked before the interrupt. */
+static const char lua_freeze_before_interrupt_source[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{ product = 'esxi-6.5' }\n"
+    "local host = w:host()\n"
+    "local guest = w:vm{ name = 'g', vmx = { ['vmci0.id'] = '3100' } }\n"
+    "local AT, THAW_AT = sim.ms(1), sim.ms(1) + sim.us(5)\n"
+    "local woke = false\n"
+    "host:spawn('server', function(p)\n"
+    "  local l = assert(p:socket('stream'))\n"
+    "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1))\n"
+    "  local held = assert(l:accept())\n"
+    "  p:sleep(sim.ms(2) - w.now)\n"
+    "end)\n"
+    "local waker = host:spawn('waker', function(p) p:sleep(AT + 1000 - w.now) end)\n"
+    "guest:spawn('client', function(p)\n"
+    "  local s = assert(p:socket('stream'))\n"
+    "  assert(s:connect(sim.CID_HOST, 5000))\n"
+    "  assert(p:join(waker))\n"
+    "  sim.expect(w.now == THAW_AT, 'woke at the thaw: ' .. w.now)\n"
+    "  local ok, name = s:send('x')\n"
+    "  sim.expect(ok == nil and name == 'EPIPE', 'send: ' .. tostring(name))\n"
+    "  woke = true\n"
+    "end)\n"
+    "w:at(AT, function() guest:vmotion() end)\n"
+    "w:at(AT + 500, function() guest:freeze() end)\n"
+    "w:at(THAW_AT, function() guest:thaw() end)\n"
+    "w:run()\n"
+    "sim.expect(woke, 'the client ran')\n";
+
+static void test_R206_freeze_before_the_resume_interrupt_keeps_it_first(void)
+{
+    static struct trace_log log;
+    memset(&log, 0, sizeof(log));
+    assert_lua_passes_traced(lua_freeze_before_interrupt_source, &log);
+    assert_interrupt_first(&log, "vm_vmotion", 3100, 1000000 + 5000);
+}
+
+/* R74, R210, D4: a device reset right after a resume to another CID, before the guest took
+ * the resume's interrupt, discards the queued CTX_ID_UPDATE; the reloading driver asks
+ * for its CID, so the guest still goes on with the new one (p:local_cid(), and the
+ * host sees a new connection come from it). */
+static const char lua_reset_after_resume_source[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{}\n"
+    "local host = w:host()\n"
+    "local a = w:vm{ name = 'a', vmx = { ['vmci0.id'] = '4000' } }\n"
+    "local done = {}\n"
+    "host:spawn('server', function(p)\n"
+    "  local l = assert(p:socket('stream'))\n"
+    "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1))\n"
+    "  local c, cid = assert(l:accept())\n"
+    "  sim.expect(cid == 4001, 'the connection comes from ' .. tostring(cid))\n"
+    "  done.host = true\n"
+    "end)\n"
+    "a:spawn('client', function(p)\n"
+    "  p:sleep(sim.ms(5) - w.now)\n"
+    "  sim.expect(p:local_cid() == 4001, 'local CID ' .. p:local_cid())\n"
+    "  local s = assert(p:socket('stream'))\n"
+    "  assert(s:connect(sim.CID_HOST, 5000))\n"
+    "  done.client = true\n"
+    "end)\n"
+    "w:run{ until_ns = sim.ms(1) }\n"
+    "a:suspend()\n"
+    "w:run{ until_ns = sim.ms(2) }\n"
+    "local b = w:vm{ name = 'b', vmx = { ['vmci0.id'] = '4000' } }\n"
+    "w:run{ until_ns = sim.ms(3) }\n"
+    "a:resume()\n"
+    "a:reset_device()\n"
+    "w:run()\n"
+    "sim.expect(done.host and done.client and b.cid == 4000, 'both ran')\n";
+
+static void test_R210_D4_reset_before_the_resume_interrupt_keeps_the_new_cid(void)
+{
+    assert_lua_passes(lua_reset_after_resume_source);
+}
+
 /* ---- Registration -------------------------------------------------------------------------- */
 
 static const struct test_entry tests[] = {
@@ -1220,6 +1485,10 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_freeze_keeps_vmci_state_and_thaw_catches_up),
     TEST_ENTRY(test_lifecycle_calls_follow_vm_state),
     TEST_ENTRY(test_R195_R207_R208_vmotion_and_ft_only_on_esx_profiles),
+    TEST_ENTRY(test_R206_R207_no_guest_code_between_vmotion_and_its_interrupt),
+    TEST_ENTRY(test_R206_R210_no_guest_code_between_resume_and_its_interrupt),
+    TEST_ENTRY(test_R206_freeze_before_the_resume_interrupt_keeps_it_first),
+    TEST_ENTRY(test_R210_D4_reset_before_the_resume_interrupt_keeps_the_new_cid),
 };
 
 CU_ErrorCode lifecycle_suite_add(void)
