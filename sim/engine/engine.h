@@ -95,6 +95,15 @@ uint64_t sim_engine_events_run(const struct sim_engine *engine);
  * NULL when SIM_RNG_STREAMS_MAX streams exist or the name is too long. */
 struct sim_rng *sim_engine_rng(struct sim_engine *engine, const char *name);
 
+/* Seeded tie-break among equal-time process wake-ups (docs/cost-model.md, "Jitter"). When
+ * on, every process resume event (start, wake-up, timeout, kill) gets a rank drawn from the
+ * stream "jitter.schedule" (evq.h), so processes that become runnable at the same instant
+ * run in an order that is a function of the seed, before or after the other events of that
+ * instant. Off (the default): resumes run in scheduling order like every other event, and
+ * the stream is never created. Returns 0, or SIM_ELIMIT (no room for another stream). */
+int sim_engine_set_wakeup_shuffle(struct sim_engine *engine, bool on);
+bool sim_engine_wakeup_shuffle(const struct sim_engine *engine);
+
 /* Trace. Sinks are called in attach order. */
 int sim_engine_sink_attach(struct sim_engine *engine, struct sim_trace_sink sink);
 void sim_engine_sinks_detach(struct sim_engine *engine);

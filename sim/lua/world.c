@@ -192,7 +192,7 @@ static int sim_world(lua_State *L)
         lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const allowed[] = { "seed", "product", "host_os", "timing", "limits",
-                                           NULL };
+                                           "jitter", NULL };
     simlua__check_options(L, 1, allowed, "sim.world");
     uint64_t seed = world_seed(L, 1, runtime->options.seed);
     const char *product = optional_string(L, 1, "product", "sim.world");
@@ -205,6 +205,8 @@ static int sim_world(lua_State *L)
     apply_timing(L, lua_gettop(L), "sim.world timing", &cost);
     lua_pop(L, 1);
     struct sim_limits limits = read_limits(L, 1);
+    struct simlua_jitter jitter;
+    simlua__jitter_parse(L, 1, &jitter);
     struct simlua_world **slot = lua_newuserdatauv(L, sizeof(*slot), 0);
     *slot = NULL;
     luaL_setmetatable(L, SIMLUA_WORLD_META);
@@ -212,6 +214,7 @@ static int sim_world(lua_State *L)
     struct simlua_world *world = world_allocate(L, &limits, seed, &profile, &cost);
     if (world == NULL)
         return luaL_error(L, "sim.world: out of memory");
+    simlua__jitter_apply(world, &jitter);
     snprintf(world->product, sizeof(world->product), "%s", product);
     snprintf(world->host_os, sizeof(world->host_os), "%s", vmci_host_os_name(profile.host_os));
     runtime->world = world;
