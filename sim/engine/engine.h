@@ -9,7 +9,9 @@
  *
  * Every event runs to completion; a handler that wants something to happen
  * "now" elsewhere schedules an event at the current time, which runs after all
- * events already scheduled for that instant (no re-entrant delivery).
+ * events already scheduled for that instant (no re-entrant delivery). The one
+ * exception is opt-in: with the wake-up tie-break on (sim_engine_set_wakeup_shuffle),
+ * a process resume takes a seeded place among the events of its instant.
  */
 #ifndef SIM_ENGINE_ENGINE_H
 #define SIM_ENGINE_ENGINE_H
