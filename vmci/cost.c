@@ -46,6 +46,7 @@ int vmci_cost_id_of(const char *name)
 
 static uint64_t *field(struct vmci_cost *cost, enum vmci_cost_id id)
 {
+    assert(cost != NULL);
     switch (id) {
     case VMCI_COST_REGISTER_ACCESS: return &cost->register_access_ns;
     case VMCI_COST_HYPERCALL: return &cost->hypercall_ns;
@@ -56,6 +57,21 @@ static uint64_t *field(struct vmci_cost *cost, enum vmci_cost_id id)
     }
     assert(!"unknown cost id");
     return NULL;
+}
+
+/* field() for reading: the constant of parameter `id`. */
+static uint64_t constant_of(const struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    switch (id) {
+    case VMCI_COST_REGISTER_ACCESS: return cost->register_access_ns;
+    case VMCI_COST_HYPERCALL: return cost->hypercall_ns;
+    case VMCI_COST_ROUTE: return cost->route_ns;
+    case VMCI_COST_INTERRUPT: return cost->interrupt_ns;
+    case VMCI_COST_COPY: return cost->copy_ps_per_byte;
+    case VMCI_COST_COUNT: break;
+    }
+    assert(!"unknown cost id");
+    return 0;
 }
 
 int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value)
@@ -82,7 +98,7 @@ uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
     assert(cost != NULL);
     assert(id < VMCI_COST_COUNT);
-    uint64_t value = *field((struct vmci_cost *)cost, id);
+    uint64_t value = constant_of(cost, id);
     const struct vmci_jitter *jitter = &cost->jitter[id];
     switch (jitter->mode) {
     case VMCI_JITTER_OFF:
