@@ -378,6 +378,33 @@ static void test_lua_jitter_accepts_every_documented_form(void)
     CU_ASSERT_EQUAL(outcome.failure_count, 0);
 }
 
+/* Datagrams for the host keep their order when their route latencies are drawn far apart
+ * (the stream protocol's control packets rely on it, R184). */
+static void test_lua_host_datagrams_keep_their_order_under_route_jitter(void)
+{
+    struct simlua_outcome outcome;
+    test_run_lua_source(
+        "local sim = require('vmcisim')\n"
+        "local w = sim.world{ jitter = { route_ns = { min = 0, max = 100000 },\n"
+        "                                hypercall_ns = { min = 0, max = 10 } } }\n"
+        "local g = w:vm{ name = 'g' }\n"
+        "local got = {}\n"
+        "w:host():spawn('sink', function(p)\n"
+        "  local s = assert(p:socket('dgram')); assert(s:bind(sim.CID_ANY, 7000))\n"
+        "  for i = 1, 40 do local data = assert(s:recvfrom(100)); got[i] = tonumber(data) end\n"
+        "end)\n"
+        "g:spawn('source', function(p)\n"
+        "  p:sleep(sim.us(10))\n"
+        "  local s = assert(p:socket('dgram'))\n"
+        "  for i = 1, 40 do assert(s:sendto(tostring(i), sim.CID_HOST, 7000)) end\n"
+        "end)\n"
+        "w:run()\n"
+        "for i = 1, 40 do sim.expect(got[i] == i, 'datagram ' .. i .. ' in order') end\n",
+        &outcome);
+    CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_EQUAL(outcome.failure_count, 0);
+}
+
 CU_ErrorCode jitter_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -391,6 +418,7 @@ CU_ErrorCode jitter_suite_add(void)
         TEST_ENTRY(test_lua_jitter_false_runs_as_without_the_option),
         TEST_ENTRY(test_lua_jitter_refuses_invalid_settings),
         TEST_ENTRY(test_lua_jitter_accepts_every_documented_form),
+        TEST_ENTRY(test_lua_host_datagrams_keep_their_order_under_route_jitter),
     };
     return test_suite_register("jitter", tests, sizeof(tests) / sizeof(tests[0]));
 }
