@@ -65,6 +65,14 @@ for seed in 1 2 3 4 5 6 7 8; do digest_of "$jittered" "$seed" >> "$work/digests"
 [ "$(sort -u "$work/digests" | wc -l)" -eq 8 ]
 check "hello.lua with jitter: 8 seeds give 8 different digests" $? \
     "$(sort "$work/digests" | uniq -c)"
+events=$("$vmcisim" run "$jittered" --seed 11 -v 2>&1 >/dev/null)
+printf '%s\n' "$events" | grep -qE '^#1 .* api jitter .*route_ns="percent 50".*schedule="seeded"'
+check "a jittered run traces what it draws (the jitter event after world_create)" $? \
+    "$(printf '%s\n' "$events" | head -n 3)"
+events=$("$vmcisim" run "$top/scenarios/hello.lua" --seed 11 -v 2>&1 >/dev/null)
+printf '%s\n' "$events" | grep -q ' api jitter '
+[ $? -ne 0 ] && printf '%s\n' "$events" | grep -q ' api world_create '
+check "a run without jitter has no jitter event" $?
 "$vmcisim" run "$jittered" --seed 11 -q --trace "$work/jittered.db" >/dev/null 2>&1
 replayed=$("$vmcisim" replay "$work/jittered.db" 2>&1)
 check "a jittered run replays identically" $? "$replayed"

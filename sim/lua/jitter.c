@@ -13,6 +13,8 @@
  * (vmci/cost.h, sim/engine/engine.h), so a run with jitter is still a function of the seed.
  */
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 #include "lua_int.h"
 #include "vmci/cost.h"
@@ -129,6 +131,31 @@ void simlua__jitter_parse(lua_State *L, int options, struct simlua_jitter *out)
     lua_pop(L, 1);
 }
 
+/* The `jitter` event: what is drawn, so a trace says how its run varied. Emitted only when
+ * something is on, so a world without jitter traces what it always did. */
+static void trace_jitter(struct simlua_world *world, const struct simlua_jitter *jitter)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, "jitter", SIMLUA_CID_HOST, 0);
+    char texts[VMCI_COST_COUNT][64];
+    for (int id = 0; id < VMCI_COST_COUNT; id++) {
+        const struct vmci_jitter *cost = &jitter->costs[id];
+        if (cost->mode == VMCI_JITTER_OFF)
+            continue;
+        if (cost->mode == VMCI_JITTER_RANGE)
+            snprintf(texts[id], sizeof(texts[id]), "range %" PRIu64 "..%" PRIu64, cost->min,
+                     cost->max);
+        else
+            snprintf(texts[id], sizeof(texts[id]), "percent %u", cost->percent);
+        sim_trace_field_str(&event, vmci_cost_names[id], texts[id]);
+    }
+    if (jitter->schedule)
+        sim_trace_field_str(&event, "schedule", "seeded");
+    assert(event.field_count <= VMCI_COST_COUNT + 1);
+    if (event.field_count > 0)
+        (void)sim_engine_emit(world->engine, &event);
+}
+
 void simlua__jitter_apply(struct simlua_world *world, const struct simlua_jitter *jitter)
 {
     assert(world != NULL && jitter != NULL);
@@ -146,4 +173,5 @@ void simlua__jitter_apply(struct simlua_world *world, const struct simlua_jitter
         assert(rc == SIM_OK);
         (void)rc;
     }
+    trace_jitter(world, jitter);
 }

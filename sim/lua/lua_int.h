@@ -161,7 +161,8 @@ struct simlua_jitter {
 };
 /* Reads options.jitter (the table at `options`); raises on anything invalid. */
 void simlua__jitter_parse(lua_State *L, int options, struct simlua_jitter *out);
-/* Gives the new world's costs and engine their streams; never fails on a fresh world. */
+/* Gives the new world's costs and engine their streams and, when anything is on, traces the
+ * `jitter` event; never fails on a fresh world. */
 void simlua__jitter_apply(struct simlua_world *world, const struct simlua_jitter *jitter);
 
 /* sandbox.c */

@@ -214,7 +214,6 @@ static int sim_world(lua_State *L)
     struct simlua_world *world = world_allocate(L, &limits, seed, &profile, &cost);
     if (world == NULL)
         return luaL_error(L, "sim.world: out of memory");
-    simlua__jitter_apply(world, &jitter);
     snprintf(world->product, sizeof(world->product), "%s", product);
     snprintf(world->host_os, sizeof(world->host_os), "%s", vmci_host_os_name(profile.host_os));
     runtime->world = world;
@@ -225,6 +224,7 @@ static int sim_world(lua_State *L)
     sim_trace_field_str(&event, "product", world->product);
     sim_trace_field_str(&event, "host_os", world->host_os);
     (void)sim_engine_emit(world->engine, &event);
+    simlua__jitter_apply(world, &jitter);
     simlua__host_create(L, world);      /* the host endpoint, CID 2 */
     return 1;
 }
