@@ -73,6 +73,10 @@ check "-q suppresses sim.log lines" $?
 run run scenarios/hello.lua -v -q
 grep -qE "^#[0-9]+ \[0.000000000\] ctx 2 pid 0 api world_create seed=1" "$work/err"
 check "-v prints every trace event on stderr" $?
+# Every sink at once (digest, discarded count, files, SQLite, verbose) fits the engine's table.
+run run scenarios/hello.lua -v --trace "$work/all_sinks.db"
+[ "$status" -eq 0 ] && grep -q -- "-> pass$" "$work/out" && "$vmcisim" replay -q "$work/all_sinks.db"
+check "--trace and -v together: every sink fits, the run passes and replays" $? "$status"
 
 # --until caps the run; -- passes scenario arguments.
 # hello.lua checks itself, so stopping it before the exchange ends fails the run.
@@ -239,7 +243,10 @@ cp "$work/r.db" "$work/old.db"
 pid=$!
 rows=0
 for _ in $(seq 300); do
-    rows=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM events" 2>/dev/null)
+    # Read only once the run has made the file: sqlite3 would otherwise create an empty
+    # database there and race the run's own start (the run then finds it locked).
+    [ -s "$work/r.db.partial" ] || { sleep 0.1; continue; }
+    rows=$(sqlite3 -readonly "$work/r.db.partial" "SELECT count(*) FROM events" 2>/dev/null)
     [ "${rows:-0}" -gt 0 ] && break
     sleep 0.1
 done

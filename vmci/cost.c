@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmci/cost.c: cost-model defaults and overrides (docs/cost-model.md says why each
- * default is what it is).
+ * vmci/cost.c: cost-model defaults, overrides and jitter (docs/cost-model.md says why each
+ * default is what it is, and what each jitter draws).
+ *
+ * A draw with jitter OFF returns the constant without touching any stream, so a world
+ * without jitter consumes no random numbers here and its runs are what they were before
+ * jitter existed. Each parameter has its own stream, so drawing one never shifts another.
  */
 #include <assert.h>
 #include <string.h>
@@ -10,6 +14,12 @@
 
 const char *const vmci_cost_names[] = {
     "register_access_ns", "hypercall_ns", "route_ns", "interrupt_ns", "copy_ps_per_byte", NULL,
+};
+
+/* "jitter." + the name, in the order of vmci_cost_names. */
+static const char *const jitter_streams[VMCI_COST_COUNT] = {
+    "jitter.register_access_ns", "jitter.hypercall_ns", "jitter.route_ns",
+    "jitter.interrupt_ns", "jitter.copy_ps_per_byte",
 };
 
 struct vmci_cost vmci_cost_default(void)
@@ -24,37 +34,127 @@ struct vmci_cost vmci_cost_default(void)
     return cost;
 }
 
-static uint64_t *field(struct vmci_cost *cost, const char *name)
+int vmci_cost_id_of(const char *name)
 {
-    if (strcmp(name, "register_access_ns") == 0)
-        return &cost->register_access_ns;
-    if (strcmp(name, "hypercall_ns") == 0)
-        return &cost->hypercall_ns;
-    if (strcmp(name, "route_ns") == 0)
-        return &cost->route_ns;
-    if (strcmp(name, "interrupt_ns") == 0)
-        return &cost->interrupt_ns;
-    if (strcmp(name, "copy_ps_per_byte") == 0)
-        return &cost->copy_ps_per_byte;
+    assert(name != NULL);
+    for (int id = 0; id < VMCI_COST_COUNT; id++) {
+        if (strcmp(name, vmci_cost_names[id]) == 0)
+            return id;
+    }
+    return -1;
+}
+
+static uint64_t *field(struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    assert(cost != NULL);
+    switch (id) {
+    case VMCI_COST_REGISTER_ACCESS: return &cost->register_access_ns;
+    case VMCI_COST_HYPERCALL: return &cost->hypercall_ns;
+    case VMCI_COST_ROUTE: return &cost->route_ns;
+    case VMCI_COST_INTERRUPT: return &cost->interrupt_ns;
+    case VMCI_COST_COPY: return &cost->copy_ps_per_byte;
+    case VMCI_COST_COUNT: break;
+    }
+    assert(!"unknown cost id");
     return NULL;
+}
+
+/* field() for reading: the constant of parameter `id`. */
+static uint64_t constant_of(const struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    switch (id) {
+    case VMCI_COST_REGISTER_ACCESS: return cost->register_access_ns;
+    case VMCI_COST_HYPERCALL: return cost->hypercall_ns;
+    case VMCI_COST_ROUTE: return cost->route_ns;
+    case VMCI_COST_INTERRUPT: return cost->interrupt_ns;
+    case VMCI_COST_COPY: return cost->copy_ps_per_byte;
+    case VMCI_COST_COUNT: break;
+    }
+    assert(!"unknown cost id");
+    return 0;
 }
 
 int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value)
 {
     assert(cost != NULL);
     assert(name != NULL);
-    uint64_t *target = field(cost, name);
-    if (target == NULL)
+    int id = vmci_cost_id_of(name);
+    if (id < 0)
         return -1;
-    *target = value;
+    *field(cost, (enum vmci_cost_id)id) = value;
     return 0;
+}
+
+/* Uniform in [low, high] (inclusive) from `rng`. */
+static uint64_t uniform(struct sim_rng *rng, uint64_t low, uint64_t high)
+{
+    assert(low <= high);
+    if (high - low == UINT64_MAX)
+        return sim_rng_next(rng);
+    return low + sim_rng_below(rng, high - low + 1);
+}
+
+uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    assert(cost != NULL);
+    assert(id < VMCI_COST_COUNT);
+    uint64_t value = constant_of(cost, id);
+    const struct vmci_jitter *jitter = &cost->jitter[id];
+    switch (jitter->mode) {
+    case VMCI_JITTER_OFF:
+        return value;
+    case VMCI_JITTER_RANGE:
+        assert(jitter->rng != NULL && jitter->min <= jitter->max);
+        return uniform(jitter->rng, jitter->min, jitter->max);
+    case VMCI_JITTER_PERCENT: {
+        assert(jitter->rng != NULL && jitter->percent <= VMCI_JITTER_PERCENT_MAX);
+        /* value * percent / 100 without overflow: split as in vmci_cost_copy_ns. */
+        uint64_t spread = (value / 100u) * jitter->percent +
+                          (value % 100u) * jitter->percent / 100u;
+        uint64_t high = value > UINT64_MAX - spread ? UINT64_MAX : value + spread;
+        uint64_t drawn = uniform(jitter->rng, value - spread, high);
+        assert(drawn + spread >= value);
+        return drawn;
+    }
+    }
+    assert(!"unknown jitter mode");
+    return value;
 }
 
 uint64_t vmci_cost_copy_ns(const struct vmci_cost *cost, uint64_t size_bytes)
 {
     assert(cost != NULL);
+    uint64_t ps_per_byte = vmci_cost_draw(cost, VMCI_COST_COPY);
     /* Split to avoid overflow: whole ns per 1000 bytes plus the remainder. */
-    uint64_t whole_ns = (size_bytes / 1000u) * cost->copy_ps_per_byte;
-    uint64_t rest_ps = (size_bytes % 1000u) * cost->copy_ps_per_byte;
+    uint64_t whole_ns = (size_bytes / 1000u) * ps_per_byte;
+    uint64_t rest_ps = (size_bytes % 1000u) * ps_per_byte;
     return whole_ns + (rest_ps + 999u) / 1000u;
+}
+
+const char *vmci_cost_jitter_stream(enum vmci_cost_id id)
+{
+    assert(id < VMCI_COST_COUNT);
+    return jitter_streams[id];
+}
+
+int vmci_cost_jitter_set(struct vmci_cost *cost, struct sim_engine *engine,
+                         enum vmci_cost_id id, struct vmci_jitter jitter)
+{
+    assert(cost != NULL && engine != NULL);
+    assert(id < VMCI_COST_COUNT);
+    if (jitter.mode == VMCI_JITTER_RANGE && jitter.min > jitter.max)
+        return SIM_EINVAL;
+    if (jitter.mode == VMCI_JITTER_PERCENT && jitter.percent > VMCI_JITTER_PERCENT_MAX)
+        return SIM_EINVAL;
+    if (jitter.mode != VMCI_JITTER_RANGE && jitter.mode != VMCI_JITTER_PERCENT &&
+        jitter.mode != VMCI_JITTER_OFF)
+        return SIM_EINVAL;
+    jitter.rng = NULL;
+    if (jitter.mode != VMCI_JITTER_OFF) {
+        jitter.rng = sim_engine_rng(engine, jitter_streams[id]);
+        if (jitter.rng == NULL)
+            return SIM_ELIMIT;
+    }
+    cost->jitter[id] = jitter;
+    return SIM_OK;
 }

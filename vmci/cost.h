@@ -6,6 +6,14 @@
  * later); latencies are the delays of the events a hop schedules (architecture.md,
  * "The engine"). Defaults and their reasons: docs/cost-model.md. A scenario
  * overrides them by name with w:timing{ name = value } or sim.world{ timing = {...} }.
+ *
+ * Jitter (docs/cost-model.md, "Jitter"): each parameter may instead be drawn, at every
+ * use, from a distribution (a fixed range, or a percentage around its current value)
+ * fed by its own random stream "jitter.<name>" of the world's engine. Every use goes
+ * through vmci_cost_draw / vmci_cost_copy_ns, so with jitter off (the default) a draw
+ * is the constant and consumes no random number.
+ * Invariants: a jitter of mode RANGE has min <= max; one of mode PERCENT has
+ * percent <= 100; a jitter other than OFF has a stream.
  */
 #ifndef VMCI_COST_H
 #define VMCI_COST_H
@@ -13,12 +21,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sim/engine/engine.h"
+
+/* The parameters, in the order of vmci_cost_names. */
+enum vmci_cost_id {
+    VMCI_COST_REGISTER_ACCESS = 0,
+    VMCI_COST_HYPERCALL,
+    VMCI_COST_ROUTE,
+    VMCI_COST_INTERRUPT,
+    VMCI_COST_COPY,
+    VMCI_COST_COUNT,
+};
+
+enum vmci_jitter_mode {
+    VMCI_JITTER_OFF = 0,    /* the constant */
+    VMCI_JITTER_RANGE,      /* uniform in [min, max] */
+    VMCI_JITTER_PERCENT,    /* uniform in [v - v*percent/100, v + v*percent/100], v the constant */
+};
+
+/* The largest percentage a PERCENT jitter may name (a draw never goes below 0). */
+#define VMCI_JITTER_PERCENT_MAX 100u
+
+struct vmci_jitter {
+    enum vmci_jitter_mode mode;
+    uint64_t min;               /* RANGE: inclusive bounds, in the parameter's unit */
+    uint64_t max;
+    uint32_t percent;           /* PERCENT */
+    struct sim_rng *rng;        /* borrowed from the engine; NULL when OFF */
+};
+
 struct vmci_cost {
     uint64_t register_access_ns;    /* one guest access to a device register (a VM exit) */
     uint64_t hypercall_ns;          /* the hypervisor's work for one DATA_OUT datagram */
     uint64_t route_ns;              /* routing latency: sender's hypercall to destination queue */
     uint64_t interrupt_ns;          /* cause set to the guest's interrupt handler running */
     uint64_t copy_ps_per_byte;      /* memory copy cost, picoseconds per byte */
+    struct vmci_jitter jitter[VMCI_COST_COUNT];     /* all OFF by default */
 };
 
 struct vmci_cost vmci_cost_default(void);
@@ -27,7 +65,19 @@ struct vmci_cost vmci_cost_default(void);
 int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value);
 /* Names of all parameters, NULL-terminated (for error messages and docs). */
 extern const char *const vmci_cost_names[];
-/* Copy cost of size_bytes, rounded up to whole ns. */
+/* The id of parameter `name`; -1 if unknown. */
+int vmci_cost_id_of(const char *name);
+/* Copy cost of size_bytes, rounded up to whole ns (one draw of copy_ps_per_byte). */
 uint64_t vmci_cost_copy_ns(const struct vmci_cost *cost, uint64_t size_bytes);
+/* The value of parameter `id` for one use: the constant, or a draw from its jitter. */
+uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id);
+
+/* Sets the jitter of parameter `id` (`jitter.rng` is ignored: the stream "jitter.<name>"
+ * of `engine` is used). Returns 0, or SIM_EINVAL (min > max, percent over the maximum)
+ * or SIM_ELIMIT (the engine has no room for another stream). */
+int vmci_cost_jitter_set(struct vmci_cost *cost, struct sim_engine *engine,
+                         enum vmci_cost_id id, struct vmci_jitter jitter);
+/* The stream name of parameter `id` ("jitter.route_ns", ...). */
+const char *vmci_cost_jitter_stream(enum vmci_cost_id id);
 
 #endif /* VMCI_COST_H */

@@ -9,7 +9,7 @@
  * order, each padded to 8 bytes (R40). The hypervisor appends datagrams (R58),
  * sets notification bitmap bytes (R45) and raises cause bits. The interrupt line
  * is asserted iff STATUS.INT_ON and (ICR & IMR) != 0 (R32); delivery is one engine
- * event after cost->interrupt_ns.
+ * event after interrupt_ns (vmci_cost_draw).
  *
  * The guest is hostile: any offset, value, order or length is an operating input
  * and never trips an assertion. Assertions guard the hypervisor side (the ops and
@@ -231,7 +231,8 @@ static void irq_update(struct vmci_device *device)
     sim_event_id id = SIM_EVENT_NONE;
     /* The delivery runs the guest's handler: the guest's domain, whoever raised it. */
     int rc = sim_engine_schedule_after_in(device->engine, device->engine_domain,
-                                          device->cost->interrupt_ns, irq_deliver, device, 0, &id);
+                                          vmci_cost_draw(device->cost, VMCI_COST_INTERRUPT),
+                                          irq_deliver, device, 0, &id);
     if (rc < 0) {
         sim_engine_abort(device->engine, rc);
         return;

@@ -86,7 +86,8 @@ int vmci__doorbell_notify(struct vmci_hypervisor *hypervisor, struct vmci_contex
         rc = VMCI_ERROR_NOT_FOUND;
     else if (target->device != NULL)
         rc = vmci_device_bitmap_set(target->device, link->notify_index);
-    else if (sim_engine_schedule_after_in(hypervisor->engine, 0, hypervisor->cost.route_ns,
+    else if (sim_engine_schedule_after_in(hypervisor->engine, 0,
+                                          vmci_cost_draw(&hypervisor->cost, VMCI_COST_ROUTE),
                                           host_ring_event, target->kernel, link->notify_index,
                                           NULL) < 0)
         rc = VMCI_ERROR_NO_RESOURCES;
@@ -141,7 +142,7 @@ static int doorbell_call(struct vmci_kernel *kernel, uint32_t rid, struct vmci_h
     struct vmci_hypervisor *hypervisor = kernel->hypervisor;
     if (kernel->is_host) {
         if (cost_ns != NULL)
-            *cost_ns += hypervisor->cost.hypercall_ns;
+            *cost_ns += vmci_cost_draw(&hypervisor->cost, VMCI_COST_HYPERCALL);
         if (rid == VMCI_DOORBELL_LINK)
             return vmci__doorbell_link(kernel->context, handle, notify_index);
         if (rid == VMCI_DOORBELL_UNLINK)

@@ -32,8 +32,9 @@ int64_t vmci__guest_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint6
     vmci_device_write_data_out(device, bytes, size_bytes);                      /* R36 */
     int32_t result = (int32_t)vmci_device_read(device, VMCI_RESULT_LOW_ADDR);
     if (cost_ns != NULL)
-        *cost_ns += 2 * cost->register_access_ns + cost->hypercall_ns +
-                    vmci_cost_copy_ns(cost, size_bytes);
+        *cost_ns += vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS) +
+                    vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS) +
+                    vmci_cost_draw(cost, VMCI_COST_HYPERCALL) + vmci_cost_copy_ns(cost, size_bytes);
     return result;
 }
 
@@ -85,7 +86,8 @@ static uint64_t bring_up(struct vmci_kernel *kernel)
     }
     uint32_t in_use = caps & (VMCI_CAPS_DATAGRAM | VMCI_CAPS_NOTIFICATIONS | VMCI_CAPS_PPN64);
     vmci_device_write(device, VMCI_CAPS_ADDR, in_use);
-    cost_ns += 2 * cost->register_access_ns;
+    cost_ns += vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS) +
+               vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS);
     if (in_use & VMCI_CAPS_NOTIFICATIONS) {
         uint8_t ppn[8];
         vmci_write_u64(ppn, 0x1000u + kernel->cid);     /* any page number: not modelled */
@@ -106,7 +108,8 @@ static uint64_t bring_up(struct vmci_kernel *kernel)
     uint32_t mask = VMCI_IMR_DATAGRAM | ((in_use & VMCI_CAPS_NOTIFICATIONS) ? VMCI_IMR_NOTIFICATION : 0);
     vmci_device_write(device, VMCI_IMR_ADDR, mask);
     vmci_device_write(device, VMCI_CONTROL_ADDR, VMCI_CONTROL_INT_ENABLE);
-    return cost_ns + 2 * cost->register_access_ns;
+    return cost_ns + vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS) +
+           vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS);
 }
 
 static void driver_probe_event(void *context, void *arg, uint64_t data)

@@ -16,7 +16,8 @@ int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64
     assert(kernel->is_host);
     struct vmci_hypervisor *hypervisor = kernel->hypervisor;
     if (cost_ns != NULL)
-        *cost_ns += hypervisor->cost.hypercall_ns + vmci_cost_copy_ns(&hypervisor->cost, size_bytes);
+        *cost_ns += vmci_cost_draw(&hypervisor->cost, VMCI_COST_HYPERCALL) +
+                    vmci_cost_copy_ns(&hypervisor->cost, size_bytes);
     return vmci__route(hypervisor, kernel->cid, bytes, size_bytes);
 }
 
@@ -74,14 +75,21 @@ int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const 
     struct vmci_delivery *delivery = malloc(sizeof(*delivery) + size_bytes);
     if (delivery == NULL)
         return VMCI_ERROR_NO_MEM;
-    /* Every delivery has the same latency, so events fire in append order and the
-     * event handler can always take the oldest. */
+    /* Deliveries keep their order: each is due no earlier than the one before it (a
+     * jittered or lowered route_ns could otherwise overtake it), so events fire in append
+     * order and the event handler can always take the oldest. */
+    uint64_t now_ns = sim_engine_now(hypervisor->engine);
+    uint64_t route_ns = vmci_cost_draw(&hypervisor->cost, VMCI_COST_ROUTE);
+    uint64_t due_ns = route_ns > UINT64_MAX - now_ns ? UINT64_MAX : now_ns + route_ns;
+    if (hypervisor->delivery_count > 0 && due_ns < hypervisor->delivery_last_due_ns)
+        due_ns = hypervisor->delivery_last_due_ns;
     /* The host's side, in the host's domain (0), whichever guest sent it. */
-    if (sim_engine_schedule_after_in(hypervisor->engine, 0, hypervisor->cost.route_ns,
-                                     deliver_event, hypervisor, 0, NULL) < 0) {
+    if (sim_engine_schedule_at_in(hypervisor->engine, 0, due_ns, deliver_event, hypervisor, 0,
+                                  NULL) < 0) {
         free(delivery);
         return VMCI_ERROR_NO_RESOURCES;
     }
+    hypervisor->delivery_last_due_ns = due_ns;
     delivery->target_cid = cid;
     delivery->size_bytes = size_bytes;
     memcpy(delivery->bytes, bytes, size_bytes);

@@ -151,7 +151,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
     if (direct(kernel, flags)) {
         struct vmci_qp_entry *entry = NULL;
         if (cost_ns != NULL)
-            *cost_ns += kernel->hypervisor->cost.hypercall_ns;
+            *cost_ns += vmci_cost_draw(&kernel->hypervisor->cost, VMCI_COST_HYPERCALL);
         rc = vmci__broker_alloc(kernel->hypervisor, kernel->context, identity, *handle, peer,
                                 flags, produce_size_bytes, consume_size_bytes, &entry, &created);
     } else {
@@ -223,7 +223,7 @@ int vmci_qpair_detach(struct vmci_qpair *qpair, uint64_t *cost_ns)
     int rc = VMCI_SUCCESS;
     if (entry != NULL && (kernel->is_host || entry->local)) {
         if (cost_ns != NULL)
-            *cost_ns += kernel->hypervisor->cost.hypercall_ns;
+            *cost_ns += vmci_cost_draw(&kernel->hypervisor->cost, VMCI_COST_HYPERCALL);
         rc = vmci__broker_detach(kernel->hypervisor, kernel->context, qpair->handle);
     } else if (entry != NULL) {
         rc = detach_hypercall(kernel, qpair->handle, cost_ns);

@@ -185,6 +185,7 @@ struct vmci_hypervisor {
     struct vmci_delivery *deliveries;       /* in flight to the host, oldest first */
     struct vmci_delivery *deliveries_tail;
     uint32_t delivery_count;                /* <= VMCI_HOST_DELIVERIES_MAX */
+    uint64_t delivery_last_due_ns;          /* when the newest delivery is due */
 };
 
 /* hypervisor.c */

@@ -466,6 +466,8 @@ static int run_scenario(const struct run_options *options)
         }
     }
     struct sim_trace_sink sinks[5];
+    _Static_assert(sizeof(sinks) / sizeof(sinks[0]) <= SIM_TRACE_SINKS_MAX,
+                   "every sink vmcisim run may add fits the engine's table");
     uint32_t sink_count = 0;
     sinks[sink_count++] = sim_digest_sink(digest);
     struct discarded discarded = { 0 };

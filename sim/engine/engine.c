@@ -108,13 +108,21 @@ int sim_engine_schedule_at(struct sim_engine *engine, uint64_t time_ns, sim_even
 int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64_t time_ns,
                               sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out)
 {
+    return sim__engine_schedule_ranked(engine, domain, SIM_EVQ_RANK_DEFAULT, time_ns, fn, arg,
+                                       data, id_out);
+}
+
+int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
+                                uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
+                                sim_event_id *id_out)
+{
     assert(engine != NULL);
     assert(time_ns >= engine->now_ns);      /* EN1 */
     assert(domain < SIM_DOMAINS_MAX);
     if (time_ns >= SIM_TIME_PARKED)
         return sim_engine_fail(engine, SIM_EINVAL, "event time %llu ns is past the end of "
                                "simulated time", (unsigned long long)time_ns);
-    int rc = sim_evq_push_in(engine->queue, domain, time_ns, fn, arg, data, id_out);
+    int rc = sim_evq_push_ranked(engine->queue, domain, rank, time_ns, fn, arg, data, id_out);
     if (rc == SIM_ELIMIT)
         return sim_engine_fail(engine, rc, "limit events_pending_max (%u) exceeded",
                                engine->limits.events_pending_max);
@@ -180,6 +188,34 @@ struct sim_rng *sim_engine_rng(struct sim_engine *engine, const char *name)
     snprintf(stream->name, sizeof(stream->name), "%s", name);
     sim_rng_init_stream(&stream->rng, engine->seed, name);
     return &stream->rng;
+}
+
+int sim_engine_set_wakeup_shuffle(struct sim_engine *engine, bool on)
+{
+    assert(engine != NULL);
+    if (!on) {
+        engine->wakeup_rng = NULL;
+        return SIM_OK;
+    }
+    struct sim_rng *rng = sim_engine_rng(engine, "jitter.schedule");
+    if (rng == NULL)
+        return sim_engine_fail(engine, SIM_ELIMIT, "limit SIM_RNG_STREAMS_MAX (%u) exceeded "
+                               "creating stream jitter.schedule", SIM_RNG_STREAMS_MAX);
+    engine->wakeup_rng = rng;
+    return SIM_OK;
+}
+
+bool sim_engine_wakeup_shuffle(const struct sim_engine *engine)
+{
+    assert(engine != NULL);
+    return engine->wakeup_rng != NULL;
+}
+
+uint32_t sim__engine_resume_rank(struct sim_engine *engine)
+{
+    if (engine->wakeup_rng == NULL)
+        return SIM_EVQ_RANK_DEFAULT;
+    return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
 }
 
 int sim_engine_sink_attach(struct sim_engine *engine, struct sim_trace_sink sink)

@@ -9,7 +9,9 @@
  *
  * Every event runs to completion; a handler that wants something to happen
  * "now" elsewhere schedules an event at the current time, which runs after all
- * events already scheduled for that instant (no re-entrant delivery).
+ * events already scheduled for that instant (no re-entrant delivery). The one
+ * exception is opt-in: with the wake-up tie-break on (sim_engine_set_wakeup_shuffle),
+ * a process resume takes a seeded place among the events of its instant.
  */
 #ifndef SIM_ENGINE_ENGINE_H
 #define SIM_ENGINE_ENGINE_H
@@ -107,6 +109,15 @@ uint64_t sim_engine_events_run(const struct sim_engine *engine);
 /* The stream `name` (created on first use, derived from (seed, name); rng.h).
  * NULL when SIM_RNG_STREAMS_MAX streams exist or the name is too long. */
 struct sim_rng *sim_engine_rng(struct sim_engine *engine, const char *name);
+
+/* Seeded tie-break among equal-time process wake-ups (docs/cost-model.md, "Jitter"). When
+ * on, every process resume event (start, wake-up, timeout, kill) gets a rank drawn from the
+ * stream "jitter.schedule" (evq.h), so processes that become runnable at the same instant
+ * run in an order that is a function of the seed, before or after the other events of that
+ * instant. Off (the default): resumes run in scheduling order like every other event, and
+ * the stream is never created. Returns 0, or SIM_ELIMIT (no room for another stream). */
+int sim_engine_set_wakeup_shuffle(struct sim_engine *engine, bool on);
+bool sim_engine_wakeup_shuffle(const struct sim_engine *engine);
 
 /* Trace. Sinks are called in attach order. */
 int sim_engine_sink_attach(struct sim_engine *engine, struct sim_trace_sink sink);

@@ -58,9 +58,17 @@ struct sim_engine {
     struct sim_gate *gates;         /* owned: domains waiting for one event, at most one each */
     uint32_t gate_count;            /* 0 (the common case) skips the gate checks */
     uint32_t gate_capacity;
+    struct sim_rng *wakeup_rng;     /* "jitter.schedule" while the tie-break is on, or NULL */
     int abort_code;                 /* non-zero: stop the run after the current event */
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };
+
+/* engine.c: sim_engine_schedule_at_in with an explicit rank (evq.h). */
+int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
+                                uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
+                                sim_event_id *id_out);
+/* process.c's rank for a resume event: drawn while the tie-break is on, else the default. */
+uint32_t sim__engine_resume_rank(struct sim_engine *engine);
 
 /* domain.c: parks the earliest event if its domain holds its events; true if it did.
  * When the earliest event is its domain's gate, opens the gate (the domain's parked

@@ -8,7 +8,7 @@
  * sift, not a search.
  *
  * Invariants (sim_evq_check):
- *   EQ1  heap[parent(i)] < heap[i] in (time_ns, seq) order.
+ *   EQ1  heap[parent(i)] < heap[i] in (time_ns, rank, seq) order.
  *   EQ2  slots[heap[i].slot].heap_index == i for every pending event.
  *   EQ3  pending + free slots == allocated slots; pending <= pending_max.
  */
@@ -25,6 +25,7 @@ struct heap_node {
     uint64_t time_ns;
     uint64_t seq;
     uint32_t slot;
+    uint32_t rank;          /* in what was padding: the node stays 24 bytes */
 };
 
 struct slot {
@@ -47,9 +48,15 @@ struct sim_evq {
     uint64_t seq_next;      /* the one counter that orders equal times */
 };
 
+_Static_assert(sizeof(struct heap_node) == 24, "the rank lives in the node's padding");
+
 static inline bool node_less(const struct heap_node *a, const struct heap_node *b)
 {
-    return a->time_ns < b->time_ns || (a->time_ns == b->time_ns && a->seq < b->seq);
+    if (a->time_ns != b->time_ns)
+        return a->time_ns < b->time_ns;
+    if (a->rank != b->rank)
+        return a->rank < b->rank;
+    return a->seq < b->seq;
 }
 
 struct sim_evq *sim_evq_create(uint32_t pending_max)
@@ -150,6 +157,13 @@ int sim_evq_push(struct sim_evq *queue, uint64_t time_ns, sim_event_fn fn, void 
 int sim_evq_push_in(struct sim_evq *queue, uint32_t domain, uint64_t time_ns, sim_event_fn fn,
                     void *arg, uint64_t data, sim_event_id *id_out)
 {
+    return sim_evq_push_ranked(queue, domain, SIM_EVQ_RANK_DEFAULT, time_ns, fn, arg, data,
+                               id_out);
+}
+
+int sim_evq_push_ranked(struct sim_evq *queue, uint32_t domain, uint32_t rank, uint64_t time_ns,
+                        sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out)
+{
     assert(queue != NULL);
     assert(fn != NULL);
     if (queue->pending >= queue->pending_max)
@@ -167,7 +181,8 @@ int sim_evq_push_in(struct sim_evq *queue, uint32_t domain, uint64_t time_ns, si
     slot->arg = arg;
     slot->data = data;
     slot->domain = domain;
-    struct heap_node node = { .time_ns = time_ns, .seq = queue->seq_next++, .slot = slot_index };
+    struct heap_node node = { .time_ns = time_ns, .seq = queue->seq_next++, .slot = slot_index,
+                              .rank = rank };
     queue->heap[queue->pending] = node;
     queue->pending++;
     sift_up(queue, queue->pending - 1);
@@ -245,8 +260,10 @@ int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool 
     uint32_t index = slot->heap_index;
     struct heap_node node = queue->heap[index];
     node.time_ns = time_ns;
-    if (last)
+    if (last) {
         node.seq = queue->seq_next++;           /* after everything already at time_ns */
+        node.rank = SIM_EVQ_RANK_DEFAULT;
+    }
     place(queue, index, node);
     if (index > 0 && node_less(&node, &queue->heap[(index - 1) / 2]))
         sift_up(queue, index);

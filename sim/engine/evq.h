@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/engine/evq.h: the event queue, ordered by (time_ns, seq).
+ * sim/engine/evq.h: the event queue, ordered by (time_ns, rank, seq).
  *
  * seq comes from one counter per queue, assigned at push, so two events for the
- * same instant run in the order they were scheduled. An event is named by a
+ * same instant and rank run in the order they were scheduled. Every event has rank
+ * SIM_EVQ_RANK_DEFAULT unless pushed with sim_evq_push_ranked (the engine's seeded
+ * tie-break among equal-time process wake-ups, engine.h), so without ranked pushes the
+ * order is (time_ns, seq). An event is named by a
  * sim_event_id (slot + generation): cancelling an event that already ran or was
  * cancelled is detected (SIM_ENOENT), never a use-after-free. Push, pop and
  * cancel are O(log n) (indexed binary heap; docs/architecture.md gives the
@@ -18,6 +21,10 @@
 /* 0 never names an event. */
 typedef uint64_t sim_event_id;
 #define SIM_EVENT_NONE ((sim_event_id)0)
+
+/* The rank of every event not pushed with sim_evq_push_ranked: the middle of the range, so
+ * a ranked event may land before or after them. */
+#define SIM_EVQ_RANK_DEFAULT 0x80000000u
 
 typedef void (*sim_event_fn)(void *context, void *arg, uint64_t data);
 
@@ -45,11 +52,15 @@ int sim_evq_push(struct sim_evq *queue, uint64_t time_ns, sim_event_fn fn, void 
  * domain; the engine decides what it means (engine.h, "Domains"). */
 int sim_evq_push_in(struct sim_evq *queue, uint32_t domain, uint64_t time_ns, sim_event_fn fn,
                     void *arg, uint64_t data, sim_event_id *id_out);
+/* sim_evq_push_in with an explicit rank: among events of one instant, a lower rank runs
+ * first (equal ranks: scheduling order). */
+int sim_evq_push_ranked(struct sim_evq *queue, uint32_t domain, uint32_t rank, uint64_t time_ns,
+                        sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out);
 /* Moves a pending event to time_ns, keeping its id and its seq (so among events of one
  * instant it keeps its place). Returns 0, or SIM_ENOENT. */
 int sim_evq_reschedule(struct sim_evq *queue, sim_event_id id, uint64_t time_ns);
-/* sim_evq_reschedule, or with `last` a fresh seq, as if pushed now: it runs after every
- * event already scheduled for time_ns. */
+/* sim_evq_reschedule, or with `last` a fresh seq and SIM_EVQ_RANK_DEFAULT, as if pushed
+ * now: it runs after every default-rank event already scheduled for time_ns. */
 int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool last);
 /* True and the time and domain of pending event `id`, or false (ran, cancelled, never
  * existed). */

@@ -112,8 +112,10 @@ static int schedule_resume(struct sim_process *process, enum sim_wake_reason rea
 {
     assert(process->resume_event == SIM_EVENT_NONE);
     process->state = SIM_PROCESS_RUNNABLE;
-    return sim_engine_schedule_at_in(process->engine, process->domain, time_ns, resume_event,
-                                     process, (uint64_t)reason, &process->resume_event);
+    struct sim_engine *engine = process->engine;
+    return sim__engine_schedule_ranked(engine, process->domain, sim__engine_resume_rank(engine),
+                                       time_ns, resume_event, process, (uint64_t)reason,
+                                       &process->resume_event);
 }
 
 int sim_process_create(struct sim_engine *engine, uint32_t ctx, const char *name,

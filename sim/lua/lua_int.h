@@ -220,6 +220,17 @@ struct simlua_process *simlua__current_process(struct simlua_runtime *runtime);
 /* lua_pcall with a traceback handler; on error leaves the message + traceback. */
 int simlua__pcall_traceback(lua_State *L, int argument_count, int result_count);
 
+/* jitter.c: the sim.world `jitter` option (docs/cost-model.md, "Jitter"). */
+struct simlua_jitter {
+    struct vmci_jitter costs[VMCI_COST_COUNT];  /* stream pointers unset until applied */
+    bool schedule;                              /* seeded tie-break of equal-time wake-ups */
+};
+/* Reads options.jitter (the table at `options`); raises on anything invalid. */
+void simlua__jitter_parse(lua_State *L, int options, struct simlua_jitter *out);
+/* Gives the new world's costs and engine their streams and, when anything is on, traces the
+ * `jitter` event; never fails on a fresh world. */
+void simlua__jitter_apply(struct simlua_world *world, const struct simlua_jitter *jitter);
+
 /* sandbox.c */
 void simlua__sandbox_open(lua_State *L);
 /* The sandbox's tostring of the value at index (never an address); pushes it. */

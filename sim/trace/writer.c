@@ -291,6 +291,9 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
         goto fail;
     }
     sqlite3_extended_result_codes(writer->db, 1);
+    /* A reader (inspect, sqlite3) may look at a trace being written: wait for its lock
+     * rather than fail the run. Wall time here changes nothing in the trace. */
+    sqlite3_busy_timeout(writer->db, SIM_TRACE_BUSY_TIMEOUT_MS);
     if (sqlite3_exec(writer->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
         rc = sqlite_fail(writer, "create schema", message);
         goto fail;

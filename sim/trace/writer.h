@@ -24,6 +24,10 @@
  * not make batches (of which three exist, sim/trace/batch.h) grow without bound. */
 #define SIM_TRACE_BATCH_BYTES (4u * 1024u * 1024u)
 
+/* How long the writer waits for a reader's lock (someone inspecting a trace being
+ * written) before it gives up and reports the trace as unwritable. */
+#define SIM_TRACE_BUSY_TIMEOUT_MS 10000
+
 /* Appended to the path: the file being written until a successful close renames it. */
 #define SIM_TRACE_PARTIAL_SUFFIX ".partial"
 

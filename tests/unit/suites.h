@@ -35,7 +35,8 @@
     X(vsock_handshake_rules) \
     X(vsock_notify_rules) \
     X(lifecycle)       \
-    X(export)
+    X(export)          \
+    X(jitter)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
