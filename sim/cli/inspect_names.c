@@ -185,8 +185,9 @@ static int load_bindings(struct inspect *inspect)
         }
     }
     free(suspended);
-    qsort(inspect->names.bindings, inspect->names.binding_count,
-          sizeof(struct inspect_binding), compare_bindings);
+    if (inspect->names.binding_count > 0)       /* a trace without endpoints: no array */
+        qsort(inspect->names.bindings, inspect->names.binding_count,
+              sizeof(struct inspect_binding), compare_bindings);
     return inspect_finish(inspect, statement, rc);
 }
 
