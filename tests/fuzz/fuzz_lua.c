@@ -4,16 +4,17 @@
  * values (docs/fuzzing.md).
  *
  * The input is decoded into a scenario text: a world made with input-chosen options
- * (falling back to a plain one), then a sequence of calls. Each call picks an object
- * from a pool (slot number modulo the pool's size): the world, the host, and every table
- * or userdata an earlier call returned (VMs, processes, sockets, devices, VMCI handles,
- * run results); a method name from the API's vocabulary; and up to four arguments of any
- * type: nil, booleans, edge integers and floats (NaN, infinities, 2^63-1), API words and
- * raw byte strings, tables of option keys with arbitrary values, other pool objects, and
- * functions whose bodies are more such calls (so `spawn` gets process bodies that make
- * blocking calls). Module functions (sim.pattern, sim.log, ...) and field reads are
- * steps too. Every call runs under pcall, so an argument error ends that call only and
- * the sequence goes on.
+ * (falling back to a plain one) and a VM, a process on the host and one in the VM whose
+ * bodies are sequences of calls, then a sequence of calls in the main chunk. Each call
+ * picks an object from a pool (slot number modulo the pool's size): the world, the host,
+ * and every table or userdata an earlier call returned (VMs, processes, sockets, devices,
+ * VMCI handles, run results); a method name from the API's vocabulary; and up to four
+ * arguments of any type: nil, booleans, edge integers and floats (NaN, infinities,
+ * 2^63-1), API words and raw byte strings, tables of option keys with arbitrary values,
+ * other pool objects, and functions whose bodies are more such calls (so `spawn` gets
+ * process bodies that make blocking calls). Module functions (sim.pattern, sim.log, ...)
+ * and field reads are steps too. Every call runs under pcall, so an argument error ends
+ * that call only and the sequence goes on.
  *
  * The text is run in-process through the runtime (sim/lua/runtime.h) as a preloaded file,
  * quiet, with small world limits set unless the input set them, and at most UNTIL_NS of
@@ -226,7 +227,19 @@ static void build_script(struct script *script, struct fuzz_input *input)
                  "if options.limits == nil then options.limits = small end\n"
                  "local ok, w = pcall(sim.world, options)\n"
                  "if not ok then w = sim.world{ limits = small } end\n"
-                 "add(w) add(w:host())\n");
+                 "add(w) add(w:host())\n"
+                 "local vm_ok, vm = pcall(w.vm, w, { name = \"g\" })\n"
+                 "if vm_ok then add(vm) end\n");
+    /* A process on the host and one in the VM, each starting with a stream and a
+     * datagram socket, run input-chosen calls: most of the API only works in a process. */
+    static const char *const endpoints[] = { "w:host()", "vm" };
+    for (int index = 0; index < 2; index++) {
+        emit(script, "pcall(function() %s:spawn(\"p%d\", function(p) add(p)\n"
+                     "  pcall(function() add(p:socket(\"stream\")) add(p:socket(\"dgram\")) end)\n",
+             endpoints[index], index);
+        emit_steps(script, input, fuzz_u8(input) % (BODY_STEPS_MAX * 3), 1);
+        emit(script, "end) end)\n");
+    }
     emit_steps(script, input, STEPS_MAX, 0);
     script->full = false;                    /* the room kept for the end */
     emit(script, "\npcall(w.run, w, { until_ns = %llu })\n", (unsigned long long)UNTIL_NS);
