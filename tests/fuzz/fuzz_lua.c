@@ -230,13 +230,22 @@ static void build_script(struct script *script, struct fuzz_input *input)
                  "add(w) add(w:host())\n"
                  "local vm_ok, vm = pcall(w.vm, w, { name = \"g\" })\n"
                  "if vm_ok then add(vm) end\n");
-    /* A process on the host and one in the VM, each starting with a stream and a
-     * datagram socket, run input-chosen calls: most of the API only works in a process. */
-    static const char *const endpoints[] = { "w:host()", "vm" };
+    /* A process on the host and one in the VM run input-chosen calls: most of the API
+     * only works in a process. They start connected (a stream from the VM to the host's
+     * listener on 5000) and with a bound datagram socket each, so the calls meet sockets
+     * in every state. */
+    static const char *const openings[] = {
+        "w:host():spawn(\"p0\", function(p) add(p)\n"
+        "  pcall(function() local l = p:socket(\"stream\") add(l)\n"
+        "    l:bind(sim.CID_ANY, 5000) l:listen(4) add(l:accept()) end)\n",
+        "vm:spawn(\"p1\", function(p) add(p)\n"
+        "  pcall(function() local s = p:socket(\"stream\") add(s)\n"
+        "    s:connect(sim.CID_HOST, 5000) end)\n",
+    };
     for (int index = 0; index < 2; index++) {
-        emit(script, "pcall(function() %s:spawn(\"p%d\", function(p) add(p)\n"
-                     "  pcall(function() add(p:socket(\"stream\")) add(p:socket(\"dgram\")) end)\n",
-             endpoints[index], index);
+        emit(script, "pcall(function() %s"
+                     "  pcall(function() local d = p:socket(\"dgram\") add(d)\n"
+                     "    d:bind(sim.CID_ANY, 6000) end)\n", openings[index]);
         emit_steps(script, input, fuzz_u8(input) % (BODY_STEPS_MAX * 3), 1);
         emit(script, "end) end)\n");
     }
