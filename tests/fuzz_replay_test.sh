@@ -6,7 +6,8 @@
 # drivers sit beside the vmcisim under test ($(BUILD)/fuzz/replay_<target>, so `make asan`
 # replays under the sanitizers), else in build/fuzz/. Reproducers of bugs not fixed yet wait
 # in tests/fuzz/pending/<target>/: they are run too, and one that passes now is reported
-# (a note, not a failure) so it can move to the corpus.
+# (a note, not a failure) so it can move to the corpus. The self-tests show that the guest and
+# peer targets' own checks can fail (tests/fuzz/self-test/).
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
 drivers="$(dirname "$vmcisim")/fuzz"
@@ -41,6 +42,23 @@ for target in guest peer trace lua; do
         fi
     done
 done
+
+# The targets' own checks can fail: with VMCISIM_FUZZ_SELF_TEST set, the guest target drives
+# A's device instead of H's (resetting it mid-transfer must be seen as a disturbed transfer)
+# and the peer target leaves the listeners open (they must be seen as sockets left).
+self_test() {
+    local target=$1 input=$2 expected=$3
+    ( VMCISIM_FUZZ_SELF_TEST=1 "$drivers/replay_$target" "$input" >"$work/self.log" 2>&1
+      rc=$?; exit $rc ) 2>/dev/null
+    local status=$?
+    [ "$status" -ne 0 ] && grep -q "$expected" "$work/self.log"
+    check "fuzz $target: a broken invariant aborts the target ($expected)" $? "status $status"
+    "$drivers/replay_$target" "$input" >/dev/null 2>&1
+    check "fuzz $target: the same input passes without the self-test switch" $?
+}
+self_test guest tests/fuzz/self-test/guest-resets-its-device-mid-transfer \
+    "fuzz: guest: A's transfer disturbed"
+self_test peer tests/fuzz/self-test/peer-no-operations "fuzz: peer: after closing everything"
 
 # The driver itself: a missing input is an error, not an empty success.
 "$drivers/replay_guest" "$work/missing" >/dev/null 2>&1

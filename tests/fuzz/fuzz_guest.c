@@ -49,6 +49,10 @@ struct transfer {
 
 /* The transfer's bytes: SplitMix64 words (shifts and repeats show), computed once. */
 static uint8_t pattern[TRANSFER_BYTES];
+/* Whose device the input drives: H, or A itself when the environment variable
+ * VMCISIM_FUZZ_SELF_TEST is set, which tests/fuzz_replay_test.sh uses to see the transfer
+ * check fail (a guest may break its own connections). */
+static uint32_t hostile_cid = CID_H;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -56,6 +60,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     for (uint64_t offset = 0; offset < TRANSFER_BYTES; offset++)
         pattern[offset] = (uint8_t)(sim_splitmix64_mix(offset / 8 + 1) >> (8 * (offset % 8)));
+    if (getenv("VMCISIM_FUZZ_SELF_TEST") != NULL)
+        hostile_cid = CID_A;
     return 0;
 }
 
@@ -171,7 +177,7 @@ static void write_datagram(struct vmci_device *device, struct fuzz_input *input,
 
 static void hostile_op(struct vs_world *world, struct fuzz_input *input, uint8_t *bytes)
 {
-    struct vmci_device *device = vmci_hypervisor_device(world->hypervisor, CID_H);
+    struct vmci_device *device = vmci_hypervisor_device(world->hypervisor, hostile_cid);
     uint8_t op = fuzz_u8(input);
     if (device == NULL)
         op = 5;                         /* a device reset may be reloading: just run */

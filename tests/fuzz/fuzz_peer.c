@@ -232,10 +232,22 @@ static void socket_op(struct peer *p, struct fuzz_input *input)
     }
 }
 
+/* With the environment variable VMCISIM_FUZZ_SELF_TEST set, the host's listener is left
+ * open: tests/fuzz_replay_test.sh sees the "no socket left" check fail. */
+static bool leave_listener_open;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    leave_listener_open = getenv("VMCISIM_FUZZ_SELF_TEST") != NULL;
+    return 0;
+}
+
 static void close_all(struct side *side)
 {
     for (int index = 0; index < FDS; index++) {
-        if (side->fds[index] >= 0)
+        if (side->fds[index] >= 0 && !(leave_listener_open && index == FD_LISTEN))
             (void)vs_close(&side->context, side->fds[index]);
         side->fds[index] = -1;
     }
