@@ -2,13 +2,15 @@
 /*
  * tests/fuzz/fuzz_guest.c: fuzz target (a), a hostile guest (docs/fuzzing.md).
  *
- * World: esxi-6.5, the host and two VMs: A (CID 100), well behaved, and H (CID 300),
- * whose device the input drives like a hostile guest kernel: register writes at any
- * offset with any value (CONTROL resets included), register reads, DATA_OUT transfers of
- * raw bytes or of datagrams with input-chosen headers (aimed at the host's control
- * handle, the hypervisor's hypercalls, A, or anywhere), DATA_IN reads, and runs of the
- * engine in between. Meanwhile a client in A streams TRANSFER_BYTES of a known pattern
- * to a server on the host over vSockets, and the server checks every byte.
+ * World: the host and two VMs: A (CID 100), well behaved, and H (CID 300), on esxi-6.5
+ * (every VM restricted) or, when the input's first byte is odd, on esxi-4.1 with both VMs
+ * unrestricted, so that H reaches A's vSockets stack directly. The rest of the input
+ * drives H's device like a hostile guest kernel: register writes at any offset with any
+ * value (CONTROL resets included), register reads, DATA_OUT transfers of raw bytes or of
+ * datagrams with input-chosen headers (aimed at the host's control handle, the
+ * hypervisor's hypercalls, A's, or anywhere), DATA_IN reads, and runs of the engine in
+ * between. Meanwhile a client in A streams TRANSFER_BYTES of a known pattern to a server
+ * on the host over vSockets, and the server checks every byte.
  *
  * Invariants (a failure aborts): the hypervisor's own consistency check holds after
  * every operation; the run ends idle within RUN_AFTER_NS of simulated time; A's transfer
@@ -211,13 +213,19 @@ static void hostile_op(struct vs_world *world, struct fuzz_input *input, uint8_t
 
 /* ---- The target ------------------------------------------------------------------------ */
 
-static struct vs_world *world_create(void)
+/* esxi-6.5: every VM restricted, H reaches only the host and the hypervisor; esxi-4.1 with
+ * both VMs unrestricted in the same domain: H's datagrams and control packets reach A's
+ * own vSockets stack too. */
+static struct vs_world *world_create(bool guest_to_guest)
 {
     struct vmci_vm_config vms[2] = {
-        { .name = "a", .requested_cid = CID_A, .hw_version = 13, .domain = "", .owner = "user" },
-        { .name = "h", .requested_cid = CID_H, .hw_version = 13, .domain = "", .owner = "user" },
+        { .name = "a", .requested_cid = CID_A, .hw_version = 13, .domain = "", .owner = "user",
+          .unrestricted = guest_to_guest },
+        { .name = "h", .requested_cid = CID_H, .hw_version = 13, .domain = "", .owner = "user",
+          .unrestricted = guest_to_guest },
     };
-    struct vs_world_config config = { .seed = 9, .vm_count = 2, .vms = vms };
+    struct vs_world_config config = { .product = guest_to_guest ? "esxi-4.1" : "esxi-6.5",
+                                      .seed = 9, .vm_count = 2, .vms = vms };
     char message[VS_WORLD_MESSAGE_BYTES_MAX] = "";
     struct vs_world *world = vs_world_create(&config, message, sizeof(message));
     if (world == NULL)
@@ -246,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input input = fuzz_input_make(data, size);
     static uint8_t bytes[RAW_BYTES_MAX];
-    struct vs_world *world = world_create();
+    struct vs_world *world = world_create(fuzz_u8(&input) % 2 == 1);
     struct vs_context *host = calloc(2, sizeof(*host));
     if (host == NULL)
         fuzz_fail(TARGET, "out of memory");
