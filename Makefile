@@ -62,7 +62,7 @@ asan: $(BUILD)/vmcisim
 	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -fno-omit-frame-pointer" \
 	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \
-	    build/asan/unit_tests build/asan/vmcisim
+	    build/asan/unit_tests build/asan/vmcisim $(FUZZ_TARGETS:%=build/asan/fuzz/replay_%)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    scripts/run-tests build/asan/unit_tests build/asan/vmcisim
 
@@ -79,5 +79,50 @@ run: vmcisim
 
 clean:
 	rm -rf build vmcisim
+
+# ---- Fuzzing (tests/fuzz/, docs/fuzzing.md) ------------------------------------------------
+# Four targets, each one file defining LLVMFuzzerTestOneInput. `make fuzz FUZZ_SECONDS=N`
+# builds them with clang's libFuzzer (plus ASan and UBSan) under build/libfuzzer and runs
+# each N seconds. `make test` needs no clang: it builds each target with the normal
+# compiler and tests/fuzz/replay_main.c as $(BUILD)/fuzz/replay_<target>, and
+# tests/fuzz_replay_test.sh replays the checked-in corpus through it (`make asan` too).
+FUZZ_TARGETS  := guest peer trace lua
+FUZZ_SECONDS  ?= 60
+FUZZ_BUILD    := build/libfuzzer
+FUZZ_SUPPORT  := $(BUILD)/tests/fuzz/fuzz_support.o
+# The trace target also reads traces with `inspect`'s views (sim/cli, without main.c).
+FUZZ_EXTRA_trace := $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/inspect*.c))
+FUZZ_REPLAYS  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SRCS     := $(wildcard tests/fuzz/*.c)
+DEPS          += $(FUZZ_SRCS:%.c=$(BUILD)/%.d)
+
+.PHONY: fuzz fuzz-binaries fuzz-replays
+fuzz-replays: $(FUZZ_REPLAYS)
+test: $(FUZZ_REPLAYS)
+
+define FUZZ_RULES
+$(BUILD)/fuzz/replay_$(1): $(BUILD)/tests/fuzz/fuzz_$(1).o $(BUILD)/tests/fuzz/replay_main.o \
+		$(FUZZ_SUPPORT) $(FUZZ_EXTRA_$(1)) $(BUILD)/libvmcisim.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_ALL) -o $$@ $$(filter %.o,$$^) $(BUILD)/libvmcisim.a $$(LDLIBS_ALL)
+
+$(BUILD)/fuzz/fuzz_$(1): $(BUILD)/tests/fuzz/fuzz_$(1).o $(FUZZ_SUPPORT) $(FUZZ_EXTRA_$(1)) \
+		$(BUILD)/libvmcisim.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_ALL) -fsanitize=fuzzer -o $$@ $$(filter %.o,$$^) $(BUILD)/libvmcisim.a \
+	    $$(LDLIBS_ALL)
+endef
+$(foreach target,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULES,$(target))))
+
+fuzz-binaries: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+# clang and its libFuzzer runtime come from Debian through scripts/install-deps --fuzz.
+fuzz:
+	scripts/install-deps --fuzz
+	$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
+	    OPT="-O1 -fno-omit-frame-pointer" \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-binaries
+	scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 -include $(DEPS)

@@ -1,0 +1,16 @@
+INSERT INTO events VALUES(1, 0, 0, 0, 'vmci', 'host_create', '{"name":"host","cid":2}', NULL);
+INSERT INTO events VALUES(2, 5, 7, 0, 'vmci', 'vm_create', '{"name":null,"cid":"seven","hw_version":-1}', NULL);
+INSERT INTO events VALUES(3, 6, 7, 0, 'vmci', 'ctx_create', '{"vm":123,"flags":1,"domain":"","device":1}', NULL);
+INSERT INTO events VALUES(4, 7, 7, 1, 'api', 'proc_spawn', '{"name":""}', NULL);
+INSERT INTO events VALUES(5, 8, 7, 1, 'transport', 'pkt_send', '{"type":"NOPE","src":-1,"dst":1e300,"u0":"x"}', x'00');
+INSERT INTO events VALUES(6, 9, 7, 1, 'transport', 'pkt_recv', '{', NULL);
+INSERT INTO events VALUES(7, 10, 7, 1, 'vmci', 'dg_route', '{"src_cid":4294967296,"dst_cid":-5,"size":-1,"result":"a","rule":[1,2]}', x'');
+INSERT INTO events VALUES(8, 11, 7, 0, 'vmci', 'ctx_suspend', '{}', NULL);
+INSERT INTO events VALUES(9, 11, 7, 0, 'vmci', 'ctx_resume', '{"assigned":7}', NULL);
+INSERT INTO events VALUES(10, 12, 9, 0, 'vmci', 'cid_reassigned', '{"cid":7,"assigned":9}', NULL);
+INSERT INTO events VALUES(11, 13, 9, 1, 'api', 'sock_send', '{"socket":9223372036854775807,"result":4}', NULL);
+INSERT INTO events VALUES(12, 14, 9, 1, 'transport', 'peer_detach', '{"rule":"R171","port":"x"}', NULL);
+INSERT INTO events VALUES(13, 15, 9, 1, 'vmci', 'dg_drop', '{"reason":null}', NULL);
+INSERT INTO events VALUES(14, 16, 9, 1, 'api', 'expect_fail', '{"text":"' || hex(randomblob(8)) || '"}', NULL);
+INSERT INTO events VALUES(15, 17, 9, 1, 'api', 'proc_error', '{"message":""}', NULL);
+INSERT INTO events VALUES(16, -1, 9, 1, 'api', 'deadlock', 'null', NULL);

@@ -1,0 +1,1 @@
+INSERT INTO events VALUES(1, 0, 2, 0, 'api', 'socket', '{"fd":3}', NULL);

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/fuzz/fuzz_trace.c: fuzz target (c), the trace readers fed arbitrary files
+ * (docs/fuzzing.md).
+ *
+ * The input becomes a trace file in one of two ways:
+ *   - an input that starts with SQLite's magic ("SQLite format 3\0") is the file itself,
+ *     byte for byte (corrupt pages, wrong schemas, truncations);
+ *   - any other input is SQL text run against a fresh database that already has the
+ *     writer's schema (meta, files, events, schema_version 1): so a small input such as
+ *     one INSERT of a row with a strange `fields` JSON reaches the readers' own code,
+ *     which random bytes in an SQLite page rarely do. The SQL may not touch any other
+ *     file: ATTACH, VACUUM and extension loading are refused before it runs (text
+ *     check and authorizer), and a statement stops after SQL_STEPS_MAX virtual-machine
+ *     steps.
+ * Then every reader of traces opens the file: sim/trace/reader.c (metadata, recorded
+ * files, every event up to EVENTS_MAX), `export` in its three formats, and `inspect`
+ * (sim/cli) in each of its views; their output goes to a scratch file and /dev/null.
+ * Each must return an answer or a message, never crash; that is the invariant (ASan and
+ * UBSan watch the memory).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "fuzz.h"
+#include "sim/cli/cli.h"
+#include "sim/engine/error.h"
+#include "sim/export/export.h"
+#include "sim/trace/reader.h"
+
+#define TARGET "trace"
+#define EVENTS_MAX 100000u
+#define SQL_BYTES_MAX (256u * 1024)
+#define SQL_STEPS_MAX 2000000
+#define PATH_BYTES_MAX 256u
+
+static char trace_path[PATH_BYTES_MAX];
+static char out_path[PATH_BYTES_MAX];
+
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
+    " ctx INTEGER NOT NULL, pid INTEGER NOT NULL, layer TEXT NOT NULL, kind TEXT NOT NULL,"
+    " fields TEXT NOT NULL, payload BLOB);"
+    "INSERT INTO meta(key, value) VALUES('schema_version', '1');";
+
+/* `inspect` is linked without sim/cli/main.c: its usage messages come here. */
+void cli_usage(FILE *stream)
+{
+    fputs("usage\n", stream);
+}
+
+int cli_usage_error(const char *format, const char *detail)
+{
+    (void)format;
+    (void)detail;
+    return 2;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_quiet_stdout();
+    const char *folder = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+    snprintf(trace_path, sizeof(trace_path), "%s/vmcisim-fuzz-trace-%ld.db", folder,
+             (long)getpid());
+    snprintf(out_path, sizeof(out_path), "%s/vmcisim-fuzz-trace-%ld.out", folder,
+             (long)getpid());
+    return 0;
+}
+
+static void remove_files(void)
+{
+    char side[PATH_BYTES_MAX + 8];
+    unlink(trace_path);
+    unlink(out_path);
+    snprintf(side, sizeof(side), "%s-wal", trace_path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", trace_path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-journal", trace_path);
+    unlink(side);
+}
+
+static int deny_other_files(void *state, int action, const char *a, const char *b,
+                            const char *c, const char *d)
+{
+    (void)state, (void)a, (void)b, (void)c, (void)d;
+    return action == SQLITE_ATTACH || action == SQLITE_DETACH ? SQLITE_DENY : SQLITE_OK;
+}
+
+static int steps_exceeded(void *state)
+{
+    (void)state;
+    return 1;                           /* called once per SQL_STEPS_MAX steps: stop */
+}
+
+/* True when the SQL names something that could reach another file. */
+static bool sql_refused(const char *sql)
+{
+    static const char *const words[] = { "attach", "vacuum", "load_extension", "detach" };
+    static char lowered[SQL_BYTES_MAX + 1];
+    size_t length = strlen(sql);
+    for (size_t index = 0; index < length; index++)
+        lowered[index] = (char)tolower((unsigned char)sql[index]);
+    lowered[length] = '\0';
+    for (size_t index = 0; index < sizeof(words) / sizeof(words[0]); index++) {
+        if (strstr(lowered, words[index]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Writes the trace file for this input; false when the input makes none (refused SQL). */
+static bool write_trace(const uint8_t *data, size_t size)
+{
+    static const char magic[16] = "SQLite format 3";
+    if (size >= sizeof(magic) && memcmp(data, magic, sizeof(magic)) == 0) {
+        FILE *file = fopen(trace_path, "wb");
+        if (file == NULL)
+            fuzz_fail(TARGET, "cannot write the scratch trace");
+        bool ok = fwrite(data, 1, size, file) == size;
+        ok = fclose(file) == 0 && ok;
+        if (!ok)
+            fuzz_fail(TARGET, "cannot write the scratch trace");
+        return true;
+    }
+    if (size > SQL_BYTES_MAX)
+        return false;
+    char *sql = malloc(size + 1);
+    if (sql == NULL)
+        fuzz_fail(TARGET, "out of memory");
+    memcpy(sql, data, size);
+    sql[size] = '\0';
+    bool written = false;
+    sqlite3 *db = NULL;
+    if (!sql_refused(sql) && sqlite3_open(trace_path, &db) == SQLITE_OK &&
+        sqlite3_exec(db, schema_sql, NULL, NULL, NULL) == SQLITE_OK) {
+        sqlite3_set_authorizer(db, deny_other_files, NULL);
+        sqlite3_progress_handler(db, SQL_STEPS_MAX, steps_exceeded, NULL);
+        sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1 << 20);
+        (void)sqlite3_exec(db, sql, NULL, NULL, NULL);  /* whatever ran is the trace */
+        written = true;
+    }
+    sqlite3_close(db);
+    free(sql);
+    return written;
+}
+
+static void read_with_reader(void)
+{
+    static const char *const keys[] = { "schema_version", "simulator_version", "seed",
+                                        "options", "digest", "" };
+    struct sim_trace_reader *reader = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (sim_trace_reader_open(trace_path, &reader, message) != 0)
+        return;
+    for (size_t index = 0; index < sizeof(keys) / sizeof(keys[0]); index++)
+        (void)sim_trace_reader_meta(reader, keys[index]);
+    uint32_t files = sim_trace_reader_file_count(reader);
+    for (uint32_t index = 0; index < files; index++) {
+        struct sim_trace_file file = sim_trace_reader_file(reader, index);
+        if (file.path == NULL || (file.text == NULL && file.text_bytes > 0))
+            fuzz_fail(TARGET, "reader returned a file without its path or text");
+    }
+    (void)sim_trace_reader_event_count(reader);
+    struct sim_trace_row row;
+    uint64_t checksum = 0;
+    for (uint32_t count = 0; count < EVENTS_MAX; count++) {
+        if (sim_trace_reader_next(reader, &row, message) != 1)
+            break;
+        if (row.layer == NULL || row.kind == NULL || row.fields == NULL)
+            fuzz_fail(TARGET, "reader returned a row without layer, kind or fields");
+        for (size_t index = 0; index < row.payload_bytes; index++)
+            checksum += row.payload[index];              /* ASan checks every byte */
+        checksum += strlen(row.fields) + strlen(row.layer) + strlen(row.kind);
+    }
+    (void)checksum;
+    sim_trace_reader_close(reader);
+}
+
+static void read_with_export_and_inspect(void)
+{
+    static const char *const formats[] = { "pcap", "perfetto", "mermaid" };
+    for (size_t index = 0; index < sizeof(formats) / sizeof(formats[0]); index++) {
+        struct export_options options;
+        export_options_default(&options);
+        if (export_format_parse(formats[index], &options.format) != 0)
+            fuzz_fail(TARGET, "export format unknown");
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+        (void)export_run(trace_path, out_path, &options, message);
+    }
+    static const char *const views[] = { "summary", "timeline", "connections", "sockets",
+                                         "vms", "errors" };
+    for (size_t index = 0; index < sizeof(views) / sizeof(views[0]); index++) {
+        char *argv[] = { "inspect", trace_path, (char *)views[index], NULL };
+        (void)cli_inspect(3, argv);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    remove_files();
+    if (write_trace(data, size)) {
+        read_with_reader();
+        read_with_export_and_inspect();
+    }
+    remove_files();
+    return 0;
+}
