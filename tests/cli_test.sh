@@ -178,7 +178,7 @@ summary_is "an error before sim.world" 1 \
     $F/error_after_run.lua -- before
 summary_is "an error after sim.world, before w:run" 1 \
     "^run: world not run at .*, 1 failures -> FAIL$" $F/error_after_run.lua -- no-run
-summary_is "a syntax error" 3 "^run: scenario not loaded at .*, 0 failures -> FAIL$" \
+summary_is "a syntax error" 3 "^run: scenario not loaded at .*, 1 failures -> FAIL$" \
     $F/syntax_error.lua
 
 # An error of the top-level code after w:run() is a trace event (so in the digest),

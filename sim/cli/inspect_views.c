@@ -18,7 +18,6 @@
 #include "vsock/core.h"
 
 #define PACKET_ADDRESS_PORT_BITS 32u     /* pkt src/dst are cid << 32 | port (docs/sockets.md) */
-#define SQL_TEXT_BYTES_MAX       8192u   /* the views' own queries plus the filters' text */
 
 /* A peer_detach is how a stream learns of a clean close: not an error by itself (bytes it
  * cost are their own data_discarded event). Every data_discarded, at any layer, is one. */

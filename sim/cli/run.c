@@ -408,8 +408,9 @@ static const char *ending(const struct simlua_outcome *outcome, const struct run
     return outcome->stopped;
 }
 
-/* A deadlock is a failure of the run (inspect counts its event among the failures), so
- * the summary counts it too: never "0 failures -> FAIL" for a deadlock. */
+/* A deadlock, a limit or trace failure that stopped the run ("error") and a scenario that
+ * could not be loaded are each a failure of the run, so the summary counts them: a FAIL
+ * never says "0 failures". */
 static void print_summary(const struct simlua_outcome *outcome, const struct run_options *options,
                           const struct discarded *discarded)
 {
@@ -418,6 +419,9 @@ static void print_summary(const struct simlua_outcome *outcome, const struct run
     uint64_t failures = outcome->failure_count;
     if (outcome->world_created && strcmp(outcome->stopped, "deadlock") == 0)
         failures++;
+    bool stopped_by_error = outcome->world_created && strcmp(outcome->stopped, "error") == 0;
+    if ((stopped_by_error || outcome->exit_code == SIMLUA_EXIT_LOAD) && failures == 0)
+        failures = 1;               /* the limit, trace or load error that ended the run */
     printf("run: %s at %ss, %" PRIu64 " events, %" PRIu64 " trace events, %" PRIu64
            " failures -> %s\n", ending(outcome, options), time_text, outcome->events_run,
            outcome->trace_events, failures, outcome->exit_code == 0 ? "pass" : "FAIL");
