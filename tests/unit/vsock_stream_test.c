@@ -623,6 +623,37 @@ static void test_R119_recv_errors(void)
     fixture_destroy(f);
 }
 
+/* R119's checks in their order, with calls that meet two conditions at once: the state
+ * check comes before MSG_OOB, MSG_OOB before a local SHUT_RD and before a zero length. */
+static void test_R119_recv_checks_in_order(void)
+{
+    struct fixture *f = fixture_create();
+    struct vs_context *g = &f->guest_a;
+    uint8_t buffer[64];
+    int fresh = stream_socket(g);
+    ASSERT_FAILS(vs_recv(g, fresh, buffer, sizeof(buffer), MSG_OOB), ENOTCONN);
+    ASSERT_FAILS(vs_recv(g, fresh, buffer, 0, MSG_OOB), ENOTCONN);
+    int client_fd, server_fd;
+    int listen_fd = connected_pair(f, g, &f->host, 7110, &client_fd, &server_fd);
+    ASSERT_FAILS(vs_recv(&f->host, listen_fd, buffer, 0, MSG_OOB), ENOTCONN);
+    ASSERT_FAILS(vs_recv(g, client_fd, buffer, 0, MSG_OOB), EOPNOTSUPP);   /* before length 0 */
+    const char text[] = "queued";
+    ASSERT_RETURNS(vs_send(&f->host, server_fd, text, sizeof(text), 0), sizeof(text));
+    run_idle(f);
+    ASSERT_RETURNS(vs_shutdown(g, client_fd, SHUT_RD), 0);
+    ASSERT_FAILS(vs_recv(g, client_fd, buffer, sizeof(buffer), MSG_OOB), EOPNOTSUPP);
+    ASSERT_RETURNS(vs_recv(g, client_fd, buffer, sizeof(buffer), 0), 0);  /* data queued: 0 */
+    /* A guest socket whose peer closed with nothing left to read is done and no longer
+     * established: the state check answers 0 before MSG_OOB is looked at. */
+    int other_client, other_server;
+    int other_listener = connected_pair(f, g, &f->host, 7111, &other_client, &other_server);
+    ASSERT_RETURNS(vs_close(&f->host, other_server), 0);
+    run_idle(f);
+    ASSERT_RETURNS(vs_recv(g, other_client, buffer, sizeof(buffer), MSG_OOB), 0);
+    (void)other_listener;
+    fixture_destroy(f);
+}
+
 struct timed_writer {
     int fd;
     ssize_t first;
@@ -1282,6 +1313,7 @@ CU_ErrorCode vsock_stream_suite_add(void)
         TEST_ENTRY(test_R113_nonblocking_connect_timeout),
         TEST_ENTRY(test_R116_send_errors),
         TEST_ENTRY(test_R119_recv_errors),
+        TEST_ENTRY(test_R119_recv_checks_in_order),
         TEST_ENTRY(test_R122_writer_without_reader_buffers_65535_bytes),
         TEST_ENTRY(test_R123_one_mebibyte_in_order_and_deterministic),
         TEST_ENTRY(test_R124_shutdown_errors),
