@@ -43,3 +43,17 @@ all=$(sqlite3 "$work/p.db" "SELECT group_concat(json_extract(fields, '\$.type'),
 # the peer waits (R181); nothing for the write nobody waits for.
 [ "$all" = "REQUEST NEGOTIATE OFFER ATTACH WAITING_READ WROTE" ]
 check "packet-based protocol: WAITING_READ once, WROTE only while the peer waits" $? "$all"
+
+# R176 "with retry": a WROTE refused by a full pending queue is sent VSOCK_MAX_DGRAM_RESENDS
+# (10) times in the same instant, each refused with VMCI_ERROR_NO_RESOURCES (-19), then
+# given up: no eleventh attempt, and the writer's send still succeeded.
+"$vmcisim" run scenarios/conformance/stream_R176_resends.lua --trace "$work/r176.db" -q \
+    >/dev/null 2>&1
+check "stream_R176_resends.lua passes" $?
+tries=$(sqlite3 "$work/r176.db" "SELECT kind || ' ' || count(*) || ' ' || count(DISTINCT time_ns)
+        || ' ' || ifnull(min(json_extract(fields, '\$.result')), '-') FROM events
+        WHERE kind IN ('pkt_send', 'pkt_send_failed') AND json_extract(fields, '\$.type') = 'WROTE'
+        GROUP BY kind ORDER BY kind")
+[ "$tries" = "pkt_send 10 1 -
+pkt_send_failed 10 1 -19" ]
+check "R176: a refused WROTE is tried 10 times in one instant, then given up" $? "$tries"
