@@ -6,7 +6,8 @@
 # of them run), the same report with -j 1 and -j 2, --fail-fast, --shard partitions (union =
 # the range, no overlap), a seed's digest after 100 others in one worker equal to
 # `vmcisim run`'s, expect-error headers, a wall-time limit that kills a worker (hang.lua),
-# the progress bar, the JUnit XML (python3's parser) and the usage errors (exit 2).
+# the progress bar, the JUnit XML (python3's parser), shards' JUnit files merged by
+# scripts/merge-junit, and the usage errors (exit 2).
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
 fixtures=tests/fixtures/sweep
@@ -165,6 +166,32 @@ check "--junit: testsuites/testsuite/testcase/failure with message and reproduce
 status=$?
 check "an unwritable --junit file fails the sweep (exit 1)" $([ "$status" -eq 1 ]; echo $?) \
     "status $status"
+
+# ---- shards' JUnit files merged (docs/sweeps.md) ----------------------------------------
+for shard in 1 2 3; do
+    "$vmcisim" sweep "$fixtures/some_fail.lua" --seeds 1-30 --shard "$shard/3" -j 1 \
+        --junit "$work/shard-$shard.xml" > /dev/null 2>&1
+done
+scripts/merge-junit "$work/merged.xml" "$work"/shard-*.xml
+status=$?
+result=$(python3 - "$work/merged.xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suite = root.find("testsuite")
+assert root.tag == "testsuites" and suite is not None
+assert root.get("tests") == "30" and suite.get("failures") == "4", suite.attrib
+seeds = sorted(int(c.get("name").rsplit(" ", 1)[1]) for c in suite.findall("testcase"))
+assert seeds == list(range(1, 31)), seeds
+print("ok")
+EOF
+)
+check "scripts/merge-junit: three shards' files make one suite of seeds 1-30, 4 failures" \
+    $([ "$status" -eq 0 ] && [ "$result" = "ok" ]; echo $?) "status $status: $result"
+echo "not xml" > "$work/bad.xml"
+scripts/merge-junit "$work/merged2.xml" "$work/bad.xml" 2>/dev/null
+status=$?
+check "scripts/merge-junit: an input that is not XML fails (exit 1)" \
+    $([ "$status" -eq 1 ]; echo $?) "status $status"
 
 # ---- usage errors -----------------------------------------------------------------------
 usage() {

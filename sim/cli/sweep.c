@@ -312,6 +312,7 @@ static void read_result(struct sweep_state *state, struct worker *worker)
         sweep_report_lost(state->report, worker->seed, 0, "the worker answered for another "
                           "seed");
         kill(worker->pid, SIGKILL);
+        worker_ended(state, worker);        /* not busy: reaped and replaced, not reported */
         state->stopping |= state->options->fail_fast;
         return;
     }
