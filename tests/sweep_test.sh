@@ -6,6 +6,7 @@
 # of them run), the same report with -j 1 and -j 2, --fail-fast, --shard partitions (union =
 # the range, no overlap), a seed's digest after 100 others in one worker equal to
 # `vmcisim run`'s, expect-error headers, a wall-time limit that kills a worker (hang.lua),
+# a worker dying mid-seed (the test-only VMCISIM_SWEEP_ABORT_SEED hook),
 # the progress bar, the JUnit XML (python3's parser), shards' JUnit files merged by
 # scripts/merge-junit, and the usage errors (exit 2).
 set -u
@@ -124,6 +125,15 @@ has "$out" "FAIL seed 3: timed out after 1 s of wall time (worker killed)" &&
     [ "$(last_line "$out")" = "seeds: 5 passed, 1 failed" ] && [ "$status" -eq 1 ]
 check "--timeout kills the worker of a seed that runs too long; a new worker takes the rest" \
     $? "status $status: $out"
+out=$(VMCISIM_SWEEP_ABORT_SEED=4 "$vmcisim" sweep "$fixtures/some_fail.lua" --seeds 1-6 -j 1 \
+      2>&1)
+status=$?
+has "$out" "FAIL seed 4: the worker was killed by signal 6 (Aborted) during this seed" &&
+    [ "$(last_line "$out")" = "seeds: 5 passed, 1 failed" ]
+check "a worker dying mid-seed (test-only abort hook) fails that seed; a new worker runs the rest" \
+    $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) "status $status: $out"
+has "$out" "  reproduce: $vmcisim run $fixtures/some_fail.lua --seed 4 --trace fail-some_fail-4.db"
+check "a seed whose worker died has its reproduce line too" $? "$out"
 "$vmcisim" sweep "$fixtures/some_fail.lua" --seeds 1-200 -j 1 --progress \
     > "$work/progress.out" 2> "$work/progress.err"
 grep -qE '\] [0-9]+/200 seeds, [0-9]+ failed, [0-9]+ seeds/s, ETA' "$work/progress.err"

@@ -12,6 +12,11 @@
  * The worker's stdout and stderr go to one unlinked temporary file, emptied before each
  * seed; after the seed it is searched for the scenario's `-- expect-error:` texts and its
  * head is kept in the result, so a failure can be shown.
+ *
+ * Test-only hook: VMCISIM_SWEEP_ABORT_SEED=N makes a worker abort() when it is handed seed N,
+ * so tests/sweep_test.sh can show a worker dying mid-seed (the seed fails, naming the signal,
+ * and a new worker takes the next seeds), which no scenario can cause in the sandbox. It is
+ * documented in docs/cli.md as test-only.
  */
 #define _GNU_SOURCE              /* memmem */
 #include <assert.h>
@@ -147,10 +152,15 @@ _Noreturn void sweep_worker_main(const struct sweep_options *options, int seed_f
         fprintf(stderr, "vmcisim sweep: a worker cannot create its output file\n");
         exit(127);
     }
+    const char *abort_text = getenv("VMCISIM_SWEEP_ABORT_SEED");
+    bool abort_armed = abort_text != NULL && abort_text[0] != '\0';
+    uint64_t abort_seed = abort_armed ? strtoull(abort_text, NULL, 10) : 0;
     struct sweep_result *result = malloc(sizeof(*result));
     int status = result != NULL ? 0 : 127;
     uint64_t seed;
     while (result != NULL && read_exact(seed_fd, &seed, sizeof(seed))) {
+        if (abort_armed && seed == abort_seed)
+            abort();
         run_seed(options, seed, output_fd, result);
         if (!write_exact(result_fd, result, sizeof(*result)))
             break;
