@@ -125,6 +125,12 @@ has "$out" "FAIL seed 3: timed out after 1 s of wall time (worker killed)" &&
     [ "$(last_line "$out")" = "seeds: 5 passed, 1 failed" ] && [ "$status" -eq 1 ]
 check "--timeout kills the worker of a seed that runs too long; a new worker takes the rest" \
     $? "status $status: $out"
+out=$("$vmcisim" sweep tests/fixtures/runner/suite/until.lua --seeds 1-3 -j 1 2>&1)
+check "a header's '-- until:' stops a scenario that never ends, in every seed" \
+    $([ "$(last_line "$out")" = "seeds: 3 passed, 0 failed" ]; echo $?) "$out"
+out=$("$vmcisim" sweep tests/fixtures/until_blocked.lua --seeds 1 --until 1ms 2>&1)
+has "$out" "reproduce: $vmcisim run tests/fixtures/until_blocked.lua --seed 1 --until 1ms --trace"
+check "--until reaches the runs and their reproduce lines" $? "$out"
 out=$(VMCISIM_SWEEP_ABORT_SEED=4 "$vmcisim" sweep "$fixtures/some_fail.lua" --seeds 1-6 -j 1 \
       2>&1)
 status=$?
