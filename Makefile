@@ -68,6 +68,7 @@ asan: $(BUILD)/vmcisim
 
 bench: $(BUILD)/bench_runner vmcisim
 	$(BUILD)/bench_runner
+	scripts/bench-sweep ./vmcisim
 
 # The first run: a host service and a guest client over vSockets, traced to hello.db, then
 # the two commands that look into that trace.

@@ -22,5 +22,8 @@ int cli_export(int argc, char **argv);
  * (argv[0] the program, argv[1] "test"): the program name goes into reproduction lines.
  * Returns 0 all passed, 1 a failure, 2 usage error. */
 int cli_test(int argc, char **argv);
+/* `vmcisim sweep SCENARIO.lua --seeds LIST [...]` (sweep.c): main's whole argv, as cli_test.
+ * Returns 0 every seed passed, 1 a failure, 2 usage error. */
+int cli_sweep(int argc, char **argv);
 
 #endif /* SIM_CLI_CLI_H */

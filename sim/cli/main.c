@@ -23,6 +23,7 @@ void cli_usage(FILE *stream)
             "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
             "       vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT [options]\n"
             "       vmcisim test [PATHS...] [options]   (vmcisim test --help)\n"
+            "       vmcisim sweep SCENARIO.lua --seeds A-B [options]   (vmcisim sweep --help)\n"
             "       vmcisim --help | --version\n"
             "\n"
             "run options:\n"
@@ -101,5 +102,7 @@ int main(int argc, char **argv)
         return cli_export(argc - 1, argv + 1);
     if (strcmp(command, "test") == 0)
         return cli_test(argc, argv);
+    if (strcmp(command, "sweep") == 0)
+        return cli_sweep(argc, argv);
     return cli_usage_error("unknown command '%s'", command);
 }

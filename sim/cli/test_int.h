@@ -85,6 +85,9 @@ struct test_plan {
 /* test_plan.c */
 /* Parses "1-20,25,30-31" into seeds; returns 0, or -1 with why in error. */
 int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, size_t error_bytes);
+/* The same with another bound on the number of seeds (bound_name names it in the error). */
+int test_seeds_parse_bounded(const char *text, struct test_seeds *seeds, uint64_t count_max,
+                             const char *bound_name, char *error, size_t error_bytes);
 /* The index-th seed of the list (index < seeds->count). */
 uint64_t test_seeds_at(const struct test_seeds *seeds, uint64_t index);
 /* Adds every *.lua under each path (a file or a folder, recursively, sorted). Returns 0, or
@@ -92,6 +95,9 @@ uint64_t test_seeds_at(const struct test_seeds *seeds, uint64_t index);
 int test_plan_build(struct test_plan *plan, char **paths, int path_count,
                     const struct test_options *options);
 void test_plan_free(struct test_plan *plan);
+/* One scenario: its path and its header directives (header_error says what is malformed).
+ * Returns 0, or -1 when the path is longer than TEST_PATH_BYTES_MAX. */
+int test_scenario_read(struct test_scenario *scenario, const char *path);
 /* The seeds a scenario runs with. */
 const struct test_seeds *test_plan_seeds(const struct test_scenario *scenario,
                                          const struct test_options *options);
@@ -163,6 +169,19 @@ void test_report_case(struct test_report *report, const struct test_case *test_c
 void test_report_progress(struct test_report *report, uint64_t running, const char *current);
 /* Prints the summary and the final line, writes the JUnit file; returns the exit status. */
 int test_report_close(struct test_report *report);
+/* Writes text as XML character data (attribute: also escapes newlines and tabs); bytes that
+ * are not valid UTF-8 or not allowed in XML become U+FFFD. */
+void test_xml_write(FILE *file, const char *text, bool attribute);
+/* Appends one JUnit <testcase> for a scenario path to body: passed (skipped and reason
+ * NULL), skipped (its message) or failed (reason, detail, reproduce). */
+void test_junit_testcase(FILE *body, const char *path, const char *name, double seconds,
+                         const char *skipped, const char *reason, const char *detail,
+                         const char *reproduce);
+/* Writes the JUnit file at path: testsuites > testsuite (suite_name and the counts) around
+ * the testcases in body. Returns 0, or -1 with a message on stderr prefixed by who. */
+int test_junit_write(const char *path, const char *suite_name, uint64_t failed,
+                     uint64_t skipped, uint64_t tests, double seconds, FILE *body,
+                     const char *who);
 /* Quotes text for a POSIX shell when needed, into buffer. */
 void test_shell_quote(const char *text, char *buffer, size_t buffer_bytes);
 
@@ -172,5 +191,10 @@ void test_shell_quote(const char *text, char *buffer, size_t buffer_bytes);
 bool test_judge(const struct test_case *test_case, const struct test_scenario *scenario,
                 const struct test_options *options, char *reason, size_t reason_bytes,
                 char *detail, size_t detail_bytes, char *reproduce, size_t reproduce_bytes);
+
+/* The command that reproduces one failing seed: `PROGRAM run PATH --seed N [--until D]
+ * --trace fail-STEM-N.db`, each word quoted for a shell when needed. */
+void test_reproduce_command(const char *program, const char *path, uint64_t seed,
+                            const char *until, char *reproduce, size_t reproduce_bytes);
 
 #endif /* SIM_CLI_TEST_INT_H */

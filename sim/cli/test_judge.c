@@ -113,27 +113,38 @@ static void reproduction(const struct test_case *test_case, const struct test_sc
                          const struct test_options *options, bool unstable, char *reproduce,
                          size_t reproduce_bytes)
 {
-    char program[TEST_PATH_BYTES_MAX + 64], path[2 * TEST_PATH_BYTES_MAX + 64];
-    test_shell_quote(options->program, program, sizeof(program));
-    test_shell_quote(scenario->path, path, sizeof(path));
     if (unstable) {
+        char program[TEST_PATH_BYTES_MAX + 64], path[2 * TEST_PATH_BYTES_MAX + 64];
+        test_shell_quote(options->program, program, sizeof(program));
+        test_shell_quote(scenario->path, path, sizeof(path));
         snprintf(reproduce, reproduce_bytes, "%s test %s --seeds %" PRIu64, program, path,
                  test_case->seed);
         return;
     }
-    const char *slash = strrchr(scenario->path, '/');
+    const char *until = scenario->until_text[0] != '\0' ? scenario->until_text
+                                                        : options->until_text;
+    test_reproduce_command(options->program, scenario->path, test_case->seed, until, reproduce,
+                           reproduce_bytes);
+}
+
+void test_reproduce_command(const char *program, const char *path, uint64_t seed,
+                            const char *until, char *reproduce, size_t reproduce_bytes)
+{
+    assert(program != NULL && path != NULL && reproduce != NULL);
+    char program_quoted[TEST_PATH_BYTES_MAX + 64], path_quoted[2 * TEST_PATH_BYTES_MAX + 64];
+    test_shell_quote(program, program_quoted, sizeof(program_quoted));
+    test_shell_quote(path, path_quoted, sizeof(path_quoted));
+    const char *slash = strrchr(path, '/');
     char stem[128];
-    snprintf(stem, sizeof(stem), "%.100s", slash != NULL ? slash + 1 : scenario->path);
+    snprintf(stem, sizeof(stem), "%.100s", slash != NULL ? slash + 1 : path);
     char *dot = strrchr(stem, '.');
     if (dot != NULL)
         *dot = '\0';
     char trace[256], trace_quoted[600];
-    snprintf(trace, sizeof(trace), "fail-%s-%" PRIu64 ".db", stem, test_case->seed);
+    snprintf(trace, sizeof(trace), "fail-%s-%" PRIu64 ".db", stem, seed);
     test_shell_quote(trace, trace_quoted, sizeof(trace_quoted));
-    const char *until = scenario->until_text[0] != '\0' ? scenario->until_text
-                                                        : options->until_text;
     snprintf(reproduce, reproduce_bytes, "%s run %s --seed %" PRIu64 "%s%s --trace %s",
-             program, path, test_case->seed, until != NULL ? " --until " : "",
+             program_quoted, path_quoted, seed, until != NULL ? " --until " : "",
              until != NULL ? until : "", trace_quoted);
 }
 

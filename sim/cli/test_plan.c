@@ -43,7 +43,14 @@ static int parse_u64(const char *text, const char *end, uint64_t *value_out)
 
 int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, size_t error_bytes)
 {
-    assert(text != NULL && seeds != NULL && error != NULL);
+    return test_seeds_parse_bounded(text, seeds, TEST_SEEDS_PER_SCENARIO_MAX,
+                                    "TEST_SEEDS_PER_SCENARIO_MAX", error, error_bytes);
+}
+
+int test_seeds_parse_bounded(const char *text, struct test_seeds *seeds, uint64_t count_max,
+                             const char *bound_name, char *error, size_t error_bytes)
+{
+    assert(text != NULL && seeds != NULL && error != NULL && bound_name != NULL);
     memset(seeds, 0, sizeof(*seeds));
     const char *cursor = text;
     while (*cursor != '\0') {
@@ -65,10 +72,9 @@ int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, si
         }
         uint64_t size = range.last - range.first + 1;
         if (seeds->range_count == TEST_SEED_RANGES_MAX || size == 0 ||
-            size > TEST_SEEDS_PER_SCENARIO_MAX ||
-            seeds->count + size > TEST_SEEDS_PER_SCENARIO_MAX) {
-            snprintf(error, error_bytes, "'%s': more than TEST_SEEDS_PER_SCENARIO_MAX (%u) seeds "
-                     "or TEST_SEED_RANGES_MAX (%u) ranges", text, TEST_SEEDS_PER_SCENARIO_MAX,
+            size > count_max || seeds->count + size > count_max) {
+            snprintf(error, error_bytes, "'%s': more than %s (%" PRIu64 ") seeds "
+                     "or TEST_SEED_RANGES_MAX (%u) ranges", text, bound_name, count_max,
                      TEST_SEED_RANGES_MAX);
             return -1;
         }
@@ -183,6 +189,7 @@ static bool is_directive(char *comment)
 /* Reads the leading comment block (up to TEST_HEADER_LINES_MAX lines). */
 static void read_header(struct test_scenario *scenario)
 {
+    assert(scenario != NULL);
     FILE *file = fopen(scenario->path, "r");
     if (file == NULL)
         return;                  /* the run reports the unreadable file (exit 3) */
@@ -215,6 +222,17 @@ static void read_header(struct test_scenario *scenario)
     fclose(file);
     if (scenario->expect_error_count > 0 && !scenario->exit_declared)
         scenario->expected_exit = 1;
+}
+
+int test_scenario_read(struct test_scenario *scenario, const char *path)
+{
+    assert(scenario != NULL && path != NULL);
+    memset(scenario, 0, sizeof(*scenario));
+    if (strlen(path) >= TEST_PATH_BYTES_MAX)
+        return -1;
+    strcpy(scenario->path, path);
+    read_header(scenario);
+    return 0;
 }
 
 static int add_scenario(struct test_plan *plan, const char *path)

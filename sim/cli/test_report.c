@@ -75,8 +75,9 @@ static size_t utf8_valid(const unsigned char *text)
     return overlong || excluded ? 0 : length;
 }
 
-static void xml_write(FILE *file, const char *text, bool attribute)
+void test_xml_write(FILE *file, const char *text, bool attribute)
 {
+    assert(file != NULL && text != NULL);
     const unsigned char *cursor = (const unsigned char *)text;
     while (*cursor != '\0') {
         size_t length = utf8_valid(cursor);
@@ -160,39 +161,41 @@ static void print_lines(const char *prefix, const char *text)
     }
 }
 
-static void junit_case(struct test_report *report, const struct test_case *test_case,
-                       const struct test_scenario *scenario, const char *name,
-                       const char *reason, const char *detail, const char *reproduce)
+void test_junit_testcase(FILE *body, const char *path, const char *name, double seconds,
+                         const char *skipped, const char *reason, const char *detail,
+                         const char *reproduce)
 {
-    FILE *body = report->junit_body;
+    assert(body != NULL && path != NULL && name != NULL);
     char classname[TEST_PATH_BYTES_MAX + 16] = "vmcisim";
-    const char *slash = strrchr(scenario->path, '/');
+    const char *slash = strrchr(path, '/');
     if (slash != NULL) {
         size_t length = strlen(classname);
         snprintf(classname + length, sizeof(classname) - length, ".%.*s",
-                 (int)(slash - scenario->path), scenario->path);
+                 (int)(slash - path), path);
         for (char *cursor = classname + length + 1; *cursor != '\0'; cursor++)
             if (*cursor == '/' || *cursor == '.')
                 *cursor = *cursor == '/' ? '.' : '_';
     }
     fputs("    <testcase classname=\"", body);
-    xml_write(body, classname, true);
+    test_xml_write(body, classname, true);
     fputs("\" name=\"", body);
-    xml_write(body, name, true);
+    test_xml_write(body, name, true);
     fputs("\" file=\"", body);
-    xml_write(body, scenario->path, true);
-    fprintf(body, "\" time=\"%.3f\"", test_case->elapsed_seconds);
-    if (test_case->skipped) {
-        fputs(">\n      <skipped message=\"slow: --slow runs it\"/>\n    </testcase>\n", body);
+    test_xml_write(body, path, true);
+    fprintf(body, "\" time=\"%.3f\"", seconds);
+    if (skipped != NULL) {
+        fputs(">\n      <skipped message=\"", body);
+        test_xml_write(body, skipped, true);
+        fputs("\"/>\n    </testcase>\n", body);
     } else if (reason != NULL) {
         fputs(">\n      <failure type=\"failure\" message=\"", body);
-        xml_write(body, reason, true);
+        test_xml_write(body, reason, true);
         fputs("\">", body);
-        xml_write(body, reason, false);
+        test_xml_write(body, reason, false);
         fputs("\n", body);
-        xml_write(body, detail != NULL ? detail : "", false);
+        test_xml_write(body, detail != NULL ? detail : "", false);
         fputs("reproduce: ", body);
-        xml_write(body, reproduce, false);
+        test_xml_write(body, reproduce != NULL ? reproduce : "", false);
         fputs("\n</failure>\n    </testcase>\n", body);
     } else {
         fputs("/>\n", body);
@@ -233,39 +236,53 @@ void test_report_case(struct test_report *report, const struct test_case *test_c
     report->reported++;
     fflush(stdout);
     if (report->junit_body != NULL)
-        junit_case(report, test_case, scenario, test_case->skipped ? scenario->path : name, reason,
-                   detail, reproduce);
+        test_junit_testcase(report->junit_body, scenario->path,
+                            test_case->skipped ? scenario->path : name,
+                            test_case->elapsed_seconds,
+                            test_case->skipped ? "slow: --slow runs it" : NULL, reason, detail,
+                            reproduce);
+}
+
+int test_junit_write(const char *path, const char *suite_name, uint64_t failed,
+                     uint64_t skipped, uint64_t tests, double seconds, FILE *body,
+                     const char *who)
+{
+    assert(path != NULL && suite_name != NULL && body != NULL && who != NULL);
+    FILE *file = fopen(path, "w");
+    if (file == NULL) {
+        fprintf(stderr, "%s: --junit %s: cannot be written\n", who, path);
+        return -1;
+    }
+    for (int level = 0; level < 2; level++) {
+        fputs(level == 0 ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\""
+                         : ">\n  <testsuite name=\"", file);
+        test_xml_write(file, suite_name, true);
+        fprintf(file, "\" tests=\"%" PRIu64 "\" failures=\"%" PRIu64 "\" errors=\"0\" skipped=\"%"
+                PRIu64 "\" time=\"%.3f\"", tests, failed, skipped, seconds);
+    }
+    fputs(">\n", file);
+    fflush(body);
+    rewind(body);
+    char buffer[8192];
+    size_t got;
+    while ((got = fread(buffer, 1, sizeof(buffer), body)) > 0)
+        fwrite(buffer, 1, got, file);
+    fputs("  </testsuite>\n</testsuites>\n", file);
+    bool failed_write = ferror(file) || ferror(body);
+    if (fclose(file) != 0 || failed_write) {
+        fprintf(stderr, "%s: --junit %s: write failed\n", who, path);
+        return -1;
+    }
+    return 0;
 }
 
 static int junit_finish(struct test_report *report)
 {
-    FILE *file = fopen(report->options->junit_path, "w");
-    if (file == NULL) {
-        fprintf(stderr, "vmcisim test: --junit %s: cannot be written\n",
-                report->options->junit_path);
-        return -1;
-    }
     double seconds = test_wall_seconds() - report->started_seconds;
     uint64_t tests = report->passed + report->failed + report->skipped;
-    const char *attributes = "name=\"vmcisim test\" tests=\"%" PRIu64 "\" failures=\"%" PRIu64
-                             "\" errors=\"0\" skipped=\"%" PRIu64 "\" time=\"%.3f\"";
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites ", file);
-    fprintf(file, attributes, tests, report->failed, report->skipped, seconds);
-    fputs(">\n  <testsuite ", file);
-    fprintf(file, attributes, tests, report->failed, report->skipped, seconds);
-    fputs(">\n", file);
-    rewind(report->junit_body);
-    char buffer[8192];
-    size_t got;
-    while ((got = fread(buffer, 1, sizeof(buffer), report->junit_body)) > 0)
-        fwrite(buffer, 1, got, file);
-    fputs("  </testsuite>\n</testsuites>\n", file);
-    bool failed = ferror(file) || ferror(report->junit_body);
-    if (fclose(file) != 0 || failed) {
-        fprintf(stderr, "vmcisim test: --junit %s: write failed\n", report->options->junit_path);
-        return -1;
-    }
-    return 0;
+    return test_junit_write(report->options->junit_path, "vmcisim test", report->failed,
+                            report->skipped, tests, seconds, report->junit_body,
+                            "vmcisim test");
 }
 
 int test_report_close(struct test_report *report)
