@@ -6,8 +6,9 @@
  * fails it and traces `invariant_violation`).
  *
  * Cost: one pass over the contexts (with their devices' datagram accounts), their kernels'
- * handles and doorbells, and the queue pairs; stream_bytes hashes the bytes still queued (at most the queue sizes) once per
- * non-empty queue. Nothing here allocates except that hash's copy of a running state.
+ * handles and doorbells, and the queue pairs; stream_bytes hashes the bytes still queued
+ * (at most the queue sizes) once per non-empty queue. Nothing here allocates except that
+ * hash's copy of a running state.
  */
 #include <assert.h>
 #include <inttypes.h>
