@@ -10,8 +10,9 @@
  * `invariant_violation` event {name, object, detail}. A clean check emits nothing, so
  * the checks leave every digest of a correct run unchanged. At most
  * SIMLUA_INVARIANT_REPORTS_MAX violations are reported per run (the rest are counted in
- * one last failure), and the paranoid hook stops after the first event that broke one:
- * the state stays broken, and one report of it is the useful one.
+ * one last failure), and once a check reported a violation no later check of the run runs
+ * (the paranoid hook stops, the end-of-run check is skipped): the state stays broken, and
+ * the first report of it is the useful one.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -53,6 +54,11 @@ static void report(void *state, const char *name, const char *object, const char
 uint32_t simlua__invariants_check(struct simlua_world *world, bool at_end)
 {
     assert(world != NULL);
+    /* The first check that found something is the report to read: a broken state stays
+     * broken, and reporting it again at every later check (the end after --paranoid) would
+     * only repeat it. */
+    if (world->invariant_reports > 0)
+        return 0;
     struct report_state state = { .world = world };
     uint32_t violations = 0;
     if (world->hypervisor != NULL)

@@ -270,6 +270,76 @@ static void test_run_fails_on_a_violation_and_traces_it(void)
     remove(path);
 }
 
+/* A world broken while it runs: a trace sink breaks it at the scenario's first sim.log
+ * line. The end-of-run check fails the run (exit 1); with paranoid on, the check after that
+ * very event reports it, at that event's time, and the end-of-run check does not repeat it. */
+static struct simlua_runtime *breaking_runtime;
+static uint64_t broken_at_ns;
+static uint64_t violation_at_ns;
+
+static int break_at_first_log(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)state;
+    (void)message;
+    if (strcmp(event->kind, "log") == 0 && broken_at_ns == UINT64_MAX) {
+        broken_at_ns = event->time_ns;
+        CU_ASSERT_EQUAL(vmci_invariants_break_for_test(breaking_runtime->world->hypervisor,
+                                                       VMCI_BREAK_QP_QUOTA), 0);
+    }
+    if (strcmp(event->kind, "invariant_violation") == 0) {
+        violation_events++;
+        violation_at_ns = event->time_ns;
+    }
+    return 0;
+}
+
+static void run_broken_mid_run(bool paranoid)
+{
+    static const char source[] =
+        "local sim = require('vmcisim')\n"
+        "local w = sim.world{}\n"
+        "local g = w:vm{ name = 'g' }\n"
+        "g:spawn('p', function(p) p:sleep(1000) sim.log('break now') p:sleep(5000000) end)\n"
+        "w:run()\n";
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file(source, path);
+    struct sim_trace_sink sink = { .name = "breaker", .level = SIM_LAYER_DEVICE,
+                                   .emit = break_at_first_log };
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+        .sinks = &sink, .sink_count = 1, .paranoid = paranoid,
+    };
+    breaking_runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(breaking_runtime);
+    broken_at_ns = UINT64_MAX;
+    violation_at_ns = 0;
+    violation_events = 0;
+    struct simlua_outcome outcome;
+    simlua_run(breaking_runtime, &outcome);
+    CU_ASSERT(broken_at_ns != UINT64_MAX);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_FAIL);
+    ASSERT_U64_EQ(outcome.failure_count, 1);
+    ASSERT_U64_EQ(violation_events, 1);
+    /* Paranoid: reported at the time of the breaking event; else when the run is over. */
+    if (paranoid)
+        ASSERT_U64_EQ(violation_at_ns, broken_at_ns);
+    else
+        CU_ASSERT(violation_at_ns >= broken_at_ns + 5000000);
+    simlua_destroy(breaking_runtime);
+    breaking_runtime = NULL;
+    remove(path);
+}
+
+static void test_broken_mid_run_fails_at_the_end(void)
+{
+    run_broken_mid_run(false);
+}
+
+static void test_broken_mid_run_paranoid_reports_the_event(void)
+{
+    run_broken_mid_run(true);
+}
+
 CU_ErrorCode invariants_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -284,6 +354,8 @@ CU_ErrorCode invariants_suite_add(void)
         TEST_ENTRY(test_port_socket_two_sockets_on_one_port),
         TEST_ENTRY(test_blocked_dead_peer_reader_never_woken),
         TEST_ENTRY(test_run_fails_on_a_violation_and_traces_it),
+        TEST_ENTRY(test_broken_mid_run_fails_at_the_end),
+        TEST_ENTRY(test_broken_mid_run_paranoid_reports_the_event),
     };
     return test_suite_register("invariants", tests, sizeof(tests) / sizeof(tests[0]));
 }
