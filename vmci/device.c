@@ -95,6 +95,11 @@ struct vmci_device {
     uint32_t pending_count;
     uint64_t pending_bytes;
     uint32_t in_offset;                     /* bytes of the head's aligned slot already read */
+    /* The dgram_once invariant's account (vmci_device_dg_account): every datagram queued
+     * was read out of DATA_IN whole, discarded with a reason, or is still queued. */
+    uint64_t queued_total;
+    uint64_t read_total;
+    uint64_t discarded_total;
 
     /* Notification bitmap (R43, R45, DV6). */
     uint8_t *bitmap;                        /* owned, VMCI_NOTIFY_BITMAP_BYTES, lazily */
@@ -310,6 +315,7 @@ static void pending_clear(struct vmci_device *device, const char *reason, const 
 {
     assert(reason != NULL && rule != NULL);
     trace_discarded(device, reason, rule);
+    device->discarded_total += device->pending_count;
     pending_free(device);
 }
 
@@ -340,6 +346,7 @@ int vmci_device_enqueue(struct vmci_device *device, const uint8_t *datagram,
         device->pending_tail->next = entry;
     device->pending_tail = entry;
     device->pending_count++;
+    device->queued_total++;
     device->pending_bytes += size_bytes;
     if (was_empty)
         icr_set(device, VMCI_ICR_DATAGRAM);     /* R33 */
@@ -366,8 +373,10 @@ static size_t data_in_step(struct vmci_device *device, uint8_t *target, size_t s
     }
     memset(target + data_bytes, 0, take - data_bytes);     /* padding (R40: 0) */
     device->in_offset += (uint32_t)take;
-    if (device->in_offset == slot_bytes)
+    if (device->in_offset == slot_bytes) {
+        device->read_total++;
         pending_pop(device);
+    }
     assert(take > 0);
     return take;
 }
@@ -816,6 +825,21 @@ static bool check_pending(const struct vmci_device *device)
     if (device->pending_head == NULL)
         return device->in_offset == 0;          /* DV4 */
     return device->in_offset < vmci_dg_size_aligned(device->pending_head->size_bytes);
+}
+
+struct vmci_device_dg_account vmci_device_dg_account(const struct vmci_device *device)
+{
+    assert(device != NULL);
+    return (struct vmci_device_dg_account){
+        .queued_total = device->queued_total, .read_total = device->read_total,
+        .discarded_total = device->discarded_total, .pending_count = device->pending_count,
+    };
+}
+
+void vmci_device_dg_account_break_for_test(struct vmci_device *device)
+{
+    assert(device != NULL);
+    device->queued_total++;                 /* one datagram that went nowhere */
 }
 
 bool vmci_device_check(const struct vmci_device *device)

@@ -105,6 +105,18 @@ sim_event_id vmci_device_interrupt_event(const struct vmci_device *device);
 uint32_t vmci_device_caps_in_use(const struct vmci_device *device);
 /* Bytes of datagrams pending (queued and not yet fully read). */
 uint64_t vmci_device_pending_bytes(const struct vmci_device *device);
+/* What became of the datagrams queued for DATA_IN (the dgram_once invariant,
+ * vmci/invariants.c): queued_total == read_total + discarded_total + pending_count when
+ * every datagram is read out once or dropped with a reason (reset, power-off). */
+struct vmci_device_dg_account {
+    uint64_t queued_total;
+    uint64_t read_total;            /* read out of DATA_IN whole */
+    uint64_t discarded_total;       /* dropped by a traced data_discarded */
+    uint32_t pending_count;
+};
+struct vmci_device_dg_account vmci_device_dg_account(const struct vmci_device *device);
+/* TEST ONLY: counts one queued datagram that does not exist, breaking the account. */
+void vmci_device_dg_account_break_for_test(struct vmci_device *device);
 /* Whole-device invariant check (for tests and the hostile-guest test). */
 bool vmci_device_check(const struct vmci_device *device);
 /* Register name for traces and Lua ("STATUS", "ICR", ...); NULL for an unknown offset. */

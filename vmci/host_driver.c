@@ -47,8 +47,10 @@ static void deliver_event(void *context, void *arg, uint64_t data)
                                      ? vmci_hypervisor_host(hypervisor)
                                      : vmci_hypervisor_guest(hypervisor, delivery->target_cid);
     if (kernel != NULL) {
+        hypervisor->deliveries_dispatched++;
         vmci__kernel_dispatch(kernel, delivery->bytes, delivery->size_bytes);
-    } else {                                    /* the VM left meanwhile (R204, R205) */
+    } else {
+        hypervisor->deliveries_discarded++;                                    /* the VM left meanwhile (R204, R205) */
         struct sim_trace_event event;
         sim_trace_event_init(&event, SIM_LAYER_VMCI, "data_discarded", delivery->target_cid, 0);
         sim_trace_field_str(&event, "reason", "destination_gone");
@@ -101,6 +103,7 @@ int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const 
         hypervisor->deliveries = delivery;
     hypervisor->deliveries_tail = delivery;
     hypervisor->delivery_count++;
+    hypervisor->deliveries_accepted++;
     return VMCI_SUCCESS;
 }
 

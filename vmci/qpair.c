@@ -74,6 +74,52 @@ void vmci_data_hashing_set(bool on)
     data_hashing = on;
 }
 
+/* Streams made at the first bytes; out of memory leaves the queue unchecked (counted as
+ * unavailable, never a false violation). */
+static bool tally_ready(struct vmci_queue_tally *tally)
+{
+    if (tally->unavailable)
+        return false;
+    if (tally->written == NULL) {
+        tally->written = sim_data_stream_create();
+        tally->read = sim_data_stream_create();
+        if (tally->written == NULL || tally->read == NULL) {
+            tally->unavailable = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
+                        struct vmci_queue *queue, bool writing, const void *bytes,
+                        uint64_t moved)
+{
+    assert(hypervisor != NULL && queue != NULL && bytes != NULL && moved > 0);
+    struct vmci_queue_tally *tally = &queue->tally;
+    if (!tally_ready(tally))
+        return;
+    if (writing) {
+        sim_data_stream_update(tally->written, bytes, moved);
+        tally->written_bytes += moved;
+        return;
+    }
+    sim_data_stream_update(tally->read, bytes, moved);
+    tally->read_bytes += moved;
+    /* The reader caught up (or went past): what it read must be what was written. */
+    bool past = tally->read_bytes > tally->written_bytes;
+    bool caught_up = tally->read_bytes == tally->written_bytes;
+    if (past || (caught_up && sim_data_stream_value(tally->read) !=
+                                  sim_data_stream_value(tally->written))) {
+        if (hypervisor->stream_violation_count++ == 0) {
+            hypervisor->stream_violation_handle = handle;
+            hypervisor->stream_violation_time_ns = sim_engine_now(hypervisor->engine);
+            hypervisor->stream_violation_offset_bytes = tally->read_bytes;
+        }
+        tally->unavailable = true;      /* reported once; the end check skips it */
+    }
+}
+
 static struct vmci_qpair *qpair_new(void)
 {
     struct vmci_qpair *qpair = calloc(1, sizeof(*qpair));
@@ -269,6 +315,9 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
     if (state < 0)
         return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
+    if (rc > 0 && data_hashing)
+        vmci__tally_update(qpair->kernel->hypervisor, qpair->handle, view.produce, true,
+                           source, (uint64_t)rc);
     if (rc > 0)
         trace_data(qpair, "enqueue", source, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
@@ -298,6 +347,9 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         return state;
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
                       : vmci_qp_dequeue(view, target, size_bytes);
+    if (rc > 0 && !peek && data_hashing)
+        vmci__tally_update(qpair->kernel->hypervisor, qpair->handle, view.consume, false,
+                           target, (uint64_t)rc);
     if (rc > 0)
         trace_data(qpair, peek ? "peek" : "dequeue", NULL, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)

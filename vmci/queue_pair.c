@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/engine/trace.h"
+
 /* Byte offsets inside the 24-byte header (R80). */
 #define HEADER_HANDLE_CONTEXT_OFFSET 0u
 #define HEADER_HANDLE_RESOURCE_OFFSET 4u
@@ -169,6 +171,10 @@ void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
     assert(memory->references > 0);
     if (--memory->references > 0)
         return;
+    for (uint32_t index = 0; index < 2; index++) {
+        sim_data_stream_destroy(memory->queues[index].tally.written);
+        sim_data_stream_destroy(memory->queues[index].tally.read);
+    }
     free(memory->queues[1].ring);
     free(memory->queues[0].ring);
     free(memory);

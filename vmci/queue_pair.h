@@ -24,12 +24,27 @@
 
 #include "defs.h"
 
+struct sim_data_stream;
+
 #define VMCI_QUEUE_HEADER_BYTES 24u
+
+/* What went through one queue, for the stream_bytes invariant (vmci/invariants.c): the
+ * bytes its writer enqueued and its reader dequeued, each with a running XXH3-64. Kept by
+ * vmci/qpair.c (not by the ring code, which the benchmarks drive bare); the streams are
+ * made at the first enqueue, and freed with the memory. */
+struct vmci_queue_tally {
+    uint64_t written_bytes;
+    uint64_t read_bytes;
+    struct sim_data_stream *written;           /* owned, NULL until the first enqueue */
+    struct sim_data_stream *read;              /* owned */
+    bool unavailable;                          /* out of memory: this queue is not checked */
+};
 
 struct vmci_queue {
     uint8_t header[VMCI_QUEUE_HEADER_BYTES];   /* the shared header page's first bytes */
     uint8_t *ring;                             /* size_bytes of data, owned by the memory */
     uint64_t size_bytes;
+    struct vmci_queue_tally tally;
 };
 
 struct vmci_qp_memory {

@@ -186,7 +186,25 @@ struct vmci_hypervisor {
     struct vmci_delivery *deliveries_tail;
     uint32_t delivery_count;                /* <= VMCI_HOST_DELIVERIES_MAX */
     uint64_t delivery_last_due_ns;          /* when the newest delivery is due */
+    /* The dgram_once account of deliveries (host_driver.c): accepted == dispatched to a
+     * kernel + discarded (destination gone) + delivery_count. */
+    uint64_t deliveries_accepted;
+    uint64_t deliveries_dispatched;
+    uint64_t deliveries_discarded;
+    /* stream_bytes violations seen by a dequeue (vmci/qpair.c): a reader that caught up
+     * with its writer and hashed other bytes. The first is kept; vmci/invariants.c reports
+     * it, so a pair freed before the end of the run still fails it. */
+    uint32_t stream_violation_count;
+    struct vmci_handle stream_violation_handle;
+    uint64_t stream_violation_time_ns;
+    uint64_t stream_violation_offset_bytes;
 };
+
+/* qpair.c, for invariants.c: the stream_bytes tally of `queue` after `moved` bytes went
+ * through it (written when `writing`, else read), with those bytes. */
+void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
+                        struct vmci_queue *queue, bool writing, const void *bytes,
+                        uint64_t moved);
 
 /* hypervisor.c */
 int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context);

@@ -38,6 +38,8 @@ void cli_usage(FILE *stream)
             "                        a bare number is ns, with a warning)\n"
             "  -q, --quiet           no sim.log lines and no summary\n"
             "  -v, --verbose         print every trace event on stderr\n"
+            "  --paranoid            check the world invariants after every event, not only\n"
+            "                        at the end of the run (docs/invariants.md)\n"
             "  --progress / --no-progress\n"
             "                        progress lines on stderr every 2 s of wall time\n"
             "                        (default: on when stderr is a terminal and not -q)\n"

@@ -231,6 +231,15 @@ uint64_t sim_data_stream_value(const struct sim_data_stream *stream)
     return XXH3_64bits_digest(stream->state);
 }
 
+struct sim_data_stream *sim_data_stream_clone(const struct sim_data_stream *stream)
+{
+    assert(stream != NULL);
+    struct sim_data_stream *clone = sim_data_stream_create();
+    if (clone != NULL)
+        XXH3_copyState(clone->state, stream->state);
+    return clone;
+}
+
 uint64_t sim_data_hash(const void *data, size_t size_bytes)
 {
     assert(data != NULL || size_bytes == 0);

@@ -341,6 +341,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->current_domain = entry.domain;
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;
+        if (engine->after_event_fn != NULL)
+            engine->after_event_fn(engine->after_event_state, engine);
         if (engine->progress_every_events != 0 &&
             engine->events_run % engine->progress_every_events == 0)
             engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);
@@ -363,4 +365,11 @@ void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void
 struct sim_process *sim_engine_current(const struct sim_engine *engine)
 {
     return engine->current;
+}
+
+void sim_engine_set_after_event(struct sim_engine *engine, sim_after_event_fn fn, void *state)
+{
+    assert(engine != NULL);
+    engine->after_event_fn = fn;
+    engine->after_event_state = state;
 }

@@ -159,6 +159,13 @@ typedef void (*sim_progress_fn)(void *state, uint64_t now_ns, uint64_t events_ru
 void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void *state,
                              uint64_t every_events);
 
+/* A check after every event (`vmcisim run --paranoid`: the world invariants): fn(state,
+ * engine) runs once each event's callback returned. It may emit trace events and record
+ * failures but must not schedule or change simulated state, so a run's behaviour is the
+ * same with it or without it (only the events it emits differ). NULL turns it off. */
+typedef void (*sim_after_event_fn)(void *state, struct sim_engine *engine);
+void sim_engine_set_after_event(struct sim_engine *engine, sim_after_event_fn fn, void *state);
+
 /* The process whose code is running now, or NULL (event handlers, plain test code). */
 struct sim_process *sim_engine_current(const struct sim_engine *engine);
 

@@ -49,6 +49,8 @@ struct sim_engine {
     sim_progress_fn progress_fn;    /* output only; never feeds the simulation */
     void *progress_state;
     uint64_t progress_every_events;
+    sim_after_event_fn after_event_fn;  /* sim_engine_set_after_event, or NULL */
+    void *after_event_state;
     uint32_t current_domain;        /* of the event running now; 0 between events */
     uint8_t frozen[SIM_DOMAINS_MAX / 8];    /* bit per domain */
     uint32_t frozen_count;          /* domains frozen now: 0 skips the park check per event */

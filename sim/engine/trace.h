@@ -111,6 +111,9 @@ struct sim_data_stream *sim_data_stream_create(void);
 void sim_data_stream_destroy(struct sim_data_stream *stream);
 void sim_data_stream_update(struct sim_data_stream *stream, const void *data, size_t size_bytes);
 uint64_t sim_data_stream_value(const struct sim_data_stream *stream);
+/* A new stream in the same state as `stream` (to extend a copy without touching the
+ * original: the invariant checks hash what is still queued). NULL when out of memory. */
+struct sim_data_stream *sim_data_stream_clone(const struct sim_data_stream *stream);
 /* XXH3-64 (seed 0) of one buffer, e.g. a datagram: the same function as the stream's. */
 uint64_t sim_data_hash(const void *data, size_t size_bytes);
 /* A data hash as events carry it: 16 lowercase hex digits, most significant first, and a

@@ -100,6 +100,7 @@ struct simlua_world {
     struct sim_waitq poll_waitq;        /* p:poll sleeps here; any socket change wakes it */
     enum sim_stop last_stop;
     bool has_run;
+    uint32_t invariant_reports;         /* violations reported (sim/lua/invariants.c) */
 };
 
 enum simlua_cap {
@@ -268,6 +269,12 @@ int simlua__world_run(struct simlua_world *world, uint64_t until_ns, uint64_t ma
                       lua_State *L);
 void simlua__world_destroy(struct simlua_world *world);
 /* Records a failure of the current process (or of the world): trace event `kind`, stderr. */
+/* invariants.c: checks the world's invariants (at_end: the run is over), reporting each
+ * violation as a failure and an `invariant_violation` event; returns how many (0 without
+ * checking once an earlier check of the world reported one). _arm
+ * installs the after-event check when the options ask for paranoid runs. */
+uint32_t simlua__invariants_check(struct simlua_world *world, bool at_end);
+void simlua__invariants_arm(struct simlua_world *world);
 void simlua__report_failure(lua_State *L, const char *kind, const char *text, size_t length);
 
 /* endpoint.c */

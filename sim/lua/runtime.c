@@ -498,6 +498,8 @@ void simlua_run(struct simlua_runtime *runtime, struct simlua_outcome *outcome)
     memset(outcome, 0, sizeof(*outcome));
     run_chunk(runtime);
     struct simlua_world *world = runtime->world;
+    if (world != NULL && world->has_run)
+        (void)simlua__invariants_check(world, true);    /* docs/invariants.md */
     outcome->world_created = world != NULL;
     outcome->seed = world != NULL ? sim_engine_seed(world->engine) : runtime->options.seed;
     outcome->stopped = "";

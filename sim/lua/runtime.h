@@ -44,6 +44,7 @@ struct simlua_options {
     uint64_t until_ns;          /* --until; SIM_TIME_NEVER when not given */
     bool quiet;                 /* -q: no sim.log lines, no summary */
     bool verbose;               /* -v: every trace event on stderr */
+    bool paranoid;              /* --paranoid: world invariants after every event */
     int arg_count;              /* scenario arguments, visible as `arg` */
     char **args;
     const struct sim_trace_sink *sinks;     /* attached when the world is created */

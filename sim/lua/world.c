@@ -489,6 +489,7 @@ int simlua__world_run(struct simlua_world *world, uint64_t until_ns, uint64_t ma
         until_ns = runtime->options.until_ns;
     world->run_called = true;
     world->running = true;
+    simlua__invariants_arm(world);
     struct sim_run_result result;
     sim_engine_run(world->engine, until_ns, max_events, &result);
     world->running = false;

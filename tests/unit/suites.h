@@ -36,7 +36,8 @@
     X(vsock_notify_rules) \
     X(lifecycle)       \
     X(export)          \
-    X(jitter)
+    X(jitter)          \
+    X(invariants)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
