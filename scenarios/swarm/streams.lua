@@ -2,9 +2,9 @@
 --
 -- What it does: with jitter on (every cost drawn from the seed, a seeded order among
 -- equal-time wake-ups), the seed draws 4-8 guests, 2-5 connections per guest, and for each
--- connection a buffer size (4 KiB .. 64 KiB, set on both sides before connect/listen) and a
--- start time. Each client streams a random number of bytes (up to 128 KiB; the reply up to 64 KiB) in writes of
--- random sizes, shuts down its writing side and reads the server's answer until the end of
+-- connection a buffer size (4 KiB .. 64 KiB, the client's before connect; the listener
+-- takes any in that range, R163) and a start time. Each client streams a random number of
+-- bytes (up to 128 KiB; the reply is up to 64 KiB) in writes of random sizes, shuts down its writing side and reads the server's answer until the end of
 -- the stream. Each server handler (one host listener, one handler per accepted connection)
 -- reads in reads of random sizes until the end, answers with the checksum and length of what
 -- it read, then sends back a reply of random length in writes of random sizes and closes.
