@@ -1,31 +1,31 @@
--- scenarios/swarm/lifecycle_chaos.lua: suspend, resume, vMotion, power cycles, FT, freezes,
--- device resets and killed processes during stream transfers, all drawn from the seed.
+-- scenarios/swarm/lifecycle_chaos.lua: suspend, resume, vMotion, power cycles, FT, freezes, device
+-- resets and killed processes during stream transfers, all drawn from the seed.
 --
--- What it does: on esxi-6.5 (vMotion and FT exist only on ESX/ESXi) with jitter on, 3-5
--- guests each run a worker that must complete 6-12 transfers (a random pause after each) to a
--- host service: connect (connect_timeout 50 ms), send an 8-byte header naming the transfer
--- then a random-length pattern (up to 48 KiB) in writes of random sizes, shut down its writing side, and read the
--- server's answer (the checksum and length of what the server read) until the end of the
--- stream. Any error (EPIPE, ECONNRESET, EPERM under FT, a timeout, a cut answer) makes it
--- close and try a new transfer. Meanwhile 16-32 chaos actions at random times in the first
--- 6 ms of simulated time hit random guests (w:at callbacks; the faults of `sim.world{ faults }`
--- are not used): suspend then resume later, vMotion, FT on then off later, freeze then thaw
--- later, device reset, power-off then power-on later (the worker is started again), and
--- killing the worker (started again at once). An action is drawn only for a guest that is
--- running and not in the middle of another action; a guest whose driver is still loading
--- (after a power-on or a device reset) refuses it (counted, not a failure).
+-- What it does: on esxi-6.5 (vMotion and FT exist only on ESX/ESXi) with jitter on, 3-5 guests each
+-- run a worker that must complete 6-12 transfers (a random pause after each) to a host service:
+-- connect (connect_timeout 50 ms), send an 8-byte header naming the transfer then a random-length
+-- pattern (up to 48 KiB) in writes of random sizes, shut down its writing side, and read the
+-- server's answer (the checksum and length of what the server read) until the end of the stream.
+-- Any error (EPIPE, ECONNRESET, EPERM under FT, a timeout, a cut answer) makes it close and try a
+-- new transfer. Meanwhile 16-32 chaos actions at random times in the first 6 ms of simulated time
+-- hit random guests (w:at callbacks; the faults of `sim.world{ faults }` are not used): suspend
+-- then resume later, vMotion, FT on then off later, freeze then thaw later, device reset, power-off
+-- then power-on later (the worker is started again), and killing the worker (started again at
+-- once). An action is drawn only for a guest that is running and not in the middle of another
+-- action; a guest whose driver is still loading (after a power-on or a device reset) refuses it
+-- (counted, not a failure).
 --
--- What must hold, for every seed: the model cuts streams on purpose (a detach discards the
--- host's unread bytes, docs/sockets.md "What the model discards"), so the server checks that
--- what it read of each transfer is an exact prefix of what was sent (in order, no gap, no
--- duplicate, never more), and answers only a complete one; a client accepts an answer only
--- if it is the exact checksum of its bytes, and any part of an answer it got is a prefix of
--- that; every worker completes its transfers once the chaos is over; the run ends idle and
--- the world invariants hold (docs/invariants.md).
+-- What must hold, for every seed: the model cuts streams on purpose (a detach discards the host's
+-- unread bytes, docs/sockets.md "What the model discards"), so the server checks that what it read
+-- of each transfer is an exact prefix of what was sent (in order, no gap, no duplicate, never
+-- more), and answers only a complete one; a client accepts an answer only if it is the exact
+-- checksum of its bytes, and any part of an answer it got is a prefix of that; every worker
+-- completes its transfers once the chaos is over; the run ends idle and the world invariants hold
+-- (docs/invariants.md).
 --
 -- Sweep it: vmcisim sweep scenarios/swarm/lifecycle_chaos.lua --seeds 1-10000 -j 8
--- In `vmcisim inspect RUN.db timeline` the vm_* events are the chaos; `inspect RUN.db errors`
--- lists each data_discarded (peer_detach) a cut made.
+-- In `vmcisim inspect RUN.db timeline` the vm_* events are the chaos; `inspect RUN.db errors` lists
+-- each data_discarded (peer_detach) a cut made.
 -- seeds: 1-3
 local sim = require("vmcisim")
 local w = sim.world{ product = "esxi-6.5", jitter = true }

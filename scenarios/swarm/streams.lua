@@ -1,24 +1,24 @@
 -- scenarios/swarm/streams.lua: many guests and connections, random message and buffer sizes.
 --
--- What it does: with jitter on (every cost drawn from the seed, a seeded order among
--- equal-time wake-ups), the seed draws 4-8 guests, 2-5 connections per guest, and for each
--- connection a buffer size (4 KiB .. 64 KiB, the client's before connect; the listener
--- takes any in that range, R163) and a start time. Each client streams a random number of
--- bytes (up to 128 KiB; the reply is up to 64 KiB) in writes of random sizes, shuts down its writing side and reads the server's answer until the end of
--- the stream. Each server handler (one host listener, one handler per accepted connection)
--- reads in reads of random sizes until the end, answers with the checksum and length of what
--- it read, then sends back a reply of random length in writes of random sizes and closes.
+-- What it does: with jitter on (every cost drawn from the seed, a seeded order among equal-time
+-- wake-ups), the seed draws 4-8 guests, 2-5 connections per guest, and for each connection a buffer
+-- size (4 KiB .. 64 KiB, the client's before connect; the listener takes any in that range, R163)
+-- and a start time. Each client streams a random number of bytes (up to 128 KiB; the reply is up to
+-- 64 KiB) in writes of random sizes, shuts down its writing side and reads the server's answer
+-- until the end of the stream. Each server handler (one host listener, one handler per accepted
+-- connection) reads in reads of random sizes until the end, answers with the checksum and length of
+-- what it read, then sends back a reply of random length in writes of random sizes and closes.
 --
--- What must hold, for every seed: no handler sees the stream end early or a byte out of
--- place (what it read equals the client's pattern, in order, no gap, no duplicate), every
--- client gets the exact checksum of what it sent and the whole reply, byte for byte; the run
--- ends idle (no deadlock) and the world invariants hold at the end (docs/invariants.md).
--- Nothing here is discarded on purpose: the client waits for the server's close before its
--- own (the cure of the close hazard, docs/sockets.md), so every byte must arrive.
+-- What must hold, for every seed: no handler sees the stream end early or a byte out of place (what
+-- it read equals the client's pattern, in order, no gap, no duplicate), every client gets the exact
+-- checksum of what it sent and the whole reply, byte for byte; the run ends idle (no deadlock) and
+-- the world invariants hold at the end (docs/invariants.md). Nothing here is discarded on purpose:
+-- the client waits for the server's close before its own (the cure of the close hazard,
+-- docs/sockets.md), so every byte must arrive.
 --
 -- Sweep it: vmcisim sweep scenarios/swarm/streams.lua --seeds 1-10000 -j 8
--- In `vmcisim inspect RUN.db connections` each connection's buffer size and byte counts show
--- the draw of that seed.
+-- In `vmcisim inspect RUN.db connections` each connection's buffer size and byte counts show the
+-- draw of that seed.
 -- seeds: 1-3
 local sim = require("vmcisim")
 local w = sim.world{ jitter = true }
