@@ -38,13 +38,14 @@ local function payload_seed(client, request) return client * 65536 + request end
 
 -- Checks one received datagram; returns client, request, attempt when it is intact.
 local function check_datagram(data, where)
-  if not sim.expect(#data >= HEADER_BYTES, where .. ": a datagram shorter than its header") then
+  if not sim.expect(#data >= HEADER_BYTES, where .. ": a datagram holds at least its header") then
     return nil
   end
   local client = tonumber(data:sub(1, 8), 16)
   local request = tonumber(data:sub(9, 16), 16)
   local attempt = tonumber(data:sub(17, 20), 16)
-  if not sim.expect(client and request and attempt, where .. ": a malformed header") then
+  local well_formed = client and request and attempt
+  if not sim.expect(well_formed, where .. ": the header is three hex numbers") then
     return nil
   end
   local body = data:sub(HEADER_BYTES + 1)
