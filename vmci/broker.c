@@ -58,6 +58,8 @@ static int charge(struct vmci_hypervisor *hypervisor, struct vmci_qp_entry *entr
     struct vmci_context *context = vmci__context_find(hypervisor, cid);
     assert(context != NULL);
     uint64_t bytes = entry->produce_size_bytes + entry->consume_size_bytes;
+    if (vmci_fault(&hypervisor->faults, VMCI_FAULT_QP_ALLOC_QUOTA, cid))
+        return VMCI_ERROR_NO_RESOURCES;                         /* fault site: the quota */
     if (context->qp_count >= VMCI_MAX_GUEST_QP_COUNT ||
         bytes > quota_bytes(hypervisor) - context->qp_memory_bytes)
         return VMCI_ERROR_NO_RESOURCES;                                         /* R79 */

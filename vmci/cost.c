@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cost.h"
+#include "faults.h"
 
 const char *const vmci_cost_names[] = {
     "register_access_ns", "hypercall_ns", "route_ns", "interrupt_ns", "copy_ps_per_byte", NULL,
@@ -94,7 +95,25 @@ static uint64_t uniform(struct sim_rng *rng, uint64_t low, uint64_t high)
     return low + sim_rng_below(rng, high - low + 1);
 }
 
+/* The latency fault site of each parameter (docs/faults.md). */
+static const enum vmci_fault_site stretch_sites[VMCI_COST_COUNT] = {
+    VMCI_FAULT_REGISTER_ACCESS_SLOW, VMCI_FAULT_HYPERCALL_SLOW, VMCI_FAULT_ROUTE_LATE,
+    VMCI_FAULT_INTERRUPT_LATE, VMCI_FAULT_COPY_SLOW,
+};
+
+static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_cost_id id);
+
 uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    assert(cost != NULL);
+    assert(id < VMCI_COST_COUNT);
+    uint64_t value = draw_constant_or_jitter(cost, id);
+    if (!vmci_faults_on(cost->faults))
+        return value;
+    return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
+}
+
+static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
     assert(cost != NULL);
     assert(id < VMCI_COST_COUNT);

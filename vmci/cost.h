@@ -23,6 +23,8 @@
 
 #include "sim/engine/engine.h"
 
+struct vmci_faults;
+
 /* The parameters, in the order of vmci_cost_names. */
 enum vmci_cost_id {
     VMCI_COST_REGISTER_ACCESS = 0,
@@ -57,6 +59,8 @@ struct vmci_cost {
     uint64_t interrupt_ns;          /* cause set to the guest's interrupt handler running */
     uint64_t copy_ps_per_byte;      /* memory copy cost, picoseconds per byte */
     struct vmci_jitter jitter[VMCI_COST_COUNT];     /* all OFF by default */
+    /* The world's fault sites (vmci/faults.h), borrowed; NULL or off: no latency site. */
+    struct vmci_faults *faults;
 };
 
 struct vmci_cost vmci_cost_default(void);

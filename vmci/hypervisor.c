@@ -99,6 +99,7 @@ struct vmci_hypervisor *vmci_hypervisor_create(struct sim_engine *engine,
     hypervisor->engine = engine;
     hypervisor->profile = *profile;
     hypervisor->cost = *cost;
+    hypervisor->cost.faults = &hypervisor->faults;
     struct vmci_context *self = context_new(VMCI_HYPERVISOR_CONTEXT_ID, "hypervisor");
     struct vmci_context *host = context_new(VMCI_HOST_CONTEXT_ID, "host");
     if (self == NULL || host == NULL || vmci__context_insert(hypervisor, self) < 0 ||
@@ -140,6 +141,18 @@ void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_contex
     memmove(&hypervisor->contexts[index], &hypervisor->contexts[index + 1],
             (hypervisor->context_count - index - 1) * sizeof(context));
     hypervisor->context_count--;
+}
+
+struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor)
+{
+    assert(hypervisor != NULL);
+    return &hypervisor->faults;
+}
+
+struct vmci_faults *vmci_kernel_faults(struct vmci_kernel *kernel)
+{
+    assert(kernel != NULL);
+    return &kernel->hypervisor->faults;
 }
 
 struct vmci_cost *vmci_hypervisor_cost(struct vmci_hypervisor *hypervisor)

@@ -64,6 +64,9 @@ void vmci_hypervisor_destroy(struct vmci_hypervisor *hypervisor);
  * keeps it on. Process-wide, set before building a world. */
 void vmci_data_hashing_set(bool on);
 struct vmci_cost *vmci_hypervisor_cost(struct vmci_hypervisor *hypervisor);
+/* The world's fault sites (vmci/faults.h): off until vmci_faults_configure is called on
+ * them. */
+struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor);
 const struct vmci_profile *vmci_hypervisor_profile(const struct vmci_hypervisor *hypervisor);
 
 /* The host's kernel (CID 2), created with the hypervisor. */

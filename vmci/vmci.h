@@ -34,6 +34,8 @@ bool vmci_kernel_is_host(const struct vmci_kernel *kernel);
 bool vmci_kernel_has_device(const struct vmci_kernel *kernel);
 bool vmci_kernel_ready(const struct vmci_kernel *kernel);
 struct vmci_hypervisor *vmci_kernel_hypervisor(struct vmci_kernel *kernel);
+/* The world's fault sites, for the layers above (vsock): vmci_fault(faults, site, cid). */
+struct vmci_faults *vmci_kernel_faults(struct vmci_kernel *kernel);
 /* Called once the guest driver has loaded (D4); host kernels are ready at once. */
 typedef void (*vmci_ready_fn)(void *state, struct vmci_kernel *kernel);
 void vmci_kernel_on_ready(struct vmci_kernel *kernel, vmci_ready_fn fn, void *state);

@@ -18,6 +18,7 @@
 #define VMCI_VMCI_INT_H
 
 #include "device.h"
+#include "faults.h"
 #include "hypervisor.h"
 #include "queue_pair.h"
 #include "vmci.h"
@@ -172,7 +173,8 @@ struct vmci_delivery {
 struct vmci_hypervisor {
     struct sim_engine *engine;              /* borrowed */
     struct vmci_profile profile;
-    struct vmci_cost cost;
+    struct vmci_cost cost;                  /* cost.faults points at `faults` */
+    struct vmci_faults faults;              /* off until vmci_hypervisor_faults_configure */
     struct vmci_context **contexts;         /* sorted by CID (HV1) */
     uint32_t context_count;
     uint32_t context_capacity;

@@ -195,6 +195,8 @@ int vsock_bind(struct vsock_sock *sock, const struct vsock_addr *requested)
         return -EACCES;                                                         /* R12 */
     if (sock->type == VSOCK_TYPE_STREAM) {
         if (addr.port == VSOCK_PORT_ANY) {
+            if (sock->ops->fault_ports_exhausted != NULL && sock->ops->fault_ports_exhausted(sock))
+                return -EADDRNOTAVAIL;                  /* as when R14's 24 tries all fail */
             int rc = stream_port_ephemeral(sock->stack, &addr);
             if (rc < 0)
                 return rc;

@@ -119,6 +119,9 @@ struct vsock_transport_ops {
     /* Addresses. */
     int (*bind)(struct vsock_sock *sock, struct vsock_addr *addr);  /* dgram: handle creation */
     bool (*allow_cid)(const struct vsock_sock *sock, uint32_t cid); /* R153 and friends */
+    /* May be NULL. True when the transport's fault site makes an implicit bind find no
+     * free ephemeral port (docs/faults.md, port_space_exhausted). */
+    bool (*fault_ports_exhausted)(const struct vsock_sock *sock);
     /* Stream. */
     int (*connect)(struct vsock_sock *sock, struct vsock_call *call);
     int64_t (*stream_enqueue)(struct vsock_sock *sock, const void *source, uint64_t size_bytes,

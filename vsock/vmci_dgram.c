@@ -104,6 +104,12 @@ static void recv_dgram(void *state, const struct vmci_datagram_header *header,
         trace_rule(sock, "dgram_denied", "R190", src_cid, src_port, header->payload_size);
         return;
     }
+    if (vmci_fault(vmci_kernel_faults(transport_of(sock)->kernel), VMCI_FAULT_DGRAM_DROP,
+                   vsock_stack_local_cid(sock->stack))) {
+        trace_discarded(sock, "fault_dgram_drop", "fault", src_cid, src_port,
+                        header->payload_size);  /* as R189's full queue does: silently */
+        return;
+    }
     if (dgram->queued_bytes >= queue_limit_bytes(sock) ||
         dgram->queued_datagrams >= VSOCK_DGRAM_QUEUE_DATAGRAMS_MAX) {
         trace_discarded(sock, "receive_queue_full", "R189", src_cid, src_port,

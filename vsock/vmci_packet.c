@@ -127,6 +127,12 @@ int64_t vsock__packet_send(struct vsock_vmci *transport, struct vsock_packet *pa
         .dst = packet->dst, .src = packet->src, .payload_size = VSOCK_PACKET_PAYLOAD_BYTES,
     };
     trace_packet(transport, "pkt_send", packet, 0, pid);   /* before the hops it causes */
+    bool waiting = packet->type == VSOCK_PACKET_WAITING_READ ||
+                   packet->type == VSOCK_PACKET_WAITING_WRITE;
+    if (vmci_fault(vmci_kernel_faults(transport->kernel),
+                   waiting ? VMCI_FAULT_WAITING_NOTIFY_LOST : VMCI_FAULT_CONTROL_PACKET_LOST,
+                   local_cid))
+        return VMCI_SUCCESS;        /* lost after the send succeeded: the sender never knows */
     int64_t result = vmci_dg_send(transport->kernel, &header, payload, cost_ns);
     if (result < 0)
         trace_packet(transport, "pkt_send_failed", packet, result, pid);

@@ -326,7 +326,9 @@ static void recv_listen(struct vsock_sock *listener, const struct vsock_packet *
     struct vsock_addr local = { packet->dst.context, packet->dst_port };
     struct vsock_addr remote = { packet->src.context, packet->src_port };
     struct vsock_sock *child = NULL;
-    if (vsock_child_create(listener, &local, &remote, &child) < 0) {
+    if (vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_BACKLOG_FULL,
+                   local.cid) ||
+        vsock_child_create(listener, &local, &remote, &child) < 0) {
         trace_rule(listener, "backlog_full", "R106");
         reply_rst(transport, packet);
         return;
@@ -858,8 +860,17 @@ static uint32_t local_cid(const struct vsock_stack *stack)
     return vmci_kernel_cid(transport->kernel);
 }
 
+/* The port_space_exhausted fault site (docs/faults.md). */
+static bool stream_fault_ports_exhausted(const struct vsock_sock *sock)
+{
+    struct vsock_vmci *transport = transport_of(sock);
+    return vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_PORT_SPACE_EXHAUSTED,
+                      vmci_kernel_cid(transport->kernel));
+}
+
 const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .name = "vmci_stream",
+    .fault_ports_exhausted = stream_fault_ports_exhausted,
     .init = stream_init,
     .release = stream_release,
     .destruct = stream_destruct,

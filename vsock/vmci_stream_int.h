@@ -4,6 +4,7 @@
 #define VSOCK_VMCI_STREAM_INT_H
 
 #include "vmci_transport.h"
+#include "vmci/faults.h"
 
 struct vsock_packet {
     struct vmci_handle dst;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault_tally.h"
 #include "sim/cli/cli.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/engine.h"
@@ -474,7 +475,7 @@ static int run_scenario(const struct run_options *options)
             return status;
         }
     }
-    struct sim_trace_sink sinks[5];
+    struct sim_trace_sink sinks[6];
     _Static_assert(sizeof(sinks) / sizeof(sinks[0]) <= SIM_TRACE_SINKS_MAX,
                    "every sink vmcisim run may add fits the engine's table");
     uint32_t sink_count = 0;
@@ -484,6 +485,8 @@ static int run_scenario(const struct run_options *options)
                                                    .level = SIM_LAYER_DEVICE,
                                                    .emit = discarded_emit,
                                                    .state = &discarded };
+    struct fault_tally fault_tally = { .on = false };
+    sinks[sink_count++] = fault_tally_sink(&fault_tally);      /* docs/faults.md */
     if (files.writer != NULL) {
         sinks[sink_count++] = (struct sim_trace_sink){ .name = "files", .level = SIM_LAYER_API,
                                                        .emit = files_emit, .state = &files };
@@ -530,6 +533,8 @@ static int run_scenario(const struct run_options *options)
         interrupted_release();              /* the partial file is renamed or reported */
     if (!options->quiet)
         print_summary(&outcome, options, &discarded);
+    if (!options->quiet)
+        fault_tally_print(&fault_tally, stdout);
     simlua_destroy(runtime);
     sim_digest_destroy(digest);
     if (options->digest)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "vmci/faults.h"
 #include "sim/cli/test_int.h"
 
 #define SWEEP_SEEDS_MAX          100000000ull /* seeds one sweep runs (before sharding) */
@@ -39,6 +40,11 @@ struct sweep_result {
     uint64_t output_bytes;                   /* stdout + stderr of the seed, in all */
     uint32_t output_kept_bytes;              /* of output[] */
     char digest[33];
+    /* The seed's fault sites (docs/faults.md), from its `fault_site` events. */
+    bool faults_on;
+    uint8_t fault_enabled[VMCI_FAULT_SITE_COUNT];
+    uint64_t fault_reached[VMCI_FAULT_SITE_COUNT];
+    uint64_t fault_fired[VMCI_FAULT_SITE_COUNT];
     char output[SWEEP_OUTPUT_BYTES_MAX];
 };
 _Static_assert(sizeof(struct sweep_result) <= PIPE_BUF, "a result is one atomic pipe write");

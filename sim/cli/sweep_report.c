@@ -40,7 +40,29 @@ struct sweep_report {
     uint32_t failure_count;
     struct sweep_slow slowest[SWEEP_SLOWEST_SHOWN];
     uint32_t slowest_count;
+    /* Fault-site coverage over the seeds with faults on: seeds that enabled each site,
+     * reached it while enabled, and saw it fire; and the firings in all. */
+    uint64_t fault_seeds;
+    uint64_t site_enabled[VMCI_FAULT_SITE_COUNT];
+    uint64_t site_reached[VMCI_FAULT_SITE_COUNT];
+    uint64_t site_fired_seeds[VMCI_FAULT_SITE_COUNT];
+    uint64_t site_fired[VMCI_FAULT_SITE_COUNT];
 };
+
+static void count_faults(struct sweep_report *report, const struct sweep_result *result)
+{
+    if (!result->faults_on)
+        return;
+    report->fault_seeds++;
+    for (int site = 0; site < VMCI_FAULT_SITE_COUNT; site++) {
+        if (!result->fault_enabled[site])
+            continue;
+        report->site_enabled[site]++;
+        report->site_reached[site] += result->fault_reached[site] > 0;
+        report->site_fired_seeds[site] += result->fault_fired[site] > 0;
+        report->site_fired[site] += result->fault_fired[site];
+    }
+}
 
 struct sweep_report *sweep_report_open(const struct sweep_options *options, uint64_t total)
 {
@@ -190,6 +212,7 @@ bool sweep_report_result(struct sweep_report *report, const struct sweep_result 
             snprintf(reason, sizeof(reason), "the expected error text '%.128s' is not in the "
                      "output", scenario->expect_errors[index]);
     double seconds = (double)result->elapsed_ns * 1e-9;
+    count_faults(report, result);
     if (report->options->verbose) {
         progress_erase(report);
         printf("seed %" PRIu64 ": %s, digest %s, %" PRIu64 " events, %.3f ms\n", result->seed,
@@ -240,11 +263,35 @@ static void print_failures(struct sweep_report *report)
                SWEEP_FAILURES_SHOWN_MAX);
 }
 
-/* Fault-site coverage belongs here once the model has fault sites (issue 9, item 3): which
- * sites the sweep's seeds enabled, how often each fired, and which were never reached. */
-static void print_fault_coverage(void)
+/* Fault-site coverage (docs/faults.md): per site, the seeds that enabled it, reached it and
+ * saw it fire, then the sites no seed reached while enabled (the ones the scenario never
+ * exercises, whatever the seed). */
+static void print_fault_coverage(const struct sweep_report *report)
 {
-    printf("fault sites: none in this model yet (no coverage to report)\n");
+    if (report->fault_seeds == 0) {
+        printf("fault sites: faults off in every seed (no coverage to report)\n");
+        return;
+    }
+    printf("fault sites over %" PRIu64 " seeds with faults on (seeds enabled / reached / "
+           "fired, firings):\n", report->fault_seeds);
+    uint32_t never = 0;
+    for (int site = 0; site < VMCI_FAULT_SITE_COUNT; site++) {
+        if (report->site_enabled[site] == 0)
+            continue;
+        printf("  %-22s %-8s %6" PRIu64 " / %6" PRIu64 " / %6" PRIu64 ", %" PRIu64 "\n",
+               vmci_fault_sites[site].name,
+               vmci_fault_class_name(vmci_fault_sites[site].class), report->site_enabled[site],
+               report->site_reached[site], report->site_fired_seeds[site],
+               report->site_fired[site]);
+        never += report->site_reached[site] == 0;
+    }
+    if (never > 0) {
+        printf("fault sites never reached:");
+        for (int site = 0; site < VMCI_FAULT_SITE_COUNT; site++)
+            if (report->site_enabled[site] > 0 && report->site_reached[site] == 0)
+                printf(" %s", vmci_fault_sites[site].name);
+        printf("\n");
+    }
 }
 
 static void print_speed(struct sweep_report *report, double seconds)
@@ -268,7 +315,7 @@ int sweep_report_close(struct sweep_report *report, uint64_t not_run)
     progress_erase(report);
     double seconds = test_wall_seconds() - report->started_seconds;
     print_failures(report);
-    print_fault_coverage();
+    print_fault_coverage(report);
     print_speed(report, seconds);
     int status = report->failed == 0 && not_run == 0 ? 0 : 1;
     if (not_run > 0)

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault_tally.h"
 #include "sim/cli/sweep_int.h"
 #include "sim/lua/runtime.h"
 
@@ -113,11 +114,13 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
         fprintf(stderr, "vmcisim sweep: cannot empty the output file: %s\n", strerror(errno));
     double started = wall_seconds();
     struct sim_digest *digest = sim_digest_create();
-    struct sim_trace_sink sinks[1];
+    struct sim_trace_sink sinks[2];
+    struct fault_tally tally = { .on = false };
     struct simlua_options lua_options = {
         .scenario_path = options->scenario_path, .seed = seed, .until_ns = options->until_ns,
-        .quiet = true, .sinks = sinks, .sink_count = 1,
+        .quiet = true, .sinks = sinks, .sink_count = 2,
     };
+    sinks[1] = fault_tally_sink(&tally);
     struct simlua_runtime *runtime = NULL;
     if (digest != NULL) {
         sinks[0] = sim_digest_sink(digest);
@@ -134,6 +137,10 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
         simlua_destroy(runtime);
         sim_digest_hex(digest, result->digest);
     }
+    result->faults_on = tally.on;
+    memcpy(result->fault_enabled, tally.enabled, sizeof(tally.enabled));
+    memcpy(result->fault_reached, tally.reached, sizeof(tally.reached));
+    memcpy(result->fault_fired, tally.fired, sizeof(tally.fired));
     sim_digest_destroy(digest);
     fflush(stdout);
     fflush(stderr);

@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "sim/engine/engine.h"
 #include "sim/engine/process.h"
+#include "vmci/faults.h"
 #include "vmci/hypervisor.h"
 #include "vmci/vmci.h"
 #include "vsock/core.h"
@@ -231,6 +232,17 @@ void simlua__jitter_parse(lua_State *L, int options, struct simlua_jitter *out);
 /* Gives the new world's costs and engine their streams and, when anything is on, traces the
  * `jitter` event; never fails on a fresh world. */
 void simlua__jitter_apply(struct simlua_world *world, const struct simlua_jitter *jitter);
+
+/* faults.c: the sim.world `faults` option (docs/faults.md). */
+struct simlua_faults {
+    bool on;
+    struct vmci_faults_config config;
+};
+/* Reads options.faults (the table at `options`); raises on anything invalid. */
+void simlua__faults_parse(lua_State *L, int options, struct simlua_faults *out);
+/* Turns the new world's fault sites on (draws which are enabled, traces `faults_enabled`)
+ * when asked; nothing at all otherwise. Never fails on a fresh world. */
+void simlua__faults_apply(struct simlua_world *world, const struct simlua_faults *faults);
 
 /* sandbox.c */
 void simlua__sandbox_open(lua_State *L);

@@ -194,7 +194,7 @@ static int sim_world(lua_State *L)
         lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const allowed[] = { "seed", "product", "host_os", "timing", "limits",
-                                           "jitter", NULL };
+                                           "jitter", "faults", NULL };
     simlua__check_options(L, 1, allowed, "sim.world");
     uint64_t seed = world_seed(L, 1, runtime->options.seed);
     const char *product = optional_string(L, 1, "product", "sim.world");
@@ -209,6 +209,8 @@ static int sim_world(lua_State *L)
     struct sim_limits limits = read_limits(L, 1);
     struct simlua_jitter jitter;
     simlua__jitter_parse(L, 1, &jitter);
+    struct simlua_faults faults;
+    simlua__faults_parse(L, 1, &faults);
     struct simlua_world **slot = simlua__object_new(L, sizeof(*slot), SIMLUA_TYPE_WORLD);
     *slot = NULL;
     /* Everything that can raise is done; from here nothing does until the world is owned. */
@@ -226,6 +228,7 @@ static int sim_world(lua_State *L)
     sim_trace_field_str(&event, "host_os", world->host_os);
     (void)sim_engine_emit(world->engine, &event);
     simlua__jitter_apply(world, &jitter);
+    simlua__faults_apply(world, &faults);
     simlua__host_create(L, world);      /* the host endpoint, CID 2 */
     return 1;
 }

@@ -37,7 +37,8 @@
     X(lifecycle)       \
     X(export)          \
     X(jitter)          \
-    X(invariants)
+    X(invariants)      \
+    X(faults)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/fault_tally.c: reads a run's `fault_site` events (vmci/faults.c emits one per site
+ * at the end of a run with faults on) into per-site counts, and prints them. Reading the
+ * trace keeps the command line out of the model: it learns only what the trace says.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "fault_tally.h"
+
+/* The site named by a STR field; -1 if the field is not one of ours. */
+static int site_of_field(const struct sim_trace_field *field)
+{
+    char name[64];
+    if (field->type != SIM_FIELD_STR || field->value.blob.size_bytes >= sizeof(name))
+        return -1;
+    memcpy(name, field->value.blob.data, field->value.blob.size_bytes);
+    name[field->value.blob.size_bytes] = '\0';
+    return vmci_fault_site_of(name);
+}
+
+static int tally_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    struct fault_tally *tally = state;
+    if (strcmp(event->kind, "fault_site") != 0)
+        return 0;
+    int site = -1;
+    uint64_t enabled = 0, reached = 0, fired = 0;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        if (strcmp(field->name, "site") == 0)
+            site = site_of_field(field);
+        else if (field->type == SIM_FIELD_U64 && strcmp(field->name, "enabled") == 0)
+            enabled = field->value.u64;
+        else if (field->type == SIM_FIELD_U64 && strcmp(field->name, "reached") == 0)
+            reached = field->value.u64;
+        else if (field->type == SIM_FIELD_U64 && strcmp(field->name, "fired") == 0)
+            fired = field->value.u64;
+    }
+    if (site < 0)
+        return 0;
+    tally->on = true;
+    tally->enabled[site] = enabled != 0;
+    tally->reached[site] = reached;
+    tally->fired[site] = fired <= reached ? fired : reached;
+    return 0;
+}
+
+struct sim_trace_sink fault_tally_sink(struct fault_tally *tally)
+{
+    assert(tally != NULL);
+    return (struct sim_trace_sink){ .name = "faults", .level = SIM_LAYER_DEVICE,
+                                    .emit = tally_emit, .state = tally };
+}
+
+void fault_tally_print(const struct fault_tally *tally, FILE *out)
+{
+    assert(tally != NULL && out != NULL);
+    if (!tally->on)
+        return;
+    uint32_t enabled = 0;
+    for (int site = 0; site < VMCI_FAULT_SITE_COUNT; site++)
+        enabled += tally->enabled[site];
+    fprintf(out, "faults: %" PRIu32 " of %d sites enabled", enabled, VMCI_FAULT_SITE_COUNT);
+    const char *separator = ":";
+    for (int site = 0; site < VMCI_FAULT_SITE_COUNT; site++) {
+        if (!tally->enabled[site])
+            continue;
+        fprintf(out, "%s %s fired %" PRIu64 "/%" PRIu64 " reached", separator,
+                vmci_fault_sites[site].name, tally->fired[site], tally->reached[site]);
+        separator = ",";
+    }
+    fprintf(out, "\n");
+}
