@@ -11,9 +11,9 @@
 -- hit random guests (w:at callbacks; the faults of `sim.world{ faults }` are not used): suspend
 -- then resume later, vMotion, FT on then off later, freeze then thaw later, device reset, power-off
 -- then power-on later (the worker is started again), and killing the worker (started again at
--- once). An action is drawn only for a guest that is running and not in the middle of another
--- action; a guest whose driver is still loading (after a power-on or a device reset) refuses it
--- (counted, not a failure).
+-- once). An action that comes due for a guest that is not running, or is in the middle of
+-- another action, is skipped; a guest whose driver is still loading (after a power-on or a device
+-- reset) refuses it (counted, not a failure).
 --
 -- What must hold, for every seed: the model cuts streams on purpose (a detach discards the host's
 -- unread bytes, docs/sockets.md "What the model discards"), so the server checks that what it read
