@@ -83,14 +83,10 @@ static int parse_option(int option, const char *value, struct sweep_options *opt
 {
     char error[256];
     switch (option) {
-    case 'j': {
-        char *end = NULL;
-        long jobs = strtol(value, &end, 10);
-        if (end == value || *end != '\0' || jobs < 1 || jobs > (long)SWEEP_JOBS_MAX)
+    case 'j':
+        if (test_jobs_parse(value, SWEEP_JOBS_MAX, &options->jobs) < 0)
             return usage_error("-j: '%s' is not a number from 1 to SWEEP_JOBS_MAX (256)", value);
-        options->jobs = (uint32_t)jobs;
         return 0;
-    }
     case 's':
         if (test_seeds_parse_bounded(value, &options->seeds, SWEEP_SEEDS_MAX, "SWEEP_SEEDS_MAX",
                                      error, sizeof(error)) < 0)

@@ -74,14 +74,10 @@ static int parse_option(int option, const char *value, struct test_options *opti
 {
     char error[256];
     switch (option) {
-    case 'j': {
-        char *end = NULL;
-        long jobs = strtol(value, &end, 10);
-        if (end == value || *end != '\0' || jobs < 1 || jobs > (long)TEST_JOBS_MAX)
+    case 'j':
+        if (test_jobs_parse(value, TEST_JOBS_MAX, &options->jobs) < 0)
             return usage_error("-j: '%s' is not a number from 1 to TEST_JOBS_MAX (256)", value);
-        options->jobs = (uint32_t)jobs;
         return 0;
-    }
     case 's':
         if (test_seeds_parse(value, &options->seeds, error, sizeof(error)) < 0)
             return usage_error("--seeds: %s", error);

@@ -83,6 +83,8 @@ struct test_plan {
 };
 
 /* test_plan.c */
+/* Parses the -j value: a decimal number from 1 to jobs_max; returns 0, or -1. */
+int test_jobs_parse(const char *text, uint32_t jobs_max, uint32_t *jobs_out);
 /* Parses "1-20,25,30-31" into seeds; returns 0, or -1 with why in error. */
 int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, size_t error_bytes);
 /* The same with another bound on the number of seeds (bound_name names it in the error). */

@@ -41,6 +41,17 @@ static int parse_u64(const char *text, const char *end, uint64_t *value_out)
     return 0;
 }
 
+int test_jobs_parse(const char *text, uint32_t jobs_max, uint32_t *jobs_out)
+{
+    assert(text != NULL && jobs_out != NULL && jobs_max >= 1);
+    char *end = NULL;
+    long jobs = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || jobs < 1 || jobs > (long)jobs_max)
+        return -1;
+    *jobs_out = (uint32_t)jobs;
+    return 0;
+}
+
 int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, size_t error_bytes)
 {
     return test_seeds_parse_bounded(text, seeds, TEST_SEEDS_PER_SCENARIO_MAX,
