@@ -34,6 +34,21 @@ out=$("$vmcisim" sweep "$fixtures/echo_swarm.lua" -j 1 2>&1)
 check "without --seeds the header's '-- seeds: 1-4' is used" \
     $([ "$(last_line "$out")" = "seeds: 4 passed, 0 failed" ]; echo $?) "$(last_line "$out")"
 
+# ---- --paranoid: the invariants after every event in the workers ------------------------
+plain=$("$vmcisim" sweep "$fixtures/echo_swarm.lua" --seeds 1-3 -j 1 -v 2>&1 | grep '^seed ' |
+        sed 's/, [0-9.]* ms$//')
+paranoid=$("$vmcisim" sweep "$fixtures/echo_swarm.lua" --seeds 1-3 -j 1 -v --paranoid 2>&1)
+has "$paranoid" "invariants: after every event (--paranoid)" &&
+    [ "$(printf '%s\n' "$paranoid" | grep '^seed ' | sed 's/, [0-9.]* ms$//')" = "$plain" ] &&
+    [ "$(printf '%s\n' "$plain" | grep -c ': pass, digest ')" -eq 3 ]
+check "--paranoid: every seed passes with the digest it has without it" $? "$paranoid"
+seed2=$("$vmcisim" run -q --digest --paranoid --seed 2 "$fixtures/echo_swarm.lua")
+has "$plain" "seed 2: pass, ${seed2}"
+check "--paranoid: a seed's digest is the one 'run --paranoid' prints" $? "$seed2 / $plain"
+out=$("$vmcisim" sweep "$fixtures/some_fail.lua" --seeds 7 -j 1 --paranoid 2>&1)
+has "$out" "reproduce: $vmcisim run $fixtures/some_fail.lua --seed 7 --paranoid --trace"
+check "--paranoid: a failing seed reproduces with run --paranoid" $? "$out"
+
 # ---- failing seeds and their reproduction -----------------------------------------------
 out=$("$vmcisim" sweep "$fixtures/some_fail.lua" --seeds 1-30 -j 2 2>&1)
 status=$?

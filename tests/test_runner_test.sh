@@ -51,6 +51,13 @@ check "suite: one reproduce line per failure ($fails failures)" \
     $([ "$fails" -eq 4 ] && [ "$reproduces" -eq 4 ]; echo $?) "$reproduces reproduce lines"
 has "$out" "  reproduce: $vmcisim run $fixtures/suite/seeds.lua --seed 2 --trace fail-seeds-2.db"
 check "suite: the reproduce line is a run command with the seed and a trace" $? "$out"
+paranoid=$("$vmcisim" test "$fixtures/suite/seeds.lua" "$fixtures/suite/pass.lua" --paranoid \
+           -j 2 2>&1)
+has "$paranoid" "  reproduce: $vmcisim run $fixtures/suite/seeds.lua --seed 2 --paranoid --trace" &&
+    has "$paranoid" "PASS $fixtures/suite/pass.lua seed 1" &&
+    [ "$(printf '%s\n' "$paranoid" | tail -n 1)" = "tests: 3 passed, 1 failed" ]
+check "--paranoid: the runs pass as without it and a failure reproduces with --paranoid" $? \
+    "$paranoid"
 paths=$(printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) ' | awk '{print $2}' | tr -d :)
 printf '%s\n' "$paths" | LC_ALL=C sort -c 2>/dev/null
 check "suite: cases are reported in sorted path order" $? "$paths"

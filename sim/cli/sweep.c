@@ -41,6 +41,8 @@ static void sweep_usage(FILE *stream)
             "  --shard K/N         only the K-th of N interleaved slices: the seeds at\n"
             "                      positions K-1, K-1+N, ... of LIST (1 <= K <= N)\n"
             "  --fail-fast         hand out no more seeds after the first failure\n"
+            "  --paranoid          check the world invariants after every event (slower);\n"
+            "                      failures reproduce with `run --paranoid`\n"
             "  --junit FILE        JUnit XML, one testcase per seed\n"
             "  --until D           simulated time limit (default: the `-- until:` header)\n"
             "  --timeout D         wall time per seed (default: the `-- timeout:` header,\n"
@@ -123,6 +125,7 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
         { "junit", required_argument, NULL, 'J' }, { "until", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
         { "progress", no_argument, NULL, 'p' }, { "no-progress", no_argument, NULL, 'P' },
+        { "paranoid", no_argument, NULL, 'I' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;
@@ -131,8 +134,9 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
     while ((option = getopt_long(argc, argv, "j:vh", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'f' || option == 'v' || option == 'p' || option == 'P') {
+        if (option == 'f' || option == 'v' || option == 'p' || option == 'P' || option == 'I') {
             options->fail_fast |= option == 'f';
+            options->paranoid |= option == 'I';
             options->verbose |= option == 'v';
             if (option == 'p' || option == 'P')
                 options->progress = option == 'p';

@@ -162,7 +162,7 @@ static void record(struct sweep_report *report, uint64_t seed, double seconds,
     const struct sweep_options *options = report->options;
     char reproduce[3 * TEST_PATH_BYTES_MAX];
     test_reproduce_command(options->program, options->scenario_path, seed, options->until_text,
-                           reproduce, sizeof(reproduce));
+                           options->paranoid, reproduce, sizeof(reproduce));
     if (reason == NULL)
         report->passed++;
     else
@@ -253,7 +253,8 @@ static void print_failures(struct sweep_report *report)
         const struct sweep_failure *failure = &report->failures[index];
         char reproduce[3 * TEST_PATH_BYTES_MAX];
         test_reproduce_command(options->program, options->scenario_path, failure->seed,
-                               options->until_text, reproduce, sizeof(reproduce));
+                               options->until_text, options->paranoid, reproduce,
+                               sizeof(reproduce));
         printf("FAIL seed %" PRIu64 ": %s\n%s  reproduce: %s\n", failure->seed, failure->reason,
                failure->detail, reproduce);
     }
@@ -307,6 +308,8 @@ static void print_speed(struct sweep_report *report, double seconds)
     double rate = seconds > 0 ? (double)done / seconds : 0;
     printf("wall: %.2f s, %.1f seeds/s with %u workers (%.0f seeds per hour per worker)\n",
            seconds, rate, report->options->jobs, rate * 3600.0 / report->options->jobs);
+    printf("invariants: %s\n", report->options->paranoid ? "after every event (--paranoid)"
+                                                          : "at the end of each run");
 }
 
 int sweep_report_close(struct sweep_report *report, uint64_t not_run)

@@ -118,7 +118,7 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
     struct fault_tally tally = { .on = false };
     struct simlua_options lua_options = {
         .scenario_path = options->scenario_path, .seed = seed, .until_ns = options->until_ns,
-        .quiet = true, .sinks = sinks, .sink_count = 2,
+        .quiet = true, .sinks = sinks, .sink_count = 2, .paranoid = options->paranoid,
     };
     sinks[1] = fault_tally_sink(&tally);
     struct simlua_runtime *runtime = NULL;

@@ -48,6 +48,7 @@ static void test_usage(FILE *stream)
             "  --timeout D         wall time per run for scenarios without `-- timeout:`\n"
             "                      (default 300s); the run is killed and fails\n"
             "  --slow              also run scenarios marked `-- slow`\n"
+            "  --paranoid          every run checks the world invariants after every event\n"
             "  --tap               TAP version 13 on stdout\n"
             "  --junit FILE        also write JUnit XML to FILE\n"
             "  -h, --help          this text\n"
@@ -111,6 +112,7 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
         { "seeds", required_argument, NULL, 's' }, { "until", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' }, { "slow", no_argument, NULL, 'S' },
         { "tap", no_argument, NULL, 'T' }, { "junit", required_argument, NULL, 'J' },
+        { "paranoid", no_argument, NULL, 'I' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;
@@ -119,8 +121,9 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
     while ((option = getopt_long(argc, argv, "j:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'o' || option == 'S' || option == 'T') {
+        if (option == 'o' || option == 'S' || option == 'T' || option == 'I') {
             options->once |= option == 'o';
+            options->paranoid |= option == 'I';
             options->slow |= option == 'S';
             options->tap |= option == 'T';
             continue;

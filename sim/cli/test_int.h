@@ -67,6 +67,7 @@ struct test_options {
     const char *program;                    /* argv[0] of vmcisim, for reproduction lines */
     uint32_t jobs;
     bool once, tap, slow, verbose;
+    bool paranoid;                          /* --paranoid: passed on to every run */
     bool has_seeds;
     struct test_seeds seeds;                /* --seeds: replaces every scenario's list */
     const char *until_text;                 /* --until: default for scenarios without one */
@@ -195,8 +196,9 @@ bool test_judge(const struct test_case *test_case, const struct test_scenario *s
                 char *detail, size_t detail_bytes, char *reproduce, size_t reproduce_bytes);
 
 /* The command that reproduces one failing seed: `PROGRAM run PATH --seed N [--until D]
- * --trace fail-STEM-N.db`, each word quoted for a shell when needed. */
+ * [--paranoid] --trace fail-STEM-N.db`, each word quoted for a shell when needed. */
 void test_reproduce_command(const char *program, const char *path, uint64_t seed,
-                            const char *until, char *reproduce, size_t reproduce_bytes);
+                            const char *until, bool paranoid, char *reproduce,
+                            size_t reproduce_bytes);
 
 #endif /* SIM_CLI_TEST_INT_H */

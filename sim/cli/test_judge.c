@@ -123,12 +123,13 @@ static void reproduction(const struct test_case *test_case, const struct test_sc
     }
     const char *until = scenario->until_text[0] != '\0' ? scenario->until_text
                                                         : options->until_text;
-    test_reproduce_command(options->program, scenario->path, test_case->seed, until, reproduce,
-                           reproduce_bytes);
+    test_reproduce_command(options->program, scenario->path, test_case->seed, until,
+                           options->paranoid, reproduce, reproduce_bytes);
 }
 
 void test_reproduce_command(const char *program, const char *path, uint64_t seed,
-                            const char *until, char *reproduce, size_t reproduce_bytes)
+                            const char *until, bool paranoid, char *reproduce,
+                            size_t reproduce_bytes)
 {
     assert(program != NULL && path != NULL && reproduce != NULL);
     char program_quoted[TEST_PATH_BYTES_MAX + 64], path_quoted[2 * TEST_PATH_BYTES_MAX + 64];
@@ -143,9 +144,9 @@ void test_reproduce_command(const char *program, const char *path, uint64_t seed
     char trace[256], trace_quoted[600];
     snprintf(trace, sizeof(trace), "fail-%s-%" PRIu64 ".db", stem, seed);
     test_shell_quote(trace, trace_quoted, sizeof(trace_quoted));
-    snprintf(reproduce, reproduce_bytes, "%s run %s --seed %" PRIu64 "%s%s --trace %s",
+    snprintf(reproduce, reproduce_bytes, "%s run %s --seed %" PRIu64 "%s%s%s --trace %s",
              program_quoted, path_quoted, seed, until != NULL ? " --until " : "",
-             until != NULL ? until : "", trace_quoted);
+             until != NULL ? until : "", paranoid ? " --paranoid" : "", trace_quoted);
 }
 
 bool test_judge(const struct test_case *test_case, const struct test_scenario *scenario,

@@ -3,7 +3,7 @@
  * sim/cli/test_run.c: one run of a scenario as a child process, for `vmcisim test`.
  *
  * The child is this very binary (/proc/self/exe) running `run PATH --seed N -q --digest
- * [--until D]`, with stdin from /dev/null and stdout and stderr on two non-blocking pipes.
+ * [--paranoid] [--until D]`, with stdin from /dev/null and stdout and stderr on two non-blocking pipes.
  * Two process conditions, so that anything address- or environment-dependent that reaches
  * a simulation shows as two different outputs:
  *   A: the environment reduced to PATH and the sanitizers' options, argv[0] "vmcisim",
@@ -143,8 +143,17 @@ int test_run_start(struct test_run *run, int which, const struct test_scenario *
     snprintf(seed_text, sizeof(seed_text), "%" PRIu64, seed);
     const char *until = scenario->until_text[0] != '\0' ? scenario->until_text
                                                         : options->until_text;
-    const char *argv[] = { argv0_of(which), "run", scenario->path, "--seed", seed_text, "-q",
-                           "--digest", until != NULL ? "--until" : NULL, until, NULL };
+    const char *argv[11] = { argv0_of(which), "run", scenario->path, "--seed", seed_text, "-q",
+                             "--digest" };
+    size_t argc = 7;
+    if (options->paranoid)
+        argv[argc++] = "--paranoid";
+    if (until != NULL) {
+        argv[argc++] = "--until";
+        argv[argc++] = until;
+    }
+    assert(argc < sizeof(argv) / sizeof(argv[0]));
+    argv[argc] = NULL;
     const char *program = options->exec_override != NULL ? options->exec_override
                                                          : "/proc/self/exe";
     char **envp = build_environment(which);
