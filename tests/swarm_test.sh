@@ -3,8 +3,8 @@
 # tests/swarm_test.sh: the swarm scenarios of scenarios/swarm/ (docs/sweeps.md, "The swarm
 # scenarios") swept over 1 400 seeds in all with `vmcisim sweep -j 2`, each seed's end-to-end
 # checks and the world invariants holding (zero failed seeds); the speed of each sweep printed
-# as a comment (wall time, never asserted). Seeds 1-20 of each with `run --paranoid` (the
-# invariants after every event). Then that the scenarios do exercise what they claim:
+# as a comment (wall time, never asserted); the fault sites each allows fire. Seeds 1-20 of
+# each with `sweep --paranoid` (the invariants after every event). Then that the scenarios do exercise what they claim:
 # the chaos scenario cuts streams and the datagram scenario loses and resends datagrams on the
 # seeds shown. About 25 s of wall time on the shared 2-core machine (1 400 seeds at 50-100
 # seeds/s, docs/sweeps.md); `vmcisim test scenarios` (scenarios_test.sh) also runs each with
@@ -25,21 +25,26 @@ sweep() {   # sweep SCENARIO SEEDS
         "$(printf '%s\n' "$out" | grep -E '^(FAIL|  reproduce:|  \|)' | head -n 20)"
     check "$scenario: seeds $seeds: '$expected'" $([ "$last" = "$expected" ]; echo $?) "$last"
     printf '%s\n' "$out" | grep -E '^wall: ' | sed "s|^|# $scenario: |"
+    # a coverage line per site: "  NAME  real  ENABLED / REACHED / FIRED, FIRINGS"; some fired
+    local fired
+    fired=$(printf '%s\n' "$out" | grep -cE '^  [a-z_]+ +real +[0-9]+ +/ +[0-9]+ +/ +[1-9][0-9]*,')
+    check "$scenario: seeds $seeds: fault sites fired ($fired sites)" \
+        $([ "$fired" -ge 3 ]; echo $?) "$(printf '%s\n' "$out" | grep -A12 '^fault sites')"
 }
 
 sweep scenarios/swarm/streams.lua 1-400
 sweep scenarios/swarm/lifecycle_chaos.lua 1-500
 sweep scenarios/swarm/dgram_loss.lua 1-500
 
-# ---- the invariants after every event (run --paranoid; sweep has no such option) ---------
+# ---- the invariants after every event ----------------------------------------------------
 for scenario in streams lifecycle_chaos dgram_loss; do
-    failed_seeds=""
-    for seed in $(seq 1 20); do
-        "$vmcisim" run "scenarios/swarm/$scenario.lua" --seed "$seed" --paranoid -q \
-            > /dev/null 2>&1 || failed_seeds="$failed_seeds $seed"
-    done
-    check "swarm/$scenario.lua: seeds 1-20 pass with --paranoid" \
-        $([ -z "$failed_seeds" ]; echo $?) "failed seeds:$failed_seeds"
+    out=$("$vmcisim" sweep "scenarios/swarm/$scenario.lua" --seeds 1-20 -j 2 --paranoid \
+          --no-progress 2>&1)
+    status=$?
+    printf '%s\n' "$out" | grep -qF "invariants: after every event (--paranoid)" &&
+        [ "$(printf '%s\n' "$out" | tail -n 1)" = "seeds: 20 passed, 0 failed" ]
+    check "swarm/$scenario.lua: seeds 1-20 pass with sweep --paranoid (exit $status)" $? \
+        "$(printf '%s\n' "$out" | grep -E '^(FAIL|  reproduce:)' | head -n 10)"
 done
 
 # ---- the scenarios exercise what they claim ----------------------------------------------

@@ -21,7 +21,9 @@
 -- queue_full); the last log line counts datagrams sent, lost and sent again.
 -- seeds: 1-3
 local sim = require("vmcisim")
-local w = sim.world{ jitter = true }
+-- Faults (docs/faults.md): every `real` site (dgram_drop loses more datagrams, which the
+-- retransmission must heal; the latency sites reorder more); no `protocol` site.
+local w = sim.world{ jitter = true, faults = { sites = "real", fire = 0.1 } }
 local host = w:host()
 local BASE_PORT = 7300
 local HEADER_BYTES = 20

@@ -8,7 +8,7 @@
 -- server's answer (the checksum and length of what the server read) until the end of the stream.
 -- Any error (EPIPE, ECONNRESET, EPERM under FT, a timeout, a cut answer) makes it close and try a
 -- new transfer. Meanwhile 16-32 chaos actions at random times in the first 6 ms of simulated time
--- hit random guests (w:at callbacks; the faults of `sim.world{ faults }` are not used): suspend
+-- hit random guests (w:at callbacks; the `real` fault sites of `sim.world{ faults }` fire too): suspend
 -- then resume later, vMotion, FT on then off later, freeze then thaw later, device reset, power-off
 -- then power-on later (the worker is started again), and killing the worker (started again at
 -- once). An action that comes due for a guest that is not running, or is in the middle of
@@ -28,7 +28,9 @@
 -- each data_discarded (peer_detach) a cut made.
 -- seeds: 1-3
 local sim = require("vmcisim")
-local w = sim.world{ product = "esxi-6.5", jitter = true }
+-- Faults (docs/faults.md): every `real` site (a worker retries whatever error a site causes); no
+-- `protocol` site, whose lost packets no real host produces and a worker could wait on forever.
+local w = sim.world{ product = "esxi-6.5", jitter = true, faults = { sites = "real" } }
 local host = w:host()
 local PORT = 7200
 local CHAOS_END_NS = sim.ms(6)

@@ -21,7 +21,12 @@
 -- draw of that seed.
 -- seeds: 1-3
 local sim = require("vmcisim")
-local w = sim.world{ jitter = true }
+-- Faults (docs/faults.md): only the sites that slow the model down, never one that refuses or cuts
+-- (a refused connect has no retry here and every byte must arrive), so the checks hold as they are.
+local w = sim.world{ jitter = true, faults = {
+  sites = { "register_access_slow", "hypercall_slow", "route_late", "interrupt_late", "copy_slow" },
+  fire = 0.1,
+} }
 local host = w:host()
 local PORT = 7100
 local BUFFER_SIZES = { 4096, 8192, 16384, 32768, 65536 }
