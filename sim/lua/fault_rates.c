@@ -256,7 +256,7 @@ static bool call_method(struct simlua_fault_rates *rates, int rate, const char *
         /* As for a w:at callback (world.c): nothing more may be asked of the Lua state. */
         static const char text[] = "error in a fault rate: limit SIMLUA_MEMORY_BYTES_MAX "
                                    "exceeded (Lua memory)";
-        simlua__report_failure(L, "fault_rate_error", text, sizeof(text) - 1);
+        simlua__report_failure(L, "callback_error", text, sizeof(text) - 1);
         lua_pop(L, 1);
         sim_engine_abort(world->engine, sim_engine_fail(world->engine, SIM_ELIMIT, "a fault "
                          "rate ran out of Lua memory (limit SIMLUA_MEMORY_BYTES_MAX)"));
@@ -265,7 +265,7 @@ static bool call_method(struct simlua_fault_rates *rates, int rate, const char *
     size_t length = 0;
     lua_pushfstring(L, "error in fault rate %s: %s", rate_names[rate], lua_tostring(L, -1));
     const char *message = lua_tolstring(L, -1, &length);
-    simlua__report_failure(L, "fault_rate_error", message, length);
+    simlua__report_failure(L, "callback_error", message, length);
     lua_pop(L, 2);
     return false;
 }
@@ -339,8 +339,12 @@ static void apply_to_vm(struct simlua_fault_rates *rates, int rate)
     uint64_t data = index | ((uint64_t)rate << COMEBACK_RATE_SHIFT);
     if (sim_engine_schedule_after_in(world->engine, 0, back_ns, comeback_fire, rates, data,
                                      NULL) < 0) {
-        const char *why = sim_engine_error_message(world->engine);
-        simlua__report_failure(world->runtime->L, "fault_rate_error", why, strlen(why));
+        char text[SIM_ERROR_MESSAGE_BYTES_MAX + 64];
+        int length = snprintf(text, sizeof(text), "error in fault rate %s: %s", rate_names[rate],
+                              sim_engine_error_message(world->engine));
+        assert(length > 0);
+        simlua__report_failure(world->runtime->L, "callback_error", text,
+                               strnlen(text, sizeof(text) - 1));
     }
 }
 
@@ -393,7 +397,7 @@ static void apply_kill(struct simlua_fault_rates *rates)
     struct simlua_world *world = rates->world;
     if (!per_vm_reserve(rates)) {
         static const char text[] = "error in fault rate kill: out of memory";
-        simlua__report_failure(world->runtime->L, "fault_rate_error", text, sizeof(text) - 1);
+        simlua__report_failure(world->runtime->L, "callback_error", text, sizeof(text) - 1);
         return;
     }
     uint32_t vms = count_candidates(rates);
