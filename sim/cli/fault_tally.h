@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/cli/fault_tally.h: the fault sites of a run, read from its trace (the `fault_site`
- * events at its end, docs/faults.md), for `run`'s summary and `sweep`'s coverage.
- * Invariants: fired[site] <= reached[site]; `on` once any fault_site event was seen.
+ * sim/cli/fault_tally.h: the fault sites and fault rates of a run, read from its trace (the
+ * `fault_site` and `fault_rate` events at its end, docs/faults.md), for `run`'s summary and
+ * `sweep`'s coverage.
+ * Invariants: fired[site] <= reached[site]; applied[rate] <= arrivals[rate]; `on` once any
+ * fault_site event was seen, rate_on[rate] once that rate's fault_rate event was.
  */
 #ifndef SIM_CLI_FAULT_TALLY_H
 #define SIM_CLI_FAULT_TALLY_H
@@ -12,6 +14,7 @@
 #include <stdio.h>
 
 #include "sim/engine/trace.h"
+#include "sim/lua/runtime.h"
 #include "vmci/faults.h"
 
 struct fault_tally {
@@ -19,11 +22,16 @@ struct fault_tally {
     uint8_t enabled[VMCI_FAULT_SITE_COUNT];
     uint64_t reached[VMCI_FAULT_SITE_COUNT];
     uint64_t fired[VMCI_FAULT_SITE_COUNT];
+    uint8_t rate_on[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_micro_per_s[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t arrivals[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t applied[SIMLUA_FAULT_RATE_COUNT];
 };
 
 /* A sink that fills `tally` (zero it first). */
 struct sim_trace_sink fault_tally_sink(struct fault_tally *tally);
-/* One line per enabled site and one for the rest; nothing when faults were off. */
+/* One line for the sites (nothing when faults were off), then one for the rates that were
+ * on (nothing when none was). */
 void fault_tally_print(const struct fault_tally *tally, FILE *out);
 
 #endif /* SIM_CLI_FAULT_TALLY_H */

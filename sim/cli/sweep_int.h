@@ -21,6 +21,7 @@
 
 #include "vmci/faults.h"
 #include "sim/cli/test_int.h"
+#include "sim/lua/runtime.h"
 
 #define SWEEP_SEEDS_MAX          100000000ull /* seeds one sweep runs (before sharding) */
 #define SWEEP_JOBS_MAX           256u        /* worker processes (-j) */
@@ -45,6 +46,10 @@ struct sweep_result {
     uint8_t fault_enabled[VMCI_FAULT_SITE_COUNT];
     uint64_t fault_reached[VMCI_FAULT_SITE_COUNT];
     uint64_t fault_fired[VMCI_FAULT_SITE_COUNT];
+    /* Its fault rates, from its `fault_rate` events. */
+    uint8_t rate_on[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_arrivals[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_applied[SIMLUA_FAULT_RATE_COUNT];
     char output[SWEEP_OUTPUT_BYTES_MAX];
 };
 _Static_assert(sizeof(struct sweep_result) <= PIPE_BUF, "a result is one atomic pipe write");

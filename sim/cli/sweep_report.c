@@ -47,6 +47,12 @@ struct sweep_report {
     uint64_t site_reached[VMCI_FAULT_SITE_COUNT];
     uint64_t site_fired_seeds[VMCI_FAULT_SITE_COUNT];
     uint64_t site_fired[VMCI_FAULT_SITE_COUNT];
+    /* Fault rates: seeds with the rate on, with an arrival, with an applied one; totals. */
+    uint64_t rate_seeds[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_arrived_seeds[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_applied_seeds[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_arrivals[SIMLUA_FAULT_RATE_COUNT];
+    uint64_t rate_applied[SIMLUA_FAULT_RATE_COUNT];
 };
 
 static void count_faults(struct sweep_report *report, const struct sweep_result *result)
@@ -61,6 +67,15 @@ static void count_faults(struct sweep_report *report, const struct sweep_result 
         report->site_reached[site] += result->fault_reached[site] > 0;
         report->site_fired_seeds[site] += result->fault_fired[site] > 0;
         report->site_fired[site] += result->fault_fired[site];
+    }
+    for (int rate = 0; rate < SIMLUA_FAULT_RATE_COUNT; rate++) {
+        if (!result->rate_on[rate])
+            continue;
+        report->rate_seeds[rate]++;
+        report->rate_arrived_seeds[rate] += result->rate_arrivals[rate] > 0;
+        report->rate_applied_seeds[rate] += result->rate_applied[rate] > 0;
+        report->rate_arrivals[rate] += result->rate_arrivals[rate];
+        report->rate_applied[rate] += result->rate_applied[rate];
     }
 }
 
@@ -295,6 +310,36 @@ static void print_fault_coverage(const struct sweep_report *report)
     }
 }
 
+/* Fault rates (docs/faults.md, "Rates"): per rate that some seed turned on, the seeds with
+ * an arrival and with an applied one, the totals, then the rates never applied (no victim
+ * ever found: the scenario gives them nothing to act on). */
+static void print_rate_coverage(const struct sweep_report *report)
+{
+    uint32_t on = 0, never = 0;
+    for (int rate = 0; rate < SIMLUA_FAULT_RATE_COUNT; rate++) {
+        on += report->rate_seeds[rate] > 0;
+        never += report->rate_seeds[rate] > 0 && report->rate_applied_seeds[rate] == 0;
+    }
+    if (on == 0)
+        return;
+    printf("fault rates (seeds on / arrived / applied, arrivals, applied):\n");
+    for (int rate = 0; rate < SIMLUA_FAULT_RATE_COUNT; rate++) {
+        if (report->rate_seeds[rate] == 0)
+            continue;
+        printf("  %-22s %6" PRIu64 " / %6" PRIu64 " / %6" PRIu64 ", %" PRIu64 ", %" PRIu64
+               "\n", simlua_fault_rate_name(rate), report->rate_seeds[rate],
+               report->rate_arrived_seeds[rate], report->rate_applied_seeds[rate],
+               report->rate_arrivals[rate], report->rate_applied[rate]);
+    }
+    if (never > 0) {
+        printf("fault rates never applied:");
+        for (int rate = 0; rate < SIMLUA_FAULT_RATE_COUNT; rate++)
+            if (report->rate_seeds[rate] > 0 && report->rate_applied_seeds[rate] == 0)
+                printf(" %s", simlua_fault_rate_name(rate));
+        printf("\n");
+    }
+}
+
 static void print_speed(struct sweep_report *report, double seconds)
 {
     uint64_t done = report->passed + report->failed;
@@ -319,6 +364,7 @@ int sweep_report_close(struct sweep_report *report, uint64_t not_run)
     double seconds = test_wall_seconds() - report->started_seconds;
     print_failures(report);
     print_fault_coverage(report);
+    print_rate_coverage(report);
     print_speed(report, seconds);
     int status = report->failed == 0 && not_run == 0 ? 0 : 1;
     if (not_run > 0)

@@ -141,6 +141,9 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
     memcpy(result->fault_enabled, tally.enabled, sizeof(tally.enabled));
     memcpy(result->fault_reached, tally.reached, sizeof(tally.reached));
     memcpy(result->fault_fired, tally.fired, sizeof(tally.fired));
+    memcpy(result->rate_on, tally.rate_on, sizeof(tally.rate_on));
+    memcpy(result->rate_arrivals, tally.arrivals, sizeof(tally.arrivals));
+    memcpy(result->rate_applied, tally.applied, sizeof(tally.applied));
     sim_digest_destroy(digest);
     fflush(stdout);
     fflush(stderr);

@@ -162,6 +162,71 @@ int sim_engine_cancel(struct sim_engine *engine, sim_event_id id)
     return rc;
 }
 
+int sim_engine_schedule_background_at(struct sim_engine *engine, uint64_t time_ns,
+                                      sim_event_fn fn, void *arg, uint64_t data)
+{
+    assert(engine != NULL && fn != NULL);
+    assert(time_ns >= engine->now_ns);      /* EN1 */
+    if (time_ns >= SIM_TIME_PARKED)
+        return sim_engine_fail(engine, SIM_EINVAL, "background event time %llu ns is past "
+                               "the end of simulated time", (unsigned long long)time_ns);
+    if (engine->background_count >= SIM_BACKGROUND_EVENTS_MAX)
+        return sim_engine_fail(engine, SIM_ELIMIT, "limit SIM_BACKGROUND_EVENTS_MAX (%u) "
+                               "exceeded", SIM_BACKGROUND_EVENTS_MAX);
+    engine->background[engine->background_count++] = (struct sim_background){
+        .time_ns = time_ns, .seq = engine->background_seq_next++, .fn = fn, .arg = arg,
+        .data = data,
+    };
+    return SIM_OK;
+}
+
+uint32_t sim_engine_background_pending(const struct sim_engine *engine)
+{
+    return engine->background_count;
+}
+
+/* The earliest background event that may run now (engine.h): due no later than until_ns
+ * and the earliest other runnable event. Its index, or -1. */
+static int background_due(const struct sim_engine *engine, uint64_t until_ns)
+{
+    if (engine->background_count == 0)
+        return -1;
+    uint32_t first = 0;
+    for (uint32_t index = 1; index < engine->background_count; index++) {
+        const struct sim_background *event = &engine->background[index];
+        const struct sim_background *best = &engine->background[first];
+        if (event->time_ns < best->time_ns ||
+            (event->time_ns == best->time_ns && event->seq < best->seq))
+            first = index;
+    }
+    uint64_t time_ns = engine->background[first].time_ns;
+    return time_ns <= until_ns && time_ns <= sim_evq_peek_time(engine->queue) ? (int)first
+                                                                               : -1;
+}
+
+/* What follows every event: the after-event check and the progress report. */
+static void event_done(struct sim_engine *engine)
+{
+    if (engine->after_event_fn != NULL)
+        engine->after_event_fn(engine->after_event_state, engine);
+    if (engine->progress_every_events != 0 &&
+        engine->events_run % engine->progress_every_events == 0)
+        engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);
+}
+
+static void background_run(struct sim_engine *engine, uint32_t index)
+{
+    assert(index < engine->background_count);
+    struct sim_background event = engine->background[index];
+    engine->background[index] = engine->background[--engine->background_count];
+    assert(event.time_ns >= engine->now_ns);    /* EN1 */
+    engine->now_ns = event.time_ns;
+    engine->events_run++;
+    engine->current_domain = 0;
+    event.fn(engine, event.arg, event.data);
+    event_done(engine);
+}
+
 uint32_t sim_engine_events_pending(const struct sim_engine *engine)
 {
     return sim_evq_pending(engine->queue);
@@ -311,7 +376,17 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         if (sim_evq_pending(engine->queue) == 0 ||
             sim_evq_peek_time(engine->queue) == SIM_TIME_PARKED) {
             stopped = stop_when_empty(engine);      /* nothing left but frozen domains' */
-            break;
+            break;                                  /* (and background events) */
+        }
+        int background = background_due(engine, until_ns);
+        if (background >= 0) {
+            if (max_events != 0 && events_run >= max_events) {
+                stopped = SIM_STOP_MAX_EVENTS;
+                break;
+            }
+            background_run(engine, (uint32_t)background);
+            events_run++;
+            continue;
         }
         if (sim_evq_peek_time(engine->queue) > until_ns) {
             if (until_ns > engine->now_ns)
@@ -341,11 +416,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->current_domain = entry.domain;
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;
-        if (engine->after_event_fn != NULL)
-            engine->after_event_fn(engine->after_event_state, engine);
-        if (engine->progress_every_events != 0 &&
-            engine->events_run % engine->progress_every_events == 0)
-            engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);
+        event_done(engine);
     }
     result->stopped = stopped;
     result->now_ns = engine->now_ns;

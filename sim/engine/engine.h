@@ -62,6 +62,20 @@ int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_
                               void *arg, uint64_t data, sim_event_id *id_out);
 int sim_engine_cancel(struct sim_engine *engine, sim_event_id id);
 
+/* Background events: work that goes on only while the world has something else to do
+ * (fault rates, docs/faults.md "Rates"). A background event runs in domain 0 once it is due
+ * no later than until_ns and than the earliest other pending event that is not parked (at
+ * the same instant it runs first; background events among themselves in scheduling
+ * order). When nothing is left but background events and frozen domains' parked ones, a
+ * run stops as if they did not exist ("idle" or "deadlock") and leaves them for a later
+ * run: they never keep an otherwise idle world going. They are not counted by
+ * sim_engine_events_pending and cannot be cancelled. SIM_ELIMIT beyond
+ * SIM_BACKGROUND_EVENTS_MAX pending at once. */
+#define SIM_BACKGROUND_EVENTS_MAX 16u
+int sim_engine_schedule_background_at(struct sim_engine *engine, uint64_t time_ns,
+                                      sim_event_fn fn, void *arg, uint64_t data);
+uint32_t sim_engine_background_pending(const struct sim_engine *engine);
+
 /* Domains: every event runs for a domain, a group of simulated activity that can be
  * frozen as a whole (a VM's guest: its processes, its kernel's timers, its interrupt
  * handler). Domain 0 (the host, the hypervisor, the scenario) is never frozen. An event

@@ -27,6 +27,15 @@ struct sim_gate {
     sim_event_id id;                /* the one event of `domain` that may run */
 };
 
+/* A background event (engine.h): ordered by (time_ns, seq) among its kind. */
+struct sim_background {
+    uint64_t time_ns;
+    uint64_t seq;
+    sim_event_fn fn;
+    void *arg;
+    uint64_t data;
+};
+
 /* Parked events wait at this time, after every real one (SIM_TIME_NEVER is "none"). */
 #define SIM_TIME_PARKED (SIM_TIME_NEVER - 1)
 
@@ -61,6 +70,9 @@ struct sim_engine {
     uint32_t gate_count;            /* 0 (the common case) skips the gate checks */
     uint32_t gate_capacity;
     struct sim_rng *wakeup_rng;     /* "jitter.schedule" while the tie-break is on, or NULL */
+    struct sim_background background[SIM_BACKGROUND_EVENTS_MAX];   /* unordered */
+    uint32_t background_count;
+    uint64_t background_seq_next;
     int abort_code;                 /* non-zero: stop the run after the current event */
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };

@@ -7,7 +7,9 @@
  *   faults = { sites = "real" | "protocol" | "all" | { "site_name", ... },
  *              enable = P,               chance each allowed site is on for the run (0.5)
  *              fire = P,                 chance an enabled site fires when reached (0.05)
- *              dg_drop = P }             dgram_drop always on, firing with probability P
+ *              dg_drop = P,              dgram_drop always on, firing with probability P
+ *              suspend = R, vmotion = R, power_cycle = R, kill = R,   rates per simulated
+ *              suspend_ns = D, power_off_ns = D }     second and their delays (fault_rates.c)
  *
  * Everything is checked before the world exists; applying it draws from the world's
  * "faults" stream only (vmci/faults.h), so the draws are a function of the seed.
@@ -85,7 +87,7 @@ static void parse_sites(lua_State *L, int table, struct simlua_faults *out)
     lua_pop(L, 1);
 }
 
-void simlua__faults_parse(lua_State *L, int options, struct simlua_faults *out)
+void simlua__faults_parse(lua_State *L, int options, bool esx, struct simlua_faults *out)
 {
     assert(out != NULL);
     memset(out, 0, sizeof(*out));
@@ -99,8 +101,11 @@ void simlua__faults_parse(lua_State *L, int options, struct simlua_faults *out)
             out->config.fire_ppm[site] = FAULTS_FIRE_DEFAULT_PPM;
         }
     } else if (type == LUA_TTABLE) {
-        static const char *const allowed[] = { "sites", "enable", "fire", "dg_drop", NULL };
+        static const char *const allowed[] = { "sites", "enable", "fire", "dg_drop",
+                                               "suspend", "vmotion", "power_cycle", "kill",
+                                               "suspend_ns", "power_off_ns", NULL };
         simlua__check_options(L, table, allowed, "sim.world faults");
+        simlua__fault_rates_parse(L, table, esx, &out->rates);
         out->on = true;
         parse_sites(L, table, out);
         uint32_t enable_ppm = check_probability(L, table, "enable", FAULTS_ENABLE_DEFAULT_PPM);
@@ -130,4 +135,5 @@ void simlua__faults_apply(struct simlua_world *world, const struct simlua_faults
                                    &faults->config);
     assert(rc == SIM_OK);       /* probabilities checked by the parser; a fresh engine has room */
     (void)rc;
+    simlua__fault_rates_start(world, &faults->rates);
 }

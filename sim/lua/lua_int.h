@@ -102,6 +102,7 @@ struct simlua_world {
     enum sim_stop last_stop;
     bool has_run;
     uint32_t invariant_reports;         /* violations reported (sim/lua/invariants.c) */
+    struct simlua_fault_rates *fault_rates;     /* owned; NULL without fault rates */
 };
 
 enum simlua_cap {
@@ -233,13 +234,51 @@ void simlua__jitter_parse(lua_State *L, int options, struct simlua_jitter *out);
  * `jitter` event; never fails on a fresh world. */
 void simlua__jitter_apply(struct simlua_world *world, const struct simlua_jitter *jitter);
 
+/* fault_rates.c: rates of whole-VM and process faults (docs/faults.md, "Rates"). */
+enum simlua_fault_rate {
+    SIMLUA_RATE_SUSPEND = 0,        /* a running guest suspended, resumed after suspend_ns */
+    SIMLUA_RATE_VMOTION,            /* a running guest moved (vm:vmotion(); ESX/ESXi only) */
+    SIMLUA_RATE_POWER_CYCLE,        /* powered off, powered on again after power_off_ns */
+    SIMLUA_RATE_KILL,               /* a non-daemon process of a running guest killed */
+};
+_Static_assert(SIMLUA_RATE_KILL + 1 == SIMLUA_FAULT_RATE_COUNT, "one name per rate");
+/* A rate is kept in millionths of an arrival per simulated second (exact everywhere). */
+#define SIMLUA_FAULT_RATE_MICRO 1000000u
+/* The highest rate a world may ask for, per simulated second (a mean gap of 1 ms). */
+#define SIMLUA_FAULT_RATE_PER_S_MAX 1000u
+/* The longest suspension or power-off a rate may draw (one simulated hour). */
+#define SIMLUA_FAULT_RATE_DELAY_NS_MAX 3600000000000ull
+struct simlua_fault_rates_config {
+    uint64_t rate_micro_per_s[SIMLUA_FAULT_RATE_COUNT];     /* 0: the rate is off */
+    uint64_t suspend_ns_min, suspend_ns_max;                /* drawn uniformly between */
+    uint64_t power_off_ns_min, power_off_ns_max;
+};
+/* The running rates of a world (NULL in a world without any). */
+struct simlua_fault_rates;
+/* Reads the rate keys of the faults table at `table`; raises `sim.world faults: ...` on
+ * anything invalid (vmotion under a product without vMotion: `esx` false). */
+void simlua__fault_rates_parse(lua_State *L, int table, bool esx,
+                               struct simlua_fault_rates_config *out);
+bool simlua__fault_rates_any(const struct simlua_fault_rates_config *config);
+/* -ln(x / 2^64) in Q32 fixed point for x >= 1: the exponential draw behind every gap. */
+uint64_t simlua__minus_ln_q32(uint64_t x);
+/* Starts the rates of a new world whose faults are configured (draws each rate's first
+ * arrival from the "faults" stream). Nothing when no rate is on. */
+void simlua__fault_rates_start(struct simlua_world *world,
+                               const struct simlua_fault_rates_config *config);
+/* At the end of the run: one `fault_rate` event per rate that is on. */
+void simlua__fault_rates_trace_summary(struct simlua_world *world);
+void simlua__fault_rates_destroy(struct simlua_world *world);
+
 /* faults.c: the sim.world `faults` option (docs/faults.md). */
 struct simlua_faults {
     bool on;
     struct vmci_faults_config config;
+    struct simlua_fault_rates_config rates;
 };
-/* Reads options.faults (the table at `options`); raises on anything invalid. */
-void simlua__faults_parse(lua_State *L, int options, struct simlua_faults *out);
+/* Reads options.faults (the table at `options`); raises on anything invalid. `esx`: the
+ * product has vMotion (a `vmotion` rate needs it). */
+void simlua__faults_parse(lua_State *L, int options, bool esx, struct simlua_faults *out);
 /* Turns the new world's fault sites on (draws which are enabled, traces `faults_enabled`)
  * when asked; nothing at all otherwise. Never fails on a fresh world. */
 void simlua__faults_apply(struct simlua_world *world, const struct simlua_faults *faults);

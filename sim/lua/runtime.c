@@ -500,8 +500,10 @@ void simlua_run(struct simlua_runtime *runtime, struct simlua_outcome *outcome)
     struct simlua_world *world = runtime->world;
     if (world != NULL && world->has_run)
         (void)simlua__invariants_check(world, true);    /* docs/invariants.md */
-    if (world != NULL)      /* which fault sites were on and how often each fired */
+    if (world != NULL) {    /* which fault sites were on and how often each fired */
         vmci_faults_trace_summary(vmci_hypervisor_faults(world->hypervisor));
+        simlua__fault_rates_trace_summary(world);
+    }
     outcome->world_created = world != NULL;
     outcome->seed = world != NULL ? sim_engine_seed(world->engine) : runtime->options.seed;
     outcome->stopped = "";

@@ -31,6 +31,14 @@
 /* Scenario arguments after `--`. */
 #define SIMLUA_ARGS_MAX 256u
 
+/* Fault rates (docs/faults.md, "Rates"): `sim.world{ faults = { suspend = R, ... } }`.
+ * Their names, in the order of the end-of-run `fault_rate` events. */
+#define SIMLUA_FAULT_RATE_COUNT 4
+/* The name of rate `rate` (0 .. SIMLUA_FAULT_RATE_COUNT - 1), or NULL; -1 for an unknown
+ * name from simlua_fault_rate_of. */
+const char *simlua_fault_rate_name(int rate);
+int simlua_fault_rate_of(const char *name);
+
 enum simlua_exit {
     SIMLUA_EXIT_PASS = 0,
     SIMLUA_EXIT_FAIL = 1,       /* expect failed, error, deadlock, limit */

@@ -144,6 +144,7 @@ void simlua__world_destroy(struct simlua_world *world)
         if (net != NULL && net->ready)
             vsock_stack_destroy(&net->stack);   /* before the hypervisor: memory only */
     }
+    simlua__fault_rates_destroy(world);
     vmci_hypervisor_destroy(world->hypervisor);
     sim_engine_destroy(world->engine);
     for (uint32_t index = 0; index < world->endpoint_count; index++)
@@ -210,7 +211,7 @@ static int sim_world(lua_State *L)
     struct simlua_jitter jitter;
     simlua__jitter_parse(L, 1, &jitter);
     struct simlua_faults faults;
-    simlua__faults_parse(L, 1, &faults);
+    simlua__faults_parse(L, 1, profile.esx, &faults);
     struct simlua_world **slot = simlua__object_new(L, sizeof(*slot), SIMLUA_TYPE_WORLD);
     *slot = NULL;
     /* Everything that can raise is done; from here nothing does until the world is owned. */

@@ -212,7 +212,7 @@ static void test_lua_faults_refuses_invalid_settings(void)
     expect_lua_error("faults = { fire = -0.1 }");
     expect_lua_error("faults = { fire = 'often' }");
     expect_lua_error("faults = { dg_drop = 2 }");
-    expect_lua_error("faults = { suspend = 0.1 }");     /* rates are not built yet */
+    expect_lua_error("faults = { suspend = -0.1 }");    /* a rate is a number >= 0 */
     expect_lua_error("faults = { fire = 0/0 }");
 }
 
