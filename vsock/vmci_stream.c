@@ -134,23 +134,17 @@ static uint64_t fault_delay_ns(const struct vsock_sock *sock)
     return VSOCK_FAULT_DELAY_NS_BASE * factor;
 }
 
-/* Sends the packet held back by a late site, if any (its timer fired, or the socket is
- * being released: a packet is never later than the close that follows it). */
-static void late_packet_flush(struct vsock_sock *sock)
-{
-    struct vsock_stream *stream = stream_of(sock);
-    if (stream->late_timer == SIM_EVENT_NONE)
-        return;
-    stream->late_timer = SIM_EVENT_NONE;
-    (void)vsock__packet_send(transport_of(sock), &stream->late_packet, NULL,
-                             sock->credentials.pid);     /* a failure is traced there */
-}
-
+/* Sends the packet held back by a late site, when its time has come. */
 static void late_packet_due(void *context, void *arg, uint64_t data)
 {
     (void)context;
     (void)data;
-    late_packet_flush(arg);
+    struct vsock_sock *sock = arg;
+    struct vsock_stream *stream = stream_of(sock);
+    assert(stream->late_timer != SIM_EVENT_NONE);
+    stream->late_timer = SIM_EVENT_NONE;
+    (void)vsock__packet_send(transport_of(sock), &stream->late_packet, NULL,
+                             sock->credentials.pid);     /* a failure is traced there */
 }
 
 /* shutdown_late, wrote_late, read_late: when `site` fires, the packet leaves 2-64 ms later
@@ -828,8 +822,11 @@ static void stream_release(struct vsock_sock *sock, struct vsock_call *call)
     if (unread > 0)
         trace_discarded(sock, unread, "closed_unread", "R126");
     if (stream->late_timer != SIM_EVENT_NONE) {
+        /* A packet still held back goes with the socket: the detach below tells the peer
+         * more than it would (R171: both directions shut, done). Sending it here instead
+         * would use the device of a guest being powered off while suspended. */
         sim_engine_cancel(sock->stack->engine, stream->late_timer);
-        late_packet_flush(sock);            /* before the detach the close causes */
+        stream->late_timer = SIM_EVENT_NONE;
     }
     if (stream->detach_subscribed) {
         vmci_event_unsubscribe(transport->kernel, stream->detach_subscription);

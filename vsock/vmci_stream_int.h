@@ -42,7 +42,7 @@ struct vsock_stream {
     uint64_t write_notify_window;           /* W */
     uint64_t write_notify_min_window;       /* Wmin */
     /* A control packet a fault site holds back (shutdown_late, wrote_late, read_late):
-     * sent when late_timer fires, or at once when the socket is released; at most one. */
+     * sent when late_timer fires; dropped when the socket is released or freed; at most one. */
     struct vsock_packet late_packet;
     sim_event_id late_timer;                /* SIM_EVENT_NONE: nothing held back */
 };

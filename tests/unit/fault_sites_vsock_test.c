@@ -160,9 +160,10 @@ static void test_shutdown_late_delays_the_eof(void)
                          LATE_WHEN_FIRING("shut", "eof")));
 }
 
-/* A SHUTDOWN held back is sent when its socket closes, before the detach: the peer sees
- * it and the detach, nothing is left pending, and the world ends idle. */
-static void test_shutdown_late_is_flushed_by_close(void)
+/* A socket closed while it holds back a SHUTDOWN drops it: the detach ends the connection
+ * all the same (the peer reads every byte, then EOF), nothing is left pending, and the
+ * world ends idle. */
+static void test_shutdown_late_dropped_by_close(void)
 {
     check_site("shutdown_late",
                CONNECTED(READ_TO_EOF,
@@ -290,7 +291,7 @@ CU_ErrorCode fault_sites_vsock_suite_add(void)
         TEST_ENTRY(test_listener_nomem_refuses_with_rst),
         TEST_ENTRY(test_connect_answer_late_times_the_connect_out),
         TEST_ENTRY(test_shutdown_late_delays_the_eof),
-        TEST_ENTRY(test_shutdown_late_is_flushed_by_close),
+        TEST_ENTRY(test_shutdown_late_dropped_by_close),
         TEST_ENTRY(test_wrote_late_delays_the_reader),
         TEST_ENTRY(test_read_late_delays_the_blocked_writer),
         TEST_ENTRY(test_send_short_returns_half),
