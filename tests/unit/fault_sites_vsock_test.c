@@ -182,6 +182,34 @@ static void test_wrote_late_delays_the_reader(void)
                          LATE_WHEN_FIRING("sent", "read")));
 }
 
+/* A guest powered off while suspended, its socket holding back a late WROTE (frozen with
+ * the guest): the close at power-off drops the packet and cancels its timer, so nothing
+ * fires on freed memory. The host sees the suspend's detach as EOF (R206, R171); its byte,
+ * unread when the WROTE was held back, is lost with the detach as R171 says for a host. */
+static void test_late_packet_of_a_guest_powered_off_while_suspended(void)
+{
+    check_site("wrote_late",
+               "local t = {}\n"
+               "w:host():spawn('server', function(p)\n"
+               "  local l = assert(p:socket('stream')); assert(l:bind(sim.CID_ANY, 5000))\n"
+               "  assert(l:listen(4))\n"
+               "  local c = assert(l:accept())\n"
+               READ_TO_EOF
+               "end)\n"
+               "g:spawn('client', function(p)\n"
+               "  p:sleep(sim.us(100))\n"
+               "  local s = assert(p:socket('stream'))\n"
+               "  assert(s:connect(sim.CID_HOST, 5000)); assert(s:send('x'))\n"
+               "  p:sleep(sim.ms(500))\n"
+               "end)\n"
+               "w:at(sim.ms(1), function() g:suspend() end)\n"
+               "w:at(sim.ms(2), function() g:power_off() end)\n"
+               "w:run()\n"
+               "sim.expect(t.received == (FIRE and 0 or 1), 'the byte read unless its WROTE '\n"
+               "  .. 'was held back: ' .. tostring(t.received))\n"
+               "sim.expect(t.eof ~= nil and t.eof >= sim.ms(1), 'EOF at the suspend')\n");
+}
+
 /* R177, R179: a writer blocked on a full queue (4 KiB) resumes 2-64 ms after the reader
  * made room. */
 static void test_read_late_delays_the_blocked_writer(void)
@@ -294,6 +322,7 @@ CU_ErrorCode fault_sites_vsock_suite_add(void)
         TEST_ENTRY(test_shutdown_late_dropped_by_close),
         TEST_ENTRY(test_wrote_late_delays_the_reader),
         TEST_ENTRY(test_read_late_delays_the_blocked_writer),
+        TEST_ENTRY(test_late_packet_of_a_guest_powered_off_while_suspended),
         TEST_ENTRY(test_send_short_returns_half),
         TEST_ENTRY(test_recv_short_returns_half_of_ready),
         TEST_ENTRY(test_accept_slow_delays_accept),
