@@ -31,6 +31,18 @@ const struct vmci_fault_info vmci_fault_sites[VMCI_FAULT_SITE_COUNT] = {
     { "dgram_drop", R, "a datagram dropped by a full receive queue" },
     { "control_packet_lost", P, "a stream control packet lost (no real VMCI loses one)" },
     { "waiting_notify_lost", P, "a WAITING_READ/WAITING_WRITE notification lost" },
+    { "qp_attach_failed", R, "the server's queue pair attach fails (no memory): RST" },
+    { "half_open_expired", R, "a half-open connection expires before the client's OFFER" },
+    { "connect_answer_late", R, "the server's answer arrives after the connect timeout" },
+    { "shutdown_late", R, "a SHUTDOWN control packet delivered late" },
+    { "wrote_late", R, "a WROTE notification delivered late" },
+    { "read_late", R, "a READ notification delivered late" },
+    { "send_short", R, "a non-blocking stream send accepting fewer bytes than asked" },
+    { "recv_short", R, "a stream recv returning fewer bytes than are ready" },
+    { "accept_slow", R, "accept() slow to hand out an established connection" },
+    { "listener_nomem", R, "a listener without memory for a new connection: RST" },
+    { "dgram_send_nobufs", R, "a datagram to a VM refused with ENOBUFS (its queue full)" },
+    { "qp_size_minimum", P, "the server negotiating the minimum queue pair size" },
 };
 
 #undef R

@@ -276,6 +276,8 @@ int vsock_accept(struct vsock_sock *sock, struct vsock_sock **child, struct vsoc
             vsock_close(first, call);
         return -error;
     }
+    if (sock->ops->fault_accept_delay_ns != NULL)
+        call->cost_ns += sock->ops->fault_accept_delay_ns(sock);    /* accept_slow */
     *child = first;
     return 0;
 }

@@ -122,6 +122,14 @@ struct vsock_transport_ops {
     /* May be NULL. True when the transport's fault site makes an implicit bind find no
      * free ephemeral port (docs/faults.md, port_space_exhausted). */
     bool (*fault_ports_exhausted)(const struct vsock_sock *sock);
+    /* May be NULL. Fault sites of the core's paths (docs/faults.md), each reached only
+     * where the rules allow what it does: true when a non-blocking send is to stop after
+     * half its bytes, as when the produce queue fills (send_short, R117); true when a recv
+     * is to take half of the ready bytes (recv_short, R121); the extra time an accept()
+     * takes to hand out a connection, 0 when none (accept_slow). */
+    bool (*fault_send_short)(const struct vsock_sock *sock);
+    bool (*fault_recv_short)(const struct vsock_sock *sock);
+    uint64_t (*fault_accept_delay_ns)(const struct vsock_sock *listener);
     /* Stream. */
     int (*connect)(struct vsock_sock *sock, struct vsock_call *call);
     int64_t (*stream_enqueue)(struct vsock_sock *sock, const void *source, uint64_t size_bytes,

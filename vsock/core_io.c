@@ -136,6 +136,11 @@ static int64_t stream_send(struct vsock_sock *sock, const uint8_t *source, uint6
                            uint32_t flags, uint64_t *progress, struct vsock_call *call)
 {
     bool wait_allowed = !sock->nonblocking && !(flags & VSOCK_MSG_DONTWAIT);
+    /* send_short: R117 lets a send that may not wait return the bytes written so far when
+     * the produce queue fills; the fault makes it fill after half of them. */
+    if (!wait_allowed && size_bytes - *progress >= 2 && sock->ops->fault_send_short != NULL &&
+        sock->ops->fault_send_short(sock))
+        size_bytes = *progress + (size_bytes - *progress + 1) / 2;
     for (uint32_t round = 0; *progress < size_bytes; round++) {
         assert(round <= size_bytes);            /* each round moves >= 1 byte or returns */
         if (sock->error != 0)
@@ -232,6 +237,8 @@ static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint6
         int64_t ready = sock->ops->stream_has_data(sock);
         if (ready < 0)
             return *progress > 0 ? (int64_t)*progress : -EIO;
+        if (ready > 1 && sock->ops->fault_recv_short != NULL && sock->ops->fault_recv_short(sock))
+            ready = (ready + 1) / 2;    /* recv_short: R121 dequeues what it saw as ready */
         if (ready > 0) {
             uint64_t want = size_bytes - *progress;
             int64_t copied = sock->ops->stream_dequeue(sock, target_bytes + *progress,

@@ -239,6 +239,11 @@ static int64_t dgram_enqueue(struct vsock_sock *sock, const struct vsock_addr *t
         return -EPERM;
     }
     struct vsock_vmci *transport = transport_of(sock);
+    /* dgram_send_nobufs: R186's ENOBUFS for a destination VM whose queue is full. */
+    if (vmci_context_is_vm(to->cid) &&
+        vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_DGRAM_SEND_NOBUFS,
+                   vsock_stack_local_cid(sock->stack)))
+        return -ENOBUFS;
     /* A socket bound to CID ANY sends as the kernel's current CID (R210). */
     uint32_t src_cid = sock->local.cid != VSOCK_CID_ANY ? sock->local.cid
                                                         : vmci_kernel_cid(transport->kernel);

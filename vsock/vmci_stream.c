@@ -15,7 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/engine/rng.h"
 #include "vmci_stream_int.h"
+
+/* A fault site's extra time (a late control packet, a slow accept): this base stretched
+ * 2 to VMCI_FAULT_STRETCH_MAX times, so 2 to 64 ms. */
+#define VSOCK_FAULT_DELAY_NS_BASE 1000000ull
 
 static struct vsock_vmci *transport_of(const struct vsock_sock *sock)
 {
@@ -107,9 +112,72 @@ static void send_waiting_write(struct vsock_sock *sock, struct vsock_call *call)
                      (uint64_t)tail + room_needed + 1, call);
 }
 
+static struct vmci_faults *faults_of(const struct vsock_sock *sock)
+{
+    return vmci_kernel_faults(transport_of(sock)->kernel);
+}
+
+/* Whether `site` fires here (the socket's kernel, for the `fault` event). */
+static bool fault_fires(const struct vsock_sock *sock, enum vmci_fault_site site)
+{
+    return vmci_fault(faults_of(sock), site, vsock_stack_local_cid(sock->stack));
+}
+
+/* The extra time of a firing delay site, drawn from the faults stream (which is on, since
+ * a site fired). */
+static uint64_t fault_delay_ns(const struct vsock_sock *sock)
+{
+    struct vmci_faults *faults = faults_of(sock);
+    assert(vmci_faults_on(faults));
+    uint64_t factor = 2u + sim_rng_below(faults->rng, VMCI_FAULT_STRETCH_MAX - 1u);
+    assert(factor >= 2u && factor <= VMCI_FAULT_STRETCH_MAX);
+    return VSOCK_FAULT_DELAY_NS_BASE * factor;
+}
+
+/* Sends the packet held back by a late site, when its time has come. */
+static void late_packet_due(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    (void)data;
+    struct vsock_sock *sock = arg;
+    struct vsock_stream *stream = stream_of(sock);
+    assert(stream->late_timer != SIM_EVENT_NONE);
+    stream->late_timer = SIM_EVENT_NONE;
+    (void)vsock__packet_send(transport_of(sock), &stream->late_packet, NULL,
+                             sock->credentials.pid);     /* a failure is traced there */
+}
+
+/* shutdown_late, wrote_late, read_late: when `site` fires, the packet leaves 2-64 ms later
+ * instead of now (true). One packet at a time is held back; later packets of the socket may
+ * overtake it, which these three types tolerate: each only sets bits or wakes (R169, R179,
+ * R183). False: send it now. */
+static bool send_late(struct vsock_sock *sock, uint32_t type, uint64_t u0,
+                      enum vmci_fault_site site)
+{
+    struct vsock_stream *stream = stream_of(sock);
+    if (stream->late_timer != SIM_EVENT_NONE || !fault_fires(sock, site))
+        return false;
+    stream->late_packet = (struct vsock_packet){
+        .dst = { sock->remote.cid, VMCI_TRANSPORT_PACKET_RID }, .type = type,
+        .src_port = sock->local.port, .dst_port = sock->remote.port, .u0 = u0,
+    };
+    if (sim_engine_schedule_after(sock->stack->engine, fault_delay_ns(sock), late_packet_due,
+                                  sock, 0, &stream->late_timer) < 0) {
+        stream->late_timer = SIM_EVENT_NONE;
+        return false;                       /* no room for the event: on time after all */
+    }
+    assert(stream->late_timer != SIM_EVENT_NONE);
+    return true;
+}
+
 /* A notification "with retry" (7.5): up to MAX_RESENDS tries while the peer still reads. */
 static void send_with_retry(struct vsock_sock *sock, uint32_t type, struct vsock_call *call)
 {
+    assert(type == VSOCK_PACKET_WROTE || type == VSOCK_PACKET_READ);
+    if (!(sock->peer_shutdown & VSOCK_RCV_SHUTDOWN) &&
+        send_late(sock, type, 0,
+                  type == VSOCK_PACKET_WROTE ? VMCI_FAULT_WROTE_LATE : VMCI_FAULT_READ_LATE))
+        return;
     for (uint32_t attempt = 0; attempt < VSOCK_MAX_DGRAM_RESENDS; attempt++) {
         if (sock->peer_shutdown & VSOCK_RCV_SHUTDOWN)
             return;
@@ -292,6 +360,11 @@ static void recv_connecting_client(struct vsock_sock *sock, const struct vsock_p
         return;
     case VSOCK_PACKET_NEGOTIATE:
     case VSOCK_PACKET_NEGOTIATE2:
+        /* connect_answer_late: the answer comes after the connect timer fired (R113:
+         * ETIMEDOUT) and the server's child expired (R110); the socket, closed by then,
+         * would answer it with an RST that changes nothing. So it is not seen at all. */
+        if (fault_fires(sock, VMCI_FAULT_CONNECT_ANSWER_LATE))
+            return;
         error = client_negotiate(sock, packet);
         break;
     case VSOCK_PACKET_ATTACH: {
@@ -326,7 +399,10 @@ static void recv_listen(struct vsock_sock *listener, const struct vsock_packet *
     struct vsock_addr local = { packet->dst.context, packet->dst_port };
     struct vsock_addr remote = { packet->src.context, packet->src_port };
     struct vsock_sock *child = NULL;
+    /* listener_nomem takes the path of vsock_child_create failing with ENOMEM. */
     if (vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_BACKLOG_FULL,
+                   local.cid) ||
+        vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_LISTENER_NOMEM,
                    local.cid) ||
         vsock_child_create(listener, &local, &remote, &child) < 0) {
         trace_rule(listener, "backlog_full", "R106");
@@ -336,6 +412,8 @@ static void recv_listen(struct vsock_sock *listener, const struct vsock_packet *
     struct vsock_stream *stream = stream_of(child);
     uint64_t size = packet->u0 >= child->buffer_min_size && packet->u0 <= child->buffer_max_size
                         ? packet->u0 : child->buffer_size;                      /* R163 */
+    if (vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_QP_SIZE_MINIMUM, local.cid))
+        size = child->buffer_min_size;      /* protocol: R163 would keep the size above */
     int64_t rc;
     if (packet->type == VSOCK_PACKET_REQUEST) {                                 /* R164 */
         negotiated(stream, size, VSOCK_NOTIFY_PKT);
@@ -372,7 +450,9 @@ static void recv_connecting_server(struct vsock_sock *child, const struct vsock_
     if (child->remote.cid == vmci_kernel_cid(transport->kernel))
         flags |= VMCI_QPFLAG_LOCAL;
     struct vmci_identity identity = identity_of(child);
-    int rc = subscribe_detach(child);
+    /* qp_attach_failed: the attach fails as it does when the host is out of memory. */
+    int rc = fault_fires(child, VMCI_FAULT_QP_ATTACH_FAILED) ? VMCI_ERROR_NO_MEM
+                                                                    : subscribe_detach(child);
     if (rc == VMCI_SUCCESS)
         rc = vmci_qpair_alloc(transport->kernel, &handle, stream->queue_size, stream->queue_size,
                               child->remote.cid, flags, &identity, &stream->qpair, NULL);
@@ -480,6 +560,15 @@ static void deliver(struct vsock_vmci *transport, const struct vsock_packet *pac
         recv_listen(sock, packet);
         return;
     case VSOCK_TCP_SYN_SENT:
+        if (sock->child && sock->listener != NULL &&
+            fault_fires(sock, VMCI_FAULT_HALF_OPEN_EXPIRED)) {
+            /* half_open_expired: R110's expiry came first and dropped the child silently;
+             * the packet then reaches the listener (R162: RST) or nobody (R150: RST). The
+             * child is gone, so this second delivery cannot come back here. */
+            vsock_child_drop(sock);
+            deliver(transport, packet);
+            return;
+        }
         if (sock->child)
             recv_connecting_server(sock, packet);
         else
@@ -732,6 +821,13 @@ static void stream_release(struct vsock_sock *sock, struct vsock_call *call)
     int64_t unread = stream_has_data(sock);
     if (unread > 0)
         trace_discarded(sock, unread, "closed_unread", "R126");
+    if (stream->late_timer != SIM_EVENT_NONE) {
+        /* A packet still held back goes with the socket: the detach below tells the peer
+         * more than it would (R171: both directions shut, done). Sending it here instead
+         * would use the device of a guest being powered off while suspended. */
+        sim_engine_cancel(sock->stack->engine, stream->late_timer);
+        stream->late_timer = SIM_EVENT_NONE;
+    }
     if (stream->detach_subscribed) {
         vmci_event_unsubscribe(transport->kernel, stream->detach_subscription);
         stream->detach_subscribed = false;
@@ -747,6 +843,11 @@ static void stream_release(struct vsock_sock *sock, struct vsock_call *call)
 static void stream_destruct(struct vsock_sock *sock)
 {
     struct vsock_stream *stream = stream_of(sock);
+    if (stream != NULL && stream->late_timer != SIM_EVENT_NONE) {
+        /* Freed without a release (world teardown, power-off): the packet goes nowhere. */
+        sim_engine_cancel(sock->stack->engine, stream->late_timer);
+        stream->late_timer = SIM_EVENT_NONE;
+    }
     if (stream != NULL && stream->qpair != NULL) {
         vmci_qpair_release(stream->qpair);
         stream->qpair = NULL;
@@ -850,6 +951,8 @@ static bool stream_is_active(const struct vsock_sock *sock)
 
 static int stream_shutdown(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call)
 {
+    if (send_late(sock, VSOCK_PACKET_SHUTDOWN, mode, VMCI_FAULT_SHUTDOWN_LATE))
+        return 0;                           /* shutdown_late: it leaves later */
     int64_t rc = send_to_peer(sock, VSOCK_PACKET_SHUTDOWN, mode, 0, call);      /* R174 */
     return rc < 0 ? vsock_vmci_error_to_errno(rc) : 0;
 }
@@ -868,9 +971,27 @@ static bool stream_fault_ports_exhausted(const struct vsock_sock *sock)
                       vmci_kernel_cid(transport->kernel));
 }
 
+static bool stream_fault_send_short(const struct vsock_sock *sock)
+{
+    return fault_fires(sock, VMCI_FAULT_SEND_SHORT);
+}
+
+static bool stream_fault_recv_short(const struct vsock_sock *sock)
+{
+    return fault_fires(sock, VMCI_FAULT_RECV_SHORT);
+}
+
+static uint64_t stream_fault_accept_delay_ns(const struct vsock_sock *listener)
+{
+    return fault_fires(listener, VMCI_FAULT_ACCEPT_SLOW) ? fault_delay_ns(listener) : 0;
+}
+
 const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .name = "vmci_stream",
     .fault_ports_exhausted = stream_fault_ports_exhausted,
+    .fault_send_short = stream_fault_send_short,
+    .fault_recv_short = stream_fault_recv_short,
+    .fault_accept_delay_ns = stream_fault_accept_delay_ns,
     .init = stream_init,
     .release = stream_release,
     .destruct = stream_destruct,

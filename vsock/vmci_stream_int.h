@@ -41,6 +41,10 @@ struct vsock_stream {
     uint64_t consume_generation;
     uint64_t write_notify_window;           /* W */
     uint64_t write_notify_min_window;       /* Wmin */
+    /* A control packet a fault site holds back (shutdown_late, wrote_late, read_late):
+     * sent when late_timer fires; dropped when the socket is released or freed; at most one. */
+    struct vsock_packet late_packet;
+    sim_event_id late_timer;                /* SIM_EVENT_NONE: nothing held back */
 };
 
 /* Shared by both VMCI transports (vmci_packet.c). */

@@ -39,7 +39,8 @@
     X(jitter)          \
     X(invariants)      \
     X(faults)          \
-    X(fault_rates)
+    X(fault_rates)     \
+    X(fault_sites_vsock)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
