@@ -97,7 +97,7 @@ void sim_digest_add(struct sim_digest *digest, const struct sim_trace_event *eve
 /* Writes 32 lowercase hex digits and a NUL into hex (33 bytes). */
 void sim_digest_hex(const struct sim_digest *digest, char hex[33]);
 /* The canonical encoding of one event, for tests and tools. Returns the bytes needed;
- * writes at most capacity_bytes into out. */
+ * writes at most capacity_bytes into out (nothing when that is short and memory is out). */
 size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size_t capacity_bytes);
 /* A sink that feeds `digest` (level DEVICE: every layer). */
 struct sim_trace_sink sim_digest_sink(struct sim_digest *digest);
