@@ -53,7 +53,8 @@ struct sim_trace_sink fault_tally_sink(struct fault_tally *tally)
 {
     assert(tally != NULL);
     return (struct sim_trace_sink){ .name = "faults", .level = SIM_LAYER_DEVICE,
-                                    .emit = tally_emit, .state = tally };
+                                    .emit = tally_emit, .state = tally,
+                                    .kind_only = "fault_site" };
 }
 
 void fault_tally_print(const struct fault_tally *tally, FILE *out)

@@ -85,11 +85,19 @@ static inline uint8_t *store_u64(uint8_t *out, uint64_t value)
     return out + 8;
 }
 
-/* u8 length then the bytes, in one pass (names are short: measuring and copying them
- * separately cost a strlen and a memcpy call each). The name is read by content only, so
- * where it lives never changes the encoding. */
-static inline uint8_t *store_name(uint8_t *out, const char *name)
+/* u8 length then the bytes. `known_bytes` is the length the builders measured (for a
+ * literal, at compile time); 0 when the event was filled by hand, and then the name is
+ * measured and copied in one pass. Either way the bytes come from the name's content,
+ * never from its address, so where a name lives cannot change the encoding. */
+static inline uint8_t *store_name(uint8_t *out, const char *name, uint32_t known_bytes)
 {
+    if (known_bytes != 0) {
+        assert(known_bytes <= DIGEST_NAME_BYTES_MAX);
+        assert(name[known_bytes] == '\0');      /* the length belongs to this name */
+        out[0] = (uint8_t)known_bytes;
+        memcpy(out + 1, name, known_bytes);
+        return out + 1 + known_bytes;
+    }
     size_t length = 0;
     while (length < DIGEST_NAME_BYTES_MAX && name[length] != '\0') {
         out[1 + length] = (uint8_t)name[length];
@@ -103,7 +111,7 @@ static inline uint8_t *store_name(uint8_t *out, const char *name)
 
 static uint8_t *store_field(uint8_t *out, const struct sim_trace_field *field)
 {
-    out = store_name(out, field->name);
+    out = store_name(out, field->name, field->name_bytes);
     out = store_u8(out, (uint64_t)field->type);
     switch (field->type) {
     case SIM_FIELD_U64:
@@ -135,7 +143,7 @@ static size_t encode_event(const struct sim_trace_event *event, uint8_t *out)
     cursor = store_u32(cursor, event->ctx);
     cursor = store_u32(cursor, event->pid);
     cursor = store_u8(cursor, (uint64_t)event->layer);
-    cursor = store_name(cursor, event->kind);
+    cursor = store_name(cursor, event->kind, event->kind_bytes);
     cursor = store_u8(cursor, event->field_count);
     for (uint32_t index = 0; index < event->field_count; index++) {
         assert(event->fields[index].type != SIM_FIELD_STR ||

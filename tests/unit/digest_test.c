@@ -365,6 +365,77 @@ static void test_buffered_digest_is_xxh3_of_the_concatenation(void)
     free(stream);
 }
 
+/* ---- Measured names and sink filters --------------------------------------------------- */
+
+/* The builders measure kind and field names once; an event filled by hand (lengths left at
+ * 0) is measured by the digest itself and encodes to the same bytes, and a name that lives
+ * in a writable buffer is read by its content (the same text elsewhere, same encoding). */
+static void test_names_measured_or_not_encode_alike(void)
+{
+    struct sim_trace_event built;
+    vector_event(&built);
+    CU_ASSERT_EQUAL(built.kind_bytes, 8);
+    CU_ASSERT_EQUAL(built.fields[1].name_bytes, 5);
+    struct sim_trace_event by_hand = built;
+    by_hand.kind_bytes = 0;
+    char name_copy[8];
+    memcpy(name_copy, "payload", sizeof(name_copy));
+    for (uint32_t index = 0; index < by_hand.field_count; index++)
+        by_hand.fields[index].name_bytes = 0;
+    by_hand.fields[3].name = name_copy;
+    uint8_t left[sizeof(vector_bytes)];
+    uint8_t right[sizeof(vector_bytes)];
+    ASSERT_U64_EQ(sim_digest_encode(&built, left, sizeof(left)), sizeof(vector_bytes));
+    ASSERT_U64_EQ(sim_digest_encode(&by_hand, right, sizeof(right)), sizeof(vector_bytes));
+    CU_ASSERT_EQUAL(memcmp(left, right, sizeof(left)), 0);
+    char hex[2][33];
+    const struct sim_trace_event *events[2] = { &built, &by_hand };
+    for (int which = 0; which < 2; which++) {
+        struct sim_digest *digest = sim_digest_create();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(digest);
+        sim_digest_add(digest, events[which]);
+        sim_digest_hex(digest, hex[which]);
+        sim_digest_destroy(digest);
+    }
+    CU_ASSERT_STRING_EQUAL(hex[0], hex[1]);
+}
+
+static int count_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    (void)event;
+    (*(int *)state)++;
+    return 0;
+}
+
+/* A sink with kind_only is called for events of exactly that kind (not a prefix, not
+ * another kind with the same first letter); a sink without it sees every event. */
+static void test_sink_kind_only_skips_other_kinds(void)
+{
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    int filtered = 0;
+    int all = 0;
+    struct sim_trace_sink only = { .name = "only", .level = SIM_LAYER_DEVICE,
+                                   .emit = count_emit, .state = &filtered,
+                                   .kind_only = "fault_site" };
+    struct sim_trace_sink every = { .name = "every", .level = SIM_LAYER_DEVICE,
+                                    .emit = count_emit, .state = &all };
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, only), SIM_OK);
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, every), SIM_OK);
+    static const char *const kinds[] = { "fault_site", "fault", "fault_sites", "log",
+                                         "fault_sitf", "fault_site" };
+    for (size_t index = 0; index < sizeof(kinds) / sizeof(kinds[0]); index++) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_VMCI, kinds[index], 0, 0);
+        CU_ASSERT_EQUAL(sim_engine_emit(engine, &event), SIM_OK);
+    }
+    CU_ASSERT_EQUAL(filtered, 2);
+    CU_ASSERT_EQUAL(all, 6);
+    sim_engine_destroy(engine);
+}
+
 /* ---- Data streams ---------------------------------------------------------------------- */
 
 /* A running data hash is XXH3-64 of everything fed so far, however it was cut into pieces:
@@ -422,6 +493,8 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_digest_separates_adjacent_strings),
         TEST_ENTRY(test_digest_sink_admits_every_layer),
         TEST_ENTRY(test_buffered_digest_is_xxh3_of_the_concatenation),
+        TEST_ENTRY(test_names_measured_or_not_encode_alike),
+        TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
     };
