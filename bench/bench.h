@@ -20,7 +20,8 @@
     X(queue_pair)  \
     X(vmci)        \
     X(vsock)       \
-    X(lua)
+    X(lua)         \
+    X(digest)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
 BENCHES(BENCH_DECLARE)

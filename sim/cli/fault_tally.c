@@ -92,7 +92,8 @@ struct sim_trace_sink fault_tally_sink(struct fault_tally *tally)
 {
     assert(tally != NULL);
     return (struct sim_trace_sink){ .name = "faults", .level = SIM_LAYER_DEVICE,
-                                    .emit = tally_emit, .state = tally };
+                                    .emit = tally_emit, .state = tally,
+                                    .kind_only = "fault_site" };
 }
 
 /* "fault rates: suspend 2/s: 3 arrivals, 3 applied; ..." for the rates that were on. */

@@ -484,7 +484,8 @@ static int run_scenario(const struct run_options *options)
     sinks[sink_count++] = (struct sim_trace_sink){ .name = "discarded",
                                                    .level = SIM_LAYER_DEVICE,
                                                    .emit = discarded_emit,
-                                                   .state = &discarded };
+                                                   .state = &discarded,
+                                                   .kind_only = "data_discarded" };
     struct fault_tally fault_tally = { .on = false };
     sinks[sink_count++] = fault_tally_sink(&fault_tally);      /* docs/faults.md */
     if (files.writer != NULL) {

@@ -12,6 +12,11 @@
  *     BYTES:   u32 length LE, XXH3-64 of the bytes as u64 LE (payloads are
  *              covered by their hash, not copied: architecture.md "Traces").
  *
+ * Events are encoded straight into a buffer and reach XXH3 a few kilobytes at a time;
+ * the value is that of one XXH3-128 over all encodings concatenated, whatever the cuts.
+ * Names are read by content only (never by address), so the value depends on the events
+ * alone: not on the build, the address layout or the trace level.
+ *
  * Also the running data hashes (struct sim_data_stream) that emitters put in their events
  * so that the digest covers data bytes that no event carries (queue-pair rings).
  */
@@ -31,70 +36,140 @@
     (8 + 8 + 4 + 4 + 1 + 1 + DIGEST_NAME_BYTES_MAX + 1 + \
      SIM_TRACE_FIELDS_MAX * (1 + DIGEST_NAME_BYTES_MAX + 1 + 8 + 4))
 
-/* One encoded event: strings are bounded (SIM_TRACE_STRING_BYTES_MAX each). Kept in the
- * digest, not on the stack, because events are emitted from fiber stacks too. */
-#define DIGEST_BUFFER_BYTES \
+/* One encoded event at its largest: strings are bounded (SIM_TRACE_STRING_BYTES_MAX each). */
+#define DIGEST_EVENT_BYTES_MAX \
     (DIGEST_EVENT_FIXED_BYTES_MAX + SIM_TRACE_FIELDS_MAX * SIM_TRACE_STRING_BYTES_MAX)
 
+/* Encoded events wait in the digest's buffer until this many bytes are there, then go to
+ * XXH3 in one update: one streaming call per event cost more than the hashing itself.
+ * Small enough to stay in the first-level cache between encoding and hashing. */
+#define DIGEST_PENDING_FLUSH_BYTES 4096u
+
+/* The buffer holds what is pending (below the flush mark before every event) plus one
+ * event at its largest, so an event is always encoded in place without a bounds check. */
+#define DIGEST_BUFFER_BYTES (DIGEST_PENDING_FLUSH_BYTES + DIGEST_EVENT_BYTES_MAX)
+
+/* Kept in the heap, not on the stack, because events are emitted from fiber stacks too.
+ * XXH3-128 of a concatenation does not depend on how it was cut into updates, so the
+ * buffering changes nothing of the digest's value (tests/unit/digest_test.c checks it
+ * against one XXH3 call over the concatenated encodings). */
 struct sim_digest {
-    XXH3_state_t *state;
+    XXH3_state_t *state;            /* every flushed byte */
+    XXH3_state_t *final_state;      /* scratch: state + pending bytes, for sim_digest_hex */
     uint64_t events_added;
+    size_t pending_bytes;           /* encoded, not yet given to XXH3 */
     uint8_t buffer[DIGEST_BUFFER_BYTES];
 };
 
-struct encoder {
-    uint8_t *out;
-    size_t capacity_bytes;
-    size_t size_bytes;      /* bytes needed so far, may exceed capacity */
-};
-
-static void put_bytes(struct encoder *encoder, const void *data, size_t size_bytes)
+/* Little-endian stores written byte by byte: any host gives the same bytes, and compilers
+ * turn each into one store on a little-endian machine. */
+static inline uint8_t *store_u8(uint8_t *out, uint64_t value)
 {
-    if (encoder->size_bytes + size_bytes <= encoder->capacity_bytes)
-        memcpy(encoder->out + encoder->size_bytes, data, size_bytes);
-    encoder->size_bytes += size_bytes;
+    out[0] = (uint8_t)value;
+    return out + 1;
 }
 
-static void put_le(struct encoder *encoder, uint64_t value, unsigned width_bytes)
+static inline uint8_t *store_u32(uint8_t *out, uint64_t value)
 {
-    uint8_t bytes[8];
-    assert(width_bytes <= 8);
-    for (unsigned index = 0; index < width_bytes; index++)
-        bytes[index] = (uint8_t)(value >> (8 * index));
-    put_bytes(encoder, bytes, width_bytes);
+    out[0] = (uint8_t)value;
+    out[1] = (uint8_t)(value >> 8);
+    out[2] = (uint8_t)(value >> 16);
+    out[3] = (uint8_t)(value >> 24);
+    return out + 4;
 }
 
-static void put_name(struct encoder *encoder, const char *name)
+static inline uint8_t *store_u64(uint8_t *out, uint64_t value)
 {
-    size_t length = strlen(name);
+    store_u32(out, value);
+    store_u32(out + 4, value >> 32);
+    return out + 8;
+}
+
+/* u8 length then the bytes. `known_bytes` is the length the builders measured (for a
+ * literal, at compile time); 0 when the event was filled by hand, and then the name is
+ * measured and copied in one pass. Either way the bytes come from the name's content,
+ * never from its address, so where a name lives cannot change the encoding. */
+static inline uint8_t *store_name(uint8_t *out, const char *name, uint32_t known_bytes)
+{
+    if (known_bytes != 0) {
+        assert(known_bytes <= DIGEST_NAME_BYTES_MAX);
+        assert(name[known_bytes] == '\0');      /* the length belongs to this name */
+        out[0] = (uint8_t)known_bytes;
+        memcpy(out + 1, name, known_bytes);
+        return out + 1 + known_bytes;
+    }
+    size_t length = 0;
+    while (length < DIGEST_NAME_BYTES_MAX && name[length] != '\0') {
+        out[1 + length] = (uint8_t)name[length];
+        length++;
+    }
+    assert(name[length] == '\0');     /* longer names are a programmer error */
     assert(length > 0);
-    assert(length <= DIGEST_NAME_BYTES_MAX);
-    put_le(encoder, length, 1);
-    put_bytes(encoder, name, length);
+    out[0] = (uint8_t)length;
+    return out + 1 + length;
 }
 
-static void put_field(struct encoder *encoder, const struct sim_trace_field *field)
+static uint8_t *store_field(uint8_t *out, const struct sim_trace_field *field)
 {
-    put_name(encoder, field->name);
-    put_le(encoder, (uint64_t)field->type, 1);
+    out = store_name(out, field->name, field->name_bytes);
+    out = store_u8(out, (uint64_t)field->type);
     switch (field->type) {
     case SIM_FIELD_U64:
-        put_le(encoder, field->value.u64, 8);
-        break;
+        return store_u64(out, field->value.u64);
     case SIM_FIELD_I64:
-        put_le(encoder, (uint64_t)field->value.i64, 8);
-        break;
+        return store_u64(out, (uint64_t)field->value.i64);
     case SIM_FIELD_STR:
-        put_le(encoder, field->value.blob.size_bytes, 4);
-        put_bytes(encoder, field->value.blob.data, field->value.blob.size_bytes);
-        break;
+        out = store_u32(out, field->value.blob.size_bytes);
+        if (field->value.blob.size_bytes > 0)
+            memcpy(out, field->value.blob.data, field->value.blob.size_bytes);
+        return out + field->value.blob.size_bytes;
     case SIM_FIELD_BYTES:
-        put_le(encoder, field->value.blob.size_bytes, 4);
-        put_le(encoder, XXH3_64bits(field->value.blob.data, field->value.blob.size_bytes), 8);
-        break;
+        out = store_u32(out, field->value.blob.size_bytes);
+        return store_u64(out, XXH3_64bits(field->value.blob.data,
+                                          field->value.blob.size_bytes));
     default:
         assert(!"unknown field type");
+        return out;
     }
+}
+
+/* Encodes one event into out, which has room for its encoding (at most
+ * DIGEST_EVENT_BYTES_MAX bytes); returns the bytes written. */
+static size_t encode_event(const struct sim_trace_event *event, uint8_t *out)
+{
+    assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
+    uint8_t *cursor = store_u64(out, event->seq);
+    cursor = store_u64(cursor, event->time_ns);
+    cursor = store_u32(cursor, event->ctx);
+    cursor = store_u32(cursor, event->pid);
+    cursor = store_u8(cursor, (uint64_t)event->layer);
+    cursor = store_name(cursor, event->kind, event->kind_bytes);
+    cursor = store_u8(cursor, event->field_count);
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        assert(event->fields[index].type != SIM_FIELD_STR ||
+               event->fields[index].value.blob.size_bytes <= SIM_TRACE_STRING_BYTES_MAX);
+        cursor = store_field(cursor, &event->fields[index]);
+    }
+    size_t size_bytes = (size_t)(cursor - out);
+    assert(size_bytes <= DIGEST_EVENT_BYTES_MAX);
+    return size_bytes;
+}
+
+/* The exact size of an event's encoding, without writing it. */
+static size_t encoded_size(const struct sim_trace_event *event)
+{
+    size_t size_bytes = 8 + 8 + 4 + 4 + 1 + 1 + strlen(event->kind) + 1;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        size_bytes += 1 + strlen(field->name) + 1;
+        if (field->type == SIM_FIELD_STR)
+            size_bytes += 4 + field->value.blob.size_bytes;
+        else if (field->type == SIM_FIELD_BYTES)
+            size_bytes += 4 + 8;
+        else
+            size_bytes += 8;
+    }
+    return size_bytes;
 }
 
 size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size_t capacity_bytes)
@@ -102,27 +177,33 @@ size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size
     assert(event != NULL);
     assert(out != NULL || capacity_bytes == 0);
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
-    struct encoder encoder = { .out = out, .capacity_bytes = capacity_bytes, .size_bytes = 0 };
-    put_le(&encoder, event->seq, 8);
-    put_le(&encoder, event->time_ns, 8);
-    put_le(&encoder, event->ctx, 4);
-    put_le(&encoder, event->pid, 4);
-    put_le(&encoder, (uint64_t)event->layer, 1);
-    put_name(&encoder, event->kind);
-    put_le(&encoder, event->field_count, 1);
-    for (uint32_t index = 0; index < event->field_count; index++)
-        put_field(&encoder, &event->fields[index]);
-    return encoder.size_bytes;
+    size_t size_bytes = encoded_size(event);
+    if (size_bytes <= capacity_bytes) {
+        size_t written_bytes = encode_event(event, out);
+        assert(written_bytes == size_bytes);
+        return written_bytes;
+    }
+    /* A short buffer (tests and tools only): encode in the heap, hand back what fits. */
+    uint8_t *whole = capacity_bytes > 0 ? malloc(size_bytes) : NULL;
+    if (whole != NULL) {
+        encode_event(event, whole);
+        memcpy(out, whole, capacity_bytes);
+        free(whole);
+    }
+    return size_bytes;
 }
 
 struct sim_digest *sim_digest_create(void)
 {
-    struct sim_digest *digest = calloc(1, sizeof(*digest));
+    struct sim_digest *digest = malloc(sizeof(*digest));
     if (digest == NULL)
         return NULL;
+    digest->events_added = 0;
+    digest->pending_bytes = 0;
     digest->state = XXH3_createState();
-    if (digest->state == NULL) {
-        free(digest);
+    digest->final_state = XXH3_createState();
+    if (digest->state == NULL || digest->final_state == NULL) {
+        sim_digest_destroy(digest);
         return NULL;
     }
     XXH3_128bits_reset(digest->state);
@@ -134,34 +215,32 @@ void sim_digest_destroy(struct sim_digest *digest)
     if (digest == NULL)
         return;
     XXH3_freeState(digest->state);
+    XXH3_freeState(digest->final_state);
     free(digest);
-}
-
-static size_t event_strings_bytes(const struct sim_trace_event *event)
-{
-    size_t total_bytes = 0;
-    for (uint32_t index = 0; index < event->field_count; index++) {
-        if (event->fields[index].type == SIM_FIELD_STR)
-            total_bytes += event->fields[index].value.blob.size_bytes;
-    }
-    return total_bytes;
 }
 
 void sim_digest_add(struct sim_digest *digest, const struct sim_trace_event *event)
 {
     assert(digest != NULL);
     assert(event != NULL);
-    assert(event_strings_bytes(event) <= SIM_TRACE_FIELDS_MAX * SIM_TRACE_STRING_BYTES_MAX);
-    size_t size_bytes = sim_digest_encode(event, digest->buffer, sizeof(digest->buffer));
-    assert(size_bytes <= sizeof(digest->buffer));
-    XXH3_128bits_update(digest->state, digest->buffer, size_bytes);
+    assert(digest->pending_bytes < DIGEST_PENDING_FLUSH_BYTES);
+    digest->pending_bytes += encode_event(event, digest->buffer + digest->pending_bytes);
+    assert(digest->pending_bytes <= sizeof(digest->buffer));
+    if (digest->pending_bytes >= DIGEST_PENDING_FLUSH_BYTES) {
+        XXH3_128bits_update(digest->state, digest->buffer, digest->pending_bytes);
+        digest->pending_bytes = 0;
+    }
     digest->events_added++;
 }
 
 void sim_digest_hex(const struct sim_digest *digest, char hex[33])
 {
     assert(digest != NULL);
-    XXH128_hash_t hash = XXH3_128bits_digest(digest->state);
+    /* The pending bytes are hashed into the scratch state, so asking for the value in the
+     * middle of a run changes nothing of what follows. */
+    XXH3_copyState(digest->final_state, digest->state);
+    XXH3_128bits_update(digest->final_state, digest->buffer, digest->pending_bytes);
+    XXH128_hash_t hash = XXH3_128bits_digest(digest->final_state);
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, hash);
     static const char digits[] = "0123456789abcdef";

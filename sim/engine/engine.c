@@ -298,19 +298,6 @@ void sim_engine_sinks_detach(struct sim_engine *engine)
     engine->sink_count = 0;
 }
 
-void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer, const char *kind,
-                          uint32_t ctx, uint32_t pid)
-{
-    assert(event != NULL);
-    assert(layer > SIM_LAYER_OFF && layer < SIM_LAYER_COUNT);
-    assert(kind != NULL);
-    memset(event, 0, offsetof(struct sim_trace_event, fields));
-    event->layer = layer;
-    event->kind = kind;
-    event->ctx = ctx;
-    event->pid = pid;
-}
-
 int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
 {
     assert(engine != NULL);
@@ -322,13 +309,21 @@ int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
     }
     event->seq = engine->trace_seq_next++;      /* EN2 */
     event->time_ns = engine->now_ns;
+    /* Only the first byte is cleared: zero-filling the whole buffer for every sink of every
+     * event was the largest single cost of an untraced run, and a sink writes its message
+     * only when it fails. */
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
     for (uint32_t index = 0; index < engine->sink_count; index++) {
         struct sim_trace_sink *sink = &engine->sinks[index];
         if (event->layer > sink->level)
             continue;
-        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        if (sink->kind_only != NULL && (sink->kind_only[0] != event->kind[0] ||
+                                        strcmp(sink->kind_only, event->kind) != 0))
+            continue;
+        message[0] = '\0';
         int rc = sink->emit(sink->state, event, message);
         if (rc < 0) {
+            message[sizeof(message) - 1] = '\0';
             sim_engine_abort(engine, rc);
             return sim_engine_fail(engine, rc, "trace sink %s: %s", sink->name, message);
         }

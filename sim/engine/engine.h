@@ -136,9 +136,7 @@ bool sim_engine_wakeup_shuffle(const struct sim_engine *engine);
 /* Trace. Sinks are called in attach order. */
 int sim_engine_sink_attach(struct sim_engine *engine, struct sim_trace_sink sink);
 void sim_engine_sinks_detach(struct sim_engine *engine);
-/* Zeroes `event` and fills layer, kind, ctx, pid. */
-void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer, const char *kind,
-                          uint32_t ctx, uint32_t pid);
+/* sim_trace_event_init (zeroes an event, fills layer, kind, ctx, pid) is in trace.h. */
 /* Stamps seq and time, hands the event to the admitting sinks. Returns 0, or SIM_ELIMIT
  * (trace_events_max) / SIM_ESINK, which also abort the run (sim_engine_abort). */
 int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event);

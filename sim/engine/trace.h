@@ -16,8 +16,10 @@
 #ifndef SIM_ENGINE_TRACE_H
 #define SIM_ENGINE_TRACE_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "limits.h"
 
@@ -45,6 +47,10 @@ enum sim_field_type {
 struct sim_trace_field {
     const char *name;               /* static */
     enum sim_field_type type;
+    /* strlen(name), measured once by the builders (at compile time for a literal, since they
+     * are inline): 0 means not known and sinks measure the name themselves. A value that
+     * does not match the name is a programmer error (the digest asserts it). */
+    uint32_t name_bytes;
     union {
         uint64_t u64;
         int64_t i64;
@@ -63,6 +69,7 @@ struct sim_trace_event {
     enum sim_layer layer;
     const char *kind;               /* static, [a-z0-9_]+, at most 63 bytes */
     uint32_t field_count;
+    uint32_t kind_bytes;            /* strlen(kind) set by sim_trace_event_init; 0: not known */
     struct sim_trace_field fields[SIM_TRACE_FIELDS_MAX];
 };
 
@@ -74,16 +81,87 @@ struct sim_trace_sink {
     enum sim_layer level;           /* admits layers <= level */
     int (*emit)(void *state, const struct sim_trace_event *event, char *message);
     void *state;                    /* borrowed: owned by whoever attached the sink */
+    /* NULL: every kind. Otherwise the sink wants only events of this kind, and the engine
+     * skips the others without calling it (a sink that reads one kind costs nothing on
+     * the other events of a run). */
+    const char *kind_only;
 };
 
-/* Builders used by emitters: they fill event->fields[event->field_count++]. */
-void sim_trace_field_u64(struct sim_trace_event *event, const char *name, uint64_t value);
-void sim_trace_field_i64(struct sim_trace_event *event, const char *name, int64_t value);
-void sim_trace_field_str(struct sim_trace_event *event, const char *name, const char *text);
-void sim_trace_field_strn(struct sim_trace_event *event, const char *name, const char *text,
-                          uint32_t size_bytes);
-void sim_trace_field_bytes(struct sim_trace_event *event, const char *name, const void *data,
-                           uint32_t size_bytes);
+/* Fills layer, kind (and its length), ctx and pid; zeroes seq, time and the field count.
+ * Inline, like the builders below, so a literal kind or field name is measured by the
+ * compiler and not at every event. */
+static inline void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer,
+                                        const char *kind, uint32_t ctx, uint32_t pid)
+{
+    assert(event != NULL);
+    assert(layer > SIM_LAYER_OFF && layer < SIM_LAYER_COUNT);
+    assert(kind != NULL);
+    memset(event, 0, offsetof(struct sim_trace_event, fields));
+    event->layer = layer;
+    event->kind = kind;
+    event->kind_bytes = (uint32_t)strlen(kind);
+    event->ctx = ctx;
+    event->pid = pid;
+}
+
+/* Builders used by emitters: they fill event->fields[event->field_count++]. They assert
+ * what the API promises (field count, string sizes), so a layer that emits a malformed
+ * event fails in its own test, not in a sink. */
+static inline struct sim_trace_field *sim__trace_field_next(struct sim_trace_event *event,
+                                                            const char *name,
+                                                            enum sim_field_type type)
+{
+    assert(event != NULL);
+    assert(name != NULL);
+    assert(event->field_count < SIM_TRACE_FIELDS_MAX);
+    struct sim_trace_field *field = &event->fields[event->field_count];
+    event->field_count++;
+    field->name = name;
+    field->name_bytes = (uint32_t)strlen(name);
+    field->type = type;
+    return field;
+}
+
+static inline void sim_trace_field_u64(struct sim_trace_event *event, const char *name,
+                                       uint64_t value)
+{
+    sim__trace_field_next(event, name, SIM_FIELD_U64)->value.u64 = value;
+}
+
+static inline void sim_trace_field_i64(struct sim_trace_event *event, const char *name,
+                                       int64_t value)
+{
+    sim__trace_field_next(event, name, SIM_FIELD_I64)->value.i64 = value;
+}
+
+static inline void sim_trace_field_strn(struct sim_trace_event *event, const char *name,
+                                        const char *text, uint32_t size_bytes)
+{
+    assert(text != NULL || size_bytes == 0);
+    assert(size_bytes <= SIM_TRACE_STRING_BYTES_MAX);
+    struct sim_trace_field *field = sim__trace_field_next(event, name, SIM_FIELD_STR);
+    field->value.blob.data = text;
+    field->value.blob.size_bytes = size_bytes;
+}
+
+static inline void sim_trace_field_str(struct sim_trace_event *event, const char *name,
+                                       const char *text)
+{
+    assert(text != NULL);
+    size_t size_bytes = strlen(text);
+    assert(size_bytes <= SIM_TRACE_STRING_BYTES_MAX);
+    sim_trace_field_strn(event, name, text, (uint32_t)size_bytes);
+}
+
+static inline void sim_trace_field_bytes(struct sim_trace_event *event, const char *name,
+                                         const void *data, uint32_t size_bytes)
+{
+    assert(data != NULL || size_bytes == 0);
+    assert(size_bytes <= SIM_TRACE_BYTES_MAX);
+    struct sim_trace_field *field = sim__trace_field_next(event, name, SIM_FIELD_BYTES);
+    field->value.blob.data = data;
+    field->value.blob.size_bytes = size_bytes;
+}
 
 /* A sink that discards every event: what unit tests attach when they only need the engine
  * to run (an engine with no sink at all behaves the same). */
@@ -97,7 +175,7 @@ void sim_digest_add(struct sim_digest *digest, const struct sim_trace_event *eve
 /* Writes 32 lowercase hex digits and a NUL into hex (33 bytes). */
 void sim_digest_hex(const struct sim_digest *digest, char hex[33]);
 /* The canonical encoding of one event, for tests and tools. Returns the bytes needed;
- * writes at most capacity_bytes into out. */
+ * writes at most capacity_bytes into out (nothing when that is short and memory is out). */
 size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size_t capacity_bytes);
 /* A sink that feeds `digest` (level DEVICE: every layer). */
 struct sim_trace_sink sim_digest_sink(struct sim_digest *digest);

@@ -367,15 +367,33 @@ static int sim_pattern(lua_State *L)
                           length, (lua_Integer)SIMLUA_PATTERN_BYTES_MAX);
     luaL_Buffer buffer;
     char *out = luaL_buffinitsize(L, &buffer, (size_t)length);
-    uint64_t block = UINT64_MAX;
-    uint64_t word = 0;
-    for (uint64_t index = 0; index < (uint64_t)length; index++) {
-        uint64_t position = (uint64_t)offset + index;
-        if (position / 8 != block) {
-            block = position / 8;
-            word = sim_splitmix64_mix(seed + block * 0x9E3779B97F4A7C15ull);
+    /* Byte k of the stream is byte k % 8 (least significant first) of the mixed word of
+     * block k / 8. One word a block, whole blocks stored eight bytes at a time: the byte
+     * loop with a division per byte was the costliest function of a swarm seed. */
+    uint64_t position = (uint64_t)offset;
+    uint64_t index = 0;
+    while (index < (uint64_t)length) {
+        uint64_t word = sim_splitmix64_mix(seed + (position / 8) * 0x9E3779B97F4A7C15ull);
+        unsigned first = (unsigned)(position % 8);
+        uint64_t take = 8 - first;
+        if (take > (uint64_t)length - index)
+            take = (uint64_t)length - index;
+        if (take == 8) {            /* a whole block: stores a compiler merges into one */
+            uint8_t *block = (uint8_t *)out + index;
+            block[0] = (uint8_t)word;
+            block[1] = (uint8_t)(word >> 8);
+            block[2] = (uint8_t)(word >> 16);
+            block[3] = (uint8_t)(word >> 24);
+            block[4] = (uint8_t)(word >> 32);
+            block[5] = (uint8_t)(word >> 40);
+            block[6] = (uint8_t)(word >> 48);
+            block[7] = (uint8_t)(word >> 56);
+        } else {
+            for (unsigned byte = 0; byte < take; byte++)
+                out[index + byte] = (char)(uint8_t)(word >> (8 * (first + byte)));
         }
-        out[index] = (char)(uint8_t)(word >> (8 * (position % 8)));
+        index += take;
+        position += take;
     }
     luaL_pushresultsize(&buffer, (size_t)length);
     return 1;

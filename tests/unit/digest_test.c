@@ -9,7 +9,9 @@
  * literal. Then: the digest is XXH3-128 of the concatenated encodings, and it
  * changes when any one thing about the events changes.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -298,6 +300,142 @@ static void test_digest_sink_admits_every_layer(void)
     sim_digest_destroy(by_hand);
 }
 
+/* Hex of XXH3-128 over bytes, in the digest's canonical form. */
+static void xxh3_128_hex(const uint8_t *bytes, size_t size_bytes, char hex[33])
+{
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(bytes, size_bytes));
+    for (unsigned index = 0; index < 16; index++)
+        snprintf(hex + 2 * index, 3, "%02x", canonical.digest[index]);
+}
+
+/* The digest buffers encoded events and hashes them in large pieces: over many events,
+ * small and near the largest size (seven strings of SIM_TRACE_STRING_BYTES_MAX), so
+ * that pieces are cut at many places, the digest asked for after every event is XXH3-128 of
+ * the encodings so far, concatenated; asking for it midway changes nothing later. */
+static void test_buffered_digest_is_xxh3_of_the_concatenation(void)
+{
+    enum { EVENTS = 120 };
+    static char text[SIM_TRACE_STRING_BYTES_MAX];
+    for (size_t index = 0; index < sizeof(text); index++)
+        text[index] = (char)('a' + index % 26);
+    size_t capacity_bytes = (size_t)EVENTS * (SIM_TRACE_FIELDS_MAX *
+                                              (SIM_TRACE_STRING_BYTES_MAX + 80) + 128);
+    uint8_t *stream = malloc(capacity_bytes);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stream);
+    struct sim_digest *digest = sim_digest_create();
+    struct sim_digest *untouched = sim_digest_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(digest);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(untouched);
+    size_t stream_bytes = 0;
+    int mismatches = 0;
+    for (uint32_t index = 0; index < EVENTS; index++) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_VMCI, index % 2 ? "qp_data" : "k", index, 1);
+        event.seq = index;
+        event.time_ns = 1000u * index;
+        bool largest = index % 17 == 5;
+        uint32_t fields = largest ? SIM_TRACE_FIELDS_MAX - 1 : index % 4;
+        for (uint32_t field = 0; field < fields; field++) {
+            uint32_t length = largest ? SIM_TRACE_STRING_BYTES_MAX
+                                      : (index * 37 + field * 11) % 300;
+            sim_trace_field_strn(&event, "text", text, length);
+        }
+        sim_trace_field_u64(&event, "index", index);
+        sim_digest_add(digest, &event);
+        sim_digest_add(untouched, &event);
+        stream_bytes += sim_digest_encode(&event, stream + stream_bytes,
+                                          capacity_bytes - stream_bytes);
+        CU_ASSERT_FATAL(stream_bytes <= capacity_bytes);
+        char actual[33];
+        char expected[33];
+        sim_digest_hex(digest, actual);
+        xxh3_128_hex(stream, stream_bytes, expected);
+        mismatches += strcmp(actual, expected) != 0;
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT(stream_bytes > 8 * 4096);     /* many flushes happened */
+    char asked_often[33];
+    char asked_once[33];
+    sim_digest_hex(digest, asked_often);
+    sim_digest_hex(untouched, asked_once);
+    CU_ASSERT_STRING_EQUAL(asked_often, asked_once);
+    sim_digest_destroy(digest);
+    sim_digest_destroy(untouched);
+    free(stream);
+}
+
+/* ---- Measured names and sink filters --------------------------------------------------- */
+
+/* The builders measure kind and field names once; an event filled by hand (lengths left at
+ * 0) is measured by the digest itself and encodes to the same bytes, and a name that lives
+ * in a writable buffer is read by its content (the same text elsewhere, same encoding). */
+static void test_names_measured_or_not_encode_alike(void)
+{
+    struct sim_trace_event built;
+    vector_event(&built);
+    CU_ASSERT_EQUAL(built.kind_bytes, 8);
+    CU_ASSERT_EQUAL(built.fields[1].name_bytes, 5);
+    struct sim_trace_event by_hand = built;
+    by_hand.kind_bytes = 0;
+    char name_copy[8];
+    memcpy(name_copy, "payload", sizeof(name_copy));
+    for (uint32_t index = 0; index < by_hand.field_count; index++)
+        by_hand.fields[index].name_bytes = 0;
+    by_hand.fields[3].name = name_copy;
+    uint8_t left[sizeof(vector_bytes)];
+    uint8_t right[sizeof(vector_bytes)];
+    ASSERT_U64_EQ(sim_digest_encode(&built, left, sizeof(left)), sizeof(vector_bytes));
+    ASSERT_U64_EQ(sim_digest_encode(&by_hand, right, sizeof(right)), sizeof(vector_bytes));
+    CU_ASSERT_EQUAL(memcmp(left, right, sizeof(left)), 0);
+    char hex[2][33];
+    const struct sim_trace_event *events[2] = { &built, &by_hand };
+    for (int which = 0; which < 2; which++) {
+        struct sim_digest *digest = sim_digest_create();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(digest);
+        sim_digest_add(digest, events[which]);
+        sim_digest_hex(digest, hex[which]);
+        sim_digest_destroy(digest);
+    }
+    CU_ASSERT_STRING_EQUAL(hex[0], hex[1]);
+}
+
+static int count_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    (void)message;
+    (void)event;
+    (*(int *)state)++;
+    return 0;
+}
+
+/* A sink with kind_only is called for events of exactly that kind (not a prefix, not
+ * another kind with the same first letter); a sink without it sees every event. */
+static void test_sink_kind_only_skips_other_kinds(void)
+{
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    int filtered = 0;
+    int all = 0;
+    struct sim_trace_sink only = { .name = "only", .level = SIM_LAYER_DEVICE,
+                                   .emit = count_emit, .state = &filtered,
+                                   .kind_only = "fault_site" };
+    struct sim_trace_sink every = { .name = "every", .level = SIM_LAYER_DEVICE,
+                                    .emit = count_emit, .state = &all };
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, only), SIM_OK);
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, every), SIM_OK);
+    static const char *const kinds[] = { "fault_site", "fault", "fault_sites", "log",
+                                         "fault_sitf", "fault_site" };
+    for (size_t index = 0; index < sizeof(kinds) / sizeof(kinds[0]); index++) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_VMCI, kinds[index], 0, 0);
+        CU_ASSERT_EQUAL(sim_engine_emit(engine, &event), SIM_OK);
+    }
+    CU_ASSERT_EQUAL(filtered, 2);
+    CU_ASSERT_EQUAL(all, 6);
+    sim_engine_destroy(engine);
+}
+
 /* ---- Data streams ---------------------------------------------------------------------- */
 
 /* A running data hash is XXH3-64 of everything fed so far, however it was cut into pieces:
@@ -354,6 +492,9 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_digest_changes_with_any_single_change),
         TEST_ENTRY(test_digest_separates_adjacent_strings),
         TEST_ENTRY(test_digest_sink_admits_every_layer),
+        TEST_ENTRY(test_buffered_digest_is_xxh3_of_the_concatenation),
+        TEST_ENTRY(test_names_measured_or_not_encode_alike),
+        TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
     };

@@ -61,6 +61,20 @@ static void test_pattern_first_bytes_match_formula(void)
     ASSERT_PASSES(source);
 }
 
+/* An offset inside a block, whole blocks and a short tail: every byte is the formula's. */
+static void test_pattern_unaligned_slice_matches_formula(void)
+{
+    char source[1024];
+    int used = snprintf(source, sizeof(source),
+                        "local sim = require('vmcisim')\nlocal expected = '");
+    for (uint64_t index = 5; index < 5 + 43; index++)
+        used += snprintf(source + used, sizeof(source) - (size_t)used, "\\x%02x",
+                         pattern_byte(9, index));
+    snprintf(source + used, sizeof(source) - (size_t)used,
+             "'\nsim.world{}\nsim.expect(sim.pattern(9, 5, 43) == expected, 'formula')\n");
+    ASSERT_PASSES(source);
+}
+
 static void test_pattern_slices_periods_and_seeds(void)
 {
     ASSERT_PASSES(
@@ -336,6 +350,8 @@ CU_ErrorCode lua_runtime_suite_add(void)
     /* Reported without the test_ prefix, so not TEST_ENTRY. */
     static const struct test_entry tests[] = {
         { "pattern_first_bytes_match_formula", test_pattern_first_bytes_match_formula },
+        { "pattern_unaligned_slice_matches_formula",
+          test_pattern_unaligned_slice_matches_formula },
         { "pattern_slices_periods_and_seeds", test_pattern_slices_periods_and_seeds },
         { "checksum_is_xxh3_64_hex", test_checksum_is_xxh3_64_hex },
         { "sandbox_pairs_order_and_tostring", test_sandbox_pairs_order_and_tostring },
