@@ -91,9 +91,9 @@ static int tally_emit(void *state, const struct sim_trace_event *event, char *me
 struct sim_trace_sink fault_tally_sink(struct fault_tally *tally)
 {
     assert(tally != NULL);
+    /* No kind_only: it reads two kinds (fault_site and fault_rate) */
     return (struct sim_trace_sink){ .name = "faults", .level = SIM_LAYER_DEVICE,
-                                    .emit = tally_emit, .state = tally,
-                                    .kind_only = "fault_site" };
+                                    .emit = tally_emit, .state = tally };
 }
 
 /* "fault rates: suspend 2/s: 3 arrivals, 3 applied; ..." for the rates that were on. */
