@@ -24,7 +24,10 @@ check "real_faults seed 3 passes" $? "$(tail -n 3 "$work/run.out")"
 enabled_events=$(count "$work/f.db" "kind = 'faults_enabled'")
 check "one faults_enabled event" "$([ "$enabled_events" = 1 ]; echo $?)" "$enabled_events"
 sites=$(count "$work/f.db" "kind = 'fault_site'")
-check "one fault_site event per site (11)" "$([ "$sites" = 11 ]; echo $?)" "$sites"
+# The table's size, from the summary line (so a new site changes nothing here).
+table=$(sed -n 's/^faults: [0-9]* of \([0-9]*\) sites enabled.*/\1/p' "$work/run.out")
+check "one fault_site event per site ($table)" \
+      "$([ -n "$table" ] && [ "$sites" = "$table" ] && [ "$table" -ge 11 ]; echo $?)" "$sites"
 fired=$(sqlite3 "$work/f.db" "SELECT coalesce(sum(json_extract(fields, '$.fired')), 0) FROM events
                               WHERE kind = 'fault_site'")
 firings=$(count "$work/f.db" "kind = 'fault'")
@@ -32,7 +35,7 @@ check "fault events = the fired counts ($firings)" \
       "$([ "$fired" = "$firings" ] && [ "$firings" -gt 0 ]; echo $?)" "$fired vs $firings"
 protocol=$(count "$work/f.db" "kind = 'fault' AND json_extract(fields, '$.class') <> 'real'")
 check "sites = \"real\" fires no protocol site" "$([ "$protocol" = 0 ]; echo $?)" "$protocol"
-grep -q '^faults: [0-9]* of 11 sites enabled' "$work/run.out"
+grep -q '^faults: [0-9]* of [0-9]* sites enabled' "$work/run.out"
 check "the run summary names the enabled sites" $?
 
 first=$("$vmcisim" run "$scenario" --seed 5 -q --digest 2>&1 | tail -n 1)

@@ -31,6 +31,8 @@ const struct vmci_fault_info vmci_fault_sites[VMCI_FAULT_SITE_COUNT] = {
     { "dgram_drop", R, "a datagram dropped by a full receive queue" },
     { "control_packet_lost", P, "a stream control packet lost (no real VMCI loses one)" },
     { "waiting_notify_lost", P, "a WAITING_READ/WAITING_WRITE notification lost" },
+    { "guest_queue_full", R, "a VM's incoming datagram queue full (R58): NO_RESOURCES" },
+    { "host_queue_full", R, "the host's incoming datagram queue full: NO_RESOURCES" },
 };
 
 #undef R

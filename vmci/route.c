@@ -107,7 +107,9 @@ static int64_t to_host(struct route *route)
         if (verdict < 0)
             return decide(route, verdict, "R55");       /* the host handle refused it */
     }
-    int rc = vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
+    int rc = vmci_fault(&hypervisor->faults, VMCI_FAULT_HOST_QUEUE_FULL, VMCI_HOST_CONTEXT_ID)
+                 ? VMCI_ERROR_NO_RESOURCES
+                 : vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
     if (rc < 0)
         return refuse_full(route, rc, VMCI_HOST_CONTEXT_ID);
     return decide(route, (int64_t)route->size_bytes, "R55");
@@ -129,7 +131,9 @@ static int64_t to_vm(struct route *route)
         if (vmci_context_is_vm(source_cid) && !hypervisor->profile.guest_to_guest)
             return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R197");
     }
-    int rc = vmci_device_enqueue(target->device, route->bytes, route->size_bytes, false);
+    int rc = vmci_fault(&hypervisor->faults, VMCI_FAULT_GUEST_QUEUE_FULL, target_cid)
+                 ? VMCI_ERROR_NO_RESOURCES
+                 : vmci_device_enqueue(target->device, route->bytes, route->size_bytes, false);
     if (rc < 0)
         return refuse_full(route, rc, target_cid);
     return decide(route, (int64_t)route->size_bytes, "R56");

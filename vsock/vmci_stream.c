@@ -265,6 +265,9 @@ static int client_negotiate(struct vsock_sock *sock, const struct vsock_packet *
         return -vsock_vmci_error_to_errno(rc);
     stream->qp_handle = handle;
     uint64_t encoded = (uint64_t)handle.context | ((uint64_t)handle.resource << 32);
+    /* A refused OFFER (a full queue: NO_RESOURCES) is EINVAL, not R63's ENOBUFS: Linux's
+     * send already returns an errno and recv_connecting_client_negotiate maps it once
+     * more, where every errno falls to the default, EINVAL. */
     if (send_to_peer(sock, VSOCK_PACKET_OFFER, encoded, 0, NULL) < 0)
         return EINVAL;
     return 0;

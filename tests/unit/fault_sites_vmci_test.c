@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/fault_sites_vmci_test.c: the fault sites of the VMCI layer (vmci/faults.h,
+ * docs/faults.md, "The sites"), one test per site.
+ *
+ * Each test turns exactly one site on (allowed, enabled and firing at every reach: the
+ * `sites = { name }, enable = 1, fire = 1` of a scenario), makes the model reach it and
+ * checks the effect the table promises: the same error code, trace and accounting as the
+ * real condition the site imitates. Each also runs the same steps with the site off and
+ * checks that the effect is absent then, so no assertion holds by accident. The C tests
+ * drive the VMCI driver API of a small world (the host, two VMs); the Lua ones check what
+ * an application sees through vSockets.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "sim/engine/engine.h"
+#include "sim/lua/runtime.h"
+#include "suites.h"
+#include "test_support.h"
+#include "vmci/device.h"
+#include "vmci/faults.h"
+#include "vmci/vmci.h"
+
+#define GUEST_CID_A 100u
+#define GUEST_CID_B 101u
+#define HOST_RID 5000u
+#define GUEST_RID 6000u
+#define SITE_NONE (-1)
+#define PAYLOAD_BYTES 8u
+
+/* What one datagram handle received. */
+struct receiver {
+    uint32_t delivered;
+};
+
+/* A world of the host and two guests, each with one datagram handle. */
+struct world {
+    struct sim_engine *engine;
+    struct vmci_hypervisor *hypervisor;
+    struct vmci_kernel *host;
+    struct vmci_kernel *guest_a;
+    struct vmci_kernel *guest_b;
+    struct vmci_identity host_identity;
+    struct vmci_handle host_handle;
+    struct vmci_handle guest_handle_a;
+    struct receiver host_rx;
+    struct receiver guest_rx_a;
+};
+
+static void receiver_fn(void *state, const struct vmci_datagram_header *header,
+                        const uint8_t *payload)
+{
+    (void)header;
+    (void)payload;
+    struct receiver *rx = state;
+    rx->delivered++;
+}
+
+static void run_idle(struct world *w)
+{
+    struct sim_run_result result;
+    sim_engine_run(w->engine, SIM_TIME_NEVER, 0, &result);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
+}
+
+static struct vmci_kernel *power_on(struct world *w, const char *name, uint32_t cid)
+{
+    struct vmci_vm_config config = {
+        .name = name, .requested_cid = cid, .hw_version = 7, .unrestricted = true,
+        .domain = "", .owner = "user", .engine_domain = cid,
+    };
+    struct vmci_kernel *kernel = NULL;
+    CU_ASSERT_EQUAL_FATAL(vmci_hypervisor_vm_power_on(w->hypervisor, &config, &kernel),
+                          VMCI_SUCCESS);
+    return kernel;
+}
+
+/* Faults on for `site` only (enable 1, fire 1), or configured with no site allowed for
+ * SITE_NONE: the same draws machinery, nothing enabled. */
+static void faults_on(struct world *w, int site)
+{
+    struct vmci_faults_config config;
+    memset(&config, 0, sizeof(config));
+    if (site != SITE_NONE) {
+        config.allowed[site] = true;
+        config.enable_ppm[site] = VMCI_FAULT_PPM;
+        config.fire_ppm[site] = VMCI_FAULT_PPM;
+    }
+    struct vmci_faults *faults = vmci_hypervisor_faults(w->hypervisor);
+    CU_ASSERT_EQUAL_FATAL(vmci_faults_configure(faults, w->engine, &config), SIM_OK);
+    if (site != SITE_NONE)
+        CU_ASSERT_TRUE(faults->enabled[site]);
+}
+
+/* Ownership: a new world for the caller (world_destroy). Drivers loaded, handles made,
+ * faults configured for `site` after the bring-up. */
+static struct world *world_create(int site)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    struct vmci_profile profile;
+    char message[128];
+    CU_ASSERT_EQUAL_FATAL(vmci_profile_lookup("esxi-6.5", "esx", &profile, message,
+                                              sizeof(message)), 0);
+    struct sim_limits limits = sim_limits_default();
+    w->engine = sim_engine_create(&limits, 7);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w->engine);
+    struct vmci_cost cost = vmci_cost_default();
+    w->hypervisor = vmci_hypervisor_create(w->engine, &profile, &cost);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w->hypervisor);
+    w->host = vmci_hypervisor_host(w->hypervisor);
+    w->host_identity.trusted = true;
+    snprintf(w->host_identity.user, sizeof(w->host_identity.user), "user");
+    CU_ASSERT_EQUAL_FATAL(vmci_dg_create(w->host, HOST_RID, VMCI_FLAG_DG_NONE, &w->host_identity,
+                                         receiver_fn, &w->host_rx, &w->host_handle),
+                          VMCI_SUCCESS);
+    w->guest_a = power_on(w, "guest-a", GUEST_CID_A);
+    w->guest_b = power_on(w, "guest-b", GUEST_CID_B);
+    run_idle(w);                                    /* the drivers' bring-up */
+    CU_ASSERT_EQUAL_FATAL(vmci_dg_create(w->guest_a, GUEST_RID, VMCI_FLAG_DG_NONE, NULL,
+                                         receiver_fn, &w->guest_rx_a, &w->guest_handle_a),
+                          VMCI_SUCCESS);
+    faults_on(w, site);
+    return w;
+}
+
+static void world_destroy(struct world *w)
+{
+    run_idle(w);
+    CU_ASSERT(vmci_hypervisor_check(w->hypervisor));
+    vmci_hypervisor_destroy(w->hypervisor);
+    sim_engine_destroy(w->engine);
+    free(w);
+}
+
+static uint64_t fired(struct world *w, enum vmci_fault_site site)
+{
+    return vmci_hypervisor_faults(w->hypervisor)->fired[site];
+}
+
+/* One datagram of PAYLOAD_BYTES from `from` (handle `src`) to {cid, rid}. */
+static int64_t send_one(struct vmci_kernel *from, struct vmci_handle src, uint32_t cid,
+                        uint32_t rid)
+{
+    uint8_t payload[PAYLOAD_BYTES] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    struct vmci_datagram_header header = {
+        .dst = { cid, rid }, .src = src, .payload_size = sizeof(payload),
+    };
+    return vmci_dg_send(from, &header, payload, NULL);
+}
+
+/* ---- Datagram queues (R58) ------------------------------------------------------------ */
+
+/* guest_queue_full: the host's datagram to a guest is refused with NO_RESOURCES, as a
+ * full device queue refuses it, and never arrives; off, it is accepted and arrives. */
+static void test_guest_queue_full(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_GUEST_QUEUE_FULL : SITE_NONE);
+        int64_t result = send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID);
+        run_idle(w);
+        if (on) {
+            ASSERT_U64_EQ(result, (uint64_t)(int64_t)VMCI_ERROR_NO_RESOURCES);
+            ASSERT_U64_EQ(w->guest_rx_a.delivered, 0);
+            ASSERT_U64_EQ(fired(w, VMCI_FAULT_GUEST_QUEUE_FULL), 1);
+            ASSERT_U64_EQ(vmci_device_pending_bytes(vmci_hypervisor_device(w->hypervisor,
+                                                                            GUEST_CID_A)), 0);
+        } else {
+            ASSERT_U64_EQ(result, VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+            ASSERT_U64_EQ(w->guest_rx_a.delivered, 1);
+        }
+        /* Datagrams to the host are not this site's business. */
+        ASSERT_U64_EQ(send_one(w->guest_a, w->guest_handle_a, VMCI_HOST_CONTEXT_ID, HOST_RID),
+                      VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        world_destroy(w);
+    }
+}
+
+/* host_queue_full: a guest's datagram to the host is refused with NO_RESOURCES and never
+ * delivered; off, it arrives. */
+static void test_host_queue_full(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_HOST_QUEUE_FULL : SITE_NONE);
+        int64_t result = send_one(w->guest_a, w->guest_handle_a, VMCI_HOST_CONTEXT_ID, HOST_RID);
+        run_idle(w);
+        if (on) {
+            ASSERT_U64_EQ(result, (uint64_t)(int64_t)VMCI_ERROR_NO_RESOURCES);
+            ASSERT_U64_EQ(w->host_rx.delivered, 0);
+            ASSERT_U64_EQ(fired(w, VMCI_FAULT_HOST_QUEUE_FULL), 1);
+        } else {
+            ASSERT_U64_EQ(result, VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+            ASSERT_U64_EQ(w->host_rx.delivered, 1);
+        }
+        ASSERT_U64_EQ(send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID),
+                      VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        world_destroy(w);
+    }
+}
+
+/* ---- What an application sees (Lua, through vSockets) -------------------------------- */
+
+/* A guest datagram to a host service: with a full host queue sendto fails with ENOBUFS
+ * (R58 mapped by R63, R186); the scenario checks it, so it fails when the site is off. */
+#define DGRAM_REFUSED_WORLD(faults)                                                        \
+    "local sim = require('vmcisim')\n"                                                      \
+    "local w = sim.world{ product = 'esxi-6.5', faults = " faults " }\n"                    \
+    "local g = w:vm{ name = 'g1' }\n"                                                       \
+    "w:host():spawn('server', function(p)\n"                                                \
+    "  local s = assert(p:socket('dgram')); assert(s:bind(sim.CID_ANY, 7001))\n"            \
+    "  assert(s:setsockopt('rcvtimeo', sim.ms(5))); s:recvfrom(64)\n"                       \
+    "end)\n"                                                                                \
+    "g:spawn('client', function(p)\n"                                                       \
+    "  p:sleep(sim.us(100))\n"                                                              \
+    "  local s = assert(p:socket('dgram'))\n"                                               \
+    "  local ok, err = s:sendto('x', sim.CID_HOST, 7001)\n"                                 \
+    "  sim.expect(ok == nil and err == 'ENOBUFS', 'refused: ' .. tostring(err))\n"          \
+    "end)\n"                                                                                \
+    "w:run()\n"
+
+static void test_lua_host_queue_full_is_enobufs(void)
+{
+    struct simlua_outcome on, off;
+    test_run_lua_source(DGRAM_REFUSED_WORLD("{ sites = { 'host_queue_full' }, enable = 1, "
+                                            "fire = 1 }"), &on);
+    test_run_lua_source(DGRAM_REFUSED_WORLD("{ sites = { 'guest_queue_full' }, enable = 1, "
+                                            "fire = 1 }"), &off);
+    CU_ASSERT_EQUAL(on.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_NOT_EQUAL(off.exit_code, SIMLUA_EXIT_PASS);   /* guest-bound only: accepted */
+}
+
+/* A guest connects to a host listener while half of the host-bound datagrams are refused
+ * (`fire = 0.5`). A refused REQUEST2 fails connect with ENOBUFS (R111); a refused OFFER,
+ * after the NEGOTIATE2, fails it with EINVAL: Linux converts the VMCI error to an errno in
+ * the send and then once more (vmci_transport.c, recv_connecting_client_negotiate), so
+ * ENOBUFS becomes EINVAL. Nothing else: seed 1 sees both, then connects. */
+#define CONNECT_REFUSED_WORLD(faults)                                                      \
+    "local sim = require('vmcisim')\n"                                                      \
+    "local w = sim.world{ product = 'esxi-6.5', faults = " faults " }\n"                    \
+    "local g = w:vm{ name = 'g1' }\n"                                                       \
+    "w:host():spawn('server', function(p)\n"                                                \
+    "  local l = assert(p:socket('stream')); assert(l:bind(sim.CID_ANY, 5000))\n"           \
+    "  assert(l:listen(4)); local c = assert(l:accept()); c:close()\n"                      \
+    "end)\n"                                                                                \
+    "g:spawn('client', function(p)\n"                                                       \
+    "  p:sleep(sim.us(100))\n"                                                              \
+    "  local seen = {}\n"                                                                   \
+    "  for _ = 1, 200 do\n"                                                                 \
+    "    local s = assert(p:socket('stream'))\n"                                            \
+    "    local ok, err = s:connect(sim.CID_HOST, 5000)\n"                                   \
+    "    s:close()\n"                                                                       \
+    "    if ok then break end\n"                                                            \
+    "    sim.expect(err == 'ENOBUFS' or err == 'EINVAL', 'only these: ' .. tostring(err))\n" \
+    "    seen[err] = true; p:sleep(sim.ms(1))\n"                                            \
+    "  end\n"                                                                               \
+    "  sim.expect(seen.ENOBUFS and seen.EINVAL, 'a refused REQUEST2 and a refused OFFER')\n" \
+    "end)\n"                                                                                \
+    "w:run()\n"
+
+static void test_lua_refused_control_packets_fail_connect(void)
+{
+    struct simlua_outcome on, off;
+    test_run_lua_source(CONNECT_REFUSED_WORLD("{ sites = { 'host_queue_full' }, enable = 1, "
+                                              "fire = 0.5 }"), &on);
+    test_run_lua_source(CONNECT_REFUSED_WORLD("false"), &off);
+    CU_ASSERT_EQUAL(on.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_NOT_EQUAL(off.exit_code, SIMLUA_EXIT_PASS);   /* connects at once: none seen */
+}
+
+CU_ErrorCode fault_sites_vmci_suite_add(void)
+{
+    static const struct test_entry tests[] = {
+        TEST_ENTRY(test_guest_queue_full),
+        TEST_ENTRY(test_host_queue_full),
+        TEST_ENTRY(test_lua_host_queue_full_is_enobufs),
+        TEST_ENTRY(test_lua_refused_control_packets_fail_connect),
+    };
+    return test_suite_register("fault_sites_vmci", tests, sizeof(tests) / sizeof(tests[0]));
+}
