@@ -33,6 +33,11 @@ const struct vmci_fault_info vmci_fault_sites[VMCI_FAULT_SITE_COUNT] = {
     { "waiting_notify_lost", P, "a WAITING_READ/WAITING_WRITE notification lost" },
     { "guest_queue_full", R, "a VM's incoming datagram queue full (R58): NO_RESOURCES" },
     { "host_queue_full", R, "the host's incoming datagram queue full: NO_RESOURCES" },
+    { "route_no_mem", R, "no memory to queue a datagram: NO_MEM to the sender" },
+    { "dgram_lost", R, "a datagram (not a stream control packet) lost after it was sent" },
+    { "qp_create_no_mem", R, "queue pair creation refused: no host memory (NO_MEM)" },
+    { "qp_attach_no_mem", R, "queue pair attach refused: no host memory (NO_MEM)" },
+    { "dg_handles_full", R, "a kernel's datagram handle table full (NO_RESOURCES)" },
 };
 
 #undef R

@@ -203,6 +203,129 @@ static void test_host_queue_full(void)
     }
 }
 
+/* route_no_mem: the router has no memory to queue a datagram: NO_MEM to the sender (R58's
+ * out-of-memory path), nothing delivered, in both directions. */
+static void test_route_no_mem(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_ROUTE_NO_MEM : SITE_NONE);
+        int64_t to_guest = send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID);
+        int64_t to_host = send_one(w->guest_a, w->guest_handle_a, VMCI_HOST_CONTEXT_ID, HOST_RID);
+        run_idle(w);
+        int64_t expected = on ? VMCI_ERROR_NO_MEM : (int64_t)(VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        ASSERT_U64_EQ(to_guest, (uint64_t)expected);
+        ASSERT_U64_EQ(to_host, (uint64_t)expected);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 0 : 1);
+        ASSERT_U64_EQ(w->host_rx.delivered, on ? 0 : 1);
+        ASSERT_U64_EQ(fired(w, VMCI_FAULT_ROUTE_NO_MEM), on ? 2 : 0);
+        world_destroy(w);
+    }
+}
+
+/* dgram_lost: the sender is told the datagram went (its size), and it never arrives; a
+ * datagram to a stream control RID (1) is never lost, so the site is not even reached. */
+static void test_dgram_lost(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_DGRAM_LOST : SITE_NONE);
+        struct receiver control_rx = { 0 };
+        struct vmci_handle control;
+        CU_ASSERT_EQUAL_FATAL(vmci_dg_create(w->guest_a, VMCI_TRANSPORT_PACKET_RID,
+                                             VMCI_FLAG_DG_NONE, NULL, receiver_fn, &control_rx,
+                                             &control), VMCI_SUCCESS);
+        ASSERT_U64_EQ(send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID),
+                      VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        ASSERT_U64_EQ(send_one(w->guest_a, w->guest_handle_a, VMCI_HOST_CONTEXT_ID, HOST_RID),
+                      VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        ASSERT_U64_EQ(send_one(w->host, w->host_handle, GUEST_CID_A, VMCI_TRANSPORT_PACKET_RID),
+                      VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        run_idle(w);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 0 : 1);
+        ASSERT_U64_EQ(w->host_rx.delivered, on ? 0 : 1);
+        ASSERT_U64_EQ(control_rx.delivered, 1);
+        ASSERT_U64_EQ(fired(w, VMCI_FAULT_DGRAM_LOST), on ? 2 : 0);
+        /* Reached twice either way (faults are on, the site merely not enabled when off):
+         * never for the control datagram. */
+        ASSERT_U64_EQ(vmci_hypervisor_faults(w->hypervisor)->reached[VMCI_FAULT_DGRAM_LOST], 2);
+        world_destroy(w);
+    }
+}
+
+/* ---- Queue pairs ------------------------------------------------------------------------ */
+
+#define QP_BYTES 4096u
+
+/* qp_create_no_mem: creating a queue pair fails with NO_MEM (host and guest alike), as
+ * when the broker cannot allocate its entry; nothing is charged to the guest (HV2). */
+static void test_qp_create_no_mem(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_QP_CREATE_NO_MEM : SITE_NONE);
+        struct vmci_handle host_handle = VMCI_INVALID_HANDLE;
+        struct vmci_handle guest_handle = VMCI_INVALID_HANDLE;
+        struct vmci_qpair *host_qp = NULL;
+        struct vmci_qpair *guest_qp = NULL;
+        int host_rc = vmci_qpair_alloc(w->host, &host_handle, QP_BYTES, QP_BYTES, GUEST_CID_A,
+                                       0, &w->host_identity, &host_qp, NULL);
+        int guest_rc = vmci_qpair_alloc(w->guest_a, &guest_handle, QP_BYTES, QP_BYTES,
+                                        VMCI_HOST_CONTEXT_ID, 0, NULL, &guest_qp, NULL);
+        CU_ASSERT_EQUAL(host_rc, on ? VMCI_ERROR_NO_MEM : VMCI_SUCCESS);
+        CU_ASSERT_EQUAL(guest_rc, on ? VMCI_ERROR_NO_MEM : VMCI_SUCCESS);
+        CU_ASSERT_EQUAL(host_qp == NULL, on);
+        CU_ASSERT_EQUAL(guest_qp == NULL, on);
+        CU_ASSERT(vmci_hypervisor_check(w->hypervisor));
+        if (host_qp != NULL)
+            vmci_qpair_detach(host_qp, NULL);
+        if (guest_qp != NULL)
+            vmci_qpair_detach(guest_qp, NULL);
+        world_destroy(w);
+    }
+}
+
+/* qp_attach_no_mem: the creator's pair is made, the peer's attach fails with NO_MEM and
+ * the pair stays waiting for a peer (a later attach, site off, would succeed). */
+static void test_qp_attach_no_mem(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_QP_ATTACH_NO_MEM : SITE_NONE);
+        struct vmci_handle handle = VMCI_INVALID_HANDLE;
+        struct vmci_qpair *creator = NULL;
+        struct vmci_qpair *attacher = NULL;
+        CU_ASSERT_EQUAL_FATAL(vmci_qpair_alloc(w->guest_a, &handle, QP_BYTES, QP_BYTES,
+                                               VMCI_HOST_CONTEXT_ID, 0, NULL, &creator, NULL),
+                              VMCI_SUCCESS);
+        int rc = vmci_qpair_alloc(w->host, &handle, QP_BYTES, QP_BYTES, GUEST_CID_A,
+                                  VMCI_QPFLAG_ATTACH_ONLY, &w->host_identity, &attacher, NULL);
+        CU_ASSERT_EQUAL(rc, on ? VMCI_ERROR_NO_MEM : VMCI_SUCCESS);
+        CU_ASSERT_EQUAL(attacher == NULL, on);
+        ASSERT_U64_EQ(fired(w, VMCI_FAULT_QP_ATTACH_NO_MEM), on ? 1 : 0);
+        if (attacher != NULL)
+            vmci_qpair_detach(attacher, NULL);
+        vmci_qpair_detach(creator, NULL);
+        world_destroy(w);
+    }
+}
+
+/* dg_handles_full: a handle with a dynamic RID is refused with NO_RESOURCES, as a full
+ * handle table refuses it; a fixed RID (a stack's control handle) never meets the site. */
+static void test_dg_handles_full(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_DG_HANDLES_FULL : SITE_NONE);
+        struct receiver rx = { 0 };
+        struct vmci_handle dynamic = VMCI_INVALID_HANDLE;
+        struct vmci_handle fixed = VMCI_INVALID_HANDLE;
+        CU_ASSERT_EQUAL(vmci_dg_create(w->guest_b, VMCI_INVALID_ID, VMCI_FLAG_DG_NONE, NULL,
+                                       receiver_fn, &rx, &dynamic),
+                        on ? VMCI_ERROR_NO_RESOURCES : VMCI_SUCCESS);
+        CU_ASSERT_EQUAL(vmci_dg_create(w->guest_b, GUEST_RID, VMCI_FLAG_DG_NONE, NULL,
+                                       receiver_fn, &rx, &fixed), VMCI_SUCCESS);
+        struct vmci_faults *faults = vmci_hypervisor_faults(w->hypervisor);
+        ASSERT_U64_EQ(faults->reached[VMCI_FAULT_DG_HANDLES_FULL], 1);
+        world_destroy(w);
+    }
+}
+
 /* ---- What an application sees (Lua, through vSockets) -------------------------------- */
 
 /* A guest datagram to a host service: with a full host queue sendto fails with ENOBUFS
@@ -272,13 +395,82 @@ static void test_lua_refused_control_packets_fail_connect(void)
     CU_ASSERT_NOT_EQUAL(off.exit_code, SIMLUA_EXIT_PASS);   /* connects at once: none seen */
 }
 
+/* A guest's first connect to a host listener, and the error the scenario expects from it
+ * (`expected`), with the listed site firing at every reach. */
+#define FIRST_CONNECT_WORLD(faults, expected)                                               \
+    "local sim = require('vmcisim')\n"                                                      \
+    "local w = sim.world{ product = 'esxi-6.5', faults = " faults " }\n"                    \
+    "local g = w:vm{ name = 'g1' }\n"                                                       \
+    "w:host():spawn('server', function(p)\n"                                                \
+    "  local l = assert(p:socket('stream')); assert(l:bind(sim.CID_ANY, 5000))\n"           \
+    "  assert(l:listen(4)); assert(l:setsockopt('rcvtimeo', sim.ms(50))); l:accept()\n"     \
+    "end)\n"                                                                                \
+    "g:spawn('client', function(p)\n"                                                       \
+    "  p:sleep(sim.us(100))\n"                                                              \
+    "  local s = assert(p:socket('stream'))\n"                                              \
+    "  local ok, err = s:connect(sim.CID_HOST, 5000)\n"                                     \
+    "  sim.expect(ok == nil and err == '" expected "', 'connect: ' .. tostring(err))\n"     \
+    "end)\n"                                                                                \
+    "w:run()\n"
+
+static void expect_first_connect(const char *on_source, const char *off_source)
+{
+    struct simlua_outcome on, off;
+    test_run_lua_source(on_source, &on);
+    test_run_lua_source(off_source, &off);
+    CU_ASSERT_EQUAL(on.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_NOT_EQUAL(off.exit_code, SIMLUA_EXIT_PASS);   /* off: the connect succeeds */
+}
+
+/* qp_create_no_mem: the client's queue pair is refused: connect fails with ENOMEM (R63,
+ * R158). qp_attach_no_mem: the server cannot attach: it answers RST (R166), ECONNRESET. */
+static void test_lua_qp_no_mem_fails_connect(void)
+{
+    expect_first_connect(FIRST_CONNECT_WORLD("{ sites = { 'qp_create_no_mem' }, enable = 1, "
+                                             "fire = 1 }", "ENOMEM"),
+                         FIRST_CONNECT_WORLD("false", "ENOMEM"));
+    expect_first_connect(FIRST_CONNECT_WORLD("{ sites = { 'qp_attach_no_mem' }, enable = 1, "
+                                             "fire = 1 }", "ECONNRESET"),
+                         FIRST_CONNECT_WORLD("false", "ECONNRESET"));
+}
+
+/* dg_handles_full: sendto on an unbound datagram socket binds it first (R185) and the
+ * dynamic handle is refused: ENOBUFS (R63). */
+#define AUTOBIND_WORLD(faults)                                                             \
+    "local sim = require('vmcisim')\n"                                                      \
+    "local w = sim.world{ product = 'esxi-6.5', faults = " faults " }\n"                    \
+    "local g = w:vm{ name = 'g1' }\n"                                                       \
+    "g:spawn('client', function(p)\n"                                                       \
+    "  local s = assert(p:socket('dgram'))\n"                                               \
+    "  local ok, err = s:sendto('x', sim.CID_HOST, 7001)\n"                                 \
+    "  sim.expect(ok == nil and err == 'ENOBUFS', 'sendto: ' .. tostring(err))\n"           \
+    "end)\n"                                                                                \
+    "w:run()\n"
+
+static void test_lua_dg_handles_full_is_enobufs(void)
+{
+    struct simlua_outcome on, off;
+    test_run_lua_source(AUTOBIND_WORLD("{ sites = { 'dg_handles_full' }, enable = 1, fire = 1 }"),
+                        &on);
+    test_run_lua_source(AUTOBIND_WORLD("false"), &off);     /* off: EHOSTUNREACH, no socket */
+    CU_ASSERT_EQUAL(on.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_NOT_EQUAL(off.exit_code, SIMLUA_EXIT_PASS);
+}
+
 CU_ErrorCode fault_sites_vmci_suite_add(void)
 {
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_guest_queue_full),
         TEST_ENTRY(test_host_queue_full),
+        TEST_ENTRY(test_route_no_mem),
+        TEST_ENTRY(test_dgram_lost),
+        TEST_ENTRY(test_qp_create_no_mem),
+        TEST_ENTRY(test_qp_attach_no_mem),
+        TEST_ENTRY(test_dg_handles_full),
         TEST_ENTRY(test_lua_host_queue_full_is_enobufs),
         TEST_ENTRY(test_lua_refused_control_packets_fail_connect),
+        TEST_ENTRY(test_lua_qp_no_mem_fails_connect),
+        TEST_ENTRY(test_lua_dg_handles_full_is_enobufs),
     };
     return test_suite_register("fault_sites_vmci", tests, sizeof(tests) / sizeof(tests[0]));
 }
