@@ -38,6 +38,12 @@ const struct vmci_fault_info vmci_fault_sites[VMCI_FAULT_SITE_COUNT] = {
     { "qp_create_no_mem", R, "queue pair creation refused: no host memory (NO_MEM)" },
     { "qp_attach_no_mem", R, "queue pair attach refused: no host memory (NO_MEM)" },
     { "dg_handles_full", R, "a kernel's datagram handle table full (NO_RESOURCES)" },
+    { "interrupt_spurious", R, "the driver's ICR read sees 0 (spurious or shared interrupt)" },
+    { "interrupt_lost", P, "a virtual interrupt never delivered (no real device loses one)" },
+    { "doorbell_late", R, "a doorbell notification delivered late (host load)" },
+    { "doorbell_lost", P, "a doorbell notification lost (bitmap never set)" },
+    { "host_event_late", R, "a hypervisor event to the host delivered late (busy host)" },
+    { "event_lost", P, "a hypervisor event (peer detach, context removed, ...) lost" },
 };
 
 #undef R
@@ -143,6 +149,12 @@ uint64_t vmci_fault_stretch(struct vmci_faults *faults, enum vmci_fault_site sit
 {
     if (!vmci_fault(faults, site, VMCI_HOST_CONTEXT_ID))
         return value_ns;
+    return vmci_fault_stretch_fired(faults, value_ns);
+}
+
+uint64_t vmci_fault_stretch_fired(struct vmci_faults *faults, uint64_t value_ns)
+{
+    assert(vmci_faults_on(faults));
     uint64_t factor = 2u + sim_rng_below(faults->rng, VMCI_FAULT_STRETCH_MAX - 1u);
     assert(factor >= 2u && factor <= VMCI_FAULT_STRETCH_MAX);
     if (value_ns > UINT64_MAX / factor)

@@ -261,6 +261,9 @@ int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *
 /* Delivers to the kernel of `cid` (host or guest) route_ns later, bypassing any device. */
 int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const uint8_t *bytes,
                         uint64_t size_bytes);
+/* vmci__deliver_later, due `extra_ns` later still (a late event, docs/faults.md). */
+int vmci__deliver_later_after(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                              const uint8_t *bytes, uint64_t size_bytes, uint64_t extra_ns);
 void vmci__host_deliveries_free(struct vmci_hypervisor *hypervisor);
 
 /* broker.c */

@@ -326,6 +326,170 @@ static void test_dg_handles_full(void)
     }
 }
 
+/* ---- Interrupts ------------------------------------------------------------------------- */
+
+static struct vmci_device *device_a(struct world *w)
+{
+    return vmci_hypervisor_device(w->hypervisor, GUEST_CID_A);
+}
+
+/* interrupt_spurious: every ICR read of the driver sees 0, so its handler leaves the
+ * datagram where it is; the line stays asserted and the interrupt keeps coming. Once the
+ * reads see the cause again (site off) the datagram is read out, exactly once. */
+static void test_interrupt_spurious(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_INTERRUPT_SPURIOUS : SITE_NONE);
+        ASSERT_U64_EQ(send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID),
+                      VMCI_DG_HEADERSIZE + PAYLOAD_BYTES);
+        struct sim_run_result result;
+        sim_engine_run(w->engine, sim_engine_now(w->engine) + 1000000u, 0, &result);
+        CU_ASSERT_EQUAL(result.stopped, on ? SIM_STOP_UNTIL : SIM_STOP_IDLE);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 0 : 1);
+        if (on) {
+            CU_ASSERT(fired(w, VMCI_FAULT_INTERRUPT_SPURIOUS) > 100);   /* 1 ms of retries */
+            faults_on(w, SITE_NONE);
+            run_idle(w);
+            ASSERT_U64_EQ(w->guest_rx_a.delivered, 1);
+        }
+        world_destroy(w);
+    }
+}
+
+/* interrupt_lost (protocol): the delivery vanishes and the guest never reads the
+ * datagram, not even when a second one queues behind it (no new cause: the queue was not
+ * empty); writing IMR again re-asserts the line and both arrive. */
+static void test_interrupt_lost(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_INTERRUPT_LOST : SITE_NONE);
+        send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID);
+        run_idle(w);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 0 : 1);
+        faults_on(w, SITE_NONE);
+        send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID);
+        run_idle(w);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 0 : 2);
+        struct vmci_device *device = device_a(w);
+        uint32_t imr = vmci_device_read(device, VMCI_IMR_ADDR);
+        vmci_device_write(device, VMCI_IMR_ADDR, imr);
+        run_idle(w);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, 2);
+        world_destroy(w);
+    }
+}
+
+/* ---- Doorbells ------------------------------------------------------------------------- */
+
+struct ring {
+    struct sim_engine *engine;
+    uint32_t count;
+    uint64_t at_ns;
+};
+
+static void ring_fn(void *state)
+{
+    struct ring *ring = state;
+    ring->count++;
+    ring->at_ns = sim_engine_now(ring->engine);
+}
+
+/* A guest doorbell rung by the host and a host doorbell rung by the guest, each once:
+ * the two rings in `guest_ring` and `host_ring`, timed from the ring. */
+static void ring_both(int site, struct ring *guest_ring, struct ring *host_ring)
+{
+    struct world *w = world_create(site);
+    *guest_ring = (struct ring){ .engine = w->engine };
+    *host_ring = (struct ring){ .engine = w->engine };
+    struct vmci_handle guest_bell;
+    struct vmci_handle host_bell;
+    CU_ASSERT_EQUAL_FATAL(vmci_doorbell_create(w->guest_a, ring_fn, guest_ring, &guest_bell,
+                                               NULL), VMCI_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(vmci_doorbell_create(w->host, ring_fn, host_ring, &host_bell, NULL),
+                          VMCI_SUCCESS);
+    run_idle(w);
+    uint64_t start_ns = sim_engine_now(w->engine);
+    CU_ASSERT_EQUAL(vmci_doorbell_notify(w->host, guest_bell, NULL), VMCI_SUCCESS);
+    CU_ASSERT_EQUAL(vmci_doorbell_notify(w->guest_a, host_bell, NULL), VMCI_SUCCESS);
+    run_idle(w);
+    guest_ring->at_ns -= guest_ring->count > 0 ? start_ns : 0;
+    host_ring->at_ns -= host_ring->count > 0 ? start_ns : 0;
+    world_destroy(w);
+}
+
+/* doorbell_late: each ring arrives once, later than without the site. */
+static void test_doorbell_late(void)
+{
+    struct ring guest_off, host_off, guest_on, host_on;
+    ring_both(SITE_NONE, &guest_off, &host_off);
+    ring_both(VMCI_FAULT_DOORBELL_LATE, &guest_on, &host_on);
+    ASSERT_U64_EQ(guest_off.count, 1);
+    ASSERT_U64_EQ(host_off.count, 1);
+    ASSERT_U64_EQ(guest_on.count, 1);
+    ASSERT_U64_EQ(host_on.count, 1);
+    CU_ASSERT(guest_on.at_ns > guest_off.at_ns);
+    CU_ASSERT(host_on.at_ns > host_off.at_ns);
+}
+
+/* doorbell_lost (protocol): the ringer is told it worked; no callback ever runs. */
+static void test_doorbell_lost(void)
+{
+    struct ring guest_off, host_off, guest_on, host_on;
+    ring_both(SITE_NONE, &guest_off, &host_off);
+    ring_both(VMCI_FAULT_DOORBELL_LOST, &guest_on, &host_on);
+    ASSERT_U64_EQ(guest_off.count + host_off.count, 2);
+    ASSERT_U64_EQ(guest_on.count + host_on.count, 0);
+}
+
+/* ---- Events ----------------------------------------------------------------------------- */
+
+/* The host hears CTX_REMOVED when guest B powers off (R69): `ring` counts and times it. */
+static void event_fn(void *state, uint32_t event, const uint8_t *payload,
+                     uint64_t payload_bytes)
+{
+    (void)payload;
+    (void)payload_bytes;
+    if (event == VMCI_EVENT_CTX_REMOVED)
+        ring_fn(state);
+}
+
+static struct ring power_off_heard(int site)
+{
+    struct world *w = world_create(site);
+    struct ring ring = { .engine = w->engine };
+    uint32_t subscription = 0;
+    CU_ASSERT_EQUAL_FATAL(vmci_event_subscribe(w->host, VMCI_EVENT_CTX_REMOVED, event_fn, &ring,
+                                               &subscription), VMCI_SUCCESS);
+    uint64_t start_ns = sim_engine_now(w->engine);
+    CU_ASSERT_EQUAL(vmci_hypervisor_vm_power_off(w->hypervisor, GUEST_CID_B), VMCI_SUCCESS);
+    /* A datagram to the host sent after the event: host deliveries keep their order. */
+    send_one(w->guest_a, w->guest_handle_a, VMCI_HOST_CONTEXT_ID, HOST_RID);
+    run_idle(w);
+    ASSERT_U64_EQ(w->host_rx.delivered, 1);
+    ring.at_ns -= ring.count > 0 ? start_ns : 0;
+    world_destroy(w);
+    return ring;
+}
+
+/* host_event_late: the host hears it once, later. */
+static void test_host_event_late(void)
+{
+    struct ring off = power_off_heard(SITE_NONE);
+    struct ring on = power_off_heard(VMCI_FAULT_HOST_EVENT_LATE);
+    ASSERT_U64_EQ(off.count, 1);
+    ASSERT_U64_EQ(on.count, 1);
+    CU_ASSERT(on.at_ns > off.at_ns);
+}
+
+/* event_lost (protocol): the host never hears it. */
+static void test_event_lost(void)
+{
+    struct ring off = power_off_heard(SITE_NONE);
+    struct ring on = power_off_heard(VMCI_FAULT_EVENT_LOST);
+    ASSERT_U64_EQ(off.count, 1);
+    ASSERT_U64_EQ(on.count, 0);
+}
+
 /* ---- What an application sees (Lua, through vSockets) -------------------------------- */
 
 /* A guest datagram to a host service: with a full host queue sendto fails with ENOBUFS
@@ -467,6 +631,12 @@ CU_ErrorCode fault_sites_vmci_suite_add(void)
         TEST_ENTRY(test_qp_create_no_mem),
         TEST_ENTRY(test_qp_attach_no_mem),
         TEST_ENTRY(test_dg_handles_full),
+        TEST_ENTRY(test_interrupt_spurious),
+        TEST_ENTRY(test_interrupt_lost),
+        TEST_ENTRY(test_doorbell_late),
+        TEST_ENTRY(test_doorbell_lost),
+        TEST_ENTRY(test_host_event_late),
+        TEST_ENTRY(test_event_lost),
         TEST_ENTRY(test_lua_host_queue_full_is_enobufs),
         TEST_ENTRY(test_lua_refused_control_packets_fail_connect),
         TEST_ENTRY(test_lua_qp_no_mem_fails_connect),
