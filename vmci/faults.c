@@ -44,6 +44,7 @@ const struct vmci_fault_info vmci_fault_sites[VMCI_FAULT_SITE_COUNT] = {
     { "doorbell_lost", P, "a doorbell notification lost (bitmap never set)" },
     { "host_event_late", R, "a hypervisor event to the host delivered late (busy host)" },
     { "event_lost", P, "a hypervisor event (peer detach, context removed, ...) lost" },
+    { "device_reset", R, "the guest's VMCI driver reloads: its device reset (once a VM)" },
 };
 
 #undef R

@@ -91,6 +91,7 @@ struct vmci_kernel {
     } reset[VMCI_RESET_CALLBACKS_MAX];
     uint32_t reset_count;
     bool reload_pending;                    /* reset done, bring-up not yet run again */
+    bool fault_reset_done;                  /* the device_reset site fired here (once) */
     uint8_t *receive_buffer;                /* guests: VMCI_MAX_DG_SIZE + a page, at load */
 };
 

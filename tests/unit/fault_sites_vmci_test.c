@@ -490,6 +490,38 @@ static void test_event_lost(void)
     ASSERT_U64_EQ(on.count, 0);
 }
 
+/* ---- The guest driver ------------------------------------------------------------------ */
+
+/* device_reset: the guest driver resets its device instead of handling the interrupt of
+ * the first datagram (dropped with the queue, R34), loads again (D4) and then handles the
+ * second one: the site fires once per VM and is not reached again. A queue pair the guest
+ * had with the host is detached (R209). */
+static void test_device_reset(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        struct world *w = world_create(on ? VMCI_FAULT_DEVICE_RESET : SITE_NONE);
+        struct vmci_handle handle = VMCI_INVALID_HANDLE;
+        struct vmci_qpair *guest_qp = NULL;
+        CU_ASSERT_EQUAL_FATAL(vmci_qpair_alloc(w->guest_a, &handle, QP_BYTES, QP_BYTES,
+                                               VMCI_HOST_CONTEXT_ID, 0, NULL, &guest_qp, NULL),
+                              VMCI_SUCCESS);
+        send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID);
+        run_idle(w);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 0 : 1);
+        send_one(w->host, w->host_handle, GUEST_CID_A, GUEST_RID);
+        run_idle(w);
+        ASSERT_U64_EQ(w->guest_rx_a.delivered, on ? 1 : 2);
+        struct vmci_faults *faults = vmci_hypervisor_faults(w->hypervisor);
+        ASSERT_U64_EQ(faults->fired[VMCI_FAULT_DEVICE_RESET], on ? 1 : 0);
+        ASSERT_U64_EQ(faults->reached[VMCI_FAULT_DEVICE_RESET], on ? 1 : 2);
+        CU_ASSERT(vmci_kernel_ready(w->guest_a));
+        /* Detached by the reset: the guest's endpoint can no longer write. */
+        CU_ASSERT_EQUAL(vmci_qpair_enqueue(guest_qp, "x", 1, NULL) < 0, on);
+        vmci_qpair_detach(guest_qp, NULL);
+        world_destroy(w);
+    }
+}
+
 /* ---- What an application sees (Lua, through vSockets) -------------------------------- */
 
 /* A guest datagram to a host service: with a full host queue sendto fails with ENOBUFS
@@ -637,6 +669,7 @@ CU_ErrorCode fault_sites_vmci_suite_add(void)
         TEST_ENTRY(test_doorbell_lost),
         TEST_ENTRY(test_host_event_late),
         TEST_ENTRY(test_event_lost),
+        TEST_ENTRY(test_device_reset),
         TEST_ENTRY(test_lua_host_queue_full_is_enobufs),
         TEST_ENTRY(test_lua_refused_control_packets_fail_connect),
         TEST_ENTRY(test_lua_qp_no_mem_fails_connect),
