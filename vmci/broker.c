@@ -159,7 +159,9 @@ static int create(struct vmci_hypervisor *hypervisor, struct request *request,
     int rc = local ? VMCI_SUCCESS : guest_to_guest(hypervisor, caller, request->peer);
     if (rc < 0)
         return refuse(request, rc, "R197");
-    struct vmci_qp_entry *entry = calloc(1, sizeof(*entry));
+    struct vmci_qp_entry *entry = NULL;
+    if (!vmci_fault(&hypervisor->faults, VMCI_FAULT_QP_CREATE_NO_MEM, caller))
+        entry = calloc(1, sizeof(*entry));                     /* the site: no memory */
     if (entry == NULL)
         return refuse(request, VMCI_ERROR_NO_MEM, "R93");
     rc = vmci_qp_memory_create(request->handle, request->produce_size_bytes,
@@ -234,6 +236,9 @@ static int attach(struct vmci_hypervisor *hypervisor, struct request *request,
         request->produce_size_bytes != entry->consume_size_bytes ||
         request->consume_size_bytes != entry->produce_size_bytes)
         return refuse(request, VMCI_ERROR_QUEUEPAIR_MISMATCH, "R94");
+    /* The site: the host could not map or pin the attacher's side (no memory). */
+    if (vmci_fault(&hypervisor->faults, VMCI_FAULT_QP_ATTACH_NO_MEM, caller))
+        return refuse(request, VMCI_ERROR_NO_MEM, "R94");
     if (entry->charged_cid == VMCI_INVALID_ID && vmci_context_is_vm(caller)) {
         rc = charge(hypervisor, entry, caller);
         if (rc < 0)

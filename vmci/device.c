@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "device.h"
+#include "faults.h"
 #include "sim/engine/process.h"
 
 /* The cause bits defined by R31 (and the IMR bits, same positions). */
@@ -86,6 +87,7 @@ struct vmci_device {
     uint32_t guest_page_shift;
 
     /* Interrupt delivery (R32, DV5). */
+    bool reraise;                           /* an ICR read saw 0 (interrupt_spurious) */
     sim_event_id irq_event;                 /* SIM_EVENT_NONE when no delivery is pending */
     uint32_t irq_events_pending;            /* 0 or 1; counted separately for DV5 */
 
@@ -208,6 +210,8 @@ static bool line_asserted(const struct vmci_device *device)
     return device->int_on && (device->icr & device->imr) != 0;
 }
 
+static void irq_update(struct vmci_device *device);
+
 static void irq_deliver(void *context, void *arg, uint64_t data)
 {
     struct vmci_device *device = arg;
@@ -218,12 +222,22 @@ static void irq_deliver(void *context, void *arg, uint64_t data)
     device->irq_events_pending = 0;
     if (!line_asserted(device))
         return;         /* dropped: scheduled again when the line is re-asserted */
+    /* The protocol site interrupt_lost: the delivery vanishes and the cause stays in ICR,
+     * so only a later stimulus (IMR written, another cause) brings an interrupt again. */
+    if (vmci_fault(device->cost->faults, VMCI_FAULT_INTERRUPT_LOST, device->cid))
+        return;
     struct sim_trace_event event;
     trace_begin(device, &event, "interrupt");
     sim_trace_field_u64(&event, "icr", device->icr);
     sim_trace_field_u64(&event, "imr", device->imr);
     trace_end(device, &event);
     device->ops->interrupt(device->ops_state, device->cid);
+    /* interrupt_spurious: the handler read ICR as 0 and left; the causes are still there
+     * and the line still asserted (R32), so the interrupt comes again. */
+    if (device->reraise) {
+        device->reraise = false;
+        irq_update(device);
+    }
 }
 
 /* Called after every stimulus that may assert the line (a cause set, IMR written,
@@ -571,6 +585,7 @@ void vmci_device_set_cid(struct vmci_device *device, uint32_t cid)
 static void device_reset(struct vmci_device *device)
 {
     irq_cancel(device);
+    device->reraise = false;
     device->int_on = false;
     device->icr = 0;
     device->imr = 0;
@@ -604,6 +619,11 @@ static uint32_t register_read(struct vmci_device *device, uint32_t offset)
     case VMCI_STATUS_ADDR:
         return device->int_on ? VMCI_STATUS_INT_ON : 0;
     case VMCI_ICR_ADDR: {
+        if (device->icr != 0 &&
+            vmci_fault(device->cost->faults, VMCI_FAULT_INTERRUPT_SPURIOUS, device->cid)) {
+            device->reraise = true;     /* the site: a read that sees no cause, clears none */
+            return 0;
+        }
         uint32_t icr = device->icr;     /* R31: read-to-clear */
         device->icr = 0;
         return icr;

@@ -71,6 +71,42 @@ static void host_ring_event(void *context, void *arg, uint64_t data)
     }
 }
 
+/* A doorbell_late ring, due now: the target found again by CID (it may have left, or
+ * unlinked the doorbell, meanwhile: then the ring is gone with it). data: cid << 32 | index. */
+static void late_ring_event(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    struct vmci_hypervisor *hypervisor = arg;
+    uint32_t cid = (uint32_t)(data >> 32);
+    uint32_t notify_index = (uint32_t)data;
+    struct vmci_context *target = vmci__context_find(hypervisor, cid);
+    if (target == NULL)
+        return;
+    if (target->device != NULL)
+        (void)vmci_device_bitmap_set(target->device, notify_index);
+    else if (target->kernel != NULL)
+        host_ring_event(hypervisor->engine, target->kernel, notify_index);
+}
+
+/* The doorbell sites, once the ring is valid (docs/faults.md). Returns true when a site
+ * took the ring: lost (doorbell_lost) or scheduled late (doorbell_late). */
+static bool ring_faults(struct vmci_hypervisor *hypervisor, struct vmci_context *target,
+                        const struct vmci_link *link)
+{
+    struct vmci_faults *faults = &hypervisor->faults;
+    if (vmci_fault(faults, VMCI_FAULT_DOORBELL_LOST, target->cid))
+        return true;
+    if (!vmci_fault(faults, VMCI_FAULT_DOORBELL_LATE, target->cid))
+        return false;
+    uint64_t late_ns = vmci_fault_stretch_fired(faults, vmci_cost_draw(&hypervisor->cost,
+                                                                       VMCI_COST_ROUTE));
+    uint64_t data = ((uint64_t)target->cid << 32) | link->notify_index;
+    /* A full event queue is a world limit the engine names: the ring is then simply lost. */
+    (void)sim_engine_schedule_after_in(hypervisor->engine, 0, late_ns, late_ring_event,
+                                       hypervisor, data, NULL);
+    return true;
+}
+
 int vmci__doorbell_notify(struct vmci_hypervisor *hypervisor, struct vmci_context *source,
                           struct vmci_handle handle)
 {
@@ -84,6 +120,8 @@ int vmci__doorbell_notify(struct vmci_hypervisor *hypervisor, struct vmci_contex
         rc = VMCI_ERROR_DST_UNREACHABLE;
     else if (link == NULL)
         rc = VMCI_ERROR_NOT_FOUND;
+    else if (ring_faults(hypervisor, target, link))
+        rc = VMCI_SUCCESS;                          /* the ringer never knows */
     else if (target->device != NULL)
         rc = vmci_device_bitmap_set(target->device, link->notify_index);
     else if (sim_engine_schedule_after_in(hypervisor->engine, 0,

@@ -31,6 +31,20 @@ const struct vmci_fault_info vmci_fault_sites[VMCI_FAULT_SITE_COUNT] = {
     { "dgram_drop", R, "a datagram dropped by a full receive queue" },
     { "control_packet_lost", P, "a stream control packet lost (no real VMCI loses one)" },
     { "waiting_notify_lost", P, "a WAITING_READ/WAITING_WRITE notification lost" },
+    { "guest_queue_full", R, "a VM's incoming datagram queue full (R58): NO_RESOURCES" },
+    { "host_queue_full", R, "the host's incoming datagram queue full: NO_RESOURCES" },
+    { "route_no_mem", R, "no memory to queue a datagram: NO_MEM to the sender" },
+    { "dgram_lost", R, "a datagram (not a stream control packet) lost after it was sent" },
+    { "qp_create_no_mem", R, "queue pair creation refused: no host memory (NO_MEM)" },
+    { "qp_attach_no_mem", R, "queue pair attach refused: no host memory (NO_MEM)" },
+    { "dg_handles_full", R, "a kernel's datagram handle table full (NO_RESOURCES)" },
+    { "interrupt_spurious", R, "the driver's ICR read sees 0 (spurious or shared interrupt)" },
+    { "interrupt_lost", P, "a virtual interrupt never delivered (no real device loses one)" },
+    { "doorbell_late", R, "a doorbell notification delivered late (host load)" },
+    { "doorbell_lost", P, "a doorbell notification lost (bitmap never set)" },
+    { "host_event_late", R, "a hypervisor event to the host delivered late (busy host)" },
+    { "event_lost", P, "a hypervisor event (peer detach, context removed, ...) lost" },
+    { "device_reset", R, "the guest's VMCI driver reloads: its device reset (once a VM)" },
     { "qp_attach_failed", R, "the server's queue pair attach fails (no memory): RST" },
     { "half_open_expired", R, "a half-open connection expires before the client's OFFER" },
     { "connect_answer_late", R, "the server's answer arrives after the connect timeout" },
@@ -148,6 +162,12 @@ uint64_t vmci_fault_stretch(struct vmci_faults *faults, enum vmci_fault_site sit
 {
     if (!vmci_fault(faults, site, VMCI_HOST_CONTEXT_ID))
         return value_ns;
+    return vmci_fault_stretch_fired(faults, value_ns);
+}
+
+uint64_t vmci_fault_stretch_fired(struct vmci_faults *faults, uint64_t value_ns)
+{
+    assert(vmci_faults_on(faults));
     uint64_t factor = 2u + sim_rng_below(faults->rng, VMCI_FAULT_STRETCH_MAX - 1u);
     assert(factor >= 2u && factor <= VMCI_FAULT_STRETCH_MAX);
     if (value_ns > UINT64_MAX / factor)

@@ -40,6 +40,21 @@ enum vmci_fault_site {
     VMCI_FAULT_DGRAM_DROP,
     VMCI_FAULT_CONTROL_PACKET_LOST,
     VMCI_FAULT_WAITING_NOTIFY_LOST,
+    /* VMCI layer (vmci/) */
+    VMCI_FAULT_GUEST_QUEUE_FULL,
+    VMCI_FAULT_HOST_QUEUE_FULL,
+    VMCI_FAULT_ROUTE_NO_MEM,
+    VMCI_FAULT_DGRAM_LOST,
+    VMCI_FAULT_QP_CREATE_NO_MEM,
+    VMCI_FAULT_QP_ATTACH_NO_MEM,
+    VMCI_FAULT_DG_HANDLES_FULL,
+    VMCI_FAULT_INTERRUPT_SPURIOUS,
+    VMCI_FAULT_INTERRUPT_LOST,
+    VMCI_FAULT_DOORBELL_LATE,
+    VMCI_FAULT_DOORBELL_LOST,
+    VMCI_FAULT_HOST_EVENT_LATE,
+    VMCI_FAULT_EVENT_LOST,
+    VMCI_FAULT_DEVICE_RESET,
     /* vSockets layer (vsock/), docs/faults.md */
     VMCI_FAULT_QP_ATTACH_FAILED,
     VMCI_FAULT_HALF_OPEN_EXPIRED,
@@ -101,6 +116,9 @@ bool vmci_fault(struct vmci_faults *faults, enum vmci_fault_site site, uint32_t 
 /* `value_ns` stretched by a latency site when it fires (a factor in [2, STRETCH_MAX]). */
 uint64_t vmci_fault_stretch(struct vmci_faults *faults, enum vmci_fault_site site,
                             uint64_t value_ns);
+/* `value_ns` times a factor in [2, STRETCH_MAX] drawn from the stream, for a site that has
+ * just fired (vmci_fault returned true); bounded on overflow. */
+uint64_t vmci_fault_stretch_fired(struct vmci_faults *faults, uint64_t value_ns);
 bool vmci_faults_on(const struct vmci_faults *faults);
 /* At the end of a run with faults on: one `fault_site` event per site (site, class,
  * enabled, reached, fired), in table order. Nothing with faults off. */

@@ -181,6 +181,14 @@ static void interrupt(void *state, uint32_t cid)
     struct vmci_kernel *kernel = vmci_hypervisor_guest(hypervisor, cid);
     if (kernel == NULL || kernel->receive_buffer == NULL)
         return;                                 /* no driver yet: the cause stays pending */
+    /* The site device_reset: instead of handling this interrupt the driver reloads, as
+     * vm:reset_device() does (R209); once per kernel, so a VM is not reset over and over. */
+    if (!kernel->fault_reset_done && kernel->driver_loaded && !kernel->reload_pending &&
+        vmci_fault(&hypervisor->faults, VMCI_FAULT_DEVICE_RESET, cid)) {
+        kernel->fault_reset_done = true;
+        (void)vmci_kernel_reset_device(kernel);
+        return;
+    }
     struct vmci_device *device = device_of(kernel);
     uint32_t causes = vmci_device_read(device, VMCI_ICR_ADDR);                  /* R31 */
     if (causes & VMCI_ICR_DATAGRAM)

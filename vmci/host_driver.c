@@ -71,6 +71,12 @@ int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *
 int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const uint8_t *bytes,
                         uint64_t size_bytes)
 {
+    return vmci__deliver_later_after(hypervisor, cid, bytes, size_bytes, 0);
+}
+
+int vmci__deliver_later_after(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                              const uint8_t *bytes, uint64_t size_bytes, uint64_t extra_ns)
+{
     assert(size_bytes >= VMCI_DG_HEADERSIZE && size_bytes <= VMCI_MAX_DG_SIZE);
     if (hypervisor->delivery_count >= VMCI_HOST_DELIVERIES_MAX)
         return VMCI_ERROR_NO_RESOURCES;
@@ -82,6 +88,7 @@ int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const 
      * order and the event handler can always take the oldest. */
     uint64_t now_ns = sim_engine_now(hypervisor->engine);
     uint64_t route_ns = vmci_cost_draw(&hypervisor->cost, VMCI_COST_ROUTE);
+    route_ns = extra_ns > UINT64_MAX - route_ns ? UINT64_MAX : route_ns + extra_ns;
     uint64_t due_ns = route_ns > UINT64_MAX - now_ns ? UINT64_MAX : now_ns + route_ns;
     if (hypervisor->delivery_count > 0 && due_ns < hypervisor->delivery_last_due_ns)
         due_ns = hypervisor->delivery_last_due_ns;

@@ -360,6 +360,35 @@ void vmci__event_send_local(struct vmci_hypervisor *hypervisor, uint32_t cid, ui
     trace_event_send(hypervisor, cid, event, rc, true);
 }
 
+/* The protocol site event_lost: the event is sent and never arrives, traced as one
+ * vmci-layer `data_discarded` (reason fault_event_lost) so it counts as a drop. */
+static bool event_lost(struct vmci_hypervisor *hypervisor, uint32_t cid, uint64_t size_bytes)
+{
+    if (!vmci_fault(&hypervisor->faults, VMCI_FAULT_EVENT_LOST, cid))
+        return false;
+    struct sim_trace_event trace;
+    sim_trace_event_init(&trace, SIM_LAYER_VMCI, "data_discarded", cid, 0);
+    sim_trace_field_str(&trace, "reason", "fault_event_lost");
+    sim_trace_field_str(&trace, "rule", "fault");
+    sim_trace_field_u64(&trace, "count", 1);
+    sim_trace_field_u64(&trace, "bytes", size_bytes);
+    vmci__trace(hypervisor, &trace);
+    return true;
+}
+
+/* The host's delivery of an event: route_ns later, or much later when the site
+ * host_event_late fires (a stretched route_ns added; later deliveries keep their order). */
+static int event_to_host(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
+                         uint64_t size_bytes)
+{
+    uint64_t extra_ns = 0;
+    if (vmci_fault(&hypervisor->faults, VMCI_FAULT_HOST_EVENT_LATE, VMCI_HOST_CONTEXT_ID))
+        extra_ns = vmci_fault_stretch_fired(&hypervisor->faults,
+                                            vmci_cost_draw(&hypervisor->cost, VMCI_COST_ROUTE));
+    return vmci__deliver_later_after(hypervisor, VMCI_HOST_CONTEXT_ID, bytes, size_bytes,
+                                     extra_ns);
+}
+
 void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
                       const uint8_t *data, uint32_t data_bytes)
 {
@@ -367,10 +396,13 @@ void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t
     uint64_t size_bytes = event_build(bytes, cid, event, data, data_bytes);
     struct vmci_context *context = vmci__context_find(hypervisor, cid);
     int rc = VMCI_ERROR_DST_UNREACHABLE;
-    if (context != NULL && context->device != NULL)
+    bool reachable = (context != NULL && context->device != NULL) || cid == VMCI_HOST_CONTEXT_ID;
+    if (reachable && event_lost(hypervisor, cid, size_bytes))
+        rc = VMCI_SUCCESS;                          /* as sent: nobody learns otherwise */
+    else if (context != NULL && context->device != NULL)
         rc = vmci_device_enqueue(context->device, bytes, size_bytes, true);      /* R72 */
     else if (cid == VMCI_HOST_CONTEXT_ID)
-        rc = vmci__host_deliver_later(hypervisor, bytes, size_bytes);
+        rc = event_to_host(hypervisor, bytes, size_bytes);
     trace_event_send(hypervisor, cid, event, rc, false);
 }
 

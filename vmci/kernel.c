@@ -176,6 +176,10 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
         return VMCI_ERROR_NO_ACCESS;                /* R60: only host kernels are trusted */
     uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->cid;
     if (rid == VMCI_INVALID_ID) {
+        /* The site: only for a dynamic RID, so a stack's fixed control handle (RID 1, made
+         * once at bring-up) is never refused. A full table refuses as handle_slot does. */
+        if (vmci_fault(&kernel->hypervisor->faults, VMCI_FAULT_DG_HANDLES_FULL, kernel->cid))
+            return VMCI_ERROR_NO_RESOURCES;
         int rc = rid_allocate(kernel, flags, &rid);
         if (rc < 0)
             return rc;

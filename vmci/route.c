@@ -32,22 +32,53 @@ static int64_t decide(struct route *route, int64_t result, const char *rule)
     return result;
 }
 
-/* R58: the destination's queue is full (or memory ran out): the sender is told, and the
- * refused datagram is also one `data_discarded` (ctx = the destination) so that it counts
- * with every other drop of the model. */
-static int64_t refuse_full(struct route *route, int64_t result, uint32_t target_cid)
+/* One vmci-layer `data_discarded` for the datagram being routed (ctx = its destination),
+ * so that what the router refuses or loses counts with every other drop of the model. */
+static void trace_discarded(struct route *route, uint32_t target_cid, const char *reason,
+                            const char *rule)
 {
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "data_discarded", target_cid,
                          vmci__current_pid(route->hypervisor));
-    sim_trace_field_str(&event, "reason",
-                        result == VMCI_ERROR_NO_RESOURCES ? "queue_full" : "out_of_memory");
-    sim_trace_field_str(&event, "rule", "R58");
+    sim_trace_field_str(&event, "reason", reason);
+    sim_trace_field_str(&event, "rule", rule);
     sim_trace_field_u64(&event, "count", 1);
     sim_trace_field_u64(&event, "bytes", route->size_bytes);
     sim_trace_field_u64(&event, "src_cid", route->source->cid);
     vmci__trace(route->hypervisor, &event);
+}
+
+/* R58: the destination's queue is full (or memory ran out): the sender is told, and the
+ * refused datagram is also one `data_discarded`. */
+static int64_t refuse_full(struct route *route, int64_t result, uint32_t target_cid)
+{
+    trace_discarded(route, target_cid,
+                    result == VMCI_ERROR_NO_RESOURCES ? "queue_full" : "out_of_memory", "R58");
     return decide(route, result, "R58");
+}
+
+/* The fault sites met where a datagram is queued for its destination (docs/faults.md):
+ * a full queue and no memory refuse it as R58 does; a lost datagram is accepted and never
+ * queued. Stream control packets (RID 1, 15) are never lost: no real VMCI loses one (that
+ * is the protocol site control_packet_lost, in vsock/). Returns 0 to queue the datagram,
+ * a VMCI error to refuse it, or 1 when it is lost. */
+static int queue_faults(struct route *route, uint32_t target_cid)
+{
+    struct vmci_faults *faults = &route->hypervisor->faults;
+    bool host = target_cid == VMCI_HOST_CONTEXT_ID;
+    if (vmci_fault(faults, host ? VMCI_FAULT_HOST_QUEUE_FULL : VMCI_FAULT_GUEST_QUEUE_FULL,
+                   target_cid))
+        return VMCI_ERROR_NO_RESOURCES;
+    if (vmci_fault(faults, VMCI_FAULT_ROUTE_NO_MEM, target_cid))
+        return VMCI_ERROR_NO_MEM;
+    uint32_t rid = route->header.dst.resource;
+    bool control = rid == VMCI_TRANSPORT_PACKET_RID ||
+                   rid == VMCI_TRANSPORT_HYPERVISOR_PACKET_RID;
+    if (!control && vmci_fault(faults, VMCI_FAULT_DGRAM_LOST, target_cid)) {
+        trace_discarded(route, target_cid, "fault_dgram_lost", "fault");
+        return 1;
+    }
+    return 0;
 }
 
 /* R51: interaction denied iff one side is RESTRICTED and the other is not TRUSTED. A
@@ -107,7 +138,9 @@ static int64_t to_host(struct route *route)
         if (verdict < 0)
             return decide(route, verdict, "R55");       /* the host handle refused it */
     }
-    int rc = vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
+    int rc = queue_faults(route, VMCI_HOST_CONTEXT_ID);
+    if (rc == 0)
+        rc = vmci__host_deliver_later(hypervisor, route->bytes, route->size_bytes);
     if (rc < 0)
         return refuse_full(route, rc, VMCI_HOST_CONTEXT_ID);
     return decide(route, (int64_t)route->size_bytes, "R55");
@@ -129,7 +162,9 @@ static int64_t to_vm(struct route *route)
         if (vmci_context_is_vm(source_cid) && !hypervisor->profile.guest_to_guest)
             return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R197");
     }
-    int rc = vmci_device_enqueue(target->device, route->bytes, route->size_bytes, false);
+    int rc = queue_faults(route, target_cid);
+    if (rc == 0)
+        rc = vmci_device_enqueue(target->device, route->bytes, route->size_bytes, false);
     if (rc < 0)
         return refuse_full(route, rc, target_cid);
     return decide(route, (int64_t)route->size_bytes, "R56");

@@ -91,6 +91,7 @@ struct vmci_kernel {
     } reset[VMCI_RESET_CALLBACKS_MAX];
     uint32_t reset_count;
     bool reload_pending;                    /* reset done, bring-up not yet run again */
+    bool fault_reset_done;                  /* the device_reset site fired here (once) */
     uint8_t *receive_buffer;                /* guests: VMCI_MAX_DG_SIZE + a page, at load */
 };
 
@@ -261,6 +262,9 @@ int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *
 /* Delivers to the kernel of `cid` (host or guest) route_ns later, bypassing any device. */
 int vmci__deliver_later(struct vmci_hypervisor *hypervisor, uint32_t cid, const uint8_t *bytes,
                         uint64_t size_bytes);
+/* vmci__deliver_later, due `extra_ns` later still (a late event, docs/faults.md). */
+int vmci__deliver_later_after(struct vmci_hypervisor *hypervisor, uint32_t cid,
+                              const uint8_t *bytes, uint64_t size_bytes, uint64_t extra_ns);
 void vmci__host_deliveries_free(struct vmci_hypervisor *hypervisor);
 
 /* broker.c */

@@ -143,8 +143,18 @@ static void late_packet_due(void *context, void *arg, uint64_t data)
     struct vsock_stream *stream = stream_of(sock);
     assert(stream->late_timer != SIM_EVENT_NONE);
     stream->late_timer = SIM_EVENT_NONE;
-    (void)vsock__packet_send(transport_of(sock), &stream->late_packet, NULL,
-                             sock->credentials.pid);     /* a failure is traced there */
+    /* WROTE and READ keep their "with retry" (7.5) when late: a refusal by a full queue
+     * (another site) would otherwise lose the wake-up a blocked peer waits for. */
+    bool retried = stream->late_packet.type == VSOCK_PACKET_WROTE ||
+                   stream->late_packet.type == VSOCK_PACKET_READ;
+    uint32_t attempts_max = retried ? VSOCK_MAX_DGRAM_RESENDS : 1u;
+    for (uint32_t attempt = 0; attempt < attempts_max; attempt++) {
+        if (retried && (sock->peer_shutdown & VSOCK_RCV_SHUTDOWN))
+            return;
+        if (vsock__packet_send(transport_of(sock), &stream->late_packet, NULL,
+                               sock->credentials.pid) >= 0)
+            return;                                     /* a failure is traced there */
+    }
 }
 
 /* shutdown_late, wrote_late, read_late: when `site` fires, the packet leaves 2-64 ms later
@@ -333,6 +343,9 @@ static int client_negotiate(struct vsock_sock *sock, const struct vsock_packet *
         return -vsock_vmci_error_to_errno(rc);
     stream->qp_handle = handle;
     uint64_t encoded = (uint64_t)handle.context | ((uint64_t)handle.resource << 32);
+    /* A refused OFFER (a full queue: NO_RESOURCES) is EINVAL, not R63's ENOBUFS: Linux's
+     * send already returns an errno and recv_connecting_client_negotiate maps it once
+     * more, where every errno falls to the default, EINVAL. */
     if (send_to_peer(sock, VSOCK_PACKET_OFFER, encoded, 0, NULL) < 0)
         return EINVAL;
     return 0;
