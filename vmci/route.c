@@ -243,6 +243,25 @@ static void trace_route(struct route *route, int64_t result)
     vmci__trace(route->hypervisor, &event);
 }
 
+/* A datagram from a VM whose context is off the table: suspended (R205), its memory
+ * inaccessible. No code of such a VM runs, so only a scenario acting on one of its sockets
+ * from outside (a `w:at` callback) gets here; the hypercall is refused and the datagram is
+ * one `data_discarded` (reason `not_running`) so that it is counted like every other drop. */
+static int64_t refuse_not_running(struct vmci_hypervisor *hypervisor, uint32_t src_cid,
+                                  uint64_t size_bytes)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "data_discarded", src_cid,
+                         vmci__current_pid(hypervisor));
+    sim_trace_field_str(&event, "reason", "not_running");
+    sim_trace_field_str(&event, "rule", "R205");
+    sim_trace_field_u64(&event, "count", 1);
+    sim_trace_field_u64(&event, "bytes", size_bytes);
+    sim_trace_field_u64(&event, "src_cid", src_cid);
+    vmci__trace(hypervisor, &event);
+    return VMCI_ERROR_UNAVAILABLE;
+}
+
 int64_t vmci__route(struct vmci_hypervisor *hypervisor, uint32_t src_cid, const uint8_t *bytes,
                     uint64_t size_bytes)
 {
@@ -250,7 +269,8 @@ int64_t vmci__route(struct vmci_hypervisor *hypervisor, uint32_t src_cid, const 
     assert(bytes != NULL || size_bytes == 0);
     struct route route = { .hypervisor = hypervisor, .bytes = bytes, .size_bytes = size_bytes };
     route.source = vmci__context_find(hypervisor, src_cid);
-    assert(route.source != NULL);           /* only live contexts can send */
+    if (route.source == NULL)
+        return refuse_not_running(hypervisor, src_cid, size_bytes);
     if (size_bytes < VMCI_DG_HEADERSIZE) {
         route.rule = "R52";
         trace_route(&route, VMCI_ERROR_INVALID_ARGS);

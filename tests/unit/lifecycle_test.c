@@ -261,6 +261,29 @@ static void test_R205_datagrams_to_suspended_cid_unreachable_and_queued_lost(voi
     bare_close(w);
 }
 
+/* R205: no code of a suspended VM runs, but a scenario can act on one of its sockets from
+ * outside (a w:at callback closing it): the datagram its driver writes to DATA_OUT is
+ * refused (UNAVAILABLE) and dropped, never routed, and nothing crashes; after the resume
+ * the same send works. */
+static void test_R205_datagram_out_of_a_suspended_vm_refused(void)
+{
+    struct bare_world *w = bare_open("esxi-6.5");
+    struct vmci_kernel *a = bare_vm(w, CID_A, false);
+    uint32_t host_got = 0, guest_got = 0;
+    handle_make(w, w->host, HOST_RID, 0, &host_got);
+    handle_make(w, a, GUEST_RID, 0, &guest_got);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_suspend(w->hv, CID_A), VMCI_SUCCESS);
+    ASSERT_U64_EQ(dg_send(a, GUEST_RID, VMCI_HOST_CONTEXT_ID, HOST_RID), VMCI_ERROR_UNAVAILABLE);
+    bare_run(w);
+    ASSERT_U64_EQ(host_got, 0);
+    uint32_t cid = 0;
+    ASSERT_U64_EQ(vmci_hypervisor_vm_resume(w->hv, CID_A, &cid), VMCI_SUCCESS);
+    ASSERT_U64_EQ(dg_send(a, GUEST_RID, VMCI_HOST_CONTEXT_ID, HOST_RID), DG_BYTES);
+    bare_run(w);
+    ASSERT_U64_EQ(host_got, 1);
+    bare_close(w);
+}
+
 /* R90: while the VM's memory is inaccessible (MEM_ACCESS_OFF, the first step of a suspend),
  * the host's operations on its queue pair fail with QUEUEPAIR_NOT_READY. R205, D20: once
  * the suspend has detached the VM, the host's side has no memory (the pages were the
@@ -1463,6 +1486,7 @@ static void test_R210_D4_reset_before_the_resume_interrupt_keeps_the_new_cid(voi
 static const struct test_entry tests[] = {
     TEST_ENTRY(test_R205_suspend_detaches_queue_pairs_and_removes_context),
     TEST_ENTRY(test_R205_datagrams_to_suspended_cid_unreachable_and_queued_lost),
+    TEST_ENTRY(test_R205_datagram_out_of_a_suspended_vm_refused),
     TEST_ENTRY(test_R90_R205_host_queue_pair_ops_around_suspend),
     TEST_ENTRY(test_R206_detached_guest_endpoint_reads_its_consume_queue),
     TEST_ENTRY(test_R206_resume_keeps_free_cid_and_sends_only_qp_resumed),
