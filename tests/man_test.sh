@@ -153,7 +153,7 @@ for command in commands:
     entry = commands_page.get(command, new_entry())
     check("%s --help documents options" % command, bool(options), "none found in --help")
     compare("%s: options of --help and of the page" % command, options, entry["options"])
-    if views:
+    if views or entry["views"]:
         compare("%s: views of --help and of the page" % command, views, entry["views"])
     check("%s --help states its exit statuses" % command, bool(codes), "none found")
     compare("%s: exit statuses of --help and of the page" % command, codes or set(),
