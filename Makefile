@@ -81,6 +81,53 @@ run: vmcisim
 clean:
 	rm -rf build vmcisim
 
+# ---- Installing (docs/cli.md, "Install") -----------------------------------------------------
+# `make install PREFIX=/usr/local` (default) and DESTDIR for staged installs. vmcisim owns
+# DOCDIR and DATADIR; in the shared folders (bin, man1, Wireshark's plugins) it touches only
+# its own files, so `make uninstall` removes exactly what `make install` put there. Wireshark
+# loads Lua plugins from ~/.local/lib/wireshark/plugins and its global folder (`tshark -G
+# folders`, "Lua Plugins"): PREFIX=$HOME/.local lands in the first, WIRESHARK_PLUGINDIR=...
+# chooses another.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/vmcisim
+DATADIR     ?= $(PREFIX)/share/vmcisim
+WIRESHARK_PLUGINDIR ?= $(PREFIX)/lib/wireshark/plugins
+INSTALL     ?= install
+
+INSTALL_DOCS       := $(shell find docs -type f 2>/dev/null | LC_ALL=C sort)
+INSTALL_SCENARIOS  := $(shell find scenarios -name '*.lua' -type f 2>/dev/null | LC_ALL=C sort)
+INSTALL_DISSECTORS := $(wildcard scripts/wireshark/*.lua)
+
+.PHONY: install uninstall
+install: vmcisim
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(DATADIR)/lua
+	$(INSTALL) -m 755 vmcisim $(DESTDIR)$(BINDIR)/vmcisim
+	$(INSTALL) -m 644 man/vmcisim.1 $(DESTDIR)$(MANDIR)/man1/vmcisim.1
+	$(INSTALL) -m 644 lua/vmcisim.lua $(DESTDIR)$(DATADIR)/lua/vmcisim.lua
+	$(INSTALL) -m 644 README.md LICENSE $(DESTDIR)$(DOCDIR)
+	@echo "install docs/ -> $(DESTDIR)$(DOCDIR), scenarios/ -> $(DESTDIR)$(DATADIR)/scenarios"
+	@set -e; for file in $(INSTALL_DOCS); do \
+	    $(INSTALL) -D -m 644 "$$file" "$(DESTDIR)$(DOCDIR)/$${file#docs/}"; done
+	@set -e; for file in $(INSTALL_SCENARIOS); do \
+	    $(INSTALL) -D -m 644 "$$file" "$(DESTDIR)$(DATADIR)/$$file"; done
+ifneq ($(INSTALL_DISSECTORS),)
+	$(INSTALL) -d $(DESTDIR)$(WIRESHARK_PLUGINDIR)
+	$(INSTALL) -m 644 $(INSTALL_DISSECTORS) $(DESTDIR)$(WIRESHARK_PLUGINDIR)
+endif
+
+# Removes the files install puts in shared folders, then vmcisim's own folders; a shared
+# folder is left even when empty (other programs may use it).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vmcisim $(DESTDIR)$(MANDIR)/man1/vmcisim.1
+ifneq ($(INSTALL_DISSECTORS),)
+	rm -f $(addprefix $(DESTDIR)$(WIRESHARK_PLUGINDIR)/,$(notdir $(INSTALL_DISSECTORS)))
+endif
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+
 # ---- Fuzzing (tests/fuzz/, docs/fuzzing.md) ------------------------------------------------
 # Four targets, each one file defining LLVMFuzzerTestOneInput. `make fuzz FUZZ_SECONDS=N`
 # builds them with clang's libFuzzer (plus ASan and UBSan) under build/libfuzzer and runs
