@@ -22,6 +22,18 @@ void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *eve
     (void)sim_engine_emit(hypervisor->engine, event);     /* failure aborts the run */
 }
 
+void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
+                         uint64_t value, int result)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "limit_reached", cid,
+                         vmci__current_pid(hypervisor));
+    sim_trace_field_str(&event, "limit", limit);
+    sim_trace_field_u64(&event, "value", value);
+    sim_trace_field_i64(&event, "result", result);
+    vmci__trace(hypervisor, &event);
+}
+
 uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
 {
     const struct sim_process *process = sim_engine_current(hypervisor->engine);
@@ -100,6 +112,7 @@ struct vmci_hypervisor *vmci_hypervisor_create(struct sim_engine *engine,
     hypervisor->profile = *profile;
     hypervisor->cost = *cost;
     hypervisor->cost.faults = &hypervisor->faults;
+    sim_index_init(&hypervisor->queue_pair_index, VMCI_QUEUE_PAIRS_MAX);
     struct vmci_context *self = context_new(VMCI_HYPERVISOR_CONTEXT_ID, "hypervisor");
     struct vmci_context *host = context_new(VMCI_HOST_CONTEXT_ID, "host");
     if (self == NULL || host == NULL || vmci__context_insert(hypervisor, self) < 0 ||
@@ -391,8 +404,8 @@ bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor)
     for (uint32_t index = 0; index < hypervisor->context_count; index++) {
         const struct vmci_context *context = hypervisor->contexts[index];
         uint64_t charged_bytes = 0;
-        for (uint32_t entry = 0; entry < hypervisor->queue_pair_count; entry++) {
-            const struct vmci_qp_entry *qp = hypervisor->queue_pairs[entry];
+        for (const struct vmci_qp_entry *qp = hypervisor->queue_pairs_head; qp != NULL;
+             qp = qp->next) {
             if (qp->charged_cid == context->cid)
                 charged_bytes += qp->produce_size_bytes + qp->consume_size_bytes;
         }

@@ -17,6 +17,8 @@
 #ifndef VMCI_VMCI_INT_H
 #define VMCI_VMCI_INT_H
 
+#include "sim/engine/index.h"
+
 #include "device.h"
 #include "faults.h"
 #include "hypervisor.h"
@@ -50,8 +52,12 @@ struct vmci_subscription {
     uint32_t id;
     uint32_t event;
     bool live;
+    bool filtered;                          /* only events whose data starts with `handle` */
+    struct vmci_handle handle;
     vmci_event_fn fn;
     void *state;
+    struct sim_index_node by_id;            /* the kernel's subscription_ids */
+    struct sim_index_node by_event;         /* the kernel's subscription_events */
 };
 
 struct vmci_doorbell_entry {
@@ -73,10 +79,15 @@ struct vmci_kernel {
     struct vmci_dg_entry *handles;
     uint32_t handle_count;
     uint32_t handle_capacity;
+    /* Subscriptions: slots (a dead one is reused, the lowest first), indexed by id and by
+     * (event, handle); both indexes order by slot, the order dispatch calls them in. */
     struct vmci_subscription *subscriptions;
-    uint32_t subscription_count;
+    uint32_t subscription_count;            /* slots used, <= the event_subscriptions limit */
     uint32_t subscription_capacity;
     uint32_t subscription_id_next;
+    struct sim_slots subscription_free;
+    struct sim_index subscription_ids;
+    struct sim_index subscription_events;
     struct vmci_doorbell_entry *doorbells;
     uint32_t doorbell_count;
     uint32_t doorbell_capacity;
@@ -143,6 +154,10 @@ struct vmci_qp_entry {
     struct vmci_qp_memory *memory;          /* owned */
     uint32_t charged_cid;                   /* the VM whose quota pays (R79), or INVALID */
     bool local;                             /* R95 / D9: both ends in one context */
+    uint64_t serial;                        /* creation number: the broker's walk order */
+    struct vmci_qp_entry *next;             /* the broker's list, creation order */
+    struct vmci_qp_entry *prev;
+    struct sim_index_node by_handle;        /* the broker's index, keyed by handle */
 };
 
 struct vmci_qpair {
@@ -178,9 +193,13 @@ struct vmci_hypervisor {
     struct vmci_context **contexts;         /* sorted by CID (HV1) */
     uint32_t context_count;
     uint32_t context_capacity;
-    struct vmci_qp_entry **queue_pairs;     /* creation order */
-    uint32_t queue_pair_count;
-    uint32_t queue_pair_capacity;
+    /* Queue-pair entries: a list in creation order (every walk) and an index by handle
+     * (vmci__broker_find), so that a lookup costs the same whatever the count. */
+    struct vmci_qp_entry *queue_pairs_head;
+    struct vmci_qp_entry *queue_pairs_tail;
+    uint32_t queue_pair_count;              /* <= VMCI_QUEUE_PAIRS_MAX */
+    uint64_t queue_pair_serial_next;
+    struct sim_index queue_pair_index;
     struct vmci_context **suspended;        /* VM contexts off the table (R205), owned */
     uint32_t suspended_count;
     uint32_t suspended_capacity;
@@ -215,6 +234,10 @@ void vmci__context_free(struct vmci_context *context);
 int vmci__cid_next_free(const struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t *cid_out);
 struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid);
 void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
+/* A "limit_reached" event: world limit `limit` (its sim.world{ limits } name + "_max")
+ * of value `value` refused something in context `cid`, which got VMCI result `result`. */
+void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
+                         uint64_t value, int result);
 uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
 /* Sends event `event` with `data` to context `cid` (4.5). */
 void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,

@@ -38,7 +38,8 @@
     X(export)          \
     X(jitter)          \
     X(invariants)      \
-    X(faults)
+    X(faults)          \
+    X(lookups)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
