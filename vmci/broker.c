@@ -26,8 +26,7 @@ struct vmci_qp_entry *vmci__broker_find(const struct vmci_hypervisor *hypervisor
     struct vmci_qp_entry *entry = (struct vmci_qp_entry *)((char *)node -
                                                           offsetof(struct vmci_qp_entry,
                                                                    by_handle));
-    assert(vmci_handle_equal(entry->handle, handle));
-    assert(sim_index_next(node) == NULL);                   /* one entry per handle */
+    assert(vmci_handle_equal(entry->handle, handle));       /* one entry per handle (R93) */
     return entry;
 }
 
@@ -130,6 +129,7 @@ static void entry_remove(struct vmci_hypervisor *hypervisor, struct vmci_qp_entr
     else
         hypervisor->queue_pairs_tail = entry->prev;
     hypervisor->queue_pair_count--;
+    hypervisor->queue_pair_removals++;          /* every vmci_qpair's cached entry is stale */
     uncharge(hypervisor, entry);
     vmci_qp_memory_destroy(entry->memory);
     free(entry);

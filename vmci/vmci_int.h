@@ -173,6 +173,11 @@ struct vmci_qpair {
     /* Running hash of the bytes this endpoint enqueued (owned): one per direction of the
      * pair, shown in its "qp_data" events so that the digest covers the data. */
     struct sim_data_stream *produced;
+    /* The broker's entry of `handle` as last looked up, valid while the broker's
+     * queue_pair_removals is still entry_removals (no entry was freed since), which
+     * spares most data operations a lookup (vmci__qpair_entry). */
+    struct vmci_qp_entry *entry;
+    uint64_t entry_removals;
 };
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an
@@ -199,6 +204,7 @@ struct vmci_hypervisor {
     struct vmci_qp_entry *queue_pairs_tail;
     uint32_t queue_pair_count;              /* <= VMCI_QUEUE_PAIRS_MAX */
     uint64_t queue_pair_serial_next;
+    uint64_t queue_pair_removals;           /* entries freed so far: vmci_qpair's cache */
     struct sim_index queue_pair_index;
     struct vmci_context **suspended;        /* VM contexts off the table (R205), owned */
     uint32_t suspended_count;
