@@ -20,6 +20,7 @@
     X(queue_pair)  \
     X(vmci)        \
     X(vsock)       \
+    X(fleet)       \
     X(lua)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
