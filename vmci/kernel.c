@@ -27,6 +27,8 @@ struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
     kernel->driver_loaded = is_host;        /* the host kernel talks to the hypervisor directly */
     kernel->rid_next = VMCI_RESERVED_RESOURCE_ID_MAX + 1u;                      /* R23 */
     kernel->subscription_id_next = 1;
+    sim_index_init(&kernel->handle_index, UINT32_MAX);
+    sim_slots_init(&kernel->handle_free);
     sim_index_init(&kernel->subscription_ids, UINT32_MAX);
     sim_index_init(&kernel->subscription_events, UINT32_MAX);
     sim_slots_init(&kernel->subscription_free);
@@ -38,6 +40,8 @@ void vmci__kernel_destroy(struct vmci_kernel *kernel)
     if (kernel == NULL)
         return;
     free(kernel->handles);
+    sim_index_destroy(&kernel->handle_index);
+    sim_slots_destroy(&kernel->handle_free);
     free(kernel->subscriptions);
     sim_index_destroy(&kernel->subscription_ids);
     sim_index_destroy(&kernel->subscription_events);
@@ -107,15 +111,46 @@ static bool handle_matches(struct vmci_handle a, struct vmci_handle b)
            (a.context == b.context || a.context == VMCI_INVALID_ID || b.context == VMCI_INVALID_ID);
 }
 
-struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
-                                               struct vmci_handle handle)
+static struct vmci_dg_entry *handle_of(const struct sim_index_node *node)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        struct vmci_dg_entry *entry = &kernel->handles[index];
-        if (entry->live && handle_matches(entry->handle, handle))
+    return (struct vmci_dg_entry *)((const char *)node - offsetof(struct vmci_dg_entry, by_rid));
+}
+
+/* The first live handle of the RID in slot order: equal to `handle`, or matching it as
+ * R16/R61 match (either context ANY). */
+static struct vmci_dg_entry *handle_first(struct vmci_kernel *kernel, struct vmci_handle handle,
+                                          bool exact)
+{
+    for (const struct sim_index_node *node = sim_index_first(&kernel->handle_index,
+                                                             handle.resource);
+         node != NULL; node = sim_index_next(node)) {
+        struct vmci_dg_entry *entry = handle_of(node);
+        if (entry->live && (exact ? vmci_handle_equal(entry->handle, handle)
+                                  : handle_matches(entry->handle, handle)))
             return entry;
     }
     return NULL;
+}
+
+struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
+                                               struct vmci_handle handle)
+{
+    return handle_first(kernel, handle, false);
+}
+
+/* The slots moved (realloc): their index nodes are rebuilt, in slot order. */
+static void handles_reindex(struct vmci_kernel *kernel)
+{
+    sim_index_clear(&kernel->handle_index);
+    for (uint32_t slot = 0; slot < kernel->handle_count; slot++) {
+        struct vmci_dg_entry *entry = &kernel->handles[slot];
+        if (entry->live) {
+            int rc = sim_index_insert(&kernel->handle_index, &entry->by_rid,
+                                      entry->handle.resource, slot);
+            assert(rc == SIM_OK);
+            (void)rc;
+        }
+    }
 }
 
 /* R23: the next free RID of this kernel, from 1024, wrapping, at most one full cycle. */
@@ -138,10 +173,9 @@ static int rid_allocate(struct vmci_kernel *kernel, uint32_t flags, uint32_t *ri
 
 static struct vmci_dg_entry *handle_slot(struct vmci_kernel *kernel)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        if (!kernel->handles[index].live)
-            return &kernel->handles[index];
-    }
+    uint32_t free_slot = 0;
+    if (sim_slots_take(&kernel->handle_free, &free_slot))
+        return &kernel->handles[free_slot];                     /* the lowest dead slot */
     uint32_t limit = sim_engine_limits(kernel->hypervisor->engine)->handles_max;
     if (kernel->handle_count >= limit) {
         vmci__limit_reached(kernel->hypervisor, kernel->cid, "handles_max", limit,
@@ -154,8 +188,11 @@ static struct vmci_dg_entry *handle_slot(struct vmci_kernel *kernel)
         struct vmci_dg_entry *grown = realloc(kernel->handles, capacity * sizeof(*grown));
         if (grown == NULL)
             return NULL;
+        bool moved = grown != kernel->handles;
         kernel->handles = grown;
         kernel->handle_capacity = capacity;
+        if (moved)
+            handles_reindex(kernel);
     }
     return &kernel->handles[kernel->handle_count++];
 }
@@ -207,6 +244,10 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
         entry->identity = *identity;
     entry->fn = fn;
     entry->state = state;
+    int rc = sim_index_insert(&kernel->handle_index, &entry->by_rid, rid,
+                              (uint64_t)(entry - kernel->handles));
+    assert(rc == SIM_OK);                   /* the index has no bound of its own */
+    (void)rc;
     trace_handle(kernel, "dg_create", handle, VMCI_SUCCESS);
     *handle_out = handle;
     return VMCI_SUCCESS;
@@ -215,27 +256,24 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
 int vmci_dg_set_filter(struct vmci_kernel *kernel, struct vmci_handle handle,
                        vmci_dg_filter_fn filter)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        struct vmci_dg_entry *entry = &kernel->handles[index];
-        if (entry->live && vmci_handle_equal(entry->handle, handle)) {
-            entry->filter = kernel->is_host ? filter : NULL;
-            return kernel->is_host ? VMCI_SUCCESS : VMCI_ERROR_INVALID_ARGS;
-        }
-    }
-    return VMCI_ERROR_NOT_FOUND;
+    struct vmci_dg_entry *entry = handle_first(kernel, handle, true);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    entry->filter = kernel->is_host ? filter : NULL;
+    return kernel->is_host ? VMCI_SUCCESS : VMCI_ERROR_INVALID_ARGS;
 }
 
 int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        struct vmci_dg_entry *entry = &kernel->handles[index];
-        if (entry->live && vmci_handle_equal(entry->handle, handle)) {
-            entry->live = false;
-            trace_handle(kernel, "dg_destroy", handle, VMCI_SUCCESS);
-            return VMCI_SUCCESS;
-        }
-    }
-    return VMCI_ERROR_NOT_FOUND;                                                /* R62 */
+    struct vmci_dg_entry *entry = handle_first(kernel, handle, true);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;                                            /* R62 */
+    entry->live = false;
+    sim_index_remove(&kernel->handle_index, &entry->by_rid);
+    /* Without memory to record the free slot it is simply never reused. */
+    (void)sim_slots_free(&kernel->handle_free, (uint32_t)(entry - kernel->handles));
+    trace_handle(kernel, "dg_destroy", handle, VMCI_SUCCESS);
+    return VMCI_SUCCESS;
 }
 
 int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,

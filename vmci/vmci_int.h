@@ -46,6 +46,7 @@ struct vmci_dg_entry {
     vmci_dg_recv_fn fn;
     vmci_dg_filter_fn filter;       /* host handles: synchronous check, may be NULL */
     void *state;
+    struct sim_index_node by_rid;   /* the kernel's handle_index (live entries only) */
 };
 
 struct vmci_subscription {
@@ -76,9 +77,14 @@ struct vmci_kernel {
     bool driver_loaded;
     uint32_t engine_domain;                 /* the guest's (vmci_vm_config); host: 0 */
     uint32_t rid_next;                      /* R23, per kernel (D13) */
+    /* Datagram handles: slots (a dead one is reused, the lowest first) indexed by resource
+     * ID in slot order, so that the first live match is the one a walk of the slots finds
+     * (R16 matching lets a context of ANY match any context). */
     struct vmci_dg_entry *handles;
-    uint32_t handle_count;
+    uint32_t handle_count;                  /* slots used, <= the world's handles limit */
     uint32_t handle_capacity;
+    struct sim_index handle_index;
+    struct sim_slots handle_free;
     /* Subscriptions: slots (a dead one is reused, the lowest first), indexed by id and by
      * (event, handle); both indexes order by slot, the order dispatch calls them in. */
     struct vmci_subscription *subscriptions;

@@ -373,6 +373,58 @@ static void test_subscriptions_limit_is_named_when_met(void)
     vmci_fixture_close(&f);
 }
 
+static void dg_ignore(void *state, const struct vmci_datagram_header *header,
+                      const uint8_t *payload)
+{
+    (void)state;
+    (void)header;
+    (void)payload;
+}
+
+/* Datagram handles by RID: many made and destroyed, each found exactly while live (R61
+ * ALREADY_EXISTS, R62 NOT_FOUND after), an ANY-context handle matching a specific one (R16),
+ * and the handles limit named when met. */
+static void test_handles_found_by_rid_and_limit_named(void)
+{
+    enum { HANDLES = 400 };
+    struct vmci_fixture f;
+    struct sim_limits limits = sim_limits_default();
+    limits.handles_max = HANDLES + 1;           /* the transport-less host holds none yet */
+    vmci_fixture_open(&f, &limits);
+    uint32_t cid = vmci_kernel_cid(f.host);
+    for (uint32_t n = 0; n < HANDLES; n++) {
+        struct vmci_handle made;
+        ASSERT_U64_EQ(vmci_dg_create(f.host, 5000 + n, 0, &f.trusted, dg_ignore, NULL, &made),
+                      VMCI_SUCCESS);
+        ASSERT_U64_EQ(made.resource, 5000 + n);
+    }
+    for (uint32_t n = 0; n < HANDLES; n += 3)
+        ASSERT_U64_EQ(vmci_dg_destroy(f.host, (struct vmci_handle){ cid, 5000 + n }),
+                      VMCI_SUCCESS);
+    for (uint32_t n = 0; n < HANDLES; n++) {
+        struct vmci_handle made;
+        int rc = vmci_dg_create(f.host, 5000 + n, VMCI_FLAG_ANYCID_DG_HND, &f.trusted,
+                                dg_ignore, NULL, &made);
+        ASSERT_U64_EQ(rc, n % 3 == 0 ? VMCI_SUCCESS : VMCI_ERROR_ALREADY_EXISTS);
+    }
+    ASSERT_U64_EQ(f.limit_events, 0);
+    struct vmci_handle made;
+    ASSERT_U64_EQ(vmci_dg_create(f.host, 9000, 0, &f.trusted, dg_ignore, NULL, &made),
+                  VMCI_SUCCESS);                                  /* the last slot */
+    ASSERT_U64_EQ(vmci_dg_create(f.host, 9001, 0, &f.trusted, dg_ignore, NULL, &made),
+                  VMCI_ERROR_NO_RESOURCES);
+    ASSERT_U64_EQ(f.limit_events, 1);
+    ASSERT_STR_CONTAINS(f.last_limit, "handles_max");
+    for (uint32_t n = 0; n < HANDLES; n++) {
+        struct vmci_handle handle = { n % 3 == 0 ? VMCI_INVALID_ID : cid, 5000 + n };
+        ASSERT_U64_EQ(vmci_dg_destroy(f.host, handle), VMCI_SUCCESS);
+        ASSERT_U64_EQ(vmci_dg_destroy(f.host, handle), VMCI_ERROR_NOT_FOUND);
+    }
+    ASSERT_U64_EQ(vmci_dg_create(f.host, 9001, 0, &f.trusted, dg_ignore, NULL, &made),
+                  VMCI_SUCCESS);                                  /* a freed slot */
+    vmci_fixture_close(&f);
+}
+
 /* ---- vSockets: sockets by connection and by port ---------------------------------------- */
 
 static bool local_matches(const struct vsock_addr *bound, const struct vsock_addr *wanted)
@@ -480,6 +532,7 @@ CU_ErrorCode lookups_suite_add(void)
         TEST_ENTRY(test_queue_pairs_limit_is_named_when_met),
         TEST_ENTRY(test_subscriptions_dispatch_in_slot_order_with_filters),
         TEST_ENTRY(test_subscriptions_limit_is_named_when_met),
+        TEST_ENTRY(test_handles_found_by_rid_and_limit_named),
         TEST_ENTRY(test_socket_lookups_match_the_walk),
     };
     return test_suite_register("lookups", tests, sizeof(tests) / sizeof(tests[0]));
