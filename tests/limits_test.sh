@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# tests/limits_test.sh: the world limits a fleet meets (docs/limits.md, issue 10 item 2):
+# tests/limits_test.sh: the world limits a fleet meets (docs/limits.md, issue 10 item 2;
+# fixtures in tests/fixtures/limits/):
 # met, each is named by a `limit_reached` event that `vmcisim inspect FILE errors` lists
 # beside the errno the application got; raised through sim.world{ limits = … }, the same
 # scenario goes through; above its ceiling a limit is refused with a message naming it.
@@ -42,8 +43,20 @@ check "64 subscriptions: all 12 streams connect" \
 count=$("$vmcisim" inspect "$work/raised.db" errors 2>&1 | grep -c 'event_subscriptions_max')
 check "raised: no event_subscriptions_max event" "$([ "$count" -eq 0 ]; echo $?)" "$count"
 
+out=$("$vmcisim" run tests/fixtures/limits/deliveries.lua --trace "$work/deliveries.db" 2>&1)
+check "host_deliveries 4: 4 datagrams sent, 4 refused (ENOBUFS)" \
+    "$(printf '%s\n' "$out" | grep -q 'deliveries: 4 sent, 4 refused'; echo $?)" "$out"
+errors=$("$vmcisim" inspect "$work/deliveries.db" errors 2>&1)
+count=$(printf '%s\n' "$errors" | grep -c 'limit_reached  limit=host_deliveries_max value=4')
+check "errors names host_deliveries_max once per refused datagram, beside ENOBUFS" \
+    "$([ "$count" -eq 4 ] && [ "$(printf '%s\n' "$errors" | grep -c '(ENOBUFS)')" -eq 4 ]; echo $?)" \
+    "$errors"
+out=$("$vmcisim" run tests/fixtures/limits/deliveries.lua -- 64 2>&1)
+check "host_deliveries 64: all 8 sent" \
+    "$(printf '%s\n' "$out" | grep -q 'deliveries: 8 sent, 0 refused'; echo $?)" "$out"
+
 for limit in "event_subscriptions 4194305" "queue_pairs 1048577" "handles 4194305" \
-             "backlog 4194305"; do
+             "backlog 4194305" "host_deliveries 16777217"; do
     set -- $limit
     printf 'local sim = require("vmcisim")\nsim.world{ limits = { %s = %s } }\n' "$1" "$2" \
         > "$work/ceiling.lua"

@@ -28,8 +28,11 @@
 #define VMCI_READY_CALLBACKS_MAX 8u
 /* Subscribers to a guest device reset (vmci_kernel_on_reset): the kernel's vSockets stack. */
 #define VMCI_RESET_CALLBACKS_MAX 4u
-/* Datagrams in flight to the host kernel at once (the host's receive queue). */
+/* Datagrams in flight to the host kernel at once (the host's receive queue): the default
+ * of the world's `host_deliveries` limit. */
 #define VMCI_HOST_DELIVERIES_MAX 65536u
+_Static_assert(VMCI_HOST_DELIVERIES_MAX == SIM_HOST_DELIVERIES_MAX_DEFAULT,
+               "the host_deliveries limit");
 #define VMCI_CONTEXTS_INITIAL 16u
 /* One DATA_IN read of the guest driver (vmci_guest.c reads a page first, R41). */
 #define VMCI_DRIVER_FIRST_READ_BYTES VMCI_PAGE_SIZE
@@ -217,7 +220,7 @@ struct vmci_hypervisor {
     uint32_t suspended_capacity;
     struct vmci_delivery *deliveries;       /* in flight to the host, oldest first */
     struct vmci_delivery *deliveries_tail;
-    uint32_t delivery_count;                /* <= VMCI_HOST_DELIVERIES_MAX */
+    uint32_t delivery_count;                /* <= the world's host_deliveries limit */
     uint64_t delivery_last_due_ns;          /* when the newest delivery is due */
     /* The dgram_once account of deliveries (host_driver.c): accepted == dispatched to a
      * kernel + discarded (destination gone) + delivery_count. */
@@ -290,7 +293,7 @@ extern const struct vmci_device_ops vmci__device_ops;
 /* host_driver.c */
 int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes,
                         uint64_t *cost_ns);
-/* Returns 0 or VMCI_ERROR_NO_RESOURCES (VMCI_HOST_DELIVERIES_MAX) / NO_MEM. */
+/* Returns 0 or VMCI_ERROR_NO_RESOURCES (the host_deliveries limit) / NO_MEM. */
 int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
                              uint64_t size_bytes);
 /* Delivers to the kernel of `cid` (host or guest) route_ns later, bypassing any device. */

@@ -17,6 +17,7 @@ struct sim_limits sim_limits_default(void)
         .queue_pairs_max = SIM_QUEUE_PAIRS_MAX_DEFAULT,
         .handles_max = SIM_HANDLES_MAX_DEFAULT,
         .backlog_max = SIM_BACKLOG_MAX_DEFAULT,
+        .host_deliveries_max = SIM_HOST_DELIVERIES_MAX_DEFAULT,
     };
     return limits;
 }

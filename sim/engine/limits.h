@@ -35,6 +35,9 @@
 #define SIM_HANDLES_MAX_DEFAULT         65536u
 /* The clamp of a listen() backlog (R105, Linux's somaxconn; VSOCK_BACKLOG_MAX). */
 #define SIM_BACKLOG_MAX_DEFAULT         4096u
+/* Datagrams in flight to the host kernel at once (VMCI_HOST_DELIVERIES_MAX): a fleet whose
+ * guests all send to the host in the same instant meets it. */
+#define SIM_HOST_DELIVERIES_MAX_DEFAULT 65536u
 
 /* Hard ceilings a scenario cannot raise: they keep indexes within 32 bits. */
 #define SIM_VMS_CEILING                 (1u << 20)
@@ -44,6 +47,7 @@
 #define SIM_QUEUE_PAIRS_CEILING         (1u << 20)  /* the broker's VMCI_QUEUE_PAIRS_MAX */
 #define SIM_HANDLES_CEILING             (1u << 22)
 #define SIM_BACKLOG_CEILING             (1u << 22)
+#define SIM_HOST_DELIVERIES_CEILING     (1u << 24)
 
 /* Fixed engine limits (not overridable). */
 #define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
@@ -73,6 +77,7 @@ struct sim_limits {
     uint32_t queue_pairs_max;
     uint32_t handles_max;
     uint32_t backlog_max;
+    uint32_t host_deliveries_max;
 };
 
 struct sim_limits sim_limits_default(void);

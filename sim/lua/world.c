@@ -72,7 +72,7 @@ static struct sim_limits read_limits(lua_State *L, int options)
     static const char *const allowed[] = { "vms", "processes", "sockets", "events_pending",
                                            "trace_events", "qp_memory_bytes",
                                            "event_subscriptions", "queue_pairs", "handles",
-                                           "backlog", NULL };
+                                           "backlog", "host_deliveries", NULL };
     simlua__check_options(L, table, allowed, "sim.world limits");
     limits.vms_max = (uint32_t)limit_field(L, table, "vms", limits.vms_max, SIM_VMS_CEILING);
     limits.processes_max = (uint32_t)limit_field(L, table, "processes", limits.processes_max,
@@ -95,6 +95,9 @@ static struct sim_limits read_limits(lua_State *L, int options)
                                                SIM_HANDLES_CEILING);
     limits.backlog_max = (uint32_t)limit_field(L, table, "backlog", limits.backlog_max,
                                                SIM_BACKLOG_CEILING);
+    limits.host_deliveries_max = (uint32_t)limit_field(L, table, "host_deliveries",
+                                                       limits.host_deliveries_max,
+                                                       SIM_HOST_DELIVERIES_CEILING);
     lua_pop(L, 1);
     return limits;
 }
