@@ -2,10 +2,12 @@
 /*
  * vmci/hypervisor.c: the context table, privilege and trust, events, power-on.
  *
- * Contexts are kept sorted by CID so lookups are a binary search and any walk
- * over them (invariant checks, detaching everything) has a fixed order.
+ * Contexts are kept sorted by CID so that any walk over them (invariant checks, detaching
+ * everything) has a fixed order, and indexed by CID so that a lookup (several per socket
+ * operation) costs the same with a thousand VMs as with one.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,19 +44,13 @@ uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
 
 struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid)
 {
-    uint32_t low = 0;
-    uint32_t high = hypervisor->context_count;
-    while (low < high) {
-        uint32_t middle = low + (high - low) / 2;
-        uint32_t found = hypervisor->contexts[middle]->cid;
-        if (found == cid)
-            return hypervisor->contexts[middle];
-        if (found < cid)
-            low = middle + 1;
-        else
-            high = middle;
-    }
-    return NULL;
+    const struct sim_index_node *node = sim_index_first(&hypervisor->context_index, cid);
+    if (node == NULL)
+        return NULL;
+    struct vmci_context *context = (struct vmci_context *)(
+        (const char *)node - offsetof(struct vmci_context, by_cid));
+    assert(context->cid == cid);
+    return context;
 }
 
 int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context)
@@ -76,6 +72,9 @@ int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context
     }
     hypervisor->contexts[position] = context;
     hypervisor->context_count++;
+    int rc = sim_index_insert(&hypervisor->context_index, &context->by_cid, context->cid, 0);
+    assert(rc == SIM_OK);                   /* the vms limit bounds the table, not the index */
+    (void)rc;
     return VMCI_SUCCESS;
 }
 
@@ -109,6 +108,7 @@ struct vmci_hypervisor *vmci_hypervisor_create(struct sim_engine *engine,
     if (hypervisor == NULL)
         return NULL;
     hypervisor->engine = engine;
+    sim_index_init(&hypervisor->context_index, UINT32_MAX);
     hypervisor->profile = *profile;
     hypervisor->cost = *cost;
     hypervisor->cost.faults = &hypervisor->faults;
@@ -142,6 +142,7 @@ void vmci_hypervisor_destroy(struct vmci_hypervisor *hypervisor)
         vmci__context_free(hypervisor->suspended[index]);
     free(hypervisor->suspended);
     free(hypervisor->contexts);
+    sim_index_destroy(&hypervisor->context_index);
     free(hypervisor);
 }
 
@@ -154,6 +155,7 @@ void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_contex
     memmove(&hypervisor->contexts[index], &hypervisor->contexts[index + 1],
             (hypervisor->context_count - index - 1) * sizeof(context));
     hypervisor->context_count--;
+    sim_index_remove(&hypervisor->context_index, &context->by_cid);
 }
 
 struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor)

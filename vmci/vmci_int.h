@@ -139,6 +139,7 @@ struct vmci_context {
     struct vmci_link *links;                /* doorbell links of this context */
     uint32_t link_count;
     uint32_t link_capacity;
+    struct sim_index_node by_cid;           /* the hypervisor's context_index, while in it */
 };
 
 enum vmci_qp_state {
@@ -204,9 +205,10 @@ struct vmci_hypervisor {
     struct vmci_profile profile;
     struct vmci_cost cost;                  /* cost.faults points at `faults` */
     struct vmci_faults faults;              /* off until vmci_hypervisor_faults_configure */
-    struct vmci_context **contexts;         /* sorted by CID (HV1) */
+    struct vmci_context **contexts;         /* sorted by CID (HV1): every walk */
     uint32_t context_count;
     uint32_t context_capacity;
+    struct sim_index context_index;         /* the same contexts by CID: every lookup */
     /* Queue-pair entries: a list in creation order (every walk) and an index by handle
      * (vmci__broker_find), so that a lookup costs the same whatever the count. */
     struct vmci_qp_entry *queue_pairs_head;
