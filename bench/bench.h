@@ -20,6 +20,7 @@
     X(queue_pair)  \
     X(vmci)        \
     X(vsock)       \
+    X(fleet)       \
     X(lua)         \
     X(digest)
 

@@ -9,6 +9,7 @@
  * otherwise the attaching VM), within the world's qp_memory_bytes limit (R79).
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +18,16 @@
 struct vmci_qp_entry *vmci__broker_find(const struct vmci_hypervisor *hypervisor,
                                         struct vmci_handle handle)
 {
-    for (uint32_t index = 0; index < hypervisor->queue_pair_count; index++) {
-        if (vmci_handle_equal(hypervisor->queue_pairs[index]->handle, handle))
-            return hypervisor->queue_pairs[index];
-    }
-    return NULL;
+    struct sim_index_node *node = sim_index_first(&hypervisor->queue_pair_index,
+                                                  sim_index_key2(handle.context,
+                                                                 handle.resource));
+    if (node == NULL)
+        return NULL;
+    struct vmci_qp_entry *entry = (struct vmci_qp_entry *)((char *)node -
+                                                          offsetof(struct vmci_qp_entry,
+                                                                   by_handle));
+    assert(vmci_handle_equal(entry->handle, handle));       /* one entry per handle (R93) */
+    return entry;
 }
 
 static bool attached(const struct vmci_qp_entry *entry, uint32_t cid)
@@ -60,9 +66,17 @@ static int charge(struct vmci_hypervisor *hypervisor, struct vmci_qp_entry *entr
     uint64_t bytes = entry->produce_size_bytes + entry->consume_size_bytes;
     if (vmci_fault(&hypervisor->faults, VMCI_FAULT_QP_ALLOC_QUOTA, cid))
         return VMCI_ERROR_NO_RESOURCES;                         /* fault site: the quota */
-    if (context->qp_count >= VMCI_MAX_GUEST_QP_COUNT ||
-        bytes > quota_bytes(hypervisor) - context->qp_memory_bytes)
+    uint32_t count_max = sim_engine_limits(hypervisor->engine)->queue_pairs_max;
+    if (context->qp_count >= count_max) {
+        vmci__limit_reached(hypervisor, cid, "queue_pairs_max", count_max,
+                            VMCI_ERROR_NO_RESOURCES);
         return VMCI_ERROR_NO_RESOURCES;                                         /* R79 */
+    }
+    if (bytes > quota_bytes(hypervisor) - context->qp_memory_bytes) {
+        vmci__limit_reached(hypervisor, cid, "qp_memory_bytes_max", quota_bytes(hypervisor),
+                            VMCI_ERROR_NO_RESOURCES);
+        return VMCI_ERROR_NO_RESOURCES;                                         /* R79 */
+    }
     context->qp_memory_bytes += bytes;
     context->qp_count++;
     entry->charged_cid = cid;
@@ -85,28 +99,37 @@ static int entries_append(struct vmci_hypervisor *hypervisor, struct vmci_qp_ent
 {
     if (hypervisor->queue_pair_count >= VMCI_QUEUE_PAIRS_MAX)
         return VMCI_ERROR_NO_RESOURCES;
-    if (hypervisor->queue_pair_count == hypervisor->queue_pair_capacity) {
-        uint32_t capacity = hypervisor->queue_pair_capacity == 0 ? 16u
-                                                                  : hypervisor->queue_pair_capacity * 2;
-        struct vmci_qp_entry **grown = realloc(hypervisor->queue_pairs, capacity * sizeof(*grown));
-        if (grown == NULL)
-            return VMCI_ERROR_NO_MEM;
-        hypervisor->queue_pairs = grown;
-        hypervisor->queue_pair_capacity = capacity;
-    }
-    hypervisor->queue_pairs[hypervisor->queue_pair_count++] = entry;
+    int rc = sim_index_insert(&hypervisor->queue_pair_index, &entry->by_handle,
+                              sim_index_key2(entry->handle.context, entry->handle.resource),
+                              hypervisor->queue_pair_serial_next);
+    if (rc < 0)
+        return VMCI_ERROR_NO_RESOURCES;
+    entry->serial = hypervisor->queue_pair_serial_next++;
+    entry->next = NULL;
+    entry->prev = hypervisor->queue_pairs_tail;
+    if (hypervisor->queue_pairs_tail != NULL)
+        hypervisor->queue_pairs_tail->next = entry;
+    else
+        hypervisor->queue_pairs_head = entry;
+    hypervisor->queue_pairs_tail = entry;
+    hypervisor->queue_pair_count++;
     return VMCI_SUCCESS;
 }
 
 static void entry_remove(struct vmci_hypervisor *hypervisor, struct vmci_qp_entry *entry)
 {
-    uint32_t index = 0;
-    while (index < hypervisor->queue_pair_count && hypervisor->queue_pairs[index] != entry)
-        index++;
-    assert(index < hypervisor->queue_pair_count);
-    memmove(&hypervisor->queue_pairs[index], &hypervisor->queue_pairs[index + 1],
-            (hypervisor->queue_pair_count - index - 1) * sizeof(entry));
+    assert(hypervisor->queue_pair_count > 0);
+    sim_index_remove(&hypervisor->queue_pair_index, &entry->by_handle);
+    if (entry->prev != NULL)
+        entry->prev->next = entry->next;
+    else
+        hypervisor->queue_pairs_head = entry->next;
+    if (entry->next != NULL)
+        entry->next->prev = entry->prev;
+    else
+        hypervisor->queue_pairs_tail = entry->prev;
     hypervisor->queue_pair_count--;
+    hypervisor->queue_pair_removals++;          /* every vmci_qpair's cached entry is stale */
     uncharge(hypervisor, entry);
     vmci_qp_memory_destroy(entry->memory);
     free(entry);
@@ -114,11 +137,9 @@ static void entry_remove(struct vmci_hypervisor *hypervisor, struct vmci_qp_entr
 
 void vmci__broker_destroy_all(struct vmci_hypervisor *hypervisor)
 {
-    while (hypervisor->queue_pair_count > 0)
-        entry_remove(hypervisor, hypervisor->queue_pairs[hypervisor->queue_pair_count - 1]);
-    free(hypervisor->queue_pairs);
-    hypervisor->queue_pairs = NULL;
-    hypervisor->queue_pair_capacity = 0;
+    while (hypervisor->queue_pairs_tail != NULL)
+        entry_remove(hypervisor, hypervisor->queue_pairs_tail);
+    sim_index_destroy(&hypervisor->queue_pair_index);
 }
 
 struct request {
@@ -348,13 +369,12 @@ int vmci__broker_detach(struct vmci_hypervisor *hypervisor, struct vmci_context 
 
 void vmci__broker_detach_all(struct vmci_hypervisor *hypervisor, struct vmci_context *context)
 {
-    /* Each detach removes at most one entry; walk from the end so removals do not skip. */
-    uint32_t index = hypervisor->queue_pair_count;
-    while (index > 0) {
-        index--;
-        if (index >= hypervisor->queue_pair_count)
-            continue;
-        struct vmci_qp_entry *entry = hypervisor->queue_pairs[index];
+    /* Each detach removes at most the entry it detaches; walk from the newest, taking the
+     * previous one before the detach (as the walk by index from the end did). */
+    struct vmci_qp_entry *previous = NULL;
+    for (struct vmci_qp_entry *entry = hypervisor->queue_pairs_tail; entry != NULL;
+         entry = previous) {
+        previous = entry->prev;
         for (int side = 0; side < 2 && attached(entry, context->cid); side++) {
             struct vmci_handle handle = entry->handle;
             vmci__broker_detach(hypervisor, context, handle);
@@ -367,8 +387,8 @@ void vmci__broker_detach_all(struct vmci_hypervisor *hypervisor, struct vmci_con
 
 void vmci__broker_uncharge_all(struct vmci_hypervisor *hypervisor, uint32_t cid)
 {
-    for (uint32_t index = 0; index < hypervisor->queue_pair_count; index++) {
-        struct vmci_qp_entry *entry = hypervisor->queue_pairs[index];
+    for (struct vmci_qp_entry *entry = hypervisor->queue_pairs_head; entry != NULL;
+         entry = entry->next) {
         if (entry->charged_cid == cid)
             uncharge(hypervisor, entry);
     }

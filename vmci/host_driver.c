@@ -78,8 +78,14 @@ int vmci__deliver_later_after(struct vmci_hypervisor *hypervisor, uint32_t cid,
                               const uint8_t *bytes, uint64_t size_bytes, uint64_t extra_ns)
 {
     assert(size_bytes >= VMCI_DG_HEADERSIZE && size_bytes <= VMCI_MAX_DG_SIZE);
-    if (hypervisor->delivery_count >= VMCI_HOST_DELIVERIES_MAX)
+    uint32_t deliveries_max = sim_engine_limits(hypervisor->engine)->host_deliveries_max;
+    if (hypervisor->delivery_count >= deliveries_max) {
+        struct vmci_datagram_header header;
+        vmci_header_decode(bytes, &header);             /* named in the sender's context */
+        vmci__limit_reached(hypervisor, header.src.context, "host_deliveries_max",
+                            deliveries_max, VMCI_ERROR_NO_RESOURCES);
         return VMCI_ERROR_NO_RESOURCES;
+    }
     struct vmci_delivery *delivery = malloc(sizeof(*delivery) + size_bytes);
     if (delivery == NULL)
         return VMCI_ERROR_NO_MEM;

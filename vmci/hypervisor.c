@@ -2,10 +2,12 @@
 /*
  * vmci/hypervisor.c: the context table, privilege and trust, events, power-on.
  *
- * Contexts are kept sorted by CID so lookups are a binary search and any walk
- * over them (invariant checks, detaching everything) has a fixed order.
+ * Contexts are kept sorted by CID so that any walk over them (invariant checks, detaching
+ * everything) has a fixed order, and indexed by CID so that a lookup (several per socket
+ * operation) costs the same with a thousand VMs as with one.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,18 @@ void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *eve
     (void)sim_engine_emit(hypervisor->engine, event);     /* failure aborts the run */
 }
 
+void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
+                         uint64_t value, int result)
+{
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "limit_reached", cid,
+                         vmci__current_pid(hypervisor));
+    sim_trace_field_str(&event, "limit", limit);
+    sim_trace_field_u64(&event, "value", value);
+    sim_trace_field_i64(&event, "result", result);
+    vmci__trace(hypervisor, &event);
+}
+
 uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
 {
     const struct sim_process *process = sim_engine_current(hypervisor->engine);
@@ -30,19 +44,13 @@ uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
 
 struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid)
 {
-    uint32_t low = 0;
-    uint32_t high = hypervisor->context_count;
-    while (low < high) {
-        uint32_t middle = low + (high - low) / 2;
-        uint32_t found = hypervisor->contexts[middle]->cid;
-        if (found == cid)
-            return hypervisor->contexts[middle];
-        if (found < cid)
-            low = middle + 1;
-        else
-            high = middle;
-    }
-    return NULL;
+    const struct sim_index_node *node = sim_index_first(&hypervisor->context_index, cid);
+    if (node == NULL)
+        return NULL;
+    struct vmci_context *context = (struct vmci_context *)(
+        (const char *)node - offsetof(struct vmci_context, by_cid));
+    assert(context->cid == cid);
+    return context;
 }
 
 int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context)
@@ -64,6 +72,9 @@ int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context
     }
     hypervisor->contexts[position] = context;
     hypervisor->context_count++;
+    int rc = sim_index_insert(&hypervisor->context_index, &context->by_cid, context->cid, 0);
+    assert(rc == SIM_OK);                   /* the vms limit bounds the table, not the index */
+    (void)rc;
     return VMCI_SUCCESS;
 }
 
@@ -97,9 +108,11 @@ struct vmci_hypervisor *vmci_hypervisor_create(struct sim_engine *engine,
     if (hypervisor == NULL)
         return NULL;
     hypervisor->engine = engine;
+    sim_index_init(&hypervisor->context_index, UINT32_MAX);
     hypervisor->profile = *profile;
     hypervisor->cost = *cost;
     hypervisor->cost.faults = &hypervisor->faults;
+    sim_index_init(&hypervisor->queue_pair_index, VMCI_QUEUE_PAIRS_MAX);
     struct vmci_context *self = context_new(VMCI_HYPERVISOR_CONTEXT_ID, "hypervisor");
     struct vmci_context *host = context_new(VMCI_HOST_CONTEXT_ID, "host");
     if (self == NULL || host == NULL || vmci__context_insert(hypervisor, self) < 0 ||
@@ -129,6 +142,7 @@ void vmci_hypervisor_destroy(struct vmci_hypervisor *hypervisor)
         vmci__context_free(hypervisor->suspended[index]);
     free(hypervisor->suspended);
     free(hypervisor->contexts);
+    sim_index_destroy(&hypervisor->context_index);
     free(hypervisor);
 }
 
@@ -141,6 +155,7 @@ void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_contex
     memmove(&hypervisor->contexts[index], &hypervisor->contexts[index + 1],
             (hypervisor->context_count - index - 1) * sizeof(context));
     hypervisor->context_count--;
+    sim_index_remove(&hypervisor->context_index, &context->by_cid);
 }
 
 struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor)
@@ -423,8 +438,8 @@ bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor)
     for (uint32_t index = 0; index < hypervisor->context_count; index++) {
         const struct vmci_context *context = hypervisor->contexts[index];
         uint64_t charged_bytes = 0;
-        for (uint32_t entry = 0; entry < hypervisor->queue_pair_count; entry++) {
-            const struct vmci_qp_entry *qp = hypervisor->queue_pairs[entry];
+        for (const struct vmci_qp_entry *qp = hypervisor->queue_pairs_head; qp != NULL;
+             qp = qp->next) {
             if (qp->charged_cid == context->cid)
                 charged_bytes += qp->produce_size_bytes + qp->consume_size_bytes;
         }

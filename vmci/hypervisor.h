@@ -21,13 +21,23 @@
 #include "defs.h"
 #include "profile.h"
 #include "sim/engine/engine.h"
+#include "sim/engine/limits.h"
 
-/* Named limits of the hypervisor (docs/limits.md). */
+/* Named limits of the hypervisor (docs/limits.md). The handle and subscription bounds
+ * are the defaults of the world's `handles` and `event_subscriptions` limits, which a
+ * scenario may raise (sim.world{ limits = ... }); VMCI_MAX_GUEST_QP_COUNT likewise is the
+ * default of `queue_pairs`. */
 #define VMCI_HOST_HANDLES_MAX 65536u        /* host datagram handles */
 #define VMCI_GUEST_HANDLES_MAX 65536u       /* datagram handles in one guest kernel */
 #define VMCI_QUEUE_PAIRS_MAX (1u << 20)     /* broker entries per host */
 #define VMCI_EVENT_SUBSCRIPTIONS_MAX 4096u  /* per kernel */
 #define VMCI_NAME_BYTES_MAX 64u
+_Static_assert(VMCI_HOST_HANDLES_MAX == SIM_HANDLES_MAX_DEFAULT &&
+               VMCI_GUEST_HANDLES_MAX == SIM_HANDLES_MAX_DEFAULT, "the handles limit");
+_Static_assert(VMCI_EVENT_SUBSCRIPTIONS_MAX == SIM_EVENT_SUBSCRIPTIONS_MAX_DEFAULT,
+               "the event_subscriptions limit");
+_Static_assert(VMCI_MAX_GUEST_QP_COUNT == SIM_QUEUE_PAIRS_MAX_DEFAULT, "the queue_pairs limit");
+_Static_assert(VMCI_QUEUE_PAIRS_MAX == SIM_QUEUE_PAIRS_CEILING, "queue_pairs' ceiling");
 
 struct vmci_hypervisor;
 struct vmci_kernel;

@@ -110,8 +110,8 @@ static void check_streams(struct checker *checker)
                  hypervisor->stream_violation_time_ns, hypervisor->stream_violation_count);
         violation(checker, "stream_bytes", object, detail);
     }
-    for (uint32_t index = 0; index < hypervisor->queue_pair_count; index++) {
-        const struct vmci_qp_entry *entry = hypervisor->queue_pairs[index];
+    for (const struct vmci_qp_entry *entry = hypervisor->queue_pairs_head; entry != NULL;
+         entry = entry->next) {
         const struct vmci_qp_memory *memory = entry->memory;
         if (memory == NULL)
             continue;
@@ -127,8 +127,8 @@ static void check_owners(struct checker *checker)
     const struct vmci_hypervisor *hypervisor = checker->hypervisor;
     char object[VMCI_INVARIANT_TEXT_BYTES];
     char detail[VMCI_INVARIANT_TEXT_BYTES];
-    for (uint32_t index = 0; index < hypervisor->queue_pair_count; index++) {
-        const struct vmci_qp_entry *entry = hypervisor->queue_pairs[index];
+    for (const struct vmci_qp_entry *entry = hypervisor->queue_pairs_head; entry != NULL;
+         entry = entry->next) {
         handle_text(entry->handle, object, sizeof(object));
         if (!entry->creator_attached && !entry->attacher_attached) {
             violation(checker, "qp_owner", object, "no side attached, entry still held");
@@ -156,8 +156,8 @@ static void check_quota(struct checker *checker)
         const struct vmci_context *context = hypervisor->contexts[index];
         uint64_t charged_bytes = 0;
         uint32_t charged_count = 0;
-        for (uint32_t entry = 0; entry < hypervisor->queue_pair_count; entry++) {
-            const struct vmci_qp_entry *qp = hypervisor->queue_pairs[entry];
+        for (const struct vmci_qp_entry *qp = hypervisor->queue_pairs_head; qp != NULL;
+             qp = qp->next) {
             if (qp->charged_cid == context->cid) {
                 charged_bytes += qp->produce_size_bytes + qp->consume_size_bytes;
                 charged_count++;
@@ -275,8 +275,9 @@ uint32_t vmci_invariants_check(const struct vmci_hypervisor *hypervisor,
 
 static int break_stream(struct vmci_hypervisor *hypervisor)
 {
-    for (uint32_t index = 0; index < hypervisor->queue_pair_count; index++) {
-        struct vmci_qp_memory *memory = hypervisor->queue_pairs[index]->memory;
+    for (struct vmci_qp_entry *entry = hypervisor->queue_pairs_head; entry != NULL;
+         entry = entry->next) {
+        struct vmci_qp_memory *memory = entry->memory;
         for (uint32_t side = 0; memory != NULL && side < 2; side++) {
             uint64_t head = 0;
             uint64_t ready = 0;
@@ -295,8 +296,7 @@ int vmci_invariants_break_for_test(struct vmci_hypervisor *hypervisor,
                                    enum vmci_invariant_break which)
 {
     assert(hypervisor != NULL);
-    struct vmci_qp_entry *first = hypervisor->queue_pair_count > 0
-                                      ? hypervisor->queue_pairs[0] : NULL;
+    struct vmci_qp_entry *first = hypervisor->queue_pairs_head;
     switch (which) {
     case VMCI_BREAK_STREAM_BYTES:
         return break_stream(hypervisor);

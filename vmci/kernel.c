@@ -6,6 +6,7 @@
  * (host_driver.c, guest_driver.c) is the only difference.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,11 @@ struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
     kernel->driver_loaded = is_host;        /* the host kernel talks to the hypervisor directly */
     kernel->rid_next = VMCI_RESERVED_RESOURCE_ID_MAX + 1u;                      /* R23 */
     kernel->subscription_id_next = 1;
+    sim_index_init(&kernel->handle_index, UINT32_MAX);
+    sim_slots_init(&kernel->handle_free);
+    sim_index_init(&kernel->subscription_ids, UINT32_MAX);
+    sim_index_init(&kernel->subscription_events, UINT32_MAX);
+    sim_slots_init(&kernel->subscription_free);
     return kernel;
 }
 
@@ -34,7 +40,12 @@ void vmci__kernel_destroy(struct vmci_kernel *kernel)
     if (kernel == NULL)
         return;
     free(kernel->handles);
+    sim_index_destroy(&kernel->handle_index);
+    sim_slots_destroy(&kernel->handle_free);
     free(kernel->subscriptions);
+    sim_index_destroy(&kernel->subscription_ids);
+    sim_index_destroy(&kernel->subscription_events);
+    sim_slots_destroy(&kernel->subscription_free);
     free(kernel->doorbells);
     free(kernel->receive_buffer);
     free(kernel);
@@ -100,15 +111,46 @@ static bool handle_matches(struct vmci_handle a, struct vmci_handle b)
            (a.context == b.context || a.context == VMCI_INVALID_ID || b.context == VMCI_INVALID_ID);
 }
 
-struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
-                                               struct vmci_handle handle)
+static struct vmci_dg_entry *handle_of(const struct sim_index_node *node)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        struct vmci_dg_entry *entry = &kernel->handles[index];
-        if (entry->live && handle_matches(entry->handle, handle))
+    return (struct vmci_dg_entry *)((const char *)node - offsetof(struct vmci_dg_entry, by_rid));
+}
+
+/* The first live handle of the RID in slot order: equal to `handle`, or matching it as
+ * R16/R61 match (either context ANY). */
+static struct vmci_dg_entry *handle_first(struct vmci_kernel *kernel, struct vmci_handle handle,
+                                          bool exact)
+{
+    for (const struct sim_index_node *node = sim_index_first(&kernel->handle_index,
+                                                             handle.resource);
+         node != NULL; node = sim_index_next(node)) {
+        struct vmci_dg_entry *entry = handle_of(node);
+        if (entry->live && (exact ? vmci_handle_equal(entry->handle, handle)
+                                  : handle_matches(entry->handle, handle)))
             return entry;
     }
     return NULL;
+}
+
+struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
+                                               struct vmci_handle handle)
+{
+    return handle_first(kernel, handle, false);
+}
+
+/* The slots moved (realloc): their index nodes are rebuilt, in slot order. */
+static void handles_reindex(struct vmci_kernel *kernel)
+{
+    sim_index_clear(&kernel->handle_index);
+    for (uint32_t slot = 0; slot < kernel->handle_count; slot++) {
+        struct vmci_dg_entry *entry = &kernel->handles[slot];
+        if (entry->live) {
+            int rc = sim_index_insert(&kernel->handle_index, &entry->by_rid,
+                                      entry->handle.resource, slot);
+            assert(rc == SIM_OK);
+            (void)rc;
+        }
+    }
 }
 
 /* R23: the next free RID of this kernel, from 1024, wrapping, at most one full cycle. */
@@ -131,21 +173,26 @@ static int rid_allocate(struct vmci_kernel *kernel, uint32_t flags, uint32_t *ri
 
 static struct vmci_dg_entry *handle_slot(struct vmci_kernel *kernel)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        if (!kernel->handles[index].live)
-            return &kernel->handles[index];
-    }
-    uint32_t limit = kernel->is_host ? VMCI_HOST_HANDLES_MAX : VMCI_GUEST_HANDLES_MAX;
-    if (kernel->handle_count >= limit)
+    uint32_t free_slot = 0;
+    if (sim_slots_take(&kernel->handle_free, &free_slot))
+        return &kernel->handles[free_slot];                     /* the lowest dead slot */
+    uint32_t limit = sim_engine_limits(kernel->hypervisor->engine)->handles_max;
+    if (kernel->handle_count >= limit) {
+        vmci__limit_reached(kernel->hypervisor, kernel->cid, "handles_max", limit,
+                            VMCI_ERROR_NO_RESOURCES);
         return NULL;
+    }
     if (kernel->handle_count == kernel->handle_capacity) {
         uint32_t capacity = kernel->handle_capacity == 0 ? KERNEL_TABLE_INITIAL
                                                          : kernel->handle_capacity * 2;
         struct vmci_dg_entry *grown = realloc(kernel->handles, capacity * sizeof(*grown));
         if (grown == NULL)
             return NULL;
+        bool moved = grown != kernel->handles;
         kernel->handles = grown;
         kernel->handle_capacity = capacity;
+        if (moved)
+            handles_reindex(kernel);
     }
     return &kernel->handles[kernel->handle_count++];
 }
@@ -201,6 +248,10 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
         entry->identity = *identity;
     entry->fn = fn;
     entry->state = state;
+    int rc = sim_index_insert(&kernel->handle_index, &entry->by_rid, rid,
+                              (uint64_t)(entry - kernel->handles));
+    assert(rc == SIM_OK);                   /* the index has no bound of its own */
+    (void)rc;
     trace_handle(kernel, "dg_create", handle, VMCI_SUCCESS);
     *handle_out = handle;
     return VMCI_SUCCESS;
@@ -209,27 +260,24 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
 int vmci_dg_set_filter(struct vmci_kernel *kernel, struct vmci_handle handle,
                        vmci_dg_filter_fn filter)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        struct vmci_dg_entry *entry = &kernel->handles[index];
-        if (entry->live && vmci_handle_equal(entry->handle, handle)) {
-            entry->filter = kernel->is_host ? filter : NULL;
-            return kernel->is_host ? VMCI_SUCCESS : VMCI_ERROR_INVALID_ARGS;
-        }
-    }
-    return VMCI_ERROR_NOT_FOUND;
+    struct vmci_dg_entry *entry = handle_first(kernel, handle, true);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    entry->filter = kernel->is_host ? filter : NULL;
+    return kernel->is_host ? VMCI_SUCCESS : VMCI_ERROR_INVALID_ARGS;
 }
 
 int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle)
 {
-    for (uint32_t index = 0; index < kernel->handle_count; index++) {
-        struct vmci_dg_entry *entry = &kernel->handles[index];
-        if (entry->live && vmci_handle_equal(entry->handle, handle)) {
-            entry->live = false;
-            trace_handle(kernel, "dg_destroy", handle, VMCI_SUCCESS);
-            return VMCI_SUCCESS;
-        }
-    }
-    return VMCI_ERROR_NOT_FOUND;                                                /* R62 */
+    struct vmci_dg_entry *entry = handle_first(kernel, handle, true);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;                                            /* R62 */
+    entry->live = false;
+    sim_index_remove(&kernel->handle_index, &entry->by_rid);
+    /* Without memory to record the free slot it is simply never reused. */
+    (void)sim_slots_free(&kernel->handle_free, (uint32_t)(entry - kernel->handles));
+    trace_handle(kernel, "dg_destroy", handle, VMCI_SUCCESS);
+    return VMCI_SUCCESS;
 }
 
 int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,
@@ -254,6 +302,90 @@ int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_head
     return result;
 }
 
+/* The key of a subscription in subscription_events: its event alone, or its event and
+ * the handle it is filtered on. Keys may collide; every lookup compares the fields. */
+static uint64_t subscription_key(const struct vmci_subscription *entry)
+{
+    if (!entry->filtered)
+        return sim_index_key2(VMCI_INVALID_ID, entry->event);
+    return sim_index_key2(entry->handle.context ^ (entry->event * 0x9E3779B9u),
+                          entry->handle.resource);
+}
+
+static struct vmci_subscription *subscription_of_id(const struct sim_index_node *node)
+{
+    return (struct vmci_subscription *)((const char *)node -
+                                        offsetof(struct vmci_subscription, by_id));
+}
+
+static struct vmci_subscription *subscription_of_event(const struct sim_index_node *node)
+{
+    return (struct vmci_subscription *)((const char *)node -
+                                        offsetof(struct vmci_subscription, by_event));
+}
+
+static void subscription_index(struct vmci_kernel *kernel, uint32_t slot)
+{
+    struct vmci_subscription *entry = &kernel->subscriptions[slot];
+    int rc = sim_index_insert(&kernel->subscription_ids, &entry->by_id, entry->id, slot);
+    if (rc == SIM_OK)
+        rc = sim_index_insert(&kernel->subscription_events, &entry->by_event,
+                              subscription_key(entry), slot);
+    assert(rc == SIM_OK);                           /* the indexes have no bound of their own */
+}
+
+/* The slots moved (realloc): their index nodes are rebuilt, in slot order. */
+static void subscriptions_reindex(struct vmci_kernel *kernel)
+{
+    sim_index_clear(&kernel->subscription_ids);
+    sim_index_clear(&kernel->subscription_events);
+    for (uint32_t slot = 0; slot < kernel->subscription_count; slot++) {
+        if (kernel->subscriptions[slot].live)
+            subscription_index(kernel, slot);
+    }
+}
+
+static struct vmci_subscription *subscription_find(const struct vmci_kernel *kernel,
+                                                   uint32_t subscription)
+{
+    for (const struct sim_index_node *node = sim_index_first(&kernel->subscription_ids,
+                                                             subscription);
+         node != NULL; node = sim_index_next(node)) {
+        struct vmci_subscription *entry = subscription_of_id(node);
+        if (entry->live && entry->id == subscription)
+            return entry;
+    }
+    return NULL;
+}
+
+/* A free slot: the lowest dead one, else a new one within the event_subscriptions limit. */
+static int subscription_slot(struct vmci_kernel *kernel, uint32_t *slot_out)
+{
+    if (sim_slots_take(&kernel->subscription_free, slot_out))
+        return VMCI_SUCCESS;
+    uint32_t limit = sim_engine_limits(kernel->hypervisor->engine)->event_subscriptions_max;
+    if (kernel->subscription_count >= limit) {
+        vmci__limit_reached(kernel->hypervisor, kernel->cid, "event_subscriptions_max", limit,
+                            VMCI_ERROR_NO_RESOURCES);
+        return VMCI_ERROR_NO_RESOURCES;
+    }
+    if (kernel->subscription_count == kernel->subscription_capacity) {
+        uint32_t capacity = kernel->subscription_capacity == 0 ? KERNEL_TABLE_INITIAL
+                                                               : kernel->subscription_capacity * 2;
+        struct vmci_subscription *grown = realloc(kernel->subscriptions,
+                                                  capacity * sizeof(*grown));
+        if (grown == NULL)
+            return VMCI_ERROR_NO_MEM;
+        bool moved = grown != kernel->subscriptions;
+        kernel->subscriptions = grown;
+        kernel->subscription_capacity = capacity;
+        if (moved)
+            subscriptions_reindex(kernel);
+    }
+    *slot_out = kernel->subscription_count++;
+    return VMCI_SUCCESS;
+}
+
 int vmci_event_subscribe(struct vmci_kernel *kernel, uint32_t event, vmci_event_fn fn,
                          void *state, uint32_t *subscription_out)
 {
@@ -261,44 +393,54 @@ int vmci_event_subscribe(struct vmci_kernel *kernel, uint32_t event, vmci_event_
     if (event >= VMCI_EVENT_MAX || event == VMCI_EVENT_MEM_ACCESS_ON ||
         event == VMCI_EVENT_MEM_ACCESS_OFF)
         return VMCI_ERROR_INVALID_ARGS;                                         /* R65 */
-    struct vmci_subscription *entry = NULL;
-    for (uint32_t index = 0; index < kernel->subscription_count && entry == NULL; index++) {
-        if (!kernel->subscriptions[index].live)
-            entry = &kernel->subscriptions[index];          /* reuse a dead slot */
-    }
-    if (entry == NULL && kernel->subscription_count >= VMCI_EVENT_SUBSCRIPTIONS_MAX)
-        return VMCI_ERROR_NO_RESOURCES;
-    if (entry == NULL && kernel->subscription_count == kernel->subscription_capacity) {
-        uint32_t capacity = kernel->subscription_capacity == 0 ? KERNEL_TABLE_INITIAL
-                                                               : kernel->subscription_capacity * 2;
-        struct vmci_subscription *grown = realloc(kernel->subscriptions,
-                                                  capacity * sizeof(*grown));
-        if (grown == NULL)
-            return VMCI_ERROR_NO_MEM;
-        kernel->subscriptions = grown;
-        kernel->subscription_capacity = capacity;
-    }
-    if (entry == NULL)
-        entry = &kernel->subscriptions[kernel->subscription_count++];
+    uint32_t slot = 0;
+    int rc = subscription_slot(kernel, &slot);
+    if (rc < 0)
+        return rc;
+    struct vmci_subscription *entry = &kernel->subscriptions[slot];
+    memset(entry, 0, sizeof(*entry));
     entry->id = kernel->subscription_id_next++;
     entry->event = event;
     entry->live = true;
     entry->fn = fn;
     entry->state = state;
+    subscription_index(kernel, slot);
     *subscription_out = entry->id;
+    return VMCI_SUCCESS;
+}
+
+int vmci_event_subscription_filter(struct vmci_kernel *kernel, uint32_t subscription,
+                                   struct vmci_handle handle)
+{
+    assert(kernel != NULL);
+    struct vmci_subscription *entry = subscription_find(kernel, subscription);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    if (entry->event != VMCI_EVENT_QP_PEER_ATTACH && entry->event != VMCI_EVENT_QP_PEER_DETACH)
+        return VMCI_ERROR_INVALID_ARGS;             /* only these events carry a handle */
+    sim_index_remove(&kernel->subscription_events, &entry->by_event);
+    entry->filtered = true;
+    entry->handle = handle;
+    int rc = sim_index_insert(&kernel->subscription_events, &entry->by_event,
+                              subscription_key(entry),
+                              (uint64_t)(entry - kernel->subscriptions));
+    assert(rc == SIM_OK);
+    (void)rc;
     return VMCI_SUCCESS;
 }
 
 int vmci_event_unsubscribe(struct vmci_kernel *kernel, uint32_t subscription)
 {
-    for (uint32_t index = 0; index < kernel->subscription_count; index++) {
-        struct vmci_subscription *entry = &kernel->subscriptions[index];
-        if (entry->live && entry->id == subscription) {
-            entry->live = false;
-            return VMCI_SUCCESS;
-        }
-    }
-    return VMCI_ERROR_NOT_FOUND;
+    struct vmci_subscription *entry = subscription_find(kernel, subscription);
+    if (entry == NULL)
+        return VMCI_ERROR_NOT_FOUND;
+    entry->live = false;
+    sim_index_remove(&kernel->subscription_ids, &entry->by_id);
+    sim_index_remove(&kernel->subscription_events, &entry->by_event);
+    /* Without memory to record the free slot it is simply never reused. */
+    (void)sim_slots_free(&kernel->subscription_free,
+                         (uint32_t)(entry - kernel->subscriptions));
+    return VMCI_SUCCESS;
 }
 
 static void trace_delivery(struct vmci_kernel *kernel, const struct vmci_datagram_header *header,
@@ -313,6 +455,81 @@ static void trace_delivery(struct vmci_kernel *kernel, const struct vmci_datagra
     if (rule != NULL)
         sim_trace_field_str(&event, "rule", rule);
     vmci__trace(kernel->hypervisor, &event);
+}
+
+/* Whether subscription `entry` takes `event` with `data` (its filter, if any, matches). */
+static bool subscriber_wants(const struct vmci_subscription *entry, uint32_t event,
+                             const uint8_t *data, uint64_t data_bytes)
+{
+    if (!entry->live || entry->event != event)
+        return false;
+    if (!entry->filtered)
+        return true;
+    return data_bytes >= 8 && vmci_read_u32(data) == entry->handle.context &&
+           vmci_read_u32(data + 4) == entry->handle.resource;
+}
+
+/* Appends to `slots` the slots of index chain `key` that want the event, ascending. */
+static uint32_t subscribers_gather(const struct vmci_kernel *kernel,
+                                   const struct vmci_subscription *probe, const uint8_t *data,
+                                   uint64_t data_bytes, uint32_t *slots, uint32_t count)
+{
+    for (const struct sim_index_node *node = sim_index_first(&kernel->subscription_events,
+                                                             subscription_key(probe));
+         node != NULL; node = sim_index_next(node)) {
+        const struct vmci_subscription *entry = subscription_of_event(node);
+        if (entry->filtered == probe->filtered &&           /* keys of the two may collide */
+            subscriber_wants(entry, probe->event, data, data_bytes))
+            slots[count++] = (uint32_t)node->order;
+    }
+    return count;
+}
+
+static int slot_compare(const void *a, const void *b)
+{
+    uint32_t left = *(const uint32_t *)a, right = *(const uint32_t *)b;
+    return (left > right) - (left < right);
+}
+
+/* R66: every live subscriber of `event` is called, in slot order, as a walk of all the
+ * slots would call them; the indexes give the few that want it (those filtered on
+ * another handle are never looked at). Each is checked again when its turn comes, since
+ * an earlier callback may have unsubscribed it. */
+static void subscribers_call(struct vmci_kernel *kernel, uint32_t event, const uint8_t *data,
+                             uint64_t data_bytes)
+{
+    uint32_t count_max = kernel->subscription_ids.count;
+    uint32_t local[16];
+    uint32_t *slots = count_max <= 16u ? local : malloc(count_max * sizeof(*slots));
+    uint32_t count = 0;
+    if (slots == NULL) {
+        slots = local;      /* no memory for the list: walk every slot (the same calls) */
+        for (uint32_t slot = 0; slot < kernel->subscription_count; slot++) {
+            struct vmci_subscription entry = kernel->subscriptions[slot];   /* may move */
+            if (subscriber_wants(&entry, event, data, data_bytes))
+                entry.fn(entry.state, event, data, data_bytes);
+        }
+        return;
+    }
+    struct vmci_subscription probe = { .event = event, .filtered = data_bytes >= 8 };
+    if (probe.filtered) {
+        probe.handle = (struct vmci_handle){ vmci_read_u32(data), vmci_read_u32(data + 4) };
+        count = subscribers_gather(kernel, &probe, data, data_bytes, slots, count);
+    }
+    uint32_t filtered = count;
+    probe.filtered = false;
+    count = subscribers_gather(kernel, &probe, data, data_bytes, slots, count);
+    if (filtered > 0 && count > filtered)
+        qsort(slots, count, sizeof(*slots), slot_compare);          /* merge the two lists */
+    for (uint32_t index = 0; index < count; index++) {
+        if (slots[index] >= kernel->subscription_count)
+            continue;
+        struct vmci_subscription entry = kernel->subscriptions[slots[index]];
+        if (subscriber_wants(&entry, event, data, data_bytes))
+            entry.fn(entry.state, event, data, data_bytes);
+    }
+    if (slots != local)
+        free(slots);
 }
 
 /* 4.5: an event datagram goes to every live subscriber of its type (R66); CTX_ID_UPDATE
@@ -333,12 +550,7 @@ static bool dispatch_event(struct vmci_kernel *kernel, const struct vmci_datagra
     if (event == VMCI_EVENT_CTX_ID_UPDATE && header->payload_size >= 12 && !kernel->is_host)
         kernel->cid = vmci_read_u32(payload + 8);
     trace_delivery(kernel, header, "event_deliver", NULL);
-    uint32_t count = kernel->subscription_count;
-    for (uint32_t index = 0; index < count && index < kernel->subscription_count; index++) {
-        struct vmci_subscription entry = kernel->subscriptions[index];  /* callbacks may grow */
-        if (entry.live && entry.event == event)
-            entry.fn(entry.state, event, payload + 8, header->payload_size - 8);
-    }
+    subscribers_call(kernel, event, payload + 8, header->payload_size - 8);
     return true;
 }
 

@@ -224,10 +224,26 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
     return VMCI_SUCCESS;
 }
 
+/* The broker's entry of the pair (NULL once freed): the cached one while no entry has
+ * been freed since it was looked up (so it cannot be a freed one), else a lookup. The
+ * queries of vmci.h take a const endpoint; the cache is not part of what they read, and
+ * every endpoint is allocated writable (vmci_qpair_alloc), so it is updated in place. */
+static struct vmci_qp_entry *qpair_entry(const struct vmci_qpair *qpair)
+{
+    struct vmci_qpair *cache = (struct vmci_qpair *)qpair;
+    struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
+    if (cache->entry == NULL || cache->entry_removals != hypervisor->queue_pair_removals) {
+        cache->entry = vmci__broker_find(hypervisor, qpair->handle);
+        cache->entry_removals = hypervisor->queue_pair_removals;
+    }
+    assert(cache->entry == NULL || vmci_handle_equal(cache->entry->handle, qpair->handle));
+    return cache->entry;
+}
+
 /* The entry and this side's view, or NULL when this side is no longer attached. */
 static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
 {
-    struct vmci_qp_entry *entry = vmci__broker_find(qpair->kernel->hypervisor, qpair->handle);
+    struct vmci_qp_entry *entry = qpair_entry(qpair);
     if (entry == NULL || qpair->detached)
         return NULL;
     uint32_t cid = qpair->kernel->context->cid;
@@ -300,8 +316,7 @@ static bool host_memory_gone(const struct vmci_qpair *qpair)
 {
     if (!qpair->kernel->is_host)
         return false;
-    const struct vmci_qp_entry *entry = vmci__broker_find(qpair->kernel->hypervisor,
-                                                          qpair->handle);
+    const struct vmci_qp_entry *entry = qpair_entry(qpair);
     return entry != NULL && !entry->local && entry->state == VMCI_QP_SHUTDOWN;
 }
 

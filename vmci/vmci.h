@@ -81,6 +81,13 @@ typedef void (*vmci_event_fn)(void *state, uint32_t event, const uint8_t *payloa
 int vmci_event_subscribe(struct vmci_kernel *kernel, uint32_t event, vmci_event_fn fn,
                          void *state, uint32_t *subscription_out);
 int vmci_event_unsubscribe(struct vmci_kernel *kernel, uint32_t subscription);
+/* From now on subscription `subscription` (to QP_PEER_ATTACH or QP_PEER_DETACH) is called
+ * only for events about queue pair `handle`: what a subscriber that ignores every other
+ * handle would see, found by a lookup instead of a call per subscriber. NOT_FOUND,
+ * INVALID_ARGS (another event). The event_subscriptions limit ("limit_reached" event
+ * when met) bounds the subscriptions of one kernel. */
+int vmci_event_subscription_filter(struct vmci_kernel *kernel, uint32_t subscription,
+                                   struct vmci_handle handle);
 
 /* Queue pairs (5.3). *handle: VMCI_INVALID_HANDLE to create (a new handle is chosen,
  * R92), or the handle to attach to. Sizes are this endpoint's produce/consume sizes. */

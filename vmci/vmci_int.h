@@ -17,6 +17,8 @@
 #ifndef VMCI_VMCI_INT_H
 #define VMCI_VMCI_INT_H
 
+#include "sim/engine/index.h"
+
 #include "device.h"
 #include "faults.h"
 #include "hypervisor.h"
@@ -26,8 +28,11 @@
 #define VMCI_READY_CALLBACKS_MAX 8u
 /* Subscribers to a guest device reset (vmci_kernel_on_reset): the kernel's vSockets stack. */
 #define VMCI_RESET_CALLBACKS_MAX 4u
-/* Datagrams in flight to the host kernel at once (the host's receive queue). */
+/* Datagrams in flight to the host kernel at once (the host's receive queue): the default
+ * of the world's `host_deliveries` limit. */
 #define VMCI_HOST_DELIVERIES_MAX 65536u
+_Static_assert(VMCI_HOST_DELIVERIES_MAX == SIM_HOST_DELIVERIES_MAX_DEFAULT,
+               "the host_deliveries limit");
 #define VMCI_CONTEXTS_INITIAL 16u
 /* One DATA_IN read of the guest driver (vmci_guest.c reads a page first, R41). */
 #define VMCI_DRIVER_FIRST_READ_BYTES VMCI_PAGE_SIZE
@@ -44,14 +49,19 @@ struct vmci_dg_entry {
     vmci_dg_recv_fn fn;
     vmci_dg_filter_fn filter;       /* host handles: synchronous check, may be NULL */
     void *state;
+    struct sim_index_node by_rid;   /* the kernel's handle_index (live entries only) */
 };
 
 struct vmci_subscription {
     uint32_t id;
     uint32_t event;
     bool live;
+    bool filtered;                          /* only events whose data starts with `handle` */
+    struct vmci_handle handle;
     vmci_event_fn fn;
     void *state;
+    struct sim_index_node by_id;            /* the kernel's subscription_ids */
+    struct sim_index_node by_event;         /* the kernel's subscription_events */
 };
 
 struct vmci_doorbell_entry {
@@ -70,13 +80,23 @@ struct vmci_kernel {
     bool driver_loaded;
     uint32_t engine_domain;                 /* the guest's (vmci_vm_config); host: 0 */
     uint32_t rid_next;                      /* R23, per kernel (D13) */
+    /* Datagram handles: slots (a dead one is reused, the lowest first) indexed by resource
+     * ID in slot order, so that the first live match is the one a walk of the slots finds
+     * (R16 matching lets a context of ANY match any context). */
     struct vmci_dg_entry *handles;
-    uint32_t handle_count;
+    uint32_t handle_count;                  /* slots used, <= the world's handles limit */
     uint32_t handle_capacity;
+    struct sim_index handle_index;
+    struct sim_slots handle_free;
+    /* Subscriptions: slots (a dead one is reused, the lowest first), indexed by id and by
+     * (event, handle); both indexes order by slot, the order dispatch calls them in. */
     struct vmci_subscription *subscriptions;
-    uint32_t subscription_count;
+    uint32_t subscription_count;            /* slots used, <= the event_subscriptions limit */
     uint32_t subscription_capacity;
     uint32_t subscription_id_next;
+    struct sim_slots subscription_free;
+    struct sim_index subscription_ids;
+    struct sim_index subscription_events;
     struct vmci_doorbell_entry *doorbells;
     uint32_t doorbell_count;
     uint32_t doorbell_capacity;
@@ -120,6 +140,7 @@ struct vmci_context {
     struct vmci_link *links;                /* doorbell links of this context */
     uint32_t link_count;
     uint32_t link_capacity;
+    struct sim_index_node by_cid;           /* the hypervisor's context_index, while in it */
 };
 
 enum vmci_qp_state {
@@ -144,6 +165,10 @@ struct vmci_qp_entry {
     struct vmci_qp_memory *memory;          /* owned */
     uint32_t charged_cid;                   /* the VM whose quota pays (R79), or INVALID */
     bool local;                             /* R95 / D9: both ends in one context */
+    uint64_t serial;                        /* creation number: the broker's walk order */
+    struct vmci_qp_entry *next;             /* the broker's list, creation order */
+    struct vmci_qp_entry *prev;
+    struct sim_index_node by_handle;        /* the broker's index, keyed by handle */
 };
 
 struct vmci_qpair {
@@ -159,6 +184,11 @@ struct vmci_qpair {
     /* Running hash of the bytes this endpoint enqueued (owned): one per direction of the
      * pair, shown in its "qp_data" events so that the digest covers the data. */
     struct sim_data_stream *produced;
+    /* The broker's entry of `handle` as last looked up, valid while the broker's
+     * queue_pair_removals is still entry_removals (no entry was freed since), which
+     * spares most data operations a lookup (vmci__qpair_entry). */
+    struct vmci_qp_entry *entry;
+    uint64_t entry_removals;
 };
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an
@@ -176,18 +206,24 @@ struct vmci_hypervisor {
     struct vmci_profile profile;
     struct vmci_cost cost;                  /* cost.faults points at `faults` */
     struct vmci_faults faults;              /* off until vmci_hypervisor_faults_configure */
-    struct vmci_context **contexts;         /* sorted by CID (HV1) */
+    struct vmci_context **contexts;         /* sorted by CID (HV1): every walk */
     uint32_t context_count;
     uint32_t context_capacity;
-    struct vmci_qp_entry **queue_pairs;     /* creation order */
-    uint32_t queue_pair_count;
-    uint32_t queue_pair_capacity;
+    struct sim_index context_index;         /* the same contexts by CID: every lookup */
+    /* Queue-pair entries: a list in creation order (every walk) and an index by handle
+     * (vmci__broker_find), so that a lookup costs the same whatever the count. */
+    struct vmci_qp_entry *queue_pairs_head;
+    struct vmci_qp_entry *queue_pairs_tail;
+    uint32_t queue_pair_count;              /* <= VMCI_QUEUE_PAIRS_MAX */
+    uint64_t queue_pair_serial_next;
+    uint64_t queue_pair_removals;           /* entries freed so far: vmci_qpair's cache */
+    struct sim_index queue_pair_index;
     struct vmci_context **suspended;        /* VM contexts off the table (R205), owned */
     uint32_t suspended_count;
     uint32_t suspended_capacity;
     struct vmci_delivery *deliveries;       /* in flight to the host, oldest first */
     struct vmci_delivery *deliveries_tail;
-    uint32_t delivery_count;                /* <= VMCI_HOST_DELIVERIES_MAX */
+    uint32_t delivery_count;                /* <= the world's host_deliveries limit */
     uint64_t delivery_last_due_ns;          /* when the newest delivery is due */
     /* The dgram_once account of deliveries (host_driver.c): accepted == dispatched to a
      * kernel + discarded (destination gone) + delivery_count. */
@@ -216,6 +252,10 @@ void vmci__context_free(struct vmci_context *context);
 int vmci__cid_next_free(const struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t *cid_out);
 struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid);
 void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
+/* A "limit_reached" event: world limit `limit` (its sim.world{ limits } name + "_max")
+ * of value `value` refused something in context `cid`, which got VMCI result `result`. */
+void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
+                         uint64_t value, int result);
 uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
 /* Sends event `event` with `data` to context `cid` (4.5). */
 void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
@@ -256,7 +296,7 @@ extern const struct vmci_device_ops vmci__device_ops;
 /* host_driver.c */
 int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64_t size_bytes,
                         uint64_t *cost_ns);
-/* Returns 0 or VMCI_ERROR_NO_RESOURCES (VMCI_HOST_DELIVERIES_MAX) / NO_MEM. */
+/* Returns 0 or VMCI_ERROR_NO_RESOURCES (the host_deliveries limit) / NO_MEM. */
 int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
                              uint64_t size_bytes);
 /* Delivers to the kernel of `cid` (host or guest) route_ns later, bypassing any device. */

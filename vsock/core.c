@@ -13,6 +13,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ void vsock_stack_init(struct vsock_stack *stack, struct sim_engine *engine,
     stack->world_socket_count = world_socket_count;
     stack->sockets_max = sockets_max;
     stack->buffer_size_default = VSOCK_BUFFER_SIZE_VMWARE;          /* R211 */
+    /* Never fuller than the stack's socket list, which sockets_max bounds (sock_new). */
+    sim_index_init(&stack->connections, UINT32_MAX);
+    sim_index_init(&stack->ports, UINT32_MAX);
 }
 
 uint32_t vsock_stack_local_cid(const struct vsock_stack *stack)
@@ -53,8 +57,56 @@ static void stack_link(struct vsock_stack *stack, struct vsock_sock *sock)
     (*stack->world_socket_count)++;
 }
 
+static void unindex(struct vsock_sock *sock)
+{
+    if (sock->in_connections)
+        sim_index_remove(&sock->stack->connections, &sock->by_connection);
+    if (sock->in_ports)
+        sim_index_remove(&sock->stack->ports, &sock->by_port);
+    sock->in_connections = false;
+    sock->in_ports = false;
+}
+
+/* A connection's key mixes the three parts; lookups compare the addresses themselves. */
+static uint64_t connection_key(const struct vsock_addr *local, const struct vsock_addr *remote)
+{
+    return sim_index_key2(remote->cid, remote->port ^ (local->port << 16 | local->port >> 16));
+}
+
+static uint64_t port_key(enum vsock_type type, uint32_t port)
+{
+    return sim_index_key2((uint32_t)type, port);
+}
+
+/* A socket with no remote address at all stays out of the connection index; only a
+ * lookup for the remote {ANY, ANY} (never a real peer) walks the list for it. */
+static bool remote_unset(const struct vsock_addr *remote)
+{
+    return remote->cid == VSOCK_CID_ANY && remote->port == VSOCK_PORT_ANY;
+}
+
+void vsock_sock_reindex(struct vsock_sock *sock)
+{
+    assert(sock != NULL);
+    struct vsock_stack *stack = sock->stack;
+    unindex(sock);
+    if (sock->type == VSOCK_TYPE_STREAM && !remote_unset(&sock->remote)) {
+        int rc = sim_index_insert(&stack->connections, &sock->by_connection,
+                                  connection_key(&sock->local, &sock->remote), sock->id);
+        assert(rc == 0);                            /* no bound below the socket list's */
+        sock->in_connections = rc == 0;
+    }
+    if (!sock->child && sock->local.port != VSOCK_PORT_ANY) {
+        int rc = sim_index_insert(&stack->ports, &sock->by_port,
+                                  port_key(sock->type, sock->local.port), sock->id);
+        assert(rc == 0);
+        sock->in_ports = rc == 0;
+    }
+}
+
 static void stack_unlink(struct vsock_stack *stack, struct vsock_sock *sock)
 {
+    unindex(sock);
     if (sock->stack_prev != NULL)
         sock->stack_prev->stack_next = sock->stack_next;
     else
@@ -97,6 +149,8 @@ void vsock_stack_destroy(struct vsock_stack *stack)
     *stack->world_socket_count -= freed;
     stack->socket_count = 0;
     stack->sockets_tail = NULL;
+    sim_index_destroy(&stack->connections);
+    sim_index_destroy(&stack->ports);
 }
 
 static struct vsock_sock *sock_new(struct vsock_stack *stack, enum vsock_type type)
@@ -153,8 +207,13 @@ int vsock_socket(struct vsock_stack *stack, int type, int protocol,
 /* R16: stream sockets conflict on equal ports with equal CIDs or either CID ANY. */
 static bool stream_port_taken(const struct vsock_stack *stack, const struct vsock_addr *addr)
 {
-    for (const struct vsock_sock *other = stack->sockets_head; other != NULL;
-         other = other->stack_next) {
+    assert(addr->port != VSOCK_PORT_ANY);          /* so every candidate is in the index */
+    for (const struct sim_index_node *node = sim_index_first(&stack->ports,
+                                                             port_key(VSOCK_TYPE_STREAM,
+                                                                      addr->port));
+         node != NULL; node = sim_index_next(node)) {
+        const struct vsock_sock *other = (const struct vsock_sock *)(
+            (const char *)node - offsetof(struct vsock_sock, by_port));
         if (other->type != VSOCK_TYPE_STREAM || other->local.port != addr->port || other->child)
             continue;
         if (other->local.cid == addr->cid || other->local.cid == VSOCK_CID_ANY ||
@@ -210,7 +269,24 @@ int vsock_bind(struct vsock_sock *sock, const struct vsock_addr *requested)
     }
     sock->local = addr;
     sock->bound_any = addr.cid == VSOCK_CID_ANY;
+    vsock_sock_reindex(sock);
     return 0;
+}
+
+/* R105: a backlog above the world's backlog limit is clamped to it; the trace says so (a
+ * "limit_reached" event naming the limit, which `vmcisim inspect FILE errors` lists). */
+static void backlog_clamped(const struct vsock_sock *sock, uint32_t requested, uint32_t clamp)
+{
+    const struct sim_process *process = sim_engine_current(sock->stack->engine);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, "limit_reached",
+                         vsock_stack_local_cid(sock->stack), process != NULL ? process->pid : 0);
+    sim_trace_field_str(&event, "limit", "backlog_max");
+    sim_trace_field_u64(&event, "value", clamp);
+    sim_trace_field_u64(&event, "requested", requested);
+    sim_trace_field_u64(&event, "port", sock->local.port);
+    sim_trace_field_str(&event, "rule", "R105");
+    (void)sim_engine_emit(sock->stack->engine, &event);     /* failure aborts the run */
 }
 
 int vsock_listen(struct vsock_sock *sock, int backlog)
@@ -223,8 +299,10 @@ int vsock_listen(struct vsock_sock *sock, int backlog)
         return -EINVAL;
     if (sock->tcp != VSOCK_TCP_LISTEN && sock->tcp != VSOCK_TCP_CLOSE)
         return -EINVAL;
-    sock->backlog_max = (backlog < 0 || (uint32_t)backlog > VSOCK_BACKLOG_MAX)
-                            ? VSOCK_BACKLOG_MAX : (uint32_t)backlog;
+    uint32_t clamp = sim_engine_limits(sock->stack->engine)->backlog_max;
+    if (backlog > 0 && (uint64_t)backlog > clamp)
+        backlog_clamped(sock, (uint32_t)backlog, clamp);
+    sock->backlog_max = (backlog < 0 || (uint32_t)backlog > clamp) ? clamp : (uint32_t)backlog;
     sock->tcp = VSOCK_TCP_LISTEN;
     return 0;
 }
@@ -282,24 +360,20 @@ int vsock_accept(struct vsock_sock *sock, struct vsock_sock **child, struct vsoc
     return 0;
 }
 
-static void list_remove(struct vsock_sock **head, struct vsock_sock **tail,
-                        struct vsock_sock *sock)
+/* The pending list is doubly linked, so that a child leaves it in O(1) however many
+ * half-open connections a listener holds; its order (newest first, R165) is unchanged. */
+static void pending_remove(struct vsock_sock *listener, struct vsock_sock *child)
 {
-    struct vsock_sock *previous = NULL;
-    for (struct vsock_sock *cursor = *head; cursor != NULL; cursor = cursor->queue_next) {
-        if (cursor == sock) {
-            if (previous != NULL)
-                previous->queue_next = sock->queue_next;
-            else
-                *head = sock->queue_next;
-            if (tail != NULL && *tail == sock)
-                *tail = previous;
-            sock->queue_next = NULL;
-            return;
-        }
-        previous = cursor;
-    }
-    assert(!"socket not on the list");
+    assert(child->listener == listener && listener->pending_count > 0);
+    if (child->queue_prev != NULL)
+        child->queue_prev->queue_next = child->queue_next;
+    else
+        listener->pending_head = child->queue_next;
+    if (child->queue_next != NULL)
+        child->queue_next->queue_prev = child->queue_prev;
+    child->queue_next = NULL;
+    child->queue_prev = NULL;
+    listener->pending_count--;
 }
 
 static void child_expire(void *context, void *arg, uint64_t data)
@@ -329,6 +403,7 @@ int vsock_child_create(struct vsock_sock *listener, const struct vsock_addr *loc
     child->buffer_max_size = listener->buffer_max_size;
     child->local = *local;
     child->remote = *remote;
+    vsock_sock_reindex(child);
     child->tcp = VSOCK_TCP_SYN_SENT;
     child->listener = listener;
     int rc = child->ops->init != NULL ? child->ops->init(child, listener) : 0;  /* errno */
@@ -341,6 +416,9 @@ int vsock_child_create(struct vsock_sock *listener, const struct vsock_addr *loc
         return rc;
     }
     child->queue_next = listener->pending_head;                                 /* R165 */
+    child->queue_prev = NULL;
+    if (listener->pending_head != NULL)
+        listener->pending_head->queue_prev = child;
     listener->pending_head = child;
     listener->pending_count++;
     *out = child;
@@ -351,8 +429,7 @@ void vsock_child_established(struct vsock_sock *child)
 {
     struct vsock_sock *listener = child->listener;
     assert(listener != NULL);
-    list_remove(&listener->pending_head, NULL, child);
-    listener->pending_count--;
+    pending_remove(listener, child);
     if (child->expiry_timer != SIM_EVENT_NONE) {
         sim_engine_cancel(child->stack->engine, child->expiry_timer);
         child->expiry_timer = SIM_EVENT_NONE;
@@ -371,10 +448,8 @@ void vsock_child_established(struct vsock_sock *child)
 void vsock_child_drop(struct vsock_sock *child)
 {
     struct vsock_sock *listener = child->listener;
-    if (listener != NULL && child->tcp == VSOCK_TCP_SYN_SENT) {
-        list_remove(&listener->pending_head, NULL, child);
-        listener->pending_count--;
-    }
+    if (listener != NULL && child->tcp == VSOCK_TCP_SYN_SENT)
+        pending_remove(listener, child);
     child->listener = NULL;
     struct vsock_call call = { 0 };
     if (child->ops->release != NULL)
@@ -504,13 +579,34 @@ static bool local_matches(const struct vsock_addr *bound, const struct vsock_add
            (bound->cid == wanted->cid || bound->cid == VSOCK_CID_ANY);
 }
 
+static bool connected_matches(const struct vsock_sock *sock, const struct vsock_addr *local,
+                              const struct vsock_addr *remote)
+{
+    return sock->type == VSOCK_TYPE_STREAM && sock->tcp != VSOCK_TCP_LISTEN &&
+           sock->remote.cid == remote->cid && sock->remote.port == remote->port &&
+           local_matches(&sock->local, local);
+}
+
+/* R149: the first socket in creation order whose connection matches. The index holds
+ * every stream socket with a remote address, sorted by id (creation order) per key, so
+ * its first match is the list's first match. */
 struct vsock_sock *vsock_find_connected(struct vsock_stack *stack, const struct vsock_addr *local,
                                         const struct vsock_addr *remote)
 {
-    for (struct vsock_sock *sock = stack->sockets_head; sock != NULL; sock = sock->stack_next) {
-        if (sock->type == VSOCK_TYPE_STREAM && sock->tcp != VSOCK_TCP_LISTEN &&
-            sock->remote.cid == remote->cid && sock->remote.port == remote->port &&
-            local_matches(&sock->local, local))
+    if (remote_unset(remote)) {
+        for (struct vsock_sock *sock = stack->sockets_head; sock != NULL;
+             sock = sock->stack_next) {
+            if (connected_matches(sock, local, remote))
+                return sock;
+        }
+        return NULL;
+    }
+    for (const struct sim_index_node *node = sim_index_first(&stack->connections,
+                                                             connection_key(local, remote));
+         node != NULL; node = sim_index_next(node)) {
+        struct vsock_sock *sock = (struct vsock_sock *)(
+            (const char *)node - offsetof(struct vsock_sock, by_connection));
+        if (connected_matches(sock, local, remote))
             return sock;                                                        /* R149 */
     }
     return NULL;
@@ -523,7 +619,13 @@ struct vsock_sock *vsock_find_bound(struct vsock_stack *stack, enum vsock_type t
      * connecting or connected socket through its binding (R158's source check, R172), as
      * in Linux's bound table. A listener's children are found by connection only, and
      * an unbound socket (port ANY) is not bound (R13). */
-    for (struct vsock_sock *sock = stack->sockets_head; sock != NULL; sock = sock->stack_next) {
+    if (local->port == VSOCK_PORT_ANY)
+        return NULL;                        /* an unbound socket is not bound (R13) */
+    for (const struct sim_index_node *node = sim_index_first(&stack->ports,
+                                                             port_key(type, local->port));
+         node != NULL; node = sim_index_next(node)) {
+        struct vsock_sock *sock = (struct vsock_sock *)(
+            (const char *)node - offsetof(struct vsock_sock, by_port));
         /* R207: a socket bound to ANY keeps matching after R154 set its local CID, so
          * it still receives once the guest's CID has changed (the refresh of R154). */
         if (sock->type == type && !sock->child && sock->local.port != VSOCK_PORT_ANY &&

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #include "sim/engine/engine.h"
+#include "sim/engine/index.h"
+#include "sim/engine/limits.h"
 #include "sim/engine/process.h"
 
 #define VSOCK_CID_ANY 0xFFFFFFFFu
@@ -30,7 +32,10 @@
 #define VSOCK_CID_HOST 2u
 #define VSOCK_LAST_RESERVED_PORT 1023u          /* R12 */
 #define VSOCK_MAX_PORT_RETRIES 24u              /* R14 */
-#define VSOCK_BACKLOG_MAX 4096u                 /* R105: somaxconn */
+/* R105: somaxconn, the default of the world's `backlog` limit (SIM_BACKLOG_MAX_DEFAULT),
+ * which clamps a listen() backlog. */
+#define VSOCK_BACKLOG_MAX 4096u
+_Static_assert(VSOCK_BACKLOG_MAX == SIM_BACKLOG_MAX_DEFAULT, "the backlog limit's default");
 #define VSOCK_BUFFER_MIN_DEFAULT 128u           /* R101 */
 #define VSOCK_BUFFER_MAX_DEFAULT 262144u
 #define VSOCK_BUFFER_SIZE_VMWARE 65536u         /* R211: product flavour */
@@ -196,6 +201,7 @@ struct vsock_sock {
     struct vsock_sock *accept_head;         /* established, not yet accepted (R108) */
     struct vsock_sock *accept_tail;
     struct vsock_sock *queue_next;          /* link in the listener's pending/accept list */
+    struct vsock_sock *queue_prev;          /* the pending list's back link (O(1) removal) */
     uint32_t pending_count;
     uint32_t accept_count;
     uint32_t backlog_max;
@@ -203,6 +209,12 @@ struct vsock_sock {
     sim_event_id expiry_timer;              /* R110 */
     struct vsock_sock *stack_next;          /* links in the stack's socket list */
     struct vsock_sock *stack_prev;
+    /* The stack's indexes (vsock_sock_reindex): by connection (stream sockets with a
+     * remote address) and by bound port (sockets other than children, with a port). */
+    struct sim_index_node by_connection;
+    struct sim_index_node by_port;
+    bool in_connections;
+    bool in_ports;
     void *transport;                        /* owned by the transport */
 };
 
@@ -217,6 +229,10 @@ struct vsock_stack {
     struct vsock_sock *sockets_head;        /* live sockets, creation order */
     struct vsock_sock *sockets_tail;
     uint32_t socket_count;
+    /* The same sockets indexed by value, in creation order within a key, so that a lookup
+     * finds the socket a walk of the list would have found first (vsock_find_*). */
+    struct sim_index connections;           /* (remote CID, remote port, local port) */
+    struct sim_index ports;                 /* (type, local port) */
     uint32_t *world_socket_count;           /* shared by every stack of the world */
     uint32_t sockets_max;                   /* the world's sockets limit */
     uint64_t buffer_size_default;           /* R211 flavour */
@@ -262,6 +278,9 @@ int vsock_child_create(struct vsock_sock *listener, const struct vsock_addr *loc
 void vsock_child_established(struct vsock_sock *child);
 void vsock_child_drop(struct vsock_sock *child);
 /* Lookup for incoming packets (R149). */
+/* Brings the socket's entries in the stack's indexes up to date after its local port, its
+ * remote address or its child flag changed (every such change calls it). */
+void vsock_sock_reindex(struct vsock_sock *sock);
 struct vsock_sock *vsock_find_connected(struct vsock_stack *stack, const struct vsock_addr *local,
                                         const struct vsock_addr *remote);
 struct vsock_sock *vsock_find_bound(struct vsock_stack *stack, enum vsock_type type,

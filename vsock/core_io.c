@@ -73,6 +73,7 @@ static int dgram_connect(struct vsock_sock *sock, const struct vsock_addr *addr)
     if (addr->cid == VSOCK_CID_HYPERVISOR && addr->port != 14u)
         return -EINVAL;                                                         /* R11 */
     sock->remote = *addr;                                                       /* R191 */
+    vsock_sock_reindex(sock);
     sock->state = VSOCK_SS_CONNECTED;
     return 0;
 }
@@ -83,6 +84,7 @@ int vsock_dgram_disconnect(struct vsock_sock *sock)
     if (sock->type != VSOCK_TYPE_DGRAM)
         return -EINVAL;
     sock->remote = (struct vsock_addr){ VSOCK_CID_ANY, VSOCK_PORT_ANY };        /* R192 */
+    vsock_sock_reindex(sock);
     sock->state = VSOCK_SS_UNCONNECTED;
     return 0;
 }
@@ -114,6 +116,7 @@ int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool r
             return rc;
     }
     sock->remote = *addr;
+    vsock_sock_reindex(sock);
     sock->error = 0;
     sock->state = VSOCK_SS_CONNECTING;
     sock->tcp = VSOCK_TCP_SYN_SENT;

@@ -101,6 +101,7 @@ int vsock_invariants_break_for_test(struct vsock_stack *stack, enum vsock_invari
              other = other->stack_next) {
             if (is_bound(other) && other->type == sock->type) {
                 other->local = sock->local;     /* two sockets on one port */
+                vsock_sock_reindex(other);
                 return 0;
             }
         }

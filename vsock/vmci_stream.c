@@ -342,6 +342,9 @@ static int client_negotiate(struct vsock_sock *sock, const struct vsock_packet *
     if (rc < 0)
         return -vsock_vmci_error_to_errno(rc);
     stream->qp_handle = handle;
+    if (stream->detach_subscribed)      /* peer_detached ignores every other handle */
+        (void)vmci_event_subscription_filter(transport->kernel, stream->detach_subscription,
+                                             handle);
     uint64_t encoded = (uint64_t)handle.context | ((uint64_t)handle.resource << 32);
     /* A refused OFFER (a full queue: NO_RESOURCES) is EINVAL, not R63's ENOBUFS: Linux's
      * send already returns an errno and recv_connecting_client_negotiate maps it once
@@ -476,6 +479,9 @@ static void recv_connecting_server(struct vsock_sock *child, const struct vsock_
         return;
     }
     stream->qp_handle = handle;
+    if (stream->detach_subscribed)      /* peer_detached ignores every other handle */
+        (void)vmci_event_subscription_filter(transport->kernel, stream->detach_subscription,
+                                             handle);
     /* R166: the child reaches the accept queue only once its ATTACH is out; a failed send
      * drops it after an RST (vmci_transport.c recv_connecting_server). Delivery is never
      * inside the sender's call, so nothing can look the child up in between. */

@@ -13,6 +13,11 @@ struct sim_limits sim_limits_default(void)
         .sockets_max = SIM_SOCKETS_MAX_DEFAULT,
         .trace_events_max = SIM_TRACE_EVENTS_MAX_DEFAULT,
         .qp_memory_bytes_max = SIM_QP_MEMORY_BYTES_MAX_DEFAULT,
+        .event_subscriptions_max = SIM_EVENT_SUBSCRIPTIONS_MAX_DEFAULT,
+        .queue_pairs_max = SIM_QUEUE_PAIRS_MAX_DEFAULT,
+        .handles_max = SIM_HANDLES_MAX_DEFAULT,
+        .backlog_max = SIM_BACKLOG_MAX_DEFAULT,
+        .host_deliveries_max = SIM_HOST_DELIVERIES_MAX_DEFAULT,
     };
     return limits;
 }

@@ -25,10 +25,29 @@
 /* Queue-pair memory per VM (reference section 11, VMCI_MAX_GUEST_QP_MEMORY). */
 #define SIM_QP_MEMORY_BYTES_MAX_DEFAULT (128ull * 1024 * 1024)
 
+/* Event subscriptions per VMCI kernel: each stream socket holds one (its peer-detach
+ * event), so this bounds the streams one endpoint may hold at once (VMCI's
+ * VMCI_EVENT_SUBSCRIPTIONS_MAX, the default). */
+#define SIM_EVENT_SUBSCRIPTIONS_MAX_DEFAULT 4096u
+/* Queue pairs one VM may have charged to it (reference section 11, VMCI_MAX_GUEST_QP_COUNT). */
+#define SIM_QUEUE_PAIRS_MAX_DEFAULT     16384u
+/* Datagram handles per VMCI kernel (VMCI_HOST_HANDLES_MAX / VMCI_GUEST_HANDLES_MAX). */
+#define SIM_HANDLES_MAX_DEFAULT         65536u
+/* The clamp of a listen() backlog (R105, Linux's somaxconn; VSOCK_BACKLOG_MAX). */
+#define SIM_BACKLOG_MAX_DEFAULT         4096u
+/* Datagrams in flight to the host kernel at once (VMCI_HOST_DELIVERIES_MAX): a fleet whose
+ * guests all send to the host in the same instant meets it. */
+#define SIM_HOST_DELIVERIES_MAX_DEFAULT 65536u
+
 /* Hard ceilings a scenario cannot raise: they keep indexes within 32 bits. */
 #define SIM_VMS_CEILING                 (1u << 20)
 #define SIM_PROCESSES_CEILING           (1u << 22)
 #define SIM_EVENTS_PENDING_CEILING      (1u << 28)
+#define SIM_EVENT_SUBSCRIPTIONS_CEILING (1u << 22)
+#define SIM_QUEUE_PAIRS_CEILING         (1u << 20)  /* the broker's VMCI_QUEUE_PAIRS_MAX */
+#define SIM_HANDLES_CEILING             (1u << 22)
+#define SIM_BACKLOG_CEILING             (1u << 22)
+#define SIM_HOST_DELIVERIES_CEILING     (1u << 24)
 
 /* Fixed engine limits (not overridable). */
 #define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
@@ -54,6 +73,11 @@ struct sim_limits {
     uint32_t sockets_max;
     uint64_t trace_events_max;
     uint64_t qp_memory_bytes_max;
+    uint32_t event_subscriptions_max;
+    uint32_t queue_pairs_max;
+    uint32_t handles_max;
+    uint32_t backlog_max;
+    uint32_t host_deliveries_max;
 };
 
 struct sim_limits sim_limits_default(void);

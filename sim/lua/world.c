@@ -70,7 +70,9 @@ static struct sim_limits read_limits(lua_State *L, int options)
     }
     int table = lua_gettop(L);
     static const char *const allowed[] = { "vms", "processes", "sockets", "events_pending",
-                                           "trace_events", "qp_memory_bytes", NULL };
+                                           "trace_events", "qp_memory_bytes",
+                                           "event_subscriptions", "queue_pairs", "handles",
+                                           "backlog", "host_deliveries", NULL };
     simlua__check_options(L, table, allowed, "sim.world limits");
     limits.vms_max = (uint32_t)limit_field(L, table, "vms", limits.vms_max, SIM_VMS_CEILING);
     limits.processes_max = (uint32_t)limit_field(L, table, "processes", limits.processes_max,
@@ -83,6 +85,19 @@ static struct sim_limits read_limits(lua_State *L, int options)
                                           INT64_MAX);
     limits.qp_memory_bytes_max = limit_field(L, table, "qp_memory_bytes",
                                              limits.qp_memory_bytes_max, INT64_MAX);
+    limits.event_subscriptions_max = (uint32_t)limit_field(L, table, "event_subscriptions",
+                                                           limits.event_subscriptions_max,
+                                                           SIM_EVENT_SUBSCRIPTIONS_CEILING);
+    limits.queue_pairs_max = (uint32_t)limit_field(L, table, "queue_pairs",
+                                                   limits.queue_pairs_max,
+                                                   SIM_QUEUE_PAIRS_CEILING);
+    limits.handles_max = (uint32_t)limit_field(L, table, "handles", limits.handles_max,
+                                               SIM_HANDLES_CEILING);
+    limits.backlog_max = (uint32_t)limit_field(L, table, "backlog", limits.backlog_max,
+                                               SIM_BACKLOG_CEILING);
+    limits.host_deliveries_max = (uint32_t)limit_field(L, table, "host_deliveries",
+                                                       limits.host_deliveries_max,
+                                                       SIM_HOST_DELIVERIES_CEILING);
     lua_pop(L, 1);
     return limits;
 }

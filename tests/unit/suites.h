@@ -41,7 +41,8 @@
     X(faults)          \
     X(fault_rates)     \
     X(fault_sites_vsock) \
-    X(fault_sites_vmci)
+    X(fault_sites_vmci) \
+    X(lookups)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/limits_test.sh: the world limits a fleet meets (docs/limits.md, issue 10 item 2;
+# fixtures in tests/fixtures/limits/):
+# met, each is named by a `limit_reached` event that `vmcisim inspect FILE errors` lists
+# beside the errno the application got; raised through sim.world{ limits = … }, the same
+# scenario goes through; above its ceiling a limit is refused with a message naming it.
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fixture=tests/fixtures/limits/streams.lua
+
+check() {   # check NAME CONDITION-STATUS [DETAIL]
+    if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi
+}
+
+out=$("$vmcisim" run "$fixture" --trace "$work/met.db" 2>&1)
+check "8 subscriptions: 8 streams connect, 4 are reset" \
+    "$(printf '%s\n' "$out" | grep -c 'streams: 8 connected, 4 reset' | grep -qx 1; echo $?)" \
+    "$out"
+errors=$("$vmcisim" inspect "$work/met.db" errors 2>&1)
+count=$(printf '%s\n' "$errors" | grep -c 'limit_reached  limit=event_subscriptions_max value=8')
+check "errors lists 4 limit_reached events naming event_subscriptions_max" \
+    "$([ "$count" -eq 4 ]; echo $?)" "$count in: $errors"
+resets=$(printf '%s\n' "$errors" | grep -c 'sock_connect .*(ECONNRESET)')
+check "errors lists the 4 ECONNRESET connects beside them" "$([ "$resets" -eq 4 ]; echo $?)" \
+    "$resets"
+first_limit=$(printf '%s\n' "$errors" | grep -n 'event_subscriptions_max' | head -n 1 | cut -d: -f1)
+first_reset=$(printf '%s\n' "$errors" | grep -n 'ECONNRESET' | head -n 1 | cut -d: -f1)
+check "the first limit event comes before the first reset" \
+    "$([ -n "$first_limit" ] && [ -n "$first_reset" ] && [ "$first_limit" -lt "$first_reset" ]; echo $?)"
+check "the backlog clamp is named (limit backlog_max 64, requested 1000, R105)" \
+    "$(printf '%s\n' "$errors" | grep -q 'limit_reached  limit=backlog_max value=64 requested=1000 port=5001 rule=R105'; echo $?)" \
+    "$errors"
+summary=$("$vmcisim" inspect "$work/met.db" summary 2>&1)
+check "summary counts them among the errors" \
+    "$(printf '%s\n' "$summary" | grep -Eq '^errors +(1[3-9]|[2-9][0-9])'; echo $?)" "$summary"
+
+out=$("$vmcisim" run "$fixture" --trace "$work/raised.db" -- 64 2>&1)
+check "64 subscriptions: all 12 streams connect" \
+    "$(printf '%s\n' "$out" | grep -q 'streams: 12 connected, 0 reset'; echo $?)" "$out"
+count=$("$vmcisim" inspect "$work/raised.db" errors 2>&1 | grep -c 'event_subscriptions_max')
+check "raised: no event_subscriptions_max event" "$([ "$count" -eq 0 ]; echo $?)" "$count"
+
+out=$("$vmcisim" run tests/fixtures/limits/deliveries.lua --trace "$work/deliveries.db" 2>&1)
+check "host_deliveries 4: 4 datagrams sent, 4 refused (ENOBUFS)" \
+    "$(printf '%s\n' "$out" | grep -q 'deliveries: 4 sent, 4 refused'; echo $?)" "$out"
+errors=$("$vmcisim" inspect "$work/deliveries.db" errors 2>&1)
+count=$(printf '%s\n' "$errors" | grep -c 'limit_reached  limit=host_deliveries_max value=4')
+check "errors names host_deliveries_max once per refused datagram, beside ENOBUFS" \
+    "$([ "$count" -eq 4 ] && [ "$(printf '%s\n' "$errors" | grep -c '(ENOBUFS)')" -eq 4 ]; echo $?)" \
+    "$errors"
+out=$("$vmcisim" run tests/fixtures/limits/deliveries.lua -- 64 2>&1)
+check "host_deliveries 64: all 8 sent" \
+    "$(printf '%s\n' "$out" | grep -q 'deliveries: 8 sent, 0 refused'; echo $?)" "$out"
+
+for limit in "event_subscriptions 4194305" "queue_pairs 1048577" "handles 4194305" \
+             "backlog 4194305" "host_deliveries 16777217"; do
+    set -- $limit
+    printf 'local sim = require("vmcisim")\nsim.world{ limits = { %s = %s } }\n' "$1" "$2" \
+        > "$work/ceiling.lua"
+    out=$("$vmcisim" run "$work/ceiling.lua" 2>&1)
+    check "limits.$1 above its ceiling is refused, naming it" \
+        "$(printf '%s\n' "$out" | grep -q "limits.$1 = $2 is above its ceiling"; echo $?)" "$out"
+done
+printf 'local sim = require("vmcisim")\nsim.world{ limits = { backlog = 0 } }\n' > "$work/zero.lua"
+out=$("$vmcisim" run "$work/zero.lua" 2>&1)
+check "limits.backlog = 0 is refused" \
+    "$(printf '%s\n' "$out" | grep -q 'limits.backlog must be a positive integer'; echo $?)" "$out"
