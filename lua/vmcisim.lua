@@ -55,6 +55,11 @@ sim.version = ""
 ---@field events_pending? integer
 ---@field trace_events? integer
 ---@field qp_memory_bytes? integer
+---@field event_subscriptions? integer
+---@field queue_pairs? integer queue pairs per VM
+---@field handles? integer
+---@field backlog? integer the largest listen() backlog
+---@field host_deliveries? integer datagrams in flight to the host kernel
 
 ---Fault sites and fault rates, docs/faults.md.
 ---@class vmcisim.faults
@@ -66,8 +71,8 @@ sim.version = ""
 ---@field vmotion? number vMotions per simulated second
 ---@field power_cycle? number power cycles per simulated second
 ---@field kill? number process kills per simulated second
----@field suspend_ns? integer how long a suspended VM stays suspended
----@field power_off_ns? integer how long a power-cycled VM stays off
+---@field suspend_ns? integer|integer[] how long a suspended VM stays suspended (ns, or { min, max })
+---@field power_off_ns? integer|integer[] how long a power-cycled VM stays off (ns, or { min, max })
 
 ---The options of `sim.world{}`.
 ---@class vmcisim.world_options
