@@ -39,7 +39,9 @@ struct inspect_arguments {
 
 int inspect_fail(const struct inspect *inspect, const char *message)
 {
-    fprintf(stderr, "vmcisim inspect: %s: %s\n", inspect->path, message);
+    fprintf(stderr, "vmcisim %s: %s: %s\n", inspect->command != NULL ? inspect->command
+                                                                     : "inspect",
+            inspect->path, message);
     return 1;
 }
 
@@ -216,6 +218,25 @@ static int open_trace(struct inspect *inspect)
         return 1;
     }
     return open_database(inspect);
+}
+
+int inspect_open(struct inspect *inspect)
+{
+    int status = open_trace(inspect);
+    if (status == 0)
+        status = inspect_names_load(inspect);
+    if (status == 0)
+        status = inspect_where_build(inspect);
+    return status;
+}
+
+void inspect_close(struct inspect *inspect)
+{
+    inspect_names_free(&inspect->names);
+    free(inspect->where);
+    inspect->where = NULL;
+    sqlite3_close(inspect->db);
+    inspect->db = NULL;
 }
 
 static int run_view(struct inspect *inspect, const struct inspect_arguments *arguments)

@@ -61,13 +61,20 @@ struct inspect_names {
 
 struct inspect {
     sqlite3 *db;                /* opened read-only */
+    const char *command;        /* "inspect" or "export": the prefix of messages */
     const char *path;
     struct inspect_filter filter;
     struct inspect_names names;
     char *where;                /* "" or " AND ..." for the filters, made by inspect_where_build */
 };
 
+struct export_span;
+
 /* inspect.c */
+/* Opens the trace at inspect->path read-only with its names and filters (for `export`,
+ * which borrows the connection model); 0 or 1 (reported). Close with inspect_close(). */
+int inspect_open(struct inspect *inspect);
+void inspect_close(struct inspect *inspect);
 /* Prints "vmcisim: inspect FILE: <message>" on stderr; returns exit status 1. */
 int inspect_fail(const struct inspect *inspect, const char *message);
 /* Prepares `sql`; on failure prints SQLite's message and returns NULL. */
@@ -113,5 +120,9 @@ int inspect_view_connections(struct inspect *inspect);
 int inspect_view_sockets(struct inspect *inspect);
 /* Counts for `summary`: sockets and connections rebuilt from the whole trace. */
 int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *connections);
+/* Each connection's sides (the client's, and the server's once it has a child socket) for
+ * the exporters, numbered as `connections` numbers them; 0 or 1 (reported). Ownership: the
+ * caller frees *spans. */
+int inspect_model_spans(struct inspect *inspect, struct export_span **spans, uint32_t *count);
 
 #endif /* SIM_CLI_INSPECT_INT_H */

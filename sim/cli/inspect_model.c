@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "sim/cli/inspect_int.h"
+#include "sim/export/export.h"
 #include "vsock/core.h"
 
 #define ADDRESS_PORT_BITS   32u
@@ -101,6 +102,7 @@ struct process_state {
 
 struct model {
     struct inspect *inspect;
+    uint64_t last_time_ns;          /* of the last row read: the end of what is still open */
     struct socket_record *sockets;
     uint32_t socket_count, socket_capacity;
     struct connection *connections;
@@ -639,6 +641,7 @@ static int model_build(struct inspect *inspect, struct model *model)
     struct row row;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
         read_row(model, statement, &row);
+        model->last_time_ns = row.time_ns;
         if (handle_row(model, &row) < 0) {
             sqlite3_finalize(statement);
             return inspect_fail(inspect, "out of memory, or more than INSPECT_SOCKETS_MAX "
@@ -861,6 +864,64 @@ int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *c
     }
     for (uint32_t index = 0; status == 0 && index < model.connection_count; index++)
         *connections += (uint64_t)connection_selected(&model, &model.connections[index]);
+    model_free(&model);
+    return status;
+}
+
+/* When a side stopped taking part: its close, else the detach it saw, else a refusal or
+ * failed connect that ended the whole connection, else the end of the trace. */
+static uint64_t side_end_ns(const struct model *model, const struct connection *connection,
+                            enum side side)
+{
+    if (connection->closed[side])
+        return connection->closed_ns[side];
+    if (connection->detached[side])
+        return connection->detached_ns[side];
+    if (connection->ended && !connection->established)
+        return connection->ended_ns;
+    return model->last_time_ns;
+}
+
+static void fill_span(const struct model *model, uint32_t number, enum side side,
+                      struct export_span *span)
+{
+    const struct connection *connection = &model->connections[number - 1];
+    enum side other = side == SIDE_CLIENT ? SIDE_SERVER : SIDE_CLIENT;
+    uint32_t socket = connection->socket[side];
+    *span = (struct export_span){
+        .number = number, .side = (uint32_t)side, .cid = connection->cid[side],
+        .port = connection->port[side], .peer_cid = connection->cid[other],
+        .peer_port = connection->port[other],
+        .socket = socket != NONE ? model->sockets[socket - 1].id : 0,
+        .start_ns = side == SIDE_SERVER && connection->established ? connection->established_ns
+                                                                  : connection->requested_ns,
+    };
+    span->end_ns = side_end_ns(model, connection, side);
+    if (span->end_ns < span->start_ns)
+        span->end_ns = span->start_ns;
+    snprintf(span->endpoint, sizeof span->endpoint, "%s",
+             inspect_name(&model->inspect->names, connection->owner[side]));
+    snprintf(span->end, sizeof span->end, "%s", connection->ended ? connection->end : "");
+}
+
+int inspect_model_spans(struct inspect *inspect, struct export_span **spans, uint32_t *count)
+{
+    struct model model;
+    int status = model_build(inspect, &model);
+    *spans = NULL;
+    *count = 0;
+    if (status == 0 && model.connection_count > 0) {
+        /* Two sides per connection; INSPECT_CONNECTIONS_MAX bounds both. */
+        *spans = calloc((size_t)model.connection_count * SIDE_COUNT, sizeof **spans);
+        if (*spans == NULL)
+            status = inspect_fail(inspect, "out of memory");
+    }
+    for (uint32_t number = 1; status == 0 && number <= model.connection_count; number++) {
+        const struct connection *connection = &model.connections[number - 1];
+        fill_span(&model, number, SIDE_CLIENT, &(*spans)[(*count)++]);
+        if (connection->established || connection->socket[SIDE_SERVER] != NONE)
+            fill_span(&model, number, SIDE_SERVER, &(*spans)[(*count)++]);
+    }
     model_free(&model);
     return status;
 }

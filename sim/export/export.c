@@ -25,6 +25,7 @@ void export_options_default(struct export_options *options)
     options->from_ns = 0;
     options->to_ns = UINT64_MAX;
     options->mermaid_messages_max = EXPORT_MERMAID_MESSAGES_MAX;
+    options->mermaid_characters_max = EXPORT_MERMAID_CHARACTERS_MAX;
 }
 
 int export_format_parse(const char *name, enum export_format *format)
