@@ -18,7 +18,9 @@
 #ifndef SIM_EXPORT_EXPORT_H
 #define SIM_EXPORT_EXPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sim/engine/limits.h"
 
@@ -75,5 +77,14 @@ int export_format_parse(const char *name, enum export_format *format);
  * leaves no output file behind. */
 int export_run(const char *trace_path, const char *out_path, const struct export_options *options,
                char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* Writes `length` bytes of `text` as a JSON string: quotes, escapes, well-formed UTF-8
+ * copied, every byte of an ill-formed sequence as U+FFFD, so the output stays valid JSON and
+ * UTF-8 (also used by `inspect --format json`). */
+void export_json_string_bytes(FILE *out, const char *text, size_t length);
+void export_json_string(FILE *out, const char *text);
+/* Copies a JSON text that SQLite's json_valid accepted, ill-formed UTF-8 bytes (which can
+ * only be inside its strings) as U+FFFD escapes. */
+void export_json_copy(FILE *out, const char *json);
 
 #endif /* SIM_EXPORT_EXPORT_H */
