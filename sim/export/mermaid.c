@@ -55,6 +55,7 @@ struct mermaid_state {
     uint64_t written;
     uint64_t left_out;
     uint64_t characters;                    /* written to out so far */
+    bool full;                              /* a message did not fit: none after it does */
     char pending[MERMAID_PENDING_BYTES_MAX];
     size_t pending_bytes;
     uint32_t participants_committed;        /* declared in what was written */
@@ -99,11 +100,15 @@ static void pending_printf(struct mermaid_state *state, const char *format, ...)
 }
 
 /* Writes the composed message if the diagram has room for it (the final note's reserve
- * kept), else forgets it and the participants it declared, and counts it as left out. */
+ * kept), else forgets it and the participants it declared, and counts it as left out. Once
+ * one message did not fit, no later one is drawn either: the diagram is a clean prefix of
+ * the run, as with the message bound. */
 static void commit(struct mermaid_state *state)
 {
     uint64_t limit = state->options->mermaid_characters_max;
-    if (state->characters + state->pending_bytes + MERMAID_NOTE_RESERVE_BYTES > limit) {
+    if (state->characters + state->pending_bytes + MERMAID_NOTE_RESERVE_BYTES > limit)
+        state->full = true;
+    if (state->full) {
         state->participant_count = state->participants_committed;
         state->written--;
         state->left_out++;
