@@ -135,7 +135,9 @@ python3 - "$work/guide_stream.json" >"$work/py.out" 2>&1 <<'EOF'
 import json, sys
 events = json.load(open(sys.argv[1], encoding="utf-8"))["traceEvents"]
 print("|".join(sorted(e["args"]["name"] for e in events if e.get("name") == "process_name")))
-print("|".join(sorted(e["args"]["name"] for e in events if e.get("name") == "thread_name")))
+threads = [e["args"]["name"] for e in events if e.get("name") == "thread_name"]
+print("|".join(sorted(t for t in threads if not t.startswith("connection #"))))
+print("|".join(sorted(t for t in threads if t.startswith("connection #"))))
 EOF
 [ "$(sed -n 1p "$work/py.out")" = "guest1 (cid $cid)|host (cid 2)" ]
 check "perfetto guide_stream: a process per endpoint, named with its CID" $? \
@@ -143,6 +145,74 @@ check "perfetto guide_stream: a process per endpoint, named with its CID" $? \
 [ "$(sed -n 2p "$work/py.out")" = "client (pid 2)|kernel|kernel|server (pid 1)" ]
 check "perfetto guide_stream: a thread per simulated process and a kernel thread" $? \
     "$(sed -n 2p "$work/py.out")"
+[ "$(sed -n 3p "$work/py.out")" = \
+  "connection #1 client (port 1024)|connection #1 server (port 15000)" ]
+check "perfetto guide_stream: a thread per side of connection #1" $? "$(sed -n 3p "$work/py.out")"
+
+# Causality: flows pair up (one start, one end per id, the end not before the start), every
+# slice nests on its track (B/E balanced like brackets, X slices never overlap partly), and
+# each connection side is one slice from the connect (or attach) to that side's close.
+"$vmcisim" run tests/fixtures/twenty_guests.lua -q --trace "$work/twenty.db" >/dev/null 2>&1
+check "trace of tests/fixtures/twenty_guests.lua written" $?
+for name in guide_stream guide_dgram twenty; do
+    run export "$work/$name.db" --format perfetto -o "$work/$name.flows.json"
+    check "perfetto export of $name with flows exits 0" "$status" "$err"
+    python3 - "$work/$name.flows.json" >"$work/py.out" 2>&1 <<'EOF'
+import collections, json, sys
+events = json.load(open(sys.argv[1], encoding="utf-8"))["traceEvents"]
+flows = collections.defaultdict(list)
+for e in events:
+    if e["ph"] in ("s", "f"):
+        flows[e["id"]].append(e)
+def bad(pair):
+    phases = sorted(p["ph"] for p in pair)
+    if phases != ["f", "s"]:
+        return True
+    start = [p for p in pair if p["ph"] == "s"][0]
+    end = [p for p in pair if p["ph"] == "f"][0]
+    return start["ts"] > end["ts"] or start["name"] != end["name"] or end.get("bp") != "e"
+unpaired = sum(1 for pair in flows.values() if bad(pair))
+names = collections.Counter(pair[0]["name"] for pair in flows.values())
+tracks = collections.defaultdict(list)
+for e in events:
+    if e["ph"] in ("B", "E", "X"):
+        tracks[(e["pid"], e["tid"])].append(e)
+nest_errors = 0
+for key, items in tracks.items():
+    depth = 0
+    for e in items:
+        depth += 1 if e["ph"] == "B" else -1 if e["ph"] == "E" else 0
+        nest_errors += depth < 0
+    nest_errors += depth != 0
+    spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in items if e["ph"] == "X")
+    for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+        nest_errors += s2 < e1 and e2 > e1
+connections = [e for e in events if e["ph"] == "X" and e.get("cat") == "connection"]
+print(len(flows), unpaired, nest_errors, len(connections),
+      names["WROTE"], names["interrupt"], names["datagram"], names["REQUEST2"])
+EOF
+    check "perfetto $name: the flow check ran" $? "$(head -c 300 "$work/py.out")"
+    read -r flow_count unpaired nest_errors slices wrote interrupts datagrams requests \
+        <"$work/py.out"
+    [ "$flow_count" -gt 0 ] && [ "$unpaired" -eq 0 ]
+    check "perfetto $name: $flow_count flows, each with one start and one end" $? \
+        "$(cat "$work/py.out")"
+    [ "$nest_errors" -eq 0 ]
+    check "perfetto $name: slices nest on every track" $? "$(cat "$work/py.out")"
+    case $name in       # connection slices, WROTE flows, REQUEST2 flows, any interrupt flow
+    guide_stream) expected="2 2 1 1" ;;
+    twenty) expected="80 240 40 1" ;;
+    guide_dgram) expected="0 0 0 1" ;;
+    esac
+    has_interrupts=$([ "$interrupts" -gt 0 ] && echo 1 || echo 0)
+    [ "$slices $wrote $requests $has_interrupts" = "$expected" ]
+    check "perfetto $name: connection slices, WROTE, REQUEST2 and interrupt flows ($expected)" \
+        $? "$slices $wrote $requests $has_interrupts"
+    if [ "$name" = guide_dgram ]; then
+        [ "$datagrams" -eq 4 ]
+        check "perfetto guide_dgram: an arrow per routed datagram (4)" $? "$datagrams"
+    fi
+done
 python3 - "$work/resume_cid_change.json" >"$work/py.out" 2>&1 <<'EOF'
 import json, sys
 events = json.load(open(sys.argv[1], encoding="utf-8"))["traceEvents"]
@@ -178,6 +248,35 @@ run export "$S" --format mermaid -o "$work/bounded.mmd" --max-messages 5
     tail -n 1 "$work/bounded.mmd" | grep -q "Note over P1: $((total - 5)) more messages left out"
 check "--max-messages 5 keeps 5 messages and says how many were left out" $? \
     "$(tail -n 1 "$work/bounded.mmd")"
+
+# A 20-guest run: its whole diagram is about twice mermaid.live's 50 000 characters; the
+# default export stops in time and says what it left out; --connection draws one connection.
+run export "$work/twenty.db" --format mermaid -o "$work/twenty.mmd"
+size=$(wc -c <"$work/twenty.mmd")
+[ "$status" -eq 0 ] && [ "$size" -le 50000 ] && [ "$size" -gt 40000 ] &&
+    tail -n 1 "$work/twenty.mmd" | grep -qE \
+    '^    Note over P1: [0-9]+ more messages left out \(at most 2000 messages and 50000 characters'
+check "mermaid of 20 guests fits in 50 000 characters ($size) and says what it left out" $? \
+    "$(tail -n 1 "$work/twenty.mmd")"
+run export "$work/twenty.db" --format mermaid -o "$work/whole.mmd" --max-messages 100000
+[ "$(wc -c <"$work/whole.mmd")" -le 50000 ]
+check "the character bound holds when the message bound is raised" $?
+run export "$work/twenty.db" --format mermaid -o "$work/one.mmd" --connection 7
+client=$(q "$work/twenty.db" "SELECT json_extract(fields, '$.src') FROM events
+    WHERE kind = 'pkt_send' AND json_extract(fields, '$.type') = 'REQUEST2' ORDER BY seq
+    LIMIT 1 OFFSET 6")
+[ "$status" -eq 0 ] && [ "$(grep -c '^    participant ' "$work/one.mmd")" -eq 2 ] &&
+    [ "$(grep -c 'REQUEST2' "$work/one.mmd")" -eq 1 ] &&
+    grep -q "REQUEST2 $((client & 0xffffffff)) to 16000" "$work/one.mmd" &&
+    [ "$(grep -c 'WROTE' "$work/one.mmd")" -eq 6 ] && ! grep -q 'left out' "$work/one.mmd"
+check "--connection 7 draws connection 7 only (2 participants, 1 REQUEST2, 6 WROTE)" $? \
+    "$status $err $(head -c 600 "$work/one.mmd")"
+run export "$work/twenty.db" --format mermaid -o "$work/none.mmd" --connection 41
+[ "$status" -eq 1 ] && [ ! -e "$work/none.mmd" ] && grep -q "no connection 41" "$work/err"
+check "--connection 41 of 40: exit 1, no output, says so" $? "$status $err"
+run export "$work/twenty.db" --format pcap -o "$work/x.pcap" --connection 1
+[ "$status" -eq 2 ]
+check "--connection with pcap is a usage error" $? "$status $err"
 
 # ---- windows --------------------------------------------------------------------------
 run export "$S" --format pcap -o "$work/window.pcap" --from 9us --to 10us

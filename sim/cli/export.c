@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim/cli/cli.h"
+#include "sim/cli/inspect_int.h"
 #include "sim/engine/duration.h"
 #include "sim/export/export.h"
 #include "sim/trace/reader.h"
@@ -62,6 +63,11 @@ static int parse_option(int option, const char *value, struct export_arguments *
         if (parse_count(value, &options->mermaid_messages_max) != 0)
             return cli_usage_error("export: --max-messages: '%s' is not a count from 1", value);
         return 0;
+    case 'c':
+        if (parse_count(value, &options->connection) != 0)
+            return cli_usage_error("export: --connection: '%s' is not a connection number "
+                                   "from 1", value);
+        return 0;
     default:
         return cli_usage_error("%s", "export: unknown or incomplete option");
     }
@@ -76,6 +82,7 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
         { "from", required_argument, NULL, 'F' },
         { "to", required_argument, NULL, 'T' },
         { "max-messages", required_argument, NULL, 'm' },
+        { "connection", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -102,7 +109,22 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
         return cli_usage_error("%s", "export: missing -o OUT");
     if (arguments->options.from_ns > arguments->options.to_ns)
         return cli_usage_error("%s", "export: --from is after --to");
+    if (arguments->options.connection != 0 &&
+        arguments->options.format != EXPORT_FORMAT_MERMAID)
+        return cli_usage_error("%s", "export: --connection applies to --format mermaid");
     return 0;
+}
+
+/* The connections as `inspect connections` rebuilds them, for the Perfetto slices and
+ * Mermaid's --connection; 0 or 1 (reported). Ownership: the caller frees *spans. */
+static int load_spans(const char *path, struct export_span **spans, uint32_t *count)
+{
+    struct inspect inspect = { .command = "export", .path = path };
+    int status = inspect_open(&inspect);
+    if (status == 0)
+        status = inspect_model_spans(&inspect, spans, count);
+    inspect_close(&inspect);
+    return status;
 }
 
 int cli_export(int argc, char **argv)
@@ -121,9 +143,21 @@ int cli_export(int argc, char **argv)
         fprintf(stderr, "vmcisim export: %s\n", message);     /* replay's and inspect's words */
         return 1;
     }
-    if (export_run(arguments.trace_path, arguments.out_path, &arguments.options, message) != 0) {
-        fprintf(stderr, "vmcisim export: %s\n", message);
+    struct export_span *spans = NULL;
+    uint32_t span_count = 0;
+    if ((arguments.options.format == EXPORT_FORMAT_PERFETTO ||
+         arguments.options.connection != 0) &&
+        load_spans(arguments.trace_path, &spans, &span_count) != 0) {
+        free(spans);
         return 1;
     }
-    return 0;
+    arguments.options.spans = spans;
+    arguments.options.span_count = span_count;
+    int status = 0;
+    if (export_run(arguments.trace_path, arguments.out_path, &arguments.options, message) != 0) {
+        fprintf(stderr, "vmcisim export: %s\n", message);
+        status = 1;
+    }
+    free(spans);
+    return status;
 }

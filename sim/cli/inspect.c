@@ -3,7 +3,8 @@
  * sim/cli/inspect.c: `vmcisim inspect FILE.db [VIEW] [filters]` (docs/cli.md, "inspect").
  *
  * Parses the command line, opens the trace read-only, checks that it is a vmcisim trace of
- * the schema this binary reads (docs/trace-schema.md), and runs one view. Exit status: 0 the
+ * the schema this binary reads (docs/trace-schema.md), and runs one view in the format
+ * --format asks (text by default; tsv, csv and json through inspect_format.c). Exit status: 0 the
  * view was printed, 1 the file is missing, not a trace, corrupt, or a query failed while
  * running, 2 usage error. Nothing here writes to the database: it is opened with
  * SQLITE_OPEN_READONLY, and the `sql` view also sets `PRAGMA query_only`.
@@ -24,10 +25,11 @@
 
 enum inspect_view {
     VIEW_SUMMARY, VIEW_TIMELINE, VIEW_CONNECTIONS, VIEW_SOCKETS, VIEW_VMS, VIEW_ERRORS, VIEW_SQL,
+    VIEW_STATS,
 };
 
 static const char *const view_names[] = {
-    "summary", "timeline", "connections", "sockets", "vms", "errors", "sql",
+    "summary", "timeline", "connections", "sockets", "vms", "errors", "sql", "stats",
 };
 
 struct inspect_arguments {
@@ -35,11 +37,14 @@ struct inspect_arguments {
     enum inspect_view view;
     const char *query;
     struct inspect_filter filter;
+    enum inspect_format format;
 };
 
 int inspect_fail(const struct inspect *inspect, const char *message)
 {
-    fprintf(stderr, "vmcisim inspect: %s: %s\n", inspect->path, message);
+    fprintf(stderr, "vmcisim %s: %s: %s\n", inspect->command != NULL ? inspect->command
+                                                                     : "inspect",
+            inspect->path, message);
     return 1;
 }
 
@@ -90,7 +95,7 @@ static int parse_view(const char *text, enum inspect_view *view)
         }
     }
     return cli_usage_error("inspect: unknown view '%s' (summary, timeline, connections, "
-                           "sockets, vms, errors, sql)", text);
+                           "sockets, vms, errors, stats, sql)", text);
 }
 
 static int parse_filter(int option, const char *value, struct inspect_filter *filter)
@@ -149,7 +154,7 @@ static int check_filters(const struct inspect_arguments *arguments)
     if (arguments->view == VIEW_SQL && any)
         return cli_usage_error("%s", "inspect sql: filters do not apply; write them in the query");
     int layered = arguments->view == VIEW_CONNECTIONS || arguments->view == VIEW_SOCKETS ||
-                  arguments->view == VIEW_VMS;
+                  arguments->view == VIEW_VMS || arguments->view == VIEW_STATS;
     if (layered && filter->layer_max != 0)
         return cli_usage_error("inspect %s: --layer applies to summary, timeline and errors",
                                view_names[arguments->view]);
@@ -166,6 +171,7 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         { "from", required_argument, NULL, 'f' },
         { "to", required_argument, NULL, 't' },
         { "layer", required_argument, NULL, 'l' },
+        { "format", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -187,6 +193,12 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'h')
             return -1;
+        if (option == 'F') {
+            if (inspect_format_parse(optarg, &arguments->format) != 0)
+                return cli_usage_error("inspect --format: '%s' is not text, tsv, csv or json",
+                                       optarg);
+            continue;
+        }
         if (parse_filter(option, optarg, &arguments->filter) != 0)
             return 2;
     }
@@ -218,6 +230,25 @@ static int open_trace(struct inspect *inspect)
     return open_database(inspect);
 }
 
+int inspect_open(struct inspect *inspect)
+{
+    int status = open_trace(inspect);
+    if (status == 0)
+        status = inspect_names_load(inspect);
+    if (status == 0)
+        status = inspect_where_build(inspect);
+    return status;
+}
+
+void inspect_close(struct inspect *inspect)
+{
+    inspect_names_free(&inspect->names);
+    free(inspect->where);
+    inspect->where = NULL;
+    sqlite3_close(inspect->db);
+    inspect->db = NULL;
+}
+
 static int run_view(struct inspect *inspect, const struct inspect_arguments *arguments)
 {
     switch (arguments->view) {
@@ -228,6 +259,7 @@ static int run_view(struct inspect *inspect, const struct inspect_arguments *arg
     case VIEW_VMS: return inspect_view_vms(inspect);
     case VIEW_ERRORS: return inspect_view_errors(inspect);
     case VIEW_SQL: return inspect_view_sql(inspect, arguments->query);
+    case VIEW_STATS: return inspect_view_stats(inspect);
     }
     return 2;
 }
@@ -242,7 +274,8 @@ int cli_inspect(int argc, char **argv)
     }
     if (rc != 0)
         return rc;
-    struct inspect inspect = { .path = arguments.path, .filter = arguments.filter };
+    struct inspect inspect = { .path = arguments.path, .filter = arguments.filter,
+                               .format = arguments.format };
     int status = open_trace(&inspect);
     if (status == 0 && arguments.view != VIEW_SQL)
         status = inspect_names_load(&inspect);

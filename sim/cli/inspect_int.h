@@ -2,7 +2,9 @@
 /*
  * sim/cli/inspect_int.h: what the files of `vmcisim inspect` share (inspect.c parses the
  * command line and opens the trace; inspect_names.c maps CIDs and pids to names;
- * inspect_views.c prints the event views; inspect_model.c rebuilds sockets and connections).
+ * inspect_views.c prints the event views; inspect_model.c rebuilds sockets and connections;
+ * inspect_format.c writes rows as tsv, csv or json; inspect_rows.c and inspect_stats.c
+ * give the rebuilt tables in those formats and the stats view).
  *
  * Every view reads the trace in `seq` order and keeps its tables in arrays in order of first
  * appearance, so the output depends only on the file's content.
@@ -24,6 +26,24 @@
 #define INSPECT_CONNECTIONS_MAX     (1u << 22)
 #define INSPECT_SUMMARY_KINDS_SHOWN 25u      /* kinds listed by `summary`; the rest are counted */
 #define INSPECT_WHERE_BYTES_MAX     (1u << 20)  /* the SQL text of the filters */
+
+#define INSPECT_JSON_VERSION        "1"      /* "version" of `--format json` (trace-schema.md) */
+
+/* `--format`: text is the aligned output for people; the others are for scripts. */
+enum inspect_format {
+    INSPECT_FORMAT_TEXT, INSPECT_FORMAT_TSV, INSPECT_FORMAT_CSV, INSPECT_FORMAT_JSON,
+};
+
+/* One view's rows in tsv, csv or json (inspect_format.c): every row gives every column, in
+ * order. */
+struct inspect_table {
+    enum inspect_format format;
+    const char *const *columns;
+    uint32_t column_count;
+    uint32_t next_column;       /* the column the next value fills */
+    int in_row;
+    uint64_t rows;
+};
 
 /* The filters of the command line; a zero field means "no filter". */
 struct inspect_filter {
@@ -61,13 +81,21 @@ struct inspect_names {
 
 struct inspect {
     sqlite3 *db;                /* opened read-only */
+    const char *command;        /* "inspect" or "export": the prefix of messages */
     const char *path;
+    enum inspect_format format;
     struct inspect_filter filter;
     struct inspect_names names;
     char *where;                /* "" or " AND ..." for the filters, made by inspect_where_build */
 };
 
+struct export_span;
+
 /* inspect.c */
+/* Opens the trace at inspect->path read-only with its names and filters (for `export`,
+ * which borrows the connection model); 0 or 1 (reported). Close with inspect_close(). */
+int inspect_open(struct inspect *inspect);
+void inspect_close(struct inspect *inspect);
 /* Prints "vmcisim: inspect FILE: <message>" on stderr; returns exit status 1. */
 int inspect_fail(const struct inspect *inspect, const char *message);
 /* Prepares `sql`; on failure prints SQLite's message and returns NULL. */
@@ -79,6 +107,28 @@ const char *inspect_text(sqlite3_stmt *statement, int column);
 uint64_t inspect_u64(sqlite3_stmt *statement, int column);
 /* "<seconds>.<9 digits>" */
 void inspect_time(uint64_t time_ns, char *buffer, size_t buffer_bytes);
+
+/* inspect_format.c */
+/* Returns 0 and the format named `text` (text, tsv, csv, json), or -1. */
+int inspect_format_parse(const char *text, enum inspect_format *format);
+/* Starts the output of `view` with its columns (kept borrowed until the end). */
+void inspect_table_begin(struct inspect_table *table, const struct inspect *inspect,
+                         const char *view, const char *const *columns, uint32_t column_count);
+void inspect_row_begin(struct inspect_table *table);
+void inspect_row_end(struct inspect_table *table);
+void inspect_table_end(struct inspect_table *table);
+/* The next column's value. A JSON value (`valid`: SQLite's json_valid said so) is written
+ * as JSON in json, as its text elsewhere; NaN and infinities are null. */
+void inspect_value_text(struct inspect_table *table, const char *text);
+void inspect_value_text_bytes(struct inspect_table *table, const char *text, size_t length);
+void inspect_value_u64(struct inspect_table *table, uint64_t value);
+void inspect_value_i64(struct inspect_table *table, int64_t value);
+void inspect_value_real(struct inspect_table *table, double value);
+void inspect_value_null(struct inspect_table *table);
+void inspect_value_json(struct inspect_table *table, const char *json, int valid);
+/* null when absent (not present, NULL or ""). */
+void inspect_value_optional_u64(struct inspect_table *table, int present, uint64_t value);
+void inspect_value_optional_text(struct inspect_table *table, const char *text);
 
 /* inspect_names.c */
 /* Reads the names; 0 or 1 (reported). Ownership: free with inspect_names_free(). */
@@ -113,5 +163,16 @@ int inspect_view_connections(struct inspect *inspect);
 int inspect_view_sockets(struct inspect *inspect);
 /* Counts for `summary`: sockets and connections rebuilt from the whole trace. */
 int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *connections);
+
+/* inspect_rows.c: connections and sockets in tsv, csv or json. */
+int inspect_rows_connections(struct inspect *inspect);
+int inspect_rows_sockets(struct inspect *inspect);
+
+/* inspect_stats.c: per connection and per VM figures (all formats). */
+int inspect_view_stats(struct inspect *inspect);
+/* Each connection's sides (the client's, and the server's once it has a child socket) for
+ * the exporters, numbered as `connections` numbers them; 0 or 1 (reported). Ownership: the
+ * caller frees *spans. */
+int inspect_model_spans(struct inspect *inspect, struct export_span **spans, uint32_t *count);
 
 #endif /* SIM_CLI_INSPECT_INT_H */

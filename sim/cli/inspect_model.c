@@ -28,92 +28,15 @@
 #include <string.h>
 
 #include "sim/cli/inspect_int.h"
+#include "sim/cli/inspect_model.h"
+#include "sim/export/export.h"
 #include "vsock/core.h"
 
-#define ADDRESS_PORT_BITS   32u
-#define SOCKET_ERRORS_KEPT  8u          /* distinct (call, errno) pairs listed per socket */
-#define NONE                0u          /* table indexes are 1-based; 0 is "none" */
-
-enum call { CALL_SOCKET, CALL_BIND, CALL_LISTEN, CALL_CONNECT, CALL_ACCEPT, CALL_SEND,
-            CALL_RECV, CALL_SHUTDOWN, CALL_DISCONNECT, CALL_CLOSE, CALL_COUNT };
-static const char *const call_names[CALL_COUNT] = {
+const char *const inspect_call_names[CALL_COUNT] = {
     "socket", "bind", "listen", "connect", "accept", "send", "recv", "shutdown", "disconnect",
     "close",
 };
-
-enum socket_type { TYPE_UNKNOWN, TYPE_STREAM, TYPE_DGRAM };
-
-struct socket_error {
-    uint8_t call;
-    int32_t result;
-    uint64_t count;
-};
-
-struct socket_record {
-    uint32_t owner, id;
-    uint32_t creator_pid;           /* 0 for a listener's child */
-    uint32_t listener_port;         /* a child's local port */
-    uint64_t created_ns, closed_ns;
-    int closed;
-    enum socket_type type;
-    uint32_t connection;            /* 1-based, NONE */
-    uint64_t calls[CALL_COUNT];
-    uint64_t bytes_sent, bytes_received;
-    struct socket_error errors[SOCKET_ERRORS_KEPT];
-    uint32_t error_count;
-    uint64_t errors_not_kept;
-};
-
-enum side { SIDE_CLIENT, SIDE_SERVER, SIDE_COUNT };
-static const char *const side_names[SIDE_COUNT] = { "client", "server" };
-
-struct connection {
-    uint32_t owner[SIDE_COUNT], cid[SIDE_COUNT], port[SIDE_COUNT], socket[SIDE_COUNT];
-    uint32_t pid[SIDE_COUNT];       /* the process that connected / first used the child */
-    uint64_t requested_ns, established_ns, ended_ns;
-    int established, ended;
-    uint64_t written[SIDE_COUNT], read[SIDE_COUNT];
-    int closed[SIDE_COUNT];
-    uint64_t closed_ns[SIDE_COUNT];
-    int detached[SIDE_COUNT];       /* peer_detach or qp_resumed seen by this side */
-    uint64_t detached_ns[SIDE_COUNT];
-    char detach_rule[SIDE_COUNT][16];
-    uint64_t lost_at_detach[SIDE_COUNT];    /* unread bytes lost when the peer detached */
-    uint64_t lost_at_close[SIDE_COUNT];     /* unread bytes this side closed with */
-    char end[96];                   /* the first thing that ended it */
-    int shut[SIDE_COUNT];
-    uint64_t shutdown_mode[SIDE_COUNT];
-};
-
-/* Open addressing from two 64-bit keys to a 1-based index; grows at half load. */
-struct index_map {
-    uint64_t *first, *second;
-    uint32_t *value;
-    uint32_t capacity, count;
-};
-
-/* What a process did since its last socket call (for type inference and connect links). */
-struct process_state {
-    int saw_transport, saw_datagram;
-    uint32_t requested;             /* connection whose REQUEST this process just sent */
-    uint64_t closed_unread;         /* data_discarded closed_unread bytes before its close */
-};
-
-struct model {
-    struct inspect *inspect;
-    struct socket_record *sockets;
-    uint32_t socket_count, socket_capacity;
-    struct connection *connections;
-    uint32_t connection_count, connection_capacity;
-    uint32_t first_open;            /* connections before it have all ended */
-    struct index_map socket_map, pair_map;
-    uint32_t *last_socket_id;       /* per endpoint name */
-    uint32_t last_detach;           /* connection of the last detach row, its side, seq */
-    enum side last_detach_side;
-    uint64_t last_detach_seq;
-    struct process_state *processes;
-    uint32_t process_capacity;
-};
+const char *const inspect_side_names[SIDE_COUNT] = { "client", "server" };
 
 static uint32_t hash_keys(uint64_t first, uint64_t second, uint32_t capacity)
 {
@@ -285,7 +208,7 @@ static uint32_t socket_get(struct model *model, const struct row *row, uint32_t 
 static enum call call_of(const char *kind)
 {
     for (int call = 0; call < CALL_COUNT; call++) {
-        if (strcmp(kind + strlen("sock_"), call_names[call]) == 0)
+        if (strcmp(kind + strlen("sock_"), inspect_call_names[call]) == 0)
             return (enum call)call;
     }
     return CALL_COUNT;
@@ -567,7 +490,8 @@ static void handle_detach(struct model *model, const struct row *row)
     model->last_detach_side = side;
     model->last_detach_seq = row->seq;
     char why[96];
-    snprintf(why, sizeof(why), "%s %s seen by %s", row->kind, row->rule, side_names[side]);
+    snprintf(why, sizeof(why), "%s %s seen by %s", row->kind, row->rule,
+             inspect_side_names[side]);
     connection_end(connection, row->time_ns, why);
 }
 
@@ -615,7 +539,7 @@ static int handle_row(struct model *model, const struct row *row)
     return rc;
 }
 
-static void model_free(struct model *model)
+void inspect_model_free(struct model *model)
 {
     free(model->sockets);
     free(model->connections);
@@ -626,7 +550,7 @@ static void model_free(struct model *model)
 }
 
 /* Reads the whole trace into `model`; 0 or 1 (reported). */
-static int model_build(struct inspect *inspect, struct model *model)
+int inspect_model_build(struct inspect *inspect, struct model *model)
 {
     *model = (struct model){ .inspect = inspect };
     model->last_socket_id = calloc(INSPECT_NAMES_MAX, sizeof(uint32_t));
@@ -639,6 +563,7 @@ static int model_build(struct inspect *inspect, struct model *model)
     struct row row;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
         read_row(model, statement, &row);
+        model->last_time_ns = row.time_ns;
         if (handle_row(model, &row) < 0) {
             sqlite3_finalize(statement);
             return inspect_fail(inspect, "out of memory, or more than INSPECT_SOCKETS_MAX "
@@ -712,16 +637,16 @@ static void print_connection_end(const struct model *model, const struct connect
            connection->ended ? connection->end : "still open at the end of the trace");
     for (int side = 0; side < SIDE_COUNT; side++) {
         if (connection->shut[side])
-            printf("; %s shutdown mode %" PRIu64, side_names[side],
+            printf("; %s shutdown mode %" PRIu64, inspect_side_names[side],
                    connection->shutdown_mode[side]);
         if (connection->detached[side]) {
             inspect_time(connection->detached_ns[side], time_text, sizeof(time_text));
-            printf("; %s saw detach %s at %s", side_names[side], connection->detach_rule[side],
-                   time_text);
+            printf("; %s saw detach %s at %s", inspect_side_names[side],
+                   connection->detach_rule[side], time_text);
         }
         if (connection->closed[side]) {
             inspect_time(connection->closed_ns[side], time_text, sizeof(time_text));
-            printf("; %s closed at %s", side_names[side], time_text);
+            printf("; %s closed at %s", inspect_side_names[side], time_text);
         }
     }
     print_losses(model, connection);
@@ -748,20 +673,29 @@ static void print_connection(const struct model *model, uint32_t number)
     print_connection_end(model, connection);
 }
 
-static int connection_selected(const struct model *model, const struct connection *connection)
+int inspect_model_connection_selected(const struct model *model,
+                                      const struct connection *connection)
 {
     return selected(model->inspect, connection->owner[SIDE_CLIENT],
                     connection->owner[SIDE_SERVER], connection->requested_ns, connection->ended,
                     connection->ended_ns);
 }
 
+int inspect_model_socket_selected(const struct model *model, const struct socket_record *socket)
+{
+    return selected(model->inspect, socket->owner, socket->owner, socket->created_ns,
+                    socket->closed, socket->closed_ns);
+}
+
 int inspect_view_connections(struct inspect *inspect)
 {
+    if (inspect->format != INSPECT_FORMAT_TEXT)
+        return inspect_rows_connections(inspect);
     struct model model;
-    int status = model_build(inspect, &model);
+    int status = inspect_model_build(inspect, &model);
     uint64_t shown = 0;
     for (uint32_t number = 1; status == 0 && number <= model.connection_count; number++) {
-        if (!connection_selected(&model, &model.connections[number - 1]))
+        if (!inspect_model_connection_selected(&model, &model.connections[number - 1]))
             continue;
         print_connection(&model, number);
         shown++;
@@ -769,7 +703,7 @@ int inspect_view_connections(struct inspect *inspect)
     if (status == 0)
         printf("%" PRIu64 " stream connections (of %" PRIu32 " in the trace)\n", shown,
                model.connection_count);
-    model_free(&model);
+    inspect_model_free(&model);
     return status;
 }
 
@@ -780,7 +714,7 @@ static void print_socket_calls(const struct socket_record *socket)
     for (int call = 0; call < CALL_COUNT; call++) {
         if (socket->calls[call] == 0)
             continue;
-        printf("%s %s %" PRIu64, first ? "" : ",", call_names[call], socket->calls[call]);
+        printf("%s %s %" PRIu64, first ? "" : ",", inspect_call_names[call], socket->calls[call]);
         if (call == CALL_SEND)
             printf(" (%" PRIu64 " B)", socket->bytes_sent);
         if (call == CALL_RECV)
@@ -791,8 +725,8 @@ static void print_socket_calls(const struct socket_record *socket)
         printf(" none");
     for (uint32_t index = 0; index < socket->error_count; index++) {
         const struct socket_error *error = &socket->errors[index];
-        printf("%s %s %s x%" PRIu64, index == 0 ? "  errors" : ",", call_names[error->call],
-               vsock_errno_name(error->result), error->count);
+        printf("%s %s %s x%" PRIu64, index == 0 ? "  errors" : ",",
+               inspect_call_names[error->call], vsock_errno_name(error->result), error->count);
     }
     if (socket->errors_not_kept > 0)
         printf(", %" PRIu64 " more errors (over SOCKET_ERRORS_KEPT kinds)",
@@ -831,8 +765,10 @@ static void print_socket(const struct model *model, const struct socket_record *
 
 int inspect_view_sockets(struct inspect *inspect)
 {
+    if (inspect->format != INSPECT_FORMAT_TEXT)
+        return inspect_rows_sockets(inspect);
     struct model model;
-    int status = model_build(inspect, &model);
+    int status = inspect_model_build(inspect, &model);
     uint64_t shown = 0;
     for (uint32_t index = 0; status == 0 && index < model.socket_count; index++) {
         const struct socket_record *socket = &model.sockets[index];
@@ -844,14 +780,14 @@ int inspect_view_sockets(struct inspect *inspect)
     }
     if (status == 0)
         printf("%" PRIu64 " sockets (of %" PRIu32 " in the trace)\n", shown, model.socket_count);
-    model_free(&model);
+    inspect_model_free(&model);
     return status;
 }
 
 int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *connections)
 {
     struct model model;
-    int status = model_build(inspect, &model);
+    int status = inspect_model_build(inspect, &model);
     *sockets = 0;
     *connections = 0;
     for (uint32_t index = 0; status == 0 && index < model.socket_count; index++) {
@@ -860,7 +796,66 @@ int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *c
                                        socket->closed, socket->closed_ns);
     }
     for (uint32_t index = 0; status == 0 && index < model.connection_count; index++)
-        *connections += (uint64_t)connection_selected(&model, &model.connections[index]);
-    model_free(&model);
+        *connections += (uint64_t)inspect_model_connection_selected(&model,
+                                                                    &model.connections[index]);
+    inspect_model_free(&model);
+    return status;
+}
+
+/* When a side stopped taking part: its close, else the detach it saw, else a refusal or
+ * failed connect that ended the whole connection, else the end of the trace. */
+static uint64_t side_end_ns(const struct model *model, const struct connection *connection,
+                            enum side side)
+{
+    if (connection->closed[side])
+        return connection->closed_ns[side];
+    if (connection->detached[side])
+        return connection->detached_ns[side];
+    if (connection->ended && !connection->established)
+        return connection->ended_ns;
+    return model->last_time_ns;
+}
+
+static void fill_span(const struct model *model, uint32_t number, enum side side,
+                      struct export_span *span)
+{
+    const struct connection *connection = &model->connections[number - 1];
+    enum side other = side == SIDE_CLIENT ? SIDE_SERVER : SIDE_CLIENT;
+    uint32_t socket = connection->socket[side];
+    *span = (struct export_span){
+        .number = number, .side = (uint32_t)side, .cid = connection->cid[side],
+        .port = connection->port[side], .peer_cid = connection->cid[other],
+        .peer_port = connection->port[other],
+        .socket = socket != NONE ? model->sockets[socket - 1].id : 0,
+        .start_ns = side == SIDE_SERVER && connection->established ? connection->established_ns
+                                                                  : connection->requested_ns,
+    };
+    span->end_ns = side_end_ns(model, connection, side);
+    if (span->end_ns < span->start_ns)
+        span->end_ns = span->start_ns;
+    snprintf(span->endpoint, sizeof span->endpoint, "%s",
+             inspect_name(&model->inspect->names, connection->owner[side]));
+    snprintf(span->end, sizeof span->end, "%s", connection->ended ? connection->end : "");
+}
+
+int inspect_model_spans(struct inspect *inspect, struct export_span **spans, uint32_t *count)
+{
+    struct model model;
+    int status = inspect_model_build(inspect, &model);
+    *spans = NULL;
+    *count = 0;
+    if (status == 0 && model.connection_count > 0) {
+        /* Two sides per connection; INSPECT_CONNECTIONS_MAX bounds both. */
+        *spans = calloc((size_t)model.connection_count * SIDE_COUNT, sizeof **spans);
+        if (*spans == NULL)
+            status = inspect_fail(inspect, "out of memory");
+    }
+    for (uint32_t number = 1; status == 0 && number <= model.connection_count; number++) {
+        const struct connection *connection = &model.connections[number - 1];
+        fill_span(&model, number, SIDE_CLIENT, &(*spans)[(*count)++]);
+        if (connection->established || connection->socket[SIDE_SERVER] != NONE)
+            fill_span(&model, number, SIDE_SERVER, &(*spans)[(*count)++]);
+    }
+    inspect_model_free(&model);
     return status;
 }

@@ -3,7 +3,8 @@
  * sim/cli/inspect_views.c: the views that read events one by one (summary, timeline,
  * errors, vms) and `sql`. Each query orders by seq, the engine's order, and streams its rows:
  * nothing is limited, so nothing is cut silently (summary's kind list says how many it leaves
- * out).
+ * out). With --format tsv|csv|json each view gives rows with fixed columns instead
+ * (docs/trace-schema.md, "inspect --format json"); the text output does not change.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -133,26 +134,70 @@ void inspect_fields_print(FILE *stream, const char *kind, const char *fields)
     }
 }
 
-/* A transport event's result is an errno, except pkt_send_failed's: the VMCI send's result. */
+/* A transport event's result is an errno, except pkt_send_failed's: the VMCI send's result.
+ * NULL when the event has no negative result, or a layer whose results have no names. */
+static const char *result_name(const char *layer, const char *kind, sqlite3_stmt *statement,
+                               int column)
+{
+    if (sqlite3_column_type(statement, column) != SQLITE_INTEGER)
+        return NULL;
+    int64_t result = sqlite3_column_int64(statement, column);
+    if (result >= 0)
+        return NULL;
+    if (strcmp(layer, "transport") == 0 && strcmp(kind, "pkt_send_failed") == 0)
+        return vmci_error_name(result);
+    if (strcmp(layer, "api") == 0 || strcmp(layer, "transport") == 0)
+        return vsock_errno_name((int)result);
+    if (strcmp(layer, "vmci") == 0)
+        return vmci_error_name(result);
+    return NULL;
+}
+
 static void print_result_name(FILE *stream, const char *layer, const char *kind,
                               sqlite3_stmt *statement, int column)
 {
-    if (sqlite3_column_type(statement, column) != SQLITE_INTEGER)
-        return;
-    int64_t result = sqlite3_column_int64(statement, column);
-    if (result >= 0)
-        return;
-    if (strcmp(layer, "transport") == 0 && strcmp(kind, "pkt_send_failed") == 0)
-        fprintf(stream, "  (%s)", vmci_error_name(result));
-    else if (strcmp(layer, "api") == 0 || strcmp(layer, "transport") == 0)
-        fprintf(stream, "  (%s)", vsock_errno_name((int)result));
-    else if (strcmp(layer, "vmci") == 0)
-        fprintf(stream, "  (%s)", vmci_error_name(result));
+    const char *name = result_name(layer, kind, statement, column);
+    if (name != NULL)
+        fprintf(stream, "  (%s)", name);
 }
 
-/* Columns: seq, time_ns, ctx, pid, layer, kind, fields, payload bytes, result. */
+/* Columns: seq, time_ns, ctx, pid, layer, kind, fields, payload bytes, result, whether
+ * fields is valid JSON (a hostile trace may hold anything). */
 #define EVENT_COLUMNS "SELECT seq, time_ns, ctx, pid, layer, kind, fields, length(payload), " \
-                      "json_extract(fields, '$.result') FROM events"
+                      "CASE WHEN json_valid(fields) THEN json_extract(fields, '$.result') END, " \
+                      "json_valid(fields) FROM events"
+
+static const char *const event_columns[] = {
+    "seq", "time_ns", "ctx", "pid", "who", "layer", "kind", "fields", "payload_bytes", "result",
+    "result_name",
+};
+
+static void event_row(const struct inspect *inspect, struct inspect_table *table,
+                      sqlite3_stmt *statement)
+{
+    uint64_t seq = inspect_u64(statement, 0);
+    uint32_t ctx = (uint32_t)inspect_u64(statement, 2), pid = (uint32_t)inspect_u64(statement, 3);
+    char who[INSPECT_WHO_BYTES];
+    inspect_who(&inspect->names, ctx, pid, seq, who, sizeof(who));
+    const char *layer = inspect_text(statement, 4), *kind = inspect_text(statement, 5);
+    inspect_row_begin(table);
+    inspect_value_u64(table, seq);
+    inspect_value_u64(table, inspect_u64(statement, 1));
+    inspect_value_u64(table, ctx);
+    inspect_value_u64(table, pid);
+    inspect_value_text(table, who);
+    inspect_value_text(table, layer);
+    inspect_value_text(table, kind);
+    inspect_value_json(table, inspect_text(statement, 6), sqlite3_column_int(statement, 9));
+    inspect_value_optional_u64(table, sqlite3_column_type(statement, 7) != SQLITE_NULL,
+                               inspect_u64(statement, 7));
+    if (sqlite3_column_type(statement, 8) == SQLITE_INTEGER)
+        inspect_value_i64(table, sqlite3_column_int64(statement, 8));
+    else
+        inspect_value_null(table);
+    inspect_value_optional_text(table, result_name(layer, kind, statement, 8));
+    inspect_row_end(table);
+}
 
 static void print_event(const struct inspect *inspect, sqlite3_stmt *statement)
 {
@@ -172,12 +217,27 @@ static void print_event(const struct inspect *inspect, sqlite3_stmt *statement)
     putchar('\n');
 }
 
+static int rows_events(struct inspect *inspect, sqlite3_stmt *statement, const char *view)
+{
+    struct inspect_table table;
+    inspect_table_begin(&table, inspect, view, event_columns,
+                        sizeof event_columns / sizeof event_columns[0]);
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW)
+        event_row(inspect, &table, statement);
+    inspect_table_end(&table);
+    return inspect_finish(inspect, statement, rc);
+}
+
 static int print_events(struct inspect *inspect, const char *condition, const char *noun)
 {
     sqlite3_stmt *statement = prepare_filtered(inspect, EVENT_COLUMNS, condition,
                                                "ORDER BY seq");
     if (statement == NULL)
         return 1;
+    if (inspect->format != INSPECT_FORMAT_TEXT)
+        return rows_events(inspect, statement,
+                           strcmp(noun, "errors") == 0 ? "errors" : "timeline");
     printf("%8s  %-11s  %-13s %-18s %-9s %-14s %s\n", "seq", "time_s", "ctx/pid", "who",
            "layer", "kind", "fields");
     uint64_t count = 0;
@@ -344,8 +404,129 @@ static int print_totals(struct inspect *inspect)
     return 0;
 }
 
+static const char *const summary_columns[] = { "section", "name", "layer", "value" };
+
+static void sql_value(struct inspect_table *table, sqlite3_stmt *statement, int column);
+
+/* Rows (section, name, layer, value) from a query whose columns are name, layer, value. */
+static int summary_query(struct inspect *inspect, struct inspect_table *table,
+                         const char *section, sqlite3_stmt *statement)
+{
+    if (statement == NULL)
+        return 1;
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        inspect_row_begin(table);
+        inspect_value_text(table, section);
+        for (int column = 0; column < 3; column++)
+            sql_value(table, statement, column);
+        inspect_row_end(table);
+    }
+    return inspect_finish(inspect, statement, rc);
+}
+
+static void summary_number(struct inspect_table *table, const char *section, const char *name,
+                           uint64_t value)
+{
+    inspect_row_begin(table);
+    inspect_value_text(table, section);
+    inspect_value_text(table, name);
+    inspect_value_null(table);
+    inspect_value_u64(table, value);
+    inspect_row_end(table);
+}
+
+static int summary_totals(struct inspect *inspect, struct inspect_table *table)
+{
+    static const char *const totals[][2] = {
+        { "vms", "kind = 'vm_create'" }, { "hosts", "kind = 'host_create'" },
+        { "processes", "kind = 'proc_spawn'" },
+        { "failures", "layer = 'api' AND kind IN ('expect_fail', 'proc_error', "
+                      "'callback_error', 'scenario_error', 'deadlock')" },
+        { "errors", NULL },
+    };
+    uint64_t count = 0, sockets = 0, connections = 0;
+    for (size_t index = 0; index < sizeof totals / sizeof totals[0]; index++) {
+        const char *condition = totals[index][1] != NULL ? totals[index][1]
+                                                         : inspect_errors_condition;
+        if (count_events(inspect, condition, &count) != 0)
+            return 1;
+        summary_number(table, "total", totals[index][0], count);
+    }
+    if (inspect_model_counts(inspect, &sockets, &connections) != 0)
+        return 1;
+    summary_number(table, "total", "sockets", sockets);
+    summary_number(table, "total", "connections", connections);
+    return 0;
+}
+
+/* The filters in force (the counts of the "total", "layer" and "kind" rows are filtered). */
+static void summary_filters(const struct inspect *inspect, struct inspect_table *table)
+{
+    const struct inspect_filter *filter = &inspect->filter;
+    const char *layer = filter->layer_max != 0
+                            ? sim_layer_name((enum sim_layer)filter->layer_max) : NULL;
+    const char *names[] = { "vm", "from_ns", "to_ns", "layer_max" };
+    for (int index = 0; index < 4; index++) {
+        inspect_row_begin(table);
+        inspect_value_text(table, "filter");
+        inspect_value_text(table, names[index]);
+        inspect_value_null(table);
+        if (index == 0)
+            inspect_value_optional_text(table, filter->vm_name);
+        else if (index == 1)
+            inspect_value_optional_u64(table, filter->has_from, filter->from_ns);
+        else if (index == 2)
+            inspect_value_optional_u64(table, filter->has_to, filter->to_ns);
+        else
+            inspect_value_optional_text(table, layer);
+        inspect_row_end(table);
+    }
+}
+
+/* summary in tsv, csv or json: one row per figure, every kind listed (nothing cut). */
+static int rows_summary(struct inspect *inspect)
+{
+    struct inspect_table table;
+    inspect_table_begin(&table, inspect, "summary", summary_columns,
+                        sizeof summary_columns / sizeof summary_columns[0]);
+    inspect_row_begin(&table);
+    inspect_value_text(&table, "meta");
+    inspect_value_text(&table, "trace");
+    inspect_value_null(&table);
+    inspect_value_text(&table, inspect->path);
+    inspect_row_end(&table);
+    int status = summary_query(inspect, &table, "meta", inspect_prepare(inspect,
+        "SELECT key, NULL, value FROM meta WHERE key IN ('scenario', 'seed', "
+        "'simulator_version', 'product', 'trace_level', 'until_ns', 'digest') ORDER BY key"));
+    status = status != 0 ? status : summary_query(inspect, &table, "argument",
+        inspect_prepare(inspect, "SELECT substr(key, 5), NULL, value FROM meta WHERE key "
+                        "LIKE 'arg.%' ORDER BY CAST(substr(key, 5) AS INTEGER)"));
+    status = status != 0 ? status : summary_query(inspect, &table, "run",
+        inspect_prepare(inspect, "SELECT 'run_length_ns', NULL, coalesce(max(time_ns), 0) "
+                        "FROM events UNION ALL SELECT 'events', NULL, count(*) FROM events "
+                        "UNION ALL SELECT 'seq_min', NULL, coalesce(min(seq), 0) FROM events "
+                        "UNION ALL SELECT 'seq_max', NULL, coalesce(max(seq), 0) FROM events"));
+    if (status == 0 && inspect->where[0] != '\0')
+        summary_filters(inspect, &table);
+    status = status != 0 ? status : summary_totals(inspect, &table);
+    status = status != 0 ? status : summary_query(inspect, &table, "layer",
+        prepare_filtered(inspect, "SELECT layer, layer, count(*) FROM events", "1",
+                         "GROUP BY layer ORDER BY CASE layer WHEN 'api' THEN 1 WHEN "
+                         "'transport' THEN 2 WHEN 'vmci' THEN 3 WHEN 'device' THEN 4 "
+                         "ELSE 5 END, layer"));
+    status = status != 0 ? status : summary_query(inspect, &table, "kind",
+        prepare_filtered(inspect, "SELECT kind, layer, count(*) FROM events", "1",
+                         "GROUP BY kind, layer ORDER BY 3 DESC, 1, 2"));
+    if (status == 0)
+        inspect_table_end(&table);
+    return status;
+}
+
 int inspect_view_summary(struct inspect *inspect)
 {
+    if (inspect->format != INSPECT_FORMAT_TEXT)
+        return rows_summary(inspect);
     static const char *const meta[][2] = {
         { "trace", NULL }, { "scenario", "scenario" }, { "seed", "seed" },
         { "simulator", "simulator_version" }, { "product", "product" },
@@ -386,8 +567,32 @@ struct vm_track {
     uint32_t capacity;
 };
 
+static const char *const vm_columns[] = {
+    "time_ns", "seq", "name", "event", "cid", "previous_cid", "hw_version", "state",
+};
+
+/* The row of a lifecycle event in tsv, csv or json (the track already updated). */
+static void lifecycle_row(struct inspect_table *table, sqlite3_stmt *statement,
+                          uint32_t previous_cid, const char *state)
+{
+    uint32_t ctx = (uint32_t)inspect_u64(statement, 2);
+    const char *kind = inspect_text(statement, 3);
+    inspect_row_begin(table);
+    inspect_value_u64(table, inspect_u64(statement, 1));
+    inspect_value_u64(table, inspect_u64(statement, 0));
+    inspect_value_text(table, inspect_text(statement, 4));
+    inspect_value_text(table, kind);
+    inspect_value_u64(table, ctx);
+    inspect_value_optional_u64(table, previous_cid != 0 && previous_cid != ctx, previous_cid);
+    inspect_value_optional_u64(table, strcmp(kind, "vm_create") == 0 &&
+                                          sqlite3_column_type(statement, 5) == SQLITE_INTEGER,
+                               inspect_u64(statement, 5));
+    inspect_value_optional_text(table, state);
+    inspect_row_end(table);
+}
+
 static void print_lifecycle_event(struct inspect *inspect, struct vm_track *track,
-                                  sqlite3_stmt *statement)
+                                  sqlite3_stmt *statement, struct inspect_table *table)
 {
     char time_text[32];
     inspect_time(inspect_u64(statement, 1), time_text, sizeof(time_text));
@@ -396,6 +601,15 @@ static void print_lifecycle_event(struct inspect *inspect, struct vm_track *trac
     uint32_t index = inspect_name_intern(&inspect->names, name);
     if (index == 0 || index >= track->capacity)
         index = 0;                                  /* unknown name: no CID history */
+    if (table != NULL) {
+        uint32_t previous_cid = index != 0 ? track->cid[index] : 0;
+        if (index != 0) {
+            track->cid[index] = ctx;
+            track->state[index] = state_after(kind, track->state[index]);
+        }
+        lifecycle_row(table, statement, previous_cid, index != 0 ? track->state[index] : NULL);
+        return;
+    }
     printf("%s  %8" PRIu64 "  %-16s %-14s cid %" PRIu32, time_text, inspect_u64(statement, 0),
            name, kind, ctx);
     if (index != 0 && track->cid[index] != 0 && track->cid[index] != ctx)
@@ -426,15 +640,24 @@ int inspect_view_vms(struct inspect *inspect)
         sqlite3_finalize(statement);
         return statement == NULL ? 1 : inspect_fail(inspect, "out of memory");
     }
-    printf("%-11s  %8s  %-16s %-14s %s\n", "time_s", "seq", "name", "event", "cid -> state");
+    struct inspect_table table;
+    struct inspect_table *rows = inspect->format != INSPECT_FORMAT_TEXT ? &table : NULL;
+    if (rows != NULL)
+        inspect_table_begin(rows, inspect, "vms", vm_columns,
+                            sizeof vm_columns / sizeof vm_columns[0]);
+    else
+        printf("%-11s  %8s  %-16s %-14s %s\n", "time_s", "seq", "name", "event",
+               "cid -> state");
     uint64_t count = 0;
     int rc;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-        print_lifecycle_event(inspect, &track, statement);
+        print_lifecycle_event(inspect, &track, statement, rows);
         count++;
     }
+    if (rows != NULL)
+        inspect_table_end(rows);
     int status = inspect_finish(inspect, statement, rc);
-    if (status == 0)
+    if (status == 0 && rows == NULL)
         printf("%" PRIu64 " lifecycle events\n", count);
     free(track.cid);
     free(track.state);
@@ -477,6 +700,73 @@ static void print_sql_value(sqlite3_stmt *statement, int column)
     }
 }
 
+/* A result value as its SQLite type says: NULL, integer, real, text, or a blob as
+ * "x'<hex>'" text (the text view's spelling). */
+static void sql_value(struct inspect_table *table, sqlite3_stmt *statement, int column)
+{
+    switch (sqlite3_column_type(statement, column)) {
+    case SQLITE_NULL:
+        inspect_value_null(table);
+        return;
+    case SQLITE_INTEGER:
+        inspect_value_i64(table, sqlite3_column_int64(statement, column));
+        return;
+    case SQLITE_FLOAT:
+        inspect_value_real(table, sqlite3_column_double(statement, column));
+        return;
+    case SQLITE_BLOB: {
+        const unsigned char *bytes = sqlite3_column_blob(statement, column);
+        size_t length = (size_t)sqlite3_column_bytes(statement, column);
+        char *hex = malloc(2 * length + 4);
+        if (hex == NULL) {
+            inspect_value_null(table);
+            return;
+        }
+        hex[0] = 'x';
+        hex[1] = '\'';
+        for (size_t index = 0; index < length; index++)
+            snprintf(hex + 2 + 2 * index, 3, "%02x", bytes[index]);
+        snprintf(hex + 2 + 2 * length, 2, "'");
+        inspect_value_text(table, hex);
+        free(hex);
+        return;
+    }
+    default:
+        inspect_value_text_bytes(table, (const char *)sqlite3_column_text(statement, column),
+                                 (size_t)sqlite3_column_bytes(statement, column));
+    }
+}
+
+/* The columns of a query are its own: their names come from SQLite (a name used twice stays
+ * twice in tsv/csv; in JSON the later value wins, as JSON parsers do). */
+static int rows_sql(struct inspect *inspect, sqlite3_stmt *statement)
+{
+    int count = sqlite3_column_count(statement);
+    if (count <= 0)
+        return inspect_finish(inspect, statement, SQLITE_DONE);
+    const char **columns = calloc((size_t)count, sizeof *columns);
+    if (columns == NULL) {
+        sqlite3_finalize(statement);
+        return inspect_fail(inspect, "out of memory");
+    }
+    for (int column = 0; column < count; column++) {
+        const char *name = sqlite3_column_name(statement, column);
+        columns[column] = name != NULL ? name : "";
+    }
+    struct inspect_table table;
+    inspect_table_begin(&table, inspect, "sql", columns, (uint32_t)count);
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        inspect_row_begin(&table);
+        for (int column = 0; column < count; column++)
+            sql_value(&table, statement, column);
+        inspect_row_end(&table);
+    }
+    inspect_table_end(&table);
+    free(columns);
+    return inspect_finish(inspect, statement, rc);
+}
+
 static int check_query(struct inspect *inspect, const char *query, sqlite3_stmt **statement)
 {
     const char *start = query;
@@ -507,6 +797,8 @@ int inspect_view_sql(struct inspect *inspect, const char *query)
         sqlite3_finalize(statement);
         return status;
     }
+    if (inspect->format != INSPECT_FORMAT_TEXT)
+        return rows_sql(inspect, statement);
     int columns = sqlite3_column_count(statement);
     for (int column = 0; column < columns; column++)
         printf("%s%s", column > 0 ? "\t" : "", sqlite3_column_name(statement, column));

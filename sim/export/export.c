@@ -25,6 +25,7 @@ void export_options_default(struct export_options *options)
     options->from_ns = 0;
     options->to_ns = UINT64_MAX;
     options->mermaid_messages_max = EXPORT_MERMAID_MESSAGES_MAX;
+    options->mermaid_characters_max = EXPORT_MERMAID_CHARACTERS_MAX;
 }
 
 int export_format_parse(const char *name, enum export_format *format)
@@ -46,8 +47,9 @@ int export_format_parse(const char *name, enum export_format *format)
     return -1;
 }
 
-/* Length of the well-formed UTF-8 sequence at `text` (Unicode table 3-7), 0 if ill-formed. */
-static size_t utf8_sequence_bytes(const unsigned char *text)
+/* Length of the well-formed UTF-8 sequence at `text` (Unicode table 3-7) within
+ * `available` bytes, 0 if ill-formed or cut short. */
+static size_t utf8_sequence_bytes(const unsigned char *text, size_t available)
 {
     unsigned char lead = text[0];
     size_t length;
@@ -59,6 +61,8 @@ static size_t utf8_sequence_bytes(const unsigned char *text)
     else if (lead >= 0xF0 && lead <= 0xF4)
         length = 4;
     else
+        return 0;
+    if (length > available)
         return 0;
     if (lead == 0xE0)
         low = 0xA0;
@@ -76,11 +80,25 @@ static size_t utf8_sequence_bytes(const unsigned char *text)
     return length;
 }
 
-void export__json_string(FILE *out, const char *text)
+/* Copies the non-ASCII byte(s) at `cursor`: a well-formed sequence as it is, else one
+ * byte as U+FFFD. Returns the bytes consumed. */
+static size_t copy_non_ascii(FILE *out, const unsigned char *cursor, size_t available)
+{
+    size_t length = utf8_sequence_bytes(cursor, available);
+    if (length == 0) {
+        fputs("\\ufffd", out);
+        return 1;
+    }
+    fwrite(cursor, 1, length, out);
+    return length;
+}
+
+void export_json_string_bytes(FILE *out, const char *text, size_t length)
 {
     const unsigned char *cursor = (const unsigned char *)text;
+    const unsigned char *end = cursor + length;
     fputc('"', out);
-    while (*cursor != '\0') {
+    while (cursor < end) {
         unsigned char byte = *cursor;
         if (byte == '"' || byte == '\\') {
             fprintf(out, "\\%c", byte);
@@ -95,17 +113,33 @@ void export__json_string(FILE *out, const char *text)
             fputc(byte, out);
             cursor++;
         } else {
-            size_t length = utf8_sequence_bytes(cursor);
-            if (length == 0) {
-                fputs("\\ufffd", out);
-                cursor++;
-            } else {
-                fwrite(cursor, 1, length, out);
-                cursor += length;
-            }
+            cursor += copy_non_ascii(out, cursor, (size_t)(end - cursor));
         }
     }
     fputc('"', out);
+}
+
+void export_json_string(FILE *out, const char *text)
+{
+    export_json_string_bytes(out, text, strlen(text));
+}
+
+void export__json_string(FILE *out, const char *text)
+{
+    export_json_string(out, text);
+}
+
+void export_json_copy(FILE *out, const char *json)
+{
+    const unsigned char *cursor = (const unsigned char *)json;
+    size_t length = strlen(json);
+    const unsigned char *end = cursor + length;
+    while (cursor < end) {
+        if (*cursor < 0x80)
+            fputc(*cursor++, out);
+        else
+            cursor += copy_non_ascii(out, cursor, (size_t)(end - cursor));
+    }
 }
 
 bool export__grow(void **array, uint32_t *capacity, uint32_t count, size_t element_bytes,

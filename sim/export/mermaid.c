@@ -8,10 +8,16 @@
  *   - an open arrow per datagram routed between endpoints (as pcap.c selects them);
  *   - a note per socket call (sock_*: the process, the call, its socket and result), per
  *     failed packet send, lost connection, and lifecycle event (vm_*, cid_reassigned).
- * A diagram holds at most options->mermaid_messages_max messages: the rest are counted and
- * a final note says how many were left out (--from/--to choose a window instead).
+ * A diagram holds at most options->mermaid_messages_max messages and
+ * options->mermaid_characters_max characters (mermaid.live refuses longer texts): a message
+ * that does not fit is counted, and a final note says how many were left out (--from/--to
+ * choose a window, --connection N one connection). Each message is composed with the
+ * participants it declares first and written whole or not at all, so the cut is clean.
+ * With options->connection, only that connection's packets, its two sockets' calls, its
+ * detach notices and its endpoints' lifecycle events while it lasted are drawn.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +28,10 @@
 /* Simulated process names remembered (proc_spawn) for the notes. */
 #define MERMAID_PROCESSES_MAX (1u << 20)
 #define MERMAID_TEXT_BYTES_MAX 256u
+/* One message and the (at most two) participant declarations it brings. */
+#define MERMAID_PENDING_BYTES_MAX 1024u
+/* Kept free for the final note, so that the whole diagram stays within the bound. */
+#define MERMAID_NOTE_RESERVE_BYTES 320u
 
 struct participant {
     char name[EXPORT__NAME_BYTES_MAX];
@@ -44,6 +54,12 @@ struct mermaid_state {
     uint32_t process_capacity;
     uint64_t written;
     uint64_t left_out;
+    uint64_t characters;                    /* written to out so far */
+    bool full;                              /* a message did not fit: none after it does */
+    char pending[MERMAID_PENDING_BYTES_MAX];
+    size_t pending_bytes;
+    uint32_t participants_committed;        /* declared in what was written */
+    const struct export_span *sides[2];     /* options->connection's sides, else NULL */
 };
 
 static const char *const mermaid_kinds[] = {
@@ -69,6 +85,41 @@ static void sanitize(char *text)
     }
 }
 
+/* Appends to the message being composed; a line too long for the buffer is cut (the
+ * texts are bounded far below it). */
+__attribute__((format(printf, 2, 3)))
+static void pending_printf(struct mermaid_state *state, const char *format, ...)
+{
+    size_t room = sizeof state->pending - state->pending_bytes;
+    va_list arguments;
+    va_start(arguments, format);
+    int length = vsnprintf(state->pending + state->pending_bytes, room, format, arguments);
+    va_end(arguments);
+    if (length > 0)
+        state->pending_bytes += (size_t)length < room ? (size_t)length : room - 1;
+}
+
+/* Writes the composed message if the diagram has room for it (the final note's reserve
+ * kept), else forgets it and the participants it declared, and counts it as left out. Once
+ * one message did not fit, no later one is drawn either: the diagram is a clean prefix of
+ * the run, as with the message bound. */
+static void commit(struct mermaid_state *state)
+{
+    uint64_t limit = state->options->mermaid_characters_max;
+    if (state->characters + state->pending_bytes + MERMAID_NOTE_RESERVE_BYTES > limit)
+        state->full = true;
+    if (state->full) {
+        state->participant_count = state->participants_committed;
+        state->written--;
+        state->left_out++;
+    } else {
+        fwrite(state->pending, 1, state->pending_bytes, state->out);
+        state->characters += state->pending_bytes;
+        state->participants_committed = state->participant_count;
+    }
+    state->pending_bytes = 0;
+}
+
 /* The id (1-based) of the participant named `name`, declared on first use. */
 static uint32_t participant(struct mermaid_state *state, uint32_t ctx)
 {
@@ -88,7 +139,7 @@ static uint32_t participant(struct mermaid_state *state, uint32_t ctx)
     else
         snprintf(label, sizeof label, "%s (cid %u)", name, ctx);
     sanitize(label);
-    fprintf(state->out, "    participant P%u as %s\n", state->participant_count, label);
+    pending_printf(state, "    participant P%u as %s\n", state->participant_count, label);
     return state->participant_count;
 }
 
@@ -121,9 +172,10 @@ static bool admit(struct mermaid_state *state)
     return true;
 }
 
-static void write_time(FILE *out, uint64_t time_ns)
+static void write_time(struct mermaid_state *state, uint64_t time_ns)
 {
-    fprintf(out, " at %" PRIu64 ".%03uus", time_ns / 1000u, (unsigned)(time_ns % 1000u));
+    pending_printf(state, " at %" PRIu64 ".%03uus\n", time_ns / 1000u,
+                   (unsigned)(time_ns % 1000u));
 }
 
 static void write_arrow(struct mermaid_state *state, uint32_t from_ctx, uint32_t to_ctx,
@@ -132,18 +184,18 @@ static void write_arrow(struct mermaid_state *state, uint32_t from_ctx, uint32_t
     uint32_t from = participant(state, from_ctx);
     uint32_t to = participant(state, to_ctx);
     sanitize(text);
-    fprintf(state->out, "    P%u%sP%u: %s", from, arrow, to, text);
-    write_time(state->out, time_ns);
-    fputc('\n', state->out);
+    pending_printf(state, "    P%u%sP%u: %s", from, arrow, to, text);
+    write_time(state, time_ns);
+    commit(state);
 }
 
 static void write_note(struct mermaid_state *state, uint32_t ctx, char *text, uint64_t time_ns)
 {
     uint32_t over = participant(state, ctx);
     sanitize(text);
-    fprintf(state->out, "    Note over P%u: %s", over, text);
-    write_time(state->out, time_ns);
-    fputc('\n', state->out);
+    pending_printf(state, "    Note over P%u: %s", over, text);
+    write_time(state, time_ns);
+    commit(state);
 }
 
 static void on_packet(struct mermaid_state *state, const struct export__event *event)
@@ -199,6 +251,46 @@ static void on_note(struct mermaid_state *state, const struct export__event *eve
     write_note(state, event->ctx, text, event->time_ns);
 }
 
+static bool side_address(const struct export_span *side, uint64_t address)
+{
+    return (uint32_t)(address >> 32) == side->cid && (uint32_t)address == side->port;
+}
+
+/* With --connection N: whether the event belongs to the drawing of that connection. */
+static bool in_connection(const struct mermaid_state *state, const struct export__event *event)
+{
+    const struct export_span *client = state->sides[0], *server = state->sides[1];
+    if (client == NULL)
+        return true;
+    uint64_t end_ns = server != NULL && server->end_ns > client->end_ns ? server->end_ns
+                                                                        : client->end_ns;
+    if (event->time_ns < client->start_ns || event->time_ns > end_ns)
+        return false;
+    const char *kind = event->kind;
+    if (strncmp(kind, "pkt_send", 8) == 0) {
+        uint64_t src = export__field_u64(event, EXPORT__F_SRC);
+        uint64_t dst = export__field_u64(event, EXPORT__F_DST);
+        return (side_address(client, src) && (uint32_t)(dst >> 32) == client->peer_cid &&
+                (uint32_t)dst == client->peer_port) ||
+               (side_address(client, dst) && (uint32_t)(src >> 32) == client->peer_cid &&
+                (uint32_t)src == client->peer_port);
+    }
+    for (int index = 0; index < 2; index++) {
+        const struct export_span *side = state->sides[index];
+        if (side == NULL || event->ctx != side->cid)
+            continue;
+        if (strncmp(kind, "sock_", 5) == 0 && side->socket != 0 &&
+            export__field_u64(event, EXPORT__F_SOCKET) == side->socket)
+            return true;
+        if (strcmp(kind, "peer_detach") == 0 &&
+            export__field_u64(event, EXPORT__F_PORT) == side->port)
+            return true;
+        if (strncmp(kind, "vm_", 3) == 0 || strcmp(kind, "cid_reassigned") == 0)
+            return true;
+    }
+    return false;
+}
+
 static void on_event(struct mermaid_state *state, const struct export__event *event)
 {
     export__names_update(state->names, event);
@@ -207,6 +299,8 @@ static void on_event(struct mermaid_state *state, const struct export__event *ev
         remember_process(state, event);
         return;
     }
+    if (!in_connection(state, event))
+        return;
     if (strcmp(kind, "ctx_create") == 0 || strcmp(kind, "ctx_suspend") == 0 ||
         strcmp(kind, "ctx_resume") == 0)
         return;                     /* only for the names: the vm_* event that follows says it */
@@ -233,6 +327,7 @@ static int scan(struct mermaid_state *state, struct export__trace *trace, char *
                            message) != 0)
         return -1;
     fputs("sequenceDiagram\n", state->out);
+    state->characters = strlen("sequenceDiagram\n");
     struct export__event event;
     int step;
     while ((step = export__trace_next(trace, &event, message)) == 1)
@@ -242,9 +337,12 @@ static int scan(struct mermaid_state *state, struct export__trace *trace, char *
     if (state->left_out > 0 && state->participant_count == 0)
         participant(state, 2u);     /* a bound of 0: the note needs someone to stand over */
     if (state->left_out > 0)
-        fprintf(state->out, "    Note over P1: %" PRIu64 " more messages left out (at most %u "
-                "in one diagram: export a window with --from and --to)\n", state->left_out,
-                options->mermaid_messages_max);
+        pending_printf(state, "    Note over P1: %" PRIu64 " more messages left out (at most %u "
+                       "messages and %u characters in one diagram: export a window with "
+                       "--from and --to, or one connection with --connection N)\n",
+                       state->left_out, options->mermaid_messages_max,
+                       options->mermaid_characters_max);
+    fwrite(state->pending, 1, state->pending_bytes, state->out);
     return 0;
 }
 
@@ -252,6 +350,17 @@ int export__mermaid_write(struct export__trace *trace, FILE *out,
                           const struct export_options *options, char *message)
 {
     struct mermaid_state state = { .out = out, .options = options };
+    for (uint32_t index = 0; options->connection != 0 && index < options->span_count; index++) {
+        const struct export_span *span = &options->spans[index];
+        if (span->number == options->connection && span->side < 2)
+            state.sides[span->side] = span;
+    }
+    if (options->connection != 0 && state.sides[0] == NULL) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "mermaid export: the trace has no "
+                 "connection %u (`vmcisim inspect FILE connections` lists them)",
+                 options->connection);
+        return -1;
+    }
     state.names = export__names_create();
     int rc;
     if (state.names == NULL) {

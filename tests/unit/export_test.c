@@ -443,6 +443,42 @@ static void test_mermaid_bound_ends_with_a_note_counting_the_rest(void)
     free(out);
 }
 
+/* The character bound holds for the whole text, final note included, and the diagram is a
+ * clean prefix: the messages drawn are the first ones, none after the first left out. */
+static void test_mermaid_character_bound_keeps_a_prefix_and_the_note(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture, "mermaid_chars.db");
+    put_named(&fixture, 0, "host_create", 2, "host");
+    put_named(&fixture, 0, "vm_create", 5000, "guest1");
+    for (uint64_t index = 0; index < 40; index++)
+        put_packet(&fixture, 1000 + index, "REQUEST2", (5000ull << 32) | 1024,
+                   (2ull << 32) | 15000, 0, 0);
+    fixture_close(&fixture);
+    struct export_options options;
+    export_options_default(&options);
+    options.format = EXPORT_FORMAT_MERMAID;
+    options.mermaid_characters_max = 1200;
+    size_t size = 0;
+    char *out = (char *)export_read(fixture.path, &options, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    CU_ASSERT(size <= 1200);
+    uint64_t arrows = count_substrings(out, "->>");
+    CU_ASSERT(arrows > 0 && arrows < 40);
+    char last[96];                                  /* the first `arrows` packets, in order */
+    snprintf(last, sizeof last, "P2->>P1: REQUEST2 1024 to 15000 at 1.%03uus\n",
+             (unsigned)(arrows - 1));
+    ASSERT_STR_CONTAINS(out, last);
+    snprintf(last, sizeof last, "at 1.%03uus", (unsigned)arrows);
+    CU_ASSERT_PTR_NULL(strstr(out, last));
+    ASSERT_STR_CONTAINS(out, "Note over P1: host_create at 0.000us\n");
+    char note[96];                                  /* 2 notes + 40 packets, all counted */
+    snprintf(note, sizeof note, "Note over P1: %" PRIu64 " more messages left out (at most ",
+             40 - arrows);
+    ASSERT_STR_CONTAINS(out, note);
+    free(out);
+}
+
 /* ---- export_run -------------------------------------------------------------------- */
 
 /* A missing file, a foreign SQLite database and a non-database fail with a message naming
@@ -566,6 +602,7 @@ CU_ErrorCode export_suite_add(void)
         TEST_ENTRY(test_perfetto_blocking_calls_are_slices),
         TEST_ENTRY(test_perfetto_names_stay_valid_json),
         TEST_ENTRY(test_mermaid_bound_ends_with_a_note_counting_the_rest),
+        TEST_ENTRY(test_mermaid_character_bound_keeps_a_prefix_and_the_note),
         TEST_ENTRY(test_export_refuses_what_is_not_a_trace),
         TEST_ENTRY(test_export_names_an_unwritable_output),
         TEST_ENTRY(test_export_window_and_determinism),
