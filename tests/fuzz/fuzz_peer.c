@@ -38,6 +38,7 @@
 #define TRAFFIC_BYTES_MAX 8192u
 #define SETTLE_NS (3600ull * 1000000000ull)
 #define PORTS 8u
+#define BUFFER_BYTES 4096u               /* each socket's queue size (small_buffers) */
 
 enum { FD_LISTEN, FD_ACCEPTED, FD_CLIENT, FD_EXTRA, FDS };
 
@@ -64,6 +65,18 @@ static struct sockaddr_vm address(uint32_t cid, uint32_t port)
     return addr;
 }
 
+/* Every socket of the target asks for queues of BUFFER_BYTES (the accepted ends inherit
+ * their listener's): a queue pair is allocated and zeroed per connection, and at the
+ * default size that was a third of an input's cost. Small queues also fill sooner, so
+ * more inputs reach the flow-control paths. */
+static void small_buffers(struct vs_context *context, int fd)
+{
+    uint64_t size = BUFFER_BYTES;
+    if (fd >= 0)
+        (void)vs_setsockopt(context, fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size,
+                            sizeof(size));
+}
+
 static void run_events(struct peer *p, uint64_t events)
 {
     struct sim_run_result result;
@@ -74,6 +87,7 @@ static int listening(struct vs_context *context, uint32_t port)
 {
     int fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
     struct sockaddr_vm any = address(VMADDR_CID_ANY, port);
+    small_buffers(context, fd);
     if (fd < 0 || vs_bind(context, fd, (struct sockaddr *)&any, sizeof(any)) != 0 ||
         vs_listen(context, fd, 8) != 0)
         fuzz_fail(TARGET, "listener set-up failed");
@@ -85,6 +99,7 @@ static int connect_start(struct vs_context *context, uint32_t cid, uint32_t port
 {
     int fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
     struct sockaddr_vm target = address(cid, port);
+    small_buffers(context, fd);
     if (fd >= 0)
         (void)vs_connect(context, fd, (struct sockaddr *)&target, sizeof(target));
     return fd;

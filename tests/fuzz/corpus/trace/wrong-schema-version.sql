@@ -1,1 +1,0 @@
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
