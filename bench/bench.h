@@ -37,5 +37,9 @@ void bench_report(const char *name, double value, const char *unit, double refer
 void bench_report_value(const char *name, double value, const char *unit);
 /* Keeps the optimiser from discarding a computed value. */
 void bench_sink_u64(uint64_t value);
+/* Prints `bench ERROR FIGURE: message`; the bench program then exits with status 1 (a figure
+ * that could not be measured fails `make bench`, it is never left out silently). */
+void bench_error(const char *figure, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif /* BENCH_BENCH_H */

@@ -18,7 +18,6 @@
  *                                     target 0.90.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,31 +70,6 @@ static const char keepalive_lua[] =
     "end\n"
     "w:run()\n";
 
-static int digest_errors;
-
-static void exit_status_on_error(void)
-{
-    if (digest_errors != 0) {
-        fflush(NULL);
-        _exit(1);
-    }
-}
-
-static void bench_error(const char *figure, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void bench_error(const char *figure, const char *format, ...)
-{
-    if (digest_errors++ == 0)
-        atexit(exit_status_on_error);
-    va_list args;
-    va_start(args, format);
-    printf("bench ERROR %s: ", figure);
-    vprintf(format, args);
-    printf("\n");
-    fflush(stdout);
-    va_end(args);
-}
 
 static int write_file(const char *path, const char *text)
 {

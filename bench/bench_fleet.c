@@ -30,7 +30,6 @@
  */
 #include <errno.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,16 +56,6 @@
 
 extern char **environ;
 
-static void fleet_error(const char *figure, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    printf("bench ERROR %s: ", figure);
-    vprintf(format, args);
-    printf("\n");
-    fflush(stdout);
-    va_end(args);
-}
 
 static double cpu_seconds(void)
 {
@@ -122,7 +111,7 @@ static double fleet_ops(uint32_t guests, uint32_t runs)
     for (uint32_t run = 0; run < runs; run++) {
         struct fleet_timing timing = fleet_run(guests, FLEET_CONNECTIONS, FLEET_ROUNDS);
         if (!timing.passed) {
-            fleet_error(figure, "%s -- %u %u %u did not pass", FLEET_SCENARIO, guests,
+            bench_error(figure, "%s -- %u %u %u did not pass", FLEET_SCENARIO, guests,
                         FLEET_CONNECTIONS, FLEET_ROUNDS);
             bench_report_value(figure, 0, "ops/s");
             return 0;
@@ -168,7 +157,7 @@ static void fleet_streams(void)
     if (access(FLEET_VMCISIM, X_OK) != 0 ||
         !fleet_child(FLEET_BIG_GUESTS, FLEET_BIG_CONNECTIONS, &big_s, &big_cpu_s, &big_kib) ||
         !fleet_child(FLEET_BIG_GUESTS, 1, &small_s, &small_cpu_s, &small_kib)) {
-        fleet_error("fleet_65536_streams_s", "%s run %s -- %u %u 0 failed (run from the "
+        bench_error("fleet_65536_streams_s", "%s run %s -- %u %u 0 failed (run from the "
                     "project root, after make)", FLEET_VMCISIM, FLEET_SCENARIO,
                     FLEET_BIG_GUESTS, FLEET_BIG_CONNECTIONS);
         bench_report("fleet_65536_streams_s", 0, "s", FLEET_STREAMS_TARGET_S, 1.0);
@@ -186,7 +175,7 @@ static void fleet_streams(void)
 void bench_fleet(void)
 {
     if (access(FLEET_SCENARIO, R_OK) != 0) {
-        fleet_error("fleet", "%s not readable (run from the project root): %s", FLEET_SCENARIO,
+        bench_error("fleet", "%s not readable (run from the project root): %s", FLEET_SCENARIO,
                     strerror(errno));
         return;
     }
@@ -196,6 +185,6 @@ void bench_fleet(void)
     if (small > 0 && large > 0)
         bench_report("fleet_op_cost_ratio_1000_10", large, "s/op", small, 1.3);
     else
-        fleet_error("fleet_op_cost_ratio_1000_10", "a fleet run failed");
+        bench_error("fleet_op_cost_ratio_1000_10", "a fleet run failed");
     fleet_streams();
 }

@@ -3,13 +3,39 @@
  * bench/bench_main.c: `make bench` runs every benchmark of bench.h in order.
  * Usage: bench [NAME]  (no argument: all). Figures are printed, never asserted.
  */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench.h"
 
 static volatile uint64_t bench_sink_value;
+
+static int bench_errors;
+
+static void exit_status_on_error(void)
+{
+    if (bench_errors != 0) {
+        fflush(NULL);
+        _exit(1);
+    }
+}
+
+void bench_error(const char *figure, const char *format, ...)
+{
+    if (bench_errors++ == 0)
+        atexit(exit_status_on_error);
+    va_list args;
+    va_start(args, format);
+    printf("bench ERROR %s: ", figure);
+    vprintf(format, args);
+    printf("\n");
+    fflush(stdout);
+    va_end(args);
+}
 
 double bench_now_seconds(void)
 {

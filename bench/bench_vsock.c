@@ -47,7 +47,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,31 +155,6 @@ static const char conn_lua[] =
     "           \"accepted \" .. accepted .. \", connected \" .. connected .. \" of \" .. count)\n"
     "sim.log(\"connect_ns %d %d %d %d\", connected, total_ns, min_ns, max_ns)\n";
 
-static int vsock_errors;
-
-static void exit_status_on_error(void)
-{
-    if (vsock_errors != 0) {
-        fflush(NULL);
-        _exit(1);
-    }
-}
-
-static void bench_error(const char *figure, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void bench_error(const char *figure, const char *format, ...)
-{
-    if (vsock_errors++ == 0)
-        atexit(exit_status_on_error);
-    va_list args;
-    va_start(args, format);
-    printf("bench ERROR %s: ", figure);
-    vprintf(format, args);
-    printf("\n");
-    fflush(stdout);
-    va_end(args);
-}
 
 /* ---- the pattern and its checksum, from scenario-api.md (independent of sim/lua) ---- */
 
