@@ -19,6 +19,10 @@
  *     >= 0, neither end the hypervisor nor a control handle): op PAYLOAD; payload = the
  *     datagram's payload when a guest sent it (its device's `data_out` holds the bytes),
  *     else cut like stream data (the host's sends carry no bytes in the trace).
+ * The vsockmon header's 2 reserved bytes (offset 30) say which of the three a record is
+ * (RECORD_KIND_*, le16; 0 in captures from before): Linux leaves them 0 and Wireshark only
+ * shows them, so the vsock dissector reads these captures as before, while
+ * scripts/wireshark/vmci_vsock.lua tells a cut stream write from a cut datagram by them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +45,10 @@ _Static_assert(PCAP_SNAPLEN_BYTES >= VSOCKMON_HEADER_BYTES + VMCI_MAX_DG_PAYLOAD
 /* enum af_vsockmon_op and af_vsockmon_transport (linux/vsockmon.h). */
 enum { OP_UNKNOWN = 0, OP_CONNECT = 1, OP_DISCONNECT = 2, OP_CONTROL = 3, OP_PAYLOAD = 4 };
 #define TRANSPORT_NO_INFO 1u
+
+/* What a record is, in the vsockmon header's reserved bytes; the values are part of the
+ * capture format (docs/cli.md, scripts/wireshark/vmci_vsock.lua): never renumber them. */
+enum { RECORD_KIND_CONTROL = 1, RECORD_KIND_STREAM_DATA = 2, RECORD_KIND_DATAGRAM = 3 };
 
 /* Stream connections remembered to name the peer of a queue-pair write; past this the one
  * idle longest is forgotten (a write on it then shows the peer as ANY). */
@@ -68,6 +76,7 @@ struct record {
     uint64_t src_cid, dst_cid;
     uint32_t src_port, dst_port;
     uint16_t op;
+    uint16_t kind;                  /* RECORD_KIND_* */
     const uint8_t *payload;
     uint32_t payload_bytes;         /* captured */
     uint64_t original_payload_bytes;
@@ -124,7 +133,8 @@ static void write_record(FILE *out, const struct record *record)
     put_u32(vsockmon + 20, record->dst_port);
     put_u16(vsockmon + 24, record->op);
     put_u16(vsockmon + 26, TRANSPORT_NO_INFO);
-    /* len (the transport header's length) and reserved stay 0: no transport header */
+    /* len (the transport header's length) stays 0: no transport header */
+    put_u16(vsockmon + 30, record->kind);
     fwrite(header, 1, sizeof header, out);
     if (record->payload_bytes > 0)
         fwrite(record->payload, 1, record->payload_bytes, out);
@@ -203,7 +213,7 @@ static void on_pkt_send(struct pcap_state *state, const struct export__event *ev
     struct record record = {
         .time_ns = event->time_ns, .src_cid = src >> 32, .dst_cid = dst >> 32,
         .src_port = (uint32_t)src, .dst_port = (uint32_t)dst, .op = packet_op(type),
-        .payload = packet, .payload_bytes = sizeof packet,
+        .kind = RECORD_KIND_CONTROL, .payload = packet, .payload_bytes = sizeof packet,
         .original_payload_bytes = sizeof packet,
     };
     write_record(state->out, &record);
@@ -221,6 +231,7 @@ static void on_qp_enqueue(struct pcap_state *state, const struct export__event *
     struct record record = {
         .time_ns = event->time_ns, .src_cid = event->ctx, .dst_cid = peer >> 32,
         .src_port = (uint32_t)local, .dst_port = (uint32_t)peer, .op = OP_PAYLOAD,
+        .kind = RECORD_KIND_STREAM_DATA,
         .original_payload_bytes = (uint64_t)moved,
     };
     write_record(state->out, &record);
@@ -278,7 +289,8 @@ static void on_dg_route(struct pcap_state *state, const struct export__event *ev
         .dst_cid = export__field_u64(event, EXPORT__F_DST_CID),
         .src_port = (uint32_t)export__field_u64(event, EXPORT__F_SRC_RID),
         .dst_port = (uint32_t)export__field_u64(event, EXPORT__F_DST_RID),
-        .op = OP_PAYLOAD, .original_payload_bytes = size - VMCI_DG_HEADERSIZE,
+        .op = OP_PAYLOAD, .kind = RECORD_KIND_DATAGRAM,
+        .original_payload_bytes = size - VMCI_DG_HEADERSIZE,
     };
     if (bytes != NULL) {
         record.payload = bytes + VMCI_DG_HEADERSIZE;

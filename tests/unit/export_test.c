@@ -213,6 +213,7 @@ static void test_R147_pcap_control_packet_is_reencoded(void)
     ASSERT_U64_EQ(get_le(header + 24, 2), 1);            /* CONNECT */
     ASSERT_U64_EQ(get_le(header + 26, 2), 1);            /* transport: no info */
     ASSERT_U64_EQ(get_le(header + 28, 2), 0);
+    ASSERT_U64_EQ(get_le(header + 30, 2), 1);            /* record kind: control packet */
     const uint8_t *packet = header + VSOCKMON;
     ASSERT_U64_EQ(packet[0], 1);                         /* version */
     ASSERT_U64_EQ(packet[1], 11);                        /* REQUEST2 */
@@ -289,6 +290,7 @@ static void test_pcap_stream_write_goes_to_the_last_active_peer(void)
         ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 8, 8), 5000);
         ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 20, 4), 1024);
         ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 24, 2), 4);     /* PAYLOAD */
+        ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 30, 2), 2);     /* kind: stream data */
         record += PCAP_RECORD + VSOCKMON;
         ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 8, 8), 0xFFFFFFFFu);
         ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 20, 4), 0xFFFFFFFFu);
@@ -325,6 +327,7 @@ static void test_pcap_datagrams_carry_guest_payloads(void)
         const uint8_t *record = out + PCAP_GLOBAL;
         ASSERT_U64_EQ(get_le(record + 8, 4), 37);
         CU_ASSERT_EQUAL(memcmp(record + PCAP_RECORD + VSOCKMON, "HELLO", 5), 0);
+        ASSERT_U64_EQ(get_le(record + PCAP_RECORD + 30, 2), 3);     /* kind: datagram */
         record += guest_record;
         ASSERT_U64_EQ(get_le(record + 8, 4), 32);
         ASSERT_U64_EQ(get_le(record + 12, 4), 37);
