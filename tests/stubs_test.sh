@@ -166,6 +166,19 @@ check("every object type the page names is a stub class", not missing,
 undefined = used_types - set(classes) - set(aliases)
 check("every vmcisim.* type the annotations use is defined", not undefined,
       "undefined: %s" % sorted(undefined))
+# The sim.world rows whose keys live in one cell: `limits` (a list of names) and `faults`
+# (a table written as { key = ..., ... }).
+world_rows = {}
+for line in open(doc_path, encoding="utf-8"):
+    row = re.match(r"\| `(limits|faults)` \|[^|]*\|(.*)\|\s*$", line)
+    if row:
+        world_rows[row.group(1)] = row.group(2)
+limit_names = set(re.findall(r"`(\w+)`", world_rows.get("limits", "").split(";")[0]))
+compare("sim.world limits: names documented and defined", limit_names,
+        {member[1:] for member in classes.get("vmcisim.limits", set())})
+fault_keys = set(re.findall(r"(\w+) = ", world_rows.get("faults", "")))
+compare("sim.world faults: keys documented and defined", fault_keys,
+        {member[1:] for member in classes.get("vmcisim.faults", set())})
 print("\n".join(results))
 PYTHON
 }
