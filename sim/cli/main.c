@@ -19,7 +19,7 @@ void cli_usage(FILE *stream)
 {
     fprintf(stream,
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
-            "       vmcisim replay FILE.db [-q]\n"
+            "       vmcisim replay FILE.db [-q | --quiet]\n"
             "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
             "                       [--format text|tsv|csv|json]\n"
             "       vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT [options]\n"
