@@ -23,6 +23,7 @@
  * Needs the transport layer in the trace for connections; with `--trace-level api` only
  * sockets are rebuilt. Tables are arrays in order of first appearance (deterministic).
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -802,11 +803,10 @@ int inspect_model_counts(struct inspect *inspect, uint64_t *sockets, uint64_t *c
     return status;
 }
 
-/* When a side stopped taking part: its close, else the detach it saw, else a refusal or
- * failed connect that ended the whole connection, else the end of the trace. */
-static uint64_t side_end_ns(const struct model *model, const struct connection *connection,
-                            enum side side)
+uint64_t inspect_model_side_end_ns(const struct model *model,
+                                   const struct connection *connection, enum side side)
 {
+    assert(model != NULL && connection != NULL && side < SIDE_COUNT);
     if (connection->closed[side])
         return connection->closed_ns[side];
     if (connection->detached[side])
@@ -830,7 +830,7 @@ static void fill_span(const struct model *model, uint32_t number, enum side side
         .start_ns = side == SIDE_SERVER && connection->established ? connection->established_ns
                                                                   : connection->requested_ns,
     };
-    span->end_ns = side_end_ns(model, connection, side);
+    span->end_ns = inspect_model_side_end_ns(model, connection, side);
     if (span->end_ns < span->start_ns)
         span->end_ns = span->start_ns;
     snprintf(span->endpoint, sizeof span->endpoint, "%s",

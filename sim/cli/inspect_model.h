@@ -102,6 +102,10 @@ extern const char *const inspect_side_names[SIDE_COUNT];
  * whatever it returned. */
 int inspect_model_build(struct inspect *inspect, struct model *model);
 void inspect_model_free(struct model *model);
+/* When a side of a connection stopped taking part: its close, else the detach it saw, else a
+ * refusal or failed connect that ended the whole connection, else the end of the trace. */
+uint64_t inspect_model_side_end_ns(const struct model *model,
+                                   const struct connection *connection, enum side side);
 /* The filters as they apply to a connection (an endpoint named by --vm, a lifetime that
  * overlaps --from/--to). */
 int inspect_model_connection_selected(const struct model *model,

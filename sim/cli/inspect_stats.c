@@ -40,18 +40,6 @@ struct connection_stats {
     char why[STATS_WHY_BYTES];
 };
 
-static uint64_t side_stop_ns(const struct model *model, const struct connection *connection,
-                             int side)
-{
-    if (connection->closed[side])
-        return connection->closed_ns[side];
-    if (connection->detached[side])
-        return connection->detached_ns[side];
-    if (connection->ended && !connection->established)
-        return connection->ended_ns;
-    return model->last_time_ns;
-}
-
 static void describe_losses(const struct model *model, const struct connection *connection,
                             char *why, size_t why_bytes)
 {
@@ -88,7 +76,7 @@ static void connection_stats_of(const struct model *model, const struct connecti
                                                 : connection->requested_ns;
     uint64_t stop_ns = start_ns;
     for (int side = 0; side < SIDE_COUNT; side++) {
-        uint64_t side_ns = side_stop_ns(model, connection, side);
+        uint64_t side_ns = inspect_model_side_end_ns(model, connection, (enum side)side);
         stop_ns = side_ns > stop_ns ? side_ns : stop_ns;
         stats->sent_bytes += connection->written[side];
         stats->received_bytes += connection->read[side];
