@@ -35,6 +35,8 @@ void bench_report(const char *name, double value, const char *unit, double refer
                   double target);
 /* The same line for a figure without a reference. */
 void bench_report_value(const char *name, double value, const char *unit);
+/* Writes `text` to `path` (a scenario for a benchmark to run); 0, or -1. */
+int bench_write_file(const char *path, const char *text);
 /* Keeps the optimiser from discarding a computed value. */
 void bench_sink_u64(uint64_t value);
 /* Prints `bench ERROR FIGURE: message`; the bench program then exits with status 1 (a figure

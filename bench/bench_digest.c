@@ -70,19 +70,6 @@ static const char keepalive_lua[] =
     "end\n"
     "w:run()\n";
 
-
-static int write_file(const char *path, const char *text)
-{
-    FILE *file = fopen(path, "w");
-    if (file == NULL)
-        return -1;
-    size_t length = strlen(text);
-    int rc = fwrite(text, 1, length, file) == length ? 0 : -1;
-    if (fclose(file) != 0)
-        rc = -1;
-    return rc;
-}
-
 /* One run of the keep-alive world, with the digest as its sink or with no sink. Returns
  * simulated seconds per wall second (create + run + destroy), 0 on failure. */
 static double keepalive_run(const char *path, bool digested, const char *figure)
@@ -158,7 +145,7 @@ void bench_digest(void)
     }
     char path[sizeof(dir) + 32];
     snprintf(path, sizeof(path), "%s/keepalive.lua", dir);
-    if (write_file(path, keepalive_lua) < 0) {
+    if (bench_write_file(path, keepalive_lua) < 0) {
         bench_error("digest", "cannot write %s", path);
     } else {
         double digested = 0.0, bare = 0.0;

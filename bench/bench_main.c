@@ -37,6 +37,18 @@ void bench_error(const char *figure, const char *format, ...)
     va_end(args);
 }
 
+int bench_write_file(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "w");
+    if (file == NULL)
+        return -1;
+    size_t length = strlen(text);
+    int rc = fwrite(text, 1, length, file) == length ? 0 : -1;
+    if (fclose(file) != 0)
+        rc = -1;
+    return rc;
+}
+
 double bench_now_seconds(void)
 {
     struct timespec now;

@@ -155,7 +155,6 @@ static const char conn_lua[] =
     "           \"accepted \" .. accepted .. \", connected \" .. connected .. \" of \" .. count)\n"
     "sim.log(\"connect_ns %d %d %d %d\", connected, total_ns, min_ns, max_ns)\n";
 
-
 /* ---- the pattern and its checksum, from scenario-api.md (independent of sim/lua) ---- */
 
 static uint64_t splitmix_mix(uint64_t z)
@@ -177,18 +176,6 @@ static void pattern_fill(uint8_t *out, uint64_t seed, size_t length)
 }
 
 /* ---- running one scenario ---- */
-
-static int write_file(const char *path, const char *text)
-{
-    FILE *file = fopen(path, "w");
-    if (file == NULL)
-        return -1;
-    size_t length = strlen(text);
-    int rc = fwrite(text, 1, length, file) == length ? 0 : -1;
-    if (fclose(file) != 0)
-        rc = -1;
-    return rc;
-}
 
 /* Runs `path` with the given arguments and sinks; when `writer` is given (one of the
  * sinks), finishes the trace as `vmcisim run --trace` does: metadata, loaded files, close.
@@ -612,8 +599,8 @@ void bench_vsock(void)
     snprintf(stream_path, sizeof(stream_path), "%s/stream.lua", dir);
     snprintf(conn_path, sizeof(conn_path), "%s/conn.lua", dir);
     uint8_t *data = malloc(STREAM_BYTES);
-    if (data == NULL || write_file(stream_path, stream_lua) < 0 ||
-        write_file(conn_path, conn_lua) < 0) {
+    if (data == NULL || bench_write_file(stream_path, stream_lua) < 0 ||
+        bench_write_file(conn_path, conn_lua) < 0) {
         bench_error("vsock", "cannot set up %s", dir);
     } else {
         /* Expected bytes from the published definition, before any clock starts: the
