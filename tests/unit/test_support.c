@@ -38,6 +38,18 @@ void test_run_lua_source(const char *source, struct simlua_outcome *outcome)
     unlink(path);
 }
 
+void test_expect_world_refused(const char *options)
+{
+    char source[256];
+    snprintf(source, sizeof(source), "local sim = require('vmcisim')\nsim.world{ %s }\n", options);
+    struct simlua_outcome outcome;
+    test_run_lua_source(source, &outcome);
+    if (outcome.exit_code == SIMLUA_EXIT_PASS)
+        fprintf(stderr, "sim.world{ %s } was accepted\n", options);
+    CU_ASSERT_NOT_EQUAL(outcome.exit_code, SIMLUA_EXIT_PASS);
+    CU_ASSERT_FALSE(outcome.world_created);
+}
+
 CU_ErrorCode test_suite_register(const char *suite_name, const struct test_entry *tests,
                                  size_t test_count)
 {

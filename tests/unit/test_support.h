@@ -49,13 +49,16 @@
 
 struct simlua_outcome;
 
-/* Writes `source` to a temporary .lua file, runs it as a quiet scenario with seed 1
- * (sim/lua/runtime.h), removes the file and returns the outcome in *outcome. */
 /* Writes `source` to a new temporary .lua file and puts its name in `path`; the caller
  * unlinks it. */
 #define TEST_LUA_PATH_BYTES 64
 void test_write_lua_file(const char *source, char path[TEST_LUA_PATH_BYTES]);
+/* Writes `source` to a temporary .lua file, runs it as a quiet scenario with seed 1
+ * (sim/lua/runtime.h), removes the file and returns the outcome in *outcome. */
 void test_run_lua_source(const char *source, struct simlua_outcome *outcome);
+/* Asserts that `sim.world{ OPTIONS }` raises before a world exists (the scenario fails and
+ * no world was created); names the options on stderr when they were accepted. */
+void test_expect_world_refused(const char *options);
 
 /* One test of a suite: the name CUnit reports and the function it runs. */
 struct test_entry {
