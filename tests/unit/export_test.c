@@ -419,17 +419,24 @@ static void test_perfetto_names_stay_valid_json(void)
 
 /* ---- mermaid ----------------------------------------------------------------------- */
 
+/* A trace of the host, guest1 and `packets` REQUEST2s from guest1 to the host, 1 ns apart
+ * from 1 us on. */
+static void write_requests_trace(struct fixture *fixture, const char *name, uint64_t packets)
+{
+    fixture_open(fixture, name);
+    put_named(fixture, 0, "host_create", 2, "host");
+    put_named(fixture, 0, "vm_create", 5000, "guest1");
+    for (uint64_t index = 0; index < packets; index++)
+        put_packet(fixture, 1000 + index, "REQUEST2", (5000ull << 32) | 1024,
+                   (2ull << 32) | 15000, 0, 0);
+    fixture_close(fixture);
+}
+
 /* Participants are names; each packet is an arrow; past the bound a note counts the rest. */
 static void test_mermaid_bound_ends_with_a_note_counting_the_rest(void)
 {
     struct fixture fixture;
-    fixture_open(&fixture, "mermaid.db");
-    put_named(&fixture, 0, "host_create", 2, "host");
-    put_named(&fixture, 0, "vm_create", 5000, "guest1");
-    for (uint64_t index = 0; index < 5; index++)
-        put_packet(&fixture, 1000 + index, "REQUEST2", (5000ull << 32) | 1024,
-                   (2ull << 32) | 15000, 0, 0);
-    fixture_close(&fixture);
+    write_requests_trace(&fixture, "mermaid.db", 5);
     struct export_options options;
     export_options_default(&options);
     options.format = EXPORT_FORMAT_MERMAID;
@@ -451,13 +458,7 @@ static void test_mermaid_bound_ends_with_a_note_counting_the_rest(void)
 static void test_mermaid_character_bound_keeps_a_prefix_and_the_note(void)
 {
     struct fixture fixture;
-    fixture_open(&fixture, "mermaid_chars.db");
-    put_named(&fixture, 0, "host_create", 2, "host");
-    put_named(&fixture, 0, "vm_create", 5000, "guest1");
-    for (uint64_t index = 0; index < 40; index++)
-        put_packet(&fixture, 1000 + index, "REQUEST2", (5000ull << 32) | 1024,
-                   (2ull << 32) | 15000, 0, 0);
-    fixture_close(&fixture);
+    write_requests_trace(&fixture, "mermaid_chars.db", 40);
     struct export_options options;
     export_options_default(&options);
     options.format = EXPORT_FORMAT_MERMAID;
