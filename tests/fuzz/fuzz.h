@@ -82,4 +82,9 @@ _Noreturn void fuzz_fail(const char *target, const char *what);
  * sanitizers and fuzz_fail write to stderr, which stays. */
 void fuzz_quiet_stdout(void);
 
+/* The vSockets address (AF_VSOCK, cid, port, the rest zero) the stream targets connect to
+ * and bind (vsock/vmci_sockets.h defines the type). */
+struct sockaddr_vm;
+struct sockaddr_vm fuzz_address(uint32_t cid, uint32_t port);
+
 #endif /* TESTS_FUZZ_FUZZ_H */

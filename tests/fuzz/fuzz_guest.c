@@ -71,21 +71,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static struct sockaddr_vm address(uint32_t cid, uint32_t port)
-{
-    struct sockaddr_vm addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.svm_family = AF_VSOCK;
-    addr.svm_cid = cid;
-    addr.svm_port = port;
-    return addr;
-}
-
 static void client_body(struct vs_context *context, void *arg)
 {
     struct transfer *transfer = arg;
     int fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
-    struct sockaddr_vm host = address(VMADDR_CID_HOST, PORT);
+    struct sockaddr_vm host = fuzz_address(VMADDR_CID_HOST, PORT);
     if (fd < 0 || vs_connect(context, fd, (struct sockaddr *)&host, sizeof(host)) != 0) {
         transfer->client_error = errno;
         return;
@@ -123,7 +113,7 @@ static void server_body(struct vs_context *context, void *arg)
 {
     struct transfer *transfer = arg;
     int listen_fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
-    struct sockaddr_vm any = address(VMADDR_CID_ANY, PORT);
+    struct sockaddr_vm any = fuzz_address(VMADDR_CID_ANY, PORT);
     if (listen_fd < 0 || vs_bind(context, listen_fd, (struct sockaddr *)&any, sizeof(any)) != 0 ||
         vs_listen(context, listen_fd, 4) != 0) {
         transfer->server_error = errno;

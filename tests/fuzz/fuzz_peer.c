@@ -55,16 +55,6 @@ struct peer {
     uint8_t traffic[TRAFFIC_BYTES_MAX];
 };
 
-static struct sockaddr_vm address(uint32_t cid, uint32_t port)
-{
-    struct sockaddr_vm addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.svm_family = AF_VSOCK;
-    addr.svm_cid = cid;
-    addr.svm_port = port;
-    return addr;
-}
-
 /* Every socket of the target asks for queues of BUFFER_BYTES (the accepted ends inherit
  * their listener's): a queue pair is allocated and zeroed per connection, and at the
  * default size that was a third of an input's cost. Small queues also fill sooner, so
@@ -86,7 +76,7 @@ static void run_events(struct peer *p, uint64_t events)
 static int listening(struct vs_context *context, uint32_t port)
 {
     int fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
-    struct sockaddr_vm any = address(VMADDR_CID_ANY, port);
+    struct sockaddr_vm any = fuzz_address(VMADDR_CID_ANY, port);
     small_buffers(context, fd);
     if (fd < 0 || vs_bind(context, fd, (struct sockaddr *)&any, sizeof(any)) != 0 ||
         vs_listen(context, fd, 8) != 0)
@@ -98,7 +88,7 @@ static int listening(struct vs_context *context, uint32_t port)
 static int connect_start(struct vs_context *context, uint32_t cid, uint32_t port)
 {
     int fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
-    struct sockaddr_vm target = address(cid, port);
+    struct sockaddr_vm target = fuzz_address(cid, port);
     small_buffers(context, fd);
     if (fd >= 0)
         (void)vs_connect(context, fd, (struct sockaddr *)&target, sizeof(target));

@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "vsock/vmci_sockets.h"
 
 void fuzz_fail(const char *target, const char *what)
 {
@@ -29,4 +31,14 @@ void fuzz_quiet_stdout(void)
         return;                 /* only cosmetic: the output stays visible */
     (void)dup2(null_fd, STDOUT_FILENO);
     close(null_fd);
+}
+
+struct sockaddr_vm fuzz_address(uint32_t cid, uint32_t port)
+{
+    struct sockaddr_vm address;
+    memset(&address, 0, sizeof(address));
+    address.svm_family = AF_VSOCK;
+    address.svm_cid = cid;
+    address.svm_port = port;
+    return address;
 }
