@@ -253,6 +253,8 @@ def run_block(block, state):
                 state["skipped_line"] = block["line"]
                 state["last"] = None
                 continue
+        if "pending" in block["flags"]:
+            name += " (runs now: its pending mark can go)"
         report(status == expected, name + (" exits %d" % expected if expected else ""),
                "exit %d; %s" % (status, tail(stdout + "\n" + stderr)))
 
