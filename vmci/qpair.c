@@ -11,6 +11,12 @@
  * Every operation that moves bytes emits one "qp_data" event (VMCI layer); an enqueue's
  * carries the running XXH3-64 of every byte this endpoint has enqueued so far, so two runs
  * that move different bytes have different digests (docs/trace-schema.md, "Data bytes").
+ *
+ * Bytes are hashed once per side: an endpoint that starts writing into a queue nobody has
+ * written yet (every vSockets stream) shares its running hash with the queue's
+ * stream_bytes tally (the same stream, sim_data_stream_share), since both count the same
+ * bytes from the same start; only an endpoint that attaches to a queue with bytes already
+ * written keeps a stream of its own, and then both are extended.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -91,22 +97,17 @@ static bool tally_ready(struct vmci_queue_tally *tally)
     return true;
 }
 
-void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
-                        struct vmci_queue *queue, bool writing, const void *bytes,
-                        uint64_t moved)
+/* The reader's side of the stream_bytes tally: `moved` bytes were dequeued from `queue`.
+ * When the reader catches up (or goes past) what it read must be what was written. */
+static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
+                       struct vmci_queue *queue, const void *bytes, uint64_t moved)
 {
     assert(hypervisor != NULL && queue != NULL && bytes != NULL && moved > 0);
     struct vmci_queue_tally *tally = &queue->tally;
     if (!tally_ready(tally))
         return;
-    if (writing) {
-        sim_data_stream_update(tally->written, bytes, moved);
-        tally->written_bytes += moved;
-        return;
-    }
     sim_data_stream_update(tally->read, bytes, moved);
     tally->read_bytes += moved;
-    /* The reader caught up (or went past): what it read must be what was written. */
     bool past = tally->read_bytes > tally->written_bytes;
     bool caught_up = tally->read_bytes == tally->written_bytes;
     if (past || (caught_up && sim_data_stream_value(tally->read) !=
@@ -118,6 +119,22 @@ void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle h
         }
         tally->unavailable = true;      /* reported once; the end check skips it */
     }
+}
+
+/* The writer's side: `moved` bytes from `bytes` went into `queue` through `qpair`. Extends
+ * the endpoint's running hash and the queue's tally, hashing the bytes once when the two
+ * are the same stream (qpair_share_tally). */
+static void hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue,
+                          const void *bytes, uint64_t moved)
+{
+    assert(qpair->produced != NULL && bytes != NULL && moved > 0);
+    sim_data_stream_update(qpair->produced, bytes, moved);
+    struct vmci_queue_tally *tally = &queue->tally;
+    if (!tally_ready(tally))
+        return;
+    if (tally->written != qpair->produced)
+        sim_data_stream_update(tally->written, bytes, moved);
+    tally->written_bytes += moved;
 }
 
 static struct vmci_qpair *qpair_new(void)
@@ -139,21 +156,37 @@ static void qpair_free(struct vmci_qpair *qpair)
     free(qpair);
 }
 
+/* A new endpoint's running hash and its produce queue's written tally count the same bytes
+ * from the same start when nothing has been written into that queue yet: then the endpoint
+ * drops its own (empty) stream and shares the tally's, so each byte is hashed once. Out of
+ * memory for the tally keeps the endpoint's own stream (the queue goes unchecked, as at the
+ * first bytes). */
+static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *entry,
+                              bool created)
+{
+    if (entry == NULL || entry->memory == NULL)
+        return;
+    struct vmci_qp_view view = created ? vmci_qp_view_creator(entry->memory)
+                                       : vmci_qp_view_attacher(entry->memory);
+    struct vmci_queue_tally *tally = &view.produce->tally;
+    if (!tally_ready(tally) || tally->written_bytes != 0)
+        return;
+    sim_data_stream_destroy(qpair->produced);
+    qpair->produced = sim_data_stream_share(tally->written);
+}
+
 /* One "qp_data" event: `moved` bytes went through this endpoint's side of the pair. An
- * enqueue extends the running hash of everything this endpoint has produced and shows it;
- * a dequeue or peek shows only the count: what a reader gets is fixed by the bytes written
- * and the traced operations, so hashing it again would cost a second pass for nothing. */
-static void trace_data(struct vmci_qpair *qpair, const char *operation, const void *source,
+ * enqueue shows the running hash of everything this endpoint has produced (hash_enqueued
+ * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
+ * bytes written and the traced operations. */
+static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
                        uint64_t moved)
 {
     assert(moved > 0);
-    if (!data_hashing)
-        return;
+    assert(data_hashing);
     char hash_text[SIM_DATA_HASH_TEXT_BYTES] = "";
-    if (source != NULL) {
-        sim_data_stream_update(qpair->produced, source, moved);
+    if (enqueue)
         sim_data_hash_text(sim_data_stream_value(qpair->produced), hash_text);
-    }
     struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "qp_data", qpair->kernel->cid,
@@ -162,7 +195,7 @@ static void trace_data(struct vmci_qpair *qpair, const char *operation, const vo
     sim_trace_field_u64(&event, "rid", qpair->handle.resource);
     sim_trace_field_str(&event, "op", operation);
     sim_trace_field_u64(&event, "bytes", moved);
-    if (source != NULL)
+    if (enqueue)
         sim_trace_field_str(&event, "hash", hash_text);
     vmci__trace(hypervisor, &event);
 }
@@ -220,6 +253,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
         qpair->view = created ? vmci_qp_view_creator(entry->memory)
                               : vmci_qp_view_attacher(entry->memory);
     }
+    qpair_share_tally(qpair, entry, created);
     *out = qpair;
     return VMCI_SUCCESS;
 }
@@ -330,11 +364,10 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
     if (state < 0)
         return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
-    if (rc > 0 && data_hashing)
-        vmci__tally_update(qpair->kernel->hypervisor, qpair->handle, view.produce, true,
-                           source, (uint64_t)rc);
-    if (rc > 0)
-        trace_data(qpair, "enqueue", source, (uint64_t)rc);
+    if (rc > 0 && data_hashing) {
+        hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
+        trace_data(qpair, "enqueue", true, (uint64_t)rc);
+    }
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;
@@ -363,10 +396,10 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
                       : vmci_qp_dequeue(view, target, size_bytes);
     if (rc > 0 && !peek && data_hashing)
-        vmci__tally_update(qpair->kernel->hypervisor, qpair->handle, view.consume, false,
-                           target, (uint64_t)rc);
-    if (rc > 0)
-        trace_data(qpair, peek ? "peek" : "dequeue", NULL, (uint64_t)rc);
+        tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, target,
+                   (uint64_t)rc);
+    if (rc > 0 && data_hashing)
+        trace_data(qpair, peek ? "peek" : "dequeue", false, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;

@@ -181,8 +181,9 @@ struct vmci_qpair {
      * guest's behalf (suspend R206, device reset R209). NULL on the host. */
     struct vmci_qp_memory *memory;
     struct vmci_qp_view view;
-    /* Running hash of the bytes this endpoint enqueued (owned): one per direction of the
-     * pair, shown in its "qp_data" events so that the digest covers the data. */
+    /* Running hash of the bytes this endpoint enqueued (one reference): one per direction
+     * of the pair, shown in its "qp_data" events so that the digest covers the data. Most
+     * often the same stream as its produce queue's written tally (qpair.c). */
     struct sim_data_stream *produced;
     /* The broker's entry of `handle` as last looked up, valid while the broker's
      * queue_pair_removals is still entry_removals (no entry was freed since), which
@@ -238,12 +239,6 @@ struct vmci_hypervisor {
     uint64_t stream_violation_time_ns;
     uint64_t stream_violation_offset_bytes;
 };
-
-/* qpair.c, for invariants.c: the stream_bytes tally of `queue` after `moved` bytes went
- * through it (written when `writing`, else read), with those bytes. */
-void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
-                        struct vmci_queue *queue, bool writing, const void *bytes,
-                        uint64_t moved);
 
 /* hypervisor.c */
 int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context);
