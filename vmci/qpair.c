@@ -110,8 +110,11 @@ static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle ha
     tally->read_bytes += moved;
     bool past = tally->read_bytes > tally->written_bytes;
     bool caught_up = tally->read_bytes == tally->written_bytes;
-    if (past || (caught_up && sim_data_stream_value(tally->read) !=
-                                  sim_data_stream_value(tally->written))) {
+    if (caught_up && !tally->written_value_known) {
+        tally->written_value = sim_data_stream_value(tally->written);
+        tally->written_value_known = true;
+    }
+    if (past || (caught_up && sim_data_stream_value(tally->read) != tally->written_value)) {
         if (hypervisor->stream_violation_count++ == 0) {
             hypervisor->stream_violation_handle = handle;
             hypervisor->stream_violation_time_ns = sim_engine_now(hypervisor->engine);
@@ -123,18 +126,24 @@ static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle ha
 
 /* The writer's side: `moved` bytes from `bytes` went into `queue` through `qpair`. Extends
  * the endpoint's running hash and the queue's tally, hashing the bytes once when the two
- * are the same stream (qpair_share_tally). */
-static void hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue,
-                          const void *bytes, uint64_t moved)
+ * are the same stream (qpair_share_tally), and returns the endpoint's new hash value (kept
+ * as the tally's too when shared, so a reader catching up does not compute it again). */
+static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue,
+                              const void *bytes, uint64_t moved)
 {
     assert(qpair->produced != NULL && bytes != NULL && moved > 0);
     sim_data_stream_update(qpair->produced, bytes, moved);
+    uint64_t value = sim_data_stream_value(qpair->produced);
     struct vmci_queue_tally *tally = &queue->tally;
     if (!tally_ready(tally))
-        return;
-    if (tally->written != qpair->produced)
+        return value;
+    bool shared = tally->written == qpair->produced;
+    if (!shared)
         sim_data_stream_update(tally->written, bytes, moved);
     tally->written_bytes += moved;
+    tally->written_value = value;
+    tally->written_value_known = shared;
+    return value;
 }
 
 static struct vmci_qpair *qpair_new(void)
@@ -180,13 +189,13 @@ static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *en
  * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
  * bytes written and the traced operations. */
 static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
-                       uint64_t moved)
+                       uint64_t produced_hash, uint64_t moved)
 {
     assert(moved > 0);
     assert(data_hashing);
     char hash_text[SIM_DATA_HASH_TEXT_BYTES] = "";
     if (enqueue)
-        sim_data_hash_text(sim_data_stream_value(qpair->produced), hash_text);
+        sim_data_hash_text(produced_hash, hash_text);
     struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "qp_data", qpair->kernel->cid,
@@ -365,8 +374,8 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
         return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
     if (rc > 0 && data_hashing) {
-        hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
-        trace_data(qpair, "enqueue", true, (uint64_t)rc);
+        uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
+        trace_data(qpair, "enqueue", true, produced_hash, (uint64_t)rc);
     }
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
@@ -399,7 +408,7 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, target,
                    (uint64_t)rc);
     if (rc > 0 && data_hashing)
-        trace_data(qpair, peek ? "peek" : "dequeue", false, (uint64_t)rc);
+        trace_data(qpair, peek ? "peek" : "dequeue", false, 0, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;
