@@ -299,14 +299,23 @@ static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp
     return entry;
 }
 
-/* R90: the host cannot touch a queue pair whose VM's memory is inaccessible. */
+/* R90: the host cannot touch a queue pair whose VM's memory is inaccessible. The peer's
+ * context is looked up again only when the peer or the context table changed since the
+ * last time (a cache like qpair_entry's, in the same writable endpoint). */
 static bool peer_memory_off(const struct vmci_qpair *qpair, const struct vmci_qp_entry *entry)
 {
     if (!qpair->kernel->is_host)
         return false;
     uint32_t peer = entry->creator_cid == VMCI_HOST_CONTEXT_ID ? entry->attacher_cid
                                                                : entry->creator_cid;
-    const struct vmci_context *context = vmci__context_find(qpair->kernel->hypervisor, peer);
+    struct vmci_qpair *cache = (struct vmci_qpair *)qpair;
+    struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
+    if (cache->peer_context_changes != hypervisor->context_changes || cache->peer_cid != peer) {
+        cache->peer_context = vmci__context_find(hypervisor, peer);
+        cache->peer_cid = peer;
+        cache->peer_context_changes = hypervisor->context_changes;
+    }
+    const struct vmci_context *context = cache->peer_context;
     return context != NULL && context->memory_inaccessible;
 }
 

@@ -190,6 +190,12 @@ struct vmci_qpair {
      * spares most data operations a lookup (vmci__qpair_entry). */
     struct vmci_qp_entry *entry;
     uint64_t entry_removals;
+    /* The host side's peer context (R90: is its memory reachable?) as last looked up, valid
+     * while the hypervisor's context_changes is still peer_context_changes and the peer is
+     * still peer_cid: a host's every data operation asked the context table otherwise. */
+    struct vmci_context *peer_context;
+    uint32_t peer_cid;
+    uint64_t peer_context_changes;
 };
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an
@@ -218,6 +224,8 @@ struct vmci_hypervisor {
     uint32_t queue_pair_count;              /* <= VMCI_QUEUE_PAIRS_MAX */
     uint64_t queue_pair_serial_next;
     uint64_t queue_pair_removals;           /* entries freed so far: vmci_qpair's cache */
+    uint64_t context_changes;               /* contexts put in or taken off the table so
+                                             * far: vmci_qpair's peer cache */
     struct sim_index queue_pair_index;
     struct vmci_context **suspended;        /* VM contexts off the table (R205), owned */
     uint32_t suspended_count;
