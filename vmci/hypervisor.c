@@ -72,6 +72,7 @@ int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context
     }
     hypervisor->contexts[position] = context;
     hypervisor->context_count++;
+    hypervisor->context_changes++;          /* every vmci_qpair's cached peer is stale */
     int rc = sim_index_insert(&hypervisor->context_index, &context->by_cid, context->cid, 0);
     assert(rc == SIM_OK);                   /* the vms limit bounds the table, not the index */
     (void)rc;
@@ -156,6 +157,7 @@ void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_contex
             (hypervisor->context_count - index - 1) * sizeof(context));
     hypervisor->context_count--;
     sim_index_remove(&hypervisor->context_index, &context->by_cid);
+    hypervisor->context_changes++;
 }
 
 struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor)

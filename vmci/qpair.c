@@ -11,6 +11,12 @@
  * Every operation that moves bytes emits one "qp_data" event (VMCI layer); an enqueue's
  * carries the running XXH3-64 of every byte this endpoint has enqueued so far, so two runs
  * that move different bytes have different digests (docs/trace-schema.md, "Data bytes").
+ *
+ * Bytes are hashed once per side: an endpoint that starts writing into a queue nobody has
+ * written yet (every vSockets stream) shares its running hash with the queue's
+ * stream_bytes tally (the same stream, sim_data_stream_share), since both count the same
+ * bytes from the same start; only an endpoint that attaches to a queue with bytes already
+ * written keeps a stream of its own, and then both are extended.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -91,26 +97,24 @@ static bool tally_ready(struct vmci_queue_tally *tally)
     return true;
 }
 
-void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
-                        struct vmci_queue *queue, bool writing, const void *bytes,
-                        uint64_t moved)
+/* The reader's side of the stream_bytes tally: `moved` bytes were dequeued from `queue`.
+ * When the reader catches up (or goes past) what it read must be what was written. */
+static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
+                       struct vmci_queue *queue, const void *bytes, uint64_t moved)
 {
     assert(hypervisor != NULL && queue != NULL && bytes != NULL && moved > 0);
     struct vmci_queue_tally *tally = &queue->tally;
     if (!tally_ready(tally))
         return;
-    if (writing) {
-        sim_data_stream_update(tally->written, bytes, moved);
-        tally->written_bytes += moved;
-        return;
-    }
     sim_data_stream_update(tally->read, bytes, moved);
     tally->read_bytes += moved;
-    /* The reader caught up (or went past): what it read must be what was written. */
     bool past = tally->read_bytes > tally->written_bytes;
     bool caught_up = tally->read_bytes == tally->written_bytes;
-    if (past || (caught_up && sim_data_stream_value(tally->read) !=
-                                  sim_data_stream_value(tally->written))) {
+    if (caught_up && !tally->written_value_known) {
+        tally->written_value = sim_data_stream_value(tally->written);
+        tally->written_value_known = true;
+    }
+    if (past || (caught_up && sim_data_stream_value(tally->read) != tally->written_value)) {
         if (hypervisor->stream_violation_count++ == 0) {
             hypervisor->stream_violation_handle = handle;
             hypervisor->stream_violation_time_ns = sim_engine_now(hypervisor->engine);
@@ -118,6 +122,28 @@ void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle h
         }
         tally->unavailable = true;      /* reported once; the end check skips it */
     }
+}
+
+/* The writer's side: `moved` bytes from `bytes` went into `queue` through `qpair`. Extends
+ * the endpoint's running hash and the queue's tally, hashing the bytes once when the two
+ * are the same stream (qpair_share_tally), and returns the endpoint's new hash value (kept
+ * as the tally's too when shared, so a reader catching up does not compute it again). */
+static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue,
+                              const void *bytes, uint64_t moved)
+{
+    assert(qpair->produced != NULL && bytes != NULL && moved > 0);
+    sim_data_stream_update(qpair->produced, bytes, moved);
+    uint64_t value = sim_data_stream_value(qpair->produced);
+    struct vmci_queue_tally *tally = &queue->tally;
+    if (!tally_ready(tally))
+        return value;
+    bool shared = tally->written == qpair->produced;
+    if (!shared)
+        sim_data_stream_update(tally->written, bytes, moved);
+    tally->written_bytes += moved;
+    tally->written_value = value;
+    tally->written_value_known = shared;
+    return value;
 }
 
 static struct vmci_qpair *qpair_new(void)
@@ -139,21 +165,37 @@ static void qpair_free(struct vmci_qpair *qpair)
     free(qpair);
 }
 
+/* A new endpoint's running hash and its produce queue's written tally count the same bytes
+ * from the same start when nothing has been written into that queue yet: then the endpoint
+ * drops its own (empty) stream and shares the tally's, so each byte is hashed once. Out of
+ * memory for the tally keeps the endpoint's own stream (the queue goes unchecked, as at the
+ * first bytes). */
+static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *entry,
+                              bool created)
+{
+    if (entry == NULL || entry->memory == NULL)
+        return;
+    struct vmci_qp_view view = created ? vmci_qp_view_creator(entry->memory)
+                                       : vmci_qp_view_attacher(entry->memory);
+    struct vmci_queue_tally *tally = &view.produce->tally;
+    if (!tally_ready(tally) || tally->written_bytes != 0)
+        return;
+    sim_data_stream_destroy(qpair->produced);
+    qpair->produced = sim_data_stream_share(tally->written);
+}
+
 /* One "qp_data" event: `moved` bytes went through this endpoint's side of the pair. An
- * enqueue extends the running hash of everything this endpoint has produced and shows it;
- * a dequeue or peek shows only the count: what a reader gets is fixed by the bytes written
- * and the traced operations, so hashing it again would cost a second pass for nothing. */
-static void trace_data(struct vmci_qpair *qpair, const char *operation, const void *source,
-                       uint64_t moved)
+ * enqueue shows the running hash of everything this endpoint has produced (hash_enqueued
+ * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
+ * bytes written and the traced operations. */
+static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
+                       uint64_t produced_hash, uint64_t moved)
 {
     assert(moved > 0);
-    if (!data_hashing)
-        return;
+    assert(data_hashing);
     char hash_text[SIM_DATA_HASH_TEXT_BYTES] = "";
-    if (source != NULL) {
-        sim_data_stream_update(qpair->produced, source, moved);
-        sim_data_hash_text(sim_data_stream_value(qpair->produced), hash_text);
-    }
+    if (enqueue)
+        sim_data_hash_text(produced_hash, hash_text);
     struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, "qp_data", qpair->kernel->cid,
@@ -162,7 +204,7 @@ static void trace_data(struct vmci_qpair *qpair, const char *operation, const vo
     sim_trace_field_u64(&event, "rid", qpair->handle.resource);
     sim_trace_field_str(&event, "op", operation);
     sim_trace_field_u64(&event, "bytes", moved);
-    if (source != NULL)
+    if (enqueue)
         sim_trace_field_str(&event, "hash", hash_text);
     vmci__trace(hypervisor, &event);
 }
@@ -220,6 +262,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
         qpair->view = created ? vmci_qp_view_creator(entry->memory)
                               : vmci_qp_view_attacher(entry->memory);
     }
+    qpair_share_tally(qpair, entry, created);
     *out = qpair;
     return VMCI_SUCCESS;
 }
@@ -256,14 +299,23 @@ static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp
     return entry;
 }
 
-/* R90: the host cannot touch a queue pair whose VM's memory is inaccessible. */
+/* R90: the host cannot touch a queue pair whose VM's memory is inaccessible. The peer's
+ * context is looked up again only when the peer or the context table changed since the
+ * last time (a cache like qpair_entry's, in the same writable endpoint). */
 static bool peer_memory_off(const struct vmci_qpair *qpair, const struct vmci_qp_entry *entry)
 {
     if (!qpair->kernel->is_host)
         return false;
     uint32_t peer = entry->creator_cid == VMCI_HOST_CONTEXT_ID ? entry->attacher_cid
                                                                : entry->creator_cid;
-    const struct vmci_context *context = vmci__context_find(qpair->kernel->hypervisor, peer);
+    struct vmci_qpair *cache = (struct vmci_qpair *)qpair;
+    struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
+    if (cache->peer_context_changes != hypervisor->context_changes || cache->peer_cid != peer) {
+        cache->peer_context = vmci__context_find(hypervisor, peer);
+        cache->peer_cid = peer;
+        cache->peer_context_changes = hypervisor->context_changes;
+    }
+    const struct vmci_context *context = cache->peer_context;
     return context != NULL && context->memory_inaccessible;
 }
 
@@ -330,11 +382,10 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
     if (state < 0)
         return state;
     int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
-    if (rc > 0 && data_hashing)
-        vmci__tally_update(qpair->kernel->hypervisor, qpair->handle, view.produce, true,
-                           source, (uint64_t)rc);
-    if (rc > 0)
-        trace_data(qpair, "enqueue", source, (uint64_t)rc);
+    if (rc > 0 && data_hashing) {
+        uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
+        trace_data(qpair, "enqueue", true, produced_hash, (uint64_t)rc);
+    }
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;
@@ -363,10 +414,10 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
     int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
                       : vmci_qp_dequeue(view, target, size_bytes);
     if (rc > 0 && !peek && data_hashing)
-        vmci__tally_update(qpair->kernel->hypervisor, qpair->handle, view.consume, false,
-                           target, (uint64_t)rc);
-    if (rc > 0)
-        trace_data(qpair, peek ? "peek" : "dequeue", NULL, (uint64_t)rc);
+        tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, target,
+                   (uint64_t)rc);
+    if (rc > 0 && data_hashing)
+        trace_data(qpair, peek ? "peek" : "dequeue", false, 0, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;

@@ -31,12 +31,15 @@ struct sim_data_stream;
 /* What went through one queue, for the stream_bytes invariant (vmci/invariants.c): the
  * bytes its writer enqueued and its reader dequeued, each with a running XXH3-64. Kept by
  * vmci/qpair.c (not by the ring code, which the benchmarks drive bare); the streams are
- * made at the first enqueue, and freed with the memory. */
+ * made when an endpoint attaches or at the first enqueue, and freed with the memory (the
+ * written one may be shared with the writing endpoint, which holds a reference). */
 struct vmci_queue_tally {
     uint64_t written_bytes;
     uint64_t read_bytes;
     struct sim_data_stream *written;           /* owned, NULL until the first enqueue */
     struct sim_data_stream *read;              /* owned */
+    uint64_t written_value;                    /* the value of `written`, when known: */
+    bool written_value_known;                  /* reset by any write it does not cover */
     bool unavailable;                          /* out of memory: this queue is not checked */
 };
 

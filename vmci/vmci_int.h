@@ -181,14 +181,21 @@ struct vmci_qpair {
      * guest's behalf (suspend R206, device reset R209). NULL on the host. */
     struct vmci_qp_memory *memory;
     struct vmci_qp_view view;
-    /* Running hash of the bytes this endpoint enqueued (owned): one per direction of the
-     * pair, shown in its "qp_data" events so that the digest covers the data. */
+    /* Running hash of the bytes this endpoint enqueued (one reference): one per direction
+     * of the pair, shown in its "qp_data" events so that the digest covers the data. Most
+     * often the same stream as its produce queue's written tally (qpair.c). */
     struct sim_data_stream *produced;
     /* The broker's entry of `handle` as last looked up, valid while the broker's
      * queue_pair_removals is still entry_removals (no entry was freed since), which
      * spares most data operations a lookup (vmci__qpair_entry). */
     struct vmci_qp_entry *entry;
     uint64_t entry_removals;
+    /* The host side's peer context (R90: is its memory reachable?) as last looked up, valid
+     * while the hypervisor's context_changes is still peer_context_changes and the peer is
+     * still peer_cid: a host's every data operation asked the context table otherwise. */
+    struct vmci_context *peer_context;
+    uint32_t peer_cid;
+    uint64_t peer_context_changes;
 };
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an
@@ -217,6 +224,8 @@ struct vmci_hypervisor {
     uint32_t queue_pair_count;              /* <= VMCI_QUEUE_PAIRS_MAX */
     uint64_t queue_pair_serial_next;
     uint64_t queue_pair_removals;           /* entries freed so far: vmci_qpair's cache */
+    uint64_t context_changes;               /* contexts put in or taken off the table so
+                                             * far: vmci_qpair's peer cache */
     struct sim_index queue_pair_index;
     struct vmci_context **suspended;        /* VM contexts off the table (R205), owned */
     uint32_t suspended_count;
@@ -238,12 +247,6 @@ struct vmci_hypervisor {
     uint64_t stream_violation_time_ns;
     uint64_t stream_violation_offset_bytes;
 };
-
-/* qpair.c, for invariants.c: the stream_bytes tally of `queue` after `moved` bytes went
- * through it (written when `writing`, else read), with those bytes. */
-void vmci__tally_update(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
-                        struct vmci_queue *queue, bool writing, const void *bytes,
-                        uint64_t moved);
 
 /* hypervisor.c */
 int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context *context);

@@ -25,6 +25,14 @@
 #include <string.h>
 
 #include <xxhash.h>
+/* On x86-64 the library's dispatching entry points pick the widest vector unit the machine
+ * has (AVX2 where the plain entry points use SSE2): the same values, about twice the speed
+ * on the bytes of a stream. */
+#if defined(__x86_64__) && defined(__has_include)
+#if __has_include(<xxh_x86dispatch.h>)
+#include <xxh_x86dispatch.h>
+#endif
+#endif
 
 #include "error.h"
 #include "trace.h"
@@ -272,6 +280,7 @@ struct sim_trace_sink sim_digest_sink(struct sim_digest *digest)
 
 struct sim_data_stream {
     XXH3_state_t *state;
+    uint32_t references;        /* sim_data_stream_share(); freed when the last one goes */
 };
 
 struct sim_data_stream *sim_data_stream_create(void)
@@ -285,12 +294,24 @@ struct sim_data_stream *sim_data_stream_create(void)
         return NULL;
     }
     XXH3_64bits_reset(stream->state);
+    stream->references = 1;
+    return stream;
+}
+
+struct sim_data_stream *sim_data_stream_share(struct sim_data_stream *stream)
+{
+    assert(stream != NULL);
+    assert(stream->references > 0 && stream->references < UINT32_MAX);
+    stream->references++;
     return stream;
 }
 
 void sim_data_stream_destroy(struct sim_data_stream *stream)
 {
     if (stream == NULL)
+        return;
+    assert(stream->references > 0);
+    if (--stream->references > 0)
         return;
     XXH3_freeState(stream->state);
     free(stream);

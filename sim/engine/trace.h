@@ -186,6 +186,10 @@ struct sim_trace_sink sim_digest_sink(struct sim_digest *digest);
  * sim_data_hash(NULL, 0). Returns NULL when out of memory. */
 struct sim_data_stream;
 struct sim_data_stream *sim_data_stream_create(void);
+/* One more owner of the same stream (the same state, not a copy: an update through any owner
+ * is seen by all): two counts of the same bytes hash them once. Returns `stream`. */
+struct sim_data_stream *sim_data_stream_share(struct sim_data_stream *stream);
+/* Drops one owner; the last one frees the stream. */
 void sim_data_stream_destroy(struct sim_data_stream *stream);
 void sim_data_stream_update(struct sim_data_stream *stream, const void *data, size_t size_bytes);
 uint64_t sim_data_stream_value(const struct sim_data_stream *stream);

@@ -482,6 +482,23 @@ static void test_data_streams_tell_bytes_apart(void)
     CU_ASSERT_NOT_EQUAL(sim_data_hash("AB", 2), sim_data_hash("BA", 2));
 }
 
+/* A shared stream is one stream: an update through either owner is seen through both, and
+ * the stream lives until its last owner lets go (ASan checks the rest). */
+static void test_data_stream_shared_is_one_stream(void)
+{
+    struct sim_data_stream *stream = sim_data_stream_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stream);
+    struct sim_data_stream *other = sim_data_stream_share(stream);
+    CU_ASSERT_PTR_EQUAL(other, stream);
+    sim_data_stream_update(stream, "abc", 3);
+    sim_data_stream_update(other, "def", 3);
+    CU_ASSERT_EQUAL(sim_data_stream_value(other), XXH3_64bits("abcdef", 6));
+    sim_data_stream_destroy(stream);
+    sim_data_stream_update(other, "g", 1);
+    CU_ASSERT_EQUAL(sim_data_stream_value(other), XXH3_64bits("abcdefg", 7));
+    sim_data_stream_destroy(other);
+}
+
 CU_ErrorCode digest_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -497,6 +514,7 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
+        TEST_ENTRY(test_data_stream_shared_is_one_stream),
     };
     return test_suite_register("digest", tests, sizeof(tests) / sizeof(tests[0]));
 }

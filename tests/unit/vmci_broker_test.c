@@ -24,7 +24,9 @@
 #include "test_support.h"
 #include "vmci/device.h"
 #include "vmci/hypervisor.h"
+#include "vmci/invariants.h"
 #include "vmci/vmci.h"
+#include "vmci/vmci_int.h"
 
 #define CID_A 100u
 #define CID_B 200u
@@ -1088,6 +1090,45 @@ static void test_R97_host_local_pair_keeps_its_memory_after_a_detach(void)
     world_close(w);
 }
 
+static void report_ignore(void *state, const char *name, const char *object, const char *detail)
+{
+    (void)state;
+    (void)name;
+    (void)object;
+    (void)detail;
+}
+
+/* Each byte is hashed once on the writer's side (vmci/qpair.c): an endpoint that starts a
+ * queue shares its running hash with that queue's written tally, and that one stream is
+ * the XXH3-64 of every byte written; the reader's tally still checks what it read. */
+static void test_qp_data_hash_shared_with_the_written_tally(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_handle handle;
+    struct vmci_qpair *creator = NULL, *attacher = NULL;
+    ASSERT_U64_EQ(qp_new(w, w->host, 4096, 4096, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL,
+                         &w->trusted, &handle, &creator), VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, w->host, &handle, 4096, 4096, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL,
+                     &w->trusted, &attacher), VMCI_SUCCESS);
+    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(creator, "hello", 5, NULL), 5);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(creator, "world", 5, NULL), 5);
+    ASSERT_U64_EQ(vmci_qpair_enqueue(attacher, "back", 4, NULL), 4);
+    struct vmci_qp_entry *entry = vmci__broker_find(w->hv, handle);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(entry);
+    CU_ASSERT_PTR_EQUAL(creator->produced, entry->memory->queues[0].tally.written);
+    CU_ASSERT_PTR_EQUAL(attacher->produced, entry->memory->queues[1].tally.written);
+    ASSERT_U64_EQ(sim_data_stream_value(creator->produced), sim_data_hash("helloworld", 10));
+    ASSERT_U64_EQ(sim_data_stream_value(attacher->produced), sim_data_hash("back", 4));
+    ASSERT_U64_EQ(entry->memory->queues[0].tally.written_bytes, 10);
+    uint8_t bytes[16] = { 0 };
+    ASSERT_U64_EQ(vmci_qpair_dequeue(attacher, bytes, sizeof(bytes), NULL), 10);
+    CU_ASSERT(memcmp(bytes, "helloworld", 10) == 0);
+    ASSERT_U64_EQ(entry->memory->queues[0].tally.read_bytes, 10);
+    ASSERT_U64_EQ(vmci_invariants_check(w->hv, report_ignore, NULL), 0);
+    world_close(w);
+}
+
 /* R34, R68, D20: CONTROL_RESET through the raw device returns it to power-on state and
  * detaches the VM's queue pairs: the host peer gets QP_PEER_DETACH (peer_id = the VM)
  * and, the pages having been the guest's, can no longer read what the guest had written
@@ -1381,6 +1422,7 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R96_R97_peer_detach_keeps_data_and_blocks_attach),
         TEST_ENTRY(test_R97_D20_host_side_has_no_memory_once_the_guest_detaches),
         TEST_ENTRY(test_R97_host_local_pair_keeps_its_memory_after_a_detach),
+        TEST_ENTRY(test_qp_data_hash_shared_with_the_written_tally),
         TEST_ENTRY(test_R67_peer_attach_event_to_creator),
         TEST_ENTRY(test_R68_peer_detach_event_to_remaining_side),
         TEST_ENTRY(test_R64_event_datagram_layout_and_size),
