@@ -3,9 +3,12 @@
 # `make run`, `make clean`. Dependencies come through pkg-config (scripts/install-deps).
 
 PKGS      := lua5.4 sqlite3 cunit libxxhash
+# Real programs' sandbox (sim/exec/sandbox*.c): its seccomp filter.
+PKGS      += libseccomp
 CC        ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs lua5.4 sqlite3 libxxhash 2>/dev/null)
+PKG_LIBS   += $(shell pkg-config --libs libseccomp 2>/dev/null)
 CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
 
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -g -I. $(PKG_CFLAGS)
@@ -15,6 +18,7 @@ CFLAGS_ALL  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDLIBS_ALL  := $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
 
 LIB_SRCS  := $(wildcard sim/engine/*.c sim/trace/*.c vmci/*.c vsock/*.c sim/lua/*.c sim/export/*.c)
+LIB_SRCS  += $(wildcard sim/exec/*.c)
 CLI_SRCS  := $(wildcard sim/cli/*.c)
 TEST_SRCS := $(wildcard tests/unit/*.c)
 BENCH_SRCS := $(wildcard bench/*.c)
