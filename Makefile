@@ -55,6 +55,18 @@ $(BUILD)/unit_tests: $(TEST_OBJS) $(BUILD)/libvmcisim.a
 $(BUILD)/bench_runner: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL)
 
+# The programs tests/unit/exec_sandbox_test.c starts inside the program sandbox: built with
+# the base flags only (never sanitized, even under `make asan`: they run as real programs
+# outside the simulator), and once statically linked, which the sandbox must refuse.
+SANDBOX_PROBES := $(BUILD)/tests/programs/sandbox_probe $(BUILD)/tests/programs/sandbox_probe_static
+$(BUILD)/tests/programs/sandbox_probe: tests/programs/sandbox_probe.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -o $@ $<
+$(BUILD)/tests/programs/sandbox_probe_static: tests/programs/sandbox_probe.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -static -o $@ $<
+$(BUILD)/unit_tests: | $(SANDBOX_PROBES)
+
 # The test runner prints CUnit's summary, then the script tests, then one closing line
 # "tests: N passed, N failed"; it exits non-zero on any failure.
 test: $(BUILD)/unit_tests $(BUILD)/vmcisim vmcisim
