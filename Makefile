@@ -57,14 +57,19 @@ $(BUILD)/bench_runner: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
 
 # The programs tests/unit/exec_sandbox_test.c starts inside the program sandbox: built with
 # the base flags only (never sanitized, even under `make asan`: they run as real programs
-# outside the simulator), and once statically linked, which the sandbox must refuse.
-SANDBOX_PROBES := $(BUILD)/tests/programs/sandbox_probe $(BUILD)/tests/programs/sandbox_probe_static
+# outside the simulator), and once statically linked, which the sandbox must refuse; and a
+# library that stands in for the shim.
+SANDBOX_PROBES := $(BUILD)/tests/programs/sandbox_probe $(BUILD)/tests/programs/sandbox_probe_static \
+                  $(BUILD)/tests/programs/sandbox_preload.so
 $(BUILD)/tests/programs/sandbox_probe: tests/programs/sandbox_probe.c | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O2 -o $@ $<
 $(BUILD)/tests/programs/sandbox_probe_static: tests/programs/sandbox_probe.c | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -O2 -static -o $@ $<
+$(BUILD)/tests/programs/sandbox_preload.so: tests/programs/sandbox_preload.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -shared -fPIC -o $@ $<
 $(BUILD)/unit_tests: | $(SANDBOX_PROBES)
 
 # The test runner prints CUnit's summary, then the script tests, then one closing line

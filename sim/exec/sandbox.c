@@ -258,6 +258,58 @@ static uint32_t count_strings(const char *const *strings, uint32_t limit)
     return count;
 }
 
+/* The keep_fds: each open, in 3..1023, listed once; they become moves to their own numbers. */
+static int check_keep_fds(const struct exec_sandbox_config *config, struct spawn_plan *plan,
+                          int *highest_fd, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    for (uint32_t index = 0; index < config->keep_fd_count; index++) {
+        int fd = config->keep_fds[index];
+        int repeated = 0;
+        for (uint32_t other = 0; other < index; other++)
+            repeated |= config->keep_fds[other] == fd;
+        if (fd < 3 || fd >= EXEC_SANDBOX_KEEP_FD_NUMBER_MAX || repeated ||
+            fcntl(fd, F_GETFD) < 0) {
+            snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                     "sandbox: kept descriptor %d is not an open descriptor in 3..%d listed once",
+                     fd, EXEC_SANDBOX_KEEP_FD_NUMBER_MAX - 1);
+            return SIM_EINVAL;
+        }
+        plan->moves[plan->move_count++] = (struct fd_move){ fd, fd, 0 };
+        *highest_fd = fd > *highest_fd ? fd : *highest_fd;
+    }
+    return 0;
+}
+
+/* The paths bwrap binds, checked here so that a mistake is a message before anything starts
+ * rather than bwrap's complaint on the program's stderr. */
+static int check_paths(const struct exec_sandbox_config *config,
+                       char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    struct stat status;
+    if (config->scratch_dir != NULL &&
+        (config->scratch_dir[0] != '/' || stat(config->scratch_dir, &status) != 0 ||
+         !S_ISDIR(status.st_mode))) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                 "sandbox: scratch directory %.300s is not an existing directory given by its "
+                 "absolute path", config->scratch_dir);
+        return SIM_EINVAL;
+    }
+    if (config->shim_path != NULL &&
+        (config->shim_path[0] != '/' || stat(config->shim_path, &status) != 0 ||
+         !S_ISREG(status.st_mode))) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                 "sandbox: shim %.300s is not an existing file given by its absolute path",
+                 config->shim_path);
+        return SIM_EINVAL;
+    }
+    if (config->cwd != NULL && config->cwd[0] != '/') {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                 "sandbox: working directory %.300s is not an absolute path", config->cwd);
+        return SIM_EINVAL;
+    }
+    return 0;
+}
+
 /* Checks the configuration and the binary; fills the descriptor moves. */
 static int check_config(const struct exec_sandbox_config *config, struct spawn_plan *plan,
                         char message[SIM_ERROR_MESSAGE_BYTES_MAX])
@@ -283,21 +335,11 @@ static int check_config(const struct exec_sandbox_config *config, struct spawn_p
         return SIM_ELIMIT;
     }
     int highest_fd = 2;
-    for (uint32_t index = 0; index < config->keep_fd_count; index++) {
-        int fd = config->keep_fds[index];
-        int repeated = 0;
-        for (uint32_t other = 0; other < index; other++)
-            repeated |= config->keep_fds[other] == fd;
-        if (fd < 3 || fd >= EXEC_SANDBOX_KEEP_FD_NUMBER_MAX || repeated ||
-            fcntl(fd, F_GETFD) < 0) {
-            snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
-                     "sandbox: kept descriptor %d is not an open descriptor in 3..%d listed once",
-                     fd, EXEC_SANDBOX_KEEP_FD_NUMBER_MAX - 1);
-            return SIM_EINVAL;
-        }
-        plan->moves[plan->move_count++] = (struct fd_move){ fd, fd, 0 };
-        highest_fd = fd > highest_fd ? fd : highest_fd;
-    }
+    int result = check_keep_fds(config, plan, &highest_fd, message);
+    if (result == 0)
+        result = check_paths(config, message);
+    if (result != 0)
+        return result;
     const int standard[3] = { config->stdin_fd, config->stdout_fd, config->stderr_fd };
     for (int target = 0; target < 3; target++)
         plan->moves[plan->move_count++] = (struct fd_move){ standard[target], target, 0 };

@@ -568,6 +568,17 @@ static void test_bad_configurations_refused(void)
     expect_config_refused(&config, SIM_EINVAL, "kept descriptor 2");
     config.keep_fds = &closed_fd;
     expect_config_refused(&config, SIM_EINVAL, "kept descriptor 1000");
+    config = good;
+    config.scratch_dir = "/nonexistent-vmcisim-scratch";
+    expect_config_refused(&config, SIM_EINVAL, "scratch directory /nonexistent-vmcisim-scratch");
+    config.scratch_dir = "tmp";
+    expect_config_refused(&config, SIM_EINVAL, "scratch directory tmp is not");
+    config = good;
+    config.shim_path = "/tmp";
+    expect_config_refused(&config, SIM_EINVAL, "shim /tmp is not an existing file");
+    config = good;
+    config.cwd = "relative";
+    expect_config_refused(&config, SIM_EINVAL, "working directory relative is not");
     close(open_fd);
 }
 
@@ -635,6 +646,31 @@ static void test_refused_namespaces_named(void)
     CU_ASSERT_EQUAL(rmdir(directory), 0);
 }
 
+/* The shim is bound where shim_path says and LD_PRELOAD loads it in the program. */
+static void test_shim_is_preloaded(void)
+{
+    char binary[PATH_MAX], shim[PATH_MAX], preload[PATH_MAX + 16];
+    probe_path("sandbox_probe", binary);
+    probe_path("sandbox_preload.so", shim);
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", shim);
+    const char *const argv[] = { binary, NULL };
+    const char *const envp[] = { preload, "PROBE_MARKER=shimmed", NULL };
+    struct probe_run *run = calloc(1, sizeof *run);
+    CU_ASSERT_FATAL(run != NULL);
+    make_scratch(run);
+    struct exec_sandbox_config config = {
+        .binary_path = binary, .argv = argv, .envp = envp, .scratch_dir = run->scratch,
+        .shim_path = shim,
+    };
+    run_config(&config, run);
+    CU_ASSERT_EQUAL_FATAL(run->spawn_result, 0);
+    CU_ASSERT(strncmp(run->output, "\npreloaded\n", 11) == 0);
+    ASSERT_LINE(run, "environment shimmed preload");
+    ASSERT_LINE(run, "end");
+    remove_scratch(run);
+    free(run);
+}
+
 static const struct test_entry exec_sandbox_tests[] = {
     TEST_ENTRY(test_available_here),
     TEST_ENTRY(test_probe_sees_its_process),
@@ -647,6 +683,7 @@ static const struct test_entry exec_sandbox_tests[] = {
     TEST_ENTRY(test_static_binary_refused),
     TEST_ENTRY(test_malformed_binaries_refused),
     TEST_ENTRY(test_scripts),
+    TEST_ENTRY(test_shim_is_preloaded),
     TEST_ENTRY(test_bad_configurations_refused),
     TEST_ENTRY(test_missing_bwrap_named),
     TEST_ENTRY(test_refused_namespaces_named),
