@@ -317,11 +317,12 @@ static int check_config(const struct exec_sandbox_config *config, struct spawn_p
     if (config->binary_path == NULL || config->argv == NULL || config->argv[0] == NULL ||
         config->envp == NULL || !path_fits(config->binary_path) ||
         !path_fits(config->scratch_dir) || !path_fits(config->cwd) ||
-        !path_fits(config->shim_path) || config->stdin_fd < 0 || config->stdout_fd < 0 ||
-        config->stderr_fd < 0 || (config->keep_fd_count > 0 && config->keep_fds == NULL)) {
+        !path_fits(config->shim_path) || fcntl(config->stdin_fd, F_GETFD) < 0 ||
+        fcntl(config->stdout_fd, F_GETFD) < 0 || fcntl(config->stderr_fd, F_GETFD) < 0 ||
+        (config->keep_fd_count > 0 && config->keep_fds == NULL)) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
                  "sandbox: incomplete program configuration (paths within %u bytes, argv with "
-                 "argv[0], envp and three standard descriptors are required)",
+                 "argv[0], envp and three open standard descriptors are required)",
                  EXEC_SANDBOX_PATH_BYTES_MAX);
         return SIM_EINVAL;
     }

@@ -551,6 +551,8 @@ static void test_bad_configurations_refused(void)
     config = good;
     config.stdout_fd = -1;
     expect_config_refused(&config, SIM_EINVAL, "incomplete program configuration");
+    config.stdout_fd = closed_fd;
+    expect_config_refused(&config, SIM_EINVAL, "three open standard descriptors");
     config = good;
     config.argv = many;
     expect_config_refused(&config, SIM_ELIMIT, "at most 256 arguments");
