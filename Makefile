@@ -3,9 +3,12 @@
 # `make run`, `make clean`. Dependencies come through pkg-config (scripts/install-deps).
 
 PKGS      := lua5.4 sqlite3 cunit libxxhash
+# Real programs' sandbox (sim/exec/sandbox*.c): its seccomp filter.
+PKGS      += libseccomp
 CC        ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs lua5.4 sqlite3 libxxhash 2>/dev/null)
+PKG_LIBS   += $(shell pkg-config --libs libseccomp 2>/dev/null)
 CUNIT_LIBS := $(shell pkg-config --libs cunit 2>/dev/null)
 
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -Wall -Wextra -Werror -g -I. $(PKG_CFLAGS)
@@ -15,6 +18,7 @@ CFLAGS_ALL  := $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDLIBS_ALL  := $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
 
 LIB_SRCS  := $(wildcard sim/engine/*.c sim/trace/*.c vmci/*.c vsock/*.c sim/lua/*.c sim/export/*.c)
+LIB_SRCS  += $(wildcard sim/exec/*.c)
 CLI_SRCS  := $(wildcard sim/cli/*.c)
 TEST_SRCS := $(wildcard tests/unit/*.c)
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -50,6 +54,23 @@ $(BUILD)/unit_tests: $(TEST_OBJS) $(BUILD)/libvmcisim.a
 
 $(BUILD)/bench_runner: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL)
+
+# The programs tests/unit/exec_sandbox_test.c starts inside the program sandbox: built with
+# the base flags only (never sanitized, even under `make asan`: they run as real programs
+# outside the simulator), and once statically linked, which the sandbox must refuse; and a
+# library that stands in for the shim.
+SANDBOX_PROBES := $(BUILD)/tests/programs/sandbox_probe $(BUILD)/tests/programs/sandbox_probe_static \
+                  $(BUILD)/tests/programs/sandbox_preload.so
+$(BUILD)/tests/programs/sandbox_probe: tests/programs/sandbox_probe.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -o $@ $<
+$(BUILD)/tests/programs/sandbox_probe_static: tests/programs/sandbox_probe.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -static -o $@ $<
+$(BUILD)/tests/programs/sandbox_preload.so: tests/programs/sandbox_preload.c | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -shared -fPIC -o $@ $<
+$(BUILD)/unit_tests: | $(SANDBOX_PROBES)
 
 # The test runner prints CUnit's summary, then the script tests, then one closing line
 # "tests: N passed, N failed"; it exits non-zero on any failure.

@@ -16,6 +16,7 @@ const char *sim_error_name(int code)
     case SIM_EKILLED: return "SIM_EKILLED";
     case SIM_ENOPROC: return "SIM_ENOPROC";
     case SIM_ESINK: return "SIM_ESINK";
+    case SIM_ENOSYS: return "SIM_ENOSYS";
     default: return "SIM_E?";
     }
 }

@@ -19,6 +19,7 @@ enum sim_error {
     SIM_EKILLED = -6,    /* the calling process was killed while blocked */
     SIM_ENOPROC = -7,    /* a blocking call made with no process context */
     SIM_ESINK = -8,      /* a trace sink failed (e.g. disk full); the message says why */
+    SIM_ENOSYS = -9,     /* this machine cannot do it (e.g. no sandbox for programs) */
 };
 
 const char *sim_error_name(int code);
