@@ -127,13 +127,25 @@ struct row {
     int64_t result;
 };
 
+/* Each field is extracted only for the kinds whose handler reads it (NULL elsewhere): a
+ * json_extract costs far more than the row itself, and most rows (process scheduling,
+ * queue-pair data) need none. handle_row() and its helpers read type, src, dst and u0 of
+ * pkt_send/pkt_recv; result and socket of sock_* calls; port of detaches and
+ * data_discarded; rule of detaches; bytes and reason of data_discarded. */
 static const char model_query[] =
-    "SELECT seq, time_ns, ctx, pid, layer, kind, json_extract(fields, '$.type'), "
-    "json_extract(fields, '$.src'), json_extract(fields, '$.dst'), "
-    "json_extract(fields, '$.port'), json_extract(fields, '$.result'), "
-    "json_extract(fields, '$.socket'), json_extract(fields, '$.rule'), "
-    "json_extract(fields, '$.u0'), json_extract(fields, '$.bytes'), "
-    "json_extract(fields, '$.reason') FROM events "
+    "SELECT seq, time_ns, ctx, pid, layer, kind, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.type') END, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.src') END, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.dst') END, "
+    "CASE WHEN kind IN ('peer_detach', 'qp_resumed', 'device_reset', 'data_discarded') "
+    "THEN json_extract(fields, '$.port') END, "
+    "CASE WHEN kind GLOB 'sock_*' THEN json_extract(fields, '$.result') END, "
+    "CASE WHEN kind GLOB 'sock_*' THEN json_extract(fields, '$.socket') END, "
+    "CASE WHEN kind IN ('peer_detach', 'qp_resumed', 'device_reset') "
+    "THEN json_extract(fields, '$.rule') END, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.u0') END, "
+    "CASE WHEN kind = 'data_discarded' THEN json_extract(fields, '$.bytes') END, "
+    "CASE WHEN kind = 'data_discarded' THEN json_extract(fields, '$.reason') END FROM events "
     "WHERE layer IN ('api', 'transport') OR (kind = 'dg_route' AND pid != 0) ORDER BY seq";
 
 static void read_row(const struct model *model, sqlite3_stmt *statement, struct row *row)
