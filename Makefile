@@ -73,6 +73,7 @@ asan: $(BUILD)/vmcisim
 bench: $(BUILD)/bench_runner vmcisim
 	$(BUILD)/bench_runner
 	scripts/bench-sweep ./vmcisim
+	scripts/bench-inspect ./vmcisim
 
 # The first run: a host service and a guest client over vSockets, traced to hello.db, then
 # the two commands that look into that trace.
