@@ -129,6 +129,9 @@ tampered "a changed kind count" "UPDATE summary_kinds SET events = events + 1" \
     "their rows do not match their hash"
 tampered "a deleted error seq" "DELETE FROM summary_errors" "their rows do not match"
 tampered "a dropped table" "DROP TABLE summary_sockets" "a summary table is missing"
+tampered "a view in place of a table" "DROP TABLE summary_kinds; CREATE VIEW summary_kinds
+    AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT x FROM n" \
+    "a summary table is missing"
 tampered "a text where an integer was" "UPDATE summary_sockets SET closed = 'x'" \
     "their rows do not match"
 tampered "another version" "UPDATE summary_info SET value = 99 WHERE key = 'version'" \

@@ -109,6 +109,14 @@ static const char *check_info(sqlite3 *db, const struct summary_info *info)
         query_i64(db, "SELECT coalesce(max(seq), 0) FROM events", &seq_max) != 0 ||
         seq_max != info->seq_max)
         return "they do not end at the trace's last event";
+    /* Real tables only: a view of the same name could compute rows without end. */
+    int64_t tables = 0;
+    if (query_i64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                  "('summary_kinds', 'summary_errors', 'summary_names', 'summary_bindings', "
+                  "'summary_processes', 'summary_sockets', 'summary_socket_errors', "
+                  "'summary_connections')", &tables) != 0 ||
+        tables != SUMMARY_TABLES_HASHED)
+        return "a summary table is missing or unreadable";
     uint64_t hash = 0;
     char hash_hex[17];
     if (summary_hash(db, &hash) != 0)
