@@ -49,8 +49,12 @@ $(BUILD)/vmcisim: $(CLI_OBJS) $(BUILD)/libvmcisim.a
 vmcisim: $(BUILD)/vmcisim
 	cp $< $@
 
-$(BUILD)/unit_tests: $(TEST_OBJS) $(BUILD)/libvmcisim.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL) $(CUNIT_LIBS)
+# The summary_tables suite tests sim/cli's summary tables: the inspect and summary files
+# of sim/cli (not main.c; the suite brings its own cli_usage) are linked in.
+UNIT_CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/inspect*.c sim/cli/summary*.c))
+$(BUILD)/unit_tests: $(TEST_OBJS) $(UNIT_CLI_OBJS) $(BUILD)/libvmcisim.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJS) $(UNIT_CLI_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL) \
+	    $(CUNIT_LIBS)
 
 $(BUILD)/bench_runner: $(BENCH_OBJS) $(BUILD)/libvmcisim.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(BENCH_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL)
@@ -90,6 +94,7 @@ asan: $(BUILD)/vmcisim
 bench: $(BUILD)/bench_runner vmcisim
 	$(BUILD)/bench_runner
 	scripts/bench-sweep ./vmcisim
+	scripts/bench-inspect ./vmcisim
 
 # The first run: a host service and a guest client over vSockets, traced to hello.db, then
 # the two commands that look into that trace.
@@ -161,8 +166,9 @@ FUZZ_BUILD    := build/libfuzzer
 FUZZ_SUPPORT  := $(BUILD)/tests/fuzz/fuzz_support.o
 # The engine's bookkeeping is left without coverage instrumentation (the file says why).
 FUZZ_IGNORELIST := $(CURDIR)/tests/fuzz/coverage-ignorelist.txt
-# The trace target also reads traces with `inspect`'s views (sim/cli, without main.c).
-FUZZ_EXTRA_trace := $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/inspect*.c))
+# The trace target also reads traces with `inspect`'s views and summary tables (sim/cli,
+# without main.c).
+FUZZ_EXTRA_trace := $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/inspect*.c sim/cli/summary*.c))
 FUZZ_REPLAYS  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SRCS     := $(wildcard tests/fuzz/*.c)
 DEPS          += $(FUZZ_SRCS:%.c=$(BUILD)/%.d)

@@ -7,7 +7,9 @@
  * --format asks (text by default; tsv, csv and json through inspect_format.c). Exit status: 0 the
  * view was printed, 1 the file is missing, not a trace, corrupt, or a query failed while
  * running, 2 usage error. Nothing here writes to the database: it is opened with
- * SQLITE_OPEN_READONLY, and the `sql` view also sets `PRAGMA query_only`.
+ * SQLITE_OPEN_READONLY, and the `sql` view also sets `PRAGMA query_only`. The summary
+ * tables a finished run added answer the views that can use them (summary.h) unless
+ * --recompute asks for everything from the events.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 
 #include "sim/cli/cli.h"
 #include "sim/cli/inspect_int.h"
+#include "sim/cli/summary.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/trace.h"
 #include "sim/trace/reader.h"
@@ -38,6 +41,7 @@ struct inspect_arguments {
     const char *query;
     struct inspect_filter filter;
     enum inspect_format format;
+    int recompute;              /* --recompute: ignore the summary tables */
 };
 
 int inspect_fail(const struct inspect *inspect, const char *message)
@@ -172,6 +176,7 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         { "to", required_argument, NULL, 't' },
         { "layer", required_argument, NULL, 'l' },
         { "format", required_argument, NULL, 'F' },
+        { "recompute", no_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -193,6 +198,10 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'h')
             return -1;
+        if (option == 'R') {
+            arguments->recompute = 1;
+            continue;
+        }
         if (option == 'F') {
             if (inspect_format_parse(optarg, &arguments->format) != 0)
                 return cli_usage_error("inspect --format: '%s' is not text, tsv, csv or json",
@@ -264,6 +273,14 @@ static int run_view(struct inspect *inspect, const struct inspect_arguments *arg
     return 2;
 }
 
+/* The views the summary tables answer; timeline and vms list events one by one anyway,
+ * and sql reads what its query names. */
+static int uses_summary_tables(enum inspect_view view)
+{
+    return view == VIEW_SUMMARY || view == VIEW_CONNECTIONS || view == VIEW_SOCKETS ||
+           view == VIEW_STATS || view == VIEW_ERRORS;
+}
+
 int cli_inspect(int argc, char **argv)
 {
     struct inspect_arguments arguments = { .view = VIEW_SUMMARY };
@@ -277,6 +294,8 @@ int cli_inspect(int argc, char **argv)
     struct inspect inspect = { .path = arguments.path, .filter = arguments.filter,
                                .format = arguments.format };
     int status = open_trace(&inspect);
+    if (status == 0 && uses_summary_tables(arguments.view) && !arguments.recompute)
+        summary_probe(&inspect);        /* the summary tables answer when they pass */
     if (status == 0 && arguments.view != VIEW_SQL)
         status = inspect_names_load(&inspect);
     if (status == 0 && arguments.view != VIEW_SQL)

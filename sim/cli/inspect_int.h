@@ -87,6 +87,7 @@ struct inspect {
     struct inspect_filter filter;
     struct inspect_names names;
     char *where;                /* "" or " AND ..." for the filters, made by inspect_where_build */
+    int summary;                /* the summary tables were checked and answer (summary.h) */
 };
 
 struct export_span;

@@ -30,6 +30,7 @@
 
 #include "sim/cli/inspect_int.h"
 #include "sim/cli/inspect_model.h"
+#include "sim/cli/summary.h"
 #include "sim/export/export.h"
 #include "vsock/core.h"
 
@@ -126,13 +127,25 @@ struct row {
     int64_t result;
 };
 
+/* Each field is extracted only for the kinds whose handler reads it (NULL elsewhere): a
+ * json_extract costs far more than the row itself, and most rows (process scheduling,
+ * queue-pair data) need none. handle_row() and its helpers read type, src, dst and u0 of
+ * pkt_send/pkt_recv; result and socket of sock_* calls; port of detaches and
+ * data_discarded; rule of detaches; bytes and reason of data_discarded. */
 static const char model_query[] =
-    "SELECT seq, time_ns, ctx, pid, layer, kind, json_extract(fields, '$.type'), "
-    "json_extract(fields, '$.src'), json_extract(fields, '$.dst'), "
-    "json_extract(fields, '$.port'), json_extract(fields, '$.result'), "
-    "json_extract(fields, '$.socket'), json_extract(fields, '$.rule'), "
-    "json_extract(fields, '$.u0'), json_extract(fields, '$.bytes'), "
-    "json_extract(fields, '$.reason') FROM events "
+    "SELECT seq, time_ns, ctx, pid, layer, kind, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.type') END, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.src') END, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.dst') END, "
+    "CASE WHEN kind IN ('peer_detach', 'qp_resumed', 'device_reset', 'data_discarded') "
+    "THEN json_extract(fields, '$.port') END, "
+    "CASE WHEN kind GLOB 'sock_*' THEN json_extract(fields, '$.result') END, "
+    "CASE WHEN kind GLOB 'sock_*' THEN json_extract(fields, '$.socket') END, "
+    "CASE WHEN kind IN ('peer_detach', 'qp_resumed', 'device_reset') "
+    "THEN json_extract(fields, '$.rule') END, "
+    "CASE WHEN kind IN ('pkt_send', 'pkt_recv') THEN json_extract(fields, '$.u0') END, "
+    "CASE WHEN kind = 'data_discarded' THEN json_extract(fields, '$.bytes') END, "
+    "CASE WHEN kind = 'data_discarded' THEN json_extract(fields, '$.reason') END FROM events "
     "WHERE layer IN ('api', 'transport') OR (kind = 'dg_route' AND pid != 0) ORDER BY seq";
 
 static void read_row(const struct model *model, sqlite3_stmt *statement, struct row *row)
@@ -195,7 +208,7 @@ static uint32_t socket_get(struct model *model, const struct row *row, uint32_t 
         return index;
     void *array = model->sockets;
     if (reserve(&array, &model->socket_capacity, model->socket_count,
-                sizeof(struct socket_record), INSPECT_SOCKETS_MAX) < 0)
+                sizeof(struct socket_record), model->sockets_max) < 0)
         return NONE;
     model->sockets = array;
     struct socket_record *socket = &model->sockets[model->socket_count];
@@ -368,7 +381,7 @@ static int connection_start(struct model *model, const struct row *row, struct a
         return 0;                               /* the same handshake, sent again */
     void *array = model->connections;
     if (reserve(&array, &model->connection_capacity, model->connection_count,
-                sizeof(struct connection), INSPECT_CONNECTIONS_MAX) < 0)
+                sizeof(struct connection), model->connections_max) < 0)
         return -1;
     model->connections = array;
     struct connection *connection = &model->connections[model->connection_count++];
@@ -550,10 +563,13 @@ void inspect_model_free(struct model *model)
     free(model->processes);
 }
 
-/* Reads the whole trace into `model`; 0 or 1 (reported). */
-int inspect_model_build(struct inspect *inspect, struct model *model)
+/* One pass over the events; 0, 1 (reported) or 2 (a table bound met, not reported). */
+static int model_from_events(struct inspect *inspect, struct model *model,
+                             uint32_t sockets_max, uint32_t connections_max)
 {
-    *model = (struct model){ .inspect = inspect };
+    assert(sockets_max <= INSPECT_SOCKETS_MAX && connections_max <= INSPECT_CONNECTIONS_MAX);
+    *model = (struct model){ .inspect = inspect, .sockets_max = sockets_max,
+                             .connections_max = connections_max };
     model->last_socket_id = calloc(INSPECT_NAMES_MAX, sizeof(uint32_t));
     sqlite3_stmt *statement = inspect_prepare(inspect, model_query);
     if (statement == NULL || model->last_socket_id == NULL) {
@@ -567,11 +583,36 @@ int inspect_model_build(struct inspect *inspect, struct model *model)
         model->last_time_ns = row.time_ns;
         if (handle_row(model, &row) < 0) {
             sqlite3_finalize(statement);
+            if (model->socket_count == sockets_max ||
+                model->connection_count == connections_max)
+                return sockets_max < INSPECT_SOCKETS_MAX ||
+                               connections_max < INSPECT_CONNECTIONS_MAX
+                           ? 2 : inspect_fail(inspect, "more than INSPECT_SOCKETS_MAX sockets "
+                                              "or INSPECT_CONNECTIONS_MAX connections");
             return inspect_fail(inspect, "out of memory, or more than INSPECT_SOCKETS_MAX "
                                          "sockets or INSPECT_CONNECTIONS_MAX connections");
         }
     }
     return inspect_finish(inspect, statement, rc);
+}
+
+int inspect_model_build_bounded(struct inspect *inspect, struct model *model,
+                                uint32_t sockets_max, uint32_t connections_max)
+{
+    assert(inspect != NULL && model != NULL);
+    return model_from_events(inspect, model, sockets_max, connections_max);
+}
+
+/* Reads the whole trace into `model`, from the summary tables when inspect->summary says
+ * they were checked, else (or when they turn out unusable, reported) from the events;
+ * 0 or 1 (reported). */
+int inspect_model_build(struct inspect *inspect, struct model *model)
+{
+    if (inspect->summary && summary_load_model(inspect, model) == 0)
+        return 0;
+    int status = model_from_events(inspect, model, INSPECT_SOCKETS_MAX,
+                                   INSPECT_CONNECTIONS_MAX);
+    return status == 2 ? 1 : status;
 }
 
 /* The filters as they apply to things with a lifetime: --vm names one of its endpoints,

@@ -92,6 +92,7 @@ struct model {
     uint64_t last_detach_seq;
     struct process_state *processes;
     uint32_t process_capacity;
+    uint32_t sockets_max, connections_max;  /* 0: INSPECT_SOCKETS_MAX, INSPECT_CONNECTIONS_MAX */
 };
 
 /* The names of calls (socket, bind, ...) and sides (client, server). */
@@ -101,6 +102,11 @@ extern const char *const inspect_side_names[SIDE_COUNT];
 /* Reads the whole trace into `model`; 0 or 1 (reported). Free with inspect_model_free()
  * whatever it returned. */
 int inspect_model_build(struct inspect *inspect, struct model *model);
+/* The same from the events whatever inspect->summary says, with at most `sockets_max`
+ * sockets and `connections_max` connections (each at most the INSPECT_ limit): returns 2
+ * without a message when the trace has more (the summary tables' build, sim/cli/summary.c). */
+int inspect_model_build_bounded(struct inspect *inspect, struct model *model,
+                                uint32_t sockets_max, uint32_t connections_max);
 void inspect_model_free(struct model *model);
 /* When a side of a connection stopped taking part: its close, else the detach it saw, else a
  * refusal or failed connect that ended the whole connection, else the end of the trace. */

@@ -15,6 +15,7 @@
 
 #include "sim/cli/cli.h"
 #include "sim/cli/inspect_int.h"
+#include "sim/cli/summary.h"
 #include "sim/engine/trace.h"
 
 #define CID_HYPERVISOR 0u
@@ -220,6 +221,8 @@ static int load_processes(struct inspect *inspect)
 
 int inspect_names_load(struct inspect *inspect)
 {
+    if (inspect->summary && summary_load_names(inspect) == 0)
+        return 0;                       /* else reported, inspect->summary cleared */
     int status = load_bindings(inspect);
     return status != 0 ? status : load_processes(inspect);
 }

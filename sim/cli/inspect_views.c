@@ -30,6 +30,43 @@ const char inspect_errors_condition[] =
     "OR (layer = 'vmci' AND (json_extract(fields, '$.result') < 0 OR kind = 'dg_drop')) "
     "OR kind = 'data_discarded')";
 
+/* The summary tables count the whole trace: they answer the counts when they were checked
+ * (summary.h) and no filter applies; with a filter the counts come from the events. */
+static int counts_from_summary(const struct inspect *inspect)
+{
+    return inspect->summary && inspect->where[0] == '\0';
+}
+
+/* The run's extent: events, last time, first and last seq (one row). */
+static const char *run_extent_query(const struct inspect *inspect)
+{
+    if (inspect->summary)
+        return "SELECT (SELECT value FROM summary_info WHERE key = 'events'), "
+               "(SELECT value FROM summary_info WHERE key = 'run_length_ns'), "
+               "(SELECT value FROM summary_info WHERE key = 'seq_min'), "
+               "(SELECT value FROM summary_info WHERE key = 'seq_max')";
+    return "SELECT count(*), coalesce(max(time_ns), 0), coalesce(min(seq), 0), "
+           "coalesce(max(seq), 0) FROM events";
+}
+
+/* The prefixes of the per-layer and per-kind counts (the conditions and orders are the
+ * same on summary_kinds, which has the columns layer and kind). */
+static const char *layer_counts(const struct inspect *inspect)
+{
+    return counts_from_summary(inspect) ? "SELECT layer, sum(events) FROM summary_kinds"
+                                        : "SELECT layer, count(*) FROM events";
+}
+
+static const char *kind_counts(const struct inspect *inspect, const char *name_column)
+{
+    if (strcmp(name_column, "kind") == 0)
+        return counts_from_summary(inspect) ? "SELECT kind, layer, sum(events) FROM "
+                                              "summary_kinds"
+                                            : "SELECT kind, layer, count(*) FROM events";
+    return counts_from_summary(inspect) ? "SELECT layer, layer, sum(events) FROM summary_kinds"
+                                        : "SELECT layer, layer, count(*) FROM events";
+}
+
 /* Makes "<prefix> WHERE 1<filters><suffix>" in a buffer the caller frees. */
 static char *query_with_filters(const struct inspect *inspect, const char *prefix,
                                 const char *condition, const char *suffix)
@@ -259,7 +296,9 @@ int inspect_view_timeline(struct inspect *inspect)
 
 int inspect_view_errors(struct inspect *inspect)
 {
-    return print_events(inspect, inspect_errors_condition, "errors");
+    /* summary_errors holds the seqs of the events that match the condition (summary.c). */
+    return print_events(inspect, inspect->summary ? "seq IN (SELECT seq FROM summary_errors)"
+                                                  : inspect_errors_condition, "errors");
 }
 
 /* Prints one meta value, or "-" when the trace has none. */
@@ -295,9 +334,7 @@ static int print_arguments(const struct inspect *inspect)
 
 static int print_run(const struct inspect *inspect)
 {
-    sqlite3_stmt *statement = inspect_prepare(inspect,
-        "SELECT count(*), coalesce(max(time_ns), 0), coalesce(min(seq), 0), "
-        "coalesce(max(seq), 0) FROM events");
+    sqlite3_stmt *statement = inspect_prepare(inspect, run_extent_query(inspect));
     if (statement == NULL)
         return 1;
     int rc = sqlite3_step(statement);
@@ -330,8 +367,7 @@ static void print_filters(const struct inspect *inspect)
 /* "layers  api 45  transport 19 ..." then the INSPECT_SUMMARY_KINDS_SHOWN commonest kinds. */
 static int print_counts(const struct inspect *inspect)
 {
-    sqlite3_stmt *statement = prepare_filtered(inspect,
-        "SELECT layer, count(*) FROM events", "1",
+    sqlite3_stmt *statement = prepare_filtered(inspect, layer_counts(inspect), "1",
         "GROUP BY layer ORDER BY CASE layer WHEN 'api' THEN 1 WHEN 'transport' THEN 2 "
         "WHEN 'vmci' THEN 3 WHEN 'device' THEN 4 ELSE 5 END, layer");
     if (statement == NULL)
@@ -343,7 +379,7 @@ static int print_counts(const struct inspect *inspect)
     putchar('\n');
     if (inspect_finish(inspect, statement, rc) != 0)
         return 1;
-    statement = prepare_filtered(inspect, "SELECT kind, layer, count(*) FROM events", "1",
+    statement = prepare_filtered(inspect, kind_counts(inspect, "kind"), "1",
                                  "GROUP BY kind, layer ORDER BY 3 DESC, 1, 2");
     if (statement == NULL)
         return 1;
@@ -368,8 +404,13 @@ static int print_counts(const struct inspect *inspect)
 /* Counts events matching `condition` and the filters. */
 static int count_events(const struct inspect *inspect, const char *condition, uint64_t *count)
 {
-    sqlite3_stmt *statement = prepare_filtered(inspect, "SELECT count(*) FROM events",
-                                               condition, "");
+    int errors = condition == inspect_errors_condition;
+    const char *prefix = !counts_from_summary(inspect) ? "SELECT count(*) FROM events"
+                         : errors ? "SELECT count(*) FROM summary_errors"
+                                  : "SELECT coalesce(sum(events), 0) FROM summary_kinds";
+    sqlite3_stmt *statement = prepare_filtered(inspect, prefix,
+                                               counts_from_summary(inspect) && errors
+                                                   ? "1" : condition, "");
     if (statement == NULL)
         return 1;
     int rc = sqlite3_step(statement);
@@ -503,20 +544,24 @@ static int rows_summary(struct inspect *inspect)
         inspect_prepare(inspect, "SELECT substr(key, 5), NULL, value FROM meta WHERE key "
                         "LIKE 'arg.%' ORDER BY CAST(substr(key, 5) AS INTEGER)"));
     status = status != 0 ? status : summary_query(inspect, &table, "run",
-        inspect_prepare(inspect, "SELECT 'run_length_ns', NULL, coalesce(max(time_ns), 0) "
-                        "FROM events UNION ALL SELECT 'events', NULL, count(*) FROM events "
-                        "UNION ALL SELECT 'seq_min', NULL, coalesce(min(seq), 0) FROM events "
-                        "UNION ALL SELECT 'seq_max', NULL, coalesce(max(seq), 0) FROM events"));
+        inspect_prepare(inspect, inspect->summary
+            ? "SELECT key, NULL, value FROM summary_info WHERE key IN ('run_length_ns', "
+              "'events', 'seq_min', 'seq_max') ORDER BY CASE key WHEN 'run_length_ns' THEN 1 "
+              "WHEN 'events' THEN 2 WHEN 'seq_min' THEN 3 ELSE 4 END"
+            : "SELECT 'run_length_ns', NULL, coalesce(max(time_ns), 0) "
+              "FROM events UNION ALL SELECT 'events', NULL, count(*) FROM events "
+              "UNION ALL SELECT 'seq_min', NULL, coalesce(min(seq), 0) FROM events "
+              "UNION ALL SELECT 'seq_max', NULL, coalesce(max(seq), 0) FROM events"));
     if (status == 0 && inspect->where[0] != '\0')
         summary_filters(inspect, &table);
     status = status != 0 ? status : summary_totals(inspect, &table);
     status = status != 0 ? status : summary_query(inspect, &table, "layer",
-        prepare_filtered(inspect, "SELECT layer, layer, count(*) FROM events", "1",
+        prepare_filtered(inspect, kind_counts(inspect, "layer"), "1",
                          "GROUP BY layer ORDER BY CASE layer WHEN 'api' THEN 1 WHEN "
                          "'transport' THEN 2 WHEN 'vmci' THEN 3 WHEN 'device' THEN 4 "
                          "ELSE 5 END, layer"));
     status = status != 0 ? status : summary_query(inspect, &table, "kind",
-        prepare_filtered(inspect, "SELECT kind, layer, count(*) FROM events", "1",
+        prepare_filtered(inspect, kind_counts(inspect, "kind"), "1",
                          "GROUP BY kind, layer ORDER BY 3 DESC, 1, 2"));
     if (status == 0)
         inspect_table_end(&table);

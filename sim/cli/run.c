@@ -8,7 +8,9 @@
  * killed run's partial trace can be replayed), each loaded file as soon as the next
  * event shows it was loaded, and the world's seed, product and digest at close;
  * never a wall-clock time. The trace is written beside its path and renamed at a
- * clean close (sim/trace/writer.h); SIGINT/SIGTERM/SIGHUP name the partial file.
+ * clean close (sim/trace/writer.h); SIGINT/SIGTERM/SIGHUP name the partial file. A
+ * finished trace then gets its summary tables (sim/cli/summary.h), after the rename and
+ * after the digest: they change neither.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +24,7 @@
 
 #include "fault_tally.h"
 #include "sim/cli/cli.h"
+#include "sim/cli/summary.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/engine.h"
 #include "sim/lua/runtime.h"
@@ -437,6 +440,22 @@ static void print_summary(const struct simlua_outcome *outcome, const struct run
                discarded->events);
 }
 
+/* The summary tables `inspect` answers from (sim/cli/summary.h), added to the finished
+ * trace. Without them the trace is still whole and every view computes from its events, so
+ * a failure here is a warning, not a failed run. */
+static void write_summary_tables(const char *trace_path, bool progress_on)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    double started_seconds = wall_seconds();
+    clock_t started_cpu = clock();          /* the writer thread has ended: ours alone */
+    if (summary_write(trace_path, message, sizeof message) != 0)
+        fprintf(stderr, "vmcisim: trace %s: %s\n", trace_path, message);
+    else if (progress_on)
+        fprintf(stderr, "progress: summary tables written in %.3f s wall, %.3f s CPU\n",
+                wall_seconds() - started_seconds,
+                (double)(clock() - started_cpu) / CLOCKS_PER_SEC);
+}
+
 /* Opens the trace: refuses (exit 2) to replace what is not a trace; 0 or an exit status. */
 static int open_trace(const struct run_options *options, struct trace_files *files)
 {
@@ -527,11 +546,14 @@ static int run_scenario(const struct run_options *options)
     char digest_hex[33];
     sim_digest_hex(digest, digest_hex);
     int status = (int)outcome.exit_code;
-    if (files.writer != NULL && finish_trace(&files, options, &outcome, digest_hex) != 0 &&
-        status == 0)
+    int trace_status = files.writer != NULL ? finish_trace(&files, options, &outcome, digest_hex)
+                                            : 0;
+    if (trace_status != 0 && status == 0)
         status = 1;
     if (options->trace_path != NULL)
         interrupted_release();              /* the partial file is renamed or reported */
+    if (files.writer != NULL && trace_status == 0)
+        write_summary_tables(options->trace_path, progress_on);
     if (!options->quiet)
         print_summary(&outcome, options, &discarded);
     if (!options->quiet)

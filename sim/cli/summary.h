@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/cli/summary.h: the summary tables of a trace (docs/trace-schema.md, "Summary tables").
+ *
+ * `vmcisim run --trace` adds them to the finished trace (after the writer renamed it onto
+ * its path, in one transaction): the names, sockets and stream connections that
+ * inspect_model.c rebuilds, the event count per (layer, kind), the seqs of the events the
+ * errors view lists, and the run's extent. They are computed by the same code that computes
+ * them from the events, so a view answers the same from either; they are a cache, not part
+ * of the digest, and sim/trace knows nothing of them.
+ *
+ * A reader uses them only when the trace is complete (meta `digest`), they were built for
+ * that digest and that last seq, and the XXH3-64 of their rows matches the one they
+ * store; every value is then range-checked as it is loaded. Anything else: they are
+ * ignored (with a message on stderr when they exist but do not pass) and the views compute
+ * from the events, as for a trace written before they existed.
+ */
+#ifndef SIM_CLI_SUMMARY_H
+#define SIM_CLI_SUMMARY_H
+
+#include <stdint.h>
+
+#include "sim/cli/inspect_int.h"
+
+#define SUMMARY_VERSION          1          /* summary_info `version` this binary writes */
+/* Bounds of the build at the end of a run (memory: the model holds every socket and
+ * connection). Past one, the run says so and writes no tables; inspect then computes. */
+#define SUMMARY_SOCKETS_MAX      (1u << 20)
+#define SUMMARY_CONNECTIONS_MAX  (1u << 20)
+#define SUMMARY_ERRORS_MAX       (1u << 22)  /* seqs of error events (8 bytes each) */
+#define SUMMARY_KINDS_MAX        4096u       /* distinct (layer, kind) pairs */
+
+struct model;
+
+/* Builds the tables into the finished trace at `path`. Returns 0 (written), 1 (not
+ * written: the reason is in `message`, the trace is as it was). Never changes the events,
+ * meta or files. */
+int summary_write(const char *path, char *message, size_t message_bytes);
+
+/* For `inspect`: sets inspect->summary when the tables exist and pass the checks above.
+ * Prints "vmcisim inspect: FILE: summary tables ignored (<why>); computing from the
+ * events" when they exist but do not. Never fails the view. */
+void summary_probe(struct inspect *inspect);
+/* Loads the names / the model from the tables; 0, or -1 after reporting them ignored
+ * (inspect->summary cleared, nothing left allocated): the caller computes from events. */
+int summary_load_names(struct inspect *inspect);
+int summary_load_model(struct inspect *inspect, struct model *model);
+
+/* The XXH3-64 of every row of the summary tables but summary_info, in table then rowid
+ * order (what `hash` in summary_info holds); 0, or -1 when a table cannot be read. */
+int summary_hash(sqlite3 *db, uint64_t *hash);
+
+#endif /* SIM_CLI_SUMMARY_H */
