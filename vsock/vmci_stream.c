@@ -901,6 +901,8 @@ static void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
     sim_trace_field_u64(&event, "port", sock->local.port);
     sim_trace_field_i64(&event, "bytes", moved);
     sim_trace_field_i64(&event, "position", position);   /* tail or head after the move */
+    /* Which socket: the port alone does not tell a listener's children apart. */
+    sim_trace_field_u64(&event, "socket", sock->id);
     if (written != NULL) {
         uint64_t stored_bytes = (uint64_t)moved < SIM_TRACE_BYTES_MAX ? (uint64_t)moved
                                                                        : SIM_TRACE_BYTES_MAX;
