@@ -116,8 +116,10 @@ run inspect "$work/cut.db" follow 1
 check "cut payloads: follow shows what was stored and says what is missing" $? \
     "$(grep -m 2 'not stored' "$work/out")"
 run inspect "$work/cut.db" follow 1 --format json
-python3 -c 'import json,sys; rows=json.load(open(sys.argv[1]))["rows"]
-assert all(r["stored_bytes"] == min(100, r["bytes"]) and len(r["data_hex"]) == 2 * r["stored_bytes"] for r in rows)
+python3 -c 'import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+assert rows and all(r["stored_bytes"] == min(100, r["bytes"]) for r in rows)
+assert all(len(r["data_hex"]) == 2 * r["stored_bytes"] for r in rows)
 print("ok")' "$work/out" >"$work/py" 2>&1
 [ "$(cat "$work/py")" = ok ]
 check "cut payloads: json rows give stored_bytes below bytes" $? "$(cat "$work/py")"
