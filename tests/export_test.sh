@@ -91,16 +91,20 @@ else
     [ "$ops" = " 4 1, 2 3, 2 4," ]
     check "guide_stream: 4 CONNECT, 2 CONTROL (WROTE), 2 PAYLOAD records" $? \
         "$(cut -f6 "$work/stream.fields" | tr '\n' ' ')"
-    grep -qP "^[0-9.]+\t2\t15000\t$cid\t1024\t4\t52\t32\t$" "$work/stream.fields"
-    check "the host's 20-byte stream write goes to the guest's port, cut at 32 bytes" $?
+    hello=48656c6c6f2066726f6d20746865206775657374      # "Hello from the guest"
+    grep -qP "^[0-9.]+\t2\t15000\t$cid\t1024\t4\t52\t52\t$hello$" "$work/stream.fields"
+    check "the host's 20-byte stream write goes to the guest's port, with its bytes" $?
+    grep -qP "^[0-9.]+\t$cid\t1024\t2\t15000\t4\t52\t52\t$hello$" "$work/stream.fields"
+    check "the guest's 20-byte stream write goes to host:15000, with its bytes" $?
 
     # shellcheck disable=SC2086
     tshark_read -r "$work/guide_dgram.pcap" $fields >"$work/dgram.fields"
-    [ "$(cut -f9 "$work/dgram.fields" | tr '\n' ' ')" = " 48454c4c4f  574f524c44 " ]
-    check "guide_dgram: the guest's datagrams carry HELLO and WORLD, the host's are cut" $? \
+    [ "$(cut -f9 "$work/dgram.fields" | tr '\n' ' ')" = \
+      "68656c6c6f 48454c4c4f 776f726c64 574f524c44 " ]
+    check "guide_dgram: the datagrams both ways carry hello, HELLO, world, WORLD" $? \
         "$(cut -f9 "$work/dgram.fields" | tr '\n' ' ')"
-    [ "$(cut -f7,8 "$work/dgram.fields" | sort -u | tr '\n' ' ')" = "37	32 37	37 " ]
-    check "guide_dgram: 5-byte datagrams are 37 bytes on the wire" $?
+    [ "$(cut -f7,8 "$work/dgram.fields" | sort -u | tr '\n' ' ')" = "37	37 " ]
+    check "guide_dgram: 5-byte datagrams are 37 bytes on the wire, all captured" $?
 fi
 
 # ---- perfetto -------------------------------------------------------------------------

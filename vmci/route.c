@@ -240,6 +240,11 @@ static void trace_route(struct route *route, int64_t result)
     sim_trace_field_i64(&event, "result", result);
     sim_trace_field_str(&event, "rule", route->rule != NULL ? route->rule : "");
     sim_trace_field_str(&event, "hash", hash_text);
+    /* The same bytes for the trace to store (every datagram, from a guest or the host, in
+     * one event); the digest skips them, `hash` covers them. */
+    uint64_t stored_bytes = route->size_bytes < SIM_TRACE_BYTES_MAX ? route->size_bytes
+                                                                     : SIM_TRACE_BYTES_MAX;
+    sim_trace_field_payload(&event, "data", route->bytes, (uint32_t)stored_bytes);
     vmci__trace(route->hypervisor, &event);
 }
 

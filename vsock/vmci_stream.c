@@ -885,14 +885,29 @@ static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
     return rc < 0 ? vsock_vmci_error_to_errno(rc) : 0;
 }
 
-static void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved, int64_t position)
+/* `written`: for an enqueue, the `moved` bytes as the application gave them (its buffer,
+ * not the ring: a write that wraps around the ring is still one contiguous sequence in the
+ * event), stored as the event's `data` payload; NULL for a dequeue or a peek. The digest
+ * skips the payload: the qp_data event of the same write carries the running hash of the
+ * queue's bytes. A write above SIM_TRACE_BYTES_MAX keeps its first SIM_TRACE_BYTES_MAX bytes
+ * (`bytes` says how many moved, so a reader sees the cut). */
+static void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved, int64_t position,
+                       const void *written)
 {
+    assert(moved > 0);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, kind, vsock_stack_local_cid(sock->stack),
                          sock->credentials.pid);
     sim_trace_field_u64(&event, "port", sock->local.port);
     sim_trace_field_i64(&event, "bytes", moved);
     sim_trace_field_i64(&event, "position", position);   /* tail or head after the move */
+    /* Which socket: the port alone does not tell a listener's children apart. */
+    sim_trace_field_u64(&event, "socket", sock->id);
+    if (written != NULL) {
+        uint64_t stored_bytes = (uint64_t)moved < SIM_TRACE_BYTES_MAX ? (uint64_t)moved
+                                                                       : SIM_TRACE_BYTES_MAX;
+        sim_trace_field_payload(&event, "data", written, (uint32_t)stored_bytes);
+    }
     (void)sim_engine_emit(sock->stack->engine, &event);
 }
 
@@ -905,7 +920,7 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
     int64_t tail_before = vmci_qpair_produce_tail(stream->qpair);
     int64_t rc = vmci_qpair_enqueue(stream->qpair, source, size_bytes, &call->cost_ns);
     if (rc > 0) {
-        trace_ring(sock, "qp_enqueue", rc, vmci_qpair_produce_tail(stream->qpair));
+        trace_ring(sock, "qp_enqueue", rc, vmci_qpair_produce_tail(stream->qpair), source);
         if (tail_before >= 0 && (uint64_t)rc >= stream->queue_size - (uint64_t)tail_before)
             stream->produce_generation++;                                       /* R180 */
     }
@@ -925,7 +940,7 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
                       : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
     if (rc > 0) {
         trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc,
-                   vmci_qpair_consume_head(stream->qpair));
+                   vmci_qpair_consume_head(stream->qpair), NULL);
         if (!peek && head_before >= 0 &&
             (uint64_t)rc >= stream->queue_size - (uint64_t)head_before)
             stream->consume_generation++;                                       /* R180 */

@@ -9,8 +9,9 @@
 -- that has a vsock header and decodes what vmcisim put behind it:
 --   - a VMCI stream control packet (32 bytes: version, type, proto, ports, reserved, u0, u1):
 --     its type is named in the Info column and every field of its type is decoded;
---   - stream data or a datagram: marked as such, with the bytes captured and a note when
---     the record is cut (captured < original length).
+--   - stream data or a datagram: marked as such, with its bytes (as many as the trace
+--     stored: `vmcisim run --payload`), a printable preview in the Info column, and a note
+--     when the record is cut (captured < original length: bytes the trace did not store).
 -- vmcisim writes the record's kind into the vsockmon header's reserved bytes (offset 30,
 -- le16: 1 control packet, 2 stream data, 3 datagram). A capture without it (0: an older
 -- vmcisim) is still decoded: a 32-byte record whose op is not PAYLOAD is a control packet,
@@ -74,10 +75,12 @@ local f = {
                                      base.DEC),
     cut = ProtoField.bool("vmci_vsock.cut", "Payload cut"),
     data = ProtoField.bytes("vmci_vsock.data", "Payload"),
+    data_text = ProtoField.string("vmci_vsock.data_text", "Payload as text"),
 }
 proto.fields = f
 
-local expert_cut = ProtoExpert.new("vmci_vsock.cut.expert", "Record cut",
+local expert_cut = ProtoExpert.new("vmci_vsock.cut.expert",
+                                   "Record cut: the trace did not store every byte",
                                    expert.group.UNDECODED, expert.severity.NOTE)
 local expert_short = ProtoExpert.new("vmci_vsock.short.expert", "Control packet too short",
                                      expert.group.MALFORMED, expert.severity.ERROR)
@@ -188,6 +191,18 @@ local function dissect_control(payload, pinfo, tree, vsock_src_port, vsock_dst_p
     pinfo.cols.info:set(info)
 end
 
+-- Up to PREVIEW_BYTES of the payload as text: printable ASCII as it is, the rest as dots.
+local PREVIEW_BYTES = 32
+local function preview(range)
+    local bytes = range:len() < PREVIEW_BYTES and range:len() or PREVIEW_BYTES
+    local text = {}
+    for index = 0, bytes - 1 do
+        local byte = range(index, 1):uint()
+        text[#text + 1] = (byte >= 32 and byte < 127) and string.char(byte) or "."
+    end
+    return table.concat(text) .. (range:len() > PREVIEW_BYTES and "…" or "")
+end
+
 local function dissect_data(payload, pinfo, tree, kind, frame_tvb, ports)
     local original = frame_tvb:reported_len() - VSOCKMON_HEADER_BYTES
     local captured = payload and payload:len() or 0
@@ -197,11 +212,17 @@ local function dissect_data(payload, pinfo, tree, kind, frame_tvb, ports)
     tree:add(f.captured_len, anchor, captured):set_generated()
     local cut_item = tree:add(f.cut, anchor, cut):set_generated()
     if cut then cut_item:add_proto_expert_info(expert_cut) end
-    if payload ~= nil and captured > 0 then tree:add(f.data, payload) end
+    local text = nil
+    if payload ~= nil and captured > 0 then
+        tree:add(f.data, payload)
+        text = preview(payload)
+        tree:add(f.data_text, payload, text):set_generated()
+    end
     local what = ({ [KIND_STREAM_DATA] = "Stream data", [KIND_DATAGRAM] = "Datagram" })[kind]
                  or "Stream data or datagram"
     local info = string.format("%s %s, %d bytes", what, ports, original)
     if cut then info = info .. string.format(" (cut: %d captured)", captured) end
+    if text ~= nil then info = info .. " \"" .. text .. "\"" end
     pinfo.cols.info:set(info)
 end
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sim/cli/export.c: `vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT`
+ * (`--as-tcp` with pcap: synthetic TCP/IPv4, sim/export/pcap_tcp.c)
  * (scenario-api.md, "Command line"; docs/cli.md, "export"). Parses the arguments and
  * chooses the exit status; sim/export/ does the work.
  * Exit status: 0 written; 1 the trace cannot be read (missing, corrupt, not a vmcisim
@@ -63,6 +64,9 @@ static int parse_option(int option, const char *value, struct export_arguments *
         if (parse_count(value, &options->mermaid_messages_max) != 0)
             return cli_usage_error("export: --max-messages: '%s' is not a count from 1", value);
         return 0;
+    case 't':
+        options->as_tcp = true;
+        return 0;
     case 'c':
         if (parse_count(value, &options->connection) != 0)
             return cli_usage_error("export: --connection: '%s' is not a connection number "
@@ -83,6 +87,7 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
         { "to", required_argument, NULL, 'T' },
         { "max-messages", required_argument, NULL, 'm' },
         { "connection", required_argument, NULL, 'c' },
+        { "as-tcp", no_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -112,11 +117,13 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
     if (arguments->options.connection != 0 &&
         arguments->options.format != EXPORT_FORMAT_MERMAID)
         return cli_usage_error("%s", "export: --connection applies to --format mermaid");
+    if (arguments->options.as_tcp && arguments->options.format != EXPORT_FORMAT_PCAP)
+        return cli_usage_error("%s", "export: --as-tcp applies to --format pcap");
     return 0;
 }
 
-/* The connections as `inspect connections` rebuilds them, for the Perfetto slices and
- * Mermaid's --connection; 0 or 1 (reported). Ownership: the caller frees *spans. */
+/* The connections as `inspect connections` rebuilds them, for the Perfetto slices,
+ * Mermaid's --connection and the pcap's stream records; 0 or 1 (reported). Ownership: the caller frees *spans. */
 static int load_spans(const char *path, struct export_span **spans, uint32_t *count)
 {
     struct inspect inspect = { .command = "export", .path = path };
@@ -146,7 +153,7 @@ int cli_export(int argc, char **argv)
     struct export_span *spans = NULL;
     uint32_t span_count = 0;
     if ((arguments.options.format == EXPORT_FORMAT_PERFETTO ||
-         arguments.options.connection != 0) &&
+         arguments.options.format == EXPORT_FORMAT_PCAP || arguments.options.connection != 0) &&
         load_spans(arguments.trace_path, &spans, &span_count) != 0) {
         free(spans);
         return 1;

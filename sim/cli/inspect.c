@@ -28,17 +28,20 @@
 
 enum inspect_view {
     VIEW_SUMMARY, VIEW_TIMELINE, VIEW_CONNECTIONS, VIEW_SOCKETS, VIEW_VMS, VIEW_ERRORS, VIEW_SQL,
-    VIEW_STATS,
+    VIEW_STATS, VIEW_FOLLOW,
 };
 
 static const char *const view_names[] = {
     "summary", "timeline", "connections", "sockets", "vms", "errors", "sql", "stats",
+    "follow",
 };
 
 struct inspect_arguments {
     const char *path;
     enum inspect_view view;
     const char *query;
+    const char *follow_number;      /* follow N [client|server] */
+    const char *follow_side;        /* NULL: both */
     struct inspect_filter filter;
     enum inspect_format format;
     int recompute;              /* --recompute: ignore the summary tables */
@@ -99,7 +102,7 @@ static int parse_view(const char *text, enum inspect_view *view)
         }
     }
     return cli_usage_error("inspect: unknown view '%s' (summary, timeline, connections, "
-                           "sockets, vms, errors, stats, sql)", text);
+                           "sockets, vms, errors, stats, sql, follow)", text);
 }
 
 static int parse_filter(int option, const char *value, struct inspect_filter *filter)
@@ -141,6 +144,9 @@ static int parse_positionals(int count, char **values, struct inspect_arguments 
         return 2;
     if (arguments->view == VIEW_SQL && count < 3)
         return cli_usage_error("%s", "inspect sql: missing the query (\"SELECT ...\")");
+    if (arguments->view == VIEW_FOLLOW)
+        return inspect_follow_arguments(count - 2, values + 2, &arguments->follow_number,
+                                        &arguments->follow_side);
     int expected = arguments->view == VIEW_SQL ? 3 : 2;
     if (count > expected)
         return cli_usage_error("inspect: unexpected argument '%s'", values[expected]);
@@ -157,6 +163,11 @@ static int check_filters(const struct inspect_arguments *arguments)
               filter->layer_max != 0;
     if (arguments->view == VIEW_SQL && any)
         return cli_usage_error("%s", "inspect sql: filters do not apply; write them in the query");
+    if (arguments->view == VIEW_FOLLOW && any)
+        return cli_usage_error("%s", "inspect follow: filters do not apply (one connection)");
+    if (arguments->view != VIEW_FOLLOW && (arguments->format == INSPECT_FORMAT_HEX ||
+                                           arguments->format == INSPECT_FORMAT_RAW))
+        return cli_usage_error("%s", "inspect: --format hex and raw apply to follow only");
     int layered = arguments->view == VIEW_CONNECTIONS || arguments->view == VIEW_SOCKETS ||
                   arguments->view == VIEW_VMS || arguments->view == VIEW_STATS;
     if (layered && filter->layer_max != 0)
@@ -165,7 +176,7 @@ static int check_filters(const struct inspect_arguments *arguments)
     return 0;
 }
 
-#define INSPECT_POSITIONALS_MAX 3u   /* FILE VIEW QUERY */
+#define INSPECT_POSITIONALS_MAX 4u   /* FILE VIEW QUERY, or FILE follow N SIDE */
 
 /* Returns -1 for --help, 0 on success, 2 on a usage error (reported). */
 static int parse_arguments(int argc, char **argv, struct inspect_arguments *arguments)
@@ -204,8 +215,8 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'F') {
             if (inspect_format_parse(optarg, &arguments->format) != 0)
-                return cli_usage_error("inspect --format: '%s' is not text, tsv, csv or json",
-                                       optarg);
+                return cli_usage_error("inspect --format: '%s' is not text, tsv, csv or json "
+                                       "(follow: also hex, raw)", optarg);
             continue;
         }
         if (parse_filter(option, optarg, &arguments->filter) != 0)
@@ -269,6 +280,8 @@ static int run_view(struct inspect *inspect, const struct inspect_arguments *arg
     case VIEW_ERRORS: return inspect_view_errors(inspect);
     case VIEW_SQL: return inspect_view_sql(inspect, arguments->query);
     case VIEW_STATS: return inspect_view_stats(inspect);
+    case VIEW_FOLLOW:
+        return inspect_view_follow(inspect, arguments->follow_number, arguments->follow_side);
     }
     return 2;
 }

@@ -23,7 +23,7 @@
 #include "sim/cli/inspect_int.h"
 #include "sim/export/export.h"
 
-static const char *const format_names[] = { "text", "tsv", "csv", "json" };
+static const char *const format_names[] = { "text", "tsv", "csv", "json", "hex", "raw" };
 
 int inspect_format_parse(const char *text, enum inspect_format *format)
 {

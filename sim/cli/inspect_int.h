@@ -32,6 +32,7 @@
 /* `--format`: text is the aligned output for people; the others are for scripts. */
 enum inspect_format {
     INSPECT_FORMAT_TEXT, INSPECT_FORMAT_TSV, INSPECT_FORMAT_CSV, INSPECT_FORMAT_JSON,
+    INSPECT_FORMAT_HEX, INSPECT_FORMAT_RAW,     /* follow only (inspect_follow.c) */
 };
 
 /* One view's rows in tsv, csv or json (inspect_format.c): every row gives every column, in
@@ -171,6 +172,12 @@ int inspect_rows_sockets(struct inspect *inspect);
 
 /* inspect_stats.c: per connection and per VM figures (all formats). */
 int inspect_view_stats(struct inspect *inspect);
+
+/* inspect_follow.c: `follow N [client|server]`. The arguments after the view (checked here,
+ * so that a bad one is a usage error): 0 or 2 (reported). */
+int inspect_follow_arguments(int count, char **values, const char **number,
+                             const char **side);
+int inspect_view_follow(struct inspect *inspect, const char *number, const char *side);
 /* Each connection's sides (the client's, and the server's once it has a child socket) for
  * the exporters, numbered as `connections` numbers them; 0 or 1 (reported). Ownership: the
  * caller frees *spans. */

@@ -197,6 +197,7 @@ static int verbose_emit(void *state, const struct sim_trace_event *event, char *
                     (const char *)field->value.blob.data);
             break;
         case SIM_FIELD_BYTES:
+        case SIM_FIELD_PAYLOAD:
             fprintf(stderr, " %s=<%" PRIu32 " bytes>", field->name, field->value.blob.size_bytes);
             break;
         }

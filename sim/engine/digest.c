@@ -11,6 +11,9 @@
  *     STR:     u32 length LE, the bytes;
  *     BYTES:   u32 length LE, XXH3-64 of the bytes as u64 LE (payloads are
  *              covered by their hash, not copied: architecture.md "Traces").
+ *   PAYLOAD fields are not encoded at all and field_count does not count them: they hold
+ *   what the trace stores of some bytes (cut to --payload), and a data hash field of the
+ *   same run covers those bytes whole. So adding a payload to an event changes no digest.
  *
  * Events are encoded straight into a buffer and reach XXH3 a few kilobytes at a time;
  * the value is that of one XXH3-128 over all encodings concatenated, whatever the cuts.
@@ -135,10 +138,20 @@ static uint8_t *store_field(uint8_t *out, const struct sim_trace_field *field)
         out = store_u32(out, field->value.blob.size_bytes);
         return store_u64(out, XXH3_64bits(field->value.blob.data,
                                           field->value.blob.size_bytes));
+    case SIM_FIELD_PAYLOAD:
     default:
-        assert(!"unknown field type");
+        assert(!"a payload field is never encoded; unknown field type");
         return out;
     }
+}
+
+/* The fields the digest encodes: every one but the PAYLOAD fields. */
+static uint32_t encoded_field_count(const struct sim_trace_event *event)
+{
+    uint32_t count = 0;
+    for (uint32_t index = 0; index < event->field_count; index++)
+        count += event->fields[index].type != SIM_FIELD_PAYLOAD;
+    return count;
 }
 
 /* Encodes one event into out, which has room for its encoding (at most
@@ -152,8 +165,10 @@ static size_t encode_event(const struct sim_trace_event *event, uint8_t *out)
     cursor = store_u32(cursor, event->pid);
     cursor = store_u8(cursor, (uint64_t)event->layer);
     cursor = store_name(cursor, event->kind, event->kind_bytes);
-    cursor = store_u8(cursor, event->field_count);
+    cursor = store_u8(cursor, encoded_field_count(event));
     for (uint32_t index = 0; index < event->field_count; index++) {
+        if (event->fields[index].type == SIM_FIELD_PAYLOAD)
+            continue;
         assert(event->fields[index].type != SIM_FIELD_STR ||
                event->fields[index].value.blob.size_bytes <= SIM_TRACE_STRING_BYTES_MAX);
         cursor = store_field(cursor, &event->fields[index]);
@@ -169,6 +184,8 @@ static size_t encoded_size(const struct sim_trace_event *event)
     size_t size_bytes = 8 + 8 + 4 + 4 + 1 + 1 + strlen(event->kind) + 1;
     for (uint32_t index = 0; index < event->field_count; index++) {
         const struct sim_trace_field *field = &event->fields[index];
+        if (field->type == SIM_FIELD_PAYLOAD)
+            continue;
         size_bytes += 1 + strlen(field->name) + 1;
         if (field->type == SIM_FIELD_STR)
             size_bytes += 4 + field->value.blob.size_bytes;

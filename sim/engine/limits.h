@@ -52,7 +52,7 @@
 /* Fixed engine limits (not overridable). */
 #define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
 #define SIM_WAITQ_NAME_BYTES_MAX        128u    /* "join:" + a process name, "accept:" + an address */
-#define SIM_TRACE_FIELDS_MAX            8u      /* typed fields per trace event */
+#define SIM_TRACE_FIELDS_MAX            10u     /* typed fields per trace event */
 #define SIM_TRACE_SINKS_MAX             8u      /* run: digest, discarded, faults, files, SQLite, verbose */
 #define SIM_TRACE_STRING_BYTES_MAX      4096u   /* a longer string field is an error, not cut */
 #define SIM_TRACE_BYTES_MAX             (1u << 20) /* a bytes field (payload) */

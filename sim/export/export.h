@@ -18,6 +18,7 @@
 #ifndef SIM_EXPORT_EXPORT_H
 #define SIM_EXPORT_EXPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +64,9 @@ struct export_options {
     const struct export_span *spans;
     uint32_t span_count;
     uint32_t connection;              /* mermaid: draw only this connection (0: all) */
+    /* pcap: a synthetic TCP/IPv4 capture (pcapng) of the stream connections instead of the
+     * vsockmon one; needs the spans, and every byte of every write stored. */
+    bool as_tcp;
 };
 
 /* Fills `options` with: pcap, the whole trace, the default Mermaid bound. */

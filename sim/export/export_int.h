@@ -102,9 +102,22 @@ bool export__grow(void **array, uint32_t *capacity, uint32_t count, size_t eleme
      EXPORT__FIELD_BIT(EXPORT__F_SIZE) | EXPORT__FIELD_BIT(EXPORT__F_RESULT))
 bool export__dg_route_is_datagram(const struct export__event *event);
 
+/* The sides of the stream connections (options->spans) by (endpoint name, socket number),
+ * for placing a queue-pair write in its connection (sides.c). Borrows the spans. */
+struct export__sides;
+struct export__sides *export__sides_create(const struct export_span *spans, uint32_t count);
+void export__sides_destroy(struct export__sides *sides);
+/* The side whose endpoint is `name` and socket `socket` that had started by `time_ns`
+ * (the latest such), or NULL. */
+const struct export_span *export__sides_find(const struct export__sides *sides, const char *name,
+                                             uint32_t socket, uint64_t time_ns);
+
 /* The writers. Each scans the trace itself and writes to `out`; 0 or -1 with a message. */
 int export__pcap_write(struct export__trace *trace, FILE *out,
                        const struct export_options *options, char *message);
+/* `--as-tcp`: the stream connections as a pcapng capture of synthetic TCP/IPv4 (pcap_tcp.c). */
+int export__pcap_tcp_write(struct export__trace *trace, FILE *out,
+                           const struct export_options *options, char *message);
 int export__perfetto_write(struct export__trace *trace, FILE *out,
                            const struct export_options *options, char *message);
 int export__mermaid_write(struct export__trace *trace, FILE *out,

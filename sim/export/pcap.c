@@ -11,19 +11,24 @@
  *   - control packet sent (`pkt_send`): op CONNECT for the handshake, DISCONNECT for RST
  *     and SHUTDOWN, CONTROL for notifications (as Linux maps virtio's ops); payload = the
  *     32-byte control packet re-encoded from the event's fields (R147 layout);
- *   - stream write into a queue pair (`qp_enqueue`): op PAYLOAD; the trace keeps no stream
- *     bytes, so the record is "cut by the snap length": captured 32 bytes, original length
- *     32 + the bytes written. The peer is the connection on that local port that last
- *     sent a control packet (the event names only the local port);
+ *   - stream write into a queue pair (`qp_enqueue`): op PAYLOAD; payload = the bytes the
+ *     trace stored of the write (its `data` payload), original length = the bytes written,
+ *     so a write the trace stored cut (`--payload`) is a record "cut by the snap length"
+ *     (captured < original), which Wireshark and the dissector show. The peer is the other
+ *     side of the writer's connection, found by its socket (options->spans, sides.c); when
+ *     the spans do not know the socket, the connection on that local port that last sent a
+ *     control packet;
  *   - datagram between two endpoints routed by the hypervisor (`dg_route` with a result
  *     >= 0, neither end the hypervisor nor a control handle): op PAYLOAD; payload = the
- *     datagram's payload when a guest sent it (its device's `data_out` holds the bytes),
- *     else cut like stream data (the host's sends carry no bytes in the trace).
+ *     datagram's payload (after its 24-byte header) as the event's `data` stored it, cut
+ *     the same way. A trace from before datagrams carried their bytes: a guest's from its
+ *     device's `data_out`, the host's cut to nothing.
  * The vsockmon header's 2 reserved bytes (offset 30) say which of the three a record is
  * (RECORD_KIND_*, le16; 0 in captures from before): Linux leaves them 0 and Wireshark only
  * shows them, so the vsock dissector reads these captures as before, while
  * scripts/wireshark/vmci_vsock.lua tells a cut stream write from a cut datagram by them.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +67,8 @@ struct connection {
 
 struct pcap_state {
     FILE *out;
+    struct export__names *names;
+    struct export__sides *sides;    /* NULL when the options carry no spans */
     struct connection *connections; /* PCAP_CONNECTIONS_MAX entries */
     uint32_t connection_count;
     uint8_t *last_data_out;         /* bytes of the latest guest DATA_OUT transfer */
@@ -220,6 +227,20 @@ static void on_pkt_send(struct pcap_state *state, const struct export__event *ev
     connection_note(state, src, dst, event->seq);
 }
 
+/* The writer's peer (cid << 32 | port): its connection's other side, else a guess. */
+static uint64_t write_peer(struct pcap_state *state, const struct export__event *event,
+                           uint64_t local)
+{
+    const struct export_span *span = NULL;
+    if (state->sides != NULL && export__field_present(event, EXPORT__F_SOCKET))
+        span = export__sides_find(state->sides, export__names_get(state->names, event->ctx),
+                                  (uint32_t)export__field_u64(event, EXPORT__F_SOCKET),
+                                  event->time_ns);
+    if (span != NULL)
+        return (uint64_t)span->peer_cid << 32 | span->peer_port;
+    return connection_peer(state, local);
+}
+
 static void on_qp_enqueue(struct pcap_state *state, const struct export__event *event)
 {
     int64_t moved = export__field_i64(event, EXPORT__F_BYTES);
@@ -227,11 +248,16 @@ static void on_qp_enqueue(struct pcap_state *state, const struct export__event *
         return;                     /* a full ring or an error moved nothing */
     uint32_t port = (uint32_t)export__field_u64(event, EXPORT__F_PORT);
     uint64_t local = (uint64_t)event->ctx << 32 | port;
-    uint64_t peer = connection_peer(state, local);
+    uint64_t peer = write_peer(state, event, local);
+    uint32_t stored = event->payload != NULL ? event->payload_bytes : 0;
+    if ((uint64_t)stored > (uint64_t)moved)
+        stored = (uint32_t)moved;   /* a damaged trace: never more than was written */
+    if (stored > PCAP_SNAPLEN_BYTES - VSOCKMON_HEADER_BYTES)
+        stored = PCAP_SNAPLEN_BYTES - VSOCKMON_HEADER_BYTES;
     struct record record = {
         .time_ns = event->time_ns, .src_cid = event->ctx, .dst_cid = peer >> 32,
         .src_port = (uint32_t)local, .dst_port = (uint32_t)peer, .op = OP_PAYLOAD,
-        .kind = RECORD_KIND_STREAM_DATA,
+        .kind = RECORD_KIND_STREAM_DATA, .payload = event->payload, .payload_bytes = stored,
         .original_payload_bytes = (uint64_t)moved,
     };
     write_record(state->out, &record);
@@ -292,7 +318,16 @@ static void on_dg_route(struct pcap_state *state, const struct export__event *ev
         .op = OP_PAYLOAD, .kind = RECORD_KIND_DATAGRAM,
         .original_payload_bytes = size - VMCI_DG_HEADERSIZE,
     };
-    if (bytes != NULL) {
+    if (event->payload != NULL) {
+        /* The event's own bytes, as many as the trace stored (the header first). */
+        uint64_t stored = event->payload_bytes < size ? event->payload_bytes : size;
+        if (stored > VMCI_DG_HEADERSIZE + PCAP_SNAPLEN_BYTES - VSOCKMON_HEADER_BYTES)
+            stored = VMCI_DG_HEADERSIZE + PCAP_SNAPLEN_BYTES - VSOCKMON_HEADER_BYTES;
+        if (stored > VMCI_DG_HEADERSIZE) {
+            record.payload = event->payload + VMCI_DG_HEADERSIZE;
+            record.payload_bytes = (uint32_t)(stored - VMCI_DG_HEADERSIZE);
+        }
+    } else if (bytes != NULL) {
         record.payload = bytes + VMCI_DG_HEADERSIZE;
         record.payload_bytes = (uint32_t)(size - VMCI_DG_HEADERSIZE);
     }
@@ -301,22 +336,43 @@ static void on_dg_route(struct pcap_state *state, const struct export__event *ev
 
 static const char *const pcap_kinds[] = { "pkt_send", "qp_enqueue", "dg_route", "data_out", NULL };
 
+/* pcap_kinds then the kinds that name contexts, NULL-terminated in `kinds`. */
+static void scan_kinds(const char *kinds[EXPORT__SCAN_KINDS_MAX + 1])
+{
+    uint32_t count = 0;
+    for (uint32_t index = 0; pcap_kinds[index] != NULL; index++)
+        kinds[count++] = pcap_kinds[index];
+    for (uint32_t index = 0; export__names_kinds[index] != NULL; index++) {
+        assert(count < EXPORT__SCAN_KINDS_MAX);
+        kinds[count++] = export__names_kinds[index];
+    }
+    kinds[count] = NULL;
+}
+
 int export__pcap_write(struct export__trace *trace, FILE *out,
                        const struct export_options *options, char *message)
 {
+    if (options->as_tcp)
+        return export__pcap_tcp_write(trace, out, options, message);
     uint32_t fields = EXPORT__FIELD_BIT(EXPORT__F_TYPE) | EXPORT__FIELD_BIT(EXPORT__F_SRC) |
         EXPORT__FIELD_BIT(EXPORT__F_DST) | EXPORT__FIELD_BIT(EXPORT__F_U0) |
         EXPORT__FIELD_BIT(EXPORT__F_U1) | EXPORT__FIELD_BIT(EXPORT__F_PROTO) |
         EXPORT__FIELD_BIT(EXPORT__F_PORT) | EXPORT__FIELD_BIT(EXPORT__F_BYTES) |
-        EXPORT__DATAGRAM_FIELDS;
-    if (export__trace_scan(trace, options->from_ns, options->to_ns, pcap_kinds, fields,
+        EXPORT__FIELD_BIT(EXPORT__F_SOCKET) | EXPORT__DATAGRAM_FIELDS | EXPORT__NAMES_FIELDS;
+    const char *kinds[EXPORT__SCAN_KINDS_MAX + 1];
+    scan_kinds(kinds);
+    if (export__trace_scan(trace, options->from_ns, options->to_ns, kinds, fields,
                            message) != 0)
         return -1;
     struct pcap_state state = { .out = out };
     state.connections = calloc(PCAP_CONNECTIONS_MAX, sizeof *state.connections);
     state.last_data_out = malloc(VMCI_MAX_DG_SIZE);
+    state.names = export__names_create();
+    if (options->span_count > 0)
+        state.sides = export__sides_create(options->spans, options->span_count);
     int rc = 0;
-    if (state.connections == NULL || state.last_data_out == NULL) {
+    if (state.connections == NULL || state.last_data_out == NULL || state.names == NULL ||
+        (options->span_count > 0 && state.sides == NULL)) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "pcap export: out of memory");
         rc = -1;
     }
@@ -325,6 +381,7 @@ int export__pcap_write(struct export__trace *trace, FILE *out,
     struct export__event event;
     int step = 0;
     while (rc == 0 && (step = export__trace_next(trace, &event, message)) == 1) {
+        export__names_update(state.names, &event);
         if (strcmp(event.kind, "pkt_send") == 0)
             on_pkt_send(&state, &event);
         else if (strcmp(event.kind, "qp_enqueue") == 0)
@@ -338,5 +395,7 @@ int export__pcap_write(struct export__trace *trace, FILE *out,
         rc = -1;
     free(state.connections);
     free(state.last_data_out);
+    export__names_destroy(state.names);
+    export__sides_destroy(state.sides);
     return rc;
 }

@@ -281,7 +281,8 @@ int trace_batches_append(struct trace_batches *batches, const struct sim_trace_e
     assert(batch->events < batches->events_max);   /* B2 */
     size_t payload_bound = 0;
     for (uint32_t index = 0; index < event->field_count; index++) {
-        if (event->fields[index].type == SIM_FIELD_BYTES)
+        if (event->fields[index].type == SIM_FIELD_BYTES ||
+            event->fields[index].type == SIM_FIELD_PAYLOAD)
             payload_bound += event->fields[index].value.blob.size_bytes;
     }
     size_t bound = sizeof(struct record_header) + strlen(event->kind) +

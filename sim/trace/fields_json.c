@@ -162,7 +162,7 @@ size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event)
         bound += 1 + 2 + 6 * strlen(field->name) + 1;   /* comma, quoted name, colon */
         if (field->type == SIM_FIELD_STR)
             bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
-        else if (field->type == SIM_FIELD_BYTES)
+        else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD)
             bound += 32 + 2 * (size_t)field->value.blob.size_bytes;
         else
             bound += 22;    /* sign or quotes, 20 digits */
@@ -192,6 +192,7 @@ size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
             out = put_string(out, field->value.blob.data, field->value.blob.size_bytes);
             break;
         case SIM_FIELD_BYTES:
+        case SIM_FIELD_PAYLOAD:     /* stored as a bytes field is */
             out = put_bytes_field(out, field, *payload_field == event->field_count);
             if (*payload_field == event->field_count)
                 *payload_field = i;

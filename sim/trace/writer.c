@@ -460,7 +460,8 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
 
 static bool field_has_blob(const struct sim_trace_field *field)
 {
-    return field->type == SIM_FIELD_STR || field->type == SIM_FIELD_BYTES;
+    return field->type == SIM_FIELD_STR || field->type == SIM_FIELD_BYTES ||
+           field->type == SIM_FIELD_PAYLOAD;
 }
 
 /* Operating errors of one event: limits a release build of the emitter did not check,
@@ -478,7 +479,7 @@ static int event_check(const struct sim_trace_writer *writer,
     for (uint32_t i = 0; i < event->field_count; i++) {
         const struct sim_trace_field *field = &event->fields[i];
         assert(field->name != NULL);
-        assert(field->type >= SIM_FIELD_U64 && field->type <= SIM_FIELD_BYTES);
+        assert(field->type >= SIM_FIELD_U64 && field->type <= SIM_FIELD_PAYLOAD);
         if (!field_has_blob(field))
             continue;
         assert(field->value.blob.data != NULL || field->value.blob.size_bytes == 0);

@@ -529,6 +529,282 @@ static void test_export_names_an_unwritable_output(void)
     ASSERT_STR_CONTAINS(message, "it is the trace being exported");
 }
 
+/* ---- pcap --as-tcp ------------------------------------------------------------------ */
+
+/* One IPv4/TCP packet of an --as-tcp capture, as read back. */
+struct tcp_packet {
+    uint64_t time_ns;
+    uint32_t source, destination;
+    uint32_t source_port, destination_port;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint32_t data_bytes;
+    uint8_t first_byte;
+    bool checksums_good;
+};
+
+#define TCP_PACKETS_READ_MAX 32u
+
+static uint32_t get_be(const uint8_t *at, unsigned bytes)
+{
+    uint32_t value = 0;
+    for (unsigned index = 0; index < bytes; index++)
+        value = value << 8 | at[index];
+    return value;
+}
+
+/* The one's-complement sum over `count` bytes folded: 0xFFFF when a checksum inside is good. */
+static uint32_t folded_sum(uint32_t sum, const uint8_t *bytes, uint32_t count)
+{
+    for (uint32_t index = 0; index + 1 < count; index += 2)
+        sum += get_be(bytes + index, 2);
+    if (count % 2 == 1)
+        sum += (uint32_t)bytes[count - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xFFFFu) + (sum >> 16);
+    return sum;
+}
+
+static void read_tcp_packet(const uint8_t *packet, uint32_t bytes, uint64_t time_ns,
+                            struct tcp_packet *out)
+{
+    const uint8_t *tcp = packet + 20;
+    uint8_t pseudo[12] = { 0 };
+    memcpy(pseudo, packet + 12, 8);
+    pseudo[9] = 6;
+    pseudo[10] = (uint8_t)((bytes - 20) >> 8);
+    pseudo[11] = (uint8_t)(bytes - 20);
+    *out = (struct tcp_packet){
+        .time_ns = time_ns, .source = get_be(packet + 12, 4),
+        .destination = get_be(packet + 16, 4), .source_port = get_be(tcp, 2),
+        .destination_port = get_be(tcp + 2, 2), .seq = get_be(tcp + 4, 4),
+        .ack = get_be(tcp + 8, 4), .flags = tcp[13], .data_bytes = bytes - 40,
+        .first_byte = bytes > 40 ? tcp[20] : 0,
+        .checksums_good = packet[0] == 0x45 && get_be(packet + 2, 2) == bytes &&
+                          folded_sum(0, packet, 20) == 0xFFFFu &&
+                          folded_sum(folded_sum(0, pseudo, 12), tcp, bytes - 20) == 0xFFFFu,
+    };
+}
+
+/* Walks the pcapng blocks: the section comment into `comment`, the interface's link type,
+ * the packets into `packets`. Returns the packet count; CUnit failures on a bad layout. */
+static uint32_t read_pcapng(const uint8_t *bytes, size_t size, char *comment,
+                            size_t comment_bytes, uint32_t *linktype,
+                            struct tcp_packet *packets)
+{
+    uint32_t count = 0;
+    comment[0] = '\0';
+    for (size_t at = 0; at + 12 <= size;) {
+        uint32_t type = (uint32_t)get_le(bytes + at, 4);
+        uint32_t total = (uint32_t)get_le(bytes + at + 4, 4);
+        CU_ASSERT_FATAL(total >= 12 && total % 4 == 0 && at + total <= size);
+        CU_ASSERT_EQUAL(get_le(bytes + at + total - 4, 4), total);
+        if (type == 0x0A0D0D0Au) {
+            CU_ASSERT_EQUAL(get_le(bytes + at + 8, 4), 0x1A2B3C4Du);
+            CU_ASSERT_EQUAL(get_le(bytes + at + 24, 2), 1);            /* opt_comment */
+            size_t length = (size_t)get_le(bytes + at + 26, 2);
+            CU_ASSERT_FATAL(length < comment_bytes);
+            memcpy(comment, bytes + at + 28, length);
+            comment[length] = '\0';
+        } else if (type == 1) {
+            *linktype = (uint32_t)get_le(bytes + at + 8, 2);
+        } else if (type == 6 && count < TCP_PACKETS_READ_MAX) {
+            uint64_t time_ns = get_le(bytes + at + 12, 4) << 32 | get_le(bytes + at + 16, 4);
+            uint32_t captured = (uint32_t)get_le(bytes + at + 20, 4);
+            CU_ASSERT_EQUAL(captured, get_le(bytes + at + 24, 4));
+            read_tcp_packet(bytes + at + 28, captured, time_ns, &packets[count++]);
+        }
+        at += total;
+    }
+    return count;
+}
+
+static void put_write(struct fixture *fixture, uint64_t time_ns, uint32_t ctx, uint32_t socket,
+                      const uint8_t *data, int64_t bytes, uint32_t stored)
+{
+    struct sim_trace_event event = event_make(time_ns, ctx, 1, SIM_LAYER_TRANSPORT,
+                                              "qp_enqueue");
+    sim_trace_field_u64(&event, "port", 1);
+    sim_trace_field_i64(&event, "bytes", bytes);
+    sim_trace_field_i64(&event, "position", 0);
+    sim_trace_field_u64(&event, "socket", socket);
+    sim_trace_field_payload(&event, "data", data, stored);
+    put(fixture, &event);
+}
+
+static void put_close(struct fixture *fixture, uint64_t time_ns, uint32_t ctx, uint32_t socket)
+{
+    struct sim_trace_event event = event_make(time_ns, ctx, 1, SIM_LAYER_API, "sock_close");
+    sim_trace_field_u64(&event, "socket", socket);
+    sim_trace_field_i64(&event, "result", 0);
+    put(fixture, &event);
+}
+
+#define ALPHA 5000ull
+#define BETA 6000ull
+#define BIG_WRITE_BYTES 70000u
+
+/* Two connections to host:7000, as `inspect connections` would give them: alpha:1024
+ * (server socket 3) and beta:70000 (server socket 4). */
+static void tcp_spans(struct export_span spans[4])
+{
+    static const struct { uint32_t number, side; const char *endpoint; uint32_t cid, port,
+                          socket, peer_cid, peer_port; uint64_t start_ns; } table[4] = {
+        { 1, 0, "alpha", ALPHA, 1024, 1, 2, 7000, 10 },
+        { 1, 1, "host", 2, 7000, 3, ALPHA, 1024, 30 },
+        { 2, 0, "beta", BETA, 70000, 1, 2, 7000, 11 },
+        { 2, 1, "host", 2, 7000, 4, BETA, 70000, 31 },
+    };
+    for (unsigned index = 0; index < 4; index++) {
+        spans[index] = (struct export_span){
+            .number = table[index].number, .side = table[index].side, .cid = table[index].cid,
+            .port = table[index].port, .socket = table[index].socket,
+            .peer_cid = table[index].peer_cid, .peer_port = table[index].peer_port,
+            .start_ns = table[index].start_ns, .end_ns = 100,
+        };
+        snprintf(spans[index].endpoint, sizeof spans[index].endpoint, "%s",
+                 table[index].endpoint);
+    }
+}
+
+/* The handshakes, writes of 300 (client), 70000 (server: two segments) and 5 bytes,
+ * alpha's close, an RST from the server of connection 2, then the host's closes. */
+static void write_tcp_trace(struct fixture *fixture, const char *name, uint32_t stored_small)
+{
+    static uint8_t big[BIG_WRITE_BYTES];
+    for (uint32_t index = 0; index < BIG_WRITE_BYTES; index++)
+        big[index] = (uint8_t)('a' + index % 26);
+    fixture_open(fixture, name);
+    put_named(fixture, 0, "host_create", 2, "host");
+    put_named(fixture, 0, "vm_create", (uint32_t)ALPHA, "alpha");
+    put_named(fixture, 0, "vm_create", (uint32_t)BETA, "beta");
+    uint64_t host = 2ull << 32 | 7000, alpha = ALPHA << 32 | 1024, beta = BETA << 32 | 70000;
+    put_packet(fixture, 10, "REQUEST2", alpha, host, 1024, 0);
+    put_packet(fixture, 11, "REQUEST2", beta, host, 1024, 0);
+    put_packet(fixture, 20, "NEGOTIATE2", host, alpha, 1024, 0);
+    put_packet(fixture, 21, "NEGOTIATE2", host, beta, 1024, 0);
+    put_packet(fixture, 25, "OFFER", alpha, host, 0, 0);
+    put_packet(fixture, 26, "OFFER", beta, host, 0, 0);
+    put_write(fixture, 40, (uint32_t)ALPHA, 1, big + 1, 300, 300);
+    put_write(fixture, 41, 2, 3, big, BIG_WRITE_BYTES, BIG_WRITE_BYTES);
+    put_write(fixture, 42, 2, 4, (const uint8_t *)"hello", 5, stored_small);
+    put_close(fixture, 50, (uint32_t)ALPHA, 1);
+    put_packet(fixture, 51, "RST", host, beta, 0, 0);
+    put_close(fixture, 52, 2, 3);
+    put_close(fixture, 53, 2, 4);
+    fixture_close(fixture);
+}
+
+static void expect_segment(const struct tcp_packet *packet, uint32_t source, uint32_t seq,
+                           uint32_t ack, uint8_t flags, uint32_t data_bytes)
+{
+    ASSERT_U64_EQ(packet->source, source);
+    ASSERT_U64_EQ(packet->seq, seq);
+    ASSERT_U64_EQ(packet->ack, ack);
+    ASSERT_U64_EQ(packet->flags, flags);
+    ASSERT_U64_EQ(packet->data_bytes, data_bytes);
+    CU_ASSERT_TRUE(packet->checksums_good);
+}
+
+/* The flows of two connections: handshake, sequence numbers that start at 2^32 - 256
+ * (client) and 2^32 - 512 (server) and wrap, acks of all the peer sent, a 70000-byte write
+ * split at 65495, FIN at a close, RST from the RST's sender and nothing after it, ports
+ * above 65535 cut to 16 bits and named in the comment with the address mapping. */
+static void test_pcap_as_tcp_flows_sequence_numbers_and_wrap(void)
+{
+    struct fixture fixture;
+    write_tcp_trace(&fixture, "tcp.db", 5);
+    struct export_span spans[4];
+    tcp_spans(spans);
+    struct export_options options;
+    export_options_default(&options);
+    options.as_tcp = true;
+    options.spans = spans;
+    options.span_count = 4;
+    size_t size = 0;
+    uint8_t *out = export_read(fixture.path, &options, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    char comment[2048];
+    uint32_t linktype = 0;
+    struct tcp_packet packets[TCP_PACKETS_READ_MAX];
+    uint32_t count = read_pcapng(out, size, comment, sizeof comment, &linktype, packets);
+    free(out);
+    ASSERT_U64_EQ(linktype, 101);
+    CU_ASSERT_PTR_NOT_NULL(strstr(comment, "192.0.2.2 = host (CID 2)\n192.0.2.3 = alpha "
+                                  "(CID 5000)\n192.0.2.4 = beta (CID 6000)\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(comment, "connection 2: vSockets port 70000 written as TCP "
+                                  "port 4464"));
+    ASSERT_U64_EQ(count, 13);
+    if (count != 13)
+        return;
+    const uint32_t host = 0xC0000202u, alpha = 0xC0000203u, beta = 0xC0000204u;
+    const uint32_t client_isn = 0xFFFFFF00u, server_isn = 0xFFFFFE00u;
+    expect_segment(&packets[0], alpha, client_isn, 0, 0x02, 0);
+    expect_segment(&packets[1], beta, client_isn, 0, 0x02, 0);
+    ASSERT_U64_EQ(packets[1].source_port, 70000u & 0xFFFFu);
+    ASSERT_U64_EQ(packets[1].destination_port, 7000);
+    expect_segment(&packets[2], host, server_isn, client_isn + 1, 0x12, 0);
+    ASSERT_U64_EQ(packets[2].destination, alpha);
+    expect_segment(&packets[3], host, server_isn, client_isn + 1, 0x12, 0);
+    ASSERT_U64_EQ(packets[3].destination, beta);
+    expect_segment(&packets[4], alpha, client_isn + 1, server_isn + 1, 0x10, 0);
+    expect_segment(&packets[5], beta, client_isn + 1, server_isn + 1, 0x10, 0);
+    uint32_t client_next = client_isn + 1 + 300;                /* wrapped: 0x2d */
+    ASSERT_U64_EQ(client_next, 0x2Du);
+    expect_segment(&packets[6], alpha, client_isn + 1, server_isn + 1, 0x18, 300);
+    ASSERT_U64_EQ(packets[6].first_byte, 'b');
+    expect_segment(&packets[7], host, server_isn + 1, client_next, 0x18, 65495);
+    ASSERT_U64_EQ(packets[7].destination, alpha);
+    ASSERT_U64_EQ(packets[7].time_ns, 41);
+    expect_segment(&packets[8], host, server_isn + 1 + 65495, client_next, 0x18,
+                   BIG_WRITE_BYTES - 65495);
+    ASSERT_U64_EQ(packets[8].first_byte, 'a' + 65495 % 26);
+    expect_segment(&packets[9], host, server_isn + 1, client_isn + 1, 0x18, 5);
+    ASSERT_U64_EQ(packets[9].destination, beta);
+    uint32_t server_next = server_isn + 1 + BIG_WRITE_BYTES;
+    expect_segment(&packets[10], alpha, client_next, server_next, 0x11, 0);
+    expect_segment(&packets[11], host, server_isn + 1 + 5, client_isn + 1, 0x14, 0);
+    ASSERT_U64_EQ(packets[11].destination, beta);
+    expect_segment(&packets[12], host, server_next, client_next + 1, 0x11, 0);
+    ASSERT_U64_EQ(packets[12].time_ns, 52);
+}
+
+/* A write the trace stored cut (3 of 5 bytes) is refused with a message naming it, and no
+ * file is left; --from/--to keep only the packets in the window, numbers unchanged. */
+static void test_pcap_as_tcp_refuses_cut_payloads_and_keeps_numbers_in_a_window(void)
+{
+    struct fixture fixture;
+    write_tcp_trace(&fixture, "tcp_cut.db", 3);
+    struct export_span spans[4];
+    tcp_spans(spans);
+    struct export_options options;
+    export_options_default(&options);
+    options.as_tcp = true;
+    options.spans = spans;
+    options.span_count = 4;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    const char *out_path = temp_path("cut.pcapng");
+    CU_ASSERT_EQUAL(export_run(fixture.path, out_path, &options, message), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "connection 2: the trace stored 3 of the 5 bytes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "--payload all"));
+    CU_ASSERT_EQUAL(access(out_path, F_OK), -1);
+
+    write_tcp_trace(&fixture, "tcp_window.db", 5);
+    options.from_ns = 41;
+    options.to_ns = 41;
+    size_t size = 0;
+    uint8_t *out = export_read(fixture.path, &options, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    char comment[2048];
+    uint32_t linktype = 0;
+    struct tcp_packet packets[TCP_PACKETS_READ_MAX];
+    uint32_t count = read_pcapng(out, size, comment, sizeof comment, &linktype, packets);
+    free(out);
+    ASSERT_U64_EQ(count, 2);
+    if (count == 2)
+        expect_segment(&packets[0], 0xC0000202u, 0xFFFFFE01u, 0x2Du, 0x18, 65495);
+}
+
 /* --from/--to keep only the events in the window; the same trace gives the same bytes. */
 static void test_export_window_and_determinism(void)
 {
@@ -611,6 +887,8 @@ CU_ErrorCode export_suite_add(void)
         TEST_ENTRY(test_export_names_an_unwritable_output),
         TEST_ENTRY(test_export_window_and_determinism),
         TEST_ENTRY(test_format_names_parse),
+        TEST_ENTRY(test_pcap_as_tcp_flows_sequence_numbers_and_wrap),
+        TEST_ENTRY(test_pcap_as_tcp_refuses_cut_payloads_and_keeps_numbers_in_a_window),
     };
     return test_suite_register_with_fixtures("export", suite_init, suite_cleanup, tests,
                                              sizeof(tests) / sizeof(tests[0]));

@@ -179,6 +179,27 @@ static void test_every_event_is_stored_with_its_fields(void)
     sqlite3_close(db);
 }
 
+/* A PAYLOAD field is stored as a bytes field is: the first one in the payload column,
+ * byte for byte, and {"bytes":N} in the JSON (the digest skips it; digest_test.c). */
+static void test_payload_field_is_stored_like_bytes(void)
+{
+    static const uint8_t written[5] = { 'h', 0, 0xff, 'o', '\n' };
+    struct sim_trace_writer *writer = writer_open_fixture("payload.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    struct sim_trace_event event = event_make(0, SIM_LAYER_TRANSPORT, "qp_enqueue");
+    sim_trace_field_u64(&event, "port", 1024);
+    sim_trace_field_i64(&event, "bytes", 5);
+    sim_trace_field_payload(&event, "data", written, sizeof written);
+    CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("payload.db");
+    CU_ASSERT_TRUE(db_bytes_equal(db, "SELECT payload FROM events WHERE seq = 0", NULL,
+                                  written, sizeof written));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 0", NULL,
+                                 "{\"port\":1024,\"bytes\":5,\"data\":{\"bytes\":5}}"));
+    sqlite3_close(db);
+}
+
 /* A sink at level L stores layers <= L only, even if the engine hands it more. */
 static void test_level_stores_only_layers_up_to_level(void)
 {
@@ -858,6 +879,7 @@ CU_ErrorCode trace_writer_suite_add(void)
 {
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_every_event_is_stored_with_its_fields),
+        TEST_ENTRY(test_payload_field_is_stored_like_bytes),
         TEST_ENTRY(test_level_stores_only_layers_up_to_level),
         TEST_ENTRY(test_batches_commit_every_batch_and_the_rest_at_close),
         TEST_ENTRY(test_close_builds_indexes_and_checkpoints),
