@@ -9,13 +9,9 @@
 # status (0, or N for `sh expect-exit=N`); writes every `lua file=NAME.lua` block there (and
 # compares it with the repository's file for `shipped=PATH`); checks each `text output`
 # block against what the command before it printed. `sh setup` blocks install things, so
-# they are checked without running (`make -n`, an executable script). `sh pending` blocks
-# may only stand in the section "Following a stream's bytes": they show commands another
-# branch is building, and are skipped, with a `skip - ` line, only when vmcisim answers
-# "unknown view" or "unknown option", or when they fail after such a skip in that section
-# (they may need its output). Any other info string is a failure, so no block escapes the
-# test silently.
-# Prints "ok - NAME" / "not ok - NAME" (and "skip - NAME"); scripts/run-tests counts them.
+# they are checked without running (`make -n`, an executable script). Any other info string
+# is a failure, so no block escapes the test silently.
+# Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
 set -u
 top=$(pwd)
 tutorial=docs/tutorial.md
@@ -51,7 +47,6 @@ top, tutorial, work = sys.argv[1:4]
 run_dir = os.path.join(work, "run")
 env = dict(os.environ)
 env["PATH"] = os.path.join(work, "bin") + os.pathsep + env.get("PATH", "")
-PENDING_SECTION = "Following a stream's bytes"
 COMMAND_TIMEOUT_S = 600          # a wall-time bound on one command, far above its need
 DETAIL_BYTES_MAX = 600           # how much of a failing command's output a report shows
 
@@ -63,11 +58,6 @@ def report(ok, name, detail=""):
         print("not ok - " + name + (": " + detail if detail else ""))
     sys.stdout.flush()
     return ok
-
-
-def skip(name, why):
-    print("skip - %s (%s)" % (name, why))
-    sys.stdout.flush()
 
 
 def tail(text):
@@ -114,14 +104,12 @@ def info_problem(block):
     kind, flags, attrs = block["kind"], block["flags"], block["attrs"]
     if kind == "sh":
         if not set(attrs) <= {"expect-exit"} or len(flags) > 1 or \
-                not set(flags) <= {"setup", "pending"}:
+                not set(flags) <= {"setup"}:
             return "unknown sh attributes"
         if "expect-exit" in attrs and not attrs["expect-exit"].isdigit():
             return "expect-exit is not a number"
         if "expect-exit" in attrs and flags:
-            return "expect-exit with setup or pending"
-        if "pending" in flags and PENDING_SECTION not in block["section"]:
-            return "a pending block outside the section \"%s\"" % PENDING_SECTION
+            return "expect-exit with setup"
         return None
     if kind == "lua":
         if flags or not set(attrs) <= {"file", "shipped"} or "file" not in attrs:
@@ -225,7 +213,7 @@ def check_shipped(block, text):
 
 
 def run_block(block, state):
-    """Runs one sh block; state holds the last command's result and the pending skips."""
+    """Runs one sh block; state holds the last command's result."""
     expected = int(block["attrs"].get("expect-exit", "0"))
     block_commands = commands(block["body"])
     if "expect-exit" in block["attrs"] and len(block_commands) != 1:
@@ -240,21 +228,6 @@ def run_block(block, state):
             report(False, name, "still running after %d s" % COMMAND_TIMEOUT_S)
             continue
         status, stdout, stderr = result
-        if "pending" in block["flags"] and status != 0:
-            if re.search(r"unknown (view|option)", stderr):
-                skip(name, "not built yet: " + stderr.strip().split("\n")[0])
-                state["pending_skipped"] = True
-                state["skipped_line"] = block["line"]
-                state["last"] = None
-                continue
-            if state["pending_skipped"]:
-                skip(name, "exit %d after an earlier command of this section was skipped: "
-                     "%s" % (status, tail(stderr)))
-                state["skipped_line"] = block["line"]
-                state["last"] = None
-                continue
-        if "pending" in block["flags"]:
-            name += " (runs now: its pending mark can go)"
         report(status == expected, name + (" exits %d" % expected if expected else ""),
                "exit %d; %s" % (status, tail(stdout + "\n" + stderr)))
 
@@ -270,7 +243,7 @@ def main():
     report(("sh", ()) in kinds and ("lua", ()) in kinds and ("text", ("output",)) in kinds,
            "the tutorial has commands, Lua files and outputs to check")
     shipped = set()
-    state = {"last": None, "pending_skipped": False, "skipped_line": None}
+    state = {"last": None}
     previous = None
     for block in blocks:
         problem = info_problem(block)
@@ -295,11 +268,7 @@ def main():
         elif block["kind"] == "text" and "output" in block["flags"]:
             after_sh = previous is not None and previous["kind"] == "sh" and \
                 not previous["flags"]
-            after_pending = previous is not None and "pending" in previous["flags"]
-            if after_pending and state["skipped_line"] == previous["line"]:
-                skip("tutorial line %d: output" % block["line"], "its command was skipped")
-            else:
-                check_output(block, state["last"] if after_sh or after_pending else None)
+            check_output(block, state["last"] if after_sh else None)
         previous = block
     on_disk = set()
     for folder, _, files in os.walk(os.path.join(top, "scenarios", "tutorial")):
