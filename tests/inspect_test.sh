@@ -235,3 +235,23 @@ check "inspect prints the same output twice" $?
 grep -q 'pkt_send_failed .*result=-7  (VMCI_ERROR_NO_ACCESS)$' "$work/psf.out" &&
     ! grep -q 'pkt_send_failed .*(EUNKNOWN)' "$work/psf.out"
 check "inspect names pkt_send_failed's result as a VMCI error" $? "$(grep pkt_send "$work/psf.out")"
+
+# A close with bytes unread: the close call is traced before the release that reports the
+# discarded bytes (data_discarded closed_unread), and the views still charge them to it.
+cu="$work/close_unread.db"
+"$vmcisim" run tests/fixtures/close_unread.lua --trace "$cu" -q >/dev/null 2>&1
+[ "$(sqlite3 "$cu" "SELECT count(*) FROM events e JOIN events c ON c.seq < e.seq
+    AND c.kind = 'sock_close' AND c.pid = e.pid
+    WHERE e.kind = 'data_discarded' AND json_extract(e.fields, '\$.reason') = 'closed_unread'
+      AND json_extract(e.fields, '\$.bytes') = 4000")" -ge 1 ]
+check "close_unread.lua: 4000 bytes discarded after the host's close call" $?
+for source in "" --recompute; do
+    run inspect "$cu" $source connections
+    grep -q "host closed with 4000 bytes unread" "$work/out"
+    check "connections ${source:-(tables)} names the 4000 bytes the host lost at its close" $? \
+        "$(cat "$work/out")"
+    run inspect "$cu" $source stats --format tsv
+    awk -F'\t' '$1 == "connection" && $15 == 4000' "$work/out" | grep -q .
+    check "stats ${source:-(tables)} counts 4000 lost bytes on the connection" $? \
+        "$(head -2 "$work/out")"
+done

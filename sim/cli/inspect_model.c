@@ -275,8 +275,13 @@ static void connection_note_call(struct model *model, struct socket_record *sock
         snprintf(why, sizeof(why), "connect failed %s", vsock_errno_name((int)row->result));
         connection_end(connection, row->time_ns, why);
     }
-    if (call == CALL_CLOSE && process_of(model, row->pid) != NULL)
-        connection->lost_at_close[side] += process_of(model, row->pid)->closed_unread;
+    struct process_state *process = process_of(model, row->pid);
+    if (call == CALL_CLOSE && process != NULL) {
+        connection->lost_at_close[side] += process->closed_unread;
+        process->closed_unread = 0;
+        process->closed_connection = socket->connection;
+        process->closed_side = (uint8_t)side;
+    }
     if (call == CALL_CLOSE) {
         connection->closed[side] = 1;
         connection->closed_ns[side] = row->time_ns;
@@ -325,10 +330,16 @@ static int handle_socket_call(struct model *model, const struct row *row)
         socket->closed_ns = row->time_ns;
     }
     socket_infer_type(socket, call, process, row);
-    if (socket->connection != NONE)
-        connection_note_call(model, socket, index, call, row);
     if (process != NULL)
-        *process = (struct process_state){ 0 };
+        process->closed_connection = NONE;
+    if (socket->connection != NONE)
+        connection_note_call(model, socket, index, call, row);  /* may note a close */
+    if (process != NULL) {
+        /* A call ends what the process's transport events were about, but a close's
+         * closed_unread may still follow it. */
+        *process = (struct process_state){ .closed_connection = process->closed_connection,
+                                           .closed_side = process->closed_side };
+    }
     return 0;
 }
 
@@ -510,13 +521,20 @@ static void handle_detach(struct model *model, const struct row *row)
 }
 
 /* A stream's data_discarded: right after the detach it follows (the host's unread bytes,
- * R171), or before the same process's close (closed_unread, applied at the close). */
+ * R171), or around the same process's close (closed_unread): after it when the close call
+ * is traced before the release it causes, else before it (applied at the close). */
 static void handle_discarded(struct model *model, const struct row *row,
                              struct process_state *process)
 {
     if (strcmp(row->reason, "closed_unread") == 0) {
-        if (process != NULL)
+        if (process != NULL && process->closed_connection != NONE) {
+            assert(process->closed_connection <= model->connection_count);
+            struct connection *closed = &model->connections[process->closed_connection - 1];
+            closed->lost_at_close[process->closed_side] += row->bytes;
+            process->closed_connection = NONE;
+        } else if (process != NULL) {
             process->closed_unread += row->bytes;
+        }
         return;
     }
     if (model->last_detach == NONE || model->last_detach_seq + 1 != row->seq)

@@ -75,6 +75,10 @@ struct process_state {
     int saw_transport, saw_datagram;
     uint32_t requested;             /* connection whose REQUEST this process just sent */
     uint64_t closed_unread;         /* data_discarded closed_unread bytes before its close */
+    /* The connection (and its side) this process closed by its last socket call, 0 if that
+     * call was no close: the release that follows a close reports closed_unread after it. */
+    uint32_t closed_connection;
+    uint8_t closed_side;
 };
 
 struct model {
