@@ -30,6 +30,7 @@
 #include "sim/lua/runtime.h"
 #include "sim/trace/fields_json.h"
 #include "sim/trace/reader.h"
+#include "sim/trace/writer.h"
 
 #define REPLAY_ARGS_MAX 256u                    /* scenario arguments read from meta */
 #define REPLAY_TEXT_SHOWN_BYTES 300             /* of a field text, in a divergence report */
@@ -42,6 +43,7 @@ struct comparison {
     char report[4 * SIM_ERROR_MESSAGE_BYTES_MAX];
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
+    uint32_t payload_bytes_max;                 /* the trace's --payload (meta) */
 };
 
 static void describe_row(char *out, size_t out_bytes, const struct sim_trace_row *row)
@@ -68,22 +70,25 @@ static void diverge(struct comparison *comparison, const char *what, const char 
              "  replayed: %s", comparison->compared, what, recorded, replayed);
 }
 
-/* True when the re-run event equals the recorded row; the json is the event's. */
+/* True when the re-run event equals the recorded row; the json is the event's. The payload
+ * is compared as far as the trace stored it (its --payload cut). */
 static bool same_event(const struct sim_trace_event *event, const char *json, size_t json_bytes,
-                       uint32_t payload_field, const struct sim_trace_row *row)
+                       uint32_t payload_field, uint32_t payload_bytes_max,
+                       const struct sim_trace_row *row)
 {
     if (event->seq != row->seq || event->time_ns != row->time_ns || event->ctx != row->ctx ||
         event->pid != row->pid || strcmp(sim_layer_name(event->layer), row->layer) != 0 ||
         strcmp(event->kind, row->kind) != 0 || json_bytes != row->fields_bytes ||
         memcmp(json, row->fields, json_bytes) != 0)
         return false;
-    bool has_payload = payload_field < event->field_count;
+    bool has_payload = payload_field < event->field_count && payload_bytes_max > 0;
     if (has_payload != row->has_payload)
         return false;
     if (!has_payload)
         return true;
     const struct sim_trace_field *field = &event->fields[payload_field];
-    return field->value.blob.size_bytes == row->payload_bytes &&
+    return sim_trace_field_kept_bytes(event, payload_field, payload_field, payload_bytes_max) ==
+               row->payload_bytes &&
            (row->payload_bytes == 0 ||
             memcmp(field->value.blob.data, row->payload, row->payload_bytes) == 0);
 }
@@ -133,7 +138,8 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
         return SIM_ENOMEM;
     }
     uint32_t payload_field = 0;
-    size_t json_bytes = sim_trace_fields_json(comparison->json, event, &payload_field);
+    size_t json_bytes = sim_trace_fields_json(comparison->json, event,
+                                              comparison->payload_bytes_max, &payload_field);
     struct sim_trace_row row;
     char reader_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     int rc = sim_trace_reader_next(comparison->reader, &row, reader_message);
@@ -145,7 +151,8 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
         comparison->trace_ended = true;
         diverge(comparison, "the re-run has more events than the trace", "(end of trace)",
                 replayed);
-    } else if (!same_event(event, comparison->json, json_bytes, payload_field, &row)) {
+    } else if (!same_event(event, comparison->json, json_bytes, payload_field,
+                           comparison->payload_bytes_max, &row)) {
         char recorded[SIM_ERROR_MESSAGE_BYTES_MAX];
         describe_row(recorded, sizeof(recorded), &row);
         diverge(comparison, difference(event, comparison->json, json_bytes, &row), recorded,
@@ -164,6 +171,7 @@ struct recorded_run {
     uint64_t until_ns;
     int level;
     const char *digest;
+    uint32_t payload_bytes_max;                 /* every byte in a trace older than the key */
     int arg_count;
     char *args[REPLAY_ARGS_MAX];                /* borrowed from the reader */
     struct simlua_file *files;                  /* owned array; texts borrowed */
@@ -191,12 +199,19 @@ static int recorded_meta(struct sim_trace_reader *reader, struct recorded_run *r
     const char *until = sim_trace_reader_meta(reader, "until_ns");
     const char *level = sim_trace_reader_meta(reader, "trace_level");
     run->digest = sim_trace_reader_meta(reader, "digest");
+    const char *payload = sim_trace_reader_meta(reader, SIM_TRACE_META_PAYLOAD_BYTES_MAX);
+    uint64_t payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;
+    if (payload != NULL && !parse_u64(payload, &payload_bytes_max))
+        payload_bytes_max = UINT64_MAX;         /* refused below */
+    run->payload_bytes_max = (uint32_t)payload_bytes_max;
     run->until_ns = SIM_TIME_NEVER;
     run->level = level != NULL ? sim_layer_parse(level) : -1;
     if (run->scenario == NULL || !parse_u64(seed, &run->seed) || run->level < 0 ||
-        (until != NULL && until[0] != '\0' && !parse_u64(until, &run->until_ns))) {
+        (until != NULL && until[0] != '\0' && !parse_u64(until, &run->until_ns)) ||
+        payload_bytes_max > SIM_TRACE_PAYLOAD_ALL_BYTES) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "the trace's metadata does not say how "
-                 "to re-run it (scenario, seed, trace_level, until_ns); was it written by "
+                 "to re-run it (scenario, seed, trace_level, until_ns, payload_bytes_max); was "
+                 "it written by "
                  "`vmcisim run --trace`?");
         return SIM_EINVAL;
     }
@@ -352,7 +367,8 @@ static int replay_file(const char *path, bool quiet)
         sim_trace_reader_close(reader);
         return 1;
     }
-    struct comparison comparison = { .reader = reader };
+    struct comparison comparison = { .reader = reader,
+                                     .payload_bytes_max = run.payload_bytes_max };
     char digest_hex[33];
     struct simlua_outcome outcome;
     rerun(&run, &comparison, digest_hex, &outcome);

@@ -42,6 +42,8 @@ enum sim_field_type {
     SIM_FIELD_I64 = 2,
     SIM_FIELD_STR = 3,      /* text, length-counted, at most SIM_TRACE_STRING_BYTES_MAX */
     SIM_FIELD_BYTES = 4,    /* payload; the digest covers its XXH3-64, the trace stores it */
+    SIM_FIELD_PAYLOAD = 5,  /* bytes the trace stores (cut to --payload); the digest skips them:
+                               a data hash field of the same event covers them */
 };
 
 struct sim_trace_field {
@@ -57,7 +59,7 @@ struct sim_trace_field {
         struct {
             const void *data;       /* borrowed for the emit call */
             uint32_t size_bytes;
-        } blob;                     /* STR and BYTES */
+        } blob;                     /* STR, BYTES and PAYLOAD */
     } value;
 };
 
@@ -159,6 +161,16 @@ static inline void sim_trace_field_bytes(struct sim_trace_event *event, const ch
     assert(data != NULL || size_bytes == 0);
     assert(size_bytes <= SIM_TRACE_BYTES_MAX);
     struct sim_trace_field *field = sim__trace_field_next(event, name, SIM_FIELD_BYTES);
+    field->value.blob.data = data;
+    field->value.blob.size_bytes = size_bytes;
+}
+
+static inline void sim_trace_field_payload(struct sim_trace_event *event, const char *name,
+                                           const void *data, uint32_t size_bytes)
+{
+    assert(data != NULL || size_bytes == 0);
+    assert(size_bytes <= SIM_TRACE_BYTES_MAX);
+    struct sim_trace_field *field = sim__trace_field_next(event, name, SIM_FIELD_PAYLOAD);
     field->value.blob.data = data;
     field->value.blob.size_bytes = size_bytes;
 }

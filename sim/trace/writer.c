@@ -43,7 +43,7 @@
 #include <xxhash.h>
 
 #include "sim/engine/error.h"
-#include "sim/trace/batch.h"
+#include "sim/trace/ring.h"
 #include "sim/trace/fields_json.h"
 #include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
@@ -96,12 +96,18 @@ struct sim_trace_writer {
     sqlite3_stmt *batch_begin;
     sqlite3_stmt *batch_commit;
     enum sim_layer level;           /* set by sim_trace_writer_sink() */
-    struct trace_batches *batches;  /* owned; NULL once stopped */
+    uint32_t payload_bytes_max;     /* --payload: kept bytes of an event's payload field */
+    struct trace_ring *ring;        /* owned; NULL once stopped */
+    /* The worker's: the rows' JSON texts of one store call (grown, never shrunk). */
+    char *json[TRACE_RING_STORE_EVENTS_MAX];
+    size_t json_capacity_bytes[TRACE_RING_STORE_EVENTS_MAX];
     uint64_t stored_events;         /* by the worker, read after a drain */
     uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
 
-static int batch_store(void *state, const struct trace_batch *batch, char *message);
+static int rows_store(void *state, const struct sim_trace_event *events,
+                      const uint32_t *payload_bytes_max, uint32_t count, char *message);
+static int transaction_commit(void *state, char *message);
 
 /* ---- Messages ---------------------------------------------------------------------- */
 
@@ -215,9 +221,9 @@ static int writer_close_database(struct sim_trace_writer *writer, char *message)
 {
     assert(writer != NULL);
     int result = 0;
-    if (writer->batches != NULL)
-        trace_batches_destroy(writer->batches);     /* first: the worker uses the statements */
-    writer->batches = NULL;
+    if (writer->ring != NULL)
+        trace_ring_destroy(writer->ring);       /* first: the worker uses the statements */
+    writer->ring = NULL;
     sqlite3_stmt **statements[] = {
         &writer->event_insert, &writer->event_insert_rows, &writer->meta_insert,
         &writer->file_insert, &writer->batch_begin, &writer->batch_commit,
@@ -240,6 +246,8 @@ static int writer_destroy(struct sim_trace_writer *writer, char *message)
     int result = writer_close_database(writer, message);
     free(writer->path);
     free(writer->partial_path);
+    for (uint32_t index = 0; index < TRACE_RING_STORE_EVENTS_MAX; index++)
+        free(writer->json[index]);
     free(writer);
     return result;
 }
@@ -300,8 +308,10 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
     }
     rc = prepare_all(writer, message);
     if (rc == 0)
-        rc = trace_batches_create(&writer->batches, SIM_TRACE_BATCH_EVENTS,
-                                  SIM_TRACE_BATCH_BYTES, batch_store, writer, message);
+        rc = trace_ring_create(&writer->ring, SIM_TRACE_BATCH_EVENTS, SIM_TRACE_BATCH_BYTES,
+                               rows_store, transaction_commit, writer, message);
+    if (rc == 0)
+        rc = sim_trace_writer_payload(writer, SIM_TRACE_PAYLOAD_DEFAULT_BYTES, message);
     if (rc < 0)
         goto fail;
     *out = writer;
@@ -340,7 +350,7 @@ int sim_trace_writer_abandon(struct sim_trace_writer *writer,
 {
     assert(writer != NULL);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);
+    int rc = trace_ring_drain(writer->ring, message);
     char close_message[SIM_ERROR_MESSAGE_BYTES_MAX];
     int close_rc = writer_destroy(writer, close_message);
     if (rc == 0 && close_rc < 0) {
@@ -361,10 +371,10 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 {
     assert(writer != NULL);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);
+    int rc = trace_ring_drain(writer->ring, message);
     assert(rc < 0 || writer->stored_events == sim_trace_writer_event_count(writer));
-    trace_batches_destroy(writer->batches);
-    writer->batches = NULL;
+    trace_ring_destroy(writer->ring);
+    writer->ring = NULL;
     if (rc == 0 && sqlite3_exec(writer->db, index_sql, NULL, NULL, NULL) != SQLITE_OK)
         rc = sqlite_fail(writer, "create indexes", message);
     /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
@@ -392,6 +402,21 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 
 /* ---- Metadata and files ------------------------------------------------------------ */
 
+int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
+                             char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL);
+    assert(message != NULL);
+    if (payload_bytes_max > SIM_TRACE_PAYLOAD_ALL_BYTES)
+        payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;   /* no field holds more */
+    char text[16];
+    snprintf(text, sizeof text, "%" PRIu32, payload_bytes_max);
+    int rc = sim_trace_writer_meta(writer, SIM_TRACE_META_PAYLOAD_BYTES_MAX, text, message);
+    if (rc == 0)
+        writer->payload_bytes_max = payload_bytes_max;
+    return rc;
+}
+
 int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, const char *value,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
@@ -399,7 +424,7 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
     assert(key != NULL);
     assert(value != NULL);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);    /* the connection is ours */
+    int rc = trace_ring_drain(writer->ring, message);    /* the connection is ours */
     if (rc < 0)
         return rc;
     sqlite3_stmt *stmt = writer->meta_insert;
@@ -433,7 +458,7 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     assert(path != NULL);
     assert(text != NULL || text_bytes == 0);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);    /* the connection is ours */
+    int rc = trace_ring_drain(writer->ring, message);    /* the connection is ours */
     if (rc < 0)
         return rc;
     char hex[33];
@@ -460,7 +485,8 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
 
 static bool field_has_blob(const struct sim_trace_field *field)
 {
-    return field->type == SIM_FIELD_STR || field->type == SIM_FIELD_BYTES;
+    return field->type == SIM_FIELD_STR || field->type == SIM_FIELD_BYTES ||
+           field->type == SIM_FIELD_PAYLOAD;
 }
 
 /* Operating errors of one event: limits a release build of the emitter did not check,
@@ -478,7 +504,7 @@ static int event_check(const struct sim_trace_writer *writer,
     for (uint32_t i = 0; i < event->field_count; i++) {
         const struct sim_trace_field *field = &event->fields[i];
         assert(field->name != NULL);
-        assert(field->type >= SIM_FIELD_U64 && field->type <= SIM_FIELD_BYTES);
+        assert(field->type >= SIM_FIELD_U64 && field->type <= SIM_FIELD_PAYLOAD);
         if (!field_has_blob(field))
             continue;
         assert(field->value.blob.data != NULL || field->value.blob.size_bytes == 0);
@@ -496,75 +522,111 @@ static int event_check(const struct sim_trace_writer *writer,
     return 0;
 }
 
-/* Binds one row's eight columns from parameter `first` on (1 for a one-row statement). */
-static int record_bind(sqlite3_stmt *stmt, int first, const struct trace_record *record)
+/* The row's JSON text into the slot's buffer, grown to the event's bound on the worker
+ * (never on the run's thread). Returns its length, or SIZE_MAX when out of memory. */
+static size_t row_json(struct sim_trace_writer *writer, uint32_t slot,
+                       const struct sim_trace_event *event, uint32_t payload_bytes_max,
+                       uint32_t *payload_field)
 {
-    int rc = sqlite3_bind_int64(stmt, first, (sqlite3_int64)record->seq);
-    rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)record->time_ns);
-    rc |= sqlite3_bind_int64(stmt, first + 2, record->ctx);
-    rc |= sqlite3_bind_int64(stmt, first + 3, record->pid);
-    rc |= sqlite3_bind_text(stmt, first + 4, sim_layer_name(record->layer), -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(stmt, first + 5, record->kind, (int)record->kind_bytes,
-                            SQLITE_STATIC);
-    rc |= sqlite3_bind_text64(stmt, first + 6, record->json, record->json_bytes, SQLITE_STATIC,
+    size_t bound = sim_trace_fields_json_bound_bytes(event);
+    if (writer->json_capacity_bytes[slot] < bound) {
+        size_t capacity_bytes = bound < 4096u ? 4096u : bound;
+        char *json = realloc(writer->json[slot], capacity_bytes);
+        if (json == NULL)
+            return SIZE_MAX;
+        writer->json[slot] = json;
+        writer->json_capacity_bytes[slot] = capacity_bytes;
+    }
+    size_t json_bytes = sim_trace_fields_json(writer->json[slot], event, payload_bytes_max,
+                                              payload_field);
+    assert(json_bytes < bound);                                                 /* W3 */
+    return json_bytes;
+}
+
+/* Binds one row's eight columns from parameter `first` on (1 for a one-row statement):
+ * the payload column holds the payload field's kept bytes, or NULL when the event has none
+ * or the cut is 0 (--payload 0). */
+static int row_bind(struct sim_trace_writer *writer, sqlite3_stmt *stmt, int first,
+                    uint32_t slot, const struct sim_trace_event *event,
+                    uint32_t payload_bytes_max)
+{
+    uint32_t payload_field = 0;
+    size_t json_bytes = row_json(writer, slot, event, payload_bytes_max, &payload_field);
+    if (json_bytes == SIZE_MAX)
+        return SQLITE_NOMEM;
+    size_t kind_bytes = event->kind_bytes != 0 ? event->kind_bytes : strlen(event->kind);
+    int rc = sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
+    rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)event->time_ns);
+    rc |= sqlite3_bind_int64(stmt, first + 2, event->ctx);
+    rc |= sqlite3_bind_int64(stmt, first + 3, event->pid);
+    rc |= sqlite3_bind_text(stmt, first + 4, sim_layer_name(event->layer), -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(stmt, first + 5, event->kind, (int)kind_bytes, SQLITE_STATIC);
+    rc |= sqlite3_bind_text64(stmt, first + 6, writer->json[slot], json_bytes, SQLITE_STATIC,
                               SQLITE_UTF8);
-    if (!record->has_payload)
+    uint32_t kept_bytes = payload_field < event->field_count
+        ? sim_trace_field_kept_bytes(event, payload_field, payload_field, payload_bytes_max) : 0;
+    if (payload_field >= event->field_count || payload_bytes_max == 0)
         rc |= sqlite3_bind_null(stmt, first + 7);
-    else if (record->payload_bytes == 0)            /* an empty blob, not NULL */
+    else if (kept_bytes == 0)                       /* an empty blob, not NULL */
         rc |= sqlite3_bind_zeroblob(stmt, first + 7, 0);
     else
-        rc |= sqlite3_bind_blob(stmt, first + 7, record->payload, (int)record->payload_bytes,
-                                SQLITE_STATIC);
+        rc |= sqlite3_bind_blob(stmt, first + 7, event->fields[payload_field].value.blob.data,
+                                (int)kept_bytes, SQLITE_STATIC);
     return rc;  /* SQLITE_OK is 0: any failure leaves bits set */
 }
 
-/* Inserts `count` rows (1, or WRITER_ROWS_PER_INSERT with the multi-row statement). */
-static int rows_insert(struct sim_trace_writer *writer, const struct trace_record *records,
-                       uint32_t count, char *message)
-{
-    assert(count == 1 || count == WRITER_ROWS_PER_INSERT);
-    sqlite3_stmt *stmt = count == 1 ? writer->event_insert : writer->event_insert_rows;
-    int bound = SQLITE_OK;
-    for (uint32_t index = 0; index < count; index++)
-        bound |= record_bind(stmt, (int)(index * WRITER_COLUMNS + 1), &records[index]);
-    if (bound != SQLITE_OK) {
-        sqlite3_reset(stmt);
-        return sqlite_fail(writer, "bind event", message);
-    }
-    return step_done(writer, stmt, "insert event", message);
-}
-
-/* The batches' store callback, on the worker thread: one batch, one transaction. The
- * run's thread does not touch the connection meanwhile (batch.h). */
-static int batch_store(void *state, const struct trace_batch *batch, char *message)
+/* The ring's commit callback (worker thread): ends the open transaction. */
+static int transaction_commit(void *state, char *message)
 {
     struct sim_trace_writer *writer = state;
-    int rc = step_done(writer, writer->batch_begin, "begin a batch", message);
-    size_t offset = 0;
-    struct trace_record records[WRITER_ROWS_PER_INSERT];
-    uint32_t pending = 0;
-    uint32_t stored = 0;
-    while (rc == 0 && trace_batch_next(batch, &offset, &records[pending])) {
-        assert(writer->stored_events + stored == 0 ||
-               records[pending].seq > writer->last_seq);                                /* W2 */
-        writer->last_seq = records[pending].seq;
-        stored++;
-        if (++pending == WRITER_ROWS_PER_INSERT) {
-            rc = rows_insert(writer, records, pending, message);
-            pending = 0;
+    if (sqlite3_get_autocommit(writer->db))
+        return 0;
+    int rc = step_done(writer, writer->batch_commit, "commit a batch", message);
+    if (rc < 0 && !sqlite3_get_autocommit(writer->db))
+        sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* The ring's store callback, on the worker thread: `count` rows (1, or
+ * TRACE_RING_STORE_EVENTS_MAX with the multi-row statement) in the open transaction,
+ * begun here if none is. The run's thread does not touch the connection meanwhile. */
+static int rows_store(void *state, const struct sim_trace_event *events,
+                      const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    struct sim_trace_writer *writer = state;
+    _Static_assert(TRACE_RING_STORE_EVENTS_MAX == WRITER_ROWS_PER_INSERT, "one statement");
+    assert(count == 1 || count == WRITER_ROWS_PER_INSERT);
+    int rc = 0;
+    if (sqlite3_get_autocommit(writer->db))
+        rc = step_done(writer, writer->batch_begin, "begin a batch", message);
+    sqlite3_stmt *stmt = count == 1 ? writer->event_insert : writer->event_insert_rows;
+    int bound = SQLITE_OK;
+    bool no_memory = false;
+    for (uint32_t index = 0; rc == 0 && !no_memory && index < count; index++) {
+        assert(writer->stored_events + index == 0 ||
+               events[index].seq > writer->last_seq);                                   /* W2 */
+        writer->last_seq = events[index].seq;
+        int one = row_bind(writer, stmt, (int)(index * WRITER_COLUMNS + 1), index,
+                           &events[index], payload_bytes_max[index]);
+        no_memory = one == SQLITE_NOMEM;
+        bound |= one;
+    }
+    if (rc == 0 && bound != SQLITE_OK) {
+        sqlite3_reset(stmt);
+        rc = sqlite_fail(writer, "bind event", message);
+        if (no_memory) {
+            message_format(message, "trace database %s: out of memory for a row", writer->path);
+            rc = SIM_ENOMEM;
         }
     }
-    for (uint32_t index = 0; rc == 0 && index < pending; index++)
-        rc = rows_insert(writer, &records[index], 1, message);
     if (rc == 0)
-        rc = step_done(writer, writer->batch_commit, "commit a batch", message);
+        rc = step_done(writer, stmt, "insert event", message);
     if (rc < 0) {
         if (!sqlite3_get_autocommit(writer->db))
             sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
-    assert(stored == trace_batch_events(batch));
-    writer->stored_events += stored;
+    writer->stored_events += count;
     return 0;
 }
 
@@ -578,16 +640,12 @@ static int writer_emit(void *state, const struct sim_trace_event *event, char *m
     assert(event->kind != NULL);
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
     assert(event->seq <= (uint64_t)INT64_MAX);
-    assert(trace_batches_filling(writer->batches) < SIM_TRACE_BATCH_EVENTS);  /* W1 */
     if (event->layer > writer->level)
         return 0;   /* the engine filters too; a sink must not rely on it */
     int rc = event_check(writer, event, message);
     if (rc == 0)
-        rc = trace_batches_append(writer->batches, event, message);
-    if (rc == SIM_ENOMEM || rc == SIM_ESINK)
-        return rc;
-    assert(rc == 0 || rc == SIM_ELIMIT);
-    assert(trace_batches_filling(writer->batches) < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+        rc = trace_ring_append(writer->ring, event, writer->payload_bytes_max, message);
+    assert(rc == 0 || rc == SIM_ELIMIT || rc == SIM_ENOMEM || rc == SIM_ESINK);
     return rc;
 }
 
@@ -607,5 +665,5 @@ struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enu
 uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer)
 {
     assert(writer != NULL);
-    return trace_batches_appended(writer->batches);
+    return trace_ring_appended(writer->ring);
 }

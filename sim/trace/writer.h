@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "sim/engine/trace.h"
+#include "sim/trace/fields_json.h"
 
 #define SIM_TRACE_SCHEMA_VERSION 1
 /* Events per transaction: large enough that commit cost is amortised (measured in
@@ -53,6 +54,18 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
 /* XXH3-128 of a file's text as 32 lowercase hex digits, most significant byte first: the
  * `files.hash` column (the reader checks texts against it). */
 void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33]);
+
+/* The meta key that records the cut below, in decimal bytes: readers (replay) read the
+ * payload column knowing it; a trace without it stored every payload whole. */
+#define SIM_TRACE_META_PAYLOAD_BYTES_MAX "payload_bytes_max"
+
+/* --payload: the bytes of each event's payload field (its first BYTES or PAYLOAD field)
+ * the trace stores, SIM_TRACE_PAYLOAD_DEFAULT_BYTES (256) until this is called;
+ * SIM_TRACE_PAYLOAD_ALL_BYTES keeps every byte, 0 none (the payload column is NULL). A cut
+ * payload's JSON member says how much was stored (docs/trace-schema.md). Applies to the
+ * events emitted after the call; stores the value in `meta`. Returns 0 or a SIM_E* code. */
+int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
+                             char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
 /* A sink that inserts events of layers <= level. The sink borrows the writer. */
 struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level);
