@@ -2,13 +2,14 @@
 /*
  * sim/trace/writer.c: the SQLite trace writer (schema v1, docs/trace-schema.md).
  *
- * One writer owns one database connection and five prepared statements. Events
- * arrive through the sink in sequence order; each is encoded on the run's thread
- * (fields as compact JSON, the first bytes field as the payload) into a batch of at
- * most SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES bytes, and a worker
- * thread inserts each batch as one transaction while the run goes on (sim/trace/batch.h:
- * SQLite's insert costs about twice the simulation of the event). Metadata, files and
- * close first drain the batches, so only one thread uses the connection at a time.
+ * One writer owns one database connection and its prepared statements. Events arrive
+ * through the sink in sequence order; the run's thread only copies each into the record
+ * ring (sim/trace/ring.h: no formatting, no allocation), and the ring's worker thread
+ * hands them back here, where the rows are made (fields as compact JSON, the payload
+ * field cut to --payload) and inserted 8 per statement, one transaction per
+ * SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES record bytes, while the run goes
+ * on (SQLite's insert costs about what simulating the event does). Metadata, files and
+ * close first drain the ring, so only one thread uses the connection at a time.
  *
  * Replacing safely (docs/trace-schema.md, "Where the trace is written"): the database is
  * written as PATH.partial beside PATH and renamed onto PATH only by a close that
@@ -17,14 +18,14 @@
  * or PATH.partial holds something that is not a vmcisim trace (sim_trace_check): a
  * mistyped --trace must not destroy a scenario or any other file.
  *
- * The database runs in WAL mode with synchronous=OFF, and the two `events`
- * indexes are built at close (measurements and crash semantics in
- * docs/trace-schema.md): a process crash keeps every committed batch and leaves
- * a consistent file; a power loss may not. A writer is used by one thread (the
+ * The database runs in WAL mode with synchronous=OFF and has no index: the readers
+ * build the two `events` indexes on first use (sim/trace/indexes.c; measurements and
+ * crash semantics in docs/trace-schema.md): a process crash keeps every committed
+ * transaction and leaves a consistent file; a power loss may not. A writer is used by one thread (the
  * connection is opened with SQLITE_OPEN_NOMUTEX).
  *
  * Invariants (asserted below):
- *   W1  The batch being filled holds < SIM_TRACE_BATCH_EVENTS events between calls.
+ *   W1  Rows are stored in the order the run emitted them (one ring, one worker).
  *   W2  Stored events have strictly increasing seq (the engine's order).
  *   W3  An event's JSON never exceeds its bound (sim/trace/fields_json.c).
  */
@@ -64,11 +65,6 @@ static const char schema_sql[] =
     "INSERT INTO meta(key, value) VALUES('schema_version', '"
     STRINGIFY_VALUE(SIM_TRACE_SCHEMA_VERSION) "');"
     "COMMIT;";
-
-/* Run at close: building the indexes once is 1.5x faster than maintaining them per row. */
-static const char index_sql[] =
-    "CREATE INDEX IF NOT EXISTS events_time_ns ON events(time_ns);"
-    "CREATE INDEX IF NOT EXISTS events_kind ON events(kind);";
 
 static const char event_insert_sql[] =
     "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload)"
@@ -375,8 +371,6 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
     assert(rc < 0 || writer->stored_events == sim_trace_writer_event_count(writer));
     trace_ring_destroy(writer->ring);
     writer->ring = NULL;
-    if (rc == 0 && sqlite3_exec(writer->db, index_sql, NULL, NULL, NULL) != SQLITE_OK)
-        rc = sqlite_fail(writer, "create indexes", message);
     /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
      * would do it too, but silently. */
     if (rc == 0 && sqlite3_wal_checkpoint_v2(writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,

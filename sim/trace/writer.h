@@ -5,8 +5,9 @@
  * A run's trace database holds its metadata (schema version, simulator version,
  * seed, options; never a wall-clock time), the text of every Lua file the run
  * loaded, and its events. The writer is a trace sink (sim/engine/trace.h): the
- * engine hands it admitted events in sequence order and it inserts them with a
- * prepared statement in batched transactions.
+ * engine hands it admitted events in sequence order, the run's thread copies each into a
+ * record ring, and a worker thread makes the rows and inserts them in batched
+ * transactions (sim/trace/ring.h).
  */
 #ifndef SIM_TRACE_WRITER_H
 #define SIM_TRACE_WRITER_H
@@ -21,8 +22,8 @@
 /* Events per transaction: large enough that commit cost is amortised (measured in
  * docs/trace-schema.md), small enough that a crash loses at most this many events. */
 #define SIM_TRACE_BATCH_EVENTS 4096u
-/* A batch also ends at this many encoded bytes, so that events with large payloads do
- * not make batches (of which three exist, sim/trace/batch.h) grow without bound. */
+/* A transaction also ends at this many record bytes, so that events with large payloads
+ * do not make one transaction (and the WAL file) grow without bound. */
 #define SIM_TRACE_BATCH_BYTES (4u * 1024u * 1024u)
 
 /* How long the writer waits for a reader's lock (someone inspecting a trace being
@@ -77,8 +78,8 @@ uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer);
  * its committed batches. Borrowed from the writer. */
 const char *sim_trace_writer_partial_path(const struct sim_trace_writer *writer);
 
-/* Commits what is pending, builds the indexes, checkpoints, closes the database and
- * renames the partial file onto the path. Always frees the writer; returns 0, or a
+/* Commits what is pending, checkpoints, closes the database and renames the partial file
+ * onto the path (no index: readers make them, sim_trace_indexes_ensure). Always frees the writer; returns 0, or a
  * negative SIM_E* code with a message that names the partial file left behind. */
 int sim_trace_writer_close(struct sim_trace_writer *writer,
                            char message[SIM_ERROR_MESSAGE_BYTES_MAX]);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,9 +247,9 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
     sqlite3_close(db);
 }
 
-/* Close builds the indexes the schema names, and leaves no -wal file beside the trace;
- * the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
-static void test_close_builds_indexes_and_checkpoints(void)
+/* Close builds no index (readers make them on first use) and leaves no -wal file beside
+ * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
+static void test_close_checkpoints_and_builds_no_index(void)
 {
     struct sim_trace_writer *writer = writer_open_fixture("index.db");
     writer_close_fixture(writer);
@@ -257,12 +258,66 @@ static void test_close_builds_indexes_and_checkpoints(void)
     CU_ASSERT_NOT_EQUAL(access(wal, F_OK), 0);
     sqlite3 *db = db_open("index.db");
     CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
-                           " AND tbl_name = 'events' AND name IN ('events_time_ns', 'events_kind')",
-                           NULL), 2);
-    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM pragma_index_info('events_kind')"
-                           " WHERE name = 'kind'", NULL), 1);
+                           " AND tbl_name = 'events'", NULL), 0);
     CU_ASSERT_TRUE(db_text_equal(db, "PRAGMA journal_mode", NULL, "wal"));
     sqlite3_close(db);
+}
+
+/* sim_trace_indexes_ensure: makes both indexes on a closed trace (then finds them), leaves
+ * the trace one file with the same rows, and writes nothing to a PATH.partial, a read-only
+ * file, a file whose write lock another connection holds, or what is not a trace. */
+static void test_readers_make_the_indexes_on_first_use(void)
+{
+    struct sim_trace_writer *writer = writer_open_fixture("ensure.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    for (uint64_t seq = 0; seq < 100; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, seq % 2 ? "a" : "b");
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    writer_close_fixture(writer);
+    const char *path = temp_path("ensure.db");
+    char copy[sizeof temp_dir + 300];
+    snprintf(copy, sizeof copy, "%s", path);
+    CU_ASSERT_EQUAL(chmod(copy, 0444), 0);
+    bool root = access(copy, W_OK) == 0;           /* root writes whatever the mode says */
+    if (!root)
+        CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_ABSENT);
+    CU_ASSERT_EQUAL(chmod(copy, 0644), 0);
+    sqlite3 *locker = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(copy, &locker, SQLITE_OPEN_READWRITE, NULL),
+                          SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_ABSENT);
+    sqlite3_exec(locker, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(locker);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_CREATED);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_PRESENT);
+    char wal[sizeof temp_dir + 300];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CU_ASSERT_NOT_EQUAL(access(wal, F_OK), 0);
+    sqlite3 *db = db_open("ensure.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                           " AND name IN ('events_time_ns', 'events_kind')", NULL), 2);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM pragma_index_info('events_kind')"
+                           " WHERE name = 'kind'", NULL), 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events WHERE kind = 'a'", NULL), 50);
+    sqlite3_close(db);
+    /* A trace being written (the partial file of an open writer) is never touched. */
+    writer = writer_open_fixture("live.db");
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "k", "v", message), 0);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(temp_path("live.db.partial")),
+                    SIM_TRACE_INDEXES_ABSENT);
+    writer_close_fixture(writer);
+    db = db_open("live.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                           " AND tbl_name = 'events'", NULL), 0);
+    sqlite3_close(db);
+    FILE *other = fopen(temp_path("ensure_other.db"), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    fputs("not a trace", other);
+    fclose(other);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(temp_path("ensure_other.db")), SIM_TRACE_INDEXES_ABSENT);
 }
 
 /* meta keeps one value per key (the last); files keeps the exact text and its
@@ -1083,7 +1138,8 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_every_event_is_stored_with_its_fields),
         TEST_ENTRY(test_level_stores_only_layers_up_to_level),
         TEST_ENTRY(test_batches_commit_every_batch_and_the_rest_at_close),
-        TEST_ENTRY(test_close_builds_indexes_and_checkpoints),
+        TEST_ENTRY(test_close_checkpoints_and_builds_no_index),
+        TEST_ENTRY(test_readers_make_the_indexes_on_first_use),
         TEST_ENTRY(test_meta_and_files_are_stored_exactly),
         TEST_ENTRY(test_string_escaping_round_trips_through_json_extract),
         TEST_ENTRY(test_string_limit_boundary),
