@@ -85,3 +85,20 @@ done
 check "--payload refuses '$bad' and the like with exit 2" $? "status $status"
 "$vmcisim" run scenarios/hello.lua -q --payload 1048576 >/dev/null 2>&1
 check "--payload 1048576 is accepted" $?
+
+# test and sweep write no trace: they pass --payload on to the lines that reproduce a
+# failure with `run ... --trace`, and refuse a bad value as run does.
+line=$("$vmcisim" sweep tests/fixtures/sweep/some_fail.lua --seeds 1-20 --payload 16 -j 1 \
+       2>&1 | grep -m 1 "reproduce:")
+case "$line" in *" --trace fail-some_fail-"*".db --payload 16") true ;; *) false ;; esac
+check "sweep --payload 16: reproduce lines end with --payload 16" $? "$line"
+line=$("$vmcisim" test tests/fixtures/runner/suite --once --payload all 2>&1 |
+       grep -m 1 "reproduce:.* run ")
+case "$line" in *" --trace fail-"*".db --payload all") true ;; *) false ;; esac
+check "test --payload all: reproduce lines end with --payload all" $? "$line"
+"$vmcisim" sweep tests/fixtures/sweep/some_fail.lua --seeds 1 --payload 2000000 >/dev/null 2>&1
+sweep_status=$?
+"$vmcisim" test tests/fixtures/runner/suite --payload abc >/dev/null 2>&1
+test_status=$?
+[ "$sweep_status" = 2 ] && [ "$test_status" = 2 ]
+check "sweep and test refuse a bad --payload with exit 2" $? "$sweep_status $test_status"

@@ -29,5 +29,8 @@ int cli_sweep(int argc, char **argv);
  * Returns 0 with the count in *bytes_out (`all`: every byte), or -1 when `text` is neither
  * `all` nor a decimal count up to SIM_TRACE_BYTES_MAX. */
 int cli_payload_parse(const char *text, unsigned *bytes_out);
+/* Appends " --payload TEXT" to a reproduce line (`test`, `sweep`) when TEXT is not NULL and
+ * it fits in reproduce_bytes; the line is left as it was otherwise. */
+void cli_payload_reproduce(char *reproduce, size_t reproduce_bytes, const char *payload_text);
 
 #endif /* SIM_CLI_CLI_H */

@@ -2,9 +2,12 @@
 /*
  * sim/cli/payload_option.c: the `--payload N|all` option of run, test and sweep: how many
  * bytes of each event's payload field a trace stores (docs/trace-schema.md, "Payload
- * storage"). One parser so that the commands accept and refuse the same texts.
+ * storage"). One parser so that the commands accept and refuse the same texts; test and
+ * sweep write no trace and pass the option on to the `run ... --trace` lines that
+ * reproduce their failures.
  */
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sim/cli/cli.h"
@@ -28,4 +31,15 @@ int cli_payload_parse(const char *text, unsigned *bytes_out)
         return -1;
     *bytes_out = value;
     return 0;
+}
+
+void cli_payload_reproduce(char *reproduce, size_t reproduce_bytes, const char *payload_text)
+{
+    assert(reproduce != NULL);
+    if (payload_text == NULL)
+        return;
+    size_t used = strlen(reproduce);
+    size_t more = strlen(" --payload ") + strlen(payload_text);
+    if (used + more < reproduce_bytes)
+        snprintf(reproduce + used, reproduce_bytes - used, " --payload %s", payload_text);
 }

@@ -8,7 +8,10 @@
  * --until bound, the scenario arguments and the trace level. The re-run's events go
  * through a comparing sink at that level: each must equal the next recorded row in
  * seq, time, context, process, layer, kind, fields and payload; the first difference
- * stops the run and is printed. At the end, no recorded row may be left over, and the
+ * stops the run and is printed. The sink only copies each event into a record ring, as the
+ * trace writer does, and the ring's worker thread reads the rows and compares them, so a
+ * replay overlaps SQLite and the comparison with the re-run (issue 10 item 5: a replay
+ * takes no longer than the traced run). At the end, no recorded row may be left over, and the
  * re-run's digest (every layer, whatever the level) must equal the recorded one. The
  * reader has checked the file first (sim_trace_check, the recorded texts against their
  * hashes, seq order), so a hostile trace is an error message, never a crash or a hang.
@@ -30,6 +33,7 @@
 #include "sim/lua/runtime.h"
 #include "sim/trace/fields_json.h"
 #include "sim/trace/reader.h"
+#include "sim/trace/ring.h"
 #include "sim/trace/writer.h"
 
 #define REPLAY_ARGS_MAX 256u                    /* scenario arguments read from meta */
@@ -44,6 +48,7 @@ struct comparison {
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
     uint32_t payload_bytes_max;                 /* the trace's --payload (meta) */
+    struct trace_ring *ring;                    /* owned during the re-run */
 };
 
 static void describe_row(char *out, size_t out_bytes, const struct sim_trace_row *row)
@@ -124,16 +129,11 @@ static const char *difference(const struct sim_trace_event *event, const char *j
     return "the payloads (bytes fields) differ";
 }
 
-/* The engine stops the re-run only after the current event, which may emit more: once a
- * divergence is recorded, later calls change nothing, so the report names the first. */
-static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
+/* On the ring's worker thread: compares one re-run event with the next recorded row.
+ * Returns 0, or a negative SIM_E* after recording the divergence. */
+static int compare_one(struct comparison *comparison, const struct sim_trace_event *event)
 {
-    struct comparison *comparison = state;
-    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
-    if (comparison->diverged)
-        return SIM_ESINK;
     if (json_reserve(comparison, sim_trace_fields_json_bound_bytes(event)) < 0) {
-        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay: out of memory");
         diverge(comparison, "out of memory", "", "");
         return SIM_ENOMEM;
     }
@@ -143,6 +143,11 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
     struct sim_trace_row row;
     char reader_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     int rc = sim_trace_reader_next(comparison->reader, &row, reader_message);
+    if (rc > 0 && same_event(event, comparison->json, json_bytes, payload_field,
+                             comparison->payload_bytes_max, &row)) {
+        comparison->compared++;
+        return 0;
+    }
     char replayed[SIM_ERROR_MESSAGE_BYTES_MAX];
     describe_event(replayed, sizeof(replayed), event, comparison->json);
     if (rc < 0) {
@@ -151,17 +156,47 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
         comparison->trace_ended = true;
         diverge(comparison, "the re-run has more events than the trace", "(end of trace)",
                 replayed);
-    } else if (!same_event(event, comparison->json, json_bytes, payload_field,
-                           comparison->payload_bytes_max, &row)) {
+    } else {
         char recorded[SIM_ERROR_MESSAGE_BYTES_MAX];
         describe_row(recorded, sizeof(recorded), &row);
         diverge(comparison, difference(event, comparison->json, json_bytes, &row), recorded,
                 replayed);
-    } else {
-        comparison->compared++;
-        return 0;
     }
-    return SIM_ESINK;               /* stops the re-run at the first difference */
+    return SIM_ESINK;
+}
+
+/* The ring's store callback (worker thread): the first divergence fails the ring, so the
+ * re-run's next event stops it; the report names that first divergence. */
+static int compare_store(void *state, const struct sim_trace_event *events,
+                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    struct comparison *comparison = state;
+    (void)payload_bytes_max;            /* the trace's cut, comparison->payload_bytes_max */
+    for (uint32_t index = 0; index < count; index++) {
+        int rc = compare_one(comparison, &events[index]);
+        if (rc < 0) {
+            snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, rc == SIM_ENOMEM
+                     ? "replay: out of memory" : "replay diverged (below)");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int compare_commit(void *state, char *message)
+{
+    (void)state;
+    (void)message;
+    return 0;
+}
+
+/* The re-run's sink: a copy into the record ring (sim/trace/ring.h), as the trace writer
+ * does; the worker reads the recorded rows and compares, so the re-run's thread pays
+ * neither SQLite nor the fields' JSON. */
+static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    struct comparison *comparison = state;
+    return trace_ring_append(comparison->ring, event, comparison->payload_bytes_max, message);
 }
 
 /* What the trace says about the run to repeat. */
@@ -289,6 +324,13 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
         .sinks = sinks, .sink_count = sink_count, .preloaded = run->files,
         .preloaded_count = run->file_count,
     };
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    if (trace_ring_create(&comparison->ring, UINT32_MAX, SIZE_MAX, compare_store,
+                          compare_commit, comparison, message) < 0) {
+        diverge(comparison, "out of memory", "", "");
+        sim_digest_destroy(digest);
+        digest = NULL;
+    }
     struct simlua_runtime *runtime = digest != NULL ? simlua_create(&options) : NULL;
     memset(outcome, 0, sizeof(*outcome));
     if (runtime != NULL) {
@@ -296,6 +338,11 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
         simlua_run(runtime, outcome);
         stdout_restore(saved_stdout);
         simlua_destroy(runtime);
+    }
+    if (comparison->ring != NULL) {
+        (void)trace_ring_drain(comparison->ring, message);  /* a failure is the divergence */
+        trace_ring_destroy(comparison->ring);
+        comparison->ring = NULL;
     }
     if (digest != NULL)
         sim_digest_hex(digest, digest_hex);

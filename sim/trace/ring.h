@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/trace/ring.h: the record ring between the run's thread and the trace writer's thread
- * (internal to sim/trace; the SQLite writer is the only user).
+ * sim/trace/ring.h: the record ring between the run's thread and one worker thread: the
+ * SQLite writer's (which makes the rows there) and replay's (which compares the re-run's
+ * events with the recorded rows there, sim/cli/replay.c).
  *
  * The run's thread must not pay for SQLite, nor for formatting: for each admitted event it
  * copies a compact binary record into a preallocated ring of TRACE_RING_BYTES (no
