@@ -41,6 +41,7 @@ _Static_assert(TRACE_RING_BYTES % 8u == 0, "R2: positions stay 8-aligned across 
 _Static_assert(TRACE_RING_BYTES >= 2u * TRACE_RECORD_BYTES_MAX, "R4");
 _Static_assert(TRACE_RING_WAKE_BYTES < TRACE_RING_BYTES / 2u, "a sleeping worker never "
                "leaves the run waiting for space");
+_Static_assert(TRACE_RING_REFILL_BYTES <= TRACE_RING_BYTES, "a waiting run can be woken");
 
 struct record_head {
     uint32_t magic;
@@ -79,6 +80,7 @@ struct trace_ring {
     atomic_bool worker_sleeping;        /* set by the worker, cleared by whoever wakes it */
     _Atomic uint64_t sleep_pos;         /* where the worker went to sleep */
     atomic_bool run_waiting;            /* the run's thread waits for space */
+    _Atomic uint64_t run_wait_free;     /* ... until this many bytes are free */
     atomic_bool failed;                 /* polled without the lock by every append */
     /* Under the mutex. */
     pthread_mutex_t mutex;
@@ -221,7 +223,9 @@ static void release_to(struct worker *worker, uint64_t position)
     positions_check(position, atomic_load_explicit(&ring->write_pos, memory_order_acquire));
     assert(position >= atomic_load_explicit(&ring->read_pos, memory_order_relaxed));
     atomic_store(&ring->read_pos, position);
-    if (atomic_load(&ring->run_waiting)) {
+    uint64_t free_bytes = TRACE_RING_BYTES -
+                          (atomic_load_explicit(&ring->write_pos, memory_order_acquire) - position);
+    if (atomic_load(&ring->run_waiting) && free_bytes >= atomic_load(&ring->run_wait_free)) {
         pthread_mutex_lock(&ring->mutex);
         pthread_cond_broadcast(&ring->changed);
         pthread_mutex_unlock(&ring->mutex);
@@ -375,6 +379,7 @@ int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t co
     atomic_init(&ring->worker_sleeping, false);
     atomic_init(&ring->sleep_pos, 0);
     atomic_init(&ring->run_waiting, false);
+    atomic_init(&ring->run_wait_free, 0);
     atomic_init(&ring->failed, false);
     worker->ring = ring;
     pthread_mutex_init(&ring->mutex, NULL);
@@ -411,7 +416,9 @@ void trace_ring_destroy(struct trace_ring *ring)
 
 /* ---- The run's side --------------------------------------------------------------- */
 
-/* Waits until `need` bytes after write_local are free (R1). */
+/* Waits until `need` bytes after write_local are free (R1). Once it has to wait, it waits
+ * for TRACE_RING_REFILL_BYTES (or `need` if more): waking for each record the worker frees
+ * would cost a thread switch per record when the worker is the slower side. */
 static int space_wait(struct trace_ring *ring, size_t need, char *message)
 {
     assert(need <= TRACE_RING_BYTES);
@@ -421,14 +428,16 @@ static int space_wait(struct trace_ring *ring, size_t need, char *message)
     positions_check(ring->read_seen, ring->write_local);
     if (TRACE_RING_BYTES - (ring->write_local - ring->read_seen) >= need)
         return 0;
+    size_t wait_free = need > TRACE_RING_REFILL_BYTES ? need : TRACE_RING_REFILL_BYTES;
     pthread_mutex_lock(&ring->mutex);
+    atomic_store(&ring->run_wait_free, wait_free);
     atomic_store(&ring->run_waiting, true);
     atomic_store(&ring->worker_sleeping, false);
     pthread_cond_broadcast(&ring->changed);
     for (;;) {
         ring->read_seen = atomic_load(&ring->read_pos);
         positions_check(ring->read_seen, ring->write_local);
-        if (TRACE_RING_BYTES - (ring->write_local - ring->read_seen) >= need ||
+        if (TRACE_RING_BYTES - (ring->write_local - ring->read_seen) >= wait_free ||
             atomic_load(&ring->failed))
             break;
         pthread_cond_wait(&ring->changed, &ring->mutex);

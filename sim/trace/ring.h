@@ -46,6 +46,8 @@
 /* The worker sleeps until this many bytes are waiting (or a drain, or a full ring), so a
  * run that emits slowly does not pay a wake-up per event. */
 #define TRACE_RING_WAKE_BYTES (256u * 1024u)
+/* A run that found the ring full waits until this much is free, not one record's worth. */
+#define TRACE_RING_REFILL_BYTES (4u * 1024u * 1024u)
 /* Events handed to one store call (the writer's multi-row INSERT). */
 #define TRACE_RING_STORE_EVENTS_MAX 8u
 
