@@ -21,8 +21,8 @@
  * The database runs in WAL mode with synchronous=OFF and has no index: the readers
  * build the two `events` indexes on first use (sim/trace/indexes.c; measurements and
  * crash semantics in docs/trace-schema.md): a process crash keeps every committed
- * transaction and leaves a consistent file; a power loss may not. A writer is used by one thread (the
- * connection is opened with SQLITE_OPEN_NOMUTEX).
+ * transaction and leaves a consistent file; a power loss may not. The connection is used by
+ * one thread at a time (opened with SQLITE_OPEN_NOMUTEX; the ring's drains hand it over).
  *
  * Invariants (asserted below):
  *   W1  Rows are stored in the order the run emitted them (one ring, one worker).

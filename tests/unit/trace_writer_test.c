@@ -317,7 +317,8 @@ static void test_readers_make_the_indexes_on_first_use(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(other);
     fputs("not a trace", other);
     fclose(other);
-    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(temp_path("ensure_other.db")), SIM_TRACE_INDEXES_ABSENT);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(temp_path("ensure_other.db")),
+                    SIM_TRACE_INDEXES_ABSENT);
 }
 
 /* meta keeps one value per key (the last); files keeps the exact text and its
@@ -994,6 +995,32 @@ static void test_payload_is_cut_to_the_writer_limit(void)
     sqlite3_close(db);
 }
 
+/* True when the row at `stmt` (seq, layer, kind, fields, payload) is `event` encoded with the
+ * cut: its own JSON, and the payload column holding the kept bytes (NULL when none). */
+static bool row_is_the_encoding(sqlite3_stmt *stmt, const struct sim_trace_event *event,
+                                uint32_t cut)
+{
+    static char json[64 * 1024];
+    uint32_t payload_field = 0;
+    size_t json_bytes = sim_trace_fields_json(json, event, cut, &payload_field);
+    bool has_payload = payload_field < event->field_count && cut > 0;
+    uint32_t kept = payload_field < event->field_count
+        ? sim_trace_field_kept_bytes(event, payload_field, payload_field, cut) : 0;
+    const char *layer = (const char *)sqlite3_column_text(stmt, 1);
+    const char *kind = (const char *)sqlite3_column_text(stmt, 2);
+    bool right = (uint64_t)sqlite3_column_int64(stmt, 0) == event->seq &&
+                 strcmp(layer, sim_layer_name(event->layer)) == 0 &&
+                 strcmp(kind, event->kind) == 0 &&
+                 (size_t)sqlite3_column_bytes(stmt, 3) == json_bytes &&
+                 memcmp(sqlite3_column_text(stmt, 3), json, json_bytes) == 0 &&
+                 (sqlite3_column_type(stmt, 4) != SQLITE_NULL) == has_payload;
+    if (!right || !has_payload)
+        return right;
+    const void *stored = sqlite3_column_blob(stmt, 4);
+    return (uint32_t)sqlite3_column_bytes(stmt, 4) == kept &&
+           (kept == 0 || memcmp(stored, event->fields[payload_field].value.blob.data, kept) == 0);
+}
+
 /* A row made on the writer's thread from the ring's record is the row the event's own
  * encoding gives (sim_trace_fields_json on the event as emitted, the payload cut alike):
  * hostile strings, every field type, empty and large blobs, U64 extremes, at three cuts. */
@@ -1033,25 +1060,8 @@ static void test_rows_equal_the_encoding_of_the_emitted_event(void)
                                                  " FROM events ORDER BY seq", -1, &stmt, NULL),
                               SQLITE_OK);
         uint32_t rows = 0, wrong = 0;
-        static char json[64 * 1024];
         while (sqlite3_step(stmt) == SQLITE_ROW && rows < EVENTS) {
-            const struct sim_trace_event *event = &events[rows];
-            uint32_t payload_field = 0;
-            size_t json_bytes = sim_trace_fields_json(json, event, cuts[run], &payload_field);
-            bool has_payload = payload_field < event->field_count && cuts[run] > 0;
-            uint32_t kept = payload_field < event->field_count
-                ? sim_trace_field_kept_bytes(event, payload_field, payload_field, cuts[run]) : 0;
-            bool right = (uint64_t)sqlite3_column_int64(stmt, 0) == event->seq &&
-                strcmp((const char *)sqlite3_column_text(stmt, 1), sim_layer_name(event->layer)) == 0 &&
-                strcmp((const char *)sqlite3_column_text(stmt, 2), event->kind) == 0 &&
-                (size_t)sqlite3_column_bytes(stmt, 3) == json_bytes &&
-                memcmp(sqlite3_column_text(stmt, 3), json, json_bytes) == 0 &&
-                (sqlite3_column_type(stmt, 4) != SQLITE_NULL) == has_payload &&
-                (!has_payload || ((uint32_t)sqlite3_column_bytes(stmt, 4) == kept &&
-                                  (kept == 0 || memcmp(sqlite3_column_blob(stmt, 4),
-                                                       event->fields[payload_field].value.blob.data,
-                                                       kept) == 0)));
-            wrong += !right;
+            wrong += !row_is_the_encoding(stmt, &events[rows], cuts[run]);
             rows++;
         }
         sqlite3_finalize(stmt);
