@@ -178,14 +178,18 @@ static uint64_t record_read(struct worker *worker, struct sim_trace_event *event
 {
     const uint8_t *base = worker->ring->bytes;
     uint64_t position = worker->decoded_pos;
+    /* A wrap marker is 8 bytes and may sit closer to the end than a head's size: read the
+     * marker's two words first, the head only where a record is. */
+    uint32_t marker[2];
+    memcpy(marker, base + position % TRACE_RING_BYTES, sizeof marker);
+    if (marker[0] == WRAP_MAGIC) {                                              /* R2 */
+        assert(marker[1] == TRACE_RING_BYTES - position % TRACE_RING_BYTES);
+        position += marker[1];
+        assert(position % TRACE_RING_BYTES == 0);
+    }
+    assert(TRACE_RING_BYTES - position % TRACE_RING_BYTES >= sizeof(struct record_head));
     struct record_head head;
     memcpy(&head, base + position % TRACE_RING_BYTES, sizeof head);
-    if (head.magic == WRAP_MAGIC) {                                             /* R2 */
-        assert(head.record_bytes == TRACE_RING_BYTES - position % TRACE_RING_BYTES);
-        position += head.record_bytes;
-        assert(position % TRACE_RING_BYTES == 0);
-        memcpy(&head, base, sizeof head);
-    }
     assert(head.magic == RECORD_MAGIC);                                         /* R3 */
     assert(head.record_bytes % 8u == 0 && head.record_bytes <= TRACE_RECORD_BYTES_MAX);
     assert(head.field_count <= SIM_TRACE_FIELDS_MAX);

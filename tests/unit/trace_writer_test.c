@@ -868,6 +868,71 @@ static void test_ring_keeps_order_across_wraps_and_commits(void)
     free(payload);
 }
 
+/* A record that leaves exactly 8 bytes before the ring's end makes the next one wrap with
+ * the smallest marker; the worker must read only the marker there (the sanitizer build
+ * catches a read of a whole record head past the buffer's end). */
+static int append_sized(struct trace_ring *ring, uint64_t seq, uint8_t *payload,
+                        uint32_t payload_bytes)
+{
+    struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "k");
+    sim_trace_field_bytes(&event, "bytes", payload, payload_bytes);
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    return trace_ring_append(ring, &event, SIM_TRACE_PAYLOAD_ALL_BYTES, message);
+}
+
+static int store_counted(void *state, const struct sim_trace_event *events,
+                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    (void)events;
+    (void)payload_bytes_max;
+    (void)message;
+    *(uint64_t *)state += count;
+    return 0;
+}
+
+static int commit_nothing(void *state, char *message)
+{
+    (void)state;
+    (void)message;
+    return 0;
+}
+
+static void test_ring_wraps_with_an_8_byte_marker(void)
+{
+    uint64_t stored = 0;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_counted,
+                                            commit_nothing, &stored, message), 0);
+    uint8_t *payload = calloc(1, SIM_TRACE_BYTES_MAX);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
+    struct sim_trace_event probe = event_make(0, SIM_LAYER_VMCI, "k");
+    sim_trace_field_bytes(&probe, "bytes", payload, 0);
+    size_t empty_bytes = trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+    probe.fields[0].value.blob.size_bytes = SIM_TRACE_BYTES_MAX;
+    size_t big_bytes = trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+    uint64_t used = 0, seq = 0;
+    /* Whole records of 1 MiB while more than 2 MiB are left, then one more: what is left
+     * is then less than 1 MiB plus a head, and a last record fills it to 8 bytes. */
+    while (TRACE_RING_BYTES - used > 2u * SIM_TRACE_BYTES_MAX) {
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, SIM_TRACE_BYTES_MAX), 0);
+        used += big_bytes;
+    }
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, SIM_TRACE_BYTES_MAX), 0);
+    used += big_bytes;
+    uint32_t filler = (uint32_t)(TRACE_RING_BYTES - used - 8u - empty_bytes);
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, filler), 0);
+    probe.fields[0].value.blob.size_bytes = filler;
+    used += trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+    ASSERT_U64_EQ(TRACE_RING_BYTES - used, 8);
+    for (int more = 0; more < 3; more++)
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, 100), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(stored, seq);
+    trace_ring_destroy(ring);
+    free(payload);
+}
+
 /* The cut keeps the first payload_bytes_max bytes of the payload field (the full size stays
  * in the field) and makes the record smaller: with a cut of 16 the same events pass. */
 static void test_ring_keeps_only_the_cut_of_a_payload(void)
@@ -1165,6 +1230,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_meta_has_no_wall_clock_value),
         TEST_ENTRY(test_ring_keeps_order_across_wraps_and_commits),
         TEST_ENTRY(test_ring_keeps_only_the_cut_of_a_payload),
+        TEST_ENTRY(test_ring_wraps_with_an_8_byte_marker),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
