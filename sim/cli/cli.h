@@ -25,5 +25,12 @@ int cli_test(int argc, char **argv);
 /* `vmcisim sweep SCENARIO.lua --seeds LIST [...]` (sweep.c): main's whole argv, as cli_test.
  * Returns 0 every seed passed, 1 a failure, 2 usage error. */
 int cli_sweep(int argc, char **argv);
+/* `--payload N|all` (payload_option.c): the bytes of each event's payload a trace stores.
+ * Returns 0 with the count in *bytes_out (`all`: every byte), or -1 when `text` is neither
+ * `all` nor a decimal count up to SIM_TRACE_BYTES_MAX. */
+int cli_payload_parse(const char *text, unsigned *bytes_out);
+/* Appends " --payload TEXT" to a reproduce line (`test`, `sweep`) when TEXT is not NULL and
+ * it fits in reproduce_bytes; the line is left as it was otherwise. */
+void cli_payload_reproduce(char *reproduce, size_t reproduce_bytes, const char *payload_text);
 
 #endif /* SIM_CLI_CLI_H */

@@ -232,6 +232,7 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
 /* Read-only, and no -wal/-shm files beside a closed trace (sim/trace/reader.h). */
 static int open_database(struct inspect *inspect)
 {
+    (void)sim_trace_indexes_ensure(inspect->path);     /* first use: docs/trace-schema.md */
     if (sim_trace_open_database(inspect->path, &inspect->db) != SQLITE_OK)
         return inspect_fail(inspect, inspect->db != NULL ? sqlite3_errmsg(inspect->db)
                                                          : "cannot open");

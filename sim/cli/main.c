@@ -34,6 +34,8 @@ void cli_usage(FILE *stream)
             "                        vmcisim trace (or nothing, or an empty file) is replaced\n"
             "  --trace-level LEVEL   off | api | transport | vmci | device (default device);\n"
             "                        the digest always covers every layer\n"
+            "  --payload N|all       bytes of each event's payload the trace stores (default\n"
+            "                        256; all: every byte; 0: none); the digest covers all\n"
             "  --digest              print `digest <hex>` of the event stream as the last line\n"
             "  --until DURATION      stop at this simulated time (250ms, 1.5ms, 3s, 1500us, 42ns;\n"
             "                        a bare number is ns, with a warning)\n"

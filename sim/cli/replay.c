@@ -8,7 +8,10 @@
  * --until bound, the scenario arguments and the trace level. The re-run's events go
  * through a comparing sink at that level: each must equal the next recorded row in
  * seq, time, context, process, layer, kind, fields and payload; the first difference
- * stops the run and is printed. At the end, no recorded row may be left over, and the
+ * stops the run and is printed. The sink only copies each event into a record ring, as the
+ * trace writer does, and the ring's worker thread reads the rows and compares them, so a
+ * replay overlaps SQLite and the comparison with the re-run (issue 10 item 5: a replay
+ * takes no longer than the traced run). At the end, no recorded row may be left over, and the
  * re-run's digest (every layer, whatever the level) must equal the recorded one. The
  * reader has checked the file first (sim_trace_check, the recorded texts against their
  * hashes, seq order), so a hostile trace is an error message, never a crash or a hang.
@@ -30,6 +33,8 @@
 #include "sim/lua/runtime.h"
 #include "sim/trace/fields_json.h"
 #include "sim/trace/reader.h"
+#include "sim/trace/ring.h"
+#include "sim/trace/writer.h"
 
 #define REPLAY_ARGS_MAX 256u                    /* scenario arguments read from meta */
 #define REPLAY_TEXT_SHOWN_BYTES 300             /* of a field text, in a divergence report */
@@ -42,6 +47,8 @@ struct comparison {
     char report[4 * SIM_ERROR_MESSAGE_BYTES_MAX];
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
+    uint32_t payload_bytes_max;                 /* the trace's --payload (meta) */
+    struct trace_ring *ring;                    /* owned during the re-run */
 };
 
 static void describe_row(char *out, size_t out_bytes, const struct sim_trace_row *row)
@@ -68,22 +75,25 @@ static void diverge(struct comparison *comparison, const char *what, const char 
              "  replayed: %s", comparison->compared, what, recorded, replayed);
 }
 
-/* True when the re-run event equals the recorded row; the json is the event's. */
+/* True when the re-run event equals the recorded row; the json is the event's. The payload
+ * is compared as far as the trace stored it (its --payload cut). */
 static bool same_event(const struct sim_trace_event *event, const char *json, size_t json_bytes,
-                       uint32_t payload_field, const struct sim_trace_row *row)
+                       uint32_t payload_field, uint32_t payload_bytes_max,
+                       const struct sim_trace_row *row)
 {
     if (event->seq != row->seq || event->time_ns != row->time_ns || event->ctx != row->ctx ||
         event->pid != row->pid || strcmp(sim_layer_name(event->layer), row->layer) != 0 ||
         strcmp(event->kind, row->kind) != 0 || json_bytes != row->fields_bytes ||
         memcmp(json, row->fields, json_bytes) != 0)
         return false;
-    bool has_payload = payload_field < event->field_count;
+    bool has_payload = payload_field < event->field_count && payload_bytes_max > 0;
     if (has_payload != row->has_payload)
         return false;
     if (!has_payload)
         return true;
     const struct sim_trace_field *field = &event->fields[payload_field];
-    return field->value.blob.size_bytes == row->payload_bytes &&
+    return sim_trace_field_kept_bytes(event, payload_field, payload_field, payload_bytes_max) ==
+               row->payload_bytes &&
            (row->payload_bytes == 0 ||
             memcmp(field->value.blob.data, row->payload, row->payload_bytes) == 0);
 }
@@ -119,24 +129,25 @@ static const char *difference(const struct sim_trace_event *event, const char *j
     return "the payloads (bytes fields) differ";
 }
 
-/* The engine stops the re-run only after the current event, which may emit more: once a
- * divergence is recorded, later calls change nothing, so the report names the first. */
-static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
+/* On the ring's worker thread: compares one re-run event with the next recorded row.
+ * Returns 0, or a negative SIM_E* after recording the divergence. */
+static int compare_one(struct comparison *comparison, const struct sim_trace_event *event)
 {
-    struct comparison *comparison = state;
-    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay diverged (below)");
-    if (comparison->diverged)
-        return SIM_ESINK;
     if (json_reserve(comparison, sim_trace_fields_json_bound_bytes(event)) < 0) {
-        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "replay: out of memory");
         diverge(comparison, "out of memory", "", "");
         return SIM_ENOMEM;
     }
     uint32_t payload_field = 0;
-    size_t json_bytes = sim_trace_fields_json(comparison->json, event, &payload_field);
+    size_t json_bytes = sim_trace_fields_json(comparison->json, event,
+                                              comparison->payload_bytes_max, &payload_field);
     struct sim_trace_row row;
     char reader_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     int rc = sim_trace_reader_next(comparison->reader, &row, reader_message);
+    if (rc > 0 && same_event(event, comparison->json, json_bytes, payload_field,
+                             comparison->payload_bytes_max, &row)) {
+        comparison->compared++;
+        return 0;
+    }
     char replayed[SIM_ERROR_MESSAGE_BYTES_MAX];
     describe_event(replayed, sizeof(replayed), event, comparison->json);
     if (rc < 0) {
@@ -145,16 +156,47 @@ static int compare_emit(void *state, const struct sim_trace_event *event, char *
         comparison->trace_ended = true;
         diverge(comparison, "the re-run has more events than the trace", "(end of trace)",
                 replayed);
-    } else if (!same_event(event, comparison->json, json_bytes, payload_field, &row)) {
+    } else {
         char recorded[SIM_ERROR_MESSAGE_BYTES_MAX];
         describe_row(recorded, sizeof(recorded), &row);
         diverge(comparison, difference(event, comparison->json, json_bytes, &row), recorded,
                 replayed);
-    } else {
-        comparison->compared++;
-        return 0;
     }
-    return SIM_ESINK;               /* stops the re-run at the first difference */
+    return SIM_ESINK;
+}
+
+/* The ring's store callback (worker thread): the first divergence fails the ring, so the
+ * re-run's next event stops it; the report names that first divergence. */
+static int compare_store(void *state, const struct sim_trace_event *events,
+                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    struct comparison *comparison = state;
+    (void)payload_bytes_max;            /* the trace's cut, comparison->payload_bytes_max */
+    for (uint32_t index = 0; index < count; index++) {
+        int rc = compare_one(comparison, &events[index]);
+        if (rc < 0) {
+            snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, rc == SIM_ENOMEM
+                     ? "replay: out of memory" : "replay diverged (below)");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int compare_commit(void *state, char *message)
+{
+    (void)state;
+    (void)message;
+    return 0;
+}
+
+/* The re-run's sink: a copy into the record ring (sim/trace/ring.h), as the trace writer
+ * does; the worker reads the recorded rows and compares, so the re-run's thread pays
+ * neither SQLite nor the fields' JSON. */
+static int compare_emit(void *state, const struct sim_trace_event *event, char *message)
+{
+    struct comparison *comparison = state;
+    return trace_ring_append(comparison->ring, event, comparison->payload_bytes_max, message);
 }
 
 /* What the trace says about the run to repeat. */
@@ -164,6 +206,7 @@ struct recorded_run {
     uint64_t until_ns;
     int level;
     const char *digest;
+    uint32_t payload_bytes_max;                 /* every byte in a trace older than the key */
     int arg_count;
     char *args[REPLAY_ARGS_MAX];                /* borrowed from the reader */
     struct simlua_file *files;                  /* owned array; texts borrowed */
@@ -191,12 +234,19 @@ static int recorded_meta(struct sim_trace_reader *reader, struct recorded_run *r
     const char *until = sim_trace_reader_meta(reader, "until_ns");
     const char *level = sim_trace_reader_meta(reader, "trace_level");
     run->digest = sim_trace_reader_meta(reader, "digest");
+    const char *payload = sim_trace_reader_meta(reader, SIM_TRACE_META_PAYLOAD_BYTES_MAX);
+    uint64_t payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;
+    if (payload != NULL && !parse_u64(payload, &payload_bytes_max))
+        payload_bytes_max = UINT64_MAX;         /* refused below */
+    run->payload_bytes_max = (uint32_t)payload_bytes_max;
     run->until_ns = SIM_TIME_NEVER;
     run->level = level != NULL ? sim_layer_parse(level) : -1;
     if (run->scenario == NULL || !parse_u64(seed, &run->seed) || run->level < 0 ||
-        (until != NULL && until[0] != '\0' && !parse_u64(until, &run->until_ns))) {
+        (until != NULL && until[0] != '\0' && !parse_u64(until, &run->until_ns)) ||
+        payload_bytes_max > SIM_TRACE_PAYLOAD_ALL_BYTES) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "the trace's metadata does not say how "
-                 "to re-run it (scenario, seed, trace_level, until_ns); was it written by "
+                 "to re-run it (scenario, seed, trace_level, until_ns, payload_bytes_max); was "
+                 "it written by "
                  "`vmcisim run --trace`?");
         return SIM_EINVAL;
     }
@@ -274,6 +324,13 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
         .sinks = sinks, .sink_count = sink_count, .preloaded = run->files,
         .preloaded_count = run->file_count,
     };
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    if (trace_ring_create(&comparison->ring, UINT32_MAX, SIZE_MAX, compare_store,
+                          compare_commit, comparison, message) < 0) {
+        diverge(comparison, "out of memory", "", "");
+        sim_digest_destroy(digest);
+        digest = NULL;
+    }
     struct simlua_runtime *runtime = digest != NULL ? simlua_create(&options) : NULL;
     memset(outcome, 0, sizeof(*outcome));
     if (runtime != NULL) {
@@ -281,6 +338,11 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
         simlua_run(runtime, outcome);
         stdout_restore(saved_stdout);
         simlua_destroy(runtime);
+    }
+    if (comparison->ring != NULL) {
+        (void)trace_ring_drain(comparison->ring, message);  /* a failure is the divergence */
+        trace_ring_destroy(comparison->ring);
+        comparison->ring = NULL;
     }
     if (digest != NULL)
         sim_digest_hex(digest, digest_hex);
@@ -352,7 +414,8 @@ static int replay_file(const char *path, bool quiet)
         sim_trace_reader_close(reader);
         return 1;
     }
-    struct comparison comparison = { .reader = reader };
+    struct comparison comparison = { .reader = reader,
+                                     .payload_bytes_max = run.payload_bytes_max };
     char digest_hex[33];
     struct simlua_outcome outcome;
     rerun(&run, &comparison, digest_hex, &outcome);

@@ -37,6 +37,7 @@ struct run_options {
     const char *trace_path;
     enum sim_layer trace_level;
     const char *trace_level_text;
+    unsigned payload_bytes_max;     /* --payload */
     const char *until_text;
     uint64_t until_ns;
     int digest;
@@ -107,6 +108,11 @@ static int parse_option(int option, const char *value, struct run_options *optio
     case 'I':
         options->paranoid = 1;
         return 0;
+    case 'Y':
+        if (cli_payload_parse(value, &options->payload_bytes_max) < 0)
+            return cli_usage_error("--payload: '%s' is not `all` or a number of bytes from 0 "
+                                   "to 1048576", value);
+        return 0;
     default:
         return cli_usage_error("%s", "unknown or incomplete option");
     }
@@ -128,6 +134,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
         { "progress", no_argument, NULL, 'p' },
         { "no-progress", no_argument, NULL, 'P' },
         { "paranoid", no_argument, NULL, 'I' },
+        { "payload", required_argument, NULL, 'Y' },
         { NULL, 0, NULL, 0 },
     };
     int own_count = argc;
@@ -466,7 +473,9 @@ static int open_trace(const struct run_options *options, struct trace_files *fil
         fprintf(stderr, "vmcisim: --trace: %s\n", message);
         return 2;
     }
-    if (rc == 0 && write_metadata_start(files->writer, options, message) < 0) {
+    if (rc == 0 && (sim_trace_writer_payload(files->writer, options->payload_bytes_max,
+                                             message) < 0 ||
+                    write_metadata_start(files->writer, options, message) < 0)) {
         char ignored[SIM_ERROR_MESSAGE_BYTES_MAX];
         sim_trace_writer_abandon(files->writer, ignored);
         files->writer = NULL;
@@ -570,6 +579,7 @@ int cli_run(int argc, char **argv)
 {
     struct run_options options = {
         .seed = 1, .trace_level = SIM_LAYER_DEVICE, .trace_level_text = "device",
+        .payload_bytes_max = SIM_TRACE_PAYLOAD_DEFAULT_BYTES,
         .until_ns = SIM_TIME_NEVER, .progress = -1,
     };
     int rc = parse_arguments(argc, argv, &options);

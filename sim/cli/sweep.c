@@ -43,6 +43,7 @@ static void sweep_usage(FILE *stream)
             "  --fail-fast         hand out no more seeds after the first failure\n"
             "  --paranoid          check the world invariants after every event (slower);\n"
             "                      failures reproduce with `run --paranoid`\n"
+            "  --payload N|all     added to the `run ... --trace` reproduce lines\n"
             "  --junit FILE        JUnit XML, one testcase per seed\n"
             "  --until D           simulated time limit (default: the `-- until:` header)\n"
             "  --timeout D         wall time per seed (default: the `-- timeout:` header,\n"
@@ -99,6 +100,14 @@ static int parse_option(int option, const char *value, struct sweep_options *opt
         if (parse_shard(value, options) < 0)
             return usage_error("--shard: '%s' is not K/N with 1 <= K <= N <= 1000000", value);
         return 0;
+    case 'Y': {
+        unsigned payload_bytes;
+        if (cli_payload_parse(value, &payload_bytes) < 0)
+            return usage_error("--payload: '%s' is not `all` or a number of bytes from 0 to "
+                               "1048576", value);
+        options->payload_text = value;
+        return 0;
+    }
     case 'u':
         if (sim_duration_parse(value, &options->until_ns) < 0)
             return usage_error("--until: '%s' is not a duration (e.g. 5s)", value);
@@ -125,7 +134,7 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
         { "junit", required_argument, NULL, 'J' }, { "until", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
         { "progress", no_argument, NULL, 'p' }, { "no-progress", no_argument, NULL, 'P' },
-        { "paranoid", no_argument, NULL, 'I' },
+        { "paranoid", no_argument, NULL, 'I' }, { "payload", required_argument, NULL, 'Y' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;

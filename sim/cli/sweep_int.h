@@ -64,6 +64,7 @@ struct sweep_options {
     uint32_t shard_index, shard_count;       /* --shard K/N: index K-1, count N */
     bool fail_fast, verbose;
     bool paranoid;                           /* --paranoid: invariants after every event */
+    const char *payload_text;                /* --payload: passed on to reproduce lines */
     int progress;                            /* -1 auto (stderr a terminal), 0 off, 1 on */
     const char *junit_path;
     const char *until_text;                  /* --until, or the header's `-- until:` */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sim/cli/cli.h"
 #include "sim/cli/sweep_int.h"
 
 struct sweep_failure {
@@ -178,6 +179,7 @@ static void record(struct sweep_report *report, uint64_t seed, double seconds,
     char reproduce[3 * TEST_PATH_BYTES_MAX];
     test_reproduce_command(options->program, options->scenario_path, seed, options->until_text,
                            options->paranoid, reproduce, sizeof(reproduce));
+    cli_payload_reproduce(reproduce, sizeof(reproduce), options->payload_text);
     if (reason == NULL)
         report->passed++;
     else
@@ -270,6 +272,7 @@ static void print_failures(struct sweep_report *report)
         test_reproduce_command(options->program, options->scenario_path, failure->seed,
                                options->until_text, options->paranoid, reproduce,
                                sizeof(reproduce));
+        cli_payload_reproduce(reproduce, sizeof(reproduce), options->payload_text);
         printf("FAIL seed %" PRIu64 ": %s\n%s  reproduce: %s\n", failure->seed, failure->reason,
                failure->detail, reproduce);
     }

@@ -49,6 +49,7 @@ static void test_usage(FILE *stream)
             "                      (default 300s); the run is killed and fails\n"
             "  --slow              also run scenarios marked `-- slow`\n"
             "  --paranoid          every run checks the world invariants after every event\n"
+            "  --payload N|all     added to the `run ... --trace` reproduce lines\n"
             "  --tap               TAP version 13 on stdout\n"
             "  --junit FILE        also write JUnit XML to FILE\n"
             "  -h, --help          this text\n"
@@ -84,6 +85,14 @@ static int parse_option(int option, const char *value, struct test_options *opti
             return usage_error("--seeds: %s", error);
         options->has_seeds = true;
         return 0;
+    case 'Y': {
+        unsigned payload_bytes;
+        if (cli_payload_parse(value, &payload_bytes) < 0)
+            return usage_error("--payload: '%s' is not `all` or a number of bytes from 0 to "
+                               "1048576", value);
+        options->payload_text = value;
+        return 0;
+    }
     case 'u': {
         uint64_t until_ns;
         if (sim_duration_parse(value, &until_ns) < 0)
@@ -112,7 +121,7 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
         { "seeds", required_argument, NULL, 's' }, { "until", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' }, { "slow", no_argument, NULL, 'S' },
         { "tap", no_argument, NULL, 'T' }, { "junit", required_argument, NULL, 'J' },
-        { "paranoid", no_argument, NULL, 'I' },
+        { "paranoid", no_argument, NULL, 'I' }, { "payload", required_argument, NULL, 'Y' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "sim/cli/cli.h"
 #include "sim/cli/test_int.h"
 
 /* Appends a stream's captured head, each line prefixed, within the room left. */
@@ -125,6 +126,7 @@ static void reproduction(const struct test_case *test_case, const struct test_sc
                                                         : options->until_text;
     test_reproduce_command(options->program, scenario->path, test_case->seed, until,
                            options->paranoid, reproduce, reproduce_bytes);
+    cli_payload_reproduce(reproduce, reproduce_bytes, options->payload_text);
 }
 
 void test_reproduce_command(const char *program, const char *path, uint64_t seed,

@@ -11,9 +11,8 @@
  *     STR:     u32 length LE, the bytes;
  *     BYTES:   u32 length LE, XXH3-64 of the bytes as u64 LE (payloads are
  *              covered by their hash, not copied: architecture.md "Traces").
- *   PAYLOAD fields are not encoded at all and field_count does not count them: they hold
- *   what the trace stores of some bytes (cut to --payload), and a data hash field of the
- *   same run covers those bytes whole. So adding a payload to an event changes no digest.
+ *     PAYLOAD: nothing, and not counted in field_count (a data hash field of the same
+ *              event covers those bytes; what a trace stores of them cannot matter).
  *
  * Events are encoded straight into a buffer and reach XXH3 a few kilobytes at a time;
  * the value is that of one XXH3-128 over all encodings concatenated, whatever the cuts.
@@ -145,15 +144,6 @@ static uint8_t *store_field(uint8_t *out, const struct sim_trace_field *field)
     }
 }
 
-/* The fields the digest encodes: every one but the PAYLOAD fields. */
-static uint32_t encoded_field_count(const struct sim_trace_event *event)
-{
-    uint32_t count = 0;
-    for (uint32_t index = 0; index < event->field_count; index++)
-        count += event->fields[index].type != SIM_FIELD_PAYLOAD;
-    return count;
-}
-
 /* Encodes one event into out, which has room for its encoding (at most
  * DIGEST_EVENT_BYTES_MAX bytes); returns the bytes written. */
 static size_t encode_event(const struct sim_trace_event *event, uint8_t *out)
@@ -165,14 +155,20 @@ static size_t encode_event(const struct sim_trace_event *event, uint8_t *out)
     cursor = store_u32(cursor, event->pid);
     cursor = store_u8(cursor, (uint64_t)event->layer);
     cursor = store_name(cursor, event->kind, event->kind_bytes);
-    cursor = store_u8(cursor, encoded_field_count(event));
+    /* PAYLOAD fields are skipped entirely, count included: a data hash field of the same
+     * event covers their bytes, and the digest must not depend on what a trace stores. */
+    uint8_t *count_at = cursor;
+    cursor = store_u8(cursor, 0);
+    uint32_t digested_fields = 0;
     for (uint32_t index = 0; index < event->field_count; index++) {
         if (event->fields[index].type == SIM_FIELD_PAYLOAD)
             continue;
         assert(event->fields[index].type != SIM_FIELD_STR ||
                event->fields[index].value.blob.size_bytes <= SIM_TRACE_STRING_BYTES_MAX);
         cursor = store_field(cursor, &event->fields[index]);
+        digested_fields++;
     }
+    store_u8(count_at, digested_fields);
     size_t size_bytes = (size_t)(cursor - out);
     assert(size_bytes <= DIGEST_EVENT_BYTES_MAX);
     return size_bytes;

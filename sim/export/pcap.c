@@ -72,7 +72,8 @@ struct pcap_state {
     struct connection *connections; /* PCAP_CONNECTIONS_MAX entries */
     uint32_t connection_count;
     uint8_t *last_data_out;         /* bytes of the latest guest DATA_OUT transfer */
-    uint32_t last_data_out_bytes;
+    uint32_t last_data_out_bytes;   /* stored: fewer than the full size when cut (--payload) */
+    uint64_t last_data_out_full_bytes;  /* the transfer's `size` */
     uint32_t last_data_out_ctx;
     bool have_data_out;
 };
@@ -271,17 +272,22 @@ static void on_data_out(struct pcap_state *state, const struct export__event *ev
         return;
     memcpy(state->last_data_out, event->payload, event->payload_bytes);
     state->last_data_out_bytes = event->payload_bytes;
+    state->last_data_out_full_bytes = export__field_u64(event, EXPORT__F_SIZE);
     state->last_data_out_ctx = event->ctx;
     state->have_data_out = true;
 }
 
-/* The routed datagram's bytes if the DATA_OUT just before it was that datagram, whole. */
+/* The routed datagram's bytes if the DATA_OUT just before it was that datagram: its stored
+ * bytes, which the trace may have cut (--payload) but not below the header, so the record
+ * captures fewer bytes than the datagram's length says (pcap's caplen < len). */
 static const uint8_t *routed_bytes(const struct pcap_state *state,
                                    const struct export__event *event, uint64_t size_bytes)
 {
     const uint8_t *bytes = state->last_data_out;
     if (!state->have_data_out || state->last_data_out_ctx != event->ctx ||
-        state->last_data_out_bytes != size_bytes || size_bytes < VMCI_DG_HEADERSIZE)
+        state->last_data_out_full_bytes != size_bytes || size_bytes < VMCI_DG_HEADERSIZE ||
+        state->last_data_out_bytes < VMCI_DG_HEADERSIZE ||
+        state->last_data_out_bytes > size_bytes)
         return NULL;
     if (get_u32(bytes) != export__field_u64(event, EXPORT__F_DST_CID) ||
         get_u32(bytes + 4) != export__field_u64(event, EXPORT__F_DST_RID))
@@ -329,7 +335,7 @@ static void on_dg_route(struct pcap_state *state, const struct export__event *ev
         }
     } else if (bytes != NULL) {
         record.payload = bytes + VMCI_DG_HEADERSIZE;
-        record.payload_bytes = (uint32_t)(size - VMCI_DG_HEADERSIZE);
+        record.payload_bytes = state->last_data_out_bytes - VMCI_DG_HEADERSIZE;
     }
     write_record(state->out, &record);
 }

@@ -121,6 +121,7 @@ int export__trace_open(const char *path, struct export__trace **out, char *messa
         return -1;
     }
     trace->path = path;
+    (void)sim_trace_indexes_ensure(path);       /* first use: docs/trace-schema.md */
     if (sim_trace_open_database(path, &trace->db) != SQLITE_OK) {
         say(message, "cannot open trace %s: %s", path,
             trace->db != NULL ? sqlite3_errmsg(trace->db) : "out of memory");

@@ -2,7 +2,9 @@
 /*
  * sim/trace/fields_json.c: an event's fields as the compact JSON text of the `fields`
  * column (docs/trace-schema.md, "fields"). Kept apart from the writer because the
- * encoding is pure: no database, no state, the same text for the same event.
+ * encoding is pure: no database, no state, the same text for the same event and cut. The
+ * writer's worker thread calls it on events read back from the record ring; replay calls
+ * it on the events it re-runs, with the cut the trace was written with.
  *
  * Invariant W3 (asserted): the text never exceeds sim_trace_fields_json_bound_bytes().
  */
@@ -134,16 +136,23 @@ static char *put_literal(char *out, const char *text)
     return out + length;
 }
 
-/* {"bytes":N}; a later bytes field also carries its content: {"bytes":N,"hex":"..."}. */
-static char *put_bytes_field(char *out, const struct sim_trace_field *field, bool in_payload)
+/* {"bytes":N}, with ,"stored":K when the trace keeps only K < N bytes; a field after the
+ * payload field also carries its kept content: {"bytes":N[,"stored":K],"hex":"..."}. */
+static char *put_bytes_field(char *out, const struct sim_trace_field *field, bool in_payload,
+                             uint32_t kept_bytes)
 {
     static const char digits[] = "0123456789abcdef";
     const uint8_t *data = field->value.blob.data;
+    assert(kept_bytes <= field->value.blob.size_bytes);
     out = put_literal(out, "{\"bytes\":");
     out = put_u64(out, field->value.blob.size_bytes);
+    if (kept_bytes < field->value.blob.size_bytes) {
+        out = put_literal(out, ",\"stored\":");
+        out = put_u64(out, kept_bytes);
+    }
     if (!in_payload) {
         out = put_literal(out, ",\"hex\":\"");
-        for (uint32_t i = 0; i < field->value.blob.size_bytes; i++) {
+        for (uint32_t i = 0; i < kept_bytes; i++) {
             *out++ = digits[data[i] >> 4];
             *out++ = digits[data[i] & 0x0f];
         }
@@ -163,7 +172,7 @@ size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event)
         if (field->type == SIM_FIELD_STR)
             bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
         else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD)
-            bound += 32 + 2 * (size_t)field->value.blob.size_bytes;
+            bound += 52 + 2 * (size_t)field->value.blob.size_bytes;     /* 2 numbers, hex */
         else
             bound += 22;    /* sign or quotes, 20 digits */
     }
@@ -171,13 +180,13 @@ size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event)
 }
 
 size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
-                             uint32_t *payload_field)
+                             uint32_t payload_bytes_max, uint32_t *payload_field)
 {
     assert(json != NULL);
     assert(event != NULL);
     assert(payload_field != NULL);
     char *out = json;
-    *payload_field = event->field_count;
+    *payload_field = sim_trace_payload_field(event);
     *out++ = '{';
     for (uint32_t i = 0; i < event->field_count; i++) {
         const struct sim_trace_field *field = &event->fields[i];
@@ -192,10 +201,10 @@ size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
             out = put_string(out, field->value.blob.data, field->value.blob.size_bytes);
             break;
         case SIM_FIELD_BYTES:
-        case SIM_FIELD_PAYLOAD:     /* stored as a bytes field is */
-            out = put_bytes_field(out, field, *payload_field == event->field_count);
-            if (*payload_field == event->field_count)
-                *payload_field = i;
+        case SIM_FIELD_PAYLOAD:
+            out = put_bytes_field(out, field, i == *payload_field,
+                                  sim_trace_field_kept_bytes(event, i, *payload_field,
+                                                             payload_bytes_max));
             break;
         }
     }

@@ -3,24 +3,65 @@
  * sim/trace/fields_json.h: the `fields` column's JSON text of one event
  * (docs/trace-schema.md, "fields"): an object with the fields in emission order;
  * U64 above INT64_MAX as a decimal string; strings as JSON strings (ill-formed UTF-8
- * bytes as \udcXX); the first bytes field as {"bytes":N} (its content goes to the
- * `payload` column), later ones as {"bytes":N,"hex":"..."}.
+ * bytes as \udcXX); the payload field (the first BYTES or PAYLOAD field) as {"bytes":N}
+ * (its content goes to the `payload` column, cut to the writer's --payload limit, and
+ * then {"bytes":N,"stored":K}), later BYTES fields as {"bytes":N,"hex":"..."}, later
+ * PAYLOAD fields the same with their hex cut like the payload.
  */
 #ifndef SIM_TRACE_FIELDS_JSON_H
 #define SIM_TRACE_FIELDS_JSON_H
 
+#include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sim/engine/trace.h"
 
-/* An upper bound of the text's size for `event`, NUL included. */
+/* --payload: bytes of a payload the trace stores per event. "all" is SIM_TRACE_BYTES_MAX,
+ * the most a field may hold, so every byte is kept. */
+#define SIM_TRACE_PAYLOAD_DEFAULT_BYTES 256u
+#define SIM_TRACE_PAYLOAD_ALL_BYTES SIM_TRACE_BYTES_MAX
+
+/* The index of the payload field: the first BYTES or PAYLOAD field; field_count if none. */
+static inline uint32_t sim_trace_payload_field(const struct sim_trace_event *event)
+{
+    assert(event != NULL);
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        enum sim_field_type type = event->fields[index].type;
+        if (type == SIM_FIELD_BYTES || type == SIM_FIELD_PAYLOAD)
+            return index;
+    }
+    return event->field_count;
+}
+
+/* Bytes of field `index` the trace keeps: a string whole, a later BYTES field whole (its
+ * hex), the payload field and any PAYLOAD field cut to payload_bytes_max; 0 for numbers.
+ * `payload_field` is sim_trace_payload_field(event). */
+static inline uint32_t sim_trace_field_kept_bytes(const struct sim_trace_event *event,
+                                                  uint32_t index, uint32_t payload_field,
+                                                  uint32_t payload_bytes_max)
+{
+    assert(event != NULL && index < event->field_count);
+    const struct sim_trace_field *field = &event->fields[index];
+    bool cut = field->type == SIM_FIELD_PAYLOAD ||
+               (field->type == SIM_FIELD_BYTES && index == payload_field);
+    if (cut)
+        return field->value.blob.size_bytes < payload_bytes_max ? field->value.blob.size_bytes
+                                                                : payload_bytes_max;
+    if (field->type == SIM_FIELD_STR || field->type == SIM_FIELD_BYTES)
+        return field->value.blob.size_bytes;
+    return 0;
+}
+
+/* An upper bound of the text's size for `event`, NUL included (for any cut). */
 size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event);
 
-/* Writes the text, NUL-terminated, into `json` (at least the bound above); returns its
- * length without the NUL and the index of the first bytes field in *payload_field
- * (field_count if none). */
+/* Writes the text, NUL-terminated, into `json` (at least the bound above) with payloads
+ * cut to payload_bytes_max (blob values need hold only their kept bytes); returns its
+ * length without the NUL and the payload field's index in *payload_field (field_count if
+ * none). */
 size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
-                             uint32_t *payload_field);
+                             uint32_t payload_bytes_max, uint32_t *payload_field);
 
 #endif /* SIM_TRACE_FIELDS_JSON_H */

@@ -54,6 +54,20 @@ enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MES
  * reader, `inspect` and `export`. */
 int sim_trace_open_database(const char *path, struct sqlite3 **db);
 
+/* The `events` indexes readers use (time ranges, kinds). The writer does not build them
+ * (docs/trace-schema.md, "Indexes"); sim_trace_indexes_ensure() (indexes.c) creates both
+ * when `path` is a closed trace it may write and nobody holds its write lock, before a
+ * reader opens it; a reader that finds them absent scans instead. Never fails: it returns
+ * what the trace has now. */
+#define SIM_TRACE_INDEX_TIME "events_time_ns"
+#define SIM_TRACE_INDEX_KIND "events_kind"
+enum sim_trace_indexes {
+    SIM_TRACE_INDEXES_ABSENT = 0,   /* not there, and not made (read-only, being written) */
+    SIM_TRACE_INDEXES_PRESENT = 1,  /* there already */
+    SIM_TRACE_INDEXES_CREATED = 2,  /* made by this call */
+};
+enum sim_trace_indexes sim_trace_indexes_ensure(const char *path);
+
 struct sim_trace_row {
     uint64_t seq;
     uint64_t time_ns;

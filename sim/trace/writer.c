@@ -2,13 +2,14 @@
 /*
  * sim/trace/writer.c: the SQLite trace writer (schema v1, docs/trace-schema.md).
  *
- * One writer owns one database connection and five prepared statements. Events
- * arrive through the sink in sequence order; each is encoded on the run's thread
- * (fields as compact JSON, the first bytes field as the payload) into a batch of at
- * most SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES bytes, and a worker
- * thread inserts each batch as one transaction while the run goes on (sim/trace/batch.h:
- * SQLite's insert costs about twice the simulation of the event). Metadata, files and
- * close first drain the batches, so only one thread uses the connection at a time.
+ * One writer owns one database connection and its prepared statements. Events arrive
+ * through the sink in sequence order; the run's thread only copies each into the record
+ * ring (sim/trace/ring.h: no formatting, no allocation), and the ring's worker thread
+ * hands them back here, where the rows are made (fields as compact JSON, the payload
+ * field cut to --payload) and inserted 8 per statement, one transaction per
+ * SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES record bytes, while the run goes
+ * on (SQLite's insert costs about what simulating the event does). Metadata, files and
+ * close first drain the ring, so only one thread uses the connection at a time.
  *
  * Replacing safely (docs/trace-schema.md, "Where the trace is written"): the database is
  * written as PATH.partial beside PATH and renamed onto PATH only by a close that
@@ -17,14 +18,14 @@
  * or PATH.partial holds something that is not a vmcisim trace (sim_trace_check): a
  * mistyped --trace must not destroy a scenario or any other file.
  *
- * The database runs in WAL mode with synchronous=OFF, and the two `events`
- * indexes are built at close (measurements and crash semantics in
- * docs/trace-schema.md): a process crash keeps every committed batch and leaves
- * a consistent file; a power loss may not. A writer is used by one thread (the
- * connection is opened with SQLITE_OPEN_NOMUTEX).
+ * The database runs in WAL mode with synchronous=OFF and has no index: the readers
+ * build the two `events` indexes on first use (sim/trace/indexes.c; measurements and
+ * crash semantics in docs/trace-schema.md): a process crash keeps every committed
+ * transaction and leaves a consistent file; a power loss may not. The connection is used by
+ * one thread at a time (opened with SQLITE_OPEN_NOMUTEX; the ring's drains hand it over).
  *
  * Invariants (asserted below):
- *   W1  The batch being filled holds < SIM_TRACE_BATCH_EVENTS events between calls.
+ *   W1  Rows are stored in the order the run emitted them (one ring, one worker).
  *   W2  Stored events have strictly increasing seq (the engine's order).
  *   W3  An event's JSON never exceeds its bound (sim/trace/fields_json.c).
  */
@@ -43,7 +44,7 @@
 #include <xxhash.h>
 
 #include "sim/engine/error.h"
-#include "sim/trace/batch.h"
+#include "sim/trace/ring.h"
 #include "sim/trace/fields_json.h"
 #include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
@@ -64,11 +65,6 @@ static const char schema_sql[] =
     "INSERT INTO meta(key, value) VALUES('schema_version', '"
     STRINGIFY_VALUE(SIM_TRACE_SCHEMA_VERSION) "');"
     "COMMIT;";
-
-/* Run at close: building the indexes once is 1.5x faster than maintaining them per row. */
-static const char index_sql[] =
-    "CREATE INDEX IF NOT EXISTS events_time_ns ON events(time_ns);"
-    "CREATE INDEX IF NOT EXISTS events_kind ON events(kind);";
 
 static const char event_insert_sql[] =
     "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload)"
@@ -96,12 +92,18 @@ struct sim_trace_writer {
     sqlite3_stmt *batch_begin;
     sqlite3_stmt *batch_commit;
     enum sim_layer level;           /* set by sim_trace_writer_sink() */
-    struct trace_batches *batches;  /* owned; NULL once stopped */
+    uint32_t payload_bytes_max;     /* --payload: kept bytes of an event's payload field */
+    struct trace_ring *ring;        /* owned; NULL once stopped */
+    /* The worker's: the rows' JSON texts of one store call (grown, never shrunk). */
+    char *json[TRACE_RING_STORE_EVENTS_MAX];
+    size_t json_capacity_bytes[TRACE_RING_STORE_EVENTS_MAX];
     uint64_t stored_events;         /* by the worker, read after a drain */
     uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
 
-static int batch_store(void *state, const struct trace_batch *batch, char *message);
+static int rows_store(void *state, const struct sim_trace_event *events,
+                      const uint32_t *payload_bytes_max, uint32_t count, char *message);
+static int transaction_commit(void *state, char *message);
 
 /* ---- Messages ---------------------------------------------------------------------- */
 
@@ -215,9 +217,9 @@ static int writer_close_database(struct sim_trace_writer *writer, char *message)
 {
     assert(writer != NULL);
     int result = 0;
-    if (writer->batches != NULL)
-        trace_batches_destroy(writer->batches);     /* first: the worker uses the statements */
-    writer->batches = NULL;
+    if (writer->ring != NULL)
+        trace_ring_destroy(writer->ring);       /* first: the worker uses the statements */
+    writer->ring = NULL;
     sqlite3_stmt **statements[] = {
         &writer->event_insert, &writer->event_insert_rows, &writer->meta_insert,
         &writer->file_insert, &writer->batch_begin, &writer->batch_commit,
@@ -240,6 +242,8 @@ static int writer_destroy(struct sim_trace_writer *writer, char *message)
     int result = writer_close_database(writer, message);
     free(writer->path);
     free(writer->partial_path);
+    for (uint32_t index = 0; index < TRACE_RING_STORE_EVENTS_MAX; index++)
+        free(writer->json[index]);
     free(writer);
     return result;
 }
@@ -300,8 +304,10 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
     }
     rc = prepare_all(writer, message);
     if (rc == 0)
-        rc = trace_batches_create(&writer->batches, SIM_TRACE_BATCH_EVENTS,
-                                  SIM_TRACE_BATCH_BYTES, batch_store, writer, message);
+        rc = trace_ring_create(&writer->ring, SIM_TRACE_BATCH_EVENTS, SIM_TRACE_BATCH_BYTES,
+                               rows_store, transaction_commit, writer, message);
+    if (rc == 0)
+        rc = sim_trace_writer_payload(writer, SIM_TRACE_PAYLOAD_DEFAULT_BYTES, message);
     if (rc < 0)
         goto fail;
     *out = writer;
@@ -340,7 +346,7 @@ int sim_trace_writer_abandon(struct sim_trace_writer *writer,
 {
     assert(writer != NULL);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);
+    int rc = trace_ring_drain(writer->ring, message);
     char close_message[SIM_ERROR_MESSAGE_BYTES_MAX];
     int close_rc = writer_destroy(writer, close_message);
     if (rc == 0 && close_rc < 0) {
@@ -361,12 +367,10 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 {
     assert(writer != NULL);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);
+    int rc = trace_ring_drain(writer->ring, message);
     assert(rc < 0 || writer->stored_events == sim_trace_writer_event_count(writer));
-    trace_batches_destroy(writer->batches);
-    writer->batches = NULL;
-    if (rc == 0 && sqlite3_exec(writer->db, index_sql, NULL, NULL, NULL) != SQLITE_OK)
-        rc = sqlite_fail(writer, "create indexes", message);
+    trace_ring_destroy(writer->ring);
+    writer->ring = NULL;
     /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
      * would do it too, but silently. */
     if (rc == 0 && sqlite3_wal_checkpoint_v2(writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
@@ -392,6 +396,21 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 
 /* ---- Metadata and files ------------------------------------------------------------ */
 
+int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
+                             char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL);
+    assert(message != NULL);
+    if (payload_bytes_max > SIM_TRACE_PAYLOAD_ALL_BYTES)
+        payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;   /* no field holds more */
+    char text[16];
+    snprintf(text, sizeof text, "%" PRIu32, payload_bytes_max);
+    int rc = sim_trace_writer_meta(writer, SIM_TRACE_META_PAYLOAD_BYTES_MAX, text, message);
+    if (rc == 0)
+        writer->payload_bytes_max = payload_bytes_max;
+    return rc;
+}
+
 int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, const char *value,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
@@ -399,7 +418,7 @@ int sim_trace_writer_meta(struct sim_trace_writer *writer, const char *key, cons
     assert(key != NULL);
     assert(value != NULL);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);    /* the connection is ours */
+    int rc = trace_ring_drain(writer->ring, message);    /* the connection is ours */
     if (rc < 0)
         return rc;
     sqlite3_stmt *stmt = writer->meta_insert;
@@ -433,7 +452,7 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     assert(path != NULL);
     assert(text != NULL || text_bytes == 0);
     assert(message != NULL);
-    int rc = trace_batches_drain(writer->batches, message);    /* the connection is ours */
+    int rc = trace_ring_drain(writer->ring, message);    /* the connection is ours */
     if (rc < 0)
         return rc;
     char hex[33];
@@ -497,75 +516,111 @@ static int event_check(const struct sim_trace_writer *writer,
     return 0;
 }
 
-/* Binds one row's eight columns from parameter `first` on (1 for a one-row statement). */
-static int record_bind(sqlite3_stmt *stmt, int first, const struct trace_record *record)
+/* The row's JSON text into the slot's buffer, grown to the event's bound on the worker
+ * (never on the run's thread). Returns its length, or SIZE_MAX when out of memory. */
+static size_t row_json(struct sim_trace_writer *writer, uint32_t slot,
+                       const struct sim_trace_event *event, uint32_t payload_bytes_max,
+                       uint32_t *payload_field)
 {
-    int rc = sqlite3_bind_int64(stmt, first, (sqlite3_int64)record->seq);
-    rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)record->time_ns);
-    rc |= sqlite3_bind_int64(stmt, first + 2, record->ctx);
-    rc |= sqlite3_bind_int64(stmt, first + 3, record->pid);
-    rc |= sqlite3_bind_text(stmt, first + 4, sim_layer_name(record->layer), -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(stmt, first + 5, record->kind, (int)record->kind_bytes,
-                            SQLITE_STATIC);
-    rc |= sqlite3_bind_text64(stmt, first + 6, record->json, record->json_bytes, SQLITE_STATIC,
+    size_t bound = sim_trace_fields_json_bound_bytes(event);
+    if (writer->json_capacity_bytes[slot] < bound) {
+        size_t capacity_bytes = bound < 4096u ? 4096u : bound;
+        char *json = realloc(writer->json[slot], capacity_bytes);
+        if (json == NULL)
+            return SIZE_MAX;
+        writer->json[slot] = json;
+        writer->json_capacity_bytes[slot] = capacity_bytes;
+    }
+    size_t json_bytes = sim_trace_fields_json(writer->json[slot], event, payload_bytes_max,
+                                              payload_field);
+    assert(json_bytes < bound);                                                 /* W3 */
+    return json_bytes;
+}
+
+/* Binds one row's eight columns from parameter `first` on (1 for a one-row statement):
+ * the payload column holds the payload field's kept bytes, or NULL when the event has none
+ * or the cut is 0 (--payload 0). */
+static int row_bind(struct sim_trace_writer *writer, sqlite3_stmt *stmt, int first,
+                    uint32_t slot, const struct sim_trace_event *event,
+                    uint32_t payload_bytes_max)
+{
+    uint32_t payload_field = 0;
+    size_t json_bytes = row_json(writer, slot, event, payload_bytes_max, &payload_field);
+    if (json_bytes == SIZE_MAX)
+        return SQLITE_NOMEM;
+    size_t kind_bytes = event->kind_bytes != 0 ? event->kind_bytes : strlen(event->kind);
+    int rc = sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
+    rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)event->time_ns);
+    rc |= sqlite3_bind_int64(stmt, first + 2, event->ctx);
+    rc |= sqlite3_bind_int64(stmt, first + 3, event->pid);
+    rc |= sqlite3_bind_text(stmt, first + 4, sim_layer_name(event->layer), -1, SQLITE_STATIC);
+    rc |= sqlite3_bind_text(stmt, first + 5, event->kind, (int)kind_bytes, SQLITE_STATIC);
+    rc |= sqlite3_bind_text64(stmt, first + 6, writer->json[slot], json_bytes, SQLITE_STATIC,
                               SQLITE_UTF8);
-    if (!record->has_payload)
+    uint32_t kept_bytes = payload_field < event->field_count
+        ? sim_trace_field_kept_bytes(event, payload_field, payload_field, payload_bytes_max) : 0;
+    if (payload_field >= event->field_count || payload_bytes_max == 0)
         rc |= sqlite3_bind_null(stmt, first + 7);
-    else if (record->payload_bytes == 0)            /* an empty blob, not NULL */
+    else if (kept_bytes == 0)                       /* an empty blob, not NULL */
         rc |= sqlite3_bind_zeroblob(stmt, first + 7, 0);
     else
-        rc |= sqlite3_bind_blob(stmt, first + 7, record->payload, (int)record->payload_bytes,
-                                SQLITE_STATIC);
+        rc |= sqlite3_bind_blob(stmt, first + 7, event->fields[payload_field].value.blob.data,
+                                (int)kept_bytes, SQLITE_STATIC);
     return rc;  /* SQLITE_OK is 0: any failure leaves bits set */
 }
 
-/* Inserts `count` rows (1, or WRITER_ROWS_PER_INSERT with the multi-row statement). */
-static int rows_insert(struct sim_trace_writer *writer, const struct trace_record *records,
-                       uint32_t count, char *message)
-{
-    assert(count == 1 || count == WRITER_ROWS_PER_INSERT);
-    sqlite3_stmt *stmt = count == 1 ? writer->event_insert : writer->event_insert_rows;
-    int bound = SQLITE_OK;
-    for (uint32_t index = 0; index < count; index++)
-        bound |= record_bind(stmt, (int)(index * WRITER_COLUMNS + 1), &records[index]);
-    if (bound != SQLITE_OK) {
-        sqlite3_reset(stmt);
-        return sqlite_fail(writer, "bind event", message);
-    }
-    return step_done(writer, stmt, "insert event", message);
-}
-
-/* The batches' store callback, on the worker thread: one batch, one transaction. The
- * run's thread does not touch the connection meanwhile (batch.h). */
-static int batch_store(void *state, const struct trace_batch *batch, char *message)
+/* The ring's commit callback (worker thread): ends the open transaction. */
+static int transaction_commit(void *state, char *message)
 {
     struct sim_trace_writer *writer = state;
-    int rc = step_done(writer, writer->batch_begin, "begin a batch", message);
-    size_t offset = 0;
-    struct trace_record records[WRITER_ROWS_PER_INSERT];
-    uint32_t pending = 0;
-    uint32_t stored = 0;
-    while (rc == 0 && trace_batch_next(batch, &offset, &records[pending])) {
-        assert(writer->stored_events + stored == 0 ||
-               records[pending].seq > writer->last_seq);                                /* W2 */
-        writer->last_seq = records[pending].seq;
-        stored++;
-        if (++pending == WRITER_ROWS_PER_INSERT) {
-            rc = rows_insert(writer, records, pending, message);
-            pending = 0;
+    if (sqlite3_get_autocommit(writer->db))
+        return 0;
+    int rc = step_done(writer, writer->batch_commit, "commit a batch", message);
+    if (rc < 0 && !sqlite3_get_autocommit(writer->db))
+        sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* The ring's store callback, on the worker thread: `count` rows (1, or
+ * TRACE_RING_STORE_EVENTS_MAX with the multi-row statement) in the open transaction,
+ * begun here if none is. The run's thread does not touch the connection meanwhile. */
+static int rows_store(void *state, const struct sim_trace_event *events,
+                      const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    struct sim_trace_writer *writer = state;
+    _Static_assert(TRACE_RING_STORE_EVENTS_MAX == WRITER_ROWS_PER_INSERT, "one statement");
+    assert(count == 1 || count == WRITER_ROWS_PER_INSERT);
+    int rc = 0;
+    if (sqlite3_get_autocommit(writer->db))
+        rc = step_done(writer, writer->batch_begin, "begin a batch", message);
+    sqlite3_stmt *stmt = count == 1 ? writer->event_insert : writer->event_insert_rows;
+    int bound = SQLITE_OK;
+    bool no_memory = false;
+    for (uint32_t index = 0; rc == 0 && !no_memory && index < count; index++) {
+        assert(writer->stored_events + index == 0 ||
+               events[index].seq > writer->last_seq);                                   /* W2 */
+        writer->last_seq = events[index].seq;
+        int one = row_bind(writer, stmt, (int)(index * WRITER_COLUMNS + 1), index,
+                           &events[index], payload_bytes_max[index]);
+        no_memory = one == SQLITE_NOMEM;
+        bound |= one;
+    }
+    if (rc == 0 && bound != SQLITE_OK) {
+        sqlite3_reset(stmt);
+        rc = sqlite_fail(writer, "bind event", message);
+        if (no_memory) {
+            message_format(message, "trace database %s: out of memory for a row", writer->path);
+            rc = SIM_ENOMEM;
         }
     }
-    for (uint32_t index = 0; rc == 0 && index < pending; index++)
-        rc = rows_insert(writer, &records[index], 1, message);
     if (rc == 0)
-        rc = step_done(writer, writer->batch_commit, "commit a batch", message);
+        rc = step_done(writer, stmt, "insert event", message);
     if (rc < 0) {
         if (!sqlite3_get_autocommit(writer->db))
             sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
-    assert(stored == trace_batch_events(batch));
-    writer->stored_events += stored;
+    writer->stored_events += count;
     return 0;
 }
 
@@ -579,16 +634,12 @@ static int writer_emit(void *state, const struct sim_trace_event *event, char *m
     assert(event->kind != NULL);
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
     assert(event->seq <= (uint64_t)INT64_MAX);
-    assert(trace_batches_filling(writer->batches) < SIM_TRACE_BATCH_EVENTS);  /* W1 */
     if (event->layer > writer->level)
         return 0;   /* the engine filters too; a sink must not rely on it */
     int rc = event_check(writer, event, message);
     if (rc == 0)
-        rc = trace_batches_append(writer->batches, event, message);
-    if (rc == SIM_ENOMEM || rc == SIM_ESINK)
-        return rc;
-    assert(rc == 0 || rc == SIM_ELIMIT);
-    assert(trace_batches_filling(writer->batches) < SIM_TRACE_BATCH_EVENTS);  /* W1 */
+        rc = trace_ring_append(writer->ring, event, writer->payload_bytes_max, message);
+    assert(rc == 0 || rc == SIM_ELIMIT || rc == SIM_ENOMEM || rc == SIM_ESINK);
     return rc;
 }
 
@@ -608,5 +659,5 @@ struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enu
 uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer)
 {
     assert(writer != NULL);
-    return trace_batches_appended(writer->batches);
+    return trace_ring_appended(writer->ring);
 }

@@ -5,8 +5,9 @@
  * A run's trace database holds its metadata (schema version, simulator version,
  * seed, options; never a wall-clock time), the text of every Lua file the run
  * loaded, and its events. The writer is a trace sink (sim/engine/trace.h): the
- * engine hands it admitted events in sequence order and it inserts them with a
- * prepared statement in batched transactions.
+ * engine hands it admitted events in sequence order, the run's thread copies each into a
+ * record ring, and a worker thread makes the rows and inserts them in batched
+ * transactions (sim/trace/ring.h).
  */
 #ifndef SIM_TRACE_WRITER_H
 #define SIM_TRACE_WRITER_H
@@ -15,13 +16,14 @@
 #include <stdint.h>
 
 #include "sim/engine/trace.h"
+#include "sim/trace/fields_json.h"
 
 #define SIM_TRACE_SCHEMA_VERSION 1
 /* Events per transaction: large enough that commit cost is amortised (measured in
  * docs/trace-schema.md), small enough that a crash loses at most this many events. */
 #define SIM_TRACE_BATCH_EVENTS 4096u
-/* A batch also ends at this many encoded bytes, so that events with large payloads do
- * not make batches (of which three exist, sim/trace/batch.h) grow without bound. */
+/* A transaction also ends at this many record bytes, so that events with large payloads
+ * do not make one transaction (and the WAL file) grow without bound. */
 #define SIM_TRACE_BATCH_BYTES (4u * 1024u * 1024u)
 
 /* How long the writer waits for a reader's lock (someone inspecting a trace being
@@ -54,6 +56,18 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
  * `files.hash` column (the reader checks texts against it). */
 void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33]);
 
+/* The meta key that records the cut below, in decimal bytes: readers (replay) read the
+ * payload column knowing it; a trace without it stored every payload whole. */
+#define SIM_TRACE_META_PAYLOAD_BYTES_MAX "payload_bytes_max"
+
+/* --payload: the bytes of each event's payload field (its first BYTES or PAYLOAD field)
+ * the trace stores, SIM_TRACE_PAYLOAD_DEFAULT_BYTES (256) until this is called;
+ * SIM_TRACE_PAYLOAD_ALL_BYTES keeps every byte, 0 none (the payload column is NULL). A cut
+ * payload's JSON member says how much was stored (docs/trace-schema.md). Applies to the
+ * events emitted after the call; stores the value in `meta`. Returns 0 or a SIM_E* code. */
+int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
+                             char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
 /* A sink that inserts events of layers <= level. The sink borrows the writer. */
 struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level);
 
@@ -64,8 +78,8 @@ uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer);
  * its committed batches. Borrowed from the writer. */
 const char *sim_trace_writer_partial_path(const struct sim_trace_writer *writer);
 
-/* Commits what is pending, builds the indexes, checkpoints, closes the database and
- * renames the partial file onto the path. Always frees the writer; returns 0, or a
+/* Commits what is pending, checkpoints, closes the database and renames the partial file
+ * onto the path (no index: readers make them, sim_trace_indexes_ensure). Always frees the writer; returns 0, or a
  * negative SIM_E* code with a message that names the partial file left behind. */
 int sim_trace_writer_close(struct sim_trace_writer *writer,
                            char message[SIM_ERROR_MESSAGE_BYTES_MAX]);

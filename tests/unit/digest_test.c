@@ -438,6 +438,36 @@ static void test_sink_kind_only_skips_other_kinds(void)
 
 /* ---- Data streams ---------------------------------------------------------------------- */
 
+
+/* A PAYLOAD field is skipped entirely, its count included: an event that carries one
+ * (wherever it sits, whatever its bytes and size) encodes exactly as the same event
+ * without it, so what a trace stores can never change a digest. */
+static void test_payload_fields_are_not_digested(void)
+{
+    static const uint8_t bytes_a[40] = { 1, 2, 3 };
+    static const uint8_t bytes_b[7] = { 9 };
+    struct sim_trace_event plain;
+    sim_trace_event_init(&plain, SIM_LAYER_VMCI, "qp_data", 3, 4);
+    plain.seq = 11;
+    plain.time_ns = 12;
+    sim_trace_field_u64(&plain, "bytes", 40);
+    sim_trace_field_str(&plain, "hash", "00112233");
+    struct sim_trace_event with_payload = plain;
+    with_payload.field_count = 0;
+    sim_trace_field_payload(&with_payload, "data", bytes_a, sizeof bytes_a);
+    sim_trace_field_u64(&with_payload, "bytes", 40);
+    sim_trace_field_payload(&with_payload, "more", bytes_b, sizeof bytes_b);
+    sim_trace_field_str(&with_payload, "hash", "00112233");
+    uint8_t expected[256], actual[256];
+    size_t expected_bytes = sim_digest_encode(&plain, expected, sizeof expected);
+    size_t actual_bytes = sim_digest_encode(&with_payload, actual, sizeof actual);
+    ASSERT_U64_EQ(actual_bytes, expected_bytes);
+    CU_ASSERT_EQUAL(memcmp(actual, expected, expected_bytes), 0);
+    /* The control: the same place holding a BYTES field does change the encoding. */
+    struct sim_trace_event with_bytes = with_payload;
+    with_bytes.fields[0].type = SIM_FIELD_BYTES;
+    CU_ASSERT_NOT_EQUAL(sim_digest_encode(&with_bytes, actual, sizeof actual), expected_bytes);
+}
 /* A running data hash is XXH3-64 of everything fed so far, however it was cut into pieces:
  * 1 + 2 + ... bytes give the one-shot hash of the whole, and every prefix's value too. */
 static void test_data_stream_is_xxh3_of_the_bytes_so_far(void)
@@ -557,6 +587,7 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
         TEST_ENTRY(test_data_stream_shared_is_one_stream),
         TEST_ENTRY(test_payload_fields_are_skipped),
+        TEST_ENTRY(test_payload_fields_are_not_digested),
     };
     return test_suite_register("digest", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +21,8 @@
 #include <xxhash.h>
 
 #include "sim/engine/error.h"
-#include "sim/trace/batch.h"
+#include "sim/trace/fields_json.h"
+#include "sim/trace/ring.h"
 #include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
 #include "suites.h"
@@ -266,9 +268,9 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
     sqlite3_close(db);
 }
 
-/* Close builds the indexes the schema names, and leaves no -wal file beside the trace;
- * the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
-static void test_close_builds_indexes_and_checkpoints(void)
+/* Close builds no index (readers make them on first use) and leaves no -wal file beside
+ * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
+static void test_close_checkpoints_and_builds_no_index(void)
 {
     struct sim_trace_writer *writer = writer_open_fixture("index.db");
     writer_close_fixture(writer);
@@ -277,12 +279,67 @@ static void test_close_builds_indexes_and_checkpoints(void)
     CU_ASSERT_NOT_EQUAL(access(wal, F_OK), 0);
     sqlite3 *db = db_open("index.db");
     CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
-                           " AND tbl_name = 'events' AND name IN ('events_time_ns', 'events_kind')",
-                           NULL), 2);
-    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM pragma_index_info('events_kind')"
-                           " WHERE name = 'kind'", NULL), 1);
+                           " AND tbl_name = 'events'", NULL), 0);
     CU_ASSERT_TRUE(db_text_equal(db, "PRAGMA journal_mode", NULL, "wal"));
     sqlite3_close(db);
+}
+
+/* sim_trace_indexes_ensure: makes both indexes on a closed trace (then finds them), leaves
+ * the trace one file with the same rows, and writes nothing to a PATH.partial, a read-only
+ * file, a file whose write lock another connection holds, or what is not a trace. */
+static void test_readers_make_the_indexes_on_first_use(void)
+{
+    struct sim_trace_writer *writer = writer_open_fixture("ensure.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    for (uint64_t seq = 0; seq < 100; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, seq % 2 ? "a" : "b");
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    writer_close_fixture(writer);
+    const char *path = temp_path("ensure.db");
+    char copy[sizeof temp_dir + 300];
+    snprintf(copy, sizeof copy, "%s", path);
+    CU_ASSERT_EQUAL(chmod(copy, 0444), 0);
+    bool root = access(copy, W_OK) == 0;           /* root writes whatever the mode says */
+    if (!root)
+        CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_ABSENT);
+    CU_ASSERT_EQUAL(chmod(copy, 0644), 0);
+    sqlite3 *locker = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(copy, &locker, SQLITE_OPEN_READWRITE, NULL),
+                          SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_ABSENT);
+    sqlite3_exec(locker, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(locker);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_CREATED);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(copy), SIM_TRACE_INDEXES_PRESENT);
+    char wal[sizeof temp_dir + 300];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CU_ASSERT_NOT_EQUAL(access(wal, F_OK), 0);
+    sqlite3 *db = db_open("ensure.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                           " AND name IN ('events_time_ns', 'events_kind')", NULL), 2);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM pragma_index_info('events_kind')"
+                           " WHERE name = 'kind'", NULL), 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events WHERE kind = 'a'", NULL), 50);
+    sqlite3_close(db);
+    /* A trace being written (the partial file of an open writer) is never touched. */
+    writer = writer_open_fixture("live.db");
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "k", "v", message), 0);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(temp_path("live.db.partial")),
+                    SIM_TRACE_INDEXES_ABSENT);
+    writer_close_fixture(writer);
+    db = db_open("live.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                           " AND tbl_name = 'events'", NULL), 0);
+    sqlite3_close(db);
+    FILE *other = fopen(temp_path("ensure_other.db"), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    fputs("not a trace", other);
+    fclose(other);
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure(temp_path("ensure_other.db")),
+                    SIM_TRACE_INDEXES_ABSENT);
 }
 
 /* meta keeps one value per key (the last); files keeps the exact text and its
@@ -647,8 +704,8 @@ static void write_same_run(const char *name)
     writer_close_fixture(writer);
 }
 
-/* meta holds only what callers put there (schema_version from the writer, no time of
- * day), and two identical runs give byte-identical trace files. */
+/* meta holds only what callers put there (schema_version and payload_bytes_max from the
+ * writer, no time of day), and two identical runs give byte-identical trace files. */
 static void test_meta_has_no_wall_clock_value(void)
 {
     write_same_run("same_a.db");
@@ -656,9 +713,9 @@ static void test_meta_has_no_wall_clock_value(void)
     write_same_run("same_b.db");
     CU_ASSERT_TRUE(file_equal(temp_path("same_a.db"), temp_path("same_b.db")));
     sqlite3 *db = db_open("same_a.db");
-    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta", NULL), 2);
-    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta"
-                           " WHERE key NOT IN ('schema_version', 'seed')", NULL), 0);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta", NULL), 3);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM meta WHERE key NOT IN"
+                           " ('schema_version', 'payload_bytes_max', 'seed')", NULL), 0);
     int64_t now_s = (int64_t)time(NULL);
     char since[32];
     snprintf(since, sizeof since, "%" PRId64, now_s - 366 * 86400);
@@ -692,116 +749,412 @@ static int suite_cleanup(void)
     return rmdir(temp_dir) == 0 ? 0 : 1;
 }
 
-/* ---- The batches behind the writer (sim/trace/batch.h) ------------------------------- */
+/* ---- The record ring behind the writer (sim/trace/ring.h) ------------------------------ */
 
-#define STORE_BATCHES_MAX 64u
+#define STORE_CALLS_MAX 4096u
 
-/* What the store callback saw; read by the test only after a drain. */
+/* What the store and commit callbacks saw; read by the test only after a drain. */
 struct store_log {
-    uint32_t batch_events[STORE_BATCHES_MAX];
-    uint32_t batch_count;
-    uint64_t next_seq;                  /* the seq each record must have, in order */
-    uint32_t wrong_records;
-    int fail_at_batch;                  /* -1: never fail */
+    uint32_t store_counts[STORE_CALLS_MAX];     /* events per store call */
+    uint32_t store_calls;
+    uint32_t commits;
+    uint32_t events_at_commit[STORE_CALLS_MAX];
+    uint64_t next_seq;                          /* the seq each event must have, in order */
+    uint64_t stored_events;
+    uint32_t wrong_events;
+    uint32_t payload_bytes_max;                 /* the cut the events must show */
+    int fail_at_store;                          /* -1: never fail */
 };
 
-/* Events 0..9 carry seq payload bytes, later ones 650 (two fill a 1000-byte batch). */
+/* Event `seq`'s payload size: small for the first ten, then large enough that the ring
+ * wraps many times over a few hundred events. */
 static uint32_t payload_size_of(uint64_t seq)
 {
-    return seq < 10 ? (uint32_t)seq : 650u;
+    return seq < 10 ? (uint32_t)seq : 300000u + (uint32_t)(seq % 7) * 1000u;
 }
 
-static int store_logged(void *state, const struct trace_batch *batch, char *message)
+/* Byte i of event seq's payload. */
+static uint8_t payload_byte(uint64_t seq, uint32_t i)
+{
+    return (uint8_t)(seq * 31u + i * 7u);
+}
+
+static bool event_as_appended(const struct store_log *log, const struct sim_trace_event *event,
+                              uint32_t payload_bytes_max)
+{
+    static const char *const kinds[7] = { "k0", "k1", "k2", "k3", "k4", "k5", "k6" };
+    uint64_t seq = event->seq;
+    uint32_t full = payload_size_of(seq);
+    uint32_t kept = full < log->payload_bytes_max ? full : log->payload_bytes_max;
+    bool right = seq == log->next_seq && event->time_ns == 1000 * seq + 7 &&
+                 strcmp(event->kind, kinds[seq % 7]) == 0 && event->field_count == 3 &&
+                 payload_bytes_max == log->payload_bytes_max &&
+                 event->fields[0].type == SIM_FIELD_U64 && event->fields[0].value.u64 == seq &&
+                 event->fields[1].type == SIM_FIELD_STR &&
+                 event->fields[1].value.blob.size_bytes == 5 &&
+                 memcmp(event->fields[1].value.blob.data, "hello", 5) == 0 &&
+                 event->fields[2].type == SIM_FIELD_BYTES &&
+                 event->fields[2].value.blob.size_bytes == full;
+    const uint8_t *data = event->fields[2].value.blob.data;
+    for (uint32_t i = 0; right && i < kept; i++)
+        right = data[i] == payload_byte(seq, i);
+    return right;
+}
+
+static int store_logged(void *state, const struct sim_trace_event *events,
+                        const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     struct store_log *log = state;
-    if ((int)log->batch_count == log->fail_at_batch) {
-        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "test store refuses batch %u",
-                 log->batch_count);
+    CU_ASSERT(count == 1 || count == TRACE_RING_STORE_EVENTS_MAX);
+    if ((int)log->store_calls == log->fail_at_store) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "test store refuses call %u",
+                 log->store_calls);
         return SIM_ESINK;
     }
-    size_t offset = 0;
-    struct trace_record record;
-    uint32_t count = 0;
-    while (trace_batch_next(batch, &offset, &record)) {
-        char kind[16];
-        snprintf(kind, sizeof kind, "k%" PRIu64, record.seq % 7);
-        bool right = record.seq == log->next_seq && record.time_ns == 1000 * record.seq + 7 &&
-                     record.kind_bytes == strlen(kind) &&
-                     memcmp(record.kind, kind, record.kind_bytes) == 0 &&
-                     record.has_payload && record.payload_bytes == payload_size_of(record.seq) &&
-                     (record.payload_bytes == 0 || record.payload[0] == (uint8_t)record.seq) &&
-                     record.json_bytes > 0 && record.json[0] == '{';
-        log->wrong_records += !right;
+    for (uint32_t index = 0; index < count; index++) {
+        log->wrong_events += !event_as_appended(log, &events[index], payload_bytes_max[index]);
         log->next_seq++;
-        count++;
     }
-    CU_ASSERT_EQUAL(count, trace_batch_events(batch));
-    if (log->batch_count < STORE_BATCHES_MAX)
-        log->batch_events[log->batch_count] = count;
-    log->batch_count++;
+    if (log->store_calls < STORE_CALLS_MAX)
+        log->store_counts[log->store_calls] = count;
+    log->store_calls++;
+    log->stored_events += count;
     return 0;
 }
 
-static int append_numbered(struct trace_batches *batches, uint64_t seq, uint8_t *payload)
+static int commit_logged(void *state, char *message)
+{
+    (void)message;
+    struct store_log *log = state;
+    if (log->commits < STORE_CALLS_MAX)
+        log->events_at_commit[log->commits] = (uint32_t)log->stored_events;
+    log->commits++;
+    return 0;
+}
+
+static int append_numbered(struct trace_ring *ring, uint64_t seq, uint8_t *payload,
+                           uint32_t payload_bytes_max)
 {
     static char kinds[7][4] = { "k0", "k1", "k2", "k3", "k4", "k5", "k6" };
     struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, kinds[seq % 7]);
-    memset(payload, (int)(uint8_t)seq, 700);
+    uint32_t size = payload_size_of(seq);
+    for (uint32_t i = 0; i < size; i++)
+        payload[i] = payload_byte(seq, i);
     sim_trace_field_u64(&event, "n", seq);
-    sim_trace_field_bytes(&event, "bytes", payload, payload_size_of(seq));
+    sim_trace_field_str(&event, "text", "hello");
+    sim_trace_field_bytes(&event, "bytes", payload, size);
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    return trace_batches_append(batches, &event, message);
+    return trace_ring_append(ring, &event, payload_bytes_max, message);
 }
 
-/* A batch ends at events_max events or at bytes_max encoded bytes, whichever comes first;
- * the worker sees every record in order with the kind, time and payload written (B3);
- * drain hands over the partial batch. */
-static void test_batches_end_at_event_or_byte_bound_and_keep_order(void)
+/* Every record comes back in order with its header, fields, string and payload kept bytes,
+ * across many wraps of the ring (120 events of about 300 KB: twice the ring); stores are
+ * groups of TRACE_RING_STORE_EVENTS_MAX, a drain stores the rest one by one and commits;
+ * a transaction also ends at commit_events. */
+static void test_ring_keeps_order_across_wraps_and_commits(void)
 {
-    struct store_log log = { .fail_at_batch = -1 };
-    struct trace_batches *batches = NULL;
+    enum { EVENTS = 120 };
+    _Static_assert(EVENTS * 300000ull > 2ull * TRACE_RING_BYTES, "wraps at least twice");
+    static struct store_log log;
+    memset(&log, 0, sizeof log);
+    log.fail_at_store = -1;
+    log.payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;
+    struct trace_ring *ring = NULL;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    CU_ASSERT_EQUAL_FATAL(trace_batches_create(&batches, 4, 1000, store_logged, &log,
-                                               message), 0);
-    uint8_t payload[700];
-    for (uint64_t seq = 0; seq < 10; seq++)             /* small: 4, 4, then 2 at the drain */
-        CU_ASSERT_EQUAL(append_numbered(batches, seq, payload), 0);
-    CU_ASSERT_EQUAL(trace_batches_filling(batches), 2);
-    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), 0);
-    for (uint64_t seq = 10; seq < 18; seq++)            /* 650-byte payloads: 2 per batch */
-        CU_ASSERT_EQUAL(append_numbered(batches, seq, payload), 0);
-    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), 0);
-    ASSERT_U64_EQ(trace_batches_appended(batches), 18);
-    trace_batches_destroy(batches);
-    static const uint32_t expected[7] = { 4, 4, 2, 2, 2, 2, 2 };
-    ASSERT_U64_EQ(log.batch_count, 7);
-    for (uint32_t index = 0; index < 7 && index < log.batch_count; index++)
-        ASSERT_U64_EQ(log.batch_events[index], expected[index]);
-    ASSERT_U64_EQ(log.wrong_records, 0);
-    ASSERT_U64_EQ(log.next_seq, 18);
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 16, 1u << 30, store_logged, commit_logged,
+                                            &log, message), 0);
+    uint8_t *payload = malloc(400000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
+    for (uint64_t seq = 0; seq < 3; seq++)
+        CU_ASSERT_EQUAL(append_numbered(ring, seq, payload, log.payload_bytes_max), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);        /* 3 single stores, commit */
+    ASSERT_U64_EQ(log.stored_events, 3);
+    ASSERT_U64_EQ(log.commits, 1);
+    for (uint64_t seq = 3; seq < EVENTS; seq++)
+        CU_ASSERT_EQUAL(append_numbered(ring, seq, payload, log.payload_bytes_max), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(trace_ring_appended(ring), EVENTS);
+    ASSERT_U64_EQ(log.stored_events, EVENTS);
+    ASSERT_U64_EQ(log.next_seq, EVENTS);
+    ASSERT_U64_EQ(log.wrong_events, 0);
+    for (uint32_t index = 0; index < 3; index++)
+        ASSERT_U64_EQ(log.store_counts[index], 1);
+    ASSERT_U64_EQ(log.store_counts[3], TRACE_RING_STORE_EVENTS_MAX);
+    /* After the first drain, every commit but the last ends a transaction of exactly 16
+     * events (a group of 8 that would cross 16 is stored one by one up to it). */
+    for (uint32_t index = 1; index + 1 < log.commits && index < STORE_CALLS_MAX; index++)
+        ASSERT_U64_EQ(log.events_at_commit[index] - log.events_at_commit[index - 1], 16);
+    ASSERT_U64_EQ(log.events_at_commit[log.commits - 1], EVENTS);
+    trace_ring_destroy(ring);
+    free(payload);
 }
 
-/* A failing store fails the batches for good: the next append or drain returns its code
- * and message; later batches reach no store. */
-static void test_batches_failure_is_sticky_and_reported(void)
+/* A record that leaves exactly 8 bytes before the ring's end makes the next one wrap with
+ * the smallest marker; the worker must read only the marker there (the sanitizer build
+ * catches a read of a whole record head past the buffer's end). */
+static int append_sized(struct trace_ring *ring, uint64_t seq, uint8_t *payload,
+                        uint32_t payload_bytes)
 {
-    struct store_log log = { .fail_at_batch = 1 };
-    struct trace_batches *batches = NULL;
+    struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "k");
+    sim_trace_field_bytes(&event, "bytes", payload, payload_bytes);
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    CU_ASSERT_EQUAL_FATAL(trace_batches_create(&batches, 2, 1u << 20, store_logged, &log,
-                                               message), 0);
-    uint8_t payload[700];
+    return trace_ring_append(ring, &event, SIM_TRACE_PAYLOAD_ALL_BYTES, message);
+}
+
+static int store_counted(void *state, const struct sim_trace_event *events,
+                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    (void)events;
+    (void)payload_bytes_max;
+    (void)message;
+    *(uint64_t *)state += count;
+    return 0;
+}
+
+static int commit_nothing(void *state, char *message)
+{
+    (void)state;
+    (void)message;
+    return 0;
+}
+
+static void test_ring_wraps_with_an_8_byte_marker(void)
+{
+    uint64_t stored = 0;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_counted,
+                                            commit_nothing, &stored, message), 0);
+    uint8_t *payload = calloc(1, SIM_TRACE_BYTES_MAX);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
+    struct sim_trace_event probe = event_make(0, SIM_LAYER_VMCI, "k");
+    sim_trace_field_bytes(&probe, "bytes", payload, 0);
+    size_t empty_bytes = trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+    probe.fields[0].value.blob.size_bytes = SIM_TRACE_BYTES_MAX;
+    size_t big_bytes = trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+    uint64_t used = 0, seq = 0;
+    /* Whole records of 1 MiB while more than 2 MiB are left, then one more: what is left
+     * is then less than 1 MiB plus a head, and a last record fills it to 8 bytes. */
+    while (TRACE_RING_BYTES - used > 2u * SIM_TRACE_BYTES_MAX) {
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, SIM_TRACE_BYTES_MAX), 0);
+        used += big_bytes;
+    }
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, SIM_TRACE_BYTES_MAX), 0);
+    used += big_bytes;
+    uint32_t filler = (uint32_t)(TRACE_RING_BYTES - used - 8u - empty_bytes);
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, filler), 0);
+    probe.fields[0].value.blob.size_bytes = filler;
+    used += trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+    ASSERT_U64_EQ(TRACE_RING_BYTES - used, 8);
+    for (int more = 0; more < 3; more++)
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, 100), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(stored, seq);
+    trace_ring_destroy(ring);
+    free(payload);
+}
+
+/* The cut keeps the first payload_bytes_max bytes of the payload field (the full size stays
+ * in the field) and makes the record smaller: with a cut of 16 the same events pass. */
+static void test_ring_keeps_only_the_cut_of_a_payload(void)
+{
+    static struct store_log log;
+    memset(&log, 0, sizeof log);
+    log.fail_at_store = -1;
+    log.payload_bytes_max = 16;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_logged, commit_logged,
+                                            &log, message), 0);
+    uint8_t *payload = malloc(400000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
+    for (uint64_t seq = 0; seq < 40; seq++)
+        CU_ASSERT_EQUAL(append_numbered(ring, seq, payload, 16), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(log.stored_events, 40);
+    ASSERT_U64_EQ(log.wrong_events, 0);
+    trace_ring_destroy(ring);
+    free(payload);
+    struct sim_trace_event event = event_make(1, SIM_LAYER_VMCI, "k");
+    static const uint8_t bytes[300];
+    sim_trace_field_bytes(&event, "bytes", bytes, sizeof bytes);
+    CU_ASSERT(trace_ring_record_bytes(&event, 16) + 280 <= trace_ring_record_bytes(&event, 300));
+    CU_ASSERT_EQUAL(trace_ring_record_bytes(&event, 300),
+                    trace_ring_record_bytes(&event, SIM_TRACE_PAYLOAD_ALL_BYTES));
+}
+
+/* A failing store fails the ring for good: the next append or drain returns its code and
+ * message; later events reach no store, and appends never block on a failed ring. */
+static void test_ring_failure_is_sticky_and_reported(void)
+{
+    static struct store_log log;
+    memset(&log, 0, sizeof log);
+    log.fail_at_store = 1;
+    log.payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 2, 1u << 20, store_logged, commit_logged,
+                                            &log, message), 0);
+    uint8_t *payload = malloc(400000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
     for (uint64_t seq = 0; seq < 4; seq++)
-        CU_ASSERT_EQUAL(append_numbered(batches, seq, payload), 0);
-    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), SIM_ESINK);
-    ASSERT_STR_CONTAINS(message, "test store refuses batch 1");
+        CU_ASSERT_EQUAL(append_numbered(ring, seq, payload, log.payload_bytes_max), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), SIM_ESINK);
+    ASSERT_STR_CONTAINS(message, "test store refuses call 1");
     message[0] = '\0';
-    CU_ASSERT_EQUAL(append_numbered(batches, 4, payload), SIM_ESINK);
-    CU_ASSERT_EQUAL(trace_batches_drain(batches, message), SIM_ESINK);
-    ASSERT_STR_CONTAINS(message, "test store refuses batch 1");
-    trace_batches_destroy(batches);
-    ASSERT_U64_EQ(log.batch_count, 1);      /* batch 0 stored, batch 1 refused, no more */
-    ASSERT_U64_EQ(log.wrong_records, 0);
+    int rc = 0;
+    for (uint64_t seq = 4; seq < 200 && rc == 0; seq++)     /* more than the ring holds */
+        rc = append_numbered(ring, seq, payload, log.payload_bytes_max);
+    CU_ASSERT_EQUAL(rc, SIM_ESINK);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), SIM_ESINK);
+    ASSERT_STR_CONTAINS(message, "test store refuses call 1");
+    trace_ring_destroy(ring);
+    ASSERT_U64_EQ(log.store_calls, 1);      /* call 0 stored, call 1 refused, no more */
+    ASSERT_U64_EQ(log.wrong_events, 0);
+    free(payload);
+}
+
+/* --payload: the payload field keeps its first N bytes in the column and says so in its
+ * JSON member; 0 leaves the column NULL; `all` keeps everything; a later BYTES field keeps
+ * its whole hex, a later PAYLOAD field its cut hex; a PAYLOAD field is stored like BYTES;
+ * the cut is in meta. */
+static void test_payload_is_cut_to_the_writer_limit(void)
+{
+    static uint8_t bytes[300];
+    for (uint32_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)i;
+    static const uint32_t cuts[3] = { SIM_TRACE_PAYLOAD_DEFAULT_BYTES, 0,
+                                      SIM_TRACE_PAYLOAD_ALL_BYTES };
+    static const char *const names[3] = { "cut256.db", "cut0.db", "cutall.db" };
+    for (uint32_t run = 0; run < 3; run++) {
+        struct sim_trace_writer *writer = writer_open_fixture(names[run]);
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        if (run > 0)
+            CU_ASSERT_EQUAL(sim_trace_writer_payload(writer, cuts[run], message), 0);
+        struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+        struct sim_trace_event event = event_make(0, SIM_LAYER_VMCI, "qp_data");
+        sim_trace_field_payload(&event, "data", bytes, sizeof bytes);
+        sim_trace_field_bytes(&event, "more", bytes, 3);
+        sim_trace_field_payload(&event, "again", bytes, 260);
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+        event = event_make(1, SIM_LAYER_DEVICE, "data_out");
+        sim_trace_field_bytes(&event, "bytes", bytes, 10);
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+        writer_close_fixture(writer);
+    }
+    char again_hex[2 * 260 + 1];
+    for (uint32_t i = 0; i < 260; i++)
+        snprintf(again_hex + 2 * i, 3, "%02x", bytes[i]);
+    char expected[1024];
+    sqlite3 *db = db_open("cut256.db");
+    snprintf(expected, sizeof expected, "{\"data\":{\"bytes\":300,\"stored\":256},\"more\":"
+             "{\"bytes\":3,\"hex\":\"000102\"},\"again\":{\"bytes\":260,\"stored\":256,"
+             "\"hex\":\"%.512s\"}}", again_hex);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 0", NULL, expected));
+    CU_ASSERT_TRUE(db_bytes_equal(db, "SELECT payload FROM events WHERE seq = 0", NULL, bytes,
+                                  256));
+    CU_ASSERT_TRUE(db_bytes_equal(db, "SELECT payload FROM events WHERE seq = 1", NULL, bytes,
+                                  10));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 1", NULL,
+                                 "{\"bytes\":{\"bytes\":10}}"));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = ?1",
+                                 SIM_TRACE_META_PAYLOAD_BYTES_MAX, "256"));
+    sqlite3_close(db);
+    db = db_open("cut0.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events WHERE payload IS NULL", NULL), 2);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 0", NULL,
+                                 "{\"data\":{\"bytes\":300,\"stored\":0},\"more\":"
+                                 "{\"bytes\":3,\"hex\":\"000102\"},\"again\":{\"bytes\":260,"
+                                 "\"stored\":0,\"hex\":\"\"}}"));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = ?1",
+                                 SIM_TRACE_META_PAYLOAD_BYTES_MAX, "0"));
+    sqlite3_close(db);
+    db = db_open("cutall.db");
+    snprintf(expected, sizeof expected, "{\"data\":{\"bytes\":300},\"more\":"
+             "{\"bytes\":3,\"hex\":\"000102\"},\"again\":{\"bytes\":260,\"hex\":\"%s\"}}",
+             again_hex);
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT fields FROM events WHERE seq = 0", NULL, expected));
+    CU_ASSERT_TRUE(db_bytes_equal(db, "SELECT payload FROM events WHERE seq = 0", NULL, bytes,
+                                  sizeof bytes));
+    CU_ASSERT_TRUE(db_text_equal(db, "SELECT value FROM meta WHERE key = ?1",
+                                 SIM_TRACE_META_PAYLOAD_BYTES_MAX, "1048576"));
+    sqlite3_close(db);
+}
+
+/* True when the row at `stmt` (seq, layer, kind, fields, payload) is `event` encoded with the
+ * cut: its own JSON, and the payload column holding the kept bytes (NULL when none). */
+static bool row_is_the_encoding(sqlite3_stmt *stmt, const struct sim_trace_event *event,
+                                uint32_t cut)
+{
+    static char json[64 * 1024];
+    uint32_t payload_field = 0;
+    size_t json_bytes = sim_trace_fields_json(json, event, cut, &payload_field);
+    bool has_payload = payload_field < event->field_count && cut > 0;
+    uint32_t kept = payload_field < event->field_count
+        ? sim_trace_field_kept_bytes(event, payload_field, payload_field, cut) : 0;
+    const char *layer = (const char *)sqlite3_column_text(stmt, 1);
+    const char *kind = (const char *)sqlite3_column_text(stmt, 2);
+    bool right = (uint64_t)sqlite3_column_int64(stmt, 0) == event->seq &&
+                 strcmp(layer, sim_layer_name(event->layer)) == 0 &&
+                 strcmp(kind, event->kind) == 0 &&
+                 (size_t)sqlite3_column_bytes(stmt, 3) == json_bytes &&
+                 memcmp(sqlite3_column_text(stmt, 3), json, json_bytes) == 0 &&
+                 (sqlite3_column_type(stmt, 4) != SQLITE_NULL) == has_payload;
+    if (!right || !has_payload)
+        return right;
+    const void *stored = sqlite3_column_blob(stmt, 4);
+    return (uint32_t)sqlite3_column_bytes(stmt, 4) == kept &&
+           (kept == 0 || memcmp(stored, event->fields[payload_field].value.blob.data, kept) == 0);
+}
+
+/* A row made on the writer's thread from the ring's record is the row the event's own
+ * encoding gives (sim_trace_fields_json on the event as emitted, the payload cut alike):
+ * hostile strings, every field type, empty and large blobs, U64 extremes, at three cuts. */
+static void test_rows_equal_the_encoding_of_the_emitted_event(void)
+{
+    static uint8_t blob[5000];
+    for (uint32_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)(i * 13u + 5u);
+    static const char hostile[] = "a\"b\\c\n\x01\x7f\xc3\xa9\xed\xa0\x80\xff\xf4\x90";
+    static const uint32_t cuts[3] = { 0, 100, SIM_TRACE_PAYLOAD_ALL_BYTES };
+    enum { EVENTS = 40 };
+    for (uint32_t run = 0; run < 3; run++) {
+        struct sim_trace_writer *writer = writer_open_fixture("rows.db");
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        CU_ASSERT_EQUAL(sim_trace_writer_payload(writer, cuts[run], message), 0);
+        struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+        struct sim_trace_event events[EVENTS];
+        for (uint32_t seq = 0; seq < EVENTS; seq++) {
+            struct sim_trace_event *event = &events[seq];
+            *event = event_make(seq, (enum sim_layer)(1 + seq % 4), seq % 2 ? "odd" : "even");
+            event->kind_bytes = seq % 3 == 0 ? 0 : (uint32_t)strlen(event->kind);
+            sim_trace_field_u64(event, "u", seq % 5 == 0 ? UINT64_MAX : seq);
+            sim_trace_field_i64(event, "i", seq % 4 == 0 ? INT64_MIN : -(int64_t)seq);
+            sim_trace_field_strn(event, "s", hostile, (uint32_t)(seq % sizeof hostile));
+            if (seq % 3 != 2)
+                sim_trace_field_bytes(event, "b", blob, (uint32_t)(seq * 125u % 5001u));
+            if (seq % 2 == 0)
+                sim_trace_field_payload(event, "p", blob + 1, seq * 37u % 300u);
+            if (seq % 5 == 1)
+                sim_trace_field_bytes(event, "tail", blob + 2, seq % 9);
+            CU_ASSERT_EQUAL(emit(&sink, event), 0);
+        }
+        writer_close_fixture(writer);
+        sqlite3 *db = db_open("rows.db");
+        sqlite3_stmt *stmt = NULL;
+        CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, "SELECT seq, layer, kind, fields, payload"
+                                                 " FROM events ORDER BY seq", -1, &stmt, NULL),
+                              SQLITE_OK);
+        uint32_t rows = 0, wrong = 0;
+        while (sqlite3_step(stmt) == SQLITE_ROW && rows < EVENTS) {
+            wrong += !row_is_the_encoding(stmt, &events[rows], cuts[run]);
+            rows++;
+        }
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+        ASSERT_U64_EQ(rows, EVENTS);
+        ASSERT_U64_EQ(wrong, 0);
+    }
 }
 
 /* ---- Reading a trace back (sim/trace/reader.h) ------------------------------------------ */
@@ -882,7 +1235,8 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_payload_field_is_stored_like_bytes),
         TEST_ENTRY(test_level_stores_only_layers_up_to_level),
         TEST_ENTRY(test_batches_commit_every_batch_and_the_rest_at_close),
-        TEST_ENTRY(test_close_builds_indexes_and_checkpoints),
+        TEST_ENTRY(test_close_checkpoints_and_builds_no_index),
+        TEST_ENTRY(test_readers_make_the_indexes_on_first_use),
         TEST_ENTRY(test_meta_and_files_are_stored_exactly),
         TEST_ENTRY(test_string_escaping_round_trips_through_json_extract),
         TEST_ENTRY(test_string_limit_boundary),
@@ -896,8 +1250,12 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_check_tells_absent_empty_trace_and_other),
         TEST_ENTRY(test_sqlite_failure_returns_esink_naming_path),
         TEST_ENTRY(test_meta_has_no_wall_clock_value),
-        TEST_ENTRY(test_batches_end_at_event_or_byte_bound_and_keep_order),
-        TEST_ENTRY(test_batches_failure_is_sticky_and_reported),
+        TEST_ENTRY(test_ring_keeps_order_across_wraps_and_commits),
+        TEST_ENTRY(test_ring_keeps_only_the_cut_of_a_payload),
+        TEST_ENTRY(test_ring_wraps_with_an_8_byte_marker),
+        TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
+        TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
+        TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
         TEST_ENTRY(test_reader_reads_back_what_the_writer_stored),
         TEST_ENTRY(test_reader_refuses_what_is_not_a_trace),
     };

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/trace/ring.c: the record ring and the worker thread that stores its records (why and
+ * the threading rules: ring.h).
+ *
+ * The ring is one preallocated buffer of TRACE_RING_BYTES. Positions are byte counts that
+ * only grow (write_pos: appended so far; read_pos: released by the worker so far); a
+ * position's offset in the buffer is the count modulo the size. A record is a struct
+ * record_head, its fields as the event had them (struct sim_trace_field, pointers to
+ * static names included) and the kept bytes of its blob fields one after the other, padded
+ * to 8 bytes. A record never wraps: when it does not fit before the end of the buffer, a
+ * wrap marker fills the rest and the record starts at offset 0.
+ *
+ * The run's thread is the only writer of write_pos, the worker the only writer of
+ * read_pos; each reads the other's with acquire and publishes its own with a seq_cst store
+ * (paired with the seq_cst load of the other side's sleeping/waiting flag, so a wake-up is
+ * never lost). Sleeping and waking go through one mutex and one condition variable.
+ *
+ * Invariants (asserted on both sides at every index):
+ *   R1  read_pos <= write_pos <= read_pos + TRACE_RING_BYTES.
+ *   R2  every position is a multiple of 8; a record or wrap marker starts at one.
+ *   R3  a record read back has the magic, size and field count that were written, and its
+ *       kept bytes end exactly at its padded end.
+ *   R4  a record is at most TRACE_RECORD_BYTES_MAX, and the ring holds two of the largest.
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/trace/fields_json.h"
+#include "sim/trace/ring.h"
+
+#define RECORD_MAGIC 0x31636552u        /* "Rec1" */
+#define WRAP_MAGIC 0x70617257u          /* "Wrap" */
+#define CACHE_LINE_BYTES 64u
+
+_Static_assert(TRACE_RING_BYTES % 8u == 0, "R2: positions stay 8-aligned across a wrap");
+_Static_assert(TRACE_RING_BYTES >= 2u * TRACE_RECORD_BYTES_MAX, "R4");
+_Static_assert(TRACE_RING_WAKE_BYTES < TRACE_RING_BYTES / 2u, "a sleeping worker never "
+               "leaves the run waiting for space");
+_Static_assert(TRACE_RING_REFILL_BYTES <= TRACE_RING_BYTES, "a waiting run can be woken");
+
+struct record_head {
+    uint32_t magic;
+    uint32_t record_bytes;              /* head, fields and kept bytes, padded to 8 */
+    uint64_t seq;
+    uint64_t time_ns;
+    uint32_t ctx;
+    uint32_t pid;
+    const char *kind;                   /* static (trace.h) */
+    uint32_t kind_bytes;
+    uint32_t payload_bytes_max;         /* the cut this record was made with */
+    uint8_t layer;
+    uint8_t field_count;
+    uint8_t padding[6];
+};
+_Static_assert(sizeof(struct record_head) % 8u == 0, "R2");
+_Static_assert(sizeof(struct sim_trace_field) % 8u == 0, "R2");
+
+struct trace_ring {
+    uint8_t *bytes;                     /* TRACE_RING_BYTES, owned */
+    uint32_t commit_events;
+    size_t commit_bytes;
+    trace_ring_store_fn store;
+    trace_ring_commit_fn commit;
+    void *state;
+    pthread_t worker;
+    /* The run's thread only. */
+    uint64_t write_local;               /* == write_pos */
+    uint64_t read_seen;                 /* a read_pos this thread loaded (<= read_pos) */
+    uint64_t appended_events;
+    char separate_producer[CACHE_LINE_BYTES];
+    _Atomic uint64_t write_pos;
+    char separate_write[CACHE_LINE_BYTES];
+    _Atomic uint64_t read_pos;
+    char separate_read[CACHE_LINE_BYTES];
+    atomic_bool worker_sleeping;        /* set by the worker, cleared by whoever wakes it */
+    _Atomic uint64_t sleep_pos;         /* where the worker went to sleep */
+    atomic_bool run_waiting;            /* the run's thread waits for space */
+    _Atomic uint64_t run_wait_free;     /* ... until this many bytes are free */
+    atomic_bool failed;                 /* polled without the lock by every append */
+    /* Under the mutex. */
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;
+    bool drain_requested;
+    uint64_t drain_target;              /* write_pos when the drain was asked */
+    uint64_t drained_pos;               /* every record before it is stored and committed */
+    bool stopping;
+    int failure_code;
+    char failure[SIM_ERROR_MESSAGE_BYTES_MAX];
+};
+
+static size_t align8(size_t size_bytes)
+{
+    return (size_bytes + 7u) & ~(size_t)7u;
+}
+
+/* R1, from either side. */
+static void positions_check(uint64_t read, uint64_t write)
+{
+    assert(read <= write);
+    assert(write - read <= TRACE_RING_BYTES);
+    assert(read % 8u == 0 && write % 8u == 0);
+    (void)read;
+    (void)write;
+}
+
+/* The kept bytes of each field (fields_json.h) and the record's padded size. */
+static size_t record_layout(const struct sim_trace_event *event, uint32_t payload_bytes_max,
+                            uint32_t kept[SIM_TRACE_FIELDS_MAX])
+{
+    assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
+    uint32_t payload_field = sim_trace_payload_field(event);
+    size_t size_bytes = sizeof(struct record_head) +
+                        event->field_count * sizeof(struct sim_trace_field);
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        kept[index] = sim_trace_field_kept_bytes(event, index, payload_field, payload_bytes_max);
+        size_bytes += kept[index];
+    }
+    size_bytes = align8(size_bytes);
+    assert(size_bytes <= TRACE_RECORD_BYTES_MAX);       /* R4 */
+    return size_bytes;
+}
+
+size_t trace_ring_record_bytes(const struct sim_trace_event *event, uint32_t payload_bytes_max)
+{
+    assert(event != NULL);
+    uint32_t kept[SIM_TRACE_FIELDS_MAX];
+    return record_layout(event, payload_bytes_max, kept);
+}
+
+/* ---- Failure ---------------------------------------------------------------------- */
+
+/* The worker's first failure is kept; the mutex is held. */
+static void fail_locked(struct trace_ring *ring, int code, const char *message)
+{
+    assert(code < 0);
+    if (atomic_load(&ring->failed))
+        return;
+    ring->failure_code = code;
+    snprintf(ring->failure, sizeof ring->failure, "%s", message);
+    atomic_store(&ring->failed, true);
+    pthread_cond_broadcast(&ring->changed);
+}
+
+static int failure_copy(struct trace_ring *ring, char *message)
+{
+    pthread_mutex_lock(&ring->mutex);
+    int code = ring->failure_code;
+    memcpy(message, ring->failure, SIM_ERROR_MESSAGE_BYTES_MAX);
+    pthread_mutex_unlock(&ring->mutex);
+    assert(code < 0);
+    return code;
+}
+
+/* ---- The worker ------------------------------------------------------------------- */
+
+/* What the worker holds between records: decoded events not yet stored, the open
+ * transaction's size. */
+struct worker {
+    struct trace_ring *ring;
+    uint64_t decoded_pos;               /* end of the last record decoded */
+    uint64_t pending_end_pos;           /* end of the last pending record */
+    struct sim_trace_event pending[TRACE_RING_STORE_EVENTS_MAX];
+    uint32_t pending_max[TRACE_RING_STORE_EVENTS_MAX];
+    uint32_t pending_count;
+    uint32_t transaction_events;
+    size_t transaction_bytes;
+};
+
+/* Decodes the record at decoded_pos into `event` (blob values pointing into the ring) and
+ * returns its position's end; wrap markers are stepped over. */
+static uint64_t record_read(struct worker *worker, struct sim_trace_event *event,
+                            uint32_t *payload_bytes_max)
+{
+    const uint8_t *base = worker->ring->bytes;
+    uint64_t position = worker->decoded_pos;
+    /* A wrap marker is 8 bytes and may sit closer to the end than a head's size: read the
+     * marker's two words first, the head only where a record is. */
+    uint32_t marker[2];
+    memcpy(marker, base + position % TRACE_RING_BYTES, sizeof marker);
+    if (marker[0] == WRAP_MAGIC) {                                              /* R2 */
+        assert(marker[1] == TRACE_RING_BYTES - position % TRACE_RING_BYTES);
+        position += marker[1];
+        assert(position % TRACE_RING_BYTES == 0);
+    }
+    assert(TRACE_RING_BYTES - position % TRACE_RING_BYTES >= sizeof(struct record_head));
+    struct record_head head;
+    memcpy(&head, base + position % TRACE_RING_BYTES, sizeof head);
+    assert(head.magic == RECORD_MAGIC);                                         /* R3 */
+    assert(head.record_bytes % 8u == 0 && head.record_bytes <= TRACE_RECORD_BYTES_MAX);
+    assert(head.field_count <= SIM_TRACE_FIELDS_MAX);
+    const uint8_t *start = base + position % TRACE_RING_BYTES;
+    assert(position % TRACE_RING_BYTES + head.record_bytes <= TRACE_RING_BYTES);
+    event->seq = head.seq;
+    event->time_ns = head.time_ns;
+    event->ctx = head.ctx;
+    event->pid = head.pid;
+    event->layer = (enum sim_layer)head.layer;
+    event->kind = head.kind;
+    event->field_count = head.field_count;
+    event->kind_bytes = head.kind_bytes;
+    const uint8_t *cursor = start + sizeof head;
+    memcpy(event->fields, cursor, head.field_count * sizeof(struct sim_trace_field));
+    cursor += head.field_count * sizeof(struct sim_trace_field);
+    uint32_t payload_field = sim_trace_payload_field(event);
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        struct sim_trace_field *field = &event->fields[index];
+        if (field->type != SIM_FIELD_STR && field->type != SIM_FIELD_BYTES &&
+            field->type != SIM_FIELD_PAYLOAD)
+            continue;
+        field->value.blob.data = cursor;
+        cursor += sim_trace_field_kept_bytes(event, index, payload_field, head.payload_bytes_max);
+    }
+    assert(align8((size_t)(cursor - start)) == head.record_bytes);              /* R3 */
+    *payload_bytes_max = head.payload_bytes_max;
+    return position + head.record_bytes;
+}
+
+/* Publishes read_pos (R1) and wakes the run's thread if it waits for space. */
+static void release_to(struct worker *worker, uint64_t position)
+{
+    struct trace_ring *ring = worker->ring;
+    positions_check(position, atomic_load_explicit(&ring->write_pos, memory_order_acquire));
+    assert(position >= atomic_load_explicit(&ring->read_pos, memory_order_relaxed));
+    atomic_store(&ring->read_pos, position);
+    uint64_t free_bytes = TRACE_RING_BYTES -
+                          (atomic_load_explicit(&ring->write_pos, memory_order_acquire) - position);
+    if (atomic_load(&ring->run_waiting) && free_bytes >= atomic_load(&ring->run_wait_free)) {
+        pthread_mutex_lock(&ring->mutex);
+        pthread_cond_broadcast(&ring->changed);
+        pthread_mutex_unlock(&ring->mutex);
+    }
+}
+
+static void worker_fail(struct worker *worker, int code, const char *message)
+{
+    pthread_mutex_lock(&worker->ring->mutex);
+    fail_locked(worker->ring, code, message);
+    pthread_mutex_unlock(&worker->ring->mutex);
+}
+
+static void worker_commit(struct worker *worker)
+{
+    struct trace_ring *ring = worker->ring;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    if (worker->transaction_events > 0 && !atomic_load(&ring->failed)) {
+        int rc = ring->commit(ring->state, message);
+        if (rc < 0)
+            worker_fail(worker, rc, message);
+    }
+    worker->transaction_events = 0;
+    worker->transaction_bytes = 0;
+}
+
+/* Stores the pending events, TRACE_RING_STORE_EVENTS_MAX at once or (`singly`) one by
+ * one, releases their space and commits when the transaction is full. After a failure
+ * they are released unstored. */
+static void worker_store(struct worker *worker, bool singly)
+{
+    struct trace_ring *ring = worker->ring;
+    uint32_t count = worker->pending_count;
+    assert(count <= TRACE_RING_STORE_EVENTS_MAX);
+    if (count == 0)
+        return;
+    uint32_t step = singly ? 1u : count;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    for (uint32_t first = 0; first < count && !atomic_load(&ring->failed); first += step) {
+        int rc = ring->store(ring->state, &worker->pending[first], &worker->pending_max[first],
+                             step, message);
+        if (rc < 0)
+            worker_fail(worker, rc, message);
+    }
+    worker->transaction_events += count;
+    worker->transaction_bytes += worker->pending_end_pos - atomic_load(&ring->read_pos);
+    worker->pending_count = 0;
+    release_to(worker, worker->pending_end_pos);
+    if (worker->transaction_events >= ring->commit_events ||
+        worker->transaction_bytes >= ring->commit_bytes)
+        worker_commit(worker);
+}
+
+/* Decodes every record before `write`, storing them in groups as they fill. */
+static void worker_consume(struct worker *worker, uint64_t write)
+{
+    positions_check(atomic_load_explicit(&worker->ring->read_pos, memory_order_relaxed), write);
+    while (worker->decoded_pos < write) {
+        uint32_t index = worker->pending_count;
+        assert(index < TRACE_RING_STORE_EVENTS_MAX);
+        worker->decoded_pos = record_read(worker, &worker->pending[index],
+                                          &worker->pending_max[index]);
+        assert(worker->decoded_pos <= write);                                   /* R1 */
+        worker->pending_end_pos = worker->decoded_pos;
+        worker->pending_count++;
+        /* A transaction ends at exactly commit_events: a group that would cross it is
+         * stored one by one up to it. */
+        bool transaction_full = worker->transaction_events + worker->pending_count >=
+                                worker->ring->commit_events;
+        if (worker->pending_count == TRACE_RING_STORE_EVENTS_MAX || transaction_full)
+            worker_store(worker, worker->pending_count != TRACE_RING_STORE_EVENTS_MAX);
+    }
+}
+
+/* With everything visible decoded: answers a drain, and sleeps until there is work.
+ * Returns false when the worker must stop. */
+static bool worker_wait(struct worker *worker)
+{
+    struct trace_ring *ring = worker->ring;
+    pthread_mutex_lock(&ring->mutex);
+    bool flush = ring->drain_requested || ring->stopping || atomic_load(&ring->run_waiting);
+    bool drain = ring->drain_requested && ring->drain_target <= worker->decoded_pos &&
+                 ring->drained_pos < ring->drain_target;
+    pthread_mutex_unlock(&ring->mutex);
+    if (flush)
+        worker_store(worker, true);     /* a partial group, one row per statement */
+    if (drain) {
+        worker_commit(worker);
+        pthread_mutex_lock(&ring->mutex);
+        ring->drained_pos = worker->decoded_pos;
+        pthread_cond_broadcast(&ring->changed);
+        pthread_mutex_unlock(&ring->mutex);
+    }
+    pthread_mutex_lock(&ring->mutex);
+    atomic_store(&ring->sleep_pos, worker->decoded_pos);
+    atomic_store(&ring->worker_sleeping, true);
+    for (;;) {
+        uint64_t write = atomic_load(&ring->write_pos);
+        bool work = ring->stopping || atomic_load(&ring->run_waiting) ||
+                    write - worker->decoded_pos >= TRACE_RING_WAKE_BYTES ||
+                    (ring->drain_requested && ring->drained_pos < ring->drain_target);
+        if (work || !atomic_load(&ring->worker_sleeping))
+            break;
+        pthread_cond_wait(&ring->changed, &ring->mutex);
+    }
+    atomic_store(&ring->worker_sleeping, false);
+    bool stopping = ring->stopping;
+    pthread_mutex_unlock(&ring->mutex);
+    return !stopping;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *worker = arg;
+    struct trace_ring *ring = worker->ring;
+    for (;;) {
+        worker_consume(worker, atomic_load_explicit(&ring->write_pos, memory_order_acquire));
+        if (!worker_wait(worker))
+            break;
+    }
+    free(worker);
+    return NULL;
+}
+
+/* ---- Life ------------------------------------------------------------------------- */
+
+int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t commit_bytes,
+                      trace_ring_store_fn store, trace_ring_commit_fn commit, void *state,
+                      char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(out != NULL && store != NULL && commit != NULL && message != NULL);
+    assert(commit_events > 0 && commit_bytes > 0);
+    *out = NULL;
+    struct trace_ring *ring = calloc(1, sizeof *ring);
+    struct worker *worker = calloc(1, sizeof *worker);
+    uint8_t *bytes = malloc(TRACE_RING_BYTES);
+    if (ring == NULL || worker == NULL || bytes == NULL) {
+        free(ring);
+        free(worker);
+        free(bytes);
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: out of memory");
+        return SIM_ENOMEM;
+    }
+    assert((uintptr_t)bytes % 8u == 0);
+    *ring = (struct trace_ring){
+        .bytes = bytes, .commit_events = commit_events, .commit_bytes = commit_bytes,
+        .store = store, .commit = commit, .state = state,
+    };
+    atomic_init(&ring->write_pos, 0);
+    atomic_init(&ring->read_pos, 0);
+    atomic_init(&ring->worker_sleeping, false);
+    atomic_init(&ring->sleep_pos, 0);
+    atomic_init(&ring->run_waiting, false);
+    atomic_init(&ring->run_wait_free, 0);
+    atomic_init(&ring->failed, false);
+    worker->ring = ring;
+    pthread_mutex_init(&ring->mutex, NULL);
+    pthread_cond_init(&ring->changed, NULL);
+    if (pthread_create(&ring->worker, NULL, worker_main, worker) != 0) {
+        pthread_cond_destroy(&ring->changed);
+        pthread_mutex_destroy(&ring->mutex);
+        free(worker);
+        free(bytes);
+        free(ring);
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: cannot start a thread");
+        return SIM_ENOMEM;
+    }
+    *out = ring;
+    return 0;
+}
+
+void trace_ring_destroy(struct trace_ring *ring)
+{
+    assert(ring != NULL);
+    pthread_mutex_lock(&ring->mutex);
+    ring->stopping = true;
+    /* What is still in the ring is discarded, not stored. */
+    fail_locked(ring, SIM_ESINK, "trace ring: stopped");
+    atomic_store(&ring->worker_sleeping, false);
+    pthread_cond_broadcast(&ring->changed);
+    pthread_mutex_unlock(&ring->mutex);
+    pthread_join(ring->worker, NULL);
+    pthread_cond_destroy(&ring->changed);
+    pthread_mutex_destroy(&ring->mutex);
+    free(ring->bytes);
+    free(ring);
+}
+
+/* ---- The run's side --------------------------------------------------------------- */
+
+/* Waits until `need` bytes after write_local are free (R1). Once it has to wait, it waits
+ * for TRACE_RING_REFILL_BYTES (or `need` if more): waking for each record the worker frees
+ * would cost a thread switch per record when the worker is the slower side. */
+static int space_wait(struct trace_ring *ring, size_t need, char *message)
+{
+    assert(need <= TRACE_RING_BYTES);
+    if (TRACE_RING_BYTES - (ring->write_local - ring->read_seen) >= need)
+        return 0;
+    ring->read_seen = atomic_load_explicit(&ring->read_pos, memory_order_acquire);
+    positions_check(ring->read_seen, ring->write_local);
+    if (TRACE_RING_BYTES - (ring->write_local - ring->read_seen) >= need)
+        return 0;
+    size_t wait_free = need > TRACE_RING_REFILL_BYTES ? need : TRACE_RING_REFILL_BYTES;
+    pthread_mutex_lock(&ring->mutex);
+    atomic_store(&ring->run_wait_free, wait_free);
+    atomic_store(&ring->run_waiting, true);
+    atomic_store(&ring->worker_sleeping, false);
+    pthread_cond_broadcast(&ring->changed);
+    for (;;) {
+        ring->read_seen = atomic_load(&ring->read_pos);
+        positions_check(ring->read_seen, ring->write_local);
+        if (TRACE_RING_BYTES - (ring->write_local - ring->read_seen) >= wait_free ||
+            atomic_load(&ring->failed))
+            break;
+        pthread_cond_wait(&ring->changed, &ring->mutex);
+    }
+    atomic_store(&ring->run_waiting, false);
+    pthread_mutex_unlock(&ring->mutex);
+    if (atomic_load(&ring->failed))
+        return failure_copy(ring, message);
+    return 0;
+}
+
+/* Writes the record at write_local (the space is free and does not wrap). */
+static void record_write(struct trace_ring *ring, const struct sim_trace_event *event,
+                         uint32_t payload_bytes_max, const uint32_t *kept, size_t size_bytes)
+{
+    uint8_t *start = ring->bytes + ring->write_local % TRACE_RING_BYTES;
+    assert(ring->write_local % TRACE_RING_BYTES + size_bytes <= TRACE_RING_BYTES);   /* R2 */
+    struct record_head head = {
+        .magic = RECORD_MAGIC, .record_bytes = (uint32_t)size_bytes, .seq = event->seq,
+        .time_ns = event->time_ns, .ctx = event->ctx, .pid = event->pid, .kind = event->kind,
+        .kind_bytes = event->kind_bytes, .payload_bytes_max = payload_bytes_max,
+        .layer = (uint8_t)event->layer, .field_count = (uint8_t)event->field_count,
+    };
+    memcpy(start, &head, sizeof head);
+    uint8_t *cursor = start + sizeof head;
+    size_t fields_bytes = event->field_count * sizeof(struct sim_trace_field);
+    memcpy(cursor, event->fields, fields_bytes);
+    cursor += fields_bytes;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        if (kept[index] == 0)
+            continue;
+        memcpy(cursor, event->fields[index].value.blob.data, kept[index]);
+        cursor += kept[index];
+    }
+    assert(align8((size_t)(cursor - start)) == size_bytes);                     /* R3 */
+}
+
+/* Wakes the worker when it sleeps and enough waits for it. */
+static void worker_nudge(struct trace_ring *ring)
+{
+    if (!atomic_load(&ring->worker_sleeping))
+        return;
+    if (ring->write_local - atomic_load(&ring->sleep_pos) < TRACE_RING_WAKE_BYTES)
+        return;
+    pthread_mutex_lock(&ring->mutex);
+    atomic_store(&ring->worker_sleeping, false);
+    pthread_cond_broadcast(&ring->changed);
+    pthread_mutex_unlock(&ring->mutex);
+}
+
+int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *event,
+                      uint32_t payload_bytes_max, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(ring != NULL && event != NULL && message != NULL);
+    assert(event->kind != NULL && event->field_count <= SIM_TRACE_FIELDS_MAX);
+    if (atomic_load_explicit(&ring->failed, memory_order_acquire))
+        return failure_copy(ring, message);
+    uint32_t kept[SIM_TRACE_FIELDS_MAX];
+    size_t size_bytes = record_layout(event, payload_bytes_max, kept);
+    size_t offset = ring->write_local % TRACE_RING_BYTES;
+    size_t wrap_bytes = offset + size_bytes > TRACE_RING_BYTES ? TRACE_RING_BYTES - offset : 0;
+    int rc = space_wait(ring, wrap_bytes + size_bytes, message);
+    if (rc < 0)
+        return rc;
+    if (wrap_bytes > 0) {                                                       /* R2 */
+        assert(wrap_bytes >= 8u && wrap_bytes % 8u == 0);
+        uint32_t wrap[2] = { WRAP_MAGIC, (uint32_t)wrap_bytes };
+        memcpy(ring->bytes + offset, wrap, sizeof wrap);
+        ring->write_local += wrap_bytes;
+    }
+    record_write(ring, event, payload_bytes_max, kept, size_bytes);
+    ring->write_local += size_bytes;
+    positions_check(ring->read_seen, ring->write_local);                        /* R1 */
+    atomic_store(&ring->write_pos, ring->write_local);
+    ring->appended_events++;
+    worker_nudge(ring);
+    return 0;
+}
+
+int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(ring != NULL && message != NULL);
+    pthread_mutex_lock(&ring->mutex);
+    ring->drain_requested = true;
+    ring->drain_target = ring->write_local;
+    atomic_store(&ring->worker_sleeping, false);
+    pthread_cond_broadcast(&ring->changed);
+    while (ring->drained_pos < ring->drain_target && !atomic_load(&ring->failed))
+        pthread_cond_wait(&ring->changed, &ring->mutex);
+    ring->drain_requested = false;
+    pthread_mutex_unlock(&ring->mutex);
+    if (atomic_load(&ring->failed))
+        return failure_copy(ring, message);
+    ring->read_seen = atomic_load_explicit(&ring->read_pos, memory_order_acquire);
+    assert(ring->read_seen == ring->write_local);                               /* R1 */
+    return 0;
+}
+
+uint64_t trace_ring_appended(const struct trace_ring *ring)
+{
+    assert(ring != NULL);
+    return ring->appended_events;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/trace/ring.h: the record ring between the run's thread and one worker thread: the
+ * SQLite writer's (which makes the rows there) and replay's (which compares the re-run's
+ * events with the recorded rows there, sim/cli/replay.c).
+ *
+ * The run's thread must not pay for SQLite, nor for formatting: for each admitted event it
+ * copies a compact binary record into a preallocated ring of TRACE_RING_BYTES (no
+ * allocation, no JSON, no text), and one worker thread turns the records back into events
+ * and hands them to the writer, which makes the rows (fields JSON) and inserts them. Order
+ * is kept (one producer, one consumer, first in first out), so the database is the same as
+ * with synchronous inserts. When the ring is full the run waits for the worker: nothing is
+ * ever dropped while the ring works; a trace is complete or the run fails.
+ *
+ * What a record keeps: the event's header, its fields as they are (names and the kind are
+ * static strings, so the record holds their pointers), string values whole, and of each
+ * BYTES or PAYLOAD field the bytes the trace will store (sim_trace_field_kept_bytes in
+ * fields_json.h: the payload field cut to the writer's --payload limit).
+ *
+ * Threads: create, append, drain, destroy and the counters belong to the run's thread; the
+ * store and commit callbacks run on the worker only. They may use state shared with the
+ * run's thread (the database connection) because that thread touches it only after
+ * trace_ring_drain() returned, when the worker is idle; the mutex hand-off orders it.
+ *
+ * Failure: the first store or commit that fails makes the ring failed for good: its message
+ * is returned by the next append or drain; later records are discarded unstored (a trace
+ * with a gap would be worse than a trace that says it is incomplete).
+ */
+#ifndef SIM_TRACE_RING_H
+#define SIM_TRACE_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim/engine/error.h"
+#include "sim/engine/trace.h"
+
+/* The ring's size. A record holds at most SIM_TRACE_FIELDS_MAX fields of at most
+ * SIM_TRACE_BYTES_MAX kept bytes each, so the largest record (TRACE_RECORD_BYTES_MAX) is
+ * a little over 8 MiB; the ring holds two of them, so any record fits once the worker has
+ * caught up (a record never wraps: one that does not fit before the end starts again at
+ * the beginning). */
+#define TRACE_RING_BYTES (17u * 1024u * 1024u)
+#define TRACE_RECORD_BYTES_MAX (SIM_TRACE_FIELDS_MAX * (SIM_TRACE_BYTES_MAX + 64u) + 4096u)
+/* The worker sleeps until this many bytes are waiting (or a drain, or a full ring), so a
+ * run that emits slowly does not pay a wake-up per event. */
+#define TRACE_RING_WAKE_BYTES (256u * 1024u)
+/* A run that found the ring full waits until this much is free, not one record's worth. */
+#define TRACE_RING_REFILL_BYTES (4u * 1024u * 1024u)
+/* Events handed to one store call (the writer's multi-row INSERT). */
+#define TRACE_RING_STORE_EVENTS_MAX 8u
+
+struct trace_ring;
+
+/* Stores `count` events (1 .. TRACE_RING_STORE_EVENTS_MAX) in order: returns 0 or a
+ * negative SIM_E* with a message. `payload_bytes_max[i]` is the cut event i was recorded
+ * with. Blob values point into the ring and are valid until the call returns. */
+typedef int (*trace_ring_store_fn)(void *state, const struct sim_trace_event *events,
+                                   const uint32_t *payload_bytes_max, uint32_t count,
+                                   char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+/* Ends the current transaction, if one is open: 0 or a negative SIM_E* with a message. */
+typedef int (*trace_ring_commit_fn)(void *state, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* Starts the worker. A transaction ends after `commit_events` events or `commit_bytes`
+ * record bytes, whichever first, and at every drain. Returns 0, or SIM_ENOMEM with a
+ * message. Ownership: free with trace_ring_destroy(). */
+int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t commit_bytes,
+                      trace_ring_store_fn store, trace_ring_commit_fn commit, void *state,
+                      char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+/* Copies `event` into the ring, keeping `payload_bytes_max` bytes of its payload field
+ * (waits while the ring is full). Returns 0, or the failure's code and message. */
+int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *event,
+                      uint32_t payload_bytes_max, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+/* Waits until the worker has stored and committed every record appended. */
+int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+/* Stops and joins the worker (records not yet stored are discarded), frees everything. */
+void trace_ring_destroy(struct trace_ring *ring);
+/* Events appended so far (stored or not). */
+uint64_t trace_ring_appended(const struct trace_ring *ring);
+/* The size of the record `event` makes with this cut (for tests and the bound checks). */
+size_t trace_ring_record_bytes(const struct sim_trace_event *event, uint32_t payload_bytes_max);
+
+#endif /* SIM_TRACE_RING_H */
