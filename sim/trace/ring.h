@@ -38,10 +38,10 @@
 
 /* The ring's size. A record holds at most SIM_TRACE_FIELDS_MAX fields of at most
  * SIM_TRACE_BYTES_MAX kept bytes each, so the largest record (TRACE_RECORD_BYTES_MAX) is
- * a little over 8 MiB; the ring holds two of them, so any record fits once the worker has
- * caught up (a record never wraps: one that does not fit before the end starts again at
- * the beginning). */
-#define TRACE_RING_BYTES (17u * 1024u * 1024u)
+ * a little over 10 MiB (10 fields); the ring holds two of them, so any record fits once
+ * the worker has caught up (a record never wraps: one that does not fit before the end
+ * starts again at the beginning). */
+#define TRACE_RING_BYTES (21u * 1024u * 1024u)
 #define TRACE_RECORD_BYTES_MAX (SIM_TRACE_FIELDS_MAX * (SIM_TRACE_BYTES_MAX + 64u) + 4096u)
 /* The worker sleeps until this many bytes are waiting (or a drain, or a full ring), so a
  * run that emits slowly does not pay a wake-up per event. */

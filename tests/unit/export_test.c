@@ -55,6 +55,10 @@ static void fixture_open(struct fixture *fixture, const char *name)
     memset(fixture, 0, sizeof *fixture);
     snprintf(fixture->path, sizeof fixture->path, "%s", temp_path(name));
     CU_ASSERT_EQUAL_FATAL(sim_trace_writer_open(fixture->path, &fixture->writer, message), 0);
+    /* Every byte, as `--payload all`: a fixture's writes are the data the exports show, and
+     * a cut is made explicitly where a test wants one. */
+    CU_ASSERT_EQUAL_FATAL(sim_trace_writer_payload(fixture->writer, SIM_TRACE_PAYLOAD_ALL_BYTES,
+                                                   message), 0);
     fixture->sink = sim_trace_writer_sink(fixture->writer, SIM_LAYER_DEVICE);
 }
 

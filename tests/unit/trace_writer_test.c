@@ -848,12 +848,12 @@ static int append_numbered(struct trace_ring *ring, uint64_t seq, uint8_t *paylo
 }
 
 /* Every record comes back in order with its header, fields, string and payload kept bytes,
- * across many wraps of the ring (120 events of about 300 KB: twice the ring); stores are
+ * across many wraps of the ring (160 events of about 300 KB: twice the ring); stores are
  * groups of TRACE_RING_STORE_EVENTS_MAX, a drain stores the rest one by one and commits;
  * a transaction also ends at commit_events. */
 static void test_ring_keeps_order_across_wraps_and_commits(void)
 {
-    enum { EVENTS = 120 };
+    enum { EVENTS = 160 };
     _Static_assert(EVENTS * 300000ull > 2ull * TRACE_RING_BYTES, "wraps at least twice");
     static struct store_log log;
     memset(&log, 0, sizeof log);
