@@ -388,15 +388,13 @@ static void pattern_fill(uint8_t *out, uint64_t seed, uint64_t offset, uint64_t 
     }
     for (; length - index >= 8; index += 8, block++) {
         uint64_t word = sim_splitmix64_mix(seed + block * step);
-        uint8_t *bytes = out + index;   /* stores a compiler merges into one */
-        bytes[0] = (uint8_t)word;
-        bytes[1] = (uint8_t)(word >> 8);
-        bytes[2] = (uint8_t)(word >> 16);
-        bytes[3] = (uint8_t)(word >> 24);
-        bytes[4] = (uint8_t)(word >> 32);
-        bytes[5] = (uint8_t)(word >> 40);
-        bytes[6] = (uint8_t)(word >> 48);
-        bytes[7] = (uint8_t)(word >> 56);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(out + index, &word, sizeof(word));  /* one store (one check under ASan) */
+#else
+        uint8_t *bytes = out + index;
+        for (unsigned byte = 0; byte < 8; byte++)
+            bytes[byte] = (uint8_t)(word >> (8 * byte));
+#endif
     }
     if (index < length) {
         uint64_t word = sim_splitmix64_mix(seed + block * step);
