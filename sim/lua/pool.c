@@ -114,15 +114,16 @@ void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes)
     size_t bytes = class_bytes(class_index);
     struct pool_free_block *block = pool->free_lists[class_index];
     if (block != NULL) {
-        POOL_UNPOISON(block, block_bytes);
+        POOL_UNPOISON(block, sizeof(*block));   /* the link, whatever block_bytes is */
         pool->free_lists[class_index] = block->next;
+        POOL_POISON(block, bytes);
     } else {
         if ((size_t)(pool->carve_end - pool->carve_next) < bytes && !slab_add(pool))
             return NULL;
-        block = (struct pool_free_block *)pool->carve_next;
+        block = (struct pool_free_block *)pool->carve_next;     /* poisoned with its slab */
         pool->carve_next += bytes;
-        POOL_UNPOISON(block, block_bytes);
     }
+    POOL_UNPOISON(block, block_bytes);
     pool->live_bytes += bytes;
     assert(pool->live_bytes <= pool->slab_bytes);
     return block;

@@ -14,8 +14,9 @@
  * itself: full collections happen at step starts and hook points once enough object
  * bytes were created (or enough instructions ran), so what a weak table or
  * collectgarbage("count") shows depends only on the program. memory_bytes counts
- * headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c)
- * that the runtime frees in one go; the limit counts what the pool holds idle as used.
+ * headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
+ * malloc under ASan) that the runtime frees in one go; the limit counts what the pool holds
+ * idle as used.
  */
 #include <assert.h>
 #include <errno.h>

@@ -14,6 +14,9 @@
 #include <CUnit/CUnit.h>
 
 #include "sim/lua/lua_int.h"
+#if SIMLUA_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 #include "sim/lua/runtime.h"
 #include "suites.h"
 #include "test_support.h"
@@ -142,6 +145,34 @@ static void test_runtime_allocations_round_trip(void)
     CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_PASS);
 }
 
+/* Under ASan a block's bytes past what was asked for, and a freed block, are poisoned, so a
+ * write past a payload or a use after free is reported (without ASan: nothing to check). */
+static void test_asan_sees_past_the_end_and_after_free(void)
+{
+#if SIMLUA_ASAN
+    struct simlua_pool pool;
+    memset(&pool, 0, sizeof(pool));
+    char *block = simlua__pool_alloc(&pool, 20);            /* a 32-byte class */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(block);
+    CU_ASSERT_FALSE(__asan_address_is_poisoned(block + 19));
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(block + 24));
+    simlua__pool_free(&pool, block, 20);
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(block));
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(block + 19));
+    char *again = simlua__pool_alloc(&pool, 17);            /* the same block, 17 bytes */
+    CU_ASSERT_PTR_EQUAL(again, block);
+    CU_ASSERT_FALSE(__asan_address_is_poisoned(again + 16));
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(again + 24));
+    simlua__pool_free(&pool, again, 17);
+    char *tiny = simlua__pool_alloc(&pool, 1);      /* smaller than the free list's link */
+    simlua__pool_free(&pool, tiny, 1);
+    CU_ASSERT_PTR_EQUAL(simlua__pool_alloc(&pool, 1), tiny);    /* the link read back */
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(tiny + 8));
+    simlua__pool_free(&pool, tiny, 1);
+    simlua__pool_destroy(&pool);
+#endif
+}
+
 CU_ErrorCode lua_pool_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -149,6 +180,7 @@ CU_ErrorCode lua_pool_suite_add(void)
         { "blocks_are_distinct_and_reused", test_blocks_are_distinct_and_reused },
         { "resize_in_place_within_a_class", test_resize_in_place_within_a_class },
         { "runtime_allocations_round_trip", test_runtime_allocations_round_trip },
+        { "asan_sees_past_the_end_and_after_free", test_asan_sees_past_the_end_and_after_free },
     };
     return test_suite_register("lua_pool", tests, sizeof(tests) / sizeof(tests[0]));
 }
