@@ -6,7 +6,8 @@
 # of them run), the same report with -j 1 and -j 2, --fail-fast, --shard partitions (union =
 # the range, no overlap), a seed's digest after 100 others in one worker equal to
 # `vmcisim run`'s, expect-error headers, a wall-time limit that kills a worker (hang.lua),
-# a worker dying mid-seed (the test-only VMCISIM_SWEEP_ABORT_SEED hook),
+# a worker dying mid-seed (the test-only VMCISIM_SWEEP_ABORT_SEED hook), nothing one seed
+# writes into the Lua state seen by the next (leak_probe.lua),
 # the progress bar, the JUnit XML (python3's parser), shards' JUnit files merged by
 # scripts/merge-junit, and the usage errors (exit 2).
 set -u
@@ -129,6 +130,21 @@ check "seed 1's digest (the worker's first) is run's digest too" \
 check "every seed of the 101 passed, with its own digest" \
     $([ "$(printf '%s\n' "$out" | grep -E '^seed [0-9]+: pass, digest' | awk '{print $5}' |
            sort -u | wc -l)" -eq 101 ]; echo $?)
+
+# ---- nothing of one seed is seen by the next in a worker --------------------------------
+# leak_probe.lua looks for what an earlier seed wrote into the Lua state's shared parts
+# (globals, _G's metatable, the string metatable, library tables, package.loaded, the
+# module), writes it all, and sees its own writes: every seed of one worker must pass.
+out=$("$vmcisim" sweep "$fixtures/leak_probe.lua" --seeds 1-30 -j 1 -v 2>&1)
+status=$?
+check "leak_probe: 30 seeds in one worker, none sees an earlier seed's globals or metatables" \
+    $([ "$status" -eq 0 ] && [ "$(last_line "$out")" = "seeds: 30 passed, 0 failed" ]; echo $?) \
+    "status $status: $(printf '%s\n' "$out" | grep -E 'earlier seed|not ok|fail' | head -n 3)"
+in_worker=$(printf '%s\n' "$out" | grep -E '^seed 30: ' | sed 's/.*digest \([0-9a-f]*\),.*/\1/')
+alone=$("$vmcisim" run "$fixtures/leak_probe.lua" --seed 30 -q --digest | tail -n 1 |
+        awk '{print $2}')
+check "leak_probe: seed 30's digest after 29 others in one worker is run's digest" \
+    $([ -n "$alone" ] && [ "$in_worker" = "$alone" ]; echo $?) "worker $in_worker, run $alone"
 
 # ---- expect-error, timeouts, progress ---------------------------------------------------
 out=$("$vmcisim" sweep "$fixtures/expect_error.lua" --seeds 1-5 -j 2 2>&1)

@@ -7,13 +7,6 @@
 
 #include "rng.h"
 
-uint64_t sim_splitmix64_mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 uint64_t sim_splitmix64_next(uint64_t *state)
 {
     assert(state != NULL);

@@ -45,6 +45,57 @@
 #define SIMLUA_GC_INSTRUCTIONS_MAX (64u * 1024 * 1024)
 /* User values a full userdata may have for the sandbox to find its creation number. */
 #define SIMLUA_USER_VALUES_MAX 3
+/* The pool of the Lua state's small blocks (pool.c): blocks (header included) of at most
+ * SIMLUA_POOL_BLOCK_BYTES_MAX bytes, rounded up to a class (a multiple of
+ * SIMLUA_POOL_CLASS_BYTES up to SIMLUA_POOL_SMALL_BYTES_MAX, then four classes a power of
+ * two), carved from slabs of SIMLUA_POOL_SLAB_BYTES. What the pool holds idle counts
+ * against SIMLUA_MEMORY_BYTES_MAX, which so bounds the pool too. */
+#define SIMLUA_POOL_CLASS_BYTES 16u
+#define SIMLUA_POOL_SMALL_BYTES_MAX 512u
+#define SIMLUA_POOL_BLOCK_BYTES_MAX 8192u
+#define SIMLUA_POOL_CLASS_COUNT (SIMLUA_POOL_SMALL_BYTES_MAX / SIMLUA_POOL_CLASS_BYTES + 4 * 4)
+#define SIMLUA_POOL_SLAB_BYTES (64u * 1024)
+
+struct simlua_pool {
+    void *free_lists[SIMLUA_POOL_CLASS_COUNT];  /* per class, most recently freed first */
+    void *slabs;                        /* every slab, newest first (freed by destroy) */
+    char *carve_next;                   /* where the next new block of the newest slab lies */
+    char *carve_end;
+    uint64_t slab_bytes;                /* every slab's bytes */
+    uint64_t live_bytes;                /* class bytes of the blocks Lua holds */
+};
+/* Whether the runtime's blocks of block_bytes come from the pool (else from malloc).
+ * Under AddressSanitizer every block comes from malloc, so that ASan's red zones and
+ * quarantine watch each Lua block (a binding reading a collected userdata, a write past
+ * a payload); the pool's own tests call it directly. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SIMLUA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIMLUA_ASAN 1
+#endif
+#endif
+#ifndef SIMLUA_ASAN
+#define SIMLUA_ASAN 0
+#endif
+#define SIMLUA_POOL_IN_RUNTIME (!SIMLUA_ASAN)
+static inline bool simlua__pool_serves(size_t block_bytes)
+{
+    return SIMLUA_POOL_IN_RUNTIME && block_bytes <= SIMLUA_POOL_BLOCK_BYTES_MAX;
+}
+/* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
+void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes);
+/* Gives back a block of the pool; block_bytes is what it was allocated or resized with. */
+void simlua__pool_free(struct simlua_pool *pool, void *block, size_t block_bytes);
+/* Whether a block of old_bytes can hold new_bytes where it lies (the same class). */
+bool simlua__pool_resize_in_place(struct simlua_pool *pool, void *block, size_t old_bytes,
+                                  size_t new_bytes);
+/* The bytes a block of block_bytes really takes in the pool (its class's size). */
+size_t simlua__pool_block_bytes(size_t block_bytes);
+/* Slab bytes not in a block Lua holds. */
+uint64_t simlua__pool_idle_bytes(const struct simlua_pool *pool);
+/* Frees every slab; every block must have come back (or be abandoned with the state). */
+void simlua__pool_destroy(struct simlua_pool *pool);
 
 struct simlua_endpoint {
     char name[SIMLUA_NAME_BYTES_MAX];
@@ -146,7 +197,8 @@ struct simlua_runtime {
     uint32_t failure_capacity;
     uint32_t failures_dropped;          /* beyond SIMLUA_FAILURES_MAX: counted, reported */
     bool run_failed;                    /* deadlock, limit, chunk error */
-    uint64_t memory_bytes;
+    uint64_t memory_bytes;              /* bytes of the blocks Lua holds, headers included */
+    struct simlua_pool pool;            /* the small blocks (pool.c) */
     uint64_t instructions;              /* since the current step began */
     uint64_t instructions_per_step_max;
     uint64_t object_id_next;            /* last creation number given (runtime.c allocator) */

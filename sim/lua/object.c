@@ -104,13 +104,14 @@ void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type ty
 void *simlua__object_test(lua_State *L, int index, enum simlua_type type)
 {
     assert(type > 0 && type < SIMLUA_TYPE_COUNT);
-    if (lua_type(L, index) != LUA_TUSERDATA)
-        return NULL;        /* light userdata have no length: never ours */
+    /* NULL for every value but a userdata; a light userdata has no length (0), so the
+     * pointer it holds is never read. Two calls into Lua: this runs on every method call. */
     struct object_tag *tag = lua_touserdata(L, index);
-    if (tag == NULL || lua_rawlen(L, index) < sizeof(*tag))
+    if (tag == NULL)
         return NULL;
-    if (tag->magic != OBJECT_MAGIC || tag->type != (uint32_t)type ||
-        lua_rawlen(L, index) != sizeof(*tag) + tag->payload_bytes)
+    size_t length = (size_t)lua_rawlen(L, index);
+    if (length < sizeof(*tag) || tag->magic != OBJECT_MAGIC || tag->type != (uint32_t)type ||
+        length != sizeof(*tag) + tag->payload_bytes)
         return NULL;
     return tag + 1;
 }

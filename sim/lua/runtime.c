@@ -14,7 +14,9 @@
  * itself: full collections happen at step starts and hook points once enough object
  * bytes were created (or enough instructions ran), so what a weak table or
  * collectgarbage("count") shows depends only on the program. memory_bytes counts
- * headers too.
+ * headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
+ * malloc under ASan) that the runtime frees in one go; the limit counts what the pool holds
+ * idle as used.
  */
 #include <assert.h>
 #include <errno.h>
@@ -102,6 +104,52 @@ static bool gc_refuse_for_collection(struct simlua_runtime *runtime, size_t tag,
     return true;
 }
 
+/* The state's memory as the limit sees it: the blocks Lua holds and what the pool holds
+ * idle for later blocks. */
+static uint64_t memory_footprint_bytes(const struct simlua_runtime *runtime)
+{
+    return runtime->memory_bytes + simlua__pool_idle_bytes(&runtime->pool);
+}
+
+/* Small blocks come from the pool, large ones from malloc; the size Lua gives with every
+ * free and resize says which. */
+static void block_free(struct simlua_runtime *runtime, void *block, size_t block_bytes)
+{
+    if (simlua__pool_serves(block_bytes))
+        simlua__pool_free(&runtime->pool, block, block_bytes);
+    else
+        free(block);
+}
+
+static void *block_alloc(struct simlua_runtime *runtime, size_t block_bytes)
+{
+    if (simlua__pool_serves(block_bytes))
+        return simlua__pool_alloc(&runtime->pool, block_bytes);
+    return malloc(block_bytes);
+}
+
+/* Resizes (or, when block is NULL, allocates) a block; on failure the old one is intact.
+ * The header moves with the block. */
+static void *block_resize(struct simlua_runtime *runtime, void *block, size_t old_bytes,
+                          size_t new_bytes)
+{
+    if (block == NULL)
+        return block_alloc(runtime, new_bytes);
+    bool old_pooled = simlua__pool_serves(old_bytes);
+    bool new_pooled = simlua__pool_serves(new_bytes);
+    if (!old_pooled && !new_pooled)
+        return realloc(block, new_bytes);
+    if (old_pooled && new_pooled &&
+        simlua__pool_resize_in_place(&runtime->pool, block, old_bytes, new_bytes))
+        return block;
+    void *moved = block_alloc(runtime, new_bytes);
+    if (moved == NULL)
+        return NULL;
+    memcpy(moved, block, old_bytes < new_bytes ? old_bytes : new_bytes);
+    block_free(runtime, block, old_bytes);
+    return moved;
+}
+
 static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
 {
     struct simlua_runtime *runtime = state;
@@ -113,9 +161,10 @@ static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t 
     struct block_header *header = pointer == NULL ? NULL : (struct block_header *)pointer - 1;
     uint64_t old_total = pointer == NULL ? 0 : old_bytes + sizeof(*header);
     if (new_bytes == 0) {
-        if (header != NULL)
+        if (header != NULL) {
             runtime->object_live_bytes -= header->object_bytes;
-        free(header);
+            block_free(runtime, header, old_total);
+        }
         runtime->memory_bytes -= old_total;
         return NULL;
     }
@@ -123,9 +172,9 @@ static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t 
         return NULL;
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
-        runtime->memory_bytes + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
+        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
-    struct block_header *resized = realloc(header, new_total);
+    struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
         return NULL;
     runtime->memory_bytes = runtime->memory_bytes - old_total + new_total;
@@ -207,6 +256,7 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
     runtime->gc_threshold_bytes = SIMLUA_GC_OBJECT_BYTES_MIN;
     runtime->L = lua_newstate(runtime_alloc, runtime);
     if (runtime->L == NULL) {
+        simlua__pool_destroy(&runtime->pool);
         free(runtime);
         return NULL;
     }
@@ -236,6 +286,8 @@ void simlua_destroy(struct simlua_runtime *runtime)
     /* Every block came back: the accounting the limit and the collector rely on is exact. */
     assert(runtime->memory_bytes == 0);
     assert(runtime->object_live_bytes == 0);
+    assert(runtime->pool.live_bytes == 0);
+    simlua__pool_destroy(&runtime->pool);
     for (uint32_t index = 0; index < runtime->file_count; index++) {
         free(runtime->files[index].path);
         free(runtime->files[index].text);
@@ -411,7 +463,7 @@ static int traceback_handler(lua_State *L)
     struct simlua_runtime *runtime = simlua__runtime(L);
     size_t length = 0;
     const char *message = simlua__tostring(L, 1, &length);
-    if (runtime->memory_bytes + 4096 > SIMLUA_MEMORY_BYTES_MAX)
+    if (memory_footprint_bytes(runtime) + 4096 > SIMLUA_MEMORY_BYTES_MAX)
         message = "limit SIMLUA_MEMORY_BYTES_MAX exceeded (Lua memory)";
     simlua__traceback(L, L, message, 1);
     return 1;

@@ -370,6 +370,39 @@ static int sim_log(lua_State *L)
     return 0;
 }
 
+/* Byte k of pattern `seed` is byte k % 8 (least significant first) of the mixed word of
+ * block k / 8. Fills out with bytes offset .. offset + length - 1: a partial first
+ * block, whole blocks eight bytes at a time, a partial last block (the byte loop with a
+ * division per byte was once the costliest function of a swarm seed). */
+static void pattern_fill(uint8_t *out, uint64_t seed, uint64_t offset, uint64_t length)
+{
+    const uint64_t step = 0x9E3779B97F4A7C15ull;
+    uint64_t block = offset / 8;
+    uint64_t index = 0;
+    unsigned first = (unsigned)(offset % 8);
+    if (first != 0 && length > 0) {
+        uint64_t word = sim_splitmix64_mix(seed + block * step);
+        for (; first < 8 && index < length; first++, index++)
+            out[index] = (uint8_t)(word >> (8 * first));
+        block++;
+    }
+    for (; length - index >= 8; index += 8, block++) {
+        uint64_t word = sim_splitmix64_mix(seed + block * step);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(out + index, &word, sizeof(word));  /* one store (one check under ASan) */
+#else
+        uint8_t *bytes = out + index;
+        for (unsigned byte = 0; byte < 8; byte++)
+            bytes[byte] = (uint8_t)(word >> (8 * byte));
+#endif
+    }
+    if (index < length) {
+        uint64_t word = sim_splitmix64_mix(seed + block * step);
+        for (unsigned byte = 0; index < length; byte++, index++)
+            out[index] = (uint8_t)(word >> (8 * byte));
+    }
+}
+
 static int sim_pattern(lua_State *L)
 {
     uint64_t seed = (uint64_t)luaL_checkinteger(L, 1);
@@ -382,34 +415,7 @@ static int sim_pattern(lua_State *L)
                           length, (lua_Integer)SIMLUA_PATTERN_BYTES_MAX);
     luaL_Buffer buffer;
     char *out = luaL_buffinitsize(L, &buffer, (size_t)length);
-    /* Byte k of the stream is byte k % 8 (least significant first) of the mixed word of
-     * block k / 8. One word a block, whole blocks stored eight bytes at a time: the byte
-     * loop with a division per byte was the costliest function of a swarm seed. */
-    uint64_t position = (uint64_t)offset;
-    uint64_t index = 0;
-    while (index < (uint64_t)length) {
-        uint64_t word = sim_splitmix64_mix(seed + (position / 8) * 0x9E3779B97F4A7C15ull);
-        unsigned first = (unsigned)(position % 8);
-        uint64_t take = 8 - first;
-        if (take > (uint64_t)length - index)
-            take = (uint64_t)length - index;
-        if (take == 8) {            /* a whole block: stores a compiler merges into one */
-            uint8_t *block = (uint8_t *)out + index;
-            block[0] = (uint8_t)word;
-            block[1] = (uint8_t)(word >> 8);
-            block[2] = (uint8_t)(word >> 16);
-            block[3] = (uint8_t)(word >> 24);
-            block[4] = (uint8_t)(word >> 32);
-            block[5] = (uint8_t)(word >> 40);
-            block[6] = (uint8_t)(word >> 48);
-            block[7] = (uint8_t)(word >> 56);
-        } else {
-            for (unsigned byte = 0; byte < take; byte++)
-                out[index + byte] = (char)(uint8_t)(word >> (8 * (first + byte)));
-        }
-        index += take;
-        position += take;
-    }
+    pattern_fill((uint8_t *)out, seed, (uint64_t)offset, (uint64_t)length);
     luaL_pushresultsize(&buffer, (size_t)length);
     return 1;
 }

@@ -80,7 +80,8 @@ static void test_pattern_slices_periods_and_seeds(void)
     ASSERT_PASSES(
         "local sim = require('vmcisim')\nsim.world{}\n"
         "local whole = sim.pattern(7, 0, 5000)\n"
-        "for _, cut in ipairs({ {0, 1}, {1, 7}, {3, 13}, {8, 8}, {4093, 907}, {4999, 1} }) do\n"
+        "for _, cut in ipairs({ {0, 1}, {1, 7}, {2, 3}, {3, 13}, {8, 8}, {8, 5}, {4093, 907},\n"
+        "                      {4999, 1}, {6, 0} }) do\n"
         "  local o, n = cut[1], cut[2]\n"
         "  sim.expect(sim.pattern(7, o, n) == whole:sub(o + 1, o + n), 'slice ' .. o)\n"
         "end\n"

@@ -44,7 +44,8 @@
     X(fault_sites_vmci) \
     X(lookups)         \
     X(exec_sandbox) \
-    X(summary_tables)
+    X(summary_tables) \
+    X(lua_pool)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
