@@ -181,7 +181,8 @@ check "--as-tcp refuses a trace with cut payloads (exit 1, no file, says why)" $
     "$(cat "$work/cut_tcp.err")"
 
 # ---- --as-tcp: Follow TCP Stream shows what the scenario sent -----------------------------
-"$vmcisim" run tests/fixtures/capture_stream.lua -q --trace "$work/cs.db" >/dev/null 2>&1 &&
+"$vmcisim" run tests/fixtures/capture_stream.lua -q --payload all --trace "$work/cs.db" \
+    >/dev/null 2>&1 &&
     "$vmcisim" export "$work/cs.db" --format pcap --as-tcp -o "$work/cs.pcapng" 2>"$work/err"
 check "capture_stream: --as-tcp capture written" $? "$(cat "$work/err")"
 # The bytes the scenario sends, built here from its pattern (not from the trace): client
@@ -250,7 +251,8 @@ check "--as-tcp: the capture's comment maps each address to its context" $? \
 for scenario in guide_stream many_connections conformance/vsock_test_stream_connection_reset \
                 conformance/vsock_test_stream_shutwr lifecycle/suspend_resume_stream; do
     name=$(basename "$scenario")
-    "$vmcisim" run "scenarios/$scenario.lua" -q --trace "$work/t_$name.db" >/dev/null 2>&1
+    "$vmcisim" run "scenarios/$scenario.lua" -q --payload all --trace "$work/t_$name.db" \
+        >/dev/null 2>&1
     "$vmcisim" export "$work/t_$name.db" --format pcap --as-tcp -o "$work/t_$name.pcapng" \
         2>"$work/err"
     status=$?
