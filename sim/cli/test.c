@@ -49,6 +49,7 @@ static void test_usage(FILE *stream)
             "                      (default 300s); the run is killed and fails\n"
             "  --slow              also run scenarios marked `-- slow`\n"
             "  --paranoid          every run checks the world invariants after every event\n"
+            "  --allow-exec        every run may start real programs (ep:exec)\n"
             "  --tap               TAP version 13 on stdout\n"
             "  --junit FILE        also write JUnit XML to FILE\n"
             "  -h, --help          this text\n"
@@ -112,7 +113,7 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
         { "seeds", required_argument, NULL, 's' }, { "until", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' }, { "slow", no_argument, NULL, 'S' },
         { "tap", no_argument, NULL, 'T' }, { "junit", required_argument, NULL, 'J' },
-        { "paranoid", no_argument, NULL, 'I' },
+        { "paranoid", no_argument, NULL, 'I' }, { "allow-exec", no_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;
@@ -121,7 +122,8 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
     while ((option = getopt_long(argc, argv, "j:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'o' || option == 'S' || option == 'T' || option == 'I') {
+        if (option == 'o' || option == 'S' || option == 'T' || option == 'I' || option == 'X') {
+            options->allow_exec |= option == 'X';
             options->once |= option == 'o';
             options->paranoid |= option == 'I';
             options->slow |= option == 'S';

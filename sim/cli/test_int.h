@@ -68,6 +68,7 @@ struct test_options {
     uint32_t jobs;
     bool once, tap, slow, verbose;
     bool paranoid;                          /* --paranoid: passed on to every run */
+    bool allow_exec;                        /* --allow-exec: passed on to every run */
     bool has_seeds;
     struct test_seeds seeds;                /* --seeds: replaces every scenario's list */
     const char *until_text;                 /* --until: default for scenarios without one */

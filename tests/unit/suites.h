@@ -42,7 +42,9 @@
     X(fault_rates)     \
     X(fault_sites_vsock) \
     X(fault_sites_vmci) \
-    X(lookups)
+    X(lookups)         \
+    X(exec_fdmap)      \
+    X(exec_protocol)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
