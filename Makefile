@@ -202,8 +202,14 @@ build/programs/%: scenarios/programs/%.c scenarios/programs/vsock_common.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
 
+# bench/programs/: programs `make bench` runs through the shim (bench/bench_exec.c).
+build/programs/%: bench/programs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
+
 .PHONY: programs
 programs: $(SHIM) $(PROGRAMS)
+bench: programs build/programs/exec_calls
 all: programs
 test: programs
 asan: programs
