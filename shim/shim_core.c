@@ -104,11 +104,57 @@ static void channel_read(void *target, size_t size_bytes)
     }
 }
 
+/* Reads the reply: its header and, in the same system calls, its payload scattered over
+ * `in` (the channel holds nothing beyond this one reply, so reading ahead is safe); bytes
+ * beyond the buffers are read and dropped. */
+static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_count)
+{
+    struct iovec parts[1 + 9];
+    int count = 0;
+    parts[count++] = (struct iovec){ reply, sizeof(*reply) };
+    size_t capacity = 0;
+    for (int index = 0; index < in_count && count < 10; index++) {
+        parts[count++] = in[index];
+        capacity += in[index].iov_len;
+    }
+    size_t got = 0, want = sizeof(*reply);
+    int first = 0;
+    while (got < want) {
+        long rc = SHIM_SYSCALL3(SYS_readv, channel_fd, &parts[first], count - first);
+        if (rc == -EINTR)
+            continue;
+        if (rc <= 0)
+            channel_lost();
+        got += (size_t)rc;
+        size_t left = (size_t)rc;
+        while (first < count && left >= parts[first].iov_len)
+            left -= parts[first++].iov_len;
+        if (first < count) {
+            parts[first].iov_base = (char *)parts[first].iov_base + left;
+            parts[first].iov_len -= left;
+        }
+        if (got >= sizeof(*reply)) {
+            if (reply->magic != EXEC_MAGIC || reply->payload_bytes > EXEC_PAYLOAD_BYTES_MAX)
+                channel_lost();
+            size_t kept = reply->payload_bytes < capacity ? reply->payload_bytes : capacity;
+            want = sizeof(*reply) + kept;
+            if (got > want)
+                channel_lost();         /* more than the reply: the protocol broke */
+        }
+    }
+    static char sink[4096];
+    for (size_t left = reply->payload_bytes - (want - sizeof(*reply)); left > 0;) {
+        size_t take = left < sizeof(sink) ? left : sizeof(sink);
+        channel_read(sink, take);
+        left -= take;
+    }
+}
+
 int64_t shim_call(struct exec_request *request, const struct iovec *out, int out_count,
                   struct exec_reply *reply, const struct iovec *in, int in_count)
 {
     struct iovec parts[1 + 8];
-    if (channel_fd < 0 || out_count > 8)
+    if (channel_fd < 0 || out_count > 8 || in_count > 9)
         return -ENOSYS;
     size_t payload_bytes = 0;
     parts[0].iov_base = request;
@@ -122,21 +168,7 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
     request->magic = EXEC_MAGIC;
     request->payload_bytes = (uint32_t)payload_bytes;
     channel_write(parts, 1 + out_count);
-    channel_read(reply, sizeof(*reply));
-    if (reply->magic != EXEC_MAGIC || reply->payload_bytes > EXEC_PAYLOAD_BYTES_MAX)
-        channel_lost();
-    size_t left = reply->payload_bytes;
-    for (int index = 0; index < in_count && left > 0; index++) {
-        size_t take = in[index].iov_len < left ? in[index].iov_len : left;
-        channel_read(in[index].iov_base, take);
-        left -= take;
-    }
-    static char sink[4096];
-    while (left > 0) {
-        size_t take = left < sizeof(sink) ? left : sizeof(sink);
-        channel_read(sink, take);
-        left -= take;
-    }
+    reply_read(reply, in, in_count);
     return reply->result;
 }
 

@@ -152,14 +152,11 @@ static int64_t wall_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Reads exactly `length` bytes, draining output meanwhile. Returns 1, 0 at end of file
- * before the first byte, -1 on an error or when the wall-time bound ran out (*hung). */
-static int channel_read(struct exec_program *program, void *target, size_t length, bool *hung)
+/* Waits until the channel is readable, draining output meanwhile. Returns 1, or -1 on an
+ * error or when `deadline` (wall ms) passed (*hung). */
+static int channel_wait(struct exec_program *program, int64_t deadline, bool *hung)
 {
-    char *cursor = target;
-    size_t done = 0;
-    int64_t deadline = wall_ms() + EXEC_CALL_WAIT_MS_MAX;
-    while (done < length) {
+    for (;;) {
         struct pollfd set[3] = {
             { .fd = program->channel, .events = POLLIN },
             { .fd = program->output_fd[0], .events = POLLIN },
@@ -173,33 +170,72 @@ static int channel_read(struct exec_program *program, void *target, size_t lengt
         int ready = poll(set, 3, (int)left);
         if (ready < 0 && errno != EINTR)
             return -1;
-        if (ready <= 0)
-            continue;
-        if (set[1].revents || set[2].revents)
+        if (ready > 0 && (set[1].revents || set[2].revents))
             (void)output_drain(program);
-        if (set[0].revents == 0)
-            continue;
-        ssize_t got = read(program->channel, cursor + done, length - done);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        if (ready > 0 && set[0].revents != 0)
+            return 1;
+    }
+}
+
+/* Reads one request: its header, then its payload into program->buffer, in as few system
+ * calls as the child's writes allow (each read after channel_wait says there is data).
+ * Returns 1, 0 at end of file before the first byte, -1 on an error, a malformed header
+ * or when the wall-time bound ran out (*hung). */
+static int request_read(struct exec_program *program, struct exec_request *request, bool *hung)
+{
+    struct iovec parts[2] = { { request, sizeof(*request) },
+                              { program->buffer, EXEC_PAYLOAD_BYTES_MAX } };
+    size_t done = 0, want = sizeof(*request);
+    int64_t deadline = wall_ms() + EXEC_CALL_WAIT_MS_MAX;
+    while (done < want) {
+        struct iovec left[2];
+        int count = 0;
+        if (done < sizeof(*request))
+            left[count++] = (struct iovec){ (char *)request + done, sizeof(*request) - done };
+        size_t payload_done = done > sizeof(*request) ? done - sizeof(*request) : 0;
+        left[count++] = (struct iovec){ (char *)parts[1].iov_base + payload_done,
+                                        want > sizeof(*request) ? want - done
+                                                                 : EXEC_PAYLOAD_BYTES_MAX };
+        if (channel_wait(program, deadline, hung) < 0)
+            return -1;
+        struct msghdr message = { .msg_iov = left, .msg_iovlen = (size_t)count };
+        ssize_t got = recvmsg(program->channel, &message, MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
         if (got <= 0)
             return got == 0 && done == 0 ? 0 : -1;
         done += (size_t)got;
+        if (done >= sizeof(*request) && want == sizeof(*request)) {
+            if (!exec__request_valid(request))
+                return -1;
+            want = sizeof(*request) + request->payload_bytes;
+        }
+        if (done > want)
+            return -1;                  /* more than one request: the protocol broke */
     }
     return 1;
 }
 
-static bool channel_write(struct exec_program *program, const void *source, size_t length)
+/* Sends the reply's header and payload (one system call when the socket takes it all). */
+static bool reply_write(struct exec_program *program, const struct exec_reply *reply)
 {
-    const char *cursor = source;
-    while (length > 0) {
-        ssize_t written = send(program->channel, cursor, length, MSG_NOSIGNAL);
+    struct iovec parts[2] = { { (void *)reply, sizeof(*reply) },
+                              { program->buffer, reply->payload_bytes } };
+    int first = 0;
+    while (first < 2) {
+        struct msghdr message = { .msg_iov = &parts[first], .msg_iovlen = (size_t)(2 - first) };
+        ssize_t written = sendmsg(program->channel, &message, MSG_NOSIGNAL);
         if (written < 0 && errno == EINTR)
             continue;
-        if (written <= 0)
+        if (written < 0 || (written == 0 && parts[first].iov_len > 0))
             return false;
-        cursor += written;
-        length -= (size_t)written;
+        size_t left = (size_t)written;
+        while (first < 2 && left >= parts[first].iov_len)
+            left -= parts[first++].iov_len;
+        if (first < 2) {
+            parts[first].iov_base = (char *)parts[first].iov_base + left;
+            parts[first].iov_len -= left;
+        }
     }
     return true;
 }
@@ -383,14 +419,10 @@ static bool serve_loop(struct exec_program *program)
     struct exec_reply reply;
     for (;;) {
         bool hung = false;
-        int rc = channel_read(program, &request, sizeof(request), &hung);
+        int rc = request_read(program, &request, &hung);
         if (rc == 0)
             return true;
-        if (rc > 0 && !exec__request_valid(&request))
-            rc = -1;
-        if (rc > 0)
-            rc = channel_read(program, program->buffer, request.payload_bytes, &hung);
-        if (rc <= 0) {
+        if (rc < 0) {
             exec__failure(program, hung ? "program %s made no call for %d ms of wall time "
                           "(a loop without calls, or a hang outside the shim): killed"
                           : "program %s broke the call protocol: killed", program->name,
@@ -404,8 +436,7 @@ static bool serve_loop(struct exec_program *program)
             return false;
         if (!exec__serve(program, &request, &reply))
             return false;
-        if (!channel_write(program, &reply, sizeof(reply)) ||
-            !channel_write(program, program->buffer, reply.payload_bytes))
+        if (!reply_write(program, &reply))
             return true;                    /* it is gone: its end of file says how */
     }
 }
