@@ -150,10 +150,11 @@ check "a daemon program left waiting: the run passes and its child is gone" $? \
 # What the shim serves besides sockets, seen by a program (twice: the same output).
 if cc -std=c11 -O2 -o "$work/shim_probe" tests/fixtures/programs/shim_probe.c -lpthread \
         2>"$work/cc.out"; then
+    # stdout only: under ASan stderr carries the sanitizer's own notes, with its pid.
     "$vmcisim" run tests/fixtures/programs/probe.lua --allow-exec -q -- "$work/shim_probe" \
-        >"$work/probe1.out" 2>&1
+        >"$work/probe1.out" 2>"$work/probe1.err"
     "$vmcisim" run tests/fixtures/programs/probe.lua --allow-exec -q -- "$work/shim_probe" \
-        >"$work/probe2.out" 2>&1
+        >"$work/probe2.out" 2>"$work/probe2.err"
     cmp -s "$work/probe1.out" "$work/probe2.out"
     check "the probe sees the same things twice" $?
     probe() { grep -q "$1" "$work/probe1.out"; check "probe: $2" $? "$(head -c 600 "$work/probe1.out")"; }

@@ -123,7 +123,8 @@ static void trace_output(struct exec_program *program)
         struct exec_pending *pending = &program->pending[stream];
         size_t room = EXEC_OUTPUT_BYTES_MAX - program->output_length;
         size_t keep = pending->length < room ? pending->length : room;
-        memcpy(program->output + program->output_length, pending->bytes, keep);
+        if (keep > 0)                   /* bytes is NULL until a stream wrote something */
+            memcpy(program->output + program->output_length, pending->bytes, keep);
         program->output_length += keep;
         program->output_dropped += pending->dropped + (pending->length - keep);
         pending->length = 0;
@@ -609,6 +610,9 @@ void exec_program_close_all(struct exec_program *program)
         vs_context_destroy(&program->context);
         program->context_live = false;
     }
+    /* The stack goes away with the power-off: a call still returning in the program's
+     * fiber (it is killed next) must not look at it, not even for its trace event's CID. */
+    program->context.stack = NULL;
     exec_fdmap_init(&program->fdmap);
 }
 
