@@ -206,4 +206,35 @@ fuzz-build:
 	        -fsanitize-coverage-ignorelist=$(FUZZ_IGNORELIST)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-binaries
 
+# ---- Real programs (docs/programs.md) ---------------------------------------------------------
+# The shim preloaded into every program `ep:exec` starts, and the example programs of
+# scenarios/programs/. Both always go to build/ (not $(BUILD)): they run inside real programs,
+# so the ASan build uses the same uninstrumented shim, found beside build/asan/vmcisim.
+SHIM        := build/libvmcisim_shim.so
+SHIM_SRCS   := $(wildcard shim/*.c)
+SHIM_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -I. -fPIC \
+               -fno-delete-null-pointer-checks -Wno-nonnull-compare
+PROGRAM_SRCS := $(wildcard scenarios/programs/*.c)
+PROGRAMS     := $(PROGRAM_SRCS:scenarios/programs/%.c=build/programs/%)
+
+$(SHIM): $(SHIM_SRCS) shim/shim_int.h sim/exec/protocol.h
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -shared -o $@ $(SHIM_SRCS)
+
+build/programs/%: scenarios/programs/%.c scenarios/programs/vsock_common.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
+
+# bench/programs/: programs `make bench` runs through the shim (bench/bench_exec.c).
+build/programs/%: bench/programs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o $@ $<
+
+.PHONY: programs
+programs: $(SHIM) $(PROGRAMS)
+bench: programs build/programs/exec_calls
+all: programs
+test: programs
+asan: programs
+
 -include $(DEPS)

@@ -22,7 +22,8 @@
     X(vsock)       \
     X(fleet)       \
     X(lua)         \
-    X(digest)
+    X(digest)      \
+    X(exec)
 
 #define BENCH_DECLARE(name) void bench_##name(void);
 BENCHES(BENCH_DECLARE)

@@ -31,6 +31,9 @@ sim.AF_VSOCK = 40
 ---The simulator's version, e.g. "0.1.0".
 ---@type string
 sim.version = ""
+---Whether `ep:exec` may run real programs in this run (`--allow-exec`).
+---@type boolean
+sim.exec_allowed = false
 
 ---@alias vmcisim.product
 ---| "esxi-4.0" | "esxi-4.1" | "esxi-5.0" | "esxi-5.1" | "esxi-5.5" | "esxi-6.0" | "esxi-6.5"
@@ -133,6 +136,7 @@ function sim.pattern(seed, offset, length) end
 ---@return string
 function sim.checksum(bytes) end
 
+
 ---A failure recorded during the run.
 ---@class vmcisim.failure
 ---@field time_ns integer
@@ -217,6 +221,42 @@ function world:timing(timing) end
 ---@field user? string 1..63 bytes (default "user")
 ---@field daemon? boolean a server loop: blocked at the end is no deadlock (default false)
 
+---The table of `ep:exec{}`: the command line as its list part, then the options.
+---@class vmcisim.exec_options
+---@field [integer] string the binary (found as execvp does), then its arguments
+---@field env? table<string, string> added to PATH, TZ=UTC, LANG=C
+---@field cwd? string its working directory (default: the endpoint's scratch directory)
+---@field stdin? string its standard input (default /dev/null)
+---@field name? string 1..63 bytes (default: the binary's base name)
+---@field daemon? boolean blocked at the end is no deadlock (default false)
+---@field call_cost? integer|string simulated time per call (default 1 µs)
+
+---A real program started by `ep:exec` (docs/programs.md).
+---@class vmcisim.program
+---@field name string
+---@field pid integer
+---@field status "running"|"exited"|"signalled"|"killed"|"failed"
+---@field exit_code? integer nil until it exited (128 + N when signal N ended it)
+---@field calls integer calls served so far
+---@field endpoint vmcisim.endpoint
+local program = {}
+
+---Its stdout and stderr as captured so far (at most 1 MiB).
+---@return string
+function program:output() end
+
+---From a Lua process: blocks until the program has ended: true, or nil, "ETIMEDOUT", 110.
+---@param timeout_ns? integer
+---@return true|nil ok
+---@return vmcisim.errno_name? error
+---@return integer? errno
+function program:join(timeout_ns) end
+
+---Kills the program (its blocked call ends, then the real process): true, or false when
+---it had ended.
+---@return boolean
+function program:kill() end
+
 ---The options of `ep:vsock{}`.
 ---@class vmcisim.vsock_options
 ---@field protocol? 1|2 the clients' protocol (default 2, the queue-state protocol)
@@ -240,6 +280,11 @@ local endpoint = {}
 ---@param options? vmcisim.spawn_options
 ---@return vmcisim.process
 function endpoint:spawn(name, fn, options) end
+
+---Starts a real program as a simulated process of this endpoint (needs --allow-exec).
+---@param options vmcisim.exec_options
+---@return vmcisim.program
+function endpoint:exec(options) end
 
 ---The VM's VMX value as text (nil when absent, always nil on the host).
 ---@param key string
@@ -312,7 +357,7 @@ function process:local_cid() end
 function process:sleep(delay_ns) end
 
 ---Blocks until `other` has ended: true, or nil, "ETIMEDOUT", 110 after the timeout.
----@param other vmcisim.process
+---@param other vmcisim.process|vmcisim.program
 ---@param timeout_ns? integer
 ---@return true|nil ok
 ---@return vmcisim.errno_name? error

@@ -19,7 +19,7 @@ void cli_usage(FILE *stream)
 {
     fprintf(stream,
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
-            "       vmcisim replay FILE.db [-q | --quiet]\n"
+            "       vmcisim replay FILE.db [-q | --quiet] [--allow-exec]\n"
             "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
             "                       [--format text|tsv|csv|json] [--recompute]\n"
             "       vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT [options]\n"
@@ -43,6 +43,8 @@ void cli_usage(FILE *stream)
             "  -v, --verbose         print every trace event on stderr\n"
             "  --paranoid            check the world invariants after every event, not only\n"
             "                        at the end of the run (docs/invariants.md)\n"
+            "  --allow-exec          let the scenario run real programs with ep:exec, sandboxed\n"
+            "                        (docs/programs.md); also for replay and test\n"
             "  --progress / --no-progress\n"
             "                        progress lines on stderr every 2 s of wall time\n"
             "                        (default: on when stderr is a terminal and not -q)\n"

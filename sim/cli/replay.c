@@ -306,7 +306,7 @@ static void stdout_restore(int saved)
 
 /* Re-runs; returns the re-run's digest in digest_hex. */
 static void rerun(const struct recorded_run *run, struct comparison *comparison,
-                  char digest_hex[33], struct simlua_outcome *outcome)
+                  char digest_hex[33], struct simlua_outcome *outcome, bool allow_exec)
 {
     struct sim_digest *digest = sim_digest_create();
     struct sim_trace_sink sinks[2];
@@ -322,7 +322,7 @@ static void rerun(const struct recorded_run *run, struct comparison *comparison,
         .scenario_path = run->scenario, .seed = run->seed, .until_ns = run->until_ns,
         .quiet = true, .arg_count = run->arg_count, .args = (char **)run->args,
         .sinks = sinks, .sink_count = sink_count, .preloaded = run->files,
-        .preloaded_count = run->file_count,
+        .preloaded_count = run->file_count, .allow_exec = allow_exec,
     };
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     if (trace_ring_create(&comparison->ring, UINT32_MAX, SIZE_MAX, compare_store,
@@ -394,7 +394,7 @@ static int report(const char *path, const struct recorded_run *run,
     return 0;
 }
 
-static int replay_file(const char *path, bool quiet)
+static int replay_file(const char *path, bool quiet, bool allow_exec)
 {
     struct sim_trace_reader *reader = NULL;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
@@ -418,7 +418,7 @@ static int replay_file(const char *path, bool quiet)
                                      .payload_bytes_max = run.payload_bytes_max };
     char digest_hex[33];
     struct simlua_outcome outcome;
-    rerun(&run, &comparison, digest_hex, &outcome);
+    rerun(&run, &comparison, digest_hex, &outcome, allow_exec);
     if (!comparison.diverged)
         verify_end(&comparison, &run, digest_hex);
     int status = report(path, &run, &comparison, digest_hex, quiet);
@@ -432,9 +432,12 @@ int cli_replay(int argc, char **argv)
 {
     const char *path = NULL;
     bool quiet = false;
+    bool allow_exec = false;
     for (int index = 1; index < argc; index++) {
         if (strcmp(argv[index], "-q") == 0 || strcmp(argv[index], "--quiet") == 0)
             quiet = true;
+        else if (strcmp(argv[index], "--allow-exec") == 0)
+            allow_exec = true;
         else if (strcmp(argv[index], "-h") == 0 || strcmp(argv[index], "--help") == 0) {
             cli_usage(stdout);
             return 0;
@@ -448,5 +451,5 @@ int cli_replay(int argc, char **argv)
     }
     if (path == NULL)
         return cli_usage_error("%s", "replay: missing FILE.db");
-    return replay_file(path, quiet);
+    return replay_file(path, quiet, allow_exec);
 }

@@ -44,6 +44,7 @@ struct run_options {
     int quiet;
     int verbose;
     int paranoid;           /* --paranoid: world invariants after every event */
+    int allow_exec;         /* --allow-exec: ep:exec may run real programs */
     int progress;           /* -1 auto (stderr is a terminal), 0 off, 1 on */
     int arg_count;
     char **args;
@@ -113,6 +114,9 @@ static int parse_option(int option, const char *value, struct run_options *optio
             return cli_usage_error("--payload: '%s' is not `all` or a number of bytes from 0 "
                                    "to 1048576", value);
         return 0;
+    case 'X':
+        options->allow_exec = 1;
+        return 0;
     default:
         return cli_usage_error("%s", "unknown or incomplete option");
     }
@@ -135,6 +139,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
         { "no-progress", no_argument, NULL, 'P' },
         { "paranoid", no_argument, NULL, 'I' },
         { "payload", required_argument, NULL, 'Y' },
+        { "allow-exec", no_argument, NULL, 'X' },
         { NULL, 0, NULL, 0 },
     };
     int own_count = argc;
@@ -536,7 +541,7 @@ static int run_scenario(const struct run_options *options)
         .progress_every_events = progress_on ? PROGRESS_EVERY_EVENTS : 0,
         .scenario_path = options->scenario_path, .seed = options->seed,
         .until_ns = options->until_ns, .quiet = options->quiet, .verbose = options->verbose,
-        .paranoid = options->paranoid != 0,
+        .paranoid = options->paranoid != 0, .allow_exec = options->allow_exec != 0,
         .arg_count = options->arg_count, .args = options->args, .sinks = sinks,
         .sink_count = sink_count,
     };

@@ -50,6 +50,7 @@ static void test_usage(FILE *stream)
             "  --slow              also run scenarios marked `-- slow`\n"
             "  --paranoid          every run checks the world invariants after every event\n"
             "  --payload N|all     added to the `run ... --trace` reproduce lines\n"
+            "  --allow-exec        every run may start real programs (ep:exec)\n"
             "  --tap               TAP version 13 on stdout\n"
             "  --junit FILE        also write JUnit XML to FILE\n"
             "  -h, --help          this text\n"
@@ -122,6 +123,7 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
         { "timeout", required_argument, NULL, 't' }, { "slow", no_argument, NULL, 'S' },
         { "tap", no_argument, NULL, 'T' }, { "junit", required_argument, NULL, 'J' },
         { "paranoid", no_argument, NULL, 'I' }, { "payload", required_argument, NULL, 'Y' },
+        { "paranoid", no_argument, NULL, 'I' }, { "allow-exec", no_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;
@@ -130,7 +132,8 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
     while ((option = getopt_long(argc, argv, "j:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'o' || option == 'S' || option == 'T' || option == 'I') {
+        if (option == 'o' || option == 'S' || option == 'T' || option == 'I' || option == 'X') {
+            options->allow_exec |= option == 'X';
             options->once |= option == 'o';
             options->paranoid |= option == 'I';
             options->slow |= option == 'S';

@@ -69,6 +69,7 @@ struct test_options {
     bool once, tap, slow, verbose;
     bool paranoid;                          /* --paranoid: passed on to every run */
     const char *payload_text;               /* --payload: passed on to reproduce lines */
+    bool allow_exec;                        /* --allow-exec: passed on to every run */
     bool has_seeds;
     struct test_seeds seeds;                /* --seeds: replaces every scenario's list */
     const char *until_text;                 /* --until: default for scenarios without one */

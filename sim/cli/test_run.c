@@ -143,11 +143,13 @@ int test_run_start(struct test_run *run, int which, const struct test_scenario *
     snprintf(seed_text, sizeof(seed_text), "%" PRIu64, seed);
     const char *until = scenario->until_text[0] != '\0' ? scenario->until_text
                                                         : options->until_text;
-    const char *argv[11] = { argv0_of(which), "run", scenario->path, "--seed", seed_text, "-q",
+    const char *argv[12] = { argv0_of(which), "run", scenario->path, "--seed", seed_text, "-q",
                              "--digest" };
     size_t argc = 7;
     if (options->paranoid)
         argv[argc++] = "--paranoid";
+    if (options->allow_exec)
+        argv[argc++] = "--allow-exec";
     if (until != NULL) {
         argv[argc++] = "--until";
         argv[argc++] = until;

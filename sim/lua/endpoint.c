@@ -337,6 +337,14 @@ static int endpoint_spawn(lua_State *L)
     return simlua__process_spawn(L, world, (uint32_t)(endpoint - world->endpoints), 2, 3, 4);
 }
 
+/* ep:exec{ ... }: a real program (sim/lua/exec_binding.c). */
+static int endpoint_exec(lua_State *L)
+{
+    struct simlua_world *world = NULL;
+    struct simlua_endpoint *endpoint = check_endpoint(L, 1, &world);
+    return simlua__endpoint_exec(L, world, (uint32_t)(endpoint - world->endpoints));
+}
+
 static int endpoint_device(lua_State *L)
 {
     struct simlua_world *world = NULL;
@@ -426,6 +434,7 @@ static int endpoint_power_off(lua_State *L)
         }
         process = next;
     }
+    simlua__programs_power_off(world, index);
     simlua__vmci_objects_close(L, endpoint);
     struct simlua_net *net = endpoint->net;
     if (net->ready)
@@ -512,6 +521,11 @@ static int endpoint_index(lua_State *L)
         lua_pushstring(L, simlua__vm_state(endpoint));
     else if (strcmp(key, "fault_tolerant") == 0 && !endpoint->is_host)
         lua_pushboolean(L, endpoint->ft_mode);
+    else if (strcmp(key, "exec") == 0)
+        /* Not in the methods table: the sandbox numbers every function reachable there
+         * from the same counter as objects, so one more would shift the creation numbers
+         * (and the digests) of every scenario, even those that never run a program. */
+        lua_pushcfunction(L, endpoint_exec);
     else {
         lua_pushvalue(L, 2);
         lua_rawget(L, lua_upvalueindex(1));     /* the methods */

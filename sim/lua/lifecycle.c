@@ -100,6 +100,7 @@ static void processes_follow_cid(struct simlua_world *world, uint32_t index, uin
             process->ctx = cid;
         process = process->live_next;
     }
+    simlua__programs_follow_cid(world, index, cid);
 }
 
 static void resume_now(lua_State *L, struct simlua_world *world,

@@ -154,6 +154,8 @@ struct simlua_world {
     bool has_run;
     uint32_t invariant_reports;         /* violations reported (sim/lua/invariants.c) */
     struct simlua_fault_rates *fault_rates;     /* owned; NULL without fault rates */
+    struct simlua_program *programs;    /* owned: ep:exec programs, newest first */
+    char *scratch_root;                 /* owned: the programs' scratch directories' parent */
 };
 
 enum simlua_cap {
@@ -226,6 +228,7 @@ enum simlua_type {
     SIMLUA_TYPE_VMCI,
     SIMLUA_TYPE_DATAGRAM,
     SIMLUA_TYPE_QUEUE_PAIR,
+    SIMLUA_TYPE_PROGRAM,
     SIMLUA_TYPE_COUNT,
 };
 const char *simlua__type_name(enum simlua_type type);
@@ -424,5 +427,19 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
 struct simlua_process *simlua__process_of(struct sim_process *process);
 /* Raises unless L is the running process's own coroutine; `method` names the call. */
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method);
+
+/* exec_binding.c: ep:exec, real programs as simulated processes (docs/programs.md). */
+struct simlua_program;
+int simlua__endpoint_exec(lua_State *L, struct simlua_world *world, uint32_t index);
+void simlua__program_register(lua_State *L);
+/* p:join(prog [, timeout_ns]) and prog:join([timeout_ns]) (process.c hands programs here). */
+int simlua__program_join(lua_State *L, struct simlua_process *self, int program_index,
+                         int timeout_index);
+/* Power-off of endpoint `index`: its programs' sockets close, then they are killed. */
+void simlua__programs_power_off(struct simlua_world *world, uint32_t index);
+/* The endpoint's processes follow a CID change (resume, vMotion: R206, R8). */
+void simlua__programs_follow_cid(struct simlua_world *world, uint32_t index, uint32_t cid);
+/* World teardown: children still running are killed, every program freed. */
+void simlua__programs_destroy(struct simlua_world *world);
 
 #endif /* SIM_LUA_LUA_INT_H */

@@ -43,6 +43,7 @@ static const char *const type_names[SIMLUA_TYPE_COUNT] = {
     [SIMLUA_TYPE_VMCI] = "vmcisim.vmci",
     [SIMLUA_TYPE_DATAGRAM] = "vmcisim.datagram",
     [SIMLUA_TYPE_QUEUE_PAIR] = "vmcisim.queue_pair",
+    [SIMLUA_TYPE_PROGRAM] = "vmcisim.program",
 };
 
 const char *simlua__type_name(enum simlua_type type)

@@ -439,6 +439,8 @@ static int join_continue(lua_State *L, int status, lua_KContext context)
 static int process_join(lua_State *L)
 {
     struct simlua_process *self = simlua__check_blocking(L, 1, "p:join");
+    if (simlua__object_test(L, 2, SIMLUA_TYPE_PROGRAM) != NULL)
+        return simlua__program_join(L, self, 2, 3);         /* an ep:exec program */
     struct simlua_process *other = check_process(L, 2);
     luaL_argcheck(L, other != self, 2, "a process cannot join itself");
     uint64_t deadline_ns = SIM_TIME_NEVER;

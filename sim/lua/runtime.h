@@ -65,6 +65,8 @@ struct simlua_options {
      * load error. NULL: from disk. Borrowed for the runtime's life. */
     const struct simlua_file *preloaded;
     uint32_t preloaded_count;
+    /* --allow-exec: ep:exec may start real programs (docs/programs.md). */
+    bool allow_exec;
     /* SIMLUA_INSTRUCTIONS_PER_STEP_MAX when 0 (tests set a lower one). */
     uint64_t instructions_per_step_max;
 };

@@ -154,6 +154,7 @@ void simlua__world_destroy(struct simlua_world *world)
 {
     if (world == NULL)
         return;
+    simlua__programs_destroy(world);        /* children killed, sockets closed first */
     for (uint32_t index = 0; index < world->endpoint_count; index++) {
         struct simlua_net *net = world->endpoints[index].net;
         if (net != NULL && net->ready)
@@ -511,10 +512,12 @@ static void report_deadlock(struct simlua_world *world)
          process != NULL && blocked < live; process = process->live_next) {
         if (process->daemon)
             continue;
-        struct simlua_process *owner = process->owner;
-        fprintf(stderr, "  %s/%s (pid %u) waits on %s\n",
-                world->endpoints[owner->endpoint_index].name, process->name, process->pid,
-                sim_process_waits_on(process));
+        /* A process runs in its endpoint's domain (its index): Lua processes and the
+         * fibers of ep:exec programs alike (whose owner is not a simlua_process). */
+        const char *endpoint = process->domain < world->endpoint_count
+                                   ? world->endpoints[process->domain].name : "?";
+        fprintf(stderr, "  %s/%s (pid %u) waits on %s\n", endpoint, process->name,
+                process->pid, sim_process_waits_on(process));
         blocked++;
     }
     struct sim_trace_event event;
@@ -724,5 +727,7 @@ int simlua__open_module(lua_State *L)
     }
     lua_pushstring(L, VMCISIM_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushboolean(L, simlua__runtime(L)->options.allow_exec);  /* --allow-exec */
+    lua_setfield(L, -2, "exec_allowed");
     return 1;
 }

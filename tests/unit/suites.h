@@ -45,7 +45,9 @@
     X(lookups)         \
     X(exec_sandbox) \
     X(summary_tables) \
-    X(lua_pool)
+    X(lua_pool) \
+    X(exec_fdmap)      \
+    X(exec_protocol)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

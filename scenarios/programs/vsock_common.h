@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scenarios/programs/vsock_common.h: what the four example programs share: reporting
+ * a failed call as "<who>: <call>: <ERRNO NAME>" (the scenario reads these lines) and
+ * the local CID as the Guide obtains it (the /dev/vsock ioctl).
+ *
+ * These are ordinary Linux programs written against <linux/vm_sockets.h>; they know
+ * nothing of vmcisim. Run them only inside vmcisim (`ep:exec`, docs/programs.md).
+ */
+#ifndef VSOCK_COMMON_H
+#define VSOCK_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+/* Prints the failed call with its errno name and ends the program with status 1. */
+static inline void fail(const char *who, const char *call)
+{
+    const char *name = strerrorname_np(errno);
+    printf("%s: %s: %s\n", who, call, name != NULL ? name : "unknown errno");
+    fflush(stdout);
+    exit(1);
+}
+
+/* The CID of this machine, as the Guide's VMCISock_GetLocalCID() finds it. */
+static inline unsigned int local_cid(void)
+{
+    int fd = open("/dev/vsock", O_RDONLY);
+    unsigned int cid = VMADDR_CID_ANY;
+    if (fd >= 0) {
+        if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) < 0)
+            cid = VMADDR_CID_ANY;
+        close(fd);
+    }
+    return cid;
+}
+
+static inline unsigned int parse_number(const char *text)
+{
+    return (unsigned int)strtoul(text, NULL, 0);
+}
+
+#endif /* VSOCK_COMMON_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim/shim_core.c: the shim's system-call site, its channel to the supervisor and
+ * its table of descriptor kinds (shim_int.h says which invariants they keep).
+ *
+ * The channel is a stream socketpair whose child end the spawner puts at the number
+ * EXEC_CHANNEL_ENV names. A call writes one request and reads one reply, both with
+ * raw system calls. If the supervisor goes away (vmcisim ended, or killed this
+ * program), the program ends at once with status 125: there is nothing left that
+ * could answer it, and going on natively would step outside the simulation.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim_int.h"
+
+static int channel_fd = -1;
+static unsigned char fd_kinds[EXEC_FDS_MAX];
+
+/* The shim's only syscall instruction, written in assembly so that there is exactly one
+ * copy (a compiler may clone or inline a C function): the seccomp filter lets calls whose
+ * instruction pointer is shim_syscall_return through and traps every other one
+ * (shim_trap.c). Arguments as the C prototype in shim_int.h; the result is the kernel's. */
+__asm__(".text\n"
+        ".globl shim_syscall\n"
+        ".hidden shim_syscall\n"
+        ".type shim_syscall, @function\n"
+        "shim_syscall:\n"
+        "    movq %rdi, %rax\n"
+        "    movq %rsi, %rdi\n"
+        "    movq %rdx, %rsi\n"
+        "    movq %rcx, %rdx\n"
+        "    movq %r8, %r10\n"
+        "    movq %r9, %r8\n"
+        "    movq 8(%rsp), %r9\n"
+        "    syscall\n"
+        ".globl shim_syscall_return\n"
+        ".hidden shim_syscall_return\n"
+        "shim_syscall_return:\n"
+        "    ret\n"
+        ".size shim_syscall, . - shim_syscall\n");
+
+enum shim_fd_kind shim_fd_kind(int fd)
+{
+    if (fd < 0 || (unsigned)fd >= EXEC_FDS_MAX)
+        return SHIM_FD_REAL;
+    return (enum shim_fd_kind)fd_kinds[fd];
+}
+
+void shim_fd_set_kind(int fd, enum shim_fd_kind kind)
+{
+    if (fd >= 0 && (unsigned)fd < EXEC_FDS_MAX)
+        fd_kinds[fd] = (unsigned char)kind;
+}
+
+void shim_complain(const char *text)
+{
+    (void)SHIM_SYSCALL3(SYS_write, 2, text, strlen(text));
+}
+
+static __attribute__((noreturn)) void channel_lost(void)
+{
+    shim_complain("vmcisim shim: the simulator stopped serving this program\n");
+    for (;;)
+        (void)shim_syscall(SYS_exit_group, 125, 0, 0, 0, 0, 0);
+}
+
+/* Writes every byte of the iovecs (partial writes resumed). */
+static void channel_write(struct iovec *parts, int count)
+{
+    int first = 0;
+    while (first < count) {
+        long written = SHIM_SYSCALL3(SYS_writev, channel_fd, &parts[first], count - first);
+        if (written == -EINTR)
+            continue;
+        if (written <= 0)
+            channel_lost();
+        size_t left = (size_t)written;
+        while (first < count && left >= parts[first].iov_len)
+            left -= parts[first++].iov_len;
+        if (first < count) {
+            parts[first].iov_base = (char *)parts[first].iov_base + left;
+            parts[first].iov_len -= left;
+        }
+    }
+}
+
+static void channel_read(void *target, size_t size_bytes)
+{
+    char *cursor = target;
+    while (size_bytes > 0) {
+        long got = SHIM_SYSCALL3(SYS_read, channel_fd, cursor, size_bytes);
+        if (got == -EINTR)
+            continue;
+        if (got <= 0)
+            channel_lost();
+        cursor += got;
+        size_bytes -= (size_t)got;
+    }
+}
+
+/* Reads the reply: its header and, in the same system calls, its payload scattered over
+ * `in` (the channel holds nothing beyond this one reply, so reading ahead is safe); bytes
+ * beyond the buffers are read and dropped. */
+static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_count)
+{
+    struct iovec parts[1 + 9];
+    int count = 0;
+    parts[count++] = (struct iovec){ reply, sizeof(*reply) };
+    size_t capacity = 0;
+    for (int index = 0; index < in_count && count < 10; index++) {
+        parts[count++] = in[index];
+        capacity += in[index].iov_len;
+    }
+    size_t got = 0, want = sizeof(*reply);
+    int first = 0;
+    while (got < want) {
+        long rc = SHIM_SYSCALL3(SYS_readv, channel_fd, &parts[first], count - first);
+        if (rc == -EINTR)
+            continue;
+        if (rc <= 0)
+            channel_lost();
+        got += (size_t)rc;
+        size_t left = (size_t)rc;
+        while (first < count && left >= parts[first].iov_len)
+            left -= parts[first++].iov_len;
+        if (first < count) {
+            parts[first].iov_base = (char *)parts[first].iov_base + left;
+            parts[first].iov_len -= left;
+        }
+        if (got >= sizeof(*reply)) {
+            if (reply->magic != EXEC_MAGIC || reply->payload_bytes > EXEC_PAYLOAD_BYTES_MAX)
+                channel_lost();
+            size_t kept = reply->payload_bytes < capacity ? reply->payload_bytes : capacity;
+            want = sizeof(*reply) + kept;
+            if (got > want)
+                channel_lost();         /* more than the reply: the protocol broke */
+        }
+    }
+    static char sink[4096];
+    for (size_t left = reply->payload_bytes - (want - sizeof(*reply)); left > 0;) {
+        size_t take = left < sizeof(sink) ? left : sizeof(sink);
+        channel_read(sink, take);
+        left -= take;
+    }
+}
+
+int64_t shim_call(struct exec_request *request, const struct iovec *out, int out_count,
+                  struct exec_reply *reply, const struct iovec *in, int in_count)
+{
+    struct iovec parts[1 + 8];
+    if (channel_fd < 0 || out_count > 8 || in_count > 9)
+        return -ENOSYS;
+    size_t payload_bytes = 0;
+    parts[0].iov_base = request;
+    parts[0].iov_len = sizeof(*request);
+    for (int index = 0; index < out_count; index++) {
+        parts[1 + index] = out[index];
+        payload_bytes += out[index].iov_len;
+    }
+    if (payload_bytes > EXEC_PAYLOAD_BYTES_MAX)
+        return -EMSGSIZE;
+    request->magic = EXEC_MAGIC;
+    request->payload_bytes = (uint32_t)payload_bytes;
+    channel_write(parts, 1 + out_count);
+    reply_read(reply, in, in_count);
+    return reply->result;
+}
+
+long shim_result(int64_t result)
+{
+    if (result < 0) {
+        errno = (int)-result;
+        return -1;
+    }
+    return (long)result;
+}
+
+long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64_t a3)
+{
+    struct exec_request request = { .op = op, .args = { a0, a1, a2, a3 } };
+    struct exec_reply reply;
+    return shim_result(shim_call(&request, NULL, 0, &reply, NULL, 0));
+}
+
+int shim_placeholder(void)
+{
+    return (int)SHIM_SYSCALL3(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+}
+
+/* Finds the channel before main runs. Without one (the library preloaded outside
+ * vmcisim) the program is stopped: its simulated calls could be served by nobody. */
+__attribute__((constructor)) static void shim_start(void)
+{
+    const char *text = getenv(EXEC_CHANNEL_ENV);
+    char *end = NULL;
+    long fd = text != NULL ? strtol(text, &end, 10) : -1;
+    if (text == NULL || end == text || *end != '\0' || fd < 0 || fd >= (long)EXEC_FDS_MAX) {
+        shim_complain("vmcisim shim: no channel to the simulator (" EXEC_CHANNEL_ENV
+                      " unset): this library runs only under `vmcisim run --allow-exec`\n");
+        for (;;)
+            (void)shim_syscall(SYS_exit_group, 126, 0, 0, 0, 0, 0);
+    }
+    channel_fd = (int)fd;
+    shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
+    (void)shim_call_simple(EXEC_OP_HELLO, (int64_t)SHIM_SYSCALL3(SYS_getpid, 0, 0, 0), 0, 0, 0);
+    int rc = shim_trap_install();
+    if (rc < 0)
+        (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_SYSCALL, rc, 0, 0);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim/shim_int.h: what the files of the preloaded shim share (never installed).
+ *
+ * The shim runs inside an unmodified program (LD_PRELOAD) and must never recurse
+ * into itself: every system call it makes goes through shim_syscall(), its one
+ * syscall instruction (the seccomp trap lets exactly that site through), and it
+ * calls no libc function that one of its own wrappers replaces.
+ *
+ * Descriptor kinds: a simulated descriptor is a real, low descriptor of the child
+ * held by an AF_UNIX placeholder socket, so a call that bypasses the shim on it
+ * fails (ENOTCONN) instead of writing anywhere; `shim_fd_kind` says which numbers
+ * are simulated. Invariant: a number is marked simulated exactly while the
+ * supervisor maps it to a simulated socket or device.
+ */
+#ifndef SHIM_SHIM_INT_H
+#define SHIM_SHIM_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "sim/exec/protocol.h"
+
+#pragma GCC visibility push(hidden)
+
+enum shim_fd_kind { SHIM_FD_REAL = 0, SHIM_FD_SOCKET, SHIM_FD_DEVICE, SHIM_FD_CHANNEL };
+
+/* The one system-call site (shim_syscall.c). Returns the kernel's result (-errno). */
+long shim_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+#define SHIM_SYSCALL3(n, a, b, c) shim_syscall((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+/* Installs the bypass trap (shim_trap.c): 0, or -errno. */
+int shim_trap_install(void);
+
+/* The kind of descriptor `fd` (SHIM_FD_REAL outside the table). */
+enum shim_fd_kind shim_fd_kind(int fd);
+void shim_fd_set_kind(int fd, enum shim_fd_kind kind);
+
+/* One call to the supervisor: the request with `out` as its payload, then the reply
+ * whose payload is scattered over `in` (bytes beyond them are read and dropped).
+ * Returns the reply's result; never returns when the channel is gone (the program
+ * ends with status 125: the simulator stopped serving it). */
+int64_t shim_call(struct exec_request *request, const struct iovec *out, int out_count,
+                  struct exec_reply *reply, const struct iovec *in, int in_count);
+/* shim_call without payloads; the result as a libc call returns it (-1 and errno). */
+long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64_t a3);
+/* -1 with errno = -result for a negative result, else the result. */
+long shim_result(int64_t result);
+/* A placeholder descriptor for a simulated object: an AF_UNIX socket (or -errno). */
+int shim_placeholder(void);
+/* Writes a line to the program's stderr without stdio. */
+void shim_complain(const char *text);
+
+#pragma GCC visibility pop
+
+#endif /* SHIM_SHIM_INT_H */

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim/shim_socket.c: the socket calls of libc, replaced. On a simulated descriptor
+ * each becomes one request to the supervisor, served on the endpoint's simulated
+ * vSockets stack; on a real descriptor it is passed to the kernel unchanged (through
+ * the shim's syscall site); on the channel it fails with EBADF, as if the number
+ * were not open, so that a program cannot disturb its own link to the simulator.
+ *
+ * AF_VSOCK sockets are always simulated; AF_UNIX sockets are real (the sandbox lets
+ * the kernel make only those); any other family is refused with EAFNOSUPPORT and
+ * reported to the supervisor (the trace shows it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "shim_int.h"
+
+#define SHIM_AF_VSOCK 40
+
+static long native6(long number, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    return shim_result(shim_syscall(number, a1, a2, a3, a4, a5, a6));
+}
+
+static long bad_descriptor(void)
+{
+    errno = EBADF;
+    return -1;
+}
+
+int socket(int domain, int type, int protocol)
+{
+    if (domain == AF_UNIX)
+        return (int)native6(SYS_socket, domain, type, protocol, 0, 0, 0);
+    if (domain != SHIM_AF_VSOCK) {
+        (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_FAMILY, domain, 0, 0);
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    int fd = shim_placeholder();
+    if (fd < 0)
+        return (int)shim_result(fd);
+    long rc = shim_call_simple(EXEC_OP_SOCKET, fd, domain, type, protocol);
+    if (rc < 0) {
+        int saved = errno;
+        (void)SHIM_SYSCALL3(SYS_close, fd, 0, 0);
+        errno = saved;
+        return -1;
+    }
+    shim_fd_set_kind(fd, SHIM_FD_SOCKET);
+    return fd;
+}
+
+/* A call that carries an address to the supervisor (bind, connect). */
+static int address_call(enum exec_op op, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (addr == NULL && len > 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    struct exec_request request = { .op = op, .args = { fd, len } };
+    struct exec_reply reply;
+    struct iovec out = { (void *)addr, len > 128 ? 128 : len };
+    return (int)shim_result(shim_call(&request, &out, addr != NULL ? 1 : 0, &reply, NULL, 0));
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_SOCKET)
+        return address_call(EXEC_OP_BIND, fd, addr, len);
+    if (shim_fd_kind(fd) != SHIM_FD_REAL)
+        return (int)bad_descriptor();
+    return (int)native6(SYS_bind, fd, (long)addr, len, 0, 0, 0);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_SOCKET)
+        return address_call(EXEC_OP_CONNECT, fd, addr, len);
+    if (shim_fd_kind(fd) != SHIM_FD_REAL)
+        return (int)bad_descriptor();
+    return (int)native6(SYS_connect, fd, (long)addr, len, 0, 0, 0);
+}
+
+int listen(int fd, int backlog)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_SOCKET)
+        return (int)shim_call_simple(EXEC_OP_LISTEN, fd, backlog, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_REAL)
+        return (int)bad_descriptor();
+    return (int)native6(SYS_listen, fd, backlog, 0, 0, 0, 0);
+}
+
+/* Copies a simulated address out as Linux does: at most *len bytes, *len = 16. */
+static void address_out(const unsigned char *address, struct sockaddr *addr, socklen_t *len)
+{
+    if (addr == NULL || len == NULL)
+        return;
+    size_t copy = *len < EXEC_ADDRESS_BYTES ? *len : EXEC_ADDRESS_BYTES;
+    memcpy(addr, address, copy);
+    *len = EXEC_ADDRESS_BYTES;
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return (int)native6(SYS_accept4, fd, (long)addr, (long)len, flags, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return (int)bad_descriptor();
+    int new_fd = shim_placeholder();
+    if (new_fd < 0)
+        return (int)shim_result(new_fd);
+    unsigned char address[EXEC_ADDRESS_BYTES];
+    struct exec_request request = { .op = EXEC_OP_ACCEPT, .args = { fd, new_fd, flags } };
+    struct exec_reply reply;
+    struct iovec in = { address, sizeof(address) };
+    long rc = shim_result(shim_call(&request, NULL, 0, &reply, &in, 1));
+    if (rc < 0) {
+        int saved = errno;
+        (void)SHIM_SYSCALL3(SYS_close, new_fd, 0, 0);
+        errno = saved;
+        return -1;
+    }
+    shim_fd_set_kind(new_fd, SHIM_FD_SOCKET);
+    address_out(address, addr, len);
+    return new_fd;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    return accept4(fd, addr, len, 0);
+}
+
+/* A send of the iovecs (and optional address) on a simulated socket. */
+static ssize_t send_vector(int fd, const struct iovec *parts, int count, int flags,
+                           const void *to, socklen_t to_len)
+{
+    struct iovec out[9];
+    int used = 0;
+    size_t total = 0;
+    if (to != NULL && to_len > 0)
+        out[used++] = (struct iovec){ (void *)to, to_len > 128 ? 128 : to_len };
+    for (int index = 0; index < count && used < 9; index++) {
+        size_t room = EXEC_PAYLOAD_BYTES_MAX - 128 - total;
+        size_t take = parts[index].iov_len < room ? parts[index].iov_len : room;
+        if (take == 0)
+            continue;
+        if (parts[index].iov_base == NULL) {
+            errno = EFAULT;
+            return -1;
+        }
+        out[used++] = (struct iovec){ parts[index].iov_base, take };
+        total += take;
+    }
+    struct exec_request request = {
+        .op = EXEC_OP_SEND,
+        .args = { fd, flags, to != NULL ? (int64_t)(to_len > 128 ? 128 : to_len) : 0 },
+    };
+    struct exec_reply reply;
+    return (ssize_t)shim_result(shim_call(&request, out, used, &reply, NULL, 0));
+}
+
+/* A recv into the iovecs (and optional address) on a simulated socket. */
+static ssize_t recv_vector(int fd, const struct iovec *parts, int count, int flags,
+                           struct sockaddr *from, socklen_t *from_len)
+{
+    unsigned char address[EXEC_ADDRESS_BYTES];
+    struct iovec in[9];
+    int used = 0;
+    size_t total = 0;
+    in[used++] = (struct iovec){ address, sizeof(address) };
+    for (int index = 0; index < count && used < 9; index++) {
+        size_t room = EXEC_PAYLOAD_BYTES_MAX - EXEC_ADDRESS_BYTES - total;
+        size_t take = parts[index].iov_len < room ? parts[index].iov_len : room;
+        if (take == 0)
+            continue;
+        in[used++] = (struct iovec){ parts[index].iov_base, take };
+        total += take;
+    }
+    struct exec_request request = { .op = EXEC_OP_RECV, .args = { fd, (int64_t)total, flags } };
+    struct exec_reply reply;
+    long rc = shim_result(shim_call(&request, NULL, 0, &reply, in, used));
+    if (rc >= 0)
+        address_out(address, from, from_len);
+    return rc;
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+               socklen_t to_len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_sendto, fd, (long)buf, (long)len, flags, (long)to, to_len);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    struct iovec part = { (void *)buf, len };
+    return send_vector(fd, &part, 1, flags, to, to != NULL ? to_len : 0);
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    return sendto(fd, buf, len, flags, NULL, 0);
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                 socklen_t *from_len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_recvfrom, fd, (long)buf, (long)len, flags, (long)from,
+                       (long)from_len);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    struct iovec part = { buf, len };
+    return recv_vector(fd, &part, 1, flags, from, from_len);
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+    return recvfrom(fd, buf, len, flags, NULL, NULL);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *message, int flags)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_sendmsg, fd, (long)message, flags, 0, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    if (message == NULL || message->msg_iovlen > 8) {
+        errno = message == NULL ? EFAULT : EMSGSIZE;
+        return -1;
+    }
+    return send_vector(fd, message->msg_iov, (int)message->msg_iovlen, flags,
+                       message->msg_name, message->msg_name != NULL ? message->msg_namelen : 0);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *message, int flags)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_recvmsg, fd, (long)message, flags, 0, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    if (message == NULL || message->msg_iovlen > 8) {
+        errno = message == NULL ? EFAULT : EMSGSIZE;
+        return -1;
+    }
+    ssize_t rc = recv_vector(fd, message->msg_iov, (int)message->msg_iovlen, flags,
+                             message->msg_name, &message->msg_namelen);
+    if (rc >= 0) {
+        message->msg_controllen = 0;
+        message->msg_flags = 0;
+    }
+    return rc;
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_read, fd, (long)buf, (long)len, 0, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    struct iovec part = { buf, len };
+    return recv_vector(fd, &part, 1, 0, NULL, NULL);
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_write, fd, (long)buf, (long)len, 0, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    struct iovec part = { (void *)buf, len };
+    return send_vector(fd, &part, 1, 0, NULL, 0);
+}
+
+ssize_t readv(int fd, const struct iovec *parts, int count)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_readv, fd, (long)parts, count, 0, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    if (count < 0 || count > 8) {
+        errno = EINVAL;
+        return -1;
+    }
+    return recv_vector(fd, parts, count, 0, NULL, NULL);
+}
+
+ssize_t writev(int fd, const struct iovec *parts, int count)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return native6(SYS_writev, fd, (long)parts, count, 0, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return bad_descriptor();
+    if (count < 0 || count > 8) {
+        errno = EINVAL;
+        return -1;
+    }
+    return send_vector(fd, parts, count, 0, NULL, 0);
+}
+
+int close(int fd)
+{
+    enum shim_fd_kind kind = shim_fd_kind(fd);
+    if (kind == SHIM_FD_CHANNEL)
+        return 0;                       /* the channel stays: see the file's header */
+    if (kind != SHIM_FD_REAL) {
+        (void)shim_call_simple(EXEC_OP_CLOSE, fd, 0, 0, 0);
+        shim_fd_set_kind(fd, SHIM_FD_REAL);
+    }
+    return (int)native6(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+int shutdown(int fd, int how)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_SOCKET)
+        return (int)shim_call_simple(EXEC_OP_SHUTDOWN, fd, how, 0, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_REAL)
+        return (int)bad_descriptor();
+    return (int)native6(SYS_shutdown, fd, how, 0, 0, 0, 0);
+}
+
+static int name_call(enum exec_op op, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    if (addr == NULL || len == NULL) {
+        errno = EFAULT;
+        return -1;
+    }
+    unsigned char address[EXEC_ADDRESS_BYTES];
+    struct exec_request request = { .op = op, .args = { fd } };
+    struct exec_reply reply;
+    struct iovec in = { address, sizeof(address) };
+    long rc = shim_result(shim_call(&request, NULL, 0, &reply, &in, 1));
+    if (rc == 0)
+        address_out(address, addr, len);
+    return (int)rc;
+}
+
+int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_SOCKET)
+        return name_call(EXEC_OP_GETSOCKNAME, fd, addr, len);
+    if (shim_fd_kind(fd) != SHIM_FD_REAL)
+        return (int)bad_descriptor();
+    return (int)native6(SYS_getsockname, fd, (long)addr, (long)len, 0, 0, 0);
+}
+
+int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_SOCKET)
+        return name_call(EXEC_OP_GETPEERNAME, fd, addr, len);
+    if (shim_fd_kind(fd) != SHIM_FD_REAL)
+        return (int)bad_descriptor();
+    return (int)native6(SYS_getpeername, fd, (long)addr, (long)len, 0, 0, 0);
+}
+
+int getsockopt(int fd, int level, int name, void *value, socklen_t *len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return (int)native6(SYS_getsockopt, fd, level, name, (long)value, (long)len, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return (int)bad_descriptor();
+    if (value == NULL || len == NULL) {
+        errno = EFAULT;
+        return -1;
+    }
+    unsigned char bytes[64];
+    struct exec_request request = {
+        .op = EXEC_OP_GETSOCKOPT, .args = { fd, level, name, *len > 64 ? 64 : *len },
+    };
+    struct exec_reply reply;
+    struct iovec in = { bytes, sizeof(bytes) };
+    long rc = shim_result(shim_call(&request, NULL, 0, &reply, &in, 1));
+    if (rc == 0) {
+        size_t copy = reply.payload_bytes < *len ? reply.payload_bytes : *len;
+        memcpy(value, bytes, copy);
+        *len = (socklen_t)copy;
+    }
+    return (int)rc;
+}
+
+int setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+        return (int)native6(SYS_setsockopt, fd, level, name, (long)value, len, 0);
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return (int)bad_descriptor();
+    if (value == NULL && len > 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    struct exec_request request = { .op = EXEC_OP_SETSOCKOPT, .args = { fd, level, name, len } };
+    struct exec_reply reply;
+    struct iovec out = { (void *)value, len > 64 ? 64 : len };
+    return (int)shim_result(shim_call(&request, &out, value != NULL ? 1 : 0, &reply, NULL, 0));
+}
+
+/* The fortified variants glibc's _FORTIFY_SOURCE calls; the size checks are glibc's. */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buf_len)
+{
+    return read(fd, buf, len < buf_len ? len : buf_len);
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buf_len, int flags)
+{
+    return recv(fd, buf, len < buf_len ? len : buf_len, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buf_len, int flags,
+                       struct sockaddr *from, socklen_t *from_len)
+{
+    return recvfrom(fd, buf, len < buf_len ? len : buf_len, flags, from, from_len);
+}

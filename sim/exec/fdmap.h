@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/exec/fdmap.h: a program's simulated descriptors: which real descriptor number
+ * in the child stands for which simulated socket (a descriptor of the program's
+ * vs_context) or for /dev/vsock.
+ *
+ * Several numbers may share one open description (dup, dup2, F_DUPFD), as in Linux:
+ * the socket is closed when the last number referring to it is closed.
+ *
+ * Invariants (exec_fdmap_check):
+ *   FM1  slot_of[fd] != 0  <=>  fd is a simulated descriptor of the program.
+ *   FM2  a description's refs == the number of fds whose slot_of names it; a
+ *        description with refs == 0 is free.
+ *   FM3  fd_count == the number of fds with slot_of != 0.
+ */
+#ifndef SIM_EXEC_FDMAP_H
+#define SIM_EXEC_FDMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sim/exec/protocol.h"
+
+/* Open simulated descriptions of one program (sockets and /dev/vsock opens). */
+#define EXEC_DESCRIPTIONS_MAX 256u
+
+struct exec_description {
+    int vs_fd;              /* the vs_context descriptor; -1 for /dev/vsock */
+    uint32_t refs;          /* child descriptors naming it; 0: free */
+};
+
+struct exec_fdmap {
+    uint16_t slot_of[EXEC_FDS_MAX];     /* description index + 1, or 0 */
+    struct exec_description descriptions[EXEC_DESCRIPTIONS_MAX];
+    uint32_t fd_count;
+};
+
+void exec_fdmap_init(struct exec_fdmap *map);
+/* Maps child descriptor `fd` to a new description (vs_fd, or -1 for the device).
+ * Returns 0, -EBADF (fd out of range or already simulated), -EMFILE (no free
+ * description). */
+int exec_fdmap_add(struct exec_fdmap *map, int fd, int vs_fd);
+/* new_fd now names old_fd's description. 0, or -EBADF (old_fd not simulated, new_fd
+ * out of range or already simulated). */
+int exec_fdmap_dup(struct exec_fdmap *map, int old_fd, int new_fd);
+/* Forgets `fd`. Returns 1 and stores the description's vs_fd when that was its last
+ * reference (the caller closes it), 0 when others still refer to it, -EBADF when fd is
+ * not simulated. */
+int exec_fdmap_remove(struct exec_fdmap *map, int fd, int *vs_fd_out);
+/* The description of `fd`, or NULL (not simulated). */
+const struct exec_description *exec_fdmap_lookup(const struct exec_fdmap *map, int fd);
+bool exec_fdmap_check(const struct exec_fdmap *map);
+
+#endif /* SIM_EXEC_FDMAP_H */

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim/exec/protocol.h: the messages between the preloaded shim (shim/) and the
+ * supervisor (sim/exec/) over their channel, a stream socketpair.
+ *
+ * One call is one request (a fixed header, then `payload_bytes` bytes) answered by
+ * one reply (a fixed header, then `payload_bytes` bytes). The child sends nothing
+ * else and never sends a second request before reading the reply, so the channel
+ * holds at most one message in each direction: the supervisor serves one call of one
+ * program at a time, and what a program sees depends only on the seed.
+ *
+ * Both sides include this header: it uses only fixed-width types, and the layout is
+ * the same on both sides of the channel (same machine, same ABI). Every length a
+ * message carries is checked against the bounds below by the side that reads it.
+ */
+#ifndef SIM_EXEC_PROTOCOL_H
+#define SIM_EXEC_PROTOCOL_H
+
+#include <stdint.h>
+
+/* The child finds its end of the channel in this environment variable (a decimal fd). */
+#define EXEC_CHANNEL_ENV "VMCISIM_CHANNEL_FD"
+#define EXEC_MAGIC 0x564d4349u              /* "VMCI": the first word of every header */
+/* Bytes one call may carry (a send's data, a recv's buffer, a poll set): a larger send
+ * or recv moves at most this many bytes, as a stream socket may (docs/programs.md). */
+#define EXEC_PAYLOAD_BYTES_MAX (1u << 20)
+/* Descriptors a program may have: simulated ones are real numbers below this. */
+#define EXEC_FDS_MAX 1024u
+/* Entries of one poll/select the shim forwards (larger sets fail with EINVAL). */
+#define EXEC_POLL_ENTRIES_MAX 1024u
+#define EXEC_ARGS_MAX 6
+
+enum exec_op {
+    EXEC_OP_HELLO = 1,      /* first call: args[0] = the child's real pid (reports only) */
+    EXEC_OP_SOCKET,         /* fd (placeholder), domain, type, protocol */
+    EXEC_OP_BIND,           /* fd; payload: the address */
+    EXEC_OP_LISTEN,         /* fd, backlog */
+    EXEC_OP_ACCEPT,         /* fd, new fd (placeholder), flags (SOCK_NONBLOCK); reply: addr */
+    EXEC_OP_CONNECT,        /* fd; payload: the address */
+    EXEC_OP_SEND,           /* fd, flags, address bytes (0: none); payload: address, data */
+    EXEC_OP_RECV,           /* fd, length, flags, want address; reply: address, data */
+    EXEC_OP_CLOSE,          /* fd */
+    EXEC_OP_SHUTDOWN,       /* fd, how */
+    EXEC_OP_GETSOCKNAME,    /* fd; reply: the address */
+    EXEC_OP_GETPEERNAME,    /* fd; reply: the address */
+    EXEC_OP_GETSOCKOPT,     /* fd, level, name, length; reply: the value */
+    EXEC_OP_SETSOCKOPT,     /* fd, level, name; payload: the value */
+    EXEC_OP_FCNTL,          /* fd, command, argument */
+    EXEC_OP_IOCTL,          /* fd, request; reply values[0]: the integer result */
+    EXEC_OP_OPEN_DEVICE,    /* fd (placeholder): open("/dev/vsock") */
+    EXEC_OP_POLL,           /* entry count, timeout ms; payload: struct exec_poll_entry[] */
+    EXEC_OP_SLEEP,          /* ns */
+    EXEC_OP_CLOCK,          /* clock id; reply values[0]: ns */
+    EXEC_OP_RANDOM,         /* length; reply: the bytes */
+    EXEC_OP_GETPID,         /* reply values[0]: pid, values[1]: parent pid */
+    EXEC_OP_UNAME,          /* reply: struct utsname */
+    EXEC_OP_DUP,            /* old fd, new fd (already a placeholder in the child) */
+    EXEC_OP_EXIT,           /* status: the program is leaving (exit, _exit, main returned) */
+    EXEC_OP_REFUSED,        /* a call the shim refuses: args[0] = which (exec_refusal) */
+    EXEC_OP_COUNT,
+};
+
+/* What EXEC_OP_REFUSED reports (the shim then fails the call itself). */
+enum exec_refusal {
+    EXEC_REFUSED_THREAD = 1,    /* pthread_create */
+    EXEC_REFUSED_SYSCALL,       /* a trapped system call (args[1]: its number) */
+    EXEC_REFUSED_FAMILY,        /* socket() of a family other than AF_VSOCK or AF_UNIX */
+};
+
+struct exec_request {
+    uint32_t magic;
+    uint32_t op;                        /* enum exec_op */
+    uint32_t payload_bytes;             /* <= EXEC_PAYLOAD_BYTES_MAX */
+    uint32_t reserved;
+    int64_t args[EXEC_ARGS_MAX];
+};
+
+struct exec_reply {
+    uint32_t magic;
+    uint32_t payload_bytes;             /* <= EXEC_PAYLOAD_BYTES_MAX */
+    int64_t result;                     /* >= 0, or a negative errno */
+    int64_t values[2];
+};
+
+/* One poll entry as forwarded (simulated descriptors only; the shim checks real ones). */
+struct exec_poll_entry {
+    int32_t fd;
+    int16_t events;
+    int16_t revents;
+};
+
+/* The address a message carries is a struct sockaddr_vm: 16 bytes (Linux ABI). */
+#define EXEC_ADDRESS_BYTES 16u
+
+_Static_assert(sizeof(struct exec_request) == 64, "request header layout");
+_Static_assert(sizeof(struct exec_reply) == 32, "reply header layout");
+_Static_assert(sizeof(struct exec_poll_entry) == 8, "poll entry layout");
+
+#endif /* SIM_EXEC_PROTOCOL_H */

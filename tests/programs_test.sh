@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/programs_test.sh: real programs on simulated endpoints (`ep:exec`, docs/programs.md).
+#
+# The Guide's example programs (build/programs/, from scenarios/programs/) under every product
+# profile through scenarios/guide_programs.lua, each profile twice with equal digests, and
+# their outcomes where the profile table says streams work or are refused; the flag
+# (`--allow-exec`) for run and replay; what the trace records (exec_start with the binary's
+# hash, exec_output, exec_exit) and replay catching a changed binary; what the shim serves
+# besides sockets (tests/fixtures/programs/shim_probe.c, built here); and the lifecycle
+# (tests/fixtures/programs/lifecycle.lua): a program sees what a Lua process sees.
+# Skips, saying why, only when this machine cannot sandbox programs (the sandbox says so).
+# Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+
+# Does this machine sandbox programs? A scenario that runs /bin/true finds out.
+cat >"$work/true.lua" <<'EOF'
+local sim = require("vmcisim")
+local w = sim.world{}
+local p = w:host():exec{ "true" }
+w:run()
+sim.expect(p.exit_code == 0, "true exited 0: " .. tostring(p.exit_code))
+EOF
+"$vmcisim" run "$work/true.lua" --allow-exec -q >"$work/true.out" 2>&1
+status=$?
+if grep -q "cannot sandbox programs" "$work/true.out"; then
+    echo "ok - programs: skipped: $(grep -o 'cannot sandbox programs.*' "$work/true.out" | head -1)"
+    exit 0
+fi
+check "a program runs under --allow-exec (true exits 0)" "$status" "$(head -c 300 "$work/true.out")"
+
+# The flag: without it ep:exec fails naming it, and guide_programs.lua says it skips.
+"$vmcisim" run "$work/true.lua" -q >"$work/noflag.out" 2>&1
+status=$?
+grep -q -- "--allow-exec" "$work/noflag.out" && [ "$status" -eq 1 ]
+check "without --allow-exec, ep:exec fails naming the flag" $? "status $status"
+"$vmcisim" run scenarios/guide_programs.lua >"$work/skip.out" 2>&1
+status=$?
+grep -q "skipped: running real programs needs --allow-exec" "$work/skip.out" && [ "$status" -eq 0 ]
+check "guide_programs.lua passes without running anything when not allowed" $?
+
+# The Guide's programs under every product (and host OS), twice each: equal digests, and the
+# same outcome as Lua processes (the scenario expects that itself).
+profiles="esxi-4.0 esxi-4.1 esxi-5.0 esxi-5.1 esxi-5.5 esxi-6.0 esxi-6.5
+workstation-6.5:linux workstation-6.5:windows workstation-7:linux workstation-7:windows
+workstation-8:linux workstation-8:windows workstation-9:linux workstation-9:windows
+server-2.0:linux server-2.0:windows player-2.5:linux player-3:linux player-3:windows
+player-4:windows player-5:linux fusion-3:mac fusion-4:mac fusion-5:mac"
+failures=""
+: >"$work/rows"
+for profile in $profiles; do
+    product=${profile%%:*}
+    host_os=""
+    [ "$product" != "$profile" ] && host_os=${profile#*:}
+    digests=""
+    for attempt in 1 2; do
+        out=$("$vmcisim" run scenarios/guide_programs.lua --allow-exec -q --digest \
+                  -- "$product" $host_os 2>&1)
+        status=$?
+        [ "$status" -ne 0 ] && failures="$failures $profile(exit $status: $(echo "$out" | head -c 200))"
+        digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+        [ "$attempt" -eq 1 ] && echo "$out" | grep '^programs ' >>"$work/rows"
+    done
+    set -- $digests
+    [ "$#" -eq 2 ] && [ "$1" = "$2" ] || failures="$failures $profile(digests:$digests)"
+done
+check "the Guide's programs under every profile, as Lua processes, twice with equal digests" \
+    "$([ -z "$failures" ]; echo $?)" "$failures"
+cat "$work/rows" | sed 's/^/# /'
+expect_row() {
+    grep -q "^programs $1 $2 $3\$" "$work/rows"
+    check "$1 ($2): $3" $? "$(grep "^programs $1 $2 " "$work/rows")"
+}
+expect_row esxi-6.5 esx "g2h_stream=ok h2g_stream=ok h2g_dgram=ok g2h_dgram=ok"
+expect_row workstation-6.5 linux \
+    "g2h_stream=ECONNRESET h2g_stream=ECONNRESET h2g_dgram=ok g2h_dgram=ok"
+expect_row workstation-7 windows \
+    "g2h_stream=ECONNRESET h2g_stream=ESOCKTNOSUPPORT h2g_dgram=ok g2h_dgram=ok"
+expect_row workstation-9 linux "g2h_stream=ok h2g_stream=ok h2g_dgram=ok g2h_dgram=ok"
+
+# The trace: exec_start (binary and its XXH3), output, exit; replay needs the flag and sees a
+# changed binary.
+cp build/programs/vsock_stream_server "$work/server"
+cat >"$work/traced.lua" <<EOF
+local sim = require("vmcisim")
+local w = sim.world{}
+local guest = w:vm{ name = "g" }
+local server = w:host():exec{ "$work/server", "5000" }
+local client = guest:exec{ "$PWD/build/programs/vsock_stream_client", "2", "5000" }
+w:run()
+sim.expect(client.exit_code == 0 and server.exit_code == 0, "both exited 0")
+sim.expect(client:output():find("echo ok", 1, true) ~= nil, "the client's output")
+EOF
+"$vmcisim" run "$work/traced.lua" --allow-exec -q --trace "$work/traced.db" >"$work/traced.out" 2>&1
+check "a traced run of two programs passes" $? "$(head -c 300 "$work/traced.out")"
+hash=$(python3 -c "import xxhash,sys; print(xxhash.xxh3_64_hexdigest(open(sys.argv[1],'rb').read()))" \
+       "$work/server" 2>/dev/null || true)
+recorded=$(sqlite3 "$work/traced.db" "select json_extract(fields, '$.hash') from events
+           where kind = 'exec_start' and json_extract(fields, '$.binary') = '$work/server'")
+if [ -n "$hash" ]; then
+    [ "$recorded" = "$hash" ]
+    check "exec_start records the binary's XXH3-64" $? "recorded '$recorded', computed '$hash'"
+else
+    [ "${#recorded}" -eq 16 ]
+    check "exec_start records the binary's XXH3-64 (16 hex digits)" $? "recorded '$recorded'"
+fi
+count=$(sqlite3 "$work/traced.db" "select count(*) from events where kind in
+        ('exec_start', 'exec_exit') and pid > 0")
+[ "$count" -eq 4 ]
+check "two exec_start and two exec_exit events" $? "found $count"
+sqlite3 "$work/traced.db" "select json_extract(fields, '$.text') from events
+        where kind = 'exec_output'" | grep -q "client: echo ok"
+check "the program's output is in exec_output events" $?
+"$vmcisim" replay "$work/traced.db" --allow-exec -q >"$work/replay.out" 2>&1
+check "replay --allow-exec of the traced run is identical" $? "$(head -c 300 "$work/replay.out")"
+"$vmcisim" replay "$work/traced.db" -q >"$work/replay-noflag.out" 2>&1
+status=$?
+[ "$status" -ne 0 ] && grep -q -- "--allow-exec" "$work/replay-noflag.out"
+check "replay without --allow-exec refuses, naming the flag" $? "status $status"
+printf 'x' >>"$work/server"
+"$vmcisim" replay "$work/traced.db" --allow-exec -q >"$work/replay-changed.out" 2>&1
+status=$?
+[ "$status" -ne 0 ] && grep -q "exec_start" "$work/replay-changed.out" &&
+    grep -q "hash" "$work/replay-changed.out"
+check "replay reports a changed binary (its exec_start hash)" $? \
+    "status $status: $(head -c 300 "$work/replay-changed.out")"
+
+# A daemon program still waiting when the world runs out of events: the run passes, the child
+# is killed at the world's teardown, nothing is left running.
+cp build/programs/vsock_stream_server "$work/daemon_server"
+cat >"$work/daemon.lua" <<EOF
+local sim = require("vmcisim")
+local w = sim.world{}
+local server = w:host():exec{ "$work/daemon_server", "5000", daemon = true }
+w:run()
+sim.expect(server.status == "running", "still waiting in accept: " .. server.status)
+EOF
+"$vmcisim" run "$work/daemon.lua" --allow-exec -q >"$work/daemon.out" 2>&1
+status=$?
+sleep 0.2
+running=$(pgrep -f "$work/daemon_server" | wc -l)
+[ "$status" -eq 0 ] && [ "$running" -eq 0 ]
+check "a daemon program left waiting: the run passes and its child is gone" $? \
+    "status $status, $running left: $(head -c 300 "$work/daemon.out")"
+
+# What the shim serves besides sockets, seen by a program (twice: the same output).
+if cc -std=c11 -O2 -o "$work/shim_probe" tests/fixtures/programs/shim_probe.c -lpthread \
+        2>"$work/cc.out"; then
+    # stdout only: under ASan stderr carries the sanitizer's own notes, with its pid.
+    "$vmcisim" run tests/fixtures/programs/probe.lua --allow-exec -q -- "$work/shim_probe" \
+        >"$work/probe1.out" 2>"$work/probe1.err"
+    "$vmcisim" run tests/fixtures/programs/probe.lua --allow-exec -q -- "$work/shim_probe" \
+        >"$work/probe2.out" 2>"$work/probe2.err"
+    cmp -s "$work/probe1.out" "$work/probe2.out"
+    check "the probe sees the same things twice" $?
+    probe() { grep -q "$1" "$work/probe1.out"; check "probe: $2" $? "$(head -c 600 "$work/probe1.out")"; }
+    probe "^exit 3 status exited pid 1$" "exit code 3, simulated pid 1"
+    probe "^pid 1 ppid 1$" "getpid and getppid are simulated"
+    probe "^uname Linux probe-vm x86_64$" "uname names the endpoint"
+    probe "^realtime 17040672000" "the realtime clock starts at 2024-01-01 (simulated)"
+    probe "^slept_ns 35[0-9][0-9][0-9][0-9]$" "nanosleep and usleep take simulated time"
+    probe "^pthread_create ENOSYS$" "pthread_create is refused"
+    probe "pthread_create refused: a program runs as one simulated thread" "with a message"
+    probe "^socket_inet EAFNOSUPPORT$" "an AF_INET socket is refused"
+    probe "^device cid [0-9]* family 40 chr 1$" "/dev/vsock is served: its CID and AF ioctls"
+    probe "^file scratch works$" "real files in the scratch directory work natively"
+    probe "^socketpair u poll 2 real 1 simulated 1$" "poll mixes real and simulated descriptors"
+    probe "^bind_on_dup 0$" "dup shares a simulated socket past the original's close"
+    probe "^bypass_write \(E[A-Z]*\) \1$" "a raw write(2) on a simulated socket is trapped and served as write()"
+    probe "^bypass_getpid 1$" "a raw getpid(2) is trapped and answered with the simulated pid"
+else
+    check "the probe program builds" 1 "$(head -c 300 "$work/cc.out")"
+fi
+
+# Lifecycle: a program in a guest sees exactly what a Lua process sees.
+for event in power_off suspend vmotion freeze; do
+    out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- "$event" 2>&1)
+    check "lifecycle $event: the program and a Lua process see the same" $? \
+        "$(echo "$out" | head -c 300)"
+    echo "$out" | grep '^lifecycle' | sed 's/^/# /'
+done
+out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- power_off 2>&1)
+echo "$out" | grep -q "^lifecycle power_off program=killed lua=killed host=all status=killed$"
+check "power-off kills the guest's programs" $? "$out"
