@@ -176,6 +176,32 @@ else
     check "the probe program builds" 1 "$(head -c 300 "$work/cc.out")"
 fi
 
+# epoll (shim/shim_epoll.c): a guest's stream client driven by epoll against a Lua server.
+if cc -std=c11 -O2 -o "$work/epoll_client" tests/fixtures/programs/epoll_client.c \
+        2>"$work/cc_epoll.out"; then
+    "$vmcisim" run tests/fixtures/programs/epoll.lua --allow-exec -q -- "$work/epoll_client" \
+        >"$work/epoll1.out" 2>"$work/epoll1.err"
+    "$vmcisim" run tests/fixtures/programs/epoll.lua --allow-exec -q -- "$work/epoll_client" \
+        >"$work/epoll2.out" 2>"$work/epoll2.err"
+    cmp -s "$work/epoll1.out" "$work/epoll2.out"
+    check "the epoll client sees the same things twice" $?
+    epoll() { grep -q "$1" "$work/epoll1.out"; check "epoll: $2" $? "$(head -c 600 "$work/epoll1.out")"; }
+    epoll "^exit 0 status exited$" "the epoll client exits 0"
+    epoll "^connect ok$" "it connects to the host"
+    epoll "^epoll_ctl_add ok$" "epoll_ctl adds a simulated socket"
+    epoll "^epoll_ctl_add_again EEXIST$" "adding it twice is EEXIST"
+    epoll "^epoll_ctl_edge EINVAL$" "EPOLLET is refused with EINVAL"
+    epoll "^writable 1 data 7 out 1$" "epoll_wait reports the connected socket writable, with its data"
+    epoll "^timeout 0 waited_ns 200[0-9][0-9][0-9][0-9]$" "a wait that times out takes its timeout in simulated time"
+    epoll "^mixed 1 first 9$" "a ready real pipe in the interest list ends the wait at once"
+    epoll "^raw_wait 1 data 8 in 1$" "a raw epoll_wait(2) is trapped and waits for the answer in simulated time"
+    epoll "^answer pong$" "the answer arrives"
+    epoll "^after_close 0$" "a closed socket leaves the interest list"
+    epoll "^closed_epoll EBADF$" "a closed epoll descriptor is EBADF"
+else
+    check "the epoll client builds" 1 "$(head -c 300 "$work/cc_epoll.out")"
+fi
+
 # Lifecycle: a program in a guest sees exactly what a Lua process sees.
 for event in power_off suspend vmotion freeze; do
     out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- "$event" 2>&1)
