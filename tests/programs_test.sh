@@ -202,6 +202,21 @@ else
     check "the epoll client builds" 1 "$(head -c 300 "$work/cc_epoll.out")"
 fi
 
+# Exit as a call: every way a program ends reaches the supervisor as one call (code and time
+# simulated), so a program that makes no call of its own ends after two calls, at 2 call costs.
+if cc -std=c11 -O2 -o "$work/exit_modes" tests/fixtures/programs/exit_modes.c \
+        2>"$work/cc_exit.out"; then
+    out=$("$vmcisim" run tests/fixtures/programs/exit.lua --allow-exec -q -- "$work/exit_modes" 2>&1)
+    for expected in "return status exited code 4" "exit status exited code 5" \
+                    "_exit status exited code 6" "raw status exited code 7"; do
+        echo "$out" | grep -q "^exit $expected calls 2 end_ns 2000000$"
+        check "exit as a call: ${expected%% *} (code, 2 calls, ended at 2 call costs)" $? \
+            "$(echo "$out" | head -c 400)"
+    done
+else
+    check "the exit program builds" 1 "$(head -c 300 "$work/cc_exit.out")"
+fi
+
 # Lifecycle: a program in a guest sees exactly what a Lua process sees.
 for event in power_off suspend vmotion freeze; do
     out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- "$event" 2>&1)

@@ -380,7 +380,9 @@ static void child_reap(struct exec_program *program, bool killed)
         program->exit_code = -1;
     } else if (rc > 0 && WIFEXITED(status)) {
         program->status = "exited";
-        program->exit_code = WEXITSTATUS(status);
+        program->exit_code = program->exit_called ? program->exit_code_called
+                                                  : WEXITSTATUS(status);
+        assert(!program->exit_called || program->exit_code == WEXITSTATUS(status));
     } else {
         program->status = "signalled";
         program->exit_code = rc > 0 && WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
@@ -439,6 +441,8 @@ static bool serve_loop(struct exec_program *program)
             return false;
         if (!reply_write(program, &reply))
             return true;                    /* it is gone: its end of file says how */
+        if (program->exit_called)
+            return true;                    /* it ends now: nothing follows its exit */
     }
 }
 
