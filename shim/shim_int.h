@@ -24,7 +24,15 @@
 
 #pragma GCC visibility push(hidden)
 
-enum shim_fd_kind { SHIM_FD_REAL = 0, SHIM_FD_SOCKET, SHIM_FD_DEVICE, SHIM_FD_CHANNEL };
+enum shim_fd_kind {
+    SHIM_FD_REAL = 0, SHIM_FD_SOCKET, SHIM_FD_DEVICE, SHIM_FD_CHANNEL,
+    SHIM_FD_EPOLL,              /* an epoll instance the shim keeps (shim_epoll.c) */
+};
+
+/* epoll instances one program may hold, and descriptors one interest list may name
+ * (then EMFILE and ENOSPC): a wait is one poll set, so at most EXEC_POLL_ENTRIES_MAX. */
+#define EXEC_EPOLL_INSTANCES_MAX 8u
+#define EXEC_EPOLL_ENTRIES_MAX EXEC_POLL_ENTRIES_MAX
 
 /* The one system-call site (shim_syscall.c). Returns the kernel's result (-errno). */
 long shim_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
@@ -49,6 +57,9 @@ long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64
 long shim_result(int64_t result);
 /* A placeholder descriptor for a simulated object: an AF_UNIX socket (or -errno). */
 int shim_placeholder(void);
+/* Forgets `fd` (being closed): an epoll instance it was, or its entries in every
+ * interest list (shim_epoll.c). */
+void shim_epoll_forget(int fd);
 /* Writes a line to the program's stderr without stdio. */
 void shim_complain(const char *text);
 

@@ -296,9 +296,11 @@ int dup3(int old_fd, int new_fd, int flags)
         return -1;
     }
     if (shim_fd_kind(new_fd) != SHIM_FD_REAL) {     /* dup2 closes what new_fd held */
-        (void)shim_call_simple(EXEC_OP_CLOSE, new_fd, 0, 0, 0);
+        if (shim_fd_kind(new_fd) != SHIM_FD_EPOLL)
+            (void)shim_call_simple(EXEC_OP_CLOSE, new_fd, 0, 0, 0);
         shim_fd_set_kind(new_fd, SHIM_FD_REAL);
     }
+    shim_epoll_forget(new_fd);
     int rc = (int)shim_syscall(SYS_dup3, old_fd, new_fd, flags, 0, 0, 0);
     if (kind == SHIM_FD_REAL || rc < 0)
         return (int)shim_result(rc);

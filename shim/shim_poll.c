@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
@@ -55,9 +56,10 @@ static int poll_simulated(struct pollfd *fds, nfds_t count, int timeout_ms)
     uint32_t used = 0;
     for (nfds_t index = 0; index < count; index++) {
         enum shim_fd_kind kind = fds[index].fd >= 0 ? shim_fd_kind(fds[index].fd) : SHIM_FD_REAL;
-        if (kind == SHIM_FD_SOCKET || kind == SHIM_FD_DEVICE || kind == SHIM_FD_CHANNEL)
+        bool unserved = kind == SHIM_FD_CHANNEL || kind == SHIM_FD_EPOLL;   /* POLLNVAL */
+        if (kind != SHIM_FD_REAL)
             forwarded[used++] = (struct exec_poll_entry){
-                .fd = kind == SHIM_FD_CHANNEL ? -2 : fds[index].fd, .events = fds[index].events,
+                .fd = unserved ? -2 : fds[index].fd, .events = fds[index].events,
             };
     }
     struct exec_request request = { .op = EXEC_OP_POLL, .args = { used, timeout_ms } };

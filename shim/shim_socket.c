@@ -307,10 +307,10 @@ int close(int fd)
     enum shim_fd_kind kind = shim_fd_kind(fd);
     if (kind == SHIM_FD_CHANNEL)
         return 0;                       /* the channel stays: see the file's header */
-    if (kind != SHIM_FD_REAL) {
+    if (kind != SHIM_FD_REAL && kind != SHIM_FD_EPOLL)
         (void)shim_call_simple(EXEC_OP_CLOSE, fd, 0, 0, 0);
-        shim_fd_set_kind(fd, SHIM_FD_REAL);
-    }
+    shim_fd_set_kind(fd, SHIM_FD_REAL);
+    shim_epoll_forget(fd);
     return (int)native6(SYS_close, fd, 0, 0, 0, 0, 0);
 }
 

@@ -172,8 +172,64 @@ if cc -std=c11 -O2 -o "$work/shim_probe" tests/fixtures/programs/shim_probe.c -l
     probe "^bind_on_dup 0$" "dup shares a simulated socket past the original's close"
     probe "^bypass_write \(E[A-Z]*\) \1$" "a raw write(2) on a simulated socket is trapped and served as write()"
     probe "^bypass_getpid 1$" "a raw getpid(2) is trapped and answered with the simulated pid"
+    probe "^bypass_socket_inet6 EAFNOSUPPORT$" "a raw socket(2) of AF_INET6 is refused"
+    "$vmcisim" run tests/fixtures/programs/probe.lua --allow-exec -q \
+        --trace "$work/probe.db" -- "$work/shim_probe" >/dev/null 2>&1
+    refused=$(sqlite3 "$work/probe.db" "select json_extract(fields, '$.value') from events
+              where kind = 'exec_refused' and json_extract(fields, '$.what') = 'family'" |
+              tr '\n' ' ')
+    [ "$refused" = "2 10 " ]
+    check "the raw AF_INET6 socket(2) was trapped and refused by the shim (exec_refused)" $? \
+        "family refusals traced: '$refused'"
 else
     check "the probe program builds" 1 "$(head -c 300 "$work/cc.out")"
+fi
+
+# epoll (shim/shim_epoll.c): a guest's stream client driven by epoll against a Lua server.
+if cc -std=c11 -O2 -o "$work/epoll_client" tests/fixtures/programs/epoll_client.c \
+        2>"$work/cc_epoll.out"; then
+    "$vmcisim" run tests/fixtures/programs/epoll.lua --allow-exec -q -- "$work/epoll_client" \
+        >"$work/epoll1.out" 2>"$work/epoll1.err"
+    "$vmcisim" run tests/fixtures/programs/epoll.lua --allow-exec -q -- "$work/epoll_client" \
+        >"$work/epoll2.out" 2>"$work/epoll2.err"
+    cmp -s "$work/epoll1.out" "$work/epoll2.out"
+    check "the epoll client sees the same things twice" $?
+    epoll() {
+        grep -q "$1" "$work/epoll1.out"
+        check "epoll: $2" $? "$(head -c 600 "$work/epoll1.out")"
+    }
+    epoll "^exit 0 status exited$" "the epoll client exits 0"
+    epoll "^connect ok$" "it connects to the host"
+    epoll "^epoll_ctl_add ok$" "epoll_ctl adds a simulated socket"
+    epoll "^epoll_ctl_add_again EEXIST$" "adding it twice is EEXIST"
+    epoll "^epoll_ctl_edge EINVAL$" "EPOLLET is refused with EINVAL"
+    epoll "^writable 1 data 7 out 1$" "epoll_wait reports the socket writable, with its data"
+    epoll "^timeout 0 waited_ns 200[0-9][0-9][0-9][0-9]$" \
+        "a wait that times out takes its timeout in simulated time"
+    epoll "^mixed 1 first 9$" "a ready real pipe in the interest list ends the wait at once"
+    epoll "^raw_wait 1 data 8 in 1$" \
+        "a raw epoll_wait(2) is trapped and waits for the answer in simulated time"
+    epoll "^answer pong$" "the answer arrives"
+    epoll "^after_close 0$" "a closed socket leaves the interest list"
+    epoll "^closed_epoll EBADF$" "a closed epoll descriptor is EBADF"
+else
+    check "the epoll client builds" 1 "$(head -c 300 "$work/cc_epoll.out")"
+fi
+
+# Exit as a call: every way a program ends reaches the supervisor as one call (code and time
+# simulated), so a program that makes no call of its own ends after two calls, at 2 call costs.
+if cc -std=c11 -O2 -o "$work/exit_modes" tests/fixtures/programs/exit_modes.c \
+        2>"$work/cc_exit.out"; then
+    out=$("$vmcisim" run tests/fixtures/programs/exit.lua --allow-exec -q -- \
+          "$work/exit_modes" 2>&1)
+    for expected in "return status exited code 4" "exit status exited code 5" \
+                    "_exit status exited code 6" "raw status exited code 7"; do
+        echo "$out" | grep -q "^exit $expected calls 2 end_ns 2000000$"
+        check "exit as a call: ${expected%% *} (code, 2 calls, ended at 2 call costs)" $? \
+            "$(echo "$out" | head -c 400)"
+    done
+else
+    check "the exit program builds" 1 "$(head -c 300 "$work/cc_exit.out")"
 fi
 
 # Lifecycle: a program in a guest sees exactly what a Lua process sees.

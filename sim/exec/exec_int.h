@@ -58,6 +58,11 @@ struct exec_program {
     /* The end. */
     const char *status;
     int exit_code;
+    /* The program reported its exit as a call (EXEC_OP_EXIT: exit, _exit, exit_group or
+     * main's return, seen by the shim's trap): the code is that call's, a simulated fact,
+     * not what waitpid infers after the channel closes. */
+    bool exit_called;
+    int exit_code_called;
     uint64_t calls;
 };
 

@@ -380,7 +380,11 @@ static void child_reap(struct exec_program *program, bool killed)
         program->exit_code = -1;
     } else if (rc > 0 && WIFEXITED(status)) {
         program->status = "exited";
-        program->exit_code = WEXITSTATUS(status);
+        /* The code of the exit call when there was one: the simulated fact. A program
+         * that called exit and then kept running (hostile) ends with 125 when its next
+         * call finds the channel closed; that is no reason to stop the simulator. */
+        program->exit_code = program->exit_called ? program->exit_code_called
+                                                  : WEXITSTATUS(status);
     } else {
         program->status = "signalled";
         program->exit_code = rc > 0 && WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
@@ -439,6 +443,8 @@ static bool serve_loop(struct exec_program *program)
             return false;
         if (!reply_write(program, &reply))
             return true;                    /* it is gone: its end of file says how */
+        if (program->exit_called)
+            return true;                    /* it ends now: nothing follows its exit */
     }
 }
 
