@@ -75,7 +75,9 @@ static int add_rules(scmp_filter_ctx filter, char message[SIM_ERROR_MESSAGE_BYTE
         result = add_rule(filter, SCMP_ACT_ERRNO(EPERM), refused_syscalls[index], 0, NULL,
                           message);
     /* A full 64-bit comparison: a family with garbage in the upper half is refused too. */
-    struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+    /* Every member named (datum_b unused by NE): clang's -Wmissing-field-initializers
+     * rejects the two-value form of SCMP_A0. */
+    struct scmp_arg_cmp not_unix = SCMP_A0(SCMP_CMP_NE, AF_UNIX, 0);
     if (result == 0)
         result = add_rule(filter, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &not_unix,
                           message);
@@ -84,7 +86,7 @@ static int add_rules(scmp_filter_ctx filter, char message[SIM_ERROR_MESSAGE_BYTE
                           message);
     if (result == 0)
         result = add_rule(filter, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, message);
-    struct scmp_arg_cmp not_query = SCMP_A0(SCMP_CMP_NE, PERSONALITY_QUERY);
+    struct scmp_arg_cmp not_query = SCMP_A0(SCMP_CMP_NE, PERSONALITY_QUERY, 0);
     if (result == 0)
         result = add_rule(filter, SCMP_ACT_ERRNO(EPERM), "personality", 1, &not_query, message);
     return result;
