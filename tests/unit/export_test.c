@@ -710,6 +710,20 @@ static void expect_segment(const struct tcp_packet *packet, uint32_t source, uin
     CU_ASSERT_TRUE(packet->checksums_good);
 }
 
+/* Exports `trace_path` with `options` (an --as-tcp export) and reads the capture back:
+ * returns the packet count, with the section comment and link type filled. */
+static uint32_t export_tcp_packets(const char *trace_path, const struct export_options *options,
+                                   char *comment, size_t comment_bytes, uint32_t *linktype,
+                                   struct tcp_packet packets[TCP_PACKETS_READ_MAX])
+{
+    size_t size = 0;
+    uint8_t *out = export_read(trace_path, options, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    uint32_t count = read_pcapng(out, size, comment, comment_bytes, linktype, packets);
+    free(out);
+    return count;
+}
+
 /* The flows of two connections: handshake, sequence numbers that start at 2^32 - 256
  * (client) and 2^32 - 512 (server) and wrap, acks of all the peer sent, a 70000-byte write
  * split at 65495, FIN at a close, RST from the RST's sender and nothing after it, ports
@@ -725,14 +739,11 @@ static void test_pcap_as_tcp_flows_sequence_numbers_and_wrap(void)
     options.as_tcp = true;
     options.spans = spans;
     options.span_count = 4;
-    size_t size = 0;
-    uint8_t *out = export_read(fixture.path, &options, &size);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     char comment[2048];
     uint32_t linktype = 0;
     struct tcp_packet packets[TCP_PACKETS_READ_MAX];
-    uint32_t count = read_pcapng(out, size, comment, sizeof comment, &linktype, packets);
-    free(out);
+    uint32_t count = export_tcp_packets(fixture.path, &options, comment, sizeof comment,
+                                        &linktype, packets);
     ASSERT_U64_EQ(linktype, 101);
     CU_ASSERT_PTR_NOT_NULL(strstr(comment, "192.0.2.2 = host (CID 2)\n192.0.2.3 = alpha "
                                   "(CID 5000)\n192.0.2.4 = beta (CID 6000)\n"));
@@ -796,14 +807,11 @@ static void test_pcap_as_tcp_refuses_cut_payloads_and_keeps_numbers_in_a_window(
     write_tcp_trace(&fixture, "tcp_window.db", 5);
     options.from_ns = 41;
     options.to_ns = 41;
-    size_t size = 0;
-    uint8_t *out = export_read(fixture.path, &options, &size);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     char comment[2048];
     uint32_t linktype = 0;
     struct tcp_packet packets[TCP_PACKETS_READ_MAX];
-    uint32_t count = read_pcapng(out, size, comment, sizeof comment, &linktype, packets);
-    free(out);
+    uint32_t count = export_tcp_packets(fixture.path, &options, comment, sizeof comment,
+                                        &linktype, packets);
     ASSERT_U64_EQ(count, 2);
     if (count == 2)
         expect_segment(&packets[0], 0xC0000202u, 0xFFFFFE01u, 0x2Du, 0x18, 65495);
