@@ -710,6 +710,16 @@ static void expect_segment(const struct tcp_packet *packet, uint32_t source, uin
     CU_ASSERT_TRUE(packet->checksums_good);
 }
 
+/* An --as-tcp export of write_tcp_trace's two connections (`spans` holds their spans). */
+static void tcp_export_options(struct export_options *options, struct export_span spans[4])
+{
+    tcp_spans(spans);
+    export_options_default(options);
+    options->as_tcp = true;
+    options->spans = spans;
+    options->span_count = 4;
+}
+
 /* Exports `trace_path` with `options` (an --as-tcp export) and reads the capture back:
  * returns the packet count, with the section comment and link type filled. */
 static uint32_t export_tcp_packets(const char *trace_path, const struct export_options *options,
@@ -733,12 +743,8 @@ static void test_pcap_as_tcp_flows_sequence_numbers_and_wrap(void)
     struct fixture fixture;
     write_tcp_trace(&fixture, "tcp.db", 5);
     struct export_span spans[4];
-    tcp_spans(spans);
     struct export_options options;
-    export_options_default(&options);
-    options.as_tcp = true;
-    options.spans = spans;
-    options.span_count = 4;
+    tcp_export_options(&options, spans);
     char comment[2048];
     uint32_t linktype = 0;
     struct tcp_packet packets[TCP_PACKETS_READ_MAX];
@@ -791,12 +797,8 @@ static void test_pcap_as_tcp_refuses_cut_payloads_and_keeps_numbers_in_a_window(
     struct fixture fixture;
     write_tcp_trace(&fixture, "tcp_cut.db", 3);
     struct export_span spans[4];
-    tcp_spans(spans);
     struct export_options options;
-    export_options_default(&options);
-    options.as_tcp = true;
-    options.spans = spans;
-    options.span_count = 4;
+    tcp_export_options(&options, spans);
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     const char *out_path = temp_path("cut.pcapng");
     CU_ASSERT_EQUAL(export_run(fixture.path, out_path, &options, message), -1);
