@@ -255,3 +255,12 @@ for source in "" --recompute; do
     check "stats ${source:-(tables)} counts 4000 lost bytes on the connection" $? \
         "$(head -2 "$work/out")"
 done
+
+# A hostile trace: a transport event with a pid far above any process so far must not send
+# the model's per-process array past its end (it grew by one doubling only).
+cp "$cu" "$work/pid.db"
+sqlite3 "$work/pid.db" "UPDATE events SET pid = 60000 WHERE seq = (SELECT min(seq) FROM events
+    WHERE layer = 'transport')"
+run inspect "$work/pid.db" --recompute connections
+[ "$status" -eq 0 ] && grep -q "^1 stream connections" "$work/out"
+check "a transport event of pid 60000 is read without a crash" $? "$(tail -3 "$work/err")"

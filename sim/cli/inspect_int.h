@@ -133,6 +133,11 @@ void inspect_value_optional_u64(struct inspect_table *table, int present, uint64
 void inspect_value_optional_text(struct inspect_table *table, const char *text);
 
 /* inspect_names.c */
+/* Makes room in a zero-filled array of `element_bytes` elements for index `needed`, doubling
+ * its capacity (from 64) as often as that takes, at most to `limit`; new elements are zeroed.
+ * Returns 0, or -1 when `needed` >= `limit` or memory is out (the array is then unchanged). */
+int inspect_array_reserve(void **array, uint32_t *capacity, uint32_t needed,
+                          size_t element_bytes, uint32_t limit);
 /* Reads the names; 0 or 1 (reported). Ownership: free with inspect_names_free(). */
 int inspect_names_load(struct inspect *inspect);
 void inspect_names_free(struct inspect_names *names);

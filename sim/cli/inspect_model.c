@@ -171,29 +171,11 @@ static void read_row(const struct model *model, sqlite3_stmt *statement, struct 
     row->reason = inspect_text(statement, 15);
 }
 
-/* Grows an array of records to hold `count + 1`; -1 past `limit`. */
-static int reserve(void **array, uint32_t *capacity, uint32_t count, size_t bytes,
-                   uint32_t limit)
-{
-    if (count < *capacity)
-        return 0;
-    if (count >= limit)
-        return -1;
-    uint32_t wanted = *capacity == 0 ? 256u : (*capacity > limit / 2 ? limit : *capacity * 2);
-    void *grown = realloc(*array, (size_t)wanted * bytes);
-    if (grown == NULL)
-        return -1;
-    memset((char *)grown + (size_t)*capacity * bytes, 0, (size_t)(wanted - *capacity) * bytes);
-    *array = grown;
-    *capacity = wanted;
-    return 0;
-}
-
 static struct process_state *process_of(struct model *model, uint32_t pid)
 {
     void *array = model->processes;
-    if (reserve(&array, &model->process_capacity, pid, sizeof(struct process_state),
-                INSPECT_PROCESSES_MAX) < 0)
+    if (inspect_array_reserve(&array, &model->process_capacity, pid,
+                              sizeof(struct process_state), INSPECT_PROCESSES_MAX) < 0)
         return NULL;
     model->processes = array;
     return &model->processes[pid];
@@ -207,8 +189,8 @@ static uint32_t socket_get(struct model *model, const struct row *row, uint32_t 
     if (index != NONE)
         return index;
     void *array = model->sockets;
-    if (reserve(&array, &model->socket_capacity, model->socket_count,
-                sizeof(struct socket_record), model->sockets_max) < 0)
+    if (inspect_array_reserve(&array, &model->socket_capacity, model->socket_count,
+                              sizeof(struct socket_record), model->sockets_max) < 0)
         return NONE;
     model->sockets = array;
     struct socket_record *socket = &model->sockets[model->socket_count];
@@ -391,8 +373,8 @@ static int connection_start(struct model *model, const struct row *row, struct a
     if (index != NONE && !model->connections[index - 1].ended)
         return 0;                               /* the same handshake, sent again */
     void *array = model->connections;
-    if (reserve(&array, &model->connection_capacity, model->connection_count,
-                sizeof(struct connection), model->connections_max) < 0)
+    if (inspect_array_reserve(&array, &model->connection_capacity, model->connection_count,
+                              sizeof(struct connection), model->connections_max) < 0)
         return -1;
     model->connections = array;
     struct connection *connection = &model->connections[model->connection_count++];

@@ -21,9 +21,8 @@
 #define CID_HYPERVISOR 0u
 #define SUSPENDED_MAX  4096u      /* SIM_VMS_MAX: VMs suspended at one time */
 
-/* Grows `*array` (of `element_bytes` each) to hold index `needed`; 0 or -1 past `limit`. */
-static int grow(void **array, uint32_t *capacity, uint32_t needed, size_t element_bytes,
-                uint32_t limit)
+int inspect_array_reserve(void **array, uint32_t *capacity, uint32_t needed,
+                          size_t element_bytes, uint32_t limit)
 {
     if (needed < *capacity)
         return 0;
@@ -51,8 +50,8 @@ uint32_t inspect_name_intern(struct inspect_names *names, const char *name)
     if (names->name_count == 0)
         names->name_count = 1;                       /* index 0 stays "" */
     void *array = names->names;
-    if (grow(&array, &names->name_capacity, names->name_count, INSPECT_NAME_BYTES,
-             INSPECT_NAMES_MAX) < 0)
+    if (inspect_array_reserve(&array, &names->name_capacity, names->name_count,
+                              INSPECT_NAME_BYTES, INSPECT_NAMES_MAX) < 0)
         return 0;
     names->names = array;
     snprintf(names->names[names->name_count], INSPECT_NAME_BYTES, "%s", name);
@@ -68,8 +67,9 @@ static int add_binding(struct inspect_names *names, uint64_t seq, uint32_t cid,
                        uint32_t name_index)
 {
     void *array = names->bindings;
-    if (name_index == 0 || grow(&array, &names->binding_capacity, names->binding_count,
-                                sizeof(struct inspect_binding), INSPECT_BINDINGS_MAX) < 0)
+    if (name_index == 0 ||
+        inspect_array_reserve(&array, &names->binding_capacity, names->binding_count,
+                              sizeof(struct inspect_binding), INSPECT_BINDINGS_MAX) < 0)
         return -1;
     names->bindings = array;
     names->bindings[names->binding_count++] =
@@ -205,8 +205,8 @@ static int load_processes(struct inspect *inspect)
         uint64_t pid = inspect_u64(statement, 0);
         void *array = names->processes;
         if (pid >= INSPECT_PROCESSES_MAX ||
-            grow(&array, &names->process_capacity, (uint32_t)pid,
-                 sizeof(struct inspect_process), INSPECT_PROCESSES_MAX) < 0) {
+            inspect_array_reserve(&array, &names->process_capacity, (uint32_t)pid,
+                                  sizeof(struct inspect_process), INSPECT_PROCESSES_MAX) < 0) {
             sqlite3_finalize(statement);
             return inspect_fail(inspect, "a pid above INSPECT_PROCESSES_MAX");
         }

@@ -168,27 +168,6 @@ static int column_text(sqlite3_stmt *statement, int column, char *text, size_t t
     return 0;
 }
 
-/* Makes room for element `needed` (zeroed), doubling; -1 past `limit` or out of memory. */
-static int reserve(void **array, uint32_t *capacity, uint32_t needed, size_t element_bytes,
-                   uint32_t limit)
-{
-    if (needed < *capacity)
-        return 0;
-    if (needed >= limit)
-        return -1;
-    uint32_t wanted = *capacity == 0 ? 64u : *capacity;
-    while (wanted <= needed)
-        wanted = wanted > limit / 2 ? limit : wanted * 2;
-    void *grown = realloc(*array, (size_t)wanted * element_bytes);
-    if (grown == NULL)
-        return -1;
-    memset((char *)grown + (size_t)*capacity * element_bytes, 0,
-           (size_t)(wanted - *capacity) * element_bytes);
-    *array = grown;
-    *capacity = wanted;
-    return 0;
-}
-
 static int load_name_rows(sqlite3 *db, struct inspect_names *names)
 {
     sqlite3_stmt *statement = prepare(db, "SELECT number, name FROM summary_names "
@@ -199,8 +178,8 @@ static int load_name_rows(sqlite3 *db, struct inspect_names *names)
         int64_t number = 0;
         void *array = names->names;
         bad = column_in(statement, 0, index, index, &number) != 0 ||
-              reserve(&array, &names->name_capacity, index, INSPECT_NAME_BYTES,
-                      INSPECT_NAMES_MAX) != 0;
+              inspect_array_reserve(&array, &names->name_capacity, index, INSPECT_NAME_BYTES,
+                                    INSPECT_NAMES_MAX) != 0;
         names->names = array;
         if (!bad)
             bad = column_text(statement, 1, names->names[index], INSPECT_NAME_BYTES) != 0;
@@ -224,8 +203,8 @@ static int load_binding_rows(sqlite3 *db, struct inspect_names *names)
               column_in(statement, 1, 0, INT64_MAX, &seq) != 0 ||
               column_in(statement, 2, 0, UINT32_MAX, &cid) != 0 ||
               column_in(statement, 3, 1, (int64_t)names->name_count - 1, &name) != 0 ||
-              reserve(&array, &names->binding_capacity, count, sizeof(struct inspect_binding),
-                      INSPECT_BINDINGS_MAX) != 0;
+              inspect_array_reserve(&array, &names->binding_capacity, count,
+                                    sizeof(struct inspect_binding), INSPECT_BINDINGS_MAX) != 0;
         names->bindings = array;
         if (bad)
             break;
@@ -252,8 +231,8 @@ static int load_process_rows(sqlite3 *db, struct inspect_names *names)
         bad = column_in(statement, 0, 0, INSPECT_PROCESSES_MAX - 1, &pid) != 0 ||
               column_in(statement, 2, 0, names->name_count > 0 ? names->name_count - 1 : 0,
                         &owner) != 0 ||
-              reserve(&array, &names->process_capacity, (uint32_t)pid,
-                      sizeof(struct inspect_process), INSPECT_PROCESSES_MAX) != 0;
+              inspect_array_reserve(&array, &names->process_capacity, (uint32_t)pid,
+                                    sizeof(struct inspect_process), INSPECT_PROCESSES_MAX) != 0;
         names->processes = array;
         if (!bad) {
             struct inspect_process *process = &names->processes[pid];
