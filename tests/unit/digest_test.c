@@ -400,6 +400,80 @@ static void test_names_measured_or_not_encode_alike(void)
     CU_ASSERT_STRING_EQUAL(hex[0], hex[1]);
 }
 
+/* The documented encoding of an event with one STR field, written out byte by byte here
+ * (no memcpy, no shortcut), for test_every_name_and_string_length_encodes_as_documented. */
+static size_t reference_encoding(const char *kind, const char *name, const char *text,
+                                 uint32_t text_bytes, uint8_t *out)
+{
+    size_t at = 0;
+    for (unsigned index = 0; index < 8; index++)
+        out[at++] = (uint8_t)(0x0102030405060708ull >> (8 * index));    /* seq */
+    for (unsigned index = 0; index < 8; index++)
+        out[at++] = 0;                                                  /* time_ns */
+    for (unsigned index = 0; index < 8; index++)
+        out[at++] = 0;                                                  /* ctx, pid */
+    out[at++] = SIM_LAYER_API;
+    out[at++] = (uint8_t)strlen(kind);
+    for (size_t index = 0; kind[index] != '\0'; index++)
+        out[at++] = (uint8_t)kind[index];
+    out[at++] = 1;                                                      /* field_count */
+    out[at++] = (uint8_t)strlen(name);
+    for (size_t index = 0; name[index] != '\0'; index++)
+        out[at++] = (uint8_t)name[index];
+    out[at++] = SIM_FIELD_STR;
+    for (unsigned index = 0; index < 4; index++)
+        out[at++] = (uint8_t)(text_bytes >> (8 * index));
+    for (uint32_t index = 0; index < text_bytes; index++)
+        out[at++] = (uint8_t)text[index];
+    return at;
+}
+
+/* The encoder copies names and strings by length classes (under 4 bytes, 4-7, 8-15, 16 and
+ * up, in overlapping pieces): every name length from 1 to 63 (as kind and as field name,
+ * measured by the builders or left for the digest to measure) and every string length from
+ * 0 to 300 encode exactly as the documented format says, and never write past the end. The
+ * names and texts sit at the end of heap blocks of their exact size, so a read past them
+ * would be seen by ASan. */
+static void test_every_name_and_string_length_encodes_as_documented(void)
+{
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789_abcdefghijklmnopqrstuvwxyz";
+    uint8_t expected[512], actual[512 + 64];
+    int mismatches = 0;
+    for (uint32_t length = 1; length <= 300; length++) {
+        uint32_t name_length = length <= 63 ? length : 1 + length % 63;
+        char *name = malloc(name_length + 1);
+        char *text = malloc(length);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(name);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+        memcpy(name, letters, name_length);
+        name[name_length] = '\0';
+        for (uint32_t index = 0; index < length; index++)
+            text[index] = (char)('A' + (index * 7 + length) % 26);
+        uint32_t text_bytes = length - 1;       /* 0 .. 299 */
+        for (int measured = 0; measured < 2; measured++) {
+            struct sim_trace_event event;
+            sim_trace_event_init(&event, SIM_LAYER_API, name, 0, 0);
+            event.seq = 0x0102030405060708ull;
+            sim_trace_field_strn(&event, name, text + 1, text_bytes);
+            if (!measured) {
+                event.kind_bytes = 0;
+                event.fields[0].name_bytes = 0;
+            }
+            size_t expected_bytes = reference_encoding(name, name, text + 1, text_bytes,
+                                                       expected);
+            memset(actual, 0xAA, sizeof(actual));
+            size_t actual_bytes = sim_digest_encode(&event, actual, sizeof(actual));
+            if (actual_bytes != expected_bytes ||
+                memcmp(actual, expected, expected_bytes) != 0 ||
+                actual[expected_bytes] != 0xAA)
+                mismatches++;
+        }
+        free(name);
+        free(text);
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
 static int count_emit(void *state, const struct sim_trace_event *event, char *message)
 {
     (void)message;
@@ -570,6 +644,29 @@ static void test_payload_fields_are_skipped(void)
     }
 }
 
+/* A data hash as events carry it: 16 lowercase hex digits, most significant first, as
+ * printf's %016llx writes them, for values that put every digit in every place. */
+static void test_data_hash_text_is_sixteen_hex_digits(void)
+{
+    int mismatches = 0;
+    uint64_t value = 0;
+    for (unsigned step = 0; step < 2000; step++) {
+        char text[SIM_DATA_HASH_TEXT_BYTES], expected[32];
+        memset(text, 'X', sizeof(text));
+        sim_data_hash_text(value, text);
+        snprintf(expected, sizeof(expected), "%016llx", (unsigned long long)value);
+        if (memcmp(text, expected, SIM_DATA_HASH_TEXT_BYTES) != 0)
+            mismatches++;
+        value = value * 6364136223846793005ull + 1442695040888963407ull;
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    char text[SIM_DATA_HASH_TEXT_BYTES];
+    sim_data_hash_text(0x0123456789abcdefull, text);
+    CU_ASSERT_STRING_EQUAL(text, "0123456789abcdef");
+    sim_data_hash_text(UINT64_MAX, text);
+    CU_ASSERT_STRING_EQUAL(text, "ffffffffffffffff");
+}
+
 CU_ErrorCode digest_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -582,12 +679,14 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_digest_sink_admits_every_layer),
         TEST_ENTRY(test_buffered_digest_is_xxh3_of_the_concatenation),
         TEST_ENTRY(test_names_measured_or_not_encode_alike),
+        TEST_ENTRY(test_every_name_and_string_length_encodes_as_documented),
         TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
         TEST_ENTRY(test_data_stream_shared_is_one_stream),
         TEST_ENTRY(test_payload_fields_are_skipped),
         TEST_ENTRY(test_payload_fields_are_not_digested),
+        TEST_ENTRY(test_data_hash_text_is_sixteen_hex_digits),
     };
     return test_suite_register("digest", tests, sizeof(tests) / sizeof(tests[0]));
 }
