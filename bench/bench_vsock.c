@@ -9,9 +9,11 @@
  *           256 MiB, for the untraced figure) in 64 KiB send() calls of
  *           one prepared chunk (sim.pattern(seed, 0, 64 KiB)); the guest recv()s 64 KiB at
  *           a time until the end of stream, compares every piece with the chunk at its
- *           offset, counts the bytes, and checks sim.checksum of the chunk against the
- *           XXH3-64 this file computes from the pattern's published definition
- *           (scenario-api.md), so a run that moved wrong bytes fails instead of counting.
+ *           offset (a whole aligned piece with the chunk itself, any other with a copy cut
+ *           from two chunks back to back), counts the bytes, and checks sim.checksum of
+ *           the chunk against the XXH3-64 this file computes from the pattern's published
+ *           definition (scenario-api.md), so a run that moved wrong bytes fails instead of
+ *           counting.
  *   conn:   a host listener accepts and closes CONNECTIONS connections; one guest process
  *           opens, connect()s and closes them one after another, reading w.now around each
  *           connect() and sim.log()ging "connect_ns COUNT TOTAL MIN MAX" at the end, which a
@@ -109,7 +111,9 @@ static const char stream_lua[] =
     "    local piece = assert(s:recv(chunk))\n"
     "    if #piece == 0 then break end\n"
     "    local at = got % chunk\n"
-    "    if piece ~= window:sub(at + 1, at + #piece) then mismatches = mismatches + 1 end\n"
+    "    if at == 0 and #piece == chunk then     -- the usual piece: the chunk itself\n"
+    "      if piece ~= data then mismatches = mismatches + 1 end\n"
+    "    elseif piece ~= window:sub(at + 1, at + #piece) then mismatches = mismatches + 1 end\n"
     "    got = got + #piece\n"
     "  end\n"
     "  sum = sim.checksum(data)\n"
