@@ -242,3 +242,39 @@ done
 out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- power_off 2>&1)
 echo "$out" | grep -q "^lifecycle power_off program=killed lua=killed host=all status=killed$"
 check "power-off kills the guest's programs" $? "$out"
+
+# The channel: the same programs over the socketpair and over shared memory with a futex
+# (`channel = "socket" | "shm"`) make the same calls with the same answers: equal digests;
+# an unknown channel is refused naming both.
+cat >"$work/channel.lua" <<EOF
+local sim = require("vmcisim")
+local w = sim.world{}
+local guest = w:vm{ name = "g" }
+local server = w:host():exec{ "$PWD/build/programs/vsock_stream_server", "5000", channel = arg[1] }
+local client = guest:exec{ "$PWD/build/programs/vsock_stream_client", "2", "5000", "300000",
+                           channel = arg[1] }
+local dserver = guest:exec{ "$PWD/build/programs/vsock_dgram_server", "6000", channel = arg[1] }
+local dclient
+w:host():spawn("later", function(p)
+  p:sleep(sim.ms(100))              -- the guest's server has bound by then
+  dclient = w:host():exec{ "$PWD/build/programs/vsock_dgram_client", tostring(guest.cid),
+                           "6000", "hello", channel = arg[1] }
+  p:join(dclient)
+end)
+w:run()
+sim.expect(client.exit_code == 0 and server.exit_code == 0, "stream: " .. client:output())
+sim.expect(dclient.exit_code == 0, "dgram: " .. dclient:output())
+EOF
+channel_digests=""
+for channel in socket shm socket shm; do
+    out=$("$vmcisim" run "$work/channel.lua" --allow-exec -q --digest -- "$channel" 2>&1)
+    check "programs over the $channel channel pass" $? "$(echo "$out" | head -c 300)"
+    channel_digests="$channel_digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+set -- $channel_digests
+[ "$#" -eq 4 ] && [ "$1" = "$2" ] && [ "$1" = "$3" ] && [ "$1" = "$4" ]
+check "socket and shm channels give the same digest" $? "$channel_digests"
+sed -i 's/channel = arg\[1\] }$/channel = "futex" }/' "$work/channel.lua"
+out=$("$vmcisim" run "$work/channel.lua" --allow-exec -q -- shm 2>&1)
+echo "$out" | grep -q 'channel must be "shm" or "socket"'
+check "an unknown channel is refused naming both" $? "$(echo "$out" | head -c 300)"

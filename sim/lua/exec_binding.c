@@ -236,6 +236,7 @@ struct exec_arguments {
     const char *name;
     bool daemon;
     uint64_t call_cost_ns;
+    enum exec_channel_kind channel;     /* channel = "shm" | "socket" (docs/programs.md) */
 };
 
 /* A string without NUL bytes, or raises naming `what`. */
@@ -252,7 +253,7 @@ static const char *plain_string(lua_State *L, int index, const char *what)
 static void check_keys(lua_State *L, int table, lua_Integer count)
 {
     static const char *const allowed[] = { "env", "cwd", "stdin", "name", "daemon", "call_cost",
-                                           NULL };
+                                           "channel", NULL };
     simlua__sorted_keys(L, table);
     for (lua_Integer position = 1; lua_rawgeti(L, -1, position) != LUA_TNIL; position++) {
         bool known = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
@@ -262,7 +263,7 @@ static void check_keys(lua_State *L, int table, lua_Integer count)
             known = strcmp(lua_tostring(L, -1), allowed[option]) == 0;
         if (!known)
             luaL_error(L, "ep:exec: unknown option '%s' (known: the command line as 1, 2, ..., "
-                       "then env, cwd, stdin, name, daemon, call_cost)",
+                       "then env, cwd, stdin, name, daemon, call_cost, channel)",
                        simlua__tostring(L, -1, NULL));
         lua_pop(L, 1);
     }
@@ -381,6 +382,12 @@ static void parse_arguments(lua_State *L, int table, int anchor, struct exec_arg
     args->daemon = lua_toboolean(L, -1);
     lua_pop(L, 1);
     args->call_cost_ns = parse_call_cost(L, table);
+    args->channel = EXEC_CHANNEL_DEFAULT;
+    type = lua_getfield(L, table, "channel");
+    if (type != LUA_TNIL && (type != LUA_TSTRING ||
+                             exec_channel_kind_parse(lua_tostring(L, -1), &args->channel) != 0))
+        luaL_error(L, "ep:exec: channel must be \"shm\" or \"socket\"");
+    lua_pop(L, 1);
 }
 
 /* D1, R50: the program's trust as a default Lua process of the endpoint has it. */
@@ -439,7 +446,7 @@ static struct simlua_program *node_start(lua_State *L, struct simlua_world *worl
         .stdin_bytes = args->stdin_bytes, .stdin_length = args->stdin_length,
         .name = node->name, .domain = index, .ctx = endpoint->cid,
         .parent_pid = parent != NULL ? parent->pid : 1, .daemon = args->daemon,
-        .call_cost_ns = args->call_cost_ns,
+        .call_cost_ns = args->call_cost_ns, .channel_kind = args->channel,
         .credentials = program_credentials(world, endpoint), .nodename = endpoint->name,
     };
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
