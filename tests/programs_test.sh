@@ -278,3 +278,22 @@ sed -i 's/channel = arg\[1\] }$/channel = "futex" }/' "$work/channel.lua"
 out=$("$vmcisim" run "$work/channel.lua" --allow-exec -q -- shm 2>&1)
 echo "$out" | grep -q 'channel must be "shm" or "socket"'
 check "an unknown channel is refused naming both" $? "$(echo "$out" | head -c 300)"
+
+# Fault-rate kills pick programs as they pick Lua processes: a guest whose only process is a
+# program blocked in accept, a kill rate, and the program ends killed, traced as p:kill()
+# (a `fault` naming it, then `proc_kill`), the same on two runs.
+kill_digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run tests/fixtures/programs/fault_kill.lua --allow-exec -q --digest \
+          --trace "$work/fault_kill.db" -- "$PWD/build/programs/vsock_stream_server" 2>&1)
+    check "a kill rate kills a program (run $attempt)" $? "$(echo "$out" | head -c 300)"
+    kill_digests="$kill_digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+set -- $kill_digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "a kill rate's program kill: equal digests" $? "$kill_digests"
+kinds=$(sqlite3 "$work/fault_kill.db" "select kind || ':' || coalesce(json_extract(fields,
+        '$.process'), '') || ':' || json_extract(fields, '$.target_pid') from events
+        where kind in ('fault', 'proc_kill') order by rowid" | tr '\n' ' ')
+[ "$kinds" = "fault:victim:1 proc_kill::1 " ]
+check "the kill is traced as a fault naming the program, then proc_kill" $? "$kinds"

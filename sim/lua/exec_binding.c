@@ -502,13 +502,11 @@ static int program_output(lua_State *L)
     return 1;
 }
 
-static int program_kill(lua_State *L)
+bool simlua__program_kill(struct simlua_program *node)
 {
-    struct simlua_program *node = check_program(L, 1);
-    if (exec_program_ended(node->program)) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
+    assert(node != NULL && node->program != NULL);
+    if (exec_program_ended(node->program))
+        return false;
     struct simlua_process *current = simlua__current_process(node->world->runtime);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "proc_kill", program_local_cid(node),
@@ -516,8 +514,30 @@ static int program_kill(lua_State *L)
     sim_trace_field_u64(&event, "target_pid", exec_program_pid(node->program));
     (void)sim_engine_emit(node->world->engine, &event);
     exec_program_kill(node->program);
-    lua_pushboolean(L, 1);
+    return true;
+}
+
+static int program_kill(lua_State *L)
+{
+    lua_pushboolean(L, simlua__program_kill(check_program(L, 1)));
     return 1;
+}
+
+struct simlua_program *simlua__program_of(const struct simlua_world *world,
+                                          const struct sim_process *process)
+{
+    assert(world != NULL && process != NULL);
+    for (struct simlua_program *node = world->programs; node != NULL; node = node->next) {
+        if (node->program != NULL && !exec_program_ended(node->program) &&
+            exec_program_process(node->program) == process)
+            return node;
+    }
+    return NULL;
+}
+
+uint32_t simlua__program_endpoint(const struct simlua_program *node)
+{
+    return node->endpoint_index;
 }
 
 /* prog:join([timeout_ns]), or p:join(prog [, timeout_ns]) of the calling Lua process: true
