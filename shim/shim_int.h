@@ -70,6 +70,8 @@ int shim_placeholder(void);
 /* Forgets `fd` (being closed): an epoll instance it was, or its entries in every
  * interest list (shim_epoll.c). */
 void shim_epoll_forget(int fd);
+/* `new_fd` (a placeholder copy of epoll descriptor `old_fd`) names the same instance. */
+void shim_epoll_dup(int old_fd, int new_fd);
 /* Writes a line to the program's stderr without stdio. */
 void shim_complain(const char *text);
 

@@ -202,7 +202,7 @@ if cc -std=c11 -O2 -o "$work/epoll_client" tests/fixtures/programs/epoll_client.
     epoll "^connect ok$" "it connects to the host"
     epoll "^epoll_ctl_add ok$" "epoll_ctl adds a simulated socket"
     epoll "^epoll_ctl_add_again EEXIST$" "adding it twice is EEXIST"
-    epoll "^epoll_ctl_edge EINVAL$" "EPOLLET is refused with EINVAL"
+    epoll "^epoll_ctl_exclusive EINVAL$" "EPOLLEXCLUSIVE is refused with EINVAL"
     epoll "^writable 1 data 7 out 1$" "epoll_wait reports the socket writable, with its data"
     epoll "^timeout 0 waited_ns 200[0-9][0-9][0-9][0-9]$" \
         "a wait that times out takes its timeout in simulated time"
@@ -214,6 +214,34 @@ if cc -std=c11 -O2 -o "$work/epoll_client" tests/fixtures/programs/epoll_client.
     epoll "^closed_epoll EBADF$" "a closed epoll descriptor is EBADF"
 else
     check "the epoll client builds" 1 "$(head -c 300 "$work/cc_epoll.out")"
+fi
+
+# epoll edges, one-shot entries and dup of an epoll descriptor (shim/shim_epoll.c).
+if cc -std=c11 -O2 -o "$work/epoll_edge" tests/fixtures/programs/epoll_edge.c \
+        2>"$work/cc_edge.out"; then
+    "$vmcisim" run tests/fixtures/programs/epoll_edge.lua --allow-exec -q -- \
+        "$work/epoll_edge" >"$work/edge.out" 2>&1
+    edge() {
+        grep -q "$1" "$work/edge.out"
+        check "epoll: $2" $? "$(head -c 600 "$work/edge.out")"
+    }
+    edge "^exit 0 status exited$" "the edge client exits 0"
+    edge "^edge_first 1 data 1$" "EPOLLET: the first data is an edge"
+    edge "^edge_stale 0 waited_ms 10$" "EPOLLET: data still unread is no new edge (the wait times out)"
+    edge "^edge_new 1 data 1 at_ms 31$" "EPOLLET: after reading until EAGAIN, new data is an edge"
+    edge "^oneshot_first 1 data 2$" "EPOLLONESHOT: reported once"
+    edge "^oneshot_disarmed 0$" "EPOLLONESHOT: then disarmed"
+    edge "^oneshot_rearmed 1 data 3$" "EPOLLONESHOT: EPOLL_CTL_MOD arms it again"
+    edge "^dup_disarmed 0$" "a dup of an epoll descriptor sees the same (disarmed) entry"
+    edge "^dup_shared 1 data 4$" "EPOLL_CTL_MOD through the dup changes the original's list"
+    edge "^dup_after_close 1 data 4$" "the list outlives the first descriptor's close"
+    edge "^dup2 1$" "dup2 of an epoll descriptor"
+    edge "^dup3 1$" "dup3 of an epoll descriptor"
+    edge "^dupfd 1$" "F_DUPFD of an epoll descriptor"
+    edge "^still_open 1$" "the last copy keeps the list"
+    edge "^all_closed EBADF$" "closing every copy ends it (EBADF)"
+else
+    check "the epoll edge client builds" 1 "$(head -c 300 "$work/cc_edge.out")"
 fi
 
 # Exit as a call: every way a program ends reaches the supervisor as one call (code and time
