@@ -244,6 +244,36 @@ else
     check "the epoll edge client builds" 1 "$(head -c 300 "$work/cc_edge.out")"
 fi
 
+# Ancillary data (shim/shim_socket.c): ignored on simulated sockets as Linux's AF_VSOCK
+# ignores it, none received; SCM_RIGHTS carrying a simulated descriptor out over a real
+# AF_UNIX socket refused loudly (EOPNOTSUPP, exec_refused "rights"), by every way of sending.
+if cc -std=c11 -O2 -o "$work/ancillary" tests/fixtures/programs/ancillary.c \
+        2>"$work/cc_ancillary.out"; then
+    "$vmcisim" run tests/fixtures/programs/ancillary.lua --allow-exec -q \
+        --trace "$work/ancillary.db" -- "$work/ancillary" >"$work/ancillary.out" 2>&1
+    ancillary() {
+        grep -q "$1" "$work/ancillary.out"
+        check "ancillary data: $2" $? "$(head -c 600 "$work/ancillary.out")"
+    }
+    ancillary "^exit 0 status exited$" "the program exits 0"
+    ancillary "^vsock_send_rights ok 4$" "SCM_RIGHTS on a vsock stream: the data goes"
+    ancillary "^server got pingPING$" "the peer gets the data and nothing of the control data"
+    ancillary "^vsock_send_enobufs ENOBUFS$" "more control bytes than the socket layer takes"
+    ancillary "^vsock_send_efault EFAULT$" "a control length without a buffer"
+    ancillary "^vsock_recv ok pong controllen 0$" "recvmsg returns no control data"
+    ancillary "^unix_real_rights ok$" "SCM_RIGHTS of a real descriptor over AF_UNIX works"
+    ancillary "^unix_sim_rights EOPNOTSUPP$" "SCM_RIGHTS of a simulated descriptor is refused"
+    ancillary "^unix_mixed_rights EOPNOTSUPP$" "a real and a simulated descriptor: refused"
+    ancillary "^unix_sendmmsg EOPNOTSUPP$" "sendmmsg with a simulated descriptor: refused"
+    ancillary "^unix_raw_sendmsg EOPNOTSUPP$" "a raw sendmsg(2) is trapped and refused"
+    refused=$(sqlite3 "$work/ancillary.db" "select count(*) from events where
+              kind = 'exec_refused' and json_extract(fields, '$.what') = 'rights'")
+    [ "$refused" = 4 ]
+    check "ancillary data: each refusal is traced (exec_refused rights)" $? "found $refused"
+else
+    check "the ancillary program builds" 1 "$(head -c 300 "$work/cc_ancillary.out")"
+fi
+
 # Exit as a call: every way a program ends reaches the supervisor as one call (code and time
 # simulated), so a program that makes no call of its own ends after two calls, at 2 call costs.
 if cc -std=c11 -O2 -o "$work/exit_modes" tests/fixtures/programs/exit_modes.c \
