@@ -232,7 +232,7 @@ build/programs/%: bench/programs/%.c
 
 .PHONY: programs
 programs: $(SHIM) $(PROGRAMS)
-bench: programs build/programs/exec_calls
+bench: programs build/programs/exec_calls build/programs/exec_stream_client
 all: programs
 test: programs
 asan: programs

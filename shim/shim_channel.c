@@ -30,6 +30,7 @@
 static struct exec_channel_shared *shared;
 static uint32_t sequence;
 static uint32_t spin_budget = EXEC_CHANNEL_SPIN_MAX;
+static uint32_t waits;
 
 int shim_channel_shm_map(int fd)
 {
@@ -61,7 +62,7 @@ static void check_supervisor(int socket_fd)
 static void reply_wait(uint32_t number, int socket_fd)
 {
     struct exec_channel_bell *bell = &shared->reply_bell;
-    uint32_t spins = spin_budget;
+    uint32_t spins = exec_channel_spins(spin_budget, &waits);
     for (uint32_t spin = 0; spin < spins; spin++) {
         if (__atomic_load_n(&bell->sequence, __ATOMIC_ACQUIRE) == number) {
             spin_budget = exec_channel_spin_next(spins, 1);

@@ -262,7 +262,7 @@ static uint32_t shm_wait(struct exec_channel *channel, const struct exec_channel
                          int *end, bool *hung)
 {
     struct exec_channel_bell *bell = &channel->shared->request_bell;
-    uint32_t spins = channel->spin_budget;
+    uint32_t spins = exec_channel_spins(channel->spin_budget, &channel->waits);
     for (uint32_t spin = 0; spin < spins; spin++) {
         uint32_t seen = __atomic_load_n(&bell->sequence, __ATOMIC_ACQUIRE);
         if (seen != channel->sequence) {

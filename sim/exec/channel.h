@@ -49,6 +49,7 @@ struct exec_channel {
     struct exec_channel_shared *shared; /* shm: our mapping, else NULL */
     uint32_t sequence;                  /* the last request read (shm) */
     uint32_t spin_budget;               /* shm: pauses before the next futex sleep */
+    uint32_t waits;                     /* shm: waits so far (every so many probes) */
 };
 
 /* What the supervisor does while it waits for a request: drain the program's output pipes

@@ -31,9 +31,13 @@
 #define EXEC_REPLY_PAYLOAD_BYTES_MAX (EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES)
 /* Spin iterations (a `pause` each, some tens of ns) a side waits before it sleeps on the
  * futex; the budget adapts between the two bounds: it doubles after a wait the spinning
- * ended, halves after one that needed the futex (a loaded machine spins less). */
+ * ended, halves after one that needed the futex (a loaded machine spins less). Every
+ * EXEC_CHANNEL_PROBE_EVERY-th wait spins the whole EXEC_CHANNEL_SPIN_MAX (a probe): when
+ * the machine has processors free again, the probe ends in time and the budget is back at
+ * its maximum; while it is loaded, one long spin in that many waits costs little. */
 #define EXEC_CHANNEL_SPIN_MAX 8192u
 #define EXEC_CHANNEL_SPIN_MIN 64u
+#define EXEC_CHANNEL_PROBE_EVERY 256u
 /* How long one futex sleep lasts before the sleeper checks whether the other side is gone
  * (the socketpair's hangup) and, in the supervisor, drains the program's output pipes. */
 #define EXEC_CHANNEL_TICK_MS 5
@@ -67,6 +71,12 @@ static inline void exec_channel_pause(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+/* The spins of the next wait: the budget, or the maximum on every probe (`*waits` counts). */
+static inline uint32_t exec_channel_spins(uint32_t budget, uint32_t *waits)
+{
+    return ++*waits % EXEC_CHANNEL_PROBE_EVERY == 0 ? EXEC_CHANNEL_SPIN_MAX : budget;
 }
 
 /* The adaptive spin budget: after a wait that spinning ended (`spun`), or that slept. */
