@@ -217,7 +217,7 @@ SHIM_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O2 -I. -fPIC \
 PROGRAM_SRCS := $(wildcard scenarios/programs/*.c)
 PROGRAMS     := $(PROGRAM_SRCS:scenarios/programs/%.c=build/programs/%)
 
-$(SHIM): $(SHIM_SRCS) shim/shim_int.h sim/exec/protocol.h
+$(SHIM): $(SHIM_SRCS) shim/shim_int.h sim/exec/protocol.h sim/exec/channel_shared.h
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) -shared -o $@ $(SHIM_SRCS)
 
@@ -232,7 +232,7 @@ build/programs/%: bench/programs/%.c
 
 .PHONY: programs
 programs: $(SHIM) $(PROGRAMS)
-bench: programs build/programs/exec_calls
+bench: programs build/programs/exec_calls build/programs/exec_stream_client
 all: programs
 test: programs
 asan: programs

@@ -6,12 +6,18 @@
  * the runtime, a run with no work subtracted so that starting the sandbox is left out):
  *   exec_shim_calls_per_s    calls a program makes through the shim and the channel per
  *                            wall second (bench/programs/exec_calls: getppid in a loop,
- *                            EXEC_CALLS calls); reference: the target, 200 000 (issue
- *                            12), so target ratio 1.
+ *                            EXEC_CALLS calls) over the default channel, shared memory and
+ *                            a futex; reference: the target, 200 000 (issue 12), so target
+ *                            ratio 1.
+ *   exec_shim_calls_socket_per_s  the same over the socketpair channel, beside it.
  *   exec_stream_64mib_per_s  MiB per wall second a program client sends to a program echo
- *                            server over a host-guest stream and reads back (the Guide's
- *                            programs, 64 MiB each way); reference: the same transfer between
- *                            two Lua processes; target 0.25 of it.
+ *                            server over a host-guest stream and reads back (64 MiB each way,
+ *                            default channel; the Guide's echo server, and as client
+ *                            bench/programs/exec_stream_client, which does what the Lua
+ *                            client does: one chunk sent again and again, the echo counted);
+ *                            reference: the same transfer between two Lua processes; target
+ *                            0.25 of it.
+ *   exec_stream_64mib_socket_per_s  the same over the socketpair channel.
  * Skipped with a `bench ERROR` line (which fails make bench) when the machine cannot
  * sandbox programs.
  */
@@ -31,7 +37,7 @@
 static const char calls_source[] =
     "local sim = require('vmcisim')\n"
     "local w = sim.world{}\n"
-    "local p = w:host():exec{ arg[1], arg[2] }\n"
+    "local p = w:host():exec{ arg[1], arg[2], channel = arg[3] }\n"
     "w:run()\n"
     "sim.expect(p.exit_code == 0, 'exec_calls exited ' .. tostring(p.exit_code))\n";
 
@@ -41,8 +47,10 @@ static const char programs_stream_source[] =
     "local guest = w:vm{ name = 'g' }\n"
     "local n = tonumber(arg[2])\n"
     "if n == 0 then return end\n"
-    "local server = w:host():exec{ arg[1] .. '/vsock_stream_server', '5000' }\n"
-    "local client = guest:exec{ arg[1] .. '/vsock_stream_client', '2', '5000', arg[2] }\n"
+    "local server = w:host():exec{ arg[1] .. '/vsock_stream_server', '5000',\n"
+    "                              channel = arg[3] }\n"
+    "local client = guest:exec{ arg[1] .. '/exec_stream_client', '2', '5000', arg[2],\n"
+    "                           channel = arg[3] }\n"
     "w:run()\n"
     "sim.expect(client.exit_code == 0, client:output())\n";
 
@@ -72,8 +80,9 @@ static const char lua_stream_source[] =
     "end)\n"
     "w:run()\n";
 
-/* Wall seconds of one run of `source` with arguments (a, b); -1 when it failed. */
-static double run_seconds(const char *source, const char *a, const char *b, bool allow_exec)
+/* Wall seconds of one run of `source` with arguments (a, b, channel); -1 when it failed. */
+static double run_seconds(const char *source, const char *a, const char *b, const char *channel,
+                          bool allow_exec)
 {
     char path[] = "/tmp/vmcisim-bench-exec-XXXXXX.lua";
     int descriptor = mkstemps(path, 4);
@@ -82,10 +91,10 @@ static double run_seconds(const char *source, const char *a, const char *b, bool
     close(descriptor);
     if (bench_write_file(path, source) < 0)
         return -1;
-    char *args[] = { (char *)a, (char *)b };
+    char *args[] = { (char *)a, (char *)b, (char *)channel };
     struct simlua_options options = {
         .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
-        .arg_count = 2, .args = args, .allow_exec = allow_exec,
+        .arg_count = 3, .args = args, .allow_exec = allow_exec,
     };
     double start = bench_now_seconds();
     struct simlua_runtime *runtime = simlua_create(&options);
@@ -100,14 +109,15 @@ static double run_seconds(const char *source, const char *a, const char *b, bool
 }
 
 /* Best of RUNS of (run with `count`) - (run with 0); -1 when a run failed. */
-static double best_seconds(const char *source, const char *a, long count, bool allow_exec)
+static double best_seconds(const char *source, const char *a, long count, const char *channel,
+                           bool allow_exec)
 {
     char count_text[32];
     snprintf(count_text, sizeof(count_text), "%ld", count);
     double best = -1;
     for (int run = 0; run < RUNS; run++) {
-        double empty = run_seconds(source, a, "0", allow_exec);
-        double full = run_seconds(source, a, count_text, allow_exec);
+        double empty = run_seconds(source, a, "0", channel, allow_exec);
+        double full = run_seconds(source, a, count_text, channel, allow_exec);
         if (empty < 0 || full < 0)
             return -1;
         double seconds = full - empty > 1e-9 ? full - empty : 1e-9;
@@ -127,20 +137,32 @@ void bench_exec(void)
     strcat(programs, "/build/programs");
     char calls_binary[4200];
     snprintf(calls_binary, sizeof(calls_binary), "%s/exec_calls", programs);
-    double seconds = best_seconds(calls_source, calls_binary, EXEC_CALLS, true);
-    if (seconds < 0)
-        bench_error("exec_shim_calls_per_s", "the run failed (is build/programs/exec_calls "
-                    "built, and can this machine sandbox programs?)");
-    else
-        /* No honest reference: the issue's target (200 000/s) is the reference, ratio 1. */
-        bench_report("exec_shim_calls_per_s", EXEC_CALLS / seconds, "calls/s", 200000, 1.0);
-    double program_seconds = best_seconds(programs_stream_source, programs, STREAM_BYTES, true);
-    double lua_seconds = best_seconds(lua_stream_source, programs, STREAM_BYTES, false);
-    if (program_seconds < 0 || lua_seconds < 0) {
-        bench_error("exec_stream_64mib_per_s", "a run failed (programs %.3f s, Lua %.3f s)",
-                    program_seconds, lua_seconds);
-        return;
+    static const struct {
+        const char *channel, *calls_figure, *stream_figure;
+    } channels[] = {
+        { "shm", "exec_shim_calls_per_s", "exec_stream_64mib_per_s" },
+        { "socket", "exec_shim_calls_socket_per_s", "exec_stream_64mib_socket_per_s" },
+    };
+    for (size_t index = 0; index < sizeof(channels) / sizeof(channels[0]); index++) {
+        double seconds = best_seconds(calls_source, calls_binary, EXEC_CALLS,
+                                      channels[index].channel, true);
+        if (seconds < 0)
+            bench_error(channels[index].calls_figure, "the run failed (is "
+                        "build/programs/exec_calls built, and can this machine sandbox "
+                        "programs?)");
+        else    /* No honest reference: the issue's target (200 000/s) is the reference. */
+            bench_report(channels[index].calls_figure, EXEC_CALLS / seconds, "calls/s", 200000,
+                         1.0);
     }
-    bench_report("exec_stream_64mib_per_s", 64.0 / program_seconds, "MiB/s", 64.0 / lua_seconds,
-                 0.25);
+    double lua_seconds = best_seconds(lua_stream_source, programs, STREAM_BYTES, "shm", false);
+    for (size_t index = 0; index < sizeof(channels) / sizeof(channels[0]); index++) {
+        double program_seconds = best_seconds(programs_stream_source, programs, STREAM_BYTES,
+                                              channels[index].channel, true);
+        if (program_seconds < 0 || lua_seconds < 0)
+            bench_error(channels[index].stream_figure, "a run failed (programs %.3f s, Lua "
+                        "%.3f s)", program_seconds, lua_seconds);
+        else
+            bench_report(channels[index].stream_figure, 64.0 / program_seconds, "MiB/s",
+                         64.0 / lua_seconds, 0.25);
+    }
 }

@@ -230,6 +230,7 @@ function world:timing(timing) end
 ---@field name? string 1..63 bytes (default: the binary's base name)
 ---@field daemon? boolean blocked at the end is no deadlock (default false)
 ---@field call_cost? integer|string simulated time per call (default 1 µs)
+---@field channel? "shm"|"socket" how calls cross to the simulator (default "shm"; same run)
 
 ---A real program started by `ep:exec` (docs/programs.md).
 ---@class vmcisim.program

@@ -5,7 +5,9 @@
  *
  * The channel is a stream socketpair whose child end the spawner puts at the number
  * EXEC_CHANNEL_ENV names. A call writes one request and reads one reply, both with
- * raw system calls. If the supervisor goes away (vmcisim ended, or killed this
+ * raw system calls; when EXEC_CHANNEL_SHM_ENV names a shared-memory file too, the calls
+ * cross through it instead (shim_channel.c) and the socketpair only tells the two sides
+ * that the other is gone. If the supervisor goes away (vmcisim ended, or killed this
  * program), the program ends at once with status 125: there is nothing left that
  * could answer it, and going on natively would step outside the simulation.
  */
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "shim_int.h"
+#include "sim/exec/channel_shared.h"
 
 static int channel_fd = -1;
 static unsigned char fd_kinds[EXEC_FDS_MAX];
@@ -63,7 +66,7 @@ void shim_complain(const char *text)
     (void)SHIM_SYSCALL3(SYS_write, 2, text, strlen(text));
 }
 
-static __attribute__((noreturn)) void channel_lost(void)
+void shim_channel_lost(void)
 {
     shim_complain("vmcisim shim: the simulator stopped serving this program\n");
     for (;;)
@@ -79,7 +82,7 @@ static void channel_write(struct iovec *parts, int count)
         if (written == -EINTR)
             continue;
         if (written <= 0)
-            channel_lost();
+            shim_channel_lost();
         size_t left = (size_t)written;
         while (first < count && left >= parts[first].iov_len)
             left -= parts[first++].iov_len;
@@ -98,7 +101,7 @@ static void channel_read(void *target, size_t size_bytes)
         if (got == -EINTR)
             continue;
         if (got <= 0)
-            channel_lost();
+            shim_channel_lost();
         cursor += got;
         size_bytes -= (size_t)got;
     }
@@ -124,7 +127,7 @@ static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_
         if (rc == -EINTR)
             continue;
         if (rc <= 0)
-            channel_lost();
+            shim_channel_lost();
         got += (size_t)rc;
         size_t left = (size_t)rc;
         while (first < count && left >= parts[first].iov_len)
@@ -135,11 +138,11 @@ static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_
         }
         if (got >= sizeof(*reply)) {
             if (reply->magic != EXEC_MAGIC || reply->payload_bytes > EXEC_PAYLOAD_BYTES_MAX)
-                channel_lost();
+                shim_channel_lost();
             size_t kept = reply->payload_bytes < capacity ? reply->payload_bytes : capacity;
             want = sizeof(*reply) + kept;
             if (got > want)
-                channel_lost();         /* more than the reply: the protocol broke */
+                shim_channel_lost();         /* more than the reply: the protocol broke */
         }
     }
     static char sink[4096];
@@ -167,6 +170,8 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
         return -EMSGSIZE;
     request->magic = EXEC_MAGIC;
     request->payload_bytes = (uint32_t)payload_bytes;
+    if (shim_channel_shm_active())
+        return shim_channel_shm_call(channel_fd, request, out, out_count, reply, in, in_count);
     channel_write(parts, 1 + out_count);
     reply_read(reply, in, in_count);
     return reply->result;
@@ -193,20 +198,38 @@ int shim_placeholder(void)
     return (int)SHIM_SYSCALL3(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
 }
 
-/* Finds the channel before main runs. Without one (the library preloaded outside
- * vmcisim) the program is stopped: its simulated calls could be served by nobody. */
-__attribute__((constructor)) static void shim_start(void)
+/* A descriptor number from the environment variable `name`: 0..EXEC_FDS_MAX-1, or -1. */
+static int environment_fd(const char *name)
 {
-    const char *text = getenv(EXEC_CHANNEL_ENV);
+    const char *text = getenv(name);
     char *end = NULL;
     long fd = text != NULL ? strtol(text, &end, 10) : -1;
-    if (text == NULL || end == text || *end != '\0' || fd < 0 || fd >= (long)EXEC_FDS_MAX) {
-        shim_complain("vmcisim shim: no channel to the simulator (" EXEC_CHANNEL_ENV
-                      " unset): this library runs only under `vmcisim run --allow-exec`\n");
-        for (;;)
-            (void)shim_syscall(SYS_exit_group, 126, 0, 0, 0, 0, 0);
-    }
-    channel_fd = (int)fd;
+    if (text == NULL || end == text || *end != '\0' || fd < 0 || fd >= (long)EXEC_FDS_MAX)
+        return -1;
+    return (int)fd;
+}
+
+static __attribute__((noreturn)) void start_failed(const char *text)
+{
+    shim_complain(text);
+    for (;;)
+        (void)shim_syscall(SYS_exit_group, 126, 0, 0, 0, 0, 0);
+}
+
+/* Finds the channel before main runs: the socketpair's end and, for the shared-memory kind,
+ * the memfd to map (and close). Without a channel (the library preloaded outside vmcisim)
+ * the program is stopped: its simulated calls could be served by nobody. */
+__attribute__((constructor)) static void shim_start(void)
+{
+    int fd = environment_fd(EXEC_CHANNEL_ENV);
+    if (fd < 0)
+        start_failed("vmcisim shim: no channel to the simulator (" EXEC_CHANNEL_ENV
+                     " unset): this library runs only under `vmcisim run --allow-exec`\n");
+    int shm_fd = getenv(EXEC_CHANNEL_SHM_ENV) != NULL ? environment_fd(EXEC_CHANNEL_SHM_ENV) : -2;
+    if (shm_fd == -1 || (shm_fd >= 0 && shim_channel_shm_map(shm_fd) < 0))
+        start_failed("vmcisim shim: cannot map the shared-memory channel (" EXEC_CHANNEL_SHM_ENV
+                     ")\n");
+    channel_fd = fd;
     shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
     (void)shim_call_simple(EXEC_OP_HELLO, (int64_t)SHIM_SYSCALL3(SYS_getpid, 0, 0, 0), 0, 0, 0);
     int rc = shim_trap_install();

@@ -16,6 +16,7 @@
 #ifndef SHIM_SHIM_INT_H
 #define SHIM_SHIM_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -55,11 +56,22 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
 long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64_t a3);
 /* -1 with errno = -result for a negative result, else the result. */
 long shim_result(int64_t result);
+/* The simulator stopped serving: the program ends at once with status 125. */
+__attribute__((noreturn)) void shim_channel_lost(void);
+/* shim_channel.c: maps the shared-memory channel from `fd` (closed either way): 0 or -errno;
+ * whether calls use it; one call through it (as shim_call, after its checks). */
+int shim_channel_shm_map(int fd);
+bool shim_channel_shm_active(void);
+int64_t shim_channel_shm_call(int socket_fd, struct exec_request *request,
+                              const struct iovec *out, int out_count, struct exec_reply *reply,
+                              const struct iovec *in, int in_count);
 /* A placeholder descriptor for a simulated object: an AF_UNIX socket (or -errno). */
 int shim_placeholder(void);
 /* Forgets `fd` (being closed): an epoll instance it was, or its entries in every
  * interest list (shim_epoll.c). */
 void shim_epoll_forget(int fd);
+/* `new_fd` (a placeholder copy of epoll descriptor `old_fd`) names the same instance. */
+void shim_epoll_dup(int old_fd, int new_fd);
 /* Writes a line to the program's stderr without stdio. */
 void shim_complain(const char *text);
 

@@ -255,11 +255,22 @@ int ioctl(int fd, unsigned long request_code, ...)
     return (int)rc;
 }
 
-/* dup onto `new_fd`, which is already a placeholder copy of old_fd's placeholder. */
+/* dup onto `new_fd`, which is already a placeholder copy of old_fd's placeholder. An epoll
+ * descriptor's copy names the same instance (shim_epoll.c); a socket's or the device's is
+ * told to the supervisor. */
 static int dup_served(int old_fd, int new_fd)
 {
     if (new_fd < 0)
         return (int)shim_result(new_fd);
+    if (shim_fd_kind(old_fd) == SHIM_FD_EPOLL) {
+        if ((unsigned)new_fd >= EXEC_FDS_MAX) {
+            (void)SHIM_SYSCALL3(SYS_close, new_fd, 0, 0);
+            errno = EMFILE;
+            return -1;
+        }
+        shim_epoll_dup(old_fd, new_fd);
+        return new_fd;
+    }
     if (shim_call_simple(EXEC_OP_DUP, old_fd, new_fd, 0, 0) < 0) {
         int saved = errno;
         (void)SHIM_SYSCALL3(SYS_close, new_fd, 0, 0);

@@ -9,6 +9,11 @@
  * AF_VSOCK sockets are always simulated; AF_UNIX sockets are real (the sandbox lets
  * the kernel make only those); any other family is refused with EAFNOSUPPORT and
  * reported to the supervisor (the trace shows it).
+ *
+ * Ancillary data, as Linux's AF_VSOCK treats it: control data sent on a simulated socket is
+ * checked as the socket layer checks it and then ignored; a receive returns none
+ * (msg_controllen 0). SCM_RIGHTS on a real socket naming a simulated descriptor is refused
+ * (EOPNOTSUPP, traced): it would carry a placeholder out of the simulation.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +26,11 @@
 #include "shim_int.h"
 
 #define SHIM_AF_VSOCK 40
+/* Control bytes one sendmsg may carry: Linux 6.1's default net.core.optmem_max (the socket
+ * layer's limit; ENOBUFS beyond). */
+#define EXEC_CONTROL_BYTES_MAX 20480u
+/* Messages one sendmmsg sends: Linux's UIO_MAXIOV, its own bound. */
+#define EXEC_SENDMMSG_MESSAGES_MAX 1024u
 
 static long native6(long number, long a1, long a2, long a3, long a4, long a5, long a6)
 {
@@ -223,18 +233,111 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     return recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
+/* Does `message` pass, in an SCM_RIGHTS control message, a descriptor that is not real (a
+ * simulated socket's or device's placeholder, an epoll descriptor, the channel)? Only the
+ * part of each control message inside msg_controllen is looked at; a control message the
+ * kernel would find malformed is left to the kernel (EINVAL), which then passes nothing. */
+static int simulated_right(const struct msghdr *message)
+{
+    if (message->msg_control == NULL || message->msg_controllen < sizeof(struct cmsghdr))
+        return -1;
+    const unsigned char *end = (const unsigned char *)message->msg_control +
+                               message->msg_controllen;
+    for (struct cmsghdr *control = CMSG_FIRSTHDR((struct msghdr *)message); control != NULL;
+         control = CMSG_NXTHDR((struct msghdr *)message, control)) {
+        if (control->cmsg_level != SOL_SOCKET || control->cmsg_type != SCM_RIGHTS ||
+            control->cmsg_len < CMSG_LEN(0))
+            continue;
+        const unsigned char *data = CMSG_DATA(control);
+        size_t bytes = control->cmsg_len - CMSG_LEN(0);
+        if (bytes > (size_t)(end - data))
+            bytes = (size_t)(end - data);
+        for (size_t offset = 0; offset + sizeof(int) <= bytes; offset += sizeof(int)) {
+            int fd;
+            memcpy(&fd, data + offset, sizeof(fd));
+            if (shim_fd_kind(fd) != SHIM_FD_REAL)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+/* SCM_RIGHTS naming a simulated descriptor on a real socket would hand its placeholder to
+ * another process outside the simulation: refused loudly (EOPNOTSUPP, exec_refused
+ * `rights` with the descriptor). Returns 0 when the message may go to the kernel. */
+static int refuse_simulated_rights(const struct msghdr *message)
+{
+    int fd = message != NULL ? simulated_right(message) : -1;
+    if (fd < 0)
+        return 0;
+    (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_RIGHTS, fd, 0, 0);
+    errno = EOPNOTSUPP;
+    return -1;
+}
+
+/* Control data sent on a simulated socket: as Linux, the socket layer copies it in (EFAULT
+ * when it cannot, ENOBUFS beyond INT_MAX or the socket's option memory) and AF_VSOCK then
+ * ignores it: nothing of it reaches the peer, not even SCM_RIGHTS. */
+static int control_checked(const struct msghdr *message)
+{
+    if (message->msg_controllen == 0)
+        return 0;
+    if (message->msg_controllen > EXEC_CONTROL_BYTES_MAX) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    if (message->msg_control == NULL) {
+        errno = EFAULT;
+        return -1;
+    }
+    return 0;
+}
+
 ssize_t sendmsg(int fd, const struct msghdr *message, int flags)
 {
-    if (shim_fd_kind(fd) == SHIM_FD_REAL)
+    if (shim_fd_kind(fd) == SHIM_FD_REAL) {
+        if (refuse_simulated_rights(message) < 0)
+            return -1;
         return native6(SYS_sendmsg, fd, (long)message, flags, 0, 0, 0);
+    }
     if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
         return bad_descriptor();
     if (message == NULL || message->msg_iovlen > 8) {
         errno = message == NULL ? EFAULT : EMSGSIZE;
         return -1;
     }
+    if (control_checked(message) < 0)
+        return -1;
     return send_vector(fd, message->msg_iov, (int)message->msg_iovlen, flags,
                        message->msg_name, message->msg_name != NULL ? message->msg_namelen : 0);
+}
+
+/* sendmmsg: on a real socket after the SCM_RIGHTS check of every message; on a simulated
+ * one as one sendmsg per message (as Linux's loop does), its count, or its error when the
+ * first fails. */
+int sendmmsg(int fd, struct mmsghdr *messages, unsigned int count, int flags)
+{
+    if (shim_fd_kind(fd) == SHIM_FD_REAL) {
+        for (unsigned int index = 0; messages != NULL && index < count; index++) {
+            if (refuse_simulated_rights(&messages[index].msg_hdr) < 0)
+                return -1;
+        }
+        return (int)native6(SYS_sendmmsg, fd, (long)messages, count, flags, 0, 0);
+    }
+    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+        return (int)bad_descriptor();
+    if (messages == NULL && count > 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    unsigned int sent = 0;
+    for (; sent < count && sent < EXEC_SENDMMSG_MESSAGES_MAX; sent++) {
+        ssize_t rc = sendmsg(fd, &messages[sent].msg_hdr, flags);
+        if (rc < 0)
+            return sent > 0 ? (int)sent : -1;
+        messages[sent].msg_len = (unsigned int)rc;
+    }
+    return (int)sent;
 }
 
 ssize_t recvmsg(int fd, struct msghdr *message, int flags)

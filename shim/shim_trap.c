@@ -67,6 +67,7 @@ TRAP(sendto, sendto((int)a1, (const void *)a2, (size_t)a3, (int)a4,
 TRAP(recvfrom, recvfrom((int)a1, (void *)a2, (size_t)a3, (int)a4, (struct sockaddr *)a5,
                         (socklen_t *)a6))
 TRAP(sendmsg, sendmsg((int)a1, (const struct msghdr *)a2, (int)a3))
+TRAP(sendmmsg, sendmmsg((int)a1, (struct mmsghdr *)a2, (unsigned int)a3, (int)a4))
 TRAP(recvmsg, recvmsg((int)a1, (struct msghdr *)a2, (int)a3))
 TRAP(shutdown, shutdown((int)a1, (int)a2))
 TRAP(getsockname, getsockname((int)a1, (struct sockaddr *)a2, (socklen_t *)a3))
@@ -123,6 +124,7 @@ static const struct {
     { SYS_connect, trap_connect }, { SYS_bind, trap_bind }, { SYS_listen, trap_listen },
     { SYS_accept, trap_accept }, { SYS_accept4, trap_accept4 }, { SYS_sendto, trap_sendto },
     { SYS_recvfrom, trap_recvfrom }, { SYS_sendmsg, trap_sendmsg },
+    { SYS_sendmmsg, trap_sendmmsg },
     { SYS_recvmsg, trap_recvmsg }, { SYS_shutdown, trap_shutdown },
     { SYS_getsockname, trap_getsockname }, { SYS_getpeername, trap_getpeername },
     { SYS_setsockopt, trap_setsockopt }, { SYS_getsockopt, trap_getsockopt },

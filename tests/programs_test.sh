@@ -202,7 +202,7 @@ if cc -std=c11 -O2 -o "$work/epoll_client" tests/fixtures/programs/epoll_client.
     epoll "^connect ok$" "it connects to the host"
     epoll "^epoll_ctl_add ok$" "epoll_ctl adds a simulated socket"
     epoll "^epoll_ctl_add_again EEXIST$" "adding it twice is EEXIST"
-    epoll "^epoll_ctl_edge EINVAL$" "EPOLLET is refused with EINVAL"
+    epoll "^epoll_ctl_exclusive EINVAL$" "EPOLLEXCLUSIVE is refused with EINVAL"
     epoll "^writable 1 data 7 out 1$" "epoll_wait reports the socket writable, with its data"
     epoll "^timeout 0 waited_ns 200[0-9][0-9][0-9][0-9]$" \
         "a wait that times out takes its timeout in simulated time"
@@ -214,6 +214,64 @@ if cc -std=c11 -O2 -o "$work/epoll_client" tests/fixtures/programs/epoll_client.
     epoll "^closed_epoll EBADF$" "a closed epoll descriptor is EBADF"
 else
     check "the epoll client builds" 1 "$(head -c 300 "$work/cc_epoll.out")"
+fi
+
+# epoll edges, one-shot entries and dup of an epoll descriptor (shim/shim_epoll.c).
+if cc -std=c11 -O2 -o "$work/epoll_edge" tests/fixtures/programs/epoll_edge.c \
+        2>"$work/cc_edge.out"; then
+    "$vmcisim" run tests/fixtures/programs/epoll_edge.lua --allow-exec -q -- \
+        "$work/epoll_edge" >"$work/edge.out" 2>&1
+    edge() {
+        grep -q "$1" "$work/edge.out"
+        check "epoll: $2" $? "$(head -c 600 "$work/edge.out")"
+    }
+    edge "^exit 0 status exited$" "the edge client exits 0"
+    edge "^edge_first 1 data 1$" "EPOLLET: the first data is an edge"
+    edge "^edge_stale 0 waited_ms 10$" "EPOLLET: data still unread is no new edge (the wait times out)"
+    edge "^edge_new 1 data 1 at_ms 31$" "EPOLLET: after reading until EAGAIN, new data is an edge"
+    edge "^oneshot_first 1 data 2$" "EPOLLONESHOT: reported once"
+    edge "^oneshot_disarmed 0$" "EPOLLONESHOT: then disarmed"
+    edge "^oneshot_rearmed 1 data 3$" "EPOLLONESHOT: EPOLL_CTL_MOD arms it again"
+    edge "^dup_disarmed 0$" "a dup of an epoll descriptor sees the same (disarmed) entry"
+    edge "^dup_shared 1 data 4$" "EPOLL_CTL_MOD through the dup changes the original's list"
+    edge "^dup_after_close 1 data 4$" "the list outlives the first descriptor's close"
+    edge "^dup2 1$" "dup2 of an epoll descriptor"
+    edge "^dup3 1$" "dup3 of an epoll descriptor"
+    edge "^dupfd 1$" "F_DUPFD of an epoll descriptor"
+    edge "^still_open 1$" "the last copy keeps the list"
+    edge "^all_closed EBADF$" "closing every copy ends it (EBADF)"
+else
+    check "the epoll edge client builds" 1 "$(head -c 300 "$work/cc_edge.out")"
+fi
+
+# Ancillary data (shim/shim_socket.c): ignored on simulated sockets as Linux's AF_VSOCK
+# ignores it, none received; SCM_RIGHTS carrying a simulated descriptor out over a real
+# AF_UNIX socket refused loudly (EOPNOTSUPP, exec_refused "rights"), by every way of sending.
+if cc -std=c11 -O2 -o "$work/ancillary" tests/fixtures/programs/ancillary.c \
+        2>"$work/cc_ancillary.out"; then
+    "$vmcisim" run tests/fixtures/programs/ancillary.lua --allow-exec -q \
+        --trace "$work/ancillary.db" -- "$work/ancillary" >"$work/ancillary.out" 2>&1
+    ancillary() {
+        grep -q "$1" "$work/ancillary.out"
+        check "ancillary data: $2" $? "$(head -c 600 "$work/ancillary.out")"
+    }
+    ancillary "^exit 0 status exited$" "the program exits 0"
+    ancillary "^vsock_send_rights ok 4$" "SCM_RIGHTS on a vsock stream: the data goes"
+    ancillary "^server got pingPING$" "the peer gets the data and nothing of the control data"
+    ancillary "^vsock_send_enobufs ENOBUFS$" "more control bytes than the socket layer takes"
+    ancillary "^vsock_send_efault EFAULT$" "a control length without a buffer"
+    ancillary "^vsock_recv ok pong controllen 0$" "recvmsg returns no control data"
+    ancillary "^unix_real_rights ok$" "SCM_RIGHTS of a real descriptor over AF_UNIX works"
+    ancillary "^unix_sim_rights EOPNOTSUPP$" "SCM_RIGHTS of a simulated descriptor is refused"
+    ancillary "^unix_mixed_rights EOPNOTSUPP$" "a real and a simulated descriptor: refused"
+    ancillary "^unix_sendmmsg EOPNOTSUPP$" "sendmmsg with a simulated descriptor: refused"
+    ancillary "^unix_raw_sendmsg EOPNOTSUPP$" "a raw sendmsg(2) is trapped and refused"
+    refused=$(sqlite3 "$work/ancillary.db" "select count(*) from events where
+              kind = 'exec_refused' and json_extract(fields, '$.what') = 'rights'")
+    [ "$refused" = 4 ]
+    check "ancillary data: each refusal is traced (exec_refused rights)" $? "found $refused"
+else
+    check "the ancillary program builds" 1 "$(head -c 300 "$work/cc_ancillary.out")"
 fi
 
 # Exit as a call: every way a program ends reaches the supervisor as one call (code and time
@@ -242,3 +300,58 @@ done
 out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- power_off 2>&1)
 echo "$out" | grep -q "^lifecycle power_off program=killed lua=killed host=all status=killed$"
 check "power-off kills the guest's programs" $? "$out"
+
+# The channel: the same programs over the socketpair and over shared memory with a futex
+# (`channel = "socket" | "shm"`) make the same calls with the same answers: equal digests;
+# an unknown channel is refused naming both.
+cat >"$work/channel.lua" <<EOF
+local sim = require("vmcisim")
+local w = sim.world{}
+local guest = w:vm{ name = "g" }
+local server = w:host():exec{ "$PWD/build/programs/vsock_stream_server", "5000", channel = arg[1] }
+local client = guest:exec{ "$PWD/build/programs/vsock_stream_client", "2", "5000", "300000",
+                           channel = arg[1] }
+local dserver = guest:exec{ "$PWD/build/programs/vsock_dgram_server", "6000", channel = arg[1] }
+local dclient
+w:host():spawn("later", function(p)
+  p:sleep(sim.ms(100))              -- the guest's server has bound by then
+  dclient = w:host():exec{ "$PWD/build/programs/vsock_dgram_client", tostring(guest.cid),
+                           "6000", "hello", channel = arg[1] }
+  p:join(dclient)
+end)
+w:run()
+sim.expect(client.exit_code == 0 and server.exit_code == 0, "stream: " .. client:output())
+sim.expect(dclient.exit_code == 0, "dgram: " .. dclient:output())
+EOF
+channel_digests=""
+for channel in socket shm socket shm; do
+    out=$("$vmcisim" run "$work/channel.lua" --allow-exec -q --digest -- "$channel" 2>&1)
+    check "programs over the $channel channel pass" $? "$(echo "$out" | head -c 300)"
+    channel_digests="$channel_digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+set -- $channel_digests
+[ "$#" -eq 4 ] && [ "$1" = "$2" ] && [ "$1" = "$3" ] && [ "$1" = "$4" ]
+check "socket and shm channels give the same digest" $? "$channel_digests"
+sed -i 's/channel = arg\[1\] }$/channel = "futex" }/' "$work/channel.lua"
+out=$("$vmcisim" run "$work/channel.lua" --allow-exec -q -- shm 2>&1)
+echo "$out" | grep -q 'channel must be "shm" or "socket"'
+check "an unknown channel is refused naming both" $? "$(echo "$out" | head -c 300)"
+
+# Fault-rate kills pick programs as they pick Lua processes: a guest whose only process is a
+# program blocked in accept, a kill rate, and the program ends killed, traced as p:kill()
+# (a `fault` naming it, then `proc_kill`), the same on two runs.
+kill_digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run tests/fixtures/programs/fault_kill.lua --allow-exec -q --digest \
+          --trace "$work/fault_kill.db" -- "$PWD/build/programs/vsock_stream_server" 2>&1)
+    check "a kill rate kills a program (run $attempt)" $? "$(echo "$out" | head -c 300)"
+    kill_digests="$kill_digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+set -- $kill_digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "a kill rate's program kill: equal digests" $? "$kill_digests"
+kinds=$(sqlite3 "$work/fault_kill.db" "select kind || ':' || coalesce(json_extract(fields,
+        '$.process'), '') || ':' || json_extract(fields, '$.target_pid') from events
+        where kind in ('fault', 'proc_kill') order by rowid" | tr '\n' ' ')
+[ "$kinds" = "fault:victim:1 proc_kill::1 " ]
+check "the kill is traced as a fault naming the program, then proc_kill" $? "$kinds"

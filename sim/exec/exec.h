@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "sim/engine/engine.h"
 #include "sim/engine/error.h"
 #include "sim/engine/process.h"
@@ -77,6 +78,7 @@ struct exec_start {
     uint64_t call_cost_ns;
     struct vsock_credentials credentials;
     const char *nodename;               /* uname: the endpoint's name */
+    enum exec_channel_kind channel_kind;    /* how its calls cross (channel.h) */
 };
 
 /* Starts the program's simulated process (the child itself starts when that process

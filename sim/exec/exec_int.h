@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include "channel.h"
 #include "exec.h"
 #include "fdmap.h"
 #include "protocol.h"
@@ -40,7 +41,8 @@ struct exec_program {
     struct sim_rng rng;                 /* getrandom: the stream "exec:<pid>" */
     /* The child. */
     pid_t child;
-    int channel;                        /* our end; -1 when closed */
+    enum exec_channel_kind channel_kind;
+    struct exec_channel channel;        /* socket -1 when closed */
     int output_fd[2];                   /* stdout, stderr pipes (ours: read ends) */
     uint8_t *buffer;                    /* EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES */
     /* What each stream wrote since the last call boundary, in the order it wrote it

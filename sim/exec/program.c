@@ -89,12 +89,17 @@ static void pending_add(struct exec_pending *pending, const char *chunk, size_t 
     pending->dropped += got - keep;
 }
 
-/* Reads what the child wrote so far (never waits). Returns false at end of file on both. */
+/* Reads what the child wrote so far (never waits). Returns false at end of file on both. One
+ * poll first: at most call boundaries nothing was written, and a poll of both pipes costs one
+ * system call where two empty reads cost two. */
 static bool output_drain(struct exec_program *program)
 {
+    struct pollfd set[2] = { { .fd = program->output_fd[0], .events = POLLIN },
+                             { .fd = program->output_fd[1], .events = POLLIN } };
+    bool checked = poll(set, 2, 0) >= 0;
     bool open = false;
     for (int stream = 0; stream < 2; stream++) {
-        int fd = program->output_fd[stream];
+        int fd = checked && set[stream].revents == 0 ? -1 : program->output_fd[stream];
         while (fd >= 0) {
             char chunk[4096];
             ssize_t got = read(fd, chunk, sizeof(chunk));
@@ -153,92 +158,9 @@ static int64_t wall_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Waits until the channel is readable, draining output meanwhile. Returns 1, or -1 on an
- * error or when `deadline` (wall ms) passed (*hung). */
-static int channel_wait(struct exec_program *program, int64_t deadline, bool *hung)
+static void output_drain_callback(void *arg)
 {
-    for (;;) {
-        struct pollfd set[3] = {
-            { .fd = program->channel, .events = POLLIN },
-            { .fd = program->output_fd[0], .events = POLLIN },
-            { .fd = program->output_fd[1], .events = POLLIN },
-        };
-        int64_t left = deadline - wall_ms();
-        if (left <= 0) {
-            *hung = true;
-            return -1;
-        }
-        int ready = poll(set, 3, (int)left);
-        if (ready < 0 && errno != EINTR)
-            return -1;
-        if (ready > 0 && (set[1].revents || set[2].revents))
-            (void)output_drain(program);
-        if (ready > 0 && set[0].revents != 0)
-            return 1;
-    }
-}
-
-/* Reads one request: its header, then its payload into program->buffer, in as few system
- * calls as the child's writes allow (each read after channel_wait says there is data).
- * Returns 1, 0 at end of file before the first byte, -1 on an error, a malformed header
- * or when the wall-time bound ran out (*hung). */
-static int request_read(struct exec_program *program, struct exec_request *request, bool *hung)
-{
-    struct iovec parts[2] = { { request, sizeof(*request) },
-                              { program->buffer, EXEC_PAYLOAD_BYTES_MAX } };
-    size_t done = 0, want = sizeof(*request);
-    int64_t deadline = wall_ms() + EXEC_CALL_WAIT_MS_MAX;
-    while (done < want) {
-        struct iovec left[2];
-        int count = 0;
-        if (done < sizeof(*request))
-            left[count++] = (struct iovec){ (char *)request + done, sizeof(*request) - done };
-        size_t payload_done = done > sizeof(*request) ? done - sizeof(*request) : 0;
-        left[count++] = (struct iovec){ (char *)parts[1].iov_base + payload_done,
-                                        want > sizeof(*request) ? want - done
-                                                                 : EXEC_PAYLOAD_BYTES_MAX };
-        if (channel_wait(program, deadline, hung) < 0)
-            return -1;
-        struct msghdr message = { .msg_iov = left, .msg_iovlen = (size_t)count };
-        ssize_t got = recvmsg(program->channel, &message, MSG_DONTWAIT);
-        if (got < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (got <= 0)
-            return got == 0 && done == 0 ? 0 : -1;
-        done += (size_t)got;
-        if (done >= sizeof(*request) && want == sizeof(*request)) {
-            if (!exec__request_valid(request))
-                return -1;
-            want = sizeof(*request) + request->payload_bytes;
-        }
-        if (done > want)
-            return -1;                  /* more than one request: the protocol broke */
-    }
-    return 1;
-}
-
-/* Sends the reply's header and payload (one system call when the socket takes it all). */
-static bool reply_write(struct exec_program *program, const struct exec_reply *reply)
-{
-    struct iovec parts[2] = { { (void *)reply, sizeof(*reply) },
-                              { program->buffer, reply->payload_bytes } };
-    int first = 0;
-    while (first < 2) {
-        struct msghdr message = { .msg_iov = &parts[first], .msg_iovlen = (size_t)(2 - first) };
-        ssize_t written = sendmsg(program->channel, &message, MSG_NOSIGNAL);
-        if (written < 0 && errno == EINTR)
-            continue;
-        if (written < 0 || (written == 0 && parts[first].iov_len > 0))
-            return false;
-        size_t left = (size_t)written;
-        while (first < 2 && left >= parts[first].iov_len)
-            left -= parts[first++].iov_len;
-        if (first < 2) {
-            parts[first].iov_base = (char *)parts[first].iov_base + left;
-            parts[first].iov_len -= left;
-        }
-    }
-    return true;
+    (void)output_drain(arg);
 }
 
 /* ---- The child ----------------------------------------------------------------------------- */
@@ -264,23 +186,26 @@ static int stdin_open(const struct exec_program *program)
     return fd;
 }
 
-/* The environment the child gets: the scenario's, then the shim's two entries. */
-static const char **child_environment(const struct exec_program *program, int channel_fd,
-                                      char *preload, size_t preload_bytes, char *channel,
-                                      size_t channel_bytes)
+/* The environment the child gets: the scenario's, then the shim's entries (the preload and
+ * where its channel is). */
+static const char **child_environment(const struct exec_program *program, char *preload,
+                                      size_t preload_bytes,
+                                      char channel_entries[EXEC_CHANNEL_CHILD_FDS_MAX]
+                                                          [EXEC_CHANNEL_ENV_BYTES_MAX])
 {
     size_t count = 0;
     while (program->envp[count] != NULL)
         count++;
-    const char **envp = calloc(count + 3, sizeof(*envp));
+    const char **envp = calloc(count + 2 + EXEC_CHANNEL_CHILD_FDS_MAX, sizeof(*envp));
     if (envp == NULL)
         return NULL;
     for (size_t index = 0; index < count; index++)
         envp[index] = program->envp[index];
     snprintf(preload, preload_bytes, "LD_PRELOAD=%s", program->shim_path);
-    snprintf(channel, channel_bytes, "%s=%d", EXEC_CHANNEL_ENV, channel_fd);
-    envp[count] = preload;
-    envp[count + 1] = channel;
+    envp[count++] = preload;
+    uint32_t entries = exec_channel_child_environment(&program->channel, channel_entries);
+    for (uint32_t index = 0; index < entries; index++)
+        envp[count++] = channel_entries[index];
     return envp;
 }
 
@@ -296,34 +221,37 @@ static void close_pair(int fds[2])
 /* Starts the child in the sandbox. Returns 0, or a SIM_E* code with `message` set. */
 static int child_start(struct exec_program *program, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
-    int channel[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+    int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+    int rc = exec_channel_create(&program->channel, program->channel_kind, message);
+    if (rc != SIM_OK)
+        return rc;
     int input = stdin_open(program);
-    int rc = SIM_ENOMEM;
+    rc = SIM_ENOMEM;
     const char **envp = NULL;
-    char preload[EXEC_SANDBOX_PATH_BYTES_MAX + 16], channel_text[64];
+    char preload[EXEC_SANDBOX_PATH_BYTES_MAX + 16];
+    char channel_entries[EXEC_CHANNEL_CHILD_FDS_MAX][EXEC_CHANNEL_ENV_BYTES_MAX];
     snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "cannot make the program's pipes: %s",
              strerror(errno));
-    if (input < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) < 0 ||
-        pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+    if (input < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
         goto done;
-    envp = child_environment(program, channel[1], preload, sizeof(preload), channel_text,
-                             sizeof(channel_text));
+    envp = child_environment(program, preload, sizeof(preload), channel_entries);
     if (envp == NULL)
         goto done;
+    int keep[EXEC_CHANNEL_CHILD_FDS_MAX];
+    uint32_t keep_count = exec_channel_child_fds(&program->channel, keep);
     struct exec_sandbox_config config = {
         .binary_path = program->binary_path, .argv = (const char *const *)program->argv,
         .envp = envp, .scratch_dir = program->scratch_dir, .cwd = program->cwd,
         .shim_path = program->shim_path, .stdin_fd = input, .stdout_fd = out[1],
-        .stderr_fd = err[1], .keep_fds = &channel[1], .keep_fd_count = 1,
+        .stderr_fd = err[1], .keep_fds = keep, .keep_fd_count = keep_count,
     };
     pid_t pid = -1;
     rc = exec_sandbox_spawn(&config, &pid, message);
     if (rc == SIM_OK) {
         program->child = pid;
-        program->channel = channel[0];
         program->output_fd[0] = out[0];
         program->output_fd[1] = err[0];
-        channel[0] = out[0] = err[0] = -1;
+        out[0] = err[0] = -1;
         for (int stream = 0; stream < 2; stream++)
             (void)fcntl(program->output_fd[stream], F_SETFL, O_NONBLOCK);
     }
@@ -331,9 +259,11 @@ done:
     free(envp);
     if (input >= 0)
         close(input);
-    close_pair(channel);
     close_pair(out);
     close_pair(err);
+    exec_channel_started(&program->channel);
+    if (rc != SIM_OK)
+        exec_channel_close(&program->channel);
     return rc;
 }
 
@@ -357,9 +287,7 @@ static void child_reap(struct exec_program *program, bool killed)
 {
     if (program->child <= 0)
         return;
-    if (program->channel >= 0)
-        close(program->channel);
-    program->channel = -1;
+    exec_channel_close(&program->channel);
     if (killed)
         (void)kill(program->child, SIGKILL);
     else
@@ -422,9 +350,14 @@ static bool serve_loop(struct exec_program *program)
 {
     struct exec_request request;
     struct exec_reply reply;
+    struct exec_channel_watch watch = {
+        .fds = program->output_fd,
+        .drain = output_drain_callback, .arg = program,
+    };
     for (;;) {
         bool hung = false;
-        int rc = request_read(program, &request, &hung);
+        int rc = exec_channel_request_read(&program->channel, &request, program->buffer,
+                                           &watch, &hung);
         if (rc == 0)
             return true;
         if (rc < 0) {
@@ -441,7 +374,7 @@ static bool serve_loop(struct exec_program *program)
             return false;
         if (!exec__serve(program, &request, &reply))
             return false;
-        if (!reply_write(program, &reply))
+        if (!exec_channel_reply_write(&program->channel, &reply, program->buffer))
             return true;                    /* it is gone: its end of file says how */
         if (program->exit_called)
             return true;                    /* it ends now: nothing follows its exit */
@@ -576,7 +509,9 @@ int exec_program_start(struct sim_engine *engine, const struct exec_start *start
     program->call_cost_ns = start->call_cost_ns;
     program->credentials = start->credentials;
     program->child = -1;
-    program->channel = program->output_fd[0] = program->output_fd[1] = -1;
+    program->output_fd[0] = program->output_fd[1] = -1;
+    exec_channel_init(&program->channel);
+    program->channel_kind = start->channel_kind;
     program->status = "running";
     program->exit_code = -1;
     exec_fdmap_init(&program->fdmap);

@@ -65,6 +65,8 @@ enum exec_refusal {
     EXEC_REFUSED_THREAD = 1,    /* pthread_create */
     EXEC_REFUSED_SYSCALL,       /* a trapped system call (args[1]: its number) */
     EXEC_REFUSED_FAMILY,        /* socket() of a family other than AF_VSOCK or AF_UNIX */
+    /* execchan: SCM_RIGHTS on a real socket naming a simulated descriptor (args[1]: it) */
+    EXEC_REFUSED_RIGHTS,
 };
 
 struct exec_request {

@@ -347,9 +347,10 @@ static int64_t serve_uname(struct exec_program *program, struct exec_reply *repl
 
 static int64_t serve_refused(struct exec_program *program, const struct exec_request *request)
 {
-    static const char *const what[] = { "", "thread", "syscall", "family" };
+    static const char *const what[] = { "", "thread", "syscall", "family", "rights" };
     int64_t which = request->args[0];
-    exec__trace_refused(program, which >= 1 && which <= 3 ? what[which] : "unknown",
+    exec__trace_refused(program, which >= 1 && which <= EXEC_REFUSED_RIGHTS ? what[which]
+                                                                            : "unknown",
                         request->args[1]);
     return 0;
 }

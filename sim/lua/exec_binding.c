@@ -236,6 +236,7 @@ struct exec_arguments {
     const char *name;
     bool daemon;
     uint64_t call_cost_ns;
+    enum exec_channel_kind channel;     /* channel = "shm" | "socket" (docs/programs.md) */
 };
 
 /* A string without NUL bytes, or raises naming `what`. */
@@ -252,7 +253,7 @@ static const char *plain_string(lua_State *L, int index, const char *what)
 static void check_keys(lua_State *L, int table, lua_Integer count)
 {
     static const char *const allowed[] = { "env", "cwd", "stdin", "name", "daemon", "call_cost",
-                                           NULL };
+                                           "channel", NULL };
     simlua__sorted_keys(L, table);
     for (lua_Integer position = 1; lua_rawgeti(L, -1, position) != LUA_TNIL; position++) {
         bool known = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
@@ -262,7 +263,7 @@ static void check_keys(lua_State *L, int table, lua_Integer count)
             known = strcmp(lua_tostring(L, -1), allowed[option]) == 0;
         if (!known)
             luaL_error(L, "ep:exec: unknown option '%s' (known: the command line as 1, 2, ..., "
-                       "then env, cwd, stdin, name, daemon, call_cost)",
+                       "then env, cwd, stdin, name, daemon, call_cost, channel)",
                        simlua__tostring(L, -1, NULL));
         lua_pop(L, 1);
     }
@@ -381,6 +382,12 @@ static void parse_arguments(lua_State *L, int table, int anchor, struct exec_arg
     args->daemon = lua_toboolean(L, -1);
     lua_pop(L, 1);
     args->call_cost_ns = parse_call_cost(L, table);
+    args->channel = EXEC_CHANNEL_DEFAULT;
+    type = lua_getfield(L, table, "channel");
+    if (type != LUA_TNIL && (type != LUA_TSTRING ||
+                             exec_channel_kind_parse(lua_tostring(L, -1), &args->channel) != 0))
+        luaL_error(L, "ep:exec: channel must be \"shm\" or \"socket\"");
+    lua_pop(L, 1);
 }
 
 /* D1, R50: the program's trust as a default Lua process of the endpoint has it. */
@@ -439,7 +446,7 @@ static struct simlua_program *node_start(lua_State *L, struct simlua_world *worl
         .stdin_bytes = args->stdin_bytes, .stdin_length = args->stdin_length,
         .name = node->name, .domain = index, .ctx = endpoint->cid,
         .parent_pid = parent != NULL ? parent->pid : 1, .daemon = args->daemon,
-        .call_cost_ns = args->call_cost_ns,
+        .call_cost_ns = args->call_cost_ns, .channel_kind = args->channel,
         .credentials = program_credentials(world, endpoint), .nodename = endpoint->name,
     };
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
@@ -495,13 +502,11 @@ static int program_output(lua_State *L)
     return 1;
 }
 
-static int program_kill(lua_State *L)
+bool simlua__program_kill(struct simlua_program *node)
 {
-    struct simlua_program *node = check_program(L, 1);
-    if (exec_program_ended(node->program)) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
+    assert(node != NULL && node->program != NULL);
+    if (exec_program_ended(node->program))
+        return false;
     struct simlua_process *current = simlua__current_process(node->world->runtime);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "proc_kill", program_local_cid(node),
@@ -509,8 +514,30 @@ static int program_kill(lua_State *L)
     sim_trace_field_u64(&event, "target_pid", exec_program_pid(node->program));
     (void)sim_engine_emit(node->world->engine, &event);
     exec_program_kill(node->program);
-    lua_pushboolean(L, 1);
+    return true;
+}
+
+static int program_kill(lua_State *L)
+{
+    lua_pushboolean(L, simlua__program_kill(check_program(L, 1)));
     return 1;
+}
+
+struct simlua_program *simlua__program_of(const struct simlua_world *world,
+                                          const struct sim_process *process)
+{
+    assert(world != NULL && process != NULL);
+    for (struct simlua_program *node = world->programs; node != NULL; node = node->next) {
+        if (node->program != NULL && !exec_program_ended(node->program) &&
+            exec_program_process(node->program) == process)
+            return node;
+    }
+    return NULL;
+}
+
+uint32_t simlua__program_endpoint(const struct simlua_program *node)
+{
+    return node->endpoint_index;
 }
 
 /* prog:join([timeout_ns]), or p:join(prog [, timeout_ns]) of the calling Lua process: true

@@ -273,7 +273,7 @@ static bool call_method(struct simlua_fault_rates *rates, int rate, const char *
 /* The `fault` event of an arrival that found its victim (before anything is done to it,
  * so ctx is the CID it had). back_ns: the drawn delay, UINT64_MAX when none. */
 static void trace_fault(struct simlua_fault_rates *rates, int rate,
-                        const struct simlua_endpoint *vm, const struct simlua_process *victim,
+                        const struct simlua_endpoint *vm, const struct sim_process *victim,
                         uint64_t back_ns)
 {
     struct sim_trace_event event;
@@ -348,16 +348,26 @@ static void apply_to_vm(struct simlua_fault_rates *rates, int rate)
     }
 }
 
-/* A process `kill` may pick: a live, non-daemon Lua process of a running guest. */
-static struct simlua_process *kill_candidate(const struct simlua_world *world,
-                                             struct sim_process *process)
+/* A process `kill` may pick: a live, non-daemon Lua process or program (ep:exec) of a
+ * running guest. Returns its endpoint's index, or 0 when it is no candidate; *program says
+ * which it is (NULL: a Lua process). */
+static uint32_t kill_candidate(const struct simlua_world *world, struct sim_process *process,
+                               struct simlua_program **program)
 {
+    *program = NULL;
+    uint32_t index = 0;
     struct simlua_process *owner = simlua__process_of(process);
-    if (owner == NULL || owner->endpoint_index == 0 || owner->daemon || process->daemon ||
-        owner->process == NULL || owner->ending || process->kill_requested)
-        return NULL;
-    assert(owner->endpoint_index < world->endpoint_count);
-    return vm_running(&world->endpoints[owner->endpoint_index]) ? owner : NULL;
+    if (owner != NULL) {
+        if (owner->daemon || owner->process == NULL || owner->ending)
+            return 0;
+        index = owner->endpoint_index;
+    } else if ((*program = simlua__program_of(world, process)) != NULL) {
+        index = simlua__program_endpoint(*program);
+    }
+    if (index == 0 || process->daemon || process->kill_requested)
+        return 0;
+    assert(index < world->endpoint_count);
+    return vm_running(&world->endpoints[index]) ? index : 0;
 }
 
 /* Counts kill's candidates per endpoint into rates->per_vm; returns the VMs with any. */
@@ -369,9 +379,10 @@ static uint32_t count_candidates(struct simlua_fault_rates *rates)
     uint32_t live = sim_engine_processes_live(world->engine);
     struct sim_process *process = sim_engine_processes_first(world->engine);
     for (uint32_t visited = 0; process != NULL && visited < live; visited++) {
-        struct simlua_process *owner = kill_candidate(world, process);
-        if (owner != NULL)
-            vms += rates->per_vm[owner->endpoint_index]++ == 0;
+        struct simlua_program *program;
+        uint32_t index = kill_candidate(world, process, &program);
+        if (index != 0)
+            vms += rates->per_vm[index]++ == 0;
         process = process->live_next;
     }
     return vms;
@@ -411,19 +422,24 @@ static void apply_kill(struct simlua_fault_rates *rates)
             break;
     }
     uint64_t pick = sim_rng_below(rates->rng, rates->per_vm[index]);
-    struct simlua_process *victim = NULL;
+    struct sim_process *victim = NULL;
+    struct simlua_program *program = NULL;
     uint32_t live = sim_engine_processes_live(world->engine);
     struct sim_process *process = sim_engine_processes_first(world->engine);
     for (uint32_t visited = 0; victim == NULL && process != NULL && visited < live; visited++) {
-        struct simlua_process *owner = kill_candidate(world, process);
-        if (owner != NULL && owner->endpoint_index == index && pick-- == 0)
-            victim = owner;
+        if (kill_candidate(world, process, &program) == index && pick-- == 0)
+            victim = process;
         process = process->live_next;
     }
     assert(victim != NULL);
     rates->applied[SIMLUA_RATE_KILL]++;
     trace_fault(rates, SIMLUA_RATE_KILL, &world->endpoints[index], victim, UINT64_MAX);
-    lua_rawgeti(world->runtime->L, LUA_REGISTRYINDEX, victim->self_ref);
+    if (program != NULL) {              /* a program: killed as prog:kill() kills it */
+        (void)simlua__program_kill(program);
+        return;
+    }
+    struct simlua_process *owner = simlua__process_of(victim);
+    lua_rawgeti(world->runtime->L, LUA_REGISTRYINDEX, owner->self_ref);
     (void)call_method(rates, SIMLUA_RATE_KILL, "kill");
 }
 

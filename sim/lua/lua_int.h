@@ -439,6 +439,13 @@ int simlua__program_join(lua_State *L, struct simlua_process *self, int program_
 void simlua__programs_power_off(struct simlua_world *world, uint32_t index);
 /* The endpoint's processes follow a CID change (resume, vMotion: R206, R8). */
 void simlua__programs_follow_cid(struct simlua_world *world, uint32_t index, uint32_t cid);
+/* Fault rates' kill picker: the live program whose simulated process is `process` (NULL:
+ * none), its endpoint's index, and killing it as prog:kill() does (proc_kill traced from
+ * no process; false when it had ended). */
+struct simlua_program *simlua__program_of(const struct simlua_world *world,
+                                          const struct sim_process *process);
+uint32_t simlua__program_endpoint(const struct simlua_program *program);
+bool simlua__program_kill(struct simlua_program *program);
 /* World teardown: children still running are killed, every program freed. */
 void simlua__programs_destroy(struct simlua_world *world);
 
