@@ -24,11 +24,14 @@
     { "junit", required_argument, NULL, 'J' }, { "paranoid", no_argument, NULL, 'I' },     \
     { "payload", required_argument, NULL, 'Y' }, { "help", no_argument, NULL, 'h' }
 
-#define RUN_OPTIONS_SEEDS_ERROR_BYTES 256u
+#define RUN_OPTIONS_SEEDS_ERROR_BYTES 256u   /* why a --seeds list is refused */
 
-/* Where one command keeps each shared option, and its bounds. Borrowed pointers into the
- * command's options; until_ns may be NULL (the command keeps only the text). */
+/* Where one command keeps each shared option, its bounds and its name and usage text (for
+ * the usage errors). Borrowed pointers into the command's options; until_ns may be NULL
+ * (the command keeps only the text). */
 struct run_options_shared {
+    const char *command;                /* "test" or "sweep" */
+    void (*usage)(FILE *stream);
     uint32_t *jobs;
     uint32_t jobs_max;
     const char *jobs_error;             /* the -j usage error, a format with one %s */
@@ -44,17 +47,10 @@ struct run_options_shared {
     const char **payload_text;
 };
 
-/* A usage error: print it as format with detail (the command's usage_error). */
-struct run_options_error {
-    const char *format;
-    const char *detail;
-    char seeds_error[RUN_OPTIONS_SEEDS_ERROR_BYTES];    /* the detail of a --seeds error */
-};
-
 enum run_options_result {
     RUN_OPTIONS_PARSED = 0,             /* stored where `shared` says */
     RUN_OPTIONS_NOT_SHARED = 1,         /* the command's own option (or --help, 'h') */
-    RUN_OPTIONS_USAGE_ERROR = -1,       /* *error says what to print */
+    RUN_OPTIONS_USAGE_ERROR = 2,        /* reported; 2 is also the exit status */
 };
 
 /* Prints "vmcisim COMMAND: " and format with detail, a blank line and the command's usage
@@ -63,9 +59,8 @@ int run_options_usage_error(const char *command, void (*usage)(FILE *stream),
                             const char *format, const char *detail);
 
 /* Parses the getopt_long result `option` (with its `value`, NULL for a flag) if it is a
- * shared option other than --help. */
+ * shared option other than --help; a bad value is reported with the command's usage. */
 enum run_options_result run_options_parse(int option, const char *value,
-                                          const struct run_options_shared *shared,
-                                          struct run_options_error *error);
+                                          const struct run_options_shared *shared);
 
 #endif /* SIM_CLI_RUN_OPTIONS_H */

@@ -82,6 +82,7 @@ static int parse_shard(const char *value, struct sweep_options *options)
 static int parse_option(int option, const char *value, struct sweep_options *options)
 {
     const struct run_options_shared shared = {
+        .command = "sweep", .usage = sweep_usage,
         .jobs = &options->jobs, .jobs_max = SWEEP_JOBS_MAX,
         .jobs_error = "-j: '%s' is not a number from 1 to SWEEP_JOBS_MAX (256)",
         .seeds = &options->seeds, .has_seeds = &options->has_seeds,
@@ -90,12 +91,9 @@ static int parse_option(int option, const char *value, struct sweep_options *opt
         .timeout_ns = &options->timeout_ns, .junit_path = &options->junit_path,
         .paranoid = &options->paranoid, .payload_text = &options->payload_text,
     };
-    struct run_options_error error;
-    enum run_options_result result = run_options_parse(option, value, &shared, &error);
-    if (result == RUN_OPTIONS_USAGE_ERROR)
-        return usage_error(error.format, error.detail);
-    if (result == RUN_OPTIONS_PARSED)
-        return 0;
+    enum run_options_result result = run_options_parse(option, value, &shared);
+    if (result != RUN_OPTIONS_NOT_SHARED)
+        return (int)result;                 /* 0, or 2 with the usage error reported */
     if (option != 'k')
         return usage_error("%s", "unknown or incomplete option");
     if (parse_shard(value, options) < 0)
