@@ -264,3 +264,38 @@ sqlite3 "$work/pid.db" "UPDATE events SET pid = 60000 WHERE seq = (SELECT min(se
 run inspect "$work/pid.db" --recompute connections
 [ "$status" -eq 0 ] && grep -q "^1 stream connections" "$work/out"
 check "a transport event of pid 60000 is read without a crash" $? "$(tail -3 "$work/err")"
+
+# A hostile trace of many distinct endpoint names: N vm_create events with new names, then a
+# vm_resume of each (in reverse order, under a new CID), which must find the name again (its
+# previous CID shows). A linear search per name made this quadratic (about 4e9 instructions
+# for 10 000 names); the names now have a hash index. Past INSPECT_NAMES_MAX (65 536) names
+# the trace is refused with a message, not read wrong.
+many_names() {     # many_names FILE N: the mix trace plus N created and N resumed VMs
+    cp "$db" "$1"
+    sqlite3 "$1" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+        INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields)
+        SELECT (SELECT max(seq) FROM events) + i, (SELECT max(time_ns) FROM events),
+            1000000 + i, 0, 'api', 'vm_create',
+            json_object('name', printf('vm-%05d', i), 'cid', 1000000 + i, 'hw_version', 13)
+        FROM n;
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+        INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields)
+        SELECT (SELECT max(seq) FROM events) + i, (SELECT max(time_ns) FROM events),
+            3000000 - i, 0, 'api', 'vm_resume', json_object('vm', printf('vm-%05d', $2 + 1 - i))
+        FROM n"
+}
+many_names "$work/names.db" 30000
+run inspect "$work/names.db" vms --recompute --format tsv
+created=$(awk -F'\t' '$4 == "vm_create" && $3 ~ /^vm-/ { n++; if ($3 != sprintf("vm-%05d", n) ||
+    $5 != 1000000 + n) bad = 1 } END { print (bad ? "bad" : n) }' "$work/out")
+resumed=$(awk -F'\t' '$4 == "vm_resume" && $3 ~ /^vm-/ { n++; i = substr($3, 4) + 0
+    if ($6 != 1000000 + i || $5 != 2969999 + i) bad = 1 } END { print (bad ? "bad" : n) }' \
+    "$work/out")
+[ "$status" -eq 0 ] && [ "$created" = 30000 ] && [ "$resumed" = 30000 ]
+check "30 000 distinct names: each created in order, each found again at its resume" $? \
+    "status $status, created $created, resumed $resumed"
+many_names "$work/names_max.db" 70000
+run inspect "$work/names_max.db" vms --recompute
+[ "$status" -eq 1 ] && grep -q "INSPECT_NAMES_MAX" "$work/err"
+check "70 000 distinct names (more than INSPECT_NAMES_MAX) are refused with a message" $? \
+    "status $status: $(tail -1 "$work/err")"

@@ -21,6 +21,9 @@
 #define INSPECT_WHO_BYTES           (2u * INSPECT_NAME_BYTES + 16u)
 #define INSPECT_BINDINGS_MAX        (1u << 20)  /* name <-> CID records (create, resume, ...) */
 #define INSPECT_NAMES_MAX           (1u << 16)  /* endpoint names (SIM_VMS_MAX + host) */
+/* Slots of the names' hash index: a power of two, kept above twice the names it holds, so a
+ * lookup probes a few slots whatever the trace. */
+#define INSPECT_NAME_SLOTS_MAX      (4u * INSPECT_NAMES_MAX)
 #define INSPECT_PROCESSES_MAX       (1u << 22)  /* highest pid a trace may name */
 #define INSPECT_SOCKETS_MAX         (1u << 22)  /* sockets rebuilt by `connections`/`sockets` */
 #define INSPECT_CONNECTIONS_MAX     (1u << 22)
@@ -73,6 +76,13 @@ struct inspect_names {
     char (*names)[INSPECT_NAME_BYTES];  /* index 0 is "" */
     uint32_t name_count;
     uint32_t name_capacity;
+    /* Hash index of names[1 .. names_hashed) for inspect_name_intern: open addressing,
+     * each slot a name index or 0 (empty). Names stored by other code (the summary loader)
+     * are added at the next intern. Only lookups use it: the order of names stays the
+     * order of first appearance. */
+    uint32_t *name_slots;
+    uint32_t name_slot_count;
+    uint32_t names_hashed;
     struct inspect_binding *bindings;   /* sorted by (cid, seq) once loaded */
     uint32_t binding_count;
     uint32_t binding_capacity;

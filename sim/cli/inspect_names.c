@@ -8,7 +8,10 @@
  * vm_resume, ctx_resume, cid_reassigned); the owner of CID c at seq s is the name of the
  * last binding of c at or before s, or of the first one after s when c has none yet (the
  * world_create event comes before host_create). Pids are unique in a run (proc_spawn).
+ * Endpoint names are numbered in order of first appearance (index 0 is ""); a hash index of
+ * the names finds a name again in a few probes, so reading a trace stays linear in its names.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,20 +44,81 @@ int inspect_array_reserve(void **array, uint32_t *capacity, uint32_t needed,
     return 0;
 }
 
+/* FNV-1a of the name as stored (at most INSPECT_NAME_BYTES - 1 bytes): a function of the
+ * text only, so the index, like the output, depends on the trace alone. */
+static uint32_t name_hash(const char *name)
+{
+    uint32_t hash = 2166136261u;
+    for (uint32_t offset = 0; offset < INSPECT_NAME_BYTES - 1 && name[offset] != '\0'; offset++)
+        hash = (hash ^ (uint8_t)name[offset]) * 16777619u;
+    return hash;
+}
+
+/* The slot that holds `name`, or the empty slot where it would go. The table is never
+ * full (more than half its slots are empty), so the probe ends. */
+static uint32_t name_slot(const struct inspect_names *names, const char *name)
+{
+    uint32_t mask = names->name_slot_count - 1;
+    uint32_t slot = name_hash(name) & mask;
+    for (uint32_t probes = 0; probes < names->name_slot_count; probes++) {
+        uint32_t index = names->name_slots[slot];
+        if (index == 0 || strncmp(names->names[index], name, INSPECT_NAME_BYTES - 1) == 0)
+            return slot;
+        slot = (slot + 1) & mask;
+    }
+    assert(!"the names' hash index is full");
+    return slot;
+}
+
+/* Makes room in the hash index for `needed` names (rehashing the ones indexed so far), then
+ * indexes names[names_hashed .. name_count). The first of equal names keeps its slot, as the
+ * first match of a search in order would. Returns 0, or -1 without memory. */
+static int names_index(struct inspect_names *names, uint32_t needed)
+{
+    assert(needed <= INSPECT_NAMES_MAX);
+    if (names->name_slot_count < 2 * needed + 2) {
+        uint32_t slot_count = names->name_slot_count == 0 ? 256u : names->name_slot_count;
+        while (slot_count < 2 * needed + 2 && slot_count < INSPECT_NAME_SLOTS_MAX)
+            slot_count *= 2;
+        uint32_t *slots = calloc(slot_count, sizeof(*slots));
+        if (slots == NULL)
+            return -1;
+        free(names->name_slots);
+        names->name_slots = slots;
+        names->name_slot_count = slot_count;
+        names->names_hashed = 1;
+    }
+    if (names->names_hashed == 0)
+        names->names_hashed = 1;                     /* index 0, "", is never indexed */
+    for (; names->names_hashed < names->name_count; names->names_hashed++) {
+        uint32_t slot = name_slot(names, names->names[names->names_hashed]);
+        if (names->name_slots[slot] == 0)
+            names->name_slots[slot] = names->names_hashed;
+    }
+    return 0;
+}
+
 uint32_t inspect_name_intern(struct inspect_names *names, const char *name)
 {
-    for (uint32_t index = 1; index < names->name_count; index++) {
-        if (strncmp(names->names[index], name, INSPECT_NAME_BYTES - 1) == 0)
-            return index;
-    }
     if (names->name_count == 0)
         names->name_count = 1;                       /* index 0 stays "" */
+    /* Room for one more name; at INSPECT_NAMES_MAX, for the names there are (a new one
+     * then gets 0 from inspect_array_reserve's refusal). */
+    uint32_t room = names->name_count < INSPECT_NAMES_MAX ? names->name_count + 1
+                                                          : names->name_count;
+    if (names_index(names, room) < 0)
+        return 0;
+    uint32_t slot = name_slot(names, name);
+    if (names->name_slots[slot] != 0)
+        return names->name_slots[slot];
     void *array = names->names;
     if (inspect_array_reserve(&array, &names->name_capacity, names->name_count,
                               INSPECT_NAME_BYTES, INSPECT_NAMES_MAX) < 0)
         return 0;
     names->names = array;
     snprintf(names->names[names->name_count], INSPECT_NAME_BYTES, "%s", name);
+    names->name_slots[slot] = names->name_count;
+    names->names_hashed = names->name_count + 1;
     return names->name_count++;
 }
 
@@ -229,6 +293,7 @@ int inspect_names_load(struct inspect *inspect)
 
 void inspect_names_free(struct inspect_names *names)
 {
+    free(names->name_slots);
     free(names->names);
     free(names->bindings);
     free(names->processes);

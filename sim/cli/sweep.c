@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sim/cli/cli.h"
+#include "sim/cli/run_options.h"
 #include "sim/cli/sweep_int.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/engine.h"
@@ -60,11 +61,7 @@ static void sweep_usage(FILE *stream)
 
 static int usage_error(const char *format, const char *detail)
 {
-    fprintf(stderr, "vmcisim sweep: ");
-    fprintf(stderr, format, detail);
-    fprintf(stderr, "\n\n");
-    sweep_usage(stderr);
-    return 2;
+    return run_options_usage_error("sweep", sweep_usage, format, detail);
 }
 
 static int parse_shard(const char *value, struct sweep_options *options)
@@ -84,58 +81,34 @@ static int parse_shard(const char *value, struct sweep_options *options)
 
 static int parse_option(int option, const char *value, struct sweep_options *options)
 {
-    char error[256];
-    switch (option) {
-    case 'j':
-        if (test_jobs_parse(value, SWEEP_JOBS_MAX, &options->jobs) < 0)
-            return usage_error("-j: '%s' is not a number from 1 to SWEEP_JOBS_MAX (256)", value);
-        return 0;
-    case 's':
-        if (test_seeds_parse_bounded(value, &options->seeds, SWEEP_SEEDS_MAX, "SWEEP_SEEDS_MAX",
-                                     error, sizeof(error)) < 0)
-            return usage_error("--seeds: %s", error);
-        options->has_seeds = true;
-        return 0;
-    case 'k':
-        if (parse_shard(value, options) < 0)
-            return usage_error("--shard: '%s' is not K/N with 1 <= K <= N <= 1000000", value);
-        return 0;
-    case 'Y': {
-        unsigned payload_bytes;
-        if (cli_payload_parse(value, &payload_bytes) < 0)
-            return usage_error("--payload: '%s' is not `all` or a number of bytes from 0 to "
-                               "1048576", value);
-        options->payload_text = value;
-        return 0;
-    }
-    case 'u':
-        if (sim_duration_parse(value, &options->until_ns) < 0)
-            return usage_error("--until: '%s' is not a duration (e.g. 5s)", value);
-        options->until_text = value;
-        return 0;
-    case 't':
-        if (sim_duration_parse(value, &options->timeout_ns) < 0 || options->timeout_ns == 0)
-            return usage_error("--timeout: '%s' is not a duration (e.g. 30s)", value);
-        return 0;
-    case 'J':
-        options->junit_path = value;
-        return 0;
-    default:
+    const struct run_options_shared shared = {
+        .command = "sweep", .usage = sweep_usage,
+        .jobs = &options->jobs, .jobs_max = SWEEP_JOBS_MAX,
+        .jobs_error = "-j: '%s' is not a number from 1 to SWEEP_JOBS_MAX (256)",
+        .seeds = &options->seeds, .has_seeds = &options->has_seeds,
+        .seeds_max = SWEEP_SEEDS_MAX, .seeds_max_name = "SWEEP_SEEDS_MAX",
+        .until_text = &options->until_text, .until_ns = &options->until_ns,
+        .timeout_ns = &options->timeout_ns, .junit_path = &options->junit_path,
+        .paranoid = &options->paranoid, .payload_text = &options->payload_text,
+    };
+    enum run_options_result result = run_options_parse(option, value, &shared);
+    if (result != RUN_OPTIONS_NOT_SHARED)
+        return (int)result;                 /* 0, or 2 with the usage error reported */
+    if (option != 'k')
         return usage_error("%s", "unknown or incomplete option");
-    }
+    if (parse_shard(value, options) < 0)
+        return usage_error("--shard: '%s' is not K/N with 1 <= K <= N <= 1000000", value);
+    return 0;
 }
 
 /* Returns -1 for --help, 0 with options filled, or 2 (usage error, reported). */
 static int parse_arguments(int argc, char **argv, struct sweep_options *options)
 {
     static const struct option long_options[] = {
-        { "seeds", required_argument, NULL, 's' }, { "jobs", required_argument, NULL, 'j' },
+        RUN_OPTIONS_LONG,
         { "shard", required_argument, NULL, 'k' }, { "fail-fast", no_argument, NULL, 'f' },
-        { "junit", required_argument, NULL, 'J' }, { "until", required_argument, NULL, 'u' },
-        { "timeout", required_argument, NULL, 't' }, { "verbose", no_argument, NULL, 'v' },
-        { "progress", no_argument, NULL, 'p' }, { "no-progress", no_argument, NULL, 'P' },
-        { "paranoid", no_argument, NULL, 'I' }, { "payload", required_argument, NULL, 'Y' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        { "verbose", no_argument, NULL, 'v' }, { "progress", no_argument, NULL, 'p' },
+        { "no-progress", no_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
     };
     opterr = 0;
     optind = 1;
@@ -143,9 +116,8 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
     while ((option = getopt_long(argc, argv, "j:vh", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'f' || option == 'v' || option == 'p' || option == 'P' || option == 'I') {
+        if (option == 'f' || option == 'v' || option == 'p' || option == 'P') {
             options->fail_fast |= option == 'f';
-            options->paranoid |= option == 'I';
             options->verbose |= option == 'v';
             if (option == 'p' || option == 'P')
                 options->progress = option == 'p';

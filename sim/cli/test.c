@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "sim/cli/cli.h"
+#include "sim/cli/run_options.h"
 #include "sim/cli/test_int.h"
-#include "sim/engine/duration.h"
 
 static void test_usage(FILE *stream)
 {
@@ -66,51 +66,26 @@ static void test_usage(FILE *stream)
 
 static int usage_error(const char *format, const char *detail)
 {
-    fprintf(stderr, "vmcisim test: ");
-    fprintf(stderr, format, detail);
-    fprintf(stderr, "\n\n");
-    test_usage(stderr);
-    return 2;
+    return run_options_usage_error("test", test_usage, format, detail);
 }
 
 static int parse_option(int option, const char *value, struct test_options *options)
 {
-    char error[256];
-    switch (option) {
-    case 'j':
-        if (test_jobs_parse(value, TEST_JOBS_MAX, &options->jobs) < 0)
-            return usage_error("-j: '%s' is not a number from 1 to TEST_JOBS_MAX (256)", value);
-        return 0;
-    case 's':
-        if (test_seeds_parse(value, &options->seeds, error, sizeof(error)) < 0)
-            return usage_error("--seeds: %s", error);
-        options->has_seeds = true;
-        return 0;
-    case 'Y': {
-        unsigned payload_bytes;
-        if (cli_payload_parse(value, &payload_bytes) < 0)
-            return usage_error("--payload: '%s' is not `all` or a number of bytes from 0 to "
-                               "1048576", value);
-        options->payload_text = value;
-        return 0;
-    }
-    case 'u': {
-        uint64_t until_ns;
-        if (sim_duration_parse(value, &until_ns) < 0)
-            return usage_error("--until: '%s' is not a duration (e.g. 5s)", value);
-        options->until_text = value;
-        return 0;
-    }
-    case 't':
-        if (sim_duration_parse(value, &options->timeout_ns) < 0 || options->timeout_ns == 0)
-            return usage_error("--timeout: '%s' is not a duration (e.g. 30s)", value);
-        return 0;
-    case 'J':
-        options->junit_path = value;
-        return 0;
-    default:
-        return usage_error("%s", "unknown or incomplete option");
-    }
+    const struct run_options_shared shared = {
+        .command = "test", .usage = test_usage,
+        .jobs = &options->jobs, .jobs_max = TEST_JOBS_MAX,
+        .jobs_error = "-j: '%s' is not a number from 1 to TEST_JOBS_MAX (256)",
+        .seeds = &options->seeds, .has_seeds = &options->has_seeds,
+        .seeds_max = TEST_SEEDS_PER_SCENARIO_MAX,
+        .seeds_max_name = "TEST_SEEDS_PER_SCENARIO_MAX",
+        .until_text = &options->until_text, .until_ns = NULL,
+        .timeout_ns = &options->timeout_ns, .junit_path = &options->junit_path,
+        .paranoid = &options->paranoid, .payload_text = &options->payload_text,
+    };
+    enum run_options_result result = run_options_parse(option, value, &shared);
+    if (result != RUN_OPTIONS_NOT_SHARED)
+        return (int)result;                 /* 0, or 2 with the usage error reported */
+    return usage_error("%s", "unknown or incomplete option");
 }
 
 /* Returns -1 for --help, 0 with options filled and *first_path set, or 2 (usage error). */
@@ -118,13 +93,10 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
                            int *first_path)
 {
     static const struct option long_options[] = {
-        { "jobs", required_argument, NULL, 'j' }, { "once", no_argument, NULL, 'o' },
-        { "seeds", required_argument, NULL, 's' }, { "until", required_argument, NULL, 'u' },
-        { "timeout", required_argument, NULL, 't' }, { "slow", no_argument, NULL, 'S' },
-        { "tap", no_argument, NULL, 'T' }, { "junit", required_argument, NULL, 'J' },
-        { "paranoid", no_argument, NULL, 'I' }, { "payload", required_argument, NULL, 'Y' },
-        { "paranoid", no_argument, NULL, 'I' }, { "allow-exec", no_argument, NULL, 'X' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        RUN_OPTIONS_LONG,
+        { "once", no_argument, NULL, 'o' }, { "slow", no_argument, NULL, 'S' },
+        { "tap", no_argument, NULL, 'T' }, { "allow-exec", no_argument, NULL, 'X' },
+        { NULL, 0, NULL, 0 },
     };
     opterr = 0;
     optind = 1;
@@ -132,10 +104,9 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
     while ((option = getopt_long(argc, argv, "j:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
-        if (option == 'o' || option == 'S' || option == 'T' || option == 'I' || option == 'X') {
+        if (option == 'o' || option == 'S' || option == 'T' || option == 'X') {
             options->allow_exec |= option == 'X';
             options->once |= option == 'o';
-            options->paranoid |= option == 'I';
             options->slow |= option == 'S';
             options->tap |= option == 'T';
             continue;

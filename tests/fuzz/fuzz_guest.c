@@ -13,8 +13,15 @@
  * on the host over vSockets, and the server checks every byte.
  *
  * Invariants (a failure aborts): the hypervisor's own consistency check holds after
- * every operation; the run ends idle within RUN_AFTER_NS of simulated time; A's transfer
- * is complete and intact (H cannot disturb another VM); A's client saw no error.
+ * every operation; the run ends within RUN_AFTER_NS of simulated time; A's transfer ends
+ * in one of the outcomes the rules allow (check_transfer): complete and intact with no
+ * error, or, in the guest-to-guest world only, cut short by a control packet of H's that
+ * reached A's client socket and that ends a connection by the rules. H is a legitimate
+ * vSockets peer of A there: a packet from a stranger reaches a connecting or connected
+ * socket through its binding (R149, as in Linux's bound table), and an RST or a SHUTDOWN
+ * from it ends the connection (R157, R160, R169, R170). What H can never do is change
+ * the bytes A's transfer delivers, reach A in the restricted world, or end A's connection
+ * without such a packet in the trace (a trace sink sees every packet A's stack receives).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #include "vmci/defs.h"
 #include "vmci/device.h"
 #include "vmci/hypervisor.h"
+#include "vsock/core.h"
 #include "vsock/vs_world.h"
 
 #define TARGET "guest"
@@ -42,6 +50,25 @@
 #define EVENTS_PER_OP 2u                /* engine events between two operations */
 #define RAW_BYTES_MAX 1024u             /* one DATA_OUT / DATA_IN transfer */
 #define RUN_AFTER_NS (120ull * 1000000000ull)
+#define ACCEPTS_MAX 8u                  /* connections the server takes until A's arrives */
+
+/* Control packets from H that reached A's client socket (R149: through its binding) and
+ * that, by the rules, may end its connection; counted by the trace sink when A's stack
+ * receives them, with the socket in the state the packet meets. Evidence only: a packet
+ * counted here allows the outcome, it does not require it (an RST after an INVALID is
+ * ignored, R156/R157; a SHUTDOWN without the receive bit does not stop a sender). */
+struct h_packets {
+    /* TCP_SYN_SENT, RST: connect fails with ECONNRESET (R157); or INVALID: the client
+     * sends a second, protocol-v1 request (R156), which the server's half-open child
+     * answers with RST (R167), and the RST that follows is not ignored (ECONNRESET). */
+    uint32_t connecting_reset;
+    /* TCP_SYN_SENT, a known type other than INVALID and RST: connect fails with EPROTO
+     * (R158: a negotiation from a stranger; R159: an ATTACH of another queue pair; R160). */
+    uint32_t connecting_broken;
+    /* Established, RST (R170) or SHUTDOWN with the receive bit (R169): the peer no longer
+     * receives, so the client's next send fails with EPIPE. */
+    uint32_t established_end;
+};
 
 struct transfer {
     uint64_t sent_bytes;
@@ -51,6 +78,11 @@ struct transfer {
     int server_error;
     bool client_done;
     bool server_done;
+    bool connected;                     /* the client's connect() returned 0 */
+    /* For the trace sink: A's client socket (fd -1 until it exists) and what reached it. */
+    struct vs_context *client_context;
+    int client_fd;
+    struct h_packets from_h;
 };
 
 /* The transfer's bytes: SplitMix64 words (shifts and repeats show), computed once. */
@@ -75,11 +107,20 @@ static void client_body(struct vs_context *context, void *arg)
 {
     struct transfer *transfer = arg;
     int fd = vs_socket(context, AF_VSOCK, SOCK_STREAM, 0);
-    struct sockaddr_vm host = fuzz_address(VMADDR_CID_HOST, PORT);
-    if (fd < 0 || vs_connect(context, fd, (struct sockaddr *)&host, sizeof(host)) != 0) {
+    if (fd < 0) {
         transfer->client_error = errno;
+        transfer->client_done = true;
         return;
     }
+    transfer->client_fd = fd;
+    struct sockaddr_vm host = fuzz_address(VMADDR_CID_HOST, PORT);
+    if (vs_connect(context, fd, (struct sockaddr *)&host, sizeof(host)) != 0) {
+        transfer->client_error = errno;
+        vs_close(context, fd);
+        transfer->client_done = true;
+        return;
+    }
+    transfer->connected = true;
     while (transfer->sent_bytes < TRANSFER_BYTES) {
         uint64_t size = TRANSFER_BYTES - transfer->sent_bytes;
         size = size < CHUNK_BYTES ? size : CHUNK_BYTES;
@@ -109,6 +150,23 @@ static uint64_t wrong_bytes(const uint8_t *received, uint64_t size, uint64_t off
     return wrong;
 }
 
+/* A's connection: H may connect to the host's service too (a legitimate peer of the
+ * host in both worlds), so connections from anyone else are closed, up to ACCEPTS_MAX.
+ * Returns the descriptor, or -1 with errno set (EMFILE: ACCEPTS_MAX strangers). */
+static int accept_from_a(struct vs_context *context, int listen_fd)
+{
+    for (uint32_t accepted = 0; accepted < ACCEPTS_MAX; accepted++) {
+        struct sockaddr_vm peer;
+        socklen_t peer_bytes = sizeof(peer);
+        int fd = vs_accept(context, listen_fd, (struct sockaddr *)&peer, &peer_bytes);
+        if (fd < 0 || peer.svm_cid == CID_A)
+            return fd;
+        vs_close(context, fd);
+    }
+    errno = EMFILE;
+    return -1;
+}
+
 static void server_body(struct vs_context *context, void *arg)
 {
     struct transfer *transfer = arg;
@@ -119,7 +177,7 @@ static void server_body(struct vs_context *context, void *arg)
         transfer->server_error = errno;
         return;
     }
-    int fd = vs_accept(context, listen_fd, NULL, NULL);
+    int fd = accept_from_a(context, listen_fd);
     if (fd < 0) {
         transfer->server_error = errno;
         return;
@@ -216,12 +274,61 @@ static void hostile_op(struct vs_world *world, struct fuzz_input *input, uint8_t
     }
 }
 
-/* ---- The target ------------------------------------------------------------------------ */
+/* ---- What reaches A, and what A's transfer may end with --------------------------------- */
+
+static bool field_is(const struct sim_trace_field *field, const char *name)
+{
+    return strcmp(field->name, name) == 0;
+}
+
+/* The trace sink (pkt_recv events only, traced just before A's stack hands the packet to
+ * a socket): counts in transfer->from_h the packets from H that reach A's client socket,
+ * by the state of the socket they meet (struct h_packets). Only a binding can take them
+ * there: A's connection is with the host, and H cannot send with another CID (R37). */
+static int count_packets_from_h(void *state, const struct sim_trace_event *event,
+                                char *message)
+{
+    (void)message;
+    struct transfer *transfer = state;
+    const char *type = "";
+    uint32_t type_bytes = 0;
+    uint64_t source = 0, destination = 0, mode = 0;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        if (field_is(field, "type")) {
+            type = field->value.blob.data;
+            type_bytes = field->value.blob.size_bytes;
+        } else if (field_is(field, "src")) {
+            source = field->value.u64;
+        } else if (field_is(field, "dst")) {
+            destination = field->value.u64;
+        } else if (field_is(field, "u0")) {
+            mode = field->value.u64;
+        }
+    }
+    if (event->ctx != CID_A || (uint32_t)(source >> 32) != CID_H || transfer->client_fd < 0)
+        return 0;
+    const struct vsock_sock *sock = vs_socket_of(transfer->client_context, transfer->client_fd);
+    if (sock == NULL || sock->local.port != (uint32_t)destination)
+        return 0;                       /* another port: R150's RST goes back to H */
+    bool rst = type_bytes == 3 && memcmp(type, "RST", 3) == 0;
+    bool invalid = type_bytes == 7 && memcmp(type, "INVALID", 7) == 0;
+    bool unknown = type_bytes == 7 && memcmp(type, "UNKNOWN", 7) == 0;   /* R151: INVALID back */
+    bool shutdown = type_bytes == 8 && memcmp(type, "SHUTDOWN", 8) == 0;
+    if (sock->tcp == VSOCK_TCP_SYN_SENT && (rst || invalid))
+        transfer->from_h.connecting_reset++;                            /* R156, R157 */
+    else if (sock->tcp == VSOCK_TCP_SYN_SENT && !unknown)
+        transfer->from_h.connecting_broken++;                           /* R158-R160 */
+    else if (sock->tcp == VSOCK_TCP_ESTABLISHED &&
+             (rst || (shutdown && (mode & VSOCK_RCV_SHUTDOWN) != 0)))
+        transfer->from_h.established_end++;                             /* R169, R170 */
+    return 0;
+}
 
 /* esxi-6.5: every VM restricted, H reaches only the host and the hypervisor; esxi-4.1 with
  * both VMs unrestricted in the same domain: H's datagrams and control packets reach A's
- * own vSockets stack too. */
-static struct vs_world *world_create(bool guest_to_guest)
+ * own vSockets stack too. The sink watches what of it reaches A's client. */
+static struct vs_world *world_create(bool guest_to_guest, struct transfer *transfer)
 {
     struct vmci_vm_config vms[2] = {
         { .name = "a", .requested_cid = CID_A, .hw_version = 13, .domain = "", .owner = "user",
@@ -229,8 +336,12 @@ static struct vs_world *world_create(bool guest_to_guest)
         { .name = "h", .requested_cid = CID_H, .hw_version = 13, .domain = "", .owner = "user",
           .unrestricted = guest_to_guest },
     };
+    struct sim_trace_sink sink = { .name = "packets from H", .level = SIM_LAYER_TRANSPORT,
+                                   .emit = count_packets_from_h, .state = transfer,
+                                   .kind_only = "pkt_recv" };
     struct vs_world_config config = { .product = guest_to_guest ? "esxi-4.1" : "esxi-6.5",
-                                      .seed = 9, .vm_count = 2, .vms = vms };
+                                      .seed = 9, .vm_count = 2, .vms = vms,
+                                      .sinks = &sink, .sink_count = 1 };
     char message[VS_WORLD_MESSAGE_BYTES_MAX] = "";
     struct vs_world *world = vs_world_create(&config, message, sizeof(message));
     if (world == NULL)
@@ -238,33 +349,74 @@ static struct vs_world *world_create(bool guest_to_guest)
     return world;
 }
 
+/* Complete and intact, no error: the only outcome without a packet of H's as its cause. */
+static bool transfer_intact(const struct transfer *transfer, enum sim_stop stopped)
+{
+    return stopped == SIM_STOP_IDLE && transfer->client_done && transfer->server_done &&
+           transfer->client_error == 0 && transfer->server_error == 0 &&
+           transfer->sent_bytes == TRANSFER_BYTES &&
+           transfer->received_bytes == TRANSFER_BYTES && transfer->wrong_bytes == 0;
+}
+
+/* Ended by H once established (R169, R170): the client's next send fails with EPIPE and it
+ * closes; the server reads an intact prefix of what was sent (no more: on the host, bytes
+ * not yet read when the client detaches are dropped, R171) and then the end of stream. */
+static bool transfer_ended_by_h(const struct transfer *transfer, enum sim_stop stopped)
+{
+    return transfer->from_h.established_end > 0 && stopped == SIM_STOP_IDLE &&
+           transfer->connected && transfer->client_done && transfer->client_error == EPIPE &&
+           transfer->sent_bytes < TRANSFER_BYTES && transfer->server_done &&
+           transfer->server_error == 0 && transfer->received_bytes <= transfer->sent_bytes &&
+           transfer->wrong_bytes == 0;
+}
+
+/* Refused by H during the handshake (connecting_reset: ECONNRESET; connecting_broken:
+ * EPROTO): nothing is sent. The server either waits in accept() for good (A's half-open
+ * child is reset, R167, or expires, R110: the run ends deadlocked), or has accepted the
+ * connection already and then reads the end of stream (A's RST, R170, or the detach of
+ * A's queue pair, R171). */
+static bool transfer_refused_by_h(const struct transfer *transfer, enum sim_stop stopped)
+{
+    bool reset = transfer->client_error == ECONNRESET && transfer->from_h.connecting_reset > 0;
+    bool broken = transfer->client_error == EPROTO && transfer->from_h.connecting_broken > 0;
+    bool server_waits = stopped == SIM_STOP_DEADLOCK && !transfer->server_done;
+    bool server_ended = stopped == SIM_STOP_IDLE && transfer->server_done;
+    return (reset || broken) && (server_waits || server_ended) && !transfer->connected &&
+           transfer->client_done && transfer->sent_bytes == 0 &&
+           transfer->server_error == 0 && transfer->received_bytes == 0;
+}
+
 static void check_transfer(const struct transfer *transfer, enum sim_stop stopped)
 {
-    char what[256];
-    if (stopped != SIM_STOP_IDLE || !transfer->client_done || !transfer->server_done ||
-        transfer->client_error != 0 || transfer->server_error != 0 ||
-        transfer->received_bytes != TRANSFER_BYTES || transfer->wrong_bytes != 0) {
-        snprintf(what, sizeof(what),
-                 "A's transfer disturbed: stopped %d, client done %d error %d sent %llu, "
-                 "server done %d error %d received %llu wrong %llu",
-                 (int)stopped, transfer->client_done, transfer->client_error,
-                 (unsigned long long)transfer->sent_bytes, transfer->server_done,
-                 transfer->server_error, (unsigned long long)transfer->received_bytes,
-                 (unsigned long long)transfer->wrong_bytes);
-        fuzz_fail(TARGET, what);
-    }
+    if (transfer_intact(transfer, stopped) || transfer_ended_by_h(transfer, stopped) ||
+        transfer_refused_by_h(transfer, stopped))
+        return;
+    char what[320];
+    snprintf(what, sizeof(what),
+             "A's transfer disturbed: stopped %d, client done %d error %d sent %llu, "
+             "server done %d error %d received %llu wrong %llu; packets from H at A's "
+             "client: connecting reset %u, connecting broken %u, ending %u",
+             (int)stopped, transfer->client_done, transfer->client_error,
+             (unsigned long long)transfer->sent_bytes, transfer->server_done,
+             transfer->server_error, (unsigned long long)transfer->received_bytes,
+             (unsigned long long)transfer->wrong_bytes, transfer->from_h.connecting_reset,
+             transfer->from_h.connecting_broken, transfer->from_h.established_end);
+    fuzz_fail(TARGET, what);
 }
+
+/* ---- The target ------------------------------------------------------------------------ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_input input = fuzz_input_make(data, size);
     static uint8_t bytes[RAW_BYTES_MAX];
-    struct vs_world *world = world_create(fuzz_u8(&input) % 2 == 1);
+    struct transfer transfer = { .client_fd = -1 };
+    struct vs_world *world = world_create(fuzz_u8(&input) % 2 == 1, &transfer);
     struct vs_context *host = calloc(2, sizeof(*host));
     if (host == NULL)
         fuzz_fail(TARGET, "out of memory");
     struct vs_context *client = host + 1;
-    struct transfer transfer = { 0 };
+    transfer.client_context = client;
     if (vs_world_context_init(world, host, VMCI_HOST_CONTEXT_ID) != 0 ||
         vs_world_context_init(world, client, CID_A) != 0 ||
         vs_spawn(host, "server", server_body, &transfer, false) != 0 ||

@@ -48,7 +48,8 @@
     X(lua_pool) \
     X(exec_fdmap)      \
     X(exec_protocol) \
-    X(exec_channel)
+    X(exec_channel) \
+    X(vsock_isolation)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

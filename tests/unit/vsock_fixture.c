@@ -2,10 +2,10 @@
 /*
  * tests/unit/vsock_fixture.c: the stream-socket test world shared by the vSockets
  * rule suites (vsock_stream_test.c and the *_rules_test.c files): two restricted VMs
- * (CIDs 100 and 200) and the host on esxi-6.5, one process context in each, a log of
- * the control packets the transports send, and hand-made control packets written
- * by a guest kernel straight to its device (for rules about malformed or
- * out-of-place packets, which the simulator's own stacks never send).
+ * (CIDs 100 and 200) and the host on esxi-6.5 (or both VMs unrestricted on esxi-4.1),
+ * one process context in each, a log of the control packets the transports send, and
+ * hand-made control packets written by a guest kernel straight to its device (for rules
+ * about malformed or out-of-place packets, which the simulator's own stacks never send).
  */
 #include "vsock_fixture.h"
 
@@ -100,17 +100,20 @@ uint32_t packets_from(const struct packet_log *log, uint32_t from, uint32_t cid)
 /* ---- The world ------------------------------------------------------------------------- */
 
 
-struct fixture *fixture_create_with(uint64_t seed, const struct sim_trace_sink *sinks,
-                                           uint32_t sink_count)
+/* The world of `product` (NULL: esxi-6.5) whose two VMs ask for `unrestricted`. */
+static struct fixture *fixture_create_in(const char *product, bool unrestricted, uint64_t seed,
+                                         const struct sim_trace_sink *sinks, uint32_t sink_count)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     struct vmci_vm_config vms[2] = {
-        { .name = "a", .requested_cid = CID_A, .hw_version = 13, .domain = "", .owner = "user" },
-        { .name = "b", .requested_cid = CID_B, .hw_version = 13, .domain = "", .owner = "user" },
+        { .name = "a", .requested_cid = CID_A, .hw_version = 13, .domain = "", .owner = "user",
+          .unrestricted = unrestricted },
+        { .name = "b", .requested_cid = CID_B, .hw_version = 13, .domain = "", .owner = "user",
+          .unrestricted = unrestricted },
     };
-    struct vs_world_config config = { .seed = seed, .vm_count = 2, .vms = vms,
-                                      .sinks = sinks, .sink_count = sink_count };
+    struct vs_world_config config = { .product = product, .seed = seed, .vm_count = 2,
+                                      .vms = vms, .sinks = sinks, .sink_count = sink_count };
     char message[VS_WORLD_MESSAGE_BYTES_MAX] = "";
     f->world = vs_world_create(&config, message, sizeof(message));
     if (f->world == NULL)
@@ -120,6 +123,18 @@ struct fixture *fixture_create_with(uint64_t seed, const struct sim_trace_sink *
     CU_ASSERT_EQUAL_FATAL(vs_world_context_init(f->world, &f->guest_a, CID_A), 0);
     CU_ASSERT_EQUAL_FATAL(vs_world_context_init(f->world, &f->guest_b, CID_B), 0);
     return f;
+}
+
+struct fixture *fixture_create_with(uint64_t seed, const struct sim_trace_sink *sinks,
+                                    uint32_t sink_count)
+{
+    return fixture_create_in(NULL, false, seed, sinks, sink_count);
+}
+
+struct fixture *fixture_create_guest_to_guest(const struct sim_trace_sink *sinks,
+                                              uint32_t sink_count)
+{
+    return fixture_create_in("esxi-4.1", true, SEED, sinks, sink_count);
 }
 
 struct fixture *fixture_create(void)

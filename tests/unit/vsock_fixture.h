@@ -2,7 +2,8 @@
 /*
  * tests/unit/vsock_fixture.h: the stream-socket test world shared by the vSockets
  * rule suites: esxi-6.5, the host (CID 2) and two restricted VMs with CIDs 100 and
- * 200 (vsock/vs_world.h), one vs_context per kernel. Host processes are trusted
+ * 200 (vsock/vs_world.h), one vs_context per kernel (or, for the isolation tests, the
+ * same VMs unrestricted on esxi-4.1, where they reach each other). Host processes are trusted
  * (D1), so host <-> guest streams work.
  *
  * Tests that need a blocking call run it on a fiber (vs_spawn) and then run the
@@ -83,6 +84,10 @@ struct fixture {
 struct fixture *fixture_create_with(uint64_t seed, const struct sim_trace_sink *sinks,
                                     uint32_t sink_count);
 struct fixture *fixture_create(void);
+/* The same two VMs, unrestricted, on esxi-4.1, where guest-to-guest traffic is allowed
+ * (R197): each VM's stack takes the other's control packets. */
+struct fixture *fixture_create_guest_to_guest(const struct sim_trace_sink *sinks,
+                                              uint32_t sink_count);
 void fixture_destroy(struct fixture *f);
 /* Runs the engine until idle and asserts that it stopped idle. */
 enum sim_stop run_idle(struct fixture *f);
