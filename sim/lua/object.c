@@ -90,11 +90,14 @@ void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type ty
     tag->type = (uint32_t)type;
     tag->payload_bytes = (uint32_t)payload_bytes;
     /* The registry entry may have been replaced by the scenario: use it only if it is
-     * still a table named for this type. */
+     * still a table named for this type. The table made for the type is (its identity
+     * is enough; comparing pointers for equality orders nothing); another is looked
+     * into. */
     int userdata = lua_gettop(L);          /* raw reads: no scenario code runs here */
     bool ours = luaL_getmetatable(L, name) == LUA_TTABLE &&
-                (lua_pushliteral(L, "__name"), lua_rawget(L, -2)) == LUA_TSTRING &&
-                strcmp(lua_tostring(L, -1), name) == 0;
+                (lua_topointer(L, -1) == simlua__runtime(L)->metatables[type] ||
+                 ((lua_pushliteral(L, "__name"), lua_rawget(L, -2)) == LUA_TSTRING &&
+                  strcmp(lua_tostring(L, -1), name) == 0));
     lua_settop(L, userdata + 1);            /* the metatable (or what replaced it) */
     if (!ours)
         luaL_error(L, "%s: its metatable in the registry was replaced", name);
@@ -145,6 +148,12 @@ void simlua__metatable_new(lua_State *L, enum simlua_type type)
     luaL_newmetatable(L, name);             /* sets __name */
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__metatable");     /* getmetatable() answers the name */
+    /* Anchored for the runtime's life (a registry reference, as the bindings keep their
+     * tables), so no other table can get this address while object_new compares with it,
+     * even if the named entry were replaced. */
+    simlua__runtime(L)->metatables[type] = lua_topointer(L, -1);
+    lua_pushvalue(L, -1);
+    (void)luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 bool simlua__registry_table(lua_State *L, int reference)
