@@ -186,22 +186,6 @@ struct simlua_process {
     int sockets_ref;                    /* registry table of its sockets, creation order */
 };
 
-/* object.c: every scenario-visible userdata is made and checked here (a tag, never the
- * metatable, says its type; see the file's header). */
-enum simlua_type {
-    SIMLUA_TYPE_WORLD = 1,
-    SIMLUA_TYPE_ENDPOINT,
-    SIMLUA_TYPE_PROCESS,
-    SIMLUA_TYPE_SOCKET,
-    SIMLUA_TYPE_SOCKET_OP,
-    SIMLUA_TYPE_DEVICE,
-    SIMLUA_TYPE_VMCI,
-    SIMLUA_TYPE_DATAGRAM,
-    SIMLUA_TYPE_QUEUE_PAIR,
-    SIMLUA_TYPE_PROGRAM,
-    SIMLUA_TYPE_COUNT,
-};
-
 struct simlua_runtime {
     struct simlua_options options;
     lua_State *L;
@@ -230,15 +214,30 @@ struct simlua_runtime {
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
-    /* The metatable each type got (object.c), compared by identity only: an object's
-     * metatable found under its name is ours without looking into it. */
-    const void *metatables[SIMLUA_TYPE_COUNT];
 };
 
-/* object.c: the objects of enum simlua_type (above). */
+/* object.c: every scenario-visible userdata is made and checked here (a tag, never the
+ * metatable, says its type; see the file's header). */
+enum simlua_type {
+    SIMLUA_TYPE_WORLD = 1,
+    SIMLUA_TYPE_ENDPOINT,
+    SIMLUA_TYPE_PROCESS,
+    SIMLUA_TYPE_SOCKET,
+    SIMLUA_TYPE_SOCKET_OP,
+    SIMLUA_TYPE_DEVICE,
+    SIMLUA_TYPE_VMCI,
+    SIMLUA_TYPE_DATAGRAM,
+    SIMLUA_TYPE_QUEUE_PAIR,
+    SIMLUA_TYPE_PROGRAM,
+    SIMLUA_TYPE_COUNT,
+};
 const char *simlua__type_name(enum simlua_type type);
 /* Pushes a new zeroed object with its type's metatable; returns its payload. */
 void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type);
+/* The same object without a metatable, for state that only ever sits in a stack slot of a
+ * binding's own C frame (the scenario never gets it, so no metatable can matter); checked
+ * by its tag like any other. The Lua objects made are the same as simlua__object_new's. */
+void *simlua__object_new_hidden(lua_State *L, size_t payload_bytes, enum simlua_type type);
 /* The payload of the object at index, or raises (wrong type, inside a finalizer, or the
  * world is gone). */
 void *simlua__object_check(lua_State *L, int index, enum simlua_type type);

@@ -80,24 +80,34 @@ void simlua__check_usable(lua_State *L, const char *what)
     lua_error(L);
 }
 
-void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type)
+/* Pushes a zeroed tagged userdata without a metatable; returns its tag. */
+static struct object_tag *tagged_new(lua_State *L, size_t payload_bytes, enum simlua_type type)
 {
     assert(payload_bytes > 0 && payload_bytes <= UINT32_MAX);
-    const char *name = simlua__type_name(type);
+    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
     struct object_tag *tag = lua_newuserdatauv(L, sizeof(*tag) + payload_bytes, 0);
     memset(tag, 0, sizeof(*tag) + payload_bytes);
     tag->magic = OBJECT_MAGIC;
     tag->type = (uint32_t)type;
     tag->payload_bytes = (uint32_t)payload_bytes;
+    return tag;
+}
+
+void *simlua__object_new_hidden(lua_State *L, size_t payload_bytes, enum simlua_type type)
+{
+    return tagged_new(L, payload_bytes, type) + 1;
+}
+
+void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type)
+{
+    const char *name = simlua__type_name(type);
+    struct object_tag *tag = tagged_new(L, payload_bytes, type);
     /* The registry entry may have been replaced by the scenario: use it only if it is
-     * still a table named for this type. The table made for the type is (its identity
-     * is enough; comparing pointers for equality orders nothing); another is looked
-     * into. */
+     * still a table named for this type. */
     int userdata = lua_gettop(L);          /* raw reads: no scenario code runs here */
     bool ours = luaL_getmetatable(L, name) == LUA_TTABLE &&
-                (lua_topointer(L, -1) == simlua__runtime(L)->metatables[type] ||
-                 ((lua_pushliteral(L, "__name"), lua_rawget(L, -2)) == LUA_TSTRING &&
-                  strcmp(lua_tostring(L, -1), name) == 0));
+                (lua_pushliteral(L, "__name"), lua_rawget(L, -2)) == LUA_TSTRING &&
+                strcmp(lua_tostring(L, -1), name) == 0;
     lua_settop(L, userdata + 1);            /* the metatable (or what replaced it) */
     if (!ours)
         luaL_error(L, "%s: its metatable in the registry was replaced", name);
@@ -148,12 +158,6 @@ void simlua__metatable_new(lua_State *L, enum simlua_type type)
     luaL_newmetatable(L, name);             /* sets __name */
     lua_pushstring(L, name);
     lua_setfield(L, -2, "__metatable");     /* getmetatable() answers the name */
-    /* Anchored for the runtime's life (a registry reference, as the bindings keep their
-     * tables), so no other table can get this address while object_new compares with it,
-     * even if the named entry were replaced. */
-    simlua__runtime(L)->metatables[type] = lua_topointer(L, -1);
-    lua_pushvalue(L, -1);
-    (void)luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 bool simlua__registry_table(lua_State *L, int reference)

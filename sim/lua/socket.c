@@ -343,7 +343,9 @@ static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *me
 {
     blocking_process(L, method);
     lua_settop(L, ARG_TOP);
-    struct op_state *state = simlua__object_new(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
+    /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
+     * when the module opens, as before, so the objects Lua makes stay the same). */
+    struct op_state *state = simlua__object_new_hidden(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
     state->kind = kind;
     state->deadline_ns = SIM_TIME_NEVER;
     assert(lua_gettop(L) == OP_STATE);
