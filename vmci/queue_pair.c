@@ -23,6 +23,8 @@
  *   QP2  the tail is written after the copy, and a re-read shows ready grown by
  *        exactly the copied count; dequeue shows it shrunk by the same count.
  *   QP3  ring_load() returns INVALID_SIZE before any caller can copy.
+ *   QP4  a ring reads as zero where nothing was written (R81), though only the bytes
+ *        below defined_bytes are stored: a copy stores the zeroes it reaches first.
  *
  * A zero-sized queue (R77 allows P = 0 or C = 0) has no ring; its only valid pointer
  * value is 0 and free = ready = 0, so enqueue is NOSPACE and dequeue NODATA (the
