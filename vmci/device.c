@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "device.h"
@@ -112,8 +113,11 @@ struct vmci_device {
     uint64_t out_discard_bytes;             /* declared bytes of an oversize datagram left */
     uint32_t out_total;                     /* declared total once the header is in, else 0 */
     uint32_t out_filled;                    /* bytes of the current datagram in out_buf */
-    uint8_t out_buf[VMCI_MAX_DG_SIZE];
+    uint8_t out_buf[VMCI_MAX_DG_SIZE];     /* last: vmci_device_create zeroes what precedes it */
 };
+_Static_assert(sizeof(struct vmci_device) - offsetof(struct vmci_device, out_buf) -
+                   VMCI_MAX_DG_SIZE < sizeof(uint64_t),
+               "out_buf is the last member (only padding follows it)");
 
 static const char *const register_names[REGISTER_COUNT] = {
     [VMCI_STATUS_ADDR / 4u] = "STATUS",
@@ -396,15 +400,18 @@ static size_t data_in_step(struct vmci_device *device, uint8_t *target, size_t s
 }
 
 /* Fills `target` from the pending slots; returns how many bytes at its end are the 0xFF
- * filler of an empty queue (the filler is only ever a suffix: R40). */
-static size_t data_in_fill(struct vmci_device *device, uint8_t *target, size_t size_bytes)
+ * filler of an empty queue (the filler is only ever a suffix: R40). With `write_filler`
+ * false those bytes are left as they were: the caller knows they are 0xFF. */
+static size_t data_in_fill(struct vmci_device *device, uint8_t *target, size_t size_bytes,
+                           bool write_filler)
 {
     size_t done = 0;
     size_t filler_bytes = 0;
     for (size_t step = 0; step < size_bytes && done < size_bytes; step++) {
         if (device->pending_head == NULL) {
             filler_bytes = size_bytes - done;
-            memset(target + done, 0xFF, filler_bytes);    /* R40: nothing pending */
+            if (write_filler)
+                memset(target + done, 0xFF, filler_bytes);    /* R40: nothing pending */
             done = size_bytes;
             break;
         }
@@ -420,10 +427,11 @@ static size_t data_in_fill(struct vmci_device *device, uint8_t *target, size_t s
  * reads a page per interrupt for a 56-byte packet, and storing 4 KiB of 0xFF per
  * packet was most of a device-level trace's bytes. The transfer is still exact:
  * `bytes` followed by `fill` times 0xFF is what the guest got. */
-static void data_in_transfer(struct vmci_device *device, uint8_t *target, size_t size_bytes)
+static size_t data_in_transfer(struct vmci_device *device, uint8_t *target, size_t size_bytes,
+                               bool write_filler)
 {
     assert(size_bytes <= VMCI_DEVICE_TRANSFER_BYTES_MAX);
-    size_t filler_bytes = data_in_fill(device, target, size_bytes);
+    size_t filler_bytes = data_in_fill(device, target, size_bytes, write_filler);
     struct sim_trace_event event;
     trace_begin(device, &event, "data_in");
     sim_trace_field_u64(&event, "size", size_bytes);
@@ -432,13 +440,18 @@ static void data_in_transfer(struct vmci_device *device, uint8_t *target, size_t
     trace_end(device, &event);
     if (device->pending_head != NULL)
         icr_set(device, VMCI_ICR_DATAGRAM);
+    return filler_bytes;
 }
 
-void vmci_device_read_data_in(struct vmci_device *device, uint8_t *target, size_t size_bytes)
+/* The transfers of one DATA_IN read; returns the filler bytes at its end. Once a transfer
+ * ends in filler nothing is pending, so every later one is filler only: a suffix. */
+static size_t data_in_read(struct vmci_device *device, uint8_t *target, size_t size_bytes,
+                           bool write_filler)
 {
     assert(device != NULL);
     assert(!device->in_callback);
     assert(target != NULL || size_bytes == 0);
+    size_t filler_bytes = 0;
     size_t done = 0;
     /* A zero-length call is still one (empty) transfer; each further step moves
      * VMCI_DEVICE_TRANSFER_BYTES_MAX bytes at most. */
@@ -448,10 +461,26 @@ void vmci_device_read_data_in(struct vmci_device *device, uint8_t *target, size_
             chunk = VMCI_DEVICE_TRANSFER_BYTES_MAX;
         if (step > 0 && chunk == 0)
             break;
-        data_in_transfer(device, target == NULL ? NULL : target + done, chunk);
+        size_t chunk_filler_bytes = data_in_transfer(device, target == NULL ? NULL : target + done,
+                                                     chunk, write_filler);
+        assert(filler_bytes == 0 || chunk_filler_bytes == chunk);     /* a suffix */
+        filler_bytes += chunk_filler_bytes;
         done += chunk;
     }
     assert(done == size_bytes);
+    assert(filler_bytes <= size_bytes);
+    return filler_bytes;
+}
+
+void vmci_device_read_data_in(struct vmci_device *device, uint8_t *target, size_t size_bytes)
+{
+    (void)data_in_read(device, target, size_bytes, true);
+}
+
+size_t vmci_device_read_data_in_unfilled(struct vmci_device *device, uint8_t *target,
+                                         size_t size_bytes)
+{
+    return data_in_read(device, target, size_bytes, false);
 }
 
 /* ---- DATA_OUT stream (R36) ------------------------------------------------------- */
@@ -649,7 +678,7 @@ uint32_t vmci_device_read(struct vmci_device *device, uint32_t offset)
     assert(!device->in_callback);
     if (offset == VMCI_DATA_IN_ADDR) {
         uint8_t bytes[4];
-        data_in_transfer(device, bytes, sizeof(bytes));
+        (void)data_in_transfer(device, bytes, sizeof(bytes), true);
         return vmci_read_u32(bytes);
     }
     uint32_t value = register_read(device, offset);
@@ -784,9 +813,13 @@ struct vmci_device *vmci_device_create(const struct vmci_device_config *config)
     assert(config->ops->datagram_out != NULL);
     assert(config->ops->interrupt != NULL);
     assert(config->ops->reset != NULL);
-    struct vmci_device *device = calloc(1, sizeof(*device));
+    /* Everything but out_buf starts zeroed; out_buf (the largest datagram, most of the
+     * struct) is only ever read below out_filled, which is 0, so it is left as malloc gives
+     * it: zeroing it cost more than the rest of a VM's start. */
+    struct vmci_device *device = malloc(sizeof(*device));
     if (device == NULL)
         return NULL;
+    memset(device, 0, offsetof(struct vmci_device, out_buf));
     device->cid = config->cid;
     device->caps_offered = config->caps_offered;
     device->engine = config->engine;

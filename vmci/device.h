@@ -74,6 +74,12 @@ void vmci_device_write_data_out(struct vmci_device *device, const uint8_t *bytes
 /* One DATA_IN transfer (R40): fills `size_bytes` of `target` from the pending stream,
  * 0xFF where no datagram is pending at a datagram boundary. */
 void vmci_device_read_data_in(struct vmci_device *device, uint8_t *target, size_t size_bytes);
+/* The same transfer (the same trace), but the 0xFF filler is not stored: returns how many
+ * bytes at the end of `target` are filler and were left untouched. For a reader that looks
+ * at a few bytes of the filler at most (the guest driver reads one header of it), which
+ * spares storing a page of 0xFF per interrupt. */
+size_t vmci_device_read_data_in_unfilled(struct vmci_device *device, uint8_t *target,
+                                         size_t size_bytes);
 /* The notification bitmap page as the guest sees it (R43, R46), or NULL if none is
  * registered. The guest driver clears bytes through it. */
 uint8_t *vmci_device_bitmap(struct vmci_device *device);

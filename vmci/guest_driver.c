@@ -139,39 +139,67 @@ void vmci__guest_driver_start(struct vmci_kernel *kernel)
         driver_fail(kernel, "limit events_pending_max");
 }
 
-/* Reads DATA_IN until the 0xFF filler and dispatches every datagram (R40-R42). The
- * buffer holds [start, end) of unread stream bytes. */
+/* The driver's receive buffer: [start, end) holds unread stream bytes, of which
+ * [filler_from, end) are 0xFF filler the device did not store (vmci_device_read_data_in_
+ * unfilled). They are stored on demand, before the driver looks at them or moves them, so
+ * every byte the driver reads is the byte a fully written page would hold; a driver that
+ * finds the filler after a 56-byte packet stores 24 bytes of it instead of a page. */
+struct receive_window {
+    uint8_t *buffer;
+    uint64_t start;
+    uint64_t end;
+    uint64_t filler_from;
+};
+
+/* Stores the deferred filler below `upto` (clamped to the window's end). */
+static void window_settle(struct receive_window *window, uint64_t upto)
+{
+    if (upto > window->end)
+        upto = window->end;
+    if (upto > window->filler_from) {
+        memset(window->buffer + window->filler_from, 0xFF, upto - window->filler_from);
+        window->filler_from = upto;
+    }
+    assert(window->filler_from <= window->end);
+}
+
+/* Moves the unread bytes to the buffer's start and reads `size_bytes` more after them. */
+static void window_read(struct receive_window *window, struct vmci_device *device,
+                        uint64_t size_bytes)
+{
+    window_settle(window, window->end);
+    memmove(window->buffer, window->buffer + window->start, window->end - window->start);
+    window->end -= window->start;
+    window->start = 0;
+    assert(window->end + size_bytes <= DRIVER_RECEIVE_BUFFER_BYTES);
+    size_t filler_bytes = vmci_device_read_data_in_unfilled(device, window->buffer + window->end,
+                                                            size_bytes);
+    window->end += size_bytes;
+    window->filler_from = window->end - filler_bytes;
+}
+
+/* Reads DATA_IN until the 0xFF filler and dispatches every datagram (R40-R42). */
 static void drain_datagrams(struct vmci_kernel *kernel)
 {
     struct vmci_device *device = device_of(kernel);
-    uint8_t *buffer = kernel->receive_buffer;
-    uint64_t start = 0;
-    uint64_t end = 0;
+    struct receive_window window = { .buffer = kernel->receive_buffer };
     for (uint32_t count = 0; count < VMCI_DRIVER_DATAGRAMS_PER_INTERRUPT_MAX; count++) {
-        if (end - start < VMCI_DG_HEADERSIZE) {
-            memmove(buffer, buffer + start, end - start);
-            end -= start;
-            start = 0;
-            vmci_device_read_data_in(device, buffer + end, VMCI_DRIVER_FIRST_READ_BYTES);
-            end += VMCI_DRIVER_FIRST_READ_BYTES;
-        }
+        if (window.end - window.start < VMCI_DG_HEADERSIZE)
+            window_read(&window, device, VMCI_DRIVER_FIRST_READ_BYTES);
+        window_settle(&window, window.start + VMCI_DG_HEADERSIZE);
         struct vmci_datagram_header header;
-        vmci_header_decode(buffer + start, &header);
+        vmci_header_decode(window.buffer + window.start, &header);
         if (header.dst.resource == VMCI_INVALID_ID)
             return;                                         /* the filler: nothing more */
         if (header.payload_size > VMCI_MAX_DG_PAYLOAD_SIZE)
             return;                                         /* corrupt stream: stop (R41) */
         uint64_t size_bytes = VMCI_DG_HEADERSIZE + header.payload_size;
         uint64_t slot_bytes = vmci_dg_size_aligned(size_bytes);
-        if (end - start < slot_bytes) {                     /* read the rest of this one */
-            memmove(buffer, buffer + start, end - start);
-            end -= start;
-            start = 0;
-            vmci_device_read_data_in(device, buffer + end, slot_bytes - end);
-            end = slot_bytes;
-        }
-        vmci__kernel_dispatch(kernel, buffer + start, size_bytes);
-        start += slot_bytes;
+        if (window.end - window.start < slot_bytes)        /* read the rest of this one */
+            window_read(&window, device, slot_bytes - (window.end - window.start));
+        window_settle(&window, window.start + size_bytes);
+        vmci__kernel_dispatch(kernel, window.buffer + window.start, size_bytes);
+        window.start += slot_bytes;
     }
 }
 

@@ -55,7 +55,7 @@ static bool queue_ready(const struct vmci_queue *queue, const struct vmci_queue 
 /* Read bytes + queued bytes == written bytes, and the read hash extended with the queued
  * bytes is the writer's hash. */
 static void check_queue(struct checker *checker, struct vmci_handle handle,
-                        const struct vmci_queue *queue, const struct vmci_queue *other,
+                        struct vmci_queue *queue, const struct vmci_queue *other,
                         const char *direction)
 {
     const struct vmci_queue_tally *tally = &queue->tally;
@@ -83,8 +83,9 @@ static void check_queue(struct checker *checker, struct vmci_handle handle,
         return;                                 /* out of memory: not checked, not failed */
     uint64_t first = ready < queue->size_bytes - head ? ready : queue->size_bytes - head;
     if (ready > 0) {
-        sim_data_stream_update(whole, queue->ring + head, first);
-        sim_data_stream_update(whole, queue->ring, ready - first);
+        sim_data_stream_update(whole, vmci_queue_ring_span(queue, head, first), first);
+        sim_data_stream_update(whole, vmci_queue_ring_span(queue, 0, ready - first),
+                               ready - first);
     }
     bool same = sim_data_stream_value(whole) == sim_data_stream_value(tally->written);
     sim_data_stream_destroy(whole);
@@ -112,7 +113,7 @@ static void check_streams(struct checker *checker)
     }
     for (const struct vmci_qp_entry *entry = hypervisor->queue_pairs_head; entry != NULL;
          entry = entry->next) {
-        const struct vmci_qp_memory *memory = entry->memory;
+        struct vmci_qp_memory *memory = entry->memory;     /* the ring's unstored zeroes */
         if (memory == NULL)
             continue;
         check_queue(checker, entry->handle, &memory->queues[0], &memory->queues[1],
@@ -284,7 +285,7 @@ static int break_stream(struct vmci_hypervisor *hypervisor)
             struct vmci_queue *queue = &memory->queues[side];
             if (queue->tally.written != NULL &&
                 queue_ready(queue, &memory->queues[1 - side], &head, &ready) && ready > 0) {
-                queue->ring[head] ^= 0x5A;
+                *vmci_queue_ring_span(queue, head, 1) ^= 0x5A;
                 return 0;
             }
         }

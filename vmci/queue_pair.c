@@ -23,6 +23,8 @@
  *   QP2  the tail is written after the copy, and a re-read shows ready grown by
  *        exactly the copied count; dequeue shows it shrunk by the same count.
  *   QP3  ring_load() returns INVALID_SIZE before any caller can copy.
+ *   QP4  a ring reads as zero where nothing was written (R81), though only the bytes
+ *        below defined_bytes are stored: a copy stores the zeroes it reaches first.
  *
  * A zero-sized queue (R77 allows P = 0 or C = 0) has no ring; its only valid pointer
  * value is 0 and free = ready = 0, so enqueue is NOSPACE and dequeue NODATA (the
@@ -114,16 +116,51 @@ static int qp_sizes_check(uint64_t produce_size_bytes, uint64_t consume_size_byt
     return VMCI_SUCCESS;
 }
 
-/* Allocates exactly size_bytes of zeroed ring; a zero-sized queue gets none. */
+/* Allocates exactly size_bytes of ring, zero to every reader (R81); a zero-sized queue
+ * gets none. The zeroes are stored as the ring is used (defined_bytes): a stream's ring
+ * of 256 KiB is written from its start, and zeroing it all at once cost more than the
+ * bytes most connections ever put through it. */
 static int queue_ring_alloc(struct vmci_queue *queue, uint64_t size_bytes)
 {
     assert(queue->ring == NULL);
     assert(size_bytes <= VMCI_MAX_GUEST_QP_MEMORY);
     queue->size_bytes = size_bytes;
+    queue->defined_bytes = 0;
     if (size_bytes == 0)
         return VMCI_SUCCESS;
-    queue->ring = calloc((size_t)size_bytes, 1);
+    queue->ring = malloc((size_t)size_bytes);
     return queue->ring != NULL ? VMCI_SUCCESS : VMCI_ERROR_NO_MEM;
+}
+
+/* Before ring bytes below `end` are read: stores the zeroes not stored yet there. */
+static void ring_define_for_read(struct vmci_queue *queue, uint64_t end)
+{
+    assert(end <= queue->size_bytes);
+    if (end > queue->defined_bytes) {
+        memset(queue->ring + queue->defined_bytes, 0, (size_t)(end - queue->defined_bytes));
+        queue->defined_bytes = end;
+    }
+}
+
+/* Before [offset, end) is written: stores the zeroes below `offset` not stored yet; the
+ * write itself defines the rest. */
+static void ring_define_for_write(struct vmci_queue *queue, uint64_t offset, uint64_t end)
+{
+    assert(offset <= end && end <= queue->size_bytes);
+    if (offset > queue->defined_bytes)
+        ring_define_for_read(queue, offset);
+    if (end > queue->defined_bytes)
+        queue->defined_bytes = end;
+}
+
+uint8_t *vmci_queue_ring_span(struct vmci_queue *queue, uint64_t offset, uint64_t size_bytes)
+{
+    assert(queue != NULL);
+    assert(offset <= queue->size_bytes && size_bytes <= queue->size_bytes - offset);
+    if (queue->ring == NULL)
+        return NULL;
+    ring_define_for_read(queue, offset + size_bytes);
+    return queue->ring + offset;
 }
 
 int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes,
@@ -283,13 +320,16 @@ static void ring_copy_in(struct vmci_queue *queue, uint64_t offset, const uint8_
     uint64_t first_bytes = queue->size_bytes - offset;
     if (first_bytes > size_bytes)
         first_bytes = size_bytes;
+    ring_define_for_write(queue, offset, offset + first_bytes);
     memcpy(queue->ring + offset, source, (size_t)first_bytes);
-    if (size_bytes > first_bytes)
+    if (size_bytes > first_bytes) {
+        ring_define_for_write(queue, 0, size_bytes - first_bytes);
         memcpy(queue->ring, source + first_bytes, (size_t)(size_bytes - first_bytes));
+    }
 }
 
 /* Copies size_bytes out of the ring from `offset`, wrapping at N: at most two pieces. */
-static void ring_copy_out(const struct vmci_queue *queue, uint64_t offset, uint8_t *target,
+static void ring_copy_out(struct vmci_queue *queue, uint64_t offset, uint8_t *target,
                           uint64_t size_bytes)
 {
     assert(offset < queue->size_bytes);
@@ -297,9 +337,12 @@ static void ring_copy_out(const struct vmci_queue *queue, uint64_t offset, uint8
     uint64_t first_bytes = queue->size_bytes - offset;
     if (first_bytes > size_bytes)
         first_bytes = size_bytes;
+    ring_define_for_read(queue, offset + first_bytes);
     memcpy(target, queue->ring + offset, (size_t)first_bytes);
-    if (size_bytes > first_bytes)
+    if (size_bytes > first_bytes) {
+        ring_define_for_read(queue, size_bytes - first_bytes);
         memcpy(target + first_bytes, queue->ring, (size_t)(size_bytes - first_bytes));
+    }
 }
 
 /* ---- Enqueue, dequeue, peek (R86-R88) ------------------------------------------------ */

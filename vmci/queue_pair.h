@@ -47,6 +47,10 @@ struct vmci_queue {
     uint8_t header[VMCI_QUEUE_HEADER_BYTES];   /* the shared header page's first bytes */
     uint8_t *ring;                             /* size_bytes of data, owned by the memory */
     uint64_t size_bytes;
+    /* The ring starts zeroed (R81), but is zeroed as it is used: its bytes from
+     * defined_bytes on are zero that is not stored yet. Every access through this file
+     * stores the zeroes it reaches first; others go through vmci_queue_ring_span(). */
+    uint64_t defined_bytes;
     struct vmci_queue_tally tally;
 };
 
@@ -94,6 +98,11 @@ int64_t vmci_qp_produce_free_space(struct vmci_qp_view view);
 int64_t vmci_qp_produce_buf_ready(struct vmci_qp_view view);
 int64_t vmci_qp_consume_free_space(struct vmci_qp_view view);
 int64_t vmci_qp_consume_buf_ready(struct vmci_qp_view view);
+
+/* The ring bytes [offset, offset + size_bytes) (within the ring, no wrap) for a reader or
+ * writer outside the ring operations (the invariants, tests): any of them never stored
+ * yet are zeroed first, so they read as the zeroed ring of R81 and stay as written. */
+uint8_t *vmci_queue_ring_span(struct vmci_queue *queue, uint64_t offset, uint64_t size_bytes);
 
 /* Raw header access (the bytes of R80), for tests and the hostile-guest model. */
 uint64_t vmci_queue_producer_tail(const struct vmci_queue *queue);

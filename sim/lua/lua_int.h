@@ -234,6 +234,10 @@ enum simlua_type {
 const char *simlua__type_name(enum simlua_type type);
 /* Pushes a new zeroed object with its type's metatable; returns its payload. */
 void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type);
+/* The same object without a metatable, for state that only ever sits in a stack slot of a
+ * binding's own C frame (the scenario never gets it, so no metatable can matter); checked
+ * by its tag like any other. The Lua objects made are the same as simlua__object_new's. */
+void *simlua__object_new_hidden(lua_State *L, size_t payload_bytes, enum simlua_type type);
 /* The payload of the object at index, or raises (wrong type, inside a finalizer, or the
  * world is gone). */
 void *simlua__object_check(lua_State *L, int index, enum simlua_type type);

@@ -80,15 +80,28 @@ void simlua__check_usable(lua_State *L, const char *what)
     lua_error(L);
 }
 
-void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type)
+/* Pushes a zeroed tagged userdata without a metatable; returns its tag. */
+static struct object_tag *tagged_new(lua_State *L, size_t payload_bytes, enum simlua_type type)
 {
     assert(payload_bytes > 0 && payload_bytes <= UINT32_MAX);
-    const char *name = simlua__type_name(type);
+    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
     struct object_tag *tag = lua_newuserdatauv(L, sizeof(*tag) + payload_bytes, 0);
     memset(tag, 0, sizeof(*tag) + payload_bytes);
     tag->magic = OBJECT_MAGIC;
     tag->type = (uint32_t)type;
     tag->payload_bytes = (uint32_t)payload_bytes;
+    return tag;
+}
+
+void *simlua__object_new_hidden(lua_State *L, size_t payload_bytes, enum simlua_type type)
+{
+    return tagged_new(L, payload_bytes, type) + 1;
+}
+
+void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type type)
+{
+    const char *name = simlua__type_name(type);
+    struct object_tag *tag = tagged_new(L, payload_bytes, type);
     /* The registry entry may have been replaced by the scenario: use it only if it is
      * still a table named for this type. */
     int userdata = lua_gettop(L);          /* raw reads: no scenario code runs here */

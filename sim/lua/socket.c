@@ -271,23 +271,27 @@ static struct simlua_process *blocking_process(lua_State *L, const char *method)
     return current;
 }
 
-static int op_step(lua_State *L, struct op_state *state, struct vsock_call *call);
+static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                   struct vsock_call *call);
 static int op_continue(lua_State *L, int status, lua_KContext context);
 
-/* Runs the operation until it finishes (then sleeps its cost) or must wait. */
-static int op_run(lua_State *L)
+/* Runs the operation until it finishes (then sleeps its cost) or must wait. `ls` and
+ * `state` are the checked payloads of stack slots 1 and OP_STATE: a method checks them
+ * once when it starts and op_continue again after each yield; in between, within one C
+ * call, no scenario code can replace a slot of this frame. */
+static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state)
 {
-    struct op_state *state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
+    assert(ls != NULL && state != NULL);
+    assert(state->kind >= OP_CONNECT && state->kind <= OP_RECV);
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     assert(process != NULL);
     struct vsock_call call = { .deadline_ns = state->deadline_ns };
-    int count = op_step(L, state, &call);
+    int count = op_step(L, ls, state, &call);
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
     if (count >= 0) {
         static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
                                              "sock_recv" };
-        struct lua_socket *ls = check_socket(L);
         int64_t result = lua_isinteger(L, -count) ? lua_tointeger(L, -count)
                          : lua_type(L, -count) == LUA_TSTRING ? (int64_t)lua_rawlen(L, -count)
                          : lua_isnil(L, -count) ? -lua_tointeger(L, -count + 2) : 0;
@@ -332,14 +336,16 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
         state->paying = false;          /* the cost sleep ended: not a timeout */
     else
         state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
-    return op_run(L);
+    return op_run(L, check_socket(L), state);
 }
 
 static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *method)
 {
     blocking_process(L, method);
     lua_settop(L, ARG_TOP);
-    struct op_state *state = simlua__object_new(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
+    /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
+     * when the module opens, as before, so the objects Lua makes stay the same). */
+    struct op_state *state = simlua__object_new_hidden(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
     state->kind = kind;
     state->deadline_ns = SIM_TIME_NEVER;
     assert(lua_gettop(L) == OP_STATE);
@@ -376,9 +382,9 @@ static uint32_t check_flags(lua_State *L, int index)
     return flags;
 }
 
-static int step_connect(lua_State *L, struct op_state *state, struct vsock_call *call)
+static int step_connect(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                        struct vsock_call *call)
 {
-    struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
         return push_closed(L, ls);
     int rc = vsock_connect(ls->sock, &state->addr, state->progress > 0, call);
@@ -391,9 +397,9 @@ static int step_connect(lua_State *L, struct op_state *state, struct vsock_call 
     return 1;
 }
 
-static int step_accept(lua_State *L, struct op_state *state, struct vsock_call *call)
+static int step_accept(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                       struct vsock_call *call)
 {
-    struct lua_socket *ls = check_socket(L);
     if (ls->sock == NULL)
         return push_closed(L, ls);
     if (state->timed_out)
@@ -411,9 +417,9 @@ static int step_accept(lua_State *L, struct op_state *state, struct vsock_call *
     return 3;
 }
 
-static int step_send(lua_State *L, struct op_state *state, struct vsock_call *call)
+static int step_send(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                     struct vsock_call *call)
 {
-    struct lua_socket *ls = check_socket(L);
     size_t size_bytes = 0;
     const char *bytes = lua_tolstring(L, 2, &size_bytes);
     if (ls->sock == NULL)
@@ -435,9 +441,9 @@ static int step_send(lua_State *L, struct op_state *state, struct vsock_call *ca
     return 1;
 }
 
-static int step_recv(lua_State *L, struct op_state *state, struct vsock_call *call)
+static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                     struct vsock_call *call)
 {
-    struct lua_socket *ls = check_socket(L);
     if (lua_type(L, OP_BUFFER) != LUA_TUSERDATA)    /* kept across yields: re-checked */
         return luaL_error(L, "s:recv: its buffer was replaced");
     size_t capacity = lua_rawlen(L, OP_BUFFER);
@@ -467,57 +473,58 @@ static int step_recv(lua_State *L, struct op_state *state, struct vsock_call *ca
     return 4;
 }
 
-static int op_step(lua_State *L, struct op_state *state, struct vsock_call *call)
+static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                   struct vsock_call *call)
 {
     switch (state->kind) {
-    case OP_CONNECT: return step_connect(L, state, call);
-    case OP_ACCEPT: return step_accept(L, state, call);
-    case OP_SEND: return step_send(L, state, call);
-    case OP_RECV: return step_recv(L, state, call);
+    case OP_CONNECT: return step_connect(L, ls, state, call);
+    case OP_ACCEPT: return step_accept(L, ls, state, call);
+    case OP_SEND: return step_send(L, ls, state, call);
+    case OP_RECV: return step_recv(L, ls, state, call);
     }
     return luaL_error(L, "unknown socket operation");
 }
 
 static int socket_connect(lua_State *L)
 {
-    check_socket(L);
+    struct lua_socket *ls = check_socket(L);
     struct vsock_addr addr = check_addr(L, 2, 3);
     struct op_state *state = op_begin(L, OP_CONNECT, "s:connect");
     state->addr = addr;
-    return op_run(L);
+    return op_run(L, ls, state);
 }
 
 static int socket_accept(lua_State *L)
 {
-    check_socket(L);
-    op_begin(L, OP_ACCEPT, "s:accept");
-    return op_run(L);
+    struct lua_socket *ls = check_socket(L);
+    struct op_state *state = op_begin(L, OP_ACCEPT, "s:accept");
+    return op_run(L, ls, state);
 }
 
 static int socket_send(lua_State *L)
 {
-    check_socket(L);
+    struct lua_socket *ls = check_socket(L);
     luaL_checkstring(L, 2);
     uint32_t flags = check_flags(L, 3);
     struct op_state *state = op_begin(L, OP_SEND, "s:send");
     state->flags = flags;
-    return op_run(L);
+    return op_run(L, ls, state);
 }
 
 static int socket_sendto(lua_State *L)
 {
-    check_socket(L);
+    struct lua_socket *ls = check_socket(L);
     luaL_checkstring(L, 2);
     struct vsock_addr addr = check_addr(L, 3, 4);
     struct op_state *state = op_begin(L, OP_SEND, "s:sendto");
     state->addr = addr;
     state->has_to = true;
-    return op_run(L);
+    return op_run(L, ls, state);
 }
 
 static int socket_recv_common(lua_State *L, const char *method, int results)
 {
-    check_socket(L);
+    struct lua_socket *ls = check_socket(L);
     lua_Integer size_bytes = luaL_checkinteger(L, 2);
     luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
                   "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
@@ -527,7 +534,7 @@ static int socket_recv_common(lua_State *L, const char *method, int results)
     state->want_from = results > 1;
     lua_newuserdatauv(L, (size_t)size_bytes, 0);
     assert(lua_gettop(L) == OP_BUFFER);
-    return op_run(L);
+    return op_run(L, ls, state);
 }
 
 static int socket_recv(lua_State *L) { return socket_recv_common(L, "s:recv", 1); }

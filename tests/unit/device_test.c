@@ -1084,6 +1084,47 @@ static void test_trace_long_transfer_is_split(void)
     fixture_destroy(fx);
 }
 
+/* vmci_device_read_data_in_unfilled: the same stream and the same trace as a filled read,
+ * but the trailing 0xFF filler is counted, not stored (the bytes there stay as they were),
+ * also when it spans several transfers; a read without filler returns 0. */
+static void test_R40_data_in_unfilled_counts_the_filler(void)
+{
+    struct fixture *fx = fixture_create(VMCI_CAPS_OFFERED_DEFAULT);
+    struct collector *trace = calloc(1, sizeof(*trace));
+    size_t size = VMCI_DEVICE_TRANSFER_BYTES_MAX + 100;
+    uint8_t *got = malloc(size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+    uint8_t a[29];
+    dg_build(a, 5, 0xA0);
+    CU_ASSERT_EQUAL(vmci_device_enqueue(fx->device, a, 29, false), VMCI_SUCCESS);
+    CU_ASSERT_EQUAL(vmci_device_enqueue(fx->device, a, 29, false), VMCI_SUCCESS);
+    collector_attach(fx, trace);
+    memset(got, 0x5A, size);
+    ASSERT_U64_EQ(vmci_device_read_data_in_unfilled(fx->device, got, 16), 0);  /* no filler */
+    ASSERT_U64_EQ(vmci_device_read_data_in_unfilled(fx->device, got + 16, 100), 100 - 48);
+    CU_ASSERT_EQUAL(memcmp(got, a, 29), 0);
+    ASSERT_U64_EQ(count_bytes_equal(got + 29, 3, 0), 3);                   /* padding */
+    CU_ASSERT_EQUAL(memcmp(got + 32, a, 29), 0);
+    ASSERT_U64_EQ(count_bytes_equal(got + 64, 52, 0x5A), 52);              /* not stored */
+    expect_data_in_event(trace, 0, 16, 0, a);
+    expect_data_in_event(trace, 1, 100, 52, NULL);
+    memset(got, 0x5A, size);
+    ASSERT_U64_EQ(vmci_device_read_data_in_unfilled(fx->device, got, size), size);
+    ASSERT_U64_EQ(count_bytes_equal(got, size, 0x5A), size);
+    ASSERT_U64_EQ(trace->count, 4);                     /* two transfers, all filler */
+    expect_data_in_event(trace, 2, VMCI_DEVICE_TRANSFER_BYTES_MAX,
+                         VMCI_DEVICE_TRANSFER_BYTES_MAX, NULL);
+    expect_data_in_event(trace, 3, 100, 100, NULL);
+    CU_ASSERT_EQUAL(vmci_device_enqueue(fx->device, a, 29, false), VMCI_SUCCESS);
+    ASSERT_U64_EQ(vmci_device_read_data_in_unfilled(fx->device, got, 32), 0);
+    CU_ASSERT_EQUAL(memcmp(got, a, 29), 0);
+    sim_engine_sinks_detach(fx->engine);
+    free(got);
+    free(trace);
+    fixture_destroy(fx);
+}
+
 struct guest_process {
     struct vmci_device *device;
     uint32_t caps;
@@ -1478,6 +1519,7 @@ CU_ErrorCode device_suite_add(void)
         TEST_ENTRY(test_R36_datagram_out_may_enqueue_into_same_device),
         TEST_ENTRY(test_R33_reraise_when_pending_remain),
         TEST_ENTRY(test_R40_data_in_alignment_split_reads_and_ff_filler),
+        TEST_ENTRY(test_R40_data_in_unfilled_counts_the_filler),
         TEST_ENTRY(test_R40_enqueue_copies_the_borrowed_datagram),
         TEST_ENTRY(test_R58_queue_limits),
         TEST_ENTRY(test_R45_bitmap_set_coalesces),

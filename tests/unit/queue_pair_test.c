@@ -233,8 +233,8 @@ static void test_R81_headers_start_zero(void)
     assert_header_bytes(&fixture.memory->queues[0], 0, 0);
     assert_header_bytes(&fixture.memory->queues[1], 0, 0);
     CU_ASSERT(vmci_handle_equal(fixture.memory->handle, qp_handle));
-    CU_ASSERT(bytes_all(fixture.memory->queues[0].ring, 64, 0));
-    CU_ASSERT(bytes_all(fixture.memory->queues[1].ring, 32, 0));
+    CU_ASSERT(bytes_all(vmci_queue_ring_span(&fixture.memory->queues[0], 0, 64), 64, 0));
+    CU_ASSERT(bytes_all(vmci_queue_ring_span(&fixture.memory->queues[1], 0, 32), 32, 0));
     CU_ASSERT_PTR_EQUAL(fixture.creator.produce, &fixture.memory->queues[0]);
     CU_ASSERT_PTR_EQUAL(fixture.creator.consume, &fixture.memory->queues[1]);
     CU_ASSERT_PTR_EQUAL(fixture.attacher.produce, &fixture.memory->queues[1]);
@@ -245,6 +245,47 @@ static void test_R81_headers_start_zero(void)
     ASSERT_U64_EQ(vmci_qp_consume_buf_ready(fixture.creator), 0);
     ASSERT_U64_EQ(vmci_qp_produce_free_space(fixture.attacher), 31);
     ASSERT_U64_EQ(vmci_qp_consume_free_space(fixture.attacher), 63);
+    fixture_destroy(&fixture);
+}
+
+/* R81 with a ring zeroed as it is used: whatever the memory held before (a ring of the
+ * same size filled with 0xAB and freed just before, which malloc tends to hand back),
+ * every byte a reader can reach reads 0 until written: bytes a peer exposes by moving the
+ * tail past what was written (R82 allows any pointer below the size), bytes skipped by a
+ * write that starts beyond the stored part, and the part after a wrap. */
+static void test_R81_ring_zeroed_as_used(void)
+{
+    enum { SIZE = 4096 };
+    static uint8_t bytes[SIZE], out[SIZE];
+    struct qp_fixture fixture;
+    fixture_create(&fixture, SIZE, SIZE);
+    memset(vmci_queue_ring_span(&fixture.memory->queues[0], 0, SIZE), 0xAB, SIZE);
+    fixture_destroy(&fixture);
+    fixture_create(&fixture, SIZE, SIZE);
+    struct direction direction = fixture_direction(&fixture, 0);
+    ASSERT_U64_EQ(direction.queue->defined_bytes, 0);           /* nothing stored yet */
+    vmci_queue_set_producer_tail(direction.queue, 1000);        /* 1000 bytes never written */
+    memset(out, 0x11, sizeof(out));
+    ASSERT_U64_EQ(vmci_qp_dequeue(direction.consumer, out, SIZE), 1000);
+    CU_ASSERT(bytes_all(out, 1000, 0));
+    ASSERT_U64_EQ(direction.queue->defined_bytes, 1000);
+    vmci_queue_set_producer_tail(direction.queue, 3000);        /* head 1000 -> tail 3000 */
+    vmci_queue_set_consumer_head(direction.head_holder, 3000);
+    pattern_fill(bytes, 1500, 0x21);
+    ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, bytes, 1500), 1500);    /* wraps */
+    ASSERT_U64_EQ(vmci_queue_producer_tail(direction.queue), 404);
+    vmci_queue_set_consumer_head(direction.head_holder, 404);   /* 1000..2999 unwritten */
+    vmci_queue_set_producer_tail(direction.queue, 3000);
+    memset(out, 0x11, sizeof(out));
+    ASSERT_U64_EQ(vmci_qp_peek(direction.consumer, out, SIZE), 2596);
+    CU_ASSERT(bytes_all(out, 596, 0));                          /* read as zero before */
+    CU_ASSERT(bytes_all(out + 596, 2000, 0));                   /* skipped by the write */
+    vmci_queue_set_consumer_head(direction.head_holder, 3000);
+    vmci_queue_set_producer_tail(direction.queue, 404);
+    ASSERT_U64_EQ(vmci_qp_dequeue(direction.consumer, out, SIZE), 1500);
+    CU_ASSERT_EQUAL(memcmp(out, bytes, 1500), 0);               /* the wrapped write */
+    CU_ASSERT(bytes_all(vmci_queue_ring_span(direction.queue, 404, 596), 596, 0));
+    ASSERT_U64_EQ(direction.queue->defined_bytes, SIZE);
     fixture_destroy(&fixture);
 }
 
@@ -321,7 +362,8 @@ static void check_corrupt_pointer(struct qp_fixture *fixture, int index, bool co
     uint8_t headers_before[2][VMCI_QUEUE_HEADER_BYTES];
     pattern_fill(bytes, 10, 0x40);
     ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, bytes, 10), 10);
-    memcpy(ring_before, direction.queue->ring, direction.size_bytes);
+    memcpy(ring_before, vmci_queue_ring_span(direction.queue, 0, direction.size_bytes),
+           direction.size_bytes);
     if (corrupt_tail)
         vmci_queue_set_producer_tail(direction.queue, bad_value);
     else
@@ -399,7 +441,7 @@ static void test_R82_last_valid_pointer_is_size_minus_one(void)
     ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, &byte, 1), VMCI_ERROR_QUEUEPAIR_NOSPACE);
     vmci_queue_set_producer_tail(direction.queue, 0);
     vmci_queue_set_consumer_head(direction.head_holder, 15);
-    direction.queue->ring[15] = 0x5C;
+    *vmci_queue_ring_span(direction.queue, 15, 1) = 0x5C;
     ASSERT_U64_EQ(vmci_qp_consume_buf_ready(direction.consumer), 1);
     ASSERT_U64_EQ(vmci_qp_consume_free_space(direction.consumer), 14);
     ASSERT_U64_EQ(vmci_qp_dequeue(direction.consumer, out, 4), 1);
@@ -515,7 +557,7 @@ static void test_R86_enqueue_wraps_at_ring_end(void)
     fixture_create(&fixture, 64, 64);
     struct direction direction = fixture_direction(&fixture, 0);
     direction_advance(&direction, 60);
-    memset(direction.queue->ring, SENTINEL_BYTE, 64);
+    memset(vmci_queue_ring_span(direction.queue, 0, 64), SENTINEL_BYTE, 64);
     uint8_t bytes[64], out[64];
     pattern_fill(bytes, 64, 0x80);
     ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, NULL, 0), 0);
@@ -812,6 +854,7 @@ CU_ErrorCode queue_pair_suite_add(void)
         TEST_ENTRY(test_R77_sizes),
         TEST_ENTRY(test_R77_zero_size_queue_is_nospace_and_nodata),
         TEST_ENTRY(test_R81_headers_start_zero),
+        TEST_ENTRY(test_R81_ring_zeroed_as_used),
         TEST_ENTRY(test_R80_header_layout_read_from_both_endpoints),
         TEST_ENTRY(test_R80_endpoint_writes_only_its_produce_header),
         TEST_ENTRY(test_R82_corrupt_producer_tail_gives_invalid_size),
