@@ -77,6 +77,10 @@ struct exec_start {
     uint64_t call_cost_ns;
     struct vsock_credentials credentials;
     const char *nodename;               /* uname: the endpoint's name */
+    /* execio: the world's pipes and control channel (sim/exec/pipe.h; NULL: programs get
+     * no pipes or AF_INET sockets) and the endpoint's index in the world (its address). */
+    struct exec_net *net;
+    uint32_t endpoint;
 };
 
 /* Starts the program's simulated process (the child itself starts when that process
