@@ -270,3 +270,22 @@ pipes=$(sqlite3 "$work/pipes1.db" "select count(*) from events where kind = 'exe
         and json_extract(fields, '$.op') in ('pipe', 'socketpair')")
 [ "$pipes" -eq 4 ]
 check "the trace has an exec_pipe event per pipe and socket pair made (4)" $? "$pipes"
+
+# Debian's socat, unmodified: `socat VSOCK-LISTEN:5000 PIPE` in a guest echoes 100 000 bytes to
+# a Lua client on the host, byte for byte, twice with equal digests (scenarios/socat_echo.lua).
+if command -v socat >/dev/null 2>&1; then
+    digests=""
+    for attempt in 1 2; do
+        out=$("$vmcisim" run scenarios/socat_echo.lua --allow-exec -q --digest 2>&1)
+        status=$?
+        digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+    done
+    echo "$out" | grep -q "^socat_echo 100000 equal$" && [ "$status" -eq 0 ]
+    check "socat VSOCK-LISTEN:5000 PIPE echoes 100000 bytes byte for byte" $? \
+        "$(echo "$out" | head -c 600)"
+    set -- $digests
+    [ "$#" -eq 2 ] && [ "$1" = "$2" ]
+    check "socat_echo twice: equal digests" $? "$digests"
+else
+    echo "ok - socat: skipped: socat is not installed (scripts/install-deps installs it)"
+fi
