@@ -7,7 +7,8 @@
 -- 1. tcp_control (scenarios/programs/tcp_control.c): an echo server on the host and a
 --    client in guest1 that finds the host by its endpoint name ("host") with getaddrinfo
 --    and checks 100 000 bytes echoed byte for byte; a second client asks for a name no
---    endpoint has, a third for a port nobody listens on.
+--    endpoint has, a third for a port nobody listens on. Then a datagram: a server in guest1
+--    answers one (upper-cased) to a client on the host that finds it as "guest1".
 -- 2. pipe_echo (scenarios/programs/pipe_echo.c): a vSockets echo server in guest2 whose
 --    bytes go round through a pipe (as `socat VSOCK-LISTEN:5000 PIPE`); a Lua client on the
 --    host sends 100 000 bytes and checks the echo byte for byte. The server first prints
@@ -46,6 +47,13 @@ host:spawn("driver", function(p)
   clients.unknown:join()
   clients.refused:join()
   server:join()
+  clients.udp_server = guest1:exec{ PROGRAMS .. "tcp_control", "udp-server", "7002",
+                                    name = "udp-server" }
+  while not clients.udp_server:output():find("bound", 1, true) do p:sleep(sim.us(10)) end
+  clients.udp = host:exec{ PROGRAMS .. "tcp_control", "udp-client", "guest1", "7002",
+                           name = "udp-client" }
+  clients.udp:join()
+  clients.udp_server:join()
 end)
 
 local relay = guest2:exec{ PROGRAMS .. "pipe_echo", "5000", name = "pipe-echo" }
@@ -97,6 +105,10 @@ check("tcp_unknown_name", has(clients.unknown, "getaddrinfo nosuchhost: Name or 
       clients.unknown:output())
 check("tcp_refused", has(clients.refused, "client: connect: ECONNREFUSED"),
       clients.refused:output())
+check("udp_answer", has(clients.udp, "udp-client: answer PING OVER UDP")
+      and has(clients.udp, "udp-client: from 192.0.2.16:7002")
+      and has(clients.udp_server, "udp-server: answered 192.0.2.2:32768"),
+      clients.udp:output() .. clients.udp_server:output())
 check("pipe_echo", lua_echo == "ok" and has(relay, "echoed 100000 bytes through a pipe"),
       lua_echo .. " / " .. relay:output())
 for _, line in ipairs({ "pipe: fifo 1", "pipe: capacity 65536 then EAGAIN", "pipe: fionread 65536",

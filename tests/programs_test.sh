@@ -258,8 +258,8 @@ set -- $digests
 [ "$#" -eq 2 ] && [ "$1" = "$2" ]
 check "pipes_and_tcp twice: equal digests" $? "$digests"
 lines=$(echo "$out" | grep -c '^pipes_and_tcp .* ok$')
-[ "$lines" -eq 13 ] && ! echo "$out" | grep -q FAILED
-check "pipes_and_tcp: all 13 checks ok (TCP echo by endpoint name, refusals, pipe relay)" $? \
+[ "$lines" -eq 14 ] && ! echo "$out" | grep -q FAILED
+check "pipes_and_tcp: all 14 checks ok (TCP echo by endpoint name, refusals, UDP, pipe relay)" $? \
     "$(echo "$out" | grep '^pipes_and_tcp' | grep -v ' ok$')"
 echo "$out" | grep '^pipes_and_tcp' | sed 's/^/# /'
 events=$(sqlite3 "$work/pipes1.db" "select json_extract(fields, '$.op') from events

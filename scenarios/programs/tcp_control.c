@@ -7,6 +7,8 @@
  *
  *   tcp_control server PORT              echo one connection until its end of file
  *   tcp_control client HOST PORT BYTES   send BYTES (a pattern), check the echo byte for byte
+ *   tcp_control udp-server PORT          answer one datagram (upper-cased) to its sender
+ *   tcp_control udp-client HOST PORT     send one datagram, print the answer and its sender
  *
  * It prints "<who>: <call>: <ERRNO NAME>" (or the getaddrinfo message) when a call fails.
  */
@@ -21,9 +23,10 @@
 
 #define CHUNK_BYTES 8192
 
-static struct addrinfo *resolve(const char *who, const char *host, const char *port)
+static struct addrinfo *resolve_type(const char *who, const char *host, const char *port,
+                                    int type)
 {
-    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = type,
                               .ai_flags = host == NULL ? AI_PASSIVE : 0 };
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host, port, &hints, &found);
@@ -33,6 +36,11 @@ static struct addrinfo *resolve(const char *who, const char *host, const char *p
         exit(1);
     }
     return found;
+}
+
+static struct addrinfo *resolve(const char *who, const char *host, const char *port)
+{
+    return resolve_type(who, host, port, SOCK_STREAM);
 }
 
 static void print_address(const char *who, const char *what, const struct sockaddr_in *address)
@@ -138,12 +146,65 @@ static int client(const char *host, const char *port, size_t bytes)
     return got == bytes ? 0 : 1;
 }
 
+/* One datagram answered, upper-cased, to whoever sent it. */
+static int udp_serve(const char *port)
+{
+    struct addrinfo *found = resolve_type("udp-server", NULL, port, SOCK_DGRAM);
+    int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+    if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) < 0)
+        fail("udp-server", "bind");
+    freeaddrinfo(found);
+    printf("udp-server: bound\n");
+    fflush(stdout);
+    char text[256];
+    struct sockaddr_in peer;
+    socklen_t length = sizeof(peer);
+    ssize_t got = recvfrom(fd, text, sizeof(text), 0, (struct sockaddr *)&peer, &length);
+    if (got < 0)
+        fail("udp-server", "recvfrom");
+    for (ssize_t index = 0; index < got; index++)
+        text[index] = (char)(text[index] >= 'a' && text[index] <= 'z' ? text[index] - 32
+                                                                      : text[index]);
+    if (sendto(fd, text, (size_t)got, 0, (struct sockaddr *)&peer, length) != got)
+        fail("udp-server", "sendto");
+    print_address("udp-server", "answered", &peer);
+    close(fd);
+    return 0;
+}
+
+static int udp_client(const char *host, const char *port)
+{
+    struct addrinfo *found = resolve_type("udp-client", host, port, SOCK_DGRAM);
+    int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+    if (fd < 0)
+        fail("udp-client", "socket");
+    if (sendto(fd, "ping over udp", 13, 0, found->ai_addr, found->ai_addrlen) != 13)
+        fail("udp-client", "sendto");
+    freeaddrinfo(found);
+    char text[256];
+    struct sockaddr_in peer;
+    socklen_t length = sizeof(peer);
+    ssize_t got = recvfrom(fd, text, sizeof(text) - 1, 0, (struct sockaddr *)&peer, &length);
+    if (got < 0)
+        fail("udp-client", "recvfrom");
+    text[got] = '\0';
+    printf("udp-client: answer %s\n", text);
+    print_address("udp-client", "from", &peer);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "server") == 0)
         return serve(argv[2]);
     if (argc == 5 && strcmp(argv[1], "client") == 0)
         return client(argv[2], argv[3], parse_number(argv[4]));
-    fprintf(stderr, "usage: tcp_control server PORT | client HOST PORT BYTES\n");
+    if (argc == 3 && strcmp(argv[1], "udp-server") == 0)
+        return udp_serve(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "udp-client") == 0)
+        return udp_client(argv[2], argv[3]);
+    fprintf(stderr, "usage: tcp_control server PORT | client HOST PORT BYTES | "
+                    "udp-server PORT | udp-client HOST PORT\n");
     return 2;
 }

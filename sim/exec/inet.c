@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sim/exec/inet.c: the TCP control channel's sockets (inet.h): addresses, ports,
- * listeners and connections over the links of pipe.c.
+ * listeners and connections over the links of pipe.c, and datagrams over a receive
+ * queue per datagram socket (a link with one end). TCP and UDP ports are separate.
  *
  * Bound sockets are on the net's list in bind order, and every search walks it in that
  * order, so which listener a connect finds never depends on addresses in memory.
@@ -58,15 +59,23 @@ void exec_inet_format(uint32_t address, uint16_t port, char text[32])
              (address >> 8) & 0xff, address & 0xff, port);
 }
 
-int exec_inet_socket(struct exec_net *net, uint32_t endpoint, bool nonblock,
+int exec_inet_socket(struct exec_net *net, uint32_t endpoint, bool datagram, bool nonblock,
                      struct exec_io **out)
 {
     assert(net != NULL && out != NULL);
     if (endpoint >= EXEC_INET_ENDPOINTS_MAX)
         return -EAFNOSUPPORT;               /* this endpoint has no address */
-    struct exec_io *io = exec__io_new(net, EXEC_IO_INET_STREAM, nonblock);
+    struct exec_io *io = exec__io_new(net, datagram ? EXEC_IO_INET_DGRAM : EXEC_IO_INET_STREAM,
+                                      nonblock);
     if (io == NULL)
         return net->io_count >= EXEC_IO_OBJECTS_MAX ? -ENFILE : -ENOMEM;
+    if (datagram &&
+        exec__link_new(net, io, NULL, EXEC_INET_DGRAM_QUEUE_BYTES, true, net->latency_ns) < 0) {
+        assert(net->io_count > 0);
+        net->io_count--;
+        free(io);
+        return -ENOMEM;
+    }
     io->endpoint = endpoint;
     io->holders = 1;
     *out = io;
@@ -91,7 +100,8 @@ static bool port_taken(const struct exec_io *io, uint32_t address, uint16_t port
 {
     for (const struct exec_io *other = io->net->inet_head; other != NULL;
          other = other->inet_next) {
-        if (other == io || other->endpoint != io->endpoint || other->local_port != port)
+        if (other == io || other->endpoint != io->endpoint || other->local_port != port ||
+            other->kind != io->kind)        /* TCP and UDP ports are separate spaces */
             continue;
         bool overlap = other->local_address == INADDR_ANY || address == INADDR_ANY ||
                        other->local_address == address;
@@ -142,7 +152,7 @@ static int bind_at(struct exec_io *io, uint32_t address, uint16_t port)
 
 int exec_inet_bind(struct exec_io *io, const struct sockaddr_in *address, uint32_t length)
 {
-    assert(io != NULL && io->kind == EXEC_IO_INET_STREAM);
+    assert(io != NULL && (io->kind == EXEC_IO_INET_STREAM || io->kind == EXEC_IO_INET_DGRAM));
     int rc = address_check(address, length);
     if (rc < 0)
         return rc;
@@ -156,7 +166,9 @@ int exec_inet_bind(struct exec_io *io, const struct sockaddr_in *address, uint32
 
 int exec_inet_listen(struct exec_io *io, int backlog)
 {
-    assert(io != NULL && io->kind == EXEC_IO_INET_STREAM);
+    assert(io != NULL);
+    if (io->kind != EXEC_IO_INET_STREAM)
+        return -EOPNOTSUPP;
     if (io->state == EXEC_INET_CONNECTED)
         return -EINVAL;
     if (io->state == EXEC_INET_NEW) {
@@ -178,7 +190,7 @@ static struct exec_io *listener_find(struct exec_net *net, uint32_t endpoint,
 {
     for (struct exec_io *io = net->inet_head; io != NULL; io = io->inet_next) {
         if (io->state != EXEC_INET_LISTENING || io->endpoint != endpoint ||
-            io->local_port != port)
+            io->local_port != port || io->kind != EXEC_IO_INET_STREAM)
             continue;
         if (io->local_address == INADDR_ANY || io->local_address == address ||
             ((io->local_address >> 24) == 127 && (address >> 24) == 127))
@@ -220,12 +232,33 @@ static int connection_queue(struct exec_io *client, struct exec_io *listener,
     return 0;
 }
 
+/* A datagram socket's connect: its default destination (no handshake, no listener). */
+static int connect_datagram(struct exec_io *io, uint32_t host, uint16_t port)
+{
+    uint32_t target = 0;
+    if (exec_inet_endpoint_of(io->endpoint, host, &target) < 0)
+        return -ENETUNREACH;
+    uint32_t seen_as = host == INADDR_ANY ? LOOPBACK_ADDRESS : host;
+    if (io->state == EXEC_INET_NEW) {
+        int rc = bind_at(io, (seen_as >> 24) == 127 ? LOOPBACK_ADDRESS
+                                                    : exec_inet_address(io->endpoint), 0);
+        if (rc < 0)
+            return rc;
+    }
+    io->peer_address = seen_as;
+    io->peer_port = port;
+    io->state = EXEC_INET_CONNECTED;
+    return 0;
+}
+
 int exec_inet_connect(struct exec_io *io, const struct sockaddr_in *address, uint32_t length)
 {
-    assert(io != NULL && io->kind == EXEC_IO_INET_STREAM);
+    assert(io != NULL && (io->kind == EXEC_IO_INET_STREAM || io->kind == EXEC_IO_INET_DGRAM));
     int rc = address_check(address, length);
     if (rc < 0)
         return rc;
+    if (io->kind == EXEC_IO_INET_DGRAM)
+        return connect_datagram(io, ntohl(address->sin_addr.s_addr), ntohs(address->sin_port));
     if (io->state == EXEC_INET_CONNECTED)
         return -EISCONN;
     if (io->state == EXEC_INET_LISTENING)
@@ -276,4 +309,81 @@ int exec_inet_name(const struct exec_io *io, bool peer, struct sockaddr_in *out)
     out->sin_addr.s_addr = htonl(peer ? io->peer_address : io->local_address);
     out->sin_port = htons(peer ? io->peer_port : io->local_port);
     return 0;
+}
+
+/* The datagram socket bound to `port` at `address` of `endpoint`, first bound first. */
+static struct exec_io *datagram_find(struct exec_net *net, uint32_t endpoint, uint32_t address,
+                                     uint16_t port)
+{
+    for (struct exec_io *io = net->inet_head; io != NULL; io = io->inet_next) {
+        if (io->kind != EXEC_IO_INET_DGRAM || io->endpoint != endpoint || io->local_port != port)
+            continue;
+        if (io->local_address == INADDR_ANY || io->local_address == address ||
+            ((io->local_address >> 24) == 127 && (address >> 24) == 127))
+            return io;
+    }
+    return NULL;
+}
+
+ssize_t exec_inet_sendto(struct exec_io *io, const void *data, size_t length,
+                         const struct sockaddr_in *to, uint32_t to_length, uint64_t now_ns,
+                         struct exec_io **full_out)
+{
+    assert(io != NULL && io->kind == EXEC_IO_INET_DGRAM && full_out != NULL);
+    *full_out = NULL;
+    uint32_t host = io->peer_address;
+    uint16_t port = io->peer_port;
+    if (to != NULL) {
+        int rc = address_check(to, to_length);
+        if (rc < 0)
+            return rc;
+        host = ntohl(to->sin_addr.s_addr);
+        port = ntohs(to->sin_port);
+    } else if (io->state != EXEC_INET_CONNECTED) {
+        return -EDESTADDRREQ;
+    }
+    uint32_t target = 0;
+    if (exec_inet_endpoint_of(io->endpoint, host, &target) < 0)
+        return -ENETUNREACH;
+    uint32_t seen_as = host == INADDR_ANY ? LOOPBACK_ADDRESS : host;
+    if (length + EXEC_INET_DGRAM_HEAD_BYTES + 4 > EXEC_INET_DGRAM_QUEUE_BYTES)
+        return -EMSGSIZE;
+    if (io->state == EXEC_INET_NEW) {
+        int rc = bind_at(io, INADDR_ANY, 0);
+        if (rc < 0)
+            return rc;
+    }
+    struct exec_io *receiver = datagram_find(io->net, target, seen_as, port);
+    if (receiver == NULL)
+        return (ssize_t)length;             /* nobody bound there: dropped, as UDP */
+    uint8_t head[EXEC_INET_DGRAM_HEAD_BYTES];
+    uint32_t from = io->local_address != INADDR_ANY ? io->local_address
+                    : (seen_as >> 24) == 127 ? LOOPBACK_ADDRESS : exec_inet_address(io->endpoint);
+    memcpy(head, &from, 4);
+    memcpy(head + 4, &io->local_port, 2);
+    int rc = exec__message_put(receiver->link, 1, head, sizeof(head), data, (uint32_t)length,
+                               now_ns + io->net->latency_ns);
+    if (rc == -EAGAIN)
+        *full_out = receiver;
+    return rc < 0 ? rc : (ssize_t)length;
+}
+
+ssize_t exec_inet_recvfrom(struct exec_io *io, void *data, size_t length, bool peek,
+                           struct sockaddr_in *from, uint64_t now_ns)
+{
+    assert(io != NULL && io->kind == EXEC_IO_INET_DGRAM && from != NULL);
+    uint8_t head[EXEC_INET_DGRAM_HEAD_BYTES];
+    ssize_t got = exec__message_take(io->link, 1, head, sizeof(head), data, length, peek,
+                                     now_ns);
+    if (got < 0)
+        return got;
+    uint32_t address;
+    uint16_t port;
+    memcpy(&address, head, 4);
+    memcpy(&port, head + 4, 2);
+    memset(from, 0, sizeof(*from));
+    from->sin_family = AF_INET;
+    from->sin_addr.s_addr = htonl(address);
+    from->sin_port = htons(port);
+    return got;
 }

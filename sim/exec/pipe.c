@@ -97,7 +97,7 @@ int exec__link_new(struct exec_net *net, struct exec_io *a, struct exec_io *b,
         return -ENOMEM;
     link->net = net;
     link->latency_ns = latency_ns;
-    bool pipe = a->kind == EXEC_IO_PIPE_READ;
+    bool pipe = a->kind == EXEC_IO_PIPE_READ || b == NULL;   /* b NULL: a datagram queue */
     bool ok = bytes_init(&link->bytes[0], pipe ? 0 : capacity, messages, latency_ns > 0) &&
               bytes_init(&link->bytes[1], capacity, messages, latency_ns > 0);
     if (!ok) {
@@ -110,9 +110,12 @@ int exec__link_new(struct exec_net *net, struct exec_io *a, struct exec_io *b,
     sim_waitq_init(&link->waitq, name);
     link->end[0] = a;
     link->end[1] = b;
-    a->link = b->link = link;
+    a->link = link;
     a->side = 0;
-    b->side = 1;
+    if (b != NULL) {
+        b->link = link;
+        b->side = 1;
+    }
     return 0;
 }
 
@@ -306,12 +309,55 @@ static bool chunk_add(struct exec_bytes *bytes, uint32_t length, uint64_t visibl
     return true;
 }
 
+int exec__message_put(struct exec_link *link, int side, const void *head, uint32_t head_bytes,
+                      const void *data, uint32_t length, uint64_t visible_ns)
+{
+    assert(link != NULL && (side == 0 || side == 1));
+    struct exec_bytes *bytes = &link->bytes[side];
+    uint64_t total = (uint64_t)MESSAGE_HEADER_BYTES + head_bytes + length;
+    if (total > bytes->capacity)
+        return -EMSGSIZE;
+    if (total > bytes->capacity - bytes->length)
+        return -EAGAIN;
+    if (!chunk_add(bytes, (uint32_t)total, visible_ns))
+        return -EAGAIN;
+    uint32_t header = head_bytes + length;
+    ring_put(bytes, (const uint8_t *)&header, MESSAGE_HEADER_BYTES);
+    ring_put(bytes, head, head_bytes);
+    ring_put(bytes, data, length);
+    exec__net_wake(link->net, &link->waitq);
+    return 0;
+}
+
+ssize_t exec__message_take(struct exec_link *link, int side, void *head, uint32_t head_bytes,
+                           void *data, size_t length, bool peek, uint64_t now_ns)
+{
+    assert(link != NULL && (side == 0 || side == 1));
+    struct exec_bytes *bytes = &link->bytes[side];
+    bytes_advance(bytes, now_ns);
+    if (bytes->visible < MESSAGE_HEADER_BYTES)
+        return -EAGAIN;
+    uint32_t header = 0;
+    ring_get(bytes, 0, (uint8_t *)&header, MESSAGE_HEADER_BYTES);
+    assert(header >= head_bytes && header + MESSAGE_HEADER_BYTES <= bytes->visible);
+    ring_get(bytes, MESSAGE_HEADER_BYTES, head, head_bytes);
+    uint32_t rest = header - head_bytes;
+    uint32_t take = rest < length ? rest : (uint32_t)length;
+    if (take > 0)
+        ring_get(bytes, MESSAGE_HEADER_BYTES + head_bytes, data, take);
+    if (!peek) {
+        ring_drop(bytes, MESSAGE_HEADER_BYTES + header);
+        exec__net_wake(link->net, &link->waitq);
+    }
+    return (ssize_t)take;
+}
+
 /* ---- I/O ------------------------------------------------------------------------------ */
 
 /* The direction io writes into, or NULL with *error set. */
 static struct exec_bytes *outgoing(struct exec_io *io, int *error)
 {
-    if (io->kind == EXEC_IO_PIPE_READ) {
+    if (io->kind == EXEC_IO_PIPE_READ || io->kind == EXEC_IO_INET_DGRAM) {
         *error = -EBADF;
         return NULL;
     }
@@ -324,7 +370,7 @@ static struct exec_bytes *outgoing(struct exec_io *io, int *error)
 
 static struct exec_bytes *incoming(struct exec_io *io, int *error)
 {
-    if (io->kind == EXEC_IO_PIPE_WRITE) {
+    if (io->kind == EXEC_IO_PIPE_WRITE || io->kind == EXEC_IO_INET_DGRAM) {
         *error = -EBADF;
         return NULL;
     }
@@ -465,7 +511,10 @@ short exec_io_poll(struct exec_io *io, short events, uint64_t now_ns)
 {
     assert(io != NULL);
     short revents;
-    if (io->link != NULL)
+    if (io->kind == EXEC_IO_INET_DGRAM) {
+        bytes_advance(&io->link->bytes[1], now_ns);
+        revents = POLLOUT | (io->link->bytes[1].visible > 0 ? POLLIN : 0);
+    } else if (io->link != NULL)
         revents = poll_connected(io, now_ns);
     else if (io->state == EXEC_INET_LISTENING)
         revents = io->queued > 0 ? POLLIN : 0;
@@ -478,7 +527,8 @@ uint32_t exec_io_readable(struct exec_io *io, uint64_t now_ns)
 {
     assert(io != NULL);
     int error = 0;
-    struct exec_bytes *bytes = incoming(io, &error);
+    bool datagram = io->kind == EXEC_IO_INET_DGRAM;
+    struct exec_bytes *bytes = datagram ? &io->link->bytes[1] : incoming(io, &error);
     if (bytes == NULL)
         return 0;
     bytes_advance(bytes, now_ns);
@@ -486,7 +536,7 @@ uint32_t exec_io_readable(struct exec_io *io, uint64_t now_ns)
         return bytes->messages ? 0 : bytes->visible;
     uint32_t header = 0;
     ring_get(bytes, 0, (uint8_t *)&header, MESSAGE_HEADER_BYTES);
-    return header;
+    return datagram ? header - EXEC_INET_DGRAM_HEAD_BYTES : header;    /* the sender's address */
 }
 
 uint64_t exec_io_next_ns(struct exec_io *io, uint64_t now_ns)

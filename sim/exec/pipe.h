@@ -55,6 +55,7 @@ enum exec_io_kind {
     EXEC_IO_UNIX_STREAM,
     EXEC_IO_UNIX_DGRAM,
     EXEC_IO_INET_STREAM,
+    EXEC_IO_INET_DGRAM,                 /* its link has end 0 only: its receive queue */
 };
 
 enum exec_inet_state {
@@ -174,5 +175,14 @@ struct exec_io *exec__io_new(struct exec_net *net, enum exec_io_kind kind, bool 
 int exec__link_new(struct exec_net *net, struct exec_io *a, struct exec_io *b,
                    uint32_t capacity, bool messages, uint64_t latency_ns);
 void exec__net_wake(struct exec_net *net, struct sim_waitq *queue);
+/* One message (head, then data) into `bytes`, readable at visible_ns. 0, -EAGAIN (no room
+ * or no chunk slot yet), -EMSGSIZE (larger than the queue). Wakes the link's readers. */
+int exec__message_put(struct exec_link *link, int side, const void *head, uint32_t head_bytes,
+                      const void *data, uint32_t length, uint64_t visible_ns);
+/* The next readable message of `bytes`: its first head_bytes into head, then at most
+ * `length` bytes of the rest (a longer one is cut, the rest lost). Returns the bytes of
+ * data copied, -EAGAIN when none is readable. */
+ssize_t exec__message_take(struct exec_link *link, int side, void *head, uint32_t head_bytes,
+                           void *data, size_t length, bool peek, uint64_t now_ns);
 
 #endif /* SIM_EXEC_PIPE_H */

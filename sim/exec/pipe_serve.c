@@ -35,6 +35,8 @@
 
 #define RESOLVE_NAME_BYTES_MAX 255u
 
+static bool is_inet(const struct exec_io *io);
+
 /* ---- Trace ------------------------------------------------------------------------------ */
 
 static void trace_begin(struct exec_program *program, struct sim_trace_event *event,
@@ -77,7 +79,7 @@ static void trace_inet(struct exec_program *program, const char *op, const struc
 static void trace_close(struct exec_program *program, struct exec_io *io, int64_t fd,
                         bool last)
 {
-    if (io->kind == EXEC_IO_INET_STREAM) {
+    if (is_inet(io)) {
         trace_inet(program, last ? "close" : "close_dup", io, fd, 0);
         return;
     }
@@ -89,6 +91,11 @@ static void trace_close(struct exec_program *program, struct exec_io *io, int64_
 }
 
 /* ---- Helpers ---------------------------------------------------------------------------- */
+
+static bool is_inet(const struct exec_io *io)
+{
+    return io->kind == EXEC_IO_INET_STREAM || io->kind == EXEC_IO_INET_DGRAM;
+}
 
 static struct exec_io *io_of(const struct exec_program *program, int64_t fd)
 {
@@ -183,12 +190,13 @@ static int64_t serve_inet_socket(struct exec_program *program,
                                  const struct exec_request *request)
 {
     int type = (int)(request->args[2] & ~(int64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (type != SOCK_STREAM)
-        return -ESOCKTNOSUPPORT;            /* datagrams: not served yet */
-    if (request->args[3] != 0 && request->args[3] != IPPROTO_TCP)
+    if (type != SOCK_STREAM && type != SOCK_DGRAM)
+        return -ESOCKTNOSUPPORT;
+    if (request->args[3] != 0 &&
+        request->args[3] != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP))
         return -EPROTONOSUPPORT;
     struct exec_io *io = NULL;
-    int rc = exec_inet_socket(program->net, program->endpoint,
+    int rc = exec_inet_socket(program->net, program->endpoint, type == SOCK_DGRAM,
                               (request->args[2] & SOCK_NONBLOCK) != 0, &io);
     if (rc < 0)
         return rc;
@@ -221,12 +229,59 @@ static int64_t serve_resolve(struct exec_program *program, const struct exec_req
 
 /* ---- Moving bytes --------------------------------------------------------------------------- */
 
+/* A control channel datagram: one message, waiting while the receiver's queue is full. */
+static int64_t serve_datagram_send(struct exec_program *program, struct exec_io *io,
+                                   const struct exec_request *request, bool *fatal)
+{
+    uint64_t address_bytes = (uint64_t)request->args[2];
+    const struct sockaddr_in *to = address_bytes > 0
+                                       ? (const struct sockaddr_in *)program->buffer : NULL;
+    int flags = (int)request->args[1];
+    bool wait = !io->nonblock && (flags & MSG_DONTWAIT) == 0;
+    uint64_t deadline = deadline_of(program, io->send_timeout_ns);
+    for (;;) {
+        struct exec_io *full = NULL;
+        ssize_t rc = exec_inet_sendto(io, program->buffer + address_bytes,
+                                      request->payload_bytes - address_bytes, to,
+                                      (uint32_t)address_bytes, now_ns(program), &full);
+        if (rc != -EAGAIN || !wait || full == NULL)
+            return rc;
+        int waited = io_wait(program, full, deadline, fatal);
+        if (waited < 0)
+            return waited;
+    }
+}
+
+static int64_t serve_datagram_recv(struct exec_program *program, struct exec_io *io,
+                                   uint64_t length, int flags, struct exec_reply *reply,
+                                   bool *fatal)
+{
+    bool wait = !io->nonblock && (flags & MSG_DONTWAIT) == 0;
+    uint64_t deadline = deadline_of(program, io->receive_timeout_ns);
+    for (;;) {
+        ssize_t rc = exec_inet_recvfrom(io, program->buffer + EXEC_ADDRESS_BYTES, length,
+                                        (flags & MSG_PEEK) != 0,
+                                        (struct sockaddr_in *)program->buffer, now_ns(program));
+        if (rc >= 0) {
+            reply->payload_bytes = EXEC_ADDRESS_BYTES + (uint32_t)rc;
+            return rc;
+        }
+        if (!wait)
+            return rc;
+        int waited = io_wait(program, io, deadline, fatal);
+        if (waited < 0)
+            return waited;
+    }
+}
+
 static int64_t serve_send(struct exec_program *program, struct exec_io *io,
                           const struct exec_request *request, bool *fatal)
 {
     uint64_t address_bytes = (uint64_t)request->args[2];
     if (request->args[2] < 0 || address_bytes > request->payload_bytes)
         return -EINVAL;
+    if (io->kind == EXEC_IO_INET_DGRAM)
+        return serve_datagram_send(program, io, request, fatal);
     const uint8_t *data = program->buffer + address_bytes;
     size_t length = request->payload_bytes - address_bytes;
     int flags = (int)request->args[1];
@@ -261,6 +316,8 @@ static int64_t serve_recv(struct exec_program *program, struct exec_io *io,
     if (length > EXEC_PAYLOAD_BYTES_MAX)
         length = EXEC_PAYLOAD_BYTES_MAX;
     int flags = (int)request->args[2];
+    if (io->kind == EXEC_IO_INET_DGRAM)
+        return serve_datagram_recv(program, io, length, flags, reply, fatal);
     bool wait = !io->nonblock && (flags & MSG_DONTWAIT) == 0;
     uint64_t deadline = deadline_of(program, io->receive_timeout_ns);
     uint8_t *data = program->buffer + EXEC_ADDRESS_BYTES;
@@ -300,7 +357,7 @@ static int64_t serve_connect(struct exec_program *program, struct exec_io *io,
                                             ? (const struct sockaddr_in *)program->buffer : NULL;
     int rc = exec_inet_connect(io, address, request->payload_bytes);
     trace_inet(program, "connect", io, request->args[0], rc);
-    if (rc < 0 || io->nonblock)
+    if (rc < 0 || io->nonblock || io->kind == EXEC_IO_INET_DGRAM)
         return rc;                          /* established at once: no EINPROGRESS needed */
     /* The handshake's round trip, in simulated time. */
     if (sim_fiber_sleep(program->engine, 2 * program->net->latency_ns) == SIM_EKILLED)
@@ -346,7 +403,7 @@ static int64_t serve_name(struct exec_program *program, struct exec_io *io,
         return -ENOTSOCK;
     bool peer = request->op == EXEC_OP_GETPEERNAME;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
-    if (io->kind == EXEC_IO_INET_STREAM) {
+    if (is_inet(io)) {
         int rc = exec_inet_name(io, peer, (struct sockaddr_in *)program->buffer);
         if (rc < 0)
             return rc;
@@ -413,16 +470,18 @@ static int64_t serve_getsockopt(struct exec_program *program, struct exec_io *io
     if (level == SOL_SOCKET && name == SO_ERROR)
         value = 0;
     else if (level == SOL_SOCKET && name == SO_TYPE)
-        value = io->kind == EXEC_IO_UNIX_DGRAM ? SOCK_DGRAM : SOCK_STREAM;
+        value = io->kind == EXEC_IO_UNIX_DGRAM || io->kind == EXEC_IO_INET_DGRAM ? SOCK_DGRAM
+                                                                                 : SOCK_STREAM;
     else if (level == SOL_SOCKET && name == SO_DOMAIN)
-        value = io->kind == EXEC_IO_INET_STREAM ? AF_INET : AF_UNIX;
+        value = is_inet(io) ? AF_INET : AF_UNIX;
     else if (level == SOL_SOCKET && name == SO_REUSEADDR)
         value = io->reuse_address;
     else if (level == SOL_SOCKET && name == SO_ACCEPTCONN)
         value = io->state == EXEC_INET_LISTENING;
     else if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
         value = io->kind == EXEC_IO_INET_STREAM ? (int)EXEC_INET_BYTES_MAX
-                                                : (int)EXEC_SOCKETPAIR_BYTES_MAX;
+                : io->kind == EXEC_IO_INET_DGRAM ? (int)EXEC_INET_DGRAM_QUEUE_BYTES
+                                                 : (int)EXEC_SOCKETPAIR_BYTES_MAX;
     else if (level == IPPROTO_TCP && name == TCP_NODELAY && io->kind == EXEC_IO_INET_STREAM)
         value = io->no_delay;
     else
@@ -576,7 +635,7 @@ static int64_t serve_on_io(struct exec_program *program, struct exec_io *io,
                            const struct exec_request *request, struct exec_reply *reply,
                            bool *fatal)
 {
-    bool inet = io->kind == EXEC_IO_INET_STREAM;
+    bool inet = is_inet(io);
     const struct sockaddr_in *address = (const struct sockaddr_in *)program->buffer;
     int64_t rc;
     switch (request->op) {

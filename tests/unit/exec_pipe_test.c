@@ -154,7 +154,7 @@ static void test_objects_run_out_with_enfile(void)
     struct exec_io *more[2];
     CU_ASSERT_EQUAL(exec_pipe_create(fx.net, false, more), -ENFILE);
     struct exec_io *inet = NULL;
-    CU_ASSERT_EQUAL(exec_inet_socket(fx.net, 0, false, &inet), -ENFILE);
+    CU_ASSERT_EQUAL(exec_inet_socket(fx.net, 0, false, false, &inet), -ENFILE);
     for (uint32_t index = 0; index < EXEC_IO_OBJECTS_MAX / 2; index++) {
         exec_io_release(pairs[index][0]);
         exec_io_release(pairs[index][1]);
@@ -239,18 +239,18 @@ static void test_inet_connect_accept_and_latency(void)
     struct fixture fx;
     fixture_init(&fx);
     struct exec_io *listener = NULL, *client = NULL, *server = NULL, *other = NULL;
-    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, false, &listener), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, false, false, &listener), 0);
     struct sockaddr_in any = address_of(INADDR_ANY, 7000);
     struct sockaddr_in foreign = address_of(0xc0000210u, 7000);      /* a guest's address */
     CU_ASSERT_EQUAL(exec_inet_bind(listener, &foreign, sizeof(foreign)), -EADDRNOTAVAIL);
     CU_ASSERT_EQUAL(exec_inet_bind(listener, &any, 4), -EINVAL);
     CU_ASSERT_EQUAL(exec_inet_bind(listener, &any, sizeof(any)), 0);
     CU_ASSERT_EQUAL(exec_inet_listen(listener, 1), 0);
-    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, false, &other), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, false, false, &other), 0);
     CU_ASSERT_EQUAL(exec_inet_bind(other, &any, sizeof(any)), -EADDRINUSE);
     exec_io_release(other);
     CU_ASSERT_EQUAL(exec_inet_accept(listener, &server), -EAGAIN);
-    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 1, false, &client), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 1, false, false, &client), 0);
     struct sockaddr_in host = address_of(0xc0000202u, 7000);
     struct sockaddr_in closed = address_of(0xc0000202u, 7001);
     CU_ASSERT_EQUAL(exec_inet_connect(client, &closed, sizeof(closed)), -ECONNREFUSED);
@@ -287,12 +287,12 @@ static void test_inet_backlog_and_unaccepted_reset(void)
     struct fixture fx;
     fixture_init(&fx);
     struct exec_io *listener = NULL, *clients[3] = { NULL, NULL, NULL };
-    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 2, false, &listener), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 2, false, false, &listener), 0);
     struct sockaddr_in loopback = address_of(0x7f000001u, 80);
     CU_ASSERT_EQUAL(exec_inet_bind(listener, &loopback, sizeof(loopback)), 0);
     CU_ASSERT_EQUAL(exec_inet_listen(listener, 2), 0);
     for (int index = 0; index < 3; index++)
-        CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 2, false, &clients[index]), 0);
+        CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 2, false, false, &clients[index]), 0);
     struct sockaddr_in from_outside = address_of(0xc0000211u, 80);   /* endpoint 2's own */
     CU_ASSERT_EQUAL(exec_inet_connect(clients[0], &from_outside, sizeof(from_outside)),
                     -ECONNREFUSED);                 /* bound to loopback only */
@@ -308,6 +308,53 @@ static void test_inet_backlog_and_unaccepted_reset(void)
     fixture_fini(&fx);
 }
 
+static void test_inet_datagrams(void)
+{
+    struct fixture fx;
+    fixture_init(&fx);
+    struct exec_io *receiver = NULL, *sender = NULL, *stream = NULL, *full = NULL;
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 1, true, false, &receiver), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, true, false, &sender), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 1, false, false, &stream), 0);
+    struct sockaddr_in any = address_of(INADDR_ANY, 9000);
+    CU_ASSERT_EQUAL(exec_inet_bind(receiver, &any, sizeof(any)), 0);
+    CU_ASSERT_EQUAL(exec_inet_bind(stream, &any, sizeof(any)), 0);     /* TCP's own port */
+    CU_ASSERT_EQUAL(exec_inet_listen(receiver, 1), -EOPNOTSUPP);
+    CU_ASSERT_EQUAL(exec_inet_sendto(sender, "x", 1, NULL, 0, 0, &full), -EDESTADDRREQ);
+    struct sockaddr_in guest = address_of(0xc0000210u, 9000);         /* endpoint 1 */
+    CU_ASSERT_EQUAL(exec_inet_sendto(sender, "hello", 5, &guest, sizeof(guest), 100, &full), 5);
+    char out[8];
+    struct sockaddr_in from;
+    CU_ASSERT_EQUAL(exec_inet_recvfrom(receiver, out, sizeof(out), false, &from, 100), -EAGAIN);
+    CU_ASSERT_EQUAL(exec_io_poll(receiver, POLLIN | POLLOUT, 100), POLLOUT);
+    uint64_t arrival = 100 + EXEC_INET_LATENCY_NS;
+    CU_ASSERT_EQUAL(exec_io_readable(receiver, arrival), 5);
+    CU_ASSERT_EQUAL(exec_inet_recvfrom(receiver, out, 3, false, &from, arrival), 3);  /* cut */
+    CU_ASSERT_EQUAL(memcmp(out, "hel", 3), 0);
+    ASSERT_U64_EQ(ntohl(from.sin_addr.s_addr), 0xc0000202u);          /* from the host */
+    ASSERT_U64_EQ(ntohs(from.sin_port), EXEC_INET_PORT_EPHEMERAL_FIRST);   /* auto-bound */
+    CU_ASSERT_EQUAL(exec_inet_recvfrom(receiver, out, 8, false, &from, arrival), -EAGAIN);
+    /* Nobody bound there: dropped, as UDP does. Too long for any queue: EMSGSIZE. */
+    struct sockaddr_in unbound = address_of(0xc0000210u, 9001);
+    CU_ASSERT_EQUAL(exec_inet_sendto(sender, "lost", 4, &unbound, sizeof(unbound), 0, &full), 4);
+    static uint8_t big[EXEC_INET_DGRAM_QUEUE_BYTES];
+    CU_ASSERT_EQUAL(exec_inet_sendto(sender, big, sizeof(big), &guest, sizeof(guest), 0, &full),
+                    -EMSGSIZE);
+    /* A full queue: the sender learns which socket to wait for. */
+    CU_ASSERT_EQUAL(exec_inet_connect(sender, &guest, sizeof(guest)), 0);
+    ssize_t rc;
+    uint32_t queued = 0;
+    while ((rc = exec_inet_sendto(sender, big, 1000, NULL, 0, 0, &full)) == 1000)
+        queued++;
+    CU_ASSERT_EQUAL(rc, -EAGAIN);
+    CU_ASSERT_PTR_EQUAL(full, receiver);
+    ASSERT_U64_EQ(queued, EXEC_INET_DGRAM_QUEUE_BYTES / (1000 + EXEC_INET_DGRAM_HEAD_BYTES + 4));
+    exec_io_release(stream);
+    exec_io_release(sender);
+    exec_io_release(receiver);
+    fixture_fini(&fx);
+}
+
 CU_ErrorCode exec_pipe_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -319,6 +366,7 @@ CU_ErrorCode exec_pipe_suite_add(void)
         TEST_ENTRY(test_inet_addresses),
         TEST_ENTRY(test_inet_connect_accept_and_latency),
         TEST_ENTRY(test_inet_backlog_and_unaccepted_reset),
+        TEST_ENTRY(test_inet_datagrams),
     };
     return test_suite_register("exec_pipe", tests, sizeof(tests) / sizeof(tests[0]));
 }
