@@ -237,4 +237,24 @@ all: programs
 test: programs
 asan: programs
 
+# ---- Linux's vsock_test (issue 13; docs/programs.md, "Linux's vsock_test") -------------------
+# Built once into build/vsock_test/ from Debian's linux-source-6.1 (scripts/install-deps), only
+# tools/testing/vsock extracted, against the installed kernel headers; rebuilt only when the
+# source archive changes. Without the archive `make vsock-test` says so and builds nothing.
+VSOCK_TEST_ARCHIVE := /usr/src/linux-source-6.1.tar.xz
+VSOCK_TEST         := build/vsock_test/vsock_test
+VSOCK_TEST_CFLAGS  := -std=gnu11 -g -O2 -Wall -Werror -Wno-pointer-sign -fno-strict-overflow \
+                      -fno-strict-aliasing -fno-common -U_FORTIFY_SOURCE -D_GNU_SOURCE \
+                      '-DARRAY_SIZE(a)=(sizeof(a) / sizeof((a)[0]))'
+.PHONY: vsock-test
+vsock-test:
+	@if [ -f $(VSOCK_TEST_ARCHIVE) ]; then $(MAKE) --no-print-directory $(VSOCK_TEST); \
+	else echo "vsock-test: skipped: $(VSOCK_TEST_ARCHIVE) is absent (scripts/install-deps installs linux-source-6.1)"; fi
+$(VSOCK_TEST): $(VSOCK_TEST_ARCHIVE)
+	@rm -rf build/vsock_test/src && mkdir -p build/vsock_test/src
+	tar -xJf $< -C build/vsock_test/src --strip-components=4 --wildcards \
+	    'linux-source-6.1/tools/testing/vsock/*'
+	$(CC) $(VSOCK_TEST_CFLAGS) -Ibuild/vsock_test/src -o $@ \
+	    $(addprefix build/vsock_test/src/,vsock_test.c timeout.c control.c util.c)
+
 -include $(DEPS)

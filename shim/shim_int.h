@@ -28,6 +28,7 @@
 enum shim_fd_kind {
     SHIM_FD_REAL = 0, SHIM_FD_SOCKET, SHIM_FD_DEVICE, SHIM_FD_CHANNEL,
     SHIM_FD_EPOLL,              /* an epoll instance the shim keeps (shim_epoll.c) */
+    SHIM_FD_PIPE,               /* execio: a simulated pipe end (shim_pipe.c) */
 };
 
 /* epoll instances one program may hold, and descriptors one interest list may name

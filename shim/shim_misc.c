@@ -373,7 +373,9 @@ static int stat_simulated(int fd, struct stat *out)
         return -1;
     }
     memset(out, 0, sizeof(*out));
-    out->st_mode = shim_fd_kind(fd) == SHIM_FD_DEVICE ? (S_IFCHR | 0666) : (S_IFSOCK | 0777);
+    enum shim_fd_kind kind = shim_fd_kind(fd);
+    out->st_mode = kind == SHIM_FD_DEVICE ? (S_IFCHR | 0666)
+                   : kind == SHIM_FD_PIPE ? (S_IFIFO | 0600) : (S_IFSOCK | 0777);
     out->st_nlink = 1;
     out->st_blksize = 4096;
     out->st_ino = (ino_t)fd + 1;
@@ -383,7 +385,7 @@ static int stat_simulated(int fd, struct stat *out)
 int fstat(int fd, struct stat *out)
 {
     enum shim_fd_kind kind = shim_fd_kind(fd);
-    if (kind == SHIM_FD_SOCKET || kind == SHIM_FD_DEVICE)
+    if (kind == SHIM_FD_SOCKET || kind == SHIM_FD_DEVICE || kind == SHIM_FD_PIPE)
         return stat_simulated(fd, out);
     if (kind == SHIM_FD_CHANNEL) {
         errno = EBADF;

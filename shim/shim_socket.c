@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -43,11 +44,17 @@ static long bad_descriptor(void)
     return -1;
 }
 
+/* read, write, readv and writev serve pipes as well as sockets (shim_pipe.c). */
+static bool served_stream(int fd)
+{
+    return shim_fd_kind(fd) == SHIM_FD_SOCKET || shim_fd_kind(fd) == SHIM_FD_PIPE;
+}
+
 int socket(int domain, int type, int protocol)
 {
     if (domain == AF_UNIX)
         return (int)native6(SYS_socket, domain, type, protocol, 0, 0, 0);
-    if (domain != SHIM_AF_VSOCK) {
+    if (domain != SHIM_AF_VSOCK && domain != AF_INET) {     /* AF_INET: the control channel */
         (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_FAMILY, domain, 0, 0);
         errno = EAFNOSUPPORT;
         return -1;
@@ -363,7 +370,7 @@ ssize_t read(int fd, void *buf, size_t len)
 {
     if (shim_fd_kind(fd) == SHIM_FD_REAL)
         return native6(SYS_read, fd, (long)buf, (long)len, 0, 0, 0);
-    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+    if (!served_stream(fd))
         return bad_descriptor();
     struct iovec part = { buf, len };
     return recv_vector(fd, &part, 1, 0, NULL, NULL);
@@ -373,7 +380,7 @@ ssize_t write(int fd, const void *buf, size_t len)
 {
     if (shim_fd_kind(fd) == SHIM_FD_REAL)
         return native6(SYS_write, fd, (long)buf, (long)len, 0, 0, 0);
-    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+    if (!served_stream(fd))
         return bad_descriptor();
     struct iovec part = { (void *)buf, len };
     return send_vector(fd, &part, 1, 0, NULL, 0);
@@ -383,7 +390,7 @@ ssize_t readv(int fd, const struct iovec *parts, int count)
 {
     if (shim_fd_kind(fd) == SHIM_FD_REAL)
         return native6(SYS_readv, fd, (long)parts, count, 0, 0, 0);
-    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+    if (!served_stream(fd))
         return bad_descriptor();
     if (count < 0 || count > 8) {
         errno = EINVAL;
@@ -396,7 +403,7 @@ ssize_t writev(int fd, const struct iovec *parts, int count)
 {
     if (shim_fd_kind(fd) == SHIM_FD_REAL)
         return native6(SYS_writev, fd, (long)parts, count, 0, 0, 0);
-    if (shim_fd_kind(fd) != SHIM_FD_SOCKET)
+    if (!served_stream(fd))
         return bad_descriptor();
     if (count < 0 || count > 8) {
         errno = EINVAL;

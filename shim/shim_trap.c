@@ -102,6 +102,10 @@ TRAP(epoll_pwait, epoll_pwait((int)a1, (struct epoll_event *)a2, (int)a3, (int)a
 TRAP(epoll_pwait2, epoll_pwait2((int)a1, (struct epoll_event *)a2, (int)a3,
                                 (const struct timespec *)a4, (const sigset_t *)a5))
 
+TRAP(pipe, pipe2((int *)a1, 0))
+TRAP(pipe2, pipe2((int *)a1, (int)a2))
+TRAP(socketpair, socketpair((int)a1, (int)a2, (int)a3, (int *)a4))
+
 /* clock_nanosleep answers with the error number itself, not -1 and errno. */
 static long trap_clock_nanosleep(long a1, long a2, long a3, long a4, long a5, long a6)
 {
@@ -139,6 +143,7 @@ static const struct {
     { SYS_epoll_create, trap_epoll_create }, { SYS_epoll_create1, trap_epoll_create1 },
     { SYS_epoll_ctl, trap_epoll_ctl }, { SYS_epoll_wait, trap_epoll_wait },
     { SYS_epoll_pwait, trap_epoll_pwait }, { SYS_epoll_pwait2, trap_epoll_pwait2 },
+    { SYS_pipe, trap_pipe }, { SYS_pipe2, trap_pipe2 }, { SYS_socketpair, trap_socketpair },
 };
 
 /* A trapped call: served as its entry point, or made natively from the shim's site. */

@@ -66,6 +66,10 @@ struct exec_program {
     bool exit_called;
     int exit_code_called;
     uint64_t calls;
+    /* execio: the world's pipes and control channel (pipe.h; NULL: none), and the index
+     * of the program's endpoint (its control channel address, inet.h). */
+    struct exec_net *net;
+    uint32_t endpoint;
 };
 
 /* serve.c: one request, answered into reply (+ payload in program->buffer). Returns
@@ -74,6 +78,14 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
                  struct exec_reply *reply);
 /* Validates a request header read from a child: magic, op, payload bound. */
 bool exec__request_valid(const struct exec_request *request);
+
+/* pipe_serve.c: serves `request` when it concerns a pipe, a socket pair or a control
+ * channel socket (or is one of their ops); returns false to leave it to exec__serve. */
+bool exec__io_serve(struct exec_program *program, const struct exec_request *request,
+                    struct exec_reply *reply, int64_t *result, bool *fatal);
+/* Releases every in-world object the program's descriptions hold (its end). `quiet`:
+ * at world teardown, memory only. */
+void exec__io_release_all(struct exec_program *program, bool quiet);
 
 /* program.c */
 /* Reports a scenario error about the program through the callbacks. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sim/exec/fdmap.c: a program's simulated descriptors (fdmap.h states the invariants
- * FM1-FM3). Descriptions are taken lowest index first, so the order never depends on
+ * FM1-FM4). Descriptions are taken lowest index first, so the order never depends on
  * addresses or wall time.
  */
 #include <assert.h>
@@ -21,7 +21,7 @@ static bool fd_in_range(int fd)
     return fd >= 0 && (uint32_t)fd < EXEC_FDS_MAX;
 }
 
-int exec_fdmap_add(struct exec_fdmap *map, int fd, int vs_fd)
+static int description_add(struct exec_fdmap *map, int fd, int vs_fd, struct exec_io *io)
 {
     assert(map != NULL);
     if (!fd_in_range(fd) || map->slot_of[fd] != 0)
@@ -31,6 +31,7 @@ int exec_fdmap_add(struct exec_fdmap *map, int fd, int vs_fd)
         if (description->refs != 0)
             continue;
         description->vs_fd = vs_fd;
+        description->io = io;
         description->refs = 1;
         map->slot_of[fd] = (uint16_t)(index + 1);
         map->fd_count++;
@@ -38,6 +39,17 @@ int exec_fdmap_add(struct exec_fdmap *map, int fd, int vs_fd)
         return 0;
     }
     return -EMFILE;
+}
+
+int exec_fdmap_add(struct exec_fdmap *map, int fd, int vs_fd)
+{
+    return description_add(map, fd, vs_fd, NULL);
+}
+
+int exec_fdmap_add_io(struct exec_fdmap *map, int fd, struct exec_io *io)
+{
+    assert(io != NULL);
+    return description_add(map, fd, -1, io);
 }
 
 int exec_fdmap_dup(struct exec_fdmap *map, int old_fd, int new_fd)
@@ -67,6 +79,7 @@ int exec_fdmap_remove(struct exec_fdmap *map, int fd, int *vs_fd_out)
         return 0;
     *vs_fd_out = description->vs_fd;
     description->vs_fd = -1;
+    description->io = NULL;
     return 1;
 }
 
@@ -94,7 +107,10 @@ bool exec_fdmap_check(const struct exec_fdmap *map)
     if (count != map->fd_count)                                                 /* FM3 */
         return false;
     for (uint32_t index = 0; index < EXEC_DESCRIPTIONS_MAX; index++) {
-        if (refs[index] != map->descriptions[index].refs)                       /* FM2 */
+        const struct exec_description *description = &map->descriptions[index];
+        if (refs[index] != description->refs)                                   /* FM2 */
+            return false;
+        if (description->io != NULL && description->vs_fd != -1)               /* FM4 */
             return false;
     }
     return true;

@@ -12,6 +12,9 @@
  *   FM2  a description's refs == the number of fds whose slot_of names it; a
  *        description with refs == 0 is free.
  *   FM3  fd_count == the number of fds with slot_of != 0.
+ *   FM4  a description naming an in-world object (io, sim/exec/pipe.h) has vs_fd -1; it
+ *        holds one reference to the io (exec_io_hold/exec_io_release), so a fork that
+ *        copies a description calls exec_io_hold on its io once.
  */
 #ifndef SIM_EXEC_FDMAP_H
 #define SIM_EXEC_FDMAP_H
@@ -21,12 +24,15 @@
 
 #include "sim/exec/protocol.h"
 
+struct exec_io;
+
 /* Open simulated descriptions of one program (sockets and /dev/vsock opens). */
 #define EXEC_DESCRIPTIONS_MAX 256u
 
 struct exec_description {
-    int vs_fd;              /* the vs_context descriptor; -1 for /dev/vsock */
+    int vs_fd;              /* the vs_context descriptor; -1 for /dev/vsock or an io */
     uint32_t refs;          /* child descriptors naming it; 0: free */
+    struct exec_io *io;     /* a pipe, socket pair end or control channel socket; or NULL */
 };
 
 struct exec_fdmap {
@@ -40,12 +46,15 @@ void exec_fdmap_init(struct exec_fdmap *map);
  * Returns 0, -EBADF (fd out of range or already simulated), -EMFILE (no free
  * description). */
 int exec_fdmap_add(struct exec_fdmap *map, int fd, int vs_fd);
+/* Maps `fd` to a new description of an in-world object (the description takes over one
+ * reference the caller holds). Returns as exec_fdmap_add. */
+int exec_fdmap_add_io(struct exec_fdmap *map, int fd, struct exec_io *io);
 /* new_fd now names old_fd's description. 0, or -EBADF (old_fd not simulated, new_fd
  * out of range or already simulated). */
 int exec_fdmap_dup(struct exec_fdmap *map, int old_fd, int new_fd);
 /* Forgets `fd`. Returns 1 and stores the description's vs_fd when that was its last
- * reference (the caller closes it), 0 when others still refer to it, -EBADF when fd is
- * not simulated. */
+ * reference (the caller closes it, or releases the io it looked up before), 0 when
+ * others still refer to it, -EBADF when fd is not simulated. */
 int exec_fdmap_remove(struct exec_fdmap *map, int fd, int *vs_fd_out);
 /* The description of `fd`, or NULL (not simulated). */
 const struct exec_description *exec_fdmap_lookup(const struct exec_fdmap *map, int fd);

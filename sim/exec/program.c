@@ -384,6 +384,7 @@ static bool serve_loop(struct exec_program *program)
 static void program_finish(struct exec_program *program)
 {
     trace_output(program);
+    exec__io_release_all(program, false);           /* pipes: the peers see it now */
     if (program->context_live) {
         vs_context_destroy(&program->context);      /* its sockets close now, in order */
         program->context_live = false;
@@ -508,6 +509,8 @@ int exec_program_start(struct sim_engine *engine, const struct exec_start *start
     program->parent_pid = start->parent_pid;
     program->call_cost_ns = start->call_cost_ns;
     program->credentials = start->credentials;
+    program->net = start->net;
+    program->endpoint = start->endpoint;
     program->child = -1;
     program->output_fd[0] = program->output_fd[1] = -1;
     exec_channel_init(&program->channel);
@@ -547,6 +550,7 @@ void exec_program_kill(struct exec_program *program)
 void exec_program_close_all(struct exec_program *program)
 {
     assert(program != NULL);
+    exec__io_release_all(program, false);
     if (program->context_live) {
         vs_context_destroy(&program->context);
         program->context_live = false;
@@ -562,6 +566,7 @@ void exec_program_destroy(struct exec_program *program)
     if (program == NULL)
         return;
     child_reap(program, true);
+    exec__io_release_all(program, true);            /* teardown: memory only */
     if (program->context_live) {
         /* Teardown of a world whose run is over: the stack frees these sockets with its
          * memory (nothing may be emitted or scheduled now), so the context only forgets

@@ -57,6 +57,10 @@ enum exec_op {
     EXEC_OP_DUP,            /* old fd, new fd (already a placeholder in the child) */
     EXEC_OP_EXIT,           /* status: the program is leaving (exit, _exit, main returned) */
     EXEC_OP_REFUSED,        /* a call the shim refuses: args[0] = which (exec_refusal) */
+    /* execio: pipes, socket pairs, the TCP control channel (sim/exec/pipe.h, inet.h) */
+    EXEC_OP_PIPE,           /* read fd, write fd (placeholders), flags (O_NONBLOCK) */
+    EXEC_OP_SOCKETPAIR,     /* fd, fd (placeholders), type (| SOCK_NONBLOCK) */
+    EXEC_OP_RESOLVE,        /* payload: a host name; reply values[0]: its IPv4 address */
     EXEC_OP_COUNT,
 };
 

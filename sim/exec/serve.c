@@ -391,6 +391,12 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     reply->magic = EXEC_MAGIC;
     bool fatal = false;
     int64_t result;
+    if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* execio: pipes */
+        reply->result = result;
+        if (result < 0)
+            reply->payload_bytes = 0;
+        return !fatal && !(program->process != NULL && program->process->kill_requested);
+    }
     switch (request->op) {
     case EXEC_OP_HELLO: result = 0; break;
     case EXEC_OP_SOCKET: result = serve_socket(program, request); break;

@@ -28,6 +28,7 @@
 #include "sim/engine/duration.h"
 #include "sim/engine/fiber.h"
 #include "sim/exec/exec.h"
+#include "sim/exec/pipe.h"
 #include "sim/exec/sandbox.h"
 #include "vmci/profile.h"
 
@@ -425,6 +426,32 @@ static const char *exec_allowed(lua_State *L, struct simlua_runtime *runtime)
     return shim;
 }
 
+/* getaddrinfo of a name inside the simulation: an endpoint's name (sim/exec/inet.h). */
+static int endpoint_lookup(void *owner, const char *name, uint32_t *endpoint_out)
+{
+    const struct simlua_world *world = owner;
+    for (uint32_t index = 0; index < world->endpoint_count; index++) {
+        if (strcmp(world->endpoints[index].name, name) == 0) {
+            *endpoint_out = index;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The world's pipes and control channel, made with its first program. */
+static struct exec_net *world_net(lua_State *L, struct simlua_world *world)
+{
+    if (world->exec_net == NULL) {
+        world->exec_net = exec_net_create(world->engine, &world->poll_waitq);
+        if (world->exec_net == NULL)
+            luaL_error(L, "ep:exec: out of memory");
+        world->exec_net->lookup = endpoint_lookup;
+        world->exec_net->lookup_owner = world;
+    }
+    return world->exec_net;
+}
+
 static struct simlua_program *node_start(lua_State *L, struct simlua_world *world,
                                          uint32_t index, const struct exec_arguments *args,
                                          const char *binary, const char *scratch)
@@ -448,6 +475,7 @@ static struct simlua_program *node_start(lua_State *L, struct simlua_world *worl
         .parent_pid = parent != NULL ? parent->pid : 1, .daemon = args->daemon,
         .call_cost_ns = args->call_cost_ns, .channel_kind = args->channel,
         .credentials = program_credentials(world, endpoint), .nodename = endpoint->name,
+        .net = world_net(L, world), .endpoint = index,
     };
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
     int rc = exec_program_start(world->engine, &start, &program_callbacks, node,
@@ -677,6 +705,8 @@ void simlua__programs_destroy(struct simlua_world *world)
         node = next;
     }
     world->programs = NULL;
+    exec_net_destroy(world->exec_net);     /* after the programs let go of its objects */
+    world->exec_net = NULL;
     if (world->scratch_root != NULL) {
         scratch_remove(world->scratch_root);
         free(world->scratch_root);

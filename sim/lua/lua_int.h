@@ -156,6 +156,7 @@ struct simlua_world {
     struct simlua_fault_rates *fault_rates;     /* owned; NULL without fault rates */
     struct simlua_program *programs;    /* owned: ep:exec programs, newest first */
     char *scratch_root;                 /* owned: the programs' scratch directories' parent */
+    struct exec_net *exec_net;          /* owned: programs' pipes and control channel */
 };
 
 enum simlua_cap {

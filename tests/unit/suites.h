@@ -49,7 +49,8 @@
     X(exec_fdmap)      \
     X(exec_protocol) \
     X(exec_channel) \
-    X(vsock_isolation)
+    X(vsock_isolation) \
+    X(exec_pipe)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
