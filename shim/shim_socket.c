@@ -282,10 +282,41 @@ static int refuse_simulated_rights(const struct msghdr *message)
     return -1;
 }
 
+/* Does `message` carry an SCM_RIGHTS control message at all (whatever it names)? */
+static bool carries_rights(const struct msghdr *message)
+{
+    if (message->msg_control == NULL || message->msg_controllen < sizeof(struct cmsghdr))
+        return false;
+    for (struct cmsghdr *control = CMSG_FIRSTHDR((struct msghdr *)message); control != NULL;
+         control = CMSG_NXTHDR((struct msghdr *)message, control)) {
+        if (control->cmsg_level == SOL_SOCKET && control->cmsg_type == SCM_RIGHTS)
+            return true;
+    }
+    return false;
+}
+
+/* The family of simulated socket `fd` as the supervisor reports it (SO_DOMAIN); AF_VSOCK
+ * when it reports none. errno is kept. */
+static int simulated_family(int fd)
+{
+    int saved = errno;
+    int domain = 0;
+    socklen_t length = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) < 0 ||
+        length != sizeof(domain))
+        domain = AF_VSOCK;
+    errno = saved;
+    return domain;
+}
+
 /* Control data sent on a simulated socket: as Linux, the socket layer copies it in (EFAULT
  * when it cannot, ENOBUFS beyond INT_MAX or the socket's option memory) and AF_VSOCK then
- * ignores it: nothing of it reaches the peer, not even SCM_RIGHTS. */
-static int control_checked(const struct msghdr *message)
+ * ignores it: nothing of it reaches the peer, not even SCM_RIGHTS. The other simulated
+ * families would act on SCM_RIGHTS, which the simulation does not serve, so it is never
+ * dropped silently there: on a simulated AF_UNIX socket pair it is refused loudly
+ * (EOPNOTSUPP, exec_refused `rights`), on the control channel's AF_INET sockets it is
+ * EINVAL, as Linux's TCP and UDP answer it. */
+static int control_checked(int fd, const struct msghdr *message)
 {
     if (message->msg_controllen == 0)
         return 0;
@@ -295,6 +326,18 @@ static int control_checked(const struct msghdr *message)
     }
     if (message->msg_control == NULL) {
         errno = EFAULT;
+        return -1;
+    }
+    if (!carries_rights(message))
+        return 0;
+    int family = simulated_family(fd);
+    if (family == AF_UNIX) {
+        (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_RIGHTS, fd, 0, 0);
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    if (family == AF_INET) {
+        errno = EINVAL;
         return -1;
     }
     return 0;
@@ -313,7 +356,7 @@ ssize_t sendmsg(int fd, const struct msghdr *message, int flags)
         errno = message == NULL ? EFAULT : EMSGSIZE;
         return -1;
     }
-    if (control_checked(message) < 0)
+    if (control_checked(fd, message) < 0)
         return -1;
     return send_vector(fd, message->msg_iov, (int)message->msg_iovlen, flags,
                        message->msg_name, message->msg_name != NULL ? message->msg_namelen : 0);

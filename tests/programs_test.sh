@@ -267,9 +267,11 @@ if cc -std=c11 -O2 -o "$work/ancillary" tests/fixtures/programs/ancillary.c \
     ancillary "^unix_mixed_rights EOPNOTSUPP$" "a real and a simulated descriptor: refused"
     ancillary "^unix_sendmmsg EOPNOTSUPP$" "sendmmsg with a simulated descriptor: refused"
     ancillary "^unix_raw_sendmsg EOPNOTSUPP$" "a raw sendmsg(2) is trapped and refused"
+    ancillary "^pair_sim_rights EOPNOTSUPP$" \
+        "SCM_RIGHTS on a simulated socketpair is refused, not dropped"
     refused=$(sqlite3 "$work/ancillary.db" "select count(*) from events where
               kind = 'exec_refused' and json_extract(fields, '$.what') = 'rights'")
-    [ "$refused" = 4 ]
+    [ "$refused" = 5 ]
     check "ancillary data: each refusal is traced (exec_refused rights)" $? "found $refused"
 else
     check "the ancillary program builds" 1 "$(head -c 300 "$work/cc_ancillary.out")"
