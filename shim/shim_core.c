@@ -188,6 +188,11 @@ long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64
     return shim_result(shim_call(&request, NULL, 0, &reply, NULL, 0));
 }
 
+int shim_channel_fd(void)
+{
+    return channel_fd;
+}
+
 int shim_placeholder(void)
 {
     return (int)SHIM_SYSCALL3(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
@@ -209,6 +214,7 @@ __attribute__((constructor)) static void shim_start(void)
     channel_fd = (int)fd;
     shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
     (void)shim_call_simple(EXEC_OP_HELLO, (int64_t)SHIM_SYSCALL3(SYS_getpid, 0, 0, 0), 0, 0, 0);
+    shim_process_start();
     int rc = shim_trap_install();
     if (rc < 0)
         (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_SYSCALL, rc, 0, 0);

@@ -16,6 +16,7 @@
 #ifndef SHIM_SHIM_INT_H
 #define SHIM_SHIM_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -62,6 +63,14 @@ int shim_placeholder(void);
 void shim_epoll_forget(int fd);
 /* Writes a line to the program's stderr without stdio. */
 void shim_complain(const char *text);
+
+/* execproc: fork, exec, wait (shim_process.c). The channel's descriptor number. */
+int shim_channel_fd(void);
+/* At start, after the channel's HELLO: the process's own setup (real SIGCHLD ignored). */
+void shim_process_start(void);
+/* A trapped system call shim_process.c serves (clone, fork, vfork, wait4, waitid): true
+ * and *result (the kernel's convention, -errno), or false when it is not one of them. */
+bool shim_process_trap(long number, const long arguments[6], long *result);
 
 #pragma GCC visibility pop
 

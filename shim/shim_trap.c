@@ -160,6 +160,10 @@ static void on_sigsys(int signal_number, siginfo_t *info, void *context)
         if (result == -1 && errno != 0)
             result = -errno;
     }
+    if (!found) {
+        const long arguments[6] = { a1, a2, a3, a4, a5, a6 };
+        found = shim_process_trap(number, arguments, &result);     /* fork, wait */
+    }
     if (!found && (number == SYS_exit_group || number == SYS_exit)) {
         /* exit, _exit, main's return (glibc's exit ends in exit_group from its own site)
          * or a raw call: the supervisor learns the code and time as a call, then the

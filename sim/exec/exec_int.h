@@ -64,6 +64,20 @@ struct exec_program {
     bool exit_called;
     int exit_code_called;
     uint64_t calls;
+    /* fork and wait (process.c). The program ep:exec started is the root of a family; each
+     * fork adds a member with its own channel, descriptor table and vs_context, and the
+     * sockets they share are counted in the root's family. Members live on the root's
+     * list until their parent has waited for them (or they are orphaned). */
+    struct exec_program *root;          /* the family's root; itself for the root */
+    struct exec_program *parent;        /* the simulated parent; NULL: root or orphaned */
+    struct exec_family *family;         /* root only (process.c); NULL until the first fork */
+    struct exec_program *member_next;   /* the root's list, in creation order */
+    struct sim_waitq children_waitq;    /* wait() sleeps here until a child ends */
+    int channel_pending;                /* a fork's channel end, sent after the reply; -1 */
+    int pidfd;                          /* a member's real process (kills); -1 */
+    bool member;                        /* made by fork (not by ep:exec) */
+    bool zombie;                        /* a member that ended and was not waited for yet */
+    int wait_status;                    /* its Linux wait status once ended */
 };
 
 /* serve.c: one request, answered into reply (+ payload in program->buffer). Returns
@@ -73,7 +87,45 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
 /* Validates a request header read from a child: magic, op, payload bound. */
 bool exec__request_valid(const struct exec_request *request);
 
+/* process.c: fork and wait. */
+int64_t exec__process_fork(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply);
+int64_t exec__process_wait(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply, bool *fatal);
+/* After a reply was written: a fork's channel end goes to the program. */
+void exec__process_after_reply(struct exec_program *program);
+/* A simulated socket descriptor's last reference in this process is closed: the socket
+ * is closed when no other process of the family holds it, else only forgotten here. */
+int exec__process_close(struct exec_program *program, int vs_fd);
+/* Before the process's vs_context is destroyed: sockets other processes of the family
+ * still hold are forgotten here (the context then closes only its own). */
+void exec__process_release_shared(struct exec_program *program);
+/* Whether a forked process of the family still runs. */
+bool exec__family_running(const struct exec_program *root);
+/* A process ended (its fiber ends next): zombie for its parent, its children orphaned. */
+void exec__process_ended(struct exec_program *program);
+/* The family's members: power-off (close and kill), CID change, teardown. */
+void exec__family_close_all(struct exec_program *root);
+void exec__family_set_ctx(struct exec_program *root, uint32_t ctx);
+void exec__family_destroy(struct exec_program *root);
+/* The family's member with simulated pid `pid`, or NULL (tests and tools). */
+struct exec_program *exec__family_member(const struct exec_program *root, uint32_t pid);
+
 /* program.c */
+/* Serves calls until the program ends (true: by itself; false: it must be killed). */
+bool exec__serve_loop(struct exec_program *program);
+/* The end of a process: output, descriptors, exec_exit, the `ended` callback (root). */
+void exec__program_finish(struct exec_program *program);
+/* Waits (wall time, bounded) until the channel is readable, draining output: 1 or -1. */
+int exec__channel_wait(struct exec_program *program, int64_t deadline_ms, bool *hung);
+int64_t exec__wall_ms(void);
+/* The output pipes: closed; or first read to their end (bounded), then closed. */
+void exec__output_close(struct exec_program *root);
+void exec__output_finish(struct exec_program *root);
+/* Copies what a process keeps of `start` (program.c's program_copy). */
+bool exec__program_copy(struct exec_program *program, const struct exec_start *start);
+/* Frees what exec__program_copy allocated, and the program. */
+void exec__program_free(struct exec_program *program);
 /* Reports a scenario error about the program through the callbacks. */
 void exec__failure(struct exec_program *program, const char *format, ...)
     __attribute__((format(printf, 2, 3)));

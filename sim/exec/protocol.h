@@ -57,6 +57,11 @@ enum exec_op {
     EXEC_OP_DUP,            /* old fd, new fd (already a placeholder in the child) */
     EXEC_OP_EXIT,           /* status: the program is leaving (exit, _exit, main returned) */
     EXEC_OP_REFUSED,        /* a call the shim refuses: args[0] = which (exec_refusal) */
+    /* execproc: fork, exec, wait, signals (sim/exec/process.c, docs/programs.md). */
+    EXEC_OP_FORK,           /* reply: the child's simulated pid; its channel follows the
+                             * reply as one byte carrying the descriptor (SCM_RIGHTS) */
+    EXEC_OP_WAIT,           /* pid selector (-1 any, > 0 one), options (WNOHANG, WNOWAIT);
+                             * reply: the pid (0: none yet), values[0]: the wait status */
     EXEC_OP_COUNT,
 };
 

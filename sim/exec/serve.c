@@ -148,7 +148,7 @@ static int64_t serve_close(struct exec_program *program, const struct exec_reque
     if (rc < 0)
         return rc;
     if (rc == 1 && vs_fd >= 0)
-        return api(vs_close(&program->context, vs_fd));
+        return exec__process_close(program, vs_fd);     /* forked processes may share it */
     return 0;
 }
 
@@ -425,6 +425,8 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
         break;
     case EXEC_OP_DUP: result = serve_dup(program, request); break;
     case EXEC_OP_REFUSED: result = serve_refused(program, request); break;
+    case EXEC_OP_FORK: result = exec__process_fork(program, request, reply); break;
+    case EXEC_OP_WAIT: result = exec__process_wait(program, request, reply, &fatal); break;
     default: result = serve_time(program, request, reply, &fatal); break;
     }
     reply->result = result;

@@ -47,7 +47,8 @@
     X(summary_tables) \
     X(lua_pool) \
     X(exec_fdmap)      \
-    X(exec_protocol)
+    X(exec_protocol)   \
+    X(exec_process)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/programs_fork_test.sh: fork, exec, wait and signals in real programs (docs/programs.md,
+# "fork, exec and wait" and "Signals").
+#
+# The Guide's accept-and-fork server (scenarios/fork_server.lua) twice with equal digests; what
+# fork, vfork and the wait family give a program (tests/fixtures/programs/fork_probe.c, built
+# here, run by fork.lua) twice with the same output; a forked process that outlives its parent.
+# Skips, saying why, only when this machine cannot sandbox programs.
+# Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+
+cat >"$work/true.lua" <<'LUA'
+local sim = require("vmcisim")
+local w = sim.world{}
+local p = w:host():exec{ "true" }
+w:run()
+LUA
+"$vmcisim" run "$work/true.lua" --allow-exec -q >"$work/true.out" 2>&1
+if grep -q "cannot sandbox programs" "$work/true.out"; then
+    echo "ok - programs_fork: skipped: $(grep -o 'cannot sandbox programs.*' "$work/true.out" | head -1)"
+    exit 0
+fi
+
+# The accept-and-fork server: every client's echo, the children reaped, twice the same digest.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/fork_server.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    check "fork_server.lua passes (attempt $attempt)" "$status" "$(echo "$out" | head -c 400)"
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "fork_server.lua twice: equal digests" $? "digests:$digests"
+
+# fork_probe: fork, vfork, raw fork, the wait family, a socket shared across fork.
+if cc -std=c11 -O2 -o "$work/fork_probe" tests/fixtures/programs/fork_probe.c \
+        2>"$work/cc.out"; then
+    "$vmcisim" run tests/fixtures/programs/fork.lua --allow-exec -q -- "$work/fork_probe" \
+        >"$work/probe1.out" 2>"$work/probe1.err"
+    "$vmcisim" run tests/fixtures/programs/fork.lua --allow-exec -q -- "$work/fork_probe" \
+        >"$work/probe2.out" 2>"$work/probe2.err"
+    cmp -s "$work/probe1.out" "$work/probe2.out"
+    check "fork_probe sees the same things twice" $?
+    probe() { grep -q "$1" "$work/probe1.out"; check "fork: $2" $? "$(head -c 800 "$work/probe1.out")"; }
+    probe "^exit 0 status exited pid 2$" "the probe exits 0"
+    probe "^wait_none -1 ECHILD$" "wait without children is ECHILD"
+    probe "^parent forked 4 self 2$" "fork answers the child's simulated pid"
+    probe "^child pid 4 ppid 2$" "the child sees its simulated pid and its parent's"
+    probe "^wnohang 0$" "WNOHANG before the child ended answers 0"
+    probe "^not_a_child -1 ECHILD$" "waitpid of a pid that is no child is ECHILD"
+    probe "^waitid_nowait 0 pid 4 code CLD_EXITED status 3$" "waitid (WNOWAIT) fills siginfo"
+    probe "^waitpid 4 exited 1 code 3 " "waitpid reaps the child with its exit code"
+    probe "^wait_again -1 ECHILD$" "a reaped child is gone"
+    probe "^vfork 1 status 4$" "vfork is served as fork"
+    probe "^raw_fork 1 status 5$" "a raw fork(2) is trapped and served"
+    probe "^clone_vm -1 ENOSYS$" "clone with CLONE_VM is refused"
+    probe "^shared child 0 parent_sent 12$" "the parent's socket works after the child closed its copy"
+    probe "^server read from-child;from-parent;$" "the server reads both, then the end at the last close"
+else
+    check "the fork probe builds" 1 "$(head -c 300 "$work/cc.out")"
+fi
+
+# A forked process outlives its parent: it runs on, orphaned (parent pid 1), its output kept.
+cat >"$work/orphan.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(void)
+{
+    if (fork() == 0) {
+        usleep(5000);
+        printf("orphan ppid %d\n", (int)getppid());
+        exit(7);
+    }
+    printf("parent leaves\n");
+    return 0;
+}
+C
+cat >"$work/orphan.lua" <<LUA
+local sim = require("vmcisim")
+local w = sim.world{}
+local p = w:host():exec{ "$work/orphan" }
+w:run()
+io.write(p:output())
+print("exit " .. tostring(p.exit_code))
+LUA
+if cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$work/orphan" "$work/orphan.c" 2>"$work/cc2.out"; then
+    "$vmcisim" run "$work/orphan.lua" --allow-exec -q --trace "$work/orphan.db" \
+        >"$work/orphan.out" 2>&1
+    grep -q "^orphan ppid 1$" "$work/orphan.out" && grep -q "^exit 0$" "$work/orphan.out"
+    check "an orphaned child runs on with parent pid 1, its output kept" $? \
+        "$(head -c 300 "$work/orphan.out")"
+    exits=$(sqlite3 "$work/orphan.db" "select pid || ':' || json_extract(fields, '$.code')
+            from events where kind = 'exec_exit' order by seq" | tr '\n' ' ')
+    [ "$exits" = "1:0 2:7 " ]
+    check "exec_exit for the parent (code 0), then the orphan (code 7)" $? "$exits"
+else
+    check "the orphan program builds" 1 "$(head -c 300 "$work/cc2.out")"
+fi
