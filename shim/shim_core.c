@@ -24,8 +24,11 @@ static unsigned char fd_kinds[EXEC_FDS_MAX];
 
 /* The shim's only syscall instruction, written in assembly so that there is exactly one
  * copy (a compiler may clone or inline a C function): the seccomp filter lets calls whose
- * instruction pointer is shim_syscall_return through and traps every other one
- * (shim_trap.c). Arguments as the C prototype in shim_int.h; the result is the kernel's. */
+ * instruction pointer is the site's return address through and traps every other one
+ * (shim_trap.c). The instruction is reached through shim_syscall_target: the one here
+ * (shim_syscall_native) until shim_process.c maps the same `syscall; ret` at a fixed
+ * address, which stays the site across execve (a new image's shim may load elsewhere).
+ * Arguments as the C prototype in shim_int.h; the result is the kernel's. */
 __asm__(".text\n"
         ".globl shim_syscall\n"
         ".hidden shim_syscall\n"
@@ -38,12 +41,20 @@ __asm__(".text\n"
         "    movq %r8, %r10\n"
         "    movq %r9, %r8\n"
         "    movq 8(%rsp), %r9\n"
+        "    jmp *shim_syscall_target(%rip)\n"
+        ".globl shim_syscall_native\n"
+        ".hidden shim_syscall_native\n"
+        "shim_syscall_native:\n"
         "    syscall\n"
         ".globl shim_syscall_return\n"
         ".hidden shim_syscall_return\n"
         "shim_syscall_return:\n"
         "    ret\n"
         ".size shim_syscall, . - shim_syscall\n");
+
+extern const char shim_syscall_native[];
+/* Where shim_syscall makes its call: shim_syscall_native, or the fixed trampoline. */
+const void *shim_syscall_target = shim_syscall_native;
 
 enum shim_fd_kind shim_fd_kind(int fd)
 {
@@ -213,8 +224,7 @@ __attribute__((constructor)) static void shim_start(void)
     }
     channel_fd = (int)fd;
     shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
-    (void)shim_call_simple(EXEC_OP_HELLO, (int64_t)SHIM_SYSCALL3(SYS_getpid, 0, 0, 0), 0, 0, 0);
-    shim_process_start();
+    shim_process_hello();           /* the HELLO call, and what a new image learns from it */
     int rc = shim_trap_install();
     if (rc < 0)
         (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_SYSCALL, rc, 0, 0);

@@ -41,6 +41,8 @@ long shim_syscall(long number, long a1, long a2, long a3, long a4, long a5, long
 
 /* Installs the bypass trap (shim_trap.c): 0, or -errno. */
 int shim_trap_install(void);
+/* Installs only its SIGSYS handler, with raw system calls (early in a new image). */
+int shim_trap_handler_install(void);
 
 /* The kind of descriptor `fd` (SHIM_FD_REAL outside the table). */
 enum shim_fd_kind shim_fd_kind(int fd);
@@ -66,8 +68,15 @@ void shim_complain(const char *text);
 
 /* execproc: fork, exec, wait (shim_process.c). The channel's descriptor number. */
 int shim_channel_fd(void);
-/* At start, after the channel's HELLO: the process's own setup (real SIGCHLD ignored). */
-void shim_process_start(void);
+/* At start, once the channel is known: the HELLO call (the supervisor answers the simulated
+ * descriptors, which a new image after execve marks), then the process's own setup. */
+void shim_process_hello(void);
+/* The call site shim_syscall uses (shim_core.c): the seccomp filter lets exactly calls made
+ * there through. The address just after its syscall instruction. */
+extern const void *shim_syscall_target;
+uintptr_t shim_syscall_site(void);
+/* The dynamic loader's code (for the filter: a new image's loader runs before any shim). */
+void shim_loader_range(uintptr_t *start, uintptr_t *end);
 /* A trapped system call shim_process.c serves (clone, fork, vfork, wait4, waitid): true
  * and *result (the kernel's convention, -errno), or false when it is not one of them. */
 bool shim_process_trap(long number, const long arguments[6], long *result);

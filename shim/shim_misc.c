@@ -181,6 +181,8 @@ static int open_common(int dir_fd, const char *path, int flags, mode_t mode)
             return -1;
         }
         shim_fd_set_kind(fd, SHIM_FD_DEVICE);
+        if (flags & O_CLOEXEC)
+            (void)SHIM_SYSCALL3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
         return fd;
     }
     return (int)shim_result(shim_syscall(SYS_openat, dir_fd, (long)path, flags, mode, 0, 0));

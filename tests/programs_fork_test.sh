@@ -103,3 +103,56 @@ if cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$work/orphan" "$work/orphan.c" 2>"$work
 else
     check "the orphan program builds" 1 "$(head -c 300 "$work/cc2.out")"
 fi
+
+# execve: the same simulated process, close-on-exec simulated descriptors closed, the preload
+# and channel put back, a static binary refused, the new image traced like the first.
+if cc -std=c11 -O2 -o "$work/exec_probe" tests/fixtures/programs/exec_probe.c \
+        2>"$work/cc3.out" && [ -x build/tests/programs/sandbox_probe_static ]; then
+    static="$PWD/build/tests/programs/sandbox_probe_static"
+    for attempt in 1 2; do
+        "$vmcisim" run tests/fixtures/programs/exec.lua --allow-exec -q \
+            --trace "$work/exec$attempt.db" -- "$work/exec_probe" "$static" \
+            >"$work/exec$attempt.out" 2>&1
+    done
+    cmp -s "$work/exec1.out" "$work/exec2.out"
+    check "exec_probe sees the same things twice" $? "$(diff "$work/exec1.out" "$work/exec2.out" | head -c 300)"
+    execs() { grep -q "$1" "$work/exec1.out"; check "exec: $2" $? "$(head -c 900 "$work/exec1.out")"; }
+    execs "^exit 0 status exited pid 1$" "the probe's second image exits 0"
+    execs "^exec_missing ENOENT$" "a missing binary is ENOENT, the program goes on"
+    execs "^exec_static ENOEXEC$" "a static binary is refused with ENOEXEC"
+    execs "execve refused: only dynamically linked" "with a line on stderr"
+    execs "^again pid 1 ppid 1 env_preload set$" "the new image is the same simulated process, preloaded again"
+    execs "^kept_socket 0 family 40$" "a simulated socket survives execve"
+    execs "^cloexec_socket -1 EBADF$" "a SOCK_CLOEXEC one is closed by execve"
+    execs "^device_kept 1$" "/dev/vsock stays simulated in the new image"
+    execs "^true_in_child exited 1 code 0$" "fork, then execvp of a system binary, then waitpid"
+    starts=$(sqlite3 "$work/exec1.db" "select pid || ':' || json_extract(fields, '$.binary')
+             from events where kind = 'exec_start' order by seq" | tr '\n' ' ')
+    [ "$starts" = "1:$work/exec_probe 1:$work/exec_probe 3:/usr/bin/true " ]
+    check "exec_start for each image, with its binary" $? "$starts"
+    refused=$(sqlite3 "$work/exec1.db" "select json_extract(fields, '$.what') from events
+              where kind = 'exec_refused'")
+    [ "$refused" = "exec" ]
+    check "the static binary's refusal is traced (exec_refused exec)" $? "$refused"
+else
+    check "the exec probe builds" 1 "$(head -c 300 "$work/cc3.out")"
+fi
+
+# A shell (started through the loader: its argv[0] is not its path) runs a pipeline of system
+# binaries and execs the last command in place.
+cat >"$work/shell.lua" <<'LUA'
+local sim = require("vmcisim")
+local w = sim.world{}
+local p = w:host():exec{ "sh", "-c",
+                         "echo a; /bin/echo b; ls /dev/null | wc -l; exec echo c; echo never" }
+w:run()
+io.write(p:output())
+print("exit " .. tostring(p.exit_code))
+LUA
+for attempt in 1 2; do
+    "$vmcisim" run "$work/shell.lua" --allow-exec -q --digest >"$work/shell$attempt.out" 2>&1
+done
+[ "$(grep -v '^digest' "$work/shell1.out" | tr '\n' ' ')" = "a b 1 c exit 0 " ]
+check "sh -c runs echo, a pipeline and exec in place" $? "$(head -c 300 "$work/shell1.out")"
+cmp -s "$work/shell1.out" "$work/shell2.out"
+check "the shell twice: the same output and digest" $?

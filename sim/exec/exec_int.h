@@ -78,6 +78,12 @@ struct exec_program {
     bool member;                        /* made by fork (not by ep:exec) */
     bool zombie;                        /* a member that ended and was not waited for yet */
     int wait_status;                    /* its Linux wait status once ended */
+    /* execve (process_exec.c): announced, not yet seen to succeed or fail. */
+    bool exec_pending;
+    char *exec_path;                    /* owned: the announced binary */
+    char exec_hash[17];
+    uint8_t exec_cloexec[EXEC_FDS_MAX / 8];
+    uint32_t execs;                     /* images after the first */
 };
 
 /* serve.c: one request, answered into reply (+ payload in program->buffer). Returns
@@ -110,6 +116,12 @@ void exec__family_set_ctx(struct exec_program *root, uint32_t ctx);
 void exec__family_destroy(struct exec_program *root);
 /* The family's member with simulated pid `pid`, or NULL (tests and tools). */
 struct exec_program *exec__family_member(const struct exec_program *root, uint32_t pid);
+
+/* process_exec.c: execve. */
+int64_t exec__process_execve(struct exec_program *program, const struct exec_request *request);
+int64_t exec__process_execve_failed(struct exec_program *program);
+/* Every HELLO: completes an announced exec, answers the simulated descriptor table. */
+int64_t exec__process_hello(struct exec_program *program, struct exec_reply *reply);
 
 /* program.c */
 /* Serves calls until the program ends (true: by itself; false: it must be killed). */

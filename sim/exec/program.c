@@ -670,6 +670,7 @@ void exec_program_destroy(struct exec_program *program)
 
 void exec__program_free(struct exec_program *program)
 {
+    free(program->exec_path);
     free(program->binary_path);
     free(program->cwd);
     free(program->scratch_dir);

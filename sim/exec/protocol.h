@@ -62,6 +62,9 @@ enum exec_op {
                              * reply as one byte carrying the descriptor (SCM_RIGHTS) */
     EXEC_OP_WAIT,           /* pid selector (-1 any, > 0 one), options (WNOHANG, WNOWAIT);
                              * reply: the pid (0: none yet), values[0]: the wait status */
+    EXEC_OP_EXECVE,         /* loader mode (0/1); payload: close-on-exec bitmap of
+                             * EXEC_FDS_MAX bits, then the binary's absolute path and NUL */
+    EXEC_OP_EXECVE_FAILED,  /* the announced execve failed: nothing changes */
     EXEC_OP_COUNT,
 };
 
@@ -93,6 +96,15 @@ struct exec_poll_entry {
     int16_t events;
     int16_t revents;
 };
+
+/* The HELLO reply's payload: the process's simulated descriptors (a new image after execve
+ * learns which numbers are simulated from it). */
+struct exec_hello_entry {
+    int32_t fd;
+    int32_t kind;                       /* EXEC_HELLO_SOCKET or EXEC_HELLO_DEVICE */
+};
+#define EXEC_HELLO_SOCKET 1
+#define EXEC_HELLO_DEVICE 2
 
 /* The address a message carries is a struct sockaddr_vm: 16 bytes (Linux ABI). */
 #define EXEC_ADDRESS_BYTES 16u

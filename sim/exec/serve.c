@@ -391,7 +391,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     bool fatal = false;
     int64_t result;
     switch (request->op) {
-    case EXEC_OP_HELLO: result = 0; break;
+    case EXEC_OP_HELLO: result = exec__process_hello(program, reply); break;
     case EXEC_OP_SOCKET: result = serve_socket(program, request); break;
     case EXEC_OP_BIND:
     case EXEC_OP_CONNECT: result = serve_address(program, request); break;
@@ -427,6 +427,8 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_REFUSED: result = serve_refused(program, request); break;
     case EXEC_OP_FORK: result = exec__process_fork(program, request, reply); break;
     case EXEC_OP_WAIT: result = exec__process_wait(program, request, reply, &fatal); break;
+    case EXEC_OP_EXECVE: result = exec__process_execve(program, request); break;
+    case EXEC_OP_EXECVE_FAILED: result = exec__process_execve_failed(program); break;
     default: result = serve_time(program, request, reply, &fatal); break;
     }
     reply->result = result;
