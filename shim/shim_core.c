@@ -178,9 +178,19 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
         return -EMSGSIZE;
     request->magic = EXEC_MAGIC;
     request->payload_bytes = (uint32_t)payload_bytes;
-    channel_write(parts, 1 + out_count);
-    reply_read(reply, in, in_count);
-    return reply->result;
+    for (;;) {
+        struct iovec sent[1 + 8];       /* channel_write advances what it is given */
+        memcpy(sent, parts, sizeof(parts[0]) * (size_t)(1 + out_count));
+        channel_write(sent, 1 + out_count);
+        reply_read(reply, in, in_count);
+        bool restart = reply->result == -EXEC_ERESTART;
+        if (reply->signals == 0 && !restart)
+            return reply->result;
+        /* Emulated signals (shim_signal.c): handlers run now, at the call's end; a call
+         * they interrupted with SA_RESTART is made again. */
+        if (!shim_signal_deliver(restart))
+            return restart ? -EINTR : reply->result;
+    }
 }
 
 long shim_result(int64_t result)

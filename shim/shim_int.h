@@ -77,6 +77,14 @@ extern const void *shim_syscall_target;
 uintptr_t shim_syscall_site(void);
 /* The dynamic loader's code (for the filter: a new image's loader runs before any shim). */
 void shim_loader_range(uintptr_t *start, uintptr_t *end);
+
+/* execproc: emulated signals (shim_signal.c). After a reply that offers signals: takes and
+ * acts on them; returns `restart` when they ran (false when already inside a handler). */
+bool shim_signal_deliver(bool restart);
+/* A trapped signal system call (rt_sigaction, rt_sigprocmask, kill, tgkill, alarm, ...). */
+bool shim_signal_trap(long number, const long arguments[6], long *result);
+/* At start: real signals blocked but SIGSYS and the synchronous faults. */
+void shim_signal_start(void);
 /* A trapped system call shim_process.c serves (clone, fork, vfork, wait4, waitid): true
  * and *result (the kernel's convention, -errno), or false when it is not one of them. */
 bool shim_process_trap(long number, const long arguments[6], long *result);

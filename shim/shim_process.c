@@ -210,6 +210,7 @@ void shim_process_hello(void)
     entry_save(channel_entry, sizeof(channel_entry), EXEC_CHANNEL_ENV);
     struct shim_kernel_sigaction ignore = { .handler = SIG_IGN };
     (void)shim_syscall(SYS_rt_sigaction, SIGCHLD, (long)&ignore, 0, sizeof(uint64_t), 0, 0);
+    shim_signal_start();
 }
 
 /* The descriptor the supervisor sent after a fork's reply, or -errno. */

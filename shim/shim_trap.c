@@ -158,7 +158,8 @@ static void on_sigsys(int signal_number, siginfo_t *info, void *context)
     }
     if (!found) {
         const long arguments[6] = { a1, a2, a3, a4, a5, a6 };
-        found = shim_process_trap(number, arguments, &result);     /* fork, wait */
+        found = shim_process_trap(number, arguments, &result) ||   /* fork, exec, wait */
+                shim_signal_trap(number, arguments, &result);       /* signals */
     }
     if (!found && (number == SYS_exit_group || number == SYS_exit)) {
         /* exit, _exit, main's return (glibc's exit ends in exit_group from its own site)

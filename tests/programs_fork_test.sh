@@ -156,3 +156,35 @@ done
 check "sh -c runs echo, a pipeline and exec in place" $? "$(head -c 300 "$work/shell1.out")"
 cmp -s "$work/shell1.out" "$work/shell2.out"
 check "the shell twice: the same output and digest" $?
+
+# Emulated signals (D21): SIGPIPE (default, MSG_NOSIGNAL, ignored), SIGALRM from alarm ending a
+# blocked recv with EINTR, SA_RESTART, nanosleep's time left, kill/pause between processes,
+# SIGCHLD, blocked and pending signals delivered lowest first, a default action ending it.
+if cc -std=c11 -O2 -o "$work/signal_probe" tests/fixtures/programs/signal_probe.c \
+        2>"$work/cc4.out"; then
+    for attempt in 1 2; do
+        "$vmcisim" run tests/fixtures/programs/signal.lua --allow-exec -q --digest -- \
+            "$work/signal_probe" >"$work/signal$attempt.out" 2>&1
+    done
+    cmp -s "$work/signal1.out" "$work/signal2.out"
+    check "signal_probe twice: the same output and digest" $? \
+        "$(diff "$work/signal1.out" "$work/signal2.out" | head -c 300)"
+    signals() { grep -q "$1" "$work/signal1.out"; check "signals: $2" $? "$(head -c 900 "$work/signal1.out")"; }
+    signals "^sigpipe_default signalled 1 signal 13$" "SIGPIPE's default action ends a writer on a broken stream"
+    signals "^sigpipe_nosignal EPIPE$" "MSG_NOSIGNAL: EPIPE and no signal"
+    signals "^sigpipe_ignored EPIPE$" "SIGPIPE ignored: EPIPE"
+    signals "^alarm_recv -1 EINTR alarms 1 after_ms 1000$" "alarm(1) ends a blocked recv with EINTR after 1 s simulated"
+    signals "^restart_recv 4 alarms 2 after_ms 2000$" "with SA_RESTART the recv goes on after the handler"
+    signals "^nanosleep -1 EINTR left_s 3 alarms 3$" "nanosleep interrupted, with the time left"
+    signals "^kill 0$" "kill of a forked process"
+    signals "^paused_child exited 1 code 7 sigchld 1$" "pause ends after the handler; SIGCHLD reaches the parent's handler"
+    signals "^sigterm signalled 1 signal 15$" "SIGTERM's default action, seen by waitpid"
+    signals "^kill_nobody -1 ESRCH$" "kill of a pid outside the program is ESRCH"
+    signals "^blocked delivered 0 pending 1 1$" "blocked signals stay pending"
+    signals "^unblocked delivered 2 order 10 12$" "unblocked, they are delivered lowest first"
+    signals "^exit 141 status signalled$" "raise(SIGPIPE) with the default action: status signalled, 128 + 13"
+    ! grep -q "not reached" "$work/signal1.out"
+    check "signals: nothing runs after the default action" $?
+else
+    check "the signal probe builds" 1 "$(head -c 300 "$work/cc4.out")"
+fi

@@ -84,6 +84,18 @@ struct exec_program {
     char exec_hash[17];
     uint8_t exec_cloexec[EXEC_FDS_MAX / 8];
     uint32_t execs;                     /* images after the first */
+    /* Emulated signals (signal.c): bit N-1 of each set is signal N. */
+    struct exec_signal_state {
+        uint64_t pending, blocked, ignored, handled;
+        uint64_t restart, reset, nodefer;   /* SA_RESTART, SA_RESETHAND, SA_NODEFER */
+        uint64_t handler_masks[EXEC_SIGNALS_MAX];
+        uint64_t alarm_deadline_ns, alarm_interval_ns;
+        sim_event_id alarm_event;
+        bool alarm_armed;
+        bool waiting;                   /* in one of this layer's interruptible waits */
+        bool interrupted;               /* woken from it by a deliverable signal */
+        int killed_by;                  /* ended by this signal's default action (0: not) */
+    } signals;
 };
 
 /* serve.c: one request, answered into reply (+ payload in program->buffer). Returns
@@ -122,6 +134,25 @@ int64_t exec__process_execve(struct exec_program *program, const struct exec_req
 int64_t exec__process_execve_failed(struct exec_program *program);
 /* Every HELLO: completes an announced exec, answers the simulated descriptor table. */
 int64_t exec__process_hello(struct exec_program *program, struct exec_reply *reply);
+
+/* signal.c: emulated signals (D21). */
+void exec__signal_send(struct exec_program *program, int signo);
+/* Pending and not blocked: what a reply offers the shim. */
+uint64_t exec__signal_deliverable(const struct exec_program *program);
+/* A wait a deliverable signal interrupts: the wake reason, -EINTR, or SIM_EKILLED. */
+int exec__signal_wait(struct exec_program *program, struct sim_waitq *queue,
+                      uint64_t deadline_ns);
+int64_t exec__signal_serve(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply, bool *fatal);
+/* Every reply: the deliverable set; EINTR becomes EXEC_ERESTART where Linux restarts. */
+void exec__signal_after_call(struct exec_program *program, const struct exec_request *request,
+                             struct exec_reply *reply);
+void exec__signal_fork(struct exec_program *child, const struct exec_program *parent);
+void exec__signal_exec(struct exec_program *program);
+void exec__signal_end(struct exec_program *program);
+/* The family's members in creation order: the first (after NULL), then the next. */
+struct exec_program *exec__family_next(const struct exec_program *root,
+                                       const struct exec_program *member);
 
 /* program.c */
 /* Serves calls until the program ends (true: by itself; false: it must be killed). */

@@ -244,6 +244,7 @@ int64_t exec__process_fork(struct exec_program *program, const struct exec_reque
     }
     member->pid = member->process->pid;
     context_copy(family, member, program);
+    exec__signal_fork(member, program);
     member->context.credentials.pid = member->pid;
     char stream[32];
     snprintf(stream, sizeof(stream), "exec:%u", member->pid);
@@ -344,6 +345,10 @@ static void member_reap(struct exec_program *member, bool killed)
         member->status = "killed";
         member->exit_code = -1;
         member->wait_status = SIGKILL;
+    } else if (member->signals.killed_by != 0) {
+        member->status = "signalled";   /* an emulated signal's default action */
+        member->exit_code = 128 + member->signals.killed_by;
+        member->wait_status = member->signals.killed_by;
     } else if (member->exit_called) {
         member->status = "exited";
         member->exit_code = member->exit_code_called;
@@ -412,6 +417,7 @@ void exec__process_ended(struct exec_program *program)
     if (program->parent != NULL) {
         program->zombie = true;
         sim_waitq_wake_all(&program->parent->children_waitq);
+        exec__signal_send(program->parent, SIGCHLD);   /* discarded unless handled */
     } else {
         member_free(program);
     }
@@ -466,7 +472,9 @@ int64_t exec__process_wait(struct exec_program *program, const struct exec_reque
             return -ECHILD;
         if ((options & WNOHANG) != 0)
             return 0;
-        int rc = sim_fiber_wait(program->engine, &program->children_waitq, SIM_TIME_NEVER);
+        int rc = exec__signal_wait(program, &program->children_waitq, SIM_TIME_NEVER);
+        if (rc == -EINTR)
+            return -EINTR;
         if (rc < 0) {
             *fatal = true;
             return -EINTR;
@@ -553,4 +561,12 @@ struct exec_program *exec__family_member(const struct exec_program *root, uint32
             return member;
     }
     return NULL;
+}
+
+struct exec_program *exec__family_next(const struct exec_program *root,
+                                       const struct exec_program *member)
+{
+    if (member != NULL)
+        return member->member_next;
+    return root->family != NULL ? root->family->members : NULL;
 }

@@ -82,6 +82,7 @@ static void exec_complete(struct exec_program *program)
             (void)exec__process_close(program, vs_fd);
     }
     program->exec_pending = false;
+    exec__signal_exec(program);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "exec_start",
                          program->callbacks->local_cid(program->owner), program->pid);

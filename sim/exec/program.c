@@ -398,6 +398,9 @@ static void child_reap(struct exec_program *program, bool killed)
     if (killed) {
         program->status = "killed";
         program->exit_code = -1;
+    } else if (program->signals.killed_by != 0) {
+        program->status = "signalled";  /* an emulated signal's default action (D21) */
+        program->exit_code = 128 + program->signals.killed_by;
     } else if (rc > 0 && WIFEXITED(status)) {
         program->status = "exited";
         /* The code of the exit call when there was one: the simulated fact. A program
@@ -472,6 +475,7 @@ bool exec__serve_loop(struct exec_program *program)
 void exec__program_finish(struct exec_program *program)
 {
     trace_output(program);
+    exec__signal_end(program);
     exec__process_release_shared(program);
     if (program->context_live) {
         vs_context_destroy(&program->context);      /* its sockets close now, in order */

@@ -6,8 +6,10 @@
  * channel is closed). After a fork both processes name the same simulated sockets: closing
  * one process's descriptors leaves the socket open for the other (a port stays bound), the
  * last close anywhere closes it; dup'ed descriptors count too; the bounds are errors.
+ * Emulated signals: the order they are taken in, what is discarded, and EINTR.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -231,6 +233,83 @@ static void test_forks_are_bounded(void)
     fixture_close(&fixture);
 }
 
+/* Emulated signals (sim/exec/signal.c): blocked ones wait, unblocked ones are taken lowest
+ * number first, ignored ones are discarded, SIGKILL cannot be caught. */
+static void test_signals_are_taken_lowest_first(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    for (int signo = SIGUSR1; signo <= SIGUSR2; signo += SIGUSR2 - SIGUSR1)
+        CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, signo, EXEC_SIGNAL_HANDLER, 0, NULL, 0,
+                             &reply), 0);
+    uint64_t both = (1ull << (SIGUSR1 - 1)) | (1ull << (SIGUSR2 - 1));
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_BLOCK, (int64_t)both, 0, NULL, 0, &reply),
+                    0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR2, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(reply.signals, 0);                    /* blocked: pending, not offered */
+    ASSERT_U64_EQ(root->signals.pending, both);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_UNBLOCK, (int64_t)both, 0, NULL, 0, &reply),
+                    0);
+    ASSERT_U64_EQ(reply.signals, both);                 /* offered with the reply */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGUSR1);
+    CU_ASSERT_EQUAL(reply.values[0], EXEC_SIGNAL_HANDLER);
+    ASSERT_U64_EQ(reply.values[1], 0);                  /* the mask to restore */
+    CU_ASSERT_TRUE((root->signals.blocked & (1ull << (SIGUSR1 - 1))) != 0);  /* in handler */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_SETMASK, 0, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGUSR2);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), 0);
+    /* Ignored: discarded at once. Default SIGCHLD: discarded. SIGKILL: not catchable. */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGUSR1, EXEC_SIGNAL_IGNORE, 0, NULL, 0,
+                         &reply), 0);
+    CU_ASSERT_EQUAL(reply.values[0], EXEC_SIGNAL_HANDLER);              /* the old action */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR1, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGCHLD, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(root->signals.pending, 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGKILL, EXEC_SIGNAL_HANDLER, 0, NULL, 0,
+                         &reply), -EINVAL);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, 999, SIGUSR1, 0, NULL, 0, &reply), -ESRCH);
+    /* Default action of SIGTERM: the shim is told to end the program. */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGTERM, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGTERM);
+    CU_ASSERT_EQUAL(reply.values[0], EXEC_SIGNAL_TERMINATE);
+    fixture_close(&fixture);
+}
+
+/* EINTR: a blocked call a deliverable handled signal interrupted fails with EINTR, or is made
+ * again after the handler (EXEC_ERESTART) when the action has SA_RESTART and Linux restarts
+ * that call (recv does, poll does not). */
+static void test_interrupted_calls_restart_only_where_linux_does(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGALRM, EXEC_SIGNAL_HANDLER, SA_RESTART,
+                         NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGUSR1, EXEC_SIGNAL_HANDLER, 0, NULL, 0,
+                         &reply), 0);
+    struct exec_request recv_request = { .magic = EXEC_MAGIC, .op = EXEC_OP_RECV };
+    struct exec_request poll_request = { .magic = EXEC_MAGIC, .op = EXEC_OP_POLL };
+    exec__signal_send(root, SIGALRM);
+    reply.result = -EINTR;
+    exec__signal_after_call(root, &recv_request, &reply);
+    CU_ASSERT_EQUAL(reply.result, -EXEC_ERESTART);
+    reply.result = -EINTR;
+    exec__signal_after_call(root, &poll_request, &reply);
+    CU_ASSERT_EQUAL(reply.result, -EINTR);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGALRM);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_SETMASK, 0, 0, NULL, 0, &reply), 0);
+    exec__signal_send(root, SIGUSR1);                   /* no SA_RESTART: EINTR stays */
+    reply.result = -EINTR;
+    exec__signal_after_call(root, &recv_request, &reply);
+    CU_ASSERT_EQUAL(reply.result, -EINTR);
+    ASSERT_U64_EQ(reply.signals, 1ull << (SIGUSR1 - 1));
+    fixture_close(&fixture);
+}
+
 CU_ErrorCode exec_process_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -239,6 +318,8 @@ CU_ErrorCode exec_process_suite_add(void)
         TEST_ENTRY(test_a_child_socket_is_its_own),
         TEST_ENTRY(test_wait_sees_children_only),
         TEST_ENTRY(test_forks_are_bounded),
+        TEST_ENTRY(test_signals_are_taken_lowest_first),
+        TEST_ENTRY(test_interrupted_calls_restart_only_where_linux_does),
     };
     return test_suite_register("exec_process", tests, sizeof(tests) / sizeof(tests[0]));
 }
