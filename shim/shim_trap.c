@@ -11,8 +11,8 @@
  *
  * Invariants: the filter is installed once, after the channel works; the handler makes
  * system calls only through shim_syscall (so it never traps itself) and keeps the program's
- * errno. A program that blocks or takes over SIGSYS loses the trap (the kernel then ends it):
- * docs/programs.md says so.
+ * errno. A program's sigaction or sigprocmask for SIGSYS reaches only its emulated signal
+ * (shim_signal.c): the real SIGSYS stays this handler's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
