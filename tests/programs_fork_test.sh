@@ -7,6 +7,7 @@
 # fork, vfork and the wait family give a program (tests/fixtures/programs/fork_probe.c, built
 # here, run by fork.lua) twice with the same output; a forked process that outlives its parent.
 # Skips, saying why, only when this machine cannot sandbox programs.
+# Outputs are compared from stdout only: under ASan stderr carries the sanitizer's own notes.
 # Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
@@ -22,7 +23,8 @@ w:run()
 LUA
 "$vmcisim" run "$work/true.lua" --allow-exec -q >"$work/true.out" 2>&1
 if grep -q "cannot sandbox programs" "$work/true.out"; then
-    echo "ok - programs_fork: skipped: $(grep -o 'cannot sandbox programs.*' "$work/true.out" | head -1)"
+    why=$(grep -o 'cannot sandbox programs.*' "$work/true.out" | head -1)
+    echo "ok - programs_fork: skipped: $why"
     exit 0
 fi
 
@@ -47,7 +49,10 @@ if cc -std=c11 -O2 -o "$work/fork_probe" tests/fixtures/programs/fork_probe.c \
         >"$work/probe2.out" 2>"$work/probe2.err"
     cmp -s "$work/probe1.out" "$work/probe2.out"
     check "fork_probe sees the same things twice" $?
-    probe() { grep -q "$1" "$work/probe1.out"; check "fork: $2" $? "$(head -c 800 "$work/probe1.out")"; }
+    probe() {
+        grep -q "$1" "$work/probe1.out"
+        check "fork: $2" $? "$(head -c 800 "$work/probe1.out")";
+    }
     probe "^exit 0 status exited pid 2$" "the probe exits 0"
     probe "^wait_none -1 ECHILD$" "wait without children is ECHILD"
     probe "^parent forked 4 self 2$" "fork answers the child's simulated pid"
@@ -60,8 +65,10 @@ if cc -std=c11 -O2 -o "$work/fork_probe" tests/fixtures/programs/fork_probe.c \
     probe "^vfork 1 status 4$" "vfork is served as fork"
     probe "^raw_fork 1 status 5$" "a raw fork(2) is trapped and served"
     probe "^clone_vm -1 ENOSYS$" "clone with CLONE_VM is refused"
-    probe "^shared child 0 parent_sent 12$" "the parent's socket works after the child closed its copy"
-    probe "^server read from-child;from-parent;$" "the server reads both, then the end at the last close"
+    probe "^shared child 0 parent_sent 12$" \
+        "the parent's socket works after the child closed its copy"
+    probe "^server read from-child;from-parent;$" \
+        "the server reads both, then the end at the last close"
 else
     check "the fork probe builds" 1 "$(head -c 300 "$work/cc.out")"
 fi
@@ -112,16 +119,21 @@ if cc -std=c11 -O2 -o "$work/exec_probe" tests/fixtures/programs/exec_probe.c \
     for attempt in 1 2; do
         "$vmcisim" run tests/fixtures/programs/exec.lua --allow-exec -q \
             --trace "$work/exec$attempt.db" -- "$work/exec_probe" "$static" \
-            >"$work/exec$attempt.out" 2>&1
+            >"$work/exec$attempt.out" 2>"$work/exec$attempt.err"
     done
     cmp -s "$work/exec1.out" "$work/exec2.out"
-    check "exec_probe sees the same things twice" $? "$(diff "$work/exec1.out" "$work/exec2.out" | head -c 300)"
-    execs() { grep -q "$1" "$work/exec1.out"; check "exec: $2" $? "$(head -c 900 "$work/exec1.out")"; }
+    check "exec_probe sees the same things twice" \
+        $? "$(diff "$work/exec1.out" "$work/exec2.out" | head -c 300)"
+    execs() {
+        grep -q "$1" "$work/exec1.out"
+        check "exec: $2" $? "$(head -c 900 "$work/exec1.out")";
+    }
     execs "^exit 0 status exited pid 1$" "the probe's second image exits 0"
     execs "^exec_missing ENOENT$" "a missing binary is ENOENT, the program goes on"
     execs "^exec_static ENOEXEC$" "a static binary is refused with ENOEXEC"
     execs "execve refused: only dynamically linked" "with a line on stderr"
-    execs "^again pid 1 ppid 1 env_preload set$" "the new image is the same simulated process, preloaded again"
+    execs "^again pid 1 ppid 1 env_preload set$" \
+        "the new image is the same simulated process, preloaded again"
     execs "^kept_socket 0 family 40$" "a simulated socket survives execve"
     execs "^cloexec_socket -1 EBADF$" "a SOCK_CLOEXEC one is closed by execve"
     execs "^device_kept 1$" "/dev/vsock stays simulated in the new image"
@@ -150,7 +162,8 @@ io.write(p:output())
 print("exit " .. tostring(p.exit_code))
 LUA
 for attempt in 1 2; do
-    "$vmcisim" run "$work/shell.lua" --allow-exec -q --digest >"$work/shell$attempt.out" 2>&1
+    "$vmcisim" run "$work/shell.lua" --allow-exec -q --digest >"$work/shell$attempt.out" \
+        2>"$work/shell$attempt.err"
 done
 [ "$(grep -v '^digest' "$work/shell1.out" | tr '\n' ' ')" = "a b 1 c exit 0 " ]
 check "sh -c runs echo, a pipeline and exec in place" $? "$(head -c 300 "$work/shell1.out")"
@@ -164,25 +177,33 @@ if cc -std=c11 -O2 -o "$work/signal_probe" tests/fixtures/programs/signal_probe.
         2>"$work/cc4.out"; then
     for attempt in 1 2; do
         "$vmcisim" run tests/fixtures/programs/signal.lua --allow-exec -q --digest -- \
-            "$work/signal_probe" >"$work/signal$attempt.out" 2>&1
+            "$work/signal_probe" >"$work/signal$attempt.out" 2>"$work/signal$attempt.err"
     done
     cmp -s "$work/signal1.out" "$work/signal2.out"
     check "signal_probe twice: the same output and digest" $? \
         "$(diff "$work/signal1.out" "$work/signal2.out" | head -c 300)"
-    signals() { grep -q "$1" "$work/signal1.out"; check "signals: $2" $? "$(head -c 900 "$work/signal1.out")"; }
-    signals "^sigpipe_default signalled 1 signal 13$" "SIGPIPE's default action ends a writer on a broken stream"
+    signals() {
+        grep -q "$1" "$work/signal1.out"
+        check "signals: $2" $? "$(head -c 900 "$work/signal1.out")";
+    }
+    signals "^sigpipe_default signalled 1 signal 13$" \
+        "SIGPIPE's default action ends a writer on a broken stream"
     signals "^sigpipe_nosignal EPIPE$" "MSG_NOSIGNAL: EPIPE and no signal"
     signals "^sigpipe_ignored EPIPE$" "SIGPIPE ignored: EPIPE"
-    signals "^alarm_recv -1 EINTR alarms 1 after_ms 1000$" "alarm(1) ends a blocked recv with EINTR after 1 s simulated"
-    signals "^restart_recv 4 alarms 2 after_ms 2000$" "with SA_RESTART the recv goes on after the handler"
+    signals "^alarm_recv -1 EINTR alarms 1 after_ms 1000$" \
+        "alarm(1) ends a blocked recv with EINTR after 1 s simulated"
+    signals "^restart_recv 4 alarms 2 after_ms 2000$" \
+        "with SA_RESTART the recv goes on after the handler"
     signals "^nanosleep -1 EINTR left_s 3 alarms 3$" "nanosleep interrupted, with the time left"
     signals "^kill 0$" "kill of a forked process"
-    signals "^paused_child exited 1 code 7 sigchld 1$" "pause ends after the handler; SIGCHLD reaches the parent's handler"
+    signals "^paused_child exited 1 code 7 sigchld 1$" \
+        "pause ends after the handler; SIGCHLD reaches the parent's handler"
     signals "^sigterm signalled 1 signal 15$" "SIGTERM's default action, seen by waitpid"
     signals "^kill_nobody -1 ESRCH$" "kill of a pid outside the program is ESRCH"
     signals "^blocked delivered 0 pending 1 1$" "blocked signals stay pending"
     signals "^unblocked delivered 2 order 10 12$" "unblocked, they are delivered lowest first"
-    signals "^exit 141 status signalled$" "raise(SIGPIPE) with the default action: status signalled, 128 + 13"
+    signals "^exit 141 status signalled$" \
+        "raise(SIGPIPE) with the default action: status signalled, 128 + 13"
     ! grep -q "not reached" "$work/signal1.out"
     check "signals: nothing runs after the default action" $?
 else
