@@ -214,6 +214,13 @@ int shim_channel_fd(void)
     return channel_fd;
 }
 
+void shim_channel_move(int fd)
+{
+    shim_fd_set_kind(channel_fd, SHIM_FD_REAL);
+    channel_fd = fd;
+    shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
+}
+
 int shim_placeholder(void)
 {
     return (int)SHIM_SYSCALL3(SYS_socket, AF_UNIX, SOCK_STREAM, 0);

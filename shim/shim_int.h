@@ -68,6 +68,8 @@ void shim_complain(const char *text);
 
 /* execproc: fork, exec, wait (shim_process.c). The channel's descriptor number. */
 int shim_channel_fd(void);
+/* The channel now lives at descriptor `fd` (shim_process.c moved it there). */
+void shim_channel_move(int fd);
 /* At start, once the channel is known: the HELLO call (the supervisor answers the simulated
  * descriptors, which a new image after execve marks), then the process's own setup. */
 void shim_process_hello(void);

@@ -68,6 +68,11 @@ struct shim_kernel_sigaction {
 /* Bytes of the LD_PRELOAD entry an execve passes (the shim's, then the program's). */
 #define SHIM_EXEC_PRELOAD_BYTES_MAX 8192u
 
+/* Where the channel lives in every program: the highest descriptor the shim knows, so the
+ * program's own descriptors are numbered from 3 whatever number the supervisor's end of the
+ * channel happened to have (it depends on the supervisor's open files, --trace for one). */
+#define SHIM_CHANNEL_FD_FIXED ((int)EXEC_FDS_MAX - 1)
+
 #define SHIM_PRELOAD_NAME "LD_PRELOAD="
 #define SHIM_CHANNEL_NAME EXEC_CHANNEL_ENV "="
 
@@ -207,7 +212,22 @@ void shim_process_hello(void)
                                                                           : SHIM_FD_SOCKET);
     }
     entry_save(preload_entry, sizeof(preload_entry), "LD_PRELOAD");
-    entry_save(channel_entry, sizeof(channel_entry), EXEC_CHANNEL_ENV);
+    int channel = shim_channel_fd();
+    if (channel != SHIM_CHANNEL_FD_FIXED &&
+        SHIM_SYSCALL3(SYS_dup3, channel, SHIM_CHANNEL_FD_FIXED, 0) == SHIM_CHANNEL_FD_FIXED) {
+        (void)SHIM_SYSCALL3(SYS_close, channel, 0, 0);
+        shim_channel_move(SHIM_CHANNEL_FD_FIXED);
+    }
+    char number[16];
+    int length = 0;
+    for (int value = shim_channel_fd(); length == 0 || value > 0; value /= 10)
+        number[length++] = (char)('0' + value % 10);
+    size_t name_bytes = strlen(SHIM_CHANNEL_NAME);
+    memcpy(channel_entry, SHIM_CHANNEL_NAME, name_bytes);
+    for (int index = 0; index < length; index++)
+        channel_entry[name_bytes + (size_t)index] = number[length - 1 - index];
+    channel_entry[name_bytes + (size_t)length] = '\0';
+    (void)setenv(EXEC_CHANNEL_ENV, channel_entry + name_bytes, 1);   /* what the program sees */
     struct shim_kernel_sigaction ignore = { .handler = SIG_IGN };
     (void)shim_syscall(SYS_rt_sigaction, SIGCHLD, (long)&ignore, 0, sizeof(uint64_t), 0, 0);
     shim_signal_start();

@@ -209,3 +209,36 @@ if cc -std=c11 -O2 -o "$work/signal_probe" tests/fixtures/programs/signal_probe.
 else
     check "the signal probe builds" 1 "$(head -c 300 "$work/cc4.out")"
 fi
+
+# The program's descriptor numbers do not depend on the supervisor's open files: the shim moves
+# the channel to descriptor 1023, so a run with --trace numbers them as one without.
+cat >"$work/fdnum.c" <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+int main(void)
+{
+    int first = socket(40, SOCK_STREAM, 0), file = open("/dev/null", O_RDONLY);
+    int second = socket(40, SOCK_DGRAM, 0);
+    printf("fds %d %d %d channel %s\n", first, file, second, getenv("VMCISIM_CHANNEL_FD"));
+    return 0;
+}
+C
+cat >"$work/fdnum.lua" <<LUA
+local sim = require("vmcisim")
+local w = sim.world{}
+local p = w:host():exec{ "$work/fdnum" }
+w:run()
+io.write(p:output())
+LUA
+if cc -std=c11 -O2 -o "$work/fdnum" "$work/fdnum.c" 2>"$work/cc5.out"; then
+    "$vmcisim" run "$work/fdnum.lua" --allow-exec -q >"$work/fd1.out" 2>/dev/null
+    "$vmcisim" run "$work/fdnum.lua" --allow-exec -q --trace "$work/fd.db" \
+        >"$work/fd2.out" 2>/dev/null
+    grep -q "^fds 3 4 5 channel 1023$" "$work/fd1.out" && cmp -s "$work/fd1.out" "$work/fd2.out"
+    check "descriptor numbers start at 3 and do not depend on --trace" $? \
+        "$(cat "$work/fd1.out" "$work/fd2.out" | head -c 300)"
+else
+    check "the descriptor program builds" 1 "$(head -c 300 "$work/cc5.out")"
+fi
