@@ -44,6 +44,17 @@ int shim_channel_shm_map(int fd)
     return 0;
 }
 
+/* Gives the page up: calls go over the socket from now on. A forked child (its own channel
+ * is a socketpair) and a process whose execve the supervisor answered (it demotes at the
+ * same call) do this; the mapping of the parent or of the old image is not touched. */
+void shim_channel_shm_forget(void)
+{
+    if (shared != NULL)
+        (void)shim_syscall(SYS_munmap, (long)shared, (long)sizeof(struct exec_channel_shared),
+                           0, 0, 0, 0);
+    shared = NULL;
+}
+
 bool shim_channel_shm_active(void)
 {
     return shared != NULL;

@@ -27,8 +27,11 @@ static unsigned char fd_kinds[EXEC_FDS_MAX];
 
 /* The shim's only syscall instruction, written in assembly so that there is exactly one
  * copy (a compiler may clone or inline a C function): the seccomp filter lets calls whose
- * instruction pointer is shim_syscall_return through and traps every other one
- * (shim_trap.c). Arguments as the C prototype in shim_int.h; the result is the kernel's. */
+ * instruction pointer is the site's return address through and traps every other one
+ * (shim_trap.c). The instruction is reached through shim_syscall_target: the one here
+ * (shim_syscall_native) until shim_process.c maps the same `syscall; ret` at a fixed
+ * address, which stays the site across execve (a new image's shim may load elsewhere).
+ * Arguments as the C prototype in shim_int.h; the result is the kernel's. */
 __asm__(".text\n"
         ".globl shim_syscall\n"
         ".hidden shim_syscall\n"
@@ -41,12 +44,20 @@ __asm__(".text\n"
         "    movq %r8, %r10\n"
         "    movq %r9, %r8\n"
         "    movq 8(%rsp), %r9\n"
+        "    jmp *shim_syscall_target(%rip)\n"
+        ".globl shim_syscall_native\n"
+        ".hidden shim_syscall_native\n"
+        "shim_syscall_native:\n"
         "    syscall\n"
         ".globl shim_syscall_return\n"
         ".hidden shim_syscall_return\n"
         "shim_syscall_return:\n"
         "    ret\n"
         ".size shim_syscall, . - shim_syscall\n");
+
+extern const char shim_syscall_native[];
+/* Where shim_syscall makes its call: shim_syscall_native, or the fixed trampoline. */
+const void *shim_syscall_target = shim_syscall_native;
 
 enum shim_fd_kind shim_fd_kind(int fd)
 {
@@ -170,11 +181,24 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
         return -EMSGSIZE;
     request->magic = EXEC_MAGIC;
     request->payload_bytes = (uint32_t)payload_bytes;
-    if (shim_channel_shm_active())
-        return shim_channel_shm_call(channel_fd, request, out, out_count, reply, in, in_count);
-    channel_write(parts, 1 + out_count);
-    reply_read(reply, in, in_count);
-    return reply->result;
+    for (;;) {
+        if (shim_channel_shm_active()) {
+            (void)shim_channel_shm_call(channel_fd, request, out, out_count, reply, in,
+                                        in_count);
+        } else {
+            struct iovec sent[1 + 8];   /* channel_write advances what it is given */
+            memcpy(sent, parts, sizeof(parts[0]) * (size_t)(1 + out_count));
+            channel_write(sent, 1 + out_count);
+            reply_read(reply, in, in_count);
+        }
+        bool restart = reply->result == -EXEC_ERESTART;
+        if (reply->signals == 0 && !restart)
+            return reply->result;
+        /* Emulated signals (shim_signal.c): handlers run now, at the call's end; a call
+         * they interrupted with SA_RESTART is made again. */
+        if (!shim_signal_deliver(restart))
+            return restart ? -EINTR : reply->result;
+    }
 }
 
 long shim_result(int64_t result)
@@ -191,6 +215,18 @@ long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64
     struct exec_request request = { .op = op, .args = { a0, a1, a2, a3 } };
     struct exec_reply reply;
     return shim_result(shim_call(&request, NULL, 0, &reply, NULL, 0));
+}
+
+int shim_channel_fd(void)
+{
+    return channel_fd;
+}
+
+void shim_channel_move(int fd)
+{
+    shim_fd_set_kind(channel_fd, SHIM_FD_REAL);
+    channel_fd = fd;
+    shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
 }
 
 int shim_placeholder(void)
@@ -231,7 +267,7 @@ __attribute__((constructor)) static void shim_start(void)
                      ")\n");
     channel_fd = fd;
     shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
-    (void)shim_call_simple(EXEC_OP_HELLO, (int64_t)SHIM_SYSCALL3(SYS_getpid, 0, 0, 0), 0, 0, 0);
+    shim_process_hello();           /* the HELLO call, and what a new image learns from it */
     int rc = shim_trap_install();
     if (rc < 0)
         (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_SYSCALL, rc, 0, 0);

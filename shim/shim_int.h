@@ -42,6 +42,8 @@ long shim_syscall(long number, long a1, long a2, long a3, long a4, long a5, long
 
 /* Installs the bypass trap (shim_trap.c): 0, or -errno. */
 int shim_trap_install(void);
+/* Installs only its SIGSYS handler, with raw system calls (early in a new image). */
+int shim_trap_handler_install(void);
 
 /* The kind of descriptor `fd` (SHIM_FD_REAL outside the table). */
 enum shim_fd_kind shim_fd_kind(int fd);
@@ -63,6 +65,7 @@ __attribute__((noreturn)) void shim_channel_lost(void);
  * whether calls use it; one call through it (as shim_call, after its checks). */
 int shim_channel_shm_map(int fd);
 bool shim_channel_shm_active(void);
+void shim_channel_shm_forget(void);
 int64_t shim_channel_shm_call(int socket_fd, struct exec_request *request,
                               const struct iovec *out, int out_count, struct exec_reply *reply,
                               const struct iovec *in, int in_count);
@@ -75,6 +78,31 @@ void shim_epoll_forget(int fd);
 void shim_epoll_dup(int old_fd, int new_fd);
 /* Writes a line to the program's stderr without stdio. */
 void shim_complain(const char *text);
+
+/* execproc: fork, exec, wait (shim_process.c). The channel's descriptor number. */
+int shim_channel_fd(void);
+/* The channel now lives at descriptor `fd` (shim_process.c moved it there). */
+void shim_channel_move(int fd);
+/* At start, once the channel is known: the HELLO call (the supervisor answers the simulated
+ * descriptors, which a new image after execve marks), then the process's own setup. */
+void shim_process_hello(void);
+/* The call site shim_syscall uses (shim_core.c): the seccomp filter lets exactly calls made
+ * there through. The address just after its syscall instruction. */
+extern const void *shim_syscall_target;
+uintptr_t shim_syscall_site(void);
+/* The dynamic loader's code (for the filter: a new image's loader runs before any shim). */
+void shim_loader_range(uintptr_t *start, uintptr_t *end);
+
+/* execproc: emulated signals (shim_signal.c). After a reply that offers signals: takes and
+ * acts on them; returns `restart` when they ran (false when already inside a handler). */
+bool shim_signal_deliver(bool restart);
+/* A trapped signal system call (rt_sigaction, rt_sigprocmask, kill, tgkill, alarm, ...). */
+bool shim_signal_trap(long number, const long arguments[6], long *result);
+/* At start: real signals blocked but SIGSYS and the synchronous faults. */
+void shim_signal_start(void);
+/* A trapped system call shim_process.c serves (clone, fork, vfork, wait4, waitid): true
+ * and *result (the kernel's convention, -errno), or false when it is not one of them. */
+bool shim_process_trap(long number, const long arguments[6], long *result);
 
 #pragma GCC visibility pop
 

@@ -72,9 +72,20 @@ time_t time(time_t *out)
     return seconds;
 }
 
+/* Sleeps in simulated time; an emulated signal ends it early (EINTR, *left_ns set). */
+static int sleep_left(int64_t ns, int64_t *left_ns)
+{
+    struct exec_request request = { .op = EXEC_OP_SLEEP, .args = { ns < 0 ? 0 : ns } };
+    struct exec_reply reply;
+    int64_t rc = shim_call(&request, NULL, 0, &reply, NULL, 0);
+    *left_ns = rc == -EINTR ? reply.values[0] : 0;
+    return (int)shim_result(rc);
+}
+
 static int sleep_ns(int64_t ns)
 {
-    return (int)shim_call_simple(EXEC_OP_SLEEP, ns < 0 ? 0 : ns, 0, 0, 0);
+    int64_t left_ns = 0;
+    return sleep_left(ns, &left_ns);
 }
 
 static int64_t timespec_ns(const struct timespec *value)
@@ -91,9 +102,13 @@ int nanosleep(const struct timespec *request, struct timespec *remaining)
         errno = request == NULL ? EFAULT : EINVAL;
         return -1;
     }
-    if (remaining != NULL)
-        memset(remaining, 0, sizeof(*remaining));
-    return sleep_ns(timespec_ns(request));
+    int64_t left_ns = 0;
+    int rc = sleep_left(timespec_ns(request), &left_ns);
+    if (remaining != NULL) {
+        remaining->tv_sec = left_ns / SHIM_NS_PER_SEC;
+        remaining->tv_nsec = left_ns % SHIM_NS_PER_SEC;
+    }
+    return rc;
 }
 
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec *request,
@@ -121,8 +136,9 @@ int usleep(useconds_t microseconds)
 
 unsigned int sleep(unsigned int seconds)
 {
-    (void)sleep_ns((int64_t)seconds * SHIM_NS_PER_SEC);
-    return 0;
+    int64_t left_ns = 0;
+    (void)sleep_left((int64_t)seconds * SHIM_NS_PER_SEC, &left_ns);
+    return (unsigned int)((left_ns + SHIM_NS_PER_SEC - 1) / SHIM_NS_PER_SEC);
 }
 
 ssize_t getrandom(void *buffer, size_t length, unsigned int flags)
@@ -181,6 +197,8 @@ static int open_common(int dir_fd, const char *path, int flags, mode_t mode)
             return -1;
         }
         shim_fd_set_kind(fd, SHIM_FD_DEVICE);
+        if (flags & O_CLOEXEC)
+            (void)SHIM_SYSCALL3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
         return fd;
     }
     return (int)shim_result(shim_syscall(SYS_openat, dir_fd, (long)path, flags, mode, 0, 0));

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -70,6 +71,8 @@ int socket(int domain, int type, int protocol)
         return -1;
     }
     shim_fd_set_kind(fd, SHIM_FD_SOCKET);
+    if (type & SOCK_CLOEXEC)            /* execve closes it (shim_process.c asks) */
+        (void)SHIM_SYSCALL3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
     return fd;
 }
 
@@ -144,6 +147,8 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
         return -1;
     }
     shim_fd_set_kind(new_fd, SHIM_FD_SOCKET);
+    if (flags & SOCK_CLOEXEC)
+        (void)SHIM_SYSCALL3(SYS_fcntl, new_fd, F_SETFD, FD_CLOEXEC);
     address_out(address, addr, len);
     return new_fd;
 }

@@ -11,8 +11,8 @@
  *
  * Invariants: the filter is installed once, after the channel works; the handler makes
  * system calls only through shim_syscall (so it never traps itself) and keeps the program's
- * errno. A program that blocks or takes over SIGSYS loses the trap (the kernel then ends it):
- * docs/programs.md says so.
+ * errno. A program's sigaction or sigprocmask for SIGSYS reaches only its emulated signal
+ * (shim_signal.c): the real SIGSYS stays this handler's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,10 +39,6 @@
 #include <unistd.h>
 
 #include "shim_int.h"
-
-/* The address just after shim_syscall's syscall instruction (shim_core.c): what seccomp
- * reports as the instruction pointer of a call made there. */
-extern const char shim_syscall_return[];
 
 typedef long (*trap_fn)(long a1, long a2, long a3, long a4, long a5, long a6);
 
@@ -167,6 +163,11 @@ static void on_sigsys(int signal_number, siginfo_t *info, void *context)
         if (result == -1 && errno != 0)
             result = -errno;
     }
+    if (!found) {
+        const long arguments[6] = { a1, a2, a3, a4, a5, a6 };
+        found = shim_process_trap(number, arguments, &result) ||   /* fork, exec, wait */
+                shim_signal_trap(number, arguments, &result);       /* signals */
+    }
     if (!found && (number == SYS_exit_group || number == SYS_exit)) {
         /* exit, _exit, main's return (glibc's exit ends in exit_group from its own site)
          * or a raw call: the supervisor learns the code and time as a call, then the
@@ -181,35 +182,147 @@ static void on_sigsys(int signal_number, siginfo_t *info, void *context)
     errno = saved;
 }
 
+/* The restorer the kernel returns through after a handler (what glibc's __restore_rt
+ * does): rt_sigreturn, which the filter lets through from anywhere. */
+__asm__(".text\n"
+        ".type shim_trap_restorer, @function\n"
+        "shim_trap_restorer:\n"
+        "    movq $15, %rax\n"
+        "    syscall\n"
+        ".size shim_trap_restorer, . - shim_trap_restorer\n");
+extern void shim_trap_restorer(void);
+
+/* The kernel's struct sigaction (rt_sigaction), not glibc's. */
+struct trap_kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
+#define TRAP_SA_RESTORER 0x04000000ul
+
+/* Installs the SIGSYS handler with raw system calls only (libc's sigaction would itself be
+ * trapped in a new image after execve, before any handler exists). 0, or -errno. */
+int shim_trap_handler_install(void)
+{
+    struct trap_kernel_sigaction action = {
+        .handler = (void *)on_sigsys, .restorer = shim_trap_restorer,
+        .flags = SA_SIGINFO | SA_NODEFER | TRAP_SA_RESTORER,
+    };
+    long rc = shim_syscall(SYS_rt_sigaction, SIGSYS, (long)&action, 0, sizeof(uint64_t), 0, 0);
+    if (rc < 0)
+        return (int)rc;
+    uint64_t unblock = 1ull << (SIGSYS - 1);
+    return (int)shim_syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0,
+                             sizeof(uint64_t), 0, 0);
+}
+
+/* Calls passed through from anywhere: memory and thread setup, which the loader of a new
+ * image makes before any shim exists and which never touch anything simulated (before,
+ * the handler passed them on natively anyway). */
+static const long trap_anywhere[] = {
+    SYS_rt_sigreturn, SYS_mmap, SYS_mprotect, SYS_munmap, SYS_mremap, SYS_madvise, SYS_brk,
+    SYS_arch_prctl, SYS_set_tid_address, SYS_set_robust_list, SYS_rseq, SYS_prlimit64,
+    SYS_futex, SYS_sched_yield,
+};
+/* Calls passed through from the dynamic loader's own code: what it needs to load a new
+ * image's libraries (files, never a simulated descriptor) before the shim is loaded. */
+static const long trap_loader[] = {
+    SYS_openat, SYS_open, SYS_read, SYS_pread64, SYS_close, SYS_fstat, SYS_newfstatat,
+    SYS_stat, SYS_lstat, SYS_access, SYS_faccessat, SYS_faccessat2, SYS_statx, SYS_lseek,
+    SYS_readlink, SYS_getcwd, SYS_uname, SYS_write, SYS_writev, SYS_exit_group, SYS_getuid,
+    SYS_geteuid, SYS_getgid, SYS_getegid,
+};
+
+/* Jump targets in a filter under construction, patched when the program is complete. */
+#define TRAP_TO_ALLOW 0xff
+#define TRAP_TO_TRAP 0xfe
+#define TRAP_FILTER_LENGTH_MAX 96u
+
+struct trap_filter {
+    struct sock_filter code[TRAP_FILTER_LENGTH_MAX];
+    unsigned length;
+};
+
+static void emit(struct trap_filter *filter, struct sock_filter instruction)
+{
+    if (filter->length < TRAP_FILTER_LENGTH_MAX)
+        filter->code[filter->length++] = instruction;
+}
+
+/* ip (64-bit) inside [start, end): allow when `numbers` holds the call (NULL: any). */
+static void emit_range(struct trap_filter *filter, uint64_t start, uint64_t end,
+                       const long *numbers, size_t count)
+{
+    unsigned ip_low = offsetof(struct seccomp_data, instruction_pointer);
+    if (start >= end || (start >> 32) != ((end - 1) >> 32))
+        return;                         /* empty, or across 4 GiB: not allowed at all */
+    /* The rule's length: the next rule starts `length` instructions after its first. */
+    unsigned length = (unsigned)(numbers != NULL ? 6 + count : 5);
+    emit(filter, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip_low + 4));
+    emit(filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(start >> 32),
+                                              0, (uint8_t)(length - 2)));
+    emit(filter, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip_low));
+    emit(filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)start, 0,
+                                              (uint8_t)(length - 4)));
+    emit(filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)end,
+                                              (uint8_t)(length - 5),
+                                              numbers == NULL ? TRAP_TO_ALLOW : 0));
+    if (numbers == NULL)
+        return;
+    emit(filter, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                              offsetof(struct seccomp_data, nr)));
+    for (size_t index = 0; index < count; index++)
+        emit(filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                  (uint32_t)numbers[index], TRAP_TO_ALLOW, 0));
+}
+
+/* Resolves the TRAP_TO_* markers: the program ends with RET TRAP, RET ALLOW. */
+static void filter_finish(struct trap_filter *filter)
+{
+    emit(filter, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
+    emit(filter, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    unsigned allow = filter->length - 1, trap = filter->length - 2;
+    for (unsigned index = 0; index + 2 < filter->length; index++) {
+        struct sock_filter *instruction = &filter->code[index];
+        if (BPF_CLASS(instruction->code) != BPF_JMP)
+            continue;
+        if (instruction->jt == TRAP_TO_ALLOW)
+            instruction->jt = (uint8_t)(allow - index - 1);
+        if (instruction->jf == TRAP_TO_ALLOW)
+            instruction->jf = (uint8_t)(allow - index - 1);
+        if (instruction->jt == TRAP_TO_TRAP)
+            instruction->jt = (uint8_t)(trap - index - 1);
+    }
+}
+
 /* Installs the SIGSYS handler and the filter. Returns 0, or -errno (the program then runs
  * without the trap, which the supervisor is told as a refusal of kind `syscall` -1). */
 int shim_trap_install(void)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_sigaction = on_sigsys;
-    action.sa_flags = SA_SIGINFO | SA_NODEFER;
-    if (sigaction(SIGSYS, &action, NULL) < 0)
-        return -errno;
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    sigaddset(&unblock, SIGSYS);
-    sigprocmask(SIG_UNBLOCK, &unblock, NULL);
-    uint64_t site = (uint64_t)(uintptr_t)shim_syscall_return;
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 5, 0),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)site, 0, 2),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                 offsetof(struct seccomp_data, instruction_pointer) + 4),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(site >> 32), 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog program = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
-    long rc = shim_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
-    if (rc == 0)
-        rc = shim_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&program, 0, 0, 0);
-    return (int)rc;
+    int rc = shim_trap_handler_install();
+    if (rc < 0)
+        return rc;
+    struct trap_filter filter = { .length = 0 };
+    emit(&filter, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, nr)));
+    for (size_t index = 0; index < sizeof(trap_anywhere) / sizeof(trap_anywhere[0]); index++)
+        emit(&filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                   (uint32_t)trap_anywhere[index],
+                                                   TRAP_TO_ALLOW, 0));
+    uint64_t site = shim_syscall_site();
+    emit_range(&filter, site, site + 1, NULL, 0);
+    uintptr_t loader_start = 0, loader_end = 0;
+    shim_loader_range(&loader_start, &loader_end);
+    emit_range(&filter, loader_start, loader_end, trap_loader,
+               sizeof(trap_loader) / sizeof(trap_loader[0]));
+    filter_finish(&filter);
+    if (filter.length >= TRAP_FILTER_LENGTH_MAX)
+        return -E2BIG;
+    struct sock_fprog program = { .len = (unsigned short)filter.length, .filter = filter.code };
+    long result = shim_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
+    if (result == 0)
+        result = shim_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&program, 0, 0, 0);
+    return (int)result;
 }

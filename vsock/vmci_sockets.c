@@ -339,10 +339,16 @@ static int64_t op_wait(struct vs_context *context, struct op *op, const struct v
 {
     if (!sim_fiber_is_current(context->engine))
         return op_stopped(op, -EAGAIN);         /* plain code never waits (architecture.md) */
+    context->waiting = true;
     int wake = sim_fiber_wait(context->engine, call->wait, call->deadline_ns);
+    context->waiting = false;
     op->deadline_ns = call->deadline_ns;        /* the call's timeout keeps running */
     if (wake < 0)
         return op_stopped(op, wake == SIM_EKILLED ? -ECANCELED : -ENOBUFS);
+    if (context->interrupted) {                 /* an emulated signal (sim/exec only) */
+        context->interrupted = false;
+        return op_stopped(op, -EINTR);
+    }
     if (op->entry->sock == NULL || op->entry->generation != op->generation)
         return op_stopped(op, -EBADF);          /* VS2: closed while we slept */
     op->timed_out = wake == SIM_WAKE_TIMED_OUT;
@@ -720,9 +726,15 @@ int vs_poll(struct vs_context *context, struct pollfd *fds, nfds_t nfds, int tim
             return fail(EINVAL);                /* nothing could ever wake this poll */
         if (!sim_fiber_is_current(context->engine))
             return fail(EAGAIN);                /* plain code never waits */
+        context->waiting = true;
         int wake = sim_fiber_wait(context->engine, queue, deadline_ns);
+        context->waiting = false;
         if (wake < 0)
             return fail(wake == SIM_EKILLED ? ECANCELED : ENOBUFS);
+        if (context->interrupted) {             /* an emulated signal (sim/exec only) */
+            context->interrupted = false;
+            return fail(EINTR);
+        }
     }
     return fail(EIO);                           /* VS_CALL_WAKEUPS_MAX reached */
 }

@@ -155,6 +155,12 @@ struct vs_context {
     bool process_live;
     vs_body_fn body;
     void *body_arg;
+    /* Emulated signals (sim/exec, docs/programs.md "Signals"; D11 keeps Lua and C processes
+     * without): `waiting` is true while a call of this context waits in simulated time;
+     * whoever sets `interrupted` and wakes the process makes that call fail with EINTR (or
+     * return the bytes already moved). Nothing here sets `interrupted`. */
+    bool waiting;
+    bool interrupted;
     /* Registry of live contexts (VMCISock_GetLocalCID takes no argument). */
     struct vs_context *registry_next;
     struct vs_context *registry_prev;

@@ -122,6 +122,20 @@ void exec_channel_started(struct exec_channel *channel)
     channel->child_socket = channel->memfd = -1;
 }
 
+/* The shared page is given up and the socketpair carries the calls from now on: after an
+ * execve's answer (the new image cannot map the page again: the shim closed its memfd),
+ * the shim does the same at the same call. */
+void exec_channel_demote(struct exec_channel *channel)
+{
+    assert(channel != NULL);
+    if (channel->kind != EXEC_CHANNEL_SHM)
+        return;
+    if (channel->shared != NULL)
+        munmap(channel->shared, sizeof(struct exec_channel_shared));
+    channel->shared = NULL;
+    channel->kind = EXEC_CHANNEL_SOCKET;
+}
+
 void exec_channel_close(struct exec_channel *channel)
 {
     exec_channel_started(channel);

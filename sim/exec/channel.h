@@ -93,6 +93,8 @@ int exec_channel_request_read(struct exec_channel *channel, struct exec_request 
 bool exec_channel_reply_write(struct exec_channel *channel, const struct exec_reply *reply,
                               const uint8_t *payload);
 /* Closes everything that is still open (idempotent; a closed channel has socket -1). */
+/* From the shared page to the socketpair (after an execve's answer; channel.c). */
+void exec_channel_demote(struct exec_channel *channel);
 void exec_channel_close(struct exec_channel *channel);
 /* A channel with nothing open (for state before create). */
 void exec_channel_init(struct exec_channel *channel);

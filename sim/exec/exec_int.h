@@ -70,6 +70,38 @@ struct exec_program {
      * of the program's endpoint (its control channel address, inet.h). */
     struct exec_net *net;
     uint32_t endpoint;
+    /* fork and wait (process.c). The program ep:exec started is the root of a family; each
+     * fork adds a member with its own channel, descriptor table and vs_context, and the
+     * sockets they share are counted in the root's family. Members live on the root's
+     * list until their parent has waited for them (or they are orphaned). */
+    struct exec_program *root;          /* the family's root; itself for the root */
+    struct exec_program *parent;        /* the simulated parent; NULL: root or orphaned */
+    struct exec_family *family;         /* root only (process.c); NULL until the first fork */
+    struct exec_program *member_next;   /* the root's list, in creation order */
+    struct sim_waitq children_waitq;    /* wait() sleeps here until a child ends */
+    int channel_pending;                /* a fork's channel end, sent after the reply; -1 */
+    int pidfd;                          /* a member's real process (kills); -1 */
+    bool member;                        /* made by fork (not by ep:exec) */
+    bool zombie;                        /* a member that ended and was not waited for yet */
+    int wait_status;                    /* its Linux wait status once ended */
+    /* execve (process_exec.c): announced, not yet seen to succeed or fail. */
+    bool exec_pending;
+    char *exec_path;                    /* owned: the announced binary */
+    char exec_hash[17];
+    uint8_t exec_cloexec[EXEC_FDS_MAX / 8];
+    uint32_t execs;                     /* images after the first */
+    /* Emulated signals (signal.c): bit N-1 of each set is signal N. */
+    struct exec_signal_state {
+        uint64_t pending, blocked, ignored, handled;
+        uint64_t restart, reset, nodefer;   /* SA_RESTART, SA_RESETHAND, SA_NODEFER */
+        uint64_t handler_masks[EXEC_SIGNALS_MAX];
+        uint64_t alarm_deadline_ns, alarm_interval_ns;
+        sim_event_id alarm_event;
+        bool alarm_armed;
+        bool waiting;                   /* in one of this layer's interruptible waits */
+        bool interrupted;               /* woken from it by a deliverable signal */
+        int killed_by;                  /* ended by this signal's default action (0: not) */
+    } signals;
 };
 
 /* serve.c: one request, answered into reply (+ payload in program->buffer). Returns
@@ -86,8 +118,73 @@ bool exec__io_serve(struct exec_program *program, const struct exec_request *req
 /* Releases every in-world object the program's descriptions hold (its end). `quiet`:
  * at world teardown, memory only. */
 void exec__io_release_all(struct exec_program *program, bool quiet);
+/* Closes child descriptor `fd` when it names a pipe, socket pair or control channel
+ * socket (as the program's close would; execve's close-on-exec): true, else false. */
+bool exec__io_close(struct exec_program *program, int fd);
+/* process.c: fork and wait. */
+int64_t exec__process_fork(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply);
+int64_t exec__process_wait(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply, bool *fatal);
+/* After a reply was written: a fork's channel end goes to the program. */
+void exec__process_after_reply(struct exec_program *program);
+/* A simulated socket descriptor's last reference in this process is closed: the socket
+ * is closed when no other process of the family holds it, else only forgotten here. */
+int exec__process_close(struct exec_program *program, int vs_fd);
+/* Before the process's vs_context is destroyed: sockets other processes of the family
+ * still hold are forgotten here (the context then closes only its own). */
+void exec__process_release_shared(struct exec_program *program);
+/* Whether a forked process of the family still runs. */
+bool exec__family_running(const struct exec_program *root);
+/* A process ended (its fiber ends next): zombie for its parent, its children orphaned. */
+void exec__process_ended(struct exec_program *program);
+/* The family's members: power-off (close and kill), CID change, teardown. */
+void exec__family_close_all(struct exec_program *root);
+void exec__family_set_ctx(struct exec_program *root, uint32_t ctx);
+void exec__family_destroy(struct exec_program *root);
+/* The family's member with simulated pid `pid`, or NULL (tests and tools). */
+struct exec_program *exec__family_member(const struct exec_program *root, uint32_t pid);
+
+/* process_exec.c: execve. */
+int64_t exec__process_execve(struct exec_program *program, const struct exec_request *request);
+int64_t exec__process_execve_failed(struct exec_program *program);
+/* Every HELLO: completes an announced exec, answers the simulated descriptor table. */
+int64_t exec__process_hello(struct exec_program *program, struct exec_reply *reply);
+
+/* signal.c: emulated signals (D21). */
+void exec__signal_send(struct exec_program *program, int signo);
+/* Pending and not blocked: what a reply offers the shim. */
+uint64_t exec__signal_deliverable(const struct exec_program *program);
+/* A wait a deliverable signal interrupts: the wake reason, -EINTR, or SIM_EKILLED. */
+int exec__signal_wait(struct exec_program *program, struct sim_waitq *queue,
+                      uint64_t deadline_ns);
+int64_t exec__signal_serve(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply, bool *fatal);
+/* Every reply: the deliverable set; EINTR becomes EXEC_ERESTART where Linux restarts. */
+void exec__signal_after_call(struct exec_program *program, const struct exec_request *request,
+                             struct exec_reply *reply);
+void exec__signal_fork(struct exec_program *child, const struct exec_program *parent);
+void exec__signal_exec(struct exec_program *program);
+void exec__signal_end(struct exec_program *program);
+/* The family's members in creation order: the first (after NULL), then the next. */
+struct exec_program *exec__family_next(const struct exec_program *root,
+                                       const struct exec_program *member);
 
 /* program.c */
+/* Serves calls until the program ends (true: by itself; false: it must be killed). */
+bool exec__serve_loop(struct exec_program *program);
+/* The end of a process: output, descriptors, exec_exit, the `ended` callback (root). */
+void exec__program_finish(struct exec_program *program);
+/* Waits (wall time, bounded) until the channel is readable, draining output: 1 or -1. */
+int exec__channel_wait(struct exec_program *program, int64_t deadline_ms, bool *hung);
+int64_t exec__wall_ms(void);
+/* The output pipes: closed; or first read to their end (bounded), then closed. */
+void exec__output_close(struct exec_program *root);
+void exec__output_finish(struct exec_program *root);
+/* Copies what a process keeps of `start` (program.c's program_copy). */
+bool exec__program_copy(struct exec_program *program, const struct exec_start *start);
+/* Frees what exec__program_copy allocated, and the program. */
+void exec__program_free(struct exec_program *program);
 /* Reports a scenario error about the program through the callbacks. */
 void exec__failure(struct exec_program *program, const char *format, ...)
     __attribute__((format(printf, 2, 3)));

@@ -12,9 +12,8 @@
  * does for vSockets. A program killed meanwhile ends its call (fatal).
  *
  * SIGPIPE: a write that meets no reader fails EPIPE here; broken_pipe() is the one place
- * where the signal emulation (docs/programs.md, signals) delivers SIGPIPE unless the
- * call gave MSG_NOSIGNAL. Until it exists the program sees EPIPE only, as with SIGPIPE
- * ignored.
+ * where the signal emulation (docs/programs.md, signals) raises SIGPIPE unless the call
+ * gave MSG_NOSIGNAL.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -111,7 +111,8 @@ static uint64_t now_ns(const struct exec_program *program)
 }
 
 /* Waits for a change on io, the next bytes in flight, or deadline_ns. Returns 0, -EAGAIN
- * when the deadline (a socket timeout) passed, -EINTR with *fatal when killed. */
+ * when the deadline (a socket timeout) passed, -EINTR when a deliverable emulated signal
+ * came (D21), -EINTR with *fatal when killed. */
 static int io_wait(struct exec_program *program, struct exec_io *io, uint64_t deadline_ns,
                    bool *fatal)
 {
@@ -119,8 +120,10 @@ static int io_wait(struct exec_program *program, struct exec_io *io, uint64_t de
     if (deadline_ns <= now)
         return -EAGAIN;
     uint64_t next = exec_io_next_ns(io, now);
-    int rc = sim_fiber_wait(program->engine, exec_io_waitq(io), next < deadline_ns ? next
-                                                                                 : deadline_ns);
+    int rc = exec__signal_wait(program, exec_io_waitq(io), next < deadline_ns ? next
+                                                                            : deadline_ns);
+    if (rc == -EINTR)
+        return -EINTR;          /* a deliverable signal (D21): EINTR, or the call restarts */
     if (rc < 0) {
         *fatal = true;
         return -EINTR;
@@ -137,9 +140,9 @@ static uint64_t deadline_of(const struct exec_program *program, uint64_t timeout
  * reads. */
 static void broken_pipe(struct exec_program *program, struct exec_io *io, int flags)
 {
-    (void)program;
     (void)io;
-    (void)flags;            /* MSG_NOSIGNAL would keep the signal away */
+    if ((flags & MSG_NOSIGNAL) == 0)
+        exec__signal_send(program, SIGPIPE);        /* D21, as for a vSockets stream */
 }
 
 /* ---- Creating ----------------------------------------------------------------------------- */
@@ -591,8 +594,10 @@ static int64_t serve_poll(struct exec_program *program, const struct exec_reques
             return ready;
         if (program->net->poll_waitq == NULL)
             return -EINVAL;                 /* nothing could wake it */
-        int rc = sim_fiber_wait(program->engine, program->net->poll_waitq,
-                                next < deadline ? next : deadline);
+        int rc = exec__signal_wait(program, program->net->poll_waitq,
+                                   next < deadline ? next : deadline);
+        if (rc == -EINTR)
+            return -EINTR;      /* a deliverable signal (D21) */
         if (rc < 0) {
             *fatal = true;
             return -EINTR;
@@ -703,6 +708,16 @@ bool exec__io_serve(struct exec_program *program, const struct exec_request *req
     if (io == NULL)
         return false;
     *result = serve_on_io(program, io, request, reply, fatal);
+    return true;
+}
+
+bool exec__io_close(struct exec_program *program, int fd)
+{
+    assert(program != NULL);
+    struct exec_io *io = io_of(program, fd);
+    if (io == NULL)
+        return false;
+    (void)serve_close(program, io, fd);
     return true;
 }
 

@@ -122,20 +122,23 @@ static bool output_drain(struct exec_program *program)
  * stdout's bytes first, and goes to the trace as one exec_output event. */
 static void trace_output(struct exec_program *program)
 {
-    (void)output_drain(program);
-    size_t first = program->output_length;
+    /* A forked process writes to its root's pipes (it inherited them): the bytes join the
+     * root's output, traced as this process's. */
+    struct exec_program *owner = program->root;
+    (void)output_drain(owner);
+    size_t first = owner->output_length;
     for (int stream = 0; stream < 2; stream++) {
-        struct exec_pending *pending = &program->pending[stream];
-        size_t room = EXEC_OUTPUT_BYTES_MAX - program->output_length;
+        struct exec_pending *pending = &owner->pending[stream];
+        size_t room = EXEC_OUTPUT_BYTES_MAX - owner->output_length;
         size_t keep = pending->length < room ? pending->length : room;
         if (keep > 0)                   /* bytes is NULL until a stream wrote something */
-            memcpy(program->output + program->output_length, pending->bytes, keep);
-        program->output_length += keep;
-        program->output_dropped += pending->dropped + (pending->length - keep);
+            memcpy(owner->output + owner->output_length, pending->bytes, keep);
+        owner->output_length += keep;
+        owner->output_dropped += pending->dropped + (pending->length - keep);
         pending->length = 0;
         pending->dropped = 0;
     }
-    size_t fresh = program->output_length - first;
+    size_t fresh = owner->output_length - first;
     if (fresh == 0)
         return;
     struct sim_trace_event event;
@@ -145,17 +148,42 @@ static void trace_output(struct exec_program *program)
     if (shown > SIM_TRACE_STRING_BYTES_MAX)
         shown = SIM_TRACE_STRING_BYTES_MAX;
     sim_trace_field_u64(&event, "bytes", fresh);
-    sim_trace_field_strn(&event, "text", program->output + first, (uint32_t)shown);
+    sim_trace_field_strn(&event, "text", owner->output + first, (uint32_t)shown);
     trace_event(program, &event);
 }
 
 /* ---- The channel ------------------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
+int64_t exec__wall_ms(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);      /* hang detection only (exec.h) */
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Waits until the channel is readable, draining output meanwhile. Returns 1, or -1 on an
+ * error or when `deadline` (wall ms) passed (*hung). */
+int exec__channel_wait(struct exec_program *program, int64_t deadline, bool *hung)
+{
+    for (;;) {
+        struct pollfd set[3] = {
+            { .fd = program->channel.socket, .events = POLLIN },
+            { .fd = program->root->output_fd[0], .events = POLLIN },
+            { .fd = program->root->output_fd[1], .events = POLLIN },
+        };
+        int64_t left = deadline - exec__wall_ms();
+        if (left <= 0) {
+            *hung = true;
+            return -1;
+        }
+        int ready = poll(set, 3, (int)left);
+        if (ready < 0 && errno != EINTR)
+            return -1;
+        if (ready > 0 && (set[1].revents || set[2].revents))
+            (void)output_drain(program->root);
+        if (ready > 0 && set[0].revents != 0)
+            return 1;
+    }
 }
 
 static void output_drain_callback(void *arg)
@@ -271,9 +299,9 @@ done:
  * child has exited) or the wall-time bound runs out. */
 static void output_finish(struct exec_program *program)
 {
-    int64_t deadline = wall_ms() + EXEC_CALL_WAIT_MS_MAX;
+    int64_t deadline = exec__wall_ms() + EXEC_CALL_WAIT_MS_MAX;
     while (output_drain(program)) {
-        int64_t left = deadline - wall_ms();
+        int64_t left = deadline - exec__wall_ms();
         if (left <= 0)
             break;
         struct pollfd set[2] = { { .fd = program->output_fd[0], .events = POLLIN },
@@ -282,30 +310,50 @@ static void output_finish(struct exec_program *program)
     }
 }
 
+void exec__output_close(struct exec_program *root)
+{
+    for (int stream = 0; stream < 2; stream++) {
+        if (root->output_fd[stream] >= 0)
+            close(root->output_fd[stream]);
+        root->output_fd[stream] = -1;
+    }
+}
+
+/* The output's end once the last process of the family ended: the rest of it, until both
+ * pipes end or the wall-time bound runs out, then the pipes are closed. */
+void exec__output_finish(struct exec_program *root)
+{
+    output_finish(root);
+    exec__output_close(root);
+}
+
 /* Reaps the child (after a kill or its end of file); sets status and exit code. */
 static void child_reap(struct exec_program *program, bool killed)
 {
     if (program->child <= 0)
         return;
     exec_channel_close(&program->channel);
+    bool family_running = exec__family_running(program);
     if (killed)
         (void)kill(program->child, SIGKILL);
-    else
+    else if (!family_running)
         output_finish(program);
+    else
+        (void)output_drain(program);    /* forked processes still write to the pipes */
     int status = 0;
     pid_t rc;
     do
         rc = waitpid(program->child, &status, 0);
     while (rc < 0 && errno == EINTR);
     program->child = -1;
-    for (int stream = 0; stream < 2; stream++) {
-        if (program->output_fd[stream] >= 0)
-            close(program->output_fd[stream]);
-        program->output_fd[stream] = -1;
-    }
+    if (!family_running)
+        exec__output_close(program);
     if (killed) {
         program->status = "killed";
         program->exit_code = -1;
+    } else if (program->signals.killed_by != 0) {
+        program->status = "signalled";  /* an emulated signal's default action (D21) */
+        program->exit_code = 128 + program->signals.killed_by;
     } else if (rc > 0 && WIFEXITED(status)) {
         program->status = "exited";
         /* The code of the exit call when there was one: the simulated fact. A program
@@ -346,13 +394,13 @@ static void trace_end(struct exec_program *program)
 
 /* Serves calls until the program ends. Returns true when it ended by itself (end of
  * file), false when it must be killed (killed, hung, a protocol error). */
-static bool serve_loop(struct exec_program *program)
+bool exec__serve_loop(struct exec_program *program)
 {
     struct exec_request request;
     struct exec_reply reply;
     struct exec_channel_watch watch = {
-        .fds = program->output_fd,
-        .drain = output_drain_callback, .arg = program,
+        .fds = program->root->output_fd,          /* the family shares its output */
+        .drain = output_drain_callback, .arg = program->root,
     };
     for (;;) {
         bool hung = false;
@@ -376,15 +424,20 @@ static bool serve_loop(struct exec_program *program)
             return false;
         if (!exec_channel_reply_write(&program->channel, &reply, program->buffer))
             return true;                    /* it is gone: its end of file says how */
+        if (request.op == EXEC_OP_EXECVE)  /* the new image finds no shared page: both */
+            exec_channel_demote(&program->channel);     /* sides go on over the socket */
+        exec__process_after_reply(program);
         if (program->exit_called)
             return true;                    /* it ends now: nothing follows its exit */
     }
 }
 
-static void program_finish(struct exec_program *program)
+void exec__program_finish(struct exec_program *program)
 {
     trace_output(program);
+    exec__signal_end(program);
     exec__io_release_all(program, false);           /* pipes: the peers see it now */
+    exec__process_release_shared(program);
     if (program->context_live) {
         vs_context_destroy(&program->context);      /* its sockets close now, in order */
         program->context_live = false;
@@ -393,7 +446,9 @@ static void program_finish(struct exec_program *program)
     trace_end(program);
     program->ended = true;
     program->process = NULL;
-    program->callbacks->ended(program->owner);
+    if (!program->member)
+        program->callbacks->ended(program->owner);
+    exec__process_ended(program);       /* last: a member may be freed here */
 }
 
 static void program_main(struct sim_engine *engine, void *arg)
@@ -405,7 +460,7 @@ static void program_main(struct sim_engine *engine, void *arg)
     struct vsock_stack *stack = program->callbacks->stack_wait(program->owner, &killed);
     if (killed) {
         program->status = "killed";
-        program_finish(program);
+        exec__program_finish(program);
         return;
     }
     vs_context_init(&program->context, engine, stack, &program->credentials);
@@ -419,12 +474,12 @@ static void program_main(struct sim_engine *engine, void *arg)
     if (child_start(program, message) != SIM_OK) {
         exec__failure(program, "program %s could not start: %s", program->name, message);
         program->status = "failed";
-        program_finish(program);
+        exec__program_finish(program);
         return;
     }
-    bool by_itself = serve_loop(program);
+    bool by_itself = exec__serve_loop(program);
     child_reap(program, !by_itself);
-    program_finish(program);
+    exec__program_finish(program);
 }
 
 /* ---- Start, kill, destroy ------------------------------------------------------------------- */
@@ -464,7 +519,7 @@ static char *optional_copy(const char *text, bool *failed)
 }
 
 /* Copies what the program keeps of `start`. Returns false when out of memory. */
-static bool program_copy(struct exec_program *program, const struct exec_start *start)
+bool exec__program_copy(struct exec_program *program, const struct exec_start *start)
 {
     bool failed = false;
     program->binary_path = optional_copy(start->binary_path, &failed);
@@ -497,7 +552,7 @@ int exec_program_start(struct sim_engine *engine, const struct exec_start *start
     assert(engine != NULL && start != NULL && callbacks != NULL && out != NULL);
     assert(start->argv != NULL && start->argv[0] != NULL && start->envp != NULL);
     struct exec_program *program = calloc(1, sizeof(*program));
-    if (program == NULL || !program_copy(program, start)) {
+    if (program == NULL || !exec__program_copy(program, start)) {
         exec_program_destroy(program);
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "out of memory starting a program");
         return SIM_ENOMEM;
@@ -517,6 +572,9 @@ int exec_program_start(struct sim_engine *engine, const struct exec_start *start
     program->channel_kind = start->channel_kind;
     program->status = "running";
     program->exit_code = -1;
+    program->root = program;
+    program->channel_pending = program->pidfd = -1;
+    sim_waitq_init(&program->children_waitq, "wait");
     exec_fdmap_init(&program->fdmap);
     int rc = sim_fiber_spawn_in(engine, start->domain, start->ctx, start->name, program_main,
                                 program, 0, start->daemon, &program->process);
@@ -543,13 +601,14 @@ void exec_program_kill(struct exec_program *program)
     if (!program->started) {        /* the fiber ends without running: end it here */
         program->status = "killed";
         program->process = NULL;
-        program_finish(program);
+        exec__program_finish(program);
     }
 }
 
 void exec_program_close_all(struct exec_program *program)
 {
     assert(program != NULL);
+    exec__family_close_all(program);
     exec__io_release_all(program, false);
     if (program->context_live) {
         vs_context_destroy(&program->context);
@@ -565,6 +624,7 @@ void exec_program_destroy(struct exec_program *program)
 {
     if (program == NULL)
         return;
+    exec__family_destroy(program);
     child_reap(program, true);
     exec__io_release_all(program, true);            /* teardown: memory only */
     if (program->context_live) {
@@ -576,6 +636,12 @@ void exec_program_destroy(struct exec_program *program)
         program->context.fd_count = 0;
         vs_context_destroy(&program->context);
     }
+    exec__program_free(program);
+}
+
+void exec__program_free(struct exec_program *program)
+{
+    free(program->exec_path);
     free(program->binary_path);
     free(program->cwd);
     free(program->scratch_dir);

@@ -61,8 +61,35 @@ enum exec_op {
     EXEC_OP_PIPE,           /* read fd, write fd (placeholders), flags (O_NONBLOCK) */
     EXEC_OP_SOCKETPAIR,     /* fd, fd (placeholders), type (| SOCK_NONBLOCK) */
     EXEC_OP_RESOLVE,        /* payload: a host name; reply values[0]: its IPv4 address */
+    /* execproc: fork, exec, wait, signals (sim/exec/process.c, docs/programs.md). */
+    EXEC_OP_FORK,           /* reply: the child's simulated pid; its channel follows the
+                             * reply as one byte carrying the descriptor (SCM_RIGHTS) */
+    EXEC_OP_WAIT,           /* pid selector (-1 any, > 0 one), options (WNOHANG, WNOWAIT);
+                             * reply: the pid (0: none yet), values[0]: the wait status */
+    EXEC_OP_EXECVE,         /* loader mode (0/1); payload: close-on-exec bitmap of
+                             * EXEC_FDS_MAX bits, then the binary's absolute path and NUL */
+    EXEC_OP_EXECVE_FAILED,  /* the announced execve failed: nothing changes */
+    EXEC_OP_SIGACTION,      /* signal, action (exec_signal_action), flags (SA_*), mask;
+                             * reply values[0]: old action, values[1]: old flags */
+    EXEC_OP_SIGMASK,        /* how (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK; -1: query), mask;
+                             * reply values[0]: the old mask, values[1]: pending */
+    EXEC_OP_SIGTAKE,        /* reply: the signal to act on now (0: none), values[0]: what to
+                             * do (exec_signal_action), values[1]: the mask to restore */
+    EXEC_OP_SIGSUSPEND,     /* mask to wait with: waits for a signal; EINTR, values[0]: the
+                             * mask to restore once the handlers ran */
+    EXEC_OP_KILL,           /* simulated pid (0, -1, -pgid: the program's processes), signal */
+    EXEC_OP_ALARM,          /* ns until SIGALRM (0: cancel), interval ns (setitimer), query
+                             * only; reply values[0]: ns that were left, values[1]: interval */
     EXEC_OP_COUNT,
 };
+
+/* A signal's action as the supervisor keeps it (the handler's address stays in the shim). */
+enum exec_signal_action {
+    EXEC_SIGNAL_DEFAULT = 0, EXEC_SIGNAL_IGNORE, EXEC_SIGNAL_HANDLER,
+    EXEC_SIGNAL_QUERY,          /* EXEC_OP_SIGACTION: only read the current action */
+    EXEC_SIGNAL_TERMINATE,      /* EXEC_OP_SIGTAKE: the default action ends the process */
+};
+#define EXEC_SIGNALS_MAX 64     /* signals 1..64 (bit N-1 of a mask) */
 
 /* What EXEC_OP_REFUSED reports (the shim then fails the call itself). */
 enum exec_refusal {
@@ -84,9 +111,15 @@ struct exec_request {
 struct exec_reply {
     uint32_t magic;
     uint32_t payload_bytes;             /* <= EXEC_PAYLOAD_BYTES_MAX */
-    int64_t result;                     /* >= 0, or a negative errno */
+    int64_t result;                     /* >= 0, or a negative errno (or EXEC_ERESTART) */
     int64_t values[2];
+    uint64_t signals;                   /* execproc: emulated signals deliverable now (bit N-1
+                                         * for signal N); the shim takes them after the call */
 };
+
+/* A blocked call interrupted by a handled signal whose action has SA_RESTART, for a call
+ * Linux restarts: the shim runs the handler, then makes the same call again. */
+#define EXEC_ERESTART 512
 
 /* One poll entry as forwarded (simulated descriptors only; the shim checks real ones). */
 struct exec_poll_entry {
@@ -95,11 +128,21 @@ struct exec_poll_entry {
     int16_t revents;
 };
 
+/* The HELLO reply's payload: the process's simulated descriptors (a new image after execve
+ * learns which numbers are simulated from it). */
+struct exec_hello_entry {
+    int32_t fd;
+    int32_t kind;                       /* EXEC_HELLO_SOCKET, _DEVICE or _PIPE */
+};
+#define EXEC_HELLO_SOCKET 1
+#define EXEC_HELLO_DEVICE 2
+#define EXEC_HELLO_PIPE 3                   /* a simulated pipe end (sim/exec/pipe.h) */
+
 /* The address a message carries is a struct sockaddr_vm: 16 bytes (Linux ABI). */
 #define EXEC_ADDRESS_BYTES 16u
 
 _Static_assert(sizeof(struct exec_request) == 64, "request header layout");
-_Static_assert(sizeof(struct exec_reply) == 32, "reply header layout");
+_Static_assert(sizeof(struct exec_reply) == 40, "reply header layout");
 _Static_assert(sizeof(struct exec_poll_entry) == 8, "poll entry layout");
 
 #endif /* SIM_EXEC_PROTOCOL_H */

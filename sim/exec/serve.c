@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -113,8 +114,11 @@ static int64_t serve_send(struct exec_program *program, const struct exec_reques
                                                   : NULL;
     const uint8_t *data = program->buffer + address_bytes;
     size_t length = request->payload_bytes - address_bytes;
-    return api(vs_sendto(&program->context, vs_fd, data, length, (int)request->args[1], to,
-                         (socklen_t)address_bytes));
+    int64_t rc = api(vs_sendto(&program->context, vs_fd, data, length, (int)request->args[1],
+                               to, (socklen_t)address_bytes));
+    if (rc == -EPIPE && (request->args[1] & MSG_NOSIGNAL) == 0)
+        exec__signal_send(program, SIGPIPE);        /* D21: programs get SIGPIPE */
+    return rc;
 }
 
 static int64_t serve_recv(struct exec_program *program, const struct exec_request *request,
@@ -148,7 +152,7 @@ static int64_t serve_close(struct exec_program *program, const struct exec_reque
     if (rc < 0)
         return rc;
     if (rc == 1 && vs_fd >= 0)
-        return api(vs_close(&program->context, vs_fd));
+        return exec__process_close(program, vs_fd);     /* forked processes may share it */
     return 0;
 }
 
@@ -284,9 +288,15 @@ static int64_t serve_poll(struct exec_program *program, const struct exec_reques
             *fatal = true;
             return -EINVAL;
         }
-        if (timeout_ms > 0 &&
-            sim_fiber_sleep(program->engine, (uint64_t)timeout_ms * 1000000u) == SIM_EKILLED)
-            *fatal = true;
+        if (timeout_ms > 0) {
+            uint64_t deadline_ns = sim_engine_now(program->engine) +
+                                   (uint64_t)timeout_ms * 1000000u;
+            int rc = exec__signal_wait(program, NULL, deadline_ns);
+            if (rc == -EINTR)
+                return -EINTR;
+            if (rc == SIM_EKILLED)
+                *fatal = true;
+        }
         return 0;
     }
     int ready = vs_poll(&program->context, set, count, invalid > 0 ? 0 : timeout_ms);
@@ -355,15 +365,32 @@ static int64_t serve_refused(struct exec_program *program, const struct exec_req
     return 0;
 }
 
+/* Sleeps `ns` in simulated time; a deliverable signal ends it early with EINTR and the
+ * ns left in values[0]. */
+static int64_t serve_sleep(struct exec_program *program, int64_t ns, struct exec_reply *reply,
+                           bool *fatal)
+{
+    if (ns <= 0)
+        return 0;
+    uint64_t now_ns = sim_engine_now(program->engine);
+    uint64_t deadline_ns = (uint64_t)ns > SIM_TIME_NEVER - 1 - now_ns ? SIM_TIME_NEVER - 1
+                                                                      : now_ns + (uint64_t)ns;
+    int rc = exec__signal_wait(program, NULL, deadline_ns);
+    if (rc == -EINTR) {
+        reply->values[0] = (int64_t)(deadline_ns - sim_engine_now(program->engine));
+        return -EINTR;
+    }
+    if (rc == SIM_EKILLED)
+        *fatal = true;
+    return 0;
+}
+
 static int64_t serve_time(struct exec_program *program, const struct exec_request *request,
                           struct exec_reply *reply, bool *fatal)
 {
     switch (request->op) {
     case EXEC_OP_SLEEP:
-        if (request->args[0] > 0 &&
-            sim_fiber_sleep(program->engine, (uint64_t)request->args[0]) == SIM_EKILLED)
-            *fatal = true;
-        return 0;
+        return serve_sleep(program, request->args[0], reply, fatal);
     case EXEC_OP_CLOCK:
         return serve_clock(program, request, reply);
     case EXEC_OP_RANDOM:
@@ -377,6 +404,8 @@ static int64_t serve_time(struct exec_program *program, const struct exec_reques
     case EXEC_OP_EXIT:
         program->exit_called = true;
         program->exit_code_called = (int)(request->args[0] & 0xff);   /* as the kernel */
+        if (request->args[1] >= 1 && request->args[1] <= EXEC_SIGNALS_MAX)
+            program->signals.killed_by = (int)request->args[1];      /* a default action */
         return 0;
     default:
         return -ENOSYS;
@@ -389,6 +418,8 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     assert(exec__request_valid(request));
     memset(reply, 0, sizeof(*reply));
     reply->magic = EXEC_MAGIC;
+    program->signals.interrupted = false;       /* a wake-up of an earlier call is spent */
+    program->context.interrupted = false;
     bool fatal = false;
     int64_t result;
     if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* execio: pipes */
@@ -398,7 +429,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
         return !fatal && !(program->process != NULL && program->process->kill_requested);
     }
     switch (request->op) {
-    case EXEC_OP_HELLO: result = 0; break;
+    case EXEC_OP_HELLO: result = exec__process_hello(program, reply); break;
     case EXEC_OP_SOCKET: result = serve_socket(program, request); break;
     case EXEC_OP_BIND:
     case EXEC_OP_CONNECT: result = serve_address(program, request); break;
@@ -432,10 +463,21 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
         break;
     case EXEC_OP_DUP: result = serve_dup(program, request); break;
     case EXEC_OP_REFUSED: result = serve_refused(program, request); break;
+    case EXEC_OP_FORK: result = exec__process_fork(program, request, reply); break;
+    case EXEC_OP_WAIT: result = exec__process_wait(program, request, reply, &fatal); break;
+    case EXEC_OP_EXECVE: result = exec__process_execve(program, request); break;
+    case EXEC_OP_EXECVE_FAILED: result = exec__process_execve_failed(program); break;
+    case EXEC_OP_SIGACTION:
+    case EXEC_OP_SIGMASK:
+    case EXEC_OP_SIGTAKE:
+    case EXEC_OP_SIGSUSPEND:
+    case EXEC_OP_KILL:
+    case EXEC_OP_ALARM: result = exec__signal_serve(program, request, reply, &fatal); break;
     default: result = serve_time(program, request, reply, &fatal); break;
     }
     reply->result = result;
     if (result < 0)
         reply->payload_bytes = 0;
+    exec__signal_after_call(program, request, reply);
     return !fatal && !(program->process != NULL && program->process->kill_requested);
 }

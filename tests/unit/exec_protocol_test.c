@@ -60,6 +60,8 @@ static void fixture_open(struct fixture *fixture, uint32_t pid)
     program->nodename = "hostname-of-test";
     program->pid = pid;
     program->parent_pid = 1;
+    program->root = program;                /* a family of one until it forks */
+    program->channel_pending = program->pidfd = -1;
     program->buffer = calloc(1, EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES);
     CU_ASSERT_FATAL(program->buffer != NULL);
     struct vsock_credentials credentials = { .trusted = true, .pid = pid };

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/exec_process_test.c: fork and wait on the supervisor's side (sim/exec/process.c)
+ * without a real child: a program's fork and wait calls are served on a host stack of a C
+ * world from plain code (nothing runs the engine, so the forked process never starts; its
+ * channel is closed). After a fork both processes name the same simulated sockets: closing
+ * one process's descriptors leaves the socket open for the other (a port stays bound), the
+ * last close anywhere closes it; dup'ed descriptors count too; the bounds are errors.
+ * Emulated signals: the order they are taken in, what is discarded, and EINTR.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "sim/exec/exec_int.h"
+#include "suites.h"
+#include "test_support.h"
+#include "vsock/vs_world.h"
+
+static struct vsock_stack *stub_stack_wait(void *owner, bool *killed)
+{
+    (void)owner;
+    *killed = false;
+    return NULL;
+}
+static uint32_t stub_local_cid(void *owner) { (void)owner; return 2; }
+static void stub_failure(void *owner, const char *text) { (void)owner; (void)text; }
+static void stub_ended(void *owner) { (void)owner; }
+
+static const struct exec_callbacks stub_callbacks = {
+    .stack_wait = stub_stack_wait, .local_cid = stub_local_cid,
+    .failure = stub_failure, .ended = stub_ended,
+};
+
+static char *const fixture_argv[] = { "program", NULL };
+static char *const fixture_envp[] = { "PATH=/bin", NULL };
+
+struct fixture {
+    struct vs_world *world;
+    struct exec_program *root;
+};
+
+static void fixture_open(struct fixture *fixture)
+{
+    char message[VS_WORLD_MESSAGE_BYTES_MAX];
+    struct vs_world_config config = { .seed = 7 };
+    fixture->world = vs_world_create(&config, message, sizeof(message));
+    CU_ASSERT_FATAL(fixture->world != NULL);
+    struct exec_program *root = calloc(1, sizeof(*root));
+    CU_ASSERT_FATAL(root != NULL);
+    root->engine = fixture->world->engine;
+    root->callbacks = &stub_callbacks;
+    root->name = "program";
+    root->nodename = "host";
+    root->binary_path = "/bin/program";
+    root->scratch_dir = root->shim_path = "/tmp";
+    root->argv = (char **)fixture_argv;
+    root->envp = (char **)fixture_envp;
+    root->pid = 1;
+    root->parent_pid = 1;
+    root->root = root;
+    exec_channel_init(&root->channel);
+    root->channel_pending = root->pidfd = -1;
+    root->output_fd[0] = root->output_fd[1] = -1;
+    root->buffer = calloc(1, EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES);
+    CU_ASSERT_FATAL(root->buffer != NULL);
+    struct vsock_credentials credentials = { .trusted = true, .pid = 1 };
+    vs_context_init(&root->context, root->engine, &fixture->world->host.stack, &credentials);
+    root->context_live = true;
+    exec_fdmap_init(&root->fdmap);
+    sim_waitq_init(&root->children_waitq, "wait");
+    fixture->root = root;
+}
+
+static void fixture_close(struct fixture *fixture)
+{
+    exec__family_destroy(fixture->root);
+    vs_context_destroy(&fixture->root->context);
+    free(fixture->root->buffer);
+    free(fixture->root);
+    vs_world_destroy(fixture->world);
+}
+
+static int64_t call(struct exec_program *program, enum exec_op op, int64_t a0, int64_t a1,
+                    int64_t a2, const void *payload, uint32_t payload_bytes,
+                    struct exec_reply *reply)
+{
+    struct exec_request request = { .magic = EXEC_MAGIC, .op = op,
+                                    .payload_bytes = payload_bytes, .args = { a0, a1, a2 } };
+    if (payload_bytes > 0)
+        memcpy(program->buffer, payload, payload_bytes);
+    CU_ASSERT_TRUE(exec__request_valid(&request));
+    CU_ASSERT_TRUE(exec__serve(program, &request, reply));
+    return reply->result;
+}
+
+/* A stream socket at child descriptor `fd`, bound to `port`. */
+static void bound_socket(struct exec_program *program, int fd, uint32_t port)
+{
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(program, EXEC_OP_SOCKET, fd, AF_VSOCK, SOCK_STREAM, NULL, 0, &reply),
+                    0);
+    struct sockaddr_vm address = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+                                   .svm_port = port };
+    CU_ASSERT_EQUAL(call(program, EXEC_OP_BIND, fd, 0, 0, &address, sizeof(address), &reply),
+                    0);
+}
+
+/* Whether `port` is free: a fresh socket of the root binds to it (then is closed). */
+static bool port_free(struct exec_program *root, uint32_t port)
+{
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SOCKET, 900, AF_VSOCK, SOCK_STREAM, NULL, 0, &reply), 0);
+    struct sockaddr_vm address = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+                                   .svm_port = port };
+    int64_t rc = call(root, EXEC_OP_BIND, 900, 0, 0, &address, sizeof(address), &reply);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_CLOSE, 900, 0, 0, NULL, 0, &reply), 0);
+    return rc == 0;
+}
+
+/* Forks `parent`; returns the child's process (its channel end closed: it never runs). */
+static struct exec_program *fork_of(struct fixture *fixture, struct exec_program *parent)
+{
+    struct exec_reply reply;
+    int64_t pid = call(parent, EXEC_OP_FORK, 0, 0, 0, NULL, 0, &reply);
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_FATAL(parent->channel_pending >= 0);
+    close(parent->channel_pending);
+    parent->channel_pending = -1;
+    struct exec_program *child = exec__family_member(fixture->root, (uint32_t)pid);
+    CU_ASSERT_FATAL(child != NULL);
+    CU_ASSERT_EQUAL(child->parent, parent);
+    CU_ASSERT_EQUAL(child->parent_pid, parent->pid);
+    return child;
+}
+
+static void test_fork_shares_sockets_until_the_last_close(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    bound_socket(root, 5, 7000);
+    CU_ASSERT_FALSE(port_free(root, 7000));
+    struct exec_program *child = fork_of(&fixture, root);
+    CU_ASSERT_PTR_NOT_NULL(exec_fdmap_lookup(&child->fdmap, 5));       /* the same number */
+    const struct exec_description *mine = exec_fdmap_lookup(&root->fdmap, 5);
+    const struct exec_description *theirs = exec_fdmap_lookup(&child->fdmap, 5);
+    CU_ASSERT_PTR_EQUAL(vs_socket_of(&root->context, mine->vs_fd),
+                        vs_socket_of(&child->context, theirs->vs_fd));  /* one socket */
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_CLOSE, 5, 0, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_PTR_NULL(exec_fdmap_lookup(&root->fdmap, 5));
+    CU_ASSERT_FALSE(port_free(root, 7000));          /* the child still holds it: bound */
+    CU_ASSERT_EQUAL(call(child, EXEC_OP_CLOSE, 5, 0, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_TRUE(port_free(root, 7000));           /* the last close closed it */
+    CU_ASSERT_EQUAL(call(child, EXEC_OP_CLOSE, 5, 0, 0, NULL, 0, &reply), -EBADF);
+    fixture_close(&fixture);
+}
+
+static void test_dups_and_grandchildren_count_as_holders(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    bound_socket(root, 5, 7001);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_DUP, 5, 6, 0, NULL, 0, &reply), 0);
+    struct exec_program *child = fork_of(&fixture, root);
+    struct exec_program *grandchild = fork_of(&fixture, child);
+    CU_ASSERT_EQUAL(grandchild->parent_pid, child->pid);
+    /* Every process drops one number at a time; only the very last close frees the port. */
+    struct exec_program *order[] = { child, root, grandchild, child, root };
+    int fds[] = { 5, 6, 6, 6, 5 };
+    for (size_t step = 0; step < 5; step++) {
+        CU_ASSERT_EQUAL(call(order[step], EXEC_OP_CLOSE, fds[step], 0, 0, NULL, 0, &reply), 0);
+        CU_ASSERT_FALSE(port_free(root, 7001));
+    }
+    CU_ASSERT_EQUAL(call(grandchild, EXEC_OP_CLOSE, 5, 0, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_TRUE(port_free(root, 7001));
+    fixture_close(&fixture);
+}
+
+static void test_a_child_socket_is_its_own(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *child = fork_of(&fixture, fixture.root);
+    bound_socket(child, 8, 7002);                   /* made after the fork: not shared */
+    CU_ASSERT_PTR_NULL(exec_fdmap_lookup(&fixture.root->fdmap, 8));
+    CU_ASSERT_FALSE(port_free(fixture.root, 7002));
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(child, EXEC_OP_CLOSE, 8, 0, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_TRUE(port_free(fixture.root, 7002));
+    fixture_close(&fixture);
+}
+
+static void test_wait_sees_children_only(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_WAIT, -1, 0, 0, NULL, 0, &reply), -ECHILD);
+    struct exec_program *child = fork_of(&fixture, root);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_WAIT, -1, WNOHANG, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_WAIT, child->pid + 1, WNOHANG, 0, NULL, 0, &reply),
+                    -ECHILD);
+    CU_ASSERT_EQUAL(call(child, EXEC_OP_WAIT, -1, WNOHANG, 0, NULL, 0, &reply), -ECHILD);
+    fixture_close(&fixture);
+}
+
+static void test_forks_are_bounded(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_reply reply;
+    int64_t last = 0;
+    uint32_t made = 0;
+    for (uint32_t attempt = 0; attempt < 70; attempt++) {
+        last = call(fixture.root, EXEC_OP_FORK, 0, 0, 0, NULL, 0, &reply);
+        if (last < 0)
+            break;
+        made++;
+        close(fixture.root->channel_pending);
+        fixture.root->channel_pending = -1;
+    }
+    CU_ASSERT_EQUAL(made, 64);                      /* EXEC_PROCESSES_MAX */
+    CU_ASSERT_EQUAL(last, -EAGAIN);
+    fixture_close(&fixture);
+}
+
+/* Emulated signals (sim/exec/signal.c): blocked ones wait, unblocked ones are taken lowest
+ * number first, ignored ones are discarded, SIGKILL cannot be caught. */
+static void test_signals_are_taken_lowest_first(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    for (int signo = SIGUSR1; signo <= SIGUSR2; signo += SIGUSR2 - SIGUSR1)
+        CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, signo, EXEC_SIGNAL_HANDLER, 0, NULL, 0,
+                             &reply), 0);
+    uint64_t both = (1ull << (SIGUSR1 - 1)) | (1ull << (SIGUSR2 - 1));
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_BLOCK, (int64_t)both, 0, NULL, 0, &reply),
+                    0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR2, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(reply.signals, 0);                    /* blocked: pending, not offered */
+    ASSERT_U64_EQ(root->signals.pending, both);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_UNBLOCK, (int64_t)both, 0, NULL, 0, &reply),
+                    0);
+    ASSERT_U64_EQ(reply.signals, both);                 /* offered with the reply */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGUSR1);
+    CU_ASSERT_EQUAL(reply.values[0], EXEC_SIGNAL_HANDLER);
+    ASSERT_U64_EQ(reply.values[1], 0);                  /* the mask to restore */
+    CU_ASSERT_TRUE((root->signals.blocked & (1ull << (SIGUSR1 - 1))) != 0);  /* in handler */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_SETMASK, 0, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGUSR2);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), 0);
+    /* Ignored: discarded at once. Default SIGCHLD: discarded. SIGKILL: not catchable. */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGUSR1, EXEC_SIGNAL_IGNORE, 0, NULL, 0,
+                         &reply), 0);
+    CU_ASSERT_EQUAL(reply.values[0], EXEC_SIGNAL_HANDLER);              /* the old action */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR1, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGCHLD, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(root->signals.pending, 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGKILL, EXEC_SIGNAL_HANDLER, 0, NULL, 0,
+                         &reply), -EINVAL);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, 999, SIGUSR1, 0, NULL, 0, &reply), -ESRCH);
+    /* Default action of SIGTERM: the shim is told to end the program. */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGTERM, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGTERM);
+    CU_ASSERT_EQUAL(reply.values[0], EXEC_SIGNAL_TERMINATE);
+    fixture_close(&fixture);
+}
+
+/* EINTR: a blocked call a deliverable handled signal interrupted fails with EINTR, or is made
+ * again after the handler (EXEC_ERESTART) when the action has SA_RESTART and Linux restarts
+ * that call (recv does, poll does not). */
+static void test_interrupted_calls_restart_only_where_linux_does(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGALRM, EXEC_SIGNAL_HANDLER, SA_RESTART,
+                         NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGUSR1, EXEC_SIGNAL_HANDLER, 0, NULL, 0,
+                         &reply), 0);
+    struct exec_request recv_request = { .magic = EXEC_MAGIC, .op = EXEC_OP_RECV };
+    struct exec_request poll_request = { .magic = EXEC_MAGIC, .op = EXEC_OP_POLL };
+    exec__signal_send(root, SIGALRM);
+    reply.result = -EINTR;
+    exec__signal_after_call(root, &recv_request, &reply);
+    CU_ASSERT_EQUAL(reply.result, -EXEC_ERESTART);
+    reply.result = -EINTR;
+    exec__signal_after_call(root, &poll_request, &reply);
+    CU_ASSERT_EQUAL(reply.result, -EINTR);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGALRM);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_SETMASK, 0, 0, NULL, 0, &reply), 0);
+    exec__signal_send(root, SIGUSR1);                   /* no SA_RESTART: EINTR stays */
+    reply.result = -EINTR;
+    exec__signal_after_call(root, &recv_request, &reply);
+    CU_ASSERT_EQUAL(reply.result, -EINTR);
+    ASSERT_U64_EQ(reply.signals, 1ull << (SIGUSR1 - 1));
+    fixture_close(&fixture);
+}
+
+CU_ErrorCode exec_process_suite_add(void)
+{
+    static const struct test_entry tests[] = {
+        TEST_ENTRY(test_fork_shares_sockets_until_the_last_close),
+        TEST_ENTRY(test_dups_and_grandchildren_count_as_holders),
+        TEST_ENTRY(test_a_child_socket_is_its_own),
+        TEST_ENTRY(test_wait_sees_children_only),
+        TEST_ENTRY(test_forks_are_bounded),
+        TEST_ENTRY(test_signals_are_taken_lowest_first),
+        TEST_ENTRY(test_interrupted_calls_restart_only_where_linux_does),
+    };
+    return test_suite_register("exec_process", tests, sizeof(tests) / sizeof(tests[0]));
+}
