@@ -9,7 +9,9 @@
  * field cut to --payload) and inserted 8 per statement, one transaction per
  * SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES record bytes, while the run goes
  * on (SQLite's insert costs about what simulating the event does). Metadata, files and
- * close first drain the ring, so only one thread uses the connection at a time.
+ * close first drain the ring, so only one thread uses the connection at a time. A hook
+ * (sim_trace_writer_hook) may watch the stored events on the worker and add its own
+ * tables at the close, before the rename; the writer knows nothing of what they hold.
  *
  * Replacing safely (docs/trace-schema.md, "Where the trace is written"): the database is
  * written as PATH.partial beside PATH and renamed onto PATH only by a close that
@@ -94,6 +96,7 @@ struct sim_trace_writer {
     enum sim_layer level;           /* set by sim_trace_writer_sink() */
     uint32_t payload_bytes_max;     /* --payload: kept bytes of an event's payload field */
     struct trace_ring *ring;        /* owned; NULL once stopped */
+    struct sim_trace_writer_hook hook;  /* zero: none (sim_trace_writer_hook) */
     /* The worker's: the rows' JSON texts of one store call (grown, never shrunk). */
     char *json[TRACE_RING_STORE_EVENTS_MAX];
     size_t json_capacity_bytes[TRACE_RING_STORE_EVENTS_MAX];
@@ -371,6 +374,9 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
     assert(rc < 0 || writer->stored_events == sim_trace_writer_event_count(writer));
     trace_ring_destroy(writer->ring);
     writer->ring = NULL;
+    if (rc == 0 && writer->hook.finish != NULL)
+        writer->hook.finish(writer->hook.context, writer->db);
+    assert(rc < 0 || sqlite3_get_autocommit(writer->db));  /* the hook left none open */
     /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
      * would do it too, but silently. */
     if (rc == 0 && sqlite3_wal_checkpoint_v2(writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
@@ -395,6 +401,19 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 }
 
 /* ---- Metadata and files ------------------------------------------------------------ */
+
+int sim_trace_writer_hook(struct sim_trace_writer *writer,
+                          const struct sim_trace_writer_hook *hook,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL && hook != NULL && message != NULL);
+    int rc = trace_ring_drain(writer->ring, message);    /* the worker is idle */
+    if (rc < 0)
+        return rc;
+    writer->hook = *hook;
+    trace_ring_observe(writer->ring, hook->observe, hook->context);
+    return 0;
+}
 
 int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
                              char message[SIM_ERROR_MESSAGE_BYTES_MAX])
