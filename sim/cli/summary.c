@@ -208,22 +208,29 @@ static uint32_t kind_slot(const char *layer, const char *kind)
 
 int summary_tally_kind(struct event_tally *tally, const char *layer, const char *kind)
 {
+    int64_t slot = summary_tally_kind_slot(tally, layer, kind);
+    if (slot < 0)
+        return -1;
+    tally->kinds[slot].events++;
+    return 0;
+}
+
+int64_t summary_tally_kind_slot(struct event_tally *tally, const char *layer, const char *kind)
+{
     if (strlen(layer) >= TEXT_FIELD_BYTES || strlen(kind) >= TEXT_FIELD_BYTES)
         return -1;
     uint32_t slot = kind_slot(layer, kind);
     for (uint32_t probe = 0; probe < KIND_SLOTS; probe++) {
         struct kind_count *entry = &tally->kinds[slot];
-        if (entry->events == 0) {
+        if (entry->events == 0) {           /* free: a taken slot is counted at once */
             if (tally->kind_count == SUMMARY_KINDS_MAX)
                 return -1;
             tally->kind_count++;
             snprintf(entry->layer, sizeof entry->layer, "%s", layer);
             snprintf(entry->kind, sizeof entry->kind, "%s", kind);
         }
-        if (strcmp(entry->kind, kind) == 0 && strcmp(entry->layer, layer) == 0) {
-            entry->events++;
-            return 0;
-        }
+        if (strcmp(entry->kind, kind) == 0 && strcmp(entry->layer, layer) == 0)
+            return slot;
         slot = (slot + 1) & (KIND_SLOTS - 1);
     }
     return -1;

@@ -71,6 +71,11 @@ struct event_tally {
 
 /* Counts one event of (layer, kind); -1 past SUMMARY_KINDS_MAX or a name too long. */
 int summary_tally_kind(struct event_tally *tally, const char *layer, const char *kind);
+/* The slot of (layer, kind) in tally->kinds, taken when new (the caller counts an event
+ * into it at once: a slot of 0 events is free); -1 as above. A slot never moves until the
+ * store, so a caller may keep it and count into it directly. */
+int64_t summary_tally_kind_slot(struct event_tally *tally, const char *layer,
+                                const char *kind);
 /* Appends an error seq; -1 past SUMMARY_ERRORS_MAX or out of memory. */
 int summary_tally_error(struct event_tally *tally, uint64_t seq);
 

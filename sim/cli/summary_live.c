@@ -64,6 +64,8 @@ enum live_class {
 
 struct live_cache_entry {
     const char *kind;                   /* NULL: empty */
+    enum sim_layer tally_layer;         /* the layer tally_slot counts (0: none yet) */
+    uint32_t tally_slot;                /* in tally.kinds: (tally_layer, kind) */
     enum live_class class;
     bool error_kind_api, error_kind_vmci, is_peer_detach, is_discarded;
 };
@@ -206,7 +208,7 @@ static enum live_class classify(const char *kind)
 /* The kind's entry, made on first sight. The cache is keyed by the text's address (kinds
  * are static texts) but holds only what the text itself decides, so what the pass does
  * never depends on an address; two addresses of one text get two equal entries. */
-static const struct live_cache_entry *kind_entry(struct summary_live *live, const char *kind)
+static struct live_cache_entry *kind_entry(struct summary_live *live, const char *kind)
 {
     uintptr_t address = (uintptr_t)kind;
     uint32_t slot = (uint32_t)((address >> 3) ^ (address >> 11)) & (LIVE_CACHE_SLOTS - 1);
@@ -243,7 +245,7 @@ static bool is_error(const struct sim_trace_event *event, const struct live_cach
 }
 
 static void tally_event(struct summary_live *live, const struct sim_trace_event *event,
-                        const struct live_cache_entry *entry)
+                        struct live_cache_entry *entry)
 {
     struct event_tally *tally = &live->tally;
     if (tally->events == 0)
@@ -252,9 +254,18 @@ static void tally_event(struct summary_live *live, const struct sim_trace_event 
     tally->events++;
     tally->time_ns_max = event->time_ns > tally->time_ns_max ? event->time_ns
                                                              : tally->time_ns_max;
-    if (summary_tally_kind(tally, sim_layer_name(event->layer), event->kind) < 0)
-        live->gave_up = "more than SUMMARY_KINDS_MAX kinds, or a kind name too long";
-    else if (is_error(event, entry) && summary_tally_error(tally, event->seq) < 0)
+    if (entry->tally_layer != event->layer) {       /* the slot by the kind's text */
+        int64_t slot = summary_tally_kind_slot(tally, sim_layer_name(event->layer),
+                                               event->kind);
+        if (slot < 0) {
+            live->gave_up = "more than SUMMARY_KINDS_MAX kinds, or a kind name too long";
+            return;
+        }
+        entry->tally_layer = event->layer;
+        entry->tally_slot = (uint32_t)slot;
+    }
+    tally->kinds[entry->tally_slot].events++;
+    if (is_error(event, entry) && summary_tally_error(tally, event->seq) < 0)
         live->gave_up = "more than SUMMARY_ERRORS_MAX error events";
 }
 
@@ -453,7 +464,7 @@ static void live_observe(void *context, const struct sim_trace_event *events,
     for (uint32_t index = 0; index < count && live->gave_up == NULL && live->inexact == NULL;
          index++) {
         const struct sim_trace_event *event = &events[index];
-        const struct live_cache_entry *entry = kind_entry(live, event->kind);
+        struct live_cache_entry *entry = kind_entry(live, event->kind);
         tally_event(live, event, entry);
         if (entry->class == CLASS_BINDING)
             binding_event(live, event);

@@ -100,6 +100,7 @@ struct sim_trace_writer {
     /* The worker's: the rows' JSON texts of one store call (grown, never shrunk). */
     char *json[TRACE_RING_STORE_EVENTS_MAX];
     size_t json_capacity_bytes[TRACE_RING_STORE_EVENTS_MAX];
+    struct sim_trace_json_names json_names;     /* the worker's encoded field names */
     uint64_t stored_events;         /* by the worker, read after a drain */
     uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
@@ -550,8 +551,9 @@ static size_t row_json(struct sim_trace_writer *writer, uint32_t slot,
         writer->json[slot] = json;
         writer->json_capacity_bytes[slot] = capacity_bytes;
     }
-    size_t json_bytes = sim_trace_fields_json(writer->json[slot], event, payload_bytes_max,
-                                              payload_field);
+    size_t json_bytes = sim_trace_fields_json_named(writer->json[slot], event,
+                                                    payload_bytes_max, payload_field,
+                                                    &writer->json_names);
     assert(json_bytes < bound);                                                 /* W3 */
     return json_bytes;
 }
