@@ -122,8 +122,8 @@ static bool utf8_well_formed(const uint8_t *bytes, uint32_t size_bytes)
         uint8_t lead = bytes[index];
         uint32_t more = lead < 0x80 ? 0 : (lead & 0xe0) == 0xc0 ? 1 : (lead & 0xf0) == 0xe0
                         ? 2 : (lead & 0xf8) == 0xf0 ? 3 : 4;
-        if (more == 4 || (more == 1 && lead < 0xc2) || index + more >= size_bytes + (more > 0))
-            return false;
+        if (more == 4 || (more == 1 && lead < 0xc2) || (more > 0 && index + more >= size_bytes))
+            return false;               /* not a lead, overlong, or cut by the end */
         uint32_t code = more == 0 ? lead : lead & (0x3fu >> more);
         for (uint32_t next = 1; next <= more; next++) {
             if ((bytes[index + next] & 0xc0) != 0x80)

@@ -14,6 +14,7 @@
  * says which, and leaves the trace whole; an api-level trace and a scenario given as
  * source round out the shapes.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,48 @@ static void test_a_cid_named_before_its_binding_falls_back_to_the_rebuild(void)
     unlink(live_path);
 }
 
+/* Names as the JSON stores them: well-formed UTF-8 is kept (built live); an ill-formed
+ * byte is stored as \udcXX, which json_extract reads back otherwise, so the live build
+ * gives way to the rebuild. Either way the tables are the rebuilt ones. */
+static void trace_named(const char *vm_name, const char *process_name, bool live_expected)
+{
+    char source[1024], lua_path[TEST_LUA_PATH_BYTES];
+    snprintf(source, sizeof source,
+             "local sim = require('vmcisim')\n"
+             "local w = sim.world{}\n"
+             "local guest = w:vm{ name = '%s' }\n"
+             "w:host():spawn('server', function(p)\n"
+             "  local l = assert(p:socket('stream'))\n"
+             "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1))\n"
+             "  local c = assert(l:accept()); c:close(); l:close()\n"
+             "end)\n"
+             "guest:spawn('%s', function(p)\n"
+             "  local s = assert(p:socket('stream'))\n"
+             "  assert(s:connect(sim.CID_HOST, 5000)); s:close()\n"
+             "end)\n"
+             "w:run()\n", vm_name, process_name);
+    test_write_lua_file(source, lua_path);
+    struct summary_live_outcome outcome;
+    trace_live(lua_path, SIM_LAYER_DEVICE, SUMMARY_SOCKETS_MAX, &outcome);
+    unlink(lua_path);
+    CU_ASSERT(outcome.written);
+    if (live_expected) {
+        CU_ASSERT(outcome.rebuilt_because == NULL);
+    } else {
+        CU_ASSERT_FATAL(outcome.rebuilt_because != NULL);
+        ASSERT_STR_CONTAINS(outcome.rebuilt_because, "unexpected type or encoding");
+    }
+    assert_same_as_rebuilt(vm_name);
+    unlink(live_path);
+}
+
+static void test_names_in_utf8_are_built_live_and_ill_formed_ones_rebuilt(void)
+{
+    trace_named("gu\xc3\xa9st", "cli\xe2\x82\xac", true);     /* é, the euro sign */
+    trace_named("g\xffx", "client", false);                      /* a byte never in UTF-8 */
+    trace_named("guest1", "client\xc3", false);                  /* a sequence cut by the end */
+}
+
 static int64_t count_on(const char *path, const char *query)
 {
     sqlite3 *db = NULL;
@@ -254,6 +297,7 @@ static const struct test_entry tests[] = {
     TEST_ENTRY(test_an_api_level_trace_is_built_live_the_same),
     TEST_ENTRY(test_a_cid_named_before_its_binding_falls_back_to_the_rebuild),
     TEST_ENTRY(test_a_met_bound_writes_no_tables_and_says_which),
+    TEST_ENTRY(test_names_in_utf8_are_built_live_and_ill_formed_ones_rebuilt),
 };
 
 CU_ErrorCode summary_live_suite_add(void)
