@@ -55,7 +55,7 @@
 /* A run that found the ring full waits until this much is free, not one record's worth. */
 #define TRACE_RING_REFILL_BYTES (4u * 1024u * 1024u)
 /* Events handed to one store call (the writer's multi-row INSERT). */
-#define TRACE_RING_STORE_EVENTS_MAX 8u
+#define TRACE_RING_STORE_EVENTS_MAX 32u
 
 struct trace_ring;
 
