@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/cli/summary.c: writes the summary tables into a finished trace (summary.h,
- * docs/trace-schema.md "Summary tables"), at the end of `vmcisim run --trace`.
+ * sim/cli/summary.c: builds the summary tables of a trace from its stored events
+ * (summary.h, docs/trace-schema.md "Summary tables"): the fallback of the live build
+ * (summary_live.c) inside the writer's close, and the reference its tests compare with;
+ * also the columns, the tally and the store both builds share.
  *
- * The trace is opened read-write after the writer renamed it onto its path; the names,
+ * The trace is open read-write (the writer's connection, or summary_write's own); the names,
  * sockets and connections are rebuilt by the very code `inspect` runs on the events
  * (inspect_names.c, inspect_model.c), the per-kind counts, error seqs and extent come from
  * one more pass over the events, and everything is inserted in one transaction, ended by

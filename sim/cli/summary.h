@@ -2,8 +2,10 @@
 /*
  * sim/cli/summary.h: the summary tables of a trace (docs/trace-schema.md, "Summary tables").
  *
- * `vmcisim run --trace` adds them to the finished trace (after the writer renamed it onto
- * its path, in one transaction): the names, sockets and stream connections that
+ * `vmcisim run --trace` adds them to its trace, built while the run writes
+ * (summary_live.c) and stored by the writer's close before the rename, in one
+ * transaction (or, when the live pass cannot be exact, rebuilt there from the stored
+ * events by summary_write_db): the names, sockets and stream connections that
  * inspect_model.c rebuilds, the event count per (layer, kind), the seqs of the events the
  * errors view lists, and the run's extent. They are computed by the same code that computes
  * them from the events, so a view answers the same from either; they are a cache, not part
