@@ -6,7 +6,7 @@
  * that is a u64, a short string every 3rd event, or a 56-byte payload every 10th)
  * through the writer's sink, and the same rows through the least code that can
  * insert them the way the writer does: the same open flags, pragmas, schema, batch size,
- * REFERENCE_ROWS_PER_INSERT rows per INSERT statement (the writer's 8; the rest of a batch
+ * REFERENCE_ROWS_PER_INSERT rows per INSERT statement (the writer's 32; the rest of a batch
  * one by one) and no index (the writer builds none), with the JSON text made before the
  * clock starts.
  * What differs, plainly: the writer encodes every event (fields JSON, payload copy) on the
@@ -26,7 +26,7 @@
  *   trace_stream_h2g_64k_floor    the same traced figure against the SQLite floor: the rows
  *                                 of that trace, read back before the clock starts, inserted
  *                                 by a bare loop with the writer's settings (pragmas, schema,
- *                                 8 rows per statement, 4096 per transaction, no index,
+ *                                 32 rows per statement, 4096 per transaction, no index,
  *                                 checkpoint) on a second thread, timed from open to close,
  *                                 and counted as the stream's bytes per second; target 0.9.
  *   trace_dg_roundtrips_traced    DG_ROUNDTRIPS 64-byte datagram round trips guest -> host
@@ -61,7 +61,7 @@
 #define EVENTS 1000000u
 #define RUNS 2u
 #define NAMES 64u
-#define REFERENCE_ROWS_PER_INSERT 8u    /* WRITER_ROWS_PER_INSERT in sim/trace/writer.c */
+#define REFERENCE_ROWS_PER_INSERT 32u   /* WRITER_ROWS_PER_INSERT in sim/trace/writer.c */
 #define REFERENCE_COLUMNS 8
 
 static const char *const kinds[12] = {

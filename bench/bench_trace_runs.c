@@ -29,7 +29,7 @@
 #define RUNS 3u
 #define STREAM_MIB 256u
 #define DG_ROUNDTRIPS 20000u
-#define FLOOR_ROWS_PER_INSERT 8u
+#define FLOOR_ROWS_PER_INSERT 32u      /* WRITER_ROWS_PER_INSERT in sim/trace/writer.c */
 #define FLOOR_COLUMNS 8
 
 extern char **environ;
@@ -251,7 +251,7 @@ static int floor_step(const struct floor *floor, sqlite3_stmt *stmt, uint32_t fi
     return rc;
 }
 
-/* The writer's settings: the schema it creates (WAL, synchronous=OFF), 8 rows per INSERT
+/* The writer's settings: the schema it creates (WAL, synchronous=OFF), 32 rows per INSERT
  * statement and the rest of a transaction one by one, SIM_TRACE_BATCH_EVENTS rows per
  * transaction, no index, a TRUNCATE checkpoint at close. */
 static int floor_insert(const struct floor *floor, sqlite3 *db)

@@ -148,6 +148,28 @@ void inspect_value_optional_text(struct inspect_table *table, const char *text);
  * Returns 0, or -1 when `needed` >= `limit` or memory is out (the array is then unchanged). */
 int inspect_array_reserve(void **array, uint32_t *capacity, uint32_t needed,
                           size_t element_bytes, uint32_t limit);
+/* The VM a ctx_resume brings back is the one the last ctx_suspend of that CID stopped. */
+#define INSPECT_SUSPENDED_MAX 4096u     /* SIM_VMS_MAX: VMs suspended at one time */
+struct inspect_suspended {
+    uint32_t cid[INSPECT_SUSPENDED_MAX];
+    uint32_t name_index[INSPECT_SUSPENDED_MAX];
+    uint32_t count;
+};
+/* One event of a kind that binds names to CIDs (host_create, vm_create, ctx_create,
+ * vm_power_on, vm_resume, ctx_suspend, ctx_resume, cid_reassigned), as the names query
+ * reads it: `name` is its name field, else its vm field, else "". */
+struct inspect_binding_event {
+    uint64_t seq;
+    uint32_t ctx;
+    const char *kind, *name;
+    uint64_t field_cid, assigned;
+};
+/* Applies one such event, in seq order (bindings stay in seq order until the load sorts
+ * them): 0, or -1 past INSPECT_BINDINGS_MAX/INSPECT_NAMES_MAX or out of memory. */
+int inspect_names_binding(struct inspect_names *names, struct inspect_suspended *suspended,
+                          const struct inspect_binding_event *event);
+/* qsort's order of bindings: by (cid, seq). */
+int inspect_bindings_compare(const void *left, const void *right);
 /* Reads the names; 0 or 1 (reported). Ownership: free with inspect_names_free(). */
 int inspect_names_load(struct inspect *inspect);
 void inspect_names_free(struct inspect_names *names);

@@ -116,16 +116,7 @@ static uint64_t endpoint_key(uint32_t owner, uint32_t port)
     return (uint64_t)owner << ADDRESS_PORT_BITS | port;
 }
 
-/* The columns the pass reads, one row per event. */
-struct row {
-    uint64_t seq, time_ns;
-    uint32_t ctx, pid, owner;
-    const char *layer, *kind, *type, *rule;
-    uint64_t source, destination, port, socket, u0, bytes;
-    const char *reason;
-    int has_socket, has_result;
-    int64_t result;
-};
+#define row model_row            /* the columns the pass reads (inspect_model.h) */
 
 /* Each field is extracted only for the kinds whose handler reads it (NULL elsewhere): a
  * json_extract costs far more than the row itself, and most rows (process scheduling,
@@ -351,7 +342,9 @@ static struct address address_of(const struct model *model, uint64_t packed, uin
 {
     struct address address = { .cid = (uint32_t)(packed >> ADDRESS_PORT_BITS),
                                .port = (uint32_t)(packed & 0xffffffffu) };
-    address.owner = inspect_owner(&model->inspect->names, address.cid, seq);
+    address.owner = model->owner_at != NULL
+                        ? model->owner_at(model->owner_context, address.cid, seq)
+                        : inspect_owner(&model->inspect->names, address.cid, seq);
     if (address.owner == 0) {
         char name[32];
         snprintf(name, sizeof(name), "cid %" PRIu32, address.cid);
@@ -553,6 +546,24 @@ static int handle_row(struct model *model, const struct row *row)
     return rc;
 }
 
+int inspect_model_row(struct model *model, const struct model_row *row)
+{
+    assert(model != NULL && row != NULL && model->last_socket_id != NULL);
+    model->last_time_ns = row->time_ns;
+    return handle_row(model, row);
+}
+
+int inspect_model_start(struct model *model, struct inspect *inspect, uint32_t sockets_max,
+                        uint32_t connections_max)
+{
+    assert(model != NULL && inspect != NULL);
+    assert(sockets_max <= INSPECT_SOCKETS_MAX && connections_max <= INSPECT_CONNECTIONS_MAX);
+    *model = (struct model){ .inspect = inspect, .sockets_max = sockets_max,
+                             .connections_max = connections_max };
+    model->last_socket_id = calloc(INSPECT_NAMES_MAX, sizeof(uint32_t));
+    return model->last_socket_id != NULL ? 0 : -1;
+}
+
 void inspect_model_free(struct model *model)
 {
     free(model->sockets);
@@ -567,12 +578,9 @@ void inspect_model_free(struct model *model)
 static int model_from_events(struct inspect *inspect, struct model *model,
                              uint32_t sockets_max, uint32_t connections_max)
 {
-    assert(sockets_max <= INSPECT_SOCKETS_MAX && connections_max <= INSPECT_CONNECTIONS_MAX);
-    *model = (struct model){ .inspect = inspect, .sockets_max = sockets_max,
-                             .connections_max = connections_max };
-    model->last_socket_id = calloc(INSPECT_NAMES_MAX, sizeof(uint32_t));
+    int started = inspect_model_start(model, inspect, sockets_max, connections_max);
     sqlite3_stmt *statement = inspect_prepare(inspect, model_query);
-    if (statement == NULL || model->last_socket_id == NULL) {
+    if (statement == NULL || started != 0) {
         sqlite3_finalize(statement);
         return statement == NULL ? 1 : inspect_fail(inspect, "out of memory");
     }
@@ -580,8 +588,7 @@ static int model_from_events(struct inspect *inspect, struct model *model,
     struct row row;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
         read_row(model, statement, &row);
-        model->last_time_ns = row.time_ns;
-        if (handle_row(model, &row) < 0) {
+        if (inspect_model_row(model, &row) < 0) {
             sqlite3_finalize(statement);
             if (model->socket_count == sockets_max ||
                 model->connection_count == connections_max)

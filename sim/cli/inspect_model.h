@@ -97,6 +97,24 @@ struct model {
     struct process_state *processes;
     uint32_t process_capacity;
     uint32_t sockets_max, connections_max;  /* 0: INSPECT_SOCKETS_MAX, INSPECT_CONNECTIONS_MAX */
+    /* Who held a CID at a seq: NULL for inspect_owner() on inspect->names (every binding
+     * loaded); the live build (summary_live.c) answers while the bindings still arrive. */
+    uint32_t (*owner_at)(void *context, uint32_t cid, uint64_t seq);
+    void *owner_context;
+};
+
+/* The columns the pass reads of one event (model_query in inspect_model.c): each is what
+ * SQLite gives for its json_extract, NULL as "" or 0, and only for the kinds named there.
+ * `owner` is the endpoint that held `ctx` at `seq` (needed for sock_* calls, detaches and
+ * data_discarded only). */
+struct model_row {
+    uint64_t seq, time_ns;
+    uint32_t ctx, pid, owner;
+    const char *layer, *kind, *type, *rule;
+    uint64_t source, destination, port, socket, u0, bytes;
+    const char *reason;
+    int has_socket, has_result;
+    int64_t result;
 };
 
 /* The names of calls (socket, bind, ...) and sides (client, server). */
@@ -112,6 +130,14 @@ int inspect_model_build(struct inspect *inspect, struct model *model);
 int inspect_model_build_bounded(struct inspect *inspect, struct model *model,
                                 uint32_t sockets_max, uint32_t connections_max);
 void inspect_model_free(struct model *model);
+/* The pass one row at a time, for a caller that has the rows from elsewhere (the live
+ * build): start (0, or -1 out of memory; free with inspect_model_free() either way), then
+ * every api and transport row and every dg_route row of a process, in seq order. A row
+ * returns 0, or -1 when a table bound was met or memory ran out (the model must then be
+ * dropped). */
+int inspect_model_start(struct model *model, struct inspect *inspect, uint32_t sockets_max,
+                        uint32_t connections_max);
+int inspect_model_row(struct model *model, const struct model_row *row);
 /* When a side of a connection stopped taking part: its close, else the detach it saw, else a
  * refusal or failed connect that ended the whole connection, else the end of the trace. */
 uint64_t inspect_model_side_end_ns(const struct model *model,

@@ -22,7 +22,6 @@
 #include "sim/engine/trace.h"
 
 #define CID_HYPERVISOR 0u
-#define SUSPENDED_MAX  4096u      /* SIM_VMS_MAX: VMs suspended at one time */
 
 int inspect_array_reserve(void **array, uint32_t *capacity, uint32_t needed,
                           size_t element_bytes, uint32_t limit)
@@ -141,7 +140,7 @@ static int add_binding(struct inspect_names *names, uint64_t seq, uint32_t cid,
     return 0;
 }
 
-static int compare_bindings(const void *left, const void *right)
+int inspect_bindings_compare(const void *left, const void *right)
 {
     const struct inspect_binding *a = left, *b = right;
     if (a->cid != b->cid)
@@ -168,14 +167,7 @@ uint32_t inspect_owner(const struct inspect_names *names, uint32_t cid, uint64_t
     return 0;
 }
 
-/* The VM a ctx_resume brings back is the one the last ctx_suspend of that CID stopped. */
-struct suspended {
-    uint32_t cid[SUSPENDED_MAX];
-    uint32_t name_index[SUSPENDED_MAX];
-    uint32_t count;
-};
-
-static uint32_t suspended_take(struct suspended *suspended, uint32_t cid)
+static uint32_t suspended_take(struct inspect_suspended *suspended, uint32_t cid)
 {
     for (uint32_t index = suspended->count; index-- > 0;) {
         if (suspended->cid[index] == cid) {
@@ -199,30 +191,37 @@ static uint32_t latest_owner(const struct inspect_names *names, uint32_t cid)
     return 0;
 }
 
-static int read_binding(struct inspect_names *names, struct suspended *suspended,
-                        sqlite3_stmt *statement)
+int inspect_names_binding(struct inspect_names *names, struct inspect_suspended *suspended,
+                          const struct inspect_binding_event *event)
 {
-    uint64_t seq = inspect_u64(statement, 0);
-    uint32_t ctx = (uint32_t)inspect_u64(statement, 1);
-    const char *kind = inspect_text(statement, 2);
-    const char *name = inspect_text(statement, 3);
-    uint32_t field_cid = (uint32_t)inspect_u64(statement, 4);
-    if (strcmp(kind, "ctx_suspend") == 0) {
-        if (suspended->count < SUSPENDED_MAX) {
+    uint32_t ctx = event->ctx;
+    if (strcmp(event->kind, "ctx_suspend") == 0) {
+        if (suspended->count < INSPECT_SUSPENDED_MAX) {
             suspended->cid[suspended->count] = ctx;
             suspended->name_index[suspended->count++] = latest_owner(names, ctx);
         }
         return 0;
     }
-    if (strcmp(kind, "ctx_resume") == 0) {
-        uint32_t name_index = suspended_take(suspended, field_cid);
-        return name_index == 0 ? 0 : add_binding(names, seq, ctx, name_index);
+    if (strcmp(event->kind, "ctx_resume") == 0) {
+        uint32_t name_index = suspended_take(suspended, (uint32_t)event->field_cid);
+        return name_index == 0 ? 0 : add_binding(names, event->seq, ctx, name_index);
     }
-    if (strcmp(kind, "cid_reassigned") == 0)
-        ctx = (uint32_t)inspect_u64(statement, 5);
-    if (name[0] == '\0')
+    if (strcmp(event->kind, "cid_reassigned") == 0)
+        ctx = (uint32_t)event->assigned;
+    if (event->name[0] == '\0')
         return 0;
-    return add_binding(names, seq, ctx, inspect_name_intern(names, name));
+    return add_binding(names, event->seq, ctx, inspect_name_intern(names, event->name));
+}
+
+static int read_binding(struct inspect_names *names, struct inspect_suspended *suspended,
+                        sqlite3_stmt *statement)
+{
+    struct inspect_binding_event event = {
+        .seq = inspect_u64(statement, 0), .ctx = (uint32_t)inspect_u64(statement, 1),
+        .kind = inspect_text(statement, 2), .name = inspect_text(statement, 3),
+        .field_cid = inspect_u64(statement, 4), .assigned = inspect_u64(statement, 5),
+    };
+    return inspect_names_binding(names, suspended, &event);
 }
 
 static int load_bindings(struct inspect *inspect)
@@ -235,7 +234,7 @@ static int load_bindings(struct inspect *inspect)
         "'ctx_resume', 'cid_reassigned') ORDER BY seq");
     if (statement == NULL)
         return 1;
-    struct suspended *suspended = calloc(1, sizeof(*suspended));
+    struct inspect_suspended *suspended = calloc(1, sizeof(*suspended));
     if (suspended == NULL) {
         sqlite3_finalize(statement);
         return inspect_fail(inspect, "out of memory");
@@ -252,7 +251,7 @@ static int load_bindings(struct inspect *inspect)
     free(suspended);
     if (inspect->names.binding_count > 0)     /* qsort(NULL, 0, ...) is undefined */
         qsort(inspect->names.bindings, inspect->names.binding_count,
-              sizeof(struct inspect_binding), compare_bindings);
+              sizeof(struct inspect_binding), inspect_bindings_compare);
     return inspect_finish(inspect, statement, rc);
 }
 

@@ -8,9 +8,10 @@
  * killed run's partial trace can be replayed), each loaded file as soon as the next
  * event shows it was loaded, and the world's seed, product and digest at close;
  * never a wall-clock time. The trace is written beside its path and renamed at a
- * clean close (sim/trace/writer.h); SIGINT/SIGTERM/SIGHUP name the partial file. A
- * finished trace then gets its summary tables (sim/cli/summary.h), after the rename and
- * after the digest: they change neither.
+ * clean close (sim/trace/writer.h); SIGINT/SIGTERM/SIGHUP name the partial file. The
+ * summary tables (sim/cli/summary.h) are built while the run writes, by the writer's hook
+ * (sim/cli/summary_live.c), and stored by its close after the digest, before the rename:
+ * they change neither the digest nor any event.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -312,6 +313,7 @@ struct trace_files {
     struct sim_trace_writer *writer;
     struct simlua_runtime *runtime;             /* set once created */
     uint32_t stored;
+    struct summary_live *summary;               /* the writer's hook; freed after close */
 };
 
 static int files_store(struct trace_files *files, char *message)
@@ -453,20 +455,24 @@ static void print_summary(const struct simlua_outcome *outcome, const struct run
                discarded->events);
 }
 
-/* The summary tables `inspect` answers from (sim/cli/summary.h), added to the finished
- * trace. Without them the trace is still whole and every view computes from its events, so
- * a failure here is a warning, not a failed run. */
-static void write_summary_tables(const char *trace_path, bool progress_on)
+/* The summary tables `inspect` answers from (sim/cli/summary.h), built while the run wrote
+ * and stored by the writer's close. Without them the trace is still whole and every view
+ * computes from its events, so a failure here is a warning, not a failed run. */
+static void report_summary_tables(const char *trace_path, const struct summary_live *summary,
+                                  bool progress_on)
 {
-    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
-    double started_seconds = wall_seconds();
-    clock_t started_cpu = clock();          /* the writer thread has ended: ours alone */
-    if (summary_write(trace_path, message, sizeof message) != 0)
-        fprintf(stderr, "vmcisim: trace %s: %s\n", trace_path, message);
-    else if (progress_on)
-        fprintf(stderr, "progress: summary tables written in %.3f s wall, %.3f s CPU\n",
-                wall_seconds() - started_seconds,
-                (double)(clock() - started_cpu) / CLOCKS_PER_SEC);
+    struct summary_live_outcome outcome;
+    if (summary_live_report(summary, &outcome) != 0) {
+        if (outcome.finished)
+            fprintf(stderr, "vmcisim: trace %s: %s\n", trace_path, outcome.message);
+        return;
+    }
+    if (progress_on)
+        fprintf(stderr, "progress: summary tables written in %.3f s wall, %.3f s CPU%s%s%s\n",
+                outcome.wall_seconds, outcome.cpu_seconds,
+                outcome.rebuilt_because != NULL ? " (rebuilt from the events: " : "",
+                outcome.rebuilt_because != NULL ? outcome.rebuilt_because : "",
+                outcome.rebuilt_because != NULL ? ")" : "");
 }
 
 /* Opens the trace: refuses (exit 2) to replace what is not a trace; 0 or an exit status. */
@@ -478,12 +484,25 @@ static int open_trace(const struct run_options *options, struct trace_files *fil
         fprintf(stderr, "vmcisim: --trace: %s\n", message);
         return 2;
     }
-    if (rc == 0 && (sim_trace_writer_payload(files->writer, options->payload_bytes_max,
+    if (rc == 0) {
+        files->summary = summary_live_create(options->trace_path, SUMMARY_SOCKETS_MAX,
+                                             SUMMARY_CONNECTIONS_MAX);
+        if (files->summary == NULL)
+            snprintf(message, sizeof message, "out of memory");
+    }
+    struct sim_trace_writer_hook hook = { 0 };
+    if (files->summary != NULL)
+        hook = summary_live_hook(files->summary);
+    if (rc == 0 && (files->summary == NULL ||
+                    sim_trace_writer_hook(files->writer, &hook, message) < 0 ||
+                    sim_trace_writer_payload(files->writer, options->payload_bytes_max,
                                              message) < 0 ||
                     write_metadata_start(files->writer, options, message) < 0)) {
         char ignored[SIM_ERROR_MESSAGE_BYTES_MAX];
         sim_trace_writer_abandon(files->writer, ignored);
         files->writer = NULL;
+        summary_live_destroy(files->summary);
+        files->summary = NULL;
         rc = SIM_ESINK;
     }
     if (rc < 0) {
@@ -551,6 +570,7 @@ static int run_scenario(const struct run_options *options)
         char ignored[SIM_ERROR_MESSAGE_BYTES_MAX];
         if (files.writer != NULL)
             sim_trace_writer_abandon(files.writer, ignored);
+        summary_live_destroy(files.summary);
         sim_digest_destroy(digest);
         return 1;
     }
@@ -568,7 +588,8 @@ static int run_scenario(const struct run_options *options)
     if (options->trace_path != NULL)
         interrupted_release();              /* the partial file is renamed or reported */
     if (files.writer != NULL && trace_status == 0)
-        write_summary_tables(options->trace_path, progress_on);
+        report_summary_tables(options->trace_path, files.summary, progress_on);
+    summary_live_destroy(files.summary);
     if (!options->quiet)
         print_summary(&outcome, options, &discarded);
     if (!options->quiet)

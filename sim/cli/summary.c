@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/cli/summary.c: writes the summary tables into a finished trace (summary.h,
- * docs/trace-schema.md "Summary tables"), at the end of `vmcisim run --trace`.
+ * sim/cli/summary.c: builds the summary tables of a trace from its stored events
+ * (summary.h, docs/trace-schema.md "Summary tables"): the fallback of the live build
+ * (summary_live.c) inside the writer's close, and the reference its tests compare with;
+ * also the columns, the tally and the store both builds share.
  *
- * The trace is opened read-write after the writer renamed it onto its path; the names,
+ * The trace is open read-write (the writer's connection, or summary_write's own); the names,
  * sockets and connections are rebuilt by the very code `inspect` runs on the events
  * (inspect_names.c, inspect_model.c), the per-kind counts, error seqs and extent come from
  * one more pass over the events, and everything is inserted in one transaction, ended by
@@ -24,8 +26,8 @@
 #include "sim/cli/summary_int.h"
 
 #define SUMMARY_BUSY_TIMEOUT_MS 10000
-#define KIND_SLOTS (2u * SUMMARY_KINDS_MAX)     /* open addressing at most half full */
-#define TEXT_FIELD_BYTES 64u                     /* layer and kind names kept per slot */
+#define KIND_SLOTS SUMMARY_KIND_SLOTS
+#define TEXT_FIELD_BYTES SUMMARY_KIND_NAME_BYTES
 
 const char *const summary_hashed_tables[SUMMARY_TABLES_HASHED] = {
     "summary_kinds", "summary_errors", "summary_names", "summary_bindings",
@@ -200,50 +202,43 @@ int summary_hash(sqlite3 *db, uint64_t *hash)
 
 /* ---- The pass over the events: count per (layer, kind), error seqs, extent ---------- */
 
-struct kind_count {
-    char layer[TEXT_FIELD_BYTES], kind[TEXT_FIELD_BYTES];
-    uint64_t events;
-};
-
-struct event_tally {
-    struct kind_count *kinds;           /* KIND_SLOTS, open addressing by content */
-    uint32_t kind_count;
-    uint64_t *errors;                   /* seqs, ascending */
-    uint32_t error_count, error_capacity;
-    uint64_t events, time_ns_max, seq_min, seq_max;
-};
-
 static uint32_t kind_slot(const char *layer, const char *kind)
 {
     uint64_t hash = XXH3_64bits(kind, strlen(kind)) ^ XXH3_64bits(layer, strlen(layer)) * 31u;
     return (uint32_t)(hash & (KIND_SLOTS - 1));
 }
 
-/* Counts one event of (layer, kind); -1 past SUMMARY_KINDS_MAX or a name too long. */
-static int tally_kind(struct event_tally *tally, const char *layer, const char *kind)
+int summary_tally_kind(struct event_tally *tally, const char *layer, const char *kind)
+{
+    int64_t slot = summary_tally_kind_slot(tally, layer, kind);
+    if (slot < 0)
+        return -1;
+    tally->kinds[slot].events++;
+    return 0;
+}
+
+int64_t summary_tally_kind_slot(struct event_tally *tally, const char *layer, const char *kind)
 {
     if (strlen(layer) >= TEXT_FIELD_BYTES || strlen(kind) >= TEXT_FIELD_BYTES)
         return -1;
     uint32_t slot = kind_slot(layer, kind);
     for (uint32_t probe = 0; probe < KIND_SLOTS; probe++) {
         struct kind_count *entry = &tally->kinds[slot];
-        if (entry->events == 0) {
+        if (entry->events == 0) {           /* free: a taken slot is counted at once */
             if (tally->kind_count == SUMMARY_KINDS_MAX)
                 return -1;
             tally->kind_count++;
             snprintf(entry->layer, sizeof entry->layer, "%s", layer);
             snprintf(entry->kind, sizeof entry->kind, "%s", kind);
         }
-        if (strcmp(entry->kind, kind) == 0 && strcmp(entry->layer, layer) == 0) {
-            entry->events++;
-            return 0;
-        }
+        if (strcmp(entry->kind, kind) == 0 && strcmp(entry->layer, layer) == 0)
+            return slot;
         slot = (slot + 1) & (KIND_SLOTS - 1);
     }
     return -1;
 }
 
-static int tally_error(struct event_tally *tally, uint64_t seq)
+int summary_tally_error(struct event_tally *tally, uint64_t seq)
 {
     if (tally->error_count == tally->error_capacity) {
         if (tally->error_capacity == SUMMARY_ERRORS_MAX)
@@ -285,9 +280,9 @@ static int tally_events(struct inspect *inspect, struct event_tally *tally, cons
         tally->seq_max = seq;
         tally->events++;
         tally->time_ns_max = time_ns > tally->time_ns_max ? time_ns : tally->time_ns_max;
-        if (tally_kind(tally, inspect_text(statement, 2), inspect_text(statement, 3)) < 0)
+        if (summary_tally_kind(tally, inspect_text(statement, 2), inspect_text(statement, 3)) < 0)
             *why = "more than SUMMARY_KINDS_MAX kinds, or a kind name too long";
-        else if (sqlite3_column_int(statement, 4) != 0 && tally_error(tally, seq) < 0)
+        else if (sqlite3_column_int(statement, 4) != 0 && summary_tally_error(tally, seq) < 0)
             *why = "more than SUMMARY_ERRORS_MAX error events";
         if (*why != NULL) {
             sqlite3_finalize(statement);
@@ -514,9 +509,8 @@ static int write_info(struct summary_writer *writer, const struct event_tally *t
     return 0;
 }
 
-/* Every table in one transaction, summary_info last; 0 or -1 (rolled back). */
-static int store(sqlite3 *db, const struct inspect_names *names, const struct model *model,
-                 struct event_tally *tally, const char *digest)
+int summary_store(sqlite3 *db, const struct inspect_names *names, const struct model *model,
+                  struct event_tally *tally, const char *digest)
 {
     struct summary_writer writer = { .db = db };
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -539,8 +533,7 @@ static int store(sqlite3 *db, const struct inspect_names *names, const struct mo
     return -1;
 }
 
-/* The trace's digest (meta), which the tables are tied to; 0 or -1 when it has none. */
-static int read_digest(sqlite3 *db, char *digest, size_t digest_bytes)
+int summary_read_digest(sqlite3 *db, char *digest, size_t digest_bytes)
 {
     sqlite3_stmt *statement = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'digest'", -1,
@@ -557,7 +550,7 @@ static int read_digest(sqlite3 *db, char *digest, size_t digest_bytes)
 static int build_and_store(struct inspect *inspect, const char **why)
 {
     char digest[64];
-    if (read_digest(inspect->db, digest, sizeof digest) != 0) {
+    if (summary_read_digest(inspect->db, digest, sizeof digest) != 0) {
         *why = "the trace has no digest (its run did not finish)";
         return 1;
     }
@@ -573,7 +566,8 @@ static int build_and_store(struct inspect *inspect, const char **why)
         *why = "more than SUMMARY_SOCKETS_MAX sockets or SUMMARY_CONNECTIONS_MAX connections";
     if (status == 0)
         status = tally_events(inspect, &tally, why);
-    if (status == 0 && store(inspect->db, &inspect->names, &model, &tally, digest) != 0) {
+    if (status == 0 &&
+        summary_store(inspect->db, &inspect->names, &model, &tally, digest) != 0) {
         *why = sqlite3_errmsg(inspect->db);
         status = 1;
     }
@@ -583,6 +577,20 @@ static int build_and_store(struct inspect *inspect, const char **why)
     free(tally.kinds);
     free(tally.errors);
     return status == 0 ? 0 : 1;
+}
+
+int summary_write_db(sqlite3 *db, const char *path, char *message, size_t message_bytes)
+{
+    assert(db != NULL && path != NULL && message != NULL && message_bytes > 0);
+    char no_filter[1] = "";
+    struct inspect inspect = { .db = db, .command = "run", .path = path, .where = no_filter };
+    const char *why = NULL;
+    int status = build_and_store(&inspect, &why);
+    if (status != 0)
+        snprintf(message, message_bytes, "no summary tables (%s); `inspect` computes its views "
+                 "from the events", why);
+    inspect_names_free(&inspect.names);
+    return status;
 }
 
 int summary_write(const char *path, char *message, size_t message_bytes)
@@ -598,14 +606,7 @@ int summary_write(const char *path, char *message, size_t message_bytes)
         return 1;
     }
     sqlite3_busy_timeout(db, SUMMARY_BUSY_TIMEOUT_MS);
-    char no_filter[1] = "";
-    struct inspect inspect = { .db = db, .command = "run", .path = path, .where = no_filter };
-    const char *why = NULL;
-    int status = build_and_store(&inspect, &why);
-    if (status != 0)
-        snprintf(message, message_bytes, "no summary tables (%s); `inspect` computes its views "
-                 "from the events", why);
-    inspect_names_free(&inspect.names);
+    int status = summary_write_db(db, path, message, message_bytes);
     if (sqlite3_close(db) != SQLITE_OK && status == 0) {
         snprintf(message, message_bytes, "no summary tables: the trace could not be closed");
         status = 1;

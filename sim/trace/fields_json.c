@@ -65,6 +65,11 @@ static char *put_ascii_escape(char *out, uint8_t c)
 /* A JSON string: at most 2 + 6 * size_bytes characters. Well-formed UTF-8 is copied;
  * an ill-formed byte B becomes \udcBB (a lone low surrogate, as Python's
  * "surrogateescape"), so no two inputs give the same text. */
+static bool is_plain(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
 {
     assert(s != NULL || size_bytes == 0);
@@ -72,9 +77,11 @@ static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
     size_t i = 0;
     while (i < size_bytes) {
         uint8_t c = s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            *out++ = (char)c;
-            i++;
+        if (is_plain(c)) {
+            /* A run of bytes that stand for themselves (names, most values). */
+            do
+                *out++ = (char)s[i++];
+            while (i < size_bytes && is_plain(s[i]));
         } else if (c < 0x80) {
             out = put_ascii_escape(out, c);
             i++;
@@ -168,7 +175,8 @@ size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event)
     size_t bound = 3;   /* braces and NUL */
     for (uint32_t i = 0; i < event->field_count; i++) {
         const struct sim_trace_field *field = &event->fields[i];
-        bound += 1 + 2 + 6 * strlen(field->name) + 1;   /* comma, quoted name, colon */
+        size_t name_bytes = field->name_bytes != 0 ? field->name_bytes : strlen(field->name);
+        bound += 1 + 2 + 6 * name_bytes + 1;            /* comma, quoted name, colon */
         if (field->type == SIM_FIELD_STR)
             bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
         else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD)
@@ -179,8 +187,40 @@ size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event)
     return bound;
 }
 
+/* `"name":` for field `field`, from the cache when there is one and the name fits it. */
+static char *put_name(char *out, const struct sim_trace_field *field,
+                      struct sim_trace_json_names *names)
+{
+    size_t name_bytes = field->name_bytes != 0 ? field->name_bytes : strlen(field->name);
+    if (names == NULL || name_bytes > SIM_TRACE_JSON_NAME_CACHED_BYTES) {
+        out = put_string(out, (const uint8_t *)field->name, name_bytes);
+        *out++ = ':';
+        return out;
+    }
+    uintptr_t address = (uintptr_t)field->name;
+    uint32_t slot = (uint32_t)((address >> 3) ^ (address >> 10)) & (SIM_TRACE_JSON_NAME_SLOTS - 1);
+    if (names->slots[slot].name != field->name || names->slots[slot].name_bytes != name_bytes) {
+        char *end = put_string(names->slots[slot].text, (const uint8_t *)field->name,
+                               name_bytes);
+        *end++ = ':';
+        names->slots[slot].text_bytes = (uint32_t)(end - names->slots[slot].text);
+        assert(names->slots[slot].text_bytes <= sizeof names->slots[slot].text);
+        names->slots[slot].name = field->name;
+        names->slots[slot].name_bytes = (uint32_t)name_bytes;
+    }
+    memcpy(out, names->slots[slot].text, names->slots[slot].text_bytes);
+    return out + names->slots[slot].text_bytes;
+}
+
 size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
                              uint32_t payload_bytes_max, uint32_t *payload_field)
+{
+    return sim_trace_fields_json_named(json, event, payload_bytes_max, payload_field, NULL);
+}
+
+size_t sim_trace_fields_json_named(char *json, const struct sim_trace_event *event,
+                                   uint32_t payload_bytes_max, uint32_t *payload_field,
+                                   struct sim_trace_json_names *names)
 {
     assert(json != NULL);
     assert(event != NULL);
@@ -192,8 +232,7 @@ size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
         const struct sim_trace_field *field = &event->fields[i];
         if (i > 0)
             *out++ = ',';
-        out = put_string(out, (const uint8_t *)field->name, strlen(field->name));
-        *out++ = ':';
+        out = put_name(out, field, names);
         switch (field->type) {
         case SIM_FIELD_U64: out = put_u64_field(out, field->value.u64); break;
         case SIM_FIELD_I64: out = put_i64(out, field->value.i64); break;

@@ -57,6 +57,25 @@ static inline uint32_t sim_trace_field_kept_bytes(const struct sim_trace_event *
 /* An upper bound of the text's size for `event`, NUL included (for any cut). */
 size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event);
 
+/* Encoded field names kept by a caller that encodes many events (the writer's worker):
+ * `"name":` as put_string makes it, for names of at most SIM_TRACE_JSON_NAME_CACHED_BYTES.
+ * Looked up by the name's address (names are static texts) but holding only what the text
+ * decides, so the output never depends on an address. Zero-initialise; one thread. */
+#define SIM_TRACE_JSON_NAME_SLOTS 128u
+#define SIM_TRACE_JSON_NAME_CACHED_BYTES 32u
+struct sim_trace_json_names {
+    struct {
+        const char *name;                   /* NULL: empty */
+        uint32_t name_bytes, text_bytes;
+        char text[6u * SIM_TRACE_JSON_NAME_CACHED_BYTES + 4u];
+    } slots[SIM_TRACE_JSON_NAME_SLOTS];
+};
+
+/* As sim_trace_fields_json below, with the names taken from (and added to) `names`. */
+size_t sim_trace_fields_json_named(char *json, const struct sim_trace_event *event,
+                                   uint32_t payload_bytes_max, uint32_t *payload_field,
+                                   struct sim_trace_json_names *names);
+
 /* Writes the text, NUL-terminated, into `json` (at least the bound above) with payloads
  * cut to payload_bytes_max (blob values need hold only their kept bytes); returns its
  * length without the NUL and the payload field's index in *payload_field (field_count if

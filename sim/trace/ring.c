@@ -67,6 +67,8 @@ struct trace_ring {
     trace_ring_store_fn store;
     trace_ring_commit_fn commit;
     void *state;
+    trace_ring_observe_fn observe;      /* NULL: none; set while the worker is idle */
+    void *observe_context;
     pthread_t worker;
     /* The run's thread only. */
     uint64_t write_local;               /* == write_pos */
@@ -273,6 +275,9 @@ static void worker_store(struct worker *worker, bool singly)
                              step, message);
         if (rc < 0)
             worker_fail(worker, rc, message);
+        else if (ring->observe != NULL)
+            ring->observe(ring->observe_context, &worker->pending[first],
+                          &worker->pending_max[first], step);
     }
     worker->transaction_events += count;
     worker->transaction_bytes += worker->pending_end_pos - atomic_load(&ring->read_pos);
@@ -519,6 +524,15 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
     ring->appended_events++;
     worker_nudge(ring);
     return 0;
+}
+
+void trace_ring_observe(struct trace_ring *ring, trace_ring_observe_fn observe, void *context)
+{
+    assert(ring != NULL);
+    /* The worker is idle: everything appended was drained (or nothing was appended). */
+    assert(ring->write_local == atomic_load_explicit(&ring->read_pos, memory_order_acquire));
+    ring->observe = observe;
+    ring->observe_context = context;
 }
 
 int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYTES_MAX])

@@ -22,6 +22,12 @@
  * run's thread (the database connection) because that thread touches it only after
  * trace_ring_drain() returned, when the worker is idle; the mutex hand-off orders it.
  *
+ * Observer: an optional callback (trace_ring_observe) that sees every event after the
+ * store call that stored it succeeded, on the worker, in order, with the blobs the ring
+ * kept. The ring knows nothing of what it does (sim/cli builds the summary tables with it,
+ * while the rows are being inserted, instead of re-reading the finished file); it cannot
+ * fail the trace: an observer that cannot keep up with its own bounds says so itself.
+ *
  * Failure: the first store or commit that fails makes the ring failed for good: its message
  * is returned by the next append or drain; later records are discarded unstored (a trace
  * with a gap would be worse than a trace that says it is incomplete).
@@ -49,7 +55,7 @@
 /* A run that found the ring full waits until this much is free, not one record's worth. */
 #define TRACE_RING_REFILL_BYTES (4u * 1024u * 1024u)
 /* Events handed to one store call (the writer's multi-row INSERT). */
-#define TRACE_RING_STORE_EVENTS_MAX 8u
+#define TRACE_RING_STORE_EVENTS_MAX 32u
 
 struct trace_ring;
 
@@ -62,6 +68,11 @@ typedef int (*trace_ring_store_fn)(void *state, const struct sim_trace_event *ev
 /* Ends the current transaction, if one is open: 0 or a negative SIM_E* with a message. */
 typedef int (*trace_ring_commit_fn)(void *state, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
+/* Sees `count` stored events in order (the worker's thread). Blob values point into the
+ * ring and are valid until the call returns; `payload_bytes_max[i]` is event i's cut. */
+typedef void (*trace_ring_observe_fn)(void *context, const struct sim_trace_event *events,
+                                      const uint32_t *payload_bytes_max, uint32_t count);
+
 /* Starts the worker. A transaction ends after `commit_events` events or `commit_bytes`
  * record bytes, whichever first, and at every drain. Returns 0, or SIM_ENOMEM with a
  * message. Ownership: free with trace_ring_destroy(). */
@@ -72,6 +83,10 @@ int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t co
  * (waits while the ring is full). Returns 0, or the failure's code and message. */
 int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *event,
                       uint32_t payload_bytes_max, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+/* Sets (or with NULL clears) the observer. Only while the worker is idle: before the first
+ * append or right after a trace_ring_drain() that returned 0 (the next append's publication
+ * hands the pointer to the worker). */
+void trace_ring_observe(struct trace_ring *ring, trace_ring_observe_fn observe, void *context);
 /* Waits until the worker has stored and committed every record appended. */
 int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 /* Stops and joins the worker (records not yet stored are discarded), frees everything. */

@@ -6,10 +6,12 @@
  * through the sink in sequence order; the run's thread only copies each into the record
  * ring (sim/trace/ring.h: no formatting, no allocation), and the ring's worker thread
  * hands them back here, where the rows are made (fields as compact JSON, the payload
- * field cut to --payload) and inserted 8 per statement, one transaction per
+ * field cut to --payload) and inserted 32 per statement, one transaction per
  * SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES record bytes, while the run goes
  * on (SQLite's insert costs about what simulating the event does). Metadata, files and
- * close first drain the ring, so only one thread uses the connection at a time.
+ * close first drain the ring, so only one thread uses the connection at a time. A hook
+ * (sim_trace_writer_hook) may watch the stored events on the worker and add its own
+ * tables at the close, before the rename; the writer knows nothing of what they hold.
  *
  * Replacing safely (docs/trace-schema.md, "Where the trace is written"): the database is
  * written as PATH.partial beside PATH and renamed onto PATH only by a close that
@@ -69,12 +71,13 @@ static const char schema_sql[] =
 static const char event_insert_sql[] =
     "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-/* Rows per multi-row INSERT: one statement step per 8 rows instead of per row cuts the
- * worker's insert time by about a quarter (measured, docs/trace-schema.md); the rest of a
- * batch goes one row at a time. */
-#define WRITER_ROWS_PER_INSERT 8u
+/* Rows per multi-row INSERT: one statement step per 8 rows instead of per row cut the
+ * worker's insert time by about a quarter, and 32 instead of 8 another 11 % of
+ * sqlite3_step's instructions (64: 2 % more; docs/trace-schema.md); the rest of a batch
+ * goes one row at a time. */
+#define WRITER_ROWS_PER_INSERT 32u
 #define WRITER_COLUMNS 8u
-#define WRITER_ROWS_SQL_BYTES 512u
+#define WRITER_ROWS_SQL_BYTES 2048u
 static const char meta_insert_sql[] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)";
 /* A second store of the same path succeeds only with the same text (changes() == 1). */
 static const char file_insert_sql[] =
@@ -94,9 +97,11 @@ struct sim_trace_writer {
     enum sim_layer level;           /* set by sim_trace_writer_sink() */
     uint32_t payload_bytes_max;     /* --payload: kept bytes of an event's payload field */
     struct trace_ring *ring;        /* owned; NULL once stopped */
+    struct sim_trace_writer_hook hook;  /* zero: none (sim_trace_writer_hook) */
     /* The worker's: the rows' JSON texts of one store call (grown, never shrunk). */
     char *json[TRACE_RING_STORE_EVENTS_MAX];
     size_t json_capacity_bytes[TRACE_RING_STORE_EVENTS_MAX];
+    struct sim_trace_json_names json_names;     /* the worker's encoded field names */
     uint64_t stored_events;         /* by the worker, read after a drain */
     uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
@@ -371,6 +376,9 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
     assert(rc < 0 || writer->stored_events == sim_trace_writer_event_count(writer));
     trace_ring_destroy(writer->ring);
     writer->ring = NULL;
+    if (rc == 0 && writer->hook.finish != NULL)
+        writer->hook.finish(writer->hook.context, writer->db);
+    assert(rc < 0 || sqlite3_get_autocommit(writer->db));  /* the hook left none open */
     /* Copies the WAL back so the database is one self-contained file; sqlite3_close()
      * would do it too, but silently. */
     if (rc == 0 && sqlite3_wal_checkpoint_v2(writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
@@ -395,6 +403,19 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
 }
 
 /* ---- Metadata and files ------------------------------------------------------------ */
+
+int sim_trace_writer_hook(struct sim_trace_writer *writer,
+                          const struct sim_trace_writer_hook *hook,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(writer != NULL && hook != NULL && message != NULL);
+    int rc = trace_ring_drain(writer->ring, message);    /* the worker is idle */
+    if (rc < 0)
+        return rc;
+    writer->hook = *hook;
+    trace_ring_observe(writer->ring, hook->observe, hook->context);
+    return 0;
+}
 
 int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
                              char message[SIM_ERROR_MESSAGE_BYTES_MAX])
@@ -531,8 +552,9 @@ static size_t row_json(struct sim_trace_writer *writer, uint32_t slot,
         writer->json[slot] = json;
         writer->json_capacity_bytes[slot] = capacity_bytes;
     }
-    size_t json_bytes = sim_trace_fields_json(writer->json[slot], event, payload_bytes_max,
-                                              payload_field);
+    size_t json_bytes = sim_trace_fields_json_named(writer->json[slot], event,
+                                                    payload_bytes_max, payload_field,
+                                                    &writer->json_names);
     assert(json_bytes < bound);                                                 /* W3 */
     return json_bytes;
 }

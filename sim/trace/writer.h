@@ -15,8 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sqlite3;
+
 #include "sim/engine/trace.h"
 #include "sim/trace/fields_json.h"
+#include "sim/trace/ring.h"
 
 #define SIM_TRACE_SCHEMA_VERSION 1
 /* Events per transaction: large enough that commit cost is amortised (measured in
@@ -67,6 +70,27 @@ void sim_trace_text_hash_hex(const char *text, size_t text_bytes, char hex[33]);
  * events emitted after the call; stores the value in `meta`. Returns 0 or a SIM_E* code. */
 int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_bytes_max,
                              char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
+/* A hook into the writer for a layer above (sim/trace knows nothing of what it does):
+ * `observe` sees every event the writer stored, on the writer's worker thread, in order
+ * (trace_ring_observe_fn); `finish` runs once in a close that has stored everything, on
+ * the closing thread, with the database still open and nothing else using it, before the
+ * checkpoint and the rename, so what it adds is part of the finished file. It may add
+ * tables in its own transaction and must leave none open; it cannot fail the close (a
+ * hook that could not do its work reports that itself). An abandoned trace never
+ * calls it. Either function may be NULL. */
+struct sim_trace_writer_hook {
+    trace_ring_observe_fn observe;
+    void (*finish)(void *context, struct sqlite3 *db);
+    void *context;
+};
+
+/* Installs `hook` (copied; its context is borrowed until the writer is freed) for the
+ * events emitted from now on; a second call replaces the first. Drains the ring first:
+ * returns 0, or the ring's failure code with its message. */
+int sim_trace_writer_hook(struct sim_trace_writer *writer,
+                          const struct sim_trace_writer_hook *hook,
+                          char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
 /* A sink that inserts events of layers <= level. The sink borrows the writer. */
 struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enum sim_layer level);

@@ -45,6 +45,7 @@
     X(lookups)         \
     X(exec_sandbox) \
     X(summary_tables) \
+    X(summary_live) \
     X(lua_pool) \
     X(exec_fdmap)      \
     X(exec_protocol) \

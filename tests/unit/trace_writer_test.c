@@ -854,15 +854,19 @@ static int append_numbered(struct trace_ring *ring, uint64_t seq, uint8_t *paylo
 static void test_ring_keeps_order_across_wraps_and_commits(void)
 {
     enum { EVENTS = 160 };
+    /* Two groups and half of one: the third group of each transaction would cross it. */
+    enum { TRANSACTION_EVENTS = 2 * TRACE_RING_STORE_EVENTS_MAX + TRACE_RING_STORE_EVENTS_MAX / 2 };
     _Static_assert(EVENTS * 300000ull > 2ull * TRACE_RING_BYTES, "wraps at least twice");
+    _Static_assert(3 + 2 * TRANSACTION_EVENTS > EVENTS && 3 + TRANSACTION_EVENTS < EVENTS,
+                   "one whole transaction between the first drain and the last commit");
     static struct store_log log;
     memset(&log, 0, sizeof log);
     log.fail_at_store = -1;
     log.payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;
     struct trace_ring *ring = NULL;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 16, 1u << 30, store_logged, commit_logged,
-                                            &log, message), 0);
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, TRANSACTION_EVENTS, 1u << 30, store_logged,
+                                            commit_logged, &log, message), 0);
     uint8_t *payload = malloc(400000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
     for (uint64_t seq = 0; seq < 3; seq++)
@@ -880,10 +884,12 @@ static void test_ring_keeps_order_across_wraps_and_commits(void)
     for (uint32_t index = 0; index < 3; index++)
         ASSERT_U64_EQ(log.store_counts[index], 1);
     ASSERT_U64_EQ(log.store_counts[3], TRACE_RING_STORE_EVENTS_MAX);
-    /* After the first drain, every commit but the last ends a transaction of exactly 16
-     * events (a group of 8 that would cross 16 is stored one by one up to it). */
+    /* After the first drain, every commit but the last ends a transaction of exactly
+     * TRANSACTION_EVENTS events (a group that would cross it is stored one by one up to it). */
+    CU_ASSERT(log.commits >= 3);
     for (uint32_t index = 1; index + 1 < log.commits && index < STORE_CALLS_MAX; index++)
-        ASSERT_U64_EQ(log.events_at_commit[index] - log.events_at_commit[index - 1], 16);
+        ASSERT_U64_EQ(log.events_at_commit[index] - log.events_at_commit[index - 1],
+                      TRANSACTION_EVENTS);
     ASSERT_U64_EQ(log.events_at_commit[log.commits - 1], EVENTS);
     trace_ring_destroy(ring);
     free(payload);
