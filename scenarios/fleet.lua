@@ -14,9 +14,13 @@
 -- thousand streams in one guest (`make bench` runs `-- 64 1024 0`), the host's burst of
 -- notifications overflows that guest's datagram queue (R58: data_discarded events); the
 -- readers find the bytes in their queues all the same, and every stream finishes.
--- About 16 000 connections and 384 000 socket operations: about 4 s of CPU on this
--- 2-core machine (more wall time when the machine is busy), hence `-- slow` (`make test`
--- skips it; `vmcisim test --slow scenarios/fleet.lua` runs it).
+-- About 16 000 connections and 384 000 socket operations: about 2 s of CPU on this
+-- 2-core machine (2.0 s user + system measured at load 13; more wall time when the machine
+-- is busy), about 440 MB of memory, hence `-- slow` (`make test` skips it;
+-- `vmcisim test --slow scenarios/fleet.lua` runs it). Per operation it runs as many
+-- instructions as 10 guests do (callgrind: 15 600 to 15 800 per operation at 10 and 1 000
+-- guests); what costs more at 1 000 is that each stream's state has left the caches by
+-- the time its turn comes again (docs/architecture.md, "Tables and lookups").
 -- Look with: vmcisim run scenarios/fleet.lua --trace fleet.db -- 100 16 4, then
 -- vmcisim inspect fleet.db summary (and `errors`: empty, no limit was met).
 local sim = require("vmcisim")

@@ -55,6 +55,25 @@ out=$("$vmcisim" run tests/fixtures/limits/deliveries.lua -- 64 2>&1)
 check "host_deliveries 64: all 8 sent" \
     "$(printf '%s\n' "$out" | grep -q 'deliveries: 8 sent, 0 refused'; echo $?)" "$out"
 
+out=$("$vmcisim" run tests/fixtures/limits/sockets.lua --trace "$work/sockets.db" 2>&1)
+check "sockets 4: 1 stream connects, 1 is reset, 1 socket() is ENFILE" \
+    "$(printf '%s\n' "$out" | grep -q 'sockets: 1 connected, 1 reset, 1 refused'; echo $?)" "$out"
+errors=$("$vmcisim" inspect "$work/sockets.db" errors 2>&1)
+count=$(printf '%s\n' "$errors" | grep -c 'limit_reached  limit=sockets_max value=4 result=-23')
+check "errors names sockets_max twice (the host's child, the guest's socket)" \
+    "$([ "$count" -eq 2 ]; echo $?)" "$errors"
+check "errors lists the reset connect and the ENFILE socket() beside them" \
+    "$(printf '%s\n' "$errors" | grep -q 'sock_connect .*(ECONNRESET)' &&
+       printf '%s\n' "$errors" | grep -q 'sock_socket .*(ENFILE)'; echo $?)" "$errors"
+check "the host's refused child is not called a full backlog (R106)" \
+    "$(printf '%s\n' "$errors" | grep -q 'backlog_full'; [ $? -ne 0 ]; echo $?)" "$errors"
+out=$("$vmcisim" run tests/fixtures/limits/sockets.lua --trace "$work/sockets64.db" -- 64 2>&1)
+check "sockets 64: all 3 streams connect" \
+    "$(printf '%s\n' "$out" | grep -q 'sockets: 3 connected, 0 reset, 0 refused'; echo $?)" \
+    "$out"
+count=$("$vmcisim" inspect "$work/sockets64.db" errors 2>&1 | grep -c 'sockets_max')
+check "raised: no sockets_max event" "$([ "$count" -eq 0 ]; echo $?)" "$count"
+
 for limit in "event_subscriptions 4194305" "queue_pairs 1048577" "handles 4194305" \
              "backlog 4194305" "host_deliveries 16777217"; do
     set -- $limit

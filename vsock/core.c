@@ -153,10 +153,28 @@ void vsock_stack_destroy(struct vsock_stack *stack)
     sim_index_destroy(&stack->ports);
 }
 
+/* The world's socket limit is met: a "limit_reached" event names it (sockets_max, the
+ * limit in force, and `result`: the errno the caller turns it into, ENFILE for socket(),
+ * a reset connection for a peer's connect to a listener), so `vmcisim inspect FILE errors`
+ * lists it beside the failed call. */
+static void sockets_limit_reached(const struct vsock_stack *stack)
+{
+    const struct sim_process *process = sim_engine_current(stack->engine);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_TRANSPORT, "limit_reached",
+                         vsock_stack_local_cid(stack), process != NULL ? process->pid : 0);
+    sim_trace_field_str(&event, "limit", "sockets_max");
+    sim_trace_field_u64(&event, "value", stack->sockets_max);
+    sim_trace_field_i64(&event, "result", -ENFILE);
+    (void)sim_engine_emit(stack->engine, &event);     /* failure aborts the run */
+}
+
 static struct vsock_sock *sock_new(struct vsock_stack *stack, enum vsock_type type)
 {
-    if (*stack->world_socket_count >= stack->sockets_max)
+    if (*stack->world_socket_count >= stack->sockets_max) {
+        sockets_limit_reached(stack);
         return NULL;
+    }
     struct vsock_sock *sock = calloc(1, sizeof(*sock));
     if (sock == NULL)
         return NULL;
@@ -394,7 +412,8 @@ int vsock_child_create(struct vsock_sock *listener, const struct vsock_addr *loc
         return -ECONNREFUSED;                                                   /* R106 */
     struct vsock_sock *child = sock_new(listener->stack, VSOCK_TYPE_STREAM);
     if (child == NULL)
-        return -ENOMEM;
+        return *listener->stack->world_socket_count >= listener->stack->sockets_max ? -ENFILE
+                                                                                    : -ENOMEM;
     child->child = true;
     child->credentials = listener->credentials;                                 /* R102 */
     child->connect_timeout_ns = listener->connect_timeout_ns;

@@ -272,7 +272,9 @@ uint32_t vsock_poll(struct vsock_sock *sock);
 
 /* For transports: a state change that readers, writers or pollers must see. */
 void vsock_sock_wake(struct vsock_sock *sock);
-/* Child sockets of a listener (R162-R166). */
+/* Child sockets of a listener (R162-R166). vsock_child_create: 0, -ECONNREFUSED (the
+ * backlog is full), -ENFILE (the world's sockets_max, already named by a limit_reached
+ * event), -ENOMEM, or the transport's init errno. */
 int vsock_child_create(struct vsock_sock *listener, const struct vsock_addr *local,
                        const struct vsock_addr *remote, struct vsock_sock **out);
 void vsock_child_established(struct vsock_sock *child);

@@ -416,12 +416,14 @@ static void recv_listen(struct vsock_sock *listener, const struct vsock_packet *
     struct vsock_addr remote = { packet->src.context, packet->src_port };
     struct vsock_sock *child = NULL;
     /* listener_nomem takes the path of vsock_child_create failing with ENOMEM. */
+    int child_rc = 0;
     if (vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_BACKLOG_FULL,
                    local.cid) ||
         vmci_fault(vmci_kernel_faults(transport->kernel), VMCI_FAULT_LISTENER_NOMEM,
                    local.cid) ||
-        vsock_child_create(listener, &local, &remote, &child) < 0) {
-        trace_rule(listener, "backlog_full", "R106");
+        (child_rc = vsock_child_create(listener, &local, &remote, &child)) < 0) {
+        if (child_rc != -ENFILE)        /* sockets_max: its limit_reached event says so */
+            trace_rule(listener, "backlog_full", "R106");
         reply_rst(transport, packet);
         return;
     }

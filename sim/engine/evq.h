@@ -9,8 +9,9 @@
  * order is (time_ns, seq). An event is named by a
  * sim_event_id (slot + generation): cancelling an event that already ran or was
  * cancelled is detected (SIM_ENOENT), never a use-after-free. Push, pop and
- * cancel are O(log n) (indexed binary heap; docs/architecture.md gives the
- * measurement behind the choice).
+ * cancel are O(log n) in the number of distinct pending times, O(1) for an event
+ * joining or leaving the front of a time that already has events (an indexed binary
+ * heap of equal-time chains; docs/architecture.md gives the measurements behind it).
  */
 #ifndef SIM_ENGINE_EVQ_H
 #define SIM_ENGINE_EVQ_H

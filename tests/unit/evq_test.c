@@ -5,9 +5,11 @@
  * Order is (time_ns, seq) with seq assigned at push, so equal times pop in push
  * order (style.md "Event order"). Cancel is by id (slot + generation): an id that
  * already ran, was cancelled or was reused is SIM_ENOENT. pending_max bounds the
- * pending events, and cancelled events stop counting at once. The randomised test
- * compares every pop with a plain model (a linear scan for the minimum) and runs
- * sim_evq_check (EQ1..EQ3) after every operation.
+ * pending events, and cancelled events stop counting at once. The randomised tests
+ * compare every pop with a plain model (a linear scan for the minimum) and run
+ * sim_evq_check (EQ1..EQ4) after every operation; the "order model" ones cover every
+ * operation (ranked pushes, moves keeping their seq or not, peek, lookup) on a fleet in
+ * step (thousands of events on three instants: the queue's chains) and on spread times.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -344,6 +346,235 @@ static void test_evq_cancel_keeps_order_of_the_rest(void)
     sim_evq_destroy(queue);
 }
 
+/* ---- Every operation against a model of the (time_ns, rank, seq) order ------------------ */
+
+/* The order the queue promises, and the binary heap before it gave: the pending event with
+ * the smallest (time_ns, rank, seq), found by a scan. The queue's runs are a way to find it
+ * faster; this model knows nothing of them. */
+#define ORDER_EVENTS_MAX 4096u
+#define ORDER_STEPS 12000u
+
+struct order_event {
+    uint64_t time_ns;
+    uint64_t seq;
+    uint32_t rank;
+    uint32_t domain;
+    sim_event_id id;
+    bool pending;
+};
+
+struct order_model {
+    struct order_event events[ORDER_EVENTS_MAX];
+    uint32_t pushed;
+    uint32_t pending;
+    uint64_t seq_next;      /* the queue's counter: one per push and per move to the end */
+    int mismatches;
+};
+
+static bool order_less(const struct order_event *a, const struct order_event *b)
+{
+    if (a->time_ns != b->time_ns)
+        return a->time_ns < b->time_ns;
+    if (a->rank != b->rank)
+        return a->rank < b->rank;
+    return a->seq < b->seq;
+}
+
+static int order_min(const struct order_model *model)
+{
+    int best = -1;
+    for (uint32_t index = 0; index < model->pushed; index++)
+        if (model->events[index].pending &&
+            (best < 0 || order_less(&model->events[index], &model->events[best])))
+            best = (int)index;
+    return best;
+}
+
+/* A random pending event at or after `start` (wrapping), or -1. */
+static int order_pick(const struct order_model *model, uint32_t start)
+{
+    for (uint32_t step = 0; step < model->pushed; step++) {
+        uint32_t index = (start + step) % model->pushed;
+        if (model->events[index].pending)
+            return (int)index;
+    }
+    return -1;
+}
+
+/* A time for the next operation: in "lockstep" a few instants shared by many events (a
+ * fleet moving in step), else spread widely, sometimes far off (a parked event's time). */
+static uint64_t order_time(struct sim_rng *rng, uint64_t now_ns, bool lockstep)
+{
+    if (lockstep)
+        return now_ns + 1000 * sim_rng_below(rng, 3);
+    if (sim_rng_below(rng, 50) == 0)
+        return UINT64_MAX - sim_rng_below(rng, 2);
+    return now_ns + sim_rng_below(rng, 1000000);
+}
+
+static void order_push(struct sim_evq *queue, struct order_model *model, uint64_t time_ns,
+                       uint32_t rank)
+{
+    struct order_event *event = &model->events[model->pushed];
+    event->time_ns = time_ns;
+    event->rank = rank;
+    event->domain = model->pushed % 7;
+    event->seq = model->seq_next++;
+    event->pending = true;
+    model->mismatches += sim_evq_push_ranked(queue, event->domain, rank, time_ns, event_noop,
+                                             &marker, model->pushed, &event->id) != SIM_OK;
+    model->pushed++;
+    model->pending++;
+}
+
+static void order_pop(struct sim_evq *queue, struct order_model *model)
+{
+    int expected = order_min(model);
+    struct sim_evq_entry entry;
+    if (!sim_evq_pop(queue, &entry)) {
+        model->mismatches += expected >= 0;
+        return;
+    }
+    if (expected < 0 || entry.data >= model->pushed) {
+        model->mismatches++;
+        return;
+    }
+    const struct order_event *event = &model->events[expected];
+    model->mismatches += entry.data != (uint64_t)expected || entry.time_ns != event->time_ns ||
+                         entry.seq != event->seq || entry.domain != event->domain;
+    model->events[entry.data].pending = false;
+    model->pending--;
+}
+
+/* Peek and lookup answer as the model does (lookup of an event that popped: false). */
+static void order_look(const struct sim_evq *queue, const struct order_model *model,
+                       uint32_t index)
+{
+    struct order_model *writable = (struct order_model *)model;
+    int expected = order_min(model);
+    if (expected >= 0) {
+        uint64_t time_ns = 0;
+        uint32_t domain = 0;
+        sim_event_id id = SIM_EVENT_NONE;
+        sim_evq_peek(queue, &time_ns, &domain, &id);
+        writable->mismatches += id != model->events[expected].id ||
+                                time_ns != model->events[expected].time_ns ||
+                                sim_evq_peek_time(queue) != time_ns;
+    }
+    const struct order_event *event = &model->events[index];
+    uint64_t time_ns = 0;
+    uint32_t domain = 0;
+    bool found = sim_evq_lookup(queue, event->id, &time_ns, &domain);
+    writable->mismatches += found != event->pending ||
+                            (found && (time_ns != event->time_ns || domain != event->domain));
+}
+
+/* One random operation: push (default or drawn rank), pop, cancel, move (keeping its seq,
+ * or to the end of its new time), peek and lookup. */
+static void order_step(struct sim_evq *queue, struct order_model *model, struct sim_rng *rng,
+                       uint64_t now_ns, bool lockstep)
+{
+    uint64_t action = sim_rng_below(rng, 20);
+    int picked = model->pushed > 0 ? order_pick(model, (uint32_t)sim_rng_below(rng,
+                                                                              model->pushed))
+                                   : -1;
+    if (action < 7 && model->pushed < ORDER_EVENTS_MAX) {
+        order_push(queue, model, order_time(rng, now_ns, lockstep), SIM_EVQ_RANK_DEFAULT);
+    } else if (action < 9 && model->pushed < ORDER_EVENTS_MAX) {
+        uint32_t rank = (uint32_t)sim_rng_below(rng, 4) + SIM_EVQ_RANK_DEFAULT - 2;
+        order_push(queue, model, order_time(rng, now_ns, lockstep), rank);
+    } else if (action < 14) {
+        order_pop(queue, model);
+    } else if (action < 15 && picked >= 0) {
+        model->events[picked].pending = false;
+        model->pending--;
+        model->mismatches += sim_evq_cancel(queue, model->events[picked].id) != SIM_OK;
+    } else if (action < 18 && picked >= 0) {
+        struct order_event *event = &model->events[picked];
+        bool last = action == 17;
+        event->time_ns = order_time(rng, now_ns, lockstep);
+        if (last) {
+            event->seq = model->seq_next++;
+            event->rank = SIM_EVQ_RANK_DEFAULT;
+        }
+        model->mismatches += sim_evq_move(queue, event->id, event->time_ns, last) != SIM_OK;
+    } else if (model->pushed > 0) {
+        order_look(queue, model, (uint32_t)sim_rng_below(rng, model->pushed));
+    }
+}
+
+static void order_run(bool lockstep, uint64_t seed)
+{
+    static struct order_model model;
+    model = (struct order_model){ 0 };
+    struct sim_evq *queue = evq_fixture(ORDER_EVENTS_MAX);
+    struct sim_rng rng;
+    sim_rng_init_stream(&rng, seed, "evq_order");
+    int bad_checks = 0;
+    uint64_t now_ns = 0;
+    for (uint32_t step = 0; step < ORDER_STEPS; step++) {
+        order_step(queue, &model, &rng, now_ns, lockstep);
+        bad_checks += !sim_evq_check(queue) || sim_evq_pending(queue) != model.pending;
+        now_ns += lockstep ? 1000 * (sim_rng_below(&rng, 8) == 0) : sim_rng_below(&rng, 5000);
+    }
+    while (model.pending > 0 && model.mismatches == 0) {
+        order_pop(queue, &model);
+        bad_checks += !sim_evq_check(queue);
+    }
+    CU_ASSERT(model.pushed > ORDER_EVENTS_MAX / 2);
+    CU_ASSERT_EQUAL(model.mismatches, 0);
+    CU_ASSERT_EQUAL(bad_checks, 0);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 0);
+    sim_evq_destroy(queue);
+}
+
+/* A fleet in step: thousands of events on three instants at a time, ranked pushes, moves
+ * that keep their seq (out of order within their new time) and moves to the end: every
+ * pop, peek and lookup is the model's, EQ1..EQ4 hold after every operation. */
+static void test_evq_lockstep_operations_match_the_order_model(void)
+{
+    order_run(true, 7);
+    order_run(true, 8);
+}
+
+/* The same with times spread over a million ns and a few at the end of time (a run per
+ * event, more distinct times than the open-run table has entries). */
+static void test_evq_spread_operations_match_the_order_model(void)
+{
+    order_run(false, 9);
+    order_run(false, 10);
+}
+
+/* Full queue: pending_max events on one instant (one run); each move to a time of its own
+ * needs a run more, and never fails (the room an event held is the room it takes), while a
+ * push is still SIM_ELIMIT; moves keeping their seq put them back in seq order. */
+static void test_evq_moves_at_pending_max_never_fail(void)
+{
+    struct sim_evq *queue = evq_fixture(8);
+    sim_event_id ids[8];
+    for (uint64_t index = 0; index < 8; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, 100, event_noop, NULL, index, &ids[index]), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 1, event_noop, NULL, 99, NULL), SIM_ELIMIT);
+    for (uint64_t index = 0; index < 8; index += 2)
+        CU_ASSERT_EQUAL(sim_evq_move(queue, ids[index], 200 + index, false), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_move(queue, ids[7], 100, true), SIM_OK);     /* to its end */
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 1, event_noop, NULL, 99, NULL), SIM_ELIMIT);
+    CU_ASSERT(sim_evq_check(queue));
+    for (uint64_t index = 0; index < 8; index += 2)     /* back, behind their old neighbours */
+        CU_ASSERT_EQUAL(sim_evq_reschedule(queue, ids[index], 100), SIM_OK);
+    CU_ASSERT(sim_evq_check(queue));
+    static const uint64_t order[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+    int bad = 0;
+    for (int index = 0; index < 8; index++) {
+        struct sim_evq_entry entry;
+        bad += !sim_evq_pop(queue, &entry) || entry.data != order[index] ||
+               entry.time_ns != 100;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 0);
+    sim_evq_destroy(queue);
+}
+
 CU_ErrorCode evq_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -355,6 +586,9 @@ CU_ErrorCode evq_suite_add(void)
         TEST_ENTRY(test_evq_cancel_of_finished_or_unknown_event_is_enoent),
         TEST_ENTRY(test_evq_stale_id_after_slot_reuse_is_enoent),
         TEST_ENTRY(test_evq_cancel_keeps_order_of_the_rest),
+        TEST_ENTRY(test_evq_lockstep_operations_match_the_order_model),
+        TEST_ENTRY(test_evq_spread_operations_match_the_order_model),
+        TEST_ENTRY(test_evq_moves_at_pending_max_never_fail),
     };
     return test_suite_register("evq", tests, sizeof(tests) / sizeof(tests[0]));
 }
