@@ -36,15 +36,18 @@ local GRACE_NS = sim.s(30)      -- a side still running this long after its peer
 local POLL_NS = sim.ms(100)     -- how often the watchdog looks at the server meanwhile
 
 -- The expected table, per case id: the name vsock_test lists, and the result in each layout.
--- A failure is expected only with the rule that makes VMCI differ (docs/reference/).
+-- A failure is expected only with the rule that makes VMCI differ (docs/reference/) and the
+-- message of the side that fails by it; a failure with another message is unexpected.
 local R171 = "R171: the host-side socket loses its unread byte when the guest's socket "
              .. "detaches (vmci_transport_handle_detach), so recv() reads end of stream"
 local R100 = "R100: SOCK_SEQPACKET is not offered by the VMCI transport (passed to --skip)"
 local EXPECTED = {
   [0] = { name = "SOCK_STREAM connection reset" },
   [1] = { name = "SOCK_STREAM bind only" },
-  [2] = { name = "SOCK_STREAM client close", ["host-server"] = { "fail", R171 } },
-  [3] = { name = "SOCK_STREAM server close", ["guest-server"] = { "fail", R171 } },
+  [2] = { name = "SOCK_STREAM client close",
+          ["host-server"] = { "fail", R171, "server: unexpected EOF while receiving byte" } },
+  [3] = { name = "SOCK_STREAM server close",
+          ["guest-server"] = { "fail", R171, "client: unexpected EOF while receiving byte" } },
   [4] = { name = "SOCK_STREAM multiple connections" },
   [5] = { name = "SOCK_STREAM MSG_PEEK" },
   [6] = { name = "SOCK_SEQPACKET msg bounds", all = { "skip", R100 } },
@@ -95,9 +98,9 @@ end
 local function running(program) return program ~= nil and program.status == "running" end
 
 -- One round: a server and a client skipping `skips` (sorted ids), started on a fresh control
--- port; the client only once the server listens. A side still running ROUND_NS_MAX after the
--- start, or GRACE_NS after its peer ended, is stuck (vsock_test's waits are bounded by its
--- 10 s TIMEOUT) and is killed, so a round always ends.
+-- port; the client only once the server listens (within GRACE_NS). A side still running
+-- ROUND_NS_MAX after the client started, or GRACE_NS after its peer ended, is stuck
+-- (vsock_test's waits are bounded by its 10 s TIMEOUT) and is killed, so a round always ends.
 local function run_round(round, skips)
   local port = tostring(CONTROL_PORT_FIRST + round - 1)
   local skip_args = {}
@@ -110,12 +113,16 @@ local function run_round(round, skips)
   pair.server = start(server_ep, arguments{ "--mode=server", "--control-port=" .. port,
                                             "--peer-cid=" .. peer_of_server }, "server")
   client_ep:spawn("round" .. round, function(p)
-    local deadline = w.now + ROUND_NS_MAX
-    while running(pair.server) and w.now < deadline
-          and not pair.server:output():find("Control socket listening", 1, true) do
-      p:sleep(sim.us(10))
+    local function listening()
+      return pair.server:output():find("Control socket listening", 1, true) ~= nil
     end
-    if running(pair.server) and w.now < deadline then
+    local listen_deadline, step = w.now + GRACE_NS, sim.us(10)
+    while running(pair.server) and w.now < listen_deadline and not listening() do
+      p:sleep(step)
+      step = math.min(step * 2, sim.ms(1))
+    end
+    local deadline = w.now + ROUND_NS_MAX
+    if running(pair.server) and listening() then
       pair.client = start(client_ep, arguments{ "--mode=client", "--control-host=" .. control_host,
                                                 "--control-port=" .. port,
                                                 "--peer-cid=" .. peer_of_client }, "client")
@@ -250,10 +257,14 @@ for _, case in ipairs(cases) do
   local want = expected[LAYOUT] or expected.all or { "pass", "" }
   local got = results[case.id] or { "fail", "no result after " .. ROUNDS_MAX .. " rounds" }
   local reason = got[2]
-  if got[1] == "fail" and want[1] == "fail" then reason = want[2] .. "; " .. got[2] end
   if got[1] ~= want[1] then
     mismatches = mismatches + 1
     reason = reason .. " [UNEXPECTED: the table expects " .. want[1] .. "]"
+  elseif want[3] and not got[2]:find(want[3], 1, true) then
+    mismatches = mismatches + 1
+    reason = reason .. " [UNEXPECTED: the table expects the message '" .. want[3] .. "']"
+  elseif got[1] == "fail" then
+    reason = want[2] .. "; " .. got[2]               -- the rule, then what vsock_test said
   end
   print(string.format("vsock_test %d %s %s%s", case.id, case.name, got[1],
                       reason ~= "" and " " .. reason or ""))
