@@ -121,6 +121,12 @@ void exec__io_release_all(struct exec_program *program, bool quiet);
 /* Closes child descriptor `fd` when it names a pipe, socket pair or control channel
  * socket (as the program's close would; execve's close-on-exec): true, else false. */
 bool exec__io_close(struct exec_program *program, int fd);
+/* serve.c: a poll request's entries (in the program's buffer) and their count, after the
+ * checks both poll paths make (count within EXEC_POLL_ENTRIES_MAX and VS_FDS_MAX, payload
+ * exactly that many entries); NULL when they fail (EINVAL). */
+struct exec_poll_entry *exec__poll_entries(struct exec_program *program,
+                                           const struct exec_request *request,
+                                           uint64_t *count);
 /* process.c: fork and wait. */
 int64_t exec__process_fork(struct exec_program *program, const struct exec_request *request,
                            struct exec_reply *reply);

@@ -578,11 +578,10 @@ static int poll_scan(struct exec_program *program, struct exec_poll_entry *entri
 static int64_t serve_poll(struct exec_program *program, const struct exec_request *request,
                           bool *fatal)
 {
-    uint64_t count = (uint64_t)request->args[0];
-    if (request->args[0] < 0 || count > EXEC_POLL_ENTRIES_MAX || count > VS_FDS_MAX ||
-        count * sizeof(struct exec_poll_entry) != request->payload_bytes)
+    uint64_t count = 0;
+    struct exec_poll_entry *entries = exec__poll_entries(program, request, &count);
+    if (entries == NULL)
         return -EINVAL;
-    struct exec_poll_entry *entries = (struct exec_poll_entry *)program->buffer;
     struct pollfd set[VS_FDS_MAX];
     int timeout_ms = (int)request->args[1];
     uint64_t deadline = timeout_ms < 0 ? SIM_TIME_NEVER

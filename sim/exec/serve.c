@@ -258,16 +258,27 @@ static int64_t serve_dup(struct exec_program *program, const struct exec_request
     return exec_fdmap_dup(&program->fdmap, (int)request->args[0], (int)request->args[1]);
 }
 
+struct exec_poll_entry *exec__poll_entries(struct exec_program *program,
+                                           const struct exec_request *request,
+                                           uint64_t *count)
+{
+    uint64_t entries = (uint64_t)request->args[0];
+    if (request->args[0] < 0 || entries > EXEC_POLL_ENTRIES_MAX || entries > VS_FDS_MAX ||
+        entries * sizeof(struct exec_poll_entry) != request->payload_bytes)
+        return NULL;
+    *count = entries;
+    return (struct exec_poll_entry *)program->buffer;
+}
+
 /* Poll: simulated entries translated to the vs_context, waited on in simulated time.
  * A set with nothing simulated and no timeout would wait forever: a deadlock. */
 static int64_t serve_poll(struct exec_program *program, const struct exec_request *request,
                           bool *fatal)
 {
-    uint64_t count = (uint64_t)request->args[0];
-    if (request->args[0] < 0 || count > EXEC_POLL_ENTRIES_MAX || count > VS_FDS_MAX ||
-        count * sizeof(struct exec_poll_entry) != request->payload_bytes)
+    uint64_t count = 0;
+    struct exec_poll_entry *entries = exec__poll_entries(program, request, &count);
+    if (entries == NULL)
         return -EINVAL;
-    struct exec_poll_entry *entries = (struct exec_poll_entry *)program->buffer;
     struct pollfd set[VS_FDS_MAX];
     int invalid = 0;
     bool any_socket = false;
