@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# tests/socat_test.sh: Debian's unmodified socat in simulated VMs (issue 13 item 5,
+# docs/programs.md "socat and Linux's vsock_test"). Each scenario below runs twice with
+# `--allow-exec`; it must exit 0, print every one of its `NAME ok` check lines and no
+# `FAILED`, and both runs must give the same digest. (scenarios/socat_echo.lua is run by
+# tests/programs_test.sh.) Skips, saying why, when socat is not installed or this machine
+# cannot sandbox programs. Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
+set -u
+vmcisim=${VMCISIM:-./vmcisim}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+
+if ! command -v socat >/dev/null 2>&1; then
+    echo "ok - socat: skipped: socat is not installed (scripts/install-deps installs it)"
+    exit 0
+fi
+cat >"$work/true.lua" <<'LUA'
+local sim = require("vmcisim")
+local w = sim.world{}
+w:host():exec{ "true" }
+w:run()
+LUA
+if "$vmcisim" run "$work/true.lua" --allow-exec -q 2>&1 | grep -q "cannot sandbox programs"; then
+    echo "ok - socat: skipped: this machine cannot sandbox programs"
+    exit 0
+fi
+
+# run_twice SCENARIO NAME CHECKS...: runs the scenario twice; every CHECK must print
+# "NAME CHECK ok", nothing may print FAILED, both runs exit 0 with equal digests.
+run_twice() {
+    local scenario=$1 name=$2
+    shift 2
+    local digests="" attempt out status missing="" check_name
+    for attempt in 1 2; do
+        out=$("$vmcisim" run "$scenario" --allow-exec -q --digest 2>&1)
+        status=$?
+        digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+        echo "$out" >"$work/$name.$attempt.out"
+    done
+    for check_name in "$@"; do
+        echo "$out" | grep -qx "$name $check_name ok" || missing="$missing $check_name"
+    done
+    [ "$status" -eq 0 ] && [ -z "$missing" ] && ! echo "$out" | grep -q "FAILED"
+    check "$name: exits 0 with all $# checks ok" $? \
+        "status $status, missing:$missing; $(echo "$out" | grep "^$name" | grep -v ' ok$' |
+         head -c 600)"
+    set -- $digests
+    [ "$#" -eq 2 ] && [ "$1" = "$2" ]
+    check "$name twice: equal digests" $? "$digests"
+    echo "$out" | grep "^$name " | sed 's/^/# /'
+}
+
+# A socat client on the host moves 200 000 bytes to a socat server in a guest that writes
+# them into its scratch directory; cksum on both sides agrees.
+run_twice scenarios/socat_file.lua socat_file \
+    run_idle server_exit_0 client_exit_0 length checksum
