@@ -56,3 +56,9 @@ run_twice() {
 # them into its scratch directory; cksum on both sides agrees.
 run_twice scenarios/socat_file.lua socat_file \
     run_idle server_exit_0 client_exit_0 length checksum
+
+# `socat VSOCK-LISTEN:5002,fork PIPE` in a guest: one forked child per connection, each with
+# its own pipe, echoes three host clients one after another, then three at once.
+run_twice scenarios/socat_fork.lua socat_fork \
+    run_idle sequential_1_echo sequential_2_echo sequential_3_echo concurrent_4_echo \
+    concurrent_5_echo concurrent_6_echo accepted_6 server_killed
