@@ -148,10 +148,11 @@ io.write(p:output())
 LUA
 if cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$work/child_pipe" "$work/child_pipe.c" \
         2>"$work/cc5.out"; then
-    "$vmcisim" run "$work/child_pipe.lua" --allow-exec -q >"$work/child_pipe.out" 2>&1
+    "$vmcisim" run "$work/child_pipe.lua" --allow-exec -q >"$work/child_pipe.out" \
+        2>"$work/child_pipe.err"
     [ "$(tr '\n' ' ' <"$work/child_pipe.out")" = "child got pipepair child exited 1 code 0 " ]
     check "a forked child makes and uses its own pipe and socket pair" $? \
-        "$(head -c 300 "$work/child_pipe.out")"
+        "$(head -c 300 "$work/child_pipe.out" "$work/child_pipe.err")"
 else
     check "the child_pipe program builds" 1 "$(head -c 300 "$work/cc5.out")"
 fi

@@ -5,8 +5,9 @@
 # `--allow-exec`; it must exit 0, print every one of its `NAME ok` check lines and no
 # `FAILED`, and both runs must give the same digest. (scenarios/socat_echo.lua is run by
 # tests/programs_test.sh.) scenarios/lua_file.lua, the same transfer as socat_file between two
-# Lua processes (the reference for socat's throughput), runs twice too. Skips, saying why, when socat is not installed or this machine
-# cannot sandbox programs. Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
+# Lua processes (the reference for socat's throughput), runs twice too. Skips, saying why,
+# when socat is not installed or this machine cannot sandbox programs. Prints "ok - NAME" /
+# "not ok - NAME"; scripts/run-tests counts them.
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
 work=$(mktemp -d)
