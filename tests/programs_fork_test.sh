@@ -111,6 +111,52 @@ else
     check "the orphan program builds" 1 "$(head -c 300 "$work/cc2.out")"
 fi
 
+# A forked child makes its own pipe and socket pair (socat's `fork` option does: each child
+# opens a pipe); before the fix the child's pipe() was ENOSYS.
+cat >"$work/child_pipe.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void)
+{
+    if (fork() == 0) {
+        int ends[2], pair[2];
+        char got[9] = { 0 };
+        if (pipe(ends) != 0 || write(ends[1], "pipe", 4) != 4 || read(ends[0], got, 4) != 4)
+            exit(1);
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || write(pair[0], "pair", 4) != 4 ||
+            read(pair[1], got + 4, 4) != 4)
+            exit(2);
+        printf("child got %s\n", got);
+        exit(0);
+    }
+    int status = 0;
+    wait(&status);
+    printf("child exited %d code %d\n", WIFEXITED(status), WEXITSTATUS(status));
+    return 0;
+}
+C
+cat >"$work/child_pipe.lua" <<LUA
+local sim = require("vmcisim")
+local w = sim.world{}
+local p = w:host():exec{ "$work/child_pipe" }
+w:run()
+io.write(p:output())
+LUA
+if cc -std=c11 -D_DEFAULT_SOURCE -O2 -o "$work/child_pipe" "$work/child_pipe.c" \
+        2>"$work/cc5.out"; then
+    "$vmcisim" run "$work/child_pipe.lua" --allow-exec -q >"$work/child_pipe.out" \
+        2>"$work/child_pipe.err"
+    [ "$(tr '\n' ' ' <"$work/child_pipe.out")" = "child got pipepair child exited 1 code 0 " ]
+    check "a forked child makes and uses its own pipe and socket pair" $? \
+        "$(head -c 300 "$work/child_pipe.out" "$work/child_pipe.err")"
+else
+    check "the child_pipe program builds" 1 "$(head -c 300 "$work/cc5.out")"
+fi
+
 # execve: the same simulated process, close-on-exec simulated descriptors closed, the preload
 # and channel put back, a static binary refused, the new image traced like the first.
 if cc -std=c11 -O2 -o "$work/exec_probe" tests/fixtures/programs/exec_probe.c \

@@ -191,6 +191,10 @@ static struct exec_program *member_new(struct exec_program *parent, int channel)
     member->parent_pid = parent->pid;
     member->call_cost_ns = parent->call_cost_ns;
     member->credentials = parent->credentials;
+    /* A forked process makes its own pipes, socket pairs and control channel sockets (socat's
+     * `fork` option: each child opens a pipe); the world owns the service, both borrow it. */
+    member->net = parent->net;
+    member->endpoint = parent->endpoint;
     member->child = -1;
     exec_channel_init(&member->channel);     /* a member's channel is a socketpair */
     member->channel.kind = EXEC_CHANNEL_SOCKET;
