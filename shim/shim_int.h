@@ -28,7 +28,7 @@
 enum shim_fd_kind {
     SHIM_FD_REAL = 0, SHIM_FD_SOCKET, SHIM_FD_DEVICE, SHIM_FD_CHANNEL,
     SHIM_FD_EPOLL,              /* an epoll instance the shim keeps (shim_epoll.c) */
-    SHIM_FD_PIPE,               /* execio: a simulated pipe end (shim_pipe.c) */
+    SHIM_FD_PIPE,               /* a simulated pipe end (shim_pipe.c) */
 };
 
 /* epoll instances one program may hold, and descriptors one interest list may name
@@ -79,7 +79,7 @@ void shim_epoll_dup(int old_fd, int new_fd);
 /* Writes a line to the program's stderr without stdio. */
 void shim_complain(const char *text);
 
-/* execproc: fork, exec, wait (shim_process.c). The channel's descriptor number. */
+/* fork, exec, wait (shim_process.c). The channel's descriptor number. */
 int shim_channel_fd(void);
 /* The channel now lives at descriptor `fd` (shim_process.c moved it there). */
 void shim_channel_move(int fd);
@@ -93,7 +93,7 @@ uintptr_t shim_syscall_site(void);
 /* The dynamic loader's code (for the filter: a new image's loader runs before any shim). */
 void shim_loader_range(uintptr_t *start, uintptr_t *end);
 
-/* execproc: emulated signals (shim_signal.c). After a reply that offers signals: takes and
+/* Emulated signals (shim_signal.c). After a reply that offers signals: takes and
  * acts on them; returns `restart` when they ran (false when already inside a handler). */
 bool shim_signal_deliver(bool restart);
 /* A trapped signal system call (rt_sigaction, rt_sigprocmask, kill, tgkill, alarm, ...). */

@@ -358,7 +358,7 @@ kinds=$(sqlite3 "$work/fault_kill.db" "select kind || ':' || coalesce(json_extra
         where kind in ('fault', 'proc_kill') order by rowid" | tr '\n' ' ')
 [ "$kinds" = "fault:victim:1 proc_kill::1 " ]
 check "the kill is traced as a fault naming the program, then proc_kill" $? "$kinds"
-# Pipes, socket pairs and the TCP control channel (scenarios/pipes_and_tcp.lua, execio): twice
+# Pipes, socket pairs and the TCP control channel (scenarios/pipes_and_tcp.lua): twice
 # with equal digests; every check line of the scenario ok; the trace has their events.
 digests=""
 for attempt in 1 2; do

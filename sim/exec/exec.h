@@ -79,7 +79,7 @@ struct exec_start {
     struct vsock_credentials credentials;
     const char *nodename;               /* uname: the endpoint's name */
     enum exec_channel_kind channel_kind;    /* how its calls cross (channel.h) */
-    /* execio: the world's pipes and control channel (sim/exec/pipe.h; NULL: programs get
+    /* The world's pipes and control channel (sim/exec/pipe.h; NULL: programs get
      * no pipes or AF_INET sockets) and the endpoint's index in the world (its address). */
     struct exec_net *net;
     uint32_t endpoint;

@@ -66,7 +66,7 @@ struct exec_program {
     bool exit_called;
     int exit_code_called;
     uint64_t calls;
-    /* execio: the world's pipes and control channel (pipe.h; NULL: none), and the index
+    /* The world's pipes and control channel (pipe.h; NULL: none), and the index
      * of the program's endpoint (its control channel address, inet.h). */
     struct exec_net *net;
     uint32_t endpoint;

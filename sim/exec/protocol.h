@@ -57,11 +57,11 @@ enum exec_op {
     EXEC_OP_DUP,            /* old fd, new fd (already a placeholder in the child) */
     EXEC_OP_EXIT,           /* status: the program is leaving (exit, _exit, main returned) */
     EXEC_OP_REFUSED,        /* a call the shim refuses: args[0] = which (exec_refusal) */
-    /* execio: pipes, socket pairs, the TCP control channel (sim/exec/pipe.h, inet.h) */
+    /* Pipes, socket pairs, the TCP control channel (sim/exec/pipe.h, inet.h) */
     EXEC_OP_PIPE,           /* read fd, write fd (placeholders), flags (O_NONBLOCK) */
     EXEC_OP_SOCKETPAIR,     /* fd, fd (placeholders), type (| SOCK_NONBLOCK) */
     EXEC_OP_RESOLVE,        /* payload: a host name; reply values[0]: its IPv4 address */
-    /* execproc: fork, exec, wait, signals (sim/exec/process.c, docs/programs.md). */
+    /* fork, exec, wait, signals (sim/exec/process.c, docs/programs.md). */
     EXEC_OP_FORK,           /* reply: the child's simulated pid; its channel follows the
                              * reply as one byte carrying the descriptor (SCM_RIGHTS) */
     EXEC_OP_WAIT,           /* pid selector (-1 any, > 0 one), options (WNOHANG, WNOWAIT);
@@ -96,7 +96,7 @@ enum exec_refusal {
     EXEC_REFUSED_THREAD = 1,    /* pthread_create */
     EXEC_REFUSED_SYSCALL,       /* a trapped system call (args[1]: its number) */
     EXEC_REFUSED_FAMILY,        /* socket() of a family other than AF_VSOCK or AF_UNIX */
-    /* execchan: SCM_RIGHTS on a real socket naming a simulated descriptor (args[1]: it) */
+    /* SCM_RIGHTS on a real socket naming a simulated descriptor (args[1]: it) */
     EXEC_REFUSED_RIGHTS,
 };
 
@@ -113,7 +113,7 @@ struct exec_reply {
     uint32_t payload_bytes;             /* <= EXEC_PAYLOAD_BYTES_MAX */
     int64_t result;                     /* >= 0, or a negative errno (or EXEC_ERESTART) */
     int64_t values[2];
-    uint64_t signals;                   /* execproc: emulated signals deliverable now (bit N-1
+    uint64_t signals;                   /* emulated signals deliverable now (bit N-1
                                          * for signal N); the shim takes them after the call */
 };
 

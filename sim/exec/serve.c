@@ -433,7 +433,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     program->context.interrupted = false;
     bool fatal = false;
     int64_t result;
-    if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* execio: pipes */
+    if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* pipes, pairs, AF_INET */
         reply->result = result;
         if (result < 0)
             reply->payload_bytes = 0;
