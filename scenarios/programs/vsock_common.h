@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * scenarios/programs/vsock_common.h: what the four example programs share: reporting
- * a failed call as "<who>: <call>: <ERRNO NAME>" (the scenario reads these lines) and
- * the local CID as the Guide obtains it (the /dev/vsock ioctl).
+ * scenarios/programs/vsock_common.h: what the example programs share: reporting a failed
+ * call as "<who>: <call>: <ERRNO NAME>" (the scenario reads these lines), the local CID as
+ * the Guide obtains it (the /dev/vsock ioctl), and the stream servers' echo loop.
  *
  * These are ordinary Linux programs written against <linux/vm_sockets.h>; they know
  * nothing of vmcisim. Run them only inside vmcisim (`ep:exec`, docs/programs.md).
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -44,6 +45,28 @@ static inline unsigned int local_cid(void)
 static inline unsigned int parse_number(const char *text)
 {
     return (unsigned int)strtoul(text, NULL, 0);
+}
+
+/* Echoes what `connection` brings until its end of stream; returns the bytes echoed. A
+ * failed recv or send ends the program as `fail(who, …)`. */
+static inline unsigned long long echo_until_end(int connection, const char *who)
+{
+    static char buffer[65536];
+    unsigned long long echoed = 0;
+    for (;;) {
+        ssize_t got = recv(connection, buffer, sizeof(buffer), 0);
+        if (got < 0)
+            fail(who, "recv");
+        if (got == 0)
+            return echoed;
+        for (ssize_t sent = 0; sent < got;) {
+            ssize_t rc = send(connection, buffer + sent, (size_t)(got - sent), 0);
+            if (rc < 0)
+                fail(who, "send");
+            sent += rc;
+        }
+        echoed += (unsigned long long)got;
+    }
 }
 
 #endif /* VSOCK_COMMON_H */

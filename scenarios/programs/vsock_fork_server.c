@@ -15,23 +15,8 @@
 
 static void serve(int connection, unsigned int number)
 {
-    static char buffer[65536];
-    unsigned long long echoed = 0;
     printf("child %u: pid %d parent %d\n", number, (int)getpid(), (int)getppid());
-    for (;;) {
-        ssize_t got = recv(connection, buffer, sizeof(buffer), 0);
-        if (got < 0)
-            fail("child", "recv");
-        if (got == 0)
-            break;
-        for (ssize_t sent = 0; sent < got;) {
-            ssize_t rc = send(connection, buffer + sent, (size_t)(got - sent), 0);
-            if (rc < 0)
-                fail("child", "send");
-            sent += rc;
-        }
-        echoed += (unsigned long long)got;
-    }
+    unsigned long long echoed = echo_until_end(connection, "child");
     printf("child %u: echoed %llu bytes\n", number, echoed);
     fflush(stdout);
     close(connection);

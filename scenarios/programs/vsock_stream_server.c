@@ -34,22 +34,7 @@ int main(int argc, char **argv)
         if (connection < 0)
             fail("server", "accept");
         printf("server: accepted %u:%u\n", peer.svm_cid, peer.svm_port);
-        static char buffer[65536];
-        unsigned long long echoed = 0;
-        for (;;) {
-            ssize_t got = recv(connection, buffer, sizeof(buffer), 0);
-            if (got < 0)
-                fail("server", "recv");
-            if (got == 0)
-                break;
-            for (ssize_t sent = 0; sent < got;) {
-                ssize_t rc = send(connection, buffer + sent, (size_t)(got - sent), 0);
-                if (rc < 0)
-                    fail("server", "send");
-                sent += rc;
-            }
-            echoed += (unsigned long long)got;
-        }
+        unsigned long long echoed = echo_until_end(connection, "server");
         printf("server: echoed %llu bytes\n", echoed);
         close(connection);
     }
