@@ -245,20 +245,27 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     return recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
-/* Does `message` pass, in an SCM_RIGHTS control message, a descriptor that is not real (a
- * simulated socket's or device's placeholder, an epoll descriptor, the channel)? Only the
- * part of each control message inside msg_controllen is looked at; a control message the
- * kernel would find malformed is left to the kernel (EINVAL), which then passes nothing. */
-static int simulated_right(const struct msghdr *message)
+/* Walks `message`'s SCM_RIGHTS control messages: returns the first descriptor they pass that
+ * is not real (a simulated socket's or device's placeholder, an epoll descriptor, the
+ * channel), or -1; `*any` (when not NULL) says whether there was an SCM_RIGHTS message at
+ * all. Only the part of each control message inside msg_controllen is looked at; a control
+ * message the kernel would find malformed is left to the kernel (EINVAL), which then passes
+ * nothing. */
+static int rights_scan(const struct msghdr *message, bool *any)
 {
+    if (any != NULL)
+        *any = false;
     if (message->msg_control == NULL || message->msg_controllen < sizeof(struct cmsghdr))
         return -1;
     const unsigned char *end = (const unsigned char *)message->msg_control +
                                message->msg_controllen;
     for (struct cmsghdr *control = CMSG_FIRSTHDR((struct msghdr *)message); control != NULL;
          control = CMSG_NXTHDR((struct msghdr *)message, control)) {
-        if (control->cmsg_level != SOL_SOCKET || control->cmsg_type != SCM_RIGHTS ||
-            control->cmsg_len < CMSG_LEN(0))
+        if (control->cmsg_level != SOL_SOCKET || control->cmsg_type != SCM_RIGHTS)
+            continue;
+        if (any != NULL)
+            *any = true;
+        if (control->cmsg_len < CMSG_LEN(0))
             continue;
         const unsigned char *data = CMSG_DATA(control);
         size_t bytes = control->cmsg_len - CMSG_LEN(0);
@@ -279,25 +286,12 @@ static int simulated_right(const struct msghdr *message)
  * `rights` with the descriptor). Returns 0 when the message may go to the kernel. */
 static int refuse_simulated_rights(const struct msghdr *message)
 {
-    int fd = message != NULL ? simulated_right(message) : -1;
+    int fd = message != NULL ? rights_scan(message, NULL) : -1;
     if (fd < 0)
         return 0;
     (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_RIGHTS, fd, 0, 0);
     errno = EOPNOTSUPP;
     return -1;
-}
-
-/* Does `message` carry an SCM_RIGHTS control message at all (whatever it names)? */
-static bool carries_rights(const struct msghdr *message)
-{
-    if (message->msg_control == NULL || message->msg_controllen < sizeof(struct cmsghdr))
-        return false;
-    for (struct cmsghdr *control = CMSG_FIRSTHDR((struct msghdr *)message); control != NULL;
-         control = CMSG_NXTHDR((struct msghdr *)message, control)) {
-        if (control->cmsg_level == SOL_SOCKET && control->cmsg_type == SCM_RIGHTS)
-            return true;
-    }
-    return false;
 }
 
 /* The family of simulated socket `fd` as the supervisor reports it (SO_DOMAIN); AF_VSOCK
@@ -333,7 +327,9 @@ static int control_checked(int fd, const struct msghdr *message)
         errno = EFAULT;
         return -1;
     }
-    if (!carries_rights(message))
+    bool rights = false;
+    (void)rights_scan(message, &rights);
+    if (!rights)
         return 0;
     int family = simulated_family(fd);
     if (family == AF_UNIX) {
