@@ -63,6 +63,7 @@ sim.exec_allowed = false
 ---@field handles? integer
 ---@field backlog? integer the largest listen() backlog
 ---@field host_deliveries? integer datagrams in flight to the host kernel
+---@field vmci_datagram_queue? integer datagrams a p:vmci() datagram handle keeps unread
 
 ---Fault sites and fault rates, docs/faults.md.
 ---@class vmcisim.faults

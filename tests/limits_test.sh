@@ -55,6 +55,17 @@ out=$("$vmcisim" run tests/fixtures/limits/deliveries.lua -- 64 2>&1)
 check "host_deliveries 64: all 8 sent" \
     "$(printf '%s\n' "$out" | grep -q 'deliveries: 8 sent, 0 refused'; echo $?)" "$out"
 
+out=$("$vmcisim" run tests/fixtures/limits/dg_queue.lua --trace "$work/dg_queue.db" 2>&1)
+check "vmci_datagram_queue 8: 12 datagrams sent, 8 read" \
+    "$(printf '%s\n' "$out" | grep -q 'dg_queue: 12 sent, 8 read'; echo $?)" "$out"
+errors=$("$vmcisim" inspect "$work/dg_queue.db" errors 2>&1)
+count=$(printf '%s\n' "$errors" | grep -c 'dg_queue_full .*limit=vmci_datagram_queue_max value=8')
+check "errors names vmci_datagram_queue_max once per dropped datagram" \
+    "$([ "$count" -eq 4 ]; echo $?)" "$errors"
+out=$("$vmcisim" run tests/fixtures/limits/dg_queue.lua -- 64 2>&1)
+check "vmci_datagram_queue 64: all 12 read" \
+    "$(printf '%s\n' "$out" | grep -q 'dg_queue: 12 sent, 12 read'; echo $?)" "$out"
+
 out=$("$vmcisim" run tests/fixtures/limits/sockets.lua --trace "$work/sockets.db" 2>&1)
 check "sockets 4: 1 stream connects, 1 is reset, 1 socket() is ENFILE" \
     "$(printf '%s\n' "$out" | grep -q 'sockets: 1 connected, 1 reset, 1 refused'; echo $?)" "$out"
@@ -75,7 +86,7 @@ count=$("$vmcisim" inspect "$work/sockets64.db" errors 2>&1 | grep -c 'sockets_m
 check "raised: no sockets_max event" "$([ "$count" -eq 0 ]; echo $?)" "$count"
 
 for limit in "event_subscriptions 4194305" "queue_pairs 1048577" "handles 4194305" \
-             "backlog 4194305" "host_deliveries 16777217"; do
+             "backlog 4194305" "host_deliveries 16777217" "vmci_datagram_queue 1048577"; do
     set -- $limit
     printf 'local sim = require("vmcisim")\nsim.world{ limits = { %s = %s } }\n' "$1" "$2" \
         > "$work/ceiling.lua"

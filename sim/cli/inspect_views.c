@@ -24,7 +24,7 @@
  * cost are their own data_discarded event). Every data_discarded, at any layer, is one. */
 const char inspect_errors_condition[] =
     "((layer = 'api' AND (json_extract(fields, '$.result') < 0 OR kind IN ('expect_fail', "
-    "'proc_error', 'callback_error', 'scenario_error', 'deadlock'))) "
+    "'proc_error', 'callback_error', 'scenario_error', 'deadlock', 'dg_queue_full'))) "
     "OR (layer = 'transport' AND ((json_extract(fields, '$.rule') IS NOT NULL "
     "AND kind != 'peer_detach') OR json_extract(fields, '$.result') < 0)) "
     "OR (layer = 'vmci' AND (json_extract(fields, '$.result') < 0 OR kind = 'dg_drop')) "

@@ -265,7 +265,8 @@ static int tally_events(struct inspect *inspect, struct event_tally *tally, cons
     int length = snprintf(sql, sizeof sql, "SELECT seq, time_ns, layer, kind, CASE WHEN "
                           "(instr(fields, '\"result\":-') > 0 OR instr(fields, '\"rule\":') > 0 "
                           "OR kind IN ('expect_fail', 'proc_error', 'callback_error', "
-                          "'scenario_error', 'deadlock', 'dg_drop', 'data_discarded')) AND %s "
+                          "'scenario_error', 'deadlock', 'dg_queue_full', 'dg_drop', "
+                          "'data_discarded')) AND %s "
                           "THEN 1 ELSE 0 END FROM events ORDER BY seq",
                           inspect_errors_condition);
     assert(length > 0 && (size_t)length < sizeof sql);

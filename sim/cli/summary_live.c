@@ -216,7 +216,7 @@ static struct live_cache_entry *kind_entry(struct summary_live *live, const char
     if (entry->kind == kind)
         return entry;
     static const char *const api_errors[] = { "expect_fail", "proc_error", "callback_error",
-                                              "scenario_error", "deadlock" };
+                                              "scenario_error", "deadlock", "dg_queue_full" };
     *entry = (struct live_cache_entry){ .kind = kind, .class = classify(kind),
                                         .error_kind_vmci = strcmp(kind, "dg_drop") == 0,
                                         .is_peer_detach = strcmp(kind, "peer_detach") == 0,

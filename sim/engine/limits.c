@@ -18,6 +18,7 @@ struct sim_limits sim_limits_default(void)
         .handles_max = SIM_HANDLES_MAX_DEFAULT,
         .backlog_max = SIM_BACKLOG_MAX_DEFAULT,
         .host_deliveries_max = SIM_HOST_DELIVERIES_MAX_DEFAULT,
+        .vmci_datagram_queue_max = SIM_VMCI_DATAGRAM_QUEUE_MAX_DEFAULT,
     };
     return limits;
 }

@@ -38,6 +38,9 @@
 /* Datagrams in flight to the host kernel at once (VMCI_HOST_DELIVERIES_MAX): a fleet whose
  * guests all send to the host in the same instant meets it. */
 #define SIM_HOST_DELIVERIES_MAX_DEFAULT 65536u
+/* Datagrams one Lua datagram handle (p:vmci():datagram()) keeps until dg:recv() takes them;
+ * more are dropped and traced, like a full socket receive queue. */
+#define SIM_VMCI_DATAGRAM_QUEUE_MAX_DEFAULT 256u
 
 /* Hard ceilings a scenario cannot raise: they keep indexes within 32 bits. */
 #define SIM_VMS_CEILING                 (1u << 20)
@@ -48,6 +51,7 @@
 #define SIM_HANDLES_CEILING             (1u << 22)
 #define SIM_BACKLOG_CEILING             (1u << 22)
 #define SIM_HOST_DELIVERIES_CEILING     (1u << 24)
+#define SIM_VMCI_DATAGRAM_QUEUE_CEILING (1u << 20)
 
 /* Fixed engine limits (not overridable). */
 #define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
@@ -78,6 +82,7 @@ struct sim_limits {
     uint32_t handles_max;
     uint32_t backlog_max;
     uint32_t host_deliveries_max;
+    uint32_t vmci_datagram_queue_max;
 };
 
 struct sim_limits sim_limits_default(void);

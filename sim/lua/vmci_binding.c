@@ -17,9 +17,6 @@
 #include "lua_int.h"
 #include "vmci/device.h"
 
-/* Datagrams a Lua datagram handle keeps until dg:recv() takes them; more are dropped
- * (and traced), like a full socket receive queue. */
-#define SIMLUA_DATAGRAM_QUEUE_MAX 256u
 /* Bytes one qp:dequeue / qp:peek may ask for. */
 #define SIMLUA_QP_READ_BYTES_MAX (64u * 1024 * 1024)
 
@@ -218,13 +215,21 @@ static const struct vmci_identity *owner_identity(const struct simlua_process *o
     return owner->world->endpoints[owner->endpoint_index].is_host ? &owner->identity : NULL;
 }
 
-static void trace_drop(struct datagram *datagram, const struct vmci_datagram_header *header)
+/* A datagram the handle cannot keep: its queue holds the world's vmci_datagram_queue limit
+ * (`limit_value`, named in the event so `inspect errors` says what to raise), or 0 when
+ * there was no memory for it. */
+static void trace_drop(struct datagram *datagram, const struct vmci_datagram_header *header,
+                       uint32_t limit_value)
 {
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "dg_queue_full", vmci_kernel_cid(datagram->kernel),
                          datagram->owner->pid);
     sim_trace_field_u64(&event, "src_cid", header->src.context);
     sim_trace_field_u64(&event, "src_rid", header->src.resource);
+    if (limit_value > 0) {
+        sim_trace_field_str(&event, "limit", "vmci_datagram_queue_max");
+        sim_trace_field_u64(&event, "value", limit_value);
+    }
     (void)sim_engine_emit(datagram->owner->world->engine, &event);
 }
 
@@ -234,13 +239,16 @@ static void datagram_receive(void *state, const struct vmci_datagram_header *hea
     struct datagram *datagram = state;
     if (!datagram->open)
         return;
-    if (datagram->count >= SIMLUA_DATAGRAM_QUEUE_MAX) {
-        trace_drop(datagram, header);
+    uint32_t queue_max =
+        sim_engine_limits(datagram->owner->world->engine)->vmci_datagram_queue_max;
+    assert(queue_max > 0);
+    if (datagram->count >= queue_max) {
+        trace_drop(datagram, header, queue_max);
         return;
     }
     struct received *item = malloc(sizeof(*item) + header->payload_size);
     if (item == NULL) {
-        trace_drop(datagram, header);
+        trace_drop(datagram, header, 0);
         return;
     }
     item->next = NULL;

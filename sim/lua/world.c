@@ -72,7 +72,8 @@ static struct sim_limits read_limits(lua_State *L, int options)
     static const char *const allowed[] = { "vms", "processes", "sockets", "events_pending",
                                            "trace_events", "qp_memory_bytes",
                                            "event_subscriptions", "queue_pairs", "handles",
-                                           "backlog", "host_deliveries", NULL };
+                                           "backlog", "host_deliveries",
+                                           "vmci_datagram_queue", NULL };
     simlua__check_options(L, table, allowed, "sim.world limits");
     limits.vms_max = (uint32_t)limit_field(L, table, "vms", limits.vms_max, SIM_VMS_CEILING);
     limits.processes_max = (uint32_t)limit_field(L, table, "processes", limits.processes_max,
@@ -98,6 +99,9 @@ static struct sim_limits read_limits(lua_State *L, int options)
     limits.host_deliveries_max = (uint32_t)limit_field(L, table, "host_deliveries",
                                                        limits.host_deliveries_max,
                                                        SIM_HOST_DELIVERIES_CEILING);
+    limits.vmci_datagram_queue_max =
+        (uint32_t)limit_field(L, table, "vmci_datagram_queue", limits.vmci_datagram_queue_max,
+                              SIM_VMCI_DATAGRAM_QUEUE_CEILING);
     lua_pop(L, 1);
     return limits;
 }
