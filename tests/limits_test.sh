@@ -85,6 +85,21 @@ check "sockets 64: all 3 streams connect" \
 count=$("$vmcisim" inspect "$work/sockets64.db" errors 2>&1 | grep -c 'sockets_max')
 check "raised: no sockets_max event" "$([ "$count" -eq 0 ]; echo $?)" "$count"
 
+# More VMs than the old fixed 4096 engine domains: the last one suspends and resumes.
+cat > "$work/vms.lua" <<'EOF'
+local sim = require("vmcisim")
+local w = sim.world{ limits = { vms = 4100 } }
+local last
+for i = 1, 4100 do last = w:vm{ name = "g" .. i } end
+w:at(sim.ms(1), function() last:suspend() end)
+w:at(sim.ms(2), function() last:resume() end)
+last:spawn("p", function(p) p:sleep(sim.ms(3)); sim.log("alive at %d", w.now) end)
+w:run()
+EOF
+out=$("$vmcisim" run "$work/vms.lua" 2>&1)
+check "vms 4100: the 4100th VM suspends, resumes and runs on" \
+    "$(printf '%s\n' "$out" | grep -q 'g4100/p: alive at 3007008'; echo $?)" "$out"
+
 for limit in "event_subscriptions 4194305" "queue_pairs 1048577" "handles 4194305" \
              "backlog 4194305" "host_deliveries 16777217" "vmci_datagram_queue 1048577"; do
     set -- $limit

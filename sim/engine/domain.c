@@ -24,6 +24,7 @@
  */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine_int.h"
 
@@ -34,7 +35,31 @@ static bool domain_valid(uint32_t domain)
 
 static bool frozen_bit(const struct sim_engine *engine, uint32_t domain)
 {
+    if (domain / 8 >= engine->frozen_bytes)
+        return false;
     return (engine->frozen[domain / 8] >> (domain % 8)) & 1u;
+}
+
+/* Grows the bitmap to hold `domain`'s bit: a world of a few VMs keeps a few bytes, a fleet
+ * frozen at its last VM a bit per VM (at most SIM_DOMAINS_MAX / 8 + 1 bytes). */
+static int frozen_reserve(struct sim_engine *engine, uint32_t domain)
+{
+    assert(domain < SIM_DOMAINS_MAX);
+    if (domain / 8 < engine->frozen_bytes)
+        return SIM_OK;
+    uint32_t bytes = engine->frozen_bytes == 0 ? 64u : engine->frozen_bytes;
+    while (bytes <= domain / 8)
+        bytes *= 2;
+    if (bytes > SIM_DOMAINS_MAX / 8 + 1)
+        bytes = SIM_DOMAINS_MAX / 8 + 1;
+    assert(domain / 8 < bytes);
+    uint8_t *grown = realloc(engine->frozen, bytes);
+    if (grown == NULL)
+        return sim_engine_fail(engine, SIM_ENOMEM, "out of memory freezing a domain");
+    memset(grown + engine->frozen_bytes, 0, bytes - engine->frozen_bytes);
+    engine->frozen = grown;
+    engine->frozen_bytes = bytes;
+    return SIM_OK;
 }
 
 /* The index of the gate of `domain` in `gates`, or gate_count when it has none. */
@@ -72,6 +97,9 @@ int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain)
     assert(engine != NULL);
     if (!domain_valid(domain))
         return SIM_EINVAL;
+    int rc = frozen_reserve(engine, domain);
+    if (rc < 0)
+        return rc;
     if (!frozen_bit(engine, domain))
         engine->frozen_count++;
     engine->frozen[domain / 8] |= (uint8_t)(1u << (domain % 8));
@@ -81,10 +109,10 @@ int sim_engine_domain_freeze(struct sim_engine *engine, uint32_t domain)
 
 static void frozen_clear(struct sim_engine *engine, uint32_t domain)
 {
-    if (frozen_bit(engine, domain)) {
-        assert(engine->frozen_count > 0);
-        engine->frozen_count--;
-    }
+    if (!frozen_bit(engine, domain))
+        return;                     /* also a domain past the bitmap: never frozen */
+    assert(engine->frozen_count > 0);
+    engine->frozen_count--;
     engine->frozen[domain / 8] &= (uint8_t)~(1u << (domain % 8));
 }
 

@@ -51,6 +51,7 @@ void sim_engine_destroy(struct sim_engine *engine)
     sim_evq_destroy(engine->queue);
     free(engine->parked);
     free(engine->gates);
+    free(engine->frozen);
     free(engine);
 }
 

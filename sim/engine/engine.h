@@ -27,8 +27,9 @@
 #include "trace.h"
 
 #define SIM_TIME_NEVER UINT64_MAX
-/* Domains (below): ids 1 .. SIM_DOMAINS_MAX - 1 can be frozen; 0 is never frozen. */
-#define SIM_DOMAINS_MAX 4096u
+/* Domains (below): ids 1 .. SIM_DOMAINS_MAX - 1 can be frozen; 0 is never frozen. A VM's
+ * domain is its endpoint's index, so every VM the highest `vms` limit allows has one. */
+#define SIM_DOMAINS_MAX (SIM_VMS_CEILING + 1u)
 /* Named random streams per world ("lua", "vmci", ...). */
 #define SIM_RNG_STREAMS_MAX 32u
 #define SIM_RNG_STREAM_NAME_BYTES_MAX 32u

@@ -61,7 +61,8 @@ struct sim_engine {
     sim_after_event_fn after_event_fn;  /* sim_engine_set_after_event, or NULL */
     void *after_event_state;
     uint32_t current_domain;        /* of the event running now; 0 between events */
-    uint8_t frozen[SIM_DOMAINS_MAX / 8];    /* bit per domain */
+    uint8_t *frozen;                /* owned: bit per domain, grown to the highest frozen */
+    uint32_t frozen_bytes;          /* <= SIM_DOMAINS_MAX / 8 + 1; a domain past it is thawed */
     uint32_t frozen_count;          /* domains frozen now: 0 skips the park check per event */
     struct sim_parked *parked;      /* owned: parked events, in the order they came due */
     uint32_t parked_count;

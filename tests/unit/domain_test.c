@@ -137,6 +137,37 @@ static void test_parked_event_can_be_cancelled(void)
     sim_engine_destroy(engine);
 }
 
+/* Every domain a VM can have (the highest `vms` limit's) can be frozen, each on its own: the
+ * bitmap grows to the highest frozen domain, and domains beyond it read as thawed. */
+static void test_the_highest_domain_freezes_alone(void)
+{
+    struct sim_engine *engine = engine_fixture();
+    struct run_log log = { 0 };
+    uint32_t highest = SIM_DOMAINS_MAX - 1;
+    CU_ASSERT(highest >= SIM_VMS_CEILING);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, highest));
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, highest, 10, record, &log, 1, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at_in(engine, 9, 10, record, &log, 2, NULL), 0);
+    CU_ASSERT_EQUAL(sim_engine_domain_freeze(engine, 9), 0);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, highest));      /* past the small bitmap */
+    CU_ASSERT_EQUAL(sim_engine_domain_freeze(engine, highest), 0);
+    CU_ASSERT(sim_engine_domain_frozen(engine, highest));
+    CU_ASSERT(!sim_engine_domain_frozen(engine, highest - 1));
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw(engine, 9), 0);
+    CU_ASSERT(sim_engine_domain_frozen(engine, highest));
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    ASSERT_U64_EQ(log.count, 1);
+    ASSERT_U64_EQ(log.data[0], 2);
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw(engine, highest), 0);
+    CU_ASSERT(!sim_engine_domain_frozen(engine, highest));
+    CU_ASSERT_EQUAL(sim_engine_domain_thaw(engine, highest - 8), 0);    /* never frozen */
+    CU_ASSERT_EQUAL(run_until(engine, SIM_TIME_NEVER), SIM_STOP_IDLE);
+    ASSERT_U64_EQ(log.count, 2);
+    ASSERT_U64_EQ(log.data[1], 1);
+    ASSERT_U64_EQ(log.domain[1], highest);
+    sim_engine_destroy(engine);
+}
+
 struct sleeper {
     uint64_t woke_ns;
     int rc;
@@ -336,6 +367,7 @@ CU_ErrorCode domain_suite_add(void)
         TEST_ENTRY(test_frozen_domain_events_wait_and_catch_up_in_order),
         TEST_ENTRY(test_events_inherit_the_running_domain),
         TEST_ENTRY(test_parked_event_can_be_cancelled),
+        TEST_ENTRY(test_the_highest_domain_freezes_alone),
         TEST_ENTRY(test_processes_freeze_with_their_domain),
         TEST_ENTRY(test_thaw_at_runs_nothing_of_the_domain_before_that_instant),
         TEST_ENTRY(test_thaw_after_runs_the_gate_before_anything_of_its_domain),
