@@ -148,13 +148,24 @@ void inspect_value_optional_text(struct inspect_table *table, const char *text);
  * Returns 0, or -1 when `needed` >= `limit` or memory is out (the array is then unchanged). */
 int inspect_array_reserve(void **array, uint32_t *capacity, uint32_t needed,
                           size_t element_bytes, uint32_t limit);
-/* The VM a ctx_resume brings back is the one the last ctx_suspend of that CID stopped. */
-#define INSPECT_SUSPENDED_MAX 4096u     /* SIM_VMS_MAX: VMs suspended at one time */
-struct inspect_suspended {
-    uint32_t cid[INSPECT_SUSPENDED_MAX];
-    uint32_t name_index[INSPECT_SUSPENDED_MAX];
-    uint32_t count;
+/* Per CID, while bindings are read in seq order: the name of its latest binding, and the
+ * name the last ctx_suspend of that CID stopped (the VM a ctx_resume naming the CID brings
+ * back; 0 once taken). An open-addressing table keyed by CID (a function of the CID only),
+ * grown to stay at most half full; it holds at most INSPECT_BINDINGS_MAX CIDs, so reading a
+ * trace stays linear however many VMs it suspends. Zero-filled when new (calloc); free with
+ * inspect_suspended_free(). */
+struct inspect_cid_state {
+    uint32_t cid;
+    uint32_t latest_name_index;
+    uint32_t suspended_name_index;
+    uint32_t used;
 };
+struct inspect_suspended {
+    struct inspect_cid_state *slots;
+    uint32_t slot_count;                /* 0 or a power of two */
+    uint32_t count;                     /* used slots, < slot_count / 2 + 1 */
+};
+void inspect_suspended_free(struct inspect_suspended *suspended);
 /* One event of a kind that binds names to CIDs (host_create, vm_create, ctx_create,
  * vm_power_on, vm_resume, ctx_suspend, ctx_resume, cid_reassigned), as the names query
  * reads it: `name` is its name field, else its vm field, else "". */

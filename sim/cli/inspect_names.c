@@ -167,27 +167,61 @@ uint32_t inspect_owner(const struct inspect_names *names, uint32_t cid, uint64_t
     return 0;
 }
 
-static uint32_t suspended_take(struct inspect_suspended *suspended, uint32_t cid)
+void inspect_suspended_free(struct inspect_suspended *suspended)
 {
-    for (uint32_t index = suspended->count; index-- > 0;) {
-        if (suspended->cid[index] == cid) {
-            uint32_t name_index = suspended->name_index[index];
-            suspended->cid[index] = suspended->cid[--suspended->count];
-            suspended->name_index[index] = suspended->name_index[suspended->count];
-            return name_index;
-        }
-    }
-    return 0;
+    if (suspended == NULL)
+        return;
+    free(suspended->slots);
+    free(suspended);
 }
 
-/* The name of the endpoint that currently holds `cid`, among the bindings read so far
- * (still in seq order, so the last one with that cid). */
-static uint32_t latest_owner(const struct inspect_names *names, uint32_t cid)
+/* The slot of `cid`, or the empty slot where it would go (the table is never full). */
+static struct inspect_cid_state *cid_slot(const struct inspect_suspended *table, uint32_t cid)
 {
-    for (uint32_t index = names->binding_count; index-- > 0;) {
-        if (names->bindings[index].cid == cid)
-            return names->bindings[index].name_index;
+    assert(table->slot_count > 0 && (table->slot_count & (table->slot_count - 1)) == 0);
+    uint32_t mask = table->slot_count - 1;
+    uint32_t slot = (uint32_t)(cid * 2654435761u) & mask;
+    while (table->slots[slot].used && table->slots[slot].cid != cid)
+        slot = (slot + 1) & mask;
+    return &table->slots[slot];
+}
+
+/* The state of `cid`, made (zero) on first sight; NULL past INSPECT_BINDINGS_MAX CIDs or
+ * without memory. */
+static struct inspect_cid_state *cid_state(struct inspect_suspended *table, uint32_t cid)
+{
+    if (table->slot_count < 2 * table->count + 2) {
+        if (table->count >= INSPECT_BINDINGS_MAX)
+            return NULL;
+        uint32_t slot_count = table->slot_count == 0 ? 64u : table->slot_count * 2;
+        struct inspect_suspended grown = { .slots = calloc(slot_count, sizeof(*grown.slots)),
+                                           .slot_count = slot_count, .count = table->count };
+        if (grown.slots == NULL)
+            return NULL;
+        for (uint32_t index = 0; index < table->slot_count; index++) {
+            if (table->slots[index].used)
+                *cid_slot(&grown, table->slots[index].cid) = table->slots[index];
+        }
+        free(table->slots);
+        *table = grown;
     }
+    struct inspect_cid_state *state = cid_slot(table, cid);
+    if (!state->used) {
+        *state = (struct inspect_cid_state){ .cid = cid, .used = 1 };
+        table->count++;
+    }
+    assert(table->count < table->slot_count);
+    return state;
+}
+
+/* A binding of `cid` to the name `name_index`, remembered as the CID's latest owner. */
+static int bind(struct inspect_names *names, struct inspect_suspended *table, uint64_t seq,
+                uint32_t cid, uint32_t name_index)
+{
+    struct inspect_cid_state *state = cid_state(table, cid);
+    if (state == NULL || add_binding(names, seq, cid, name_index) < 0)
+        return -1;
+    state->latest_name_index = name_index;
     return 0;
 }
 
@@ -196,21 +230,25 @@ int inspect_names_binding(struct inspect_names *names, struct inspect_suspended 
 {
     uint32_t ctx = event->ctx;
     if (strcmp(event->kind, "ctx_suspend") == 0) {
-        if (suspended->count < INSPECT_SUSPENDED_MAX) {
-            suspended->cid[suspended->count] = ctx;
-            suspended->name_index[suspended->count++] = latest_owner(names, ctx);
-        }
+        struct inspect_cid_state *state = cid_state(suspended, ctx);
+        if (state == NULL)
+            return -1;
+        state->suspended_name_index = state->latest_name_index;
         return 0;
     }
     if (strcmp(event->kind, "ctx_resume") == 0) {
-        uint32_t name_index = suspended_take(suspended, (uint32_t)event->field_cid);
-        return name_index == 0 ? 0 : add_binding(names, event->seq, ctx, name_index);
+        struct inspect_cid_state *state = cid_state(suspended, (uint32_t)event->field_cid);
+        if (state == NULL)
+            return -1;
+        uint32_t name_index = state->suspended_name_index;
+        state->suspended_name_index = 0;                 /* one resume per suspend */
+        return name_index == 0 ? 0 : bind(names, suspended, event->seq, ctx, name_index);
     }
     if (strcmp(event->kind, "cid_reassigned") == 0)
         ctx = (uint32_t)event->assigned;
     if (event->name[0] == '\0')
         return 0;
-    return add_binding(names, event->seq, ctx, inspect_name_intern(names, event->name));
+    return bind(names, suspended, event->seq, ctx, inspect_name_intern(names, event->name));
 }
 
 static int read_binding(struct inspect_names *names, struct inspect_suspended *suspended,
@@ -242,13 +280,13 @@ static int load_bindings(struct inspect *inspect)
     int rc;
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
         if (read_binding(&inspect->names, suspended, statement) < 0) {
-            free(suspended);
+            inspect_suspended_free(suspended);
             sqlite3_finalize(statement);
             return inspect_fail(inspect, "more endpoints or CID changes than "
                                          "INSPECT_BINDINGS_MAX/INSPECT_NAMES_MAX");
         }
     }
-    free(suspended);
+    inspect_suspended_free(suspended);
     if (inspect->names.binding_count > 0)     /* qsort(NULL, 0, ...) is undefined */
         qsort(inspect->names.bindings, inspect->names.binding_count,
               sizeof(struct inspect_binding), inspect_bindings_compare);

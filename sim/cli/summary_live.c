@@ -643,7 +643,7 @@ void summary_live_destroy(struct summary_live *live)
         return;
     inspect_model_free(&live->model);
     inspect_names_free(&live->inspect.names);
-    free(live->suspended);
+    inspect_suspended_free(live->suspended);
     free(live->tally.kinds);
     free(live->tally.errors);
     free(live->cids);

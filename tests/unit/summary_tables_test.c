@@ -311,7 +311,53 @@ static void test_forged_names_fall_back_to_the_events(void)
     unlink(trace_path);
 }
 
+/* Applies one binding event to `names`; CU-asserts it was taken. */
+static void binding(struct inspect_names *names, struct inspect_suspended *suspended,
+                    uint64_t seq, uint32_t ctx, const char *kind, const char *name,
+                    uint64_t field_cid)
+{
+    struct inspect_binding_event event = { .seq = seq, .ctx = ctx, .kind = kind,
+                                           .name = name, .field_cid = field_cid };
+    CU_ASSERT_EQUAL(inspect_names_binding(names, suspended, &event), 0);
+}
+
+/* A resumed VM is named by the last suspend of its old CID, even after another VM took that
+ * CID, and with more VMs suspended at once than the 4096 a fixed table once held (each
+ * suspend used to scan every binding read so far). */
+static void test_resumes_name_the_suspended_vm_at_any_count(void)
+{
+    enum { VMS = 6000 };
+    struct inspect_names names = { 0 };
+    struct inspect_suspended *suspended = calloc(1, sizeof *suspended);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(suspended);
+    uint64_t seq = 1;
+    char name[32];
+    for (uint32_t vm = 0; vm < VMS; vm++) {
+        snprintf(name, sizeof name, "g%u", vm);
+        binding(&names, suspended, seq++, 100 + vm, "vm_create", name, 0);
+    }
+    for (uint32_t vm = 0; vm < VMS; vm++)
+        binding(&names, suspended, seq++, 100 + vm, "ctx_suspend", "", 0);
+    binding(&names, suspended, seq++, 100, "vm_create", "intruder", 0);   /* takes CID 100 */
+    for (uint32_t vm = 0; vm < VMS; vm++)
+        binding(&names, suspended, seq++, 50000 + vm, "ctx_resume", "", 100 + vm);
+    binding(&names, suspended, seq++, 60000, "ctx_resume", "", 100);      /* taken already */
+    inspect_suspended_free(suspended);
+    qsort(names.bindings, names.binding_count, sizeof(struct inspect_binding),
+          inspect_bindings_compare);
+    ASSERT_U64_EQ(names.binding_count, 2 * VMS + 1);
+    for (uint32_t vm = 0; vm < VMS; vm += 997) {
+        snprintf(name, sizeof name, "g%u", vm);
+        CU_ASSERT_STRING_EQUAL(inspect_name(&names, inspect_owner(&names, 50000 + vm, seq)),
+                               name);
+    }
+    CU_ASSERT_STRING_EQUAL(inspect_name(&names, inspect_owner(&names, 100, seq)), "intruder");
+    CU_ASSERT_STRING_EQUAL(inspect_name(&names, inspect_owner(&names, 60000, seq)), "");
+    inspect_names_free(&names);
+}
+
 static const struct test_entry tests[] = {
+    TEST_ENTRY(test_resumes_name_the_suspended_vm_at_any_count),
     TEST_ENTRY(test_tables_load_back_as_the_model_from_events),
     TEST_ENTRY(test_writing_changes_no_event_and_no_meta),
     TEST_ENTRY(test_a_trace_without_digest_gets_no_tables),
