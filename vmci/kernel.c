@@ -13,6 +13,10 @@
 #include "vmci_int.h"
 
 #define KERNEL_TABLE_INITIAL 8u
+/* A datagram this small (every vSockets control packet: 56 bytes) is put together on the
+ * stack for its send; larger ones (up to VMCI_MAX_DG_SIZE) in the heap. Sends copy what
+ * they keep, so the bytes never outlive vmci_dg_send. */
+#define KERNEL_DG_STACK_BYTES 256u
 
 struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
                                         struct vmci_context *context, bool is_host)
@@ -290,7 +294,8 @@ int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_head
     if (!kernel->driver_loaded)
         return VMCI_ERROR_UNAVAILABLE;
     uint64_t size_bytes = VMCI_DG_HEADERSIZE + header->payload_size;
-    uint8_t *bytes = malloc(size_bytes);
+    uint8_t stack_bytes[KERNEL_DG_STACK_BYTES];
+    uint8_t *bytes = size_bytes <= sizeof(stack_bytes) ? stack_bytes : malloc(size_bytes);
     if (bytes == NULL)
         return VMCI_ERROR_NO_MEM;
     vmci_header_encode(bytes, header);
@@ -298,7 +303,8 @@ int64_t vmci_dg_send(struct vmci_kernel *kernel, const struct vmci_datagram_head
         memcpy(bytes + VMCI_DG_HEADERSIZE, payload, header->payload_size);
     int64_t result = kernel->is_host ? vmci__host_send(kernel, bytes, size_bytes, cost_ns)
                                      : vmci__guest_send(kernel, bytes, size_bytes, cost_ns);
-    free(bytes);
+    if (bytes != stack_bytes)
+        free(bytes);
     return result;
 }
 

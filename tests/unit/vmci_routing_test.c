@@ -707,6 +707,66 @@ static void test_R52_payload_too_large(void)
     world_destroy(w);
 }
 
+/* Every byte of each datagram a handle receives, in arrival order (the size-boundary test). */
+#define BYTES_RECEIVER_DATAGRAMS_MAX 8u
+struct bytes_receiver {
+    uint32_t delivered;
+    uint64_t payload_bytes[BYTES_RECEIVER_DATAGRAMS_MAX];
+    uint64_t payload_hash[BYTES_RECEIVER_DATAGRAMS_MAX];
+};
+
+static void bytes_receiver_fn(void *state, const struct vmci_datagram_header *header,
+                              const uint8_t *payload)
+{
+    struct bytes_receiver *rx = state;
+    if (rx->delivered < BYTES_RECEIVER_DATAGRAMS_MAX) {
+        rx->payload_bytes[rx->delivered] = header->payload_size;
+        rx->payload_hash[rx->delivered] = sim_data_hash(payload, header->payload_size);
+    }
+    rx->delivered++;
+}
+
+/* vmci_dg_send puts a small datagram together on the stack and a larger one in the heap
+ * (256 bytes in all is the cut): payloads on both sides of it and far above it arrive
+ * whole and unchanged, from a guest to the host and from the host to a guest. */
+static void test_R39_datagrams_around_the_stack_cut_arrive_whole(void)
+{
+    static const uint64_t sizes[] = { 0, 1, 231, 232, 233, 4096, VMCI_MAX_DG_PAYLOAD_SIZE };
+    const uint32_t count = sizeof(sizes) / sizeof(sizes[0]);
+    for (uint32_t index = 0; index < sizeof(payload_buffer); index++)
+        payload_buffer[index] = (uint8_t)(index * 131u + 7u);
+    struct world *w = esxi_world_create();
+    struct bytes_receiver host_rx = { 0 }, guest_rx = { 0 };
+    struct vmci_handle host_handle, guest_handle;
+    CU_ASSERT_EQUAL_FATAL(vmci_dg_create(w->host, HOST_RID_DEFAULT + 10, VMCI_FLAG_DG_NONE,
+                                         &w->default_id, bytes_receiver_fn, &host_rx,
+                                         &host_handle), VMCI_SUCCESS);
+    CU_ASSERT_EQUAL_FATAL(vmci_dg_create(w->guests[VM_R], GUEST_RID + 10, VMCI_FLAG_DG_NONE,
+                                         NULL, bytes_receiver_fn, &guest_rx, &guest_handle),
+                          VMCI_SUCCESS);
+    for (uint32_t index = 0; index < count; index++) {
+        struct vmci_datagram_header up = { .dst = host_handle, .src = guest_handle,
+                                           .payload_size = sizes[index] };
+        struct vmci_datagram_header down = { .dst = guest_handle, .src = host_handle,
+                                             .payload_size = sizes[index] };
+        ASSERT_U64_EQ(vmci_dg_send(w->guests[VM_R], &up, payload_buffer, NULL),
+                      VMCI_DG_HEADERSIZE + sizes[index]);
+        ASSERT_U64_EQ(vmci_dg_send(w->host, &down, payload_buffer, NULL),
+                      VMCI_DG_HEADERSIZE + sizes[index]);
+        run_idle(w);
+    }
+    ASSERT_U64_EQ(host_rx.delivered, count);
+    ASSERT_U64_EQ(guest_rx.delivered, count);
+    for (uint32_t index = 0; index < count && index < BYTES_RECEIVER_DATAGRAMS_MAX; index++) {
+        uint64_t expected_hash = sim_data_hash(payload_buffer, sizes[index]);
+        ASSERT_U64_EQ(host_rx.payload_bytes[index], sizes[index]);
+        ASSERT_U64_EQ(guest_rx.payload_bytes[index], sizes[index]);
+        ASSERT_U64_EQ(host_rx.payload_hash[index], expected_hash);
+        ASSERT_U64_EQ(guest_rx.payload_hash[index], expected_hash);
+    }
+    world_destroy(w);
+}
+
 /* R53: a destination context of ANY is INVALID_ARGS, from the host and from a guest. */
 static void test_R53_dst_any(void)
 {
@@ -1065,6 +1125,7 @@ static void test_R62_destroy_unknown(void)
 
 static const struct test_entry tests[] = {
     TEST_ENTRY(test_D2_every_product_in_the_matrix),
+    TEST_ENTRY(test_R39_datagrams_around_the_stack_cut_arrive_whole),
     TEST_ENTRY(test_D1_default_host_identity),
     TEST_ENTRY(test_R49_R196_privilege_flags),
     TEST_ENTRY(test_R196_R51_host_guest_matrix),
