@@ -282,9 +282,15 @@ bool shim_thread_trap(long number, const long arguments[6], long *result)
         return true;
     }
     case SYS_exit:
-        if (self == NULL)
-            return false;               /* the first thread's exit ends the program */
-        thread_exit(arguments[0]);
+        if (self != NULL)
+            thread_exit(arguments[0]);
+        /* The first thread: glibc makes exit(2) there only for pthread_exit while other
+         * threads run (the process goes on); otherwise it ends the program (the trap). A
+         * thread without a channel (not made by pthread_create) just ends. */
+        if (shim_channel_fd() >= 0 && shim_call_simple(EXEC_OP_THREAD_EXIT, 0, 0, 0, 0) < 0)
+            return false;
+        for (;;)
+            (void)shim_syscall(SYS_exit, arguments[0], 0, 0, 0, 0, 0);
     default:
         return false;
     }

@@ -7,7 +7,7 @@
 # condition variable handoff, a timed wait, a semaphore, shared descriptors, ids, a detached
 # thread, the thread limit, fork refused: tests/fixtures/programs/thread_probe.c, built here,
 # run by threads.lua) twice with the same output and digest; exit() in a thread ends the
-# whole program with its code. Skips, saying why, only when this machine cannot sandbox
+# whole program with its code; pthread_exit in main lets the threads run on. Skips, saying why, only when this machine cannot sandbox
 # programs. Outputs are compared from stdout only (under ASan stderr carries the
 # sanitizer's own notes). Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
 set -u
@@ -100,6 +100,12 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
     [ "$(tr '\n' ' ' <"$work/exit.out")" = "exit 9 status exited thread exits the program " ]
     check "exit(9) in a thread ends the whole program with 9" $? \
         "$(head -c 300 "$work/exit.out" "$work/exit.err")"
+    "$vmcisim" run tests/fixtures/programs/threads.lua --allow-exec -q -- \
+        "$work/thread_probe" main_exits >"$work/main.out" 2>"$work/main.err"
+    expected="exit 0 status exited main leaves thread 1 after main left thread 2 after main left "
+    [ "$(tr '\n' ' ' <"$work/main.out")" = "$expected" ]
+    check "pthread_exit in main: the threads run on, the last one's end ends the program" $? \
+        "$(head -c 300 "$work/main.out" "$work/main.err")"
 else
     check "the thread probe builds" 1 "$(head -c 300 "$work/cc.out")"
 fi

@@ -97,6 +97,7 @@ struct exec_program {
     struct exec_program *leader;
     bool thread;                        /* made by pthread_create (not by fork or ep:exec) */
     bool group_exit;                    /* leader: a thread ended the whole process */
+    bool first_thread_gone;             /* leader: its first thread left, threads run on */
     struct exec_threads *threads;       /* leader only: NULL until its first thread */
     /* A thread being made: its channel handed over, its real thread not yet reported (owned;
      * its fiber starts once pthread_create reports the real thread runs). */
@@ -212,6 +213,9 @@ uint32_t exec__thread_count(const struct exec_program *program);
 void exec__thread_group_exit(struct exec_program *program);
 /* A thread ended (its fiber ends next): joins waiting for it wake. */
 void exec__thread_ended(struct exec_program *thread);
+/* After the reply to a leader whose first thread left (pthread_exit in main): its fiber
+ * waits until the process ends (a thread's exit_group kills it). Returns false. */
+bool exec__thread_leader_park(struct exec_program *leader);
 /* After a sigaction: the dispositions are the process's, so every thread gets them. */
 void exec__thread_share_actions(struct exec_program *program);
 

@@ -396,7 +396,7 @@ void exec__member_main(struct sim_engine *engine, void *arg)
         return;
     }
     bool by_itself = exec__serve_loop(member);
-    member_reap(member, !by_itself);
+    member_reap(member, !by_itself && !member->group_exit);    /* see program_main */
     exec__program_finish(member);
 }
 

@@ -429,6 +429,8 @@ bool exec__serve_loop(struct exec_program *program)
         exec__process_after_reply(program);
         if (program->exit_called)
             return true;                    /* it ends now: nothing follows its exit */
+        if (program->first_thread_gone)     /* its real thread is gone: no more calls */
+            return exec__thread_leader_park(program);
     }
 }
 

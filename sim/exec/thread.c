@@ -351,8 +351,14 @@ int64_t exec__thread_serve(struct exec_program *program, const struct exec_reque
     case EXEC_OP_THREAD_STARTED:
         return thread_started(program, request->args[0]);
     case EXEC_OP_THREAD_EXIT:
-        if (!program->thread)
-            return -EINVAL;             /* the main thread leaves with exit (docs) */
+        if (!program->thread) {
+            /* pthread_exit in the first thread: the process goes on while threads run
+             * (glibc exits the process itself when there are none: EINVAL is a bug). */
+            if (exec__thread_count(program) == 0)
+                return -EINVAL;
+            program->first_thread_gone = true;
+            return 0;
+        }
         program->exit_called = true;
         program->exit_code_called = 0;
         return 0;
@@ -363,6 +369,14 @@ int64_t exec__thread_serve(struct exec_program *program, const struct exec_reque
     default:
         return -ENOSYS;
     }
+}
+
+bool exec__thread_leader_park(struct exec_program *leader)
+{
+    assert(leader->first_thread_gone);
+    while (sim_fiber_wait(leader->engine, &leader->futex_waitq, SIM_TIME_NEVER) >= 0)
+        continue;                       /* nothing wakes it but its end (killed) */
+    return false;
 }
 
 static void actions_copy(struct exec_signal_state *to, const struct exec_signal_state *from)

@@ -150,8 +150,22 @@ static void test_threads_share_the_descriptor_table(void)
     root->channel_pending = -1;
     CU_ASSERT_EQUAL(call(root, EXEC_OP_THREAD_STARTED, EAGAIN, 0, 0, &reply), 0);
     CU_ASSERT_EQUAL(exec__thread_count(root), 1);
-    /* The main thread never sends a thread's exit. */
-    CU_ASSERT_EQUAL(call(root, EXEC_OP_THREAD_EXIT, 0, 0, 0, &reply), -EINVAL);
+    /* pthread_exit in the first thread while a thread runs: the process goes on. */
+    CU_ASSERT_FALSE(root->first_thread_gone);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_THREAD_EXIT, 0, 0, 0, &reply), 0);
+    CU_ASSERT_TRUE(root->first_thread_gone);
+    fixture_close(&fixture);
+}
+
+static void test_first_thread_exit_needs_threads(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_reply reply;
+    /* Without threads glibc ends the process itself: a thread exit there is a bug. */
+    CU_ASSERT_EQUAL(call(fixture.root, EXEC_OP_THREAD_EXIT, 0, 0, 0, &reply), -EINVAL);
+    CU_ASSERT_FALSE(fixture.root->first_thread_gone);
+    CU_ASSERT_EQUAL(call(fixture.root, EXEC_OP_THREAD_JOIN, 99, 0, 0, &reply), 0);  /* none */
     fixture_close(&fixture);
 }
 
@@ -329,6 +343,7 @@ CU_ErrorCode exec_thread_suite_add(void)
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_threads_share_the_descriptor_table),
         TEST_ENTRY(test_threads_are_bounded),
+        TEST_ENTRY(test_first_thread_exit_needs_threads),
         TEST_ENTRY(test_futex_wakes_in_arrival_order),
         TEST_ENTRY(test_futex_timeouts_are_simulated),
         TEST_ENTRY(test_a_signal_ends_a_futex_wait),
