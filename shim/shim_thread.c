@@ -16,9 +16,10 @@
  *   also made natively, for the moments glibc code runs outside the simulation (a thread's
  *   first steps before its HELLO, a thread's last steps after its exit call).
  * - A thread's exit (glibc's start_thread ends in exit(2)) is one last call, then the real
- *   exit from the shim's site. pthread_join first waits in simulated time until the thread
- *   made that call, then lets glibc finish the join (the kernel clears the thread's id when
- *   the real thread is gone: that last wait is native and short).
+ *   exit from the shim's site. pthread_join (and its timed and try forms) first waits in
+ *   simulated time until the thread made that call, then lets glibc finish the join (the
+ *   kernel clears the thread's id when the real thread is gone: that last wait is native
+ *   and short).
  *
  * Invariants: a slot is LIVE from pthread_create's answer to the thread's exit call, EXITING
  * until its channel is closed, then FREE; its channel number belongs to the slot; `futex_waiters`
@@ -69,6 +70,16 @@ static __thread bool futex_native __attribute__((tls_model("initial-exec")));
 
 typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef int (*join_fn)(pthread_t, void **);
+
+/* A timeout as ns (saturating), or -EINVAL. */
+static int64_t timeout_ns(const struct timespec *timeout)
+{
+    if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000l)
+        return -EINVAL;
+    if (timeout->tv_sec > INT64_MAX / 1000000000l - 1)
+        return INT64_MAX;
+    return (int64_t)timeout->tv_sec * 1000000000l + timeout->tv_nsec;
+}
 
 static void *thread_main(void *argument)
 {
@@ -143,31 +154,79 @@ int pthread_create(pthread_t *handle, const pthread_attr_t *attributes,
     return error;
 }
 
-int pthread_join(pthread_t handle, void **result)
+/* The LIVE thread `handle` names (one that has not made its exit call), or NULL. */
+static struct shim_thread *live_thread(pthread_t handle)
+{
+    for (uint32_t index = 0; shim_threads_active() && index < SHIM_THREAD_SLOTS; index++) {
+        struct shim_thread *thread = &threads[index];
+        if (__atomic_load_n(&thread->state, __ATOMIC_ACQUIRE) == SHIM_THREAD_LIVE &&
+            pthread_equal(thread->handle, handle))
+            return thread;
+    }
+    return NULL;
+}
+
+/* The simulated part of a join: waits until `handle`'s thread made its exit call, or the
+ * deadline (kind and ns as EXEC_OP_THREAD_JOIN). 0, or the error number. */
+static int join_wait(pthread_t handle, int64_t kind, int64_t ns)
+{
+    struct shim_thread *thread = live_thread(handle);
+    if (thread == NULL)
+        return 0;
+    if (thread == self)
+        return EDEADLK;
+    long rc;
+    do                                  /* a signal's handlers ran: join again */
+        rc = (long)shim_call_simple(EXEC_OP_THREAD_JOIN, thread->id, kind, ns, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? errno : 0;
+}
+
+/* glibc's join, once the thread made its exit call: its last wait is the kernel's. */
+static int join_finish(pthread_t handle, void **result)
 {
     static join_fn real;
     if (real == NULL)
         real = (join_fn)dlsym(RTLD_NEXT, "pthread_join");
     if (real == NULL)
         return EINVAL;
-    for (uint32_t index = 0; shim_threads_active() && index < SHIM_THREAD_SLOTS; index++) {
-        struct shim_thread *thread = &threads[index];
-        if (__atomic_load_n(&thread->state, __ATOMIC_ACQUIRE) != SHIM_THREAD_LIVE ||
-            !pthread_equal(thread->handle, handle))
-            continue;
-        if (thread == self)
-            return EDEADLK;
-        long rc;
-        do                              /* a signal's handlers ran: join again */
-            rc = (long)shim_call_simple(EXEC_OP_THREAD_JOIN, thread->id, 0, 0, 0);
-        while (rc < 0 && errno == EINTR);
-        break;
-    }
     futex_native = true;
     int rc = real(handle, result);
     futex_native = false;
     return rc;
 }
+
+int pthread_join(pthread_t handle, void **result)
+{
+    int rc = join_wait(handle, EXEC_FUTEX_NONE, 0);
+    return rc != 0 && rc != ENOSYS ? rc : join_finish(handle, result);
+}
+
+int pthread_tryjoin_np(pthread_t handle, void **result)
+{
+    return live_thread(handle) != NULL ? EBUSY : join_finish(handle, result);
+}
+
+/* pthread_clockjoin_np's deadline on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC). */
+int pthread_clockjoin_np(pthread_t handle, void **result, clockid_t clock,
+                         const struct timespec *deadline)
+{
+    int64_t ns = 0, kind = EXEC_FUTEX_NONE;
+    if (deadline != NULL) {
+        ns = timeout_ns(deadline);
+        if (ns < 0 || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
+            return EINVAL;
+        kind = clock == CLOCK_REALTIME ? EXEC_FUTEX_REALTIME : EXEC_FUTEX_MONOTONIC;
+    }
+    int rc = join_wait(handle, kind, ns);
+    return rc != 0 && rc != ENOSYS ? rc : join_finish(handle, result);
+}
+
+int pthread_timedjoin_np(pthread_t handle, void **result, const struct timespec *deadline)
+{
+    return pthread_clockjoin_np(handle, result, CLOCK_REALTIME, deadline);
+}
+
 
 /* ---- Trapped calls ---------------------------------------------------------------------- */
 
@@ -186,16 +245,6 @@ static __attribute__((noreturn)) void thread_exit(long code)
     __atomic_store_n(&thread->state, SHIM_THREAD_FREE, __ATOMIC_RELEASE);
     for (;;)
         (void)shim_syscall(SYS_exit, code, 0, 0, 0, 0, 0);
-}
-
-/* A timeout as ns (saturating), or -EINVAL. */
-static int64_t timeout_ns(const struct timespec *timeout)
-{
-    if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000l)
-        return -EINVAL;
-    if (timeout->tv_sec > INT64_MAX / 1000000000l - 1)
-        return INT64_MAX;
-    return (int64_t)timeout->tv_sec * 1000000000l + timeout->tv_nsec;
 }
 
 static long futex_wait(const uint32_t *address, int command, int flags, uint32_t expected,

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 # tests/programs_thread_test.sh: threads in real programs (docs/programs.md, "Threads").
 #
-# The Guide's stream server with a thread per connection (scenarios/thread_server.lua) twice
-# with equal digests, under both channel kinds; what threads see (join values, a mutex and
-# condition variable handoff, a timed wait, a semaphore, shared descriptors, ids, a detached
-# thread, the thread limit, fork refused: tests/fixtures/programs/thread_probe.c, built here,
-# run by threads.lua) twice with the same output and digest; exit() in a thread ends the
-# whole program with its code; pthread_exit in main lets the threads run on. Skips, saying why, only when this machine cannot sandbox
-# programs. Outputs are compared from stdout only (under ASan stderr carries the
+# The Guide's stream server with a thread per connection (scenarios/thread_server.lua) twice with
+# equal digests, under both channel kinds; what threads see (join values, timed joins, a mutex and
+# condition variable handoff, a timed wait, a semaphore, shared descriptors, ids, a detached thread,
+# the thread limit, fork refused: tests/fixtures/programs/thread_probe.c, built here, run by
+# threads.lua) twice with the same output and digest; exit() in a thread ends the whole program with
+# its code; pthread_exit in main lets the threads run on. Skips, saying why, only when this machine
+# cannot sandbox programs. Outputs are compared from stdout only (under ASan stderr carries the
 # sanitizer's own notes). Prints "ok - NAME" / "not ok - NAME"; scripts/run-tests counts them.
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
@@ -79,6 +79,8 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
         "a thread's read waits for another thread's write; a close is every thread's"
     probe "^thread_ids pid 1 main_tid 1 other_tid_differs 1$" \
         "getpid is the process's, gettid each thread's own"
+    probe "^joins try EBUSY timed ETIMEDOUT clock 0 value 5$" \
+        "tryjoin is EBUSY, a timed join times out, a clock join gets the value (simulated)"
     probe "^detached ran 1$" "a detached thread runs"
     probe "^limit 64 EAGAIN fork_with_threads ENOSYS$" \
         "the 65th thread is EAGAIN; fork is refused while threads live"
@@ -88,8 +90,8 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
     counts=$(sqlite3 "$work/probe.db" "select kind || ':' || count(*) from events
              where kind in ('exec_thread', 'exec_thread_exit') group by kind order by kind" |
              tr '\n' ' ')
-    [ "$counts" = "exec_thread:73 exec_thread_exit:73 " ]
-    check "each of the 73 threads (5 + 1 + 1 + 1 + 1 + 64) is traced made and ended" $? \
+    [ "$counts" = "exec_thread:74 exec_thread_exit:74 " ]
+    check "each of the 74 threads (5 + 1 + 1 + 1 + 1 + 1 + 64) is traced made and ended" $? \
         "$counts"
     refused=$(sqlite3 "$work/probe.db" "select json_extract(fields, '$.value') from events
               where kind = 'exec_refused' and json_extract(fields, '$.what') = 'thread'")

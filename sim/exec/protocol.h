@@ -89,7 +89,8 @@ enum exec_op {
     EXEC_OP_THREAD_STARTED, /* 0, or the error pthread_create met: the real thread runs (or
                              * never will); reply: its simulated id (0 when it never will) */
     EXEC_OP_THREAD_EXIT,    /* the calling thread ends (not its process) */
-    EXEC_OP_THREAD_JOIN,    /* thread id: waits until that thread of the process ended */
+    EXEC_OP_THREAD_JOIN,    /* thread id, exec_futex_deadline, ns: waits until that thread
+                             * of the process ended (0) or the deadline (-ETIMEDOUT) */
     EXEC_OP_FUTEX,          /* exec_futex_op, address, then per op (exec_futex_op says) */
     EXEC_OP_COUNT,
 };

@@ -161,8 +161,17 @@ static struct exec_program *thread_find(struct exec_program *program, int64_t ti
     return found;
 }
 
-static int64_t thread_join(struct exec_program *program, int64_t tid, bool *fatal)
+static uint64_t futex_deadline(struct exec_program *program, int64_t kind, int64_t ns);
+
+/* Waits until thread `tid` of the caller's process ended, or the deadline (pthread_join,
+ * pthread_timedjoin_np and pthread_clockjoin_np). */
+static int64_t thread_join(struct exec_program *program, const struct exec_request *request,
+                           bool *fatal)
 {
+    int64_t tid = request->args[0], kind = request->args[1];
+    if (kind < EXEC_FUTEX_NONE || kind > EXEC_FUTEX_REALTIME)
+        return -EINVAL;
+    uint64_t deadline_ns = futex_deadline(program, kind, request->args[2]);
     for (;;) {
         struct exec_program *target = thread_find(program, tid);
         if (target == NULL)
@@ -170,9 +179,11 @@ static int64_t thread_join(struct exec_program *program, int64_t tid, bool *fata
         if (target == program)
             return -EDEADLK;
         int rc = exec__signal_wait(program, &program->leader->threads->ended_waitq,
-                                   SIM_TIME_NEVER);
+                                   deadline_ns);
         if (rc == -EINTR)
             return -EINTR;              /* the shim runs the handlers and joins again */
+        if (rc == SIM_WAKE_TIMED_OUT)
+            return -ETIMEDOUT;
         if (rc < 0) {
             *fatal = true;
             return -EINTR;
@@ -363,7 +374,7 @@ int64_t exec__thread_serve(struct exec_program *program, const struct exec_reque
         program->exit_code_called = 0;
         return 0;
     case EXEC_OP_THREAD_JOIN:
-        return thread_join(program, request->args[0], fatal);
+        return thread_join(program, request, fatal);
     case EXEC_OP_FUTEX:
         return futex_serve(program, request, fatal);
     default:
