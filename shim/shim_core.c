@@ -10,6 +10,12 @@
  * that the other is gone. If the supervisor goes away (vmcisim ended, or killed this
  * program), the program ends at once with status 125: there is nothing left that
  * could answer it, and going on natively would step outside the simulation.
+ *
+ * Threads (shim_thread.c): once the program made one, each thread calls over its own
+ * socketpair channel (the first thread keeps the program's channel and its shared page);
+ * a thread not made through pthread_create has none, and its calls fail with ENOSYS.
+ * Before the first thread nothing here reads thread-local storage (it may not exist yet
+ * while the loader runs the shim's earliest code).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +30,12 @@
 
 static int channel_fd = -1;
 static unsigned char fd_kinds[EXEC_FDS_MAX];
+/* Set once, by the first pthread_create: calls then pick their thread's channel. */
+static bool threads_started;
+/* The calling thread's channel (-1: the first thread's, or none) and whether it is the first
+ * thread (its constructor ran there). */
+static __thread int thread_channel_fd __attribute__((tls_model("initial-exec"))) = -1;
+static __thread bool thread_first __attribute__((tls_model("initial-exec")));
 
 /* The shim's only syscall instruction, written in assembly so that there is exactly one
  * copy (a compiler may clone or inline a C function): the seccomp filter lets calls whose
@@ -84,12 +96,12 @@ void shim_channel_lost(void)
         (void)shim_syscall(SYS_exit_group, 125, 0, 0, 0, 0, 0);
 }
 
-/* Writes every byte of the iovecs (partial writes resumed). */
-static void channel_write(struct iovec *parts, int count)
+/* Writes every byte of the iovecs to the channel `fd` (partial writes resumed). */
+static void channel_write(int fd, struct iovec *parts, int count)
 {
     int first = 0;
     while (first < count) {
-        long written = SHIM_SYSCALL3(SYS_writev, channel_fd, &parts[first], count - first);
+        long written = SHIM_SYSCALL3(SYS_writev, fd, &parts[first], count - first);
         if (written == -EINTR)
             continue;
         if (written <= 0)
@@ -104,11 +116,11 @@ static void channel_write(struct iovec *parts, int count)
     }
 }
 
-static void channel_read(void *target, size_t size_bytes)
+static void channel_read(int fd, void *target, size_t size_bytes)
 {
     char *cursor = target;
     while (size_bytes > 0) {
-        long got = SHIM_SYSCALL3(SYS_read, channel_fd, cursor, size_bytes);
+        long got = SHIM_SYSCALL3(SYS_read, fd, cursor, size_bytes);
         if (got == -EINTR)
             continue;
         if (got <= 0)
@@ -121,7 +133,8 @@ static void channel_read(void *target, size_t size_bytes)
 /* Reads the reply: its header and, in the same system calls, its payload scattered over
  * `in` (the channel holds nothing beyond this one reply, so reading ahead is safe); bytes
  * beyond the buffers are read and dropped. */
-static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_count)
+static void reply_read(int fd, struct exec_reply *reply, const struct iovec *in,
+                       int in_count)
 {
     struct iovec parts[1 + 9];
     int count = 0;
@@ -134,7 +147,7 @@ static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_
     size_t got = 0, want = sizeof(*reply);
     int first = 0;
     while (got < want) {
-        long rc = SHIM_SYSCALL3(SYS_readv, channel_fd, &parts[first], count - first);
+        long rc = SHIM_SYSCALL3(SYS_readv, fd, &parts[first], count - first);
         if (rc == -EINTR)
             continue;
         if (rc <= 0)
@@ -159,7 +172,7 @@ static void reply_read(struct exec_reply *reply, const struct iovec *in, int in_
     static char sink[4096];
     for (size_t left = reply->payload_bytes - (want - sizeof(*reply)); left > 0;) {
         size_t take = left < sizeof(sink) ? left : sizeof(sink);
-        channel_read(sink, take);
+        channel_read(fd, sink, take);
         left -= take;
     }
 }
@@ -168,7 +181,8 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
                   struct exec_reply *reply, const struct iovec *in, int in_count)
 {
     struct iovec parts[1 + 8];
-    if (channel_fd < 0 || out_count > 8 || in_count > 9)
+    int fd = shim_channel_fd();
+    if (fd < 0 || out_count > 8 || in_count > 9)
         return -ENOSYS;
     size_t payload_bytes = 0;
     parts[0].iov_base = request;
@@ -182,14 +196,14 @@ int64_t shim_call(struct exec_request *request, const struct iovec *out, int out
     request->magic = EXEC_MAGIC;
     request->payload_bytes = (uint32_t)payload_bytes;
     for (;;) {
-        if (shim_channel_shm_active()) {
+        if (fd == channel_fd && shim_channel_shm_active()) {   /* the first thread's */
             (void)shim_channel_shm_call(channel_fd, request, out, out_count, reply, in,
                                         in_count);
         } else {
             struct iovec sent[1 + 8];   /* channel_write advances what it is given */
             memcpy(sent, parts, sizeof(parts[0]) * (size_t)(1 + out_count));
-            channel_write(sent, 1 + out_count);
-            reply_read(reply, in, in_count);
+            channel_write(fd, sent, 1 + out_count);
+            reply_read(fd, reply, in, in_count);
         }
         bool restart = reply->result == -EXEC_ERESTART;
         if (reply->signals == 0 && !restart)
@@ -219,7 +233,24 @@ long shim_call_simple(enum exec_op op, int64_t a0, int64_t a1, int64_t a2, int64
 
 int shim_channel_fd(void)
 {
-    return channel_fd;
+    if (!threads_started)
+        return channel_fd;
+    return thread_channel_fd >= 0 ? thread_channel_fd : thread_first ? channel_fd : -1;
+}
+
+void shim_threads_start(void)
+{
+    threads_started = true;
+}
+
+bool shim_threads_active(void)
+{
+    return threads_started;
+}
+
+void shim_thread_channel_set(int fd)
+{
+    thread_channel_fd = fd;
 }
 
 void shim_channel_move(int fd)
@@ -266,6 +297,7 @@ __attribute__((constructor)) static void shim_start(void)
         start_failed("vmcisim shim: cannot map the shared-memory channel (" EXEC_CHANNEL_SHM_ENV
                      ")\n");
     channel_fd = fd;
+    thread_first = true;
     shim_fd_set_kind(channel_fd, SHIM_FD_CHANNEL);
     shim_process_hello();           /* the HELLO call, and what a new image learns from it */
     int rc = shim_trap_install();

@@ -104,6 +104,18 @@ void shim_signal_start(void);
  * and *result (the kernel's convention, -errno), or false when it is not one of them. */
 bool shim_process_trap(long number, const long arguments[6], long *result);
 
+/* Threads (shim_thread.c). shim_core.c: the first pthread_create turns per-thread channels
+ * on; whether it happened; the calling thread's own channel from now on. */
+void shim_threads_start(void);
+bool shim_threads_active(void);
+void shim_thread_channel_set(int fd);
+/* A trapped system call threads change (futex, gettid, a thread's exit): true and *result,
+ * or false when it is not one of them (or the program has no threads). */
+bool shim_thread_trap(long number, const long arguments[6], long *result);
+/* shim_process.c: the descriptor the supervisor sends after a fork's (or a thread's) reply,
+ * or -errno. */
+int shim_channel_receive(void);
+
 #pragma GCC visibility pop
 
 #endif /* SHIM_SHIM_INT_H */

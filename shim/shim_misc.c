@@ -3,7 +3,7 @@
  * shim/shim_misc.c: everything the shim serves besides socket calls: time and
  * sleeping (simulated time), getrandom (from the seed), getpid/getppid (simulated
  * pids), uname (the endpoint's identity), /dev/vsock and its ioctls, fcntl, dup,
- * fstat on simulated descriptors, and pthread_create (refused: one thread only).
+ * fstat on simulated descriptors.
  *
  * Invariant: none of these reads the machine's clock, random source or identity;
  * a value a program sees here comes from the supervisor, so it is a function of
@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/random.h>
@@ -415,17 +414,4 @@ int fstat(int fd, struct stat *out)
 int fstat64(int fd, struct stat64 *out)
 {
     return fstat(fd, (struct stat *)out);
-}
-
-int pthread_create(pthread_t *thread, const pthread_attr_t *attributes,
-                   void *(*start)(void *), void *argument)
-{
-    (void)thread;
-    (void)attributes;
-    (void)start;
-    (void)argument;
-    shim_complain("vmcisim shim: pthread_create refused: a program runs as one simulated "
-                  "thread (docs/programs.md)\n");
-    (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_THREAD, 0, 0, 0);
-    return ENOSYS;
 }

@@ -235,8 +235,7 @@ void shim_process_hello(void)
     shim_signal_start();
 }
 
-/* The descriptor the supervisor sent after a fork's reply, or -errno. */
-static int channel_receive(void)
+int shim_channel_receive(void)
 {
     char byte = 0;
     struct iovec part = { &byte, 1 };
@@ -271,7 +270,7 @@ static long process_fork(long flags, long parent_tid, long child_tid, long tls)
     int64_t pid = shim_call(&request, NULL, 0, &reply, NULL, 0);
     if (pid < 0)
         return (long)pid;
-    int fd = channel_receive();
+    int fd = shim_channel_receive();
     if (fd < 0)
         return -EAGAIN;             /* the child's simulated process sees its channel end */
     flags = (flags & ~(long)(CLONE_VFORK | 0xff)) | SIGCHLD;

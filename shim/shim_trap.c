@@ -20,6 +20,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -165,7 +166,8 @@ static void on_sigsys(int signal_number, siginfo_t *info, void *context)
     }
     if (!found) {
         const long arguments[6] = { a1, a2, a3, a4, a5, a6 };
-        found = shim_process_trap(number, arguments, &result) ||   /* fork, exec, wait */
+        found = shim_thread_trap(number, arguments, &result) ||    /* futex, a thread's exit */
+                shim_process_trap(number, arguments, &result) ||   /* fork, exec, wait */
                 shim_signal_trap(number, arguments, &result);       /* signals */
     }
     if (!found && (number == SYS_exit_group || number == SYS_exit)) {
@@ -220,11 +222,12 @@ int shim_trap_handler_install(void)
 
 /* Calls passed through from anywhere: memory and thread setup, which the loader of a new
  * image makes before any shim exists and which never touch anything simulated (before,
- * the handler passed them on natively anyway). */
+ * the handler passed them on natively anyway). futex is trapped: once a program has
+ * threads, its waits are simulated (shim_thread.c). */
 static const long trap_anywhere[] = {
     SYS_rt_sigreturn, SYS_mmap, SYS_mprotect, SYS_munmap, SYS_mremap, SYS_madvise, SYS_brk,
     SYS_arch_prctl, SYS_set_tid_address, SYS_set_robust_list, SYS_rseq, SYS_prlimit64,
-    SYS_futex, SYS_sched_yield,
+    SYS_sched_yield,
 };
 /* Calls passed through from the dynamic loader's own code: what it needs to load a new
  * image's libraries (files, never a simulated descriptor) before the shim is loaded. */
@@ -311,6 +314,16 @@ int shim_trap_install(void)
         emit(&filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                                    (uint32_t)trap_anywhere[index],
                                                    TRAP_TO_ALLOW, 0));
+    /* clone with CLONE_THREAD from anywhere: glibc's pthread_create makes the real thread
+     * once the shim's pthread_create has its channel (shim_thread.c); the new thread starts
+     * on a new stack, which a clone made from the trap's handler could not give it. */
+    emit(&filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3));
+    emit(&filter, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, args[0])));
+    emit(&filter, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD,
+                                               TRAP_TO_ALLOW, 0));
+    emit(&filter, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, nr)));
     uint64_t site = shim_syscall_site();
     emit_range(&filter, site, site + 1, NULL, 0);
     uintptr_t loader_start = 0, loader_end = 0;

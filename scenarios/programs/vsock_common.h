@@ -48,10 +48,11 @@ static inline unsigned int parse_number(const char *text)
 }
 
 /* Echoes what `connection` brings until its end of stream; returns the bytes echoed. A
- * failed recv or send ends the program as `fail(who, …)`. */
+ * failed recv or send ends the program as `fail(who, …)`. The buffer is the caller's own
+ * (on its stack): the threaded server runs one loop per thread. */
 static inline unsigned long long echo_until_end(int connection, const char *who)
 {
-    static char buffer[65536];
+    char buffer[65536];
     unsigned long long echoed = 0;
     for (;;) {
         ssize_t got = recv(connection, buffer, sizeof(buffer), 0);

@@ -90,6 +90,23 @@ struct exec_program {
     char exec_hash[17];
     uint8_t exec_cloexec[EXEC_FDS_MAX / 8];
     uint32_t execs;                     /* images after the first */
+    /* Threads (thread.c). A thread is a member of the family that shares its process's
+     * descriptor table and vSockets context: every call serves descriptors through
+     * `leader` (the process: itself for every process, the creating process for a thread),
+     * never through a thread's own `context` and `fdmap`, which stay empty. */
+    struct exec_program *leader;
+    bool thread;                        /* made by pthread_create (not by fork or ep:exec) */
+    bool group_exit;                    /* leader: a thread ended the whole process */
+    bool first_thread_gone;             /* leader: its first thread left, threads run on */
+    struct exec_threads *threads;       /* leader only: NULL until its first thread */
+    /* A thread being made: its channel handed over, its real thread not yet reported (owned;
+     * its fiber starts once pthread_create reports the real thread runs). */
+    struct exec_program *thread_pending;
+    /* A futex wait (thread.c): the word waited on, the bitset, whether a wake chose it. */
+    uint64_t futex_address;
+    uint32_t futex_bitset;
+    bool futex_woken;
+    struct sim_waitq futex_waitq;
     /* Emulated signals (signal.c): bit N-1 of each set is signal N. */
     struct exec_signal_state {
         uint64_t pending, blocked, ignored, handled;
@@ -175,6 +192,32 @@ void exec__signal_end(struct exec_program *program);
 /* The family's members in creation order: the first (after NULL), then the next. */
 struct exec_program *exec__family_next(const struct exec_program *root,
                                        const struct exec_program *member);
+
+/* process.c, for threads (thread.c): a member with the parent's configuration (not yet
+ * spawned; NULL when out of memory), its place on the family's list (false: out of memory),
+ * the fiber body every member runs, and a kill (one that never ran ends here). */
+struct exec_program *exec__member_new(struct exec_program *parent, int channel);
+bool exec__family_append(struct exec_program *root, struct exec_program *member);
+/* Makes the family's list if it has none yet: false when out of memory. */
+bool exec__family_ready(struct exec_program *root);
+void exec__member_main(struct sim_engine *engine, void *arg);
+void exec__member_kill(struct exec_program *member);
+
+/* thread.c: threads of a real program (docs/programs.md "Threads"). */
+int64_t exec__thread_serve(struct exec_program *program, const struct exec_request *request,
+                           struct exec_reply *reply, bool *fatal);
+/* Threads of `program`'s process that have not ended (0 without threads). */
+uint32_t exec__thread_count(const struct exec_program *program);
+/* The process ends (an exit call from any of its threads, or the leader's end): every other
+ * thread of it is killed; from a thread, the leader learns the exit code. */
+void exec__thread_group_exit(struct exec_program *program);
+/* A thread ended (its fiber ends next): joins waiting for it wake. */
+void exec__thread_ended(struct exec_program *thread);
+/* After the reply to a leader whose first thread left (pthread_exit in main): its fiber
+ * waits until the process ends (a thread's exit_group kills it). Returns false. */
+bool exec__thread_leader_park(struct exec_program *leader);
+/* After a sigaction: the dispositions are the process's, so every thread gets them. */
+void exec__thread_share_actions(struct exec_program *program);
 
 /* program.c */
 /* Serves calls until the program ends (true: by itself; false: it must be killed). */

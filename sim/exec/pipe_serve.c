@@ -101,7 +101,8 @@ static struct exec_io *io_of(const struct exec_program *program, int64_t fd)
 {
     if (fd < 0 || fd >= (int64_t)EXEC_FDS_MAX)
         return NULL;
-    const struct exec_description *description = exec_fdmap_lookup(&program->fdmap, (int)fd);
+    const struct exec_description *description =
+        exec_fdmap_lookup(&program->leader->fdmap, (int)fd);
     return description != NULL ? description->io : NULL;
 }
 
@@ -150,16 +151,16 @@ static void broken_pipe(struct exec_program *program, struct exec_io *io, int fl
 static int64_t map_pair(struct exec_program *program, const struct exec_request *request,
                         struct exec_io *ends[2], const char *op)
 {
-    int rc = exec_fdmap_add_io(&program->fdmap, (int)request->args[0], ends[0]);
+    int rc = exec_fdmap_add_io(&program->leader->fdmap, (int)request->args[0], ends[0]);
     if (rc < 0) {
         exec_io_release(ends[0]);
         exec_io_release(ends[1]);
         return rc;
     }
-    rc = exec_fdmap_add_io(&program->fdmap, (int)request->args[1], ends[1]);
+    rc = exec_fdmap_add_io(&program->leader->fdmap, (int)request->args[1], ends[1]);
     if (rc < 0) {
         int ignored;
-        (void)exec_fdmap_remove(&program->fdmap, (int)request->args[0], &ignored);
+        (void)exec_fdmap_remove(&program->leader->fdmap, (int)request->args[0], &ignored);
         exec_io_release(ends[0]);
         exec_io_release(ends[1]);
         return rc;
@@ -203,7 +204,7 @@ static int64_t serve_inet_socket(struct exec_program *program,
                               (request->args[2] & SOCK_NONBLOCK) != 0, &io);
     if (rc < 0)
         return rc;
-    rc = exec_fdmap_add_io(&program->fdmap, (int)request->args[0], io);
+    rc = exec_fdmap_add_io(&program->leader->fdmap, (int)request->args[0], io);
     if (rc < 0) {
         exec_io_release(io);
         return rc;
@@ -388,7 +389,7 @@ static int64_t serve_accept(struct exec_program *program, struct exec_io *io,
             return rc;
     }
     server->nonblock = (request->args[2] & SOCK_NONBLOCK) != 0;
-    int rc = exec_fdmap_add_io(&program->fdmap, (int)request->args[1], server);
+    int rc = exec_fdmap_add_io(&program->leader->fdmap, (int)request->args[1], server);
     if (rc < 0) {
         exec_io_release(server);
         return rc;
@@ -525,7 +526,7 @@ static int64_t serve_ioctl(struct exec_program *program, struct exec_io *io,
 static int64_t serve_close(struct exec_program *program, struct exec_io *io, int64_t fd)
 {
     int ignored = -1;
-    int rc = exec_fdmap_remove(&program->fdmap, (int)fd, &ignored);
+    int rc = exec_fdmap_remove(&program->leader->fdmap, (int)fd, &ignored);
     if (rc < 0)
         return rc;
     bool last = rc == 1 && io->holders == 1;
@@ -550,7 +551,7 @@ static int poll_scan(struct exec_program *program, struct exec_poll_entry *entri
         struct exec_io *io = io_of(program, entries[index].fd);
         const struct exec_description *description =
             entries[index].fd >= 0 && entries[index].fd < (int32_t)EXEC_FDS_MAX
-                ? exec_fdmap_lookup(&program->fdmap, entries[index].fd) : NULL;
+                ? exec_fdmap_lookup(&program->leader->fdmap, entries[index].fd) : NULL;
         set[index] = (struct pollfd){ .fd = -1, .events = entries[index].events };
         if (io != NULL) {
             entries[index].revents = exec_io_poll(io, entries[index].events, now);
@@ -564,7 +565,8 @@ static int poll_scan(struct exec_program *program, struct exec_poll_entry *entri
             entries[index].revents = description != NULL ? 0 : POLLNVAL;   /* the device */
         }
     }
-    if (any_socket && program->context_live && vs_poll(&program->context, set, count, 0) > 0) {
+    if (any_socket && program->leader->context_live &&
+        vs_poll(&program->leader->context, set, count, 0) > 0) {
         for (uint64_t index = 0; index < count; index++) {
             if (set[index].fd >= 0)
                 entries[index].revents = set[index].revents;
@@ -729,7 +731,7 @@ void exec__io_release_all(struct exec_program *program, bool quiet)
             continue;
         int ignored = -1;
         bool last = io->holders == 1;
-        int rc = exec_fdmap_remove(&program->fdmap, (int)fd, &ignored);
+        int rc = exec_fdmap_remove(&program->leader->fdmap, (int)fd, &ignored);
         if (rc == 1 && quiet)
             exec_io_forget(io);
         else if (rc == 1) {

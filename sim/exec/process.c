@@ -96,12 +96,12 @@ static void context_forget(struct vs_context *context, uint32_t slot)
 
 int exec__process_close(struct exec_program *program, int vs_fd)
 {
-    struct vsock_sock *sock = vs_socket_of(&program->context, vs_fd);
+    struct vsock_sock *sock = vs_socket_of(&program->leader->context, vs_fd);
     struct exec_family *family = program->root->family;
     struct exec_shared *entry = sock != NULL ? shared_find(family, sock) : NULL;
     if (entry == NULL)
-        return vs_close(&program->context, vs_fd) < 0 ? -errno : 0;
-    context_forget(&program->context, (uint32_t)(vs_fd - VS_FD_FIRST));
+        return vs_close(&program->leader->context, vs_fd) < 0 ? -errno : 0;
+    context_forget(&program->leader->context, (uint32_t)(vs_fd - VS_FD_FIRST));
     shared_drop(family, entry);
     return 0;
 }
@@ -138,15 +138,15 @@ static uint32_t unshared_count(struct exec_family *family, const struct vs_conte
 static void context_copy(struct exec_family *family, struct exec_program *member,
                          struct exec_program *parent)
 {
-    vs_context_init(&member->context, parent->engine, parent->context.stack,
-                    &parent->context.credentials);
+    vs_context_init(&member->context, parent->engine, parent->leader->context.stack,
+                    &parent->leader->context.credentials);
     member->context_live = true;
-    member->context.fd_generation_next = parent->context.fd_generation_next;
+    member->context.fd_generation_next = parent->leader->context.fd_generation_next;
     for (uint32_t slot = 0; slot < VS_FDS_MAX; slot++) {
-        struct vsock_sock *sock = parent->context.fds[slot].sock;
+        struct vsock_sock *sock = parent->leader->context.fds[slot].sock;
         if (sock == NULL)
             continue;
-        member->context.fds[slot] = parent->context.fds[slot];
+        member->context.fds[slot] = parent->leader->context.fds[slot];
         member->context.fd_count++;
         struct exec_shared *entry = shared_find(family, sock);
         if (entry != NULL) {
@@ -156,7 +156,7 @@ static void context_copy(struct exec_family *family, struct exec_program *member
             family->shared[family->shared_count++] = (struct exec_shared){ sock, 2 };
         }
     }
-    member->fdmap = parent->fdmap;      /* the same numbers, the same descriptions */
+    member->fdmap = parent->leader->fdmap;      /* the same numbers, the same descriptions */
     /* FM4: each copied description of a pipe, socket pair or control channel socket is one
      * more holder of its object, so a reader sees end of file only once every process
      * that had the write end closed it. */
@@ -167,10 +167,8 @@ static void context_copy(struct exec_family *family, struct exec_program *member
     }
 }
 
-static void member_main(struct sim_engine *engine, void *arg);
-
 /* A member with the parent's configuration (not yet spawned). NULL when out of memory. */
-static struct exec_program *member_new(struct exec_program *parent, int channel)
+struct exec_program *exec__member_new(struct exec_program *parent, int channel)
 {
     struct exec_program *member = calloc(1, sizeof(*member));
     struct exec_start start = {
@@ -203,10 +201,12 @@ static struct exec_program *member_new(struct exec_program *parent, int channel)
     member->status = "running";
     member->exit_code = -1;
     member->root = parent->root;
+    member->leader = member;
     member->parent = parent;
     member->member = true;
     member->channel_pending = member->pidfd = -1;
     sim_waitq_init(&member->children_waitq, "wait");
+    sim_waitq_init(&member->futex_waitq, "futex");
     return member;
 }
 
@@ -219,13 +219,22 @@ static void trace_fork(struct exec_program *program, uint32_t child_pid)
     (void)sim_engine_emit(program->engine, &event);
 }
 
-static void family_append(struct exec_family *family, struct exec_program *member)
+bool exec__family_ready(struct exec_program *root)
 {
+    return family_of(root) != NULL;
+}
+
+bool exec__family_append(struct exec_program *root, struct exec_program *member)
+{
+    struct exec_family *family = family_of(root);
+    if (family == NULL)
+        return false;
     struct exec_program **link = &family->members;
     while (*link != NULL)
         link = &(*link)->member_next;
     *link = member;
     family->member_count++;
+    return true;
 }
 
 int64_t exec__process_fork(struct exec_program *program, const struct exec_request *request,
@@ -234,10 +243,10 @@ int64_t exec__process_fork(struct exec_program *program, const struct exec_reque
     (void)request;
     (void)reply;
     struct exec_family *family = family_of(program);
-    if (family == NULL || !program->context_live)
+    if (family == NULL || !program->leader->context_live)
         return -ENOMEM;
     if (family->member_count >= EXEC_PROCESSES_MAX ||
-        family->shared_count + unshared_count(family, &program->context) >
+        family->shared_count + unshared_count(family, &program->leader->context) >
             EXEC_SHARED_SOCKETS_MAX)
         return -EAGAIN;
     int pair[2];
@@ -245,12 +254,12 @@ int64_t exec__process_fork(struct exec_program *program, const struct exec_reque
         return -EAGAIN;
     int on = 1;
     (void)setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
-    struct exec_program *member = member_new(program, pair[0]);
+    struct exec_program *member = exec__member_new(program, pair[0]);
     uint32_t cid = program->callbacks->local_cid(program->owner);
     bool daemon = program->process != NULL && program->process->daemon;
     if (member == NULL ||
-        sim_fiber_spawn_in(program->engine, program->domain, cid, program->name, member_main,
-                           member, 0, daemon, &member->process) < 0) {
+        sim_fiber_spawn_in(program->engine, program->domain, cid, program->name,
+                           exec__member_main, member, 0, daemon, &member->process) < 0) {
         if (member != NULL)
             exec__program_free(member);
         close(pair[0]);
@@ -264,7 +273,7 @@ int64_t exec__process_fork(struct exec_program *program, const struct exec_reque
     char stream[32];
     snprintf(stream, sizeof(stream), "exec:%u", member->pid);
     sim_rng_init_stream(&member->rng, sim_engine_seed(program->engine), stream);
-    family_append(family, member);
+    (void)exec__family_append(program->root, member);     /* the family exists (above) */
     program->channel_pending = pair[1];
     trace_fork(program, member->pid);
     return member->pid;
@@ -329,7 +338,7 @@ static bool member_identify(struct exec_program *member)
             continue;
         struct ucred credentials;
         memcpy(&credentials, CMSG_DATA(header), sizeof(credentials));
-        if (credentials.pid > 0)
+        if (credentials.pid > 0 && !member->thread)     /* a thread's pid is its process's */
             member->pidfd = (int)syscall(SYS_pidfd_open, credentials.pid, 0);
     }
     return true;
@@ -375,7 +384,7 @@ static void member_reap(struct exec_program *member, bool killed)
     }
 }
 
-static void member_main(struct sim_engine *engine, void *arg)
+void exec__member_main(struct sim_engine *engine, void *arg)
 {
     struct exec_program *member = arg;
     assert(member->engine == engine);
@@ -387,7 +396,7 @@ static void member_main(struct sim_engine *engine, void *arg)
         return;
     }
     bool by_itself = exec__serve_loop(member);
-    member_reap(member, !by_itself);
+    member_reap(member, !by_itself && !member->group_exit);    /* see program_main */
     exec__program_finish(member);
 }
 
@@ -412,6 +421,11 @@ static void member_free(struct exec_program *member)
 void exec__process_ended(struct exec_program *program)
 {
     struct exec_family *family = program->root->family;
+    if (program->thread) {              /* no zombie: joins learn of it from thread.c */
+        exec__thread_ended(program);
+        member_free(program);
+        return;
+    }
     /* Its children are orphaned: reaped at once when ended, else when they end. */
     for (struct exec_program *member = family != NULL ? family->members : NULL;
          member != NULL;) {
@@ -498,7 +512,7 @@ int64_t exec__process_wait(struct exec_program *program, const struct exec_reque
 
 /* Kills a member: its blocked call ends and its fiber ends it; one that never ran (its real
  * process waits for the answer to its first call) ends here, its channel closed. */
-static void member_kill(struct exec_program *member)
+void exec__member_kill(struct exec_program *member)
 {
     if (member->process == NULL)
         return;
@@ -524,7 +538,7 @@ void exec__family_close_all(struct exec_program *root)
             }
             member->context.stack = NULL;
             exec_fdmap_init(&member->fdmap);
-            member_kill(member);
+            exec__member_kill(member);
         }
         member = next;
     }

@@ -81,7 +81,7 @@ static void exec_complete(struct exec_program *program)
         if (exec__io_close(program, (int)fd))
             continue;                   /* a pipe, socket pair or control channel socket */
         int vs_fd = -1;
-        if (exec_fdmap_remove(&program->fdmap, (int)fd, &vs_fd) == 1 && vs_fd >= 0)
+        if (exec_fdmap_remove(&program->leader->fdmap, (int)fd, &vs_fd) == 1 && vs_fd >= 0)
             (void)exec__process_close(program, vs_fd);
     }
     program->exec_pending = false;
@@ -105,7 +105,7 @@ int64_t exec__process_hello(struct exec_program *program, struct exec_reply *rep
     uint32_t count = 0;
     for (uint32_t fd = 0; fd < EXEC_FDS_MAX; fd++) {
         const struct exec_description *description =
-            exec_fdmap_lookup(&program->fdmap, (int)fd);
+            exec_fdmap_lookup(&program->leader->fdmap, (int)fd);
         if (description == NULL)
             continue;
         entries[count].fd = (int32_t)fd;

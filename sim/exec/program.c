@@ -383,7 +383,7 @@ static void trace_start(struct exec_program *program, const char *hash)
 static void trace_end(struct exec_program *program)
 {
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_API, "exec_exit",
+    sim_trace_event_init(&event, SIM_LAYER_API, program->thread ? "exec_thread_exit" : "exec_exit",
                          program->callbacks->local_cid(program->owner), program->pid);
     sim_trace_field_str(&event, "status", program->status);
     sim_trace_field_i64(&event, "code", program->exit_code);
@@ -429,6 +429,8 @@ bool exec__serve_loop(struct exec_program *program)
         exec__process_after_reply(program);
         if (program->exit_called)
             return true;                    /* it ends now: nothing follows its exit */
+        if (program->first_thread_gone)     /* its real thread is gone: no more calls */
+            return exec__thread_leader_park(program);
     }
 }
 
@@ -436,6 +438,14 @@ void exec__program_finish(struct exec_program *program)
 {
     trace_output(program);
     exec__signal_end(program);
+    if (program->thread) {              /* the descriptors are its process's: they stay */
+        trace_end(program);
+        program->ended = true;
+        program->process = NULL;
+        exec__process_ended(program);   /* last: the thread is freed here */
+        return;
+    }
+    exec__thread_group_exit(program);               /* the process's threads end with it */
     exec__io_release_all(program, false);           /* pipes: the peers see it now */
     exec__process_release_shared(program);
     if (program->context_live) {
@@ -478,7 +488,8 @@ static void program_main(struct sim_engine *engine, void *arg)
         return;
     }
     bool by_itself = exec__serve_loop(program);
-    child_reap(program, !by_itself);
+    /* A thread's exit call ended the whole process: the child exits by itself. */
+    child_reap(program, !by_itself && !program->group_exit);
     exec__program_finish(program);
 }
 
@@ -573,6 +584,8 @@ int exec_program_start(struct sim_engine *engine, const struct exec_start *start
     program->status = "running";
     program->exit_code = -1;
     program->root = program;
+    program->leader = program;
+    sim_waitq_init(&program->futex_waitq, "futex");
     program->channel_pending = program->pidfd = -1;
     sim_waitq_init(&program->children_waitq, "wait");
     exec_fdmap_init(&program->fdmap);
@@ -641,6 +654,11 @@ void exec_program_destroy(struct exec_program *program)
 
 void exec__program_free(struct exec_program *program)
 {
+    if (program->thread_pending != NULL) {      /* teardown while a thread was being made */
+        exec_channel_close(&program->thread_pending->channel);
+        exec__program_free(program->thread_pending);
+    }
+    free(program->threads);
     free(program->exec_path);
     free(program->binary_path);
     free(program->cwd);

@@ -29,6 +29,9 @@
 /* Entries of one poll/select the shim forwards (larger sets fail with EINVAL). */
 #define EXEC_POLL_ENTRIES_MAX 1024u
 #define EXEC_ARGS_MAX 6
+/* Threads one process of a program may have at once besides its first (pthread_create
+ * beyond fails with EAGAIN); the shim's table of threads has as many entries. */
+#define EXEC_THREADS_MAX 64u
 
 enum exec_op {
     EXEC_OP_HELLO = 1,      /* first call: args[0] = the child's real pid (reports only) */
@@ -80,7 +83,28 @@ enum exec_op {
     EXEC_OP_KILL,           /* simulated pid (0, -1, -pgid: the program's processes), signal */
     EXEC_OP_ALARM,          /* ns until SIGALRM (0: cancel), interval ns (setitimer), query
                              * only; reply values[0]: ns that were left, values[1]: interval */
+    /* Threads (sim/exec/thread.c, docs/programs.md "Threads"). */
+    EXEC_OP_THREAD_CREATE,  /* a thread is about to be made: its channel follows the reply
+                             * as one byte carrying the descriptor (as EXEC_OP_FORK) */
+    EXEC_OP_THREAD_STARTED, /* 0, or the error pthread_create met: the real thread runs (or
+                             * never will); reply: its simulated id (0 when it never will) */
+    EXEC_OP_THREAD_EXIT,    /* the calling thread ends (not its process) */
+    EXEC_OP_THREAD_JOIN,    /* thread id, exec_futex_deadline, ns: waits until that thread
+                             * of the process ended (0) or the deadline (-ETIMEDOUT) */
+    EXEC_OP_FUTEX,          /* exec_futex_op, address, then per op (exec_futex_op says) */
     EXEC_OP_COUNT,
+};
+
+/* EXEC_OP_FUTEX: what a trapped futex(2) asks once the process has threads. */
+enum exec_futex_op {
+    /* address, bitset, exec_futex_deadline, ns: waits until woken (0), the deadline
+     * (-ETIMEDOUT) or a signal (-EINTR). The shim compared the word itself. */
+    EXEC_FUTEX_WAIT = 1,
+    EXEC_FUTEX_WAKE,        /* address, bitset, count: the number woken */
+    EXEC_FUTEX_REQUEUE,     /* address, wake count, requeue count, second address */
+};
+enum exec_futex_deadline {
+    EXEC_FUTEX_NONE = 0, EXEC_FUTEX_RELATIVE, EXEC_FUTEX_MONOTONIC, EXEC_FUTEX_REALTIME,
 };
 
 /* A signal's action as the supervisor keeps it (the handler's address stays in the shim). */
@@ -93,11 +117,12 @@ enum exec_signal_action {
 
 /* What EXEC_OP_REFUSED reports (the shim then fails the call itself). */
 enum exec_refusal {
-    EXEC_REFUSED_THREAD = 1,    /* pthread_create */
+    EXEC_REFUSED_THREAD = 1,    /* a thread made without pthread_create, or beyond a limit */
     EXEC_REFUSED_SYSCALL,       /* a trapped system call (args[1]: its number) */
     EXEC_REFUSED_FAMILY,        /* socket() of a family other than AF_VSOCK or AF_UNIX */
     /* SCM_RIGHTS on a real socket naming a simulated descriptor (args[1]: it) */
     EXEC_REFUSED_RIGHTS,
+    EXEC_REFUSED_FUTEX,         /* a futex operation threads do not serve (args[1]: it) */
 };
 
 struct exec_request {

@@ -43,7 +43,8 @@ static int socket_of(const struct exec_program *program, int64_t fd)
 {
     if (fd < 0 || fd >= (int64_t)EXEC_FDS_MAX)
         return -EBADF;
-    const struct exec_description *description = exec_fdmap_lookup(&program->fdmap, (int)fd);
+    const struct exec_description *description =
+        exec_fdmap_lookup(&program->leader->fdmap, (int)fd);
     if (description == NULL)
         return -EBADF;
     return description->vs_fd >= 0 ? description->vs_fd : -ENOTSOCK;
@@ -57,13 +58,13 @@ static int64_t api(int64_t rc)
 
 static int64_t serve_socket(struct exec_program *program, const struct exec_request *request)
 {
-    int vs_fd = vs_socket(&program->context, (int)request->args[1], (int)request->args[2],
+    int vs_fd = vs_socket(&program->leader->context, (int)request->args[1], (int)request->args[2],
                           (int)request->args[3]);
     if (vs_fd < 0)
         return -errno;
-    int rc = exec_fdmap_add(&program->fdmap, (int)request->args[0], vs_fd);
+    int rc = exec_fdmap_add(&program->leader->fdmap, (int)request->args[0], vs_fd);
     if (rc < 0)
-        (void)vs_close(&program->context, vs_fd);
+        (void)vs_close(&program->leader->context, vs_fd);
     return rc;
 }
 
@@ -76,8 +77,8 @@ static int64_t serve_address(struct exec_program *program, const struct exec_req
                                       ? (const struct sockaddr *)program->buffer : NULL;
     socklen_t length = (socklen_t)request->payload_bytes;
     if (request->op == EXEC_OP_BIND)
-        return api(vs_bind(&program->context, vs_fd, addr, length));
-    return api(vs_connect(&program->context, vs_fd, addr, length));
+        return api(vs_bind(&program->leader->context, vs_fd, addr, length));
+    return api(vs_connect(&program->leader->context, vs_fd, addr, length));
 }
 
 static int64_t serve_accept(struct exec_program *program, const struct exec_request *request,
@@ -88,14 +89,15 @@ static int64_t serve_accept(struct exec_program *program, const struct exec_requ
         return vs_fd;
     socklen_t length = EXEC_ADDRESS_BYTES;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
-    int child = vs_accept(&program->context, vs_fd, (struct sockaddr *)program->buffer, &length);
+    int child = vs_accept(&program->leader->context, vs_fd, (struct sockaddr *)program->buffer,
+                          &length);
     if (child < 0)
         return -errno;
     if ((request->args[2] & SOCK_NONBLOCK) != 0)
-        (void)vs_fcntl(&program->context, child, F_SETFL, O_NONBLOCK);
-    int rc = exec_fdmap_add(&program->fdmap, (int)request->args[1], child);
+        (void)vs_fcntl(&program->leader->context, child, F_SETFL, O_NONBLOCK);
+    int rc = exec_fdmap_add(&program->leader->fdmap, (int)request->args[1], child);
     if (rc < 0) {
-        (void)vs_close(&program->context, child);
+        (void)vs_close(&program->leader->context, child);
         return rc;
     }
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
@@ -114,8 +116,8 @@ static int64_t serve_send(struct exec_program *program, const struct exec_reques
                                                   : NULL;
     const uint8_t *data = program->buffer + address_bytes;
     size_t length = request->payload_bytes - address_bytes;
-    int64_t rc = api(vs_sendto(&program->context, vs_fd, data, length, (int)request->args[1],
-                               to, (socklen_t)address_bytes));
+    int64_t rc = api(vs_sendto(&program->leader->context, vs_fd, data, length,
+                               (int)request->args[1], to, (socklen_t)address_bytes));
     if (rc == -EPIPE && (request->args[1] & MSG_NOSIGNAL) == 0)
         exec__signal_send(program, SIGPIPE);        /* D21: programs get SIGPIPE */
     return rc;
@@ -134,8 +136,9 @@ static int64_t serve_recv(struct exec_program *program, const struct exec_reques
         length = EXEC_PAYLOAD_BYTES_MAX;
     socklen_t address_length = EXEC_ADDRESS_BYTES;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
-    ssize_t got = vs_recvfrom(&program->context, vs_fd, program->buffer + EXEC_ADDRESS_BYTES,
-                              length, (int)request->args[2], (struct sockaddr *)program->buffer,
+    ssize_t got = vs_recvfrom(&program->leader->context, vs_fd,
+                              program->buffer + EXEC_ADDRESS_BYTES, length,
+                              (int)request->args[2], (struct sockaddr *)program->buffer,
                               &address_length);
     if (got < 0)
         return -errno;
@@ -148,7 +151,7 @@ static int64_t serve_close(struct exec_program *program, const struct exec_reque
     int vs_fd = -1;
     if (request->args[0] < 0 || request->args[0] >= (int64_t)EXEC_FDS_MAX)
         return -EBADF;
-    int rc = exec_fdmap_remove(&program->fdmap, (int)request->args[0], &vs_fd);
+    int rc = exec_fdmap_remove(&program->leader->fdmap, (int)request->args[0], &vs_fd);
     if (rc < 0)
         return rc;
     if (rc == 1 && vs_fd >= 0)
@@ -164,10 +167,9 @@ static int64_t serve_name(struct exec_program *program, const struct exec_reques
         return vs_fd;
     socklen_t length = EXEC_ADDRESS_BYTES;
     struct sockaddr *addr = (struct sockaddr *)program->buffer;
-    int rc = request->op == EXEC_OP_GETSOCKNAME ? vs_getsockname(&program->context, vs_fd, addr,
-                                                                 &length)
-                                                : vs_getpeername(&program->context, vs_fd, addr,
-                                                                 &length);
+    struct vs_context *context = &program->leader->context;
+    int rc = request->op == EXEC_OP_GETSOCKNAME ? vs_getsockname(context, vs_fd, addr, &length)
+                                                : vs_getpeername(context, vs_fd, addr, &length);
     if (rc < 0)
         return -errno;
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
@@ -183,13 +185,13 @@ static int64_t serve_option(struct exec_program *program, const struct exec_requ
     int level = (int)request->args[1];
     int name = (int)request->args[2];
     if (request->op == EXEC_OP_SETSOCKOPT)
-        return api(vs_setsockopt(&program->context, vs_fd, level, name, program->buffer,
+        return api(vs_setsockopt(&program->leader->context, vs_fd, level, name, program->buffer,
                                  (socklen_t)request->payload_bytes));
     if (request->args[3] < 0 || request->args[3] > 64)
         return -EINVAL;
     socklen_t length = (socklen_t)request->args[3];
     memset(program->buffer, 0, 64);
-    if (vs_getsockopt(&program->context, vs_fd, level, name, program->buffer, &length) < 0)
+    if (vs_getsockopt(&program->leader->context, vs_fd, level, name, program->buffer, &length) < 0)
         return -errno;
     reply->payload_bytes = length;
     return 0;
@@ -200,13 +202,13 @@ static int64_t serve_fcntl(struct exec_program *program, const struct exec_reque
     if (request->args[0] < 0 || request->args[0] >= (int64_t)EXEC_FDS_MAX)
         return -EBADF;
     const struct exec_description *description =
-        exec_fdmap_lookup(&program->fdmap, (int)request->args[0]);
+        exec_fdmap_lookup(&program->leader->fdmap, (int)request->args[0]);
     if (description == NULL)
         return -EBADF;
     int command = (int)request->args[1];
     if (description->vs_fd < 0)             /* /dev/vsock: flags only */
         return command == F_GETFL ? O_RDWR : command == F_SETFL ? 0 : -EINVAL;
-    return api(vs_fcntl(&program->context, description->vs_fd, command,
+    return api(vs_fcntl(&program->leader->context, description->vs_fd, command,
                         (int)request->args[2]));
 }
 
@@ -217,7 +219,7 @@ static int64_t serve_ioctl(struct exec_program *program, const struct exec_reque
     if (request->args[0] < 0 || request->args[0] >= (int64_t)EXEC_FDS_MAX)
         return -EBADF;
     const struct exec_description *description =
-        exec_fdmap_lookup(&program->fdmap, (int)request->args[0]);
+        exec_fdmap_lookup(&program->leader->fdmap, (int)request->args[0]);
     if (description == NULL)
         return -EBADF;
     uint64_t code = (uint64_t)request->args[1];
@@ -230,7 +232,7 @@ static int64_t serve_ioctl(struct exec_program *program, const struct exec_reque
             return -ENOTTY;
         return 0;
     }
-    struct vsock_sock *sock = vs_socket_of(&program->context, description->vs_fd);
+    struct vsock_sock *sock = vs_socket_of(&program->leader->context, description->vs_fd);
     if (code != FIONREAD || sock == NULL)
         return -ENOTTY;
     if (sock->tcp == VSOCK_TCP_LISTEN)
@@ -247,7 +249,7 @@ static int64_t serve_open_device(struct exec_program *program, const struct exec
 {
     if (request->args[0] < 0 || request->args[0] >= (int64_t)EXEC_FDS_MAX)
         return -EBADF;
-    return exec_fdmap_add(&program->fdmap, (int)request->args[0], -1);
+    return exec_fdmap_add(&program->leader->fdmap, (int)request->args[0], -1);
 }
 
 static int64_t serve_dup(struct exec_program *program, const struct exec_request *request)
@@ -255,7 +257,7 @@ static int64_t serve_dup(struct exec_program *program, const struct exec_request
     if (request->args[0] < 0 || request->args[0] >= (int64_t)EXEC_FDS_MAX ||
         request->args[1] < 0 || request->args[1] >= (int64_t)EXEC_FDS_MAX)
         return -EBADF;
-    return exec_fdmap_dup(&program->fdmap, (int)request->args[0], (int)request->args[1]);
+    return exec_fdmap_dup(&program->leader->fdmap, (int)request->args[0], (int)request->args[1]);
 }
 
 struct exec_poll_entry *exec__poll_entries(struct exec_program *program,
@@ -310,7 +312,7 @@ static int64_t serve_poll(struct exec_program *program, const struct exec_reques
         }
         return 0;
     }
-    int ready = vs_poll(&program->context, set, count, invalid > 0 ? 0 : timeout_ms);
+    int ready = vs_poll(&program->leader->context, set, count, invalid > 0 ? 0 : timeout_ms);
     if (ready < 0)
         return -errno;
     for (uint64_t index = 0; index < count; index++) {
@@ -368,9 +370,9 @@ static int64_t serve_uname(struct exec_program *program, struct exec_reply *repl
 
 static int64_t serve_refused(struct exec_program *program, const struct exec_request *request)
 {
-    static const char *const what[] = { "", "thread", "syscall", "family", "rights" };
+    static const char *const what[] = { "", "thread", "syscall", "family", "rights", "futex" };
     int64_t which = request->args[0];
-    exec__trace_refused(program, which >= 1 && which <= EXEC_REFUSED_RIGHTS ? what[which]
+    exec__trace_refused(program, which >= 1 && which <= EXEC_REFUSED_FUTEX ? what[which]
                                                                             : "unknown",
                         request->args[1]);
     return 0;
@@ -406,10 +408,10 @@ static int64_t serve_time(struct exec_program *program, const struct exec_reques
         return serve_clock(program, request, reply);
     case EXEC_OP_RANDOM:
         return serve_random(program, request, reply);
-    case EXEC_OP_GETPID:
-        reply->values[0] = program->pid;
-        reply->values[1] = program->parent_pid;
-        return 0;
+    case EXEC_OP_GETPID:                /* a thread's process: its leader; the result: gettid */
+        reply->values[0] = program->leader->pid;
+        reply->values[1] = program->leader->parent_pid;
+        return program->pid;
     case EXEC_OP_UNAME:
         return serve_uname(program, reply);
     case EXEC_OP_EXIT:
@@ -417,6 +419,8 @@ static int64_t serve_time(struct exec_program *program, const struct exec_reques
         program->exit_code_called = (int)(request->args[0] & 0xff);   /* as the kernel */
         if (request->args[1] >= 1 && request->args[1] <= EXEC_SIGNALS_MAX)
             program->signals.killed_by = (int)request->args[1];      /* a default action */
+        if (program->thread)
+            exec__thread_group_exit(program);   /* exit_group ends every thread */
         return 0;
     default:
         return -ENOSYS;
@@ -430,7 +434,8 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     memset(reply, 0, sizeof(*reply));
     reply->magic = EXEC_MAGIC;
     program->signals.interrupted = false;       /* a wake-up of an earlier call is spent */
-    program->context.interrupted = false;
+    if (!program->thread && exec__thread_count(program) == 0)
+        program->context.interrupted = false;   /* with threads, another may be waiting */
     bool fatal = false;
     int64_t result;
     if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* pipes, pairs, AF_INET */
@@ -447,7 +452,8 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_LISTEN: {
         int vs_fd = socket_of(program, request->args[0]);
         result = vs_fd < 0 ? vs_fd
-                           : api(vs_listen(&program->context, vs_fd, (int)request->args[1]));
+                           : api(vs_listen(&program->leader->context, vs_fd,
+                                           (int)request->args[1]));
         break;
     }
     case EXEC_OP_ACCEPT: result = serve_accept(program, request, reply); break;
@@ -457,7 +463,8 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_SHUTDOWN: {
         int vs_fd = socket_of(program, request->args[0]);
         result = vs_fd < 0 ? vs_fd
-                           : api(vs_shutdown(&program->context, vs_fd, (int)request->args[1]));
+                           : api(vs_shutdown(&program->leader->context, vs_fd,
+                                             (int)request->args[1]));
         break;
     }
     case EXEC_OP_GETSOCKNAME:
@@ -474,16 +481,33 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
         break;
     case EXEC_OP_DUP: result = serve_dup(program, request); break;
     case EXEC_OP_REFUSED: result = serve_refused(program, request); break;
-    case EXEC_OP_FORK: result = exec__process_fork(program, request, reply); break;
+    case EXEC_OP_FORK:
+    case EXEC_OP_EXECVE:
+        /* Only a process without threads forks or executes (docs/programs.md "Threads"). */
+        if (program->thread || exec__thread_count(program) > 0)
+            result = -ENOSYS;
+        else if (request->op == EXEC_OP_FORK)
+            result = exec__process_fork(program, request, reply);
+        else
+            result = exec__process_execve(program, request);
+        break;
     case EXEC_OP_WAIT: result = exec__process_wait(program, request, reply, &fatal); break;
-    case EXEC_OP_EXECVE: result = exec__process_execve(program, request); break;
     case EXEC_OP_EXECVE_FAILED: result = exec__process_execve_failed(program); break;
     case EXEC_OP_SIGACTION:
     case EXEC_OP_SIGMASK:
     case EXEC_OP_SIGTAKE:
     case EXEC_OP_SIGSUSPEND:
     case EXEC_OP_KILL:
-    case EXEC_OP_ALARM: result = exec__signal_serve(program, request, reply, &fatal); break;
+    case EXEC_OP_ALARM:
+        result = exec__signal_serve(program, request, reply, &fatal);
+        if (request->op == EXEC_OP_SIGACTION && result == 0)
+            exec__thread_share_actions(program);    /* actions are the process's */
+        break;
+    case EXEC_OP_THREAD_CREATE:
+    case EXEC_OP_THREAD_STARTED:
+    case EXEC_OP_THREAD_EXIT:
+    case EXEC_OP_THREAD_JOIN:
+    case EXEC_OP_FUTEX: result = exec__thread_serve(program, request, reply, &fatal); break;
     default: result = serve_time(program, request, reply, &fatal); break;
     }
     reply->result = result;

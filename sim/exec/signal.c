@@ -59,11 +59,13 @@ static void interrupt(struct exec_program *program)
 {
     if (program->process == NULL || exec__signal_deliverable(program) == 0)
         return;
-    if (program->context_live && program->context.waiting) {
-        program->context.interrupted = true;
-        (void)sim_process_wake(program->process, SIM_WAKE_WOKEN);
-    } else if (program->signals.waiting) {
+    /* This layer's waits first: they are the process's own, where the socket context is
+     * its thread group's (a thread's leader may be the one waiting in a socket call). */
+    if (program->signals.waiting) {
         program->signals.interrupted = true;
+        (void)sim_process_wake(program->process, SIM_WAKE_WOKEN);
+    } else if (program->leader->context_live && program->leader->context.waiting) {
+        program->leader->context.interrupted = true;
         (void)sim_process_wake(program->process, SIM_WAKE_WOKEN);
     }
 }

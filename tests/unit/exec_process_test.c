@@ -64,6 +64,7 @@ static void fixture_open(struct fixture *fixture)
     root->pid = 1;
     root->parent_pid = 1;
     root->root = root;
+    root->leader = root;                    /* a process, not a thread */
     exec_channel_init(&root->channel);
     root->channel_pending = root->pidfd = -1;
     root->output_fd[0] = root->output_fd[1] = -1;

@@ -61,6 +61,7 @@ static void fixture_open(struct fixture *fixture, uint32_t pid)
     program->pid = pid;
     program->parent_pid = 1;
     program->root = program;                /* a family of one until it forks */
+    program->leader = program;              /* a process, not a thread */
     program->channel_pending = program->pidfd = -1;
     program->buffer = calloc(1, EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES);
     CU_ASSERT_FATAL(program->buffer != NULL);
@@ -218,7 +219,8 @@ static void test_time_random_and_identity_come_from_the_world(void)
     uint64_t words[2] = { sim_rng_next(&again), sim_rng_next(&again) };
     CU_ASSERT_EQUAL(memcmp(first, words, sizeof(first)), 0);     /* the stream, in order */
     int64_t none[4] = { 0 };
-    CU_ASSERT_EQUAL(call(&fixture, EXEC_OP_GETPID, none, NULL, 0, &reply), 0);
+    /* The result is the caller's own id (gettid: a process's first thread is the process). */
+    CU_ASSERT_EQUAL(call(&fixture, EXEC_OP_GETPID, none, NULL, 0, &reply), 5);
     CU_ASSERT_EQUAL(reply.values[0], 5);
     CU_ASSERT_EQUAL(reply.values[1], 1);
     CU_ASSERT_EQUAL(call(&fixture, EXEC_OP_UNAME, none, NULL, 0, &reply), 0);
