@@ -13,7 +13,9 @@
 #ifndef SIM_LUA_LUA_INT_H
 #define SIM_LUA_LUA_INT_H
 
+#include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -83,17 +85,89 @@ static inline bool simlua__pool_serves(size_t block_bytes)
 {
     return SIMLUA_POOL_IN_RUNTIME && block_bytes <= SIMLUA_POOL_BLOCK_BYTES_MAX;
 }
+#if SIMLUA_ASAN
+#include <sanitizer/asan_interface.h>
+#define SIMLUA_POOL_POISON(address, bytes) ASAN_POISON_MEMORY_REGION((address), (bytes))
+#define SIMLUA_POOL_UNPOISON(address, bytes) ASAN_UNPOISON_MEMORY_REGION((address), (bytes))
+#else
+#define SIMLUA_POOL_POISON(address, bytes) ((void)(address), (void)(bytes))
+#define SIMLUA_POOL_UNPOISON(address, bytes) ((void)(address), (void)(bytes))
+#endif
+/* A size class: SIMLUA_POOL_CLASS_BYTES apart up to SIMLUA_POOL_SMALL_BYTES_MAX, then four
+ * a power of two (a block wastes at most a fifth of its bytes). */
+struct simlua_pool_class {
+    uint32_t index;
+    size_t bytes;                       /* what a block of the class takes */
+};
+#define SIMLUA_POOL_SMALL_CLASSES (SIMLUA_POOL_SMALL_BYTES_MAX / SIMLUA_POOL_CLASS_BYTES)
+#define SIMLUA_POOL_SMALL_LOG2 9
+_Static_assert(SIMLUA_POOL_SMALL_BYTES_MAX == 1u << SIMLUA_POOL_SMALL_LOG2, "the first power");
+/* Inline: the allocator asks for it on every block taken or given back. */
+static inline struct simlua_pool_class simlua__pool_class(size_t block_bytes)
+{
+    assert(block_bytes > 0 && block_bytes <= SIMLUA_POOL_BLOCK_BYTES_MAX);
+    struct simlua_pool_class class_info;
+    if (block_bytes <= SIMLUA_POOL_SMALL_BYTES_MAX) {
+        class_info.index = (uint32_t)((block_bytes - 1) / SIMLUA_POOL_CLASS_BYTES);
+        class_info.bytes = ((size_t)class_info.index + 1) * SIMLUA_POOL_CLASS_BYTES;
+        return class_info;
+    }
+    /* 2^power < block_bytes <= 2^(power+1), in quarters of 2^power */
+    uint32_t power = 63u - (uint32_t)__builtin_clzll((unsigned long long)(block_bytes - 1));
+    uint32_t quarter = (uint32_t)((block_bytes - 1 - ((size_t)1 << power)) >> (power - 2));
+    class_info.index = SIMLUA_POOL_SMALL_CLASSES + (power - SIMLUA_POOL_SMALL_LOG2) * 4 + quarter;
+    class_info.bytes = ((size_t)1 << power) + ((size_t)quarter + 1) * ((size_t)1 << (power - 2));
+    assert(class_info.index < SIMLUA_POOL_CLASS_COUNT);
+    return class_info;
+}
+/* A free block: the link to the next free block of its class. */
+struct simlua_pool_free_block {
+    struct simlua_pool_free_block *next;
+};
+/* A new block of a class whose free list is empty, carved from the newest slab (or a new
+ * one); NULL when no slab can be had. */
+void *simlua__pool_carve(struct simlua_pool *pool, struct simlua_pool_class class_info,
+                         size_t block_bytes);
 /* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
-void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes);
+static inline void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes)
+{
+    assert(pool != NULL);
+    struct simlua_pool_class class_info = simlua__pool_class(block_bytes);
+    struct simlua_pool_free_block *block = pool->free_lists[class_info.index];
+    if (block == NULL)
+        return simlua__pool_carve(pool, class_info, block_bytes);
+    SIMLUA_POOL_UNPOISON(block, sizeof(*block));        /* the link, whatever block_bytes is */
+    pool->free_lists[class_info.index] = block->next;
+    SIMLUA_POOL_POISON(block, class_info.bytes);
+    SIMLUA_POOL_UNPOISON(block, block_bytes);
+    pool->live_bytes += class_info.bytes;
+    assert(pool->live_bytes <= pool->slab_bytes);
+    return block;
+}
 /* Gives back a block of the pool; block_bytes is what it was allocated or resized with. */
-void simlua__pool_free(struct simlua_pool *pool, void *block, size_t block_bytes);
+static inline void simlua__pool_free(struct simlua_pool *pool, void *block, size_t block_bytes)
+{
+    assert(pool != NULL && block != NULL);
+    struct simlua_pool_class class_info = simlua__pool_class(block_bytes);
+    assert(pool->live_bytes >= class_info.bytes);
+    pool->live_bytes -= class_info.bytes;
+    struct simlua_pool_free_block *free_block = block;
+    SIMLUA_POOL_UNPOISON(free_block, sizeof(*free_block));
+    free_block->next = pool->free_lists[class_info.index];
+    pool->free_lists[class_info.index] = free_block;
+    SIMLUA_POOL_POISON(free_block, class_info.bytes);   /* the link too: alloc unpoisons it */
+}
 /* Whether a block of old_bytes can hold new_bytes where it lies (the same class). */
 bool simlua__pool_resize_in_place(struct simlua_pool *pool, void *block, size_t old_bytes,
                                   size_t new_bytes);
 /* The bytes a block of block_bytes really takes in the pool (its class's size). */
 size_t simlua__pool_block_bytes(size_t block_bytes);
 /* Slab bytes not in a block Lua holds. */
-uint64_t simlua__pool_idle_bytes(const struct simlua_pool *pool);
+static inline uint64_t simlua__pool_idle_bytes(const struct simlua_pool *pool)
+{
+    assert(pool->live_bytes <= pool->slab_bytes);
+    return pool->slab_bytes - pool->live_bytes;
+}
 /* Frees every slab; every block must have come back (or be abandoned with the state). */
 void simlua__pool_destroy(struct simlua_pool *pool);
 
@@ -212,6 +286,7 @@ struct simlua_runtime {
     uint64_t gc_instructions_since;     /* Lua instructions since the last collection */
     uint64_t gc_collections;            /* full collections the runtime ran */
     bool gc_refused;                    /* the allocator refused one block to make Lua collect */
+    uint32_t finalizers_running;        /* bindings' __gc functions running (object.c) */
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
@@ -248,6 +323,9 @@ void *simlua__object_test(lua_State *L, int index, enum simlua_type type);
 void simlua__metatable_new(lua_State *L, enum simlua_type type);
 /* Whether Lua is running a __gc finalizer now (also during lua_close). */
 bool simlua__in_finalizer(lua_State *L);
+/* Every __gc a binding sets starts and ends with these (simlua__in_finalizer counts them). */
+struct simlua_runtime *simlua__finalizer_begin(lua_State *L);
+void simlua__finalizer_end(struct simlua_runtime *runtime);
 /* Raises unless bindings may run now: not in a finalizer, and the world still exists. */
 void simlua__check_usable(lua_State *L, const char *what);
 

@@ -54,16 +54,32 @@ const char *simlua__type_name(enum simlua_type type)
 
 bool simlua__in_finalizer(lua_State *L)
 {
-    /* Lua refuses every lua_gc request while it runs a finalizer (also those of
-     * lua_close): the one observable sign that we are inside one. */
-    return lua_gc(L, LUA_GCISRUNNING, 0) < 0;
+    /* The finalizers a state can run are the bindings' own (simlua__finalizer_begin) and
+     * the auxiliary library's buffer boxes, which call no binding: scenarios cannot have
+     * any (the sandbox's setmetatable refuses __gc; debug.setmetatable is absent). So the
+     * count says it without asking Lua (lua_gc(L, LUA_GCISRUNNING), below zero inside any
+     * finalizer, costs a call into Lua on every method call). */
+    return simlua__runtime(L)->finalizers_running > 0;
+}
+
+struct simlua_runtime *simlua__finalizer_begin(lua_State *L)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    runtime->finalizers_running++;
+    return runtime;
+}
+
+void simlua__finalizer_end(struct simlua_runtime *runtime)
+{
+    assert(runtime->finalizers_running > 0);
+    runtime->finalizers_running--;
 }
 
 void simlua__check_usable(lua_State *L, const char *what)
 {
     assert(what != NULL);
     struct simlua_runtime *runtime = simlua__runtime(L);
-    bool finalizer = simlua__in_finalizer(L);
+    bool finalizer = runtime->finalizers_running > 0;
     if (!finalizer && runtime->world != NULL)
         return;
     /* Lua drops errors raised in a finalizer without a word: say it here as well. */

@@ -18,6 +18,8 @@
  *   - live_bytes is the sum of the class sizes of the blocks Lua holds, so
  *     slab_bytes - live_bytes is what the pool holds idle (runtime.c counts it against
  *     SIMLUA_MEMORY_BYTES_MAX, so the pool cannot grow the state past its limit).
+ * The hot paths (a block from or to a free list, the class of a size) are inline in
+ * lua_int.h; this file carves blocks from slabs and frees the slabs.
  * Addresses never affect behaviour: what a scenario sees is ordered by creation numbers
  * (runtime.c), not by where a block lies. Under AddressSanitizer the runtime leaves the
  * pool aside (SIMLUA_POOL_IN_RUNTIME): ASan's red zones and quarantine see more than a
@@ -29,14 +31,6 @@
 
 #include "lua_int.h"
 
-#if SIMLUA_ASAN
-#include <sanitizer/asan_interface.h>
-#define POOL_POISON(address, bytes) ASAN_POISON_MEMORY_REGION((address), (bytes))
-#define POOL_UNPOISON(address, bytes) ASAN_UNPOISON_MEMORY_REGION((address), (bytes))
-#else
-#define POOL_POISON(address, bytes) ((void)(address), (void)(bytes))
-#define POOL_UNPOISON(address, bytes) ((void)(address), (void)(bytes))
-#endif
 
 /* The head of a slab; its size keeps the blocks after it 16-byte aligned. */
 struct pool_slab {
@@ -46,49 +40,10 @@ struct pool_slab {
 _Static_assert(sizeof(struct pool_slab) % SIMLUA_POOL_CLASS_BYTES == 0,
                "blocks after a slab's head stay aligned");
 
-/* A free block: the link to the next free block of its class. */
-struct pool_free_block {
-    struct pool_free_block *next;
-};
-
-/* Classes: SIMLUA_POOL_CLASS_BYTES apart up to SIMLUA_POOL_SMALL_BYTES_MAX, then four
- * a power of two (a block wastes at most a fifth of its bytes). */
-#define POOL_SMALL_CLASSES (SIMLUA_POOL_SMALL_BYTES_MAX / SIMLUA_POOL_CLASS_BYTES)
-#define POOL_SMALL_LOG2 9
-_Static_assert(SIMLUA_POOL_SMALL_BYTES_MAX == 1u << POOL_SMALL_LOG2, "the first power");
-
-static uint32_t log2_floor(size_t value)
-{
-    assert(value > 0);
-    return (uint32_t)(sizeof(unsigned long long) * 8 - 1) -
-           (uint32_t)__builtin_clzll((unsigned long long)value);
-}
-
-static uint32_t class_of(size_t block_bytes)
-{
-    assert(block_bytes > 0 && block_bytes <= SIMLUA_POOL_BLOCK_BYTES_MAX);
-    if (block_bytes <= SIMLUA_POOL_SMALL_BYTES_MAX)
-        return (uint32_t)((block_bytes - 1) / SIMLUA_POOL_CLASS_BYTES);
-    uint32_t power = log2_floor(block_bytes - 1);      /* 2^power < block_bytes */
-    uint32_t quarter = (uint32_t)((block_bytes - 1 - ((size_t)1 << power)) >> (power - 2));
-    uint32_t class_index = POOL_SMALL_CLASSES + (power - POOL_SMALL_LOG2) * 4 + quarter;
-    assert(class_index < SIMLUA_POOL_CLASS_COUNT);
-    return class_index;
-}
-
-static size_t class_bytes(uint32_t class_index)
-{
-    assert(class_index < SIMLUA_POOL_CLASS_COUNT);
-    if (class_index < POOL_SMALL_CLASSES)
-        return ((size_t)class_index + 1) * SIMLUA_POOL_CLASS_BYTES;
-    uint32_t power = POOL_SMALL_LOG2 + (class_index - POOL_SMALL_CLASSES) / 4;
-    uint32_t quarter = (class_index - POOL_SMALL_CLASSES) % 4;
-    return ((size_t)1 << power) + ((size_t)quarter + 1) * ((size_t)1 << (power - 2));
-}
-
 size_t simlua__pool_block_bytes(size_t block_bytes)
 {
-    return class_bytes(class_of(block_bytes));
+    assert(block_bytes > 0 && block_bytes <= SIMLUA_POOL_BLOCK_BYTES_MAX);
+    return simlua__pool_class(block_bytes).bytes;
 }
 
 /* A new slab becomes the one blocks are carved from; what was left of the previous one
@@ -103,61 +58,35 @@ static bool slab_add(struct simlua_pool *pool)
     pool->slab_bytes += SIMLUA_POOL_SLAB_BYTES;
     pool->carve_next = (char *)(slab + 1);
     pool->carve_end = (char *)slab + SIMLUA_POOL_SLAB_BYTES;
-    POOL_POISON(pool->carve_next, (size_t)(pool->carve_end - pool->carve_next));
+    SIMLUA_POOL_POISON(pool->carve_next, (size_t)(pool->carve_end - pool->carve_next));
     return true;
 }
 
-void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes)
+void *simlua__pool_carve(struct simlua_pool *pool, struct simlua_pool_class class_info,
+                         size_t block_bytes)
 {
     assert(pool != NULL);
-    uint32_t class_index = class_of(block_bytes);
-    size_t bytes = class_bytes(class_index);
-    struct pool_free_block *block = pool->free_lists[class_index];
-    if (block != NULL) {
-        POOL_UNPOISON(block, sizeof(*block));   /* the link, whatever block_bytes is */
-        pool->free_lists[class_index] = block->next;
-        POOL_POISON(block, bytes);
-    } else {
-        if ((size_t)(pool->carve_end - pool->carve_next) < bytes && !slab_add(pool))
-            return NULL;
-        block = (struct pool_free_block *)pool->carve_next;     /* poisoned with its slab */
-        pool->carve_next += bytes;
-    }
-    POOL_UNPOISON(block, block_bytes);
-    pool->live_bytes += bytes;
+    assert(pool->free_lists[class_info.index] == NULL);
+    if ((size_t)(pool->carve_end - pool->carve_next) < class_info.bytes && !slab_add(pool))
+        return NULL;
+    void *block = pool->carve_next;     /* poisoned with its slab */
+    pool->carve_next += class_info.bytes;
+    SIMLUA_POOL_UNPOISON(block, block_bytes);
+    pool->live_bytes += class_info.bytes;
     assert(pool->live_bytes <= pool->slab_bytes);
     return block;
-}
-
-void simlua__pool_free(struct simlua_pool *pool, void *block, size_t block_bytes)
-{
-    assert(pool != NULL && block != NULL);
-    uint32_t class_index = class_of(block_bytes);
-    size_t bytes = class_bytes(class_index);
-    assert(pool->live_bytes >= bytes);
-    pool->live_bytes -= bytes;
-    struct pool_free_block *free_block = block;
-    POOL_UNPOISON(free_block, sizeof(*free_block));
-    free_block->next = pool->free_lists[class_index];
-    pool->free_lists[class_index] = free_block;
-    POOL_POISON(free_block, bytes);      /* the link too: alloc unpoisons it to read it */
 }
 
 bool simlua__pool_resize_in_place(struct simlua_pool *pool, void *block, size_t old_bytes,
                                   size_t new_bytes)
 {
     assert(pool != NULL && block != NULL);
-    if (class_of(old_bytes) != class_of(new_bytes))
+    struct simlua_pool_class old_class = simlua__pool_class(old_bytes);
+    if (old_class.index != simlua__pool_class(new_bytes).index)
         return false;
-    POOL_POISON(block, class_bytes(class_of(old_bytes)));
-    POOL_UNPOISON(block, new_bytes);
+    SIMLUA_POOL_POISON(block, old_class.bytes);
+    SIMLUA_POOL_UNPOISON(block, new_bytes);
     return true;
-}
-
-uint64_t simlua__pool_idle_bytes(const struct simlua_pool *pool)
-{
-    assert(pool->live_bytes <= pool->slab_bytes);
-    return pool->slab_bytes - pool->live_bytes;
 }
 
 void simlua__pool_destroy(struct simlua_pool *pool)
@@ -166,7 +95,7 @@ void simlua__pool_destroy(struct simlua_pool *pool)
     struct pool_slab *slab = pool->slabs;
     while (slab != NULL) {
         struct pool_slab *next = slab->next;
-        POOL_UNPOISON(slab, SIMLUA_POOL_SLAB_BYTES);
+        SIMLUA_POOL_UNPOISON(slab, SIMLUA_POOL_SLAB_BYTES);
         free(slab);
         slab = next;
     }

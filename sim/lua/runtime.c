@@ -150,26 +150,43 @@ static void *block_resize(struct simlua_runtime *runtime, void *block, size_t ol
     return moved;
 }
 
-static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
+/* Lua frees a block (pointer may be NULL: nothing to free). */
+static void runtime_free(struct simlua_runtime *runtime, void *pointer, size_t old_bytes)
 {
-    struct simlua_runtime *runtime = state;
-    size_t tag = 0;
-    if (pointer == NULL) {
-        tag = old_bytes;        /* old_bytes is a type tag for new blocks */
-        old_bytes = 0;
-    }
-    struct block_header *header = pointer == NULL ? NULL : (struct block_header *)pointer - 1;
-    uint64_t old_total = pointer == NULL ? 0 : old_bytes + sizeof(*header);
-    if (new_bytes == 0) {
-        if (header != NULL) {
-            runtime->object_live_bytes -= header->object_bytes;
-            block_free(runtime, header, old_total);
-        }
-        runtime->memory_bytes -= old_total;
+    if (pointer == NULL)
+        return;
+    struct block_header *header = (struct block_header *)pointer - 1;
+    uint64_t old_total = old_bytes + sizeof(*header);
+    assert(runtime->object_live_bytes >= header->object_bytes);
+    assert(runtime->memory_bytes >= old_total);
+    runtime->object_live_bytes -= header->object_bytes;
+    runtime->memory_bytes -= old_total;
+    block_free(runtime, header, old_total);
+}
+
+/* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it. */
+static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_bytes)
+{
+    if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return NULL;
-    }
-    if (pointer == NULL && gc_refuse_for_collection(runtime, tag, new_bytes))
+    uint64_t new_total = new_bytes + sizeof(struct block_header);
+    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+        return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    struct block_header *header = block_alloc(runtime, new_total);
+    if (header == NULL)
         return NULL;
+    runtime->memory_bytes += new_total;
+    block_created(runtime, header, tag, new_bytes);
+    return header + 1;
+}
+
+/* Lua resizes a block it holds (the rarer request: kept out of the two above). */
+static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *runtime,
+                                                      void *pointer, size_t old_bytes,
+                                                      size_t new_bytes)
+{
+    struct block_header *header = (struct block_header *)pointer - 1;
+    uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
         memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
@@ -178,9 +195,21 @@ static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t 
     if (resized == NULL)
         return NULL;
     runtime->memory_bytes = runtime->memory_bytes - old_total + new_total;
-    if (pointer == NULL)
-        block_created(runtime, resized, tag, new_bytes);
     return resized + 1;
+}
+
+/* Lua's allocator function: free (new_bytes 0), new block (pointer NULL; old_bytes is then
+ * the type tag) or resize. */
+static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
+{
+    struct simlua_runtime *runtime = state;
+    if (new_bytes == 0) {
+        runtime_free(runtime, pointer, old_bytes);
+        return NULL;
+    }
+    if (pointer == NULL)
+        return runtime_new(runtime, old_bytes, new_bytes);
+    return runtime_resize(runtime, pointer, old_bytes, new_bytes);
 }
 
 uint64_t simlua__block_creation(const void *block)

@@ -328,7 +328,12 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
 {
     (void)status;
     (void)context;
-    struct op_state *state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
+    /* The engine resumes a process only while the world runs and never in a finalizer, so
+     * the tags of the two slots are what is left to check (the full check, which raises,
+     * only when one is wrong). */
+    struct op_state *state = simlua__object_test(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
+    if (state == NULL)
+        state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
     if (state->charged)
         return state->result_count;             /* the results sit on top of the stack */
     struct simlua_process *process = simlua__current_process(simlua__runtime(L));
@@ -336,7 +341,8 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
         state->paying = false;          /* the cost sleep ended: not a timeout */
     else
         state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
-    return op_run(L, check_socket(L), state);
+    struct lua_socket *ls = simlua__object_test(L, 1, SIMLUA_TYPE_SOCKET);
+    return op_run(L, ls != NULL ? ls : check_socket(L), state);
 }
 
 static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *method)

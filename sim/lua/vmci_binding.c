@@ -398,9 +398,11 @@ static int datagram_close(lua_State *L)
 /* __gc: memory only. The hypervisor may already be gone (world teardown). */
 static int datagram_gc(lua_State *L)
 {
+    struct simlua_runtime *runtime = simlua__finalizer_begin(L);
     struct datagram *datagram = simlua__object_test(L, 1, SIMLUA_TYPE_DATAGRAM);
     if (datagram != NULL)       /* a foreign value given our __gc: nothing of ours */
         datagram_free_queue(datagram);
+    simlua__finalizer_end(runtime);
     return 0;
 }
 
@@ -557,11 +559,13 @@ static int queue_pair_detach(lua_State *L)
  * already be gone, so this never reaches the broker; its own memory reference is all. */
 static int queue_pair_gc(lua_State *L)
 {
+    struct simlua_runtime *runtime = simlua__finalizer_begin(L);
     struct queue_pair *pair = simlua__object_test(L, 1, SIMLUA_TYPE_QUEUE_PAIR);
-    if (pair == NULL || pair->qpair == NULL)    /* foreign value, or detached already */
-        return 0;
-    vmci_qpair_release(pair->qpair);
-    pair->qpair = NULL;
+    if (pair != NULL && pair->qpair != NULL) {  /* else foreign value, or detached already */
+        vmci_qpair_release(pair->qpair);
+        pair->qpair = NULL;
+    }
+    simlua__finalizer_end(runtime);
     return 0;
 }
 
