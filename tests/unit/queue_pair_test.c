@@ -848,6 +848,103 @@ static void test_R86_R87_sweep_every_start_offset(void)
     }
 }
 
+/* ---- Dequeue and peek in place (vmci_qp_consume_in_place) ---------------------------- */
+
+/* The pieces gathered into `out`; false when they do not add up to `expected_bytes`. */
+static bool in_place_gather(const struct vmci_ring_bytes *bytes, uint8_t *out,
+                            uint64_t expected_bytes)
+{
+    if (bytes->first_bytes + bytes->second_bytes != expected_bytes)
+        return false;
+    if ((bytes->second == NULL) != (bytes->second_bytes == 0))
+        return false;
+    memcpy(out, bytes->first, (size_t)bytes->first_bytes);
+    if (bytes->second_bytes > 0)
+        memcpy(out + bytes->first_bytes, bytes->second, (size_t)bytes->second_bytes);
+    return true;
+}
+
+/* One (offset, length) case: the pieces of an in-place peek and dequeue lie in the ring
+ * where the copy would have read them (first at the head, second at the ring's start
+ * exactly when the bytes wrap), hold the enqueued bytes, and move the head like a copy. */
+static void in_place_case(int index, uint64_t offset, uint64_t length)
+{
+    struct qp_fixture fixture;
+    fixture_create(&fixture, 13, 11);
+    struct direction direction = fixture_direction(&fixture, index);
+    const uint64_t size_bytes = direction.size_bytes;
+    direction_advance(&direction, offset);
+    uint8_t bytes[16], out[16];
+    pattern_fill(bytes, length, (uint8_t)(offset * 16 + length + 3));
+    ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, bytes, length), length);
+    uint64_t first_expected = length < size_bytes - offset ? length : size_bytes - offset;
+    for (int advance = 0; advance < 2; advance++) {
+        struct vmci_ring_bytes pieces;
+        memset(out, SENTINEL_BYTE, sizeof(out));
+        ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, sizeof(out), advance != 0,
+                                               &pieces), length);
+        CU_ASSERT_PTR_EQUAL(pieces.first, direction.queue->ring + offset);
+        ASSERT_U64_EQ(pieces.first_bytes, first_expected);
+        CU_ASSERT_PTR_EQUAL(pieces.second,
+                            length > first_expected ? direction.queue->ring : NULL);
+        CU_ASSERT(in_place_gather(&pieces, out, length));
+        CU_ASSERT_EQUAL(memcmp(out, bytes, length), 0);
+        ASSERT_U64_EQ(vmci_queue_consumer_head(direction.head_holder),
+                      advance ? (offset + length) % size_bytes : offset);
+        ASSERT_U64_EQ(vmci_qp_consume_buf_ready(direction.consumer), advance ? 0 : length);
+    }
+    fixture_destroy(&fixture);
+}
+
+/* R87/R88 in place: every start offset and length of a 13- and an 11-byte ring, so every
+ * split point of the two pieces is hit, peeked and dequeued. */
+static void test_R87_R88_in_place_sweep_every_start_offset(void)
+{
+    for (int index = 0; index < 2; index++) {
+        const uint64_t size_bytes = index == 0 ? 13 : 11;
+        for (uint64_t offset = 0; offset < size_bytes; offset++) {
+            for (uint64_t length = 1; length < size_bytes; length++)
+                in_place_case(index, offset, length);
+        }
+    }
+}
+
+/* In place, the results a copy gives: NODATA when empty and INVALID_SIZE with a corrupt
+ * pointer (no pieces either way), a short read of what was asked, 0 for 0 bytes; bytes
+ * never written read as zero (QP4), stored before the pieces are handed out. */
+static void test_R87_R88_in_place_results_and_zeroes(void)
+{
+    struct qp_fixture fixture;
+    fixture_create(&fixture, 64, 64);
+    struct direction direction = fixture_direction(&fixture, 1);
+    struct vmci_ring_bytes pieces;
+    uint8_t bytes[10], out[64];
+    pattern_fill(bytes, 10, 0x61);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 8, true, &pieces),
+                  VMCI_ERROR_QUEUEPAIR_NODATA);
+    CU_ASSERT_PTR_NULL(pieces.first);
+    ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, bytes, 10), 10);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 0, true, &pieces), 0);
+    CU_ASSERT_PTR_NULL(pieces.first);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 4, true, &pieces), 4);
+    CU_ASSERT(in_place_gather(&pieces, out, 4));
+    CU_ASSERT_EQUAL(memcmp(out, bytes, 4), 0);
+    ASSERT_U64_EQ(vmci_qp_consume_buf_ready(direction.consumer), 6);
+    vmci_queue_set_producer_tail(direction.queue, 64);                  /* R82: >= N */
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 8, false, &pieces),
+                  VMCI_ERROR_INVALID_SIZE);
+    CU_ASSERT_PTR_NULL(pieces.first);
+    ASSERT_U64_EQ(vmci_queue_consumer_head(direction.head_holder), 4);
+    vmci_queue_set_producer_tail(direction.queue, 40);        /* 10..39 never written */
+    ASSERT_U64_EQ(direction.queue->defined_bytes, 10);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 64, true, &pieces), 36);
+    CU_ASSERT(in_place_gather(&pieces, out, 36));
+    CU_ASSERT_EQUAL(memcmp(out, bytes + 4, 6), 0);
+    CU_ASSERT(bytes_all(out + 6, 30, 0));
+    ASSERT_U64_EQ(direction.queue->defined_bytes, 40);
+    fixture_destroy(&fixture);
+}
+
 CU_ErrorCode queue_pair_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -870,6 +967,8 @@ CU_ErrorCode queue_pair_suite_add(void)
         TEST_ENTRY(test_R89_queries_from_both_sides),
         TEST_ENTRY(test_R83_R88_property_random_ops_match_fifo_model),
         TEST_ENTRY(test_R86_R87_sweep_every_start_offset),
+        TEST_ENTRY(test_R87_R88_in_place_sweep_every_start_offset),
+        TEST_ENTRY(test_R87_R88_in_place_results_and_zeroes),
     };
     return test_suite_register("queue_pair", tests, sizeof(tests) / sizeof(tests[0]));
 }
