@@ -459,23 +459,23 @@ static uint8_t *recv_buffer(lua_State *L, const struct op_state *state)
     return lua_touserdata(L, OP_BUFFER);
 }
 
-/* The received bytes as one new Lua string. The Lua 5.4 API cannot fill a string it made,
- * so bytes in one piece are copied once, straight from the ring; two pieces (the ring
- * wrapped) are gathered in a luaL_Buffer first. */
-static void push_received(lua_State *L, const struct vsock_bytes *bytes)
+void simlua__push_pieces(lua_State *L, const uint8_t *first, uint64_t first_bytes,
+                         const uint8_t *second, uint64_t second_bytes)
 {
-    if (bytes->second_bytes == 0) {
-        if (bytes->first_bytes == 0)
+    assert(first != NULL || first_bytes == 0);
+    assert(second != NULL || second_bytes == 0);
+    if (second_bytes == 0) {
+        if (first_bytes == 0)
             lua_pushliteral(L, "");
         else
-            lua_pushlstring(L, (const char *)bytes->first, (size_t)bytes->first_bytes);
+            lua_pushlstring(L, (const char *)first, (size_t)first_bytes);
         return;
     }
-    size_t total_bytes = (size_t)(bytes->first_bytes + bytes->second_bytes);
+    size_t total_bytes = (size_t)(first_bytes + second_bytes);
     luaL_Buffer gathered;
     char *target = luaL_buffinitsize(L, &gathered, total_bytes);
-    memcpy(target, bytes->first, (size_t)bytes->first_bytes);
-    memcpy(target + bytes->first_bytes, bytes->second, (size_t)bytes->second_bytes);
+    memcpy(target, first, (size_t)first_bytes);
+    memcpy(target + first_bytes, second, (size_t)second_bytes);
     luaL_pushresultsize(&gathered, total_bytes);
 }
 
@@ -513,7 +513,8 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
         return push_errno(L, (int)rc);
     if (received.second == NULL)
         received.first_bytes = (uint64_t)rc;    /* a buffer's, or an in-place single piece */
-    push_received(L, &received);
+    simlua__push_pieces(L, received.first, received.first_bytes, received.second,
+                        received.second_bytes);
     if (!state->want_from)
         return 1;
     if (ls->sock->type == VSOCK_TYPE_STREAM)

@@ -22,6 +22,7 @@
 #include <CUnit/CUnit.h>
 
 #include "sim/engine/rng.h"
+#include "sim/lua/runtime.h"
 #include "suites.h"
 #include "test_support.h"
 #include "vmci/queue_pair.h"
@@ -945,6 +946,60 @@ static void test_R87_R88_in_place_results_and_zeroes(void)
     fixture_destroy(&fixture);
 }
 
+/* The Lua binding's qp:peek and qp:dequeue (sim/lua/vmci_binding.c), which make their
+ * string from the ring in place: a 64-byte ring, 50 bytes in, 40 out, 40 more in (the
+ * tail wraps to 26), then peeks and reads across the wrap, and NODATA when empty. */
+static const char lua_qp_reads[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{}\n"
+    "local host, guest = w:host(), w:vm{ name = 'guest1' }\n"
+    "local stream = sim.pattern(9, 0, 90)\n"
+    "guest:spawn('producer', function(p)\n"
+    "  local v = p:vmci()\n"
+    "  local dg = assert(v:datagram(1500))\n"
+    "  local qp = assert(v:queue_pair_alloc(sim.CID_HOST, 64, 64))\n"
+    "  local context, resource = qp:handle()\n"
+    "  assert(dg:send(sim.CID_HOST, 1500, string.pack('<I4I4', context, resource)))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:enqueue(stream:sub(1, 50)) == 50, 'first 50 in')\n"
+    "  assert(dg:send(sim.CID_HOST, 1500, 'more'))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:enqueue(stream:sub(51, 90)) == 40, 'next 40 in, across the end')\n"
+    "  assert(dg:send(sim.CID_HOST, 1500, 'more'))\n"
+    "  assert(dg:recv())\n"
+    "  assert(qp:detach())\n"
+    "end)\n"
+    "host:spawn('consumer', function(p)\n"
+    "  local v = p:vmci()\n"
+    "  local dg = assert(v:datagram(1500))\n"
+    "  local handle, cid, rid = dg:recv()\n"
+    "  local context, resource = string.unpack('<I4I4', handle)\n"
+    "  local qp = assert(v:queue_pair_attach(context, resource, 64, 64))\n"
+    "  assert(dg:send(cid, rid, 'attached'))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:dequeue(40) == stream:sub(1, 40), 'first 40 out')\n"
+    "  assert(dg:send(cid, rid, 'read'))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:peek(100) == stream:sub(41, 90), 'a peek across the wrap')\n"
+    "  sim.expect(qp:peek(5) == stream:sub(41, 45), 'a short peek')\n"
+    "  sim.expect(qp:dequeue(30) == stream:sub(41, 70), 'a read across the wrap')\n"
+    "  sim.expect(qp:dequeue(100) == stream:sub(71, 90), 'the rest')\n"
+    "  sim.expect(qp:dequeue(0) == nil, 'empty: an error')\n"
+    "  local none, name = qp:dequeue(10)\n"
+    "  sim.expect(none == nil and name == 'VMCI_ERROR_QUEUEPAIR_NODATA', tostring(name))\n"
+    "  assert(dg:send(cid, rid, 'done'))\n"
+    "  assert(qp:detach())\n"
+    "end)\n";
+
+static void test_R87_R88_lua_qp_reads_in_place(void)
+{
+    struct simlua_outcome outcome;
+    test_run_lua_source(lua_qp_reads, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+}
+
 CU_ErrorCode queue_pair_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -969,6 +1024,7 @@ CU_ErrorCode queue_pair_suite_add(void)
         TEST_ENTRY(test_R86_R87_sweep_every_start_offset),
         TEST_ENTRY(test_R87_R88_in_place_sweep_every_start_offset),
         TEST_ENTRY(test_R87_R88_in_place_results_and_zeroes),
+        TEST_ENTRY(test_R87_R88_lua_qp_reads_in_place),
     };
     return test_suite_register("queue_pair", tests, sizeof(tests) / sizeof(tests[0]));
 }
