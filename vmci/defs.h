@@ -161,6 +161,16 @@ struct vmci_handle {
 };
 #define VMCI_INVALID_HANDLE ((struct vmci_handle){ VMCI_INVALID_ID, VMCI_INVALID_ID })
 
+/* Not a wire structure: where the bytes of a dequeue or peek that copies nothing lie in
+ * the consume ring (vmci_qpair_consume_in_place): one piece, or two when they wrap around
+ * the ring's end (the second then starts at the ring's first byte). */
+struct vmci_ring_bytes {
+    const uint8_t *first;
+    uint64_t first_bytes;
+    const uint8_t *second;          /* NULL when second_bytes is 0 */
+    uint64_t second_bytes;
+};
+
 static inline bool vmci_handle_equal(struct vmci_handle a, struct vmci_handle b)
 {
     return a.context == b.context && a.resource == b.resource;

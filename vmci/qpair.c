@@ -97,16 +97,20 @@ static bool tally_ready(struct vmci_queue_tally *tally)
     return true;
 }
 
-/* The reader's side of the stream_bytes tally: `moved` bytes were dequeued from `queue`.
- * When the reader catches up (or goes past) what it read must be what was written. */
+/* The reader's side of the stream_bytes tally: `bytes` (one or two pieces, as read) were
+ * dequeued from `queue`. When the reader catches up (or goes past) what it read must be
+ * what was written. */
 static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
-                       struct vmci_queue *queue, const void *bytes, uint64_t moved)
+                       struct vmci_queue *queue, const struct vmci_ring_bytes *bytes)
 {
-    assert(hypervisor != NULL && queue != NULL && bytes != NULL && moved > 0);
+    assert(hypervisor != NULL && queue != NULL && bytes != NULL && bytes->first != NULL);
+    uint64_t moved = bytes->first_bytes + bytes->second_bytes;
+    assert(moved > 0);
     struct vmci_queue_tally *tally = &queue->tally;
     if (!tally_ready(tally))
         return;
-    sim_data_stream_update(tally->read, bytes, moved);
+    sim_data_stream_update(tally->read, bytes->first, bytes->first_bytes);
+    sim_data_stream_update(tally->read, bytes->second, bytes->second_bytes);
     tally->read_bytes += moved;
     bool past = tally->read_bytes > tally->written_bytes;
     bool caught_up = tally->read_bytes == tally->written_bytes;
@@ -402,8 +406,10 @@ static int readable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
     return VMCI_SUCCESS;
 }
 
+/* A dequeue or peek: copied into `target`, or with `target` NULL left in the ring and
+ * described by *in_place; both move, hash, trace and cost the same. */
 static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_bytes, bool peek,
-                       uint64_t *cost_ns)
+                       struct vmci_ring_bytes *in_place, uint64_t *cost_ns)
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
@@ -411,11 +417,18 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         state = VMCI_ERROR_QUEUEPAIR_NOT_READY;                                 /* D20 */
     if (state < 0)
         return state;
-    int64_t rc = peek ? vmci_qp_peek(view, target, size_bytes)
-                      : vmci_qp_dequeue(view, target, size_bytes);
+    struct vmci_ring_bytes copied = { .first = target };
+    int64_t rc;
+    if (in_place != NULL) {
+        rc = vmci_qp_consume_in_place(view, size_bytes, !peek, in_place);
+        copied = *in_place;
+    } else {
+        rc = peek ? vmci_qp_peek(view, target, size_bytes)
+                  : vmci_qp_dequeue(view, target, size_bytes);
+        copied.first_bytes = rc > 0 ? (uint64_t)rc : 0;
+    }
     if (rc > 0 && !peek && data_hashing)
-        tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, target,
-                   (uint64_t)rc);
+        tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &copied);
     if (rc > 0 && data_hashing)
         trace_data(qpair, peek ? "peek" : "dequeue", false, 0, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
@@ -426,13 +439,25 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
 int64_t vmci_qpair_dequeue(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
                            uint64_t *cost_ns)
 {
-    return consume(qpair, target, size_bytes, false, cost_ns);
+    assert(target != NULL || size_bytes == 0);
+    return consume(qpair, target, size_bytes, false, NULL, cost_ns);
 }
 
 int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
                         uint64_t *cost_ns)
 {
-    return consume(qpair, target, size_bytes, true, cost_ns);
+    assert(target != NULL || size_bytes == 0);
+    return consume(qpair, target, size_bytes, true, NULL, cost_ns);
+}
+
+int64_t vmci_qpair_consume_in_place(struct vmci_qpair *qpair, uint64_t size_bytes, bool peek,
+                                    struct vmci_ring_bytes *bytes, uint64_t *cost_ns)
+{
+    assert(bytes != NULL);
+    *bytes = (struct vmci_ring_bytes){ .first = NULL };
+    int64_t rc = consume(qpair, NULL, size_bytes, peek, bytes, cost_ns);
+    assert(rc <= 0 || bytes->first_bytes + bytes->second_bytes == (uint64_t)rc);
+    return rc;
 }
 
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)

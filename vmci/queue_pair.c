@@ -26,6 +26,10 @@
  *   QP4  a ring reads as zero where nothing was written (R81), though only the bytes
  *        below defined_bytes are stored: a copy stores the zeroes it reaches first.
  *
+ * A dequeue or peek may also copy nothing and say where its bytes lie in the ring
+ * (vmci_qp_consume_in_place), for a reader that makes its own copy at once: the same
+ * checks, results and head movement, and the same zeroes stored first (QP4).
+ *
  * A zero-sized queue (R77 allows P = 0 or C = 0) has no ring; its only valid pointer
  * value is 0 and free = ready = 0, so enqueue is NOSPACE and dequeue NODATA (the
  * header's contract). A 1-byte queue holds 0 bytes (R83): same results.
@@ -345,6 +349,27 @@ static void ring_copy_out(struct vmci_queue *queue, uint64_t offset, uint8_t *ta
     }
 }
 
+/* The bytes ring_copy_out() would copy, described where they lie instead (the same zeroes
+ * stored first, QP4). */
+static void ring_locate(struct vmci_queue *queue, uint64_t offset, uint64_t size_bytes,
+                        struct vmci_ring_bytes *bytes)
+{
+    assert(offset < queue->size_bytes);
+    assert(size_bytes <= queue->size_bytes - 1);
+    uint64_t first_bytes = queue->size_bytes - offset;
+    if (first_bytes > size_bytes)
+        first_bytes = size_bytes;
+    ring_define_for_read(queue, offset + first_bytes);
+    *bytes = (struct vmci_ring_bytes){ .first = queue->ring + offset,
+                                       .first_bytes = first_bytes };
+    if (size_bytes > first_bytes) {
+        ring_define_for_read(queue, size_bytes - first_bytes);
+        bytes->second = queue->ring;
+        bytes->second_bytes = size_bytes - first_bytes;
+    }
+    assert(bytes->first_bytes + bytes->second_bytes == size_bytes);
+}
+
 /* ---- Enqueue, dequeue, peek (R86-R88) ------------------------------------------------ */
 
 static void view_check(struct vmci_qp_view view)
@@ -385,12 +410,13 @@ int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t s
     return (int64_t)copied_bytes;
 }
 
-/* R87/R88: copies min(size, ready) bytes; moves consumer_head only if `advance`. */
+/* R87/R88: copies min(size, ready) bytes into `target`, or with `target` NULL says in
+ * *in_place where they lie; moves consumer_head only if `advance`. */
 static int64_t consume(struct vmci_qp_view view, void *target, uint64_t size_bytes,
-                       bool advance)
+                       bool advance, struct vmci_ring_bytes *in_place)
 {
     view_check(view);
-    assert(target != NULL || size_bytes == 0);
+    assert((target == NULL) == (in_place != NULL) || size_bytes == 0);
     struct ring ring;
     int64_t rc = consume_ring_load(view, &ring);
     if (rc < 0)
@@ -401,7 +427,10 @@ static int64_t consume(struct vmci_qp_view view, void *target, uint64_t size_byt
     uint64_t copied_bytes = size_bytes < ready_bytes ? size_bytes : ready_bytes;
     if (copied_bytes == 0)
         return 0;
-    ring_copy_out(ring.queue, ring.head, target, copied_bytes);
+    if (in_place != NULL)
+        ring_locate(ring.queue, ring.head, copied_bytes, in_place);
+    else
+        ring_copy_out(ring.queue, ring.head, target, copied_bytes);
     if (advance)
         vmci_queue_set_consumer_head(view.produce, ring_advance(ring.head, copied_bytes,
                                                                 ring.queue->size_bytes));
@@ -418,12 +447,20 @@ static int64_t consume(struct vmci_qp_view view, void *target, uint64_t size_byt
 
 int64_t vmci_qp_dequeue(struct vmci_qp_view view, void *target, uint64_t size_bytes)
 {
-    return consume(view, target, size_bytes, true);
+    return consume(view, target, size_bytes, true, NULL);
 }
 
 int64_t vmci_qp_peek(struct vmci_qp_view view, void *target, uint64_t size_bytes)
 {
-    return consume(view, target, size_bytes, false);
+    return consume(view, target, size_bytes, false, NULL);
+}
+
+int64_t vmci_qp_consume_in_place(struct vmci_qp_view view, uint64_t size_bytes, bool advance,
+                                 struct vmci_ring_bytes *bytes)
+{
+    assert(bytes != NULL);
+    *bytes = (struct vmci_ring_bytes){ .first = NULL };
+    return consume(view, NULL, size_bytes, advance, bytes);
 }
 
 /* ---- Queries (R89) ------------------------------------------------------------------- */

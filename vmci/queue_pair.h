@@ -91,6 +91,10 @@ int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t s
 int64_t vmci_qp_dequeue(struct vmci_qp_view view, void *target, uint64_t size_bytes);
 /* R88: dequeue without advancing. */
 int64_t vmci_qp_peek(struct vmci_qp_view view, void *target, uint64_t size_bytes);
+/* R87/R88 without the copy: the same checks, count and head movement (with `advance`), but
+ * the bytes stay in the ring and *bytes says where (struct vmci_ring_bytes, vmci.h). */
+int64_t vmci_qp_consume_in_place(struct vmci_qp_view view, uint64_t size_bytes, bool advance,
+                                 struct vmci_ring_bytes *bytes);
 
 /* R89: free space / ready bytes of each queue as seen by this endpoint (R83, R84), or
  * VMCI_ERROR_INVALID_SIZE when a pointer is >= the queue size (R82). */

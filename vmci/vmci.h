@@ -106,6 +106,13 @@ int64_t vmci_qpair_dequeue(struct vmci_qpair *qpair, void *target, uint64_t size
                            uint64_t *cost_ns);
 int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
                         uint64_t *cost_ns);
+/* Dequeue (or, with `peek`, peek) without copying: the same checks, events, hashes, cost
+ * and result as vmci_qpair_dequeue/peek, but the bytes stay where they lie in the consume
+ * ring and *bytes says where, for a reader that makes its own copy at once (a Lua string).
+ * They stay valid until the next enqueue into that queue or the endpoint's detach, so the
+ * reader copies them before anything else runs on the pair. */
+int64_t vmci_qpair_consume_in_place(struct vmci_qpair *qpair, uint64_t size_bytes, bool peek,
+                                    struct vmci_ring_bytes *bytes, uint64_t *cost_ns);
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair);

@@ -112,6 +112,15 @@ struct vsock_call {
     uint64_t deadline_ns;
 };
 
+/* Where the bytes of a stream recv that copies nothing lie (vsock_recv_in_place): one
+ * piece, or two when they wrap around the end of the transport's ring. */
+struct vsock_bytes {
+    const uint8_t *first;
+    uint64_t first_bytes;
+    const uint8_t *second;      /* NULL when second_bytes is 0 */
+    uint64_t second_bytes;
+};
+
 /* The transport operations table: the core calls transports only through it. A
  * transport reports asynchronous progress (handshake, data, peer gone) by changing
  * socket fields through the vsock_sock_* helpers below and waking the socket. */
@@ -139,8 +148,10 @@ struct vsock_transport_ops {
     int (*connect)(struct vsock_sock *sock, struct vsock_call *call);
     int64_t (*stream_enqueue)(struct vsock_sock *sock, const void *source, uint64_t size_bytes,
                               struct vsock_call *call);
+    /* Copies into `target`; with `target` NULL (a vsock_recv_in_place) copies nothing and
+     * fills *in_place with where the bytes lie instead. */
     int64_t (*stream_dequeue)(struct vsock_sock *sock, void *target, uint64_t size_bytes,
-                              bool peek, struct vsock_call *call);
+                              bool peek, struct vsock_bytes *in_place, struct vsock_call *call);
     int64_t (*stream_has_data)(const struct vsock_sock *sock);
     int64_t (*stream_has_space)(const struct vsock_sock *sock);
     uint64_t (*stream_rcvhiwat)(const struct vsock_sock *sock);
@@ -261,6 +272,18 @@ int64_t vsock_send(struct vsock_sock *sock, const void *source, uint64_t size_by
 int64_t vsock_recv(struct vsock_sock *sock, void *target, uint64_t size_bytes, uint32_t flags,
                    struct vsock_addr *from, bool *truncated, uint64_t *progress_bytes,
                    struct vsock_call *call);
+/* A stream recv whose bytes the caller copies itself, straight from where they lie (the
+ * transport's ring) into what it returns (a Lua string), instead of from a buffer
+ * vsock_recv filled: the same checks, waits, events, notifications and result, and
+ * *in_place says where the bytes are (valid until the caller next lets anything run on
+ * the socket: it copies them at once). Only for a recv that ends after one dequeue,
+ * which vsock_recv_in_place_fits() tells (a MSG_WAITALL or SO_RCVLOWAT recv may gather
+ * several, which must wait in a buffer); *progress_bytes stays 0 until it returns. */
+bool vsock_recv_in_place_fits(const struct vsock_sock *sock, uint64_t size_bytes,
+                              uint32_t flags, uint64_t progress_bytes);
+int64_t vsock_recv_in_place(struct vsock_sock *sock, uint64_t size_bytes, uint32_t flags,
+                            struct vsock_bytes *in_place, uint64_t *progress_bytes,
+                            struct vsock_call *call);
 int vsock_shutdown(struct vsock_sock *sock, int how, struct vsock_call *call);
 /* R192: a datagram socket's connect() with AF_UNSPEC: no default destination any more.
  * Returns 0, or -EINVAL for a stream socket. */

@@ -226,8 +226,12 @@ static uint64_t recv_target(const struct vsock_sock *sock, uint64_t size_bytes, 
     return target == 0 ? 1 : target;
 }
 
+/* With `in_place` (target_bytes NULL) the one dequeue that ends the recv leaves its bytes
+ * where they are (vsock_recv_in_place); a round that would not end it cannot happen then,
+ * since vsock_recv_in_place_fits() made the target 1 byte. */
 static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint64_t size_bytes,
-                           uint32_t flags, uint64_t *progress, struct vsock_call *call)
+                           uint32_t flags, struct vsock_bytes *in_place, uint64_t *progress,
+                           struct vsock_call *call)
 {
     uint64_t target = recv_target(sock, size_bytes, flags);
     if (target >= sock->ops->stream_rcvhiwat(sock))
@@ -244,9 +248,10 @@ static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint6
             ready = (ready + 1) / 2;    /* recv_short: R121 dequeues what it saw as ready */
         if (ready > 0) {
             uint64_t want = size_bytes - *progress;
-            int64_t copied = sock->ops->stream_dequeue(sock, target_bytes + *progress,
-                                                       (uint64_t)ready < want ? (uint64_t)ready : want,
-                                                       peek, call);
+            assert(in_place == NULL || *progress == 0);     /* one dequeue, then return */
+            int64_t copied = sock->ops->stream_dequeue(
+                sock, in_place != NULL ? NULL : target_bytes + *progress,
+                (uint64_t)ready < want ? (uint64_t)ready : want, peek, in_place, call);
             if (copied < 0)
                 return *progress > 0 ? (int64_t)*progress : -EIO;
             if (sock->ops->notify_recv_post_dequeue != NULL)
@@ -285,6 +290,28 @@ static int64_t dgram_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint64
     return vsock__wait(sock, call, sock->rcvtimeo_ns);
 }
 
+/* vsock_recv's checks for a stream (R119, in this order), then stream_recv. */
+static int64_t stream_recv_checked(struct vsock_sock *sock, uint8_t *target_bytes,
+                                   uint64_t size_bytes, uint32_t flags, struct vsock_addr *from,
+                                   struct vsock_bytes *in_place, uint64_t *progress,
+                                   struct vsock_call *call)
+{
+    if (sock->tcp != VSOCK_TCP_ESTABLISHED) {                                   /* R119 */
+        bool was_connected = sock->state == VSOCK_SS_CONNECTED &&
+                             sock->tcp != VSOCK_TCP_SYN_SENT;
+        return sock->done || was_connected ? (int64_t)*progress : -ENOTCONN;
+    }
+    if (flags & VSOCK_MSG_OOB)
+        return -EOPNOTSUPP;
+    if (sock->shutdown & VSOCK_RCV_SHUTDOWN)
+        return (int64_t)*progress;
+    if (size_bytes == 0)
+        return 0;
+    if (from != NULL)
+        *from = sock->remote;
+    return stream_recv(sock, target_bytes, size_bytes, flags, in_place, progress, call);
+}
+
 int64_t vsock_recv(struct vsock_sock *sock, void *target, uint64_t size_bytes, uint32_t flags,
                    struct vsock_addr *from, bool *truncated, uint64_t *progress_bytes,
                    struct vsock_call *call)
@@ -296,18 +323,30 @@ int64_t vsock_recv(struct vsock_sock *sock, void *target, uint64_t size_bytes, u
             return -EOPNOTSUPP;
         return dgram_recv(sock, target, size_bytes, flags, from, truncated, call);
     }
-    if (sock->tcp != VSOCK_TCP_ESTABLISHED)                                     /* R119 */
-        return (sock->done || (sock->state == VSOCK_SS_CONNECTED && sock->tcp != VSOCK_TCP_SYN_SENT))
-                   ? (int64_t)*progress_bytes : -ENOTCONN;
-    if (flags & VSOCK_MSG_OOB)
-        return -EOPNOTSUPP;
-    if (sock->shutdown & VSOCK_RCV_SHUTDOWN)
-        return (int64_t)*progress_bytes;
-    if (size_bytes == 0)
-        return 0;
-    if (from != NULL)
-        *from = sock->remote;
-    return stream_recv(sock, target, size_bytes, flags, progress_bytes, call);
+    return stream_recv_checked(sock, target, size_bytes, flags, from, NULL, progress_bytes,
+                               call);
+}
+
+bool vsock_recv_in_place_fits(const struct vsock_sock *sock, uint64_t size_bytes,
+                              uint32_t flags, uint64_t progress_bytes)
+{
+    assert(sock != NULL);
+    /* A 1-byte target ends the recv at its first dequeue (R121); so does a peek. */
+    return sock->type == VSOCK_TYPE_STREAM && progress_bytes == 0 &&
+           ((flags & VSOCK_MSG_PEEK) || recv_target(sock, size_bytes, flags) == 1);
+}
+
+int64_t vsock_recv_in_place(struct vsock_sock *sock, uint64_t size_bytes, uint32_t flags,
+                            struct vsock_bytes *in_place, uint64_t *progress_bytes,
+                            struct vsock_call *call)
+{
+    assert(sock != NULL && in_place != NULL && progress_bytes != NULL && call != NULL);
+    assert(vsock_recv_in_place_fits(sock, size_bytes, flags, *progress_bytes));
+    *in_place = (struct vsock_bytes){ .first = NULL };
+    int64_t rc = stream_recv_checked(sock, NULL, size_bytes, flags, NULL, in_place,
+                                     progress_bytes, call);
+    assert(rc <= 0 || in_place->first_bytes + in_place->second_bytes == (uint64_t)rc);
+    return rc;
 }
 
 const char *vsock_errno_name(int error)

@@ -931,15 +931,27 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
     return rc < 0 ? -EIO : rc;
 }
 
+/* Copies into `target`, or with `target` NULL leaves the bytes in the ring and says where
+ * in *in_place (vsock_recv_in_place); the events and counts are the same. */
 static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t size_bytes, bool peek,
-                              struct vsock_call *call)
+                              struct vsock_bytes *in_place, struct vsock_call *call)
 {
+    assert((target == NULL) == (in_place != NULL) || size_bytes == 0);
     struct vsock_stream *stream = stream_of(sock);
     if (stream->qpair == NULL)
         return -ENOTCONN;
     int64_t head_before = vmci_qpair_consume_head(stream->qpair);
-    int64_t rc = peek ? vmci_qpair_peek(stream->qpair, target, size_bytes, &call->cost_ns)
-                      : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
+    int64_t rc;
+    if (in_place != NULL) {
+        struct vmci_ring_bytes bytes;
+        rc = vmci_qpair_consume_in_place(stream->qpair, size_bytes, peek, &bytes, &call->cost_ns);
+        *in_place = (struct vsock_bytes){ .first = bytes.first, .first_bytes = bytes.first_bytes,
+                                          .second = bytes.second,
+                                          .second_bytes = bytes.second_bytes };
+    } else {
+        rc = peek ? vmci_qpair_peek(stream->qpair, target, size_bytes, &call->cost_ns)
+                  : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
+    }
     if (rc > 0) {
         trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc,
                    vmci_qpair_consume_head(stream->qpair), NULL);

@@ -501,6 +501,11 @@ void simlua__socket_register(lua_State *L);
 int simlua__process_socket(lua_State *L);
 int simlua__process_poll(lua_State *L);
 void simlua__sockets_close(lua_State *L, struct simlua_process *process);
+/* Pushes one new string of the bytes `first` then `second` (a ring's two pieces; second
+ * may be empty): copied once when there is one piece (the 5.4 API cannot fill a string in
+ * place), gathered in a luaL_Buffer first when there are two. */
+void simlua__push_pieces(lua_State *L, const uint8_t *first, uint64_t first_bytes,
+                         const uint8_t *second, uint64_t second_bytes);
 
 /* process.c */
 void simlua__process_register(lua_State *L);

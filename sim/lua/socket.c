@@ -6,7 +6,11 @@
  * methods run a step of the core call; when the core answers -EAGAIN with a
  * wait queue, the process parks on it (with the call's deadline) and the method
  * resumes as a continuation that runs the step again. The progress of a send or
- * recv lives in a state userdata on the Lua stack, which survives the yield.
+ * recv lives in a state userdata on the Lua stack, which survives the yield. A stream
+ * recv that ends at its first dequeue (the usual one) builds its string straight from
+ * the queue pair's ring (vsock_recv_in_place): one copy of each byte, no buffer; only a
+ * recv that may gather bytes over several dequeues (MSG_WAITALL, SO_RCVLOWAT) and a
+ * datagram recv fill a buffer userdata first.
  * The cost the transport reports is slept before the method returns.
  *
  * Failures return nil, "ENAME", errno; a closed socket fails every method with
@@ -54,6 +58,7 @@ struct op_state {
     uint64_t deadline_ns;               /* of the call's first wait, kept for the next */
     struct vsock_addr addr;
     uint32_t flags;
+    uint64_t size_bytes;                /* recv: the most it may return (maxlen) */
     bool has_to;                        /* sendto: addr is the destination */
     bool want_from;                     /* recvfrom: also cid, port, truncated */
     int result_count;
@@ -447,28 +452,75 @@ static int step_send(lua_State *L, struct lua_socket *ls, struct op_state *state
     return 1;
 }
 
+/* The receive buffer of a recv that may gather bytes over several dequeues (slot
+ * OP_BUFFER): made at the first such step, then kept across yields and re-checked. */
+static uint8_t *recv_buffer(lua_State *L, const struct op_state *state)
+{
+    if (lua_isnil(L, OP_BUFFER)) {
+        lua_newuserdatauv(L, (size_t)state->size_bytes, 0);
+        lua_replace(L, OP_BUFFER);
+    }
+    if (lua_type(L, OP_BUFFER) != LUA_TUSERDATA || lua_rawlen(L, OP_BUFFER) != state->size_bytes)
+        luaL_error(L, "s:recv: its buffer was replaced");
+    return lua_touserdata(L, OP_BUFFER);
+}
+
+void simlua__push_pieces(lua_State *L, const uint8_t *first, uint64_t first_bytes,
+                         const uint8_t *second, uint64_t second_bytes)
+{
+    assert(first != NULL || first_bytes == 0);
+    assert(second != NULL || second_bytes == 0);
+    if (second_bytes == 0) {
+        if (first_bytes == 0)
+            lua_pushliteral(L, "");
+        else
+            lua_pushlstring(L, (const char *)first, (size_t)first_bytes);
+        return;
+    }
+    size_t total_bytes = (size_t)(first_bytes + second_bytes);
+    luaL_Buffer gathered;
+    char *target = luaL_buffinitsize(L, &gathered, total_bytes);
+    memcpy(target, first, (size_t)first_bytes);
+    memcpy(target + first_bytes, second, (size_t)second_bytes);
+    luaL_pushresultsize(&gathered, total_bytes);
+}
+
+/* A recv that ends at its first dequeue (unless MSG_WAITALL or SO_RCVLOWAT make it gather
+ * more: vsock_recv_in_place_fits) copies the bytes from the ring into its string directly
+ * (vsock_recv_in_place), with no buffer between. */
 static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state,
                      struct vsock_call *call)
 {
-    if (lua_type(L, OP_BUFFER) != LUA_TUSERDATA)    /* kept across yields: re-checked */
+    if (!lua_isnil(L, OP_BUFFER) && lua_type(L, OP_BUFFER) != LUA_TUSERDATA)
         return luaL_error(L, "s:recv: its buffer was replaced");
-    size_t capacity = lua_rawlen(L, OP_BUFFER);
-    uint8_t *buffer = lua_touserdata(L, OP_BUFFER);
     if (ls->sock == NULL)
         return push_closed(L, ls);
     struct vsock_addr from = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
     bool truncated = false;
+    struct vsock_bytes received = { .first = NULL };
     int64_t rc;
-    if (state->timed_out)
+    if (state->timed_out) {
         rc = state->progress > 0 ? (int64_t)state->progress : -EAGAIN;          /* R121 */
-    else
-        rc = vsock_recv(ls->sock, buffer, capacity, state->flags, &from, &truncated,
+        if (rc > 0)
+            received.first = recv_buffer(L, state);
+    } else if (vsock_recv_in_place_fits(ls->sock, state->size_bytes, state->flags,
+                                        state->progress)) {
+        rc = vsock_recv_in_place(ls->sock, state->size_bytes, state->flags, &received,
+                                 &state->progress, call);
+    } else {
+        uint8_t *buffer = recv_buffer(L, state);
+        received.first = buffer;
+        rc = vsock_recv(ls->sock, buffer, state->size_bytes, state->flags, &from, &truncated,
                         &state->progress, call);
+    }
     if (rc == -EAGAIN && call->wait != NULL)
         return -1;
     if (rc < 0)
         return push_errno(L, (int)rc);
-    lua_pushlstring(L, (const char *)buffer, (size_t)rc);
+    if (received.second == NULL)
+        received.first_bytes = (uint64_t)rc;    /* a buffer's, or an in-place single piece */
+    simlua__push_pieces(L, received.first, received.first_bytes, received.second,
+                        received.second_bytes);
     if (!state->want_from)
         return 1;
     if (ls->sock->type == VSOCK_TYPE_STREAM)
@@ -537,8 +589,9 @@ static int socket_recv_common(lua_State *L, const char *method, int results)
     uint32_t flags = check_flags(L, 3);
     struct op_state *state = op_begin(L, OP_RECV, method);
     state->flags = flags;
+    state->size_bytes = (uint64_t)size_bytes;
     state->want_from = results > 1;
-    lua_newuserdatauv(L, (size_t)size_bytes, 0);
+    lua_pushnil(L);                 /* OP_BUFFER: made only if needed (recv_buffer) */
     assert(lua_gettop(L) == OP_BUFFER);
     return op_run(L, ls, state);
 }

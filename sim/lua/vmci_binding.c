@@ -509,15 +509,13 @@ static int queue_pair_read(lua_State *L, bool peek)
                   "size must be 0..SIMLUA_QP_READ_BYTES_MAX");
     struct simlua_process *owner = check_owner_running(L, pair->owner_ref, method);
     uint64_t cost_ns = 0;
-    luaL_Buffer buffer;
-    char *target = luaL_buffinitsize(L, &buffer, (size_t)size_bytes);
-    int64_t rc = peek ? vmci_qpair_peek(pair->qpair, target, (uint64_t)size_bytes, &cost_ns)
-                      : vmci_qpair_dequeue(pair->qpair, target, (uint64_t)size_bytes, &cost_ns);
-    luaL_pushresultsize(&buffer, rc > 0 ? (size_t)rc : 0);
-    if (rc < 0) {
-        lua_pop(L, 1);
+    /* The string is made from the ring itself: one copy of each byte (socket.c). */
+    struct vmci_ring_bytes bytes;
+    int64_t rc = vmci_qpair_consume_in_place(pair->qpair, (uint64_t)size_bytes, peek, &bytes,
+                                             &cost_ns);
+    if (rc < 0)
         return push_vmci_error(L, rc);
-    }
+    simlua__push_pieces(L, bytes.first, bytes.first_bytes, bytes.second, bytes.second_bytes);
     return charge(L, owner, cost_ns, 1);
 }
 

@@ -22,6 +22,7 @@
 #include <CUnit/CUnit.h>
 
 #include "sim/engine/rng.h"
+#include "sim/lua/runtime.h"
 #include "suites.h"
 #include "test_support.h"
 #include "vmci/queue_pair.h"
@@ -848,6 +849,157 @@ static void test_R86_R87_sweep_every_start_offset(void)
     }
 }
 
+/* ---- Dequeue and peek in place (vmci_qp_consume_in_place) ---------------------------- */
+
+/* The pieces gathered into `out`; false when they do not add up to `expected_bytes`. */
+static bool in_place_gather(const struct vmci_ring_bytes *bytes, uint8_t *out,
+                            uint64_t expected_bytes)
+{
+    if (bytes->first_bytes + bytes->second_bytes != expected_bytes)
+        return false;
+    if ((bytes->second == NULL) != (bytes->second_bytes == 0))
+        return false;
+    memcpy(out, bytes->first, (size_t)bytes->first_bytes);
+    if (bytes->second_bytes > 0)
+        memcpy(out + bytes->first_bytes, bytes->second, (size_t)bytes->second_bytes);
+    return true;
+}
+
+/* One (offset, length) case: the pieces of an in-place peek and dequeue lie in the ring
+ * where the copy would have read them (first at the head, second at the ring's start
+ * exactly when the bytes wrap), hold the enqueued bytes, and move the head like a copy. */
+static void in_place_case(int index, uint64_t offset, uint64_t length)
+{
+    struct qp_fixture fixture;
+    fixture_create(&fixture, 13, 11);
+    struct direction direction = fixture_direction(&fixture, index);
+    const uint64_t size_bytes = direction.size_bytes;
+    direction_advance(&direction, offset);
+    uint8_t bytes[16], out[16];
+    pattern_fill(bytes, length, (uint8_t)(offset * 16 + length + 3));
+    ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, bytes, length), length);
+    uint64_t first_expected = length < size_bytes - offset ? length : size_bytes - offset;
+    for (int advance = 0; advance < 2; advance++) {
+        struct vmci_ring_bytes pieces;
+        memset(out, SENTINEL_BYTE, sizeof(out));
+        ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, sizeof(out), advance != 0,
+                                               &pieces), length);
+        CU_ASSERT_PTR_EQUAL(pieces.first, direction.queue->ring + offset);
+        ASSERT_U64_EQ(pieces.first_bytes, first_expected);
+        CU_ASSERT_PTR_EQUAL(pieces.second,
+                            length > first_expected ? direction.queue->ring : NULL);
+        CU_ASSERT(in_place_gather(&pieces, out, length));
+        CU_ASSERT_EQUAL(memcmp(out, bytes, length), 0);
+        ASSERT_U64_EQ(vmci_queue_consumer_head(direction.head_holder),
+                      advance ? (offset + length) % size_bytes : offset);
+        ASSERT_U64_EQ(vmci_qp_consume_buf_ready(direction.consumer), advance ? 0 : length);
+    }
+    fixture_destroy(&fixture);
+}
+
+/* R87/R88 in place: every start offset and length of a 13- and an 11-byte ring, so every
+ * split point of the two pieces is hit, peeked and dequeued. */
+static void test_R87_R88_in_place_sweep_every_start_offset(void)
+{
+    for (int index = 0; index < 2; index++) {
+        const uint64_t size_bytes = index == 0 ? 13 : 11;
+        for (uint64_t offset = 0; offset < size_bytes; offset++) {
+            for (uint64_t length = 1; length < size_bytes; length++)
+                in_place_case(index, offset, length);
+        }
+    }
+}
+
+/* In place, the results a copy gives: NODATA when empty and INVALID_SIZE with a corrupt
+ * pointer (no pieces either way), a short read of what was asked, 0 for 0 bytes; bytes
+ * never written read as zero (QP4), stored before the pieces are handed out. */
+static void test_R87_R88_in_place_results_and_zeroes(void)
+{
+    struct qp_fixture fixture;
+    fixture_create(&fixture, 64, 64);
+    struct direction direction = fixture_direction(&fixture, 1);
+    struct vmci_ring_bytes pieces;
+    uint8_t bytes[10], out[64];
+    pattern_fill(bytes, 10, 0x61);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 8, true, &pieces),
+                  VMCI_ERROR_QUEUEPAIR_NODATA);
+    CU_ASSERT_PTR_NULL(pieces.first);
+    ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, bytes, 10), 10);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 0, true, &pieces), 0);
+    CU_ASSERT_PTR_NULL(pieces.first);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 4, true, &pieces), 4);
+    CU_ASSERT(in_place_gather(&pieces, out, 4));
+    CU_ASSERT_EQUAL(memcmp(out, bytes, 4), 0);
+    ASSERT_U64_EQ(vmci_qp_consume_buf_ready(direction.consumer), 6);
+    vmci_queue_set_producer_tail(direction.queue, 64);                  /* R82: >= N */
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 8, false, &pieces),
+                  VMCI_ERROR_INVALID_SIZE);
+    CU_ASSERT_PTR_NULL(pieces.first);
+    ASSERT_U64_EQ(vmci_queue_consumer_head(direction.head_holder), 4);
+    vmci_queue_set_producer_tail(direction.queue, 40);        /* 10..39 never written */
+    ASSERT_U64_EQ(direction.queue->defined_bytes, 10);
+    ASSERT_U64_EQ(vmci_qp_consume_in_place(direction.consumer, 64, true, &pieces), 36);
+    CU_ASSERT(in_place_gather(&pieces, out, 36));
+    CU_ASSERT_EQUAL(memcmp(out, bytes + 4, 6), 0);
+    CU_ASSERT(bytes_all(out + 6, 30, 0));
+    ASSERT_U64_EQ(direction.queue->defined_bytes, 40);
+    fixture_destroy(&fixture);
+}
+
+/* The Lua binding's qp:peek and qp:dequeue (sim/lua/vmci_binding.c), which make their
+ * string from the ring in place: a 64-byte ring, 50 bytes in, 40 out, 40 more in (the
+ * tail wraps to 26), then peeks and reads across the wrap, and NODATA when empty. */
+static const char lua_qp_reads[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{}\n"
+    "local host, guest = w:host(), w:vm{ name = 'guest1' }\n"
+    "local stream = sim.pattern(9, 0, 90)\n"
+    "guest:spawn('producer', function(p)\n"
+    "  local v = p:vmci()\n"
+    "  local dg = assert(v:datagram(1500))\n"
+    "  local qp = assert(v:queue_pair_alloc(sim.CID_HOST, 64, 64))\n"
+    "  local context, resource = qp:handle()\n"
+    "  assert(dg:send(sim.CID_HOST, 1500, string.pack('<I4I4', context, resource)))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:enqueue(stream:sub(1, 50)) == 50, 'first 50 in')\n"
+    "  assert(dg:send(sim.CID_HOST, 1500, 'more'))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:enqueue(stream:sub(51, 90)) == 40, 'next 40 in, across the end')\n"
+    "  assert(dg:send(sim.CID_HOST, 1500, 'more'))\n"
+    "  assert(dg:recv())\n"
+    "  assert(qp:detach())\n"
+    "end)\n"
+    "host:spawn('consumer', function(p)\n"
+    "  local v = p:vmci()\n"
+    "  local dg = assert(v:datagram(1500))\n"
+    "  local handle, cid, rid = dg:recv()\n"
+    "  local context, resource = string.unpack('<I4I4', handle)\n"
+    "  local qp = assert(v:queue_pair_attach(context, resource, 64, 64))\n"
+    "  assert(dg:send(cid, rid, 'attached'))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:dequeue(40) == stream:sub(1, 40), 'first 40 out')\n"
+    "  assert(dg:send(cid, rid, 'read'))\n"
+    "  assert(dg:recv())\n"
+    "  sim.expect(qp:peek(100) == stream:sub(41, 90), 'a peek across the wrap')\n"
+    "  sim.expect(qp:peek(5) == stream:sub(41, 45), 'a short peek')\n"
+    "  sim.expect(qp:dequeue(30) == stream:sub(41, 70), 'a read across the wrap')\n"
+    "  sim.expect(qp:dequeue(100) == stream:sub(71, 90), 'the rest')\n"
+    "  sim.expect(qp:dequeue(0) == nil, 'empty: an error')\n"
+    "  local none, name = qp:dequeue(10)\n"
+    "  sim.expect(none == nil and name == 'VMCI_ERROR_QUEUEPAIR_NODATA', tostring(name))\n"
+    "  assert(dg:send(cid, rid, 'done'))\n"
+    "  assert(qp:detach())\n"
+    "end)\n";
+
+static void test_R87_R88_lua_qp_reads_in_place(void)
+{
+    struct simlua_outcome outcome;
+    test_run_lua_source(lua_qp_reads, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+}
+
 CU_ErrorCode queue_pair_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -870,6 +1022,9 @@ CU_ErrorCode queue_pair_suite_add(void)
         TEST_ENTRY(test_R89_queries_from_both_sides),
         TEST_ENTRY(test_R83_R88_property_random_ops_match_fifo_model),
         TEST_ENTRY(test_R86_R87_sweep_every_start_offset),
+        TEST_ENTRY(test_R87_R88_in_place_sweep_every_start_offset),
+        TEST_ENTRY(test_R87_R88_in_place_results_and_zeroes),
+        TEST_ENTRY(test_R87_R88_lua_qp_reads_in_place),
     };
     return test_suite_register("queue_pair", tests, sizeof(tests) / sizeof(tests[0]));
 }

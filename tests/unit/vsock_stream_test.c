@@ -29,6 +29,7 @@
 #include "sim/engine/engine.h"
 #include "sim/engine/fiber.h"
 #include "sim/engine/rng.h"
+#include "sim/lua/runtime.h"
 #include "suites.h"
 #include "test_support.h"
 #include "vmci/device.h"
@@ -834,6 +835,208 @@ static void test_R123_one_mebibyte_in_order_and_deterministic(void)
     ASSERT_U64_EQ(second.recv_calls, first.recv_calls);
 }
 
+/* ---- Receiving in place (vsock_recv_in_place) ------------------------------------------------ */
+
+#define IN_PLACE_STEPS 6u
+
+/* What one run of in_place_run saw: per receive step its result and whether its bytes were
+ * the stream's at that offset (gathered from the pieces, or as copied). */
+struct in_place_run {
+    int64_t results[IN_PLACE_STEPS];
+    uint64_t mismatches;
+    uint64_t wrapped_steps;             /* in place: steps whose bytes came in two pieces */
+    char digest_hex[33];
+};
+
+/* One receive on the guest's end, plain code (never waits): copied by vsock_recv, or in
+ * place; checks the bytes against the stream at `offset`. */
+static int64_t in_place_receive(struct vsock_sock *sock, bool in_place, uint64_t size_bytes,
+                                uint32_t flags, uint64_t offset, struct in_place_run *run)
+{
+    static uint8_t copied[3 * QUEUE_BYTES];
+    struct vsock_call call = { .deadline_ns = SIM_TIME_NEVER };
+    uint64_t progress = 0;
+    int64_t rc;
+    if (in_place) {
+        struct vsock_bytes bytes;
+        CU_ASSERT_FATAL(vsock_recv_in_place_fits(sock, size_bytes, flags, 0));
+        rc = vsock_recv_in_place(sock, size_bytes, flags, &bytes, &progress, &call);
+        if (rc > 0) {
+            CU_ASSERT_FATAL(bytes.first_bytes + bytes.second_bytes == (uint64_t)rc);
+            memcpy(copied, bytes.first, (size_t)bytes.first_bytes);
+            if (bytes.second_bytes > 0)
+                memcpy(copied + bytes.first_bytes, bytes.second, (size_t)bytes.second_bytes);
+            run->wrapped_steps += bytes.second_bytes > 0;
+        }
+    } else {
+        rc = vsock_recv(sock, copied, size_bytes, flags, NULL, NULL, &progress, &call);
+    }
+    for (int64_t index = 0; index < rc; index++)
+        run->mismatches += copied[index] != stream_byte(offset + (uint64_t)index);
+    return rc;
+}
+
+/* Host -> guest A through a 64 KiB queue: 50 000 bytes, 30 000 read, 40 000 more (the
+ * ring wraps), a peek and reads across the wrap, then nothing left (EAGAIN). The same
+ * steps read in place or copied, with a digest of every event. */
+static void in_place_run(bool in_place, struct in_place_run *run)
+{
+    static uint8_t chunk[3 * QUEUE_BYTES];
+    memset(run, 0, sizeof(*run));
+    struct sim_digest *digest = sim_digest_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(digest);
+    struct sim_trace_sink sink = sim_digest_sink(digest);
+    struct fixture *f = fixture_create_with(SEED, &sink, 1);
+    int client_fd, server_fd;
+    connected_pair(f, &f->guest_a, &f->host, 8300, &client_fd, &server_fd);
+    struct vsock_sock *guest = vs_socket_of(&f->guest_a, client_fd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(guest);
+    static const struct { uint64_t send_bytes, recv_bytes; uint32_t flags; } steps[] = {
+        { 50000, 30000, 0 }, { 40000, 100, VSOCK_MSG_PEEK }, { 0, 35000, 0 },
+        { 0, 3 * QUEUE_BYTES, VSOCK_MSG_PEEK }, { 0, 3 * QUEUE_BYTES, 0 }, { 0, 10, 0 },
+    };
+    _Static_assert(sizeof(steps) / sizeof(steps[0]) == IN_PLACE_STEPS, "one result a step");
+    uint64_t sent = 0, received = 0;
+    for (uint32_t index = 0; index < IN_PLACE_STEPS; index++) {
+        stream_fill(chunk, sent, steps[index].send_bytes);
+        if (steps[index].send_bytes > 0)
+            ASSERT_RETURNS(vs_send(&f->host, server_fd, chunk, steps[index].send_bytes, 0),
+                           (ssize_t)steps[index].send_bytes);
+        sent += steps[index].send_bytes;
+        run_idle(f);
+        run->results[index] = in_place_receive(guest, in_place, steps[index].recv_bytes,
+                                               steps[index].flags, received, run);
+        if (run->results[index] > 0 && !(steps[index].flags & VSOCK_MSG_PEEK))
+            received += (uint64_t)run->results[index];
+        run_idle(f);
+    }
+    fixture_destroy(f);
+    sim_digest_hex(digest, run->digest_hex);
+    sim_digest_destroy(digest);
+}
+
+/* R121 in place: a receive that leaves its bytes in the ring returns what a copying one
+ * returns, step for step (a partial read, a peek, reads and a peek across the ring's
+ * wrap, EAGAIN when empty), with the stream's bytes, and the trace is the same event for
+ * event (equal digests). Some steps must have met the wrap, or it proved little. */
+static void test_R121_recv_in_place_matches_copying_recv(void)
+{
+    struct in_place_run copied, in_place;
+    in_place_run(false, &copied);
+    in_place_run(true, &in_place);
+    static const int64_t expected[IN_PLACE_STEPS] = { 30000, 100, 35000, 25000, 25000,
+                                                      -EAGAIN };
+    for (uint32_t index = 0; index < IN_PLACE_STEPS; index++) {
+        ASSERT_U64_EQ(copied.results[index], expected[index]);
+        ASSERT_U64_EQ(in_place.results[index], expected[index]);
+    }
+    ASSERT_U64_EQ(copied.mismatches, 0);
+    ASSERT_U64_EQ(in_place.mismatches, 0);
+    ASSERT_U64_EQ(in_place.wrapped_steps, 2);
+    CU_ASSERT_STRING_EQUAL(in_place.digest_hex, copied.digest_hex);
+}
+
+/* Which receives end at their first dequeue and may read in place: a 1-byte target (no
+ * MSG_WAITALL, SO_RCVLOWAT 1) or a peek; not one that has moved bytes already, nor a
+ * datagram socket's. */
+static void test_R121_recv_in_place_fits_one_dequeue_only(void)
+{
+    struct fixture *f = fixture_create();
+    int client_fd, server_fd;
+    connected_pair(f, &f->guest_a, &f->host, 8301, &client_fd, &server_fd);
+    struct vsock_sock *sock = vs_socket_of(&f->guest_a, client_fd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sock);
+    CU_ASSERT(vsock_recv_in_place_fits(sock, 4096, 0, 0));
+    CU_ASSERT(vsock_recv_in_place_fits(sock, 1, VSOCK_MSG_WAITALL, 0));
+    CU_ASSERT_FALSE(vsock_recv_in_place_fits(sock, 4096, VSOCK_MSG_WAITALL, 0));
+    CU_ASSERT(vsock_recv_in_place_fits(sock, 4096, VSOCK_MSG_WAITALL | VSOCK_MSG_PEEK, 0));
+    CU_ASSERT_FALSE(vsock_recv_in_place_fits(sock, 4096, 0, 1));
+    sock->rcvlowat = 2;
+    CU_ASSERT_FALSE(vsock_recv_in_place_fits(sock, 4096, 0, 0));
+    CU_ASSERT(vsock_recv_in_place_fits(sock, 1, 0, 0));
+    sock->rcvlowat = 1;
+    int dgram_fd = dgram_bound(&f->guest_a, 8302);
+    struct vsock_sock *dgram = vs_socket_of(&f->guest_a, dgram_fd);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dgram);
+    CU_ASSERT_FALSE(vsock_recv_in_place_fits(dgram, 4096, 0, 0));
+    fixture_destroy(f);
+}
+
+/* The Lua binding's receives over a 1 KiB queue, every path of sim/lua/socket.c's
+ * step_recv: plain reads of odd sizes and recvfrom (in place, many across the ring's
+ * wrap), a peek and the read after it, MSG_WAITALL and SO_RCVLOWAT (several dequeues
+ * gathered in a buffer, with waits between), and a MSG_WAITALL that times out holding
+ * bytes (they come back from the buffer). */
+static const char lua_recv_paths[] =
+    "local sim = require('vmcisim')\n"
+    "local w = sim.world{}\n"
+    "local host, guest = w:host(), w:vm{ name = 'guest1' }\n"
+    "local TOTAL, ready = 6000, false\n"
+    "local stream = sim.pattern(7, 0, TOTAL)\n"
+    "host:spawn('sender', function(p)\n"
+    "  local l = assert(p:socket('stream'))\n"
+    "  assert(l:setsockopt('buffer_size', 1024))\n"
+    "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1))\n"
+    "  ready = true\n"
+    "  local c = assert(l:accept())\n"
+    "  local sent = 0\n"
+    "  for _, size in ipairs({ 700, 900, 333, 1000, 67, 1023, 500, 1477 }) do\n"
+    "    sent = sent + assert(c:send(stream:sub(sent + 1, sent + size)))\n"
+    "  end\n"
+    "  sim.expect(sent == TOTAL, 'sent ' .. sent)\n"
+    "  p:sleep(sim.ms(20)); assert(c:send('0123456789'))\n"
+    "  p:sleep(sim.ms(50)); assert(c:send('abcdef'))\n"
+    "  c:close(); l:close()\n"
+    "end)\n"
+    "guest:spawn('receiver', function(p)\n"
+    "  while not ready do p:sleep(sim.us(10)) end\n"
+    "  local s = assert(p:socket('stream'))\n"
+    "  assert(s:setsockopt('buffer_size', 1024))\n"
+    "  assert(s:connect(sim.CID_HOST, 5000))\n"
+    "  local got, n, round = {}, 0, 0\n"
+    "  while n < TOTAL and round < 1000 do\n"
+    "    round = round + 1\n"
+    "    local mode, left, piece = round % 5, TOTAL - n\n"
+    "    if mode == 0 then\n"
+    "      local peeked = assert(s:recv(math.min(300, left), 'peek'))\n"
+    "      piece = assert(s:recv(#peeked))\n"
+    "      sim.expect(piece == peeked, 'a peek shows what the next recv returns')\n"
+    "    elseif mode == 1 then\n"
+    "      local cid, port\n"
+    "      piece, cid, port = s:recvfrom(math.min(211, left))\n"
+    "      sim.expect(cid == sim.CID_HOST and port == 5000, 'recvfrom names the peer')\n"
+    "    elseif mode == 2 then\n"
+    "      piece = assert(s:recv(math.min(900, left), 'waitall'))\n"
+    "      sim.expect(#piece == math.min(900, left), 'waitall: ' .. #piece)\n"
+    "    elseif mode == 3 then\n"
+    "      assert(s:setsockopt('rcvlowat', 400))\n"
+    "      piece = assert(s:recv(math.min(1000, left)))\n"
+    "      sim.expect(#piece >= math.min(400, left), 'rcvlowat: ' .. #piece)\n"
+    "      assert(s:setsockopt('rcvlowat', 1))\n"
+    "    else\n"
+    "      piece = assert(s:recv(math.min(97, left)))\n"
+    "    end\n"
+    "    got[#got + 1] = piece; n = n + #piece\n"
+    "  end\n"
+    "  sim.expect(n == TOTAL and table.concat(got) == stream, 'the stream arrived intact')\n"
+    "  assert(s:setsockopt('rcvtimeo', sim.ms(30)))\n"
+    "  local early = s:recv(100, 'waitall')\n"
+    "  sim.expect(early == '0123456789', 'a timed-out waitall returns its bytes')\n"
+    "  assert(s:setsockopt('rcvtimeo', 0))\n"
+    "  sim.expect(s:recv(100) == 'abcdef', 'the last bytes')\n"
+    "  sim.expect(s:recv(100) == '', 'then the end of the stream')\n"
+    "  s:close()\n"
+    "end)\n";
+
+static void test_R121_lua_recv_in_place_and_buffered(void)
+{
+    struct simlua_outcome outcome;
+    test_run_lua_source(lua_recv_paths, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+}
+
 /* ---- 6.6 shutdown and close ------------------------------------------------------------------ */
 
 /* R124: `how` outside 0..2 is EINVAL (checked first); an unconnected stream socket or
@@ -1316,6 +1519,9 @@ CU_ErrorCode vsock_stream_suite_add(void)
         TEST_ENTRY(test_R119_recv_checks_in_order),
         TEST_ENTRY(test_R122_writer_without_reader_buffers_65535_bytes),
         TEST_ENTRY(test_R123_one_mebibyte_in_order_and_deterministic),
+        TEST_ENTRY(test_R121_recv_in_place_matches_copying_recv),
+        TEST_ENTRY(test_R121_recv_in_place_fits_one_dequeue_only),
+        TEST_ENTRY(test_R121_lua_recv_in_place_and_buffered),
         TEST_ENTRY(test_R124_shutdown_errors),
         TEST_ENTRY(test_R126_R171_close_gives_peer_eof_then_epipe),
         TEST_ENTRY(test_R128_R129_names),
