@@ -157,12 +157,24 @@ endif
 # ---- Fuzzing (tests/fuzz/, docs/fuzzing.md) ------------------------------------------------
 # Four targets, each one file defining LLVMFuzzerTestOneInput. `make fuzz FUZZ_SECONDS=N`
 # builds them with clang's libFuzzer (plus ASan and UBSan) under build/libfuzzer and runs
-# each N seconds. `make test` needs no clang: it builds each target with the normal
-# compiler and tests/fuzz/replay_main.c as $(BUILD)/fuzz/replay_<target>, and
-# tests/fuzz_replay_test.sh replays the checked-in corpus through it (`make asan` too).
+# each N seconds. FUZZ_SANITIZE=address or FUZZ_SANITIZE=none builds them with less
+# checking, faster, in a folder of their own (docs/fuzzing.md says what each loses).
+# `make test` needs no clang: it builds each target with the normal compiler and
+# tests/fuzz/replay_main.c as $(BUILD)/fuzz/replay_<target>, and tests/fuzz_replay_test.sh
+# replays the checked-in corpus through it (`make asan` too).
 FUZZ_TARGETS  := guest peer trace lua
 FUZZ_SECONDS  ?= 60
-FUZZ_BUILD    := build/libfuzzer
+FUZZ_SANITIZE ?= address,undefined
+FUZZ_COMMA    := ,
+FUZZ_CHOICE   := $(subst $(FUZZ_COMMA),_,$(FUZZ_SANITIZE))
+FUZZ_BUILD_address_undefined := build/libfuzzer
+FUZZ_BUILD_address           := build/libfuzzer-address
+FUZZ_BUILD_none              := build/libfuzzer-none
+FUZZ_BUILD    := $(FUZZ_BUILD_$(FUZZ_CHOICE))
+FUZZ_SANITIZERS_address_undefined := ,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SANITIZERS_address           := ,address
+FUZZ_LDFLAGS_address_undefined    := -fsanitize=address,undefined
+FUZZ_LDFLAGS_address              := -fsanitize=address
 FUZZ_SUPPORT  := $(BUILD)/tests/fuzz/fuzz_support.o
 # The engine's bookkeeping is left without coverage instrumentation (the file says why).
 FUZZ_IGNORELIST := $(CURDIR)/tests/fuzz/coverage-ignorelist.txt
@@ -199,12 +211,14 @@ fuzz: fuzz-build
 	scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-build:
+	@test -n "$(FUZZ_BUILD)" || { echo "FUZZ_SANITIZE=$(FUZZ_SANITIZE): not one of" \
+	    "address,undefined (the default), address, none" >&2; exit 2; }
 	scripts/install-deps --fuzz
 	$(MAKE) --no-print-directory CC=clang BUILD=$(FUZZ_BUILD) \
 	    OPT="-O1 -fno-omit-frame-pointer" \
-	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	    EXTRA_CFLAGS="-fsanitize=fuzzer-no-link$(FUZZ_SANITIZERS_$(FUZZ_CHOICE)) \
 	        -fsanitize-coverage-ignorelist=$(FUZZ_IGNORELIST)" \
-	    EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-binaries
+	    EXTRA_LDFLAGS="$(FUZZ_LDFLAGS_$(FUZZ_CHOICE))" fuzz-binaries
 
 # ---- Real programs (docs/programs.md) ---------------------------------------------------------
 # The shim preloaded into every program `ep:exec` starts, and the example programs of

@@ -70,9 +70,14 @@ struct perfetto_state {
     FILE *out;
     bool first;                     /* no event written yet: no comma before the next */
     struct export__names *names;
-    struct process *processes;      /* sorted by name */
+    struct process *processes;      /* in order of appearance: processes[i].id is i + 1 */
     uint32_t process_count;
     uint32_t process_capacity;
+    /* Indexes into processes, sorted by name: a new name moves 4 bytes per process after
+     * it, not a whole struct process (a trace naming thousands of endpoints made that
+     * quadratic copy the largest cost of exporting it). */
+    uint32_t *process_order;
+    uint32_t process_order_capacity;
     struct thread *threads;         /* sorted by sim_pid */
     uint32_t thread_count;
     uint32_t thread_capacity;
@@ -109,19 +114,25 @@ static uint32_t process_of(struct perfetto_state *state, const char *name, uint3
     uint32_t low = 0, high = state->process_count;
     while (low < high) {
         uint32_t middle = low + (high - low) / 2;
-        int order = strcmp(state->processes[middle].name, name);
+        const struct process *process = &state->processes[state->process_order[middle]];
+        int order = strcmp(process->name, name);
         if (order == 0)
-            return state->processes[middle].id;
+            return process->id;
         if (order < 0)
             low = middle + 1;
         else
             high = middle;
     }
     if (!export__grow((void **)&state->processes, &state->process_capacity,
-                      state->process_count, sizeof *state->processes, PERFETTO_PROCESSES_MAX))
+                      state->process_count, sizeof *state->processes, PERFETTO_PROCESSES_MAX) ||
+        !export__grow((void **)&state->process_order, &state->process_order_capacity,
+                      state->process_count, sizeof *state->process_order,
+                      PERFETTO_PROCESSES_MAX))
         return state->process_count;            /* full: the last one made (at least 1) */
-    struct process *slot = &state->processes[low];
-    memmove(slot + 1, slot, (state->process_count - low) * sizeof *slot);
+    uint32_t *position = &state->process_order[low];
+    memmove(position + 1, position, (state->process_count - low) * sizeof *position);
+    *position = state->process_count;
+    struct process *slot = &state->processes[state->process_count];
     state->process_count++;
     snprintf(slot->name, sizeof slot->name, "%s", name);
     slot->id = state->process_count;
@@ -407,6 +418,7 @@ int export__perfetto_write(struct export__trace *trace, FILE *out,
     }
     export__names_destroy(state.names);
     free(state.processes);
+    free(state.process_order);
     free(state.threads);
     free(state.pending);
     return rc;

@@ -371,6 +371,35 @@ static void test_R207_perfetto_processes_follow_names_across_cid_changes(void)
     free(out);
 }
 
+/* Endpoints that appear in no particular order of their names keep one process each,
+ * numbered in order of appearance, however the lookup by name is kept sorted. */
+static void test_perfetto_processes_numbered_in_order_of_appearance(void)
+{
+    enum { ENDPOINTS = 40 };
+    struct fixture fixture;
+    fixture_open(&fixture, "order.db");
+    put_named(&fixture, 0, "host_create", 2, "host");
+    char name[16];
+    for (uint32_t index = 0; index < ENDPOINTS; index++) {
+        uint32_t number = (index * 17u) % ENDPOINTS;        /* names out of sorted order */
+        snprintf(name, sizeof name, "vm%02u", number);
+        put_named(&fixture, 10 * index, "vm_create", 100 + number, name);
+    }
+    struct sim_trace_event event = event_make(9000, 100 + 17u, 0, SIM_LAYER_VMCI, "probe");
+    put(&fixture, &event);
+    fixture_close(&fixture);
+    size_t size = 0;
+    char *out = (char *)export_format(fixture.path, EXPORT_FORMAT_PERFETTO, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    ASSERT_U64_EQ(count_substrings(out, "\"process_name\""), 1 + ENDPOINTS);
+    ASSERT_STR_CONTAINS(out, "\"pid\":2,\"tid\":0,\"args\":{\"name\":\"vm00 (cid 100)\"}");
+    ASSERT_STR_CONTAINS(out, "\"pid\":3,\"tid\":0,\"args\":{\"name\":\"vm17 (cid 117)\"}");
+    ASSERT_STR_CONTAINS(out, "\"pid\":41,\"tid\":0,\"args\":{\"name\":\"vm23 (cid 123)\"}");
+    /* vm17 appeared second: its later event goes to the second VM's process. */
+    ASSERT_STR_CONTAINS(out, "\"name\":\"probe\",\"cat\":\"vmci\",\"ts\":9.000,\"pid\":3,");
+    free(out);
+}
+
 static void put_process(struct fixture *fixture, uint64_t time_ns, uint32_t pid, const char *kind,
                         const char *field, const char *value)
 {
@@ -893,6 +922,7 @@ CU_ErrorCode export_suite_add(void)
         TEST_ENTRY(test_pcap_stream_write_goes_to_the_last_active_peer),
         TEST_ENTRY(test_pcap_datagrams_carry_guest_payloads),
         TEST_ENTRY(test_R207_perfetto_processes_follow_names_across_cid_changes),
+        TEST_ENTRY(test_perfetto_processes_numbered_in_order_of_appearance),
         TEST_ENTRY(test_perfetto_blocking_calls_are_slices),
         TEST_ENTRY(test_perfetto_names_stay_valid_json),
         TEST_ENTRY(test_mermaid_bound_ends_with_a_note_counting_the_rest),
