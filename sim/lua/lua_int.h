@@ -40,7 +40,7 @@
 #define SIMLUA_CID_HOST 2u
 #define SIMLUA_CID_RESERVED_LIMIT 16u      /* CIDs 0..15 are never a VM's (R8) */
 /* Objects created between two full collections, in bytes, at least (runtime.c). */
-#define SIMLUA_GC_OBJECT_BYTES_MIN (16u * 1024 * 1024)
+#define SIMLUA_GC_OBJECT_BYTES_MIN (4u * 1024 * 1024)
 /* Strings at least this large (block bytes) count in the collector's pace (runtime.c). */
 #define SIMLUA_GC_STRING_BYTES_MIN 1024u
 /* Lua instructions between two full collections at most (a multiple of the hook's). */
