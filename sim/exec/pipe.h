@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -107,9 +108,12 @@ struct exec_io {
     /* The TCP control channel (inet.c). */
     enum exec_inet_state state;
     uint32_t endpoint;                  /* the endpoint's index in the world */
-    uint32_t local_address, peer_address;   /* IPv4, host byte order */
+    int family;                         /* AF_INET or AF_INET6 */
+    /* IPv6, an IPv4 address as ::ffff:a.b.c.d whatever the socket's family (inet.c) */
+    struct in6_addr local_address, peer_address;
     uint16_t local_port, peer_port;
     bool reuse_address, no_delay;
+    bool v6only;                        /* IPV6_V6ONLY: an AF_INET6 socket without IPv4 */
     uint32_t backlog;
     struct exec_io *queue_head, *queue_tail, *queue_next;   /* unaccepted connections */
     uint32_t queued;

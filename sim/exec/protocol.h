@@ -17,6 +17,7 @@
 #define SIM_EXEC_PROTOCOL_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* The child finds its end of the channel in this environment variable (a decimal fd). */
 #define EXEC_CHANNEL_ENV "VMCISIM_CHANNEL_FD"
@@ -77,7 +78,9 @@ enum exec_op {
                              * do (exec_signal_action), values[1]: the mask to restore */
     EXEC_OP_SIGSUSPEND,     /* mask to wait with: waits for a signal; EINTR, values[0]: the
                              * mask to restore once the handlers ran */
-    EXEC_OP_KILL,           /* simulated pid (0, -1, -pgid: the program's processes), signal */
+    EXEC_OP_KILL,           /* simulated pid (> 0: a process of the endpoint's programs; 0:
+                             * the caller's program; -1: all but the caller; -pgid: that
+                             * program), signal */
     EXEC_OP_ALARM,          /* ns until SIGALRM (0: cancel), interval ns (setitimer), query
                              * only; reply values[0]: ns that were left, values[1]: interval */
     EXEC_OP_COUNT,
@@ -138,8 +141,25 @@ struct exec_hello_entry {
 #define EXEC_HELLO_DEVICE 2
 #define EXEC_HELLO_PIPE 3                   /* a simulated pipe end (sim/exec/pipe.h) */
 
-/* The address a message carries is a struct sockaddr_vm: 16 bytes (Linux ABI). */
-#define EXEC_ADDRESS_BYTES 16u
+/* The address a reply carries (accept, recv, getsockname, getpeername) fills a fixed area
+ * of EXEC_ADDRESS_BYTES before any data: the socket address in the Linux ABI (a struct
+ * sockaddr_vm or sockaddr_in: 16 bytes; a sockaddr_in6: 28; an unnamed AF_UNIX one: 2),
+ * zero-padded to EXEC_SOCKADDR_BYTES_MAX, then its length as a uint32_t. The reader takes
+ * at most EXEC_SOCKADDR_BYTES_MAX whatever the length says. */
+#define EXEC_SOCKADDR_BYTES_MAX 28u
+#define EXEC_ADDRESS_BYTES 32u
+
+static inline void exec_address_length_set(uint8_t *area, uint32_t length)
+{
+    memcpy(area + EXEC_SOCKADDR_BYTES_MAX, &length, sizeof(length));
+}
+
+static inline uint32_t exec_address_length_get(const uint8_t *area)
+{
+    uint32_t length;
+    memcpy(&length, area + EXEC_SOCKADDR_BYTES_MAX, sizeof(length));
+    return length < EXEC_SOCKADDR_BYTES_MAX ? length : EXEC_SOCKADDR_BYTES_MAX;
+}
 
 _Static_assert(sizeof(struct exec_request) == 64, "request header layout");
 _Static_assert(sizeof(struct exec_reply) == 40, "reply header layout");

@@ -86,7 +86,7 @@ static int64_t serve_accept(struct exec_program *program, const struct exec_requ
     int vs_fd = socket_of(program, request->args[0]);
     if (vs_fd < 0)
         return vs_fd;
-    socklen_t length = EXEC_ADDRESS_BYTES;
+    socklen_t length = EXEC_SOCKADDR_BYTES_MAX;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     int child = vs_accept(&program->context, vs_fd, (struct sockaddr *)program->buffer, &length);
     if (child < 0)
@@ -98,6 +98,7 @@ static int64_t serve_accept(struct exec_program *program, const struct exec_requ
         (void)vs_close(&program->context, child);
         return rc;
     }
+    exec_address_length_set(program->buffer, length);
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
     return 0;
 }
@@ -132,13 +133,14 @@ static int64_t serve_recv(struct exec_program *program, const struct exec_reques
     uint64_t length = (uint64_t)request->args[1];
     if (length > EXEC_PAYLOAD_BYTES_MAX)
         length = EXEC_PAYLOAD_BYTES_MAX;
-    socklen_t address_length = EXEC_ADDRESS_BYTES;
+    socklen_t address_length = EXEC_SOCKADDR_BYTES_MAX;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     ssize_t got = vs_recvfrom(&program->context, vs_fd, program->buffer + EXEC_ADDRESS_BYTES,
                               length, (int)request->args[2], (struct sockaddr *)program->buffer,
                               &address_length);
     if (got < 0)
         return -errno;
+    exec_address_length_set(program->buffer, address_length);
     reply->payload_bytes = EXEC_ADDRESS_BYTES + (uint32_t)got;
     return got;
 }
@@ -162,7 +164,8 @@ static int64_t serve_name(struct exec_program *program, const struct exec_reques
     int vs_fd = socket_of(program, request->args[0]);
     if (vs_fd < 0)
         return vs_fd;
-    socklen_t length = EXEC_ADDRESS_BYTES;
+    socklen_t length = EXEC_SOCKADDR_BYTES_MAX;
+    memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     struct sockaddr *addr = (struct sockaddr *)program->buffer;
     int rc = request->op == EXEC_OP_GETSOCKNAME ? vs_getsockname(&program->context, vs_fd, addr,
                                                                  &length)
@@ -170,6 +173,7 @@ static int64_t serve_name(struct exec_program *program, const struct exec_reques
                                                                  &length);
     if (rc < 0)
         return -errno;
+    exec_address_length_set(program->buffer, length);
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
     return 0;
 }
