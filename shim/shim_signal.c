@@ -279,7 +279,8 @@ int killpg(pid_t group, int signo)
         errno = EINVAL;
         return -1;
     }
-    return (int)shim_call_simple(EXEC_OP_KILL, 0, signo, 0, 0);    /* no groups simulated */
+    /* A program is one process group, its id the started process's pid (signal.c). */
+    return (int)shim_call_simple(EXEC_OP_KILL, group == 0 ? 0 : -(int64_t)group, signo, 0, 0);
 }
 
 int raise(int signo)

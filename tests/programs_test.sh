@@ -409,6 +409,23 @@ accepted=$(sqlite3 "$work/inet6_1.db" "select json_extract(fields, '$.peer') fro
 [ "$accepted" = "[2001:db8::10]:32768" ]
 check "the trace names an IPv6 peer as [2001:db8::10]:32768" $? "'$accepted'"
 
+# kill between two programs of one endpoint (scenarios/programs_kill.lua): allowed there,
+# EPERM for a Lua process, ESRCH for another endpoint's; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/programs_kill.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "programs_kill runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "programs_kill twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^programs_kill .* ok$')
+[ "$lines" -eq 6 ] && ! echo "$out" | grep -q FAILED
+check "programs_kill: all 6 checks ok (peer signalled, killpg, EPERM, ESRCH)" $? \
+    "$(echo "$out" | grep '^programs_kill' | grep -v ' ok$')"
+
 # Debian's socat, unmodified: `socat VSOCK-LISTEN:5000 PIPE` in a guest echoes 100 000 bytes to
 # a Lua client on the host, byte for byte, twice with equal digests (scenarios/socat_echo.lua).
 if command -v socat >/dev/null 2>&1; then

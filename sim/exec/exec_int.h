@@ -78,6 +78,9 @@ struct exec_program {
     struct exec_program *parent;        /* the simulated parent; NULL: root or orphaned */
     struct exec_family *family;         /* root only (process.c); NULL until the first fork */
     struct exec_program *member_next;   /* the root's list, in creation order */
+    /* A root on its world's list of programs (net->programs_head, start order). */
+    struct exec_program *net_next, *net_prev;
+    bool net_listed;
     struct sim_waitq children_waitq;    /* wait() sleeps here until a child ends */
     int channel_pending;                /* a fork's channel end, sent after the reply; -1 */
     int pidfd;                          /* a member's real process (kills); -1 */
@@ -144,6 +147,12 @@ void exec__process_release_shared(struct exec_program *program);
 bool exec__family_running(const struct exec_program *root);
 /* A process ended (its fiber ends next): zombie for its parent, its children orphaned. */
 void exec__process_ended(struct exec_program *program);
+/* A started program (a root) joins its world's list, and leaves it when destroyed. */
+void exec__program_list(struct exec_program *root);
+void exec__program_unlist(struct exec_program *root);
+/* The process with simulated pid `pid` among the programs of `program`'s endpoint (its own
+ * family first, then the other programs in start order); NULL when none runs. */
+struct exec_program *exec__endpoint_process(const struct exec_program *program, uint32_t pid);
 /* The family's members: power-off (close and kill), CID change, teardown. */
 void exec__family_close_all(struct exec_program *root);
 void exec__family_set_ctx(struct exec_program *root, uint32_t ctx);

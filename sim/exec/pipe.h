@@ -86,6 +86,7 @@ struct exec_bytes {
 
 struct exec_net;
 struct exec_io;
+struct exec_program;
 
 struct exec_link {
     struct exec_net *net;               /* borrowed */
@@ -135,6 +136,9 @@ struct exec_net {
     uint64_t latency_ns;                /* the control channel's one-way latency */
     struct exec_io *inet_head, *inet_tail;  /* bound sockets, in bind order */
     uint16_t port_next[256];            /* per endpoint: the next ephemeral port to try */
+    /* The programs ep:exec started in this world, in start order (each the root of its
+     * forked family, process.c): kill() between programs of one endpoint looks here. */
+    struct exec_program *programs_head, *programs_tail;
 };
 
 /* The world's net; poll_waitq is the world's queue that every socket change wakes. */

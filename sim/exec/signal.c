@@ -6,8 +6,8 @@
  * Real signals stay blocked in the program (the shim blocks them, SIGSYS and the
  * synchronous faults aside); every signal a program sees is generated here, in simulated
  * time: SIGPIPE by a send on a broken stream (without MSG_NOSIGNAL), SIGCHLD when a child
- * ends, SIGALRM from alarm/setitimer(ITIMER_REAL), and kill/raise between the processes of
- * one program. A signal is delivered only at a call boundary: every reply carries the
+ * ends, SIGALRM from alarm/setitimer(ITIMER_REAL), and kill/raise between the programs of
+ * one endpoint. A signal is delivered only at a call boundary: every reply carries the
  * deliverable set (pending and not blocked), the shim takes them one by one (lowest
  * number first) with EXEC_OP_SIGTAKE and runs the handler in the program, or ends the
  * program as the default action would. A process waiting in a call when a deliverable
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "exec_int.h"
+#include "pipe.h"
 #include "sim/engine/fiber.h"
 
 static uint64_t bit(int64_t signo)
@@ -187,25 +188,73 @@ static int64_t serve_sigsuspend(struct exec_program *program, const struct exec_
     }
 }
 
-/* The processes of the program (the root and every forked one still running). */
+/* Signals every running process of root's family but `except` (NULL: none); how many. */
+static uint32_t kill_family(struct exec_program *root, const struct exec_program *except,
+                            int64_t signo)
+{
+    uint32_t count = 0;
+    for (struct exec_program *process = root; process != NULL;
+         process = process == root ? exec__family_next(root, NULL)
+                                   : exec__family_next(root, process)) {
+        if (process->ended || process == except)
+            continue;
+        count++;
+        if (signo != 0)
+            exec__signal_send(process, (int)signo);
+    }
+    return count;
+}
+
+/* Whether a process of another kind (a Lua or C process, D11: no signals) with simulated
+ * pid `pid` runs on the program's endpoint (its engine domain). */
+static bool endpoint_runs_other(const struct exec_program *program, uint32_t pid)
+{
+    for (const struct sim_process *process = sim_engine_processes_first(program->engine);
+         process != NULL; process = process->live_next) {
+        if (process->pid == pid)
+            return process->domain == program->domain;
+    }
+    return false;
+}
+
+/* kill(2), as Linux with one user per endpoint (docs/programs.md, "Signals"): the programs
+ * of one endpoint may signal each other (same machine, same uid); each program (the one
+ * ep:exec started and those it forked) is one process group, its id the started one's pid.
+ * pid > 0: that process of any program of the endpoint; a Lua process of the endpoint
+ * exists but takes no signals (EPERM); anything else (another endpoint is another machine)
+ * is ESRCH. 0: the caller's program. -1: every process of the endpoint's programs but the
+ * caller. -pgid: the program whose started process has that pid, else the caller's own. */
 static int64_t serve_kill(struct exec_program *program, const struct exec_request *request)
 {
     int64_t target = request->args[0], signo = request->args[1];
     if (signo != 0 && !signal_valid(signo))
         return -EINVAL;
-    struct exec_program *root = program->root;
-    bool found = false;
-    for (struct exec_program *process = root; process != NULL;
-         process = process == root ? exec__family_next(root, NULL)
-                                   : exec__family_next(root, process)) {
-        if (process->ended || (target > 0 && process->pid != (uint64_t)target) ||
-            (target == -1 && process == program))
-            continue;
-        found = true;
-        if (signo != 0)
-            exec__signal_send(process, (int)signo);
+    if (target > 0 && target <= UINT32_MAX) {
+        struct exec_program *process = exec__endpoint_process(program, (uint32_t)target);
+        if (process != NULL) {
+            if (signo != 0)
+                exec__signal_send(process, (int)signo);
+            return 0;
+        }
+        return endpoint_runs_other(program, (uint32_t)target) ? -EPERM : -ESRCH;
     }
-    return found ? 0 : -ESRCH;
+    if (target > 0)
+        return -ESRCH;
+    struct exec_program *group = program->root;
+    if (target < -1 && -target <= UINT32_MAX) {
+        struct exec_program *named = exec__endpoint_process(program, (uint32_t)-target);
+        if (named != NULL && named->root == named)
+            group = named;                  /* another program's group */
+    }
+    uint32_t count = kill_family(group, target == -1 ? program : NULL, signo);
+    if (target == -1 && group->net != NULL) {
+        for (struct exec_program *root = group->net->programs_head; root != NULL;
+             root = root->net_next) {
+            if (root != group && root->endpoint == group->endpoint)
+                count += kill_family(root, NULL, signo);
+        }
+    }
+    return count > 0 ? 0 : -ESRCH;
 }
 
 static void alarm_fire(void *context, void *arg, uint64_t data);
