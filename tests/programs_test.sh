@@ -426,6 +426,23 @@ lines=$(echo "$out" | grep -c '^programs_kill .* ok$')
 check "programs_kill: all 6 checks ok (peer signalled, killpg, EPERM, ESRCH)" $? \
     "$(echo "$out" | grep '^programs_kill' | grep -v ' ok$')"
 
+# posix_spawn, system and popen (scenarios/programs_spawn.lua): `sh -c` through each, file
+# actions, a missing binary's ENOENT; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/programs_spawn.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "programs_spawn runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "programs_spawn twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^programs_spawn .* ok$')
+[ "$lines" -eq 9 ] && ! echo "$out" | grep -q FAILED
+check "programs_spawn: all 9 checks ok (system, popen r and w, posix_spawnp, ENOENT)" $? \
+    "$(echo "$out" | grep '^programs_spawn' | grep -v ' ok$')"
+
 # Debian's socat, unmodified: `socat VSOCK-LISTEN:5000 PIPE` in a guest echoes 100 000 bytes to
 # a Lua client on the host, byte for byte, twice with equal digests (scenarios/socat_echo.lua).
 if command -v socat >/dev/null 2>&1; then
