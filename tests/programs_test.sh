@@ -461,3 +461,23 @@ if command -v socat >/dev/null 2>&1; then
 else
     echo "ok - socat: skipped: socat is not installed (scripts/install-deps installs it)"
 fi
+
+# socat over IPv6 on the control channel (scenarios/socat_tcp6.lua): TCP6-LISTEN echoing to
+# an IPv6 client, a TCP6 client to a dual-stack server; twice with equal digests.
+if command -v socat >/dev/null 2>&1; then
+    digests=""
+    for attempt in 1 2; do
+        out=$("$vmcisim" run scenarios/socat_tcp6.lua --allow-exec -q --digest 2>&1)
+        status=$?
+        digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+    done
+    lines=$(echo "$out" | grep -c '^socat_tcp6 .* ok$')
+    [ "$status" -eq 0 ] && [ "$lines" -eq 2 ]
+    check "socat TCP6-LISTEN and TCP6 over the control channel (2 checks ok)" $? \
+        "$(echo "$out" | head -c 600)"
+    set -- $digests
+    [ "$#" -eq 2 ] && [ "$1" = "$2" ]
+    check "socat_tcp6 twice: equal digests" $? "$digests"
+else
+    echo "ok - socat_tcp6: skipped: socat is not installed (scripts/install-deps installs it)"
+fi
