@@ -443,6 +443,23 @@ lines=$(echo "$out" | grep -c '^programs_spawn .* ok$')
 check "programs_spawn: all 9 checks ok (system, popen r and w, posix_spawnp, ENOENT)" $? \
     "$(echo "$out" | grep '^programs_spawn' | grep -v ' ok$')"
 
+# sigwaitinfo, sigtimedwait, sigwait, SA_SIGINFO (scenarios/programs_sigwait.lua): what
+# siginfo_t says of kill, SIGCHLD and alarm; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/programs_sigwait.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "programs_sigwait runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "programs_sigwait twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^programs_sigwait .* ok$')
+[ "$lines" -eq 8 ] && ! echo "$out" | grep -q FAILED
+check "programs_sigwait: all 8 checks ok (sigwaitinfo, timeout, alarm, siginfo, signalfd)" \
+    $? "$(echo "$out" | grep '^programs_sigwait' | grep -v ' ok$')"
+
 # Debian's socat, unmodified: `socat VSOCK-LISTEN:5000 PIPE` in a guest echoes 100 000 bytes to
 # a Lua client on the host, byte for byte, twice with equal digests (scenarios/socat_echo.lua).
 if command -v socat >/dev/null 2>&1; then

@@ -104,6 +104,8 @@ struct exec_program {
         bool waiting;                   /* in one of this layer's interruptible waits */
         bool interrupted;               /* woken from it by a deliverable signal */
         int killed_by;                  /* ended by this signal's default action (0: not) */
+        uint64_t wait_set;              /* sigwait's set while it waits (0: not waiting) */
+        struct exec_signal_info info[EXEC_SIGNALS_MAX];     /* of each pending signal */
     } signals;
 };
 
@@ -166,8 +168,11 @@ int64_t exec__process_execve_failed(struct exec_program *program);
 /* Every HELLO: completes an announced exec, answers the simulated descriptor table. */
 int64_t exec__process_hello(struct exec_program *program, struct exec_reply *reply);
 
-/* signal.c: emulated signals (D21). */
+/* signal.c: emulated signals (D21). exec__signal_send: one the process raises on itself
+ * (SIGPIPE: SI_USER from its own pid); exec__signal_send_info: with what siginfo_t says. */
 void exec__signal_send(struct exec_program *program, int signo);
+void exec__signal_send_info(struct exec_program *program, int signo,
+                            const struct exec_signal_info *info);
 /* Pending and not blocked: what a reply offers the shim. */
 uint64_t exec__signal_deliverable(const struct exec_program *program);
 /* A wait a deliverable signal interrupts: the wake reason, -EINTR, or SIM_EKILLED. */

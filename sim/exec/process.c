@@ -429,7 +429,12 @@ void exec__process_ended(struct exec_program *program)
     if (program->parent != NULL) {
         program->zombie = true;
         sim_waitq_wake_all(&program->parent->children_waitq);
-        exec__signal_send(program->parent, SIGCHLD);   /* discarded unless handled */
+        int status = program->wait_status;
+        struct exec_signal_info info = {
+            .code = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED, .pid = program->pid,
+            .status = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status) };
+        exec__signal_send_info(program->parent, SIGCHLD, &info);   /* discarded unless
+                                                                     * handled or blocked */
     } else {
         member_free(program);
     }

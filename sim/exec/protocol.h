@@ -75,7 +75,8 @@ enum exec_op {
     EXEC_OP_SIGMASK,        /* how (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK; -1: query), mask;
                              * reply values[0]: the old mask, values[1]: pending */
     EXEC_OP_SIGTAKE,        /* reply: the signal to act on now (0: none), values[0]: what to
-                             * do (exec_signal_action), values[1]: the mask to restore */
+                             * do (exec_signal_action), values[1]: the mask to restore;
+                             * payload: its struct exec_signal_info (SA_SIGINFO) */
     EXEC_OP_SIGSUSPEND,     /* mask to wait with: waits for a signal; EINTR, values[0]: the
                              * mask to restore once the handlers ran */
     EXEC_OP_KILL,           /* simulated pid (> 0: a process of the endpoint's programs; 0:
@@ -83,7 +84,21 @@ enum exec_op {
                              * program), signal */
     EXEC_OP_ALARM,          /* ns until SIGALRM (0: cancel), interval ns (setitimer), query
                              * only; reply values[0]: ns that were left, values[1]: interval */
+    /* sigwait, sigwaitinfo, sigtimedwait (sim/exec/signal.c, docs/programs.md). */
+    EXEC_OP_SIGWAIT,        /* set (mask), timeout ns (-1: none); reply: the signal taken
+                             * from what is pending, payload: its struct exec_signal_info;
+                             * -EAGAIN when the timeout passed, -EINTR */
     EXEC_OP_COUNT,
+};
+
+/* What a siginfo_t says of a signal besides its number (SA_SIGINFO handlers,
+ * sigwaitinfo): si_code (SI_USER, SI_KERNEL, CLD_EXITED, ...), si_pid (the sending or
+ * ended process, simulated; 0: the kernel), si_status (SIGCHLD: the exit code or signal). */
+struct exec_signal_info {
+    int32_t code;
+    uint32_t pid;
+    int32_t status;
+    int32_t reserved;
 };
 
 /* A signal's action as the supervisor keeps it (the handler's address stays in the shim). */
@@ -164,5 +179,6 @@ static inline uint32_t exec_address_length_get(const uint8_t *area)
 _Static_assert(sizeof(struct exec_request) == 64, "request header layout");
 _Static_assert(sizeof(struct exec_reply) == 40, "reply header layout");
 _Static_assert(sizeof(struct exec_poll_entry) == 8, "poll entry layout");
+_Static_assert(sizeof(struct exec_signal_info) == 16, "signal info layout");
 
 #endif /* SIM_EXEC_PROTOCOL_H */

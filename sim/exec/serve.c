@@ -487,6 +487,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_SIGTAKE:
     case EXEC_OP_SIGSUSPEND:
     case EXEC_OP_KILL:
+    case EXEC_OP_SIGWAIT:
     case EXEC_OP_ALARM: result = exec__signal_serve(program, request, reply, &fatal); break;
     default: result = serve_time(program, request, reply, &fatal); break;
     }
