@@ -285,7 +285,7 @@ static int64_t serve_kill(struct exec_program *program, const struct exec_reques
     if (target > 0)
         return -ESRCH;
     struct exec_program *group = program->root;
-    if (target < -1 && -target <= UINT32_MAX) {
+    if (target < -1 && target >= -(int64_t)UINT32_MAX) {   /* never negates INT64_MIN */
         struct exec_program *named = exec__endpoint_process(program, (uint32_t)-target);
         if (named != NULL && named->root == named)
             group = named;                  /* another program's group */

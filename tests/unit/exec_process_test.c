@@ -373,6 +373,13 @@ static void test_kill_reaches_the_programs_of_one_endpoint(void)
     CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, lua->pid, 0, 0, NULL, 0, &reply), -EPERM);
     CU_ASSERT_EQUAL(call(elsewhere, EXEC_OP_KILL, lua->pid, 0, 0, NULL, 0, &reply), -ESRCH);
     CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, 9999, 0, 0, NULL, 0, &reply), -ESRCH);
+    /* Hostile targets beyond any pid: no overflow, nobody new reached. */
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, INT64_MAX, 0, 0, NULL, 0, &reply), -ESRCH);
+    b->signals.pending = 0;
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, INT64_MIN, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(b->signals.pending, 0);               /* the caller's own group only */
+    ASSERT_U64_EQ(a->signals.pending, usr1);
+    a->signals.pending = 0;
     b->signals.pending = 0;
     CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, -1, SIGUSR1, 0, NULL, 0, &reply), 0);
     ASSERT_U64_EQ(b->signals.pending, usr1);
