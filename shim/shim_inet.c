@@ -5,11 +5,16 @@
  * simulation and never by a real DNS lookup (the sandbox has no resolv.conf and no
  * network anyway).
  *
- * Served names: numeric IPv4 addresses; "localhost" (127.0.0.1); no name at all (the
- * wildcard 0.0.0.0 with AI_PASSIVE, else 127.0.0.1); and the name of any endpoint of
- * the world, which the supervisor maps to its simulated address (EXEC_OP_RESOLVE). Only
- * IPv4 results are given (the control channel has no IPv6): AF_INET6 alone is
- * EAI_FAMILY. Services are numeric ports only (there is no /etc/services).
+ * Served names: numeric IPv4 and IPv6 addresses; "localhost" (127.0.0.1 and ::1, also
+ * "localhost.localdomain"; "localhost6" and "ip6-localhost" are ::1 only); no name at all
+ * (the wildcards 0.0.0.0 and :: with AI_PASSIVE, else the loopback addresses); and the name
+ * of any endpoint of the world, which the supervisor maps to its simulated addresses
+ * (EXEC_OP_RESOLVE: IPv4 and IPv6). AF_INET gives the IPv4 answers, AF_INET6 the IPv6 ones
+ * (AI_V4MAPPED: v4-mapped IPv4 ones when there are none), AF_UNSPEC both, IPv4 first (as
+ * glibc with gai.conf's "precedence ::ffff:0:0/96 100": a program that takes the first
+ * answer meets the same address as before IPv6 was served). Per address, one entry per
+ * socket type asked for (stream, then datagram, when none is given). Services are numeric
+ * ports only (there is no /etc/services).
  *
  * Invariant: every list getaddrinfo returns is made of blocks this file allocated (one
  * malloc per entry, the address and the canonical name inside it), so freeaddrinfo,
@@ -30,37 +35,68 @@
 
 struct shim_addrinfo_block {
     struct addrinfo info;
-    struct sockaddr_in address;
+    union {
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } address;
     char name[SHIM_HOST_NAME_BYTES_MAX + 1];
 };
 
-/* The IPv4 address (network order) of `node`: 0, or an EAI_* code. */
-static int resolve(const char *node, int flags, uint32_t *address_out)
+/* What a name resolves to: an IPv4 address, an IPv6 one, or both (network order). */
+struct shim_resolved {
+    bool has4, has6;
+    struct in_addr address4;
+    struct in6_addr address6;
+};
+
+static bool local_name(const char *node, struct shim_resolved *out)
 {
-    struct in_addr numeric;
+    bool both = strcmp(node, "localhost") == 0 || strcmp(node, "localhost.localdomain") == 0;
+    bool six = strcmp(node, "localhost6") == 0 || strcmp(node, "ip6-localhost") == 0;
+    if (!both && !six)
+        return false;
+    out->has4 = both;
+    out->address4.s_addr = htonl(INADDR_LOOPBACK);
+    out->has6 = true;
+    out->address6 = in6addr_loopback;
+    return true;
+}
+
+/* The addresses of `node`: 0, or an EAI_* code. */
+static int resolve(const char *node, int flags, struct shim_resolved *out)
+{
+    memset(out, 0, sizeof(*out));
     if (node == NULL) {
-        *address_out = htonl((flags & AI_PASSIVE) != 0 ? INADDR_ANY : INADDR_LOOPBACK);
+        bool passive = (flags & AI_PASSIVE) != 0;
+        out->has4 = out->has6 = true;
+        out->address4.s_addr = htonl(passive ? INADDR_ANY : INADDR_LOOPBACK);
+        out->address6 = passive ? in6addr_any : in6addr_loopback;
         return 0;
     }
-    if (inet_pton(AF_INET, node, &numeric) == 1) {
-        *address_out = numeric.s_addr;
+    if (inet_pton(AF_INET, node, &out->address4) == 1) {
+        out->has4 = true;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, node, &out->address6) == 1) {
+        out->has6 = true;
         return 0;
     }
     if ((flags & AI_NUMERICHOST) != 0)
         return EAI_NONAME;
-    if (strcmp(node, "localhost") == 0 || strcmp(node, "localhost.localdomain") == 0) {
-        *address_out = htonl(INADDR_LOOPBACK);
+    if (local_name(node, out))
         return 0;
-    }
     size_t length = strlen(node);
     if (length == 0 || length > SHIM_HOST_NAME_BYTES_MAX)
         return EAI_NONAME;
     struct exec_request request = { .op = EXEC_OP_RESOLVE };
     struct exec_reply reply;
-    struct iovec out = { (void *)node, length };
-    if (shim_call(&request, &out, 1, &reply, NULL, 0) < 0)
+    struct iovec out_part = { (void *)node, length };
+    struct iovec in_part = { &out->address6, sizeof(out->address6) };
+    if (shim_call(&request, &out_part, 1, &reply, &in_part, 1) < 0)
         return EAI_NONAME;
-    *address_out = htonl((uint32_t)reply.values[0]);
+    out->has4 = true;
+    out->address4.s_addr = htonl((uint32_t)reply.values[0]);
+    out->has6 = reply.payload_bytes == sizeof(out->address6);
     return 0;
 }
 
@@ -76,19 +112,27 @@ static int service_port(const char *service)
     return (int)port;
 }
 
-/* One entry per socket type asked for (stream and datagram when none is given). */
-static struct addrinfo *entry_new(uint32_t address, int port, int type, const char *name)
+/* One entry: `address` is a struct in_addr (AF_INET) or in6_addr (AF_INET6). */
+static struct addrinfo *entry_new(int family, const void *address, int port, int type,
+                                  const char *name)
 {
     struct shim_addrinfo_block *block = calloc(1, sizeof(*block));
     if (block == NULL)
         return NULL;
-    block->address.sin_family = AF_INET;
-    block->address.sin_port = htons((uint16_t)port);
-    block->address.sin_addr.s_addr = address;
-    block->info.ai_family = AF_INET;
+    if (family == AF_INET) {
+        block->address.in.sin_family = AF_INET;
+        block->address.in.sin_port = htons((uint16_t)port);
+        memcpy(&block->address.in.sin_addr, address, sizeof(struct in_addr));
+        block->info.ai_addrlen = sizeof(block->address.in);
+    } else {
+        block->address.in6.sin6_family = AF_INET6;
+        block->address.in6.sin6_port = htons((uint16_t)port);
+        memcpy(&block->address.in6.sin6_addr, address, sizeof(struct in6_addr));
+        block->info.ai_addrlen = sizeof(block->address.in6);
+    }
+    block->info.ai_family = family;
     block->info.ai_socktype = type;
     block->info.ai_protocol = type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
-    block->info.ai_addrlen = sizeof(block->address);
     block->info.ai_addr = (struct sockaddr *)&block->address;
     if (name != NULL) {
         strncpy(block->name, name, SHIM_HOST_NAME_BYTES_MAX);
@@ -106,6 +150,47 @@ void freeaddrinfo(struct addrinfo *list)
     }
 }
 
+/* Appends the entries of one address (one per socket type) at *tail; false: no memory. */
+static bool entries_add(struct addrinfo ***tail, int family, const void *address, int port,
+                        int type, const char **canonical)
+{
+    int types[2] = { type != 0 ? type : SOCK_STREAM, SOCK_DGRAM };
+    for (int index = 0; index < (type != 0 ? 1 : 2); index++) {
+        struct addrinfo *entry = entry_new(family, address, port, types[index], *canonical);
+        if (entry == NULL)
+            return false;
+        *canonical = NULL;              /* only the first entry carries it */
+        **tail = entry;
+        *tail = &entry->ai_next;
+    }
+    return true;
+}
+
+/* The answers for `family` in order (IPv4 first), or EAI_NONAME when it has none. */
+static int answers_add(struct addrinfo **first, const struct shim_resolved *resolved,
+                       int family, int flags, int port, int type, const char *canonical)
+{
+    struct addrinfo **tail = first;
+    bool ok = true;
+    bool want4 = family != AF_INET6 && resolved->has4;
+    bool want6 = family != AF_INET && resolved->has6;
+    if (want4)
+        ok = entries_add(&tail, AF_INET, &resolved->address4, port, type, &canonical);
+    if (ok && want6)
+        ok = entries_add(&tail, AF_INET6, &resolved->address6, port, type, &canonical);
+    if (ok && family == AF_INET6 && !want6 && resolved->has4 && (flags & AI_V4MAPPED) != 0) {
+        struct in6_addr v4mapped = { .s6_addr = { [10] = 0xff, [11] = 0xff } };
+        memcpy(&v4mapped.s6_addr[12], &resolved->address4, 4);
+        ok = entries_add(&tail, AF_INET6, &v4mapped, port, type, &canonical);
+    }
+    if (!ok) {
+        freeaddrinfo(*first);
+        *first = NULL;
+        return EAI_MEMORY;
+    }
+    return *first != NULL ? 0 : EAI_NONAME;
+}
+
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **result)
 {
@@ -115,31 +200,20 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     if (result == NULL || (node == NULL && service == NULL))
         return EAI_NONAME;
     *result = NULL;
-    if (family != AF_UNSPEC && family != AF_INET)
+    if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
         return EAI_FAMILY;
     if (type != 0 && type != SOCK_STREAM && type != SOCK_DGRAM)
         return EAI_SOCKTYPE;
     int port = service_port(service);
     if (port < 0)
         return EAI_SERVICE;
-    uint32_t address = 0;
-    int rc = resolve(node, flags, &address);
+    struct shim_resolved resolved;
+    int rc = resolve(node, flags, &resolved);
     if (rc != 0)
         return rc;
     const char *canonical = (flags & AI_CANONNAME) != 0 ? (node != NULL ? node : "localhost")
                                                           : NULL;
-    struct addrinfo *first = entry_new(address, port, type != 0 ? type : SOCK_STREAM, canonical);
-    if (first == NULL)
-        return EAI_MEMORY;
-    if (type == 0) {
-        first->ai_next = entry_new(address, port, SOCK_DGRAM, NULL);
-        if (first->ai_next == NULL) {
-            freeaddrinfo(first);
-            return EAI_MEMORY;
-        }
-    }
-    *result = first;
-    return 0;
+    return answers_add(result, &resolved, family, flags, port, type, canonical);
 }
 
 const char *gai_strerror(int code)
@@ -159,13 +233,15 @@ struct hostent *gethostbyname(const char *name)
 {
     static struct hostent entry;
     static char entry_name[SHIM_HOST_NAME_BYTES_MAX + 1];
-    static uint32_t address;
+    static struct in_addr address;
     static char *addresses[2];
     static char *aliases[1];
-    if (name == NULL || resolve(name, 0, &address) != 0) {
+    struct shim_resolved resolved;
+    if (name == NULL || resolve(name, 0, &resolved) != 0 || !resolved.has4) {
         h_errno = HOST_NOT_FOUND;
         return NULL;
     }
+    address = resolved.address4;
     strncpy(entry_name, name, SHIM_HOST_NAME_BYTES_MAX);
     addresses[0] = (char *)&address;
     addresses[1] = NULL;

@@ -3,7 +3,8 @@
  * shim/shim_signal.c: emulated signals inside a program (decision D21, docs/programs.md
  * "Signals"). Real signals stay blocked (SIGSYS, the trap's, and the synchronous faults
  * aside); sigaction, signal, sigprocmask, pthread_sigmask, sigpending, sigsuspend, pause,
- * alarm, setitimer/getitimer (ITIMER_REAL), kill, killpg and raise are served by the
+ * sigwait, sigwaitinfo, sigtimedwait, alarm, setitimer/getitimer (ITIMER_REAL), kill,
+ * killpg and raise are served by the
  * supervisor (sim/exec/signal.c), and so are the system calls behind them when glibc makes
  * them itself (abort's tgkill, system's rt_sigaction): the trap brings those here.
  *
@@ -11,7 +12,10 @@
  * them one at a time (EXEC_OP_SIGTAKE) and runs the program's handler, with the mask the
  * supervisor set, then restores the mask; a default action that ends the program reports
  * the signal as the program's end (EXEC_OP_EXIT) and exits. A call interrupted by a
- * handler with SA_RESTART (EXEC_ERESTART) is made again after the handler.
+ * handler with SA_RESTART (EXEC_ERESTART) is made again after the handler. An SA_SIGINFO
+ * handler gets a siginfo_t filled from what the supervisor says of the signal (si_code,
+ * si_pid, si_status). signalfd is refused (ENOSYS, traced): its readiness would need a
+ * descriptor kind the supervisor polls.
  *
  * Invariant: the handler table here holds the program's handler addresses; the supervisor
  * holds what they are (default, ignore, handler), so both agree after fork and execve.
@@ -59,14 +63,25 @@ static __attribute__((noreturn)) void signal_terminate(int signo)
         (void)shim_syscall(SYS_exit_group, 128 + signo, 0, 0, 0, 0, 0);
 }
 
-static void handler_run(int signo)
+/* A siginfo_t as Linux fills it for these sources: the sender (or the child that ended)
+ * and, for SIGCHLD, its status. */
+static void info_fill(siginfo_t *out, int signo, const struct exec_signal_info *info)
+{
+    memset(out, 0, sizeof(*out));
+    out->si_signo = signo;
+    out->si_code = info->code;
+    out->si_pid = (pid_t)info->pid;
+    out->si_uid = getuid();
+    if (signo == SIGCHLD)
+        out->si_status = info->status;
+}
+
+static void handler_run(int signo, const struct exec_signal_info *given)
 {
     const struct sigaction *action = &handlers[signo];
     if ((action->sa_flags & SA_SIGINFO) != 0 && action->sa_sigaction != NULL) {
         siginfo_t info;
-        memset(&info, 0, sizeof(info));
-        info.si_signo = signo;
-        info.si_code = SI_USER;
+        info_fill(&info, signo, given);
         action->sa_sigaction(signo, &info, NULL);
     } else if (action->sa_handler != SIG_DFL && action->sa_handler != SIG_IGN &&
                action->sa_handler != NULL) {
@@ -85,12 +100,14 @@ bool shim_signal_deliver(bool restart)
     for (;;) {
         struct exec_request request = { .op = EXEC_OP_SIGTAKE };
         struct exec_reply reply;
-        int64_t signo = shim_call(&request, NULL, 0, &reply, NULL, 0);
+        struct exec_signal_info info = { .code = SI_USER };
+        struct iovec in = { &info, sizeof(info) };
+        int64_t signo = shim_call(&request, NULL, 0, &reply, &in, 1);
         if (signo <= 0 || signo > EXEC_SIGNALS_MAX)
             break;
         if (reply.values[0] == EXEC_SIGNAL_TERMINATE)
             signal_terminate((int)signo);
-        handler_run((int)signo);
+        handler_run((int)signo, &info);
         (void)shim_call_simple(EXEC_OP_SIGMASK, SIG_SETMASK, reply.values[1], 0, 0);
     }
     errno = saved;
@@ -207,6 +224,63 @@ int pause(void)
     return (int)shim_result(pause_now());
 }
 
+/* sigtimedwait's core: the signal taken (and *info filled), or -EAGAIN, -EINTR, -EINVAL. */
+static long signal_wait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+    if (set == NULL)
+        return -EFAULT;
+    int64_t timeout_ns = -1;
+    if (timeout != NULL) {
+        if (timeout->tv_nsec < 0 || timeout->tv_nsec >= SHIM_NS_PER_SEC || timeout->tv_sec < 0)
+            return -EINVAL;
+        timeout_ns = timeout->tv_sec > INT64_MAX / SHIM_NS_PER_SEC - 1
+                         ? INT64_MAX : timeout->tv_sec * SHIM_NS_PER_SEC + timeout->tv_nsec;
+    }
+    struct exec_request request = { .op = EXEC_OP_SIGWAIT,
+                                    .args = { (int64_t)mask_of(set), timeout_ns } };
+    struct exec_reply reply;
+    struct exec_signal_info given = { .code = SI_USER };
+    struct iovec in = { &given, sizeof(given) };
+    long signo = (long)shim_call(&request, NULL, 0, &reply, &in, 1);
+    if (signo > 0 && info != NULL)
+        info_fill(info, (int)signo, &given);
+    return signo;
+}
+
+int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+    return (int)shim_result(signal_wait(set, info, timeout));
+}
+
+int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+    return (int)shim_result(signal_wait(set, info, NULL));
+}
+
+int sigwait(const sigset_t *set, int *signo)
+{
+    long rc;
+    do {
+        rc = signal_wait(set, NULL, NULL);      /* POSIX: sigwait is not interrupted */
+    } while (rc == -EINTR);
+    if (rc < 0)
+        return (int)-rc;                        /* the error number itself */
+    if (signo != NULL)
+        *signo = (int)rc;
+    return 0;
+}
+
+int signalfd(int fd, const sigset_t *mask, int flags)
+{
+    (void)fd;
+    (void)mask;
+    (void)flags;
+    shim_complain("vmcisim shim: signalfd refused: not served (docs/programs.md, Signals)\n");
+    (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_SYSCALL, SYS_signalfd4, 0, 0);
+    errno = ENOSYS;
+    return -1;
+}
+
 /* alarm/setitimer: ns until SIGALRM and the interval; the old ones into *old_*. */
 static long timer_change(int64_t value_ns, int64_t interval_ns, bool query, int64_t *old_ns,
                          int64_t *old_interval_ns)
@@ -279,7 +353,8 @@ int killpg(pid_t group, int signo)
         errno = EINVAL;
         return -1;
     }
-    return (int)shim_call_simple(EXEC_OP_KILL, 0, signo, 0, 0);    /* no groups simulated */
+    /* A program is one process group, its id the started process's pid (signal.c). */
+    return (int)shim_call_simple(EXEC_OP_KILL, group == 0 ? 0 : -(int64_t)group, signo, 0, 0);
 }
 
 int raise(int signo)
@@ -337,6 +412,14 @@ bool shim_signal_trap(long number, const long arguments[6], long *result)
         return true;
     case SYS_pause:
         *result = pause_now();
+        return true;
+    case SYS_rt_sigtimedwait:
+        *result = signal_wait((const sigset_t *)a[0], (siginfo_t *)a[1],
+                              (const struct timespec *)a[2]);
+        return true;
+    case SYS_signalfd:
+    case SYS_signalfd4:
+        *result = signalfd((int)a[0], (const sigset_t *)a[1], 0) < 0 ? -errno : 0;
         return true;
     case SYS_alarm:
         (void)timer_change((int64_t)(unsigned int)a[0] * SHIM_NS_PER_SEC, 0, false, &old_ns,

@@ -6,9 +6,10 @@
  * the shim's syscall site); on the channel it fails with EBADF, as if the number
  * were not open, so that a program cannot disturb its own link to the simulator.
  *
- * AF_VSOCK sockets are always simulated; AF_UNIX sockets are real (the sandbox lets
- * the kernel make only those); any other family is refused with EAFNOSUPPORT and
- * reported to the supervisor (the trace shows it).
+ * AF_VSOCK sockets are always simulated, and so are AF_INET and AF_INET6 ones (the TCP
+ * control channel); AF_UNIX sockets are real (the sandbox lets the kernel make only those);
+ * any other family is refused with EAFNOSUPPORT and reported to the supervisor (the trace
+ * shows it).
  *
  * Ancillary data, as Linux's AF_VSOCK treats it: control data sent on a simulated socket is
  * checked as the socket layer checks it and then ignored; a receive returns none
@@ -55,7 +56,8 @@ int socket(int domain, int type, int protocol)
 {
     if (domain == AF_UNIX)
         return (int)native6(SYS_socket, domain, type, protocol, 0, 0, 0);
-    if (domain != SHIM_AF_VSOCK && domain != AF_INET) {     /* AF_INET: the control channel */
+    if (domain != SHIM_AF_VSOCK && domain != AF_INET && domain != AF_INET6) {
+        /* AF_INET, AF_INET6: the TCP control channel */
         (void)shim_call_simple(EXEC_OP_REFUSED, EXEC_REFUSED_FAMILY, domain, 0, 0);
         errno = EAFNOSUPPORT;
         return -1;
@@ -116,14 +118,16 @@ int listen(int fd, int backlog)
     return (int)native6(SYS_listen, fd, backlog, 0, 0, 0, 0);
 }
 
-/* Copies a simulated address out as Linux does: at most *len bytes, *len = 16. */
+/* Copies a simulated address out as Linux does: at most *len bytes, *len = its length (the
+ * reply's address area, protocol.h: 16 for AF_VSOCK and AF_INET, 28 for AF_INET6). */
 static void address_out(const unsigned char *address, struct sockaddr *addr, socklen_t *len)
 {
     if (addr == NULL || len == NULL)
         return;
-    size_t copy = *len < EXEC_ADDRESS_BYTES ? *len : EXEC_ADDRESS_BYTES;
+    uint32_t length = exec_address_length_get(address);
+    size_t copy = *len < length ? *len : length;
     memcpy(addr, address, copy);
-    *len = EXEC_ADDRESS_BYTES;
+    *len = length;
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
@@ -337,7 +341,7 @@ static int control_checked(int fd, const struct msghdr *message)
         errno = EOPNOTSUPP;
         return -1;
     }
-    if (family == AF_INET) {
+    if (family == AF_INET || family == AF_INET6) {
         errno = EINVAL;
         return -1;
     }

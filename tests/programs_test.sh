@@ -172,14 +172,15 @@ if cc -std=c11 -O2 -o "$work/shim_probe" tests/fixtures/programs/shim_probe.c -l
     probe "^bind_on_dup 0$" "dup shares a simulated socket past the original's close"
     probe "^bypass_write \(E[A-Z]*\) \1$" "a raw write(2) on a simulated socket is trapped and served as write()"
     probe "^bypass_getpid 1$" "a raw getpid(2) is trapped and answered with the simulated pid"
-    probe "^bypass_socket_inet6 EAFNOSUPPORT$" "a raw socket(2) of AF_INET6 is refused"
+    probe "^bypass_socket_packet EAFNOSUPPORT$" "a raw socket(2) of AF_PACKET is refused"
+    probe "^bypass_socket_inet6 ok$" "a raw socket(2) of AF_INET6 is served (the control channel)"
     "$vmcisim" run tests/fixtures/programs/probe.lua --allow-exec -q \
         --trace "$work/probe.db" -- "$work/shim_probe" >/dev/null 2>&1
     refused=$(sqlite3 "$work/probe.db" "select json_extract(fields, '$.value') from events
               where kind = 'exec_refused' and json_extract(fields, '$.what') = 'family'" |
               tr '\n' ' ')
-    [ "$refused" = "16 10 " ]
-    check "the raw AF_INET6 socket(2) was trapped and refused by the shim (exec_refused)" $? \
+    [ "$refused" = "16 17 " ]
+    check "the raw AF_PACKET socket(2) was trapped and refused by the shim (exec_refused)" $? \
         "family refusals traced: '$refused'"
 else
     check "the probe program builds" 1 "$(head -c 300 "$work/cc.out")"
@@ -384,6 +385,80 @@ pipes=$(sqlite3 "$work/pipes1.db" "select count(*) from events where kind = 'exe
 [ "$pipes" -eq 4 ]
 check "the trace has an exec_pipe event per pipe and socket pair made (4)" $? "$pipes"
 
+# IPv6 on the control channel (scenarios/inet6.lua): a dual-stack server, IPv6 and IPv4
+# clients, [::1], getaddrinfo's order, IPV6_V6ONLY; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/inet6.lua --allow-exec -q --digest \
+              --trace "$work/inet6_$attempt.db" 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "inet6 runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "inet6 twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^inet6 .* ok$')
+[ "$lines" -eq 8 ] && ! echo "$out" | grep -q FAILED
+check "inet6: all 8 checks ok (IPv6 echo, v4-mapped peer, [::1], resolve order, V6ONLY)" $? \
+    "$(echo "$out" | grep '^inet6' | grep -v ' ok$')"
+accepted=$(sqlite3 "$work/inet6_1.db" "select json_extract(fields, '$.peer') from events
+           where kind = 'inet' and json_extract(fields, '$.op') = 'accept' order by rowid
+           limit 1")
+[ "$accepted" = "[2001:db8::10]:32768" ]
+check "the trace names an IPv6 peer as [2001:db8::10]:32768" $? "'$accepted'"
+
+# kill between two programs of one endpoint (scenarios/programs_kill.lua): allowed there,
+# EPERM for a Lua process, ESRCH for another endpoint's; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/programs_kill.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "programs_kill runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "programs_kill twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^programs_kill .* ok$')
+[ "$lines" -eq 6 ] && ! echo "$out" | grep -q FAILED
+check "programs_kill: all 6 checks ok (peer signalled, killpg, EPERM, ESRCH)" $? \
+    "$(echo "$out" | grep '^programs_kill' | grep -v ' ok$')"
+
+# posix_spawn, system and popen (scenarios/programs_spawn.lua): `sh -c` through each, file
+# actions, a missing binary's ENOENT; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/programs_spawn.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "programs_spawn runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "programs_spawn twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^programs_spawn .* ok$')
+[ "$lines" -eq 9 ] && ! echo "$out" | grep -q FAILED
+check "programs_spawn: all 9 checks ok (system, popen r and w, posix_spawnp, ENOENT)" $? \
+    "$(echo "$out" | grep '^programs_spawn' | grep -v ' ok$')"
+
+# sigwaitinfo, sigtimedwait, sigwait, SA_SIGINFO (scenarios/programs_sigwait.lua): what
+# siginfo_t says of kill, SIGCHLD and alarm; twice with equal digests.
+digests=""
+for attempt in 1 2; do
+    out=$("$vmcisim" run scenarios/programs_sigwait.lua --allow-exec -q --digest 2>&1)
+    status=$?
+    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+done
+check "programs_sigwait runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+set -- $digests
+[ "$#" -eq 2 ] && [ "$1" = "$2" ]
+check "programs_sigwait twice: equal digests" $? "$digests"
+lines=$(echo "$out" | grep -c '^programs_sigwait .* ok$')
+[ "$lines" -eq 8 ] && ! echo "$out" | grep -q FAILED
+check "programs_sigwait: all 8 checks ok (sigwaitinfo, timeout, alarm, siginfo, signalfd)" \
+    $? "$(echo "$out" | grep '^programs_sigwait' | grep -v ' ok$')"
+
 # Debian's socat, unmodified: `socat VSOCK-LISTEN:5000 PIPE` in a guest echoes 100 000 bytes to
 # a Lua client on the host, byte for byte, twice with equal digests (scenarios/socat_echo.lua).
 if command -v socat >/dev/null 2>&1; then
@@ -401,4 +476,24 @@ if command -v socat >/dev/null 2>&1; then
     check "socat_echo twice: equal digests" $? "$digests"
 else
     echo "ok - socat: skipped: socat is not installed (scripts/install-deps installs it)"
+fi
+
+# socat over IPv6 on the control channel (scenarios/socat_tcp6.lua): TCP6-LISTEN echoing to
+# an IPv6 client, a TCP6 client to a dual-stack server; twice with equal digests.
+if command -v socat >/dev/null 2>&1; then
+    digests=""
+    for attempt in 1 2; do
+        out=$("$vmcisim" run scenarios/socat_tcp6.lua --allow-exec -q --digest 2>&1)
+        status=$?
+        digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+    done
+    lines=$(echo "$out" | grep -c '^socat_tcp6 .* ok$')
+    [ "$status" -eq 0 ] && [ "$lines" -eq 2 ]
+    check "socat TCP6-LISTEN and TCP6 over the control channel (2 checks ok)" $? \
+        "$(echo "$out" | head -c 600)"
+    set -- $digests
+    [ "$#" -eq 2 ] && [ "$1" = "$2" ]
+    check "socat_tcp6 twice: equal digests" $? "$digests"
+else
+    echo "ok - socat_tcp6: skipped: socat is not installed (scripts/install-deps installs it)"
 fi

@@ -9,6 +9,11 @@
  *   tcp_control client HOST PORT BYTES   send BYTES (a pattern), check the echo byte for byte
  *   tcp_control udp-server PORT          answer one datagram (upper-cased) to its sender
  *   tcp_control udp-client HOST PORT     send one datagram, print the answer and its sender
+ *   tcp_control server6 PORT             the server on an AF_INET6 socket bound to [::] (dual
+ *                                        stack: IPv4 clients come as ::ffff:a.b.c.d)
+ *   tcp_control client6 HOST PORT BYTES  the client, resolving HOST for AF_INET6
+ *   tcp_control resolve HOST             print getaddrinfo's AF_UNSPEC answers in order
+ *   tcp_control v6only PORT              an IPV6_V6ONLY socket and an AF_INET one share PORT
  *
  * It prints "<who>: <call>: <ERRNO NAME>" (or the getaddrinfo message) when a call fails.
  */
@@ -23,10 +28,12 @@
 
 #define CHUNK_BYTES 8192
 
+static int family = AF_INET;               /* server6, client6: AF_INET6 */
+
 static struct addrinfo *resolve_type(const char *who, const char *host, const char *port,
                                     int type)
 {
-    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = type,
+    struct addrinfo hints = { .ai_family = family, .ai_socktype = type,
                               .ai_flags = host == NULL ? AI_PASSIVE : 0 };
     struct addrinfo *found = NULL;
     int rc = getaddrinfo(host, port, &hints, &found);
@@ -43,11 +50,26 @@ static struct addrinfo *resolve(const char *who, const char *host, const char *p
     return resolve_type(who, host, port, SOCK_STREAM);
 }
 
-static void print_address(const char *who, const char *what, const struct sockaddr_in *address)
+/* "a.b.c.d:port" or "[v6]:port". */
+static const char *address_text(const void *address, char text[64])
 {
-    char text[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &address->sin_addr, text, sizeof(text));
-    printf("%s: %s %s:%u\n", who, what, text, ntohs(address->sin_port));
+    char numeric[INET6_ADDRSTRLEN];
+    const struct sockaddr_in *in = address;
+    const struct sockaddr_in6 *in6 = address;
+    if (in->sin_family == AF_INET6) {
+        inet_ntop(AF_INET6, &in6->sin6_addr, numeric, sizeof(numeric));
+        snprintf(text, 64, "[%s]:%u", numeric, ntohs(in6->sin6_port));
+    } else {
+        inet_ntop(AF_INET, &in->sin_addr, numeric, sizeof(numeric));
+        snprintf(text, 64, "%s:%u", numeric, ntohs(in->sin_port));
+    }
+    return text;
+}
+
+static void print_address(const char *who, const char *what, const void *address)
+{
+    char text[64];
+    printf("%s: %s %s\n", who, what, address_text(address, text));
 }
 
 static int serve(const char *port)
@@ -66,7 +88,7 @@ static int serve(const char *port)
         fail("server", "listen");
     printf("server: listening\n");
     fflush(stdout);
-    struct sockaddr_in peer;
+    struct sockaddr_storage peer;
     socklen_t length = sizeof(peer);
     int conn = accept(listener, (struct sockaddr *)&peer, &length);
     if (conn < 0)
@@ -105,7 +127,7 @@ static int client(const char *host, const char *port, size_t bytes)
     int one = 1;
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
         fail("client", "setsockopt");
-    struct sockaddr_in local;
+    struct sockaddr_storage local;
     socklen_t length = sizeof(local);
     if (getsockname(fd, (struct sockaddr *)&local, &length) < 0)
         fail("client", "getsockname");
@@ -194,8 +216,66 @@ static int udp_client(const char *host, const char *port)
     return 0;
 }
 
+/* getaddrinfo's AF_UNSPEC answers for `host`, one line each, in order. */
+static int resolve_print(const char *host)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC };
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(host, "80", &hints, &found);
+    if (rc != 0) {
+        printf("resolve: %s: %s\n", host, gai_strerror(rc));
+        return 1;
+    }
+    for (struct addrinfo *entry = found; entry != NULL; entry = entry->ai_next) {
+        char text[64];
+        printf("resolve: %s %s %s\n", entry->ai_family == AF_INET6 ? "inet6" : "inet",
+               entry->ai_socktype == SOCK_STREAM ? "stream" : "dgram",
+               address_text(entry->ai_addr, text));
+    }
+    freeaddrinfo(found);
+    return 0;
+}
+
+/* An IPV6_V6ONLY socket on [::]:PORT leaves IPv4's PORT to an AF_INET socket. */
+static int v6only(const char *port_text)
+{
+    int only6 = socket(AF_INET6, SOCK_STREAM, 0), v4 = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1, value = -1;
+    socklen_t length = sizeof(value);
+    uint16_t port = (uint16_t)parse_number(port_text);
+    struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+    struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+    if (only6 < 0 || v4 < 0)
+        fail("v6only", "socket");
+    if (setsockopt(only6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        fail("v6only", "setsockopt");
+    if (getsockopt(only6, IPPROTO_IPV6, IPV6_V6ONLY, &value, &length) < 0)
+        fail("v6only", "getsockopt");
+    if (bind(only6, (struct sockaddr *)&any6, sizeof(any6)) < 0)
+        fail("v6only", "bind6");
+    if (bind(v4, (struct sockaddr *)&any4, sizeof(any4)) < 0)
+        fail("v6only", "bind4");
+    int dual = socket(AF_INET6, SOCK_STREAM, 0);
+    int taken = bind(dual, (struct sockaddr *)&any6, sizeof(any6));
+    printf("v6only: option %d, both bound, a dual-stack one %s\n", value,
+           taken < 0 ? strerrorname_np(errno) : "bound");
+    close(dual);
+    close(v4);
+    close(only6);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (strcmp(argc > 1 ? argv[1] : "", "server6") == 0 ||
+        strcmp(argc > 1 ? argv[1] : "", "client6") == 0) {
+        family = AF_INET6;
+        argv[1][strlen(argv[1]) - 1] = '\0';          /* then as server, client */
+    }
+    if (argc == 3 && strcmp(argv[1], "resolve") == 0)
+        return resolve_print(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "v6only") == 0)
+        return v6only(argv[2]);
     if (argc == 3 && strcmp(argv[1], "server") == 0)
         return serve(argv[2]);
     if (argc == 5 && strcmp(argv[1], "client") == 0)
@@ -205,6 +285,7 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "udp-client") == 0)
         return udp_client(argv[2], argv[3]);
     fprintf(stderr, "usage: tcp_control server PORT | client HOST PORT BYTES | "
-                    "udp-server PORT | udp-client HOST PORT\n");
+                    "udp-server PORT | udp-client HOST PORT | server6 PORT | "
+                    "client6 HOST PORT BYTES | resolve HOST | v6only PORT\n");
     return 2;
 }

@@ -78,6 +78,9 @@ struct exec_program {
     struct exec_program *parent;        /* the simulated parent; NULL: root or orphaned */
     struct exec_family *family;         /* root only (process.c); NULL until the first fork */
     struct exec_program *member_next;   /* the root's list, in creation order */
+    /* A root on its world's list of programs (net->programs_head, start order). */
+    struct exec_program *net_next, *net_prev;
+    bool net_listed;
     struct sim_waitq children_waitq;    /* wait() sleeps here until a child ends */
     int channel_pending;                /* a fork's channel end, sent after the reply; -1 */
     int pidfd;                          /* a member's real process (kills); -1 */
@@ -118,6 +121,8 @@ struct exec_program {
         bool waiting;                   /* in one of this layer's interruptible waits */
         bool interrupted;               /* woken from it by a deliverable signal */
         int killed_by;                  /* ended by this signal's default action (0: not) */
+        uint64_t wait_set;              /* sigwait's set while it waits (0: not waiting) */
+        struct exec_signal_info info[EXEC_SIGNALS_MAX];     /* of each pending signal */
     } signals;
 };
 
@@ -161,6 +166,12 @@ void exec__process_release_shared(struct exec_program *program);
 bool exec__family_running(const struct exec_program *root);
 /* A process ended (its fiber ends next): zombie for its parent, its children orphaned. */
 void exec__process_ended(struct exec_program *program);
+/* A started program (a root) joins its world's list, and leaves it when destroyed. */
+void exec__program_list(struct exec_program *root);
+void exec__program_unlist(struct exec_program *root);
+/* The process with simulated pid `pid` among the programs of `program`'s endpoint (its own
+ * family first, then the other programs in start order); NULL when none runs. */
+struct exec_program *exec__endpoint_process(const struct exec_program *program, uint32_t pid);
 /* The family's members: power-off (close and kill), CID change, teardown. */
 void exec__family_close_all(struct exec_program *root);
 void exec__family_set_ctx(struct exec_program *root, uint32_t ctx);
@@ -174,8 +185,11 @@ int64_t exec__process_execve_failed(struct exec_program *program);
 /* Every HELLO: completes an announced exec, answers the simulated descriptor table. */
 int64_t exec__process_hello(struct exec_program *program, struct exec_reply *reply);
 
-/* signal.c: emulated signals (D21). */
+/* signal.c: emulated signals (D21). exec__signal_send: one the process raises on itself
+ * (SIGPIPE: SI_USER from its own pid); exec__signal_send_info: with what siginfo_t says. */
 void exec__signal_send(struct exec_program *program, int signo);
+void exec__signal_send_info(struct exec_program *program, int signo,
+                            const struct exec_signal_info *info);
 /* Pending and not blocked: what a reply offers the shim. */
 uint64_t exec__signal_deliverable(const struct exec_program *program);
 /* A wait a deliverable signal interrupts: the wake reason, -EINTR, or SIM_EKILLED. */

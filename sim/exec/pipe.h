@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -85,6 +86,7 @@ struct exec_bytes {
 
 struct exec_net;
 struct exec_io;
+struct exec_program;
 
 struct exec_link {
     struct exec_net *net;               /* borrowed */
@@ -107,9 +109,12 @@ struct exec_io {
     /* The TCP control channel (inet.c). */
     enum exec_inet_state state;
     uint32_t endpoint;                  /* the endpoint's index in the world */
-    uint32_t local_address, peer_address;   /* IPv4, host byte order */
+    int family;                         /* AF_INET or AF_INET6 */
+    /* IPv6, an IPv4 address as ::ffff:a.b.c.d whatever the socket's family (inet.c) */
+    struct in6_addr local_address, peer_address;
     uint16_t local_port, peer_port;
     bool reuse_address, no_delay;
+    bool v6only;                        /* IPV6_V6ONLY: an AF_INET6 socket without IPv4 */
     uint32_t backlog;
     struct exec_io *queue_head, *queue_tail, *queue_next;   /* unaccepted connections */
     uint32_t queued;
@@ -131,6 +136,9 @@ struct exec_net {
     uint64_t latency_ns;                /* the control channel's one-way latency */
     struct exec_io *inet_head, *inet_tail;  /* bound sockets, in bind order */
     uint16_t port_next[256];            /* per endpoint: the next ephemeral port to try */
+    /* The programs ep:exec started in this world, in start order (each the root of its
+     * forked family, process.c): kill() between programs of one endpoint looks here. */
+    struct exec_program *programs_head, *programs_tail;
 };
 
 /* The world's net; poll_waitq is the world's queue that every socket change wakes. */

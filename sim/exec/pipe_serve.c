@@ -64,12 +64,12 @@ static void trace_inet(struct exec_program *program, const char *op, const struc
                        int64_t fd, int64_t result)
 {
     struct sim_trace_event event;
-    char local[32], peer[32];
+    char local[EXEC_INET_TEXT_BYTES], peer[EXEC_INET_TEXT_BYTES];
     trace_begin(program, &event, "inet", op);
     sim_trace_field_u64(&event, "id", io->serial);
     sim_trace_field_i64(&event, "fd", fd);
-    exec_inet_format(io->local_address, io->local_port, local);
-    exec_inet_format(io->peer_address, io->peer_port, peer);
+    exec_inet_format(&io->local_address, io->local_port, local);
+    exec_inet_format(&io->peer_address, io->peer_port, peer);
     sim_trace_field_str(&event, "local", local);
     sim_trace_field_str(&event, "peer", peer);
     sim_trace_field_i64(&event, "result", result);
@@ -200,8 +200,9 @@ static int64_t serve_inet_socket(struct exec_program *program,
         request->args[3] != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP))
         return -EPROTONOSUPPORT;
     struct exec_io *io = NULL;
-    int rc = exec_inet_socket(program->net, program->endpoint, type == SOCK_DGRAM,
-                              (request->args[2] & SOCK_NONBLOCK) != 0, &io);
+    int rc = exec_inet_socket_family(program->net, program->endpoint, (int)request->args[1],
+                                     type == SOCK_DGRAM, (request->args[2] & SOCK_NONBLOCK) != 0,
+                                     &io);
     if (rc < 0)
         return rc;
     rc = exec_fdmap_add_io(&program->leader->fdmap, (int)request->args[0], io);
@@ -213,7 +214,8 @@ static int64_t serve_inet_socket(struct exec_program *program,
     return 0;
 }
 
-/* A host name the program gave getaddrinfo: an endpoint's name (its address). */
+/* A host name the program gave getaddrinfo: an endpoint's name (its IPv4 address in
+ * values[0], its IPv6 address as the reply's 16 bytes). */
 static int64_t serve_resolve(struct exec_program *program, const struct exec_request *request,
                              struct exec_reply *reply)
 {
@@ -228,6 +230,11 @@ static int64_t serve_resolve(struct exec_program *program, const struct exec_req
         exec_inet_address(endpoint) == 0)
         return -ENOENT;
     reply->values[0] = exec_inet_address(endpoint);
+    struct in6_addr address6;
+    if (exec_inet_address6(endpoint, &address6)) {
+        memcpy(program->buffer, &address6, sizeof(address6));
+        reply->payload_bytes = sizeof(address6);
+    }
     return 0;
 }
 
@@ -238,8 +245,7 @@ static int64_t serve_datagram_send(struct exec_program *program, struct exec_io 
                                    const struct exec_request *request, bool *fatal)
 {
     uint64_t address_bytes = (uint64_t)request->args[2];
-    const struct sockaddr_in *to = address_bytes > 0
-                                       ? (const struct sockaddr_in *)program->buffer : NULL;
+    const void *to = address_bytes > 0 ? program->buffer : NULL;
     int flags = (int)request->args[1];
     bool wait = !io->nonblock && (flags & MSG_DONTWAIT) == 0;
     uint64_t deadline = deadline_of(program, io->send_timeout_ns);
@@ -263,10 +269,12 @@ static int64_t serve_datagram_recv(struct exec_program *program, struct exec_io 
     bool wait = !io->nonblock && (flags & MSG_DONTWAIT) == 0;
     uint64_t deadline = deadline_of(program, io->receive_timeout_ns);
     for (;;) {
+        memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
         ssize_t rc = exec_inet_recvfrom(io, program->buffer + EXEC_ADDRESS_BYTES, length,
-                                        (flags & MSG_PEEK) != 0,
-                                        (struct sockaddr_in *)program->buffer, now_ns(program));
+                                        (flags & MSG_PEEK) != 0, program->buffer,
+                                        now_ns(program));
         if (rc >= 0) {
+            exec_address_length_set(program->buffer, exec_inet_name_bytes(io));
             reply->payload_bytes = EXEC_ADDRESS_BYTES + (uint32_t)rc;
             return rc;
         }
@@ -326,10 +334,13 @@ static int64_t serve_recv(struct exec_program *program, struct exec_io *io,
     uint64_t deadline = deadline_of(program, io->receive_timeout_ns);
     uint8_t *data = program->buffer + EXEC_ADDRESS_BYTES;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
-    if (io->kind == EXEC_IO_INET_STREAM && io->state == EXEC_INET_CONNECTED)
-        (void)exec_inet_name(io, true, (struct sockaddr_in *)program->buffer);
-    else if (exec_io_is_socket(io))
+    if (io->kind == EXEC_IO_INET_STREAM && io->state == EXEC_INET_CONNECTED) {
+        (void)exec_inet_name(io, true, program->buffer);
+        exec_address_length_set(program->buffer, exec_inet_name_bytes(io));
+    } else if (exec_io_is_socket(io)) {
         ((struct sockaddr *)program->buffer)->sa_family = AF_UNIX;
+        exec_address_length_set(program->buffer, 0);    /* an unnamed peer: none, as Linux */
+    }
     size_t done = 0;
     for (;;) {
         ssize_t rc = exec_io_read(io, data + done, length - done, flags & MSG_PEEK,
@@ -357,8 +368,7 @@ static int64_t serve_recv(struct exec_program *program, struct exec_io *io,
 static int64_t serve_connect(struct exec_program *program, struct exec_io *io,
                              const struct exec_request *request, bool *fatal)
 {
-    const struct sockaddr_in *address = request->payload_bytes > 0
-                                            ? (const struct sockaddr_in *)program->buffer : NULL;
+    const void *address = request->payload_bytes > 0 ? program->buffer : NULL;
     int rc = exec_inet_connect(io, address, request->payload_bytes);
     trace_inet(program, "connect", io, request->args[0], rc);
     if (rc < 0 || io->nonblock || io->kind == EXEC_IO_INET_DGRAM)
@@ -395,7 +405,9 @@ static int64_t serve_accept(struct exec_program *program, struct exec_io *io,
         return rc;
     }
     trace_inet(program, "accept", server, request->args[1], 0);
-    (void)exec_inet_name(server, true, (struct sockaddr_in *)program->buffer);
+    memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
+    (void)exec_inet_name(server, true, program->buffer);
+    exec_address_length_set(program->buffer, exec_inet_name_bytes(server));
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
     return 0;
 }
@@ -408,11 +420,13 @@ static int64_t serve_name(struct exec_program *program, struct exec_io *io,
     bool peer = request->op == EXEC_OP_GETPEERNAME;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     if (is_inet(io)) {
-        int rc = exec_inet_name(io, peer, (struct sockaddr_in *)program->buffer);
+        int rc = exec_inet_name(io, peer, program->buffer);
         if (rc < 0)
             return rc;
+        exec_address_length_set(program->buffer, (uint32_t)rc);
     } else {
         ((struct sockaddr *)program->buffer)->sa_family = AF_UNIX;   /* unnamed */
+        exec_address_length_set(program->buffer, sizeof(sa_family_t));
     }
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
     return 0;
@@ -455,6 +469,8 @@ static int64_t serve_setsockopt(struct exec_program *program, struct exec_io *io
     int rc = option_int(program, request, &value);
     if (rc < 0)
         return rc;
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && is_inet(io))
+        return exec_inet_set_v6only(io, value != 0);
     if (level == SOL_SOCKET && name == SO_REUSEADDR)
         io->reuse_address = value != 0;
     else if (level == IPPROTO_TCP && name == TCP_NODELAY && io->kind == EXEC_IO_INET_STREAM)
@@ -477,7 +493,7 @@ static int64_t serve_getsockopt(struct exec_program *program, struct exec_io *io
         value = io->kind == EXEC_IO_UNIX_DGRAM || io->kind == EXEC_IO_INET_DGRAM ? SOCK_DGRAM
                                                                                  : SOCK_STREAM;
     else if (level == SOL_SOCKET && name == SO_DOMAIN)
-        value = is_inet(io) ? AF_INET : AF_UNIX;
+        value = is_inet(io) ? io->family : AF_UNIX;
     else if (level == SOL_SOCKET && name == SO_REUSEADDR)
         value = io->reuse_address;
     else if (level == SOL_SOCKET && name == SO_ACCEPTCONN)
@@ -488,6 +504,9 @@ static int64_t serve_getsockopt(struct exec_program *program, struct exec_io *io
                                                  : (int)EXEC_SOCKETPAIR_BYTES_MAX;
     else if (level == IPPROTO_TCP && name == TCP_NODELAY && io->kind == EXEC_IO_INET_STREAM)
         value = io->no_delay;
+    else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && is_inet(io) &&
+             io->family == AF_INET6)
+        value = io->v6only;
     else
         return -ENOPROTOOPT;
     if (request->args[3] < (int64_t)sizeof(int))
@@ -642,7 +661,7 @@ static int64_t serve_on_io(struct exec_program *program, struct exec_io *io,
                            bool *fatal)
 {
     bool inet = is_inet(io);
-    const struct sockaddr_in *address = (const struct sockaddr_in *)program->buffer;
+    const void *address = program->buffer;
     int64_t rc;
     switch (request->op) {
     case EXEC_OP_SEND: return serve_send(program, io, request, fatal);
@@ -689,7 +708,7 @@ bool exec__io_serve(struct exec_program *program, const struct exec_request *req
         *result = program->net == NULL ? -ENOENT : serve_resolve(program, request, reply);
         return true;
     case EXEC_OP_SOCKET:
-        if (request->args[1] != AF_INET)
+        if (request->args[1] != AF_INET && request->args[1] != AF_INET6)
             return false;
         *result = program->net == NULL ? -EAFNOSUPPORT : serve_inet_socket(program, request);
         return true;

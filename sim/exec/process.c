@@ -443,7 +443,12 @@ void exec__process_ended(struct exec_program *program)
     if (program->parent != NULL) {
         program->zombie = true;
         sim_waitq_wake_all(&program->parent->children_waitq);
-        exec__signal_send(program->parent, SIGCHLD);   /* discarded unless handled */
+        int status = program->wait_status;
+        struct exec_signal_info info = {
+            .code = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED, .pid = program->pid,
+            .status = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status) };
+        exec__signal_send_info(program->parent, SIGCHLD, &info);   /* discarded unless
+                                                                     * handled or blocked */
     } else {
         member_free(program);
     }
@@ -595,4 +600,67 @@ struct exec_program *exec__family_next(const struct exec_program *root,
     if (member != NULL)
         return member->member_next;
     return root->family != NULL ? root->family->members : NULL;
+}
+
+/* ---- The world's programs (kill between programs of one endpoint, signal.c) ----------------- */
+
+void exec__program_list(struct exec_program *root)
+{
+    assert(root != NULL && root->root == root && !root->net_listed);
+    struct exec_net *net = root->net;
+    if (net == NULL)
+        return;
+    root->net_prev = net->programs_tail;
+    root->net_next = NULL;
+    if (net->programs_tail != NULL)
+        net->programs_tail->net_next = root;
+    else
+        net->programs_head = root;
+    net->programs_tail = root;
+    root->net_listed = true;
+}
+
+void exec__program_unlist(struct exec_program *root)
+{
+    assert(root != NULL);
+    if (!root->net_listed)
+        return;
+    struct exec_net *net = root->net;
+    if (root->net_prev != NULL)
+        root->net_prev->net_next = root->net_next;
+    else
+        net->programs_head = root->net_next;
+    if (root->net_next != NULL)
+        root->net_next->net_prev = root->net_prev;
+    else
+        net->programs_tail = root->net_prev;
+    root->net_next = root->net_prev = NULL;
+    root->net_listed = false;
+}
+
+/* The running process with simulated pid `pid` in root's family (the root included). */
+static struct exec_program *family_process(const struct exec_program *root, uint32_t pid)
+{
+    if (!root->ended && root->pid == pid)
+        return (struct exec_program *)root;
+    struct exec_program *member = exec__family_member(root, pid);
+    return member != NULL && !member->ended ? member : NULL;
+}
+
+struct exec_program *exec__endpoint_process(const struct exec_program *program, uint32_t pid)
+{
+    assert(program != NULL);
+    const struct exec_program *own = program->root;
+    struct exec_program *found = family_process(own, pid);
+    if (found != NULL || own->net == NULL)
+        return found;
+    for (const struct exec_program *root = own->net->programs_head; root != NULL;
+         root = root->net_next) {
+        if (root == own || root->endpoint != own->endpoint)
+            continue;
+        found = family_process(root, pid);
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
 }

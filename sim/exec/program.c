@@ -597,6 +597,7 @@ int exec_program_start(struct sim_engine *engine, const struct exec_start *start
         return rc;
     }
     program->pid = program->process->pid;
+    exec__program_list(program);
     char stream[32];
     snprintf(stream, sizeof(stream), "exec:%u", program->pid);
     sim_rng_init_stream(&program->rng, sim_engine_seed(engine), stream);
@@ -637,6 +638,7 @@ void exec_program_destroy(struct exec_program *program)
 {
     if (program == NULL)
         return;
+    exec__program_unlist(program);
     exec__family_destroy(program);
     child_reap(program, true);
     exec__io_release_all(program, true);            /* teardown: memory only */

@@ -17,6 +17,7 @@
 #define SIM_EXEC_PROTOCOL_H
 
 #include <stdint.h>
+#include <string.h>
 
 /* The child finds its end of the channel in this environment variable (a decimal fd). */
 #define EXEC_CHANNEL_ENV "VMCISIM_CHANNEL_FD"
@@ -77,10 +78,13 @@ enum exec_op {
     EXEC_OP_SIGMASK,        /* how (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK; -1: query), mask;
                              * reply values[0]: the old mask, values[1]: pending */
     EXEC_OP_SIGTAKE,        /* reply: the signal to act on now (0: none), values[0]: what to
-                             * do (exec_signal_action), values[1]: the mask to restore */
+                             * do (exec_signal_action), values[1]: the mask to restore;
+                             * payload: its struct exec_signal_info (SA_SIGINFO) */
     EXEC_OP_SIGSUSPEND,     /* mask to wait with: waits for a signal; EINTR, values[0]: the
                              * mask to restore once the handlers ran */
-    EXEC_OP_KILL,           /* simulated pid (0, -1, -pgid: the program's processes), signal */
+    EXEC_OP_KILL,           /* simulated pid (> 0: a process of the endpoint's programs; 0:
+                             * the caller's program; -1: all but the caller; -pgid: that
+                             * program), signal */
     EXEC_OP_ALARM,          /* ns until SIGALRM (0: cancel), interval ns (setitimer), query
                              * only; reply values[0]: ns that were left, values[1]: interval */
     /* Threads (sim/exec/thread.c, docs/programs.md "Threads"). */
@@ -92,6 +96,10 @@ enum exec_op {
     EXEC_OP_THREAD_JOIN,    /* thread id, exec_futex_deadline, ns: waits until that thread
                              * of the process ended (0) or the deadline (-ETIMEDOUT) */
     EXEC_OP_FUTEX,          /* exec_futex_op, address, then per op (exec_futex_op says) */
+    /* sigwait, sigwaitinfo, sigtimedwait (sim/exec/signal.c, docs/programs.md). */
+    EXEC_OP_SIGWAIT,        /* set (mask), timeout ns (-1: none); reply: the signal taken
+                             * from what is pending, payload: its struct exec_signal_info;
+                             * -EAGAIN when the timeout passed, -EINTR */
     EXEC_OP_COUNT,
 };
 
@@ -105,6 +113,16 @@ enum exec_futex_op {
 };
 enum exec_futex_deadline {
     EXEC_FUTEX_NONE = 0, EXEC_FUTEX_RELATIVE, EXEC_FUTEX_MONOTONIC, EXEC_FUTEX_REALTIME,
+};
+
+/* What a siginfo_t says of a signal besides its number (SA_SIGINFO handlers,
+ * sigwaitinfo): si_code (SI_USER, SI_KERNEL, CLD_EXITED, ...), si_pid (the sending or
+ * ended process, simulated; 0: the kernel), si_status (SIGCHLD: the exit code or signal). */
+struct exec_signal_info {
+    int32_t code;
+    uint32_t pid;
+    int32_t status;
+    int32_t reserved;
 };
 
 /* A signal's action as the supervisor keeps it (the handler's address stays in the shim). */
@@ -163,11 +181,29 @@ struct exec_hello_entry {
 #define EXEC_HELLO_DEVICE 2
 #define EXEC_HELLO_PIPE 3                   /* a simulated pipe end (sim/exec/pipe.h) */
 
-/* The address a message carries is a struct sockaddr_vm: 16 bytes (Linux ABI). */
-#define EXEC_ADDRESS_BYTES 16u
+/* The address a reply carries (accept, recv, getsockname, getpeername) fills a fixed area
+ * of EXEC_ADDRESS_BYTES before any data: the socket address in the Linux ABI (a struct
+ * sockaddr_vm or sockaddr_in: 16 bytes; a sockaddr_in6: 28; an unnamed AF_UNIX one: 2),
+ * zero-padded to EXEC_SOCKADDR_BYTES_MAX, then its length as a uint32_t. The reader takes
+ * at most EXEC_SOCKADDR_BYTES_MAX whatever the length says. */
+#define EXEC_SOCKADDR_BYTES_MAX 28u
+#define EXEC_ADDRESS_BYTES 32u
+
+static inline void exec_address_length_set(uint8_t *area, uint32_t length)
+{
+    memcpy(area + EXEC_SOCKADDR_BYTES_MAX, &length, sizeof(length));
+}
+
+static inline uint32_t exec_address_length_get(const uint8_t *area)
+{
+    uint32_t length;
+    memcpy(&length, area + EXEC_SOCKADDR_BYTES_MAX, sizeof(length));
+    return length < EXEC_SOCKADDR_BYTES_MAX ? length : EXEC_SOCKADDR_BYTES_MAX;
+}
 
 _Static_assert(sizeof(struct exec_request) == 64, "request header layout");
 _Static_assert(sizeof(struct exec_reply) == 40, "reply header layout");
 _Static_assert(sizeof(struct exec_poll_entry) == 8, "poll entry layout");
+_Static_assert(sizeof(struct exec_signal_info) == 16, "signal info layout");
 
 #endif /* SIM_EXEC_PROTOCOL_H */

@@ -87,7 +87,7 @@ static int64_t serve_accept(struct exec_program *program, const struct exec_requ
     int vs_fd = socket_of(program, request->args[0]);
     if (vs_fd < 0)
         return vs_fd;
-    socklen_t length = EXEC_ADDRESS_BYTES;
+    socklen_t length = EXEC_SOCKADDR_BYTES_MAX;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     int child = vs_accept(&program->leader->context, vs_fd, (struct sockaddr *)program->buffer,
                           &length);
@@ -100,6 +100,7 @@ static int64_t serve_accept(struct exec_program *program, const struct exec_requ
         (void)vs_close(&program->leader->context, child);
         return rc;
     }
+    exec_address_length_set(program->buffer, length);
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
     return 0;
 }
@@ -134,7 +135,7 @@ static int64_t serve_recv(struct exec_program *program, const struct exec_reques
     uint64_t length = (uint64_t)request->args[1];
     if (length > EXEC_PAYLOAD_BYTES_MAX)
         length = EXEC_PAYLOAD_BYTES_MAX;
-    socklen_t address_length = EXEC_ADDRESS_BYTES;
+    socklen_t address_length = EXEC_SOCKADDR_BYTES_MAX;
     memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     ssize_t got = vs_recvfrom(&program->leader->context, vs_fd,
                               program->buffer + EXEC_ADDRESS_BYTES, length,
@@ -142,6 +143,7 @@ static int64_t serve_recv(struct exec_program *program, const struct exec_reques
                               &address_length);
     if (got < 0)
         return -errno;
+    exec_address_length_set(program->buffer, address_length);
     reply->payload_bytes = EXEC_ADDRESS_BYTES + (uint32_t)got;
     return got;
 }
@@ -165,13 +167,15 @@ static int64_t serve_name(struct exec_program *program, const struct exec_reques
     int vs_fd = socket_of(program, request->args[0]);
     if (vs_fd < 0)
         return vs_fd;
-    socklen_t length = EXEC_ADDRESS_BYTES;
+    socklen_t length = EXEC_SOCKADDR_BYTES_MAX;
+    memset(program->buffer, 0, EXEC_ADDRESS_BYTES);
     struct sockaddr *addr = (struct sockaddr *)program->buffer;
     struct vs_context *context = &program->leader->context;
     int rc = request->op == EXEC_OP_GETSOCKNAME ? vs_getsockname(context, vs_fd, addr, &length)
                                                 : vs_getpeername(context, vs_fd, addr, &length);
     if (rc < 0)
         return -errno;
+    exec_address_length_set(program->buffer, length);
     reply->payload_bytes = EXEC_ADDRESS_BYTES;
     return 0;
 }
@@ -498,6 +502,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_SIGTAKE:
     case EXEC_OP_SIGSUSPEND:
     case EXEC_OP_KILL:
+    case EXEC_OP_SIGWAIT:
     case EXEC_OP_ALARM:
         result = exec__signal_serve(program, request, reply, &fatal);
         if (request->op == EXEC_OP_SIGACTION && result == 0)

@@ -4,7 +4,8 @@
  * a pipe's capacity, atomic small writes, end of file and EPIPE, holders shared as a fork
  * would, datagram socket pairs keeping message boundaries, a reader woken in simulated
  * time by the writer, and the TCP control channel's addresses, ports, listeners, latency
- * and refusals. Every bound is an error, never a crash; exec_net_check after each step.
+ * and refusals, in IPv4 and IPv6 (dual-stack listeners, IPV6_V6ONLY, v4-mapped peers).
+ * Every bound is an error, never a crash; exec_net_check after each step.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -259,10 +260,10 @@ static void test_inet_connect_accept_and_latency(void)
     CU_ASSERT_EQUAL(exec_io_poll(listener, POLLIN, 0), POLLIN);
     CU_ASSERT_EQUAL_FATAL(exec_inet_accept(listener, &server), 0);
     struct sockaddr_in name;
-    CU_ASSERT_EQUAL(exec_inet_name(client, false, &name), 0);
+    CU_ASSERT_EQUAL(exec_inet_name(client, false, &name), (int)sizeof(name));
     ASSERT_U64_EQ(ntohl(name.sin_addr.s_addr), 0xc0000210u);          /* 192.0.2.16 */
     ASSERT_U64_EQ(ntohs(name.sin_port), EXEC_INET_PORT_EPHEMERAL_FIRST);
-    CU_ASSERT_EQUAL(exec_inet_name(server, true, &name), 0);
+    CU_ASSERT_EQUAL(exec_inet_name(server, true, &name), (int)sizeof(name));
     ASSERT_U64_EQ(ntohs(name.sin_port), EXEC_INET_PORT_EPHEMERAL_FIRST);
     CU_ASSERT_EQUAL(exec_inet_name(listener, true, &name), -ENOTCONN);
     /* Bytes arrive one latency after they were written. */
@@ -355,6 +356,188 @@ static void test_inet_datagrams(void)
     fixture_fini(&fx);
 }
 
+/* ---- IPv6 on the control channel --------------------------------------------------------- */
+
+static struct sockaddr_in6 address6_of(const char *text, uint16_t port)
+{
+    struct sockaddr_in6 address = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+    CU_ASSERT_EQUAL(inet_pton(AF_INET6, text, &address.sin6_addr), 1);
+    return address;
+}
+
+static bool address6_is(const struct in6_addr *address, const char *text)
+{
+    struct in6_addr expected;
+    return inet_pton(AF_INET6, text, &expected) == 1 &&
+           memcmp(address, &expected, sizeof(expected)) == 0;
+}
+
+static void test_inet6_addresses(void)
+{
+    struct in6_addr address;
+    CU_ASSERT_TRUE(exec_inet_address6(0, &address));
+    CU_ASSERT_TRUE(address6_is(&address, "2001:db8::2"));
+    CU_ASSERT_TRUE(exec_inet_address6(1, &address));
+    CU_ASSERT_TRUE(address6_is(&address, "2001:db8::10"));
+    CU_ASSERT_TRUE(exec_inet_address6(EXEC_INET_ENDPOINTS_MAX - 1, &address));
+    CU_ASSERT_TRUE(address6_is(&address, "2001:db8::fe"));
+    CU_ASSERT_FALSE(exec_inet_address6(EXEC_INET_ENDPOINTS_MAX, &address));
+    uint32_t endpoint = 99;
+    struct sockaddr_in6 probe = address6_of("::1", 0);
+    CU_ASSERT_EQUAL(exec_inet_endpoint_of6(3, &probe.sin6_addr, &endpoint), 0);
+    ASSERT_U64_EQ(endpoint, 3);                                       /* loopback: itself */
+    probe = address6_of("2001:db8::11", 0);
+    CU_ASSERT_EQUAL(exec_inet_endpoint_of6(3, &probe.sin6_addr, &endpoint), 0);
+    ASSERT_U64_EQ(endpoint, 2);
+    probe = address6_of("::ffff:192.0.2.2", 0);                       /* v4-mapped: the host */
+    CU_ASSERT_EQUAL(exec_inet_endpoint_of6(3, &probe.sin6_addr, &endpoint), 0);
+    ASSERT_U64_EQ(endpoint, 0);
+    probe = address6_of("2001:db8::1:11", 0);                         /* outside the range */
+    CU_ASSERT_EQUAL(exec_inet_endpoint_of6(3, &probe.sin6_addr, &endpoint), -EHOSTUNREACH);
+    probe = address6_of("2001:db8::ff", 0);
+    CU_ASSERT_EQUAL(exec_inet_endpoint_of6(3, &probe.sin6_addr, &endpoint), -EHOSTUNREACH);
+    char text[EXEC_INET_TEXT_BYTES];
+    probe = address6_of("2001:db8::10", 0);
+    exec_inet_format(&probe.sin6_addr, 80, text);
+    CU_ASSERT_STRING_EQUAL(text, "[2001:db8::10]:80");
+    probe = address6_of("::ffff:192.0.2.16", 0);
+    exec_inet_format(&probe.sin6_addr, 80, text);
+    CU_ASSERT_STRING_EQUAL(text, "192.0.2.16:80");                  /* as an IPv4 socket's */
+}
+
+/* A dual-stack listener on [::] takes IPv4 and IPv6 clients and holds the port in both
+ * families; the IPv4 client's address comes back v4-mapped. */
+static void test_inet6_dual_stack_listener(void)
+{
+    struct fixture fx;
+    fixture_init(&fx);
+    struct exec_io *listener = NULL, *v4 = NULL, *client4 = NULL, *client6 = NULL;
+    struct exec_io *server = NULL;
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 0, AF_INET6, false, false,
+                                                  &listener), 0);
+    struct sockaddr_in any4 = address_of(INADDR_ANY, 7000);
+    CU_ASSERT_EQUAL(exec_inet_bind(listener, &any4, sizeof(any4)), -EINVAL);   /* too short */
+    struct sockaddr_in6 wrong = address6_of("::", 7000);
+    wrong.sin6_family = AF_INET;
+    CU_ASSERT_EQUAL(exec_inet_bind(listener, &wrong, sizeof(wrong)), -EAFNOSUPPORT);
+    struct sockaddr_in6 guest = address6_of("2001:db8::10", 7000);   /* not the host's */
+    CU_ASSERT_EQUAL(exec_inet_bind(listener, &guest, sizeof(guest)), -EADDRNOTAVAIL);
+    struct sockaddr_in6 any6 = address6_of("::", 7000);
+    CU_ASSERT_EQUAL(exec_inet_bind(listener, &any6, sizeof(any6)), 0);
+    CU_ASSERT_EQUAL(exec_inet_set_v6only(listener, true), -EINVAL);   /* bound already */
+    CU_ASSERT_EQUAL(exec_inet_listen(listener, 4), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, false, false, &v4), 0);
+    CU_ASSERT_EQUAL(exec_inet_bind(v4, &any4, sizeof(any4)), -EADDRINUSE);     /* both */
+    CU_ASSERT_EQUAL(exec_inet_set_v6only(v4, true), -ENOPROTOOPT);
+    exec_io_release(v4);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 1, false, false, &client4), 0);
+    struct sockaddr_in host4 = address_of(0xc0000202u, 7000);
+    CU_ASSERT_EQUAL(exec_inet_connect(client4, &host4, sizeof(host4)), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_accept(listener, &server), 0);
+    struct sockaddr_in6 name;
+    CU_ASSERT_EQUAL(exec_inet_name(server, true, &name), (int)sizeof(name));
+    CU_ASSERT_EQUAL(name.sin6_family, AF_INET6);
+    CU_ASSERT_TRUE(address6_is(&name.sin6_addr, "::ffff:192.0.2.16"));
+    ASSERT_U64_EQ(ntohs(name.sin6_port), EXEC_INET_PORT_EPHEMERAL_FIRST);
+    exec_io_release(server);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 2, AF_INET6, false, false,
+                                                  &client6), 0);
+    struct sockaddr_in6 host6 = address6_of("2001:db8::2", 7000);
+    CU_ASSERT_EQUAL(exec_inet_connect(client6, &host6, sizeof(host6)), 0);
+    CU_ASSERT_EQUAL(exec_inet_name(client6, false, &name), (int)sizeof(name));
+    CU_ASSERT_TRUE(address6_is(&name.sin6_addr, "2001:db8::11"));     /* endpoint 2 */
+    CU_ASSERT_EQUAL_FATAL(exec_inet_accept(listener, &server), 0);
+    CU_ASSERT_EQUAL(exec_inet_name(server, false, &name), (int)sizeof(name));
+    CU_ASSERT_TRUE(address6_is(&name.sin6_addr, "2001:db8::2"));
+    CU_ASSERT_EQUAL(exec_inet_name(server, true, &name), (int)sizeof(name));
+    CU_ASSERT_TRUE(address6_is(&name.sin6_addr, "2001:db8::11"));
+    CU_ASSERT_TRUE(exec_net_check(fx.net));
+    exec_io_release(server);
+    exec_io_release(client6);
+    exec_io_release(client4);
+    exec_io_release(listener);
+    fixture_fini(&fx);
+}
+
+/* IPV6_V6ONLY: the listener leaves IPv4 to an AF_INET one on the same port, and an IPv4
+ * destination is unreachable from it; [::1] reaches only its own endpoint. */
+static void test_inet6_v6only_and_loopback(void)
+{
+    struct fixture fx;
+    fixture_init(&fx);
+    struct exec_io *only6 = NULL, *v4 = NULL, *client = NULL, *server = NULL, *mixed = NULL;
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 1, AF_INET6, false, false, &only6),
+                          0);
+    CU_ASSERT_EQUAL(exec_inet_set_v6only(only6, true), 0);
+    struct sockaddr_in6 any6 = address6_of("::", 8000);
+    CU_ASSERT_EQUAL(exec_inet_bind(only6, &any6, sizeof(any6)), 0);
+    CU_ASSERT_EQUAL(exec_inet_listen(only6, 4), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 1, false, false, &v4), 0);
+    struct sockaddr_in any4 = address_of(INADDR_ANY, 8000);
+    CU_ASSERT_EQUAL(exec_inet_bind(v4, &any4, sizeof(any4)), 0);      /* IPv4 is free */
+    CU_ASSERT_EQUAL(exec_inet_listen(v4, 4), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 1, AF_INET6, false, false, &mixed),
+                          0);
+    CU_ASSERT_EQUAL(exec_inet_set_v6only(mixed, true), 0);
+    struct sockaddr_in6 to_v4 = address6_of("::ffff:127.0.0.1", 8000);
+    CU_ASSERT_EQUAL(exec_inet_connect(mixed, &to_v4, sizeof(to_v4)), -ENETUNREACH);
+    CU_ASSERT_EQUAL(exec_inet_bind(mixed, &to_v4, sizeof(to_v4)), -EINVAL);
+    exec_io_release(mixed);
+    /* [::1] from the same endpoint reaches the IPv6 listener, from itself. */
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 1, AF_INET6, false, false, &client),
+                          0);
+    struct sockaddr_in6 loopback = address6_of("::1", 8000);
+    CU_ASSERT_EQUAL(exec_inet_connect(client, &loopback, sizeof(loopback)), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_accept(only6, &server), 0);
+    CU_ASSERT_EQUAL(exec_inet_accept(v4, &server), -EAGAIN);          /* not the IPv4 one */
+    struct sockaddr_in6 name;
+    CU_ASSERT_EQUAL(exec_inet_name(client, false, &name), (int)sizeof(name));
+    CU_ASSERT_TRUE(address6_is(&name.sin6_addr, "::1"));
+    exec_io_release(server);
+    exec_io_release(client);
+    /* A v4-mapped destination from a dual-stack socket reaches the IPv4 listener. */
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 1, AF_INET6, false, false, &client),
+                          0);
+    CU_ASSERT_EQUAL(exec_inet_connect(client, &to_v4, sizeof(to_v4)), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_accept(v4, &server), 0);
+    struct sockaddr_in name4;
+    CU_ASSERT_EQUAL(exec_inet_name(server, true, &name4), (int)sizeof(name4));
+    ASSERT_U64_EQ(ntohl(name4.sin_addr.s_addr), 0x7f000001u);
+    CU_ASSERT_EQUAL(exec_inet_name(client, false, &name), (int)sizeof(name));
+    CU_ASSERT_TRUE(address6_is(&name.sin6_addr, "::ffff:127.0.0.1"));
+    CU_ASSERT_TRUE(exec_net_check(fx.net));
+    exec_io_release(server);
+    exec_io_release(client);
+    exec_io_release(v4);
+    exec_io_release(only6);
+    fixture_fini(&fx);
+}
+
+/* A datagram from an IPv4 socket to a dual-stack one: its sender comes back v4-mapped. */
+static void test_inet6_datagrams(void)
+{
+    struct fixture fx;
+    fixture_init(&fx);
+    struct exec_io *receiver = NULL, *sender = NULL, *full = NULL;
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket_family(fx.net, 1, AF_INET6, true, false,
+                                                  &receiver), 0);
+    CU_ASSERT_EQUAL_FATAL(exec_inet_socket(fx.net, 0, true, false, &sender), 0);
+    struct sockaddr_in6 any6 = address6_of("::", 9000);
+    CU_ASSERT_EQUAL(exec_inet_bind(receiver, &any6, sizeof(any6)), 0);
+    struct sockaddr_in guest = address_of(0xc0000210u, 9000);
+    CU_ASSERT_EQUAL(exec_inet_sendto(sender, "hi", 2, &guest, sizeof(guest), 0, &full), 2);
+    char out[4];
+    struct sockaddr_in6 from;
+    CU_ASSERT_EQUAL(exec_inet_recvfrom(receiver, out, sizeof(out), false, &from,
+                                       EXEC_INET_LATENCY_NS), 2);
+    CU_ASSERT_EQUAL(from.sin6_family, AF_INET6);
+    CU_ASSERT_TRUE(address6_is(&from.sin6_addr, "::ffff:192.0.2.2"));
+    ASSERT_U64_EQ(ntohs(from.sin6_port), EXEC_INET_PORT_EPHEMERAL_FIRST);
+    exec_io_release(sender);
+    exec_io_release(receiver);
+    fixture_fini(&fx);
+}
+
 CU_ErrorCode exec_pipe_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -367,6 +550,10 @@ CU_ErrorCode exec_pipe_suite_add(void)
         TEST_ENTRY(test_inet_connect_accept_and_latency),
         TEST_ENTRY(test_inet_backlog_and_unaccepted_reset),
         TEST_ENTRY(test_inet_datagrams),
+        TEST_ENTRY(test_inet6_addresses),
+        TEST_ENTRY(test_inet6_dual_stack_listener),
+        TEST_ENTRY(test_inet6_v6only_and_loopback),
+        TEST_ENTRY(test_inet6_datagrams),
     };
     return test_suite_register("exec_pipe", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -6,7 +6,8 @@
  * channel is closed). After a fork both processes name the same simulated sockets: closing
  * one process's descriptors leaves the socket open for the other (a port stays bound), the
  * last close anywhere closes it; dup'ed descriptors count too; the bounds are errors.
- * Emulated signals: the order they are taken in, what is discarded, and EINTR.
+ * Emulated signals: the order they are taken in, what is discarded, and EINTR; kill between
+ * the programs of one endpoint; sigwait's take of blocked signals and what siginfo_t says.
  */
 #include <errno.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <CUnit/CUnit.h>
 
 #include "sim/exec/exec_int.h"
+#include "sim/exec/pipe.h"
 #include "suites.h"
 #include "test_support.h"
 #include "vsock/vs_world.h"
@@ -312,6 +314,138 @@ static void test_interrupted_calls_restart_only_where_linux_does(void)
     fixture_close(&fixture);
 }
 
+/* ---- kill between programs, sigwait, siginfo ----------------------------------------------- */
+
+/* Another program started in the fixture's world: endpoint `endpoint`, simulated `pid`. */
+static struct exec_program *program_add(struct fixture *fixture, struct exec_net *net,
+                                        uint32_t endpoint, uint32_t pid)
+{
+    struct exec_program *program = calloc(1, sizeof(*program));
+    CU_ASSERT_FATAL(program != NULL);
+    program->engine = fixture->root->engine;
+    program->callbacks = &stub_callbacks;
+    program->root = program;
+    program->pid = pid;
+    program->net = net;
+    program->endpoint = endpoint;
+    program->domain = endpoint;         /* an endpoint's processes run in its domain */
+    program->buffer = calloc(1, EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES);
+    CU_ASSERT_FATAL(program->buffer != NULL);
+    exec_fdmap_init(&program->fdmap);
+    sim_waitq_init(&program->children_waitq, "wait");
+    exec__program_list(program);
+    return program;
+}
+
+static void stub_resume(struct sim_process *process, enum sim_wake_reason reason)
+{
+    (void)process;
+    (void)reason;
+}
+static void stub_release(struct sim_process *process) { (void)process; }
+static const struct sim_process_ops stub_process_ops = { .resume = stub_resume,
+                                                         .release = stub_release };
+
+/* The rule (docs/programs.md, "Signals"): the programs of one endpoint signal each other; a
+ * Lua process of it is EPERM; a process of another endpoint, or nobody, ESRCH; -1 reaches
+ * every other program of the endpoint; -pgid the program started with that pid. */
+static void test_kill_reaches_the_programs_of_one_endpoint(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct sim_waitq poll_waitq;
+    sim_waitq_init(&poll_waitq, "poll");
+    struct exec_net *net = exec_net_create(fixture.root->engine, &poll_waitq);
+    CU_ASSERT_FATAL(net != NULL);
+    struct exec_program *a = program_add(&fixture, net, 1, 101);
+    struct exec_program *b = program_add(&fixture, net, 1, 102);
+    struct exec_program *elsewhere = program_add(&fixture, net, 2, 103);
+    struct sim_process *lua = NULL;
+    CU_ASSERT_EQUAL_FATAL(sim_process_create_in(fixture.root->engine, a->domain, 2, "lua",
+                                                &stub_process_ops, NULL, false, 0, &lua), 0);
+    CU_ASSERT_TRUE(lua->pid != 101 && lua->pid != 102 && lua->pid != 103);
+    struct exec_reply reply;
+    uint64_t usr1 = 1ull << (SIGUSR1 - 1);
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, 102, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(b->signals.pending, usr1);
+    ASSERT_U64_EQ(b->signals.info[SIGUSR1 - 1].pid, 101);             /* the sender */
+    CU_ASSERT_EQUAL(b->signals.info[SIGUSR1 - 1].code, SI_USER);
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, 103, 0, 0, NULL, 0, &reply), -ESRCH);
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, lua->pid, 0, 0, NULL, 0, &reply), -EPERM);
+    CU_ASSERT_EQUAL(call(elsewhere, EXEC_OP_KILL, lua->pid, 0, 0, NULL, 0, &reply), -ESRCH);
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, 9999, 0, 0, NULL, 0, &reply), -ESRCH);
+    /* Hostile targets beyond any pid: no overflow, nobody new reached. */
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, INT64_MAX, 0, 0, NULL, 0, &reply), -ESRCH);
+    b->signals.pending = 0;
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, INT64_MIN, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(b->signals.pending, 0);               /* the caller's own group only */
+    ASSERT_U64_EQ(a->signals.pending, usr1);
+    a->signals.pending = 0;
+    b->signals.pending = 0;
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, -1, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(b->signals.pending, usr1);
+    ASSERT_U64_EQ(a->signals.pending, 0);                             /* not the caller */
+    ASSERT_U64_EQ(elsewhere->signals.pending, 0);                     /* another machine */
+    b->signals.pending = 0;
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, -102, SIGUSR1, 0, NULL, 0, &reply), 0);
+    ASSERT_U64_EQ(b->signals.pending, usr1);
+    ASSERT_U64_EQ(a->signals.pending, 0);
+    b->ended = true;                                                  /* gone: ESRCH */
+    CU_ASSERT_EQUAL(call(a, EXEC_OP_KILL, 102, 0, 0, NULL, 0, &reply), -ESRCH);
+    struct exec_program *programs[] = { a, b, elsewhere };
+    for (int index = 0; index < 3; index++) {
+        exec__program_unlist(programs[index]);
+        free(programs[index]->buffer);
+        free(programs[index]);
+    }
+    CU_ASSERT_PTR_NULL(net->programs_head);
+    exec_net_destroy(net);
+    fixture_close(&fixture);
+}
+
+/* sigwait takes a pending signal of its set, blocked ones included, even one whose action
+ * ignores it (Linux queues a blocked signal whatever its action); once unblocked, such a
+ * signal is discarded. siginfo_t's fields come with it; a standard signal sent again
+ * while pending keeps the first one's. */
+static void test_sigwait_takes_blocked_signals_with_their_info(void)
+{
+    struct fixture fixture;
+    fixture_open(&fixture);
+    struct exec_program *root = fixture.root;
+    struct exec_reply reply;
+    uint64_t chld = 1ull << (SIGCHLD - 1);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_BLOCK, (int64_t)chld, 0, NULL, 0, &reply),
+                    0);
+    struct exec_signal_info first = { .code = CLD_EXITED, .pid = 77, .status = 3 };
+    struct exec_signal_info second = { .code = CLD_KILLED, .pid = 78, .status = 9 };
+    exec__signal_send_info(root, SIGCHLD, &first);
+    exec__signal_send_info(root, SIGCHLD, &second);
+    ASSERT_U64_EQ(root->signals.pending, chld);         /* default-ignored, but blocked */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGWAIT, (int64_t)chld, 0, 0, NULL, 0, &reply), SIGCHLD);
+    CU_ASSERT_EQUAL(reply.payload_bytes, sizeof(struct exec_signal_info));
+    struct exec_signal_info got;
+    memcpy(&got, root->buffer, sizeof(got));
+    CU_ASSERT_EQUAL(got.code, CLD_EXITED);
+    ASSERT_U64_EQ(got.pid, 77);
+    CU_ASSERT_EQUAL(got.status, 3);
+    ASSERT_U64_EQ(root->signals.pending, 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGWAIT, (int64_t)chld, 0, 0, NULL, 0, &reply), -EAGAIN);
+    exec__signal_send_info(root, SIGCHLD, &second);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGMASK, SIG_UNBLOCK, (int64_t)chld, 0, NULL, 0, &reply),
+                    0);
+    ASSERT_U64_EQ(root->signals.pending, 0);            /* unblocked and ignored: gone */
+    ASSERT_U64_EQ(reply.signals, 0);
+    /* An SA_SIGINFO handler's take carries the sender. */
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGACTION, SIGUSR2, EXEC_SIGNAL_HANDLER, SA_SIGINFO,
+                         NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_KILL, root->pid, SIGUSR2, 0, NULL, 0, &reply), 0);
+    CU_ASSERT_EQUAL(call(root, EXEC_OP_SIGTAKE, 0, 0, 0, NULL, 0, &reply), SIGUSR2);
+    memcpy(&got, root->buffer, sizeof(got));
+    CU_ASSERT_EQUAL(got.code, SI_USER);
+    ASSERT_U64_EQ(got.pid, root->pid);
+    fixture_close(&fixture);
+}
+
 CU_ErrorCode exec_process_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -322,6 +456,8 @@ CU_ErrorCode exec_process_suite_add(void)
         TEST_ENTRY(test_forks_are_bounded),
         TEST_ENTRY(test_signals_are_taken_lowest_first),
         TEST_ENTRY(test_interrupted_calls_restart_only_where_linux_does),
+        TEST_ENTRY(test_kill_reaches_the_programs_of_one_endpoint),
+        TEST_ENTRY(test_sigwait_takes_blocked_signals_with_their_info),
     };
     return test_suite_register("exec_process", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -165,7 +165,8 @@ static void test_dup_keeps_the_socket_until_the_last_close(void)
     int64_t bind_9[4] = { 9 };
     CU_ASSERT_EQUAL(call(&fixture, EXEC_OP_BIND, bind_9, &address, sizeof(address), &reply), 0);
     CU_ASSERT_EQUAL(call(&fixture, EXEC_OP_GETSOCKNAME, bind_9, NULL, 0, &reply), 0);
-    CU_ASSERT_EQUAL(reply.payload_bytes, sizeof(address));
+    CU_ASSERT_EQUAL(reply.payload_bytes, EXEC_ADDRESS_BYTES);   /* the address area */
+    ASSERT_U64_EQ(exec_address_length_get(fixture.program->buffer), sizeof(address));
     struct sockaddr_vm name;
     memcpy(&name, fixture.program->buffer, sizeof(name));
     CU_ASSERT_EQUAL(name.svm_family, AF_VSOCK);
