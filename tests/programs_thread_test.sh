@@ -82,6 +82,8 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
     probe "^joins try EBUSY timed ETIMEDOUT clock 0 value 5$" \
         "tryjoin is EBUSY, a timed join times out, a clock join gets the value (simulated)"
     probe "^detached ran 1$" "a detached thread runs"
+    probe "^group_signal kill 0 handled 1 read x$" \
+        "kill(0) reaches the program once: its handler runs once, the other thread reads on"
     probe "^limit 64 EAGAIN fork_with_threads ENOSYS$" \
         "the 65th thread is EAGAIN; fork is refused while threads live"
     probe "^limit_joined 64$" "a broadcast wakes the 64, every join succeeds"
@@ -90,8 +92,8 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
     counts=$(sqlite3 "$work/probe.db" "select kind || ':' || count(*) from events
              where kind in ('exec_thread', 'exec_thread_exit') group by kind order by kind" |
              tr '\n' ' ')
-    [ "$counts" = "exec_thread:74 exec_thread_exit:74 " ]
-    check "each of the 74 threads (5 + 1 + 1 + 1 + 1 + 1 + 64) is traced made and ended" $? \
+    [ "$counts" = "exec_thread:75 exec_thread_exit:75 " ]
+    check "each of the 75 threads (5 + 1 + 1 + 1 + 1 + 1 + 1 + 64) is traced made and ended" $? \
         "$counts"
     refused=$(sqlite3 "$work/probe.db" "select json_extract(fields, '$.value') from events
               where kind = 'exec_refused' and json_extract(fields, '$.what') = 'thread'")

@@ -232,7 +232,9 @@ static int64_t serve_sigsuspend(struct exec_program *program, const struct exec_
     }
 }
 
-/* Signals every running process of root's family but `except` (NULL: none); how many. */
+/* Signals every running process of root's family but `except` (NULL: none); how many. A
+ * thread is not a process here: a signal sent to its process goes to the process's first
+ * thread once (docs/programs.md, "Threads"), so the family's threads are skipped. */
 static uint32_t kill_family(struct exec_program *root, const struct exec_program *except,
                             int64_t signo, uint32_t sender_pid)
 {
@@ -241,7 +243,8 @@ static uint32_t kill_family(struct exec_program *root, const struct exec_program
     for (struct exec_program *process = root; process != NULL;
          process = process == root ? exec__family_next(root, NULL)
                                    : exec__family_next(root, process)) {
-        if (process->ended || process == except)
+        if (process->ended || process->thread || process == except ||
+            (except != NULL && process == except->leader))
             continue;
         count++;
         if (signo != 0)

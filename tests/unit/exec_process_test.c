@@ -325,6 +325,7 @@ static struct exec_program *program_add(struct fixture *fixture, struct exec_net
     program->engine = fixture->root->engine;
     program->callbacks = &stub_callbacks;
     program->root = program;
+    program->leader = program;          /* a process, not a thread */
     program->pid = pid;
     program->net = net;
     program->endpoint = endpoint;
