@@ -8,8 +8,12 @@
  * position's offset in the buffer is the count modulo the size. A record is a struct
  * record_head, its fields as the event had them (struct sim_trace_field, pointers to
  * static names included) and the kept bytes of its blob fields one after the other, padded
- * to 8 bytes. A record never wraps: when it does not fit before the end of the buffer, a
- * wrap marker fills the rest and the record starts at offset 0.
+ * to 8 bytes. A record never wraps: when it would end past the lap (TRACE_RING_LAP_BYTES;
+ * only a record larger than its offset may, since it could not start at 0 before the
+ * worker passed it) or past the end of the buffer, a wrap marker fills the rest of the
+ * buffer and the record starts at offset 0. The marker's span counts
+ * as used space like a record's, so the run cannot overtake the worker across it, and
+ * ordinary records touch only the lap's pages.
  *
  * The run's thread is the only writer of write_pos, the worker the only writer of
  * read_pos; each reads the other's with acquire and publishes its own with a seq_cst store
@@ -39,9 +43,11 @@
 
 _Static_assert(TRACE_RING_BYTES % 8u == 0, "R2: positions stay 8-aligned across a wrap");
 _Static_assert(TRACE_RING_BYTES >= 2u * TRACE_RECORD_BYTES_MAX, "R4");
-_Static_assert(TRACE_RING_WAKE_BYTES < TRACE_RING_BYTES / 2u, "a sleeping worker never "
+_Static_assert(TRACE_RING_LAP_BYTES % 8u == 0 && TRACE_RING_LAP_BYTES <= TRACE_RING_BYTES,
+               "R2: a lap ends at an 8-aligned offset inside the buffer");
+_Static_assert(TRACE_RING_WAKE_BYTES < TRACE_RING_LAP_BYTES / 2u, "a sleeping worker never "
                "leaves the run waiting for space");
-_Static_assert(TRACE_RING_REFILL_BYTES <= TRACE_RING_BYTES, "a waiting run can be woken");
+_Static_assert(TRACE_RING_REFILL_BYTES <= TRACE_RING_LAP_BYTES, "a waiting run can be woken");
 
 struct record_head {
     uint32_t magic;
@@ -74,6 +80,7 @@ struct trace_ring {
     uint64_t write_local;               /* == write_pos */
     uint64_t read_seen;                 /* a read_pos this thread loaded (<= read_pos) */
     uint64_t appended_events;
+    size_t extent_bytes;                /* the furthest offset a record ended at */
     char separate_producer[CACHE_LINE_BYTES];
     _Atomic uint64_t write_pos;
     char separate_write[CACHE_LINE_BYTES];
@@ -166,6 +173,7 @@ struct worker {
     struct trace_ring *ring;
     uint64_t decoded_pos;               /* end of the last record decoded */
     uint64_t pending_end_pos;           /* end of the last pending record */
+    size_t pending_bytes;               /* the pending records' sizes (no wrap marker) */
     struct sim_trace_event pending[TRACE_RING_STORE_EVENTS_MAX];
     uint32_t pending_max[TRACE_RING_STORE_EVENTS_MAX];
     uint32_t pending_count;
@@ -219,6 +227,7 @@ static uint64_t record_read(struct worker *worker, struct sim_trace_event *event
     }
     assert(align8((size_t)(cursor - start)) == head.record_bytes);              /* R3 */
     *payload_bytes_max = head.payload_bytes_max;
+    worker->pending_bytes += head.record_bytes;
     return position + head.record_bytes;
 }
 
@@ -280,8 +289,9 @@ static void worker_store(struct worker *worker, bool singly)
                           &worker->pending_max[first], step);
     }
     worker->transaction_events += count;
-    worker->transaction_bytes += worker->pending_end_pos - atomic_load(&ring->read_pos);
+    worker->transaction_bytes += worker->pending_bytes;
     worker->pending_count = 0;
+    worker->pending_bytes = 0;
     release_to(worker, worker->pending_end_pos);
     if (worker->transaction_events >= ring->commit_events ||
         worker->transaction_bytes >= ring->commit_bytes)
@@ -507,7 +517,11 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
     uint32_t kept[SIM_TRACE_FIELDS_MAX];
     size_t size_bytes = record_layout(event, payload_bytes_max, kept);
     size_t offset = ring->write_local % TRACE_RING_BYTES;
-    size_t wrap_bytes = offset + size_bytes > TRACE_RING_BYTES ? TRACE_RING_BYTES - offset : 0;
+    /* Back to the start at the lap's end, unless the record is larger than what lies
+     * before it (it could not fit there: it stays in place, past the lap). */
+    bool past_lap = offset + size_bytes > TRACE_RING_LAP_BYTES && size_bytes <= offset;
+    bool past_end = offset + size_bytes > TRACE_RING_BYTES;
+    size_t wrap_bytes = past_lap || past_end ? TRACE_RING_BYTES - offset : 0;
     int rc = space_wait(ring, wrap_bytes + size_bytes, message);
     if (rc < 0)
         return rc;
@@ -518,6 +532,9 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
         ring->write_local += wrap_bytes;
     }
     record_write(ring, event, payload_bytes_max, kept, size_bytes);
+    size_t end_bytes = ring->write_local % TRACE_RING_BYTES + size_bytes;
+    if (end_bytes > ring->extent_bytes)
+        ring->extent_bytes = end_bytes;
     ring->write_local += size_bytes;
     positions_check(ring->read_seen, ring->write_local);                        /* R1 */
     atomic_store(&ring->write_pos, ring->write_local);
@@ -552,6 +569,13 @@ int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYT
     ring->read_seen = atomic_load_explicit(&ring->read_pos, memory_order_acquire);
     assert(ring->read_seen == ring->write_local);                               /* R1 */
     return 0;
+}
+
+size_t trace_ring_extent_bytes(const struct trace_ring *ring)
+{
+    assert(ring != NULL);
+    assert(ring->extent_bytes <= TRACE_RING_BYTES);
+    return ring->extent_bytes;
 }
 
 uint64_t trace_ring_appended(const struct trace_ring *ring)

@@ -49,11 +49,18 @@
  * starts again at the beginning). */
 #define TRACE_RING_BYTES (21u * 1024u * 1024u)
 #define TRACE_RECORD_BYTES_MAX (SIM_TRACE_FIELDS_MAX * (SIM_TRACE_BYTES_MAX + 64u) + 4096u)
+/* The part of the ring ordinary records go round in: a record that would end past it
+ * starts again at the beginning (one larger than what lies before it stays in place and
+ * may use the rest of the buffer). Records of up to a 32nd of it (128 KiB) still gather
+ * in whole store groups (TRACE_RING_STORE_EVENTS_MAX). Going round 4 MiB instead of the whole buffer keeps the
+ * records in the caches the two threads share and spares the run the first-touch page
+ * faults of 17 MiB it would almost never need (measured in docs/trace-schema.md). */
+#define TRACE_RING_LAP_BYTES (4u * 1024u * 1024u)
 /* The worker sleeps until this many bytes are waiting (or a drain, or a full ring), so a
  * run that emits slowly does not pay a wake-up per event. */
 #define TRACE_RING_WAKE_BYTES (256u * 1024u)
 /* A run that found the ring full waits until this much is free, not one record's worth. */
-#define TRACE_RING_REFILL_BYTES (4u * 1024u * 1024u)
+#define TRACE_RING_REFILL_BYTES (TRACE_RING_LAP_BYTES / 2u)
 /* Events handed to one store call (the writer's multi-row INSERT). */
 #define TRACE_RING_STORE_EVENTS_MAX 32u
 
@@ -93,6 +100,9 @@ int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYT
 void trace_ring_destroy(struct trace_ring *ring);
 /* Events appended so far (stored or not). */
 uint64_t trace_ring_appended(const struct trace_ring *ring);
+/* The furthest offset in the buffer a record has ended at so far: the part of the ring
+ * the run has touched (for tests: ordinary records stay within TRACE_RING_LAP_BYTES). */
+size_t trace_ring_extent_bytes(const struct trace_ring *ring);
 /* The size of the record `event` makes with this cut (for tests and the bound checks). */
 size_t trace_ring_record_bytes(const struct sim_trace_event *event, uint32_t payload_bytes_max);
 
