@@ -803,11 +803,12 @@ static bool event_as_appended(const struct store_log *log, const struct sim_trac
     return right;
 }
 
-static int store_logged(void *state, const struct sim_trace_event *events,
+static int store_logged(void *state, uint32_t slot, const struct sim_trace_event *events,
                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     struct store_log *log = state;
     CU_ASSERT(count == 1 || count == TRACE_RING_STORE_EVENTS_MAX);
+    CU_ASSERT(slot + count <= TRACE_RING_SLOTS);
     if ((int)log->store_calls == log->fail_at_store) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "test store refuses call %u",
                  log->store_calls);
@@ -933,11 +934,12 @@ static int append_sized(struct trace_ring *ring, uint64_t seq, uint8_t *buffer,
     return trace_ring_append(ring, &event, SIM_TRACE_PAYLOAD_ALL_BYTES, message);
 }
 
-static int store_sized(void *state, const struct sim_trace_event *events,
+static int store_sized(void *state, uint32_t slot, const struct sim_trace_event *events,
                        const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     (void)payload_bytes_max;
     (void)message;
+    CU_ASSERT(slot + count <= TRACE_RING_SLOTS);
     struct sized_log *log = state;
     for (uint32_t index = 0; index < count; index++) {
         const struct sim_trace_event *event = &events[index];
