@@ -554,11 +554,15 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     struct sim_trace_writer *writer = state;
+    assert(count >= 1 && count <= TRACE_RING_STORE_EVENTS_MAX);
     assert(slot % TRACE_RING_STORE_EVENTS_MAX == 0 && slot + count <= TRACE_RING_SLOTS);
     uint32_t batch = slot / TRACE_RING_STORE_EVENTS_MAX;
+    size_t bounds[TRACE_RING_STORE_EVENTS_MAX];
     size_t bound_bytes = 0;
-    for (uint32_t index = 0; index < count; index++)
-        bound_bytes += sim_trace_fields_json_bound_bytes(&events[index]);
+    for (uint32_t index = 0; index < count; index++) {
+        bounds[index] = sim_trace_fields_json_bound_bytes(&events[index]);
+        bound_bytes += bounds[index];
+    }
     if (writer->batch_json_capacity_bytes[batch] < bound_bytes) {
         size_t capacity_bytes = bound_bytes < 65536u ? 65536u : bound_bytes;
         char *json = realloc(writer->batch_json[batch], capacity_bytes);
@@ -571,12 +575,11 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
     }
     size_t used_bytes = 0;
     for (uint32_t index = 0; index < count; index++) {
-        size_t bound = sim_trace_fields_json_bound_bytes(&events[index]);
         size_t json_bytes = sim_trace_fields_json_named(writer->batch_json[batch] + used_bytes,
                                                         &events[index], payload_bytes_max[index],
                                                         &writer->row_payload_field[slot + index],
                                                         &writer->json_names);
-        assert(json_bytes < bound);                                             /* W3 */
+        assert(json_bytes < bounds[index]);                                     /* W3 */
         writer->row_json_offset[slot + index] = used_bytes;
         writer->row_json_bytes[slot + index] = json_bytes;
         used_bytes += json_bytes + 1;
