@@ -9,11 +9,11 @@
  * REFERENCE_ROWS_PER_INSERT rows per INSERT statement (the writer's 32; the rest of a batch
  * one by one) and no index (the writer builds none), with the JSON text made before the
  * clock starts.
- * What differs, plainly: the writer encodes every event (fields JSON, payload copy) on the
- * run's thread and hands batches to one worker thread that inserts them, while the
- * reference inserts on one thread and encodes nothing. So the ratio is the writer's whole
- * cost against the same SQLite work alone: it can pass 1 only where the worker's inserts
- * overlap the encoding. Both timings cover open to close. Each runs twice, alternating; the
+ * What differs, plainly: the writer copies every event into its record ring on the calling
+ * thread, makes the rows (fields JSON) on one worker thread and inserts them on another,
+ * while the reference inserts on one thread and encodes nothing. So the ratio is the
+ * writer's whole cost against the same SQLite work alone: it can pass 1 only where the
+ * inserts overlap the copying and the encoding. Both timings cover open to close. Each runs twice, alternating; the
  * better run counts.
  *
  * The traced runs (issue 10, items 4 and 5) go through the `vmcisim` binary, as a user runs

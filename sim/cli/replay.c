@@ -167,10 +167,11 @@ static int compare_one(struct comparison *comparison, const struct sim_trace_eve
 
 /* The ring's store callback (worker thread): the first divergence fails the ring, so the
  * re-run's next event stops it; the report names that first divergence. */
-static int compare_store(void *state, const struct sim_trace_event *events,
+static int compare_store(void *state, uint32_t slot, const struct sim_trace_event *events,
                          const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     struct comparison *comparison = state;
+    (void)slot;                         /* no prepare stage: nothing kept per row */
     (void)payload_bytes_max;            /* the trace's cut, comparison->payload_bytes_max */
     for (uint32_t index = 0; index < count; index++) {
         int rc = compare_one(comparison, &events[index]);

@@ -4,12 +4,13 @@
  * (summary.h, docs/trace-schema.md "Summary tables"), instead of re-reading the finished
  * file.
  *
- * The trace writer's hook (sim/trace/writer.h) hands every stored event to live_observe()
- * on the writer's worker thread; this file turns each into what the re-reading build
- * (summary.c) gets from SQLite for it: the per-(layer, kind) count and the errors view's
- * condition (the tally), the name and CID bindings and process spawns (the names
- * query of inspect_names.c) and the row of the connection model (model_query of
- * inspect_model.c), whose code runs unchanged on those rows. At the writer's close,
+ * The trace writer's hook (sim/trace/writer.h) hands every event it stores to
+ * live_observe() on the writer's worker thread (beside the thread that inserts the rows);
+ * this file turns each into what the re-reading build (summary.c) gets from SQLite for
+ * it: the per-(layer, kind) count and the errors view's condition (the tally), the name
+ * and CID bindings and process spawns (the names query of inspect_names.c) and the row of
+ * the connection model (model_query of inspect_model.c), whose code runs unchanged on
+ * those rows. At the writer's close,
  * live_finish() stores the tables with summary.c's summary_store(), in the file before
  * it is renamed onto its path.
  *

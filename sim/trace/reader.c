@@ -78,6 +78,9 @@ static bool immutable_uri(const char *path, char *uri, size_t uri_bytes)
     return written > 0 && (size_t)written < uri_bytes - used;
 }
 
+/* Read-only, and one thread at a time (reader.h). */
+#define READER_OPEN_FLAGS (SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)
+
 int sim_trace_open_database(const char *path, sqlite3 **db)
 {
     assert(path != NULL && db != NULL);
@@ -88,9 +91,9 @@ int sim_trace_open_database(const char *path, sqlite3 **db)
     if (strlen(path) < READER_PATH_BYTES_MAX) {
         snprintf(wal_path, sizeof wal_path, "%s-wal", path);
         if (stat(wal_path, &info) != 0 && immutable_uri(path, uri, sizeof uri))
-            return sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+            return sqlite3_open_v2(uri, db, READER_OPEN_FLAGS | SQLITE_OPEN_URI, NULL);
     }
-    return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+    return sqlite3_open_v2(path, db, READER_OPEN_FLAGS, NULL);
 }
 
 __attribute__((format(printf, 2, 3)))

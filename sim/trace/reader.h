@@ -51,7 +51,10 @@ enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MES
  * trace is opened "immutable", which writes nothing. A -wal file means a run crashed or
  * is still writing: then SQLite must read it (and may create -shm). Returns SQLite's
  * result code; *db may be set even on failure (pass it to sqlite3_close). Shared by the
- * reader, `inspect` and `export`. */
+ * reader, `inspect` and `export`. The connection has no mutex of its own
+ * (SQLITE_OPEN_NOMUTEX: SQLite's per-call locking was half of replay's reading): one
+ * thread at a time uses it, and a caller that hands it to another thread orders the
+ * hand-off (replay's record ring: its start and its drains). */
 int sim_trace_open_database(const char *path, struct sqlite3 **db);
 
 /* The `events` indexes readers use (time ranges, kinds). The writer does not build them

@@ -8,8 +8,12 @@
  * position's offset in the buffer is the count modulo the size. A record is a struct
  * record_head, its fields as the event had them (struct sim_trace_field, pointers to
  * static names included) and the kept bytes of its blob fields one after the other, padded
- * to 8 bytes. A record never wraps: when it does not fit before the end of the buffer, a
- * wrap marker fills the rest and the record starts at offset 0.
+ * to 8 bytes. A record never wraps: when it would end past the lap (TRACE_RING_LAP_BYTES;
+ * only a record larger than its offset may, since it could not start at 0 before the
+ * worker passed it) or past the end of the buffer, a wrap marker fills the rest of the
+ * buffer and the record starts at offset 0. The marker's span counts
+ * as used space like a record's, so the run cannot overtake the worker across it, and
+ * ordinary records touch only the lap's pages.
  *
  * The run's thread is the only writer of write_pos, the worker the only writer of
  * read_pos; each reads the other's with acquire and publishes its own with a seq_cst store
@@ -39,9 +43,11 @@
 
 _Static_assert(TRACE_RING_BYTES % 8u == 0, "R2: positions stay 8-aligned across a wrap");
 _Static_assert(TRACE_RING_BYTES >= 2u * TRACE_RECORD_BYTES_MAX, "R4");
-_Static_assert(TRACE_RING_WAKE_BYTES < TRACE_RING_BYTES / 2u, "a sleeping worker never "
+_Static_assert(TRACE_RING_LAP_BYTES % 8u == 0 && TRACE_RING_LAP_BYTES <= TRACE_RING_BYTES,
+               "R2: a lap ends at an 8-aligned offset inside the buffer");
+_Static_assert(TRACE_RING_WAKE_BYTES < TRACE_RING_LAP_BYTES / 2u, "a sleeping worker never "
                "leaves the run waiting for space");
-_Static_assert(TRACE_RING_REFILL_BYTES <= TRACE_RING_BYTES, "a waiting run can be woken");
+_Static_assert(TRACE_RING_REFILL_BYTES <= TRACE_RING_LAP_BYTES, "a waiting run can be woken");
 
 struct record_head {
     uint32_t magic;
@@ -60,20 +66,40 @@ struct record_head {
 _Static_assert(sizeof(struct record_head) % 8u == 0, "R2");
 _Static_assert(sizeof(struct sim_trace_field) % 8u == 0, "R2");
 
+/* Decoded events on their way from the worker to the storer (or, without a prepare
+ * stage, to the worker's own store call). Blob values point into the ring, whose space
+ * is released only once the batch is stored. */
+struct batch {
+    struct sim_trace_event events[TRACE_RING_STORE_EVENTS_MAX];
+    uint32_t payload_bytes_max[TRACE_RING_STORE_EVENTS_MAX];
+    uint32_t count;
+    bool singly;                        /* stored one event per store call */
+    bool commit;                        /* the transaction ends after it */
+    bool drain;                         /* it answers a drain: drained_pos = end_pos */
+    uint64_t end_pos;                   /* the end of its last record */
+};
+
 struct trace_ring {
     uint8_t *bytes;                     /* TRACE_RING_BYTES, owned */
     uint32_t commit_events;
     size_t commit_bytes;
+    trace_ring_prepare_fn prepare;      /* NULL: one worker, which stores */
     trace_ring_store_fn store;
     trace_ring_commit_fn commit;
     void *state;
     trace_ring_observe_fn observe;      /* NULL: none; set while the worker is idle */
     void *observe_context;
     pthread_t worker;
+    pthread_t storer;                   /* with a prepare stage */
+    bool storer_started;
+    struct batch *batches;              /* batch_count, owned */
+    uint32_t batch_count;               /* TRACE_RING_BATCHES, or 1 without prepare */
+    uint32_t storer_transaction_events; /* the storer's: stored since the last commit */
     /* The run's thread only. */
     uint64_t write_local;               /* == write_pos */
     uint64_t read_seen;                 /* a read_pos this thread loaded (<= read_pos) */
     uint64_t appended_events;
+    size_t extent_bytes;                /* the furthest offset a record ended at */
     char separate_producer[CACHE_LINE_BYTES];
     _Atomic uint64_t write_pos;
     char separate_write[CACHE_LINE_BYTES];
@@ -84,9 +110,16 @@ struct trace_ring {
     atomic_bool run_waiting;            /* the run's thread waits for space */
     _Atomic uint64_t run_wait_free;     /* ... until this many bytes are free */
     atomic_bool failed;                 /* polled without the lock by every append */
+    char separate_batches[CACHE_LINE_BYTES];
+    _Atomic uint64_t batches_published; /* by the worker: batches handed on */
+    _Atomic uint64_t batches_stored;    /* by the storer: batches stored, space released */
+    atomic_bool storer_sleeping;        /* the storer waits for batches */
+    _Atomic uint64_t hurry_published;   /* store up to here without waiting for more */
+    atomic_bool worker_waits_batch;     /* the worker waits for a free batch */
     /* Under the mutex. */
     pthread_mutex_t mutex;
     pthread_cond_t changed;
+    pthread_cond_t batches_changed;     /* the storer's and the worker's batch hand-off */
     bool drain_requested;
     uint64_t drain_target;              /* write_pos when the drain was asked */
     uint64_t drained_pos;               /* every record before it is stored and committed */
@@ -158,19 +191,19 @@ static int failure_copy(struct trace_ring *ring, char *message)
     return code;
 }
 
-/* ---- The worker ------------------------------------------------------------------- */
+/* ---- The worker and the storer ---------------------------------------------------- */
 
-/* What the worker holds between records: decoded events not yet stored, the open
- * transaction's size. */
+/* What the worker holds between records: the batch it fills, the open transaction's size
+ * (it decides where transactions end, so the storer commits where one worker would). */
 struct worker {
     struct trace_ring *ring;
     uint64_t decoded_pos;               /* end of the last record decoded */
-    uint64_t pending_end_pos;           /* end of the last pending record */
-    struct sim_trace_event pending[TRACE_RING_STORE_EVENTS_MAX];
-    uint32_t pending_max[TRACE_RING_STORE_EVENTS_MAX];
-    uint32_t pending_count;
+    struct batch *open;                 /* the batch being filled; NULL: none */
+    uint64_t published;                 /* batches handed on (== batches_published) */
+    size_t open_bytes;                  /* the open batch's record sizes (no wrap marker) */
     uint32_t transaction_events;
     size_t transaction_bytes;
+    uint64_t drain_marked;              /* the last drain target a batch answers */
 };
 
 /* Decodes the record at decoded_pos into `event` (blob values pointing into the ring) and
@@ -219,13 +252,13 @@ static uint64_t record_read(struct worker *worker, struct sim_trace_event *event
     }
     assert(align8((size_t)(cursor - start)) == head.record_bytes);              /* R3 */
     *payload_bytes_max = head.payload_bytes_max;
+    worker->open_bytes += head.record_bytes;
     return position + head.record_bytes;
 }
 
 /* Publishes read_pos (R1) and wakes the run's thread if it waits for space. */
-static void release_to(struct worker *worker, uint64_t position)
+static void release_to(struct trace_ring *ring, uint64_t position)
 {
-    struct trace_ring *ring = worker->ring;
     positions_check(position, atomic_load_explicit(&ring->write_pos, memory_order_acquire));
     assert(position >= atomic_load_explicit(&ring->read_pos, memory_order_relaxed));
     atomic_store(&ring->read_pos, position);
@@ -238,110 +271,231 @@ static void release_to(struct worker *worker, uint64_t position)
     }
 }
 
-static void worker_fail(struct worker *worker, int code, const char *message)
+static void ring_fail(struct trace_ring *ring, int code, const char *message)
 {
-    pthread_mutex_lock(&worker->ring->mutex);
-    fail_locked(worker->ring, code, message);
-    pthread_mutex_unlock(&worker->ring->mutex);
+    pthread_mutex_lock(&ring->mutex);
+    fail_locked(ring, code, message);
+    pthread_mutex_unlock(&ring->mutex);
 }
 
-static void worker_commit(struct worker *worker)
+/* Stores a batch (the storer's thread, or the worker's without a prepare stage): its
+ * events TRACE_RING_STORE_EVENTS_MAX at once or one by one, releases their space, commits
+ * where the worker said a transaction ends and answers a drain. After a failure the
+ * events are released unstored. */
+static void batch_store(struct trace_ring *ring, const struct batch *batch, uint32_t slot)
 {
-    struct trace_ring *ring = worker->ring;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    if (worker->transaction_events > 0 && !atomic_load(&ring->failed)) {
-        int rc = ring->commit(ring->state, message);
+    uint32_t step = batch->singly ? 1u : batch->count;
+    for (uint32_t first = 0; first < batch->count && !atomic_load(&ring->failed);
+         first += step) {
+        int rc = ring->store(ring->state, slot + first, &batch->events[first],
+                             &batch->payload_bytes_max[first], step, message);
         if (rc < 0)
-            worker_fail(worker, rc, message);
+            ring_fail(ring, rc, message);
+        else if (ring->prepare == NULL && ring->observe != NULL)
+            ring->observe(ring->observe_context, &batch->events[first],
+                          &batch->payload_bytes_max[first], step);
     }
-    worker->transaction_events = 0;
-    worker->transaction_bytes = 0;
+    ring->storer_transaction_events += batch->count;
+    release_to(ring, batch->end_pos);
+    if (batch->commit) {
+        if (ring->storer_transaction_events > 0 && !atomic_load(&ring->failed)) {
+            int rc = ring->commit(ring->state, message);
+            if (rc < 0)
+                ring_fail(ring, rc, message);
+        }
+        ring->storer_transaction_events = 0;
+    }
+    if (batch->drain) {
+        pthread_mutex_lock(&ring->mutex);
+        ring->drained_pos = batch->end_pos;
+        pthread_cond_broadcast(&ring->changed);
+        pthread_mutex_unlock(&ring->mutex);
+    }
 }
 
-/* Stores the pending events, TRACE_RING_STORE_EVENTS_MAX at once or (`singly`) one by
- * one, releases their space and commits when the transaction is full. After a failure
- * they are released unstored. */
-static void worker_store(struct worker *worker, bool singly)
+/* Wakes the storer when it sleeps and enough waits for it, or (`hurry`: the worker has
+ * nothing more soon) anything does. The hurry mark is published before the storer's
+ * sleeping flag is read (both sequentially consistent), so a storer about to sleep sees
+ * either the mark or the wake-up. */
+static void storer_nudge(struct trace_ring *ring, uint64_t published, bool hurry)
 {
-    struct trace_ring *ring = worker->ring;
-    uint32_t count = worker->pending_count;
-    assert(count <= TRACE_RING_STORE_EVENTS_MAX);
-    if (count == 0)
+    if (hurry)
+        atomic_store(&ring->hurry_published, published);
+    if (!atomic_load(&ring->storer_sleeping))
         return;
-    uint32_t step = singly ? 1u : count;
-    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    for (uint32_t first = 0; first < count && !atomic_load(&ring->failed); first += step) {
-        int rc = ring->store(ring->state, &worker->pending[first], &worker->pending_max[first],
-                             step, message);
-        if (rc < 0)
-            worker_fail(worker, rc, message);
-        else if (ring->observe != NULL)
-            ring->observe(ring->observe_context, &worker->pending[first],
-                          &worker->pending_max[first], step);
-    }
-    worker->transaction_events += count;
-    worker->transaction_bytes += worker->pending_end_pos - atomic_load(&ring->read_pos);
-    worker->pending_count = 0;
-    release_to(worker, worker->pending_end_pos);
-    if (worker->transaction_events >= ring->commit_events ||
-        worker->transaction_bytes >= ring->commit_bytes)
-        worker_commit(worker);
+    uint64_t waiting = published - atomic_load(&ring->batches_stored);
+    if (waiting == 0 || (!hurry && waiting < TRACE_RING_BATCHES_WAKE))
+        return;
+    pthread_mutex_lock(&ring->mutex);
+    pthread_cond_broadcast(&ring->batches_changed);
+    pthread_mutex_unlock(&ring->mutex);
 }
 
-/* Decodes every record before `write`, storing them in groups as they fill. */
-static void worker_consume(struct worker *worker, uint64_t write)
+/* The storer's thread: stores the batches in the order the worker handed them on. */
+static void *storer_main(void *arg)
+{
+    struct trace_ring *ring = arg;
+    uint64_t stored = 0;
+    for (;;) {
+        pthread_mutex_lock(&ring->mutex);
+        atomic_store(&ring->storer_sleeping, true);
+        for (;;) {
+            uint64_t waiting = atomic_load(&ring->batches_published) - stored;
+            if (ring->stopping || waiting >= TRACE_RING_BATCHES_WAKE ||
+                atomic_load(&ring->hurry_published) > stored)
+                break;
+            pthread_cond_wait(&ring->batches_changed, &ring->mutex);
+        }
+        atomic_store(&ring->storer_sleeping, false);
+        bool stopping = ring->stopping;
+        pthread_mutex_unlock(&ring->mutex);
+        if (stopping)
+            return NULL;            /* what waits is discarded (trace_ring_destroy) */
+        uint64_t published = atomic_load(&ring->batches_published);
+        for (; stored < published; stored++) {
+            uint32_t index = (uint32_t)(stored % ring->batch_count);
+            batch_store(ring, &ring->batches[index], index * TRACE_RING_STORE_EVENTS_MAX);
+            atomic_store(&ring->batches_stored, stored + 1);
+            if (atomic_load(&ring->worker_waits_batch) &&
+                atomic_load(&ring->batches_published) - (stored + 1) <= ring->batch_count / 2) {
+                pthread_mutex_lock(&ring->mutex);
+                pthread_cond_broadcast(&ring->batches_changed);
+                pthread_mutex_unlock(&ring->mutex);
+            }
+        }
+    }
+}
+
+/* The batch the worker fills, a free one taken when none is open: NULL when the ring stops
+ * while the worker waits for the storer to free one. */
+static struct batch *batch_open(struct worker *worker)
+{
+    struct trace_ring *ring = worker->ring;
+    if (worker->open != NULL)
+        return worker->open;
+    if (worker->published - atomic_load(&ring->batches_stored) >= ring->batch_count) {
+        pthread_mutex_lock(&ring->mutex);
+        atomic_store(&ring->worker_waits_batch, true);
+        while (!ring->stopping &&
+               worker->published - atomic_load(&ring->batches_stored) > ring->batch_count / 2)
+            pthread_cond_wait(&ring->batches_changed, &ring->mutex);
+        atomic_store(&ring->worker_waits_batch, false);
+        bool stopping = ring->stopping;
+        pthread_mutex_unlock(&ring->mutex);
+        if (stopping)
+            return NULL;
+    }
+    struct batch *batch = &ring->batches[worker->published % ring->batch_count];
+    batch->count = 0;
+    worker->open = batch;
+    worker->open_bytes = 0;
+    return batch;
+}
+
+/* Ends the open batch (an empty one is opened for a drain): decides whether the
+ * transaction ends after it, prepares and observes it, hands it to the storer (or stores
+ * it, without a prepare stage). `singly`: stored one event per call. */
+static void batch_finish(struct worker *worker, bool singly, bool drain)
+{
+    struct trace_ring *ring = worker->ring;
+    struct batch *batch = drain ? batch_open(worker) : worker->open;
+    if (batch == NULL)
+        return;
+    worker->transaction_events += batch->count;
+    worker->transaction_bytes += worker->open_bytes;
+    batch->singly = singly;
+    batch->drain = drain;
+    batch->commit = drain || worker->transaction_events >= ring->commit_events ||
+                    worker->transaction_bytes >= ring->commit_bytes;
+    if (batch->commit) {
+        worker->transaction_events = 0;
+        worker->transaction_bytes = 0;
+    }
+    batch->end_pos = worker->decoded_pos;
+    uint32_t slot = (uint32_t)(worker->published % ring->batch_count) *
+                    TRACE_RING_STORE_EVENTS_MAX;
+    if (ring->prepare != NULL && batch->count > 0 && !atomic_load(&ring->failed)) {
+        char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+        int rc = ring->prepare(ring->state, slot, batch->events, batch->payload_bytes_max,
+                               batch->count, message);
+        if (rc < 0)
+            ring_fail(ring, rc, message);
+        else if (ring->observe != NULL)
+            ring->observe(ring->observe_context, batch->events, batch->payload_bytes_max,
+                          batch->count);
+    }
+    worker->open = NULL;
+    worker->published++;
+    if (ring->prepare == NULL) {
+        batch_store(ring, batch, slot);
+        atomic_store(&ring->batches_stored, worker->published);
+    }
+    atomic_store(&ring->batches_published, worker->published);
+    if (ring->prepare != NULL)
+        storer_nudge(ring, worker->published, drain);
+}
+
+/* Decodes every record before `write` into batches, handing each on as it fills. Returns
+ * false when the ring stops. */
+static bool worker_consume(struct worker *worker, uint64_t write)
 {
     positions_check(atomic_load_explicit(&worker->ring->read_pos, memory_order_relaxed), write);
     while (worker->decoded_pos < write) {
-        uint32_t index = worker->pending_count;
+        struct batch *batch = batch_open(worker);
+        if (batch == NULL)
+            return false;
+        uint32_t index = batch->count;
         assert(index < TRACE_RING_STORE_EVENTS_MAX);
-        worker->decoded_pos = record_read(worker, &worker->pending[index],
-                                          &worker->pending_max[index]);
+        worker->decoded_pos = record_read(worker, &batch->events[index],
+                                          &batch->payload_bytes_max[index]);
         assert(worker->decoded_pos <= write);                                   /* R1 */
-        worker->pending_end_pos = worker->decoded_pos;
-        worker->pending_count++;
+        batch->count++;
         /* A transaction ends at exactly commit_events: a group that would cross it is
          * stored one by one up to it. */
-        bool transaction_full = worker->transaction_events + worker->pending_count >=
+        bool transaction_full = worker->transaction_events + batch->count >=
                                 worker->ring->commit_events;
-        if (worker->pending_count == TRACE_RING_STORE_EVENTS_MAX || transaction_full)
-            worker_store(worker, worker->pending_count != TRACE_RING_STORE_EVENTS_MAX);
+        if (batch->count == TRACE_RING_STORE_EVENTS_MAX || transaction_full)
+            batch_finish(worker, batch->count != TRACE_RING_STORE_EVENTS_MAX, false);
     }
+    return true;
 }
 
-/* With everything visible decoded: answers a drain, and sleeps until there is work.
- * Returns false when the worker must stop. */
+/* With everything visible decoded: hands on a partial batch when someone waits for it,
+ * answers a drain, and sleeps until there is work. Returns false when the worker must
+ * stop. */
 static bool worker_wait(struct worker *worker)
 {
     struct trace_ring *ring = worker->ring;
     pthread_mutex_lock(&ring->mutex);
-    bool flush = ring->drain_requested || ring->stopping || atomic_load(&ring->run_waiting);
+    bool flush = ring->drain_requested || atomic_load(&ring->run_waiting);
     bool drain = ring->drain_requested && ring->drain_target <= worker->decoded_pos &&
-                 ring->drained_pos < ring->drain_target;
+                 worker->drain_marked < ring->drain_target;
+    uint64_t drain_target = ring->drain_target;
+    bool stopping = ring->stopping;
     pthread_mutex_unlock(&ring->mutex);
-    if (flush)
-        worker_store(worker, true);     /* a partial group, one row per statement */
-    if (drain) {
-        worker_commit(worker);
-        pthread_mutex_lock(&ring->mutex);
-        ring->drained_pos = worker->decoded_pos;
-        pthread_cond_broadcast(&ring->changed);
-        pthread_mutex_unlock(&ring->mutex);
-    }
+    if (stopping)
+        return false;
+    if (drain || (flush && worker->open != NULL && worker->open->count > 0))
+        batch_finish(worker, true, drain);  /* a partial group, one row per statement */
+    if (drain)
+        worker->drain_marked = drain_target;
+    if (ring->prepare != NULL)
+        storer_nudge(ring, worker->published, true);    /* nothing more comes soon */
     pthread_mutex_lock(&ring->mutex);
     atomic_store(&ring->sleep_pos, worker->decoded_pos);
     atomic_store(&ring->worker_sleeping, true);
     for (;;) {
         uint64_t write = atomic_load(&ring->write_pos);
-        bool work = ring->stopping || atomic_load(&ring->run_waiting) ||
-                    write - worker->decoded_pos >= TRACE_RING_WAKE_BYTES ||
-                    (ring->drain_requested && ring->drained_pos < ring->drain_target);
+        bool work = ring->stopping || write - worker->decoded_pos >= TRACE_RING_WAKE_BYTES ||
+                    (atomic_load(&ring->run_waiting) && write > worker->decoded_pos) ||
+                    (ring->drain_requested && worker->drain_marked < ring->drain_target);
         if (work || !atomic_load(&ring->worker_sleeping))
             break;
         pthread_cond_wait(&ring->changed, &ring->mutex);
     }
     atomic_store(&ring->worker_sleeping, false);
-    bool stopping = ring->stopping;
+    stopping = ring->stopping;
     pthread_mutex_unlock(&ring->mutex);
     return !stopping;
 }
@@ -351,7 +505,9 @@ static void *worker_main(void *arg)
     struct worker *worker = arg;
     struct trace_ring *ring = worker->ring;
     for (;;) {
-        worker_consume(worker, atomic_load_explicit(&ring->write_pos, memory_order_acquire));
+        if (!worker_consume(worker,
+                            atomic_load_explicit(&ring->write_pos, memory_order_acquire)))
+            break;
         if (!worker_wait(worker))
             break;
     }
@@ -361,19 +517,57 @@ static void *worker_main(void *arg)
 
 /* ---- Life ------------------------------------------------------------------------- */
 
-int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t commit_bytes,
-                      trace_ring_store_fn store, trace_ring_commit_fn commit, void *state,
-                      char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+static void ring_free(struct trace_ring *ring)
+{
+    if (ring == NULL)
+        return;
+    free(ring->batches);
+    free(ring->bytes);
+    free(ring);
+}
+
+static int ring_start(struct trace_ring *ring, struct worker *worker, char *message)
+{
+    pthread_mutex_init(&ring->mutex, NULL);
+    pthread_cond_init(&ring->changed, NULL);
+    pthread_cond_init(&ring->batches_changed, NULL);
+    if (ring->prepare != NULL && pthread_create(&ring->storer, NULL, storer_main, ring) != 0)
+        goto fail;
+    ring->storer_started = ring->prepare != NULL;
+    if (pthread_create(&ring->worker, NULL, worker_main, worker) == 0)
+        return 0;
+    if (ring->storer_started) {
+        pthread_mutex_lock(&ring->mutex);
+        ring->stopping = true;
+        pthread_cond_broadcast(&ring->batches_changed);
+        pthread_mutex_unlock(&ring->mutex);
+        pthread_join(ring->storer, NULL);
+    }
+fail:
+    pthread_cond_destroy(&ring->batches_changed);
+    pthread_cond_destroy(&ring->changed);
+    pthread_mutex_destroy(&ring->mutex);
+    snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: cannot start a thread");
+    return SIM_ENOMEM;
+}
+
+int trace_ring_create_staged(struct trace_ring **out, uint32_t commit_events,
+                             size_t commit_bytes, trace_ring_prepare_fn prepare,
+                             trace_ring_store_fn store, trace_ring_commit_fn commit,
+                             void *state, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
     assert(out != NULL && store != NULL && commit != NULL && message != NULL);
     assert(commit_events > 0 && commit_bytes > 0);
     *out = NULL;
+    uint32_t batch_count = prepare != NULL ? TRACE_RING_BATCHES : 1u;
     struct trace_ring *ring = calloc(1, sizeof *ring);
     struct worker *worker = calloc(1, sizeof *worker);
+    struct batch *batches = calloc(batch_count, sizeof *batches);
     uint8_t *bytes = malloc(TRACE_RING_BYTES);
-    if (ring == NULL || worker == NULL || bytes == NULL) {
+    if (ring == NULL || worker == NULL || batches == NULL || bytes == NULL) {
         free(ring);
         free(worker);
+        free(batches);
         free(bytes);
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: out of memory");
         return SIM_ENOMEM;
@@ -381,7 +575,8 @@ int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t co
     assert((uintptr_t)bytes % 8u == 0);
     *ring = (struct trace_ring){
         .bytes = bytes, .commit_events = commit_events, .commit_bytes = commit_bytes,
-        .store = store, .commit = commit, .state = state,
+        .prepare = prepare, .store = store, .commit = commit, .state = state,
+        .batches = batches, .batch_count = batch_count,
     };
     atomic_init(&ring->write_pos, 0);
     atomic_init(&ring->read_pos, 0);
@@ -390,20 +585,28 @@ int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t co
     atomic_init(&ring->run_waiting, false);
     atomic_init(&ring->run_wait_free, 0);
     atomic_init(&ring->failed, false);
+    atomic_init(&ring->batches_published, 0);
+    atomic_init(&ring->batches_stored, 0);
+    atomic_init(&ring->storer_sleeping, false);
+    atomic_init(&ring->hurry_published, 0);
+    atomic_init(&ring->worker_waits_batch, false);
     worker->ring = ring;
-    pthread_mutex_init(&ring->mutex, NULL);
-    pthread_cond_init(&ring->changed, NULL);
-    if (pthread_create(&ring->worker, NULL, worker_main, worker) != 0) {
-        pthread_cond_destroy(&ring->changed);
-        pthread_mutex_destroy(&ring->mutex);
+    int rc = ring_start(ring, worker, message);
+    if (rc < 0) {
         free(worker);
-        free(bytes);
-        free(ring);
-        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: cannot start a thread");
-        return SIM_ENOMEM;
+        ring_free(ring);
+        return rc;
     }
     *out = ring;
     return 0;
+}
+
+int trace_ring_create(struct trace_ring **out, uint32_t commit_events, size_t commit_bytes,
+                      trace_ring_store_fn store, trace_ring_commit_fn commit, void *state,
+                      char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    return trace_ring_create_staged(out, commit_events, commit_bytes, NULL, store, commit,
+                                    state, message);
 }
 
 void trace_ring_destroy(struct trace_ring *ring)
@@ -415,12 +618,15 @@ void trace_ring_destroy(struct trace_ring *ring)
     fail_locked(ring, SIM_ESINK, "trace ring: stopped");
     atomic_store(&ring->worker_sleeping, false);
     pthread_cond_broadcast(&ring->changed);
+    pthread_cond_broadcast(&ring->batches_changed);
     pthread_mutex_unlock(&ring->mutex);
     pthread_join(ring->worker, NULL);
+    if (ring->storer_started)
+        pthread_join(ring->storer, NULL);
+    pthread_cond_destroy(&ring->batches_changed);
     pthread_cond_destroy(&ring->changed);
     pthread_mutex_destroy(&ring->mutex);
-    free(ring->bytes);
-    free(ring);
+    ring_free(ring);
 }
 
 /* ---- The run's side --------------------------------------------------------------- */
@@ -507,7 +713,11 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
     uint32_t kept[SIM_TRACE_FIELDS_MAX];
     size_t size_bytes = record_layout(event, payload_bytes_max, kept);
     size_t offset = ring->write_local % TRACE_RING_BYTES;
-    size_t wrap_bytes = offset + size_bytes > TRACE_RING_BYTES ? TRACE_RING_BYTES - offset : 0;
+    /* Back to the start at the lap's end, unless the record is larger than what lies
+     * before it (it could not fit there: it stays in place, past the lap). */
+    bool past_lap = offset + size_bytes > TRACE_RING_LAP_BYTES && size_bytes <= offset;
+    bool past_end = offset + size_bytes > TRACE_RING_BYTES;
+    size_t wrap_bytes = past_lap || past_end ? TRACE_RING_BYTES - offset : 0;
     int rc = space_wait(ring, wrap_bytes + size_bytes, message);
     if (rc < 0)
         return rc;
@@ -518,6 +728,9 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
         ring->write_local += wrap_bytes;
     }
     record_write(ring, event, payload_bytes_max, kept, size_bytes);
+    size_t end_bytes = ring->write_local % TRACE_RING_BYTES + size_bytes;
+    if (end_bytes > ring->extent_bytes)
+        ring->extent_bytes = end_bytes;
     ring->write_local += size_bytes;
     positions_check(ring->read_seen, ring->write_local);                        /* R1 */
     atomic_store(&ring->write_pos, ring->write_local);
@@ -552,6 +765,13 @@ int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYT
     ring->read_seen = atomic_load_explicit(&ring->read_pos, memory_order_acquire);
     assert(ring->read_seen == ring->write_local);                               /* R1 */
     return 0;
+}
+
+size_t trace_ring_extent_bytes(const struct trace_ring *ring)
+{
+    assert(ring != NULL);
+    assert(ring->extent_bytes <= TRACE_RING_BYTES);
+    return ring->extent_bytes;
 }
 
 uint64_t trace_ring_appended(const struct trace_ring *ring)

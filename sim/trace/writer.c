@@ -4,14 +4,16 @@
  *
  * One writer owns one database connection and its prepared statements. Events arrive
  * through the sink in sequence order; the run's thread only copies each into the record
- * ring (sim/trace/ring.h: no formatting, no allocation), and the ring's worker thread
- * hands them back here, where the rows are made (fields as compact JSON, the payload
- * field cut to --payload) and inserted 32 per statement, one transaction per
- * SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES record bytes, while the run goes
- * on (SQLite's insert costs about what simulating the event does). Metadata, files and
- * close first drain the ring, so only one thread uses the connection at a time. A hook
- * (sim_trace_writer_hook) may watch the stored events on the worker and add its own
- * tables at the close, before the rename; the writer knows nothing of what they hold.
+ * ring (sim/trace/ring.h: no formatting, no allocation). The ring's worker thread hands
+ * them back here in groups, where the rows' `fields` JSON is made (rows_prepare, the
+ * payload field cut to --payload), and its storer thread hands the same groups back,
+ * where the rows are bound and inserted 32 per statement (rows_store), one transaction
+ * per SIM_TRACE_BATCH_EVENTS events or SIM_TRACE_BATCH_BYTES record bytes, while the run
+ * goes on: the SQLite thread does what a bare insert loop does and little else (its
+ * instructions per row are the floor's, docs/trace-schema.md). Metadata, files and close
+ * first drain the ring, so only one thread uses the connection at a time. A hook
+ * (sim_trace_writer_hook) may watch the events on the worker and add its own tables at
+ * the close, before the rename; the writer knows nothing of what they hold.
  *
  * Replacing safely (docs/trace-schema.md, "Where the trace is written"): the database is
  * written as PATH.partial beside PATH and renamed onto PATH only by a close that
@@ -98,15 +100,22 @@ struct sim_trace_writer {
     uint32_t payload_bytes_max;     /* --payload: kept bytes of an event's payload field */
     struct trace_ring *ring;        /* owned; NULL once stopped */
     struct sim_trace_writer_hook hook;  /* zero: none (sim_trace_writer_hook) */
-    /* The worker's: the rows' JSON texts of one store call (grown, never shrunk). */
-    char *json[TRACE_RING_STORE_EVENTS_MAX];
-    size_t json_capacity_bytes[TRACE_RING_STORE_EVENTS_MAX];
+    /* The rows' JSON texts, made by the ring's worker (rows_prepare) and bound by its
+     * storer (rows_store): one buffer per batch of row slots (grown, never shrunk), and
+     * where each slot's text lies in its batch's buffer. */
+    char *batch_json[TRACE_RING_BATCHES];
+    size_t batch_json_capacity_bytes[TRACE_RING_BATCHES];
+    size_t row_json_offset[TRACE_RING_SLOTS];
+    size_t row_json_bytes[TRACE_RING_SLOTS];
+    uint32_t row_payload_field[TRACE_RING_SLOTS];
     struct sim_trace_json_names json_names;     /* the worker's encoded field names */
-    uint64_t stored_events;         /* by the worker, read after a drain */
+    uint64_t stored_events;         /* by the storer, read after a drain */
     uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
 
-static int rows_store(void *state, const struct sim_trace_event *events,
+static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event *events,
+                        const uint32_t *payload_bytes_max, uint32_t count, char *message);
+static int rows_store(void *state, uint32_t slot, const struct sim_trace_event *events,
                       const uint32_t *payload_bytes_max, uint32_t count, char *message);
 static int transaction_commit(void *state, char *message);
 
@@ -247,8 +256,8 @@ static int writer_destroy(struct sim_trace_writer *writer, char *message)
     int result = writer_close_database(writer, message);
     free(writer->path);
     free(writer->partial_path);
-    for (uint32_t index = 0; index < TRACE_RING_STORE_EVENTS_MAX; index++)
-        free(writer->json[index]);
+    for (uint32_t index = 0; index < TRACE_RING_BATCHES; index++)
+        free(writer->batch_json[index]);
     free(writer);
     return result;
 }
@@ -309,8 +318,9 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
     }
     rc = prepare_all(writer, message);
     if (rc == 0)
-        rc = trace_ring_create(&writer->ring, SIM_TRACE_BATCH_EVENTS, SIM_TRACE_BATCH_BYTES,
-                               rows_store, transaction_commit, writer, message);
+        rc = trace_ring_create_staged(&writer->ring, SIM_TRACE_BATCH_EVENTS,
+                                      SIM_TRACE_BATCH_BYTES, rows_prepare, rows_store,
+                                      transaction_commit, writer, message);
     if (rc == 0)
         rc = sim_trace_writer_payload(writer, SIM_TRACE_PAYLOAD_DEFAULT_BYTES, message);
     if (rc < 0)
@@ -537,39 +547,57 @@ static int event_check(const struct sim_trace_writer *writer,
     return 0;
 }
 
-/* The row's JSON text into the slot's buffer, grown to the event's bound on the worker
- * (never on the run's thread). Returns its length, or SIZE_MAX when out of memory. */
-static size_t row_json(struct sim_trace_writer *writer, uint32_t slot,
-                       const struct sim_trace_event *event, uint32_t payload_bytes_max,
-                       uint32_t *payload_field)
+/* The ring's prepare callback, on its worker: the `fields` JSON of `count` rows, one after
+ * the other in the buffer of the batch that holds slots `slot` .. `slot` + count - 1, grown
+ * to the rows' bounds here (never on the run's thread, nor on the storer's). */
+static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event *events,
+                        const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
-    size_t bound = sim_trace_fields_json_bound_bytes(event);
-    if (writer->json_capacity_bytes[slot] < bound) {
-        size_t capacity_bytes = bound < 4096u ? 4096u : bound;
-        char *json = realloc(writer->json[slot], capacity_bytes);
-        if (json == NULL)
-            return SIZE_MAX;
-        writer->json[slot] = json;
-        writer->json_capacity_bytes[slot] = capacity_bytes;
+    struct sim_trace_writer *writer = state;
+    assert(count >= 1 && count <= TRACE_RING_STORE_EVENTS_MAX);
+    assert(slot % TRACE_RING_STORE_EVENTS_MAX == 0 && slot + count <= TRACE_RING_SLOTS);
+    uint32_t batch = slot / TRACE_RING_STORE_EVENTS_MAX;
+    size_t bounds[TRACE_RING_STORE_EVENTS_MAX];
+    size_t bound_bytes = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        bounds[index] = sim_trace_fields_json_bound_bytes(&events[index]);
+        bound_bytes += bounds[index];
     }
-    size_t json_bytes = sim_trace_fields_json_named(writer->json[slot], event,
-                                                    payload_bytes_max, payload_field,
-                                                    &writer->json_names);
-    assert(json_bytes < bound);                                                 /* W3 */
-    return json_bytes;
+    if (writer->batch_json_capacity_bytes[batch] < bound_bytes) {
+        size_t capacity_bytes = bound_bytes < 65536u ? 65536u : bound_bytes;
+        char *json = realloc(writer->batch_json[batch], capacity_bytes);
+        if (json == NULL) {
+            message_format(message, "trace database %s: out of memory for a row", writer->path);
+            return SIM_ENOMEM;
+        }
+        writer->batch_json[batch] = json;
+        writer->batch_json_capacity_bytes[batch] = capacity_bytes;
+    }
+    size_t used_bytes = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        size_t json_bytes = sim_trace_fields_json_named(writer->batch_json[batch] + used_bytes,
+                                                        &events[index], payload_bytes_max[index],
+                                                        &writer->row_payload_field[slot + index],
+                                                        &writer->json_names);
+        assert(json_bytes < bounds[index]);                                     /* W3 */
+        writer->row_json_offset[slot + index] = used_bytes;
+        writer->row_json_bytes[slot + index] = json_bytes;
+        used_bytes += json_bytes + 1;
+    }
+    assert(used_bytes <= bound_bytes);
+    return 0;
 }
 
-/* Binds one row's eight columns from parameter `first` on (1 for a one-row statement):
- * the payload column holds the payload field's kept bytes, or NULL when the event has none
- * or the cut is 0 (--payload 0). */
+/* Binds one row's eight columns from parameter `first` on (1 for a one-row statement),
+ * with the JSON rows_prepare made for its slot: the payload column holds the payload
+ * field's kept bytes, or NULL when the event has none or the cut is 0 (--payload 0). */
 static int row_bind(struct sim_trace_writer *writer, sqlite3_stmt *stmt, int first,
                     uint32_t slot, const struct sim_trace_event *event,
                     uint32_t payload_bytes_max)
 {
-    uint32_t payload_field = 0;
-    size_t json_bytes = row_json(writer, slot, event, payload_bytes_max, &payload_field);
-    if (json_bytes == SIZE_MAX)
-        return SQLITE_NOMEM;
+    const char *json = writer->batch_json[slot / TRACE_RING_STORE_EVENTS_MAX] +
+                       writer->row_json_offset[slot];
+    uint32_t payload_field = writer->row_payload_field[slot];
     size_t kind_bytes = event->kind_bytes != 0 ? event->kind_bytes : strlen(event->kind);
     int rc = sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
     rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)event->time_ns);
@@ -577,8 +605,8 @@ static int row_bind(struct sim_trace_writer *writer, sqlite3_stmt *stmt, int fir
     rc |= sqlite3_bind_int64(stmt, first + 3, event->pid);
     rc |= sqlite3_bind_text(stmt, first + 4, sim_layer_name(event->layer), -1, SQLITE_STATIC);
     rc |= sqlite3_bind_text(stmt, first + 5, event->kind, (int)kind_bytes, SQLITE_STATIC);
-    rc |= sqlite3_bind_text64(stmt, first + 6, writer->json[slot], json_bytes, SQLITE_STATIC,
-                              SQLITE_UTF8);
+    rc |= sqlite3_bind_text64(stmt, first + 6, json, writer->row_json_bytes[slot],
+                              SQLITE_STATIC, SQLITE_UTF8);
     uint32_t kept_bytes = payload_field < event->field_count
         ? sim_trace_field_kept_bytes(event, payload_field, payload_field, payload_bytes_max) : 0;
     if (payload_field >= event->field_count || payload_bytes_max == 0)
@@ -603,37 +631,31 @@ static int transaction_commit(void *state, char *message)
     return rc;
 }
 
-/* The ring's store callback, on the worker thread: `count` rows (1, or
+/* The ring's store callback, on its storer thread: `count` rows (1, or
  * TRACE_RING_STORE_EVENTS_MAX with the multi-row statement) in the open transaction,
  * begun here if none is. The run's thread does not touch the connection meanwhile. */
-static int rows_store(void *state, const struct sim_trace_event *events,
+static int rows_store(void *state, uint32_t slot, const struct sim_trace_event *events,
                       const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     struct sim_trace_writer *writer = state;
     _Static_assert(TRACE_RING_STORE_EVENTS_MAX == WRITER_ROWS_PER_INSERT, "one statement");
     assert(count == 1 || count == WRITER_ROWS_PER_INSERT);
+    assert(slot + count <= TRACE_RING_SLOTS);
     int rc = 0;
     if (sqlite3_get_autocommit(writer->db))
         rc = step_done(writer, writer->batch_begin, "begin a batch", message);
     sqlite3_stmt *stmt = count == 1 ? writer->event_insert : writer->event_insert_rows;
     int bound = SQLITE_OK;
-    bool no_memory = false;
-    for (uint32_t index = 0; rc == 0 && !no_memory && index < count; index++) {
+    for (uint32_t index = 0; rc == 0 && index < count; index++) {
         assert(writer->stored_events + index == 0 ||
                events[index].seq > writer->last_seq);                                   /* W2 */
         writer->last_seq = events[index].seq;
-        int one = row_bind(writer, stmt, (int)(index * WRITER_COLUMNS + 1), index,
-                           &events[index], payload_bytes_max[index]);
-        no_memory = one == SQLITE_NOMEM;
-        bound |= one;
+        bound |= row_bind(writer, stmt, (int)(index * WRITER_COLUMNS + 1), slot + index,
+                          &events[index], payload_bytes_max[index]);
     }
     if (rc == 0 && bound != SQLITE_OK) {
         sqlite3_reset(stmt);
         rc = sqlite_fail(writer, "bind event", message);
-        if (no_memory) {
-            message_format(message, "trace database %s: out of memory for a row", writer->path);
-            rc = SIM_ENOMEM;
-        }
     }
     if (rc == 0)
         rc = step_done(writer, stmt, "insert event", message);

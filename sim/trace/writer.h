@@ -6,7 +6,7 @@
  * seed, options; never a wall-clock time), the text of every Lua file the run
  * loaded, and its events. The writer is a trace sink (sim/engine/trace.h): the
  * engine hands it admitted events in sequence order, the run's thread copies each into a
- * record ring, and a worker thread makes the rows and inserts them in batched
+ * record ring, a worker thread makes the rows and a third thread inserts them in batched
  * transactions (sim/trace/ring.h).
  */
 #ifndef SIM_TRACE_WRITER_H
@@ -72,12 +72,14 @@ int sim_trace_writer_payload(struct sim_trace_writer *writer, uint32_t payload_b
                              char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
 /* A hook into the writer for a layer above (sim/trace knows nothing of what it does):
- * `observe` sees every event the writer stored, on the writer's worker thread, in order
- * (trace_ring_observe_fn); `finish` runs once in a close that has stored everything, on
- * the closing thread, with the database still open and nothing else using it, before the
- * checkpoint and the rename, so what it adds is part of the finished file. It may add
- * tables in its own transaction and must leave none open; it cannot fail the close (a
- * hook that could not do its work reports that itself). An abandoned trace never
+ * `observe` sees every event the writer stores, on the writer's worker thread (the one
+ * that makes the rows, not the one that inserts them), in order, before its row is
+ * inserted (trace_ring_observe_fn); `finish` runs once in a close that has stored
+ * everything, on the closing thread, with the database still open and nothing else using
+ * it, before the checkpoint and the rename, so what it adds is part of the finished file
+ * (events observed but never stored make the close fail, so `finish` never sees them). It
+ * may add tables in its own transaction and must leave none open; it cannot fail the
+ * close (a hook that could not do its work reports that itself). An abandoned trace never
  * calls it. Either function may be NULL. */
 struct sim_trace_writer_hook {
     trace_ring_observe_fn observe;

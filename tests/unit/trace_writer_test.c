@@ -766,11 +766,13 @@ struct store_log {
     int fail_at_store;                          /* -1: never fail */
 };
 
-/* Event `seq`'s payload size: small for the first ten, then large enough that the ring
- * wraps many times over a few hundred events. */
+/* Event `seq`'s payload size: small for the first ten, then large enough that the ring's
+ * lap wraps several times over a few hundred events, and small enough that a store group
+ * of them fits in the lap (PAYLOAD_SIZE_MAX). */
+#define PAYLOAD_SIZE_MAX 66000u
 static uint32_t payload_size_of(uint64_t seq)
 {
-    return seq < 10 ? (uint32_t)seq : 300000u + (uint32_t)(seq % 7) * 1000u;
+    return seq < 10 ? (uint32_t)seq : 60000u + (uint32_t)(seq % 7) * 1000u;
 }
 
 /* Byte i of event seq's payload. */
@@ -801,11 +803,12 @@ static bool event_as_appended(const struct store_log *log, const struct sim_trac
     return right;
 }
 
-static int store_logged(void *state, const struct sim_trace_event *events,
+static int store_logged(void *state, uint32_t slot, const struct sim_trace_event *events,
                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
     struct store_log *log = state;
     CU_ASSERT(count == 1 || count == TRACE_RING_STORE_EVENTS_MAX);
+    CU_ASSERT(slot + count <= TRACE_RING_SLOTS);
     if ((int)log->store_calls == log->fail_at_store) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "test store refuses call %u",
                  log->store_calls);
@@ -848,7 +851,7 @@ static int append_numbered(struct trace_ring *ring, uint64_t seq, uint8_t *paylo
 }
 
 /* Every record comes back in order with its header, fields, string and payload kept bytes,
- * across many wraps of the ring (160 events of about 300 KB: twice the ring); stores are
+ * across many wraps of the ring (160 events of about 60 KB: twice its lap); stores are
  * groups of TRACE_RING_STORE_EVENTS_MAX, a drain stores the rest one by one and commits;
  * a transaction also ends at commit_events. */
 static void test_ring_keeps_order_across_wraps_and_commits(void)
@@ -856,7 +859,9 @@ static void test_ring_keeps_order_across_wraps_and_commits(void)
     enum { EVENTS = 160 };
     /* Two groups and half of one: the third group of each transaction would cross it. */
     enum { TRANSACTION_EVENTS = 2 * TRACE_RING_STORE_EVENTS_MAX + TRACE_RING_STORE_EVENTS_MAX / 2 };
-    _Static_assert(EVENTS * 300000ull > 2ull * TRACE_RING_BYTES, "wraps at least twice");
+    _Static_assert(EVENTS * 60000ull > 2ull * TRACE_RING_LAP_BYTES, "wraps at least twice");
+    _Static_assert(TRACE_RING_STORE_EVENTS_MAX * (PAYLOAD_SIZE_MAX + 1024ull) <
+                   TRACE_RING_LAP_BYTES, "a whole store group fits in the lap");
     _Static_assert(3 + 2 * TRANSACTION_EVENTS > EVENTS && 3 + TRANSACTION_EVENTS < EVENTS,
                    "one whole transaction between the first drain and the last commit");
     static struct store_log log;
@@ -895,25 +900,58 @@ static void test_ring_keeps_order_across_wraps_and_commits(void)
     free(payload);
 }
 
-/* A record that leaves exactly 8 bytes before the ring's end makes the next one wrap with
- * the smallest marker; the worker must read only the marker there (the sanitizer build
- * catches a read of a whole record head past the buffer's end). */
-static int append_sized(struct trace_ring *ring, uint64_t seq, uint8_t *payload,
-                        uint32_t payload_bytes)
+/* Fields of SIM_TRACE_BYTES_MAX (1 MiB) in a record larger than the lap. */
+#define LARGE_FIELDS 5u
+_Static_assert(LARGE_FIELDS <= SIM_TRACE_FIELDS_MAX &&
+               LARGE_FIELDS * SIM_TRACE_BYTES_MAX > TRACE_RING_LAP_BYTES, "larger than the lap");
+
+/* Records of `fields` BYTES fields of `payload_bytes` each, byte i of field f of event seq
+ * being sized_byte(seq, f, i); the store checks every kept byte and counts the events. */
+struct sized_log {
+    uint64_t stored_events;
+    uint64_t next_seq;
+    uint32_t wrong_events;
+};
+
+static uint8_t sized_byte(uint64_t seq, uint32_t field, uint32_t i)
 {
+    return (uint8_t)(seq * 13u + field * 101u + i * 3u);
+}
+
+static int append_sized(struct trace_ring *ring, uint64_t seq, uint8_t *buffer,
+                        uint32_t fields, uint32_t payload_bytes)
+{
+    static const char *const names[LARGE_FIELDS] = { "a", "b", "c", "d", "e" };
+    assert(fields >= 1 && fields <= LARGE_FIELDS);
     struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "k");
-    sim_trace_field_bytes(&event, "bytes", payload, payload_bytes);
+    for (uint32_t field = 0; field < fields; field++) {
+        uint8_t *bytes = buffer + (size_t)field * SIM_TRACE_BYTES_MAX;
+        for (uint32_t i = 0; i < payload_bytes; i++)
+            bytes[i] = sized_byte(seq, field, i);
+        sim_trace_field_bytes(&event, names[field], bytes, payload_bytes);
+    }
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     return trace_ring_append(ring, &event, SIM_TRACE_PAYLOAD_ALL_BYTES, message);
 }
 
-static int store_counted(void *state, const struct sim_trace_event *events,
-                         const uint32_t *payload_bytes_max, uint32_t count, char *message)
+static int store_sized(void *state, uint32_t slot, const struct sim_trace_event *events,
+                       const uint32_t *payload_bytes_max, uint32_t count, char *message)
 {
-    (void)events;
     (void)payload_bytes_max;
     (void)message;
-    *(uint64_t *)state += count;
+    CU_ASSERT(slot + count <= TRACE_RING_SLOTS);
+    struct sized_log *log = state;
+    for (uint32_t index = 0; index < count; index++) {
+        const struct sim_trace_event *event = &events[index];
+        bool right = event->seq == log->next_seq++;
+        for (uint32_t field = 0; right && field < event->field_count; field++) {
+            const uint8_t *data = event->fields[field].value.blob.data;
+            for (uint32_t i = 0; right && i < event->fields[field].value.blob.size_bytes; i++)
+                right = data[i] == sized_byte(event->seq, field, i);
+        }
+        log->wrong_events += !right;
+    }
+    log->stored_events += count;
     return 0;
 }
 
@@ -924,40 +962,62 @@ static int commit_nothing(void *state, char *message)
     return 0;
 }
 
-static void test_ring_wraps_with_an_8_byte_marker(void)
+/* The size of a record of `fields` BYTES fields of `payload_bytes` each. */
+static size_t sized_record_bytes(uint32_t fields, uint32_t payload_bytes)
 {
-    uint64_t stored = 0;
+    static const uint8_t none[1];
+    struct sim_trace_event probe = event_make(0, SIM_LAYER_VMCI, "k");
+    for (uint32_t field = 0; field < fields; field++)
+        sim_trace_field_bytes(&probe, "a", none, 0);
+    for (uint32_t field = 0; field < fields; field++)
+        probe.fields[field].value.blob.size_bytes = payload_bytes;
+    return trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
+}
+
+/* Ordinary records go round the lap (TRACE_RING_LAP_BYTES), not the whole buffer: one that
+ * leaves exactly 8 bytes before the lap's end makes the next start again at 0; a record
+ * larger than the lap stays where it is when it could not fit before it, the next one goes
+ * back to 0; every byte comes back in order. */
+static void test_ring_goes_round_the_lap(void)
+{
+    static struct sized_log log;
+    memset(&log, 0, sizeof log);
     struct trace_ring *ring = NULL;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_counted,
-                                            commit_nothing, &stored, message), 0);
-    uint8_t *payload = calloc(1, SIM_TRACE_BYTES_MAX);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
-    struct sim_trace_event probe = event_make(0, SIM_LAYER_VMCI, "k");
-    sim_trace_field_bytes(&probe, "bytes", payload, 0);
-    size_t empty_bytes = trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
-    probe.fields[0].value.blob.size_bytes = SIM_TRACE_BYTES_MAX;
-    size_t big_bytes = trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
-    uint64_t used = 0, seq = 0;
-    /* Whole records of 1 MiB while more than 2 MiB are left, then one more: what is left
-     * is then less than 1 MiB plus a head, and a last record fills it to 8 bytes. */
-    while (TRACE_RING_BYTES - used > 2u * SIM_TRACE_BYTES_MAX) {
-        CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, SIM_TRACE_BYTES_MAX), 0);
-        used += big_bytes;
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_sized,
+                                            commit_nothing, &log, message), 0);
+    uint8_t *buffer = malloc(LARGE_FIELDS * SIM_TRACE_BYTES_MAX);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buffer);
+    uint64_t seq = 0, used = 0;
+    size_t small_bytes = sized_record_bytes(1, 100);
+    while (TRACE_RING_LAP_BYTES - used > 2u * 65536u) {
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, buffer, 1, 65536), 0);
+        used += sized_record_bytes(1, 65536);
     }
-    CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, SIM_TRACE_BYTES_MAX), 0);
-    used += big_bytes;
-    uint32_t filler = (uint32_t)(TRACE_RING_BYTES - used - 8u - empty_bytes);
-    CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, filler), 0);
-    probe.fields[0].value.blob.size_bytes = filler;
-    used += trace_ring_record_bytes(&probe, SIM_TRACE_PAYLOAD_ALL_BYTES);
-    ASSERT_U64_EQ(TRACE_RING_BYTES - used, 8);
-    for (int more = 0; more < 3; more++)
-        CU_ASSERT_EQUAL(append_sized(ring, seq++, payload, 100), 0);
+    size_t empty_bytes = sized_record_bytes(1, 0);
+    uint32_t filler = (uint32_t)(TRACE_RING_LAP_BYTES - used - 8u - empty_bytes);
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, buffer, 1, filler), 0);
+    used += sized_record_bytes(1, filler);
+    ASSERT_U64_EQ(TRACE_RING_LAP_BYTES - used, 8);
+    ASSERT_U64_EQ(trace_ring_extent_bytes(ring), TRACE_RING_LAP_BYTES - 8u);
+    for (size_t round = 0; round < 4u * TRACE_RING_LAP_BYTES / small_bytes; round++)
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, buffer, 1, 100), 0);
+    ASSERT_U64_EQ(trace_ring_extent_bytes(ring), TRACE_RING_LAP_BYTES - 8u);
     CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
-    ASSERT_U64_EQ(stored, seq);
+    /* LARGE_FIELDS fields of 1 MiB are more than the lap and than what lies before them. */
+    size_t large_bytes = sized_record_bytes(LARGE_FIELDS, SIM_TRACE_BYTES_MAX);
+    CU_ASSERT(large_bytes > TRACE_RING_LAP_BYTES);
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, buffer, LARGE_FIELDS, SIM_TRACE_BYTES_MAX), 0);
+    CU_ASSERT(trace_ring_extent_bytes(ring) > TRACE_RING_LAP_BYTES);
+    CU_ASSERT(trace_ring_extent_bytes(ring) < TRACE_RING_LAP_BYTES + large_bytes);
+    for (int more = 0; more < 3; more++)
+        CU_ASSERT_EQUAL(append_sized(ring, seq++, buffer, 2, 100), 0);
+    CU_ASSERT_EQUAL(append_sized(ring, seq++, buffer, LARGE_FIELDS, SIM_TRACE_BYTES_MAX), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(log.stored_events, seq);
+    ASSERT_U64_EQ(log.wrong_events, 0);
     trace_ring_destroy(ring);
-    free(payload);
+    free(buffer);
 }
 
 /* The cut keeps the first payload_bytes_max bytes of the payload field (the full size stays
@@ -1258,7 +1318,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_meta_has_no_wall_clock_value),
         TEST_ENTRY(test_ring_keeps_order_across_wraps_and_commits),
         TEST_ENTRY(test_ring_keeps_only_the_cut_of_a_payload),
-        TEST_ENTRY(test_ring_wraps_with_an_8_byte_marker),
+        TEST_ENTRY(test_ring_goes_round_the_lap),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
