@@ -148,7 +148,7 @@ static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue
 
 static struct vmci_qpair *qpair_new(void)
 {
-    struct vmci_qpair *qpair = calloc(1, sizeof(*qpair));
+    struct vmci_qpair *qpair = vmci_line_calloc(sizeof(*qpair));
     if (qpair == NULL)
         return NULL;
     qpair->produced = sim_data_stream_create();

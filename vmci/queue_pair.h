@@ -20,6 +20,7 @@
 #define VMCI_QUEUE_PAIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "defs.h"
@@ -27,6 +28,13 @@
 struct sim_data_stream;
 
 #define VMCI_QUEUE_HEADER_BYTES 24u
+/* The per-connection objects of vmci/ (queue-pair memory, broker entries, endpoints) start
+ * on a cache line (vmci_line_calloc): in a fleet each operation finds them in no cache
+ * (issue 10), and the fields it reads are ordered to fill as few lines as possible. */
+#define VMCI_CACHE_LINE_BYTES 64u
+
+/* calloc, aligned to a cache line (free() frees it); NULL when out of memory. */
+void *vmci_line_calloc(size_t size_bytes);
 
 /* What went through one queue, for the stream_bytes invariant (vmci/invariants.c): the
  * bytes its writer enqueued and its reader dequeued, each with a running XXH3-64. Kept by
