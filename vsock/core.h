@@ -178,44 +178,50 @@ struct vsock_transport_ops {
  * are ordered by use, because in a fleet every operation finds its socket out of every
  * cache (issue 10): the wait queue comes first, so that its name (read only by deadlock
  * reports) fills the first two lines and its list (every wait and wake-up) starts the
- * third, where the fields that every send, recv and incoming control packet read follow,
- * three lines in all (VSOCK_SOCK_HOT_BYTES, checked below). What comes after them is read
- * at set-up, by options, by listen/accept and by walks of the stack. */
+ * third, where the fields that every send, recv and incoming control packet read follow:
+ * two lines in all (VSOCK_SOCK_HOT_BYTES, checked below), a connection lookup's in the
+ * first. What comes after them is read at set-up, by options, by listen/accept, by
+ * walks of the stack, or when a send waits. */
 #define VSOCK_CACHE_LINE_BYTES 64u
-#define VSOCK_SOCK_HOT_BYTES (3u * VSOCK_CACHE_LINE_BYTES)
+#define VSOCK_SOCK_HOT_BYTES (2u * VSOCK_CACHE_LINE_BYTES)
 /* The largest per-socket transport state the core allocates (ops->state_bytes). */
 #define VSOCK_TRANSPORT_STATE_BYTES_MAX 1024u
+/* Where the transport's state starts in a socket's allocation: the line after the socket. */
+#define VSOCK_SOCK_STATE_OFFSET_BYTES                                                      \
+    ((sizeof(struct vsock_sock) + VSOCK_CACHE_LINE_BYTES - 1) / VSOCK_CACHE_LINE_BYTES *   \
+     VSOCK_CACHE_LINE_BYTES)
 
 struct vsock_sock {
     struct sim_waitq waitq;                 /* woken on every state change */
-    /* The hot lines: every send, recv and control packet. */
+    /* Hot line 1: what every call checks first and what a connection lookup compares. */
     enum vsock_type type;
     enum vsock_socket_state state;          /* sock_state */
     enum vsock_tcp_state tcp;               /* sk_state */
-    uint32_t shutdown;                      /* sk_shutdown */
-    uint32_t peer_shutdown;
     int error;                              /* sk_err, a positive errno or 0 */
+    uint8_t shutdown;                       /* sk_shutdown: VSOCK_*_SHUTDOWN bits */
+    uint8_t peer_shutdown;
     bool done;                              /* the connection ended (peer gone / reset) */
-    bool closed;                            /* close() was called: no user reference */
     bool nonblocking;
+    struct vsock_addr local;
+    struct vsock_addr remote;
+    uint32_t id;                            /* per stack, creation order (traces) */
+    /* Hot line 2: the lookup's node, the ways out, what traces and waits read. */
+    /* The stack's indexes (vsock_sock_reindex): by connection (stream sockets with a
+     * remote address) and by bound port (sockets other than children, with a port). */
+    struct sim_index_node by_connection;
+    struct vsock_stack *stack;              /* borrowed */
+    const struct vsock_transport_ops *ops;
+    void *transport;                        /* the transport's state, in this allocation */
+    uint64_t rcvtimeo_ns;                   /* 0: none */
+    struct vsock_credentials credentials;   /* its trust and pid end the line: traces */
+    /* Colder: set-up, options, listen/accept, the stack's list. */
+    uint64_t rcvlowat;
+    uint64_t sndtimeo_ns;
+    bool closed;                            /* close() was called: no user reference */
     bool child;                             /* made by a listener: never in the bound table */
     bool bound_any;                         /* bound to CID ANY (R207: keeps matching) */
     bool in_connections;
     bool in_ports;
-    uint32_t id;                            /* per stack, creation order (traces) */
-    struct vsock_stack *stack;              /* borrowed */
-    const struct vsock_transport_ops *ops;
-    void *transport;                        /* the transport's state, in this allocation */
-    struct vsock_addr local;
-    struct vsock_addr remote;
-    uint64_t rcvlowat;
-    uint64_t rcvtimeo_ns;                   /* 0: none */
-    uint64_t sndtimeo_ns;
-    /* The stack's indexes (vsock_sock_reindex): by connection (stream sockets with a
-     * remote address) and by bound port (sockets other than children, with a port). */
-    struct sim_index_node by_connection;
-    struct vsock_credentials credentials;   /* its pid and trust first: read by traces */
-    /* Colder: set-up, options, listen/accept, the stack's list. */
     uint64_t buffer_size;
     uint64_t buffer_min_size;
     uint64_t buffer_max_size;
@@ -241,6 +247,9 @@ struct vsock_sock {
 #define VSOCK_SOCK_HOT_START_BYTES offsetof(struct vsock_sock, waitq.head)
 _Static_assert(VSOCK_SOCK_HOT_START_BYTES % VSOCK_CACHE_LINE_BYTES == 0,
                "the wait queue's list starts a cache line");
+_Static_assert(offsetof(struct vsock_sock, id) + sizeof(uint32_t) <=
+                   VSOCK_SOCK_HOT_START_BYTES + VSOCK_CACHE_LINE_BYTES,
+               "what a connection lookup compares is on the first hot line");
 _Static_assert(offsetof(struct vsock_sock, credentials.pid) + sizeof(uint32_t) <=
                    VSOCK_SOCK_HOT_START_BYTES + VSOCK_SOCK_HOT_BYTES,
                "the fields every operation reads are in the hot lines");
