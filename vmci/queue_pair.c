@@ -106,13 +106,8 @@ static void queue_header_init(struct vmci_queue *queue, struct vmci_handle handl
 
 void *vmci_line_calloc(size_t size_bytes)
 {
-    assert(size_bytes > 0 && size_bytes <= SIZE_MAX - VMCI_CACHE_LINE_BYTES);
-    size_t rounded_bytes = (size_bytes + VMCI_CACHE_LINE_BYTES - 1) / VMCI_CACHE_LINE_BYTES *
-                           VMCI_CACHE_LINE_BYTES;        /* aligned_alloc wants a multiple */
-    void *block = aligned_alloc(VMCI_CACHE_LINE_BYTES, rounded_bytes);
-    if (block != NULL)
-        memset(block, 0, rounded_bytes);
-    return block;
+    assert(size_bytes > 0);
+    return calloc(1, size_bytes);
 }
 
 /* R77: at least one size non-zero; the sum fits the limit without overflowing. */

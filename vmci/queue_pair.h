@@ -28,12 +28,14 @@
 struct sim_data_stream;
 
 #define VMCI_QUEUE_HEADER_BYTES 24u
-/* The per-connection objects of vmci/ (queue-pair memory, broker entries, endpoints) start
- * on a cache line (vmci_line_calloc): in a fleet each operation finds them in no cache
- * (issue 10), and the fields it reads are ordered to fill as few lines as possible. */
+/* The per-connection objects of vmci/ (queue-pair memory, broker entries, endpoints): in a
+ * fleet each operation finds them in no cache (issue 10), so the fields it reads come
+ * first, within one line's worth of bytes (on one line or two: the objects come from
+ * vmci_line_calloc, a plain calloc, because aligning them with aligned_alloc made the
+ * fleet slower, measured: glibc's memalign splits chunks). */
 #define VMCI_CACHE_LINE_BYTES 64u
 
-/* calloc, aligned to a cache line (free() frees it); NULL when out of memory. */
+/* The allocation of those objects (zeroed; free() frees it); NULL when out of memory. */
 void *vmci_line_calloc(size_t size_bytes);
 
 /* What went through one queue, for the stream_bytes invariant (vmci/invariants.c): the

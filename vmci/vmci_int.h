@@ -151,9 +151,9 @@ enum vmci_qp_state {
     VMCI_QP_SHUTDOWN,                       /* one side detached: no new attach (R96) */
 };
 
-/* A broker entry, allocated on a cache line of its own (VMCI_CACHE_LINE_BYTES): its first
- * line holds what every data operation of either side checks (who is attached, the memory,
- * the state), the rest serves allocation, detach and the broker's walks. */
+/* A broker entry (vmci_line_calloc): its first VMCI_CACHE_LINE_BYTES bytes hold what every
+ * data operation of either side checks (who is attached, the memory, the state), the rest
+ * serves allocation, detach and the broker's walks. */
 struct vmci_qp_entry {
     struct vmci_handle handle;
     uint32_t creator_cid;
@@ -177,9 +177,9 @@ struct vmci_qp_entry {
 };
 
 _Static_assert(offsetof(struct vmci_qp_entry, require_trusted_attach) < VMCI_CACHE_LINE_BYTES,
-               "what a data operation checks of an entry is on its first cache line");
+               "what a data operation checks of an entry is in its first 64 bytes");
 
-/* One endpoint, allocated on a cache line of its own: the first line holds everything a
+/* One endpoint (vmci_line_calloc): its first VMCI_CACHE_LINE_BYTES bytes hold everything a
  * data operation reads (the caches below, the running hash); the guest's own mapping
  * follows, read only once the hypervisor detached it. */
 struct vmci_qpair {
@@ -210,7 +210,7 @@ struct vmci_qpair {
 };
 
 _Static_assert(offsetof(struct vmci_qpair, detached) < VMCI_CACHE_LINE_BYTES,
-               "what a data operation reads of an endpoint is on its first cache line");
+               "what a data operation reads of an endpoint is in its first 64 bytes");
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an
  * event a guest kernel generates for itself (R68, LOCAL queue pairs); after route_ns. */

@@ -169,22 +169,18 @@ static void sockets_limit_reached(const struct vsock_stack *stack)
     (void)sim_engine_emit(stack->engine, &event);     /* failure aborts the run */
 }
 
-static size_t line_round_up(size_t bytes)
-{
-    return (bytes + VSOCK_CACHE_LINE_BYTES - 1) / VSOCK_CACHE_LINE_BYTES * VSOCK_CACHE_LINE_BYTES;
-}
-
-/* One zeroed allocation, aligned to a cache line (so the hot lines of struct vsock_sock
- * are whole lines): the socket, then its transport's state on the next line. */
+/* One zeroed allocation: the socket, then its transport's state at the next multiple of a
+ * cache line (at least one line of it, so that vsock__prefetch may always name it). A plain
+ * calloc: aligned_alloc made the fleet slower (glibc's memalign splits chunks), so the
+ * hot lines of struct vsock_sock are two lines' worth of bytes, on two or three lines. */
 static struct vsock_sock *sock_alloc(const struct vsock_transport_ops *ops)
 {
     assert(ops != NULL && ops->state_bytes <= VSOCK_TRANSPORT_STATE_BYTES_MAX);
-    size_t state_offset = line_round_up(sizeof(struct vsock_sock));
-    size_t total_bytes = line_round_up(state_offset + ops->state_bytes);
-    uint8_t *block = aligned_alloc(VSOCK_CACHE_LINE_BYTES, total_bytes);
+    size_t state_offset = VSOCK_SOCK_STATE_OFFSET_BYTES;
+    size_t state_bytes = ops->state_bytes > 0 ? ops->state_bytes : VSOCK_CACHE_LINE_BYTES;
+    uint8_t *block = calloc(1, state_offset + state_bytes);
     if (block == NULL)
         return NULL;
-    memset(block, 0, total_bytes);
     struct vsock_sock *sock = (struct vsock_sock *)block;
     sock->transport = ops->state_bytes > 0 ? block + state_offset : NULL;
     return sock;

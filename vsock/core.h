@@ -119,8 +119,8 @@ struct vsock_call {
 struct vsock_transport_ops {
     const char *name;
     /* Bytes of per-socket state (at most VSOCK_TRANSPORT_STATE_BYTES_MAX) that the core
-     * allocates with every socket of this transport, zeroed, right after the socket on a
-     * cache line of its own; sock->transport points at it before init runs. 0: none. */
+     * allocates with every socket of this transport, zeroed, after the socket in the same
+     * allocation; sock->transport points at it before init runs. 0: none. */
     size_t state_bytes;
     /* Life cycle. init runs for every new socket (parent: the listener of a child). */
     int (*init)(struct vsock_sock *sock, struct vsock_sock *parent);
@@ -150,6 +150,9 @@ struct vsock_transport_ops {
     int64_t (*stream_has_space)(const struct vsock_sock *sock);
     uint64_t (*stream_rcvhiwat)(const struct vsock_sock *sock);
     bool (*stream_is_active)(const struct vsock_sock *sock);
+    /* May be NULL. Starts loading, without waiting, what the transport's next send or recv
+     * of this socket reads (vsock__prefetch); changes nothing but the time it takes. */
+    void (*prefetch)(const struct vsock_sock *sock);
     int (*shutdown)(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call);
     /* Notification hooks (R176-R183); may be NULL. recv_init runs at the start of every
      * stream recv with its target (it may run again when the recv resumes after a wait,
@@ -174,26 +177,28 @@ struct vsock_transport_ops {
 };
 
 /* A socket and its transport's per-socket state (ops->state_bytes) are one allocation,
- * aligned to a cache line, the state right after the socket (sock->transport). The fields
- * are ordered by use, because in a fleet every operation finds its socket out of every
- * cache (issue 10): the wait queue comes first, so that its name (read only by deadlock
- * reports) fills the first two lines and its list (every wait and wake-up) starts the
- * third, where the fields that every send, recv and incoming control packet read follow:
- * two lines in all (VSOCK_SOCK_HOT_BYTES, checked below), a connection lookup's in the
- * first. What comes after them is read at set-up, by options, by listen/accept, by
- * walks of the stack, or when a send waits. */
+ * the state after the socket (sock->transport). The fields are ordered by use, because in
+ * a fleet every operation finds its socket out of every cache (issue 10): the wait queue
+ * comes first, its name (read only by deadlock reports) before its list (every wait and
+ * wake-up), and the fields that every send, recv and incoming control packet read follow
+ * the list: two lines' worth of bytes in all (VSOCK_SOCK_HOT_BYTES, checked below), a
+ * connection lookup's in the first. The allocation is a plain calloc (aligning it made the
+ * fleet slower, sock_alloc), so those bytes lie on two or three lines. What comes after
+ * them is read at set-up, by options, by listen/accept, by walks of the stack, or when a
+ * send waits. */
 #define VSOCK_CACHE_LINE_BYTES 64u
 #define VSOCK_SOCK_HOT_BYTES (2u * VSOCK_CACHE_LINE_BYTES)
 /* The largest per-socket transport state the core allocates (ops->state_bytes). */
 #define VSOCK_TRANSPORT_STATE_BYTES_MAX 1024u
-/* Where the transport's state starts in a socket's allocation: the line after the socket. */
+/* Where the transport's state starts in a socket's allocation: the socket's size rounded up
+ * to a multiple of a line. */
 #define VSOCK_SOCK_STATE_OFFSET_BYTES                                                      \
     ((sizeof(struct vsock_sock) + VSOCK_CACHE_LINE_BYTES - 1) / VSOCK_CACHE_LINE_BYTES *   \
      VSOCK_CACHE_LINE_BYTES)
 
 struct vsock_sock {
     struct sim_waitq waitq;                 /* woken on every state change */
-    /* Hot line 1: what every call checks first and what a connection lookup compares. */
+    /* Hot bytes 0-63: what every call checks first and all a connection lookup compares. */
     enum vsock_type type;
     enum vsock_socket_state state;          /* sock_state */
     enum vsock_tcp_state tcp;               /* sk_state */
@@ -205,7 +210,7 @@ struct vsock_sock {
     struct vsock_addr local;
     struct vsock_addr remote;
     uint32_t id;                            /* per stack, creation order (traces) */
-    /* Hot line 2: the lookup's node, the ways out, what traces and waits read. */
+    /* Hot bytes 64-127: the lookup's node, the ways out, what traces and waits read. */
     /* The stack's indexes (vsock_sock_reindex): by connection (stream sockets with a
      * remote address) and by bound port (sockets other than children, with a port). */
     struct sim_index_node by_connection;
@@ -246,7 +251,7 @@ struct vsock_sock {
 
 #define VSOCK_SOCK_HOT_START_BYTES offsetof(struct vsock_sock, waitq.head)
 _Static_assert(VSOCK_SOCK_HOT_START_BYTES % VSOCK_CACHE_LINE_BYTES == 0,
-               "the wait queue's list starts a cache line");
+               "the wait queue's list starts a line's worth of bytes");
 _Static_assert(offsetof(struct vsock_sock, id) + sizeof(uint32_t) <=
                    VSOCK_SOCK_HOT_START_BYTES + VSOCK_CACHE_LINE_BYTES,
                "what a connection lookup compares is on the first hot line");

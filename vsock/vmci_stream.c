@@ -981,6 +981,13 @@ static bool stream_is_active(const struct vsock_sock *sock)
     return stream_of(sock)->qpair != NULL;
 }
 
+static void stream_prefetch(const struct vsock_sock *sock)
+{
+    const struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair != NULL)
+        vmci_qpair_prefetch(stream->qpair);
+}
+
 static int stream_shutdown(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call)
 {
     if (send_late(sock, VSOCK_PACKET_SHUTDOWN, mode, VMCI_FAULT_SHUTDOWN_LATE))
@@ -1036,6 +1043,7 @@ const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .stream_has_space = stream_has_space,
     .stream_rcvhiwat = stream_rcvhiwat,
     .stream_is_active = stream_is_active,
+    .prefetch = stream_prefetch,
     .shutdown = stream_shutdown,
     .notify_recv_init = notify_recv_init,
     .notify_recv_pre_block = notify_recv_pre_block,

@@ -19,9 +19,9 @@ struct vsock_packet {
 
 enum vsock_notify_protocol { VSOCK_NOTIFY_QSTATE = 1, VSOCK_NOTIFY_PKT = 2 };
 
-/* Per-socket stream transport state, allocated with its socket on a cache line of its own
- * (ops->state_bytes). The first line holds what every send, recv and notification reads
- * or writes (checked below); the handshake and fault fields follow. */
+/* Per-socket stream transport state, allocated with its socket (ops->state_bytes). Its
+ * first 64 bytes hold what every send, recv and notification reads or writes (checked
+ * below); the handshake and fault fields follow. */
 struct vsock_stream {
     struct vmci_qpair *qpair;               /* NULL until the handshake made one */
     uint64_t queue_size;                    /* negotiated Q */
@@ -51,7 +51,7 @@ struct vsock_stream {
 };
 
 _Static_assert(offsetof(struct vsock_stream, read_test_on_block) < VSOCK_CACHE_LINE_BYTES,
-               "a stream's per-operation fields share one cache line");
+               "a stream's per-operation fields are in its first 64 bytes");
 
 /* Shared by both VMCI transports (vmci_packet.c). */
 bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid);           /* R153 */

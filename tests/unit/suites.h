@@ -52,7 +52,8 @@
     X(exec_channel) \
     X(vsock_isolation) \
     X(exec_pipe) \
-    X(exec_process)
+    X(exec_process) \
+    X(layout)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
