@@ -182,7 +182,7 @@ static int create(struct vmci_hypervisor *hypervisor, struct request *request,
         return refuse(request, rc, "R197");
     struct vmci_qp_entry *entry = NULL;
     if (!vmci_fault(&hypervisor->faults, VMCI_FAULT_QP_CREATE_NO_MEM, caller))
-        entry = calloc(1, sizeof(*entry));                     /* the site: no memory */
+        entry = vmci_line_calloc(sizeof(*entry));              /* the site: no memory */
     if (entry == NULL)
         return refuse(request, VMCI_ERROR_NO_MEM, "R93");
     rc = vmci_qp_memory_create(request->handle, request->produce_size_bytes,

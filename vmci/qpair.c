@@ -152,7 +152,7 @@ static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue
 
 static struct vmci_qpair *qpair_new(void)
 {
-    struct vmci_qpair *qpair = calloc(1, sizeof(*qpair));
+    struct vmci_qpair *qpair = vmci_line_calloc(sizeof(*qpair));
     if (qpair == NULL)
         return NULL;
     qpair->produced = sim_data_stream_create();
@@ -496,6 +496,22 @@ int64_t vmci_qpair_produce_tail(const struct vmci_qpair *qpair)
     struct vmci_qp_view view;
     int state = usable(qpair, &view);
     return state < 0 ? state : (int64_t)vmci_queue_producer_tail(view.produce);
+}
+
+void vmci_qpair_prefetch(const struct vmci_qpair *qpair)
+{
+    assert(qpair != NULL);
+    sim_data_stream_prefetch(qpair->produced);
+    const struct vmci_qp_entry *entry = qpair->entry;
+    /* Only an entry the cache still vouches for (qpair_entry): a freed one is not touched. */
+    if (entry == NULL || qpair->entry_removals != qpair->kernel->hypervisor->queue_pair_removals)
+        return;
+    __builtin_prefetch(entry);
+    const struct vmci_qp_memory *memory = entry->memory;     /* waits for the entry's line */
+    assert(memory != NULL);                 /* made with the entry, freed with it */
+    __builtin_prefetch(memory);
+    __builtin_prefetch((const uint8_t *)memory + VMCI_CACHE_LINE_BYTES);
+    __builtin_prefetch((const uint8_t *)memory + 2 * VMCI_CACHE_LINE_BYTES);
 }
 
 int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair)

@@ -108,6 +108,12 @@ static void queue_header_init(struct vmci_queue *queue, struct vmci_handle handl
 
 /* ---- Memory (R77, R81) --------------------------------------------------------------- */
 
+void *vmci_line_calloc(size_t size_bytes)
+{
+    assert(size_bytes > 0);
+    return calloc(1, size_bytes);
+}
+
 /* R77: at least one size non-zero; the sum fits the limit without overflowing. */
 static int qp_sizes_check(uint64_t produce_size_bytes, uint64_t consume_size_bytes)
 {
@@ -175,7 +181,7 @@ int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes
     int rc = qp_sizes_check(produce_size_bytes, consume_size_bytes);
     if (rc < 0)
         return rc;
-    struct vmci_qp_memory *memory = calloc(1, sizeof(*memory));
+    struct vmci_qp_memory *memory = vmci_line_calloc(sizeof(*memory));
     if (memory == NULL)
         return VMCI_ERROR_NO_MEM;
     memory->handle = handle;

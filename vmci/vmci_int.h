@@ -17,6 +17,8 @@
 #ifndef VMCI_VMCI_INT_H
 #define VMCI_VMCI_INT_H
 
+#include <stddef.h>
+
 #include "sim/engine/index.h"
 
 #include "device.h"
@@ -149,31 +151,55 @@ enum vmci_qp_state {
     VMCI_QP_SHUTDOWN,                       /* one side detached: no new attach (R96) */
 };
 
+/* A broker entry (vmci_line_calloc): its first VMCI_CACHE_LINE_BYTES bytes hold what every
+ * data operation of either side checks (who is attached, the memory, the state), the rest
+ * serves allocation, detach and the broker's walks. */
 struct vmci_qp_entry {
     struct vmci_handle handle;
-    uint32_t peer;                          /* as given by the creator (ANY allowed) */
-    uint32_t flags;
-    uint64_t produce_size_bytes;            /* creator's view */
-    uint64_t consume_size_bytes;
     uint32_t creator_cid;
     uint32_t attacher_cid;                  /* VMCI_INVALID_ID until attached */
+    struct vmci_qp_memory *memory;          /* owned */
+    enum vmci_qp_state state;
     bool creator_attached;
     bool attacher_attached;
+    bool local;                             /* R95 / D9: both ends in one context */
     bool created_by_trusted;
     bool require_trusted_attach;
-    enum vmci_qp_state state;
-    struct vmci_qp_memory *memory;          /* owned */
+    uint32_t peer;                          /* as given by the creator (ANY allowed) */
+    uint32_t flags;
     uint32_t charged_cid;                   /* the VM whose quota pays (R79), or INVALID */
-    bool local;                             /* R95 / D9: both ends in one context */
+    uint64_t produce_size_bytes;            /* creator's view */
+    uint64_t consume_size_bytes;
     uint64_t serial;                        /* creation number: the broker's walk order */
     struct vmci_qp_entry *next;             /* the broker's list, creation order */
     struct vmci_qp_entry *prev;
     struct sim_index_node by_handle;        /* the broker's index, keyed by handle */
 };
 
+_Static_assert(offsetof(struct vmci_qp_entry, require_trusted_attach) < VMCI_CACHE_LINE_BYTES,
+               "what a data operation checks of an entry is in its first 64 bytes");
+
+/* One endpoint (vmci_line_calloc): its first VMCI_CACHE_LINE_BYTES bytes hold everything a
+ * data operation reads (the caches below, the running hash); the guest's own mapping
+ * follows, read only once the hypervisor detached it. */
 struct vmci_qpair {
     struct vmci_kernel *kernel;             /* borrowed */
+    /* The broker's entry of `handle` as last looked up, valid while the broker's
+     * queue_pair_removals is still entry_removals (no entry was freed since), which
+     * spares most data operations a lookup (vmci__qpair_entry). */
+    struct vmci_qp_entry *entry;
+    uint64_t entry_removals;
+    /* Running hash of the bytes this endpoint enqueued (one reference): one per direction
+     * of the pair, shown in its "qp_data" events so that the digest covers the data. Most
+     * often the same stream as its produce queue's written tally (qpair.c). */
+    struct sim_data_stream *produced;
+    /* The host side's peer context (R90: is its memory reachable?) as last looked up, valid
+     * while the hypervisor's context_changes is still peer_context_changes and the peer is
+     * still peer_cid: a host's every data operation asked the context table otherwise. */
+    struct vmci_context *peer_context;
+    uint64_t peer_context_changes;
     struct vmci_handle handle;
+    uint32_t peer_cid;
     bool is_creator;
     bool detached;
     /* Guests only: the pages this endpoint mapped, kept (a reference) so that what was
@@ -181,22 +207,10 @@ struct vmci_qpair {
      * guest's behalf (suspend R206, device reset R209). NULL on the host. */
     struct vmci_qp_memory *memory;
     struct vmci_qp_view view;
-    /* Running hash of the bytes this endpoint enqueued (one reference): one per direction
-     * of the pair, shown in its "qp_data" events so that the digest covers the data. Most
-     * often the same stream as its produce queue's written tally (qpair.c). */
-    struct sim_data_stream *produced;
-    /* The broker's entry of `handle` as last looked up, valid while the broker's
-     * queue_pair_removals is still entry_removals (no entry was freed since), which
-     * spares most data operations a lookup (vmci__qpair_entry). */
-    struct vmci_qp_entry *entry;
-    uint64_t entry_removals;
-    /* The host side's peer context (R90: is its memory reachable?) as last looked up, valid
-     * while the hypervisor's context_changes is still peer_context_changes and the peer is
-     * still peer_cid: a host's every data operation asked the context table otherwise. */
-    struct vmci_context *peer_context;
-    uint32_t peer_cid;
-    uint64_t peer_context_changes;
 };
+
+_Static_assert(offsetof(struct vmci_qpair, detached) < VMCI_CACHE_LINE_BYTES,
+               "what a data operation reads of an endpoint is in its first 64 bytes");
 
 /* A datagram on its way to a kernel without passing a device: to the host kernel, or an
  * event a guest kernel generates for itself (R68, LOCAL queue pairs); after route_ns. */

@@ -18,6 +18,7 @@
 #define VSOCK_CORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sim/engine/engine.h"
@@ -95,8 +96,8 @@ struct vsock_credentials {
     bool trusted;               /* trusted toward every peer (D1) */
     bool owner_rule;            /* trusted toward VMs owned by `user` (R50, D10) */
     bool net_bind_service;      /* may bind ports <= 1023 (R12) */
+    uint32_t pid;               /* for traces (before `user`: every operation reads it) */
     char user[VSOCK_USER_BYTES_MAX];
-    uint32_t pid;               /* for traces */
 };
 
 struct vsock_stack;
@@ -126,6 +127,10 @@ struct vsock_bytes {
  * socket fields through the vsock_sock_* helpers below and waking the socket. */
 struct vsock_transport_ops {
     const char *name;
+    /* Bytes of per-socket state (at most VSOCK_TRANSPORT_STATE_BYTES_MAX) that the core
+     * allocates with every socket of this transport, zeroed, after the socket in the same
+     * allocation; sock->transport points at it before init runs. 0: none. */
+    size_t state_bytes;
     /* Life cycle. init runs for every new socket (parent: the listener of a child). */
     int (*init)(struct vsock_sock *sock, struct vsock_sock *parent);
     void (*release)(struct vsock_sock *sock, struct vsock_call *call);   /* close() */
@@ -156,6 +161,9 @@ struct vsock_transport_ops {
     int64_t (*stream_has_space)(const struct vsock_sock *sock);
     uint64_t (*stream_rcvhiwat)(const struct vsock_sock *sock);
     bool (*stream_is_active)(const struct vsock_sock *sock);
+    /* May be NULL. Starts loading, without waiting, what the transport's next send or recv
+     * of this socket reads (vsock__prefetch); changes nothing but the time it takes. */
+    void (*prefetch)(const struct vsock_sock *sock);
     int (*shutdown)(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call);
     /* Notification hooks (R176-R183); may be NULL. recv_init runs at the start of every
      * stream recv with its target (it may run again when the recv resumes after a wait,
@@ -179,33 +187,62 @@ struct vsock_transport_ops {
     uint32_t (*local_cid)(const struct vsock_stack *stack);
 };
 
+/* A socket and its transport's per-socket state (ops->state_bytes) are one allocation,
+ * the state after the socket (sock->transport). The fields are ordered by use, because in
+ * a fleet every operation finds its socket out of every cache (issue 10): the wait queue
+ * comes first, its name (read only by deadlock reports) before its list (every wait and
+ * wake-up), and the fields that every send, recv and incoming control packet read follow
+ * the list: two lines' worth of bytes in all (VSOCK_SOCK_HOT_BYTES, checked below), a
+ * connection lookup's in the first. The allocation is a plain calloc (aligning it made the
+ * fleet slower, sock_alloc), so those bytes lie on two or three lines. What comes after
+ * them is read at set-up, by options, by listen/accept, by walks of the stack, or when a
+ * send waits. */
+#define VSOCK_CACHE_LINE_BYTES 64u
+#define VSOCK_SOCK_HOT_BYTES (2u * VSOCK_CACHE_LINE_BYTES)
+/* The largest per-socket transport state the core allocates (ops->state_bytes). */
+#define VSOCK_TRANSPORT_STATE_BYTES_MAX 1024u
+/* Where the transport's state starts in a socket's allocation: the socket's size rounded up
+ * to a multiple of a line. */
+#define VSOCK_SOCK_STATE_OFFSET_BYTES                                                      \
+    ((sizeof(struct vsock_sock) + VSOCK_CACHE_LINE_BYTES - 1) / VSOCK_CACHE_LINE_BYTES *   \
+     VSOCK_CACHE_LINE_BYTES)
+
 struct vsock_sock {
-    uint32_t id;                            /* per stack, creation order (traces) */
-    struct vsock_stack *stack;              /* borrowed */
-    const struct vsock_transport_ops *ops;
+    struct sim_waitq waitq;                 /* woken on every state change */
+    /* Hot bytes 0-63: what every call checks first and all a connection lookup compares. */
     enum vsock_type type;
     enum vsock_socket_state state;          /* sock_state */
     enum vsock_tcp_state tcp;               /* sk_state */
+    int error;                              /* sk_err, a positive errno or 0 */
+    uint8_t shutdown;                       /* sk_shutdown: VSOCK_*_SHUTDOWN bits */
+    uint8_t peer_shutdown;
+    bool done;                              /* the connection ended (peer gone / reset) */
+    bool nonblocking;
     struct vsock_addr local;
     struct vsock_addr remote;
-    uint32_t shutdown;                      /* sk_shutdown */
-    uint32_t peer_shutdown;
-    int error;                              /* sk_err, a positive errno or 0 */
-    bool done;                              /* the connection ended (peer gone / reset) */
+    uint32_t id;                            /* per stack, creation order (traces) */
+    /* Hot bytes 64-127: the lookup's node, the ways out, what traces and waits read. */
+    /* The stack's indexes (vsock_sock_reindex): by connection (stream sockets with a
+     * remote address) and by bound port (sockets other than children, with a port). */
+    struct sim_index_node by_connection;
+    struct vsock_stack *stack;              /* borrowed */
+    const struct vsock_transport_ops *ops;
+    void *transport;                        /* the transport's state, in this allocation */
+    uint64_t rcvtimeo_ns;                   /* 0: none */
+    struct vsock_credentials credentials;   /* its trust and pid end the line: traces */
+    /* Colder: set-up, options, listen/accept, the stack's list. */
+    uint64_t rcvlowat;
+    uint64_t sndtimeo_ns;
     bool closed;                            /* close() was called: no user reference */
-    bool nonblocking;
     bool child;                             /* made by a listener: never in the bound table */
     bool bound_any;                         /* bound to CID ANY (R207: keeps matching) */
-    struct vsock_credentials credentials;
+    bool in_connections;
+    bool in_ports;
     uint64_t buffer_size;
     uint64_t buffer_min_size;
     uint64_t buffer_max_size;
     uint64_t connect_timeout_ns;
-    uint64_t rcvlowat;
-    uint64_t rcvtimeo_ns;                   /* 0: none */
-    uint64_t sndtimeo_ns;
     uint64_t rcvbuf;
-    struct sim_waitq waitq;                 /* woken on every state change */
     /* Listener and children. */
     struct vsock_sock *listener;            /* a child's listener (borrowed) */
     struct vsock_sock *pending_head;        /* half-open children (R165) */
@@ -220,14 +257,18 @@ struct vsock_sock {
     sim_event_id expiry_timer;              /* R110 */
     struct vsock_sock *stack_next;          /* links in the stack's socket list */
     struct vsock_sock *stack_prev;
-    /* The stack's indexes (vsock_sock_reindex): by connection (stream sockets with a
-     * remote address) and by bound port (sockets other than children, with a port). */
-    struct sim_index_node by_connection;
     struct sim_index_node by_port;
-    bool in_connections;
-    bool in_ports;
-    void *transport;                        /* owned by the transport */
 };
+
+#define VSOCK_SOCK_HOT_START_BYTES offsetof(struct vsock_sock, waitq.head)
+_Static_assert(VSOCK_SOCK_HOT_START_BYTES % VSOCK_CACHE_LINE_BYTES == 0,
+               "the wait queue's list starts a line's worth of bytes");
+_Static_assert(offsetof(struct vsock_sock, id) + sizeof(uint32_t) <=
+                   VSOCK_SOCK_HOT_START_BYTES + VSOCK_CACHE_LINE_BYTES,
+               "what a connection lookup compares is on the first hot line");
+_Static_assert(offsetof(struct vsock_sock, credentials.pid) + sizeof(uint32_t) <=
+                   VSOCK_SOCK_HOT_START_BYTES + VSOCK_SOCK_HOT_BYTES,
+               "the fields every operation reads are in the hot lines");
 
 struct vsock_stack {
     struct sim_engine *engine;              /* borrowed */

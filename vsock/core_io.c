@@ -200,6 +200,7 @@ int64_t vsock_send(struct vsock_sock *sock, const void *source, uint64_t size_by
 {
     assert(sock != NULL && (source != NULL || size_bytes == 0));
     assert(progress_bytes != NULL && call != NULL);
+    vsock__prefetch(sock);
     if (flags & VSOCK_MSG_OOB)
         return -EOPNOTSUPP;                                                     /* R116 */
     if (sock->type == VSOCK_TYPE_DGRAM)
@@ -318,6 +319,7 @@ int64_t vsock_recv(struct vsock_sock *sock, void *target, uint64_t size_bytes, u
 {
     assert(sock != NULL && (target != NULL || size_bytes == 0));
     assert(progress_bytes != NULL && call != NULL);
+    vsock__prefetch(sock);
     if (sock->type == VSOCK_TYPE_DGRAM) {
         if (flags & VSOCK_MSG_OOB)
             return -EOPNOTSUPP;

@@ -155,11 +155,9 @@ static int filter_dgram(void *state, const struct vmci_datagram_header *header,
 static int dgram_init(struct vsock_sock *sock, struct vsock_sock *parent)
 {
     assert(parent == NULL);                 /* datagram sockets have no listener */
-    struct vsock_dgram *dgram = calloc(1, sizeof(*dgram));
-    if (dgram == NULL)
-        return -ENOMEM;
+    struct vsock_dgram *dgram = dgram_of(sock);         /* zeroed, with the socket */
+    assert(dgram != NULL);
     dgram->handle = VMCI_INVALID_HANDLE;
-    sock->transport = dgram;
     return 0;
 }
 
@@ -190,8 +188,8 @@ static void dgram_destruct(struct vsock_sock *sock)
         freed++;
     }
     assert(freed == dgram->queued_datagrams);                                   /* DG1 */
-    free(dgram);
-    sock->transport = NULL;
+    dgram->queued_datagrams = 0;            /* its memory goes with the socket's */
+    dgram->queued_bytes = 0;
 }
 
 /* R15, R16, R22, R60: the socket's datagram handle; the RID is the port. A trusted
@@ -305,6 +303,7 @@ static uint32_t local_cid(const struct vsock_stack *stack)
 
 const struct vsock_transport_ops vsock_vmci_dgram_ops = {
     .name = "vmci_dgram",
+    .state_bytes = sizeof(struct vsock_dgram),
     .init = dgram_init,
     .release = dgram_release,
     .destruct = dgram_destruct,

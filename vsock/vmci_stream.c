@@ -821,13 +821,11 @@ static void notify_poll_in(struct vsock_sock *sock)
 static int stream_init(struct vsock_sock *sock, struct vsock_sock *parent)
 {
     (void)parent;
-    struct vsock_stream *stream = calloc(1, sizeof(*stream));
-    if (stream == NULL)
-        return -ENOMEM;
+    struct vsock_stream *stream = stream_of(sock);      /* zeroed, with the socket */
+    assert(stream != NULL);
     stream->qp_handle = VMCI_INVALID_HANDLE;
     stream->write_notify_window = VSOCK_NOTIFY_WINDOW_STEP;
     stream->write_notify_min_window = VSOCK_NOTIFY_WINDOW_STEP;
-    sock->transport = stream;
     return 0;
 }
 
@@ -873,8 +871,6 @@ static void stream_destruct(struct vsock_sock *sock)
         vmci_qpair_release(stream->qpair);
         stream->qpair = NULL;
     }
-    free(sock->transport);
-    sock->transport = NULL;
 }
 
 static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
@@ -997,6 +993,13 @@ static bool stream_is_active(const struct vsock_sock *sock)
     return stream_of(sock)->qpair != NULL;
 }
 
+static void stream_prefetch(const struct vsock_sock *sock)
+{
+    const struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair != NULL)
+        vmci_qpair_prefetch(stream->qpair);
+}
+
 static int stream_shutdown(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call)
 {
     if (send_late(sock, VSOCK_PACKET_SHUTDOWN, mode, VMCI_FAULT_SHUTDOWN_LATE))
@@ -1036,6 +1039,7 @@ static uint64_t stream_fault_accept_delay_ns(const struct vsock_sock *listener)
 
 const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .name = "vmci_stream",
+    .state_bytes = sizeof(struct vsock_stream),
     .fault_ports_exhausted = stream_fault_ports_exhausted,
     .fault_send_short = stream_fault_send_short,
     .fault_recv_short = stream_fault_recv_short,
@@ -1051,6 +1055,7 @@ const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .stream_has_space = stream_has_space,
     .stream_rcvhiwat = stream_rcvhiwat,
     .stream_is_active = stream_is_active,
+    .prefetch = stream_prefetch,
     .shutdown = stream_shutdown,
     .notify_recv_init = notify_recv_init,
     .notify_recv_pre_block = notify_recv_pre_block,

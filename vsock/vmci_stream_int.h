@@ -19,33 +19,39 @@ struct vsock_packet {
 
 enum vsock_notify_protocol { VSOCK_NOTIFY_QSTATE = 1, VSOCK_NOTIFY_PKT = 2 };
 
-/* Per-socket stream transport state. */
+/* Per-socket stream transport state, allocated with its socket (ops->state_bytes). Its
+ * first 64 bytes hold what every send, recv and notification reads or writes (checked
+ * below); the handshake and fault fields follow. */
 struct vsock_stream {
     struct vmci_qpair *qpair;               /* NULL until the handshake made one */
-    struct vmci_handle qp_handle;
     uint64_t queue_size;                    /* negotiated Q */
-    bool sent_request2;                     /* R156 */
-    bool ignore_next_rst;
-    bool detach_subscribed;
-    uint32_t detach_subscription;
-    enum vsock_notify_protocol protocol;
-    bool peer_waiting_write;                /* R177 */
-    bool peer_waiting_read;                 /* R181 */
-    bool sent_waiting_read;                 /* R180 */
-    bool sent_waiting_write;
-    bool window_reduced;                    /* R178: since the last READ */
-    bool read_test_on_block;                /* R178: a recv raised W to a new Wmin */
     /* R180: wrap-arounds of each ring, counted as enqueues and dequeues cross its end;
      * WAITING_* name a position as {generation, offset}. */
     uint64_t produce_generation;
     uint64_t consume_generation;
     uint64_t write_notify_window;           /* W */
     uint64_t write_notify_min_window;       /* Wmin */
+    sim_event_id late_timer;                /* SIM_EVENT_NONE: nothing held back */
+    uint8_t protocol;                       /* an enum vsock_notify_protocol */
+    bool peer_waiting_write;                /* R177 */
+    bool peer_waiting_read;                 /* R181 */
+    bool sent_waiting_read;                 /* R180 */
+    bool sent_waiting_write;
+    bool window_reduced;                    /* R178: since the last READ */
+    bool read_test_on_block;                /* R178: a recv raised W to a new Wmin */
+    /* Colder: the handshake, the detach subscription, faults. */
+    struct vmci_handle qp_handle;
+    bool sent_request2;                     /* R156 */
+    bool ignore_next_rst;
+    bool detach_subscribed;
+    uint32_t detach_subscription;
     /* A control packet a fault site holds back (shutdown_late, wrote_late, read_late):
      * sent when late_timer fires; dropped when the socket is released or freed; at most one. */
     struct vsock_packet late_packet;
-    sim_event_id late_timer;                /* SIM_EVENT_NONE: nothing held back */
 };
+
+_Static_assert(offsetof(struct vsock_stream, read_test_on_block) < VSOCK_CACHE_LINE_BYTES,
+               "a stream's per-operation fields are in its first 64 bytes");
 
 /* Shared by both VMCI transports (vmci_packet.c). */
 bool vsock__vmci_allow_cid(const struct vsock_sock *sock, uint32_t cid);           /* R153 */

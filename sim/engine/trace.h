@@ -205,6 +205,9 @@ struct sim_data_stream *sim_data_stream_share(struct sim_data_stream *stream);
 void sim_data_stream_destroy(struct sim_data_stream *stream);
 void sim_data_stream_update(struct sim_data_stream *stream, const void *data, size_t size_bytes);
 uint64_t sim_data_stream_value(const struct sim_data_stream *stream);
+/* Starts loading the stream's state (what an update and a value read first) without
+ * waiting for it: for callers that know which stream comes next. */
+void sim_data_stream_prefetch(const struct sim_data_stream *stream);
 /* A new stream in the same state as `stream` (to extend a copy without touching the
  * original: the invariant checks hash what is still queued). NULL when out of memory. */
 struct sim_data_stream *sim_data_stream_clone(const struct sim_data_stream *stream);

@@ -53,7 +53,8 @@
     X(vsock_isolation) \
     X(exec_pipe) \
     X(exec_process) \
-    X(exec_thread)
+    X(exec_thread) \
+    X(layout)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
