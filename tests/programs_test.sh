@@ -358,50 +358,44 @@ kinds=$(sqlite3 "$work/fault_kill.db" "select kind || ':' || coalesce(json_extra
         where kind in ('fault', 'proc_kill') order by rowid" | tr '\n' ' ')
 [ "$kinds" = "fault:victim:1 proc_kill::1 " ]
 check "the kill is traced as a fault naming the program, then proc_kill" $? "$kinds"
+
+# scenario_twice NAME COUNT WHAT: runs scenarios/NAME.lua twice (traced to
+# $work/NAME_1.db and NAME_2.db) and checks it exits 0, gives equal digests, and prints COUNT
+# "NAME … ok" lines and no FAILED; leaves the second run's output in $out.
+scenario_twice() {
+    local name=$1 count=$2 what=$3 digests="" status=0 lines
+    for attempt in 1 2; do
+        out=$("$vmcisim" run "scenarios/$name.lua" --allow-exec -q --digest \
+                  --trace "$work/${name}_$attempt.db" 2>&1)
+        status=$?
+        digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
+    done
+    check "$name runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
+    set -- $digests
+    [ "$#" -eq 2 ] && [ "$1" = "$2" ]
+    check "$name twice: equal digests" $? "$digests"
+    lines=$(echo "$out" | grep -c "^$name .* ok\$")
+    [ "$lines" -eq "$count" ] && ! echo "$out" | grep -q FAILED
+    check "$name: all $count checks ok ($what)" $? \
+        "$(echo "$out" | grep "^$name" | grep -v ' ok$')"
+}
+
 # Pipes, socket pairs and the TCP control channel (scenarios/pipes_and_tcp.lua): twice
 # with equal digests; every check line of the scenario ok; the trace has their events.
-digests=""
-for attempt in 1 2; do
-    out=$("$vmcisim" run scenarios/pipes_and_tcp.lua --allow-exec -q --digest \
-              --trace "$work/pipes$attempt.db" 2>&1)
-    status=$?
-    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
-done
-check "pipes_and_tcp runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
-set -- $digests
-[ "$#" -eq 2 ] && [ "$1" = "$2" ]
-check "pipes_and_tcp twice: equal digests" $? "$digests"
-lines=$(echo "$out" | grep -c '^pipes_and_tcp .* ok$')
-[ "$lines" -eq 14 ] && ! echo "$out" | grep -q FAILED
-check "pipes_and_tcp: all 14 checks ok (TCP echo by endpoint name, refusals, UDP, pipe relay)" $? \
-    "$(echo "$out" | grep '^pipes_and_tcp' | grep -v ' ok$')"
+scenario_twice pipes_and_tcp 14 "TCP echo by endpoint name, refusals, UDP, pipe relay"
 echo "$out" | grep '^pipes_and_tcp' | sed 's/^/# /'
-events=$(sqlite3 "$work/pipes1.db" "select json_extract(fields, '$.op') from events
+events=$(sqlite3 "$work/pipes_and_tcp_1.db" "select json_extract(fields, '$.op') from events
          where kind = 'inet' and json_extract(fields, '$.id') = 1" | tr '\n' ' ')
 [ "$events" = "socket bind listen close " ]
 check "the trace has the listener's inet events (socket bind listen close)" $? "'$events'"
-pipes=$(sqlite3 "$work/pipes1.db" "select count(*) from events where kind = 'exec_pipe'
+pipes=$(sqlite3 "$work/pipes_and_tcp_1.db" "select count(*) from events where kind = 'exec_pipe'
         and json_extract(fields, '$.op') in ('pipe', 'socketpair')")
 [ "$pipes" -eq 4 ]
 check "the trace has an exec_pipe event per pipe and socket pair made (4)" $? "$pipes"
 
 # IPv6 on the control channel (scenarios/inet6.lua): a dual-stack server, IPv6 and IPv4
 # clients, [::1], getaddrinfo's order, IPV6_V6ONLY; twice with equal digests.
-digests=""
-for attempt in 1 2; do
-    out=$("$vmcisim" run scenarios/inet6.lua --allow-exec -q --digest \
-              --trace "$work/inet6_$attempt.db" 2>&1)
-    status=$?
-    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
-done
-check "inet6 runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
-set -- $digests
-[ "$#" -eq 2 ] && [ "$1" = "$2" ]
-check "inet6 twice: equal digests" $? "$digests"
-lines=$(echo "$out" | grep -c '^inet6 .* ok$')
-[ "$lines" -eq 8 ] && ! echo "$out" | grep -q FAILED
-check "inet6: all 8 checks ok (IPv6 echo, v4-mapped peer, [::1], resolve order, V6ONLY)" $? \
-    "$(echo "$out" | grep '^inet6' | grep -v ' ok$')"
+scenario_twice inet6 8 "IPv6 echo, v4-mapped peer, [::1], resolve order, V6ONLY"
 accepted=$(sqlite3 "$work/inet6_1.db" "select json_extract(fields, '$.peer') from events
            where kind = 'inet' and json_extract(fields, '$.op') = 'accept' order by rowid
            limit 1")
@@ -410,54 +404,15 @@ check "the trace names an IPv6 peer as [2001:db8::10]:32768" $? "'$accepted'"
 
 # kill between two programs of one endpoint (scenarios/programs_kill.lua): allowed there,
 # EPERM for a Lua process, ESRCH for another endpoint's; twice with equal digests.
-digests=""
-for attempt in 1 2; do
-    out=$("$vmcisim" run scenarios/programs_kill.lua --allow-exec -q --digest 2>&1)
-    status=$?
-    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
-done
-check "programs_kill runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
-set -- $digests
-[ "$#" -eq 2 ] && [ "$1" = "$2" ]
-check "programs_kill twice: equal digests" $? "$digests"
-lines=$(echo "$out" | grep -c '^programs_kill .* ok$')
-[ "$lines" -eq 6 ] && ! echo "$out" | grep -q FAILED
-check "programs_kill: all 6 checks ok (peer signalled, killpg, EPERM, ESRCH)" $? \
-    "$(echo "$out" | grep '^programs_kill' | grep -v ' ok$')"
+scenario_twice programs_kill 6 "peer signalled, killpg, EPERM, ESRCH"
 
 # posix_spawn, system and popen (scenarios/programs_spawn.lua): `sh -c` through each, file
 # actions, a missing binary's ENOENT; twice with equal digests.
-digests=""
-for attempt in 1 2; do
-    out=$("$vmcisim" run scenarios/programs_spawn.lua --allow-exec -q --digest 2>&1)
-    status=$?
-    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
-done
-check "programs_spawn runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
-set -- $digests
-[ "$#" -eq 2 ] && [ "$1" = "$2" ]
-check "programs_spawn twice: equal digests" $? "$digests"
-lines=$(echo "$out" | grep -c '^programs_spawn .* ok$')
-[ "$lines" -eq 9 ] && ! echo "$out" | grep -q FAILED
-check "programs_spawn: all 9 checks ok (system, popen r and w, posix_spawnp, ENOENT)" $? \
-    "$(echo "$out" | grep '^programs_spawn' | grep -v ' ok$')"
+scenario_twice programs_spawn 9 "system, popen r and w, posix_spawnp, ENOENT"
 
 # sigwaitinfo, sigtimedwait, sigwait, SA_SIGINFO (scenarios/programs_sigwait.lua): what
 # siginfo_t says of kill, SIGCHLD and alarm; twice with equal digests.
-digests=""
-for attempt in 1 2; do
-    out=$("$vmcisim" run scenarios/programs_sigwait.lua --allow-exec -q --digest 2>&1)
-    status=$?
-    digests="$digests $(echo "$out" | sed -n 's/^digest //p')"
-done
-check "programs_sigwait runs (exit 0)" "$status" "$(echo "$out" | head -c 600)"
-set -- $digests
-[ "$#" -eq 2 ] && [ "$1" = "$2" ]
-check "programs_sigwait twice: equal digests" $? "$digests"
-lines=$(echo "$out" | grep -c '^programs_sigwait .* ok$')
-[ "$lines" -eq 8 ] && ! echo "$out" | grep -q FAILED
-check "programs_sigwait: all 8 checks ok (sigwaitinfo, timeout, alarm, siginfo, signalfd)" \
-    $? "$(echo "$out" | grep '^programs_sigwait' | grep -v ' ok$')"
+scenario_twice programs_sigwait 8 "sigwaitinfo, timeout, alarm, siginfo, signalfd"
 
 # Debian's socat, unmodified: `socat VSOCK-LISTEN:5000 PIPE` in a guest echoes 100 000 bytes to
 # a Lua client on the host, byte for byte, twice with equal digests (scenarios/socat_echo.lua).
