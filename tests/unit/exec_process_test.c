@@ -20,27 +20,10 @@
 
 #include "sim/exec/exec_int.h"
 #include "sim/exec/pipe.h"
+#include "exec_stubs.h"
 #include "suites.h"
 #include "test_support.h"
 #include "vsock/vs_world.h"
-
-static struct vsock_stack *stub_stack_wait(void *owner, bool *killed)
-{
-    (void)owner;
-    *killed = false;
-    return NULL;
-}
-static uint32_t stub_local_cid(void *owner) { (void)owner; return 2; }
-static void stub_failure(void *owner, const char *text) { (void)owner; (void)text; }
-static void stub_ended(void *owner) { (void)owner; }
-
-static const struct exec_callbacks stub_callbacks = {
-    .stack_wait = stub_stack_wait, .local_cid = stub_local_cid,
-    .failure = stub_failure, .ended = stub_ended,
-};
-
-static char *const fixture_argv[] = { "program", NULL };
-static char *const fixture_envp[] = { "PATH=/bin", NULL };
 
 struct fixture {
     struct vs_world *world;
