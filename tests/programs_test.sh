@@ -15,23 +15,12 @@ set -u
 vmcisim=${VMCISIM:-./vmcisim}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+. tests/programs_lib.sh
 
 # Does this machine sandbox programs? A scenario that runs /bin/true finds out.
-cat >"$work/true.lua" <<'EOF'
-local sim = require("vmcisim")
-local w = sim.world{}
-local p = w:host():exec{ "true" }
-w:run()
-sim.expect(p.exit_code == 0, "true exited 0: " .. tostring(p.exit_code))
-EOF
-"$vmcisim" run "$work/true.lua" --allow-exec -q >"$work/true.out" 2>&1
-status=$?
-if grep -q "cannot sandbox programs" "$work/true.out"; then
-    echo "ok - programs: skipped: $(grep -o 'cannot sandbox programs.*' "$work/true.out" | head -1)"
-    exit 0
-fi
-check "a program runs under --allow-exec (true exits 0)" "$status" "$(head -c 300 "$work/true.out")"
+programs_skip_unless_sandboxed programs
+check "a program runs under --allow-exec (true exits 0)" "$sandbox_status" \
+    "$(head -c 300 "$work/true.out")"
 
 # The flag: without it ep:exec fails naming it, and guide_programs.lua says it skips.
 "$vmcisim" run "$work/true.lua" -q >"$work/noflag.out" 2>&1

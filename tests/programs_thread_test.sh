@@ -14,20 +14,8 @@ set -u
 vmcisim=${VMCISIM:-./vmcisim}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
-
-cat >"$work/true.lua" <<'LUA'
-local sim = require("vmcisim")
-local w = sim.world{}
-local p = w:host():exec{ "true" }
-w:run()
-LUA
-"$vmcisim" run "$work/true.lua" --allow-exec -q >"$work/true.out" 2>&1
-if grep -q "cannot sandbox programs" "$work/true.out"; then
-    why=$(grep -o 'cannot sandbox programs.*' "$work/true.out" | head -1)
-    echo "ok - programs_thread: skipped: $why"
-    exit 0
-fi
+. tests/programs_lib.sh
+programs_skip_unless_sandboxed programs_thread
 
 # The thread-per-connection server: every echo, every join's byte count, twice the same digest.
 digests=""

@@ -12,22 +12,13 @@ set -u
 vmcisim=${VMCISIM:-./vmcisim}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
+. tests/programs_lib.sh
 
 if ! command -v socat >/dev/null 2>&1; then
     echo "ok - socat: skipped: socat is not installed (scripts/install-deps installs it)"
     exit 0
 fi
-cat >"$work/true.lua" <<'LUA'
-local sim = require("vmcisim")
-local w = sim.world{}
-w:host():exec{ "true" }
-w:run()
-LUA
-if "$vmcisim" run "$work/true.lua" --allow-exec -q 2>&1 | grep -q "cannot sandbox programs"; then
-    echo "ok - socat: skipped: this machine cannot sandbox programs"
-    exit 0
-fi
+programs_skip_unless_sandboxed socat
 
 # run_twice SCENARIO NAME CHECKS...: runs the scenario twice; every CHECK must print
 # "NAME CHECK ok", nothing may print FAILED, both runs exit 0 with equal digests.
