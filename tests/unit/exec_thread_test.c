@@ -41,42 +41,14 @@ static void fixture_open(struct fixture *fixture)
     struct vs_world_config config = { .seed = 7 };
     fixture->world = vs_world_create(&config, message, sizeof(message));
     CU_ASSERT_FATAL(fixture->world != NULL);
-    struct exec_program *root = calloc(1, sizeof(*root));
-    CU_ASSERT_FATAL(root != NULL);
-    root->engine = fixture->world->engine;
-    root->callbacks = &stub_callbacks;
-    root->name = "program";
-    root->nodename = "host";
-    root->binary_path = "/bin/program";
-    root->scratch_dir = root->shim_path = "/tmp";
-    root->argv = (char **)fixture_argv;
-    root->envp = (char **)fixture_envp;
-    root->pid = 1;
-    root->parent_pid = 1;
-    root->root = root->leader = root;
-    exec_channel_init(&root->channel);
-    root->channel_pending = root->pidfd = -1;
-    root->output_fd[0] = root->output_fd[1] = -1;
-    root->buffer = calloc(1, EXEC_PAYLOAD_BYTES_MAX + EXEC_ADDRESS_BYTES);
-    CU_ASSERT_FATAL(root->buffer != NULL);
-    struct vsock_credentials credentials = { .trusted = true, .pid = 1 };
-    vs_context_init(&root->context, root->engine, &fixture->world->host.stack, &credentials);
-    root->context_live = true;
-    exec_fdmap_init(&root->fdmap);
-    sim_waitq_init(&root->children_waitq, "wait");
-    sim_waitq_init(&root->futex_waitq, "futex");
-    fixture->root = root;
+    fixture->root = exec_stub_root(fixture->world);
 }
 
 static void fixture_close(struct fixture *fixture)
 {
     for (int index = 0; index < WAITERS; index++)
         free(fixture->waiters[index]);
-    exec__family_destroy(fixture->root);
-    vs_context_destroy(&fixture->root->context);
-    free(fixture->root->buffer);
-    free(fixture->root->threads);
-    free(fixture->root);
+    exec_stub_root_free(fixture->root);
     vs_world_destroy(fixture->world);
 }
 
