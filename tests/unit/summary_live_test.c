@@ -26,6 +26,7 @@
 #include "sim/cli/summary_int.h"
 #include "sim/lua/runtime.h"
 #include "sim/trace/writer.h"
+#include "sql_query.h"
 #include "suites.h"
 #include "test_support.h"
 
@@ -265,20 +266,6 @@ static void test_names_in_utf8_are_built_live_and_ill_formed_ones_rebuilt(void)
     trace_named("guest1", "client\xc3", false);                  /* a sequence cut by the end */
 }
 
-static int64_t count_on(const char *path, const char *query)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *statement = NULL;
-    CU_ASSERT_FATAL(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    int64_t value = -1;
-    if (sqlite3_prepare_v2(db, query, -1, &statement, NULL) == SQLITE_OK &&
-        sqlite3_step(statement) == SQLITE_ROW)
-        value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    return value;
-}
-
 static void test_a_met_bound_writes_no_tables_and_says_which(void)
 {
     struct summary_live_outcome outcome;
@@ -286,9 +273,9 @@ static void test_a_met_bound_writes_no_tables_and_says_which(void)
     trace_live("scenarios/many_connections.lua", SIM_LAYER_DEVICE, 128, &outcome);
     CU_ASSERT(!outcome.written);
     ASSERT_STR_CONTAINS(outcome.message, "no summary tables (more than SUMMARY_SOCKETS_MAX");
-    ASSERT_U64_EQ(count_on(live_path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
+    ASSERT_U64_EQ(sql_query_int(live_path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                       "'summary%'"), 0);
-    CU_ASSERT(count_on(live_path, "SELECT count(*) FROM events") > 1000);  /* trace whole */
+    CU_ASSERT(sql_query_int(live_path, "SELECT count(*) FROM events") > 1000);  /* trace whole */
     unlink(live_path);
 }
 

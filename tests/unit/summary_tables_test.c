@@ -23,6 +23,7 @@
 #include "sim/lua/runtime.h"
 #include "sim/trace/reader.h"
 #include "sim/trace/writer.h"
+#include "sql_query.h"
 #include "suites.h"
 #include "test_support.h"
 
@@ -117,16 +118,7 @@ static void sql(const char *statement)
 
 static int64_t sql_int(const char *query)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *statement = NULL;
-    CU_ASSERT_FATAL(sqlite3_open_v2(trace_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    int64_t value = -1;
-    if (sqlite3_prepare_v2(db, query, -1, &statement, NULL) == SQLITE_OK &&
-        sqlite3_step(statement) == SQLITE_ROW)
-        value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    sqlite3_close(db);
-    return value;
+    return sql_query_int(trace_path, query);
 }
 
 /* Each column the descriptors list, compared as the bytes of its field. */
