@@ -21,6 +21,9 @@
  *   kernel clears the thread's id when the real thread is gone: that last wait is native
  *   and short).
  *
+ * - pthread_kill names its thread by the simulated id the supervisor gave it (the real
+ *   kernel id glibc would use means nothing to the simulation).
+ *
  * Invariants: a slot is LIVE from pthread_create's answer to the thread's exit call, EXITING
  * until its channel is closed, then FREE; its channel number belongs to the slot; `futex_waiters`
  * counts the threads inside a simulated futex wait (only one thread runs, so it is exact).
@@ -32,11 +35,13 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shim_int.h"
 
@@ -62,6 +67,9 @@ struct shim_thread {
 };
 
 static struct shim_thread threads[SHIM_THREAD_SLOTS];
+/* The first thread's handle (it has no slot), known from the first pthread_create. */
+static pthread_t first_handle;
+static bool first_known;
 static uint32_t futex_waiters;
 /* The calling thread's slot (NULL: the first thread, or one pthread_create did not make). */
 static __thread struct shim_thread *self __attribute__((tls_model("initial-exec")));
@@ -132,6 +140,10 @@ int pthread_create(pthread_t *handle, const pthread_attr_t *attributes,
     if (real == NULL || shim_channel_fd() < 0 || start == NULL)
         return real == NULL || start == NULL ? EINVAL : ENOSYS;
     struct shim_thread *thread = slot_take();
+    if (self == NULL && !first_known) {  /* the first creation is the first thread's */
+        first_handle = pthread_self();
+        first_known = true;
+    }
     shim_threads_start();               /* from now on each thread calls over its channel */
     struct exec_request request = { .op = EXEC_OP_THREAD_CREATE };
     struct exec_reply reply;
@@ -164,6 +176,23 @@ static struct shim_thread *live_thread(pthread_t handle)
             return thread;
     }
     return NULL;
+}
+
+/* pthread_kill: a signal to one thread (docs/programs.md, "Threads"), named to the
+ * supervisor by its simulated id, as kill(2) of that id names it; the first thread's id is
+ * the process's pid. A thread that has made its exit call is gone: ESRCH. */
+int pthread_kill(pthread_t handle, int signo)
+{
+    int64_t target;
+    struct shim_thread *thread = live_thread(handle);
+    if (thread != NULL)
+        target = thread->id;
+    else if ((self == NULL && pthread_equal(handle, pthread_self())) ||
+             (first_known && pthread_equal(handle, first_handle)))
+        target = getpid();
+    else
+        return ESRCH;
+    return shim_call_simple(EXEC_OP_KILL, target, signo, 0, 0) < 0 ? errno : 0;
 }
 
 /* The simulated part of a join: waits until `handle`'s thread made its exit call, or the

@@ -72,6 +72,10 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
     probe "^detached ran 1$" "a detached thread runs"
     probe "^group_signal kill 0 handled 1 read x$" \
         "kill(0) reaches the program once: its handler runs once, the other thread reads on"
+    probe "^socket_signal kill 0 handled 1 recv y$" \
+        "a signal to the program while another thread waits in a vSockets recv: that recv goes on"
+    probe "^thread_kill 0 handled 2 recv EINTR gone ESRCH$" \
+        "pthread_kill interrupts that thread's recv (EINTR); a joined thread is ESRCH"
     probe "^limit 64 EAGAIN fork_with_threads ENOSYS$" \
         "the 65th thread is EAGAIN; fork is refused while threads live"
     probe "^limit_joined 64$" "a broadcast wakes the 64, every join succeeds"
@@ -80,8 +84,8 @@ if cc -std=c11 -O2 -o "$work/thread_probe" tests/fixtures/programs/thread_probe.
     counts=$(sqlite3 "$work/probe.db" "select kind || ':' || count(*) from events
              where kind in ('exec_thread', 'exec_thread_exit') group by kind order by kind" |
              tr '\n' ' ')
-    [ "$counts" = "exec_thread:75 exec_thread_exit:75 " ]
-    check "each of the 75 threads (5 + 1 + 1 + 1 + 1 + 1 + 1 + 64) is traced made and ended" $? \
+    [ "$counts" = "exec_thread:77 exec_thread_exit:77 " ]
+    check "each of the 77 threads (5 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 64) is traced made and ended" $? \
         "$counts"
     refused=$(sqlite3 "$work/probe.db" "select json_extract(fields, '$.value') from events
               where kind = 'exec_refused' and json_extract(fields, '$.what') = 'thread'")

@@ -145,6 +145,7 @@ void vs_context_destroy(struct vs_context *context)
         vsock_close(sock, &call);               /* a process exit: costs are nobody's */
     }
     assert(context->fd_count == 0);
+    context->waiting_head = NULL;               /* a torn-down fiber's marks are gone too */
     if (context->registry_prev != NULL)
         context->registry_prev->registry_next = context->registry_next;
     else
@@ -334,21 +335,57 @@ static int64_t op_stopped(struct op *op, int error)
     return error;
 }
 
+/* Waits in simulated time with the current process's mark on the context's list, so that
+ * vs_context_interrupt reaches this call and no other thread's. Returns the wake (as
+ * sim_fiber_wait); *interrupted tells whether a signal marked it meanwhile. */
+static int wait_marked(struct vs_context *context, struct sim_waitq *queue,
+                       uint64_t deadline_ns, bool *interrupted)
+{
+    struct vs_wait_mark mark = {
+        .process = sim_engine_current(context->engine), .next = context->waiting_head,
+    };
+    assert(mark.process != NULL);
+    context->waiting_head = &mark;
+    int wake = sim_fiber_wait(context->engine, queue, deadline_ns);
+    /* Others may have come since; a context torn down meanwhile (a power-off kills the
+     * waiting process after closing its descriptors) has dropped every mark already. */
+    struct vs_wait_mark **link = &context->waiting_head;
+    for (uint32_t walked = 0; *link != NULL && *link != &mark; walked++) {
+        assert(walked < VS_CONTEXT_WAITERS_MAX);
+        link = &(*link)->next;
+    }
+    if (*link == &mark)
+        *link = mark.next;
+    *interrupted = mark.interrupted;
+    return wake;
+}
+
+bool vs_context_interrupt(struct vs_context *context, const struct sim_process *process)
+{
+    assert(context != NULL && process != NULL);
+    uint32_t walked = 0;
+    for (struct vs_wait_mark *mark = context->waiting_head; mark != NULL; mark = mark->next) {
+        assert(++walked <= VS_CONTEXT_WAITERS_MAX);
+        if (mark->process == process) {
+            mark->interrupted = true;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Sleeps where the core asked. Returns 0 to call the core again, or the call's result. */
 static int64_t op_wait(struct vs_context *context, struct op *op, const struct vsock_call *call)
 {
     if (!sim_fiber_is_current(context->engine))
         return op_stopped(op, -EAGAIN);         /* plain code never waits (architecture.md) */
-    context->waiting = true;
-    int wake = sim_fiber_wait(context->engine, call->wait, call->deadline_ns);
-    context->waiting = false;
+    bool interrupted = false;
+    int wake = wait_marked(context, call->wait, call->deadline_ns, &interrupted);
     op->deadline_ns = call->deadline_ns;        /* the call's timeout keeps running */
     if (wake < 0)
         return op_stopped(op, wake == SIM_EKILLED ? -ECANCELED : -ENOBUFS);
-    if (context->interrupted) {                 /* an emulated signal (sim/exec only) */
-        context->interrupted = false;
+    if (interrupted)                            /* an emulated signal (sim/exec only) */
         return op_stopped(op, -EINTR);
-    }
     if (op->entry->sock == NULL || op->entry->generation != op->generation)
         return op_stopped(op, -EBADF);          /* VS2: closed while we slept */
     op->timed_out = wake == SIM_WAKE_TIMED_OUT;
@@ -726,15 +763,12 @@ int vs_poll(struct vs_context *context, struct pollfd *fds, nfds_t nfds, int tim
             return fail(EINVAL);                /* nothing could ever wake this poll */
         if (!sim_fiber_is_current(context->engine))
             return fail(EAGAIN);                /* plain code never waits */
-        context->waiting = true;
-        int wake = sim_fiber_wait(context->engine, queue, deadline_ns);
-        context->waiting = false;
+        bool interrupted = false;
+        int wake = wait_marked(context, queue, deadline_ns, &interrupted);
         if (wake < 0)
             return fail(wake == SIM_EKILLED ? ECANCELED : ENOBUFS);
-        if (context->interrupted) {             /* an emulated signal (sim/exec only) */
-            context->interrupted = false;
+        if (interrupted)                        /* an emulated signal (sim/exec only) */
             return fail(EINTR);
-        }
     }
     return fail(EIO);                           /* VS_CALL_WAKEUPS_MAX reached */
 }

@@ -127,6 +127,9 @@ uint32_t VMCISock_GetLocalCID(void);
 
 #define VS_FD_FIRST 3                   /* 0-2 are stdin, stdout, stderr in a real process */
 #define VS_FDS_MAX 256u                 /* open descriptors per context (EMFILE beyond) */
+/* Calls of one context waiting at once: one per process sharing it (a program's threads,
+ * bounded by sim/exec's thread limit); the list walk asserts this bound. */
+#define VS_CONTEXT_WAITERS_MAX 1024u
 #define VS_CALL_WAKEUPS_MAX (1ull << 32) /* wake-ups of one call: bounds the retry loop */
 
 struct vs_context;
@@ -137,6 +140,13 @@ struct vs_fd {
     struct vsock_sock *sock;            /* owned: closed by vs_close / vs_context_destroy */
     uint64_t generation;                /* changes when the slot is reused (stale waits) */
     bool connect_pending;               /* a plain-code connect() returned EAGAIN */
+};
+
+/* A call waiting in simulated time (vs_context.waiting_head). */
+struct vs_wait_mark {
+    const struct sim_process *process;
+    bool interrupted;
+    struct vs_wait_mark *next;
 };
 
 /* A simulated process as the C API sees it. Ownership: the caller allocates it and
@@ -156,11 +166,11 @@ struct vs_context {
     vs_body_fn body;
     void *body_arg;
     /* Emulated signals (sim/exec, docs/programs.md "Signals"; D11 keeps Lua and C processes
-     * without): `waiting` is true while a call of this context waits in simulated time;
-     * whoever sets `interrupted` and wakes the process makes that call fail with EINTR (or
-     * return the bytes already moved). Nothing here sets `interrupted`. */
-    bool waiting;
-    bool interrupted;
+     * without): each call of this context that waits in simulated time keeps a mark on this
+     * list, on its own stack, for the time of the wait: one per waiting process, so threads
+     * sharing the context are told apart. vs_context_interrupt sets one process's mark; its
+     * call then fails with EINTR (or returns the bytes already moved). */
+    struct vs_wait_mark *waiting_head;
     /* Registry of live contexts (VMCISock_GetLocalCID takes no argument). */
     struct vs_context *registry_next;
     struct vs_context *registry_prev;
@@ -172,6 +182,10 @@ void vs_context_init(struct vs_context *context, struct sim_engine *engine,
                      struct vsock_stack *stack, const struct vsock_credentials *credentials);
 /* Closes every descriptor still open (as a process exit does) and unregisters. */
 void vs_context_destroy(struct vs_context *context);
+/* Marks the call in which `process` waits on this context (if it waits in one) as
+ * interrupted by an emulated signal; the caller then wakes the process, and that call alone
+ * fails with EINTR. Returns whether `process` waits in a call of this context. */
+bool vs_context_interrupt(struct vs_context *context, const struct sim_process *process);
 /* Spawns the context's process: a fiber running body(context, arg), first resumed at
  * the current time; the fiber's pid goes into the context's credentials (traces).
  * Returns 0, or -1 with errno EBUSY (the context has a live process), ENOMEM, ENOBUFS

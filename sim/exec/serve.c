@@ -438,8 +438,6 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     memset(reply, 0, sizeof(*reply));
     reply->magic = EXEC_MAGIC;
     program->signals.interrupted = false;       /* a wake-up of an earlier call is spent */
-    if (!program->thread && exec__thread_count(program) == 0)
-        program->context.interrupted = false;   /* with threads, another may be waiting */
     bool fatal = false;
     int64_t result;
     if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* pipes, pairs, AF_INET */

@@ -79,13 +79,14 @@ static void interrupt(struct exec_program *program)
 {
     if (program->process == NULL || exec__signal_deliverable(program) == 0)
         return;
-    /* This layer's waits first: they are the process's own, where the socket context is
-     * its thread group's (a thread's leader may be the one waiting in a socket call). */
+    /* This layer's waits first, then a socket call's: the socket context is the thread
+     * group's (the leader's), and the mark of this process's own call there tells it from
+     * another thread's call waiting in the same context. */
     if (program->signals.waiting) {
         program->signals.interrupted = true;
         (void)sim_process_wake(program->process, SIM_WAKE_WOKEN);
-    } else if (program->leader->context_live && program->leader->context.waiting) {
-        program->leader->context.interrupted = true;
+    } else if (program->leader->context_live &&
+               vs_context_interrupt(&program->leader->context, program->process)) {
         (void)sim_process_wake(program->process, SIM_WAKE_WOKEN);
     }
 }
