@@ -16,10 +16,12 @@
  * With options->connection, only that connection's packets, its two sockets' calls, its
  * detach notices and its endpoints' lifecycle events while it lasted are drawn.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "export_int.h"
 
@@ -49,6 +51,12 @@ struct mermaid_state {
     struct participant *participants;
     uint32_t participant_count;
     uint32_t participant_capacity;
+    /* Open addressing over the names: participant index + 1, 0 for an empty slot. A slot
+     * may outlive its participant (a message that did not fit forgets the ones it
+     * declared): lookups compare names, so a stale slot only costs a probe. */
+    uint32_t *name_slots;
+    uint32_t name_slot_capacity;            /* a power of two, at least twice name_slots_used */
+    uint32_t name_slots_used;               /* non-empty slots, stale ones included */
     struct process_name *processes;         /* in spawn order; looked up only to write */
     uint32_t process_count;
     uint32_t process_capacity;
@@ -120,19 +128,65 @@ static void commit(struct mermaid_state *state)
     state->pending_bytes = 0;
 }
 
+/* The name index's slot holding `name`, or the empty slot where it would go. At least half
+ * the slots stay empty (name_index_fit), so the probe ends. */
+static uint32_t name_slot(const struct mermaid_state *state, const char *name)
+{
+    uint32_t mask = state->name_slot_capacity - 1;
+    uint32_t at = (uint32_t)XXH3_64bits(name, strlen(name)) & mask;
+    for (uint32_t probes = 0; probes <= mask; probes++, at = (at + 1) & mask) {
+        uint32_t held = state->name_slots[at];
+        if (held == 0 || (held <= state->participant_count &&
+                          strcmp(state->participants[held - 1].name, name) == 0))
+            return at;
+    }
+    assert(!"the name index is never full");
+    return 0;
+}
+
+/* Keeps at least half of the name index empty (with one more name to come), rebuilding it
+ * from the live participants when not: that also drops stale slots, which would otherwise
+ * pile up while messages that do not fit declare and forget. False when out of memory. */
+static bool name_index_fit(struct mermaid_state *state)
+{
+    if (2u * (state->name_slots_used + 1u) <= state->name_slot_capacity)
+        return true;
+    uint32_t capacity = 64u;
+    while (capacity < 4u * (state->participant_count + 1u))
+        capacity *= 2u;
+    uint32_t *slots = calloc(capacity, sizeof *slots);
+    if (slots == NULL)
+        return false;
+    free(state->name_slots);
+    state->name_slots = slots;
+    state->name_slot_capacity = capacity;
+    state->name_slots_used = 0;
+    for (uint32_t index = 0; index < state->participant_count; index++) {
+        state->name_slots[name_slot(state, state->participants[index].name)] = index + 1;
+        state->name_slots_used++;
+    }
+    return true;
+}
+
 /* The id (1-based) of the participant named `name`, declared on first use. */
 static uint32_t participant(struct mermaid_state *state, uint32_t ctx)
 {
     const char *name = export__names_get(state->names, ctx);
-    for (uint32_t index = 0; index < state->participant_count; index++)
-        if (strcmp(state->participants[index].name, name) == 0)
-            return index + 1;
+    if (!name_index_fit(state))
+        return state->participant_count;
+    uint32_t at = name_slot(state, name);
+    uint32_t held = state->name_slots[at];
+    if (held != 0 && held <= state->participant_count)
+        return held;
     if (!export__grow((void **)&state->participants, &state->participant_capacity,
                       state->participant_count, sizeof *state->participants,
                       MERMAID_PARTICIPANTS_MAX))
         return state->participant_count;
     struct participant *slot = &state->participants[state->participant_count++];
     snprintf(slot->name, sizeof slot->name, "%s", name);
+    assert(held == 0);                  /* name_slot returned a match or an empty slot */
+    state->name_slots_used++;
+    state->name_slots[at] = state->participant_count;
     char label[EXPORT__NAME_BYTES_MAX + 32];
     if (strncmp(name, "cid ", 4) == 0)
         snprintf(label, sizeof label, "%s", name);
@@ -371,6 +425,7 @@ int export__mermaid_write(struct export__trace *trace, FILE *out,
     }
     export__names_destroy(state.names);
     free(state.participants);
+    free(state.name_slots);
     free(state.processes);
     return rc;
 }

@@ -516,6 +516,72 @@ static void test_mermaid_character_bound_keeps_a_prefix_and_the_note(void)
     free(out);
 }
 
+/* A trace of the host and `guests` VMs (guestN, cid 5000 + N), each sending one REQUEST2 to
+ * the host in turn, then each receiving one back, in the same order. */
+static void write_many_guests_trace(struct fixture *fixture, const char *name, uint32_t guests)
+{
+    fixture_open(fixture, name);
+    put_named(fixture, 0, "host_create", 2, "host");
+    char guest[32];
+    for (uint32_t index = 0; index < guests; index++) {
+        snprintf(guest, sizeof guest, "guest%u", index);
+        put_named(fixture, 0, "vm_create", 5000 + index, guest);
+    }
+    for (uint32_t round = 0; round < 2; round++)
+        for (uint64_t index = 0; index < guests; index++) {
+            uint64_t guest_address = ((5000 + index) << 32) | 1024, host = (2ull << 32) | 15000;
+            put_packet(fixture, 1000 + round * guests + index, round == 0 ? "REQUEST2" : "RST",
+                       round == 0 ? guest_address : host, round == 0 ? host : guest_address,
+                       0, 0);
+        }
+    fixture_close(fixture);
+}
+
+/* Participants are found by name however many there are: each is declared once, on first
+ * use, and the second round's arrows go to the same ones. */
+static void test_mermaid_many_participants_declared_once(void)
+{
+    struct fixture fixture;
+    write_many_guests_trace(&fixture, "mermaid_many.db", 600);
+    struct export_options options;
+    export_options_default(&options);
+    options.format = EXPORT_FORMAT_MERMAID;
+    options.mermaid_characters_max = OUTPUT_BYTES_MAX - 1;
+    size_t size = 0;
+    char *out = (char *)export_read(fixture.path, &options, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    ASSERT_U64_EQ(count_substrings(out, "    participant "), 601);
+    ASSERT_STR_CONTAINS(out, "    participant P601 as guest599 (cid 5599)\n");
+    ASSERT_STR_CONTAINS(out, "    P601->>P1: REQUEST2 1024 to 15000 at 1.599us\n");
+    ASSERT_STR_CONTAINS(out, "    P1->>P601: RST 15000 to 1024 at 2.199us\n");
+    ASSERT_U64_EQ(count_substrings(out, "->>"), 1200);
+    free(out);
+}
+
+/* Past the character bound every later message still declares its new participant before
+ * it is forgotten: thousands of those leave the diagram a clean prefix with the note. */
+static void test_mermaid_forgotten_participants_stay_bounded(void)
+{
+    struct fixture fixture;
+    write_many_guests_trace(&fixture, "mermaid_forgotten.db", 3000);
+    struct export_options options;
+    export_options_default(&options);
+    options.format = EXPORT_FORMAT_MERMAID;
+    options.mermaid_characters_max = 4000;
+    size_t size = 0;
+    char *out = (char *)export_read(fixture.path, &options, &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    CU_ASSERT(size <= 4000);
+    /* The creation notes come first (one per VM), so the bound cuts among them. */
+    uint64_t drawn = count_substrings(out, "    Note over ") - 1 + count_substrings(out, "->>");
+    CU_ASSERT(drawn > 2 && drawn < 100);
+    ASSERT_U64_EQ(count_substrings(out, "    participant "), drawn);   /* the host, guest0.. */
+    char note[96];                                  /* 3001 notes + 6000 packets in all */
+    snprintf(note, sizeof note, "%" PRIu64 " more messages left out (at most ", 9001 - drawn);
+    ASSERT_STR_CONTAINS(out, note);
+    free(out);
+}
+
 /* ---- export_run -------------------------------------------------------------------- */
 
 /* A missing file, a foreign SQLite database and a non-database fail with a message naming
@@ -927,6 +993,8 @@ CU_ErrorCode export_suite_add(void)
         TEST_ENTRY(test_perfetto_names_stay_valid_json),
         TEST_ENTRY(test_mermaid_bound_ends_with_a_note_counting_the_rest),
         TEST_ENTRY(test_mermaid_character_bound_keeps_a_prefix_and_the_note),
+        TEST_ENTRY(test_mermaid_many_participants_declared_once),
+        TEST_ENTRY(test_mermaid_forgotten_participants_stay_bounded),
         TEST_ENTRY(test_export_refuses_what_is_not_a_trace),
         TEST_ENTRY(test_export_names_an_unwritable_output),
         TEST_ENTRY(test_export_window_and_determinism),
