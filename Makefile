@@ -39,6 +39,12 @@ $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
+# sim/engine/data_hash_avx2.c alone is built for AVX2 (copy and hash in one pass); the code
+# that calls it checks the CPU first (sim/engine/data_hash.c).
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/sim/engine/data_hash_avx2.o: CFLAGS_ALL += -mavx2
+endif
+
 $(BUILD)/libvmcisim.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

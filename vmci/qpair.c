@@ -12,7 +12,8 @@
  * carries the running XXH3-64 of every byte this endpoint has enqueued so far, so two runs
  * that move different bytes have different digests (docs/trace-schema.md, "Data bytes").
  *
- * Bytes are hashed once per side: an endpoint that starts writing into a queue nobody has
+ * The writer's bytes are hashed as they are copied into the ring (vmci_qp_enqueue_hashed),
+ * and once per side: an endpoint that starts writing into a queue nobody has
  * written yet (every vSockets stream) shares its running hash with the queue's
  * stream_bytes tally (the same stream, sim_data_stream_share), since both count the same
  * bytes from the same start; only an endpoint that attaches to a queue with bytes already
@@ -128,15 +129,15 @@ static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle ha
     }
 }
 
-/* The writer's side: `moved` bytes from `bytes` went into `queue` through `qpair`. Extends
- * the endpoint's running hash and the queue's tally, hashing the bytes once when the two
- * are the same stream (qpair_share_tally), and returns the endpoint's new hash value (kept
- * as the tally's too when shared, so a reader catching up does not compute it again). */
+/* The writer's side: `moved` bytes from `bytes` went into `queue` through `qpair`, and the
+ * copy into the ring has extended the endpoint's running hash by them already
+ * (vmci_qp_enqueue_hashed). Extends the queue's tally, which needs nothing more when it is
+ * the same stream (qpair_share_tally), and returns the endpoint's new hash value (kept as
+ * the tally's too when shared, so a reader catching up does not compute it again). */
 static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue,
                               const void *bytes, uint64_t moved)
 {
     assert(qpair->produced != NULL && bytes != NULL && moved > 0);
-    sim_data_stream_update(qpair->produced, bytes, moved);
     uint64_t value = sim_data_stream_value(qpair->produced);
     struct vmci_queue_tally *tally = &queue->tally;
     if (!tally_ready(tally))
@@ -385,7 +386,8 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
         state = VMCI_ERROR_QUEUEPAIR_NOT_READY;                                 /* D20 */
     if (state < 0)
         return state;
-    int64_t rc = vmci_qp_enqueue(view, source, size_bytes);
+    int64_t rc = vmci_qp_enqueue_hashed(view, source, size_bytes,
+                                        data_hashing ? qpair->produced : NULL);
     if (rc > 0 && data_hashing) {
         uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
         trace_data(qpair, "enqueue", true, produced_hash, (uint64_t)rc);

@@ -26,6 +26,9 @@
  *   QP4  a ring reads as zero where nothing was written (R81), though only the bytes
  *        below defined_bytes are stored: a copy stores the zeroes it reaches first.
  *
+ * An enqueue may also hash what it copies (vmci_qp_enqueue_hashed), piece by piece as the
+ * bytes go into the ring, so that each byte is read once for both (issue 10, item 6).
+ *
  * A dequeue or peek may also copy nothing and say where its bytes lie in the ring
  * (vmci_qp_consume_in_place), for a reader that makes its own copy at once: the same
  * checks, results and head movement, and the same zeroes stored first (QP4).
@@ -321,9 +324,20 @@ static int64_t consume_ring_load(struct vmci_qp_view view, struct ring *ring)
     return ring_load(view.consume, view.produce, ring);
 }
 
-/* Copies size_bytes into the ring from `offset`, wrapping at N: at most two pieces. */
+/* One piece of a copy into the ring, hashed on the way when `hash` is given. */
+static void piece_copy_in(uint8_t *target, const uint8_t *source, uint64_t size_bytes,
+                          struct sim_data_stream *hash)
+{
+    if (hash != NULL)
+        sim_data_stream_copy(hash, target, source, (size_t)size_bytes);
+    else
+        memcpy(target, source, (size_t)size_bytes);
+}
+
+/* Copies size_bytes into the ring from `offset`, wrapping at N: at most two pieces, both
+ * added to `hash` (unless NULL) in order. */
 static void ring_copy_in(struct vmci_queue *queue, uint64_t offset, const uint8_t *source,
-                         uint64_t size_bytes)
+                         uint64_t size_bytes, struct sim_data_stream *hash)
 {
     assert(offset < queue->size_bytes);
     assert(size_bytes <= queue->size_bytes - 1);
@@ -331,10 +345,10 @@ static void ring_copy_in(struct vmci_queue *queue, uint64_t offset, const uint8_
     if (first_bytes > size_bytes)
         first_bytes = size_bytes;
     ring_define_for_write(queue, offset, offset + first_bytes);
-    memcpy(queue->ring + offset, source, (size_t)first_bytes);
+    piece_copy_in(queue->ring + offset, source, first_bytes, hash);
     if (size_bytes > first_bytes) {
         ring_define_for_write(queue, 0, size_bytes - first_bytes);
-        memcpy(queue->ring, source + first_bytes, (size_t)(size_bytes - first_bytes));
+        piece_copy_in(queue->ring, source + first_bytes, size_bytes - first_bytes, hash);
     }
 }
 
@@ -388,6 +402,12 @@ static void view_check(struct vmci_qp_view view)
 
 int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t size_bytes)
 {
+    return vmci_qp_enqueue_hashed(view, source, size_bytes, NULL);
+}
+
+int64_t vmci_qp_enqueue_hashed(struct vmci_qp_view view, const void *source,
+                               uint64_t size_bytes, struct sim_data_stream *hash)
+{
     view_check(view);
     assert(source != NULL || size_bytes == 0);
     struct ring ring;
@@ -401,7 +421,7 @@ int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t s
     if (copied_bytes == 0)
         return 0;
     uint64_t ready_before = ring_ready_bytes(&ring);
-    ring_copy_in(ring.queue, ring.tail, source, copied_bytes);
+    ring_copy_in(ring.queue, ring.tail, source, copied_bytes, hash);
     /* QP2: publish only after the copy. */
     vmci_queue_set_producer_tail(view.produce,
                                  ring_advance(ring.tail, copied_bytes, ring.queue->size_bytes));

@@ -96,6 +96,10 @@ struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory);
  * producer tail. Returns bytes copied (> 0 unless size_bytes == 0), or
  * VMCI_ERROR_QUEUEPAIR_NOSPACE (free = 0) or VMCI_ERROR_INVALID_SIZE (corrupt header, R82). */
 int64_t vmci_qp_enqueue(struct vmci_qp_view view, const void *source, uint64_t size_bytes);
+/* vmci_qp_enqueue() that also extends `hash` (unless NULL) by the bytes it copies, as they
+ * are copied (sim_data_stream_copy: one pass over them where the CPU allows). */
+int64_t vmci_qp_enqueue_hashed(struct vmci_qp_view view, const void *source,
+                               uint64_t size_bytes, struct sim_data_stream *hash);
 /* R87: copies min(size, ready) bytes out of the consume ring, then advances the consumer
  * head. Returns bytes copied, VMCI_ERROR_QUEUEPAIR_NODATA or VMCI_ERROR_INVALID_SIZE. */
 int64_t vmci_qp_dequeue(struct vmci_qp_view view, void *target, uint64_t size_bytes);

@@ -19,16 +19,14 @@
  * Names are read by content only (never by address), so the value depends on the events
  * alone: not on the build, the address layout or the trace level.
  *
- * Also the running data hashes (struct sim_data_stream) that emitters put in their events
- * so that the digest covers data bytes that no event carries (queue-pair rings).
+ * Also the one-shot data hash (sim_data_hash) of the bytes events carry; the running ones
+ * (struct sim_data_stream) are in data_hash.c.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* struct XXH3_state_s itself, so that a data stream holds its state inline. */
-#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 /* On x86-64 the library's dispatching entry points pick the widest vector unit the machine
  * has (AVX2 where the plain entry points use SSE2): the same values, about twice the speed
@@ -348,81 +346,6 @@ struct sim_trace_sink sim_digest_sink(struct sim_digest *digest)
         .state = digest,
     };
     return sink;
-}
-
-/* The state inline (one allocation, no pointer to follow: a fleet's streams are in no
- * cache when their turn comes, issue 10), on the 64-byte boundary XXH3 wants, found in a
- * malloc'd block as XXH3_createState does it (aligned_alloc's memalign made the fleet
- * slower); `block` is what free() takes. */
-struct sim_data_stream {
-    XXH3_state_t state;
-    uint32_t references;        /* sim_data_stream_share(); freed when the last one goes */
-    void *block;
-};
-
-#define DATA_STREAM_ALIGN_BYTES 64u
-_Static_assert(_Alignof(XXH3_state_t) <= DATA_STREAM_ALIGN_BYTES, "the state's alignment");
-
-struct sim_data_stream *sim_data_stream_create(void)
-{
-    uint8_t *block = malloc(sizeof(struct sim_data_stream) + DATA_STREAM_ALIGN_BYTES - 1);
-    if (block == NULL)
-        return NULL;
-    uintptr_t misalignment = (uintptr_t)block % DATA_STREAM_ALIGN_BYTES;
-    size_t offset = misalignment == 0 ? 0 : DATA_STREAM_ALIGN_BYTES - misalignment;
-    struct sim_data_stream *stream = (struct sim_data_stream *)(block + offset);
-    XXH3_64bits_reset(&stream->state);      /* all the state a 64-bit hash reads */
-    stream->references = 1;
-    stream->block = block;
-    return stream;
-}
-
-struct sim_data_stream *sim_data_stream_share(struct sim_data_stream *stream)
-{
-    assert(stream != NULL);
-    assert(stream->references > 0 && stream->references < UINT32_MAX);
-    stream->references++;
-    return stream;
-}
-
-void sim_data_stream_destroy(struct sim_data_stream *stream)
-{
-    if (stream == NULL)
-        return;
-    assert(stream->references > 0);
-    if (--stream->references > 0)
-        return;
-    free(stream->block);
-}
-
-void sim_data_stream_update(struct sim_data_stream *stream, const void *data, size_t size_bytes)
-{
-    assert(stream != NULL);
-    assert(data != NULL || size_bytes == 0);
-    if (size_bytes > 0)
-        XXH3_64bits_update(&stream->state, data, size_bytes);
-}
-
-uint64_t sim_data_stream_value(const struct sim_data_stream *stream)
-{
-    assert(stream != NULL);
-    return XXH3_64bits_digest(&stream->state);
-}
-
-void sim_data_stream_prefetch(const struct sim_data_stream *stream)
-{
-    assert(stream != NULL);
-    __builtin_prefetch(stream->state.acc, 1);
-    __builtin_prefetch(&stream->state.bufferedSize, 1);
-}
-
-struct sim_data_stream *sim_data_stream_clone(const struct sim_data_stream *stream)
-{
-    assert(stream != NULL);
-    struct sim_data_stream *clone = sim_data_stream_create();
-    if (clone != NULL)
-        XXH3_copyState(&clone->state, &stream->state);
-    return clone;
 }
 
 uint64_t sim_data_hash(const void *data, size_t size_bytes)

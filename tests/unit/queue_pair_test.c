@@ -22,6 +22,7 @@
 #include <CUnit/CUnit.h>
 
 #include "sim/engine/rng.h"
+#include "sim/engine/trace.h"
 #include "sim/lua/runtime.h"
 #include "suites.h"
 #include "test_support.h"
@@ -576,6 +577,50 @@ static void test_R86_enqueue_wraps_at_ring_end(void)
     fixture_destroy(&fixture);
 }
 
+/* R86 with hashing (vmci_qp_enqueue_hashed): the stream ends up hashing exactly the bytes
+ * that went into the ring, in ring order across the wrap, whether the pieces are large
+ * (the one-pass copy where the CPU has it) or small; a cut-short enqueue hashes only what
+ * it copied, a refused one nothing, and the ring holds the same bytes as a plain enqueue
+ * would have put there. */
+static void test_R86_hashed_enqueue_hashes_what_it_copies(void)
+{
+    enum { RING_BYTES = 8192, SENT_BYTES = 8191 + 5000 + 1500 };
+    static uint8_t bytes[SENT_BYTES], out[RING_BYTES];
+    struct qp_fixture fixture;
+    fixture_create(&fixture, RING_BYTES, 64);
+    struct direction direction = fixture_direction(&fixture, 0);
+    struct sim_data_stream *hash = sim_data_stream_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hash);
+    for (size_t index = 0; index < sizeof(bytes); index++)
+        bytes[index] = (uint8_t)((index * 2654435761u) >> 13);
+    /* Tail and head at RING_BYTES - 3000, through plain enqueues (not hashed). */
+    ASSERT_U64_EQ(vmci_qp_enqueue(direction.producer, out, RING_BYTES - 3000), RING_BYTES - 3000);
+    ASSERT_U64_EQ(vmci_qp_dequeue(direction.consumer, out, RING_BYTES), RING_BYTES - 3000);
+    size_t hashed = 0;
+    /* 5000 bytes: 3000 before the wrap, 2000 after. */
+    ASSERT_U64_EQ(vmci_qp_enqueue_hashed(direction.producer, bytes, 5000, hash), 5000);
+    hashed += 5000;
+    ASSERT_U64_EQ(sim_data_stream_value(hash), sim_data_hash(bytes, hashed));
+    /* 1500 more, then 100 in small pieces, then one cut short at the free space. */
+    ASSERT_U64_EQ(vmci_qp_enqueue_hashed(direction.producer, bytes + hashed, 1500, hash), 1500);
+    hashed += 1500;
+    for (unsigned piece = 0; piece < 10; piece++, hashed += 10)
+        ASSERT_U64_EQ(vmci_qp_enqueue_hashed(direction.producer, bytes + hashed, 10, hash), 10);
+    uint64_t free_bytes = RING_BYTES - 1 - hashed;
+    ASSERT_U64_EQ(vmci_qp_enqueue_hashed(direction.producer, bytes + hashed, 5000, hash),
+                  free_bytes);
+    hashed += free_bytes;
+    ASSERT_U64_EQ(sim_data_stream_value(hash), sim_data_hash(bytes, hashed));
+    /* Full: refused, nothing hashed. */
+    ASSERT_U64_EQ(vmci_qp_enqueue_hashed(direction.producer, bytes + hashed, 10, hash),
+                  VMCI_ERROR_QUEUEPAIR_NOSPACE);
+    ASSERT_U64_EQ(sim_data_stream_value(hash), sim_data_hash(bytes, hashed));
+    ASSERT_U64_EQ(vmci_qp_dequeue(direction.consumer, out, RING_BYTES), RING_BYTES - 1);
+    CU_ASSERT_EQUAL(memcmp(out, bytes, RING_BYTES - 1), 0);
+    sim_data_stream_destroy(hash);
+    fixture_destroy(&fixture);
+}
+
 /* R87: empty -> NODATA (target untouched); a short read returns what was asked, a long
  * read what is ready; a zero-byte dequeue returns 0 and does not move the head. */
 static void test_R87_dequeue_partial_and_nodata(void)
@@ -1017,6 +1062,7 @@ CU_ErrorCode queue_pair_suite_add(void)
         TEST_ENTRY(test_R83_R84_free_and_ready_for_every_pointer_pair),
         TEST_ENTRY(test_R85_advance_wraps_pointer),
         TEST_ENTRY(test_R86_enqueue_wraps_at_ring_end),
+        TEST_ENTRY(test_R86_hashed_enqueue_hashes_what_it_copies),
         TEST_ENTRY(test_R87_dequeue_partial_and_nodata),
         TEST_ENTRY(test_R88_peek_does_not_advance),
         TEST_ENTRY(test_R89_queries_from_both_sides),

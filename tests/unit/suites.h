@@ -54,7 +54,8 @@
     X(exec_pipe) \
     X(exec_process) \
     X(exec_thread) \
-    X(layout)
+    X(layout) \
+    X(data_hash)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/data_hash_test.c: the running data hashes' copy-and-hash paths
+ * (sim/engine/data_hash.c, data_hash_avx2.c).
+ *
+ * A stream's value goes into the digest, so every path that extends it must give what
+ * the library's XXH3_64bits gives for the same bytes, whatever the CPU: the AVX2 path
+ * (one pass, its own loop over xxhash.h's stripe arithmetic) and the portable one (memcpy,
+ * then update) are checked against libxxhash on every size from 0 to 4096 after prefixes
+ * that leave the state's buffer empty, partly filled, full or past a block, on large inputs
+ * cut at many places, and on the state they leave for the bytes that come after. Each copy
+ * must also be a plain copy: the target's bytes equal the source's and nothing around them
+ * is written. On a CPU without AVX2 the AVX2 cases say so and check only the portable path.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "sim/engine/data_hash.h"
+#include "sim/engine/trace.h"
+#include "suites.h"
+#include "test_support.h"
+
+#define SMALL_SIZE_MAX 4096u
+#define LARGE_BYTES ((1u << 20) + 13u)
+#define GUARD_BYTES 64u
+#define GUARD_VALUE 0xA5u
+
+typedef void copy_function(void *hash_state, void *target, const void *source,
+                           size_t size_bytes);
+
+/* Deterministic bytes with no short period (xorshift64*). */
+static void fill_bytes(uint8_t *bytes, size_t size_bytes, uint64_t seed)
+{
+    uint64_t value = seed * 2 + 1;
+    for (size_t index = 0; index < size_bytes; index++) {
+        value ^= value >> 12;
+        value ^= value << 25;
+        value ^= value >> 27;
+        bytes[index] = (uint8_t)((value * 0x2545F4914F6CDD1Dull) >> 56);
+    }
+}
+
+/* The paths to check: the portable one always, the AVX2 one where the CPU runs it. */
+static unsigned copy_paths(copy_function *paths[2], const char *names[2])
+{
+    paths[0] = sim__data_hash_copy_portable;
+    names[0] = "portable";
+    if (!sim__data_hash_avx2_usable()) {
+        printf("\n    (no AVX2 on this CPU: only the portable path is checked) ");
+        return 1;
+    }
+    paths[1] = sim__data_hash_copy_avx2;
+    names[1] = "avx2";
+    return 2;
+}
+
+/* One copy of `size` bytes after `prefix` bytes already hashed: the value is the library's
+ * over all of them, the target holds the bytes and its guards are intact, and the state
+ * extends as the library's would. Returns false (after a CUnit failure) on a mismatch. */
+static bool check_one_copy(copy_function *copy, XXH3_state_t *state, const uint8_t *bytes,
+                           size_t prefix, size_t size, uint8_t *target_area)
+{
+    XXH3_64bits_reset(state);
+    XXH3_64bits_update(state, bytes, prefix);
+    memset(target_area, GUARD_VALUE, size + 2 * GUARD_BYTES);
+    uint8_t *target = target_area + GUARD_BYTES;
+    copy(state, target, bytes + prefix, size);
+    bool same_value = XXH3_64bits_digest(state) == XXH3_64bits(bytes, prefix + size);
+    bool same_bytes = size == 0 || memcmp(target, bytes + prefix, size) == 0;
+    bool guards = true;
+    for (size_t index = 0; index < GUARD_BYTES; index++)
+        guards = guards && target_area[index] == GUARD_VALUE &&
+                 target[size + index] == GUARD_VALUE;
+    XXH3_64bits_update(state, bytes + prefix + size, 100);     /* and it goes on alike */
+    bool same_after = XXH3_64bits_digest(state) == XXH3_64bits(bytes, prefix + size + 100);
+    CU_ASSERT(same_value);
+    CU_ASSERT(same_bytes);
+    CU_ASSERT(guards);
+    CU_ASSERT(same_after);
+    return same_value && same_bytes && guards && same_after;
+}
+
+static void test_copy_paths_match_the_library_on_every_small_size(void)
+{
+    /* Prefixes that leave the buffer empty, with one byte, one stripe, nearly and exactly
+     * full, and after a whole block (1 KiB) and then some. */
+    static const size_t prefixes[] = { 0, 1, 63, 64, 65, 200, 255, 256, 257, 1024, 1100 };
+    size_t bytes_size = prefixes[sizeof(prefixes) / sizeof(prefixes[0]) - 1] +
+                        SMALL_SIZE_MAX + 100;
+    uint8_t *bytes = malloc(bytes_size);
+    uint8_t *target_area = malloc(SMALL_SIZE_MAX + 2 * GUARD_BYTES);
+    XXH3_state_t *state = XXH3_createState();
+    CU_ASSERT_FATAL(bytes != NULL && target_area != NULL && state != NULL);
+    fill_bytes(bytes, bytes_size, 1);
+    copy_function *paths[2];
+    const char *names[2];
+    unsigned path_count = copy_paths(paths, names);
+    for (unsigned path = 0; path < path_count; path++) {
+        for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+            for (size_t size = 0; size <= SMALL_SIZE_MAX; size++) {
+                if (!check_one_copy(paths[path], state, bytes, prefixes[p], size,
+                                    target_area)) {
+                    printf("\n    %s path: prefix %zu, size %zu differs ", names[path],
+                           prefixes[p], size);
+                    goto done;
+                }
+            }
+        }
+    }
+done:
+    XXH3_freeState(state);
+    free(target_area);
+    free(bytes);
+}
+
+/* A large input cut into pieces of many sizes (1 byte to past 64 KiB), each piece going
+ * through one of the paths or a plain update in turn: after every piece the value is the
+ * library's over everything so far, and the copied pieces rebuild the input. */
+static void test_copy_paths_match_the_library_on_large_cut_input(void)
+{
+    uint8_t *bytes = malloc(LARGE_BYTES);
+    uint8_t *copied = malloc(LARGE_BYTES);
+    XXH3_state_t *state = XXH3_createState();
+    CU_ASSERT_FATAL(bytes != NULL && copied != NULL && state != NULL);
+    fill_bytes(bytes, LARGE_BYTES, 2);
+    memset(copied, 0, LARGE_BYTES);
+    copy_function *paths[2];
+    const char *names[2];
+    unsigned path_count = copy_paths(paths, names);
+    static const size_t cuts[] = { 1, 65536, 7, 70001, 256, 255, 257, 64, 1024, 1023, 4096,
+                                   65537, 3, 16384, 999, 131072, 63, 65 };
+    XXH3_64bits_reset(state);
+    size_t done = 0;
+    unsigned mismatches = 0;
+    for (unsigned piece = 0; done < LARGE_BYTES; piece++) {
+        size_t size = cuts[piece % (sizeof(cuts) / sizeof(cuts[0]))];
+        if (size > LARGE_BYTES - done)
+            size = LARGE_BYTES - done;
+        unsigned way = piece % (path_count + 1);
+        if (way == path_count) {
+            XXH3_64bits_update(state, bytes + done, size);
+            memcpy(copied + done, bytes + done, size);
+        } else {
+            paths[way](state, copied + done, bytes + done, size);
+        }
+        done += size;
+        if (XXH3_64bits_digest(state) != XXH3_64bits(bytes, done) && mismatches++ == 0)
+            printf("\n    piece %u (%s, %zu bytes) ends at %zu with another value ", piece,
+                   way == path_count ? "update" : names[way], size, done);
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT(memcmp(copied, bytes, LARGE_BYTES) == 0);
+    /* The whole input in one copy, by each path. */
+    for (unsigned path = 0; path < path_count; path++) {
+        XXH3_64bits_reset(state);
+        memset(copied, 0, LARGE_BYTES);
+        paths[path](state, copied, bytes, LARGE_BYTES);
+        CU_ASSERT_EQUAL(XXH3_64bits_digest(state), XXH3_64bits(bytes, LARGE_BYTES));
+        CU_ASSERT(memcmp(copied, bytes, LARGE_BYTES) == 0);
+    }
+    XXH3_freeState(state);
+    free(copied);
+    free(bytes);
+}
+
+/* The public copy: the same values as sim_data_stream_update over the same bytes, on a
+ * shared stream too, and a plain copy of each piece. */
+static void test_stream_copy_is_update_of_the_copied_bytes(void)
+{
+    enum { TOTAL_BYTES = 300000 };
+    uint8_t *bytes = malloc(TOTAL_BYTES);
+    uint8_t *copied = calloc(1, TOTAL_BYTES);
+    struct sim_data_stream *copying = sim_data_stream_create();
+    struct sim_data_stream *updating = sim_data_stream_create();
+    CU_ASSERT_FATAL(bytes != NULL && copied != NULL && copying != NULL && updating != NULL);
+    struct sim_data_stream *shared = sim_data_stream_share(copying);
+    fill_bytes(bytes, TOTAL_BYTES, 3);
+    static const size_t pieces[] = { 0, 5, 1023, 1024, 1025, 65536, 40000, 17, 2048 };
+    size_t done = 0;
+    for (unsigned index = 0; done < TOTAL_BYTES; index++) {
+        size_t size = pieces[index % (sizeof(pieces) / sizeof(pieces[0]))];
+        if (size > TOTAL_BYTES - done)
+            size = TOTAL_BYTES - done;
+        sim_data_stream_copy(index % 2 == 0 ? copying : shared, copied + done, bytes + done,
+                             size);
+        sim_data_stream_update(updating, bytes + done, size);
+        done += size;
+        ASSERT_U64_EQ(sim_data_stream_value(copying), sim_data_stream_value(updating));
+        ASSERT_U64_EQ(sim_data_stream_value(copying), XXH3_64bits(bytes, done));
+    }
+    CU_ASSERT(memcmp(copied, bytes, TOTAL_BYTES) == 0);
+    sim_data_stream_copy(copying, NULL, NULL, 0);           /* nothing moved: same value */
+    ASSERT_U64_EQ(sim_data_stream_value(copying), XXH3_64bits(bytes, TOTAL_BYTES));
+    sim_data_stream_destroy(shared);
+    sim_data_stream_destroy(copying);
+    sim_data_stream_destroy(updating);
+    free(copied);
+    free(bytes);
+}
+
+CU_ErrorCode data_hash_suite_add(void)
+{
+    static const struct test_entry tests[] = {
+        TEST_ENTRY(test_copy_paths_match_the_library_on_every_small_size),
+        TEST_ENTRY(test_copy_paths_match_the_library_on_large_cut_input),
+        TEST_ENTRY(test_stream_copy_is_update_of_the_copied_bytes),
+    };
+    return test_suite_register("data_hash", tests, sizeof(tests) / sizeof(tests[0]));
+}
