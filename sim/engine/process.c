@@ -78,8 +78,12 @@ static void waitq_remove(struct sim_process *process)
     process->waitq_prev = NULL;
 }
 
-static void trace_process(struct sim_process *process, const char *kind,
-                          const char *field_name, const char *field_text)
+/* Inline at each call: the kinds and field names are literals there, and only then are
+ * their lengths and name ids constants. */
+static inline __attribute__((always_inline)) void trace_process(struct sim_process *process,
+                                                               const char *kind,
+                                                               const char *field_name,
+                                                               const char *field_text)
 {
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, kind, process->ctx, process->pid);
