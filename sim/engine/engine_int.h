@@ -53,6 +53,14 @@ struct sim_engine {
      * a direct call, and 1: the loop over sinks starts after it. Else NULL and 0. */
     struct sim_digest *digest_first;
     uint32_t sinks_looped_first;
+    /* sim_trace_name_id of each sink's kind_only and kind_also (0 when it has none): an
+     * event whose kind id differs from both is neither kind, without a strcmp. */
+    uint64_t sink_kind_ids[SIM_TRACE_SINKS_MAX][2];
+    /* True while every sink the loop visits has a kind_only: then an event whose kind id
+     * is none of theirs (wanted_kind_ids) skips the loop at once. */
+    bool looped_sinks_all_filtered;
+    uint32_t wanted_kind_count;
+    uint64_t wanted_kind_ids[2 * SIM_TRACE_SINKS_MAX];
     uint64_t trace_seq_next;        /* the one counter of trace event sequence numbers */
     struct sim_process *current;    /* the process running now, or NULL */
     struct sim_process *live_head;  /* live processes, creation order */

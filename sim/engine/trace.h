@@ -101,6 +101,8 @@ struct sim_trace_sink {
      * skips the others without calling it (a sink that reads one kind costs nothing on
      * the other events of a run). */
     const char *kind_only;
+    /* NULL, or a second kind the sink wants as well (only with kind_only). */
+    const char *kind_also;
 };
 
 /* The name id: a fixed function of a name's length and bytes (docs/digest-vectors.md gives

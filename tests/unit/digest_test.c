@@ -617,6 +617,43 @@ static void test_sink_kind_only_skips_other_kinds(void)
     }
     CU_ASSERT_EQUAL(filtered, 2);
     CU_ASSERT_EQUAL(all, 6);
+    /* The engine tells kinds apart by their ids first; an event filled by hand (id 0) is
+     * told by its name, and equal ids still need equal names (a forged id on "log"). */
+    struct sim_trace_event by_hand;
+    sim_trace_event_init(&by_hand, SIM_LAYER_VMCI, "fault_site", 0, 0);
+    by_hand.kind_id = 0;
+    CU_ASSERT_EQUAL(sim_engine_emit(engine, &by_hand), SIM_OK);
+    sim_trace_event_init(&by_hand, SIM_LAYER_VMCI, "fault_sitf", 0, 0);
+    by_hand.kind_id = 0;
+    CU_ASSERT_EQUAL(sim_engine_emit(engine, &by_hand), SIM_OK);
+    sim_trace_event_init(&by_hand, SIM_LAYER_VMCI, "log", 0, 0);
+    by_hand.kind_id = sim_trace_name_id("fault_site", 10);
+    CU_ASSERT_EQUAL(sim_engine_emit(engine, &by_hand), SIM_OK);
+    CU_ASSERT_EQUAL(filtered, 3);
+    CU_ASSERT_EQUAL(all, 9);
+    sim_engine_destroy(engine);
+}
+
+/* A sink with kind_only and kind_also is called for events of either kind, and only those
+ * (a kind that shares a first letter or a prefix with one of them is skipped). */
+static void test_sink_kind_also_admits_a_second_kind(void)
+{
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    int filtered = 0;
+    struct sim_trace_sink two = { .name = "two", .level = SIM_LAYER_DEVICE,
+                                  .emit = count_emit, .state = &filtered,
+                                  .kind_only = "fault_site", .kind_also = "fault_rate" };
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, two), SIM_OK);
+    static const char *const kinds[] = { "fault_site", "fault_rate", "fault", "fault_rates",
+                                         "log", "fault_rate", "fault_sitf" };
+    for (size_t index = 0; index < sizeof(kinds) / sizeof(kinds[0]); index++) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_API, kinds[index], 0, 0);
+        CU_ASSERT_EQUAL(sim_engine_emit(engine, &event), SIM_OK);
+    }
+    CU_ASSERT_EQUAL(filtered, 3);
     sim_engine_destroy(engine);
 }
 
@@ -792,6 +829,7 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_names_measured_or_not_encode_alike),
         TEST_ENTRY(test_every_name_and_string_length_encodes_as_documented),
         TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
+        TEST_ENTRY(test_sink_kind_also_admits_a_second_kind),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
         TEST_ENTRY(test_data_stream_shared_is_one_stream),
