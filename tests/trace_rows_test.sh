@@ -35,7 +35,7 @@ done <<'GOLDEN'
 hello d3c0a04670addf3a50697615b5e2fb571785a07a7b427433aa830dd2b85ec501
 guide_dgram 8afe3d11fe89321680bc617ef35483f04921272a157d222299265586983b356a
 stream_integrity 3bad8e5bf0ae76e98feba8c7ccc684c656a7dec63c0fdcfd0573577bd7d67e54
-nfs_dgram 78f40d2568c9a596f3ee477233fc9007a9d4c4bf416d237d8e3fc53bed175c3e
+nfs_dgram e57ec7255faf4ad269e61d13533127cb4b3c83e0ef6dd32ea32721128f282869
 GOLDEN
 
 S=scenarios/nfs_dgram.lua     # datagrams of up to 2 KiB through the guests' devices

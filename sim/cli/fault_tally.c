@@ -93,9 +93,10 @@ static int tally_emit(void *state, const struct sim_trace_event *event, char *me
 struct sim_trace_sink fault_tally_sink(struct fault_tally *tally)
 {
     assert(tally != NULL);
-    /* No kind_only: it reads two kinds (fault_site and fault_rate) */
+    /* It reads two kinds: the engine calls it for those only (kind_only, kind_also) */
     return (struct sim_trace_sink){ .name = "faults", .level = SIM_LAYER_DEVICE,
-                                    .emit = tally_emit, .state = tally };
+                                    .emit = tally_emit, .state = tally,
+                                    .kind_only = "fault_site", .kind_also = "fault_rate" };
 }
 
 /* "fault rates: suspend 2/s: 3 arrivals, 3 applied; ..." for the rates that were on. */

@@ -5,24 +5,30 @@
  * Two runs are the same run iff their digests are equal, so the encoding is
  * fixed, little-endian and independent of the host (docs/trace-schema.md,
  * "Run digest"). Per event:
- *   u64 seq, u64 time_ns, u32 ctx, u32 pid, u8 layer, u8 kind_len, kind bytes,
- *   u8 field_count, then per field: u8 name_len, name bytes, u8 type, value:
+ *   u64 seq, u64 time_ns, u32 ctx, u32 pid, u8 layer, u64 kind id,
+ *   u8 field_count, then per field: u64 name id, u8 type, value:
  *     U64/I64: 8 bytes LE (two's complement for I64);
  *     STR:     u32 length LE, the bytes;
  *     BYTES:   u32 length LE, XXH3-64 of the bytes as u64 LE (payloads are
  *              covered by their hash, not copied: architecture.md "Traces").
  *     PAYLOAD: nothing, and not counted in field_count (a data hash field of the same
  *              event covers those bytes; what a trace stores of them cannot matter).
+ * A name id is sim_trace_name_id (trace.h) of the kind's or field's name: a function of
+ * the name's bytes only. Names are encoded as ids, not copied, because an event's names
+ * are most of its encoding and copying them was most of the digest's cost; the builders
+ * compute an id once per literal (at compile time), so the encoder only stores it.
  *
  * Events are encoded straight into a buffer and reach XXH3 a few kilobytes at a time;
  * the value is that of one XXH3-128 over all encodings concatenated, whatever the cuts.
  * Names are read by content only (never by address), so the value depends on the events
- * alone: not on the build, the address layout or the trace level.
+ * alone: not on the build, the address layout or the trace level. One event in
+ * DIGEST_ID_CHECK_EVERY has every id it carries checked against its name (assert).
  *
  * Also the one-shot data hash (sim_data_hash) of the bytes events carry; the running ones
  * (struct sim_data_stream) are in data_hash.c.
  */
 #include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,15 +43,21 @@
 #endif
 #endif
 
+#include "engine_int.h"
 #include "error.h"
 #include "trace.h"
 
 /* kind and field names are short identifiers; longer ones are a programmer error. */
 #define DIGEST_NAME_BYTES_MAX 63u
+/* Header: seq, time, ctx, pid, layer, kind id, field count. */
+#define DIGEST_EVENT_HEAD_BYTES (8 + 8 + 4 + 4 + 1 + 8 + 1)
 /* Worst case of one event without string bodies: header + fields' fixed parts. */
 #define DIGEST_EVENT_FIXED_BYTES_MAX \
-    (8 + 8 + 4 + 4 + 1 + 1 + DIGEST_NAME_BYTES_MAX + 1 + \
-     SIM_TRACE_FIELDS_MAX * (1 + DIGEST_NAME_BYTES_MAX + 1 + 8 + 4))
+    (DIGEST_EVENT_HEAD_BYTES + SIM_TRACE_FIELDS_MAX * (8 + 1 + 8 + 4))
+/* One event in this many (by seq) has its names' ids checked against the names: a hand-made
+ * event with a stale id is caught in tests, at a small fraction of what checking every
+ * event would cost. A power of two. */
+#define DIGEST_ID_CHECK_EVERY 64u
 
 /* One encoded event at its largest: strings are bounded (SIM_TRACE_STRING_BYTES_MAX each). */
 #define DIGEST_EVENT_BYTES_MAX \
@@ -145,11 +157,9 @@ static inline void copy_small(uint8_t *out, const uint8_t *source, size_t size_b
     }
 }
 
-/* u8 length then the bytes. `known_bytes` is the length the builders measured (for a
- * literal, at compile time); 0 when the event was filled by hand, and then the name is
- * measured first. Either way the bytes come from the name's content, never from its
- * address, so where a name lives cannot change the encoding. */
-static inline uint8_t *store_name(uint8_t *out, const char *name, uint32_t known_bytes)
+/* A name's length: the one the builders measured (for a literal, at compile time), or 0
+ * when the event was filled by hand, and then the name is measured here. */
+static size_t name_length(const char *name, uint32_t known_bytes)
 {
     size_t length = known_bytes;
     if (length == 0) {
@@ -159,9 +169,49 @@ static inline uint8_t *store_name(uint8_t *out, const char *name, uint32_t known
     }
     assert(length <= DIGEST_NAME_BYTES_MAX);
     assert(name[length] == '\0');      /* the length belongs to this name; no longer names */
-    out[0] = (uint8_t)length;
-    copy_small(out + 1, (const uint8_t *)name, length);
-    return out + 1 + length;
+    return length;
+}
+
+/* The id of a name whose event did not carry it (filled by hand). Out of line: the
+ * builders set every id, so the encoder only tests for 0. */
+static __attribute__((noinline)) uint64_t name_id_measured(const char *name,
+                                                           uint32_t known_bytes)
+{
+    return sim_trace_name_id(name, (uint32_t)name_length(name, known_bytes));
+}
+
+static __attribute__((noinline)) uint64_t field_name_id_measured(
+    const struct sim_trace_field *field)
+{
+    return name_id_measured(field->name, field->name_bytes);
+}
+
+static inline uint64_t kind_id_of(const struct sim_trace_event *event)
+{
+    uint64_t id = event->kind_id;
+    return __builtin_expect(id != 0, 1) ? id : name_id_measured(event->kind, event->kind_bytes);
+}
+
+static inline uint64_t field_name_id_of(const struct sim_trace_field *field)
+{
+    uint64_t id = field->name_id;
+    return __builtin_expect(id != 0, 1) ? id : field_name_id_measured(field);
+}
+
+/* Every id the event carries is its name's (a nonzero id that is not is a programmer
+ * error: a field filled by hand that kept another name's id). */
+static __attribute__((unused)) bool ids_match_names(const struct sim_trace_event *event)
+{
+    uint64_t kind_id = name_id_measured(event->kind, event->kind_bytes);
+    if (event->kind_id != 0 && event->kind_id != kind_id)
+        return false;
+    for (uint32_t index = 0; index < event->field_count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        if (field->name_id != 0 &&
+            field->name_id != name_id_measured(field->name, field->name_bytes))
+            return false;
+    }
+    return true;
 }
 
 /* A BYTES field's value: its length and XXH3-64. Out of line: few events carry one, and
@@ -174,13 +224,25 @@ static __attribute__((noinline)) uint8_t *store_bytes_value(uint8_t *out,
     return store_u64(out, XXH3_64bits(field->value.blob.data, field->value.blob.size_bytes));
 }
 
+/* A STR field's value: u32 length, then the bytes. */
+static inline uint8_t *store_text_value(uint8_t *restrict out,
+                                        const struct sim_trace_field *restrict field)
+{
+    uint32_t text_bytes = field->value.blob.size_bytes;
+    assert(text_bytes <= SIM_TRACE_STRING_BYTES_MAX);
+    assert(field->value.blob.data != NULL || text_bytes == 0);
+    out = store_u32(out, text_bytes);
+    copy_small(out, field->value.blob.data, text_bytes);
+    return out + text_bytes;
+}
+
 /* Encodes one event into out, which has room for its encoding (at most
- * DIGEST_EVENT_BYTES_MAX bytes); returns the bytes written. Inline: the digest's sink and
- * sim_digest_encode are its two callers, and the sink's is the hot one. `restrict`: the
- * event is never inside the buffer, and saying so spares a reload of the event's fields
- * after every byte stored. */
-static inline size_t encode_event(const struct sim_trace_event *restrict event,
-                                  uint8_t *restrict out)
+ * DIGEST_EVENT_BYTES_MAX bytes); returns the bytes written. Always inline: the digest's
+ * add (the hot caller, reached from every emit) and sim_digest_encode each get their own
+ * copy, without a call. `restrict`: the event is never inside the buffer, and saying so
+ * spares a reload of the event's fields after every byte stored. */
+static inline __attribute__((always_inline)) size_t
+encode_event(const struct sim_trace_event *restrict event, uint8_t *restrict out)
 {
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
     uint8_t *cursor = store_u64(out, event->seq);
@@ -188,36 +250,32 @@ static inline size_t encode_event(const struct sim_trace_event *restrict event,
     cursor = store_u32(cursor, event->ctx);
     cursor = store_u32(cursor, event->pid);
     cursor = store_u8(cursor, (uint64_t)event->layer);
-    cursor = store_name(cursor, event->kind, event->kind_bytes);
+    cursor = store_u64(cursor, kind_id_of(event));
     /* PAYLOAD fields are skipped entirely, count included: a data hash field of the same
      * event covers their bytes, and the digest must not depend on what a trace stores. */
     uint8_t *count_at = cursor;
     cursor++;
-    uint32_t digested_fields = 0;
+    uint32_t skipped_fields = 0;
     const struct sim_trace_field *field = event->fields;
     const struct sim_trace_field *end = event->fields + event->field_count;
     for (; field < end; field++) {
         uint32_t type = field->type;
-        if (type == SIM_FIELD_PAYLOAD)
+        if (type == SIM_FIELD_PAYLOAD) {
+            skipped_fields++;
             continue;
-        cursor = store_name(cursor, field->name, field->name_bytes);
+        }
+        cursor = store_u64(cursor, field_name_id_of(field));
         cursor = store_u8(cursor, type);
-        if (type == SIM_FIELD_U64 || type == SIM_FIELD_I64) {
+        if (type - SIM_FIELD_U64 <= SIM_FIELD_I64 - SIM_FIELD_U64) {
             cursor = store_u64(cursor, field->value.u64);   /* I64: the same 64 bits */
         } else if (type == SIM_FIELD_STR) {
-            uint32_t text_bytes = field->value.blob.size_bytes;
-            assert(text_bytes <= SIM_TRACE_STRING_BYTES_MAX);
-            assert(field->value.blob.data != NULL || text_bytes == 0);
-            cursor = store_u32(cursor, text_bytes);
-            copy_small(cursor, field->value.blob.data, text_bytes);
-            cursor += text_bytes;
+            cursor = store_text_value(cursor, field);
         } else {
             assert(type == SIM_FIELD_BYTES);    /* PAYLOAD was skipped; no other type */
             cursor = store_bytes_value(cursor, field);
         }
-        digested_fields++;
     }
-    store_u8(count_at, digested_fields);
+    store_u8(count_at, event->field_count - skipped_fields);
     size_t size_bytes = (size_t)(cursor - out);
     assert(size_bytes <= DIGEST_EVENT_BYTES_MAX);
     return size_bytes;
@@ -226,12 +284,12 @@ static inline size_t encode_event(const struct sim_trace_event *restrict event,
 /* The exact size of an event's encoding, without writing it. */
 static size_t encoded_size(const struct sim_trace_event *event)
 {
-    size_t size_bytes = 8 + 8 + 4 + 4 + 1 + 1 + strlen(event->kind) + 1;
+    size_t size_bytes = DIGEST_EVENT_HEAD_BYTES;
     for (uint32_t index = 0; index < event->field_count; index++) {
         const struct sim_trace_field *field = &event->fields[index];
         if (field->type == SIM_FIELD_PAYLOAD)
             continue;
-        size_bytes += 1 + strlen(field->name) + 1;
+        size_bytes += 8 + 1;
         if (field->type == SIM_FIELD_STR)
             size_bytes += 4 + field->value.blob.size_bytes;
         else if (field->type == SIM_FIELD_BYTES)
@@ -294,6 +352,7 @@ void sim_digest_destroy(struct sim_digest *digest)
 static inline void digest_add(struct sim_digest *digest, const struct sim_trace_event *event)
 {
     assert(digest->pending_bytes < DIGEST_PENDING_FLUSH_BYTES);
+    assert((event->seq & (DIGEST_ID_CHECK_EVERY - 1)) != 0 || ids_match_names(event));
     digest->pending_bytes += encode_event(event, digest->buffer + digest->pending_bytes);
     assert(digest->pending_bytes <= sizeof(digest->buffer));
     if (digest->pending_bytes >= DIGEST_PENDING_FLUSH_BYTES) {
@@ -334,6 +393,12 @@ static int digest_emit(void *state, const struct sim_trace_event *event, char *m
     assert(state != NULL && event != NULL);
     digest_add(state, event);
     return SIM_OK;
+}
+
+struct sim_digest *sim__digest_of_sink(const struct sim_trace_sink *sink)
+{
+    assert(sink != NULL);
+    return sink->emit == digest_emit ? sink->state : NULL;
 }
 
 struct sim_trace_sink sim_digest_sink(struct sim_digest *digest)

@@ -126,7 +126,9 @@ uint64_t sim_engine_events_run(const struct sim_engine *engine);
 struct sim_rng *sim_engine_rng(struct sim_engine *engine, const char *name);
 
 /* Seeded tie-break among equal-time process wake-ups (docs/cost-model.md, "Jitter"). When
- * on, every process resume event (start, wake-up, timeout, kill) gets a rank drawn from the
+ * on, every process resume event (start, wake-up, kill) and every deadline (a sleep or a
+ * timed wait, which resumes the process itself when it comes due: its rank is drawn when
+ * the process blocks) gets a rank drawn from the
  * stream "jitter.schedule" (evq.h), so processes that become runnable at the same instant
  * run in an order that is a function of the seed, before or after the other events of that
  * instant. Off (the default): resumes run in scheduling order like every other event, and

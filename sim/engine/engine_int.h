@@ -49,6 +49,18 @@ struct sim_engine {
     uint32_t stream_count;
     struct sim_trace_sink sinks[SIM_TRACE_SINKS_MAX];
     uint32_t sink_count;
+    /* When sinks[0] is a digest's sink (sim_digest_sink), its digest, which emit feeds with
+     * a direct call, and 1: the loop over sinks starts after it. Else NULL and 0. */
+    struct sim_digest *digest_first;
+    uint32_t sinks_looped_first;
+    /* sim_trace_name_id of each sink's kind_only and kind_also (0 when it has none): an
+     * event whose kind id differs from both is neither kind, without a strcmp. */
+    uint64_t sink_kind_ids[SIM_TRACE_SINKS_MAX][2];
+    /* True while every sink the loop visits has a kind_only: then an event whose kind id
+     * is none of theirs (wanted_kind_ids) skips the loop at once. */
+    bool looped_sinks_all_filtered;
+    uint32_t wanted_kind_count;
+    uint64_t wanted_kind_ids[2 * SIM_TRACE_SINKS_MAX];
     uint64_t trace_seq_next;        /* the one counter of trace event sequence numbers */
     struct sim_process *current;    /* the process running now, or NULL */
     struct sim_process *live_head;  /* live processes, creation order */
@@ -91,6 +103,9 @@ uint32_t sim__engine_resume_rank(struct sim_engine *engine);
 bool sim__domain_park_top(struct sim_engine *engine);
 /* domain.c: event `id` was cancelled; a domain waiting for it waits no more. */
 void sim__domain_cancelled(struct sim_engine *engine, sim_event_id id);
+
+/* digest.c: the digest behind a sink that sim_digest_sink made, or NULL for any other. */
+struct sim_digest *sim__digest_of_sink(const struct sim_trace_sink *sink);
 
 /* process.c */
 void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);

@@ -78,8 +78,12 @@ static void waitq_remove(struct sim_process *process)
     process->waitq_prev = NULL;
 }
 
-static void trace_process(struct sim_process *process, const char *kind,
-                          const char *field_name, const char *field_text)
+/* Inline at each call: the kinds and field names are literals there, and only then are
+ * their lengths and name ids constants. */
+static inline __attribute__((always_inline)) void trace_process(struct sim_process *process,
+                                                               const char *kind,
+                                                               const char *field_name,
+                                                               const char *field_text)
 {
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, kind, process->ctx, process->pid);
@@ -88,11 +92,10 @@ static void trace_process(struct sim_process *process, const char *kind,
     (void)sim_engine_emit(process->engine, &event);    /* failure aborts the run */
 }
 
-static void resume_event(void *context, void *arg, uint64_t data)
+/* Runs the RUNNABLE process now: the one place a process is resumed. */
+static void resume_now(struct sim_engine *engine, struct sim_process *process,
+                       enum sim_wake_reason reason)
 {
-    struct sim_engine *engine = context;
-    struct sim_process *process = arg;
-    enum sim_wake_reason reason = (enum sim_wake_reason)data;
     assert(process->state == SIM_PROCESS_RUNNABLE);     /* PR2 */
     assert(engine->current == NULL);
     process->resume_event = SIM_EVENT_NONE;
@@ -105,6 +108,11 @@ static void resume_event(void *context, void *arg, uint64_t data)
     process->ops->resume(process, reason);
     engine->current = NULL;
     /* The owner may have destroyed a finished process; touch nothing after resume. */
+}
+
+static void resume_event(void *context, void *arg, uint64_t data)
+{
+    resume_now(context, arg, (enum sim_wake_reason)data);
 }
 
 static int schedule_resume(struct sim_process *process, enum sim_wake_reason reason,
@@ -171,15 +179,23 @@ int sim_process_create_in(struct sim_engine *engine, uint32_t domain, uint32_t c
     return SIM_OK;
 }
 
+/* A deadline that comes due resumes the process itself, timed out: one engine event per
+ * sleep (or per timed wait that times out), where a wake-up schedules a resume event. So
+ * the process runs at the deadline event's place among the events of its instant, which
+ * the rank drawn for it when it blocked decides like a resume's (engine.h, the wake-up
+ * shuffle). A wake before the deadline cancels it (sim_process_wake). */
 static void deadline_event(void *context, void *arg, uint64_t data)
 {
-    (void)context;
     (void)data;
     struct sim_process *process = arg;
     assert(process->state == SIM_PROCESS_BLOCKED);   /* a wake would have cancelled us */
+    assert(process->resume_event == SIM_EVENT_NONE);  /* PR1 */
     process->deadline_event = SIM_EVENT_NONE;
-    bool woken = sim_process_wake(process, SIM_WAKE_TIMED_OUT);
-    assert(woken);
+    if (process->waitq != NULL)
+        waitq_remove(process);
+    process->deadline_ns = SIM_TIME_NEVER;
+    process->state = SIM_PROCESS_RUNNABLE;
+    resume_now(context, process, SIM_WAKE_TIMED_OUT);
 }
 
 int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint64_t deadline_ns)
@@ -193,8 +209,10 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
         return SIM_EKILLED;
     if (deadline_ns != SIM_TIME_NEVER) {
         uint64_t at_ns = deadline_ns < engine->now_ns ? engine->now_ns : deadline_ns;
-        int rc = sim_engine_schedule_at_in(engine, process->domain, at_ns, deadline_event,
-                                           process, 0, &process->deadline_event);
+        int rc = sim__engine_schedule_ranked(engine, process->domain,
+                                             sim__engine_resume_rank(engine), at_ns,
+                                             deadline_event, process, 0,
+                                             &process->deadline_event);
         if (rc < 0)
             return rc;
     }

@@ -12,6 +12,11 @@
  * emits it ("log", "proc_spawn", "dg_route", ...). Field names and kind strings
  * must be string literals or otherwise outlive the run; string and bytes values
  * are borrowed only for the duration of the emit call.
+ *
+ * Each kind and field name also carries its name id (sim_trace_name_id): a 64-bit value
+ * computed from the name's bytes alone, which the digest encodes instead of the name. The
+ * builders below compute it inline, so for a literal name the compiler does it once; an
+ * event filled by hand leaves it 0 ("not known") and the digest computes it then.
  */
 #ifndef SIM_ENGINE_TRACE_H
 #define SIM_ENGINE_TRACE_H
@@ -22,6 +27,10 @@
 #include <string.h>
 
 #include "limits.h"
+
+/* The builders are inlined at every call, even where the compiler would rather call one
+ * copy: only inline does a literal name's length and id become constants. */
+#define SIM_TRACE_INLINE static inline __attribute__((always_inline))
 
 /* Layers from the top; a trace level L admits layers <= L. */
 enum sim_layer {
@@ -61,6 +70,10 @@ struct sim_trace_field {
             uint32_t size_bytes;
         } blob;                     /* STR, BYTES and PAYLOAD */
     } value;
+    /* sim_trace_name_id(name), set by the builders (a constant for a literal); 0 means not
+     * known and the digest computes it. Any other value that is not the name's id is a
+     * programmer error (the digest checks a sample of events). */
+    uint64_t name_id;
 };
 
 struct sim_trace_event {
@@ -72,6 +85,7 @@ struct sim_trace_event {
     const char *kind;               /* static, [a-z0-9_]+, at most 63 bytes */
     uint32_t field_count;
     uint32_t kind_bytes;            /* strlen(kind) set by sim_trace_event_init; 0: not known */
+    uint64_t kind_id;               /* sim_trace_name_id(kind) set likewise; 0: not known */
     struct sim_trace_field fields[SIM_TRACE_FIELDS_MAX];
 };
 
@@ -87,13 +101,70 @@ struct sim_trace_sink {
      * skips the others without calling it (a sink that reads one kind costs nothing on
      * the other events of a run). */
     const char *kind_only;
+    /* NULL, or a second kind the sink wants as well (only with kind_only). */
+    const char *kind_also;
 };
 
-/* Fills layer, kind (and its length), ctx and pid; zeroes seq, time and the field count.
+/* The name id: a fixed function of a name's length and bytes (docs/digest-vectors.md gives
+ * it step by step, with vectors). Words are read little-endian with fixed-size loads that
+ * stay inside the name (the last one overlaps the one before), so for a literal the
+ * compiler computes the whole value, and a name stored anywhere gets the same id. */
+#define SIM_NAME_ID_SEED 0x243F6A8885A308D3ull
+#define SIM_NAME_ID_WORD_MULTIPLIER 0x9E3779B97F4A7C15ull
+#define SIM_NAME_ID_ROUND_MULTIPLIER 0xBF58476D1CE4E5B9ull
+#define SIM_NAME_ID_FINAL_MULTIPLIER 0x94D049BB133111EBull
+
+SIM_TRACE_INLINE uint64_t sim__name_id_load(const char *bytes, unsigned size_bytes)
+{
+    uint64_t word = 0;
+    if (size_bytes == 8) {
+        memcpy(&word, bytes, 8);
+    } else {
+        uint32_t half;
+        memcpy(&half, bytes, 4);
+        word = half;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    word = size_bytes == 8 ? __builtin_bswap64(word) : __builtin_bswap32((uint32_t)word);
+#endif
+    return word;
+}
+
+SIM_TRACE_INLINE uint64_t sim__name_id_round(uint64_t state, uint64_t word)
+{
+    state ^= word * SIM_NAME_ID_WORD_MULTIPLIER;
+    state = (state << 29) | (state >> 35);
+    return state * SIM_NAME_ID_ROUND_MULTIPLIER;
+}
+
+SIM_TRACE_INLINE uint64_t sim_trace_name_id(const char *name, uint32_t size_bytes)
+{
+    assert(name != NULL);
+    uint64_t state = SIM_NAME_ID_SEED ^ size_bytes;
+    if (size_bytes >= 8) {
+        uint32_t offset = 0;
+        for (; offset + 8 < size_bytes; offset += 8)
+            state = sim__name_id_round(state, sim__name_id_load(name + offset, 8));
+        state = sim__name_id_round(state, sim__name_id_load(name + size_bytes - 8, 8));
+    } else if (size_bytes >= 4) {
+        state = sim__name_id_round(state, sim__name_id_load(name, 4) |
+                                          sim__name_id_load(name + size_bytes - 4, 4) << 32);
+    } else if (size_bytes > 0) {
+        const unsigned char *bytes = (const unsigned char *)name;
+        state = sim__name_id_round(state, (uint64_t)bytes[0] |
+                                          (uint64_t)bytes[size_bytes / 2] << 8 |
+                                          (uint64_t)bytes[size_bytes - 1] << 16);
+    }
+    state ^= state >> 32;
+    state *= SIM_NAME_ID_FINAL_MULTIPLIER;
+    return state ^ (state >> 29);
+}
+
+/* Fills layer, kind (its length and id), ctx and pid; zeroes seq, time and the field count.
  * Inline, like the builders below, so a literal kind or field name is measured by the
  * compiler and not at every event. */
-static inline void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer,
-                                        const char *kind, uint32_t ctx, uint32_t pid)
+SIM_TRACE_INLINE void sim_trace_event_init(struct sim_trace_event *event, enum sim_layer layer,
+                                           const char *kind, uint32_t ctx, uint32_t pid)
 {
     assert(event != NULL);
     assert(layer > SIM_LAYER_OFF && layer < SIM_LAYER_COUNT);
@@ -102,6 +173,7 @@ static inline void sim_trace_event_init(struct sim_trace_event *event, enum sim_
     event->layer = layer;
     event->kind = kind;
     event->kind_bytes = (uint32_t)strlen(kind);
+    event->kind_id = sim_trace_name_id(kind, event->kind_bytes);
     event->ctx = ctx;
     event->pid = pid;
 }
@@ -109,9 +181,9 @@ static inline void sim_trace_event_init(struct sim_trace_event *event, enum sim_
 /* Builders used by emitters: they fill event->fields[event->field_count++]. They assert
  * what the API promises (field count, string sizes), so a layer that emits a malformed
  * event fails in its own test, not in a sink. */
-static inline struct sim_trace_field *sim__trace_field_next(struct sim_trace_event *event,
-                                                            const char *name,
-                                                            enum sim_field_type type)
+SIM_TRACE_INLINE struct sim_trace_field *sim__trace_field_next(struct sim_trace_event *event,
+                                                               const char *name,
+                                                               enum sim_field_type type)
 {
     assert(event != NULL);
     assert(name != NULL);
@@ -120,24 +192,25 @@ static inline struct sim_trace_field *sim__trace_field_next(struct sim_trace_eve
     event->field_count++;
     field->name = name;
     field->name_bytes = (uint32_t)strlen(name);
+    field->name_id = sim_trace_name_id(name, field->name_bytes);
     field->type = type;
     return field;
 }
 
-static inline void sim_trace_field_u64(struct sim_trace_event *event, const char *name,
-                                       uint64_t value)
+SIM_TRACE_INLINE void sim_trace_field_u64(struct sim_trace_event *event, const char *name,
+                                          uint64_t value)
 {
     sim__trace_field_next(event, name, SIM_FIELD_U64)->value.u64 = value;
 }
 
-static inline void sim_trace_field_i64(struct sim_trace_event *event, const char *name,
-                                       int64_t value)
+SIM_TRACE_INLINE void sim_trace_field_i64(struct sim_trace_event *event, const char *name,
+                                          int64_t value)
 {
     sim__trace_field_next(event, name, SIM_FIELD_I64)->value.i64 = value;
 }
 
-static inline void sim_trace_field_strn(struct sim_trace_event *event, const char *name,
-                                        const char *text, uint32_t size_bytes)
+SIM_TRACE_INLINE void sim_trace_field_strn(struct sim_trace_event *event, const char *name,
+                                           const char *text, uint32_t size_bytes)
 {
     assert(text != NULL || size_bytes == 0);
     assert(size_bytes <= SIM_TRACE_STRING_BYTES_MAX);
@@ -146,8 +219,8 @@ static inline void sim_trace_field_strn(struct sim_trace_event *event, const cha
     field->value.blob.size_bytes = size_bytes;
 }
 
-static inline void sim_trace_field_str(struct sim_trace_event *event, const char *name,
-                                       const char *text)
+SIM_TRACE_INLINE void sim_trace_field_str(struct sim_trace_event *event, const char *name,
+                                          const char *text)
 {
     assert(text != NULL);
     size_t size_bytes = strlen(text);
@@ -155,8 +228,8 @@ static inline void sim_trace_field_str(struct sim_trace_event *event, const char
     sim_trace_field_strn(event, name, text, (uint32_t)size_bytes);
 }
 
-static inline void sim_trace_field_bytes(struct sim_trace_event *event, const char *name,
-                                         const void *data, uint32_t size_bytes)
+SIM_TRACE_INLINE void sim_trace_field_bytes(struct sim_trace_event *event, const char *name,
+                                            const void *data, uint32_t size_bytes)
 {
     assert(data != NULL || size_bytes == 0);
     assert(size_bytes <= SIM_TRACE_BYTES_MAX);
@@ -165,8 +238,8 @@ static inline void sim_trace_field_bytes(struct sim_trace_event *event, const ch
     field->value.blob.size_bytes = size_bytes;
 }
 
-static inline void sim_trace_field_payload(struct sim_trace_event *event, const char *name,
-                                           const void *data, uint32_t size_bytes)
+SIM_TRACE_INLINE void sim_trace_field_payload(struct sim_trace_event *event, const char *name,
+                                              const void *data, uint32_t size_bytes)
 {
     assert(data != NULL || size_bytes == 0);
     assert(size_bytes <= SIM_TRACE_BYTES_MAX);

@@ -5,7 +5,8 @@
  * Two runs are the same run iff their digests are equal, so the canonical
  * encoding is pinned byte for byte: a vector written out here from the format
  * documented in digest.c's header (and in docs/digest-vectors.md) must equal
- * sim_digest_encode's output, and the digest of a fixed 3-event sequence is a
+ * sim_digest_encode's output, names' ids are pinned (literals, and a byte-by-byte
+ * reference for every length), and the digest of a fixed 3-event sequence is a
  * literal. Then: the digest is XXH3-128 of the concatenated encodings, and it
  * changes when any one thing about the events changes.
  */
@@ -22,6 +23,106 @@
 #include "sim/engine/trace.h"
 #include "suites.h"
 #include "test_support.h"
+
+/* ---- Name ids -------------------------------------------------------------------------- */
+
+/* The eight bytes of a u64, least significant first: a name id as the encoding stores it. */
+#define LE64(value) \
+    (uint8_t)(value), (uint8_t)((value) >> 8), (uint8_t)((value) >> 16), \
+    (uint8_t)((value) >> 24), (uint8_t)((value) >> 32), (uint8_t)((value) >> 40), \
+    (uint8_t)((value) >> 48), (uint8_t)((value) >> 56)
+
+/* Name ids of docs/digest-vectors.md, computed there by a separate implementation. */
+#define ID_DG_ROUTE   0xa1845b02d93d9e96ull
+#define ID_SIZE       0x7d47cd7bc619ec88ull
+#define ID_DELTA      0xa031eebd6383bd58ull
+#define ID_NAME       0xa8f69c8b1c02dc1bull
+#define ID_PAYLOAD    0xe02df2a9c6b885b4ull
+#define ID_K          0xc91152317c40a30dull
+#define ID_S          0x8165bd88abcfdae3ull
+#define ID_B          0x12b58a37530be431ull
+#define ID_I          0xad47b6c6650ab0f4ull
+#define ID_U          0xbc5f7f9e88971c75ull
+
+/* `count` bytes from `bytes` as a little-endian number, one byte at a time. */
+static uint64_t reference_word(const char *bytes, unsigned count)
+{
+    uint64_t word = 0;
+    for (unsigned index = 0; index < count; index++)
+        word |= (uint64_t)(unsigned char)bytes[index] << (8 * index);
+    return word;
+}
+
+static uint64_t reference_round(uint64_t state, uint64_t word)
+{
+    state ^= word * 0x9E3779B97F4A7C15ull;
+    state = (state << 29) | (state >> 35);
+    return state * 0xBF58476D1CE4E5B9ull;
+}
+
+/* The name id as docs/digest-vectors.md states it, step by step. */
+static uint64_t reference_name_id(const char *name, size_t length)
+{
+    uint64_t state = 0x243F6A8885A308D3ull ^ length;
+    if (length >= 8) {
+        size_t offset = 0;
+        for (; offset + 8 < length; offset += 8)
+            state = reference_round(state, reference_word(name + offset, 8));
+        state = reference_round(state, reference_word(name + length - 8, 8));
+    } else if (length >= 4) {
+        state = reference_round(state, reference_word(name, 4) |
+                                       reference_word(name + length - 4, 4) << 32);
+    } else if (length > 0) {
+        state = reference_round(state, reference_word(name, 1) |
+                                       reference_word(name + length / 2, 1) << 8 |
+                                       reference_word(name + length - 1, 1) << 16);
+    }
+    state ^= state >> 32;
+    state *= 0x94D049BB133111EBull;
+    return state ^ (state >> 29);
+}
+
+/* Literal names (whose ids the compiler may compute) have the pinned ids; the builders put
+ * those ids in the event; every length from 0 to 63, read from the end of a heap block of
+ * the exact size (ASan sees a read past it), gives the reference's id; names that differ in
+ * one byte or only in length get different ids. */
+static void test_name_ids_are_pinned(void)
+{
+    ASSERT_U64_EQ(sim_trace_name_id("dg_route", 8), ID_DG_ROUTE);
+    ASSERT_U64_EQ(sim_trace_name_id("size", 4), ID_SIZE);
+    ASSERT_U64_EQ(sim_trace_name_id("payload", 7), ID_PAYLOAD);
+    ASSERT_U64_EQ(sim_trace_name_id("k", 1), ID_K);
+    ASSERT_U64_EQ(sim_trace_name_id("abcdefghijklmnopq", 17), 0x7acea219674beb20ull);
+    ASSERT_U64_EQ(sim_trace_name_id("", 0), 0x2fa733dd2cb8ca6bull);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "dg_route", 0, 0);
+    sim_trace_field_u64(&event, "size", 1);
+    ASSERT_U64_EQ(event.kind_id, ID_DG_ROUTE);
+    ASSERT_U64_EQ(event.fields[0].name_id, ID_SIZE);
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789_abcdefghijklmnopqrstuvwxyz";
+    uint64_t ids[64];
+    int mismatches = 0;
+    for (uint32_t length = 0; length < 64; length++) {
+        char *name = malloc(length + 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(name);
+        memcpy(name, letters, length);
+        name[length] = '\0';
+        ids[length] = sim_trace_name_id(name, length);
+        mismatches += ids[length] != reference_name_id(name, length);
+        if (length > 0) {
+            name[length / 2] ^= 1;      /* one bit of one byte */
+            mismatches += sim_trace_name_id(name, length) == ids[length];
+        }
+        free(name);
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    int same = 0;
+    for (uint32_t left = 0; left < 64; left++) {
+        for (uint32_t right = left + 1; right < 64; right++)
+            same += ids[left] == ids[right];
+    }
+    CU_ASSERT_EQUAL(same, 0);
+}
 
 /* ---- The fixed vector ----------------------------------------------------------------- */
 
@@ -47,15 +148,15 @@ static const uint8_t vector_bytes[] = {
     0x24, 0x23, 0x22, 0x21,                             /* u32 ctx */
     0x34, 0x33, 0x32, 0x31,                             /* u32 pid */
     0x03,                                               /* u8 layer: vmci */
-    0x08, 'd', 'g', '_', 'r', 'o', 'u', 't', 'e',       /* u8 kind_len, kind */
+    LE64(ID_DG_ROUTE),                                  /* u64 kind id: "dg_route" */
     0x04,                                               /* u8 field_count */
-    0x04, 's', 'i', 'z', 'e', 0x01,                     /* "size", U64 */
+    LE64(ID_SIZE), 0x01,                                /* "size", U64 */
     0x48, 0x47, 0x46, 0x45, 0x44, 0x43, 0x42, 0x41,
-    0x05, 'd', 'e', 'l', 't', 'a', 0x02,                /* "delta", I64 */
+    LE64(ID_DELTA), 0x02,                               /* "delta", I64 */
     0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* -2, two's complement */
-    0x04, 'n', 'a', 'm', 'e', 0x03,                     /* "name", STR */
+    LE64(ID_NAME), 0x03,                                /* "name", STR */
     0x02, 0x00, 0x00, 0x00, 'a', 'b',                   /* u32 length, bytes */
-    0x07, 'p', 'a', 'y', 'l', 'o', 'a', 'd', 0x04,      /* "payload", BYTES */
+    LE64(ID_PAYLOAD), 0x04,                             /* "payload", BYTES */
     0x04, 0x00, 0x00, 0x00,                             /* u32 length */
     0, 0, 0, 0, 0, 0, 0, 0,                             /* XXH3-64 of the bytes, LE */
 };
@@ -98,7 +199,7 @@ static void test_encode_with_short_buffer_reports_size_and_stays_in_bounds(void)
     uint8_t buffer[40];
     memset(buffer, 0xAA, sizeof(buffer));
     ASSERT_U64_EQ(sim_digest_encode(&event, buffer, 30), sizeof(vector_bytes));
-    CU_ASSERT_EQUAL(memcmp(buffer, vector_bytes, 26), 0);    /* through kind_len */
+    CU_ASSERT_EQUAL(memcmp(buffer, vector_bytes, 30), 0);    /* into the kind id */
     int written_past = 0;
     for (size_t index = 30; index < sizeof(buffer); index++)
         written_past += buffer[index] != 0xAA;
@@ -112,28 +213,31 @@ static void test_encoding_of_empty_and_extreme_values(void)
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "k", 0, 0);
     uint8_t buffer[128];
-    ASSERT_U64_EQ(sim_digest_encode(&event, buffer, sizeof(buffer)), 8 + 8 + 4 + 4 + 1 + 2 + 1);
+    ASSERT_U64_EQ(sim_digest_encode(&event, buffer, sizeof(buffer)), 8 + 8 + 4 + 4 + 1 + 8 + 1);
     CU_ASSERT_EQUAL(buffer[24], SIM_LAYER_API);
-    CU_ASSERT_EQUAL(buffer[26], 'k');
-    CU_ASSERT_EQUAL(buffer[27], 0);
+    static const uint8_t kind_k[] = { LE64(ID_K) };
+    CU_ASSERT_EQUAL(memcmp(buffer + 25, kind_k, sizeof(kind_k)), 0);
+    CU_ASSERT_EQUAL(buffer[33], 0);
     sim_trace_field_str(&event, "s", "");
     sim_trace_field_bytes(&event, "b", NULL, 0);
     sim_trace_field_i64(&event, "i", INT64_MIN);
     sim_trace_field_u64(&event, "u", UINT64_MAX);
     size_t size_bytes = sim_digest_encode(&event, buffer, sizeof(buffer));
-    ASSERT_U64_EQ(size_bytes, 28 + (3 + 4) + (3 + 4 + 8) + (3 + 8) + (3 + 8));
-    CU_ASSERT_EQUAL(buffer[27], 4);
-    static const uint8_t empty_string[] = { 1, 's', 3, 0, 0, 0, 0 };
-    CU_ASSERT_EQUAL(memcmp(buffer + 28, empty_string, sizeof(empty_string)), 0);
+    ASSERT_U64_EQ(size_bytes, 34 + (9 + 4) + (9 + 4 + 8) + (9 + 8) + (9 + 8));
+    CU_ASSERT_EQUAL(buffer[33], 4);
+    static const uint8_t empty_string[] = { LE64(ID_S), 3, 0, 0, 0, 0 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 34, empty_string, sizeof(empty_string)), 0);
+    static const uint8_t empty_bytes[] = { LE64(ID_B), 4, 0, 0, 0, 0 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 47, empty_bytes, sizeof(empty_bytes)), 0);
     uint64_t empty_hash = 0;
     for (unsigned index = 0; index < 8; index++)
-        empty_hash |= (uint64_t)buffer[35 + 7 + index] << (8 * index);
+        empty_hash |= (uint64_t)buffer[47 + 13 + index] << (8 * index);
     ASSERT_U64_EQ(empty_hash, XXH3_64bits(NULL, 0));
-    static const uint8_t int64_min[] = { 1, 'i', 2, 0, 0, 0, 0, 0, 0, 0, 0x80 };
-    CU_ASSERT_EQUAL(memcmp(buffer + 50, int64_min, sizeof(int64_min)), 0);
-    static const uint8_t uint64_max[] = { 1, 'u', 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                          0xff };
-    CU_ASSERT_EQUAL(memcmp(buffer + 61, uint64_max, sizeof(uint64_max)), 0);
+    static const uint8_t int64_min[] = { LE64(ID_I), 2, 0, 0, 0, 0, 0, 0, 0, 0x80 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 68, int64_min, sizeof(int64_min)), 0);
+    static const uint8_t uint64_max[] = { LE64(ID_U), 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff };
+    CU_ASSERT_EQUAL(memcmp(buffer + 85, uint64_max, sizeof(uint64_max)), 0);
 }
 
 /* ---- A sequence of events ------------------------------------------------------------- */
@@ -187,7 +291,7 @@ static void sequence_digest(const int order[3], int variant, char hex[33])
 }
 
 static const int in_order[3] = { 0, 1, 2 };
-#define SEQUENCE_DIGEST "a4b5737b2e0f945ab89d0825bb7de6a4"
+#define SEQUENCE_DIGEST "aed2638dd3959a910c6c2525c1b85894"
 
 /* The 3-event sequence has its pinned digest, and that digest is XXH3-128 of the three
  * encodings concatenated, printed as canonical (big-endian) hex. */
@@ -367,9 +471,10 @@ static void test_buffered_digest_is_xxh3_of_the_concatenation(void)
 
 /* ---- Measured names and sink filters --------------------------------------------------- */
 
-/* The builders measure kind and field names once; an event filled by hand (lengths left at
- * 0) is measured by the digest itself and encodes to the same bytes, and a name that lives
- * in a writable buffer is read by its content (the same text elsewhere, same encoding). */
+/* The builders measure kind and field names and compute their ids once; an event filled by
+ * hand (lengths and ids left at 0) is measured by the digest itself and encodes to the same
+ * bytes, and a name that lives in a writable buffer is read by its content (the same text
+ * elsewhere, same encoding). */
 static void test_names_measured_or_not_encode_alike(void)
 {
     struct sim_trace_event built;
@@ -378,10 +483,13 @@ static void test_names_measured_or_not_encode_alike(void)
     CU_ASSERT_EQUAL(built.fields[1].name_bytes, 5);
     struct sim_trace_event by_hand = built;
     by_hand.kind_bytes = 0;
+    by_hand.kind_id = 0;
     char name_copy[8];
     memcpy(name_copy, "payload", sizeof(name_copy));
-    for (uint32_t index = 0; index < by_hand.field_count; index++)
+    for (uint32_t index = 0; index < by_hand.field_count; index++) {
         by_hand.fields[index].name_bytes = 0;
+        by_hand.fields[index].name_id = 0;
+    }
     by_hand.fields[3].name = name_copy;
     uint8_t left[sizeof(vector_bytes)];
     uint8_t right[sizeof(vector_bytes)];
@@ -413,13 +521,13 @@ static size_t reference_encoding(const char *kind, const char *name, const char 
     for (unsigned index = 0; index < 8; index++)
         out[at++] = 0;                                                  /* ctx, pid */
     out[at++] = SIM_LAYER_API;
-    out[at++] = (uint8_t)strlen(kind);
-    for (size_t index = 0; kind[index] != '\0'; index++)
-        out[at++] = (uint8_t)kind[index];
+    uint64_t kind_id = reference_name_id(kind, strlen(kind));
+    for (unsigned index = 0; index < 8; index++)
+        out[at++] = (uint8_t)(kind_id >> (8 * index));
     out[at++] = 1;                                                      /* field_count */
-    out[at++] = (uint8_t)strlen(name);
-    for (size_t index = 0; name[index] != '\0'; index++)
-        out[at++] = (uint8_t)name[index];
+    uint64_t name_id = reference_name_id(name, strlen(name));
+    for (unsigned index = 0; index < 8; index++)
+        out[at++] = (uint8_t)(name_id >> (8 * index));
     out[at++] = SIM_FIELD_STR;
     for (unsigned index = 0; index < 4; index++)
         out[at++] = (uint8_t)(text_bytes >> (8 * index));
@@ -428,12 +536,12 @@ static size_t reference_encoding(const char *kind, const char *name, const char 
     return at;
 }
 
-/* The encoder copies names and strings by length classes (under 4 bytes, 4-7, 8-15, 16 and
- * up, in overlapping pieces): every name length from 1 to 63 (as kind and as field name,
- * measured by the builders or left for the digest to measure) and every string length from
- * 0 to 300 encode exactly as the documented format says, and never write past the end. The
- * names and texts sit at the end of heap blocks of their exact size, so a read past them
- * would be seen by ASan. */
+/* The encoder copies strings by length classes (under 4 bytes, 4-7, 8-15, 16 and up, in
+ * overlapping pieces) and names become ids read in overlapping words: every name length
+ * from 1 to 63 (as kind and as field name, measured by the builders or left for the digest
+ * to measure and identify) and every string length from 0 to 300 encode exactly as the
+ * documented format says, and never write past the end. The names and texts sit at the end
+ * of heap blocks of their exact size, so a read past them would be seen by ASan. */
 static void test_every_name_and_string_length_encodes_as_documented(void)
 {
     static const char letters[] = "abcdefghijklmnopqrstuvwxyz0123456789_abcdefghijklmnopqrstuvwxyz";
@@ -457,7 +565,9 @@ static void test_every_name_and_string_length_encodes_as_documented(void)
             sim_trace_field_strn(&event, name, text + 1, text_bytes);
             if (!measured) {
                 event.kind_bytes = 0;
+                event.kind_id = 0;
                 event.fields[0].name_bytes = 0;
+                event.fields[0].name_id = 0;
             }
             size_t expected_bytes = reference_encoding(name, name, text + 1, text_bytes,
                                                        expected);
@@ -507,6 +617,43 @@ static void test_sink_kind_only_skips_other_kinds(void)
     }
     CU_ASSERT_EQUAL(filtered, 2);
     CU_ASSERT_EQUAL(all, 6);
+    /* The engine tells kinds apart by their ids first; an event filled by hand (id 0) is
+     * told by its name, and equal ids still need equal names (a forged id on "log"). */
+    struct sim_trace_event by_hand;
+    sim_trace_event_init(&by_hand, SIM_LAYER_VMCI, "fault_site", 0, 0);
+    by_hand.kind_id = 0;
+    CU_ASSERT_EQUAL(sim_engine_emit(engine, &by_hand), SIM_OK);
+    sim_trace_event_init(&by_hand, SIM_LAYER_VMCI, "fault_sitf", 0, 0);
+    by_hand.kind_id = 0;
+    CU_ASSERT_EQUAL(sim_engine_emit(engine, &by_hand), SIM_OK);
+    sim_trace_event_init(&by_hand, SIM_LAYER_VMCI, "log", 0, 0);
+    by_hand.kind_id = sim_trace_name_id("fault_site", 10);
+    CU_ASSERT_EQUAL(sim_engine_emit(engine, &by_hand), SIM_OK);
+    CU_ASSERT_EQUAL(filtered, 3);
+    CU_ASSERT_EQUAL(all, 9);
+    sim_engine_destroy(engine);
+}
+
+/* A sink with kind_only and kind_also is called for events of either kind, and only those
+ * (a kind that shares a first letter or a prefix with one of them is skipped). */
+static void test_sink_kind_also_admits_a_second_kind(void)
+{
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    int filtered = 0;
+    struct sim_trace_sink two = { .name = "two", .level = SIM_LAYER_DEVICE,
+                                  .emit = count_emit, .state = &filtered,
+                                  .kind_only = "fault_site", .kind_also = "fault_rate" };
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, two), SIM_OK);
+    static const char *const kinds[] = { "fault_site", "fault_rate", "fault", "fault_rates",
+                                         "log", "fault_rate", "fault_sitf" };
+    for (size_t index = 0; index < sizeof(kinds) / sizeof(kinds[0]); index++) {
+        struct sim_trace_event event;
+        sim_trace_event_init(&event, SIM_LAYER_API, kinds[index], 0, 0);
+        CU_ASSERT_EQUAL(sim_engine_emit(engine, &event), SIM_OK);
+    }
+    CU_ASSERT_EQUAL(filtered, 3);
     sim_engine_destroy(engine);
 }
 
@@ -670,6 +817,7 @@ static void test_data_hash_text_is_sixteen_hex_digits(void)
 CU_ErrorCode digest_suite_add(void)
 {
     static const struct test_entry tests[] = {
+        TEST_ENTRY(test_name_ids_are_pinned),
         TEST_ENTRY(test_encoding_matches_documented_vector),
         TEST_ENTRY(test_encode_with_short_buffer_reports_size_and_stays_in_bounds),
         TEST_ENTRY(test_encoding_of_empty_and_extreme_values),
@@ -681,6 +829,7 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_names_measured_or_not_encode_alike),
         TEST_ENTRY(test_every_name_and_string_length_encodes_as_documented),
         TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
+        TEST_ENTRY(test_sink_kind_also_admits_a_second_kind),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
         TEST_ENTRY(test_data_stream_shared_is_one_stream),

@@ -190,14 +190,6 @@ static void event_wake_four_times(void *context, void *arg, uint64_t data)
     waker_record(waker, sim_process_wake(waker->process, SIM_WAKE_WOKEN) ? 1 : 0);
 }
 
-static void event_wake_process(void *context, void *arg, uint64_t data)
-{
-    (void)context;
-    (void)data;
-    struct waker *waker = arg;
-    waker_record(waker, sim_process_wake(waker->process, SIM_WAKE_WOKEN) ? 1 : 0);
-}
-
 static void event_kill_process(void *context, void *arg, uint64_t data)
 {
     (void)context;
@@ -207,13 +199,10 @@ static void event_kill_process(void *context, void *arg, uint64_t data)
     waker_record(waker, 1);
 }
 
-/* Schedules `data` as the time of event_wake_one and event_wake_process (in that order),
- * from inside the run, so both get a later seq than anything scheduled before. */
-static void event_schedule_late_wakes(void *context, void *arg, uint64_t data)
+/* Schedules event_wake_one alone at time `data`, from inside the run. */
+static void event_schedule_late_wake_one(void *context, void *arg, uint64_t data)
 {
-    struct sim_engine *engine = context;
-    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, data, event_wake_one, arg, 0, NULL), SIM_OK);
-    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, data, event_wake_process, arg, 0, NULL),
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(context, data, event_wake_one, arg, 0, NULL),
                     SIM_OK);
 }
 
@@ -294,10 +283,10 @@ static void test_wake_at_deadline_scheduled_first_wins_as_woken(void)
     sim_engine_destroy(engine);
 }
 
-/* Wake exactly at D, the other way round: the wakes are scheduled (at t = 50) after the
- * block (t = 0), so the deadline event runs first. The process resumes TIMED_OUT at D,
- * once; the wake_one and the direct wake later in the same instant find it RUNNABLE and
- * do nothing. */
+/* Wake exactly at D, the other way round: the wake is scheduled (at t = 50) after the
+ * block (t = 0), so the deadline event runs first, and it resumes the process itself:
+ * TIMED_OUT at D, once, in one event; the wake_one later in the same instant finds the
+ * queue empty. (The process has finished by then, so nothing wakes it directly.) */
 static void test_wake_at_deadline_scheduled_after_block_loses_to_timeout(void)
 {
     struct sim_engine *engine = engine_fixture(NULL);
@@ -306,18 +295,124 @@ static void test_wake_at_deadline_scheduled_after_block_loses_to_timeout(void)
     struct script script = { 0 };
     script_step(&script, &queue, 100);
     CU_ASSERT_EQUAL_FATAL(script_spawn(engine, &script, "p", false, 0), SIM_OK);
-    struct waker waker = { .queue = &queue, .process = script.process };
-    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, 50, event_schedule_late_wakes, &waker, 100,
-                                           NULL), SIM_OK);
+    struct waker waker = { .queue = &queue };
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, 50, event_schedule_late_wake_one, &waker,
+                                           100, NULL), SIM_OK);
     struct sim_run_result result = run_all(engine);
     CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
-    CU_ASSERT_EQUAL(waker.calls, 2);
+    CU_ASSERT_EQUAL(waker.calls, 1);
     CU_ASSERT_EQUAL(waker.results[0], 0);       /* wake_one: queue already empty */
-    CU_ASSERT_EQUAL(waker.results[1], 0);       /* sim_process_wake: not BLOCKED */
     CU_ASSERT_EQUAL(script.resumes, 2);
     CU_ASSERT_EQUAL(script.reasons[1], SIM_WAKE_TIMED_OUT);
     ASSERT_U64_EQ(script.resume_times_ns[1], 100);
+    ASSERT_U64_EQ(result.events_run, 4);        /* start, scheduler, deadline, wake_one */
     sim_engine_destroy(engine);
+}
+
+/* Counts the resumes `arg` (a script) has had when this event runs, in `data`'s slot of
+ * sleep_seen. */
+static uint32_t sleep_seen[4];
+
+static void event_see_resumes(void *context, void *arg, uint64_t data)
+{
+    (void)context;
+    const struct script *script = arg;
+    CU_ASSERT_FATAL(data < 4);
+    sleep_seen[data] = script->resumes;
+}
+
+/* Schedules event_see_resumes for `data` (a time) from inside the run: after the sleeper
+ * blocked. */
+static void event_schedule_seer(void *context, void *arg, uint64_t data)
+{
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(context, data, event_see_resumes, arg, 0, NULL),
+                    SIM_OK);
+}
+
+/* A sleep is one engine event: the deadline resumes the process itself (TIMED_OUT), at the
+ * deadline's place among the events of its instant. A process sleeping until 100 from
+ * t = 0 and two more sleeps after it: start + 3 deadlines, nothing else; an event
+ * scheduled at t = 50 for t = 100 runs after the sleeper resumed (it was scheduled after
+ * the deadline); one scheduled at t = 0 before the process blocked runs before it. */
+static void test_sleep_is_one_event_at_the_deadlines_place(void)
+{
+    struct sim_engine *engine = engine_fixture(NULL);
+    struct script script = { 0 };
+    script_step(&script, NULL, 100);
+    script_step(&script, NULL, 150);
+    script_step(&script, NULL, 150);           /* a sleep of 0: still one event */
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, 100, event_see_resumes, &script, 1, NULL),
+                    SIM_OK);                    /* before the spawn: before the deadline */
+    CU_ASSERT_EQUAL_FATAL(script_spawn(engine, &script, "sleeper", false, 0), SIM_OK);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, 50, event_schedule_seer, &script, 100,
+                                           NULL), SIM_OK);
+    sleep_seen[0] = 99;
+    sleep_seen[1] = 99;
+    struct sim_run_result result = run_all(engine);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
+    CU_ASSERT_EQUAL(script.resumes, 4);
+    for (uint32_t index = 1; index < 4; index++)
+        CU_ASSERT_EQUAL(script.reasons[index], SIM_WAKE_TIMED_OUT);
+    ASSERT_U64_EQ(script.resume_times_ns[1], 100);
+    ASSERT_U64_EQ(script.resume_times_ns[2], 150);
+    ASSERT_U64_EQ(script.resume_times_ns[3], 150);
+    CU_ASSERT_EQUAL(sleep_seen[0], 2);          /* the late one ran after the resume, */
+    CU_ASSERT_EQUAL(sleep_seen[1], 1);          /* the early one before it */
+    ASSERT_U64_EQ(result.events_run, 1 + 3 + 1 + 1 + 1);    /* start, 3 sleeps, 3 others */
+    sim_engine_destroy(engine);
+}
+
+/* Eight processes sleeping until the same instant resume in the order they blocked when
+ * the wake-up tie-break is off; with it on, the order is a function of the seed (the same
+ * seed, the same order) and some seed among the first 16 gives another order: the deadline
+ * took a drawn rank when its process blocked. */
+static void sleepers_order(uint64_t seed, bool shuffle, uint32_t order[8])
+{
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, seed);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    CU_ASSERT_EQUAL(sim_engine_set_wakeup_shuffle(engine, shuffle), SIM_OK);
+    resume_order_count = 0;
+    static const char *const names[8] = { "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8" };
+    struct script scripts[8];
+    for (uint32_t index = 0; index < 8; index++) {
+        scripts[index] = (struct script){ 0 };
+        script_step(&scripts[index], NULL, 1000);
+        CU_ASSERT_EQUAL_FATAL(script_spawn(engine, &scripts[index], names[index], false,
+                                           index), SIM_OK);
+    }
+    struct sim_run_result result = run_all(engine);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
+    ASSERT_U64_EQ(result.events_run, 16);       /* 8 starts, 8 deadlines */
+    CU_ASSERT_EQUAL_FATAL(resume_order_count, 16);
+    for (uint32_t index = 0; index < 8; index++)
+        order[index] = resume_order[8 + index];
+    sim_engine_destroy(engine);
+}
+
+static void test_equal_deadlines_resume_in_block_order_or_seeded_order(void)
+{
+    uint32_t order[8];
+    sleepers_order(1, false, order);
+    int out_of_order = 0;
+    for (uint32_t index = 0; index < 8; index++)
+        out_of_order += order[index] != index + 1;
+    CU_ASSERT_EQUAL(out_of_order, 0);
+    int seeds_reordered = 0;
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        uint32_t first[8];
+        uint32_t again[8];
+        sleepers_order(seed, true, first);
+        sleepers_order(seed, true, again);
+        CU_ASSERT_EQUAL(memcmp(first, again, sizeof(first)), 0);
+        for (uint32_t index = 0; index < 8; index++) {
+            if (first[index] != index + 1) {
+                seeds_reordered++;
+                break;
+            }
+        }
+    }
+    CU_ASSERT(seeds_reordered > 0);
 }
 
 /* One wake-up per event: wake_one twice, wake_all and a direct wake in the same event,
@@ -902,6 +997,8 @@ CU_ErrorCode process_suite_add(void)
         TEST_ENTRY(test_unwoken_process_times_out_at_exactly_deadline),
         TEST_ENTRY(test_wake_at_deadline_scheduled_first_wins_as_woken),
         TEST_ENTRY(test_wake_at_deadline_scheduled_after_block_loses_to_timeout),
+        TEST_ENTRY(test_sleep_is_one_event_at_the_deadlines_place),
+        TEST_ENTRY(test_equal_deadlines_resume_in_block_order_or_seeded_order),
         TEST_ENTRY(test_repeated_wakes_in_one_instant_resume_once),
         TEST_ENTRY(test_waitq_wake_one_is_fifo),
         TEST_ENTRY(test_waitq_wake_all_wakes_every_waiter_in_order),
