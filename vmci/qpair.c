@@ -192,8 +192,8 @@ static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *en
  * enqueue shows the running hash of everything this endpoint has produced (hash_enqueued
  * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
  * bytes written and the traced operations. */
-static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
-                       uint64_t produced_hash, uint64_t moved)
+static inline void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
+                              uint64_t produced_hash, uint64_t moved)
 {
     assert(moved > 0);
     assert(data_hashing);
@@ -209,7 +209,7 @@ static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enq
     sim_trace_field_str(&event, "op", operation);
     sim_trace_field_u64(&event, "bytes", moved);
     if (enqueue)
-        sim_trace_field_str(&event, "hash", hash_text);
+        sim_trace_field_strn(&event, "hash", hash_text, SIM_DATA_HASH_TEXT_BYTES - 1u);
     vmci__trace(hypervisor, &event);
 }
 

@@ -117,10 +117,12 @@ static struct vmci_faults *faults_of(const struct vsock_sock *sock)
     return vmci_kernel_faults(transport_of(sock)->kernel);
 }
 
-/* Whether `site` fires here (the socket's kernel, for the `fault` event). */
+/* Whether `site` fires here (the socket's kernel, for the `fault` event). The CID is
+ * asked only with faults on: with them off a check is one test, not two calls. */
 static bool fault_fires(const struct vsock_sock *sock, enum vmci_fault_site site)
 {
-    return vmci_fault(faults_of(sock), site, vsock_stack_local_cid(sock->stack));
+    struct vmci_faults *faults = faults_of(sock);
+    return vmci_faults_on(faults) && vmci_fault(faults, site, vsock_stack_local_cid(sock->stack));
 }
 
 /* The extra time of a firing delay site, drawn from the faults stream (which is on, since
@@ -889,8 +891,8 @@ static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
  * skips the payload: the qp_data event of the same write carries the running hash of the
  * queue's bytes. A write above SIM_TRACE_BYTES_MAX keeps its first SIM_TRACE_BYTES_MAX bytes
  * (`bytes` says how many moved, so a reader sees the cut). */
-static void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved, int64_t position,
-                       const void *written)
+static inline void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
+                              int64_t position, const void *written)
 {
     assert(moved > 0);
     struct sim_trace_event event;
