@@ -60,21 +60,6 @@ static uint64_t *field(struct vmci_cost *cost, enum vmci_cost_id id)
     return NULL;
 }
 
-/* field() for reading: the constant of parameter `id`. */
-static uint64_t constant_of(const struct vmci_cost *cost, enum vmci_cost_id id)
-{
-    switch (id) {
-    case VMCI_COST_REGISTER_ACCESS: return cost->register_access_ns;
-    case VMCI_COST_HYPERCALL: return cost->hypercall_ns;
-    case VMCI_COST_ROUTE: return cost->route_ns;
-    case VMCI_COST_INTERRUPT: return cost->interrupt_ns;
-    case VMCI_COST_COPY: return cost->copy_ps_per_byte;
-    case VMCI_COST_COUNT: break;
-    }
-    assert(!"unknown cost id");
-    return 0;
-}
-
 int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value)
 {
     assert(cost != NULL);
@@ -103,10 +88,11 @@ static const enum vmci_fault_site stretch_sites[VMCI_COST_COUNT] = {
 
 static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_cost_id id);
 
-uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id)
+uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
     assert(cost != NULL);
     assert(id < VMCI_COST_COUNT);
+    assert(cost->jitter[id].mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
     uint64_t value = draw_constant_or_jitter(cost, id);
     if (!vmci_faults_on(cost->faults))
         return value;
@@ -117,7 +103,7 @@ static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_
 {
     assert(cost != NULL);
     assert(id < VMCI_COST_COUNT);
-    uint64_t value = constant_of(cost, id);
+    uint64_t value = vmci_cost_constant(cost, id);
     const struct vmci_jitter *jitter = &cost->jitter[id];
     switch (jitter->mode) {
     case VMCI_JITTER_OFF:
@@ -138,16 +124,6 @@ static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_
     }
     assert(!"unknown jitter mode");
     return value;
-}
-
-uint64_t vmci_cost_copy_ns(const struct vmci_cost *cost, uint64_t size_bytes)
-{
-    assert(cost != NULL);
-    uint64_t ps_per_byte = vmci_cost_draw(cost, VMCI_COST_COPY);
-    /* Split to avoid overflow: whole ns per 1000 bytes plus the remainder. */
-    uint64_t whole_ns = (size_bytes / 1000u) * ps_per_byte;
-    uint64_t rest_ps = (size_bytes % 1000u) * ps_per_byte;
-    return whole_ns + (rest_ps + 999u) / 1000u;
 }
 
 const char *vmci_cost_jitter_stream(enum vmci_cost_id id)

@@ -18,12 +18,12 @@
 #ifndef VMCI_COST_H
 #define VMCI_COST_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sim/engine/engine.h"
-
-struct vmci_faults;
+#include "faults.h"
 
 /* The parameters, in the order of vmci_cost_names. */
 enum vmci_cost_id {
@@ -71,10 +71,47 @@ int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value);
 extern const char *const vmci_cost_names[];
 /* The id of parameter `name`; -1 if unknown. */
 int vmci_cost_id_of(const char *name);
+/* vmci_cost_draw when parameter `id` is jittered or faults are on: the draw, stretched when
+ * the parameter's latency site fires. */
+uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id);
+
+/* The constant of parameter `id` (a literal id folds to one load). */
+static inline uint64_t vmci_cost_constant(const struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    switch (id) {
+    case VMCI_COST_REGISTER_ACCESS: return cost->register_access_ns;
+    case VMCI_COST_HYPERCALL: return cost->hypercall_ns;
+    case VMCI_COST_ROUTE: return cost->route_ns;
+    case VMCI_COST_INTERRUPT: return cost->interrupt_ns;
+    case VMCI_COST_COPY: return cost->copy_ps_per_byte;
+    case VMCI_COST_COUNT: break;
+    }
+    assert(!"unknown cost id");
+    return 0;
+}
+
+/* The value of parameter `id` for one use: the constant, or a draw from its jitter.
+ * Inline: every hop draws several costs, and with jitter off and no faults (the default)
+ * a draw is the constant: two tests and a load. */
+static inline uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id)
+{
+    assert(cost != NULL);
+    assert(id < VMCI_COST_COUNT);
+    if (cost->jitter[id].mode == VMCI_JITTER_OFF && !vmci_faults_on(cost->faults))
+        return vmci_cost_constant(cost, id);
+    return vmci__cost_draw_varied(cost, id);
+}
+
 /* Copy cost of size_bytes, rounded up to whole ns (one draw of copy_ps_per_byte). */
-uint64_t vmci_cost_copy_ns(const struct vmci_cost *cost, uint64_t size_bytes);
-/* The value of parameter `id` for one use: the constant, or a draw from its jitter. */
-uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_cost_id id);
+static inline uint64_t vmci_cost_copy_ns(const struct vmci_cost *cost, uint64_t size_bytes)
+{
+    assert(cost != NULL);
+    uint64_t ps_per_byte = vmci_cost_draw(cost, VMCI_COST_COPY);
+    /* Split to avoid overflow: whole ns per 1000 bytes plus the remainder. */
+    uint64_t whole_ns = (size_bytes / 1000u) * ps_per_byte;
+    uint64_t rest_ps = (size_bytes % 1000u) * ps_per_byte;
+    return whole_ns + (rest_ps + 999u) / 1000u;
+}
 
 /* Sets the jitter of parameter `id` (`jitter.rng` is ignored: the stream "jitter.<name>"
  * of `engine` is used). Returns 0, or SIM_EINVAL (min > max, percent over the maximum)

@@ -211,10 +211,17 @@ static inline uint64_t vmci_read_u64(const uint8_t *bytes)
     return (uint64_t)vmci_read_u32(bytes) | (uint64_t)vmci_read_u32(bytes + 4) << 32;
 }
 
+/* Little-endian stores (the wire and the shared pages, R80). On a little-endian host one
+ * store: the byte loop compiled to four stores a word, and every datagram header and ring
+ * pointer update goes through here. */
 static inline void vmci_write_u32(uint8_t *bytes, uint32_t value)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(bytes, &value, sizeof(value));
+#else
     for (int index = 0; index < 4; index++)
         bytes[index] = (uint8_t)(value >> (8 * index));
+#endif
 }
 
 static inline void vmci_write_u64(uint8_t *bytes, uint64_t value)

@@ -155,8 +155,8 @@ int vmci_register_offset(const char *name)
 
 /* ---- Trace ---------------------------------------------------------------------- */
 
-static void trace_begin(const struct vmci_device *device, struct sim_trace_event *event,
-                        const char *kind)
+static inline void trace_begin(const struct vmci_device *device, struct sim_trace_event *event,
+                               const char *kind)
 {
     const struct sim_process *process = sim_engine_current(device->engine);
     sim_trace_event_init(event, SIM_LAYER_DEVICE, kind, device->cid,

@@ -78,11 +78,6 @@ int vmci_fault_site_of(const char *name)
     return -1;
 }
 
-bool vmci_faults_on(const struct vmci_faults *faults)
-{
-    return faults != NULL && faults->rng != NULL;
-}
-
 /* True with probability ppm / 10^6 (no draw at 0 or at 10^6: certain outcomes). */
 static bool chance(struct sim_rng *rng, uint32_t ppm)
 {
@@ -138,11 +133,10 @@ int vmci_faults_configure(struct vmci_faults *faults, struct sim_engine *engine,
     return SIM_OK;
 }
 
-bool vmci_fault(struct vmci_faults *faults, enum vmci_fault_site site, uint32_t cid)
+bool vmci__fault_reached(struct vmci_faults *faults, enum vmci_fault_site site, uint32_t cid)
 {
     assert(site < VMCI_FAULT_SITE_COUNT);
-    if (!vmci_faults_on(faults))
-        return false;
+    assert(vmci_faults_on(faults));
     faults->reached[site]++;
     if (!faults->enabled[site] || !chance(faults->rng, faults->fire_ppm[site]))
         return false;

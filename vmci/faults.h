@@ -16,6 +16,7 @@
 #ifndef VMCI_FAULTS_H
 #define VMCI_FAULTS_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -110,16 +111,33 @@ int vmci_fault_site_of(const char *name);
  * room for another stream). */
 int vmci_faults_configure(struct vmci_faults *faults, struct sim_engine *engine,
                           const struct vmci_faults_config *config);
+/* Whether faults are on: configured, with the "faults" stream (NULL: off). Inline, like
+ * vmci_fault below: the model asks at every hop, and with faults off (most runs) the
+ * answer must cost one predictable branch, not a call. */
+static inline bool vmci_faults_on(const struct vmci_faults *faults)
+{
+    return faults != NULL && faults->rng != NULL;
+}
+
+/* vmci_fault with faults on: counts the site reached, draws, traces a firing. */
+bool vmci__fault_reached(struct vmci_faults *faults, enum vmci_fault_site site, uint32_t cid);
+
 /* The model reached `site` (cid: where, for the trace). True when it fires: counted,
  * traced as a `fault` event. With faults off (NULL or never configured): false, no draw. */
-bool vmci_fault(struct vmci_faults *faults, enum vmci_fault_site site, uint32_t cid);
+static inline bool vmci_fault(struct vmci_faults *faults, enum vmci_fault_site site,
+                              uint32_t cid)
+{
+    assert(site < VMCI_FAULT_SITE_COUNT);
+    if (!vmci_faults_on(faults))
+        return false;
+    return vmci__fault_reached(faults, site, cid);
+}
 /* `value_ns` stretched by a latency site when it fires (a factor in [2, STRETCH_MAX]). */
 uint64_t vmci_fault_stretch(struct vmci_faults *faults, enum vmci_fault_site site,
                             uint64_t value_ns);
 /* `value_ns` times a factor in [2, STRETCH_MAX] drawn from the stream, for a site that has
  * just fired (vmci_fault returned true); bounded on overflow. */
 uint64_t vmci_fault_stretch_fired(struct vmci_faults *faults, uint64_t value_ns);
-bool vmci_faults_on(const struct vmci_faults *faults);
 /* At the end of a run with faults on: one `fault_site` event per site (site, class,
  * enabled, reached, fired), in table order. Nothing with faults off. */
 void vmci_faults_trace_summary(struct vmci_faults *faults);

@@ -148,5 +148,16 @@ bool vmci__ft_separates(const struct vmci_hypervisor *hypervisor, uint32_t cid_a
         return false;
     const struct vmci_context *a = vmci__context_find((struct vmci_hypervisor *)hypervisor, cid_a);
     const struct vmci_context *b = vmci__context_find((struct vmci_hypervisor *)hypervisor, cid_b);
+    return vmci__ft_separates_found(a, cid_a, b, cid_b);
+}
+
+bool vmci__ft_separates_found(const struct vmci_context *a, uint32_t cid_a,
+                              const struct vmci_context *b, uint32_t cid_b)
+{
+    assert(a == NULL || a->cid == cid_a);
+    assert(b == NULL || b->cid == cid_b);
+    if (cid_a == cid_b || cid_a == VMCI_HYPERVISOR_CONTEXT_ID ||
+        cid_b == VMCI_HYPERVISOR_CONTEXT_ID)
+        return false;
     return (a != NULL && a->ft_mode) || (b != NULL && b->ft_mode);
 }

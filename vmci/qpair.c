@@ -193,8 +193,8 @@ static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *en
  * enqueue shows the running hash of everything this endpoint has produced (hash_enqueued
  * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
  * bytes written and the traced operations. */
-static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
-                       uint64_t produced_hash, uint64_t moved)
+static inline void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
+                              uint64_t produced_hash, uint64_t moved)
 {
     assert(moved > 0);
     assert(data_hashing);
@@ -210,7 +210,7 @@ static void trace_data(struct vmci_qpair *qpair, const char *operation, bool enq
     sim_trace_field_str(&event, "op", operation);
     sim_trace_field_u64(&event, "bytes", moved);
     if (enqueue)
-        sim_trace_field_str(&event, "hash", hash_text);
+        sim_trace_field_strn(&event, "hash", hash_text, SIM_DATA_HASH_TEXT_BYTES - 1u);
     vmci__trace(hypervisor, &event);
 }
 
@@ -276,7 +276,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
  * been freed since it was looked up (so it cannot be a freed one), else a lookup. The
  * queries of vmci.h take a const endpoint; the cache is not part of what they read, and
  * every endpoint is allocated writable (vmci_qpair_alloc), so it is updated in place. */
-static struct vmci_qp_entry *qpair_entry(const struct vmci_qpair *qpair)
+static inline struct vmci_qp_entry *qpair_entry(const struct vmci_qpair *qpair)
 {
     struct vmci_qpair *cache = (struct vmci_qpair *)qpair;
     struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
@@ -289,7 +289,7 @@ static struct vmci_qp_entry *qpair_entry(const struct vmci_qpair *qpair)
 }
 
 /* The entry and this side's view, or NULL when this side is no longer attached. */
-static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
+static inline struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
 {
     struct vmci_qp_entry *entry = qpair_entry(qpair);
     if (entry == NULL || qpair->detached)
@@ -307,7 +307,8 @@ static struct vmci_qp_entry *side(const struct vmci_qpair *qpair, struct vmci_qp
 /* R90: the host cannot touch a queue pair whose VM's memory is inaccessible. The peer's
  * context is looked up again only when the peer or the context table changed since the
  * last time (a cache like qpair_entry's, in the same writable endpoint). */
-static bool peer_memory_off(const struct vmci_qpair *qpair, const struct vmci_qp_entry *entry)
+static inline bool peer_memory_off(const struct vmci_qpair *qpair,
+                                   const struct vmci_qp_entry *entry)
 {
     if (!qpair->kernel->is_host)
         return false;
@@ -325,7 +326,7 @@ static bool peer_memory_off(const struct vmci_qpair *qpair, const struct vmci_qp
 }
 
 /* side() plus the R90 check; returns 0, VMCI_ERROR_NOT_FOUND or QUEUEPAIR_NOT_READY. */
-static int usable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
+static inline int usable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
 {
     struct vmci_qp_entry *entry = side(qpair, view);
     if (entry == NULL)
@@ -369,7 +370,7 @@ struct vmci_handle vmci_qpair_handle(const struct vmci_qpair *qpair)
  * side is gone (detach, suspend, power-off, device reset) the host's side has no memory:
  * its enqueue and dequeue fail, as Linux's qp_enqueue_locked / qp_dequeue_locked do, and
  * nothing the host writes reaches a resumed guest. A host-local pair keeps its memory. */
-static bool host_memory_gone(const struct vmci_qpair *qpair)
+static inline bool host_memory_gone(const struct vmci_qpair *qpair)
 {
     if (!qpair->kernel->is_host)
         return false;
@@ -380,14 +381,25 @@ static bool host_memory_gone(const struct vmci_qpair *qpair)
 int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
                            uint64_t *cost_ns)
 {
+    return vmci_qpair_enqueue_at(qpair, source, size_bytes, cost_ns, NULL);
+}
+
+int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
+                              uint64_t *cost_ns, struct vmci_qpair_position *position)
+{
     struct vmci_qp_view view;
     int state = usable(qpair, &view);
     if (state == VMCI_SUCCESS && host_memory_gone(qpair))
         state = VMCI_ERROR_QUEUEPAIR_NOT_READY;                                 /* D20 */
     if (state < 0)
         return state;
+    /* What vmci_qpair_produce_tail() would say before and after: the same view. */
+    uint64_t tail_before = vmci_queue_producer_tail(view.produce);
     int64_t rc = vmci_qp_enqueue_hashed(view, source, size_bytes,
                                         data_hashing ? qpair->produced : NULL);
+    if (rc > 0 && position != NULL)
+        *position = (struct vmci_qpair_position){
+            .before = tail_before, .after = vmci_queue_producer_tail(view.produce) };
     if (rc > 0 && data_hashing) {
         uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
         trace_data(qpair, "enqueue", true, produced_hash, (uint64_t)rc);
@@ -399,7 +411,7 @@ int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_
 
 /* usable() for reading the consume queue: a guest whose endpoint the hypervisor detached
  * (suspend, device reset) still reads its own pages, frozen as they were (R206, R209). */
-static int readable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
+static inline int readable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
 {
     int state = usable(qpair, view);
     if (state != VMCI_ERROR_NOT_FOUND || qpair->memory == NULL || qpair->detached)
@@ -409,9 +421,11 @@ static int readable(const struct vmci_qpair *qpair, struct vmci_qp_view *view)
 }
 
 /* A dequeue or peek: copied into `target`, or with `target` NULL left in the ring and
- * described by *in_place; both move, hash, trace and cost the same. */
+ * described by *in_place; both move, hash, trace and cost the same. *position (optional):
+ * the consumer head before and after, as vmci_qpair_consume_head() would read it. */
 static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_bytes, bool peek,
-                       struct vmci_ring_bytes *in_place, uint64_t *cost_ns)
+                       struct vmci_ring_bytes *in_place, uint64_t *cost_ns,
+                       struct vmci_qpair_position *position)
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
@@ -419,6 +433,8 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         state = VMCI_ERROR_QUEUEPAIR_NOT_READY;                                 /* D20 */
     if (state < 0)
         return state;
+    /* R80: our consumer head for the consume queue lives in our produce queue's header. */
+    uint64_t head_before = vmci_queue_consumer_head(view.produce);
     struct vmci_ring_bytes copied = { .first = target };
     int64_t rc;
     if (in_place != NULL) {
@@ -429,6 +445,9 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
                   : vmci_qp_dequeue(view, target, size_bytes);
         copied.first_bytes = rc > 0 ? (uint64_t)rc : 0;
     }
+    if (rc > 0 && position != NULL)
+        *position = (struct vmci_qpair_position){
+            .before = head_before, .after = vmci_queue_consumer_head(view.produce) };
     if (rc > 0 && !peek && data_hashing)
         tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &copied);
     if (rc > 0 && data_hashing)
@@ -442,14 +461,14 @@ int64_t vmci_qpair_dequeue(struct vmci_qpair *qpair, void *target, uint64_t size
                            uint64_t *cost_ns)
 {
     assert(target != NULL || size_bytes == 0);
-    return consume(qpair, target, size_bytes, false, NULL, cost_ns);
+    return consume(qpair, target, size_bytes, false, NULL, cost_ns, NULL);
 }
 
 int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
                         uint64_t *cost_ns)
 {
     assert(target != NULL || size_bytes == 0);
-    return consume(qpair, target, size_bytes, true, NULL, cost_ns);
+    return consume(qpair, target, size_bytes, true, NULL, cost_ns, NULL);
 }
 
 int64_t vmci_qpair_consume_in_place(struct vmci_qpair *qpair, uint64_t size_bytes, bool peek,
@@ -457,8 +476,22 @@ int64_t vmci_qpair_consume_in_place(struct vmci_qpair *qpair, uint64_t size_byte
 {
     assert(bytes != NULL);
     *bytes = (struct vmci_ring_bytes){ .first = NULL };
-    int64_t rc = consume(qpair, NULL, size_bytes, peek, bytes, cost_ns);
+    int64_t rc = consume(qpair, NULL, size_bytes, peek, bytes, cost_ns, NULL);
     assert(rc <= 0 || bytes->first_bytes + bytes->second_bytes == (uint64_t)rc);
+    return rc;
+}
+
+int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
+                              bool peek, struct vmci_ring_bytes *bytes, uint64_t *cost_ns,
+                              struct vmci_qpair_position *position)
+{
+    assert((target == NULL) != (bytes == NULL) || size_bytes == 0);
+    assert(position != NULL);
+    if (bytes != NULL)
+        *bytes = (struct vmci_ring_bytes){ .first = NULL };
+    int64_t rc = consume(qpair, target, size_bytes, peek, bytes, cost_ns, position);
+    assert(rc <= 0 || bytes == NULL || bytes->first_bytes + bytes->second_bytes == (uint64_t)rc);
+    assert(rc <= 0 || position->after == position->before || !peek);
     return rc;
 }
 

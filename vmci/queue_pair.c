@@ -48,8 +48,8 @@
 /* Byte offsets inside the 24-byte header (R80). */
 #define HEADER_HANDLE_CONTEXT_OFFSET 0u
 #define HEADER_HANDLE_RESOURCE_OFFSET 4u
-#define HEADER_PRODUCER_TAIL_OFFSET 8u
-#define HEADER_CONSUMER_HEAD_OFFSET 16u
+#define HEADER_PRODUCER_TAIL_OFFSET VMCI_QUEUE_HEADER_PRODUCER_TAIL_OFFSET
+#define HEADER_CONSUMER_HEAD_OFFSET VMCI_QUEUE_HEADER_CONSUMER_HEAD_OFFSET
 
 _Static_assert(HEADER_CONSUMER_HEAD_OFFSET + 8u == VMCI_QUEUE_HEADER_BYTES,
                "R80: handle (8) + producer_tail (8) + consumer_head (8)");
@@ -63,18 +63,6 @@ struct ring {
 };
 
 /* ---- Header bytes (R80) -------------------------------------------------------------- */
-
-uint64_t vmci_queue_producer_tail(const struct vmci_queue *queue)
-{
-    assert(queue != NULL);
-    return vmci_read_u64(queue->header + HEADER_PRODUCER_TAIL_OFFSET);
-}
-
-uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue)
-{
-    assert(queue != NULL);
-    return vmci_read_u64(queue->header + HEADER_CONSUMER_HEAD_OFFSET);
-}
 
 struct vmci_handle vmci_queue_handle(const struct vmci_queue *queue)
 {
@@ -230,36 +218,22 @@ void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
     free(memory);
 }
 
-struct vmci_qp_view vmci_qp_view_creator(struct vmci_qp_memory *memory)
-{
-    assert(memory != NULL);
-    return (struct vmci_qp_view){ .produce = &memory->queues[0],
-                                  .consume = &memory->queues[1] };
-}
-
-struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory)
-{
-    assert(memory != NULL);
-    return (struct vmci_qp_view){ .produce = &memory->queues[1],
-                                  .consume = &memory->queues[0] };
-}
-
 /* ---- Ring arithmetic (R82-R85) ------------------------------------------------------- */
 
 /* R82. For a zero-sized queue the only valid value is 0 (there is no ring). */
-static bool ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
+static inline bool ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
 {
     return size_bytes == 0 ? pointer == 0 : pointer < size_bytes;
 }
 
-static bool ring_valid(const struct ring *ring)
+static inline bool ring_valid(const struct ring *ring)
 {
     return ring_pointer_valid(ring->tail, ring->queue->size_bytes) &&
            ring_pointer_valid(ring->head, ring->queue->size_bytes);
 }
 
 /* R83. */
-static uint64_t ring_free_bytes(const struct ring *ring)
+static inline uint64_t ring_free_bytes(const struct ring *ring)
 {
     assert(ring_valid(ring));
     uint64_t size_bytes = ring->queue->size_bytes;
@@ -273,7 +247,7 @@ static uint64_t ring_free_bytes(const struct ring *ring)
 }
 
 /* R84. */
-static uint64_t ring_ready_bytes(const struct ring *ring)
+static inline uint64_t ring_ready_bytes(const struct ring *ring)
 {
     uint64_t size_bytes = ring->queue->size_bytes;
     if (size_bytes == 0)
@@ -284,7 +258,7 @@ static uint64_t ring_ready_bytes(const struct ring *ring)
 }
 
 /* R85: p advanced by k, 0 < k <= N - 1. */
-static uint64_t ring_advance(uint64_t pointer, uint64_t step_bytes, uint64_t size_bytes)
+static inline uint64_t ring_advance(uint64_t pointer, uint64_t step_bytes, uint64_t size_bytes)
 {
     assert(pointer < size_bytes);
     assert(step_bytes > 0);
@@ -297,7 +271,7 @@ static uint64_t ring_advance(uint64_t pointer, uint64_t step_bytes, uint64_t siz
 
 /* Reads the pointers of `queue` (tail from its own header, head from `head_holder`'s,
  * R80) and validates them (R82, QP3). Returns 0 or VMCI_ERROR_INVALID_SIZE. */
-static int64_t ring_load(struct vmci_queue *queue, const struct vmci_queue *head_holder,
+static inline int64_t ring_load(struct vmci_queue *queue, const struct vmci_queue *head_holder,
                          struct ring *ring)
 {
     assert(queue != NULL);
@@ -314,12 +288,12 @@ static int64_t ring_load(struct vmci_queue *queue, const struct vmci_queue *head
     return VMCI_SUCCESS;
 }
 
-static int64_t produce_ring_load(struct vmci_qp_view view, struct ring *ring)
+static inline int64_t produce_ring_load(struct vmci_qp_view view, struct ring *ring)
 {
     return ring_load(view.produce, view.consume, ring);
 }
 
-static int64_t consume_ring_load(struct vmci_qp_view view, struct ring *ring)
+static inline int64_t consume_ring_load(struct vmci_qp_view view, struct ring *ring)
 {
     return ring_load(view.consume, view.produce, ring);
 }
@@ -392,7 +366,7 @@ static void ring_locate(struct vmci_queue *queue, uint64_t offset, uint64_t size
 
 /* ---- Enqueue, dequeue, peek (R86-R88) ------------------------------------------------ */
 
-static void view_check(struct vmci_qp_view view)
+static inline void view_check(struct vmci_qp_view view)
 {
     assert(view.produce != NULL);
     assert(view.consume != NULL);

@@ -19,6 +19,7 @@
 #ifndef VMCI_QUEUE_PAIR_H
 #define VMCI_QUEUE_PAIR_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,8 +90,20 @@ void vmci_qp_memory_destroy(struct vmci_qp_memory *memory);
  * with the last (a guest's pages outlive the hypervisor's detach: R206, R209). */
 void vmci_qp_memory_ref(struct vmci_qp_memory *memory);
 
-struct vmci_qp_view vmci_qp_view_creator(struct vmci_qp_memory *memory);
-struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory);
+/* The two views (inline: every data operation and query of an endpoint makes one). */
+static inline struct vmci_qp_view vmci_qp_view_creator(struct vmci_qp_memory *memory)
+{
+    assert(memory != NULL);
+    return (struct vmci_qp_view){ .produce = &memory->queues[0],
+                                  .consume = &memory->queues[1] };
+}
+
+static inline struct vmci_qp_view vmci_qp_view_attacher(struct vmci_qp_memory *memory)
+{
+    assert(memory != NULL);
+    return (struct vmci_qp_view){ .produce = &memory->queues[1],
+                                  .consume = &memory->queues[0] };
+}
 
 /* R86: copies min(size, free) bytes into the produce ring (wrapping), then advances the
  * producer tail. Returns bytes copied (> 0 unless size_bytes == 0), or
@@ -122,9 +135,24 @@ int64_t vmci_qp_consume_buf_ready(struct vmci_qp_view view);
  * yet are zeroed first, so they read as the zeroed ring of R81 and stay as written. */
 uint8_t *vmci_queue_ring_span(struct vmci_queue *queue, uint64_t offset, uint64_t size_bytes);
 
-/* Raw header access (the bytes of R80), for tests and the hostile-guest model. */
-uint64_t vmci_queue_producer_tail(const struct vmci_queue *queue);
-uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue);
+/* Byte offsets of the pointers inside the 24-byte header (R80). */
+#define VMCI_QUEUE_HEADER_PRODUCER_TAIL_OFFSET 8u
+#define VMCI_QUEUE_HEADER_CONSUMER_HEAD_OFFSET 16u
+
+/* Raw header access (the bytes of R80): the ring code, the position queries, tests and the
+ * hostile-guest model. The readers are inline: every operation reads two of them. */
+static inline uint64_t vmci_queue_producer_tail(const struct vmci_queue *queue)
+{
+    assert(queue != NULL);
+    return vmci_read_u64(queue->header + VMCI_QUEUE_HEADER_PRODUCER_TAIL_OFFSET);
+}
+
+static inline uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue)
+{
+    assert(queue != NULL);
+    return vmci_read_u64(queue->header + VMCI_QUEUE_HEADER_CONSUMER_HEAD_OFFSET);
+}
+
 struct vmci_handle vmci_queue_handle(const struct vmci_queue *queue);
 void vmci_queue_set_producer_tail(struct vmci_queue *queue, uint64_t value);
 void vmci_queue_set_consumer_head(struct vmci_queue *queue, uint64_t value);

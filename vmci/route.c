@@ -19,6 +19,9 @@
 struct route {
     struct vmci_hypervisor *hypervisor;
     struct vmci_context *source;
+    /* The destination's context (NULL: not in the table), looked up once by dispatch() for
+     * every check of the route (R208, D5, R51, the delivery) instead of once per check. */
+    struct vmci_context *target;
     struct vmci_datagram_header header;
     const uint8_t *bytes;
     uint64_t size_bytes;
@@ -81,31 +84,44 @@ static int queue_faults(struct route *route, uint32_t target_cid)
     return 0;
 }
 
-/* R51: interaction denied iff one side is RESTRICTED and the other is not TRUSTED. A
- * host endpoint's trust is its creator's, toward this particular peer (R50, D10). */
-static bool denied(const struct vmci_hypervisor *hypervisor, uint32_t cid_a,
-                   const struct vmci_identity *host_identity_a, uint32_t cid_b,
-                   const struct vmci_identity *host_identity_b)
+/* One side of an interaction (R51, D5): its CID, its context (NULL when not in the table)
+ * and, for a host endpoint, the identity of the handle (NULL otherwise). */
+struct side {
+    uint32_t cid;
+    const struct vmci_context *context;
+    const struct vmci_identity *host_identity;
+};
+
+static uint32_t side_flags(const struct side *side)
 {
-    uint32_t flags_a = vmci_hypervisor_context_flags(hypervisor, cid_a);
-    uint32_t flags_b = vmci_hypervisor_context_flags(hypervisor, cid_b);
-    bool trusted_a = vmci_hypervisor_trusted_toward(hypervisor, host_identity_a, cid_b);
-    bool trusted_b = vmci_hypervisor_trusted_toward(hypervisor, host_identity_b, cid_a);
-    if (cid_a == VMCI_HYPERVISOR_CONTEXT_ID || cid_b == VMCI_HYPERVISOR_CONTEXT_ID)
+    assert(side->context == NULL || side->context->cid == side->cid);
+    return side->context != NULL ? side->context->privilege_flags : VMCI_LEAST_PRIVILEGE_FLAGS;
+}
+
+/* R51: interaction denied iff one side is RESTRICTED and the other is not TRUSTED. A
+ * host endpoint's trust is its creator's, toward this particular peer (R50, D10). The
+ * flags come from the contexts at hand (what vmci_hypervisor_context_flags would look up)
+ * and a side's trust is asked only when the other side is restricted: both are pure. */
+static bool denied(const struct vmci_hypervisor *hypervisor, const struct side *a,
+                   const struct side *b)
+{
+    if (a->cid == VMCI_HYPERVISOR_CONTEXT_ID || b->cid == VMCI_HYPERVISOR_CONTEXT_ID)
         return false;
-    return ((flags_a & VMCI_PRIVILEGE_FLAG_RESTRICTED) && !trusted_b) ||
-           ((flags_b & VMCI_PRIVILEGE_FLAG_RESTRICTED) && !trusted_a);
+    if ((side_flags(a) & VMCI_PRIVILEGE_FLAG_RESTRICTED) &&
+        !vmci_hypervisor_trusted_toward(hypervisor, b->host_identity, a->cid))
+        return true;
+    return (side_flags(b) & VMCI_PRIVILEGE_FLAG_RESTRICTED) &&
+           !vmci_hypervisor_trusted_toward(hypervisor, a->host_identity, b->cid);
 }
 
 /* D5: on profiles that honour domains, only equal domains meet (hosts are in ""). */
-static bool domains_differ(const struct vmci_hypervisor *hypervisor, uint32_t cid_a, uint32_t cid_b)
+static bool domains_differ(const struct vmci_hypervisor *hypervisor, const struct side *a,
+                           const struct side *b)
 {
     if (!hypervisor->profile.domain_honoured)
         return false;
-    const struct vmci_context *a = vmci__context_find(hypervisor, cid_a);
-    const struct vmci_context *b = vmci__context_find(hypervisor, cid_b);
-    const char *domain_a = a != NULL ? a->domain : "";
-    const char *domain_b = b != NULL ? b->domain : "";
+    const char *domain_a = a->context != NULL ? a->context->domain : "";
+    const char *domain_b = b->context != NULL ? b->context->domain : "";
     return strcmp(domain_a, domain_b) != 0;
 }
 
@@ -122,16 +138,20 @@ static int64_t to_host(struct route *route)
 {
     struct vmci_hypervisor *hypervisor = route->hypervisor;
     uint32_t source_cid = route->source->cid;
-    struct vmci_kernel *host = vmci_hypervisor_host(hypervisor);
+    /* The host's context: always in the table, with its kernel (vmci_hypervisor_host). */
+    assert(route->target != NULL && route->target->cid == VMCI_HOST_CONTEXT_ID);
+    assert(route->target->kernel != NULL);
+    struct vmci_kernel *host = route->target->kernel;
     struct vmci_handle target = { VMCI_HOST_CONTEXT_ID, route->header.dst.resource };
     struct vmci_dg_entry *entry = vmci__kernel_handle_find(host, target);
     if (entry == NULL)
         return decide(route, VMCI_ERROR_INVALID_RESOURCE, "R55");
-    if (domains_differ(hypervisor, source_cid, VMCI_HOST_CONTEXT_ID))
+    struct side source = { source_cid, route->source, NULL };
+    struct side destination = { VMCI_HOST_CONTEXT_ID, route->target,
+                                entry->has_identity ? &entry->identity : NULL };
+    if (domains_differ(hypervisor, &source, &destination))
         return decide(route, VMCI_ERROR_NO_ACCESS, "D5");
-    const struct vmci_identity *identity = entry->has_identity ? &entry->identity : NULL;
-    if (source_cid != VMCI_HOST_CONTEXT_ID &&
-        denied(hypervisor, source_cid, NULL, VMCI_HOST_CONTEXT_ID, identity))
+    if (source_cid != VMCI_HOST_CONTEXT_ID && denied(hypervisor, &source, &destination))
         return decide(route, VMCI_ERROR_NO_ACCESS, "R51");
     if (entry->filter != NULL) {
         int verdict = entry->filter(entry->state, &route->header, route->bytes + VMCI_DG_HEADERSIZE);
@@ -151,13 +171,17 @@ static int64_t to_vm(struct route *route)
     struct vmci_hypervisor *hypervisor = route->hypervisor;
     uint32_t source_cid = route->source->cid;
     uint32_t target_cid = route->header.dst.context;
-    struct vmci_context *target = vmci__context_find(hypervisor, target_cid);
+    struct vmci_context *target = route->target;
+    assert(target == NULL || target->cid == target_cid);
     if (target == NULL || target->device == NULL)
         return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R56");
     if (source_cid != target_cid) {                                     /* D8: self is fine */
-        if (domains_differ(hypervisor, source_cid, target_cid))
+        struct side source = { source_cid, route->source, NULL };
+        struct side destination = { target_cid, target, NULL };
+        if (domains_differ(hypervisor, &source, &destination))
             return decide(route, VMCI_ERROR_NO_ACCESS, "D5");
-        if (denied(hypervisor, source_cid, source_identity(route), target_cid, NULL))
+        source.host_identity = source_identity(route);
+        if (denied(hypervisor, &source, &destination))
             return decide(route, VMCI_ERROR_NO_ACCESS, "R51");
         if (vmci_context_is_vm(source_cid) && !hypervisor->profile.guest_to_guest)
             return decide(route, VMCI_ERROR_DST_UNREACHABLE, "R197");
@@ -215,7 +239,8 @@ static int64_t dispatch(struct route *route, uint8_t *header_bytes)
         route->rule = "R54";
         return vmci__service(route->hypervisor, route->source, route->bytes, route->size_bytes);
     }
-    if (vmci__ft_separates(route->hypervisor, route->source->cid, target))
+    route->target = vmci__context_find(route->hypervisor, target);
+    if (vmci__ft_separates_found(route->source, route->source->cid, route->target, target))
         return decide(route, VMCI_ERROR_NO_ACCESS, "R208");
     if (target == VMCI_HOST_CONTEXT_ID)
         return to_host(route);
@@ -239,7 +264,7 @@ static void trace_route(struct route *route, int64_t result)
     sim_trace_field_u64(&event, "size", route->size_bytes);
     sim_trace_field_i64(&event, "result", result);
     sim_trace_field_str(&event, "rule", route->rule != NULL ? route->rule : "");
-    sim_trace_field_str(&event, "hash", hash_text);
+    sim_trace_field_strn(&event, "hash", hash_text, SIM_DATA_HASH_TEXT_BYTES - 1u);
     /* The same bytes for the trace to store (every datagram, from a guest or the host, in
      * one event); the digest skips them, `hash` covers them. */
     uint64_t stored_bytes = route->size_bytes < SIM_TRACE_BYTES_MAX ? route->size_bytes

@@ -113,6 +113,22 @@ int64_t vmci_qpair_peek(struct vmci_qpair *qpair, void *target, uint64_t size_by
  * reader copies them before anything else runs on the pair. */
 int64_t vmci_qpair_consume_in_place(struct vmci_qpair *qpair, uint64_t size_bytes, bool peek,
                                     struct vmci_ring_bytes *bytes, uint64_t *cost_ns);
+/* The ring pointer a data operation moved (R80), read in the same call, so that a transport
+ * that traces it needs no vmci_qpair_produce_tail / consume_head of its own before and
+ * after: an enqueue's producer tail, a dequeue's or peek's consumer head. Filled only when
+ * the operation moved bytes (result > 0). */
+struct vmci_qpair_position {
+    uint64_t before;
+    uint64_t after;             /* a peek's is `before` */
+};
+/* vmci_qpair_enqueue, and the producer tail it moved in *position. */
+int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
+                              uint64_t *cost_ns, struct vmci_qpair_position *position);
+/* vmci_qpair_dequeue or _peek (`target` set) or _consume_in_place (`target` NULL, `bytes`
+ * set), and the consumer head it moved in *position. */
+int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
+                              bool peek, struct vmci_ring_bytes *bytes, uint64_t *cost_ns,
+                              struct vmci_qpair_position *position);
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair);

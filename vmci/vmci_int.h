@@ -125,6 +125,10 @@ struct vmci_link {                          /* a doorbell link in the hypervisor
 /* R208: true when fault tolerance stands between contexts a and b (one of them is in FT
  * mode, they differ, and neither is the hypervisor). */
 bool vmci__ft_separates(const struct vmci_hypervisor *hypervisor, uint32_t cid_a, uint32_t cid_b);
+/* The same for contexts already looked up (NULL: not in the table, so in no FT mode). */
+struct vmci_context;
+bool vmci__ft_separates_found(const struct vmci_context *a, uint32_t cid_a,
+                              const struct vmci_context *b, uint32_t cid_b);
 
 struct vmci_context {
     uint32_t cid;

@@ -117,10 +117,12 @@ static struct vmci_faults *faults_of(const struct vsock_sock *sock)
     return vmci_kernel_faults(transport_of(sock)->kernel);
 }
 
-/* Whether `site` fires here (the socket's kernel, for the `fault` event). */
+/* Whether `site` fires here (the socket's kernel, for the `fault` event). The CID is
+ * asked only with faults on: with them off a check is one test, not two calls. */
 static bool fault_fires(const struct vsock_sock *sock, enum vmci_fault_site site)
 {
-    return vmci_fault(faults_of(sock), site, vsock_stack_local_cid(sock->stack));
+    struct vmci_faults *faults = faults_of(sock);
+    return vmci_faults_on(faults) && vmci_fault(faults, site, vsock_stack_local_cid(sock->stack));
 }
 
 /* The extra time of a firing delay site, drawn from the faults stream (which is on, since
@@ -889,8 +891,8 @@ static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
  * skips the payload: the qp_data event of the same write carries the running hash of the
  * queue's bytes. A write above SIM_TRACE_BYTES_MAX keeps its first SIM_TRACE_BYTES_MAX bytes
  * (`bytes` says how many moved, so a reader sees the cut). */
-static void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved, int64_t position,
-                       const void *written)
+static inline void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
+                              int64_t position, const void *written)
 {
     assert(moved > 0);
     struct sim_trace_event event;
@@ -915,11 +917,13 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
     struct vsock_stream *stream = stream_of(sock);
     if (stream->qpair == NULL)
         return -ENOTCONN;
-    int64_t tail_before = vmci_qpair_produce_tail(stream->qpair);
-    int64_t rc = vmci_qpair_enqueue(stream->qpair, source, size_bytes, &call->cost_ns);
+    /* The tail before and after, read by the enqueue itself (no query of its own). */
+    struct vmci_qpair_position tail;
+    int64_t rc = vmci_qpair_enqueue_at(stream->qpair, source, size_bytes, &call->cost_ns, &tail);
     if (rc > 0) {
-        trace_ring(sock, "qp_enqueue", rc, vmci_qpair_produce_tail(stream->qpair), source);
-        if (tail_before >= 0 && (uint64_t)rc >= stream->queue_size - (uint64_t)tail_before)
+        assert(tail.before < stream->queue_size && tail.after < stream->queue_size);
+        trace_ring(sock, "qp_enqueue", rc, (int64_t)tail.after, source);
+        if ((uint64_t)rc >= stream->queue_size - tail.before)
             stream->produce_generation++;                                       /* R180 */
     }
     if (rc == VMCI_ERROR_QUEUEPAIR_NOSPACE)
@@ -936,23 +940,19 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
     struct vsock_stream *stream = stream_of(sock);
     if (stream->qpair == NULL)
         return -ENOTCONN;
-    int64_t head_before = vmci_qpair_consume_head(stream->qpair);
-    int64_t rc;
-    if (in_place != NULL) {
-        struct vmci_ring_bytes bytes;
-        rc = vmci_qpair_consume_in_place(stream->qpair, size_bytes, peek, &bytes, &call->cost_ns);
+    /* The head before and after, read by the dequeue itself (no query of its own). */
+    struct vmci_qpair_position head;
+    struct vmci_ring_bytes bytes;
+    int64_t rc = vmci_qpair_consume_at(stream->qpair, target, size_bytes, peek,
+                                       in_place != NULL ? &bytes : NULL, &call->cost_ns, &head);
+    if (in_place != NULL)
         *in_place = (struct vsock_bytes){ .first = bytes.first, .first_bytes = bytes.first_bytes,
                                           .second = bytes.second,
                                           .second_bytes = bytes.second_bytes };
-    } else {
-        rc = peek ? vmci_qpair_peek(stream->qpair, target, size_bytes, &call->cost_ns)
-                  : vmci_qpair_dequeue(stream->qpair, target, size_bytes, &call->cost_ns);
-    }
     if (rc > 0) {
-        trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc,
-                   vmci_qpair_consume_head(stream->qpair), NULL);
-        if (!peek && head_before >= 0 &&
-            (uint64_t)rc >= stream->queue_size - (uint64_t)head_before)
+        assert(head.before < stream->queue_size && head.after < stream->queue_size);
+        trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc, (int64_t)head.after, NULL);
+        if (!peek && (uint64_t)rc >= stream->queue_size - head.before)
             stream->consume_generation++;                                       /* R180 */
     }
     if (rc == VMCI_ERROR_QUEUEPAIR_NODATA)

@@ -653,6 +653,60 @@ static void test_R95_local_pair_in_one_guest(void)
     world_close(w);
 }
 
+/* vmci_qpair_enqueue_at / _consume_at report the pointer they moved as the position
+ * queries read it before and after (R80), across the ring's end too; a peek's does not
+ * move, and an operation that moves nothing leaves *position as it was. */
+static void test_R80_positions_reported_by_the_data_operation(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct vmci_handle handle;
+    struct vmci_qpair *creator = NULL, *attacher = NULL;
+    ASSERT_U64_EQ(qp_new(w, a, 64, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL, &handle,
+                         &creator), VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, a, &handle, 64, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL,
+                     &attacher), VMCI_SUCCESS);
+    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    uint8_t bytes[64] = { 0 };
+    const struct vmci_qpair_position unset = { .before = 999, .after = 999 };
+    for (uint32_t round = 0; round < 4; round++) {          /* 4 x 40 bytes: wraps twice */
+        struct vmci_qpair_position position = unset;
+        int64_t tail = vmci_qpair_produce_tail(creator);
+        ASSERT_U64_EQ(vmci_qpair_enqueue_at(creator, bytes, 40, NULL, &position), 40);
+        ASSERT_U64_EQ(position.before, tail);
+        ASSERT_U64_EQ(position.after, vmci_qpair_produce_tail(creator));
+        ASSERT_U64_EQ(position.after, (tail + 40) % 64);
+        int64_t head = vmci_qpair_consume_head(attacher);
+        position = unset;
+        ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, 10, true, NULL, NULL, &position),
+                      10);
+        ASSERT_U64_EQ(position.before, head);
+        ASSERT_U64_EQ(position.after, head);                        /* a peek: no move */
+        struct vmci_ring_bytes in_place;
+        position = unset;
+        ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, NULL, 25, false, &in_place, NULL,
+                                            &position), 25);
+        ASSERT_U64_EQ(in_place.first_bytes + in_place.second_bytes, 25);
+        ASSERT_U64_EQ(position.before, head);
+        ASSERT_U64_EQ(position.after, vmci_qpair_consume_head(attacher));
+        position = unset;
+        ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, sizeof(bytes), false, NULL, NULL,
+                                            &position), 15);
+        ASSERT_U64_EQ(position.after, vmci_qpair_consume_head(attacher));
+        ASSERT_U64_EQ(position.after, (head + 40) % 64);
+    }
+    struct vmci_qpair_position position = unset;
+    ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, sizeof(bytes), false, NULL, NULL,
+                                        &position), VMCI_ERROR_QUEUEPAIR_NODATA);
+    ASSERT_U64_EQ(vmci_qpair_enqueue_at(creator, bytes, 63, NULL, &position), 63);
+    position = unset;
+    ASSERT_U64_EQ(vmci_qpair_enqueue_at(creator, bytes, 1, NULL, &position),
+                  VMCI_ERROR_QUEUEPAIR_NOSPACE);                    /* full (R83) */
+    ASSERT_U64_EQ(position.before, unset.before);
+    ASSERT_U64_EQ(position.after, unset.after);
+    world_close(w);
+}
+
 /* R95: LOCAL creation needs handle.context = own CID and peer in {ANY, own} (-7);
  * ATTACH_ONLY at create is -21; mismatched sizes or flags at attach are -31. */
 static void test_R95_local_checks(void)
@@ -1416,6 +1470,7 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R94_sizes_not_mirrored_mismatch),
         TEST_ENTRY(test_R95_local_pair_in_one_guest),
         TEST_ENTRY(test_R95_local_checks),
+        TEST_ENTRY(test_R80_positions_reported_by_the_data_operation),
         TEST_ENTRY(test_R68_R95_local_detach_event_stays_in_guest),
         TEST_ENTRY(test_D9_host_local_pairs_esx_only),
         TEST_ENTRY(test_R96_detach_by_non_attached_context_or_unknown_handle),
