@@ -560,7 +560,8 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
     size_t bounds[TRACE_RING_STORE_EVENTS_MAX];
     size_t bound_bytes = 0;
     for (uint32_t index = 0; index < count; index++) {
-        bounds[index] = sim_trace_fields_json_bound_bytes(&events[index]);
+        bounds[index] = sim_trace_fields_json_cut_bound_bytes(&events[index],
+                                                              payload_bytes_max[index]);
         bound_bytes += bounds[index];
     }
     if (writer->batch_json_capacity_bytes[batch] < bound_bytes) {

@@ -1223,6 +1223,47 @@ static void test_rows_equal_the_encoding_of_the_emitted_event(void)
     }
 }
 
+/* The bound the writer sizes a row's text with for its cut holds the text at every cut,
+ * never exceeds the bound for any cut, and does not count the payload field's bytes: a
+ * 60 000-byte payload stored as 256 bytes needs a few dozen bytes of text, not 120 000. */
+static void test_cut_bound_holds_the_text_and_skips_the_payload(void)
+{
+    static uint8_t blob[60000];
+    static char json[256 * 1024];
+    for (uint32_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)(i * 7u + 3u);
+    static const char hostile[] = "q\"\\\n\x01\x7f\xc3\xa9\xed\xa0\x80\xff";
+    static const uint32_t cuts[4] = { 0, 100, SIM_TRACE_PAYLOAD_DEFAULT_BYTES,
+                                      SIM_TRACE_PAYLOAD_ALL_BYTES };
+    uint32_t too_small = 0, too_large = 0;
+    for (uint32_t shape = 0; shape < 24; shape++) {
+        struct sim_trace_event event = event_make(shape, SIM_LAYER_VMCI, "qp_enqueue");
+        sim_trace_field_u64(&event, "u", shape % 2 ? UINT64_MAX : shape);
+        sim_trace_field_strn(&event, "s", hostile, (uint32_t)(shape % sizeof hostile));
+        if (shape % 3 != 0)
+            sim_trace_field_payload(&event, "data", blob, shape * 2500u);
+        if (shape % 4 != 1)
+            sim_trace_field_bytes(&event, "more", blob + 1, shape * 300u % 5000u);
+        if (shape % 5 == 2)
+            sim_trace_field_payload(&event, "again", blob + 2, shape * 1000u);
+        for (uint32_t cut = 0; cut < 4; cut++) {
+            uint32_t payload_field = 0;
+            size_t bound = sim_trace_fields_json_cut_bound_bytes(&event, cuts[cut]);
+            size_t length = sim_trace_fields_json(json, &event, cuts[cut], &payload_field);
+            too_small += length >= bound;
+            too_large += bound > sim_trace_fields_json_bound_bytes(&event);
+        }
+    }
+    ASSERT_U64_EQ(too_small, 0);
+    ASSERT_U64_EQ(too_large, 0);
+    struct sim_trace_event event = event_make(1, SIM_LAYER_TRANSPORT, "qp_enqueue");
+    sim_trace_field_u64(&event, "bytes", sizeof blob);
+    sim_trace_field_payload(&event, "data", blob, sizeof blob);
+    CU_ASSERT_TRUE(sim_trace_fields_json_cut_bound_bytes(&event,
+                                                         SIM_TRACE_PAYLOAD_DEFAULT_BYTES) < 200);
+    CU_ASSERT_TRUE(sim_trace_fields_json_bound_bytes(&event) > 2 * sizeof blob);
+}
+
 /* ---- Reading a trace back (sim/trace/reader.h) ------------------------------------------ */
 
 /* What the writer stored reads back through the reader: meta, files, and every event in
@@ -1322,6 +1363,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
+        TEST_ENTRY(test_cut_bound_holds_the_text_and_skips_the_payload),
         TEST_ENTRY(test_reader_reads_back_what_the_writer_stored),
         TEST_ENTRY(test_reader_refuses_what_is_not_a_trace),
     };
