@@ -75,7 +75,7 @@ static uint32_t *reference_json_end;    /* EVENTS end offsets into reference_jso
 
 /* Must match sim/trace/writer.c: pragmas, tables, statement, indexes. */
 static const char reference_schema_sql[] =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN;"
+    SIM_TRACE_WRITER_PRAGMAS_SQL " BEGIN;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"

@@ -257,7 +257,7 @@ static int floor_step(const struct floor *floor, sqlite3_stmt *stmt, uint32_t fi
 static int floor_insert(const struct floor *floor, sqlite3 *db)
 {
     static const char schema_sql[] =
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN;"
+        SIM_TRACE_WRITER_PRAGMAS_SQL " BEGIN;"
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
         "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"

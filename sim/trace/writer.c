@@ -58,8 +58,7 @@
 
 /* Run once at open, in one transaction (the journal mode cannot change inside one). */
 static const char schema_sql[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=OFF;"
+    SIM_TRACE_WRITER_PRAGMAS_SQL
     "BEGIN;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"

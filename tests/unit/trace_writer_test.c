@@ -269,7 +269,8 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
 }
 
 /* Close builds no index (readers make them on first use) and leaves no -wal file beside
- * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
+ * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode") with the
+ * writer's 16 KiB pages. */
 static void test_close_checkpoints_and_builds_no_index(void)
 {
     struct sim_trace_writer *writer = writer_open_fixture("index.db");
@@ -281,6 +282,7 @@ static void test_close_checkpoints_and_builds_no_index(void)
     CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
                            " AND tbl_name = 'events'", NULL), 0);
     CU_ASSERT_TRUE(db_text_equal(db, "PRAGMA journal_mode", NULL, "wal"));
+    CU_ASSERT_EQUAL(db_int(db, "PRAGMA page_size", NULL), 16384);
     sqlite3_close(db);
 }
 
