@@ -217,8 +217,7 @@ static void reference_batch(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *rows, 
 
 static int reference_prepare(sqlite3 *db, sqlite3_stmt **one, sqlite3_stmt **rows)
 {
-    static const char head[] = "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields,"
-                               " payload) VALUES";
+    static const char head[] = SIM_TRACE_WRITER_INSERT_SQL;
     static const char row_sql[] = "(?,?,?,?,?,?,?,?)";
     char sql[sizeof head + REFERENCE_ROWS_PER_INSERT * sizeof row_sql];
     size_t used = (size_t)snprintf(sql, sizeof sql, "%s%s", head, row_sql);

@@ -70,8 +70,7 @@ static const char schema_sql[] =
     "COMMIT;";
 
 static const char event_insert_sql[] =
-    "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    SIM_TRACE_WRITER_INSERT_SQL "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 /* Rows per multi-row INSERT: one statement step per 8 rows instead of per row cut the
  * worker's insert time by about a quarter, and 32 instead of 8 another 11 % of
  * sqlite3_step's instructions (64: 2 % more; docs/trace-schema.md); the rest of a batch
@@ -203,8 +202,8 @@ static int prepare(struct sim_trace_writer *writer, const char *sql, sqlite3_stm
 static int prepare_all(struct sim_trace_writer *writer, char *message)
 {
     char rows_sql[WRITER_ROWS_SQL_BYTES];
-    size_t used = (size_t)snprintf(rows_sql, sizeof(rows_sql), "INSERT INTO events(seq, time_ns,"
-                                   " ctx, pid, layer, kind, fields, payload) VALUES");
+    size_t used = (size_t)snprintf(rows_sql, sizeof(rows_sql), "%s",
+                                   SIM_TRACE_WRITER_INSERT_SQL);
     for (uint32_t row = 0; row < WRITER_ROWS_PER_INSERT; row++)
         used += (size_t)snprintf(rows_sql + used, sizeof(rows_sql) - used, "%s(?,?,?,?,?,?,?,?)",
                                  row == 0 ? "" : ",");
