@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1022,6 +1023,42 @@ static void test_ring_goes_round_the_lap(void)
     free(buffer);
 }
 
+/* Resident memory of this process, from /proc/self/statm (0 when unreadable). */
+static uint64_t resident_bytes(void)
+{
+    FILE *file = fopen("/proc/self/statm", "r");
+    unsigned long long size_pages = 0, resident_pages = 0;
+    if (file == NULL)
+        return 0;
+    int read = fscanf(file, "%llu %llu", &size_pages, &resident_pages);
+    fclose(file);
+    return read == 2 ? resident_pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* The worker maps the lap's pages itself (MADV_POPULATE_WRITE), so the run's thread, which
+ * here writes one record of a few hundred bytes, does not take the lap's page faults: once
+ * the ring has answered a drain the whole lap is resident. */
+static void test_ring_worker_maps_the_lap(void)
+{
+#ifdef MADV_POPULATE_WRITE
+    static struct sized_log log;
+    memset(&log, 0, sizeof log);
+    uint8_t buffer[100] = { 0 };
+    uint64_t before_bytes = resident_bytes();
+    CU_ASSERT_FATAL(before_bytes > 0);
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_sized,
+                                            commit_nothing, &log, message), 0);
+    CU_ASSERT_EQUAL(append_sized(ring, 0, buffer, 1, sizeof buffer), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    uint64_t after_bytes = resident_bytes();
+    CU_ASSERT(after_bytes >= before_bytes + TRACE_RING_LAP_BYTES - 2u * 65536u);
+    ASSERT_U64_EQ(log.stored_events, 1);
+    trace_ring_destroy(ring);
+#endif
+}
+
 /* The cut keeps the first payload_bytes_max bytes of the payload field (the full size stays
  * in the field) and makes the record smaller: with a cut of 16 the same events pass. */
 static void test_ring_keeps_only_the_cut_of_a_payload(void)
@@ -1362,6 +1399,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_keeps_order_across_wraps_and_commits),
         TEST_ENTRY(test_ring_keeps_only_the_cut_of_a_payload),
         TEST_ENTRY(test_ring_goes_round_the_lap),
+        TEST_ENTRY(test_ring_worker_maps_the_lap),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
