@@ -75,7 +75,7 @@ static uint32_t *reference_json_end;    /* EVENTS end offsets into reference_jso
 
 /* Must match sim/trace/writer.c: pragmas, tables, statement, indexes. */
 static const char reference_schema_sql[] =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN;"
+    SIM_TRACE_WRITER_PRAGMAS_SQL " BEGIN;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
@@ -217,8 +217,7 @@ static void reference_batch(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *rows, 
 
 static int reference_prepare(sqlite3 *db, sqlite3_stmt **one, sqlite3_stmt **rows)
 {
-    static const char head[] = "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields,"
-                               " payload) VALUES";
+    static const char head[] = SIM_TRACE_WRITER_INSERT_SQL;
     static const char row_sql[] = "(?,?,?,?,?,?,?,?)";
     char sql[sizeof head + REFERENCE_ROWS_PER_INSERT * sizeof row_sql];
     size_t used = (size_t)snprintf(sql, sizeof sql, "%s%s", head, row_sql);

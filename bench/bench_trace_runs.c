@@ -257,14 +257,13 @@ static int floor_step(const struct floor *floor, sqlite3_stmt *stmt, uint32_t fi
 static int floor_insert(const struct floor *floor, sqlite3 *db)
 {
     static const char schema_sql[] =
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; BEGIN;"
+        SIM_TRACE_WRITER_PRAGMAS_SQL " BEGIN;"
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
         "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
         " ctx INTEGER NOT NULL, pid INTEGER NOT NULL, layer TEXT NOT NULL, kind TEXT NOT NULL,"
         " fields TEXT NOT NULL, payload BLOB); COMMIT;";
-    static const char head[] = "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields,"
-                               " payload) VALUES(?,?,?,?,?,?,?,?)";
+    static const char head[] = SIM_TRACE_WRITER_INSERT_SQL "(?,?,?,?,?,?,?,?)";
     char rows_sql[sizeof head + FLOOR_ROWS_PER_INSERT * 20];
     size_t used = (size_t)snprintf(rows_sql, sizeof rows_sql, "%s", head);
     for (uint32_t row = 1; row < FLOOR_ROWS_PER_INSERT; row++)

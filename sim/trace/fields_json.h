@@ -56,6 +56,11 @@ static inline uint32_t sim_trace_field_kept_bytes(const struct sim_trace_event *
 
 /* An upper bound of the text's size for `event`, NUL included (for any cut). */
 size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event);
+/* The same for one cut: the payload field's bytes are not in the text at all (they go to
+ * the `payload` column) and later PAYLOAD fields' hex is cut, so a row whose 64 KiB
+ * payload is stored as 256 bytes needs a few dozen bytes of text, not 128 KiB. */
+size_t sim_trace_fields_json_cut_bound_bytes(const struct sim_trace_event *event,
+                                             uint32_t payload_bytes_max);
 
 /* Encoded field names kept by a caller that encodes many events (the writer's worker):
  * `"name":` as put_string makes it, for names of at most SIM_TRACE_JSON_NAME_CACHED_BYTES.

@@ -3,7 +3,8 @@
  * sim/trace/ring.c: the record ring and the worker thread that stores its records (why and
  * the threading rules: ring.h).
  *
- * The ring is one preallocated buffer of TRACE_RING_BYTES. Positions are byte counts that
+ * The ring is one preallocated buffer of TRACE_RING_BYTES (its own mapping; the worker maps
+ * the lap's pages at its start, lap_populate). Positions are byte counts that
  * only grow (write_pos: appended so far; read_pos: released by the worker so far); a
  * position's offset in the buffer is the count modulo the size. A record is a struct
  * record_head, its fields as the event had them (struct sim_trace_field, pointers to
@@ -33,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "sim/trace/fields_json.h"
 #include "sim/trace/ring.h"
@@ -500,10 +503,26 @@ static bool worker_wait(struct worker *worker)
     return !stopping;
 }
 
+/* Maps the lap's pages before the run's thread writes them, so that the first lap's page
+ * faults (1 024 of them, each a zeroed page) are taken here and not on the run's thread,
+ * which bounds a traced stream. MADV_POPULATE_WRITE (Linux 5.14) fills page tables without
+ * changing a byte, so the run may write records meanwhile; where it is missing or fails
+ * the run's thread takes the faults as before. The buffer is its own mapping, so the lap
+ * starts on a page and its pages are fresh. */
+static void lap_populate(const struct trace_ring *ring)
+{
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise(ring->bytes, TRACE_RING_LAP_BYTES, MADV_POPULATE_WRITE);
+#else
+    (void)ring;
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *worker = arg;
     struct trace_ring *ring = worker->ring;
+    lap_populate(ring);
     for (;;) {
         if (!worker_consume(worker,
                             atomic_load_explicit(&ring->write_pos, memory_order_acquire)))
@@ -522,7 +541,8 @@ static void ring_free(struct trace_ring *ring)
     if (ring == NULL)
         return;
     free(ring->batches);
-    free(ring->bytes);
+    if (ring->bytes != NULL)
+        munmap(ring->bytes, TRACE_RING_BYTES);
     free(ring);
 }
 
@@ -563,12 +583,17 @@ int trace_ring_create_staged(struct trace_ring **out, uint32_t commit_events,
     struct trace_ring *ring = calloc(1, sizeof *ring);
     struct worker *worker = calloc(1, sizeof *worker);
     struct batch *batches = calloc(batch_count, sizeof *batches);
-    uint8_t *bytes = malloc(TRACE_RING_BYTES);
+    /* Its own mapping, not the heap's: fresh pages that lap_populate can map whole from
+     * the first, and that go back to the system at the destroy. */
+    void *mapping = mmap(NULL, TRACE_RING_BYTES, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *bytes = mapping == MAP_FAILED ? NULL : mapping;
     if (ring == NULL || worker == NULL || batches == NULL || bytes == NULL) {
         free(ring);
         free(worker);
         free(batches);
-        free(bytes);
+        if (bytes != NULL)
+            munmap(bytes, TRACE_RING_BYTES);
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: out of memory");
         return SIM_ENOMEM;
     }

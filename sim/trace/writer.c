@@ -58,8 +58,7 @@
 
 /* Run once at open, in one transaction (the journal mode cannot change inside one). */
 static const char schema_sql[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=OFF;"
+    SIM_TRACE_WRITER_PRAGMAS_SQL
     "BEGIN;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(path TEXT PRIMARY KEY, text TEXT NOT NULL, hash TEXT NOT NULL);"
@@ -71,8 +70,7 @@ static const char schema_sql[] =
     "COMMIT;";
 
 static const char event_insert_sql[] =
-    "INSERT INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    SIM_TRACE_WRITER_INSERT_SQL "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 /* Rows per multi-row INSERT: one statement step per 8 rows instead of per row cut the
  * worker's insert time by about a quarter, and 32 instead of 8 another 11 % of
  * sqlite3_step's instructions (64: 2 % more; docs/trace-schema.md); the rest of a batch
@@ -204,8 +202,8 @@ static int prepare(struct sim_trace_writer *writer, const char *sql, sqlite3_stm
 static int prepare_all(struct sim_trace_writer *writer, char *message)
 {
     char rows_sql[WRITER_ROWS_SQL_BYTES];
-    size_t used = (size_t)snprintf(rows_sql, sizeof(rows_sql), "INSERT INTO events(seq, time_ns,"
-                                   " ctx, pid, layer, kind, fields, payload) VALUES");
+    size_t used = (size_t)snprintf(rows_sql, sizeof(rows_sql), "%s",
+                                   SIM_TRACE_WRITER_INSERT_SQL);
     for (uint32_t row = 0; row < WRITER_ROWS_PER_INSERT; row++)
         used += (size_t)snprintf(rows_sql + used, sizeof(rows_sql) - used, "%s(?,?,?,?,?,?,?,?)",
                                  row == 0 ? "" : ",");
@@ -560,7 +558,8 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
     size_t bounds[TRACE_RING_STORE_EVENTS_MAX];
     size_t bound_bytes = 0;
     for (uint32_t index = 0; index < count; index++) {
-        bounds[index] = sim_trace_fields_json_bound_bytes(&events[index]);
+        bounds[index] = sim_trace_fields_json_cut_bound_bytes(&events[index],
+                                                              payload_bytes_max[index]);
         bound_bytes += bounds[index];
     }
     if (writer->batch_json_capacity_bytes[batch] < bound_bytes) {

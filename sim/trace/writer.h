@@ -29,6 +29,29 @@ struct sqlite3;
  * do not make one transaction (and the WAL file) grow without bound. */
 #define SIM_TRACE_BATCH_BYTES (4u * 1024u * 1024u)
 
+/* The connection's settings, run at open before the schema (a page size holds only
+ * while the file is empty): WAL with synchronous=OFF (crash semantics in
+ * docs/trace-schema.md); 16 KiB pages, which write the same rows in a quarter of the
+ * WAL writes, reads and checkpoint copies of 4 KiB pages (about a sixth less CPU on the
+ * thread that inserts, measured there); no zeroing of freed space (secure_delete, on
+ * in Debian's SQLite: a trace deletes nothing it must hide; 2 % of the inserts); and a
+ * checkpoint per 64 pages (1 MiB) of WAL, on the thread that inserts, while the run goes
+ * on: with SQLite's 1 000 pages (16 MiB now) a trace under that size was copied whole by
+ * the close's checkpoint on the run's thread after everything else (10 ms of a 256 MiB
+ * stream's 100). The benchmarks' SQLite floors use the same text, so they stay "the
+ * writer's settings". */
+#define SIM_TRACE_WRITER_PRAGMAS_SQL \
+    "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;" \
+    " PRAGMA secure_delete=OFF; PRAGMA wal_autocheckpoint=64;"
+/* The events insert up to its rows' values: "(?,?,?,?,?,?,?,?)" once per row. OR FAIL
+ * because a statement that can abort must be undoable alone, so SQLite copies every page
+ * a multi-row INSERT touches into a statement journal first (a 16 KiB copy per page, 16 %
+ * of the inserting thread's instructions); FAIL stops at the failing row without undoing
+ * the earlier ones, which changes nothing here: any failure fails the whole transaction,
+ * which the writer rolls back, and the trace. The floors use it too. */
+#define SIM_TRACE_WRITER_INSERT_SQL \
+    "INSERT OR FAIL INTO events(seq, time_ns, ctx, pid, layer, kind, fields, payload) VALUES"
+
 /* How long the writer waits for a reader's lock (someone inspecting a trace being
  * written) before it gives up and reports the trace as unwritable. */
 #define SIM_TRACE_BUSY_TIMEOUT_MS 10000

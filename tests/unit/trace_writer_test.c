@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -269,7 +270,8 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
 }
 
 /* Close builds no index (readers make them on first use) and leaves no -wal file beside
- * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode"). */
+ * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode") with the
+ * writer's 16 KiB pages. */
 static void test_close_checkpoints_and_builds_no_index(void)
 {
     struct sim_trace_writer *writer = writer_open_fixture("index.db");
@@ -281,6 +283,7 @@ static void test_close_checkpoints_and_builds_no_index(void)
     CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
                            " AND tbl_name = 'events'", NULL), 0);
     CU_ASSERT_TRUE(db_text_equal(db, "PRAGMA journal_mode", NULL, "wal"));
+    CU_ASSERT_EQUAL(db_int(db, "PRAGMA page_size", NULL), 16384);
     sqlite3_close(db);
 }
 
@@ -1020,6 +1023,42 @@ static void test_ring_goes_round_the_lap(void)
     free(buffer);
 }
 
+/* Resident memory of this process, from /proc/self/statm (0 when unreadable). */
+static uint64_t resident_bytes(void)
+{
+    FILE *file = fopen("/proc/self/statm", "r");
+    unsigned long long size_pages = 0, resident_pages = 0;
+    if (file == NULL)
+        return 0;
+    int read = fscanf(file, "%llu %llu", &size_pages, &resident_pages);
+    fclose(file);
+    return read == 2 ? resident_pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* The worker maps the lap's pages itself (MADV_POPULATE_WRITE), so the run's thread, which
+ * here writes one record of a few hundred bytes, does not take the lap's page faults: once
+ * the ring has answered a drain the whole lap is resident. */
+static void test_ring_worker_maps_the_lap(void)
+{
+#ifdef MADV_POPULATE_WRITE
+    static struct sized_log log;
+    memset(&log, 0, sizeof log);
+    uint8_t buffer[100] = { 0 };
+    uint64_t before_bytes = resident_bytes();
+    CU_ASSERT_FATAL(before_bytes > 0);
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_sized,
+                                            commit_nothing, &log, message), 0);
+    CU_ASSERT_EQUAL(append_sized(ring, 0, buffer, 1, sizeof buffer), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    uint64_t after_bytes = resident_bytes();
+    CU_ASSERT(after_bytes >= before_bytes + TRACE_RING_LAP_BYTES - 2u * 65536u);
+    ASSERT_U64_EQ(log.stored_events, 1);
+    trace_ring_destroy(ring);
+#endif
+}
+
 /* The cut keeps the first payload_bytes_max bytes of the payload field (the full size stays
  * in the field) and makes the record smaller: with a cut of 16 the same events pass. */
 static void test_ring_keeps_only_the_cut_of_a_payload(void)
@@ -1223,6 +1262,47 @@ static void test_rows_equal_the_encoding_of_the_emitted_event(void)
     }
 }
 
+/* The bound the writer sizes a row's text with for its cut holds the text at every cut,
+ * never exceeds the bound for any cut, and does not count the payload field's bytes: a
+ * 60 000-byte payload stored as 256 bytes needs a few dozen bytes of text, not 120 000. */
+static void test_cut_bound_holds_the_text_and_skips_the_payload(void)
+{
+    static uint8_t blob[60000];
+    static char json[256 * 1024];
+    for (uint32_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)(i * 7u + 3u);
+    static const char hostile[] = "q\"\\\n\x01\x7f\xc3\xa9\xed\xa0\x80\xff";
+    static const uint32_t cuts[4] = { 0, 100, SIM_TRACE_PAYLOAD_DEFAULT_BYTES,
+                                      SIM_TRACE_PAYLOAD_ALL_BYTES };
+    uint32_t too_small = 0, too_large = 0;
+    for (uint32_t shape = 0; shape < 24; shape++) {
+        struct sim_trace_event event = event_make(shape, SIM_LAYER_VMCI, "qp_enqueue");
+        sim_trace_field_u64(&event, "u", shape % 2 ? UINT64_MAX : shape);
+        sim_trace_field_strn(&event, "s", hostile, (uint32_t)(shape % sizeof hostile));
+        if (shape % 3 != 0)
+            sim_trace_field_payload(&event, "data", blob, shape * 2500u);
+        if (shape % 4 != 1)
+            sim_trace_field_bytes(&event, "more", blob + 1, shape * 300u % 5000u);
+        if (shape % 5 == 2)
+            sim_trace_field_payload(&event, "again", blob + 2, shape * 1000u);
+        for (uint32_t cut = 0; cut < 4; cut++) {
+            uint32_t payload_field = 0;
+            size_t bound = sim_trace_fields_json_cut_bound_bytes(&event, cuts[cut]);
+            size_t length = sim_trace_fields_json(json, &event, cuts[cut], &payload_field);
+            too_small += length >= bound;
+            too_large += bound > sim_trace_fields_json_bound_bytes(&event);
+        }
+    }
+    ASSERT_U64_EQ(too_small, 0);
+    ASSERT_U64_EQ(too_large, 0);
+    struct sim_trace_event event = event_make(1, SIM_LAYER_TRANSPORT, "qp_enqueue");
+    sim_trace_field_u64(&event, "bytes", sizeof blob);
+    sim_trace_field_payload(&event, "data", blob, sizeof blob);
+    CU_ASSERT_TRUE(sim_trace_fields_json_cut_bound_bytes(&event,
+                                                         SIM_TRACE_PAYLOAD_DEFAULT_BYTES) < 200);
+    CU_ASSERT_TRUE(sim_trace_fields_json_bound_bytes(&event) > 2 * sizeof blob);
+}
+
 /* ---- Reading a trace back (sim/trace/reader.h) ------------------------------------------ */
 
 /* What the writer stored reads back through the reader: meta, files, and every event in
@@ -1319,9 +1399,11 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_keeps_order_across_wraps_and_commits),
         TEST_ENTRY(test_ring_keeps_only_the_cut_of_a_payload),
         TEST_ENTRY(test_ring_goes_round_the_lap),
+        TEST_ENTRY(test_ring_worker_maps_the_lap),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
+        TEST_ENTRY(test_cut_bound_holds_the_text_and_skips_the_payload),
         TEST_ENTRY(test_reader_reads_back_what_the_writer_stored),
         TEST_ENTRY(test_reader_refuses_what_is_not_a_trace),
     };
