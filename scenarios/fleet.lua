@@ -20,12 +20,14 @@
 -- `vmcisim test --slow scenarios/fleet.lua` runs it). Per operation it runs as many
 -- instructions as 10 guests do (callgrind: 15 600 to 15 800 per operation at 10 and 1 000
 -- guests); what costs more at 1 000 is that each stream's state has left the caches by
--- the time its turn comes again: about 68 last-level cache misses per operation at 1 000
--- guests (cachegrind, 32 MiB last level, `-- 1000 16 4`), none to speak of at 10; about
--- 31 of them in liblua (the Lua VM) and libxxhash, 12 in vmci/ and vsock/ since their
--- state is laid out by use (14.5 before). CPU time per operation, `-- N 16 16`, best of
--- 6 at load 2.7: 2.3 us at 10 guests, 3.7 us at 1 000 (docs/architecture.md, "Tables and
--- lookups").
+-- the time its turn comes again: about 66 last-level cache misses per operation at 1 000
+-- guests (cachegrind, 32 MiB last level, `-- 1000 16 4`; 68 before the resume fields of
+-- a process and of a blocking call came first and the rings went on cache lines), none
+-- to speak of at 10; 27.5 of them in the Lua VM (resuming a different coroutine each
+-- time, and its collections), 5 in the rest of sim/lua, 12.4 in vmci/ and vsock/. CPU
+-- time per operation, `-- N 16 16`, best of 6 at load 2.7: 2.3 us at 10 guests, 3.7 us
+-- at 1 000 (docs/architecture.md, "Tables and lookups", which also says why transparent
+-- huge pages were tried and not kept).
 -- Look with: vmcisim run scenarios/fleet.lua --trace fleet.db -- 100 16 4, then
 -- vmcisim inspect fleet.db summary (and `errors`: empty, no limit was met).
 local sim = require("vmcisim")

@@ -45,6 +45,24 @@
 
 #include "sim/engine/trace.h"
 
+/* Under AddressSanitizer a line of poisoned bytes follows each ring in its block, so that
+ * a copy past a ring's end is still reported as when each ring was a block of its own. */
+#if defined(__SANITIZE_ADDRESS__)
+#define QUEUE_PAIR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QUEUE_PAIR_ASAN 1
+#endif
+#endif
+#ifdef QUEUE_PAIR_ASAN
+#include <sanitizer/asan_interface.h>
+#define RING_RED_ZONE_BYTES VMCI_CACHE_LINE_BYTES
+#define RING_POISON(address, bytes) ASAN_POISON_MEMORY_REGION((address), (bytes))
+#else
+#define RING_RED_ZONE_BYTES 0u
+#define RING_POISON(address, bytes) ((void)(address), (void)(bytes))
+#endif
+
 /* Byte offsets inside the 24-byte header (R80). */
 #define HEADER_HANDLE_CONTEXT_OFFSET 0u
 #define HEADER_HANDLE_RESOURCE_OFFSET 4u
@@ -117,20 +135,38 @@ static int qp_sizes_check(uint64_t produce_size_bytes, uint64_t consume_size_byt
     return VMCI_SUCCESS;
 }
 
-/* Allocates exactly size_bytes of ring, zero to every reader (R81); a zero-sized queue
- * gets none. The zeroes are stored as the ring is used (defined_bytes): a stream's ring
- * of 256 KiB is written from its start, and zeroing it all at once cost more than the
- * bytes most connections ever put through it. */
-static int queue_ring_alloc(struct vmci_queue *queue, uint64_t size_bytes)
+/* Sets a queue's ring: exactly size_bytes at `ring` (NULL for a zero-sized queue), zero to
+ * every reader (R81). The zeroes are stored as the ring is used (defined_bytes): a
+ * stream's ring of 256 KiB is written from its start, and zeroing it all at once cost
+ * more than the bytes most connections ever put through it. */
+static void queue_ring_set(struct vmci_queue *queue, uint8_t *ring, uint64_t size_bytes)
 {
     assert(queue->ring == NULL);
     assert(size_bytes <= VMCI_MAX_GUEST_QP_MEMORY);
+    assert((ring == NULL) == (size_bytes == 0));
+    queue->ring = ring;
     queue->size_bytes = size_bytes;
     queue->defined_bytes = 0;
-    if (size_bytes == 0)
-        return VMCI_SUCCESS;
-    queue->ring = malloc((size_t)size_bytes);
-    return queue->ring != NULL ? VMCI_SUCCESS : VMCI_ERROR_NO_MEM;
+}
+
+/* A ring's bytes rounded up to whole cache lines (and its red zone under ASan), so that
+ * the next ring starts on a line. */
+static size_t ring_span_bytes(uint64_t size_bytes)
+{
+    uint64_t line_bytes = VMCI_CACHE_LINE_BYTES;
+    return (size_t)((size_bytes + line_bytes - 1) / line_bytes * line_bytes) +
+           RING_RED_ZONE_BYTES;
+}
+
+/* Where the first ring of a memory block starts: the first cache line after the
+ * bookkeeping (the block itself is only as aligned as malloc makes it). */
+static uint8_t *rings_start(struct vmci_qp_memory *memory)
+{
+    uintptr_t end = (uintptr_t)(memory + 1);
+    uintptr_t line_bytes = VMCI_CACHE_LINE_BYTES;
+    uintptr_t start = (end + line_bytes - 1) / line_bytes * line_bytes;
+    assert(start - end < line_bytes);
+    return (uint8_t *)(memory + 1) + (start - end);
 }
 
 /* Before ring bytes below `end` are read: stores the zeroes not stored yet there. */
@@ -164,6 +200,11 @@ uint8_t *vmci_queue_ring_span(struct vmci_queue *queue, uint64_t offset, uint64_
     return queue->ring + offset;
 }
 
+/* One block holds the bookkeeping and both rings, each ring starting on a cache line:
+ * in a fleet every operation finds a queue pair's memory in no cache (issue 10), and this
+ * way the headers and the first bytes of the rings share pages (fewer TLB misses), and a
+ * 64-byte message written at a multiple of 64 bytes touches one line, not two (malloc
+ * gives 16-byte alignment). Only placement: nothing reads an address. */
 int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes,
                           uint64_t consume_size_bytes, struct vmci_qp_memory **out)
 {
@@ -172,28 +213,31 @@ int vmci_qp_memory_create(struct vmci_handle handle, uint64_t produce_size_bytes
     int rc = qp_sizes_check(produce_size_bytes, consume_size_bytes);
     if (rc < 0)
         return rc;
-    struct vmci_qp_memory *memory = vmci_line_calloc(sizeof(*memory));
+    /* Both sizes are within VMCI_MAX_GUEST_QP_MEMORY: no overflow. */
+    size_t block_bytes = sizeof(struct vmci_qp_memory) + VMCI_CACHE_LINE_BYTES +
+                         ring_span_bytes(produce_size_bytes) + ring_span_bytes(consume_size_bytes);
+    struct vmci_qp_memory *memory = malloc(block_bytes);
     if (memory == NULL)
         return VMCI_ERROR_NO_MEM;
+    memset(memory, 0, sizeof(*memory));     /* the rings are zeroed as they are used */
     memory->handle = handle;
     memory->references = 1;
-    rc = queue_ring_alloc(&memory->queues[0], produce_size_bytes);
-    if (rc < 0)
-        goto fail_memory;
-    rc = queue_ring_alloc(&memory->queues[1], consume_size_bytes);
-    if (rc < 0)
-        goto fail_produce;
+    uint8_t *produce = rings_start(memory);
+    uint8_t *consume = produce + ring_span_bytes(produce_size_bytes);
+    assert(consume + ring_span_bytes(consume_size_bytes) <= (uint8_t *)memory + block_bytes);
+    RING_POISON(produce + produce_size_bytes, (size_t)(consume - produce) - produce_size_bytes);
+    RING_POISON(consume + consume_size_bytes, ring_span_bytes(consume_size_bytes) -
+                                                  (size_t)consume_size_bytes);
+    queue_ring_set(&memory->queues[0], produce_size_bytes > 0 ? produce : NULL,
+                   produce_size_bytes);
+    queue_ring_set(&memory->queues[1], consume_size_bytes > 0 ? consume : NULL,
+                   consume_size_bytes);
     queue_header_init(&memory->queues[0], handle);
     queue_header_init(&memory->queues[1], handle);
     assert(memory->queues[0].size_bytes + memory->queues[1].size_bytes <=
            VMCI_MAX_GUEST_QP_MEMORY);
     *out = memory;
     return VMCI_SUCCESS;
-fail_produce:
-    free(memory->queues[0].ring);
-fail_memory:
-    free(memory);
-    return rc;
 }
 
 void vmci_qp_memory_ref(struct vmci_qp_memory *memory)
@@ -213,9 +257,7 @@ void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
         sim_data_stream_destroy(memory->queues[index].tally.written);
         sim_data_stream_destroy(memory->queues[index].tally.read);
     }
-    free(memory->queues[1].ring);
-    free(memory->queues[0].ring);
-    free(memory);
+    free(memory);                       /* the rings are in the same block (ASan unpoisons) */
 }
 
 /* ---- Ring arithmetic (R82-R85) ------------------------------------------------------- */

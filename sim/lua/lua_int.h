@@ -238,21 +238,26 @@ enum simlua_cap {
     SIMLUA_CAP_NET_ADMIN = 1u << 1,
 };
 
+/* A process's userdata is in no cache when its turn comes again in a fleet (issue 10):
+ * what every resume and blocking call reads (process_resume, simlua__check_blocking, the
+ * socket calls) comes first, in 32 bytes, so that it shares one line with the object's
+ * tag, or at worst takes two; `started` behind the name cost a line of its own. The
+ * size stays what it was: collectgarbage("count") shows it (tests/objects_test.sh). */
 struct simlua_process {
     struct sim_process *process;        /* borrowed from the engine; NULL once finished */
     struct simlua_world *world;         /* borrowed */
     lua_State *thread;                  /* the coroutine; anchored by thread_ref */
+    uint32_t endpoint_index;
+    bool started;
+    bool ending;                        /* process_end runs: no blocking call any more */
+    bool trusted;
+    bool daemon;
     int thread_ref;
     int self_ref;                       /* anchors the userdata while live */
     int fn_ref;
-    uint32_t endpoint_index;
     uint32_t pid;
     char name[SIM_PROCESS_NAME_BYTES_MAX];
     uint32_t caps;
-    bool trusted;
-    bool daemon;
-    bool started;
-    bool ending;                        /* process_end runs: no blocking call any more */
     char user[SIMLUA_NAME_BYTES_MAX];
     bool user_given;
     struct vmci_identity identity;      /* host processes: trust under the profile (D1) */
@@ -260,6 +265,8 @@ struct simlua_process {
     struct sim_waitq joiners;           /* processes in p:join() on this one */
     int sockets_ref;                    /* registry table of its sockets, creation order */
 };
+_Static_assert(offsetof(struct simlua_process, ending) < 32,
+               "a resume's fields are the first 32 bytes of a process");
 
 struct simlua_runtime {
     struct simlua_options options;

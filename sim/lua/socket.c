@@ -47,9 +47,13 @@ struct lua_socket {
 
 enum op_kind { OP_CONNECT = 1, OP_ACCEPT, OP_SEND, OP_RECV };
 
-/* What a blocking operation keeps across yields (a userdata at stack index OP_STATE). */
+/* What a blocking operation keeps across yields (a userdata at stack index OP_STATE). In a
+ * fleet it is in no cache when its process resumes: what op_continue reads first (kind,
+ * result_count, charged) is in the first 32 bytes. The size stays what it was:
+ * collectgarbage("count") shows it (tests/objects_test.sh). */
 struct op_state {
     enum op_kind kind;
+    int result_count;
     uint64_t progress;                  /* bytes sent or received so far */
     uint64_t cost_ns;                   /* accumulated, slept before returning */
     bool charged;                       /* the final cost sleep is in progress */
@@ -61,8 +65,8 @@ struct op_state {
     uint64_t size_bytes;                /* recv: the most it may return (maxlen) */
     bool has_to;                        /* sendto: addr is the destination */
     bool want_from;                     /* recvfrom: also cid, port, truncated */
-    int result_count;
 };
+_Static_assert(offsetof(struct op_state, charged) < 32, "a resume's fields come first");
 
 #define ARG_TOP 4           /* methods take at most 3 arguments after the socket */
 #define OP_STATE 5

@@ -3,7 +3,8 @@
  * tests/unit/layout_test.c: where a connection's state lives (issue 10, the fleet's
  * per-operation cost): a socket and its transport state in one block, the queue-pair
  * objects of vmci/ from vmci_line_calloc, the running data hashes with their state
- * inline, and the prefetches that only start loads (they must leave every value alone,
+ * inline, a queue pair's bookkeeping and rings in one block with each ring on a cache
+ * line, and the prefetches that only start loads (they must leave every value alone,
  * and never touch an entry the endpoint's cache no longer vouches for). The field orders
  * themselves are checked at compile time (the _Static_asserts beside the structures).
  */
@@ -190,6 +191,52 @@ static void test_data_stream_inline_state(void)
     sim_data_stream_destroy(stream);
 }
 
+/* A queue pair's memory is one block: each ring starts on a cache line after the
+ * bookkeeping, the two rings do not overlap, a zero-sized queue has none, and every byte
+ * of both rings can be written and read back (under ASan, a red zone follows each ring). */
+static void test_queue_pair_rings_share_one_block(void)
+{
+    static const uint64_t sizes[][2] = { { 4096, 4096 }, { 1, 1 }, { 63, 65 }, { 1000, 3 },
+                                         { 0, 100 }, { 100, 0 }, { 262144, 262144 } };
+    const struct vmci_handle handle = { 100, 200 };
+    for (size_t shape = 0; shape < sizeof(sizes) / sizeof(sizes[0]); shape++) {
+        struct vmci_qp_memory *memory = NULL;
+        CU_ASSERT_EQUAL_FATAL(vmci_qp_memory_create(handle, sizes[shape][0], sizes[shape][1],
+                                                    &memory), VMCI_SUCCESS);
+        uintptr_t bookkeeping_end = (uintptr_t)(memory + 1);
+        uintptr_t previous_end = bookkeeping_end;
+        for (uint32_t index = 0; index < 2; index++) {
+            struct vmci_queue *queue = &memory->queues[index];
+            ASSERT_U64_EQ(queue->size_bytes, sizes[shape][index]);
+            if (sizes[shape][index] == 0) {
+                CU_ASSERT_PTR_NULL(queue->ring);
+                continue;
+            }
+            CU_ASSERT_PTR_NOT_NULL_FATAL(queue->ring);
+            uintptr_t start = (uintptr_t)queue->ring;
+            CU_ASSERT_EQUAL(start % VMCI_CACHE_LINE_BYTES, 0);
+            CU_ASSERT(start >= previous_end);
+            /* at most: a line to align the first ring, the first ring rounded up to a
+             * line, and under ASan the poisoned line behind it */
+            CU_ASSERT(start - bookkeeping_end < 3 * VMCI_CACHE_LINE_BYTES + sizes[shape][0]);
+            previous_end = start + sizes[shape][index];
+            uint8_t *span = vmci_queue_ring_span(queue, 0, queue->size_bytes);
+            CU_ASSERT(span == queue->ring);
+            CU_ASSERT(all_zero(span, (size_t)queue->size_bytes));     /* R81 */
+            memset(span, 0x5A + (int)index, (size_t)queue->size_bytes);
+        }
+        for (uint32_t index = 0; index < 2; index++) {      /* neither write hit the other */
+            struct vmci_queue *queue = &memory->queues[index];
+            for (uint64_t offset = 0; offset < queue->size_bytes; offset++)
+                if (queue->ring[offset] != 0x5A + index)
+                    CU_FAIL_FATAL("a ring's bytes were overwritten by the other ring");
+        }
+        CU_ASSERT(vmci_handle_equal(vmci_queue_handle(&memory->queues[0]), handle));
+        CU_ASSERT(vmci_handle_equal(vmci_queue_handle(&memory->queues[1]), handle));
+        vmci_qp_memory_destroy(memory);
+    }
+}
+
 CU_ErrorCode layout_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -198,6 +245,7 @@ CU_ErrorCode layout_suite_add(void)
         TEST_ENTRY(test_queue_pair_caches_name_the_live_objects),
         TEST_ENTRY(test_prefetch_changes_nothing_and_skips_stale_entries),
         TEST_ENTRY(test_data_stream_inline_state),
+        TEST_ENTRY(test_queue_pair_rings_share_one_block),
     };
     return test_suite_register("layout", tests, sizeof(tests) / sizeof(tests[0]));
 }
