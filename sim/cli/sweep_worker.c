@@ -114,13 +114,13 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
         fprintf(stderr, "vmcisim sweep: cannot empty the output file: %s\n", strerror(errno));
     double started = wall_seconds();
     struct sim_digest *digest = sim_digest_create();
-    struct sim_trace_sink sinks[2];
+    struct sim_trace_sink sinks[1 + FAULT_TALLY_SINKS];
     struct fault_tally tally = { .on = false };
     struct simlua_options lua_options = {
         .scenario_path = options->scenario_path, .seed = seed, .until_ns = options->until_ns,
-        .quiet = true, .sinks = sinks, .sink_count = 2, .paranoid = options->paranoid,
+        .quiet = true, .sinks = sinks, .sink_count = 1 + FAULT_TALLY_SINKS, .paranoid = options->paranoid,
     };
-    sinks[1] = fault_tally_sink(&tally);
+    fault_tally_sinks(&tally, &sinks[1]);
     struct simlua_runtime *runtime = NULL;
     if (digest != NULL) {
         sinks[0] = sim_digest_sink(digest);
