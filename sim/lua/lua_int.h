@@ -334,6 +334,13 @@ void simlua__check_usable(lua_State *L, const char *what);
  * that is not a table is replaced by an empty one (returns false then). */
 bool simlua__registry_table(lua_State *L, int reference);
 
+/* pattern.c: sim.pattern (docs/scenario-api.md). */
+int simlua__sim_pattern(lua_State *L);
+/* Bytes offset .. offset + length - 1 of pattern `seed` into out; vector_allowed false keeps
+ * to one word at a time (the tests compare both ways). */
+void simlua__pattern_fill(uint8_t *out, uint64_t seed, uint64_t offset, uint64_t length,
+                          bool vector_allowed);
+
 /* coroutine_guard.c: coroutines never cross simulated processes (see the file). */
 /* Replaces coroutine.create/resume/wrap/close with the guarded ones (sandbox opening). */
 void simlua__coroutine_guard_open(lua_State *L);
