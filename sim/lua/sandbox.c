@@ -40,6 +40,10 @@
 #define SANDBOX_BUILTIN_DEPTH_MAX 5
 /* Upvalues of one C closure the walk looks into (Lua allows 255). */
 #define SANDBOX_BUILTIN_UPVALUES_MAX 255
+/* The walk's table sizes to start with (about 190 numbered functions and 30 tables a walk
+ * today): only a hint, a table grows past it. */
+#define SANDBOX_BUILTINS_EXPECTED 256
+#define SANDBOX_VISITED_EXPECTED 32
 
 /* Whether the function at `index` is a light C function (no object, no allocation). */
 static bool is_light_function(lua_State *L, int index)
@@ -529,12 +533,14 @@ void simlua__sandbox_number_builtins(lua_State *L)
 {
     if (lua_getfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY) != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_newtable(L);
+        /* Sized for every number both walks give, so no insertion rehashes it (a table's
+         * parts are not among the objects a scenario can see: runtime.c). */
+        lua_createtable(L, 0, SANDBOX_BUILTINS_EXPECTED);
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY);
     }
     int builtins = lua_gettop(L);
-    lua_newtable(L);
+    lua_createtable(L, 0, SANDBOX_VISITED_EXPECTED);
     int visited = lua_gettop(L);
     lua_pushvalue(L, builtins);                         /* never walk the numbers table */
     lua_pushboolean(L, 1);
