@@ -231,6 +231,8 @@ struct simlua_world {
     struct simlua_program *programs;    /* owned: ep:exec programs, newest first */
     char *scratch_root;                 /* owned: the programs' scratch directories' parent */
     struct exec_net *exec_net;          /* owned: programs' pipes and control channel */
+    struct sim_rng *lua_rng;            /* borrowed: the engine's "lua" stream, found at the
+                                         * first math.random (NULL before) */
 };
 
 enum simlua_cap {
