@@ -118,7 +118,8 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
     struct fault_tally tally = { .on = false };
     struct simlua_options lua_options = {
         .scenario_path = options->scenario_path, .seed = seed, .until_ns = options->until_ns,
-        .quiet = true, .sinks = sinks, .sink_count = 1 + FAULT_TALLY_SINKS, .paranoid = options->paranoid,
+        .quiet = true, .sinks = sinks, .sink_count = 1 + FAULT_TALLY_SINKS,
+        .reuse_walks = true, .paranoid = options->paranoid,
     };
     fault_tally_sinks(&tally, &sinks[1]);
     struct simlua_runtime *runtime = NULL;

@@ -289,6 +289,7 @@ struct simlua_runtime {
     uint64_t gc_collections;            /* full collections the runtime ran */
     bool gc_refused;                    /* the allocator refused one block to make Lua collect */
     uint32_t finalizers_running;        /* bindings' __gc functions running (object.c) */
+    uint32_t numbering_walks;           /* walks that numbered built-in functions (sandbox.c) */
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
