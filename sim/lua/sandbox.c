@@ -607,22 +607,17 @@ static bool walk_counters_equal(struct walk_counters left, struct walk_counters 
            left.gc_collections == right.gc_collections;
 }
 
-/* The scenario and its arguments, which decide what the second walk meets. */
+/* The scenario and its arguments, which decide what the second walk meets (each string
+ * with its NUL, chained through the seed; no allocation, so it cannot fail). */
 static uint64_t walk_scenario_hash(const struct simlua_runtime *runtime)
 {
-    XXH3_state_t *state = XXH3_createState();
-    uint64_t hash = 0;
-    if (state == NULL)
-        return 0;                       /* 0 never matches a plan (see walk_plan_for) */
-    XXH3_64bits_reset(state);
     const char *path = runtime->options.scenario_path;
-    XXH3_64bits_update(state, path, strlen(path) + 1);
-    for (int index = 0; index < runtime->options.arg_count; index++)
-        XXH3_64bits_update(state, runtime->options.args[index],
-                           strlen(runtime->options.args[index]) + 1);
-    hash = XXH3_64bits_digest(state);
-    XXH3_freeState(state);
-    return hash != 0 ? hash : 1;
+    uint64_t hash = XXH3_64bits_withSeed(path, strlen(path) + 1, 0);
+    for (int index = 0; index < runtime->options.arg_count; index++) {
+        const char *argument = runtime->options.args[index];
+        hash = XXH3_64bits_withSeed(argument, strlen(argument) + 1, hash);
+    }
+    return hash;
 }
 
 /* The objects push_sorted_keys makes for a table of key_count keys, made and dropped the
@@ -668,7 +663,7 @@ static struct walk_plan *walk_plan_for(struct simlua_runtime *runtime, bool *rep
     if (!runtime->options.reuse_walks || walk >= WALK_PLANS)
         return NULL;
     struct walk_plan *plan = &walk_plans[walk];
-    uint64_t scenario_hash = walk == 0 ? 1 : walk_scenario_hash(runtime);
+    uint64_t scenario_hash = walk == 0 ? 0 : walk_scenario_hash(runtime);  /* 0: libraries */
     struct walk_counters before = walk_counters_now(runtime);
     *replay = plan->complete && plan->scenario_hash == scenario_hash &&
               walk_counters_equal(plan->before, before);
