@@ -7,7 +7,9 @@
  * exactly as `vmcisim run PATH --seed N -q` does, destroys everything, and writes one
  * struct sweep_result. Nothing of one seed outlives it, so a seed's digest does not depend
  * on the seeds the worker ran before (tests/sweep_test.sh checks a seed after 100 others
- * against `vmcisim run`). Saving the exec, the dynamic linking and the process start per
+ * against `vmcisim run`); the one thing kept, outside the Lua state, is the record of the
+ * walks that number the built-in functions, which the next seeds replay to the same
+ * numbers and objects (reuse_walks, sim/lua/sandbox.c). Saving the exec, the dynamic linking and the process start per
  * seed is what makes a sweep several times faster than one process per seed.
  * The worker's stdout and stderr go to one unlinked temporary file, emptied before each
  * seed; after the seed it is searched for the scenario's `-- expect-error:` texts and its
