@@ -7,7 +7,8 @@
 # the range, no overlap), a seed's digest after 100 others in one worker equal to
 # `vmcisim run`'s, expect-error headers, a wall-time limit that kills a worker (hang.lua),
 # a worker dying mid-seed (the test-only VMCISIM_SWEEP_ABORT_SEED hook), nothing one seed
-# writes into the Lua state seen by the next (leak_probe.lua),
+# writes into the Lua state seen by the next (leak_probe.lua), the replayed numbering walks
+# (numbering_probe.lua and tostring_all.lua against `vmcisim run`),
 # the progress bar, the JUnit XML (python3's parser), shards' JUnit files merged by
 # scripts/merge-junit, and the usage errors (exit 2).
 set -u
@@ -130,6 +131,24 @@ check "seed 1's digest (the worker's first) is run's digest too" \
 check "every seed of the 101 passed, with its own digest" \
     $([ "$(printf '%s\n' "$out" | grep -E '^seed [0-9]+: pass, digest' | awk '{print $5}' |
            sort -u | wc -l)" -eq 101 ]; echo $?)
+
+# ---- the numbering walks a worker replays ------------------------------------------------
+# A worker's first seed records the walks that number the built-in functions, the next
+# seeds replay them (sim/lua/sandbox.c): every seed must still log the creation numbers, the
+# collector's count and the random draws `vmcisim run` logs (numbering_probe.lua, with
+# globals made before its require; tostring_all.lua). Seeds 2-4 are replays.
+for probe in "$fixtures/numbering_probe.lua" tests/fixtures/determinism/tostring_all.lua; do
+    out=$("$vmcisim" sweep "$probe" --seeds 1-4 -j 1 -v 2>&1)
+    differing=""
+    for seed in 1 2 3 4; do
+        in_worker=$(printf '%s\n' "$out" | grep -E "^seed $seed: " |
+                    sed 's/.*digest \([0-9a-f]*\),.*/\1/')
+        alone=$("$vmcisim" run "$probe" --seed "$seed" -q --digest | tail -n 1 | awk '{print $2}')
+        [ -n "$alone" ] && [ "$in_worker" = "$alone" ] || differing="$differing $seed"
+    done
+    check "$probe: seeds 1-4 in one worker (2-4 replay the numbering) have run's digests" \
+        $([ -z "$differing" ]; echo $?) "differing seeds:$differing"
+done
 
 # ---- nothing of one seed is seen by the next in a worker --------------------------------
 # leak_probe.lua looks for what an earlier seed wrote into the Lua state's shared parts

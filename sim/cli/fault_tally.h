@@ -28,8 +28,10 @@ struct fault_tally {
     uint64_t applied[SIMLUA_FAULT_RATE_COUNT];
 };
 
-/* A sink that fills `tally` (zero it first). */
-struct sim_trace_sink fault_tally_sink(struct fault_tally *tally);
+/* The sinks that fill `tally` (zero it first): one per kind read, so that the engine passes
+ * every other event by without calling them. */
+#define FAULT_TALLY_SINKS 2u
+void fault_tally_sinks(struct fault_tally *tally, struct sim_trace_sink sinks[FAULT_TALLY_SINKS]);
 /* One line for the sites (nothing when faults were off), then one for the rates that were
  * on (nothing when none was). */
 void fault_tally_print(const struct fault_tally *tally, FILE *out);

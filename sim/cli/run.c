@@ -528,7 +528,7 @@ static int run_scenario(const struct run_options *options)
             return status;
         }
     }
-    struct sim_trace_sink sinks[6];
+    struct sim_trace_sink sinks[5 + FAULT_TALLY_SINKS];
     _Static_assert(sizeof(sinks) / sizeof(sinks[0]) <= SIM_TRACE_SINKS_MAX,
                    "every sink vmcisim run may add fits the engine's table");
     uint32_t sink_count = 0;
@@ -540,7 +540,8 @@ static int run_scenario(const struct run_options *options)
                                                    .state = &discarded,
                                                    .kind_only = "data_discarded" };
     struct fault_tally fault_tally = { .on = false };
-    sinks[sink_count++] = fault_tally_sink(&fault_tally);      /* docs/faults.md */
+    fault_tally_sinks(&fault_tally, &sinks[sink_count]);        /* docs/faults.md */
+    sink_count += FAULT_TALLY_SINKS;
     if (files.writer != NULL) {
         sinks[sink_count++] = (struct sim_trace_sink){ .name = "files", .level = SIM_LAYER_API,
                                                        .emit = files_emit, .state = &files };

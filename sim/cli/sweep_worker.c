@@ -7,7 +7,9 @@
  * exactly as `vmcisim run PATH --seed N -q` does, destroys everything, and writes one
  * struct sweep_result. Nothing of one seed outlives it, so a seed's digest does not depend
  * on the seeds the worker ran before (tests/sweep_test.sh checks a seed after 100 others
- * against `vmcisim run`). Saving the exec, the dynamic linking and the process start per
+ * against `vmcisim run`); the one thing kept, outside the Lua state, is the record of the
+ * walks that number the built-in functions, which the next seeds replay to the same
+ * numbers and objects (reuse_walks, sim/lua/sandbox.c). Saving the exec, the dynamic linking and the process start per
  * seed is what makes a sweep several times faster than one process per seed.
  * The worker's stdout and stderr go to one unlinked temporary file, emptied before each
  * seed; after the seed it is searched for the scenario's `-- expect-error:` texts and its
@@ -114,13 +116,14 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
         fprintf(stderr, "vmcisim sweep: cannot empty the output file: %s\n", strerror(errno));
     double started = wall_seconds();
     struct sim_digest *digest = sim_digest_create();
-    struct sim_trace_sink sinks[2];
+    struct sim_trace_sink sinks[1 + FAULT_TALLY_SINKS];
     struct fault_tally tally = { .on = false };
     struct simlua_options lua_options = {
         .scenario_path = options->scenario_path, .seed = seed, .until_ns = options->until_ns,
-        .quiet = true, .sinks = sinks, .sink_count = 2, .paranoid = options->paranoid,
+        .quiet = true, .sinks = sinks, .sink_count = 1 + FAULT_TALLY_SINKS,
+        .reuse_walks = true, .paranoid = options->paranoid,
     };
-    sinks[1] = fault_tally_sink(&tally);
+    fault_tally_sinks(&tally, &sinks[1]);
     struct simlua_runtime *runtime = NULL;
     if (digest != NULL) {
         sinks[0] = sim_digest_sink(digest);

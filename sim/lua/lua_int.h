@@ -231,6 +231,8 @@ struct simlua_world {
     struct simlua_program *programs;    /* owned: ep:exec programs, newest first */
     char *scratch_root;                 /* owned: the programs' scratch directories' parent */
     struct exec_net *exec_net;          /* owned: programs' pipes and control channel */
+    struct sim_rng *lua_rng;            /* borrowed: the engine's "lua" stream, found at the
+                                         * first math.random (NULL before) */
 };
 
 enum simlua_cap {
@@ -294,6 +296,7 @@ struct simlua_runtime {
     uint64_t gc_collections;            /* full collections the runtime ran */
     bool gc_refused;                    /* the allocator refused one block to make Lua collect */
     uint32_t finalizers_running;        /* bindings' __gc functions running (object.c) */
+    uint32_t numbering_walks;           /* walks that numbered built-in functions (sandbox.c) */
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
@@ -340,6 +343,13 @@ void simlua__check_usable(lua_State *L, const char *what);
  * registry is reachable from a scenario with debug.getregistry, so a value found there
  * that is not a table is replaced by an empty one (returns false then). */
 bool simlua__registry_table(lua_State *L, int reference);
+
+/* pattern.c: sim.pattern (docs/scenario-api.md). */
+int simlua__sim_pattern(lua_State *L);
+/* Bytes offset .. offset + length - 1 of pattern `seed` into out; vector_allowed false keeps
+ * to one word at a time (the tests compare both ways). */
+void simlua__pattern_fill(uint8_t *out, uint64_t seed, uint64_t offset, uint64_t length,
+                          bool vector_allowed);
 
 /* coroutine_guard.c: coroutines never cross simulated processes (see the file). */
 /* Replaces coroutine.create/resume/wrap/close with the guarded ones (sandbox opening). */

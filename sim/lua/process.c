@@ -158,6 +158,13 @@ static void process_failed(struct simlua_process *self, lua_State *thread, int s
     process_end(self, true);
 }
 
+/* Whether a process of the endpoint must wait for its VMCI driver before it starts. */
+static bool driver_missing(const struct simlua_endpoint *endpoint)
+{
+    return endpoint->kernel == NULL ||                      /* powered off: wait for on */
+           (!vmci_kernel_ready(endpoint->kernel) && vmci_kernel_has_device(endpoint->kernel));
+}
+
 static void process_resume(struct sim_process *process, enum sim_wake_reason reason)
 {
     struct simlua_process *self = process->owner;
@@ -170,10 +177,8 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
     }
     int argument_count = 0;
     const struct simlua_endpoint *endpoint = &self->world->endpoints[self->endpoint_index];
-    bool driver_missing = endpoint->kernel == NULL ||            /* powered off: wait for on */
-                          (!vmci_kernel_ready(endpoint->kernel) &&
-                           vmci_kernel_has_device(endpoint->kernel));
-    if (!self->started && driver_missing && endpoint->driver_waitq != NULL) {
+    /* Asked only before the first start: a started process is resumed without it. */
+    if (!self->started && driver_missing(endpoint) && endpoint->driver_waitq != NULL) {
         /* D4: a guest process starts once the VMCI driver has loaded. */
         if (sim_process_block(process, endpoint->driver_waitq, SIM_TIME_NEVER) == SIM_OK)
             return;
@@ -198,7 +203,8 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
     int result_count = 0;
     int status = lua_resume(thread, L, argument_count, &result_count);
     if (status == LUA_YIELD) {
-        lua_pop(thread, result_count);
+        if (result_count > 0)
+            lua_pop(thread, result_count);
         if (process->kill_requested)
             process_end(self, false);           /* p:kill() on itself */
         else if (process->state != SIM_PROCESS_BLOCKED) {
@@ -494,6 +500,11 @@ static int process_index(lua_State *L)
 {
     struct simlua_process *self = check_process(L, 1);
     const char *key = luaL_checkstring(L, 2);
+    /* Methods first (p:sleep, p:socket: the usual keys); no method has a field's name. */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)         /* the methods */
+        return 1;
+    lua_pop(L, 1);
     if (strcmp(key, "name") == 0)
         lua_pushstring(L, self->name);
     else if (strcmp(key, "pid") == 0)
@@ -504,10 +515,8 @@ static int process_index(lua_State *L)
         lua_pushstring(L, self->user);
     else if (strcmp(key, "trusted") == 0)
         lua_pushboolean(L, self->trusted);
-    else {
-        lua_pushvalue(L, 2);
-        lua_rawget(L, lua_upvalueindex(1));     /* the methods */
-    }
+    else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -527,6 +536,11 @@ void simlua__process_register(lua_State *L)
         { "vmci", process_vmci }, { "socket", simlua__process_socket },
         { "poll", simlua__process_poll }, { NULL, NULL },
     };
+    static const char *const fields[] = { "name", "pid", "endpoint", "user", "trusted" };
+    for (size_t method = 0; methods[method].name != NULL; method++) {
+        for (size_t field = 0; field < sizeof(fields) / sizeof(fields[0]); field++)
+            assert(strcmp(methods[method].name, fields[field]) != 0);   /* process_index */
+    }
     simlua__metatable_new(L, SIMLUA_TYPE_PROCESS);
     luaL_newlib(L, methods);
     lua_pushcclosure(L, process_index, 1);      /* methods as an upvalue: not in the metatable */

@@ -69,6 +69,10 @@ struct simlua_options {
     bool allow_exec;
     /* SIMLUA_INSTRUCTIONS_PER_STEP_MAX when 0 (tests set a lower one). */
     uint64_t instructions_per_step_max;
+    /* A sweep worker's runtimes, one scenario seed after seed: the walks that number the
+     * built-in functions are recorded by the first and replayed by the next (the same
+     * objects and numbers, sim/lua/sandbox.c). */
+    bool reuse_walks;
 };
 
 struct simlua_file {

@@ -10,7 +10,8 @@
  *     order, booleans (false, true), other numbers ascending, then tables,
  *     functions, userdata and threads by creation number (the allocator in
  *     runtime.c numbers them as Lua creates them; light C functions get numbers
- *     from a walk of the libraries in name order);
+ *     from a walk of the libraries in name order, which a sweep worker records once
+ *     and replays: struct walk_plan);
  *   - tostring/print/string.format("%s") show "table: #N" with N the creation
  *     number, never an address; string.format("%p") is refused;
  *   - math.random draws from the world's "lua" stream; os.time/clock/date read
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include <lualib.h>
+#include <xxhash.h>
 
 #include "lua_int.h"
 
@@ -40,6 +42,10 @@
 #define SANDBOX_BUILTIN_DEPTH_MAX 5
 /* Upvalues of one C closure the walk looks into (Lua allows 255). */
 #define SANDBOX_BUILTIN_UPVALUES_MAX 255
+/* The walk's table sizes to start with (about 190 numbered functions and 30 tables a walk
+ * today): only a hint, a table grows past it. */
+#define SANDBOX_BUILTINS_EXPECTED 256
+#define SANDBOX_VISITED_EXPECTED 32
 
 /* Whether the function at `index` is a light C function (no object, no allocation). */
 static bool is_light_function(lua_State *L, int index)
@@ -302,8 +308,9 @@ static lua_Integer push_key_entries(lua_State *L, int index, struct key_entry **
     return count;
 }
 
-/* Pushes a sequence of the keys of the table at `index`, in the sandbox order. */
-static void push_sorted_keys(lua_State *L, int index)
+/* Pushes a sequence of the keys of the table at `index`, in the sandbox order; returns
+ * their count. walk_replay_table makes the same objects: keep the two alike. */
+static lua_Integer push_sorted_keys(lua_State *L, int index)
 {
     struct key_entry *entries = NULL;
     lua_Integer count = push_key_entries(L, index, &entries);
@@ -315,6 +322,7 @@ static void push_sorted_keys(lua_State *L, int index)
     }
     lua_replace(L, unsorted);                           /* sorted replaces unsorted */
     lua_pop(L, 1);                                      /* the entries buffer */
+    return count;
 }
 
 /* Iterator closure: upvalues (table, keys in hash order, their sorted entries, next
@@ -462,6 +470,60 @@ static void open_library(lua_State *L, const char *name, lua_CFunction opener)
 
 static void number_table(lua_State *L, int table, int depth, int builtins, int visited);
 
+/* A walk's plan: what it did that a scenario can see, in order. A walk makes three objects
+ * for each table it visits (push_sorted_keys: the keys, their entries, the sorted keys; the
+ * last stays on the stack until the table is done) and numbers the light C functions it
+ * meets for the first time; the rest (lua_next, sorting, lookups) only finds those. In a
+ * sweep worker every seed's runtime walks the same state (the binary's libraries, then
+ * the same scenario up to its require "vmcisim", which cannot depend on the seed: nothing
+ * does before a world exists), so the first runtime records each walk and the next ones
+ * replay it: the same objects, made and dropped in the same order (same creation numbers,
+ * same collector pace, the same objects alive should a collection run in between), the
+ * same numbers, at a fraction of the cost. A replay happens only when the runtime's
+ * counters before the walk are those the recording saw; else the walk runs. */
+enum walk_step_kind { WALK_TABLE_BEGIN = 1, WALK_TABLE_END, WALK_NUMBER };
+struct walk_step {
+    enum walk_step_kind kind;
+    lua_Integer key_count;              /* WALK_TABLE_BEGIN: the table's keys */
+    lua_CFunction function;             /* WALK_NUMBER: the function that got the next number */
+};
+/* Steps one recorded walk may hold (a walk today: about 250); a longer walk is not recorded. */
+#define WALK_PLAN_STEPS_MAX 4096u
+/* Walks of one runtime that may be replayed: the sandbox's, then require "vmcisim"'s. */
+#define WALK_PLANS 2u
+/* What the runtime's counters were before a walk and after it. */
+struct walk_counters {
+    uint64_t object_id_next;
+    uint64_t object_live_bytes;
+    uint64_t gc_object_bytes_since;
+    uint64_t gc_threshold_bytes;
+    uint64_t gc_collections;
+};
+struct walk_plan {
+    bool complete;                      /* recorded to its end: may be replayed */
+    uint64_t scenario_hash;             /* the scenario path and arguments it was made for */
+    struct walk_counters before, after;
+    uint32_t step_count;
+    struct walk_step steps[WALK_PLAN_STEPS_MAX];
+};
+/* The plans of this process (a sweep worker runs one scenario); only runtimes whose options
+ * ask for it (reuse_walks) read or write them. */
+static struct walk_plan walk_plans[WALK_PLANS];
+/* The plan being recorded by the walk in progress, or NULL. */
+static struct walk_plan *walk_recording;
+
+static void walk_record(enum walk_step_kind kind, lua_Integer key_count, lua_CFunction function)
+{
+    struct walk_plan *plan = walk_recording;
+    if (plan == NULL)
+        return;
+    if (plan->step_count >= WALK_PLAN_STEPS_MAX) {
+        walk_recording = NULL;          /* too long to keep: this walk is not replayed */
+        return;
+    }
+    plan->steps[plan->step_count++] = (struct walk_step){ kind, key_count, function };
+}
+
 /* Numbers the value at `index` if it is a light C function, or walks into it. */
 static void number_value(lua_State *L, int index, int depth, int builtins, int visited)
 {
@@ -472,6 +534,7 @@ static void number_value(lua_State *L, int index, int depth, int builtins, int v
             lua_pushvalue(L, index);
             lua_pushinteger(L, (lua_Integer)++simlua__runtime(L)->object_id_next);
             lua_rawset(L, builtins);
+            walk_record(WALK_NUMBER, 0, lua_tocfunction(L, index));
         }
         lua_pop(L, 1);
         return;
@@ -509,8 +572,9 @@ static void number_table(lua_State *L, int table, int depth, int builtins, int v
     lua_pushvalue(L, table);
     lua_pushboolean(L, 1);
     lua_rawset(L, visited);
-    push_sorted_keys(L, table);
+    lua_Integer key_count = push_sorted_keys(L, table);
     int keys = lua_gettop(L);
+    walk_record(WALK_TABLE_BEGIN, key_count, NULL);
     for (lua_Integer position = 1; lua_rawgeti(L, keys, position) != LUA_TNIL; position++) {
         int key_type = lua_type(L, -1);
         if (key_type == LUA_TSTRING || key_type == LUA_TNUMBER) {
@@ -519,7 +583,97 @@ static void number_table(lua_State *L, int table, int depth, int builtins, int v
         }
         lua_pop(L, 1);
     }
+    walk_record(WALK_TABLE_END, 0, NULL);
     lua_pop(L, 2);                                      /* the nil, the keys */
+}
+
+static struct walk_counters walk_counters_now(const struct simlua_runtime *runtime)
+{
+    return (struct walk_counters){
+        .object_id_next = runtime->object_id_next,
+        .object_live_bytes = runtime->object_live_bytes,
+        .gc_object_bytes_since = runtime->gc_object_bytes_since,
+        .gc_threshold_bytes = runtime->gc_threshold_bytes,
+        .gc_collections = runtime->gc_collections,
+    };
+}
+
+static bool walk_counters_equal(struct walk_counters left, struct walk_counters right)
+{
+    return left.object_id_next == right.object_id_next &&
+           left.object_live_bytes == right.object_live_bytes &&
+           left.gc_object_bytes_since == right.gc_object_bytes_since &&
+           left.gc_threshold_bytes == right.gc_threshold_bytes &&
+           left.gc_collections == right.gc_collections;
+}
+
+/* The scenario and its arguments, which decide what the second walk meets (each string
+ * with its NUL, chained through the seed; no allocation, so it cannot fail). */
+static uint64_t walk_scenario_hash(const struct simlua_runtime *runtime)
+{
+    const char *path = runtime->options.scenario_path;
+    uint64_t hash = XXH3_64bits_withSeed(path, strlen(path) + 1, 0);
+    for (int index = 0; index < runtime->options.arg_count; index++) {
+        const char *argument = runtime->options.args[index];
+        hash = XXH3_64bits_withSeed(argument, strlen(argument) + 1, hash);
+    }
+    return hash;
+}
+
+/* The objects push_sorted_keys makes for a table of key_count keys, made and dropped the
+ * same way, leaving the sorted keys' table on the stack. */
+static void walk_replay_table(lua_State *L, lua_Integer key_count)
+{
+    luaL_checkstack(L, 8, "numbering built-in functions");
+    lua_createtable(L, (int)key_count, 0);                             /* the keys */
+    (void)lua_newuserdatauv(L, sizeof(struct key_entry) * (size_t)(key_count + 1), 0);
+    lua_createtable(L, (int)key_count, 0);                             /* sorted */
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+}
+
+/* Does what the recorded walk did that a scenario can see (see struct walk_plan). */
+static void walk_replay(lua_State *L, const struct walk_plan *plan, int builtins)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    int base = lua_gettop(L);
+    for (uint32_t index = 0; index < plan->step_count; index++) {
+        const struct walk_step *step = &plan->steps[index];
+        if (step->kind == WALK_TABLE_BEGIN) {
+            walk_replay_table(L, step->key_count);
+        } else if (step->kind == WALK_TABLE_END) {
+            assert(lua_gettop(L) > base);
+            lua_pop(L, 1);
+        } else {
+            lua_pushcfunction(L, step->function);
+            lua_pushinteger(L, (lua_Integer)++runtime->object_id_next);
+            lua_rawset(L, builtins);
+        }
+    }
+    assert(lua_gettop(L) == base);
+    assert(walk_counters_equal(walk_counters_now(runtime), plan->after));
+}
+
+/* The plan the walk about to run may replay or record; NULL: neither (not asked for, or a
+ * walk after the first two). *replay tells which. */
+static struct walk_plan *walk_plan_for(struct simlua_runtime *runtime, bool *replay)
+{
+    uint32_t walk = runtime->numbering_walks++;
+    *replay = false;
+    if (!runtime->options.reuse_walks || walk >= WALK_PLANS)
+        return NULL;
+    struct walk_plan *plan = &walk_plans[walk];
+    uint64_t scenario_hash = walk == 0 ? 0 : walk_scenario_hash(runtime);  /* 0: libraries */
+    struct walk_counters before = walk_counters_now(runtime);
+    *replay = plan->complete && plan->scenario_hash == scenario_hash &&
+              walk_counters_equal(plan->before, before);
+    if (!*replay) {                                     /* record (again) */
+        plan->complete = false;
+        plan->scenario_hash = scenario_hash;
+        plan->before = before;
+        plan->step_count = 0;
+    }
+    return plan;
 }
 
 /* Light C functions are not objects (no creation number). This gives each one reachable
@@ -529,20 +683,35 @@ void simlua__sandbox_number_builtins(lua_State *L)
 {
     if (lua_getfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY) != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_newtable(L);
+        /* Sized for every number both walks give, so no insertion rehashes it (a table's
+         * parts are not among the objects a scenario can see: runtime.c). */
+        lua_createtable(L, 0, SANDBOX_BUILTINS_EXPECTED);
         lua_pushvalue(L, -1);
         lua_setfield(L, LUA_REGISTRYINDEX, SANDBOX_BUILTINS_KEY);
     }
     int builtins = lua_gettop(L);
-    lua_newtable(L);
+    lua_createtable(L, 0, SANDBOX_VISITED_EXPECTED);
     int visited = lua_gettop(L);
     lua_pushvalue(L, builtins);                         /* never walk the numbers table */
     lua_pushboolean(L, 1);
     lua_rawset(L, visited);
-    number_table(L, LUA_REGISTRYINDEX, 0, builtins, visited);
-    lua_pushliteral(L, "");
-    number_value(L, -1, 0, builtins, visited);          /* the string metatable */
-    lua_pop(L, 1);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    bool replay = false;
+    struct walk_plan *plan = walk_plan_for(runtime, &replay);
+    if (replay) {
+        walk_replay(L, plan, builtins);
+    } else {
+        walk_recording = plan;
+        number_table(L, LUA_REGISTRYINDEX, 0, builtins, visited);
+        lua_pushliteral(L, "");
+        number_value(L, -1, 0, builtins, visited);      /* the string metatable */
+        lua_pop(L, 1);
+        if (plan != NULL && walk_recording == plan) {
+            plan->after = walk_counters_now(runtime);
+            plan->complete = true;
+        }
+        walk_recording = NULL;
+    }
     static const char *const iterators[] = {
         "return ipairs({})",
         "return utf8.codes('')",

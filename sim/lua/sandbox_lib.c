@@ -19,13 +19,22 @@ static struct sim_engine *engine_or_null(lua_State *L)
     return runtime->world != NULL ? runtime->world->engine : NULL;
 }
 
+/* The world's "lua" stream, looked up by name once per world (the engine's lookup walks
+ * its streams comparing names: most of a draw's cost when done every time). */
+static struct sim_rng *lua_stream(lua_State *L)
+{
+    struct simlua_world *world = simlua__runtime(L)->world;
+    if (world == NULL)
+        luaL_error(L, "math.random needs a world: call sim.world{} first");
+    if (world->lua_rng == NULL)
+        world->lua_rng = sim_engine_rng(world->engine, "lua");
+    assert(world->lua_rng != NULL);
+    return world->lua_rng;
+}
+
 static int sandbox_random(lua_State *L)
 {
-    struct sim_engine *engine = engine_or_null(L);
-    if (engine == NULL)
-        return luaL_error(L, "math.random needs a world: call sim.world{} first");
-    struct sim_rng *rng = sim_engine_rng(engine, "lua");
-    assert(rng != NULL);
+    struct sim_rng *rng = lua_stream(L);
     lua_Integer low;
     lua_Integer high;
     switch (lua_gettop(L)) {

@@ -81,7 +81,19 @@ static int push_errno(lua_State *L, int error)
 }
 
 /* api layer: one event per socket call as the scenario sees it, with its result (the count,
- * 0, or a negative errno). */
+ * 0, or a negative errno); pid 0 outside any process. */
+static void emit_call(struct sim_engine *engine, uint32_t pid, const char *kind,
+                      const struct vsock_sock *sock, int64_t result)
+{
+    struct sim_trace_event event;
+    uint32_t cid = sock != NULL ? vsock_stack_local_cid(sock->stack) : VSOCK_CID_HOST;
+    sim_trace_event_init(&event, SIM_LAYER_API, kind, cid, pid);
+    if (sock != NULL)
+        sim_trace_field_u64(&event, "socket", sock->id);
+    sim_trace_field_i64(&event, "result", result);
+    (void)sim_engine_emit(engine, &event);
+}
+
 static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *sock,
                        int64_t result)
 {
@@ -89,13 +101,7 @@ static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *
     struct simlua_process *process = simlua__current_process(runtime);
     if (runtime->world == NULL)
         return;
-    struct sim_trace_event event;
-    uint32_t cid = sock != NULL ? vsock_stack_local_cid(sock->stack) : VSOCK_CID_HOST;
-    sim_trace_event_init(&event, SIM_LAYER_API, kind, cid, process != NULL ? process->pid : 0);
-    if (sock != NULL)
-        sim_trace_field_u64(&event, "socket", sock->id);
-    sim_trace_field_i64(&event, "result", result);
-    (void)sim_engine_emit(runtime->world->engine, &event);
+    emit_call(runtime->world->engine, process != NULL ? process->pid : 0, kind, sock, result);
 }
 
 static struct lua_socket *check_socket(lua_State *L)
@@ -281,21 +287,23 @@ static struct simlua_process *blocking_process(lua_State *L, const char *method)
 }
 
 static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                   struct vsock_call *call);
+                   struct simlua_process *process, struct vsock_call *call);
 static int op_continue(lua_State *L, int status, lua_KContext context);
 
 /* Runs the operation until it finishes (then sleeps its cost) or must wait. `ls` and
  * `state` are the checked payloads of stack slots 1 and OP_STATE: a method checks them
  * once when it starts and op_continue again after each yield; in between, within one C
- * call, no scenario code can replace a slot of this frame. */
-static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state)
+ * call, no scenario code can replace a slot of this frame. `process` is the current
+ * process, found once by the method (blocking_process) or by op_continue, and passed on
+ * rather than asked of the runtime and the engine again at every step. */
+static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                  struct simlua_process *process)
 {
     assert(ls != NULL && state != NULL);
     assert(state->kind >= OP_CONNECT && state->kind <= OP_RECV);
-    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
-    assert(process != NULL);
+    assert(process != NULL && process->thread == L);
     struct vsock_call call = { .deadline_ns = state->deadline_ns };
-    int count = op_step(L, ls, state, &call);
+    int count = op_step(L, ls, state, process, &call);
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
     if (count >= 0) {
@@ -304,7 +312,7 @@ static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state)
         int64_t result = lua_isinteger(L, -count) ? lua_tointeger(L, -count)
                          : lua_type(L, -count) == LUA_TSTRING ? (int64_t)lua_rawlen(L, -count)
                          : lua_isnil(L, -count) ? -lua_tointeger(L, -count + 2) : 0;
-        trace_call(L, kinds[state->kind], ls->sock, result);
+        emit_call(engine, process->pid, kinds[state->kind], ls->sock, result);
         if (state->cost_ns == 0)
             return count;
         state->charged = true;
@@ -351,12 +359,14 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
     else
         state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
     struct lua_socket *ls = simlua__object_test(L, 1, SIMLUA_TYPE_SOCKET);
-    return op_run(L, ls != NULL ? ls : check_socket(L), state);
+    return op_run(L, ls != NULL ? ls : check_socket(L), state, process);
 }
 
-static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *method)
+/* The state of a blocking call in slot OP_STATE; *process_out: the process making it. */
+static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *method,
+                                 struct simlua_process **process_out)
 {
-    blocking_process(L, method);
+    *process_out = blocking_process(L, method);
     lua_settop(L, ARG_TOP);
     /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
      * when the module opens, as before, so the objects Lua makes stay the same). */
@@ -413,7 +423,7 @@ static int step_connect(lua_State *L, struct lua_socket *ls, struct op_state *st
 }
 
 static int step_accept(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                       struct vsock_call *call)
+                       struct simlua_process *process, struct vsock_call *call)
 {
     if (ls->sock == NULL)
         return push_closed(L, ls);
@@ -425,7 +435,6 @@ static int step_accept(lua_State *L, struct lua_socket *ls, struct op_state *sta
         return -1;
     if (rc < 0)
         return push_errno(L, rc);
-    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     push_socket(L, child, ls->world, ls->endpoint_index, process);
     lua_pushinteger(L, child->remote.cid);                                      /* R108 */
     lua_pushinteger(L, child->remote.port);
@@ -536,11 +545,11 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
 }
 
 static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                   struct vsock_call *call)
+                   struct simlua_process *process, struct vsock_call *call)
 {
     switch (state->kind) {
     case OP_CONNECT: return step_connect(L, ls, state, call);
-    case OP_ACCEPT: return step_accept(L, ls, state, call);
+    case OP_ACCEPT: return step_accept(L, ls, state, process, call);
     case OP_SEND: return step_send(L, ls, state, call);
     case OP_RECV: return step_recv(L, ls, state, call);
     }
@@ -551,16 +560,18 @@ static int socket_connect(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     struct vsock_addr addr = check_addr(L, 2, 3);
-    struct op_state *state = op_begin(L, OP_CONNECT, "s:connect");
+    struct simlua_process *process = NULL;
+    struct op_state *state = op_begin(L, OP_CONNECT, "s:connect", &process);
     state->addr = addr;
-    return op_run(L, ls, state);
+    return op_run(L, ls, state, process);
 }
 
 static int socket_accept(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
-    struct op_state *state = op_begin(L, OP_ACCEPT, "s:accept");
-    return op_run(L, ls, state);
+    struct simlua_process *process = NULL;
+    struct op_state *state = op_begin(L, OP_ACCEPT, "s:accept", &process);
+    return op_run(L, ls, state, process);
 }
 
 static int socket_send(lua_State *L)
@@ -568,9 +579,10 @@ static int socket_send(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     luaL_checkstring(L, 2);
     uint32_t flags = check_flags(L, 3);
-    struct op_state *state = op_begin(L, OP_SEND, "s:send");
+    struct simlua_process *process = NULL;
+    struct op_state *state = op_begin(L, OP_SEND, "s:send", &process);
     state->flags = flags;
-    return op_run(L, ls, state);
+    return op_run(L, ls, state, process);
 }
 
 static int socket_sendto(lua_State *L)
@@ -578,10 +590,11 @@ static int socket_sendto(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     luaL_checkstring(L, 2);
     struct vsock_addr addr = check_addr(L, 3, 4);
-    struct op_state *state = op_begin(L, OP_SEND, "s:sendto");
+    struct simlua_process *process = NULL;
+    struct op_state *state = op_begin(L, OP_SEND, "s:sendto", &process);
     state->addr = addr;
     state->has_to = true;
-    return op_run(L, ls, state);
+    return op_run(L, ls, state, process);
 }
 
 static int socket_recv_common(lua_State *L, const char *method, int results)
@@ -591,13 +604,14 @@ static int socket_recv_common(lua_State *L, const char *method, int results)
     luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
                   "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
     uint32_t flags = check_flags(L, 3);
-    struct op_state *state = op_begin(L, OP_RECV, method);
+    struct simlua_process *process = NULL;
+    struct op_state *state = op_begin(L, OP_RECV, method, &process);
     state->flags = flags;
     state->size_bytes = (uint64_t)size_bytes;
     state->want_from = results > 1;
     lua_pushnil(L);                 /* OP_BUFFER: made only if needed (recv_buffer) */
     assert(lua_gettop(L) == OP_BUFFER);
-    return op_run(L, ls, state);
+    return op_run(L, ls, state, process);
 }
 
 static int socket_recv(lua_State *L) { return socket_recv_common(L, "s:recv", 1); }

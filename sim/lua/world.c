@@ -375,56 +375,6 @@ static int sim_log(lua_State *L)
     return 0;
 }
 
-/* Byte k of pattern `seed` is byte k % 8 (least significant first) of the mixed word of
- * block k / 8. Fills out with bytes offset .. offset + length - 1: a partial first
- * block, whole blocks eight bytes at a time, a partial last block (the byte loop with a
- * division per byte was once the costliest function of a swarm seed). */
-static void pattern_fill(uint8_t *out, uint64_t seed, uint64_t offset, uint64_t length)
-{
-    const uint64_t step = 0x9E3779B97F4A7C15ull;
-    uint64_t block = offset / 8;
-    uint64_t index = 0;
-    unsigned first = (unsigned)(offset % 8);
-    if (first != 0 && length > 0) {
-        uint64_t word = sim_splitmix64_mix(seed + block * step);
-        for (; first < 8 && index < length; first++, index++)
-            out[index] = (uint8_t)(word >> (8 * first));
-        block++;
-    }
-    for (; length - index >= 8; index += 8, block++) {
-        uint64_t word = sim_splitmix64_mix(seed + block * step);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        memcpy(out + index, &word, sizeof(word));  /* one store (one check under ASan) */
-#else
-        uint8_t *bytes = out + index;
-        for (unsigned byte = 0; byte < 8; byte++)
-            bytes[byte] = (uint8_t)(word >> (8 * byte));
-#endif
-    }
-    if (index < length) {
-        uint64_t word = sim_splitmix64_mix(seed + block * step);
-        for (unsigned byte = 0; index < length; byte++, index++)
-            out[index] = (uint8_t)(word >> (8 * byte));
-    }
-}
-
-static int sim_pattern(lua_State *L)
-{
-    uint64_t seed = (uint64_t)luaL_checkinteger(L, 1);
-    lua_Integer offset = luaL_checkinteger(L, 2);
-    lua_Integer length = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, offset >= 0, 2, "offset must be >= 0");
-    luaL_argcheck(L, length >= 0, 3, "length must be >= 0");
-    if ((uint64_t)length > SIMLUA_PATTERN_BYTES_MAX)
-        return luaL_error(L, "sim.pattern: length %I exceeds SIMLUA_PATTERN_BYTES_MAX (%I)",
-                          length, (lua_Integer)SIMLUA_PATTERN_BYTES_MAX);
-    luaL_Buffer buffer;
-    char *out = luaL_buffinitsize(L, &buffer, (size_t)length);
-    pattern_fill((uint8_t *)out, seed, (uint64_t)offset, (uint64_t)length);
-    luaL_pushresultsize(&buffer, (size_t)length);
-    return 1;
-}
-
 static int sim_checksum(lua_State *L)
 {
     size_t length = 0;
@@ -712,7 +662,7 @@ int simlua__open_module(lua_State *L)
     simlua__socket_register(L);
     static const luaL_Reg functions[] = {
         { "world", sim_world }, { "ns", sim_ns }, { "us", sim_us }, { "ms", sim_ms },
-        { "s", sim_s }, { "expect", sim_expect }, { "pattern", sim_pattern },
+        { "s", sim_s }, { "expect", sim_expect }, { "pattern", simlua__sim_pattern },
         { "checksum", sim_checksum }, { NULL, NULL },
     };
     luaL_newlib(L, functions);

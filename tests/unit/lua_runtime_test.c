@@ -17,6 +17,7 @@
 
 #include "sim/engine/duration.h"
 #include "sim/engine/engine.h"
+#include "sim/lua/lua_int.h"
 #include "sim/lua/runtime.h"
 #include "suites.h"
 #include "test_support.h"
@@ -90,6 +91,41 @@ static void test_pattern_slices_periods_and_seeds(void)
         "end\n"
         "sim.expect(sim.pattern(8, 0, 64) ~= sim.pattern(7, 0, 64), 'seeds differ')\n"
         "sim.expect(sim.pattern(7, 0, 0) == '', 'empty')\n");
+}
+
+/* The fill itself, both ways (four words at a time where the machine has AVX2, one at a
+ * time), against the formula: every offset within a block, lengths around each boundary
+ * of the vector loop, seeds whose sums wrap. The guard bytes around the slice stay. */
+static void test_pattern_fill_both_ways_match_formula(void)
+{
+    enum { GUARD = 16, LENGTH_MAX = 300 };
+    static const uint64_t seeds[] = { 0, 1, 9, 0xFFFFFFFFFFFFFFFFull, 0x8000000000000001ull };
+    static uint8_t buffer[2][GUARD + LENGTH_MAX + GUARD];
+    uint64_t mismatches = 0, guards_touched = 0, bytes_checked = 0;
+    for (size_t seed_index = 0; seed_index < sizeof(seeds) / sizeof(seeds[0]); seed_index++) {
+        for (uint64_t offset = 0; offset < 20; offset++) {
+            for (uint64_t length = 0; length <= LENGTH_MAX; length++) {
+                for (int way = 0; way < 2; way++) {
+                    memset(buffer[way], 0xA5, sizeof(buffer[way]));
+                    simlua__pattern_fill(buffer[way] + GUARD, seeds[seed_index],
+                                         offset * 8 + offset % 8, length, way == 0);
+                    for (uint64_t index = 0; index < length; index++) {
+                        uint8_t want = pattern_byte(seeds[seed_index],
+                                                    offset * 8 + offset % 8 + index);
+                        mismatches += buffer[way][GUARD + index] != want;
+                        bytes_checked++;
+                    }
+                    for (size_t index = 0; index < GUARD; index++) {
+                        guards_touched += buffer[way][index] != 0xA5;
+                        guards_touched += buffer[way][GUARD + length + index] != 0xA5;
+                    }
+                }
+            }
+        }
+    }
+    ASSERT_U64_EQ(mismatches, 0);
+    ASSERT_U64_EQ(guards_touched, 0);
+    ASSERT_U64_EQ(bytes_checked, 2ull * 5 * 20 * (LENGTH_MAX * (LENGTH_MAX + 1) / 2));
 }
 
 static void test_checksum_is_xxh3_64_hex(void)
@@ -354,6 +390,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "pattern_unaligned_slice_matches_formula",
           test_pattern_unaligned_slice_matches_formula },
         { "pattern_slices_periods_and_seeds", test_pattern_slices_periods_and_seeds },
+        { "pattern_fill_both_ways_match_formula", test_pattern_fill_both_ways_match_formula },
         { "checksum_is_xxh3_64_hex", test_checksum_is_xxh3_64_hex },
         { "sandbox_pairs_order_and_tostring", test_sandbox_pairs_order_and_tostring },
         { "sandbox_removes_nondeterministic_doors", test_sandbox_removes_nondeterministic_doors },
