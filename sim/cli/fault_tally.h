@@ -28,9 +28,9 @@ struct fault_tally {
     uint64_t applied[SIMLUA_FAULT_RATE_COUNT];
 };
 
-/* The sinks that fill `tally` (zero it first): one per kind read, so that the engine passes
- * every other event by without calling them. */
-#define FAULT_TALLY_SINKS 2u
+/* The sinks that fill `tally` (zero it first): one, naming the two kinds it reads, so that
+ * the engine passes every other event by without calling it. */
+#define FAULT_TALLY_SINKS 1u
 void fault_tally_sinks(struct fault_tally *tally, struct sim_trace_sink sinks[FAULT_TALLY_SINKS]);
 /* One line for the sites (nothing when faults were off), then one for the rates that were
  * on (nothing when none was). */
