@@ -80,6 +80,116 @@ static size_t utf8_sequence_bytes(const unsigned char *text, size_t available)
     return length;
 }
 
+/* The bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. A table,
+ * so that a run of them costs one test a byte: exports of large traces spend most of
+ * their time here, and fuzzing builds trace every comparison. */
+static const unsigned char json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Escaped bytes are gathered here and written a buffer at a time, not a stdio call a byte
+ * (a string of control or ill-formed bytes cost one fprintf each). */
+#define JSON_BUFFER_BYTES 512u
+
+struct json_buffer {
+    FILE *out;
+    size_t used;
+    char bytes[JSON_BUFFER_BYTES];
+};
+
+static void json_put(struct json_buffer *buffer, const void *data, size_t size)
+{
+    if (buffer->used + size > sizeof buffer->bytes) {
+        fwrite(buffer->bytes, 1, buffer->used, buffer->out);
+        buffer->used = 0;
+    }
+    if (size > sizeof buffer->bytes) {
+        fwrite(data, 1, size, buffer->out);
+        return;
+    }
+    memcpy(buffer->bytes + buffer->used, data, size);
+    buffer->used += size;
+}
+
+/* The end of the run at `cursor` that is written as it is: json_plain bytes and
+ * well-formed UTF-8 sequences. */
+static const unsigned char *json_run_end(const unsigned char *cursor, const unsigned char *end)
+{
+    while (cursor < end) {
+        if (json_plain[*cursor]) {
+            cursor++;
+            continue;
+        }
+        size_t length = *cursor < 0x80 ? 0 : utf8_sequence_bytes(cursor, (size_t)(end - cursor));
+        if (length == 0)
+            break;
+        cursor += length;
+    }
+    return cursor;
+}
+
+/* The byte that ends a json_run_end run, escaped: '"', '\\', \n, \t and \r by name, the
+ * other controls and DEL as \u00XX, an ill-formed non-ASCII byte as U+FFFD. */
+static void json_escape_one(struct json_buffer *buffer, unsigned char byte)
+{
+    static const char hex[] = "0123456789abcdef";
+    char escaped[6] = { '\\', (char)byte, 0, 0, 0, 0 };
+    size_t size = 2;
+    if (byte == '\n' || byte == '\t' || byte == '\r') {
+        escaped[1] = byte == '\n' ? 'n' : byte == '\t' ? 't' : 'r';
+    } else if (byte >= 0x80) {
+        memcpy(escaped, "\\ufffd", 6);
+        size = 6;
+    } else if (byte != '"' && byte != '\\') {
+        memcpy(escaped, "\\u00", 4);
+        escaped[4] = hex[byte >> 4];
+        escaped[5] = hex[byte & 15];
+        size = 6;
+    }
+    json_put(buffer, escaped, size);
+}
+
+void export_json_string_bytes(FILE *out, const char *text, size_t length)
+{
+    const unsigned char *cursor = (const unsigned char *)text;
+    const unsigned char *end = cursor + length;
+    struct json_buffer buffer = { .out = out, .used = 1, .bytes = { '"' } };
+    while (cursor < end) {
+        const unsigned char *run = cursor;
+        cursor = json_run_end(cursor, end);
+        json_put(&buffer, run, (size_t)(cursor - run));
+        if (cursor < end)
+            json_escape_one(&buffer, *cursor++);
+    }
+    json_put(&buffer, "\"", 1);
+    fwrite(buffer.bytes, 1, buffer.used, out);
+}
+
+void export_json_string(FILE *out, const char *text)
+{
+    export_json_string_bytes(out, text, strlen(text));
+}
+
+void export__json_string(FILE *out, const char *text)
+{
+    export_json_string(out, text);
+}
+
 /* Copies the non-ASCII byte(s) at `cursor`: a well-formed sequence as it is, else one
  * byte as U+FFFD. Returns the bytes consumed. */
 static size_t copy_non_ascii(FILE *out, const unsigned char *cursor, size_t available)
@@ -91,42 +201,6 @@ static size_t copy_non_ascii(FILE *out, const unsigned char *cursor, size_t avai
     }
     fwrite(cursor, 1, length, out);
     return length;
-}
-
-void export_json_string_bytes(FILE *out, const char *text, size_t length)
-{
-    const unsigned char *cursor = (const unsigned char *)text;
-    const unsigned char *end = cursor + length;
-    fputc('"', out);
-    while (cursor < end) {
-        unsigned char byte = *cursor;
-        if (byte == '"' || byte == '\\') {
-            fprintf(out, "\\%c", byte);
-            cursor++;
-        } else if (byte == '\n' || byte == '\t' || byte == '\r') {
-            fprintf(out, "\\%c", byte == '\n' ? 'n' : byte == '\t' ? 't' : 'r');
-            cursor++;
-        } else if (byte < 0x20 || byte == 0x7F) {
-            fprintf(out, "\\u%04x", byte);
-            cursor++;
-        } else if (byte < 0x80) {
-            fputc(byte, out);
-            cursor++;
-        } else {
-            cursor += copy_non_ascii(out, cursor, (size_t)(end - cursor));
-        }
-    }
-    fputc('"', out);
-}
-
-void export_json_string(FILE *out, const char *text)
-{
-    export_json_string_bytes(out, text, strlen(text));
-}
-
-void export__json_string(FILE *out, const char *text)
-{
-    export_json_string(out, text);
 }
 
 void export_json_copy(FILE *out, const char *json)
