@@ -25,6 +25,12 @@
 
 /* Participants a diagram may declare; more than the message bound could ever use twice. */
 #define MERMAID_PARTICIPANTS_MAX (2u * EXPORT_MERMAID_MESSAGES_MAX)
+/* Slots of the hash index of participant names: a power of two, at least four times
+ * MERMAID_PARTICIPANTS_MAX, so a lookup probes about one slot. */
+#define MERMAID_NAME_SLOTS 16384u
+_Static_assert(MERMAID_NAME_SLOTS >= 4u * MERMAID_PARTICIPANTS_MAX &&
+               (MERMAID_NAME_SLOTS & (MERMAID_NAME_SLOTS - 1u)) == 0,
+               "a power of two with room for every participant");
 /* Simulated process names remembered (proc_spawn) for the notes. */
 #define MERMAID_PROCESSES_MAX (1u << 20)
 #define MERMAID_TEXT_BYTES_MAX 256u
@@ -49,6 +55,9 @@ struct mermaid_state {
     struct participant *participants;
     uint32_t participant_count;
     uint32_t participant_capacity;
+    /* MERMAID_NAME_SLOTS slots of linear probing, each a participant's index + 1 or 0: the
+     * lookup by name was a scan of every participant per message (quadratic in them). */
+    uint32_t *name_slots;
     struct process_name *processes;         /* in spawn order; looked up only to write */
     uint32_t process_count;
     uint32_t process_capacity;
@@ -99,6 +108,28 @@ static void pending_printf(struct mermaid_state *state, const char *format, ...)
         state->pending_bytes += (size_t)length < room ? (size_t)length : room - 1;
 }
 
+static uint32_t name_slot_first(const char *name)
+{
+    uint32_t hash = 2166136261u;                        /* FNV-1a */
+    for (const unsigned char *cursor = (const unsigned char *)name; *cursor != '\0'; cursor++)
+        hash = (hash ^ *cursor) * 16777619u;
+    return hash & (MERMAID_NAME_SLOTS - 1u);
+}
+
+/* Forgets the participants declared since the last commit, the last first: each was put in
+ * the first free slot of its probe, after every name still indexed, so emptying its slot
+ * breaks no other probe. */
+static void forget_uncommitted(struct mermaid_state *state)
+{
+    while (state->participant_count > state->participants_committed) {
+        uint32_t index = --state->participant_count;
+        uint32_t slot = name_slot_first(state->participants[index].name);
+        while (state->name_slots[slot] != index + 1u)
+            slot = (slot + 1u) & (MERMAID_NAME_SLOTS - 1u);
+        state->name_slots[slot] = 0;
+    }
+}
+
 /* Writes the composed message if the diagram has room for it (the final note's reserve
  * kept), else forgets it and the participants it declared, and counts it as left out. Once
  * one message did not fit, no later one is drawn either: the diagram is a clean prefix of
@@ -109,7 +140,7 @@ static void commit(struct mermaid_state *state)
     if (state->characters + state->pending_bytes + MERMAID_NOTE_RESERVE_BYTES > limit)
         state->full = true;
     if (state->full) {
-        state->participant_count = state->participants_committed;
+        forget_uncommitted(state);
         state->written--;
         state->left_out++;
     } else {
@@ -124,15 +155,23 @@ static void commit(struct mermaid_state *state)
 static uint32_t participant(struct mermaid_state *state, uint32_t ctx)
 {
     const char *name = export__names_get(state->names, ctx);
-    for (uint32_t index = 0; index < state->participant_count; index++)
+    uint32_t slot = name_slot_first(name);
+    for (; state->name_slots[slot] != 0; slot = (slot + 1u) & (MERMAID_NAME_SLOTS - 1u)) {
+        uint32_t index = state->name_slots[slot] - 1u;
         if (strcmp(state->participants[index].name, name) == 0)
             return index + 1;
+    }
     if (!export__grow((void **)&state->participants, &state->participant_capacity,
                       state->participant_count, sizeof *state->participants,
                       MERMAID_PARTICIPANTS_MAX))
         return state->participant_count;
-    struct participant *slot = &state->participants[state->participant_count++];
-    snprintf(slot->name, sizeof slot->name, "%s", name);
+    struct participant *entry = &state->participants[state->participant_count++];
+    snprintf(entry->name, sizeof entry->name, "%s", name);
+    /* Indexed by the name as stored: a longer name (cut) never matches it, as before. */
+    slot = name_slot_first(entry->name);
+    while (state->name_slots[slot] != 0)
+        slot = (slot + 1u) & (MERMAID_NAME_SLOTS - 1u);
+    state->name_slots[slot] = state->participant_count;
     char label[EXPORT__NAME_BYTES_MAX + 32];
     if (strncmp(name, "cid ", 4) == 0)
         snprintf(label, sizeof label, "%s", name);
@@ -362,8 +401,9 @@ int export__mermaid_write(struct export__trace *trace, FILE *out,
         return -1;
     }
     state.names = export__names_create();
+    state.name_slots = calloc(MERMAID_NAME_SLOTS, sizeof *state.name_slots);
     int rc;
-    if (state.names == NULL) {
+    if (state.names == NULL || state.name_slots == NULL) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "mermaid export: out of memory");
         rc = -1;
     } else {
@@ -371,6 +411,7 @@ int export__mermaid_write(struct export__trace *trace, FILE *out,
     }
     export__names_destroy(state.names);
     free(state.participants);
+    free(state.name_slots);
     free(state.processes);
     return rc;
 }
