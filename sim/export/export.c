@@ -80,6 +80,138 @@ static size_t utf8_sequence_bytes(const unsigned char *text, size_t available)
     return length;
 }
 
+/* What a byte is inside a JSON string: JSON_PLAIN (printable ASCII but '"' and '\\',
+ * written as it is), JSON_LEAD (0xC2-0xF4: may start a well-formed UTF-8 sequence, also
+ * written as it is), else 0 (escaped; a stray non-ASCII byte becomes U+FFFD). A table, so
+ * that a run costs one test a byte: exports of large traces spend most of their time here,
+ * and fuzzing builds trace every comparison. */
+enum { JSON_PLAIN = 1, JSON_LEAD = 2 };
+static const unsigned char json_byte_kind[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Escaped bytes are gathered here and written a buffer at a time, not a stdio call a byte
+ * (a string of control or ill-formed bytes cost one fprintf each). */
+#define JSON_BUFFER_BYTES 512u
+
+struct json_buffer {
+    FILE *out;
+    size_t used;
+    char bytes[JSON_BUFFER_BYTES];
+};
+
+static void json_put(struct json_buffer *buffer, const void *data, size_t size)
+{
+    if (buffer->used + size > sizeof buffer->bytes) {
+        fwrite(buffer->bytes, 1, buffer->used, buffer->out);
+        buffer->used = 0;
+    }
+    if (size > sizeof buffer->bytes) {
+        fwrite(data, 1, size, buffer->out);
+        return;
+    }
+    memcpy(buffer->bytes + buffer->used, data, size);
+    buffer->used += size;
+}
+
+/* The end of the run at `cursor` that is written as it is: JSON_PLAIN bytes and
+ * well-formed UTF-8 sequences. */
+static const unsigned char *json_run_end(const unsigned char *cursor, const unsigned char *end)
+{
+    while (cursor < end) {
+        unsigned char kind = json_byte_kind[*cursor];
+        if (kind == JSON_PLAIN) {
+            cursor++;
+            continue;
+        }
+        size_t length = kind == JSON_LEAD ? utf8_sequence_bytes(cursor, (size_t)(end - cursor))
+                                          : 0;
+        if (length == 0)
+            break;
+        cursor += length;
+    }
+    return cursor;
+}
+
+/* `size` bytes (at most the buffer's) at the end of the buffer, to be filled by the caller;
+ * byte by byte, as a memcpy call per escape cost more than the escape under ASan. */
+static char *json_room(struct json_buffer *buffer, size_t size)
+{
+    if (buffer->used + size > sizeof buffer->bytes) {
+        fwrite(buffer->bytes, 1, buffer->used, buffer->out);
+        buffer->used = 0;
+    }
+    char *at = buffer->bytes + buffer->used;
+    buffer->used += size;
+    return at;
+}
+
+/* The byte that ends a json_run_end run, escaped: '"', '\\', \n, \t and \r by name, the
+ * other controls and DEL as \u00XX, an ill-formed non-ASCII byte as U+FFFD. */
+static void json_escape_one(struct json_buffer *buffer, unsigned char byte)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (byte == '"' || byte == '\\' || byte == '\n' || byte == '\t' || byte == '\r') {
+        char *at = json_room(buffer, 2);
+        at[0] = '\\';
+        at[1] = byte == '\n' ? 'n' : byte == '\t' ? 't' : byte == '\r' ? 'r' : (char)byte;
+        return;
+    }
+    char *at = json_room(buffer, 6);
+    at[0] = '\\';
+    at[1] = 'u';
+    bool replaced = byte >= 0x80;
+    at[2] = replaced ? 'f' : '0';
+    at[3] = replaced ? 'f' : '0';
+    at[4] = replaced ? 'f' : hex[byte >> 4];
+    at[5] = replaced ? 'd' : hex[byte & 15];
+}
+
+void export_json_string_bytes(FILE *out, const char *text, size_t length)
+{
+    const unsigned char *cursor = (const unsigned char *)text;
+    const unsigned char *end = cursor + length;
+    struct json_buffer buffer;                  /* not zeroed: a memset per string */
+    buffer.out = out;
+    buffer.used = 0;
+    *json_room(&buffer, 1) = '"';
+    while (cursor < end) {
+        const unsigned char *run = cursor;
+        cursor = json_run_end(cursor, end);
+        if (cursor > run)
+            json_put(&buffer, run, (size_t)(cursor - run));
+        if (cursor < end)
+            json_escape_one(&buffer, *cursor++);
+    }
+    *json_room(&buffer, 1) = '"';
+    fwrite(buffer.bytes, 1, buffer.used, out);
+}
+
+void export_json_string(FILE *out, const char *text)
+{
+    export_json_string_bytes(out, text, strlen(text));
+}
+
+void export__json_string(FILE *out, const char *text)
+{
+    export_json_string(out, text);
+}
+
 /* Copies the non-ASCII byte(s) at `cursor`: a well-formed sequence as it is, else one
  * byte as U+FFFD. Returns the bytes consumed. */
 static size_t copy_non_ascii(FILE *out, const unsigned char *cursor, size_t available)
@@ -91,42 +223,6 @@ static size_t copy_non_ascii(FILE *out, const unsigned char *cursor, size_t avai
     }
     fwrite(cursor, 1, length, out);
     return length;
-}
-
-void export_json_string_bytes(FILE *out, const char *text, size_t length)
-{
-    const unsigned char *cursor = (const unsigned char *)text;
-    const unsigned char *end = cursor + length;
-    fputc('"', out);
-    while (cursor < end) {
-        unsigned char byte = *cursor;
-        if (byte == '"' || byte == '\\') {
-            fprintf(out, "\\%c", byte);
-            cursor++;
-        } else if (byte == '\n' || byte == '\t' || byte == '\r') {
-            fprintf(out, "\\%c", byte == '\n' ? 'n' : byte == '\t' ? 't' : 'r');
-            cursor++;
-        } else if (byte < 0x20 || byte == 0x7F) {
-            fprintf(out, "\\u%04x", byte);
-            cursor++;
-        } else if (byte < 0x80) {
-            fputc(byte, out);
-            cursor++;
-        } else {
-            cursor += copy_non_ascii(out, cursor, (size_t)(end - cursor));
-        }
-    }
-    fputc('"', out);
-}
-
-void export_json_string(FILE *out, const char *text)
-{
-    export_json_string_bytes(out, text, strlen(text));
-}
-
-void export__json_string(FILE *out, const char *text)
-{
-    export_json_string(out, text);
 }
 
 void export_json_copy(FILE *out, const char *json)

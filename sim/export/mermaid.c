@@ -16,17 +16,21 @@
  * With options->connection, only that connection's packets, its two sockets' calls, its
  * detach notices and its endpoints' lifecycle events while it lasted are drawn.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "export_int.h"
 
 /* Participants a diagram may declare; more than the message bound could ever use twice. */
 #define MERMAID_PARTICIPANTS_MAX (2u * EXPORT_MERMAID_MESSAGES_MAX)
+/* Slots of the hash index of participant names: a power of two, at least four times
+ * MERMAID_PARTICIPANTS_MAX, so a lookup probes about one slot. */
+#define MERMAID_NAME_SLOTS 16384u
+_Static_assert(MERMAID_NAME_SLOTS >= 4u * MERMAID_PARTICIPANTS_MAX &&
+               (MERMAID_NAME_SLOTS & (MERMAID_NAME_SLOTS - 1u)) == 0,
+               "a power of two with room for every participant");
 /* Simulated process names remembered (proc_spawn) for the notes. */
 #define MERMAID_PROCESSES_MAX (1u << 20)
 #define MERMAID_TEXT_BYTES_MAX 256u
@@ -51,12 +55,9 @@ struct mermaid_state {
     struct participant *participants;
     uint32_t participant_count;
     uint32_t participant_capacity;
-    /* Open addressing over the names: participant index + 1, 0 for an empty slot. A slot
-     * may outlive its participant (a message that did not fit forgets the ones it
-     * declared): lookups compare names, so a stale slot only costs a probe. */
+    /* MERMAID_NAME_SLOTS slots of linear probing, each a participant's index + 1 or 0: the
+     * lookup by name was a scan of every participant per message (quadratic in them). */
     uint32_t *name_slots;
-    uint32_t name_slot_capacity;            /* a power of two, at least twice name_slots_used */
-    uint32_t name_slots_used;               /* non-empty slots, stale ones included */
     struct process_name *processes;         /* in spawn order; looked up only to write */
     uint32_t process_count;
     uint32_t process_capacity;
@@ -107,6 +108,28 @@ static void pending_printf(struct mermaid_state *state, const char *format, ...)
         state->pending_bytes += (size_t)length < room ? (size_t)length : room - 1;
 }
 
+static uint32_t name_slot_first(const char *name)
+{
+    uint32_t hash = 2166136261u;                        /* FNV-1a */
+    for (const unsigned char *cursor = (const unsigned char *)name; *cursor != '\0'; cursor++)
+        hash = (hash ^ *cursor) * 16777619u;
+    return hash & (MERMAID_NAME_SLOTS - 1u);
+}
+
+/* Forgets the participants declared since the last commit, the last first: each was put in
+ * the first free slot of its probe, after every name still indexed, so emptying its slot
+ * breaks no other probe. */
+static void forget_uncommitted(struct mermaid_state *state)
+{
+    while (state->participant_count > state->participants_committed) {
+        uint32_t index = --state->participant_count;
+        uint32_t slot = name_slot_first(state->participants[index].name);
+        while (state->name_slots[slot] != index + 1u)
+            slot = (slot + 1u) & (MERMAID_NAME_SLOTS - 1u);
+        state->name_slots[slot] = 0;
+    }
+}
+
 /* Writes the composed message if the diagram has room for it (the final note's reserve
  * kept), else forgets it and the participants it declared, and counts it as left out. Once
  * one message did not fit, no later one is drawn either: the diagram is a clean prefix of
@@ -117,7 +140,7 @@ static void commit(struct mermaid_state *state)
     if (state->characters + state->pending_bytes + MERMAID_NOTE_RESERVE_BYTES > limit)
         state->full = true;
     if (state->full) {
-        state->participant_count = state->participants_committed;
+        forget_uncommitted(state);
         state->written--;
         state->left_out++;
     } else {
@@ -128,65 +151,27 @@ static void commit(struct mermaid_state *state)
     state->pending_bytes = 0;
 }
 
-/* The name index's slot holding `name`, or the empty slot where it would go. At least half
- * the slots stay empty (name_index_fit), so the probe ends. */
-static uint32_t name_slot(const struct mermaid_state *state, const char *name)
-{
-    uint32_t mask = state->name_slot_capacity - 1;
-    uint32_t at = (uint32_t)XXH3_64bits(name, strlen(name)) & mask;
-    for (uint32_t probes = 0; probes <= mask; probes++, at = (at + 1) & mask) {
-        uint32_t held = state->name_slots[at];
-        if (held == 0 || (held <= state->participant_count &&
-                          strcmp(state->participants[held - 1].name, name) == 0))
-            return at;
-    }
-    assert(!"the name index is never full");
-    return 0;
-}
-
-/* Keeps at least half of the name index empty (with one more name to come), rebuilding it
- * from the live participants when not: that also drops stale slots, which would otherwise
- * pile up while messages that do not fit declare and forget. False when out of memory. */
-static bool name_index_fit(struct mermaid_state *state)
-{
-    if (2u * (state->name_slots_used + 1u) <= state->name_slot_capacity)
-        return true;
-    uint32_t capacity = 64u;
-    while (capacity < 4u * (state->participant_count + 1u))
-        capacity *= 2u;
-    uint32_t *slots = calloc(capacity, sizeof *slots);
-    if (slots == NULL)
-        return false;
-    free(state->name_slots);
-    state->name_slots = slots;
-    state->name_slot_capacity = capacity;
-    state->name_slots_used = 0;
-    for (uint32_t index = 0; index < state->participant_count; index++) {
-        state->name_slots[name_slot(state, state->participants[index].name)] = index + 1;
-        state->name_slots_used++;
-    }
-    return true;
-}
-
 /* The id (1-based) of the participant named `name`, declared on first use. */
 static uint32_t participant(struct mermaid_state *state, uint32_t ctx)
 {
     const char *name = export__names_get(state->names, ctx);
-    if (!name_index_fit(state))
-        return state->participant_count;
-    uint32_t at = name_slot(state, name);
-    uint32_t held = state->name_slots[at];
-    if (held != 0 && held <= state->participant_count)
-        return held;
+    uint32_t slot = name_slot_first(name);
+    for (; state->name_slots[slot] != 0; slot = (slot + 1u) & (MERMAID_NAME_SLOTS - 1u)) {
+        uint32_t index = state->name_slots[slot] - 1u;
+        if (strcmp(state->participants[index].name, name) == 0)
+            return index + 1;
+    }
     if (!export__grow((void **)&state->participants, &state->participant_capacity,
                       state->participant_count, sizeof *state->participants,
                       MERMAID_PARTICIPANTS_MAX))
         return state->participant_count;
-    struct participant *slot = &state->participants[state->participant_count++];
-    snprintf(slot->name, sizeof slot->name, "%s", name);
-    assert(held == 0);                  /* name_slot returned a match or an empty slot */
-    state->name_slots_used++;
-    state->name_slots[at] = state->participant_count;
+    struct participant *entry = &state->participants[state->participant_count++];
+    snprintf(entry->name, sizeof entry->name, "%s", name);
+    /* Indexed by the name as stored: a longer name (cut) never matches it, as before. */
+    slot = name_slot_first(entry->name);
+    while (state->name_slots[slot] != 0)
+        slot = (slot + 1u) & (MERMAID_NAME_SLOTS - 1u);
+    state->name_slots[slot] = state->participant_count;
     char label[EXPORT__NAME_BYTES_MAX + 32];
     if (strncmp(name, "cid ", 4) == 0)
         snprintf(label, sizeof label, "%s", name);
@@ -416,8 +401,9 @@ int export__mermaid_write(struct export__trace *trace, FILE *out,
         return -1;
     }
     state.names = export__names_create();
+    state.name_slots = calloc(MERMAID_NAME_SLOTS, sizeof *state.name_slots);
     int rc;
-    if (state.names == NULL) {
+    if (state.names == NULL || state.name_slots == NULL) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "mermaid export: out of memory");
         rc = -1;
     } else {
