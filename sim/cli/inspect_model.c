@@ -529,7 +529,8 @@ static int handle_row(struct model *model, const struct row *row)
     if (row->pid != 0 && process == NULL)
         return -1;
     if (strcmp(row->kind, "dg_route") == 0) {
-        process->saw_datagram = 1;
+        if (process != NULL)        /* a hostile trace may route with no process (pid 0) */
+            process->saw_datagram = 1;
         return 0;
     }
     if (process != NULL)
