@@ -1038,11 +1038,7 @@ static const char lua_qp_reads[] =
 
 static void test_R87_R88_lua_qp_reads_in_place(void)
 {
-    struct simlua_outcome outcome;
-    test_run_lua_source(lua_qp_reads, &outcome);
-    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
-    ASSERT_U64_EQ(outcome.failure_count, 0);
-    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+    test_expect_lua_source_passes(lua_qp_reads);
 }
 
 CU_ErrorCode queue_pair_suite_add(void)

@@ -38,6 +38,15 @@ void test_run_lua_source(const char *source, struct simlua_outcome *outcome)
     unlink(path);
 }
 
+void test_expect_lua_source_passes(const char *source)
+{
+    struct simlua_outcome outcome;
+    test_run_lua_source(source, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+}
+
 void test_expect_world_refused(const char *options)
 {
     char source[256];

@@ -56,6 +56,9 @@ void test_write_lua_file(const char *source, char path[TEST_LUA_PATH_BYTES]);
 /* Writes `source` to a temporary .lua file, runs it as a quiet scenario with seed 1
  * (sim/lua/runtime.h), removes the file and returns the outcome in *outcome. */
 void test_run_lua_source(const char *source, struct simlua_outcome *outcome);
+/* Runs `source` as test_run_lua_source does and asserts that it passed: exit PASS, no
+ * failed expectation, stopped because nothing was left to run ("idle"). */
+void test_expect_lua_source_passes(const char *source);
 /* Asserts that `sim.world{ OPTIONS }` raises before a world exists (the scenario fails and
  * no world was created); names the options on stderr when they were accepted. */
 void test_expect_world_refused(const char *options);

@@ -1030,11 +1030,7 @@ static const char lua_recv_paths[] =
 
 static void test_R121_lua_recv_in_place_and_buffered(void)
 {
-    struct simlua_outcome outcome;
-    test_run_lua_source(lua_recv_paths, &outcome);
-    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
-    ASSERT_U64_EQ(outcome.failure_count, 0);
-    CU_ASSERT_STRING_EQUAL(outcome.stopped, "idle");
+    test_expect_lua_source_passes(lua_recv_paths);
 }
 
 /* ---- 6.6 shutdown and close ------------------------------------------------------------------ */
