@@ -329,6 +329,9 @@ void *simlua__object_new_hidden(lua_State *L, size_t payload_bytes, enum simlua_
 void *simlua__object_check(lua_State *L, int index, enum simlua_type type);
 /* The payload, or NULL when the value is not such an object. Never raises. */
 void *simlua__object_test(lua_State *L, int index, enum simlua_type type);
+/* Whether a payload pointer kept by C (a continuation's context) is still that of a live
+ * object of this type: its tag, read without asking Lua. For assertions. */
+bool simlua__payload_has_type(const void *payload, enum simlua_type type);
 /* Creates the type's named metatable (protected by __metatable) and leaves it pushed. */
 void simlua__metatable_new(lua_State *L, enum simlua_type type);
 /* Whether Lua is running a __gc finalizer now (also during lua_close). */

@@ -146,6 +146,13 @@ void *simlua__object_test(lua_State *L, int index, enum simlua_type type)
     return tag + 1;
 }
 
+bool simlua__payload_has_type(const void *payload, enum simlua_type type)
+{
+    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
+    const struct object_tag *tag = (const struct object_tag *)payload - 1;
+    return payload != NULL && tag->magic == OBJECT_MAGIC && tag->type == (uint32_t)type;
+}
+
 /* What the value at index really is: one of our types by its tag (never by its
  * metatable, which the scenario may have swapped), else its basic Lua type. */
 static const char *actual_type_name(lua_State *L, int index)

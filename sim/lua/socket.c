@@ -49,24 +49,30 @@ enum op_kind { OP_CONNECT = 1, OP_ACCEPT, OP_SEND, OP_RECV };
 
 /* What a blocking operation keeps across yields (a userdata at stack index OP_STATE). In a
  * fleet it is in no cache when its process resumes: what op_continue reads first (kind,
- * result_count, charged) is in the first 32 bytes. The size stays what it was:
- * collectgarbage("count") shows it (tests/objects_test.sh). */
+ * result_count, charged, the socket and the process) is in the first 32 bytes. The size
+ * stays what it was (72 bytes): collectgarbage("count") shows it (tests/objects_test.sh).
+ * Every yield of the call hands the continuation this state's address (its context), so a
+ * resume needs no call into Lua to find it; `socket` and `process` are the checked socket
+ * of slot 1 and the process making the call, which stay the same for the whole call. */
 struct op_state {
-    enum op_kind kind;
-    int result_count;
-    uint64_t progress;                  /* bytes sent or received so far */
-    uint64_t cost_ns;                   /* accumulated, slept before returning */
+    uint8_t kind;                       /* enum op_kind */
+    uint8_t result_count;               /* of a finished call whose cost is being slept */
     bool charged;                       /* the final cost sleep is in progress */
     bool paying;                        /* sleeping the cost before waiting */
     bool timed_out;
+    bool has_to;                        /* sendto: addr is the destination */
+    bool want_from;                     /* recvfrom: also cid, port, truncated */
+    struct lua_socket *socket;          /* slot 1's payload, anchored there */
+    struct simlua_process *process;     /* the caller, alive while it is blocked */
+    uint64_t progress;                  /* bytes sent or received so far */
+    uint64_t cost_ns;                   /* accumulated, slept before returning */
     uint64_t deadline_ns;               /* of the call's first wait, kept for the next */
     struct vsock_addr addr;
     uint32_t flags;
     uint64_t size_bytes;                /* recv: the most it may return (maxlen) */
-    bool has_to;                        /* sendto: addr is the destination */
-    bool want_from;                     /* recvfrom: also cid, port, truncated */
 };
-_Static_assert(offsetof(struct op_state, charged) < 32, "a resume's fields come first");
+_Static_assert(offsetof(struct op_state, process) < 32, "a resume's fields come first");
+_Static_assert(sizeof(struct op_state) == 72, "the state's size is what scenarios measure");
 
 #define ARG_TOP 4           /* methods take at most 3 arguments after the socket */
 #define OP_STATE 5
@@ -287,41 +293,46 @@ static struct simlua_process *blocking_process(lua_State *L, const char *method)
 }
 
 static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                   struct simlua_process *process, struct vsock_call *call);
+                   struct simlua_process *process, struct vsock_call *call, int64_t *result);
 static int op_continue(lua_State *L, int status, lua_KContext context);
 
-/* Runs the operation until it finishes (then sleeps its cost) or must wait. `ls` and
- * `state` are the checked payloads of stack slots 1 and OP_STATE: a method checks them
- * once when it starts and op_continue again after each yield; in between, within one C
- * call, no scenario code can replace a slot of this frame. `process` is the current
- * process, found once by the method (blocking_process) or by op_continue, and passed on
- * rather than asked of the runtime and the engine again at every step. */
-static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                  struct simlua_process *process)
+/* Parks the call: the continuation gets the state's address as its context. */
+static int op_yield(lua_State *L, struct op_state *state)
 {
-    assert(ls != NULL && state != NULL);
+    return lua_yieldk(L, 0, (lua_KContext)(intptr_t)state, op_continue);
+}
+
+/* Runs the operation until it finishes (then sleeps its cost) or must wait. The state
+ * holds the checked payload of stack slot 1 (the socket) and the process making the call
+ * (found once by the method: blocking_process), so no step asks Lua, the runtime or the
+ * engine for them again; within the call no scenario code can replace a slot of this
+ * frame. */
+static int op_run(lua_State *L, struct op_state *state)
+{
+    assert(state != NULL && state->socket != NULL);
     assert(state->kind >= OP_CONNECT && state->kind <= OP_RECV);
+    struct simlua_process *process = state->process;
+    struct lua_socket *ls = state->socket;
     assert(process != NULL && process->thread == L);
     struct vsock_call call = { .deadline_ns = state->deadline_ns };
-    int count = op_step(L, ls, state, process, &call);
+    int64_t result = 0;         /* the count, 0, or a negative errno (emit_call) */
+    int count = op_step(L, ls, state, process, &call, &result);
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
     if (count >= 0) {
         static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
                                              "sock_recv" };
-        int64_t result = lua_isinteger(L, -count) ? lua_tointeger(L, -count)
-                         : lua_type(L, -count) == LUA_TSTRING ? (int64_t)lua_rawlen(L, -count)
-                         : lua_isnil(L, -count) ? -lua_tointeger(L, -count + 2) : 0;
         emit_call(engine, process->pid, kinds[state->kind], ls->sock, result);
         if (state->cost_ns == 0)
             return count;
+        assert(count <= UINT8_MAX);
         state->charged = true;
-        state->result_count = count;
+        state->result_count = (uint8_t)count;
         uint64_t deadline_ns = sim_engine_now(engine) + state->cost_ns;
         int rc = sim_process_block(process->process, NULL, deadline_ns);
         if (rc < 0 && rc != SIM_EKILLED)
             return luaL_error(L, "%s", sim_engine_error_message(engine));
-        return lua_yieldk(L, 0, 0, op_continue);
+        return op_yield(L, state);
     }
     assert(call.wait != NULL);
     if (state->cost_ns > 0) {
@@ -332,46 +343,46 @@ static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state,
         int rc = sim_process_block(process->process, NULL, deadline_ns);
         if (rc < 0 && rc != SIM_EKILLED)
             return luaL_error(L, "%s", sim_engine_error_message(engine));
-        return lua_yieldk(L, 0, 0, op_continue);
+        return op_yield(L, state);
     }
     state->deadline_ns = call.deadline_ns;      /* the call's timeout keeps running */
     int rc = sim_process_block(process->process, call.wait, call.deadline_ns);
     if (rc < 0 && rc != SIM_EKILLED)
         return luaL_error(L, "%s", sim_engine_error_message(engine));
-    return lua_yieldk(L, 0, 0, op_continue);
+    return op_yield(L, state);
 }
 
+/* After a yield of op_run. `context` is the state's address: the userdata in slot OP_STATE
+ * of this frame, which nothing but this call can reach (it never leaves the frame, and the
+ * sandbox has no debug.setlocal), so it is still there and alive. The engine resumes a
+ * process only while the world runs and never in a finalizer, and a killed process is
+ * ended without resuming it, so no check of Lua's is needed here. */
 static int op_continue(lua_State *L, int status, lua_KContext context)
 {
     (void)status;
-    (void)context;
-    /* The engine resumes a process only while the world runs and never in a finalizer, so
-     * the tags of the two slots are what is left to check (the full check, which raises,
-     * only when one is wrong). */
-    struct op_state *state = simlua__object_test(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
-    if (state == NULL)
-        state = simlua__object_check(L, OP_STATE, SIMLUA_TYPE_SOCKET_OP);
+    struct op_state *state = (struct op_state *)(intptr_t)context;
+    assert(simlua__payload_has_type(state, SIMLUA_TYPE_SOCKET_OP));
     if (state->charged)
         return state->result_count;             /* the results sit on top of the stack */
-    struct simlua_process *process = simlua__current_process(simlua__runtime(L));
     if (state->paying)
         state->paying = false;          /* the cost sleep ended: not a timeout */
     else
-        state->timed_out = process->process->wake_reason == SIM_WAKE_TIMED_OUT;
-    struct lua_socket *ls = simlua__object_test(L, 1, SIMLUA_TYPE_SOCKET);
-    return op_run(L, ls != NULL ? ls : check_socket(L), state, process);
+        state->timed_out = state->process->process->wake_reason == SIM_WAKE_TIMED_OUT;
+    return op_run(L, state);
 }
 
-/* The state of a blocking call in slot OP_STATE; *process_out: the process making it. */
-static struct op_state *op_begin(lua_State *L, enum op_kind kind, const char *method,
-                                 struct simlua_process **process_out)
+/* The state of a blocking call on socket `ls` (slot 1's payload), in slot OP_STATE. */
+static struct op_state *op_begin(lua_State *L, struct lua_socket *ls, enum op_kind kind,
+                                 const char *method)
 {
-    *process_out = blocking_process(L, method);
+    struct simlua_process *process = blocking_process(L, method);
     lua_settop(L, ARG_TOP);
     /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
      * when the module opens, as before, so the objects Lua makes stay the same). */
     struct op_state *state = simlua__object_new_hidden(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
-    state->kind = kind;
+    state->kind = (uint8_t)kind;
+    state->socket = ls;
+    state->process = process;
     state->deadline_ns = SIM_TIME_NEVER;
     assert(lua_gettop(L) == OP_STATE);
     return state;
@@ -407,61 +418,79 @@ static uint32_t check_flags(lua_State *L, int index)
     return flags;
 }
 
+/* A step's failure: what push_errno pushes, and the negative errno the api event gets. */
+static int errno_result(lua_State *L, int error, int64_t *result)
+{
+    *result = error < 0 ? error : -error;
+    return push_errno(L, error);
+}
+
+/* A step on a closed socket: push_closed's four values, and -EBADF for the api event. */
+static int closed_result(lua_State *L, const struct lua_socket *ls, int64_t *result)
+{
+    *result = -EBADF;
+    return push_closed(L, ls);
+}
+
 static int step_connect(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                        struct vsock_call *call)
+                        struct vsock_call *call, int64_t *result)
 {
     if (ls->sock == NULL)
-        return push_closed(L, ls);
+        return closed_result(L, ls, result);
     int rc = vsock_connect(ls->sock, &state->addr, state->progress > 0, call);
     state->progress = 1;
     if (rc == -EAGAIN && call->wait != NULL)
         return -1;
     if (rc < 0)
-        return push_errno(L, rc);
+        return errno_result(L, rc, result);
     lua_pushboolean(L, 1);
+    *result = 0;
     return 1;
 }
 
 static int step_accept(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                       struct simlua_process *process, struct vsock_call *call)
+                       struct simlua_process *process, struct vsock_call *call, int64_t *result)
 {
     if (ls->sock == NULL)
-        return push_closed(L, ls);
+        return closed_result(L, ls, result);
     if (state->timed_out)
-        return push_errno(L, -EAGAIN);                                          /* R107 */
+        return errno_result(L, -EAGAIN, result);                                /* R107 */
     struct vsock_sock *child = NULL;
     int rc = vsock_accept(ls->sock, &child, call);
     if (rc == -EAGAIN && call->wait != NULL)
         return -1;
     if (rc < 0)
-        return push_errno(L, rc);
+        return errno_result(L, rc, result);
     push_socket(L, child, ls->world, ls->endpoint_index, process);
     lua_pushinteger(L, child->remote.cid);                                      /* R108 */
     lua_pushinteger(L, child->remote.port);
+    *result = 0;
     return 3;
 }
 
 static int step_send(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                     struct vsock_call *call)
+                     struct vsock_call *call, int64_t *result)
 {
     size_t size_bytes = 0;
     const char *bytes = lua_tolstring(L, 2, &size_bytes);
     if (ls->sock == NULL)
-        return push_closed(L, ls);
+        return closed_result(L, ls, result);
     if (state->timed_out) {                                                     /* R117 */
         if (state->progress > 0) {
             lua_pushinteger(L, (lua_Integer)state->progress);
+            *result = (int64_t)state->progress;
             return 1;
         }
-        return push_errno(L, -EAGAIN);
+        return errno_result(L, -EAGAIN, result);
     }
     const struct vsock_addr *to = state->has_to ? &state->addr : NULL;
     int64_t rc = vsock_send(ls->sock, bytes, size_bytes, state->flags, to, &state->progress, call);
     if (rc == -EAGAIN && call->wait != NULL)
         return -1;
     if (rc < 0)
-        return push_errno(L, (int)rc);
+        return errno_result(L, (int)rc, result);
     lua_pushinteger(L, rc);
+    *result = rc;
     return 1;
 }
 
@@ -502,12 +531,12 @@ void simlua__push_pieces(lua_State *L, const uint8_t *first, uint64_t first_byte
  * more: vsock_recv_in_place_fits) copies the bytes from the ring into its string directly
  * (vsock_recv_in_place), with no buffer between. */
 static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                     struct vsock_call *call)
+                     struct vsock_call *call, int64_t *result)
 {
     if (!lua_isnil(L, OP_BUFFER) && lua_type(L, OP_BUFFER) != LUA_TUSERDATA)
         return luaL_error(L, "s:recv: its buffer was replaced");
     if (ls->sock == NULL)
-        return push_closed(L, ls);
+        return closed_result(L, ls, result);
     struct vsock_addr from = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
     bool truncated = false;
     struct vsock_bytes received = { .first = NULL };
@@ -529,11 +558,12 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
     if (rc == -EAGAIN && call->wait != NULL)
         return -1;
     if (rc < 0)
-        return push_errno(L, (int)rc);
+        return errno_result(L, (int)rc, result);
     if (received.second == NULL)
         received.first_bytes = (uint64_t)rc;    /* a buffer's, or an in-place single piece */
     simlua__push_pieces(L, received.first, received.first_bytes, received.second,
                         received.second_bytes);
+    *result = (int64_t)(received.first_bytes + received.second_bytes);
     if (!state->want_from)
         return 1;
     if (ls->sock->type == VSOCK_TYPE_STREAM)
@@ -545,13 +575,13 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
 }
 
 static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
-                   struct simlua_process *process, struct vsock_call *call)
+                   struct simlua_process *process, struct vsock_call *call, int64_t *result)
 {
     switch (state->kind) {
-    case OP_CONNECT: return step_connect(L, ls, state, call);
-    case OP_ACCEPT: return step_accept(L, ls, state, process, call);
-    case OP_SEND: return step_send(L, ls, state, call);
-    case OP_RECV: return step_recv(L, ls, state, call);
+    case OP_CONNECT: return step_connect(L, ls, state, call, result);
+    case OP_ACCEPT: return step_accept(L, ls, state, process, call, result);
+    case OP_SEND: return step_send(L, ls, state, call, result);
+    case OP_RECV: return step_recv(L, ls, state, call, result);
     }
     return luaL_error(L, "unknown socket operation");
 }
@@ -560,18 +590,16 @@ static int socket_connect(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
     struct vsock_addr addr = check_addr(L, 2, 3);
-    struct simlua_process *process = NULL;
-    struct op_state *state = op_begin(L, OP_CONNECT, "s:connect", &process);
+    struct op_state *state = op_begin(L, ls, OP_CONNECT, "s:connect");
     state->addr = addr;
-    return op_run(L, ls, state, process);
+    return op_run(L, state);
 }
 
 static int socket_accept(lua_State *L)
 {
     struct lua_socket *ls = check_socket(L);
-    struct simlua_process *process = NULL;
-    struct op_state *state = op_begin(L, OP_ACCEPT, "s:accept", &process);
-    return op_run(L, ls, state, process);
+    struct op_state *state = op_begin(L, ls, OP_ACCEPT, "s:accept");
+    return op_run(L, state);
 }
 
 static int socket_send(lua_State *L)
@@ -579,10 +607,9 @@ static int socket_send(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     luaL_checkstring(L, 2);
     uint32_t flags = check_flags(L, 3);
-    struct simlua_process *process = NULL;
-    struct op_state *state = op_begin(L, OP_SEND, "s:send", &process);
+    struct op_state *state = op_begin(L, ls, OP_SEND, "s:send");
     state->flags = flags;
-    return op_run(L, ls, state, process);
+    return op_run(L, state);
 }
 
 static int socket_sendto(lua_State *L)
@@ -590,11 +617,10 @@ static int socket_sendto(lua_State *L)
     struct lua_socket *ls = check_socket(L);
     luaL_checkstring(L, 2);
     struct vsock_addr addr = check_addr(L, 3, 4);
-    struct simlua_process *process = NULL;
-    struct op_state *state = op_begin(L, OP_SEND, "s:sendto", &process);
+    struct op_state *state = op_begin(L, ls, OP_SEND, "s:sendto");
     state->addr = addr;
     state->has_to = true;
-    return op_run(L, ls, state, process);
+    return op_run(L, state);
 }
 
 static int socket_recv_common(lua_State *L, const char *method, int results)
@@ -604,14 +630,13 @@ static int socket_recv_common(lua_State *L, const char *method, int results)
     luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
                   "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
     uint32_t flags = check_flags(L, 3);
-    struct simlua_process *process = NULL;
-    struct op_state *state = op_begin(L, OP_RECV, method, &process);
+    struct op_state *state = op_begin(L, ls, OP_RECV, method);
     state->flags = flags;
     state->size_bytes = (uint64_t)size_bytes;
     state->want_from = results > 1;
     lua_pushnil(L);                 /* OP_BUFFER: made only if needed (recv_buffer) */
     assert(lua_gettop(L) == OP_BUFFER);
-    return op_run(L, ls, state, process);
+    return op_run(L, state);
 }
 
 static int socket_recv(lua_State *L) { return socket_recv_common(L, "s:recv", 1); }
