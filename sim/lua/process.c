@@ -496,15 +496,18 @@ static int process_state(lua_State *L)
     return 1;
 }
 
+/* Methods first (p:sleep, p:socket: the usual keys), before the object check: a method
+ * found touches nothing of the object, and checks it itself when called. This function is
+ * reachable only as the __index of our process metatable (getmetatable answers its name),
+ * so the object is one of ours; no method has a field's name. */
 static int process_index(lua_State *L)
 {
-    struct simlua_process *self = check_process(L, 1);
-    const char *key = luaL_checkstring(L, 2);
-    /* Methods first (p:sleep, p:socket: the usual keys); no method has a field's name. */
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)         /* the methods */
         return 1;
     lua_pop(L, 1);
+    struct simlua_process *self = check_process(L, 1);
+    const char *key = luaL_checkstring(L, 2);
     if (strcmp(key, "name") == 0)
         lua_pushstring(L, self->name);
     else if (strcmp(key, "pid") == 0)
