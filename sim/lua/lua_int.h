@@ -171,6 +171,25 @@ static inline uint64_t simlua__pool_idle_bytes(const struct simlua_pool *pool)
 /* Frees every slab; every block must have come back (or be abandoned with the state). */
 void simlua__pool_destroy(struct simlua_pool *pool);
 
+/* block_set.c: the blocks the allocator took from malloc instead of the pool, so that a
+ * sweep worker can free a state whole (simlua_destroy, teardown_wholesale). Beyond
+ * SIMLUA_BLOCK_SET_SLOTS_MAX slots the set gives up (`lost`) and the state is closed with
+ * lua_close as without it. */
+#define SIMLUA_BLOCK_SET_SLOTS_MAX (1u << 24)
+struct simlua_block_set {
+    void **slots;                       /* NULL: an empty slot */
+    uint32_t capacity;                  /* 0 or a power of two */
+    uint32_t count;                     /* blocks recorded, below half the capacity */
+    bool lost;                          /* a block could not be recorded: no longer complete */
+};
+void simlua__block_set_add(struct simlua_block_set *set, void *block);
+void simlua__block_set_remove(struct simlua_block_set *set, void *block);
+bool simlua__block_set_has(const struct simlua_block_set *set, const void *block);
+/* Frees every recorded block, then the set's table (the set must not be lost). */
+void simlua__block_set_free_all(struct simlua_block_set *set);
+/* Frees the set's table only. */
+void simlua__block_set_destroy(struct simlua_block_set *set);
+
 struct simlua_endpoint {
     char name[SIMLUA_NAME_BYTES_MAX];
     uint32_t cid;
@@ -285,6 +304,8 @@ struct simlua_runtime {
     bool run_failed;                    /* deadlock, limit, chunk error */
     uint64_t memory_bytes;              /* bytes of the blocks Lua holds, headers included */
     struct simlua_pool pool;            /* the small blocks (pool.c) */
+    struct simlua_block_set malloc_blocks;  /* the others (block_set.c) */
+    bool close_needed;                  /* an object whose __gc frees memory outside Lua */
     uint64_t instructions;              /* since the current step began */
     uint64_t instructions_per_step_max;
     uint64_t object_id_next;            /* last creation number given (runtime.c allocator) */

@@ -101,6 +101,10 @@ static struct object_tag *tagged_new(lua_State *L, size_t payload_bytes, enum si
 {
     assert(payload_bytes > 0 && payload_bytes <= UINT32_MAX);
     assert(type > 0 && type < SIMLUA_TYPE_COUNT);
+    /* Their finalizers free memory outside the Lua state, so the state must be closed with
+     * lua_close, not freed whole (runtime.c, state_free_whole). */
+    if (type == SIMLUA_TYPE_DATAGRAM || type == SIMLUA_TYPE_QUEUE_PAIR)
+        simlua__runtime(L)->close_needed = true;
     struct object_tag *tag = lua_newuserdatauv(L, sizeof(*tag) + payload_bytes, 0);
     memset(tag, 0, sizeof(*tag) + payload_bytes);
     tag->magic = OBJECT_MAGIC;

@@ -117,15 +117,30 @@ static void block_free(struct simlua_runtime *runtime, void *block, size_t block
 {
     if (simlua__pool_serves(block_bytes))
         simlua__pool_free(&runtime->pool, block, block_bytes);
-    else
+    else {
+        simlua__block_set_remove(&runtime->malloc_blocks, block);
         free(block);
+    }
 }
 
 static void *block_alloc(struct simlua_runtime *runtime, size_t block_bytes)
 {
     if (simlua__pool_serves(block_bytes))
         return simlua__pool_alloc(&runtime->pool, block_bytes);
-    return malloc(block_bytes);
+    void *block = malloc(block_bytes);
+    if (block != NULL)
+        simlua__block_set_add(&runtime->malloc_blocks, block);
+    return block;
+}
+
+/* realloc for a block the pool does not serve before or after; on failure the block stays
+ * where it was, and in the set. */
+static void *block_realloc(struct simlua_runtime *runtime, void *block, size_t block_bytes)
+{
+    simlua__block_set_remove(&runtime->malloc_blocks, block);
+    void *moved = realloc(block, block_bytes);
+    simlua__block_set_add(&runtime->malloc_blocks, moved != NULL ? moved : block);
+    return moved;
 }
 
 /* Resizes (or, when block is NULL, allocates) a block; on failure the old one is intact.
@@ -138,7 +153,7 @@ static void *block_resize(struct simlua_runtime *runtime, void *block, size_t ol
     bool old_pooled = simlua__pool_serves(old_bytes);
     bool new_pooled = simlua__pool_serves(new_bytes);
     if (!old_pooled && !new_pooled)
-        return realloc(block, new_bytes);
+        return block_realloc(runtime, block, new_bytes);
     if (old_pooled && new_pooled &&
         simlua__pool_resize_in_place(&runtime->pool, block, old_bytes, new_bytes))
         return block;
@@ -286,6 +301,7 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
     runtime->L = lua_newstate(runtime_alloc, runtime);
     if (runtime->L == NULL) {
         simlua__pool_destroy(&runtime->pool);
+        simlua__block_set_destroy(&runtime->malloc_blocks);
         free(runtime);
         return NULL;
     }
@@ -303,6 +319,25 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
     return runtime;
 }
 
+/* teardown_wholesale: frees the Lua state's malloc'd blocks without lua_close (the pool's
+ * slabs go next, as always). Once the world is gone, what lua_close would still do is free
+ * Lua's own memory object by object and run the finalizers left, none of them scenario
+ * code: scenarios cannot set __gc (sandbox.c); the chunk has returned, so the main thread
+ * has no pending to-be-closed variable (lua_close closes no coroutine's); and the
+ * finalizers other than the bindings' (the auxiliary library's buffer boxes, package's
+ * list of C libraries, which holds none) free Lua memory only. Of the bindings', those of
+ * datagrams and queue pairs free memory outside the state (close_needed): with one of
+ * them made, or a block the set could not record, the state is closed as usual. */
+static bool state_free_whole(struct simlua_runtime *runtime)
+{
+    assert(runtime->world == NULL);
+    if (!runtime->options.teardown_wholesale || runtime->close_needed ||
+        runtime->malloc_blocks.lost)
+        return false;
+    simlua__block_set_free_all(&runtime->malloc_blocks);
+    return true;
+}
+
 void simlua_destroy(struct simlua_runtime *runtime)
 {
     if (runtime == NULL)
@@ -311,11 +346,17 @@ void simlua_destroy(struct simlua_runtime *runtime)
     if (runtime->world != NULL)
         simlua__world_destroy(runtime->world);
     runtime->world = NULL;
-    lua_close(runtime->L);
-    /* Every block came back: the accounting the limit and the collector rely on is exact. */
-    assert(runtime->memory_bytes == 0);
-    assert(runtime->object_live_bytes == 0);
-    assert(runtime->pool.live_bytes == 0);
+    if (!state_free_whole(runtime)) {
+        lua_close(runtime->L);
+        /* Every block came back: the accounting the limit and the collector rely on is
+         * exact. */
+        assert(runtime->memory_bytes == 0);
+        assert(runtime->object_live_bytes == 0);
+        assert(runtime->pool.live_bytes == 0);
+        assert(runtime->malloc_blocks.lost || runtime->malloc_blocks.count == 0);
+        simlua__block_set_destroy(&runtime->malloc_blocks);
+    }
+    runtime->L = NULL;
     simlua__pool_destroy(&runtime->pool);
     for (uint32_t index = 0; index < runtime->file_count; index++) {
         free(runtime->files[index].path);

@@ -55,7 +55,8 @@
     X(exec_process) \
     X(exec_thread) \
     X(layout) \
-    X(data_hash)
+    X(data_hash) \
+    X(lua_block_set)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
 TEST_SUITES(TEST_SUITE_DECLARE)
