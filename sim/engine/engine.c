@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest_int.h"
 #include "engine_int.h"
 
 struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t seed)
@@ -284,11 +285,20 @@ uint32_t sim__engine_resume_rank(struct sim_engine *engine)
     return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
 }
 
-/* Recomputes looped_sinks_all_filtered and wanted_kind_ids from the sinks attached. */
+/* A kind id's bit in wanted_kind_mask: its top six bits (a name id's bits are all well
+ * mixed) pick one of 64. */
+static inline uint64_t wanted_kind_bit(uint64_t kind_id)
+{
+    return 1ull << (kind_id >> 58);
+}
+
+/* Recomputes looped_sinks_all_filtered, wanted_kind_ids and wanted_kind_mask from the
+ * sinks attached. */
 static void sinks_filter_update(struct sim_engine *engine)
 {
     engine->looped_sinks_all_filtered = true;
     engine->wanted_kind_count = 0;
+    engine->wanted_kind_mask = 0;
     for (uint32_t index = engine->sinks_looped_first; index < engine->sink_count; index++) {
         if (engine->sinks[index].kind_only == NULL)
             engine->looped_sinks_all_filtered = false;
@@ -297,6 +307,7 @@ static void sinks_filter_update(struct sim_engine *engine)
             if (id != 0) {
                 assert(engine->wanted_kind_count < 2 * SIM_TRACE_SINKS_MAX);
                 engine->wanted_kind_ids[engine->wanted_kind_count++] = id;
+                engine->wanted_kind_mask |= wanted_kind_bit(id);
             }
         }
     }
@@ -308,6 +319,10 @@ static inline bool some_sink_may_want(const struct sim_engine *engine,
 {
     if (!engine->looped_sinks_all_filtered || event->kind_id == 0)
         return true;
+    /* Most events are of no wanted kind, and their bit says so at once (with no sink but
+     * the digest the mask is 0); a set bit may be another kind's: the ids decide. */
+    if ((engine->wanted_kind_mask & wanted_kind_bit(event->kind_id)) == 0)
+        return false;
     for (uint32_t index = 0; index < engine->wanted_kind_count; index++) {
         if (engine->wanted_kind_ids[index] == event->kind_id)
             return true;
@@ -377,7 +392,7 @@ int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
      * event was the largest single cost of an untraced run, and a sink writes its message
      * only when it fails. */
     if (engine->digest_first != NULL)
-        sim_digest_add(engine->digest_first, event);
+        sim__digest_add_inline(engine->digest_first, event);
     if (!some_sink_may_want(engine, event))
         return SIM_OK;      /* the common case of a run without a trace file */
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
