@@ -139,7 +139,6 @@ struct sim_digest *sim_digest_create(void)
     struct sim_digest *digest = malloc(sizeof(*digest));
     if (digest == NULL)
         return NULL;
-    digest->events_added = 0;
     digest->pending_bytes = 0;
     digest->state = XXH3_createState();
     digest->final_state = XXH3_createState();

@@ -60,7 +60,6 @@ struct XXH3_state_s;
 struct sim_digest {
     struct XXH3_state_s *state;         /* every flushed byte */
     struct XXH3_state_s *final_state;   /* scratch: state + pending bytes, for sim_digest_hex */
-    uint64_t events_added;
     size_t pending_bytes;               /* encoded, not yet given to XXH3 */
     uint8_t buffer[DIGEST_BUFFER_BYTES];
 };
@@ -235,7 +234,6 @@ sim__digest_add_inline(struct sim_digest *restrict digest,
                            digest_encode_event(event, digest->buffer + digest->pending_bytes);
     assert(pending_bytes <= sizeof(digest->buffer));
     digest->pending_bytes = pending_bytes;
-    digest->events_added++;
     if (__builtin_expect(pending_bytes >= DIGEST_PENDING_FLUSH_BYTES, 0))
         sim__digest_flush(digest);
 }

@@ -189,7 +189,8 @@ uint32_t sim_engine_background_pending(const struct sim_engine *engine)
 
 /* The earliest background event that may run now (engine.h): due no later than until_ns
  * and the earliest other runnable event. Its index, or -1. */
-static int background_due(const struct sim_engine *engine, uint64_t until_ns)
+static int background_due(const struct sim_engine *engine, uint64_t until_ns,
+                          uint64_t next_event_ns)
 {
     if (engine->background_count == 0)
         return -1;
@@ -202,8 +203,7 @@ static int background_due(const struct sim_engine *engine, uint64_t until_ns)
             first = index;
     }
     uint64_t time_ns = engine->background[first].time_ns;
-    return time_ns <= until_ns && time_ns <= sim_evq_peek_time(engine->queue) ? (int)first
-                                                                               : -1;
+    return time_ns <= until_ns && time_ns <= next_event_ns ? (int)first : -1;
 }
 
 /* What follows every event: the after-event check and the progress report. */
@@ -450,12 +450,14 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             stopped = SIM_STOP_ERROR;
             break;
         }
-        if (sim_evq_pending(engine->queue) == 0 ||
-            sim_evq_peek_time(engine->queue) == SIM_TIME_PARKED) {
+        /* SIM_TIME_NEVER when the queue is empty; nothing is scheduled at or past
+         * SIM_TIME_PARKED but parked events. */
+        uint64_t next_event_ns = sim_evq_next_time(engine->queue);
+        if (next_event_ns >= SIM_TIME_PARKED) {
             stopped = stop_when_empty(engine);      /* nothing left but frozen domains' */
             break;                                  /* (and background events) */
         }
-        int background = background_due(engine, until_ns);
+        int background = background_due(engine, until_ns, next_event_ns);
         if (background >= 0) {
             if (max_events != 0 && events_run >= max_events) {
                 stopped = SIM_STOP_MAX_EVENTS;
@@ -465,7 +467,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             events_run++;
             continue;
         }
-        if (sim_evq_peek_time(engine->queue) > until_ns) {
+        if (next_event_ns > until_ns) {
             if (until_ns > engine->now_ns)
                 engine->now_ns = until_ns;
             stopped = SIM_STOP_UNTIL;
@@ -491,7 +493,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->events_run++;
         events_run++;
         /* DO4: a domain that holds its events runs none (its gate opened it first). */
-        assert(!sim_engine_domain_frozen(engine, entry.domain));
+        assert((engine->frozen_count == 0 && engine->gate_count == 0) ||
+               !sim_engine_domain_frozen(engine, entry.domain));
         engine->current_domain = entry.domain;
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;
