@@ -20,6 +20,8 @@
  *
  * Events are encoded straight into a buffer and reach XXH3 a few kilobytes at a time;
  * the value is that of one XXH3-128 over all encodings concatenated, whatever the cuts.
+ * The encoder itself is in digest_int.h, inline, so that emit (engine.c) encodes every
+ * event without a call; this file keeps the rare paths and the digest's API.
  * Names are read by content only (never by address), so the value depends on the events
  * alone: not on the build, the address layout or the trace level. One event in
  * DIGEST_ID_CHECK_EVERY has every id it carries checked against its name (assert).
@@ -43,119 +45,10 @@
 #endif
 #endif
 
+#include "digest_int.h"
 #include "engine_int.h"
 #include "error.h"
 #include "trace.h"
-
-/* kind and field names are short identifiers; longer ones are a programmer error. */
-#define DIGEST_NAME_BYTES_MAX 63u
-/* Header: seq, time, ctx, pid, layer, kind id, field count. */
-#define DIGEST_EVENT_HEAD_BYTES (8 + 8 + 4 + 4 + 1 + 8 + 1)
-/* Worst case of one event without string bodies: header + fields' fixed parts. */
-#define DIGEST_EVENT_FIXED_BYTES_MAX \
-    (DIGEST_EVENT_HEAD_BYTES + SIM_TRACE_FIELDS_MAX * (8 + 1 + 8 + 4))
-/* One event in this many (by seq) has its names' ids checked against the names: a hand-made
- * event with a stale id is caught in tests, at a small fraction of what checking every
- * event would cost. A power of two. */
-#define DIGEST_ID_CHECK_EVERY 64u
-
-/* One encoded event at its largest: strings are bounded (SIM_TRACE_STRING_BYTES_MAX each). */
-#define DIGEST_EVENT_BYTES_MAX \
-    (DIGEST_EVENT_FIXED_BYTES_MAX + SIM_TRACE_FIELDS_MAX * SIM_TRACE_STRING_BYTES_MAX)
-
-/* Encoded events wait in the digest's buffer until this many bytes are there, then go to
- * XXH3 in one update: one streaming call per event cost more than the hashing itself.
- * Small enough to stay in the first-level cache between encoding and hashing. */
-#define DIGEST_PENDING_FLUSH_BYTES 4096u
-
-/* The buffer holds what is pending (below the flush mark before every event) plus one
- * event at its largest, so an event is always encoded in place without a bounds check. */
-#define DIGEST_BUFFER_BYTES (DIGEST_PENDING_FLUSH_BYTES + DIGEST_EVENT_BYTES_MAX)
-
-/* Kept in the heap, not on the stack, because events are emitted from fiber stacks too.
- * XXH3-128 of a concatenation does not depend on how it was cut into updates, so the
- * buffering changes nothing of the digest's value (tests/unit/digest_test.c checks it
- * against one XXH3 call over the concatenated encodings). */
-struct sim_digest {
-    XXH3_state_t *state;            /* every flushed byte */
-    XXH3_state_t *final_state;      /* scratch: state + pending bytes, for sim_digest_hex */
-    uint64_t events_added;
-    size_t pending_bytes;           /* encoded, not yet given to XXH3 */
-    uint8_t buffer[DIGEST_BUFFER_BYTES];
-};
-
-/* Little-endian stores. On a little-endian host a value's own bytes are already in that
- * order and one copy stores them; elsewhere they are written byte by byte. (Byte by byte on
- * every host looked free, but once the encoder's output pointer is `restrict` the compiler
- * merged the byte stores of neighbouring fields into long shift-and-or chains.) */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define DIGEST_HOST_LITTLE_ENDIAN 1
-#else
-#define DIGEST_HOST_LITTLE_ENDIAN 0
-#endif
-
-static inline uint8_t *store_u8(uint8_t *out, uint64_t value)
-{
-    out[0] = (uint8_t)value;
-    return out + 1;
-}
-
-static inline uint8_t *store_u32(uint8_t *out, uint64_t value)
-{
-    if (DIGEST_HOST_LITTLE_ENDIAN) {
-        uint32_t word = (uint32_t)value;
-        memcpy(out, &word, sizeof(word));
-    } else {
-        out[0] = (uint8_t)value;
-        out[1] = (uint8_t)(value >> 8);
-        out[2] = (uint8_t)(value >> 16);
-        out[3] = (uint8_t)(value >> 24);
-    }
-    return out + 4;
-}
-
-static inline uint8_t *store_u64(uint8_t *out, uint64_t value)
-{
-    if (DIGEST_HOST_LITTLE_ENDIAN) {
-        memcpy(out, &value, sizeof(value));
-        return out + 8;
-    }
-    store_u32(out, value);
-    store_u32(out + 4, value >> 32);
-    return out + 8;
-}
-
-/* Copies `size_bytes` bytes without a library call. Names and most string values are a few
- * bytes long, and calling memcpy for each cost more than the copies themselves (a quarter
- * of the digest's time on an idle-heavy run). Fixed-size copies that overlap cover every
- * length with at most three loads and three stores per 16 bytes; no load reads
- * outside [source, source + size_bytes), so a name at the end of a page is safe. */
-static inline void copy_small(uint8_t *out, const uint8_t *source, size_t size_bytes)
-{
-    if (size_bytes >= 16) {
-        size_t offset = 0;
-        for (; offset + 16 < size_bytes; offset += 16)
-            memcpy(out + offset, source + offset, 16);
-        memcpy(out + size_bytes - 16, source + size_bytes - 16, 16);
-    } else if (size_bytes >= 8) {
-        uint64_t head, tail;
-        memcpy(&head, source, 8);
-        memcpy(&tail, source + size_bytes - 8, 8);
-        memcpy(out, &head, 8);
-        memcpy(out + size_bytes - 8, &tail, 8);
-    } else if (size_bytes >= 4) {
-        uint32_t head, tail;
-        memcpy(&head, source, 4);
-        memcpy(&tail, source + size_bytes - 4, 4);
-        memcpy(out, &head, 4);
-        memcpy(out + size_bytes - 4, &tail, 4);
-    } else if (size_bytes > 0) {
-        /* 1 to 3 bytes: first, middle and last cover them all, without a loop. */
-        out[0] = source[0];
-        out[size_bytes / 2] = source[size_bytes / 2];
-        out[size_bytes - 1] = source[size_bytes - 1];
-    }
-}
 
 /* A name's length: the one the builders measured (for a literal, at compile time), or 0
  * when the event was filled by hand, and then the name is measured here. */
@@ -174,111 +67,31 @@ static size_t name_length(const char *name, uint32_t known_bytes)
 
 /* The id of a name whose event did not carry it (filled by hand). Out of line: the
  * builders set every id, so the encoder only tests for 0. */
-static __attribute__((noinline)) uint64_t name_id_measured(const char *name,
-                                                           uint32_t known_bytes)
+uint64_t sim__digest_name_id_measured(const char *name, uint32_t known_bytes)
 {
     return sim_trace_name_id(name, (uint32_t)name_length(name, known_bytes));
 }
 
-static __attribute__((noinline)) uint64_t field_name_id_measured(
-    const struct sim_trace_field *field)
+bool sim__digest_ids_match_names(const struct sim_trace_event *event)
 {
-    return name_id_measured(field->name, field->name_bytes);
-}
-
-static inline uint64_t kind_id_of(const struct sim_trace_event *event)
-{
-    uint64_t id = event->kind_id;
-    return __builtin_expect(id != 0, 1) ? id : name_id_measured(event->kind, event->kind_bytes);
-}
-
-static inline uint64_t field_name_id_of(const struct sim_trace_field *field)
-{
-    uint64_t id = field->name_id;
-    return __builtin_expect(id != 0, 1) ? id : field_name_id_measured(field);
-}
-
-/* Every id the event carries is its name's (a nonzero id that is not is a programmer
- * error: a field filled by hand that kept another name's id). */
-static __attribute__((unused)) bool ids_match_names(const struct sim_trace_event *event)
-{
-    uint64_t kind_id = name_id_measured(event->kind, event->kind_bytes);
+    uint64_t kind_id = sim__digest_name_id_measured(event->kind, event->kind_bytes);
     if (event->kind_id != 0 && event->kind_id != kind_id)
         return false;
     for (uint32_t index = 0; index < event->field_count; index++) {
         const struct sim_trace_field *field = &event->fields[index];
         if (field->name_id != 0 &&
-            field->name_id != name_id_measured(field->name, field->name_bytes))
+            field->name_id != sim__digest_name_id_measured(field->name, field->name_bytes))
             return false;
     }
     return true;
 }
 
-/* A BYTES field's value: its length and XXH3-64. Out of line: few events carry one, and
- * the call would take registers from the encoder's loop. */
-static __attribute__((noinline)) uint8_t *store_bytes_value(uint8_t *out,
-                                                            const struct sim_trace_field *field)
+uint8_t *sim__digest_store_bytes_value(uint8_t *out, const struct sim_trace_field *field)
 {
     assert(field->type == SIM_FIELD_BYTES);
-    out = store_u32(out, field->value.blob.size_bytes);
-    return store_u64(out, XXH3_64bits(field->value.blob.data, field->value.blob.size_bytes));
-}
-
-/* A STR field's value: u32 length, then the bytes. */
-static inline uint8_t *store_text_value(uint8_t *restrict out,
-                                        const struct sim_trace_field *restrict field)
-{
-    uint32_t text_bytes = field->value.blob.size_bytes;
-    assert(text_bytes <= SIM_TRACE_STRING_BYTES_MAX);
-    assert(field->value.blob.data != NULL || text_bytes == 0);
-    out = store_u32(out, text_bytes);
-    copy_small(out, field->value.blob.data, text_bytes);
-    return out + text_bytes;
-}
-
-/* Encodes one event into out, which has room for its encoding (at most
- * DIGEST_EVENT_BYTES_MAX bytes); returns the bytes written. Always inline: the digest's
- * add (the hot caller, reached from every emit) and sim_digest_encode each get their own
- * copy, without a call. `restrict`: the event is never inside the buffer, and saying so
- * spares a reload of the event's fields after every byte stored. */
-static inline __attribute__((always_inline)) size_t
-encode_event(const struct sim_trace_event *restrict event, uint8_t *restrict out)
-{
-    assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
-    uint8_t *cursor = store_u64(out, event->seq);
-    cursor = store_u64(cursor, event->time_ns);
-    cursor = store_u32(cursor, event->ctx);
-    cursor = store_u32(cursor, event->pid);
-    cursor = store_u8(cursor, (uint64_t)event->layer);
-    cursor = store_u64(cursor, kind_id_of(event));
-    /* PAYLOAD fields are skipped entirely, count included: a data hash field of the same
-     * event covers their bytes, and the digest must not depend on what a trace stores. */
-    uint8_t *count_at = cursor;
-    cursor++;
-    uint32_t skipped_fields = 0;
-    const struct sim_trace_field *field = event->fields;
-    const struct sim_trace_field *end = event->fields + event->field_count;
-    for (; field < end; field++) {
-        uint32_t type = field->type;
-        if (type == SIM_FIELD_PAYLOAD) {
-            skipped_fields++;
-            continue;
-        }
-        cursor = store_u64(cursor, field_name_id_of(field));
-        cursor = store_u8(cursor, type);
-        if (type - SIM_FIELD_U64 <= SIM_FIELD_I64 - SIM_FIELD_U64) {
-            cursor = store_u64(cursor, field->value.u64);   /* I64: the same 64 bits */
-        } else if (type == SIM_FIELD_STR) {
-            cursor = store_text_value(cursor, field);
-        } else {
-            assert(type == SIM_FIELD_BYTES);    /* PAYLOAD was skipped; no other type */
-            cursor = store_bytes_value(cursor, field);
-        }
-    }
-    store_u8(count_at, event->field_count - skipped_fields);
-    size_t size_bytes = (size_t)(cursor - out);
-    assert(size_bytes <= DIGEST_EVENT_BYTES_MAX);
-    return size_bytes;
+    out = digest_store_u32(out, field->value.blob.size_bytes);
+    return digest_store_u64(out, XXH3_64bits(field->value.blob.data,
+                                             field->value.blob.size_bytes));
 }
 
 /* The exact size of an event's encoding, without writing it. */
@@ -307,14 +120,14 @@ size_t sim_digest_encode(const struct sim_trace_event *event, uint8_t *out, size
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
     size_t size_bytes = encoded_size(event);
     if (size_bytes <= capacity_bytes) {
-        size_t written_bytes = encode_event(event, out);
+        size_t written_bytes = digest_encode_event(event, out);
         assert(written_bytes == size_bytes);
         return written_bytes;
     }
     /* A short buffer (tests and tools only): encode in the heap, hand back what fits. */
     uint8_t *whole = capacity_bytes > 0 ? malloc(size_bytes) : NULL;
     if (whole != NULL) {
-        encode_event(event, whole);
+        digest_encode_event(event, whole);
         memcpy(out, whole, capacity_bytes);
         free(whole);
     }
@@ -326,7 +139,6 @@ struct sim_digest *sim_digest_create(void)
     struct sim_digest *digest = malloc(sizeof(*digest));
     if (digest == NULL)
         return NULL;
-    digest->events_added = 0;
     digest->pending_bytes = 0;
     digest->state = XXH3_createState();
     digest->final_state = XXH3_createState();
@@ -347,26 +159,18 @@ void sim_digest_destroy(struct sim_digest *digest)
     free(digest);
 }
 
-/* Encodes one event at the end of the pending bytes and hashes them once they reach the
- * flush mark. Inline: sim_digest_add and the sink (the hot caller) share it. */
-static inline void digest_add(struct sim_digest *digest, const struct sim_trace_event *event)
+void sim__digest_flush(struct sim_digest *digest)
 {
-    assert(digest->pending_bytes < DIGEST_PENDING_FLUSH_BYTES);
-    assert((event->seq & (DIGEST_ID_CHECK_EVERY - 1)) != 0 || ids_match_names(event));
-    digest->pending_bytes += encode_event(event, digest->buffer + digest->pending_bytes);
-    assert(digest->pending_bytes <= sizeof(digest->buffer));
-    if (digest->pending_bytes >= DIGEST_PENDING_FLUSH_BYTES) {
-        XXH3_128bits_update(digest->state, digest->buffer, digest->pending_bytes);
-        digest->pending_bytes = 0;
-    }
-    digest->events_added++;
+    assert(digest != NULL);
+    XXH3_128bits_update(digest->state, digest->buffer, digest->pending_bytes);
+    digest->pending_bytes = 0;
 }
 
 void sim_digest_add(struct sim_digest *digest, const struct sim_trace_event *event)
 {
     assert(digest != NULL);
     assert(event != NULL);
-    digest_add(digest, event);
+    sim__digest_add_inline(digest, event);
 }
 
 void sim_digest_hex(const struct sim_digest *digest, char hex[33])
@@ -391,7 +195,7 @@ static int digest_emit(void *state, const struct sim_trace_event *event, char *m
 {
     (void)message;
     assert(state != NULL && event != NULL);
-    digest_add(state, event);
+    sim__digest_add_inline(state, event);
     return SIM_OK;
 }
 

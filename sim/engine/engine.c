@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest_int.h"
 #include "engine_int.h"
 
 struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t seed)
@@ -188,7 +189,8 @@ uint32_t sim_engine_background_pending(const struct sim_engine *engine)
 
 /* The earliest background event that may run now (engine.h): due no later than until_ns
  * and the earliest other runnable event. Its index, or -1. */
-static int background_due(const struct sim_engine *engine, uint64_t until_ns)
+static int background_due(const struct sim_engine *engine, uint64_t until_ns,
+                          uint64_t next_event_ns)
 {
     if (engine->background_count == 0)
         return -1;
@@ -201,8 +203,7 @@ static int background_due(const struct sim_engine *engine, uint64_t until_ns)
             first = index;
     }
     uint64_t time_ns = engine->background[first].time_ns;
-    return time_ns <= until_ns && time_ns <= sim_evq_peek_time(engine->queue) ? (int)first
-                                                                               : -1;
+    return time_ns <= until_ns && time_ns <= next_event_ns ? (int)first : -1;
 }
 
 /* What follows every event: the after-event check and the progress report. */
@@ -284,11 +285,20 @@ uint32_t sim__engine_resume_rank(struct sim_engine *engine)
     return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
 }
 
-/* Recomputes looped_sinks_all_filtered and wanted_kind_ids from the sinks attached. */
+/* A kind id's bit in wanted_kind_mask: its top six bits (a name id's bits are all well
+ * mixed) pick one of 64. */
+static inline uint64_t wanted_kind_bit(uint64_t kind_id)
+{
+    return 1ull << (kind_id >> 58);
+}
+
+/* Recomputes looped_sinks_all_filtered, wanted_kind_ids and wanted_kind_mask from the
+ * sinks attached. */
 static void sinks_filter_update(struct sim_engine *engine)
 {
     engine->looped_sinks_all_filtered = true;
     engine->wanted_kind_count = 0;
+    engine->wanted_kind_mask = 0;
     for (uint32_t index = engine->sinks_looped_first; index < engine->sink_count; index++) {
         if (engine->sinks[index].kind_only == NULL)
             engine->looped_sinks_all_filtered = false;
@@ -297,6 +307,7 @@ static void sinks_filter_update(struct sim_engine *engine)
             if (id != 0) {
                 assert(engine->wanted_kind_count < 2 * SIM_TRACE_SINKS_MAX);
                 engine->wanted_kind_ids[engine->wanted_kind_count++] = id;
+                engine->wanted_kind_mask |= wanted_kind_bit(id);
             }
         }
     }
@@ -308,6 +319,10 @@ static inline bool some_sink_may_want(const struct sim_engine *engine,
 {
     if (!engine->looped_sinks_all_filtered || event->kind_id == 0)
         return true;
+    /* Most events are of no wanted kind, and their bit says so at once (with no sink but
+     * the digest the mask is 0); a set bit may be another kind's: the ids decide. */
+    if ((engine->wanted_kind_mask & wanted_kind_bit(event->kind_id)) == 0)
+        return false;
     for (uint32_t index = 0; index < engine->wanted_kind_count; index++) {
         if (engine->wanted_kind_ids[index] == event->kind_id)
             return true;
@@ -377,7 +392,7 @@ int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
      * event was the largest single cost of an untraced run, and a sink writes its message
      * only when it fails. */
     if (engine->digest_first != NULL)
-        sim_digest_add(engine->digest_first, event);
+        sim__digest_add_inline(engine->digest_first, event);
     if (!some_sink_may_want(engine, event))
         return SIM_OK;      /* the common case of a run without a trace file */
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
@@ -435,12 +450,14 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             stopped = SIM_STOP_ERROR;
             break;
         }
-        if (sim_evq_pending(engine->queue) == 0 ||
-            sim_evq_peek_time(engine->queue) == SIM_TIME_PARKED) {
+        /* SIM_TIME_NEVER when the queue is empty; nothing is scheduled at or past
+         * SIM_TIME_PARKED but parked events. */
+        uint64_t next_event_ns = sim_evq_next_time(engine->queue);
+        if (next_event_ns >= SIM_TIME_PARKED) {
             stopped = stop_when_empty(engine);      /* nothing left but frozen domains' */
             break;                                  /* (and background events) */
         }
-        int background = background_due(engine, until_ns);
+        int background = background_due(engine, until_ns, next_event_ns);
         if (background >= 0) {
             if (max_events != 0 && events_run >= max_events) {
                 stopped = SIM_STOP_MAX_EVENTS;
@@ -450,7 +467,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             events_run++;
             continue;
         }
-        if (sim_evq_peek_time(engine->queue) > until_ns) {
+        if (next_event_ns > until_ns) {
             if (until_ns > engine->now_ns)
                 engine->now_ns = until_ns;
             stopped = SIM_STOP_UNTIL;
@@ -476,7 +493,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         engine->events_run++;
         events_run++;
         /* DO4: a domain that holds its events runs none (its gate opened it first). */
-        assert(!sim_engine_domain_frozen(engine, entry.domain));
+        assert((engine->frozen_count == 0 && engine->gate_count == 0) ||
+               !sim_engine_domain_frozen(engine, entry.domain));
         engine->current_domain = entry.domain;
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;

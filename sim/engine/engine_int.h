@@ -61,6 +61,9 @@ struct sim_engine {
     bool looped_sinks_all_filtered;
     uint32_t wanted_kind_count;
     uint64_t wanted_kind_ids[2 * SIM_TRACE_SINKS_MAX];
+    /* One bit per wanted id (engine.c, wanted_kind_bit): a clear bit rules a kind out
+     * without the loop over wanted_kind_ids. */
+    uint64_t wanted_kind_mask;
     uint64_t trace_seq_next;        /* the one counter of trace event sequence numbers */
     struct sim_process *current;    /* the process running now, or NULL */
     struct sim_process *live_head;  /* live processes, creation order */

@@ -428,11 +428,23 @@ bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
     } else {
         queue->slots[slot->next].prev = NONE;
         slot->heap_index = NONE;
-        place(queue, 0, node_of(queue, slot->next));
-        sift_down(queue, 0);
+        struct heap_node successor = node_of(queue, slot->next);
+        place(queue, 0, successor);
+        /* The successor is of the root's time, which other chains rarely share: when it is
+         * before both children it stays at the root, without the sift's call and loop. */
+        uint32_t count = queue->heap_count;
+        if ((count > 1 && !node_less(&successor, &queue->heap[1])) ||
+            (count > 2 && !node_less(&successor, &queue->heap[2])))
+            sift_down(queue, 0);
     }
     release_slot(queue, slot_index);
     return true;
+}
+
+uint64_t sim_evq_next_time(const struct sim_evq *queue)
+{
+    assert(queue != NULL);
+    return queue->pending > 0 ? queue->heap[0].time_ns : UINT64_MAX;
 }
 
 uint64_t sim_evq_peek_time(const struct sim_evq *queue)

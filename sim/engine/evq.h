@@ -76,6 +76,9 @@ int sim_evq_cancel(struct sim_evq *queue, sim_event_id id);
 bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry);
 /* Time of the earliest event; the queue must not be empty. */
 uint64_t sim_evq_peek_time(const struct sim_evq *queue);
+/* Time of the earliest event, or UINT64_MAX when the queue is empty (the run loop's one
+ * question per event). */
+uint64_t sim_evq_next_time(const struct sim_evq *queue);
 uint32_t sim_evq_pending(const struct sim_evq *queue);
 uint32_t sim_evq_pending_max(const struct sim_evq *queue);
 /* Whole-structure check (heap order, index back-links); O(n), for tests and asserts. */

@@ -2,7 +2,8 @@
 /*
  * sim/engine/index.c: the hash index and the free-slot heap of index.h.
  *
- * The hash of a key is SplitMix64's finaliser: a fixed function of the key's value, so
+ * The hash of a key is SplitMix64's finaliser (index.h, with the lookup, inline: every
+ * socket operation makes several lookups): a fixed function of the key's value, so
  * the buckets (and therefore everything derived from them) are the same on every run.
  * Chains are short (the table doubles its buckets when it holds as many nodes as
  * buckets) and sorted by order, which is what keeps "the first match" deterministic.
@@ -15,11 +16,7 @@
 
 static uint32_t bucket_of(uint64_t key, uint32_t bucket_count)
 {
-    uint64_t z = key + 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (uint32_t)z & (bucket_count - 1u);
+    return sim__index_bucket_of(key, bucket_count);
 }
 
 void sim_index_init(struct sim_index *index, uint32_t count_max)
@@ -40,8 +37,7 @@ void sim_index_destroy(struct sim_index *index)
 /* The buckets in use: the embedded ones until the first growth. */
 static struct sim_index_node **table(const struct sim_index *index)
 {
-    return index->buckets != NULL ? index->buckets
-                                  : (struct sim_index_node **)index->initial;
+    return sim__index_table(index);
 }
 
 /* Puts `node` into its chain of `buckets`, after every node of a lower or equal order. */
@@ -105,15 +101,6 @@ void sim_index_remove(struct sim_index *index, struct sim_index_node *node)
     *link = node->next;
     node->next = NULL;
     index->count--;
-}
-
-struct sim_index_node *sim_index_first(const struct sim_index *index, uint64_t key)
-{
-    assert(index != NULL);
-    struct sim_index_node *node = table(index)[bucket_of(key, index->bucket_count)];
-    while (node != NULL && node->key != key)
-        node = node->next;
-    return node;
 }
 
 struct sim_index_node *sim_index_next(const struct sim_index_node *node)

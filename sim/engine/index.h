@@ -22,6 +22,7 @@
 #ifndef SIM_ENGINE_INDEX_H
 #define SIM_ENGINE_INDEX_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,8 +53,35 @@ int sim_index_insert(struct sim_index *index, struct sim_index_node *node, uint6
                      uint64_t order);
 /* Removes `node`, which must be in the index. */
 void sim_index_remove(struct sim_index *index, struct sim_index_node *node);
-/* The node of `key` with the lowest order, or NULL; then the next one of the same key. */
-struct sim_index_node *sim_index_first(const struct sim_index *index, uint64_t key);
+/* The bucket of a key: SplitMix64's finaliser, a fixed function of the key's value. */
+static inline uint32_t sim__index_bucket_of(uint64_t key, uint32_t bucket_count)
+{
+    uint64_t z = key + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (uint32_t)z & (bucket_count - 1u);
+}
+
+/* The buckets in use: the embedded ones until the first growth. */
+static inline struct sim_index_node **sim__index_table(const struct sim_index *index)
+{
+    return index->buckets != NULL ? index->buckets
+                                  : (struct sim_index_node **)index->initial;
+}
+
+/* The node of `key` with the lowest order, or NULL; then the next one of the same key.
+ * Inline: the per-operation lookups of vmci/ and vsock/ each make one or more. */
+static inline struct sim_index_node *sim_index_first(const struct sim_index *index,
+                                                     uint64_t key)
+{
+    assert(index != NULL);
+    struct sim_index_node *node =
+        sim__index_table(index)[sim__index_bucket_of(key, index->bucket_count)];
+    while (node != NULL && node->key != key)
+        node = node->next;
+    return node;
+}
 struct sim_index_node *sim_index_next(const struct sim_index_node *node);
 /* Forgets every node (the objects are not touched); keeps the buckets. */
 void sim_index_clear(struct sim_index *index);

@@ -14,6 +14,9 @@
 
 #include "engine_int.h"
 
+/* What a process blocked on no queue (a sleep or a timed wait) waits on. */
+#define WAITS_ON_SLEEP "sleep"
+
 const char *sim_process_state_name(enum sim_process_state state)
 {
     switch (state) {
@@ -26,15 +29,33 @@ const char *sim_process_state_name(enum sim_process_state state)
     return "?";
 }
 
+/* Each wake reason's name with its length: a resume traces it, and measuring it there
+ * was a strlen call per resume. */
+struct reason_name {
+    const char *text;
+    uint32_t size_bytes;
+};
+#define REASON_NAME(text) { text, sizeof(text) - 1 }
+static const struct reason_name reason_names[] = {
+    [SIM_WAKE_START] = REASON_NAME("start"),
+    [SIM_WAKE_WOKEN] = REASON_NAME("woken"),
+    [SIM_WAKE_TIMED_OUT] = REASON_NAME("timed_out"),
+    [SIM_WAKE_KILLED] = REASON_NAME("killed"),
+};
+#undef REASON_NAME
+static const struct reason_name reason_unknown = { "?", 1 };
+
+static const struct reason_name *reason_name_of(enum sim_wake_reason reason)
+{
+    if ((unsigned)reason < sizeof(reason_names) / sizeof(reason_names[0]) &&
+        reason_names[reason].text != NULL)
+        return &reason_names[reason];
+    return &reason_unknown;
+}
+
 const char *sim_wake_reason_name(enum sim_wake_reason reason)
 {
-    switch (reason) {
-    case SIM_WAKE_START: return "start";
-    case SIM_WAKE_WOKEN: return "woken";
-    case SIM_WAKE_TIMED_OUT: return "timed_out";
-    case SIM_WAKE_KILLED: return "killed";
-    }
-    return "?";
+    return reason_name_of(reason)->text;
 }
 
 void sim_waitq_init(struct sim_waitq *queue, const char *name)
@@ -42,7 +63,12 @@ void sim_waitq_init(struct sim_waitq *queue, const char *name)
     assert(queue != NULL);
     assert(name != NULL);
     memset(queue, 0, sizeof(*queue));
-    snprintf(queue->name, sizeof(queue->name), "%s", name);
+    int length = snprintf(queue->name, sizeof(queue->name), "%s", name);
+    assert(length >= 0);
+    /* Measured once here, not at every block that traces it (a name cut to fit is as long
+     * as what was kept). */
+    queue->name_bytes = (uint32_t)length < sizeof(queue->name) ? (uint32_t)length
+                                                                : sizeof(queue->name) - 1;
 }
 
 static void waitq_append(struct sim_waitq *queue, struct sim_process *process)
@@ -103,7 +129,11 @@ static void resume_now(struct sim_engine *engine, struct sim_process *process,
         reason = SIM_WAKE_KILLED;
     process->wake_reason = reason;
     process->state = SIM_PROCESS_RUNNING;
-    trace_process(process, "proc_resume", "reason", sim_wake_reason_name(reason));
+    const struct reason_name *reason_name = reason_name_of(reason);
+    struct sim_trace_event event;
+    sim_trace_event_init(&event, SIM_LAYER_API, "proc_resume", process->ctx, process->pid);
+    sim_trace_field_strn(&event, "reason", reason_name->text, reason_name->size_bytes);
+    (void)sim_engine_emit(engine, &event);     /* failure aborts the run */
     engine->current = process;
     process->ops->resume(process, reason);
     engine->current = NULL;
@@ -222,7 +252,12 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
         waitq_append(queue, process);
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "proc_block", process->ctx, process->pid);
-    sim_trace_field_str(&event, "waits_on", sim_process_waits_on(process));
+    if (queue != NULL) {
+        assert(queue->name[queue->name_bytes] == '\0');     /* name_bytes is its length */
+        sim_trace_field_strn(&event, "waits_on", queue->name, queue->name_bytes);
+    } else {
+        sim_trace_field_strn(&event, "waits_on", WAITS_ON_SLEEP, sizeof(WAITS_ON_SLEEP) - 1);
+    }
     sim_trace_field_u64(&event, "deadline_ns", deadline_ns);
     (void)sim_engine_emit(engine, &event);
     assert(sim_process_check(process));
@@ -328,7 +363,7 @@ const char *sim_process_waits_on(const struct sim_process *process)
     assert(process != NULL);
     if (process->waitq != NULL)
         return process->waitq->name;
-    return "sleep";
+    return WAITS_ON_SLEEP;
 }
 
 bool sim_process_check(const struct sim_process *process)

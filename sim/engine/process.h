@@ -48,6 +48,7 @@ struct sim_waitq {
     struct sim_process *head;              /* FIFO: wake_one wakes the longest waiter */
     struct sim_process *tail;
     uint32_t count;
+    uint32_t name_bytes;                   /* strlen(name), set by sim_waitq_init */
 };
 
 struct sim_process_ops {

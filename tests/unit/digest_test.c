@@ -657,6 +657,64 @@ static void test_sink_kind_also_admits_a_second_kind(void)
     sim_engine_destroy(engine);
 }
 
+/* A kind whose id shares the wanted kind's bit in the engine's kind mask (its top six
+ * bits) but is another kind: found among generated names, so the mask's fallback to the
+ * ids is exercised. Writes the name into `name` (32 bytes). */
+static void kind_sharing_mask_bit(const char *wanted, char name[32], bool same_bit)
+{
+    uint64_t wanted_id = sim_trace_name_id(wanted, (uint32_t)strlen(wanted));
+    for (unsigned index = 0; index < 100000; index++) {
+        snprintf(name, 32, "kind_%u", index);
+        uint64_t id = sim_trace_name_id(name, (uint32_t)strlen(name));
+        if (id != wanted_id && ((id >> 58) == (wanted_id >> 58)) == same_bit)
+            return;
+    }
+    CU_FAIL_FATAL("no generated kind name with the wanted mask bit");
+}
+
+/* With the digest first and a sink filtering by kind, emit hands the filtered sink its
+ * kind only (a kind of the same mask bit and one of another bit are both skipped), and
+ * the digest, fed inline by emit, sees every event: its value equals sim_digest_add's
+ * over the same events. */
+static void test_emit_kind_mask_and_inline_digest(void)
+{
+    char same_bit[32], other_bit[32];
+    kind_sharing_mask_bit("fault_site", same_bit, true);
+    kind_sharing_mask_bit("fault_site", other_bit, false);
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = sim_engine_create(&limits, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(engine);
+    struct sim_digest *fed_by_emit = sim_digest_create();
+    struct sim_digest *fed_directly = sim_digest_create();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fed_by_emit);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fed_directly);
+    int filtered = 0;
+    struct sim_trace_sink only = { .name = "only", .level = SIM_LAYER_DEVICE,
+                                   .emit = count_emit, .state = &filtered,
+                                   .kind_only = "fault_site" };
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, sim_digest_sink(fed_by_emit)), SIM_OK);
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, only), SIM_OK);
+    const char *const kinds[] = { same_bit, "fault_site", other_bit, same_bit, "fault_site" };
+    for (unsigned round = 0; round < 300; round++) {     /* past several buffer flushes */
+        for (size_t index = 0; index < sizeof(kinds) / sizeof(kinds[0]); index++) {
+            struct sim_trace_event event;
+            sim_trace_event_init(&event, SIM_LAYER_VMCI, kinds[index], 2, round);
+            sim_trace_field_u64(&event, "round", round);
+            sim_trace_field_str(&event, "kind_again", kinds[index]);
+            CU_ASSERT_EQUAL_FATAL(sim_engine_emit(engine, &event), SIM_OK);
+            sim_digest_add(fed_directly, &event);
+        }
+    }
+    CU_ASSERT_EQUAL(filtered, 600);
+    char hex[2][33];
+    sim_digest_hex(fed_by_emit, hex[0]);
+    sim_digest_hex(fed_directly, hex[1]);
+    CU_ASSERT_STRING_EQUAL(hex[0], hex[1]);
+    sim_engine_destroy(engine);
+    sim_digest_destroy(fed_by_emit);
+    sim_digest_destroy(fed_directly);
+}
+
 /* ---- Data streams ---------------------------------------------------------------------- */
 
 
@@ -830,6 +888,7 @@ CU_ErrorCode digest_suite_add(void)
         TEST_ENTRY(test_every_name_and_string_length_encodes_as_documented),
         TEST_ENTRY(test_sink_kind_only_skips_other_kinds),
         TEST_ENTRY(test_sink_kind_also_admits_a_second_kind),
+        TEST_ENTRY(test_emit_kind_mask_and_inline_digest),
         TEST_ENTRY(test_data_stream_is_xxh3_of_the_bytes_so_far),
         TEST_ENTRY(test_data_streams_tell_bytes_apart),
         TEST_ENTRY(test_data_stream_shared_is_one_stream),

@@ -72,6 +72,31 @@ static void test_evq_pops_in_time_order(void)
     sim_evq_destroy(queue);
 }
 
+/* sim_evq_next_time is UINT64_MAX for an empty queue and the earliest time otherwise; a
+ * popped chain head's successor that is not before another chain of its instant (ranks
+ * 5 and 7 chained, rank 6 on a chain of its own) gives way to it: A, X, B, then C. */
+static void test_evq_next_time_and_successor_behind_another_chain(void)
+{
+    struct sim_evq *queue = evq_fixture(16);
+    ASSERT_U64_EQ(sim_evq_next_time(queue), UINT64_MAX);
+    CU_ASSERT_EQUAL(sim_evq_push_ranked(queue, 0, 5, 10, event_noop, NULL, 'A', NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push_ranked(queue, 0, 7, 10, event_noop, NULL, 'B', NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push_ranked(queue, 0, 6, 10, event_noop, NULL, 'X', NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 20, event_noop, NULL, 'C', NULL), SIM_OK);
+    CU_ASSERT(sim_evq_check(queue));
+    static const uint64_t order[] = { 'A', 'X', 'B', 'C' };
+    static const uint64_t next_before[] = { 10, 10, 10, 20 };
+    for (unsigned index = 0; index < 4; index++) {
+        ASSERT_U64_EQ(sim_evq_next_time(queue), next_before[index]);
+        struct sim_evq_entry entry;
+        CU_ASSERT_FATAL(sim_evq_pop(queue, &entry));
+        ASSERT_U64_EQ(entry.data, order[index]);
+        CU_ASSERT(sim_evq_check(queue));
+    }
+    ASSERT_U64_EQ(sim_evq_next_time(queue), UINT64_MAX);
+    sim_evq_destroy(queue);
+}
+
 /* 1000 events at one instant pop in push order (the seq counter), across heap growth. */
 static void test_evq_equal_time_is_fifo(void)
 {
@@ -580,6 +605,7 @@ CU_ErrorCode evq_suite_add(void)
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_evq_pops_in_time_order),
         TEST_ENTRY(test_evq_equal_time_is_fifo),
+        TEST_ENTRY(test_evq_next_time_and_successor_behind_another_chain),
         TEST_ENTRY(test_evq_random_operations_pop_sorted_by_time_then_seq),
         TEST_ENTRY(test_evq_cancel_frees_room_under_pending_limit),
         TEST_ENTRY(test_evq_pending_max_one_holds_one_event),

@@ -751,6 +751,49 @@ static void test_trace_records_process_lifecycle(void)
     sim_engine_destroy(engine);
 }
 
+/* A proc_block event names the queue as sim_waitq_init kept it (a name past the bound cut
+ * to SIM_WAITQ_NAME_BYTES_MAX - 1 bytes, its measured length with it), and "sleep" without
+ * one; each proc_resume names its reason. */
+static void test_trace_names_waitq_and_reason_with_their_lengths(void)
+{
+    struct sim_engine *engine = engine_fixture(NULL);
+    static struct collector collector;
+    collector = (struct collector){ 0 };
+    CU_ASSERT_EQUAL(sim_engine_sink_attach(engine, collector_sink(&collector, SIM_LAYER_API)),
+                    SIM_OK);
+    char long_name[SIM_WAITQ_NAME_BYTES_MAX + 20];
+    memset(long_name, 'w', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    struct sim_waitq long_queue, short_queue;
+    sim_waitq_init(&long_queue, long_name);
+    sim_waitq_init(&short_queue, "accept:2:5000");
+    CU_ASSERT_EQUAL(long_queue.name_bytes, SIM_WAITQ_NAME_BYTES_MAX - 1);
+    CU_ASSERT_EQUAL(strlen(long_queue.name), SIM_WAITQ_NAME_BYTES_MAX - 1);
+    CU_ASSERT_EQUAL(short_queue.name_bytes, 13);
+    struct script script = { 0 };
+    script_step(&script, &short_queue, 7);
+    script_step(&script, &long_queue, 9);
+    script_step(&script, NULL, 11);
+    CU_ASSERT_EQUAL_FATAL(script_spawn(engine, &script, "waiter", false, 0), SIM_OK);
+    run_all(engine);
+    /* spawn, resume, block, resume, block, resume, block, resume, exit */
+    CU_ASSERT_EQUAL_FATAL(collector.count, 9);
+    CU_ASSERT_STRING_EQUAL(collector.records[2].kind, "proc_block");
+    CU_ASSERT_STRING_EQUAL(collector.records[2].text, "accept:2:5000");
+    CU_ASSERT_STRING_EQUAL(collector.records[3].text, "timed_out");
+    CU_ASSERT_STRING_EQUAL(collector.records[4].kind, "proc_block");
+    /* the record keeps 63 bytes of text: all 'w' */
+    CU_ASSERT_EQUAL(strspn(collector.records[4].text, "w"), sizeof(collector.records[4].text) - 1);
+    CU_ASSERT_STRING_EQUAL(collector.records[6].kind, "proc_block");
+    CU_ASSERT_STRING_EQUAL(collector.records[6].text, "sleep");
+    CU_ASSERT_STRING_EQUAL(collector.records[1].text, "start");
+    CU_ASSERT_STRING_EQUAL(collector.records[7].text, "timed_out");
+    CU_ASSERT_STRING_EQUAL(sim_wake_reason_name(SIM_WAKE_WOKEN), "woken");
+    CU_ASSERT_STRING_EQUAL(sim_wake_reason_name(SIM_WAKE_KILLED), "killed");
+    CU_ASSERT_STRING_EQUAL(sim_wake_reason_name((enum sim_wake_reason)99), "?");
+    sim_engine_destroy(engine);
+}
+
 /* trace_events_max = 10: ten emits succeed, the 11th is SIM_ELIMIT naming the limit and
  * reaches no sink; the next run stops at once with SIM_STOP_ERROR. */
 static void test_trace_events_max_stops_the_run(void)
@@ -1009,6 +1052,7 @@ CU_ErrorCode process_suite_add(void)
         TEST_ENTRY(test_events_pending_max_is_named_in_the_error),
         TEST_ENTRY(test_wake_beyond_events_pending_max_stops_the_run),
         TEST_ENTRY(test_trace_records_process_lifecycle),
+        TEST_ENTRY(test_trace_names_waitq_and_reason_with_their_lengths),
         TEST_ENTRY(test_trace_events_max_stops_the_run),
         TEST_ENTRY(test_sink_failure_stops_run_with_its_message),
         TEST_ENTRY(test_sink_level_admits_layers_up_to_level),
