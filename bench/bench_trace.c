@@ -171,13 +171,17 @@ static int reference_json_create(void)
     return 0;
 }
 
-/* Binds event i's columns from parameter `first` on. */
+/* Binds event i's columns from parameter `first` on, as the writer does: a seq one more
+ * than the row before (every one but the first here) as NULL (writer.c W4). */
 static void reference_bind(sqlite3_stmt *insert, int first, uint32_t i)
 {
     uint32_t json_start = i == 0 ? 0 : reference_json_end[i - 1];
     const char *json = reference_json + json_start;
     int json_bytes = (int)(reference_json_end[i] - json_start);
-    sqlite3_bind_int64(insert, first, i);
+    if (i > 0)
+        sqlite3_bind_null(insert, first);
+    else
+        sqlite3_bind_int64(insert, first, i);
     sqlite3_bind_int64(insert, first + 1, (sqlite3_int64)event_time_ns(i));
     sqlite3_bind_int64(insert, first + 2, 3 + i % 1000);
     sqlite3_bind_int64(insert, first + 3, i % 64);

@@ -8,7 +8,8 @@
  * output discarded), timed from spawn to exit; a run that does not exit 0 is a bench error.
  * The floor reads the rows of the trace a traced run wrote into memory (untimed), then a
  * second thread inserts them into a new database with the writer's settings, timed from the
- * thread's start to its end; it encodes nothing (the rows are the writer's own texts).
+ * thread's start to its end; it encodes nothing (the rows are the writer's own texts). It
+ * binds as the writer does (a seq that follows the row before as NULL).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -221,10 +222,15 @@ done:
     return rc == 0 ? 0 : -1;
 }
 
+/* Binds row i as the writer does, its seq NULL when it is one more than the row before
+ * (SQLite then appends without searching for the key, the same rowid; writer.c W4). */
 static void floor_bind(const struct floor *floor, sqlite3_stmt *stmt, int first, uint32_t i)
 {
     const struct floor_row *row = &floor->rows[i];
-    sqlite3_bind_int64(stmt, first, row->seq);
+    if (i > 0 && row->seq == floor->rows[i - 1].seq + 1)
+        sqlite3_bind_null(stmt, first);
+    else
+        sqlite3_bind_int64(stmt, first, row->seq);
     sqlite3_bind_int64(stmt, first + 1, row->time_ns);
     sqlite3_bind_int64(stmt, first + 2, row->ctx);
     sqlite3_bind_int64(stmt, first + 3, row->pid);

@@ -269,6 +269,46 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
     sqlite3_close(db);
 }
 
+/* Seqs with gaps (a level that filters layers out leaves them): the writer binds a seq
+ * that follows the last stored one as NULL (writer.c W4), so every row must still carry
+ * its own seq: a first seq above 0, gaps at the start, middle and end of 32-row groups,
+ * runs across a transaction's end, and a gap right after a drain (meta). */
+static void test_seqs_with_gaps_are_stored_exactly(void)
+{
+    enum { EVENTS = 5000 };
+    struct sim_trace_writer *writer = writer_open_fixture("gaps.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    uint64_t seq = 5;                               /* SQLite's own first rowid is 1 */
+    uint64_t seq_sum = 0;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    for (uint32_t index = 0; index < EVENTS; index++) {
+        if (index == 2500)
+            CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "half", "yes", message), 0);
+        if (index % 31 == 0 || index % 32 == 0 || index % 32 == 31 || index == 2500)
+            seq += 1 + index % 3;                   /* a gap of 1 to 3 */
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "dg_route");
+        sim_trace_field_u64(&event, "index", index);
+        CU_ASSERT_EQUAL_FATAL(emit(&sink, &event), 0);
+        seq_sum += seq;
+        seq++;
+    }
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("gaps.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), EVENTS);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT min(seq) FROM events", NULL), 6);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT max(seq) FROM events", NULL), (int64_t)seq - 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT sum(seq) FROM events", NULL), (int64_t)seq_sum);
+    /* Each row's own columns were made from its seq (event_make) */
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events WHERE time_ns <> 1000 * seq + 7"
+                           " OR ctx <> seq % 5 + 2 OR pid <> seq % 3", NULL), 0);
+    /* ... and rows stay in emission order. */
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events a JOIN events b"
+                           " ON b.seq = (SELECT min(seq) FROM events WHERE seq > a.seq)"
+                           " WHERE json_extract(b.fields, '$.index') <>"
+                           " json_extract(a.fields, '$.index') + 1", NULL), 0);
+    sqlite3_close(db);
+}
+
 /* Close builds no index (readers make them on first use) and leaves no -wal file beside
  * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode") with the
  * writer's 16 KiB pages. */
@@ -1381,6 +1421,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_payload_field_is_stored_like_bytes),
         TEST_ENTRY(test_level_stores_only_layers_up_to_level),
         TEST_ENTRY(test_batches_commit_every_batch_and_the_rest_at_close),
+        TEST_ENTRY(test_seqs_with_gaps_are_stored_exactly),
         TEST_ENTRY(test_close_checkpoints_and_builds_no_index),
         TEST_ENTRY(test_readers_make_the_indexes_on_first_use),
         TEST_ENTRY(test_meta_and_files_are_stored_exactly),
