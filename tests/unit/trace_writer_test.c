@@ -1128,6 +1128,57 @@ static void test_ring_keeps_only_the_cut_of_a_payload(void)
                     trace_ring_record_bytes(&event, SIM_TRACE_PAYLOAD_ALL_BYTES));
 }
 
+
+/* An event filled by hand with a string above SIM_TRACE_STRING_BYTES_MAX or a blob above
+ * SIM_TRACE_BYTES_MAX is refused with SIM_ELIMIT by the record's layout: nothing is
+ * written, the ring is not failed, and the events before and after it are stored in
+ * order. A string at its limit makes a record, kept whole (no payload cut applies). */
+static void test_ring_refuses_a_field_above_its_limit(void)
+{
+    static struct store_log log;
+    memset(&log, 0, sizeof log);
+    log.fail_at_store = -1;
+    log.payload_bytes_max = 16;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_logged, commit_logged,
+                                            &log, message), 0);
+    uint8_t *payload = malloc(400000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
+    static char text[SIM_TRACE_STRING_BYTES_MAX + 1];
+    static const uint8_t bytes[1];
+    CU_ASSERT_EQUAL(append_numbered(ring, 0, payload, 16), 0);
+    const enum sim_field_type types[3] = {SIM_FIELD_STR, SIM_FIELD_BYTES, SIM_FIELD_PAYLOAD};
+    for (int index = 0; index < 3; index++) {
+        uint32_t limit = types[index] == SIM_FIELD_STR ? SIM_TRACE_STRING_BYTES_MAX
+                                                       : SIM_TRACE_BYTES_MAX;
+        const void *data = types[index] == SIM_FIELD_STR ? (const void *)text : bytes;
+        struct sim_trace_event event = event_make(1, SIM_LAYER_VMCI, "k");
+        sim_trace_field_u64(&event, "n", 1);
+        event.fields[1] = (struct sim_trace_field){
+            .name = "big", .type = types[index],
+            .value.blob = {.data = data, .size_bytes = limit + 1}};
+        event.field_count = 2;
+        message[0] = '\0';
+        CU_ASSERT_EQUAL(trace_ring_record_bytes(&event, 16), 0);
+        CU_ASSERT_EQUAL(trace_ring_append(ring, &event, 16, message), SIM_ELIMIT);
+        ASSERT_STR_CONTAINS(message, "event 1 has a field larger than");
+    }
+    ASSERT_U64_EQ(trace_ring_appended(ring), 1);
+    struct sim_trace_event event = event_make(1, SIM_LAYER_VMCI, "k");
+    event.fields[0] = (struct sim_trace_field){
+        .name = "text", .type = SIM_FIELD_STR,
+        .value.blob = {.data = text, .size_bytes = SIM_TRACE_STRING_BYTES_MAX}};
+    event.field_count = 1;
+    CU_ASSERT(trace_ring_record_bytes(&event, 16) >= SIM_TRACE_STRING_BYTES_MAX);
+    CU_ASSERT_EQUAL(append_numbered(ring, 1, payload, 16), 0);
+    CU_ASSERT_EQUAL(append_numbered(ring, 2, payload, 16), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(log.stored_events, 3);
+    ASSERT_U64_EQ(log.wrong_events, 0);
+    trace_ring_destroy(ring);
+    free(payload);
+}
 /* A failing store fails the ring for good: the next append or drain returns its code and
  * message; later events reach no store, and appends never block on a failed ring. */
 static void test_ring_failure_is_sticky_and_reported(void)
@@ -1442,6 +1493,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_goes_round_the_lap),
         TEST_ENTRY(test_ring_worker_maps_the_lap),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
+        TEST_ENTRY(test_ring_refuses_a_field_above_its_limit),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
         TEST_ENTRY(test_cut_bound_holds_the_text_and_skips_the_payload),
