@@ -5,10 +5,12 @@
  * in bench/bench_trace.c, which calls bench_trace_runs()).
  *
  * Each run is `./vmcisim run SCENARIO -q [--trace DB] -- ARG` started with posix_spawn (its
- * output discarded), timed from spawn to exit; a run that does not exit 0 is a bench error.
+ * output discarded), timed from spawn to exit, and its CPU time (user and system, all its
+ * threads) taken from wait4; a run that does not exit 0 is a bench error.
  * The floor reads the rows of the trace a traced run wrote into memory (untimed), then a
  * second thread inserts them into a new database with the writer's settings, timed from the
- * thread's start to its end; it encodes nothing (the rows are the writer's own texts).
+ * thread's start to its end; it encodes nothing (the rows are the writer's own texts). It
+ * binds as the writer does (a seq that follows the row before as NULL).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,10 +101,23 @@ static const char dgram_lua[] =
 
 /* ---- Running vmcisim ------------------------------------------------------------------ */
 
-/* Runs ./vmcisim with `argv` (NULL-terminated, argv[0] included), output to /dev/null.
- * Returns the wall seconds, or -1 when it could not run or did not exit 0. */
-static double vmcisim_seconds(char *const argv[])
+/* One process's times: wall from spawn to exit, and the CPU time (user and system, every
+ * thread) it used, which moves much less than the wall time with the machine's load. */
+struct timing {
+    double wall_s;
+    double cpu_s;
+};
+
+static double timeval_seconds(struct timeval value)
 {
+    return (double)value.tv_sec + (double)value.tv_usec / 1e6;
+}
+
+/* Runs ./vmcisim with `argv` (NULL-terminated, argv[0] included), output to /dev/null.
+ * Returns its times, or wall_s -1 when it could not run or did not exit 0. */
+static struct timing vmcisim_timing(char *const argv[])
+{
+    struct timing failed = { -1.0, -1.0 };
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -110,32 +127,47 @@ static double vmcisim_seconds(char *const argv[])
     int rc = posix_spawn(&pid, "./vmcisim", &actions, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
-        return -1.0;
+        return failed;
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return -1.0;
-    return bench_now_seconds() - start_s;
+    struct rusage usage;
+    memset(&usage, 0, sizeof usage);
+    if (wait4(pid, &status, 0, &usage) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        return failed;
+    return (struct timing){
+        .wall_s = bench_now_seconds() - start_s,
+        .cpu_s = timeval_seconds(usage.ru_utime) + timeval_seconds(usage.ru_stime),
+    };
 }
 
-/* Best of RUNS of `vmcisim run SCENARIO -q [--trace DB] -- ARG`; 0 after an error. */
-static double run_best_seconds(const char *figure, const char *scenario, const char *db,
-                               const char *arg)
+/* Best of RUNS of `vmcisim run SCENARIO -q [--trace DB] -- ARG`, wall and CPU each the
+ * smallest of the runs; zeros after an error. */
+static struct timing run_best(const char *figure, const char *scenario, const char *db,
+                              const char *arg)
 {
-    double best_s = 0.0;
+    struct timing best = { 0.0, 0.0 };
     for (unsigned run = 0; run < RUNS; run++) {
         char *traced[] = { "vmcisim", "run", (char *)scenario, "-q", "--trace", (char *)db,
                            "--", (char *)arg, NULL };
         char *untraced[] = { "vmcisim", "run", (char *)scenario, "-q", "--", (char *)arg, NULL };
-        double wall_s = vmcisim_seconds(db != NULL ? traced : untraced);
-        if (wall_s < 0) {
+        struct timing timing = vmcisim_timing(db != NULL ? traced : untraced);
+        if (timing.wall_s < 0) {
             bench_error(figure, "./vmcisim run %s%s failed (run `make bench` from the project "
                         "root)", scenario, db != NULL ? " --trace" : "");
-            return 0.0;
+            return (struct timing){ 0.0, 0.0 };
         }
-        if (best_s == 0.0 || wall_s < best_s)
-            best_s = wall_s;
+        if (best.wall_s == 0.0 || timing.wall_s < best.wall_s)
+            best.wall_s = timing.wall_s;
+        if (best.cpu_s == 0.0 || timing.cpu_s < best.cpu_s)
+            best.cpu_s = timing.cpu_s;
     }
-    return best_s;
+    return best;
+}
+
+static double run_best_seconds(const char *figure, const char *scenario, const char *db,
+                               const char *arg)
+{
+    return run_best(figure, scenario, db, arg).wall_s;
 }
 
 /* ---- The SQLite floor ------------------------------------------------------------------ */
@@ -221,10 +253,15 @@ done:
     return rc == 0 ? 0 : -1;
 }
 
+/* Binds row i as the writer does, its seq NULL when it is one more than the row before
+ * (SQLite then appends without searching for the key, the same rowid; writer.c W4). */
 static void floor_bind(const struct floor *floor, sqlite3_stmt *stmt, int first, uint32_t i)
 {
     const struct floor_row *row = &floor->rows[i];
-    sqlite3_bind_int64(stmt, first, row->seq);
+    if (i > 0 && row->seq == floor->rows[i - 1].seq + 1)
+        sqlite3_bind_null(stmt, first);
+    else
+        sqlite3_bind_int64(stmt, first, row->seq);
     sqlite3_bind_int64(stmt, first + 1, row->time_ns);
     sqlite3_bind_int64(stmt, first + 2, row->ctx);
     sqlite3_bind_int64(stmt, first + 3, row->pid);
@@ -355,6 +392,25 @@ static double floor_best_seconds(const char *figure, const char *trace, const ch
 
 /* ---- The figures ---------------------------------------------------------------------- */
 
+/* Replay of `db`, best of RUNS (wall and CPU each the smallest); zeros after an error. */
+static struct timing replay_best(const char *db)
+{
+    char *replay[] = { "vmcisim", "replay", "-q", (char *)db, NULL };
+    struct timing best = { 0.0, 0.0 };
+    for (unsigned run = 0; run < RUNS; run++) {
+        struct timing timing = vmcisim_timing(replay);
+        if (timing.wall_s < 0) {
+            bench_error("trace_replay_s", "./vmcisim replay %s failed", db);
+            return (struct timing){ 0.0, 0.0 };
+        }
+        if (best.wall_s == 0.0 || timing.wall_s < best.wall_s)
+            best.wall_s = timing.wall_s;
+        if (best.cpu_s == 0.0 || timing.cpu_s < best.cpu_s)
+            best.cpu_s = timing.cpu_s;
+    }
+    return best;
+}
+
 static void stream_figures(const char *dir)
 {
     char scenario[512], db[512], arg[32];
@@ -366,30 +422,24 @@ static void stream_figures(const char *dir)
         return;
     }
     double bytes = (double)STREAM_MIB * 1024.0 * 1024.0;
-    double untraced_s = run_best_seconds("trace_stream_h2g_64k_traced", scenario, NULL, arg);
-    double traced_s = run_best_seconds("trace_stream_h2g_64k_traced", scenario, db, arg);
-    if (untraced_s <= 0 || traced_s <= 0)
+    struct timing untraced = run_best("trace_stream_h2g_64k_traced", scenario, NULL, arg);
+    struct timing traced = run_best("trace_stream_h2g_64k_traced", scenario, db, arg);
+    if (untraced.wall_s <= 0 || traced.wall_s <= 0)
         return;
-    bench_report("trace_stream_h2g_64k_traced", bytes / traced_s, "bytes/s", bytes / untraced_s,
-                 0.75);
+    bench_report("trace_stream_h2g_64k_traced", bytes / traced.wall_s, "bytes/s",
+                 bytes / untraced.wall_s, 0.75);
+    if (untraced.cpu_s > 0 && traced.cpu_s > 0)
+        bench_report("trace_stream_h2g_64k_traced_cpu", bytes / traced.cpu_s, "bytes/cpu_s",
+                     bytes / untraced.cpu_s, 0.0);
     double floor_s = floor_best_seconds("trace_stream_h2g_64k_floor", db, dir);
     if (floor_s > 0)
-        bench_report("trace_stream_h2g_64k_floor", bytes / traced_s, "bytes/s", bytes / floor_s,
-                     0.9);
-    char *replay[] = { "vmcisim", "replay", "-q", db, NULL };
-    double replay_s = 0.0;
-    for (unsigned run = 0; run < RUNS; run++) {
-        double wall_s = vmcisim_seconds(replay);
-        if (wall_s < 0) {
-            bench_error("trace_replay_s", "./vmcisim replay %s failed", db);
-            replay_s = 0.0;
-            break;
-        }
-        if (replay_s == 0.0 || wall_s < replay_s)
-            replay_s = wall_s;
-    }
-    if (replay_s > 0)
-        bench_report("trace_replay_s", replay_s, "s", traced_s, 1.0);
+        bench_report("trace_stream_h2g_64k_floor", bytes / traced.wall_s, "bytes/s",
+                     bytes / floor_s, 0.9);
+    struct timing replay = replay_best(db);
+    if (replay.wall_s > 0)
+        bench_report("trace_replay_s", replay.wall_s, "s", traced.wall_s, 1.0);
+    if (replay.cpu_s > 0 && traced.cpu_s > 0)
+        bench_report("trace_replay_cpu_s", replay.cpu_s, "cpu_s", traced.cpu_s, 1.0);
     database_remove(db);
 }
 

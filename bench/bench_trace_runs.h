@@ -6,7 +6,8 @@
 #ifndef BENCH_BENCH_TRACE_RUNS_H
 #define BENCH_BENCH_TRACE_RUNS_H
 
-/* Prints trace_stream_h2g_64k_traced, trace_stream_h2g_64k_floor, trace_replay_s,
+/* Prints trace_stream_h2g_64k_traced, trace_stream_h2g_64k_traced_cpu,
+ * trace_stream_h2g_64k_floor, trace_replay_s, trace_replay_cpu_s,
  * trace_dg_roundtrips_traced and trace_dg_roundtrips_floor; files go in `dir`. */
 void bench_trace_runs(const char *dir);
 

@@ -20,6 +20,7 @@
  * Exit status: 0 identical (or a partial trace identical as far as it goes), 1 a
  * divergence or an unusable trace, 2 usage.
  */
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +48,9 @@ struct comparison {
     char report[4 * SIM_ERROR_MESSAGE_BYTES_MAX];
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
+    /* owned: field names encoded once (as the writer's worker keeps them), so the worker
+     * does not escape every name of every event again; used on the worker only */
+    struct sim_trace_json_names *json_names;
     uint32_t payload_bytes_max;                 /* the trace's --payload (meta) */
     struct trace_ring *ring;                    /* owned during the re-run */
 };
@@ -133,13 +137,19 @@ static const char *difference(const struct sim_trace_event *event, const char *j
  * Returns 0, or a negative SIM_E* after recording the divergence. */
 static int compare_one(struct comparison *comparison, const struct sim_trace_event *event)
 {
-    if (json_reserve(comparison, sim_trace_fields_json_bound_bytes(event)) < 0) {
+    /* The text for the trace's cut, as the writer made it: sized by that cut's bound (the
+     * ring kept only the cut of each payload, and the payload's bytes are not in it). */
+    size_t bound_bytes = sim_trace_fields_json_cut_bound_bytes(event,
+                                                               comparison->payload_bytes_max);
+    if (json_reserve(comparison, bound_bytes) < 0) {
         diverge(comparison, "out of memory", "", "");
         return SIM_ENOMEM;
     }
     uint32_t payload_field = 0;
-    size_t json_bytes = sim_trace_fields_json(comparison->json, event,
-                                              comparison->payload_bytes_max, &payload_field);
+    size_t json_bytes = sim_trace_fields_json_named(comparison->json, event,
+                                                    comparison->payload_bytes_max,
+                                                    &payload_field, comparison->json_names);
+    assert(json_bytes < bound_bytes);                                       /* W3 */
     struct sim_trace_row row;
     char reader_message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
     int rc = sim_trace_reader_next(comparison->reader, &row, reader_message);
@@ -416,7 +426,14 @@ static int replay_file(const char *path, bool quiet, bool allow_exec)
         return 1;
     }
     struct comparison comparison = { .reader = reader,
-                                     .payload_bytes_max = run.payload_bytes_max };
+                                     .payload_bytes_max = run.payload_bytes_max,
+                                     .json_names = calloc(1, sizeof *comparison.json_names) };
+    if (comparison.json_names == NULL) {
+        fprintf(stderr, "vmcisim replay: %s: out of memory\n", path);
+        free(run.files);
+        sim_trace_reader_close(reader);
+        return 1;
+    }
     char digest_hex[33];
     struct simlua_outcome outcome;
     rerun(&run, &comparison, digest_hex, &outcome, allow_exec);
@@ -424,6 +441,7 @@ static int replay_file(const char *path, bool quiet, bool allow_exec)
         verify_end(&comparison, &run, digest_hex);
     int status = report(path, &run, &comparison, digest_hex, quiet);
     free(comparison.json);
+    free(comparison.json_names);
     free(run.files);
     sim_trace_reader_close(reader);
     return status;

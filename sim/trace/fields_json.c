@@ -103,18 +103,32 @@ static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
     return out;
 }
 
+/* Decimal digits two at a time from a table: half the divisions of a digit loop, and
+ * numbers are most of a row's text. */
 static char *put_u64(char *out, uint64_t value)
 {
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char digits[20];
-    size_t count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    assert(count <= sizeof digits);
-    while (count > 0)
-        *out++ = digits[--count];
-    return out;
+    size_t at = sizeof digits;
+    while (value >= 100) {
+        size_t pair = (size_t)(value % 100) * 2;
+        value /= 100;
+        digits[--at] = pairs[pair + 1];
+        digits[--at] = pairs[pair];
+    }
+    if (value >= 10) {
+        digits[--at] = pairs[value * 2 + 1];
+        digits[--at] = pairs[value * 2];
+    } else {
+        digits[--at] = (char)('0' + value);
+    }
+    size_t count = sizeof digits - at;
+    assert(count >= 1 && count <= 20);
+    memcpy(out, digits + at, count);
+    return out + count;
 }
 
 /* U64 above INT64_MAX is a decimal string: SQLite's JSON functions would read the bare
@@ -212,7 +226,8 @@ size_t sim_trace_fields_json_cut_bound_bytes(const struct sim_trace_event *event
     return bound;
 }
 
-/* `"name":` for field `field`, from the cache when there is one and the name fits it. */
+/* `"name":` for field `field`, from the cache when there is one and the name fits it. The
+ * slot is found by the name's id and holds a name with the same bytes or is refilled. */
 static char *put_name(char *out, const struct sim_trace_field *field,
                       struct sim_trace_json_names *names)
 {
@@ -222,19 +237,25 @@ static char *put_name(char *out, const struct sim_trace_field *field,
         *out++ = ':';
         return out;
     }
-    uintptr_t address = (uintptr_t)field->name;
-    uint32_t slot = (uint32_t)((address >> 3) ^ (address >> 10)) & (SIM_TRACE_JSON_NAME_SLOTS - 1);
-    if (names->slots[slot].name != field->name || names->slots[slot].name_bytes != name_bytes) {
-        char *end = put_string(names->slots[slot].text, (const uint8_t *)field->name,
-                               name_bytes);
+    uint64_t name_id = field->name_id != 0 ? field->name_id
+                                           : sim_trace_name_id(field->name,
+                                                               (uint32_t)name_bytes);
+    uint32_t slot = (uint32_t)(name_id ^ (name_id >> 32)) & (SIM_TRACE_JSON_NAME_SLOTS - 1);
+    struct sim_trace_json_name *entry = &names->slots[slot];
+    bool hit = entry->name != NULL && entry->name_id == name_id &&
+               entry->name_bytes == name_bytes &&
+               (entry->name == field->name || memcmp(entry->name, field->name, name_bytes) == 0);
+    if (!hit) {
+        char *end = put_string(entry->text, (const uint8_t *)field->name, name_bytes);
         *end++ = ':';
-        names->slots[slot].text_bytes = (uint32_t)(end - names->slots[slot].text);
-        assert(names->slots[slot].text_bytes <= sizeof names->slots[slot].text);
-        names->slots[slot].name = field->name;
-        names->slots[slot].name_bytes = (uint32_t)name_bytes;
+        entry->text_bytes = (uint32_t)(end - entry->text);
+        assert(entry->text_bytes <= sizeof entry->text);
+        entry->name = field->name;
+        entry->name_id = name_id;
+        entry->name_bytes = (uint32_t)name_bytes;
     }
-    memcpy(out, names->slots[slot].text, names->slots[slot].text_bytes);
-    return out + names->slots[slot].text_bytes;
+    memcpy(out, entry->text, entry->text_bytes);
+    return out + entry->text_bytes;
 }
 
 size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,

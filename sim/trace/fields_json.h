@@ -62,18 +62,23 @@ size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event);
 size_t sim_trace_fields_json_cut_bound_bytes(const struct sim_trace_event *event,
                                              uint32_t payload_bytes_max);
 
-/* Encoded field names kept by a caller that encodes many events (the writer's worker):
- * `"name":` as put_string makes it, for names of at most SIM_TRACE_JSON_NAME_CACHED_BYTES.
- * Looked up by the name's address (names are static texts) but holding only what the text
- * decides, so the output never depends on an address. Zero-initialise; one thread. */
-#define SIM_TRACE_JSON_NAME_SLOTS 128u
+/* Encoded field names kept by a caller that encodes many events (the writer's worker,
+ * replay's): `"name":` as put_string makes it, for names of at most
+ * SIM_TRACE_JSON_NAME_CACHED_BYTES. A name's slot comes from its name id (trace.h: a
+ * function of its bytes), and a slot answers for every name with the same bytes, wherever
+ * the text lies (one literal per emitting file): so the output never depends on an
+ * address, and two copies of a name do not evict each other. Zero-initialise; one
+ * thread. */
+#define SIM_TRACE_JSON_NAME_SLOTS 512u
 #define SIM_TRACE_JSON_NAME_CACHED_BYTES 32u
+struct sim_trace_json_name {
+    const char *name;                       /* NULL: empty; static, as every field name */
+    uint64_t name_id;
+    uint32_t name_bytes, text_bytes;
+    char text[6u * SIM_TRACE_JSON_NAME_CACHED_BYTES + 4u];
+};
 struct sim_trace_json_names {
-    struct {
-        const char *name;                   /* NULL: empty */
-        uint32_t name_bytes, text_bytes;
-        char text[6u * SIM_TRACE_JSON_NAME_CACHED_BYTES + 4u];
-    } slots[SIM_TRACE_JSON_NAME_SLOTS];
+    struct sim_trace_json_name slots[SIM_TRACE_JSON_NAME_SLOTS];
 };
 
 /* As sim_trace_fields_json below, with the names taken from (and added to) `names`. */

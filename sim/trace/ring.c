@@ -29,6 +29,7 @@
  *   R4  a record is at most TRACE_RECORD_BYTES_MAX, and the ring holds two of the largest.
  */
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -146,18 +147,46 @@ static void positions_check(uint64_t read, uint64_t write)
     (void)write;
 }
 
-/* The kept bytes of each field (fields_json.h) and the record's padded size. */
+/* The kept bytes of each field and the record's padded size, in one pass over the fields:
+ * the same values as sim_trace_field_kept_bytes (fields_json.h: a string whole, the first
+ * BYTES or PAYLOAD field and every PAYLOAD field cut to payload_bytes_max, a later BYTES
+ * field whole, numbers nothing). Returns 0 when a string or blob is larger than the
+ * engine lets a field be (SIM_TRACE_STRING_BYTES_MAX, SIM_TRACE_BYTES_MAX; only an event
+ * filled by hand can be, the builders assert it): no record could hold it (R4). */
 static size_t record_layout(const struct sim_trace_event *event, uint32_t payload_bytes_max,
                             uint32_t kept[SIM_TRACE_FIELDS_MAX])
 {
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
-    uint32_t payload_field = sim_trace_payload_field(event);
-    size_t size_bytes = sizeof(struct record_head) +
-                        event->field_count * sizeof(struct sim_trace_field);
-    for (uint32_t index = 0; index < event->field_count; index++) {
-        kept[index] = sim_trace_field_kept_bytes(event, index, payload_field, payload_bytes_max);
-        size_bytes += kept[index];
+    uint32_t count = event->field_count;
+    bool payload_seen = false;
+    bool too_large = false;
+    size_t size_bytes = sizeof(struct record_head) + count * sizeof(struct sim_trace_field);
+    for (uint32_t index = 0; index < count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        assert(field->name != NULL);
+        assert(field->type >= SIM_FIELD_U64 && field->type <= SIM_FIELD_PAYLOAD);
+        uint32_t keep = 0;
+        switch (field->type) {
+        case SIM_FIELD_STR:
+            keep = field->value.blob.size_bytes;
+            too_large |= keep > SIM_TRACE_STRING_BYTES_MAX;
+            break;
+        case SIM_FIELD_BYTES:
+        case SIM_FIELD_PAYLOAD:
+            keep = field->value.blob.size_bytes;
+            too_large |= keep > SIM_TRACE_BYTES_MAX;
+            if ((field->type == SIM_FIELD_PAYLOAD || !payload_seen) && keep > payload_bytes_max)
+                keep = payload_bytes_max;
+            payload_seen = true;
+            break;
+        default:
+            break;
+        }
+        kept[index] = keep;
+        size_bytes += keep;
     }
+    if (too_large)
+        return 0;
     size_bytes = align8(size_bytes);
     assert(size_bytes <= TRACE_RECORD_BYTES_MAX);       /* R4 */
     return size_bytes;
@@ -167,7 +196,14 @@ size_t trace_ring_record_bytes(const struct sim_trace_event *event, uint32_t pay
 {
     assert(event != NULL);
     uint32_t kept[SIM_TRACE_FIELDS_MAX];
-    return record_layout(event, payload_bytes_max, kept);
+    size_t size_bytes = record_layout(event, payload_bytes_max, kept);
+#ifndef NDEBUG
+    uint32_t payload_field = sim_trace_payload_field(event);
+    for (uint32_t index = 0; size_bytes > 0 && index < event->field_count; index++)
+        assert(kept[index] == sim_trace_field_kept_bytes(event, index, payload_field,
+                                                         payload_bytes_max));
+#endif
+    return size_bytes;
 }
 
 /* ---- Failure ---------------------------------------------------------------------- */
@@ -689,12 +725,14 @@ static int space_wait(struct trace_ring *ring, size_t need, char *message)
     return 0;
 }
 
-/* Writes the record at write_local (the space is free and does not wrap). */
-static void record_write(struct trace_ring *ring, const struct sim_trace_event *event,
-                         uint32_t payload_bytes_max, const uint32_t *kept, size_t size_bytes)
+/* Writes the record at write_local, whose offset in the buffer is `offset` (the space is
+ * free and does not wrap). */
+static void record_write(struct trace_ring *ring, size_t offset,
+                         const struct sim_trace_event *event, uint32_t payload_bytes_max,
+                         const uint32_t *kept, size_t size_bytes)
 {
-    uint8_t *start = ring->bytes + ring->write_local % TRACE_RING_BYTES;
-    assert(ring->write_local % TRACE_RING_BYTES + size_bytes <= TRACE_RING_BYTES);   /* R2 */
+    uint8_t *start = ring->bytes + offset;
+    assert(offset + size_bytes <= TRACE_RING_BYTES);                                /* R2 */
     struct record_head head = {
         .magic = RECORD_MAGIC, .record_bytes = (uint32_t)size_bytes, .seq = event->seq,
         .time_ns = event->time_ns, .ctx = event->ctx, .pid = event->pid, .kind = event->kind,
@@ -737,6 +775,12 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
         return failure_copy(ring, message);
     uint32_t kept[SIM_TRACE_FIELDS_MAX];
     size_t size_bytes = record_layout(event, payload_bytes_max, kept);
+    if (size_bytes == 0) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "trace ring: event %" PRIu64 " has a "
+                 "field larger than SIM_TRACE_STRING_BYTES_MAX or SIM_TRACE_BYTES_MAX allow",
+                 event->seq);
+        return SIM_ELIMIT;                  /* nothing written: the ring works on */
+    }
     size_t offset = ring->write_local % TRACE_RING_BYTES;
     /* Back to the start at the lap's end, unless the record is larger than what lies
      * before it (it could not fit there: it stays in place, past the lap). */
@@ -751,9 +795,10 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
         uint32_t wrap[2] = { WRAP_MAGIC, (uint32_t)wrap_bytes };
         memcpy(ring->bytes + offset, wrap, sizeof wrap);
         ring->write_local += wrap_bytes;
+        offset = 0;
     }
-    record_write(ring, event, payload_bytes_max, kept, size_bytes);
-    size_t end_bytes = ring->write_local % TRACE_RING_BYTES + size_bytes;
+    record_write(ring, offset, event, payload_bytes_max, kept, size_bytes);
+    size_t end_bytes = offset + size_bytes;
     if (end_bytes > ring->extent_bytes)
         ring->extent_bytes = end_bytes;
     ring->write_local += size_bytes;

@@ -118,7 +118,10 @@ int trace_ring_create_staged(struct trace_ring **out, uint32_t commit_events,
                              trace_ring_store_fn store, trace_ring_commit_fn commit,
                              void *state, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 /* Copies `event` into the ring, keeping `payload_bytes_max` bytes of its payload field
- * (waits while the ring is full). Returns 0, or the failure's code and message. */
+ * (waits while the ring is full). Returns 0, or the failure's code and message; or
+ * SIM_ELIMIT, writing nothing and leaving the ring working, for an event with a string
+ * above SIM_TRACE_STRING_BYTES_MAX or a blob above SIM_TRACE_BYTES_MAX (the builders
+ * assert those limits; an event filled by hand may break them). */
 int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *event,
                       uint32_t payload_bytes_max, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 /* Sets (or with NULL clears) the observer. Only while the worker is idle: before the first
@@ -134,7 +137,8 @@ uint64_t trace_ring_appended(const struct trace_ring *ring);
 /* The furthest offset in the buffer a record has ended at so far: the part of the ring
  * the run has touched (for tests: ordinary records stay within TRACE_RING_LAP_BYTES). */
 size_t trace_ring_extent_bytes(const struct trace_ring *ring);
-/* The size of the record `event` makes with this cut (for tests and the bound checks). */
+/* The size of the record `event` makes with this cut (for tests and the bound checks); 0
+ * for an event trace_ring_append refuses with SIM_ELIMIT. */
 size_t trace_ring_record_bytes(const struct sim_trace_event *event, uint32_t payload_bytes_max);
 
 #endif /* SIM_TRACE_RING_H */

@@ -32,6 +32,9 @@
  *   W1  Rows are stored in the order the run emitted them (one ring, one worker).
  *   W2  Stored events have strictly increasing seq (the engine's order).
  *   W3  An event's JSON never exceeds its bound (sim/trace/fields_json.c).
+ *   W4  Only the writer inserts events, in seq order (W2), so the table's largest rowid is
+ *       the last stored event's seq (last_seq): a row bound with a NULL seq gets
+ *       last_seq + 1, which the writer does only when that is the row's seq.
  */
 #include <assert.h>
 #include <errno.h>
@@ -589,16 +592,22 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
 
 /* Binds one row's eight columns from parameter `first` on (1 for a one-row statement),
  * with the JSON rows_prepare made for its slot: the payload column holds the payload
- * field's kept bytes, or NULL when the event has none or the cut is 0 (--payload 0). */
+ * field's kept bytes, or NULL when the event has none or the cut is 0 (--payload 0).
+ * `follows`: the row's seq is one more than the last row stored (W4), so seq is bound as
+ * NULL and SQLite gives the row the table's largest rowid plus one, the same value: a
+ * NULL key makes SQLite take the table's last row as the place to append, where a given
+ * key makes it search the tree for that key first (a fifth of the inserting thread's
+ * instructions, docs/trace-schema.md). The stored row and the file are the same. */
 static int row_bind(struct sim_trace_writer *writer, sqlite3_stmt *stmt, int first,
                     uint32_t slot, const struct sim_trace_event *event,
-                    uint32_t payload_bytes_max)
+                    uint32_t payload_bytes_max, bool follows)
 {
     const char *json = writer->batch_json[slot / TRACE_RING_STORE_EVENTS_MAX] +
                        writer->row_json_offset[slot];
     uint32_t payload_field = writer->row_payload_field[slot];
     size_t kind_bytes = event->kind_bytes != 0 ? event->kind_bytes : strlen(event->kind);
-    int rc = sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
+    int rc = follows ? sqlite3_bind_null(stmt, first)
+                     : sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
     rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)event->time_ns);
     rc |= sqlite3_bind_int64(stmt, first + 2, event->ctx);
     rc |= sqlite3_bind_int64(stmt, first + 3, event->pid);
@@ -646,11 +655,12 @@ static int rows_store(void *state, uint32_t slot, const struct sim_trace_event *
     sqlite3_stmt *stmt = count == 1 ? writer->event_insert : writer->event_insert_rows;
     int bound = SQLITE_OK;
     for (uint32_t index = 0; rc == 0 && index < count; index++) {
-        assert(writer->stored_events + index == 0 ||
-               events[index].seq > writer->last_seq);                                   /* W2 */
+        bool first_row = writer->stored_events + index == 0;
+        assert(first_row || events[index].seq > writer->last_seq);                    /* W2 */
+        bool follows = !first_row && events[index].seq == writer->last_seq + 1;     /* W4 */
         writer->last_seq = events[index].seq;
         bound |= row_bind(writer, stmt, (int)(index * WRITER_COLUMNS + 1), slot + index,
-                          &events[index], payload_bytes_max[index]);
+                          &events[index], payload_bytes_max[index], follows);
     }
     if (rc == 0 && bound != SQLITE_OK) {
         sqlite3_reset(stmt);
@@ -658,6 +668,8 @@ static int rows_store(void *state, uint32_t slot, const struct sim_trace_event *
     }
     if (rc == 0)
         rc = step_done(writer, stmt, "insert event", message);
+    assert(rc < 0 || sqlite3_last_insert_rowid(writer->db) ==
+                         (sqlite3_int64)writer->last_seq);                              /* W4 */
     if (rc < 0) {
         if (!sqlite3_get_autocommit(writer->db))
             sqlite3_exec(writer->db, "ROLLBACK", NULL, NULL, NULL);
@@ -679,9 +691,16 @@ static int writer_emit(void *state, const struct sim_trace_event *event, char *m
     assert(event->seq <= (uint64_t)INT64_MAX);
     if (event->layer > writer->level)
         return 0;   /* the engine filters too; a sink must not rely on it */
-    int rc = event_check(writer, event, message);
-    if (rc == 0)
-        rc = trace_ring_append(writer->ring, event, writer->payload_bytes_max, message);
+    /* The ring's one pass over the fields also refuses a field above its limit
+     * (SIM_ELIMIT, nothing written); only then, or for a time SQLite cannot hold, does
+     * event_check walk the event again, for the message that names the field. */
+    if (event->time_ns > (uint64_t)INT64_MAX)
+        return event_check(writer, event, message);
+    int rc = trace_ring_append(writer->ring, event, writer->payload_bytes_max, message);
+    if (rc == SIM_ELIMIT) {
+        rc = event_check(writer, event, message);
+        assert(rc == SIM_ELIMIT);
+    }
     assert(rc == 0 || rc == SIM_ELIMIT || rc == SIM_ENOMEM || rc == SIM_ESINK);
     return rc;
 }

@@ -269,6 +269,46 @@ static void test_batches_commit_every_batch_and_the_rest_at_close(void)
     sqlite3_close(db);
 }
 
+/* Seqs with gaps (a level that filters layers out leaves them): the writer binds a seq
+ * that follows the last stored one as NULL (writer.c W4), so every row must still carry
+ * its own seq: a first seq above 0, gaps at the start, middle and end of 32-row groups,
+ * runs across a transaction's end, and a gap right after a drain (meta). */
+static void test_seqs_with_gaps_are_stored_exactly(void)
+{
+    enum { EVENTS = 5000 };
+    struct sim_trace_writer *writer = writer_open_fixture("gaps.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    uint64_t seq = 5;                               /* SQLite's own first rowid is 1 */
+    uint64_t seq_sum = 0;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    for (uint32_t index = 0; index < EVENTS; index++) {
+        if (index == 2500)
+            CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "half", "yes", message), 0);
+        if (index % 31 == 0 || index % 32 == 0 || index % 32 == 31 || index == 2500)
+            seq += 1 + index % 3;                   /* a gap of 1 to 3 */
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "dg_route");
+        sim_trace_field_u64(&event, "index", index);
+        CU_ASSERT_EQUAL_FATAL(emit(&sink, &event), 0);
+        seq_sum += seq;
+        seq++;
+    }
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("gaps.db");
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), EVENTS);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT min(seq) FROM events", NULL), 6);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT max(seq) FROM events", NULL), (int64_t)seq - 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT sum(seq) FROM events", NULL), (int64_t)seq_sum);
+    /* Each row's own columns were made from its seq (event_make) */
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events WHERE time_ns <> 1000 * seq + 7"
+                           " OR ctx <> seq % 5 + 2 OR pid <> seq % 3", NULL), 0);
+    /* ... and rows stay in emission order. */
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events a JOIN events b"
+                           " ON b.seq = (SELECT min(seq) FROM events WHERE seq > a.seq)"
+                           " WHERE json_extract(b.fields, '$.index') <>"
+                           " json_extract(a.fields, '$.index') + 1", NULL), 0);
+    sqlite3_close(db);
+}
+
 /* Close builds no index (readers make them on first use) and leaves no -wal file beside
  * the trace; the file stays in WAL mode (docs/trace-schema.md, "Journal mode") with the
  * writer's 16 KiB pages. */
@@ -1088,6 +1128,57 @@ static void test_ring_keeps_only_the_cut_of_a_payload(void)
                     trace_ring_record_bytes(&event, SIM_TRACE_PAYLOAD_ALL_BYTES));
 }
 
+
+/* An event filled by hand with a string above SIM_TRACE_STRING_BYTES_MAX or a blob above
+ * SIM_TRACE_BYTES_MAX is refused with SIM_ELIMIT by the record's layout: nothing is
+ * written, the ring is not failed, and the events before and after it are stored in
+ * order. A string at its limit makes a record, kept whole (no payload cut applies). */
+static void test_ring_refuses_a_field_above_its_limit(void)
+{
+    static struct store_log log;
+    memset(&log, 0, sizeof log);
+    log.fail_at_store = -1;
+    log.payload_bytes_max = 16;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_logged, commit_logged,
+                                            &log, message), 0);
+    uint8_t *payload = malloc(400000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
+    static char text[SIM_TRACE_STRING_BYTES_MAX + 1];
+    static const uint8_t bytes[1];
+    CU_ASSERT_EQUAL(append_numbered(ring, 0, payload, 16), 0);
+    const enum sim_field_type types[3] = {SIM_FIELD_STR, SIM_FIELD_BYTES, SIM_FIELD_PAYLOAD};
+    for (int index = 0; index < 3; index++) {
+        uint32_t limit = types[index] == SIM_FIELD_STR ? SIM_TRACE_STRING_BYTES_MAX
+                                                       : SIM_TRACE_BYTES_MAX;
+        const void *data = types[index] == SIM_FIELD_STR ? (const void *)text : bytes;
+        struct sim_trace_event event = event_make(1, SIM_LAYER_VMCI, "k");
+        sim_trace_field_u64(&event, "n", 1);
+        event.fields[1] = (struct sim_trace_field){
+            .name = "big", .type = types[index],
+            .value.blob = {.data = data, .size_bytes = limit + 1}};
+        event.field_count = 2;
+        message[0] = '\0';
+        CU_ASSERT_EQUAL(trace_ring_record_bytes(&event, 16), 0);
+        CU_ASSERT_EQUAL(trace_ring_append(ring, &event, 16, message), SIM_ELIMIT);
+        ASSERT_STR_CONTAINS(message, "event 1 has a field larger than");
+    }
+    ASSERT_U64_EQ(trace_ring_appended(ring), 1);
+    struct sim_trace_event event = event_make(1, SIM_LAYER_VMCI, "k");
+    event.fields[0] = (struct sim_trace_field){
+        .name = "text", .type = SIM_FIELD_STR,
+        .value.blob = {.data = text, .size_bytes = SIM_TRACE_STRING_BYTES_MAX}};
+    event.field_count = 1;
+    CU_ASSERT(trace_ring_record_bytes(&event, 16) >= SIM_TRACE_STRING_BYTES_MAX);
+    CU_ASSERT_EQUAL(append_numbered(ring, 1, payload, 16), 0);
+    CU_ASSERT_EQUAL(append_numbered(ring, 2, payload, 16), 0);
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    ASSERT_U64_EQ(log.stored_events, 3);
+    ASSERT_U64_EQ(log.wrong_events, 0);
+    trace_ring_destroy(ring);
+    free(payload);
+}
 /* A failing store fails the ring for good: the next append or drain returns its code and
  * message; later events reach no store, and appends never block on a failed ring. */
 static void test_ring_failure_is_sticky_and_reported(void)
@@ -1381,6 +1472,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_payload_field_is_stored_like_bytes),
         TEST_ENTRY(test_level_stores_only_layers_up_to_level),
         TEST_ENTRY(test_batches_commit_every_batch_and_the_rest_at_close),
+        TEST_ENTRY(test_seqs_with_gaps_are_stored_exactly),
         TEST_ENTRY(test_close_checkpoints_and_builds_no_index),
         TEST_ENTRY(test_readers_make_the_indexes_on_first_use),
         TEST_ENTRY(test_meta_and_files_are_stored_exactly),
@@ -1401,6 +1493,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_goes_round_the_lap),
         TEST_ENTRY(test_ring_worker_maps_the_lap),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
+        TEST_ENTRY(test_ring_refuses_a_field_above_its_limit),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
         TEST_ENTRY(test_cut_bound_holds_the_text_and_skips_the_payload),
