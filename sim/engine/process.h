@@ -57,6 +57,9 @@ struct sim_process_ops {
     /* Optional: frees the owner's state of a process still live when the engine is
      * destroyed (a daemon still blocked at the end). Must not emit or schedule. */
     void (*release)(struct sim_process *process);
+    /* Optional: starts loading (prefetch only, no effect on state) what the next resume
+     * reads first, called an event or so before that resume runs. */
+    void (*prefetch)(const struct sim_process *process);
 };
 
 struct sim_process {
