@@ -212,6 +212,8 @@ void sim__process_prefetch(sim_event_fn fn, void *arg, uint32_t distance)
             __builtin_prefetch((const char *)process + offset);
     } else if (distance == 2) {
         __builtin_prefetch(process->owner);
+        for (uint32_t index = 0; index < SIM_PROCESS_PREFETCH_HINTS; index++)
+            __builtin_prefetch(process->prefetch_hints[index]);
     } else if (process->ops->prefetch != NULL) {
         process->ops->prefetch(process);
     }

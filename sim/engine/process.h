@@ -50,6 +50,9 @@ struct sim_waitq {
     uint32_t count;
 };
 
+/* Addresses a blocked process's owner names for prefetching (sim_process.prefetch_hints). */
+#define SIM_PROCESS_PREFETCH_HINTS 2u
+
 struct sim_process_ops {
     /* Runs the process until it blocks or finishes. Must leave the process BLOCKED
      * (sim_process_block) or finished (sim_process_finish). */
@@ -82,6 +85,10 @@ struct sim_process {
     struct sim_process *waitq_prev;
     struct sim_process *live_next;  /* links on the engine's list of live processes */
     struct sim_process *live_prev;
+    /* Set by the owner when it blocks: what its next resume will read first. The engine
+     * only prefetches these addresses a few events ahead (never reads through them), so a
+     * stale one costs nothing but a wasted load. */
+    const void *prefetch_hints[SIM_PROCESS_PREFETCH_HINTS];
 };
 
 void sim_waitq_init(struct sim_waitq *queue, const char *name);

@@ -229,13 +229,18 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
 
 /* An event before this process's resume (sim/engine, prefetch_upcoming): the coroutine's
  * state, which lua_resume reads first (its status, call frame, stack and hook fields span
- * the block's lines). The userdata is anchored while the process is live. */
+ * the block's lines), and the line before each hint (a userdata's payload: its Lua header
+ * and type tag, which the continuation's checks read). The userdata is anchored while the
+ * process is live; a hint is only prefetched. */
 static void process_prefetch(const struct sim_process *process)
 {
     const struct simlua_process *self = process->owner;
     const char *thread = (const char *)self->thread;
     for (size_t offset = 0; offset < SIMLUA_THREAD_PREFETCH_BYTES; offset += 64)
         __builtin_prefetch(thread + offset);
+    for (uint32_t index = 0; index < SIM_PROCESS_PREFETCH_HINTS; index++)
+        if (process->prefetch_hints[index] != NULL)
+            __builtin_prefetch((const char *)process->prefetch_hints[index] - 64);
 }
 
 static void process_release(struct sim_process *process)

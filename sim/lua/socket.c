@@ -290,6 +290,18 @@ static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
                    struct simlua_process *process, struct vsock_call *call);
 static int op_continue(lua_State *L, int status, lua_KContext context);
 
+/* Yields a blocked call; first names to the engine what op_continue reads first when the
+ * process resumes (the operation's state, the socket's payload), so that in a large world
+ * their loads start a few events ahead (sim_process.prefetch_hints: prefetched only). */
+static int op_yield(lua_State *L, struct lua_socket *ls, struct op_state *state,
+                    struct simlua_process *process)
+{
+    assert(ls != NULL && state != NULL && process->process != NULL);
+    process->process->prefetch_hints[0] = state;
+    process->process->prefetch_hints[1] = ls;
+    return lua_yieldk(L, 0, 0, op_continue);
+}
+
 /* Runs the operation until it finishes (then sleeps its cost) or must wait. `ls` and
  * `state` are the checked payloads of stack slots 1 and OP_STATE: a method checks them
  * once when it starts and op_continue again after each yield; in between, within one C
@@ -321,7 +333,7 @@ static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state,
         int rc = sim_process_block(process->process, NULL, deadline_ns);
         if (rc < 0 && rc != SIM_EKILLED)
             return luaL_error(L, "%s", sim_engine_error_message(engine));
-        return lua_yieldk(L, 0, 0, op_continue);
+        return op_yield(L, ls, state, process);
     }
     assert(call.wait != NULL);
     if (state->cost_ns > 0) {
@@ -332,13 +344,13 @@ static int op_run(lua_State *L, struct lua_socket *ls, struct op_state *state,
         int rc = sim_process_block(process->process, NULL, deadline_ns);
         if (rc < 0 && rc != SIM_EKILLED)
             return luaL_error(L, "%s", sim_engine_error_message(engine));
-        return lua_yieldk(L, 0, 0, op_continue);
+        return op_yield(L, ls, state, process);
     }
     state->deadline_ns = call.deadline_ns;      /* the call's timeout keeps running */
     int rc = sim_process_block(process->process, call.wait, call.deadline_ns);
     if (rc < 0 && rc != SIM_EKILLED)
         return luaL_error(L, "%s", sim_engine_error_message(engine));
-    return lua_yieldk(L, 0, 0, op_continue);
+    return op_yield(L, ls, state, process);
 }
 
 static int op_continue(lua_State *L, int status, lua_KContext context)

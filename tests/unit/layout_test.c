@@ -277,6 +277,58 @@ static void test_large_world_prefetches_change_nothing(void)
         "sim.expect(bad == 0, bad .. ' first-round wake-ups out of spawn order')\n");
 }
 
+/* The same with sockets: 640 streams from 8 guests to one echo service (1 281 processes),
+ * two 64-byte rounds each, so that blocked calls name their state to the engine's
+ * prefetch (sim_process.prefetch_hints) while more than SIM_PREFETCH_PENDING_MIN events
+ * are pending: every answer is its request, every stream finishes. */
+static void test_large_world_socket_prefetches_change_nothing(void)
+{
+    test_expect_lua_source_passes(
+        "local sim = require('vmcisim')\n"
+        "local guests, per_guest = 8, 80\n"
+        "local streams = guests * per_guest\n"
+        "local w = sim.world{ limits = { processes = 2 * streams + 16,\n"
+        "  sockets = 2 * streams + 16, event_subscriptions = streams + 16,\n"
+        "  backlog = streams } }\n"
+        "local finished = 0\n"
+        "w:host():spawn('service', function(p)\n"
+        "  local l = assert(p:socket('stream'))\n"
+        "  assert(l:setsockopt('buffer_size', 4096))\n"
+        "  assert(l:bind(sim.CID_ANY, 7000))\n"
+        "  assert(l:listen(streams))\n"
+        "  local echoes = {}\n"
+        "  for n = 1, streams do\n"
+        "    local conn = assert(l:accept())\n"
+        "    echoes[n] = w:host():spawn('echo' .. n, function()\n"
+        "      for _ = 1, 2 do assert(conn:send(assert(conn:recv(64, 'waitall')))) end\n"
+        "      conn:close()\n"
+        "    end)\n"
+        "  end\n"
+        "  for _, echo in ipairs(echoes) do p:join(echo) end\n"
+        "  l:close()\n"
+        "end)\n"
+        "for g = 1, guests do\n"
+        "  local vm = w:vm{ name = 'guest' .. g }\n"
+        "  for c = 1, per_guest do\n"
+        "    vm:spawn('client' .. c, function(p)\n"
+        "      p:sleep(sim.us(10))\n"
+        "      local s = assert(p:socket('stream'))\n"
+        "      assert(s:setsockopt('buffer_size', 4096))\n"
+        "      assert(s:connect(sim.CID_HOST, 7000))\n"
+        "      for r = 1, 2 do\n"
+        "        local request = sim.pattern(g * 1000 + c, r * 64, 64)\n"
+        "        assert(s:send(request))\n"
+        "        sim.expect(assert(s:recv(64, 'waitall')) == request, 'echo')\n"
+        "      end\n"
+        "      s:close()\n"
+        "      finished = finished + 1\n"
+        "    end)\n"
+        "  end\n"
+        "end\n"
+        "sim.expect(w:run().stopped == 'idle', 'idle')\n"
+        "sim.expect(finished == streams, finished .. ' streams finished')\n");
+}
+
 CU_ErrorCode layout_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -287,6 +339,7 @@ CU_ErrorCode layout_suite_add(void)
         TEST_ENTRY(test_data_stream_inline_state),
         TEST_ENTRY(test_queue_pair_rings_share_one_block),
         TEST_ENTRY(test_large_world_prefetches_change_nothing),
+        TEST_ENTRY(test_large_world_socket_prefetches_change_nothing),
     };
     return test_suite_register("layout", tests, sizeof(tests) / sizeof(tests[0]));
 }
