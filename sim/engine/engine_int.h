@@ -112,5 +112,17 @@ struct sim_digest *sim__digest_of_sink(const struct sim_trace_sink *sink);
 
 /* process.c */
 void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);
+/* How many events ahead of the running one the engine starts loading state (engine.c,
+ * prefetch_upcoming): one step of a chain of dependent loads per event. */
+#define SIM_PREFETCH_DISTANCE_MAX 3u
+/* Below this many pending events a world's state stays in the caches between turns and
+ * the prefetches would only cost instructions (about 100 an event), so none are made. */
+#define SIM_PREFETCH_PENDING_MIN 1024u
+/* Starts loading what a pending event (fn, arg) will read first when it runs `distance`
+ * events from now (1: next; engine.c, prefetch_upcoming): at 3 its argument (a process's
+ * lines), at 2 a process's owner and prefetch_hints, at 1 what the owner's ops->prefetch
+ * names. Each step reads only what the step before loaded. Reads a pending event's
+ * process, which lives until that event runs or is cancelled; changes nothing. */
+void sim__process_prefetch(sim_event_fn fn, void *arg, uint32_t distance);
 
 #endif /* SIM_ENGINE_ENGINE_INT_H */

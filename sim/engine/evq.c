@@ -447,6 +447,26 @@ uint64_t sim_evq_next_time(const struct sim_evq *queue)
     return queue->pending > 0 ? queue->heap[0].time_ns : UINT64_MAX;
 }
 
+uint32_t sim_evq_upcoming(const struct sim_evq *queue, uint32_t count, sim_event_fn *fns,
+                          void **args)
+{
+    assert(queue != NULL);
+    assert(count == 0 || (fns != NULL && args != NULL));
+    uint32_t filled = 0;
+    uint32_t slot_index = queue->pending > 0 ? queue->heap[0].slot : NONE;
+    while (filled < count && slot_index != NONE) {
+        const struct slot *slot = &queue->slots[slot_index];
+        fns[filled] = slot->fn;
+        args[filled] = slot->arg;
+        filled++;
+        slot_index = slot->next;
+    }
+    if (slot_index != NONE)
+        __builtin_prefetch(&queue->slots[slot_index]);
+    assert(filled <= count && filled <= queue->pending);
+    return filled;
+}
+
 uint64_t sim_evq_peek_time(const struct sim_evq *queue)
 {
     assert(queue != NULL);

@@ -74,6 +74,14 @@ void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *doma
 int sim_evq_cancel(struct sim_evq *queue, sim_event_id id);
 /* True and the earliest event in *entry (removed), or false when empty. */
 bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry);
+/* The functions and arguments of up to `count` events that run next, the earliest first,
+ * as far as they follow one another in the chain of the earliest time (an event of a later
+ * time is not looked for); returns how many were filled. The slot of the event after the
+ * last one filled is prefetched, so that the next call reads it from the cache. For a
+ * caller that starts loading what those events will touch: nothing here changes the queue,
+ * its order or any event. */
+uint32_t sim_evq_upcoming(const struct sim_evq *queue, uint32_t count, sim_event_fn *fns,
+                          void **args);
 /* Time of the earliest event; the queue must not be empty. */
 uint64_t sim_evq_peek_time(const struct sim_evq *queue);
 /* Time of the earliest event, or UINT64_MAX when the queue is empty (the run loop's one

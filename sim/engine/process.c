@@ -228,6 +228,27 @@ static void deadline_event(void *context, void *arg, uint64_t data)
     resume_now(context, process, SIM_WAKE_TIMED_OUT);
 }
 
+void sim__process_prefetch(sim_event_fn fn, void *arg, uint32_t distance)
+{
+    assert(distance >= 1 && distance <= SIM_PREFETCH_DISTANCE_MAX);
+    if (fn != resume_event && fn != deadline_event) {
+        if (distance == SIM_PREFETCH_DISTANCE_MAX && arg != NULL)
+            __builtin_prefetch(arg);            /* any other event: its argument's first line */
+        return;
+    }
+    const struct sim_process *process = arg;
+    if (distance == SIM_PREFETCH_DISTANCE_MAX) {
+        for (size_t offset = 0; offset < sizeof(*process); offset += 64)
+            __builtin_prefetch((const char *)process + offset);
+    } else if (distance == 2) {
+        __builtin_prefetch(process->owner);
+        for (uint32_t index = 0; index < SIM_PROCESS_PREFETCH_HINTS; index++)
+            __builtin_prefetch(process->prefetch_hints[index]);
+    } else if (process->ops->prefetch != NULL) {
+        process->ops->prefetch(process);
+    }
+}
+
 int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint64_t deadline_ns)
 {
     assert(process != NULL);

@@ -51,6 +51,9 @@ struct sim_waitq {
     uint32_t name_bytes;                   /* strlen(name), set by sim_waitq_init */
 };
 
+/* Addresses a blocked process's owner names for prefetching (sim_process.prefetch_hints). */
+#define SIM_PROCESS_PREFETCH_HINTS 2u
+
 struct sim_process_ops {
     /* Runs the process until it blocks or finishes. Must leave the process BLOCKED
      * (sim_process_block) or finished (sim_process_finish). */
@@ -58,6 +61,9 @@ struct sim_process_ops {
     /* Optional: frees the owner's state of a process still live when the engine is
      * destroyed (a daemon still blocked at the end). Must not emit or schedule. */
     void (*release)(struct sim_process *process);
+    /* Optional: starts loading (prefetch only, no effect on state) what the next resume
+     * reads first, called an event or so before that resume runs. */
+    void (*prefetch)(const struct sim_process *process);
 };
 
 struct sim_process {
@@ -80,6 +86,10 @@ struct sim_process {
     struct sim_process *waitq_prev;
     struct sim_process *live_next;  /* links on the engine's list of live processes */
     struct sim_process *live_prev;
+    /* Set by the owner when it blocks: what its next resume will read first. The engine
+     * only prefetches these addresses a few events ahead (never reads through them), so a
+     * stale one costs nothing but a wasted load. */
+    const void *prefetch_hints[SIM_PROCESS_PREFETCH_HINTS];
 };
 
 void sim_waitq_init(struct sim_waitq *queue, const char *name);

@@ -22,13 +22,18 @@
 /* Lua instructions the text of a process's failure may take (the error object's
  * __tostring is scenario code): a loop there ends with the instruction limit. */
 #define SIMLUA_FAILURE_TEXT_INSTRUCTIONS (16ull * SIMLUA_HOOK_INSTRUCTIONS)
+/* How much of a coroutine's lua_State (about 200 bytes with Lua 5.4) a resume's prefetch
+ * loads: every line the block can span. */
+#define SIMLUA_THREAD_PREFETCH_BYTES 256u
 
 static void process_resume(struct sim_process *process, enum sim_wake_reason reason);
 static void process_release(struct sim_process *process);
 
+static void process_prefetch(const struct sim_process *process);
 static const struct sim_process_ops lua_process_ops = {
     .resume = process_resume,
     .release = process_release,
+    .prefetch = process_prefetch,
 };
 
 struct simlua_process *simlua__process_of(struct sim_process *process)
@@ -220,6 +225,22 @@ static void process_resume(struct sim_process *process, enum sim_wake_reason rea
         return;
     }
     process_failed(self, thread, status);
+}
+
+/* An event before this process's resume (sim/engine, prefetch_upcoming): the coroutine's
+ * state, which lua_resume reads first (its status, call frame, stack and hook fields span
+ * the block's lines), and the line before each hint (a userdata's payload: its Lua header
+ * and type tag, which the continuation's checks read). The userdata is anchored while the
+ * process is live; a hint is only prefetched. */
+static void process_prefetch(const struct sim_process *process)
+{
+    const struct simlua_process *self = process->owner;
+    const char *thread = (const char *)self->thread;
+    for (size_t offset = 0; offset < SIMLUA_THREAD_PREFETCH_BYTES; offset += 64)
+        __builtin_prefetch(thread + offset);
+    for (uint32_t index = 0; index < SIM_PROCESS_PREFETCH_HINTS; index++)
+        if (process->prefetch_hints[index] != NULL)
+            __builtin_prefetch((const char *)process->prefetch_hints[index] - 64);
 }
 
 static void process_release(struct sim_process *process)

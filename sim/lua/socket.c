@@ -296,9 +296,16 @@ static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
                    struct simlua_process *process, struct vsock_call *call, int64_t *result);
 static int op_continue(lua_State *L, int status, lua_KContext context);
 
-/* Parks the call: the continuation gets the state's address as its context. */
+/* Parks the call: the continuation gets the state's address as its context. First names to
+ * the engine what op_continue reads first when the process resumes (the operation's state,
+ * the socket's payload), so that in a large world their loads start a few events ahead
+ * (sim_process.prefetch_hints: prefetched only, never read through). */
 static int op_yield(lua_State *L, struct op_state *state)
 {
+    assert(state != NULL && state->socket != NULL && state->process != NULL);
+    assert(state->process->process != NULL);
+    state->process->process->prefetch_hints[0] = state;
+    state->process->process->prefetch_hints[1] = state->socket;
     return lua_yieldk(L, 0, (lua_KContext)(intptr_t)state, op_continue);
 }
 

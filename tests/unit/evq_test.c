@@ -600,6 +600,42 @@ static void test_evq_moves_at_pending_max_never_fail(void)
     sim_evq_destroy(queue);
 }
 
+/* sim_evq_upcoming: the next events in pop order, as far as the earliest time's chain goes
+ * (a later time is not included), none from an empty queue or for a count of 0, and the
+ * queue untouched: the pops that follow are the same. */
+static void test_evq_upcoming_lists_the_next_events_of_the_earliest_chain(void)
+{
+    struct sim_evq *queue = evq_fixture(16);
+    int args[6];
+    sim_event_fn fns[8];
+    void *found[8];
+    CU_ASSERT_EQUAL(sim_evq_upcoming(queue, 3, fns, found), 0);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 50, event_other, &args[5], 5, NULL), SIM_OK);
+    for (uint64_t index = 0; index < 5; index++)
+        CU_ASSERT_EQUAL(sim_evq_push(queue, 100, event_noop, &args[index], index, NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_push(queue, 200, event_noop, &marker, 9, NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_evq_upcoming(queue, 3, fns, found), 1);   /* time 50 alone */
+    CU_ASSERT(fns[0] == event_other);
+    CU_ASSERT_PTR_EQUAL(found[0], &args[5]);
+    CU_ASSERT_EQUAL(sim_evq_upcoming(queue, 0, fns, found), 0);
+    struct sim_evq_entry entry;
+    CU_ASSERT_FATAL(sim_evq_pop(queue, &entry));
+    CU_ASSERT_EQUAL(sim_evq_upcoming(queue, 3, fns, found), 3);
+    CU_ASSERT_EQUAL(sim_evq_upcoming(queue, 8, fns, found), 5);   /* not the one at 200 */
+    int bad = 0;
+    for (int index = 0; index < 5; index++)
+        bad += fns[index] != event_noop || found[index] != &args[index];
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 6);
+    CU_ASSERT(sim_evq_check(queue));
+    for (uint64_t index = 0; index < 5; index++)
+        bad += !sim_evq_pop(queue, &entry) || entry.data != index || entry.arg != &args[index];
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(sim_evq_upcoming(queue, 3, fns, found), 1);
+    CU_ASSERT_PTR_EQUAL(found[0], &marker);
+    sim_evq_destroy(queue);
+}
+
 CU_ErrorCode evq_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -615,6 +651,7 @@ CU_ErrorCode evq_suite_add(void)
         TEST_ENTRY(test_evq_lockstep_operations_match_the_order_model),
         TEST_ENTRY(test_evq_spread_operations_match_the_order_model),
         TEST_ENTRY(test_evq_moves_at_pending_max_never_fail),
+        TEST_ENTRY(test_evq_upcoming_lists_the_next_events_of_the_earliest_chain),
     };
     return test_suite_register("evq", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -5,8 +5,10 @@
  * objects of vmci/ from vmci_line_calloc, the running data hashes with their state
  * inline, a queue pair's bookkeeping and rings in one block with each ring on a cache
  * line, and the prefetches that only start loads (they must leave every value alone,
- * and never touch an entry the endpoint's cache no longer vouches for). The field orders
- * themselves are checked at compile time (the _Static_asserts beside the structures).
+ * and never touch an entry the endpoint's cache no longer vouches for), also those the
+ * engine starts for the next resumes of a large world (a Lua process's coroutine). The
+ * field orders themselves are checked at compile time (the _Static_asserts beside the
+ * structures).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -237,6 +239,96 @@ static void test_queue_pair_rings_share_one_block(void)
     }
 }
 
+/* A world large enough for the engine to prefetch the next resumes (more than
+ * SIM_PREFETCH_PENDING_MIN, 1 024, events pending): 1 200 Lua processes sleep three times
+ * in step, kill and join some (so prefetched processes end while others are pending), and
+ * every one wakes in spawn order at the expected times: the prefetches of their coroutines
+ * change nothing (under ASan, they read only live processes). */
+static void test_large_world_prefetches_change_nothing(void)
+{
+    test_expect_lua_source_passes(
+        "local sim = require('vmcisim')\n"
+        "local w = sim.world{ limits = { processes = 1300 } }\n"
+        "local h = w:host()\n"
+        "local order, count, wrong = {}, 1200, 0\n"
+        "local procs = {}\n"
+        "for n = 1, count do\n"
+        "  procs[n] = h:spawn('sleeper' .. n, function(p)\n"
+        "    for round = 1, 3 do\n"
+        "      p:sleep(10)\n"
+        "      if w.now ~= 10 * round then wrong = wrong + 1 end\n"
+        "      order[#order + 1] = n\n"
+        "    end\n"
+        "  end)\n"
+        "end\n"
+        "h:spawn('killer', function(p)\n"
+        "  p:sleep(15)\n"
+        "  for n = 2, count, 100 do procs[n]:kill() end\n"
+        "  p:join(procs[1])\n"
+        "end)\n"
+        "local r = w:run()\n"
+        "sim.expect(r.stopped == 'idle', r.stopped)\n"
+        "sim.expect(wrong == 0, wrong .. ' wake-ups at the wrong time')\n"
+        "local killed = 0\n"
+        "for n = 2, count, 100 do killed = killed + 1 end\n"
+        "sim.expect(#order == 3 * count - 2 * killed, #order .. ' wake-ups')\n"
+        "local bad = 0\n"
+        "for i = 1, count do if order[i] ~= i then bad = bad + 1 end end\n"
+        "sim.expect(bad == 0, bad .. ' first-round wake-ups out of spawn order')\n");
+}
+
+/* The same with sockets: 640 streams from 8 guests to one echo service (1 281 processes),
+ * two 64-byte rounds each, so that blocked calls name their state to the engine's
+ * prefetch (sim_process.prefetch_hints) while more than SIM_PREFETCH_PENDING_MIN events
+ * are pending: every answer is its request, every stream finishes. */
+static void test_large_world_socket_prefetches_change_nothing(void)
+{
+    test_expect_lua_source_passes(
+        "local sim = require('vmcisim')\n"
+        "local guests, per_guest = 8, 80\n"
+        "local streams = guests * per_guest\n"
+        "local w = sim.world{ limits = { processes = 2 * streams + 16,\n"
+        "  sockets = 2 * streams + 16, event_subscriptions = streams + 16,\n"
+        "  backlog = streams } }\n"
+        "local finished = 0\n"
+        "w:host():spawn('service', function(p)\n"
+        "  local l = assert(p:socket('stream'))\n"
+        "  assert(l:setsockopt('buffer_size', 4096))\n"
+        "  assert(l:bind(sim.CID_ANY, 7000))\n"
+        "  assert(l:listen(streams))\n"
+        "  local echoes = {}\n"
+        "  for n = 1, streams do\n"
+        "    local conn = assert(l:accept())\n"
+        "    echoes[n] = w:host():spawn('echo' .. n, function()\n"
+        "      for _ = 1, 2 do assert(conn:send(assert(conn:recv(64, 'waitall')))) end\n"
+        "      conn:close()\n"
+        "    end)\n"
+        "  end\n"
+        "  for _, echo in ipairs(echoes) do p:join(echo) end\n"
+        "  l:close()\n"
+        "end)\n"
+        "for g = 1, guests do\n"
+        "  local vm = w:vm{ name = 'guest' .. g }\n"
+        "  for c = 1, per_guest do\n"
+        "    vm:spawn('client' .. c, function(p)\n"
+        "      p:sleep(sim.us(10))\n"
+        "      local s = assert(p:socket('stream'))\n"
+        "      assert(s:setsockopt('buffer_size', 4096))\n"
+        "      assert(s:connect(sim.CID_HOST, 7000))\n"
+        "      for r = 1, 2 do\n"
+        "        local request = sim.pattern(g * 1000 + c, r * 64, 64)\n"
+        "        assert(s:send(request))\n"
+        "        sim.expect(assert(s:recv(64, 'waitall')) == request, 'echo')\n"
+        "      end\n"
+        "      s:close()\n"
+        "      finished = finished + 1\n"
+        "    end)\n"
+        "  end\n"
+        "end\n"
+        "sim.expect(w:run().stopped == 'idle', 'idle')\n"
+        "sim.expect(finished == streams, finished .. ' streams finished')\n");
+}
+
 CU_ErrorCode layout_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -246,6 +338,8 @@ CU_ErrorCode layout_suite_add(void)
         TEST_ENTRY(test_prefetch_changes_nothing_and_skips_stale_entries),
         TEST_ENTRY(test_data_stream_inline_state),
         TEST_ENTRY(test_queue_pair_rings_share_one_block),
+        TEST_ENTRY(test_large_world_prefetches_change_nothing),
+        TEST_ENTRY(test_large_world_socket_prefetches_change_nothing),
     };
     return test_suite_register("layout", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -13,11 +13,13 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
 
 #include "sim/engine/engine.h"
+#include "sim/engine/engine_int.h"
 #include "sim/engine/process.h"
 #include "suites.h"
 #include "test_support.h"
@@ -1033,6 +1035,96 @@ static void test_schedule_after_is_relative_and_rejects_overflow(void)
     sim_engine_destroy(engine);
 }
 
+/* ---- Prefetching the next resumes (engine.c, prefetch_upcoming) ------------------------ */
+
+/* Enough processes that the world stays above the prefetch threshold for two whole rounds
+ * and crosses below it during the third, as its processes finish. */
+#define PREFETCH_PROCESSES (SIM_PREFETCH_PENDING_MIN + 76u)
+#define PREFETCH_ROUNDS 3u
+
+struct sleeper {
+    struct sim_engine *engine;
+    uint32_t rounds;            /* resumes so far */
+    bool prefetched;            /* named by a prefetch since its last resume */
+    bool finished;
+};
+
+static uint32_t prefetched_resumes[PREFETCH_ROUNDS];
+static uint32_t prefetch_bad;   /* prefetches of a process that was running or finished */
+
+static void sleeper_resume(struct sim_process *process, enum sim_wake_reason reason)
+{
+    (void)reason;
+    struct sleeper *sleeper = process->owner;
+    if (sleeper->prefetched)
+        prefetched_resumes[sleeper->rounds]++;
+    sleeper->prefetched = false;
+    if (++sleeper->rounds < PREFETCH_ROUNDS &&
+        sim_process_block(process, NULL, sim_engine_now(sleeper->engine) + 10) == SIM_OK)
+        return;
+    sim_process_finish(process, false);
+    sim_process_destroy(process);
+    sleeper->finished = true;
+}
+
+static void sleeper_prefetch(const struct sim_process *process)
+{
+    struct sleeper *sleeper = process->owner;
+    prefetch_bad += sleeper->finished || process->state == SIM_PROCESS_RUNNING;
+    sleeper->prefetched = true;
+}
+
+static const struct sim_process_ops sleeper_ops = {
+    .resume = sleeper_resume,
+    .prefetch = sleeper_prefetch,
+};
+
+/* Runs `count` sleepers (each resumed PREFETCH_ROUNDS times, 10 ns apart, all in step);
+ * the rounds' prefetched resumes land in prefetched_resumes. */
+static void sleepers_run(uint32_t count)
+{
+    struct sim_limits limits = sim_limits_default();
+    limits.processes_max = count;
+    limits.events_pending_max = count + 16;
+    struct sim_engine *engine = engine_fixture(&limits);
+    struct sleeper *sleepers = calloc(count, sizeof(*sleepers));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sleepers);
+    memset(prefetched_resumes, 0, sizeof(prefetched_resumes));
+    prefetch_bad = 0;
+    for (uint32_t index = 0; index < count; index++) {
+        struct sim_process *process = NULL;
+        sleepers[index].engine = engine;
+        CU_ASSERT_EQUAL_FATAL(sim_process_create(engine, 1, "sleeper", &sleeper_ops,
+                                                 &sleepers[index], false, 0, &process),
+                              SIM_OK);
+    }
+    struct sim_run_result result = run_all(engine);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
+    uint32_t finished = 0;
+    for (uint32_t index = 0; index < count; index++)
+        finished += sleepers[index].finished && sleepers[index].rounds == PREFETCH_ROUNDS;
+    CU_ASSERT_EQUAL(finished, count);
+    CU_ASSERT_EQUAL(prefetch_bad, 0);
+    free(sleepers);
+    sim_engine_destroy(engine);
+}
+
+/* A world with SIM_PREFETCH_PENDING_MIN events pending or more names each process to its
+ * owner's prefetch before the event that resumes it runs: every resume but the run's very
+ * first in the first two rounds; in the last round the first (named during the second
+ * round's last event) and then only while enough are still pending (the event before the
+ * k-th resume of that round, k from 0, leaves PREFETCH_PROCESSES - k pending). Never a
+ * process that runs or has finished. A small world is never prefetched. */
+static void test_prefetch_names_each_process_before_its_resume_in_a_large_world(void)
+{
+    sleepers_run(PREFETCH_PROCESSES);
+    CU_ASSERT_EQUAL(prefetched_resumes[0], PREFETCH_PROCESSES - 1);
+    CU_ASSERT_EQUAL(prefetched_resumes[1], PREFETCH_PROCESSES);
+    CU_ASSERT_EQUAL(prefetched_resumes[2], PREFETCH_PROCESSES - SIM_PREFETCH_PENDING_MIN + 1);
+    sleepers_run(SIM_PREFETCH_PENDING_MIN / 2);
+    CU_ASSERT_EQUAL(prefetched_resumes[0] + prefetched_resumes[1] + prefetched_resumes[2], 0);
+}
+
 CU_ErrorCode process_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1062,6 +1154,7 @@ CU_ErrorCode process_suite_add(void)
         TEST_ENTRY(test_until_runs_events_at_until_and_stops_there),
         TEST_ENTRY(test_max_events_stops_after_that_many_events),
         TEST_ENTRY(test_schedule_after_is_relative_and_rejects_overflow),
+        TEST_ENTRY(test_prefetch_names_each_process_before_its_resume_in_a_large_world),
     };
     return test_suite_register("process", tests, sizeof(tests) / sizeof(tests[0]));
 }
