@@ -189,15 +189,31 @@ static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *en
     qpair->produced = sim_data_stream_share(tally->written);
 }
 
+/* What a qp_data event's `op` says, with the names' lengths measured by the compiler (a
+ * strlen() at every data operation cost more than the field). */
+enum data_operation { DATA_ENQUEUE, DATA_DEQUEUE, DATA_PEEK };
+#define OPERATION_NAME(text) { text, sizeof(text) - 1u }
+static const struct {
+    const char *text;
+    uint32_t bytes;
+} operation_names[] = {
+    [DATA_ENQUEUE] = OPERATION_NAME("enqueue"),
+    [DATA_DEQUEUE] = OPERATION_NAME("dequeue"),
+    [DATA_PEEK] = OPERATION_NAME("peek"),
+};
+#undef OPERATION_NAME
+
 /* One "qp_data" event: `moved` bytes went through this endpoint's side of the pair. An
  * enqueue shows the running hash of everything this endpoint has produced (hash_enqueued
  * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
  * bytes written and the traced operations. */
-static inline void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
+static inline void trace_data(struct vmci_qpair *qpair, enum data_operation operation,
                               uint64_t produced_hash, uint64_t moved)
 {
     assert(moved > 0);
     assert(data_hashing);
+    assert(operation <= DATA_PEEK);
+    bool enqueue = operation == DATA_ENQUEUE;
     char hash_text[SIM_DATA_HASH_TEXT_BYTES] = "";
     if (enqueue)
         sim_data_hash_text(produced_hash, hash_text);
@@ -207,7 +223,8 @@ static inline void trace_data(struct vmci_qpair *qpair, const char *operation, b
                          vmci__current_pid(hypervisor));
     sim_trace_field_u64(&event, "context", qpair->handle.context);
     sim_trace_field_u64(&event, "rid", qpair->handle.resource);
-    sim_trace_field_str(&event, "op", operation);
+    sim_trace_field_strn(&event, "op", operation_names[operation].text,
+                         operation_names[operation].bytes);
     sim_trace_field_u64(&event, "bytes", moved);
     if (enqueue)
         sim_trace_field_strn(&event, "hash", hash_text, SIM_DATA_HASH_TEXT_BYTES - 1u);
@@ -402,7 +419,7 @@ int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint
             .before = tail_before, .after = vmci_queue_producer_tail(view.produce) };
     if (rc > 0 && data_hashing) {
         uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
-        trace_data(qpair, "enqueue", true, produced_hash, (uint64_t)rc);
+        trace_data(qpair, DATA_ENQUEUE, produced_hash, (uint64_t)rc);
     }
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
@@ -451,7 +468,7 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
     if (rc > 0 && !peek && data_hashing)
         tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &copied);
     if (rc > 0 && data_hashing)
-        trace_data(qpair, peek ? "peek" : "dequeue", false, 0, (uint64_t)rc);
+        trace_data(qpair, peek ? DATA_PEEK : DATA_DEQUEUE, 0, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;

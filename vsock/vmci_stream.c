@@ -890,8 +890,9 @@ static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
  * event), stored as the event's `data` payload; NULL for a dequeue or a peek. The digest
  * skips the payload: the qp_data event of the same write carries the running hash of the
  * queue's bytes. A write above SIM_TRACE_BYTES_MAX keeps its first SIM_TRACE_BYTES_MAX bytes
- * (`bytes` says how many moved, so a reader sees the cut). */
-static inline void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
+ * (`bytes` says how many moved, so a reader sees the cut). Inline (forced), so that each
+ * caller's literal kind is measured by the compiler and not at every operation. */
+SIM_TRACE_INLINE void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
                               int64_t position, const void *written)
 {
     assert(moved > 0);
@@ -951,7 +952,10 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
                                           .second_bytes = bytes.second_bytes };
     if (rc > 0) {
         assert(head.before < stream->queue_size && head.after < stream->queue_size);
-        trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc, (int64_t)head.after, NULL);
+        if (peek)
+            trace_ring(sock, "qp_peek", rc, (int64_t)head.after, NULL);
+        else
+            trace_ring(sock, "qp_dequeue", rc, (int64_t)head.after, NULL);
         if (!peek && (uint64_t)rc >= stream->queue_size - head.before)
             stream->consume_generation++;                                       /* R180 */
     }
