@@ -395,6 +395,23 @@ static inline bool host_memory_gone(const struct vmci_qpair *qpair)
     return entry != NULL && !entry->local && entry->state == VMCI_QP_SHUTDOWN;
 }
 
+/* What a data operation on `queue` (whose consumer head `head_holder`'s header holds, R80)
+ * reports in its position: the pointer it moved, and the queue's ready bytes and free space
+ * from the pointers now in the headers, which the operation validated (R82) and wrote. */
+static inline struct vmci_qpair_position ring_position(const struct vmci_queue *queue,
+                                                       const struct vmci_queue *head_holder,
+                                                       uint64_t before, uint64_t after)
+{
+    uint64_t size_bytes = queue->size_bytes;
+    assert(size_bytes > 0);                 /* it moved bytes, so it has a ring */
+    uint64_t ready_bytes = vmci_ring_ready_bytes(vmci_queue_producer_tail(queue),
+                                                 vmci_queue_consumer_head(head_holder),
+                                                 size_bytes);
+    return (struct vmci_qpair_position){ .before = before, .after = after,
+                                         .ready_bytes_after = ready_bytes,
+                                         .free_bytes_after = size_bytes - 1 - ready_bytes };
+}
+
 int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
                            uint64_t *cost_ns)
 {
@@ -415,8 +432,8 @@ int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint
     int64_t rc = vmci_qp_enqueue_hashed(view, source, size_bytes,
                                         data_hashing ? qpair->produced : NULL);
     if (rc > 0 && position != NULL)
-        *position = (struct vmci_qpair_position){
-            .before = tail_before, .after = vmci_queue_producer_tail(view.produce) };
+        *position = ring_position(view.produce, view.consume, tail_before,
+                                  vmci_queue_producer_tail(view.produce));
     if (rc > 0 && data_hashing) {
         uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
         trace_data(qpair, DATA_ENQUEUE, produced_hash, (uint64_t)rc);
@@ -463,8 +480,8 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         copied.first_bytes = rc > 0 ? (uint64_t)rc : 0;
     }
     if (rc > 0 && position != NULL)
-        *position = (struct vmci_qpair_position){
-            .before = head_before, .after = vmci_queue_consumer_head(view.produce) };
+        *position = ring_position(view.consume, view.produce, head_before,
+                                  vmci_queue_consumer_head(view.produce));
     if (rc > 0 && !peek && data_hashing)
         tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &copied);
     if (rc > 0 && data_hashing)

@@ -732,13 +732,15 @@ static void read_test(struct vsock_sock *sock, struct vsock_call *call)
     }
 }
 
-static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written,
+/* After an enqueue of `written` bytes (> 0) that left `ready` bytes in the produce queue
+ * (what vmci_qpair_produce_buf_ready would answer: the enqueue reported it). */
+static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written, uint64_t ready,
                                      struct vsock_call *call)
 {
     struct vsock_stream *stream = stream_of(sock);
-    int64_t ready = vmci_qpair_produce_buf_ready(stream->qpair);
+    assert(written > 0 && ready >= written);
     if (stream->protocol == VSOCK_NOTIFY_QSTATE) {
-        if (ready == (int64_t)written)                                          /* R176 */
+        if (ready == written)                                                   /* R176 */
             send_with_retry(sock, VSOCK_PACKET_WROTE, call);
         return;
     }
@@ -748,14 +750,15 @@ static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written,
     }
 }
 
-static void notify_recv_post_dequeue(struct vsock_sock *sock, uint64_t copied, bool peek,
-                                     struct vsock_call *call)
+/* After a dequeue (not a peek) of `copied` bytes (> 0) that left `free_bytes` of space in
+ * the consume queue (what vmci_qpair_consume_free_space would answer: the dequeue reported
+ * it). */
+static void notify_recv_post_dequeue(struct vsock_sock *sock, uint64_t copied,
+                                     uint64_t free_bytes, struct vsock_call *call)
 {
     struct vsock_stream *stream = stream_of(sock);
-    if (peek || copied == 0)
-        return;
-    if (stream->protocol == VSOCK_NOTIFY_QSTATE &&
-        vmci_qpair_consume_free_space(stream->qpair) == (int64_t)copied)
+    assert(copied > 0 && free_bytes >= copied);
+    if (stream->protocol == VSOCK_NOTIFY_QSTATE && free_bytes == copied)
         stream->peer_waiting_write = true;                                      /* R177 */
     read_test(sock, call);
 }
@@ -926,6 +929,9 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
         trace_ring(sock, "qp_enqueue", rc, (int64_t)tail.after, source);
         if ((uint64_t)rc >= stream->queue_size - tail.before)
             stream->produce_generation++;                                       /* R180 */
+        /* The notification the core's notify_send_post_enqueue hook would send next (this
+         * transport leaves the hook unset): here, with the queue's state the enqueue read. */
+        notify_send_post_enqueue(sock, (uint64_t)rc, tail.ready_bytes_after, call);
     }
     if (rc == VMCI_ERROR_QUEUEPAIR_NOSPACE)
         return 0;
@@ -958,6 +964,9 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
             trace_ring(sock, "qp_dequeue", rc, (int64_t)head.after, NULL);
         if (!peek && (uint64_t)rc >= stream->queue_size - head.before)
             stream->consume_generation++;                                       /* R180 */
+        /* Likewise the core's notify_recv_post_dequeue hook (unset), which a peek skips. */
+        if (!peek)
+            notify_recv_post_dequeue(sock, (uint64_t)rc, head.free_bytes_after, call);
     }
     if (rc == VMCI_ERROR_QUEUEPAIR_NODATA)
         return 0;
@@ -1063,8 +1072,8 @@ const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .shutdown = stream_shutdown,
     .notify_recv_init = notify_recv_init,
     .notify_recv_pre_block = notify_recv_pre_block,
-    .notify_recv_post_dequeue = notify_recv_post_dequeue,
-    .notify_send_post_enqueue = notify_send_post_enqueue,
+    /* notify_recv_post_dequeue and notify_send_post_enqueue: unset, stream_dequeue and
+     * stream_enqueue notify themselves with the queue state their operation reported. */
     .notify_send_pre_block = notify_send_pre_block,
     .notify_poll_in = notify_poll_in,
     .local_cid = local_cid,

@@ -655,7 +655,8 @@ static void test_R95_local_pair_in_one_guest(void)
 
 /* vmci_qpair_enqueue_at / _consume_at report the pointer they moved as the position
  * queries read it before and after (R80), across the ring's end too; a peek's does not
- * move, and an operation that moves nothing leaves *position as it was. */
+ * move, and an operation that moves nothing leaves *position as it was. The ready bytes
+ * and free space they report for the queue they used are what the R89 queries say next. */
 static void test_R80_positions_reported_by_the_data_operation(void)
 {
     struct world *w = world_open("esxi-6.5", NULL);
@@ -676,12 +677,18 @@ static void test_R80_positions_reported_by_the_data_operation(void)
         ASSERT_U64_EQ(position.before, tail);
         ASSERT_U64_EQ(position.after, vmci_qpair_produce_tail(creator));
         ASSERT_U64_EQ(position.after, (tail + 40) % 64);
+        ASSERT_U64_EQ(position.ready_bytes_after, vmci_qpair_produce_buf_ready(creator));
+        ASSERT_U64_EQ(position.ready_bytes_after, 40);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_produce_free_space(creator));
+        ASSERT_U64_EQ(position.free_bytes_after, 63 - 40);
         int64_t head = vmci_qpair_consume_head(attacher);
         position = unset;
         ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, 10, true, NULL, NULL, &position),
                       10);
         ASSERT_U64_EQ(position.before, head);
         ASSERT_U64_EQ(position.after, head);                        /* a peek: no move */
+        ASSERT_U64_EQ(position.ready_bytes_after, 40);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_consume_free_space(attacher));
         struct vmci_ring_bytes in_place;
         position = unset;
         ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, NULL, 25, false, &in_place, NULL,
@@ -689,11 +696,18 @@ static void test_R80_positions_reported_by_the_data_operation(void)
         ASSERT_U64_EQ(in_place.first_bytes + in_place.second_bytes, 25);
         ASSERT_U64_EQ(position.before, head);
         ASSERT_U64_EQ(position.after, vmci_qpair_consume_head(attacher));
+        ASSERT_U64_EQ(position.ready_bytes_after, vmci_qpair_consume_buf_ready(attacher));
+        ASSERT_U64_EQ(position.ready_bytes_after, 15);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_consume_free_space(attacher));
+        ASSERT_U64_EQ(position.free_bytes_after, 63 - 15);
         position = unset;
         ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, sizeof(bytes), false, NULL, NULL,
                                             &position), 15);
         ASSERT_U64_EQ(position.after, vmci_qpair_consume_head(attacher));
         ASSERT_U64_EQ(position.after, (head + 40) % 64);
+        ASSERT_U64_EQ(position.ready_bytes_after, 0);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_consume_free_space(attacher));
+        ASSERT_U64_EQ(position.free_bytes_after, 63);
     }
     struct vmci_qpair_position position = unset;
     ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, sizeof(bytes), false, NULL, NULL,
