@@ -529,6 +529,25 @@ int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t s
     return rc;
 }
 
+/* R89 for one queue of this endpoint's view: its pointers read once from the headers
+ * (R80: the tail from `queue`'s, the head from `head_holder`'s) and validated (R82), as the
+ * ring code's queries do (vmci_qp_*_free_space, _buf_ready), but inline: the notification
+ * protocol asks before most receives. The ready bytes, or with `free_space` the free space. */
+static inline int64_t ring_query(const struct vmci_queue *queue,
+                                 const struct vmci_queue *head_holder, bool free_space)
+{
+    assert(queue != head_holder);
+    uint64_t size_bytes = queue->size_bytes;
+    uint64_t tail = vmci_queue_producer_tail(queue);
+    uint64_t head = vmci_queue_consumer_head(head_holder);
+    if (!vmci_ring_pointer_valid(tail, size_bytes) || !vmci_ring_pointer_valid(head, size_bytes))
+        return VMCI_ERROR_INVALID_SIZE;                                         /* R82 */
+    uint64_t ready_bytes = vmci_ring_ready_bytes(tail, head, size_bytes);
+    if (!free_space)
+        return (int64_t)ready_bytes;
+    return size_bytes == 0 ? 0 : (int64_t)(size_bytes - 1 - ready_bytes);      /* R83 */
+}
+
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
@@ -536,28 +555,28 @@ int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
      * as a Linux guest does, so a resumed guest's socket polls writable like any socket
      * after a peer detach (R206 "as in R171", R133); enqueue itself still fails. */
     int state = readable(qpair, &view);
-    return state < 0 ? state : vmci_qp_produce_free_space(view);
+    return state < 0 ? state : ring_query(view.produce, view.consume, true);
 }
 
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
     int state = usable(qpair, &view);
-    return state < 0 ? state : vmci_qp_produce_buf_ready(view);
+    return state < 0 ? state : ring_query(view.produce, view.consume, false);
 }
 
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
-    return state < 0 ? state : vmci_qp_consume_free_space(view);
+    return state < 0 ? state : ring_query(view.consume, view.produce, true);
 }
 
 int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
-    return state < 0 ? state : vmci_qp_consume_buf_ready(view);
+    return state < 0 ? state : ring_query(view.consume, view.produce, false);
 }
 
 int64_t vmci_qpair_produce_tail(const struct vmci_qpair *qpair)

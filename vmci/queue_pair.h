@@ -153,6 +153,13 @@ static inline uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue)
     return vmci_read_u64(queue->header + VMCI_QUEUE_HEADER_CONSUMER_HEAD_OFFSET);
 }
 
+/* R82: a pointer read from a header is valid iff it lies inside the ring; a zero-sized
+ * queue has no ring and only 0 is valid. */
+static inline bool vmci_ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
+{
+    return size_bytes == 0 ? pointer == 0 : pointer < size_bytes;
+}
+
 /* R83/R84 from pointers that the operation which read them has validated (R82): the ready
  * bytes of a ring of `size_bytes` whose producer tail and consumer head these are (its free
  * space is size_bytes - 1 minus them). Inline, for a data operation that reports the ring's

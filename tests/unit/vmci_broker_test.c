@@ -721,6 +721,76 @@ static void test_R80_positions_reported_by_the_data_operation(void)
     world_close(w);
 }
 
+/* The four R89 queries of both endpoints (ready bytes and free space of each queue) equal
+ * the ring code's queries on the same views, whatever the pointers, a hostile header's
+ * included (R82: INVALID_SIZE). */
+static void assert_queries_match_the_ring(const struct vmci_qpair *creator,
+                                          const struct vmci_qpair *attacher)
+{
+    const struct vmci_qpair *endpoints[2] = { creator, attacher };
+    for (uint32_t index = 0; index < 2; index++) {
+        const struct vmci_qpair *endpoint = endpoints[index];
+        ASSERT_U64_EQ(vmci_qpair_produce_free_space(endpoint),
+                      vmci_qp_produce_free_space(endpoint->view));
+        ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(endpoint),
+                      vmci_qp_produce_buf_ready(endpoint->view));
+        ASSERT_U64_EQ(vmci_qpair_consume_free_space(endpoint),
+                      vmci_qp_consume_free_space(endpoint->view));
+        ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(endpoint),
+                      vmci_qp_consume_buf_ready(endpoint->view));
+    }
+}
+
+static void test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct vmci_handle handle;
+    struct vmci_qpair *creator = NULL, *attacher = NULL;
+    ASSERT_U64_EQ(qp_new(w, a, 64, 32, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL, &handle,
+                         &creator), VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, a, &handle, 32, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL,
+                     &attacher), VMCI_SUCCESS);
+    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    CU_ASSERT_FATAL(creator->memory != NULL && attacher->memory != NULL);
+    uint8_t bytes[64] = { 0 };
+    assert_queries_match_the_ring(creator, attacher);                       /* empty */
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(creator), 0);
+    ASSERT_U64_EQ(vmci_qpair_produce_free_space(creator), 63);
+    for (uint32_t round = 0; round < 5; round++) {          /* 5 x 50 bytes: wraps */
+        ASSERT_U64_EQ(vmci_qpair_enqueue(creator, bytes, 50, NULL), 50);
+        ASSERT_U64_EQ(vmci_qpair_enqueue(attacher, bytes, 20, NULL), 20);
+        assert_queries_match_the_ring(creator, attacher);
+        ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(attacher), 50);
+        ASSERT_U64_EQ(vmci_qpair_consume_free_space(creator), 31 - 20);
+        ASSERT_U64_EQ(vmci_qpair_dequeue(attacher, bytes, 30, NULL), 30);
+        assert_queries_match_the_ring(creator, attacher);
+        ASSERT_U64_EQ(vmci_qpair_dequeue(attacher, bytes, 64, NULL), 20);
+        ASSERT_U64_EQ(vmci_qpair_dequeue(creator, bytes, 64, NULL), 20);
+    }
+    ASSERT_U64_EQ(vmci_qpair_enqueue(creator, bytes, 64, NULL), 63);      /* full (R83) */
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_produce_free_space(creator), 0);
+    /* A hostile header: the creator's produce tail outside its ring, then its consumer
+     * head (for the other queue) likewise; every query of either side that reads it. */
+    struct vmci_queue *produce = creator->view.produce;
+    uint64_t tail = vmci_queue_producer_tail(produce);
+    vmci_queue_set_producer_tail(produce, 64);
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(creator), VMCI_ERROR_INVALID_SIZE);
+    ASSERT_U64_EQ(vmci_qpair_consume_free_space(attacher), VMCI_ERROR_INVALID_SIZE);
+    vmci_queue_set_producer_tail(produce, tail);
+    uint64_t head = vmci_queue_consumer_head(produce);
+    vmci_queue_set_consumer_head(produce, UINT64_MAX);
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(creator), VMCI_ERROR_INVALID_SIZE);
+    ASSERT_U64_EQ(vmci_qpair_produce_free_space(attacher), VMCI_ERROR_INVALID_SIZE);
+    vmci_queue_set_consumer_head(produce, head);
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(creator), 63);
+    world_close(w);
+}
+
 /* R95: LOCAL creation needs handle.context = own CID and peer in {ANY, own} (-7);
  * ATTACH_ONLY at create is -21; mismatched sizes or flags at attach are -31. */
 static void test_R95_local_checks(void)
@@ -1485,6 +1555,7 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R95_local_pair_in_one_guest),
         TEST_ENTRY(test_R95_local_checks),
         TEST_ENTRY(test_R80_positions_reported_by_the_data_operation),
+        TEST_ENTRY(test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does),
         TEST_ENTRY(test_R68_R95_local_detach_event_stays_in_guest),
         TEST_ENTRY(test_D9_host_local_pairs_esx_only),
         TEST_ENTRY(test_R96_detach_by_non_attached_context_or_unknown_handle),
