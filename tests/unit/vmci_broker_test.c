@@ -791,6 +791,57 @@ static void test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does(void)
     world_close(w);
 }
 
+/* The finders' caches (vmci_int.h) answer only what the tables would: a context found by
+ * CID is gone once suspended, another context taking the CID is found instead (also while
+ * the suspended one is powered off), and one powered off is gone; a datagram handle found once is gone once destroyed, and a new
+ * handle with the same RID is found, also after many creates move the slots. */
+static void test_lookup_caches_follow_the_tables(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct vmci_context *first = vmci__context_find(w->hv, CID_A);
+    CU_ASSERT_FATAL(first != NULL && first->kernel == a);
+    CU_ASSERT_PTR_EQUAL(vmci__context_find(w->hv, CID_A), first);           /* cached */
+    ASSERT_U64_EQ(vmci_hypervisor_vm_suspend(w->hv, CID_A), VMCI_SUCCESS);
+    CU_ASSERT_PTR_NULL(vmci__context_find(w->hv, CID_A));
+    struct vmci_kernel *b = vm_on(w, CID_A, false);                 /* takes the free CID */
+    struct vmci_context *second = vmci__context_find(w->hv, CID_A);
+    CU_ASSERT_FATAL(second != NULL);
+    CU_ASSERT_PTR_EQUAL(second->kernel, b);
+    CU_ASSERT_PTR_NOT_EQUAL(second, first);
+    /* The suspended VM goes first (it still holds CID_A off the table): b stays found. */
+    ASSERT_U64_EQ(vmci_hypervisor_vm_power_off(w->hv, CID_A), VMCI_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(vmci__context_find(w->hv, CID_A), second);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_power_off(w->hv, CID_A), VMCI_SUCCESS);   /* b */
+    CU_ASSERT_PTR_NULL(vmci__context_find(w->hv, CID_A));
+    CU_ASSERT_PTR_NOT_NULL(vmci__context_find(w->hv, VMCI_HOST_CONTEXT_ID));
+
+    struct vmci_handle handle;
+    ASSERT_U64_EQ(vmci_dg_create(w->host, 4242, 0, NULL, dg_ignore, NULL, &handle),
+                  VMCI_SUCCESS);
+    struct vmci_dg_entry *entry = vmci__kernel_handle_find(w->host, handle);
+    CU_ASSERT_FATAL(entry != NULL);
+    CU_ASSERT_PTR_EQUAL(vmci__kernel_handle_find(w->host, handle), entry);  /* cached */
+    ASSERT_U64_EQ(vmci_dg_destroy(w->host, handle), VMCI_SUCCESS);
+    CU_ASSERT_PTR_NULL(vmci__kernel_handle_find(w->host, handle));
+    ASSERT_U64_EQ(vmci_dg_create(w->host, 4242, 0, NULL, dg_ignore, NULL, &handle),
+                  VMCI_SUCCESS);
+    entry = vmci__kernel_handle_find(w->host, handle);
+    CU_ASSERT_FATAL(entry != NULL);
+    CU_ASSERT(entry->live && vmci_handle_equal(entry->handle, handle));
+    for (uint32_t rid = 5000; rid < 5064; rid++) {      /* grows (and moves) the slots */
+        struct vmci_handle more;
+        ASSERT_U64_EQ(vmci_dg_create(w->host, rid, 0, NULL, dg_ignore, NULL, &more),
+                      VMCI_SUCCESS);
+    }
+    entry = vmci__kernel_handle_find(w->host, handle);
+    CU_ASSERT_FATAL(entry != NULL);
+    CU_ASSERT(entry->live && vmci_handle_equal(entry->handle, handle));
+    CU_ASSERT(entry >= w->host->handles &&
+              entry < w->host->handles + w->host->handle_count);  /* in the slots now */
+    world_close(w);
+}
+
 /* R95: LOCAL creation needs handle.context = own CID and peer in {ANY, own} (-7);
  * ATTACH_ONLY at create is -21; mismatched sizes or flags at attach are -31. */
 static void test_R95_local_checks(void)
@@ -1556,6 +1607,7 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R95_local_checks),
         TEST_ENTRY(test_R80_positions_reported_by_the_data_operation),
         TEST_ENTRY(test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does),
+        TEST_ENTRY(test_lookup_caches_follow_the_tables),
         TEST_ENTRY(test_R68_R95_local_detach_event_stays_in_guest),
         TEST_ENTRY(test_D9_host_local_pairs_esx_only),
         TEST_ENTRY(test_R96_detach_by_non_attached_context_or_unknown_handle),
