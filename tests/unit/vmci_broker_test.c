@@ -793,8 +793,9 @@ static void test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does(void)
 
 /* The finders' caches (vmci_int.h) answer only what the tables would: a context found by
  * CID is gone once suspended, another context taking the CID is found instead (also while
- * the suspended one is powered off), and one powered off is gone; a datagram handle found once is gone once destroyed, and a new
- * handle with the same RID is found, also after many creates move the slots. */
+ * the suspended one is powered off), and one powered off is gone; a datagram handle found
+ * once is gone once destroyed, and a new handle with the same RID is found, also after
+ * many creates move the slots. */
 static void test_lookup_caches_follow_the_tables(void)
 {
     struct world *w = world_open("esxi-6.5", NULL);
