@@ -90,8 +90,8 @@ static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_
 
 uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
-    assert(cost != NULL);
-    assert(id < VMCI_COST_COUNT);
+    /* `cost` and `id` are asserted by vmci_cost_draw, the only caller (a jittered world
+     * draws here at every hop: the checks are not repeated). */
     assert(cost->jitter[id].mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
     uint64_t value = draw_constant_or_jitter(cost, id);
     if (!vmci_faults_on(cost->faults))
@@ -99,10 +99,19 @@ uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id 
     return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
 }
 
+/* percent % of value, rounded down, without overflow: in one product while value * 100
+ * fits (every realistic cost), else split as in vmci_cost_copy_ns. The same value both
+ * ways: with value = 100 q + r, value * p / 100 = q p + r p / 100 (rounded down). */
+static inline uint64_t percent_of(uint64_t value, uint64_t percent)
+{
+    assert(percent <= VMCI_JITTER_PERCENT_MAX);
+    if (value <= UINT64_MAX / VMCI_JITTER_PERCENT_MAX)
+        return value * percent / 100u;
+    return (value / 100u) * percent + (value % 100u) * percent / 100u;
+}
+
 static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
-    assert(cost != NULL);
-    assert(id < VMCI_COST_COUNT);
     uint64_t value = vmci_cost_constant(cost, id);
     const struct vmci_jitter *jitter = &cost->jitter[id];
     switch (jitter->mode) {
@@ -113,12 +122,10 @@ static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_
         return uniform(jitter->rng, jitter->min, jitter->max);
     case VMCI_JITTER_PERCENT: {
         assert(jitter->rng != NULL && jitter->percent <= VMCI_JITTER_PERCENT_MAX);
-        /* value * percent / 100 without overflow: split as in vmci_cost_copy_ns. */
-        uint64_t spread = (value / 100u) * jitter->percent +
-                          (value % 100u) * jitter->percent / 100u;
+        uint64_t spread = percent_of(value, jitter->percent);
         uint64_t high = value > UINT64_MAX - spread ? UINT64_MAX : value + spread;
         uint64_t drawn = uniform(jitter->rng, value - spread, high);
-        assert(drawn + spread >= value);
+        assert(spread <= value && drawn >= value - spread);    /* no overflow either way */
         return drawn;
     }
     }

@@ -42,7 +42,12 @@ uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
     return process != NULL ? process->pid : 0;
 }
 
-struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid)
+/* The lookup vmci__context_find makes on a miss of its cache, which it then fills. The
+ * finders take a const hypervisor; the cache is not part of what they read (a hit returns
+ * what the index would), and every hypervisor is allocated writable (create), so the slot
+ * is updated in place. */
+struct vmci_context *vmci__context_find_indexed(const struct vmci_hypervisor *hypervisor,
+                                               uint32_t cid)
 {
     const struct sim_index_node *node = sim_index_first(&hypervisor->context_index, cid);
     if (node == NULL)
@@ -50,6 +55,11 @@ struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor
     struct vmci_context *context = (struct vmci_context *)(
         (const char *)node - offsetof(struct vmci_context, by_cid));
     assert(context->cid == cid);
+    struct vmci_context_cache_slot *slot =
+        (struct vmci_context_cache_slot *)&hypervisor->context_cache[cid %
+                                                                    VMCI_CONTEXT_CACHE_SLOTS];
+    *slot = (struct vmci_context_cache_slot){ .context = context, .cid = cid,
+                                              .context_changes = hypervisor->context_changes };
     return context;
 }
 

@@ -139,12 +139,23 @@ static struct vmci_dg_entry *handle_first(struct vmci_kernel *kernel, struct vmc
 struct vmci_dg_entry *vmci__kernel_handle_find(struct vmci_kernel *kernel,
                                                struct vmci_handle handle)
 {
-    return handle_first(kernel, handle, false);
+    if (kernel->handle_cache_entry != NULL &&
+        kernel->handle_cache_changes == kernel->handle_changes &&
+        vmci_handle_equal(kernel->handle_cache_key, handle)) {
+        assert(kernel->handle_cache_entry->live);
+        return kernel->handle_cache_entry;
+    }
+    struct vmci_dg_entry *entry = handle_first(kernel, handle, false);
+    kernel->handle_cache_entry = entry;
+    kernel->handle_cache_key = handle;
+    kernel->handle_cache_changes = kernel->handle_changes;
+    return entry;
 }
 
 /* The slots moved (realloc): their index nodes are rebuilt, in slot order. */
 static void handles_reindex(struct vmci_kernel *kernel)
 {
+    kernel->handle_changes++;               /* the entries moved: no cached one is good */
     sim_index_clear(&kernel->handle_index);
     for (uint32_t slot = 0; slot < kernel->handle_count; slot++) {
         struct vmci_dg_entry *entry = &kernel->handles[slot];
@@ -252,6 +263,7 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
         entry->identity = *identity;
     entry->fn = fn;
     entry->state = state;
+    kernel->handle_changes++;               /* a lookup may now find this one */
     int rc = sim_index_insert(&kernel->handle_index, &entry->by_rid, rid,
                               (uint64_t)(entry - kernel->handles));
     assert(rc == SIM_OK);                   /* the index has no bound of its own */
@@ -277,6 +289,7 @@ int vmci_dg_destroy(struct vmci_kernel *kernel, struct vmci_handle handle)
     if (entry == NULL)
         return VMCI_ERROR_NOT_FOUND;                                            /* R62 */
     entry->live = false;
+    kernel->handle_changes++;               /* a lookup may have found this one */
     sim_index_remove(&kernel->handle_index, &entry->by_rid);
     /* Without memory to record the free slot it is simply never reused. */
     (void)sim_slots_free(&kernel->handle_free, (uint32_t)(entry - kernel->handles));
@@ -449,9 +462,11 @@ int vmci_event_unsubscribe(struct vmci_kernel *kernel, uint32_t subscription)
     return VMCI_SUCCESS;
 }
 
-static inline void trace_delivery(struct vmci_kernel *kernel,
-                                  const struct vmci_datagram_header *header, const char *kind,
-                                  const char *rule)
+/* One delivery decision for a received datagram: `kind` and `rule` are literals at every
+ * call, and inline (forced) the compiler measures them instead of each delivery. */
+SIM_TRACE_INLINE void trace_delivery(struct vmci_kernel *kernel,
+                                     const struct vmci_datagram_header *header,
+                                     const char *kind, const char *rule)
 {
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->cid, 0);

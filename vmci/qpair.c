@@ -189,15 +189,31 @@ static void qpair_share_tally(struct vmci_qpair *qpair, struct vmci_qp_entry *en
     qpair->produced = sim_data_stream_share(tally->written);
 }
 
+/* What a qp_data event's `op` says, with the names' lengths measured by the compiler (a
+ * strlen() at every data operation cost more than the field). */
+enum data_operation { DATA_ENQUEUE, DATA_DEQUEUE, DATA_PEEK };
+#define OPERATION_NAME(text) { text, sizeof(text) - 1u }
+static const struct {
+    const char *text;
+    uint32_t bytes;
+} operation_names[] = {
+    [DATA_ENQUEUE] = OPERATION_NAME("enqueue"),
+    [DATA_DEQUEUE] = OPERATION_NAME("dequeue"),
+    [DATA_PEEK] = OPERATION_NAME("peek"),
+};
+#undef OPERATION_NAME
+
 /* One "qp_data" event: `moved` bytes went through this endpoint's side of the pair. An
  * enqueue shows the running hash of everything this endpoint has produced (hash_enqueued
  * extended it); a dequeue or peek shows only the count: what a reader gets is fixed by the
  * bytes written and the traced operations. */
-static inline void trace_data(struct vmci_qpair *qpair, const char *operation, bool enqueue,
+static inline void trace_data(struct vmci_qpair *qpair, enum data_operation operation,
                               uint64_t produced_hash, uint64_t moved)
 {
     assert(moved > 0);
     assert(data_hashing);
+    assert(operation <= DATA_PEEK);
+    bool enqueue = operation == DATA_ENQUEUE;
     char hash_text[SIM_DATA_HASH_TEXT_BYTES] = "";
     if (enqueue)
         sim_data_hash_text(produced_hash, hash_text);
@@ -207,7 +223,8 @@ static inline void trace_data(struct vmci_qpair *qpair, const char *operation, b
                          vmci__current_pid(hypervisor));
     sim_trace_field_u64(&event, "context", qpair->handle.context);
     sim_trace_field_u64(&event, "rid", qpair->handle.resource);
-    sim_trace_field_str(&event, "op", operation);
+    sim_trace_field_strn(&event, "op", operation_names[operation].text,
+                         operation_names[operation].bytes);
     sim_trace_field_u64(&event, "bytes", moved);
     if (enqueue)
         sim_trace_field_strn(&event, "hash", hash_text, SIM_DATA_HASH_TEXT_BYTES - 1u);
@@ -378,6 +395,23 @@ static inline bool host_memory_gone(const struct vmci_qpair *qpair)
     return entry != NULL && !entry->local && entry->state == VMCI_QP_SHUTDOWN;
 }
 
+/* What a data operation on `queue` (whose consumer head `head_holder`'s header holds, R80)
+ * reports in its position: the pointer it moved, and the queue's ready bytes and free space
+ * from the pointers now in the headers, which the operation validated (R82) and wrote. */
+static inline struct vmci_qpair_position ring_position(const struct vmci_queue *queue,
+                                                       const struct vmci_queue *head_holder,
+                                                       uint64_t before, uint64_t after)
+{
+    uint64_t size_bytes = queue->size_bytes;
+    assert(size_bytes > 0);                 /* it moved bytes, so it has a ring */
+    uint64_t ready_bytes = vmci_ring_ready_bytes(vmci_queue_producer_tail(queue),
+                                                 vmci_queue_consumer_head(head_holder),
+                                                 size_bytes);
+    return (struct vmci_qpair_position){ .before = before, .after = after,
+                                         .ready_bytes_after = ready_bytes,
+                                         .free_bytes_after = size_bytes - 1 - ready_bytes };
+}
+
 int64_t vmci_qpair_enqueue(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
                            uint64_t *cost_ns)
 {
@@ -398,11 +432,11 @@ int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint
     int64_t rc = vmci_qp_enqueue_hashed(view, source, size_bytes,
                                         data_hashing ? qpair->produced : NULL);
     if (rc > 0 && position != NULL)
-        *position = (struct vmci_qpair_position){
-            .before = tail_before, .after = vmci_queue_producer_tail(view.produce) };
+        *position = ring_position(view.produce, view.consume, tail_before,
+                                  vmci_queue_producer_tail(view.produce));
     if (rc > 0 && data_hashing) {
         uint64_t produced_hash = hash_enqueued(qpair, view.produce, source, (uint64_t)rc);
-        trace_data(qpair, "enqueue", true, produced_hash, (uint64_t)rc);
+        trace_data(qpair, DATA_ENQUEUE, produced_hash, (uint64_t)rc);
     }
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
@@ -446,12 +480,12 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         copied.first_bytes = rc > 0 ? (uint64_t)rc : 0;
     }
     if (rc > 0 && position != NULL)
-        *position = (struct vmci_qpair_position){
-            .before = head_before, .after = vmci_queue_consumer_head(view.produce) };
+        *position = ring_position(view.consume, view.produce, head_before,
+                                  vmci_queue_consumer_head(view.produce));
     if (rc > 0 && !peek && data_hashing)
         tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &copied);
     if (rc > 0 && data_hashing)
-        trace_data(qpair, peek ? "peek" : "dequeue", false, 0, (uint64_t)rc);
+        trace_data(qpair, peek ? DATA_PEEK : DATA_DEQUEUE, 0, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
         *cost_ns += vmci_cost_copy_ns(&qpair->kernel->hypervisor->cost, (uint64_t)rc);
     return rc;
@@ -495,6 +529,25 @@ int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t s
     return rc;
 }
 
+/* R89 for one queue of this endpoint's view: its pointers read once from the headers
+ * (R80: the tail from `queue`'s, the head from `head_holder`'s) and validated (R82), as the
+ * ring code's queries do (vmci_qp_*_free_space, _buf_ready), but inline: the notification
+ * protocol asks before most receives. The ready bytes, or with `free_space` the free space. */
+static inline int64_t ring_query(const struct vmci_queue *queue,
+                                 const struct vmci_queue *head_holder, bool free_space)
+{
+    assert(queue != head_holder);
+    uint64_t size_bytes = queue->size_bytes;
+    uint64_t tail = vmci_queue_producer_tail(queue);
+    uint64_t head = vmci_queue_consumer_head(head_holder);
+    if (!vmci_ring_pointer_valid(tail, size_bytes) || !vmci_ring_pointer_valid(head, size_bytes))
+        return VMCI_ERROR_INVALID_SIZE;                                         /* R82 */
+    uint64_t ready_bytes = vmci_ring_ready_bytes(tail, head, size_bytes);
+    if (!free_space)
+        return (int64_t)ready_bytes;
+    return size_bytes == 0 ? 0 : (int64_t)(size_bytes - 1 - ready_bytes);      /* R83 */
+}
+
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
@@ -502,28 +555,28 @@ int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair)
      * as a Linux guest does, so a resumed guest's socket polls writable like any socket
      * after a peer detach (R206 "as in R171", R133); enqueue itself still fails. */
     int state = readable(qpair, &view);
-    return state < 0 ? state : vmci_qp_produce_free_space(view);
+    return state < 0 ? state : ring_query(view.produce, view.consume, true);
 }
 
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
     int state = usable(qpair, &view);
-    return state < 0 ? state : vmci_qp_produce_buf_ready(view);
+    return state < 0 ? state : ring_query(view.produce, view.consume, false);
 }
 
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
-    return state < 0 ? state : vmci_qp_consume_free_space(view);
+    return state < 0 ? state : ring_query(view.consume, view.produce, true);
 }
 
 int64_t vmci_qpair_consume_buf_ready(const struct vmci_qpair *qpair)
 {
     struct vmci_qp_view view;
     int state = readable(qpair, &view);
-    return state < 0 ? state : vmci_qp_consume_buf_ready(view);
+    return state < 0 ? state : ring_query(view.consume, view.produce, false);
 }
 
 int64_t vmci_qpair_produce_tail(const struct vmci_qpair *qpair)

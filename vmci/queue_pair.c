@@ -265,7 +265,7 @@ void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
 /* R82. For a zero-sized queue the only valid value is 0 (there is no ring). */
 static inline bool ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
 {
-    return size_bytes == 0 ? pointer == 0 : pointer < size_bytes;
+    return vmci_ring_pointer_valid(pointer, size_bytes);
 }
 
 static inline bool ring_valid(const struct ring *ring)

@@ -153,6 +153,29 @@ static inline uint64_t vmci_queue_consumer_head(const struct vmci_queue *queue)
     return vmci_read_u64(queue->header + VMCI_QUEUE_HEADER_CONSUMER_HEAD_OFFSET);
 }
 
+/* R82: a pointer read from a header is valid iff it lies inside the ring; a zero-sized
+ * queue has no ring and only 0 is valid. */
+static inline bool vmci_ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
+{
+    return size_bytes == 0 ? pointer == 0 : pointer < size_bytes;
+}
+
+/* R83/R84 from pointers that the operation which read them has validated (R82): the ready
+ * bytes of a ring of `size_bytes` whose producer tail and consumer head these are (its free
+ * space is size_bytes - 1 minus them). Inline, for a data operation that reports the ring's
+ * state after it without loading the header again. */
+static inline uint64_t vmci_ring_ready_bytes(uint64_t tail, uint64_t head, uint64_t size_bytes)
+{
+    if (size_bytes == 0) {
+        assert(tail == 0 && head == 0);
+        return 0;
+    }
+    assert(tail < size_bytes && head < size_bytes);
+    uint64_t ready_bytes = tail >= head ? tail - head : size_bytes - (head - tail);
+    assert(ready_bytes <= size_bytes - 1);   /* QP1 */
+    return ready_bytes;
+}
+
 struct vmci_handle vmci_queue_handle(const struct vmci_queue *queue);
 void vmci_queue_set_producer_tail(struct vmci_queue *queue, uint64_t value);
 void vmci_queue_set_consumer_head(struct vmci_queue *queue, uint64_t value);

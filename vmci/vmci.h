@@ -115,11 +115,17 @@ int64_t vmci_qpair_consume_in_place(struct vmci_qpair *qpair, uint64_t size_byte
                                     struct vmci_ring_bytes *bytes, uint64_t *cost_ns);
 /* The ring pointer a data operation moved (R80), read in the same call, so that a transport
  * that traces it needs no vmci_qpair_produce_tail / consume_head of its own before and
- * after: an enqueue's producer tail, a dequeue's or peek's consumer head. Filled only when
- * the operation moved bytes (result > 0). */
+ * after: an enqueue's producer tail, a dequeue's or peek's consumer head. Likewise the ready
+ * bytes and free space (R89) of the queue it used (an enqueue's produce queue, a dequeue's or
+ * peek's consume queue) right after it, what vmci_qpair_produce_buf_ready /
+ * _consume_free_space would answer next if nothing touched the pair in between: a
+ * transport's notification test needs no query of its own. Filled only when the operation
+ * moved bytes (result > 0). */
 struct vmci_qpair_position {
     uint64_t before;
     uint64_t after;             /* a peek's is `before` */
+    uint64_t ready_bytes_after;
+    uint64_t free_bytes_after;
 };
 /* vmci_qpair_enqueue, and the producer tail it moved in *position. */
 int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,

@@ -90,6 +90,14 @@ struct vmci_kernel {
     uint32_t handle_capacity;
     struct sim_index handle_index;
     struct sim_slots handle_free;
+    /* What vmci__kernel_handle_find found last: the entry for handle_cache_key, good while
+     * handle_changes (every create, destroy and move of the slots adds one) is still
+     * handle_cache_changes. Every stream packet looks its handle up once or twice; a miss
+     * (or a NULL entry: nothing cached) asks the index as before. */
+    struct vmci_dg_entry *handle_cache_entry;
+    struct vmci_handle handle_cache_key;
+    uint64_t handle_changes;
+    uint64_t handle_cache_changes;
     /* Subscriptions: slots (a dead one is reused, the lowest first), indexed by id and by
      * (event, handle); both indexes order by slot, the order dispatch calls them in. */
     struct vmci_subscription *subscriptions;
@@ -226,6 +234,19 @@ struct vmci_delivery {
     uint8_t bytes[];
 };
 
+/* Contexts found by CID lately (vmci__context_find): every routed datagram looks up its
+ * source and its destination, a host delivery its kernel. Direct-mapped by the CID's low
+ * bits; a slot holds only a context that was in the table, and answers only while the
+ * table is as it was then (the hypervisor's context_changes: a context put in or taken off
+ * changes it, and a CID changes only off the table). Memory of lookups, never a result of
+ * its own: a miss asks the index as before. */
+#define VMCI_CONTEXT_CACHE_SLOTS 16u
+struct vmci_context_cache_slot {
+    struct vmci_context *context;           /* NULL: empty */
+    uint64_t context_changes;
+    uint32_t cid;
+};
+
 struct vmci_hypervisor {
     struct sim_engine *engine;              /* borrowed */
     struct vmci_profile profile;
@@ -264,6 +285,7 @@ struct vmci_hypervisor {
     struct vmci_handle stream_violation_handle;
     uint64_t stream_violation_time_ns;
     uint64_t stream_violation_offset_bytes;
+    struct vmci_context_cache_slot context_cache[VMCI_CONTEXT_CACHE_SLOTS];
 };
 
 /* hypervisor.c */
@@ -271,7 +293,21 @@ int vmci__context_insert(struct vmci_hypervisor *hypervisor, struct vmci_context
 void vmci__context_remove(struct vmci_hypervisor *hypervisor, struct vmci_context *context);
 void vmci__context_free(struct vmci_context *context);
 int vmci__cid_next_free(const struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t *cid_out);
-struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor, uint32_t cid);
+/* The context of `cid` in the table, NULL if none: the index, through the cache. */
+struct vmci_context *vmci__context_find_indexed(const struct vmci_hypervisor *hypervisor,
+                                               uint32_t cid);
+static inline struct vmci_context *vmci__context_find(const struct vmci_hypervisor *hypervisor,
+                                                      uint32_t cid)
+{
+    const struct vmci_context_cache_slot *slot =
+        &hypervisor->context_cache[cid % VMCI_CONTEXT_CACHE_SLOTS];
+    if (slot->context != NULL && slot->cid == cid &&
+        slot->context_changes == hypervisor->context_changes) {
+        assert(slot->context->cid == cid);
+        return slot->context;
+    }
+    return vmci__context_find_indexed(hypervisor, cid);
+}
 void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
 /* A "limit_reached" event: world limit `limit` (its sim.world{ limits } name + "_max")
  * of value `value` refused something in context `cid`, which got VMCI result `result`. */

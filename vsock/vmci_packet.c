@@ -108,8 +108,9 @@ void vsock__packet_decode(const struct vmci_datagram_header *header, const uint8
     packet->u1 = vmci_read_u64(payload + 24);
 }
 
-/* Inline, so that each caller's literal kind is measured by the compiler. */
-static inline void trace_packet(struct vsock_vmci *transport, const char *kind,
+/* Inline (forced: the compiler would rather call one copy), so that each caller's literal
+ * kind is measured by the compiler and not at every packet. */
+SIM_TRACE_INLINE void trace_packet(struct vsock_vmci *transport, const char *kind,
                                 const struct vsock_packet *packet, int64_t result, uint32_t pid)
 {
     struct sim_trace_event event;

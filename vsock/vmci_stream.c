@@ -732,13 +732,15 @@ static void read_test(struct vsock_sock *sock, struct vsock_call *call)
     }
 }
 
-static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written,
+/* After an enqueue of `written` bytes (> 0) that left `ready` bytes in the produce queue
+ * (what vmci_qpair_produce_buf_ready would answer: the enqueue reported it). */
+static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written, uint64_t ready,
                                      struct vsock_call *call)
 {
     struct vsock_stream *stream = stream_of(sock);
-    int64_t ready = vmci_qpair_produce_buf_ready(stream->qpair);
+    assert(written > 0 && ready >= written);
     if (stream->protocol == VSOCK_NOTIFY_QSTATE) {
-        if (ready == (int64_t)written)                                          /* R176 */
+        if (ready == written)                                                   /* R176 */
             send_with_retry(sock, VSOCK_PACKET_WROTE, call);
         return;
     }
@@ -748,14 +750,15 @@ static void notify_send_post_enqueue(struct vsock_sock *sock, uint64_t written,
     }
 }
 
-static void notify_recv_post_dequeue(struct vsock_sock *sock, uint64_t copied, bool peek,
-                                     struct vsock_call *call)
+/* After a dequeue (not a peek) of `copied` bytes (> 0) that left `free_bytes` of space in
+ * the consume queue (what vmci_qpair_consume_free_space would answer: the dequeue reported
+ * it). */
+static void notify_recv_post_dequeue(struct vsock_sock *sock, uint64_t copied,
+                                     uint64_t free_bytes, struct vsock_call *call)
 {
     struct vsock_stream *stream = stream_of(sock);
-    if (peek || copied == 0)
-        return;
-    if (stream->protocol == VSOCK_NOTIFY_QSTATE &&
-        vmci_qpair_consume_free_space(stream->qpair) == (int64_t)copied)
+    assert(copied > 0 && free_bytes >= copied);
+    if (stream->protocol == VSOCK_NOTIFY_QSTATE && free_bytes == copied)
         stream->peer_waiting_write = true;                                      /* R177 */
     read_test(sock, call);
 }
@@ -890,8 +893,9 @@ static int stream_connect(struct vsock_sock *sock, struct vsock_call *call)
  * event), stored as the event's `data` payload; NULL for a dequeue or a peek. The digest
  * skips the payload: the qp_data event of the same write carries the running hash of the
  * queue's bytes. A write above SIM_TRACE_BYTES_MAX keeps its first SIM_TRACE_BYTES_MAX bytes
- * (`bytes` says how many moved, so a reader sees the cut). */
-static inline void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
+ * (`bytes` says how many moved, so a reader sees the cut). Inline (forced), so that each
+ * caller's literal kind is measured by the compiler and not at every operation. */
+SIM_TRACE_INLINE void trace_ring(struct vsock_sock *sock, const char *kind, int64_t moved,
                               int64_t position, const void *written)
 {
     assert(moved > 0);
@@ -925,6 +929,9 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
         trace_ring(sock, "qp_enqueue", rc, (int64_t)tail.after, source);
         if ((uint64_t)rc >= stream->queue_size - tail.before)
             stream->produce_generation++;                                       /* R180 */
+        /* The notification the core's notify_send_post_enqueue hook would send next (this
+         * transport leaves the hook unset): here, with the queue's state the enqueue read. */
+        notify_send_post_enqueue(sock, (uint64_t)rc, tail.ready_bytes_after, call);
     }
     if (rc == VMCI_ERROR_QUEUEPAIR_NOSPACE)
         return 0;
@@ -951,9 +958,15 @@ static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t si
                                           .second_bytes = bytes.second_bytes };
     if (rc > 0) {
         assert(head.before < stream->queue_size && head.after < stream->queue_size);
-        trace_ring(sock, peek ? "qp_peek" : "qp_dequeue", rc, (int64_t)head.after, NULL);
+        if (peek)
+            trace_ring(sock, "qp_peek", rc, (int64_t)head.after, NULL);
+        else
+            trace_ring(sock, "qp_dequeue", rc, (int64_t)head.after, NULL);
         if (!peek && (uint64_t)rc >= stream->queue_size - head.before)
             stream->consume_generation++;                                       /* R180 */
+        /* Likewise the core's notify_recv_post_dequeue hook (unset), which a peek skips. */
+        if (!peek)
+            notify_recv_post_dequeue(sock, (uint64_t)rc, head.free_bytes_after, call);
     }
     if (rc == VMCI_ERROR_QUEUEPAIR_NODATA)
         return 0;
@@ -1059,8 +1072,8 @@ const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .shutdown = stream_shutdown,
     .notify_recv_init = notify_recv_init,
     .notify_recv_pre_block = notify_recv_pre_block,
-    .notify_recv_post_dequeue = notify_recv_post_dequeue,
-    .notify_send_post_enqueue = notify_send_post_enqueue,
+    /* notify_recv_post_dequeue and notify_send_post_enqueue: unset, stream_dequeue and
+     * stream_enqueue notify themselves with the queue state their operation reported. */
     .notify_send_pre_block = notify_send_pre_block,
     .notify_poll_in = notify_poll_in,
     .local_cid = local_cid,

@@ -128,6 +128,32 @@ static void test_percent_stays_within_bounds_around_the_current_value(void)
     sim_engine_destroy(engine);
 }
 
+/* A constant too large for value * percent to fit still draws around itself: the spread
+ * is computed without overflow (50 % of V, so the low end V - V / 2 is reached and never
+ * passed), and the high end is capped at UINT64_MAX. */
+static void test_percent_of_a_huge_constant_does_not_overflow(void)
+{
+    struct sim_engine *engine = engine_of_seed(6);
+    struct vmci_cost cost = vmci_cost_default();
+    const uint64_t huge = UINT64_MAX - 5u;
+    CU_ASSERT_EQUAL(vmci_cost_set(&cost, "route_ns", huge), 0);
+    struct vmci_jitter percent = { .mode = VMCI_JITTER_PERCENT, .percent = 50 };
+    CU_ASSERT_EQUAL_FATAL(vmci_cost_jitter_set(&cost, engine, VMCI_COST_ROUTE, percent),
+                          SIM_OK);
+    uint64_t low_end = huge - huge / 2u;
+    uint64_t low = UINT64_MAX;
+    for (uint32_t draw = 0; draw < 1000; draw++) {
+        uint64_t value = vmci_cost_draw(&cost, VMCI_COST_ROUTE);
+        CU_ASSERT(value >= low_end);
+        low = value < low ? value : low;
+    }
+    CU_ASSERT(low < low_end + huge / 100u);        /* the whole band is drawn from */
+    percent.percent = 0;
+    CU_ASSERT_EQUAL(vmci_cost_jitter_set(&cost, engine, VMCI_COST_ROUTE, percent), SIM_OK);
+    ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_ROUTE), huge);
+    sim_engine_destroy(engine);
+}
+
 static void test_invalid_settings_are_refused(void)
 {
     struct sim_engine *engine = engine_of_seed(1);
@@ -399,6 +425,7 @@ CU_ErrorCode jitter_suite_add(void)
         TEST_ENTRY(test_off_is_the_constant_and_has_no_stream),
         TEST_ENTRY(test_range_stays_within_bounds_and_reaches_every_value),
         TEST_ENTRY(test_percent_stays_within_bounds_around_the_current_value),
+        TEST_ENTRY(test_percent_of_a_huge_constant_does_not_overflow),
         TEST_ENTRY(test_invalid_settings_are_refused),
         TEST_ENTRY(test_draws_are_the_named_stream_of_the_seed),
         TEST_ENTRY(test_rank_orders_equal_times_and_move_last_resets_it),

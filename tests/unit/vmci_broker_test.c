@@ -655,7 +655,8 @@ static void test_R95_local_pair_in_one_guest(void)
 
 /* vmci_qpair_enqueue_at / _consume_at report the pointer they moved as the position
  * queries read it before and after (R80), across the ring's end too; a peek's does not
- * move, and an operation that moves nothing leaves *position as it was. */
+ * move, and an operation that moves nothing leaves *position as it was. The ready bytes
+ * and free space they report for the queue they used are what the R89 queries say next. */
 static void test_R80_positions_reported_by_the_data_operation(void)
 {
     struct world *w = world_open("esxi-6.5", NULL);
@@ -676,12 +677,18 @@ static void test_R80_positions_reported_by_the_data_operation(void)
         ASSERT_U64_EQ(position.before, tail);
         ASSERT_U64_EQ(position.after, vmci_qpair_produce_tail(creator));
         ASSERT_U64_EQ(position.after, (tail + 40) % 64);
+        ASSERT_U64_EQ(position.ready_bytes_after, vmci_qpair_produce_buf_ready(creator));
+        ASSERT_U64_EQ(position.ready_bytes_after, 40);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_produce_free_space(creator));
+        ASSERT_U64_EQ(position.free_bytes_after, 63 - 40);
         int64_t head = vmci_qpair_consume_head(attacher);
         position = unset;
         ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, 10, true, NULL, NULL, &position),
                       10);
         ASSERT_U64_EQ(position.before, head);
         ASSERT_U64_EQ(position.after, head);                        /* a peek: no move */
+        ASSERT_U64_EQ(position.ready_bytes_after, 40);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_consume_free_space(attacher));
         struct vmci_ring_bytes in_place;
         position = unset;
         ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, NULL, 25, false, &in_place, NULL,
@@ -689,11 +696,18 @@ static void test_R80_positions_reported_by_the_data_operation(void)
         ASSERT_U64_EQ(in_place.first_bytes + in_place.second_bytes, 25);
         ASSERT_U64_EQ(position.before, head);
         ASSERT_U64_EQ(position.after, vmci_qpair_consume_head(attacher));
+        ASSERT_U64_EQ(position.ready_bytes_after, vmci_qpair_consume_buf_ready(attacher));
+        ASSERT_U64_EQ(position.ready_bytes_after, 15);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_consume_free_space(attacher));
+        ASSERT_U64_EQ(position.free_bytes_after, 63 - 15);
         position = unset;
         ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, sizeof(bytes), false, NULL, NULL,
                                             &position), 15);
         ASSERT_U64_EQ(position.after, vmci_qpair_consume_head(attacher));
         ASSERT_U64_EQ(position.after, (head + 40) % 64);
+        ASSERT_U64_EQ(position.ready_bytes_after, 0);
+        ASSERT_U64_EQ(position.free_bytes_after, vmci_qpair_consume_free_space(attacher));
+        ASSERT_U64_EQ(position.free_bytes_after, 63);
     }
     struct vmci_qpair_position position = unset;
     ASSERT_U64_EQ(vmci_qpair_consume_at(attacher, bytes, sizeof(bytes), false, NULL, NULL,
@@ -704,6 +718,128 @@ static void test_R80_positions_reported_by_the_data_operation(void)
                   VMCI_ERROR_QUEUEPAIR_NOSPACE);                    /* full (R83) */
     ASSERT_U64_EQ(position.before, unset.before);
     ASSERT_U64_EQ(position.after, unset.after);
+    world_close(w);
+}
+
+/* The four R89 queries of both endpoints (ready bytes and free space of each queue) equal
+ * the ring code's queries on the same views, whatever the pointers, a hostile header's
+ * included (R82: INVALID_SIZE). */
+static void assert_queries_match_the_ring(const struct vmci_qpair *creator,
+                                          const struct vmci_qpair *attacher)
+{
+    const struct vmci_qpair *endpoints[2] = { creator, attacher };
+    for (uint32_t index = 0; index < 2; index++) {
+        const struct vmci_qpair *endpoint = endpoints[index];
+        ASSERT_U64_EQ(vmci_qpair_produce_free_space(endpoint),
+                      vmci_qp_produce_free_space(endpoint->view));
+        ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(endpoint),
+                      vmci_qp_produce_buf_ready(endpoint->view));
+        ASSERT_U64_EQ(vmci_qpair_consume_free_space(endpoint),
+                      vmci_qp_consume_free_space(endpoint->view));
+        ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(endpoint),
+                      vmci_qp_consume_buf_ready(endpoint->view));
+    }
+}
+
+static void test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct vmci_handle handle;
+    struct vmci_qpair *creator = NULL, *attacher = NULL;
+    ASSERT_U64_EQ(qp_new(w, a, 64, 32, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL, &handle,
+                         &creator), VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, a, &handle, 32, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL,
+                     &attacher), VMCI_SUCCESS);
+    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    CU_ASSERT_FATAL(creator->memory != NULL && attacher->memory != NULL);
+    uint8_t bytes[64] = { 0 };
+    assert_queries_match_the_ring(creator, attacher);                       /* empty */
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(creator), 0);
+    ASSERT_U64_EQ(vmci_qpair_produce_free_space(creator), 63);
+    for (uint32_t round = 0; round < 5; round++) {          /* 5 x 50 bytes: wraps */
+        ASSERT_U64_EQ(vmci_qpair_enqueue(creator, bytes, 50, NULL), 50);
+        ASSERT_U64_EQ(vmci_qpair_enqueue(attacher, bytes, 20, NULL), 20);
+        assert_queries_match_the_ring(creator, attacher);
+        ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(attacher), 50);
+        ASSERT_U64_EQ(vmci_qpair_consume_free_space(creator), 31 - 20);
+        ASSERT_U64_EQ(vmci_qpair_dequeue(attacher, bytes, 30, NULL), 30);
+        assert_queries_match_the_ring(creator, attacher);
+        ASSERT_U64_EQ(vmci_qpair_dequeue(attacher, bytes, 64, NULL), 20);
+        ASSERT_U64_EQ(vmci_qpair_dequeue(creator, bytes, 64, NULL), 20);
+    }
+    ASSERT_U64_EQ(vmci_qpair_enqueue(creator, bytes, 64, NULL), 63);      /* full (R83) */
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_produce_free_space(creator), 0);
+    /* A hostile header: the creator's produce tail outside its ring, then its consumer
+     * head (for the other queue) likewise; every query of either side that reads it. */
+    struct vmci_queue *produce = creator->view.produce;
+    uint64_t tail = vmci_queue_producer_tail(produce);
+    vmci_queue_set_producer_tail(produce, 64);
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(creator), VMCI_ERROR_INVALID_SIZE);
+    ASSERT_U64_EQ(vmci_qpair_consume_free_space(attacher), VMCI_ERROR_INVALID_SIZE);
+    vmci_queue_set_producer_tail(produce, tail);
+    uint64_t head = vmci_queue_consumer_head(produce);
+    vmci_queue_set_consumer_head(produce, UINT64_MAX);
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_consume_buf_ready(creator), VMCI_ERROR_INVALID_SIZE);
+    ASSERT_U64_EQ(vmci_qpair_produce_free_space(attacher), VMCI_ERROR_INVALID_SIZE);
+    vmci_queue_set_consumer_head(produce, head);
+    assert_queries_match_the_ring(creator, attacher);
+    ASSERT_U64_EQ(vmci_qpair_produce_buf_ready(creator), 63);
+    world_close(w);
+}
+
+/* The finders' caches (vmci_int.h) answer only what the tables would: a context found by
+ * CID is gone once suspended, another context taking the CID is found instead (also while
+ * the suspended one is powered off), and one powered off is gone; a datagram handle found
+ * once is gone once destroyed, and a new handle with the same RID is found, also after
+ * many creates move the slots. */
+static void test_lookup_caches_follow_the_tables(void)
+{
+    struct world *w = world_open("esxi-6.5", NULL);
+    struct vmci_kernel *a = vm_on(w, CID_A, false);
+    struct vmci_context *first = vmci__context_find(w->hv, CID_A);
+    CU_ASSERT_FATAL(first != NULL && first->kernel == a);
+    CU_ASSERT_PTR_EQUAL(vmci__context_find(w->hv, CID_A), first);           /* cached */
+    ASSERT_U64_EQ(vmci_hypervisor_vm_suspend(w->hv, CID_A), VMCI_SUCCESS);
+    CU_ASSERT_PTR_NULL(vmci__context_find(w->hv, CID_A));
+    struct vmci_kernel *b = vm_on(w, CID_A, false);                 /* takes the free CID */
+    struct vmci_context *second = vmci__context_find(w->hv, CID_A);
+    CU_ASSERT_FATAL(second != NULL);
+    CU_ASSERT_PTR_EQUAL(second->kernel, b);
+    CU_ASSERT_PTR_NOT_EQUAL(second, first);
+    /* The suspended VM goes first (it still holds CID_A off the table): b stays found. */
+    ASSERT_U64_EQ(vmci_hypervisor_vm_power_off(w->hv, CID_A), VMCI_SUCCESS);
+    CU_ASSERT_PTR_EQUAL(vmci__context_find(w->hv, CID_A), second);
+    ASSERT_U64_EQ(vmci_hypervisor_vm_power_off(w->hv, CID_A), VMCI_SUCCESS);   /* b */
+    CU_ASSERT_PTR_NULL(vmci__context_find(w->hv, CID_A));
+    CU_ASSERT_PTR_NOT_NULL(vmci__context_find(w->hv, VMCI_HOST_CONTEXT_ID));
+
+    struct vmci_handle handle;
+    ASSERT_U64_EQ(vmci_dg_create(w->host, 4242, 0, NULL, dg_ignore, NULL, &handle),
+                  VMCI_SUCCESS);
+    struct vmci_dg_entry *entry = vmci__kernel_handle_find(w->host, handle);
+    CU_ASSERT_FATAL(entry != NULL);
+    CU_ASSERT_PTR_EQUAL(vmci__kernel_handle_find(w->host, handle), entry);  /* cached */
+    ASSERT_U64_EQ(vmci_dg_destroy(w->host, handle), VMCI_SUCCESS);
+    CU_ASSERT_PTR_NULL(vmci__kernel_handle_find(w->host, handle));
+    ASSERT_U64_EQ(vmci_dg_create(w->host, 4242, 0, NULL, dg_ignore, NULL, &handle),
+                  VMCI_SUCCESS);
+    entry = vmci__kernel_handle_find(w->host, handle);
+    CU_ASSERT_FATAL(entry != NULL);
+    CU_ASSERT(entry->live && vmci_handle_equal(entry->handle, handle));
+    for (uint32_t rid = 5000; rid < 5064; rid++) {      /* grows (and moves) the slots */
+        struct vmci_handle more;
+        ASSERT_U64_EQ(vmci_dg_create(w->host, rid, 0, NULL, dg_ignore, NULL, &more),
+                      VMCI_SUCCESS);
+    }
+    entry = vmci__kernel_handle_find(w->host, handle);
+    CU_ASSERT_FATAL(entry != NULL);
+    CU_ASSERT(entry->live && vmci_handle_equal(entry->handle, handle));
+    CU_ASSERT(entry >= w->host->handles &&
+              entry < w->host->handles + w->host->handle_count);  /* in the slots now */
     world_close(w);
 }
 
@@ -1471,6 +1607,8 @@ CU_ErrorCode vmci_broker_suite_add(void)
         TEST_ENTRY(test_R95_local_pair_in_one_guest),
         TEST_ENTRY(test_R95_local_checks),
         TEST_ENTRY(test_R80_positions_reported_by_the_data_operation),
+        TEST_ENTRY(test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does),
+        TEST_ENTRY(test_lookup_caches_follow_the_tables),
         TEST_ENTRY(test_R68_R95_local_detach_event_stays_in_guest),
         TEST_ENTRY(test_D9_host_local_pairs_esx_only),
         TEST_ENTRY(test_R96_detach_by_non_attached_context_or_unknown_handle),
