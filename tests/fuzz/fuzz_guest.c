@@ -341,7 +341,8 @@ static int count_packets_from_h(void *state, const struct sim_trace_event *event
 /* esxi-6.5: every VM restricted, H reaches only the host and the hypervisor; esxi-4.1 with
  * both VMs unrestricted in the same domain: H's datagrams and control packets reach A's
  * own vSockets stack too. The sink watches what of it reaches A's client. */
-static struct vs_world *world_create(bool guest_to_guest, struct transfer *transfer)
+static struct vs_world *world_create(bool guest_to_guest, struct transfer *transfer,
+                                     struct sim_digest *digest)
 {
     struct vmci_vm_config vms[2] = {
         { .name = "a", .requested_cid = CID_A, .hw_version = 13, .domain = "", .owner = "user",
@@ -349,12 +350,15 @@ static struct vs_world *world_create(bool guest_to_guest, struct transfer *trans
         { .name = "h", .requested_cid = CID_H, .hw_version = 13, .domain = "", .owner = "user",
           .unrestricted = guest_to_guest },
     };
-    struct sim_trace_sink sink = { .name = "packets from H", .level = SIM_LAYER_TRANSPORT,
-                                   .emit = count_packets_from_h, .state = transfer,
-                                   .kind_only = "pkt_recv" };
+    struct sim_trace_sink sinks[2] = {
+        { .name = "packets from H", .level = SIM_LAYER_TRANSPORT, .emit = count_packets_from_h,
+          .state = transfer, .kind_only = "pkt_recv" },
+    };
+    if (digest != NULL)
+        sinks[1] = sim_digest_sink(digest);
     struct vs_world_config config = { .product = guest_to_guest ? "esxi-4.1" : "esxi-6.5",
                                       .seed = 9, .vm_count = 2, .vms = vms,
-                                      .sinks = &sink, .sink_count = 1 };
+                                      .sinks = sinks, .sink_count = digest != NULL ? 2 : 1 };
     char message[VS_WORLD_MESSAGE_BYTES_MAX] = "";
     struct vs_world *world = vs_world_create(&config, message, sizeof(message));
     if (world == NULL)
@@ -402,22 +406,27 @@ static bool transfer_refused_by_h(const struct transfer *transfer, enum sim_stop
            transfer->server_error == 0 && transfer->received_bytes == 0;
 }
 
-/* With VMCISIM_FUZZ_PRINT set, each input's outcome on stderr (docs/fuzzing.md). */
-static void print_outcome(const struct transfer *transfer, enum sim_stop stopped)
+/* With VMCISIM_FUZZ_PRINT set, each input's outcome and its run's trace digest on stderr
+ * (docs/fuzzing.md; tests/fuzz_replay_test.sh compares them). */
+static void print_outcome(const struct transfer *transfer, enum sim_stop stopped,
+                          const struct sim_digest *digest)
 {
+    char hex[33];
+    sim_digest_hex(digest, hex);
     const char *outcome = transfer_intact(transfer, stopped)         ? "intact"
                           : transfer_ended_by_h(transfer, stopped)   ? "ended by H"
                           : transfer_refused_by_h(transfer, stopped) ? "refused by H"
                                                                      : "disturbed";
-    fprintf(stderr, "guest: %s: stopped %d, sent %llu, received %llu, client error %d\n",
-            outcome, (int)stopped, (unsigned long long)transfer->sent_bytes,
-            (unsigned long long)transfer->received_bytes, transfer->client_error);
+    fprintf(stderr, "guest: %s: stopped %d, sent %llu, received %llu, client error %d, "
+            "digest %s\n", outcome, (int)stopped, (unsigned long long)transfer->sent_bytes,
+            (unsigned long long)transfer->received_bytes, transfer->client_error, hex);
 }
 
-static void check_transfer(const struct transfer *transfer, enum sim_stop stopped)
+static void check_transfer(const struct transfer *transfer, enum sim_stop stopped,
+                           const struct sim_digest *digest)
 {
-    if (getenv("VMCISIM_FUZZ_PRINT") != NULL)
-        print_outcome(transfer, stopped);
+    if (digest != NULL)
+        print_outcome(transfer, stopped, digest);
     if (transfer_intact(transfer, stopped) || transfer_ended_by_h(transfer, stopped) ||
         transfer_refused_by_h(transfer, stopped))
         return;
@@ -441,7 +450,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_input input = fuzz_input_make(data, size);
     static uint8_t bytes[RAW_BYTES_MAX];
     struct transfer transfer = { .client_fd = -1 };
-    struct vs_world *world = world_create(fuzz_u8(&input) % 2 == 1, &transfer);
+    bool print = getenv("VMCISIM_FUZZ_PRINT") != NULL;
+    struct sim_digest *digest = print ? sim_digest_create() : NULL;
+    struct vs_world *world = world_create(fuzz_u8(&input) % 2 == 1, &transfer, digest);
     struct vs_context *host = calloc(2, sizeof(*host));
     if (host == NULL)
         fuzz_fail(TARGET, "out of memory");
@@ -463,10 +474,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum sim_stop stopped = vs_world_run(world, sim_engine_now(world->engine) + RUN_AFTER_NS);
     if (!vmci_hypervisor_check(world->hypervisor))
         fuzz_fail(TARGET, "vmci_hypervisor_check failed at the end");
-    check_transfer(&transfer, stopped);
+    check_transfer(&transfer, stopped, digest);
     vs_context_destroy(client);
     vs_context_destroy(host);
     free(host);
     vs_world_destroy(world);
+    sim_digest_destroy(digest);
     return 0;
 }

@@ -286,19 +286,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         { .path = SCENARIO_PATH, .text = (char *)scenario, .text_bytes = sizeof(scenario) - 1 },
         { .path = CALLS_PATH, .text = script.text, .text_bytes = script.length },
     };
+    /* With VMCISIM_FUZZ_PRINT, a digest of the run's trace, printed with its outcome:
+     * tests/fuzz_replay_test.sh checks that an input's run is the same after others. */
+    struct sim_digest *digest = print ? sim_digest_create() : NULL;
+    struct sim_trace_sink sink;
+    if (digest != NULL)
+        sink = sim_digest_sink(digest);
     struct simlua_options options = {
         .scenario_path = SCENARIO_PATH, .seed = 1, .until_ns = UNTIL_NS, .quiet = true,
         .preloaded = files, .preloaded_count = 2, .reuse_walks = true,
+        .sinks = digest != NULL ? &sink : NULL, .sink_count = digest != NULL ? 1 : 0,
     };
     struct simlua_runtime *runtime = simlua_create(&options);
     if (runtime == NULL)
         fuzz_fail(TARGET, "simlua_create failed");
     struct simlua_outcome outcome;
     simlua_run(runtime, &outcome);
-    if (print)
-        fprintf(stderr, "exit %d, %llu events, %u failures, stopped '%s'\n",
-                (int)outcome.exit_code, (unsigned long long)outcome.events_run,
-                outcome.failure_count, outcome.stopped);
+    if (print) {
+        char hex[33] = "none";
+        if (digest != NULL && outcome.world_created)
+            sim_digest_hex(digest, hex);
+        fprintf(stderr, "lua: outcome: exit %d, %llu events, %u failures, stopped '%s', "
+                "digest %s\n", (int)outcome.exit_code, (unsigned long long)outcome.events_run,
+                outcome.failure_count, outcome.stopped, hex);
+    }
     simlua_destroy(runtime);
+    sim_digest_destroy(digest);
     return 0;
 }
