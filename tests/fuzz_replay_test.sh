@@ -60,6 +60,33 @@ self_test guest tests/fuzz/self-test/guest-resets-its-device-mid-transfer \
     "fuzz: guest: A's transfer disturbed"
 self_test peer tests/fuzz/self-test/peer-no-operations "fuzz: peer: after closing everything"
 
+# An input's run does not depend on the inputs before it in the same process (the lua target
+# keeps its numbering walks from one input to the next): with VMCISIM_FUZZ_PRINT each target
+# prints an outcome line with its run's trace digest, and input A run alone, then A, B, A in
+# one process give the same line for A every time; B's differs, so the order was seen.
+same_after_others() {
+    local target=$1 pattern=$2 corpus="tests/fuzz/corpus/$1"
+    local a b
+    a=$(find "$corpus" -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort | head -n 1)
+    b=$(find "$corpus" -maxdepth 1 -type f ! -name '.*' | LC_ALL=C sort | tail -n 1)
+    VMCISIM_FUZZ_PRINT=1 "$drivers/replay_$target" "$a" 2>&1 | grep -E "$pattern" >"$work/alone"
+    VMCISIM_FUZZ_PRINT=1 "$drivers/replay_$target" "$a" "$b" "$a" 2>&1 |
+        grep -E "$pattern" >"$work/aba"
+    local alone first second third
+    alone=$(cat "$work/alone")
+    first=$(sed -n 1p "$work/aba")
+    second=$(sed -n 2p "$work/aba")
+    third=$(sed -n 3p "$work/aba")
+    [ "$(wc -l <"$work/alone")" -eq 1 ] && [ "$(wc -l <"$work/aba")" -eq 3 ] &&
+        [ "$first" = "$alone" ] && [ "$third" = "$alone" ] && [ "$second" != "$alone" ] &&
+        grep -qE 'digest [0-9a-f]{32}' "$work/alone"
+    check "fuzz $target: an input runs the same alone and after another ($(basename "$a"))" $? \
+        "alone '$alone'; A, B, A: '$first' / '$second' / '$third'"
+}
+same_after_others guest '^guest: '
+same_after_others peer '^peer: outcome: '
+same_after_others lua '^lua: outcome: '
+
 # The driver itself: a missing input is an error, not an empty success.
 "$drivers/replay_guest" "$work/missing" >/dev/null 2>&1
 [ $? -eq 1 ]

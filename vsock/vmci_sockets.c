@@ -222,6 +222,12 @@ static bool spawned_process_alive(const struct vs_context *context)
 int vs_spawn(struct vs_context *context, const char *name, vs_body_fn body, void *arg,
              bool daemon)
 {
+    return vs_spawn_stack(context, name, body, arg, daemon, 0);
+}
+
+int vs_spawn_stack(struct vs_context *context, const char *name, vs_body_fn body, void *arg,
+                   bool daemon, uint32_t stack_bytes)
+{
     assert(context != NULL && body != NULL);
     if (spawned_process_alive(context))
         return fail(EBUSY);
@@ -229,7 +235,7 @@ int vs_spawn(struct vs_context *context, const char *name, vs_body_fn body, void
     context->body_arg = arg;
     struct sim_process *process = NULL;
     int rc = sim_fiber_spawn(context->engine, vs_local_cid(context), name, context_main, context,
-                             0, daemon, &process);
+                             stack_bytes, daemon, &process);
     if (rc < 0)
         return fail(rc == SIM_ENOMEM ? ENOMEM : rc == SIM_ELIMIT ? ENOBUFS : EINVAL);
     context->process = process;

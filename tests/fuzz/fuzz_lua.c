@@ -16,10 +16,13 @@
  * and field reads are steps too. Every call runs under pcall, so an argument error ends
  * that call only and the sequence goes on.
  *
- * The text is run in-process through the runtime (sim/lua/runtime.h) as a preloaded file,
- * quiet, with small world limits set unless the input set them, and at most UNTIL_NS of
- * simulated time. Any outcome (pass, fail, load error) is fine; the invariant is that the
- * runtime returns one, without a crash, a sanitizer report or an assertion.
+ * The text is run in-process through the runtime (sim/lua/runtime.h) as a preloaded file
+ * that a fixed scenario requires, quiet, with small world limits set unless the input set
+ * them, and at most UNTIL_NS of simulated time. Any outcome (pass, fail, load error) is
+ * fine; the invariant is that the runtime returns one, without a crash, a sanitizer report
+ * or an assertion. Like a sweep worker's, each input's runtime replays the numbering walks
+ * the first one recorded (reuse_walks): an input's run is the same alone or after others
+ * (tests/fuzz_replay_test.sh compares trace digests).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +41,9 @@
 #define RAW_STRING_BYTES_MAX 48u
 #define UNTIL_NS 10000000000ull         /* 10 s of simulated time */
 #define SCENARIO_PATH "fuzz_scenario.lua"
+/* The calls the input makes, in a file the scenario requires once it has the module (the
+ * scenario searcher's path for "fuzz_calls" beside SCENARIO_PATH). */
+#define CALLS_PATH "./fuzz_calls.lua"
 
 struct script {
     char text[SCRIPT_BYTES_MAX];
@@ -267,23 +273,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct script script;
     struct fuzz_input input = fuzz_input_make(data, size);
     build_script(&script, &input);
-    if (getenv("VMCISIM_FUZZ_PRINT") != NULL)
+    bool print = getenv("VMCISIM_FUZZ_PRINT") != NULL;
+    if (print)
         fprintf(stderr, "%s\n", script.text);
-    struct simlua_file file = { .path = SCENARIO_PATH, .text = script.text,
-                                .text_bytes = script.length };
+    /* The scenario has the module before the calls are parsed: what the runtime holds
+     * when require "vmcisim" numbers the module's functions is then the same for every
+     * input, so the walk recorded by the first input is replayed by all the next
+     * (reuse_walks, as in a sweep worker; sim/lua/sandbox.c). Parsing the calls first
+     * made that state depend on their length: the walk ran again for 67 of the corpus's 241. */
+    static const char scenario[] = "require(\"vmcisim\")\nrequire(\"fuzz_calls\")\n";
+    struct simlua_file files[] = {
+        { .path = SCENARIO_PATH, .text = (char *)scenario, .text_bytes = sizeof(scenario) - 1 },
+        { .path = CALLS_PATH, .text = script.text, .text_bytes = script.length },
+    };
+    /* With VMCISIM_FUZZ_PRINT, a digest of the run's trace, printed with its outcome:
+     * tests/fuzz_replay_test.sh checks that an input's run is the same after others. */
+    struct sim_digest *digest = print ? sim_digest_create() : NULL;
+    struct sim_trace_sink sink;
+    if (digest != NULL)
+        sink = sim_digest_sink(digest);
     struct simlua_options options = {
         .scenario_path = SCENARIO_PATH, .seed = 1, .until_ns = UNTIL_NS, .quiet = true,
-        .preloaded = &file, .preloaded_count = 1,
+        .preloaded = files, .preloaded_count = 2, .reuse_walks = true,
+        .sinks = digest != NULL ? &sink : NULL, .sink_count = digest != NULL ? 1 : 0,
     };
     struct simlua_runtime *runtime = simlua_create(&options);
     if (runtime == NULL)
         fuzz_fail(TARGET, "simlua_create failed");
     struct simlua_outcome outcome;
     simlua_run(runtime, &outcome);
-    if (getenv("VMCISIM_FUZZ_PRINT") != NULL)
-        fprintf(stderr, "exit %d, %llu events, %u failures, stopped '%s'\n",
-                (int)outcome.exit_code, (unsigned long long)outcome.events_run,
-                outcome.failure_count, outcome.stopped);
+    if (print) {
+        char hex[33] = "none";
+        if (digest != NULL && outcome.world_created)
+            sim_digest_hex(digest, hex);
+        fprintf(stderr, "lua: outcome: exit %d, %llu events, %u failures, stopped '%s', "
+                "digest %s\n", (int)outcome.exit_code, (unsigned long long)outcome.events_run,
+                outcome.failure_count, outcome.stopped, hex);
+    }
     simlua_destroy(runtime);
+    sim_digest_destroy(digest);
     return 0;
 }

@@ -49,6 +49,7 @@ struct side {
 
 struct peer {
     struct vs_world *world;
+    struct sim_digest *digest;           /* VMCISIM_FUZZ_PRINT only: the run's trace digest */
     struct side host;
     struct side guest;
     uint32_t ports[PORTS];               /* ports worth aiming at */
@@ -110,6 +111,13 @@ static void set_up(struct peer *p)
     struct vmci_vm_config vm = { .name = "a", .requested_cid = CID_A, .hw_version = 13,
                                  .domain = "", .owner = "user" };
     struct vs_world_config config = { .seed = 11, .vm_count = 1, .vms = &vm };
+    struct sim_trace_sink sink;
+    p->digest = getenv("VMCISIM_FUZZ_PRINT") != NULL ? sim_digest_create() : NULL;
+    if (p->digest != NULL) {
+        sink = sim_digest_sink(p->digest);
+        config.sinks = &sink;
+        config.sink_count = 1;
+    }
     char message[VS_WORLD_MESSAGE_BYTES_MAX] = "";
     p->world = vs_world_create(&config, message, sizeof(message));
     if (p->world == NULL)
@@ -140,6 +148,7 @@ static void tear_down(struct peer *p)
     vs_context_destroy(&p->guest.context);
     vs_context_destroy(&p->host.context);
     vs_world_destroy(p->world);
+    sim_digest_destroy(p->digest);
 }
 
 /* ---- Operations ------------------------------------------------------------------------ */
@@ -288,6 +297,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!vmci_hypervisor_check(p.world->hypervisor))
         fuzz_fail(TARGET, "vmci_hypervisor_check failed at the end");
+    if (p.digest != NULL) {                 /* tests/fuzz_replay_test.sh compares these */
+        char hex[33];
+        sim_digest_hex(p.digest, hex);
+        fprintf(stderr, "peer: outcome: stopped %d, %llu events, digest %s\n", (int)stopped,
+                (unsigned long long)sim_engine_events_run(p.world->engine), hex);
+    }
     tear_down(&p);
     return 0;
 }

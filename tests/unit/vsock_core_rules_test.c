@@ -1012,6 +1012,30 @@ static void test_R121_peek_returns_after_one_peek(void)
     fixture_destroy(f);
 }
 
+static void mark_ran_body(struct vs_context *context, void *arg)
+{
+    (void)context;
+    *(bool *)arg = true;
+}
+
+/* vs_spawn_stack (the fuzz targets' small fibers): the engine's smallest stack runs a body;
+ * one byte less is refused with EINVAL and spawns nothing. */
+static void test_spawn_stack_size_bounds(void)
+{
+    struct fixture *f = fixture_create();
+    bool ran = false;
+    errno = 0;
+    ASSERT_RETURNS(vs_spawn_stack(&f->host, "small", mark_ran_body, &ran, false,
+                                  SIM_FIBER_STACK_BYTES_MIN - 1), -1);
+    ASSERT_U64_EQ(errno, EINVAL);
+    ASSERT_RETURNS(vs_spawn_stack(&f->guest_a, "smallest", mark_ran_body, &ran, false,
+                                  SIM_FIBER_STACK_BYTES_MIN), 0);
+    CU_ASSERT_FALSE(ran);
+    run_idle(f);
+    CU_ASSERT_TRUE(ran);
+    fixture_destroy(f);
+}
+
 CU_ErrorCode vsock_core_rules_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1037,6 +1061,7 @@ CU_ErrorCode vsock_core_rules_suite_add(void)
         TEST_ENTRY(test_R121_blocked_recv_stopped_by_sk_err),
         TEST_ENTRY(test_R121_blocked_recv_stopped_by_shutdown),
         TEST_ENTRY(test_R121_peek_returns_after_one_peek),
+        TEST_ENTRY(test_spawn_stack_size_bounds),
     };
     return test_suite_register("vsock_core_rules", tests, sizeof(tests) / sizeof(tests[0]));
 }
