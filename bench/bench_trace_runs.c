@@ -140,20 +140,15 @@ static struct timing vmcisim_timing(char *const argv[])
     };
 }
 
-/* Best of RUNS of `vmcisim run SCENARIO -q [--trace DB] -- ARG`, wall and CPU each the
- * smallest of the runs; zeros after an error. */
-static struct timing run_best(const char *figure, const char *scenario, const char *db,
-                              const char *arg)
+/* Best of RUNS of `argv`, wall and CPU each the smallest of the runs; zeros after an error,
+ * which is reported for `figure` as `what` failed. */
+static struct timing best_of_runs(const char *figure, char *const argv[], const char *what)
 {
     struct timing best = { 0.0, 0.0 };
     for (unsigned run = 0; run < RUNS; run++) {
-        char *traced[] = { "vmcisim", "run", (char *)scenario, "-q", "--trace", (char *)db,
-                           "--", (char *)arg, NULL };
-        char *untraced[] = { "vmcisim", "run", (char *)scenario, "-q", "--", (char *)arg, NULL };
-        struct timing timing = vmcisim_timing(db != NULL ? traced : untraced);
+        struct timing timing = vmcisim_timing(argv);
         if (timing.wall_s < 0) {
-            bench_error(figure, "./vmcisim run %s%s failed (run `make bench` from the project "
-                        "root)", scenario, db != NULL ? " --trace" : "");
+            bench_error(figure, "%s failed (run `make bench` from the project root)", what);
             return (struct timing){ 0.0, 0.0 };
         }
         if (best.wall_s == 0.0 || timing.wall_s < best.wall_s)
@@ -162,6 +157,18 @@ static struct timing run_best(const char *figure, const char *scenario, const ch
             best.cpu_s = timing.cpu_s;
     }
     return best;
+}
+
+/* Best of RUNS of `vmcisim run SCENARIO -q [--trace DB] -- ARG`. */
+static struct timing run_best(const char *figure, const char *scenario, const char *db,
+                              const char *arg)
+{
+    char *traced[] = { "vmcisim", "run", (char *)scenario, "-q", "--trace", (char *)db,
+                       "--", (char *)arg, NULL };
+    char *untraced[] = { "vmcisim", "run", (char *)scenario, "-q", "--", (char *)arg, NULL };
+    char what[1024];
+    snprintf(what, sizeof what, "./vmcisim run %s%s", scenario, db != NULL ? " --trace" : "");
+    return best_of_runs(figure, db != NULL ? traced : untraced, what);
 }
 
 static double run_best_seconds(const char *figure, const char *scenario, const char *db,
@@ -396,19 +403,9 @@ static double floor_best_seconds(const char *figure, const char *trace, const ch
 static struct timing replay_best(const char *db)
 {
     char *replay[] = { "vmcisim", "replay", "-q", (char *)db, NULL };
-    struct timing best = { 0.0, 0.0 };
-    for (unsigned run = 0; run < RUNS; run++) {
-        struct timing timing = vmcisim_timing(replay);
-        if (timing.wall_s < 0) {
-            bench_error("trace_replay_s", "./vmcisim replay %s failed", db);
-            return (struct timing){ 0.0, 0.0 };
-        }
-        if (best.wall_s == 0.0 || timing.wall_s < best.wall_s)
-            best.wall_s = timing.wall_s;
-        if (best.cpu_s == 0.0 || timing.cpu_s < best.cpu_s)
-            best.cpu_s = timing.cpu_s;
-    }
-    return best;
+    char what[1024];
+    snprintf(what, sizeof what, "./vmcisim replay %s", db);
+    return best_of_runs("trace_replay_s", replay, what);
 }
 
 static void stream_figures(const char *dir)
