@@ -1099,18 +1099,28 @@ static void test_ring_worker_maps_the_lap(void)
 #endif
 }
 
+/* A ring of 4 KiB slots storing into `log` (cleared; no store fails) with the payload cut
+ * `payload_bytes_max`, as the tests below use it. */
+static struct trace_ring *logged_ring_create(struct store_log *log, uint32_t payload_bytes_max)
+{
+    memset(log, 0, sizeof *log);
+    log->fail_at_store = -1;
+    log->payload_bytes_max = payload_bytes_max;
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_logged, commit_logged,
+                                            log, message), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ring);
+    return ring;
+}
+
 /* The cut keeps the first payload_bytes_max bytes of the payload field (the full size stays
  * in the field) and makes the record smaller: with a cut of 16 the same events pass. */
 static void test_ring_keeps_only_the_cut_of_a_payload(void)
 {
     static struct store_log log;
-    memset(&log, 0, sizeof log);
-    log.fail_at_store = -1;
-    log.payload_bytes_max = 16;
-    struct trace_ring *ring = NULL;
+    struct trace_ring *ring = logged_ring_create(&log, 16);
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_logged, commit_logged,
-                                            &log, message), 0);
     uint8_t *payload = malloc(400000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
     for (uint64_t seq = 0; seq < 40; seq++)
@@ -1136,13 +1146,8 @@ static void test_ring_keeps_only_the_cut_of_a_payload(void)
 static void test_ring_refuses_a_field_above_its_limit(void)
 {
     static struct store_log log;
-    memset(&log, 0, sizeof log);
-    log.fail_at_store = -1;
-    log.payload_bytes_max = 16;
-    struct trace_ring *ring = NULL;
+    struct trace_ring *ring = logged_ring_create(&log, 16);
     char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
-    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_logged, commit_logged,
-                                            &log, message), 0);
     uint8_t *payload = malloc(400000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(payload);
     static char text[SIM_TRACE_STRING_BYTES_MAX + 1];
