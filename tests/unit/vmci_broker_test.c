@@ -653,6 +653,19 @@ static void test_R95_local_pair_in_one_guest(void)
     world_close(w);
 }
 
+/* A local queue pair in `kernel`'s guest: created with `produce`/`consume` bytes, then
+ * attached from the same guest with the sizes swapped; both endpoints must exist. */
+static void local_pair_open(struct world *w, struct vmci_kernel *kernel, uint64_t produce,
+                            uint64_t consume, struct vmci_handle *handle,
+                            struct vmci_qpair **creator, struct vmci_qpair **attacher)
+{
+    ASSERT_U64_EQ(qp_new(w, kernel, produce, consume, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL,
+                         handle, creator), VMCI_SUCCESS);
+    ASSERT_U64_EQ(qp(w, kernel, handle, consume, produce, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL,
+                     NULL, attacher), VMCI_SUCCESS);
+    CU_ASSERT_FATAL(*creator != NULL && *attacher != NULL);
+}
+
 /* vmci_qpair_enqueue_at / _consume_at report the pointer they moved as the position
  * queries read it before and after (R80), across the ring's end too; a peek's does not
  * move, and an operation that moves nothing leaves *position as it was. The ready bytes
@@ -663,11 +676,7 @@ static void test_R80_positions_reported_by_the_data_operation(void)
     struct vmci_kernel *a = vm_on(w, CID_A, false);
     struct vmci_handle handle;
     struct vmci_qpair *creator = NULL, *attacher = NULL;
-    ASSERT_U64_EQ(qp_new(w, a, 64, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL, &handle,
-                         &creator), VMCI_SUCCESS);
-    ASSERT_U64_EQ(qp(w, a, &handle, 64, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL,
-                     &attacher), VMCI_SUCCESS);
-    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    local_pair_open(w, a, 64, 64, &handle, &creator, &attacher);
     uint8_t bytes[64] = { 0 };
     const struct vmci_qpair_position unset = { .before = 999, .after = 999 };
     for (uint32_t round = 0; round < 4; round++) {          /* 4 x 40 bytes: wraps twice */
@@ -747,11 +756,7 @@ static void test_R89_endpoint_queries_read_the_ring_as_the_ring_code_does(void)
     struct vmci_kernel *a = vm_on(w, CID_A, false);
     struct vmci_handle handle;
     struct vmci_qpair *creator = NULL, *attacher = NULL;
-    ASSERT_U64_EQ(qp_new(w, a, 64, 32, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL, &handle,
-                         &creator), VMCI_SUCCESS);
-    ASSERT_U64_EQ(qp(w, a, &handle, 32, 64, VMCI_INVALID_ID, VMCI_QPFLAG_LOCAL, NULL,
-                     &attacher), VMCI_SUCCESS);
-    CU_ASSERT_FATAL(creator != NULL && attacher != NULL);
+    local_pair_open(w, a, 64, 32, &handle, &creator, &attacher);
     CU_ASSERT_FATAL(creator->memory != NULL && attacher->memory != NULL);
     uint8_t bytes[64] = { 0 };
     assert_queries_match_the_ring(creator, attacher);                       /* empty */
