@@ -5,14 +5,18 @@
  * Two runs are the same run iff their digests are equal, so the encoding is
  * fixed, little-endian and independent of the host (docs/trace-schema.md,
  * "Run digest"). Per event:
- *   u64 seq, u64 time_ns, u32 ctx, u32 pid, u8 layer, u64 kind id,
- *   u8 field_count, then per field: u64 name id, u8 type, value:
+ *   u64 time_ns, u32 ctx, u32 pid, u64 kind id, u8 layer, u8 field_count,
+ *   then per field: u64 key (the name id XOR the type's number), value:
  *     U64/I64: 8 bytes LE (two's complement for I64);
  *     STR:     u32 length LE, the bytes;
  *     BYTES:   u32 length LE, XXH3-64 of the bytes as u64 LE (payloads are
  *              covered by their hash, not copied: architecture.md "Traces").
  *     PAYLOAD: nothing, and not counted in field_count (a data hash field of the same
  *              event covers those bytes; what a trace stores of them cannot matter).
+ * No seq: the engine stamps 0, 1, 2, ... in the order the digest receives events, so an
+ * event's seq is its place in the input. The type rides in the key's low bits, so an
+ * integer field is two words (the encoding until issue 10's fifth speed pass had a seq
+ * word per event and a type byte per field: docs/digest-vectors.md says why it changed).
  * A name id is sim_trace_name_id (trace.h) of the kind's or field's name: a function of
  * the name's bytes only. Names are encoded as ids, not copied, because an event's names
  * are most of its encoding and copying them was most of the digest's cost; the builders
@@ -102,7 +106,7 @@ static size_t encoded_size(const struct sim_trace_event *event)
         const struct sim_trace_field *field = &event->fields[index];
         if (field->type == SIM_FIELD_PAYLOAD)
             continue;
-        size_bytes += 8 + 1;
+        size_bytes += 8;
         if (field->type == SIM_FIELD_STR)
             size_bytes += 4 + field->value.blob.size_bytes;
         else if (field->type == SIM_FIELD_BYTES)

@@ -27,11 +27,12 @@
 
 /* kind and field names are short identifiers; longer ones are a programmer error. */
 #define DIGEST_NAME_BYTES_MAX 63u
-/* Header: seq, time, ctx, pid, layer, kind id, field count. */
-#define DIGEST_EVENT_HEAD_BYTES (8 + 8 + 4 + 4 + 1 + 8 + 1)
-/* Worst case of one event without string bodies: header + fields' fixed parts. */
+/* Header: time, ctx, pid, kind id, layer, field count (no seq: digest_encode_event). */
+#define DIGEST_EVENT_HEAD_BYTES (8 + 4 + 4 + 8 + 1 + 1)
+/* Worst case of one event without string bodies: header + fields' fixed parts (a key,
+ * then a BYTES value's length and hash). */
 #define DIGEST_EVENT_FIXED_BYTES_MAX \
-    (DIGEST_EVENT_HEAD_BYTES + SIM_TRACE_FIELDS_MAX * (8 + 1 + 8 + 4))
+    (DIGEST_EVENT_HEAD_BYTES + SIM_TRACE_FIELDS_MAX * (8 + 4 + 8))
 /* One event in this many (by seq) has its names' ids checked against the names: a hand-made
  * event with a stale id is caught in tests, at a small fraction of what checking every
  * event would cost. A power of two. */
@@ -148,6 +149,14 @@ static inline void digest_copy_small(uint8_t *out, const uint8_t *source, size_t
     }
 }
 
+/* The header's first 16 bytes are the event's time, ctx and pid as they lie in the event
+ * (little-endian hosts copy them at once). */
+_Static_assert(offsetof(struct sim_trace_event, ctx) ==
+                   offsetof(struct sim_trace_event, time_ns) + 8 &&
+               offsetof(struct sim_trace_event, pid) ==
+                   offsetof(struct sim_trace_event, time_ns) + 12,
+               "DIGEST_HEAD: time, ctx, pid adjacent");
+
 static inline uint64_t digest_kind_id_of(const struct sim_trace_event *event)
 {
     uint64_t id = event->kind_id;
@@ -176,46 +185,78 @@ static inline uint8_t *digest_store_text_value(uint8_t *restrict out,
     return out + text_bytes;
 }
 
+/* A STR, BYTES or PAYLOAD field, or one whose name id the event does not carry: what the
+ * field loop's fast path leaves (integers with their ids). Returns the end; a PAYLOAD
+ * field writes nothing and counts itself in *skipped_fields. */
+static inline __attribute__((always_inline)) uint8_t *
+digest_store_other_field(uint8_t *restrict cursor, const struct sim_trace_field *restrict field,
+                         uint32_t *skipped_fields)
+{
+    uint32_t type = field->type;
+    if (type == SIM_FIELD_PAYLOAD) {
+        (*skipped_fields)++;
+        return cursor;
+    }
+    cursor = digest_store_u64(cursor, digest_field_name_id_of(field) ^ type);
+    if (type - SIM_FIELD_U64 <= SIM_FIELD_I64 - SIM_FIELD_U64)
+        return digest_store_u64(cursor, field->value.u64);   /* a hand-filled name */
+    if (type == SIM_FIELD_STR)
+        return digest_store_text_value(cursor, field);
+    assert(type == SIM_FIELD_BYTES);    /* PAYLOAD was skipped; no other type */
+    return sim__digest_store_bytes_value(cursor, field);
+}
+
 /* Encodes one event into out, which has room for its encoding (at most
  * DIGEST_EVENT_BYTES_MAX bytes); returns the bytes written. Always inline: emit (the hot
  * caller) and sim_digest_encode each get their own copy, without a call. `restrict`: the
  * event is never inside the buffer, and saying so spares a reload of the event's fields
- * after every byte stored. */
+ * after every byte stored.
+ *
+ * The seq is not encoded: the engine stamps 0, 1, 2, ... in the order it hands events to
+ * the digest, so an event's seq is its place in the digest's input and says nothing more.
+ * An integer field (the common one) with its id is one test and two stores: its key (the
+ * name id XOR the type) and its value. */
 static inline __attribute__((always_inline)) size_t
 digest_encode_event(const struct sim_trace_event *restrict event, uint8_t *restrict out)
 {
     assert(event->field_count <= SIM_TRACE_FIELDS_MAX);
-    uint8_t *cursor = digest_store_u64(out, event->seq);
-    cursor = digest_store_u64(cursor, event->time_ns);
-    cursor = digest_store_u32(cursor, event->ctx);
-    cursor = digest_store_u32(cursor, event->pid);
-    cursor = digest_store_u8(cursor, (uint64_t)event->layer);
+    uint8_t *cursor = out;
+    if (DIGEST_HOST_LITTLE_ENDIAN) {
+        memcpy(cursor, &event->time_ns, 16);    /* time, ctx, pid: one copy (DIGEST_HEAD) */
+        cursor += 16;
+    } else {
+        cursor = digest_store_u64(cursor, event->time_ns);
+        cursor = digest_store_u32(cursor, event->ctx);
+        cursor = digest_store_u32(cursor, event->pid);
+    }
     cursor = digest_store_u64(cursor, digest_kind_id_of(event));
     /* PAYLOAD fields are skipped entirely, count included: a data hash field of the same
-     * event covers their bytes, and the digest must not depend on what a trace stores. */
-    uint8_t *count_at = cursor;
-    cursor++;
+     * event covers their bytes, and the digest must not depend on what a trace stores.
+     * The layer and the count are stored together once the count is known. */
+    uint8_t *layer_at = cursor;
+    cursor += 2;
     uint32_t skipped_fields = 0;
     const struct sim_trace_field *field = event->fields;
     const struct sim_trace_field *end = event->fields + event->field_count;
     for (; field < end; field++) {
         uint32_t type = field->type;
-        if (type == SIM_FIELD_PAYLOAD) {
-            skipped_fields++;
+        uint64_t id = field->name_id;
+        if (__builtin_expect(type - SIM_FIELD_U64 <= SIM_FIELD_I64 - SIM_FIELD_U64 && id != 0,
+                             1)) {
+            cursor = digest_store_u64(cursor, id ^ type);
+            cursor = digest_store_u64(cursor, field->value.u64);   /* I64: the same 64 bits */
             continue;
         }
-        cursor = digest_store_u64(cursor, digest_field_name_id_of(field));
-        cursor = digest_store_u8(cursor, type);
-        if (type - SIM_FIELD_U64 <= SIM_FIELD_I64 - SIM_FIELD_U64) {
-            cursor = digest_store_u64(cursor, field->value.u64);   /* I64: the same 64 bits */
-        } else if (type == SIM_FIELD_STR) {
-            cursor = digest_store_text_value(cursor, field);
-        } else {
-            assert(type == SIM_FIELD_BYTES);    /* PAYLOAD was skipped; no other type */
-            cursor = sim__digest_store_bytes_value(cursor, field);
-        }
+        cursor = digest_store_other_field(cursor, field, &skipped_fields);
     }
-    digest_store_u8(count_at, event->field_count - skipped_fields);
+    uint32_t layer_and_count = (uint32_t)event->layer | (event->field_count - skipped_fields) << 8;
+    if (DIGEST_HOST_LITTLE_ENDIAN) {
+        uint16_t pair = (uint16_t)layer_and_count;
+        memcpy(layer_at, &pair, sizeof(pair));
+    } else {
+        layer_at[0] = (uint8_t)layer_and_count;
+        layer_at[1] = (uint8_t)(layer_and_count >> 8);
+    }
     size_t size_bytes = (size_t)(cursor - out);
     assert(size_bytes <= DIGEST_EVENT_BYTES_MAX);
     return size_bytes;
@@ -230,9 +271,9 @@ sim__digest_add_inline(struct sim_digest *restrict digest,
     assert(digest->pending_bytes < DIGEST_PENDING_FLUSH_BYTES);             /* DG1 */
     assert((event->seq & (DIGEST_ID_CHECK_EVERY - 1)) != 0 ||
            sim__digest_ids_match_names(event));
+    /* Within the buffer: DG1 and the encoder's own bound on one event. */
     size_t pending_bytes = digest->pending_bytes +
                            digest_encode_event(event, digest->buffer + digest->pending_bytes);
-    assert(pending_bytes <= sizeof(digest->buffer));
     digest->pending_bytes = pending_bytes;
     if (__builtin_expect(pending_bytes >= DIGEST_PENDING_FLUSH_BYTES, 0))
         sim__digest_flush(digest);

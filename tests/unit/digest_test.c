@@ -143,20 +143,20 @@ static void vector_event(struct sim_trace_event *event)
 /* The encoding of vector_event, written out from the documented format. The last 8
  * bytes are XXH3-64(de ad be ef) little-endian, filled in by the test. */
 static const uint8_t vector_bytes[] = {
-    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,     /* u64 seq */
+    /* no seq: an event's seq is its place in the digest's input */
     0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,     /* u64 time_ns */
     0x24, 0x23, 0x22, 0x21,                             /* u32 ctx */
     0x34, 0x33, 0x32, 0x31,                             /* u32 pid */
-    0x03,                                               /* u8 layer: vmci */
     LE64(ID_DG_ROUTE),                                  /* u64 kind id: "dg_route" */
+    0x03,                                               /* u8 layer: vmci */
     0x04,                                               /* u8 field_count */
-    LE64(ID_SIZE), 0x01,                                /* "size", U64 */
+    LE64(ID_SIZE ^ 1),                                  /* key: "size" XOR U64 */
     0x48, 0x47, 0x46, 0x45, 0x44, 0x43, 0x42, 0x41,
-    LE64(ID_DELTA), 0x02,                               /* "delta", I64 */
+    LE64(ID_DELTA ^ 2),                                 /* key: "delta" XOR I64 */
     0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* -2, two's complement */
-    LE64(ID_NAME), 0x03,                                /* "name", STR */
+    LE64(ID_NAME ^ 3),                                  /* key: "name" XOR STR */
     0x02, 0x00, 0x00, 0x00, 'a', 'b',                   /* u32 length, bytes */
-    LE64(ID_PAYLOAD), 0x04,                             /* "payload", BYTES */
+    LE64(ID_PAYLOAD ^ 4),                               /* key: "payload" XOR BYTES */
     0x04, 0x00, 0x00, 0x00,                             /* u32 length */
     0, 0, 0, 0, 0, 0, 0, 0,                             /* XXH3-64 of the bytes, LE */
 };
@@ -199,7 +199,7 @@ static void test_encode_with_short_buffer_reports_size_and_stays_in_bounds(void)
     uint8_t buffer[40];
     memset(buffer, 0xAA, sizeof(buffer));
     ASSERT_U64_EQ(sim_digest_encode(&event, buffer, 30), sizeof(vector_bytes));
-    CU_ASSERT_EQUAL(memcmp(buffer, vector_bytes, 30), 0);    /* into the kind id */
+    CU_ASSERT_EQUAL(memcmp(buffer, vector_bytes, 30), 0);    /* into the first key */
     int written_past = 0;
     for (size_t index = 30; index < sizeof(buffer); index++)
         written_past += buffer[index] != 0xAA;
@@ -213,31 +213,31 @@ static void test_encoding_of_empty_and_extreme_values(void)
     struct sim_trace_event event;
     sim_trace_event_init(&event, SIM_LAYER_API, "k", 0, 0);
     uint8_t buffer[128];
-    ASSERT_U64_EQ(sim_digest_encode(&event, buffer, sizeof(buffer)), 8 + 8 + 4 + 4 + 1 + 8 + 1);
-    CU_ASSERT_EQUAL(buffer[24], SIM_LAYER_API);
+    ASSERT_U64_EQ(sim_digest_encode(&event, buffer, sizeof(buffer)), 8 + 4 + 4 + 8 + 1 + 1);
     static const uint8_t kind_k[] = { LE64(ID_K) };
-    CU_ASSERT_EQUAL(memcmp(buffer + 25, kind_k, sizeof(kind_k)), 0);
-    CU_ASSERT_EQUAL(buffer[33], 0);
+    CU_ASSERT_EQUAL(memcmp(buffer + 16, kind_k, sizeof(kind_k)), 0);
+    CU_ASSERT_EQUAL(buffer[24], SIM_LAYER_API);
+    CU_ASSERT_EQUAL(buffer[25], 0);
     sim_trace_field_str(&event, "s", "");
     sim_trace_field_bytes(&event, "b", NULL, 0);
     sim_trace_field_i64(&event, "i", INT64_MIN);
     sim_trace_field_u64(&event, "u", UINT64_MAX);
     size_t size_bytes = sim_digest_encode(&event, buffer, sizeof(buffer));
-    ASSERT_U64_EQ(size_bytes, 34 + (9 + 4) + (9 + 4 + 8) + (9 + 8) + (9 + 8));
-    CU_ASSERT_EQUAL(buffer[33], 4);
-    static const uint8_t empty_string[] = { LE64(ID_S), 3, 0, 0, 0, 0 };
-    CU_ASSERT_EQUAL(memcmp(buffer + 34, empty_string, sizeof(empty_string)), 0);
-    static const uint8_t empty_bytes[] = { LE64(ID_B), 4, 0, 0, 0, 0 };
-    CU_ASSERT_EQUAL(memcmp(buffer + 47, empty_bytes, sizeof(empty_bytes)), 0);
+    ASSERT_U64_EQ(size_bytes, 26 + (8 + 4) + (8 + 4 + 8) + (8 + 8) + (8 + 8));
+    CU_ASSERT_EQUAL(buffer[25], 4);
+    static const uint8_t empty_string[] = { LE64(ID_S ^ 3), 0, 0, 0, 0 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 26, empty_string, sizeof(empty_string)), 0);
+    static const uint8_t empty_bytes[] = { LE64(ID_B ^ 4), 0, 0, 0, 0 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 38, empty_bytes, sizeof(empty_bytes)), 0);
     uint64_t empty_hash = 0;
     for (unsigned index = 0; index < 8; index++)
-        empty_hash |= (uint64_t)buffer[47 + 13 + index] << (8 * index);
+        empty_hash |= (uint64_t)buffer[38 + 12 + index] << (8 * index);
     ASSERT_U64_EQ(empty_hash, XXH3_64bits(NULL, 0));
-    static const uint8_t int64_min[] = { LE64(ID_I), 2, 0, 0, 0, 0, 0, 0, 0, 0x80 };
-    CU_ASSERT_EQUAL(memcmp(buffer + 68, int64_min, sizeof(int64_min)), 0);
-    static const uint8_t uint64_max[] = { LE64(ID_U), 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    static const uint8_t int64_min[] = { LE64(ID_I ^ 2), 0, 0, 0, 0, 0, 0, 0, 0x80 };
+    CU_ASSERT_EQUAL(memcmp(buffer + 58, int64_min, sizeof(int64_min)), 0);
+    static const uint8_t uint64_max[] = { LE64(ID_U ^ 1), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                           0xff, 0xff };
-    CU_ASSERT_EQUAL(memcmp(buffer + 85, uint64_max, sizeof(uint64_max)), 0);
+    CU_ASSERT_EQUAL(memcmp(buffer + 74, uint64_max, sizeof(uint64_max)), 0);
 }
 
 /* ---- A sequence of events ------------------------------------------------------------- */
@@ -246,7 +246,8 @@ static const uint8_t hello[5] = { 'h', 'e', 'l', 'l', 'o' };
 
 /* The pinned 3-event sequence (docs/digest-vectors.md). `variant` changes one thing:
  * 0 none, 1 a field value, 2 a time, 3 a kind, 4 a layer, 5 a ctx, 6 a payload bit,
- * 7 a field name, 8 a seq. */
+ * 7 a field name, 8 a pid, 9 a field's type (I64 -1 as U64: the same 64 bits), 10 a
+ * seq (which the encoding leaves out: an event's seq is its place in the input). */
 static void sequence_event(struct sim_trace_event *event, int index, int variant)
 {
     static const struct {
@@ -263,14 +264,18 @@ static void sequence_event(struct sim_trace_event *event, int index, int variant
     static const uint8_t hellp[5] = { 'h', 'e', 'l', 'l', 'p' };    /* one bit from hello */
     sim_trace_event_init(event, variant == 4 && index == 1 ? SIM_LAYER_VMCI : heads[index].layer,
                          variant == 3 && index == 1 ? "pkq" : heads[index].kind,
-                         variant == 5 && index == 2 ? 4 : heads[index].ctx, heads[index].pid);
-    event->seq = (uint64_t)index + (variant == 8 && index == 2 ? 1 : 0);
+                         variant == 5 && index == 2 ? 4 : heads[index].ctx,
+                         variant == 8 && index == 2 ? 1 : heads[index].pid);
+    event->seq = (uint64_t)index + (variant == 10 && index == 2 ? 1 : 0);
     event->time_ns = heads[index].time_ns + (variant == 2 && index == 1 ? 1 : 0);
     if (index == 0) {
         sim_trace_field_str(event, "name", "a");
     } else if (index == 1) {
         sim_trace_field_u64(event, variant == 7 ? "sizf" : "size", variant == 1 ? 65 : 64);
-        sim_trace_field_i64(event, "credit", -1);
+        if (variant == 9)
+            sim_trace_field_u64(event, "credit", UINT64_MAX);
+        else
+            sim_trace_field_i64(event, "credit", -1);
     } else {
         sim_trace_field_bytes(event, "payload", variant == 6 ? hellp : hello, sizeof(hello));
     }
@@ -291,7 +296,7 @@ static void sequence_digest(const int order[3], int variant, char hex[33])
 }
 
 static const int in_order[3] = { 0, 1, 2 };
-#define SEQUENCE_DIGEST "aed2638dd3959a910c6c2525c1b85894"
+#define SEQUENCE_DIGEST "ea0d6e835f88ee5bd0454e76e02051d3"
 
 /* The 3-event sequence has its pinned digest, and that digest is XXH3-128 of the three
  * encodings concatenated, printed as canonical (big-endian) hex. */
@@ -321,24 +326,29 @@ static void test_sequence_digest_is_pinned(void)
 }
 
 /* Changing any one thing (a field value or name, a time, a kind, a layer, a ctx, a payload
- * bit, a seq, or the order of two events) changes the digest; nothing changed, nothing does.
- * All ten digests differ from each other. */
+ * bit, a pid, a field's type with the same bits, or the order of two events) changes the
+ * digest; nothing changed, nothing does. All eleven digests differ from each other. A seq
+ * alone is not encoded (the engine stamps 0, 1, 2, ... in the order the digest receives
+ * events, so it is the event's place): changing it changes nothing. */
 static void test_digest_changes_with_any_single_change(void)
 {
-    char digests[10][33];
-    for (int variant = 0; variant <= 8; variant++)
+    char digests[11][33];
+    for (int variant = 0; variant <= 9; variant++)
         sequence_digest(in_order, variant, digests[variant]);
     static const int swapped[3] = { 0, 2, 1 };
-    sequence_digest(swapped, 0, digests[9]);
+    sequence_digest(swapped, 0, digests[10]);
     char again[33];
     sequence_digest(in_order, 0, again);
     CU_ASSERT_STRING_EQUAL(again, digests[0]);
     int collisions = 0;
-    for (int left = 0; left < 10; left++) {
-        for (int right = left + 1; right < 10; right++)
+    for (int left = 0; left < 11; left++) {
+        for (int right = left + 1; right < 11; right++)
             collisions += strcmp(digests[left], digests[right]) == 0;
     }
     CU_ASSERT_EQUAL(collisions, 0);
+    char other_seq[33];
+    sequence_digest(in_order, 10, other_seq);
+    CU_ASSERT_STRING_EQUAL(other_seq, digests[0]);
 }
 
 /* Lengths are encoded, so moving a byte from one string field to the next (or from the
@@ -513,22 +523,19 @@ static void test_names_measured_or_not_encode_alike(void)
 static size_t reference_encoding(const char *kind, const char *name, const char *text,
                                  uint32_t text_bytes, uint8_t *out)
 {
-    size_t at = 0;
-    for (unsigned index = 0; index < 8; index++)
-        out[at++] = (uint8_t)(0x0102030405060708ull >> (8 * index));    /* seq */
+    size_t at = 0;                                                      /* no seq */
     for (unsigned index = 0; index < 8; index++)
         out[at++] = 0;                                                  /* time_ns */
     for (unsigned index = 0; index < 8; index++)
         out[at++] = 0;                                                  /* ctx, pid */
-    out[at++] = SIM_LAYER_API;
     uint64_t kind_id = reference_name_id(kind, strlen(kind));
     for (unsigned index = 0; index < 8; index++)
         out[at++] = (uint8_t)(kind_id >> (8 * index));
+    out[at++] = SIM_LAYER_API;
     out[at++] = 1;                                                      /* field_count */
-    uint64_t name_id = reference_name_id(name, strlen(name));
+    uint64_t key = reference_name_id(name, strlen(name)) ^ SIM_FIELD_STR;
     for (unsigned index = 0; index < 8; index++)
-        out[at++] = (uint8_t)(name_id >> (8 * index));
-    out[at++] = SIM_FIELD_STR;
+        out[at++] = (uint8_t)(key >> (8 * index));
     for (unsigned index = 0; index < 4; index++)
         out[at++] = (uint8_t)(text_bytes >> (8 * index));
     for (uint32_t index = 0; index < text_bytes; index++)
