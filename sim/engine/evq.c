@@ -128,7 +128,9 @@ void sim_evq_destroy(struct sim_evq *queue)
     free(queue);
 }
 
-static int grow(struct sim_evq *queue)
+/* Out of line and cold: a queue grows a few times in a run, and keeping the reallocation
+ * out of push spares push the registers it would save on every call. */
+static __attribute__((noinline, cold)) int grow(struct sim_evq *queue)
 {
     uint32_t capacity = queue->capacity == 0 ? EVQ_INITIAL_CAPACITY : queue->capacity * 2;
     if (capacity > queue->pending_max || capacity < queue->capacity)
@@ -217,7 +219,8 @@ static void remove_at(struct sim_evq *queue, uint32_t index)
 
 /* Puts pending slot `slot_index` (its key set, in no chain) behind the last event the open
  * table names for its time when that may take it, else at the head of a chain of its own. */
-static void insert(struct sim_evq *queue, uint32_t slot_index)
+static inline __attribute__((always_inline)) void insert(struct sim_evq *queue,
+                                                        uint32_t slot_index)
 {
     struct slot *slot = &queue->slots[slot_index];
     uint32_t *open = &queue->open[open_index(slot->time_ns)];
@@ -318,7 +321,7 @@ int sim_evq_push_ranked(struct sim_evq *queue, uint32_t domain, uint32_t rank, u
     return SIM_OK;
 }
 
-static void release_slot(struct sim_evq *queue, uint32_t slot_index)
+static inline void release_slot(struct sim_evq *queue, uint32_t slot_index)
 {
     struct slot *slot = &queue->slots[slot_index];
     assert(!pending(slot));
