@@ -108,6 +108,18 @@ check "an extra recorded event is a divergence" $? "$out"
 diverged digest "UPDATE meta SET value = '00000000000000000000000000000000' WHERE key = 'digest'" \
     "the digests differ"
 check "a different digest is a divergence" $? "$out"
+sqlite3 "$work/guide_stream.db" "SELECT value FROM meta WHERE key = 'digest_encoding'" |
+    grep -qx '[0-9][0-9]*'
+check "a trace records its digest encoding (meta digest_encoding)" $?
+diverged old_encoding "UPDATE meta SET value = '00000000000000000000000000000000' WHERE key = 'digest';
+    UPDATE meta SET value = '2' WHERE key = 'digest_encoding'" \
+    "computed with another digest encoding .*the events agree, the digests cannot be compared"
+check "a digest of another encoding is named as such, not as a changed run" $? "$out"
+echo "$out" | grep -q "recorded: digest 0* *, encoding 2"
+check "the other encoding's number is shown" $? "$out"
+diverged no_encoding "UPDATE meta SET value = '00000000000000000000000000000000' WHERE key = 'digest';
+    DELETE FROM meta WHERE key = 'digest_encoding'" "encoding 1 or 2 (not recorded)"
+check "a trace from before digest encodings were recorded says so" $? "$out"
 
 # Hostile traces: a clear message and exit 1, never an assertion (134) or a hang.
 hostile() {   # hostile NAME SQL PATTERN: replaying a copy changed by SQL exits 1 with PATTERN

@@ -576,6 +576,7 @@ int inspect_view_summary(struct inspect *inspect)
         { "trace", NULL }, { "scenario", "scenario" }, { "seed", "seed" },
         { "simulator", "simulator_version" }, { "product", "product" },
         { "trace level", "trace_level" }, { "until_ns", "until_ns" }, { "digest", "digest" },
+        { "encoding", "digest_encoding" },
     };
     printf("%-12s %s\n", meta[0][0], inspect->path);
     int status = 0;

@@ -217,6 +217,7 @@ struct recorded_run {
     uint64_t until_ns;
     int level;
     const char *digest;
+    const char *digest_encoding;                /* SIM_DIGEST_ENCODING of the run, or NULL */
     uint32_t payload_bytes_max;                 /* every byte in a trace older than the key */
     int arg_count;
     char *args[REPLAY_ARGS_MAX];                /* borrowed from the reader */
@@ -245,6 +246,7 @@ static int recorded_meta(struct sim_trace_reader *reader, struct recorded_run *r
     const char *until = sim_trace_reader_meta(reader, "until_ns");
     const char *level = sim_trace_reader_meta(reader, "trace_level");
     run->digest = sim_trace_reader_meta(reader, "digest");
+    run->digest_encoding = sim_trace_reader_meta(reader, "digest_encoding");
     const char *payload = sim_trace_reader_meta(reader, SIM_TRACE_META_PAYLOAD_BYTES_MAX);
     uint64_t payload_bytes_max = SIM_TRACE_PAYLOAD_ALL_BYTES;
     if (payload != NULL && !parse_u64(payload, &payload_bytes_max))
@@ -377,9 +379,28 @@ static void verify_end(struct comparison *comparison, const struct recorded_run 
                 rc > 0 ? recorded : message, "(end of the re-run)");
         return;
     }
-    if (run->digest != NULL && strcmp(run->digest, digest_hex) != 0)
-        diverge(comparison, "the digests differ (the trace's events agree: layers above the "
-                "trace level differ)", run->digest, digest_hex);
+    if (run->digest == NULL || strcmp(run->digest, digest_hex) == 0)
+        return;
+    char encoding[16];
+    snprintf(encoding, sizeof(encoding), "%d", SIM_DIGEST_ENCODING);
+    if (run->digest_encoding == NULL || strcmp(run->digest_encoding, encoding) != 0) {
+        /* The events agree; the digest was computed another way, so it proves nothing. */
+        char recorded[SIM_ERROR_MESSAGE_BYTES_MAX];
+        if (run->digest_encoding != NULL)
+            snprintf(recorded, sizeof(recorded), "digest %.64s, encoding %.16s", run->digest,
+                     run->digest_encoding);
+        else
+            snprintf(recorded, sizeof(recorded), "digest %.64s, encoding 1 or 2 (not recorded)",
+                     run->digest);
+        char replayed[SIM_ERROR_MESSAGE_BYTES_MAX];
+        snprintf(replayed, sizeof(replayed), "digest %s, encoding %s", digest_hex, encoding);
+        diverge(comparison, "the trace's digest was computed with another digest encoding "
+                "(an older vmcisim; docs/digest-vectors.md): the events agree, the digests "
+                "cannot be compared", recorded, replayed);
+        return;
+    }
+    diverge(comparison, "the digests differ (the trace's events agree: layers above the "
+            "trace level differ)", run->digest, digest_hex);
 }
 
 /* Prints the verdict; returns the exit status. A trace without a digest is partial (its

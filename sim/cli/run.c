@@ -295,9 +295,12 @@ static int write_metadata_end(struct sim_trace_writer *writer,
 {
     char seed_text[32];
     snprintf(seed_text, sizeof(seed_text), "%" PRIu64, outcome->seed);
+    char encoding_text[16];
+    snprintf(encoding_text, sizeof(encoding_text), "%d", SIM_DIGEST_ENCODING);
     const char *pairs[][2] = {
         { "seed", seed_text },
         { "product", outcome->product },
+        { "digest_encoding", encoding_text },
         { "digest", digest_hex },
     };
     for (size_t index = 0; index < sizeof(pairs) / sizeof(pairs[0]); index++) {

@@ -252,7 +252,11 @@ SIM_TRACE_INLINE void sim_trace_field_payload(struct sim_trace_event *event, con
  * to run (an engine with no sink at all behaves the same). */
 struct sim_trace_sink sim_trace_null_sink(void);
 
-/* The digest: XXH3-128 over the canonical encoding documented in docs/trace-schema.md. */
+/* The digest: XXH3-128 over the canonical encoding documented in docs/trace-schema.md.
+ * SIM_DIGEST_ENCODING numbers that encoding (docs/digest-vectors.md): a trace records it, so
+ * `replay` can tell a run that changed from a digest computed the way an older vmcisim did.
+ * 1: names as their bytes; 2: names as 64-bit ids; 3: no seq, the type folded into the key. */
+#define SIM_DIGEST_ENCODING 3
 struct sim_digest;
 struct sim_digest *sim_digest_create(void);
 void sim_digest_destroy(struct sim_digest *digest);
