@@ -56,6 +56,7 @@
 #define LIVE_CID_LOOKED_AHEAD UINT32_MAX /* a CID named before any binding of it */
 #define LIVE_TEXT_BYTES 128u            /* type, rule, reason: longer than any compare */
 #define LIVE_CACHE_SLOTS 256u           /* kinds seen, by the address of their static text */
+#define LIVE_CACHE_PROBES 8u            /* slots a kind may take from its own (kind_entry) */
 
 /* What a kind is to the pass (classified once per kind text, cached by its address). */
 enum live_class {
@@ -208,14 +209,26 @@ static enum live_class classify(const char *kind)
 
 /* The kind's entry, made on first sight. The cache is keyed by the text's address (kinds
  * are static texts) but holds only what the text itself decides, so what the pass does
- * never depends on an address; two addresses of one text get two equal entries. */
+ * never depends on an address; two addresses of one text get two equal entries. A kind
+ * looks in LIVE_CACHE_PROBES slots from its own: with one slot, two kinds of a run whose
+ * addresses met there (as a new build's layout may make them) classified each other out
+ * on every event, tripling the pass's strcmp work; only a cache with all those slots
+ * taken replaces the first. */
 static struct live_cache_entry *kind_entry(struct summary_live *live, const char *kind)
 {
     uintptr_t address = (uintptr_t)kind;
-    uint32_t slot = (uint32_t)((address >> 3) ^ (address >> 11)) & (LIVE_CACHE_SLOTS - 1);
-    struct live_cache_entry *entry = &live->cache[slot];
-    if (entry->kind == kind)
-        return entry;
+    uint32_t home = (uint32_t)((address >> 3) ^ (address >> 11)) & (LIVE_CACHE_SLOTS - 1);
+    struct live_cache_entry *entry = &live->cache[home];
+    for (uint32_t probe = 0; probe < LIVE_CACHE_PROBES; probe++) {
+        uint32_t slot = (home + probe) & (LIVE_CACHE_SLOTS - 1);
+        struct live_cache_entry *candidate = &live->cache[slot];
+        if (candidate->kind == kind)
+            return candidate;
+        if (candidate->kind == NULL) {
+            entry = candidate;
+            break;
+        }
+    }
     static const char *const api_errors[] = { "expect_fail", "proc_error", "callback_error",
                                               "scenario_error", "deadlock", "dg_queue_full" };
     *entry = (struct live_cache_entry){ .kind = kind, .class = classify(kind),

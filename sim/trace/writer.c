@@ -35,6 +35,9 @@
  *   W4  Only the writer inserts events, in seq order (W2), so the table's largest rowid is
  *       the last stored event's seq (last_seq): a row bound with a NULL seq gets
  *       last_seq + 1, which the writer does only when that is the row's seq.
+ *   W5  A statement's parameters always hold the values of the row last bound at their
+ *       position: row_bind skips a bind only when its row_bound says the value is already
+ *       there, and a failed bind clears that knowledge (the next row binds everything).
  */
 #include <assert.h>
 #include <errno.h>
@@ -87,6 +90,23 @@ static const char file_insert_sql[] =
     "INSERT INTO files(path, text, hash) VALUES(?1, ?2, ?3)"
     " ON CONFLICT(path) DO UPDATE SET text = excluded.text WHERE files.hash = excluded.hash";
 
+/* The values one row position of an event statement holds bound, where a row repeats
+ * them often (the same context, process, layer or kind as the row one statement
+ * before; a NULL seq or payload): the storer binds only what differs, which saves a
+ * quarter of its sqlite3_bind_* work for datagram round trips (docs/trace-schema.md).
+ * The texts are static strings (the engine's layer names and kinds, trace.h), so an
+ * equal pointer and length is an equal value. `valid` false: nothing known yet. */
+struct row_bound {
+    bool valid;
+    bool seq_null;
+    bool payload_null;
+    uint32_t ctx;
+    uint32_t pid;
+    uint32_t kind_bytes;
+    const char *layer;
+    const char *kind;
+};
+
 struct sim_trace_writer {
     sqlite3 *db;
     char *path;                     /* owned copy, named in every message */
@@ -110,6 +130,11 @@ struct sim_trace_writer {
     size_t row_json_bytes[TRACE_RING_SLOTS];
     uint32_t row_payload_field[TRACE_RING_SLOTS];
     struct sim_trace_json_names json_names;     /* the worker's encoded field names */
+    /* What each row position of the two event statements holds bound now (row_bind): a
+     * binding stays after sqlite3_reset, so a value that did not change is not bound
+     * again. Only the storer uses them. */
+    struct row_bound one_row_bound;
+    struct row_bound rows_bound[WRITER_ROWS_PER_INSERT];
     uint64_t stored_events;         /* by the storer, read after a drain */
     uint64_t last_seq;              /* W2: valid when stored_events > 0 */
 };
@@ -597,33 +622,55 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
  * NULL and SQLite gives the row the table's largest rowid plus one, the same value: a
  * NULL key makes SQLite take the table's last row as the place to append, where a given
  * key makes it search the tree for that key first (a fifth of the inserting thread's
- * instructions, docs/trace-schema.md). The stored row and the file are the same. */
+ * instructions, docs/trace-schema.md). The stored row and the file are the same.
+ * `bound` says what the position holds from the statement's last step: a seq, context,
+ * process, layer, kind or NULL payload equal to it is left bound (W5). */
 static int row_bind(struct sim_trace_writer *writer, sqlite3_stmt *stmt, int first,
                     uint32_t slot, const struct sim_trace_event *event,
-                    uint32_t payload_bytes_max, bool follows)
+                    uint32_t payload_bytes_max, bool follows, struct row_bound *bound)
 {
     const char *json = writer->batch_json[slot / TRACE_RING_STORE_EVENTS_MAX] +
                        writer->row_json_offset[slot];
     uint32_t payload_field = writer->row_payload_field[slot];
-    size_t kind_bytes = event->kind_bytes != 0 ? event->kind_bytes : strlen(event->kind);
-    int rc = follows ? sqlite3_bind_null(stmt, first)
-                     : sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
+    uint32_t kind_bytes = event->kind_bytes != 0 ? event->kind_bytes
+                                                 : (uint32_t)strlen(event->kind);
+    const char *layer = sim_layer_name(event->layer);
+    bool payload_null = payload_field >= event->field_count || payload_bytes_max == 0;
+    bool known = bound->valid;
+    int rc = SQLITE_OK;
+    if (!follows)
+        rc |= sqlite3_bind_int64(stmt, first, (sqlite3_int64)event->seq);
+    else if (!known || !bound->seq_null)
+        rc |= sqlite3_bind_null(stmt, first);
     rc |= sqlite3_bind_int64(stmt, first + 1, (sqlite3_int64)event->time_ns);
-    rc |= sqlite3_bind_int64(stmt, first + 2, event->ctx);
-    rc |= sqlite3_bind_int64(stmt, first + 3, event->pid);
-    rc |= sqlite3_bind_text(stmt, first + 4, sim_layer_name(event->layer), -1, SQLITE_STATIC);
-    rc |= sqlite3_bind_text(stmt, first + 5, event->kind, (int)kind_bytes, SQLITE_STATIC);
+    if (!known || bound->ctx != event->ctx)
+        rc |= sqlite3_bind_int64(stmt, first + 2, event->ctx);
+    if (!known || bound->pid != event->pid)
+        rc |= sqlite3_bind_int64(stmt, first + 3, event->pid);
+    if (!known || bound->layer != layer)
+        rc |= sqlite3_bind_text(stmt, first + 4, layer, -1, SQLITE_STATIC);
+    if (!known || bound->kind != event->kind || bound->kind_bytes != kind_bytes)
+        rc |= sqlite3_bind_text(stmt, first + 5, event->kind, (int)kind_bytes, SQLITE_STATIC);
     rc |= sqlite3_bind_text64(stmt, first + 6, json, writer->row_json_bytes[slot],
                               SQLITE_STATIC, SQLITE_UTF8);
-    uint32_t kept_bytes = payload_field < event->field_count
-        ? sim_trace_field_kept_bytes(event, payload_field, payload_field, payload_bytes_max) : 0;
-    if (payload_field >= event->field_count || payload_bytes_max == 0)
-        rc |= sqlite3_bind_null(stmt, first + 7);
-    else if (kept_bytes == 0)                       /* an empty blob, not NULL */
-        rc |= sqlite3_bind_zeroblob(stmt, first + 7, 0);
-    else
-        rc |= sqlite3_bind_blob(stmt, first + 7, event->fields[payload_field].value.blob.data,
-                                (int)kept_bytes, SQLITE_STATIC);
+    if (payload_null) {
+        if (!known || !bound->payload_null)
+            rc |= sqlite3_bind_null(stmt, first + 7);
+    } else {
+        uint32_t kept_bytes = sim_trace_field_kept_bytes(event, payload_field, payload_field,
+                                                         payload_bytes_max);
+        if (kept_bytes == 0)                        /* an empty blob, not NULL */
+            rc |= sqlite3_bind_zeroblob(stmt, first + 7, 0);
+        else
+            rc |= sqlite3_bind_blob(stmt, first + 7,
+                                    event->fields[payload_field].value.blob.data,
+                                    (int)kept_bytes, SQLITE_STATIC);
+    }
+    *bound = (struct row_bound){
+        .valid = rc == SQLITE_OK, .seq_null = follows, .payload_null = payload_null,
+        .ctx = event->ctx, .pid = event->pid, .kind_bytes = kind_bytes, .layer = layer,
+        .kind = event->kind,
+    };
     return rc;  /* SQLITE_OK is 0: any failure leaves bits set */
 }
 
@@ -659,8 +706,10 @@ static int rows_store(void *state, uint32_t slot, const struct sim_trace_event *
         assert(first_row || events[index].seq > writer->last_seq);                    /* W2 */
         bool follows = !first_row && events[index].seq == writer->last_seq + 1;     /* W4 */
         writer->last_seq = events[index].seq;
+        struct row_bound *row_bound = count == 1 ? &writer->one_row_bound
+                                                 : &writer->rows_bound[index];
         bound |= row_bind(writer, stmt, (int)(index * WRITER_COLUMNS + 1), slot + index,
-                          &events[index], payload_bytes_max[index], follows);
+                          &events[index], payload_bytes_max[index], follows, row_bound);
     }
     if (rc == 0 && bound != SQLITE_OK) {
         sqlite3_reset(stmt);

@@ -1358,6 +1358,62 @@ static void test_rows_equal_the_encoding_of_the_emitted_event(void)
     }
 }
 
+/* The storer binds a column only when its value differs from the one the statement's
+ * row position holds from the step before (writer.c, W5): rows whose context, process,
+ * layer, kind, NULL seq or missing payload now repeat and now change at every position
+ * of the 32-row statement, over many steps and the one-row statement, each read back
+ * whole. A value left bound from an earlier row where it changed would show here. */
+static void test_rows_bind_only_what_changed_and_read_back_whole(void)
+{
+    static uint8_t blob[64];
+    for (uint32_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)(i * 7u + 1u);
+    static const char *const kinds[3] = { "alpha", "beta", "gamma_kind" };
+    enum { EVENTS = 32 * 9 + 5 };
+    static struct sim_trace_event events[EVENTS];
+    struct sim_trace_writer *writer = writer_open_fixture("rebind.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    uint64_t seq = 1, state = 12345;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    for (uint32_t index = 0; index < EVENTS; index++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;   /* fixed sequence */
+        uint32_t draw = (uint32_t)(state >> 33);
+        if (index == 100)                   /* a drain: the rest of a group goes one by one */
+            CU_ASSERT_EQUAL(sim_trace_writer_meta(writer, "middle", "yes", message), 0);
+        seq += draw % 7 == 0 ? 2 : 0;        /* a gap: this seq is bound, not NULL */
+        struct sim_trace_event *event = &events[index];
+        *event = event_make(seq, (enum sim_layer)(1 + (draw >> 3) % 2 * 3),
+                            kinds[(draw >> 5) % 3]);
+        event->kind_bytes = (uint32_t)strlen(event->kind);
+        event->ctx = 2 + (draw >> 7) % 2;
+        event->pid = (draw >> 9) % 2;
+        sim_trace_field_u64(event, "index", index);
+        if ((draw >> 11) % 3 != 0)
+            sim_trace_field_payload(event, "p", blob + index % 8, (draw >> 13) % 40);
+        CU_ASSERT_EQUAL_FATAL(emit(&sink, event), 0);
+        seq++;
+    }
+    writer_close_fixture(writer);
+    sqlite3 *db = db_open("rebind.db");
+    sqlite3_stmt *stmt = NULL;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, "SELECT seq, layer, kind, fields, payload,"
+                                             " ctx, pid, time_ns FROM events ORDER BY seq",
+                                             -1, &stmt, NULL), SQLITE_OK);
+    uint32_t rows = 0, wrong = 0;
+    while (sqlite3_step(stmt) == SQLITE_ROW && rows < EVENTS) {
+        const struct sim_trace_event *event = &events[rows];
+        wrong += !row_is_the_encoding(stmt, event, SIM_TRACE_PAYLOAD_DEFAULT_BYTES) ||
+                 sqlite3_column_int64(stmt, 5) != event->ctx ||
+                 sqlite3_column_int64(stmt, 6) != event->pid ||
+                 (uint64_t)sqlite3_column_int64(stmt, 7) != event->time_ns;
+        rows++;
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    ASSERT_U64_EQ(rows, EVENTS);
+    ASSERT_U64_EQ(wrong, 0);
+}
+
 /* The bound the writer sizes a row's text with for its cut holds the text at every cut,
  * never exceeds the bound for any cut, and does not count the payload field's bytes: a
  * 60 000-byte payload stored as 256 bytes needs a few dozen bytes of text, not 120 000. */
@@ -1501,6 +1557,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_refuses_a_field_above_its_limit),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
         TEST_ENTRY(test_rows_equal_the_encoding_of_the_emitted_event),
+        TEST_ENTRY(test_rows_bind_only_what_changed_and_read_back_whole),
         TEST_ENTRY(test_cut_bound_holds_the_text_and_skips_the_payload),
         TEST_ENTRY(test_reader_reads_back_what_the_writer_stored),
         TEST_ENTRY(test_reader_refuses_what_is_not_a_trace),
