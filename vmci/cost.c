@@ -45,6 +45,55 @@ int vmci_cost_id_of(const char *name)
     return -1;
 }
 
+/* percent % of value, rounded down, without overflow: in one product while value * 100
+ * fits (every realistic cost), else split as in vmci_cost_copy_ns. The same value both
+ * ways: with value = 100 q + r, value * p / 100 = q p + r p / 100 (rounded down). */
+static inline uint64_t percent_of(uint64_t value, uint64_t percent)
+{
+    assert(percent <= VMCI_JITTER_PERCENT_MAX);
+    if (value <= UINT64_MAX / VMCI_JITTER_PERCENT_MAX)
+        return value * percent / 100u;
+    return (value / 100u) * percent + (value % 100u) * percent / 100u;
+}
+
+/* The inclusive range a draw of `jitter` (RANGE or PERCENT) takes around the constant. */
+static void jitter_range(const struct vmci_jitter *jitter, uint64_t value, uint64_t *low,
+                         uint64_t *high)
+{
+    if (jitter->mode == VMCI_JITTER_RANGE) {
+        *low = jitter->min;
+        *high = jitter->max;
+        return;
+    }
+    assert(jitter->mode == VMCI_JITTER_PERCENT);
+    uint64_t spread = percent_of(value, jitter->percent);
+    assert(spread <= value);                /* percent <= 100: never below 0 */
+    *low = value - spread;
+    *high = value > UINT64_MAX - spread ? UINT64_MAX : value + spread;
+}
+
+/* Prepares what every draw of `jitter` around the constant `value` computes the same way
+ * (struct vmci_jitter, "prepared"); nothing for a jitter that is off or malformed (a draw
+ * then computes everything, and asserts). */
+static void jitter_prepare(struct vmci_jitter *jitter, uint64_t value)
+{
+    jitter->prepared = false;
+    bool range = jitter->mode == VMCI_JITTER_RANGE && jitter->min <= jitter->max;
+    bool percent = jitter->mode == VMCI_JITTER_PERCENT &&
+                   jitter->percent <= VMCI_JITTER_PERCENT_MAX;
+    if (!range && !percent)
+        return;
+    uint64_t low, high;
+    jitter_range(jitter, value, &low, &high);
+    jitter->prepared_percent = range ? VMCI_JITTER_PERCENT_MAX + 1u : jitter->percent;
+    jitter->prepared_value = value;
+    jitter->prepared_low = low;
+    jitter->prepared_high = high;
+    /* The full range draws sim_rng_next() itself: no limit. */
+    jitter->prepared_limit = high - low == UINT64_MAX ? 0 : sim_rng_below_limit(high - low + 1);
+    jitter->prepared = true;
+}
+
 static uint64_t *field(struct vmci_cost *cost, enum vmci_cost_id id)
 {
     assert(cost != NULL);
@@ -68,6 +117,7 @@ int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value)
     if (id < 0)
         return -1;
     *field(cost, (enum vmci_cost_id)id) = value;
+    jitter_prepare(&cost->jitter[id], value);      /* a PERCENT range follows the constant */
     return 0;
 }
 
@@ -86,51 +136,56 @@ static const enum vmci_fault_site stretch_sites[VMCI_COST_COUNT] = {
     VMCI_FAULT_INTERRUPT_LATE, VMCI_FAULT_COPY_SLOW,
 };
 
-static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_cost_id id);
+/* Whether the prepared range of `jitter` is still the one its fields and the constant
+ * `value` give (jitter_range): then a draw needs no division to find its limit. */
+static inline bool prepared_for(const struct vmci_jitter *jitter, uint64_t value)
+{
+    if (!jitter->prepared)
+        return false;
+    if (jitter->mode == VMCI_JITTER_RANGE)
+        return jitter->min == jitter->prepared_low && jitter->max == jitter->prepared_high;
+    return jitter->mode == VMCI_JITTER_PERCENT && jitter->percent == jitter->prepared_percent &&
+           value == jitter->prepared_value;
+}
+
+/* One draw of a jitter that is on, around the constant `value`: uniform in its range,
+ * from its stream. The same numbers whether prepared or not (uniform() is what both do). */
+static uint64_t jitter_draw(const struct vmci_jitter *jitter, uint64_t value)
+{
+    assert(jitter->rng != NULL);
+    uint64_t low, high;
+    uint64_t drawn;
+    if (prepared_for(jitter, value)) {
+        low = jitter->prepared_low;
+        high = jitter->prepared_high;
+        drawn = high - low == UINT64_MAX
+                    ? sim_rng_next(jitter->rng)
+                    : low + sim_rng_below_limited(jitter->rng, high - low + 1,
+                                                  jitter->prepared_limit);
+    } else {
+        assert(jitter->mode == VMCI_JITTER_RANGE || jitter->mode == VMCI_JITTER_PERCENT);
+        assert(jitter->mode != VMCI_JITTER_RANGE || jitter->min <= jitter->max);
+        assert(jitter->mode != VMCI_JITTER_PERCENT ||
+               jitter->percent <= VMCI_JITTER_PERCENT_MAX);
+        jitter_range(jitter, value, &low, &high);
+        drawn = uniform(jitter->rng, low, high);
+    }
+    assert(low <= drawn && drawn <= high);      /* no overflow either way */
+    return drawn;
+}
 
 uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
     /* `cost` and `id` are asserted by vmci_cost_draw, the only caller (a jittered world
      * draws here at every hop: the checks are not repeated). */
-    assert(cost->jitter[id].mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
-    uint64_t value = draw_constant_or_jitter(cost, id);
+    const struct vmci_jitter *jitter = &cost->jitter[id];
+    assert(jitter->mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
+    uint64_t value = vmci_cost_constant(cost, id);
+    if (jitter->mode != VMCI_JITTER_OFF)
+        value = jitter_draw(jitter, value);
     if (!vmci_faults_on(cost->faults))
         return value;
     return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
-}
-
-/* percent % of value, rounded down, without overflow: in one product while value * 100
- * fits (every realistic cost), else split as in vmci_cost_copy_ns. The same value both
- * ways: with value = 100 q + r, value * p / 100 = q p + r p / 100 (rounded down). */
-static inline uint64_t percent_of(uint64_t value, uint64_t percent)
-{
-    assert(percent <= VMCI_JITTER_PERCENT_MAX);
-    if (value <= UINT64_MAX / VMCI_JITTER_PERCENT_MAX)
-        return value * percent / 100u;
-    return (value / 100u) * percent + (value % 100u) * percent / 100u;
-}
-
-static uint64_t draw_constant_or_jitter(const struct vmci_cost *cost, enum vmci_cost_id id)
-{
-    uint64_t value = vmci_cost_constant(cost, id);
-    const struct vmci_jitter *jitter = &cost->jitter[id];
-    switch (jitter->mode) {
-    case VMCI_JITTER_OFF:
-        return value;
-    case VMCI_JITTER_RANGE:
-        assert(jitter->rng != NULL && jitter->min <= jitter->max);
-        return uniform(jitter->rng, jitter->min, jitter->max);
-    case VMCI_JITTER_PERCENT: {
-        assert(jitter->rng != NULL && jitter->percent <= VMCI_JITTER_PERCENT_MAX);
-        uint64_t spread = percent_of(value, jitter->percent);
-        uint64_t high = value > UINT64_MAX - spread ? UINT64_MAX : value + spread;
-        uint64_t drawn = uniform(jitter->rng, value - spread, high);
-        assert(spread <= value && drawn >= value - spread);    /* no overflow either way */
-        return drawn;
-    }
-    }
-    assert(!"unknown jitter mode");
-    return value;
 }
 
 const char *vmci_cost_jitter_stream(enum vmci_cost_id id)
@@ -157,6 +212,7 @@ int vmci_cost_jitter_set(struct vmci_cost *cost, struct sim_engine *engine,
         if (jitter.rng == NULL)
             return SIM_ELIMIT;
     }
+    jitter_prepare(&jitter, vmci_cost_constant(cost, id));
     cost->jitter[id] = jitter;
     return SIM_OK;
 }

@@ -19,6 +19,7 @@
 #define VMCI_COST_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,17 @@ struct vmci_jitter {
     uint64_t max;
     uint32_t percent;           /* PERCENT */
     struct sim_rng *rng;        /* borrowed from the engine; NULL when OFF */
+    /* What every draw would compute the same way, prepared by vmci_cost_jitter_set and
+     * vmci_cost_set (vmci/cost.c): the range [low, high] and the rejection limit of its
+     * width (sim_rng_below_limit), for the constant `prepared_value` (PERCENT). A draw
+     * uses them only while mode, min, max, percent and the constant still give that range
+     * (the fields are public: a test may set one directly), and computes all otherwise. */
+    bool prepared;
+    uint32_t prepared_percent;  /* PERCENT: the percent prepared for; RANGE: none (above 100) */
+    uint64_t prepared_value;
+    uint64_t prepared_low;
+    uint64_t prepared_high;
+    uint64_t prepared_limit;
 };
 
 struct vmci_cost {

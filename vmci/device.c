@@ -42,6 +42,7 @@
 #include "device.h"
 #include "faults.h"
 #include "sim/engine/process.h"
+#include "spares.h"
 
 /* The cause bits defined by R31 (and the IMR bits, same positions). */
 #define VMCI_ICR_ALL (VMCI_ICR_DATAGRAM | VMCI_ICR_NOTIFICATION | VMCI_ICR_DMA_DATAGRAM)
@@ -95,6 +96,7 @@ struct vmci_device {
     /* DATA_IN (R40, R58, DV3, DV4). */
     struct pending_datagram *pending_head;  /* owned, FIFO */
     struct pending_datagram *pending_tail;
+    struct vmci_spares pending_spares;      /* freed entries kept for the next datagrams */
     uint32_t pending_count;
     uint64_t pending_bytes;
     uint32_t in_offset;                     /* bytes of the head's aligned slot already read */
@@ -309,7 +311,7 @@ static void pending_pop(struct vmci_device *device)
     device->pending_count--;
     device->pending_bytes -= head->size_bytes;
     device->in_offset = 0;
-    free(head);
+    vmci_spares_give(&device->pending_spares, head, head->size_bytes);
 }
 
 /* Nothing the model drops is silent: datagrams still queued for the guest when the queue
@@ -364,7 +366,8 @@ int vmci_device_enqueue(struct vmci_device *device, const uint8_t *datagram,
         return VMCI_ERROR_NO_RESOURCES;
     if (device->pending_count >= VMCI_DEVICE_PENDING_DATAGRAMS_MAX)
         return VMCI_ERROR_NO_RESOURCES;
-    struct pending_datagram *entry = malloc(sizeof(*entry) + size_bytes);
+    struct pending_datagram *entry = vmci_spares_take(&device->pending_spares, sizeof(*entry),
+                                                      (size_t)size_bytes);
     if (entry == NULL)
         return VMCI_ERROR_NO_MEM;
     entry->next = NULL;
@@ -852,6 +855,7 @@ void vmci_device_destroy(struct vmci_device *device)
     assert(!device->in_callback);
     irq_cancel(device);
     pending_free(device);
+    vmci_spares_free(&device->pending_spares);
     free(device->bitmap);
     free(device);
 }

@@ -59,7 +59,7 @@ static void deliver_event(void *context, void *arg, uint64_t data)
         sim_trace_field_u64(&event, "bytes", delivery->size_bytes);
         vmci__trace(hypervisor, &event);
     }
-    free(delivery);
+    vmci_spares_give(&hypervisor->delivery_spares, delivery, delivery->size_bytes);
 }
 
 int vmci__host_deliver_later(struct vmci_hypervisor *hypervisor, const uint8_t *bytes,
@@ -86,7 +86,8 @@ int vmci__deliver_later_after(struct vmci_hypervisor *hypervisor, uint32_t cid,
                             deliveries_max, VMCI_ERROR_NO_RESOURCES);
         return VMCI_ERROR_NO_RESOURCES;
     }
-    struct vmci_delivery *delivery = malloc(sizeof(*delivery) + size_bytes);
+    struct vmci_delivery *delivery = vmci_spares_take(&hypervisor->delivery_spares,
+                                                      sizeof(*delivery), (size_t)size_bytes);
     if (delivery == NULL)
         return VMCI_ERROR_NO_MEM;
     /* Deliveries keep their order: each is due no earlier than the one before it (a
@@ -101,7 +102,7 @@ int vmci__deliver_later_after(struct vmci_hypervisor *hypervisor, uint32_t cid,
     /* The host's side, in the host's domain (0), whichever guest sent it. */
     if (sim_engine_schedule_at_in(hypervisor->engine, 0, due_ns, deliver_event, hypervisor, 0,
                                   NULL) < 0) {
-        free(delivery);
+        vmci_spares_give(&hypervisor->delivery_spares, delivery, (size_t)size_bytes);
         return VMCI_ERROR_NO_RESOURCES;
     }
     hypervisor->delivery_last_due_ns = due_ns;
@@ -130,6 +131,7 @@ void vmci__host_deliveries_free(struct vmci_hypervisor *hypervisor)
         freed++;
     }
     assert(freed == hypervisor->delivery_count);
+    vmci_spares_free(&hypervisor->delivery_spares);
     hypervisor->deliveries_tail = NULL;
     hypervisor->delivery_count = 0;
 }

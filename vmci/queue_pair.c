@@ -78,6 +78,7 @@ struct ring {
     struct vmci_queue *queue;   /* borrowed: whose ring and producer_tail */
     uint64_t tail;
     uint64_t head;
+    uint64_t ready_bytes;       /* R84 from tail and head, once they are validated */
 };
 
 /* ---- Header bytes (R80) -------------------------------------------------------------- */
@@ -262,41 +263,27 @@ void vmci_qp_memory_destroy(struct vmci_qp_memory *memory)
 
 /* ---- Ring arithmetic (R82-R85) ------------------------------------------------------- */
 
-/* R82. For a zero-sized queue the only valid value is 0 (there is no ring). */
-static inline bool ring_pointer_valid(uint64_t pointer, uint64_t size_bytes)
+/* R83, by its own formula (the free space between tail and head): ring_load cross-checks
+ * it against the ready bytes of R84 (QP1). Pointers validated (R82), ring not empty. */
+static inline uint64_t ring_free_bytes_r83(uint64_t tail, uint64_t head, uint64_t size_bytes)
 {
-    return vmci_ring_pointer_valid(pointer, size_bytes);
-}
-
-static inline bool ring_valid(const struct ring *ring)
-{
-    return ring_pointer_valid(ring->tail, ring->queue->size_bytes) &&
-           ring_pointer_valid(ring->head, ring->queue->size_bytes);
-}
-
-/* R83. */
-static inline uint64_t ring_free_bytes(const struct ring *ring)
-{
-    assert(ring_valid(ring));
-    uint64_t size_bytes = ring->queue->size_bytes;
-    if (size_bytes == 0)
-        return 0;
-    uint64_t free_bytes = ring->tail >= ring->head
-                              ? size_bytes - (ring->tail - ring->head) - 1
-                              : ring->head - ring->tail - 1;
+    assert(size_bytes > 0 && tail < size_bytes && head < size_bytes);
+    uint64_t free_bytes = tail >= head ? size_bytes - (tail - head) - 1 : head - tail - 1;
     assert(free_bytes <= size_bytes - 1);   /* QP1 */
     return free_bytes;
+}
+
+/* R83: the free space of a loaded ring (its ready bytes were computed once by ring_load). */
+static inline uint64_t ring_free_bytes(const struct ring *ring)
+{
+    uint64_t size_bytes = ring->queue->size_bytes;
+    return size_bytes == 0 ? 0 : size_bytes - 1 - ring->ready_bytes;
 }
 
 /* R84. */
 static inline uint64_t ring_ready_bytes(const struct ring *ring)
 {
-    uint64_t size_bytes = ring->queue->size_bytes;
-    if (size_bytes == 0)
-        return 0;
-    uint64_t ready_bytes = size_bytes - ring_free_bytes(ring) - 1;
-    assert(ready_bytes <= size_bytes - 1);   /* QP1 */
-    return ready_bytes;
+    return ring->ready_bytes;
 }
 
 /* R85: p advanced by k, 0 < k <= N - 1. */
@@ -312,30 +299,37 @@ static inline uint64_t ring_advance(uint64_t pointer, uint64_t step_bytes, uint6
 }
 
 /* Reads the pointers of `queue` (tail from its own header, head from `head_holder`'s,
- * R80) and validates them (R82, QP3). Returns 0 or VMCI_ERROR_INVALID_SIZE. */
-static inline int64_t ring_load(struct vmci_queue *queue, const struct vmci_queue *head_holder,
-                         struct ring *ring)
+ * R80), validates them (R82, QP3) and computes the ready bytes from them once (R84), which
+ * the free space then follows from (R83). Returns 0 or VMCI_ERROR_INVALID_SIZE. Inline
+ * (always): every data operation loads its ring twice, once more to check what it wrote. */
+static inline __attribute__((always_inline)) int64_t
+ring_load(struct vmci_queue *queue, const struct vmci_queue *head_holder, struct ring *ring)
 {
     assert(queue != NULL);
     assert(head_holder != NULL);
     assert(queue != head_holder);
     assert((queue->ring == NULL) == (queue->size_bytes == 0));
+    uint64_t size_bytes = queue->size_bytes;
     ring->queue = queue;
     ring->tail = vmci_queue_producer_tail(queue);
     ring->head = vmci_queue_consumer_head(head_holder);
-    if (!ring_valid(ring))
+    if (!vmci_ring_pointer_valid(ring->tail, size_bytes) ||
+        !vmci_ring_pointer_valid(ring->head, size_bytes))
         return VMCI_ERROR_INVALID_SIZE;
-    assert(queue->size_bytes == 0 ||
-           ring_free_bytes(ring) + ring_ready_bytes(ring) == queue->size_bytes - 1); /* QP1 */
+    ring->ready_bytes = vmci_ring_ready_bytes(ring->tail, ring->head, size_bytes);
+    assert(size_bytes == 0 || ring_free_bytes_r83(ring->tail, ring->head, size_bytes) +
+                                      ring->ready_bytes == size_bytes - 1);          /* QP1 */
     return VMCI_SUCCESS;
 }
 
-static inline int64_t produce_ring_load(struct vmci_qp_view view, struct ring *ring)
+static inline __attribute__((always_inline)) int64_t
+produce_ring_load(struct vmci_qp_view view, struct ring *ring)
 {
     return ring_load(view.produce, view.consume, ring);
 }
 
-static inline int64_t consume_ring_load(struct vmci_qp_view view, struct ring *ring)
+static inline __attribute__((always_inline)) int64_t
+consume_ring_load(struct vmci_qp_view view, struct ring *ring)
 {
     return ring_load(view.consume, view.produce, ring);
 }

@@ -25,6 +25,7 @@
 #include "faults.h"
 #include "hypervisor.h"
 #include "queue_pair.h"
+#include "spares.h"
 #include "vmci.h"
 
 #define VMCI_READY_CALLBACKS_MAX 8u
@@ -271,6 +272,7 @@ struct vmci_hypervisor {
     uint32_t suspended_capacity;
     struct vmci_delivery *deliveries;       /* in flight to the host, oldest first */
     struct vmci_delivery *deliveries_tail;
+    struct vmci_spares delivery_spares;     /* freed deliveries kept for the next ones */
     uint32_t delivery_count;                /* <= the world's host_deliveries limit */
     uint64_t delivery_last_due_ns;          /* when the newest delivery is due */
     /* The dgram_once account of deliveries (host_driver.c): accepted == dispatched to a

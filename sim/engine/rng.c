@@ -64,19 +64,15 @@ uint64_t sim_rng_next(struct sim_rng *rng)
     return result;
 }
 
-uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound)
+uint64_t sim_rng_below_limit(uint64_t bound)
 {
     assert(bound > 0);
-    /* Rejection sampling: draws at or above the largest multiple of bound are redrawn.
-     * Each draw is rejected with probability < 1/2, so 128 rounds fail with p < 2^-128. */
-    uint64_t limit = UINT64_MAX - (UINT64_MAX % bound);
-    for (int round = 0; round < 128; round++) {
-        uint64_t draw = sim_rng_next(rng);
-        if (draw < limit)
-            return draw % bound;
-    }
-    assert(!"sim_rng_below: 128 rejections");
-    return 0;
+    return UINT64_MAX - (UINT64_MAX % bound);
+}
+
+uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound)
+{
+    return sim_rng_below_limited(rng, bound, sim_rng_below_limit(bound));
 }
 
 double sim_rng_unit(struct sim_rng *rng)

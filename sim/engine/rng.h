@@ -14,6 +14,7 @@
 #ifndef SIM_ENGINE_RNG_H
 #define SIM_ENGINE_RNG_H
 
+#include <assert.h>
 #include <stdint.h>
 
 struct sim_rng {
@@ -41,6 +42,28 @@ void sim_rng_init_stream(struct sim_rng *rng, uint64_t seed, const char *name);
 uint64_t sim_rng_next(struct sim_rng *rng);
 /* Uniform in [0, bound) without modulo bias; bound > 0. */
 uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound);
+/* The rejection limit sim_rng_below computes for `bound` (> 0) at every call, for a caller
+ * that draws below the same bound many times and computes it once. */
+uint64_t sim_rng_below_limit(uint64_t bound);
+/* sim_rng_below(rng, bound) given limit == sim_rng_below_limit(bound): the same values
+ * (sim_rng_below is this with the limit computed). Rejection sampling: draws at or above
+ * the limit, the largest multiple of bound, are redrawn; each is rejected with probability
+ * < 1/2, so 128 rounds fail with p < 2^-128. Inline, for the callers that draw at every
+ * hop of a jittered world (vmci/cost.c). */
+static inline uint64_t sim_rng_below_limited(struct sim_rng *rng, uint64_t bound,
+                                             uint64_t limit)
+{
+    /* The cheap half of limit == sim_rng_below_limit(bound) (the other half is the
+     * division the caller saves): no multiple of bound fits above it. */
+    assert(bound > 0 && UINT64_MAX - limit < bound);
+    for (int round = 0; round < 128; round++) {
+        uint64_t draw = sim_rng_next(rng);
+        if (draw < limit)
+            return draw % bound;
+    }
+    assert(!"sim_rng_below: 128 rejections");
+    return 0;
+}
 /* Uniform double in [0, 1) with 53 random bits. */
 double sim_rng_unit(struct sim_rng *rng);
 

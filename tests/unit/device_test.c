@@ -22,6 +22,7 @@
 #include "suites.h"
 #include "test_support.h"
 #include "vmci/device.h"
+#include "vmci/spares.h"
 
 #define TEST_CID 42u
 #define TEST_INTERRUPT_NS 1234u
@@ -1502,6 +1503,43 @@ static void test_fuzz_hostile_guest_keeps_invariants(void)
     fixture_destroy(fx);
 }
 
+/* vmci/spares.h, the kept copies of small datagrams: a small block given back is the next
+ * one taken (unless nothing is kept, under ASan); a large one and one beyond
+ * VMCI_SPARES_MAX are freed; every kept block is big enough for any small datagram; the
+ * list frees what it holds. */
+static void test_spare_blocks_are_reused_within_their_bound(void)
+{
+    struct vmci_spares spares = { .head = NULL, .count = 0 };
+    enum { HEADER = 16, BLOCKS = VMCI_SPARES_MAX + 4u };
+    void *blocks[BLOCKS];
+    for (uint32_t index = 0; index < BLOCKS; index++) {
+        blocks[index] = vmci_spares_take(&spares, HEADER, 56);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(blocks[index]);
+        memset(blocks[index], 0xA5, HEADER + VMCI_SPARE_DATA_BYTES);   /* room for any */
+    }
+    CU_ASSERT_EQUAL(spares.count, 0);
+    for (uint32_t index = 0; index < BLOCKS; index++)
+        vmci_spares_give(&spares, blocks[index], 56);
+    CU_ASSERT_EQUAL(spares.count, VMCI_SPARES_MAX);                  /* the rest freed */
+    void *large = vmci_spares_take(&spares, HEADER, VMCI_SPARE_DATA_BYTES + 1u);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(large);
+    CU_ASSERT_EQUAL(spares.count, VMCI_SPARES_MAX);                  /* not from the list */
+    vmci_spares_give(&spares, large, VMCI_SPARE_DATA_BYTES + 1u);      /* freed, not kept */
+    CU_ASSERT_EQUAL(spares.count, VMCI_SPARES_MAX);
+    if (VMCI_SPARES_MAX > 0) {
+        void *first = vmci_spares_take(&spares, HEADER, VMCI_SPARE_DATA_BYTES);
+        CU_ASSERT_EQUAL(spares.count, VMCI_SPARES_MAX - 1u);
+        uintptr_t first_address = (uintptr_t)first;
+        vmci_spares_give(&spares, first, 1);
+        void *again = vmci_spares_take(&spares, HEADER, 24);
+        CU_ASSERT_EQUAL((uintptr_t)again, first_address);                   /* reused */
+        vmci_spares_give(&spares, again, 24);
+    }
+    vmci_spares_free(&spares);
+    CU_ASSERT_PTR_NULL(spares.head);
+    CU_ASSERT_EQUAL(spares.count, 0);
+}
+
 CU_ErrorCode device_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1527,6 +1565,7 @@ CU_ErrorCode device_suite_add(void)
         TEST_ENTRY(test_trace_long_transfer_is_split),
         TEST_ENTRY(test_trace_access_from_a_process_carries_its_pid),
         TEST_ENTRY(test_fuzz_hostile_guest_keeps_invariants),
+        TEST_ENTRY(test_spare_blocks_are_reused_within_their_bound),
     };
     return test_suite_register("device", tests, sizeof(tests) / sizeof(tests[0]));
 }

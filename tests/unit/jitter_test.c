@@ -209,6 +209,50 @@ static void test_draws_are_the_named_stream_of_the_seed(void)
     CU_ASSERT_NOT_EQUAL(memcmp(alone, route, sizeof(alone)), 0);
 }
 
+/* A draw uses the range and rejection limit prepared when the jitter or the constant was
+ * set, and the numbers are exactly sim_rng_below's over the recomputed range: while the
+ * preparation holds, after a constant set through vmci_cost_set, and after fields written
+ * directly (the struct is public), when it must not be used. */
+static void test_prepared_draws_are_the_draws_computed_each_time(void)
+{
+    struct sim_engine *engine = engine_of_seed(9);
+    struct vmci_cost cost = vmci_cost_default();
+    struct vmci_jitter percent = { .mode = VMCI_JITTER_PERCENT, .percent = 50 };
+    CU_ASSERT_EQUAL_FATAL(vmci_cost_jitter_set(&cost, engine, VMCI_COST_HYPERCALL, percent),
+                          SIM_OK);
+    CU_ASSERT(cost.jitter[VMCI_COST_HYPERCALL].prepared);
+    struct sim_rng rng;
+    sim_rng_init_stream(&rng, 9, "jitter.hypercall_ns");
+    for (uint32_t draw = 0; draw < 2000; draw++)                    /* 1500 +- 750 */
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_HYPERCALL), 750 + sim_rng_below(&rng, 1501));
+    CU_ASSERT_EQUAL(vmci_cost_set(&cost, "hypercall_ns", 300), 0);  /* prepared again */
+    ASSERT_U64_EQ(cost.jitter[VMCI_COST_HYPERCALL].prepared_value, 300);
+    for (uint32_t draw = 0; draw < 2000; draw++)                    /* 300 +- 150 */
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_HYPERCALL), 150 + sim_rng_below(&rng, 301));
+    cost.hypercall_ns = 1000;                   /* written directly: not prepared for it */
+    for (uint32_t draw = 0; draw < 2000; draw++)                    /* 1000 +- 500 */
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_HYPERCALL), 500 + sim_rng_below(&rng, 1001));
+    cost.jitter[VMCI_COST_HYPERCALL].percent = 10;
+    for (uint32_t draw = 0; draw < 2000; draw++)                    /* 1000 +- 100 */
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_HYPERCALL), 900 + sim_rng_below(&rng, 201));
+    /* RANGE: prepared for [10, 20]; then its bounds written directly. */
+    CU_ASSERT_EQUAL_FATAL(vmci_cost_jitter_set(&cost, engine, VMCI_COST_ROUTE,
+                                               range_jitter(10, 20)), SIM_OK);
+    sim_rng_init_stream(&rng, 9, "jitter.route_ns");
+    for (uint32_t draw = 0; draw < 2000; draw++)
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_ROUTE), 10 + sim_rng_below(&rng, 11));
+    cost.jitter[VMCI_COST_ROUTE].max = 1000;
+    for (uint32_t draw = 0; draw < 2000; draw++)
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_ROUTE), 10 + sim_rng_below(&rng, 991));
+    /* The whole range of 64 bits is a draw of the generator itself. */
+    CU_ASSERT_EQUAL_FATAL(vmci_cost_jitter_set(&cost, engine, VMCI_COST_INTERRUPT,
+                                               range_jitter(0, UINT64_MAX)), SIM_OK);
+    sim_rng_init_stream(&rng, 9, "jitter.interrupt_ns");
+    for (uint32_t draw = 0; draw < 100; draw++)
+        ASSERT_U64_EQ(vmci_cost_draw(&cost, VMCI_COST_INTERRUPT), sim_rng_next(&rng));
+    sim_engine_destroy(engine);
+}
+
 /* ---- The event queue's rank and the engine's wake-up tie-break --------------------- */
 
 static uint32_t ran[64];
@@ -428,6 +472,7 @@ CU_ErrorCode jitter_suite_add(void)
         TEST_ENTRY(test_percent_of_a_huge_constant_does_not_overflow),
         TEST_ENTRY(test_invalid_settings_are_refused),
         TEST_ENTRY(test_draws_are_the_named_stream_of_the_seed),
+        TEST_ENTRY(test_prepared_draws_are_the_draws_computed_each_time),
         TEST_ENTRY(test_rank_orders_equal_times_and_move_last_resets_it),
         TEST_ENTRY(test_wakeup_order_is_fifo_when_off_and_seeded_when_on),
         TEST_ENTRY(test_lua_jitter_false_runs_as_without_the_option),

@@ -343,6 +343,32 @@ static void test_rng_below_redraws_the_incomplete_last_multiple(void)
     ASSERT_U64_EQ(sim_rng_below(&rng, 10), (UINT64_MAX - 6) % 10);       /* kept: 9 */
 }
 
+/* sim_rng_below_limited with the limit of sim_rng_below_limit draws what sim_rng_below
+ * draws, for bounds small, odd, near powers of two and huge (incl. the redraw above). */
+static void test_rng_below_limited_draws_what_below_draws(void)
+{
+    static const uint64_t bounds[] = { 1, 2, 3, 10, 301, 1501, 1ull << 32, (1ull << 32) + 1,
+                                       (1ull << 63) + 1, UINT64_MAX };
+    ASSERT_U64_EQ(sim_rng_below_limit(10), UINT64_MAX - 5);      /* 2^64 - 6 */
+    ASSERT_U64_EQ(sim_rng_below_limit(1), UINT64_MAX);
+    for (size_t index = 0; index < sizeof(bounds) / sizeof(bounds[0]); index++) {
+        struct sim_rng rng, copy;
+        sim_rng_init_stream(&rng, index, "limited");
+        copy = rng;
+        uint64_t limit = sim_rng_below_limit(bounds[index]);
+        for (int draw = 0; draw < 1000; draw++)
+            ASSERT_U64_EQ(sim_rng_below_limited(&rng, bounds[index], limit),
+                          sim_rng_below(&copy, bounds[index]));
+    }
+    uint64_t state[4];
+    state_with_next_output(UINT64_MAX - 5, state);              /* redrawn, as above */
+    struct sim_rng rng, copy;
+    sim_rng_init_state(&rng, state);
+    copy = rng;
+    ASSERT_U64_EQ(sim_rng_below_limited(&rng, 10, sim_rng_below_limit(10)),
+                  sim_rng_below(&copy, 10));
+}
+
 /* sim_rng_unit: in [0, 1) and uses the top 53 bits of the next output. */
 static void test_rng_unit_is_in_unit_interval(void)
 {
@@ -376,6 +402,7 @@ CU_ErrorCode rng_suite_add(void)
         TEST_ENTRY(test_engine_rng_limits_name_length_and_stream_count),
         TEST_ENTRY(test_rng_below_stays_under_bound),
         TEST_ENTRY(test_rng_below_redraws_the_incomplete_last_multiple),
+        TEST_ENTRY(test_rng_below_limited_draws_what_below_draws),
         TEST_ENTRY(test_rng_unit_is_in_unit_interval),
     };
     return test_suite_register("rng", tests, sizeof(tests) / sizeof(tests[0]));
