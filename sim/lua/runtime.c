@@ -233,14 +233,6 @@ uint64_t simlua__block_creation(const void *block)
     return ((const struct block_header *)block - 1)->creation;
 }
 
-struct simlua_runtime *simlua__runtime(lua_State *L)
-{
-    void *state = NULL;
-    lua_getallocf(L, &state);
-    assert(state != NULL);
-    return state;
-}
-
 /* Full collections at points that depend only on the program: the collector never
  * runs on its own (it is stopped in simlua_create), so weak tables, collectgarbage("count")
  * and C finalizers see the same collections in every run. The pace is measured in bytes
