@@ -426,6 +426,17 @@ static inline void *simlua__object_check(lua_State *L, int index, enum simlua_ty
  * that is not a table is replaced by an empty one (returns false then). */
 bool simlua__registry_table(lua_State *L, int reference);
 
+/* chunk_cache.c: compiled chunks a sweep worker loads again without parsing. */
+#define SIMLUA_CHUNK_CACHE_ENTRIES_MAX 16u
+#define SIMLUA_CHUNK_CACHE_BYTES_MAX (16u * 1024 * 1024)    /* texts and their code, in all */
+/* Names longer than this are not cached (the parser may reuse such a name's string). */
+#define SIMLUA_CHUNK_CACHE_NAME_BYTES_MAX 1000u
+/* luaL_loadbufferx(L, text, text_bytes, name, "t"), from the cache when the runtime's
+ * option reuse_chunks allows it; the same result and, for a scenario, the same objects. */
+int simlua__chunk_load(lua_State *L, const char *text, size_t text_bytes, const char *name);
+/* Loads this process served from the cache so far (for tests). */
+uint64_t simlua__chunk_cache_loads(void);
+
 /* pattern.c: sim.pattern (docs/scenario-api.md). */
 int simlua__sim_pattern(lua_State *L);
 /* Bytes offset .. offset + length - 1 of pattern `seed` into out; vector_allowed false keeps
@@ -440,6 +451,11 @@ void simlua__coroutine_guard_open(lua_State *L);
 void simlua__coroutine_mark_fiber(lua_State *thread, uint32_t pid);
 
 /* runtime.c */
+/* The allocator's rules (runtime.c): whether a new block of `tag` (Lua's type tag, 0 for a
+ * block that is no object) and `bytes` counts in the collector's pace, and whether such an
+ * object gets a creation number. */
+bool simlua__block_is_paced(size_t tag, size_t bytes);
+bool simlua__tag_is_numbered(size_t tag);
 int simlua__file_record(struct simlua_runtime *runtime, const char *path, const char *text,
                         size_t text_bytes);
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,
