@@ -9,7 +9,9 @@
  * on the seeds the worker ran before (tests/sweep_test.sh checks a seed after 100 others
  * against `vmcisim run`); the one thing kept, outside the Lua state, is the record of the
  * walks that number the built-in functions, which the next seeds replay to the same
- * numbers and objects (reuse_walks, sim/lua/sandbox.c). Saving the exec, the dynamic linking
+ * numbers and objects (reuse_walks, sim/lua/sandbox.c), and the code of the chunks the first
+ * seed parsed, which the next seeds load to the same objects (reuse_chunks,
+ * sim/lua/chunk_cache.c). Saving the exec, the dynamic linking
  * and the process start per seed is what makes a sweep several times faster than one process
  * per seed. A seed's Lua state is freed whole (teardown_wholesale, sim/lua/runtime.c) rather
  * than closed object by object: after the seed nothing of it runs any more.
@@ -123,7 +125,8 @@ static void run_seed(const struct sweep_options *options, uint64_t seed, int out
     struct simlua_options lua_options = {
         .scenario_path = options->scenario_path, .seed = seed, .until_ns = options->until_ns,
         .quiet = true, .sinks = sinks, .sink_count = 1 + FAULT_TALLY_SINKS,
-        .reuse_walks = true, .teardown_wholesale = true, .paranoid = options->paranoid,
+        .reuse_walks = true, .reuse_chunks = true, .teardown_wholesale = true,
+        .paranoid = options->paranoid,
     };
     fault_tally_sinks(&tally, &sinks[1]);
     struct simlua_runtime *runtime = NULL;

@@ -14,6 +14,7 @@
 #define SIM_LUA_LUA_INT_H
 
 #include <assert.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -323,6 +324,16 @@ struct simlua_runtime {
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
 };
 
+/* The runtime of a Lua state (its allocator's user data). Inline: the bindings ask for it
+ * on nearly every call. */
+static inline struct simlua_runtime *simlua__runtime(lua_State *L)
+{
+    void *state = NULL;
+    lua_getallocf(L, &state);
+    assert(state != NULL);
+    return state;
+}
+
 /* object.c: every scenario-visible userdata is made and checked here (a tag, never the
  * metatable, says its type; see the file's header). */
 enum simlua_type {
@@ -345,14 +356,40 @@ void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type ty
  * binding's own C frame (the scenario never gets it, so no metatable can matter); checked
  * by its tag like any other. The Lua objects made are the same as simlua__object_new's. */
 void *simlua__object_new_hidden(lua_State *L, size_t payload_bytes, enum simlua_type type);
-/* The payload of the object at index, or raises (wrong type, inside a finalizer, or the
- * world is gone). */
-void *simlua__object_check(lua_State *L, int index, enum simlua_type type);
-/* The payload, or NULL when the value is not such an object. Never raises. */
-void *simlua__object_test(lua_State *L, int index, enum simlua_type type);
+/* The header before each payload (object.c); its size keeps the payload maximally
+ * aligned. Here so that the checks every method call makes are inline. */
+#define SIMLUA_OBJECT_MAGIC 0x766d63697369d00dull     /* "vmcisi" + a marker */
+struct simlua_object_tag {
+    alignas(max_align_t) uint64_t magic;
+    uint32_t type;
+    uint32_t payload_bytes;
+};
+/* The payload, or NULL when the value is not such an object. Never raises. Inline: every
+ * method call runs it (two calls into Lua: the pointer, and the length that proves the
+ * block holds a whole tag and payload before either is read; a light userdata has no
+ * length, so the pointer it holds is never read). */
+static inline void *simlua__object_test(lua_State *L, int index, enum simlua_type type)
+{
+    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
+    struct simlua_object_tag *tag = lua_touserdata(L, index);
+    if (tag == NULL)
+        return NULL;
+    size_t length = (size_t)lua_rawlen(L, index);
+    if (length < sizeof(*tag) || tag->magic != SIMLUA_OBJECT_MAGIC ||
+        tag->type != (uint32_t)type || length != sizeof(*tag) + tag->payload_bytes)
+        return NULL;
+    return tag + 1;
+}
+/* Raises the argument error of simlua__object_check (the value at index is not a `type`). */
+_Noreturn void simlua__object_check_failed(lua_State *L, int index, enum simlua_type type);
 /* Whether a payload pointer kept by C (a continuation's context) is still that of a live
  * object of this type: its tag, read without asking Lua. For assertions. */
-bool simlua__payload_has_type(const void *payload, enum simlua_type type);
+static inline bool simlua__payload_has_type(const void *payload, enum simlua_type type)
+{
+    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
+    const struct simlua_object_tag *tag = (const struct simlua_object_tag *)payload - 1;
+    return payload != NULL && tag->magic == SIMLUA_OBJECT_MAGIC && tag->type == (uint32_t)type;
+}
 /* Creates the type's named metatable (protected by __metatable) and leaves it pushed. */
 void simlua__metatable_new(lua_State *L, enum simlua_type type);
 /* Whether Lua is running a __gc finalizer now (also during lua_close). */
@@ -362,11 +399,43 @@ struct simlua_runtime *simlua__finalizer_begin(lua_State *L);
 void simlua__finalizer_end(struct simlua_runtime *runtime);
 /* Raises unless bindings may run now: not in a finalizer, and the world still exists. */
 void simlua__check_usable(lua_State *L, const char *what);
+/* The raising half of simlua__check_usable (called only when bindings may not run). */
+_Noreturn void simlua__check_usable_failed(lua_State *L, struct simlua_runtime *runtime,
+                                           const char *what);
+/* The payload of the object at index, or raises (wrong type, inside a finalizer, or the
+ * world is gone). Inline: every method call runs it; what raises is out of line. The _in
+ * form takes the state's runtime, for a binding that needs it again. */
+static inline void *simlua__object_check_in(lua_State *L, struct simlua_runtime *runtime,
+                                            int index, enum simlua_type type)
+{
+    assert(runtime != NULL);   /* simlua__runtime(L), which costs a call into Lua */
+    if (runtime->finalizers_running > 0 || runtime->world == NULL)
+        simlua__check_usable_failed(L, runtime, simlua__type_name(type));
+    void *payload = simlua__object_test(L, index, type);
+    if (payload == NULL)
+        simlua__object_check_failed(L, index, type);
+    return payload;
+}
+static inline void *simlua__object_check(lua_State *L, int index, enum simlua_type type)
+{
+    return simlua__object_check_in(L, simlua__runtime(L), index, type);
+}
 
 /* Pushes the table the runtime keeps at registry[reference] (a list of objects). The
  * registry is reachable from a scenario with debug.getregistry, so a value found there
  * that is not a table is replaced by an empty one (returns false then). */
 bool simlua__registry_table(lua_State *L, int reference);
+
+/* chunk_cache.c: compiled chunks a sweep worker loads again without parsing. */
+#define SIMLUA_CHUNK_CACHE_ENTRIES_MAX 16u
+#define SIMLUA_CHUNK_CACHE_BYTES_MAX (16u * 1024 * 1024)    /* texts and their code, in all */
+/* Names longer than this are not cached (the parser may reuse such a name's string). */
+#define SIMLUA_CHUNK_CACHE_NAME_BYTES_MAX 1000u
+/* luaL_loadbufferx(L, text, text_bytes, name, "t"), from the cache when the runtime's
+ * option reuse_chunks allows it; the same result and, for a scenario, the same objects. */
+int simlua__chunk_load(lua_State *L, const char *text, size_t text_bytes, const char *name);
+/* Loads this process served from the cache so far (for tests). */
+uint64_t simlua__chunk_cache_loads(void);
 
 /* pattern.c: sim.pattern (docs/scenario-api.md). */
 int simlua__sim_pattern(lua_State *L);
@@ -382,7 +451,11 @@ void simlua__coroutine_guard_open(lua_State *L);
 void simlua__coroutine_mark_fiber(lua_State *thread, uint32_t pid);
 
 /* runtime.c */
-struct simlua_runtime *simlua__runtime(lua_State *L);
+/* The allocator's rules (runtime.c): whether a new block of `tag` (Lua's type tag, 0 for a
+ * block that is no object) and `bytes` counts in the collector's pace, and whether such an
+ * object gets a creation number. */
+bool simlua__block_is_paced(size_t tag, size_t bytes);
+bool simlua__tag_is_numbered(size_t tag);
 int simlua__file_record(struct simlua_runtime *runtime, const char *path, const char *text,
                         size_t text_bytes);
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,

@@ -20,18 +20,15 @@
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lua_int.h"
 
-#define OBJECT_MAGIC 0x766d63697369d00dull     /* "vmcisi" + a marker */
-
-/* The header before each payload; its size keeps the payload maximally aligned. */
-struct object_tag {
-    alignas(max_align_t) uint64_t magic;
-    uint32_t type;
-    uint32_t payload_bytes;
-};
+/* The tag before each payload is struct simlua_object_tag (lua_int.h, where the checks
+ * every method call makes are inline). */
+#define OBJECT_MAGIC SIMLUA_OBJECT_MAGIC
+#define object_tag simlua_object_tag
 
 static const char *const type_names[SIMLUA_TYPE_COUNT] = {
     [SIMLUA_TYPE_WORLD] = SIMLUA_WORLD_META,
@@ -79,9 +76,16 @@ void simlua__check_usable(lua_State *L, const char *what)
 {
     assert(what != NULL);
     struct simlua_runtime *runtime = simlua__runtime(L);
-    bool finalizer = runtime->finalizers_running > 0;
-    if (!finalizer && runtime->world != NULL)
+    if (runtime->finalizers_running == 0 && runtime->world != NULL)
         return;
+    simlua__check_usable_failed(L, runtime, what);
+}
+
+void simlua__check_usable_failed(lua_State *L, struct simlua_runtime *runtime, const char *what)
+{
+    assert(what != NULL);
+    bool finalizer = runtime->finalizers_running > 0;
+    assert(finalizer || runtime->world == NULL);
     /* Lua drops errors raised in a finalizer without a word: say it here as well. */
     size_t length = 0;
     const char *text = lua_pushfstring(L, "%s used %s", what,
@@ -94,6 +98,7 @@ void simlua__check_usable(lua_State *L, const char *what)
     else
         fprintf(stderr, "vmcisim: error at teardown: %s\n", text);
     lua_error(L);
+    abort();                                /* not reached: lua_error raises */
 }
 
 /* Pushes a zeroed tagged userdata without a metatable; returns its tag. */
@@ -135,28 +140,6 @@ void *simlua__object_new(lua_State *L, size_t payload_bytes, enum simlua_type ty
     return tag + 1;
 }
 
-void *simlua__object_test(lua_State *L, int index, enum simlua_type type)
-{
-    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
-    /* NULL for every value but a userdata; a light userdata has no length (0), so the
-     * pointer it holds is never read. Two calls into Lua: this runs on every method call. */
-    struct object_tag *tag = lua_touserdata(L, index);
-    if (tag == NULL)
-        return NULL;
-    size_t length = (size_t)lua_rawlen(L, index);
-    if (length < sizeof(*tag) || tag->magic != OBJECT_MAGIC || tag->type != (uint32_t)type ||
-        length != sizeof(*tag) + tag->payload_bytes)
-        return NULL;
-    return tag + 1;
-}
-
-bool simlua__payload_has_type(const void *payload, enum simlua_type type)
-{
-    assert(type > 0 && type < SIMLUA_TYPE_COUNT);
-    const struct object_tag *tag = (const struct object_tag *)payload - 1;
-    return payload != NULL && tag->magic == OBJECT_MAGIC && tag->type == (uint32_t)type;
-}
-
 /* What the value at index really is: one of our types by its tag (never by its
  * metatable, which the scenario may have swapped), else its basic Lua type. */
 static const char *actual_type_name(lua_State *L, int index)
@@ -168,15 +151,12 @@ static const char *actual_type_name(lua_State *L, int index)
     return luaL_typename(L, index);
 }
 
-void *simlua__object_check(lua_State *L, int index, enum simlua_type type)
+void simlua__object_check_failed(lua_State *L, int index, enum simlua_type type)
 {
     const char *name = simlua__type_name(type);
-    simlua__check_usable(L, name);
-    void *payload = simlua__object_test(L, index, type);
-    if (payload == NULL)
-        luaL_argerror(L, index, lua_pushfstring(L, "%s expected, got %s", name,
-                                                actual_type_name(L, index)));
-    return payload;
+    luaL_argerror(L, index, lua_pushfstring(L, "%s expected, got %s", name,
+                                            actual_type_name(L, index)));
+    abort();                                /* not reached: luaL_argerror raises */
 }
 
 void simlua__metatable_new(lua_State *L, enum simlua_type type)

@@ -379,8 +379,8 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
 
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method)
 {
-    struct simlua_process *self = check_process(L, index);
-    struct simlua_runtime *runtime = simlua__runtime(L);
+    struct simlua_runtime *runtime = simlua__runtime(L);       /* once for both checks */
+    struct simlua_process *self = simlua__object_check_in(L, runtime, index, SIMLUA_TYPE_PROCESS);
     struct simlua_process *current = simlua__current_process(runtime);
     if (current == NULL)
         luaL_error(L, "%s: blocking call outside a process (from the main chunk or a w:at "

@@ -59,6 +59,16 @@ static bool tag_is_numbered(size_t tag)
            tag == LUA_TTHREAD;
 }
 
+bool simlua__block_is_paced(size_t tag, size_t bytes)
+{
+    return block_is_paced(tag, bytes);
+}
+
+bool simlua__tag_is_numbered(size_t tag)
+{
+    return tag_is_numbered(tag);
+}
+
 static void block_created(struct simlua_runtime *runtime, struct block_header *header,
                           size_t tag, size_t bytes)
 {
@@ -231,14 +241,6 @@ uint64_t simlua__block_creation(const void *block)
 {
     assert(block != NULL);
     return ((const struct block_header *)block - 1)->creation;
-}
-
-struct simlua_runtime *simlua__runtime(lua_State *L)
-{
-    void *state = NULL;
-    lua_getallocf(L, &state);
-    assert(state != NULL);
-    return state;
 }
 
 /* Full collections at points that depend only on the program: the collector never
@@ -486,7 +488,7 @@ int simlua__load_file(lua_State *L, const char *path)
         return LUA_ERRFILE;
     }
     lua_pushfstring(L, "@%s", path);
-    rc = luaL_loadbufferx(L, text, size, lua_tostring(L, -1), "t");
+    rc = simlua__chunk_load(L, text, size, lua_tostring(L, -1));
     free(text);
     lua_remove(L, -2);  /* drop the chunk name below the chunk or the message */
     if (rc != LUA_OK)

@@ -73,6 +73,10 @@ struct simlua_options {
      * built-in functions are recorded by the first and replayed by the next (the same
      * objects and numbers, sim/lua/sandbox.c). */
     bool reuse_walks;
+    /* A sweep worker's runtimes: a chunk loaded again with the same name and text (the
+     * scenario, the files it requires) is loaded from the code the first parse made, with
+     * the same objects a scenario can see (sim/lua/chunk_cache.c). */
+    bool reuse_chunks;
     /* A sweep worker's runtimes: simlua_destroy frees the Lua state's memory whole (the
      * pool's slabs and the malloc'd blocks) instead of closing it object by object, when no
      * object whose finalizer frees memory outside the state was made (runtime.c). */

@@ -718,7 +718,8 @@ void simlua__sandbox_number_builtins(lua_State *L)
         "return utf8.codes('', true)",
     };
     for (size_t index = 0; index < sizeof(iterators) / sizeof(iterators[0]); index++) {
-        int rc = luaL_loadstring(L, iterators[index]);
+        int rc = simlua__chunk_load(L, iterators[index], strlen(iterators[index]),
+                                    iterators[index]);
         assert(rc == LUA_OK);
         lua_call(L, 0, 1);
         number_value(L, -1, 0, builtins, visited);

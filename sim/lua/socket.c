@@ -276,9 +276,10 @@ static int socket_listen(lua_State *L)
 }
 
 /* The running process that may block for a socket method, or a raised error. */
-static struct simlua_process *blocking_process(lua_State *L, const char *method)
+static struct simlua_process *blocking_process(lua_State *L, struct simlua_runtime *runtime,
+                                               const char *method)
 {
-    struct simlua_runtime *runtime = simlua__runtime(L);
+    assert(runtime != NULL);   /* simlua__runtime(L), which costs a call into Lua */
     struct simlua_process *current = simlua__current_process(runtime);
     if (current == NULL)
         luaL_error(L, "%s: blocking call outside a process (from the main chunk or a w:at "
@@ -379,10 +380,10 @@ static int op_continue(lua_State *L, int status, lua_KContext context)
 }
 
 /* The state of a blocking call on socket `ls` (slot 1's payload), in slot OP_STATE. */
-static struct op_state *op_begin(lua_State *L, struct lua_socket *ls, enum op_kind kind,
-                                 const char *method)
+static struct op_state *op_begin(lua_State *L, struct simlua_runtime *runtime,
+                                 struct lua_socket *ls, enum op_kind kind, const char *method)
 {
-    struct simlua_process *process = blocking_process(L, method);
+    struct simlua_process *process = blocking_process(L, runtime, method);
     lua_settop(L, ARG_TOP);
     /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
      * when the module opens, as before, so the objects Lua makes stay the same). */
@@ -595,36 +596,40 @@ static int op_step(lua_State *L, struct lua_socket *ls, struct op_state *state,
 
 static int socket_connect(lua_State *L)
 {
-    struct lua_socket *ls = check_socket(L);
+    struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
+    struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
     struct vsock_addr addr = check_addr(L, 2, 3);
-    struct op_state *state = op_begin(L, ls, OP_CONNECT, "s:connect");
+    struct op_state *state = op_begin(L, runtime, ls, OP_CONNECT, "s:connect");
     state->addr = addr;
     return op_run(L, state);
 }
 
 static int socket_accept(lua_State *L)
 {
-    struct lua_socket *ls = check_socket(L);
-    struct op_state *state = op_begin(L, ls, OP_ACCEPT, "s:accept");
+    struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
+    struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
+    struct op_state *state = op_begin(L, runtime, ls, OP_ACCEPT, "s:accept");
     return op_run(L, state);
 }
 
 static int socket_send(lua_State *L)
 {
-    struct lua_socket *ls = check_socket(L);
+    struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
+    struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
     luaL_checkstring(L, 2);
     uint32_t flags = check_flags(L, 3);
-    struct op_state *state = op_begin(L, ls, OP_SEND, "s:send");
+    struct op_state *state = op_begin(L, runtime, ls, OP_SEND, "s:send");
     state->flags = flags;
     return op_run(L, state);
 }
 
 static int socket_sendto(lua_State *L)
 {
-    struct lua_socket *ls = check_socket(L);
+    struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
+    struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
     luaL_checkstring(L, 2);
     struct vsock_addr addr = check_addr(L, 3, 4);
-    struct op_state *state = op_begin(L, ls, OP_SEND, "s:sendto");
+    struct op_state *state = op_begin(L, runtime, ls, OP_SEND, "s:sendto");
     state->addr = addr;
     state->has_to = true;
     return op_run(L, state);
@@ -632,12 +637,13 @@ static int socket_sendto(lua_State *L)
 
 static int socket_recv_common(lua_State *L, const char *method, int results)
 {
-    struct lua_socket *ls = check_socket(L);
+    struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
+    struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
     lua_Integer size_bytes = luaL_checkinteger(L, 2);
     luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
                   "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
     uint32_t flags = check_flags(L, 3);
-    struct op_state *state = op_begin(L, ls, OP_RECV, method);
+    struct op_state *state = op_begin(L, runtime, ls, OP_RECV, method);
     state->flags = flags;
     state->size_bytes = (uint64_t)size_bytes;
     state->want_from = results > 1;
@@ -968,7 +974,7 @@ int simlua__process_poll(lua_State *L)
 {
     simlua__object_check(L, 1, SIMLUA_TYPE_PROCESS);
     luaL_checktype(L, 2, LUA_TTABLE);
-    struct simlua_process *process = blocking_process(L, "p:poll");
+    struct simlua_process *process = blocking_process(L, simlua__runtime(L), "p:poll");
     uint64_t deadline_ns = SIM_TIME_NEVER;
     if (!lua_isnoneornil(L, 3)) {
         lua_Integer timeout_ns = luaL_checkinteger(L, 3);

@@ -382,6 +382,80 @@ static void test_preloaded_files_replace_the_disk(void)
     simlua_destroy(runtime);
 }
 
+/* What a load added to the runtime's counters that a scenario can see through them. */
+struct load_effect {
+    uint64_t creations;
+    uint64_t live_bytes;
+    uint64_t pace_bytes;
+};
+
+static struct load_effect chunk_load_effect(struct simlua_runtime *runtime, const char *text,
+                                            const char *name)
+{
+    uint64_t creation = runtime->object_id_next;
+    uint64_t live = runtime->object_live_bytes;
+    uint64_t pace = runtime->gc_object_bytes_since;
+    int rc = simlua__chunk_load(runtime->L, text, strlen(text), name);
+    CU_ASSERT_EQUAL(rc, LUA_OK);
+    struct load_effect effect = { runtime->object_id_next - creation,
+                                  runtime->object_live_bytes - live,
+                                  runtime->gc_object_bytes_since - pace };
+    CU_ASSERT_EQUAL(lua_pcall(runtime->L, 0, 1, 0), LUA_OK);
+    CU_ASSERT_EQUAL(lua_tointeger(runtime->L, -1), 42);     /* the chunk runs the same */
+    lua_pop(runtime->L, 1);
+    return effect;
+}
+
+/* A sweep worker's second load of a chunk comes from the cache (chunk_cache.c) and makes
+ * the same numbered objects and paced bytes as the parse; a chunk whose parse makes objects
+ * the cached load would not (a long literal twice) is parsed every time. */
+static void test_chunk_cache_loads_alike(void)
+{
+    struct simlua_options options = {
+        .scenario_path = "chunk_cache_test.lua", .seed = 1, .until_ns = SIM_TIME_NEVER,
+        .quiet = true, .reuse_chunks = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    const char *text = "local t = { 'a', 'b' }\nlocal function f(x) return x * 2 end\n"
+                       "return f(#t * 10 + 1)\n";
+    uint64_t cached_before = simlua__chunk_cache_loads();
+    struct load_effect parsed = chunk_load_effect(runtime, text, "=chunk_cache_test");
+    struct load_effect cached = chunk_load_effect(runtime, text, "=chunk_cache_test");
+    ASSERT_U64_EQ(simlua__chunk_cache_loads(), cached_before + 1);
+    ASSERT_U64_EQ(parsed.creations, 2);         /* the function, the parser's table */
+    ASSERT_U64_EQ(cached.creations, parsed.creations);
+    ASSERT_U64_EQ(cached.live_bytes, parsed.live_bytes);
+    ASSERT_U64_EQ(cached.pace_bytes, parsed.pace_bytes);
+    /* A literal of SIMLUA_GC_STRING_BYTES_MIN bytes or more, twice: the parser makes two
+     * paced strings, a cached load one; so it is never loaded from the cache. */
+    size_t literal_bytes = SIMLUA_GC_STRING_BYTES_MIN + 10;
+    char *long_text = malloc(2 * literal_bytes + 96);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(long_text);
+    char *literal = malloc(literal_bytes + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(literal);
+    memset(literal, 'x', literal_bytes);
+    literal[literal_bytes] = '\0';
+    snprintf(long_text, 2 * literal_bytes + 96, "local a, b = '%s', '%s'\nreturn 42\n", literal,
+             literal);
+    cached_before = simlua__chunk_cache_loads();
+    parsed = chunk_load_effect(runtime, long_text, "=chunk_cache_long");
+    cached = chunk_load_effect(runtime, long_text, "=chunk_cache_long");
+    ASSERT_U64_EQ(simlua__chunk_cache_loads(), cached_before);
+    ASSERT_U64_EQ(cached.live_bytes, parsed.live_bytes);
+    /* The literal once in each of two functions: both ways make two strings, but the parser
+     * keeps one of them (the second is found equal to the first), the code two. */
+    snprintf(long_text, 2 * literal_bytes + 96,
+             "local a = '%s'\nlocal function g() return '%s' end\nreturn 42\n", literal,
+             literal);
+    parsed = chunk_load_effect(runtime, long_text, "=chunk_cache_long2");
+    cached = chunk_load_effect(runtime, long_text, "=chunk_cache_long2");
+    ASSERT_U64_EQ(simlua__chunk_cache_loads(), cached_before);
+    free(literal);
+    free(long_text);
+    simlua_destroy(runtime);
+}
+
 CU_ErrorCode lua_runtime_suite_add(void)
 {
     /* Reported without the test_ prefix, so not TEST_ENTRY. */
@@ -404,6 +478,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
           test_run_without_explicit_run_and_without_world },
         { "duration_parse", test_duration_parse },
         { "preloaded_files_replace_the_disk", test_preloaded_files_replace_the_disk },
+        { "chunk_cache_loads_alike", test_chunk_cache_loads_alike },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }
