@@ -21,10 +21,10 @@
  * them, and at most UNTIL_NS of simulated time. Any outcome (pass, fail, load error) is
  * fine; the invariant is that the runtime returns one, without a crash, a sanitizer report
  * or an assertion. Like a sweep worker's, each input's runtime replays the numbering walks
- * the first one recorded (reuse_walks) and is freed whole at the end (teardown_wholesale:
- * its blocks without lua_close, unless the run made an object whose finalizer frees memory
- * outside the state; then it is closed as usual): an input's run is the same alone or
- * after others (tests/fuzz_replay_test.sh compares trace digests).
+ * the first one recorded (reuse_walks): an input's run is the same alone or after others
+ * (tests/fuzz_replay_test.sh compares trace digests). The state is closed with lua_close,
+ * as `vmcisim run` closes it (finalizers after the world is gone, the check that every
+ * block came back), not freed whole as a sweep worker's may be.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -297,7 +297,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct simlua_options options = {
         .scenario_path = SCENARIO_PATH, .seed = 1, .until_ns = UNTIL_NS, .quiet = true,
         .preloaded = files, .preloaded_count = 2, .reuse_walks = true,
-        .teardown_wholesale = true,
         .sinks = digest != NULL ? &sink : NULL, .sink_count = digest != NULL ? 1 : 0,
     };
     struct simlua_runtime *runtime = simlua_create(&options);
