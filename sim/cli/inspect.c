@@ -229,26 +229,24 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
     return check_filters(arguments);
 }
 
-/* Read-only, and no -wal/-shm files beside a closed trace (sim/trace/reader.h). */
-static int open_database(struct inspect *inspect)
-{
-    (void)sim_trace_indexes_ensure(inspect->path);     /* first use: docs/trace-schema.md */
-    if (sim_trace_open_database(inspect->path, &inspect->db) != SQLITE_OK)
-        return inspect_fail(inspect, inspect->db != NULL ? sqlite3_errmsg(inspect->db)
-                                                         : "cannot open");
-    return 0;
-}
-
 /* Checks that the file is a trace this binary reads (the wording replay and export share:
- * sim_trace_check), then opens it read-only; 0 or 1. */
+ * sim_trace_check), makes its indexes on first use (docs/trace-schema.md) and opens it
+ * read-only, with no -wal/-shm files beside a closed trace (sim/trace/reader.h); 0 or 1.
+ * A trace that has its indexes is opened once: the check's connection is the one read. */
 static int open_trace(struct inspect *inspect)
 {
+    (void)sim_trace_indexes_ensure_open(inspect->path, &inspect->db);
+    if (inspect->db != NULL)
+        return 0;
     char message[SIM_ERROR_MESSAGE_BYTES_MAX];
     if (sim_trace_check(inspect->path, message) != SIM_TRACE_KIND_TRACE) {
         fprintf(stderr, "vmcisim inspect: %s\n", message);
         return 1;
     }
-    return open_database(inspect);
+    if (sim_trace_open_database(inspect->path, &inspect->db) != SQLITE_OK)
+        return inspect_fail(inspect, inspect->db != NULL ? sqlite3_errmsg(inspect->db)
+                                                         : "cannot open");
+    return 0;
 }
 
 int inspect_open(struct inspect *inspect)

@@ -121,8 +121,10 @@ int export__trace_open(const char *path, struct export__trace **out, char *messa
         return -1;
     }
     trace->path = path;
-    (void)sim_trace_indexes_ensure(path);       /* first use: docs/trace-schema.md */
-    if (sim_trace_open_database(path, &trace->db) != SQLITE_OK) {
+    /* Indexes on first use (docs/trace-schema.md). A trace that passes the check comes back
+     * open (once, when it has its indexes); anything else is opened here, to say why. */
+    (void)sim_trace_indexes_ensure_open(path, &trace->db);
+    if (trace->db == NULL && sim_trace_open_database(path, &trace->db) != SQLITE_OK) {
         say(message, "cannot open trace %s: %s", path,
             trace->db != NULL ? sqlite3_errmsg(trace->db) : "out of memory");
         export__trace_close(trace);

@@ -58,20 +58,11 @@ static int64_t index_count(sqlite3 *db)
     return count;
 }
 
-enum sim_trace_indexes sim_trace_indexes_ensure(const char *path)
+/* Both indexes made through a writable connection of their own. */
+static enum sim_trace_indexes indexes_create(const char *path)
 {
-    assert(path != NULL);
-    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
-    if (sim_trace_check(path, message) != SIM_TRACE_KIND_TRACE)
-        return SIM_TRACE_INDEXES_ABSENT;
     sqlite3 *db = NULL;
     enum sim_trace_indexes result = SIM_TRACE_INDEXES_ABSENT;
-    if (sim_trace_open_database(path, &db) == SQLITE_OK && index_count(db) == 2)
-        result = SIM_TRACE_INDEXES_PRESENT;
-    sqlite3_close(db);
-    if (result == SIM_TRACE_INDEXES_PRESENT || !writable_trace(path))
-        return result;
-    db = NULL;
     /* No busy wait: a connection holding the lock means someone writes; then scan. */
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
         sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
@@ -85,4 +76,44 @@ enum sim_trace_indexes sim_trace_indexes_ensure(const char *path)
     }
     sqlite3_close(db);
     return result;
+}
+
+/* The check and the count of indexes share one connection, which goes to the caller (when
+ * it asks, db_out not NULL) if both indexes are there: reading a trace again opens it
+ * once. Otherwise they are made, and the caller gets a read-only connection opened
+ * afresh once they are. */
+static enum sim_trace_indexes ensure(const char *path, sqlite3 **db_out)
+{
+    assert(path != NULL);
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    sqlite3 *db = NULL;
+    if (sim_trace_check_open(path, message, &db) != SIM_TRACE_KIND_TRACE)
+        return SIM_TRACE_INDEXES_ABSENT;
+    if (index_count(db) == 2) {
+        if (db_out != NULL)
+            *db_out = db;
+        else
+            sqlite3_close(db);
+        return SIM_TRACE_INDEXES_PRESENT;
+    }
+    sqlite3_close(db);
+    enum sim_trace_indexes result = writable_trace(path) ? indexes_create(path)
+                                                         : SIM_TRACE_INDEXES_ABSENT;
+    if (db_out != NULL && sim_trace_open_database(path, db_out) != SQLITE_OK) {
+        sqlite3_close(*db_out);
+        *db_out = NULL;
+    }
+    return result;
+}
+
+enum sim_trace_indexes sim_trace_indexes_ensure(const char *path)
+{
+    return ensure(path, NULL);
+}
+
+enum sim_trace_indexes sim_trace_indexes_ensure_open(const char *path, sqlite3 **db)
+{
+    assert(db != NULL);
+    *db = NULL;
+    return ensure(path, db);
 }

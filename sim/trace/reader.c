@@ -9,7 +9,9 @@
  * sim_trace_check is the one place that decides whether a path is a trace: replay,
  * inspect and export call it before opening anything (so a FIFO never blocks them and
  * the three say "not a vmcisim trace" alike), and the writer calls it before it may
- * replace a file.
+ * replace a file. sim_trace_check_open hands the connection it checked with to a reader
+ * that goes on reading, so a trace is opened once, not once to check and again to read
+ * (each open reads the schema again: most of what a small trace costs to read).
  *
  * Invariant R1: rows come back in strictly increasing, non-negative seq; a file that
  * breaks it (an edited trace) is an error, never an assertion.
@@ -152,9 +154,12 @@ static enum sim_trace_kind check_schema_version(const char *path, sqlite3 *db, c
     return SIM_TRACE_KIND_TRACE;
 }
 
-enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+enum sim_trace_kind sim_trace_check_open(const char *path,
+                                        char message[SIM_ERROR_MESSAGE_BYTES_MAX],
+                                        struct sqlite3 **db_out)
 {
-    assert(path != NULL && message != NULL);
+    assert(path != NULL && message != NULL && db_out != NULL);
+    *db_out = NULL;
     message[0] = '\0';
     struct stat info;
     if (stat(path, &info) != 0) {
@@ -183,6 +188,17 @@ enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MES
     }
     if (kind == SIM_TRACE_KIND_TRACE)
         kind = check_schema_version(path, db, message);
+    if (kind == SIM_TRACE_KIND_TRACE)
+        *db_out = db;               /* the caller reads on with the checked connection */
+    else
+        sqlite3_close(db);
+    return kind;
+}
+
+enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    sqlite3 *db = NULL;
+    enum sim_trace_kind kind = sim_trace_check_open(path, message, &db);
     sqlite3_close(db);
     return kind;
 }
@@ -310,10 +326,9 @@ int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
         return SIM_ENOMEM;
     }
     int rc = 0;
-    if (sim_trace_check(path, message) != SIM_TRACE_KIND_TRACE)
+    /* The connection the check opened is the one read from (one open of the file). */
+    if (sim_trace_check_open(path, message, &reader->db) != SIM_TRACE_KIND_TRACE)
         rc = SIM_ESINK;             /* the message says why, in the shared wording */
-    if (rc == 0 && sim_trace_open_database(path, &reader->db) != SQLITE_OK)
-        rc = fail(reader, "cannot open", message);
     if (rc == 0)
         rc = load_meta(reader, message);
     if (rc == 0)

@@ -44,6 +44,12 @@ enum sim_trace_kind {
  *       schema_version N (this vmcisim reads 1)
  *   "PATH: corrupt trace (<SQLite's message>)" */
 enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+/* sim_trace_check, which for SIM_TRACE_KIND_TRACE also leaves the connection it checked
+ * with open in *db (as sim_trace_open_database makes it: read-only, immutable without a
+ * -wal file; the caller closes it); for every other answer *db is NULL. */
+enum sim_trace_kind sim_trace_check_open(const char *path,
+                                        char message[SIM_ERROR_MESSAGE_BYTES_MAX],
+                                        struct sqlite3 **db);
 
 /* Opens `path` read-only for reading a trace without creating files beside it. A closed
  * trace is one file (the writer checkpoints it), but an ordinary read-only connection to
@@ -70,6 +76,12 @@ enum sim_trace_indexes {
     SIM_TRACE_INDEXES_CREATED = 2,  /* made by this call */
 };
 enum sim_trace_indexes sim_trace_indexes_ensure(const char *path);
+/* sim_trace_indexes_ensure, then a read-only connection to the trace in *db (as
+ * sim_trace_open_database makes it; the caller closes it): when both indexes were there,
+ * the connection the check was made with, so a trace read again is opened once. *db is
+ * NULL when the file is not a trace sim_trace_check passes (or cannot be opened again
+ * after the indexes were made): the caller opens it its own way to say why. */
+enum sim_trace_indexes sim_trace_indexes_ensure_open(const char *path, struct sqlite3 **db);
 
 struct sim_trace_row {
     uint64_t seq;

@@ -22,7 +22,9 @@
  * fine; the invariant is that the runtime returns one, without a crash, a sanitizer report
  * or an assertion. Like a sweep worker's, each input's runtime replays the numbering walks
  * the first one recorded (reuse_walks): an input's run is the same alone or after others
- * (tests/fuzz_replay_test.sh compares trace digests).
+ * (tests/fuzz_replay_test.sh compares trace digests). The state is closed with lua_close,
+ * as `vmcisim run` closes it (finalizers after the world is gone, the check that every
+ * block came back), not freed whole as a sweep worker's may be.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -8,7 +8,9 @@
  *   - an input that starts with SQLite's magic ("SQLite format 3\0") is the file itself,
  *     byte for byte (corrupt pages, wrong schemas, truncations);
  *   - any other input is SQL text run against a fresh database that already has the
- *     writer's schema (meta, files, events, schema_version 1): so a small input such as
+ *     writer's schema (meta, files, events, schema_version 1) and the two indexes the
+ *     readers make on first use (as a trace read before has them; an input that drops
+ *     them has them made again, and a file input without them too): so a small input such as
  *     one INSERT of a row with a strange `fields` JSON reaches the readers' own code,
  *     which random bytes in an SQLite page rarely do. The SQL may not touch any other
  *     file: ATTACH, VACUUM and extension loading are refused before it runs (text
@@ -68,6 +70,8 @@ static const char schema_sql[] =
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
     " ctx INTEGER NOT NULL, pid INTEGER NOT NULL, layer TEXT NOT NULL, kind TEXT NOT NULL,"
     " fields TEXT NOT NULL, payload BLOB);"
+    "CREATE INDEX " SIM_TRACE_INDEX_TIME " ON events(time_ns);"
+    "CREATE INDEX " SIM_TRACE_INDEX_KIND " ON events(kind);"
     "INSERT INTO meta(key, value) VALUES('schema_version', '1'); COMMIT;";
 
 /* `inspect` is linked without sim/cli/main.c: its usage messages come here. */
@@ -189,9 +193,11 @@ static bool write_trace(const uint8_t *data, size_t size)
     bool refused = sql_refused(sql);
     if (!refused)
         write_file(schema_image, schema_image_bytes);
-    /* No syncs: the scratch file needs no durability. */
+    /* No syncs and no journal file per statement: the scratch file needs no durability
+     * (a statement that fails is still rolled back, from the journal in memory). */
     if (!refused && sqlite3_open(trace_path, &db) == SQLITE_OK &&
-        sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL) == SQLITE_OK) {
+        sqlite3_exec(db, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY", NULL, NULL,
+                     NULL) == SQLITE_OK) {
         sqlite3_set_authorizer(db, deny_other_files, NULL);
         sqlite3_progress_handler(db, SQL_STEPS_MAX, steps_exceeded, NULL);
         sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 1 << 20);

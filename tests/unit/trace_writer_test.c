@@ -1526,6 +1526,55 @@ static void test_reader_refuses_what_is_not_a_trace(void)
     ASSERT_STR_CONTAINS(message, "not a vmcisim trace");
 }
 
+/* sim_trace_check_open hands over the connection it checked with only for a trace, and
+ * sim_trace_indexes_ensure_open answers as sim_trace_indexes_ensure does with a read-only
+ * connection that reads the trace (NULL for what is not one), leaving no -wal file. */
+static void test_check_and_ensure_hand_over_their_connection(void)
+{
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    sqlite3 *db = (sqlite3 *)message;               /* each call must set it */
+    CU_ASSERT_EQUAL(sim_trace_check_open(temp_path("handover_never.db"), message, &db),
+                    SIM_TRACE_KIND_ABSENT);
+    CU_ASSERT_PTR_NULL(db);
+    file_write("handover_words.db", "not a trace\n");
+    db = (sqlite3 *)message;
+    CU_ASSERT_EQUAL(sim_trace_check_open(temp_path("handover_words.db"), message, &db),
+                    SIM_TRACE_KIND_OTHER);
+    CU_ASSERT_PTR_NULL(db);
+    db = (sqlite3 *)message;
+    CU_ASSERT_EQUAL(sim_trace_indexes_ensure_open(temp_path("handover_words.db"), &db),
+                    SIM_TRACE_INDEXES_ABSENT);
+    CU_ASSERT_PTR_NULL(db);
+    struct sim_trace_writer *writer = writer_open_fixture("handover.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    for (uint64_t seq = 0; seq < 10; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "k");
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    writer_close_fixture(writer);
+    const char *path = temp_path("handover.db");
+    CU_ASSERT_EQUAL(sim_trace_check_open(path, message, &db), SIM_TRACE_KIND_TRACE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    CU_ASSERT_EQUAL(sqlite3_db_readonly(db, "main"), 1);
+    CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events", NULL), 10);
+    sqlite3_close(db);
+    static const enum sim_trace_indexes answers[2] = { SIM_TRACE_INDEXES_CREATED,
+                                                       SIM_TRACE_INDEXES_PRESENT };
+    for (int round = 0; round < 2; round++) {
+        db = NULL;
+        CU_ASSERT_EQUAL(sim_trace_indexes_ensure_open(path, &db), answers[round]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+        CU_ASSERT_EQUAL(sqlite3_db_readonly(db, "main"), 1);
+        CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM events WHERE kind = 'k'", NULL), 10);
+        CU_ASSERT_EQUAL(db_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                               " AND name IN ('events_time_ns', 'events_kind')", NULL), 2);
+        sqlite3_close(db);
+    }
+    char wal[sizeof temp_dir + 300];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    CU_ASSERT_NOT_EQUAL(access(wal, F_OK), 0);
+}
+
 CU_ErrorCode trace_writer_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1561,6 +1610,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_cut_bound_holds_the_text_and_skips_the_payload),
         TEST_ENTRY(test_reader_reads_back_what_the_writer_stored),
         TEST_ENTRY(test_reader_refuses_what_is_not_a_trace),
+        TEST_ENTRY(test_check_and_ensure_hand_over_their_connection),
     };
     return test_suite_register_with_fixtures("trace_writer", suite_init, suite_cleanup, tests,
                                              sizeof(tests) / sizeof(tests[0]));
