@@ -405,8 +405,9 @@ static int process_sleep(lua_State *L)
     luaL_argcheck(L, delay_ns >= 0, 2, "delay must be >= 0 ns");
     struct sim_engine *engine = self->world->engine;
     uint64_t now_ns = sim_engine_now(engine);
-    if ((uint64_t)delay_ns > UINT64_MAX - 1 - now_ns)
-        return luaL_error(L, "p:sleep: delay overflows simulated time");
+    if ((uint64_t)delay_ns > SIM_TIME_END_NS - now_ns)
+        return luaL_error(L, "p:sleep: delay of %I ns goes past the end of simulated time "
+                          "(2^63-1 ns)", delay_ns);
     int rc = sim_process_block(self->process, NULL, now_ns + (uint64_t)delay_ns);
     if (rc == SIM_EKILLED)
         return lua_yield(L, 0);         /* the runtime ends a killed process */
