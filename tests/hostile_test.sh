@@ -86,6 +86,7 @@ expect close_handler_on_kill.lua 1 \
     "close_handler_on_kill.lua:9: p:sleep: process 'a' is ending (a __close handler cannot block)"
 expect time_end.lua 0 "time end checks done"
 expect poll_mode.lua 0 "poll mode checks done"
+expect name_bytes.lua 0 "name byte checks done"
 expect time_end_model.lua 1 \
     "run stopped: event time 9223372046854774810 ns is past the end of simulated time"
 

@@ -306,8 +306,9 @@ static void parse_spawn_options(lua_State *L, int options, const struct simlua_e
     if (type != LUA_TNIL) {
         size_t length = 0;
         const char *user = lua_tolstring(L, -1, &length);
-        if (type != LUA_TSTRING || length == 0 || length >= sizeof(self->user))
-            luaL_error(L, "spawn: user must be a string of 1..%d bytes",
+        if (type != LUA_TSTRING || length == 0 || length >= sizeof(self->user) ||
+            memchr(user, 0, length) != NULL)
+            luaL_error(L, "spawn: user must be a string of 1..%d bytes without a NUL byte",
                        (int)sizeof(self->user) - 1);
         memcpy(self->user, user, length + 1);
         self->user_given = true;
@@ -338,6 +339,8 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     const char *name = luaL_checklstring(L, name_index, &name_bytes);
     luaL_argcheck(L, name_bytes > 0 && name_bytes < SIM_PROCESS_NAME_BYTES_MAX, name_index,
                   "process name must be 1..63 bytes");
+    luaL_argcheck(L, memchr(name, 0, name_bytes) == NULL, name_index,
+                  "process name must not hold a NUL byte");     /* C would cut it there */
     luaL_checktype(L, fn_index, LUA_TFUNCTION);
     struct simlua_process *self = simlua__object_new(L, sizeof(*self), SIMLUA_TYPE_PROCESS);
     self->thread_ref = self->self_ref = self->fn_ref = self->sockets_ref = LUA_NOREF;
