@@ -560,6 +560,9 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
 struct simlua_process *simlua__process_of(struct sim_process *process);
 /* Raises unless L is the running process's own coroutine; `method` names the call. */
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method);
+/* Raises `<method>: cannot block here: ...` when the running coroutine cannot yield (a C
+ * function such as table.sort's lies between it and the call). */
+void simlua__check_yieldable(lua_State *L, const char *method);
 
 /* exec_binding.c: ep:exec, real programs as simulated processes (docs/programs.md). */
 struct simlua_program;

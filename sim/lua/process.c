@@ -380,6 +380,16 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     return 1;
 }
 
+void simlua__check_yieldable(lua_State *L, const char *method)
+{
+    /* Checked before the process is parked: a park whose yield then failed would leave the
+     * engine's process blocked while its Lua code ran on (the next block asserted). */
+    if (!lua_isyieldable(L))
+        luaL_error(L, "%s: cannot block here: a C function lies between the process body and "
+                      "this call (a table.sort comparator, a string.gsub or load callback, a "
+                      "metamethod called from C)", method);
+}
+
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method)
 {
     struct simlua_process *self = check_process(L, index);
@@ -397,6 +407,7 @@ struct simlua_process *simlua__check_blocking(lua_State *L, int index, const cha
     if (self->ending)
         luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
                    self->name);
+    simlua__check_yieldable(L, method);
     assert(self->process != NULL);
     return self;
 }

@@ -289,6 +289,7 @@ static struct simlua_process *blocking_process(lua_State *L, const char *method)
     if (current->ending)
         luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
                    current->name);
+    simlua__check_yieldable(L, method);
     return current;
 }
 
