@@ -36,6 +36,21 @@ expect_exit "syntax error" 3 "syntax_error.lua:4:" run $F/syntax_error.lua
 expect_exit "missing scenario" 3 "cannot open .*no_such.lua" run $F/no_such.lua
 expect_exit "missing require" 3 "module 'lib.no_such_helper' not found" run $F/require_missing.lua
 expect_exit "failing expect" 1 "arithmetic is broken on purpose" run $F/expect_fail.lua
+# Output that cannot be written is not lost silently: a run that passes exits 1 and says so.
+if [ -w /dev/full ]; then
+    "$vmcisim" run scenarios/hello.lua -q >/dev/full 2>"$work/err"
+    status=$?
+    [ "$status" -eq 1 ] && grep -q "vmcisim: cannot write the output" "$work/err"
+    check "a passing run whose stdout is full exits 1 and names the cause" $? \
+        "status $status: $(head -c 300 "$work/err")"
+    "$vmcisim" --version >/dev/full 2>"$work/err"
+    check "--version to a full stdout exits 1" $([ $? -eq 1 ]; echo $?)
+fi
+"$vmcisim" run scenarios/hello.lua -q >&- 2>"$work/err"
+status=$?
+[ "$status" -eq 1 ] && grep -q "vmcisim: cannot write the output" "$work/err"
+check "a passing run with stdout closed exits 1 and names the cause" $? \
+    "status $status: $(head -c 300 "$work/err")"
 expect_exit "runtime error" 1 "runtime_error.lua:5: attempt to index" run $F/runtime_error.lua
 grep -q "guest1/crasher" "$work/err" && grep -q "stack traceback" "$work/err"
 check "runtime error names the process and has a traceback" $?

@@ -84,6 +84,12 @@ expect socket_give.lua 0 "hand-over done"
 expect method_fuzz.lua 0 "method fuzz after w:run: 33120 calls"
 expect close_handler_on_kill.lua 1 \
     "close_handler_on_kill.lua:9: p:sleep: process 'a' is ending (a __close handler cannot block)"
+expect time_end.lua 0 "time end checks done"
+expect poll_mode.lua 0 "poll mode checks done"
+expect name_bytes.lua 0 "name byte checks done"
+expect block_in_c_call.lua 0 "blocking in C calls checked"
+expect time_end_model.lua 1 \
+    "run stopped: event time 9223372046854774810 ns is past the end of simulated time"
 
 # The failures above are each one recorded failure, not several.
 output=$("$vmcisim" run "$fixtures/resume_created_elsewhere.lua" 2>&1)

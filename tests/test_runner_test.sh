@@ -5,9 +5,9 @@
 # seeds, slow, until, a malformed header (suite/); a wall-time timeout (timeout/); a run
 # whose digest differs between the two process conditions (flaky/, through the test-only
 # VMCISIM_TEST_EXEC hook and fake_runner.sh); failure text that XML must escape (escape/);
-# an empty folder (empty/). Checks the plain and TAP reports, the reproduction lines (and
-# runs one), the exit statuses, the JUnit XML as CI reporters read it (python3's parser),
-# and the conditions each run is given.
+# an empty folder (empty/); directives given twice (twice/). Checks the plain and TAP
+# reports, the reproduction lines (and runs one), the exit statuses, the JUnit XML as CI
+# reporters read it (python3's parser), and the conditions each run is given.
 set -u
 vmcisim=${VMCISIM:-./vmcisim}
 fixtures=tests/fixtures/runner
@@ -215,3 +215,15 @@ out=$(VMCISIM_TEST_EXEC=$fake "$vmcisim" test "$work/flaky" --once 2>&1)
 check "--once runs a case once: no comparison" \
     $([ $? -eq 0 ] && [ "$(wc -l < "$work/flaky/unstable.lua.conditions")" -eq 1 ]; echo $?) \
     "$out"
+
+# ---- a directive that takes one value, given twice (twice/) -----------------------------
+# The second used to replace the first silently: `-- expect: exit 1` then `-- expect: exit 0`
+# passed a run that exits 0. Now each such scenario fails, naming the line.
+out=$("$vmcisim" test "$fixtures/twice" 2>&1)
+status=$?
+check "twice: exit 1" $([ "$status" -eq 1 ]; echo $?) "status $status"
+for key in expect seeds timeout until; do
+    has "$out" "FAIL $fixtures/twice/${key}_twice.lua seed 1: header line 4: a second" \
+               "'-- $key:' directive (one per scenario)"
+    check "twice: a second '-- $key:' fails the scenario, naming the line" $? "$out"
+done

@@ -126,7 +126,9 @@ int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool r
         sock->state = VSOCK_SS_UNCONNECTED;
         return rc;
     }
+    /* A timeout past the end of simulated time can never fire: no timer for it. */
     if (sock->tcp == VSOCK_TCP_SYN_SENT &&
+        sock->connect_timeout_ns <= SIM_TIME_END_NS - sim_engine_now(sock->stack->engine) &&
         sim_engine_schedule_after(sock->stack->engine, sock->connect_timeout_ns, connect_timeout,
                                   sock, 0, &sock->connect_timer) < 0)
         return -ENOBUFS;

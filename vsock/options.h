@@ -40,7 +40,9 @@ enum vsock_option {
 int vsock_setsockopt(struct vsock_sock *sock, enum vsock_option option, uint64_t value);
 /* Returns 0 and *value, or a negative errno. VSOCK_OPTION_ERROR clears the error. */
 int vsock_getsockopt(struct vsock_sock *sock, enum vsock_option option, uint64_t *value);
-/* R140: the longest connect timeout, as Linux's timer allows (LONG_MAX / HZ - 1 s). */
-#define VSOCK_CONNECT_TIMEOUT_NS_MAX (UINT64_MAX - VSOCK_TICK_NS)
+/* R140: the longest connect timeout the simulator's timer allows: whole ticks within
+ * simulated time (SIM_TIME_END_NS, 2^63-1 ns), so the value read back is a signed 64-bit
+ * number as Lua holds it. (Linux's own bound, LONG_MAX / HZ - 1 s, is far larger.) */
+#define VSOCK_CONNECT_TIMEOUT_NS_MAX ((uint64_t)INT64_MAX / VSOCK_TICK_NS * VSOCK_TICK_NS)
 
 #endif /* VSOCK_OPTIONS_H */

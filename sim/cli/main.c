@@ -7,6 +7,7 @@
  * trace writer (--trace), a verbose printer (-v), and the Lua runtime.
  * Exit status of `run`: 0 passed, 1 failed, 2 usage, 3 scenario not loadable.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ int cli_usage_error(const char *format, const char *detail)
     return 2;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2)
         return cli_usage_error("%s", "missing command");
@@ -120,4 +121,20 @@ int main(int argc, char **argv)
     if (strcmp(command, "sweep") == 0)
         return cli_sweep(argc, argv);
     return cli_usage_error("unknown command '%s'", command);
+}
+
+int main(int argc, char **argv)
+{
+    int status = dispatch(argc, argv);
+    /* Output that could not be written (a full disk, a closed stdout) is never lost
+     * silently: a command that would have succeeded fails instead. */
+    int flushed = fflush(stdout);
+    int flush_errno = errno;
+    if (flushed != 0 || ferror(stdout)) {
+        fprintf(stderr, "vmcisim: cannot write the output%s%s\n", flushed != 0 ? ": " : "",
+                flushed != 0 ? strerror(flush_errno) : "");
+        if (status == 0)
+            status = 1;
+    }
+    return status;
 }

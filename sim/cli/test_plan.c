@@ -138,10 +138,29 @@ static char *directive_value(char *comment, const char *key)
     return trim(comment + key_length + 1);
 }
 
+/* True (and the error written) when `key`, a directive that takes one value, was given
+ * before: a second one would silently replace the first (`-- expect: exit 1` then
+ * `-- expect: exit 0` passed a run that exits 0). */
+static bool given_twice(bool given, const char *key, char *error, size_t error_bytes)
+{
+    if (given)
+        snprintf(error, error_bytes, "a second '-- %s:' directive (one per scenario)", key);
+    return given;
+}
+
 static int parse_directive(struct test_scenario *scenario, char *comment, char *error,
                            size_t error_bytes)
 {
     char *value;
+    if (given_twice(directive_value(comment, "expect") != NULL && scenario->exit_declared,
+                    "expect", error, error_bytes) ||
+        given_twice(directive_value(comment, "seeds") != NULL && scenario->has_seeds, "seeds",
+                    error, error_bytes) ||
+        given_twice(directive_value(comment, "timeout") != NULL && scenario->timeout_ns != 0,
+                    "timeout", error, error_bytes) ||
+        given_twice(directive_value(comment, "until") != NULL && scenario->until_text[0] != 0,
+                    "until", error, error_bytes))
+        return -1;
     if ((value = directive_value(comment, "expect")) != NULL) {
         uint64_t status;
         if (strncmp(value, "exit ", 5) != 0 || parse_u64(trim(value + 5),

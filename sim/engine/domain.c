@@ -200,7 +200,7 @@ static void gate_event(void *context, void *arg, uint64_t data)
 int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64_t at_ns)
 {
     assert(engine != NULL);
-    if (!domain_valid(domain) || at_ns < engine->now_ns || at_ns >= SIM_TIME_PARKED)
+    if (!domain_valid(domain) || at_ns < engine->now_ns || at_ns > SIM_TIME_END_NS)
         return SIM_EINVAL;
     if (at_ns == engine->now_ns)
         return sim_engine_domain_thaw(engine, domain);

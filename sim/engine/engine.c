@@ -114,6 +114,17 @@ int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64
                                        data, id_out);
 }
 
+/* An event past SIM_TIME_END_NS can never run: the run stops with that error (EN3), so no
+ * caller has to tell a lost event from a refused one. */
+static int time_past_end(struct sim_engine *engine, uint64_t time_ns)
+{
+    int rc = sim_engine_fail(engine, SIM_EINVAL, "event time %llu ns is past the end of "
+                             "simulated time (%llu ns)", (unsigned long long)time_ns,
+                             (unsigned long long)SIM_TIME_END_NS);
+    sim_engine_abort(engine, rc);
+    return rc;
+}
+
 int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
                                 uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
                                 sim_event_id *id_out)
@@ -121,9 +132,8 @@ int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint
     assert(engine != NULL);
     assert(time_ns >= engine->now_ns);      /* EN1 */
     assert(domain < SIM_DOMAINS_MAX);
-    if (time_ns >= SIM_TIME_PARKED)
-        return sim_engine_fail(engine, SIM_EINVAL, "event time %llu ns is past the end of "
-                               "simulated time", (unsigned long long)time_ns);
+    if (time_ns > SIM_TIME_END_NS)
+        return time_past_end(engine, time_ns);
     int rc = sim_evq_push_ranked(engine->queue, domain, rank, time_ns, fn, arg, data, id_out);
     if (rc == SIM_ELIMIT)
         return sim_engine_fail(engine, rc, "limit events_pending_max (%u) exceeded",
@@ -169,9 +179,8 @@ int sim_engine_schedule_background_at(struct sim_engine *engine, uint64_t time_n
 {
     assert(engine != NULL && fn != NULL);
     assert(time_ns >= engine->now_ns);      /* EN1 */
-    if (time_ns >= SIM_TIME_PARKED)
-        return sim_engine_fail(engine, SIM_EINVAL, "background event time %llu ns is past "
-                               "the end of simulated time", (unsigned long long)time_ns);
+    if (time_ns > SIM_TIME_END_NS)
+        return time_past_end(engine, time_ns);
     if (engine->background_count >= SIM_BACKGROUND_EVENTS_MAX)
         return sim_engine_fail(engine, SIM_ELIMIT, "limit SIM_BACKGROUND_EVENTS_MAX (%u) "
                                "exceeded", SIM_BACKGROUND_EVENTS_MAX);

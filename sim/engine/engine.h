@@ -27,6 +27,11 @@
 #include "trace.h"
 
 #define SIM_TIME_NEVER UINT64_MAX
+/* The last instant of simulated time, 2^63 - 1 ns (about 292 years): every time a scenario
+ * reads (Lua integers) or the trace stores (SQLite INTEGER) is a signed 64-bit number, so
+ * nothing is scheduled past it (the run stops with that error) and a deadline past it is
+ * no deadline (it can never come). */
+#define SIM_TIME_END_NS ((uint64_t)INT64_MAX)
 /* Domains (below): ids 1 .. SIM_DOMAINS_MAX - 1 can be frozen; 0 is never frozen. A VM's
  * domain is its endpoint's index, so every VM the highest `vms` limit allows has one. */
 #define SIM_DOMAINS_MAX (SIM_VMS_CEILING + 1u)

@@ -258,6 +258,8 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
     struct sim_engine *engine = process->engine;
     if (process->kill_requested)
         return SIM_EKILLED;
+    if (deadline_ns > SIM_TIME_END_NS && queue != NULL)
+        deadline_ns = SIM_TIME_NEVER;       /* it can never come: only the queue wakes it */
     if (deadline_ns != SIM_TIME_NEVER) {
         uint64_t at_ns = deadline_ns < engine->now_ns ? engine->now_ns : deadline_ns;
         int rc = sim__engine_schedule_ranked(engine, process->domain,

@@ -111,8 +111,9 @@ int sim_process_create(struct sim_engine *engine, uint32_t ctx, const char *name
                        uint64_t start_ns, struct sim_process **out);
 
 /* Called by the running process: park on `queue` (NULL: only the deadline) until
- * woken or deadline_ns (SIM_TIME_NEVER: none). The caller then yields to the engine.
- * Returns 0, SIM_EKILLED if a kill is pending, or SIM_ELIMIT. */
+ * woken or deadline_ns (SIM_TIME_NEVER: none; past SIM_TIME_END_NS with a queue: none
+ * either). The caller then yields to the engine. Returns 0, SIM_EKILLED if a kill is
+ * pending, SIM_ELIMIT, or SIM_EINVAL for a sleep past SIM_TIME_END_NS (the run stops). */
 int sim_process_block(struct sim_process *process, struct sim_waitq *queue,
                       uint64_t deadline_ns);
 /* Makes a BLOCKED process RUNNABLE with `reason`; a no-op (returns false) otherwise. */

@@ -216,13 +216,20 @@ static void copy_name(lua_State *L, char *target, size_t target_bytes, const cha
     memcpy(target, value, length + 1);
 }
 
+/* A string option of w:vm, or NULL when absent. It must fit SIMLUA_NAME_BYTES_MAX and hold
+ * no NUL byte: the C side keeps it in a fixed buffer as a C string, and a longer or cut
+ * value would silently be another one (an owner cut to 63 bytes could match a host user). */
 static const char *string_field(lua_State *L, int options, const char *field)
 {
     int type = lua_getfield(L, options, field);
     if (type != LUA_TNIL && type != LUA_TSTRING)
         luaL_error(L, "w:vm: %s must be a string", field);
-    const char *value = lua_tostring(L, -1);
-    lua_pop(L, 1);
+    size_t length = 0;
+    const char *value = lua_tolstring(L, -1, &length);
+    if (value != NULL && (length >= SIMLUA_NAME_BYTES_MAX || memchr(value, 0, length) != NULL))
+        luaL_error(L, "w:vm: %s must be at most %d bytes without a NUL byte", field,
+                   (int)SIMLUA_NAME_BYTES_MAX - 1);
+    lua_pop(L, 1);      /* the options table keeps it alive */
     return value;
 }
 
@@ -247,6 +254,9 @@ static struct vmci_kernel *vm_power_on(lua_State *L, struct simlua_world *world,
                       "integer, not below 16 and not 0xFFFFFFFF; decision D15)", name,
                    requested_text);
     const char *vmci_domain = vmx_get(L, vmx, "vmci0.domain");
+    if (vmci_domain != NULL && strlen(vmci_domain) >= VMCI_NAME_BYTES_MAX)
+        luaL_error(L, "w:vm: %s: vmci0.domain is longer than %d bytes", name,
+                   (int)VMCI_NAME_BYTES_MAX - 1);      /* cut, two domains would be one */
     struct vmci_vm_config config = {
         .name = name, .requested_cid = requested, .hw_version = hw_version,
         .unrestricted = vmx_true(vmx_get(L, vmx, "vmci0.unrestricted")),
@@ -275,6 +285,8 @@ int simlua__world_vm(lua_State *L)
     }
     const char *os = string_field(L, 2, "os");
     const char *user = string_field(L, 2, "user");
+    if (user != NULL && user[0] == '\0')
+        return luaL_error(L, "w:vm: user must be 1..%d bytes", (int)SIMLUA_NAME_BYTES_MAX - 1);
     uint32_t hw_version = vm_hw_version(L, 2);
     int vmx_type = lua_getfield(L, 2, "vmx");
     if (vmx_type != LUA_TNIL && vmx_type != LUA_TTABLE)

@@ -591,6 +591,7 @@ int simlua__program_join(lua_State *L, struct simlua_process *self, int program_
     struct simlua_program *node = check_program(L, program_index);
     if (self == NULL || L != self->thread || self->ending || self->process == NULL)
         return luaL_error(L, "p:join: a program is joined from a Lua process's own coroutine");
+    simlua__check_yieldable(L, "p:join");
     uint64_t deadline_ns = SIM_TIME_NEVER;
     uint64_t now_ns = sim_engine_now(node->world->engine);
     if (!lua_isnoneornil(L, timeout_index)) {

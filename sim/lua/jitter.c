@@ -27,8 +27,11 @@ static uint64_t check_amount(lua_State *L, int table, const char *field, const c
                              const char *name)
 {
     lua_getfield(L, table, field);
-    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-        luaL_error(L, "sim.world jitter: %s.%s must be an integer >= 0 (%s)", name, field, what);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+        lua_tointeger(L, -1) > SIMLUA_COST_VALUE_MAX)
+        luaL_error(L, "sim.world jitter: %s.%s must be an integer in 0..%I (%s; "
+                   "SIMLUA_COST_VALUE_MAX)", name, field, (lua_Integer)SIMLUA_COST_VALUE_MAX,
+                   what);
     uint64_t value = (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 1);
     return value;

@@ -37,6 +37,10 @@
 
 #define SIMLUA_NAME_BYTES_MAX 64u          /* endpoint, user and product names */
 #define SIMLUA_PATTERN_BYTES_MAX (256u * 1024 * 1024)
+/* The largest cost-model parameter a scenario may set (`timing`, `jitter` bounds): 10 s a
+ * step in ns, 10 ms a byte in ps. Far beyond any real cost, and small enough that no cost
+ * the model adds up (a copy of the largest ring, stretched by a latency fault) wraps. */
+#define SIMLUA_COST_VALUE_MAX 10000000000ll
 #define SIMLUA_FAILURES_MAX 10000u         /* failures kept for the result; more are counted */
 #define SIMLUA_CID_HOST 2u
 #define SIMLUA_CID_RESERVED_LIMIT 16u      /* CIDs 0..15 are never a VM's (R8) */
@@ -629,6 +633,9 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
 struct simlua_process *simlua__process_of(struct sim_process *process);
 /* Raises unless L is the running process's own coroutine; `method` names the call. */
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method);
+/* Raises `<method>: cannot block here: ...` when the running coroutine cannot yield (a C
+ * function such as table.sort's lies between it and the call). */
+void simlua__check_yieldable(lua_State *L, const char *method);
 
 /* exec_binding.c: ep:exec, real programs as simulated processes (docs/programs.md). */
 struct simlua_program;

@@ -306,8 +306,9 @@ static void parse_spawn_options(lua_State *L, int options, const struct simlua_e
     if (type != LUA_TNIL) {
         size_t length = 0;
         const char *user = lua_tolstring(L, -1, &length);
-        if (type != LUA_TSTRING || length == 0 || length >= sizeof(self->user))
-            luaL_error(L, "spawn: user must be a string of 1..%d bytes",
+        if (type != LUA_TSTRING || length == 0 || length >= sizeof(self->user) ||
+            memchr(user, 0, length) != NULL)
+            luaL_error(L, "spawn: user must be a string of 1..%d bytes without a NUL byte",
                        (int)sizeof(self->user) - 1);
         memcpy(self->user, user, length + 1);
         self->user_given = true;
@@ -338,6 +339,8 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     const char *name = luaL_checklstring(L, name_index, &name_bytes);
     luaL_argcheck(L, name_bytes > 0 && name_bytes < SIM_PROCESS_NAME_BYTES_MAX, name_index,
                   "process name must be 1..63 bytes");
+    luaL_argcheck(L, memchr(name, 0, name_bytes) == NULL, name_index,
+                  "process name must not hold a NUL byte");     /* C would cut it there */
     luaL_checktype(L, fn_index, LUA_TFUNCTION);
     struct simlua_process *self = simlua__object_new(L, sizeof(*self), SIMLUA_TYPE_PROCESS);
     self->thread_ref = self->self_ref = self->fn_ref = self->sockets_ref = LUA_NOREF;
@@ -377,6 +380,16 @@ int simlua__process_spawn(lua_State *L, struct simlua_world *world, uint32_t end
     return 1;
 }
 
+void simlua__check_yieldable(lua_State *L, const char *method)
+{
+    /* Checked before the process is parked: a park whose yield then failed would leave the
+     * engine's process blocked while its Lua code ran on (the next block asserted). */
+    if (!lua_isyieldable(L))
+        luaL_error(L, "%s: cannot block here: a C function lies between the process body and "
+                      "this call (a table.sort comparator, a string.gsub or load callback, a "
+                      "metamethod called from C)", method);
+}
+
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);       /* once for both checks */
@@ -394,6 +407,7 @@ struct simlua_process *simlua__check_blocking(lua_State *L, int index, const cha
     if (self->ending)
         luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
                    self->name);
+    simlua__check_yieldable(L, method);
     assert(self->process != NULL);
     return self;
 }
@@ -405,8 +419,9 @@ static int process_sleep(lua_State *L)
     luaL_argcheck(L, delay_ns >= 0, 2, "delay must be >= 0 ns");
     struct sim_engine *engine = self->world->engine;
     uint64_t now_ns = sim_engine_now(engine);
-    if ((uint64_t)delay_ns > UINT64_MAX - 1 - now_ns)
-        return luaL_error(L, "p:sleep: delay overflows simulated time");
+    if ((uint64_t)delay_ns > SIM_TIME_END_NS - now_ns)
+        return luaL_error(L, "p:sleep: delay of %I ns goes past the end of simulated time "
+                          "(2^63-1 ns)", delay_ns);
     int rc = sim_process_block(self->process, NULL, now_ns + (uint64_t)delay_ns);
     if (rc == SIM_EKILLED)
         return lua_yield(L, 0);         /* the runtime ends a killed process */

@@ -290,6 +290,7 @@ static struct simlua_process *blocking_process(lua_State *L, struct simlua_runti
     if (current->ending)
         luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
                    current->name);
+    simlua__check_yieldable(L, method);
     return current;
 }
 
@@ -930,6 +931,9 @@ static bool poll_collect(lua_State *L, int list_index)
         struct lua_socket *ls = simlua__object_check(L, -1, SIMLUA_TYPE_SOCKET);
         lua_rawgeti(L, -2, 2);
         const char *wanted = luaL_optstring(L, -1, "r");
+        if (strcmp(wanted, "r") != 0 && strcmp(wanted, "w") != 0 && strcmp(wanted, "rw") != 0)
+            luaL_error(L, "p:poll: entry %d: mode must be \"r\", \"w\" or \"rw\", not '%s'",
+                       (int)position, wanted);       /* a typo never waits silently */
         uint32_t mask = ls->sock != NULL ? vsock_poll(ls->sock) : VSOCK_POLLERR;
         char letters[5];
         int used = 0;

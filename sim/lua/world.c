@@ -116,8 +116,10 @@ static void apply_timing(lua_State *L, int index, const char *what, struct vmci_
     struct vmci_cost updated = *cost;
     for (size_t name = 0; vmci_cost_names[name] != NULL; name++) {
         if (lua_getfield(L, index, vmci_cost_names[name]) != LUA_TNIL) {
-            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-                luaL_error(L, "%s: %s must be an integer >= 0", what, vmci_cost_names[name]);
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+                lua_tointeger(L, -1) > SIMLUA_COST_VALUE_MAX)
+                luaL_error(L, "%s: %s must be an integer in 0..%I (SIMLUA_COST_VALUE_MAX)", what,
+                           vmci_cost_names[name], (lua_Integer)SIMLUA_COST_VALUE_MAX);
             int rc = vmci_cost_set(&updated, vmci_cost_names[name], (uint64_t)lua_tointeger(L, -1));
             assert(rc == 0);
             (void)rc;
@@ -266,7 +268,8 @@ static int time_in_units(lua_State *L, uint64_t scale_ns, const char *name)
     }
     lua_Number units = luaL_checknumber(L, 1);
     lua_Number value = units * (lua_Number)scale_ns;
-    if (!(value >= 0) || value >= 9.2e18)
+    /* 2^63 itself is out of range; the largest double below it rounds to an integer in it. */
+    if (!(value >= 0) || value >= 0x1p63)
         return luaL_error(L, "sim.%s: %f is negative, not a number or too large", name, units);
     lua_pushinteger(L, (lua_Integer)llround(value));
     return 1;
@@ -448,8 +451,9 @@ static int world_after(lua_State *L)
     lua_Integer delay_ns = luaL_checkinteger(L, 2);
     luaL_argcheck(L, delay_ns >= 0, 2, "delay must be >= 0 ns");
     uint64_t now_ns = sim_engine_now(world->engine);
-    if ((uint64_t)delay_ns > UINT64_MAX - 1 - now_ns)
-        return luaL_error(L, "w:after: delay overflows simulated time");
+    if ((uint64_t)delay_ns > SIM_TIME_END_NS - now_ns)
+        return luaL_error(L, "w:after: delay of %I ns goes past the end of simulated time "
+                          "(2^63-1 ns)", delay_ns);
     return schedule_callback(L, now_ns + (uint64_t)delay_ns, "w:after");
 }
 

@@ -406,16 +406,16 @@ static void test_fiber_spawn_beyond_processes_max_is_elimit(void)
     sim_engine_destroy(engine);
 }
 
-/* Sleeping until the last representable nanosecond would make the deadline
- * SIM_TIME_NEVER ("no deadline") and, with no queue, a sleep nobody can end: SIM_EINVAL.
- * The nanosecond before is where frozen domains' events wait (engine.h, "Domains"): no
- * event may be scheduled there either; the one before that is the last usable. */
+/* Simulated time ends at SIM_TIME_END_NS (2^63 - 1 ns, what Lua and SQLite hold): a sleep
+ * to exactly that instant works; one nanosecond more is SIM_EINVAL and stops the run with
+ * an error naming the end, so the clock never passes it. A deadline of SIM_TIME_NEVER
+ * with no queue (a sleep nobody could end) is SIM_EINVAL too. */
 static void end_of_time_body(struct sim_engine *engine, void *arg)
 {
     int *rc = arg;
     rc[0] = sim_fiber_sleep(engine, UINT64_MAX - sim_engine_now(engine));
-    rc[1] = sim_fiber_sleep(engine, UINT64_MAX - sim_engine_now(engine) - 1);
-    rc[2] = sim_fiber_sleep(engine, UINT64_MAX - sim_engine_now(engine) - 2);
+    rc[1] = sim_fiber_sleep(engine, SIM_TIME_END_NS - sim_engine_now(engine));
+    rc[2] = sim_fiber_sleep(engine, 1);
 }
 
 static void test_fiber_sleep_to_end_of_time_is_einval(void)
@@ -426,11 +426,13 @@ static void test_fiber_sleep_to_end_of_time_is_einval(void)
                     SIM_OK);
     struct sim_run_result result;
     sim_engine_run(engine, SIM_TIME_NEVER, 0, &result);
-    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_ERROR);
     CU_ASSERT_EQUAL(rc[0], SIM_EINVAL);
-    CU_ASSERT_EQUAL(rc[1], SIM_EINVAL);
-    CU_ASSERT_EQUAL(rc[2], SIM_OK);
-    ASSERT_U64_EQ(result.now_ns, UINT64_MAX - 2);
+    CU_ASSERT_EQUAL(rc[1], SIM_OK);
+    CU_ASSERT_EQUAL(rc[2], SIM_EINVAL);
+    ASSERT_U64_EQ(result.now_ns, SIM_TIME_END_NS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(sim_engine_error_message(engine),
+                                  "past the end of simulated time"));
     sim_engine_destroy(engine);
 }
 

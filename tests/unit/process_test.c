@@ -1035,6 +1035,54 @@ static void test_schedule_after_is_relative_and_rejects_overflow(void)
     sim_engine_destroy(engine);
 }
 
+/* The end of simulated time (SIM_TIME_END_NS = 2^63 - 1 ns): an event exactly there runs;
+ * one past it is SIM_EINVAL naming the end and stops the run (stopped ERROR) before the
+ * clock passes it, so no time a scenario or the trace reads is negative. */
+static void test_schedule_past_end_of_time_stops_the_run(void)
+{
+    struct sim_engine *engine = engine_fixture(NULL);
+    uint64_t ran = 0;
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, SIM_TIME_END_NS, event_count, &ran, 0,
+                                           NULL), SIM_OK);
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, SIM_TIME_END_NS + 1, event_count, &ran, 0,
+                                           NULL), SIM_EINVAL);
+    ASSERT_STR_CONTAINS(sim_engine_error_message(engine), "past the end of simulated time");
+    CU_ASSERT_EQUAL(sim_engine_events_pending(engine), 1);
+    struct sim_run_result result = run_all(engine);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_ERROR);
+    ASSERT_U64_EQ(ran, 0);
+    ASSERT_U64_EQ(result.now_ns, 0);
+    sim_engine_destroy(engine);
+}
+
+/* A deadline past the end of time with a queue can never come: the process waits as with
+ * no deadline (no timer event; the world runs out of events at once, blocked) and the run
+ * is not stopped; woken, it resumes WOKEN. */
+static void test_deadline_past_end_of_time_is_no_deadline(void)
+{
+    struct sim_engine *engine = engine_fixture(NULL);
+    struct sim_waitq queue;
+    sim_waitq_init(&queue, "q");
+    struct script script = { 0 };
+    script_step(&script, &queue, SIM_TIME_END_NS + 5);
+    CU_ASSERT_EQUAL_FATAL(script_spawn(engine, &script, "p", false, 0), SIM_OK);
+    struct sim_run_result result = run_all(engine);
+    CU_ASSERT_EQUAL(script.block_rc, SIM_OK);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_DEADLOCK);
+    ASSERT_U64_EQ(result.now_ns, 0);
+    CU_ASSERT_EQUAL(sim_engine_events_pending(engine), 0);
+    CU_ASSERT_EQUAL(queue.count, 1);
+    struct waker waker = { .queue = &queue };
+    CU_ASSERT_EQUAL(sim_engine_schedule_at(engine, 7, event_wake_one, &waker, 0, NULL), SIM_OK);
+    result = run_all(engine);
+    CU_ASSERT_EQUAL(result.stopped, SIM_STOP_IDLE);
+    CU_ASSERT_EQUAL(script.resumes, 2);
+    CU_ASSERT_EQUAL(script.reasons[1], SIM_WAKE_WOKEN);
+    ASSERT_U64_EQ(script.resume_times_ns[1], 7);
+    CU_ASSERT(script.finished);
+    sim_engine_destroy(engine);
+}
+
 /* ---- Prefetching the next resumes (engine.c, prefetch_upcoming) ------------------------ */
 
 /* Enough processes that the world stays above the prefetch threshold for two whole rounds
@@ -1154,6 +1202,8 @@ CU_ErrorCode process_suite_add(void)
         TEST_ENTRY(test_until_runs_events_at_until_and_stops_there),
         TEST_ENTRY(test_max_events_stops_after_that_many_events),
         TEST_ENTRY(test_schedule_after_is_relative_and_rejects_overflow),
+        TEST_ENTRY(test_schedule_past_end_of_time_stops_the_run),
+        TEST_ENTRY(test_deadline_past_end_of_time_is_no_deadline),
         TEST_ENTRY(test_prefetch_names_each_process_before_its_resume_in_a_large_world),
     };
     return test_suite_register("process", tests, sizeof(tests) / sizeof(tests[0]));
