@@ -38,7 +38,9 @@
  * its CPU time, per operation; a warm-up run would not remove them, since the second run
  * in a process still grew by 100 MB, and it would double the time of this benchmark).
  * What the faults cost is a cost per byte of world, which fleet_rss_per_stream_bytes
- * measures, not per operation.
+ * measures, not per operation. Other load on the machine lowers this ratio (it evicts the
+ * small world's state, which otherwise stays cached; the large world's misses anyway), so
+ * quote it from a quiet machine.
  * Any failed run prints "bench ERROR <figure>: <why>" and reports 0. Never opens an
  * AF_VSOCK socket; wall time and rusage are read here only (never by the simulation).
  */
