@@ -11,7 +11,9 @@
  * four a power of two above SIMLUA_POOL_SMALL_BYTES_MAX); a freed block goes on
  * its class's free list and is handed out again, most recently freed first. Lua gives
  * the size of a block when it frees or resizes it, so the class of a block is always
- * known from its size: the pool keeps no per-block bookkeeping. Invariants kept here:
+ * known from its size: the pool keeps no per-block bookkeeping. Taking a block from a
+ * free list starts the load of the next one (lua_int.h): in a fleet that block is cold,
+ * and its link is on the path of the allocation after. Invariants kept here:
  *   - a block is on at most one free list, and never while Lua holds it (under ASan a
  *     free block and the unused end of a class are poisoned);
  *   - slab_bytes only grows until simlua__pool_destroy, which frees every slab;
