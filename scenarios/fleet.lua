@@ -32,7 +32,7 @@
 -- (docs/architecture.md, "Tables and lookups", which also says why transparent huge
 -- pages and per-process allocation arenas were not kept), and the Lua pool starts loading
 -- the next free block of a class as it hands one out (about 3 % less CPU time at 300 and
--- 1 000 guests). `make bench` compares the mean user CPU time per operation over about
+-- 1 000 guests). `make bench` compares the mean CPU time per operation over about
 -- 1.15 M operations at each size (100 runs of `-- 10 16 16`, one of `-- 1000 16 16`).
 -- Look with: vmcisim run scenarios/fleet.lua --trace fleet.db -- 100 16 4, then
 -- vmcisim inspect fleet.db summary (and `errors`: empty, no limit was met).
