@@ -642,6 +642,10 @@ struct simlua_process *simlua__check_blocking(lua_State *L, int index, const cha
 /* Raises `<method>: cannot block here: ...` when the running coroutine cannot yield (a C
  * function such as table.sort's lies between it and the call). */
 void simlua__check_yieldable(lua_State *L, const char *method);
+/* Raises unless `current`, the running process, may block here: called from its own
+ * coroutine (not one the scenario created), not ending, and able to yield. */
+void simlua__check_may_block(lua_State *L, const struct simlua_process *current,
+                             const char *method);
 
 /* exec_binding.c: ep:exec, real programs as simulated processes (docs/programs.md). */
 struct simlua_program;

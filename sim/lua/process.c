@@ -390,6 +390,19 @@ void simlua__check_yieldable(lua_State *L, const char *method)
                       "metamethod called from C)", method);
 }
 
+void simlua__check_may_block(lua_State *L, const struct simlua_process *current,
+                             const char *method)
+{
+    assert(current != NULL);
+    if (L != current->thread)
+        luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
+                      "process's own coroutine may block)", method);
+    if (current->ending)
+        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
+                   current->name);
+    simlua__check_yieldable(L, method);
+}
+
 struct simlua_process *simlua__check_blocking(lua_State *L, int index, const char *method)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);       /* once for both checks */
@@ -401,13 +414,7 @@ struct simlua_process *simlua__check_blocking(lua_State *L, int index, const cha
     if (current != self)
         luaL_error(L, "%s: called on process '%s' from process '%s' (a process may only "
                       "block itself)", method, self->name, current->name);
-    if (L != self->thread)
-        luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
-                      "process's own coroutine may block)", method);
-    if (self->ending)
-        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
-                   self->name);
-    simlua__check_yieldable(L, method);
+    simlua__check_may_block(L, self, method);
     assert(self->process != NULL);
     return self;
 }

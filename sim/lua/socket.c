@@ -284,13 +284,7 @@ static struct simlua_process *blocking_process(lua_State *L, struct simlua_runti
     if (current == NULL)
         luaL_error(L, "%s: blocking call outside a process (from the main chunk or a w:at "
                       "callback)", method);
-    if (L != current->thread)
-        luaL_error(L, "%s: blocking call inside a coroutine the scenario created (only the "
-                      "process's own coroutine may block)", method);
-    if (current->ending)
-        luaL_error(L, "%s: process '%s' is ending (a __close handler cannot block)", method,
-                   current->name);
-    simlua__check_yieldable(L, method);
+    simlua__check_may_block(L, current, method);
     return current;
 }
 
