@@ -115,11 +115,9 @@ static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle ha
     tally->read_bytes += moved;
     bool past = tally->read_bytes > tally->written_bytes;
     bool caught_up = tally->read_bytes == tally->written_bytes;
-    if (caught_up && !tally->written_value_known) {
-        tally->written_value = sim_data_stream_value(tally->written);
-        tally->written_value_known = true;
-    }
-    if (past || (caught_up && sim_data_stream_value(tally->read) != tally->written_value)) {
+    /* Caught up: the two running hashes must have the same value. Compared as states
+     * first (sim_data_stream_same), since a reader catches up at most reads. */
+    if (past || (caught_up && !sim_data_stream_same(tally->read, tally->written))) {
         if (hypervisor->stream_violation_count++ == 0) {
             hypervisor->stream_violation_handle = handle;
             hypervisor->stream_violation_time_ns = sim_engine_now(hypervisor->engine);
@@ -132,8 +130,7 @@ static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle ha
 /* The writer's side: `moved` bytes from `bytes` went into `queue` through `qpair`, and the
  * copy into the ring has extended the endpoint's running hash by them already
  * (vmci_qp_enqueue_hashed). Extends the queue's tally, which needs nothing more when it is
- * the same stream (qpair_share_tally), and returns the endpoint's new hash value (kept as
- * the tally's too when shared, so a reader catching up does not compute it again). */
+ * the same stream (qpair_share_tally), and returns the endpoint's new hash value. */
 static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue,
                               const void *bytes, uint64_t moved)
 {
@@ -142,12 +139,9 @@ static uint64_t hash_enqueued(struct vmci_qpair *qpair, struct vmci_queue *queue
     struct vmci_queue_tally *tally = &queue->tally;
     if (!tally_ready(tally))
         return value;
-    bool shared = tally->written == qpair->produced;
-    if (!shared)
+    if (tally->written != qpair->produced)
         sim_data_stream_update(tally->written, bytes, moved);
     tally->written_bytes += moved;
-    tally->written_value = value;
-    tally->written_value_known = shared;
     return value;
 }
 

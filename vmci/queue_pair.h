@@ -49,8 +49,6 @@ struct vmci_queue_tally {
     uint64_t read_bytes;
     struct sim_data_stream *written;           /* owned, NULL until the first enqueue */
     struct sim_data_stream *read;              /* owned */
-    uint64_t written_value;                    /* the value of `written`, when known: */
-    bool written_value_known;                  /* reset by any write it does not cover */
     bool unavailable;                          /* out of memory: this queue is not checked */
 };
 

@@ -85,10 +85,60 @@ void sim_data_stream_update(struct sim_data_stream *stream, const void *data, si
         XXH3_64bits_update(&stream->state, data, size_bytes);
 }
 
+uint64_t sim__data_hash_value_portable(const void *hash_state)
+{
+    assert(hash_state != NULL);
+    return XXH3_64bits_digest(hash_state);
+}
+
+/* Every enqueue's event carries a value: the AVX2 digest where the CPU has it took about
+ * half the instructions of the library's on a 64-byte keep-alive. */
 uint64_t sim_data_stream_value(const struct sim_data_stream *stream)
 {
     assert(stream != NULL);
-    return XXH3_64bits_digest(&stream->state);
+    if (sim__data_hash_avx2_usable())
+        return sim__data_hash_value_avx2(&stream->state);
+    return sim__data_hash_value_portable(&stream->state);
+}
+
+/* XXH3's own sizes (xxhash.h defines them only for its implementation): inputs up to
+ * DATA_HASH_SHORT_BYTES_MAX are hashed whole at the digest, longer ones go in stripes. */
+#define DATA_HASH_SHORT_BYTES_MAX 240u
+#define DATA_HASH_STRIPE_BYTES 64u
+_Static_assert(XXH3_INTERNALBUFFER_SIZE % DATA_HASH_STRIPE_BYTES == 0, "whole stripes buffered");
+
+/* True when the two states hold the same inputs of XXH3_64bits_digest (xxhash.h 0.8,
+ * XXH3_64bits_digest and XXH3_digest_long): the same secret, seed and length, and then the
+ * bytes of a short input, or the accumulators, the stripe count, the buffered bytes and (with
+ * less than a stripe buffered) the last stripe's tail that the digest takes from the end of
+ * the buffer. Equal inputs give equal values, so `true` is exact; `false` says nothing (the
+ * same bytes cut differently may leave different states), and the caller digests both. */
+static bool digest_inputs_equal(const XXH3_state_t *a, const XXH3_state_t *b)
+{
+    if (a->extSecret == NULL || a->extSecret != b->extSecret || a->secretLimit != b->secretLimit ||
+        a->useSeed != b->useSeed || a->seed != b->seed || a->totalLen != b->totalLen)
+        return false;
+    if (a->totalLen <= DATA_HASH_SHORT_BYTES_MAX)
+        return memcmp(a->buffer, b->buffer, (size_t)a->totalLen) == 0;
+    uint32_t buffered_bytes = a->bufferedSize;
+    if (buffered_bytes != b->bufferedSize || a->nbStripesSoFar != b->nbStripesSoFar ||
+        a->nbStripesPerBlock != b->nbStripesPerBlock ||
+        memcmp(a->acc, b->acc, sizeof(a->acc)) != 0 ||
+        memcmp(a->buffer, b->buffer, buffered_bytes) != 0)
+        return false;
+    if (buffered_bytes >= DATA_HASH_STRIPE_BYTES)
+        return true;
+    size_t catch_up_bytes = DATA_HASH_STRIPE_BYTES - buffered_bytes;
+    size_t catch_up_at = sizeof(a->buffer) - catch_up_bytes;
+    return memcmp(a->buffer + catch_up_at, b->buffer + catch_up_at, catch_up_bytes) == 0;
+}
+
+bool sim_data_stream_same(const struct sim_data_stream *a, const struct sim_data_stream *b)
+{
+    assert(a != NULL && b != NULL);
+    if (a == b || digest_inputs_equal(&a->state, &b->state))
+        return true;
+    return sim_data_stream_value(a) == sim_data_stream_value(b);
 }
 
 void sim_data_stream_prefetch(const struct sim_data_stream *stream)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* sizeof(XXH3_state_t) in the xxhash.h this is built with (0.8.x): 8 accumulators, the
  * secret, the 256-byte buffer and the counters, on 64-byte alignment. */
@@ -28,5 +29,11 @@ void sim__data_hash_copy_portable(void *hash_state, void *target, const void *so
                                   size_t size_bytes);
 void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source,
                               size_t size_bytes);
+
+/* XXH3_64bits_digest() of the state `hash_state`: the library's (whose last stripes take
+ * the SSE2 path whatever the CPU), and xxhash.h's own compiled with AVX2 (only where
+ * sim__data_hash_avx2_usable()). The same value. */
+uint64_t sim__data_hash_value_portable(const void *hash_state);
+uint64_t sim__data_hash_value_avx2(const void *hash_state);
 
 #endif /* SIM_ENGINE_DATA_HASH_H */

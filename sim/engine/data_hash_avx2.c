@@ -29,11 +29,16 @@
 #include "data_hash.h"
 
 #if !defined(__x86_64__)
-/* No AVX2 here: sim__data_hash_avx2_usable() is false, and this is never called. */
+/* No AVX2 here: sim__data_hash_avx2_usable() is false, and these are never called. */
 void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source,
                               size_t size_bytes)
 {
     sim__data_hash_copy_portable(hash_state, target, source, size_bytes);
+}
+
+uint64_t sim__data_hash_value_avx2(const void *hash_state)
+{
+    return sim__data_hash_value_portable(hash_state);
 }
 #else
 
@@ -164,6 +169,14 @@ void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source
     state->bufferedSize = (XXH32_hash_t)tail_bytes;
     _mm256_store_si256((__m256i *)(void *)state->acc, acc[0]);
     _mm256_store_si256((__m256i *)(void *)(state->acc + 4), acc[1]);
+}
+
+uint64_t sim__data_hash_value_avx2(const void *hash_state)
+{
+    assert(hash_state != NULL);
+    /* xxhash.h's own digest, inlined here, so its last stripes go through AVX2 (the library's
+     * digest is not dispatched and takes them with SSE2). */
+    return XXH3_64bits_digest(hash_state);
 }
 
 #endif /* __x86_64__ */

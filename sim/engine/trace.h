@@ -22,6 +22,7 @@
 #define SIM_ENGINE_TRACE_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -287,6 +288,11 @@ void sim_data_stream_update(struct sim_data_stream *stream, const void *data, si
 void sim_data_stream_copy(struct sim_data_stream *stream, void *target, const void *source,
                           size_t size_bytes);
 uint64_t sim_data_stream_value(const struct sim_data_stream *stream);
+/* sim_data_stream_value(a) == sim_data_stream_value(b), most often without computing
+ * either: two streams fed the same bytes are most often in the same state (always when fed
+ * in the same pieces), and comparing the states is a few word compares where a value costs
+ * a digest; other states are digested and compared (data_hash.c). */
+bool sim_data_stream_same(const struct sim_data_stream *a, const struct sim_data_stream *b);
 /* Starts loading the stream's state (what an update and a value read first) without
  * waiting for it: for callers that know which stream comes next. */
 void sim_data_stream_prefetch(const struct sim_data_stream *stream);

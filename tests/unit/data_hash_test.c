@@ -8,7 +8,8 @@
  * (one pass, its own loop over xxhash.h's stripe arithmetic) and the portable one (memcpy,
  * then update) are checked against libxxhash on every size from 0 to 4096 after prefixes
  * that leave the state's buffer empty, partly filled, full or past a block, on large inputs
- * cut at many places, and on the state they leave for the bytes that come after. Each copy
+ * cut at many places, and on the state they leave for the bytes that come after; the two
+ * digests of a state (the library's, and xxhash.h's compiled with AVX2) with it. Each copy
  * must also be a plain copy: the target's bytes equal the source's and nothing around them
  * is written. On a CPU without AVX2 the AVX2 cases say so and check only the portable path.
  */
@@ -72,7 +73,12 @@ static bool check_one_copy(copy_function *copy, XXH3_state_t *state, const uint8
     memset(target_area, GUARD_VALUE, size + 2 * GUARD_BYTES);
     uint8_t *target = target_area + GUARD_BYTES;
     copy(state, target, bytes + prefix, size);
-    bool same_value = XXH3_64bits_digest(state) == XXH3_64bits(bytes, prefix + size);
+    uint64_t expected = XXH3_64bits(bytes, prefix + size);
+    /* Both digests of the state, the library's and (where the CPU runs it) the AVX2 one. */
+    bool same_value = XXH3_64bits_digest(state) == expected &&
+                      sim__data_hash_value_portable(state) == expected &&
+                      (!sim__data_hash_avx2_usable() ||
+                       sim__data_hash_value_avx2(state) == expected);
     bool same_bytes = size == 0 || memcmp(target, bytes + prefix, size) == 0;
     bool guards = true;
     for (size_t index = 0; index < GUARD_BYTES; index++)
@@ -205,12 +211,86 @@ static void test_stream_copy_is_update_of_the_copied_bytes(void)
     free(bytes);
 }
 
+/* Feeds `bytes` to `stream` in pieces whose sizes cycle through `cut_sizes`, by copy
+ * (AVX2 where the CPU has it, at 1 KiB and more) or by update. */
+static void feed_in_pieces(struct sim_data_stream *stream, const uint8_t *bytes, size_t size_bytes,
+                           const size_t *cut_sizes, unsigned cut_count, bool by_copy,
+                           uint8_t *scratch)
+{
+    size_t done = 0;
+    for (unsigned index = 0; done < size_bytes; index++) {
+        size_t size = cut_sizes[index % cut_count];
+        if (size > size_bytes - done)
+            size = size_bytes - done;
+        if (by_copy)
+            sim_data_stream_copy(stream, scratch + done, bytes + done, size);
+        else
+            sim_data_stream_update(stream, bytes + done, size);
+        done += size;
+    }
+}
+
+/* sim_data_stream_same is value equality: true for the same bytes however they were cut and
+ * by whichever path, false when one byte anywhere differs (in the accumulated stripes, the
+ * buffered bytes or the stripe the digest takes from the buffer's end) or a length does. */
+static void test_stream_same_is_value_equality(void)
+{
+    enum { TOTAL_BYTES = 5000 };
+    uint8_t *bytes = malloc(TOTAL_BYTES);
+    uint8_t *other = malloc(TOTAL_BYTES);
+    uint8_t *scratch = malloc(TOTAL_BYTES);
+    CU_ASSERT_FATAL(bytes != NULL && other != NULL && scratch != NULL);
+    fill_bytes(bytes, TOTAL_BYTES, 11);
+    static const size_t cuts_a[] = { 64 };
+    static const size_t cuts_b[] = { 1, 300, 7, 1024, 64, 2000, 63 };
+    static const size_t lengths[] = { 0, 1, 63, 64, 65, 200, 240, 241, 256, 257, 300, 512,
+                                      522, 1100, 1999, 4097, TOTAL_BYTES };
+    unsigned wrong = 0;
+    for (unsigned which = 0; which < sizeof(lengths) / sizeof(lengths[0]); which++) {
+        size_t length = lengths[which];
+        for (unsigned mode = 0; mode < 4; mode++) {
+            struct sim_data_stream *a = sim_data_stream_create();
+            struct sim_data_stream *b = sim_data_stream_create();
+            CU_ASSERT_FATAL(a != NULL && b != NULL);
+            feed_in_pieces(a, bytes, length, cuts_a, 1, (mode & 1) != 0, scratch);
+            feed_in_pieces(b, bytes, length, cuts_b, 7, (mode & 2) != 0, scratch);
+            wrong += !sim_data_stream_same(a, b) || !sim_data_stream_same(b, a);
+            sim_data_stream_destroy(b);
+            /* One byte flipped, at every place (every 7th on the long inputs). */
+            size_t step = length > 600 ? 7 : 1;
+            for (size_t flip = 0; flip < length; flip += step) {
+                memcpy(other, bytes, length);
+                other[flip] ^= 0x20;
+                struct sim_data_stream *c = sim_data_stream_create();
+                CU_ASSERT_FATAL(c != NULL);
+                feed_in_pieces(c, other, length, mode < 2 ? cuts_a : cuts_b, mode < 2 ? 1 : 7,
+                               (mode & 2) != 0, scratch);
+                wrong += sim_data_stream_same(a, c);
+                sim_data_stream_destroy(c);
+            }
+            /* One byte more. */
+            struct sim_data_stream *longer = sim_data_stream_clone(a);
+            CU_ASSERT_FATAL(longer != NULL);
+            sim_data_stream_update(longer, "x", 1);
+            wrong += sim_data_stream_same(a, longer);
+            sim_data_stream_destroy(longer);
+            wrong += !sim_data_stream_same(a, a);
+            sim_data_stream_destroy(a);
+        }
+    }
+    CU_ASSERT_EQUAL(wrong, 0);
+    free(scratch);
+    free(other);
+    free(bytes);
+}
+
 CU_ErrorCode data_hash_suite_add(void)
 {
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_copy_paths_match_the_library_on_every_small_size),
         TEST_ENTRY(test_copy_paths_match_the_library_on_large_cut_input),
         TEST_ENTRY(test_stream_copy_is_update_of_the_copied_bytes),
+        TEST_ENTRY(test_stream_same_is_value_equality),
     };
     return test_suite_register("data_hash", tests, sizeof(tests) / sizeof(tests[0]));
 }
