@@ -8,7 +8,10 @@
  * sim_data_stream_copy() copies and hashes in one pass with AVX2 when the CPU has it
  * (data_hash_avx2.c), else copies then hashes; the library's dispatching entry points hash
  * with the widest vector unit there is. Every path gives the same value (XXH3 is defined
- * on bytes, not on a vector width), so no run, trace or digest depends on the CPU.
+ * on bytes, not on a vector width), so no run, trace or digest depends on the CPU. A
+ * stream's value, which every enqueue's event carries, is xxhash.h's digest compiled with
+ * AVX2 there too; and the reader's check that it caught up with the writer compares the two
+ * states before it finalises anything (sim_data_stream_same).
  */
 #include <assert.h>
 #include <stdint.h>
@@ -106,6 +109,9 @@ uint64_t sim_data_stream_value(const struct sim_data_stream *stream)
 #define DATA_HASH_SHORT_BYTES_MAX 240u
 #define DATA_HASH_STRIPE_BYTES 64u
 _Static_assert(XXH3_INTERNALBUFFER_SIZE % DATA_HASH_STRIPE_BYTES == 0, "whole stripes buffered");
+/* digest_inputs_equal() names what XXH3_64bits_digest reads in the 0.8 series; another
+ * series must be read again before it is trusted. */
+_Static_assert(XXH_VERSION_MAJOR == 0 && XXH_VERSION_MINOR == 8, "xxhash 0.8's digest inputs");
 
 /* True when the two states hold the same inputs of XXH3_64bits_digest (xxhash.h 0.8,
  * XXH3_64bits_digest and XXH3_digest_long): the same secret, seed and length, and then the
