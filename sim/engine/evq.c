@@ -296,7 +296,8 @@ static inline uint32_t sorted_rank(struct sim_evq *queue, const struct heap_node
 }
 
 /* Sorted: a new head, the nodes on the shorter side of its place moved over by one. */
-static inline void sorted_add(struct sim_evq *queue, struct heap_node node)
+static inline __attribute__((always_inline)) void sorted_add(struct sim_evq *queue,
+                                                           struct heap_node node)
 {
     uint32_t count = queue->heap_count;
     uint32_t rank = sorted_rank(queue, &node);
@@ -330,7 +331,8 @@ static uint32_t sorted_find(struct sim_evq *queue, uint32_t slot_index)
 }
 
 /* A new chain's head, keeping EQ1 and EQ2. */
-static inline void heads_add(struct sim_evq *queue, struct heap_node node)
+static inline __attribute__((always_inline)) void heads_add(struct sim_evq *queue,
+                                                          struct heap_node node)
 {
     if (queue->sorted && queue->heap_count == EVQ_SORTED_MAX)
         sorted_to_heap(queue);
