@@ -19,13 +19,13 @@
  * each pop and sift up on each push cost about 400 instructions an event (the sweep's
  * swarm fixture). Up to EVQ_SORTED_MAX chains their heads are kept in a ring sorted
  * earliest first: a pop takes the first without moving anything, and a push finds its
- * place looking from both ends at once and moves the nodes of the shorter side over by
- * one (a new event there runs either very soon or after all the others: on the swarm
+ * place by bisection and moves the nodes of the shorter side over by one (a new event there runs either very soon or after all the others: on the swarm
  * fixture its rank is 7 of 18 on average, the shorter side 2). No head's place is
  * recorded in its slot (SORTED_HEAD; a cancel or move of a head finds it by its key), so
  * moving a node is a copy. Past EVQ_SORTED_MAX chains the ring is copied in order to the
- * heap array, which makes a valid heap, and back at EVQ_SORTED_BACK chains the heap's
- * nodes are sorted into the ring again; the gap between the two keeps a queue that hovers
+ * heap array, which makes a valid heap, and a push that finds a heap of EVQ_SORTED_BACK
+ * chains or fewer sorts its nodes into the ring again (there, not in a pop, so that the
+ * heap's pop keeps its cost); the gap between the two keeps a queue that hovers
  * around one size from converting at every event, and beyond EVQ_SORTED_MAX chains every
  * operation stays O(log n) amortised.
  *
@@ -64,7 +64,7 @@
  * schedules in one stretch (a miss only starts a chain more, never a wrong order). */
 #define EVQ_OPEN_CHAINS 256u
 /* The most chains kept in the sorted ring, and the count at which a heap becomes one
- * again (the measurements behind them: docs/architecture.md, "Speed of one run"). */
+ * again at a push (the measurements behind them: docs/architecture.md, "Speed of one run"). */
 #define EVQ_SORTED_MAX 32u
 #define EVQ_SORTED_BACK 16u
 /* The ring that holds them: a power of two above EVQ_SORTED_MAX. */
@@ -336,6 +336,8 @@ static inline __attribute__((always_inline)) void heads_add(struct sim_evq *queu
 {
     if (queue->sorted && queue->heap_count == EVQ_SORTED_MAX)
         sorted_to_heap(queue);
+    else if (!queue->sorted && queue->heap_count <= EVQ_SORTED_BACK)
+        heap_to_sorted(queue);
     if (queue->sorted) {
         sorted_add(queue, node);
         return;
@@ -345,23 +347,28 @@ static inline __attribute__((always_inline)) void heads_add(struct sim_evq *queu
     sift_up(queue, index);
 }
 
-/* Removes the chain at position `index`, keeping EQ1 and EQ2. */
-static void remove_at(struct sim_evq *queue, uint32_t index)
+/* Sorted: removes the chain at position `index`, the nodes on the shorter side of it moved
+ * over by one. */
+static void sorted_remove_at(struct sim_evq *queue, uint32_t index)
 {
-    assert(index < queue->heap_count);
-    if (queue->sorted) {
-        queue->slots[ring_at(queue, index)->slot].heap_index = NONE;
-        uint32_t count = queue->heap_count--;
-        if (index < count - 1 - index) {
-            for (; index > 0; index--)
-                *ring_at(queue, index) = *ring_at(queue, index - 1);
-            queue->ring_first = (queue->ring_first + 1) & (EVQ_RING_NODES - 1);
-        } else {
-            for (; index + 1 < count; index++)
-                *ring_at(queue, index) = *ring_at(queue, index + 1);
-        }
-        return;
+    assert(queue->sorted && index < queue->heap_count);
+    queue->slots[ring_at(queue, index)->slot].heap_index = NONE;
+    uint32_t count = queue->heap_count--;
+    if (index < count - 1 - index) {
+        for (; index > 0; index--)
+            *ring_at(queue, index) = *ring_at(queue, index - 1);
+        queue->ring_first = (queue->ring_first + 1) & (EVQ_RING_NODES - 1);
+    } else {
+        for (; index + 1 < count; index++)
+            *ring_at(queue, index) = *ring_at(queue, index + 1);
     }
+}
+
+/* Heap: removes the chain at position `index` (the heads become a ring again at the next
+ * push, heads_add). */
+static void heap_remove_at(struct sim_evq *queue, uint32_t index)
+{
+    assert(!queue->sorted && index < queue->heap_count);
     queue->slots[queue->heap[index].slot].heap_index = NONE;
     queue->heap_count--;
     if (index != queue->heap_count) {
@@ -372,8 +379,15 @@ static void remove_at(struct sim_evq *queue, uint32_t index)
         else
             sift_down(queue, index);
     }
-    if (queue->heap_count <= EVQ_SORTED_BACK)
-        heap_to_sorted(queue);
+}
+
+/* Removes the chain at position `index`, keeping EQ1 and EQ2. */
+static void remove_at(struct sim_evq *queue, uint32_t index)
+{
+    if (queue->sorted)
+        sorted_remove_at(queue, index);
+    else
+        heap_remove_at(queue, index);
 }
 
 /* The head at position `index` gives its place to `node`, its chain's successor (a later
@@ -582,45 +596,63 @@ void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *doma
     *id = make_id(top->slot, slot->generation);
 }
 
-bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
+/* Fills `entry` from pending `slot`, the first of the earliest chain. */
+static inline void entry_fill(struct sim_evq_entry *entry, const struct slot *slot)
 {
-    assert(queue != NULL);
-    assert(entry != NULL);
-    if (queue->pending == 0)
-        return false;
-    uint32_t slot_index = top_node(queue)->slot;
-    struct slot *slot = &queue->slots[slot_index];
     entry->time_ns = slot->time_ns;
     entry->seq = slot->seq;
     entry->fn = slot->fn;
     entry->arg = slot->arg;
     entry->data = slot->data;
     entry->domain = slot->domain;
+}
+
+/* sim_evq_pop of a queue whose heads are in the ring. */
+static inline __attribute__((always_inline)) void pop_sorted(struct sim_evq *queue,
+                                                             struct sim_evq_entry *entry)
+{
+    uint32_t slot_index = queue->ring[queue->ring_first].slot;
+    struct slot *slot = &queue->slots[slot_index];
+    entry_fill(entry, slot);
+    slot->heap_index = NONE;
+    if (slot->next == NONE) {
+        queue->ring_first = (queue->ring_first + 1) & (EVQ_RING_NODES - 1);  /* nothing moves */
+        queue->heap_count--;
+    } else {
+        queue->slots[slot->next].prev = NONE;
+        heads_replace(queue, 0, node_of(queue, slot->next));
+    }
+    release_slot(queue, slot_index);
+}
+
+bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
+{
+    assert(queue != NULL);
+    assert(entry != NULL);
+    if (queue->pending == 0)
+        return false;
+    if (queue->sorted) {
+        pop_sorted(queue, entry);
+        return true;
+    }
+    uint32_t slot_index = queue->heap[0].slot;
+    struct slot *slot = &queue->slots[slot_index];
+    entry_fill(entry, slot);
     /* unlink_slot for the first event of the first chain, the one path every event takes:
      * a chain's last event may stay named in the open table, which checks what it names. */
     if (slot->next == NONE) {
-        if (queue->sorted) {
-            slot->heap_index = NONE;    /* the ring's first: nothing moves */
-            queue->ring_first = (queue->ring_first + 1) & (EVQ_RING_NODES - 1);
-            queue->heap_count--;
-        } else {
-            remove_at(queue, 0);
-        }
+        heap_remove_at(queue, 0);
     } else {
         queue->slots[slot->next].prev = NONE;
         slot->heap_index = NONE;
         struct heap_node successor = node_of(queue, slot->next);
-        if (queue->sorted) {
-            heads_replace(queue, 0, successor);
-        } else {
-            place(queue, 0, successor);
-            /* The successor is of the root's time, which other chains rarely share: when
-             * it is before both children it stays at the root, without the sift. */
-            uint32_t count = queue->heap_count;
-            if ((count > 1 && !node_less(&successor, &queue->heap[1])) ||
-                (count > 2 && !node_less(&successor, &queue->heap[2])))
-                sift_down(queue, 0);
-        }
+        place(queue, 0, successor);
+        /* The successor is of the root's time, which other chains rarely share: when it is
+         * before both children it stays at the root, without the sift's call and loop. */
+        uint32_t count = queue->heap_count;
+        if ((count > 1 && !node_less(&successor, &queue->heap[1])) ||
+            (count > 2 && !node_less(&successor, &queue->heap[2])))
+            sift_down(queue, 0);
     }
     release_slot(queue, slot_index);
     return true;
