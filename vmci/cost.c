@@ -174,6 +174,20 @@ static uint64_t jitter_draw(const struct vmci_jitter *jitter, uint64_t value)
     return drawn;
 }
 
+/* vmci__cost_draw_varied in every case but the one a jittered world meets at every hop
+ * (a prepared jitter, faults off). */
+static __attribute__((noinline)) uint64_t draw_varied_slow(const struct vmci_cost *cost,
+                                                           enum vmci_cost_id id,
+                                                           uint64_t value)
+{
+    const struct vmci_jitter *jitter = &cost->jitter[id];
+    if (jitter->mode != VMCI_JITTER_OFF)
+        value = jitter_draw(jitter, value);
+    if (!vmci_faults_on(cost->faults))
+        return value;
+    return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
+}
+
 uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id)
 {
     /* `cost` and `id` are asserted by vmci_cost_draw, the only caller (a jittered world
@@ -181,11 +195,15 @@ uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id 
     const struct vmci_jitter *jitter = &cost->jitter[id];
     assert(jitter->mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
     uint64_t value = vmci_cost_constant(cost, id);
-    if (jitter->mode != VMCI_JITTER_OFF)
-        value = jitter_draw(jitter, value);
-    if (!vmci_faults_on(cost->faults))
-        return value;
-    return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
+    if (!prepared_for(jitter, value) || vmci_faults_on(cost->faults))
+        return draw_varied_slow(cost, id, value);
+    /* jitter_draw's prepared case, without the frame its other cases need. */
+    assert(jitter->rng != NULL);
+    uint64_t low = jitter->prepared_low;
+    uint64_t width = jitter->prepared_high - low;
+    if (width == UINT64_MAX)
+        return sim_rng_next(jitter->rng);
+    return low + sim_rng_below_limited(jitter->rng, width + 1, jitter->prepared_limit);
 }
 
 const char *vmci_cost_jitter_stream(enum vmci_cost_id id)

@@ -44,26 +44,6 @@ void sim_rng_init_stream(struct sim_rng *rng, uint64_t seed, const char *name)
     sim_rng_init_state(rng, state);
 }
 
-static inline uint64_t rotate_left(uint64_t value, int bits)
-{
-    return (value << bits) | (value >> (64 - bits));
-}
-
-uint64_t sim_rng_next(struct sim_rng *rng)
-{
-    assert(rng != NULL);
-    uint64_t *s = rng->state;
-    uint64_t result = rotate_left(s[1] * 5, 7) * 9;
-    uint64_t shifted = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= shifted;
-    s[3] = rotate_left(s[3], 45);
-    return result;
-}
-
 uint64_t sim_rng_below_limit(uint64_t bound)
 {
     assert(bound > 0);

@@ -39,7 +39,28 @@ void sim_rng_init_state(struct sim_rng *rng, const uint64_t state[4]);
 /* Derives the stream `name` of world `seed` as documented above. */
 void sim_rng_init_stream(struct sim_rng *rng, uint64_t seed, const char *name);
 
-uint64_t sim_rng_next(struct sim_rng *rng);
+/* value rotated left by `bits` (1..63). */
+static inline uint64_t sim_rotate_left64(uint64_t value, int bits)
+{
+    return (value << bits) | (value >> (64 - bits));
+}
+
+/* The next output of xoshiro256** 1.0. Inline: a jittered world draws at every hop
+ * (vmci/cost.c), and the call cost as much as the generator. */
+static inline uint64_t sim_rng_next(struct sim_rng *rng)
+{
+    assert(rng != NULL);
+    uint64_t *s = rng->state;
+    uint64_t result = sim_rotate_left64(s[1] * 5, 7) * 9;
+    uint64_t shifted = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= shifted;
+    s[3] = sim_rotate_left64(s[3], 45);
+    return result;
+}
 /* Uniform in [0, bound) without modulo bias; bound > 0. */
 uint64_t sim_rng_below(struct sim_rng *rng, uint64_t bound);
 /* The rejection limit sim_rng_below computes for `bound` (> 0) at every call, for a caller

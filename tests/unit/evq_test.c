@@ -570,6 +570,50 @@ static void test_evq_spread_operations_match_the_order_model(void)
     order_run(false, 10);
 }
 
+/* A queue that hovers around the size where its chains' heads change form (a sorted ring
+ * up to 32 heads, a heap above, back to the ring at 16: evq.c): pending events kept
+ * between 8 and 48, nearly every time distinct, with ranked pushes, cancels and moves of
+ * heads among them. Every pop, peek and lookup is the model's and EQ1..EQ4 hold after every
+ * operation, on both forms and across the conversions each way. */
+static void test_evq_hovering_around_the_ring_size_matches_the_order_model(void)
+{
+    static struct order_model model;
+    model = (struct order_model){ 0 };
+    struct sim_evq *queue = evq_fixture(ORDER_EVENTS_MAX);
+    struct sim_rng rng;
+    sim_rng_init_stream(&rng, 11, "evq_hover");
+    int bad_checks = 0;
+    uint32_t pending_low = UINT32_MAX, pending_high = 0, swings = 0;
+    bool growing = true;
+    uint64_t now_ns = 0;
+    for (uint32_t step = 0; step < ORDER_STEPS && model.pushed < ORDER_EVENTS_MAX; step++) {
+        if (growing && model.pending >= 48)
+            growing = false, swings++;
+        else if (!growing && model.pending <= 8)
+            growing = true, swings++;
+        if (growing && sim_rng_below(&rng, 3) != 0)
+            order_push(queue, &model, order_time(&rng, now_ns, false), SIM_EVQ_RANK_DEFAULT);
+        else if (!growing && sim_rng_below(&rng, 3) != 0)
+            order_pop(queue, &model);
+        else
+            order_step(queue, &model, &rng, now_ns, false);
+        bad_checks += !sim_evq_check(queue) || sim_evq_pending(queue) != model.pending;
+        pending_low = model.pending < pending_low ? model.pending : pending_low;
+        pending_high = model.pending > pending_high ? model.pending : pending_high;
+        now_ns += sim_rng_below(&rng, 5000);
+    }
+    while (model.pending > 0 && model.mismatches == 0) {
+        order_pop(queue, &model);
+        bad_checks += !sim_evq_check(queue);
+    }
+    CU_ASSERT(swings >= 20);
+    CU_ASSERT(pending_low <= 8 && pending_high >= 48);
+    CU_ASSERT_EQUAL(model.mismatches, 0);
+    CU_ASSERT_EQUAL(bad_checks, 0);
+    CU_ASSERT_EQUAL(sim_evq_pending(queue), 0);
+    sim_evq_destroy(queue);
+}
+
 /* Full queue: pending_max events on one instant (one run); each move to a time of its own
  * needs a run more, and never fails (the room an event held is the room it takes), while a
  * push is still SIM_ELIMIT; moves keeping their seq put them back in seq order. */
@@ -650,6 +694,7 @@ CU_ErrorCode evq_suite_add(void)
         TEST_ENTRY(test_evq_cancel_keeps_order_of_the_rest),
         TEST_ENTRY(test_evq_lockstep_operations_match_the_order_model),
         TEST_ENTRY(test_evq_spread_operations_match_the_order_model),
+        TEST_ENTRY(test_evq_hovering_around_the_ring_size_matches_the_order_model),
         TEST_ENTRY(test_evq_moves_at_pending_max_never_fail),
         TEST_ENTRY(test_evq_upcoming_lists_the_next_events_of_the_earliest_chain),
     };
