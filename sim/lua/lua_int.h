@@ -356,6 +356,9 @@ struct simlua_runtime {
 /* ... and at most this many (the largest recv, SIMLUA_RECV_BYTES_MAX in socket.c): the one
  * block kept outside the limit's accounting is never larger. */
 #define SIMLUA_STRING_RESERVE_BYTES_MAX (64u * 1024 * 1024)
+/* The most a long string's block may hold before its bytes (Lua 5.4: 24 on 64-bit); a
+ * measured offset beyond it turns the prepared blocks off for the run. */
+#define SIMLUA_STRING_HEADER_BYTES_MAX 64u
 _Static_assert(SIMLUA_STRING_RESERVE_BYTES_MIN > SIMLUA_POOL_BLOCK_BYTES_MAX,
                "a prepared string's block is never a pool block");
 

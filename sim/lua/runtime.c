@@ -221,7 +221,7 @@ uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes)
         return NULL;
     /* Not measured yet: a block with room for any header; the first push measures. */
     size_t offset_bytes = runtime->string_contents_offset != 0 ? runtime->string_contents_offset
-                                                               : 64u;
+                                                               : SIMLUA_STRING_HEADER_BYTES_MAX;
     size_t block_bytes = sizeof(struct block_header) + offset_bytes + size_bytes + 1;
     if (runtime->string_block_bytes != block_bytes) {
         free(runtime->string_block);
@@ -234,8 +234,7 @@ uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes)
 }
 
 /* The allocator's side: the block for a request of `block_bytes` (header included) with
- * `tag`, when one is offered and fits exactly; else NULL. Notes what a measured request got
- * (after the usual allocation: `allocated`). */
+ * `tag`, when one is offered and the size is exactly its own; else NULL. */
 static inline void *string_block_answer(struct simlua_runtime *runtime, size_t tag,
                                         size_t block_bytes)
 {
@@ -253,6 +252,7 @@ static inline void *string_block_answer(struct simlua_runtime *runtime, size_t t
     return block;
 }
 
+/* The allocator's side while a push measures: the block the string's request got. */
 static inline void string_block_note(struct simlua_runtime *runtime, size_t tag, void *block)
 {
     if (__builtin_expect(runtime->string_block_mode == SIMLUA_STRING_BLOCK_MEASURE, 0) &&
@@ -282,9 +282,10 @@ void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_by
     const char *made = lua_tostring(L, -1);
     if (measuring) {
         /* The offset from the block Lua was given to the string's bytes. */
-        const char *given = runtime->string_block_seen;
-        size_t offset_bytes = given != NULL && made > given ? (size_t)(made - given) : 0;
-        if (offset_bytes == 0 || offset_bytes > 64u)
+        uintptr_t given = (uintptr_t)runtime->string_block_seen;
+        size_t offset_bytes = given != 0 && (uintptr_t)made > given
+                                  ? (size_t)((uintptr_t)made - given) : 0;
+        if (offset_bytes == 0 || offset_bytes > SIMLUA_STRING_HEADER_BYTES_MAX)
             runtime->string_contents_unknowable = true;
         else
             runtime->string_contents_offset = offset_bytes;
