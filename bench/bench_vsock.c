@@ -308,7 +308,10 @@ static void remove_database(const char *path)
  *     equal the writer's whenever it catches up, at the end of the stream at the latest.
  * One wrong, missing, extra or reordered byte between the sender's string and those pieces
  * fails one of the two. Not hashed again: lua_pushlstring's copy of the pieces into the Lua
- * string (sim/lua/socket.c), which the unit tests check byte for byte. */
+ * string (sim/lua/socket.c), which the unit tests check byte for byte; a recv whose string
+ * takes its prepared block (sim/lua/runtime.c, simlua__string_reserve: every 64 KiB one
+ * here that does not wrap around the ring's end) has no such copy, since the pass that
+ * hashed the bytes wrote them into the string. */
 struct stream_check {
     uint64_t total_bytes;                       /* what the sender sends */
     char expected_hash[SIM_DATA_HASH_TEXT_BYTES];

@@ -17,7 +17,9 @@
  * written yet (every vSockets stream) shares its running hash with the queue's
  * stream_bytes tally (the same stream, sim_data_stream_share), since both count the same
  * bytes from the same start; only an endpoint that attaches to a queue with bytes already
- * written keeps a stream of its own, and then both are extended.
+ * written keeps a stream of its own, and then both are extended. The reader's bytes are
+ * hashed for the tally as they are copied out (a copying dequeue), or where they lie (in
+ * place, for a reader that makes its own copy at once).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -98,20 +100,45 @@ static bool tally_ready(struct vmci_queue_tally *tally)
     return true;
 }
 
+/* Copies the one or two pieces of `bytes` to `target`, one after the other; with `hash`,
+ * extends it by them in the same pass (sim_data_stream_copy). */
+static void pieces_copy(const struct vmci_ring_bytes *bytes, uint8_t *target,
+                        struct sim_data_stream *hash)
+{
+    if (hash != NULL) {
+        sim_data_stream_copy(hash, target, bytes->first, (size_t)bytes->first_bytes);
+        sim_data_stream_copy(hash, target + bytes->first_bytes, bytes->second,
+                             (size_t)bytes->second_bytes);
+        return;
+    }
+    memcpy(target, bytes->first, (size_t)bytes->first_bytes);
+    if (bytes->second_bytes > 0)
+        memcpy(target + bytes->first_bytes, bytes->second, (size_t)bytes->second_bytes);
+}
+
 /* The reader's side of the stream_bytes tally: `bytes` (one or two pieces, as read) were
- * dequeued from `queue`. When the reader catches up (or goes past) what it read must be
- * what was written. */
+ * dequeued from `queue`. With `target` (a copying dequeue) they are copied there too, in
+ * the same pass as the tally's hash: a reader that makes its own copy reads each byte
+ * once. When the reader catches up (or goes past) what it read must be what was written. */
 static void tally_read(struct vmci_hypervisor *hypervisor, struct vmci_handle handle,
-                       struct vmci_queue *queue, const struct vmci_ring_bytes *bytes)
+                       struct vmci_queue *queue, const struct vmci_ring_bytes *bytes,
+                       uint8_t *target)
 {
     assert(hypervisor != NULL && queue != NULL && bytes != NULL && bytes->first != NULL);
     uint64_t moved = bytes->first_bytes + bytes->second_bytes;
     assert(moved > 0);
     struct vmci_queue_tally *tally = &queue->tally;
-    if (!tally_ready(tally))
+    if (!tally_ready(tally)) {
+        if (target != NULL)
+            pieces_copy(bytes, target, NULL);
         return;
-    sim_data_stream_update(tally->read, bytes->first, bytes->first_bytes);
-    sim_data_stream_update(tally->read, bytes->second, bytes->second_bytes);
+    }
+    if (target != NULL) {
+        pieces_copy(bytes, target, tally->read);
+    } else {
+        sim_data_stream_update(tally->read, bytes->first, bytes->first_bytes);
+        sim_data_stream_update(tally->read, bytes->second, bytes->second_bytes);
+    }
     tally->read_bytes += moved;
     bool past = tally->read_bytes > tally->written_bytes;
     bool caught_up = tally->read_bytes == tally->written_bytes;
@@ -449,8 +476,9 @@ static inline int readable(const struct vmci_qpair *qpair, struct vmci_qp_view *
 }
 
 /* A dequeue or peek: copied into `target`, or with `target` NULL left in the ring and
- * described by *in_place; both move, hash, trace and cost the same. *position (optional):
- * the consumer head before and after, as vmci_qpair_consume_head() would read it. */
+ * described by *in_place, or both; all move, hash, trace and cost the same. *position
+ * (optional): the consumer head before and after, as vmci_qpair_consume_head() would read
+ * it. */
 static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_bytes, bool peek,
                        struct vmci_ring_bytes *in_place, uint64_t *cost_ns,
                        struct vmci_qpair_position *position)
@@ -463,21 +491,19 @@ static int64_t consume(struct vmci_qpair *qpair, void *target, uint64_t size_byt
         return state;
     /* R80: our consumer head for the consume queue lives in our produce queue's header. */
     uint64_t head_before = vmci_queue_consumer_head(view.produce);
-    struct vmci_ring_bytes copied = { .first = target };
-    int64_t rc;
-    if (in_place != NULL) {
-        rc = vmci_qp_consume_in_place(view, size_bytes, !peek, in_place);
-        copied = *in_place;
-    } else {
-        rc = peek ? vmci_qp_peek(view, target, size_bytes)
-                  : vmci_qp_dequeue(view, target, size_bytes);
-        copied.first_bytes = rc > 0 ? (uint64_t)rc : 0;
-    }
+    /* The bytes are located in the ring, then copied to `target` (if any): by tally_read,
+     * which hashes them in the same pass, when the tally counts them. */
+    struct vmci_ring_bytes located;
+    int64_t rc = vmci_qp_consume_in_place(view, size_bytes, !peek, &located);
+    if (in_place != NULL)
+        *in_place = located;
     if (rc > 0 && position != NULL)
         *position = ring_position(view.consume, view.produce, head_before,
                                   vmci_queue_consumer_head(view.produce));
     if (rc > 0 && !peek && data_hashing)
-        tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &copied);
+        tally_read(qpair->kernel->hypervisor, qpair->handle, view.consume, &located, target);
+    else if (rc > 0 && target != NULL)
+        pieces_copy(&located, target, NULL);
     if (rc > 0 && data_hashing)
         trace_data(qpair, peek ? DATA_PEEK : DATA_DEQUEUE, 0, (uint64_t)rc);
     if (rc > 0 && cost_ns != NULL)
@@ -513,7 +539,7 @@ int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t s
                               bool peek, struct vmci_ring_bytes *bytes, uint64_t *cost_ns,
                               struct vmci_qpair_position *position)
 {
-    assert((target == NULL) != (bytes == NULL) || size_bytes == 0);
+    assert(target != NULL || bytes != NULL || size_bytes == 0);
     assert(position != NULL);
     if (bytes != NULL)
         *bytes = (struct vmci_ring_bytes){ .first = NULL };

@@ -131,7 +131,9 @@ struct vmci_qpair_position {
 int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint64_t size_bytes,
                               uint64_t *cost_ns, struct vmci_qpair_position *position);
 /* vmci_qpair_dequeue or _peek (`target` set) or _consume_in_place (`target` NULL, `bytes`
- * set), and the consumer head it moved in *position. */
+ * set), and the consumer head it moved in *position. With both set, the bytes are copied
+ * to `target` and *bytes says where they lay in the ring (still there until its next
+ * write). */
 int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
                               bool peek, struct vmci_ring_bytes *bytes, uint64_t *cost_ns,
                               struct vmci_qpair_position *position);

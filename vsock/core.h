@@ -153,8 +153,8 @@ struct vsock_transport_ops {
     int (*connect)(struct vsock_sock *sock, struct vsock_call *call);
     int64_t (*stream_enqueue)(struct vsock_sock *sock, const void *source, uint64_t size_bytes,
                               struct vsock_call *call);
-    /* Copies into `target`; with `target` NULL (a vsock_recv_in_place) copies nothing and
-     * fills *in_place with where the bytes lie instead. */
+    /* Copies into `target`; with `in_place` (a vsock_recv_in_place) fills *in_place with
+     * where the bytes lie in the ring too, or instead when `target` is NULL. */
     int64_t (*stream_dequeue)(struct vsock_sock *sock, void *target, uint64_t size_bytes,
                               bool peek, struct vsock_bytes *in_place, struct vsock_call *call);
     int64_t (*stream_has_data)(const struct vsock_sock *sock);
@@ -325,6 +325,12 @@ bool vsock_recv_in_place_fits(const struct vsock_sock *sock, uint64_t size_bytes
 int64_t vsock_recv_in_place(struct vsock_sock *sock, uint64_t size_bytes, uint32_t flags,
                             struct vsock_bytes *in_place, uint64_t *progress_bytes,
                             struct vsock_call *call);
+/* vsock_recv_in_place that also copies the bytes to `target` (size_bytes of room), in the
+ * pass that hashes them for the stream_bytes tally: for a caller that wants them in memory
+ * of its own but still needs to know whether they wrapped around the ring's end. */
+int64_t vsock_recv_in_place_copy(struct vsock_sock *sock, void *target, uint64_t size_bytes,
+                                 uint32_t flags, struct vsock_bytes *in_place,
+                                 uint64_t *progress_bytes, struct vsock_call *call);
 int vsock_shutdown(struct vsock_sock *sock, int how, struct vsock_call *call);
 /* R192: a datagram socket's connect() with AF_UNSPEC: no default destination any more.
  * Returns 0, or -EINVAL for a stream socket. */

@@ -229,9 +229,10 @@ static uint64_t recv_target(const struct vsock_sock *sock, uint64_t size_bytes, 
     return target == 0 ? 1 : target;
 }
 
-/* With `in_place` (target_bytes NULL) the one dequeue that ends the recv leaves its bytes
- * where they are (vsock_recv_in_place); a round that would not end it cannot happen then,
- * since vsock_recv_in_place_fits() made the target 1 byte. */
+/* With `in_place` the one dequeue that ends the recv says where its bytes lie
+ * (vsock_recv_in_place; it also copies them when target_bytes is given); a round that
+ * would not end it cannot happen then, since vsock_recv_in_place_fits() made the target 1
+ * byte. */
 static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint64_t size_bytes,
                            uint32_t flags, struct vsock_bytes *in_place, uint64_t *progress,
                            struct vsock_call *call)
@@ -253,7 +254,7 @@ static int64_t stream_recv(struct vsock_sock *sock, uint8_t *target_bytes, uint6
             uint64_t want = size_bytes - *progress;
             assert(in_place == NULL || *progress == 0);     /* one dequeue, then return */
             int64_t copied = sock->ops->stream_dequeue(
-                sock, in_place != NULL ? NULL : target_bytes + *progress,
+                sock, target_bytes != NULL ? target_bytes + *progress : NULL,
                 (uint64_t)ready < want ? (uint64_t)ready : want, peek, in_place, call);
             if (copied < 0)
                 return *progress > 0 ? (int64_t)*progress : -EIO;
@@ -340,17 +341,25 @@ bool vsock_recv_in_place_fits(const struct vsock_sock *sock, uint64_t size_bytes
            ((flags & VSOCK_MSG_PEEK) || recv_target(sock, size_bytes, flags) == 1);
 }
 
-int64_t vsock_recv_in_place(struct vsock_sock *sock, uint64_t size_bytes, uint32_t flags,
-                            struct vsock_bytes *in_place, uint64_t *progress_bytes,
-                            struct vsock_call *call)
+int64_t vsock_recv_in_place_copy(struct vsock_sock *sock, void *target, uint64_t size_bytes,
+                                 uint32_t flags, struct vsock_bytes *in_place,
+                                 uint64_t *progress_bytes, struct vsock_call *call)
 {
     assert(sock != NULL && in_place != NULL && progress_bytes != NULL && call != NULL);
     assert(vsock_recv_in_place_fits(sock, size_bytes, flags, *progress_bytes));
     *in_place = (struct vsock_bytes){ .first = NULL };
-    int64_t rc = stream_recv_checked(sock, NULL, size_bytes, flags, NULL, in_place,
+    int64_t rc = stream_recv_checked(sock, target, size_bytes, flags, NULL, in_place,
                                      progress_bytes, call);
     assert(rc <= 0 || in_place->first_bytes + in_place->second_bytes == (uint64_t)rc);
     return rc;
+}
+
+int64_t vsock_recv_in_place(struct vsock_sock *sock, uint64_t size_bytes, uint32_t flags,
+                            struct vsock_bytes *in_place, uint64_t *progress_bytes,
+                            struct vsock_call *call)
+{
+    return vsock_recv_in_place_copy(sock, NULL, size_bytes, flags, in_place, progress_bytes,
+                                    call);
 }
 
 const char *vsock_errno_name(int error)

@@ -943,7 +943,7 @@ static int64_t stream_enqueue(struct vsock_sock *sock, const void *source, uint6
 static int64_t stream_dequeue(struct vsock_sock *sock, void *target, uint64_t size_bytes, bool peek,
                               struct vsock_bytes *in_place, struct vsock_call *call)
 {
-    assert((target == NULL) == (in_place != NULL) || size_bytes == 0);
+    assert(target != NULL || in_place != NULL || size_bytes == 0);
     struct vsock_stream *stream = stream_of(sock);
     if (stream->qpair == NULL)
         return -ENOTCONN;

@@ -332,7 +332,47 @@ struct simlua_runtime {
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
     size_t thread_offset_bytes;
     size_t userdata_offset_bytes[SIMLUA_USER_VALUES_MAX + 1];
+    /* A block for the next large string a recv makes, filled before the string is made
+     * (simlua__string_reserve, runtime.c): owned until Lua takes it, outside malloc_blocks
+     * and the accounting until then. */
+    void *string_block;
+    size_t string_block_bytes;
+    enum {
+        SIMLUA_STRING_BLOCK_IDLE,
+        SIMLUA_STRING_BLOCK_MEASURE,    /* note the block the next string request gets */
+        SIMLUA_STRING_BLOCK_OFFER,      /* the next string request of its size takes it */
+    } string_block_mode;
+    void *string_block_seen;            /* what the measured string request got */
+    bool string_block_taken;            /* the offered block was taken */
+    size_t string_contents_offset;      /* block Lua sees -> a long string's bytes; 0 unknown */
+    bool string_contents_unknowable;    /* measured once and found unusable: never offered */
+    uint64_t string_blocks_taken;       /* prepared blocks Lua took (tests, measurements) */
 };
+
+/* A recv of at least this many bytes has its string's block prepared (runtime.c): below,
+ * the bytes are in the first-level cache for the hash and the copy alike, and the pool
+ * (up to SIMLUA_POOL_BLOCK_BYTES_MAX) serves the string. */
+#define SIMLUA_STRING_RESERVE_BYTES_MIN 16384u
+/* ... and at most this many (the largest recv, SIMLUA_RECV_BYTES_MAX in socket.c): the one
+ * block kept outside the limit's accounting is never larger. */
+#define SIMLUA_STRING_RESERVE_BYTES_MAX (64u * 1024 * 1024)
+/* The most a long string's block may hold before its bytes (Lua 5.4: 24 on 64-bit); a
+ * measured offset beyond it turns the prepared blocks off for the run. */
+#define SIMLUA_STRING_HEADER_BYTES_MAX 64u
+_Static_assert(SIMLUA_STRING_RESERVE_BYTES_MIN > SIMLUA_POOL_BLOCK_BYTES_MAX,
+               "a prepared string's block is never a pool block");
+
+/* Where the bytes of the next string of at most `size_bytes` (SIMLUA_STRING_RESERVE_BYTES_MIN
+ * to SIMLUA_STRING_RESERVE_BYTES_MAX) should be written so that simlua__push_reserved
+ * need not copy them, or NULL (then make the string as usual). Nothing is allocated in
+ * Lua: the collector's pace and the memory limit see only the string, when it is made. */
+uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes);
+/* Pushes the string of the first `size_bytes` (at most the reserved size) at `contents`
+ * (what simlua__string_reserve returned): lua_pushlstring, whose new string takes the
+ * prepared block when the size is the reserved one, so that its copy is of the bytes onto
+ * themselves (glibc returns at once); otherwise it copies as usual and the block stays
+ * for the next one. */
+void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_bytes);
 
 /* The runtime of a Lua state (its allocator's user data). Inline: the bindings ask for it
  * on nearly every call. */

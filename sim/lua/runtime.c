@@ -189,6 +189,112 @@ static void runtime_free(struct simlua_runtime *runtime, void *pointer, size_t o
     block_free(runtime, header, old_total);
 }
 
+/* ---- a large string's block, filled before the string is made ---------------------- *
+ *
+ * lua_pushlstring() copies its bytes into the new string, and the Lua 5.4 API has no way to
+ * make a string for C code to fill. A recv that copies a ring's bytes out while hashing
+ * them for the stream_bytes tally (one pass) would then need a second copy into the
+ * string, into memory that is usually out of every cache. So the recv copies into a block
+ * prepared here, at the place a string's bytes would have in it, and lua_pushlstring() is
+ * given that place: its allocation request (a string, the block's size) is answered with
+ * that very block, and its copy is of the bytes onto themselves, which glibc's memcpy
+ * returns from at once. Nothing depends on this for correctness: a request that does not
+ * fit (another size) gets a block as usual and the string is copied from the prepared one.
+ * The place of the bytes in a string's block (the header before them) is measured on the
+ * first such string, never assumed; a string whose bytes were not where measured would be
+ * a broken assumption (asserted). The block becomes a Lua block only when Lua takes it,
+ * through the same accounting as any other (the pace, the limit), so runs, traces and
+ * digests are the same as with the plain copy. */
+
+/* The block's size for a string of `size_bytes` at the measured offset. */
+static size_t string_block_bytes_for(const struct simlua_runtime *runtime, size_t size_bytes)
+{
+    return sizeof(struct block_header) + runtime->string_contents_offset + size_bytes + 1;
+}
+
+uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    runtime->string_block_mode = SIMLUA_STRING_BLOCK_IDLE;  /* a push that raised left it */
+    if (size_bytes < SIMLUA_STRING_RESERVE_BYTES_MIN ||
+        size_bytes > SIMLUA_STRING_RESERVE_BYTES_MAX || runtime->string_contents_unknowable)
+        return NULL;
+    /* Not measured yet: a block with room for any header; the first push measures. */
+    size_t offset_bytes = runtime->string_contents_offset != 0 ? runtime->string_contents_offset
+                                                               : SIMLUA_STRING_HEADER_BYTES_MAX;
+    size_t block_bytes = sizeof(struct block_header) + offset_bytes + size_bytes + 1;
+    if (runtime->string_block_bytes != block_bytes) {
+        free(runtime->string_block);
+        runtime->string_block = malloc(block_bytes);
+        runtime->string_block_bytes = runtime->string_block != NULL ? block_bytes : 0;
+        if (runtime->string_block == NULL)
+            return NULL;
+    }
+    return (uint8_t *)runtime->string_block + sizeof(struct block_header) + offset_bytes;
+}
+
+/* The allocator's side: the block for a request of `block_bytes` (header included) with
+ * `tag`, when one is offered and the size is exactly its own; else NULL. */
+static inline void *string_block_answer(struct simlua_runtime *runtime, size_t tag,
+                                        size_t block_bytes)
+{
+    if (__builtin_expect(runtime->string_block_mode != SIMLUA_STRING_BLOCK_OFFER, 1))
+        return NULL;
+    if (tag != LUA_TSTRING || block_bytes != runtime->string_block_bytes)
+        return NULL;
+    void *block = runtime->string_block;
+    runtime->string_block = NULL;
+    runtime->string_block_bytes = 0;
+    runtime->string_block_taken = true;
+    runtime->string_blocks_taken++;
+    runtime->string_block_mode = SIMLUA_STRING_BLOCK_IDLE;
+    simlua__block_set_add(&runtime->malloc_blocks, block);
+    return block;
+}
+
+/* The allocator's side while a push measures: the block the string's request got. */
+static inline void string_block_note(struct simlua_runtime *runtime, size_t tag, void *block)
+{
+    if (__builtin_expect(runtime->string_block_mode == SIMLUA_STRING_BLOCK_MEASURE, 0) &&
+        tag == LUA_TSTRING && runtime->string_block_seen == NULL)
+        runtime->string_block_seen = block;
+}
+
+void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_bytes)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    assert(runtime->string_block != NULL && contents != NULL);
+    assert(contents + size_bytes < (const uint8_t *)runtime->string_block +
+                                       runtime->string_block_bytes);
+    if (size_bytes < SIMLUA_STRING_RESERVE_BYTES_MIN) {
+        lua_pushlstring(L, (const char *)contents, size_bytes);     /* a short string */
+        return;
+    }
+    bool measuring = runtime->string_contents_offset == 0;
+    runtime->string_block_seen = NULL;
+    runtime->string_block_taken = false;
+    runtime->string_block_mode = measuring ? SIMLUA_STRING_BLOCK_MEASURE
+                                           : SIMLUA_STRING_BLOCK_OFFER;
+    if (!measuring && string_block_bytes_for(runtime, size_bytes) != runtime->string_block_bytes)
+        runtime->string_block_mode = SIMLUA_STRING_BLOCK_IDLE;     /* fewer bytes came */
+    lua_pushlstring(L, (const char *)contents, size_bytes);
+    runtime->string_block_mode = SIMLUA_STRING_BLOCK_IDLE;
+    const char *made = lua_tostring(L, -1);
+    if (measuring) {
+        /* The offset from the block Lua was given to the string's bytes. */
+        uintptr_t given = (uintptr_t)runtime->string_block_seen;
+        size_t offset_bytes = given != 0 && (uintptr_t)made > given
+                                  ? (size_t)((uintptr_t)made - given) : 0;
+        if (offset_bytes == 0 || offset_bytes > SIMLUA_STRING_HEADER_BYTES_MAX)
+            runtime->string_contents_unknowable = true;
+        else
+            runtime->string_contents_offset = offset_bytes;
+        return;
+    }
+    assert(!runtime->string_block_taken || (const uint8_t *)made == contents);
+    (void)made;
+}
+
 /* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it. */
 static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_bytes)
 {
@@ -197,9 +303,13 @@ static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_
     uint64_t new_total = new_bytes + sizeof(struct block_header);
     if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
-    struct block_header *header = block_alloc(runtime, new_total);
-    if (header == NULL)
-        return NULL;
+    struct block_header *header = string_block_answer(runtime, tag, new_total);
+    if (header == NULL) {
+        header = block_alloc(runtime, new_total);
+        if (header == NULL)
+            return NULL;
+        string_block_note(runtime, tag, header + 1);
+    }
     runtime->memory_bytes += new_total;
     block_created(runtime, header, tag, new_bytes);
     return header + 1;
@@ -359,6 +469,7 @@ void simlua_destroy(struct simlua_runtime *runtime)
         simlua__block_set_destroy(&runtime->malloc_blocks);
     }
     runtime->L = NULL;
+    free(runtime->string_block);    /* prepared and never taken: not a Lua block */
     simlua__pool_destroy(&runtime->pool);
     for (uint32_t index = 0; index < runtime->file_count; index++) {
         free(runtime->files[index].path);

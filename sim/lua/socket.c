@@ -532,7 +532,11 @@ void simlua__push_pieces(lua_State *L, const uint8_t *first, uint64_t first_byte
 
 /* A recv that ends at its first dequeue (unless MSG_WAITALL or SO_RCVLOWAT make it gather
  * more: vsock_recv_in_place_fits) copies the bytes from the ring into its string directly
- * (vsock_recv_in_place), with no buffer between. */
+ * (vsock_recv_in_place), with no buffer between. A large one also has them copied into the
+ * block its string will take (simlua__string_reserve) in the pass that hashes them for
+ * the stream_bytes tally, so the string's own copy is of the bytes onto themselves; but
+ * when they wrapped around the ring's end the string is made from the two pieces (through
+ * a luaL_Buffer, whose box is an object a scenario can see), exactly as without it. */
 static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state,
                      struct vsock_call *call, int64_t *result)
 {
@@ -543,6 +547,7 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
     struct vsock_addr from = { VSOCK_CID_ANY, VSOCK_PORT_ANY };
     bool truncated = false;
     struct vsock_bytes received = { .first = NULL };
+    uint8_t *prepared = NULL;
     int64_t rc;
     if (state->timed_out) {
         rc = state->progress > 0 ? (int64_t)state->progress : -EAGAIN;          /* R121 */
@@ -550,8 +555,11 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
             received.first = recv_buffer(L, state);
     } else if (vsock_recv_in_place_fits(ls->sock, state->size_bytes, state->flags,
                                         state->progress)) {
-        rc = vsock_recv_in_place(ls->sock, state->size_bytes, state->flags, &received,
-                                 &state->progress, call);
+        prepared = simlua__string_reserve(L, (size_t)state->size_bytes);
+        rc = vsock_recv_in_place_copy(ls->sock, prepared, state->size_bytes, state->flags,
+                                      &received, &state->progress, call);
+        if (received.second != NULL)
+            prepared = NULL;    /* it wrapped: made from the ring's pieces, as without it */
     } else {
         uint8_t *buffer = recv_buffer(L, state);
         received.first = buffer;
@@ -564,8 +572,11 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
         return errno_result(L, (int)rc, result);
     if (received.second == NULL)
         received.first_bytes = (uint64_t)rc;    /* a buffer's, or an in-place single piece */
-    simlua__push_pieces(L, received.first, received.first_bytes, received.second,
-                        received.second_bytes);
+    if (prepared != NULL && rc > 0)
+        simlua__push_reserved(L, prepared, (size_t)rc);
+    else
+        simlua__push_pieces(L, received.first, received.first_bytes, received.second,
+                            received.second_bytes);
     *result = (int64_t)(received.first_bytes + received.second_bytes);
     if (!state->want_from)
         return 1;

@@ -382,6 +382,67 @@ static void test_preloaded_files_replace_the_disk(void)
     simlua_destroy(runtime);
 }
 
+/* A large recv copies the ring's bytes into the block its string then takes
+ * (simlua__string_reserve): the strings hold exactly the bytes sent, whether the recv got
+ * all it asked for (the string takes the prepared block), fewer (the string is copied from
+ * it), fewer than SIMLUA_STRING_RESERVE_BYTES_MIN, peeked first, or crossed the ring's end
+ * (the string is made from the ring's two pieces); and the prepared blocks were taken. */
+static void test_large_recv_strings_hold_the_ring_bytes(void)
+{
+    static const char source[] =
+        "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+        "local host, guest = w:host(), w:vm{ name = 'g' }\n"
+        "local data, ready, done = sim.pattern(7, 0, 400000), false, false\n"
+        "local sizes = { 65536, 30000, 20000, 65536, 65536, 15536, 65536, 40000 }\n"
+        "host:spawn('s', function(p)\n"
+        "  local l = assert(p:socket('stream')); assert(l:setsockopt('buffer_size', 131072))\n"
+        "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1)); ready = true\n"
+        "  local c, at = assert(l:accept()), 1\n"
+        "  for _, n in ipairs(sizes) do\n"
+        "    assert(c:send(data:sub(at, at + n - 1)) == n); at = at + n\n"
+        "    p:sleep(sim.ms(1))\n"
+        "  end\n"
+        "  c:close(); l:close()\n"
+        "end)\n"
+        "guest:spawn('r', function(p)\n"
+        "  while not ready do p:sleep(sim.us(10)) end\n"
+        "  local s = assert(p:socket('stream')); assert(s:setsockopt('buffer_size', 131072))\n"
+        "  assert(s:connect(sim.CID_HOST, 5000))\n"
+        "  local at = 1\n"
+        "  for index, n in ipairs(sizes) do\n"
+        "    if index == 3 then\n"
+        "      local peeked = assert(s:recv(65536, 'peek'))\n"
+        "      sim.expect(peeked == data:sub(at, at + n - 1), 'peek ' .. index)\n"
+        "    end\n"
+        "    local piece = assert(s:recv(65536))\n"
+        "    sim.expect(piece == data:sub(at, at + n - 1), 'piece ' .. index .. ': ' .. #piece)\n"
+        "    at = at + #piece\n"
+        "  end\n"
+        "  sim.expect(assert(s:recv(65536)) == '', 'end of stream'); done = true\n"
+        "end)\n"
+        "local r = w:run()\n"
+        "sim.expect(done and r.stopped == 'idle', r.stopped)\n";
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file(source, path);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    /* The first 64 KiB measured where a string's bytes lie. Of the other whole 64 KiB reads
+     * (in a 128 KiB ring), the one across the ring's end was made from the two pieces, the
+     * two that were not took their blocks. */
+    CU_ASSERT_FALSE(runtime->string_contents_unknowable);
+    CU_ASSERT_NOT_EQUAL(runtime->string_contents_offset, 0);
+    ASSERT_U64_EQ(runtime->string_blocks_taken, 2);
+    simlua_destroy(runtime);
+    unlink(path);
+}
+
 /* What a load added to the runtime's counters that a scenario can see through them. */
 struct load_effect {
     uint64_t creations;
@@ -479,6 +540,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "duration_parse", test_duration_parse },
         { "preloaded_files_replace_the_disk", test_preloaded_files_replace_the_disk },
         { "chunk_cache_loads_alike", test_chunk_cache_loads_alike },
+        { "large_recv_strings_hold_the_ring_bytes", test_large_recv_strings_hold_the_ring_bytes },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }
