@@ -585,6 +585,9 @@ static int run_scenario(const struct run_options *options)
     char digest_hex[33];
     sim_digest_hex(digest, digest_hex);
     int status = (int)outcome.exit_code;
+    struct trace_ring_waits ring_waits = { 0, 0 };
+    if (files.writer != NULL)
+        ring_waits = sim_trace_writer_run_waits(files.writer);   /* before the close frees it */
     int trace_status = files.writer != NULL ? finish_trace(&files, options, &outcome, digest_hex)
                                             : 0;
     if (trace_status != 0 && status == 0)
@@ -593,6 +596,10 @@ static int run_scenario(const struct run_options *options)
         interrupted_release();              /* the partial file is renamed or reported */
     if (files.writer != NULL && trace_status == 0)
         report_summary_tables(options->trace_path, files.summary, progress_on);
+    if (files.writer != NULL && progress_on)
+        fprintf(stderr, "progress: the run waited %" PRIu64 " times, %.3f s wall, for the "
+                "trace's writer (its record ring was full)\n", ring_waits.count,
+                (double)ring_waits.wait_ns / 1e9);
     summary_live_destroy(files.summary);
     if (!options->quiet)
         print_summary(&outcome, options, &discarded);
