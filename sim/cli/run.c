@@ -478,6 +478,15 @@ static void report_summary_tables(const char *trace_path, const struct summary_l
                 outcome.rebuilt_because != NULL ? ")" : "");
 }
 
+/* How often the run stopped because the trace's writer was behind (its record ring was
+ * full): 0 says the run itself bounded the traced run. Wall time, for --progress only. */
+static void report_ring_waits(const struct sim_trace_writer *writer)
+{
+    struct trace_ring_waits waits = sim_trace_writer_run_waits(writer);
+    fprintf(stderr, "progress: the run waited %" PRIu64 " times, %.3f s wall, for the trace's "
+            "writer (its record ring was full)\n", waits.count, (double)waits.wait_ns / 1e9);
+}
+
 /* Opens the trace: refuses (exit 2) to replace what is not a trace; 0 or an exit status. */
 static int open_trace(const struct run_options *options, struct trace_files *files)
 {
@@ -585,9 +594,8 @@ static int run_scenario(const struct run_options *options)
     char digest_hex[33];
     sim_digest_hex(digest, digest_hex);
     int status = (int)outcome.exit_code;
-    struct trace_ring_waits ring_waits = { 0, 0 };
-    if (files.writer != NULL)
-        ring_waits = sim_trace_writer_run_waits(files.writer);   /* before the close frees it */
+    if (files.writer != NULL && progress_on)
+        report_ring_waits(files.writer);        /* before the close frees the writer */
     int trace_status = files.writer != NULL ? finish_trace(&files, options, &outcome, digest_hex)
                                             : 0;
     if (trace_status != 0 && status == 0)
@@ -596,10 +604,6 @@ static int run_scenario(const struct run_options *options)
         interrupted_release();              /* the partial file is renamed or reported */
     if (files.writer != NULL && trace_status == 0)
         report_summary_tables(options->trace_path, files.summary, progress_on);
-    if (files.writer != NULL && progress_on)
-        fprintf(stderr, "progress: the run waited %" PRIu64 " times, %.3f s wall, for the "
-                "trace's writer (its record ring was full)\n", ring_waits.count,
-                (double)ring_waits.wait_ns / 1e9);
     summary_live_destroy(files.summary);
     if (!options->quiet)
         print_summary(&outcome, options, &discarded);
