@@ -34,12 +34,18 @@
  *                                 32 rows per statement, 4096 per transaction, no index,
  *                                 checkpoint) on a second thread, timed from open to close,
  *                                 and counted as the stream's bytes per second; target 0.9.
+ *   trace_stream_h2g_64k_floor_cpu  the same two in CPU seconds: all threads of the traced
+ *                                 run against the floor's one thread; no target. On a loaded
+ *                                 machine, where the traced run's threads share what the
+ *                                 floor's thread gets alone (the kernel shares the CPUs
+ *                                 between sessions), the wall line comes near this one.
  *   trace_dg_roundtrips_traced    DG_ROUNDTRIPS 64-byte datagram round trips guest -> host
  *                                 echo -> guest, traced, in round trips per wall second;
  *                                 reference: the same without --trace; no target of its own
  *                                 (SQLite bounds it: the next line).
  *   trace_dg_roundtrips_floor     that traced figure against its rows' SQLite floor, as
  *                                 above; target 0.9.
+ *   trace_dg_roundtrips_floor_cpu the same two in CPU seconds, as for the stream; no target.
  *   trace_replay_s                wall seconds of `vmcisim replay` of the stream trace;
  *                                 reference: the traced run that wrote it; a ceiling:
  *                                 target ratio <= 1.0.

@@ -174,6 +174,11 @@ check "an unwritable trace path is a clear error" $? "$status $err"
 g=$(digest_of $F/determinism.lua --seed 11 --progress)
 [ "$a" = "$g" ]
 check "--progress is accepted and never changes the digest" $?
+# With --trace, --progress ends with how often the run waited for the trace's writer (a
+# count and a wall time; which count depends on the machine, so only the form is checked).
+run run $F/determinism.lua --seed 11 -q --progress --trace "$work/progress.db"
+grep -qE "^progress: the run waited [0-9]+ times, [0-9]+\.[0-9]{3} s wall, for the trace's writer \(its record ring was full\)$" "$work/err"
+check "--progress with --trace reports the run's waits for the writer" $? "$status: $err"
 
 # Summary line of every ending (docs/cli.md): pass, failures, deadlock, --until, errors.
 summary_is() {   # summary_is NAME CODE PATTERN ARGS...: exit CODE, summary matches PATTERN

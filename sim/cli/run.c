@@ -478,6 +478,15 @@ static void report_summary_tables(const char *trace_path, const struct summary_l
                 outcome.rebuilt_because != NULL ? ")" : "");
 }
 
+/* How often the run stopped because the trace's writer was behind (its record ring was
+ * full): 0 says the run itself bounded the traced run. Wall time, for --progress only. */
+static void report_ring_waits(const struct sim_trace_writer *writer)
+{
+    struct trace_ring_waits waits = sim_trace_writer_run_waits(writer);
+    fprintf(stderr, "progress: the run waited %" PRIu64 " times, %.3f s wall, for the trace's "
+            "writer (its record ring was full)\n", waits.count, (double)waits.wait_ns / 1e9);
+}
+
 /* Opens the trace: refuses (exit 2) to replace what is not a trace; 0 or an exit status. */
 static int open_trace(const struct run_options *options, struct trace_files *files)
 {
@@ -585,6 +594,8 @@ static int run_scenario(const struct run_options *options)
     char digest_hex[33];
     sim_digest_hex(digest, digest_hex);
     int status = (int)outcome.exit_code;
+    if (files.writer != NULL && progress_on)
+        report_ring_waits(files.writer);        /* before the close frees the writer */
     int trace_status = files.writer != NULL ? finish_trace(&files, options, &outcome, digest_hex)
                                             : 0;
     if (trace_status != 0 && status == 0)

@@ -132,6 +132,16 @@ void trace_ring_observe(struct trace_ring *ring, trace_ring_observe_fn observe, 
 int trace_ring_drain(struct trace_ring *ring, char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 /* Stops and joins the worker (records not yet stored are discarded), frees everything. */
 void trace_ring_destroy(struct trace_ring *ring);
+/* How often the run's thread found the ring full and waited for the writer's threads, and
+ * the wall time it spent waiting: a diagnostic of which side bounds a traced run (the
+ * progress line of `vmcisim run`), which depends on the machine's timing and so never goes
+ * into the trace or the digest. `count` may be read on any thread (a test's store callback
+ * polls it); `wait_ns` only on the run's thread. */
+struct trace_ring_waits {
+    uint64_t count;
+    uint64_t wait_ns;
+};
+struct trace_ring_waits trace_ring_run_waits(const struct trace_ring *ring);
 /* Events appended so far (stored or not). */
 uint64_t trace_ring_appended(const struct trace_ring *ring);
 /* The furthest offset in the buffer a record has ended at so far: the part of the ring

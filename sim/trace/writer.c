@@ -772,3 +772,9 @@ uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer)
     assert(writer != NULL);
     return trace_ring_appended(writer->ring);
 }
+
+struct trace_ring_waits sim_trace_writer_run_waits(const struct sim_trace_writer *writer)
+{
+    assert(writer != NULL && writer->ring != NULL);
+    return trace_ring_run_waits(writer->ring);
+}

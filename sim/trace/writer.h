@@ -123,6 +123,10 @@ struct sim_trace_sink sim_trace_writer_sink(struct sim_trace_writer *writer, enu
 /* Events written so far. */
 uint64_t sim_trace_writer_event_count(const struct sim_trace_writer *writer);
 
+/* How often and how long the run's thread waited for the writer's threads (its record ring
+ * was full): trace_ring_run_waits. On the run's thread, before the close. */
+struct trace_ring_waits sim_trace_writer_run_waits(const struct sim_trace_writer *writer);
+
 /* The file being written (path + SIM_TRACE_PARTIAL_SUFFIX): where a killed run leaves
  * its committed batches. Borrowed from the writer. */
 const char *sim_trace_writer_partial_path(const struct sim_trace_writer *writer);

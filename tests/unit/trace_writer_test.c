@@ -1099,6 +1099,81 @@ static void test_ring_worker_maps_the_lap(void)
 #endif
 }
 
+/* A store that holds its first group until the run's thread has waited for space: the ring
+ * releases nothing before that store returns, so appending more than the lap holds must
+ * wait (deterministically) and the diagnostic counts it. */
+struct gated_log {
+    struct sized_log sized;
+    struct trace_ring *ring;        /* set before the first append */
+    bool saw_wait;                  /* the first store saw the count become 1 */
+};
+
+static int store_after_a_wait(void *state, uint32_t slot, const struct sim_trace_event *events,
+                              const uint32_t *payload_bytes_max, uint32_t count, char *message)
+{
+    struct gated_log *log = state;
+    enum { POLLS_MAX = 10000 };     /* 10 s of 1 ms naps: a failure, not a hang */
+    const struct timespec nap = { 0, 1000000 };
+    for (int poll = 0; !log->saw_wait && poll < POLLS_MAX; poll++) {
+        log->saw_wait = trace_ring_run_waits(log->ring).count > 0;
+        if (!log->saw_wait)
+            nanosleep(&nap, NULL);
+    }
+    return store_sized(&log->sized, slot, events, payload_bytes_max, count, message);
+}
+
+/* trace_ring_run_waits: no wait while the ring has room; a run that fills the ring while
+ * the store is held waits, and the count and its wall time say so; every record is still
+ * stored in order. */
+static void test_ring_counts_the_runs_waits_for_space(void)
+{
+    static struct gated_log log;
+    memset(&log, 0, sizeof log);
+    struct trace_ring *ring = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    CU_ASSERT_EQUAL_FATAL(trace_ring_create(&ring, 4096, 1u << 30, store_after_a_wait,
+                                            commit_nothing, &log, message), 0);
+    log.ring = ring;
+    uint8_t *buffer = malloc(65536);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buffer);
+    uint64_t seq = 0;
+    struct trace_ring_waits waits = trace_ring_run_waits(ring);
+    ASSERT_U64_EQ(waits.count, 0);
+    ASSERT_U64_EQ(waits.wait_ns, 0);
+    /* Twice the lap of 64 KiB records: past the lap's end the next one needs the space the
+     * held store has not released. */
+    size_t appended_bytes = 0;
+    while (appended_bytes < 2u * TRACE_RING_LAP_BYTES) {
+        CU_ASSERT_EQUAL_FATAL(append_sized(ring, seq++, buffer, 1, 65536), 0);
+        appended_bytes += sized_record_bytes(1, 65536);
+    }
+    CU_ASSERT_EQUAL(trace_ring_drain(ring, message), 0);
+    waits = trace_ring_run_waits(ring);
+    CU_ASSERT(log.saw_wait);
+    CU_ASSERT(waits.count >= 1);
+    CU_ASSERT(waits.wait_ns > 0);
+    ASSERT_U64_EQ(log.sized.stored_events, seq);
+    ASSERT_U64_EQ(log.sized.wrong_events, 0);
+    trace_ring_destroy(ring);
+    free(buffer);
+}
+
+/* The writer passes the ring's count on: a few events never fill the ring. */
+static void test_writer_reports_no_wait_for_a_small_trace(void)
+{
+    struct sim_trace_writer *writer = writer_open_fixture("waits.db");
+    struct sim_trace_sink sink = sim_trace_writer_sink(writer, SIM_LAYER_DEVICE);
+    for (uint64_t seq = 0; seq < 100; seq++) {
+        struct sim_trace_event event = event_make(seq, SIM_LAYER_VMCI, "dg_send");
+        sim_trace_field_u64(&event, "size", seq);
+        CU_ASSERT_EQUAL(emit(&sink, &event), 0);
+    }
+    struct trace_ring_waits waits = sim_trace_writer_run_waits(writer);
+    ASSERT_U64_EQ(waits.count, 0);
+    ASSERT_U64_EQ(waits.wait_ns, 0);
+    writer_close_fixture(writer);
+}
+
 /* A ring of 4 KiB slots storing into `log` (cleared; no store fails) with the payload cut
  * `payload_bytes_max`, as the tests below use it. */
 static struct trace_ring *logged_ring_create(struct store_log *log, uint32_t payload_bytes_max)
@@ -1602,6 +1677,8 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_ring_keeps_only_the_cut_of_a_payload),
         TEST_ENTRY(test_ring_goes_round_the_lap),
         TEST_ENTRY(test_ring_worker_maps_the_lap),
+        TEST_ENTRY(test_ring_counts_the_runs_waits_for_space),
+        TEST_ENTRY(test_writer_reports_no_wait_for_a_small_trace),
         TEST_ENTRY(test_ring_failure_is_sticky_and_reported),
         TEST_ENTRY(test_ring_refuses_a_field_above_its_limit),
         TEST_ENTRY(test_payload_is_cut_to_the_writer_limit),
