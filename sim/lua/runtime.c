@@ -610,8 +610,16 @@ static void run_chunk(struct simlua_runtime *runtime)
     }
     struct simlua_world *world = runtime->world;
     if (world != NULL && !world->run_called) {
-        if (simlua__world_run(world, SIM_TIME_NEVER, 0, L) < 0)
+        /* The run vmcisim makes for the scenario: a limit or trace failure that stops it is
+         * said on stderr as the scenario's own w:run() would raise it (docs/cli.md, `error`),
+         * but not traced: the engine has stopped taking events. */
+        if (simlua__world_run(world, SIM_TIME_NEVER, 0, L) < 0) {
+            char message[SIM_ERROR_MESSAGE_BYTES_MAX + 32];   /* "error: run stopped: " and it */
+            snprintf(message, sizeof(message), "error: run stopped: %s",
+                     sim_engine_error_message(world->engine));
+            simlua__failure(runtime, "", "", message);
             runtime->run_failed = true;
+        }
     }
 }
 
