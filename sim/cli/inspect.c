@@ -21,6 +21,7 @@
 
 #include "sim/cli/cli.h"
 #include "sim/cli/inspect_int.h"
+#include "sim/cli/option_once.h"
 #include "sim/cli/summary.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/trace.h"
@@ -222,6 +223,8 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    struct option_once seen = { .values = { NULL } };
+    char repeated[OPTION_ONCE_MESSAGE_BYTES];
     char *positionals[INSPECT_POSITIONALS_MAX];
     int positional_count = 0;
     optind = 1;
@@ -240,6 +243,8 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'h')
             return -1;
+        if (option_once_note(&seen, long_options, "+h", option, optarg, repeated) < 0)
+            return cli_usage_error("inspect: %s", repeated);
         if (option == 'R') {
             arguments->recompute = 1;
             continue;
