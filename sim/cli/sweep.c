@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,8 +146,13 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
 static int apply_header(struct sweep_options *options)
 {
     struct test_scenario *scenario = &options->scenario;
+    struct stat status;
     if (access(options->scenario_path, R_OK) != 0)
         return usage_error("cannot read the scenario '%s'", options->scenario_path);
+    /* Every seed reads it again: a folder, FIFO or device (which could block or never end)
+     * is refused, as `vmcisim test` refuses what is neither a file nor a folder. */
+    if (stat(options->scenario_path, &status) != 0 || !S_ISREG(status.st_mode))
+        return usage_error("the scenario '%s' is not a regular file", options->scenario_path);
     if (test_scenario_read(scenario, options->scenario_path) < 0)
         return usage_error("the scenario path is longer than TEST_PATH_BYTES_MAX: '%s'",
                            options->scenario_path);
