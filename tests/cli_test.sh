@@ -74,6 +74,11 @@ run --help; [ "$status" -eq 0 ] && grep -q "usage: vmcisim run" "$work/out"
 check "--help prints usage and exits 0" $?
 run --version; [ "$status" -eq 0 ] && grep -qE "^vmcisim [0-9]+\.[0-9]+\.[0-9]+$" "$work/out"
 check "--version prints the version" $?
+# Nothing after --version is ignored silently (docs/cli.md: `vmcisim --help | --version`).
+expect_exit "--version with an argument" 2 "--version takes no argument \('extra'\)" --version extra
+[ ! -s "$work/out" ]
+check "--version with an argument prints no version" $?
+expect_exit "version with an argument" 2 "version takes no argument" version 1
 
 # The default scenario passes and its log lines have the documented form.
 run run scenarios/hello.lua

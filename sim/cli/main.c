@@ -106,6 +106,11 @@ static int dispatch(int argc, char **argv)
         return 0;
     }
     if (strcmp(command, "--version") == 0 || strcmp(command, "version") == 0) {
+        if (argc > 2) {     /* nothing on a command line is ignored silently */
+            fprintf(stderr, "vmcisim: %s takes no argument ('%s')\n\n", command, argv[2]);
+            cli_usage(stderr);
+            return 2;
+        }
         printf("vmcisim %s\n", VMCISIM_VERSION);
         return 0;
     }
