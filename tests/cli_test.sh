@@ -74,6 +74,11 @@ run --help; [ "$status" -eq 0 ] && grep -q "usage: vmcisim run" "$work/out"
 check "--help prints usage and exits 0" $?
 run --version; [ "$status" -eq 0 ] && grep -qE "^vmcisim [0-9]+\.[0-9]+\.[0-9]+$" "$work/out"
 check "--version prints the version" $?
+# Nothing after --version is ignored silently (docs/cli.md: `vmcisim --help | --version`).
+expect_exit "--version with an argument" 2 "--version takes no argument \('extra'\)" --version extra
+[ ! -s "$work/out" ]
+check "--version with an argument prints no version" $?
+expect_exit "version with an argument" 2 "version takes no argument" version 1
 
 # The default scenario passes and its log lines have the documented form.
 run run scenarios/hello.lua
@@ -228,6 +233,50 @@ expect_exit "a seed below -2^63" 2 "does not fit in 64 bits" \
     run $F/require_ok.lua --seed -9223372036854775809
 run run $F/require_ok.lua --seed 18446744073709551615 -q
 check "the largest 64-bit seed is accepted" $status
+
+# An option that takes a value, given twice with different texts, is a usage error in every
+# command (docs/cli.md, "Options given twice"); the same text twice, and a repeated flag, pass.
+expect_exit "run --seed given twice" 2 \
+    "run: --seed given twice with different values \('1', then '2'\); give it once" \
+    run $F/require_ok.lua --seed 1 --seed 2
+grep -q "^usage: vmcisim run" "$work/err"
+check "run --seed given twice prints the usage" $?
+expect_exit "run --until given twice, as 5ms and 5000us" 2 "--until given twice" \
+    run $F/require_ok.lua --until 5ms --until 5000us
+expect_exit "run --trace given twice" 2 "--trace given twice" \
+    run $F/require_ok.lua --trace "$work/twice1.db" --trace "$work/twice2.db"
+[ ! -e "$work/twice1.db" ] && [ ! -e "$work/twice2.db" ] && [ ! -e "$work/twice1.db.partial" ]
+check "run --trace given twice writes no trace" $?
+run run $F/require_ok.lua --seed 3 --seed 3 -q -q --digest --digest
+seed_twice=$out
+run run $F/require_ok.lua --seed 3 -q --digest
+[ "$status" -eq 0 ] && [ -n "$out" ] && [ "$seed_twice" = "$out" ]
+check "run: the same --seed twice and repeated flags are accepted" $? "$seed_twice / $out"
+run run $F/require_ok.lua -q -- --seed 1 --seed 2
+check "run: options after -- are the scenario's, never compared" $status
+"$vmcisim" run scenarios/hello.lua -q --trace "$work/twice.db" >/dev/null 2>&1
+expect_exit "inspect --vm given twice" 2 "inspect: --vm given twice" \
+    inspect "$work/twice.db" timeline --vm host --vm guest1
+expect_exit "inspect --format given twice" 2 "--format given twice" \
+    inspect "$work/twice.db" --format csv --format json
+expect_exit "export -f and --format with different values" 2 \
+    "export: --format \(-f\) given twice with different values \('pcap', then 'perfetto'\)" \
+    export "$work/twice.db" -f pcap --format perfetto -o "$work/twice.out"
+[ ! -e "$work/twice.out" ]
+check "export with a repeated option writes nothing" $?
+expect_exit "export -o given twice" 2 "--output \(-o\) given twice" \
+    export "$work/twice.db" -f pcap -o "$work/a.out" -o "$work/b.out"
+expect_exit "test -j and --jobs with different values" 2 \
+    "vmcisim test: --jobs \(-j\) given twice with different values \('1', then '2'\)" \
+    test $F/require_ok.lua -j 1 --jobs 2
+expect_exit "test --seeds given twice" 2 "vmcisim test: --seeds given twice" \
+    test $F/require_ok.lua --seeds 1 --seeds 2
+expect_exit "sweep --shard given twice" 2 "vmcisim sweep: --shard given twice" \
+    sweep $F/require_ok.lua --seeds 1-4 --shard 1/2 --shard 2/2
+expect_exit "sweep --junit given twice" 2 "vmcisim sweep: --junit given twice" \
+    sweep $F/require_ok.lua --seeds 1 --junit "$work/j1.xml" --junit "$work/j2.xml"
+run sweep $F/require_ok.lua --seeds 1-2 --seeds 1-2 -j 1 --jobs 1 --no-progress
+check "sweep: the same --seeds and -j twice are accepted" $status "$err"
 
 # --trace never replaces what is not a trace; the trace is written beside its path and
 # renamed at a clean close; a killed run leaves the old trace and a readable partial one.

@@ -90,6 +90,7 @@ expect name_bytes.lua 0 "name byte checks done"
 expect block_in_c_call.lua 0 "blocking in C calls checked"
 expect time_end_model.lua 1 \
     "run stopped: event time 9223372046854774810 ns is past the end of simulated time"
+expect limit_without_run.lua 1 "world: error: run stopped: limit trace_events_max (1000) exceeded"
 
 # The failures above are each one recorded failure, not several.
 output=$("$vmcisim" run "$fixtures/resume_created_elsewhere.lua" 2>&1)

@@ -221,6 +221,30 @@ expect_exit "sql without a query" 2 "missing the query" inspect "$db" sql
 expect_exit "filters with sql" 2 "filters do not apply" inspect "$db" sql "SELECT 1" --vm guest1
 expect_exit "an extra argument" 2 "unexpected argument 'more'" inspect "$db" timeline more
 expect_exit "a query with a syntax error" 2 "syntax error" inspect "$db" sql "SELECT FROM"
+# every loop has a bound: a recursive query that never ends stops at --sql-steps (the default
+# INSPECT_SQL_STEPS_MAX_DEFAULT, 10^10, is a minute or two: too long for make test), in every
+# format; a query that ends within the bound is untouched by it.
+endless="WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+expect_exit "an endless recursive query" 1 \
+    "ran more than 1000000 SQLite steps \(INSPECT_SQL_STEPS_MAX_DEFAULT 10000000000; --sql-steps N" \
+    inspect "$db" sql "$endless" --sql-steps 1000000
+expect_exit "an endless recursive query as JSON" 1 "ran more than 2000000 SQLite steps" \
+    inspect "$db" sql "$endless" --sql-steps 2000000 --format json
+run inspect "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c
+    LIMIT 1000) SELECT count(*) FROM c" --sql-steps 1000000
+[ "$status" -eq 0 ] && [ "$(tail -n 1 "$work/out")" = "1000" ]
+check "a recursive query that ends within --sql-steps prints its rows" $? \
+    "status $status: $(head -c 200 "$work/err")"
+run inspect "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c
+    LIMIT 1000) SELECT count(*) FROM c" --sql-steps 1000
+[ "$status" -eq 1 ] && grep -q "ran more than 1000 SQLite steps" "$work/err"
+check "the same query is stopped by a --sql-steps below its needs" $? "status $status"
+expect_exit "--sql-steps 0" 2 "--sql-steps: '0' is not a count" inspect "$db" sql "SELECT 1" \
+    --sql-steps 0
+expect_exit "--sql-steps beyond 2^63-1" 2 "is not a count from 1 to 2\^63-1" \
+    inspect "$db" sql "SELECT 1" --sql-steps 9223372036854775808
+expect_exit "--sql-steps with another view" 2 "--sql-steps applies to sql only" \
+    inspect "$db" timeline --sql-steps 5
 
 # determinism: the same file gives the same output
 "$vmcisim" inspect "$db" connections >"$work/a" 2>&1

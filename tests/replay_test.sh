@@ -141,6 +141,23 @@ hostile text_seq "CREATE TABLE copy AS SELECT * FROM events; DROP TABLE events;
     UPDATE events SET seq = 'x' WHERE seq = (SELECT max(seq) FROM events)" \
     "corrupt trace (event seq 'x'"
 check "a seq that is not an integer is refused (exit 1)" $? "rc $rc: $out"
+# The other numbers of a row are compared whole: a ctx or pid beyond 32 bits, or one stored as
+# a real or text, was read cut to 32 bits (or truncated) and compared equal.
+hostile wide_pid "UPDATE events SET pid = pid + 4294967296 WHERE seq = 30" \
+    "corrupt trace (event seq 30: pid '4294967"
+check "a pid beyond 32 bits is a corrupt trace, not identical" $? "rc $rc: $out"
+hostile wide_ctx "UPDATE events SET ctx = ctx + 4294967296 WHERE seq = 31" \
+    "corrupt trace (event seq 31: ctx '"
+check "a ctx beyond 32 bits is a corrupt trace, not identical" $? "rc $rc: $out"
+hostile real_pid "UPDATE events SET pid = pid + 0.5 WHERE seq = 32" \
+    "corrupt trace (event seq 32: pid '"
+check "a pid that is not an integer is a corrupt trace" $? "rc $rc: $out"
+hostile negative_time "UPDATE events SET time_ns = -1 WHERE seq = 33" \
+    "corrupt trace (event seq 33: time_ns '-1' is not an integer from 0 to 2^63-1)"
+check "a negative time is a corrupt trace" $? "rc $rc: $out"
+hostile text_time "UPDATE events SET time_ns = CAST(time_ns AS TEXT) || 'x' WHERE seq = 34" \
+    "corrupt trace (event seq 34: time_ns '"
+check "a time that is not an integer is a corrupt trace" $? "rc $rc: $out"
 mkfifo "$work/fifo.db"
 out=$(timeout 20 "$vmcisim" replay "$work/fifo.db" 2>&1)
 rc=$?

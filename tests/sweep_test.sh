@@ -283,6 +283,26 @@ usage "$fixtures/some_fail.lua" --seeds 1-3 --bogus
 usage "$fixtures/some_fail.lua" "$fixtures/hang.lua" --seeds 1-3
 usage "$fixtures/no-such-file.lua" --seeds 1-3
 usage tests/fixtures/runner/suite/bad_header.lua --seeds 1-3
+# A scenario that is not a regular file is refused at once: /dev/zero (no newline ever) and a
+# FIFO with no writer used to hang the header read; a folder failed every seed with exit 3.
+special=$(mktemp -d)
+mkfifo "$special/fifo.lua"
+for path in /dev/zero "$special/fifo.lua" "$special"; do
+    out=$(timeout 20 "$vmcisim" sweep "$path" --seeds 1-3 -j 1 2>&1)
+    status=$?
+    check "sweep $path: a usage error at once, not a hang (exit 2)" \
+        $([ "$status" -eq 2 ] && has "$out" "is not a regular file"; echo $?) \
+        "status $status: $(printf '%s' "$out" | head -c 200)"
+done
+# The header read has a bound of its own (TEST_HEADER_BYTES_MAX) for a regular file of one
+# endless comment line: the run then reports the file too large to load.
+{ printf -- '-- '; head -c 17000000 /dev/zero | tr '\0' 'x'; } > "$special/long.lua"
+out=$(timeout 60 "$vmcisim" sweep "$special/long.lua" --seeds 1 -j 1 2>&1)
+status=$?
+check "sweep of a 17 MB one-line scenario ends (exit 1: the run cannot load it)" \
+    $([ "$status" -eq 1 ] && has "$out" "SIMLUA_FILE_BYTES_MAX"; echo $?) \
+    "status $status: $(printf '%s' "$out" | head -c 200)"
+rm -rf "$special"
 out=$("$vmcisim" sweep --help 2>&1)
 status=$?
 check "vmcisim sweep --help prints its usage (exit 0)" \

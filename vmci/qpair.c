@@ -416,6 +416,12 @@ static inline bool host_memory_gone(const struct vmci_qpair *qpair)
     return entry != NULL && !entry->local && entry->state == VMCI_QP_SHUTDOWN;
 }
 
+bool vmci_qpair_memory_gone(const struct vmci_qpair *qpair)
+{
+    assert(qpair != NULL);
+    return host_memory_gone(qpair);
+}
+
 /* What a data operation on `queue` (whose consumer head `head_holder`'s header holds, R80)
  * reports in its position: the pointer it moved, and the queue's ready bytes and free space
  * from the pointers now in the headers, which the operation validated (R82) and wrote. */

@@ -137,6 +137,13 @@ int64_t vmci_qpair_enqueue_at(struct vmci_qpair *qpair, const void *source, uint
 int64_t vmci_qpair_consume_at(struct vmci_qpair *qpair, void *target, uint64_t size_bytes,
                               bool peek, struct vmci_ring_bytes *bytes, uint64_t *cost_ns,
                               struct vmci_qpair_position *position);
+/* D20: true on the host's side of a guest's queue pair once the guest's side is gone (its
+ * detach, suspend, power-off, device reset): the pages were the guest's, so the host can read
+ * no header any more. The driver API's queries then answer 0, as Linux's vmci_qpair_*_buf_ready
+ * and _free_space do when qp_get_queue_headers fails (sim/lua/vmci_binding.c); the four
+ * queries below keep reading the pointers, for the transport's R171 accounting of what the
+ * host lost (vsock/vmci_stream.c). */
+bool vmci_qpair_memory_gone(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_produce_free_space(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_produce_buf_ready(const struct vmci_qpair *qpair);
 int64_t vmci_qpair_consume_free_space(const struct vmci_qpair *qpair);

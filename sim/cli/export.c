@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sim/cli/cli.h"
+#include "sim/cli/option_once.h"
 #include "sim/cli/inspect_int.h"
 #include "sim/engine/duration.h"
 #include "sim/export/export.h"
@@ -94,12 +95,16 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
     opterr = 0;
     optind = 1;
     int option;
+    struct option_once seen = { .values = { NULL } };
+    char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "f:o:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
         if (option == '?')
             return cli_usage_error("export: unknown option or missing value: '%s'",
                                    argv[optind - 1]);
+        if (option_once_note(&seen, long_options, "f:o:h", option, optarg, repeated) < 0)
+            return cli_usage_error("export: %s", repeated);
         if (parse_option(option, optarg, arguments) != 0)
             return 2;
     }

@@ -21,6 +21,7 @@
 
 #include "sim/cli/cli.h"
 #include "sim/cli/inspect_int.h"
+#include "sim/cli/option_once.h"
 #include "sim/cli/summary.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/trace.h"
@@ -45,6 +46,7 @@ struct inspect_arguments {
     struct inspect_filter filter;
     enum inspect_format format;
     int recompute;              /* --recompute: ignore the summary tables */
+    uint64_t sql_steps_max;     /* --sql-steps N (0: not given) */
 };
 
 int inspect_fail(const struct inspect *inspect, const char *message)
@@ -66,11 +68,24 @@ sqlite3_stmt *inspect_prepare(const struct inspect *inspect, const char *sql)
     return statement;
 }
 
+uint64_t inspect_sql_steps_max(const struct inspect *inspect)
+{
+    return inspect->sql_steps_max != 0 ? inspect->sql_steps_max : INSPECT_SQL_STEPS_MAX_DEFAULT;
+}
+
 int inspect_finish(const struct inspect *inspect, sqlite3_stmt *statement, int step_rc)
 {
     int status = 0;
-    if (step_rc != SQLITE_DONE)
+    if (step_rc == SQLITE_INTERRUPT &&
+        inspect->sql_slices > inspect_sql_steps_max(inspect) / INSPECT_SQL_STEPS_SLICE) {
+        char message[200];
+        snprintf(message, sizeof(message), "the query ran more than %" PRIu64 " SQLite steps "
+                 "(INSPECT_SQL_STEPS_MAX_DEFAULT %llu; --sql-steps N sets the bound) and was "
+                 "stopped", inspect_sql_steps_max(inspect), INSPECT_SQL_STEPS_MAX_DEFAULT);
+        status = inspect_fail(inspect, message);
+    } else if (step_rc != SQLITE_DONE) {
         status = inspect_fail(inspect, sqlite3_errmsg(inspect->db));
+    }
     sqlite3_finalize(statement);
     return status;
 }
@@ -161,6 +176,8 @@ static int check_filters(const struct inspect_arguments *arguments)
         return cli_usage_error("%s", "inspect: --from is later than --to");
     int any = filter->vm_name != NULL || filter->has_from || filter->has_to ||
               filter->layer_max != 0;
+    if (arguments->view != VIEW_SQL && arguments->sql_steps_max != 0)
+        return cli_usage_error("%s", "inspect: --sql-steps applies to sql only");
     if (arguments->view == VIEW_SQL && any)
         return cli_usage_error("%s", "inspect sql: filters do not apply; write them in the query");
     if (arguments->view == VIEW_FOLLOW && any)
@@ -176,6 +193,20 @@ static int check_filters(const struct inspect_arguments *arguments)
     return 0;
 }
 
+/* --sql-steps N: a decimal count from 1 to 2^63-1; 0 or -1 (a usage error). */
+static int parse_sql_steps(const char *text, uint64_t *steps_max)
+{
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value == 0 || value > (unsigned long long)INT64_MAX)
+        return -1;
+    *steps_max = value;
+    return 0;
+}
+
 #define INSPECT_POSITIONALS_MAX 4u   /* FILE VIEW QUERY, or FILE follow N SIDE */
 
 /* Returns -1 for --help, 0 on success, 2 on a usage error (reported). */
@@ -188,9 +219,12 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         { "layer", required_argument, NULL, 'l' },
         { "format", required_argument, NULL, 'F' },
         { "recompute", no_argument, NULL, 'R' },
+        { "sql-steps", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    struct option_once seen = { .values = { NULL } };
+    char repeated[OPTION_ONCE_MESSAGE_BYTES];
     char *positionals[INSPECT_POSITIONALS_MAX];
     int positional_count = 0;
     optind = 1;
@@ -209,8 +243,16 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'h')
             return -1;
+        if (option_once_note(&seen, long_options, "+h", option, optarg, repeated) < 0)
+            return cli_usage_error("inspect: %s", repeated);
         if (option == 'R') {
             arguments->recompute = 1;
+            continue;
+        }
+        if (option == 'S') {
+            if (parse_sql_steps(optarg, &arguments->sql_steps_max) != 0)
+                return cli_usage_error("inspect --sql-steps: '%s' is not a count from 1 to "
+                                       "2^63-1", optarg);
             continue;
         }
         if (option == 'F') {
@@ -304,7 +346,8 @@ int cli_inspect(int argc, char **argv)
     if (rc != 0)
         return rc;
     struct inspect inspect = { .path = arguments.path, .filter = arguments.filter,
-                               .format = arguments.format };
+                               .format = arguments.format,
+                               .sql_steps_max = arguments.sql_steps_max };
     int status = open_trace(&inspect);
     if (status == 0 && uses_summary_tables(arguments.view) && !arguments.recompute)
         summary_probe(&inspect);        /* the summary tables answer when they pass */

@@ -28,6 +28,13 @@
 #define INSPECT_SOCKETS_MAX         (1u << 22)  /* sockets rebuilt by `connections`/`sockets` */
 #define INSPECT_CONNECTIONS_MAX     (1u << 22)
 #define INSPECT_SUMMARY_KINDS_SHOWN 25u      /* kinds listed by `summary`; the rest are counted */
+/* SQLite virtual-machine instructions one `inspect sql` query may run (--sql-steps raises or
+ * lowers it): a recursive query that never ends stops with an error naming the bound. 10^10 is
+ * a minute or two of SQLite work (10^8 steps took 1.5 s of CPU on the project's machine), room
+ * for several passes over the largest trace (SIM_TRACE_EVENTS_MAX_DEFAULT events). Counted in slices of INSPECT_SQL_STEPS_SLICE
+ * (sqlite3_progress_handler), so a query stops within one slice past the bound. */
+#define INSPECT_SQL_STEPS_MAX_DEFAULT 10000000000ull
+#define INSPECT_SQL_STEPS_SLICE       1000
 #define INSPECT_WHERE_BYTES_MAX     (1u << 20)  /* the SQL text of the filters */
 
 #define INSPECT_JSON_VERSION        "1"      /* "version" of `--format json` (trace-schema.md) */
@@ -99,6 +106,8 @@ struct inspect {
     struct inspect_names names;
     char *where;                /* "" or " AND ..." for the filters, made by inspect_where_build */
     int summary;                /* the summary tables were checked and answer (summary.h) */
+    uint64_t sql_steps_max;     /* `sql`: the bound on SQLite steps (0: the default) */
+    uint64_t sql_slices;        /* `sql`: slices of INSPECT_SQL_STEPS_SLICE steps run so far */
 };
 
 struct export_span;
@@ -112,6 +121,8 @@ void inspect_close(struct inspect *inspect);
 int inspect_fail(const struct inspect *inspect, const char *message);
 /* Prepares `sql`; on failure prints SQLite's message and returns NULL. */
 sqlite3_stmt *inspect_prepare(const struct inspect *inspect, const char *sql);
+/* The bound on one `sql` query's SQLite steps: --sql-steps, else INSPECT_SQL_STEPS_MAX_DEFAULT. */
+uint64_t inspect_sql_steps_max(const struct inspect *inspect);
 /* Ends a statement's loop: 0 when stepping stopped at SQLITE_DONE, else prints, returns 1. */
 int inspect_finish(const struct inspect *inspect, sqlite3_stmt *statement, int step_rc);
 /* A column as text ("" for NULL) and as an integer (text digits too: U64 above 2^63). */

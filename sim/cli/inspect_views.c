@@ -833,7 +833,27 @@ static int check_query(struct inspect *inspect, const char *query, sqlite3_stmt 
     return 0;
 }
 
+/* sqlite3_progress_handler, every INSPECT_SQL_STEPS_SLICE steps: non-zero interrupts the
+ * query (SQLITE_INTERRUPT, which inspect_finish reports naming the bound). */
+static int sql_steps_tick(void *state)
+{
+    struct inspect *inspect = state;
+    inspect->sql_slices++;
+    return inspect->sql_slices > inspect_sql_steps_max(inspect) / INSPECT_SQL_STEPS_SLICE;
+}
+
+static int view_sql(struct inspect *inspect, const char *query);
+
 int inspect_view_sql(struct inspect *inspect, const char *query)
+{
+    inspect->sql_slices = 0;
+    sqlite3_progress_handler(inspect->db, INSPECT_SQL_STEPS_SLICE, sql_steps_tick, inspect);
+    int status = view_sql(inspect, query);
+    sqlite3_progress_handler(inspect->db, 0, NULL, NULL);
+    return status;
+}
+
+static int view_sql(struct inspect *inspect, const char *query)
 {
     if (sqlite3_exec(inspect->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK)
         return inspect_fail(inspect, sqlite3_errmsg(inspect->db));

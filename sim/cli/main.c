@@ -22,7 +22,7 @@ void cli_usage(FILE *stream)
             "usage: vmcisim run SCENARIO.lua [options] [-- scenario args]\n"
             "       vmcisim replay FILE.db [-q | --quiet] [--allow-exec]\n"
             "       vmcisim inspect FILE.db [VIEW] [--vm NAME] [--from T] [--to T] [--layer L]\n"
-            "                       [--format text|tsv|csv|json] [--recompute]\n"
+            "                       [--format text|tsv|csv|json] [--recompute] [--sql-steps N]\n"
             "       vmcisim export FILE.db --format pcap|perfetto|mermaid -o OUT [options]\n"
             "       vmcisim test [PATHS...] [options]   (vmcisim test --help)\n"
             "       vmcisim sweep SCENARIO.lua --seeds A-B [options]   (vmcisim sweep --help)\n"
@@ -79,8 +79,9 @@ void cli_usage(FILE *stream)
             "  --format F     text (default, aligned) | tsv | csv | json (fixed columns,\n"
             "                 docs/trace-schema.md)\n"
             "  --recompute    compute from the events, not from the trace's summary tables\n"
+            "  --sql-steps N  sql: stop a query after N SQLite steps (default 10^10)\n"
             "Exit status of inspect: 0 printed, 1 missing, unreadable, corrupt or not a trace,\n"
-            "2 usage error.\n"
+            "or a query failed (or ran past --sql-steps), 2 usage error.\n"
             "Exit status of export: 0 written, 1 unreadable trace or unwritable output,\n"
             "2 usage error.\n");
 }
@@ -105,6 +106,11 @@ static int dispatch(int argc, char **argv)
         return 0;
     }
     if (strcmp(command, "--version") == 0 || strcmp(command, "version") == 0) {
+        if (argc > 2) {     /* nothing on a command line is ignored silently */
+            fprintf(stderr, "vmcisim: %s takes no argument ('%s')\n\n", command, argv[2]);
+            cli_usage(stderr);
+            return 2;
+        }
         printf("vmcisim %s\n", VMCISIM_VERSION);
         return 0;
     }

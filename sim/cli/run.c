@@ -25,6 +25,7 @@
 
 #include "fault_tally.h"
 #include "sim/cli/cli.h"
+#include "sim/cli/option_once.h"
 #include "sim/cli/summary.h"
 #include "sim/engine/duration.h"
 #include "sim/engine/engine.h"
@@ -161,6 +162,8 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
     opterr = 0;
     optind = 1;
     int option;
+    struct option_once seen = { .values = { NULL } };
+    char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(own_count, argv, "qvh", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
@@ -175,6 +178,8 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
             const char *shown = argv[optind - 1];
             return cli_usage_error("unknown option or missing value: '%s'", shown);
         }
+        if (option_once_note(&seen, long_options, "qvh", option, optarg, repeated) < 0)
+            return cli_usage_error("run: %s", repeated);
         if (parse_option(option, optarg, options) != 0)
             return 2;
     }

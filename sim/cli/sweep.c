@@ -20,10 +20,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sim/cli/cli.h"
+#include "sim/cli/option_once.h"
 #include "sim/cli/run_options.h"
 #include "sim/cli/sweep_int.h"
 #include "sim/engine/duration.h"
@@ -113,6 +115,8 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
     opterr = 0;
     optind = 1;
     int option;
+    struct option_once seen = { .values = { NULL } };
+    char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "j:vh", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
@@ -125,6 +129,8 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
         }
         if (option == '?')
             return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
+        if (option_once_note(&seen, long_options, "j:vh", option, optarg, repeated) < 0)
+            return usage_error("%s", repeated);
         if (parse_option(option, optarg, options) != 0)
             return 2;
     }
@@ -140,8 +146,13 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
 static int apply_header(struct sweep_options *options)
 {
     struct test_scenario *scenario = &options->scenario;
+    struct stat status;
     if (access(options->scenario_path, R_OK) != 0)
         return usage_error("cannot read the scenario '%s'", options->scenario_path);
+    /* Every seed reads it again: a folder, FIFO or device (which could block or never end)
+     * is refused, as `vmcisim test` refuses what is neither a file nor a folder. */
+    if (stat(options->scenario_path, &status) != 0 || !S_ISREG(status.st_mode))
+        return usage_error("the scenario '%s' is not a regular file", options->scenario_path);
     if (test_scenario_read(scenario, options->scenario_path) < 0)
         return usage_error("the scenario path is longer than TEST_PATH_BYTES_MAX: '%s'",
                            options->scenario_path);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "sim/cli/cli.h"
+#include "sim/cli/option_once.h"
 #include "sim/cli/run_options.h"
 #include "sim/cli/test_int.h"
 
@@ -101,6 +102,8 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
     opterr = 0;
     optind = 1;
     int option;
+    struct option_once seen = { .values = { NULL } };
+    char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "j:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return -1;
@@ -113,6 +116,8 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
         }
         if (option == '?')
             return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
+        if (option_once_note(&seen, long_options, "j:h", option, optarg, repeated) < 0)
+            return usage_error("%s", repeated);
         if (parse_option(option, optarg, options) != 0)
             return 2;
     }

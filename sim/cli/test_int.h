@@ -27,6 +27,8 @@
 #define TEST_CASES_MAX              (1u << 20) /* scenario x seed cases in one plan */
 #define TEST_HEADER_LINES_MAX       64u       /* leading comment lines read for directives */
 #define TEST_HEADER_LINE_BYTES_MAX  512u      /* a header line; longer is a header error */
+#define TEST_HEADER_BYTES_MAX       (16u << 20)  /* bytes read for the header, long lines and all
+                                                 * (SIMLUA_FILE_BYTES_MAX: no scenario is longer) */
 #define TEST_EXPECT_ERRORS_MAX      8u        /* `-- expect-error:` lines per scenario */
 #define TEST_EXPECT_ERROR_BYTES_MAX 128u      /* one expected text, incl. NUL */
 #define TEST_JOBS_MAX               256u      /* children at once (-j) */

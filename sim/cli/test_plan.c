@@ -225,13 +225,18 @@ static void read_header(struct test_scenario *scenario)
         return;                  /* the run reports the unreadable file (exit 3) */
     char line[TEST_HEADER_LINE_BYTES_MAX];
     char error[sizeof(scenario->header_error) - 64] = "";
+    uint64_t bytes_read = 0;    /* TEST_HEADER_BYTES_MAX: a file without newlines ends too */
     for (uint32_t number = 1; number <= TEST_HEADER_LINES_MAX; number++) {
         if (fgets(line, sizeof(line), file) == NULL)
             break;
+        bytes_read += strlen(line);
         bool whole = strchr(line, '\n') != NULL || feof(file);
         int skipped;
-        while (!whole && (skipped = fgetc(file)) != EOF && skipped != '\n')
-            continue;            /* the rest of a long comment line */
+        while (!whole && bytes_read < TEST_HEADER_BYTES_MAX &&
+               (skipped = fgetc(file)) != EOF && skipped != '\n')
+            bytes_read++;        /* the rest of a long comment line */
+        if (bytes_read >= TEST_HEADER_BYTES_MAX)
+            break;               /* the run reports a file that large (SIMLUA_FILE_BYTES_MAX) */
         char *text = trim(line);
         if (text[0] == '\0')
             continue;

@@ -721,8 +721,18 @@ static void run_chunk(struct simlua_runtime *runtime)
     }
     struct simlua_world *world = runtime->world;
     if (world != NULL && !world->run_called) {
-        if (simlua__world_run(world, SIM_TIME_NEVER, 0, L) < 0)
+        /* The run vmcisim makes for the scenario: a limit or trace failure that stops it is
+         * said on stderr as the scenario's own w:run() would raise it (docs/cli.md, `error`).
+         * Not traced (the engine has stopped taking events) and not one more failure: the
+         * stop counts as the run's one failure when nothing else failed, and a process that
+         * ran out of memory has been counted already. */
+        if (simlua__world_run(world, SIM_TIME_NEVER, 0, L) < 0) {
+            char time_text[32];
+            sim_time_format(sim_engine_now(world->engine), time_text, sizeof(time_text));
+            fprintf(stderr, "[%s] world: error: run stopped: %s\n", time_text,
+                    sim_engine_error_message(world->engine));
             runtime->run_failed = true;
+        }
     }
 }
 

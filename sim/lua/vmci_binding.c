@@ -530,14 +530,20 @@ static int push_count(lua_State *L, int64_t value)
     return 1;
 }
 
+/* D20: once the guest's side of its pair is gone the host's side has no headers to read, so
+ * both queries answer 0, as Linux's vmci_qpair_consume_buf_ready / _produce_free_space do
+ * when qp_get_queue_headers fails (no mapped and, after a detach, no saved headers): the
+ * counts agree with the enqueue and dequeue that fail (docs/queue-pairs.md). */
 static int queue_pair_ready(lua_State *L)
 {
-    return push_count(L, vmci_qpair_consume_buf_ready(check_queue_pair(L, "qp:ready")->qpair));
+    const struct vmci_qpair *qpair = check_queue_pair(L, "qp:ready")->qpair;
+    return push_count(L, vmci_qpair_memory_gone(qpair) ? 0 : vmci_qpair_consume_buf_ready(qpair));
 }
 
 static int queue_pair_free_space(lua_State *L)
 {
-    return push_count(L, vmci_qpair_produce_free_space(check_queue_pair(L, "qp:free_space")->qpair));
+    const struct vmci_qpair *qpair = check_queue_pair(L, "qp:free_space")->qpair;
+    return push_count(L, vmci_qpair_memory_gone(qpair) ? 0 : vmci_qpair_produce_free_space(qpair));
 }
 
 static int queue_pair_detach(lua_State *L)

@@ -18,6 +18,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +397,15 @@ static const char *column_text(sqlite3_stmt *stmt, int column)
     return text != NULL ? (const char *)text : "";
 }
 
+/* Whether `column` holds an SQLite INTEGER from 0 to `max`. */
+static bool integer_in(sqlite3_stmt *stmt, int column, uint64_t max)
+{
+    if (sqlite3_column_type(stmt, column) != SQLITE_INTEGER)
+        return false;
+    int64_t value = sqlite3_column_int64(stmt, column);
+    return value >= 0 && (uint64_t)value <= max;
+}
+
 int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row *row,
                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
@@ -425,6 +435,20 @@ int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row 
         (reader->started && row->seq <= reader->last_seq)) {                     /* R1 */
         message_format(message, "%s: corrupt trace (event seq '%.40s' is not a non-negative "
                        "integer above the one before)", reader->path, column_text(stmt, 0));
+        return SIM_ESINK;
+    }
+    /* The other numbers are compared whole, so each must be what the writer stores: an
+     * integer in its range. A wider or non-integer value would be read cut (a pid of
+     * 2^32 + 1 as 1) and compare equal to the re-run's. */
+    static const struct { int column; const char *name; uint64_t max; const char *max_text; }
+        numbers[] = { { 1, "time_ns", INT64_MAX, "2^63-1" }, { 2, "ctx", UINT32_MAX, "2^32-1" },
+                      { 3, "pid", UINT32_MAX, "2^32-1" } };
+    for (size_t index = 0; index < sizeof(numbers) / sizeof(numbers[0]); index++) {
+        if (integer_in(stmt, numbers[index].column, numbers[index].max))
+            continue;
+        message_format(message, "%s: corrupt trace (event seq %" PRIu64 ": %s '%.40s' is not "
+                       "an integer from 0 to %s)", reader->path, row->seq, numbers[index].name,
+                       column_text(stmt, numbers[index].column), numbers[index].max_text);
         return SIM_ESINK;
     }
     reader->started = true;
