@@ -260,6 +260,20 @@ static inline void string_block_note(struct simlua_runtime *runtime, size_t tag,
         runtime->string_block_seen = block;
 }
 
+/* runtime_new's path while a push offers or measures a string's block (rare: only large
+ * receives take it, so the common allocation tests one mode and nothing else). */
+static __attribute__((noinline)) struct block_header *
+string_block_new(struct simlua_runtime *runtime, size_t tag, size_t block_bytes)
+{
+    struct block_header *header = string_block_answer(runtime, tag, block_bytes);
+    if (header != NULL)
+        return header;
+    header = block_alloc(runtime, block_bytes);
+    if (header != NULL)
+        string_block_note(runtime, tag, header + 1);
+    return header;
+}
+
 void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_bytes)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
@@ -303,13 +317,14 @@ static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_
     uint64_t new_total = new_bytes + sizeof(struct block_header);
     if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
-    struct block_header *header = string_block_answer(runtime, tag, new_total);
-    if (header == NULL) {
+    struct block_header *header;
+    if (__builtin_expect(runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0)) {
+        header = string_block_new(runtime, tag, new_total);
+    } else {
         header = block_alloc(runtime, new_total);
-        if (header == NULL)
-            return NULL;
-        string_block_note(runtime, tag, header + 1);
     }
+    if (header == NULL)
+        return NULL;
     runtime->memory_bytes += new_total;
     block_created(runtime, header, tag, new_bytes);
     return header + 1;

@@ -555,7 +555,8 @@ static int step_recv(lua_State *L, struct lua_socket *ls, struct op_state *state
             received.first = recv_buffer(L, state);
     } else if (vsock_recv_in_place_fits(ls->sock, state->size_bytes, state->flags,
                                         state->progress)) {
-        prepared = simlua__string_reserve(L, (size_t)state->size_bytes);
+        if (state->size_bytes >= SIMLUA_STRING_RESERVE_BYTES_MIN)   /* else not worth it */
+            prepared = simlua__string_reserve(L, (size_t)state->size_bytes);
         rc = vsock_recv_in_place_copy(ls->sock, prepared, state->size_bytes, state->flags,
                                       &received, &state->progress, call);
         if (received.second != NULL)
