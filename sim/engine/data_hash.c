@@ -11,6 +11,7 @@
  * on bytes, not on a vector width), so no run, trace or digest depends on the CPU.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 #include "data_hash.h"
 #include "trace.h"
+#include "process.h"
 
 _Static_assert(sizeof(XXH3_state_t) == SIM__DATA_HASH_STATE_BYTES, "the state's layout");
 
@@ -89,6 +91,17 @@ uint64_t sim_data_stream_value(const struct sim_data_stream *stream)
 {
     assert(stream != NULL);
     return XXH3_64bits_digest(&stream->state);
+}
+
+void sim_data_stream_prefetch_spans(const struct sim_data_stream *stream,
+                                    struct sim_prefetch_spans *spans)
+{
+    assert(stream != NULL);
+    /* What an update and a value read: the accumulators, then the buffer and the lengths
+     * after it (the custom secret between them is unused: the default secret is static). */
+    sim_prefetch_spans_add(spans, stream->state.acc, sizeof(stream->state.acc));
+    sim_prefetch_spans_add(spans, stream->state.buffer,
+                           sizeof(stream->state) - offsetof(XXH3_state_t, buffer));
 }
 
 void sim_data_stream_prefetch(const struct sim_data_stream *stream)
