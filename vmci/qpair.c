@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/engine/process.h"
 #include "vmci_int.h"
 
 static int alloc_hypercall(struct vmci_kernel *kernel, struct vmci_handle handle,
@@ -634,4 +635,38 @@ int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair)
     int state = readable(qpair, &view);
     /* R80: our consumer head for the consume queue lives in our produce queue's header. */
     return state < 0 ? state : (int64_t)vmci_queue_consumer_head(view.produce);
+}
+
+/* The ring's line where the next byte at `offset` goes or comes from, and the next one (a
+ * 64-byte message seldom starts on a line). */
+static void ring_spans_add(const struct vmci_queue *queue, uint64_t offset,
+                           struct sim_prefetch_spans *spans)
+{
+    if (queue->ring == NULL || offset >= queue->size_bytes)
+        return;                             /* no ring, or a pointer R82 will refuse */
+    uint64_t left_bytes = queue->size_bytes - offset;
+    sim_prefetch_spans_add(spans, queue->ring + offset,
+                           (size_t)(left_bytes < 2u * VMCI_CACHE_LINE_BYTES
+                                        ? left_bytes : 2u * VMCI_CACHE_LINE_BYTES));
+}
+
+void vmci_qpair_prefetch_spans(const struct vmci_qpair *qpair, struct sim_prefetch_spans *spans)
+{
+    assert(qpair != NULL && spans != NULL);
+    sim_prefetch_spans_add(spans, qpair, VMCI_CACHE_LINE_BYTES);
+    sim_prefetch_spans_add(spans, qpair->kernel, VMCI_CACHE_LINE_BYTES);
+    sim_prefetch_spans_add(spans, qpair->kernel->context, VMCI_CACHE_LINE_BYTES);
+    struct vmci_qp_view view;
+    if (readable(qpair, &view) < 0)
+        return;                             /* its next operation fails before the rings */
+    sim_prefetch_spans_add(spans, qpair->entry, VMCI_CACHE_LINE_BYTES);
+    if (qpair->entry != NULL)
+        sim_prefetch_spans_add(spans, qpair->entry->memory, sizeof(struct vmci_qp_memory));
+    /* R80: both pointers this endpoint moves live in its produce queue's header. */
+    ring_spans_add(view.produce, vmci_queue_producer_tail(view.produce), spans);
+    ring_spans_add(view.consume, vmci_queue_consumer_head(view.produce), spans);
+    if (qpair->produced != NULL)
+        sim_data_stream_prefetch_spans(qpair->produced, spans);
+    if (view.consume->tally.read != NULL)
+        sim_data_stream_prefetch_spans(view.consume->tally.read, spans);
 }

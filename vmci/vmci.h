@@ -157,6 +157,10 @@ int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair);
  * cache misses overlap instead of following one another: in a fleet they are in no cache
  * (issue 10). Changes nothing but how long the operation takes. */
 void vmci_qpair_prefetch(const struct vmci_qpair *qpair);
+/* Adds the spans of memory the endpoint's next data operation reads (its caches, the
+ * broker entry, the queue headers, the rings where the next bytes go and come from, the
+ * running hashes): read now, prefetched later (sim_process.prefetch_spans). */
+void vmci_qpair_prefetch_spans(const struct vmci_qpair *qpair, struct sim_prefetch_spans *spans);
 
 /* Doorbells (R43-R46). The callback runs when the owner's bitmap byte is seen set. */
 typedef void (*vmci_doorbell_fn)(void *state);

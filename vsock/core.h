@@ -164,6 +164,9 @@ struct vsock_transport_ops {
     /* May be NULL. Starts loading, without waiting, what the transport's next send or recv
      * of this socket reads (vsock__prefetch); changes nothing but the time it takes. */
     void (*prefetch)(const struct vsock_sock *sock);
+    /* May be NULL. Adds the spans of memory the transport's next send or recv of this
+     * socket reads (vsock_prefetch_spans); reads them, writes only `spans`. */
+    void (*prefetch_spans)(const struct vsock_sock *sock, struct sim_prefetch_spans *spans);
     int (*shutdown)(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call);
     /* Notification hooks (R176-R183); may be NULL. recv_init runs at the start of every
      * stream recv with its target (it may run again when the recv resumes after a wait,
@@ -290,6 +293,11 @@ struct vsock_stack {
     uint64_t buffer_size_default;           /* R211 flavour */
     struct sim_waitq *poll_waitq;           /* borrowed, may be NULL: woken on any change */
 };
+
+/* Adds the spans of memory the next send or recv of `sock` reads (its hot lines, its
+ * transport's state and what lies beyond), for a process that blocks in such a call to
+ * name to the engine (sim_process.prefetch_spans). Changes nothing but `spans`. */
+void vsock_prefetch_spans(const struct vsock_sock *sock, struct sim_prefetch_spans *spans);
 
 /* Stack. Ownership: the caller owns the stack; vsock_stack_destroy frees its sockets. */
 void vsock_stack_init(struct vsock_stack *stack, struct sim_engine *engine,

@@ -402,3 +402,13 @@ const char *vsock_errno_name(int error)
     default: return "EUNKNOWN";
     }
 }
+
+void vsock_prefetch_spans(const struct vsock_sock *sock, struct sim_prefetch_spans *spans)
+{
+    assert(sock != NULL && spans != NULL);
+    const uint8_t *block = (const uint8_t *)sock;
+    sim_prefetch_spans_add(spans, block + VSOCK_SOCK_HOT_START_BYTES, VSOCK_SOCK_HOT_BYTES);
+    sim_prefetch_spans_add(spans, block + VSOCK_SOCK_STATE_OFFSET_BYTES, VSOCK_CACHE_LINE_BYTES);
+    if (sock->ops->prefetch_spans != NULL)
+        sock->ops->prefetch_spans(sock, spans);
+}

@@ -1013,6 +1013,14 @@ static void stream_prefetch(const struct vsock_sock *sock)
         vmci_qpair_prefetch(stream->qpair);
 }
 
+static void stream_prefetch_spans(const struct vsock_sock *sock,
+                                  struct sim_prefetch_spans *spans)
+{
+    const struct vsock_stream *stream = stream_of(sock);
+    if (stream->qpair != NULL)
+        vmci_qpair_prefetch_spans(stream->qpair, spans);
+}
+
 static int stream_shutdown(struct vsock_sock *sock, uint32_t mode, struct vsock_call *call)
 {
     if (send_late(sock, VSOCK_PACKET_SHUTDOWN, mode, VMCI_FAULT_SHUTDOWN_LATE))
@@ -1069,6 +1077,7 @@ const struct vsock_transport_ops vsock_vmci_stream_ops = {
     .stream_rcvhiwat = stream_rcvhiwat,
     .stream_is_active = stream_is_active,
     .prefetch = stream_prefetch,
+    .prefetch_spans = stream_prefetch_spans,
     .shutdown = stream_shutdown,
     .notify_recv_init = notify_recv_init,
     .notify_recv_pre_block = notify_recv_pre_block,

@@ -14,6 +14,7 @@
  * states before it finalises anything (sim_data_stream_same).
  */
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 
 #include "data_hash.h"
 #include "trace.h"
+#include "process.h"
 
 _Static_assert(sizeof(XXH3_state_t) == SIM__DATA_HASH_STATE_BYTES, "the state's layout");
 
@@ -145,6 +147,17 @@ bool sim_data_stream_same(const struct sim_data_stream *a, const struct sim_data
     if (a == b || digest_inputs_equal(&a->state, &b->state))
         return true;
     return sim_data_stream_value(a) == sim_data_stream_value(b);
+}
+
+void sim_data_stream_prefetch_spans(const struct sim_data_stream *stream,
+                                    struct sim_prefetch_spans *spans)
+{
+    assert(stream != NULL);
+    /* What an update and a value read: the accumulators, then the buffer and the lengths
+     * after it (the custom secret between them is unused: the default secret is static). */
+    sim_prefetch_spans_add(spans, stream->state.acc, sizeof(stream->state.acc));
+    sim_prefetch_spans_add(spans, stream->state.buffer,
+                           sizeof(stream->state) - offsetof(XXH3_state_t, buffer));
 }
 
 void sim_data_stream_prefetch(const struct sim_data_stream *stream)

@@ -243,6 +243,12 @@ uint32_t sim_engine_events_pending(const struct sim_engine *engine)
     return sim_evq_pending(engine->queue);
 }
 
+bool sim_engine_prefetching(const struct sim_engine *engine)
+{
+    assert(engine != NULL);
+    return sim_evq_pending(engine->queue) >= SIM_PREFETCH_PENDING_MIN;
+}
+
 uint64_t sim_engine_events_run(const struct sim_engine *engine)
 {
     return engine->events_run;
@@ -455,7 +461,7 @@ static enum sim_stop stop_when_empty(struct sim_engine *engine)
  * in the caches. Prefetches change no state: no order, trace or digest depends on them. */
 static void prefetch_upcoming(const struct sim_engine *engine)
 {
-    if (sim_evq_pending(engine->queue) < SIM_PREFETCH_PENDING_MIN)
+    if (!sim_engine_prefetching(engine))
         return;
     sim_event_fn fns[SIM_PREFETCH_DISTANCE_MAX];
     void *args[SIM_PREFETCH_DISTANCE_MAX];

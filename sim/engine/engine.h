@@ -123,6 +123,10 @@ bool sim_engine_domain_frozen(const struct sim_engine *engine, uint32_t domain);
 /* Events parked now (all domains). */
 uint32_t sim_engine_events_parked(const struct sim_engine *engine);
 uint32_t sim_engine_events_pending(const struct sim_engine *engine);
+/* True while the world is large enough that the engine prefetches what upcoming events
+ * read (engine.c, prefetch_upcoming): only then is naming it worth its instructions
+ * (sim_process.prefetch_spans). Read-only; no behaviour may depend on it. */
+bool sim_engine_prefetching(const struct sim_engine *engine);
 /* Events run since the engine was created. */
 uint64_t sim_engine_events_run(const struct sim_engine *engine);
 

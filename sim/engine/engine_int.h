@@ -120,9 +120,10 @@ void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);
 #define SIM_PREFETCH_PENDING_MIN 1024u
 /* Starts loading what a pending event (fn, arg) will read first when it runs `distance`
  * events from now (1: next; engine.c, prefetch_upcoming): at 3 its argument (a process's
- * lines), at 2 a process's owner and prefetch_hints, at 1 what the owner's ops->prefetch
- * names. Each step reads only what the step before loaded. Reads a pending event's
- * process, which lives until that event runs or is cancelled; changes nothing. */
+ * lines), at 2 a process's owner, prefetch_hints and prefetch_spans, at 1 what the
+ * owner's ops->prefetch names. Each step reads only what the step before loaded. Reads a
+ * pending event's process, which lives until that event runs or is cancelled; changes
+ * nothing. */
 void sim__process_prefetch(sim_event_fn fn, void *arg, uint32_t distance);
 
 #endif /* SIM_ENGINE_ENGINE_INT_H */

@@ -244,6 +244,12 @@ void sim__process_prefetch(sim_event_fn fn, void *arg, uint32_t distance)
         __builtin_prefetch(process->owner);
         for (uint32_t index = 0; index < SIM_PROCESS_PREFETCH_HINTS; index++)
             __builtin_prefetch(process->prefetch_hints[index]);
+        const struct sim_prefetch_spans *spans = &process->prefetch_spans;
+        assert(spans->count <= SIM_PREFETCH_SPANS_MAX);
+        for (uint32_t index = 0; index < spans->count; index++)
+            for (uint32_t line = 0; line < spans->lines[index]; line++)
+                __builtin_prefetch((const char *)spans->start[index] +
+                                   SIM_PREFETCH_LINE_BYTES * line);
     } else if (process->ops->prefetch != NULL) {
         process->ops->prefetch(process);
     }
@@ -256,6 +262,7 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
     assert(process->engine->current == process);
     assert(queue != NULL || deadline_ns != SIM_TIME_NEVER);    /* PR3 */
     struct sim_engine *engine = process->engine;
+    process->prefetch_spans.count = 0;     /* the owner names this wait's, if any */
     if (process->kill_requested)
         return SIM_EKILLED;
     if (deadline_ns > SIM_TIME_END_NS && queue != NULL)

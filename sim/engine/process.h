@@ -20,6 +20,8 @@
 #ifndef SIM_ENGINE_PROCESS_H
 #define SIM_ENGINE_PROCESS_H
 
+#include <assert.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +55,41 @@ struct sim_waitq {
 
 /* Addresses a blocked process's owner names for prefetching (sim_process.prefetch_hints). */
 #define SIM_PROCESS_PREFETCH_HINTS 2u
+/* The memory a blocked process's next resume will read beyond its owner's own state (the
+ * socket, queue pair, rings and running hashes of the call it waits in), named by the owner
+ * when it blocks, while all of it is in the cache, and prefetched by the engine a few events
+ * before the resume (sim__process_prefetch): in a large world none of it is in a cache by
+ * then (issue 10), and these loads, unlike a chain of pointers, can all start at once.
+ * Bounds: SIM_PREFETCH_SPANS_MAX spans of at most SIM_PREFETCH_SPAN_LINES_MAX lines each;
+ * what does not fit is left out (a prefetch less, nothing else). Addresses only: nothing
+ * ever reads through them, so a span whose memory was freed since costs a wasted load. */
+#define SIM_PREFETCH_SPANS_MAX 16u
+#define SIM_PREFETCH_SPAN_LINES_MAX 8u
+#define SIM_PREFETCH_LINE_BYTES 64u
+
+struct sim_prefetch_spans {
+    uint32_t count;
+    uint8_t lines[SIM_PREFETCH_SPANS_MAX];          /* 1..SIM_PREFETCH_SPAN_LINES_MAX */
+    const void *start[SIM_PREFETCH_SPANS_MAX];      /* each on a line's first byte */
+};
+
+/* Adds the lines that [start, start + size_bytes) touches (the first
+ * SIM_PREFETCH_SPAN_LINES_MAX of them); nothing when the spans are full, start is NULL or
+ * size_bytes is 0. Never reads the memory. */
+static inline void sim_prefetch_spans_add(struct sim_prefetch_spans *spans, const void *start,
+                                          size_t size_bytes)
+{
+    assert(spans != NULL && spans->count <= SIM_PREFETCH_SPANS_MAX);
+    if (spans->count == SIM_PREFETCH_SPANS_MAX || start == NULL || size_bytes == 0)
+        return;
+    uintptr_t first = (uintptr_t)start / SIM_PREFETCH_LINE_BYTES;
+    uintptr_t last = ((uintptr_t)start + (size_bytes - 1)) / SIM_PREFETCH_LINE_BYTES;
+    uintptr_t lines = last - first + 1;
+    spans->start[spans->count] = (const void *)(first * SIM_PREFETCH_LINE_BYTES);
+    spans->lines[spans->count] = (uint8_t)(lines < SIM_PREFETCH_SPAN_LINES_MAX
+                                               ? lines : SIM_PREFETCH_SPAN_LINES_MAX);
+    spans->count++;
+}
 
 struct sim_process_ops {
     /* Runs the process until it blocks or finishes. Must leave the process BLOCKED
@@ -90,6 +127,8 @@ struct sim_process {
      * only prefetches these addresses a few events ahead (never reads through them), so a
      * stale one costs nothing but a wasted load. */
     const void *prefetch_hints[SIM_PROCESS_PREFETCH_HINTS];
+    /* Set by the owner when it blocks (count 0: none); the same rules as the hints. */
+    struct sim_prefetch_spans prefetch_spans;
 };
 
 void sim_waitq_init(struct sim_waitq *queue, const char *name);

@@ -296,6 +296,10 @@ bool sim_data_stream_same(const struct sim_data_stream *a, const struct sim_data
 /* Starts loading the stream's state (what an update and a value read first) without
  * waiting for it: for callers that know which stream comes next. */
 void sim_data_stream_prefetch(const struct sim_data_stream *stream);
+struct sim_prefetch_spans;
+/* Adds the state's lines to `spans` (sim/engine/process.h). */
+void sim_data_stream_prefetch_spans(const struct sim_data_stream *stream,
+                                    struct sim_prefetch_spans *spans);
 /* A new stream in the same state as `stream` (to extend a copy without touching the
  * original: the invariant checks hash what is still queued). NULL when out of memory. */
 struct sim_data_stream *sim_data_stream_clone(const struct sim_data_stream *stream);

@@ -294,14 +294,20 @@ static int op_continue(lua_State *L, int status, lua_KContext context);
 
 /* Parks the call: the continuation gets the state's address as its context. First names to
  * the engine what op_continue reads first when the process resumes (the operation's state,
- * the socket's payload), so that in a large world their loads start a few events ahead
- * (sim_process.prefetch_hints: prefetched only, never read through). */
+ * the socket's payload) and, in a world large enough for the engine to prefetch, the
+ * socket's own memory beyond them (vsock_prefetch_spans), so that their loads start a few
+ * events ahead (sim_process.prefetch_hints and prefetch_spans: prefetched only, never read
+ * through). */
 static int op_yield(lua_State *L, struct op_state *state)
 {
     assert(state != NULL && state->socket != NULL && state->process != NULL);
-    assert(state->process->process != NULL);
-    state->process->process->prefetch_hints[0] = state;
-    state->process->process->prefetch_hints[1] = state->socket;
+    struct sim_process *process = state->process->process;
+    assert(process != NULL);
+    process->prefetch_hints[0] = state;
+    process->prefetch_hints[1] = state->socket;
+    process->prefetch_spans.count = 0;
+    if (state->socket->sock != NULL && sim_engine_prefetching(process->engine))
+        vsock_prefetch_spans(state->socket->sock, &process->prefetch_spans);
     return lua_yieldk(L, 0, (lua_KContext)(intptr_t)state, op_continue);
 }
 

@@ -1173,10 +1173,65 @@ static void test_prefetch_names_each_process_before_its_resume_in_a_large_world(
     CU_ASSERT_EQUAL(prefetched_resumes[0] + prefetched_resumes[1] + prefetched_resumes[2], 0);
 }
 
+/* A span names every line its bytes touch, from the first byte's line, at most
+ * SIM_PREFETCH_SPAN_LINES_MAX of them; nothing for NULL, for no bytes, or beyond
+ * SIM_PREFETCH_SPANS_MAX spans. */
+static void test_prefetch_spans_name_the_lines_of_their_bytes_within_bounds(void)
+{
+    static _Alignas(64) uint8_t memory[64 * (SIM_PREFETCH_SPAN_LINES_MAX + 4)];
+    struct sim_prefetch_spans spans = { .count = 0 };
+    sim_prefetch_spans_add(&spans, memory + 10, 54);            /* ends at the line's end */
+    sim_prefetch_spans_add(&spans, memory + 63, 2);             /* straddles two lines */
+    sim_prefetch_spans_add(&spans, memory + 64, 64 * 3);
+    sim_prefetch_spans_add(&spans, memory, sizeof(memory));     /* capped */
+    sim_prefetch_spans_add(&spans, NULL, 64);
+    sim_prefetch_spans_add(&spans, memory, 0);
+    CU_ASSERT_EQUAL_FATAL(spans.count, 4);
+    CU_ASSERT_PTR_EQUAL(spans.start[0], memory);
+    CU_ASSERT_EQUAL(spans.lines[0], 1);
+    CU_ASSERT_PTR_EQUAL(spans.start[1], memory);
+    CU_ASSERT_EQUAL(spans.lines[1], 2);
+    CU_ASSERT_PTR_EQUAL(spans.start[2], memory + 64);
+    CU_ASSERT_EQUAL(spans.lines[2], 3);
+    CU_ASSERT_EQUAL(spans.lines[3], SIM_PREFETCH_SPAN_LINES_MAX);
+    while (spans.count < SIM_PREFETCH_SPANS_MAX)
+        sim_prefetch_spans_add(&spans, memory + 128, 1);
+    sim_prefetch_spans_add(&spans, memory + 64, 1);             /* full: left out */
+    CU_ASSERT_EQUAL(spans.count, SIM_PREFETCH_SPANS_MAX);
+    CU_ASSERT_PTR_EQUAL(spans.start[SIM_PREFETCH_SPANS_MAX - 1], memory + 128);
+}
+
+/* Blocking forgets the spans an owner named for the wait before: only the current wait's
+ * are ever prefetched. */
+static void test_block_forgets_the_spans_of_the_wait_before(void)
+{
+    struct sim_limits limits = sim_limits_default();
+    struct sim_engine *engine = engine_fixture(&limits);
+    struct sleeper sleeper = { .engine = engine };
+    struct sim_process *process = NULL;
+    CU_ASSERT_EQUAL_FATAL(sim_process_create(engine, 1, "sleeper", &sleeper_ops, &sleeper,
+                                             false, 0, &process), SIM_OK);
+    static uint8_t memory[64];
+    sim_prefetch_spans_add(&process->prefetch_spans, memory, sizeof(memory));
+    CU_ASSERT_EQUAL(process->prefetch_spans.count, 1);
+    memset(prefetched_resumes, 0, sizeof(prefetched_resumes));
+    prefetch_bad = 0;
+    struct sim_run_result first;
+    sim_engine_run(engine, SIM_TIME_NEVER, 1, &first);          /* its first resume: blocks */
+    CU_ASSERT_EQUAL(first.events_run, 1);
+    CU_ASSERT_EQUAL(process->state, SIM_PROCESS_BLOCKED);
+    CU_ASSERT_EQUAL(process->prefetch_spans.count, 0);
+    run_all(engine);
+    CU_ASSERT(sleeper.finished);
+    sim_engine_destroy(engine);
+}
+
 CU_ErrorCode process_suite_add(void)
 {
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_wake_before_deadline_resumes_woken_and_cancels_deadline),
+        TEST_ENTRY(test_prefetch_spans_name_the_lines_of_their_bytes_within_bounds),
+        TEST_ENTRY(test_block_forgets_the_spans_of_the_wait_before),
         TEST_ENTRY(test_unwoken_process_times_out_at_exactly_deadline),
         TEST_ENTRY(test_wake_at_deadline_scheduled_first_wins_as_woken),
         TEST_ENTRY(test_wake_at_deadline_scheduled_after_block_loses_to_timeout),

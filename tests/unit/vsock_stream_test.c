@@ -28,6 +28,7 @@
 
 #include "sim/engine/engine.h"
 #include "sim/engine/fiber.h"
+#include "sim/engine/process.h"
 #include "sim/engine/rng.h"
 #include "sim/lua/runtime.h"
 #include "suites.h"
@@ -1489,6 +1490,49 @@ static void test_vs_descriptor_table(void)
     fixture_destroy(f);
 }
 
+/* The memory a blocked send or recv names to the engine (vsock_prefetch_spans): an
+ * unconnected socket its hot lines and its transport's state; a connected one also its
+ * queue pair (endpoint, kernel, context, broker entry, headers, both rings, both running
+ * hashes), every span whole lines within the bounds; asking changes nothing. */
+static void test_prefetch_spans_of_a_stream_socket(void)
+{
+    struct fixture *f = fixture_create();
+    struct vs_context *g = &f->guest_a;
+    int fresh = stream_socket(g);
+    struct sim_prefetch_spans spans = { .count = 0 };
+    const struct vsock_sock *sock = vs_socket_of(g, fresh);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sock);
+    vsock_prefetch_spans(sock, &spans);
+    CU_ASSERT_EQUAL_FATAL(spans.count, 2);
+    CU_ASSERT_PTR_EQUAL(spans.start[0], (const uint8_t *)sock + VSOCK_SOCK_HOT_START_BYTES -
+                        (uintptr_t)((const uint8_t *)sock + VSOCK_SOCK_HOT_START_BYTES) % 64u);
+    CU_ASSERT(spans.lines[0] >= 2 && spans.lines[0] <= 3);
+    CU_ASSERT_PTR_EQUAL(spans.start[1], (const uint8_t *)sock + VSOCK_SOCK_STATE_OFFSET_BYTES -
+                        (uintptr_t)((const uint8_t *)sock + VSOCK_SOCK_STATE_OFFSET_BYTES) % 64u);
+    int client_fd, server_fd;
+    connected_pair(f, g, &f->host, 7300, &client_fd, &server_fd);
+    uint8_t bytes[100];
+    stream_fill(bytes, 0, sizeof(bytes));
+    ASSERT_RETURNS(vs_send(g, client_fd, bytes, sizeof(bytes), 0), sizeof(bytes));
+    run_idle(f);
+    const int fds[2] = { client_fd, server_fd };
+    struct vs_context *contexts[2] = { g, &f->host };
+    for (int side = 0; side < 2; side++) {
+        spans.count = 0;
+        vsock_prefetch_spans(vs_socket_of(contexts[side], fds[side]), &spans);
+        /* socket, state, endpoint, kernel, context, entry, headers, 2 rings, 2 x 2 hashes */
+        CU_ASSERT_EQUAL(spans.count, 13);
+        for (uint32_t index = 0; index < spans.count; index++) {
+            CU_ASSERT((uintptr_t)spans.start[index] % 64u == 0);
+            CU_ASSERT(spans.lines[index] >= 1 && spans.lines[index] <= SIM_PREFETCH_SPAN_LINES_MAX);
+        }
+    }
+    uint8_t got[sizeof(bytes)];
+    ASSERT_RETURNS(vs_recv(&f->host, server_fd, got, sizeof(got), 0), sizeof(got));
+    CU_ASSERT_EQUAL(memcmp(got, bytes, sizeof(got)), 0);
+    fixture_destroy(f);
+}
+
 CU_ErrorCode vsock_stream_suite_add(void)
 {
     static const struct test_entry tests[] = {
@@ -1511,6 +1555,7 @@ CU_ErrorCode vsock_stream_suite_add(void)
         TEST_ENTRY(test_R114_connect_times_out_after_2s_with_interrupts_masked),
         TEST_ENTRY(test_R113_nonblocking_connect_timeout),
         TEST_ENTRY(test_R116_send_errors),
+        TEST_ENTRY(test_prefetch_spans_of_a_stream_socket),
         TEST_ENTRY(test_R119_recv_errors),
         TEST_ENTRY(test_R119_recv_checks_in_order),
         TEST_ENTRY(test_R122_writer_without_reader_buffers_65535_bytes),
