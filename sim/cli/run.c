@@ -13,6 +13,7 @@
  * (sim/cli/summary_live.c), and stored by its close after the digest, before the rename:
  * they change neither the digest nor any event.
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -530,6 +531,39 @@ static int open_trace(const struct run_options *options, struct trace_files *fil
     return 0;
 }
 
+/* The run's trace sinks, in order: the digest, the discarded bytes' count, the fault tally,
+ * with a trace its files and its writer, and the verbose printer. Returns how many. */
+enum { RUN_SINKS_MAX = 5 + FAULT_TALLY_SINKS };
+_Static_assert(RUN_SINKS_MAX <= SIM_TRACE_SINKS_MAX,
+               "every sink vmcisim run may add fits the engine's table");
+static uint32_t run_sinks_fill(struct sim_trace_sink sinks[RUN_SINKS_MAX],
+                               const struct run_options *options, struct sim_digest *digest,
+                               struct discarded *discarded, struct fault_tally *fault_tally,
+                               struct trace_files *files)
+{
+    uint32_t sink_count = 0;
+    sinks[sink_count++] = sim_digest_sink(digest);
+    sinks[sink_count++] = (struct sim_trace_sink){ .name = "discarded",
+                                                   .level = SIM_LAYER_DEVICE,
+                                                   .emit = discarded_emit,
+                                                   .state = discarded,
+                                                   .kind_only = "data_discarded" };
+    fault_tally_sinks(fault_tally, &sinks[sink_count]);        /* docs/faults.md */
+    sink_count += FAULT_TALLY_SINKS;
+    if (files->writer != NULL) {
+        sinks[sink_count++] = (struct sim_trace_sink){ .name = "files", .level = SIM_LAYER_API,
+                                                       .emit = files_emit, .state = files };
+        if (options->trace_level != SIM_LAYER_OFF)
+            sinks[sink_count++] = sim_trace_writer_sink(files->writer, options->trace_level);
+    }
+    if (options->verbose)
+        sinks[sink_count++] = (struct sim_trace_sink){ .name = "verbose",
+                                                       .level = SIM_LAYER_DEVICE,
+                                                       .emit = verbose_emit };
+    assert(sink_count <= RUN_SINKS_MAX);
+    return sink_count;
+}
+
 static int run_scenario(const struct run_options *options)
 {
     struct sim_digest *digest = sim_digest_create();
@@ -545,30 +579,10 @@ static int run_scenario(const struct run_options *options)
             return status;
         }
     }
-    struct sim_trace_sink sinks[5 + FAULT_TALLY_SINKS];
-    _Static_assert(sizeof(sinks) / sizeof(sinks[0]) <= SIM_TRACE_SINKS_MAX,
-                   "every sink vmcisim run may add fits the engine's table");
-    uint32_t sink_count = 0;
-    sinks[sink_count++] = sim_digest_sink(digest);
+    struct sim_trace_sink sinks[RUN_SINKS_MAX];
     struct discarded discarded = { 0 };
-    sinks[sink_count++] = (struct sim_trace_sink){ .name = "discarded",
-                                                   .level = SIM_LAYER_DEVICE,
-                                                   .emit = discarded_emit,
-                                                   .state = &discarded,
-                                                   .kind_only = "data_discarded" };
     struct fault_tally fault_tally = { .on = false };
-    fault_tally_sinks(&fault_tally, &sinks[sink_count]);        /* docs/faults.md */
-    sink_count += FAULT_TALLY_SINKS;
-    if (files.writer != NULL) {
-        sinks[sink_count++] = (struct sim_trace_sink){ .name = "files", .level = SIM_LAYER_API,
-                                                       .emit = files_emit, .state = &files };
-        if (options->trace_level != SIM_LAYER_OFF)
-            sinks[sink_count++] = sim_trace_writer_sink(files.writer, options->trace_level);
-    }
-    if (options->verbose)
-        sinks[sink_count++] = (struct sim_trace_sink){ .name = "verbose",
-                                                       .level = SIM_LAYER_DEVICE,
-                                                       .emit = verbose_emit };
+    uint32_t sink_count = run_sinks_fill(sinks, options, digest, &discarded, &fault_tally, &files);
     struct progress progress = { .started_seconds = wall_seconds() };
     progress.last_seconds = progress.started_seconds;
     bool progress_on = options->progress == 1 ||
