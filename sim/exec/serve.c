@@ -431,21 +431,12 @@ static int64_t serve_time(struct exec_program *program, const struct exec_reques
     }
 }
 
-bool exec__serve(struct exec_program *program, const struct exec_request *request,
-                 struct exec_reply *reply)
+/* One request of the socket, device, process, signal, thread and time families (the
+ * pipes, pairs and AF_INET ones are exec__io_serve's): its result, or -errno. */
+static int64_t serve_op(struct exec_program *program, const struct exec_request *request,
+                        struct exec_reply *reply, bool *fatal)
 {
-    assert(exec__request_valid(request));
-    memset(reply, 0, sizeof(*reply));
-    reply->magic = EXEC_MAGIC;
-    program->signals.interrupted = false;       /* a wake-up of an earlier call is spent */
-    bool fatal = false;
     int64_t result;
-    if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* pipes, pairs, AF_INET */
-        reply->result = result;
-        if (result < 0)
-            reply->payload_bytes = 0;
-        return !fatal && !(program->process != NULL && program->process->kill_requested);
-    }
     switch (request->op) {
     case EXEC_OP_HELLO: result = exec__process_hello(program, reply); break;
     case EXEC_OP_SOCKET: result = serve_socket(program, request); break;
@@ -477,7 +468,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_IOCTL: result = serve_ioctl(program, request, reply); break;
     case EXEC_OP_OPEN_DEVICE: result = serve_open_device(program, request); break;
     case EXEC_OP_POLL:
-        result = serve_poll(program, request, &fatal);
+        result = serve_poll(program, request, fatal);
         if (result >= 0)
             reply->payload_bytes = request->payload_bytes;
         break;
@@ -493,7 +484,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
         else
             result = exec__process_execve(program, request);
         break;
-    case EXEC_OP_WAIT: result = exec__process_wait(program, request, reply, &fatal); break;
+    case EXEC_OP_WAIT: result = exec__process_wait(program, request, reply, fatal); break;
     case EXEC_OP_EXECVE_FAILED: result = exec__process_execve_failed(program); break;
     case EXEC_OP_SIGACTION:
     case EXEC_OP_SIGMASK:
@@ -502,7 +493,7 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_KILL:
     case EXEC_OP_SIGWAIT:
     case EXEC_OP_ALARM:
-        result = exec__signal_serve(program, request, reply, &fatal);
+        result = exec__signal_serve(program, request, reply, fatal);
         if (request->op == EXEC_OP_SIGACTION && result == 0)
             exec__thread_share_actions(program);    /* actions are the process's */
         break;
@@ -510,9 +501,28 @@ bool exec__serve(struct exec_program *program, const struct exec_request *reques
     case EXEC_OP_THREAD_STARTED:
     case EXEC_OP_THREAD_EXIT:
     case EXEC_OP_THREAD_JOIN:
-    case EXEC_OP_FUTEX: result = exec__thread_serve(program, request, reply, &fatal); break;
-    default: result = serve_time(program, request, reply, &fatal); break;
+    case EXEC_OP_FUTEX: result = exec__thread_serve(program, request, reply, fatal); break;
+    default: result = serve_time(program, request, reply, fatal); break;
     }
+    return result;
+}
+
+bool exec__serve(struct exec_program *program, const struct exec_request *request,
+                 struct exec_reply *reply)
+{
+    assert(exec__request_valid(request));
+    memset(reply, 0, sizeof(*reply));
+    reply->magic = EXEC_MAGIC;
+    program->signals.interrupted = false;       /* a wake-up of an earlier call is spent */
+    bool fatal = false;
+    int64_t result;
+    if (exec__io_serve(program, request, reply, &result, &fatal)) {    /* pipes, pairs, AF_INET */
+        reply->result = result;
+        if (result < 0)
+            reply->payload_bytes = 0;
+        return !fatal && !(program->process != NULL && program->process->kill_requested);
+    }
+    result = serve_op(program, request, reply, &fatal);
     reply->result = result;
     if (result < 0)
         reply->payload_bytes = 0;
