@@ -26,7 +26,6 @@
  * as `vmcisim run` closes it (finalizers after the world is gone, the check that every
  * block came back), not freed whole as a sweep worker's may be.
  */
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +42,6 @@
 #define POOL_SLOTS 24u
 #define RAW_STRING_BYTES_MAX 48u
 #define UNTIL_NS 10000000000ull         /* 10 s of simulated time */
-/* Blocks up to this size come from the heap, not a mapping of their own; the heap keeps up
- * to FUZZ_HEAP_KEPT_BYTES_MAX of free memory for the next input (LLVMFuzzerInitialize). */
-#define FUZZ_HEAP_BLOCK_BYTES_MAX (256 * 1024 * 1024)
-#define FUZZ_HEAP_KEPT_BYTES_MAX (512 * 1024 * 1024)
 #define SCENARIO_PATH "fuzz_scenario.lua"
 /* The calls the input makes, in a file the scenario requires once it has the module (the
  * scenario searcher's path for "fuzz_calls" beside SCENARIO_PATH). */
@@ -272,14 +267,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_quiet_stdout();
-    /* glibc maps every block from M_MMAP_THRESHOLD up (at most 32 MiB once it has adapted)
-     * on its own and unmaps it when freed, and gives the top of the heap back from
-     * M_TRIM_THRESHOLD: a Lua state's large blocks, up to a 64 MiB pattern and its string,
-     * were mapped and faulted in afresh by every input (a quarter to a third of the
-     * process's CPU in the kernel). Kept in the heap instead, the next input reuses the
-     * pages; the same blocks are allocated and freed. No effect under ASan (its allocator). */
-    (void)mallopt(M_MMAP_THRESHOLD, FUZZ_HEAP_BLOCK_BYTES_MAX);
-    (void)mallopt(M_TRIM_THRESHOLD, FUZZ_HEAP_KEPT_BYTES_MAX);
+    fuzz_keep_heap();
     return 0;
 }
 
