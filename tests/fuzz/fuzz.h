@@ -82,6 +82,10 @@ _Noreturn void fuzz_fail(const char *target, const char *what);
  * sanitizers and fuzz_fail write to stderr, which stays. */
 void fuzz_quiet_stdout(void);
 
+/* Makes glibc keep large blocks and freed memory in its heap, so that an input does not
+ * map and fault in afresh what the input before it freed (LLVMFuzzerInitialize). */
+void fuzz_keep_heap(void);
+
 /* The vSockets address (AF_VSOCK, cid, port, the rest zero) the stream targets connect to
  * and bind (vsock/vmci_sockets.h defines the type). */
 struct sockaddr_vm;

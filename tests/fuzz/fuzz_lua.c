@@ -267,6 +267,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_quiet_stdout();
+    fuzz_keep_heap();
     return 0;
 }
 
