@@ -66,6 +66,16 @@ expect_exit "require relative to the scenario" 0 "" run $F/require_ok.lua
 expect_exit "unknown option" 2 "usage: vmcisim run" run $F/require_ok.lua --no-such-option
 expect_exit "bad seed" 2 "--seed" run $F/require_ok.lua --seed twelve
 expect_exit "bad duration" 2 "--until" run $F/require_ok.lua --until 5parsecs
+expect_exit "bad duration says what it is not" 2 "--until: '5parsecs' is not a duration" \
+    run $F/require_ok.lua --until 5parsecs
+expect_exit "a duration too long says so" 2 \
+    "--until: '99999999999s' is longer than the longest duration \(18446744073.709551614 s\)" \
+    run $F/require_ok.lua --until 99999999999s
+expect_exit "the longest duration is accepted" 0 "" run $F/require_ok.lua --until 18446744073.709551614s
+expect_exit "inspect --to that is no duration says so" 2 "--to: '1e30s' is not a duration" \
+    inspect nothing.db --to 1e30s
+expect_exit "sweep --until too long says so" 2 "is longer than the longest duration" \
+    sweep $F/require_ok.lua --seeds 1-2 --until 100000000000000000000ns
 expect_exit "bad trace level" 2 "--trace-level" run $F/require_ok.lua --trace-level everything
 expect_exit "two scenarios" 2 "unexpected argument" run $F/require_ok.lua $F/expect_fail.lua
 expect_exit "no command" 2 "usage" 

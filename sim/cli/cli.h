@@ -9,6 +9,10 @@
 void cli_usage(FILE *stream);
 /* Prints "vmcisim: <message>" and the usage on stderr; returns exit status 2. */
 int cli_usage_error(const char *format, const char *detail);
+/* A refused duration as a usage error (code: sim_duration_parse's): "vmcisim: WHAT: 'VALUE'
+ * is not a duration (e.g. EXAMPLE)", or for a duration's text that is too long, that it is
+ * longer than the longest; then the usage. Returns exit status 2. */
+int cli_duration_error(const char *what, const char *value, int code, const char *example);
 /* `vmcisim run ...`; argv[0] is "run". Returns the exit status. */
 int cli_run(int argc, char **argv);
 /* `vmcisim replay FILE.db` (replay.c), `vmcisim inspect FILE.db [VIEW] ...` (inspect.c),

@@ -53,14 +53,18 @@ static int parse_option(int option, const char *value, struct export_arguments *
     case 'o':
         arguments->out_path = value;
         return 0;
-    case 'F':
-        if (sim_duration_parse(value, &options->from_ns) != 0)
-            return cli_usage_error("export: --from: '%s' is not a duration", value);
+    case 'F': {
+        int code = sim_duration_parse(value, &options->from_ns);
+        if (code != 0)
+            return cli_duration_error("export: --from", value, code, "250ms, 3s");
         return 0;
-    case 'T':
-        if (sim_duration_parse(value, &options->to_ns) != 0)
-            return cli_usage_error("export: --to: '%s' is not a duration", value);
+    }
+    case 'T': {
+        int code = sim_duration_parse(value, &options->to_ns);
+        if (code != 0)
+            return cli_duration_error("export: --to", value, code, "250ms, 3s");
         return 0;
+    }
     case 'm':
         if (parse_count(value, &options->mermaid_messages_max) != 0)
             return cli_usage_error("export: --max-messages: '%s' is not a count from 1", value);

@@ -126,18 +126,20 @@ static int parse_filter(int option, const char *value, struct inspect_filter *fi
     case 'm':
         filter->vm_name = value;
         return 0;
-    case 'f':
+    case 'f': {
         filter->has_from = 1;
-        if (sim_duration_parse(value, &filter->from_ns) < 0)
-            return cli_usage_error("inspect --from: '%s' is not a duration (e.g. 250ms, 3s)",
-                                   value);
+        int code = sim_duration_parse(value, &filter->from_ns);
+        if (code < 0)
+            return cli_duration_error("inspect --from", value, code, "250ms, 3s");
         return 0;
-    case 't':
+    }
+    case 't': {
         filter->has_to = 1;
-        if (sim_duration_parse(value, &filter->to_ns) < 0)
-            return cli_usage_error("inspect --to: '%s' is not a duration (e.g. 250ms, 3s)",
-                                   value);
+        int code = sim_duration_parse(value, &filter->to_ns);
+        if (code < 0)
+            return cli_duration_error("inspect --to", value, code, "250ms, 3s");
         return 0;
+    }
     case 'l':
         filter->layer_max = sim_layer_parse(value);
         if (filter->layer_max <= (int)SIM_LAYER_OFF)

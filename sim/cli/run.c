@@ -94,15 +94,16 @@ static int parse_option(int option, const char *value, struct run_options *optio
         options->trace_level_text = value;
         return 0;
     }
-    case 'u':
-        if (sim_duration_parse(value, &options->until_ns) < 0)
-            return cli_usage_error("--until: '%s' is not a duration (e.g. 250ms, 1.5ms, 3s)",
-                                   value);
+    case 'u': {
+        int code = sim_duration_parse(value, &options->until_ns);
+        if (code < 0)
+            return cli_duration_error("--until", value, code, "250ms, 1.5ms, 3s");
         options->until_text = value;
         if (value[0] != '\0' && strchr("0123456789.", value[strlen(value) - 1]) != NULL)
             fprintf(stderr, "vmcisim: warning: --until %s has no unit and is read as ns; "
                     "write %sns, %sus, %sms or %ss\n", value, value, value, value, value);
         return 0;
+    }
     case 'q':
         options->quiet = 1;
         return 0;

@@ -10,6 +10,7 @@
 
 #include "sim/cli/cli.h"
 #include "sim/engine/duration.h"
+#include "sim/engine/error.h"
 
 int run_options_usage_error(const char *command, void (*usage)(FILE *stream),
                             const char *format, const char *detail)
@@ -56,8 +57,13 @@ static enum run_options_result parse_checked(int option, const char *value,
     }
     case 'u': {
         uint64_t until_ns;
-        if (sim_duration_parse(value, &until_ns) < 0)
-            return usage_error(shared, "--until: '%s' is not a duration (e.g. 5s)", value);
+        int code = sim_duration_parse(value, &until_ns);
+        if (code < 0)
+            return usage_error(shared, code == SIM_ELIMIT
+                                           ? "--until: '%s' is longer than the longest "
+                                             "duration (18446744073.709551614 s)"
+                                           : "--until: '%s' is not a duration (e.g. 5s)",
+                               value);
         *shared->until_text = value;
         if (shared->until_ns != NULL)
             *shared->until_ns = until_ns;

@@ -3,6 +3,8 @@
  * sim/engine/duration.c: durations as text (see duration.h).
  */
 #include <assert.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,10 +38,16 @@ int sim_duration_parse(const char *text, uint64_t *out_ns)
     const char *cursor = text;
     uint64_t whole = 0;
     unsigned whole_digits = 0;
+    bool too_long = false;      /* digits past what a duration can hold: checked below */
     while (*cursor >= '0' && *cursor <= '9') {
-        if (whole > (UINT64_MAX - 9) / 10 || ++whole_digits > DURATION_DIGITS_MAX)
-            return SIM_EINVAL;
-        whole = whole * 10 + (uint64_t)(*cursor++ - '0');
+        uint64_t digit = (uint64_t)(*cursor - '0');
+        if (too_long || whole > (UINT64_MAX - digit) / 10)
+            too_long = true;    /* the rest is still read, to tell a duration from garbage */
+        else
+            whole = whole * 10 + digit;
+        if (whole_digits < UINT_MAX)
+            whole_digits++;
+        cursor++;
     }
     char fraction[DURATION_DIGITS_MAX + 1] = "";
     unsigned fraction_digits = 0;
@@ -59,8 +67,8 @@ int sim_duration_parse(const char *text, uint64_t *out_ns)
     unsigned exponent;
     if (unit_scale(cursor, &scale, &exponent) < 0)
         return SIM_EINVAL;
-    if (whole > (UINT64_MAX - 1) / scale)
-        return SIM_EINVAL;
+    if (too_long || whole > SIM_DURATION_NS_MAX / scale)
+        return SIM_ELIMIT;
     uint64_t total = whole * scale;
     /* The fraction contributes its first `exponent` digits; the next digit rounds. */
     uint64_t part = 0;
@@ -68,10 +76,17 @@ int sim_duration_parse(const char *text, uint64_t *out_ns)
         part = part * 10 + (uint64_t)(index < fraction_digits ? fraction[index] - '0' : 0);
     if (exponent < fraction_digits && fraction[exponent] >= '5')
         part++;
-    if (total > UINT64_MAX - 1 - part)
-        return SIM_EINVAL;
+    if (total > SIM_DURATION_NS_MAX - part)
+        return SIM_ELIMIT;
     *out_ns = total + part;
     return SIM_OK;
+}
+
+const char *sim_duration_problem(int code)
+{
+    assert(code < 0);
+    return code == SIM_ELIMIT ? "is longer than the longest duration (18446744073.709551614 s)"
+                              : "is not a duration";
 }
 
 void sim_time_format(uint64_t time_ns, char *buffer, size_t buffer_bytes)

@@ -12,9 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns 0 and the duration in *out_ns, or SIM_EINVAL (not a duration, negative,
- * or more than UINT64_MAX - 1 ns). */
+/* The longest duration a text may give: one ns short of UINT64_MAX. */
+#define SIM_DURATION_NS_MAX (UINT64_MAX - 1)
+
+/* Returns 0 and the duration in *out_ns; SIM_ELIMIT for the text of a duration longer than
+ * SIM_DURATION_NS_MAX; SIM_EINVAL for anything else (not a duration, negative). */
 int sim_duration_parse(const char *text, uint64_t *out_ns);
+/* What a message says after a refused text (code: sim_duration_parse's): "is not a
+ * duration", or for SIM_ELIMIT that it is longer than the longest. */
+const char *sim_duration_problem(int code);
 /* Writes "<seconds>.<9 digits>" (e.g. "0.001500000") into buffer. */
 void sim_time_format(uint64_t time_ns, char *buffer, size_t buffer_bytes);
 

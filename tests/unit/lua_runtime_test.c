@@ -340,10 +340,23 @@ static void test_duration_parse(void)
     CU_ASSERT_EQUAL(ns, 1000000000u);
     CU_ASSERT_EQUAL(sim_duration_parse(".5us", &ns), 0);
     CU_ASSERT_EQUAL(ns, 500u);
+    CU_ASSERT_EQUAL(sim_duration_parse("18446744073709551614", &ns), 0);   /* the longest */
+    CU_ASSERT_EQUAL(ns, SIM_DURATION_NS_MAX);
+    CU_ASSERT_EQUAL(sim_duration_parse("18446744073.709551614s", &ns), 0);
+    CU_ASSERT_EQUAL(ns, SIM_DURATION_NS_MAX);
     const char *bad[] = { "", "ms", "-1ms", "1.ms", "5parsecs", "1e3", "1 ms",
-                          "99999999999999999999s", "18446744073709551615" };
+                          "99999999999999999999999x", "99999999999999999999999.5x" };
     for (size_t index = 0; index < sizeof(bad) / sizeof(bad[0]); index++)
         CU_ASSERT_EQUAL(sim_duration_parse(bad[index], &ns), SIM_EINVAL);
+    /* A duration's text, only too long: told apart so that a message can say so. */
+    const char *too_long[] = { "99999999999999999999s", "18446744073709551615",
+                               "18446744073.709551615s", "18446744073.7095516145s",
+                               "18446744074s", "99999999999999999999999999999999999ns",
+                               "99999999999999999999999.5" };
+    for (size_t index = 0; index < sizeof(too_long) / sizeof(too_long[0]); index++)
+        CU_ASSERT_EQUAL(sim_duration_parse(too_long[index], &ns), SIM_ELIMIT);
+    CU_ASSERT_STRING_EQUAL(sim_duration_problem(SIM_EINVAL), "is not a duration");
+    CU_ASSERT_PTR_NOT_NULL(strstr(sim_duration_problem(SIM_ELIMIT), "longest"));
     char text[32];
     sim_time_format(1500000, text, sizeof(text));
     CU_ASSERT_STRING_EQUAL(text, "0.001500000");
