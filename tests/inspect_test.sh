@@ -213,6 +213,10 @@ expect_exit "a directory" 1 "not a regular file" inspect "$work"
 expect_exit "a bad view" 2 "unknown view 'bogus'" inspect "$db" bogus
 expect_exit "a bad duration" 2 "--from: '5parsecs' is not a duration" \
     inspect "$db" timeline --from 5parsecs
+expect_exit "an unknown option is named" 2 "unknown option or missing value: '--bogus'" \
+    inspect "$db" --bogus
+expect_exit "follow -1 names the -1" 2 "unknown option or missing value: '-1'" \
+    inspect "$db" follow -1
 expect_exit "a bad layer" 2 "--layer: 'kernel'" inspect "$db" timeline --layer kernel
 expect_exit "--from after --to" 2 "later than --to" inspect "$db" --from 2ms --to 1ms
 expect_exit "an unknown VM" 2 "no VM or host named 'nobody'" inspect "$db" errors --vm nobody

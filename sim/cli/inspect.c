@@ -245,6 +245,9 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'h')
             return -1;
+        if (option == '?')      /* named: `follow -1` reads as an option, not a number */
+            return cli_usage_error("inspect: unknown option or missing value: '%s'",
+                                   argv[optind - 1]);
         if (option_once_note(&seen, long_options, "+h", option, optarg, repeated) < 0)
             return cli_usage_error("inspect: %s", repeated);
         if (option == 'R') {
