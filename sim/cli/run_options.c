@@ -60,8 +60,7 @@ static enum run_options_result parse_checked(int option, const char *value,
         int code = sim_duration_parse(value, &until_ns);
         if (code < 0)
             return usage_error(shared, code == SIM_ELIMIT
-                                           ? "--until: '%s' is longer than the longest "
-                                             "duration (18446744073.709551614 s)"
+                                           ? "--until: '%s' " SIM_DURATION_TOO_LONG_TEXT
                                            : "--until: '%s' is not a duration (e.g. 5s)",
                                value);
         *shared->until_text = value;

@@ -85,8 +85,7 @@ int sim_duration_parse(const char *text, uint64_t *out_ns)
 const char *sim_duration_problem(int code)
 {
     assert(code < 0);
-    return code == SIM_ELIMIT ? "is longer than the longest duration (18446744073.709551614 s)"
-                              : "is not a duration";
+    return code == SIM_ELIMIT ? SIM_DURATION_TOO_LONG_TEXT : "is not a duration";
 }
 
 void sim_time_format(uint64_t time_ns, char *buffer, size_t buffer_bytes)

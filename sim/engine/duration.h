@@ -14,6 +14,9 @@
 
 /* The longest duration a text may give: one ns short of UINT64_MAX. */
 #define SIM_DURATION_NS_MAX (UINT64_MAX - 1)
+/* What a message says of a text longer than that (sim_duration_problem's SIM_ELIMIT words,
+ * a literal so that a caller may put it in a format of its own). */
+#define SIM_DURATION_TOO_LONG_TEXT "is longer than the longest duration (18446744073.709551614 s)"
 
 /* Returns 0 and the duration in *out_ns; SIM_ELIMIT for the text of a duration longer than
  * SIM_DURATION_NS_MAX; SIM_EINVAL for anything else (not a duration, negative). */
