@@ -29,6 +29,7 @@
 
 #include "lua_int.h"
 #include "sim/engine/duration.h"
+#include "sim/engine/error.h"
 
 /* Every block the Lua state allocates starts with this header (16 bytes, so the
  * block Lua sees keeps malloc's 16-byte alignment; realloc moves it along). */
@@ -527,12 +528,15 @@ int simlua__file_record(struct simlua_runtime *runtime, const char *path, const 
     return SIM_OK;
 }
 
-/* Reads a whole file into a malloc'd buffer. Returns NULL and a message on failure. */
+/* Reads a whole file into a malloc'd buffer. Returns NULL and a message on failure (the
+ * path in it as sim_message_path shows it, so that the cause is never cut off). */
 static char *read_file(const char *path, size_t *size_out, char *message, size_t message_bytes)
 {
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    sim_message_path(path, shown);
     FILE *stream = fopen(path, "rb");
     if (stream == NULL) {
-        snprintf(message, message_bytes, "cannot open %s: %s", path, strerror(errno));
+        snprintf(message, message_bytes, "cannot open %s: %s", shown, strerror(errno));
         return NULL;
     }
     char *text = malloc(SIMLUA_FILE_BYTES_MAX + 1);
@@ -540,13 +544,13 @@ static char *read_file(const char *path, size_t *size_out, char *message, size_t
     bool failed = text == NULL || ferror(stream);
     fclose(stream);
     if (failed) {
-        snprintf(message, message_bytes, "cannot read %s", path);
+        snprintf(message, message_bytes, "cannot read %s", shown);
         free(text);
         return NULL;
     }
     if (size > SIMLUA_FILE_BYTES_MAX) {
         snprintf(message, message_bytes, "%s is larger than SIMLUA_FILE_BYTES_MAX (%u bytes)",
-                 path, SIMLUA_FILE_BYTES_MAX);
+                 shown, SIMLUA_FILE_BYTES_MAX);
         free(text);
         return NULL;
     }
@@ -577,14 +581,16 @@ bool simlua__file_exists(const struct simlua_runtime *runtime, const char *path)
 static char *read_preloaded(const struct simlua_runtime *runtime, const char *path,
                             size_t *size_out, char *message, size_t message_bytes)
 {
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    sim_message_path(path, shown);
     const struct simlua_file *file = preloaded_find(runtime, path);
     if (file == NULL) {
-        snprintf(message, message_bytes, "%s is not among the trace's files", path);
+        snprintf(message, message_bytes, "%s is not among the trace's files", shown);
         return NULL;
     }
     char *text = malloc(file->text_bytes + 1);
     if (text == NULL) {
-        snprintf(message, message_bytes, "cannot read %s: out of memory", path);
+        snprintf(message, message_bytes, "cannot read %s: out of memory", shown);
         return NULL;
     }
     memcpy(text, file->text, file->text_bytes);
