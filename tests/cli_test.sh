@@ -36,6 +36,15 @@ expect_exit "syntax error" 3 "syntax_error.lua:4:" run $F/syntax_error.lua
 expect_exit "missing scenario" 3 "cannot open .*no_such.lua" run $F/no_such.lua
 expect_exit "missing require" 3 "module 'lib.no_such_helper' not found" run $F/require_missing.lua
 expect_exit "failing expect" 1 "arithmetic is broken on purpose" run $F/expect_fail.lua
+# A "#!" first line and a UTF-8 byte-order mark, which `lua` skips, are skipped too (they
+# made the run exit 3); line numbers stay the file's.
+printf '\357\273\277#!/usr/bin/env vmcisim\n\nrequire("vmcisim").world{}\nerror("on line 4")\n' \
+    > "$work/shebang.lua"
+expect_exit "a scenario with a byte-order mark and a #! line" 1 "shebang\.lua:4: on line 4" \
+    run "$work/shebang.lua"
+run run "$work/shebang.lua" --trace "$work/shebang.db" -q
+run replay "$work/shebang.db"
+check "a scenario with a #! line replays" $status "$err"
 # Output that cannot be written is not lost silently: a run that passes exits 1 and says so.
 if [ -w /dev/full ]; then
     "$vmcisim" run scenarios/hello.lua -q >/dev/full 2>"$work/err"

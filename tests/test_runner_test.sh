@@ -252,3 +252,17 @@ check "a '-- until:' written with leading zeros is taken, as run --until takes i
 out=$("$vmcisim" sweep "$work/durations/until_long.lua" --seeds 1-2 2>&1)
 has "$out" "'-- until: 99999999999s' is longer than the longest duration"
 check "sweep: a '-- until:' beyond the longest duration is said to be too long" $? "$out"
+
+# ---- the header after a "#!" line or a byte-order mark ----------------------------------
+# The run skips both (as `lua` does), so the header below them is the scenario's header.
+mkdir -p "$work/shebang"
+printf '#!/usr/bin/env vmcisim\n-- expect: exit 1\n%s\n' \
+    'local sim = require("vmcisim"); sim.world{}; sim.expect(false, "fails on purpose")' \
+    > "$work/shebang/hash_bang.lua"
+printf '\357\273\277-- expect: exit 1\n%s\n' \
+    'local sim = require("vmcisim"); sim.world{}; sim.expect(false, "fails on purpose")' \
+    > "$work/shebang/byte_order_mark.lua"
+out=$("$vmcisim" test "$work/shebang" --once 2>&1)
+has "$out" "PASS $work/shebang/hash_bang.lua seed 1" &&
+    has "$out" "PASS $work/shebang/byte_order_mark.lua seed 1"
+check "a header after a #! line or a byte-order mark is read" $? "$out"

@@ -259,7 +259,12 @@ static void read_header(struct test_scenario *scenario)
             bytes_read++;        /* the rest of a long comment line */
         if (bytes_read >= TEST_HEADER_BYTES_MAX)
             break;               /* the run reports a file that large (SIMLUA_FILE_BYTES_MAX) */
-        char *text = trim(line);
+        char *text = line;
+        if (number == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+            text += 3;           /* a UTF-8 byte-order mark, which the run skips too */
+        if (number == 1 && text[0] == '#')
+            continue;            /* a "#!" line, which the run skips as `lua` does */
+        text = trim(text);
         if (text[0] == '\0')
             continue;
         if (strncmp(text, "--", 2) != 0 || strncmp(text, "--[[", 4) == 0)

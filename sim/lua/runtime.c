@@ -598,6 +598,23 @@ static char *read_preloaded(const struct simlua_runtime *runtime, const char *pa
     return text;
 }
 
+/* What `lua` skips of a file before the chunk (luaL_loadfilex): a UTF-8 byte-order mark,
+ * then a first line that starts with '#' (a "#!" line), up to but not including its
+ * newline, so that line numbers stay those of the file. The file's text is recorded
+ * whole; replay skips the same. */
+static size_t chunk_start(const char *text, size_t size)
+{
+    size_t start = 0;
+    if (size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        start = 3;
+    if (start < size && text[start] == '#') {
+        const char *newline = memchr(text + start, '\n', size - start);
+        start = newline != NULL ? (size_t)(newline - text) : size;
+    }
+    assert(start <= size);
+    return start;
+}
+
 int simlua__load_file(lua_State *L, const char *path)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
@@ -620,7 +637,8 @@ int simlua__load_file(lua_State *L, const char *path)
         return LUA_ERRFILE;
     }
     lua_pushfstring(L, "@%s", path);
-    rc = simlua__chunk_load(L, text, size, lua_tostring(L, -1));
+    size_t start = chunk_start(text, size);
+    rc = simlua__chunk_load(L, text + start, size - start, lua_tostring(L, -1));
     free(text);
     lua_remove(L, -2);  /* drop the chunk name below the chunk or the message */
     if (rc != LUA_OK)
