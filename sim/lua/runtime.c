@@ -316,8 +316,10 @@ static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return NULL;
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX) {
+        runtime->limit_refusals++;
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    }
     struct block_header *header;
     if (__builtin_expect(runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0)) {
         header = string_block_new(runtime, tag, new_total);
@@ -340,8 +342,10 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
-        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
+        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX) {
+        runtime->limit_refusals++;
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    }
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
         return NULL;
@@ -414,6 +418,7 @@ static void runtime_hook(lua_State *L, lua_Debug *debug)
 void simlua__step_begin(struct simlua_runtime *runtime)
 {
     runtime->instructions = 0;
+    runtime->limit_refusals = 0;
     gc_maybe(runtime->L, runtime);
 }
 
@@ -644,6 +649,25 @@ int simlua__load_file(lua_State *L, const char *path)
     if (rc != LUA_OK)
         runtime->load_failed = true;
     return rc;
+}
+
+void simlua__memory_error_caught(lua_State *L)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    if (runtime->memory_error_caught || runtime->limit_refusals == 0)
+        return;
+    runtime->memory_error_caught = true;
+    runtime->run_failed = true;
+    char text[SIM_ERROR_MESSAGE_BYTES_MAX];
+    snprintf(text, sizeof(text), "error: limit SIMLUA_MEMORY_BYTES_MAX (%llu bytes of Lua "
+             "memory) exceeded; the scenario caught the memory error, the run stops and fails",
+             (unsigned long long)SIMLUA_MEMORY_BYTES_MAX);
+    simlua__failure(runtime, "", "", text);
+    if (runtime->world != NULL) {       /* the run stops after the running event (EN3) */
+        struct sim_engine *engine = runtime->world->engine;
+        sim_engine_abort(engine, sim_engine_fail(engine, SIM_ELIMIT, "limit "
+                                                 "SIMLUA_MEMORY_BYTES_MAX exceeded (Lua memory)"));
+    }
 }
 
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,

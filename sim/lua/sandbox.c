@@ -758,6 +758,7 @@ void simlua__sandbox_open(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, sandbox_setmetatable);
     lua_setglobal(L, "setmetatable");
+    simlua__sandbox_protected_open(L);  /* pcall, xpcall: a caught memory error still stops */
     lua_pushglobaltable(L);
     set_absent(L, -1, "dofile", "dofile");
     set_absent(L, -1, "loadfile", "loadfile");
