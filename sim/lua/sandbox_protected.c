@@ -4,12 +4,13 @@
  *
  * They are Lua 5.4's (lbaselib.c: the same results, yieldable through lua_pcallk, so a
  * blocking call inside a pcall still waits), with one addition: a memory error they catch
- * (status LUA_ERRMEM, which only the allocator's refusal raises) is told to
+ * (status LUA_ERRMEM) is told to
  * simlua__memory_error_caught. SIMLUA_MEMORY_BYTES_MAX is a limit the run itself meets:
  * it stops the run and fails it even when the scenario catches the error
  * (docs/limits.md), where Lua's pcall would hand back "not enough memory" and let the run
- * pass. The status, not the message, decides: `error("not enough memory")` is an ordinary
- * error.
+ * pass. Lua raises LUA_ERRMEM for `error("not enough memory")` too, so the status alone
+ * does not decide: simlua__memory_error_caught acts only when the allocator refused a
+ * block at the limit in the same step.
  */
 #include <lauxlib.h>
 #include <lua.h>
