@@ -36,6 +36,15 @@ expect_exit "syntax error" 3 "syntax_error.lua:4:" run $F/syntax_error.lua
 expect_exit "missing scenario" 3 "cannot open .*no_such.lua" run $F/no_such.lua
 expect_exit "missing require" 3 "module 'lib.no_such_helper' not found" run $F/require_missing.lua
 expect_exit "failing expect" 1 "arithmetic is broken on purpose" run $F/expect_fail.lua
+# A "#!" first line and a UTF-8 byte-order mark, which `lua` skips, are skipped too (they
+# made the run exit 3); line numbers stay the file's.
+printf '\357\273\277#!/usr/bin/env vmcisim\n\nrequire("vmcisim").world{}\nerror("on line 4")\n' \
+    > "$work/shebang.lua"
+expect_exit "a scenario with a byte-order mark and a #! line" 1 "shebang\.lua:4: on line 4" \
+    run "$work/shebang.lua"
+run run "$work/shebang.lua" --trace "$work/shebang.db" -q
+run replay "$work/shebang.db"
+check "a scenario with a #! line replays" $status "$err"
 # Output that cannot be written is not lost silently: a run that passes exits 1 and says so.
 if [ -w /dev/full ]; then
     "$vmcisim" run scenarios/hello.lua -q >/dev/full 2>"$work/err"
@@ -299,6 +308,28 @@ check "--trace onto a Lua file leaves it untouched" $?
 mkdir "$work/a_dir"
 expect_exit "--trace onto a directory" 2 "a_dir: not a vmcisim trace \(not a regular file\)" \
     run $F/require_ok.lua --trace "$work/a_dir"
+# A path of thousands of characters: the message used to be cut inside the path, so the
+# cause never showed. The path is named by its head and tail; the cause is always there.
+long_path="$work/$(head -c 5000 /dev/zero | tr '\0' p).db"
+expect_exit "--trace with a 5000-character name" 2 \
+    "trace database .*ppp\.\.\.ppp.*\.db: cannot create it: File name too long$" \
+    run $F/require_ok.lua --trace "$long_path"
+for command in replay inspect "export --format mermaid -o $work/long.mmd"; do
+    expect_exit "$command of a 5000-character name" 1 \
+        "ppp\.\.\.ppp.*\.db: cannot open: File name too long$" $command "$long_path"
+done
+expect_exit "a scenario with a 5000-character name" 3 \
+    "cannot open .*ppp\.\.\.ppp.*\.lua: File name too long$" run "${long_path%.db}.lua"
+run run $F/require_ok.lua --trace "$work/for_export.db" -q
+expect_exit "export -o a 5000-character name" 1 \
+    "cannot write .*ppp\.\.\.ppp.*\.mmd: File name too long$" \
+    export "$work/for_export.db" --format mermaid -o "${long_path%.db}.mmd"
+expect_exit "test --junit in a missing folder" 1 \
+    "--junit .*/no_such_dir/j\.xml: cannot be written: No such file or directory$" \
+    test $F/require_ok.lua --junit "$work/no_such_dir/j.xml"
+expect_exit "--trace in a missing folder" 1 \
+    "no_such_dir/x\.db\.partial: No such file or directory$" \
+    run $F/require_ok.lua --trace "$work/no_such_dir/x.db"
 sqlite3 "$work/foreign.db" "CREATE TABLE t(x); INSERT INTO t VALUES (42)"
 expect_exit "--trace onto another SQLite database" 2 "foreign.db: not a vmcisim trace" \
     run $F/require_ok.lua --trace "$work/foreign.db"

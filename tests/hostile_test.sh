@@ -87,6 +87,7 @@ expect close_handler_on_kill.lua 1 \
 expect time_end.lua 0 "time end checks done"
 expect poll_mode.lua 0 "poll mode checks done"
 expect name_bytes.lua 0 "name byte checks done"
+expect vmx_values.lua 0 "vmx value checks done"
 expect block_in_c_call.lua 0 "blocking in C calls checked"
 expect time_end_model.lua 1 \
     "run stopped: event time 9223372046854774810 ns is past the end of simulated time"

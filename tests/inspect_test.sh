@@ -243,6 +243,39 @@ run inspect "$db" sql "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 F
     LIMIT 1000) SELECT count(*) FROM c" --sql-steps 1000
 [ "$status" -eq 1 ] && grep -q "ran more than 1000 SQLite steps" "$work/err"
 check "the same query is stopped by a --sql-steps below its needs" $? "status $status"
+# sql reads the trace and nothing else: the same query on the same trace prints the same
+# output every time. A function drawn anew at each call is refused when the query is
+# prepared (exit 2); asking for the date or time of now fails the query before the row
+# that holds it is printed (exit 1); the time zone is UTC whatever TZ says.
+for call in "random()" "hex(randomblob(8))" "CURRENT_TIMESTAMP" "CURRENT_DATE" "Random()"; do
+    name=$(printf '%s' "$call" | sed 's/^hex(//; s/(.*//' | tr 'A-Z' 'a-z')
+    expect_exit "sql with $call" 2 "inspect sql: $name\(\) is refused: its value does not come" \
+        inspect "$db" sql "SELECT $call"
+done
+expect_exit "sql ordered by random()" 2 "random\(\) is refused" \
+    inspect "$db" sql "SELECT seq FROM events ORDER BY random() LIMIT 3"
+for call in "date('now')" "date()" "strftime('%s', 'now')" "julianday('now')" "unixepoch()" \
+            "datetime('now', 'localtime')" "time()"; do
+    expect_exit "sql with $call" 1 "sql: the query asks for the date or time of now" \
+        inspect "$db" sql "SELECT $call"
+done
+expect_exit "sql with date('now') in --format json" 1 "the date or time of now" \
+    inspect "$db" sql "SELECT date('now') AS d" --format json
+run inspect "$db" sql "SELECT seq, CASE WHEN seq > 0 THEN date('now') END AS d FROM events
+    ORDER BY seq LIMIT 5"
+[ "$status" -eq 1 ] && [ "$(cat "$work/out")" = "$(printf 'seq\td\n0\t\\N')" ]
+check "sql prints the rows before the clock is asked for, not the row that asks" $? \
+    "status $status: $(cat "$work/out")"
+run inspect "$db" sql "SELECT datetime(0, 'unixepoch'), strftime('%H:%M:%f', 1.5, 'unixepoch')"
+[ "$status" -eq 0 ] && [ "$(tail -n 1 "$work/out")" = "$(printf '1970-01-01 00:00:00\t00:00:01.500')" ]
+check "sql: date and time functions of a given time run" $? "status $status: $(cat "$work/out")"
+TZ=EST5 "$vmcisim" inspect "$db" sql "SELECT datetime(0, 'unixepoch', 'localtime')" \
+    >"$work/out" 2>&1
+[ "$(tail -n 1 "$work/out")" = "1970-01-01 00:00:00" ]
+check "sql: 'localtime' is UTC whatever TZ says" $? "$(cat "$work/out")"
+run inspect "$db" sql "SELECT count(*) FROM events WHERE kind = 'random'"
+[ "$status" -eq 0 ]
+check "sql: the word random in a string is no call" $? "status $status"
 expect_exit "--sql-steps 0" 2 "--sql-steps: '0' is not a count" inspect "$db" sql "SELECT 1" \
     --sql-steps 0
 expect_exit "--sql-steps beyond 2^63-1" 2 "is not a count from 1 to 2\^63-1" \

@@ -15,7 +15,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 check() { if [ "$2" -eq 0 ]; then echo "ok - $1"; else echo "not ok - $1${3:+: $3}"; fi; }
-has() { printf '%s\n' "$1" | grep -qF -- "$2"; }   # has TEXT NEEDLE
+has() { [ $# -eq 2 ] || { echo "has: two arguments, not $#" >&2; return 2; }   # has TEXT NEEDLE
+        printf '%s\n' "$1" | grep -qF -- "$2"; }
 count() { printf '%s\n' "$1" | grep -cE -- "$2"; }  # count TEXT REGEX
 
 # ---- the suite, plain report ------------------------------------------------------------
@@ -33,8 +34,8 @@ has "$out" "FAIL $fixtures/suite/fail.lua seed 1: exit 1, expected 0"
 check "suite: a failed expectation fails with its exit status" $? "$out"
 has "$out" "arithmetic is broken on purpose"
 check "suite: a failure shows the run's stderr" $? "$out"
-has "$out" "FAIL $fixtures/suite/expect_error_missing.lua seed 1: the expected error text" \
-           "'ETIMEDOUT' is not in the output"
+has "$out" "FAIL $fixtures/suite/expect_error_missing.lua seed 1: the expected error text\
+ 'ETIMEDOUT' is not in the output"
 check "suite: expect-error fails when the text is missing" $? "$out"
 has "$out" "FAIL $fixtures/suite/bad_header.lua seed 1: header line 2: '-- expect: banana'"
 check "suite: a malformed header directive fails that scenario, naming the line" $? "$out"
@@ -223,7 +224,45 @@ out=$("$vmcisim" test "$fixtures/twice" 2>&1)
 status=$?
 check "twice: exit 1" $([ "$status" -eq 1 ]; echo $?) "status $status"
 for key in expect seeds timeout until; do
-    has "$out" "FAIL $fixtures/twice/${key}_twice.lua seed 1: header line 4: a second" \
-               "'-- $key:' directive (one per scenario)"
+    has "$out" "FAIL $fixtures/twice/${key}_twice.lua seed 1: header line 4: a second\
+ '-- $key:' directive (one per scenario)"
     check "twice: a second '-- $key:' fails the scenario, naming the line" $? "$out"
 done
+
+# ---- a header duration too long, or written with more characters than it needs ---------
+# `-- until:` and `-- timeout:` said "is not a duration" of a duration longer than the
+# longest, where run --until says it is too long; and a valid duration written in more
+# characters than the runner kept (leading zeros) was refused although run --until takes it.
+mkdir -p "$work/durations"
+write_case() {   # write_case NAME HEADER
+    printf '%s\n%s\n' "$2" 'local sim = require("vmcisim"); sim.world{}' \
+        > "$work/durations/$1.lua"
+}
+write_case until_long '-- until: 99999999999s'
+write_case timeout_long '-- timeout: 99999999999s'
+write_case until_zeros '-- until: 000000000000000000000000000000000005s'
+out=$("$vmcisim" test "$work/durations" --once 2>&1)
+for key in until timeout; do
+    has "$out" "FAIL $work/durations/${key}_long.lua seed 1: header line 1: '-- $key:\
+ 99999999999s' is longer than the longest duration (18446744073.709551614 s)"
+    check "a '-- $key:' beyond the longest duration is said to be too long" $? "$out"
+done
+has "$out" "PASS $work/durations/until_zeros.lua seed 1"
+check "a '-- until:' written with leading zeros is taken, as run --until takes it" $? "$out"
+out=$("$vmcisim" sweep "$work/durations/until_long.lua" --seeds 1-2 2>&1)
+has "$out" "'-- until: 99999999999s' is longer than the longest duration"
+check "sweep: a '-- until:' beyond the longest duration is said to be too long" $? "$out"
+
+# ---- the header after a "#!" line or a byte-order mark ----------------------------------
+# The run skips both (as `lua` does), so the header below them is the scenario's header.
+mkdir -p "$work/shebang"
+printf '#!/usr/bin/env vmcisim\n-- expect: exit 1\n%s\n' \
+    'local sim = require("vmcisim"); sim.world{}; sim.expect(false, "fails on purpose")' \
+    > "$work/shebang/hash_bang.lua"
+printf '\357\273\277-- expect: exit 1\n%s\n' \
+    'local sim = require("vmcisim"); sim.world{}; sim.expect(false, "fails on purpose")' \
+    > "$work/shebang/byte_order_mark.lua"
+out=$("$vmcisim" test "$work/shebang" --once 2>&1)
+has "$out" "PASS $work/shebang/hash_bang.lua seed 1" &&
+    has "$out" "PASS $work/shebang/byte_order_mark.lua seed 1"
+check "a header after a #! line or a byte-order mark is read" $? "$out"

@@ -7,7 +7,8 @@
  * --format asks (text by default; tsv, csv and json through inspect_format.c). Exit status: 0 the
  * view was printed, 1 the file is missing, not a trace, corrupt, or a query failed while
  * running, 2 usage error. Nothing here writes to the database: it is opened with
- * SQLITE_OPEN_READONLY, and the `sql` view also sets `PRAGMA query_only`. The summary
+ * SQLITE_OPEN_READONLY, and the `sql` view also sets `PRAGMA query_only` and reads nothing
+ * but the trace (no random(), no clock, UTC: inspect_sql_guard.c). The summary
  * tables a finished run added answer the views that can use them (summary.h) unless
  * --recompute asks for everything from the events.
  */
@@ -353,6 +354,11 @@ int cli_inspect(int argc, char **argv)
     struct inspect inspect = { .path = arguments.path, .filter = arguments.filter,
                                .format = arguments.format,
                                .sql_steps_max = arguments.sql_steps_max };
+    /* Before the trace is opened: its connection takes the default VFS at open. */
+    if (arguments.view == VIEW_SQL && inspect_sql_guard_install() != 0) {
+        fprintf(stderr, "vmcisim inspect: sql: cannot guard the query from the clock\n");
+        return 1;
+    }
     int status = open_trace(&inspect);
     if (status == 0 && uses_summary_tables(arguments.view) && !arguments.recompute)
         summary_probe(&inspect);        /* the summary tables answer when they pass */

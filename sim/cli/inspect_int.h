@@ -13,6 +13,7 @@
 #define SIM_CLI_INSPECT_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -205,6 +206,18 @@ void inspect_who(const struct inspect_names *names, uint32_t ctx, uint32_t pid, 
                  char *buffer, size_t buffer_bytes);
 /* Builds inspect->where from the filters (names must be loaded); 0, 1 or 2 (reported). */
 int inspect_where_build(struct inspect *inspect);
+
+/* inspect_sql_guard.c: `inspect sql` reads the trace and nothing else (no random(), no
+ * clock). inspect_sql_guard_install makes the clock-refusing VFS the process's default:
+ * called before the trace is opened; 0, or -1 when SQLite has no VFS to copy. */
+struct inspect_sql_guard {
+    const char *refused;        /* the first refused function the query names, or NULL */
+};
+int inspect_sql_guard_install(void);
+/* Sets the authorizer on `db` and forgets an earlier query's refusal and clock reading. */
+void inspect_sql_guard_begin(struct inspect_sql_guard *guard, sqlite3 *db);
+/* True once a statement asked for the date or time of now since inspect_sql_guard_begin. */
+bool inspect_sql_guard_clock_read(void);
 
 /* inspect_views.c: each returns the exit status. */
 int inspect_view_summary(struct inspect *inspect);

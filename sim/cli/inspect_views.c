@@ -783,6 +783,19 @@ static void sql_value(struct inspect_table *table, sqlite3_stmt *statement, int 
     }
 }
 
+/* inspect_finish, unless the query asked for the date or time of now: then the row that
+ * holds it was not printed and the query fails, naming why (inspect_sql_guard.c). */
+static int sql_finish(struct inspect *inspect, sqlite3_stmt *statement, int step_rc)
+{
+    if (!inspect_sql_guard_clock_read())
+        return inspect_finish(inspect, statement, step_rc);
+    sqlite3_finalize(statement);
+    return inspect_fail(inspect, "sql: the query asks for the date or time of now ('now', or "
+                        "a date and time function without a time value), which the trace does "
+                        "not hold: the output would change from one reading to the next (give "
+                        "a time, e.g. datetime(time_ns / 1000000000, 'unixepoch'))");
+}
+
 /* The columns of a query are its own: their names come from SQLite (a name used twice stays
  * twice in tsv/csv; in JSON the later value wins, as JSON parsers do). */
 static int rows_sql(struct inspect *inspect, sqlite3_stmt *statement)
@@ -802,7 +815,7 @@ static int rows_sql(struct inspect *inspect, sqlite3_stmt *statement)
     struct inspect_table table;
     inspect_table_begin(&table, inspect, "sql", columns, (uint32_t)count);
     int rc;
-    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW && !inspect_sql_guard_clock_read()) {
         inspect_row_begin(&table);
         for (int column = 0; column < count; column++)
             sql_value(&table, statement, column);
@@ -810,19 +823,26 @@ static int rows_sql(struct inspect *inspect, sqlite3_stmt *statement)
     }
     inspect_table_end(&table);
     free(columns);
-    return inspect_finish(inspect, statement, rc);
+    return sql_finish(inspect, statement, rc);
 }
 
 static int check_query(struct inspect *inspect, const char *query, sqlite3_stmt **statement)
 {
+    struct inspect_sql_guard guard;
+    inspect_sql_guard_begin(&guard, inspect->db);
     const char *start = query;
     for (size_t steps = 0; steps < strlen(query) && isspace((unsigned char)*start); steps++)
         start++;
     if (!starts_with_word(start, "SELECT") && !starts_with_word(start, "WITH"))
         return cli_usage_error("inspect sql: only a SELECT or WITH query is run, not '%s'", query);
     const char *tail = NULL;
-    if (sqlite3_prepare_v2(inspect->db, query, -1, statement, &tail) != SQLITE_OK)
+    if (sqlite3_prepare_v2(inspect->db, query, -1, statement, &tail) != SQLITE_OK) {
+        if (guard.refused != NULL)
+            return cli_usage_error("inspect sql: %s() is refused: its value does not come "
+                                   "from the trace, so the output would change from one "
+                                   "reading to the next", guard.refused);
         return cli_usage_error("inspect sql: %s", sqlite3_errmsg(inspect->db));
+    }
     for (size_t steps = 0; tail != NULL && *tail != '\0' && steps < strlen(query); steps++) {
         if (!isspace((unsigned char)*tail) && *tail != ';')
             return cli_usage_error("inspect sql: one statement only; extra text '%s'", tail);
@@ -870,7 +890,7 @@ static int view_sql(struct inspect *inspect, const char *query)
         printf("%s%s", column > 0 ? "\t" : "", sqlite3_column_name(statement, column));
     putchar('\n');
     int rc;
-    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW && !inspect_sql_guard_clock_read()) {
         for (int column = 0; column < columns; column++) {
             if (column > 0)
                 putchar('\t');
@@ -878,5 +898,5 @@ static int view_sql(struct inspect *inspect, const char *query)
         }
         putchar('\n');
     }
-    return inspect_finish(inspect, statement, rc);
+    return sql_finish(inspect, statement, rc);
 }

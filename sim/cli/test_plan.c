@@ -23,6 +23,7 @@
 
 #include "sim/cli/test_int.h"
 #include "sim/engine/duration.h"
+#include "sim/engine/error.h"
 
 static int parse_u64(const char *text, const char *end, uint64_t *value_out)
 {
@@ -148,6 +149,23 @@ static bool given_twice(bool given, const char *key, char *error, size_t error_b
     return given;
 }
 
+/* Parses a header's duration; a refused one is an error that says which way it is wrong,
+ * as run --until says it: not a duration (with an example), or longer than the longest. */
+static int header_duration(const char *key, const char *value, const char *example,
+                           uint64_t *duration_ns, char *error, size_t error_bytes)
+{
+    assert(key != NULL && value != NULL && example != NULL);
+    int code = sim_duration_parse(value, duration_ns);
+    if (code == 0)
+        return 0;
+    if (code == SIM_ELIMIT)
+        snprintf(error, error_bytes, "'-- %s: %s' %s", key, value, sim_duration_problem(code));
+    else
+        snprintf(error, error_bytes, "'-- %s: %s' %s (e.g. %s)", key, value,
+                 sim_duration_problem(code), example);
+    return -1;
+}
+
 static int parse_directive(struct test_scenario *scenario, char *comment, char *error,
                            size_t error_bytes)
 {
@@ -187,19 +205,23 @@ static int parse_directive(struct test_scenario *scenario, char *comment, char *
         }
         scenario->has_seeds = true;
     } else if ((value = directive_value(comment, "timeout")) != NULL) {
-        if (sim_duration_parse(value, &scenario->timeout_ns) < 0 ||
-            scenario->timeout_ns == 0) {
+        if (header_duration("timeout", value, "30s", &scenario->timeout_ns, error,
+                            error_bytes) < 0)
+            return -1;
+        if (scenario->timeout_ns == 0) {
             snprintf(error, error_bytes, "'-- timeout: %s' is not a duration (e.g. 30s)", value);
             return -1;
         }
     } else if ((value = directive_value(comment, "until")) != NULL) {
         uint64_t until_ns;
-        if (sim_duration_parse(value, &until_ns) < 0 ||
-            strlen(value) >= sizeof(scenario->until_text)) {
-            snprintf(error, error_bytes, "'-- until: %s' is not a duration (e.g. 5s)", value);
+        if (header_duration("until", value, "5s", &until_ns, error, error_bytes) < 0)
             return -1;
-        }
-        strcpy(scenario->until_text, value);
+        /* A text longer than the runner keeps (leading zeros) is passed on as its ns. */
+        if (strlen(value) < sizeof(scenario->until_text))
+            strcpy(scenario->until_text, value);
+        else
+            snprintf(scenario->until_text, sizeof(scenario->until_text), "%" PRIu64 "ns",
+                     until_ns);
     } else if (strcmp(comment, "slow") == 0 || directive_value(comment, "slow") != NULL) {
         scenario->slow = true;
     }
@@ -237,7 +259,12 @@ static void read_header(struct test_scenario *scenario)
             bytes_read++;        /* the rest of a long comment line */
         if (bytes_read >= TEST_HEADER_BYTES_MAX)
             break;               /* the run reports a file that large (SIMLUA_FILE_BYTES_MAX) */
-        char *text = trim(line);
+        char *text = line;
+        if (number == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+            text += 3;           /* a UTF-8 byte-order mark, which the run skips too */
+        if (number == 1 && text[0] == '#')
+            continue;            /* a "#!" line, which the run skips as `lua` does */
+        text = trim(text);
         if (text[0] == '\0')
             continue;
         if (strncmp(text, "--", 2) != 0 || strncmp(text, "--[[", 4) == 0)

@@ -12,6 +12,7 @@
  * and is erased before anything else is printed. Wall times appear only here.
  */
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ int test_junit_write(const char *path, const char *suite_name, uint64_t failed,
     assert(path != NULL && suite_name != NULL && body != NULL && who != NULL);
     FILE *file = fopen(path, "w");
     if (file == NULL) {
-        fprintf(stderr, "%s: --junit %s: cannot be written\n", who, path);
+        fprintf(stderr, "%s: --junit %s: cannot be written: %s\n", who, path, strerror(errno));
         return -1;
     }
     for (int level = 0; level < 2; level++) {

@@ -24,4 +24,10 @@ enum sim_error {
 
 const char *sim_error_name(int code);
 
+/* Writes `path` into `shown` (SIM_MESSAGE_PATH_BYTES_MAX bytes, limits.h) as a message
+ * names it: whole when it fits, else its head, "...", and its tail (the file's name), cut
+ * between UTF-8 characters. A message cut to SIM_ERROR_MESSAGE_BYTES_MAX so keeps room for
+ * its cause (e.g. "File name too long") whatever the path's length. Returns `shown`. */
+char *sim_message_path(const char *path, char *shown);
+
 #endif /* SIM_ENGINE_ERROR_H */

@@ -63,7 +63,10 @@
 #define SIM_FIBER_STACK_BYTES_DEFAULT   (256u * 1024)
 #define SIM_FIBER_STACK_BYTES_MIN       (64u * 1024)
 #define SIM_ERROR_MESSAGE_BYTES_MAX     512u
+#define SIM_MESSAGE_PATH_BYTES_MAX      128u    /* a path as a message names it (incl. NUL) */
 
+_Static_assert(3u * SIM_MESSAGE_PATH_BYTES_MAX + 64u <= SIM_ERROR_MESSAGE_BYTES_MAX,
+               "a message that names three paths keeps room for its cause");
 _Static_assert(SIM_EVENTS_PENDING_MAX_DEFAULT >= 16u * SIM_VMS_MAX_DEFAULT,
                "each VM needs room for device, driver and timer events");
 _Static_assert(SIM_EVENTS_PENDING_MAX_DEFAULT >= SIM_PROCESSES_MAX_DEFAULT,

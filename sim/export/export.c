@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "export_int.h"
+#include "sim/engine/error.h"
 
 void export_options_default(struct export_options *options)
 {
@@ -291,17 +292,19 @@ int export_run(const char *trace_path, const char *out_path, const struct export
                char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
     message[0] = '\0';
+    char out_shown[SIM_MESSAGE_PATH_BYTES_MAX];     /* so that the cause is never cut off */
+    sim_message_path(out_path, out_shown);
     struct export__trace *trace = NULL;
     if (export__trace_open(trace_path, &trace, message) != 0)
         return -1;
     if (same_file(trace_path, out_path)) {
-        say(message, "cannot write %s: it is the trace being exported", out_path);
+        say(message, "cannot write %s: it is the trace being exported", out_shown);
         export__trace_close(trace);
         return -1;
     }
     FILE *out = fopen(out_path, "wb");
     if (out == NULL) {
-        say(message, "cannot write %s: %s", out_path, strerror(errno));
+        say(message, "cannot write %s: %s", out_shown, strerror(errno));
         export__trace_close(trace);
         return -1;
     }
@@ -313,7 +316,7 @@ int export_run(const char *trace_path, const char *out_path, const struct export
     if (fclose(out) != 0 && write_error == 0)
         write_error = errno != 0 ? errno : EIO;
     if (rc == 0 && write_error != 0) {
-        say(message, "cannot write %s: %s", out_path, strerror(write_error));
+        say(message, "cannot write %s: %s", out_shown, strerror(write_error));
         rc = -1;
     }
     if (rc != 0 && regular)

@@ -86,6 +86,8 @@ static int resume_values(lua_State *L, lua_State *co, int argument_count)
         lua_xmove(co, L, result_count);
         return result_count;
     }
+    if (status == LUA_ERRMEM)
+        simlua__memory_error_caught(L);     /* the limit stops the run even when caught */
     lua_xmove(co, L, 1);
     return -1;
 }

@@ -157,7 +157,26 @@ int simlua__world_host(lua_State *L)
     return simlua__endpoint_push(L, world, 0);
 }
 
-/* Copies the vmx table (string keys; string, number or boolean values as VMX text). */
+/* Pushes `key` in lower case, as the copy of the vmx table keys it: VMX keys are
+ * case-insensitive (`vmci0.ID` is `vmci0.id`). Raises for a key with a NUL byte, which a C
+ * string would cut into another key. */
+static void vmx_key_push(lua_State *L, int key_index, const char *who)
+{
+    size_t length = 0;
+    const char *key = lua_tolstring(L, key_index, &length);
+    if (length == 0 || memchr(key, '\0', length) != NULL)
+        luaL_error(L, "%s: a vmx key must be a non-empty string without NUL bytes", who);
+    luaL_Buffer buffer;
+    char *lower = luaL_buffinitsize(L, &buffer, length);
+    for (size_t index = 0; index < length; index++)
+        lower[index] = (char)((key[index] >= 'A' && key[index] <= 'Z') ? key[index] - 'A' + 'a'
+                                                                        : key[index]);
+    luaL_pushresultsize(&buffer, length);
+}
+
+/* Copies the vmx table (string keys, in lower case; string, number or boolean values as VMX
+ * text). A value with a NUL byte, or a key given twice in different cases, raises: either
+ * would otherwise be read silently as something else. */
 static int vmx_copy(lua_State *L, int source)
 {
     lua_newtable(L);
@@ -165,6 +184,12 @@ static int vmx_copy(lua_State *L, int source)
     for (lua_Integer position = 1; lua_rawgeti(L, -1, position) != LUA_TNIL; position++) {
         if (lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "w:vm: vmx keys must be strings");
+        vmx_key_push(L, -1, "w:vm");                    /* copy, sorted keys, key, lower */
+        if (lua_rawget(L, -4) == LUA_TNIL)
+            lua_pop(L, 1);
+        else
+            luaL_error(L, "w:vm: vmx key '%s' is given twice (VMX keys are case-insensitive)",
+                       lua_tostring(L, -2));
         lua_pushvalue(L, -1);
         lua_gettable(L, source);
         if (lua_type(L, -1) == LUA_TBOOLEAN) {
@@ -173,9 +198,14 @@ static int vmx_copy(lua_State *L, int source)
         } else if (!lua_isstring(L, -1)) {
             luaL_error(L, "w:vm: vmx value of '%s' must be a string", lua_tostring(L, -2));
         } else {
-            lua_tostring(L, -1);        /* numbers become their text */
+            size_t length = 0;
+            const char *value = lua_tolstring(L, -1, &length);  /* numbers become their text */
+            if (memchr(value, '\0', length) != NULL)
+                luaL_error(L, "w:vm: vmx value of '%s' holds a NUL byte", lua_tostring(L, -2));
         }
-        lua_setfield(L, -4, lua_tostring(L, -2));
+        vmx_key_push(L, -2, "w:vm");
+        lua_insert(L, -2);
+        lua_rawset(L, -5);
         lua_pop(L, 1);
     }
     lua_pop(L, 2);
@@ -233,9 +263,17 @@ static const char *string_field(lua_State *L, int options, const char *field)
     return value;
 }
 
-static bool vmx_true(const char *value)
+/* A boolean VMX key the simulator reads: absent is `false`; "TRUE" or "FALSE" in any case;
+ * anything else raises, so that a typo ("ture", "yes") never passes as FALSE. */
+static bool vmx_boolean(lua_State *L, int vmx, const char *name, const char *key)
 {
-    return value != NULL && strcasecmp(value, "TRUE") == 0;
+    const char *value = vmx_get(L, vmx, key);
+    if (value == NULL || strcasecmp(value, "FALSE") == 0)
+        return false;
+    if (strcasecmp(value, "TRUE") == 0)
+        return true;
+    luaL_error(L, "w:vm: %s: %s = \"%s\" is not \"TRUE\" or \"FALSE\"", name, key, value);
+    return false;
 }
 
 /* Powers the VM on in the hypervisor (R8/D15 CIDs, D7 device, R196/R198 flags). */
@@ -259,7 +297,7 @@ static struct vmci_kernel *vm_power_on(lua_State *L, struct simlua_world *world,
                    (int)VMCI_NAME_BYTES_MAX - 1);      /* cut, two domains would be one */
     struct vmci_vm_config config = {
         .name = name, .requested_cid = requested, .hw_version = hw_version,
-        .unrestricted = vmx_true(vmx_get(L, vmx, "vmci0.unrestricted")),
+        .unrestricted = vmx_boolean(L, vmx, name, "vmci0.unrestricted"),
         .domain = vmci_domain != NULL ? vmci_domain : "", .owner = owner,
         .engine_domain = domain,
     };
@@ -299,8 +337,8 @@ int simlua__world_vm(lua_State *L)
     lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vmx_ref);
     int vmx = lua_gettop(L);
-    const char *present = vmx_get(L, vmx, "vmci0.present");
-    if (hw_version < 7 && present != NULL && strcasecmp(present, "TRUE") == 0)
+    bool present = vmx_boolean(L, vmx, name, "vmci0.present");    /* checked on any hw */
+    if (hw_version < 7 && present)
         return luaL_error(L, "w:vm: %s: vmci0.present = \"TRUE\" needs virtual hardware >= 7 "
                              "(hw_version = %d has no VMCI device; decision D7)", name,
                           (int)hw_version);
@@ -505,11 +543,12 @@ static int endpoint_reset_device(lua_State *L)
 static int endpoint_vmx(lua_State *L)
 {
     struct simlua_endpoint *endpoint = check_endpoint(L, 1, NULL);
-    const char *key = luaL_checkstring(L, 2);
+    luaL_checktype(L, 2, LUA_TSTRING);
     if (endpoint->vmx_ref == LUA_NOREF)
         return 0;
     simlua__registry_table(L, endpoint->vmx_ref);
-    lua_getfield(L, -1, key);
+    vmx_key_push(L, 2, "ep:vmx");                       /* as the copy keys it */
+    lua_rawget(L, -2);
     return 1;
 }
 

@@ -313,6 +313,10 @@ struct simlua_runtime {
     uint32_t failure_capacity;
     uint32_t failures_dropped;          /* beyond SIMLUA_FAILURES_MAX: counted, reported */
     bool run_failed;                    /* deadlock, limit, chunk error */
+    bool memory_error_caught;           /* a protected call caught LUA_ERRMEM (once said) */
+    uint64_t limit_refusals;            /* allocations refused at SIMLUA_MEMORY_BYTES_MAX in
+                                         * this step: a caught LUA_ERRMEM is the limit's only
+                                         * then (Lua raises it for error("not enough memory")) */
     uint64_t memory_bytes;              /* bytes of the blocks Lua holds, headers included */
     struct simlua_pool pool;            /* the small blocks (pool.c) */
     struct simlua_block_set malloc_blocks;  /* the others (block_set.c) */
@@ -510,6 +514,16 @@ int simlua__file_record(struct simlua_runtime *runtime, const char *path, const 
                         size_t text_bytes);
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,
                      const char *message);
+/* A protected call of the scenario (pcall, xpcall, coroutine.resume, a coroutine.wrap
+ * function) caught a memory error (LUA_ERRMEM). When the allocator refused a block at
+ * SIMLUA_MEMORY_BYTES_MAX in this step, the limit was met, which stops the run and fails
+ * it although the scenario caught the error (docs/limits.md); otherwise it was
+ * error("not enough memory"), which Lua raises as a memory error, and nothing happens.
+ * Asks nothing of the Lua state and never raises. */
+void simlua__memory_error_caught(lua_State *L);
+/* sandbox_protected.c: pcall and xpcall as Lua's, which also tell a caught memory error
+ * to simlua__memory_error_caught. */
+void simlua__sandbox_protected_open(lua_State *L);
 /* Starts a step: resets the instruction count, collects garbage when it is due. */
 void simlua__step_begin(struct simlua_runtime *runtime);
 /* A full collection now (collectgarbage("collect")); restarts the collection pace. */

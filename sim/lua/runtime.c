@@ -29,6 +29,7 @@
 
 #include "lua_int.h"
 #include "sim/engine/duration.h"
+#include "sim/engine/error.h"
 
 /* Every block the Lua state allocates starts with this header (16 bytes, so the
  * block Lua sees keeps malloc's 16-byte alignment; realloc moves it along). */
@@ -315,8 +316,10 @@ static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return NULL;
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX) {
+        runtime->limit_refusals++;
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    }
     struct block_header *header;
     if (__builtin_expect(runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0)) {
         header = string_block_new(runtime, tag, new_total);
@@ -339,8 +342,10 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
-        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
+        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX) {
+        runtime->limit_refusals++;
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    }
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
         return NULL;
@@ -413,6 +418,7 @@ static void runtime_hook(lua_State *L, lua_Debug *debug)
 void simlua__step_begin(struct simlua_runtime *runtime)
 {
     runtime->instructions = 0;
+    runtime->limit_refusals = 0;
     gc_maybe(runtime->L, runtime);
 }
 
@@ -527,12 +533,15 @@ int simlua__file_record(struct simlua_runtime *runtime, const char *path, const 
     return SIM_OK;
 }
 
-/* Reads a whole file into a malloc'd buffer. Returns NULL and a message on failure. */
+/* Reads a whole file into a malloc'd buffer. Returns NULL and a message on failure (the
+ * path in it as sim_message_path shows it, so that the cause is never cut off). */
 static char *read_file(const char *path, size_t *size_out, char *message, size_t message_bytes)
 {
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    sim_message_path(path, shown);
     FILE *stream = fopen(path, "rb");
     if (stream == NULL) {
-        snprintf(message, message_bytes, "cannot open %s: %s", path, strerror(errno));
+        snprintf(message, message_bytes, "cannot open %s: %s", shown, strerror(errno));
         return NULL;
     }
     char *text = malloc(SIMLUA_FILE_BYTES_MAX + 1);
@@ -540,13 +549,13 @@ static char *read_file(const char *path, size_t *size_out, char *message, size_t
     bool failed = text == NULL || ferror(stream);
     fclose(stream);
     if (failed) {
-        snprintf(message, message_bytes, "cannot read %s", path);
+        snprintf(message, message_bytes, "cannot read %s", shown);
         free(text);
         return NULL;
     }
     if (size > SIMLUA_FILE_BYTES_MAX) {
         snprintf(message, message_bytes, "%s is larger than SIMLUA_FILE_BYTES_MAX (%u bytes)",
-                 path, SIMLUA_FILE_BYTES_MAX);
+                 shown, SIMLUA_FILE_BYTES_MAX);
         free(text);
         return NULL;
     }
@@ -577,19 +586,38 @@ bool simlua__file_exists(const struct simlua_runtime *runtime, const char *path)
 static char *read_preloaded(const struct simlua_runtime *runtime, const char *path,
                             size_t *size_out, char *message, size_t message_bytes)
 {
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    sim_message_path(path, shown);
     const struct simlua_file *file = preloaded_find(runtime, path);
     if (file == NULL) {
-        snprintf(message, message_bytes, "%s is not among the trace's files", path);
+        snprintf(message, message_bytes, "%s is not among the trace's files", shown);
         return NULL;
     }
     char *text = malloc(file->text_bytes + 1);
     if (text == NULL) {
-        snprintf(message, message_bytes, "cannot read %s: out of memory", path);
+        snprintf(message, message_bytes, "cannot read %s: out of memory", shown);
         return NULL;
     }
     memcpy(text, file->text, file->text_bytes);
     *size_out = file->text_bytes;
     return text;
+}
+
+/* What `lua` skips of a file before the chunk (luaL_loadfilex): a UTF-8 byte-order mark,
+ * then a first line that starts with '#' (a "#!" line), up to but not including its
+ * newline, so that line numbers stay those of the file. The file's text is recorded
+ * whole; replay skips the same. */
+static size_t chunk_start(const char *text, size_t size)
+{
+    size_t start = 0;
+    if (size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        start = 3;
+    if (start < size && text[start] == '#') {
+        const char *newline = memchr(text + start, '\n', size - start);
+        start = newline != NULL ? (size_t)(newline - text) : size;
+    }
+    assert(start <= size);
+    return start;
 }
 
 int simlua__load_file(lua_State *L, const char *path)
@@ -614,12 +642,32 @@ int simlua__load_file(lua_State *L, const char *path)
         return LUA_ERRFILE;
     }
     lua_pushfstring(L, "@%s", path);
-    rc = simlua__chunk_load(L, text, size, lua_tostring(L, -1));
+    size_t start = chunk_start(text, size);
+    rc = simlua__chunk_load(L, text + start, size - start, lua_tostring(L, -1));
     free(text);
     lua_remove(L, -2);  /* drop the chunk name below the chunk or the message */
     if (rc != LUA_OK)
         runtime->load_failed = true;
     return rc;
+}
+
+void simlua__memory_error_caught(lua_State *L)
+{
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    if (runtime->memory_error_caught || runtime->limit_refusals == 0)
+        return;
+    runtime->memory_error_caught = true;
+    runtime->run_failed = true;
+    char text[SIM_ERROR_MESSAGE_BYTES_MAX];
+    snprintf(text, sizeof(text), "error: limit SIMLUA_MEMORY_BYTES_MAX (%llu bytes of Lua "
+             "memory) exceeded; the scenario caught the memory error, the run stops and fails",
+             (unsigned long long)SIMLUA_MEMORY_BYTES_MAX);
+    simlua__failure(runtime, "", "", text);
+    if (runtime->world != NULL) {       /* the run stops after the running event (EN3) */
+        struct sim_engine *engine = runtime->world->engine;
+        sim_engine_abort(engine, sim_engine_fail(engine, SIM_ELIMIT, "limit "
+                                                 "SIMLUA_MEMORY_BYTES_MAX exceeded (Lua memory)"));
+    }
 }
 
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,

@@ -426,7 +426,13 @@ static int sandbox_load(lua_State *L)
     if (count >= 4)
         lua_pushvalue(L, 4);
     lua_call(L, count >= 4 ? 4 : 3, LUA_MULTRET);
-    return lua_gettop(L) - count;
+    /* load catches the parser's errors: a memory error it hands back (nil and Lua's one
+     * memory message) is told as a protected call's would be (sandbox_protected.c). */
+    int result_count = lua_gettop(L) - count;
+    if (result_count == 2 && lua_isnil(L, -2) && lua_type(L, -1) == LUA_TSTRING &&
+        strcmp(lua_tostring(L, -1), "not enough memory") == 0)
+        simlua__memory_error_caught(L);
+    return result_count;
 }
 
 /* setmetatable refuses __gc: a finalizer runs when the collector frees the table, at a
@@ -758,6 +764,7 @@ void simlua__sandbox_open(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, sandbox_setmetatable);
     lua_setglobal(L, "setmetatable");
+    simlua__sandbox_protected_open(L);  /* pcall, xpcall: a caught memory error still stops */
     lua_pushglobaltable(L);
     set_absent(L, -1, "dofile", "dofile");
     set_absent(L, -1, "loadfile", "loadfile");

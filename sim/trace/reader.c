@@ -43,7 +43,7 @@ struct file_entry {
 
 struct sim_trace_reader {
     sqlite3 *db;
-    char *path;
+    char path_shown[SIM_MESSAGE_PATH_BYTES_MAX];    /* as every message names the path */
     struct meta_entry meta[SIM_TRACE_READER_META_MAX];
     uint32_t meta_count;
     struct file_entry files[SIM_TRACE_READER_FILES_MAX];
@@ -116,40 +116,41 @@ static const char *const schema_probes[] = {
 };
 
 /* One failed SQLite call, worded as sim_trace_check promises. */
-static enum sim_trace_kind check_failed(const char *path, sqlite3 *db, char *message)
+static enum sim_trace_kind check_failed(const char *path_shown, sqlite3 *db, char *message)
 {
     int code = db != NULL ? sqlite3_errcode(db) : SQLITE_NOMEM;
     const char *why = db != NULL ? sqlite3_errmsg(db) : "out of memory";
     if (code == SQLITE_NOTADB)
-        message_format(message, "%s: not a vmcisim trace (not an SQLite database)", path);
+        message_format(message, "%s: not a vmcisim trace (not an SQLite database)", path_shown);
     else if (code == SQLITE_CORRUPT)
-        message_format(message, "%s: corrupt trace (%s)", path, why);
+        message_format(message, "%s: corrupt trace (%s)", path_shown, why);
     else if (strstr(why, "no such") != NULL)
         message_format(message, "%s: not a vmcisim trace (no meta, files and events tables "
-                       "with the trace's columns: %s)", path, why);
+                       "with the trace's columns: %s)", path_shown, why);
     else
-        message_format(message, "%s: cannot read the trace (%s)", path, why);
+        message_format(message, "%s: cannot read the trace (%s)", path_shown, why);
     return SIM_TRACE_KIND_OTHER;
 }
 
-static enum sim_trace_kind check_schema_version(const char *path, sqlite3 *db, char *message)
+static enum sim_trace_kind check_schema_version(const char *path_shown, sqlite3 *db,
+                                                char *message)
 {
     sqlite3_stmt *stmt = NULL;
     if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
                            &stmt, NULL) != SQLITE_OK)
-        return check_failed(path, db, message);
+        return check_failed(path_shown, db, message);
     int rc = sqlite3_step(stmt);
     char version[32] = "";
     if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
         snprintf(version, sizeof version, "%s", (const char *)sqlite3_column_text(stmt, 0));
     sqlite3_finalize(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return check_failed(path, db, message);
+        return check_failed(path_shown, db, message);
     char expected[16];
     snprintf(expected, sizeof(expected), "%d", SIM_TRACE_SCHEMA_VERSION);
     if (rc == SQLITE_DONE || strcmp(version, expected) != 0) {
         message_format(message, "%s: not a vmcisim trace (schema_version %s; this vmcisim "
-                       "reads %s)", path, rc == SQLITE_DONE ? "missing" : version, expected);
+                       "reads %s)", path_shown, rc == SQLITE_DONE ? "missing" : version, expected);
         return SIM_TRACE_KIND_OTHER;
     }
     return SIM_TRACE_KIND_TRACE;
@@ -162,33 +163,35 @@ enum sim_trace_kind sim_trace_check_open(const char *path,
     assert(path != NULL && message != NULL && db_out != NULL);
     *db_out = NULL;
     message[0] = '\0';
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];     /* the path as the messages name it */
+    sim_message_path(path, shown);
     struct stat info;
     if (stat(path, &info) != 0) {
         int error = errno;
-        message_format(message, "%s: cannot open: %s", path, strerror(error));
+        message_format(message, "%s: cannot open: %s", shown, strerror(error));
         return error == ENOENT ? SIM_TRACE_KIND_ABSENT : SIM_TRACE_KIND_OTHER;
     }
     if (!S_ISREG(info.st_mode)) {
-        message_format(message, "%s: not a vmcisim trace (not a regular file)", path);
+        message_format(message, "%s: not a vmcisim trace (not a regular file)", shown);
         return SIM_TRACE_KIND_OTHER;
     }
     if (info.st_size == 0) {
-        message_format(message, "%s: not a vmcisim trace (an empty file)", path);
+        message_format(message, "%s: not a vmcisim trace (an empty file)", shown);
         return SIM_TRACE_KIND_EMPTY;
     }
     sqlite3 *db = NULL;
     enum sim_trace_kind kind = SIM_TRACE_KIND_TRACE;
     if (sim_trace_open_database(path, &db) != SQLITE_OK)
-        kind = check_failed(path, db, message);
+        kind = check_failed(shown, db, message);
     for (size_t index = 0; kind == SIM_TRACE_KIND_TRACE &&
                            index < sizeof schema_probes / sizeof schema_probes[0]; index++) {
         sqlite3_stmt *stmt = NULL;
         if (sqlite3_prepare_v2(db, schema_probes[index], -1, &stmt, NULL) != SQLITE_OK)
-            kind = check_failed(path, db, message);
+            kind = check_failed(shown, db, message);
         sqlite3_finalize(stmt);
     }
     if (kind == SIM_TRACE_KIND_TRACE)
-        kind = check_schema_version(path, db, message);
+        kind = check_schema_version(shown, db, message);
     if (kind == SIM_TRACE_KIND_TRACE)
         *db_out = db;               /* the caller reads on with the checked connection */
     else
@@ -206,7 +209,8 @@ enum sim_trace_kind sim_trace_check(const char *path, char message[SIM_ERROR_MES
 
 static int fail(const struct sim_trace_reader *reader, const char *what, char *message)
 {
-    message_format(message, "trace %s: %s: %s", reader->path, what, sqlite3_errmsg(reader->db));
+    message_format(message, "trace %s: %s: %s", reader->path_shown, what,
+                   sqlite3_errmsg(reader->db));
     return SIM_ESINK;
 }
 
@@ -231,7 +235,7 @@ static int load_meta(struct sim_trace_reader *reader, char *message)
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (reader->meta_count >= SIM_TRACE_READER_META_MAX) {
             sqlite3_finalize(stmt);
-            message_format(message, "trace %s: more than %u meta rows", reader->path,
+            message_format(message, "trace %s: more than %u meta rows", reader->path_shown,
                            SIM_TRACE_READER_META_MAX);
             return SIM_ELIMIT;
         }
@@ -242,7 +246,7 @@ static int load_meta(struct sim_trace_reader *reader, char *message)
         reader->meta_count++;
         if (entry->key == NULL || entry->value == NULL) {
             sqlite3_finalize(stmt);
-            message_format(message, "trace %s: out of memory", reader->path);
+            message_format(message, "trace %s: out of memory", reader->path_shown);
             return SIM_ENOMEM;
         }
     }
@@ -256,7 +260,8 @@ static int file_store(struct sim_trace_reader *reader, sqlite3_stmt *stmt, char 
     if (reader->file_count >= SIM_TRACE_READER_FILES_MAX ||
         text_bytes > SIM_TRACE_READER_FILE_BYTES_MAX) {
         message_format(message, "trace %s: more than %u files, or a file over %u bytes",
-                       reader->path, SIM_TRACE_READER_FILES_MAX, SIM_TRACE_READER_FILE_BYTES_MAX);
+                       reader->path_shown, SIM_TRACE_READER_FILES_MAX,
+                       SIM_TRACE_READER_FILE_BYTES_MAX);
         return SIM_ELIMIT;
     }
     struct file_entry *entry = &reader->files[reader->file_count++];
@@ -264,7 +269,7 @@ static int file_store(struct sim_trace_reader *reader, sqlite3_stmt *stmt, char 
     entry->text = copy_text(sqlite3_column_text(stmt, 1), text_bytes);
     entry->text_bytes = text_bytes;
     if (entry->path == NULL || entry->text == NULL) {
-        message_format(message, "trace %s: out of memory", reader->path);
+        message_format(message, "trace %s: out of memory", reader->path_shown);
         return SIM_ENOMEM;
     }
     /* Catches a damaged or carelessly edited text; a deliberate editor can fix the hash,
@@ -273,8 +278,10 @@ static int file_store(struct sim_trace_reader *reader, sqlite3_stmt *stmt, char 
     sim_trace_text_hash_hex(entry->text, text_bytes, hex);
     const unsigned char *stored = sqlite3_column_text(stmt, 2);
     if (stored == NULL || strcmp((const char *)stored, hex) != 0) {
-        message_format(message, "%s: corrupt trace (the recorded text of %.200s does not "
-                       "match its stored hash)", reader->path, entry->path);
+        char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+        message_format(message, "%s: corrupt trace (the recorded text of %s does not "
+                       "match its stored hash)", reader->path_shown,
+                       sim_message_path(entry->path, shown));
         return SIM_ESINK;
     }
     return 0;
@@ -321,11 +328,12 @@ int sim_trace_reader_open(const char *path, struct sim_trace_reader **out,
     assert(path != NULL && out != NULL && message != NULL);
     *out = NULL;
     struct sim_trace_reader *reader = calloc(1, sizeof(*reader));
-    if (reader == NULL || (reader->path = strdup(path)) == NULL) {
-        free(reader);
-        message_format(message, "trace %s: out of memory", path);
+    if (reader == NULL) {
+        char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+        message_format(message, "trace %s: out of memory", sim_message_path(path, shown));
         return SIM_ENOMEM;
     }
+    sim_message_path(path, reader->path_shown);
     int rc = 0;
     /* The connection the check opened is the one read from (one open of the file). */
     if (sim_trace_check_open(path, message, &reader->db) != SIM_TRACE_KIND_TRACE)
@@ -358,7 +366,6 @@ void sim_trace_reader_close(struct sim_trace_reader *reader)
         free(reader->files[index].path);
         free(reader->files[index].text);
     }
-    free(reader->path);
     free(reader);
 }
 
@@ -434,7 +441,7 @@ int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row 
     if (sqlite3_column_type(stmt, 0) != SQLITE_INTEGER || sqlite3_column_int64(stmt, 0) < 0 ||
         (reader->started && row->seq <= reader->last_seq)) {                     /* R1 */
         message_format(message, "%s: corrupt trace (event seq '%.40s' is not a non-negative "
-                       "integer above the one before)", reader->path, column_text(stmt, 0));
+                       "integer above the one before)", reader->path_shown, column_text(stmt, 0));
         return SIM_ESINK;
     }
     /* The other numbers are compared whole, so each must be what the writer stores: an
@@ -447,7 +454,8 @@ int sim_trace_reader_next(struct sim_trace_reader *reader, struct sim_trace_row 
         if (integer_in(stmt, numbers[index].column, numbers[index].max))
             continue;
         message_format(message, "%s: corrupt trace (event seq %" PRIu64 ": %s '%.40s' is not "
-                       "an integer from 0 to %s)", reader->path, row->seq, numbers[index].name,
+                       "an integer from 0 to %s)", reader->path_shown, row->seq,
+                       numbers[index].name,
                        column_text(stmt, numbers[index].column), numbers[index].max_text);
         return SIM_ESINK;
     }

@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -109,7 +110,8 @@ struct row_bound {
 
 struct sim_trace_writer {
     sqlite3 *db;
-    char *path;                     /* owned copy, named in every message */
+    char *path;                     /* owned copy */
+    char path_shown[SIM_MESSAGE_PATH_BYTES_MAX];    /* as every message names it */
     char *partial_path;             /* owned: path + SIM_TRACE_PARTIAL_SUFFIX, written */
     sqlite3_stmt *event_insert;
     sqlite3_stmt *event_insert_rows;    /* WRITER_ROWS_PER_INSERT rows at once */
@@ -147,7 +149,8 @@ static int transaction_commit(void *state, char *message);
 
 /* ---- Messages ---------------------------------------------------------------------- */
 
-/* Messages are cut to SIM_ERROR_MESSAGE_BYTES_MAX; a long path may push the cause out. */
+/* Messages are cut to SIM_ERROR_MESSAGE_BYTES_MAX; so a path is named as sim_message_path
+ * shows it (a long one shortened in its middle), which leaves room for the cause. */
 __attribute__((format(printf, 2, 3)))
 static void message_format(char *message, const char *format, ...)
 {
@@ -162,7 +165,7 @@ static int sqlite_fail(const struct sim_trace_writer *writer, const char *what, 
 {
     assert(writer != NULL);
     assert(what != NULL);
-    message_format(message, "trace database %s: %s: %s", writer->path, what,
+    message_format(message, "trace database %s: %s: %s", writer->path_shown, what,
                    sqlite3_errmsg(writer->db));
     return SIM_ESINK;
 }
@@ -189,25 +192,37 @@ static int remove_old_files(const char *path, char *message)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
     char name[PATH_MAX + 16];
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    sim_message_path(path, shown);
     if (strlen(path) >= PATH_MAX) {
-        message_format(message, "trace database %.200s...: path longer than PATH_MAX (%d)",
-                       path, PATH_MAX);
+        message_format(message, "trace database %s: path longer than PATH_MAX (%d)", shown,
+                       PATH_MAX);
         return SIM_EINVAL;
     }
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
         if (unlink(name) != 0 && errno != ENOENT) {
             message_format(message, "trace database %s: cannot remove the old %s%s: %s",
-                           path, path, suffixes[i], strerror(errno));
+                           shown, shown, suffixes[i], strerror(errno));
             return SIM_ESINK;
         }
     }
     return 0;
 }
 
-/* A file may be replaced only when it is absent, empty or a vmcisim trace. */
+/* A file may be replaced only when it is absent, empty or a vmcisim trace. A path that
+ * cannot even be looked at (too long, a file as a folder, no search permission) is named
+ * with its cause: it is not a file that is refused, there is none to create. */
 static int may_replace(const char *path, char *message)
 {
+    struct stat info;
+    if (stat(path, &info) != 0 && errno != ENOENT) {
+        int error = errno;
+        char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+        message_format(message, "trace database %s: cannot create it: %s",
+                       sim_message_path(path, shown), strerror(error));
+        return SIM_EINVAL;
+    }
     char why[SIM_ERROR_MESSAGE_BYTES_MAX];
     if (sim_trace_check(path, why) != SIM_TRACE_KIND_OTHER)
         return 0;
@@ -294,6 +309,7 @@ static struct sim_trace_writer *writer_alloc(const char *path)
     if (writer == NULL)
         return NULL;
     writer->path = strdup(path);
+    sim_message_path(path, writer->path_shown);
     size_t partial_bytes = strlen(path) + sizeof(SIM_TRACE_PARTIAL_SUFFIX);
     writer->partial_path = malloc(partial_bytes);
     if (writer->path == NULL || writer->partial_path == NULL) {
@@ -316,7 +332,9 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
     *out = NULL;
     struct sim_trace_writer *writer = writer_alloc(path);
     if (writer == NULL) {
-        message_format(message, "trace database %s: out of memory", path);
+        char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+        message_format(message, "trace database %s: out of memory",
+                       sim_message_path(path, shown));
         return SIM_ENOMEM;
     }
     int rc = may_replace(path, message);
@@ -332,6 +350,14 @@ int sim_trace_writer_open(const char *path, struct sim_trace_writer **out,
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(writer->partial_path, &writer->db, flags, NULL) != SQLITE_OK) {
         rc = sqlite_fail(writer, "open", message);   /* db is set unless out of memory */
+        int error = writer->db != NULL ? sqlite3_system_errno(writer->db) : 0;
+        if (error != 0) {           /* SQLite's "unable to open database file" hides why */
+            char partial_shown[SIM_MESSAGE_PATH_BYTES_MAX];
+            message_format(message, "trace database %s: cannot create %s: %s",
+                           writer->path_shown,
+                           sim_message_path(writer->partial_path, partial_shown),
+                           strerror(error));
+        }
         goto fail;
     }
     sqlite3_extended_result_codes(writer->db, 1);
@@ -365,18 +391,22 @@ static int put_in_place(const char *path, const char *partial_path, char *messag
 {
     static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
     char name[PATH_MAX + 16];
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX], partial_shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    sim_message_path(path, shown);
+    sim_message_path(partial_path, partial_shown);
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(name, sizeof name, "%s%s", path, suffixes[i]);
         if (unlink(name) != 0 && errno != ENOENT) {
-            message_format(message, "trace database %s: cannot remove the old %s: %s (the "
-                           "finished trace is %s)", path, name, strerror(errno), partial_path);
+            message_format(message, "trace database %s: cannot remove the old %s%s: %s (the "
+                           "finished trace is %s)", shown, shown, suffixes[i], strerror(errno),
+                           partial_shown);
             return SIM_ESINK;
         }
     }
     if (rename(partial_path, path) != 0) {
         message_format(message, "trace database %s: cannot rename %s onto it: %s (the "
-                       "finished trace is %s)", path, partial_path, strerror(errno),
-                       partial_path);
+                       "finished trace is %s)", shown, partial_shown, strerror(errno),
+                       partial_shown);
         return SIM_ESINK;
     }
     return 0;
@@ -431,8 +461,9 @@ int sim_trace_writer_close(struct sim_trace_writer *writer,
     } else {
         char cause[SIM_ERROR_MESSAGE_BYTES_MAX];
         memcpy(cause, message, sizeof cause);
-        message_format(message, "%.1500s (the unfinished trace is %.1000s)", cause,
-                       writer->partial_path);
+        char partial_shown[SIM_MESSAGE_PATH_BYTES_MAX];
+        message_format(message, "%.1500s (the unfinished trace is %s)", cause,
+                       sim_message_path(writer->partial_path, partial_shown));
     }
     writer_destroy(writer, close_message);      /* the database is closed: frees only */
     return rc;
@@ -525,8 +556,9 @@ int sim_trace_writer_file(struct sim_trace_writer *writer, const char *path, con
     }
     rc = step_done(writer, stmt, "insert file", message);
     if (rc == 0 && sqlite3_changes(writer->db) != 1) {
+        char shown[SIM_MESSAGE_PATH_BYTES_MAX];
         message_format(message, "trace database %s: file %s stored twice with different text",
-                       writer->path, path);
+                       writer->path_shown, sim_message_path(path, shown));
         rc = SIM_EINVAL;
     }
     return rc;
@@ -548,7 +580,7 @@ static int event_check(const struct sim_trace_writer *writer,
     if (event->time_ns > (uint64_t)INT64_MAX) {
         message_format(message,
                        "trace database %s: event %" PRIu64 ": time_ns %" PRIu64
-                       " exceeds SQLite's INTEGER range", writer->path, event->seq,
+                       " exceeds SQLite's INTEGER range", writer->path_shown, event->seq,
                        event->time_ns);
         return SIM_ESINK;
     }
@@ -564,7 +596,7 @@ static int event_check(const struct sim_trace_writer *writer,
         if (field->value.blob.size_bytes > limit) {
             message_format(message,
                            "trace database %s: event %" PRIu64 " field %s: %" PRIu32
-                           " bytes exceed %s (%" PRIu32 ")", writer->path, event->seq,
+                           " bytes exceed %s (%" PRIu32 ")", writer->path_shown, event->seq,
                            field->name, field->value.blob.size_bytes,
                            is_str ? "SIM_TRACE_STRING_BYTES_MAX" : "SIM_TRACE_BYTES_MAX", limit);
             return SIM_ELIMIT;
@@ -594,7 +626,8 @@ static int rows_prepare(void *state, uint32_t slot, const struct sim_trace_event
         size_t capacity_bytes = bound_bytes < 65536u ? 65536u : bound_bytes;
         char *json = realloc(writer->batch_json[batch], capacity_bytes);
         if (json == NULL) {
-            message_format(message, "trace database %s: out of memory for a row", writer->path);
+            message_format(message, "trace database %s: out of memory for a row",
+                           writer->path_shown);
             return SIM_ENOMEM;
         }
         writer->batch_json[batch] = json;

@@ -47,8 +47,10 @@ static void *limited_alloc(void *state, void *pointer, size_t old_bytes, size_t 
     struct simlua_runtime *runtime = state;
     size_t held_bytes = pointer == NULL ? 0 : old_bytes;
     if (new_bytes > held_bytes &&
-        runtime->memory_bytes + (new_bytes - held_bytes) > TEST_MEMORY_BYTES_MAX)
+        runtime->memory_bytes + (new_bytes - held_bytes) > TEST_MEMORY_BYTES_MAX) {
+        runtime->limit_refusals++;      /* as the runtime's allocator counts its refusals */
         return NULL;
+    }
     return runtime_alloc_saved(state, pointer, old_bytes, new_bytes);
 }
 
@@ -135,6 +137,79 @@ static void test_callback_out_of_memory_ends_the_run(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(message, "SIMLUA_MEMORY_BYTES_MAX"));
     CU_ASSERT_STRING_EQUAL(outcome.stopped, "error");
     CU_ASSERT_EQUAL(outcome.now_ns, 5);
+}
+
+/* A memory error the scenario catches still stops the run and fails it (docs/limits.md:
+ * a limit the run itself meets): pcall, xpcall, coroutine.resume and a coroutine.wrap
+ * function inside pcall, in a process, in the main chunk and in a w:at callback. Lua's own
+ * pcall handed back "not enough memory" and the run passed. */
+#define HOG "local keep = {} for i = 1, 1e9 do keep[i] = string.rep('x', 4096) .. i end"
+
+static void assert_caught_memory_error_fails(const char *source, bool stopped_in_run)
+{
+    struct simlua_outcome outcome;
+    char message[512];
+    run_limited(source, &outcome, message, sizeof(message));
+    CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "limit SIMLUA_MEMORY_BYTES_MAX"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "the scenario caught the memory error"));
+    if (stopped_in_run) {
+        CU_ASSERT_STRING_EQUAL(outcome.stopped, "error");  /* the run stopped there */
+        CU_ASSERT_EQUAL(outcome.now_ns, 5);                 /* 'later' at 10 never ran */
+    }
+}
+
+static void test_caught_memory_error_fails_the_run(void)
+{
+    static const char *const catchers[] = {
+        "local ok, why = pcall(function() " HOG " end)",
+        "local ok, why = xpcall(function() " HOG " end, function(m) return m end)",
+        "local ok, why = coroutine.resume(coroutine.create(function() " HOG " end))",
+        "local ok, why = pcall(coroutine.wrap(function() " HOG " end))",
+        /* load catches its parser's errors: each chunk's code is about 1 MiB, the only
+         * large allocation of the loop, so the limit is met inside load */
+        "local text = 'return {' .. string.rep('7,', 200000) .. '}' local keep = {} "
+        "for i = 1, 1e9 do local f = load(text) if not f then break end keep[i] = f end",
+    };
+    char source[1024];
+    for (size_t index = 0; index < sizeof catchers / sizeof catchers[0]; index++) {
+        snprintf(source, sizeof source,         /* in a process */
+                 "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+                 "w:host():spawn('p', function(p) p:sleep(5)\n%s\nend)\n"
+                 "w:at(10, function() sim.log('later') end)\n", catchers[index]);
+        assert_caught_memory_error_fails(source, true);
+        snprintf(source, sizeof source,         /* in a w:at callback */
+                 "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+                 "w:at(5, function()\n%s\nend)\n"
+                 "w:at(10, function() sim.log('later') end)\n", catchers[index]);
+        assert_caught_memory_error_fails(source, true);
+        snprintf(source, sizeof source,         /* in the main chunk, before any world */
+                 "%s\nlocal w = require('vmcisim').world{}\n", catchers[index]);
+        assert_caught_memory_error_fails(source, false);
+    }
+}
+
+/* What the sandbox's pcall and xpcall must keep: their results, an ordinary error named
+ * "not enough memory" that stays ordinary, the handler of xpcall, and a blocking call
+ * inside a pcall (a yield across it). */
+static void test_protected_calls_are_lua_s(void)
+{
+    ASSERT_PASSES("local sim = require('vmcisim')\n"
+                  "local w = sim.world{}\n"
+                  "local a, b, c = pcall(function(x, y) return x + y, 'two' end, 1, 2)\n"
+                  "sim.expect(a == true and b == 3 and c == 'two', 'pcall results')\n"
+                  "local ok, why = pcall(error, 'not enough memory')\n"
+                  "sim.expect(not ok and why == 'not enough memory', 'an ordinary error')\n"
+                  "local ok2, why2 = xpcall(error, function(m) return 'handled ' .. m end, 'x')\n"
+                  "sim.expect(not ok2 and why2 == 'handled x', 'xpcall handler: ' .. tostring(why2))\n"
+                  "sim.expect(select('#', pcall(function() end)) == 1, 'no results but true')\n"
+                  "w:host():spawn('p', function(p)\n"
+                  "  local ok3, value = pcall(function() p:sleep(7); return w.now end)\n"
+                  "  sim.expect(ok3 and value == 7, 'a blocking call inside pcall')\n"
+                  "  local ok4, why4 = pcall(function() p:sleep(1); error('after a wait', 0) end)\n"
+                  "  sim.expect(not ok4 and why4 == 'after a wait', 'an error after a yield')\n"
+                  "end)\n"
+                  "w:run()\n");
 }
 
 /* ---- what must keep working -------------------------------------------------------------- */
@@ -271,6 +346,8 @@ CU_ErrorCode lua_hostile_suite_add(void)
         TEST_ENTRY(test_process_out_of_memory_ends_the_run),
         TEST_ENTRY(test_out_of_memory_in_tostring_falls_back),
         TEST_ENTRY(test_callback_out_of_memory_ends_the_run),
+        TEST_ENTRY(test_caught_memory_error_fails_the_run),
+        TEST_ENTRY(test_protected_calls_are_lua_s),
         TEST_ENTRY(test_error_object_tostring_is_used),
         TEST_ENTRY(test_coroutines_within_a_process_work),
         TEST_ENTRY(test_callback_cannot_resume_a_process),

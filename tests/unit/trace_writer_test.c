@@ -7,6 +7,7 @@
  * are read with json_extract, the way docs/trace-schema.md tells users to.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -533,7 +534,56 @@ static void test_open_in_missing_directory_names_the_path(void)
     CU_ASSERT_EQUAL(sim_trace_writer_open(path, &writer, message), SIM_ESINK);
     CU_ASSERT_PTR_NULL(writer);
     CU_ASSERT_PTR_NOT_NULL(strstr(message, path));
-    CU_ASSERT_PTR_NOT_NULL(strstr(message, "unable to open"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, strerror(ENOENT)));   /* why SQLite could not */
+}
+
+/* A path far longer than a message: the message still ends with the cause, and names the
+ * path by its head and its tail around "...". */
+static void test_open_with_a_very_long_path_keeps_the_cause(void)
+{
+    static char path[6000];
+    int used = snprintf(path, sizeof path, "%s/", temp_dir);
+    memset(path + used, 'a', sizeof path - (size_t)used - 8);
+    strcpy(path + sizeof path - 8, "tail.db");
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX] = "";
+    struct sim_trace_writer *writer = NULL;
+    CU_ASSERT_EQUAL(sim_trace_writer_open(path, &writer, message), SIM_EINVAL);
+    CU_ASSERT_PTR_NULL(writer);
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, strerror(ENAMETOOLONG)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "aaa...aaa"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, "tail.db: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(message, temp_dir));
+    CU_ASSERT_TRUE(strlen(message) < SIM_ERROR_MESSAGE_BYTES_MAX - 1);  /* nothing cut */
+}
+
+/* sim_message_path: whole up to the bound, else head + "..." + tail within it, never
+ * cutting a UTF-8 character in two. */
+static void test_message_path_shortens_in_the_middle(void)
+{
+    char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+    char path[3 * SIM_MESSAGE_PATH_BYTES_MAX];
+    memset(path, 'x', SIM_MESSAGE_PATH_BYTES_MAX - 1);
+    path[SIM_MESSAGE_PATH_BYTES_MAX - 1] = '\0';
+    CU_ASSERT_STRING_EQUAL(sim_message_path(path, shown), path);    /* the longest whole */
+    strcpy(path + SIM_MESSAGE_PATH_BYTES_MAX - 1, "yz");
+    CU_ASSERT_PTR_EQUAL(sim_message_path(path, shown), shown);
+    CU_ASSERT_EQUAL(strlen(shown), SIM_MESSAGE_PATH_BYTES_MAX - 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(shown, "x...x"));
+    CU_ASSERT_EQUAL(strncmp(shown, "xxx", 3), 0);
+    CU_ASSERT_STRING_EQUAL(shown + strlen(shown) - 3, "xyz");
+    /* Two-byte characters (U+00E9) throughout: every byte kept begins or continues a
+     * whole character, so the cut text is still valid UTF-8. */
+    for (size_t index = 0; index + 2 < sizeof path; index += 2)
+        memcpy(path + index, "\xC3\xA9", 2);
+    path[sizeof path - 1 - (sizeof path - 1) % 2] = '\0';
+    sim_message_path(path, shown);
+    size_t length = strlen(shown);
+    CU_ASSERT_TRUE(length < SIM_MESSAGE_PATH_BYTES_MAX);
+    const char *dots = strstr(shown, "...");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dots);
+    CU_ASSERT_EQUAL((dots - shown) % 2, 0);                         /* whole characters */
+    CU_ASSERT_EQUAL((length - (size_t)(dots - shown) - 3) % 2, 0);
+    CU_ASSERT_EQUAL((unsigned char)dots[3], 0xC3u);                 /* a character's start */
 }
 
 /* Opening a path that holds an old trace and a stale -wal starts an empty trace. */
@@ -1666,6 +1716,8 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_u64_boundaries_round_trip),
         TEST_ENTRY(test_time_above_int64_max_is_refused),
         TEST_ENTRY(test_open_in_missing_directory_names_the_path),
+        TEST_ENTRY(test_open_with_a_very_long_path_keeps_the_cause),
+        TEST_ENTRY(test_message_path_shortens_in_the_middle),
         TEST_ENTRY(test_open_truncates_an_old_trace),
         TEST_ENTRY(test_open_refuses_to_replace_what_is_not_a_trace),
         TEST_ENTRY(test_trace_is_written_beside_and_renamed_at_close),
