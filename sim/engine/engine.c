@@ -459,9 +459,11 @@ static enum sim_stop stop_when_empty(struct sim_engine *engine)
  * event is (sim__process_prefetch), each step reading only lines the step before loaded.
  * Only in a world with SIM_PREFETCH_PENDING_MIN events pending or more: a smaller one stays
  * in the caches. Prefetches change no state: no order, trace or digest depends on them. */
-static void prefetch_upcoming(const struct sim_engine *engine)
+static void prefetch_upcoming(const struct sim_engine *engine, uint32_t pending)
 {
-    if (!sim_engine_prefetching(engine))
+    /* sim_engine_prefetching's test, on the count the pop just reported (one call fewer
+     * per event). */
+    if (pending < SIM_PREFETCH_PENDING_MIN)
         return;
     sim_event_fn fns[SIM_PREFETCH_DISTANCE_MAX];
     void *args[SIM_PREFETCH_DISTANCE_MAX];
@@ -529,7 +531,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         assert((engine->frozen_count == 0 && engine->gate_count == 0) ||
                !sim_engine_domain_frozen(engine, entry.domain));
         engine->current_domain = entry.domain;
-        prefetch_upcoming(engine);
+        prefetch_upcoming(engine, entry.pending);
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;
         event_done(engine);

@@ -633,6 +633,7 @@ bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
         return false;
     if (queue->sorted) {
         pop_sorted(queue, entry);
+        entry->pending = queue->pending;
         return true;
     }
     uint32_t slot_index = queue->heap[0].slot;
@@ -655,6 +656,7 @@ bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
             sift_down(queue, 0);
     }
     release_slot(queue, slot_index);
+    entry->pending = queue->pending;
     return true;
 }
 

@@ -36,6 +36,7 @@ struct sim_evq_entry {
     void *arg;
     uint64_t data;
     uint32_t domain;
+    uint32_t pending;       /* sim_evq_pop: the events still pending after this one left */
 };
 
 struct sim_evq;
