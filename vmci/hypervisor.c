@@ -36,12 +36,6 @@ void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const
     vmci__trace(hypervisor, &event);
 }
 
-uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
-{
-    const struct sim_process *process = sim_engine_current(hypervisor->engine);
-    return process != NULL ? process->pid : 0;
-}
-
 /* The lookup vmci__context_find makes on a miss of its cache, which it then fills. The
  * finders take a const hypervisor; the cache is not part of what they read (a hit returns
  * what the index would), and every hypervisor is allocated writable (create), so the slot

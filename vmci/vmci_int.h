@@ -19,7 +19,9 @@
 
 #include <stddef.h>
 
+#include "sim/engine/engine.h"
 #include "sim/engine/index.h"
+#include "sim/engine/process.h"
 
 #include "device.h"
 #include "faults.h"
@@ -315,7 +317,12 @@ void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *eve
  * of value `value` refused something in context `cid`, which got VMCI result `result`. */
 void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
                          uint64_t value, int result);
-uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
+/* The pid of the process running now, 0 outside any: inline, every traced hop asks. */
+static inline uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
+{
+    const struct sim_process *process = sim_engine_current(hypervisor->engine);
+    return process != NULL ? process->pid : 0;
+}
 /* Sends event `event` with `data` to context `cid` (4.5). */
 void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
                       const uint8_t *data, uint32_t data_bytes);

@@ -477,7 +477,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
 {
     assert(engine != NULL);
     assert(result != NULL);
-    assert(engine->current == NULL);        /* no nested runs from inside a process */
+    assert(engine->head.current == NULL);        /* no nested runs from inside a process */
     uint64_t events_run = 0;
     enum sim_stop stopped = SIM_STOP_IDLE;
     for (;;) {
@@ -549,11 +549,6 @@ void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void
     engine->progress_fn = fn;
     engine->progress_state = state;
     engine->progress_every_events = every_events;
-}
-
-struct sim_process *sim_engine_current(const struct sim_engine *engine)
-{
-    return engine->current;
 }
 
 void sim_engine_set_after_event(struct sim_engine *engine, sim_after_event_fn fn, void *state)

@@ -40,6 +40,7 @@ struct sim_background {
 #define SIM_TIME_PARKED (SIM_TIME_NEVER - 1)
 
 struct sim_engine {
+    struct sim_engine_head head;    /* first: sim_engine_current reads it inline (engine.h) */
     struct sim_limits limits;
     uint64_t seed;
     uint64_t now_ns;
@@ -65,7 +66,6 @@ struct sim_engine {
      * without the loop over wanted_kind_ids. */
     uint64_t wanted_kind_mask;
     uint64_t trace_seq_next;        /* the one counter of trace event sequence numbers */
-    struct sim_process *current;    /* the process running now, or NULL */
     struct sim_process *live_head;  /* live processes, creation order */
     struct sim_process *live_tail;
     uint32_t live_count;

@@ -123,7 +123,7 @@ static void resume_now(struct sim_engine *engine, struct sim_process *process,
                        enum sim_wake_reason reason)
 {
     assert(process->state == SIM_PROCESS_RUNNABLE);     /* PR2 */
-    assert(engine->current == NULL);
+    assert(engine->head.current == NULL);
     process->resume_event = SIM_EVENT_NONE;
     if (process->kill_requested)
         reason = SIM_WAKE_KILLED;
@@ -134,9 +134,9 @@ static void resume_now(struct sim_engine *engine, struct sim_process *process,
     sim_trace_event_init(&event, SIM_LAYER_API, "proc_resume", process->ctx, process->pid);
     sim_trace_field_strn(&event, "reason", reason_name->text, reason_name->size_bytes);
     (void)sim_engine_emit(engine, &event);     /* failure aborts the run */
-    engine->current = process;
+    engine->head.current = process;
     process->ops->resume(process, reason);
-    engine->current = NULL;
+    engine->head.current = NULL;
     /* The owner may have destroyed a finished process; touch nothing after resume. */
 }
 
@@ -259,7 +259,7 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
 {
     assert(process != NULL);
     assert(process->state == SIM_PROCESS_RUNNING);
-    assert(process->engine->current == process);
+    assert(process->engine->head.current == process);
     assert(queue != NULL || deadline_ns != SIM_TIME_NEVER);    /* PR3 */
     struct sim_engine *engine = process->engine;
     process->prefetch_spans.count = 0;     /* the owner names this wait's, if any */
