@@ -145,9 +145,9 @@ int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain)
     frozen_clear(engine, domain);
     struct sim_gate *gate = gate_of(engine, domain);
     if (gate != NULL)
-        release_parked(engine, domain, engine->now_ns, gate->id);  /* still waits for it */
+        release_parked(engine, domain, engine->head.now_ns, gate->id);  /* still waits for it */
     else
-        release_parked(engine, domain, engine->now_ns, SIM_EVENT_NONE);
+        release_parked(engine, domain, engine->head.now_ns, SIM_EVENT_NONE);
     return SIM_OK;
 }
 
@@ -185,7 +185,7 @@ int sim_engine_domain_thaw_after(struct sim_engine *engine, uint32_t domain, sim
     *gate = (struct sim_gate){ .domain = domain, .id = first };
     frozen_clear(engine, domain);
     if (time_ns == SIM_TIME_PARKED)             /* it came due while frozen: it runs now */
-        release_parked(engine, domain, engine->now_ns, first);
+        release_parked(engine, domain, engine->head.now_ns, first);
     assert(gate_of(engine, domain) != NULL);    /* DO3 */
     return SIM_OK;
 }
@@ -200,9 +200,9 @@ static void gate_event(void *context, void *arg, uint64_t data)
 int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64_t at_ns)
 {
     assert(engine != NULL);
-    if (!domain_valid(domain) || at_ns < engine->now_ns || at_ns > SIM_TIME_END_NS)
+    if (!domain_valid(domain) || at_ns < engine->head.now_ns || at_ns > SIM_TIME_END_NS)
         return SIM_EINVAL;
-    if (at_ns == engine->now_ns)
+    if (at_ns == engine->head.now_ns)
         return sim_engine_domain_thaw(engine, domain);
     sim_event_id id = SIM_EVENT_NONE;
     int rc = sim_engine_schedule_at_in(engine, domain, at_ns, gate_event, NULL, 0, &id);
@@ -223,7 +223,7 @@ void sim__domain_cancelled(struct sim_engine *engine, sim_event_id id)
         uint32_t domain = gate->domain;
         gate_drop(engine, gate);
         if (!frozen_bit(engine, domain))        /* nothing left to wait for */
-            release_parked(engine, domain, engine->now_ns, SIM_EVENT_NONE);
+            release_parked(engine, domain, engine->head.now_ns, SIM_EVENT_NONE);
         return;
     }
 }

@@ -56,11 +56,6 @@ void sim_engine_destroy(struct sim_engine *engine)
     free(engine);
 }
 
-uint64_t sim_engine_now(const struct sim_engine *engine)
-{
-    return engine->now_ns;
-}
-
 uint64_t sim_engine_seed(const struct sim_engine *engine)
 {
     return engine->seed;
@@ -130,7 +125,7 @@ int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint
                                 sim_event_id *id_out)
 {
     assert(engine != NULL);
-    assert(time_ns >= engine->now_ns);      /* EN1 */
+    assert(time_ns >= engine->head.now_ns);      /* EN1 */
     assert(domain < SIM_DOMAINS_MAX);
     if (time_ns > SIM_TIME_END_NS)
         return time_past_end(engine, time_ns);
@@ -153,8 +148,8 @@ int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_
 int sim_engine_schedule_after_in(struct sim_engine *engine, uint32_t domain, uint64_t delay_ns,
                                  sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out)
 {
-    uint64_t time_ns = engine->now_ns + delay_ns;
-    if (time_ns < engine->now_ns)
+    uint64_t time_ns = engine->head.now_ns + delay_ns;
+    if (time_ns < engine->head.now_ns)
         return sim_engine_fail(engine, SIM_EINVAL, "delay of %llu ns overflows simulated time",
                                (unsigned long long)delay_ns);
     return sim_engine_schedule_at_in(engine, domain, time_ns, fn, arg, data, id_out);
@@ -178,7 +173,7 @@ int sim_engine_schedule_background_at(struct sim_engine *engine, uint64_t time_n
                                       sim_event_fn fn, void *arg, uint64_t data)
 {
     assert(engine != NULL && fn != NULL);
-    assert(time_ns >= engine->now_ns);      /* EN1 */
+    assert(time_ns >= engine->head.now_ns);      /* EN1 */
     if (time_ns > SIM_TIME_END_NS)
         return time_past_end(engine, time_ns);
     if (engine->background_count >= SIM_BACKGROUND_EVENTS_MAX)
@@ -222,7 +217,7 @@ static void event_done(struct sim_engine *engine)
         engine->after_event_fn(engine->after_event_state, engine);
     if (engine->progress_every_events != 0 &&
         engine->events_run % engine->progress_every_events == 0)
-        engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);
+        engine->progress_fn(engine->progress_state, engine->head.now_ns, engine->events_run);
 }
 
 static void background_run(struct sim_engine *engine, uint32_t index)
@@ -230,8 +225,8 @@ static void background_run(struct sim_engine *engine, uint32_t index)
     assert(index < engine->background_count);
     struct sim_background event = engine->background[index];
     engine->background[index] = engine->background[--engine->background_count];
-    assert(event.time_ns >= engine->now_ns);    /* EN1 */
-    engine->now_ns = event.time_ns;
+    assert(event.time_ns >= engine->head.now_ns);    /* EN1 */
+    engine->head.now_ns = event.time_ns;
     engine->events_run++;
     engine->current_domain = 0;
     event.fn(engine, event.arg, event.data);
@@ -402,7 +397,7 @@ int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
                                (unsigned long long)engine->limits.trace_events_max);
     }
     event->seq = engine->trace_seq_next++;      /* EN2 */
-    event->time_ns = engine->now_ns;
+    event->time_ns = engine->head.now_ns;
     /* Only the first byte is cleared: zero-filling the whole buffer for every sink of every
      * event was the largest single cost of an untraced run, and a sink writes its message
      * only when it fails. */
@@ -503,8 +498,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             continue;
         }
         if (next_event_ns > until_ns) {
-            if (until_ns > engine->now_ns)
-                engine->now_ns = until_ns;
+            if (until_ns > engine->head.now_ns)
+                engine->head.now_ns = until_ns;
             stopped = SIM_STOP_UNTIL;
             break;
         }
@@ -523,8 +518,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         struct sim_evq_entry entry;
         bool popped = sim_evq_pop(engine->queue, &entry);
         assert(popped);
-        assert(entry.time_ns >= engine->now_ns);    /* EN1 */
-        engine->now_ns = entry.time_ns;
+        assert(entry.time_ns >= engine->head.now_ns);    /* EN1 */
+        engine->head.now_ns = entry.time_ns;
         engine->events_run++;
         events_run++;
         /* DO4: a domain that holds its events runs none (its gate opened it first). */
@@ -537,7 +532,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         event_done(engine);
     }
     result->stopped = stopped;
-    result->now_ns = engine->now_ns;
+    result->now_ns = engine->head.now_ns;
     result->events_run = events_run;
 }
 

@@ -47,7 +47,25 @@ struct sim_process;
 struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t seed);
 void sim_engine_destroy(struct sim_engine *engine);
 
-uint64_t sim_engine_now(const struct sim_engine *engine);
+/* What every layer asks the engine at nearly every event (the simulated time; the process
+ * running, for each traced event's pid), laid out as the first member of struct sim_engine
+ * (engine_int.h) so that asking is a load, not a call. Only sim/engine writes it. */
+struct sim_engine_head {
+    struct sim_process *current;    /* the process running now, or NULL */
+    uint64_t now_ns;
+};
+
+/* The head of `engine`: a pointer to a structure, converted, points to its first member
+ * (C11 6.7.2.1). */
+static inline const struct sim_engine_head *sim__engine_head(const struct sim_engine *engine)
+{
+    return (const struct sim_engine_head *)(const void *)engine;
+}
+
+static inline uint64_t sim_engine_now(const struct sim_engine *engine)
+{
+    return sim__engine_head(engine)->now_ns;
+}
 uint64_t sim_engine_seed(const struct sim_engine *engine);
 const struct sim_limits *sim_engine_limits(const struct sim_engine *engine);
 
@@ -190,18 +208,10 @@ void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void
 typedef void (*sim_after_event_fn)(void *state, struct sim_engine *engine);
 void sim_engine_set_after_event(struct sim_engine *engine, sim_after_event_fn fn, void *state);
 
-/* What every layer asks the engine at nearly every event, laid out as the first member of
- * struct sim_engine (engine_int.h) so that the question below is a load, not a call (the
- * VMCI and vSockets trace builders ask it for each event's pid). Only sim/engine writes it. */
-struct sim_engine_head {
-    struct sim_process *current;    /* the process running now, or NULL */
-};
-
 /* The process whose code is running now, or NULL (event handlers, plain test code). */
 static inline struct sim_process *sim_engine_current(const struct sim_engine *engine)
 {
-    /* A pointer to a structure, converted, points to its first member (C11 6.7.2.1). */
-    return ((const struct sim_engine_head *)(const void *)engine)->current;
+    return sim__engine_head(engine)->current;
 }
 
 #endif /* SIM_ENGINE_ENGINE_H */

@@ -40,10 +40,9 @@ struct sim_background {
 #define SIM_TIME_PARKED (SIM_TIME_NEVER - 1)
 
 struct sim_engine {
-    struct sim_engine_head head;    /* first: sim_engine_current reads it inline (engine.h) */
+    struct sim_engine_head head;    /* first: the current process and now_ns (engine.h) */
     struct sim_limits limits;
     uint64_t seed;
-    uint64_t now_ns;
     uint64_t events_run;
     struct sim_evq *queue;
     struct rng_stream streams[SIM_RNG_STREAMS_MAX];   /* in creation order */
