@@ -111,7 +111,7 @@ int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64
 
 /* An event past SIM_TIME_END_NS can never run: the run stops with that error (EN3), so no
  * caller has to tell a lost event from a refused one. */
-static int time_past_end(struct sim_engine *engine, uint64_t time_ns)
+int sim__engine_time_past_end(struct sim_engine *engine, uint64_t time_ns)
 {
     int rc = sim_engine_fail(engine, SIM_EINVAL, "event time %llu ns is past the end of "
                              "simulated time (%llu ns)", (unsigned long long)time_ns,
@@ -120,22 +120,13 @@ static int time_past_end(struct sim_engine *engine, uint64_t time_ns)
     return rc;
 }
 
-int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
-                                uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
-                                sim_event_id *id_out)
+int sim__engine_push_failed(struct sim_engine *engine, int rc)
 {
-    assert(engine != NULL);
-    assert(time_ns >= engine->head.now_ns);      /* EN1 */
-    assert(domain < SIM_DOMAINS_MAX);
-    if (time_ns > SIM_TIME_END_NS)
-        return time_past_end(engine, time_ns);
-    int rc = sim_evq_push_ranked(engine->queue, domain, rank, time_ns, fn, arg, data, id_out);
     if (rc == SIM_ELIMIT)
         return sim_engine_fail(engine, rc, "limit events_pending_max (%u) exceeded",
                                engine->limits.events_pending_max);
-    if (rc == SIM_ENOMEM)
-        return sim_engine_fail(engine, rc, "out of memory growing the event queue");
-    return rc;
+    assert(rc == SIM_ENOMEM);
+    return sim_engine_fail(engine, rc, "out of memory growing the event queue");
 }
 
 int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_event_fn fn,
@@ -175,7 +166,7 @@ int sim_engine_schedule_background_at(struct sim_engine *engine, uint64_t time_n
     assert(engine != NULL && fn != NULL);
     assert(time_ns >= engine->head.now_ns);      /* EN1 */
     if (time_ns > SIM_TIME_END_NS)
-        return time_past_end(engine, time_ns);
+        return sim__engine_time_past_end(engine, time_ns);
     if (engine->background_count >= SIM_BACKGROUND_EVENTS_MAX)
         return sim_engine_fail(engine, SIM_ELIMIT, "limit SIM_BACKGROUND_EVENTS_MAX (%u) "
                                "exceeded", SIM_BACKGROUND_EVENTS_MAX);
@@ -286,13 +277,6 @@ bool sim_engine_wakeup_shuffle(const struct sim_engine *engine)
 {
     assert(engine != NULL);
     return engine->wakeup_rng != NULL;
-}
-
-uint32_t sim__engine_resume_rank(struct sim_engine *engine)
-{
-    if (engine->wakeup_rng == NULL)
-        return SIM_EVQ_RANK_DEFAULT;
-    return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
 }
 
 /* A kind id's bit in wanted_kind_mask: its top six bits (a name id's bits are all well

@@ -6,8 +6,13 @@
 #ifndef SIM_ENGINE_ENGINE_INT_H
 #define SIM_ENGINE_ENGINE_INT_H
 
+#include <assert.h>
+
 #include "engine.h"
+#include "error.h"
+#include "evq.h"
 #include "process.h"
+#include "rng.h"
 
 struct rng_stream {
     char name[SIM_RNG_STREAM_NAME_BYTES_MAX];
@@ -92,12 +97,37 @@ struct sim_engine {
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };
 
-/* engine.c: sim_engine_schedule_at_in with an explicit rank (evq.h). */
-int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
-                                uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
-                                sim_event_id *id_out);
+/* engine.c, out of line because rare: the failures of sim__engine_schedule_ranked. Each
+ * records the error and returns the code. */
+int sim__engine_time_past_end(struct sim_engine *engine, uint64_t time_ns);
+int sim__engine_push_failed(struct sim_engine *engine, int rc);
+
+/* sim_engine_schedule_at_in with an explicit rank (evq.h). Inline: every sleep and every
+ * resume of a process (process.c) schedules through it, and the call and its checks of
+ * the queue's answer cost more than the checks themselves. */
+static inline int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain,
+                                              uint32_t rank, uint64_t time_ns,
+                                              sim_event_fn fn, void *arg, uint64_t data,
+                                              sim_event_id *id_out)
+{
+    assert(engine != NULL);
+    assert(time_ns >= engine->head.now_ns);      /* EN1 */
+    assert(domain < SIM_DOMAINS_MAX);
+    if (time_ns > SIM_TIME_END_NS)
+        return sim__engine_time_past_end(engine, time_ns);
+    int rc = sim_evq_push_ranked(engine->queue, domain, rank, time_ns, fn, arg, data, id_out);
+    if (__builtin_expect(rc != SIM_OK, 0))
+        return sim__engine_push_failed(engine, rc);
+    return SIM_OK;
+}
+
 /* process.c's rank for a resume event: drawn while the tie-break is on, else the default. */
-uint32_t sim__engine_resume_rank(struct sim_engine *engine);
+static inline uint32_t sim__engine_resume_rank(struct sim_engine *engine)
+{
+    if (engine->wakeup_rng == NULL)
+        return SIM_EVQ_RANK_DEFAULT;
+    return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
+}
 
 /* domain.c: parks the earliest event if its domain holds its events; true if it did.
  * When the earliest event is its domain's gate, opens the gate (the domain's parked
