@@ -28,7 +28,18 @@ struct vmci_kernel;
 struct vmci_qpair;
 
 /* Queries. */
-uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel);
+/* What vSockets asks a kernel at every packet and traced event, laid out as the first member
+ * of struct vmci_kernel (vmci_int.h) so that vmci_kernel_cid is a load, not a call. Only
+ * vmci/ writes it. */
+struct vmci_kernel_head {
+    uint32_t cid;                           /* the kernel's cached CID (R70) */
+};
+
+static inline uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel)
+{
+    /* A pointer to a structure, converted, points to its first member (C11 6.7.2.1). */
+    return ((const struct vmci_kernel_head *)(const void *)kernel)->cid;
+}
 bool vmci_kernel_is_host(const struct vmci_kernel *kernel);
 /* A guest without a device (hw < 7) or whose driver has not loaded is not ready (R203). */
 bool vmci_kernel_has_device(const struct vmci_kernel *kernel);

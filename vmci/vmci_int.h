@@ -78,9 +78,9 @@ struct vmci_doorbell_entry {
 };
 
 struct vmci_kernel {
+    struct vmci_kernel_head head;           /* first: its cached CID (R70), read inline */
     struct vmci_hypervisor *hypervisor;     /* borrowed */
     struct vmci_context *context;           /* borrowed: the context that owns us */
-    uint32_t cid;                           /* the kernel's cached CID (R70) */
     bool is_host;
     bool driver_loaded;
     uint32_t engine_domain;                 /* the guest's (vmci_vm_config); host: 0 */
