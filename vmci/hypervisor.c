@@ -19,11 +19,6 @@
 /* Bounds R8's walk and D15's draws: the table never holds more contexts than this. */
 #define VMCI_CID_TRIES_MAX (SIM_VMS_CEILING + 4u)
 
-void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event)
-{
-    (void)sim_engine_emit(hypervisor->engine, event);     /* failure aborts the run */
-}
-
 void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
                          uint64_t value, int result)
 {

@@ -312,7 +312,11 @@ static inline struct vmci_context *vmci__context_find(const struct vmci_hypervis
     }
     return vmci__context_find_indexed(hypervisor, cid);
 }
-void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
+/* Emits a VMCI-layer event (inline: a hop's only call to the engine). */
+static inline void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event)
+{
+    (void)sim_engine_emit(hypervisor->engine, event);     /* failure aborts the run */
+}
 /* A "limit_reached" event: world limit `limit` (its sim.world{ limits } name + "_max")
  * of value `value` refused something in context `cid`, which got VMCI result `result`. */
 void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,

@@ -201,8 +201,9 @@ static int background_due(const struct sim_engine *engine, uint64_t until_ns,
     return time_ns <= until_ns && time_ns <= next_event_ns ? (int)first : -1;
 }
 
-/* What follows every event: the after-event check and the progress report. */
-static void event_done(struct sim_engine *engine)
+/* What follows every event: the after-event check and the progress report (inline: both
+ * are usually off, and the run loop pays two tests instead of a call). */
+static inline __attribute__((always_inline)) void event_done(struct sim_engine *engine)
 {
     if (engine->after_event_fn != NULL)
         engine->after_event_fn(engine->after_event_state, engine);
