@@ -165,12 +165,6 @@ struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor)
     return &hypervisor->faults;
 }
 
-struct vmci_faults *vmci_kernel_faults(struct vmci_kernel *kernel)
-{
-    assert(kernel != NULL);
-    return &kernel->hypervisor->faults;
-}
-
 struct vmci_cost *vmci_hypervisor_cost(struct vmci_hypervisor *hypervisor)
 {
     return &hypervisor->cost;

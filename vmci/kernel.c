@@ -27,6 +27,7 @@ struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
     kernel->hypervisor = hypervisor;
     kernel->context = context;
     kernel->head.cid = context->cid;
+    kernel->head.faults = &hypervisor->faults;
     kernel->is_host = is_host;
     kernel->driver_loaded = is_host;        /* the host kernel talks to the hypervisor directly */
     kernel->rid_next = VMCI_RESERVED_RESOURCE_ID_MAX + 1u;                      /* R23 */
