@@ -28,8 +28,8 @@ struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t s
     engine->limits = *limits;
     engine->seed = seed;
     engine->pid_next = 1;
-    engine->queue = sim_evq_create(limits->events_pending_max);
-    if (engine->queue == NULL) {
+    engine->head.queue = sim_evq_create(limits->events_pending_max);
+    if (engine->head.queue == NULL) {
         free(engine);
         return NULL;
     }
@@ -49,7 +49,7 @@ void sim_engine_destroy(struct sim_engine *engine)
             process->ops->release(process);
         free(process);
     }
-    sim_evq_destroy(engine->queue);
+    sim_evq_destroy(engine->head.queue);
     free(engine->parked);
     free(engine->gates);
     free(engine->frozen);
@@ -154,7 +154,7 @@ uint32_t sim_engine_current_domain(const struct sim_engine *engine)
 
 int sim_engine_cancel(struct sim_engine *engine, sim_event_id id)
 {
-    int rc = sim_evq_cancel(engine->queue, id);
+    int rc = sim_evq_cancel(engine->head.queue, id);
     if (rc == SIM_OK && engine->gate_count != 0)
         sim__domain_cancelled(engine, id);      /* DO3: a gate is a pending event */
     return rc;
@@ -227,13 +227,7 @@ static void background_run(struct sim_engine *engine, uint32_t index)
 
 uint32_t sim_engine_events_pending(const struct sim_engine *engine)
 {
-    return sim_evq_pending(engine->queue);
-}
-
-bool sim_engine_prefetching(const struct sim_engine *engine)
-{
-    assert(engine != NULL);
-    return sim_evq_pending(engine->queue) >= SIM_PREFETCH_PENDING_MIN;
+    return sim_evq_pending(engine->head.queue);
 }
 
 uint64_t sim_engine_events_run(const struct sim_engine *engine)
@@ -447,7 +441,7 @@ static void prefetch_upcoming(const struct sim_engine *engine, uint32_t pending)
         return;
     sim_event_fn fns[SIM_PREFETCH_DISTANCE_MAX];
     void *args[SIM_PREFETCH_DISTANCE_MAX];
-    uint32_t count = sim_evq_upcoming(engine->queue, SIM_PREFETCH_DISTANCE_MAX, fns, args);
+    uint32_t count = sim_evq_upcoming(engine->head.queue, SIM_PREFETCH_DISTANCE_MAX, fns, args);
     for (uint32_t index = count; index > 0; index--)
         sim__process_prefetch(fns[index - 1], args[index - 1], index);
 }
@@ -467,7 +461,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         }
         /* SIM_TIME_NEVER when the queue is empty; nothing is scheduled at or past
          * SIM_TIME_PARKED but parked events. */
-        uint64_t next_event_ns = sim_evq_next_time(engine->queue);
+        uint64_t next_event_ns = sim_evq_next_time(engine->head.queue);
         if (next_event_ns >= SIM_TIME_PARKED) {
             stopped = stop_when_empty(engine);      /* nothing left but frozen domains' */
             break;                                  /* (and background events) */
@@ -501,7 +495,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             break;
         }
         struct sim_evq_entry entry;
-        bool popped = sim_evq_pop(engine->queue, &entry);
+        bool popped = sim_evq_pop(engine->head.queue, &entry);
         assert(popped);
         assert(entry.time_ns >= engine->head.now_ns);    /* EN1 */
         engine->head.now_ns = entry.time_ns;

@@ -16,6 +16,7 @@
 #ifndef SIM_ENGINE_ENGINE_H
 #define SIM_ENGINE_ENGINE_H
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +54,7 @@ void sim_engine_destroy(struct sim_engine *engine);
 struct sim_engine_head {
     struct sim_process *current;    /* the process running now, or NULL */
     uint64_t now_ns;
+    struct sim_evq *queue;          /* owned: the pending events */
 };
 
 /* The head of `engine`: a pointer to a structure, converted, points to its first member
@@ -141,10 +143,17 @@ bool sim_engine_domain_frozen(const struct sim_engine *engine, uint32_t domain);
 /* Events parked now (all domains). */
 uint32_t sim_engine_events_parked(const struct sim_engine *engine);
 uint32_t sim_engine_events_pending(const struct sim_engine *engine);
+/* Below this many pending events a world's state stays in the caches between turns and
+ * the prefetches would only cost instructions (about 100 an event), so none are made. */
+#define SIM_PREFETCH_PENDING_MIN 1024u
 /* True while the world is large enough that the engine prefetches what upcoming events
  * read (engine.c, prefetch_upcoming): only then is naming it worth its instructions
  * (sim_process.prefetch_spans). Read-only; no behaviour may depend on it. */
-bool sim_engine_prefetching(const struct sim_engine *engine);
+static inline bool sim_engine_prefetching(const struct sim_engine *engine)
+{
+    assert(engine != NULL);
+    return sim_evq_pending(sim__engine_head(engine)->queue) >= SIM_PREFETCH_PENDING_MIN;
+}
 /* Events run since the engine was created. */
 uint64_t sim_engine_events_run(const struct sim_engine *engine);
 

@@ -49,7 +49,6 @@ struct sim_engine {
     struct sim_limits limits;
     uint64_t seed;
     uint64_t events_run;
-    struct sim_evq *queue;
     struct rng_stream streams[SIM_RNG_STREAMS_MAX];   /* in creation order */
     uint32_t stream_count;
     struct sim_trace_sink sinks[SIM_TRACE_SINKS_MAX];
@@ -115,7 +114,7 @@ static inline int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_
     assert(domain < SIM_DOMAINS_MAX);
     if (time_ns > SIM_TIME_END_NS)
         return sim__engine_time_past_end(engine, time_ns);
-    int rc = sim_evq_push_ranked(engine->queue, domain, rank, time_ns, fn, arg, data, id_out);
+    int rc = sim_evq_push_ranked(engine->head.queue, domain, rank, time_ns, fn, arg, data, id_out);
     if (__builtin_expect(rc != SIM_OK, 0))
         return sim__engine_push_failed(engine, rc);
     return SIM_OK;
@@ -144,9 +143,6 @@ void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);
 /* How many events ahead of the running one the engine starts loading state (engine.c,
  * prefetch_upcoming): one step of a chain of dependent loads per event. */
 #define SIM_PREFETCH_DISTANCE_MAX 3u
-/* Below this many pending events a world's state stays in the caches between turns and
- * the prefetches would only cost instructions (about 100 an event), so none are made. */
-#define SIM_PREFETCH_PENDING_MIN 1024u
 /* Starts loading what a pending event (fn, arg) will read first when it runs `distance`
  * events from now (1: next; engine.c, prefetch_upcoming): at 3 its argument (a process's
  * lines), at 2 a process's owner, prefetch_hints and prefetch_spans, at 1 what the
