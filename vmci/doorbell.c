@@ -191,7 +191,7 @@ static int doorbell_call(struct vmci_kernel *kernel, uint32_t rid, struct vmci_h
     uint32_t payload_bytes = rid == VMCI_DOORBELL_LINK ? 16u : 8u;
     struct vmci_datagram_header header = {
         .dst = { VMCI_HYPERVISOR_CONTEXT_ID, rid },
-        .src = { kernel->cid, VMCI_CONTEXT_RESOURCE_ID },
+        .src = { kernel->head.cid, VMCI_CONTEXT_RESOURCE_ID },
         .payload_size = payload_bytes,
     };
     vmci_header_encode(bytes, &header);
@@ -211,7 +211,7 @@ int vmci_doorbell_create(struct vmci_kernel *kernel, vmci_doorbell_fn fn, void *
     int rc = index_free(kernel, &notify_index);
     if (rc < 0)
         return rc;
-    struct vmci_handle handle = { kernel->cid, kernel->rid_next };
+    struct vmci_handle handle = { kernel->head.cid, kernel->rid_next };
     kernel->rid_next = kernel->rid_next == VMCI_INVALID_ID - 1u
                            ? VMCI_RESERVED_RESOURCE_ID_MAX + 1u : kernel->rid_next + 1u;  /* R23 */
     struct vmci_doorbell_entry *entry = doorbell_slot(kernel);

@@ -60,7 +60,7 @@ static void driver_loaded_event(void *context, void *arg, uint64_t data)
     (void)data;
     struct vmci_kernel *kernel = arg;
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->cid, 0);
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->head.cid, 0);
     vmci__trace(kernel->hypervisor, &event);
     vmci__kernel_ready(kernel);
 }
@@ -68,7 +68,7 @@ static void driver_loaded_event(void *context, void *arg, uint64_t data)
 static void driver_fail(struct vmci_kernel *kernel, const char *reason)
 {
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_fail", kernel->cid, 0);
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_fail", kernel->head.cid, 0);
     sim_trace_field_str(&event, "reason", reason);
     vmci__trace(kernel->hypervisor, &event);
 }
@@ -90,7 +90,7 @@ static uint64_t bring_up(struct vmci_kernel *kernel)
                vmci_cost_draw(cost, VMCI_COST_REGISTER_ACCESS);
     if (in_use & VMCI_CAPS_NOTIFICATIONS) {
         uint8_t ppn[8];
-        vmci_write_u64(ppn, 0x1000u + kernel->cid);     /* any page number: not modelled */
+        vmci_write_u64(ppn, 0x1000u + kernel->head.cid);     /* any page number: not modelled */
         int64_t rc = hypercall(kernel, VMCI_SET_NOTIFY_BITMAP, ppn,
                                (in_use & VMCI_CAPS_PPN64) ? 8 : 4, &cost_ns);
         if (rc < VMCI_SUCCESS) {
@@ -265,9 +265,9 @@ static void driver_reload_event(void *context, void *arg, uint64_t data)
      * with its old CID (R210). */
     uint64_t cost_ns = 0;
     uint8_t none[1] = { 0 };
-    kernel->cid = (uint32_t)hypercall(kernel, VMCI_GET_CONTEXT_ID, none, 0, &cost_ns);
+    kernel->head.cid = (uint32_t)hypercall(kernel, VMCI_GET_CONTEXT_ID, none, 0, &cost_ns);
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->cid, 0);
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "driver_loaded", kernel->head.cid, 0);
     sim_trace_field_str(&event, "after", "device_reset");
     vmci__trace(kernel->hypervisor, &event);
     vmci__kernel_reset_notify(kernel, true);

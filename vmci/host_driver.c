@@ -18,7 +18,7 @@ int64_t vmci__host_send(struct vmci_kernel *kernel, const uint8_t *bytes, uint64
     if (cost_ns != NULL)
         *cost_ns += vmci_cost_draw(&hypervisor->cost, VMCI_COST_HYPERCALL) +
                     vmci_cost_copy_ns(&hypervisor->cost, size_bytes);
-    return vmci__route(hypervisor, kernel->cid, bytes, size_bytes);
+    return vmci__route(hypervisor, kernel->head.cid, bytes, size_bytes);
 }
 
 static void delivery_unlink(struct vmci_hypervisor *hypervisor, struct vmci_delivery *delivery)

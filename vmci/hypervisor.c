@@ -19,11 +19,6 @@
 /* Bounds R8's walk and D15's draws: the table never holds more contexts than this. */
 #define VMCI_CID_TRIES_MAX (SIM_VMS_CEILING + 4u)
 
-void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event)
-{
-    (void)sim_engine_emit(hypervisor->engine, event);     /* failure aborts the run */
-}
-
 void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
                          uint64_t value, int result)
 {
@@ -34,12 +29,6 @@ void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const
     sim_trace_field_u64(&event, "value", value);
     sim_trace_field_i64(&event, "result", result);
     vmci__trace(hypervisor, &event);
-}
-
-uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
-{
-    const struct sim_process *process = sim_engine_current(hypervisor->engine);
-    return process != NULL ? process->pid : 0;
 }
 
 /* The lookup vmci__context_find makes on a miss of its cache, which it then fills. The
@@ -174,12 +163,6 @@ struct vmci_faults *vmci_hypervisor_faults(struct vmci_hypervisor *hypervisor)
 {
     assert(hypervisor != NULL);
     return &hypervisor->faults;
-}
-
-struct vmci_faults *vmci_kernel_faults(struct vmci_kernel *kernel)
-{
-    assert(kernel != NULL);
-    return &kernel->hypervisor->faults;
 }
 
 struct vmci_cost *vmci_hypervisor_cost(struct vmci_hypervisor *hypervisor)

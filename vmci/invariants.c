@@ -186,7 +186,7 @@ static void check_kernel_resources(struct checker *checker, const struct vmci_ke
         if (!entry->live)
             continue;
         snprintf(object, sizeof(object), "datagram handle {%" PRIu32 ":%" PRIu32 "} of %" PRIu32,
-                 entry->handle.context, entry->handle.resource, kernel->cid);
+                 entry->handle.context, entry->handle.resource, kernel->head.cid);
         if (entry->fn == NULL)
             violation(checker, "resource_owner", object, "live without a receiver");
         for (uint32_t other = index + 1; other < kernel->handle_count; other++) {
@@ -200,7 +200,7 @@ static void check_kernel_resources(struct checker *checker, const struct vmci_ke
         if (!entry->live || entry->fn != NULL)
             continue;
         snprintf(object, sizeof(object), "doorbell {%" PRIu32 ":%" PRIu32 "} of %" PRIu32,
-                 entry->handle.context, entry->handle.resource, kernel->cid);
+                 entry->handle.context, entry->handle.resource, kernel->head.cid);
         violation(checker, "resource_owner", object, "live without a receiver");
     }
 }

@@ -26,7 +26,8 @@ struct vmci_kernel *vmci__kernel_create(struct vmci_hypervisor *hypervisor,
         return NULL;
     kernel->hypervisor = hypervisor;
     kernel->context = context;
-    kernel->cid = context->cid;
+    kernel->head.cid = context->cid;
+    kernel->head.faults = &hypervisor->faults;
     kernel->is_host = is_host;
     kernel->driver_loaded = is_host;        /* the host kernel talks to the hypervisor directly */
     kernel->rid_next = VMCI_RESERVED_RESOURCE_ID_MAX + 1u;                      /* R23 */
@@ -55,7 +56,6 @@ void vmci__kernel_destroy(struct vmci_kernel *kernel)
     free(kernel);
 }
 
-uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel) { return kernel->cid; }
 bool vmci_kernel_is_host(const struct vmci_kernel *kernel) { return kernel->is_host; }
 bool vmci_kernel_ready(const struct vmci_kernel *kernel) { return kernel->driver_loaded; }
 struct vmci_hypervisor *vmci_kernel_hypervisor(struct vmci_kernel *kernel)
@@ -171,7 +171,7 @@ static void handles_reindex(struct vmci_kernel *kernel)
 /* R23: the next free RID of this kernel, from 1024, wrapping, at most one full cycle. */
 static int rid_allocate(struct vmci_kernel *kernel, uint32_t flags, uint32_t *rid_out)
 {
-    uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->cid;
+    uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->head.cid;
     uint32_t limit = kernel->handle_count + 1u;    /* a free RID exists within this many tries */
     for (uint32_t tries = 0; tries <= limit; tries++) {
         uint32_t rid = kernel->rid_next;
@@ -193,7 +193,7 @@ static struct vmci_dg_entry *handle_slot(struct vmci_kernel *kernel)
         return &kernel->handles[free_slot];                     /* the lowest dead slot */
     uint32_t limit = sim_engine_limits(kernel->hypervisor->engine)->handles_max;
     if (kernel->handle_count >= limit) {
-        vmci__limit_reached(kernel->hypervisor, kernel->cid, "handles_max", limit,
+        vmci__limit_reached(kernel->hypervisor, kernel->head.cid, "handles_max", limit,
                             VMCI_ERROR_NO_RESOURCES);
         return NULL;
     }
@@ -216,7 +216,7 @@ static void trace_handle(struct vmci_kernel *kernel, const char *kind, struct vm
                          int result)
 {
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->cid,
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->head.cid,
                          vmci__current_pid(kernel->hypervisor));
     sim_trace_field_u64(&event, "context", handle.context);
     sim_trace_field_u64(&event, "rid", handle.resource);
@@ -236,11 +236,11 @@ int vmci_dg_create(struct vmci_kernel *kernel, uint32_t rid, uint32_t flags,
         return VMCI_ERROR_UNAVAILABLE;
     if (identity != NULL && !kernel->is_host && (identity->trusted || identity->owner_rule))
         return VMCI_ERROR_NO_ACCESS;                /* R60: only host kernels are trusted */
-    uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->cid;
+    uint32_t context = (flags & VMCI_FLAG_ANYCID_DG_HND) ? VMCI_INVALID_ID : kernel->head.cid;
     if (rid == VMCI_INVALID_ID) {
         /* The site: only for a dynamic RID, so a stack's fixed control handle (RID 1, made
          * once at bring-up) is never refused. A full table refuses as handle_slot does. */
-        if (vmci_fault(&kernel->hypervisor->faults, VMCI_FAULT_DG_HANDLES_FULL, kernel->cid))
+        if (vmci_fault(&kernel->hypervisor->faults, VMCI_FAULT_DG_HANDLES_FULL, kernel->head.cid))
             return VMCI_ERROR_NO_RESOURCES;
         int rc = rid_allocate(kernel, flags, &rid);
         if (rc < 0)
@@ -384,7 +384,7 @@ static int subscription_slot(struct vmci_kernel *kernel, uint32_t *slot_out)
         return VMCI_SUCCESS;
     uint32_t limit = sim_engine_limits(kernel->hypervisor->engine)->event_subscriptions_max;
     if (kernel->subscription_count >= limit) {
-        vmci__limit_reached(kernel->hypervisor, kernel->cid, "event_subscriptions_max", limit,
+        vmci__limit_reached(kernel->hypervisor, kernel->head.cid, "event_subscriptions_max", limit,
                             VMCI_ERROR_NO_RESOURCES);
         return VMCI_ERROR_NO_RESOURCES;
     }
@@ -469,7 +469,7 @@ SIM_TRACE_INLINE void trace_delivery(struct vmci_kernel *kernel,
                                      const char *kind, const char *rule)
 {
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->cid, 0);
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, kind, kernel->head.cid, 0);
     sim_trace_field_u64(&event, "src_cid", header->src.context);
     sim_trace_field_u64(&event, "src_rid", header->src.resource);
     sim_trace_field_u64(&event, "dst_rid", header->dst.resource);
@@ -570,7 +570,7 @@ static bool dispatch_event(struct vmci_kernel *kernel, const struct vmci_datagra
         return false;
     }
     if (event == VMCI_EVENT_CTX_ID_UPDATE && header->payload_size >= 12 && !kernel->is_host)
-        kernel->cid = vmci_read_u32(payload + 8);
+        kernel->head.cid = vmci_read_u32(payload + 8);
     trace_delivery(kernel, header, "event_deliver", NULL);
     subscribers_call(kernel, event, payload + 8, header->payload_size - 8);
     return true;

@@ -44,7 +44,7 @@ static int alloc_hypercall(struct vmci_kernel *kernel, struct vmci_handle handle
         return VMCI_ERROR_NO_MEM;
     struct vmci_datagram_header header = {
         .dst = { VMCI_HYPERVISOR_CONTEXT_ID, VMCI_QUEUEPAIR_ALLOC },
-        .src = { kernel->cid, VMCI_CONTEXT_RESOURCE_ID },
+        .src = { kernel->head.cid, VMCI_CONTEXT_RESOURCE_ID },
         .payload_size = payload_bytes,
     };
     vmci_header_encode(bytes, &header);
@@ -67,7 +67,7 @@ static int detach_hypercall(struct vmci_kernel *kernel, struct vmci_handle handl
     uint8_t bytes[VMCI_DG_HEADERSIZE + 8];
     struct vmci_datagram_header header = {
         .dst = { VMCI_HYPERVISOR_CONTEXT_ID, VMCI_QUEUEPAIR_DETACH },
-        .src = { kernel->cid, VMCI_CONTEXT_RESOURCE_ID },
+        .src = { kernel->head.cid, VMCI_CONTEXT_RESOURCE_ID },
         .payload_size = 8,
     };
     vmci_header_encode(bytes, &header);
@@ -241,7 +241,7 @@ static inline void trace_data(struct vmci_qpair *qpair, enum data_operation oper
         sim_data_hash_text(produced_hash, hash_text);
     struct vmci_hypervisor *hypervisor = qpair->kernel->hypervisor;
     struct sim_trace_event event;
-    sim_trace_event_init(&event, SIM_LAYER_VMCI, "qp_data", qpair->kernel->cid,
+    sim_trace_event_init(&event, SIM_LAYER_VMCI, "qp_data", qpair->kernel->head.cid,
                          vmci__current_pid(hypervisor));
     sim_trace_field_u64(&event, "context", qpair->handle.context);
     sim_trace_field_u64(&event, "rid", qpair->handle.resource);
@@ -270,7 +270,7 @@ int vmci_qpair_alloc(struct vmci_kernel *kernel, struct vmci_handle *handle,
         return VMCI_ERROR_UNAVAILABLE;
     bool creating = vmci_handle_is_invalid(*handle);
     if (creating) {                                                             /* R92 */
-        handle->context = kernel->cid;
+        handle->context = kernel->head.cid;
         handle->resource = kernel->rid_next;
         kernel->rid_next = kernel->rid_next == VMCI_INVALID_ID - 1u
                                ? VMCI_RESERVED_RESOURCE_ID_MAX + 1u : kernel->rid_next + 1u;

@@ -17,6 +17,7 @@
 #ifndef VMCI_VMCI_H
 #define VMCI_VMCI_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,14 +29,35 @@ struct vmci_kernel;
 struct vmci_qpair;
 
 /* Queries. */
-uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel);
+/* What vSockets asks a kernel at every packet and traced event, laid out as the first member
+ * of struct vmci_kernel (vmci_int.h) so that vmci_kernel_cid and vmci_kernel_faults are
+ * loads, not calls. Only vmci/ writes it. */
+struct vmci_kernel_head {
+    uint32_t cid;                           /* the kernel's cached CID (R70) */
+    struct vmci_faults *faults;             /* its hypervisor's fault sites, for life */
+};
+
+/* A pointer to a structure, converted, points to its first member (C11 6.7.2.1). */
+static inline const struct vmci_kernel_head *vmci__kernel_head(const struct vmci_kernel *kernel)
+{
+    return (const struct vmci_kernel_head *)(const void *)kernel;
+}
+
+static inline uint32_t vmci_kernel_cid(const struct vmci_kernel *kernel)
+{
+    return vmci__kernel_head(kernel)->cid;
+}
 bool vmci_kernel_is_host(const struct vmci_kernel *kernel);
 /* A guest without a device (hw < 7) or whose driver has not loaded is not ready (R203). */
 bool vmci_kernel_has_device(const struct vmci_kernel *kernel);
 bool vmci_kernel_ready(const struct vmci_kernel *kernel);
 struct vmci_hypervisor *vmci_kernel_hypervisor(struct vmci_kernel *kernel);
 /* The world's fault sites, for the layers above (vsock): vmci_fault(faults, site, cid). */
-struct vmci_faults *vmci_kernel_faults(struct vmci_kernel *kernel);
+static inline struct vmci_faults *vmci_kernel_faults(struct vmci_kernel *kernel)
+{
+    assert(kernel != NULL);
+    return vmci__kernel_head(kernel)->faults;
+}
 /* Called once the guest driver has loaded (D4); host kernels are ready at once. */
 typedef void (*vmci_ready_fn)(void *state, struct vmci_kernel *kernel);
 void vmci_kernel_on_ready(struct vmci_kernel *kernel, vmci_ready_fn fn, void *state);

@@ -19,7 +19,9 @@
 
 #include <stddef.h>
 
+#include "sim/engine/engine.h"
 #include "sim/engine/index.h"
+#include "sim/engine/process.h"
 
 #include "device.h"
 #include "faults.h"
@@ -76,9 +78,9 @@ struct vmci_doorbell_entry {
 };
 
 struct vmci_kernel {
+    struct vmci_kernel_head head;           /* first: its cached CID (R70), read inline */
     struct vmci_hypervisor *hypervisor;     /* borrowed */
     struct vmci_context *context;           /* borrowed: the context that owns us */
-    uint32_t cid;                           /* the kernel's cached CID (R70) */
     bool is_host;
     bool driver_loaded;
     uint32_t engine_domain;                 /* the guest's (vmci_vm_config); host: 0 */
@@ -310,12 +312,21 @@ static inline struct vmci_context *vmci__context_find(const struct vmci_hypervis
     }
     return vmci__context_find_indexed(hypervisor, cid);
 }
-void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event);
+/* Emits a VMCI-layer event (inline: a hop's only call to the engine). */
+static inline void vmci__trace(struct vmci_hypervisor *hypervisor, struct sim_trace_event *event)
+{
+    (void)sim_engine_emit(hypervisor->engine, event);     /* failure aborts the run */
+}
 /* A "limit_reached" event: world limit `limit` (its sim.world{ limits } name + "_max")
  * of value `value` refused something in context `cid`, which got VMCI result `result`. */
 void vmci__limit_reached(struct vmci_hypervisor *hypervisor, uint32_t cid, const char *limit,
                          uint64_t value, int result);
-uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor);
+/* The pid of the process running now, 0 outside any: inline, every traced hop asks. */
+static inline uint32_t vmci__current_pid(const struct vmci_hypervisor *hypervisor)
+{
+    const struct sim_process *process = sim_engine_current(hypervisor->engine);
+    return process != NULL ? process->pid : 0;
+}
 /* Sends event `event` with `data` to context `cid` (4.5). */
 void vmci__event_send(struct vmci_hypervisor *hypervisor, uint32_t cid, uint32_t event,
                       const uint8_t *data, uint32_t data_bytes);

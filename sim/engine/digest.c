@@ -49,6 +49,10 @@
 #endif
 #endif
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "digest_int.h"
 #include "engine_int.h"
 #include "error.h"
@@ -257,12 +261,35 @@ static const char hex_pairs[256][3] = {
 };
 #undef HEX_PAIR_ROW
 
-/* Written for every enqueue and every datagram: on a little-endian host all 16 digits are
- * computed at once in two 64-bit words (no table, no loop), most significant first once
- * each word's bytes are reversed. */
+#if defined(__x86_64__) && defined(__SSE2__)
+/* The 16 digits in one SSE2 register (every x86-64 has it): the hash's bytes most
+ * significant first, each split into its two nibbles side by side, then '0' + n, and 39 more
+ * where n > 9. About a third of the two-word version's instructions. */
+static inline void hash_text_sse2(uint64_t hash, char *text)
+{
+    __m128i bytes = _mm_cvtsi64_si128((long long)__builtin_bswap64(hash));
+    __m128i nibble_mask = _mm_set1_epi8(0x0F);
+    __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble_mask);
+    __m128i low = _mm_and_si128(bytes, nibble_mask);
+    __m128i nibbles = _mm_unpacklo_epi8(high, low);
+    __m128i above_nine = _mm_cmpgt_epi8(nibbles, _mm_set1_epi8(9));
+    __m128i digits = _mm_add_epi8(_mm_add_epi8(nibbles, _mm_set1_epi8('0')),
+                                  _mm_and_si128(above_nine, _mm_set1_epi8('a' - '0' - 10)));
+    _mm_storeu_si128((__m128i *)(void *)text, digits);
+}
+#endif
+
+/* Written for every enqueue and every datagram: with SSE2 in one register; on another
+ * little-endian host all 16 digits are computed at once in two 64-bit words (no table, no
+ * loop), most significant first once each word's bytes are reversed. */
 void sim_data_hash_text(uint64_t hash, char text[SIM_DATA_HASH_TEXT_BYTES])
 {
     assert(text != NULL);
+#if defined(__x86_64__) && defined(__SSE2__)
+    hash_text_sse2(hash, text);
+    text[16] = '\0';
+    return;
+#endif
     if (DIGEST_HOST_LITTLE_ENDIAN) {
         uint64_t high = __builtin_bswap64(nibbles_to_hex(spread_nibbles((uint32_t)(hash >> 32))));
         uint64_t low = __builtin_bswap64(nibbles_to_hex(spread_nibbles((uint32_t)hash)));

@@ -131,7 +131,7 @@ static void release_parked(struct sim_engine *engine, uint32_t domain, uint64_t 
             continue;
         }
         uint64_t time_ns = entry.time_ns > at_ns ? entry.time_ns : at_ns;
-        (void)sim_evq_move(engine->queue, entry.id, time_ns, true);     /* ENOENT: cancelled */
+        (void)sim_evq_move(engine->head.queue, entry.id, time_ns, true);     /* ENOENT: cancelled */
     }
     engine->parked_count = kept;
     assert(engine->parked_count <= engine->limits.events_pending_max);     /* DO2 */
@@ -145,9 +145,9 @@ int sim_engine_domain_thaw(struct sim_engine *engine, uint32_t domain)
     frozen_clear(engine, domain);
     struct sim_gate *gate = gate_of(engine, domain);
     if (gate != NULL)
-        release_parked(engine, domain, engine->now_ns, gate->id);  /* still waits for it */
+        release_parked(engine, domain, engine->head.now_ns, gate->id);  /* still waits for it */
     else
-        release_parked(engine, domain, engine->now_ns, SIM_EVENT_NONE);
+        release_parked(engine, domain, engine->head.now_ns, SIM_EVENT_NONE);
     return SIM_OK;
 }
 
@@ -172,7 +172,7 @@ int sim_engine_domain_thaw_after(struct sim_engine *engine, uint32_t domain, sim
     assert(engine != NULL);
     uint64_t time_ns = 0;
     uint32_t first_domain = 0;
-    if (!domain_valid(domain) || !sim_evq_lookup(engine->queue, first, &time_ns, &first_domain) ||
+    if (!domain_valid(domain) || !sim_evq_lookup(engine->head.queue, first, &time_ns, &first_domain) ||
         first_domain != domain)
         return SIM_EINVAL;
     struct sim_gate *gate = gate_of(engine, domain);
@@ -185,7 +185,7 @@ int sim_engine_domain_thaw_after(struct sim_engine *engine, uint32_t domain, sim
     *gate = (struct sim_gate){ .domain = domain, .id = first };
     frozen_clear(engine, domain);
     if (time_ns == SIM_TIME_PARKED)             /* it came due while frozen: it runs now */
-        release_parked(engine, domain, engine->now_ns, first);
+        release_parked(engine, domain, engine->head.now_ns, first);
     assert(gate_of(engine, domain) != NULL);    /* DO3 */
     return SIM_OK;
 }
@@ -200,9 +200,9 @@ static void gate_event(void *context, void *arg, uint64_t data)
 int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64_t at_ns)
 {
     assert(engine != NULL);
-    if (!domain_valid(domain) || at_ns < engine->now_ns || at_ns > SIM_TIME_END_NS)
+    if (!domain_valid(domain) || at_ns < engine->head.now_ns || at_ns > SIM_TIME_END_NS)
         return SIM_EINVAL;
-    if (at_ns == engine->now_ns)
+    if (at_ns == engine->head.now_ns)
         return sim_engine_domain_thaw(engine, domain);
     sim_event_id id = SIM_EVENT_NONE;
     int rc = sim_engine_schedule_at_in(engine, domain, at_ns, gate_event, NULL, 0, &id);
@@ -210,7 +210,7 @@ int sim_engine_domain_thaw_at(struct sim_engine *engine, uint32_t domain, uint64
         return rc;
     rc = sim_engine_domain_thaw_after(engine, domain, id);
     if (rc < 0)
-        (void)sim_evq_cancel(engine->queue, id);
+        (void)sim_evq_cancel(engine->head.queue, id);
     return rc;
 }
 
@@ -223,7 +223,7 @@ void sim__domain_cancelled(struct sim_engine *engine, sim_event_id id)
         uint32_t domain = gate->domain;
         gate_drop(engine, gate);
         if (!frozen_bit(engine, domain))        /* nothing left to wait for */
-            release_parked(engine, domain, engine->now_ns, SIM_EVENT_NONE);
+            release_parked(engine, domain, engine->head.now_ns, SIM_EVENT_NONE);
         return;
     }
 }
@@ -262,7 +262,7 @@ static bool park(struct sim_engine *engine, sim_event_id id, uint32_t domain, ui
     engine->parked[engine->parked_count++] = (struct sim_parked){
         .id = id, .domain = domain, .time_ns = time_ns,
     };
-    int rc = sim_evq_reschedule(engine->queue, id, SIM_TIME_PARKED);
+    int rc = sim_evq_reschedule(engine->head.queue, id, SIM_TIME_PARKED);
     assert(rc == SIM_OK);
     (void)rc;
     return true;
@@ -275,7 +275,7 @@ bool sim__domain_park_top(struct sim_engine *engine)
     uint64_t time_ns = 0;
     uint32_t domain = 0;
     sim_event_id id = SIM_EVENT_NONE;
-    sim_evq_peek(engine->queue, &time_ns, &domain, &id);
+    sim_evq_peek(engine->head.queue, &time_ns, &domain, &id);
     if (time_ns == SIM_TIME_PARKED || !domain_valid(domain))
         return false;
     struct sim_gate *gate = engine->gate_count != 0 ? gate_of(engine, domain) : NULL;
@@ -285,7 +285,7 @@ bool sim__domain_park_top(struct sim_engine *engine)
         gate_drop(engine, gate);        /* the gate runs: what waited for it follows it */
         release_parked(engine, domain, time_ns, SIM_EVENT_NONE);
         sim_event_id top = SIM_EVENT_NONE;
-        sim_evq_peek(engine->queue, &time_ns, &domain, &top);
+        sim_evq_peek(engine->head.queue, &time_ns, &domain, &top);
         assert(top == id);              /* the parked ones got later seqs at its time */
         return false;
     }

@@ -28,8 +28,8 @@ struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t s
     engine->limits = *limits;
     engine->seed = seed;
     engine->pid_next = 1;
-    engine->queue = sim_evq_create(limits->events_pending_max);
-    if (engine->queue == NULL) {
+    engine->head.queue = sim_evq_create(limits->events_pending_max);
+    if (engine->head.queue == NULL) {
         free(engine);
         return NULL;
     }
@@ -49,16 +49,11 @@ void sim_engine_destroy(struct sim_engine *engine)
             process->ops->release(process);
         free(process);
     }
-    sim_evq_destroy(engine->queue);
+    sim_evq_destroy(engine->head.queue);
     free(engine->parked);
     free(engine->gates);
     free(engine->frozen);
     free(engine);
-}
-
-uint64_t sim_engine_now(const struct sim_engine *engine)
-{
-    return engine->now_ns;
 }
 
 uint64_t sim_engine_seed(const struct sim_engine *engine)
@@ -116,7 +111,7 @@ int sim_engine_schedule_at_in(struct sim_engine *engine, uint32_t domain, uint64
 
 /* An event past SIM_TIME_END_NS can never run: the run stops with that error (EN3), so no
  * caller has to tell a lost event from a refused one. */
-static int time_past_end(struct sim_engine *engine, uint64_t time_ns)
+int sim__engine_time_past_end(struct sim_engine *engine, uint64_t time_ns)
 {
     int rc = sim_engine_fail(engine, SIM_EINVAL, "event time %llu ns is past the end of "
                              "simulated time (%llu ns)", (unsigned long long)time_ns,
@@ -125,22 +120,13 @@ static int time_past_end(struct sim_engine *engine, uint64_t time_ns)
     return rc;
 }
 
-int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
-                                uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
-                                sim_event_id *id_out)
+int sim__engine_push_failed(struct sim_engine *engine, int rc)
 {
-    assert(engine != NULL);
-    assert(time_ns >= engine->now_ns);      /* EN1 */
-    assert(domain < SIM_DOMAINS_MAX);
-    if (time_ns > SIM_TIME_END_NS)
-        return time_past_end(engine, time_ns);
-    int rc = sim_evq_push_ranked(engine->queue, domain, rank, time_ns, fn, arg, data, id_out);
     if (rc == SIM_ELIMIT)
         return sim_engine_fail(engine, rc, "limit events_pending_max (%u) exceeded",
                                engine->limits.events_pending_max);
-    if (rc == SIM_ENOMEM)
-        return sim_engine_fail(engine, rc, "out of memory growing the event queue");
-    return rc;
+    assert(rc == SIM_ENOMEM);
+    return sim_engine_fail(engine, rc, "out of memory growing the event queue");
 }
 
 int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_event_fn fn,
@@ -153,8 +139,8 @@ int sim_engine_schedule_after(struct sim_engine *engine, uint64_t delay_ns, sim_
 int sim_engine_schedule_after_in(struct sim_engine *engine, uint32_t domain, uint64_t delay_ns,
                                  sim_event_fn fn, void *arg, uint64_t data, sim_event_id *id_out)
 {
-    uint64_t time_ns = engine->now_ns + delay_ns;
-    if (time_ns < engine->now_ns)
+    uint64_t time_ns = engine->head.now_ns + delay_ns;
+    if (time_ns < engine->head.now_ns)
         return sim_engine_fail(engine, SIM_EINVAL, "delay of %llu ns overflows simulated time",
                                (unsigned long long)delay_ns);
     return sim_engine_schedule_at_in(engine, domain, time_ns, fn, arg, data, id_out);
@@ -168,7 +154,7 @@ uint32_t sim_engine_current_domain(const struct sim_engine *engine)
 
 int sim_engine_cancel(struct sim_engine *engine, sim_event_id id)
 {
-    int rc = sim_evq_cancel(engine->queue, id);
+    int rc = sim_evq_cancel(engine->head.queue, id);
     if (rc == SIM_OK && engine->gate_count != 0)
         sim__domain_cancelled(engine, id);      /* DO3: a gate is a pending event */
     return rc;
@@ -178,9 +164,9 @@ int sim_engine_schedule_background_at(struct sim_engine *engine, uint64_t time_n
                                       sim_event_fn fn, void *arg, uint64_t data)
 {
     assert(engine != NULL && fn != NULL);
-    assert(time_ns >= engine->now_ns);      /* EN1 */
+    assert(time_ns >= engine->head.now_ns);      /* EN1 */
     if (time_ns > SIM_TIME_END_NS)
-        return time_past_end(engine, time_ns);
+        return sim__engine_time_past_end(engine, time_ns);
     if (engine->background_count >= SIM_BACKGROUND_EVENTS_MAX)
         return sim_engine_fail(engine, SIM_ELIMIT, "limit SIM_BACKGROUND_EVENTS_MAX (%u) "
                                "exceeded", SIM_BACKGROUND_EVENTS_MAX);
@@ -215,14 +201,15 @@ static int background_due(const struct sim_engine *engine, uint64_t until_ns,
     return time_ns <= until_ns && time_ns <= next_event_ns ? (int)first : -1;
 }
 
-/* What follows every event: the after-event check and the progress report. */
-static void event_done(struct sim_engine *engine)
+/* What follows every event: the after-event check and the progress report (inline: both
+ * are usually off, and the run loop pays two tests instead of a call). */
+static inline __attribute__((always_inline)) void event_done(struct sim_engine *engine)
 {
     if (engine->after_event_fn != NULL)
         engine->after_event_fn(engine->after_event_state, engine);
     if (engine->progress_every_events != 0 &&
         engine->events_run % engine->progress_every_events == 0)
-        engine->progress_fn(engine->progress_state, engine->now_ns, engine->events_run);
+        engine->progress_fn(engine->progress_state, engine->head.now_ns, engine->events_run);
 }
 
 static void background_run(struct sim_engine *engine, uint32_t index)
@@ -230,8 +217,8 @@ static void background_run(struct sim_engine *engine, uint32_t index)
     assert(index < engine->background_count);
     struct sim_background event = engine->background[index];
     engine->background[index] = engine->background[--engine->background_count];
-    assert(event.time_ns >= engine->now_ns);    /* EN1 */
-    engine->now_ns = event.time_ns;
+    assert(event.time_ns >= engine->head.now_ns);    /* EN1 */
+    engine->head.now_ns = event.time_ns;
     engine->events_run++;
     engine->current_domain = 0;
     event.fn(engine, event.arg, event.data);
@@ -240,13 +227,7 @@ static void background_run(struct sim_engine *engine, uint32_t index)
 
 uint32_t sim_engine_events_pending(const struct sim_engine *engine)
 {
-    return sim_evq_pending(engine->queue);
-}
-
-bool sim_engine_prefetching(const struct sim_engine *engine)
-{
-    assert(engine != NULL);
-    return sim_evq_pending(engine->queue) >= SIM_PREFETCH_PENDING_MIN;
+    return sim_evq_pending(engine->head.queue);
 }
 
 uint64_t sim_engine_events_run(const struct sim_engine *engine)
@@ -291,13 +272,6 @@ bool sim_engine_wakeup_shuffle(const struct sim_engine *engine)
 {
     assert(engine != NULL);
     return engine->wakeup_rng != NULL;
-}
-
-uint32_t sim__engine_resume_rank(struct sim_engine *engine)
-{
-    if (engine->wakeup_rng == NULL)
-        return SIM_EVQ_RANK_DEFAULT;
-    return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
 }
 
 /* A kind id's bit in wanted_kind_mask: its top six bits (a name id's bits are all well
@@ -402,7 +376,7 @@ int sim_engine_emit(struct sim_engine *engine, struct sim_trace_event *event)
                                (unsigned long long)engine->limits.trace_events_max);
     }
     event->seq = engine->trace_seq_next++;      /* EN2 */
-    event->time_ns = engine->now_ns;
+    event->time_ns = engine->head.now_ns;
     /* Only the first byte is cleared: zero-filling the whole buffer for every sink of every
      * event was the largest single cost of an untraced run, and a sink writes its message
      * only when it fails. */
@@ -459,13 +433,15 @@ static enum sim_stop stop_when_empty(struct sim_engine *engine)
  * event is (sim__process_prefetch), each step reading only lines the step before loaded.
  * Only in a world with SIM_PREFETCH_PENDING_MIN events pending or more: a smaller one stays
  * in the caches. Prefetches change no state: no order, trace or digest depends on them. */
-static void prefetch_upcoming(const struct sim_engine *engine)
+static void prefetch_upcoming(const struct sim_engine *engine, uint32_t pending)
 {
-    if (!sim_engine_prefetching(engine))
+    /* sim_engine_prefetching's test, on the count the pop just reported (one call fewer
+     * per event). */
+    if (pending < SIM_PREFETCH_PENDING_MIN)
         return;
     sim_event_fn fns[SIM_PREFETCH_DISTANCE_MAX];
     void *args[SIM_PREFETCH_DISTANCE_MAX];
-    uint32_t count = sim_evq_upcoming(engine->queue, SIM_PREFETCH_DISTANCE_MAX, fns, args);
+    uint32_t count = sim_evq_upcoming(engine->head.queue, SIM_PREFETCH_DISTANCE_MAX, fns, args);
     for (uint32_t index = count; index > 0; index--)
         sim__process_prefetch(fns[index - 1], args[index - 1], index);
 }
@@ -475,7 +451,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
 {
     assert(engine != NULL);
     assert(result != NULL);
-    assert(engine->current == NULL);        /* no nested runs from inside a process */
+    assert(engine->head.current == NULL);        /* no nested runs from inside a process */
     uint64_t events_run = 0;
     enum sim_stop stopped = SIM_STOP_IDLE;
     for (;;) {
@@ -485,7 +461,7 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
         }
         /* SIM_TIME_NEVER when the queue is empty; nothing is scheduled at or past
          * SIM_TIME_PARKED but parked events. */
-        uint64_t next_event_ns = sim_evq_next_time(engine->queue);
+        uint64_t next_event_ns = sim_evq_next_time(engine->head.queue);
         if (next_event_ns >= SIM_TIME_PARKED) {
             stopped = stop_when_empty(engine);      /* nothing left but frozen domains' */
             break;                                  /* (and background events) */
@@ -501,8 +477,8 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             continue;
         }
         if (next_event_ns > until_ns) {
-            if (until_ns > engine->now_ns)
-                engine->now_ns = until_ns;
+            if (until_ns > engine->head.now_ns)
+                engine->head.now_ns = until_ns;
             stopped = SIM_STOP_UNTIL;
             break;
         }
@@ -519,23 +495,23 @@ void sim_engine_run(struct sim_engine *engine, uint64_t until_ns, uint64_t max_e
             break;
         }
         struct sim_evq_entry entry;
-        bool popped = sim_evq_pop(engine->queue, &entry);
+        bool popped = sim_evq_pop(engine->head.queue, &entry);
         assert(popped);
-        assert(entry.time_ns >= engine->now_ns);    /* EN1 */
-        engine->now_ns = entry.time_ns;
+        assert(entry.time_ns >= engine->head.now_ns);    /* EN1 */
+        engine->head.now_ns = entry.time_ns;
         engine->events_run++;
         events_run++;
         /* DO4: a domain that holds its events runs none (its gate opened it first). */
         assert((engine->frozen_count == 0 && engine->gate_count == 0) ||
                !sim_engine_domain_frozen(engine, entry.domain));
         engine->current_domain = entry.domain;
-        prefetch_upcoming(engine);
+        prefetch_upcoming(engine, entry.pending);
         entry.fn(engine, entry.arg, entry.data);
         engine->current_domain = 0;
         event_done(engine);
     }
     result->stopped = stopped;
-    result->now_ns = engine->now_ns;
+    result->now_ns = engine->head.now_ns;
     result->events_run = events_run;
 }
 
@@ -547,11 +523,6 @@ void sim_engine_set_progress(struct sim_engine *engine, sim_progress_fn fn, void
     engine->progress_fn = fn;
     engine->progress_state = state;
     engine->progress_every_events = every_events;
-}
-
-struct sim_process *sim_engine_current(const struct sim_engine *engine)
-{
-    return engine->current;
 }
 
 void sim_engine_set_after_event(struct sim_engine *engine, sim_after_event_fn fn, void *state)

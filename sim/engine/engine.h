@@ -16,6 +16,7 @@
 #ifndef SIM_ENGINE_ENGINE_H
 #define SIM_ENGINE_ENGINE_H
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,7 +48,26 @@ struct sim_process;
 struct sim_engine *sim_engine_create(const struct sim_limits *limits, uint64_t seed);
 void sim_engine_destroy(struct sim_engine *engine);
 
-uint64_t sim_engine_now(const struct sim_engine *engine);
+/* What every layer asks the engine at nearly every event (the simulated time; the process
+ * running, for each traced event's pid), laid out as the first member of struct sim_engine
+ * (engine_int.h) so that asking is a load, not a call. Only sim/engine writes it. */
+struct sim_engine_head {
+    struct sim_process *current;    /* the process running now, or NULL */
+    uint64_t now_ns;
+    struct sim_evq *queue;          /* owned: the pending events */
+};
+
+/* The head of `engine`: a pointer to a structure, converted, points to its first member
+ * (C11 6.7.2.1). */
+static inline const struct sim_engine_head *sim__engine_head(const struct sim_engine *engine)
+{
+    return (const struct sim_engine_head *)(const void *)engine;
+}
+
+static inline uint64_t sim_engine_now(const struct sim_engine *engine)
+{
+    return sim__engine_head(engine)->now_ns;
+}
 uint64_t sim_engine_seed(const struct sim_engine *engine);
 const struct sim_limits *sim_engine_limits(const struct sim_engine *engine);
 
@@ -123,10 +143,17 @@ bool sim_engine_domain_frozen(const struct sim_engine *engine, uint32_t domain);
 /* Events parked now (all domains). */
 uint32_t sim_engine_events_parked(const struct sim_engine *engine);
 uint32_t sim_engine_events_pending(const struct sim_engine *engine);
+/* Below this many pending events a world's state stays in the caches between turns and
+ * the prefetches would only cost instructions (about 100 an event), so none are made. */
+#define SIM_PREFETCH_PENDING_MIN 1024u
 /* True while the world is large enough that the engine prefetches what upcoming events
  * read (engine.c, prefetch_upcoming): only then is naming it worth its instructions
  * (sim_process.prefetch_spans). Read-only; no behaviour may depend on it. */
-bool sim_engine_prefetching(const struct sim_engine *engine);
+static inline bool sim_engine_prefetching(const struct sim_engine *engine)
+{
+    assert(engine != NULL);
+    return sim_evq_pending(sim__engine_head(engine)->queue) >= SIM_PREFETCH_PENDING_MIN;
+}
 /* Events run since the engine was created. */
 uint64_t sim_engine_events_run(const struct sim_engine *engine);
 
@@ -191,6 +218,9 @@ typedef void (*sim_after_event_fn)(void *state, struct sim_engine *engine);
 void sim_engine_set_after_event(struct sim_engine *engine, sim_after_event_fn fn, void *state);
 
 /* The process whose code is running now, or NULL (event handlers, plain test code). */
-struct sim_process *sim_engine_current(const struct sim_engine *engine);
+static inline struct sim_process *sim_engine_current(const struct sim_engine *engine)
+{
+    return sim__engine_head(engine)->current;
+}
 
 #endif /* SIM_ENGINE_ENGINE_H */

@@ -6,8 +6,13 @@
 #ifndef SIM_ENGINE_ENGINE_INT_H
 #define SIM_ENGINE_ENGINE_INT_H
 
+#include <assert.h>
+
 #include "engine.h"
+#include "error.h"
+#include "evq.h"
 #include "process.h"
+#include "rng.h"
 
 struct rng_stream {
     char name[SIM_RNG_STREAM_NAME_BYTES_MAX];
@@ -40,11 +45,10 @@ struct sim_background {
 #define SIM_TIME_PARKED (SIM_TIME_NEVER - 1)
 
 struct sim_engine {
+    struct sim_engine_head head;    /* first: the current process and now_ns (engine.h) */
     struct sim_limits limits;
     uint64_t seed;
-    uint64_t now_ns;
     uint64_t events_run;
-    struct sim_evq *queue;
     struct rng_stream streams[SIM_RNG_STREAMS_MAX];   /* in creation order */
     uint32_t stream_count;
     struct sim_trace_sink sinks[SIM_TRACE_SINKS_MAX];
@@ -65,7 +69,6 @@ struct sim_engine {
      * without the loop over wanted_kind_ids. */
     uint64_t wanted_kind_mask;
     uint64_t trace_seq_next;        /* the one counter of trace event sequence numbers */
-    struct sim_process *current;    /* the process running now, or NULL */
     struct sim_process *live_head;  /* live processes, creation order */
     struct sim_process *live_tail;
     uint32_t live_count;
@@ -93,12 +96,37 @@ struct sim_engine {
     char error_message[SIM_ERROR_MESSAGE_BYTES_MAX];
 };
 
-/* engine.c: sim_engine_schedule_at_in with an explicit rank (evq.h). */
-int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain, uint32_t rank,
-                                uint64_t time_ns, sim_event_fn fn, void *arg, uint64_t data,
-                                sim_event_id *id_out);
+/* engine.c, out of line because rare: the failures of sim__engine_schedule_ranked. Each
+ * records the error and returns the code. */
+int sim__engine_time_past_end(struct sim_engine *engine, uint64_t time_ns);
+int sim__engine_push_failed(struct sim_engine *engine, int rc);
+
+/* sim_engine_schedule_at_in with an explicit rank (evq.h). Inline: every sleep and every
+ * resume of a process (process.c) schedules through it, and the call and its checks of
+ * the queue's answer cost more than the checks themselves. */
+static inline int sim__engine_schedule_ranked(struct sim_engine *engine, uint32_t domain,
+                                              uint32_t rank, uint64_t time_ns,
+                                              sim_event_fn fn, void *arg, uint64_t data,
+                                              sim_event_id *id_out)
+{
+    assert(engine != NULL);
+    assert(time_ns >= engine->head.now_ns);      /* EN1 */
+    assert(domain < SIM_DOMAINS_MAX);
+    if (time_ns > SIM_TIME_END_NS)
+        return sim__engine_time_past_end(engine, time_ns);
+    int rc = sim_evq_push_ranked(engine->head.queue, domain, rank, time_ns, fn, arg, data, id_out);
+    if (__builtin_expect(rc != SIM_OK, 0))
+        return sim__engine_push_failed(engine, rc);
+    return SIM_OK;
+}
+
 /* process.c's rank for a resume event: drawn while the tie-break is on, else the default. */
-uint32_t sim__engine_resume_rank(struct sim_engine *engine);
+static inline uint32_t sim__engine_resume_rank(struct sim_engine *engine)
+{
+    if (engine->wakeup_rng == NULL)
+        return SIM_EVQ_RANK_DEFAULT;
+    return (uint32_t)(sim_rng_next(engine->wakeup_rng) >> 32);     /* the best-mixed bits */
+}
 
 /* domain.c: parks the earliest event if its domain holds its events; true if it did.
  * When the earliest event is its domain's gate, opens the gate (the domain's parked
@@ -115,9 +143,6 @@ void sim__process_deadlock_scan(struct sim_engine *engine, bool *deadlock_out);
 /* How many events ahead of the running one the engine starts loading state (engine.c,
  * prefetch_upcoming): one step of a chain of dependent loads per event. */
 #define SIM_PREFETCH_DISTANCE_MAX 3u
-/* Below this many pending events a world's state stays in the caches between turns and
- * the prefetches would only cost instructions (about 100 an event), so none are made. */
-#define SIM_PREFETCH_PENDING_MIN 1024u
 /* Starts loading what a pending event (fn, arg) will read first when it runs `distance`
  * events from now (1: next; engine.c, prefetch_upcoming): at 3 its argument (a process's
  * lines), at 2 a process's owner, prefetch_hints and prefetch_spans, at 1 what the

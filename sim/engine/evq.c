@@ -92,9 +92,9 @@ struct slot {
 };
 
 struct sim_evq {
+    struct sim_evq_head head;   /* first: the pending count, read inline (evq.h) */
     struct heap_node *heap;
     struct slot *slots;
-    uint32_t pending;
     uint32_t heap_count;    /* chains */
     bool sorted;            /* the heads are in ring[], not heap[] */
     uint32_t ring_first;    /* sorted: the earliest head's place in ring[] */
@@ -481,7 +481,7 @@ int sim_evq_push_ranked(struct sim_evq *queue, uint32_t domain, uint32_t rank, u
 {
     assert(queue != NULL);
     assert(fn != NULL);
-    if (queue->pending >= queue->pending_max)
+    if (queue->head.pending >= queue->pending_max)
         return SIM_ELIMIT;
     if (queue->free_head == NONE) {
         int rc = grow(queue);
@@ -500,10 +500,10 @@ int sim_evq_push_ranked(struct sim_evq *queue, uint32_t domain, uint32_t rank, u
     slot->seq = queue->seq_next++;
     slot->rank = rank;
     insert(queue, slot_index);
-    queue->pending++;
+    queue->head.pending++;
     if (id_out != NULL)
         *id_out = make_id(slot_index, slot->generation);
-    assert(pending(slot) && queue->heap_count <= queue->pending);
+    assert(pending(slot) && queue->heap_count <= queue->head.pending);
     return SIM_OK;
 }
 
@@ -514,7 +514,7 @@ static inline void release_slot(struct sim_evq *queue, uint32_t slot_index)
     slot->generation++;
     slot->next = queue->free_head;
     queue->free_head = slot_index;
-    queue->pending--;
+    queue->head.pending--;
 }
 
 /* The pending slot `id` names, or NULL (ran, cancelled, never existed). */
@@ -566,7 +566,7 @@ int sim_evq_move(struct sim_evq *queue, sim_event_id id, uint64_t time_ns, bool 
         slot->rank = SIM_EVQ_RANK_DEFAULT;
     }
     insert(queue, slot_index);
-    assert(pending(slot) && queue->heap_count <= queue->pending);
+    assert(pending(slot) && queue->heap_count <= queue->head.pending);
     return SIM_OK;
 }
 
@@ -588,7 +588,7 @@ void sim_evq_peek(const struct sim_evq *queue, uint64_t *time_ns, uint32_t *doma
                   sim_event_id *id)
 {
     assert(queue != NULL);
-    assert(queue->pending > 0);
+    assert(queue->head.pending > 0);
     const struct heap_node *top = top_node(queue);
     const struct slot *slot = &queue->slots[top->slot];
     *time_ns = top->time_ns;
@@ -629,10 +629,11 @@ bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
 {
     assert(queue != NULL);
     assert(entry != NULL);
-    if (queue->pending == 0)
+    if (queue->head.pending == 0)
         return false;
     if (queue->sorted) {
         pop_sorted(queue, entry);
+        entry->pending = queue->head.pending;
         return true;
     }
     uint32_t slot_index = queue->heap[0].slot;
@@ -655,13 +656,14 @@ bool sim_evq_pop(struct sim_evq *queue, struct sim_evq_entry *entry)
             sift_down(queue, 0);
     }
     release_slot(queue, slot_index);
+    entry->pending = queue->head.pending;
     return true;
 }
 
 uint64_t sim_evq_next_time(const struct sim_evq *queue)
 {
     assert(queue != NULL);
-    return queue->pending > 0 ? top_node(queue)->time_ns : UINT64_MAX;
+    return queue->head.pending > 0 ? top_node(queue)->time_ns : UINT64_MAX;
 }
 
 uint32_t sim_evq_upcoming(const struct sim_evq *queue, uint32_t count, sim_event_fn *fns,
@@ -670,7 +672,7 @@ uint32_t sim_evq_upcoming(const struct sim_evq *queue, uint32_t count, sim_event
     assert(queue != NULL);
     assert(count == 0 || (fns != NULL && args != NULL));
     uint32_t filled = 0;
-    uint32_t slot_index = queue->pending > 0 ? top_node(queue)->slot : NONE;
+    uint32_t slot_index = queue->head.pending > 0 ? top_node(queue)->slot : NONE;
     while (filled < count && slot_index != NONE) {
         const struct slot *slot = &queue->slots[slot_index];
         fns[filled] = slot->fn;
@@ -680,21 +682,15 @@ uint32_t sim_evq_upcoming(const struct sim_evq *queue, uint32_t count, sim_event
     }
     if (slot_index != NONE)
         __builtin_prefetch(&queue->slots[slot_index]);
-    assert(filled <= count && filled <= queue->pending);
+    assert(filled <= count && filled <= queue->head.pending);
     return filled;
 }
 
 uint64_t sim_evq_peek_time(const struct sim_evq *queue)
 {
     assert(queue != NULL);
-    assert(queue->pending > 0);
+    assert(queue->head.pending > 0);
     return top_node(queue)->time_ns;
-}
-
-uint32_t sim_evq_pending(const struct sim_evq *queue)
-{
-    assert(queue != NULL);
-    return queue->pending;
 }
 
 uint32_t sim_evq_pending_max(const struct sim_evq *queue)
@@ -708,7 +704,7 @@ static bool chain_check(const struct sim_evq *queue, uint32_t first, uint32_t *e
 {
     uint32_t previous = NONE;
     for (uint32_t index = first; index != NONE; index = queue->slots[index].next) {
-        if (index >= queue->capacity || *events >= queue->pending)
+        if (index >= queue->capacity || *events >= queue->head.pending)
             return false;
         const struct slot *slot = &queue->slots[index];
         if (slot->prev != previous || (previous != NONE && slot->heap_index != NONE))
@@ -724,8 +720,8 @@ static bool chain_check(const struct sim_evq *queue, uint32_t first, uint32_t *e
 
 bool sim_evq_check(const struct sim_evq *queue)
 {
-    if (queue->pending > queue->pending_max || queue->pending > queue->capacity ||
-        queue->heap_count > queue->pending ||
+    if (queue->head.pending > queue->pending_max || queue->head.pending > queue->capacity ||
+        queue->heap_count > queue->head.pending ||
         (queue->sorted && queue->heap_count > EVQ_SORTED_MAX))
         return false;
     uint32_t events = 0;
@@ -751,5 +747,5 @@ bool sim_evq_check(const struct sim_evq *queue)
             return false;
         free_count++;
     }
-    return events == queue->pending && free_count + queue->pending == queue->capacity;
+    return events == queue->head.pending && free_count + queue->head.pending == queue->capacity;
 }

@@ -16,6 +16,7 @@
 #ifndef SIM_ENGINE_EVQ_H
 #define SIM_ENGINE_EVQ_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct sim_evq_entry {
     void *arg;
     uint64_t data;
     uint32_t domain;
+    uint32_t pending;       /* sim_evq_pop: the events still pending after this one left */
 };
 
 struct sim_evq;
@@ -87,7 +89,19 @@ uint64_t sim_evq_peek_time(const struct sim_evq *queue);
 /* Time of the earliest event, or UINT64_MAX when the queue is empty (the run loop's one
  * question per event). */
 uint64_t sim_evq_next_time(const struct sim_evq *queue);
-uint32_t sim_evq_pending(const struct sim_evq *queue);
+/* The count the engine asks at every blocking socket call (sim_engine_prefetching), laid
+ * out as the first member of struct sim_evq (evq.c) so that asking is a load, not a call.
+ * Only evq.c writes it. */
+struct sim_evq_head {
+    uint32_t pending;
+};
+
+static inline uint32_t sim_evq_pending(const struct sim_evq *queue)
+{
+    assert(queue != NULL);
+    /* A pointer to a structure, converted, points to its first member (C11 6.7.2.1). */
+    return ((const struct sim_evq_head *)(const void *)queue)->pending;
+}
 uint32_t sim_evq_pending_max(const struct sim_evq *queue);
 /* Whole-structure check (heap order, index back-links); O(n), for tests and asserts. */
 bool sim_evq_check(const struct sim_evq *queue);

@@ -123,7 +123,7 @@ static void resume_now(struct sim_engine *engine, struct sim_process *process,
                        enum sim_wake_reason reason)
 {
     assert(process->state == SIM_PROCESS_RUNNABLE);     /* PR2 */
-    assert(engine->current == NULL);
+    assert(engine->head.current == NULL);
     process->resume_event = SIM_EVENT_NONE;
     if (process->kill_requested)
         reason = SIM_WAKE_KILLED;
@@ -134,9 +134,9 @@ static void resume_now(struct sim_engine *engine, struct sim_process *process,
     sim_trace_event_init(&event, SIM_LAYER_API, "proc_resume", process->ctx, process->pid);
     sim_trace_field_strn(&event, "reason", reason_name->text, reason_name->size_bytes);
     (void)sim_engine_emit(engine, &event);     /* failure aborts the run */
-    engine->current = process;
+    engine->head.current = process;
     process->ops->resume(process, reason);
-    engine->current = NULL;
+    engine->head.current = NULL;
     /* The owner may have destroyed a finished process; touch nothing after resume. */
 }
 
@@ -190,7 +190,7 @@ int sim_process_create_in(struct sim_engine *engine, uint32_t domain, uint32_t c
     process->ops = ops;
     process->owner = owner;
     process->engine = engine;
-    int rc = schedule_resume(process, SIM_WAKE_START, start_ns < engine->now_ns ? engine->now_ns
+    int rc = schedule_resume(process, SIM_WAKE_START, start_ns < engine->head.now_ns ? engine->head.now_ns
                                                                                 : start_ns);
     if (rc < 0) {
         free(process);
@@ -259,7 +259,7 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
 {
     assert(process != NULL);
     assert(process->state == SIM_PROCESS_RUNNING);
-    assert(process->engine->current == process);
+    assert(process->engine->head.current == process);
     assert(queue != NULL || deadline_ns != SIM_TIME_NEVER);    /* PR3 */
     struct sim_engine *engine = process->engine;
     process->prefetch_spans.count = 0;     /* the owner names this wait's, if any */
@@ -268,7 +268,7 @@ int sim_process_block(struct sim_process *process, struct sim_waitq *queue, uint
     if (deadline_ns > SIM_TIME_END_NS && queue != NULL)
         deadline_ns = SIM_TIME_NEVER;       /* it can never come: only the queue wakes it */
     if (deadline_ns != SIM_TIME_NEVER) {
-        uint64_t at_ns = deadline_ns < engine->now_ns ? engine->now_ns : deadline_ns;
+        uint64_t at_ns = deadline_ns < engine->head.now_ns ? engine->head.now_ns : deadline_ns;
         int rc = sim__engine_schedule_ranked(engine, process->domain,
                                              sim__engine_resume_rank(engine), at_ns,
                                              deadline_event, process, 0,
@@ -312,7 +312,7 @@ bool sim_process_wake(struct sim_process *process, enum sim_wake_reason reason)
     /* With a deadline, the resume event replaces the deadline event, so this cannot hit
      * events_pending_max; without one it can, and then the whole run stops with the
      * limit's name (the process is left RUNNABLE without an event: the run is over). */
-    int rc = schedule_resume(process, reason, process->engine->now_ns);
+    int rc = schedule_resume(process, reason, process->engine->head.now_ns);
     if (rc < 0) {
         sim_engine_abort(process->engine, rc);
         return true;

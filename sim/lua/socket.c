@@ -87,9 +87,11 @@ static int push_errno(lua_State *L, int error)
 }
 
 /* api layer: one event per socket call as the scenario sees it, with its result (the count,
- * 0, or a negative errno); pid 0 outside any process. */
-static void emit_call(struct sim_engine *engine, uint32_t pid, const char *kind,
-                      const struct vsock_sock *sock, int64_t result)
+ * 0, or a negative errno); pid 0 outside any process. Inline, so that a literal kind's
+ * length and name id are constants (emit_op_call). */
+static inline __attribute__((always_inline)) void
+emit_call(struct sim_engine *engine, uint32_t pid, const char *kind,
+          const struct vsock_sock *sock, int64_t result)
 {
     struct sim_trace_event event;
     uint32_t cid = sock != NULL ? vsock_stack_local_cid(sock->stack) : VSOCK_CID_HOST;
@@ -311,6 +313,21 @@ static int op_yield(lua_State *L, struct op_state *state)
     return lua_yieldk(L, 0, (lua_KContext)(intptr_t)state, op_continue);
 }
 
+/* The event of a blocking call that finished: each kind a literal, so that its length and
+ * name id are computed by the compiler (from a table of kinds they were computed at every
+ * send and receive, about 70 instructions each). */
+static void emit_op_call(struct sim_engine *engine, uint32_t pid, enum op_kind kind,
+                         const struct vsock_sock *sock, int64_t result)
+{
+    switch (kind) {
+    case OP_CONNECT: emit_call(engine, pid, "sock_connect", sock, result); return;
+    case OP_ACCEPT: emit_call(engine, pid, "sock_accept", sock, result); return;
+    case OP_SEND: emit_call(engine, pid, "sock_send", sock, result); return;
+    case OP_RECV: emit_call(engine, pid, "sock_recv", sock, result); return;
+    }
+    assert(!"an operation of no known kind");
+}
+
 /* Runs the operation until it finishes (then sleeps its cost) or must wait. The state
  * holds the checked payload of stack slot 1 (the socket) and the process making the call
  * (found once by the method: blocking_process), so no step asks Lua, the runtime or the
@@ -329,9 +346,7 @@ static int op_run(lua_State *L, struct op_state *state)
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
     if (count >= 0) {
-        static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
-                                             "sock_recv" };
-        emit_call(engine, process->pid, kinds[state->kind], ls->sock, result);
+        emit_op_call(engine, process->pid, state->kind, ls->sock, result);
         if (state->cost_ns == 0)
             return count;
         assert(count <= UINT8_MAX);

@@ -64,6 +64,7 @@ static void test_evq_pops_in_time_order(void)
         ASSERT_U64_EQ(entry.seq, order[index]);
         CU_ASSERT(entry.fn == (order[index] % 2 ? event_other : event_noop));
         CU_ASSERT_PTR_EQUAL(entry.arg, &marker);
+        CU_ASSERT_EQUAL(entry.pending, 6 - index);      /* what is left after it */
         CU_ASSERT(sim_evq_check(queue));
     }
     struct sim_evq_entry entry;
@@ -173,7 +174,8 @@ static bool model_pop(struct sim_evq *queue, struct model *model)
     event->pending = false;
     model->pending--;
     return entry.data == (uint64_t)expected && entry.time_ns == event->time_ns &&
-           entry.seq == event->seq;
+           entry.seq == event->seq && entry.pending == model->pending &&
+           entry.pending == sim_evq_pending(queue);
 }
 
 /* Cancels the pending model event at or after `start`, if any. */
