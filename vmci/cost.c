@@ -188,13 +188,13 @@ static __attribute__((noinline)) uint64_t draw_varied_slow(const struct vmci_cos
     return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
 }
 
-uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id)
+uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id,
+                                uint64_t value)
 {
     /* `cost` and `id` are asserted by vmci_cost_draw, the only caller (a jittered world
-     * draws here at every hop: the checks are not repeated). */
+     * draws here at every hop: the checks are not repeated), and `value` is its constant. */
     const struct vmci_jitter *jitter = &cost->jitter[id];
     assert(jitter->mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
-    uint64_t value = vmci_cost_constant(cost, id);
     if (!prepared_for(jitter, value) || vmci_faults_on(cost->faults))
         return draw_varied_slow(cost, id, value);
     /* jitter_draw's prepared case, without the frame its other cases need. */

@@ -139,8 +139,18 @@ static inline void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_by
     assert(pool != NULL);
     struct simlua_pool_class class_info = simlua__pool_class(block_bytes);
     struct simlua_pool_free_block *block = pool->free_lists[class_info.index];
-    if (block == NULL)
-        return simlua__pool_carve(pool, class_info, block_bytes);
+    if (block == NULL) {
+        /* Most blocks of a short run are new ones (its collections are few): the next
+         * block of the newest slab is taken here; a new slab is pool.c's work. */
+        if (__builtin_expect((size_t)(pool->carve_end - pool->carve_next) < class_info.bytes, 0))
+            return simlua__pool_carve(pool, class_info, block_bytes);
+        void *carved = pool->carve_next;        /* poisoned with its slab */
+        pool->carve_next += class_info.bytes;
+        SIMLUA_POOL_UNPOISON(carved, block_bytes);
+        pool->live_bytes += class_info.bytes;
+        assert(pool->live_bytes <= pool->slab_bytes);
+        return carved;
+    }
     SIMLUA_POOL_UNPOISON(block, sizeof(*block));        /* the link, whatever block_bytes is */
     pool->free_lists[class_info.index] = block->next;
     /* The new head is the next block of this class handed out. In a large world it lies

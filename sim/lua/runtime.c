@@ -309,8 +309,10 @@ void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_by
     (void)made;
 }
 
-/* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it. */
-static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_bytes)
+/* runtime_new in every case but the common one (no refusal pending or due, no string
+ * block offered or measured): the same steps, in their order. */
+static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *runtime,
+                                                         size_t tag, size_t new_bytes)
 {
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return NULL;
@@ -318,11 +320,36 @@ static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_
     if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
         return NULL;            /* Lua collects everything (a full cycle) and tries again */
     struct block_header *header;
-    if (__builtin_expect(runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0)) {
+    if (runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE) {
         header = string_block_new(runtime, tag, new_total);
     } else {
         header = block_alloc(runtime, new_total);
     }
+    if (header == NULL)
+        return NULL;
+    runtime->memory_bytes += new_total;
+    block_created(runtime, header, tag, new_bytes);
+    return header + 1;
+}
+
+/* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it.
+ * Nearly every request of a run is a small block while no refusal is pending or due and
+ * no string block is offered: that case is decided by one test and served by the pool's
+ * inline path (a free list's head, or the next block carved from the newest slab);
+ * everything else goes the full way (runtime_new_other). The accounting is the same. */
+static inline void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_bytes)
+{
+    bool paced = block_is_paced(tag, new_bytes);
+    bool refusal = runtime->gc_refused ||
+                   (paced && runtime->gc_object_bytes_since >= 2 * runtime->gc_threshold_bytes);
+    if (__builtin_expect(refusal || runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0))
+        return runtime_new_other(runtime, tag, new_bytes);
+    uint64_t new_total = new_bytes + sizeof(struct block_header);
+    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+        return NULL;            /* Lua collects everything (a full cycle) and tries again */
+    struct block_header *header = simlua__pool_serves(new_total)
+                                      ? simlua__pool_alloc(&runtime->pool, new_total)
+                                      : block_alloc(runtime, new_total);
     if (header == NULL)
         return NULL;
     runtime->memory_bytes += new_total;
@@ -353,12 +380,12 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
 static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
 {
     struct simlua_runtime *runtime = state;
+    if (__builtin_expect(pointer == NULL && new_bytes != 0, 1))    /* the usual request */
+        return runtime_new(runtime, old_bytes, new_bytes);
     if (new_bytes == 0) {
         runtime_free(runtime, pointer, old_bytes);
         return NULL;
     }
-    if (pointer == NULL)
-        return runtime_new(runtime, old_bytes, new_bytes);
     return runtime_resize(runtime, pointer, old_bytes, new_bytes);
 }
 

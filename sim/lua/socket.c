@@ -87,9 +87,12 @@ static int push_errno(lua_State *L, int error)
 }
 
 /* api layer: one event per socket call as the scenario sees it, with its result (the count,
- * 0, or a negative errno); pid 0 outside any process. */
-static void emit_call(struct sim_engine *engine, uint32_t pid, const char *kind,
-                      const struct vsock_sock *sock, int64_t result)
+ * 0, or a negative errno); pid 0 outside any process. Inline where the kind is a literal
+ * (op_run's four), so that its length and name id are constants there. */
+static inline __attribute__((always_inline)) void emit_call(struct sim_engine *engine,
+                                                            uint32_t pid, const char *kind,
+                                                            const struct vsock_sock *sock,
+                                                            int64_t result)
 {
     struct sim_trace_event event;
     uint32_t cid = sock != NULL ? vsock_stack_local_cid(sock->stack) : VSOCK_CID_HOST;
@@ -100,6 +103,15 @@ static void emit_call(struct sim_engine *engine, uint32_t pid, const char *kind,
     (void)sim_engine_emit(engine, &event);
 }
 
+/* emit_call for a kind known only at run time (the non-blocking methods'). */
+static __attribute__((noinline)) void emit_call_named(struct sim_engine *engine, uint32_t pid,
+                                                      const char *kind,
+                                                      const struct vsock_sock *sock,
+                                                      int64_t result)
+{
+    emit_call(engine, pid, kind, sock, result);
+}
+
 static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *sock,
                        int64_t result)
 {
@@ -107,7 +119,21 @@ static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *
     struct simlua_process *process = simlua__current_process(runtime);
     if (runtime->world == NULL)
         return;
-    emit_call(runtime->world->engine, process != NULL ? process->pid : 0, kind, sock, result);
+    emit_call_named(runtime->world->engine, process != NULL ? process->pid : 0, kind, sock,
+                    result);
+}
+
+/* The api event of a finished blocking call, its kind a literal for each operation. */
+static void emit_op_call(struct sim_engine *engine, uint32_t pid, enum op_kind kind,
+                         const struct vsock_sock *sock, int64_t result)
+{
+    switch (kind) {
+    case OP_CONNECT: emit_call(engine, pid, "sock_connect", sock, result); return;
+    case OP_ACCEPT: emit_call(engine, pid, "sock_accept", sock, result); return;
+    case OP_SEND: emit_call(engine, pid, "sock_send", sock, result); return;
+    case OP_RECV: emit_call(engine, pid, "sock_recv", sock, result); return;
+    }
+    assert(!"unknown socket operation");
 }
 
 static struct lua_socket *check_socket(lua_State *L)
@@ -329,9 +355,7 @@ static int op_run(lua_State *L, struct op_state *state)
     state->cost_ns += call.cost_ns;
     struct sim_engine *engine = process->world->engine;
     if (count >= 0) {
-        static const char *const kinds[] = { "", "sock_connect", "sock_accept", "sock_send",
-                                             "sock_recv" };
-        emit_call(engine, process->pid, kinds[state->kind], ls->sock, result);
+        emit_op_call(engine, process->pid, (enum op_kind)state->kind, ls->sock, result);
         if (state->cost_ns == 0)
             return count;
         assert(count <= UINT8_MAX);
