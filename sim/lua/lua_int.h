@@ -134,7 +134,8 @@ struct simlua_pool_free_block {
 void *simlua__pool_carve(struct simlua_pool *pool, struct simlua_pool_class class_info,
                          size_t block_bytes);
 /* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
-static inline void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes)
+static inline __attribute__((always_inline)) void *simlua__pool_alloc(struct simlua_pool *pool,
+                                                                   size_t block_bytes)
 {
     assert(pool != NULL);
     struct simlua_pool_class class_info = simlua__pool_class(block_bytes);

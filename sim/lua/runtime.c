@@ -69,8 +69,9 @@ bool simlua__tag_is_numbered(size_t tag)
     return tag_is_numbered(tag);
 }
 
-static void block_created(struct simlua_runtime *runtime, struct block_header *header,
-                          size_t tag, size_t bytes)
+static inline __attribute__((always_inline)) void block_created(struct simlua_runtime *runtime,
+                                                              struct block_header *header,
+                                                              size_t tag, size_t bytes)
 {
     header->creation = 0;
     header->object_bytes = 0;
