@@ -48,6 +48,11 @@
 #define SIMLUA_GC_OBJECT_BYTES_MIN (4u * 1024 * 1024)
 /* Strings at least this large (block bytes) count in the collector's pace (runtime.c). */
 #define SIMLUA_GC_STRING_BYTES_MIN 1024u
+/* How far the stopped collector's debt is set below zero, in KiB (runtime.c): far more than
+ * a state's memory can grow by between two collections (SIMLUA_MEMORY_BYTES_MAX). */
+#define SIMLUA_GC_DEBT_LOWER_KIB (-(1 << 30))
+_Static_assert(-(long long)SIMLUA_GC_DEBT_LOWER_KIB * 1024 > (long long)SIMLUA_MEMORY_BYTES_MAX,
+               "the debt stays below zero while the state grows to its limit");
 /* Lua instructions between two full collections at most (a multiple of the hook's). */
 #define SIMLUA_GC_INSTRUCTIONS_MAX (64u * 1024 * 1024)
 /* User values a full userdata may have for the sandbox to find its creation number. */
@@ -338,6 +343,7 @@ struct simlua_runtime {
     uint64_t gc_instructions_since;     /* Lua instructions since the last collection */
     uint64_t gc_collections;            /* full collections the runtime ran */
     bool gc_refused;                    /* the allocator refused one block to make Lua collect */
+    bool gc_debt_stale;                 /* a refusal made Lua collect: lower its debt again */
     uint32_t finalizers_running;        /* bindings' __gc functions running (object.c) */
     uint32_t numbering_walks;           /* walks that numbered built-in functions (sandbox.c) */
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */

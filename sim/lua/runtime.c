@@ -310,16 +310,25 @@ void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_by
     (void)made;
 }
 
+/* A request refused: Lua collects in full (an emergency cycle) and asks again, and that
+ * cycle sets the collector's debt anew, so it is lowered again at the next point that can
+ * (gc_maybe). */
+static void *refuse(struct simlua_runtime *runtime)
+{
+    runtime->gc_debt_stale = true;
+    return NULL;
+}
+
 /* runtime_new in every case but the common one (no refusal pending or due, no string
  * block offered or measured): the same steps, in their order. */
 static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *runtime,
                                                          size_t tag, size_t new_bytes)
 {
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
-        return NULL;
+        return refuse(runtime);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
     if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
-        return NULL;            /* Lua collects everything (a full cycle) and tries again */
+        return refuse(runtime); /* Lua collects everything (a full cycle) and tries again */
     struct block_header *header;
     if (runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE) {
         header = string_block_new(runtime, tag, new_total);
@@ -327,7 +336,7 @@ static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *
         header = block_alloc(runtime, new_total);
     }
     if (header == NULL)
-        return NULL;
+        return refuse(runtime);
     runtime->memory_bytes += new_total;
     block_created(runtime, header, tag, new_bytes);
     return header + 1;
@@ -347,12 +356,12 @@ static inline void *runtime_new(struct simlua_runtime *runtime, size_t tag, size
         return runtime_new_other(runtime, tag, new_bytes);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
     if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
-        return NULL;            /* Lua collects everything (a full cycle) and tries again */
+        return refuse(runtime); /* Lua collects everything (a full cycle) and tries again */
     struct block_header *header = simlua__pool_serves(new_total)
                                       ? simlua__pool_alloc(&runtime->pool, new_total)
                                       : block_alloc(runtime, new_total);
     if (header == NULL)
-        return NULL;
+        return refuse(runtime);
     runtime->memory_bytes += new_total;
     block_created(runtime, header, tag, new_bytes);
     return header + 1;
@@ -368,10 +377,10 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
         memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
-        return NULL;            /* Lua collects everything (a full cycle) and tries again */
+        return refuse(runtime); /* Lua collects everything (a full cycle) and tries again */
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
-        return NULL;
+        return refuse(runtime);
     runtime->memory_bytes = runtime->memory_bytes - old_total + new_total;
     return resized + 1;
 }
@@ -401,10 +410,25 @@ uint64_t simlua__block_creation(const void *block)
  * and C finalizers see the same collections in every run. The pace is measured in bytes
  * of new Lua objects, whose sizes depend only on the program (unlike table parts, whose
  * growth depends on hash collisions). */
+/* The stopped collector's debt set far below zero. Lua adds every allocation to the debt and,
+ * while it is above zero, calls the collector at each allocation and at each table,
+ * closure and concatenation the program makes; stopped, the collector then does nothing.
+ * A step of a negative size only lowers the debt (the step itself runs only above zero),
+ * and the total Lua reports (collectgarbage("count")) does not move. A full collection
+ * sets the debt from the live bytes again, so it is lowered after each. */
+static void gc_debt_lower(lua_State *L)
+{
+    int stepped = lua_gc(L, LUA_GCSTEP, SIMLUA_GC_DEBT_LOWER_KIB);
+    assert(stepped == 0);                       /* no step ran, no cycle ended */
+    assert(lua_gc(L, LUA_GCISRUNNING) == 0);    /* and the collector is still stopped */
+    (void)stepped;
+}
+
 void simlua__gc_collect(lua_State *L)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
     lua_gc(L, LUA_GCCOLLECT);
+    gc_debt_lower(L);
     runtime->gc_refused = false;
     gc_pace_restart(runtime);
 }
@@ -414,6 +438,10 @@ void simlua__gc_collect(lua_State *L)
  * (garbage made of strings only). */
 static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
 {
+    if (__builtin_expect(runtime->gc_debt_stale, 0)) {
+        runtime->gc_debt_stale = false;
+        gc_debt_lower(L);
+    }
     if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes ||
         runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX)
         simlua__gc_collect(L);
@@ -464,6 +492,7 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
                                              ? options->instructions_per_step_max
                                              : SIMLUA_INSTRUCTIONS_PER_STEP_MAX;
     lua_gc(runtime->L, LUA_GCSTOP);
+    gc_debt_lower(runtime->L);
     lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
     const char *slash = strrchr(options->scenario_path, '/');
     if (slash == NULL)
