@@ -409,7 +409,12 @@ static struct op_state *op_begin(lua_State *L, struct simlua_runtime *runtime,
                                  struct lua_socket *ls, enum op_kind kind, const char *method)
 {
     struct simlua_process *process = blocking_process(L, runtime, method);
-    lua_settop(L, ARG_TOP);
+    /* lua_settop(L, ARG_TOP), in the cheaper calls of the usual case (fewer arguments). */
+    int top = lua_gettop(L);
+    if (top > ARG_TOP)
+        lua_settop(L, ARG_TOP);
+    for (; top < ARG_TOP; top++)
+        lua_pushnil(L);
     /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
      * when the module opens, as before, so the objects Lua makes stay the same). */
     struct op_state *state = simlua__object_new_hidden(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
