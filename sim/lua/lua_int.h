@@ -391,6 +391,16 @@ uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes);
  * for the next one. */
 void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_bytes);
 
+/* luaL_checkinteger in one call into Lua when the argument is an integer (or converts to
+ * one): the usual case of the hot bindings. Otherwise luaL_checkinteger itself, which
+ * raises its own error, so the messages are the same. */
+static inline lua_Integer simlua__check_integer(lua_State *L, int index)
+{
+    int is_integer = 0;
+    lua_Integer value = lua_tointegerx(L, index, &is_integer);
+    return is_integer ? value : luaL_checkinteger(L, index);
+}
+
 /* The runtime of a Lua state (its allocator's user data). Inline: the bindings ask for it
  * on nearly every call. */
 static inline struct simlua_runtime *simlua__runtime(lua_State *L)

@@ -681,7 +681,7 @@ static int socket_recv_common(lua_State *L, const char *method, int results)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
     struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
-    lua_Integer size_bytes = luaL_checkinteger(L, 2);
+    lua_Integer size_bytes = simlua__check_integer(L, 2);
     luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
                   "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
     uint32_t flags = check_flags(L, 3);
