@@ -188,21 +188,28 @@ static __attribute__((noinline)) uint64_t draw_varied_slow(const struct vmci_cos
     return vmci_fault_stretch(cost->faults, stretch_sites[id], value);
 }
 
-uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id)
+uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id,
+                                uint64_t value)
 {
     /* `cost` and `id` are asserted by vmci_cost_draw, the only caller (a jittered world
-     * draws here at every hop: the checks are not repeated). */
+     * draws here at every hop: the checks are not repeated), and `value` is its constant. */
     const struct vmci_jitter *jitter = &cost->jitter[id];
     assert(jitter->mode != VMCI_JITTER_OFF || vmci_faults_on(cost->faults));
-    uint64_t value = vmci_cost_constant(cost, id);
     if (!prepared_for(jitter, value) || vmci_faults_on(cost->faults))
         return draw_varied_slow(cost, id, value);
-    /* jitter_draw's prepared case, without the frame its other cases need. */
+    /* jitter_draw's prepared case, without the frame its other cases need; the first draw
+     * here (nearly always the one kept), a rejected one's redraws in sim_rng_below_limited
+     * (the same sequence of draws). */
     assert(jitter->rng != NULL);
     uint64_t low = jitter->prepared_low;
     uint64_t width = jitter->prepared_high - low;
     if (width == UINT64_MAX)
         return sim_rng_next(jitter->rng);
+    /* The limit is the one of this width (what sim_rng_below_limited asserts). */
+    assert(UINT64_MAX - jitter->prepared_limit < width + 1);
+    uint64_t draw = sim_rng_next(jitter->rng);
+    if (__builtin_expect(draw < jitter->prepared_limit, 1))
+        return low + draw % (width + 1);
     return low + sim_rng_below_limited(jitter->rng, width + 1, jitter->prepared_limit);
 }
 

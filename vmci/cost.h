@@ -83,9 +83,11 @@ int vmci_cost_set(struct vmci_cost *cost, const char *name, uint64_t value);
 extern const char *const vmci_cost_names[];
 /* The id of parameter `name`; -1 if unknown. */
 int vmci_cost_id_of(const char *name);
-/* vmci_cost_draw when parameter `id` is jittered or faults are on: the draw, stretched when
- * the parameter's latency site fires. */
-uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id);
+/* vmci_cost_draw when parameter `id` is jittered or faults are on: the draw around `value`
+ * (the parameter's constant, which the inline caller loads as one field for a literal id),
+ * stretched when the parameter's latency site fires. */
+uint64_t vmci__cost_draw_varied(const struct vmci_cost *cost, enum vmci_cost_id id,
+                                uint64_t value);
 
 /* The constant of parameter `id` (a literal id folds to one load). */
 static inline uint64_t vmci_cost_constant(const struct vmci_cost *cost, enum vmci_cost_id id)
@@ -109,9 +111,10 @@ static inline uint64_t vmci_cost_draw(const struct vmci_cost *cost, enum vmci_co
 {
     assert(cost != NULL);
     assert(id < VMCI_COST_COUNT);
+    uint64_t value = vmci_cost_constant(cost, id);
     if (cost->jitter[id].mode == VMCI_JITTER_OFF && !vmci_faults_on(cost->faults))
-        return vmci_cost_constant(cost, id);
-    return vmci__cost_draw_varied(cost, id);
+        return value;
+    return vmci__cost_draw_varied(cost, id, value);
 }
 
 /* Copy cost of size_bytes, rounded up to whole ns (one draw of copy_ps_per_byte). */

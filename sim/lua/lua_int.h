@@ -48,6 +48,11 @@
 #define SIMLUA_GC_OBJECT_BYTES_MIN (4u * 1024 * 1024)
 /* Strings at least this large (block bytes) count in the collector's pace (runtime.c). */
 #define SIMLUA_GC_STRING_BYTES_MIN 1024u
+/* How far the stopped collector's debt is set below zero, in KiB (runtime.c): far more than
+ * a state's memory can grow by between two collections (SIMLUA_MEMORY_BYTES_MAX). */
+#define SIMLUA_GC_DEBT_LOWER_KIB (-(1 << 30))
+_Static_assert(-(long long)SIMLUA_GC_DEBT_LOWER_KIB * 1024 > (long long)SIMLUA_MEMORY_BYTES_MAX,
+               "the debt stays below zero while the state grows to its limit");
 /* Lua instructions between two full collections at most (a multiple of the hook's). */
 #define SIMLUA_GC_INSTRUCTIONS_MAX (64u * 1024 * 1024)
 /* User values a full userdata may have for the sandbox to find its creation number. */
@@ -134,13 +139,24 @@ struct simlua_pool_free_block {
 void *simlua__pool_carve(struct simlua_pool *pool, struct simlua_pool_class class_info,
                          size_t block_bytes);
 /* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
-static inline void *simlua__pool_alloc(struct simlua_pool *pool, size_t block_bytes)
+static inline __attribute__((always_inline)) void *simlua__pool_alloc(struct simlua_pool *pool,
+                                                                   size_t block_bytes)
 {
     assert(pool != NULL);
     struct simlua_pool_class class_info = simlua__pool_class(block_bytes);
     struct simlua_pool_free_block *block = pool->free_lists[class_info.index];
-    if (block == NULL)
-        return simlua__pool_carve(pool, class_info, block_bytes);
+    if (block == NULL) {
+        /* Most blocks of a short run are new ones (its collections are few): the next
+         * block of the newest slab is taken here; a new slab is pool.c's work. */
+        if (__builtin_expect((size_t)(pool->carve_end - pool->carve_next) < class_info.bytes, 0))
+            return simlua__pool_carve(pool, class_info, block_bytes);
+        void *carved = pool->carve_next;        /* poisoned with its slab */
+        pool->carve_next += class_info.bytes;
+        SIMLUA_POOL_UNPOISON(carved, block_bytes);
+        pool->live_bytes += class_info.bytes;
+        assert(pool->live_bytes <= pool->slab_bytes);
+        return carved;
+    }
     SIMLUA_POOL_UNPOISON(block, sizeof(*block));        /* the link, whatever block_bytes is */
     pool->free_lists[class_info.index] = block->next;
     /* The new head is the next block of this class handed out. In a large world it lies
@@ -331,6 +347,7 @@ struct simlua_runtime {
     uint64_t gc_instructions_since;     /* Lua instructions since the last collection */
     uint64_t gc_collections;            /* full collections the runtime ran */
     bool gc_refused;                    /* the allocator refused one block to make Lua collect */
+    bool gc_debt_stale;                 /* a refusal made Lua collect: lower its debt again */
     uint32_t finalizers_running;        /* bindings' __gc functions running (object.c) */
     uint32_t numbering_walks;           /* walks that numbered built-in functions (sandbox.c) */
     /* Offsets from an object's block to the pointer the Lua API gives (sandbox.c). */
@@ -377,6 +394,16 @@ uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes);
  * themselves (glibc returns at once); otherwise it copies as usual and the block stays
  * for the next one. */
 void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_bytes);
+
+/* luaL_checkinteger in one call into Lua when the argument is an integer (or converts to
+ * one): the usual case of the hot bindings. Otherwise luaL_checkinteger itself, which
+ * raises its own error, so the messages are the same. */
+static inline lua_Integer simlua__check_integer(lua_State *L, int index)
+{
+    int is_integer = 0;
+    lua_Integer value = lua_tointegerx(L, index, &is_integer);
+    return is_integer ? value : luaL_checkinteger(L, index);
+}
 
 /* The runtime of a Lua state (its allocator's user data). Inline: the bindings ask for it
  * on nearly every call. */

@@ -131,9 +131,9 @@ void simlua__pattern_fill(uint8_t *out, uint64_t seed, uint64_t offset, uint64_t
 
 int simlua__sim_pattern(lua_State *L)
 {
-    uint64_t seed = (uint64_t)luaL_checkinteger(L, 1);
-    lua_Integer offset = luaL_checkinteger(L, 2);
-    lua_Integer length = luaL_checkinteger(L, 3);
+    uint64_t seed = (uint64_t)simlua__check_integer(L, 1);
+    lua_Integer offset = simlua__check_integer(L, 2);
+    lua_Integer length = simlua__check_integer(L, 3);
     luaL_argcheck(L, offset >= 0, 2, "offset must be >= 0");
     luaL_argcheck(L, length >= 0, 3, "length must be >= 0");
     if ((uint64_t)length > SIMLUA_PATTERN_BYTES_MAX)

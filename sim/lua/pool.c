@@ -20,8 +20,9 @@
  *   - live_bytes is the sum of the class sizes of the blocks Lua holds, so
  *     slab_bytes - live_bytes is what the pool holds idle (runtime.c counts it against
  *     SIMLUA_MEMORY_BYTES_MAX, so the pool cannot grow the state past its limit).
- * The hot paths (a block from or to a free list, the class of a size) are inline in
- * lua_int.h; this file carves blocks from slabs and frees the slabs.
+ * The hot paths (a block from or to a free list, the next block of the newest slab, the
+ * class of a size) are inline in lua_int.h; this file adds slabs (carving the block that
+ * needed one) and frees them.
  * Addresses never affect behaviour: what a scenario sees is ordered by creation numbers
  * (runtime.c), not by where a block lies. Under AddressSanitizer the runtime leaves the
  * pool aside (SIMLUA_POOL_IN_RUNTIME): ASan's red zones and quarantine see more than a

@@ -70,8 +70,9 @@ bool simlua__tag_is_numbered(size_t tag)
     return tag_is_numbered(tag);
 }
 
-static void block_created(struct simlua_runtime *runtime, struct block_header *header,
-                          size_t tag, size_t bytes)
+static inline __attribute__((always_inline)) void block_created(struct simlua_runtime *runtime,
+                                                              struct block_header *header,
+                                                              size_t tag, size_t bytes)
 {
     header->creation = 0;
     header->object_bytes = 0;
@@ -310,24 +311,66 @@ void simlua__push_reserved(lua_State *L, const uint8_t *contents, size_t size_by
     (void)made;
 }
 
-/* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it. */
-static void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_bytes)
+/* A request refused: Lua collects in full (an emergency cycle) and asks again, and that
+ * cycle sets the collector's debt anew, so it is lowered again at the next point that can
+ * (gc_maybe). */
+static void *refuse(struct simlua_runtime *runtime)
+{
+    runtime->gc_debt_stale = true;
+    return NULL;
+}
+
+/* A request refused because the state would pass SIMLUA_MEMORY_BYTES_MAX: counted, so that a
+ * memory error the scenario catches is known to be the limit's (limit_refusals). */
+static void *refuse_at_limit(struct simlua_runtime *runtime)
+{
+    runtime->limit_refusals++;
+    return refuse(runtime);     /* Lua collects everything (a full cycle) and tries again */
+}
+
+/* runtime_new in every case but the common one (no refusal pending or due, no string
+ * block offered or measured): the same steps, in their order. */
+static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *runtime,
+                                                         size_t tag, size_t new_bytes)
 {
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
-        return NULL;
+        return refuse(runtime);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX) {
-        runtime->limit_refusals++;
-        return NULL;            /* Lua collects everything (a full cycle) and tries again */
-    }
+    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+        return refuse_at_limit(runtime);
     struct block_header *header;
-    if (__builtin_expect(runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0)) {
+    if (runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE) {
         header = string_block_new(runtime, tag, new_total);
     } else {
         header = block_alloc(runtime, new_total);
     }
     if (header == NULL)
-        return NULL;
+        return refuse(runtime);
+    runtime->memory_bytes += new_total;
+    block_created(runtime, header, tag, new_bytes);
+    return header + 1;
+}
+
+/* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it.
+ * Nearly every request of a run is a small block while no refusal is pending or due and
+ * no string block is offered: that case is decided by one test and served by the pool's
+ * inline path (a free list's head, or the next block carved from the newest slab);
+ * everything else goes the full way (runtime_new_other). The accounting is the same. */
+static inline void *runtime_new(struct simlua_runtime *runtime, size_t tag, size_t new_bytes)
+{
+    bool paced = block_is_paced(tag, new_bytes);
+    bool refusal = runtime->gc_refused ||
+                   (paced && runtime->gc_object_bytes_since >= 2 * runtime->gc_threshold_bytes);
+    if (__builtin_expect(refusal || runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0))
+        return runtime_new_other(runtime, tag, new_bytes);
+    uint64_t new_total = new_bytes + sizeof(struct block_header);
+    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+        return refuse_at_limit(runtime);
+    struct block_header *header = simlua__pool_serves(new_total)
+                                      ? simlua__pool_alloc(&runtime->pool, new_total)
+                                      : block_alloc(runtime, new_total);
+    if (header == NULL)
+        return refuse(runtime);
     runtime->memory_bytes += new_total;
     block_created(runtime, header, tag, new_bytes);
     return header + 1;
@@ -342,13 +385,11 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
     if (new_total > old_total &&
-        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX) {
-        runtime->limit_refusals++;
-        return NULL;            /* Lua collects everything (a full cycle) and tries again */
-    }
+        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
+        return refuse_at_limit(runtime);
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
-        return NULL;
+        return refuse(runtime);
     runtime->memory_bytes = runtime->memory_bytes - old_total + new_total;
     return resized + 1;
 }
@@ -358,12 +399,12 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
 static void *runtime_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
 {
     struct simlua_runtime *runtime = state;
+    if (__builtin_expect(pointer == NULL && new_bytes != 0, 1))    /* the usual request */
+        return runtime_new(runtime, old_bytes, new_bytes);
     if (new_bytes == 0) {
         runtime_free(runtime, pointer, old_bytes);
         return NULL;
     }
-    if (pointer == NULL)
-        return runtime_new(runtime, old_bytes, new_bytes);
     return runtime_resize(runtime, pointer, old_bytes, new_bytes);
 }
 
@@ -378,10 +419,25 @@ uint64_t simlua__block_creation(const void *block)
  * and C finalizers see the same collections in every run. The pace is measured in bytes
  * of new Lua objects, whose sizes depend only on the program (unlike table parts, whose
  * growth depends on hash collisions). */
+/* The stopped collector's debt set far below zero. Lua adds every allocation to the debt and,
+ * while it is above zero, calls the collector at each allocation and at each table,
+ * closure and concatenation the program makes; stopped, the collector then does nothing.
+ * A step of a negative size only lowers the debt (the step itself runs only above zero),
+ * and the total Lua reports (collectgarbage("count")) does not move. A full collection
+ * sets the debt from the live bytes again, so it is lowered after each. */
+static void gc_debt_lower(lua_State *L)
+{
+    int stepped = lua_gc(L, LUA_GCSTEP, SIMLUA_GC_DEBT_LOWER_KIB);
+    assert(stepped == 0);                       /* no step ran, no cycle ended */
+    assert(lua_gc(L, LUA_GCISRUNNING) == 0);    /* and the collector is still stopped */
+    (void)stepped;
+}
+
 void simlua__gc_collect(lua_State *L)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
     lua_gc(L, LUA_GCCOLLECT);
+    gc_debt_lower(L);
     runtime->gc_refused = false;
     gc_pace_restart(runtime);
 }
@@ -391,6 +447,10 @@ void simlua__gc_collect(lua_State *L)
  * (garbage made of strings only). */
 static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
 {
+    if (__builtin_expect(runtime->gc_debt_stale, 0)) {
+        runtime->gc_debt_stale = false;
+        gc_debt_lower(L);
+    }
     if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes ||
         runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX)
         simlua__gc_collect(L);
@@ -442,6 +502,7 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
                                              ? options->instructions_per_step_max
                                              : SIMLUA_INSTRUCTIONS_PER_STEP_MAX;
     lua_gc(runtime->L, LUA_GCSTOP);
+    gc_debt_lower(runtime->L);
     lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
     const char *slash = strrchr(options->scenario_path, '/');
     if (slash == NULL)

@@ -102,6 +102,15 @@ emit_call(struct sim_engine *engine, uint32_t pid, const char *kind,
     (void)sim_engine_emit(engine, &event);
 }
 
+/* emit_call for a kind known only at run time (the non-blocking methods'). */
+static __attribute__((noinline)) void emit_call_named(struct sim_engine *engine, uint32_t pid,
+                                                      const char *kind,
+                                                      const struct vsock_sock *sock,
+                                                      int64_t result)
+{
+    emit_call(engine, pid, kind, sock, result);
+}
+
 static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *sock,
                        int64_t result)
 {
@@ -109,7 +118,21 @@ static void trace_call(lua_State *L, const char *kind, const struct vsock_sock *
     struct simlua_process *process = simlua__current_process(runtime);
     if (runtime->world == NULL)
         return;
-    emit_call(runtime->world->engine, process != NULL ? process->pid : 0, kind, sock, result);
+    emit_call_named(runtime->world->engine, process != NULL ? process->pid : 0, kind, sock,
+                    result);
+}
+
+/* The api event of a finished blocking call, its kind a literal for each operation. */
+static void emit_op_call(struct sim_engine *engine, uint32_t pid, enum op_kind kind,
+                         const struct vsock_sock *sock, int64_t result)
+{
+    switch (kind) {
+    case OP_CONNECT: emit_call(engine, pid, "sock_connect", sock, result); return;
+    case OP_ACCEPT: emit_call(engine, pid, "sock_accept", sock, result); return;
+    case OP_SEND: emit_call(engine, pid, "sock_send", sock, result); return;
+    case OP_RECV: emit_call(engine, pid, "sock_recv", sock, result); return;
+    }
+    assert(!"unknown socket operation");
 }
 
 static struct lua_socket *check_socket(lua_State *L)
@@ -313,21 +336,6 @@ static int op_yield(lua_State *L, struct op_state *state)
     return lua_yieldk(L, 0, (lua_KContext)(intptr_t)state, op_continue);
 }
 
-/* The event of a blocking call that finished: each kind a literal, so that its length and
- * name id are computed by the compiler (from a table of kinds they were computed at every
- * send and receive, about 70 instructions each). */
-static void emit_op_call(struct sim_engine *engine, uint32_t pid, enum op_kind kind,
-                         const struct vsock_sock *sock, int64_t result)
-{
-    switch (kind) {
-    case OP_CONNECT: emit_call(engine, pid, "sock_connect", sock, result); return;
-    case OP_ACCEPT: emit_call(engine, pid, "sock_accept", sock, result); return;
-    case OP_SEND: emit_call(engine, pid, "sock_send", sock, result); return;
-    case OP_RECV: emit_call(engine, pid, "sock_recv", sock, result); return;
-    }
-    assert(!"an operation of no known kind");
-}
-
 /* Runs the operation until it finishes (then sleeps its cost) or must wait. The state
  * holds the checked payload of stack slot 1 (the socket) and the process making the call
  * (found once by the method: blocking_process), so no step asks Lua, the runtime or the
@@ -400,7 +408,12 @@ static struct op_state *op_begin(lua_State *L, struct simlua_runtime *runtime,
                                  struct lua_socket *ls, enum op_kind kind, const char *method)
 {
     struct simlua_process *process = blocking_process(L, runtime, method);
-    lua_settop(L, ARG_TOP);
+    /* lua_settop(L, ARG_TOP), in the cheaper calls of the usual case (fewer arguments). */
+    int top = lua_gettop(L);
+    if (top > ARG_TOP)
+        lua_settop(L, ARG_TOP);
+    for (; top < ARG_TOP; top++)
+        lua_pushnil(L);
     /* Hidden: it never leaves this C frame's slots (its type's metatable is still made
      * when the module opens, as before, so the objects Lua makes stay the same). */
     struct op_state *state = simlua__object_new_hidden(L, sizeof(*state), SIMLUA_TYPE_SOCKET_OP);
@@ -667,7 +680,7 @@ static int socket_recv_common(lua_State *L, const char *method, int results)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);   /* once: the state needs it too */
     struct lua_socket *ls = simlua__object_check_in(L, runtime, 1, SIMLUA_TYPE_SOCKET);
-    lua_Integer size_bytes = luaL_checkinteger(L, 2);
+    lua_Integer size_bytes = simlua__check_integer(L, 2);
     luaL_argcheck(L, size_bytes >= 0 && size_bytes <= SIMLUA_RECV_BYTES_MAX, 2,
                   "maxlen must be 0..SIMLUA_RECV_BYTES_MAX");
     uint32_t flags = check_flags(L, 3);

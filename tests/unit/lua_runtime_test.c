@@ -530,6 +530,47 @@ static void test_chunk_cache_loads_alike(void)
     simlua_destroy(runtime);
 }
 
+/* The runtime keeps the stopped collector's debt far below zero with a step of negative
+ * size (runtime.c, gc_debt_lower). What that relies on in this Lua: such a step runs no
+ * collection (the garbage made before is still counted), moves no byte of what
+ * collectgarbage("count") reports, and leaves the collector stopped; and a runtime's
+ * collector is stopped after its creation and after each of its full collections. */
+static void test_negative_step_only_lowers_the_debt(void)
+{
+    lua_State *L = luaL_newstate();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(L);
+    lua_gc(L, LUA_GCSTOP);
+    for (int index = 0; index < 1000; index++) {
+        lua_newtable(L);                                /* garbage at once */
+        lua_pop(L, 1);
+    }
+    int kib = lua_gc(L, LUA_GCCOUNT);
+    int bytes = lua_gc(L, LUA_GCCOUNTB);
+    CU_ASSERT_EQUAL(lua_gc(L, LUA_GCSTEP, SIMLUA_GC_DEBT_LOWER_KIB), 0);
+    CU_ASSERT_EQUAL(lua_gc(L, LUA_GCCOUNT), kib);
+    CU_ASSERT_EQUAL(lua_gc(L, LUA_GCCOUNTB), bytes);
+    CU_ASSERT_EQUAL(lua_gc(L, LUA_GCISRUNNING), 0);
+    lua_newtable(L);                                    /* counted as before */
+    CU_ASSERT(lua_gc(L, LUA_GCCOUNT) * 1024 + lua_gc(L, LUA_GCCOUNTB) > kib * 1024 + bytes);
+    lua_pop(L, 1);
+    lua_gc(L, LUA_GCCOLLECT);                           /* the garbage was still there */
+    CU_ASSERT(lua_gc(L, LUA_GCCOUNT) < kib);
+    lua_close(L);
+
+    struct simlua_options options = {
+        .scenario_path = "negative_step_test.lua", .seed = 1, .until_ns = SIM_TIME_NEVER,
+        .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    CU_ASSERT_EQUAL(lua_gc(runtime->L, LUA_GCISRUNNING), 0);
+    uint64_t collections = runtime->gc_collections;
+    simlua__gc_collect(runtime->L);
+    ASSERT_U64_EQ(runtime->gc_collections, collections + 1);
+    CU_ASSERT_EQUAL(lua_gc(runtime->L, LUA_GCISRUNNING), 0);
+    simlua_destroy(runtime);
+}
+
 CU_ErrorCode lua_runtime_suite_add(void)
 {
     /* Reported without the test_ prefix, so not TEST_ENTRY. */
@@ -554,6 +595,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "preloaded_files_replace_the_disk", test_preloaded_files_replace_the_disk },
         { "chunk_cache_loads_alike", test_chunk_cache_loads_alike },
         { "large_recv_strings_hold_the_ring_bytes", test_large_recv_strings_hold_the_ring_bytes },
+        { "negative_step_only_lowers_the_debt", test_negative_step_only_lowers_the_debt },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }
