@@ -669,4 +669,8 @@ void vmci_qpair_prefetch_spans(const struct vmci_qpair *qpair, struct sim_prefet
         sim_data_stream_prefetch_spans(qpair->produced, spans);
     if (view.consume->tally.read != NULL)
         sim_data_stream_prefetch_spans(view.consume->tally.read, spans);
+    /* The peer's running hash: a read that catches up compares the two (tally_read), and
+     * the peer wrote it a whole round of a fleet ago. */
+    if (view.consume->tally.written != NULL)
+        sim_data_stream_prefetch_spans(view.consume->tally.written, spans);
 }

@@ -181,7 +181,8 @@ int64_t vmci_qpair_consume_head(const struct vmci_qpair *qpair);
 void vmci_qpair_prefetch(const struct vmci_qpair *qpair);
 /* Adds the spans of memory the endpoint's next data operation reads (its caches, the
  * broker entry, the queue headers, the rings where the next bytes go and come from, the
- * running hashes): read now, prefetched later (sim_process.prefetch_spans). */
+ * running hashes, the peer's too, which a read that catches up compares with its own): read
+ * now, prefetched later (sim_process.prefetch_spans). */
 void vmci_qpair_prefetch_spans(const struct vmci_qpair *qpair, struct sim_prefetch_spans *spans);
 
 /* Doorbells (R43-R46). The callback runs when the owner's bitmap byte is seen set. */

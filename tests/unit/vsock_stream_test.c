@@ -1492,8 +1492,9 @@ static void test_vs_descriptor_table(void)
 
 /* The memory a blocked send or recv names to the engine (vsock_prefetch_spans): an
  * unconnected socket its hot lines and its transport's state; a connected one also its
- * queue pair (endpoint, kernel, context, broker entry, headers, both rings, both running
- * hashes), every span whole lines within the bounds; asking changes nothing. */
+ * queue pair (endpoint, kernel, context, broker entry, headers, both rings, its own running
+ * hash, its read tally's and the peer's running hash, which a read that catches up compares
+ * with it), every span whole lines within the bounds; asking changes nothing. */
 static void test_prefetch_spans_of_a_stream_socket(void)
 {
     struct fixture *f = fixture_create();
@@ -1517,16 +1518,25 @@ static void test_prefetch_spans_of_a_stream_socket(void)
     run_idle(f);
     const int fds[2] = { client_fd, server_fd };
     struct vs_context *contexts[2] = { g, &f->host };
+    struct sim_prefetch_spans sides[2];
     for (int side = 0; side < 2; side++) {
         spans.count = 0;
         vsock_prefetch_spans(vs_socket_of(contexts[side], fds[side]), &spans);
-        /* socket, state, endpoint, kernel, context, entry, headers, 2 rings, 2 x 2 hashes */
-        CU_ASSERT_EQUAL(spans.count, 13);
+        /* socket, state, endpoint, kernel, context, entry, headers, 2 rings, 3 x 2 hashes */
+        CU_ASSERT_EQUAL(spans.count, 15);
         for (uint32_t index = 0; index < spans.count; index++) {
             CU_ASSERT((uintptr_t)spans.start[index] % 64u == 0);
             CU_ASSERT(spans.lines[index] >= 1 && spans.lines[index] <= SIM_PREFETCH_SPAN_LINES_MAX);
         }
+        sides[side] = spans;
     }
+    /* The peer's running hash (spans 13 and 14) is the one the peer names as its own
+     * (spans 9 and 10): a queue's written tally and its producer's hash are one stream. */
+    for (int side = 0; side < 2; side++)
+        for (uint32_t index = 0; index < 2; index++) {
+            CU_ASSERT_PTR_EQUAL(sides[side].start[13 + index], sides[1 - side].start[9 + index]);
+            CU_ASSERT_EQUAL(sides[side].lines[13 + index], sides[1 - side].lines[9 + index]);
+        }
     uint8_t got[sizeof(bytes)];
     ASSERT_RETURNS(vs_recv(&f->host, server_fd, got, sizeof(got), 0), sizeof(got));
     CU_ASSERT_EQUAL(memcmp(got, bytes, sizeof(got)), 0);
