@@ -138,6 +138,21 @@ struct simlua_pool_free_block {
  * one); NULL when no slab can be had. */
 void *simlua__pool_carve(struct simlua_pool *pool, struct simlua_pool_class class_info,
                          size_t block_bytes);
+/* The next block of the newest slab, which has room for one of this class: the one way a
+ * block is carved (the inline allocation and pool.c's, after it added a slab, both end here). */
+static inline __attribute__((always_inline)) void *
+simlua__pool_carve_next(struct simlua_pool *pool, struct simlua_pool_class class_info,
+                        size_t block_bytes)
+{
+    assert((size_t)(pool->carve_end - pool->carve_next) >= class_info.bytes);
+    void *carved = pool->carve_next;        /* poisoned with its slab */
+    pool->carve_next += class_info.bytes;
+    SIMLUA_POOL_UNPOISON(carved, block_bytes);
+    pool->live_bytes += class_info.bytes;
+    assert(pool->live_bytes <= pool->slab_bytes);
+    return carved;
+}
+
 /* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
 static inline __attribute__((always_inline)) void *simlua__pool_alloc(struct simlua_pool *pool,
                                                                    size_t block_bytes)
@@ -150,12 +165,7 @@ static inline __attribute__((always_inline)) void *simlua__pool_alloc(struct sim
          * block of the newest slab is taken here; a new slab is pool.c's work. */
         if (__builtin_expect((size_t)(pool->carve_end - pool->carve_next) < class_info.bytes, 0))
             return simlua__pool_carve(pool, class_info, block_bytes);
-        void *carved = pool->carve_next;        /* poisoned with its slab */
-        pool->carve_next += class_info.bytes;
-        SIMLUA_POOL_UNPOISON(carved, block_bytes);
-        pool->live_bytes += class_info.bytes;
-        assert(pool->live_bytes <= pool->slab_bytes);
-        return carved;
+        return simlua__pool_carve_next(pool, class_info, block_bytes);
     }
     SIMLUA_POOL_UNPOISON(block, sizeof(*block));        /* the link, whatever block_bytes is */
     pool->free_lists[class_info.index] = block->next;

@@ -72,12 +72,7 @@ void *simlua__pool_carve(struct simlua_pool *pool, struct simlua_pool_class clas
     assert(pool->free_lists[class_info.index] == NULL);
     if ((size_t)(pool->carve_end - pool->carve_next) < class_info.bytes && !slab_add(pool))
         return NULL;
-    void *block = pool->carve_next;     /* poisoned with its slab */
-    pool->carve_next += class_info.bytes;
-    SIMLUA_POOL_UNPOISON(block, block_bytes);
-    pool->live_bytes += class_info.bytes;
-    assert(pool->live_bytes <= pool->slab_bytes);
-    return block;
+    return simlua__pool_carve_next(pool, class_info, block_bytes);
 }
 
 bool simlua__pool_resize_in_place(struct simlua_pool *pool, void *block, size_t old_bytes,
