@@ -98,6 +98,26 @@ expect_exit "--version with an argument" 2 "--version takes no argument \('extra
 [ ! -s "$work/out" ]
 check "--version with an argument prints no version" $?
 expect_exit "version with an argument" 2 "version takes no argument" version 1
+# --help likewise takes nothing else, at the top and in every command: `--help extra` printed
+# the usage and exited 0 while `--version extra` was a usage error.
+expect_exit "--help with an argument" 2 "--help takes no argument \('extra'\)" --help extra
+[ ! -s "$work/out" ]
+check "--help with an argument prints nothing on stdout" $?
+expect_exit "-h with an argument" 2 "-h takes no argument \('extra'\)" -h extra
+expect_exit "help with an argument" 2 "help takes no argument \('extra'\)" help extra
+for command in run replay inspect export test sweep; do
+    run $command --help; [ "$status" -eq 0 ] && [ -s "$work/out" ]
+    check "$command --help alone prints usage and exits 0" $?
+    expect_exit "$command --help with an argument" 2 \
+        "$command --help takes no other argument \('extra'\)" $command --help extra
+    [ ! -s "$work/out" ]
+    check "$command --help with an argument prints nothing on stdout" $?
+    expect_exit "$command with an argument then -h" 2 \
+        "$command -h takes no other argument \('extra'\)" $command extra -h
+done
+# A '--help' that is an option's value or a scenario argument is not the option.
+expect_exit "run's scenario argument --help is not the option" 0 "" \
+    run $F/require_ok.lua -q -- --help
 
 # The default scenario passes and its log lines have the documented form.
 run run scenarios/hello.lua

@@ -103,7 +103,7 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
     char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "f:o:h", long_options, NULL)) != -1) {
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
         if (option == '?')
             return cli_usage_error("export: unknown option or missing value: '%s'",
                                    argv[optind - 1]);

@@ -245,7 +245,7 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
             continue;
         }
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
         if (option == '?')      /* named: `follow -1` reads as an option, not a number */
             return cli_usage_error("inspect: unknown option or missing value: '%s'",
                                    argv[optind - 1]);

@@ -479,6 +479,8 @@ int cli_replay(int argc, char **argv)
         else if (strcmp(argv[index], "--allow-exec") == 0)
             allow_exec = true;
         else if (strcmp(argv[index], "-h") == 0 || strcmp(argv[index], "--help") == 0) {
+            if (cli_help_alone(argc, argv, argv[index], cli_usage) != -1)
+                return 2;
             cli_usage(stdout);
             return 0;
         } else if (argv[index][0] == '-')

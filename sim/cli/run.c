@@ -168,7 +168,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
     char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(own_count, argv, "qvh", long_options, NULL)) != -1) {
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
         if (option == 'd' || option == 'p' || option == 'P') {
             if (option == 'd')
                 options->digest = 1;
