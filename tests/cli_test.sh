@@ -74,6 +74,20 @@ expect_exit "until and continue" 0 "" run $F/until_blocked.lua
 expect_exit "require relative to the scenario" 0 "" run $F/require_ok.lua
 expect_exit "unknown option" 2 "usage: vmcisim run" run $F/require_ok.lua --no-such-option
 expect_exit "bad seed" 2 "--seed" run $F/require_ok.lua --seed twelve
+# --seed is decimal, 0x hex, or negative (docs/cli.md): '010' is ten, not octal eight as
+# strtoull's base 0 read it; spaces before the number are not part of it.
+seed_digest() { "$vmcisim" run scenarios/hello.lua -q --digest --seed "$1" 2>&1 | tail -n 1; }
+[ "$(seed_digest 010)" = "$(seed_digest 10)" ] && [ "$(seed_digest 010)" != "$(seed_digest 8)" ]
+check "--seed 010 is ten (decimal), not octal eight" $? "$(seed_digest 010) $(seed_digest 10)"
+[ "$(seed_digest -010)" = "$(seed_digest -10)" ]
+check "--seed -010 is minus ten" $?
+[ "$(seed_digest 0x10)" = "$(seed_digest 16)" ] && [ "$(seed_digest -0x10)" = "$(seed_digest -16)" ]
+check "--seed 0x10 is sixteen, -0x10 minus sixteen" $?
+expect_exit "--seed with a space before it" 2 "--seed: ' 5' is not an integer" \
+    run $F/require_ok.lua --seed " 5"
+expect_exit "--seed 0x alone" 2 "--seed: '0x' is not an integer" run $F/require_ok.lua --seed 0x
+[ "$(seed_digest 08)" = "$(seed_digest 8)" ]
+check "--seed 08 is eight (octal refused it)" $? "$(seed_digest 08)"
 expect_exit "bad duration" 2 "--until" run $F/require_ok.lua --until 5parsecs
 expect_exit "bad duration says what it is not" 2 "--until: '5parsecs' is not a duration" \
     run $F/require_ok.lua --until 5parsecs
