@@ -405,6 +405,12 @@ rc=$?
 partial="^replay: partial trace \(its run did not finish; no digest to compare\): the"
 [ $rc -eq 0 ] && echo "$out" | grep -qE "$partial [1-9][0-9]* recorded events are identical$"
 check "a killed run's partial trace replays as far as it goes" $? "rc $rc: $out"
+# The re-run is stopped where the trace ends; that is no divergence, and nothing says it is
+# (stderr said "run stopped: trace sink replay: replay diverged (below)" above "identical").
+! echo "$out" | grep -q "diverged" &&
+    echo "$out" | grep -qF "run stopped: trace sink replay: the trace ends here"
+check "a partial trace's replay says the re-run stopped where the trace ends, not diverged" \
+    $? "$out"
 "$vmcisim" inspect "$work/r.db.partial" | grep -qE "^scenario +tests/fixtures/long_run.lua$"
 check "a killed run's partial trace has its metadata (written at the start)" $?
 stored=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM files WHERE path = '$F/long_run.lua'")
