@@ -56,10 +56,10 @@ vmcisim: $(BUILD)/vmcisim
 	cp $< $@
 
 # The summary_tables suite tests sim/cli's summary tables: the inspect and summary files
-# of sim/cli (not main.c; the suite brings its own cli_usage) and option_once.c and
-# duration_option.c, which inspect.c calls, are linked in.
+# of sim/cli (not main.c; the suite brings its own cli_usage) and option_once.c,
+# duration_option.c and help_option.c, which inspect.c calls, are linked in.
 UNIT_CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/inspect*.c sim/cli/summary*.c) \
-                   sim/cli/option_once.c sim/cli/duration_option.c)
+                   sim/cli/option_once.c sim/cli/duration_option.c sim/cli/help_option.c)
 $(BUILD)/unit_tests: $(TEST_OBJS) $(UNIT_CLI_OBJS) $(BUILD)/libvmcisim.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJS) $(UNIT_CLI_OBJS) $(BUILD)/libvmcisim.a $(LDLIBS_ALL) \
 	    $(CUNIT_LIBS)
@@ -189,7 +189,8 @@ FUZZ_IGNORELIST := $(CURDIR)/tests/fuzz/coverage-ignorelist.txt
 # The trace target also reads traces with `inspect`'s views and summary tables (sim/cli,
 # without main.c).
 FUZZ_EXTRA_trace := $(patsubst %.c,$(BUILD)/%.o,$(wildcard sim/cli/inspect*.c sim/cli/summary*.c) \
-                      sim/cli/option_once.c sim/cli/duration_option.c)
+                      sim/cli/option_once.c sim/cli/duration_option.c \
+                      sim/cli/help_option.c)
 FUZZ_REPLAYS  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SRCS     := $(wildcard tests/fuzz/*.c)
 DEPS          += $(FUZZ_SRCS:%.c=$(BUILD)/%.d)

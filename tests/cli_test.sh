@@ -74,6 +74,20 @@ expect_exit "until and continue" 0 "" run $F/until_blocked.lua
 expect_exit "require relative to the scenario" 0 "" run $F/require_ok.lua
 expect_exit "unknown option" 2 "usage: vmcisim run" run $F/require_ok.lua --no-such-option
 expect_exit "bad seed" 2 "--seed" run $F/require_ok.lua --seed twelve
+# --seed is decimal, 0x hex, or negative (docs/cli.md): '010' is ten, not octal eight as
+# strtoull's base 0 read it; spaces before the number are not part of it.
+seed_digest() { "$vmcisim" run scenarios/hello.lua -q --digest --seed "$1" 2>&1 | tail -n 1; }
+[ "$(seed_digest 010)" = "$(seed_digest 10)" ] && [ "$(seed_digest 010)" != "$(seed_digest 8)" ]
+check "--seed 010 is ten (decimal), not octal eight" $? "$(seed_digest 010) $(seed_digest 10)"
+[ "$(seed_digest -010)" = "$(seed_digest -10)" ]
+check "--seed -010 is minus ten" $?
+[ "$(seed_digest 0x10)" = "$(seed_digest 16)" ] && [ "$(seed_digest -0x10)" = "$(seed_digest -16)" ]
+check "--seed 0x10 is sixteen, -0x10 minus sixteen" $?
+expect_exit "--seed with a space before it" 2 "--seed: ' 5' is not an integer" \
+    run $F/require_ok.lua --seed " 5"
+expect_exit "--seed 0x alone" 2 "--seed: '0x' is not an integer" run $F/require_ok.lua --seed 0x
+[ "$(seed_digest 08)" = "$(seed_digest 8)" ]
+check "--seed 08 is eight (octal refused it)" $? "$(seed_digest 08)"
 expect_exit "bad duration" 2 "--until" run $F/require_ok.lua --until 5parsecs
 expect_exit "bad duration says what it is not" 2 "--until: '5parsecs' is not a duration" \
     run $F/require_ok.lua --until 5parsecs
@@ -98,6 +112,26 @@ expect_exit "--version with an argument" 2 "--version takes no argument \('extra
 [ ! -s "$work/out" ]
 check "--version with an argument prints no version" $?
 expect_exit "version with an argument" 2 "version takes no argument" version 1
+# --help likewise takes nothing else, at the top and in every command: `--help extra` printed
+# the usage and exited 0 while `--version extra` was a usage error.
+expect_exit "--help with an argument" 2 "--help takes no argument \('extra'\)" --help extra
+[ ! -s "$work/out" ]
+check "--help with an argument prints nothing on stdout" $?
+expect_exit "-h with an argument" 2 "-h takes no argument \('extra'\)" -h extra
+expect_exit "help with an argument" 2 "help takes no argument \('extra'\)" help extra
+for command in run replay inspect export test sweep; do
+    run $command --help; [ "$status" -eq 0 ] && [ -s "$work/out" ]
+    check "$command --help alone prints usage and exits 0" $?
+    expect_exit "$command --help with an argument" 2 \
+        "$command --help takes no other argument \('extra'\)" $command --help extra
+    [ ! -s "$work/out" ]
+    check "$command --help with an argument prints nothing on stdout" $?
+    expect_exit "$command with an argument then -h" 2 \
+        "$command -h takes no other argument \('extra'\)" $command extra -h
+done
+# A '--help' that is an option's value or a scenario argument is not the option.
+expect_exit "run's scenario argument --help is not the option" 0 "" \
+    run $F/require_ok.lua -q -- --help
 
 # The default scenario passes and its log lines have the documented form.
 run run scenarios/hello.lua
@@ -371,6 +405,12 @@ rc=$?
 partial="^replay: partial trace \(its run did not finish; no digest to compare\): the"
 [ $rc -eq 0 ] && echo "$out" | grep -qE "$partial [1-9][0-9]* recorded events are identical$"
 check "a killed run's partial trace replays as far as it goes" $? "rc $rc: $out"
+# The re-run is stopped where the trace ends; that is no divergence, and nothing says it is
+# (stderr said "run stopped: trace sink replay: replay diverged (below)" above "identical").
+! echo "$out" | grep -q "diverged" &&
+    echo "$out" | grep -qF "run stopped: trace sink replay: the trace ends here"
+check "a partial trace's replay says the re-run stopped where the trace ends, not diverged" \
+    $? "$out"
 "$vmcisim" inspect "$work/r.db.partial" | grep -qE "^scenario +tests/fixtures/long_run.lua$"
 check "a killed run's partial trace has its metadata (written at the start)" $?
 stored=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM files WHERE path = '$F/long_run.lua'")

@@ -340,3 +340,26 @@ expect_exit "bad --from" 2 "--from" export "$S" --format pcap -o "$work/x.pcap" 
 expect_exit "--from after --to" 2 "--from is after --to" \
     export "$S" --format pcap -o "$work/x.pcap" --from 2ms --to 1ms
 expect_exit "unknown option" 2 "unknown option" export "$S" --format pcap -o x --colour
+
+# A trace written below the vmci layer (--trace-level api or transport) lacks events every
+# format draws on (control packets, stream writes, datagrams): the export still writes what
+# the trace has (exit 0) but says so on stderr, instead of a silently empty or partial file.
+"$vmcisim" run scenarios/hello.lua -q --trace "$work/api.db" --trace-level api >/dev/null 2>&1
+"$vmcisim" run scenarios/hello.lua -q --trace "$work/transport.db" --trace-level transport \
+    >/dev/null 2>&1
+for level in api transport; do
+    for format in pcap perfetto mermaid; do
+        run export "$work/$level.db" --format $format -o "$work/$level.$format"
+        [ "$status" -eq 0 ] && echo "$err" | grep -qF "warning: $work/$level.db was written with\
+ --trace-level $level"
+        check "export $format of a --trace-level $level trace warns that it lacks layers" $? \
+            "status $status: $err"
+    done
+done
+run export "$work/api.db" --format pcap -o "$work/api2.pcap"
+[ "$(tshark_read -r "$work/api2.pcap" | wc -l)" -eq 0 ] && [ -s "$work/api2.pcap" ]
+check "the api-level trace's pcap is written, empty" $?
+"$vmcisim" run scenarios/hello.lua -q --trace "$work/vmci.db" --trace-level vmci >/dev/null 2>&1
+run export "$work/vmci.db" --format pcap -o "$work/vmci.pcap"
+[ "$status" -eq 0 ] && [ -z "$err" ]
+check "a vmci-level trace exports without a warning" $? "$err"

@@ -185,6 +185,26 @@ check "sql refuses a WITH that writes" $?
 run inspect "$db" sql "SELECT 1; DROP TABLE meta"
 [ "$status" -eq 2 ] && grep -q "one statement only" "$work/err"
 check "sql refuses a second statement" $?
+# A query may begin with SQL comments (a query file's heading: sql "$(cat q.sql)"); it was
+# refused as not a SELECT, and one beginning with '--' was taken for an unknown option even
+# after the '--' that ends the options.
+for query in "/* count */ SELECT 41 + 1" "$(printf -- '-- the answer\n  SELECT 41 + 1')" \
+             "$(printf -- ' /* a */ -- b\n/**/WITH x AS (SELECT 42) SELECT * FROM x')"; do
+    run inspect "$db" -- sql "$query"
+    [ "$status" -eq 0 ] && [ "$(tail -n 1 "$work/out")" = 42 ]
+    ran=$?
+    check "sql after --: a query that begins with comments runs ($(echo "$query" | head -c 12))" \
+        $ran "status $status: $(head -c 300 "$work/err")"
+done
+run inspect "$db" sql "/* SELECT */ DELETE FROM events"
+[ "$status" -eq 2 ] && grep -q "only a SELECT or WITH query" "$work/err"
+check "sql: a SELECT inside a comment does not make a DELETE a query" $?
+run inspect "$db" sql "/* never closed SELECT 1"
+[ "$status" -eq 2 ]
+check "sql: an unclosed comment is refused" $?
+run inspect "$db" -- sql --vm
+[ "$status" -eq 2 ] && grep -q "only a SELECT or WITH query is run, not '--vm'" "$work/err"
+check "after --, an argument that looks like an option is a positional" $? "$(cat "$work/err")"
 ls "$work" | grep -q -- "-wal\|-shm"
 [ $? -ne 0 ]
 check "inspect leaves no -wal or -shm file beside a closed trace" $?

@@ -282,6 +282,26 @@ else
     check "the exit program builds" 1 "$(head -c 300 "$work/cc_exit.out")"
 fi
 
+# ep:exec's cwd: a directory the sandbox shows runs the program there; one it does not show
+# (missing, outside the view, relative, not a directory) makes ep:exec raise naming it; before,
+# a missing or hidden one ran the program, which ended "exited 1" with bwrap's "Can't chdir".
+outside=$(cd "$work" && pwd -P)
+out=$("$vmcisim" run tests/fixtures/programs/cwd.lua --allow-exec -q -- "$outside" 2>&1)
+for directory in / /usr /usr/bin /dev; do
+    echo "$out" | grep -qxF "cwd ran $directory -> exited 0 $directory"
+    check "ep:exec cwd $directory runs the program there" $? "$(echo "$out" | head -c 900)"
+done
+echo "$out" | grep -qE "^cwd ran /bin -> exited 0 /(usr/)?bin$"
+check "ep:exec cwd /bin runs the program there" $? "$(echo "$out" | head -c 900)"
+for directory in /nonexistent-directory "$outside" relative "/usr/..$outside" /dev/null; do
+    echo "$out" | grep -qF "cwd raised $directory: " &&
+        echo "$out" | grep -F "cwd raised $directory: " |
+        grep -qF "ep:exec: working directory '$directory' "
+    check "ep:exec cwd $directory raises naming it" $? "$(echo "$out" | head -c 900)"
+done
+! echo "$out" | grep -q "Can't chdir"
+check "ep:exec cwd: no program meets bwrap's Can't chdir" $? "$(echo "$out" | head -c 900)"
+
 # Lifecycle: a program in a guest sees exactly what a Lua process sees.
 for event in power_off suspend vmotion freeze; do
     out=$("$vmcisim" run tests/fixtures/programs/lifecycle.lua --allow-exec -q -- "$event" 2>&1)

@@ -253,6 +253,48 @@ out=$("$vmcisim" sweep "$work/durations/until_long.lua" --seeds 1-2 2>&1)
 has "$out" "'-- until: 99999999999s' is longer than the longest duration"
 check "sweep: a '-- until:' beyond the longest duration is said to be too long" $? "$out"
 
+# ---- a directive misspelled: case, a space before the colon, '_' for '-', 'seed' --------
+# `-- SEEDS: 1-3` and `-- seeds : 1-3` were ignored as plain comments, so the scenario ran
+# with seed 1 only and passed. A comment line of the form `-- WORD:` whose WORD is a
+# directive's name in other letters is refused naming the line; prose is not.
+mkdir -p "$work/typos"
+typo_case() {   # typo_case NAME HEADER-LINE
+    printf '%s\n%s\n%s\n' '-- a scenario with a misspelled directive' "$2" \
+        'local sim = require("vmcisim"); sim.world{}' > "$work/typos/$1.lua"
+}
+typo_case upper '-- SEEDS: 1-3'
+typo_case space '-- seeds : 1-3'
+typo_case mixed '-- Expect: exit 1'
+typo_case underscore '-- expect_error: boom'
+typo_case singular '-- seed: 1-3'
+typo_case until_upper '--UNTIL: 5s'
+typo_case timeout_space '-- timeout  :30s'
+typo_case slow_upper '-- Slow'
+out=$("$vmcisim" test "$work/typos" --once 2>&1)
+status=$?
+check "typos: exit 1" $([ "$status" -eq 1 ]; echo $?) "status $status"
+for entry in "upper:SEEDS:seeds" "space:seeds :seeds" "mixed:Expect:expect" \
+             "underscore:expect_error:expect-error" "singular:seed:seeds" \
+             "until_upper:UNTIL:until" "timeout_space:timeout  :timeout" "slow_upper:Slow:slow"; do
+    name=${entry%%:*}; rest=${entry#*:}; given=${rest%:*}; key=${rest##*:}
+    has "$out" "FAIL $work/typos/$name.lua seed 1: header line 2: '-- $given' is not a\
+ directive: write '-- $key"
+    check "typos: '-- $given' fails the scenario, naming the line and '-- $key'" $? "$out"
+done
+out=$("$vmcisim" sweep "$work/typos/upper.lua" --seeds 1-2 2>&1)
+has "$out" "header line 2: '-- SEEDS' is not a directive: write '-- seeds"
+check "sweep: a misspelled directive is refused too" $? "$out"
+# Prose is not a directive: a sentence, a word that is no directive's name before the colon,
+# a directive's name not followed by a colon, a header-like line after the code begins.
+mkdir -p "$work/prose"
+printf '%s\n' '-- Seeds are 1 to 3: see below.' '-- Note: seeds are 1 to 3.' \
+    '-- Expectations: none' '-- TODO: until then' '-- Slow networks are simulated here.' \
+    'local sim = require("vmcisim"); sim.world{}' '-- SEEDS: after the code' \
+    > "$work/prose/prose.lua"
+out=$("$vmcisim" test "$work/prose" --once 2>&1)
+has "$out" "PASS $work/prose/prose.lua seed 1"
+check "prose comment lines (and a header-like line after the code) are not refused" $? "$out"
+
 # ---- the header after a "#!" line or a byte-order mark ----------------------------------
 # The run skips both (as `lua` does), so the header below them is the scenario's header.
 mkdir -p "$work/shebang"

@@ -9,6 +9,12 @@
 void cli_usage(FILE *stream);
 /* Prints "vmcisim: <message>" and the usage on stderr; returns exit status 2. */
 int cli_usage_error(const char *format, const char *detail);
+/* A command's -h/--help (`token`, the argument that asked for it) takes no other argument,
+ * as --version takes none: with argc == 2 (argv[0] the command) returns -1, for the caller
+ * to print the usage and exit 0; otherwise reports "vmcisim: COMMAND TOKEN takes no other
+ * argument ('EXTRA')", EXTRA the first other argument, then `usage` (the command's usage
+ * printer) on stderr, and returns exit status 2. */
+int cli_help_alone(int argc, char **argv, const char *token, void (*usage)(FILE *stream));
 /* A refused duration as a usage error (code: sim_duration_parse's): "vmcisim: WHAT: 'VALUE'
  * is not a duration (e.g. EXAMPLE)", or for a duration's text that is too long, that it is
  * longer than the longest; then the usage. Returns exit status 2. */

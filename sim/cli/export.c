@@ -18,6 +18,8 @@
 #include "sim/cli/option_once.h"
 #include "sim/cli/inspect_int.h"
 #include "sim/engine/duration.h"
+#include "sim/engine/error.h"
+#include "sim/engine/trace.h"
 #include "sim/export/export.h"
 #include "sim/trace/reader.h"
 
@@ -103,7 +105,7 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
     char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "f:o:h", long_options, NULL)) != -1) {
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
         if (option == '?')
             return cli_usage_error("export: unknown option or missing value: '%s'",
                                    argv[optind - 1]);
@@ -143,6 +145,28 @@ static int load_spans(const char *path, struct export_span **spans, uint32_t *co
     return status;
 }
 
+/* Says on stderr when the trace was written below the vmci layer (`--trace-level api` or
+ * `transport`): every format draws on control packets, stream writes and datagrams, up to
+ * the vmci layer, so the output holds only what the trace has (an api-level pcap is empty).
+ * A warning, not a failure: what is written is all the trace can give. */
+static void warn_trace_level(const char *trace_path)
+{
+    struct sim_trace_reader *reader = NULL;
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (sim_trace_reader_open(trace_path, &reader, message) < 0)
+        return;
+    const char *level_text = sim_trace_reader_meta(reader, "trace_level");
+    int level = level_text != NULL ? sim_layer_parse(level_text) : -1;
+    if (level >= 0 && level < SIM_LAYER_VMCI) {
+        char shown[SIM_MESSAGE_PATH_BYTES_MAX];
+        fprintf(stderr, "vmcisim export: warning: %s was written with --trace-level %s, so it "
+                "has no events of the layers below it; the formats draw on layers up to vmci "
+                "(control packets, stream writes, datagrams): the output holds only what the "
+                "trace has\n", sim_message_path(trace_path, shown), level_text);
+    }
+    sim_trace_reader_close(reader);
+}
+
 int cli_export(int argc, char **argv)
 {
     struct export_arguments arguments = { 0 };
@@ -173,6 +197,8 @@ int cli_export(int argc, char **argv)
     if (export_run(arguments.trace_path, arguments.out_path, &arguments.options, message) != 0) {
         fprintf(stderr, "vmcisim export: %s\n", message);
         status = 1;
+    } else {
+        warn_trace_level(arguments.trace_path);
     }
     free(spans);
     return status;

@@ -235,6 +235,16 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
     /* "+" stops at the first positional; it is collected and parsing goes on, so options may
      * come after FILE and VIEW while a query is never taken for options. */
     for (int steps = 0; steps < argc && optind < argc; steps++) {
+        if (strcmp(argv[optind], "--") == 0) {
+            /* The end of the options: what follows is positional even when it begins with
+             * '-' (a query that begins with an SQL comment, `follow -- -1`). */
+            for (optind++; optind < argc; optind++) {
+                if (positional_count == (int)INSPECT_POSITIONALS_MAX)
+                    return cli_usage_error("inspect: unexpected argument '%s'", argv[optind]);
+                positionals[positional_count++] = argv[optind];
+            }
+            break;
+        }
         int option = getopt_long(argc, argv, "+h", long_options, NULL);
         if (option == -1) {
             if (optind >= argc)
@@ -245,7 +255,7 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
             continue;
         }
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
         if (option == '?')      /* named: `follow -1` reads as an option, not a number */
             return cli_usage_error("inspect: unknown option or missing value: '%s'",
                                    argv[optind - 1]);

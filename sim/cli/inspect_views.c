@@ -719,6 +719,26 @@ static int starts_with_word(const char *text, const char *word)
            text[length] != '_';
 }
 
+/* The query's first word: after blanks and SQL comments ('--' to the end of the line,
+ * '/' '*' to '*' '/'), which a query file may begin with. An unclosed comment leaves nothing,
+ * so the query is refused. Each step moves forward, so the loop ends within the text. */
+static const char *first_word(const char *text)
+{
+    for (;;) {
+        while (isspace((unsigned char)*text))
+            text++;
+        if (text[0] == '-' && text[1] == '-') {
+            const char *line_end = strchr(text, '\n');
+            text = line_end != NULL ? line_end + 1 : text + strlen(text);
+        } else if (text[0] == '/' && text[1] == '*') {
+            const char *comment_end = strstr(text + 2, "*/");
+            text = comment_end != NULL ? comment_end + 2 : text + strlen(text);
+        } else {
+            return text;
+        }
+    }
+}
+
 static void print_sql_value(sqlite3_stmt *statement, int column)
 {
     int type = sqlite3_column_type(statement, column);
@@ -830,9 +850,7 @@ static int check_query(struct inspect *inspect, const char *query, sqlite3_stmt 
 {
     struct inspect_sql_guard guard;
     inspect_sql_guard_begin(&guard, inspect->db);
-    const char *start = query;
-    for (size_t steps = 0; steps < strlen(query) && isspace((unsigned char)*start); steps++)
-        start++;
+    const char *start = first_word(query);
     if (!starts_with_word(start, "SELECT") && !starts_with_word(start, "WITH"))
         return cli_usage_error("inspect sql: only a SELECT or WITH query is run, not '%s'", query);
     const char *tail = NULL;

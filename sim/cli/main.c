@@ -102,6 +102,11 @@ static int dispatch(int argc, char **argv)
     const char *command = argv[1];
     if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
         strcmp(command, "help") == 0) {
+        if (argc > 2) {     /* as --version: nothing on a command line is ignored silently */
+            fprintf(stderr, "vmcisim: %s takes no argument ('%s')\n\n", command, argv[2]);
+            cli_usage(stderr);
+            return 2;
+        }
         cli_usage(stdout);
         return 0;
     }

@@ -45,6 +45,7 @@ struct comparison {
     uint64_t compared;
     bool diverged;
     bool trace_ended;                           /* the re-run went past the last row */
+    bool partial;                               /* the trace has no digest: its run died */
     char report[4 * SIM_ERROR_MESSAGE_BYTES_MAX];
     char *json;                                 /* owned: the re-run event's fields text */
     size_t json_capacity_bytes;
@@ -186,8 +187,13 @@ static int compare_store(void *state, uint32_t slot, const struct sim_trace_even
     for (uint32_t index = 0; index < count; index++) {
         int rc = compare_one(comparison, &events[index]);
         if (rc < 0) {
-            snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, rc == SIM_ENOMEM
-                     ? "replay: out of memory" : "replay diverged (below)");
+            /* The re-run's own stderr says why it stops: past a partial trace's last row is
+             * where the check ends (report() says "identical"), not a divergence. */
+            snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "%s", rc == SIM_ENOMEM
+                     ? "replay: out of memory"
+                     : comparison->partial && comparison->trace_ended
+                     ? "the trace ends here (its run did not finish), so the re-run stops"
+                     : "replay diverged (below)");
             return rc;
         }
     }
@@ -446,7 +452,7 @@ static int replay_file(const char *path, bool quiet, bool allow_exec)
         sim_trace_reader_close(reader);
         return 1;
     }
-    struct comparison comparison = { .reader = reader,
+    struct comparison comparison = { .reader = reader, .partial = run.digest == NULL,
                                      .payload_bytes_max = run.payload_bytes_max,
                                      .json_names = calloc(1, sizeof *comparison.json_names) };
     if (comparison.json_names == NULL) {
@@ -479,6 +485,8 @@ int cli_replay(int argc, char **argv)
         else if (strcmp(argv[index], "--allow-exec") == 0)
             allow_exec = true;
         else if (strcmp(argv[index], "-h") == 0 || strcmp(argv[index], "--help") == 0) {
+            if (cli_help_alone(argc, argv, argv[index], cli_usage) != -1)
+                return 2;
             cli_usage(stdout);
             return 0;
         } else if (argv[index][0] == '-')

@@ -57,12 +57,18 @@ struct run_options {
 static int parse_seed(const char *text, uint64_t *seed_out)
 {
     char *end = NULL;
+    /* Decimal or 0x hex (docs/cli.md): strtoull's base 0 read a leading 0 as octal (010 was
+     * eight), and spaces before the number were skipped. */
+    const char *digits = text[0] == '-' ? text + 1 : text;
+    if (digits[0] < '0' || digits[0] > '9')
+        return -1;
+    int base = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X') ? 16 : 10;
     errno = 0;
     if (text[0] == '-') {
-        long long value = strtoll(text, &end, 0);
+        long long value = strtoll(text, &end, base);
         *seed_out = (uint64_t)value;
     } else {
-        unsigned long long value = strtoull(text, &end, 0);
+        unsigned long long value = strtoull(text, &end, base);
         *seed_out = (uint64_t)value;
     }
     if (end == text || *end != '\0')
@@ -168,7 +174,7 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
     char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(own_count, argv, "qvh", long_options, NULL)) != -1) {
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
         if (option == 'd' || option == 'p' || option == 'P') {
             if (option == 'd')
                 options->digest = 1;

@@ -119,7 +119,7 @@ static int parse_arguments(int argc, char **argv, struct sweep_options *options)
     char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "j:vh", long_options, NULL)) != -1) {
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], sweep_usage);
         if (option == 'f' || option == 'v' || option == 'p' || option == 'P') {
             options->fail_fast |= option == 'f';
             options->verbose |= option == 'v';

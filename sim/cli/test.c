@@ -106,7 +106,7 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
     char repeated[OPTION_ONCE_MESSAGE_BYTES];
     while ((option = getopt_long(argc, argv, "j:h", long_options, NULL)) != -1) {
         if (option == 'h')
-            return -1;
+            return cli_help_alone(argc, argv, argv[optind - 1], test_usage);
         if (option == 'o' || option == 'S' || option == 'T' || option == 'X') {
             options->allow_exec |= option == 'X';
             options->once |= option == 'o';

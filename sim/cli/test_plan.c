@@ -11,7 +11,8 @@
  *   -- timeout: 30s          wall time per run before it is killed
  *   -- until: 5s             simulated time: passed to `run --until`
  *   -- slow                  skipped unless --slow
- * A malformed directive is a failure of that scenario, not of the runner.
+ * A malformed directive is a failure of that scenario, not of the runner; so is a directive
+ * misspelled (a directive's name in other letters, or spaced from its colon).
  */
 #include <assert.h>
 #include <dirent.h>
@@ -228,14 +229,55 @@ static int parse_directive(struct test_scenario *scenario, char *comment, char *
     return 0;
 }
 
+static const char *const directive_keys[] = { "expect", "expect-error", "seeds", "timeout",
+                                              "until", "slow" };
+
 static bool is_directive(char *comment)
 {
-    static const char *const keys[] = { "expect", "expect-error", "seeds", "timeout", "until",
-                                        "slow" };
-    for (size_t key = 0; key < sizeof(keys) / sizeof(keys[0]); key++)
-        if (directive_value(comment, keys[key]) != NULL)
+    for (size_t key = 0; key < sizeof(directive_keys) / sizeof(directive_keys[0]); key++)
+        if (directive_value(comment, directive_keys[key]) != NULL)
             return true;
     return strcmp(comment, "slow") == 0;
+}
+
+/* True (and the error written) when the comment is a directive misspelled: a word that is a
+ * directive's name in other letters (case, '_' for '-', "seed" for "seeds") or spaced from
+ * its colon, then a colon; or the word "slow" alone in other letters. `-- SEEDS: 1-3` was a
+ * plain comment, and the scenario silently ran with seed 1 only. A word that is no
+ * directive's name, or one not followed by a colon, stays prose. */
+static bool misspelled_directive(const char *comment, char *error, size_t error_bytes)
+{
+    char word[16];
+    size_t length = 0;
+    for (; (comment[length] >= 'a' && comment[length] <= 'z') || comment[length] == '-' ||
+           (comment[length] >= 'A' && comment[length] <= 'Z') || comment[length] == '_';
+         length++) {
+        if (length + 1 == sizeof(word))
+            return false;       /* longer than any directive's name */
+        char letter = comment[length];
+        word[length] = letter == '_' ? '-' : letter >= 'A' && letter <= 'Z'
+                       ? (char)(letter - 'A' + 'a') : letter;
+    }
+    word[length] = '\0';
+    size_t before_colon = length;
+    while (comment[before_colon] == ' ' || comment[before_colon] == '\t')
+        before_colon++;
+    bool colon = comment[before_colon] == ':';
+    if (length == 0 || (!colon && !(comment[length] == '\0' && strcmp(word, "slow") == 0)))
+        return false;
+    const char *key = strcmp(word, "seed") == 0 ? "seeds" : word;
+    for (size_t index = 0; index < sizeof(directive_keys) / sizeof(directive_keys[0]); index++) {
+        if (strcmp(key, directive_keys[index]) != 0)
+            continue;
+        if (strncmp(comment, key, length) == 0 && strlen(key) == length &&
+            (!colon || before_colon == length))
+            return false;       /* spelled exactly */
+        snprintf(error, error_bytes, "'-- %.*s' is not a directive: write '-- %s%s' (lower "
+                 "case, the colon right after the name)", (int)before_colon, comment, key,
+                 strcmp(key, "slow") == 0 ? "" : ":");
+        return true;
+    }
+    return false;
 }
 
 /* Reads the leading comment block (up to TEST_HEADER_LINES_MAX lines). */
@@ -270,6 +312,11 @@ static void read_header(struct test_scenario *scenario)
         if (strncmp(text, "--", 2) != 0 || strncmp(text, "--[[", 4) == 0)
             break;
         char *comment = trim(text + 2);
+        if (misspelled_directive(comment, error, sizeof(error))) {
+            snprintf(scenario->header_error, sizeof(scenario->header_error),
+                     "header line %u: %s", number, error);
+            break;
+        }
         if (!whole && is_directive(comment))
             snprintf(error, sizeof(error), "a directive line longer than "
                      "TEST_HEADER_LINE_BYTES_MAX (%u)", TEST_HEADER_LINE_BYTES_MAX);

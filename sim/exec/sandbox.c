@@ -17,7 +17,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +252,58 @@ static int path_fits(const char *path)
     return path == NULL || strnlen(path, EXEC_SANDBOX_PATH_BYTES_MAX) < EXEC_SANDBOX_PATH_BYTES_MAX;
 }
 
+/* Whether the resolved `path` is `root` (resolved too, when it resolves) or lies below it. */
+static bool resolved_within(const char *path, const char *root)
+{
+    char resolved_root[PATH_MAX];
+    if (realpath(root, resolved_root) == NULL)
+        return false;
+    size_t length = strlen(resolved_root);
+    if (strcmp(resolved_root, "/") == 0)
+        return strcmp(path, "/") == 0;
+    return strncmp(path, resolved_root, length) == 0 &&
+           (path[length] == '\0' || path[length] == '/');
+}
+
+int exec_sandbox_check_cwd(const char *cwd, const char *scratch_dir,
+                           char message[SIM_ERROR_MESSAGE_BYTES_MAX])
+{
+    assert(cwd != NULL && message != NULL);
+    if (cwd[0] != '/' || !path_fits(cwd)) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                 "working directory '%.300s' is not an absolute path within %u bytes", cwd,
+                 EXEC_SANDBOX_PATH_BYTES_MAX - 1);
+        return SIM_EINVAL;
+    }
+    char resolved[PATH_MAX];
+    struct stat status;
+    int error = 0;
+    if (realpath(cwd, resolved) == NULL || stat(resolved, &status) != 0)
+        error = errno;
+    else if (!S_ISDIR(status.st_mode))
+        error = ENOTDIR;
+    if (error != 0) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                 "working directory '%.300s' is not an existing directory (%s)", cwd,
+                 strerror(error));
+        return SIM_EINVAL;
+    }
+    bool shown = strcmp(resolved, "/") == 0 || strcmp(resolved, "/dev") == 0 ||
+                 resolved_within(resolved, "/usr") ||
+                 (scratch_dir != NULL && resolved_within(resolved, scratch_dir));
+    for (size_t index = 0; !shown &&
+         index < sizeof system_directories / sizeof system_directories[0]; index++)
+        shown = resolved_within(resolved, system_directories[index]);
+    if (!shown) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
+                 "working directory '%.300s' is outside what the program sees (/, /dev, /usr, "
+                 "/bin, /sbin, /lib... and its endpoint's scratch directory; docs/programs.md, "
+                 "\"The sandbox\")", cwd);
+        return SIM_EINVAL;
+    }
+    return SIM_OK;
+}
+
 static uint32_t count_strings(const char *const *strings, uint32_t limit)
 {
     uint32_t count = 0;
@@ -302,9 +356,10 @@ static int check_paths(const struct exec_sandbox_config *config,
                  config->shim_path);
         return SIM_EINVAL;
     }
-    if (config->cwd != NULL && config->cwd[0] != '/') {
-        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX,
-                 "sandbox: working directory %.300s is not an absolute path", config->cwd);
+    char why[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (config->cwd != NULL &&
+        exec_sandbox_check_cwd(config->cwd, config->scratch_dir, why) != SIM_OK) {
+        snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "sandbox: %.400s", why);
         return SIM_EINVAL;
     }
     return 0;

@@ -49,6 +49,15 @@ struct exec_sandbox_config {
  * to find out (a few milliseconds): call it once, not per program. */
 int exec_sandbox_available(char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
 
+/* 0 when `cwd` can be the program's working directory: an absolute path of an existing
+ * directory that the sandbox's view shows with its content, that is (symbolic links and '..'
+ * resolved) /, /dev, /usr or below, a system directory (/bin, /sbin, /lib...) or below, or
+ * `scratch_dir` (may be NULL) or below. Otherwise SIM_EINVAL and a message
+ * "working directory 'CWD' ..." saying which of these it is not. A directory that merely
+ * exists on the machine (/tmp, /home) is not in the view: bwrap would fail to enter it. */
+int exec_sandbox_check_cwd(const char *cwd, const char *scratch_dir,
+                           char message[SIM_ERROR_MESSAGE_BYTES_MAX]);
+
 /* Starts the program; *pid_out is the real pid of the process the supervisor waits for
  * (bwrap's: waitpid on it gives the program's exit code, or 128 + N when signal N ended it;
  * killing it with SIGKILL kills the program too). Errors: SIM_EINVAL (bad config, a static or

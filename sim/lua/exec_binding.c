@@ -506,6 +506,9 @@ int simlua__endpoint_exec(lua_State *L, struct simlua_world *world, uint32_t ind
     char scratch[PATH_MAX];
     if (!scratch_make(world, endpoint->name, scratch))
         return luaL_error(L, "ep:exec: cannot make a scratch directory: %s", strerror(errno));
+    char message[SIM_ERROR_MESSAGE_BYTES_MAX];
+    if (args.cwd != NULL && exec_sandbox_check_cwd(args.cwd, scratch, message) != SIM_OK)
+        return luaL_error(L, "ep:exec: %s", message);
     struct simlua_program *node = node_start(L, world, index, &args, binary, scratch);
     simlua__program_register(L);
     struct program_handle *handle = simlua__object_new(L, sizeof(*handle), SIMLUA_TYPE_PROGRAM);

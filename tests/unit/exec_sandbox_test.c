@@ -580,7 +580,15 @@ static void test_bad_configurations_refused(void)
     expect_config_refused(&config, SIM_EINVAL, "shim /tmp is not an existing file");
     config = good;
     config.cwd = "relative";
-    expect_config_refused(&config, SIM_EINVAL, "working directory relative is not");
+    expect_config_refused(&config, SIM_EINVAL, "working directory 'relative' is not an absolute");
+    /* A directory bwrap could not enter is refused before it starts, naming it. */
+    config.cwd = "/nonexistent-vmcisim-cwd";
+    expect_config_refused(&config, SIM_EINVAL,
+                          "working directory '/nonexistent-vmcisim-cwd' is not an existing");
+    config.cwd = "/dev/null";
+    expect_config_refused(&config, SIM_EINVAL, "working directory '/dev/null' is not an existing");
+    config.cwd = "/proc";
+    expect_config_refused(&config, SIM_EINVAL, "working directory '/proc' is outside");
     close(open_fd);
 }
 
