@@ -413,6 +413,31 @@ check "a partial trace's replay says the re-run stopped where the trace ends, no
     $? "$out"
 "$vmcisim" inspect "$work/r.db.partial" | grep -qE "^scenario +tests/fixtures/long_run.lua$"
 check "a killed run's partial trace has its metadata (written at the start)" $?
+# seed and product are written when the run ends: a partial trace's summary takes them from
+# its world_create event (they showed "-"), in text and in json; malformed fields: "-".
+world_seed=$(sqlite3 "$work/r.db.partial" \
+    "SELECT json_extract(fields, '$.seed') FROM events WHERE kind = 'world_create'")
+out=$("$vmcisim" inspect "$work/r.db.partial" 2>&1)
+echo "$out" | grep -qE "^seed +$world_seed$" && echo "$out" | grep -qE "^product +esxi-[0-9.]+$" &&
+    [ -n "$world_seed" ] && ! sqlite3 "$work/r.db.partial" "SELECT 1 FROM meta WHERE key = 'seed'" |
+    grep -q 1
+check "a partial trace's summary names its seed and product (from world_create)" $? \
+    "seed '$world_seed': $out"
+"$vmcisim" inspect "$work/r.db.partial" --format json 2>/dev/null |
+    grep -qF "{\"section\":\"meta\",\"name\":\"seed\",\"layer\":null,\"value\":\"$world_seed\"}"
+check "a partial trace's json summary names its seed" $?
+cp "$work/r.db.partial" "$work/bare-world.db"
+sqlite3 "$work/bare-world.db" "UPDATE events SET fields = '{}' WHERE kind = 'world_create'"
+out=$("$vmcisim" inspect "$work/bare-world.db" 2>&1)
+rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -qE "^seed +-$" && echo "$out" | grep -qE "^product +-$"
+check "a partial trace whose world_create names no seed or product shows '-'" $? "rc $rc: $out"
+sqlite3 "$work/bare-world.db" "UPDATE events SET fields = '{not json' WHERE kind = 'world_create'"
+out=$("$vmcisim" inspect "$work/bare-world.db" 2>&1)
+rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -qF "bare-world.db: malformed JSON"
+check "a partial trace whose world_create fields are malformed is reported (exit 1)" $? \
+    "rc $rc: $out"
 stored=$(sqlite3 "$work/r.db.partial" "SELECT count(*) FROM files WHERE path = '$F/long_run.lua'")
 [ "$stored" = 1 ]
 check "a killed run's partial trace has its scenario text" $?

@@ -301,10 +301,20 @@ int inspect_view_errors(struct inspect *inspect)
                                                   : inspect_errors_condition, "errors");
 }
 
-/* Prints one meta value, or "-" when the trace has none. */
+/* A metadata value, or for `seed` and `product` (written when the run ends) the first
+ * world_create event's field of that name, so that a partial trace (its run did not finish)
+ * still names them; malformed fields count as absent. */
+#define META_OR_WORLD_SQL(KEY)                                                              \
+    "SELECT value AS found, 0 AS rank FROM meta WHERE key = " KEY " UNION ALL "             \
+    "SELECT CASE WHEN json_valid(fields) "                                                  \
+    "THEN CAST(json_extract(fields, '$.' || " KEY ") AS TEXT) END, 1 "                      \
+    "FROM (SELECT fields FROM events WHERE " KEY " IN ('seed', 'product') AND "             \
+    "kind = 'world_create' ORDER BY seq LIMIT 1) ORDER BY 2 LIMIT 1"
+
+/* Prints one meta value (META_OR_WORLD_SQL), or "-" when the trace has none. */
 static int print_meta(const struct inspect *inspect, const char *label, const char *key)
 {
-    sqlite3_stmt *statement = inspect_prepare(inspect, "SELECT value FROM meta WHERE key = ?");
+    sqlite3_stmt *statement = inspect_prepare(inspect, META_OR_WORLD_SQL("?1"));
     if (statement == NULL)
         return 1;
     sqlite3_bind_text(statement, 1, key, -1, SQLITE_STATIC);
@@ -538,8 +548,11 @@ static int rows_summary(struct inspect *inspect)
     inspect_value_text(&table, inspect->path);
     inspect_row_end(&table);
     int status = summary_query(inspect, &table, "meta", inspect_prepare(inspect,
-        "SELECT key, NULL, value FROM meta WHERE key IN ('scenario', 'seed', "
-        "'simulator_version', 'product', 'trace_level', 'until_ns', 'digest') ORDER BY key"));
+        "SELECT name, NULL, (SELECT found FROM (" META_OR_WORLD_SQL("name") ")) AS value "
+        "FROM (SELECT 'scenario' AS name UNION ALL SELECT 'seed' UNION ALL "
+        "SELECT 'simulator_version' UNION ALL SELECT 'product' UNION ALL "
+        "SELECT 'trace_level' UNION ALL SELECT 'until_ns' UNION ALL SELECT 'digest') "
+        "WHERE value IS NOT NULL ORDER BY name"));
     status = status != 0 ? status : summary_query(inspect, &table, "argument",
         inspect_prepare(inspect, "SELECT substr(key, 5), NULL, value FROM meta WHERE key "
                         "LIKE 'arg.%' ORDER BY CAST(substr(key, 5) AS INTEGER)"));
