@@ -135,14 +135,23 @@ static void block_free(struct simlua_runtime *runtime, void *block, size_t block
     }
 }
 
-static void *block_alloc(struct simlua_runtime *runtime, size_t block_bytes)
+/* A block the pool does not serve (kept out of line: the allocator's common path is the
+ * pool's). */
+static __attribute__((noinline)) void *block_malloc(struct simlua_runtime *runtime,
+                                                    size_t block_bytes)
 {
-    if (simlua__pool_serves(block_bytes))
-        return simlua__pool_alloc(&runtime->pool, block_bytes);
     void *block = malloc(block_bytes);
     if (block != NULL)
         simlua__block_set_add(&runtime->malloc_blocks, block);
     return block;
+}
+
+static inline __attribute__((always_inline)) void *block_alloc(struct simlua_runtime *runtime,
+                                                                size_t block_bytes)
+{
+    if (simlua__pool_serves(block_bytes))
+        return simlua__pool_alloc(&runtime->pool, block_bytes);
+    return block_malloc(runtime, block_bytes);
 }
 
 /* realloc for a block the pool does not serve before or after; on failure the block stays
@@ -328,6 +337,26 @@ static void *refuse_at_limit(struct simlua_runtime *runtime)
     return refuse(runtime);     /* Lua collects everything (a full cycle) and tries again */
 }
 
+/* Whether `added_bytes` more would take the state past SIMLUA_MEMORY_BYTES_MAX. */
+static inline bool memory_limit_passed(const struct simlua_runtime *runtime,
+                                       uint64_t added_bytes)
+{
+    return memory_footprint_bytes(runtime) + added_bytes > SIMLUA_MEMORY_BYTES_MAX;
+}
+
+/* The end of every new block's request: a NULL header refuses it, else it is counted and
+ * its header filled, and Lua gets the bytes after the header. */
+static inline __attribute__((always_inline)) void *
+block_new_taken(struct simlua_runtime *runtime, struct block_header *header, size_t tag,
+                size_t new_bytes)
+{
+    if (header == NULL)
+        return refuse(runtime);
+    runtime->memory_bytes += new_bytes + sizeof(struct block_header);
+    block_created(runtime, header, tag, new_bytes);
+    return header + 1;
+}
+
 /* runtime_new in every case but the common one (no refusal pending or due, no string
  * block offered or measured): the same steps, in their order. */
 static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *runtime,
@@ -336,19 +365,12 @@ static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return refuse(runtime);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+    if (memory_limit_passed(runtime, new_total))
         return refuse_at_limit(runtime);
-    struct block_header *header;
-    if (runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE) {
-        header = string_block_new(runtime, tag, new_total);
-    } else {
-        header = block_alloc(runtime, new_total);
-    }
-    if (header == NULL)
-        return refuse(runtime);
-    runtime->memory_bytes += new_total;
-    block_created(runtime, header, tag, new_bytes);
-    return header + 1;
+    struct block_header *header = runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE
+                                      ? string_block_new(runtime, tag, new_total)
+                                      : block_alloc(runtime, new_total);
+    return block_new_taken(runtime, header, tag, new_bytes);
 }
 
 /* Lua asks for a new block (tag: the object type, 0 for other blocks); NULL refuses it.
@@ -364,16 +386,9 @@ static inline void *runtime_new(struct simlua_runtime *runtime, size_t tag, size
     if (__builtin_expect(refusal || runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0))
         return runtime_new_other(runtime, tag, new_bytes);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_footprint_bytes(runtime) + new_total > SIMLUA_MEMORY_BYTES_MAX)
+    if (memory_limit_passed(runtime, new_total))
         return refuse_at_limit(runtime);
-    struct block_header *header = simlua__pool_serves(new_total)
-                                      ? simlua__pool_alloc(&runtime->pool, new_total)
-                                      : block_alloc(runtime, new_total);
-    if (header == NULL)
-        return refuse(runtime);
-    runtime->memory_bytes += new_total;
-    block_created(runtime, header, tag, new_bytes);
-    return header + 1;
+    return block_new_taken(runtime, block_alloc(runtime, new_total), tag, new_bytes);
 }
 
 /* Lua resizes a block it holds (the rarer request: kept out of the two above). */
@@ -384,8 +399,7 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     struct block_header *header = (struct block_header *)pointer - 1;
     uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
-    if (new_total > old_total &&
-        memory_footprint_bytes(runtime) + (new_total - old_total) > SIMLUA_MEMORY_BYTES_MAX)
+    if (new_total > old_total && memory_limit_passed(runtime, new_total - old_total))
         return refuse_at_limit(runtime);
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
@@ -770,7 +784,7 @@ static int traceback_handler(lua_State *L)
     struct simlua_runtime *runtime = simlua__runtime(L);
     size_t length = 0;
     const char *message = simlua__tostring(L, 1, &length);
-    if (memory_footprint_bytes(runtime) + 4096 > SIMLUA_MEMORY_BYTES_MAX)
+    if (memory_limit_passed(runtime, 4096))
         message = "limit SIMLUA_MEMORY_BYTES_MAX exceeded (Lua memory)";
     simlua__traceback(L, L, message, 1);
     return 1;
