@@ -435,9 +435,9 @@ static enum sim_stop stop_when_empty(struct sim_engine *engine)
  * in the caches. Prefetches change no state: no order, trace or digest depends on them. */
 static void prefetch_upcoming(const struct sim_engine *engine, uint32_t pending)
 {
-    /* sim_engine_prefetching's test, on the count the pop just reported (one call fewer
+    /* sim_engine_prefetching's rule, on the count the pop just reported (one call fewer
      * per event). */
-    if (pending < SIM_PREFETCH_PENDING_MIN)
+    if (!sim__prefetch_pays(pending))
         return;
     sim_event_fn fns[SIM_PREFETCH_DISTANCE_MAX];
     void *args[SIM_PREFETCH_DISTANCE_MAX];

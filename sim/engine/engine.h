@@ -146,13 +146,19 @@ uint32_t sim_engine_events_pending(const struct sim_engine *engine);
 /* Below this many pending events a world's state stays in the caches between turns and
  * the prefetches would only cost instructions (about 100 an event), so none are made. */
 #define SIM_PREFETCH_PENDING_MIN 1024u
+/* The one rule for when prefetching pays, for the run loop (on the count a pop reports)
+ * and for sim_engine_prefetching. */
+static inline bool sim__prefetch_pays(uint32_t events_pending)
+{
+    return events_pending >= SIM_PREFETCH_PENDING_MIN;
+}
 /* True while the world is large enough that the engine prefetches what upcoming events
  * read (engine.c, prefetch_upcoming): only then is naming it worth its instructions
  * (sim_process.prefetch_spans). Read-only; no behaviour may depend on it. */
 static inline bool sim_engine_prefetching(const struct sim_engine *engine)
 {
     assert(engine != NULL);
-    return sim_evq_pending(sim__engine_head(engine)->queue) >= SIM_PREFETCH_PENDING_MIN;
+    return sim__prefetch_pays(sim_evq_pending(sim__engine_head(engine)->queue));
 }
 /* Events run since the engine was created. */
 uint64_t sim_engine_events_run(const struct sim_engine *engine);
