@@ -128,7 +128,24 @@ for command in run replay inspect export test sweep; do
     check "$command --help with an argument prints nothing on stdout" $?
     expect_exit "$command with an argument then -h" 2 \
         "$command -h takes no other argument \('extra'\)" $command extra -h
+    # Bundled with another short option, -h is not alone either ("-qh" printed the usage
+    # and ignored the q); replay takes no bundles at all.
+    expected="$command -h takes no other argument \\('-hq'\\)"
+    [ $command = replay ] && expected="replay: unknown option '-hq'"
+    expect_exit "$command -hq" 2 "$expected" $command -hq
 done
+expect_exit "run -qh" 2 "run -h takes no other argument \\('-qh'\\)" run -qh
+expect_exit "sweep -vh" 2 "sweep -h takes no other argument \\('-vh'\\)" sweep -vh
+# A refused option is named as written: a bundle's unknown letter is not the command's name
+# ("inspect: unknown option ... 'inspect'" before).
+for command in inspect export test sweep; do
+    expect_exit "$command names a bundle's unknown letter" 2 \
+        "unknown option or missing value: '-x'" $command -xq
+done
+expect_exit "run names a bundle's unknown letter" 2 "unknown option or missing value: '-x'" \
+    run $F/require_ok.lua -qx
+expect_exit "a long option's missing value names it" 2 \
+    "unknown option or missing value: '--format'" export t.db --format
 # A '--help' that is an option's value or a scenario argument is not the option.
 expect_exit "run's scenario argument --help is not the option" 0 "" \
     run $F/require_ok.lua -q -- --help

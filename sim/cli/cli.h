@@ -15,6 +15,10 @@ int cli_usage_error(const char *format, const char *detail);
  * argument ('EXTRA')", EXTRA the first other argument, then `usage` (the command's usage
  * printer) on stderr, and returns exit status 2. */
 int cli_help_alone(int argc, char **argv, const char *token, void (*usage)(FILE *stream));
+/* After getopt_long returned '?': the option it refused as the user wrote it, a long
+ * option's argument ("--frob", "--format" without its value) or a short option's letter
+ * ("-x", also from a bundle "-qx"); `shown` holds the latter. */
+const char *cli_refused_option(char *const argv[], char shown[3]);
 /* A refused duration as a usage error (code: sim_duration_parse's): "vmcisim: WHAT: 'VALUE'
  * is not a duration (e.g. EXAMPLE)", or for a duration's text that is too long, that it is
  * longer than the longest; then the usage. Returns exit status 2. */

@@ -106,9 +106,11 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
     while ((option = getopt_long(argc, argv, "f:o:h", long_options, NULL)) != -1) {
         if (option == 'h')
             return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
-        if (option == '?')
+        if (option == '?') {
+            char letter[3];
             return cli_usage_error("export: unknown option or missing value: '%s'",
-                                   argv[optind - 1]);
+                                   cli_refused_option(argv, letter));
+        }
         if (option_once_note(&seen, long_options, "f:o:h", option, optarg, repeated) < 0)
             return cli_usage_error("export: %s", repeated);
         if (parse_option(option, optarg, arguments) != 0)

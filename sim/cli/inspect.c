@@ -256,9 +256,11 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option == 'h')
             return cli_help_alone(argc, argv, argv[optind - 1], cli_usage);
-        if (option == '?')      /* named: `follow -1` reads as an option, not a number */
+        if (option == '?') {      /* named: `follow -1` reads as an option, not a number */
+            char letter[3];
             return cli_usage_error("inspect: unknown option or missing value: '%s'",
-                                   argv[optind - 1]);
+                                   cli_refused_option(argv, letter));
+        }
         if (option_once_note(&seen, long_options, "+h", option, optarg, repeated) < 0)
             return cli_usage_error("inspect: %s", repeated);
         if (option == 'R') {

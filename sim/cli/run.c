@@ -183,8 +183,9 @@ static int parse_arguments(int argc, char **argv, struct run_options *options)
             continue;
         }
         if (option == '?') {
-            const char *shown = argv[optind - 1];
-            return cli_usage_error("unknown option or missing value: '%s'", shown);
+            char letter[3];
+            return cli_usage_error("unknown option or missing value: '%s'",
+                                   cli_refused_option(argv, letter));
         }
         if (option_once_note(&seen, long_options, "qvh", option, optarg, repeated) < 0)
             return cli_usage_error("run: %s", repeated);

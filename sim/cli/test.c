@@ -114,8 +114,11 @@ static int parse_arguments(int argc, char **argv, struct test_options *options,
             options->tap |= option == 'T';
             continue;
         }
-        if (option == '?')
-            return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
+        if (option == '?') {
+            char letter[3];
+            return usage_error("unknown option or missing value: '%s'",
+                               cli_refused_option(argv, letter));
+        }
         if (option_once_note(&seen, long_options, "j:h", option, optarg, repeated) < 0)
             return usage_error("%s", repeated);
         if (parse_option(option, optarg, options) != 0)
