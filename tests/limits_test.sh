@@ -85,6 +85,18 @@ check "sockets 64: all 3 streams connect" \
 count=$("$vmcisim" inspect "$work/sockets64.db" errors 2>&1 | grep -c 'sockets_max')
 check "raised: no sockets_max event" "$([ "$count" -eq 0 ]; echo $?)" "$count"
 
+out=$("$vmcisim" run tests/fixtures/limits/client_streams.lua --trace "$work/client.db" 2>&1)
+check "3 subscriptions in the guest: 2 streams connect, 2 connects are ENOBUFS (R158, R63)" \
+    "$(printf '%s\n' "$out" | grep -q 'client streams: 2 connected, 2 refused'; echo $?)" "$out"
+errors=$("$vmcisim" inspect "$work/client.db" errors 2>&1)
+check "errors names event_subscriptions_max in the guest twice, beside the ENOBUFS connects" \
+    "$([ "$(printf '%s\n' "$errors" | grep -c 'guest1 .*limit_reached  limit=event_subscriptions_max value=3')" -eq 2 ] &&
+       [ "$(printf '%s\n' "$errors" | grep -c 'sock_connect .*(ENOBUFS)')" -eq 2 ]; echo $?)" \
+    "$errors"
+out=$("$vmcisim" run tests/fixtures/limits/client_streams.lua -- 16 2>&1)
+check "16 subscriptions: all 4 client streams connect" \
+    "$(printf '%s\n' "$out" | grep -q 'client streams: 4 connected, 0 refused'; echo $?)" "$out"
+
 # More VMs than the old fixed 4096 engine domains: the last one suspends and resumes.
 cat > "$work/vms.lua" <<'EOF'
 local sim = require("vmcisim")
