@@ -121,6 +121,14 @@ limit_fixture handles handles 'handles: 2 bound, 2 refused, vmci VMCI_ERROR_NO_R
     'limit=handles_max value=3 result=-19' 3 'sock_bind .*(ENOBUFS)' 16 \
     'handles: 4 bound, 0 refused, vmci ok'
 
+out=$("$vmcisim" run tests/fixtures/limits/doorbells.lua --trace "$work/doorbells.db" 2>&1)
+check "doorbell links: 4096 linked, 2 refused" \
+    "$(printf '%s\n' "$out" | grep -q 'doorbells: 4096 linked, 2 refused'; echo $?)" "$out"
+errors=$("$vmcisim" inspect "$work/doorbells.db" errors 2>&1)
+check "errors names doorbell_links_max once per refused link" \
+    "$([ "$(printf '%s\n' "$errors" | grep -c 'evil .*limit_reached  limit=doorbell_links_max value=4096 result=-19')" -eq 2 ]; echo $?)" \
+    "$errors"
+
 # More VMs than the old fixed 4096 engine domains: the last one suspends and resumes.
 cat > "$work/vms.lua" <<'EOF'
 local sim = require("vmcisim")
