@@ -129,6 +129,19 @@ check "errors names doorbell_links_max once per refused link" \
     "$([ "$(printf '%s\n' "$errors" | grep -c 'evil .*limit_reached  limit=doorbell_links_max value=4096 result=-19')" -eq 2 ]; echo $?)" \
     "$errors"
 
+out=$("$vmcisim" run tests/fixtures/limits/driver_events.lua --trace "$work/driver.db" 2>&1)
+status=$?
+check "events_pending 1: the second VM's driver cannot start, the run stops naming the limit (exit 1)" \
+    "$([ "$status" -eq 1 ] &&
+       printf '%s\n' "$out" | grep -q 'w:run: run stopped: limit events_pending_max (1) exceeded'; echo $?)" \
+    "$status: $out"
+check "the trace says which driver failed and why" \
+    "$("$vmcisim" inspect "$work/driver.db" timeline 2>&1 |
+       grep -q 'second .*driver_fail    reason="limit events_pending_max"'; echo $?)"
+out=$("$vmcisim" run tests/fixtures/limits/driver_events.lua -- 64 2>&1)
+check "events_pending 64: both drivers load" \
+    "$(printf '%s\n' "$out" | grep -q 'drivers: 1 1'; echo $?)" "$out"
+
 # More VMs than the old fixed 4096 engine domains: the last one suspends and resumes.
 cat > "$work/vms.lua" <<'EOF'
 local sim = require("vmcisim")
