@@ -213,6 +213,17 @@ sqlite3 "$work/nometa.db" "DELETE FROM meta WHERE key = 'scenario'"
 out=$("$vmcisim" replay "$work/nometa.db" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "does not say how to re-run it"
 check "a trace without its scenario metadata exits 1" $? "$out"
+# Numbers the run never writes: beyond 64 bits (strtoull's ERANGE would read them as
+# 2^64-1), signed or spaced, an until_ns above the longest --until (2^64-2 ns).
+for edit in "options_seed|18446744073709551616" "options_seed| 5" "options_seed|+5" \
+            "until_ns|99999999999999999999" "until_ns|18446744073709551615" \
+            "payload_bytes_max|+256"; do
+    cp "$work/guide_stream.db" "$work/meta_edit.db"
+    sqlite3 "$work/meta_edit.db" "UPDATE meta SET value = '${edit#*|}' WHERE key = '${edit%%|*}'"
+    out=$("$vmcisim" replay "$work/meta_edit.db" 2>&1)
+    [ $? -eq 1 ] && echo "$out" | grep -q "does not say how to re-run it"
+    check "meta ${edit%%|*} = '${edit#*|}' is refused as metadata (exit 1)" $? "$out"
+done
 "$vmcisim" replay "$work/missing.db" >/dev/null 2>&1
 check "a missing file exits 1" $([ $? -eq 1 ]; echo $?)
 "$vmcisim" replay >/dev/null 2>&1

@@ -97,8 +97,13 @@ static void uncharge(struct vmci_hypervisor *hypervisor, struct vmci_qp_entry *e
 
 static int entries_append(struct vmci_hypervisor *hypervisor, struct vmci_qp_entry *entry)
 {
-    if (hypervisor->queue_pair_count >= VMCI_QUEUE_PAIRS_MAX)
+    if (hypervisor->queue_pair_count >= VMCI_QUEUE_PAIRS_MAX) {
+        /* Met by the host's own queue pairs (no VM is charged for them, R79), so a
+         * scenario reaches it: the trace names it as it names the world limits. */
+        vmci__limit_reached(hypervisor, entry->handle.context, "broker_entries_max",
+                            VMCI_QUEUE_PAIRS_MAX, VMCI_ERROR_NO_RESOURCES);
         return VMCI_ERROR_NO_RESOURCES;
+    }
     int rc = sim_index_insert(&hypervisor->queue_pair_index, &entry->by_handle,
                               sim_index_key2(entry->handle.context, entry->handle.resource),
                               hypervisor->queue_pair_serial_next);

@@ -27,15 +27,20 @@ static struct vmci_link *link_find(struct vmci_context *context, struct vmci_han
     return NULL;
 }
 
-int vmci__doorbell_link(struct vmci_context *context, struct vmci_handle handle,
-                        uint64_t notify_index)
+/* A full link table is named in the trace (a hostile guest kernel meets it through raw
+ * hypercalls); not a world limit: the bitmap's index range is the device's interface. */
+int vmci__doorbell_link(struct vmci_hypervisor *hypervisor, struct vmci_context *context,
+                        struct vmci_handle handle, uint64_t notify_index)
 {
     if (notify_index >= VMCI_MAX_GUEST_DOORBELL_COUNT || handle.context != context->cid)
         return VMCI_ERROR_INVALID_ARGS;
     if (link_find(context, handle) != NULL)
         return VMCI_ERROR_DUPLICATE_ENTRY;                                      /* R44 */
-    if (context->link_count >= VMCI_MAX_GUEST_DOORBELL_COUNT)
+    if (context->link_count >= VMCI_MAX_GUEST_DOORBELL_COUNT) {
+        vmci__limit_reached(hypervisor, context->cid, "doorbell_links_max",
+                            VMCI_MAX_GUEST_DOORBELL_COUNT, VMCI_ERROR_NO_RESOURCES);
         return VMCI_ERROR_NO_RESOURCES;
+    }
     if (context->link_count == context->link_capacity) {
         uint32_t capacity = context->link_capacity == 0 ? 8u : context->link_capacity * 2;
         struct vmci_link *grown = realloc(context->links, capacity * sizeof(*grown));
@@ -182,7 +187,7 @@ static int doorbell_call(struct vmci_kernel *kernel, uint32_t rid, struct vmci_h
         if (cost_ns != NULL)
             *cost_ns += vmci_cost_draw(&hypervisor->cost, VMCI_COST_HYPERCALL);
         if (rid == VMCI_DOORBELL_LINK)
-            return vmci__doorbell_link(kernel->context, handle, notify_index);
+            return vmci__doorbell_link(hypervisor, kernel->context, handle, notify_index);
         if (rid == VMCI_DOORBELL_UNLINK)
             return vmci__doorbell_unlink(kernel->context, handle);
         return vmci__doorbell_notify(hypervisor, kernel->context, handle);

@@ -73,6 +73,15 @@ static void driver_fail(struct vmci_kernel *kernel, const char *reason)
     vmci__trace(kernel->hypervisor, &event);
 }
 
+/* The event queue is full (events_pending_max, which the engine's message names): the
+ * driver cannot go on, and neither can the run, as when the device cannot schedule an
+ * interrupt; a run that went on would pass with a VM that silently has no driver. */
+static void driver_fail_events_pending(struct vmci_kernel *kernel, int rc)
+{
+    driver_fail(kernel, "limit events_pending_max");
+    sim_engine_abort(kernel->hypervisor->engine, rc);
+}
+
 /* 3.3, in order. Returns the simulated time the bring-up took, or 0 on failure. */
 static uint64_t bring_up(struct vmci_kernel *kernel)
 {
@@ -126,17 +135,19 @@ static void driver_probe_event(void *context, void *arg, uint64_t data)
     uint64_t took_ns = bring_up(kernel);
     if (took_ns == 0)
         return;
-    if (sim_engine_schedule_after_in(engine, kernel->engine_domain, took_ns, driver_loaded_event,
-                                     kernel, 0, NULL) < 0)
-        driver_fail(kernel, "limit events_pending_max");
+    int rc = sim_engine_schedule_after_in(engine, kernel->engine_domain, took_ns,
+                                          driver_loaded_event, kernel, 0, NULL);
+    if (rc < 0)
+        driver_fail_events_pending(kernel, rc);
 }
 
 void vmci__guest_driver_start(struct vmci_kernel *kernel)
 {
     struct sim_engine *engine = kernel->hypervisor->engine;
-    if (sim_engine_schedule_after_in(engine, kernel->engine_domain, 0, driver_probe_event,
-                                     kernel, 0, NULL) < 0)
-        driver_fail(kernel, "limit events_pending_max");
+    int rc = sim_engine_schedule_after_in(engine, kernel->engine_domain, 0, driver_probe_event,
+                                          kernel, 0, NULL);
+    if (rc < 0)
+        driver_fail_events_pending(kernel, rc);
 }
 
 /* The driver's receive buffer: [start, end) holds unread stream bytes, of which
@@ -293,11 +304,12 @@ static void device_reset(void *state, uint32_t cid)
     vmci__kernel_reset_notify(kernel, false);                                   /* R209 */
     if (!kernel->reload_pending)
         return;
-    if (sim_engine_schedule_after_in(hypervisor->engine, kernel->engine_domain, 0,
-                                     driver_reload_event, hypervisor, kernel->engine_domain,
-                                     NULL) < 0) {
+    int rc = sim_engine_schedule_after_in(hypervisor->engine, kernel->engine_domain, 0,
+                                          driver_reload_event, hypervisor, kernel->engine_domain,
+                                          NULL);
+    if (rc < 0) {
         kernel->reload_pending = false;
-        driver_fail(kernel, "limit events_pending_max");
+        driver_fail_events_pending(kernel, rc);
     }
 }
 

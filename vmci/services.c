@@ -63,7 +63,7 @@ static int64_t doorbell_service(struct vmci_hypervisor *hypervisor, struct vmci_
         return VMCI_ERROR_INVALID_ARGS;
     struct vmci_handle handle = read_handle(payload);
     if (rid == VMCI_DOORBELL_LINK)
-        return vmci__doorbell_link(caller, handle, vmci_read_u64(payload + 8));
+        return vmci__doorbell_link(hypervisor, caller, handle, vmci_read_u64(payload + 8));
     if (rid == VMCI_DOORBELL_UNLINK)
         return vmci__doorbell_unlink(caller, handle);
     return vmci__doorbell_notify(hypervisor, caller, handle);

@@ -394,8 +394,8 @@ void vmci__broker_destroy_all(struct vmci_hypervisor *hypervisor);
 void vmci__broker_uncharge_all(struct vmci_hypervisor *hypervisor, uint32_t cid);
 
 /* doorbell.c (hypervisor side, R44, R45) */
-int vmci__doorbell_link(struct vmci_context *context, struct vmci_handle handle,
-                        uint64_t notify_index);
+int vmci__doorbell_link(struct vmci_hypervisor *hypervisor, struct vmci_context *context,
+                        struct vmci_handle handle, uint64_t notify_index);
 int vmci__doorbell_unlink(struct vmci_context *context, struct vmci_handle handle);
 int vmci__doorbell_notify(struct vmci_hypervisor *hypervisor, struct vmci_context *source,
                           struct vmci_handle handle);

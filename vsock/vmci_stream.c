@@ -334,13 +334,14 @@ static int client_negotiate(struct vsock_sock *sock, const struct vsock_packet *
         protocol = VSOCK_NOTIFY_QSTATE;
     }
     negotiated(stream, packet->u0, protocol);
-    if (subscribe_detach(sock) < 0)
-        return ENOMEM;
+    int rc = subscribe_detach(sock);
+    if (rc < 0)                 /* R158: mapped by R63 (the limit's NO_RESOURCES: ENOBUFS) */
+        return -vsock_vmci_error_to_errno(rc);
     uint32_t flags = sock->remote.cid == vmci_kernel_cid(transport->kernel) ? VMCI_QPFLAG_LOCAL : 0;
     struct vmci_identity identity = identity_of(sock);
     struct vmci_handle handle = VMCI_INVALID_HANDLE;
-    int rc = vmci_qpair_alloc(transport->kernel, &handle, packet->u0, packet->u0,
-                              sock->remote.cid, flags, &identity, &stream->qpair, NULL);
+    rc = vmci_qpair_alloc(transport->kernel, &handle, packet->u0, packet->u0,
+                          sock->remote.cid, flags, &identity, &stream->qpair, NULL);
     if (rc < 0)
         return -vsock_vmci_error_to_errno(rc);
     stream->qp_handle = handle;

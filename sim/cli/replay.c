@@ -21,6 +21,7 @@
  * divergence or an unusable trace, 2 usage.
  */
 #include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -231,13 +232,16 @@ struct recorded_run {
     uint32_t file_count;
 };
 
+/* A decimal number as the run writes it: digits only (strtoull alone would take a sign or
+ * leading blanks), within 64 bits (beyond, strtoull reads 2^64-1 and sets ERANGE). */
 static bool parse_u64(const char *text, uint64_t *out)
 {
-    if (text == NULL || *text == '\0')
+    if (text == NULL || *text < '0' || *text > '9')
         return false;
     char *end = NULL;
+    errno = 0;
     unsigned long long value = strtoull(text, &end, 10);
-    if (*end != '\0' || text[0] == '-')
+    if (*end != '\0' || errno == ERANGE)
         return false;
     *out = value;
     return true;
@@ -261,7 +265,8 @@ static int recorded_meta(struct sim_trace_reader *reader, struct recorded_run *r
     run->until_ns = SIM_TIME_NEVER;
     run->level = level != NULL ? sim_layer_parse(level) : -1;
     if (run->scenario == NULL || !parse_u64(seed, &run->seed) || run->level < 0 ||
-        (until != NULL && until[0] != '\0' && !parse_u64(until, &run->until_ns)) ||
+        (until != NULL && until[0] != '\0' &&
+         (!parse_u64(until, &run->until_ns) || run->until_ns > SIM_DURATION_NS_MAX)) ||
         payload_bytes_max > SIM_TRACE_PAYLOAD_ALL_BYTES) {
         snprintf(message, SIM_ERROR_MESSAGE_BYTES_MAX, "the trace's metadata does not say how "
                  "to re-run it (scenario, seed, trace_level, until_ns, payload_bytes_max); was "

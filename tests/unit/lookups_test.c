@@ -23,6 +23,7 @@
 #include "test_support.h"
 #include "vmci/hypervisor.h"
 #include "vmci/vmci.h"
+#include "vmci/vmci_int.h"
 #include "vsock/core.h"
 #include "vsock/vs_world.h"
 
@@ -283,6 +284,35 @@ static void test_queue_pairs_limit_is_named_when_met(void)
     vmci_fixture_close(&f);
 }
 
+/* The broker's table (VMCI_QUEUE_PAIRS_MAX entries per host) bounds the queue pairs the host
+ * creates, which no VM is charged for (R79): met, the allocation is NO_RESOURCES and the
+ * trace names the table, as for the world limits. Filling 2^20 entries takes 2 GB, so the
+ * test moves the broker's count (vmci_int.h) to two below the bound, and back before the
+ * detaches. */
+static void test_broker_entries_limit_is_named_when_met(void)
+{
+    struct vmci_fixture f;
+    struct sim_limits limits = sim_limits_default();
+    vmci_fixture_open(&f, &limits);
+    uint32_t guest_cid = vmci_kernel_cid(f.guest);
+    uint32_t count = f.hv->queue_pair_count;
+    f.hv->queue_pair_count = VMCI_QUEUE_PAIRS_MAX - 2;
+    struct vmci_qpair *ends[3] = { NULL };
+    for (uint32_t n = 0; n < 3; n++) {
+        struct vmci_handle handle = VMCI_INVALID_HANDLE;
+        ASSERT_U64_EQ(vmci_qpair_alloc(f.host, &handle, 4096, 4096, guest_cid, 0, &f.trusted,
+                                       &ends[n], NULL),
+                      n < 2 ? VMCI_SUCCESS : VMCI_ERROR_NO_RESOURCES);
+        ASSERT_U64_EQ(f.limit_events, n < 2 ? 0 : 1);
+    }
+    ASSERT_STR_CONTAINS(f.last_limit, "broker_entries_max");
+    ASSERT_U64_EQ(f.hv->queue_pair_count, VMCI_QUEUE_PAIRS_MAX);
+    f.hv->queue_pair_count = count + 2;
+    for (uint32_t n = 0; n < 2; n++)
+        ASSERT_U64_EQ(vmci_qpair_detach(ends[n], NULL), VMCI_SUCCESS);
+    vmci_fixture_close(&f);
+}
+
 struct call_log {
     uint32_t count;
     uint32_t who[CALLS_MAX];
@@ -530,6 +560,7 @@ CU_ErrorCode lookups_suite_add(void)
         TEST_ENTRY(test_slots_give_the_lowest_free_first),
         TEST_ENTRY(test_broker_finds_each_pair_by_handle),
         TEST_ENTRY(test_queue_pairs_limit_is_named_when_met),
+        TEST_ENTRY(test_broker_entries_limit_is_named_when_met),
         TEST_ENTRY(test_subscriptions_dispatch_in_slot_order_with_filters),
         TEST_ENTRY(test_subscriptions_limit_is_named_when_met),
         TEST_ENTRY(test_handles_found_by_rid_and_limit_named),
