@@ -120,6 +120,11 @@ limit_fixture qp_memory_bytes qp_memory 'qp memory: 2 allocated, 2 refused' \
 limit_fixture handles handles 'handles: 2 bound, 2 refused, vmci VMCI_ERROR_NO_RESOURCES' \
     'limit=handles_max value=3 result=-19' 3 'sock_bind .*(ENOBUFS)' 16 \
     'handles: 4 bound, 0 refused, vmci ok'
+# The world's queue-pair memory: the host's own queue pairs (charged to no VM) and a guest's.
+limit_fixture world_qp_memory_bytes world_qp_memory \
+    'world qp memory: 2 allocated, 2 refused, guest VMCI_ERROR_NO_RESOURCES' \
+    'limit=world_qp_memory_bytes_max value=300000 result=-19' 3 \
+    'qp_create .*(VMCI_ERROR_NO_RESOURCES)' 1000000 'world qp memory: 4 allocated, 0 refused, guest ok'
 
 out=$("$vmcisim" run tests/fixtures/limits/doorbells.lua --trace "$work/doorbells.db" 2>&1)
 check "doorbell links: 4096 linked, 2 refused" \
@@ -159,7 +164,8 @@ check "vms 4100: the 4100th VM suspends, resumes and runs on" \
 
 for limit in "vms 1048577" "processes 4194305" "events_pending 268435457" "sockets 4294967296" \
              "event_subscriptions 4194305" "queue_pairs 1048577" "handles 4194305" \
-             "backlog 4194305" "host_deliveries 16777217" "vmci_datagram_queue 1048577"; do
+             "backlog 4194305" "host_deliveries 16777217" "vmci_datagram_queue 1048577" \
+             "world_qp_memory_bytes 70368744177665"; do
     set -- $limit
     printf 'local sim = require("vmcisim")\nsim.world{ limits = { %s = %s } }\n' "$1" "$2" \
         > "$work/ceiling.lua"
@@ -168,7 +174,7 @@ for limit in "vms 1048577" "processes 4194305" "events_pending 268435457" "socke
         "$(printf '%s\n' "$out" | grep -q "limits.$1 = $2 is above its ceiling"; echo $?)" "$out"
 done
 for key in vms processes sockets events_pending trace_events qp_memory_bytes event_subscriptions \
-           queue_pairs handles backlog host_deliveries vmci_datagram_queue; do
+           queue_pairs handles backlog host_deliveries vmci_datagram_queue world_qp_memory_bytes; do
     for value in 0 -1 1.5 '"8"' true math.mininteger; do
         printf 'local sim = require("vmcisim")\nsim.world{ limits = { %s = %s } }\n' "$key" "$value" \
             > "$work/bad.lua"

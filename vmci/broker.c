@@ -6,7 +6,9 @@
  * run in exactly the order the reference lists them, so the first failing rule
  * decides the result; every decision is a "qp_alloc" trace event naming it.
  * Memory is charged to the VM that provides it (the creator if it is a VM,
- * otherwise the attaching VM), within the world's qp_memory_bytes limit (R79).
+ * otherwise the attaching VM), within the world's qp_memory_bytes limit (R79). Every
+ * entry's P + C also counts in queue_pair_bytes, within world_qp_memory_bytes: the host's
+ * own queue pairs are charged to no VM, and their rings are the simulator's memory too.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -118,6 +120,7 @@ static int entries_append(struct vmci_hypervisor *hypervisor, struct vmci_qp_ent
         hypervisor->queue_pairs_head = entry;
     hypervisor->queue_pairs_tail = entry;
     hypervisor->queue_pair_count++;
+    hypervisor->queue_pair_bytes += entry->produce_size_bytes + entry->consume_size_bytes;
     return VMCI_SUCCESS;
 }
 
@@ -134,6 +137,9 @@ static void entry_remove(struct vmci_hypervisor *hypervisor, struct vmci_qp_entr
     else
         hypervisor->queue_pairs_tail = entry->prev;
     hypervisor->queue_pair_count--;
+    assert(hypervisor->queue_pair_bytes >= entry->produce_size_bytes +
+                                           entry->consume_size_bytes);
+    hypervisor->queue_pair_bytes -= entry->produce_size_bytes + entry->consume_size_bytes;
     hypervisor->queue_pair_removals++;          /* every vmci_qpair's cached entry is stale */
     uncharge(hypervisor, entry);
     vmci_qp_memory_destroy(entry->memory);
@@ -162,6 +168,24 @@ static int refuse(struct request *request, int code, const char *rule)
 {
     request->rule = rule;
     return code;
+}
+
+/* The world's queue-pair memory has room for the request's rings (sizes already checked
+ * by R77, so the sum does not wrap): the machine is never asked to hold more rings than
+ * the limit (one refused request's, untouched, for the moment of the check). */
+static bool world_memory_left(struct vmci_hypervisor *hypervisor, uint32_t caller,
+                              const struct request *request)
+{
+    uint64_t limit = sim_engine_limits(hypervisor->engine)->world_qp_memory_bytes_max;
+    assert(hypervisor->queue_pair_bytes <= limit);
+    uint64_t left = limit > hypervisor->queue_pair_bytes ? limit - hypervisor->queue_pair_bytes
+                                                         : 0;
+    if (request->produce_size_bytes <= left &&
+        request->consume_size_bytes <= left - request->produce_size_bytes)
+        return true;
+    vmci__limit_reached(hypervisor, caller, "world_qp_memory_bytes_max", limit,
+                        VMCI_ERROR_NO_RESOURCES);
+    return false;
 }
 
 /* R93 (and R95 / D9 for LOCAL), in the reference's order. */
@@ -195,6 +219,11 @@ static int create(struct vmci_hypervisor *hypervisor, struct request *request,
     if (rc < 0) {
         free(entry);
         return refuse(request, rc, "R77");
+    }
+    if (!world_memory_left(hypervisor, caller, request)) {
+        vmci_qp_memory_destroy(entry->memory);
+        free(entry);
+        return refuse(request, VMCI_ERROR_NO_RESOURCES, "R79");
     }
     entry->handle = request->handle;
     entry->peer = request->peer;

@@ -441,7 +441,13 @@ bool vmci_hypervisor_check(const struct vmci_hypervisor *hypervisor)
         if (charged_bytes != context->qp_memory_bytes)
             return false;                                                       /* HV2 */
     }
-    return true;
+    uint64_t entry_bytes = 0;
+    for (const struct vmci_qp_entry *qp = hypervisor->queue_pairs_head; qp != NULL;
+         qp = qp->next)
+        entry_bytes += qp->produce_size_bytes + qp->consume_size_bytes;
+    return entry_bytes == hypervisor->queue_pair_bytes &&
+           entry_bytes <= sim_engine_limits(hypervisor->engine)->world_qp_memory_bytes_max;
+                                                                                /* HV4 */
 }
 
 struct vmci_device *vmci_hypervisor_device(struct vmci_hypervisor *hypervisor, uint32_t cid)

@@ -13,6 +13,8 @@
  *   HV2  A VM context's qp_memory_bytes equals the sum of P + C of the queue pairs it
  *        created (R79) and is <= VMCI_MAX_GUEST_QP_MEMORY.
  *   HV3  Every device passes vmci_device_check.
+ *   HV4  queue_pair_bytes equals the sum of P + C of every queue-pair entry and is within
+ *        the world's world_qp_memory_bytes limit.
  */
 #ifndef VMCI_VMCI_INT_H
 #define VMCI_VMCI_INT_H
@@ -264,6 +266,7 @@ struct vmci_hypervisor {
     struct vmci_qp_entry *queue_pairs_head;
     struct vmci_qp_entry *queue_pairs_tail;
     uint32_t queue_pair_count;              /* <= VMCI_QUEUE_PAIRS_MAX */
+    uint64_t queue_pair_bytes;              /* P + C of every entry: <= world_qp_memory_bytes */
     uint64_t queue_pair_serial_next;
     uint64_t queue_pair_removals;           /* entries freed so far: vmci_qpair's cache */
     uint64_t context_changes;               /* contexts put in or taken off the table so

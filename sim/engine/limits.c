@@ -19,6 +19,7 @@ struct sim_limits sim_limits_default(void)
         .backlog_max = SIM_BACKLOG_MAX_DEFAULT,
         .host_deliveries_max = SIM_HOST_DELIVERIES_MAX_DEFAULT,
         .vmci_datagram_queue_max = SIM_VMCI_DATAGRAM_QUEUE_MAX_DEFAULT,
+        .world_qp_memory_bytes_max = SIM_WORLD_QP_MEMORY_BYTES_MAX_DEFAULT,
     };
     return limits;
 }

@@ -24,6 +24,12 @@
 #define SIM_TRACE_EVENTS_MAX_DEFAULT    100000000ull
 /* Queue-pair memory per VM (reference section 11, VMCI_MAX_GUEST_QP_MEMORY). */
 #define SIM_QP_MEMORY_BYTES_MAX_DEFAULT (128ull * 1024 * 1024)
+/* Queue-pair memory of the whole world, the host's own queue pairs included (no VM is
+ * charged for those, R79): the simulator allocates every ring, so without this bound a
+ * scenario would meet the machine's memory instead, at a point that differs between
+ * machines. 16 GiB of rings is 32 768 streams of 256 KiB buffers; rings are only touched
+ * as they are written. */
+#define SIM_WORLD_QP_MEMORY_BYTES_MAX_DEFAULT (16ull * 1024 * 1024 * 1024)
 
 /* Event subscriptions per VMCI kernel: each stream socket holds one (its peer-detach
  * event), so this bounds the streams one endpoint may hold at once (VMCI's
@@ -52,6 +58,8 @@
 #define SIM_BACKLOG_CEILING             (1u << 22)
 #define SIM_HOST_DELIVERIES_CEILING     (1u << 24)
 #define SIM_VMCI_DATAGRAM_QUEUE_CEILING (1u << 20)
+/* 64 TiB: within a 47-bit address space, so a raised limit still refuses before malloc. */
+#define SIM_WORLD_QP_MEMORY_BYTES_CEILING (1ull << 46)
 
 /* Fixed engine limits (not overridable). */
 #define SIM_PROCESS_NAME_BYTES_MAX      64u     /* incl. NUL; longer names are refused */
@@ -86,6 +94,7 @@ struct sim_limits {
     uint32_t backlog_max;
     uint32_t host_deliveries_max;
     uint32_t vmci_datagram_queue_max;
+    uint64_t world_qp_memory_bytes_max;
 };
 
 struct sim_limits sim_limits_default(void);

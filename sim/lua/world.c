@@ -73,7 +73,8 @@ static struct sim_limits read_limits(lua_State *L, int options)
                                            "trace_events", "qp_memory_bytes",
                                            "event_subscriptions", "queue_pairs", "handles",
                                            "backlog", "host_deliveries",
-                                           "vmci_datagram_queue", NULL };
+                                           "vmci_datagram_queue", "world_qp_memory_bytes",
+                                           NULL };
     simlua__check_options(L, table, allowed, "sim.world limits");
     limits.vms_max = (uint32_t)limit_field(L, table, "vms", limits.vms_max, SIM_VMS_CEILING);
     limits.processes_max = (uint32_t)limit_field(L, table, "processes", limits.processes_max,
@@ -102,6 +103,9 @@ static struct sim_limits read_limits(lua_State *L, int options)
     limits.vmci_datagram_queue_max =
         (uint32_t)limit_field(L, table, "vmci_datagram_queue", limits.vmci_datagram_queue_max,
                               SIM_VMCI_DATAGRAM_QUEUE_CEILING);
+    limits.world_qp_memory_bytes_max = limit_field(L, table, "world_qp_memory_bytes",
+                                                   limits.world_qp_memory_bytes_max,
+                                                   SIM_WORLD_QP_MEMORY_BYTES_CEILING);
     lua_pop(L, 1);
     return limits;
 }

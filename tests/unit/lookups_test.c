@@ -313,6 +313,43 @@ static void test_broker_entries_limit_is_named_when_met(void)
     vmci_fixture_close(&f);
 }
 
+/* The world's queue-pair memory (world_qp_memory_bytes) bounds every queue pair, the host's
+ * own included (no VM is charged for those, R79): met, the allocation is NO_RESOURCES, the
+ * trace names the limit, and a detach gives the bytes back (HV4 throughout). */
+static void test_world_qp_memory_is_named_when_met(void)
+{
+    struct vmci_fixture f;
+    struct sim_limits limits = sim_limits_default();
+    limits.world_qp_memory_bytes_max = 3 * 8192 + 4096;     /* three pairs of 4 KiB each way */
+    vmci_fixture_open(&f, &limits);
+    uint32_t guest_cid = vmci_kernel_cid(f.guest);
+    uint64_t bytes_before = f.hv->queue_pair_bytes;
+    CU_ASSERT_TRUE(bytes_before <= 4096);
+    struct vmci_qpair *ends[4] = { NULL };
+    uint32_t made = 0;
+    for (uint32_t n = 0; n < 4; n++) {
+        struct vmci_handle handle = VMCI_INVALID_HANDLE;
+        int rc = vmci_qpair_alloc(f.host, &handle, 4096, 4096, guest_cid, 0, &f.trusted,
+                                  &ends[n], NULL);
+        ASSERT_U64_EQ(rc, n < 3 ? VMCI_SUCCESS : VMCI_ERROR_NO_RESOURCES);
+        made += rc == VMCI_SUCCESS;
+        CU_ASSERT_TRUE(vmci_hypervisor_check(f.hv));
+    }
+    ASSERT_U64_EQ(f.limit_events, 1);
+    ASSERT_STR_CONTAINS(f.last_limit, "world_qp_memory_bytes_max");
+    ASSERT_U64_EQ(f.hv->queue_pair_bytes, bytes_before + 3 * 8192);
+    ASSERT_U64_EQ(vmci_qpair_detach(ends[0], NULL), VMCI_SUCCESS);
+    ASSERT_U64_EQ(f.hv->queue_pair_bytes, bytes_before + 2 * 8192);
+    struct vmci_handle handle = VMCI_INVALID_HANDLE;
+    ASSERT_U64_EQ(vmci_qpair_alloc(f.host, &handle, 4096, 4096, guest_cid, 0, &f.trusted,
+                                   &ends[0], NULL), VMCI_SUCCESS);      /* room again */
+    CU_ASSERT_TRUE(vmci_hypervisor_check(f.hv));
+    for (uint32_t n = 0; n < made; n++)
+        ASSERT_U64_EQ(vmci_qpair_detach(ends[n], NULL), VMCI_SUCCESS);
+    ASSERT_U64_EQ(f.hv->queue_pair_bytes, bytes_before);
+    vmci_fixture_close(&f);
+}
+
 struct call_log {
     uint32_t count;
     uint32_t who[CALLS_MAX];
@@ -561,6 +598,7 @@ CU_ErrorCode lookups_suite_add(void)
         TEST_ENTRY(test_broker_finds_each_pair_by_handle),
         TEST_ENTRY(test_queue_pairs_limit_is_named_when_met),
         TEST_ENTRY(test_broker_entries_limit_is_named_when_met),
+        TEST_ENTRY(test_world_qp_memory_is_named_when_met),
         TEST_ENTRY(test_subscriptions_dispatch_in_slot_order_with_filters),
         TEST_ENTRY(test_subscriptions_limit_is_named_when_met),
         TEST_ENTRY(test_handles_found_by_rid_and_limit_named),
