@@ -39,10 +39,12 @@ $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-# sim/engine/data_hash_avx2.c alone is built for AVX2 (copy and hash in one pass); the code
-# that calls it checks the CPU first (sim/engine/data_hash.c).
+# sim/engine/data_hash_avx2.c alone is built for AVX2, data_hash_avx512.c alone for AVX-512
+# (copy and hash in one pass); the code that calls them checks the CPU first
+# (sim/engine/data_hash.c).
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/sim/engine/data_hash_avx2.o: CFLAGS_ALL += -mavx2
+$(BUILD)/sim/engine/data_hash_avx512.o: CFLAGS_ALL += -mavx512f
 endif
 
 $(BUILD)/libvmcisim.a: $(LIB_OBJS)

@@ -5,8 +5,8 @@
  * events so that the digest covers bytes no event carries (queue-pair rings).
  *
  * Speed (issue 10, item 6): the bytes of a stream are hashed where they are copied.
- * sim_data_stream_copy() copies and hashes in one pass with AVX2 when the CPU has it
- * (data_hash_avx2.c), else copies then hashes; the library's dispatching entry points hash
+ * sim_data_stream_copy() copies and hashes in one pass with AVX-512 or AVX2 when the CPU
+ * has it (data_hash_avx512.c, data_hash_avx2.c), else copies then hashes; the library's dispatching entry points hash
  * with the widest vector unit there is. Every path gives the same value (XXH3 is defined
  * on bytes, not on a vector width), so no run, trace or digest depends on the CPU. A
  * stream's value, which every enqueue's event carries, is xxhash.h's digest compiled with
@@ -185,6 +185,15 @@ bool sim__data_hash_avx2_usable(void)
 #endif
 }
 
+bool sim__data_hash_avx512_usable(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return __builtin_cpu_supports("avx512f");   /* the OS's ZMM state too, as above */
+#else
+    return false;
+#endif
+}
+
 void sim__data_hash_copy_portable(void *hash_state, void *target, const void *source,
                                   size_t size_bytes)
 {
@@ -207,7 +216,11 @@ void sim_data_stream_copy(struct sim_data_stream *stream, void *target, const vo
     assert((target != NULL && source != NULL) || size_bytes == 0);
     assert(size_bytes == 0 || (const uint8_t *)target + size_bytes <= (const uint8_t *)source ||
            (const uint8_t *)source + size_bytes <= (const uint8_t *)target);
-    if (size_bytes >= DATA_STREAM_FUSED_COPY_BYTES_MIN && sim__data_hash_avx2_usable())
+    if (size_bytes < DATA_STREAM_FUSED_COPY_BYTES_MIN)
+        sim__data_hash_copy_portable(&stream->state, target, source, size_bytes);
+    else if (sim__data_hash_avx512_usable())
+        sim__data_hash_copy_avx512(&stream->state, target, source, size_bytes);
+    else if (sim__data_hash_avx2_usable())
         sim__data_hash_copy_avx2(&stream->state, target, source, size_bytes);
     else
         sim__data_hash_copy_portable(&stream->state, target, source, size_bytes);

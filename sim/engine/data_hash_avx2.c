@@ -9,18 +9,11 @@
  * two copies; here each 64-byte stripe is loaded once, stored to the target and folded
  * into the accumulators.
  *
- * Invariant: the state afterwards hashes to exactly what XXH3_64bits_update() of the same
- * bytes would give (and keeps extending identically): XXH3's value is defined by the
- * stripes, the block boundaries where the accumulators are scrambled, and the last bytes
- * left buffered for the digest; this file keeps all three as xxhash.h's own update does:
- *   - stripes are accumulated with the secret offset of their place in the block, and the
- *     accumulators are scrambled as soon as a block is complete;
- *   - at least one byte, at most XXH3_INTERNALBUFFER_SIZE, stays buffered (the last stripe
- *     is taken with another secret by the digest), and when fewer than a stripe are
- *     buffered the buffer's last stripe holds the bytes just before them.
- * The accumulator arithmetic is xxhash.h's AVX2 code itself (XXH_INLINE_ALL); XXH3 gives
- * the same values on every vector path, which tests/unit/data_hash_test.c checks against
- * the library on many sizes and cuts.
+ * The accumulator arithmetic is xxhash.h's AVX2 code itself (XXH_INLINE_ALL); where a
+ * copy's bytes go (XXH3's buffer, whole stripes) is data_hash_fused.h, shared with the
+ * AVX-512 path, whose invariant this keeps: the state afterwards is what
+ * XXH3_64bits_update() of the same bytes gives. XXH3 gives the same values on every vector
+ * path, which tests/unit/data_hash_test.c checks against the library on many sizes and cuts.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -50,9 +43,6 @@ uint64_t sim__data_hash_value_avx2(const void *hash_state)
 #endif
 
 _Static_assert(sizeof(XXH3_state_t) == SIM__DATA_HASH_STATE_BYTES, "the state's layout");
-_Static_assert(XXH3_INTERNALBUFFER_SIZE % XXH_STRIPE_LEN == 0, "whole stripes buffered");
-
-#define BUFFER_STRIPES (XXH3_INTERNALBUFFER_SIZE / XXH_STRIPE_LEN)
 
 /* XXH3_accumulate_512_avx2 of one stripe into the two halves of the accumulators, the
  * stripe also stored to `target` (NULL: hashing only). The halves are values, not memory:
@@ -81,12 +71,13 @@ static inline void stripe_accumulate(__m256i *low, __m256i *high, const uint8_t 
     *high = _mm256_add_epi64(*high, sums[1]);
 }
 
-/* Folds `count` whole stripes from `input` into the accumulators (copying them to
+/* Folds `count` whole stripes from `input` into the state's accumulators (copying them to
  * `target` unless NULL), scrambling at every block end as XXH3_consumeStripes does. */
-static void stripes_consume(XXH3_state_t *state, __m256i acc[2], const uint8_t *input,
-                            uint8_t *target, size_t count, const uint8_t *secret)
+static void stripes_consume(XXH3_state_t *state, const uint8_t *input, uint8_t *target,
+                            size_t count, const uint8_t *secret)
 {
-    __m256i low = acc[0], high = acc[1];
+    __m256i low = _mm256_load_si256((const __m256i *)(const void *)state->acc);
+    __m256i high = _mm256_load_si256((const __m256i *)(const void *)(state->acc + 4));
     while (count > 0) {
         size_t in_block = state->nbStripesPerBlock - state->nbStripesSoFar;
         size_t now = count < in_block ? count : in_block;
@@ -123,57 +114,16 @@ static void stripes_consume(XXH3_state_t *state, __m256i acc[2], const uint8_t *
             state->nbStripesSoFar = 0;
         }
     }
-    acc[0] = low;
-    acc[1] = high;
+    _mm256_store_si256((__m256i *)(void *)state->acc, low);
+    _mm256_store_si256((__m256i *)(void *)(state->acc + 4), high);
 }
+
+#include "data_hash_fused.h"
 
 void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source,
                               size_t size_bytes)
 {
-    XXH3_state_t *state = hash_state;
-    assert(state != NULL && (target != NULL || size_bytes == 0));
-    assert(state->bufferedSize <= XXH3_INTERNALBUFFER_SIZE);
-    assert(state->nbStripesSoFar < state->nbStripesPerBlock);
-    const uint8_t *input = source;
-    uint8_t *output = target;
-    if (state->bufferedSize + size_bytes <= XXH3_INTERNALBUFFER_SIZE) {
-        memcpy(output, input, size_bytes);      /* only buffered: nothing to fuse */
-        XXH3_64bits_update(state, input, size_bytes);
-        return;
-    }
-    const uint8_t *secret = state->extSecret != NULL ? state->extSecret : state->customSecret;
-    __m256i acc[2] = {
-        _mm256_load_si256((const __m256i *)(const void *)state->acc),
-        _mm256_load_si256((const __m256i *)(const void *)(state->acc + 4)),
-    };
-    state->totalLen += size_bytes;
-    /* Complete the buffer and fold it in: those stripes are followed by more bytes. */
-    size_t lead_bytes = XXH3_INTERNALBUFFER_SIZE - state->bufferedSize;
-    memcpy(state->buffer + state->bufferedSize, input, lead_bytes);
-    memcpy(output, input, lead_bytes);
-    stripes_consume(state, acc, state->buffer, NULL, BUFFER_STRIPES, secret);
-    state->bufferedSize = 0;
-    input += lead_bytes;
-    output += lead_bytes;
-    /* Every whole stripe but the last one (which the digest takes with its own secret). */
-    size_t rest_bytes = size_bytes - lead_bytes;
-    assert(rest_bytes > 0);
-    size_t stripes = (rest_bytes - 1) / XXH_STRIPE_LEN;
-    stripes_consume(state, acc, input, output, stripes, secret);
-    input += stripes * XXH_STRIPE_LEN;
-    output += stripes * XXH_STRIPE_LEN;
-    size_t tail_bytes = rest_bytes - stripes * XXH_STRIPE_LEN;
-    assert(tail_bytes >= 1 && tail_bytes <= XXH_STRIPE_LEN);
-    /* The stripe before the tail, for a digest of fewer than a stripe buffered (when no
-     * stripe came from `input`, the buffer's last stripe is that one already). */
-    if (stripes > 0)
-        memcpy(state->buffer + XXH3_INTERNALBUFFER_SIZE - XXH_STRIPE_LEN,
-               input - XXH_STRIPE_LEN, XXH_STRIPE_LEN);
-    memcpy(state->buffer, input, tail_bytes);
-    memcpy(output, input, tail_bytes);
-    state->bufferedSize = (XXH32_hash_t)tail_bytes;
-    _mm256_store_si256((__m256i *)(void *)state->acc, acc[0]);
-    _mm256_store_si256((__m256i *)(void *)(state->acc + 4), acc[1]);
+    fused_copy_update(hash_state, target, source, size_bytes);
 }
 
 uint64_t sim__data_hash_value_avx2(const void *hash_state)

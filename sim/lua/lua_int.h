@@ -326,6 +326,15 @@ struct simlua_process {
 _Static_assert(offsetof(struct simlua_process, ending) < 32,
                "a resume's fields are the first 32 bytes of a process");
 
+/* Freed blocks of large strings kept for the next receives (runtime.c, string_block_keep):
+ * a collection frees a lap of received strings at once, the newest first, and the newest
+ * of them are still in the second-level cache, where writing the next string costs no
+ * fetch from memory; beyond about that cache's size (2 MiB here) a kept block would be as
+ * cold as any other, and is given back instead. SIMLUA_STRING_BLOCKS_KEPT_MAX slots cover
+ * that many bytes of the smallest prepared blocks. */
+#define SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX (2u * 1024 * 1024)
+#define SIMLUA_STRING_BLOCKS_KEPT_MAX (SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX / (16u * 1024))
+
 struct simlua_runtime {
     struct simlua_options options;
     lua_State *L;
@@ -378,6 +387,14 @@ struct simlua_runtime {
     size_t string_contents_offset;      /* block Lua sees -> a long string's bytes; 0 unknown */
     bool string_contents_unknowable;    /* measured once and found unusable: never offered */
     uint64_t string_blocks_taken;       /* prepared blocks Lua took (tests, measurements) */
+    /* Blocks of the prepared size that Lua freed, kept for the next reserves in the order
+     * they were freed (runtime.c, string_block_keep): outside malloc_blocks and the
+     * accounting, at most SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX of them. */
+    void *string_blocks_kept[SIMLUA_STRING_BLOCKS_KEPT_MAX];
+    uint32_t string_blocks_kept_first;  /* the oldest kept, the next one reused */
+    uint32_t string_blocks_kept_count;
+    size_t string_kept_block_bytes;     /* the size they have: the last reserve's block */
+    uint64_t string_blocks_reused;      /* reserves answered by a kept block (tests) */
 };
 
 /* A recv of at least this many bytes has its string's block prepared (runtime.c): below,
@@ -392,6 +409,9 @@ struct simlua_runtime {
 #define SIMLUA_STRING_HEADER_BYTES_MAX 64u
 _Static_assert(SIMLUA_STRING_RESERVE_BYTES_MIN > SIMLUA_POOL_BLOCK_BYTES_MAX,
                "a prepared string's block is never a pool block");
+_Static_assert(SIMLUA_STRING_BLOCKS_KEPT_MAX * (size_t)SIMLUA_STRING_RESERVE_BYTES_MIN >=
+                   SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX,
+               "a slot for every block the bytes bound admits");
 
 /* Where the bytes of the next string of at most `size_bytes` (SIMLUA_STRING_RESERVE_BYTES_MIN
  * to SIMLUA_STRING_RESERVE_BYTES_MAX) should be written so that simlua__push_reserved

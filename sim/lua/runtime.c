@@ -123,6 +123,8 @@ static uint64_t memory_footprint_bytes(const struct simlua_runtime *runtime)
     return runtime->memory_bytes + simlua__pool_idle_bytes(&runtime->pool);
 }
 
+static bool string_block_keep(struct simlua_runtime *runtime, void *block, size_t block_bytes);
+
 /* Small blocks come from the pool, large ones from malloc; the size Lua gives with every
  * free and resize says which. */
 static void block_free(struct simlua_runtime *runtime, void *block, size_t block_bytes)
@@ -131,7 +133,8 @@ static void block_free(struct simlua_runtime *runtime, void *block, size_t block
         simlua__pool_free(&runtime->pool, block, block_bytes);
     else {
         simlua__block_set_remove(&runtime->malloc_blocks, block);
-        free(block);
+        if (!string_block_keep(runtime, block, block_bytes))
+            free(block);
     }
 }
 
@@ -223,6 +226,55 @@ static size_t string_block_bytes_for(const struct simlua_runtime *runtime, size_
     return sizeof(struct block_header) + runtime->string_contents_offset + size_bytes + 1;
 }
 
+/* A block Lua frees that has the prepared strings' size is kept for a later reserve
+ * (SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX, lua_int.h): the collector frees a lap of received
+ * strings at once, newest first, and reusing them in that order writes the next strings
+ * over lines the second-level cache may still hold (each string's block is otherwise one
+ * malloc freed a lap ago, in no cache: a sixth of a 64 KiB stream's time). Any block of
+ * that size will do, whatever it held: a kept block is only ever written over. Keeping one
+ * changes nothing Lua sees (it left the accounting when Lua freed it). */
+static bool string_block_keep(struct simlua_runtime *runtime, void *block, size_t block_bytes)
+{
+    if (block_bytes != runtime->string_kept_block_bytes ||
+        (runtime->string_blocks_kept_count + 1u) * block_bytes >
+            SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX)
+        return false;
+    assert(runtime->string_blocks_kept_count < SIMLUA_STRING_BLOCKS_KEPT_MAX);
+    uint32_t slot = (runtime->string_blocks_kept_first + runtime->string_blocks_kept_count) %
+                    SIMLUA_STRING_BLOCKS_KEPT_MAX;
+    runtime->string_blocks_kept[slot] = block;
+    runtime->string_blocks_kept_count++;
+    return true;
+}
+
+/* Gives back every kept block (another size is prepared now, or the runtime ends). */
+static void string_blocks_kept_free(struct simlua_runtime *runtime)
+{
+    for (uint32_t index = 0; index < runtime->string_blocks_kept_count; index++)
+        free(runtime->string_blocks_kept[(runtime->string_blocks_kept_first + index) %
+                                         SIMLUA_STRING_BLOCKS_KEPT_MAX]);
+    runtime->string_blocks_kept_first = 0;
+    runtime->string_blocks_kept_count = 0;
+}
+
+/* A block of `block_bytes` for the next string: the oldest kept one when there is one of
+ * that size, else a new one (NULL when out of memory). */
+static void *string_block_get(struct simlua_runtime *runtime, size_t block_bytes)
+{
+    if (runtime->string_kept_block_bytes != block_bytes) {
+        string_blocks_kept_free(runtime);
+        runtime->string_kept_block_bytes = block_bytes;
+    }
+    if (runtime->string_blocks_kept_count == 0)
+        return malloc(block_bytes);
+    void *block = runtime->string_blocks_kept[runtime->string_blocks_kept_first];
+    runtime->string_blocks_kept_first =
+        (runtime->string_blocks_kept_first + 1u) % SIMLUA_STRING_BLOCKS_KEPT_MAX;
+    runtime->string_blocks_kept_count--;
+    runtime->string_blocks_reused++;
+    return block;
+}
+
 uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes)
 {
     struct simlua_runtime *runtime = simlua__runtime(L);
@@ -236,7 +288,7 @@ uint8_t *simlua__string_reserve(lua_State *L, size_t size_bytes)
     size_t block_bytes = sizeof(struct block_header) + offset_bytes + size_bytes + 1;
     if (runtime->string_block_bytes != block_bytes) {
         free(runtime->string_block);
-        runtime->string_block = malloc(block_bytes);
+        runtime->string_block = string_block_get(runtime, block_bytes);
         runtime->string_block_bytes = runtime->string_block != NULL ? block_bytes : 0;
         if (runtime->string_block == NULL)
             return NULL;
@@ -566,6 +618,7 @@ void simlua_destroy(struct simlua_runtime *runtime)
     }
     runtime->L = NULL;
     free(runtime->string_block);    /* prepared and never taken: not a Lua block */
+    string_blocks_kept_free(runtime);   /* after lua_close, whose frees may keep some */
     simlua__pool_destroy(&runtime->pool);
     for (uint32_t index = 0; index < runtime->file_count; index++) {
         free(runtime->files[index].path);

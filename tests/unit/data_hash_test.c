@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/data_hash_test.c: the running data hashes' copy-and-hash paths
- * (sim/engine/data_hash.c, data_hash_avx2.c).
+ * (sim/engine/data_hash.c, data_hash_avx2.c, data_hash_avx512.c).
  *
  * A stream's value goes into the digest, so every path that extends it must give what
- * the library's XXH3_64bits gives for the same bytes, whatever the CPU: the AVX2 path
- * (one pass, its own loop over xxhash.h's stripe arithmetic) and the portable one (memcpy,
- * then update) are checked against libxxhash on every size from 0 to 4096 after prefixes
+ * the library's XXH3_64bits gives for the same bytes, whatever the CPU: the AVX-512 and
+ * AVX2 paths (one pass, their own loops over xxhash.h's stripe arithmetic) and the portable
+ * one (memcpy, then update) are checked against libxxhash on every size from 0 to 4096 after prefixes
  * that leave the state's buffer empty, partly filled, full or past a block, on large inputs
  * cut at many places, and on the state they leave for the bytes that come after; the two
  * digests of a state (the library's, and xxhash.h's compiled with AVX2) with it. Each copy
  * must also be a plain copy: the target's bytes equal the source's and nothing around them
- * is written. On a CPU without AVX2 the AVX2 cases say so and check only the portable path.
+ * is written. On a CPU without AVX2 or AVX-512 the cases say so and check the paths it runs.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,18 +48,29 @@ static void fill_bytes(uint8_t *bytes, size_t size_bytes, uint64_t seed)
     }
 }
 
-/* The paths to check: the portable one always, the AVX2 one where the CPU runs it. */
-static unsigned copy_paths(copy_function *paths[2], const char *names[2])
+#define COPY_PATHS_MAX 3u
+
+/* The paths to check: the portable one always, the AVX2 and AVX-512 ones where the CPU
+ * runs them. */
+static unsigned copy_paths(copy_function *paths[COPY_PATHS_MAX],
+                           const char *names[COPY_PATHS_MAX])
 {
-    paths[0] = sim__data_hash_copy_portable;
-    names[0] = "portable";
-    if (!sim__data_hash_avx2_usable()) {
-        printf("\n    (no AVX2 on this CPU: only the portable path is checked) ");
-        return 1;
+    unsigned count = 0;
+    paths[count] = sim__data_hash_copy_portable;
+    names[count++] = "portable";
+    if (sim__data_hash_avx2_usable()) {
+        paths[count] = sim__data_hash_copy_avx2;
+        names[count++] = "avx2";
+    } else {
+        printf("\n    (no AVX2 on this CPU: its path is not checked) ");
     }
-    paths[1] = sim__data_hash_copy_avx2;
-    names[1] = "avx2";
-    return 2;
+    if (sim__data_hash_avx512_usable()) {
+        paths[count] = sim__data_hash_copy_avx512;
+        names[count++] = "avx512";
+    } else {
+        printf("\n    (no AVX-512 on this CPU: its path is not checked) ");
+    }
+    return count;
 }
 
 /* One copy of `size` bytes after `prefix` bytes already hashed: the value is the library's
@@ -105,8 +116,8 @@ static void test_copy_paths_match_the_library_on_every_small_size(void)
     XXH3_state_t *state = XXH3_createState();
     CU_ASSERT_FATAL(bytes != NULL && target_area != NULL && state != NULL);
     fill_bytes(bytes, bytes_size, 1);
-    copy_function *paths[2];
-    const char *names[2];
+    copy_function *paths[COPY_PATHS_MAX];
+    const char *names[COPY_PATHS_MAX];
     unsigned path_count = copy_paths(paths, names);
     for (unsigned path = 0; path < path_count; path++) {
         for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
@@ -137,8 +148,8 @@ static void test_copy_paths_match_the_library_on_large_cut_input(void)
     CU_ASSERT_FATAL(bytes != NULL && copied != NULL && state != NULL);
     fill_bytes(bytes, LARGE_BYTES, 2);
     memset(copied, 0, LARGE_BYTES);
-    copy_function *paths[2];
-    const char *names[2];
+    copy_function *paths[COPY_PATHS_MAX];
+    const char *names[COPY_PATHS_MAX];
     unsigned path_count = copy_paths(paths, names);
     static const size_t cuts[] = { 1, 65536, 7, 70001, 256, 255, 257, 64, 1024, 1023, 4096,
                                    65537, 3, 16384, 999, 131072, 63, 65 };

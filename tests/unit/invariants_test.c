@@ -17,6 +17,7 @@
 #include "suites.h"
 #include "test_support.h"
 #include "vmci/invariants.h"
+#include "vmci/vmci_int.h"      /* the broker's queue-pair entries: is the memory gone */
 #include "vsock/invariants.h"
 #include "vsock_fixture.h"
 
@@ -134,6 +135,33 @@ static void test_stream_bytes_read_byte_changed(void)
     struct reports reports = check_world(f, true);
     ASSERT_U64_EQ(reports.count, 1);
     assert_only(&reports, "stream_bytes");
+    fixture_destroy(f);
+}
+
+/* The check made when the reader catches up is the only one that can see a bad byte once
+ * its queue pair is gone: both ends closed and the memory freed, nothing is left for the
+ * end check to hash, so this fails if that check (or the dequeue's hashing of the bytes it
+ * copies out) is skipped. */
+static void test_stream_bytes_read_byte_changed_queue_pair_freed(void)
+{
+    int client_fd = -1;
+    int server_fd = -1;
+    struct fixture *f = busy_world(&client_fd, &server_fd);
+    CU_ASSERT_EQUAL_FATAL(vmci_invariants_break_for_test(f->world->hypervisor,
+                                                         VMCI_BREAK_STREAM_BYTES), 0);
+    uint8_t rest[SENT_BYTES];
+    ASSERT_RETURNS(vs_recv(&f->host, server_fd, rest, sizeof(rest), MSG_DONTWAIT),
+                   SENT_BYTES - READ_BYTES);
+    CU_ASSERT_EQUAL(vs_close(&f->guest_a, client_fd), 0);
+    CU_ASSERT_EQUAL(vs_close(&f->host, server_fd), 0);
+    run_idle(f);
+    for (const struct vmci_qp_entry *entry = f->world->hypervisor->queue_pairs_head;
+         entry != NULL; entry = entry->next)
+        CU_ASSERT_PTR_NULL(entry->memory);      /* no ring left to hash at the end */
+    struct reports reports = check_world(f, true);
+    ASSERT_U64_EQ(reports.count, 1);
+    assert_only(&reports, "stream_bytes");
+    ASSERT_STR_CONTAINS(reports.objects[0], "queue pair");
     fixture_destroy(f);
 }
 
@@ -346,6 +374,7 @@ CU_ErrorCode invariants_suite_add(void)
         TEST_ENTRY(test_a_busy_world_passes_every_check),
         TEST_ENTRY(test_stream_bytes_queued_byte_changed),
         TEST_ENTRY(test_stream_bytes_read_byte_changed),
+        TEST_ENTRY(test_stream_bytes_read_byte_changed_queue_pair_freed),
         TEST_ENTRY(test_qp_owner_entry_without_sides),
         TEST_ENTRY(test_qp_quota_account_off_by_a_page),
         TEST_ENTRY(test_resource_owner_handle_without_receiver),

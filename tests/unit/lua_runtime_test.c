@@ -456,6 +456,61 @@ static void test_large_recv_strings_hold_the_ring_bytes(void)
     unlink(path);
 }
 
+/* Large received strings after a collection reuse the blocks it freed (string_block_keep,
+ * runtime.c): 160 receives of 64 KiB, each a different piece of the stream, outgrow the
+ * collector's 4 MiB pace, so some strings are made in kept blocks; every piece must still
+ * hold its own bytes (a kept block that kept its old bytes would fail it), and the kept
+ * blocks never pass their bound. */
+static void test_large_recv_strings_reuse_freed_blocks(void)
+{
+    static const char source[] =
+        "local sim = require('vmcisim')\nlocal w = sim.world{}\n"
+        "local host, guest = w:host(), w:vm{ name = 'g' }\n"
+        "local count, size, ready, done = 160, 65536, false, false\n"
+        "host:spawn('s', function(p)\n"
+        "  local l = assert(p:socket('stream')); assert(l:setsockopt('buffer_size', 262144))\n"
+        "  assert(l:bind(sim.CID_ANY, 5000)); assert(l:listen(1)); ready = true\n"
+        "  local c = assert(l:accept())\n"
+        "  for index = 1, count do\n"
+        "    assert(c:send(sim.pattern(9, index * size, size)) == size)\n"
+        "  end\n"
+        "  c:close(); l:close()\n"
+        "end)\n"
+        "guest:spawn('r', function(p)\n"
+        "  while not ready do p:sleep(sim.us(10)) end\n"
+        "  local s = assert(p:socket('stream')); assert(s:setsockopt('buffer_size', 262144))\n"
+        "  assert(s:connect(sim.CID_HOST, 5000))\n"
+        "  local at = 0\n"
+        "  while true do\n"
+        "    local piece = assert(s:recv(size))\n"
+        "    if #piece == 0 then break end\n"
+        "    sim.expect(piece == sim.pattern(9, size + at, #piece), 'piece at ' .. at)\n"
+        "    at = at + #piece\n"
+        "  end\n"
+        "  sim.expect(at == count * size, 'received ' .. at); done = true\n"
+        "end)\n"
+        "local r = w:run()\n"
+        "sim.expect(done and r.stopped == 'idle', r.stopped)\n";
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file(source, path);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    CU_ASSERT(runtime->gc_collections >= 1);
+    CU_ASSERT(runtime->string_blocks_reused >= 1);
+    CU_ASSERT(runtime->string_blocks_taken > runtime->string_blocks_reused);
+    CU_ASSERT(runtime->string_blocks_kept_count * runtime->string_kept_block_bytes <=
+              SIMLUA_STRING_BLOCKS_KEPT_BYTES_MAX);
+    simlua_destroy(runtime);
+    unlink(path);
+}
+
 /* What a load added to the runtime's counters that a scenario can see through them. */
 struct load_effect {
     uint64_t creations;
@@ -595,6 +650,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "preloaded_files_replace_the_disk", test_preloaded_files_replace_the_disk },
         { "chunk_cache_loads_alike", test_chunk_cache_loads_alike },
         { "large_recv_strings_hold_the_ring_bytes", test_large_recv_strings_hold_the_ring_bytes },
+        { "large_recv_strings_reuse_freed_blocks", test_large_recv_strings_reuse_freed_blocks },
         { "negative_step_only_lowers_the_debt", test_negative_step_only_lowers_the_debt },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
