@@ -21,6 +21,15 @@
  * The accumulator arithmetic is xxhash.h's AVX2 code itself (XXH_INLINE_ALL); XXH3 gives
  * the same values on every vector path, which tests/unit/data_hash_test.c checks against
  * the library on many sizes and cuts.
+ *
+ * Invariant: both entry points return with the upper halves of the vector registers clean
+ * (`vzeroupper`, explicitly at every exit: leave_vector_state_clean). The rest of vmcisim
+ * and its libraries are mostly SSE code, which runs slower after 256-bit code left those
+ * halves dirty, until the next vzeroupper anywhere. The compiler's own insertion is not
+ * enough: GCC 12 at -O2 left sim__data_hash_value_avx2 (whose AVX2 path calls
+ * XXH3_mergeAccs, which uses no vector registers, out of line) without one, and a sweep
+ * took about 14 % longer (docs/architecture.md, "Speed of one run", session 13).
+ * tests/unit/avx_upper_state_test.c checks it on the CPU itself.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -53,6 +62,13 @@ _Static_assert(sizeof(XXH3_state_t) == SIM__DATA_HASH_STATE_BYTES, "the state's 
 _Static_assert(XXH3_INTERNALBUFFER_SIZE % XXH_STRIPE_LEN == 0, "whole stripes buffered");
 
 #define BUFFER_STRIPES (XXH3_INTERNALBUFFER_SIZE / XXH_STRIPE_LEN)
+
+/* The last thing before every return of this file's entry points (see the header): one
+ * vzeroupper, cheap, and a no-op for the values (nothing vector is live across it). */
+static inline void leave_vector_state_clean(void)
+{
+    _mm256_zeroupper();
+}
 
 /* XXH3_accumulate_512_avx2 of one stripe into the two halves of the accumulators, the
  * stripe also stored to `target` (NULL: hashing only). The halves are values, not memory:
@@ -139,6 +155,7 @@ void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source
     if (state->bufferedSize + size_bytes <= XXH3_INTERNALBUFFER_SIZE) {
         memcpy(output, input, size_bytes);      /* only buffered: nothing to fuse */
         XXH3_64bits_update(state, input, size_bytes);
+        leave_vector_state_clean();
         return;
     }
     const uint8_t *secret = state->extSecret != NULL ? state->extSecret : state->customSecret;
@@ -174,6 +191,7 @@ void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source
     state->bufferedSize = (XXH32_hash_t)tail_bytes;
     _mm256_store_si256((__m256i *)(void *)state->acc, acc[0]);
     _mm256_store_si256((__m256i *)(void *)(state->acc + 4), acc[1]);
+    leave_vector_state_clean();
 }
 
 uint64_t sim__data_hash_value_avx2(const void *hash_state)
@@ -181,7 +199,9 @@ uint64_t sim__data_hash_value_avx2(const void *hash_state)
     assert(hash_state != NULL);
     /* xxhash.h's own digest, inlined here, so its last stripes go through AVX2 (the library's
      * digest is not dispatched and takes them with SSE2). */
-    return XXH3_64bits_digest(hash_state);
+    uint64_t value = XXH3_64bits_digest(hash_state);
+    leave_vector_state_clean();
+    return value;
 }
 
 #endif /* __x86_64__ */
