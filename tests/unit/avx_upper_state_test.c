@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/avx_upper_state_test.c: the AVX2 code (sim/engine/data_hash_avx2.c) returns
- * with the upper halves of the vector registers clean.
+ * tests/unit/avx_upper_state_test.c: the AVX2 code (sim/engine/data_hash_avx2.c) and the
+ * one-shot data hashes of sim/engine/digest.c (the library's dispatching XXH3, AVX-512 or
+ * AVX2 code past 240 bytes) return with the upper halves of the vector registers clean.
  *
  * Why a test: the rest of vmcisim and its libraries are mostly SSE code, which runs slower
  * while 256-bit code has left those halves dirty (until the next vzeroupper anywhere). The
@@ -24,6 +25,8 @@
 #include <xxhash.h>
 
 #include "sim/engine/data_hash.h"
+#include "sim/engine/digest_int.h"
+#include "sim/engine/trace.h"
 #include "suites.h"
 #include "test_support.h"
 
@@ -122,10 +125,50 @@ static void test_avx2_entry_points_leave_the_upper_state_clean(void)
     free(target);
     free(bytes);
 }
+
+/* sim_data_hash and the digest's BYTES field value, on sizes either side of XXH3's 240. */
+static void test_one_shot_hashes_leave_the_upper_state_clean(void)
+{
+    if (!sim__data_hash_avx2_usable() || !xinuse_readable()) {
+        printf("\n    (no AVX2 or no XINUSE on this CPU: nothing to check) ");
+        return;
+    }
+    static const size_t sizes[] = {0, 1, 16, 128, 240, 241, 256, 300, 1000, 4096, 65536};
+    enum { BYTES_MAX = 65536 };
+    uint8_t *bytes = malloc(BYTES_MAX);
+    CU_ASSERT_FATAL(bytes != NULL);
+    fill_bytes(bytes, BYTES_MAX);
+    uint8_t encoding[16];
+    unsigned calls = 0, left_dirty = 0;
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        upper_state_clean();
+        volatile uint64_t hash = sim_data_hash(bytes, sizes[s]);
+        (void)hash;
+        left_dirty += avx_upper_dirty();
+        struct sim_trace_field field = {
+            .name = "bytes", .type = SIM_FIELD_BYTES, .name_bytes = 5,
+            .value.blob = {.data = bytes, .size_bytes = (uint32_t)sizes[s]},
+        };
+        upper_state_clean();
+        uint8_t *end = sim__digest_store_bytes_value(encoding, &field);
+        left_dirty += avx_upper_dirty();
+        CU_ASSERT_EQUAL(end - encoding, 12);   /* u32 size, u64 hash */
+        calls += 2;
+    }
+    if (left_dirty != 0)
+        printf("\n    %u of %u calls left the upper state dirty ", left_dirty, calls);
+    CU_ASSERT_EQUAL(left_dirty, 0);
+    free(bytes);
+}
 #else
 static void test_avx2_entry_points_leave_the_upper_state_clean(void)
 {
     printf("\n    (not x86-64: no AVX2 code to check) ");
+}
+
+static void test_one_shot_hashes_leave_the_upper_state_clean(void)
+{
+    printf("\n    (not x86-64: no vector state to check) ");
 }
 #endif
 
@@ -133,6 +176,7 @@ CU_ErrorCode avx_upper_state_suite_add(void)
 {
     static const struct test_entry tests[] = {
         TEST_ENTRY(test_avx2_entry_points_leave_the_upper_state_clean),
+        TEST_ENTRY(test_one_shot_hashes_leave_the_upper_state_clean),
     };
     return test_suite_register("avx_upper_state", tests, sizeof(tests) / sizeof(tests[0]));
 }
