@@ -14,6 +14,15 @@
  * AVX-512 path, whose invariant this keeps: the state afterwards is what
  * XXH3_64bits_update() of the same bytes gives. XXH3 gives the same values on every vector
  * path, which tests/unit/data_hash_test.c checks against the library on many sizes and cuts.
+ *
+ * Invariant: both entry points return with the upper halves of the vector registers clean
+ * (`vzeroupper`, explicitly at every exit: leave_vector_state_clean). The rest of vmcisim
+ * and its libraries are mostly SSE code, which runs slower after 256-bit code left those
+ * halves dirty, until the next vzeroupper anywhere. The compiler's own insertion is not
+ * enough: GCC 12 at -O2 left sim__data_hash_value_avx2 (whose AVX2 path calls
+ * XXH3_mergeAccs, which uses no vector registers, out of line) without one, and a sweep
+ * took about 14 % longer (docs/architecture.md, "Speed of one run", session 13).
+ * tests/unit/avx_upper_state_test.c checks it on the CPU itself.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -43,6 +52,13 @@ uint64_t sim__data_hash_value_avx2(const void *hash_state)
 #endif
 
 _Static_assert(sizeof(XXH3_state_t) == SIM__DATA_HASH_STATE_BYTES, "the state's layout");
+
+/* The last thing before every return of this file's entry points (see the header): one
+ * vzeroupper, cheap, and a no-op for the values (nothing vector is live across it). */
+static inline void leave_vector_state_clean(void)
+{
+    _mm256_zeroupper();
+}
 
 /* XXH3_accumulate_512_avx2 of one stripe into the two halves of the accumulators, the
  * stripe also stored to `target` (NULL: hashing only). The halves are values, not memory:
@@ -124,6 +140,7 @@ void sim__data_hash_copy_avx2(void *hash_state, void *target, const void *source
                               size_t size_bytes)
 {
     fused_copy_update(hash_state, target, source, size_bytes);
+    leave_vector_state_clean();
 }
 
 uint64_t sim__data_hash_value_avx2(const void *hash_state)
@@ -131,7 +148,9 @@ uint64_t sim__data_hash_value_avx2(const void *hash_state)
     assert(hash_state != NULL);
     /* xxhash.h's own digest, inlined here, so its last stripes go through AVX2 (the library's
      * digest is not dispatched and takes them with SSE2). */
-    return XXH3_64bits_digest(hash_state);
+    uint64_t value = XXH3_64bits_digest(hash_state);
+    leave_vector_state_clean();
+    return value;
 }
 
 #endif /* __x86_64__ */

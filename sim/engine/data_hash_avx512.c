@@ -102,6 +102,10 @@ void sim__data_hash_copy_avx512(void *hash_state, void *target, const void *sour
                                 size_t size_bytes)
 {
     fused_copy_update(hash_state, target, source, size_bytes);
+    /* Explicit, as in data_hash_avx2.c: the SSE code after it must not find the upper
+     * halves dirty, and the compiler's own insertion has missed a path before
+     * (tests/unit/avx_upper_state_test.c checks this one too). */
+    _mm256_zeroupper();
 }
 
 #endif /* __x86_64__ */

@@ -31,7 +31,8 @@
  * DIGEST_ID_CHECK_EVERY has every id it carries checked against its name (assert).
  *
  * Also the one-shot data hash (sim_data_hash) of the bytes events carry; the running ones
- * (struct sim_data_stream) are in data_hash.c.
+ * (struct sim_data_stream) are in data_hash.c. Both one-shot hashes go through
+ * digest_hash_bytes, which leaves the vector registers' upper halves clean (see there).
  */
 #include <assert.h>
 #include <stdbool.h>
@@ -51,6 +52,10 @@
 
 #if defined(__x86_64__) && defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DIGEST_VZEROUPPER 1
 #endif
 
 #include "digest_int.h"
@@ -94,12 +99,39 @@ bool sim__digest_ids_match_names(const struct sim_trace_event *event)
     return true;
 }
 
+/* XXH3's long inputs: past this many bytes the one-shot hash takes its vector path. */
+#define DIGEST_HASH_SHORT_BYTES_MAX 240u
+
+#if defined(DIGEST_VZEROUPPER)
+/* One vzeroupper, in a function of its own built for AVX (the rest of this file is not). */
+__attribute__((target("avx"), noinline)) static void vector_upper_clean(void)
+{
+    _mm256_zeroupper();
+}
+#endif
+
+/* XXH3_64bits of the bytes, returning with the upper halves of the vector registers clean.
+ * Past 240 bytes the library's dispatching entry point runs its AVX-512 or AVX2 code, and
+ * the build this was measured with (Debian's libxxhash 0.8.1) returns from it without a
+ * vzeroupper: the GCC 12 omission sim/engine/data_hash_avx2.c's header describes. The SSE
+ * code that runs next (all of vmcisim) is slow while they are dirty; so one vzeroupper
+ * here, where the CPU has AVX2 (where it has not, the dispatch takes the SSE2 code). */
+static inline uint64_t digest_hash_bytes(const void *data, size_t size_bytes)
+{
+    uint64_t hash = XXH3_64bits(data, size_bytes);
+#if defined(DIGEST_VZEROUPPER)
+    if (size_bytes > DIGEST_HASH_SHORT_BYTES_MAX && __builtin_cpu_supports("avx2"))
+        vector_upper_clean();
+#endif
+    return hash;
+}
+
 uint8_t *sim__digest_store_bytes_value(uint8_t *out, const struct sim_trace_field *field)
 {
     assert(field->type == SIM_FIELD_BYTES);
     out = digest_store_u32(out, field->value.blob.size_bytes);
-    return digest_store_u64(out, XXH3_64bits(field->value.blob.data,
-                                             field->value.blob.size_bytes));
+    return digest_store_u64(out, digest_hash_bytes(field->value.blob.data,
+                                                   field->value.blob.size_bytes));
 }
 
 /* The exact size of an event's encoding, without writing it. */
@@ -228,7 +260,7 @@ struct sim_trace_sink sim_digest_sink(struct sim_digest *digest)
 uint64_t sim_data_hash(const void *data, size_t size_bytes)
 {
     assert(data != NULL || size_bytes == 0);
-    return XXH3_64bits(data, size_bytes);
+    return digest_hash_bytes(data, size_bytes);
 }
 
 /* The 16 nibbles of `half` (32 bits), each in its own byte, least significant first. */

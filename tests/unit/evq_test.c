@@ -64,7 +64,7 @@ static void test_evq_pops_in_time_order(void)
         ASSERT_U64_EQ(entry.seq, order[index]);
         CU_ASSERT(entry.fn == (order[index] % 2 ? event_other : event_noop));
         CU_ASSERT_PTR_EQUAL(entry.arg, &marker);
-        CU_ASSERT_EQUAL(entry.pending, 6 - index);      /* what is left after it */
+        CU_ASSERT_EQUAL(entry.pending, (uint32_t)(6 - index));      /* what is left after it */
         CU_ASSERT(sim_evq_check(queue));
     }
     struct sim_evq_entry entry;

@@ -168,8 +168,8 @@ static void test_caught_memory_error_fails_the_run(void)
         "local ok, why = pcall(coroutine.wrap(function() " HOG " end))",
         /* load catches its parser's errors: each chunk's code is about 1 MiB, the only
          * large allocation of the loop, so the limit is met inside load */
-        "local text = 'return {' .. string.rep('7,', 200000) .. '}' local keep = {} "
-        "for i = 1, 1e9 do local f = load(text) if not f then break end keep[i] = f end",
+        ("local text = 'return {' .. string.rep('7,', 200000) .. '}' local keep = {} "
+         "for i = 1, 1e9 do local f = load(text) if not f then break end keep[i] = f end"),
     };
     char source[1024];
     for (size_t index = 0; index < sizeof catchers / sizeof catchers[0]; index++) {

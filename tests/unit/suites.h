@@ -56,6 +56,7 @@
     X(exec_thread) \
     X(layout) \
     X(data_hash) \
+    X(avx_upper_state) \
     X(lua_block_set)
 
 #define TEST_SUITE_DECLARE(name) CU_ErrorCode name##_suite_add(void);
