@@ -284,14 +284,24 @@ static uint64_t record_read(struct worker *worker, struct sim_trace_event *event
     const uint8_t *cursor = start + sizeof head;
     memcpy(event->fields, cursor, head.field_count * sizeof(struct sim_trace_field));
     cursor += head.field_count * sizeof(struct sim_trace_field);
-    uint32_t payload_field = sim_trace_payload_field(event);
+    /* The kept bytes as record_layout counted them (sim_trace_field_kept_bytes), in one
+     * walk: the payload field is the first BYTES or PAYLOAD field met. */
+    bool payload_seen = false;
     for (uint32_t index = 0; index < event->field_count; index++) {
         struct sim_trace_field *field = &event->fields[index];
-        if (field->type != SIM_FIELD_STR && field->type != SIM_FIELD_BYTES &&
-            field->type != SIM_FIELD_PAYLOAD)
+        uint32_t keep = field->value.blob.size_bytes;
+        if (field->type == SIM_FIELD_STR) {
+            field->value.blob.data = cursor;
+        } else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD) {
+            field->value.blob.data = cursor;
+            if ((field->type == SIM_FIELD_PAYLOAD || !payload_seen) &&
+                keep > head.payload_bytes_max)
+                keep = head.payload_bytes_max;
+            payload_seen = true;
+        } else {
             continue;
-        field->value.blob.data = cursor;
-        cursor += sim_trace_field_kept_bytes(event, index, payload_field, head.payload_bytes_max);
+        }
+        cursor += keep;
     }
     assert(align8((size_t)(cursor - start)) == head.record_bytes);              /* R3 */
     *payload_bytes_max = head.payload_bytes_max;
