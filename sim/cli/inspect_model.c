@@ -546,7 +546,7 @@ enum model_kind inspect_model_kind(const char *layer, const char *kind, enum cal
 static int handle_row(struct model *model, const struct row *row)
 {
     if (row->model_kind == MODEL_KIND_API_OTHER)
-        return 0;
+        return 0;                   /* inspect_model_row_passed does the same */
     if (row->model_kind == MODEL_KIND_SOCKET_CALL)
         return handle_socket_call(model, row);
     struct process_state *process = row->pid != 0 ? process_of(model, row->pid) : NULL;

@@ -150,6 +150,12 @@ void inspect_model_free(struct model *model);
 int inspect_model_start(struct model *model, struct inspect *inspect, uint32_t sockets_max,
                         uint32_t connections_max);
 int inspect_model_row(struct model *model, const struct model_row *row);
+/* The same for a row whose model_kind is MODEL_KIND_API_OTHER, of which the pass takes only
+ * the time: a caller that knows the kind need not make the row. */
+static inline void inspect_model_row_passed(struct model *model, uint64_t time_ns)
+{
+    model->last_time_ns = time_ns;
+}
 /* What the pass does with rows of this layer and kind (and for a socket call, which call
  * it is in *call; CALL_COUNT otherwise). */
 enum model_kind inspect_model_kind(const char *layer, const char *kind, enum call *call);

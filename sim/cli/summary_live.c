@@ -419,10 +419,7 @@ static void model_row_make(struct summary_live *live, const struct sim_trace_eve
 {
     enum live_class class = entry->class;
     const char *layer = sim_layer_name(event->layer);
-    if (entry->model_layer != event->layer) {
-        entry->model_kind = inspect_model_kind(layer, event->kind, &entry->call);
-        entry->model_layer = event->layer;
-    }
+    assert(entry->model_layer == event->layer);
     *row = (struct model_row){ .seq = event->seq, .time_ns = event->time_ns,
                                .ctx = event->ctx, .pid = event->pid, .layer = layer,
                                .kind = event->kind, .type = "", .rule = "", .reason = "",
@@ -471,6 +468,17 @@ static void model_event(struct summary_live *live, const struct sim_trace_event 
                   (class == CLASS_DG_ROUTE && event->pid != 0);
     if (!wanted)
         return;
+    if (entry->model_layer != event->layer) {
+        entry->model_kind = inspect_model_kind(sim_layer_name(event->layer), event->kind,
+                                               &entry->call);
+        entry->model_layer = event->layer;
+    }
+    if (entry->model_kind == MODEL_KIND_API_OTHER) {
+        /* Half the rows of a datagram run (proc_block, proc_resume): the pass only takes
+         * their time, so no row is made. */
+        inspect_model_row_passed(&live->model, event->time_ns);
+        return;
+    }
     struct model_row row;
     struct live_texts texts;
     model_row_make(live, event, entry, &row, &texts);
