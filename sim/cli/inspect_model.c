@@ -148,6 +148,7 @@ static void read_row(const struct model *model, sqlite3_stmt *statement, struct 
     row->owner = inspect_owner(&model->inspect->names, row->ctx, row->seq);
     row->layer = inspect_text(statement, 4);
     row->kind = inspect_text(statement, 5);
+    row->model_kind = inspect_model_kind(row->layer, row->kind, &row->call);
     row->type = inspect_text(statement, 6);
     row->source = inspect_u64(statement, 7);
     row->destination = inspect_u64(statement, 8);
@@ -276,7 +277,7 @@ static void socket_infer_type(struct socket_record *socket, enum call call,
 
 static int handle_socket_call(struct model *model, const struct row *row)
 {
-    enum call call = call_of(row->kind);
+    enum call call = row->call;
     struct process_state *process = row->pid != 0 ? process_of(model, row->pid) : NULL;
     if (call == CALL_COUNT || !row->has_socket)
         return 0;                       /* a failed socket() names no socket */
@@ -420,7 +421,7 @@ static int handle_packet(struct model *model, const struct row *row)
 {
     struct address source = address_of(model, row->source, row->seq);
     struct address destination = address_of(model, row->destination, row->seq);
-    int sent = strcmp(row->kind, "pkt_send") == 0;
+    int sent = row->model_kind == MODEL_KIND_PACKET_SEND;
     if (sent && (strcmp(row->type, "REQUEST") == 0 || strcmp(row->type, "REQUEST2") == 0))
         return connection_start(model, row, source, destination);
     enum side sender = SIDE_CLIENT;
@@ -520,15 +521,38 @@ static void handle_discarded(struct model *model, const struct row *row,
         connection->lost_at_detach[side] += row->bytes;
 }
 
+enum model_kind inspect_model_kind(const char *layer, const char *kind, enum call *call)
+{
+    assert(layer != NULL && kind != NULL && call != NULL);
+    *call = CALL_COUNT;
+    if (strcmp(layer, "api") == 0) {
+        if (strncmp(kind, "sock_", 5) != 0)
+            return MODEL_KIND_API_OTHER;
+        *call = call_of(kind);
+        return MODEL_KIND_SOCKET_CALL;
+    }
+    if (strcmp(kind, "dg_route") == 0)
+        return MODEL_KIND_ROUTE;
+    if (strcmp(kind, "pkt_send") == 0)
+        return MODEL_KIND_PACKET_SEND;
+    if (strcmp(kind, "pkt_recv") == 0)
+        return MODEL_KIND_PACKET_RECV;
+    if (strcmp(kind, "peer_detach") == 0 || strcmp(kind, "qp_resumed") == 0 ||
+        strcmp(kind, "device_reset") == 0)
+        return MODEL_KIND_DETACH;
+    return strcmp(kind, "data_discarded") == 0 ? MODEL_KIND_DISCARDED : MODEL_KIND_OTHER;
+}
+
 static int handle_row(struct model *model, const struct row *row)
 {
-    int is_api = strcmp(row->layer, "api") == 0;
-    if (is_api)
-        return strncmp(row->kind, "sock_", 5) == 0 ? handle_socket_call(model, row) : 0;
+    if (row->model_kind == MODEL_KIND_API_OTHER)
+        return 0;                   /* inspect_model_row_passed does the same */
+    if (row->model_kind == MODEL_KIND_SOCKET_CALL)
+        return handle_socket_call(model, row);
     struct process_state *process = row->pid != 0 ? process_of(model, row->pid) : NULL;
     if (row->pid != 0 && process == NULL)
         return -1;
-    if (strcmp(row->kind, "dg_route") == 0) {
+    if (row->model_kind == MODEL_KIND_ROUTE) {
         if (process != NULL)        /* a hostile trace may route with no process (pid 0) */
             process->saw_datagram = 1;
         return 0;
@@ -536,12 +560,11 @@ static int handle_row(struct model *model, const struct row *row)
     if (process != NULL)
         process->saw_transport = 1;
     int rc = 0;
-    if (strcmp(row->kind, "pkt_send") == 0 || strcmp(row->kind, "pkt_recv") == 0)
+    if (row->model_kind == MODEL_KIND_PACKET_SEND || row->model_kind == MODEL_KIND_PACKET_RECV)
         rc = handle_packet(model, row);
-    else if (strcmp(row->kind, "peer_detach") == 0 || strcmp(row->kind, "qp_resumed") == 0 ||
-             strcmp(row->kind, "device_reset") == 0)
+    else if (row->model_kind == MODEL_KIND_DETACH)
         handle_detach(model, row);
-    else if (strcmp(row->kind, "data_discarded") == 0)
+    else if (row->model_kind == MODEL_KIND_DISCARDED)
         handle_discarded(model, row, process);
     advance_first_open(model);
     return rc;
@@ -550,6 +573,7 @@ static int handle_row(struct model *model, const struct row *row)
 int inspect_model_row(struct model *model, const struct model_row *row)
 {
     assert(model != NULL && row != NULL && model->last_socket_id != NULL);
+    assert(row->model_kind <= MODEL_KIND_OTHER && row->call <= CALL_COUNT);
     model->last_time_ns = row->time_ns;
     return handle_row(model, row);
 }

@@ -103,14 +103,26 @@ struct model {
     void *owner_context;
 };
 
+/* What the pass does with a row, decided by its layer and kind texts alone
+ * (inspect_model_kind): an api row is a socket call (sock_*) or nothing; any other row a
+ * datagram route, a packet sent or received, a detach (peer_detach, qp_resumed,
+ * device_reset), a data_discarded, or none of them. */
+enum model_kind {
+    MODEL_KIND_API_OTHER, MODEL_KIND_SOCKET_CALL, MODEL_KIND_ROUTE, MODEL_KIND_PACKET_SEND,
+    MODEL_KIND_PACKET_RECV, MODEL_KIND_DETACH, MODEL_KIND_DISCARDED, MODEL_KIND_OTHER,
+};
+
 /* The columns the pass reads of one event (model_query in inspect_model.c): each is what
  * SQLite gives for its json_extract, NULL as "" or 0, and only for the kinds named there.
  * `owner` is the endpoint that held `ctx` at `seq` (needed for sock_* calls, detaches and
- * data_discarded only). */
+ * data_discarded only). `model_kind` and `call` are inspect_model_kind() of `layer` and
+ * `kind` (a caller that meets one kind many times decides it once). */
 struct model_row {
     uint64_t seq, time_ns;
     uint32_t ctx, pid, owner;
     const char *layer, *kind, *type, *rule;
+    enum model_kind model_kind;
+    enum call call;                 /* of a socket call; CALL_COUNT for sock_ names no call */
     uint64_t source, destination, port, socket, u0, bytes;
     const char *reason;
     int has_socket, has_result;
@@ -138,6 +150,15 @@ void inspect_model_free(struct model *model);
 int inspect_model_start(struct model *model, struct inspect *inspect, uint32_t sockets_max,
                         uint32_t connections_max);
 int inspect_model_row(struct model *model, const struct model_row *row);
+/* The same for a row whose model_kind is MODEL_KIND_API_OTHER, of which the pass takes only
+ * the time: a caller that knows the kind need not make the row. */
+static inline void inspect_model_row_passed(struct model *model, uint64_t time_ns)
+{
+    model->last_time_ns = time_ns;
+}
+/* What the pass does with rows of this layer and kind (and for a socket call, which call
+ * it is in *call; CALL_COUNT otherwise). */
+enum model_kind inspect_model_kind(const char *layer, const char *kind, enum call *call);
 /* When a side of a connection stopped taking part: its close, else the detach it saw, else a
  * refusal or failed connect that ended the whole connection, else the end of the trace. */
 uint64_t inspect_model_side_end_ns(const struct model *model,

@@ -69,7 +69,27 @@ static char *put_ascii_escape(char *out, uint8_t c)
  * "surrogateescape"), so no two inputs give the same text. */
 static bool is_plain(uint8_t c)
 {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    /* One load instead of four compares per byte: 1 for 0x20..0x7e but the quote (0x22)
+     * and the backslash (0x5c). */
+    static const uint8_t plain[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    };
+    return plain[c] != 0;
 }
 
 static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
@@ -103,32 +123,51 @@ static char *put_string(char *out, const uint8_t *s, size_t size_bytes)
     return out;
 }
 
-/* Decimal digits two at a time from a table: half the divisions of a digit loop, and
- * numbers are most of a row's text. */
+/* How many decimal digits `value` has (1 to 20). */
+static size_t decimal_digits(uint64_t value)
+{
+    size_t count = 1;
+    for (;;) {
+        if (value < 10)
+            return count;
+        if (value < 100)
+            return count + 1;
+        if (value < 1000)
+            return count + 2;
+        if (value < 10000)
+            return count + 3;
+        value /= 10000;
+        count += 4;
+    }
+}
+
+/* Decimal digits two at a time from a table, written in place from the end once the
+ * count is known: half the divisions of a digit loop and no copy, and numbers are most
+ * of a row's text. */
 static char *put_u64(char *out, uint64_t value)
 {
     static const char pairs[201] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
-    char digits[20];
-    size_t at = sizeof digits;
+    size_t count = decimal_digits(value);
+    assert(count >= 1 && count <= 20);
+    char *end = out + count;
+    char *at = end;
     while (value >= 100) {
         size_t pair = (size_t)(value % 100) * 2;
         value /= 100;
-        digits[--at] = pairs[pair + 1];
-        digits[--at] = pairs[pair];
+        *--at = pairs[pair + 1];
+        *--at = pairs[pair];
     }
     if (value >= 10) {
-        digits[--at] = pairs[value * 2 + 1];
-        digits[--at] = pairs[value * 2];
+        *--at = pairs[value * 2 + 1];
+        *--at = pairs[value * 2];
     } else {
-        digits[--at] = (char)('0' + value);
+        *--at = (char)('0' + value);
     }
-    size_t count = sizeof digits - at;
-    assert(count >= 1 && count <= 20);
-    memcpy(out, digits + at, count);
-    return out + count;
+    assert(at == out);
+    return end;
 }
 
 /* U64 above INT64_MAX is a decimal string: SQLite's JSON functions would read the bare
@@ -207,27 +246,62 @@ size_t sim_trace_fields_json_cut_bound_bytes(const struct sim_trace_event *event
                                              uint32_t payload_bytes_max)
 {
     assert(event != NULL);
-    uint32_t payload_field = sim_trace_payload_field(event);
+    /* One walk: the payload field is the first BYTES or PAYLOAD field met
+     * (sim_trace_payload_field), so it is found on the way. */
+    bool payload_met = false;
     size_t bound = 3;   /* braces and NUL */
     for (uint32_t i = 0; i < event->field_count; i++) {
         const struct sim_trace_field *field = &event->fields[i];
         size_t name_bytes = field->name_bytes != 0 ? field->name_bytes : strlen(field->name);
         bound += 1 + 2 + 6 * name_bytes + 1;            /* comma, quoted name, colon */
-        if (field->type == SIM_FIELD_STR)
-            bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
-        else if (i == payload_field)
-            bound += 52;                                /* 2 numbers, no hex */
-        else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD)
-            bound += 52 + 2 * (size_t)sim_trace_field_kept_bytes(event, i, payload_field,
-                                                                 payload_bytes_max);
-        else
+        uint32_t size_bytes = field->value.blob.size_bytes;
+        switch (field->type) {
+        case SIM_FIELD_U64:
+        case SIM_FIELD_I64:
             bound += 22;    /* sign or quotes, 20 digits */
+            break;
+        case SIM_FIELD_STR:
+            bound += 2 + 6 * (size_t)size_bytes;
+            break;
+        case SIM_FIELD_BYTES:
+        case SIM_FIELD_PAYLOAD:
+            bound += 52;                                /* 2 numbers */
+            if (payload_met) {                          /* hex, cut like the payload */
+                bool cut = field->type == SIM_FIELD_PAYLOAD && size_bytes > payload_bytes_max;
+                bound += 2 * (size_t)(cut ? payload_bytes_max : size_bytes);
+            }
+            payload_met = true;
+            break;
+        }
     }
     return bound;
 }
 
+/* Copies a cached `"name":` to `out`. A copy of a fixed 16 or 32 bytes is two or four
+ * moves where one of the text's own length is a call: it may write past the text, but
+ * stays within the bound the caller sized `json` for. The rest of the text's bound,
+ * from `out` on, is at least 6 * name_bytes + 7 (the name's 4 + 6 * name_bytes but its
+ * comma, a value's 2 at the least, the closing brace and the NUL), so 16 bytes fit from
+ * a name of 2 bytes on and 32 from one of 5. */
+static char *name_text_put(char *out, const struct sim_trace_json_name *entry,
+                           size_t name_bytes)
+{
+    uint32_t text_bytes = entry->text_bytes;
+    _Static_assert(sizeof entry->text >= 32u, "a fixed copy reads within the text");
+    if (text_bytes <= 16u && name_bytes >= 2u)
+        memcpy(out, entry->text, 16u);
+    else if (text_bytes <= 32u && name_bytes >= 5u)
+        memcpy(out, entry->text, 32u);
+    else
+        memcpy(out, entry->text, text_bytes);
+    return out + text_bytes;
+}
+
 /* `"name":` for field `field`, from the cache when there is one and the name fits it. The
- * slot is found by the name's id and holds a name with the same bytes or is refilled. */
+ * name looks in SIM_TRACE_JSON_NAME_PROBES slots from the one its id picks, for a slot
+ * that holds a name with the same bytes, else takes the first empty one, else refills its
+ * own. With one slot, two names of a run whose ids met there (src_cid and deadline_ns do)
+ * evicted each other on every event. What is written never depends on the cache. */
 static char *put_name(char *out, const struct sim_trace_field *field,
                       struct sim_trace_json_names *names)
 {
@@ -240,22 +314,28 @@ static char *put_name(char *out, const struct sim_trace_field *field,
     uint64_t name_id = field->name_id != 0 ? field->name_id
                                            : sim_trace_name_id(field->name,
                                                                (uint32_t)name_bytes);
-    uint32_t slot = (uint32_t)(name_id ^ (name_id >> 32)) & (SIM_TRACE_JSON_NAME_SLOTS - 1);
-    struct sim_trace_json_name *entry = &names->slots[slot];
-    bool hit = entry->name != NULL && entry->name_id == name_id &&
-               entry->name_bytes == name_bytes &&
-               (entry->name == field->name || memcmp(entry->name, field->name, name_bytes) == 0);
-    if (!hit) {
-        char *end = put_string(entry->text, (const uint8_t *)field->name, name_bytes);
-        *end++ = ':';
-        entry->text_bytes = (uint32_t)(end - entry->text);
-        assert(entry->text_bytes <= sizeof entry->text);
-        entry->name = field->name;
-        entry->name_id = name_id;
-        entry->name_bytes = (uint32_t)name_bytes;
+    uint32_t home = (uint32_t)(name_id ^ (name_id >> 32)) & (SIM_TRACE_JSON_NAME_SLOTS - 1);
+    struct sim_trace_json_name *entry = &names->slots[home];
+    for (uint32_t probe = 0; probe < SIM_TRACE_JSON_NAME_PROBES; probe++) {
+        struct sim_trace_json_name *candidate =
+            &names->slots[(home + probe) & (SIM_TRACE_JSON_NAME_SLOTS - 1)];
+        if (candidate->name == NULL) {
+            entry = candidate;
+            break;
+        }
+        if (candidate->name_id == name_id && candidate->name_bytes == name_bytes &&
+            (candidate->name == field->name ||
+             memcmp(candidate->name, field->name, name_bytes) == 0))
+            return name_text_put(out, candidate, name_bytes);
     }
-    memcpy(out, entry->text, entry->text_bytes);
-    return out + entry->text_bytes;
+    char *end = put_string(entry->text, (const uint8_t *)field->name, name_bytes);
+    *end++ = ':';
+    entry->text_bytes = (uint32_t)(end - entry->text);
+    assert(entry->text_bytes <= sizeof entry->text);
+    entry->name = field->name;
+    entry->name_id = name_id;
+    entry->name_bytes = (uint32_t)name_bytes;
+    return name_text_put(out, entry, name_bytes);
 }
 
 size_t sim_trace_fields_json(char *json, const struct sim_trace_event *event,
@@ -275,7 +355,9 @@ size_t sim_trace_fields_json_named(char *json, const struct sim_trace_event *eve
     assert(event != NULL);
     assert(payload_field != NULL);
     char *out = json;
-    *payload_field = sim_trace_payload_field(event);
+    /* The payload field is the first BYTES or PAYLOAD field (sim_trace_payload_field):
+     * found on the way instead of by a walk of its own. */
+    *payload_field = event->field_count;
     *out++ = '{';
     for (uint32_t i = 0; i < event->field_count; i++) {
         const struct sim_trace_field *field = &event->fields[i];
@@ -290,6 +372,8 @@ size_t sim_trace_fields_json_named(char *json, const struct sim_trace_event *eve
             break;
         case SIM_FIELD_BYTES:
         case SIM_FIELD_PAYLOAD:
+            if (*payload_field == event->field_count)
+                *payload_field = i;
             out = put_bytes_field(out, field, i == *payload_field,
                                   sim_trace_field_kept_bytes(event, i, *payload_field,
                                                              payload_bytes_max));

@@ -65,12 +65,14 @@ size_t sim_trace_fields_json_cut_bound_bytes(const struct sim_trace_event *event
 /* Encoded field names kept by a caller that encodes many events (the writer's worker,
  * replay's): `"name":` as put_string makes it, for names of at most
  * SIM_TRACE_JSON_NAME_CACHED_BYTES. A name's slot comes from its name id (trace.h: a
- * function of its bytes), and a slot answers for every name with the same bytes, wherever
+ * function of its bytes; a name may take one of the SIM_TRACE_JSON_NAME_PROBES slots from
+ * there), and a slot answers for every name with the same bytes, wherever
  * the text lies (one literal per emitting file): so the output never depends on an
  * address, and two copies of a name do not evict each other. Zero-initialise; one
  * thread. */
 #define SIM_TRACE_JSON_NAME_SLOTS 512u
 #define SIM_TRACE_JSON_NAME_CACHED_BYTES 32u
+#define SIM_TRACE_JSON_NAME_PROBES 4u      /* slots a name may take from its own */
 struct sim_trace_json_name {
     const char *name;                       /* NULL: empty; static, as every field name */
     uint64_t name_id;

@@ -284,14 +284,24 @@ static uint64_t record_read(struct worker *worker, struct sim_trace_event *event
     const uint8_t *cursor = start + sizeof head;
     memcpy(event->fields, cursor, head.field_count * sizeof(struct sim_trace_field));
     cursor += head.field_count * sizeof(struct sim_trace_field);
-    uint32_t payload_field = sim_trace_payload_field(event);
+    /* The kept bytes as record_layout counted them (sim_trace_field_kept_bytes), in one
+     * walk: the payload field is the first BYTES or PAYLOAD field met. */
+    bool payload_seen = false;
     for (uint32_t index = 0; index < event->field_count; index++) {
         struct sim_trace_field *field = &event->fields[index];
-        if (field->type != SIM_FIELD_STR && field->type != SIM_FIELD_BYTES &&
-            field->type != SIM_FIELD_PAYLOAD)
+        uint32_t keep = field->value.blob.size_bytes;
+        if (field->type == SIM_FIELD_STR) {
+            field->value.blob.data = cursor;
+        } else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD) {
+            field->value.blob.data = cursor;
+            if ((field->type == SIM_FIELD_PAYLOAD || !payload_seen) &&
+                keep > head.payload_bytes_max)
+                keep = head.payload_bytes_max;
+            payload_seen = true;
+        } else {
             continue;
-        field->value.blob.data = cursor;
-        cursor += sim_trace_field_kept_bytes(event, index, payload_field, head.payload_bytes_max);
+        }
+        cursor += keep;
     }
     assert(align8((size_t)(cursor - start)) == head.record_bytes);              /* R3 */
     *payload_bytes_max = head.payload_bytes_max;
@@ -789,6 +799,88 @@ static void worker_nudge(struct trace_ring *ring)
     pthread_mutex_unlock(&ring->mutex);
 }
 
+/* The common case in one walk over the fields: the record is written at `offset` while
+ * its size is counted, as long as it fits in the `room_bytes` there (free, and before the
+ * lap's end, so neither a wrap nor a wait is needed). Returns its size, or 0 when it does
+ * not fit or has a field above its limit: nothing is published then, and the caller lays
+ * the record out first (record_layout) and writes it again. Keeps what record_layout and
+ * record_write make: the same bytes. */
+static size_t record_write_fitting(struct trace_ring *ring, size_t offset, size_t room_bytes,
+                                   const struct sim_trace_event *event,
+                                   uint32_t payload_bytes_max)
+{
+    uint32_t count = event->field_count;
+    size_t head_bytes = sizeof(struct record_head) + count * sizeof(struct sim_trace_field);
+    if (head_bytes > room_bytes)
+        return 0;
+    uint8_t *start = ring->bytes + offset;
+    uint8_t *cursor = start + head_bytes;
+    size_t left_bytes = room_bytes - head_bytes;
+    bool payload_seen = false;
+    for (uint32_t index = 0; index < count; index++) {
+        const struct sim_trace_field *field = &event->fields[index];
+        assert(field->name != NULL);
+        memcpy(start + sizeof(struct record_head) + index * sizeof *field, field, sizeof *field);
+        uint32_t keep = field->value.blob.size_bytes;
+        if (field->type == SIM_FIELD_STR) {
+            if (keep > SIM_TRACE_STRING_BYTES_MAX)
+                return 0;
+        } else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD) {
+            if (keep > SIM_TRACE_BYTES_MAX)
+                return 0;
+            if ((field->type == SIM_FIELD_PAYLOAD || !payload_seen) && keep > payload_bytes_max)
+                keep = payload_bytes_max;
+            payload_seen = true;
+        } else {
+            assert(field->type == SIM_FIELD_U64 || field->type == SIM_FIELD_I64);
+            continue;
+        }
+        if (keep > left_bytes)
+            return 0;
+        if (keep > 0)
+            memcpy(cursor, field->value.blob.data, keep);
+        cursor += keep;
+        left_bytes -= keep;
+    }
+    size_t size_bytes = align8((size_t)(cursor - start));
+    if (size_bytes > room_bytes)
+        return 0;
+    struct record_head head = {
+        .magic = RECORD_MAGIC, .record_bytes = (uint32_t)size_bytes, .seq = event->seq,
+        .time_ns = event->time_ns, .ctx = event->ctx, .pid = event->pid, .kind = event->kind,
+        .kind_bytes = event->kind_bytes, .payload_bytes_max = payload_bytes_max,
+        .layer = (uint8_t)event->layer, .field_count = (uint8_t)count,
+    };
+    memcpy(start, &head, sizeof head);
+    assert(size_bytes <= TRACE_RECORD_BYTES_MAX);                                   /* R4 */
+    return size_bytes;
+}
+
+/* The bytes free after write_local as last seen and before the lap's end: where a record
+ * can go with no wrap and no wait (0 past the lap, where only a large record lies). */
+static size_t fitting_room_bytes(const struct trace_ring *ring, size_t offset)
+{
+    if (offset >= TRACE_RING_LAP_BYTES)
+        return 0;
+    size_t free_bytes = TRACE_RING_BYTES - (size_t)(ring->write_local - ring->read_seen);
+    size_t lap_bytes = TRACE_RING_LAP_BYTES - offset;
+    return free_bytes < lap_bytes ? free_bytes : lap_bytes;
+}
+
+/* Publishes a record of `size_bytes` written at `offset` (R1) and wakes the worker if
+ * it sleeps and enough waits. */
+static void record_publish(struct trace_ring *ring, size_t offset, size_t size_bytes)
+{
+    size_t end_bytes = offset + size_bytes;
+    if (end_bytes > ring->extent_bytes)
+        ring->extent_bytes = end_bytes;
+    ring->write_local += size_bytes;
+    positions_check(ring->read_seen, ring->write_local);                        /* R1 */
+    atomic_store(&ring->write_pos, ring->write_local);
+    ring->appended_events++;
+    worker_nudge(ring);
+}
+
 int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *event,
                       uint32_t payload_bytes_max, char message[SIM_ERROR_MESSAGE_BYTES_MAX])
 {
@@ -796,6 +888,14 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
     assert(event->kind != NULL && event->field_count <= SIM_TRACE_FIELDS_MAX);
     if (atomic_load_explicit(&ring->failed, memory_order_acquire))
         return failure_copy(ring, message);
+    size_t fitting_offset = ring->write_local % TRACE_RING_BYTES;
+    size_t fitting_bytes = record_write_fitting(ring, fitting_offset,
+                                                fitting_room_bytes(ring, fitting_offset),
+                                                event, payload_bytes_max);
+    if (fitting_bytes > 0) {
+        record_publish(ring, fitting_offset, fitting_bytes);
+        return 0;
+    }
     uint32_t kept[SIM_TRACE_FIELDS_MAX];
     size_t size_bytes = record_layout(event, payload_bytes_max, kept);
     if (size_bytes == 0) {
@@ -821,14 +921,7 @@ int trace_ring_append(struct trace_ring *ring, const struct sim_trace_event *eve
         offset = 0;
     }
     record_write(ring, offset, event, payload_bytes_max, kept, size_bytes);
-    size_t end_bytes = offset + size_bytes;
-    if (end_bytes > ring->extent_bytes)
-        ring->extent_bytes = end_bytes;
-    ring->write_local += size_bytes;
-    positions_check(ring->read_seen, ring->write_local);                        /* R1 */
-    atomic_store(&ring->write_pos, ring->write_local);
-    ring->appended_events++;
-    worker_nudge(ring);
+    record_publish(ring, offset, size_bytes);
     return 0;
 }
 

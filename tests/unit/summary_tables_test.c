@@ -348,8 +348,36 @@ static void test_resumes_name_the_suspended_vm_at_any_count(void)
     inspect_names_free(&names);
 }
 
+/* The model pass's dispatch is decided by the layer and kind texts alone: what the live
+ * build decides once per kind is what the SQLite rebuild decides per row. */
+static void test_model_kinds_are_decided_by_layer_and_kind(void)
+{
+    enum call call = CALL_SOCKET;
+    CU_ASSERT_EQUAL(inspect_model_kind("api", "sock_connect", &call), MODEL_KIND_SOCKET_CALL);
+    CU_ASSERT_EQUAL(call, CALL_CONNECT);
+    CU_ASSERT_EQUAL(inspect_model_kind("api", "sock_close", &call), MODEL_KIND_SOCKET_CALL);
+    CU_ASSERT_EQUAL(call, CALL_CLOSE);
+    CU_ASSERT_EQUAL(inspect_model_kind("api", "sock_sendto", &call), MODEL_KIND_SOCKET_CALL);
+    CU_ASSERT_EQUAL(call, CALL_COUNT);      /* a sock_ kind that names no call */
+    CU_ASSERT_EQUAL(inspect_model_kind("api", "proc_block", &call), MODEL_KIND_API_OTHER);
+    CU_ASSERT_EQUAL(inspect_model_kind("api", "pkt_send", &call), MODEL_KIND_API_OTHER);
+    CU_ASSERT_EQUAL(inspect_model_kind("transport", "pkt_send", &call),
+                    MODEL_KIND_PACKET_SEND);
+    CU_ASSERT_EQUAL(inspect_model_kind("transport", "pkt_recv", &call),
+                    MODEL_KIND_PACKET_RECV);
+    CU_ASSERT_EQUAL(inspect_model_kind("transport", "peer_detach", &call), MODEL_KIND_DETACH);
+    CU_ASSERT_EQUAL(inspect_model_kind("transport", "qp_resumed", &call), MODEL_KIND_DETACH);
+    CU_ASSERT_EQUAL(inspect_model_kind("vmci", "device_reset", &call), MODEL_KIND_DETACH);
+    CU_ASSERT_EQUAL(inspect_model_kind("transport", "data_discarded", &call),
+                    MODEL_KIND_DISCARDED);
+    CU_ASSERT_EQUAL(inspect_model_kind("vmci", "dg_route", &call), MODEL_KIND_ROUTE);
+    CU_ASSERT_EQUAL(inspect_model_kind("transport", "sock_connect", &call), MODEL_KIND_OTHER);
+    CU_ASSERT_EQUAL(call, CALL_COUNT);
+}
+
 static const struct test_entry tests[] = {
     TEST_ENTRY(test_resumes_name_the_suspended_vm_at_any_count),
+    TEST_ENTRY(test_model_kinds_are_decided_by_layer_and_kind),
     TEST_ENTRY(test_tables_load_back_as_the_model_from_events),
     TEST_ENTRY(test_writing_changes_no_event_and_no_meta),
     TEST_ENTRY(test_a_trace_without_digest_gets_no_tables),

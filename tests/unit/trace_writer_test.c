@@ -419,6 +419,52 @@ static void test_meta_and_files_are_stored_exactly(void)
     sqlite3_close(db);
 }
 
+/* Field names whose ids pick the same slot of the writer's name cache, more of them than a
+ * name may probe, each encode as themselves in any order: the cache answers only for a
+ * name with the same bytes, and its text is the uncached one. */
+static void test_names_sharing_a_cache_slot_each_encode_as_themselves(void)
+{
+    enum { NAMES = SIM_TRACE_JSON_NAME_PROBES + 2 };
+    static char names[NAMES][16];
+    uint32_t found = 0, slot = 0;
+    for (uint32_t candidate = 0; found < NAMES && candidate < 1000000; candidate++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%" PRIu32, candidate);
+        uint64_t id = sim_trace_name_id(name, (uint32_t)strlen(name));
+        uint32_t home = (uint32_t)(id ^ (id >> 32)) & (SIM_TRACE_JSON_NAME_SLOTS - 1);
+        if (found == 0)
+            slot = home;
+        if (home == slot)
+            memcpy(names[found++], name, sizeof name);
+    }
+    CU_ASSERT_FATAL(found == NAMES);
+    struct sim_trace_json_names *cache = calloc(1, sizeof *cache);
+    CU_ASSERT_FATAL(cache != NULL);
+    uint32_t equal = 0;
+    for (uint32_t round = 0; round < 4 * NAMES; round++) {
+        struct sim_trace_event event;
+        memset(&event, 0, sizeof event);
+        event.layer = SIM_LAYER_API;
+        event.kind = "names";
+        event.field_count = 2;
+        for (uint32_t index = 0; index < 2; index++) {
+            const char *name = names[(round * (index + 2) + index) % NAMES];
+            event.fields[index] = (struct sim_trace_field){
+                .name = name, .type = SIM_FIELD_U64, .name_bytes = (uint32_t)strlen(name),
+                .value.u64 = round * 10 + index,
+            };
+        }
+        char cached[1024], uncached[1024];
+        uint32_t payload_field = 0;
+        size_t cached_bytes = sim_trace_fields_json_named(cached, &event, 256, &payload_field,
+                                                          cache);
+        size_t uncached_bytes = sim_trace_fields_json(uncached, &event, 256, &payload_field);
+        equal += cached_bytes == uncached_bytes && strcmp(cached, uncached) == 0;
+    }
+    ASSERT_U64_EQ(equal, 4 * NAMES);
+    free(cache);
+}
+
 /* Strings come back byte for byte through json_extract: quote, backslash, newline, tab,
  * CR, control bytes, DEL, UTF-8. An ill-formed byte is escaped as \udcXX, distinct from
  * the well-formed character of the same value, and the JSON stays valid. */
@@ -1712,6 +1758,7 @@ CU_ErrorCode trace_writer_suite_add(void)
         TEST_ENTRY(test_readers_make_the_indexes_on_first_use),
         TEST_ENTRY(test_meta_and_files_are_stored_exactly),
         TEST_ENTRY(test_string_escaping_round_trips_through_json_extract),
+        TEST_ENTRY(test_names_sharing_a_cache_slot_each_encode_as_themselves),
         TEST_ENTRY(test_string_limit_boundary),
         TEST_ENTRY(test_u64_boundaries_round_trip),
         TEST_ENTRY(test_time_above_int64_max_is_refused),
