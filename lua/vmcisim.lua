@@ -64,6 +64,7 @@ sim.exec_allowed = false
 ---@field backlog? integer the largest listen() backlog
 ---@field host_deliveries? integer datagrams in flight to the host kernel
 ---@field vmci_datagram_queue? integer datagrams a p:vmci() datagram handle keeps unread
+---@field world_qp_memory_bytes? integer queue-pair memory of the whole world, the host's included
 
 ---Fault sites and fault rates, docs/faults.md.
 ---@class vmcisim.faults
