@@ -828,6 +828,32 @@ static int open_module_numbered(lua_State *L)
     return 1;
 }
 
+/* The chunk's error (the string on top of the stack: the traceback handler made it one)
+ * as a failure, "error: " before it. Composed in C memory, not as a Lua string: this runs
+ * outside any protected call, and when the error was the memory limit the state may have
+ * no byte left to give, where a memory error would be Lua's panic (an abort). */
+static void chunk_error_report(struct simlua_runtime *runtime)
+{
+    static const char prefix[] = "error: ";
+    static const char fallback[] = "error: (the error could not be shown: out of memory)";
+    lua_State *L = runtime->L;
+    /* Up to its first zero byte, as the "%s" of lua_pushfstring took it. */
+    const char *error = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                       : "(null)";   /* as %s shows NULL */
+    size_t error_bytes = strlen(error);
+    size_t message_bytes = sizeof(prefix) - 1 + error_bytes;
+    char *message = malloc(message_bytes + 1);
+    if (message == NULL) {
+        simlua__report_failure(L, "scenario_error", fallback, sizeof(fallback) - 1);
+        return;
+    }
+    memcpy(message, prefix, sizeof(prefix) - 1);
+    memcpy(message + sizeof(prefix) - 1, error, error_bytes);
+    message[message_bytes] = '\0';
+    simlua__report_failure(L, "scenario_error", message, message_bytes);
+    free(message);
+}
+
 static void run_chunk(struct simlua_runtime *runtime)
 {
     lua_State *L = runtime->L;
@@ -849,11 +875,8 @@ static void run_chunk(struct simlua_runtime *runtime)
     if (simlua__pcall_traceback(L, runtime->options.arg_count, 0) != LUA_OK) {
         /* Traced (scenario_error, in the digest) when a world exists, and counted as a
          * failure either way: an error after w:run() must not pass unseen. */
-        lua_pushfstring(L, "error: %s", lua_tostring(L, -1));
-        size_t length = 0;
-        const char *message = lua_tolstring(L, -1, &length);
-        simlua__report_failure(L, "scenario_error", message, length);
-        lua_pop(L, 2);
+        chunk_error_report(runtime);
+        lua_pop(L, 1);
         runtime->run_failed = true;
         return;
     }
