@@ -153,6 +153,17 @@ simlua__pool_carve_next(struct simlua_pool *pool, struct simlua_pool_class class
     return carved;
 }
 
+/* Whether a block of block_bytes (served by the pool) would come from memory the pool
+ * already holds, a free list or the newest slab's unused end: memory counted as idle, so
+ * taking it adds nothing to the state's footprint (runtime.c's memory limit). */
+static inline bool simlua__pool_has_room(const struct simlua_pool *pool, size_t block_bytes)
+{
+    assert(pool != NULL);
+    struct simlua_pool_class class_info = simlua__pool_class(block_bytes);
+    return pool->free_lists[class_info.index] != NULL ||
+           (size_t)(pool->carve_end - pool->carve_next) >= class_info.bytes;
+}
+
 /* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
 static inline __attribute__((always_inline)) void *simlua__pool_alloc(struct simlua_pool *pool,
                                                                    size_t block_bytes)

@@ -16,7 +16,7 @@
  * collectgarbage("count") shows depends only on the program. memory_bytes counts
  * headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
  * malloc under ASan) that the runtime frees in one go; the limit counts what the pool holds
- * idle as used.
+ * idle as used, so a block handed out of that idle memory is never refused by it.
  */
 #include <assert.h>
 #include <errno.h>
@@ -344,6 +344,18 @@ static inline bool memory_limit_passed(const struct simlua_runtime *runtime,
     return memory_footprint_bytes(runtime) + added_bytes > SIMLUA_MEMORY_BYTES_MAX;
 }
 
+/* Whether a new block of `new_total` bytes (header included) is refused by the limit. The
+ * footprint counts what the pool holds idle as used, so a block the pool serves from that
+ * idle memory (a block a collection freed, or the newest slab's unused end) does not add
+ * to it and is never refused: otherwise a state whose garbage once filled the pool to the
+ * limit could allocate nothing ever again, even after a collection freed all of it. */
+static inline bool new_block_refused(const struct simlua_runtime *runtime, uint64_t new_total)
+{
+    if (__builtin_expect(!memory_limit_passed(runtime, new_total), 1))
+        return false;
+    return !(simlua__pool_serves(new_total) && simlua__pool_has_room(&runtime->pool, new_total));
+}
+
 /* The end of every new block's request: a NULL header refuses it, else it is counted and
  * its header filled, and Lua gets the bytes after the header. */
 static inline __attribute__((always_inline)) void *
@@ -365,7 +377,7 @@ static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return refuse(runtime);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_limit_passed(runtime, new_total))
+    if (new_block_refused(runtime, new_total))
         return refuse_at_limit(runtime);
     struct block_header *header = runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE
                                       ? string_block_new(runtime, tag, new_total)
@@ -386,9 +398,30 @@ static inline void *runtime_new(struct simlua_runtime *runtime, size_t tag, size
     if (__builtin_expect(refusal || runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0))
         return runtime_new_other(runtime, tag, new_bytes);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_limit_passed(runtime, new_total))
+    if (new_block_refused(runtime, new_total))
         return refuse_at_limit(runtime);
     return block_new_taken(runtime, block_alloc(runtime, new_total), tag, new_bytes);
+}
+
+/* Whether growing a block from `old_total` to `new_total` bytes (headers included) is
+ * refused by the limit: when it would take the footprint past it. A pooled block that
+ * stays in its class, or moves to a class the pool has room in (its old block becoming
+ * idle), changes the footprint only by the difference of the two blocks' unused ends,
+ * as new_block_refused's reasoning gives; any other growth by what it adds. */
+static bool resize_growth_refused(const struct simlua_runtime *runtime, uint64_t old_total,
+                                  uint64_t new_total)
+{
+    assert(new_total > old_total);
+    if (!memory_limit_passed(runtime, new_total - old_total))
+        return false;
+    if (!simlua__pool_serves(old_total) || !simlua__pool_serves(new_total))
+        return true;
+    struct simlua_pool_class old_class = simlua__pool_class(old_total);
+    struct simlua_pool_class new_class = simlua__pool_class(new_total);
+    if (old_class.index != new_class.index && !simlua__pool_has_room(&runtime->pool, new_total))
+        return true;                    /* a new slab */
+    uint64_t old_unused = old_class.bytes - old_total, new_unused = new_class.bytes - new_total;
+    return old_unused > new_unused && memory_limit_passed(runtime, old_unused - new_unused);
 }
 
 /* Lua resizes a block it holds (the rarer request: kept out of the two above). */
@@ -399,7 +432,7 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     struct block_header *header = (struct block_header *)pointer - 1;
     uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
-    if (new_total > old_total && memory_limit_passed(runtime, new_total - old_total))
+    if (new_total > old_total && resize_growth_refused(runtime, old_total, new_total))
         return refuse_at_limit(runtime);
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)

@@ -571,6 +571,55 @@ static void test_negative_step_only_lowers_the_debt(void)
     simlua_destroy(runtime);
 }
 
+/* SIMLUA_MEMORY_BYTES_MAX refuses only what would take the footprint (the blocks Lua
+ * holds and what the pool holds idle) past it: a block the pool has idle is handed out
+ * even at the limit, where a state whose garbage once filled the pool refused every
+ * block forever. Driven through the state's allocator with the footprint set at the
+ * limit (memory_bytes raised for the test, then put back). */
+static void test_limit_spares_idle_pool_memory(void)
+{
+    struct simlua_options options = {
+        .scenario_path = "limit_test.lua", .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    void *state = NULL;
+    lua_Alloc allocate = lua_getallocf(runtime->L, &state);
+    const size_t small_bytes = 100, large_bytes = 2 * SIMLUA_POOL_BLOCK_BYTES_MAX;
+    void *freed = allocate(state, NULL, 0, small_bytes);        /* a block, then idle */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(freed);
+    allocate(state, freed, small_bytes, 0);
+    uint64_t memory_bytes = runtime->memory_bytes;
+    uint64_t idle_bytes = simlua__pool_idle_bytes(&runtime->pool);
+    runtime->memory_bytes = SIMLUA_MEMORY_BYTES_MAX - idle_bytes;     /* footprint == limit */
+    uint64_t refusals = runtime->limit_refusals;
+    void *again = allocate(state, NULL, 0, small_bytes);
+    if (SIMLUA_POOL_IN_RUNTIME) {
+        CU_ASSERT_PTR_EQUAL(again, freed);      /* the idle block itself, not a refusal */
+        ASSERT_U64_EQ(runtime->limit_refusals, refusals);
+        /* Growing it within its class uses bytes the footprint did not count: refused when
+         * that passes the limit (the footprint set at it again). */
+        runtime->memory_bytes = SIMLUA_MEMORY_BYTES_MAX - simlua__pool_idle_bytes(&runtime->pool);
+        CU_ASSERT_EQUAL(simlua__pool_class(small_bytes + 16).index,
+                        simlua__pool_class(small_bytes + 24).index);
+        void *grown = allocate(state, again, small_bytes, small_bytes + 8);
+        CU_ASSERT_PTR_NULL(grown);
+        CU_ASSERT(runtime->limit_refusals > refusals);
+        refusals = runtime->limit_refusals;
+        allocate(state, again, small_bytes, 0);
+    } else {
+        CU_ASSERT_PTR_NULL(again);      /* under ASan every block is malloc'd: new memory */
+        CU_ASSERT(runtime->limit_refusals > refusals);
+        refusals = runtime->limit_refusals;
+    }
+    CU_ASSERT_PTR_NULL(allocate(state, NULL, 0, large_bytes));  /* malloc'd: refused */
+    CU_ASSERT(runtime->limit_refusals > refusals);
+    runtime->memory_bytes = memory_bytes;
+    CU_ASSERT_PTR_NOT_NULL(again = allocate(state, NULL, 0, large_bytes));   /* below it */
+    allocate(state, again, large_bytes, 0);
+    simlua_destroy(runtime);
+}
+
 CU_ErrorCode lua_runtime_suite_add(void)
 {
     /* Reported without the test_ prefix, so not TEST_ENTRY. */
@@ -596,6 +645,7 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "chunk_cache_loads_alike", test_chunk_cache_loads_alike },
         { "large_recv_strings_hold_the_ring_bytes", test_large_recv_strings_hold_the_ring_bytes },
         { "negative_step_only_lowers_the_debt", test_negative_step_only_lowers_the_debt },
+        { "limit_spares_idle_pool_memory", test_limit_spares_idle_pool_memory },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }
