@@ -12,9 +12,9 @@
  * userdata and threads (the order pairs() and tostring use) and the size of Lua
  * objects other than small strings, which paces the collector. The collector never runs by
  * itself: full collections happen at step starts and hook points once enough object
- * bytes were created (or enough instructions ran), so what a weak table or
- * collectgarbage("count") shows depends only on the program. memory_bytes counts
- * headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
+ * bytes were created (or enough instructions ran, or enough short strings were made), so
+ * what a weak table or collectgarbage("count") shows depends only on the program.
+ * memory_bytes counts headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
  * malloc under ASan) that the runtime frees in one go; the limit counts what the pool holds
  * idle as used, so a block handed out of that idle memory is never refused by it.
  */
@@ -79,8 +79,11 @@ static inline __attribute__((always_inline)) void block_created(struct simlua_ru
     if (tag == 0)
         return;
     runtime->object_block_last = header + 1;
-    if (!block_is_paced(tag, bytes))
+    if (!block_is_paced(tag, bytes)) {
+        if (tag == LUA_TSTRING && bytes <= runtime->short_string_block_bytes_max)
+            runtime->gc_short_string_bytes_since += bytes;
         return;
+    }
     header->object_bytes = bytes;
     runtime->object_live_bytes += bytes;
     runtime->gc_object_bytes_since += bytes;
@@ -95,6 +98,11 @@ static void gc_pace_restart(struct simlua_runtime *runtime)
     runtime->gc_threshold_bytes = runtime->object_live_bytes > SIMLUA_GC_OBJECT_BYTES_MIN
                                       ? runtime->object_live_bytes
                                       : SIMLUA_GC_OBJECT_BYTES_MIN;
+    runtime->gc_short_string_bytes_since = 0;
+    uint64_t by_live_bytes = SIMLUA_GC_SHORT_STRING_LIVE_FACTOR * runtime->object_live_bytes;
+    runtime->gc_short_string_threshold_bytes = by_live_bytes > SIMLUA_GC_SHORT_STRING_BYTES_MIN
+                                                   ? by_live_bytes
+                                                   : SIMLUA_GC_SHORT_STRING_BYTES_MIN;
     runtime->gc_collections++;
 }
 
@@ -491,7 +499,10 @@ void simlua__gc_collect(lua_State *L)
 
 /* Due when the objects created since the last collection weigh as much as the live ones
  * (at least SIMLUA_GC_OBJECT_BYTES_MIN), or after SIMLUA_GC_INSTRUCTIONS_MAX instructions
- * (garbage made of strings only). */
+ * (garbage made of strings only), or when the short strings made since reach their
+ * threshold (the same garbage, made by processes too short for the hook: it counts each
+ * coroutine's instructions apart, so a coroutine that runs less than
+ * SIMLUA_HOOK_INSTRUCTIONS in all never adds to gc_instructions_since). */
 static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
 {
     if (__builtin_expect(runtime->gc_debt_stale, 0)) {
@@ -499,9 +510,89 @@ static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
         gc_debt_lower(L);
     }
     if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes ||
-        runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX)
+        runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX ||
+        runtime->gc_short_string_bytes_since >= runtime->gc_short_string_threshold_bytes)
         simlua__gc_collect(L);
 }
+
+/* ---- which strings are short ----------------------------------------------------------- *
+ *
+ * Small strings are left out of the object pace (block_is_paced: how many long strings
+ * lua_pushstring makes depends on a cache indexed by addresses). Short strings have no
+ * such cache effect: Lua interns them, so a short string is made exactly when no string
+ * with its bytes exists, which depends only on the program and the collection points; and
+ * a cache hit finds a string the table holds, where a miss finds the same one. So their
+ * bytes can pace the collector. Which string blocks are short is measured, never taken
+ * from Lua's private headers: a string made twice makes one block when it is short, two
+ * when it is long, and short strings are the shorter ones. */
+
+/* Makes a string of `length` bytes twice (a 1, then 'S's: no other string's bytes);
+ * returns the first one's block bytes (0: none was made: the probe cannot tell) and
+ * whether the second made no block (interned). */
+static size_t short_string_probe(lua_State *L, struct simlua_runtime *runtime, size_t length,
+                                 bool *interned)
+{
+    char text[SIMLUA_SHORT_STRING_PROBE_BYTES_MAX];
+    assert(length >= 1 && length <= sizeof(text));
+    memset(text, 'S', length);
+    text[0] = '\1';
+    uint64_t before = runtime->gc_short_string_bytes_since;
+    lua_pushlstring(L, text, length);
+    uint64_t first_bytes = runtime->gc_short_string_bytes_since - before;
+    lua_pushlstring(L, text, length);
+    *interned = runtime->gc_short_string_bytes_since - before == first_bytes;
+    lua_pop(L, 2);
+    return (size_t)first_bytes;
+}
+
+/* Run protected while every string counts (short_string_block_bytes_max at its largest):
+ * the largest short length by bisection, then its block bytes into *result (a light
+ * userdata; stays 0 when the probe cannot tell). */
+static int short_string_measure(lua_State *L)
+{
+    size_t *result = lua_touserdata(L, 1);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    bool interned = false;
+    size_t short_bytes = short_string_probe(L, runtime, 1, &interned);
+    if (short_bytes == 0 || !interned)
+        return 0;
+    size_t low = 1, high = SIMLUA_SHORT_STRING_PROBE_BYTES_MAX;     /* short, long */
+    if (short_string_probe(L, runtime, high, &interned) == 0 || interned)
+        return 0;
+    while (high - low > 1) {
+        size_t middle = low + (high - low) / 2;
+        size_t block_bytes = short_string_probe(L, runtime, middle, &interned);
+        if (block_bytes == 0)
+            return 0;
+        if (interned) {
+            low = middle;
+            short_bytes = block_bytes;
+        } else {
+            high = middle;
+        }
+    }
+    size_t long_bytes = short_string_probe(L, runtime, high, &interned);
+    if (!interned && long_bytes > short_bytes)      /* sizes tell the two apart */
+        *result = short_bytes;
+    return 0;
+}
+
+/* Sets short_string_block_bytes_max (0 when the probe cannot tell: short strings then do
+ * not pace the collector, as before the probe). */
+static void short_strings_measure(struct simlua_runtime *runtime)
+{
+    size_t measured_bytes = 0;
+    runtime->short_string_block_bytes_max = SIZE_MAX;
+    lua_pushcfunction(runtime->L, short_string_measure);
+    lua_pushlightuserdata(runtime->L, &measured_bytes);
+    if (lua_pcall(runtime->L, 1, 0, 0) != LUA_OK) {
+        lua_pop(runtime->L, 1);
+        measured_bytes = 0;
+    }
+    runtime->short_string_block_bytes_max = measured_bytes;
+    runtime->gc_short_string_bytes_since = 0;
+}
+
 
 static void runtime_hook(lua_State *L, lua_Debug *debug)
 {
@@ -550,6 +641,8 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
                                              : SIMLUA_INSTRUCTIONS_PER_STEP_MAX;
     lua_gc(runtime->L, LUA_GCSTOP);
     gc_debt_lower(runtime->L);
+    runtime->gc_short_string_threshold_bytes = SIMLUA_GC_SHORT_STRING_BYTES_MIN;
+    short_strings_measure(runtime);
     lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
     const char *slash = strrchr(options->scenario_path, '/');
     if (slash == NULL)
