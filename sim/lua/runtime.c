@@ -703,6 +703,12 @@ void simlua_destroy(struct simlua_runtime *runtime)
     free(runtime);
 }
 
+uint64_t simlua_gc_collections(const struct simlua_runtime *runtime)
+{
+    assert(runtime != NULL);
+    return runtime->gc_collections;
+}
+
 uint32_t simlua_file_count(const struct simlua_runtime *runtime)
 {
     return runtime->file_count;
