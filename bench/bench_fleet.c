@@ -21,6 +21,11 @@
  *                         first-touch page faults (below); no target, shown beside it.
  *   fleet_minor_faults_per_op_N{10,1000}  page faults per operation in those runs: most
  *                         of the system time that separates the two ratios.
+ *   fleet_gc_collections_N{10,1000}  full collections of the Lua state in one run at that
+ *                         size (the last): 0 at N = 10 (its objects stay under
+ *                         SIMLUA_GC_OBJECT_BYTES_MIN), 7 at N = 1 000, about 9 % of its CPU
+ *                         time; the runtime's pace (sim/lua/runtime.c), shown so that a
+ *                         change of it is seen beside the ratio.
  *   fleet_65536_streams_s wall seconds of `vmcisim run scenarios/fleet.lua -q -- 64 1024 0`
  *                         (64 guests x 1 024 streams with 4 KiB queues, about 512 MiB of
  *                         rings, every stream open at once, then closed) in a child
@@ -100,6 +105,7 @@ struct fleet_timing {
     double user_s;
     double system_s;
     long minor_faults;
+    uint64_t gc_collections;
     bool passed;
 };
 
@@ -120,9 +126,11 @@ static struct fleet_timing fleet_run(uint32_t guests, uint32_t connections, uint
     outcome.exit_code = SIMLUA_EXIT_FAIL;
     double wall_start_s = bench_now_seconds();
     struct fleet_usage start = usage_now();
+    uint64_t gc_collections = 0;
     struct simlua_runtime *runtime = simlua_create(&options);
     if (runtime != NULL) {
         simlua_run(runtime, &outcome);
+        gc_collections = simlua_gc_collections(runtime);
         simlua_destroy(runtime);
     }
     struct fleet_usage end = usage_now();
@@ -130,6 +138,7 @@ static struct fleet_timing fleet_run(uint32_t guests, uint32_t connections, uint
         .wall_s = bench_now_seconds() - wall_start_s, .user_s = end.user_s - start.user_s,
         .system_s = end.system_s - start.system_s,
         .minor_faults = end.minor_faults - start.minor_faults,
+        .gc_collections = gc_collections,
         .passed = outcome.exit_code == SIMLUA_EXIT_PASS && outcome.failure_count == 0,
     };
     return timing;
@@ -147,6 +156,7 @@ struct fleet_cost {
     double user_s_per_op;
     double cpu_s_per_op;                        /* user + system */
     double faults_per_op;
+    uint64_t gc_collections;                    /* of the last run */
 };
 
 static bool fleet_ops(uint32_t guests, struct fleet_cost *cost)
@@ -172,6 +182,7 @@ static bool fleet_ops(uint32_t guests, struct fleet_cost *cost)
         total.user_s += timing.user_s;
         total.system_s += timing.system_s;
         total.minor_faults += timing.minor_faults;
+        cost->gc_collections = timing.gc_collections;
     }
     double ops = ops_per_run * runs;
     bench_report_value(figure, ops / total.wall_s, "ops/s");
@@ -249,6 +260,10 @@ void bench_fleet(void)
                            "faults/op");
         bench_report_value("fleet_minor_faults_per_op_N1000", large.faults_per_op,
                            "faults/op");
+        bench_report_value("fleet_gc_collections_N10", (double)small.gc_collections,
+                           "collections");
+        bench_report_value("fleet_gc_collections_N1000", (double)large.gc_collections,
+                           "collections");
     } else {
         bench_error("fleet_op_cost_ratio_1000_10", "a fleet run failed");
     }

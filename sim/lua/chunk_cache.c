@@ -17,7 +17,8 @@
  * Invariants kept here:
  *   - a chunk is loaded from the cache only when a trial in a private Lua state showed that
  *     the parse and the cached load make the same numbered objects in the same order (type
- *     and size), the same paced bytes, and leave the same paced bytes alive after a full
+ *     and size), the same paced bytes and the same bytes of short strings (which pace the
+ *     collector too: runtime.c), and leave the same paced bytes alive after a full
  *     collection; otherwise (a long string literal the parser makes twice and keeps once,
  *     say) the entry is kept as not usable and every seed parses;
  *   - a cached load happens only when no collection can fall inside the load either way:
@@ -58,6 +59,8 @@ static uint64_t cached_loads;           /* loads served from the cache (tests re
  * in order, the paced bytes made, and the paced bytes alive (every block carries a header
  * with its paced bytes, so that a free can take them back). */
 struct trial_count {
+    size_t short_string_block_bytes_max;    /* the runtime's (runtime.c) */
+    uint64_t short_string_bytes;        /* of the short strings made (the pace counts them) */
     uint64_t paced_bytes;
     uint64_t live_bytes;
     uint64_t load_live_bytes;           /* of the last trial load, after its collection */
@@ -84,6 +87,9 @@ static void *trial_alloc(void *state, void *block, size_t old_bytes, size_t new_
         return NULL;
     if (header == NULL) {
         moved->paced_bytes = 0;
+        if (old_bytes == LUA_TSTRING && !simlua__block_is_paced(old_bytes, new_bytes) &&
+            new_bytes <= count->short_string_block_bytes_max)
+            count->short_string_bytes += new_bytes;
         if (old_bytes != 0 && simlua__block_is_paced(old_bytes, new_bytes)) {
             moved->paced_bytes = new_bytes;
             count->paced_bytes += new_bytes;
@@ -123,6 +129,7 @@ static bool trial_load(lua_State *L, struct cached_chunk *chunk, bool cached,
     lua_gc(L, LUA_GCCOLLECT);
     uint64_t live_before = count->live_bytes;
     count->paced_bytes = 0;
+    count->short_string_bytes = 0;
     count->numbered_count = 0;
     int rc = cached ? load_code(L, chunk)
                     : luaL_loadbufferx(L, chunk->text, chunk->text_bytes, chunk->name, "t");
@@ -132,10 +139,13 @@ static bool trial_load(lua_State *L, struct cached_chunk *chunk, bool cached,
 }
 
 /* Whether parsing the text and loading the code make the same objects a scenario sees;
- * sets the chunk's paced bytes. In a private state: nothing of the runtime's changes. */
-static bool trial_alike(struct cached_chunk *chunk)
+ * sets the chunk's paced bytes. In a private state: nothing of the runtime's changes.
+ * The short strings too, which pace the collector after a load (runtime.c): the code's
+ * strings are some of the text's, so the same bytes of them mean the same strings, and
+ * the same strings interned for what the scenario makes next. */
+static bool trial_alike(struct cached_chunk *chunk, size_t short_string_block_bytes_max)
 {
-    struct trial_count count = { 0 };
+    struct trial_count count = { .short_string_block_bytes_max = short_string_block_bytes_max };
     lua_State *L = lua_newstate(trial_alloc, &count);
     if (L == NULL)
         return false;
@@ -147,6 +157,7 @@ static bool trial_alike(struct cached_chunk *chunk)
     lua_close(L);
     alike = alike && !parsed.overflow && !cached.overflow &&
             parsed.paced_bytes == cached.paced_bytes &&
+            parsed.short_string_bytes == cached.short_string_bytes &&
             parsed.load_live_bytes == cached.load_live_bytes &&
             parsed.numbered_count == cached.numbered_count &&
             memcmp(parsed.numbered, cached.numbered,
@@ -188,7 +199,7 @@ static void chunk_record(lua_State *L, const char *text, size_t text_bytes, cons
     if (kept) {
         memcpy(chunk.text, text, text_bytes);
         chunk.text_bytes = text_bytes;
-        chunk.usable = trial_alike(&chunk);
+        chunk.usable = trial_alike(&chunk, simlua__runtime(L)->short_string_block_bytes_max);
         chunk_bytes_total += chunk.text_bytes + chunk.code_bytes;
         chunks[chunk_count++] = chunk;
         return;
@@ -219,10 +230,10 @@ static bool load_quiet(const struct simlua_runtime *runtime, const struct cached
            64 * (chunk->text_bytes + chunk->code_bytes) < SIMLUA_MEMORY_BYTES_MAX / 2;
 }
 
-int simlua__chunk_load(lua_State *L, const char *text, size_t text_bytes, const char *name)
+/* The load itself (parsed or cached). */
+static int chunk_load_either(lua_State *L, struct simlua_runtime *runtime, const char *text,
+                             size_t text_bytes, const char *name)
 {
-    assert(text != NULL && name != NULL);
-    struct simlua_runtime *runtime = simlua__runtime(L);
     if (!runtime->options.reuse_chunks || strlen(name) > SIMLUA_CHUNK_CACHE_NAME_BYTES_MAX)
         return luaL_loadbufferx(L, text, text_bytes, name, "t");
     struct cached_chunk *chunk = chunk_find(text, text_bytes, name);
@@ -239,6 +250,22 @@ int simlua__chunk_load(lua_State *L, const char *text, size_t text_bytes, const 
     int rc = luaL_loadbufferx(L, text, text_bytes, name, "t");
     if (rc == LUA_OK && chunk == NULL)
         chunk_record(L, text, text_bytes, name);
+    return rc;
+}
+
+/* The short strings a load makes are left out of the collector's pace (runtime.c): the
+ * parser makes some that the cached code does not (a label's name, say), and the two ways
+ * must pace alike. A load that a collection fell into was a parse either way (a cached
+ * load is quiet), so what it counted after that collection stays. */
+int simlua__chunk_load(lua_State *L, const char *text, size_t text_bytes, const char *name)
+{
+    assert(text != NULL && name != NULL);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    uint64_t short_string_bytes = runtime->gc_short_string_bytes_since;
+    uint64_t collections = runtime->gc_collections;
+    int rc = chunk_load_either(L, runtime, text, text_bytes, name);
+    if (runtime->gc_collections == collections)
+        runtime->gc_short_string_bytes_since = short_string_bytes;
     return rc;
 }
 

@@ -55,6 +55,14 @@ _Static_assert(-(long long)SIMLUA_GC_DEBT_LOWER_KIB * 1024 > (long long)SIMLUA_M
                "the debt stays below zero while the state grows to its limit");
 /* Lua instructions between two full collections at most (a multiple of the hook's). */
 #define SIMLUA_GC_INSTRUCTIONS_MAX (64u * 1024 * 1024)
+/* Bytes of short strings (the ones Lua interns) made between two full collections, at
+ * most: this, or SIMLUA_GC_SHORT_STRING_LIVE_FACTOR times the live objects' bytes when
+ * that is more (runtime.c). */
+#define SIMLUA_GC_SHORT_STRING_BYTES_MIN (64u * 1024 * 1024)
+#define SIMLUA_GC_SHORT_STRING_LIVE_FACTOR 4u
+/* The longest string the probe for Lua's short strings makes (runtime.c; Lua 5.4's short
+ * strings have at most 40 bytes). */
+#define SIMLUA_SHORT_STRING_PROBE_BYTES_MAX 256u
 /* User values a full userdata may have for the sandbox to find its creation number. */
 #define SIMLUA_USER_VALUES_MAX 3
 /* The pool of the Lua state's small blocks (pool.c): blocks (header included) of at most
@@ -151,6 +159,17 @@ simlua__pool_carve_next(struct simlua_pool *pool, struct simlua_pool_class class
     pool->live_bytes += class_info.bytes;
     assert(pool->live_bytes <= pool->slab_bytes);
     return carved;
+}
+
+/* Whether a block of block_bytes (served by the pool) would come from memory the pool
+ * already holds, a free list or the newest slab's unused end: memory counted as idle, so
+ * taking it adds nothing to the state's footprint (runtime.c's memory limit). */
+static inline bool simlua__pool_has_room(const struct simlua_pool *pool, size_t block_bytes)
+{
+    assert(pool != NULL);
+    struct simlua_pool_class class_info = simlua__pool_class(block_bytes);
+    return pool->free_lists[class_info.index] != NULL ||
+           (size_t)(pool->carve_end - pool->carve_next) >= class_info.bytes;
 }
 
 /* A block of block_bytes (served by the pool), or NULL when no slab can be had. */
@@ -365,6 +384,11 @@ struct simlua_runtime {
     uint64_t gc_threshold_bytes;        /* collect when gc_object_bytes_since reaches this */
     uint64_t gc_instructions_since;     /* Lua instructions since the last collection */
     uint64_t gc_collections;            /* full collections the runtime ran */
+    size_t short_string_block_bytes_max;    /* a string block this small is a short
+                                             * string (measured: runtime.c); 0 unknown */
+    uint64_t gc_short_string_bytes_since;   /* bytes of short strings made since the last
+                                             * collection (chunk loads left out) */
+    uint64_t gc_short_string_threshold_bytes;   /* collect when the above reaches this */
     bool gc_refused;                    /* the allocator refused one block to make Lua collect */
     bool gc_debt_stale;                 /* a refusal made Lua collect: lower its debt again */
     uint32_t finalizers_running;        /* bindings' __gc functions running (object.c) */

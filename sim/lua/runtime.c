@@ -12,11 +12,11 @@
  * userdata and threads (the order pairs() and tostring use) and the size of Lua
  * objects other than small strings, which paces the collector. The collector never runs by
  * itself: full collections happen at step starts and hook points once enough object
- * bytes were created (or enough instructions ran), so what a weak table or
- * collectgarbage("count") shows depends only on the program. memory_bytes counts
- * headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
+ * bytes were created (or enough instructions ran, or enough short strings were made), so
+ * what a weak table or collectgarbage("count") shows depends only on the program.
+ * memory_bytes counts headers too. Blocks of up to SIMLUA_POOL_BLOCK_BYTES_MAX come from a pool (pool.c;
  * malloc under ASan) that the runtime frees in one go; the limit counts what the pool holds
- * idle as used.
+ * idle as used, so a block handed out of that idle memory is never refused by it.
  */
 #include <assert.h>
 #include <errno.h>
@@ -79,8 +79,11 @@ static inline __attribute__((always_inline)) void block_created(struct simlua_ru
     if (tag == 0)
         return;
     runtime->object_block_last = header + 1;
-    if (!block_is_paced(tag, bytes))
+    if (!block_is_paced(tag, bytes)) {
+        if (tag == LUA_TSTRING && bytes <= runtime->short_string_block_bytes_max)
+            runtime->gc_short_string_bytes_since += bytes;
         return;
+    }
     header->object_bytes = bytes;
     runtime->object_live_bytes += bytes;
     runtime->gc_object_bytes_since += bytes;
@@ -95,6 +98,11 @@ static void gc_pace_restart(struct simlua_runtime *runtime)
     runtime->gc_threshold_bytes = runtime->object_live_bytes > SIMLUA_GC_OBJECT_BYTES_MIN
                                       ? runtime->object_live_bytes
                                       : SIMLUA_GC_OBJECT_BYTES_MIN;
+    runtime->gc_short_string_bytes_since = 0;
+    uint64_t by_live_bytes = SIMLUA_GC_SHORT_STRING_LIVE_FACTOR * runtime->object_live_bytes;
+    runtime->gc_short_string_threshold_bytes = by_live_bytes > SIMLUA_GC_SHORT_STRING_BYTES_MIN
+                                                   ? by_live_bytes
+                                                   : SIMLUA_GC_SHORT_STRING_BYTES_MIN;
     runtime->gc_collections++;
 }
 
@@ -396,6 +404,18 @@ static inline bool memory_limit_passed(const struct simlua_runtime *runtime,
     return memory_footprint_bytes(runtime) + added_bytes > SIMLUA_MEMORY_BYTES_MAX;
 }
 
+/* Whether a new block of `new_total` bytes (header included) is refused by the limit. The
+ * footprint counts what the pool holds idle as used, so a block the pool serves from that
+ * idle memory (a block a collection freed, or the newest slab's unused end) does not add
+ * to it and is never refused: otherwise a state whose garbage once filled the pool to the
+ * limit could allocate nothing ever again, even after a collection freed all of it. */
+static inline bool new_block_refused(const struct simlua_runtime *runtime, uint64_t new_total)
+{
+    if (__builtin_expect(!memory_limit_passed(runtime, new_total), 1))
+        return false;
+    return !(simlua__pool_serves(new_total) && simlua__pool_has_room(&runtime->pool, new_total));
+}
+
 /* The end of every new block's request: a NULL header refuses it, else it is counted and
  * its header filled, and Lua gets the bytes after the header. */
 static inline __attribute__((always_inline)) void *
@@ -417,7 +437,7 @@ static __attribute__((noinline)) void *runtime_new_other(struct simlua_runtime *
     if (gc_refuse_for_collection(runtime, tag, new_bytes))
         return refuse(runtime);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_limit_passed(runtime, new_total))
+    if (new_block_refused(runtime, new_total))
         return refuse_at_limit(runtime);
     struct block_header *header = runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE
                                       ? string_block_new(runtime, tag, new_total)
@@ -438,9 +458,30 @@ static inline void *runtime_new(struct simlua_runtime *runtime, size_t tag, size
     if (__builtin_expect(refusal || runtime->string_block_mode != SIMLUA_STRING_BLOCK_IDLE, 0))
         return runtime_new_other(runtime, tag, new_bytes);
     uint64_t new_total = new_bytes + sizeof(struct block_header);
-    if (memory_limit_passed(runtime, new_total))
+    if (new_block_refused(runtime, new_total))
         return refuse_at_limit(runtime);
     return block_new_taken(runtime, block_alloc(runtime, new_total), tag, new_bytes);
+}
+
+/* Whether growing a block from `old_total` to `new_total` bytes (headers included) is
+ * refused by the limit: when it would take the footprint past it. A pooled block that
+ * stays in its class, or moves to a class the pool has room in (its old block becoming
+ * idle), changes the footprint only by the difference of the two blocks' unused ends,
+ * as new_block_refused's reasoning gives; any other growth by what it adds. */
+static bool resize_growth_refused(const struct simlua_runtime *runtime, uint64_t old_total,
+                                  uint64_t new_total)
+{
+    assert(new_total > old_total);
+    if (!memory_limit_passed(runtime, new_total - old_total))
+        return false;
+    if (!simlua__pool_serves(old_total) || !simlua__pool_serves(new_total))
+        return true;
+    struct simlua_pool_class old_class = simlua__pool_class(old_total);
+    struct simlua_pool_class new_class = simlua__pool_class(new_total);
+    if (old_class.index != new_class.index && !simlua__pool_has_room(&runtime->pool, new_total))
+        return true;                    /* a new slab */
+    uint64_t old_unused = old_class.bytes - old_total, new_unused = new_class.bytes - new_total;
+    return old_unused > new_unused && memory_limit_passed(runtime, old_unused - new_unused);
 }
 
 /* Lua resizes a block it holds (the rarer request: kept out of the two above). */
@@ -451,7 +492,7 @@ static __attribute__((noinline)) void *runtime_resize(struct simlua_runtime *run
     struct block_header *header = (struct block_header *)pointer - 1;
     uint64_t old_total = old_bytes + sizeof(*header);
     uint64_t new_total = new_bytes + sizeof(*header);
-    if (new_total > old_total && memory_limit_passed(runtime, new_total - old_total))
+    if (new_total > old_total && resize_growth_refused(runtime, old_total, new_total))
         return refuse_at_limit(runtime);
     struct block_header *resized = block_resize(runtime, header, old_total, new_total);
     if (resized == NULL)
@@ -510,7 +551,10 @@ void simlua__gc_collect(lua_State *L)
 
 /* Due when the objects created since the last collection weigh as much as the live ones
  * (at least SIMLUA_GC_OBJECT_BYTES_MIN), or after SIMLUA_GC_INSTRUCTIONS_MAX instructions
- * (garbage made of strings only). */
+ * (garbage made of strings only), or when the short strings made since reach their
+ * threshold (the same garbage, made by processes too short for the hook: it counts each
+ * coroutine's instructions apart, so a coroutine that runs less than
+ * SIMLUA_HOOK_INSTRUCTIONS in all never adds to gc_instructions_since). */
 static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
 {
     if (__builtin_expect(runtime->gc_debt_stale, 0)) {
@@ -518,9 +562,89 @@ static void gc_maybe(lua_State *L, struct simlua_runtime *runtime)
         gc_debt_lower(L);
     }
     if (runtime->gc_object_bytes_since >= runtime->gc_threshold_bytes ||
-        runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX)
+        runtime->gc_instructions_since >= SIMLUA_GC_INSTRUCTIONS_MAX ||
+        runtime->gc_short_string_bytes_since >= runtime->gc_short_string_threshold_bytes)
         simlua__gc_collect(L);
 }
+
+/* ---- which strings are short ----------------------------------------------------------- *
+ *
+ * Small strings are left out of the object pace (block_is_paced: how many long strings
+ * lua_pushstring makes depends on a cache indexed by addresses). Short strings have no
+ * such cache effect: Lua interns them, so a short string is made exactly when no string
+ * with its bytes exists, which depends only on the program and the collection points; and
+ * a cache hit finds a string the table holds, where a miss finds the same one. So their
+ * bytes can pace the collector. Which string blocks are short is measured, never taken
+ * from Lua's private headers: a string made twice makes one block when it is short, two
+ * when it is long, and short strings are the shorter ones. */
+
+/* Makes a string of `length` bytes twice (a 1, then 'S's: no other string's bytes);
+ * returns the first one's block bytes (0: none was made: the probe cannot tell) and
+ * whether the second made no block (interned). */
+static size_t short_string_probe(lua_State *L, struct simlua_runtime *runtime, size_t length,
+                                 bool *interned)
+{
+    char text[SIMLUA_SHORT_STRING_PROBE_BYTES_MAX];
+    assert(length >= 1 && length <= sizeof(text));
+    memset(text, 'S', length);
+    text[0] = '\1';
+    uint64_t before = runtime->gc_short_string_bytes_since;
+    lua_pushlstring(L, text, length);
+    uint64_t first_bytes = runtime->gc_short_string_bytes_since - before;
+    lua_pushlstring(L, text, length);
+    *interned = runtime->gc_short_string_bytes_since - before == first_bytes;
+    lua_pop(L, 2);
+    return (size_t)first_bytes;
+}
+
+/* Run protected while every string counts (short_string_block_bytes_max at its largest):
+ * the largest short length by bisection, then its block bytes into *result (a light
+ * userdata; stays 0 when the probe cannot tell). */
+static int short_string_measure(lua_State *L)
+{
+    size_t *result = lua_touserdata(L, 1);
+    struct simlua_runtime *runtime = simlua__runtime(L);
+    bool interned = false;
+    size_t short_bytes = short_string_probe(L, runtime, 1, &interned);
+    if (short_bytes == 0 || !interned)
+        return 0;
+    size_t low = 1, high = SIMLUA_SHORT_STRING_PROBE_BYTES_MAX;     /* short, long */
+    if (short_string_probe(L, runtime, high, &interned) == 0 || interned)
+        return 0;
+    while (high - low > 1) {
+        size_t middle = low + (high - low) / 2;
+        size_t block_bytes = short_string_probe(L, runtime, middle, &interned);
+        if (block_bytes == 0)
+            return 0;
+        if (interned) {
+            low = middle;
+            short_bytes = block_bytes;
+        } else {
+            high = middle;
+        }
+    }
+    size_t long_bytes = short_string_probe(L, runtime, high, &interned);
+    if (!interned && long_bytes > short_bytes)      /* sizes tell the two apart */
+        *result = short_bytes;
+    return 0;
+}
+
+/* Sets short_string_block_bytes_max (0 when the probe cannot tell: short strings then do
+ * not pace the collector, as before the probe). */
+static void short_strings_measure(struct simlua_runtime *runtime)
+{
+    size_t measured_bytes = 0;
+    runtime->short_string_block_bytes_max = SIZE_MAX;
+    lua_pushcfunction(runtime->L, short_string_measure);
+    lua_pushlightuserdata(runtime->L, &measured_bytes);
+    if (lua_pcall(runtime->L, 1, 0, 0) != LUA_OK) {
+        lua_pop(runtime->L, 1);
+        measured_bytes = 0;
+    }
+    runtime->short_string_block_bytes_max = measured_bytes;
+    runtime->gc_short_string_bytes_since = 0;
+}
+
 
 static void runtime_hook(lua_State *L, lua_Debug *debug)
 {
@@ -569,6 +693,8 @@ struct simlua_runtime *simlua_create(const struct simlua_options *options)
                                              : SIMLUA_INSTRUCTIONS_PER_STEP_MAX;
     lua_gc(runtime->L, LUA_GCSTOP);
     gc_debt_lower(runtime->L);
+    runtime->gc_short_string_threshold_bytes = SIMLUA_GC_SHORT_STRING_BYTES_MIN;
+    short_strings_measure(runtime);
     lua_sethook(runtime->L, runtime_hook, LUA_MASKCOUNT, (int)SIMLUA_HOOK_INSTRUCTIONS);
     const char *slash = strrchr(options->scenario_path, '/');
     if (slash == NULL)
@@ -628,6 +754,12 @@ void simlua_destroy(struct simlua_runtime *runtime)
         free(runtime->failures[index].message);
     free(runtime->failures);
     free(runtime);
+}
+
+uint64_t simlua_gc_collections(const struct simlua_runtime *runtime)
+{
+    assert(runtime != NULL);
+    return runtime->gc_collections;
 }
 
 uint32_t simlua_file_count(const struct simlua_runtime *runtime)
@@ -881,6 +1013,32 @@ static int open_module_numbered(lua_State *L)
     return 1;
 }
 
+/* The chunk's error (the string on top of the stack: the traceback handler made it one)
+ * as a failure, "error: " before it. Composed in C memory, not as a Lua string: this runs
+ * outside any protected call, and when the error was the memory limit the state may have
+ * no byte left to give, where a memory error would be Lua's panic (an abort). */
+static void chunk_error_report(struct simlua_runtime *runtime)
+{
+    static const char prefix[] = "error: ";
+    static const char fallback[] = "error: (the error could not be shown: out of memory)";
+    lua_State *L = runtime->L;
+    /* Up to its first zero byte, as the "%s" of lua_pushfstring took it. */
+    const char *error = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                       : "(null)";   /* as %s shows NULL */
+    size_t error_bytes = strlen(error);
+    size_t message_bytes = sizeof(prefix) - 1 + error_bytes;
+    char *message = malloc(message_bytes + 1);
+    if (message == NULL) {
+        simlua__report_failure(L, "scenario_error", fallback, sizeof(fallback) - 1);
+        return;
+    }
+    memcpy(message, prefix, sizeof(prefix) - 1);
+    memcpy(message + sizeof(prefix) - 1, error, error_bytes);
+    message[message_bytes] = '\0';
+    simlua__report_failure(L, "scenario_error", message, message_bytes);
+    free(message);
+}
+
 static void run_chunk(struct simlua_runtime *runtime)
 {
     lua_State *L = runtime->L;
@@ -902,11 +1060,8 @@ static void run_chunk(struct simlua_runtime *runtime)
     if (simlua__pcall_traceback(L, runtime->options.arg_count, 0) != LUA_OK) {
         /* Traced (scenario_error, in the digest) when a world exists, and counted as a
          * failure either way: an error after w:run() must not pass unseen. */
-        lua_pushfstring(L, "error: %s", lua_tostring(L, -1));
-        size_t length = 0;
-        const char *message = lua_tolstring(L, -1, &length);
-        simlua__report_failure(L, "scenario_error", message, length);
-        lua_pop(L, 2);
+        chunk_error_report(runtime);
+        lua_pop(L, 1);
         runtime->run_failed = true;
         return;
     }

@@ -111,6 +111,10 @@ void simlua_destroy(struct simlua_runtime *runtime);
  * call w:run() itself. Messages go to stdout (sim.log) and stderr (failures). */
 void simlua_run(struct simlua_runtime *runtime, struct simlua_outcome *outcome);
 
+/* Full collections of the Lua state so far (the runtime decides when: runtime.c); read
+ * by `make bench` (bench/bench_fleet.c). */
+uint64_t simlua_gc_collections(const struct simlua_runtime *runtime);
+
 /* Files loaded by the run, in load order (the scenario first). */
 uint32_t simlua_file_count(const struct simlua_runtime *runtime);
 const struct simlua_file *simlua_file(const struct simlua_runtime *runtime, uint32_t index);

@@ -504,6 +504,7 @@ struct walk_counters {
     uint64_t gc_object_bytes_since;
     uint64_t gc_threshold_bytes;
     uint64_t gc_collections;
+    uint64_t gc_short_string_bytes_since;
 };
 struct walk_plan {
     bool complete;                      /* recorded to its end: may be replayed */
@@ -601,6 +602,7 @@ static struct walk_counters walk_counters_now(const struct simlua_runtime *runti
         .gc_object_bytes_since = runtime->gc_object_bytes_since,
         .gc_threshold_bytes = runtime->gc_threshold_bytes,
         .gc_collections = runtime->gc_collections,
+        .gc_short_string_bytes_since = runtime->gc_short_string_bytes_since,
     };
 }
 
@@ -610,7 +612,8 @@ static bool walk_counters_equal(struct walk_counters left, struct walk_counters 
            left.object_live_bytes == right.object_live_bytes &&
            left.gc_object_bytes_since == right.gc_object_bytes_since &&
            left.gc_threshold_bytes == right.gc_threshold_bytes &&
-           left.gc_collections == right.gc_collections;
+           left.gc_collections == right.gc_collections &&
+           left.gc_short_string_bytes_since == right.gc_short_string_bytes_since;
 }
 
 /* The scenario and its arguments, which decide what the second walk meets (each string

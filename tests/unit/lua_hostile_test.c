@@ -77,6 +77,60 @@ static void run_limited(const char *source, struct simlua_outcome *outcome, char
     unlink(path);
 }
 
+/* An allocator that, once it has refused a request, refuses every later one that would
+ * grow the state (frees and shrinks still pass): a state with no byte left to give, as the
+ * runtime's own allocator leaves one whose block pool holds its limit idle. */
+static bool sticky_refusing;
+
+static void *sticky_alloc(void *state, void *pointer, size_t old_bytes, size_t new_bytes)
+{
+    size_t held_bytes = pointer == NULL ? 0 : old_bytes;
+    if (new_bytes > held_bytes && sticky_refusing)
+        return NULL;
+    void *block = limited_alloc(state, pointer, old_bytes, new_bytes);
+    if (block == NULL && new_bytes > held_bytes)
+        sticky_refusing = true;
+    return block;
+}
+
+/* The chunk's w:run() raises the run's stop after a process met the limit, and nothing
+ * can be allocated any more: the chunk's error is still recorded as the run's failure
+ * (composed without Lua memory), never Lua's panic, which aborted vmcisim. */
+static void test_chunk_error_with_no_memory_left(void)
+{
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file("local sim = require('vmcisim')\n"
+                        "local w = sim.world{}\n"
+                        "w:host():spawn('hog', function(p)\n"
+                        "  local keep = {}\n"
+                        "  for i = 1, 1e9 do keep[i] = string.rep('x', 4096) .. i end\n"
+                        "end)\n"
+                        "w:run()\n"
+                        "sim.log('not reached')\n", path);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_FATAL(runtime != NULL);
+    void *state = NULL;
+    runtime_alloc_saved = lua_getallocf(runtime->L, &state);
+    lua_setallocf(runtime->L, sticky_alloc, state);
+    sticky_refusing = false;
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    CU_ASSERT(sticky_refusing);                         /* the state was left full */
+    CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_FAIL);
+    CU_ASSERT_STRING_EQUAL(outcome.stopped, "error");
+    CU_ASSERT_FATAL(runtime->failure_count >= 2);       /* the process's, then the chunk's */
+    CU_ASSERT_PTR_NOT_NULL(strstr(runtime->failures[0].message, "SIMLUA_MEMORY_BYTES_MAX"));
+    /* w:run()'s own message could not be made either: Lua's "not enough memory". */
+    CU_ASSERT_STRING_EQUAL(runtime->failures[runtime->failure_count - 1].message,
+                           "error: not enough memory");
+    sticky_refusing = false;                            /* lua_close may free and shrink */
+    simlua_destroy(runtime);
+    unlink(path);
+}
+
 /* A process that grows a table of strings until the Lua state is full: one recorded
  * failure naming the limit, the run stops (exit 1), nothing aborts. */
 static void test_process_out_of_memory_ends_the_run(void)
@@ -346,6 +400,7 @@ CU_ErrorCode lua_hostile_suite_add(void)
         TEST_ENTRY(test_process_out_of_memory_ends_the_run),
         TEST_ENTRY(test_out_of_memory_in_tostring_falls_back),
         TEST_ENTRY(test_callback_out_of_memory_ends_the_run),
+        TEST_ENTRY(test_chunk_error_with_no_memory_left),
         TEST_ENTRY(test_caught_memory_error_fails_the_run),
         TEST_ENTRY(test_protected_calls_are_lua_s),
         TEST_ENTRY(test_error_object_tostring_is_used),

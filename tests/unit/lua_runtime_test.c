@@ -626,6 +626,102 @@ static void test_negative_step_only_lowers_the_debt(void)
     simlua_destroy(runtime);
 }
 
+/* SIMLUA_MEMORY_BYTES_MAX refuses only what would take the footprint (the blocks Lua
+ * holds and what the pool holds idle) past it: a block the pool has idle is handed out
+ * even at the limit, where a state whose garbage once filled the pool refused every
+ * block forever. Driven through the state's allocator with the footprint set at the
+ * limit (memory_bytes raised for the test, then put back). */
+static void test_limit_spares_idle_pool_memory(void)
+{
+    struct simlua_options options = {
+        .scenario_path = "limit_test.lua", .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    void *state = NULL;
+    lua_Alloc allocate = lua_getallocf(runtime->L, &state);
+    const size_t small_bytes = 100, large_bytes = 2 * SIMLUA_POOL_BLOCK_BYTES_MAX;
+    void *freed = allocate(state, NULL, 0, small_bytes);        /* a block, then idle */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(freed);
+    allocate(state, freed, small_bytes, 0);
+    uint64_t memory_bytes = runtime->memory_bytes;
+    uint64_t idle_bytes = simlua__pool_idle_bytes(&runtime->pool);
+    runtime->memory_bytes = SIMLUA_MEMORY_BYTES_MAX - idle_bytes;     /* footprint == limit */
+    uint64_t refusals = runtime->limit_refusals;
+    void *again = allocate(state, NULL, 0, small_bytes);
+    if (SIMLUA_POOL_IN_RUNTIME) {
+        CU_ASSERT_PTR_EQUAL(again, freed);      /* the idle block itself, not a refusal */
+        ASSERT_U64_EQ(runtime->limit_refusals, refusals);
+        /* Growing it within its class uses bytes the footprint did not count: refused when
+         * that passes the limit (the footprint set at it again). */
+        runtime->memory_bytes = SIMLUA_MEMORY_BYTES_MAX - simlua__pool_idle_bytes(&runtime->pool);
+        CU_ASSERT_EQUAL(simlua__pool_class(small_bytes + 16).index,
+                        simlua__pool_class(small_bytes + 24).index);
+        void *grown = allocate(state, again, small_bytes, small_bytes + 8);
+        CU_ASSERT_PTR_NULL(grown);
+        CU_ASSERT(runtime->limit_refusals > refusals);
+        refusals = runtime->limit_refusals;
+        allocate(state, again, small_bytes, 0);
+    } else {
+        CU_ASSERT_PTR_NULL(again);      /* under ASan every block is malloc'd: new memory */
+        CU_ASSERT(runtime->limit_refusals > refusals);
+        refusals = runtime->limit_refusals;
+    }
+    CU_ASSERT_PTR_NULL(allocate(state, NULL, 0, large_bytes));  /* malloc'd: refused */
+    CU_ASSERT(runtime->limit_refusals > refusals);
+    runtime->memory_bytes = memory_bytes;
+    CU_ASSERT_PTR_NOT_NULL(again = allocate(state, NULL, 0, large_bytes));   /* below it */
+    allocate(state, again, large_bytes, 0);
+    simlua_destroy(runtime);
+}
+
+/* Short strings pace the collector (runtime.c): the probe finds which string blocks are
+ * short (Lua interns them), a new short string counts its bytes, a long one or one that
+ * exists already does not; and processes too short for the instruction hook (which
+ * counts each coroutine apart) that make nothing but short strings still get collections,
+ * where before they had none and grew towards SIMLUA_MEMORY_BYTES_MAX (200 processes of
+ * 100 000 strings each: 1.5 GB resident, now 181 MB). */
+static void test_short_strings_pace_the_collector(void)
+{
+    char path[TEST_LUA_PATH_BYTES];
+    test_write_lua_file("local sim = require('vmcisim')\n"
+                        "local w = sim.world{ limits = { processes = 100 } }\n"
+                        "local prefix = string.rep('p', 25)\n"
+                        "for n = 1, 60 do\n"
+                        "  w:host():spawn('p' .. n, function(p)\n"
+                        "    local s\n"
+                        "    for i = 1, 20000 do s = prefix .. n .. '_' .. i end\n"
+                        "  end)\n"
+                        "end\n", path);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    size_t short_max = runtime->short_string_block_bytes_max;
+    CU_ASSERT(short_max > 40 && short_max < SIMLUA_SHORT_STRING_PROBE_BYTES_MAX);
+    uint64_t since = runtime->gc_short_string_bytes_since;
+    lua_pushliteral(runtime->L, "a short string made here");     /* new: counted */
+    CU_ASSERT(runtime->gc_short_string_bytes_since > since);
+    since = runtime->gc_short_string_bytes_since;
+    lua_pushliteral(runtime->L, "a short string made here");     /* interned: nothing */
+    ASSERT_U64_EQ(runtime->gc_short_string_bytes_since, since);
+    char long_text[SIMLUA_SHORT_STRING_PROBE_BYTES_MAX];
+    memset(long_text, 'L', sizeof(long_text));
+    lua_pushlstring(runtime->L, long_text, sizeof(long_text));  /* long: not counted */
+    ASSERT_U64_EQ(runtime->gc_short_string_bytes_since, since);
+    lua_pop(runtime->L, 3);
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    CU_ASSERT_EQUAL(outcome.exit_code, SIMLUA_EXIT_PASS);
+    /* 1.2 M strings of about 60 bytes: past SIMLUA_GC_SHORT_STRING_BYTES_MIN once. */
+    CU_ASSERT(runtime->gc_collections >= 1);
+    ASSERT_U64_EQ(runtime->gc_instructions_since, 0);       /* the hook never counted */
+    CU_ASSERT(runtime->memory_bytes < 2ull * SIMLUA_GC_SHORT_STRING_BYTES_MIN);
+    simlua_destroy(runtime);
+    unlink(path);
+}
+
 CU_ErrorCode lua_runtime_suite_add(void)
 {
     /* Reported without the test_ prefix, so not TEST_ENTRY. */
@@ -652,6 +748,8 @@ CU_ErrorCode lua_runtime_suite_add(void)
         { "large_recv_strings_hold_the_ring_bytes", test_large_recv_strings_hold_the_ring_bytes },
         { "large_recv_strings_reuse_freed_blocks", test_large_recv_strings_reuse_freed_blocks },
         { "negative_step_only_lowers_the_debt", test_negative_step_only_lowers_the_debt },
+        { "limit_spares_idle_pool_memory", test_limit_spares_idle_pool_memory },
+        { "short_strings_pace_the_collector", test_short_strings_pace_the_collector },
     };
     return test_suite_register("lua_runtime", tests, sizeof(tests) / sizeof(tests[0]));
 }
