@@ -18,10 +18,25 @@ static void connect_timeout(void *context, void *arg, uint64_t data)
     (void)data;
     struct vsock_sock *sock = arg;
     sock->connect_timer = SIM_EVENT_NONE;
-    if (sock->tcp == VSOCK_TCP_SYN_SENT) {
+    /* SS_CONNECTING without TCP_SYN_SENT: a blocking connect() waits on an attempt whose
+     * outcome was already reported (arm_connect_timer); it ends the same way. */
+    if (sock->tcp == VSOCK_TCP_SYN_SENT || sock->state == VSOCK_SS_CONNECTING) {
         vsock_connect_failed(sock, ETIMEDOUT);                                  /* R113 */
         sock->state = VSOCK_SS_UNCONNECTED;     /* a timed-out connect may be started anew */
     }
+}
+
+/* Arms the connect timer for connect_timeout_ns from now (R113, R114). A timeout past the
+ * end of simulated time can never fire: no timer for it. Returns 0 or -ENOBUFS. */
+static int arm_connect_timer(struct vsock_sock *sock)
+{
+    assert(sock->connect_timer == SIM_EVENT_NONE);
+    if (sock->connect_timeout_ns > SIM_TIME_END_NS - sim_engine_now(sock->stack->engine))
+        return 0;
+    if (sim_engine_schedule_after(sock->stack->engine, sock->connect_timeout_ns, connect_timeout,
+                                  sock, 0, &sock->connect_timer) < 0)
+        return -ENOBUFS;
+    return 0;
 }
 
 void vsock_connect_failed(struct vsock_sock *sock, int error)
@@ -103,8 +118,16 @@ int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool r
         return -EISCONN;                                                        /* R111 */
     if (sock->state == VSOCK_SS_DISCONNECTING)
         return -EINVAL;
-    if (sock->state == VSOCK_SS_CONNECTING)
-        return sock->nonblocking ? -EALREADY : connect_outcome(sock, call);
+    if (sock->state == VSOCK_SS_CONNECTING) {
+        if (sock->nonblocking)
+            return -EALREADY;
+        /* R111, R112: the earlier attempt failed and its error was read (SO_ERROR), so no
+         * outcome is left to wait for: Linux waits connect_timeout, then ETIMEDOUT. */
+        if (sock->tcp != VSOCK_TCP_SYN_SENT && sock->error == 0 &&
+            sock->connect_timer == SIM_EVENT_NONE && arm_connect_timer(sock) < 0)
+            return -ENOBUFS;
+        return connect_outcome(sock, call);
+    }
     if (sock->tcp == VSOCK_TCP_LISTEN)
         return -EINVAL;
     if (addr->cid == VSOCK_CID_LOCAL)
@@ -126,11 +149,7 @@ int vsock_connect(struct vsock_sock *sock, const struct vsock_addr *addr, bool r
         sock->state = VSOCK_SS_UNCONNECTED;
         return rc;
     }
-    /* A timeout past the end of simulated time can never fire: no timer for it. */
-    if (sock->tcp == VSOCK_TCP_SYN_SENT &&
-        sock->connect_timeout_ns <= SIM_TIME_END_NS - sim_engine_now(sock->stack->engine) &&
-        sim_engine_schedule_after(sock->stack->engine, sock->connect_timeout_ns, connect_timeout,
-                                  sock, 0, &sock->connect_timer) < 0)
+    if (sock->tcp == VSOCK_TCP_SYN_SENT && arm_connect_timer(sock) < 0)
         return -ENOBUFS;
     if (sock->nonblocking)
         return -EINPROGRESS;                                                    /* R113 */

@@ -677,6 +677,45 @@ static void test_R111_connect_waits_for_earlier_attempt_and_failed_request(void)
     fixture_destroy(f);
 }
 
+/* R111, R112: a blocking connect() on a socket still in SS_CONNECTING whose earlier
+ * non-blocking attempt already failed, and whose error was read (SO_ERROR clears it, R113),
+ * has no outcome left to wait for: like Linux (af_vsock.c vsock_connect waits
+ * connect_timeout with sk_state TCP_CLOSE and sk_err 0), it ends after the connect timeout
+ * with ETIMEDOUT, TCP_CLOSE and SS_UNCONNECTED, and the socket can connect again. */
+static void test_R111_R112_connect_after_failed_attempt_was_read_times_out(void)
+{
+    struct fixture *f = fixture_create();
+    struct vs_context *g = &f->guest_a;
+    listener(&f->host, 9510, 4);
+    int fd = vs_socket(g, AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    CU_ASSERT_FATAL(fd >= VS_FD_FIRST);
+    struct sockaddr_vm nobody = vm_addr(CID_HOST, 9511);
+    ASSERT_FAILS(vs_connect(g, fd, SA(nobody), sizeof(nobody)), EINPROGRESS);
+    run_idle(f);
+    struct vsock_sock *sock = vs_socket_of(g, fd);
+    ASSERT_U64_EQ(sock->tcp, VSOCK_TCP_CLOSE);
+    ASSERT_U64_EQ(sock->state, VSOCK_SS_CONNECTING);          /* state table, R113 */
+    ASSERT_U64_EQ(int_option(g, fd, SOL_SOCKET, SO_ERROR), ECONNRESET);        /* R212 */
+    ASSERT_U64_EQ(int_option(g, fd, SOL_SOCKET, SO_ERROR), 0);
+    ASSERT_FAILS(vs_connect(g, fd, SA(nobody), sizeof(nobody)), EALREADY);     /* R111 */
+    ASSERT_RETURNS(vs_fcntl(g, fd, F_SETFL, 0), 0);
+    struct fd_connect connect;
+    memset(&connect, 0, sizeof(connect));
+    connect.fd = fd;
+    connect.target = nobody;
+    CU_ASSERT_EQUAL_FATAL(vs_spawn(g, "connect", fd_connect_body, &connect, false), 0);
+    run_idle(f);
+    CU_ASSERT_FATAL(connect.returned);                  /* bounded: no wait without end */
+    CU_ASSERT_EQUAL(connect.rc, -1);
+    ASSERT_U64_EQ(connect.error, ETIMEDOUT);
+    CU_ASSERT(connect.ended_ns - connect.started_ns >= 2000000000u);           /* R114 */
+    ASSERT_U64_EQ(sock->tcp, VSOCK_TCP_CLOSE);
+    ASSERT_U64_EQ(sock->state, VSOCK_SS_UNCONNECTED);
+    ASSERT_U64_EQ(int_option(g, fd, SOL_SOCKET, SO_ERROR), 0);
+    CU_ASSERT_EQUAL(plain_connect(f, g, fd, CID_HOST, 9510), 0);
+    fixture_destroy(f);
+}
+
 /* R115: after connect() returns 0 the local name has the CID actually used and the port,
  * never ANY, and the peer name is the server's: a host client bound to {ANY, 5000} and a
  * guest client connected by a blocking connect() with an ephemeral port. */
@@ -1050,6 +1089,7 @@ CU_ErrorCode vsock_core_rules_suite_add(void)
         TEST_ENTRY(test_R109_child_reset_in_accept_queue_is_accepted),
         TEST_ENTRY(test_R110_half_open_child_expires_silently),
         TEST_ENTRY(test_R111_connect_waits_for_earlier_attempt_and_failed_request),
+        TEST_ENTRY(test_R111_R112_connect_after_failed_attempt_was_read_times_out),
         TEST_ENTRY(test_R115_names_after_connect),
         TEST_ENTRY(test_R116_send_checks_in_order),
         TEST_ENTRY(test_R117_blocked_send_stopped_by_sk_err),
