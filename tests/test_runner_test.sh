@@ -126,6 +126,21 @@ for bad in "--seeds 5-1" "--seeds x" "-j 0" "--timeout banana" "--bogus" \
     check "usage error: 'vmcisim test $bad' exits 2" $([ "$status" -eq 2 ]; echo $?) \
         "status $status"
 done
+# A seed listed twice ran twice and was counted twice: refused in --seeds (usage error) and in
+# a '-- seeds:' header (that scenario fails naming its line).
+out=$("$vmcisim" test "$fixtures/suite/pass.lua" --seeds 1-3,3 --once 2>&1)
+status=$?
+check "usage error: 'vmcisim test --seeds 1-3,3' names the seed listed twice (exit 2)" \
+    $([ "$status" -eq 2 ] && has "$out" "'1-3,3': seed 3 is in the list twice"; echo $?) \
+    "status $status: $(printf '%s' "$out" | head -c 200)"
+mkdir -p "$work/overlap"
+printf '%s\n' '-- seeds: 1-2,2-3' 'local sim = require("vmcisim"); sim.world{}' \
+    > "$work/overlap/overlap.lua"
+out=$("$vmcisim" test "$work/overlap" --once 2>&1)
+status=$?
+check "a '-- seeds:' header listing a seed twice fails the scenario once, naming the seed" \
+    $([ "$status" -eq 1 ] && has "$out" "header line 1: " && has "$out" "seed 2 is in the list twice" &&
+      [ "$(printf '%s\n' "$out" | tail -n 1)" = "tests: 0 passed, 1 failed" ]; echo $?) "status $status: $out"
 out=$("$vmcisim" test --help)
 check "vmcisim test --help prints its usage (exit 0)" \
     $([ $? -eq 0 ] && has "$out" "usage: vmcisim test"; echo $?)

@@ -60,6 +60,22 @@ int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, si
                                     "TEST_SEEDS_PER_SCENARIO_MAX", error, error_bytes);
 }
 
+/* Whether `range` shares a seed with a range already in the list, and the lowest such seed:
+ * a seed listed twice would run twice and be counted twice (and two shards could hold it). */
+static bool seeds_repeated(const struct test_seeds *seeds, const struct test_seed_range *range,
+                           uint64_t *seed_out)
+{
+    assert(seeds != NULL && range != NULL && seed_out != NULL);
+    for (uint32_t index = 0; index < seeds->range_count; index++) {
+        const struct test_seed_range *other = &seeds->ranges[index];
+        if (other->first <= range->last && range->first <= other->last) {
+            *seed_out = other->first > range->first ? other->first : range->first;
+            return true;
+        }
+    }
+    return false;
+}
+
 int test_seeds_parse_bounded(const char *text, struct test_seeds *seeds, uint64_t count_max,
                              const char *bound_name, char *error, size_t error_bytes)
 {
@@ -89,6 +105,12 @@ int test_seeds_parse_bounded(const char *text, struct test_seeds *seeds, uint64_
             snprintf(error, error_bytes, "'%s': more than %s (%" PRIu64 ") seeds "
                      "or TEST_SEED_RANGES_MAX (%u) ranges", text, bound_name, count_max,
                      TEST_SEED_RANGES_MAX);
+            return -1;
+        }
+        uint64_t repeated_seed = 0;
+        if (seeds_repeated(seeds, &range, &repeated_seed)) {
+            snprintf(error, error_bytes, "'%s': seed %" PRIu64 " is in the list twice; "
+                     "give each seed once", text, repeated_seed);
             return -1;
         }
         seeds->ranges[seeds->range_count++] = range;
