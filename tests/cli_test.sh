@@ -34,6 +34,14 @@ expect_exit() {  # expect_exit NAME CODE STDERR-PATTERN ARGS...
 F=tests/fixtures
 expect_exit "syntax error" 3 "syntax_error.lua:4:" run $F/syntax_error.lua
 expect_exit "missing scenario" 3 "cannot open .*no_such.lua" run $F/no_such.lua
+# A scenario or required file that opens but cannot be read (a folder) says why: the message
+# was 'cannot read PATH' and nothing more.
+mkdir -p "$work/folder.lua" "$work/req/helper.lua"
+expect_exit "a folder as the scenario" 3 "cannot read .*folder\.lua: Is a directory$" \
+    run "$work/folder.lua"
+printf 'package.path = "%s/req/?.lua"\nrequire("helper")\n' "$work" > "$work/req/main.lua"
+expect_exit "a folder as a required file" 3 "cannot read .*helper\.lua: Is a directory$" \
+    run "$work/req/main.lua"
 expect_exit "missing require" 3 "module 'lib.no_such_helper' not found" run $F/require_missing.lua
 expect_exit "failing expect" 1 "arithmetic is broken on purpose" run $F/expect_fail.lua
 # A "#!" first line and a UTF-8 byte-order mark, which `lua` skips, are skipped too (they
