@@ -364,6 +364,17 @@ expect_exit "--trace onto a Lua file" 2 \
     run "$work/victim.lua" --trace "$work/victim.lua"
 cmp -s $F/require_ok.lua "$work/victim.lua" && [ ! -e "$work/victim.lua.partial" ]
 check "--trace onto a Lua file leaves it untouched" $?
+# An empty --trace path ran the whole scenario, wrote '.partial' into the working folder and
+# then failed to rename it (exit 1); it is a usage error before anything runs.
+mkdir -p "$work/empty_trace"
+case $vmcisim in /*) whole=$vmcisim ;; */*) whole=$PWD/$vmcisim ;; *) whole=$vmcisim ;; esac
+(cd "$work/empty_trace" && "$whole" run "$OLDPWD/$F/require_ok.lua" --trace '' \
+    >"$work/out" 2>"$work/err")
+status=$?
+[ "$status" -eq 2 ] && grep -qF -- "--trace: an empty path" "$work/err" &&
+    [ -z "$(ls -A "$work/empty_trace")" ]
+check "--trace '' is a usage error that writes nothing (exit 2)" $? \
+    "status $status: $(head -c 300 "$work/err"); files: $(ls -A "$work/empty_trace")"
 mkdir "$work/a_dir"
 expect_exit "--trace onto a directory" 2 "a_dir: not a vmcisim trace \(not a regular file\)" \
     run $F/require_ok.lua --trace "$work/a_dir"
