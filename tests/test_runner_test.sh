@@ -162,6 +162,46 @@ has "$out" "ok 10 - $fixtures/suite/slow.lua # SKIP slow" &&
     has "$out" "# reproduce: $vmcisim run $fixtures/suite/fail.lua --seed 1"
 check "--tap: SKIP directive and reproduce comments" $? "$out"
 
+# A '#' in a scenario's path began a TAP directive ('not ok 2 - b # SKIP me.lua seed 1' is a
+# skipped test to a TAP reader, a failure hidden), and a newline in it started a line of its
+# own ('not ok 9 - ...' out of sequence, the plan broken). The description escapes '\', '#',
+# newline and carriage return (TAP 14's '\#', '\\'), and every comment line starts with '# '.
+mkdir -p "$work/tapnames"
+fail_lua='local sim = require("vmcisim"); sim.expect(false, "fails on purpose")'
+printf '%s\n' "$fail_lua" > "$work/tapnames/b # SKIP me.lua"
+printf '%s\n' "$fail_lua" > "$work/tapnames/c\\d # TODO.lua"
+printf '%s\n' "$fail_lua" > "$work/tapnames/$(printf 'e\nnot ok 9 - x').lua"
+printf '%s\n' 'local sim = require("vmcisim"); sim.world{}' > "$work/tapnames/f#.lua"
+"$vmcisim" test "$work/tapnames" --tap --once > "$work/tapnames.tap" 2>&1
+status=$?
+verdict=$(python3 - "$work/tapnames.tap" <<'EOF' 2>&1
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
+assert lines[-1] == "", "no final newline"
+lines = lines[:-1]
+assert lines[0] == "TAP version 13" and lines[1] == "1..4", lines[:2]
+tests, numbers = [], []
+for line in lines[2:-1]:
+    if line.startswith("#"):
+        continue
+    match = re.match(r"(not ok|ok) (\d+) - (.*)$", line)
+    assert match, "not a TAP line: %r" % line
+    numbers.append(int(match.group(2)))
+    # an unescaped '#' would begin a directive (SKIP, TODO)
+    assert re.search(r"(?<!\\)(\\\\)*#", match.group(3)) is None, "directive in %r" % line
+    tests.append(match.group(1))
+assert lines[-1].startswith("tests: "), lines[-1]
+assert numbers == [1, 2, 3, 4], numbers
+assert tests.count("not ok") == 3 and tests.count("ok") == 1, tests
+print("valid")
+EOF
+)
+check "--tap: '#', '\\' and newlines in paths keep the TAP valid (4 tests, 3 not ok, no directive)" \
+    $([ "$status" -eq 1 ] && [ "$verdict" = valid ]; echo $?) \
+    "status $status: $verdict: $(head -c 1500 "$work/tapnames.tap")"
+has "$(cat "$work/tapnames.tap")" "not ok 1 - $work/tapnames/b \\# SKIP me.lua seed 1: exit 1"
+check "--tap: a '#' in a path is written '\\#'" $? "$(head -c 600 "$work/tapnames.tap")"
+
 # ---- JUnit --------------------------------------------------------------------------------
 "$vmcisim" test "$fixtures/suite" "$fixtures/escape" --junit "$work/junit.xml" >/dev/null 2>&1
 junit=$(python3 - "$work/junit.xml" <<'EOF' 2>&1
