@@ -308,6 +308,25 @@ out=$("$vmcisim" sweep "$work/durations/until_long.lua" --seeds 1-2 2>&1)
 has "$out" "'-- until: 99999999999s' is longer than the longest duration"
 check "sweep: a '-- until:' beyond the longest duration is said to be too long" $? "$out"
 
+# A zero --timeout (or '-- timeout: 0s') was called 'not a duration' and a too long one
+# too, where --until says it is too long: each is now said for what it is.
+for command in test sweep; do
+    out=$("$vmcisim" $command "$fixtures/suite/pass.lua" --seeds 1 --timeout 0s 2>&1)
+    status=$?
+    check "$command --timeout 0s: a usage error saying a timeout is longer than 0" \
+        $([ "$status" -eq 2 ] && has "$out" "--timeout: '0s' is 0: a run's wall time must be longer than 0 (e.g. 30s)"; echo $?) \
+        "status $status: $(printf '%s' "$out" | head -n 1)"
+    out=$("$vmcisim" $command "$fixtures/suite/pass.lua" --seeds 1 --timeout 99999999999s 2>&1)
+    status=$?
+    check "$command --timeout 99999999999s: a usage error saying it is too long" \
+        $([ "$status" -eq 2 ] && has "$out" "--timeout: '99999999999s' is longer than the longest duration (18446744073.709551614 s)"; echo $?) \
+        "status $status: $(printf '%s' "$out" | head -n 1)"
+done
+write_case timeout_zero '-- timeout: 0s'
+out=$("$vmcisim" test "$work/durations/timeout_zero.lua" --once 2>&1)
+has "$out" "header line 1: '-- timeout: 0s' is 0: a run's wall time must be longer than 0 (e.g. 30s)"
+check "a '-- timeout: 0s' header says the timeout must be longer than 0" $? "$out"
+
 # ---- a directive misspelled: case, a space before the colon, '_' for '-', 'seed' --------
 # `-- SEEDS: 1-3` and `-- seeds : 1-3` were ignored as plain comments, so the scenario ran
 # with seed 1 only and passed. A comment line of the form `-- WORD:` whose WORD is a

@@ -232,7 +232,7 @@ static int parse_directive(struct test_scenario *scenario, char *comment, char *
                             error_bytes) < 0)
             return -1;
         if (scenario->timeout_ns == 0) {
-            snprintf(error, error_bytes, "'-- timeout: %s' is not a duration (e.g. 30s)", value);
+            snprintf(error, error_bytes, "'-- timeout: %s' " TEST_TIMEOUT_ZERO_TEXT, value);
             return -1;
         }
     } else if ((value = directive_value(comment, "until")) != NULL) {
