@@ -150,6 +150,16 @@ has "$out" "no scenarios found" && has "$out" "tests: 0 passed, 0 failed"
 check "a folder without scenarios fails (exit 1)" $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) \
     "status $status: $out"
 
+# A scenario named twice, by two PATHS (a folder and a file in it, the same file twice, or
+# './x.lua' and 'x.lua'), ran twice and was counted twice; it runs once, where it is first met.
+out=$("$vmcisim" test "$fixtures/suite/pass.lua" "$fixtures/suite" "./$fixtures/suite/pass.lua" \
+      "$fixtures/suite/pass.lua" --once 2>&1)
+check "a scenario given by several PATHS runs once" \
+    $([ "$(count "$out" "pass\.lua seed 1$")" -eq 1 ] &&
+      [ "$(count "$out" '^(PASS|FAIL|SKIP) ')" -eq 11 ] &&
+      [ "$(printf '%s\n' "$out" | head -n 1)" = "PASS $fixtures/suite/pass.lua seed 1" ]; echo $?) \
+    "$out"
+
 # ---- TAP ----------------------------------------------------------------------------------
 out=$("$vmcisim" test "$fixtures/suite" --tap 2>&1)
 first_two=$(printf '%s\n' "$out" | head -n 2 | tr '\n' ' ')

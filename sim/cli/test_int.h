@@ -65,6 +65,8 @@ struct test_scenario {
     char until_text[32];                    /* `-- until:` simulated time; "" none */
     bool slow;                              /* `-- slow` */
     char header_error[TEST_MESSAGE_BYTES_MAX / 4]; /* "" or why the header is malformed */
+    dev_t device;                           /* the file's identity: a scenario named by */
+    ino_t inode;                            /* two PATHS is planned once */
 };
 
 struct test_options {

@@ -378,9 +378,22 @@ static int add_scenario(struct test_plan *plan, const char *path)
                 TEST_PATH_BYTES_MAX, path);
         return -1;
     }
+    struct stat status;
+    if (stat(path, &status) != 0) {
+        fprintf(stderr, "vmcisim test: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    /* The same file named again (a folder and a file in it, './x.lua' and 'x.lua') would
+     * run and count twice: it is planned once, where it was first met. */
+    for (uint32_t index = 0; index < plan->count; index++)
+        if (plan->scenarios[index].device == status.st_dev &&
+            plan->scenarios[index].inode == status.st_ino)
+            return 0;
     struct test_scenario *scenario = &plan->scenarios[plan->count++];
     memset(scenario, 0, sizeof(*scenario));
     strcpy(scenario->path, path);
+    scenario->device = status.st_dev;
+    scenario->inode = status.st_ino;
     return 0;
 }
 
