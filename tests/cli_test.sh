@@ -34,6 +34,14 @@ expect_exit() {  # expect_exit NAME CODE STDERR-PATTERN ARGS...
 F=tests/fixtures
 expect_exit "syntax error" 3 "syntax_error.lua:4:" run $F/syntax_error.lua
 expect_exit "missing scenario" 3 "cannot open .*no_such.lua" run $F/no_such.lua
+# A scenario or required file that opens but cannot be read (a folder) says why: the message
+# was 'cannot read PATH' and nothing more.
+mkdir -p "$work/folder.lua" "$work/req/helper.lua"
+expect_exit "a folder as the scenario" 3 "cannot read .*folder\.lua: Is a directory$" \
+    run "$work/folder.lua"
+printf 'package.path = "%s/req/?.lua"\nrequire("helper")\n' "$work" > "$work/req/main.lua"
+expect_exit "a folder as a required file" 3 "cannot read .*helper\.lua: Is a directory$" \
+    run "$work/req/main.lua"
 expect_exit "missing require" 3 "module 'lib.no_such_helper' not found" run $F/require_missing.lua
 expect_exit "failing expect" 1 "arithmetic is broken on purpose" run $F/expect_fail.lua
 # A "#!" first line and a UTF-8 byte-order mark, which `lua` skips, are skipped too (they
@@ -356,6 +364,17 @@ expect_exit "--trace onto a Lua file" 2 \
     run "$work/victim.lua" --trace "$work/victim.lua"
 cmp -s $F/require_ok.lua "$work/victim.lua" && [ ! -e "$work/victim.lua.partial" ]
 check "--trace onto a Lua file leaves it untouched" $?
+# An empty --trace path ran the whole scenario, wrote '.partial' into the working folder and
+# then failed to rename it (exit 1); it is a usage error before anything runs.
+mkdir -p "$work/empty_trace"
+case $vmcisim in /*) whole=$vmcisim ;; */*) whole=$PWD/$vmcisim ;; *) whole=$vmcisim ;; esac
+(cd "$work/empty_trace" && "$whole" run "$OLDPWD/$F/require_ok.lua" --trace '' \
+    >"$work/out" 2>"$work/err")
+status=$?
+[ "$status" -eq 2 ] && grep -qF -- "--trace: an empty path" "$work/err" &&
+    [ -z "$(ls -A "$work/empty_trace")" ]
+check "--trace '' is a usage error that writes nothing (exit 2)" $? \
+    "status $status: $(head -c 300 "$work/err"); files: $(ls -A "$work/empty_trace")"
 mkdir "$work/a_dir"
 expect_exit "--trace onto a directory" 2 "a_dir: not a vmcisim trace \(not a regular file\)" \
     run $F/require_ok.lua --trace "$work/a_dir"

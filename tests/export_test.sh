@@ -281,6 +281,15 @@ check "--connection 41 of 40: exit 1, no output, says so" $? "$status $err"
 run export "$work/twenty.db" --format pcap -o "$work/x.pcap" --connection 1
 [ "$status" -eq 2 ]
 check "--connection with pcap is a usage error" $? "$status $err"
+# --max-messages is Mermaid's alone, as --connection is: with pcap or perfetto it was accepted
+# and ignored (exit 0, a file without the bound the command line asked for).
+for format in pcap perfetto; do
+    run export "$work/twenty.db" --format "$format" -o "$work/bounded_other.$format" --max-messages 5
+    [ "$status" -eq 2 ] && [ ! -e "$work/bounded_other.$format" ] &&
+        grep -qF -- "--max-messages applies to --format mermaid" "$work/err"
+    check "--max-messages with $format is a usage error naming the format it applies to" $? \
+        "$status $err"
+done
 
 # ---- windows --------------------------------------------------------------------------
 run export "$S" --format pcap -o "$work/window.pcap" --from 9us --to 10us

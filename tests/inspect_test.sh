@@ -380,3 +380,32 @@ run inspect "$work/names_max.db" vms --recompute
 [ "$status" -eq 1 ] && grep -q "INSPECT_NAMES_MAX" "$work/err"
 check "70 000 distinct names (more than INSPECT_NAMES_MAX) are refused with a message" $? \
     "status $status: $(tail -1 "$work/err")"
+
+# ---- names holding a newline or a tab in the text timeline -------------------------------
+# 'timeline' and 'errors' print one line per event, but a VM or process name holding a
+# newline (the fields escape theirs) broke its event's line in two. The text views write a
+# name's control characters as \n, \t, \r, \xHH; tsv, csv and json keep the name as it is.
+cat > "$work/control_names.lua" <<'EOF'
+local sim = require("vmcisim")
+local w = sim.world{}
+local guest = w:vm{ name = "g\tx" }
+guest:spawn("cli\nq\r\1", function(p)
+  sim.expect(false, "fails on purpose")
+end)
+w:run()
+EOF
+"$vmcisim" run "$work/control_names.lua" -q --trace "$work/control_names.db" >/dev/null 2>&1
+events=$("$vmcisim" inspect "$work/control_names.db" sql "SELECT count(*) FROM events" | tail -n 1)
+run inspect "$work/control_names.db" timeline
+[ "$status" -eq 0 ] && [ "$(wc -l < "$work/out")" -eq $((events + 2)) ] &&
+    grep -qF 'g\tx/cli\nq\r\x01 ' "$work/out"
+check "timeline: a name with a newline, tab, CR or control byte stays on its event's line" $? \
+    "status $status, $events events: $(head -c 600 "$work/out")"
+run inspect "$work/control_names.db" errors
+[ "$status" -eq 0 ] && [ "$(wc -l < "$work/out")" -eq 3 ] && grep -qF 'g\tx/cli\nq\r\x01 ' "$work/out"
+check "errors: the expect_fail of a process with a newline in its name is one line" $? \
+    "status $status: $(head -c 600 "$work/out")"
+run inspect "$work/control_names.db" timeline --format json
+python3 -c 'import json,sys; rows=json.load(open(sys.argv[1]))["rows"]
+sys.exit(0 if "g\tx/cli\nq\r\x01" in [r["who"] for r in rows] else 1)' "$work/out"
+check "timeline --format json keeps the name as it is" $?

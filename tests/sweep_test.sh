@@ -283,6 +283,15 @@ usage "$fixtures/some_fail.lua" --seeds 1-3 --bogus
 usage "$fixtures/some_fail.lua" "$fixtures/hang.lua" --seeds 1-3
 usage "$fixtures/no-such-file.lua" --seeds 1-3
 usage tests/fixtures/runner/suite/bad_header.lua --seeds 1-3
+# A seed listed twice ran twice and counted twice ('1-3,2-4' said "4 passed, 2 failed" of
+# four seeds, 'FAIL seed 3' twice, and two shards could hold the same seed): refused, naming it.
+for list in 1,1 1-3,2-4 2-4,1-3 1-5,3 1-10,10-12; do
+    out=$("$vmcisim" sweep "$fixtures/some_fail.lua" --seeds "$list" 2>&1)
+    status=$?
+    check "sweep --seeds $list: a seed listed twice is a usage error naming it" \
+        $([ "$status" -eq 2 ] && has "$out" "--seeds: '$list': seed " &&
+          has "$out" " is in the list twice"; echo $?) "status $status: $(printf '%s' "$out" | head -c 200)"
+done
 # A scenario that is not a regular file is refused at once: /dev/zero (no newline ever) and a
 # FIFO with no writer used to hang the header read; a folder failed every seed with exit 3.
 special=$(mktemp -d)

@@ -126,6 +126,21 @@ for bad in "--seeds 5-1" "--seeds x" "-j 0" "--timeout banana" "--bogus" \
     check "usage error: 'vmcisim test $bad' exits 2" $([ "$status" -eq 2 ]; echo $?) \
         "status $status"
 done
+# A seed listed twice ran twice and was counted twice: refused in --seeds (usage error) and in
+# a '-- seeds:' header (that scenario fails naming its line).
+out=$("$vmcisim" test "$fixtures/suite/pass.lua" --seeds 1-3,3 --once 2>&1)
+status=$?
+check "usage error: 'vmcisim test --seeds 1-3,3' names the seed listed twice (exit 2)" \
+    $([ "$status" -eq 2 ] && has "$out" "'1-3,3': seed 3 is in the list twice"; echo $?) \
+    "status $status: $(printf '%s' "$out" | head -c 200)"
+mkdir -p "$work/overlap"
+printf '%s\n' '-- seeds: 1-2,2-3' 'local sim = require("vmcisim"); sim.world{}' \
+    > "$work/overlap/overlap.lua"
+out=$("$vmcisim" test "$work/overlap" --once 2>&1)
+status=$?
+check "a '-- seeds:' header listing a seed twice fails the scenario once, naming the seed" \
+    $([ "$status" -eq 1 ] && has "$out" "header line 1: " && has "$out" "seed 2 is in the list twice" &&
+      [ "$(printf '%s\n' "$out" | tail -n 1)" = "tests: 0 passed, 1 failed" ]; echo $?) "status $status: $out"
 out=$("$vmcisim" test --help)
 check "vmcisim test --help prints its usage (exit 0)" \
     $([ $? -eq 0 ] && has "$out" "usage: vmcisim test"; echo $?)
@@ -134,6 +149,16 @@ status=$?
 has "$out" "no scenarios found" && has "$out" "tests: 0 passed, 0 failed"
 check "a folder without scenarios fails (exit 1)" $([ $? -eq 0 ] && [ "$status" -eq 1 ]; echo $?) \
     "status $status: $out"
+
+# A scenario named twice, by two PATHS (a folder and a file in it, the same file twice, or
+# './x.lua' and 'x.lua'), ran twice and was counted twice; it runs once, where it is first met.
+out=$("$vmcisim" test "$fixtures/suite/pass.lua" "$fixtures/suite" "./$fixtures/suite/pass.lua" \
+      "$fixtures/suite/pass.lua" --once 2>&1)
+check "a scenario given by several PATHS runs once" \
+    $([ "$(count "$out" "pass\.lua seed 1$")" -eq 1 ] &&
+      [ "$(count "$out" '^(PASS|FAIL|SKIP) ')" -eq 11 ] &&
+      [ "$(printf '%s\n' "$out" | head -n 1)" = "PASS $fixtures/suite/pass.lua seed 1" ]; echo $?) \
+    "$out"
 
 # ---- TAP ----------------------------------------------------------------------------------
 out=$("$vmcisim" test "$fixtures/suite" --tap 2>&1)
@@ -146,6 +171,46 @@ check "--tap: 11 numbered test lines, 4 of them not ok" \
 has "$out" "ok 10 - $fixtures/suite/slow.lua # SKIP slow" &&
     has "$out" "# reproduce: $vmcisim run $fixtures/suite/fail.lua --seed 1"
 check "--tap: SKIP directive and reproduce comments" $? "$out"
+
+# A '#' in a scenario's path began a TAP directive ('not ok 2 - b # SKIP me.lua seed 1' is a
+# skipped test to a TAP reader, a failure hidden), and a newline in it started a line of its
+# own ('not ok 9 - ...' out of sequence, the plan broken). The description escapes '\', '#',
+# newline and carriage return (TAP 14's '\#', '\\'), and every comment line starts with '# '.
+mkdir -p "$work/tapnames"
+fail_lua='local sim = require("vmcisim"); sim.expect(false, "fails on purpose")'
+printf '%s\n' "$fail_lua" > "$work/tapnames/b # SKIP me.lua"
+printf '%s\n' "$fail_lua" > "$work/tapnames/c\\d # TODO.lua"
+printf '%s\n' "$fail_lua" > "$work/tapnames/$(printf 'e\nnot ok 9 - x').lua"
+printf '%s\n' 'local sim = require("vmcisim"); sim.world{}' > "$work/tapnames/f#.lua"
+"$vmcisim" test "$work/tapnames" --tap --once > "$work/tapnames.tap" 2>&1
+status=$?
+verdict=$(python3 - "$work/tapnames.tap" <<'EOF' 2>&1
+import re, sys
+lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
+assert lines[-1] == "", "no final newline"
+lines = lines[:-1]
+assert lines[0] == "TAP version 13" and lines[1] == "1..4", lines[:2]
+tests, numbers = [], []
+for line in lines[2:-1]:
+    if line.startswith("#"):
+        continue
+    match = re.match(r"(not ok|ok) (\d+) - (.*)$", line)
+    assert match, "not a TAP line: %r" % line
+    numbers.append(int(match.group(2)))
+    # an unescaped '#' would begin a directive (SKIP, TODO)
+    assert re.search(r"(?<!\\)(\\\\)*#", match.group(3)) is None, "directive in %r" % line
+    tests.append(match.group(1))
+assert lines[-1].startswith("tests: "), lines[-1]
+assert numbers == [1, 2, 3, 4], numbers
+assert tests.count("not ok") == 3 and tests.count("ok") == 1, tests
+print("valid")
+EOF
+)
+check "--tap: '#', '\\' and newlines in paths keep the TAP valid (4 tests, 3 not ok, no directive)" \
+    $([ "$status" -eq 1 ] && [ "$verdict" = valid ]; echo $?) \
+    "status $status: $verdict: $(head -c 1500 "$work/tapnames.tap")"
+has "$(cat "$work/tapnames.tap")" "not ok 1 - $work/tapnames/b \\# SKIP me.lua seed 1: exit 1"
+check "--tap: a '#' in a path is written '\\#'" $? "$(head -c 600 "$work/tapnames.tap")"
 
 # ---- JUnit --------------------------------------------------------------------------------
 "$vmcisim" test "$fixtures/suite" "$fixtures/escape" --junit "$work/junit.xml" >/dev/null 2>&1
@@ -252,6 +317,25 @@ check "a '-- until:' written with leading zeros is taken, as run --until takes i
 out=$("$vmcisim" sweep "$work/durations/until_long.lua" --seeds 1-2 2>&1)
 has "$out" "'-- until: 99999999999s' is longer than the longest duration"
 check "sweep: a '-- until:' beyond the longest duration is said to be too long" $? "$out"
+
+# A zero --timeout (or '-- timeout: 0s') was called 'not a duration' and a too long one
+# too, where --until says it is too long: each is now said for what it is.
+for command in test sweep; do
+    out=$("$vmcisim" $command "$fixtures/suite/pass.lua" --seeds 1 --timeout 0s 2>&1)
+    status=$?
+    check "$command --timeout 0s: a usage error saying a timeout is longer than 0" \
+        $([ "$status" -eq 2 ] && has "$out" "--timeout: '0s' is 0: a run's wall time must be longer than 0 (e.g. 30s)"; echo $?) \
+        "status $status: $(printf '%s' "$out" | head -n 1)"
+    out=$("$vmcisim" $command "$fixtures/suite/pass.lua" --seeds 1 --timeout 99999999999s 2>&1)
+    status=$?
+    check "$command --timeout 99999999999s: a usage error saying it is too long" \
+        $([ "$status" -eq 2 ] && has "$out" "--timeout: '99999999999s' is longer than the longest duration (18446744073.709551614 s)"; echo $?) \
+        "status $status: $(printf '%s' "$out" | head -n 1)"
+done
+write_case timeout_zero '-- timeout: 0s'
+out=$("$vmcisim" test "$work/durations/timeout_zero.lua" --once 2>&1)
+has "$out" "header line 1: '-- timeout: 0s' is 0: a run's wall time must be longer than 0 (e.g. 30s)"
+check "a '-- timeout: 0s' header says the timeout must be longer than 0" $? "$out"
 
 # ---- a directive misspelled: case, a space before the colon, '_' for '-', 'seed' --------
 # `-- SEEDS: 1-3` and `-- seeds : 1-3` were ignored as plain comments, so the scenario ran

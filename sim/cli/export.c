@@ -27,6 +27,7 @@ struct export_arguments {
     const char *trace_path;
     const char *out_path;
     bool have_format;
+    bool have_max_messages;                 /* --max-messages given (Mermaid's alone) */
     struct export_options options;
 };
 
@@ -70,6 +71,7 @@ static int parse_option(int option, const char *value, struct export_arguments *
     case 'm':
         if (parse_count(value, &options->mermaid_messages_max) != 0)
             return cli_usage_error("export: --max-messages: '%s' is not a count from 1", value);
+        arguments->have_max_messages = true;
         return 0;
     case 't':
         options->as_tcp = true;
@@ -130,6 +132,8 @@ static int parse_arguments(int argc, char **argv, struct export_arguments *argum
     if (arguments->options.connection != 0 &&
         arguments->options.format != EXPORT_FORMAT_MERMAID)
         return cli_usage_error("%s", "export: --connection applies to --format mermaid");
+    if (arguments->have_max_messages && arguments->options.format != EXPORT_FORMAT_MERMAID)
+        return cli_usage_error("%s", "export: --max-messages applies to --format mermaid");
     if (arguments->options.as_tcp && arguments->options.format != EXPORT_FORMAT_PCAP)
         return cli_usage_error("%s", "export: --as-tcp applies to --format pcap");
     return 0;

@@ -236,14 +236,35 @@ static void event_row(const struct inspect *inspect, struct inspect_table *table
     inspect_row_end(table);
 }
 
+/* `who` for the text views, which print one line per event: a name's newline, tab, CR or
+ * other control byte is written \n, \t, \r or \xHH, as the fields escape theirs (a name
+ * holding a newline broke its event's line in two). The structured formats keep it as is. */
+static void who_text_escape(const char *who, char *out, size_t out_bytes)
+{
+    assert(who != NULL && out != NULL && out_bytes >= 1);
+    size_t length = 0;
+    for (const char *cursor = who; *cursor != '\0' && length + 5 < out_bytes; cursor++) {
+        unsigned char c = (unsigned char)*cursor;
+        if (c == '\n' || c == '\t' || c == '\r')
+            length += (size_t)snprintf(out + length, out_bytes - length, "\\%c",
+                                       c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
+        else if (c < 0x20 || c == 0x7f)
+            length += (size_t)snprintf(out + length, out_bytes - length, "\\x%02x", c);
+        else
+            out[length++] = (char)c;
+    }
+    out[length] = '\0';
+}
+
 static void print_event(const struct inspect *inspect, sqlite3_stmt *statement)
 {
     uint64_t seq = inspect_u64(statement, 0);
-    char time_text[32], who[INSPECT_WHO_BYTES], ctx_pid[48];
+    char time_text[32], who_raw[INSPECT_WHO_BYTES], who[INSPECT_WHO_BYTES * 4], ctx_pid[48];
     inspect_time(inspect_u64(statement, 1), time_text, sizeof(time_text));
     uint32_t ctx = (uint32_t)inspect_u64(statement, 2), pid = (uint32_t)inspect_u64(statement, 3);
     snprintf(ctx_pid, sizeof(ctx_pid), "%" PRIu32 "/%" PRIu32, ctx, pid);
-    inspect_who(&inspect->names, ctx, pid, seq, who, sizeof(who));
+    inspect_who(&inspect->names, ctx, pid, seq, who_raw, sizeof(who_raw));
+    who_text_escape(who_raw, who, sizeof(who));
     const char *layer = inspect_text(statement, 4), *kind = inspect_text(statement, 5);
     printf("%8" PRIu64 "  %s  %-13s %-18s %-9s %-14s ", seq, time_text, ctx_pid, who, layer,
            kind);

@@ -89,6 +89,8 @@ static int parse_option(int option, const char *value, struct run_options *optio
         return 0;
     }
     case 't':
+        if (value[0] == '\0')   /* else the run wrote '.partial' here and failed at its end */
+            return cli_usage_error("%s", "--trace: an empty path (give FILE.db)");
         options->trace_path = value;
         return 0;
     case 'l': {

@@ -68,10 +68,16 @@ static enum run_options_result parse_checked(int option, const char *value,
             *shared->until_ns = until_ns;
         return RUN_OPTIONS_PARSED;
     }
-    case 't':
-        if (sim_duration_parse(value, shared->timeout_ns) < 0 || *shared->timeout_ns == 0)
+    case 't': {
+        int code = sim_duration_parse(value, shared->timeout_ns);
+        if (code == SIM_ELIMIT)
+            return usage_error(shared, "--timeout: '%s' " SIM_DURATION_TOO_LONG_TEXT, value);
+        if (code < 0)
             return usage_error(shared, "--timeout: '%s' is not a duration (e.g. 30s)", value);
+        if (*shared->timeout_ns == 0)
+            return usage_error(shared, "--timeout: '%s' " TEST_TIMEOUT_ZERO_TEXT, value);
         return RUN_OPTIONS_PARSED;
+    }
     default:
         return RUN_OPTIONS_NOT_SHARED;
     }

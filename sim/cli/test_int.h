@@ -24,6 +24,8 @@
 #define TEST_DEPTH_MAX              32u       /* folder nesting under a PATH */
 #define TEST_SEED_RANGES_MAX        64u       /* ranges in one seed list (1-20,25,...) */
 #define TEST_SEEDS_PER_SCENARIO_MAX 100000u   /* seeds one scenario runs with */
+/* Why a timeout of 0 (--timeout, '-- timeout:') is refused: it is a duration, but no run fits. */
+#define TEST_TIMEOUT_ZERO_TEXT "is 0: a run's wall time must be longer than 0 (e.g. 30s)"
 #define TEST_CASES_MAX              (1u << 20) /* scenario x seed cases in one plan */
 #define TEST_HEADER_LINES_MAX       64u       /* leading comment lines read for directives */
 #define TEST_HEADER_LINE_BYTES_MAX  512u      /* a header line; longer is a header error */
@@ -63,6 +65,8 @@ struct test_scenario {
     char until_text[32];                    /* `-- until:` simulated time; "" none */
     bool slow;                              /* `-- slow` */
     char header_error[TEST_MESSAGE_BYTES_MAX / 4]; /* "" or why the header is malformed */
+    dev_t device;                           /* the file's identity: a scenario named by */
+    ino_t inode;                            /* two PATHS is planned once */
 };
 
 struct test_options {

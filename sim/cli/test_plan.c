@@ -60,6 +60,22 @@ int test_seeds_parse(const char *text, struct test_seeds *seeds, char *error, si
                                     "TEST_SEEDS_PER_SCENARIO_MAX", error, error_bytes);
 }
 
+/* Whether `range` shares a seed with a range already in the list, and the lowest such seed:
+ * a seed listed twice would run twice and be counted twice (and two shards could hold it). */
+static bool seeds_repeated(const struct test_seeds *seeds, const struct test_seed_range *range,
+                           uint64_t *seed_out)
+{
+    assert(seeds != NULL && range != NULL && seed_out != NULL);
+    for (uint32_t index = 0; index < seeds->range_count; index++) {
+        const struct test_seed_range *other = &seeds->ranges[index];
+        if (other->first <= range->last && range->first <= other->last) {
+            *seed_out = other->first > range->first ? other->first : range->first;
+            return true;
+        }
+    }
+    return false;
+}
+
 int test_seeds_parse_bounded(const char *text, struct test_seeds *seeds, uint64_t count_max,
                              const char *bound_name, char *error, size_t error_bytes)
 {
@@ -89,6 +105,12 @@ int test_seeds_parse_bounded(const char *text, struct test_seeds *seeds, uint64_
             snprintf(error, error_bytes, "'%s': more than %s (%" PRIu64 ") seeds "
                      "or TEST_SEED_RANGES_MAX (%u) ranges", text, bound_name, count_max,
                      TEST_SEED_RANGES_MAX);
+            return -1;
+        }
+        uint64_t repeated_seed = 0;
+        if (seeds_repeated(seeds, &range, &repeated_seed)) {
+            snprintf(error, error_bytes, "'%s': seed %" PRIu64 " is in the list twice; "
+                     "give each seed once", text, repeated_seed);
             return -1;
         }
         seeds->ranges[seeds->range_count++] = range;
@@ -210,7 +232,7 @@ static int parse_directive(struct test_scenario *scenario, char *comment, char *
                             error_bytes) < 0)
             return -1;
         if (scenario->timeout_ns == 0) {
-            snprintf(error, error_bytes, "'-- timeout: %s' is not a duration (e.g. 30s)", value);
+            snprintf(error, error_bytes, "'-- timeout: %s' " TEST_TIMEOUT_ZERO_TEXT, value);
             return -1;
         }
     } else if ((value = directive_value(comment, "until")) != NULL) {
@@ -356,9 +378,22 @@ static int add_scenario(struct test_plan *plan, const char *path)
                 TEST_PATH_BYTES_MAX, path);
         return -1;
     }
+    struct stat status;
+    if (stat(path, &status) != 0) {
+        fprintf(stderr, "vmcisim test: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    /* The same file named again (a folder and a file in it, './x.lua' and 'x.lua') would
+     * run and count twice: it is planned once, where it was first met. */
+    for (uint32_t index = 0; index < plan->count; index++)
+        if (plan->scenarios[index].device == status.st_dev &&
+            plan->scenarios[index].inode == status.st_ino)
+            return 0;
     struct test_scenario *scenario = &plan->scenarios[plan->count++];
     memset(scenario, 0, sizeof(*scenario));
     strcpy(scenario->path, path);
+    scenario->device = status.st_dev;
+    scenario->inode = status.st_ino;
     return 0;
 }
 

@@ -162,6 +162,23 @@ static void print_lines(const char *prefix, const char *text)
     }
 }
 
+/* A TAP test line's description: a '#' would begin a directive (`# SKIP`, `# TODO`: a failure
+ * read as skipped) and a newline would start a line of its own, so '\\', '#', newline and
+ * carriage return are escaped (TAP 14's `\#` and `\\`; `\n`, `\r`). */
+static void tap_description_print(const char *text)
+{
+    assert(text != NULL);
+    for (const char *cursor = text; *cursor != '\0'; cursor++) {
+        switch (*cursor) {
+        case '\\': fputs("\\\\", stdout); break;
+        case '#': fputs("\\#", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        default: putchar(*cursor); break;
+        }
+    }
+}
+
 void test_junit_testcase(FILE *body, const char *path, const char *name, double seconds,
                          const char *skipped, const char *reason, const char *detail,
                          const char *reproduce)
@@ -214,25 +231,39 @@ void test_report_case(struct test_report *report, const struct test_case *test_c
     bool tap = report->options->tap;
     if (test_case->skipped) {
         report->skipped++;
-        if (tap)
-            printf("ok %" PRIu64 " - %s # SKIP slow (--slow runs it)\n", test_case->number,
-                   scenario->path);
-        else
+        if (tap) {
+            printf("ok %" PRIu64 " - ", test_case->number);
+            tap_description_print(scenario->path);
+            fputs(" # SKIP slow (--slow runs it)\n", stdout);
+        } else
             printf("SKIP %s: slow (--slow runs it)\n", scenario->path);
     } else if (reason == NULL) {
         report->passed++;
-        if (tap)
-            printf("ok %" PRIu64 " - %s\n", test_case->number, name);
-        else
+        if (tap) {
+            printf("ok %" PRIu64 " - ", test_case->number);
+            tap_description_print(name);
+            putchar('\n');
+        } else
             printf("PASS %s\n", name);
     } else {
         report->failed++;
-        if (tap)
-            printf("not ok %" PRIu64 " - %s: %s\n", test_case->number, name, reason);
-        else
+        if (tap) {
+            printf("not ok %" PRIu64 " - ", test_case->number);
+            tap_description_print(name);
+            fputs(": ", stdout);
+            tap_description_print(reason);
+            putchar('\n');
+        } else {
             printf("FAIL %s: %s\n", name, reason);
+        }
         print_lines(tap ? "# " : "  ", detail);
-        printf("%sreproduce: %s\n", tap ? "# " : "  ", reproduce);
+        printf("%sreproduce: ", tap ? "# " : "  ");
+        for (const char *cursor = reproduce; *cursor != '\0'; cursor++) {
+            putchar(*cursor);
+            if (*cursor == '\n' && tap)   /* a quoted path's newline: the comment goes on */
+                fputs("# ", stdout);
+        }
+        putchar('\n');
     }
     report->reported++;
     fflush(stdout);

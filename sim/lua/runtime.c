@@ -807,9 +807,10 @@ static char *read_file(const char *path, size_t *size_out, char *message, size_t
     char *text = malloc(SIMLUA_FILE_BYTES_MAX + 1);
     size_t size = text == NULL ? 0 : fread(text, 1, SIMLUA_FILE_BYTES_MAX + 1, stream);
     bool failed = text == NULL || ferror(stream);
+    int read_errno = text == NULL ? ENOMEM : errno;   /* why (a folder: EISDIR), before fclose */
     fclose(stream);
     if (failed) {
-        snprintf(message, message_bytes, "cannot read %s", shown);
+        snprintf(message, message_bytes, "cannot read %s: %s", shown, strerror(read_errno));
         free(text);
         return NULL;
     }
