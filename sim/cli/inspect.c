@@ -213,6 +213,29 @@ static int parse_sql_steps(const char *text, uint64_t *steps_max)
 #define INSPECT_POSITIONALS_MAX 4u   /* FILE VIEW QUERY, or FILE follow N SIDE */
 
 /* Returns -1 for --help, 0 on success, 2 on a usage error (reported). */
+/* One option of inspect's own (--recompute, --sql-steps, --format) or a filter, into
+ * `arguments`. 0, or 2 after the usage error is reported. */
+static int option_apply(int option, const char *value, struct inspect_arguments *arguments)
+{
+    if (option == 'R') {
+        arguments->recompute = 1;
+        return 0;
+    }
+    if (option == 'S') {
+        if (parse_sql_steps(value, &arguments->sql_steps_max) != 0)
+            return cli_usage_error("inspect --sql-steps: '%s' is not a count from 1 to "
+                                   "2^63-1", value);
+        return 0;
+    }
+    if (option == 'F') {
+        if (inspect_format_parse(value, &arguments->format) != 0)
+            return cli_usage_error("inspect --format: '%s' is not text, tsv, csv or json "
+                                   "(follow: also hex, raw)", value);
+        return 0;
+    }
+    return parse_filter(option, value, &arguments->filter) != 0 ? 2 : 0;
+}
+
 static int parse_arguments(int argc, char **argv, struct inspect_arguments *arguments)
 {
     static const struct option long_options[] = {
@@ -263,23 +286,7 @@ static int parse_arguments(int argc, char **argv, struct inspect_arguments *argu
         }
         if (option_once_note(&seen, long_options, "+h", option, optarg, repeated) < 0)
             return cli_usage_error("inspect: %s", repeated);
-        if (option == 'R') {
-            arguments->recompute = 1;
-            continue;
-        }
-        if (option == 'S') {
-            if (parse_sql_steps(optarg, &arguments->sql_steps_max) != 0)
-                return cli_usage_error("inspect --sql-steps: '%s' is not a count from 1 to "
-                                       "2^63-1", optarg);
-            continue;
-        }
-        if (option == 'F') {
-            if (inspect_format_parse(optarg, &arguments->format) != 0)
-                return cli_usage_error("inspect --format: '%s' is not text, tsv, csv or json "
-                                       "(follow: also hex, raw)", optarg);
-            continue;
-        }
-        if (parse_filter(option, optarg, &arguments->filter) != 0)
+        if (option_apply(option, optarg, arguments) != 0)
             return 2;
     }
     if (parse_positionals(positional_count, positionals, arguments) != 0)
