@@ -395,6 +395,24 @@ static void test_preloaded_files_replace_the_disk(void)
     simlua_destroy(runtime);
 }
 
+/* Writes `source` to a new file (its name in `path`), runs it with seed 1 and checks that
+ * it passed; returns the runtime, for the caller to read its counters and destroy. */
+static struct simlua_runtime *runtime_run_passing(const char *source,
+                                                  char path[TEST_LUA_PATH_BYTES])
+{
+    test_write_lua_file(source, path);
+    struct simlua_options options = {
+        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
+    };
+    struct simlua_runtime *runtime = simlua_create(&options);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
+    struct simlua_outcome outcome;
+    simlua_run(runtime, &outcome);
+    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
+    ASSERT_U64_EQ(outcome.failure_count, 0);
+    return runtime;
+}
+
 /* A large recv copies the ring's bytes into the block its string then takes
  * (simlua__string_reserve): the strings hold exactly the bytes sent, whether the recv got
  * all it asked for (the string takes the prepared block), fewer (the string is copied from
@@ -436,16 +454,7 @@ static void test_large_recv_strings_hold_the_ring_bytes(void)
         "local r = w:run()\n"
         "sim.expect(done and r.stopped == 'idle', r.stopped)\n";
     char path[TEST_LUA_PATH_BYTES];
-    test_write_lua_file(source, path);
-    struct simlua_options options = {
-        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
-    };
-    struct simlua_runtime *runtime = simlua_create(&options);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
-    struct simlua_outcome outcome;
-    simlua_run(runtime, &outcome);
-    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
-    ASSERT_U64_EQ(outcome.failure_count, 0);
+    struct simlua_runtime *runtime = runtime_run_passing(source, path);
     /* The first 64 KiB measured where a string's bytes lie. Of the other whole 64 KiB reads
      * (in a 128 KiB ring), the one across the ring's end was made from the two pieces, the
      * two that were not took their blocks. */
@@ -492,16 +501,7 @@ static void test_large_recv_strings_reuse_freed_blocks(void)
         "local r = w:run()\n"
         "sim.expect(done and r.stopped == 'idle', r.stopped)\n";
     char path[TEST_LUA_PATH_BYTES];
-    test_write_lua_file(source, path);
-    struct simlua_options options = {
-        .scenario_path = path, .seed = 1, .until_ns = SIM_TIME_NEVER, .quiet = true,
-    };
-    struct simlua_runtime *runtime = simlua_create(&options);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(runtime);
-    struct simlua_outcome outcome;
-    simlua_run(runtime, &outcome);
-    ASSERT_U64_EQ(outcome.exit_code, SIMLUA_EXIT_PASS);
-    ASSERT_U64_EQ(outcome.failure_count, 0);
+    struct simlua_runtime *runtime = runtime_run_passing(source, path);
     CU_ASSERT(runtime->gc_collections >= 1);
     CU_ASSERT(runtime->string_blocks_reused >= 1);
     CU_ASSERT(runtime->string_blocks_taken > runtime->string_blocks_reused);
