@@ -372,3 +372,13 @@ check "the api-level trace's pcap is written, empty" $?
 run export "$work/vmci.db" --format pcap -o "$work/vmci.pcap"
 [ "$status" -eq 0 ] && [ -z "$err" ]
 check "a vmci-level trace exports without a warning" $? "$err"
+# A full device: every format names the cause (perfetto's output, larger than the stream's
+# buffer, said "Input/output error": the failed write's errno was lost by the time it was
+# reported).
+if [ -w /dev/full ]; then
+    for format in pcap perfetto mermaid; do
+        run export "$S" --format $format -o /dev/full
+        [ "$status" -eq 1 ] && printf '%s\n' "$err" | grep -q "cannot write /dev/full: No space left on device"
+        check "$format to a full device says 'No space left on device' (exit 1)" $? "$status: $err"
+    done
+fi

@@ -312,7 +312,14 @@ int export_run(const char *trace_path, const char *out_path, const struct export
     bool regular = fstat(fileno(out), &info) == 0 && S_ISREG(info.st_mode);
     int rc = run_writer(trace, out, options, message);
     export__trace_close(trace);
-    int write_error = ferror(out) ? EIO : 0;
+    /* A write that failed during the export left only the stream's error flag: flushing
+     * what is still buffered fails again with the cause (ENOSPC, EFBIG, ...), which the
+     * message names; EIO only when nothing says more. */
+    errno = 0;
+    int write_error = 0;
+    if (fflush(out) != 0 || ferror(out))
+        write_error = errno != 0 ? errno : EIO;
+    errno = 0;
     if (fclose(out) != 0 && write_error == 0)
         write_error = errno != 0 ? errno : EIO;
     if (rc == 0 && write_error != 0) {
