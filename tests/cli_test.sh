@@ -144,6 +144,9 @@ for command in run replay inspect export test sweep; do
 done
 expect_exit "run -qh" 2 "run -h takes no other argument \\('-qh'\\)" run -qh
 expect_exit "sweep -vh" 2 "sweep -h takes no other argument \\('-vh'\\)" sweep -vh
+# --junit '' is refused before anything runs (it ran every seed, then could not write '').
+expect_exit "test --junit ''" 2 "--junit: an empty path" test $F/require_ok.lua --junit ''
+expect_exit "sweep --junit ''" 2 "--junit: an empty path" sweep $F/require_ok.lua --seeds 1-2 --junit ''
 # A refused option is named as written: a bundle's unknown letter is not the command's name
 # ("inspect: unknown option ... 'inspect'" before).
 for command in inspect export test sweep; do

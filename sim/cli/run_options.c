@@ -97,6 +97,10 @@ enum run_options_result run_options_parse(int option, const char *value,
         *shared->paranoid = true;
         return RUN_OPTIONS_PARSED;
     case 'J':
+        /* Refused before anything runs, as run's --trace '': an empty path could only
+         * fail when the report is written, after every run. */
+        if (value[0] == '\0')
+            return usage_error(shared, "%s", "--junit: an empty path (give FILE.xml)");
         *shared->junit_path = value;
         return RUN_OPTIONS_PARSED;
     default:
