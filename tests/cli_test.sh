@@ -400,6 +400,11 @@ expect_exit "export -o a 5000-character name" 1 \
 expect_exit "test --junit in a missing folder" 1 \
     "--junit .*/no_such_dir/j\.xml: cannot be written: No such file or directory$" \
     test $F/require_ok.lua --junit "$work/no_such_dir/j.xml"
+if [ -w /dev/full ]; then    # a write that fails names its cause ("write failed" alone before)
+    expect_exit "test --junit to a full device" 1 \
+        "--junit /dev/full: write failed: No space left on device$" \
+        test $F/require_ok.lua --junit /dev/full
+fi
 expect_exit "--trace in a missing folder" 1 \
     "no_such_dir/x\.db\.partial: No such file or directory$" \
     run $F/require_ok.lua --trace "$work/no_such_dir/x.db"

@@ -300,9 +300,17 @@ int test_junit_write(const char *path, const char *suite_name, uint64_t failed,
     while ((got = fread(buffer, 1, sizeof(buffer), body)) > 0)
         fwrite(buffer, 1, got, file);
     fputs("  </testsuite>\n</testsuites>\n", file);
-    bool failed_write = ferror(file) || ferror(body);
-    if (fclose(file) != 0 || failed_write) {
-        fprintf(stderr, "%s: --junit %s: write failed\n", who, path);
+    /* A failed write left only the stream's error flag: flushing what is buffered fails
+     * again with the cause (ENOSPC, ...), which the message names. */
+    int write_error = ferror(body) ? EIO : 0;
+    errno = 0;
+    if ((fflush(file) != 0 || ferror(file)) && write_error == 0)
+        write_error = errno != 0 ? errno : EIO;
+    errno = 0;
+    if (fclose(file) != 0 && write_error == 0)
+        write_error = errno != 0 ? errno : EIO;
+    if (write_error != 0) {
+        fprintf(stderr, "%s: --junit %s: write failed: %s\n", who, path, strerror(write_error));
         return -1;
     }
     return 0;
