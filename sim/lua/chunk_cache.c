@@ -87,8 +87,8 @@ static void *trial_alloc(void *state, void *block, size_t old_bytes, size_t new_
         return NULL;
     if (header == NULL) {
         moved->paced_bytes = 0;
-        if (old_bytes == LUA_TSTRING && !simlua__block_is_paced(old_bytes, new_bytes) &&
-            new_bytes <= count->short_string_block_bytes_max)
+        if (simlua__block_is_short_string(old_bytes, new_bytes,
+                                          count->short_string_block_bytes_max))
             count->short_string_bytes += new_bytes;
         if (old_bytes != 0 && simlua__block_is_paced(old_bytes, new_bytes)) {
             moved->paced_bytes = new_bytes;

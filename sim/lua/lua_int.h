@@ -587,10 +587,12 @@ void simlua__coroutine_mark_fiber(lua_State *thread, uint32_t pid);
 
 /* runtime.c */
 /* The allocator's rules (runtime.c): whether a new block of `tag` (Lua's type tag, 0 for a
- * block that is no object) and `bytes` counts in the collector's pace, and whether such an
- * object gets a creation number. */
+ * block that is no object) and `bytes` counts in the collector's pace, whether such an
+ * object gets a creation number, and whether it is a short string's block, whose bytes
+ * pace the collector apart (short_string_block_bytes_max: the runtime's measure). */
 bool simlua__block_is_paced(size_t tag, size_t bytes);
 bool simlua__tag_is_numbered(size_t tag);
+bool simlua__block_is_short_string(size_t tag, size_t bytes, size_t short_string_block_bytes_max);
 int simlua__file_record(struct simlua_runtime *runtime, const char *path, const char *text,
                         size_t text_bytes);
 void simlua__failure(struct simlua_runtime *runtime, const char *vm, const char *process,

@@ -70,6 +70,20 @@ bool simlua__tag_is_numbered(size_t tag)
     return tag_is_numbered(tag);
 }
 
+/* A short string's block (one Lua interns: "which strings are short", below): a string
+ * block the object pace leaves out, no larger than the measured short-string block. */
+static inline bool block_is_short_string(size_t tag, size_t bytes,
+                                         size_t short_string_block_bytes_max)
+{
+    return tag == LUA_TSTRING && !block_is_paced(tag, bytes) &&
+           bytes <= short_string_block_bytes_max;
+}
+
+bool simlua__block_is_short_string(size_t tag, size_t bytes, size_t short_string_block_bytes_max)
+{
+    return block_is_short_string(tag, bytes, short_string_block_bytes_max);
+}
+
 static inline __attribute__((always_inline)) void block_created(struct simlua_runtime *runtime,
                                                               struct block_header *header,
                                                               size_t tag, size_t bytes)
@@ -80,7 +94,7 @@ static inline __attribute__((always_inline)) void block_created(struct simlua_ru
         return;
     runtime->object_block_last = header + 1;
     if (!block_is_paced(tag, bytes)) {
-        if (tag == LUA_TSTRING && bytes <= runtime->short_string_block_bytes_max)
+        if (block_is_short_string(tag, bytes, runtime->short_string_block_bytes_max))
             runtime->gc_short_string_bytes_since += bytes;
         return;
     }
@@ -644,7 +658,6 @@ static void short_strings_measure(struct simlua_runtime *runtime)
     runtime->short_string_block_bytes_max = measured_bytes;
     runtime->gc_short_string_bytes_since = 0;
 }
-
 
 static void runtime_hook(lua_State *L, lua_Debug *debug)
 {
