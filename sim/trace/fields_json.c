@@ -254,24 +254,23 @@ size_t sim_trace_fields_json_cut_bound_bytes(const struct sim_trace_event *event
         const struct sim_trace_field *field = &event->fields[i];
         size_t name_bytes = field->name_bytes != 0 ? field->name_bytes : strlen(field->name);
         bound += 1 + 2 + 6 * name_bytes + 1;            /* comma, quoted name, colon */
-        uint32_t size_bytes = field->value.blob.size_bytes;
         switch (field->type) {
         case SIM_FIELD_U64:
         case SIM_FIELD_I64:
             bound += 22;    /* sign or quotes, 20 digits */
             break;
         case SIM_FIELD_STR:
-            bound += 2 + 6 * (size_t)size_bytes;
+            bound += 2 + 6 * (size_t)field->value.blob.size_bytes;
             break;
         case SIM_FIELD_BYTES:
-        case SIM_FIELD_PAYLOAD:
-            bound += 52;                                /* 2 numbers */
-            if (payload_met) {                          /* hex, cut like the payload */
-                bool cut = field->type == SIM_FIELD_PAYLOAD && size_bytes > payload_bytes_max;
-                bound += 2 * (size_t)(cut ? payload_bytes_max : size_bytes);
-            }
-            payload_met = true;
+        case SIM_FIELD_PAYLOAD: {
+            /* 2 numbers; the payload field's bytes go to the payload column, a later
+             * field's as hex (cut like the payload when it is a PAYLOAD field). */
+            bool is_payload_field = !payload_met;
+            uint32_t kept = sim_trace_blob_kept_bytes(field, &payload_met, payload_bytes_max);
+            bound += 52 + (is_payload_field ? 0 : 2 * (size_t)kept);
             break;
+        }
         }
     }
     return bound;

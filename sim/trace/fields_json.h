@@ -54,6 +54,20 @@ static inline uint32_t sim_trace_field_kept_bytes(const struct sim_trace_event *
     return 0;
 }
 
+/* sim_trace_field_kept_bytes of a BYTES or PAYLOAD field met in field order, for a walk
+ * that does not know the payload field's index: *payload_seen says whether the payload
+ * field (the first BYTES or PAYLOAD field) came before this one, and is true after. */
+static inline uint32_t sim_trace_blob_kept_bytes(const struct sim_trace_field *field,
+                                                 bool *payload_seen, uint32_t payload_bytes_max)
+{
+    assert(field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD);
+    uint32_t keep = field->value.blob.size_bytes;
+    if ((field->type == SIM_FIELD_PAYLOAD || !*payload_seen) && keep > payload_bytes_max)
+        keep = payload_bytes_max;
+    *payload_seen = true;
+    return keep;
+}
+
 /* An upper bound of the text's size for `event`, NUL included (for any cut). */
 size_t sim_trace_fields_json_bound_bytes(const struct sim_trace_event *event);
 /* The same for one cut: the payload field's bytes are not in the text at all (they go to

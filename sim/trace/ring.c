@@ -157,21 +157,6 @@ static void positions_check(uint64_t read, uint64_t write)
  * field whole, numbers nothing). Returns 0 when a string or blob is larger than the
  * engine lets a field be (SIM_TRACE_STRING_BYTES_MAX, SIM_TRACE_BYTES_MAX; only an event
  * filled by hand can be, the builders assert it): no record could hold it (R4). */
-/* The bytes of a BYTES or PAYLOAD field a record keeps, met in field order: the payload
- * field (the first BYTES or PAYLOAD field; *payload_seen says whether it was met) and
- * every PAYLOAD field are cut to payload_bytes_max. The values of
- * sim_trace_field_kept_bytes (fields_json.h) in one walk, for the writer and the reader. */
-static inline uint32_t blob_kept_bytes(const struct sim_trace_field *field, bool *payload_seen,
-                                       uint32_t payload_bytes_max)
-{
-    assert(field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD);
-    uint32_t keep = field->value.blob.size_bytes;
-    if ((field->type == SIM_FIELD_PAYLOAD || !*payload_seen) && keep > payload_bytes_max)
-        keep = payload_bytes_max;
-    *payload_seen = true;
-    return keep;
-}
-
 static size_t record_layout(const struct sim_trace_event *event, uint32_t payload_bytes_max,
                             uint32_t kept[SIM_TRACE_FIELDS_MAX])
 {
@@ -193,7 +178,7 @@ static size_t record_layout(const struct sim_trace_event *event, uint32_t payloa
         case SIM_FIELD_BYTES:
         case SIM_FIELD_PAYLOAD:
             too_large |= field->value.blob.size_bytes > SIM_TRACE_BYTES_MAX;
-            keep = blob_kept_bytes(field, &payload_seen, payload_bytes_max);
+            keep = sim_trace_blob_kept_bytes(field, &payload_seen, payload_bytes_max);
             break;
         default:
             break;
@@ -306,7 +291,7 @@ static uint64_t record_read(struct worker *worker, struct sim_trace_event *event
             field->value.blob.data = cursor;
         } else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD) {
             field->value.blob.data = cursor;
-            keep = blob_kept_bytes(field, &payload_seen, head.payload_bytes_max);
+            keep = sim_trace_blob_kept_bytes(field, &payload_seen, head.payload_bytes_max);
         } else {
             continue;
         }
@@ -837,7 +822,7 @@ static size_t record_write_fitting(struct trace_ring *ring, size_t offset, size_
         } else if (field->type == SIM_FIELD_BYTES || field->type == SIM_FIELD_PAYLOAD) {
             if (keep > SIM_TRACE_BYTES_MAX)
                 return 0;
-            keep = blob_kept_bytes(field, &payload_seen, payload_bytes_max);
+            keep = sim_trace_blob_kept_bytes(field, &payload_seen, payload_bytes_max);
         } else {
             assert(field->type == SIM_FIELD_U64 || field->type == SIM_FIELD_I64);
             continue;
