@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "sim/cli/test_int.h"
+#include "sim/engine/error.h"
 
 struct test_report {
     const struct test_options *options;
@@ -300,15 +301,10 @@ int test_junit_write(const char *path, const char *suite_name, uint64_t failed,
     while ((got = fread(buffer, 1, sizeof(buffer), body)) > 0)
         fwrite(buffer, 1, got, file);
     fputs("  </testsuite>\n</testsuites>\n", file);
-    /* A failed write left only the stream's error flag: flushing what is buffered fails
-     * again with the cause (ENOSPC, ...), which the message names. */
     int write_error = ferror(body) ? EIO : 0;
-    errno = 0;
-    if ((fflush(file) != 0 || ferror(file)) && write_error == 0)
-        write_error = errno != 0 ? errno : EIO;
-    errno = 0;
-    if (fclose(file) != 0 && write_error == 0)
-        write_error = errno != 0 ? errno : EIO;
+    int close_error = sim_stream_close(file);      /* the errno of a failed write */
+    if (write_error == 0)
+        write_error = close_error;
     if (write_error != 0) {
         fprintf(stderr, "%s: --junit %s: write failed: %s\n", who, path, strerror(write_error));
         return -1;

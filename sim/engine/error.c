@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sim/engine/error.c: names of the engine's error codes, and paths as messages name them.
+ * sim/engine/error.c: names of the engine's error codes, paths as messages name them, and
+ * why writing a stream failed.
  */
 #include <assert.h>
+#include <errno.h>
 #include <string.h>
 
 #include "error.h"
@@ -56,4 +58,19 @@ char *sim_message_path(const char *path, char *shown)
     memcpy(shown + head + sizeof(ellipsis) - 1, tail_start, tail_bytes + 1);
     assert(strlen(shown) < SIM_MESSAGE_PATH_BYTES_MAX);
     return shown;
+}
+
+int sim_stream_close(FILE *stream)
+{
+    assert(stream != NULL);
+    /* A write that failed earlier left only the stream's error flag: flushing what is
+     * still buffered fails again with the cause, which a message can name. */
+    errno = 0;
+    int write_error = 0;
+    if (fflush(stream) != 0 || ferror(stream))
+        write_error = errno != 0 ? errno : EIO;
+    errno = 0;
+    if (fclose(stream) != 0 && write_error == 0)
+        write_error = errno != 0 ? errno : EIO;
+    return write_error;
 }

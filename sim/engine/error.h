@@ -9,6 +9,8 @@
 #ifndef SIM_ENGINE_ERROR_H
 #define SIM_ENGINE_ERROR_H
 
+#include <stdio.h>
+
 enum sim_error {
     SIM_OK = 0,
     SIM_ELIMIT = -1,     /* a named limit was exceeded; the message names it */
@@ -29,5 +31,9 @@ const char *sim_error_name(int code);
  * between UTF-8 characters. A message cut to SIM_ERROR_MESSAGE_BYTES_MAX so keeps room for
  * its cause (e.g. "File name too long") whatever the path's length. Returns `shown`. */
 char *sim_message_path(const char *path, char *shown);
+
+/* Flushes and closes `stream`, which was written to. Returns 0, or the errno of a write
+ * that failed on it (ENOSPC, EFBIG, ...), EIO when nothing says more. */
+int sim_stream_close(FILE *stream);
 
 #endif /* SIM_ENGINE_ERROR_H */

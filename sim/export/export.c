@@ -312,16 +312,7 @@ int export_run(const char *trace_path, const char *out_path, const struct export
     bool regular = fstat(fileno(out), &info) == 0 && S_ISREG(info.st_mode);
     int rc = run_writer(trace, out, options, message);
     export__trace_close(trace);
-    /* A write that failed during the export left only the stream's error flag: flushing
-     * what is still buffered fails again with the cause (ENOSPC, EFBIG, ...), which the
-     * message names; EIO only when nothing says more. */
-    errno = 0;
-    int write_error = 0;
-    if (fflush(out) != 0 || ferror(out))
-        write_error = errno != 0 ? errno : EIO;
-    errno = 0;
-    if (fclose(out) != 0 && write_error == 0)
-        write_error = errno != 0 ? errno : EIO;
+    int write_error = sim_stream_close(out);       /* the errno of a failed write */
     if (rc == 0 && write_error != 0) {
         say(message, "cannot write %s: %s", out_shown, strerror(write_error));
         rc = -1;
