@@ -116,8 +116,8 @@ struct summary_live {
  * a name. A field whose length the builders measured is compared by length and bytes,
  * one without (0) by its text. Inlined with a literal's length, the byte compare is a
  * few instructions instead of a call (it runs several times per event). */
-static inline __attribute__((always_inline)) const struct sim_trace_field *field_find(const struct sim_trace_event *event,
-                                                const char *name, uint32_t name_bytes)
+static inline __attribute__((always_inline)) const struct sim_trace_field *
+field_find(const struct sim_trace_event *event, const char *name, uint32_t name_bytes)
 {
     for (uint32_t index = 0; index < event->field_count; index++) {
         const struct sim_trace_field *field = &event->fields[index];
